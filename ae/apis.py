@@ -1,0 +1,101 @@
+"""REST endpoints for the CTCAE catalogue (read) and adverse events (read/write, scoped to the user's sites)."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Prefetch
+from rest_framework import filters, mixins, permissions, serializers, status, viewsets
+from rest_framework.response import Response
+
+from ae.models import AdverseEvent, CTCAEGrade, CTCAETerm
+from ae.services import EDITABLE_FIELDS, StaleEditError, adverse_event_create, adverse_event_update
+from patients import access
+from patients.apis import SiteScopedWritePermission, as_drf_error
+
+
+class CTCAEGradeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CTCAEGrade
+        fields = ["grade", "description"]
+
+
+class CTCAETermSerializer(serializers.ModelSerializer):
+    grades = CTCAEGradeSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = CTCAETerm
+        fields = ["id", "meddra_code", "term", "soc", "definition", "navigational_note", "grades"]
+
+
+class CTCAETermViewSet(viewsets.ReadOnlyModelViewSet):
+    """CTCAE v5.0 terms with their allowed grades and grade definitions; ``?search=`` matches term or SOC."""
+
+    serializer_class = CTCAETermSerializer
+    queryset = CTCAETerm.objects.prefetch_related(Prefetch("grades", queryset=CTCAEGrade.objects.order_by("grade")))
+    filter_backends = [filters.SearchFilter]
+    search_fields = ["term", "soc", "=meddra_code"]
+
+
+class AdverseEventSerializer(serializers.ModelSerializer):
+    term = serializers.SlugRelatedField(slug_field="term", queryset=CTCAETerm.objects.all())
+    meddra_code = serializers.IntegerField(source="term.meddra_code", read_only=True)
+    onset_cycle_day = serializers.IntegerField(read_only=True)
+    reason = serializers.CharField(write_only=True, required=False, allow_blank=True,
+                                   help_text="Required when changing an existing event.")
+
+    class Meta:
+        model = AdverseEvent
+        fields = ["id", "patient", "cycle", "term", "meddra_code", "grade", "verbatim_term", "grading_scale",
+                  "onset_date", "onset_cycle_day", "resolution_date", "present_before_cycle", "serious",
+                  *AdverseEvent.SAE_FIELDS, "relatedness", "action_taken", "outcome", "version", "created_at",
+                  "updated_at", "reason"]
+        read_only_fields = ["created_at", "updated_at"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None:
+            self.fields["patient"].queryset = access.patients_for(request.user, access.RECORDERS)
+            self.fields["cycle"].queryset = access.cycles_for(request.user, access.RECORDERS)
+
+
+class AdverseEventViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                          mixins.UpdateModelMixin, viewsets.GenericViewSet):
+    """Adverse events. A change (PUT/PATCH) needs ``reason`` and the ``version`` it was based on;
+    a stale version answers 409 with the current record."""
+
+    serializer_class = AdverseEventSerializer
+    permission_classes = [permissions.IsAuthenticated, SiteScopedWritePermission]
+    filterset_fields = ["patient", "cycle", "grade", "serious"]
+
+    def get_queryset(self):
+        return (access.adverse_events_for(self.request.user)
+                .select_related("term", "cycle", "patient__site").order_by("id"))
+
+    def perform_create(self, serializer):
+        data = {k: v for k, v in serializer.validated_data.items() if k in EDITABLE_FIELDS or k == "patient"}
+        try:
+            serializer.instance = adverse_event_create(acting_user=self.request.user, **data)
+        except DjangoValidationError as exc:
+            raise as_drf_error(exc) from exc
+
+    def update(self, request, *args, **kwargs):
+        event = self.get_object()
+        serializer = self.get_serializer(event, data=request.data, partial=kwargs.get("partial", False))
+        serializer.is_valid(raise_exception=True)
+        data = {k: v for k, v in serializer.validated_data.items() if k in EDITABLE_FIELDS}
+        if serializer.validated_data.get("patient", event.patient) != event.patient:
+            raise as_drf_error(DjangoValidationError({"patient": "An event cannot move to another patient."}))
+        version = serializer.validated_data.get("version")
+        if version is None:
+            raise as_drf_error(DjangoValidationError({"version": "Send the version of the event you edited."}))
+        try:
+            updated = adverse_event_update(event=event, acting_user=request.user,
+                                           reason=serializer.validated_data.get("reason", ""),
+                                           expected_version=version, **data)
+        except StaleEditError as exc:
+            return Response({"detail": "The event was changed by someone else; nothing was saved.",
+                             "current": self.get_serializer(exc.current).data}, status=status.HTTP_409_CONFLICT)
+        except DjangoValidationError as exc:
+            raise as_drf_error(exc) from exc
+        return Response(self.get_serializer(updated).data)

@@ -1,0 +1,77 @@
+"""Ward pages: home, patient list, patient detail (cycles and their events), patient and cycle forms."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Prefetch
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+
+from ae.models import AdverseEvent
+from patients import access
+from patients.forms import PatientForm, TreatmentCycleForm
+from patients.models import TreatmentCycle
+from patients.services import cycle_save, patient_save
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    memberships = request.user.memberships.select_related("site").order_by("site__name")
+    if len(memberships) == 1:
+        m = memberships[0]
+        if m.role == access.Role.SAFETY_OFFICER:
+            return redirect("report", site=m.site.slug)
+        return redirect("patient-list", site=m.site.slug)
+    return render(request, "home.html", {"memberships": memberships})
+
+
+@login_required
+def patient_list(request: HttpRequest, site: str) -> HttpResponse:
+    site_obj = get_object_or_404(access.sites_for(request.user), slug=site)
+    patients = (access.patients_for(request.user).filter(site=site_obj)
+                .annotate(n_cycles=Count("cycles", distinct=True), n_events=Count("adverse_events", distinct=True)))
+    form = PatientForm(request.POST or None, site=site_obj)
+    can_record = access.role_on(request.user, site_obj) in access.RECORDERS
+    if request.method == "POST" and can_record and form.is_valid():
+        try:
+            patient = patient_save(patient=form.instance, acting_user=request.user)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, f"Patient {patient.study_id} registered. Add the first cycle.")
+            return redirect("patient-detail", pk=patient.pk)
+    return render(request, "patients/patient_list.html",
+                  {"site": site_obj, "patients": patients, "form": form, "can_record": can_record})
+
+
+@login_required
+def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    events = AdverseEvent.objects.select_related("term").order_by("onset_date", "id")
+    patient = get_object_or_404(
+        access.patients_for(request.user).select_related("site").prefetch_related(
+            Prefetch("cycles", queryset=TreatmentCycle.objects.order_by("number")
+                     .prefetch_related(Prefetch("adverse_events", queryset=events)))),
+        pk=pk)
+    can_record = access.role_on(request.user, patient.site) in access.RECORDERS
+    return render(request, "patients/patient_detail.html",
+                  {"patient": patient, "site": patient.site, "can_record": can_record})
+
+
+@login_required
+def cycle_form(request: HttpRequest, patient_pk: int, pk: int | None = None) -> HttpResponse:
+    patient = get_object_or_404(access.patients_for(request.user, access.RECORDERS).select_related("site"),
+                                pk=patient_pk)
+    cycle = get_object_or_404(TreatmentCycle, patient=patient, pk=pk) if pk else None
+    form = TreatmentCycleForm(request.POST or None, instance=cycle, patient=patient)
+    if request.method == "POST" and form.is_valid():
+        try:
+            saved = cycle_save(cycle=form.instance, acting_user=request.user)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, f"Cycle {saved.number} saved.")
+            return redirect("patient-detail", pk=patient.pk)
+    return render(request, "patients/cycle_form.html", {"form": form, "patient": patient, "site": patient.site,
+                                                         "cycle": cycle})

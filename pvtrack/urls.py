@@ -1,0 +1,40 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework.routers import DefaultRouter
+
+from ae import apis as ae_apis
+from ae import views as ae_views
+from patients import apis as patient_apis
+from patients import views as patient_views
+from reports import apis as report_apis
+from reports import views as report_views
+
+router = DefaultRouter()
+router.register("patients", patient_apis.PatientViewSet, basename="patient")
+router.register("cycles", patient_apis.TreatmentCycleViewSet, basename="cycle")
+router.register("adverse-events", ae_apis.AdverseEventViewSet, basename="adverse-event")
+router.register("ctcae-terms", ae_apis.CTCAETermViewSet, basename="ctcae-term")
+router.register("benchmark-runs", report_apis.BenchmarkRunViewSet, basename="benchmark-run")
+
+urlpatterns = [
+    path("", patient_views.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("sites/<slug:site>/patients/", patient_views.patient_list, name="patient-list"),
+    path("patients/<int:pk>/", patient_views.patient_detail, name="patient-detail"),
+    path("patients/<int:patient_pk>/cycles/new/", patient_views.cycle_form, name="cycle-create"),
+    path("patients/<int:patient_pk>/cycles/<int:pk>/edit/", patient_views.cycle_form, name="cycle-edit"),
+    path("patients/<int:patient_pk>/events/new/", ae_views.event_create, name="event-create"),
+    path("events/<int:pk>/edit/", ae_views.event_edit, name="event-edit"),
+    path("events/<int:pk>/history/", ae_views.event_history, name="event-history"),
+    path("sites/<slug:site>/report/", report_views.report, name="report"),
+    path("sites/<slug:site>/report/<slug:category>/<str:band>/<str:scope>/", report_views.drilldown,
+         name="drilldown"),
+    path("flags/<int:pk>/review/", report_views.flag_review_view, name="flag-review"),
+    path("sites/<slug:site>/export.<str:fmt>", report_views.export_ae_table, name="export-ae-table"),
+    path("api/v1/", include((router.urls, "api"))),
+    path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("admin/", admin.site.urls),
+]

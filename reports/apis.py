@@ -1,0 +1,40 @@
+"""REST endpoints for benchmark runs (read-only), scoped to the user's sites."""
+
+from __future__ import annotations
+
+from rest_framework import serializers, viewsets
+
+from patients import access
+from reports.models import BenchmarkRun, Flag
+
+
+class FlagSerializer(serializers.ModelSerializer):
+    category = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    reviewed_by = serializers.StringRelatedField()
+
+    class Meta:
+        model = Flag
+        fields = ["id", "category", "grade_band", "cycle_scope", "level", "direction", "message", "p_value",
+                  "reviewed_by", "reviewed_at", "review_comment"]
+
+
+class BenchmarkRunSerializer(serializers.ModelSerializer):
+    site = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    flags = FlagSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = BenchmarkRun
+        fields = ["id", "site", "status", "trigger", "requested_at", "started_at", "finished_at", "attempts",
+                  "method_version", "error", "inputs", "results", "flags"]
+
+
+class BenchmarkRunViewSet(viewsets.ReadOnlyModelViewSet):
+    """Benchmark runs of the user's sites, newest first, each with its stored inputs, results and flags."""
+
+    serializer_class = BenchmarkRunSerializer
+    filterset_fields = ["site__slug", "status"]
+
+    def get_queryset(self):
+        return (BenchmarkRun.objects.filter(site__in=access.sites_for(self.request.user))
+                .select_related("site").prefetch_related("flags__category", "flags__reviewed_by")
+                .order_by("-requested_at", "-id"))

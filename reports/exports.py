@@ -1,0 +1,156 @@
+"""The graded AE table ("AEs by highest CTCAE grade", AET04 layout pivoted as in the seeds' tables).
+
+Rows: CTCAE terms grouped by MedDRA SOC. Columns: Grade 1–2, Grade 3, Grade 4, Grade 5, Any grade.
+Cells: n (%) of patients. Each patient counts once per term, at their worst grade, so the grade
+columns of a row sum to its Any column. Only treatment-emergent events count (not those present
+before the cycle started). Blocks: all cycles, then each cycle number (denominator: patients who
+received that cycle).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import xlsxwriter
+from django.db.models import Count, Max
+
+from ae.models import CTCAE_VERSION, AdverseEvent
+from patients.models import Patient, Site, TreatmentCycle
+
+GRADE_COLUMNS = ("Grade 1-2", "Grade 3", "Grade 4", "Grade 5")
+HEADER = ("Scope", "N patients", "MedDRA SOC", "CTCAE term", "MedDRA code", *GRADE_COLUMNS, "Any grade")
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One term of one scope: patient counts per worst-grade column (Grade 1-2, 3, 4, 5) and any grade."""
+
+    scope: str
+    n: int
+    soc: str
+    term: str
+    meddra_code: int
+    counts: tuple[int, int, int, int]
+
+    @property
+    def any(self) -> int:
+        return sum(self.counts)
+
+
+def footnote(site: Site) -> list[str]:
+    """The table's footnote lines: CTCAE version, counting rule and denominators."""
+    return [
+        f"Site: {site.name}. Adverse events graded by NCI CTCAE v{CTCAE_VERSION}; terms and SOCs as MedDRA LLT codes "
+        "published with CTCAE v5.0.",
+        "Cells: n (%) of patients. Each patient is counted once per term, at the worst grade recorded for that term "
+        "in the scope; grade columns therefore sum to Any grade.",
+        "Only treatment-emergent events are counted (events present before the cycle started are excluded).",
+        "Denominator N: patients who received at least one cycle (all cycles) or who received that cycle.",
+    ]
+
+
+def ae_table_rows(site: Site) -> list[Row]:
+    """Return the table's rows, all cycles first, then cycle 1, 2, ...; two queries per scope plus one.
+
+    Worst grade per (term, patient) is computed in the database; rows are ordered by SOC, then by
+    falling Any count, then term.
+    """
+    events = AdverseEvent.objects.filter(patient__site=site, present_before_cycle=False)
+    cycle_numbers = list(TreatmentCycle.objects.filter(patient__site=site).values_list("number", flat=True)
+                         .distinct().order_by("number"))
+    scopes: list[tuple[str, int | None]] = [("All cycles", None)] + [(f"Cycle {c}", c) for c in cycle_numbers]
+    rows: list[Row] = []
+    for label, number in scopes:
+        patients = Patient.objects.filter(site=site, cycles__isnull=False)
+        scoped = events
+        if number is not None:
+            patients = patients.filter(cycles__number=number)
+            scoped = events.filter(cycle__number=number)
+        n = patients.aggregate(n=Count("id", distinct=True))["n"]
+        worst = (scoped.values("term__soc", "term__term", "term__meddra_code", "patient")
+                 .annotate(worst=Max("grade")).order_by())
+        per_term: dict[tuple[str, str, int], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+        for w in worst:
+            column = max(w["worst"] - 2, 0)  # 1-2 -> 0, 3 -> 1, 4 -> 2, 5 -> 3
+            per_term[(w["term__soc"], w["term__term"], w["term__meddra_code"])][column] += 1
+        scope_rows = [Row(label, n, soc, term, code, tuple(c)) for (soc, term, code), c in per_term.items()]
+        scope_rows.sort(key=lambda r: (r.soc, -r.any, r.term))
+        rows.extend(scope_rows)
+    return rows
+
+
+def cell(count: int, n: int) -> str:
+    """'n (x.x%)' of patients; '0' when zero."""
+    if count == 0:
+        return "0"
+    return f"{count} ({100 * count / n:.1f}%)"
+
+
+def neutralise(value: object) -> object:
+    """Prefix text that a spreadsheet would read as a formula with a quote (OWASP ASVS V1.2.10)."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def _values(row: Row) -> list[object]:
+    return [row.scope, row.n, row.soc, row.term, row.meddra_code,
+            *(cell(c, row.n) for c in row.counts), cell(row.any, row.n)]
+
+
+def csv_lines(site: Site) -> Iterator[str]:
+    """Yield the CSV export line by line (for StreamingHttpResponse or a file)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def emit(values: list[object]) -> str:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow([neutralise(v) for v in values])
+        return buffer.getvalue()
+
+    yield emit(list(HEADER))
+    for row in ae_table_rows(site):
+        yield emit(_values(row))
+    yield emit([])
+    for line in footnote(site):
+        yield emit([f"Note: {line}"])
+
+
+def xlsx_bytes(site: Site) -> bytes:
+    """Return the XLSX export: one sheet per scope, SOC header rows, footnote below each table."""
+    output = io.BytesIO()
+    book = xlsxwriter.Workbook(output, {"in_memory": True, "strings_to_formulas": False,
+                                        "strings_to_urls": False, "strings_to_numbers": False})
+    bold = book.add_format({"bold": True})
+    soc_format = book.add_format({"bold": True, "bg_color": "#E8EEF4"})
+    by_scope: dict[str, list[Row]] = defaultdict(list)
+    for row in ae_table_rows(site):
+        by_scope[row.scope].append(row)
+    for scope in by_scope or {"All cycles": []}:
+        sheet = book.add_worksheet(scope[:31])
+        rows = by_scope.get(scope, [])
+        n = rows[0].n if rows else 0
+        sheet.write_row(0, 0, [neutralise(f"Adverse events by worst CTCAE grade — {scope} (N = {n} patients)")], bold)
+        sheet.write_row(2, 0, ["MedDRA SOC / CTCAE term", "MedDRA code", *GRADE_COLUMNS, "Any grade"], bold)
+        r, soc = 3, None
+        for row in rows:
+            if row.soc != soc:
+                soc = row.soc
+                sheet.write(r, 0, neutralise(soc), soc_format)
+                r += 1
+            sheet.write_row(r, 0, [neutralise("  " + row.term), row.meddra_code,
+                                   *(cell(c, row.n) for c in row.counts), cell(row.any, row.n)])
+            r += 1
+        for line in footnote(site):
+            r += 1
+            sheet.write(r, 0, neutralise(line))
+        sheet.set_column(0, 0, 48)
+        sheet.set_column(1, 6, 14)
+    book.close()
+    return output.getvalue()

@@ -1,0 +1,42 @@
+"""Presenting a stored benchmark run (text for the command line; the HTML report uses the same cells)."""
+
+from __future__ import annotations
+
+from reports.benchmark import CYCLE_SCOPES, GRADE_BAND_LABELS
+from reports.models import BenchmarkRun
+
+
+def pct(value: float | None) -> str:
+    """A proportion as a percentage with one decimal, '–' if missing."""
+    return "–" if value is None else f"{100 * value:.1f}%"
+
+
+def interval(bounds: list[float] | None) -> str:
+    """A proportion interval as 'a–b%'."""
+    return "–" if not bounds else f"{100 * bounds[0]:.1f}–{100 * bounds[1]:.1f}%"
+
+
+def format_run_text(run: BenchmarkRun) -> str:
+    """Plain-text report of a finished run: one line per benchmark cell, then the flags."""
+    results = run.results or {}
+    lines = [f"Benchmark run {run.pk} of {run.site.slug} ({run.method_version}), "
+             f"finished {run.finished_at:%Y-%m-%d %H:%M}",
+             f"Ward: {run.inputs['denominators']['all']} patients treated, "
+             f"{run.inputs['denominators']['first']} with a cycle 1. Comparisons: {results.get('n_comparisons')}.",
+             "",
+             f"{'category':<28}{'band':<11}{'scope':<12}{'ward':>18}  {'95% CI':>13}  {'benchmark':>9}  "
+             f"{'95% PI':>13}  k  method"]
+    for c in results.get("cells", []):
+        ward = c["ward"]
+        pooled = c["pooled"]
+        ward_txt = f"{ward['x']}/{ward['n']} {pct(ward['rate'])}"
+        bench = (f"{pct(pooled['median']):>9}  {interval(pooled['pi']):>13}  {pooled['k']}  "
+                 f"{'weak: ' if pooled['weak'] else ''}{pooled['method']}") if pooled else "no comparable cohort"
+        lines.append(f"{c['category_name'][:27]:<28}{GRADE_BAND_LABELS[c['grade_band']]:<11}"
+                     f"{CYCLE_SCOPES[c['cycle_scope']]:<12}{ward_txt:>18}  {interval(ward['ci']):>13}  {bench}")
+    lines.append("")
+    flags = results.get("flags", [])
+    lines.append(f"Flags: {len(flags)}")
+    for f in flags:
+        lines.append(f"  [{f['level']}] {f['message']}")
+    return "\n".join(lines)

@@ -1,0 +1,343 @@
+"""Statistics core of pvtrack: pool published adverse-event (AE) incidence and compare a ward with it.
+
+Pure numpy/scipy (no Django), so it can be tested and reused on its own. Methods, defaults and
+reference numbers follow ``/work/shared/reference/statistics.md`` (sections cited as §x.y):
+
+* benchmark: one-stage binomial-normal GLMM (random-intercept logistic model) fitted by maximum
+  likelihood with adaptive Gauss-Hermite quadrature, as ``metafor::rma.glmm(measure="PLO")``
+  (source: Stijnen, Hamza & Ozdemir 2010, Stat Med 29:3046); fallback to the common-effect pooled
+  count with a Clopper-Pearson CI when there are too few cohorts or events (§0, §3.5);
+* ward versus benchmark: exact binomial tails under the fixed marginal-mean rate and under the
+  random-effects predictive distribution (source: Spiegelhalter 2005, Stat Med 24:1185; §3.5);
+* a descriptive beta-binomial posterior probability (§3.3).
+
+Proportions are fractions in [0, 1]; ``mu`` and ``tau2`` are on the logit scale.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from functools import cache
+
+import numpy as np
+from scipy import optimize, special, stats
+
+AGQ_NODES = 21  # adaptive nodes per cohort; 21 reproduces the exact ML tau2 = 0.812214 (§2)
+_LOG_TAU_BOUNDS = (math.log(1e-4), math.log(10.0))  # tau above 10 on the logit scale = no fit
+_MU_BOUNDS = (-25.0, 25.0)
+_hermgauss = cache(np.polynomial.hermite.hermgauss)  # (nodes, weights) for weight exp(-z^2)
+
+
+class GLMMFitError(RuntimeError):
+    """The binomial-normal GLMM has no usable maximum-likelihood fit for these counts."""
+
+
+def _count(value: object, name: str) -> int:
+    try:
+        count = operator.index(value)  # accepts int and numpy integers, rejects floats
+    except TypeError:
+        raise ValueError(f"{name} must be an integer count, got {value!r}") from None
+    if count < 0:
+        raise ValueError(f"{name} must be >= 0, got {count}")
+    return count
+
+
+def _ward(x: int, n: int) -> tuple[int, int]:
+    x, n = _count(x, "x"), _count(n, "n")
+    if n < 1 or x > n:
+        raise ValueError(f"need n >= 1 and 0 <= x <= n, got x={x}, n={n}")
+    return x, n
+
+
+def _cohorts(events: Sequence[int], totals: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    if len(events) != len(totals):
+        raise ValueError(f"{len(events)} event counts but {len(totals)} totals")
+    if len(events) == 0:
+        raise ValueError("no cohorts given")
+    pairs = [_ward(x, n) for x, n in zip(events, totals, strict=True)]
+    return np.array([p[0] for p in pairs], dtype=np.int64), np.array([p[1] for p in pairs], dtype=np.int64)
+
+
+def clopper_pearson(x: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Exact (Clopper-Pearson) CI for a binomial proportion x/n, as (lower, upper) fractions.
+
+    Raises ValueError for n < 1, x < 0, x > n or a level outside (0, 1).
+    source: Clopper & Pearson 1934, Biometrika 26:404; via scipy.stats.binomtest.
+    """
+    x, n = _ward(x, n)
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    ci = stats.binomtest(x, n).proportion_ci(confidence_level=level, method="exact")
+    return float(ci.low), float(ci.high)
+
+
+@dataclass(frozen=True)
+class Pooled:
+    """A pooled benchmark rate.
+
+    ``mu``, ``se_mu`` and ``tau2`` are on the logit scale; ``median``, ``marginal_mean``, ``ci``
+    and ``pi`` are proportions. ``median`` = expit(mu) is the rate of the median centre;
+    ``marginal_mean`` = integral of expit(mu + tau z) phi(z) dz is the mean rate to use for expected
+    counts (§1.7). ``ci_critical`` / ``pi_critical`` name the critical values used (§1.4).
+    ``weak`` marks a common-effect fallback, ``reason`` says why in plain language, and ``i2`` is
+    metafor's tau2-based I^2 (None for the common-effect result).
+    """
+
+    method: str  # "glmm_ml" or "common_effect"
+    k: int
+    events: int
+    total: int
+    mu: float
+    se_mu: float
+    tau2: float
+    median: float
+    marginal_mean: float
+    ci: tuple[float, float]
+    pi: tuple[float, float]
+    ci_critical: str
+    pi_critical: str
+    weak: bool
+    reason: str
+    i2: float | None
+
+
+def logit_normal_mean(mu: float, tau2: float, nodes: int = 100) -> float:
+    """Mean of expit(theta), theta ~ N(mu, tau2): the integral back-transformation.
+
+    Gauss-Hermite quadrature with ``nodes`` nodes. source: metafor ``transf.ilogit.int``; §1.7.
+    """
+    z, w = _hermgauss(nodes)
+    return float(w @ special.expit(mu + math.sqrt(2.0 * tau2) * z) / math.sqrt(math.pi))
+
+
+def _loglik(mu: float, tau: float, x: np.ndarray, n: np.ndarray) -> float:
+    """Binomial-normal marginal log-likelihood by adaptive Gauss-Hermite quadrature.
+
+    For each cohort the integrand over the random effect u ~ N(0, tau^2) is centred at its mode
+    (safeguarded Newton inside the bracket [(x-n) tau^2, x tau^2], where the score changes sign) and
+    scaled by its curvature (Liu & Pierce 1994, Biometrika 81:624; lme4's nAGQ > 1).
+    """
+    t2 = tau * tau
+    lo, hi, u = (x - n) * t2, x * t2, np.zeros(len(x))
+    for _ in range(100):
+        p = special.expit(mu + u)
+        score = x - n * p - u / t2
+        lo, hi = np.where(score > 0, u, lo), np.where(score < 0, u, hi)
+        step = u + score / (n * p * (1 - p) + 1 / t2)
+        step = np.where((step <= lo) | (step >= hi), (lo + hi) / 2, step)
+        done = np.all(np.abs(step - u) <= 1e-12 * (1 + np.abs(u)))
+        u = step
+        if done:
+            break
+    p = special.expit(mu + u)
+    scale = 1 / np.sqrt(n * p * (1 - p) + 1 / t2)
+    z, w = _hermgauss(AGQ_NODES)
+    uj = u[:, None] + math.sqrt(2.0) * scale[:, None] * z
+    theta = mu + uj
+    log_f = x[:, None] * special.log_expit(theta) + (n - x)[:, None] * special.log_expit(-theta) \
+        - uj**2 / (2 * t2) + z**2
+    log_choose = special.gammaln(n + 1) - special.gammaln(x + 1) - special.gammaln(n - x + 1)
+    per_cohort = log_choose - math.log(tau) + np.log(scale) - 0.5 * math.log(math.pi) \
+        + special.logsumexp(log_f, b=w, axis=1)
+    return float(per_cohort.sum())
+
+
+def _se_mu(mu: float, tau2: float, x: np.ndarray, n: np.ndarray) -> float:
+    """SE(mu) from the observed information: Hessian of -logL in (mu, tau2) by central differences."""
+    def f(a: float, b: float) -> float:
+        return -_loglik(a, math.sqrt(b), x, n)
+
+    hm, ht = 1e-4, min(1e-4, tau2 / 2)
+    h_mm = (f(mu + hm, tau2) - 2 * f(mu, tau2) + f(mu - hm, tau2)) / hm**2
+    h_tt = (f(mu, tau2 + ht) - 2 * f(mu, tau2) + f(mu, tau2 - ht)) / ht**2
+    h_mt = (f(mu + hm, tau2 + ht) - f(mu + hm, tau2 - ht)
+            - f(mu - hm, tau2 + ht) + f(mu - hm, tau2 - ht)) / (4 * hm * ht)
+    det = h_mm * h_tt - h_mt**2
+    if not (h_mm > 0 and det > 0):
+        raise GLMMFitError("the information matrix is not positive definite")
+    return math.sqrt(h_tt / det)
+
+
+def _i2(tau2: float, x: np.ndarray, n: np.ndarray) -> float:
+    """metafor's I^2 = tau2 / (tau2 + s^2), s^2 = (k-1) sum(w) / ((sum w)^2 - sum(w^2)).
+
+    w = 1/v with v the logit sampling variance 1/x + 1/(n-x), adding 1/2 to both cells only in
+    cohorts with x = 0 or x = n (escalc add=1/2, to="only0"; the GLMM itself uses no correction).
+    source: Higgins & Thompson 2002, Stat Med 21:1539; metafor rma.glmm; §1.2.
+    """
+    if len(x) < 2 or tau2 == 0:
+        return 0.0
+    add = np.where((x == 0) | (x == n), 0.5, 0.0)
+    w = 1 / (1 / (x + add) + 1 / (n - x + add))
+    s2 = (len(x) - 1) * w.sum() / (w.sum() ** 2 - (w**2).sum())
+    return float(tau2 / (tau2 + s2))
+
+
+def pool_glmm(events: Sequence[int], totals: Sequence[int], level: float = 0.95) -> Pooled:
+    """Pool k cohorts (event counts ``events``, patients ``totals``) with the binomial-normal GLMM.
+
+    Model: x_i ~ Bin(n_i, p_i), logit p_i = mu + u_i, u_i ~ N(0, tau^2); ML over (mu, log tau) by
+    Nelder-Mead (derivative-free: gradient-based optimisers stall on finite-difference noise) with
+    adaptive Gauss-Hermite quadrature (``AGQ_NODES``). Zero-event cohorts stay in, with no
+    continuity correction. If tau-hat reaches 0 (the likelihood is no better than with tau = 0),
+    tau2 = 0 and the common-effect logistic fit (mu = logit(sum x / sum n)) is reported.
+    CI: mu +/- z * SE (metafor rma.glmm default ``test="z"``). PI: mu +/- t_{k-1} sqrt(SE^2 + tau2)
+    (meta >= 7 default ``method.predict="V"``). Both back-transformed with expit.
+    Raises ValueError for invalid counts and GLMMFitError if k < 2, if all or none of the patients
+    had the event, or if the fit fails. source: Stijnen 2010, Stat Med 29:3046; §1.4, §1.7, §2.
+    """
+    x, n = _cohorts(events, totals)
+    k, big_x, big_n = len(x), int(x.sum()), int(n.sum())
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    if k < 2:
+        raise GLMMFitError("a random-effects fit needs at least 2 cohorts")
+    if big_x in (0, big_n):
+        raise GLMMFitError("the pooled logit is infinite when all or none of the patients had the event")
+    mu_ee = math.log(big_x / (big_n - big_x))
+    loglik_ee = float(stats.binom.logpmf(x, n, big_x / big_n).sum())
+    fit = optimize.minimize(lambda v: -_loglik(v[0], math.exp(v[1]), x, n), [mu_ee, math.log(0.5)],
+                            method="Nelder-Mead", bounds=[_MU_BOUNDS, _LOG_TAU_BOUNDS],
+                            options={"xatol": 1e-8, "fatol": 1e-12, "maxiter": 4000})
+    if not (fit.success and np.all(np.isfinite(fit.x))):
+        raise GLMMFitError(f"the optimiser stopped: {fit.message}")
+    if -fit.fun <= loglik_ee + 1e-8:
+        mu, tau2, se = mu_ee, 0.0, math.sqrt(1 / big_x + 1 / (big_n - big_x))
+        reason = (f"Random-effects GLMM over {k} cohorts; the between-cohort variance is estimated at 0, "
+                  "so this is the common-effect logistic fit.")
+    elif fit.x[1] >= _LOG_TAU_BOUNDS[1] - 1e-6:
+        raise GLMMFitError("the between-cohort variance diverges")
+    else:
+        mu, tau2 = float(fit.x[0]), math.exp(2 * fit.x[1])
+        se = _se_mu(mu, tau2, x, n)
+        reason = (f"Random-effects GLMM (ML, adaptive Gauss-Hermite) over {k} cohorts "
+                  f"with {big_x} events in {big_n} patients.")
+    z = stats.norm.ppf((1 + level) / 2)
+    t = stats.t.ppf((1 + level) / 2, k - 1)
+    half_pi = t * math.sqrt(se**2 + tau2)
+    return Pooled(
+        method="glmm_ml", k=k, events=big_x, total=big_n, mu=mu, se_mu=se, tau2=tau2,
+        median=float(special.expit(mu)), marginal_mean=logit_normal_mean(mu, tau2),
+        ci=(float(special.expit(mu - z * se)), float(special.expit(mu + z * se))),
+        pi=(float(special.expit(mu - half_pi)), float(special.expit(mu + half_pi))),
+        ci_critical=f"z={z:.3f}", pi_critical=f"t(k-1)={t:.3f}", weak=False, reason=reason,
+        i2=_i2(tau2, x, n),
+    )
+
+
+def pool_common_effect(events: Sequence[int], totals: Sequence[int], level: float = 0.95) -> Pooled:
+    """Common-effect pooled count sum(x)/sum(n) with an exact Clopper-Pearson CI (weak benchmark).
+
+    ``median`` = ``marginal_mean`` = sum(x)/sum(n); tau2 = 0; ``pi`` equals ``ci``. ``mu`` and
+    ``se_mu`` describe the uncertainty of the pooled logit for ``predictive_tail``:
+    mu = logit(X/N), SE = sqrt(1/X + 1/(N-X)), adding 1/2 to X and N-X when X = 0 or X = N.
+    Raises ValueError for invalid counts. source: Clopper & Pearson 1934; §0 "Few cohorts", §3.5.
+    """
+    x, n = _cohorts(events, totals)
+    big_x, big_n = int(x.sum()), int(n.sum())
+    add = 0.5 if big_x in (0, big_n) else 0.0
+    ci = clopper_pearson(big_x, big_n, level)
+    return Pooled(
+        method="common_effect", k=len(x), events=big_x, total=big_n,
+        mu=math.log((big_x + add) / (big_n - big_x + add)),
+        se_mu=math.sqrt(1 / (big_x + add) + 1 / (big_n - big_x + add)), tau2=0.0,
+        median=big_x / big_n, marginal_mean=big_x / big_n, ci=ci, pi=ci,
+        ci_critical="exact (Clopper-Pearson)", pi_critical="exact (Clopper-Pearson)", weak=True,
+        reason=("Weak benchmark: common-effect pooled count (all cohorts treated as one), "
+                "exact Clopper-Pearson CI; between-cohort variation is not modelled."),
+        i2=None,
+    )
+
+
+def pool(events: Sequence[int], totals: Sequence[int], level: float = 0.95,
+         min_cohorts: int = 3, min_events: int = 3) -> Pooled:
+    """Benchmark rate: the GLMM when k >= ``min_cohorts``, sum(x) >= ``min_events`` and the fit
+    converges; otherwise the common-effect pooled count, flagged weak with a plain-language reason.
+
+    The reason names the cause: "only 2 comparable cohorts", "only 1 event across cohorts" or
+    "GLMM did not converge (...)". Never raises for valid counts; raises ValueError for empty input,
+    mismatched lengths, negative counts, n < 1 or x > n. source: statistics.md §3.5 step 1, §5.
+    """
+    x, n = _cohorts(events, totals)
+    k, big_x = len(x), int(x.sum())
+    if k < min_cohorts:
+        why = f"only {k} comparable cohort{'' if k == 1 else 's'} (the model needs {min_cohorts})"
+    elif big_x < min_events:
+        why = f"only {big_x} event{'' if big_x == 1 else 's'} across cohorts (the model needs {min_events})"
+    else:
+        try:
+            return pool_glmm(x.tolist(), n.tolist(), level)
+        except GLMMFitError as exc:
+            why = f"GLMM did not converge ({exc})"
+    fallback = pool_common_effect(x.tolist(), n.tolist(), level)
+    reason = (f"Weak benchmark: {why}. Showing the pooled count {big_x}/{fallback.total} with an exact "
+              "Clopper-Pearson CI; between-cohort variation is not modelled.")
+    return replace(fallback, reason=reason)
+
+
+def _mixture_tails(xs: np.ndarray, n: int, pooled: Pooled, nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    """(P(X >= x), P(X <= x)) for each x in ``xs``, X | theta ~ Bin(n, expit(theta)),
+    theta ~ N(mu, tau2 + SE^2), by Gauss-Hermite quadrature (all weights positive)."""
+    z, w = _hermgauss(nodes)
+    p = special.expit(pooled.mu + math.sqrt(2 * (pooled.tau2 + pooled.se_mu**2)) * z)
+    w = w / math.sqrt(math.pi)
+    upper = stats.binom.sf(xs[:, None] - 1, n, p) @ w
+    lower = stats.binom.cdf(xs[:, None], n, p) @ w
+    return np.clip(upper, 0.0, 1.0), np.clip(lower, 0.0, 1.0)
+
+
+def predictive_tail(x: int, n: int, pooled: Pooled, upper: bool = True, nodes: int = 100) -> float:
+    """Predictive tail probability of a ward with x events among n patients.
+
+    P(X >= x) (``upper``) or P(X <= x), X | theta ~ Bin(n, expit(theta)),
+    theta ~ N(pooled.mu, pooled.tau2 + pooled.se_mu^2), Gauss-Hermite with ``nodes`` nodes. For a
+    common-effect pooled result tau2 = 0 and mu, se_mu are the (corrected) pooled logit and its SE
+    (see ``pool_common_effect``). Raises ValueError for n < 1 or x outside 0..n.
+    source: Spiegelhalter 2005, Stat Med 24:1185 (overdispersed funnel limits); §3.5 step 3.
+    """
+    x, n = _ward(x, n)
+    upper_tail, lower_tail = _mixture_tails(np.array([x]), n, pooled, nodes)
+    return float(upper_tail[0] if upper else lower_tail[0])
+
+
+def fixed_tail(x: int, n: int, p: float, upper: bool = True) -> float:
+    """Exact binomial tail P(X >= x) (``upper``) or P(X <= x), X ~ Bin(n, p).
+
+    Raises ValueError for n < 1, x outside 0..n or p outside [0, 1]. source: §3.5 (p_fixed).
+    """
+    x, n = _ward(x, n)
+    if not 0 <= p <= 1:
+        raise ValueError(f"p must be in [0, 1], got {p}")
+    return float(stats.binom.sf(x - 1, n, p) if upper else stats.binom.cdf(x, n, p))
+
+
+def predictive_limits(n: int, pooled: Pooled, alpha: float) -> tuple[int | None, int | None]:
+    """Events needed to cross, for a ward of n patients: (high, low).
+
+    high = smallest x with upper ``predictive_tail`` < alpha (None if no x <= n qualifies);
+    low = largest x with lower ``predictive_tail`` < alpha (None if no x >= 0 qualifies).
+    Raises ValueError for n < 1 or alpha outside (0, 1). source: §3.5 steps 4-5.
+    """
+    n = _ward(0, n)[1]
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    upper_tails, lower_tails = _mixture_tails(np.arange(n + 1), n, pooled, 100)
+    high = np.flatnonzero(upper_tails < alpha)
+    low = np.flatnonzero(lower_tails < alpha)
+    return (int(high[0]) if high.size else None, int(low[-1]) if low.size else None)
+
+
+def posterior_prob_above(x: int, n: int, p0: float, prior_n: float = 2.0) -> float:
+    """P(theta_ward > p0 | x of n) under the prior Beta(m p0, m (1 - p0)), m = ``prior_n``.
+
+    Posterior Beta(m p0 + x, m (1 - p0) + n - x); descriptive only, never a flag (§3.3, §3.5 step 6).
+    Raises ValueError for invalid counts, p0 outside (0, 1) or prior_n <= 0.
+    source: Geller et al. 2003 (beta-binomial monitoring prior); statistics.md §3.3.
+    """
+    x, n = _ward(x, n)
+    if not 0 < p0 < 1 or prior_n <= 0:
+        raise ValueError(f"need 0 < p0 < 1 and prior_n > 0, got p0={p0}, prior_n={prior_n}")
+    return float(stats.beta.sf(p0, prior_n * p0 + x, prior_n * (1 - p0) + n - x))

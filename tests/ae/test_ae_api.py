@@ -1,0 +1,265 @@
+"""The REST API for adverse events, patients, cycles and the CTCAE catalogue: rules, versions, access, queries."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from ae.models import AdverseEvent, AdverseEventRevision
+from tests.conftest import make_cycle, make_event, make_patient
+
+pytestmark = pytest.mark.django_db
+
+DAY = datetime.timedelta(days=1)
+EVENTS = "/api/v1/adverse-events/"
+
+
+def api_as(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def event_json(of_cycle, **overrides) -> dict:
+    """A valid grade 2 Tremor on cycle day 3, as an API client sends it (term by name)."""
+    cycle = of_cycle
+    data = {"patient": cycle.patient_id, "cycle": cycle.pk, "term": "Tremor", "grade": 2,
+            "onset_date": (cycle.start_date + 2 * DAY).isoformat(), "relatedness": "possible",
+            "action_taken": "DOSE NOT CHANGED", "outcome": "RECOVERING/RESOLVING"}
+    return data | overrides
+
+
+@pytest.fixture
+def nurse_api(nurse) -> APIClient:
+    return api_as(nurse)
+
+
+@pytest.fixture
+def event(cycle, nurse) -> AdverseEvent:
+    return make_event(cycle, "Cytokine release syndrome", grade=2, user=nurse)
+
+
+def detail(event) -> str:
+    return f"{EVENTS}{event.pk}/"
+
+
+# --- creating ---------------------------------------------------------------------------------------------
+
+
+def test_it_creates_an_event_from_json_with_the_term_by_name(nurse_api, nurse, cycle):
+    response = nurse_api.post(EVENTS, event_json(cycle), format="json")
+    assert response.status_code == 201, response.json()
+    event = AdverseEvent.objects.get()
+    assert (event.term.term, event.grade, event.cycle, event.created_by) == ("Tremor", 2, cycle, nurse)
+    body = response.json()
+    assert body["id"] == event.pk
+    assert body["term"] == "Tremor"
+    assert body["meddra_code"] == 10044565  # MedDRA LLT code of Tremor in CTCAE v5.0
+    assert body["onset_cycle_day"] == 3  # onset two days after the cycle start = day 3
+    assert body["version"] == 1
+    assert "reason" not in body
+
+
+def test_it_refuses_a_grade_the_term_does_not_have(nurse_api, cycle):
+    response = nurse_api.post(EVENTS, event_json(cycle, grade=4), format="json")
+    assert response.status_code == 400
+    assert "Tremor has no grade 4" in " ".join(response.json()["grade"])
+    assert AdverseEvent.objects.count() == 0
+
+
+@pytest.mark.parametrize(("overrides", "field"), [
+    ({"term": "Tremr"}, "term"),
+    ({"onset_date": "2026-01-04"}, "onset_date"),  # the cycle starts on 5 Jan 2026
+    ({"resolution_date": "2026-01-06"}, "resolution_date"),  # onset is 7 Jan 2026
+    ({"serious": True}, "serious"),
+    ({"grade": 5, "term": "Cytokine release syndrome"}, "outcome"),  # grade 5 needs a fatal outcome
+])
+def test_it_refuses_bad_input_keyed_by_field(nurse_api, cycle, overrides, field):
+    response = nurse_api.post(EVENTS, event_json(cycle, **overrides), format="json")
+    assert response.status_code == 400
+    assert field in response.json()
+    assert AdverseEvent.objects.count() == 0
+
+
+def test_it_refuses_a_cycle_of_another_patient(nurse_api, ward, cycle):
+    other_cycle = make_cycle(make_patient(ward, "KRK-002"))
+    response = nurse_api.post(EVENTS, event_json(cycle, cycle=other_cycle.pk), format="json")
+    assert response.status_code == 400
+    assert "cycle" in response.json()
+    assert AdverseEvent.objects.count() == 0
+
+
+# --- editing: reason and version ---------------------------------------------------------------------------
+
+
+def test_a_change_without_a_reason_is_refused(nurse_api, event):
+    response = nurse_api.patch(detail(event), {"grade": 3, "version": 1}, format="json")
+    assert response.status_code == 400
+    assert "reason" in response.json()
+    event.refresh_from_db()
+    assert (event.grade, event.version) == (2, 1)
+    assert not AdverseEventRevision.objects.exists()
+
+
+def test_a_change_without_the_version_it_was_based_on_is_refused(nurse_api, event):
+    response = nurse_api.patch(detail(event), {"grade": 3, "reason": "Reassessed"}, format="json")
+    assert response.status_code == 400
+    assert "version" in response.json()
+    event.refresh_from_db()
+    assert (event.grade, event.version) == (2, 1)
+    assert not AdverseEventRevision.objects.exists()
+
+
+def test_a_stale_change_gets_409_with_the_current_record(nurse_api, event):
+    first = nurse_api.patch(detail(event), {"grade": 3, "version": 1, "reason": "Worse"}, format="json")
+    assert first.status_code == 200
+    response = nurse_api.patch(detail(event), {"grade": 1, "version": 1, "reason": "Better"}, format="json")
+    assert response.status_code == 409
+    current = response.json()["current"]
+    assert (current["id"], current["grade"], current["version"]) == (event.pk, 3, 2)
+    event.refresh_from_db()
+    assert (event.grade, event.version) == (3, 2)
+    assert AdverseEventRevision.objects.count() == 1
+
+
+def test_a_change_with_reason_and_version_is_saved_with_a_revision(nurse_api, nurse, event):
+    response = nurse_api.patch(detail(event), {"grade": 3, "version": 1, "reason": "Reassessed"}, format="json")
+    assert response.status_code == 200
+    assert (response.json()["grade"], response.json()["version"]) == (3, 2)
+    event.refresh_from_db()
+    assert (event.grade, event.version) == (3, 2)
+    revision = AdverseEventRevision.objects.get()
+    assert (revision.adverse_event, revision.version, revision.changed_by) == (event, 2, nurse)
+    assert (revision.reason, revision.changes) == ("Reassessed", {"grade": [2, 3]})
+
+
+def test_a_change_that_breaks_a_rule_is_refused(nurse_api, event):
+    response = nurse_api.patch(detail(event), {"term": "Tremor", "grade": 4, "version": 1, "reason": "x"},
+                               format="json")
+    assert response.status_code == 400
+    assert "grade" in response.json()
+    event.refresh_from_db()
+    assert (event.term.term, event.grade, event.version) == ("Cytokine release syndrome", 2, 1)
+
+
+def test_an_event_cannot_move_to_another_patient(nurse_api, ward, event):
+    other = make_patient(ward, "KRK-002")
+    response = nurse_api.patch(detail(event), {"patient": other.pk, "version": 1, "reason": "x"}, format="json")
+    assert response.status_code == 400
+    event.refresh_from_db()
+    assert event.patient_id != other.pk
+
+
+# --- who sees and does what ---------------------------------------------------------------------------------
+
+
+def test_the_outsider_sees_nothing_of_ward_a(outsider, patient, cycle, event):
+    api = api_as(outsider)
+    for url in (EVENTS, "/api/v1/patients/", "/api/v1/cycles/"):
+        response = api.get(url)
+        assert response.status_code == 200
+        assert response.json()["count"] == 0
+        assert response.json()["results"] == []
+    assert api.get(detail(event)).status_code == 404
+    assert api.get(f"/api/v1/patients/{patient.pk}/").status_code == 404
+    assert api.get(f"/api/v1/cycles/{cycle.pk}/").status_code == 404
+    assert api.patch(detail(event), {"grade": 3, "version": 1, "reason": "x"}, format="json").status_code == 404
+    event.refresh_from_db()
+    assert (event.grade, event.version) == (2, 1)
+
+
+def test_the_outsider_cannot_create_an_event_on_ward_a(outsider, cycle):
+    response = api_as(outsider).post(EVENTS, event_json(cycle), format="json")
+    assert response.status_code == 400
+    assert "patient" in response.json()
+    assert AdverseEvent.objects.count() == 0
+
+
+def test_the_nurse_sees_her_wards_records(nurse_api, patient, cycle, event):
+    assert [p["id"] for p in nurse_api.get("/api/v1/patients/").json()["results"]] == [patient.pk]
+    assert [c["id"] for c in nurse_api.get("/api/v1/cycles/").json()["results"]] == [cycle.pk]
+    assert [e["id"] for e in nurse_api.get(EVENTS).json()["results"]] == [event.pk]
+
+
+def test_the_safety_officer_can_read_but_not_write(officer, cycle, event):
+    api = api_as(officer)
+    assert [e["id"] for e in api.get(EVENTS).json()["results"]] == [event.pk]
+    assert api.get(detail(event)).json()["grade"] == 2
+    assert api.patch(detail(event), {"grade": 3, "version": 1, "reason": "x"}, format="json").status_code == 403
+    assert api.post(EVENTS, event_json(cycle), format="json").status_code == 403
+    assert AdverseEvent.objects.count() == 1
+    event.refresh_from_db()
+    assert (event.grade, event.version) == (2, 1)
+
+
+def test_an_anonymous_client_is_refused(cycle, event):
+    api = APIClient()
+    assert api.get(EVENTS).status_code in (401, 403)
+    assert api.get("/api/v1/patients/").status_code in (401, 403)
+    assert api.post(EVENTS, event_json(cycle), format="json").status_code in (401, 403)
+    assert AdverseEvent.objects.count() == 1
+
+
+def test_a_token_authenticates_the_nurse(nurse, event):
+    token = Token.objects.create(user=nurse)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    response = api.get(EVENTS)
+    assert response.status_code == 200
+    assert [e["id"] for e in response.json()["results"]] == [event.pk]
+
+
+def test_a_wrong_token_is_refused(nurse, event):
+    Token.objects.create(user=nurse)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION="Token 0000000000000000000000000000000000000000")
+    assert api.get(EVENTS).status_code in (401, 403)
+
+
+# --- the CTCAE catalogue ------------------------------------------------------------------------------------
+
+
+def test_the_term_search_finds_tremor_with_its_grades(nurse_api):
+    response = nurse_api.get("/api/v1/ctcae-terms/", {"search": "tremor"})
+    assert response.status_code == 200
+    results = response.json()["results"]
+    tremor = next(t for t in results if t["term"] == "Tremor")
+    assert [g["grade"] for g in tremor["grades"]] == [1, 2, 3]
+    assert tremor["soc"] == "Nervous system disorders"
+    assert all("tremor" in t["term"].lower() or "tremor" in t["soc"].lower() for t in results)
+
+
+# --- no N+1 ---------------------------------------------------------------------------------------------------
+
+
+def add_events(ward, nurse, n: int, first_study_no: int) -> None:
+    """``n`` events, one per new patient and cycle, so every row has its own patient, cycle and term."""
+    terms = ["Tremor", "Cytokine release syndrome", "Febrile neutropenia", "Neutrophil count decreased", "Hypoxia"]
+    for i in range(n):
+        cycle = make_cycle(make_patient(ward, f"KRK-{first_study_no + i:03d}"))
+        make_event(cycle, terms[i % len(terms)], grade=3, user=nurse)
+
+
+@pytest.mark.parametrize("url", [EVENTS, "/api/v1/patients/", "/api/v1/cycles/"])
+def test_list_queries_do_not_grow_with_the_rows(nurse_api, ward, nurse, url, django_assert_max_num_queries):
+    """A page costs a COUNT and one SELECT (related rows joined), whether it lists 2 or 10 records."""
+    add_events(ward, nurse, 2, first_study_no=1)
+    with CaptureQueriesContext(connection) as with_2:
+        assert nurse_api.get(url).json()["count"] == 2
+    add_events(ward, nurse, 8, first_study_no=3)
+    with django_assert_max_num_queries(len(with_2)), CaptureQueriesContext(connection) as with_10:
+        assert nurse_api.get(url).json()["count"] == 10
+    assert len(with_10) == len(with_2) <= 3
+
+
+def test_term_search_queries_do_not_grow_with_the_matches(nurse_api, django_assert_max_num_queries):
+    """Grades are prefetched: one term or dozens, a page costs COUNT + terms + grades."""
+    with django_assert_max_num_queries(3):
+        assert nurse_api.get("/api/v1/ctcae-terms/", {"search": "tremor"}).json()["count"] >= 1
+    with django_assert_max_num_queries(3):
+        assert nurse_api.get("/api/v1/ctcae-terms/", {"search": "infection"}).json()["count"] > 10

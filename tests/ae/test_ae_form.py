@@ -1,0 +1,282 @@
+"""The ward's adverse-event form: saving, errors next to their field, edits with reasons, no lost update, access."""
+
+from __future__ import annotations
+
+import datetime
+import html
+import re
+
+import pytest
+from django.urls import reverse
+
+from ae.models import AdverseEvent, AdverseEventRevision
+from reports.models import BenchmarkRun
+from tests.conftest import event_form_data, make_event
+
+pytestmark = pytest.mark.django_db
+
+DAY = datetime.timedelta(days=1)
+
+
+def create_url(patient) -> str:
+    return f"/patients/{patient.pk}/events/new/"
+
+
+def edit_url(event) -> str:
+    return f"/events/{event.pk}/edit/"
+
+
+def history_url(event) -> str:
+    return f"/events/{event.pk}/history/"
+
+
+def field_block(response, name: str) -> str:
+    """The rendered HTML of one form field (its input, help and errors), unescaped."""
+    page = response.content.decode()
+    marker = f'id="field-{name}"'
+    assert marker in page, f"field {name} not rendered"
+    return html.unescape(page.split(marker, 1)[1].split('id="field-', 1)[0])
+
+
+def errors_outside(response, name: str) -> list[str]:
+    """Error lists of the form other than ``name`` (to show an error sits on the right field)."""
+    return [f for f in response.context["form"].errors if f != name]
+
+
+@pytest.fixture
+def nurse_client(client, nurse):
+    client.force_login(nurse)
+    return client
+
+
+# --- recording -------------------------------------------------------------------------------------------
+
+
+def test_ward_staff_can_open_the_form(nurse_client, patient, cycle):
+    response = nurse_client.get(create_url(patient))
+    assert response.status_code == 200
+    assert "Record adverse event" in response.content.decode()
+
+
+def test_a_valid_event_is_saved_once_and_the_nurse_is_sent_back_to_the_patient(nurse_client, nurse, patient, cycle):
+    response = nurse_client.post(create_url(patient), event_form_data(cycle))
+    assert response.status_code == 302
+    assert response.url == reverse("patient-detail", args=[patient.pk])
+    event = AdverseEvent.objects.get()
+    assert (event.patient, event.cycle, event.term.term) == (patient, cycle, "Cytokine release syndrome")
+    assert event.grade == 2
+    assert event.onset_date == cycle.start_date + DAY
+    assert event.created_by == nurse
+    assert event.version == 1
+
+
+def test_save_and_record_another_returns_to_an_empty_form(nurse_client, patient, cycle):
+    response = nurse_client.post(create_url(patient), event_form_data(cycle, save_another="1"))
+    assert response.status_code == 302
+    assert response.url == create_url(patient)
+    assert AdverseEvent.objects.count() == 1
+
+
+@pytest.mark.parametrize(("overrides", "field", "message", "typed"), [
+    pytest.param({"term": "Tremor", "grade": 4}, "grade",
+                 "Tremor has no grade 4 in CTCAE v5.0; allowed grades: 1, 2, 3.", "Tremor", id="tremor-grade-4"),
+    pytest.param({"term": "Tremr"}, "term", "“Tremr” is not a CTCAE v5.0 term", "Tremr", id="unknown-term"),
+    pytest.param({"onset_date": "2026-01-04"}, "onset_date",
+                 "Onset 04 Jan 2026 is before cycle 1 started (05 Jan 2026). If the event was already present, "
+                 "tick 'present before cycle'.", "2026-01-04", id="onset-before-cycle"),
+    pytest.param({"onset_date": "2026-01-10", "resolution_date": "2026-01-08"}, "resolution_date",
+                 "Resolution cannot be before onset.", "2026-01-08", id="resolution-before-onset"),
+    pytest.param({"serious": "on"}, "serious", "A serious event needs at least one SAE criterion.",
+                 "Cytokine release syndrome", id="serious-without-criteria"),
+])
+def test_bad_input_is_refused_next_to_its_field_and_what_was_typed_is_kept(
+        nurse_client, patient, cycle, overrides, field, message, typed):
+    """The cycle starts on 5 Jan 2026 (conftest); nothing is saved and the nurse need not retype anything."""
+    data = event_form_data(cycle, verbatim_term="shaky hands at breakfast", **overrides)
+    response = nurse_client.post(create_url(patient), data)
+    assert response.status_code == 200
+    assert AdverseEvent.objects.count() == 0
+    assert message in field_block(response, field)
+    assert errors_outside(response, field) == []
+    page = html.unescape(response.content.decode())
+    assert f'value="{typed}"' in page
+    assert 'value="shaky hands at breakfast"' in page
+    assert f'value="{data["onset_date"]}"' in page
+
+
+def test_an_event_present_before_the_cycle_may_begin_before_it(nurse_client, patient, cycle):
+    data = event_form_data(cycle, onset_date="2025-12-30", present_before_cycle="on")
+    response = nurse_client.post(create_url(patient), data)
+    assert response.status_code == 302
+    assert AdverseEvent.objects.get().present_before_cycle is True
+
+
+def test_only_this_patients_cycles_can_be_chosen(nurse_client, ward, patient, cycle):
+    from tests.conftest import make_cycle, make_patient
+
+    foreign_cycle = make_cycle(make_patient(ward, "KRK-002"))
+    response = nurse_client.post(create_url(patient), event_form_data(foreign_cycle))
+    assert response.status_code == 200
+    assert "cycle" in response.context["form"].errors
+    assert AdverseEvent.objects.count() == 0
+
+
+# --- the benchmark outbox --------------------------------------------------------------------------------
+
+
+def test_saving_an_event_runs_the_wards_benchmark(nurse_client, ward, other_ward, patient, cycle,
+                                                  django_capture_on_commit_callbacks):
+    """The run is queued with the save and, with eager Celery, computed once the request commits."""
+    with django_capture_on_commit_callbacks(execute=True):
+        response = nurse_client.post(create_url(patient), event_form_data(cycle))
+    assert response.status_code == 302
+    runs = BenchmarkRun.objects.filter(site=ward)
+    assert list(runs.values_list("status", "trigger")) == [("done", "ae_change")]
+    assert BenchmarkRun.objects.filter(site=ward, status="done").exists()
+    assert not BenchmarkRun.objects.filter(site=other_ward).exists()
+
+
+def test_two_saves_before_the_run_starts_share_one_pending_run(nurse_client, ward, patient, cycle,
+                                                              django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        nurse_client.post(create_url(patient), event_form_data(cycle))
+        nurse_client.post(create_url(patient), event_form_data(cycle, term="Tremor", grade=1))
+    assert AdverseEvent.objects.count() == 2
+    assert list(BenchmarkRun.objects.filter(site=ward).values_list("status", flat=True)) == ["pending"]
+
+
+def test_a_refused_event_requests_no_benchmark(nurse_client, ward, patient, cycle):
+    nurse_client.post(create_url(patient), event_form_data(cycle, term="Tremor", grade=4))
+    assert not BenchmarkRun.objects.filter(site=ward).exists()
+
+
+# --- editing ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def event(cycle, nurse):
+    return make_event(cycle, "Cytokine release syndrome", grade=2, user=nurse)
+
+
+def edit_data(cycle, version: int, reason: str, **overrides) -> dict:
+    return event_form_data(cycle, version=version, reason=reason, **overrides)
+
+
+def test_the_edit_form_shows_the_event_by_term_name(nurse_client, event):
+    response = nurse_client.get(edit_url(event))
+    assert response.status_code == 200
+    assert 'value="Cytokine release syndrome"' in field_block(response, "term")
+    assert 'name="version" value="1"' in response.content.decode()
+
+
+def test_an_edit_without_a_reason_is_refused(nurse_client, event, cycle):
+    response = nurse_client.post(edit_url(event), edit_data(cycle, version=1, reason="", grade=3))
+    assert response.status_code == 200
+    assert "This field is required." in field_block(response, "reason")
+    event.refresh_from_db()
+    assert (event.grade, event.version) == (2, 1)
+    assert not AdverseEventRevision.objects.exists()
+
+
+def test_an_edit_with_a_reason_is_saved_with_its_history(nurse_client, nurse, event, cycle):
+    response = nurse_client.post(edit_url(event), edit_data(cycle, version=1, reason="Reassessed on ward round",
+                                                          grade=3))
+    assert response.status_code == 302
+    event.refresh_from_db()
+    assert (event.grade, event.version) == (3, 2)
+    revision = AdverseEventRevision.objects.get()
+    assert (revision.adverse_event, revision.version, revision.changed_by) == (event, 2, nurse)
+    assert revision.reason == "Reassessed on ward round"
+    assert revision.changes == {"grade": [2, 3]}
+
+
+def test_an_edit_that_breaks_a_rule_is_refused_and_saves_nothing(nurse_client, event, cycle):
+    response = nurse_client.post(edit_url(event), edit_data(cycle, version=1, reason="typo", term="Tremor",
+                                                          grade=4))
+    assert response.status_code == 200
+    assert "Tremor has no grade 4" in field_block(response, "grade")
+    event.refresh_from_db()
+    assert (event.term.term, event.grade, event.version) == ("Cytokine release syndrome", 2, 1)
+    assert not AdverseEventRevision.objects.exists()
+
+
+def test_a_stale_edit_is_refused_and_the_first_edit_survives(nurse_client, event, cycle):
+    """Two nurses open version 1; the second save must not silently overwrite the first (no lost update)."""
+    first = nurse_client.post(edit_url(event), edit_data(cycle, version=1, reason="Worse overnight", grade=3))
+    assert first.status_code == 302
+    second = nurse_client.post(edit_url(event), edit_data(cycle, version=1, reason="Improving", grade=1,
+                                                          outcome="RECOVERING/RESOLVING"))
+    assert second.status_code == 200
+    page = html.unescape(second.content.decode())
+    assert "Someone else changed this event while you were editing" in page
+    assert "Your changes were not saved" in page
+    event.refresh_from_db()
+    assert (event.grade, event.outcome, event.version) == (3, "RECOVERED/RESOLVED", 2)
+    assert AdverseEventRevision.objects.count() == 1
+    # what the second nurse typed is still there, now based on the current version
+    assert re.search(r'name="reason"[^>]*>\s*Improving</textarea>', page)
+    assert re.search(r'value="1"[^>]*checked', field_block(second, "grade"))
+    assert 'name="version" value="2"' in page
+
+
+def test_after_a_conflict_resubmitting_applies_on_top_of_the_current_version(nurse_client, event, cycle):
+    nurse_client.post(edit_url(event), edit_data(cycle, version=1, reason="Worse overnight", grade=3))
+    nurse_client.post(edit_url(event), edit_data(cycle, version=1, reason="Improving", grade=1))
+    response = nurse_client.post(edit_url(event), edit_data(cycle, version=2, reason="Improving", grade=1))
+    assert response.status_code == 302
+    event.refresh_from_db()
+    assert (event.grade, event.version) == (1, 3)
+    assert list(AdverseEventRevision.objects.values_list("version", "changes")) == [
+        (2, {"grade": [2, 3]}), (3, {"grade": [3, 1]})]
+
+
+def test_the_history_page_shows_who_changed_what_and_why(nurse_client, event, cycle):
+    nurse_client.post(edit_url(event), edit_data(cycle, version=1, reason="Reassessed on ward round", grade=3))
+    response = nurse_client.get(history_url(event))
+    assert response.status_code == 200
+    page = html.unescape(response.content.decode())
+    assert "Reassessed on ward round" in page
+    assert "grade: 2 → 3" in page
+    assert "now version 2" in page
+
+
+def test_the_history_of_an_unedited_event_says_so(nurse_client, event):
+    response = nurse_client.get(history_url(event))
+    assert "Not edited since it was recorded." in response.content.decode()
+
+
+# --- who may see and do what -----------------------------------------------------------------------------
+
+
+def test_an_outsider_cannot_reach_ward_a_patients_or_events(client, outsider, patient, cycle, event):
+    client.force_login(outsider)
+    assert client.get(create_url(patient)).status_code == 404
+    assert client.post(create_url(patient), event_form_data(cycle)).status_code == 404
+    assert client.get(edit_url(event)).status_code == 404
+    assert client.post(edit_url(event), edit_data(cycle, version=1, reason="x", grade=3)).status_code == 404
+    assert client.get(history_url(event)).status_code == 404
+    event.refresh_from_db()
+    assert AdverseEvent.objects.count() == 1
+    assert (event.grade, event.version) == (2, 1)
+
+
+def test_a_safety_officer_cannot_record_or_edit_events(client, officer, patient, cycle, event):
+    client.force_login(officer)
+    assert client.get(create_url(patient)).status_code == 404
+    assert client.post(create_url(patient), event_form_data(cycle, term="Tremor", grade=1)).status_code == 404
+    assert client.post(edit_url(event), edit_data(cycle, version=1, reason="x", grade=3)).status_code == 404
+    assert AdverseEvent.objects.count() == 1
+    event.refresh_from_db()
+    assert (event.grade, event.version) == (2, 1)
+
+
+def test_a_safety_officer_can_read_the_history(client, officer, event):
+    client.force_login(officer)
+    assert client.get(history_url(event)).status_code == 200
+
+
+def test_an_anonymous_visitor_is_sent_to_log_in(client, patient, cycle):
+    response = client.post(create_url(patient), event_form_data(cycle))
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("login"))
+    assert AdverseEvent.objects.count() == 0

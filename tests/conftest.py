@@ -1,0 +1,144 @@
+"""Shared fixtures: reference data, two wards, and personas.
+
+Personas: ``nurse`` (ward staff of ward A), ``officer`` (safety officer of ward A),
+``outsider`` (ward staff of ward B only: must never see ward A's data).
+"""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from ae.models import AdverseEvent, CTCAETerm
+from patients.models import Membership, Patient, Site, TreatmentCycle
+
+PASSWORD = "correct-horse-battery-9"
+COMMITTING_MARKERS = ("worker", "browser")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run tests that commit to the database (real worker, live browser) last.
+
+    They are transactional: pytest-django empties every table after each of them, including the
+    reference data the other tests share, so they reload it themselves (``committed_reference_data``).
+    """
+    items.sort(key=lambda item: any(item.get_closest_marker(m) for m in COMMITTING_MARKERS))
+
+
+@pytest.fixture
+def committed_reference_data(transactional_db):
+    """The CTCAE catalogue, categories and cohorts, committed (for transactional tests)."""
+    from ae.services import ctcae_catalogue_load
+    from reports.reference_data import categories_load, cohorts_load
+
+    ctcae_catalogue_load()
+    categories_load()
+    cohorts_load()
+
+
+@pytest.fixture(autouse=True)
+def _eager_celery(request, settings):
+    """Run Celery tasks in-process unless a test drives a real worker (marker ``worker``)."""
+    from pvtrack.celery import app
+
+    eager = request.node.get_closest_marker("worker") is None
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = eager
+    app.conf.task_eager_propagates = eager
+    yield
+    app.conf.task_always_eager = previous
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Load the CTCAE catalogue, benchmark categories and published cohorts once per test database."""
+    from ae.services import ctcae_catalogue_load
+    from reports.reference_data import categories_load, cohorts_load
+
+    with django_db_blocker.unblock():
+        ctcae_catalogue_load()
+        categories_load()
+        cohorts_load()
+
+
+def make_user(username: str, site: Site | None = None, role: str = Membership.Role.WARD_STAFF):
+    user = get_user_model().objects.create_user(username=username, password=PASSWORD)
+    if site is not None:
+        Membership.objects.create(user=user, site=site, role=role)
+    return user
+
+
+@pytest.fixture
+def ward(db) -> Site:
+    return Site.objects.create(slug="ward-a", name="Ward A")
+
+
+@pytest.fixture
+def other_ward(db) -> Site:
+    return Site.objects.create(slug="ward-b", name="Ward B")
+
+
+@pytest.fixture
+def nurse(ward):
+    return make_user("nurse", ward, Membership.Role.WARD_STAFF)
+
+
+@pytest.fixture
+def officer(ward):
+    return make_user("officer", ward, Membership.Role.SAFETY_OFFICER)
+
+
+@pytest.fixture
+def outsider(other_ward):
+    return make_user("outsider", other_ward, Membership.Role.WARD_STAFF)
+
+
+def make_patient(site: Site, study_id: str = "KRK-001", **kw) -> Patient:
+    defaults = {"sex": "F", "birth_month": datetime.date(2015, 3, 1),
+                "disease_status": Patient.DiseaseStatus.FIRST_RELAPSE}
+    return Patient.objects.create(site=site, study_id=study_id, **(defaults | kw))
+
+
+def make_cycle(patient: Patient, number: int = 1, start: datetime.date = datetime.date(2026, 1, 5),
+               **kw) -> TreatmentCycle:
+    defaults = {"schedule": TreatmentCycle.Schedule.STANDARD_28D, "starting_dose": Decimal("5"),
+                "marrow_blasts_pct": Decimal("30")}
+    return TreatmentCycle.objects.create(patient=patient, number=number, start_date=start, **(defaults | kw))
+
+
+def term(name: str) -> CTCAETerm:
+    return CTCAETerm.objects.get(term=name)
+
+
+def make_event(cycle: TreatmentCycle, term_name: str = "Cytokine release syndrome", grade: int = 2,
+               onset_day: int = 2, user=None, **kw) -> AdverseEvent:
+    """Save an event directly (bypassing the service: no benchmark request), onset on cycle day ``onset_day``."""
+    if user is None:
+        user = get_user_model().objects.first() or make_user("recorder")
+    defaults = {"relatedness": "probable", "action_taken": "DOSE NOT CHANGED", "outcome": "RECOVERED/RESOLVED"}
+    return AdverseEvent.objects.create(
+        patient=cycle.patient, cycle=cycle, term=term(term_name), grade=grade,
+        onset_date=cycle.start_date + datetime.timedelta(days=onset_day - 1), created_by=user, **(defaults | kw))
+
+
+@pytest.fixture
+def patient(ward) -> Patient:
+    return make_patient(ward)
+
+
+@pytest.fixture
+def cycle(patient) -> TreatmentCycle:
+    return make_cycle(patient)
+
+
+def event_form_data(cycle: TreatmentCycle, **overrides) -> dict:
+    """POST data of the AE form for a valid grade 2 CRS on cycle day 2."""
+    data = {"cycle": cycle.pk, "term": "Cytokine release syndrome", "grade": 2,
+            "onset_date": (cycle.start_date + datetime.timedelta(days=1)).isoformat(), "resolution_date": "",
+            "relatedness": "probable", "action_taken": "DOSE NOT CHANGED", "outcome": "RECOVERED/RESOLVED",
+            "grading_scale": "ctcae_v5_0", "verbatim_term": ""}
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}

@@ -1,0 +1,137 @@
+"""The ward form in a real browser (Playwright driving Debian's Chromium), keyboard only."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import shutil
+
+import pytest
+
+from ae.models import AdverseEvent
+from patients.models import Membership
+from tests.conftest import PASSWORD, make_cycle, make_patient, make_user
+
+# Playwright's sync API runs an event loop in this thread; the test's own ORM calls are synchronous.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--lang=en-GB"]
+
+
+@pytest.fixture
+def page(committed_reference_data):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.fail("Debian's chromium is not installed (scripts/test.sh installs it with apt-get)")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+        context = browser.new_context(locale="en-GB", timezone_id="Europe/Warsaw")
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        yield page
+        context.close()
+        browser.close()
+
+
+def tab_to(page, predicate_js: str, limit: int = 40) -> None:
+    """Press Tab until the focused element satisfies ``predicate_js`` (a JS expression over `el`)."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate(f"(() => {{ const el = document.activeElement; return !!({predicate_js}); }})()"):
+            return
+    raise AssertionError(f"could not reach an element matching {predicate_js} with Tab")
+
+
+def test_a_nurse_records_an_event_with_the_keyboard_only(live_server, page, ward):
+    nurse = make_user("nurse", ward, Membership.Role.WARD_STAFF)
+    patient = make_patient(ward, "KRK-042")
+    cycle = make_cycle(patient, start=datetime.date(2026, 1, 20))
+
+    page.goto(f"{live_server.url}/login/")
+    tab_to(page, "el.id === 'id_username'")
+    page.keyboard.type(nurse.username)
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{live_server.url}/sites/{ward.slug}/patients/")
+
+    tab_to(page, "el.textContent.trim() === 'KRK-042'")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{live_server.url}/patients/{patient.pk}/")
+    tab_to(page, "el.textContent.trim() === 'Record adverse event'")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{live_server.url}/patients/{patient.pk}/events/new/")
+
+    # The term field has focus; choosing Tremor shows its grade definitions and disables grades 4 and 5.
+    assert page.evaluate("document.activeElement.id") == "id_term"
+    page.keyboard.type("Tremor")
+    definitions = page.locator("#grade-definitions")
+    definitions.get_by_text("Severe symptoms; limiting self care ADL").wait_for()
+    assert page.is_disabled("#id_grade_3")  # radio index 3 = grade 4
+    assert page.is_disabled("#id_grade_4")  # grade 5
+    assert page.is_enabled("#id_grade_2")  # grade 3
+
+    # First try: onset the day before the cycle started -> a clear error, nothing saved, typing kept.
+    _fill_rest_with_keyboard(page, onset=datetime.date(2026, 1, 19))
+    page.keyboard.press("Enter")
+    page.locator("#field-onset_date .error").wait_for()
+    assert "before cycle 1 started" in page.inner_text("#field-onset_date .error")
+    assert page.input_value("#id_term") == "Tremor"
+    assert AdverseEvent.objects.count() == 0
+
+    # Correct the onset (keyboard) and save.
+    tab_to(page, "el.id === 'id_onset_date'")
+    type_date(page, datetime.date(2026, 1, 21))
+    tab_to(page, "el.classList.contains('primary')")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{live_server.url}/patients/{patient.pk}/")
+    assert "Saved: Tremor grade 2, cycle 1." in page.inner_text(".messages")
+    event = AdverseEvent.objects.get()
+    assert (event.term.term, event.grade, event.cycle_id) == ("Tremor", 2, cycle.pk)
+    assert (event.onset_date, event.onset_cycle_day) == (datetime.date(2026, 1, 21), 2)
+    assert "Tremor" in page.inner_text("section.cycle")
+
+
+def type_date(page, day: datetime.date) -> None:
+    """Type a date into the focused <input type=date>, in the segment order this browser's date field uses.
+
+    Chromium orders the segments by its UI locale, not the page's: probe it once on a scratch page.
+    """
+    global _DATE_ORDER
+    if _DATE_ORDER is None:
+        probe = page.context.new_page()
+        probe.set_content("<input id=d type=date autofocus>")
+        probe.focus("#d")
+        probe.keyboard.type("11222001")  # valid only as month 11, day 22
+        _DATE_ORDER = "mdy" if probe.input_value("#d") == "2001-11-22" else "dmy"
+        probe.close()
+    parts = {"d": f"{day.day:02d}", "m": f"{day.month:02d}", "y": f"{day.year:04d}"}
+    page.keyboard.type("".join(parts[p] for p in _DATE_ORDER))
+    assert page.evaluate("document.activeElement.value") == day.isoformat()
+
+
+_DATE_ORDER: str | None = None
+
+
+def _fill_rest_with_keyboard(page, onset: datetime.date) -> None:
+    """From the term field: grade 2 (arrow keys), onset date typed, selects chosen by typing."""
+    tab_to(page, "el.name === 'grade'")
+    page.keyboard.press("ArrowRight")  # selects the next grade: 1 -> 2
+    if not page.is_checked("#id_grade_1"):  # the group was entered with nothing checked: Space picks 1 first
+        page.keyboard.press("ArrowRight")
+    assert page.is_checked("#id_grade_1")
+    tab_to(page, "el.id === 'id_onset_date'")
+    type_date(page, onset)
+    tab_to(page, "el.id === 'id_relatedness'")
+    page.keyboard.type("Probably")
+    tab_to(page, "el.id === 'id_action_taken'")
+    page.keyboard.type("Dose not")
+    tab_to(page, "el.id === 'id_outcome'")
+    page.keyboard.type("Recovered/r")
+    assert page.input_value("#id_relatedness") == "probable"
+    assert page.input_value("#id_action_taken") == "DOSE NOT CHANGED"
+    assert page.input_value("#id_outcome") == "RECOVERED/RESOLVED"
+    tab_to(page, "el.classList.contains('primary')")
