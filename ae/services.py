@@ -53,26 +53,31 @@ def ctcae_catalogue_load(path: Path = CTCAE_CSV) -> int:
             raise ValueError(f"{row['ctcae_term']}: no grade defined")
         if sorted(grades[code]) != [int(g) for g in row["allowed_grades"].split("|")]:
             raise ValueError(f"{row['ctcae_term']}: allowed_grades disagrees with the grade texts")
-    if not existing:  # first load: two bulk inserts instead of ~4,000 single-row statements
-        terms = CTCAETerm.objects.bulk_create(CTCAETerm(meddra_code=int(r["meddra_code"]), **_term_fields(r))
-                                              for r in rows)
-        CTCAEGrade.objects.bulk_create(CTCAEGrade(term=t, grade=g, description=text)
-                                       for t in terms for g, text in grades[t.meddra_code].items())
-        return len(rows)
+    # Write only what differs (a reload of an unchanged catalogue is a handful of queries).
+    new_terms, changed_terms = [], []
     for row in rows:
-        code = int(row["meddra_code"])
-        fields = _term_fields(row)
+        code, fields = int(row["meddra_code"]), _term_fields(row)
         term = existing.get(code)
         if term is None:
-            term = CTCAETerm.objects.create(meddra_code=code, **fields)
-        else:
+            new_terms.append(CTCAETerm(meddra_code=code, **fields))
+        elif any(getattr(term, k) != v for k, v in fields.items()):
             for k, v in fields.items():
                 setattr(term, k, v)
-            term.save(update_fields=list(fields))
-        for grade, text in grades[code].items():
-            CTCAEGrade.objects.update_or_create(term=term, grade=grade, defaults={"description": text})
-        # A grade removed from the catalogue is deleted only if no event uses it (PROTECTed by the FK).
-        CTCAEGrade.objects.filter(term=term).exclude(grade__in=list(grades[code])).delete()
+            changed_terms.append(term)
+    CTCAETerm.objects.bulk_update(changed_terms, list(_term_fields(rows[0])))
+    for term in CTCAETerm.objects.bulk_create(new_terms):
+        existing[term.meddra_code] = term
+    stored = {(g.term_id, g.grade): g for g in CTCAEGrade.objects.all()}
+    wanted = {(existing[code].pk, grade): text for code, by_grade in grades.items() for grade, text in by_grade.items()}
+    CTCAEGrade.objects.bulk_create(CTCAEGrade(term_id=t, grade=g, description=text)
+                                   for (t, g), text in wanted.items() if (t, g) not in stored)
+    changed = [g for key, g in stored.items() if key in wanted and g.description != wanted[key]]
+    for g in changed:
+        g.description = wanted[(g.term_id, g.grade)]
+    CTCAEGrade.objects.bulk_update(changed, ["description"])
+    # A grade removed from the catalogue is deleted only if no event uses it (the composite FK refuses).
+    removed = [g.pk for key, g in stored.items() if key not in wanted]
+    CTCAEGrade.objects.filter(pk__in=removed).delete()
     return len(rows)
 
 

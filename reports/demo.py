@@ -29,7 +29,9 @@ ONSET_DAY = {"crs": 2, "neurotoxicity": 3, "seizure": 3, "febrile_neutropenia": 
 SCHEDULES = {"short_14d": TreatmentCycle.Schedule.SHORT_14D}
 DISEASE_STATUS = {"mrd_positive_cr": Patient.DiseaseStatus.MRD_POSITIVE_CR,
                   "chemo_ineligible_cr": Patient.DiseaseStatus.CHEMO_INELIGIBLE}
-DEMO_PASSWORDS = {"nurse": "nurse-demo-2026", "safety": "safety-demo-2026", "other-nurse": "other-demo-2026"}
+#: Demo accounts (prefixed so they never collide with real users); their passwords are reset on every load.
+DEMO_PASSWORDS = {"demo-nurse": "nurse-demo-2026", "demo-safety": "safety-demo-2026",
+                  "demo-other-nurse": "other-demo-2026"}
 
 
 class DemoError(ValueError):
@@ -160,13 +162,12 @@ def _demo_users(site: Site):
     User = get_user_model()
     other, _ = Site.objects.get_or_create(slug="demo-other-ward", defaults={"name": "Other ward (demo)"})
     users = {}
-    for username, site_, role in (("nurse", site, Membership.Role.WARD_STAFF),
-                                  ("safety", site, Membership.Role.SAFETY_OFFICER),
-                                  ("other-nurse", other, Membership.Role.WARD_STAFF)):
-        user, created = User.objects.get_or_create(username=username)
-        if created:
-            user.set_password(DEMO_PASSWORDS[username])
-            user.save()
+    for username, site_, role in (("demo-nurse", site, Membership.Role.WARD_STAFF),
+                                  ("demo-safety", site, Membership.Role.SAFETY_OFFICER),
+                                  ("demo-other-nurse", other, Membership.Role.WARD_STAFF)):
+        user, _ = User.objects.get_or_create(username=username)
+        user.set_password(DEMO_PASSWORDS[username])
+        user.save(update_fields=["password"])
         Membership.objects.update_or_create(user=user, site=site_, defaults={"role": role})
         users[username] = user
-    return users["nurse"]
+    return users["demo-nurse"]

@@ -40,11 +40,12 @@ def categories_load(path: Path = CATEGORIES_YAML) -> int:
 
 @transaction.atomic
 def cohorts_load(paths: list[Path] | None = None) -> int:
-    """Check and (re)load every cohort fixture with its figures; returns the number of cohorts.
+    """Check and (re)load cohort fixtures (default: all, removing cohorts whose file is gone); returns how many.
 
     Raises FixtureError listing every problem (missing quote, numerator > denominator, schema error...)
     before anything is written.
     """
+    pruning = paths is None
     paths = paths if paths is not None else cohort_data.cohort_files()
     problems = cohort_data.check_all(paths)
     if problems:
@@ -68,7 +69,8 @@ def cohorts_load(paths: list[Path] | None = None) -> int:
         })
         cohort.figures.all().delete()
         CohortFigure.objects.bulk_create(_figure(cohort, record, fig) for fig in record["figures"])
-    Cohort.objects.exclude(slug__in=[cohort_data.load_cohort(p)["slug"] for p in paths]).delete()
+    if pruning:  # the default full load mirrors the fixture directory: a removed file removes its cohort
+        Cohort.objects.exclude(slug__in=[cohort_data.load_cohort(p)["slug"] for p in paths]).delete()
     return len(paths)
 
 

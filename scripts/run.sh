@@ -30,9 +30,9 @@ cat <<MSG
   pvtrack is running at http://$HOST:$PORT/   ($tasks)
 
   Demo logins (ward "Demo ward", rebuilt from Xie et al. 2023):
-    nurse        / nurse-demo-2026    ward staff: record adverse events
-    safety       / safety-demo-2026   safety officer: benchmark report and flags
-    other-nurse  / other-demo-2026    ward staff of another ward (sees none of the demo ward)
+    demo-nurse        / nurse-demo-2026    ward staff: record adverse events
+    demo-safety       / safety-demo-2026   safety officer: benchmark report and flags
+    demo-other-nurse  / other-demo-2026    ward staff of another ward (sees none of the demo ward)
 
   Stop with Ctrl-C.
 MSG

@@ -120,15 +120,15 @@ def test_the_demo_wards_own_cohort_is_left_out_of_its_benchmark():
 def test_demo_logins_exist_with_their_roles():
     site = load("xie2023_suzhou")
     User = get_user_model()
-    expected = {"nurse": (site.slug, Membership.Role.WARD_STAFF),
-                "safety": (site.slug, Membership.Role.SAFETY_OFFICER),
-                "other-nurse": ("demo-other-ward", Membership.Role.WARD_STAFF)}
+    expected = {"demo-nurse": (site.slug, Membership.Role.WARD_STAFF),
+                "demo-safety": (site.slug, Membership.Role.SAFETY_OFFICER),
+                "demo-other-nurse": ("demo-other-ward", Membership.Role.WARD_STAFF)}
     for username, (slug, role) in expected.items():
         user = User.objects.get(username=username)
         assert user.check_password(DEMO_PASSWORDS[username])
         assert list(user.memberships.values_list("site__slug", "role")) == [(slug, role)]
     # The other ward's nurse cannot see the demo ward.
-    assert not sites_for(User.objects.get(username="other-nurse")).filter(pk=site.pk).exists()
+    assert not sites_for(User.objects.get(username="demo-other-nurse")).filter(pk=site.pk).exists()
 
 
 @pytest.mark.django_db
@@ -136,10 +136,10 @@ def test_demo_safety_officer_sees_the_report(client):
     site = load("xie2023_suzhou")
     run = benchmark_run_now(site=site)
     assert run.status == "done"
-    assert client.login(username="safety", password=DEMO_PASSWORDS["safety"])
+    assert client.login(username="demo-safety", password=DEMO_PASSWORDS["demo-safety"])
     response = client.get(f"/sites/{site.slug}/report/")
     assert response.status_code == 200
     assert "Cytokine release syndrome" in response.content.decode()
     client.logout()
-    assert client.login(username="other-nurse", password=DEMO_PASSWORDS["other-nurse"])
+    assert client.login(username="demo-other-nurse", password=DEMO_PASSWORDS["demo-other-nurse"])
     assert client.get(f"/sites/{site.slug}/report/").status_code == 404
