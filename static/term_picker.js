@@ -6,11 +6,26 @@
   const box = document.getElementById("grade-definitions");
   if (!input || !box) return;
   const radios = Array.from(document.querySelectorAll("input[name=grade]"));
+  const termField = document.getElementById("field-term");
+  if (termField) termField.after(box);  // the term's details right under the picker
   let last = null;
+
+  function describe(radio, text) {
+    // Each grade's CTCAE definition goes into its own label, where the nurse chooses it.
+    const label = radio.closest("label");
+    if (!label) return;
+    let span = label.querySelector(".grade-text");
+    if (!span) {
+      span = document.createElement("span");
+      span.className = "grade-text";
+      label.append(span);
+    }
+    span.textContent = text ? " — " + text : "";
+  }
 
   function reset() {
     box.replaceChildren();
-    radios.forEach((r) => { r.disabled = false; r.parentElement.title = ""; });
+    radios.forEach((r) => { r.disabled = false; describe(r, ""); });
   }
 
   async function show(term) {
@@ -29,19 +44,21 @@
     const match = items.find((t) => t.term.toLowerCase() === term.toLowerCase());
     if (!match) { reset(); return; }
     const allowed = new Map(match.grades.map((g) => [String(g.grade), g.description]));
-    const dl = document.createElement("dl");
     const head = document.createElement("p");
-    head.textContent = match.term + " (MedDRA " + match.meddra_code + ", " + match.soc + ")";
-    match.grades.forEach((g) => {
-      const dt = document.createElement("dt"); dt.textContent = "Grade " + g.grade;
-      const dd = document.createElement("dd"); dd.textContent = g.description;
-      dl.append(dt, dd);
-    });
-    box.replaceChildren(head, dl);
+    head.textContent = match.term + " — MedDRA " + match.meddra_code + ", " + match.soc + ". Grades "
+      + match.grades.map((g) => g.grade).join(", ") + " exist for this term.";
+    const parts = [head];
+    if (match.navigational_note) {
+      const note = document.createElement("p");
+      note.className = "small";
+      note.textContent = "Note: " + match.navigational_note;
+      parts.push(note);
+    }
+    box.replaceChildren(...parts);
     radios.forEach((r) => {
       r.disabled = !allowed.has(r.value);
       if (r.disabled && r.checked) r.checked = false;
-      r.parentElement.title = allowed.get(r.value) || "Not a grade of this term in CTCAE v5.0";
+      describe(r, allowed.get(r.value) || "not a grade of this term in CTCAE v5.0");
     });
   }
 

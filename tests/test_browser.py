@@ -68,7 +68,7 @@ def test_a_nurse_records_an_event_with_the_keyboard_only(live_server, page, ward
     # The term field has focus; choosing Tremor shows its grade definitions and disables grades 4 and 5.
     assert page.evaluate("document.activeElement.id") == "id_term"
     page.keyboard.type("Tremor")
-    definitions = page.locator("#grade-definitions")
+    definitions = page.locator("#field-grade")
     definitions.get_by_text("Severe symptoms; limiting self care ADL").wait_for()
     assert page.is_disabled("#id_grade_3")  # radio index 3 = grade 4
     assert page.is_disabled("#id_grade_4")  # grade 5

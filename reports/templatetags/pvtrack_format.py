@@ -1,0 +1,11 @@
+"""Template filters for proportions in the benchmark report."""
+
+from __future__ import annotations
+
+from django import template
+
+from reports.report import interval, pct
+
+register = template.Library()
+register.filter("pct", pct)
+register.filter("interval", interval)
