@@ -190,23 +190,43 @@ def _predictive_range(n: int, pooled: stats.Pooled, alpha: float) -> tuple[int, 
     return (0 if low is None else low + 1, n if high is None else high - 1)
 
 
+def flag_level(p_upper: float, p_lower: float, p_fixed: float, pooled_mean: float,
+               thresholds: dict[str, float]) -> tuple[str, str] | None:
+    """Return (level, direction) of the flag for these tail probabilities, or None (statistics.md §3.5).
+
+    ALARM if p_upper < ALARM_P, ALERT if p_upper < ALERT_P (above); CHECK_ASCERTAINMENT if p_lower < LOW_P
+    (below); WATCH if p_fixed < WATCH_P (above the average published rate, inside the spread). WATCH needs a
+    positive pooled mean: against a benchmark of 0 events any single event would "exceed the average".
+    """
+    if p_upper < thresholds["ALERT_P"]:
+        return ("ALARM" if p_upper < thresholds["ALARM_P"] else "ALERT"), "above"
+    if p_lower < thresholds["LOW_P"]:
+        return "CHECK_ASCERTAINMENT", "below"
+    if pooled_mean > 0 and p_fixed < thresholds["WATCH_P"]:
+        return "WATCH", "above"
+    return None
+
+
 def _flag(name: str, band: str, scope: str, x: int, n: int, p_up: float, p_low: float, p_fixed: float,
           limits: tuple[int, int], pooled: stats.Pooled, th: dict[str, float]) -> dict[str, Any] | None:
+    decided = flag_level(p_up, p_low, p_fixed, pooled.marginal_mean, th)
+    if decided is None:
+        return None
+    level, direction = decided
     label = name if name[1:2].isupper() else name[:1].lower() + name[1:]  # keep acronyms such as CRS
     what = f"{x} of {n} patients had {GRADE_BAND_LABELS[band]} {label} ({CYCLE_SCOPES[scope]})"
     reference = (f"published benchmark {pooled.median:.0%} from {pooled.k} cohort{'s' if pooled.k != 1 else ''}"
                  + (", weak" if pooled.weak else ""))
-    if p_up < th["ALERT_P"]:
-        level = "ALARM" if p_up < th["ALARM_P"] else "ALERT"
+    if level in ("ALARM", "ALERT"):
         message = (f"{what}; a comparable ward of {n} would see at most {limits[1]} in 95 of 100 cases "
                    f"({reference}). Possible safety signal: review these events.")
-        return {"level": level, "direction": "above", "p_value": p_up, "message": message}
-    if p_low < th["LOW_P"]:
+        p_value = p_up
+    elif level == "CHECK_ASCERTAINMENT":
         message = (f"{what}; a comparable ward of {n} would see at least {limits[0]} in 95 of 100 cases "
                    f"({reference}). Possible under-reporting: check that these events are being recorded.")
-        return {"level": "CHECK_ASCERTAINMENT", "direction": "below", "p_value": p_low, "message": message}
-    if p_fixed < th["WATCH_P"]:
+        p_value = p_low
+    else:
         message = (f"{what}; more than the average published rate ({pooled.marginal_mean:.0%}) would explain, "
                    f"but within the spread between published cohorts ({reference}). Keep watching.")
-        return {"level": "WATCH", "direction": "above", "p_value": p_fixed, "message": message}
-    return None
+        p_value = p_fixed
+    return {"level": level, "direction": direction, "p_value": p_value, "message": message}

@@ -341,3 +341,158 @@ def posterior_prob_above(x: int, n: int, p0: float, prior_n: float = 2.0) -> flo
     if not 0 < p0 < 1 or prior_n <= 0:
         raise ValueError(f"need 0 < p0 < 1 and prior_n > 0, got p0={p0}, prior_n={prior_n}")
     return float(stats.beta.sf(p0, prior_n * p0 + x, prior_n * (1 - p0) + n - x))
+
+
+# --------------------------------------------------------------------------- two-step logit (sensitivity)
+
+REML_TOL = 1e-10
+REML_MAX_ITER = 1000
+
+
+@dataclass(frozen=True)
+class TwoStep:
+    """Two-step inverse-variance random-effects meta-analysis (sensitivity analysis, forest display).
+
+    Shapes: ``yi``, ``vi``, ``weights`` and ``corrected`` have one entry per cohort (length k).
+    ``mu``, ``ci``, ``ci_wald``, ``pi`` and ``tau2`` are on the analysis scale (the logit for
+    ``two_step_logit``); ``median``, ``ci_prop`` and ``pi_prop`` are expit back-transforms (only
+    meaningful on the logit scale). ``se_wald`` = sqrt(1 / sum w*), ``se_hk`` = the raw Hartung-Knapp
+    SE = se_wald * sqrt(q), ``se`` = the ad-hoc SE used for ``ci`` and ``pi`` = se_wald * sqrt(max(1, q)).
+    ``weights`` are the random-effects weights w*_i / sum w* in percent (sum 100). ``q_stat`` is
+    Cochran's Q with common-effect weights 1/v_i (df k-1, p ``q_p``); ``i2`` is metafor's
+    tau2-based I^2 in percent, ``h2`` = (tau2 + s^2) / s^2. ``ci_critical`` / ``pi_critical`` /
+    ``ci_wald_critical`` label the critical values (§1.4, §5).
+    """
+
+    k: int
+    yi: tuple[float, ...]
+    vi: tuple[float, ...]
+    corrected: tuple[bool, ...]
+    tau2: float
+    tau2_dl: float
+    iterations: int
+    mu: float
+    se_wald: float
+    se_hk: float
+    hk_scale: float
+    se: float
+    ci: tuple[float, float]
+    ci_wald: tuple[float, float]
+    pi: tuple[float, float]
+    ci_critical: str
+    ci_wald_critical: str
+    pi_critical: str
+    weights: tuple[float, ...]
+    q_stat: float
+    q_df: int
+    q_p: float
+    i2: float
+    h2: float
+    median: float
+    ci_prop: tuple[float, float]
+    pi_prop: tuple[float, float]
+
+
+def tau2_dl(yi: Sequence[float], vi: Sequence[float]) -> float:
+    """DerSimonian-Laird tau2 = max(0, (Q - (k-1)) / (sum w - sum w^2 / sum w)), w = 1/v (§1.2)."""
+    y, v = np.asarray(yi, dtype=float), np.asarray(vi, dtype=float)
+    w = 1 / v
+    mu_fe = (w @ y) / w.sum()
+    q = float(w @ (y - mu_fe) ** 2)
+    return max(0.0, (q - (len(y) - 1)) / (w.sum() - (w**2).sum() / w.sum()))
+
+
+def tau2_reml(yi: Sequence[float], vi: Sequence[float], tol: float = REML_TOL,
+              max_iter: int = REML_MAX_ITER) -> tuple[float, int]:
+    """REML tau2 by Fisher scoring from the DL estimate, truncated at 0: (tau2, iterations).
+
+    tau2_new = tau2 + (y'PPy - tr P) / tr(PP), P = W - W 1 1' W / sum w, W = diag(1/(v_i + tau2));
+    stops when |tau2_new - tau2| < ``tol`` (metafor rma.uni method="REML"; §1.2, §5).
+    Raises RuntimeError if it does not converge within ``max_iter`` steps.
+    """
+    y, v = np.asarray(yi, dtype=float), np.asarray(vi, dtype=float)
+    tau2 = tau2_dl(y, v)
+    for it in range(1, max_iter + 1):
+        w = 1 / (v + tau2)
+        p = np.diag(w) - np.outer(w, w) / w.sum()
+        py = p @ y
+        step = (py @ py - np.trace(p)) / np.sum(p * p.T)
+        new = max(0.0, tau2 + step)
+        if abs(new - tau2) < tol:
+            return new, it
+        tau2 = new
+    raise RuntimeError(f"REML Fisher scoring did not converge in {max_iter} iterations")
+
+
+def random_effects_hk(yi: Sequence[float], vi: Sequence[float], level: float = 0.95,
+                      corrected: Sequence[bool] | None = None) -> TwoStep:
+    """Random-effects pooling of effect sizes ``yi`` (sampling variances ``vi``), both length k >= 2.
+
+    tau2: REML (``tau2_reml``). CI: Hartung-Knapp with the ad-hoc fix, mu +/- t_{k-1} SE_adhoc,
+    SE_adhoc = SE_Wald sqrt(max(1, q)), q = sum w* (y - mu)^2 / (k-1) (metafor test="adhoc", meta
+    adhoc.hakn.ci="se"; Roever, Knapp & Friede 2015). Also the Wald CI mu +/- z SE_Wald (metafor
+    default test="z"). PI: mu +/- t_{k-1} sqrt(SE_adhoc^2 + tau2) (metafor's PI uses the test's
+    critical value and SE; §1.4). Raises ValueError for k < 2, mismatched lengths or v <= 0.
+    source: statistics.md §1.2-1.4.
+    """
+    y, v = np.asarray(yi, dtype=float), np.asarray(vi, dtype=float)
+    if y.shape != v.shape or y.ndim != 1:
+        raise ValueError(f"yi and vi must be 1-d of equal length, got {y.shape} and {v.shape}")
+    k = len(y)
+    if k < 2:
+        raise ValueError("a random-effects meta-analysis needs at least 2 cohorts")
+    if not (np.all(np.isfinite(y)) and np.all(np.isfinite(v)) and np.all(v > 0)):
+        raise ValueError("yi must be finite and vi finite and > 0")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    tau2, iterations = tau2_reml(y, v)
+    w = 1 / (v + tau2)
+    mu = float(w @ y / w.sum())
+    se_wald = math.sqrt(1 / w.sum())
+    hk_scale = float(w @ (y - mu) ** 2 / (k - 1))
+    se_hk = se_wald * math.sqrt(hk_scale)
+    se = se_wald * math.sqrt(max(1.0, hk_scale))
+    z = float(stats.norm.ppf((1 + level) / 2))
+    t = float(stats.t.ppf((1 + level) / 2, k - 1))
+    half_pi = t * math.sqrt(se**2 + tau2)
+    w_fe = 1 / v
+    q_stat = float(w_fe @ (y - w_fe @ y / w_fe.sum()) ** 2)
+    s2 = (k - 1) * w_fe.sum() / (w_fe.sum() ** 2 - (w_fe**2).sum())
+    ci = (mu - t * se, mu + t * se)
+    pi = (mu - half_pi, mu + half_pi)
+    return TwoStep(
+        k=k, yi=tuple(y.tolist()), vi=tuple(v.tolist()),
+        corrected=tuple(bool(c) for c in corrected) if corrected is not None else (False,) * k,
+        tau2=tau2, tau2_dl=tau2_dl(y, v), iterations=iterations, mu=mu, se_wald=se_wald, se_hk=se_hk,
+        hk_scale=hk_scale, se=se, ci=ci, ci_wald=(mu - z * se_wald, mu + z * se_wald), pi=pi,
+        ci_critical=f"t(k-1)={t:.3f}, Hartung-Knapp ad hoc (max(1,q))", ci_wald_critical=f"z={z:.3f}",
+        pi_critical=f"t(k-1)={t:.3f}, sqrt(SE_adhoc^2 + tau2)",
+        weights=tuple((100 * w / w.sum()).tolist()), q_stat=q_stat, q_df=k - 1,
+        q_p=float(stats.chi2.sf(q_stat, k - 1)), i2=100 * tau2 / (tau2 + s2), h2=(tau2 + s2) / s2,
+        median=float(special.expit(mu)),
+        ci_prop=(float(special.expit(ci[0])), float(special.expit(ci[1]))),
+        pi_prop=(float(special.expit(pi[0])), float(special.expit(pi[1]))),
+    )
+
+
+def logit_effect_sizes(events: Sequence[int], totals: Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """PLO effect sizes (yi, vi, corrected), each of length k: yi = log(x/(n-x)), vi = 1/x + 1/(n-x),
+    adding 1/2 to x and n-x only in cohorts with x = 0 or x = n (metafor escalc add=1/2, to="only0"; §1.1)."""
+    x, n = _cohorts(events, totals)
+    corrected = (x == 0) | (x == n)
+    add = np.where(corrected, 0.5, 0.0)
+    a, b = x + add, n - x + add
+    return np.log(a / b), 1 / a + 1 / b, corrected
+
+
+def two_step_logit(events: Sequence[int], totals: Sequence[int], level: float = 0.95) -> TwoStep:
+    """Two-step logit (PLO) random-effects pooling of k >= 2 cohorts: a sensitivity analysis with
+    per-cohort weights for a forest plot, not the headline benchmark (§1.7 item 3).
+
+    Effect sizes: ``logit_effect_sizes`` (0.5 correction only for 0 or all-event cohorts). Pooling:
+    ``random_effects_hk`` (REML tau2 by Fisher scoring from DL, tol 1e-10, truncated at 0;
+    Hartung-Knapp ad-hoc CI with t_{k-1}; t_{k-1} PI; Q; metafor's I^2). ``median`` = expit(mu).
+    Raises ValueError for invalid counts or k < 2. source: statistics.md §1.1-1.4, §1.8; metafor rma.uni.
+    """
+    yi, vi, corrected = logit_effect_sizes(events, totals)
+    return random_effects_hk(yi, vi, level, corrected)

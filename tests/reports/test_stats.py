@@ -13,7 +13,7 @@ from itertools import pairwise
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy import integrate, special
+from scipy import integrate, optimize, special
 from scipy import stats as sps
 
 from reports.stats import (
@@ -28,6 +28,9 @@ from reports.stats import (
     posterior_prob_above,
     predictive_limits,
     predictive_tail,
+    random_effects_hk,
+    tau2_reml,
+    two_step_logit,
 )
 
 # dat.nielweise2007 (metadat; Niel-Weise et al. 2007, Intensive Care Med 33:2058), 18 RCTs of
@@ -334,3 +337,94 @@ def test_posterior_example(x: int, expected: float, digits: int) -> None:
 def test_posterior_closed_form() -> None:
     # x = n = 1, m = 2, p0 = 1/2: posterior Beta(2, 1), P(theta > 1/2) = 1 - 0.25 = 0.75.
     assert posterior_prob_above(1, 1, 0.5) == pytest.approx(0.75, abs=1e-12)
+
+
+# --------------------------------------------------------------------------- two-step logit (REML + HK ad hoc)
+
+# dat.bcg (metadat; Colditz et al. 1994), 13 trials, rows (tpos, tneg, cpos, cneg); log risk ratios.
+BCG = [
+    (4, 119, 11, 128), (6, 300, 29, 274), (3, 228, 11, 209), (62, 13536, 248, 12619), (33, 5036, 47, 5761),
+    (180, 1361, 372, 1079), (8, 2537, 10, 619), (505, 87886, 499, 87892), (29, 7470, 45, 7232),
+    (17, 1699, 65, 1600), (186, 50448, 141, 27197), (5, 2493, 3, 2338), (27, 16886, 29, 17825),
+]
+BCG_YI = [math.log(a / (a + b) / (c / (c + d))) for a, b, c, d in BCG]
+BCG_VI = [1 / a - 1 / (a + b) + 1 / c - 1 / (c + d) for a, b, c, d in BCG]
+
+
+def test_reml_and_knha_reproduce_metafor_bcg() -> None:
+    # metafor rma(yi, vi, data=escalc("RR", ..., dat.bcg)) documented output: tau2 (REML) 0.3132,
+    # I2 92.22%, H2 12.86, Q(df=12) 152.2330, estimate -0.7145, se 0.1798, CI -1.0669 to -0.3622;
+    # with test="knha": se 0.1808, CI -1.1084 to -0.3206 (q > 1 here, so "adhoc" equals "knha").
+    res = random_effects_hk(BCG_YI, BCG_VI)
+    assert round(res.tau2, 4) == 0.3132
+    assert (round(res.i2, 2), round(res.h2, 2)) == (92.22, 12.86)
+    assert (round(res.q_stat, 4), res.q_df) == (152.2330, 12)
+    assert (round(res.mu, 4), round(res.se_wald, 4)) == (-0.7145, 0.1798)
+    assert tuple(round(v, 4) for v in res.ci_wald) == (-1.0669, -0.3622)
+    assert res.hk_scale > 1 and res.se == res.se_hk
+    assert round(res.se, 4) == 0.1808
+    assert tuple(round(v, 4) for v in res.ci) == (-1.1084, -0.3206)
+
+
+def test_hk_adhoc_restores_wald_when_q_below_one() -> None:
+    # statistics.md §1.3: y = (0.10, 0.12, 0.11, 0.09), v = 0.05 each: Q = 0.01 < k-1, tau2 = 0,
+    # Wald SE 0.1118, raw HK SE 0.00645 (17x narrower), ad hoc max(1, q) restores 0.1118.
+    res = random_effects_hk([0.10, 0.12, 0.11, 0.09], [0.05] * 4)
+    assert res.tau2 == 0.0 and res.q_stat == pytest.approx(0.01, abs=1e-12)
+    assert round(res.se_wald, 4) == 0.1118
+    assert round(res.se_hk, 5) == 0.00645
+    assert res.se == res.se_wald
+    t = sps.t.ppf(0.975, 3)
+    assert res.ci == pytest.approx((res.mu - t * res.se_wald, res.mu + t * res.se_wald), abs=1e-12)
+    assert res.i2 == 0.0
+
+
+def test_two_step_logit_treated_arm_matches_stijnen_2010() -> None:
+    # statistics.md §1.5 (Stijnen 2010 Table II): PLO + 0.5 correction, REML: 1.39% (Wald CI 0.84-2.29%).
+    res = two_step_logit(TREATED_X, TREATED_N)
+    assert round(res.median, 4) == 0.0139
+    assert tuple(round(float(special.expit(v)), 4) for v in res.ci_wald) == (0.0084, 0.0229)
+    assert res.corrected.count(True) == 6  # the 6 zero-event arms (statistics.md §1.5)
+    assert res.corrected == tuple(x in (0, n) for x, n in zip(TREATED_X, TREATED_N, strict=True))
+
+
+def _reml_loglik(tau2: float, y: list[float], v: list[float]) -> float:
+    """Restricted log-likelihood of the random-effects model (up to a constant), written out directly."""
+    w = [1 / (vi + tau2) for vi in v]
+    mu = sum(wi * yi for wi, yi in zip(w, y, strict=True)) / sum(w)
+    return -0.5 * (sum(math.log(vi + tau2) for vi in v) + math.log(sum(w))
+                   + sum(wi * (yi - mu) ** 2 for wi, yi in zip(w, y, strict=True)))
+
+
+def test_reml_matches_brute_force_maximisation_on_nielweise_control_arm() -> None:
+    # REML by Fisher scoring vs an independent bounded maximisation of the restricted log-likelihood.
+    res = two_step_logit(CONTROL_X, CONTROL_N)
+    y, v = list(res.yi), list(res.vi)
+    brute = optimize.minimize_scalar(lambda t2: -_reml_loglik(t2, y, v), bounds=(0.0, 10.0), method="bounded",
+                                     options={"xatol": 1e-12})
+    assert res.tau2 == pytest.approx(brute.x, abs=1e-6)
+    assert tau2_reml(y, v)[0] == res.tau2
+    assert res.tau2 > 0 and res.iterations > 1
+
+
+def test_two_step_logit_effect_sizes_weights_and_labels() -> None:
+    res = two_step_logit([0, 3, 10, 5], [20, 30, 10, 40])
+    # only0: 0/20 and 10/10 get +1/2 in both cells; the others are uncorrected.
+    assert res.corrected == (True, False, True, False)
+    assert res.yi[0] == pytest.approx(math.log(0.5 / 20.5)) and res.vi[0] == pytest.approx(1 / 0.5 + 1 / 20.5)
+    assert res.yi[2] == pytest.approx(math.log(10.5 / 0.5))
+    assert res.yi[1] == pytest.approx(math.log(3 / 27)) and res.vi[1] == pytest.approx(1 / 3 + 1 / 27)
+    w = [1 / (v + res.tau2) for v in res.vi]
+    assert res.weights == pytest.approx(tuple(100 * wi / sum(w) for wi in w), abs=1e-12)
+    assert sum(res.weights) == pytest.approx(100.0)
+    assert res.ci_critical.startswith("t(k-1)=3.182") and "ad hoc" in res.ci_critical
+    assert res.pi_critical.startswith("t(k-1)=3.182") and res.ci_wald_critical == "z=1.960"
+    half = sps.t.ppf(0.975, 3) * math.sqrt(res.se**2 + res.tau2)
+    assert res.pi == pytest.approx((res.mu - half, res.mu + half), abs=1e-12)
+    assert res.pi_prop[0] < res.ci_prop[0] < res.median < res.ci_prop[1] < res.pi_prop[1]
+
+
+@pytest.mark.parametrize(("events", "totals"), [([1], [10]), ([1, 2], [10]), ([-1, 2], [10, 10]), ([11, 2], [10, 10])])
+def test_two_step_logit_rejects_invalid_input(events: list[int], totals: list[int]) -> None:
+    with pytest.raises(ValueError):
+        two_step_logit(events, totals)
