@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
 from ae import apis as ae_apis
+from ae import grading_apis
 from ae import views as ae_views
 from patients import apis as patient_apis
 from patients import views as patient_views
@@ -34,6 +35,9 @@ urlpatterns = [
          name="drilldown"),
     path("flags/<int:pk>/review/", report_views.flag_review_view, name="flag-review"),
     path("sites/<slug:site>/export.<str:fmt>", report_views.export_ae_table, name="export-ae-table"),
+    path("api/v1/grading/crs/", grading_apis.CRSGradeApi.as_view(), name="grading-crs"),
+    path("api/v1/grading/icans/", grading_apis.ICANSGradeApi.as_view(), name="grading-icans"),
+    path("api/v1/grading/lab/", grading_apis.LabGradeApi.as_view(), name="grading-lab"),
     path("api/v1/", include((router.urls, "api"))),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("admin/", admin.site.urls),

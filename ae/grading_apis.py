@@ -1,0 +1,152 @@
+"""Stateless grading calculators over REST (CRS, ICANS, CTCAE lab values); they read and store no patient data.
+
+Each endpoint validates its body with an InputSerializer, calls the pure rules in :mod:`ae.grading` and answers
+``{grade, scale, version, rationale}`` (labs add ``ctcae_term``). Impossible input answers 400 with field errors.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from rest_framework import permissions, serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ae import grading
+
+CRS_SCALES = ("astct_2019", "ctcae_v5_0", "lee_2014")
+
+
+class GradeOutputSerializer(serializers.Serializer):
+    grade = serializers.IntegerField(allow_null=True)
+    scale = serializers.CharField()
+    version = serializers.CharField()
+    rationale = serializers.CharField()
+
+
+class LabGradeOutputSerializer(GradeOutputSerializer):
+    ctcae_term = serializers.CharField()
+
+
+def _grade_response(grade: grading.Grade, *, with_term: bool = False) -> Response:
+    body = {"grade": grade.grade, "scale": grade.scale, "version": grade.version, "rationale": grade.rationale}
+    if with_term:
+        body["ctcae_term"] = grade.ctcae_term
+    return Response(body)
+
+
+class _GradingView(APIView):
+    permission_classes = [permissions.IsAuthenticated]
+    input_serializer: type[serializers.Serializer]
+
+    def compute(self, data: dict) -> Response:
+        raise NotImplementedError
+
+    def post(self, request):
+        serializer = self.input_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            return self.compute(serializer.validated_data)
+        except grading.GradingInputError as exc:
+            return Response({exc.field: [exc.message]}, status=status.HTTP_400_BAD_REQUEST)
+
+
+class CRSGradeApi(_GradingView):
+    """Grade CRS by ASTCT 2019 (default), CTCAE v5.0 or Lee 2014; fields not used by the chosen scale are ignored."""
+
+    @extend_schema_serializer(component_name="CRSGradeInput")
+    class InputSerializer(serializers.Serializer):
+        scale = serializers.ChoiceField(choices=CRS_SCALES, default="astct_2019")
+        temperature_c = serializers.FloatField(required=False, allow_null=True, default=None)
+        tocilizumab_or_steroids_given = serializers.BooleanField(default=False)
+        had_crs_before = serializers.BooleanField(default=False)
+        hypotension = serializers.BooleanField(default=False)
+        vasopressors = serializers.ListField(child=serializers.ChoiceField(choices=sorted(grading.VASOPRESSORS)),
+                                             default=list)
+        oxygen_device = serializers.ChoiceField(choices=grading.OXYGEN_DEVICES, default="none")
+        oxygen_flow_l_min = serializers.FloatField(required=False, allow_null=True, default=None, min_value=0)
+        oxygen_fio2_percent = serializers.FloatField(required=False, allow_null=True, default=None,
+                                                     min_value=21, max_value=100)
+        life_threatening_urgent_intervention = serializers.BooleanField(default=False)
+        constitutional_symptoms = serializers.BooleanField(default=False)
+        high_dose_or_multiple_pressors = serializers.BooleanField(default=False)
+        ventilator_support = serializers.BooleanField(default=False)
+        organ_toxicity_grade = serializers.IntegerField(default=0, min_value=0, max_value=4)
+        organ_toxicity_is_transaminitis = serializers.BooleanField(default=False)
+        death_due_to_crs = serializers.BooleanField(default=False)
+
+    input_serializer = InputSerializer
+
+    @extend_schema(request=InputSerializer, responses=GradeOutputSerializer)
+    def post(self, request):
+        return super().post(request)
+
+    def compute(self, data: dict) -> Response:
+        common = {k: data[k] for k in ("temperature_c", "vasopressors", "death_due_to_crs")}
+        if data["scale"] == "ctcae_v5_0":
+            grade = grading.grade_crs_ctcae_v5(
+                **common, hypotension=data["hypotension"], oxygen_fio2_percent=data["oxygen_fio2_percent"],
+                life_threatening_urgent_intervention=data["life_threatening_urgent_intervention"])
+        elif data["scale"] == "lee_2014":
+            grade = grading.grade_crs_lee2014(
+                **common, hypotension=data["hypotension"], constitutional_symptoms=data["constitutional_symptoms"],
+                high_dose_or_multiple_pressors=data["high_dose_or_multiple_pressors"],
+                oxygen_fio2_percent=data["oxygen_fio2_percent"], ventilator_support=data["ventilator_support"],
+                organ_toxicity_grade=data["organ_toxicity_grade"],
+                organ_toxicity_is_transaminitis=data["organ_toxicity_is_transaminitis"])
+        else:
+            grade = grading.grade_crs_astct(
+                **common, tocilizumab_or_steroids_given=data["tocilizumab_or_steroids_given"],
+                had_crs_before=data["had_crs_before"], hypotension=data["hypotension"],
+                oxygen_device=data["oxygen_device"], oxygen_flow_l_min=data["oxygen_flow_l_min"])
+        return _grade_response(grade)
+
+
+class ICANSGradeApi(_GradingView):
+    """Grade ICANS by ASTCT 2019 with the ICE (0-10) or CAPD (0-32) tool."""
+
+    @extend_schema_serializer(component_name="ICANSGradeInput")
+    class InputSerializer(serializers.Serializer):
+        tool = serializers.ChoiceField(choices=grading.ICANS_TOOLS)
+        ice_score = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=0,
+                                             max_value=grading.ICE_MAX)
+        capd_score = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=0,
+                                              max_value=grading.CAPD_MAX)
+        unable_to_perform = serializers.BooleanField(default=False)
+        consciousness = serializers.ChoiceField(choices=grading.CONSCIOUSNESS_LEVELS, default="normal")
+        seizure = serializers.ChoiceField(choices=grading.SEIZURE_LEVELS, default="none")
+        motor = serializers.ChoiceField(choices=grading.MOTOR_LEVELS, default="none")
+        cerebral_edema = serializers.ChoiceField(choices=grading.CEREBRAL_EDEMA_LEVELS, default="none")
+        death = serializers.BooleanField(default=False)
+
+    input_serializer = InputSerializer
+
+    @extend_schema(request=InputSerializer, responses=GradeOutputSerializer)
+    def post(self, request):
+        return super().post(request)
+
+    def compute(self, data: dict) -> Response:
+        return _grade_response(grading.grade_icans(**data))
+
+
+class LabGradeApi(_GradingView):
+    """Grade one lab value by CTCAE v5.0 (value, LLN, ULN and baseline all in ``unit``)."""
+
+    @extend_schema_serializer(component_name="LabGradeInput")
+    class InputSerializer(serializers.Serializer):
+        analyte = serializers.ChoiceField(choices=grading.LAB_ANALYTES)
+        value = serializers.FloatField(min_value=0)
+        unit = serializers.CharField(max_length=20)
+        lln = serializers.FloatField(required=False, allow_null=True, default=None, min_value=0)
+        uln = serializers.FloatField(required=False, allow_null=True, default=None, min_value=0)
+        baseline = serializers.FloatField(required=False, allow_null=True, default=None, min_value=0)
+        baseline_abnormal = serializers.BooleanField(required=False, allow_null=True, default=None)
+        symptomatic_intervention_indicated = serializers.BooleanField(default=False)
+
+    input_serializer = InputSerializer
+
+    @extend_schema(request=InputSerializer, responses=LabGradeOutputSerializer)
+    def post(self, request):
+        return super().post(request)
+
+    def compute(self, data: dict) -> Response:
+        return _grade_response(grading.grade_lab(**data), with_term=True)
