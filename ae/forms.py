@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils import timezone
 
+from ae import grading
 from ae.models import AdverseEvent, CTCAETerm
 from patients.models import Patient, TreatmentCycle
 
@@ -38,7 +40,7 @@ class AdverseEventForm(forms.ModelForm):
         model = AdverseEvent
         fields = ["cycle", "term", "grade", "onset_date", "resolution_date", "present_before_cycle",
                   "relatedness", "action_taken", "outcome", "serious", *AdverseEvent.SAE_FIELDS,
-                  "grading_scale", "verbatim_term"]
+                  "grading_scale", "verbatim_term", "grade_discrepancy_reason"]
         widgets = {
             "onset_date": forms.DateInput(attrs={"type": "date"}),
             "resolution_date": forms.DateInput(attrs={"type": "date"}),
@@ -52,6 +54,11 @@ class AdverseEventForm(forms.ModelForm):
         self.fields["cycle"].label_from_instance = lambda c: f"Cycle {c.number} (started {c.start_date:%d %b %Y})"
         self.fields["term"].widget.attrs.update({"list": "ctcae-terms", "autocomplete": "off",
                                                  "data-term-picker": "1", "autofocus": True})
+        if self.instance.computed_grade is None:  # only events graded from bedside assessments carry one
+            del self.fields["grade_discrepancy_reason"]
+        else:
+            self.fields["grade"].help_text = (f"Computed: grade {self.instance.computed_grade} — "
+                                              f"{self.instance.computed_rationale}")
 
 
 class AdverseEventEditForm(AdverseEventForm):
@@ -60,3 +67,128 @@ class AdverseEventEditForm(AdverseEventForm):
     reason = forms.CharField(label="Reason for change", widget=forms.Textarea(attrs={"rows": 2}),
                              help_text="Required: kept with the record's history.")
     version = forms.IntegerField(widget=forms.HiddenInput)
+
+
+# ------------------------------------------------------------------------------- bedside assessment forms
+
+DATETIME_LOCAL = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+NEW_EPISODE = ""
+
+
+def _local_now() -> str:
+    return timezone.localtime().strftime("%Y-%m-%dT%H:%M")
+
+
+class _AssessmentForm(forms.Form):
+    """Shared part: which episode (or a new one in which cycle), when, the clinician's grade and reason."""
+
+    term_name = ""
+    episode = forms.ChoiceField(label="Episode", required=False)
+    cycle = forms.ModelChoiceField(queryset=TreatmentCycle.objects.none(), required=False,
+                                   help_text="For a new episode.")
+    assessed_at = forms.DateTimeField(label="Assessed at", input_formats=DATETIME_LOCAL,
+                                      widget=forms.DateTimeInput(attrs={"type": "datetime-local"},
+                                                                 format="%Y-%m-%dT%H:%M"))
+
+    def __init__(self, *args: object, patient: Patient, episodes: list[AdverseEvent],
+                 positive_episode_ids: set[int] = frozenset(), **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.patient = patient
+        self.episodes = {str(e.pk): e for e in episodes}
+        self.fields["episode"].choices = [(NEW_EPISODE, "New episode")] + [
+            (str(e.pk), f"Episode from {e.onset_date:%d %b %Y} (cycle {e.cycle.number}, grade {e.grade}"
+                        f"{', resolved' if e.resolution_date else ', ongoing'})") for e in episodes]
+        self.fields["episode"].widget.attrs["data-positive"] = " ".join(map(str, sorted(positive_episode_ids)))
+        self.fields["cycle"].queryset = TreatmentCycle.objects.filter(patient=patient).order_by("-number")
+        self.fields["cycle"].empty_label = None
+        self.fields["cycle"].label_from_instance = lambda c: f"Cycle {c.number} (started {c.start_date:%d %b %Y})"
+        self.fields["assessed_at"].initial = _local_now()
+        self.fields["relatedness"] = forms.ChoiceField(
+            label="Relatedness to blinatumomab", required=False, help_text="For a new episode.",
+            choices=[("", "—")] + list(AdverseEvent.Relatedness.choices))
+        self.fields["action_taken"] = forms.ChoiceField(
+            label="Action taken", required=False, help_text="For a new episode.",
+            choices=[("", "—")] + list(AdverseEvent.Action.choices))
+        self.fields["entered_grade"] = forms.TypedChoiceField(
+            label="Your grade", required=False, coerce=int, empty_value=None,
+            choices=[("", "Accept the computed grade")] + [(g, f"Grade {g}") for g in range(0, 5)],
+            help_text="Only if you judge the grade differently from the computed one.")
+        self.fields["grade_discrepancy_reason"] = forms.CharField(
+            label="Reason your grade differs", required=False, widget=forms.Textarea(attrs={"rows": 2}),
+            help_text="Required when your grade differs from the computed grade.")
+
+    def clean_episode(self) -> AdverseEvent | None:
+        value = self.cleaned_data.get("episode") or NEW_EPISODE
+        return None if value == NEW_EPISODE else self.episodes[value]
+
+    def service_data(self) -> dict:
+        """The cleaned criteria for the record service (episode and cycle are passed separately)."""
+        return {k: v for k, v in self.cleaned_data.items() if k not in ("episode", "cycle")}
+
+
+class CRSAssessmentForm(_AssessmentForm):
+    """One bedside CRS assessment; the ASTCT 2019 grade is computed from these criteria."""
+
+    temperature_c = forms.DecimalField(label="Temperature (°C)", required=False, max_digits=3, decimal_places=1,
+                                       min_value=25, max_value=45,
+                                       widget=forms.NumberInput(attrs={"step": "0.1", "inputmode": "decimal"}))
+    tocilizumab_or_steroids_given = forms.BooleanField(label="Tocilizumab or corticosteroids given", required=False)
+    hypotension = forms.BooleanField(required=False)
+    vasopressors = forms.MultipleChoiceField(
+        required=False, widget=forms.CheckboxSelectMultiple,
+        choices=[(v, v.capitalize()) for v in sorted(grading.VASOPRESSORS)],
+        help_text="Every agent running now (vasopressin does not count toward 'multiple' in ASTCT 2019).")
+    oxygen_device = forms.ChoiceField(label="Oxygen", choices=[(d, d.replace("_", " ").capitalize())
+                                                               for d in grading.OXYGEN_DEVICES])
+    oxygen_flow_l_min = forms.DecimalField(label="Oxygen flow (L/min)", required=False, max_digits=4,
+                                           decimal_places=1, min_value=0,
+                                           widget=forms.NumberInput(attrs={"step": "0.5", "inputmode": "decimal"}))
+    oxygen_fio2_percent = forms.DecimalField(label="FiO2 (%)", required=False, max_digits=4, decimal_places=1,
+                                             min_value=21, max_value=100,
+                                             help_text="For the CTCAE v5.0 and Lee 2014 grades.")
+
+
+class ICANSAssessmentForm(_AssessmentForm):
+    """One bedside ICANS assessment (ASTCT 2019); the tool defaults from the patient's age."""
+
+    developmental_delay = forms.BooleanField(label="Baseline developmental delay (use CAPD)", required=False)
+    tool = forms.ChoiceField(choices=[(t, t) for t in grading.ICANS_TOOLS],
+                             help_text="ICE (10 points) from age 12, CAPD total (0–32) below 12 or with "
+                                       "developmental delay.")
+    score = forms.IntegerField(label="ICE or CAPD total score", required=False, min_value=0,
+                               max_value=grading.CAPD_MAX)
+    unable_to_perform = forms.BooleanField(label="Unable to perform the ICE/CAPD", required=False)
+    consciousness = forms.ChoiceField(label="Level of consciousness",
+                                      choices=[(v, v.replace("_", " ").capitalize())
+                                               for v in grading.CONSCIOUSNESS_LEVELS])
+    seizure = forms.ChoiceField(choices=[(v, v.replace("_", " ").capitalize()) for v in grading.SEIZURE_LEVELS])
+    motor = forms.ChoiceField(label="Motor findings",
+                              choices=[(v, v.replace("_", " ").capitalize()) for v in grading.MOTOR_LEVELS])
+    cerebral_edema = forms.ChoiceField(label="Raised ICP / cerebral edema",
+                                       choices=[(v, v.replace("_", " ").capitalize())
+                                                for v in grading.CEREBRAL_EDEMA_LEVELS])
+
+
+class LabResultForm(forms.Form):
+    """One lab value with its reference range; graded by CTCAE v5.0 as it is typed."""
+
+    analyte = forms.ChoiceField(choices=[(a, a.upper() if len(a) <= 3 else a.capitalize())
+                                         for a in grading.LAB_ANALYTES])
+    value = forms.DecimalField(max_digits=12, decimal_places=4, min_value=0)
+    unit = forms.ChoiceField(choices=[(u, u) for u in sorted({u for r in grading._LAB_RULES.values()  # noqa: SLF001
+                                                              for u in r.units})])
+    lln = forms.DecimalField(label="LLN", required=False, max_digits=12, decimal_places=4, min_value=0,
+                             help_text="Age-specific lower limit of normal (needed for grade 1 of low counts).")
+    uln = forms.DecimalField(label="ULN", required=False, max_digits=12, decimal_places=4, min_value=0)
+    collected_at = forms.DateTimeField(label="Collected at", input_formats=DATETIME_LOCAL,
+                                       widget=forms.DateTimeInput(attrs={"type": "datetime-local"},
+                                                                  format="%Y-%m-%dT%H:%M"))
+    baseline = forms.BooleanField(label="Baseline (value at cycle start)", required=False)
+    cycle = forms.ModelChoiceField(queryset=TreatmentCycle.objects.none(), required=False,
+                                   help_text="Empty: the cycle running on the collection date.")
+
+    def __init__(self, *args: object, patient: Patient, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["cycle"].queryset = TreatmentCycle.objects.filter(patient=patient).order_by("-number")
+        self.fields["cycle"].label_from_instance = lambda c: f"Cycle {c.number} (started {c.start_date:%d %b %Y})"
+        self.fields["collected_at"].initial = _local_now()

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
 
-from ae.forms import AdverseEventEditForm, AdverseEventForm
-from ae.models import CTCAETerm
+from ae import grading, services
+from ae.forms import (
+    AdverseEventEditForm,
+    AdverseEventForm,
+    CRSAssessmentForm,
+    ICANSAssessmentForm,
+    LabResultForm,
+)
+from ae.models import AdverseEvent, CRSAssessment, CTCAETerm, ICANSAssessment
 from ae.services import EDITABLE_FIELDS, StaleEditError, adverse_event_create, adverse_event_update
 from patients import access
 
@@ -27,7 +37,7 @@ def event_create(request: HttpRequest, patient_pk: int) -> HttpResponse:
         messages.error(request, "Record the patient's treatment cycle first: every event belongs to a cycle.")
         return redirect("patient-detail", pk=patient.pk)
     if request.method == "POST" and form.is_valid():
-        data = {f: form.cleaned_data[f] for f in EDITABLE_FIELDS}
+        data = {f: form.cleaned_data[f] for f in EDITABLE_FIELDS if f in form.cleaned_data}
         try:
             event = adverse_event_create(acting_user=request.user, patient=patient, **data)
         except ValidationError as exc:
@@ -50,7 +60,7 @@ def event_edit(request: HttpRequest, pk: int) -> HttpResponse:
                                 initial={"version": event.version})
     stale = None
     if request.method == "POST" and form.is_valid():
-        data = {f: form.cleaned_data[f] for f in EDITABLE_FIELDS}
+        data = {f: form.cleaned_data[f] for f in EDITABLE_FIELDS if f in form.cleaned_data}
         try:
             adverse_event_update(event=event, acting_user=request.user, reason=form.cleaned_data["reason"],
                                  expected_version=form.cleaned_data["version"], **data)
@@ -74,5 +84,111 @@ def event_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def event_history(request: HttpRequest, pk: int) -> HttpResponse:
     event = get_object_or_404(access.adverse_events_for(request.user).select_related("patient__site", "term"), pk=pk)
     revisions = event.revisions.select_related("changed_by")
-    return render(request, "ae/event_history.html",
-                  {"event": event, "revisions": revisions, "patient": event.patient, "site": event.patient.site})
+    return render(request, "ae/event_history.html", {
+        "event": event, "revisions": revisions, "patient": event.patient, "site": event.patient.site,
+        "crs_assessments": event.crs_assessments.select_related("entered_by"),
+        "icans_assessments": event.icans_assessments.select_related("entered_by"),
+        "can_record": access.role_on(request.user, event.patient.site) in access.RECORDERS,
+        "can_review": access.role_on(request.user, event.patient.site) in access.REVIEWERS})
+
+
+# ------------------------------------------------------------------------------ bedside assessments, labs
+
+_ASSESSMENTS = {
+    "crs": (CRSAssessment, CRSAssessmentForm, services.crs_assessment_record, services.CRS_TERM, "CRS",
+            "/api/v1/grading/crs/"),
+    "icans": (ICANSAssessment, ICANSAssessmentForm, services.icans_assessment_record, services.ICANS_TERM, "ICANS",
+              "/api/v1/grading/icans/"),
+}
+
+
+def _assessment_form(request: HttpRequest, patient_pk: int, kind: str) -> HttpResponse:
+    model, form_class, record, term_name, label, api_url = _ASSESSMENTS[kind]
+    patient = get_object_or_404(access.patients_for(request.user, access.RECORDERS).select_related("site"),
+                                pk=patient_pk)
+    if not patient.cycles.exists():
+        messages.error(request, "Record the patient's treatment cycle first: every episode belongs to a cycle.")
+        return redirect("patient-detail", pk=patient.pk)
+    positive = model.objects.filter(adverse_event=OuterRef("pk")).exclude(
+        **({"astct_grade": 0} if kind == "crs" else {"grade": 0}))
+    episodes = list(AdverseEvent.objects.filter(patient=patient, term__term=term_name)
+                    .filter(Exists(model.objects.filter(adverse_event=OuterRef("pk"))))
+                    .annotate(has_positive=Exists(positive)).select_related("cycle").order_by("-onset_date", "-id"))
+    chosen = request.GET.get("episode")
+    if chosen is None:  # default: the ongoing episode, if any
+        ongoing = next((e for e in episodes if e.resolution_date is None), None)
+        chosen = str(ongoing.pk) if ongoing else ""
+    initial = {"episode": chosen}
+    if kind == "icans":
+        initial["tool"] = grading.default_icans_tool(services.age_in_years(patient.birth_month, timezone.localdate()))
+    form = form_class(request.POST or None, patient=patient, episodes=episodes, initial=initial,
+                      positive_episode_ids={e.pk for e in episodes if e.has_positive})
+    if request.method == "POST" and form.is_valid():
+        try:
+            assessment = record(patient=patient, cycle=form.cleaned_data["cycle"], data=form.service_data(),
+                                acting_user=request.user, episode=form.cleaned_data["episode"])
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            event = assessment.adverse_event
+            messages.success(request, f"{label} assessment saved: episode grade {event.grade} "
+                                      f"(computed {event.computed_grade}), cycle {event.cycle.number}.")
+            return redirect("event-history", pk=event.pk)
+    return render(request, f"ae/{kind}_assessment_form.html", {
+        "form": form, "patient": patient, "site": patient.site, "label": label, "api_url": api_url})
+
+
+def _add_errors(form, exc: ValidationError) -> None:
+    """Put each service error next to its field (or on the form when the field is not on it)."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)
+
+
+@login_required
+def crs_assessment_create(request: HttpRequest, patient_pk: int) -> HttpResponse:
+    return _assessment_form(request, patient_pk, "crs")
+
+
+@login_required
+def icans_assessment_create(request: HttpRequest, patient_pk: int) -> HttpResponse:
+    return _assessment_form(request, patient_pk, "icans")
+
+
+@login_required
+def lab_result_create(request: HttpRequest, patient_pk: int) -> HttpResponse:
+    patient = get_object_or_404(access.patients_for(request.user, access.RECORDERS).select_related("site"),
+                                pk=patient_pk)
+    form = LabResultForm(request.POST or None, patient=patient)
+    if request.method == "POST" and form.is_valid():
+        try:
+            result = services.lab_result_record(patient=patient, data=form.cleaned_data, acting_user=request.user)
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            grade = "undetermined" if result.grade is None else f"grade {result.grade}"
+            messages.success(request, f"Saved: {result.ctcae_term} {grade} ({result.rationale})")
+            return redirect("lab-result-create", patient_pk=patient.pk)
+    results = patient.lab_results.select_related("cycle").order_by("-collected_at", "-id")[:50]
+    return render(request, "ae/lab_result_form.html",
+                  {"form": form, "patient": patient, "site": patient.site, "results": results})
+
+
+@login_required
+@require_POST
+def discrepancy_resolve(request: HttpRequest, pk: int) -> HttpResponse:
+    event = get_object_or_404(access.adverse_events_for(request.user).select_related("patient__site"), pk=pk)
+    try:
+        services.grade_discrepancy_resolve(event=event, acting_user=request.user,
+                                           comment=request.POST.get("comment", ""))
+    except PermissionDenied:
+        messages.error(request, "Only a safety officer of this site can resolve data-quality queries.")
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "Data-quality query resolved.")
+    if request.POST.get("next") == "report":
+        return redirect("report", site=event.patient.site.slug)
+    return redirect("event-history", pk=event.pk)

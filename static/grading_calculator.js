@@ -1,0 +1,91 @@
+// Bedside calculators: as the nurse fills the CRS, ICANS or lab form, POST the criteria to the stateless
+// grading API (/api/v1/grading/crs|icans|lab/) and show the computed grade and the criterion that set it.
+// No page reload; the server recomputes and stores the same grade on save, so the form works without it.
+(function () {
+  "use strict";
+  const form = document.querySelector("form[data-grading-url]");
+  const box = document.getElementById("computed-grade");
+  if (!form || !box) return;
+  const url = form.dataset.gradingUrl;
+  const kind = form.dataset.gradingKind;
+  const csrf = (form.querySelector("input[name=csrfmiddlewaretoken]") || {}).value
+    || (document.cookie.match(/(?:^|; )csrftoken=([^;]+)/) || [])[1] || "";
+  let seq = 0;
+  let timer = null;
+
+  const el = (name) => form.elements.namedItem(name);
+  const val = (name) => { const e = el(name); return e ? String(e.value).trim() : ""; };
+  const num = (name) => { const v = val(name).replace(",", "."); return v === "" ? null : Number(v); };
+  const checked = (name) => { const e = el(name); return !!(e && e.checked); };
+
+  function payload() {
+    if (kind === "crs") {
+      const episode = val("episode");
+      const positive = (el("episode") && el("episode").dataset.positive || "").split(" ");
+      return {
+        temperature_c: num("temperature_c"),
+        tocilizumab_or_steroids_given: checked("tocilizumab_or_steroids_given"),
+        had_crs_before: episode !== "" && positive.includes(episode),
+        hypotension: checked("hypotension"),
+        vasopressors: Array.from(form.querySelectorAll("input[name=vasopressors]:checked")).map((c) => c.value),
+        oxygen_device: val("oxygen_device") || "none",
+        oxygen_flow_l_min: num("oxygen_flow_l_min"),
+      };
+    }
+    if (kind === "icans") {
+      const tool = val("tool");
+      const unable = checked("unable_to_perform");
+      const score = unable ? null : num("score");
+      if (!unable && score === null) return { incomplete: "Enter the " + tool + " score, or tick 'unable to perform'." };
+      return {
+        tool: tool, unable_to_perform: unable,
+        ice_score: tool === "ICE" ? score : null, capd_score: tool === "CAPD" ? score : null,
+        consciousness: val("consciousness"), seizure: val("seizure"), motor: val("motor"),
+        cerebral_edema: val("cerebral_edema"),
+      };
+    }
+    if (num("value") === null) return { incomplete: "Enter the value." };
+    return { analyte: val("analyte"), value: num("value"), unit: val("unit"), lln: num("lln"), uln: num("uln") };
+  }
+
+  function show(title, detail, state) {
+    const strong = document.createElement("strong");
+    strong.textContent = title;
+    const p = document.createElement("p");
+    p.className = "small";
+    p.textContent = detail;
+    box.replaceChildren(strong, p);
+    box.dataset.state = state;
+  }
+
+  async function compute() {
+    const body = payload();
+    const mine = ++seq;
+    if (body.incomplete) { show("Computed grade: —", body.incomplete, "incomplete"); return; }
+    let resp, data;
+    try {
+      resp = await fetch(url, {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrf },
+        body: JSON.stringify(body),
+      });
+      data = await resp.json();
+    } catch (e) { return; }
+    if (mine !== seq) return;  // a later change asked again meanwhile
+    if (!resp.ok) {
+      const msgs = Object.entries(data).map(([k, v]) => k.replace(/_/g, " ") + ": " + [].concat(v).join(" "));
+      show("Computed grade: —", msgs.join("; "), "error");
+      return;
+    }
+    const grade = data.grade === null ? "undetermined" : String(data.grade);
+    const what = data.ctcae_term ? data.ctcae_term + ", " : "";
+    show("Computed " + what + data.scale + (data.scale === "CTCAE" ? " v" + data.version : "") + " grade: " + grade,
+      data.rationale, "done");
+    box.dataset.grade = data.grade === null ? "" : String(data.grade);
+  }
+
+  function schedule() { clearTimeout(timer); timer = setTimeout(compute, 150); }
+  form.addEventListener("input", schedule);
+  form.addEventListener("change", schedule);
+  compute();
+})();
