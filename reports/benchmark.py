@@ -17,21 +17,39 @@ predictive tail).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, Q
 
 from ae.models import AdverseEvent
-from patients.models import HIGH_BURDEN_BLASTS_PCT, Patient, Site
-from reports import stats
+from patients.models import HIGH_BURDEN_BLASTS_PCT, Patient, Site, TreatmentCycle
+from reports import sequential, stats
 from reports.models import BenchmarkCategory, CohortFigure
 
-METHOD_VERSION = "pvtrack-benchmark/1.0 glmm-ml+predictive-tail"
+METHOD_VERSION = "pvtrack-benchmark/1.1 glmm-ml+predictive-tail+like-with-like+case-mix+pocock"
 GRADE_BANDS = {"any": 1, "ge3": 3}
 GRADE_BAND_LABELS = {"any": "any grade", "ge3": "grade ≥3"}
 CYCLE_SCOPES = {"all": "all cycles", "first": "cycle 1"}
 OWN_COHORT = "the ward itself is built from this cohort"
+
+#: Grading-scale families: CTCAE (any version) grades CRS and neurotoxicity differently from the
+#: ASTCT 2019 consensus and Lee 2014 (statistics.md §3.5, §5). "not_stated" has no family.
+SCALE_FAMILIES = {"ctcae_v3_0": "ctcae", "ctcae_v4_0": "ctcae", "ctcae_v4_03": "ctcae", "ctcae_v5_0": "ctcae",
+                  "ctcae_unspecified": "ctcae", "lee_2014": "astct_lee", "astct_2019": "astct_lee"}
+SCALE_FAMILY_LABELS = {"ctcae": "CTCAE", "astct_lee": "ASTCT/Lee"}
+#: Ward patients' disease status -> the population terms the cohort records use.
+POPULATIONS = {"relapsed_refractory": [Patient.DiseaseStatus.PRIMARY_REFRACTORY, Patient.DiseaseStatus.FIRST_RELAPSE,
+                                       Patient.DiseaseStatus.SECOND_RELAPSE, Patient.DiseaseStatus.LATER_RELAPSE],
+               "mrd_positive_cr": [Patient.DiseaseStatus.MRD_POSITIVE_CR],
+               "chemo_ineligible_cr": [Patient.DiseaseStatus.CHEMO_INELIGIBLE]}
+SCHEDULES = [s.value for s in TreatmentCycle.Schedule]
+#: Defaults for thresholds that older stored runs may not carry (their inputs are recomputed as stored).
+DEFAULTS = {"N_MAX": 40, "SEQUENTIAL_ALPHA": 0.05, "SCALE_MISMATCH": "exclude"}
+STRATA = {"blasts_ge5": "marrow blasts ≥5%", "blasts_lt5": "marrow blasts <5%", "not_recorded": "blasts not recorded"}
 
 
 def collect_inputs(site: Site) -> dict[str, Any]:
@@ -51,6 +69,9 @@ def collect_inputs(site: Site) -> dict[str, Any]:
                          filter=Q(cycles__number=1, cycles__marrow_blasts_pct__gte=HIGH_BURDEN_BLASTS_PCT)),
         blasts_lt5=Count("id", distinct=True,
                          filter=Q(cycles__number=1, cycles__marrow_blasts_pct__lt=HIGH_BURDEN_BLASTS_PCT)),
+        **{f"schedule|{s}": Count("cycles__id", distinct=True, filter=Q(cycles__schedule=s)) for s in SCHEDULES},
+        **{f"population|{pop}": Count("id", distinct=True, filter=Q(disease_status__in=statuses))
+           for pop, statuses in POPULATIONS.items()},
     )
     counts = {}
     for cat in categories:
@@ -59,7 +80,11 @@ def collect_inputs(site: Site) -> dict[str, Any]:
             cell = Q(term_id__in=term_ids, grade__gte=min_grade)
             counts[f"{cat.slug}|{band}|all"] = Count("patient", distinct=True, filter=cell)
             counts[f"{cat.slug}|{band}|first"] = Count("patient", distinct=True, filter=cell & Q(cycle__number=1))
+        for family in SCALE_FAMILY_LABELS:
+            scales = [code for code, fam in SCALE_FAMILIES.items() if fam == family]
+            counts[f"scale|{cat.slug}|{family}"] = Count("id", filter=Q(term_id__in=term_ids, grading_scale__in=scales))
     ward = AdverseEvent.objects.filter(patient__site=site, present_before_cycle=False).aggregate(**counts)
+    scale_counts = {k: ward.pop(k) for k in [k for k in ward if k.startswith("scale|")]}
 
     slugs = [c.slug for c in categories]
     figures = [
@@ -79,69 +104,179 @@ def collect_inputs(site: Site) -> dict[str, Any]:
         "categories": [{"slug": c.slug, "name": c.name, "terms": sorted(t.term for t in c.terms.all())}
                        for c in categories],
         "ward": ward,
+        "ward_profile": ward_profile(denominators, scale_counts, [c.slug for c in categories]),
         "figures": figures,
         "excluded_cohort": site.demo_of_cohort,
     }
 
 
+def _majority(counts: dict[str, int]) -> str | None:
+    """The key with the strictly largest positive count; "mixed" on a tie; None when all counts are 0."""
+    ranked = sorted(counts.items(), key=lambda kv: -kv[1])
+    if not ranked or ranked[0][1] == 0:
+        return None
+    return "mixed" if len(ranked) > 1 and ranked[1][1] == ranked[0][1] else ranked[0][0]
+
+
+def ward_profile(denominators: dict[str, int], scale_counts: dict[str, int], categories: list[str]) -> dict[str, Any]:
+    """What the ward is, for like-with-like selection (pure; input: the aggregates of ``collect_inputs``).
+
+    Shape: {"schedule": "standard_28d" | "short_14d" | "mixed" | None, "schedule_counts": {schedule: cycles},
+    "population": "relapsed_refractory" | "mrd_positive_cr" | "chemo_ineligible_cr" | "mixed" | None,
+    "population_counts": {population: patients}, "scales": {category: "ctcae" | "astct_lee" | None},
+    "scale_counts": {category: {family: events}}}. Schedule = majority of the ward's cycles; population =
+    majority of its treated patients' disease status; scale family = majority of the category's
+    treatment-emergent events, or the AE form's default scale (CTCAE) when the ward has none yet.
+    """
+    schedules = {s: denominators[f"schedule|{s}"] for s in SCHEDULES}
+    populations = {p: denominators[f"population|{p}"] for p in POPULATIONS}
+    default_family = SCALE_FAMILIES[AdverseEvent._meta.get_field("grading_scale").default]
+    per_cat = {c: {fam: scale_counts.get(f"scale|{c}|{fam}", 0) for fam in SCALE_FAMILY_LABELS} for c in categories}
+    scales = {}
+    for c, fam_counts in per_cat.items():
+        major = _majority(fam_counts)
+        scales[c] = default_family if major is None else major
+    return {"schedule": _majority(schedules), "schedule_counts": schedules,
+            "population": _majority(populations), "population_counts": populations,
+            "scales": scales, "scale_counts": per_cat}
+
+
+def _comparability(f: dict[str, Any], profile: dict[str, Any] | None,
+                   scale_policy: str) -> tuple[str | None, list[str]]:
+    """(reason to leave the figure out or None, labels to show next to it) for schedule, population and scale.
+
+    Differing stated values are left out (scale: only if ``scale_policy`` is "exclude", else labelled);
+    values the cohort did not state, or mixed ones, are kept with a label; so is everything when the
+    ward's own value is unknown (no cycles yet) or mixed.
+    """
+    if not profile:
+        return None, []
+    labels: list[str] = []
+    schedule, ward_schedule = f.get("schedule") or "not_stated", profile.get("schedule")
+    if schedule in ("not_stated", "mixed"):
+        labels.append(f"schedule {schedule.replace('_', ' ')}")
+    elif ward_schedule and ward_schedule != "mixed" and schedule != ward_schedule:
+        return f"schedule {schedule} differs from the ward's {ward_schedule}", []
+    population, ward_population = f.get("population") or "not_stated", profile.get("population")
+    if population in ("not_stated", "mixed"):
+        labels.append(f"population {population.replace('_', ' ')}")
+    elif ward_population and ward_population != "mixed" and population != ward_population:
+        return (f"population {population.replace('_', ' ')} differs from the ward's "
+                f"{ward_population.replace('_', ' ')}"), []
+    family = SCALE_FAMILIES.get(f.get("scale") or "not_stated")
+    ward_family = (profile.get("scales") or {}).get(f["category"])
+    if family is None:
+        labels.append("grading scale not stated")
+    elif ward_family and ward_family != "mixed" and family != ward_family:
+        why = (f"graded by {SCALE_FAMILY_LABELS[family]} ({f['scale']}), the ward by "
+               f"{SCALE_FAMILY_LABELS[ward_family]}")
+        if scale_policy == "exclude":
+            return why, []
+        labels.append(why)
+    return None, labels
+
+
 def select_figures(figures: list[dict[str, Any]], category: str, band: str, scope: str,
-                   excluded_cohort: str) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+                   excluded_cohort: str, profile: dict[str, Any] | None = None, scale_policy: str = "exclude",
+                   stratum: str = "all") -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
     """Split the cohort figures of one benchmark cell into (used, excluded-with-reason).
 
-    Used: unit patients, stated numerator and denominator, whole cohort (stratum all), same cycle
-    scope, at most one figure per cohort, and not the ward's own source cohort.
+    Used: unit patients, stated numerator and denominator, whole cohort (``stratum`` "all"; otherwise
+    only figures of that blast stratum are considered), same cycle scope, at most one figure per cohort,
+    not the ward's own source cohort, and comparable with the ward ``profile`` (``ward_profile``; schedule,
+    population, grading-scale family: see ``_comparability``). Used figures are copies with "labels"
+    (list of str: what is only partly comparable); excluded ones are {"cohort", "short_name", "reason"}.
     """
     used: list[dict[str, Any]] = []
     excluded: list[dict[str, str]] = []
     for f in figures:
         if f["category"] != category or f["grade_band"] != band:
             continue
-        reason = None
+        if stratum != "all" and f["stratum"] != stratum:
+            continue
+        reason, labels = None, []
         if f["cohort"] == excluded_cohort:
             reason = OWN_COHORT
         elif f["unit"] != "patients":
             reason = f"counts {f['unit']}, not patients"
         elif f["numerator"] is None or f["denominator"] is None:
             reason = "percentage without a stated denominator"
-        elif f["stratum"] != "all":
+        elif f["stratum"] != stratum:
             reason = f"reported for a blast stratum only ({f['stratum']})"
         elif f["cycle_scope"] != scope:
             reason = f"reported for {f['cycle_scope'].replace('_', ' ')}, not {CYCLE_SCOPES[scope]}"
-        elif any(u["cohort"] == f["cohort"] for u in used):
-            reason = "another figure of this cohort is already used for this cell"
+        else:
+            reason, labels = _comparability(f, profile, scale_policy)
+            if reason is None and any(u["cohort"] == f["cohort"] for u in used):
+                reason = "another figure of this cohort is already used for this cell"
         if reason:
             excluded.append({"cohort": f["cohort"], "short_name": f["short_name"], "reason": reason})
         else:
-            used.append(f)
+            used.append(f | {"labels": labels})
     return used, excluded
 
 
-def compute(inputs: dict[str, Any]) -> dict[str, Any]:
+_progress: contextvars.ContextVar[Callable[[int], None] | None] = contextvars.ContextVar("benchmark_progress",
+                                                                                        default=None)
+
+
+@contextlib.contextmanager
+def reporting_progress(callback: Callable[[int], None]) -> Iterator[None]:
+    """Within this block, ``compute`` calls ``callback(percent)`` after each cell (unless given its own)."""
+    token = _progress.set(callback)
+    try:
+        yield
+    finally:
+        _progress.reset(token)
+
+
+def compute(inputs: dict[str, Any], progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Compute every benchmark cell from ``collect_inputs`` output; pure and deterministic.
 
-    Returns {"method_version", "cells": [cell, ...], "n_comparisons", "flags": [flag, ...]} where each
-    cell holds the ward's x/n, rate and Clopper–Pearson 95% CI, the cohorts used and excluded, the pooled
-    reference (GLMM or labelled weak fallback), the upper/lower predictive tails, the 95% predictive range
-    for a ward of this size, and its flag (or None).
+    Uses only ``inputs`` (so a stored run recomputes exactly, whatever the cohort tables hold now).
+    Returns {"method_version", "cells": [cell, ...], "n_comparisons", "flags": [flag, ...], "ward_profile"}
+    where each cell holds the ward's x/n, rate and Clopper–Pearson 95% CI, the cohorts used (with labels)
+    and excluded (with reasons), the pooled reference (GLMM or labelled weak fallback), the two-step
+    REML/Hartung–Knapp sensitivity with per-cohort weights, the upper/lower predictive tails, the 95%
+    predictive range for a ward of this size, the case-mix O/E, the Pocock boundary at the ward's n, the
+    descriptive Bayesian P(ward rate > benchmark) and its flag (or None). ``progress``, if given, is
+    called with 0-100 after each cell (a side channel only: it never changes the results); without it,
+    the callback of an enclosing ``reporting_progress`` block is used.
     """
-    thresholds = inputs["thresholds"]
+    progress = progress or _progress.get()
+    thresholds = DEFAULTS | inputs["thresholds"]
+    keys = [(cat, band, scope) for cat in inputs["categories"] for band in GRADE_BANDS for scope in CYCLE_SCOPES]
     cells = []
-    for cat in inputs["categories"]:
-        for band in GRADE_BANDS:
-            for scope in CYCLE_SCOPES:
-                cells.append(_cell(inputs, cat, band, scope, thresholds))
+    boundaries: dict[float, sequential.Boundary] = {}
+    for i, (cat, band, scope) in enumerate(keys, start=1):
+        cells.append(_cell(inputs, cat, band, scope, thresholds, boundaries))
+        if progress is not None:
+            progress(100 * i // len(keys))
     flags = [c["flag"] | {"category": c["category"], "grade_band": c["grade_band"],
                           "cycle_scope": c["cycle_scope"]}
              for c in cells if c["flag"]]
     return {"method_version": inputs["method_version"], "cells": cells,
-            "n_comparisons": sum(1 for c in cells if c["pooled"] and c["ward"]["n"]), "flags": flags}
+            "n_comparisons": sum(1 for c in cells if c["pooled"] and c["ward"]["n"]), "flags": flags,
+            "ward_profile": inputs.get("ward_profile")}
+
+
+def _pooled_dict(pooled: stats.Pooled) -> dict[str, Any]:
+    return {
+        "method": pooled.method, "k": pooled.k, "events": pooled.events, "total": pooled.total,
+        "median": pooled.median, "marginal_mean": pooled.marginal_mean, "ci": list(pooled.ci),
+        "pi": list(pooled.pi), "tau2": pooled.tau2, "i2": pooled.i2, "mu": pooled.mu, "se_mu": pooled.se_mu,
+        "ci_critical": pooled.ci_critical, "pi_critical": pooled.pi_critical, "weak": pooled.weak,
+        "reason": pooled.reason,
+    }
 
 
 def _cell(inputs: dict[str, Any], cat: dict[str, Any], band: str, scope: str,
-          thresholds: dict[str, float]) -> dict[str, Any]:
+          thresholds: dict[str, Any], boundaries: dict[float, sequential.Boundary]) -> dict[str, Any]:
     n = inputs["denominators"][scope]
     x = inputs["ward"][f"{cat['slug']}|{band}|{scope}"]
-    used, excluded = select_figures(inputs["figures"], cat["slug"], band, scope, inputs["excluded_cohort"])
+    profile = inputs.get("ward_profile")
+    used, excluded = select_figures(inputs["figures"], cat["slug"], band, scope, inputs["excluded_cohort"],
+                                    profile, thresholds["SCALE_MISMATCH"])
     if inputs["excluded_cohort"] and not any(e["reason"] == OWN_COHORT for e in excluded):
         # A demo ward rebuilt from a cohort has events only where that cohort reported a figure:
         # elsewhere its zero is an artefact of the source, not a ward observation to flag.
@@ -152,23 +287,21 @@ def _cell(inputs: dict[str, Any], cat: dict[str, Any], band: str, scope: str,
                  "ci": list(stats.clopper_pearson(x, n)) if n else None},
         "cohorts": [{"cohort": f["cohort"], "short_name": f["short_name"], "x": f["numerator"],
                      "n": f["denominator"], "rate": f["numerator"] / f["denominator"], "scale": f["scale"],
-                     "schedule": f["schedule"], "population": f["population"]} for f in used],
-        "excluded": excluded, "pooled": None, "p_upper": None, "p_lower": None, "p_fixed": None,
-        "predictive_range": None, "posterior_above": None, "flag": None,
+                     "schedule": f["schedule"], "population": f["population"], "labels": f["labels"]}
+                    for f in used],
+        "excluded": excluded, "pooled": None, "two_step": None, "p_upper": None, "p_lower": None,
+        "p_fixed": None, "predictive_range": None, "posterior_above": None, "case_mix": None, "sequential": None,
+        "flag": None,
     }
     if not used:
         cell["note"] = ("not reported by the cohort this demo ward is built from" if excluded and not cell["cohorts"]
                         and inputs["excluded_cohort"] else "no comparable published figure")
         return cell
-    pooled = stats.pool([f["numerator"] for f in used], [f["denominator"] for f in used],
-                        min_cohorts=int(thresholds["MIN_COHORTS"]), min_events=int(thresholds["MIN_EVENTS"]))
-    cell["pooled"] = {
-        "method": pooled.method, "k": pooled.k, "events": pooled.events, "total": pooled.total,
-        "median": pooled.median, "marginal_mean": pooled.marginal_mean, "ci": list(pooled.ci),
-        "pi": list(pooled.pi), "tau2": pooled.tau2, "i2": pooled.i2, "mu": pooled.mu, "se_mu": pooled.se_mu,
-        "ci_critical": pooled.ci_critical, "pi_critical": pooled.pi_critical, "weak": pooled.weak,
-        "reason": pooled.reason,
-    }
+    events, totals = [f["numerator"] for f in used], [f["denominator"] for f in used]
+    pooled = stats.pool(events, totals, min_cohorts=int(thresholds["MIN_COHORTS"]),
+                        min_events=int(thresholds["MIN_EVENTS"]))
+    cell["pooled"] = _pooled_dict(pooled)
+    cell["two_step"] = _two_step(used)
     if not n:
         cell["note"] = "no ward patients in this scope"
         return cell
@@ -179,9 +312,90 @@ def _cell(inputs: dict[str, Any], cat: dict[str, Any], band: str, scope: str,
     cell.update(p_upper=p_up, p_lower=p_low, p_fixed=p_fixed, predictive_range=[lo_limit, hi_limit],
                 posterior_above=(stats.posterior_prob_above(x, n, pooled.marginal_mean)
                                  if 0 < pooled.marginal_mean < 1 else None))
+    cell["case_mix"] = _case_mix(inputs, cat["slug"], band, scope, x, n, pooled, thresholds)
+    cell["sequential"] = _sequential(x, n, pooled.marginal_mean, thresholds, boundaries)
     cell["flag"] = _flag(cat["name"], band, scope, x, n, p_up, p_low, p_fixed, (lo_limit, hi_limit),
                          pooled, thresholds)
     return cell
+
+
+def _two_step(used: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Two-step logit REML + Hartung–Knapp (ad hoc) sensitivity with per-cohort weights (k >= 2), else None."""
+    if len(used) < 2:
+        return None
+    ts = stats.two_step_logit([f["numerator"] for f in used], [f["denominator"] for f in used])
+    return {"method": "two_step_logit_reml_hk_adhoc", "k": ts.k, "median": ts.median, "ci": list(ts.ci_prop),
+            "pi": list(ts.pi_prop), "tau2": ts.tau2, "i2": ts.i2, "q": ts.q_stat, "q_p": ts.q_p,
+            "ci_critical": ts.ci_critical, "pi_critical": ts.pi_critical,
+            "weights": [{"cohort": f["cohort"], "short_name": f["short_name"], "weight": w,
+                         "corrected": c} for f, w, c in zip(used, ts.weights, ts.corrected, strict=True)]}
+
+
+def _case_mix(inputs: dict[str, Any], category: str, band: str, scope: str, x: int, n: int,
+              pooled: stats.Pooled, thresholds: dict[str, Any]) -> dict[str, Any] | None:
+    """O/E standardised by marrow blast burden at cycle 1 (statistics.md §3.2); None for older inputs.
+
+    Strata: blasts >=5%, <5% (cycle 1 baseline) and "not recorded" (the rest of the scope's patients).
+    p_s = marginal mean of a benchmark pooled from cohort figures of that stratum when any comparable
+    one exists (same selection rules), else the overall benchmark's marginal mean; each stratum says which.
+    """
+    counts = inputs.get("strata")
+    if not counts:
+        return None
+    strata = []
+    known = 0
+    for stratum in ("blasts_ge5", "blasts_lt5"):
+        size = min(counts.get(stratum, 0), n - known)
+        known += size
+        strata.append((stratum, size))
+    strata.append(("not_recorded", n - known))
+    rows = []
+    for stratum, size in strata:
+        rate, source, k = pooled.marginal_mean, "overall benchmark", pooled.k
+        if stratum != "not_recorded":
+            used, _ = select_figures(inputs["figures"], category, band, scope, inputs["excluded_cohort"],
+                                     inputs.get("ward_profile"), thresholds["SCALE_MISMATCH"], stratum=stratum)
+            if used:
+                fit = stats.pool([f["numerator"] for f in used], [f["denominator"] for f in used],
+                                 min_cohorts=int(thresholds["MIN_COHORTS"]), min_events=int(thresholds["MIN_EVENTS"]))
+                rate, k = fit.marginal_mean, fit.k
+                source = (f"{STRATA[stratum]} benchmark from {', '.join(f['short_name'] for f in used)}"
+                          + (" (weak)" if fit.weak else ""))
+        rows.append({"stratum": stratum, "label": STRATA[stratum], "n": size, "rate": rate, "source": source,
+                     "k": k, "expected": size * rate})
+    mix = stats.case_mix(x, [r["n"] for r in rows], [r["rate"] for r in rows])
+    return {"strata": rows, "observed": mix.observed, "expected": mix.expected, "sir": mix.sir,
+            "ci": list(mix.ci) if mix.ci else None, "p_upper": mix.p_upper, "p_poisson": mix.p_poisson,
+            "ci_critical": mix.ci_critical,
+            "stratified": any(r["source"] != "overall benchmark" for r in rows)}
+
+
+def _sequential(x: int, n: int, p0: float, thresholds: dict[str, Any],
+                boundaries: dict[float, sequential.Boundary]) -> dict[str, Any] | None:
+    """Pocock-type boundary (Ivanova 2005) for N_MAX planned patients at theta0 = the pooled marginal mean,
+    read at the ward's current n: {"n_max", "alpha", "p0", "nominal", "overall_alpha", "bound", "needed",
+    "ranges", "note"}; None when theta0 is 0 or 1 (no boundary exists)."""
+    if not 0 < p0 < 1:
+        return None
+    n_max, alpha = int(thresholds["N_MAX"]), float(thresholds["SEQUENTIAL_ALPHA"])
+    if p0 not in boundaries:
+        boundaries[p0] = sequential.pocock_boundaries(n_max, p0, alpha)
+    b = boundaries[p0]
+    out = {"n_max": n_max, "alpha": alpha, "p0": p0, "nominal": b.nominal, "overall_alpha": b.overall_alpha,
+           "ranges": [list(r) for r in b.ranges()], "bound": None, "needed": None, "note": ""}
+    if n > n_max:
+        out["note"] = f"the ward has passed the {n_max} planned patients: the boundary no longer applies"
+        return out
+    out["bound"] = b.bounds[n - 1] if b.bounds[n - 1] <= n else None
+    out["needed"] = sequential.events_needed_to_cross(b, n, x)
+    if out["needed"] is None:
+        out["note"] = f"no number of events among {n} patients can cross yet"
+    elif out["needed"] == 0:
+        out["note"] = f"crossed: {x} events among {n} patients reach the boundary of {b.bounds[n - 1]}"
+    else:
+        out["note"] = (f"{out['needed']} more event{'s' if out['needed'] != 1 else ''} among these {n} patients "
+                       f"would cross the boundary ({b.bounds[n - 1]})")
+    return out
 
 
 def _predictive_range(n: int, pooled: stats.Pooled, alpha: float) -> tuple[int, int]:

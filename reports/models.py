@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
 
@@ -115,6 +116,9 @@ class BenchmarkRun(models.Model):
     inputs = models.JSONField(null=True, blank=True, help_text="Ward counts, cohort figures and thresholds used.")
     results = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True)
+    progress = models.PositiveSmallIntegerField(
+        default=0, validators=[MaxValueValidator(100)],
+        help_text="Percentage of benchmark cells computed (0-100), updated while the run is running.")
 
     class Meta:
         ordering = ["-requested_at", "-id"]
@@ -122,6 +126,7 @@ class BenchmarkRun(models.Model):
             # At most one queued run per site: later changes are covered by the run already waiting.
             models.UniqueConstraint(fields=["site"], condition=Q(status="pending"),
                                     name="benchmarkrun_one_pending_per_site"),
+            models.CheckConstraint(condition=Q(progress__lte=100), name="benchmarkrun_progress_0_100"),
         ]
         indexes = [models.Index(fields=["site", "status"], name="benchmarkrun_site_status_idx")]
 

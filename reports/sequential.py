@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy import stats
@@ -69,10 +70,19 @@ def nominal_bounds(n_max: int, p0: float, c: float) -> tuple[int, ...]:
     A look with a fixed exact one-sided binomial test at level c (not calibrated for repeated looks).
     """
     _check(n_max, p0)
+    return _bounds_from_tails(_tails(n_max, p0), c)
+
+
+@lru_cache(maxsize=256)
+def _tails(n_max: int, p0: float) -> tuple[np.ndarray, ...]:
+    """P(Bin(n, p0) >= b) for b = 0..n, one array per n = 1..n_max (computed once per boundary search)."""
+    return tuple(stats.binom.sf(np.arange(n + 1) - 1, n, p0) for n in range(1, n_max + 1))
+
+
+def _bounds_from_tails(tails: tuple[np.ndarray, ...], c: float) -> tuple[int, ...]:
     bounds = []
-    for n in range(1, n_max + 1):
-        tails = stats.binom.sf(np.arange(n + 1) - 1, n, p0)  # P(X >= b), b = 0..n
-        ok = np.flatnonzero(tails <= c)
+    for n, tail in enumerate(tails, start=1):
+        ok = np.flatnonzero(tail <= c)
         bounds.append(int(ok[0]) if ok.size else n + 1)
     return tuple(bounds)
 

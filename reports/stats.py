@@ -496,3 +496,98 @@ def two_step_logit(events: Sequence[int], totals: Sequence[int], level: float = 
     """
     yi, vi, corrected = logit_effect_sizes(events, totals)
     return random_effects_hk(yi, vi, level, corrected)
+
+
+# --------------------------------------------------------------------------- case mix (indirect standardisation)
+
+@dataclass(frozen=True)
+class CaseMix:
+    """Observed versus expected events of a ward standardised by strata (statistics.md §3.2).
+
+    ``observed`` O (events), ``expected`` E = sum n_s p_s (events), ``sir`` = O/E (None when E = 0),
+    ``ci`` = exact Poisson (Garwood) 95% CI of O divided by E, ``p_upper`` = exact Poisson-binomial
+    P(O' >= O) with O' = sum over strata of Bin(n_s, p_s), ``p_poisson`` = the Poisson(E)
+    approximation of the same tail (shown for comparison only), ``ci_critical`` labels the interval.
+    """
+
+    observed: int
+    expected: float
+    sir: float | None
+    ci: tuple[float, float] | None
+    p_upper: float
+    p_poisson: float
+    ci_critical: str
+
+
+def garwood_ci(observed: int, level: float = 0.95) -> tuple[float, float]:
+    """Exact Poisson CI for a count O: [chi2_{a/2}(2O)/2, chi2_{1-a/2}(2O+2)/2] (lower 0 when O = 0).
+
+    Raises ValueError for a negative or non-integer count. source: Garwood 1936, Biometrika 28:437;
+    statistics.md §3.2.
+    """
+    o = _count(observed, "observed")
+    a = 1 - level
+    lower = 0.0 if o == 0 else float(stats.chi2.ppf(a / 2, 2 * o) / 2)
+    return lower, float(stats.chi2.ppf(1 - a / 2, 2 * o + 2) / 2)
+
+
+def poisson_binomial_pmf(totals: Sequence[int], rates: Sequence[float]) -> np.ndarray:
+    """Distribution of O' = sum_s Bin(n_s, p_s) (independent strata), as an array of length sum n_s + 1.
+
+    Exact: convolution of the stratum binomial pmfs. Raises ValueError for mismatched lengths,
+    negative sizes or rates outside [0, 1].
+    """
+    if len(totals) != len(rates):
+        raise ValueError("totals and rates must have the same length")
+    dist = np.array([1.0])
+    for n, p in zip(totals, rates, strict=True):
+        n = _count(n, "stratum size")
+        if not 0 <= p <= 1:
+            raise ValueError(f"stratum rate must be in [0, 1], got {p}")
+        dist = np.convolve(dist, stats.binom.pmf(np.arange(n + 1), n, p))
+    return dist
+
+
+def case_mix(observed: int, totals: Sequence[int], rates: Sequence[float], level: float = 0.95) -> CaseMix:
+    """O/E of a ward whose patients fall in strata of sizes ``totals`` with benchmark rates ``rates``.
+
+    E = sum n_s p_s; SIR = O/E with the Garwood CI / E; p_upper = exact Poisson-binomial P(O' >= O).
+    Raises ValueError when O exceeds sum n_s or for invalid strata. source: statistics.md §3.2.
+    """
+    o = _count(observed, "observed")
+    dist = poisson_binomial_pmf(totals, rates)
+    if o > len(dist) - 1:
+        raise ValueError(f"observed {o} exceeds the {len(dist) - 1} patients in the strata")
+    expected = float(sum(n * p for n, p in zip(totals, rates, strict=True)))
+    lo, hi = garwood_ci(o, level)
+    return CaseMix(observed=o, expected=expected, sir=o / expected if expected > 0 else None,
+                   ci=(lo / expected, hi / expected) if expected > 0 else None,
+                   p_upper=float(min(1.0, dist[o:].sum())), p_poisson=float(stats.poisson.sf(o - 1, expected)),
+                   ci_critical=f"exact Poisson (Garwood) {level:.0%}")
+
+
+def predictive_limit_curve(ns: Sequence[int], pooled: Pooled, alphas: Sequence[float],
+                           nodes: int = 100) -> dict[float, list[tuple[int | None, int | None]]]:
+    """For each alpha, [(high, low) for n in ``ns``] as ``predictive_limits`` gives them (funnel plot limits).
+
+    One quadrature per n serves every alpha. Raises ValueError for n < 1 or alpha outside (0, 1).
+    """
+    if any(not 0 < a < 1 for a in alphas):
+        raise ValueError(f"alphas must be in (0, 1), got {alphas}")
+    out: dict[float, list[tuple[int | None, int | None]]] = {a: [] for a in alphas}
+    for n in ns:
+        n = _ward(0, n)[1]
+        upper_tails, lower_tails = _mixture_tails(np.arange(n + 1), n, pooled, nodes)
+        for a in alphas:
+            high, low = np.flatnonzero(upper_tails < a), np.flatnonzero(lower_tails < a)
+            out[a].append((int(high[0]) if high.size else None, int(low[-1]) if low.size else None))
+    return out
+
+
+def pooled_from_dict(data: dict) -> Pooled:
+    """Rebuild a ``Pooled`` from its stored JSON form (the ``pooled`` entry of a benchmark cell)."""
+    return Pooled(method=data["method"], k=data["k"], events=data["events"], total=data["total"], mu=data["mu"],
+                  se_mu=data["se_mu"], tau2=data["tau2"], median=data["median"],
+                  marginal_mean=data["marginal_mean"], ci=tuple(data["ci"]), pi=tuple(data["pi"]),
+                  ci_critical=data["ci_critical"], pi_critical=data["pi_critical"], weak=data["weak"],
+                  reason=data["reason"], i2=data["i2"])

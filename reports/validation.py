@@ -63,3 +63,37 @@ def _row(target: dict[str, Any], others: list[dict[str, Any]], category: str, ba
                flag=(flag_level(p_upper, p_lower, p_fixed, pooled.marginal_mean, thresholds) or (None,))[0],
                note=pooled.reason if pooled.weak else "")
     return row
+
+
+def operating_characteristics(pooled: stats.Pooled, thresholds: dict[str, float],
+                              sizes: tuple[int, ...] = (10, 20, 40), multiplier: float = 2.0) -> list[dict[str, Any]]:
+    """Exact single-look operating characteristics of the default flag rule against ``pooled``.
+
+    For a ward of n patients (each of ``sizes``) whose true rate is p, X ~ Bin(n, p); the rule flags x
+    with ``flag_level`` (ALARM/ALERT: predictive upper tail < ALERT_P; WATCH: fixed tail < WATCH_P).
+    Rows {"n", "p0", "p1", "alert_at", "watch_at", "false_alert", "false_any", "power_alert", "power_any"}:
+    p0 = the benchmark marginal mean, p1 = ``multiplier`` * p0 (capped at 1); ``alert_at`` / ``watch_at``
+    = the smallest x raising ALERT (or ALARM) / any upward flag (None if none); ``false_*`` =
+    P(flag | p0), ``power_*`` = P(flag | p1) for ALERT-or-ALARM only and for any upward flag (incl. WATCH).
+    source: statistics.md §3.5 (rule), §3.4 (operating characteristics by exact enumeration).
+    """
+    from scipy import stats as sps
+
+    p0 = pooled.marginal_mean
+    p1 = min(1.0, multiplier * p0)
+    rows = []
+    for n in sizes:
+        alert, anyup = [], []
+        for x in range(n + 1):
+            level = flag_level(stats.predictive_tail(x, n, pooled, upper=True),
+                               stats.predictive_tail(x, n, pooled, upper=False),
+                               stats.fixed_tail(x, n, p0, upper=True), p0, thresholds)
+            alert.append(level is not None and level[0] in ("ALARM", "ALERT"))
+            anyup.append(level is not None and level[1] == "above")
+        pmf0, pmf1 = sps.binom.pmf(range(n + 1), n, p0), sps.binom.pmf(range(n + 1), n, p1)
+        rows.append({"n": n, "p0": p0, "p1": p1,
+                     "alert_at": next((x for x, f in enumerate(alert) if f), None),
+                     "watch_at": next((x for x, f in enumerate(anyup) if f), None),
+                     "false_alert": float(pmf0 @ alert), "false_any": float(pmf0 @ anyup),
+                     "power_alert": float(pmf1 @ alert), "power_any": float(pmf1 @ anyup)})
+    return rows

@@ -9,3 +9,9 @@ from reports.report import interval, pct
 register = template.Library()
 register.filter("pct", pct)
 register.filter("interval", interval)
+
+
+@register.filter
+def get_item(mapping: dict, key: str):
+    """``mapping[key]`` in a template (None if missing)."""
+    return mapping.get(key) if mapping else None

@@ -16,8 +16,8 @@ from scipy import integrate, special
 from scipy import stats as sps
 
 from patients.models import Patient
-from reports import benchmark
-from reports.models import BenchmarkRun, Flag
+from reports import benchmark, stats
+from reports.models import BenchmarkRun, CohortFigure, Flag
 from reports.services import benchmark_execute, benchmark_run_now, flag_review
 from tests.conftest import make_cycle, make_event, make_patient
 
@@ -516,3 +516,93 @@ def test_outsider_gets_404_on_report_and_drilldown(client, flagged_run, outsider
 def test_report_requires_login(client, ward):
     response = client.get("/sites/ward-a/report/")
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+# --- two-step sensitivity, posterior, property tests, reproducibility -------------------------------------------
+
+def test_each_cell_shows_the_two_step_reml_hk_sensitivity_with_weights():
+    figs = [figure("a", 5, 20), figure("b", 8, 30), figure("c", 3, 25), figure("zero", 0, 12)]
+    c = cell(benchmark.compute(inputs_for(4, 10, figs)))
+    two = c["two_step"]
+    ref = stats.two_step_logit([5, 8, 3, 0], [20, 30, 25, 12])
+    assert two["median"] == pytest.approx(ref.median, abs=1e-12)
+    assert two["ci"] == pytest.approx(list(ref.ci_prop)) and two["pi"] == pytest.approx(list(ref.pi_prop))
+    assert [w["cohort"] for w in two["weights"]] == ["a", "b", "c", "zero"]
+    assert sum(w["weight"] for w in two["weights"]) == pytest.approx(100.0)
+    assert [w["corrected"] for w in two["weights"]] == [False, False, False, True]
+    assert "Hartung-Knapp ad hoc" in two["ci_critical"]
+    # One cohort: no two-step sensitivity.
+    assert cell(benchmark.compute(inputs_for(4, 10, [figure("a", 5, 20)])))["two_step"] is None
+
+
+def test_a_zero_event_cohort_stays_in_the_pool():
+    figs = [figure("a", 5, 20), figure("b", 8, 30), figure("c", 3, 25), figure("zero", 0, 40)]
+    c = cell(benchmark.compute(inputs_for(4, 10, figs)))
+    assert "zero" in [co["cohort"] for co in c["cohorts"]]
+    assert (c["pooled"]["k"], c["pooled"]["total"]) == (4, 115)
+    without = cell(benchmark.compute(inputs_for(4, 10, figs[:3])))
+    assert c["pooled"]["median"] < without["pooled"]["median"]  # the zero pulls the benchmark down
+
+
+@pytest.mark.parametrize("cohort_index", [0, 1, 2])
+def test_property_adding_a_benchmark_event_never_lowers_the_wards_upper_tail(cohort_index):
+    counts = [[2, 20], [5, 30], [1, 25]]
+    previous = None
+    for extra in range(0, 8):
+        figs = [figure(name, x + (extra if i == cohort_index else 0), n)
+                for i, (name, (x, n)) in enumerate(zip("abc", counts, strict=True))]
+        c = cell(benchmark.compute(inputs_for(4, 10, figs)))
+        if previous is not None:
+            assert c["p_upper"] >= previous - 1e-9
+        previous = c["p_upper"]
+
+
+def test_property_one_more_ward_event_never_raises_the_upper_tail():
+    figs = [figure("a", 5, 20), figure("b", 8, 30), figure("c", 3, 25)]
+    tails = [cell(benchmark.compute(inputs_for(x, 12, figs)))["p_upper"] for x in range(13)]
+    assert all(b <= a + 1e-12 for a, b in itertools.pairwise(tails))
+
+
+def test_posterior_probability_is_shown_but_never_flags():
+    figs = [figure("a", 5, 20), figure("b", 8, 30), figure("c", 3, 25)]
+    c = cell(benchmark.compute(inputs_for(4, 10, figs)))
+    mean = c["pooled"]["marginal_mean"]
+    assert c["posterior_above"] == pytest.approx(sps.beta.sf(mean, 2 * mean + 4, 2 * (1 - mean) + 6), rel=1e-12)
+    assert c["posterior_above"] > 0.85 and c["flag"] is None  # a high posterior alone raises nothing
+
+
+def test_compute_reports_progress_without_changing_results():
+    inputs = inputs_for(4, 10, [figure("a", 5, 20), figure("b", 8, 30), figure("c", 3, 25)])
+    seen = []
+    assert benchmark.compute(inputs, progress=seen.append) == benchmark.compute(inputs)
+    assert seen == [25, 50, 75, 100]
+
+
+@pytest.mark.django_db
+def test_running_a_run_stores_progress_100(ward):
+    build_crs_ward(ward)
+    run = benchmark_run_now(site=ward)
+    assert run.progress == 100
+
+
+@pytest.mark.django_db
+def test_an_old_run_recomputes_identically_after_the_cohort_tables_change(ward):
+    build_crs_ward(ward)
+    run = benchmark_run_now(site=ward)
+    stored = BenchmarkRun.objects.get(pk=run.pk)
+    assert {f["cohort"] for f in stored.inputs["figures"]}  # the cohort list is stored with the run
+    assert stored.inputs["thresholds"]["N_MAX"] == 40 and stored.inputs["method_version"] == benchmark.METHOD_VERSION
+    figure_ids = [f["id"] for f in stored.inputs["figures"] if f["category"] == "crs"]
+    CohortFigure.objects.filter(id__in=figure_ids).update(numerator=0)
+    CohortFigure.objects.filter(id=figure_ids[0]).delete()
+    assert benchmark.collect_inputs(ward)["figures"] != stored.inputs["figures"]  # the tables did change
+    assert benchmark.compute(json.loads(json.dumps(stored.inputs))) == stored.results
+
+
+def test_reporting_progress_block_feeds_compute_and_ends_with_the_block():
+    inputs = inputs_for(4, 10, [figure("a", 5, 20), figure("b", 8, 30), figure("c", 3, 25)])
+    seen: list[int] = []
+    with benchmark.reporting_progress(seen.append):
+        benchmark.compute(inputs)
+    benchmark.compute(inputs)
+    assert seen == [25, 50, 75, 100]

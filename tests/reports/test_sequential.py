@@ -11,6 +11,7 @@ import itertools
 import pytest
 from scipy import stats as sps
 
+from reports import sequential
 from reports.sequential import (
     crossing_probability,
     events_needed_to_cross,
@@ -102,3 +103,34 @@ def test_power_increases_with_the_true_rate(rule) -> None:
 def test_pocock_rejects_invalid_input(n_max, p0, alpha) -> None:
     with pytest.raises(ValueError):
         pocock_boundaries(n_max, p0, alpha)
+
+
+# --- in the benchmark cell ----------------------------------------------------------------------------------
+
+def test_each_cell_shows_events_needed_to_cross_the_pocock_boundary_at_the_wards_n():
+    from reports import benchmark
+    from tests.reports.test_benchmark import cell, figure, inputs_for
+
+    # Two cohorts 1/10 and 1/10: weak common-effect benchmark, mean exactly 0.10 (the §3.4 reference).
+    c = cell(benchmark.compute(inputs_for(2, 10, [figure("a", 1, 10), figure("b", 1, 10)])))
+    assert c["pooled"]["marginal_mean"] == pytest.approx(0.10, abs=1e-12)
+    seq = c["sequential"]
+    assert (seq["n_max"], seq["alpha"]) == (40, 0.05)
+    assert seq["nominal"] == pytest.approx(0.01585, abs=5e-6)
+    assert seq["ranges"][:3] == [[2, 2, 2], [3, 3, 5], [4, 6, 10]]
+    assert (seq["bound"], seq["needed"]) == (4, 2)  # 4 of 10 crosses; the ward has 2
+    assert "2 more events among these 10 patients" in seq["note"]
+    crossed = cell(benchmark.compute(inputs_for(4, 10, [figure("a", 1, 10), figure("b", 1, 10)])))["sequential"]
+    assert crossed["needed"] == 0 and crossed["note"].startswith("crossed")
+
+
+def test_n_max_comes_from_the_thresholds_and_a_ward_beyond_it_is_said_so():
+    from reports import benchmark
+    from tests.reports.test_benchmark import cell, figure, inputs_for
+
+    inputs = inputs_for(2, 30, [figure("a", 1, 10), figure("b", 1, 10)])
+    inputs["thresholds"]["N_MAX"] = 20
+    seq = cell(benchmark.compute(inputs))["sequential"]
+    assert seq["n_max"] == 20 and seq["bound"] is None and "passed the 20 planned patients" in seq["note"]
+    inputs["thresholds"]["N_MAX"] = 40
+    assert cell(benchmark.compute(inputs))["sequential"]["bound"] == sequential.pocock_boundaries(40, 0.1).bounds[29]

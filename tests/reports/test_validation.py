@@ -135,3 +135,30 @@ def test_validate_cohorts_command_smoke() -> None:
     others, _ = benchmark.select_figures(figures, r["category"], r["grade_band"], "all", r["cohort"])
     pooled = stats.pool([f["numerator"] for f in others], [f["denominator"] for f in others])
     assert r["median"] == pytest.approx(pooled.median, rel=1e-9)
+
+
+def test_operating_characteristics_match_exact_enumeration() -> None:
+    from scipy import stats as sps
+
+    from reports.validation import operating_characteristics
+
+    pooled = stats.pool([5, 8, 3, 6], [20, 30, 25, 18])
+    rows = operating_characteristics(pooled, THRESHOLDS, sizes=(10, 20))
+    assert [r["n"] for r in rows] == [10, 20]
+    for r in rows:
+        n, p0 = r["n"], pooled.marginal_mean
+        high, _ = stats.predictive_limits(n, pooled, THRESHOLDS["ALERT_P"])
+        assert r["alert_at"] == high
+        assert r["false_alert"] == pytest.approx(0.0 if high is None else sps.binom.sf(high - 1, n, p0), abs=1e-12)
+        assert r["power_alert"] == pytest.approx(0.0 if high is None else sps.binom.sf(high - 1, n, 2 * p0), abs=1e-12)
+        assert r["false_any"] >= r["false_alert"] and r["power_any"] >= r["power_alert"]
+        assert r["power_any"] > r["false_any"]
+
+
+@pytest.mark.django_db
+def test_validate_cohorts_operating_characteristics_option() -> None:
+    out = StringIO()
+    call_command("validate_cohorts", "--operating-characteristics", "--json", stdout=out)
+    data = json.loads(out.getvalue())
+    assert [r["n"] for r in data["rows"]] == [10, 20, 40]
+    assert data["benchmark"]["cohorts"]

@@ -5,9 +5,10 @@ import json
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from reports.benchmark import GRADE_BANDS
+from reports import stats
+from reports.benchmark import GRADE_BANDS, select_figures
 from reports.models import BenchmarkCategory, CohortFigure
-from reports.validation import leave_one_out
+from reports.validation import leave_one_out, operating_characteristics
 
 
 def cohort_figures() -> list[dict]:
@@ -37,9 +38,15 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--json", action="store_true", help="print the rows as JSON")
+        parser.add_argument("--operating-characteristics", action="store_true",
+                            help="print the false-alarm rate and power of the default flag rule for wards of 10, "
+                                 "20 and 40 patients against the CRS any-grade benchmark of the published cohorts")
 
     def handle(self, *args, **options):
         thresholds = dict(settings.PVTRACK_BENCHMARK)
+        if options["operating_characteristics"]:
+            self._operating_characteristics(thresholds, options["json"])
+            return
         rows = leave_one_out(cohort_figures(), thresholds)
         if options["json"]:
             self.stdout.write(json.dumps({"thresholds": thresholds, "rows": rows}, indent=2, ensure_ascii=False))
@@ -59,3 +66,24 @@ class Command(BaseCommand):
         self.stdout.write(f"\n{len(rows)} cohort cells, {compared} compared with other cohorts, {flagged} flagged "
                           f"(ALARM p<{thresholds['ALARM_P']}, ALERT p<{thresholds['ALERT_P']}, "
                           f"CHECK_ASCERTAINMENT lower p<{thresholds['LOW_P']}, WATCH fixed p<{thresholds['WATCH_P']}).")
+
+    def _operating_characteristics(self, thresholds: dict, as_json: bool) -> None:
+        used, _ = select_figures(cohort_figures(), "crs", "any", "all", excluded_cohort="")
+        pooled = stats.pool([f["numerator"] for f in used], [f["denominator"] for f in used],
+                            min_cohorts=int(thresholds["MIN_COHORTS"]), min_events=int(thresholds["MIN_EVENTS"]))
+        rows = operating_characteristics(pooled, thresholds)
+        if as_json:
+            self.stdout.write(json.dumps({"benchmark": {"cohorts": [f["cohort"] for f in used],
+                                                        "method": pooled.method, "median": pooled.median,
+                                                        "marginal_mean": pooled.marginal_mean, "tau2": pooled.tau2},
+                                          "rows": rows}, indent=2))
+            return
+        self.stdout.write(f"Benchmark: CRS any grade, all cycles, {pooled.method} over {pooled.k} cohorts "
+                          f"({', '.join(f['cohort'] for f in used)}): median {_pct(pooled.median)}, "
+                          f"mean {_pct(pooled.marginal_mean)}, tau2 {pooled.tau2:.3f}")
+        self.stdout.write(f"{'n':>3} {'ALERT at x>=':>12} {'any flag at x>=':>15} {'false ALERT':>11} "
+                          f"{'false any':>9} {'power ALERT':>11} {'power any':>9}   (power at 2 x mean)")
+        for r in rows:
+            self.stdout.write(f"{r['n']:>3} {str(r['alert_at']):>12} {str(r['watch_at']):>15} "
+                              f"{r['false_alert']:>11.4f} {r['false_any']:>9.4f} {r['power_alert']:>11.4f} "
+                              f"{r['power_any']:>9.4f}")
