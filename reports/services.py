@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime
 import logging
+import os
+import threading
+import time
 import traceback
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -39,43 +43,143 @@ def benchmark_request(*, site: Site, trigger: str) -> BenchmarkRun:
 
 
 def _publish(run_id: int) -> None:
+    """Send run ``run_id`` to the broker, waiting at most ``PVTRACK_OUTBOX["PUBLISH_WAIT_S"]`` (never raises).
+
+    With a real broker the send happens on a small thread pool and the caller waits for it only up
+    to that bound: a refused connection fails in milliseconds, but a stalled broker (accepts the
+    connection, never answers) holds a send for the broker socket timeouts plus the publish retry
+    (about 4 s with the settings' values), which must not become the nurse's wait. A send still
+    running after the bound finishes (or fails) in the background; at most ``PUBLISH_THREADS`` sends
+    are in flight, further ones are skipped. Whatever is not sent stays a pending run in the
+    database, and ``requeue_pending_runs`` (beat) publishes it later. In-process mode (no broker)
+    runs the task directly.
+    """
     from reports.tasks import benchmark_run_task
 
-    benchmark_run_task.delay(run_id)
+    if benchmark_run_task.app.conf.task_always_eager:
+        benchmark_run_task.delay(run_id)
+        return
+    if not _publish_slots.acquire(blocking=False):
+        logger.warning("benchmark run %s not published: broker sends are stuck; the sweeper will retry", run_id)
+        return
+    try:
+        future = _publish_pool.submit(_send, benchmark_run_task, run_id)
+    except RuntimeError:  # the interpreter is shutting down
+        _publish_slots.release()
+        return
+    try:
+        future.result(timeout=settings.PVTRACK_OUTBOX["PUBLISH_WAIT_S"])
+    except concurrent.futures.TimeoutError:
+        logger.warning("benchmark run %s: broker slow, publish left to finish in the background", run_id)
+    except Exception as exc:  # broker down: the run stays pending for the sweeper
+        logger.warning("benchmark run %s not published (%s); the sweeper will retry", run_id, type(exc).__name__)
+
+
+_publish_pool = concurrent.futures.ThreadPoolExecutor(
+    max_workers=settings.PVTRACK_OUTBOX["PUBLISH_THREADS"], thread_name_prefix="pvtrack-publish")
+_publish_slots = threading.BoundedSemaphore(settings.PVTRACK_OUTBOX["PUBLISH_THREADS"])
+
+
+def _send(task, run_id: int) -> None:
+    try:
+        task.delay(run_id)
+    finally:
+        _publish_slots.release()
+
+
+# Session-level advisory lock (namespace, run id) held by the process computing a run. PostgreSQL
+# releases it when that process's connection ends, so a run left 'running' without its lock was
+# abandoned (worker killed, container lost) and may be taken over; one with its lock is still alive.
+RUN_LOCK_NAMESPACE = 0x5056  # "PV"
+
+
+def _try_lock_run(run_id: int) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [RUN_LOCK_NAMESPACE, run_id])
+        return cursor.fetchone()[0]
+
+
+def _unlock_run(run_id: int) -> None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [RUN_LOCK_NAMESPACE, run_id])
+    except DatabaseError:  # the connection is gone, and the lock with it
+        logger.warning("benchmark run %s: could not release its lock (connection lost)", run_id)
+
+
+def _locked_run_ids() -> set[int]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT objid FROM pg_locks WHERE locktype = 'advisory' AND classid = %s AND objsubid = 2 "
+                       "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                       [RUN_LOCK_NAMESPACE])
+        return {row[0] for row in cursor.fetchall()}
 
 
 def benchmark_execute(run_id: int) -> BenchmarkRun | None:
     """Claim a pending run, compute it and store inputs, results and flags; return it (None if not claimed).
 
-    The claim is a conditional UPDATE, so a run delivered twice is computed once. A run left
-    'running' by a dead worker is reclaimed after the task time limit, at most MAX_ATTEMPTS times.
-    A failure is stored on the run (status failed, error text) and re-raised.
+    The claim is a conditional UPDATE taken while holding the run's advisory lock, so a run delivered
+    twice, or to two workers at once, is computed once. A run left 'running' is taken over only when
+    no live process holds its lock (its worker died) and it started more than
+    ``PVTRACK_OUTBOX["RECLAIM_AFTER_S"]`` ago, at most MAX_ATTEMPTS attempts in all; then it is marked
+    failed ("gave up after N attempts"). A failure is stored on the run (status failed, error text)
+    and re-raised.
     """
-    now = timezone.now()
-    stale = now - datetime.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
-    max_attempts = settings.PVTRACK_BENCHMARK["MAX_ATTEMPTS"]
-    claimable = Q(status=BenchmarkRun.Status.PENDING) | Q(status=BenchmarkRun.Status.RUNNING, started_at__lt=stale)
-    claimed = BenchmarkRun.objects.filter(claimable, pk=run_id, attempts__lt=max_attempts).update(
-        status=BenchmarkRun.Status.RUNNING, started_at=now, attempts=F("attempts") + 1)
-    if not claimed:
-        BenchmarkRun.objects.filter(claimable, pk=run_id, attempts__gte=max_attempts).update(
-            status=BenchmarkRun.Status.FAILED, finished_at=now, error=f"gave up after {max_attempts} attempts")
-        return None
-    run = BenchmarkRun.objects.select_related("site").get(pk=run_id)
-    _compute_and_store(run)
-    return run
+    if not _try_lock_run(run_id):
+        return None  # another process is computing it right now
+    try:
+        now = timezone.now()
+        stale = now - datetime.timedelta(seconds=settings.PVTRACK_OUTBOX["RECLAIM_AFTER_S"])
+        max_attempts = settings.PVTRACK_BENCHMARK["MAX_ATTEMPTS"]
+        claimable = (Q(status=BenchmarkRun.Status.PENDING)
+                     | Q(status=BenchmarkRun.Status.RUNNING, started_at__lt=stale))
+        claimed = BenchmarkRun.objects.filter(claimable, pk=run_id, attempts__lt=max_attempts).update(
+            status=BenchmarkRun.Status.RUNNING, started_at=now, attempts=F("attempts") + 1)
+        if not claimed:
+            BenchmarkRun.objects.filter(claimable, pk=run_id, attempts__gte=max_attempts).update(
+                status=BenchmarkRun.Status.FAILED, finished_at=now, error=f"gave up after {max_attempts} attempts")
+            return None
+        _test_only_delay()
+        run = BenchmarkRun.objects.select_related("site").get(pk=run_id)
+        _compute_and_store(run)
+        return run
+    finally:
+        _unlock_run(run_id)
+
+
+def _test_only_delay() -> None:
+    """Fault-injection hook (tests/faults only): sleep PVTRACK_TEST_JOB_DELAY_S seconds after the claim.
+
+    Honoured only when PVTRACK_ENV is "test", so that a test can kill a worker in the middle of a job.
+    """
+    delay = os.environ.get("PVTRACK_TEST_JOB_DELAY_S")
+    if delay and settings.PVTRACK_ENV == "test":
+        time.sleep(float(delay))
 
 
 def _compute_and_store(run: BenchmarkRun) -> None:
     try:
         inputs = benchmark.collect_inputs(run.site)
-        results = benchmark.compute(inputs)
+        with benchmark.reporting_progress(_progress_recorder(run.pk)):
+            results = benchmark.compute(inputs)
         _store(run, inputs, results)
     except Exception:
         logger.exception("benchmark run %s failed", run.pk)
         BenchmarkRun.objects.filter(pk=run.pk).update(status=BenchmarkRun.Status.FAILED, finished_at=timezone.now(),
                                                       error=traceback.format_exc(limit=5))
         raise
+
+
+def _progress_recorder(run_id: int, step: int = 10):
+    """A ``benchmark.compute`` progress callback that stores the percentage on the run every ``step`` points."""
+    last = [0]
+
+    def record(percent: int) -> None:
+        if percent - last[0] >= step or percent == 100:
+            last[0] = percent
+            BenchmarkRun.objects.filter(pk=run_id).update(progress=percent)
+
+    return record
 
 
 @transaction.atomic
@@ -104,11 +208,26 @@ def benchmark_run_now(*, site: Site, trigger: str = "manual") -> BenchmarkRun:
     return run
 
 
-def requeue_pending_runs(*, older_than: datetime.timedelta = datetime.timedelta(minutes=2)) -> int:
-    """Publish again every run still pending after ``older_than`` (the outbox sweeper); returns how many."""
-    cutoff = timezone.now() - older_than
-    ids = list(BenchmarkRun.objects.filter(status=BenchmarkRun.Status.PENDING, requested_at__lt=cutoff)
-               .values_list("pk", flat=True))
+def requeue_pending_runs(*, older_than: datetime.timedelta | None = None) -> int:
+    """The outbox sweeper: publish again every run waiting longer than ``older_than``; returns how many.
+
+    Waiting means pending since before ``older_than`` (default ``PVTRACK_OUTBOX["SWEEP_AFTER_S"]``),
+    or 'running' since before ``RECLAIM_AFTER_S`` with nobody holding its lock (its worker died). The
+    rows are picked with SELECT ... FOR UPDATE SKIP LOCKED, so two sweepers never pick the same row at
+    once, and published after that transaction; a run published twice is still computed once (the
+    claim in ``benchmark_execute``).
+    """
+    now = timezone.now()
+    if older_than is None:
+        older_than = datetime.timedelta(seconds=settings.PVTRACK_OUTBOX["SWEEP_AFTER_S"])
+    reclaim = now - datetime.timedelta(seconds=settings.PVTRACK_OUTBOX["RECLAIM_AFTER_S"])
+    waiting = (Q(status=BenchmarkRun.Status.PENDING, requested_at__lt=now - older_than)
+               | Q(status=BenchmarkRun.Status.RUNNING, started_at__lt=reclaim))
+    with transaction.atomic():
+        ids = list(BenchmarkRun.objects.select_for_update(skip_locked=True).filter(waiting)
+                   .order_by("requested_at").values_list("pk", flat=True)[:500])
+        alive = _locked_run_ids()
+    ids = [run_id for run_id in ids if run_id not in alive]
     for run_id in ids:
         _publish(run_id)
     return len(ids)
@@ -117,6 +236,53 @@ def requeue_pending_runs(*, older_than: datetime.timedelta = datetime.timedelta(
 def latest_run(site: Site) -> BenchmarkRun | None:
     """The most recent finished run of ``site``."""
     return site.benchmark_runs.filter(status=BenchmarkRun.Status.DONE).order_by("-finished_at", "-id").first()
+
+
+def benchmark_staleness(site: Site) -> dict:
+    """Whether ``site``'s benchmark reflects the saved data, for the safety officer's report (3 queries).
+
+    Shape: {"stale": bool, "message": str (one sentence for the page),
+    "latest_done_run": id | None, "latest_done_at": datetime | None,
+    "waiting_since": datetime | None (oldest run still pending or running), "waiting_s": float | None,
+    "last_failure": {"run": id, "at": datetime, "attempts": int, "error": first line} | None}.
+    Stale means: no benchmark has finished yet while changes wait, a change has waited longer than
+    ``PVTRACK_OUTBOX["STALE_AFTER_S"]`` for its benchmark, or the newest attempt failed.
+    """
+    now = timezone.now()
+    done = latest_run(site)
+    waiting = (site.benchmark_runs.filter(status__in=[BenchmarkRun.Status.PENDING, BenchmarkRun.Status.RUNNING])
+               .order_by("requested_at").values("requested_at").first())
+    failures = site.benchmark_runs.filter(status=BenchmarkRun.Status.FAILED)
+    if done is not None:
+        failures = failures.filter(finished_at__gt=done.finished_at)
+    failure = failures.order_by("-finished_at", "-id").values("pk", "finished_at", "attempts", "error").first()
+    waiting_since = waiting["requested_at"] if waiting else None
+    waiting_s = round((now - waiting_since).total_seconds(), 1) if waiting_since else None
+    overdue = waiting_s is not None and waiting_s > settings.PVTRACK_OUTBOX["STALE_AFTER_S"]
+    error_lines = (failure["error"] or "").strip().splitlines() if failure else []
+    last_error = error_lines[-1] if error_lines else ""
+    if failure is not None:
+        message = (f"The latest benchmark attempt failed after {failure['attempts']} attempt(s) "
+                   f"({last_error or 'no error text'}); the figures shown may be out of date.")
+    elif overdue:
+        message = (f"Changes saved since {timezone.localtime(waiting_since):%d %b %Y %H:%M} have waited "
+                   f"{waiting_s / 60:.0f} min for the benchmark: the figures shown may be out of date.")
+    elif done is None:
+        message = "No benchmark has finished yet." + (" One is queued." if waiting_since else "")
+    else:
+        message = f"Benchmark up to date as of {timezone.localtime(done.finished_at):%d %b %Y %H:%M}."
+        if waiting_since:
+            message += " A newer run is queued."
+    return {
+        "stale": failure is not None or overdue or (done is None and waiting_since is not None),
+        "message": message,
+        "latest_done_run": done.pk if done else None,
+        "latest_done_at": done.finished_at if done else None,
+        "waiting_since": waiting_since,
+        "waiting_s": waiting_s,
+        "last_failure": None if failure is None else {
+            "run": failure["pk"], "at": failure["finished_at"], "attempts": failure["attempts"], "error": last_error},
+    }
 
 
 @transaction.atomic

@@ -1,11 +1,16 @@
-"""Celery tasks: thin wrappers around reports.services (ids in, nothing out)."""
+"""Celery tasks: thin wrappers around reports.services (ids in, nothing out).
+
+Every task is idempotent (the benchmark claims its run; the sweeper only re-publishes), which is what
+makes ``acks_late`` and ``reject_on_worker_lost`` (re-queue when the worker process dies) safe; the
+attempt cap on the run (``MAX_ATTEMPTS``) stops a job that keeps killing its worker from looping.
+"""
 
 from __future__ import annotations
 
 from celery import shared_task
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, reject_on_worker_lost=True)
 def benchmark_run_task(run_id: int) -> None:
     """Compute benchmark run ``run_id`` if it is still waiting (safe to deliver twice)."""
     from reports.services import benchmark_execute
@@ -26,9 +31,9 @@ def benchmark_all_sites_task() -> None:
             benchmark_request(site=site, trigger="nightly")
 
 
-@shared_task
+@shared_task(acks_late=True)
 def requeue_pending_runs_task() -> int:
-    """Outbox sweeper: publish again runs that stayed pending (e.g. the broker was down at save time)."""
+    """Outbox sweeper (beat, every ``SWEEP_EVERY_S``): publish again runs still waiting; returns how many."""
     from reports.services import requeue_pending_runs
 
     return requeue_pending_runs()

@@ -1,0 +1,221 @@
+"""Service health: database, broker, worker, beat and the benchmark backlog; beat's heartbeat; a clean 503.
+
+``collect()`` is what ``GET /health/`` and ``python manage.py health`` report. It holds no patient data
+and no host names, user names or error texts (only exception class names), so it needs no login.
+Every check runs on its own daemon thread with a time bound, so a stalled service makes the check
+fail after ``timeout`` seconds instead of hanging the caller.
+
+Beat's liveness: beat itself (``HeartbeatScheduler``, set as ``CELERY_BEAT_SCHEDULER``) writes the
+Unix time into the Redis key ``HEARTBEAT_KEY`` on every scheduler tick (at least every
+``CELERY_BEAT_MAX_LOOP_INTERVAL`` seconds). A heartbeat written by a task would only prove that beat,
+broker and worker were all alive; written by the scheduler loop it proves beat alone.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import sys
+import threading
+import time
+from typing import Any
+
+from celery.beat import PersistentScheduler
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+logger = logging.getLogger(__name__)
+HEARTBEAT_KEY = "pvtrack:beat:heartbeat"
+CHECK_TIMEOUT_S = 1.5
+
+
+def _redis_client(timeout: float):
+    import redis
+
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=timeout, socket_connect_timeout=timeout)
+
+
+def _bounded(fn, timeout: float) -> dict[str, Any]:
+    """Run ``fn() -> dict`` on a daemon thread; a failure or overrun becomes {"ok": False, "error": ...}."""
+    box: dict[str, Any] = {}
+
+    def target():
+        try:
+            box["result"] = fn()
+        except Exception as exc:  # reported, never raised: health must answer
+            box["result"] = {"ok": False, "error": type(exc).__name__}
+
+    started = time.monotonic()
+    thread = threading.Thread(target=target, daemon=True, name="pvtrack-health")
+    thread.start()
+    thread.join(timeout)
+    if "result" not in box:
+        return {"ok": False, "error": f"no answer within {timeout:g} s"}
+    result = box["result"]
+    result.setdefault("latency_ms", round((time.monotonic() - started) * 1000, 1))
+    return result
+
+
+def _database() -> dict[str, Any]:
+    from reports.models import BenchmarkRun
+
+    try:
+        started = time.monotonic()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+        latency = round((time.monotonic() - started) * 1000, 1)
+        now = timezone.now()
+        runs = BenchmarkRun.objects.filter(status__in=[BenchmarkRun.Status.PENDING, BenchmarkRun.Status.RUNNING])
+        oldest = runs.filter(status=BenchmarkRun.Status.PENDING).order_by("requested_at").values_list(
+            "requested_at", flat=True).first()
+        counts = {row["status"]: row["n"] for row in _count_by_status(runs)}
+        failed = BenchmarkRun.objects.filter(status=BenchmarkRun.Status.FAILED,
+                                             finished_at__gte=now - datetime.timedelta(days=1)).count()
+        age = round((now - oldest).total_seconds(), 1) if oldest else None
+        backlog = {
+            "ok": age is None or age <= settings.PVTRACK_OUTBOX["STALE_AFTER_S"],
+            "oldest_pending_age_s": age,
+            "pending": counts.get(BenchmarkRun.Status.PENDING, 0),
+            "running": counts.get(BenchmarkRun.Status.RUNNING, 0),
+            "failed_last_24h": failed,
+            "stale_after_s": settings.PVTRACK_OUTBOX["STALE_AFTER_S"],
+        }
+        return {"database": {"ok": True, "latency_ms": latency}, "backlog": backlog}
+    finally:
+        connection.close()  # this thread's own connection
+
+
+def _count_by_status(runs):
+    from django.db.models import Count
+
+    return runs.values("status").annotate(n=Count("id")).order_by()
+
+
+def _broker() -> dict[str, Any]:
+    started = time.monotonic()
+    _redis_client(CHECK_TIMEOUT_S).ping()
+    return {"ok": True, "latency_ms": round((time.monotonic() - started) * 1000, 1)}
+
+
+def _worker() -> dict[str, Any]:
+    from pvtrack.celery import app
+
+    replies = app.control.ping(timeout=CHECK_TIMEOUT_S * 0.6)
+    return {"ok": bool(replies), "workers": len(replies)}
+
+
+def _beat() -> dict[str, Any]:
+    raw = _redis_client(CHECK_TIMEOUT_S).get(HEARTBEAT_KEY)
+    if raw is None:
+        return {"ok": False, "heartbeat_age_s": None, "error": "no heartbeat"}
+    age = round(max(0.0, time.time() - float(raw)), 1)
+    return {"ok": age <= settings.PVTRACK_OUTBOX["BEAT_DEAD_AFTER_S"], "heartbeat_age_s": age}
+
+
+def collect(timeout: float = CHECK_TIMEOUT_S + 0.5) -> dict[str, Any]:
+    """Check every service and return the report; total time at most about ``timeout`` seconds.
+
+    Shape: {"ok": bool, "checked_at": ISO 8601,
+    "database": {"ok", "latency_ms"[, "error"]},
+    "broker": {"ok", "latency_ms"[, "mode" | "error"]}, "worker": {"ok", "workers"[, "mode" | "error"]},
+    "beat": {"ok", "heartbeat_age_s"[, "mode" | "error"]},
+    "backlog": {"ok", "oldest_pending_age_s" (s, null when nothing waits), "pending", "running",
+    "failed_last_24h", "stale_after_s"}}. Without a broker (REDIS_URL unset) jobs run in-process:
+    broker, worker and beat then report {"ok": true, "mode": "in-process"}.
+    """
+    checks: dict[str, Any] = {}
+    threads = {"database": _database}
+    if settings.REDIS_URL:
+        threads |= {"broker": _broker, "worker": _worker, "beat": _beat}
+    else:
+        for name in ("broker", "worker", "beat"):
+            checks[name] = {"ok": True, "mode": "in-process"}
+    results: dict[str, dict] = {}
+    runners = []
+    for name, fn in threads.items():
+        runner = threading.Thread(target=lambda n=name, f=fn: results.__setitem__(n, _bounded(f, timeout)),
+                                  daemon=True)
+        runner.start()
+        runners.append(runner)
+    for runner in runners:
+        runner.join(timeout + 0.5)
+    db = results.get("database", {"ok": False, "error": "no answer"})
+    checks["database"] = db.get("database", {k: v for k, v in db.items() if k != "backlog"})
+    checks["backlog"] = db.get("backlog", {"ok": False, "error": "database unavailable"})
+    for name in ("broker", "worker", "beat"):
+        if name in threads:
+            checks[name] = results.get(name, {"ok": False, "error": "no answer"})
+    report = {"ok": all(c["ok"] for c in checks.values()), "checked_at": timezone.now().isoformat()}
+    return report | {k: checks[k] for k in ("database", "broker", "worker", "beat", "backlog")}
+
+
+@never_cache
+@require_GET
+def health_view(request: HttpRequest) -> JsonResponse:
+    """GET /health/: the ``collect()`` report as JSON; 200 when everything is healthy, else 503. No login."""
+    report = collect()
+    return JsonResponse(report, status=200 if report["ok"] else 503)
+
+
+class HeartbeatScheduler(PersistentScheduler):
+    """Celery beat's default scheduler that also writes beat's heartbeat (see the module docstring)."""
+
+    def tick(self, *args, **kwargs):
+        interval = super().tick(*args, **kwargs)
+        if settings.REDIS_URL:
+            try:
+                _redis_client(0.5).set(HEARTBEAT_KEY, repr(time.time()), ex=3600)
+            except Exception as exc:  # broker down: health shows it; beat keeps running
+                logger.warning("beat heartbeat not written: %s", type(exc).__name__)
+        return interval
+
+
+DATABASE_DOWN = ("The database is unavailable (restarting or unreachable). Your change may not have been "
+                 "saved: check the record and try again in a minute.")
+
+
+def _database_lost(exc: BaseException | None) -> bool:
+    """Whether ``exc``, or an exception it was raised while handling, is a lost database connection."""
+    for _ in range(5):
+        if exc is None:
+            return False
+        if isinstance(exc, OperationalError | InterfaceError):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _database_down_response(request: HttpRequest) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        response = JsonResponse({"detail": DATABASE_DOWN}, status=503)
+    else:
+        response = HttpResponse(DATABASE_DOWN, status=503, content_type="text/plain; charset=utf-8")
+    response["Retry-After"] = "30"
+    return response
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: a lost database answers 503 with a plain message; any other error the default 500 page.
+
+    Django calls this inside its exception handler, so ``sys.exc_info()`` is the unhandled exception.
+    """
+    from django.views.defaults import server_error as default_server_error
+
+    if _database_lost(sys.exc_info()[1]):
+        return _database_down_response(request)
+    return default_server_error(request)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler400: Django reports a session it could not save as SessionInterrupted (400); when the cause
+    was a lost database, answer the same 503 as ``server_error``. Anything else: the default 400 page."""
+    from django.views.defaults import bad_request as default_bad_request
+
+    if _database_lost(exception):
+        return _database_down_response(request)
+    return default_bad_request(request, exception)

@@ -1,0 +1,303 @@
+"""Fault-injection harness: its OWN PostgreSQL, Redis, gunicorn, Celery worker and beat, on loopback ports.
+
+It never touches the machine's shared services (5432, 6379): every server is started here, on a free
+loopback port, with a data directory under a fresh temporary directory, and stopped at the end.
+Every wait is bounded in time (``wait_for``) and every request loop in count.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED_PORTS = {5432, 6379}
+PASSWORD = "faults-harness-pw-2026"
+
+
+class HarnessError(RuntimeError):
+    pass
+
+
+def binaries() -> tuple[Path | None, str | None]:
+    """(directory holding initdb/pg_ctl/postgres, redis-server path); None where absent."""
+    pg_bin = None
+    for candidate in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
+        if all((Path(candidate) / b).exists() for b in ("initdb", "pg_ctl", "postgres")):
+            pg_bin = Path(candidate)
+            break
+    if pg_bin is None and shutil.which("pg_ctl") and shutil.which("initdb"):
+        pg_bin = Path(shutil.which("pg_ctl")).resolve().parent
+    return pg_bin, shutil.which("redis-server")
+
+
+def free_port() -> int:
+    for _ in range(20):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in SHARED_PORTS:
+            return port
+    raise HarnessError("no free loopback port")
+
+
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    raise HarnessError(f"timed out after {timeout:g} s waiting for {what}")
+
+
+class Harness:
+    """Start with ``start()``, stop with ``stop()``; fault methods: redis_stop/start/pause/resume, worker_kill..."""
+
+    def __init__(self, pg_bin: Path, redis_server: str):
+        self.pg_bin, self.redis_server = pg_bin, redis_server
+        self.base = Path(tempfile.mkdtemp(prefix="pvtrack-faults-"))
+        self.pg_port, self.redis_port, self.web_port = free_port(), free_port(), free_port()
+        self.pgdata = self.base / "pgdata"
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.as_postgres = os.geteuid() == 0  # initdb refuses to run as root
+        self.db_url = f"postgres://postgres@127.0.0.1:{self.pg_port}/pvtrack_faults"
+        self.redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "DJANGO_SETTINGS"))} | {
+            "DATABASE_URL": self.db_url, "REDIS_URL": self.redis_url, "PVTRACK_ENV": "test", "DEBUG": "0",
+            "DJANGO_SETTINGS_MODULE": "pvtrack.settings", "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            # Short sweeper/reclaim periods so that a test sees recovery within seconds (production: minutes).
+            "PVTRACK_SWEEP_EVERY_S": "1", "PVTRACK_SWEEP_AFTER_S": "1", "PVTRACK_RECLAIM_AFTER_S": "2",
+            "PVTRACK_BEAT_MAX_LOOP_INTERVAL": "1", "PVTRACK_BEAT_DEAD_AFTER_S": "10", "LOG_LEVEL": "WARNING",
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.env.pop("PVTRACK_TEST_JOB_DELAY_S", None)
+        self.base_url = f"http://127.0.0.1:{self.web_port}"
+
+    # --- processes -------------------------------------------------------------------------------------
+    def _pg(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        cmd = [str(self.pg_bin / args[0]), *args[1:]]
+        if self.as_postgres:
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        if result.returncode != 0:
+            raise HarnessError(f"{args[0]} failed: {result.stdout[-2000:]} {result.stderr[-2000:]}")
+        return result
+
+    def _spawn(self, name: str, cmd: list[str], env: dict | None = None) -> subprocess.Popen:
+        log = (self.base / f"{name}.log").open("a")
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env or self.env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        self.procs[name] = proc
+        return proc
+
+    def log_tail(self, name: str, chars: int = 3000) -> str:
+        path = self.base / f"{name}.log"
+        return path.read_text(errors="replace")[-chars:] if path.exists() else ""
+
+    def manage(self, *args: str, timeout: float = 180) -> str:
+        result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True,
+                                text=True, timeout=timeout)
+        if result.returncode != 0:
+            raise HarnessError(f"manage.py {' '.join(args)}: {result.stdout[-2000:]}{result.stderr[-3000:]}")
+        return result.stdout
+
+    def start(self) -> None:
+        self.base.chmod(0o755)
+        self.pgdata.mkdir()
+        if self.as_postgres:
+            shutil.chown(self.pgdata, "postgres", "postgres")
+        self._pg("initdb", "-D", str(self.pgdata), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
+        self.pg_start()
+        self._psql_admin("CREATE DATABASE pvtrack_faults")
+        self.redis_start()
+        self.manage("migrate", "--noinput")
+        self.manage("load_reference_data")
+        self.manage("shell", "-c", SETUP_SCRIPT.format(password=PASSWORD))
+        self.web_start()
+        self.worker_start()
+        self.beat_start()
+
+    def stop(self) -> None:
+        for name in ("beat", "worker", "web"):
+            self._stop_proc(name)
+        if "redis" in self.procs:
+            self.redis_resume()
+            self._stop_proc("redis")
+        try:
+            self._pg("pg_ctl", "-D", str(self.pgdata), "-m", "immediate", "-w", "-t", "30", "stop")
+        except (HarnessError, subprocess.TimeoutExpired):
+            pass
+        shutil.rmtree(self.base, ignore_errors=True)
+
+    def _stop_proc(self, name: str, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
+        proc = self.procs.pop(name, None)
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+    # --- PostgreSQL ------------------------------------------------------------------------------------
+    def pg_start(self) -> None:
+        opts = f"-p {self.pg_port} -k {self.base} -c listen_addresses=127.0.0.1"
+        if self.as_postgres:
+            shutil.chown(self.base, "postgres", "postgres")
+        self._pg("pg_ctl", "-D", str(self.pgdata), "-o", opts, "-l", str(self.pgdata / "server.log"), "-w",
+                 "-t", "60", "start")
+
+    def pg_restart(self) -> None:
+        # -l: the new postmaster must not inherit (and hold open) this process's output pipes.
+        self._pg("pg_ctl", "-D", str(self.pgdata), "-l", str(self.pgdata / "server.log"), "-m", "fast", "-w",
+                 "-t", "60", "restart")
+
+    def _psql_admin(self, sql: str) -> None:
+        with psycopg.connect(f"postgresql://postgres@127.0.0.1:{self.pg_port}/postgres", autocommit=True,
+                             connect_timeout=5) as conn:
+            conn.execute(sql)
+
+    def query(self, sql: str, params: tuple = ()) -> list[tuple]:
+        with psycopg.connect(self.db_url.replace("postgres://", "postgresql://"), connect_timeout=5) as conn:
+            return conn.execute(sql, params).fetchall()
+
+    # --- Redis -----------------------------------------------------------------------------------------
+    def redis_start(self) -> None:
+        self._spawn("redis", [self.redis_server, "--port", str(self.redis_port), "--bind", "127.0.0.1",
+                              "--save", "", "--appendonly", "no", "--dir", str(self.base)])
+        wait_for(self._redis_up, 20, "the harness Redis")
+
+    def _redis_up(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.redis_port), timeout=1) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def redis_stop(self) -> None:
+        self._stop_proc("redis")
+
+    def redis_pause(self) -> None:
+        os.kill(self.procs["redis"].pid, signal.SIGSTOP)
+
+    def redis_resume(self) -> None:
+        proc = self.procs.get("redis")
+        if proc is not None and proc.poll() is None:
+            os.kill(proc.pid, signal.SIGCONT)
+
+    # --- app processes ---------------------------------------------------------------------------------
+    def web_start(self) -> None:
+        self._spawn("web", [sys.executable, "-m", "gunicorn", "pvtrack.wsgi:application", "--bind",
+                            f"127.0.0.1:{self.web_port}", "--workers", "2", "--timeout", "30",
+                            "--graceful-timeout", "5", "--no-control-socket"])
+        wait_for(self._web_up, 60, "gunicorn")
+
+    def _web_up(self) -> bool:
+        if self.procs["web"].poll() is not None:
+            raise HarnessError(f"gunicorn exited:\n{self.log_tail('web')}")
+        try:
+            return requests.get(f"{self.base_url}/login/", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def worker_start(self, job_delay_s: float | None = None) -> subprocess.Popen:
+        env = dict(self.env)
+        if job_delay_s is not None:
+            env["PVTRACK_TEST_JOB_DELAY_S"] = str(job_delay_s)
+        proc = self._spawn("worker", [sys.executable, "-m", "celery", "-A", "pvtrack", "worker", "--pool=solo",
+                                      "-l", "info", "--without-gossip", "--without-mingle", "--hostname",
+                                      f"faults-{os.getpid()}-{time.monotonic_ns()}@%h"], env=env)
+        wait_for(lambda: self._worker_ready(proc), 60, "the Celery worker")
+        return proc
+
+    def _worker_ready(self, proc: subprocess.Popen) -> bool:
+        if proc.poll() is not None:
+            raise HarnessError(f"worker exited:\n{self.log_tail('worker')}")
+        return "ready." in self.log_tail("worker", 20000)
+
+    def worker_kill(self) -> None:
+        """SIGKILL the worker's whole process group (no chance to ack, requeue or clean up)."""
+        proc = self.procs.pop("worker")
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        (self.base / "worker.log").rename(self.base / f"worker-killed-{proc.pid}.log")
+
+    def beat_start(self) -> None:
+        self._spawn("beat", [sys.executable, "-m", "celery", "-A", "pvtrack", "beat", "-l", "info",
+                             "--schedule", str(self.base / "celerybeat-schedule")])
+
+    def health(self) -> dict:
+        """GET /health/ of the harness app: {"status": HTTP status, **report}."""
+        response = requests.get(f"{self.base_url}/health/", timeout=10)
+        return {"status": response.status_code, **response.json()}
+
+    def health_command(self) -> tuple[int, dict]:
+        """``manage.py health --json``: (exit status, report)."""
+        result = subprocess.run([sys.executable, "manage.py", "health", "--json"], cwd=ROOT, env=self.env,
+                                capture_output=True, text=True, timeout=60)
+        return result.returncode, json.loads(result.stdout)
+
+    # --- the API, as a nurse ---------------------------------------------------------------------------
+    def login(self, username: str) -> requests.Session:
+        session = requests.Session()
+        page = session.get(f"{self.base_url}/login/", timeout=10)
+        page.raise_for_status()
+        response = session.post(f"{self.base_url}/login/", timeout=10, allow_redirects=False,
+                                data={"username": username, "password": PASSWORD,
+                                      "csrfmiddlewaretoken": session.cookies["csrftoken"]})
+        if response.status_code != 302:
+            raise HarnessError(f"login of {username} failed: {response.status_code} {response.text[:500]}")
+        session.headers["X-CSRFToken"] = session.cookies["csrftoken"]
+        return session
+
+    def patients(self) -> list[tuple[int, int, str]]:
+        """(patient id, cycle id, cycle start ISO date) of the harness ward, ordered by study id."""
+        return [(p, c, d.isoformat()) for p, c, d in self.query(
+            "SELECT p.id, c.id, c.start_date FROM patients_patient p JOIN patients_treatmentcycle c "
+            "ON c.patient_id = p.id AND c.number = 1 ORDER BY p.study_id")]
+
+
+def ae_payload(patient: int, cycle: int, start: str, grade: int = 2) -> dict:
+    """A valid CTCAE v5.0 Cytokine release syndrome on cycle day 2."""
+    import datetime
+
+    onset = datetime.date.fromisoformat(start) + datetime.timedelta(days=1)
+    return {"patient": patient, "cycle": cycle, "term": "Cytokine release syndrome", "grade": grade,
+            "onset_date": onset.isoformat(), "grading_scale": "ctcae_v5_0", "relatedness": "probable",
+            "action_taken": "DOSE NOT CHANGED", "outcome": "RECOVERED/RESOLVED"}
+
+
+SETUP_SCRIPT = """
+import datetime
+from decimal import Decimal
+from django.contrib.auth import get_user_model
+from patients.models import Membership, Patient, Site, TreatmentCycle
+site = Site.objects.create(slug="faults-ward", name="Fault-injection ward")
+for name in ("nurse1", "nurse2"):
+    user = get_user_model().objects.create_user(username=name, password="{password}")
+    Membership.objects.create(user=user, site=site, role=Membership.Role.WARD_STAFF)
+for i in range(140):
+    p = Patient.objects.create(site=site, study_id=f"F-{{i:03d}}", sex="F", birth_month=datetime.date(2015, 3, 1),
+                               disease_status=Patient.DiseaseStatus.FIRST_RELAPSE)
+    TreatmentCycle.objects.create(patient=p, number=1, start_date=datetime.date(2026, 1, 5),
+                                  schedule=TreatmentCycle.Schedule.STANDARD_28D, starting_dose=Decimal("5"),
+                                  marrow_blasts_pct=Decimal("30"))
+"""
