@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from ae.models import AdverseEvent, CTCAEGrade, CTCAETerm
 from ae.services import EDITABLE_FIELDS, StaleEditError, adverse_event_create, adverse_event_update
 from patients import access
-from patients.apis import SiteScopedWritePermission, as_drf_error
+from patients.apis import SiteScopedWritePermission, SlugRelatedField, as_drf_error
 
 
 class CTCAEGradeSerializer(serializers.ModelSerializer):
@@ -37,7 +37,7 @@ class CTCAETermViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class AdverseEventSerializer(serializers.ModelSerializer):
-    term = serializers.SlugRelatedField(slug_field="term", queryset=CTCAETerm.objects.all())
+    term = SlugRelatedField(slug_field="term", queryset=CTCAETerm.objects.all())
     meddra_code = serializers.IntegerField(source="term.meddra_code", read_only=True)
     onset_cycle_day = serializers.IntegerField(read_only=True)
     reason = serializers.CharField(write_only=True, required=False, allow_blank=True,
@@ -48,8 +48,10 @@ class AdverseEventSerializer(serializers.ModelSerializer):
         fields = ["id", "patient", "cycle", "term", "meddra_code", "grade", "verbatim_term", "grading_scale",
                   "onset_date", "onset_cycle_day", "resolution_date", "present_before_cycle", "serious",
                   *AdverseEvent.SAE_FIELDS, "relatedness", "action_taken", "outcome", "version", "created_at",
-                  "updated_at", "reason"]
-        read_only_fields = ["created_at", "updated_at"]
+                  "updated_at", "reason", "computed_grade", "computed_rationale", "grade_discrepancy_reason",
+                  "discrepancy_resolved_at"]
+        read_only_fields = ["created_at", "updated_at", "computed_grade", "computed_rationale",
+                            "discrepancy_resolved_at"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.http import HttpRequest
 
 from patients.models import Membership
 from reports.models import BenchmarkRun
@@ -71,7 +72,7 @@ def test_an_event_recorded_in_the_form_appears_in_the_officers_benchmark(worker,
     officer = make_user("officer", ward, Membership.Role.SAFETY_OFFICER)
     cycles = [make_cycle(make_patient(ward, f"W-{i:02d}")) for i in range(3)]
 
-    assert client.login(username=nurse.username, password=PASSWORD)
+    assert client.login(request=HttpRequest(), username=nurse.username, password=PASSWORD)
     started = time.monotonic()
     response = client.post(f"/patients/{cycles[0].patient.pk}/events/new/", event_form_data(cycles[0], grade=3))
     assert response.status_code == 302, response.content.decode()[:2000]
@@ -90,7 +91,7 @@ def test_an_event_recorded_in_the_form_appears_in_the_officers_benchmark(worker,
     assert run.inputs["denominators"]["all"] == 3
 
     client.logout()
-    assert client.login(username=officer.username, password=PASSWORD)
+    assert client.login(request=HttpRequest(), username=officer.username, password=PASSWORD)
     page = client.get(f"/sites/{ward.slug}/report/").content.decode()
     assert f"Run {run.pk} finished" in page
     assert ">1/3</a>" in page  # CRS any grade, all cycles: 1 of 3 patients

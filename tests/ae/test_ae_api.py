@@ -7,7 +7,7 @@ import datetime
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from ae.models import AdverseEvent, AdverseEventRevision
@@ -206,18 +206,18 @@ def test_an_anonymous_client_is_refused(cycle, event):
 
 
 def test_a_token_authenticates_the_nurse(nurse, event):
-    token = Token.objects.create(user=nurse)
+    _, token = AuthToken.objects.create(user=nurse)
     api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     response = api.get(EVENTS)
     assert response.status_code == 200
     assert [e["id"] for e in response.json()["results"]] == [event.pk]
 
 
 def test_a_wrong_token_is_refused(nurse, event):
-    Token.objects.create(user=nurse)
+    AuthToken.objects.create(user=nurse)
     api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION="Token 0000000000000000000000000000000000000000")
+    api.credentials(HTTP_AUTHORIZATION="Token " + "0" * 64)
     assert api.get(EVENTS).status_code in (401, 403)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.http import HttpRequest
 
 from ae.models import AdverseEvent
 from patients.access import sites_for
@@ -136,10 +137,10 @@ def test_demo_safety_officer_sees_the_report(client):
     site = load("xie2023_suzhou")
     run = benchmark_run_now(site=site)
     assert run.status == "done"
-    assert client.login(username="demo-safety", password=DEMO_PASSWORDS["demo-safety"])
+    assert client.login(request=HttpRequest(), username="demo-safety", password=DEMO_PASSWORDS["demo-safety"])
     response = client.get(f"/sites/{site.slug}/report/")
     assert response.status_code == 200
     assert "Cytokine release syndrome" in response.content.decode()
     client.logout()
-    assert client.login(username="demo-other-nurse", password=DEMO_PASSWORDS["demo-other-nurse"])
+    assert client.login(request=HttpRequest(), username="demo-other-nurse", password=DEMO_PASSWORDS["demo-other-nurse"])
     assert client.get(f"/sites/{site.slug}/report/").status_code == 404

@@ -1,0 +1,85 @@
+"""Authentication glue: the API token login (django-rest-knox behind django-axes) and the lockout response.
+
+- ``POST /api/v1/auth/login/`` with HTTP Basic credentials (or a logged-in browser session) answers
+  ``{"expiry": ISO 8601 datetime, "token": str}``; the token is stored only as a SHA-512 digest and expires
+  ``REST_KNOX["TOKEN_TTL"]`` after issue. Clients send ``Authorization: Token <token>``.
+- ``POST /api/v1/auth/logout/`` (with that token) deletes it; ``/api/v1/auth/logoutall/`` deletes all the
+  user's tokens. Both answer 204.
+- After ``AXES_FAILURE_LIMIT`` failed logins for one username from one address, both the web login and the
+  token login answer 429 until ``AXES_COOLOFF_TIME`` has passed (:func:`lockout_response`).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.forms import AuthenticationForm
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
+from drf_spectacular.authentication import BasicScheme
+from drf_spectacular.utils import extend_schema, inline_serializer
+from knox import views as knox_views
+from rest_framework import serializers
+from rest_framework.authentication import BasicAuthentication, SessionAuthentication
+
+LOCKOUT_MESSAGE = ("Too many failed login attempts for this username from this computer. "
+                   "Login is locked for {minutes} minutes; try again later or ask an administrator to unlock it.")
+
+
+def lockout_minutes() -> int:
+    """The cool-off period in whole minutes (``AXES_COOLOFF_TIME``, a timedelta)."""
+    return int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+
+
+def lockout_response(request: HttpRequest, original_response: HttpResponse | None = None,
+                     credentials: dict | None = None) -> HttpResponse:
+    """``AXES_LOCKOUT_CALLABLE``: 429 with JSON ``{"detail": message}`` for the API, else the login page
+    with the lockout message (no password is echoed back)."""
+    message = LOCKOUT_MESSAGE.format(minutes=lockout_minutes())
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": message}, status=settings.AXES_HTTP_RESPONSE_CODE)
+    return render(request, "registration/login.html", {"form": AuthenticationForm(request), "locked_out": message},
+                  status=settings.AXES_HTTP_RESPONSE_CODE)
+
+
+class AxesBasicAuthentication(BasicAuthentication):
+    """HTTP Basic that hands Django's ``authenticate()`` the underlying HttpRequest, so that django-axes
+    counts the failure against it and AxesMiddleware can turn a lockout into the 429 response."""
+
+    def authenticate_credentials(self, userid, password, request=None):
+        return super().authenticate_credentials(userid, password, getattr(request, "_request", request))
+
+
+class AxesBasicScheme(BasicScheme):
+    """OpenAPI: :class:`AxesBasicAuthentication` is plain HTTP Basic."""
+
+    target_class = AxesBasicAuthentication
+
+
+@method_decorator(sensitive_post_parameters(), name="dispatch")
+class TokenLoginView(knox_views.LoginView):
+    """Issue an expiring API token to a user who proves who they are with HTTP Basic (or a session)."""
+
+    authentication_classes = [AxesBasicAuthentication, SessionAuthentication]
+
+    @extend_schema(request=None, responses=inline_serializer(
+        "TokenLoginResponse", {"expiry": serializers.DateTimeField(), "token": serializers.CharField()}))
+    def post(self, request, format=None):
+        return super().post(request, format=format)
+
+
+class TokenLogoutView(knox_views.LogoutView):
+    """Delete the token that authenticated this request."""
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request, format=None):
+        return super().post(request, format=format)
+
+
+class TokenLogoutAllView(knox_views.LogoutAllView):
+    """Delete every token of the user who sent this request."""
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request, format=None):
+        return super().post(request, format=format)
