@@ -7,6 +7,7 @@ PostgreSQL (see ``pvtrack/embedded.py``) and Celery tasks run in-process after c
 
 from __future__ import annotations
 
+import datetime
 import secrets
 from pathlib import Path
 
@@ -51,7 +52,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
+    "axes",
     "django_filters",
     "drf_spectacular",
     "pgtrigger",
@@ -69,6 +71,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last: turns a lockout detected during the request into the lockout page (or JSON for the API).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "pvtrack.urls"
@@ -105,6 +110,20 @@ DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth -----------------------------------------------------------------------------------------
+# django-axes first: it refuses a locked-out username+IP before any password is checked. Every
+# authenticate() call must pass the request (the web login and the API token login both do).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "pvtrack.auth.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+# The client address is REMOTE_ADDR (axes' default), not a client-supplied X-Forwarded-For that an attacker
+# could vary to escape the lockout.
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
@@ -151,18 +170,38 @@ if PRODUCTION:
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+# Content-Security-Policy (django-csp 4): the pages use static CSS and JS files only, no inline code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 # --- REST API -------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+# API tokens (django-rest-knox): stored as SHA-512 digests, expire API_TOKEN_TTL_HOURS after issue.
+REST_KNOX = {
+    "TOKEN_TTL": datetime.timedelta(hours=env.int("API_TOKEN_TTL_HOURS", default=10)),
+    "AUTO_REFRESH": False,
+    "AUTH_HEADER_PREFIX": "Token",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "pvtrack API",
@@ -199,6 +238,23 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 7200, "socket_timeout": 2, "socket_connect_timeout": 2}
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The outbox (reports/services.py, docs/operations.md): a save waits for the broker at most PUBLISH_WAIT_S
+# (the send runs on PUBLISH_THREADS threads); beat's sweeper publishes again, every SWEEP_EVERY_S, runs
+# pending longer than SWEEP_AFTER_S and runs left 'running' by a dead worker for RECLAIM_AFTER_S.
+# Health (pvtrack/health.py) calls a pending run older than STALE_AFTER_S a backlog, and beat dead when
+# its heartbeat is older than BEAT_DEAD_AFTER_S.
+PVTRACK_OUTBOX = {
+    "PUBLISH_WAIT_S": env.float("PVTRACK_PUBLISH_WAIT_S", default=0.5),
+    "PUBLISH_THREADS": env.int("PVTRACK_PUBLISH_THREADS", default=4),
+    "SWEEP_EVERY_S": env.float("PVTRACK_SWEEP_EVERY_S", default=60.0),
+    "SWEEP_AFTER_S": env.float("PVTRACK_SWEEP_AFTER_S", default=60.0),
+    "RECLAIM_AFTER_S": env.float("PVTRACK_RECLAIM_AFTER_S", default=300.0),
+    "STALE_AFTER_S": env.float("PVTRACK_STALE_AFTER_S", default=900.0),
+    "BEAT_DEAD_AFTER_S": env.float("PVTRACK_BEAT_DEAD_AFTER_S", default=120.0),
+}
+# Beat writes a heartbeat (a Redis key with a timestamp) at least every CELERY_BEAT_MAX_LOOP_INTERVAL seconds.
+CELERY_BEAT_SCHEDULER = "pvtrack.health:HeartbeatScheduler"
+CELERY_BEAT_MAX_LOOP_INTERVAL = env.int("PVTRACK_BEAT_MAX_LOOP_INTERVAL", default=30)
 CELERY_BEAT_SCHEDULE = {
     "nightly-benchmarks": {
         "task": "reports.tasks.benchmark_all_sites_task",
@@ -206,7 +262,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "requeue-pending-benchmarks": {
         "task": "reports.tasks.requeue_pending_runs_task",
-        "schedule": 300.0,
+        "schedule": PVTRACK_OUTBOX["SWEEP_EVERY_S"],
     },
 }
 
@@ -219,6 +275,11 @@ PVTRACK_BENCHMARK = {
     "MIN_COHORTS": env.int("PVTRACK_MIN_COHORTS", default=3),
     "MIN_EVENTS": env.int("PVTRACK_MIN_EVENTS", default=3),
     "MAX_ATTEMPTS": env.int("PVTRACK_MAX_ATTEMPTS", default=3),
+    # Sequential monitoring (Pocock-type, Ivanova 2005): planned patients and overall one-sided alpha.
+    "N_MAX": env.int("PVTRACK_N_MAX", default=40),
+    "SEQUENTIAL_ALPHA": env.float("PVTRACK_SEQUENTIAL_ALPHA", default=0.05),
+    # A cohort figure graded on another scale family (CTCAE vs ASTCT/Lee): "exclude" it, or "label" it and pool it.
+    "SCALE_MISMATCH": env.str("PVTRACK_SCALE_MISMATCH", default="exclude"),
 }
 
 # --- Logging: ids only, never form bodies or patient data -----------------------------------------

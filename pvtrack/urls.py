@@ -9,6 +9,8 @@ from ae import grading_apis
 from ae import views as ae_views
 from patients import apis as patient_apis
 from patients import views as patient_views
+from pvtrack import auth as pvtrack_auth
+from pvtrack import health
 from reports import apis as report_apis
 from reports import views as report_views
 
@@ -30,15 +32,28 @@ urlpatterns = [
     path("patients/<int:patient_pk>/events/new/", ae_views.event_create, name="event-create"),
     path("events/<int:pk>/edit/", ae_views.event_edit, name="event-edit"),
     path("events/<int:pk>/history/", ae_views.event_history, name="event-history"),
+    path("patients/<int:patient_pk>/crs/new/", ae_views.crs_assessment_create, name="crs-assessment-create"),
+    path("patients/<int:patient_pk>/icans/new/", ae_views.icans_assessment_create, name="icans-assessment-create"),
+    path("patients/<int:patient_pk>/labs/new/", ae_views.lab_result_create, name="lab-result-create"),
+    path("events/<int:pk>/discrepancy/resolve/", ae_views.discrepancy_resolve, name="discrepancy-resolve"),
     path("sites/<slug:site>/report/", report_views.report, name="report"),
     path("sites/<slug:site>/report/<slug:category>/<str:band>/<str:scope>/", report_views.drilldown,
          name="drilldown"),
+    path("sites/<slug:site>/report/<slug:category>/<str:band>/<str:scope>/plots/", report_views.cell_plots,
+         name="cell-plots"),
     path("flags/<int:pk>/review/", report_views.flag_review_view, name="flag-review"),
     path("sites/<slug:site>/export.<str:fmt>", report_views.export_ae_table, name="export-ae-table"),
+    path("api/v1/auth/login/", pvtrack_auth.TokenLoginView.as_view(), name="api-login"),
+    path("api/v1/auth/logout/", pvtrack_auth.TokenLogoutView.as_view(), name="api-logout"),
+    path("api/v1/auth/logoutall/", pvtrack_auth.TokenLogoutAllView.as_view(), name="api-logoutall"),
     path("api/v1/grading/crs/", grading_apis.CRSGradeApi.as_view(), name="grading-crs"),
     path("api/v1/grading/icans/", grading_apis.ICANSGradeApi.as_view(), name="grading-icans"),
     path("api/v1/grading/lab/", grading_apis.LabGradeApi.as_view(), name="grading-lab"),
     path("api/v1/", include((router.urls, "api"))),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("admin/", admin.site.urls),
+    path("health/", health.health_view, name="health"),
 ]
+
+handler400 = health.bad_request  # a lost database answers a clean 503 ...
+handler500 = health.server_error  # ... never a bare 400 or 500

@@ -9,11 +9,13 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from ae.services import grade_discrepancies_open
 from patients import access
+from reports import plots
 from reports.benchmark import CYCLE_SCOPES, GRADE_BAND_LABELS, GRADE_BANDS
 from reports.exports import csv_lines, xlsx_bytes
 from reports.models import BenchmarkCategory, BenchmarkRun, Flag
-from reports.services import flag_review, latest_run
+from reports.services import benchmark_staleness, flag_review, latest_run
 
 
 @login_required
@@ -21,13 +23,18 @@ def report(request: HttpRequest, site: str) -> HttpResponse:
     site_obj = get_object_or_404(access.sites_for(request.user), slug=site)
     run = latest_run(site_obj)
     waiting = site_obj.benchmark_runs.filter(status__in=[BenchmarkRun.Status.PENDING, BenchmarkRun.Status.RUNNING])
-    failed = site_obj.benchmark_runs.filter(status=BenchmarkRun.Status.FAILED).first()
     flags = run.flags.select_related("category", "reviewed_by") if run else []
+    cells = (run.results or {}).get("cells", []) if run else []
+    flagged_plots = [dict(zip(("forest", "funnel"), plots.cell_svgs(c), strict=True), cell=c)
+                     for c in cells if c.get("flag") and c.get("pooled")]
+    in_progress = waiting.order_by("-started_at").first()
     return render(request, "reports/report.html", {
-        "site": site_obj, "run": run, "cells": (run.results or {}).get("cells", []) if run else [],
-        "flags": flags, "waiting": waiting.exists(), "failed": failed,
+        "site": site_obj, "run": run, "cells": cells, "flagged_plots": flagged_plots,
+        "in_progress": in_progress,
+        "flags": flags, "waiting": in_progress is not None, "staleness": benchmark_staleness(site_obj),
         "can_review": access.role_on(request.user, site_obj) in access.REVIEWERS,
         "band_labels": GRADE_BAND_LABELS, "scope_labels": CYCLE_SCOPES,
+        "quality_queries": grade_discrepancies_open(site=site_obj),
     })
 
 
@@ -47,6 +54,27 @@ def drilldown(request: HttpRequest, site: str, category: str, band: str, scope: 
     return render(request, "reports/drilldown.html", {
         "site": site_obj, "category": category_obj, "band": GRADE_BAND_LABELS[band], "scope": CYCLE_SCOPES[scope],
         "events": events, "n_patients": len({e.patient_id for e in events})})
+
+
+@login_required
+def cell_plots(request: HttpRequest, site: str, category: str, band: str, scope: str) -> HttpResponse:
+    """One benchmark cell of the latest run in detail: forest and funnel plots, cohorts with two-step
+    weights, case mix and the sequential boundary (site scoped like the report)."""
+    site_obj = get_object_or_404(access.sites_for(request.user), slug=site)
+    if band not in GRADE_BANDS or scope not in CYCLE_SCOPES:
+        raise Http404("unknown grade band or cycle scope")
+    run = latest_run(site_obj)
+    cell = next((c for c in ((run.results or {}).get("cells", []) if run else [])
+                 if (c["category"], c["grade_band"], c["cycle_scope"]) == (category, band, scope)), None)
+    if cell is None:
+        raise Http404("no such benchmark cell in the latest run")
+    forest, funnel = plots.cell_svgs(cell) if cell.get("pooled") else (None, None)
+    weights = {w["cohort"]: w["weight"] for w in (cell.get("two_step") or {}).get("weights", [])}
+    return render(request, "reports/plots.html", {
+        "site": site_obj, "run": run, "cell": cell, "band": GRADE_BAND_LABELS[band], "scope": CYCLE_SCOPES[scope],
+        "forest": forest, "funnel": funnel,
+        "cohorts": [c | {"weight": weights.get(c["cohort"])} for c in cell["cohorts"]],
+    })
 
 
 @login_required
