@@ -24,6 +24,7 @@ from django.db.models import F, Q
 
 from ae import grading
 from patients.models import Patient, TreatmentCycle
+from pvtrack.audit import tracked
 
 CTCAE_VERSION = "5.0"
 
@@ -68,6 +69,7 @@ class CTCAEGrade(models.Model):
         return f"{self.term} grade {self.grade}"
 
 
+@tracked
 class AdverseEvent(models.Model):
     """One CTCAE-graded adverse event of a patient in a treatment cycle (SDTM AE record)."""
 
@@ -313,6 +315,7 @@ def _entered_grade_fields() -> tuple[models.Field, models.Field]:
     )
 
 
+@tracked
 class CRSAssessment(models.Model):
     """One bedside CRS assessment of an episode (its AE): raw criteria plus the grades computed from them.
 
@@ -390,6 +393,7 @@ class CRSAssessment(models.Model):
         return self.astct_grade if self.entered_grade is None else self.entered_grade
 
 
+@tracked
 class ICANSAssessment(models.Model):
     """One bedside ICANS assessment (ASTCT 2019) of an episode (its AE).
 
@@ -464,6 +468,7 @@ def _lab_unit_condition() -> Q:
     return condition
 
 
+@tracked
 class LabResult(models.Model):
     """One lab value of a patient, graded by CTCAE v5.0 (:func:`ae.grading.grade_lab`).
 

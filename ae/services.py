@@ -29,6 +29,7 @@ from ae.models import (
 )
 from patients.access import RECORDERS, REVIEWERS, require_role
 from patients.models import Patient, Site, TreatmentCycle
+from pvtrack.audit import audit_context
 from reports.services import benchmark_request
 
 CTCAE_CSV = Path(settings.BASE_DIR) / "fixtures" / "ctcae" / "ctcae_v5_terms.csv"
@@ -162,7 +163,8 @@ def _save_revision(current: AdverseEvent, *, changes: dict[str, list], reason: s
         current.discrepancy_resolution_comment = ""
     current.full_clean()
     current.version += 1
-    current.save()
+    with audit_context(reason=reason):  # the trigger-written history carries the reason too
+        current.save()
     AdverseEventRevision.objects.create(adverse_event=current, version=current.version, changed_by=acting_user,
                                         reason=reason, changes=changes)
     benchmark_request(site=current.patient.site, trigger="ae_change")

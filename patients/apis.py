@@ -33,6 +33,9 @@ def as_drf_error(exc: DjangoValidationError) -> ValidationError:
     return ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages})
 
 
+REASON_HELP = "Required when changing an existing record: kept in its audit trail."
+
+
 class SlugRelatedField(serializers.SlugRelatedField):
     """DRF's SlugRelatedField, but a value PostgreSQL cannot hold in text (a NUL character) answers 400
     "does not exist" instead of a database error (found by the schemathesis run, tests/security)."""
@@ -46,11 +49,12 @@ class SlugRelatedField(serializers.SlugRelatedField):
 class PatientSerializer(serializers.ModelSerializer):
     site = SlugRelatedField(slug_field="slug", queryset=access.Site.objects.none())
     usubjid = serializers.CharField(read_only=True)
+    reason = serializers.CharField(write_only=True, required=False, allow_blank=True, help_text=REASON_HELP)
 
     class Meta:
         model = Patient
         fields = ["id", "site", "study_id", "usubjid", "sex", "birth_month", "disease_status", "prior_hsct",
-                  "prior_car_t", "created_at"]
+                  "prior_car_t", "created_at", "reason"]
         validators = []  # uniqueness is checked by the model's full_clean in the service
 
     def __init__(self, *args, **kwargs):
@@ -60,37 +64,54 @@ class PatientSerializer(serializers.ModelSerializer):
             self.fields["site"].queryset = access.sites_for(request.user, access.RECORDERS)
 
 
-class PatientViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                     mixins.UpdateModelMixin, viewsets.GenericViewSet):
-    serializer_class = PatientSerializer
-    permission_classes = [permissions.IsAuthenticated, SiteScopedWritePermission]
-    filterset_fields = ["site__slug", "disease_status"]
+class ReasonedWriteViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                           mixins.UpdateModelMixin, viewsets.GenericViewSet):
+    """Create/update through a ``save_service(instance, acting_user, reason)``; an update needs ``reason``."""
 
-    def get_queryset(self):
-        return access.patients_for(self.request.user).select_related("site").order_by("id")
+    permission_classes = [permissions.IsAuthenticated, SiteScopedWritePermission]
+    model: type  # and a static ``save_service(instance, *, acting_user, reason)`` in each subclass
 
     def perform_create(self, serializer):
-        self._save(Patient(**serializer.validated_data), serializer)
+        data = dict(serializer.validated_data)
+        data.pop("reason", None)
+        self._save(self.model(**data), serializer, reason="")
 
     def perform_update(self, serializer):
-        patient = serializer.instance
-        for k, v in serializer.validated_data.items():
-            setattr(patient, k, v)
-        self._save(patient, serializer)
+        data = dict(serializer.validated_data)
+        reason = data.pop("reason", "")
+        instance = serializer.instance
+        for k, v in data.items():
+            setattr(instance, k, v)
+        self._save(instance, serializer, reason=reason)
 
-    def _save(self, patient, serializer):
+    def _save(self, instance, serializer, *, reason: str):
         try:
-            serializer.instance = patient_save(patient=patient, acting_user=self.request.user)
+            serializer.instance = self.save_service(instance, acting_user=self.request.user, reason=reason)
         except DjangoValidationError as exc:
             raise as_drf_error(exc) from exc
 
 
+class PatientViewSet(ReasonedWriteViewSet):
+    serializer_class = PatientSerializer
+    filterset_fields = ["site__slug", "disease_status"]
+    model = Patient
+
+    @staticmethod
+    def save_service(instance, **kwargs):
+        return patient_save(patient=instance, **kwargs)
+
+    def get_queryset(self):
+        return access.patients_for(self.request.user).select_related("site").order_by("id")
+
+
 class TreatmentCycleSerializer(serializers.ModelSerializer):
+    reason = serializers.CharField(write_only=True, required=False, allow_blank=True, help_text=REASON_HELP)
+
     class Meta:
         model = TreatmentCycle
         fields = ["id", "patient", "number", "schedule", "start_date", "end_date", "starting_dose", "step_up_dose",
                   "step_up_day", "dexamethasone_premedication", "marrow_blasts_pct", "mrd_pct", "interruptions",
-                  "interruption_reason", "discontinued", "discontinuation_reason"]
+                  "interruption_reason", "discontinued", "discontinuation_reason", "reason"]
         validators = []
 
     def __init__(self, *args, **kwargs):
@@ -100,26 +121,14 @@ class TreatmentCycleSerializer(serializers.ModelSerializer):
             self.fields["patient"].queryset = access.patients_for(request.user, access.RECORDERS)
 
 
-class TreatmentCycleViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                            mixins.UpdateModelMixin, viewsets.GenericViewSet):
+class TreatmentCycleViewSet(ReasonedWriteViewSet):
     serializer_class = TreatmentCycleSerializer
-    permission_classes = [permissions.IsAuthenticated, SiteScopedWritePermission]
     filterset_fields = ["patient", "number"]
+    model = TreatmentCycle
+
+    @staticmethod
+    def save_service(instance, **kwargs):
+        return cycle_save(cycle=instance, **kwargs)
 
     def get_queryset(self):
         return access.cycles_for(self.request.user).select_related("patient__site").order_by("id")
-
-    def perform_create(self, serializer):
-        self._save(TreatmentCycle(**serializer.validated_data), serializer)
-
-    def perform_update(self, serializer):
-        cycle = serializer.instance
-        for k, v in serializer.validated_data.items():
-            setattr(cycle, k, v)
-        self._save(cycle, serializer)
-
-    def _save(self, cycle, serializer):
-        try:
-            serializer.instance = cycle_save(cycle=cycle, acting_user=self.request.user)
-        except DjangoValidationError as exc:
-            raise as_drf_error(exc) from exc

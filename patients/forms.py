@@ -55,8 +55,12 @@ class TreatmentCycleForm(forms.ModelForm):
     def __init__(self, *args: object, patient: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self.instance.patient = patient
-        if not self.is_bound and self.instance.pk is None:
-            self.initial.setdefault("number", patient.cycles.count() + 1)
+        if self.instance.pk is None:
+            if not self.is_bound:
+                self.initial.setdefault("number", patient.cycles.count() + 1)
+        else:  # editing a submitted cycle: the reason goes into its audit trail
+            self.fields["reason"] = forms.CharField(label="Reason for change", widget=forms.Textarea(attrs={"rows": 2}),
+                                                    help_text="Required: kept in the cycle's history.")
 
     def validate_unique(self) -> None:
         exclude = self._get_validation_exclusions()

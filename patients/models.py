@@ -11,6 +11,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models import F, Q
 
+from pvtrack.audit import tracked
+
 #: Marrow blast threshold (%) separating high from low leukaemia burden; the strata of the
 #: benchmark case mix (statistics.md §3.2; blinatumomab CRS/neurotoxicity rise with burden).
 HIGH_BURDEN_BLASTS_PCT = Decimal("5")
@@ -32,6 +34,7 @@ class Site(models.Model):
         return self.name
 
 
+@tracked
 class Membership(models.Model):
     """Grants one user one role on one site; without a membership a user sees nothing of the site."""
 
@@ -57,6 +60,7 @@ study_id_validator = RegexValidator(
 )
 
 
+@tracked
 class Patient(models.Model):
     """A child treated with blinatumomab, identified only by a pseudonymous study ID (USUBJID)."""
 
@@ -103,6 +107,7 @@ class Patient(models.Model):
         return f"{self.site.slug.upper()}-{self.study_id}"
 
 
+@tracked
 class TreatmentCycle(models.Model):
     """One blinatumomab cycle: 28-day continuous infusion (standard) or 14-day short course."""
 

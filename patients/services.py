@@ -3,31 +3,46 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from patients.access import RECORDERS, require_role
 from patients.models import Patient, TreatmentCycle
+from pvtrack.audit import audit_context
+
+
+def _require_reason(instance: Patient | TreatmentCycle, reason: str) -> None:
+    """An edit of a submitted record needs a reason (kept in the audit trail); a new record does not."""
+    if instance.pk is not None and not reason.strip():
+        raise ValidationError({"reason": "Give a reason for the change (it is kept in the record's history)."})
 
 
 @transaction.atomic
-def patient_save(*, patient: Patient, acting_user: AbstractBaseUser) -> Patient:
-    """Validate and save a (new or edited) patient; raises ValidationError or PermissionDenied."""
+def patient_save(*, patient: Patient, acting_user: AbstractBaseUser, reason: str = "") -> Patient:
+    """Validate and save a (new or edited) patient; an edit needs ``reason``.
+
+    Raises ValidationError (nothing saved) or PermissionDenied.
+    """
     require_role(acting_user, patient.site, RECORDERS)
+    _require_reason(patient, reason)
     patient.full_clean()
-    patient.save()
+    with audit_context(reason=reason.strip()):
+        patient.save()
     return patient
 
 
 @transaction.atomic
-def cycle_save(*, cycle: TreatmentCycle, acting_user: AbstractBaseUser) -> TreatmentCycle:
+def cycle_save(*, cycle: TreatmentCycle, acting_user: AbstractBaseUser, reason: str = "") -> TreatmentCycle:
     """Validate and save a (new or edited) cycle, then request a benchmark run of the patient's site.
 
-    Raises ValidationError (nothing saved) or PermissionDenied.
+    An edit needs ``reason``. Raises ValidationError (nothing saved) or PermissionDenied.
     """
     from reports.services import benchmark_request
 
     require_role(acting_user, cycle.patient.site, RECORDERS)
+    _require_reason(cycle, reason)
     cycle.full_clean()
-    cycle.save()
+    with audit_context(reason=reason.strip()):
+        cycle.save()
     benchmark_request(site=cycle.patient.site, trigger="cycle_change")
     return cycle

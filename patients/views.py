@@ -67,7 +67,8 @@ def cycle_form(request: HttpRequest, patient_pk: int, pk: int | None = None) -> 
     form = TreatmentCycleForm(request.POST or None, instance=cycle, patient=patient)
     if request.method == "POST" and form.is_valid():
         try:
-            saved = cycle_save(cycle=form.instance, acting_user=request.user)
+            saved = cycle_save(cycle=form.instance, acting_user=request.user,
+                               reason=form.cleaned_data.get("reason", ""))
         except ValidationError as exc:
             form.add_error(None, exc)
         else:

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "pgtrigger",
+    "pghistory",
     "patients",
     "ae",
     "reports",
@@ -69,12 +70,19 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Who, from where (web form or API) and which URL, attached to every audit event of the request.
+    "pvtrack.audit.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     # Last: turns a lockout detected during the request into the lockout page (or JSON for the API).
     "axes.middleware.AxesMiddleware",
 ]
+
+# --- Audit trail (django-pghistory: PostgreSQL triggers, so bulk updates and raw SQL are caught too) -----
+# Every tracked model records inserts, updates and deletes; event tables refuse UPDATE and DELETE.
+PGHISTORY_APPEND_ONLY = True
+PGHISTORY_MIDDLEWARE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 ROOT_URLCONF = "pvtrack.urls"
 WSGI_APPLICATION = "pvtrack.wsgi.application"

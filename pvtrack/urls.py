@@ -11,6 +11,7 @@ from patients import apis as patient_apis
 from patients import views as patient_views
 from pvtrack import auth as pvtrack_auth
 from pvtrack import health
+from pvtrack import views as pvtrack_views
 from reports import apis as report_apis
 from reports import views as report_views
 
@@ -42,6 +43,7 @@ urlpatterns = [
     path("sites/<slug:site>/report/<slug:category>/<str:band>/<str:scope>/plots/", report_views.cell_plots,
          name="cell-plots"),
     path("flags/<int:pk>/review/", report_views.flag_review_view, name="flag-review"),
+    path("benchmark-runs/<int:pk>/sign/", report_views.run_signoff_view, name="run-signoff"),
     path("sites/<slug:site>/export.<str:fmt>", report_views.export_ae_table, name="export-ae-table"),
     path("api/v1/auth/login/", pvtrack_auth.TokenLoginView.as_view(), name="api-login"),
     path("api/v1/auth/logout/", pvtrack_auth.TokenLogoutView.as_view(), name="api-logout"),
@@ -49,6 +51,7 @@ urlpatterns = [
     path("api/v1/grading/crs/", grading_apis.CRSGradeApi.as_view(), name="grading-crs"),
     path("api/v1/grading/icans/", grading_apis.ICANSGradeApi.as_view(), name="grading-icans"),
     path("api/v1/grading/lab/", grading_apis.LabGradeApi.as_view(), name="grading-lab"),
+    path("history/<slug:kind>/<int:pk>/", pvtrack_views.record_history, name="record-history"),
     path("api/v1/", include((router.urls, "api"))),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("admin/", admin.site.urls),

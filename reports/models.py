@@ -9,6 +9,7 @@ from django.db.models import Q
 
 from ae.models import CTCAETerm
 from patients.models import Site
+from pvtrack.audit import tracked
 
 
 class Cohort(models.Model):
@@ -134,6 +135,7 @@ class BenchmarkRun(models.Model):
         return f"{self.site.slug} run {self.pk} ({self.status})"
 
 
+@tracked
 class Flag(models.Model):
     """A ward incidence outside the benchmark's predictive limits, awaiting a safety officer's review."""
 
@@ -159,6 +161,11 @@ class Flag(models.Model):
                                     related_name="+")
     reviewed_at = models.DateTimeField(null=True, blank=True)
     review_comment = models.TextField(blank=True)
+    #: Electronic signature of the review (21 CFR 11.50): printed name, meaning, and the exact run content
+    #: signed (sha256 of the run's stored results); the date/time is ``reviewed_at``.
+    signer_name = models.CharField(max_length=200, blank=True)
+    signature_meaning = models.CharField(max_length=300, blank=True)
+    signed_results_sha256 = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["run", "category__order", "grade_band", "cycle_scope"]
@@ -166,10 +173,43 @@ class Flag(models.Model):
             models.UniqueConstraint(fields=["run", "category", "grade_band", "cycle_scope"],
                                     name="flag_one_per_benchmark_cell"),
             models.CheckConstraint(
-                condition=Q(reviewed_at__isnull=True, reviewed_by__isnull=True, review_comment="")
-                | Q(reviewed_at__isnull=False, reviewed_by__isnull=False) & ~Q(review_comment=""),
-                name="flag_review_complete"),
+                condition=Q(reviewed_at__isnull=True, reviewed_by__isnull=True, review_comment="", signer_name="",
+                            signature_meaning="", signed_results_sha256="")
+                | Q(reviewed_at__isnull=False, reviewed_by__isnull=False) & ~Q(review_comment="")
+                & ~Q(signer_name="") & ~Q(signature_meaning="") & ~Q(signed_results_sha256=""),
+                name="flag_review_complete",
+                violation_error_message="A flag review is a signature: reviewer, time, comment, name, meaning and "
+                                        "the signed run's content hash all together, or none."),
         ]
 
     def __str__(self) -> str:
         return f"{self.level} {self.category.slug} {self.grade_band} {self.cycle_scope}"
+
+
+@tracked
+class RunSignoff(models.Model):
+    """A safety officer's electronic signature of one benchmark run as a whole (21 CFR 11.50 / 11.200).
+
+    Bound to exactly the run version signed: ``signed_results_sha256`` is the hash of the run's stored
+    results at signing; a signature whose hash no longer matches is shown as invalid.
+    """
+
+    run = models.ForeignKey(BenchmarkRun, on_delete=models.PROTECT, related_name="signoffs")
+    signed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    signer_name = models.CharField(max_length=200)
+    signed_at = models.DateTimeField()
+    meaning = models.CharField(max_length=300)
+    comment = models.TextField(blank=True)
+    signed_results_sha256 = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["run", "signed_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "signed_by"], name="runsignoff_once_per_signer"),
+            models.CheckConstraint(condition=~Q(signer_name="") & ~Q(meaning="")
+                                   & Q(signed_results_sha256__regex=r"^[0-9a-f]{64}$"),
+                                   name="runsignoff_complete"),
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} signed by {self.signer_name}"

@@ -13,9 +13,11 @@ from celery import shared_task
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def benchmark_run_task(run_id: int) -> None:
     """Compute benchmark run ``run_id`` if it is still waiting (safe to deliver twice)."""
+    from pvtrack.audit import audit_context
     from reports.services import benchmark_execute
 
-    benchmark_execute(run_id)
+    with audit_context(source="job"):
+        benchmark_execute(run_id)
 
 
 @shared_task

@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from ae.services import grade_discrepancies_open
@@ -15,7 +16,15 @@ from reports import plots
 from reports.benchmark import CYCLE_SCOPES, GRADE_BAND_LABELS, GRADE_BANDS
 from reports.exports import csv_lines, xlsx_bytes
 from reports.models import BenchmarkCategory, BenchmarkRun, Flag
-from reports.services import benchmark_staleness, flag_review, latest_run
+from reports.services import (
+    FLAG_REVIEW_MEANING,
+    RUN_SIGNOFF_MEANING,
+    benchmark_staleness,
+    flag_review,
+    latest_run,
+    results_sha256,
+    run_signoff,
+)
 
 
 @login_required
@@ -35,6 +44,8 @@ def report(request: HttpRequest, site: str) -> HttpResponse:
         "can_review": access.role_on(request.user, site_obj) in access.REVIEWERS,
         "band_labels": GRADE_BAND_LABELS, "scope_labels": CYCLE_SCOPES,
         "quality_queries": grade_discrepancies_open(site=site_obj),
+        "flag_meaning": FLAG_REVIEW_MEANING, "signoff_meaning": RUN_SIGNOFF_MEANING,
+        "signoffs": [(s, s.signed_results_sha256 == results_sha256(run)) for s in run.signoffs.all()] if run else [],
     })
 
 
@@ -79,18 +90,38 @@ def cell_plots(request: HttpRequest, site: str, category: str, band: str, scope:
 
 @login_required
 @require_POST
+@sensitive_post_parameters("password")
 def flag_review_view(request: HttpRequest, pk: int) -> HttpResponse:
     flag = get_object_or_404(Flag.objects.filter(run__site__in=access.sites_for(request.user))
                              .select_related("run__site"), pk=pk)
     try:
-        flag_review(flag=flag, acting_user=request.user, comment=request.POST.get("comment", ""))
+        flag_review(flag=flag, acting_user=request.user, comment=request.POST.get("comment", ""),
+                    password=request.POST.get("password", ""), request=request)
     except PermissionDenied:
         messages.error(request, "Only a safety officer of this site can review flags.")
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, "Flag marked reviewed.")
+        messages.success(request, "Flag reviewed and signed.")
     return redirect("report", site=flag.run.site.slug)
+
+
+@login_required
+@require_POST
+@sensitive_post_parameters("password")
+def run_signoff_view(request: HttpRequest, pk: int) -> HttpResponse:
+    run = get_object_or_404(BenchmarkRun.objects.filter(site__in=access.sites_for(request.user))
+                            .select_related("site"), pk=pk)
+    try:
+        run_signoff(run=run, acting_user=request.user, password=request.POST.get("password", ""),
+                    comment=request.POST.get("comment", ""), request=request)
+    except PermissionDenied:
+        messages.error(request, "Only a safety officer of this site can sign benchmark runs.")
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Benchmark run {run.pk} signed.")
+    return redirect("report", site=run.site.slug)
 
 
 @login_required

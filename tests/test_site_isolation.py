@@ -21,7 +21,7 @@ from patients.models import Patient, Site, TreatmentCycle
 from reports import benchmark
 from reports.models import BenchmarkCategory, BenchmarkRun, Flag
 from reports.services import benchmark_run_now
-from tests.conftest import event_form_data, make_cycle, make_event, make_patient
+from tests.conftest import PASSWORD, event_form_data, make_cycle, make_event, make_patient
 
 
 @dataclass
@@ -143,7 +143,8 @@ def test_ward_a_members_open_the_same_pages(wards, personas, page, url, member, 
 
 def test_outsider_cannot_review_a_ward_a_flag(wards, personas):
     before = snapshot()
-    response = personas["outsider"].post(f"/flags/{wards.flag.pk}/review/", {"comment": "Looks fine to me."})
+    response = personas["outsider"].post(f"/flags/{wards.flag.pk}/review/", {"comment": "Looks fine to me.",
+                                                                                     "password": PASSWORD})
     assert response.status_code == 404
     assert snapshot() == before
     wards.flag.refresh_from_db()
@@ -151,7 +152,8 @@ def test_outsider_cannot_review_a_ward_a_flag(wards, personas):
 
 
 def test_ward_a_officer_reviews_the_same_flag(wards, personas, officer):
-    response = personas["officer"].post(f"/flags/{wards.flag.pk}/review/", {"comment": "Checked the charts."})
+    response = personas["officer"].post(f"/flags/{wards.flag.pk}/review/", {"comment": "Checked the charts.",
+                                                                                    "password": PASSWORD})
     assert response.status_code == 302
     assert response["Location"] == "/sites/ward-a/report/"
     wards.flag.refresh_from_db()
@@ -169,7 +171,8 @@ WEB_WRITES = [
     ("register patient", "/sites/ward-a/patients/",
      lambda w: {"study_id": "KRK-777", "sex": "M", "birth_month": "2016-04", "disease_status": "relapse_1"}),
     ("add cycle", "/patients/{patient}/cycles/new/", lambda w: _cycle_form(2, "2026-02-16", "15")),
-    ("edit cycle", "/patients/{patient}/cycles/{cycle}/edit/", lambda w: _cycle_form(1, "2026-01-05", "9")),
+    ("edit cycle", "/patients/{patient}/cycles/{cycle}/edit/",
+     lambda w: _cycle_form(1, "2026-01-05", "9") | {"reason": "dose corrected"}),
     ("record event", "/patients/{patient}/events/new/",
      lambda w: event_form_data(w.cycle, grade=1, onset_date="2026-01-09")),
     ("edit event", "/events/{event}/edit/",
@@ -309,8 +312,10 @@ API_WRITES = [
     ("put ward A event", "put", "/api/v1/adverse-events/{event}/",
      lambda w: _ae_payload(w.patient.pk, w.cycle.pk) | {"grade": 2, "reason": "downgraded", "version": 2},
      404, None, 200),
-    ("patch ward A cycle", "patch", "/api/v1/cycles/{cycle}/", lambda w: {"starting_dose": "9"}, 404, None, 200),
-    ("patch ward A patient", "patch", "/api/v1/patients/{patient}/", lambda w: {"prior_hsct": True}, 404, None, 200),
+    ("patch ward A cycle", "patch", "/api/v1/cycles/{cycle}/",
+     lambda w: {"starting_dose": "9", "reason": "dose corrected"}, 404, None, 200),
+    ("patch ward A patient", "patch", "/api/v1/patients/{patient}/",
+     lambda w: {"prior_hsct": True, "reason": "history clarified"}, 404, None, 200),
     ("move own event to ward A patient", "patch", "/api/v1/adverse-events/{b_event}/",
      lambda w: {"patient": w.patient.pk, "reason": "moved", "version": 1}, 400, "patient", None),
 ]

@@ -19,7 +19,7 @@ from patients.models import Patient
 from reports import benchmark, stats
 from reports.models import BenchmarkRun, CohortFigure, Flag
 from reports.services import benchmark_execute, benchmark_run_now, flag_review
-from tests.conftest import make_cycle, make_event, make_patient
+from tests.conftest import PASSWORD, make_cycle, make_event, make_patient
 
 THRESHOLDS = {"ALARM_P": 0.001, "ALERT_P": 0.025, "WATCH_P": 0.025, "LOW_P": 0.025,
               "MIN_COHORTS": 3, "MIN_EVENTS": 3, "MAX_ATTEMPTS": 3}
@@ -395,10 +395,11 @@ def test_only_the_sites_safety_officer_may_review_a_flag(flagged_run, nurse, off
     flag = flagged_run.flags.first()
     for user in (nurse, outsider):
         with pytest.raises(PermissionDenied):
-            flag_review(flag=flag, acting_user=user, comment="looked at it")
+            flag_review(flag=flag, acting_user=user, comment="looked at it", password=PASSWORD)
         flag.refresh_from_db()
         assert flag.reviewed_at is None and flag.review_comment == ""
-    reviewed = flag_review(flag=flag, acting_user=officer, comment="  Grading checked with the team.  ")
+    reviewed = flag_review(flag=flag, acting_user=officer, comment="  Grading checked with the team.  ",
+                           password=PASSWORD)
     flag.refresh_from_db()
     assert flag.reviewed_by == officer and flag.reviewed_at is not None
     assert flag.review_comment == "Grading checked with the team." == reviewed.review_comment
@@ -408,7 +409,7 @@ def test_only_the_sites_safety_officer_may_review_a_flag(flagged_run, nurse, off
 def test_a_blank_review_comment_is_refused(flagged_run, officer):
     flag = flagged_run.flags.first()
     with pytest.raises(ValidationError) as exc:
-        flag_review(flag=flag, acting_user=officer, comment="   ")
+        flag_review(flag=flag, acting_user=officer, comment="   ", password=PASSWORD)
     assert "comment" in exc.value.message_dict
     flag.refresh_from_db()
     assert flag.reviewed_at is None and flag.reviewed_by is None
@@ -417,9 +418,9 @@ def test_a_blank_review_comment_is_refused(flagged_run, officer):
 @pytest.mark.django_db
 def test_a_flag_is_reviewed_only_once(flagged_run, officer):
     flag = flagged_run.flags.first()
-    flag_review(flag=flag, acting_user=officer, comment="first")
+    flag_review(flag=flag, acting_user=officer, comment="first", password=PASSWORD)
     with pytest.raises(ValidationError, match="already reviewed"):
-        flag_review(flag=flag, acting_user=officer, comment="second")
+        flag_review(flag=flag, acting_user=officer, comment="second", password=PASSWORD)
     flag.refresh_from_db()
     assert flag.review_comment == "first"
 
@@ -436,7 +437,7 @@ def test_review_through_the_page(client, flagged_run, nurse, officer, outsider):
     flag.refresh_from_db()
     assert flag.reviewed_at is None
     client.force_login(officer)
-    response = client.post(url, {"comment": "Checked: true grade 3 CRS, reported to PV."})
+    response = client.post(url, {"comment": "Checked: true grade 3 CRS, reported to PV.", "password": PASSWORD})
     assert response.status_code == 302 and response["Location"] == "/sites/ward-a/report/"
     flag.refresh_from_db()
     assert flag.reviewed_by == officer and flag.review_comment == "Checked: true grade 3 CRS, reported to PV."

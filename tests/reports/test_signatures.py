@@ -1,0 +1,72 @@
+"""Electronic signatures (21 CFR 11.50/11.200): password re-entered, printed name, meaning, time, exact run."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+
+from reports.models import RunSignoff
+from reports.services import (
+    FLAG_REVIEW_MEANING,
+    benchmark_run_now,
+    flag_review,
+    results_sha256,
+    run_signoff,
+)
+from tests.conftest import PASSWORD, make_cycle, make_event, make_patient
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def flagged_run(ward):
+    for i in range(8):  # 8 of 8 patients with grade 3 CRS: far above every published cohort
+        make_event(make_cycle(make_patient(ward, f"S-{i:02d}")), "Cytokine release syndrome", grade=3)
+    run = benchmark_run_now(site=ward)
+    assert run.flags.exists()
+    return run
+
+
+def test_a_flag_review_with_a_wrong_password_signs_nothing(flagged_run, officer):
+    flag = flagged_run.flags.first()
+    with pytest.raises(ValidationError, match="password is not correct"):
+        flag_review(flag=flag, acting_user=officer, comment="Checked.", password="not-my-password")
+    flag.refresh_from_db()
+    assert flag.reviewed_at is None and flag.signer_name == ""
+
+
+def test_a_signed_review_records_name_meaning_time_and_the_exact_run(flagged_run, officer):
+    officer.first_name, officer.last_name = "Anna", "Nowak"
+    officer.save()
+    flag = flag_review(flag=flagged_run.flags.first(), acting_user=officer, comment="Checked.", password=PASSWORD)
+    assert (flag.signer_name, flag.signature_meaning) == ("Anna Nowak", FLAG_REVIEW_MEANING)
+    assert flag.reviewed_at is not None
+    assert flag.signed_results_sha256 == results_sha256(flagged_run) and len(flag.signed_results_sha256) == 64
+
+
+def test_a_run_signoff_is_bound_to_the_results_signed(client, flagged_run, officer, nurse):
+    with pytest.raises(PermissionDenied):
+        run_signoff(run=flagged_run, acting_user=nurse, password=PASSWORD)
+    with pytest.raises(ValidationError, match="password"):
+        run_signoff(run=flagged_run, acting_user=officer, password="wrong")
+    assert not RunSignoff.objects.exists()
+    client.force_login(officer)
+    response = client.post(f"/benchmark-runs/{flagged_run.pk}/sign/", {"password": PASSWORD, "comment": "ok"})
+    assert response.status_code == 302
+    signoff = RunSignoff.objects.get()
+    assert signoff.signed_results_sha256 == results_sha256(flagged_run)
+    page = client.get("/sites/ward-a/report/").content.decode()
+    assert "Signed by officer" in page and "INVALID" not in page
+    with pytest.raises(ValidationError, match="already signed"):
+        run_signoff(run=flagged_run, acting_user=officer, password=PASSWORD)
+    # Tampering with the stored results after signing shows the signature as invalid.
+    flagged_run.results["n_comparisons"] += 1
+    flagged_run.save(update_fields=["results"])
+    page = client.get("/sites/ward-a/report/").content.decode()
+    assert "INVALID: the run's results changed after signing" in page
+
+
+def test_the_outsider_cannot_sign_another_wards_run(client, flagged_run, outsider):
+    client.force_login(outsider)
+    assert client.post(f"/benchmark-runs/{flagged_run.pk}/sign/", {"password": PASSWORD}).status_code == 404
+    assert not RunSignoff.objects.exists()
