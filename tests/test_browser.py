@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from ae.models import AdverseEvent
+from ae.models import AdverseEvent, CTCAETerm
 from patients.models import Membership
 from tests.conftest import PASSWORD, make_cycle, make_patient, make_user
 
@@ -135,3 +135,30 @@ def _fill_rest_with_keyboard(page, onset: datetime.date) -> None:
     assert page.input_value("#id_action_taken") == "DOSE NOT CHANGED"
     assert page.input_value("#id_outcome") == "RECOVERED/RESOLVED"
     tab_to(page, "el.classList.contains('primary')")
+
+
+def test_the_officer_sees_forest_and_funnel_plots_of_a_flagged_benchmark(live_server, page, ward):
+    from reports.services import benchmark_run_now
+
+    officer = make_user("officer", ward, Membership.Role.SAFETY_OFFICER)
+    for i in range(8):  # 8 of 8 patients with grade 3 CRS: flagged against every published benchmark
+        cycle = make_cycle(make_patient(ward, f"P-{i:02d}"))
+        AdverseEvent.objects.create(patient=cycle.patient, cycle=cycle, term=CTCAETerm.objects.get(
+            term="Cytokine release syndrome"), grade=3, onset_date=cycle.start_date, relatedness="probable",
+            action_taken="DOSE NOT CHANGED", outcome="RECOVERED/RESOLVED", created_by=officer)
+    assert benchmark_run_now(site=ward).flags.exists()
+
+    page.goto(f"{live_server.url}/login/")
+    page.fill("#id_username", officer.username)
+    page.fill("#id_password", PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{live_server.url}/sites/{ward.slug}/report/")
+    plots = page.locator("figure.benchmark-plots svg[role=img]")
+    assert plots.count() >= 2
+    for i in range(2):
+        box = plots.nth(i).bounding_box()
+        assert box is not None and box["width"] > 200 and box["height"] > 150  # drawn, not collapsed
+    labels = [plots.nth(i).get_attribute("aria-label") for i in range(2)]
+    assert labels[0].startswith("Forest plot") and labels[1].startswith("Funnel plot")
+    # CSP-compatible styling survived: the plot's lines carry stroke colours.
+    assert page.evaluate("document.querySelectorAll('figure.benchmark-plots svg [stroke]').length") > 10
