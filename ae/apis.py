@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch
 from rest_framework import filters, mixins, permissions, serializers, status, viewsets
@@ -61,6 +62,17 @@ class AdverseEventSerializer(serializers.ModelSerializer):
             self.fields["cycle"].queryset = access.cycles_for(request.user, access.RECORDERS)
 
 
+class AdverseEventFilter(django_filters.FilterSet):
+    """Query parameters of the AE list; an unknown value answers 400 instead of being silently ignored."""
+
+    serious = django_filters.TypedChoiceFilter(choices=[("true", "true"), ("false", "false")],
+                                               coerce=lambda value: value == "true")
+
+    class Meta:
+        model = AdverseEvent
+        fields = ["patient", "cycle", "grade", "serious"]
+
+
 class AdverseEventViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
                           mixins.UpdateModelMixin, viewsets.GenericViewSet):
     """Adverse events. A change (PUT/PATCH) needs ``reason`` and the ``version`` it was based on;
@@ -68,7 +80,7 @@ class AdverseEventViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins
 
     serializer_class = AdverseEventSerializer
     permission_classes = [permissions.IsAuthenticated, SiteScopedWritePermission]
-    filterset_fields = ["patient", "cycle", "grade", "serious"]
+    filterset_class = AdverseEventFilter
 
     def get_queryset(self):
         return (access.adverse_events_for(self.request.user)

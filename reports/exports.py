@@ -122,6 +122,30 @@ def csv_lines(site: Site) -> Iterator[str]:
         yield emit([f"Note: {line}"])
 
 
+def _plots_sheet(book: xlsxwriter.Workbook, site: Site, bold: object) -> None:
+    """A sheet with the forest and funnel plots (PNG) of the flagged cells of the site's latest benchmark run."""
+    from reports import plots
+    from reports.services import latest_run
+
+    sheet = book.add_worksheet("Benchmark plots")
+    run = latest_run(site)
+    cells = [c for c in ((run.results or {}).get("cells", []) if run else []) if c.get("flag") and c.get("pooled")]
+    if run is None:
+        sheet.write(0, 0, "No benchmark run has finished for this site yet.")
+        return
+    sheet.write(0, 0, neutralise(f"Benchmark run {run.pk} ({run.method_version}), finished "
+                                 f"{run.finished_at:%Y-%m-%d %H:%M} UTC: flagged comparisons"), bold)
+    if not cells:
+        sheet.write(2, 0, "No flagged comparison in this run.")
+    row = 2
+    for cell in cells:
+        sheet.write(row, 0, neutralise(f"[{cell['flag']['level']}] {cell['flag']['message']}"))
+        for col, figure in ((0, plots.forest_figure(cell)), (12, plots.funnel_figure(cell))):
+            sheet.insert_image(row + 1, col, f"{cell['category']}-{col}.png",
+                               {"image_data": io.BytesIO(plots.png(figure)), "x_scale": 0.8, "y_scale": 0.8})
+        row += 26
+
+
 def xlsx_bytes(site: Site) -> bytes:
     """Return the XLSX export: one sheet per scope, SOC header rows, footnote below each table."""
     output = io.BytesIO()
@@ -152,5 +176,6 @@ def xlsx_bytes(site: Site) -> bytes:
             sheet.write(r, 0, neutralise(line))
         sheet.set_column(0, 0, 48)
         sheet.set_column(1, 6, 14)
+    _plots_sheet(book, site, bold)
     book.close()
     return output.getvalue()

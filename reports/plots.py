@@ -131,6 +131,25 @@ def _prefix(kind: str, cell: dict[str, Any]) -> str:
 
 
 def forest_svg(cell: dict[str, Any]) -> SafeString:
+    """The forest plot of ``forest_figure`` as sanitised inline SVG."""
+    return _render(forest_figure(cell), _prefix("forest", cell), f"Forest plot: {_title(cell)}")
+
+
+def funnel_svg(cell: dict[str, Any]) -> SafeString:
+    """The funnel plot of ``funnel_figure`` as sanitised inline SVG."""
+    return _render(funnel_figure(cell), _prefix("funnel", cell), f"Funnel plot: {_title(cell)}")
+
+
+def png(fig: Figure, dpi: int = 110) -> bytes:
+    """A figure as PNG bytes (for the XLSX export, which cannot hold SVG)."""
+    buf = io.BytesIO()
+    with matplotlib.rc_context(RC):
+        FigureCanvasSVG(fig)
+        fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    return buf.getvalue()
+
+
+def forest_figure(cell: dict[str, Any]) -> Figure:
     """Forest plot of one cell: each cohort's rate with its exact (Clopper–Pearson) 95% CI, the GLMM (or weak
     common-effect) pooled median with its 95% CI (diamond) and 95% PI (line), the two-step REML/HK median
     when computed, and the ward (red square, element id ``...ward``) with its exact CI. Rates in percent.
@@ -184,7 +203,7 @@ def forest_svg(cell: dict[str, Any]) -> SafeString:
     ax.set_xlabel("patients with the event (%)")
     ax.set_title(_title(cell), fontsize=10)
     ax.spines[["top", "right"]].set_visible(False)
-    return _render(fig, _prefix("forest", cell), f"Forest plot: {_title(cell)}")
+    return fig
 
 
 def cell_svgs(cell: dict[str, Any]) -> tuple[SafeString, SafeString]:
@@ -220,7 +239,7 @@ def funnel_points(cell: dict[str, Any], points: int = 60) -> dict[str, Any]:
     return {"ns": ns, "limits": limits, "centre": pooled.marginal_mean}
 
 
-def funnel_svg(cell: dict[str, Any]) -> SafeString:
+def funnel_figure(cell: dict[str, Any]) -> Figure:
     """Funnel plot of one cell: the published cohorts (blue) and the ward (red square, id ``...ward``) as
     rate against patients n, the benchmark marginal mean, and the exact predictive 95% and 99.8% limits of
     the random-effects benchmark (``funnel_points``). Raises ValueError when the cell has no pooled benchmark.
@@ -254,4 +273,4 @@ def funnel_svg(cell: dict[str, Any]) -> SafeString:
     ax.set_title(_title(cell), fontsize=10)
     ax.legend(fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5))
     ax.spines[["top", "right"]].set_visible(False)
-    return _render(fig, _prefix("funnel", cell), f"Funnel plot: {_title(cell)}")
+    return fig

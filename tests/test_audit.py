@@ -96,3 +96,14 @@ def test_the_history_page_shows_who_and_why_and_is_scoped_to_the_site(client, nu
     assert client.get(f"/history/cycle/{cycle.pk}/").status_code == 404
     assert client.get(f"/history/patient/{cycle.patient.pk}/").status_code == 404
     assert client.get(f"/history/nonsense/{cycle.pk}/").status_code == 404
+
+
+def test_records_written_by_the_demo_import_are_labelled_import():
+    from django.core.management import call_command
+
+    from patients.models import Patient
+
+    call_command("load_demo_ward", "--cohort", "pawinska2022_krakow", "--site", "demo-krk", stdout=None)
+    patient = Patient.objects.filter(site__slug="demo-krk").first()
+    context = history(patient)[0].pgh_context
+    assert context["source"] == "import" and "pawinska2022_krakow" in context["reason"]

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from patients.models import Site
-from reports.exports import ae_table_rows, neutralise
+from reports.exports import ae_table_rows, neutralise, xlsx_bytes
 from tests.conftest import make_cycle, make_event, make_patient
 
 HEADER = ["Scope", "N patients", "MedDRA SOC", "CTCAE term", "MedDRA code",
@@ -250,3 +250,19 @@ def test_export_query_count_does_not_grow_with_patients(client, ward, other_ward
     large = _export_queries(client, other_ward, outsider, 10, fmt)
     assert small == large
     assert large <= 12
+
+
+@pytest.mark.django_db
+def test_the_xlsx_export_carries_the_plots_of_flagged_comparisons(ward):
+    from reports.services import benchmark_run_now
+
+    for i in range(8):  # every patient with grade 3 CRS: flagged against the published cohorts
+        make_event(make_cycle(make_patient(ward, f"X-{i:02d}")), "Cytokine release syndrome", grade=3)
+    run = benchmark_run_now(site=ward)
+    flagged = [c for c in run.results["cells"] if c["flag"] and c["pooled"]]
+    assert flagged
+    with zipfile.ZipFile(io.BytesIO(xlsx_bytes(ward))) as book:
+        images = [n for n in book.namelist() if n.startswith("xl/media/") and n.endswith(".png")]
+        workbook = book.read("xl/workbook.xml").decode()
+    assert "Benchmark plots" in workbook
+    assert len(images) == 2 * len(flagged)  # a forest and a funnel plot per flagged cell

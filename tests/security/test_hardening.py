@@ -225,3 +225,11 @@ def test_a_nul_character_in_a_slug_field_is_a_400_not_a_database_error(nurse, cy
         response = api.post("/api/v1/patients/", body, format="json")
     assert response.status_code == 400
     assert field in response.json()
+
+
+@pytest.mark.django_db
+def test_an_invalid_boolean_filter_answers_400_not_a_silently_unfiltered_list(client, nurse):
+    client.force_login(nurse)
+    response = client.get("/api/v1/adverse-events/?serious=maybe")
+    assert response.status_code == 400 and "serious" in response.json()
+    assert client.get("/api/v1/adverse-events/?serious=true").status_code == 200

@@ -3,6 +3,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from patients.models import Site
+from pvtrack.audit import audit_context
 from reports.models import BenchmarkRun
 from reports.report import format_run_text
 from reports.services import benchmark_run_now
@@ -20,7 +21,8 @@ class Command(BaseCommand):
             site_obj = Site.objects.get(slug=site)
         except Site.DoesNotExist as exc:
             raise CommandError(f"unknown site {site!r}") from exc
-        run = benchmark_run_now(site=site_obj)
+        with audit_context(source="job"):
+            run = benchmark_run_now(site=site_obj)
         if run.status != BenchmarkRun.Status.DONE:
             raise CommandError(f"benchmark run {run.pk} {run.status}: {run.error}")
         if options["json"]:

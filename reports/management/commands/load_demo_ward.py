@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from patients.models import Site
+from pvtrack.audit import audit_context
 from reports.demo import DEMO_PASSWORDS, DemoError, demo_ward_load
 from reports.models import Cohort
 
@@ -26,8 +27,9 @@ class Command(BaseCommand):
         except Cohort.DoesNotExist as exc:
             raise CommandError(f"unknown cohort {cohort!r}; run `manage.py cohorts` for the list") from exc
         try:
-            demo = demo_ward_load(cohort_slug=cohort, site_slug=site,
-                                  site_name=name or f"Demo ward ({cohort_obj.short_name})")
+            with audit_context(source="import", reason=f"demo ward rebuilt from published cohort {cohort}"):
+                demo = demo_ward_load(cohort_slug=cohort, site_slug=site,
+                                      site_name=name or f"Demo ward ({cohort_obj.short_name})")
         except DemoError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"Demo ward {demo.slug!r}: {demo.patients.count()} patients rebuilt from {cohort}.")
