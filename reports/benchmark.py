@@ -52,6 +52,18 @@ DEFAULTS = {"N_MAX": 40, "SEQUENTIAL_ALPHA": 0.05, "SCALE_MISMATCH": "exclude"}
 STRATA = {"blasts_ge5": "marrow blasts ≥5%", "blasts_lt5": "marrow blasts <5%", "not_recorded": "blasts not recorded"}
 
 
+def cohort_figures(category_slugs: list[str]) -> list[dict[str, Any]]:
+    """The published figures of these benchmark categories (bands any/ge3) as plain dicts, one query."""
+    return [
+        {"id": f.id, "cohort": f.cohort.slug, "short_name": f.cohort.short_name, "category": f.category,
+         "grade_band": f.grade_band, "cycle_scope": f.cycle_scope, "unit": f.unit, "numerator": f.numerator,
+         "denominator": f.denominator, "percent_printed": f.percent_printed, "stratum": f.stratum,
+         "scale": f.scale, "schedule": f.cohort.schedule, "population": f.cohort.population}
+        for f in CohortFigure.objects.filter(category__in=category_slugs, grade_band__in=list(GRADE_BANDS))
+        .select_related("cohort").order_by("cohort__slug", "id")
+    ]
+
+
 def collect_inputs(site: Site) -> dict[str, Any]:
     """Gather everything ``compute`` needs for ``site``, as JSON-able data (4 queries).
 
@@ -86,15 +98,7 @@ def collect_inputs(site: Site) -> dict[str, Any]:
     ward = AdverseEvent.objects.filter(patient__site=site, present_before_cycle=False).aggregate(**counts)
     scale_counts = {k: ward.pop(k) for k in [k for k in ward if k.startswith("scale|")]}
 
-    slugs = [c.slug for c in categories]
-    figures = [
-        {"id": f.id, "cohort": f.cohort.slug, "short_name": f.cohort.short_name, "category": f.category,
-         "grade_band": f.grade_band, "cycle_scope": f.cycle_scope, "unit": f.unit, "numerator": f.numerator,
-         "denominator": f.denominator, "percent_printed": f.percent_printed, "stratum": f.stratum,
-         "scale": f.scale, "schedule": f.cohort.schedule, "population": f.cohort.population}
-        for f in CohortFigure.objects.filter(category__in=slugs, grade_band__in=list(GRADE_BANDS))
-        .select_related("cohort").order_by("cohort__slug", "id")
-    ]
+    figures = cohort_figures([c.slug for c in categories])
     return {
         "site": site.slug,
         "method_version": METHOD_VERSION,

@@ -142,3 +142,37 @@ def event_form_data(cycle: TreatmentCycle, **overrides) -> dict:
             "grading_scale": "ctcae_v5_0", "verbatim_term": ""}
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}
+
+
+# --- browser tests (Playwright driving Debian's Chromium) -----------------------------------------------------
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--lang=en-GB"]
+
+
+@pytest.fixture
+def page(committed_reference_data):
+    """A headless Chromium page (Debian's binary: browser downloads are blocked here)."""
+    import shutil
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.fail("Debian's chromium is not installed (scripts/test.sh installs it with apt-get)")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+        context = browser.new_context(locale="en-GB", timezone_id="Europe/Warsaw")
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        yield page
+        context.close()
+        browser.close()
+
+
+def tab_to(page, predicate_js: str, limit: int = 60) -> None:
+    """Press Tab until the focused element satisfies ``predicate_js`` (a JS expression over `el`)."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate(f"(() => {{ const el = document.activeElement; return !!({predicate_js}); }})()"):
+            return
+    raise AssertionError(f"could not reach an element matching {predicate_js} with Tab")

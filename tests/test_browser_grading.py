@@ -9,45 +9,15 @@ from __future__ import annotations
 
 import datetime
 import os
-import shutil
 
 import pytest
 
 from ae.models import AdverseEvent, CRSAssessment
 from patients.models import Membership
-from tests.conftest import PASSWORD, make_cycle, make_patient, make_user
+from tests.conftest import PASSWORD, make_cycle, make_patient, make_user, tab_to
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--lang=en-GB"]
-
-
-@pytest.fixture
-def page(committed_reference_data):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.fail("Debian's chromium is not installed (scripts/test.sh installs it with apt-get)")
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
-        context = browser.new_context(locale="en-GB", timezone_id="Europe/Warsaw")
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        yield page
-        context.close()
-        browser.close()
-
-
-def tab_to(page, predicate_js: str, limit: int = 60) -> None:
-    """Press Tab until the focused element satisfies ``predicate_js`` (a JS expression over `el`)."""
-    for _ in range(limit):
-        page.keyboard.press("Tab")
-        if page.evaluate(f"(() => {{ const el = document.activeElement; return !!({predicate_js}); }})()"):
-            return
-    raise AssertionError(f"could not reach an element matching {predicate_js} with Tab")
-
 
 def computed_grade(page, expected: str) -> str:
     """Wait until the live calculator shows ``expected`` and return its text."""

@@ -6,22 +6,14 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from reports import stats
-from reports.benchmark import GRADE_BANDS, select_figures
-from reports.models import BenchmarkCategory, CohortFigure
+from reports.benchmark import cohort_figures, select_figures
+from reports.models import BenchmarkCategory
 from reports.validation import leave_one_out, operating_characteristics
 
 
-def cohort_figures() -> list[dict]:
-    """The cohort figures of the benchmark categories, in the shape of ``benchmark.collect_inputs``."""
-    slugs = list(BenchmarkCategory.objects.values_list("slug", flat=True))
-    return [
-        {"id": f.id, "cohort": f.cohort.slug, "short_name": f.cohort.short_name, "category": f.category,
-         "grade_band": f.grade_band, "cycle_scope": f.cycle_scope, "unit": f.unit, "numerator": f.numerator,
-         "denominator": f.denominator, "percent_printed": f.percent_printed, "stratum": f.stratum,
-         "scale": f.scale, "schedule": f.cohort.schedule, "population": f.cohort.population}
-        for f in CohortFigure.objects.filter(category__in=slugs, grade_band__in=list(GRADE_BANDS))
-        .select_related("cohort").order_by("cohort__slug", "id")
-    ]
+def all_cohort_figures() -> list[dict]:
+    """The cohort figures of every benchmark category, in the shape of ``benchmark.collect_inputs``."""
+    return cohort_figures(list(BenchmarkCategory.objects.values_list("slug", flat=True)))
 
 
 def _pct(value):
@@ -47,7 +39,7 @@ class Command(BaseCommand):
         if options["operating_characteristics"]:
             self._operating_characteristics(thresholds, options["json"])
             return
-        rows = leave_one_out(cohort_figures(), thresholds)
+        rows = leave_one_out(all_cohort_figures(), thresholds)
         if options["json"]:
             self.stdout.write(json.dumps({"thresholds": thresholds, "rows": rows}, indent=2, ensure_ascii=False))
             return
@@ -68,7 +60,7 @@ class Command(BaseCommand):
                           f"CHECK_ASCERTAINMENT lower p<{thresholds['LOW_P']}, WATCH fixed p<{thresholds['WATCH_P']}).")
 
     def _operating_characteristics(self, thresholds: dict, as_json: bool) -> None:
-        used, _ = select_figures(cohort_figures(), "crs", "any", "all", excluded_cohort="")
+        used, _ = select_figures(all_cohort_figures(), "crs", "any", "all", excluded_cohort="")
         pooled = stats.pool([f["numerator"] for f in used], [f["denominator"] for f in used],
                             min_cohorts=int(thresholds["MIN_COHORTS"]), min_events=int(thresholds["MIN_EVENTS"]))
         rows = operating_characteristics(pooled, thresholds)
