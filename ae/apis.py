@@ -9,9 +9,11 @@ from rest_framework import filters, mixins, permissions, serializers, status, vi
 from rest_framework.response import Response
 
 from ae.models import AdverseEvent, CTCAEGrade, CTCAETerm
-from ae.services import EDITABLE_FIELDS, StaleEditError, adverse_event_create, adverse_event_update
+from ae.selectors import adverse_events_for
+from ae.services.events import EDITABLE_FIELDS, StaleEditError, adverse_event_create, adverse_event_update
 from patients import access
 from patients.apis import SiteScopedWritePermission, SlugRelatedField, as_drf_error
+from patients.selectors import cycles_for, patients_for
 
 
 class CTCAEGradeSerializer(serializers.ModelSerializer):
@@ -58,8 +60,8 @@ class AdverseEventSerializer(serializers.ModelSerializer):
         super().__init__(*args, **kwargs)
         request = self.context.get("request")
         if request is not None:
-            self.fields["patient"].queryset = access.patients_for(request.user, access.RECORDERS)
-            self.fields["cycle"].queryset = access.cycles_for(request.user, access.RECORDERS)
+            self.fields["patient"].queryset = patients_for(request.user, access.RECORDERS)
+            self.fields["cycle"].queryset = cycles_for(request.user, access.RECORDERS)
 
 
 class AdverseEventFilter(django_filters.FilterSet):
@@ -83,7 +85,7 @@ class AdverseEventViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins
     filterset_class = AdverseEventFilter
 
     def get_queryset(self):
-        return (access.adverse_events_for(self.request.user)
+        return (adverse_events_for(self.request.user)
                 .select_related("term", "cycle", "patient__site").order_by("id"))
 
     def perform_create(self, serializer):

@@ -23,8 +23,8 @@ from django.db import models
 from django.db.models import F, Q
 
 from ae import grading
+from core.audit import tracked
 from patients.models import Patient, TreatmentCycle
-from pvtrack.audit import tracked
 
 CTCAE_VERSION = "5.0"
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from ae import grading, services
+from ae import grading, selectors
+from ae.episodes import CRS_TERM, ICANS_TERM, age_in_years
 from ae.forms import (
     AdverseEventEditForm,
     AdverseEventForm,
@@ -19,9 +19,18 @@ from ae.forms import (
     ICANSAssessmentForm,
     LabResultForm,
 )
-from ae.models import AdverseEvent, CRSAssessment, CTCAETerm, ICANSAssessment
-from ae.services import EDITABLE_FIELDS, StaleEditError, adverse_event_create, adverse_event_update
+from ae.models import CRSAssessment, CTCAETerm, ICANSAssessment
+from ae.services.assessments import crs_assessment_record, icans_assessment_record
+from ae.services.events import (
+    EDITABLE_FIELDS,
+    StaleEditError,
+    adverse_event_create,
+    adverse_event_update,
+    grade_discrepancy_resolve,
+)
+from ae.services.labs import lab_result_record
 from patients import access
+from patients.selectors import patients_for
 
 
 def _term_names() -> list[str]:
@@ -30,7 +39,7 @@ def _term_names() -> list[str]:
 
 @login_required
 def event_create(request: HttpRequest, patient_pk: int) -> HttpResponse:
-    patient = get_object_or_404(access.patients_for(request.user, access.RECORDERS).select_related("site"),
+    patient = get_object_or_404(patients_for(request.user, access.RECORDERS).select_related("site"),
                                 pk=patient_pk)
     form = AdverseEventForm(request.POST or None, patient=patient)
     if not patient.cycles.exists():
@@ -53,7 +62,7 @@ def event_create(request: HttpRequest, patient_pk: int) -> HttpResponse:
 
 @login_required
 def event_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    event = get_object_or_404(access.adverse_events_for(request.user, access.RECORDERS)
+    event = get_object_or_404(selectors.adverse_events_for(request.user, access.RECORDERS)
                               .select_related("patient__site", "term", "cycle"), pk=pk)
     patient = event.patient
     form = AdverseEventEditForm(request.POST or None, instance=event, patient=patient,
@@ -82,45 +91,40 @@ def event_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def event_history(request: HttpRequest, pk: int) -> HttpResponse:
-    event = get_object_or_404(access.adverse_events_for(request.user).select_related("patient__site", "term"), pk=pk)
+    event = get_object_or_404(selectors.adverse_events_for(request.user).select_related("patient__site", "term"), pk=pk)
     revisions = event.revisions.select_related("changed_by")
     return render(request, "ae/event_history.html", {
         "event": event, "revisions": revisions, "patient": event.patient, "site": event.patient.site,
         "crs_assessments": event.crs_assessments.select_related("entered_by"),
         "icans_assessments": event.icans_assessments.select_related("entered_by"),
-        "can_record": access.role_on(request.user, event.patient.site) in access.RECORDERS,
-        "can_review": access.role_on(request.user, event.patient.site) in access.REVIEWERS})
+        "can_record": access.can_record(request.user, event.patient.site),
+        "can_review": access.can_review(request.user, event.patient.site)})
 
 
 # ------------------------------------------------------------------------------ bedside assessments, labs
 
 _ASSESSMENTS = {
-    "crs": (CRSAssessment, CRSAssessmentForm, services.crs_assessment_record, services.CRS_TERM, "CRS",
-            "/api/v1/grading/crs/"),
-    "icans": (ICANSAssessment, ICANSAssessmentForm, services.icans_assessment_record, services.ICANS_TERM, "ICANS",
+    "crs": (CRSAssessment, CRSAssessmentForm, crs_assessment_record, CRS_TERM, "CRS", "/api/v1/grading/crs/"),
+    "icans": (ICANSAssessment, ICANSAssessmentForm, icans_assessment_record, ICANS_TERM, "ICANS",
               "/api/v1/grading/icans/"),
 }
 
 
 def _assessment_form(request: HttpRequest, patient_pk: int, kind: str) -> HttpResponse:
     model, form_class, record, term_name, label, api_url = _ASSESSMENTS[kind]
-    patient = get_object_or_404(access.patients_for(request.user, access.RECORDERS).select_related("site"),
+    patient = get_object_or_404(patients_for(request.user, access.RECORDERS).select_related("site"),
                                 pk=patient_pk)
     if not patient.cycles.exists():
         messages.error(request, "Record the patient's treatment cycle first: every episode belongs to a cycle.")
         return redirect("patient-detail", pk=patient.pk)
-    positive = model.objects.filter(adverse_event=OuterRef("pk")).exclude(
-        **({"astct_grade": 0} if kind == "crs" else {"grade": 0}))
-    episodes = list(AdverseEvent.objects.filter(patient=patient, term__term=term_name)
-                    .filter(Exists(model.objects.filter(adverse_event=OuterRef("pk"))))
-                    .annotate(has_positive=Exists(positive)).select_related("cycle").order_by("-onset_date", "-id"))
+    episodes = selectors.assessment_episodes(patient=patient, kind=kind)
     chosen = request.GET.get("episode")
     if chosen is None:  # default: the ongoing episode, if any
         ongoing = next((e for e in episodes if e.resolution_date is None), None)
         chosen = str(ongoing.pk) if ongoing else ""
     initial = {"episode": chosen}
     if kind == "icans":
-        initial["tool"] = grading.default_icans_tool(services.age_in_years(patient.birth_month, timezone.localdate()))
+        initial["tool"] = grading.default_icans_tool(age_in_years(patient.birth_month, timezone.localdate()))
     form = form_class(request.POST or None, patient=patient, episodes=episodes, initial=initial,
                       positive_episode_ids={e.pk for e in episodes if e.has_positive})
     if request.method == "POST" and form.is_valid():
@@ -159,19 +163,19 @@ def icans_assessment_create(request: HttpRequest, patient_pk: int) -> HttpRespon
 
 @login_required
 def lab_result_create(request: HttpRequest, patient_pk: int) -> HttpResponse:
-    patient = get_object_or_404(access.patients_for(request.user, access.RECORDERS).select_related("site"),
+    patient = get_object_or_404(patients_for(request.user, access.RECORDERS).select_related("site"),
                                 pk=patient_pk)
     form = LabResultForm(request.POST or None, patient=patient)
     if request.method == "POST" and form.is_valid():
         try:
-            result = services.lab_result_record(patient=patient, data=form.cleaned_data, acting_user=request.user)
+            result = lab_result_record(patient=patient, data=form.cleaned_data, acting_user=request.user)
         except ValidationError as exc:
             _add_errors(form, exc)
         else:
             grade = "undetermined" if result.grade is None else f"grade {result.grade}"
             messages.success(request, f"Saved: {result.ctcae_term} {grade} ({result.rationale})")
             return redirect("lab-result-create", patient_pk=patient.pk)
-    results = patient.lab_results.select_related("cycle").order_by("-collected_at", "-id")[:50]
+    results = selectors.lab_results_of(patient)
     return render(request, "ae/lab_result_form.html",
                   {"form": form, "patient": patient, "site": patient.site, "results": results})
 
@@ -179,9 +183,9 @@ def lab_result_create(request: HttpRequest, patient_pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def discrepancy_resolve(request: HttpRequest, pk: int) -> HttpResponse:
-    event = get_object_or_404(access.adverse_events_for(request.user).select_related("patient__site"), pk=pk)
+    event = get_object_or_404(selectors.adverse_events_for(request.user).select_related("patient__site"), pk=pk)
     try:
-        services.grade_discrepancy_resolve(event=event, acting_user=request.user,
+        grade_discrepancy_resolve(event=event, acting_user=request.user,
                                            comment=request.POST.get("comment", ""))
     except PermissionDenied:
         messages.error(request, "Only a safety officer of this site can resolve data-quality queries.")

@@ -1,7 +1,8 @@
-"""The one place that decides who may see and do what, per site.
+"""The access core: which sites a user holds a role on, and what each role may do.
 
-Every view, API endpoint, export and command that serves user-facing data gets its querysets from
-here. A record of a site the user holds no membership of is simply absent (views answer 404).
+Every app reads through its own ``selectors.py``, whose user-facing querysets are built on
+:func:`sites_for`; write services call :func:`require_role`. A record of a site the user holds no
+membership of is simply absent (views answer 404).
 
 Roles (``Membership.Role``): ward staff record and edit patients, cycles and adverse events; safety
 officers read everything of their sites and review flags; administrators may do both.
@@ -15,7 +16,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 
-from patients.models import Membership, Patient, Site, TreatmentCycle
+from patients.models import Membership, Site
 
 Role = Membership.Role
 RECORDERS = (Role.WARD_STAFF, Role.ADMINISTRATOR)
@@ -45,18 +46,11 @@ def require_role(user: User, site: Site, roles: Iterable[str]) -> None:
         raise PermissionDenied("Your role on this site does not allow this.")
 
 
-def patients_for(user: User, roles: Iterable[str] = ALL_ROLES) -> QuerySet[Patient]:
-    """Patients of the user's sites."""
-    return Patient.objects.filter(site__in=sites_for(user, roles))
+def can_record(user: User, site: Site) -> bool:
+    """Whether ``user`` may record and edit ward data on ``site`` (ward staff, administrators)."""
+    return role_on(user, site) in RECORDERS
 
 
-def cycles_for(user: User, roles: Iterable[str] = ALL_ROLES) -> QuerySet[TreatmentCycle]:
-    """Treatment cycles of the user's sites."""
-    return TreatmentCycle.objects.filter(patient__site__in=sites_for(user, roles))
-
-
-def adverse_events_for(user: User, roles: Iterable[str] = ALL_ROLES):  # -> QuerySet[AdverseEvent]
-    """Adverse events of the user's sites (imported lazily: ``ae`` depends on ``patients``)."""
-    from ae.models import AdverseEvent
-
-    return AdverseEvent.objects.filter(patient__site__in=sites_for(user, roles))
+def can_review(user: User, site: Site) -> bool:
+    """Whether ``user`` may review and sign for ``site`` (safety officers, administrators)."""
+    return role_on(user, site) in REVIEWERS

@@ -8,6 +8,7 @@ from rest_framework.exceptions import ValidationError
 
 from patients import access
 from patients.models import Patient, TreatmentCycle
+from patients.selectors import cycles_for, patients_for
 from patients.services import cycle_save, patient_save
 
 
@@ -25,7 +26,7 @@ class SiteScopedWritePermission(permissions.BasePermission):
         if request.method in permissions.SAFE_METHODS:
             return True
         site = obj.site if hasattr(obj, "site") else obj.patient.site
-        return access.role_on(request.user, site) in access.RECORDERS
+        return access.can_record(request.user, site)
 
 
 def as_drf_error(exc: DjangoValidationError) -> ValidationError:
@@ -101,7 +102,7 @@ class PatientViewSet(ReasonedWriteViewSet):
         return patient_save(patient=instance, **kwargs)
 
     def get_queryset(self):
-        return access.patients_for(self.request.user).select_related("site").order_by("id")
+        return patients_for(self.request.user).select_related("site").order_by("id")
 
 
 class TreatmentCycleSerializer(serializers.ModelSerializer):
@@ -118,7 +119,7 @@ class TreatmentCycleSerializer(serializers.ModelSerializer):
         super().__init__(*args, **kwargs)
         request = self.context.get("request")
         if request is not None:
-            self.fields["patient"].queryset = access.patients_for(request.user, access.RECORDERS)
+            self.fields["patient"].queryset = patients_for(request.user, access.RECORDERS)
 
 
 class TreatmentCycleViewSet(ReasonedWriteViewSet):
@@ -131,4 +132,4 @@ class TreatmentCycleViewSet(ReasonedWriteViewSet):
         return cycle_save(cycle=instance, **kwargs)
 
     def get_queryset(self):
-        return access.cycles_for(self.request.user).select_related("patient__site").order_by("id")
+        return cycles_for(self.request.user).select_related("patient__site").order_by("id")

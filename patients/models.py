@@ -11,7 +11,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models import F, Q
 
-from pvtrack.audit import tracked
+from core.audit import tracked
 
 #: Marrow blast threshold (%) separating high from low leukaemia burden; the strata of the
 #: benchmark case mix (statistics.md §3.2; blinatumomab CRS/neurotoxicity rise with burden).

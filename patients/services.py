@@ -6,9 +6,10 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from core.audit import audit_context
+from core.outbox import benchmark_request
 from patients.access import RECORDERS, require_role
 from patients.models import Patient, TreatmentCycle
-from pvtrack.audit import audit_context
 
 
 def _require_reason(instance: Patient | TreatmentCycle, reason: str) -> None:
@@ -37,8 +38,6 @@ def cycle_save(*, cycle: TreatmentCycle, acting_user: AbstractBaseUser, reason: 
 
     An edit needs ``reason``. Raises ValidationError (nothing saved) or PermissionDenied.
     """
-    from reports.services import benchmark_request
-
     require_role(acting_user, cycle.patient.site, RECORDERS)
     _require_reason(cycle, reason)
     cycle.full_clean()

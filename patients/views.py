@@ -13,6 +13,7 @@ from ae.models import AdverseEvent
 from patients import access
 from patients.forms import PatientForm, TreatmentCycleForm
 from patients.models import TreatmentCycle
+from patients.selectors import patients_for
 from patients.services import cycle_save, patient_save
 
 
@@ -30,10 +31,10 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 def patient_list(request: HttpRequest, site: str) -> HttpResponse:
     site_obj = get_object_or_404(access.sites_for(request.user), slug=site)
-    patients = (access.patients_for(request.user).filter(site=site_obj)
+    patients = (patients_for(request.user).filter(site=site_obj)
                 .annotate(n_cycles=Count("cycles", distinct=True), n_events=Count("adverse_events", distinct=True)))
     form = PatientForm(request.POST or None, site=site_obj)
-    can_record = access.role_on(request.user, site_obj) in access.RECORDERS
+    can_record = access.can_record(request.user, site_obj)
     if request.method == "POST" and can_record and form.is_valid():
         try:
             patient = patient_save(patient=form.instance, acting_user=request.user)
@@ -50,18 +51,18 @@ def patient_list(request: HttpRequest, site: str) -> HttpResponse:
 def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
     events = AdverseEvent.objects.select_related("term").order_by("onset_date", "id")
     patient = get_object_or_404(
-        access.patients_for(request.user).select_related("site").prefetch_related(
+        patients_for(request.user).select_related("site").prefetch_related(
             Prefetch("cycles", queryset=TreatmentCycle.objects.order_by("number")
                      .prefetch_related(Prefetch("adverse_events", queryset=events)))),
         pk=pk)
-    can_record = access.role_on(request.user, patient.site) in access.RECORDERS
+    can_record = access.can_record(request.user, patient.site)
     return render(request, "patients/patient_detail.html",
                   {"patient": patient, "site": patient.site, "can_record": can_record})
 
 
 @login_required
 def cycle_form(request: HttpRequest, patient_pk: int, pk: int | None = None) -> HttpResponse:
-    patient = get_object_or_404(access.patients_for(request.user, access.RECORDERS).select_related("site"),
+    patient = get_object_or_404(patients_for(request.user, access.RECORDERS).select_related("site"),
                                 pk=patient_pk)
     cycle = get_object_or_404(TreatmentCycle, patient=patient, pk=pk) if pk else None
     form = TreatmentCycleForm(request.POST or None, instance=cycle, patient=patient)

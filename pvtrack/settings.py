@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "pgtrigger",
     "pghistory",
+    "core",
     "patients",
     "ae",
     "reports",
@@ -71,7 +72,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Who, from where (web form or API) and which URL, attached to every audit event of the request.
-    "pvtrack.audit.AuditContextMiddleware",
+    "core.audit.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -226,7 +227,7 @@ if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_TASK_ALWAYS_EAGER = False
 else:
-    # No broker configured: run tasks in-process (still after commit, see reports/services.py).
+    # No broker configured: run tasks in-process (still after commit, see reports/outbox.py).
     CELERY_BROKER_URL = "memory://"
     CELERY_TASK_ALWAYS_EAGER = True
     CELERY_TASK_EAGER_PROPAGATES = True
@@ -246,7 +247,7 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 7200, "socket_timeout": 2, "socket_connect_timeout": 2}
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# The outbox (reports/services.py, docs/operations.md): a save waits for the broker at most PUBLISH_WAIT_S
+# The outbox (reports/outbox.py, docs/operations.md): a save waits for the broker at most PUBLISH_WAIT_S
 # (the send runs on PUBLISH_THREADS threads); beat's sweeper publishes again, every SWEEP_EVERY_S, runs
 # pending longer than SWEEP_AFTER_S and runs left 'running' by a dead worker for RECLAIM_AFTER_S.
 # Health (pvtrack/health.py) calls a pending run older than STALE_AFTER_S a backlog, and beat dead when
@@ -261,6 +262,8 @@ PVTRACK_OUTBOX = {
     "BEAT_DEAD_AFTER_S": env.float("PVTRACK_BEAT_DEAD_AFTER_S", default=120.0),
 }
 # Beat writes a heartbeat (a Redis key with a timestamp) at least every CELERY_BEAT_MAX_LOOP_INTERVAL seconds.
+# Task modules besides each app's tasks.py (autodiscovered): the outbox sweeper.
+CELERY_IMPORTS = ["reports.outbox"]
 CELERY_BEAT_SCHEDULER = "pvtrack.health:HeartbeatScheduler"
 CELERY_BEAT_MAX_LOOP_INTERVAL = env.int("PVTRACK_BEAT_MAX_LOOP_INTERVAL", default=30)
 CELERY_BEAT_SCHEDULE = {
@@ -269,10 +272,14 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=2, minute=0),
     },
     "requeue-pending-benchmarks": {
-        "task": "reports.tasks.requeue_pending_runs_task",
+        "task": "reports.outbox.requeue_pending_runs_task",
         "schedule": PVTRACK_OUTBOX["SWEEP_EVERY_S"],
     },
 }
+
+# Composition root: ward-data writers (ae, patients) request a benchmark through core.outbox, which calls this
+# function of the layer above them (the one inversion of the dependency order; see core/outbox.py).
+PVTRACK_BENCHMARK_REQUEST = "reports.outbox.benchmark_run_queue"
 
 # --- Benchmark configuration (statistics.md §3.5; thresholds are configuration, not code) ----------
 PVTRACK_BENCHMARK = {

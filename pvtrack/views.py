@@ -8,21 +8,19 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from pghistory.models import Events
 
-from ae.models import CRSAssessment, ICANSAssessment, LabResult
-from patients import access
-from reports.models import Flag
+from ae import selectors as ae_selectors
+from patients import selectors as patient_selectors
+from reports import selectors as report_selectors
 
 #: URL kind -> (label, queryset of the records this user may see).
 RECORD_KINDS = {
-    "patient": ("Patient", lambda user: access.patients_for(user)),
-    "cycle": ("Treatment cycle", lambda user: access.cycles_for(user)),
-    "adverse-event": ("Adverse event", lambda user: access.adverse_events_for(user)),
-    "crs-assessment": ("CRS assessment", lambda user: CRSAssessment.objects.filter(
-        adverse_event__in=access.adverse_events_for(user))),
-    "icans-assessment": ("ICANS assessment", lambda user: ICANSAssessment.objects.filter(
-        adverse_event__in=access.adverse_events_for(user))),
-    "lab-result": ("Lab result", lambda user: LabResult.objects.filter(patient__in=access.patients_for(user))),
-    "flag": ("Benchmark flag", lambda user: Flag.objects.filter(run__site__in=access.sites_for(user))),
+    "patient": ("Patient", patient_selectors.patients_for),
+    "cycle": ("Treatment cycle", patient_selectors.cycles_for),
+    "adverse-event": ("Adverse event", ae_selectors.adverse_events_for),
+    "crs-assessment": ("CRS assessment", ae_selectors.crs_assessments_for),
+    "icans-assessment": ("ICANS assessment", ae_selectors.icans_assessments_for),
+    "lab-result": ("Lab result", ae_selectors.lab_results_for),
+    "flag": ("Benchmark flag", report_selectors.flags_for),
 }
 
 

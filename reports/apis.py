@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers, viewsets
 
-from patients import access
 from reports.models import BenchmarkRun, Flag
+from reports.selectors import runs_for
 
 
 class FlagSerializer(serializers.ModelSerializer):
@@ -35,6 +35,6 @@ class BenchmarkRunViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_fields = ["site__slug", "status"]
 
     def get_queryset(self):
-        return (BenchmarkRun.objects.filter(site__in=access.sites_for(self.request.user))
+        return (runs_for(self.request.user)
                 .select_related("site").prefetch_related("flags__category", "flags__reviewed_by")
                 .order_by("-requested_at", "-id"))

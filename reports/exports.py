@@ -20,6 +20,8 @@ from django.db.models import Count, Max
 
 from ae.models import CTCAE_VERSION, AdverseEvent
 from patients.models import Patient, Site, TreatmentCycle
+from reports import plots
+from reports.selectors import latest_run
 
 GRADE_COLUMNS = ("Grade 1-2", "Grade 3", "Grade 4", "Grade 5")
 HEADER = ("Scope", "N patients", "MedDRA SOC", "CTCAE term", "MedDRA code", *GRADE_COLUMNS, "Any grade")
@@ -124,9 +126,6 @@ def csv_lines(site: Site) -> Iterator[str]:
 
 def _plots_sheet(book: xlsxwriter.Workbook, site: Site, bold: object) -> None:
     """A sheet with the forest and funnel plots (PNG) of the flagged cells of the site's latest benchmark run."""
-    from reports import plots
-    from reports.services import latest_run
-
     sheet = book.add_worksheet("Benchmark plots")
     run = latest_run(site)
     cells = [c for c in ((run.results or {}).get("cells", []) if run else []) if c.get("flag") and c.get("pooled")]

@@ -8,8 +8,8 @@ from django.db import models
 from django.db.models import Q
 
 from ae.models import CTCAETerm
+from core.audit import tracked
 from patients.models import Site
-from pvtrack.audit import tracked
 
 
 class Cohort(models.Model):

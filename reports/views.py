@@ -10,28 +10,21 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
-from ae.services import grade_discrepancies_open
+from ae.selectors import grade_discrepancies_open
 from patients import access
 from reports import plots
 from reports.benchmark import CYCLE_SCOPES, GRADE_BAND_LABELS, GRADE_BANDS
 from reports.exports import csv_lines, xlsx_bytes
-from reports.models import BenchmarkCategory, BenchmarkRun, Flag
-from reports.services import (
-    FLAG_REVIEW_MEANING,
-    RUN_SIGNOFF_MEANING,
-    benchmark_staleness,
-    flag_review,
-    latest_run,
-    results_sha256,
-    run_signoff,
-)
+from reports.models import BenchmarkCategory
+from reports.selectors import benchmark_staleness, cell_events, flags_for, latest_run, runs_for, runs_waiting
+from reports.signatures import FLAG_REVIEW_MEANING, RUN_SIGNOFF_MEANING, flag_review, results_sha256, run_signoff
 
 
 @login_required
 def report(request: HttpRequest, site: str) -> HttpResponse:
     site_obj = get_object_or_404(access.sites_for(request.user), slug=site)
     run = latest_run(site_obj)
-    waiting = site_obj.benchmark_runs.filter(status__in=[BenchmarkRun.Status.PENDING, BenchmarkRun.Status.RUNNING])
+    waiting = runs_waiting(site_obj)
     flags = run.flags.select_related("category", "reviewed_by") if run else []
     cells = (run.results or {}).get("cells", []) if run else []
     flagged_plots = [dict(zip(("forest", "funnel"), plots.cell_svgs(c), strict=True), cell=c)
@@ -41,7 +34,7 @@ def report(request: HttpRequest, site: str) -> HttpResponse:
         "site": site_obj, "run": run, "cells": cells, "flagged_plots": flagged_plots,
         "in_progress": in_progress,
         "flags": flags, "waiting": in_progress is not None, "staleness": benchmark_staleness(site_obj),
-        "can_review": access.role_on(request.user, site_obj) in access.REVIEWERS,
+        "can_review": access.can_review(request.user, site_obj),
         "band_labels": GRADE_BAND_LABELS, "scope_labels": CYCLE_SCOPES,
         "quality_queries": grade_discrepancies_open(site=site_obj),
         "flag_meaning": FLAG_REVIEW_MEANING, "signoff_meaning": RUN_SIGNOFF_MEANING,
@@ -56,12 +49,7 @@ def drilldown(request: HttpRequest, site: str, category: str, band: str, scope: 
     category_obj = get_object_or_404(BenchmarkCategory, slug=category)
     if band not in GRADE_BANDS or scope not in CYCLE_SCOPES:
         raise Http404("unknown grade band or cycle scope")
-    events = (access.adverse_events_for(request.user).filter(
-        patient__site=site_obj, present_before_cycle=False, term__in=category_obj.terms.all(),
-        grade__gte=GRADE_BANDS[band]).select_related("patient", "cycle", "term").order_by("patient__study_id",
-                                                                                          "onset_date"))
-    if scope == "first":
-        events = events.filter(cycle__number=1)
+    events = cell_events(request.user, site=site_obj, category=category_obj, band=band, scope=scope)
     return render(request, "reports/drilldown.html", {
         "site": site_obj, "category": category_obj, "band": GRADE_BAND_LABELS[band], "scope": CYCLE_SCOPES[scope],
         "events": events, "n_patients": len({e.patient_id for e in events})})
@@ -92,7 +80,7 @@ def cell_plots(request: HttpRequest, site: str, category: str, band: str, scope:
 @require_POST
 @sensitive_post_parameters("password")
 def flag_review_view(request: HttpRequest, pk: int) -> HttpResponse:
-    flag = get_object_or_404(Flag.objects.filter(run__site__in=access.sites_for(request.user))
+    flag = get_object_or_404(flags_for(request.user)
                              .select_related("run__site"), pk=pk)
     try:
         flag_review(flag=flag, acting_user=request.user, comment=request.POST.get("comment", ""),
@@ -110,7 +98,7 @@ def flag_review_view(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @sensitive_post_parameters("password")
 def run_signoff_view(request: HttpRequest, pk: int) -> HttpResponse:
-    run = get_object_or_404(BenchmarkRun.objects.filter(site__in=access.sites_for(request.user))
+    run = get_object_or_404(runs_for(request.user)
                             .select_related("site"), pk=pk)
     try:
         run_signoff(run=run, acting_user=request.user, password=request.POST.get("password", ""),

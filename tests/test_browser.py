@@ -108,7 +108,7 @@ def _fill_rest_with_keyboard(page, onset: datetime.date) -> None:
 
 
 def test_the_officer_sees_forest_and_funnel_plots_of_a_flagged_benchmark(live_server, page, ward):
-    from reports.services import benchmark_run_now
+    from reports.runs import benchmark_run_now
 
     officer = make_user("officer", ward, Membership.Role.SAFETY_OFFICER)
     for i in range(8):  # 8 of 8 patients with grade 3 CRS: flagged against every published benchmark

@@ -16,11 +16,11 @@ import pytest
 from django.test import Client
 
 from ae.models import AdverseEvent, AdverseEventRevision
-from ae.services import adverse_event_update
+from ae.services.events import adverse_event_update
 from patients.models import Patient, Site, TreatmentCycle
 from reports import benchmark
 from reports.models import BenchmarkCategory, BenchmarkRun, Flag
-from reports.services import benchmark_run_now
+from reports.runs import benchmark_run_now
 from tests.conftest import PASSWORD, event_form_data, make_cycle, make_event, make_patient
 
 

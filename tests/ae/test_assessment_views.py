@@ -10,7 +10,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from ae.models import AdverseEvent, CRSAssessment, ICANSAssessment, LabResult
-from ae.services import crs_assessment_record, lab_result_record
+from ae.services.assessments import crs_assessment_record
+from ae.services.labs import lab_result_record
 from tests.conftest import make_cycle, make_patient
 
 pytestmark = pytest.mark.django_db

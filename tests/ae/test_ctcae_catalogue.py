@@ -8,8 +8,8 @@ import re
 
 import pytest
 
+from ae.catalogue import CTCAE_CSV, ctcae_catalogue_load
 from ae.models import CTCAEGrade, CTCAETerm
-from ae.services import CTCAE_CSV, ctcae_catalogue_load
 from tests.conftest import term
 
 pytestmark = pytest.mark.django_db

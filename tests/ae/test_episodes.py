@@ -12,14 +12,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
+from ae.episodes import age_in_years
 from ae.models import AdverseEvent, AdverseEventRevision, CRSAssessment, ICANSAssessment
-from ae.services import (
-    age_in_years,
-    crs_assessment_record,
-    grade_discrepancies_open,
-    grade_discrepancy_resolve,
-    icans_assessment_record,
-)
+from ae.selectors import grade_discrepancies_open
+from ae.services.assessments import crs_assessment_record, icans_assessment_record
+from ae.services.events import grade_discrepancy_resolve
 from tests.conftest import make_cycle, make_patient
 
 pytestmark = pytest.mark.django_db
@@ -184,7 +181,7 @@ def test_the_discrepancy_is_a_query_for_the_site_until_a_reviewer_resolves_it(wa
 
 
 def test_an_aes_edit_away_from_the_computed_grade_needs_the_reason(patient, cycle, nurse):
-    from ae.services import adverse_event_update
+    from ae.services.events import adverse_event_update
 
     event = crs(patient, cycle, nurse, at(6), **FEVER, **NEW).adverse_event
     with pytest.raises(ValidationError) as exc:

@@ -10,7 +10,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from ae.models import LabResult
-from ae.services import lab_result_record
+from ae.services.labs import lab_result_record
 
 pytestmark = pytest.mark.django_db
 TZ = ZoneInfo("Europe/Warsaw")

@@ -18,7 +18,8 @@ from scipy import stats as sps
 from patients.models import Patient
 from reports import benchmark, stats
 from reports.models import BenchmarkRun, CohortFigure, Flag
-from reports.services import benchmark_execute, benchmark_run_now, flag_review
+from reports.runs import benchmark_execute, benchmark_run_now
+from reports.signatures import flag_review
 from tests.conftest import PASSWORD, make_cycle, make_event, make_patient
 
 THRESHOLDS = {"ALARM_P": 0.001, "ALERT_P": 0.025, "WATCH_P": 0.025, "LOW_P": 0.025,

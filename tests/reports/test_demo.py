@@ -12,7 +12,7 @@ from patients.models import Membership, Patient, Site
 from reports import benchmark
 from reports.demo import DEMO_PASSWORDS, DemoError, demo_ward_load
 from reports.models import Cohort, CohortFigure
-from reports.services import benchmark_run_now
+from reports.runs import benchmark_run_now
 
 CATEGORIES = ("crs", "neurotoxicity", "seizure", "anemia", "neutropenia", "thrombocytopenia", "febrile_neutropenia")
 MUST_REPRODUCE = ("xie2023_suzhou", "pawinska2022_krakow", "wu2022_beijing")

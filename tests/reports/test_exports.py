@@ -254,7 +254,7 @@ def test_export_query_count_does_not_grow_with_patients(client, ward, other_ward
 
 @pytest.mark.django_db
 def test_the_xlsx_export_carries_the_plots_of_flagged_comparisons(ward):
-    from reports.services import benchmark_run_now
+    from reports.runs import benchmark_run_now
 
     for i in range(8):  # every patient with grade 3 CRS: flagged against the published cohorts
         make_event(make_cycle(make_patient(ward, f"X-{i:02d}")), "Cytokine release syndrome", grade=3)

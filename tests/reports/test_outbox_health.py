@@ -15,15 +15,11 @@ from django.test import RequestFactory
 from django.utils import timezone
 
 from pvtrack import health
-from reports import services
+from reports import outbox, runs
 from reports.models import BenchmarkRun
-from reports.services import (
-    RUN_LOCK_NAMESPACE,
-    benchmark_execute,
-    benchmark_run_now,
-    benchmark_staleness,
-    requeue_pending_runs,
-)
+from reports.outbox import requeue_pending_runs
+from reports.runs import RUN_LOCK_NAMESPACE, benchmark_execute, benchmark_run_now
+from reports.selectors import benchmark_staleness
 from reports.tasks import benchmark_run_task
 
 
@@ -57,7 +53,7 @@ def test_a_stalled_broker_holds_the_caller_at_most_the_publish_wait(monkeypatch,
     sent = []
     monkeypatch.setattr(benchmark_run_task, "delay", lambda run_id: (time.sleep(1.0), sent.append(run_id)))
     started = time.monotonic()
-    services._publish(41)
+    outbox._publish(41)
     elapsed = time.monotonic() - started
     assert 0.25 < elapsed < 0.6
     assert sent == []  # still sending in the background
@@ -73,7 +69,7 @@ def test_when_every_publish_thread_is_stuck_further_publishes_are_skipped(monkey
     monkeypatch.setattr(benchmark_run_task, "delay", lambda run_id: (time.sleep(0.8), sent.append(run_id)))
     threads = settings.PVTRACK_OUTBOX["PUBLISH_THREADS"]
     for run_id in range(threads + 2):
-        services._publish(run_id)
+        outbox._publish(run_id)
     deadline = time.monotonic() + 5
     while len(sent) < threads and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -86,7 +82,7 @@ def test_a_broker_error_is_logged_not_raised(monkeypatch, broker_mode, caplog):
         raise ConnectionRefusedError("broker down")
 
     monkeypatch.setattr(benchmark_run_task, "delay", refuse)
-    services._publish(7)
+    outbox._publish(7)
     assert "not published (ConnectionRefusedError)" in caplog.text
 
 
@@ -138,7 +134,7 @@ def test_the_test_only_job_delay_is_ignored_outside_tests(monkeypatch, settings)
     monkeypatch.setenv("PVTRACK_TEST_JOB_DELAY_S", "5")
     settings.PVTRACK_ENV = "production"
     started = time.monotonic()
-    services._test_only_delay()
+    runs._test_only_delay()
     assert time.monotonic() - started < 0.1
 
 

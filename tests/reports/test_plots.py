@@ -8,7 +8,7 @@ import pytest
 
 from reports import benchmark, plots, stats
 from reports.models import BenchmarkRun
-from reports.services import benchmark_run_now
+from reports.runs import benchmark_run_now
 from tests.conftest import make_cycle, make_event, make_patient
 from tests.reports.test_benchmark import cell, figure, inputs_for
 

@@ -6,13 +6,8 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from reports.models import RunSignoff
-from reports.services import (
-    FLAG_REVIEW_MEANING,
-    benchmark_run_now,
-    flag_review,
-    results_sha256,
-    run_signoff,
-)
+from reports.runs import benchmark_run_now
+from reports.signatures import FLAG_REVIEW_MEANING, flag_review, results_sha256, run_signoff
 from tests.conftest import PASSWORD, make_cycle, make_event, make_patient
 
 pytestmark = pytest.mark.django_db

@@ -2,11 +2,11 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from core.audit import audit_context
 from patients.models import Site
-from pvtrack.audit import audit_context
 from reports.models import BenchmarkRun
 from reports.report import format_run_text
-from reports.services import benchmark_run_now
+from reports.runs import benchmark_run_now
 
 
 class Command(BaseCommand):

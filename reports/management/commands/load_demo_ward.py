@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from core.audit import audit_context
 from patients.models import Site
-from pvtrack.audit import audit_context
 from reports.demo import DEMO_PASSWORDS, DemoError, demo_ward_load
 from reports.models import Cohort
 

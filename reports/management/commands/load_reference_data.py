@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from ae.services import ctcae_catalogue_load
+from ae.catalogue import ctcae_catalogue_load
 from reports.reference_data import categories_load, cohorts_load
 
 

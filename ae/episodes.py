@@ -1,0 +1,161 @@
+"""Episode rules and grade adapters of the bedside CRS and ICANS assessments (no database access).
+
+One CRS (or ICANS) episode is one adverse event. Each bedside assessment is stored with its raw criteria
+and computed grades, and the episode's AE is updated in place from all its assessments: grade = the worst
+assessment grade (the clinician's where entered, else the computed one), onset = the first assessment's
+date, resolution = the first grade-0 assessment after the last positive one (while the latest is 0).
+
+ICANS is not a CTCAE v5.0 term (grading.md §1.3). Its episode is recorded as the CTCAE term
+"Encephalopathy" (MedDRA 10014625, grades 1–5, one of the benchmark's neurotoxicity terms) with the
+verbatim term "ICANS" and grading_scale "astct_2019", so the grade's scale is never mistaken for CTCAE.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from ae import grading
+from ae.models import AdverseEvent
+from patients.models import Patient
+
+CRS_TERM = "Cytokine release syndrome"
+ICANS_TERM = "Encephalopathy"
+ICANS_VERBATIM = "ICANS"
+CRS_DATA_FIELDS = ("assessed_at", "temperature_c", "tocilizumab_or_steroids_given", "hypotension", "vasopressors",
+                   "oxygen_device", "oxygen_flow_l_min", "oxygen_fio2_percent", "entered_grade",
+                   "grade_discrepancy_reason", "relatedness", "action_taken")
+ICANS_DATA_FIELDS = ("assessed_at", "developmental_delay", "tool", "score", "unable_to_perform", "consciousness",
+                     "seizure", "motor", "cerebral_edema", "entered_grade", "grade_discrepancy_reason",
+                     "relatedness", "action_taken")
+#: Highest grade a bedside assessment may carry; a death (grade 5) is recorded on the AE with outcome Fatal.
+MAX_ASSESSMENT_GRADE = 4
+
+
+def as_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def crs_grades(data: dict[str, Any], *, had_crs_before: bool) -> dict[str, Any]:
+    """ASTCT 2019, CTCAE v5.0 and Lee 2014 grades of one CRS assessment, as CRSAssessment field values.
+
+    ``data`` holds the CRSAssessment criteria (temperature_c °C, oxygen_flow_l_min L/min, oxygen_fio2_percent %,
+    vasopressors as agent names). ``had_crs_before`` (an earlier assessment of the episode was positive)
+    enables the ASTCT fever-masking rule after tocilizumab/steroids. CTCAE v5.0 and Lee 2014 grade hypoxia by
+    FiO2: with oxygen given and no FiO2 they are undetermined (None) unless other criteria already set a grade
+    hypoxia could not exceed; Lee 2014 with exactly one vasopressor is undetermined (low vs high dose is not
+    recorded); only mechanical ventilation counts as Lee "ventilator support". Organ toxicities (Lee) and
+    "life-threatening consequences" (CTCAE grade 4) are not recorded here, so those grades are lower bounds
+    and the rationale says so. Raises ValidationError keyed by field for impossible input.
+    """
+    temperature = as_float(data.get("temperature_c"))
+    agents = list(data.get("vasopressors") or [])
+    device = data.get("oxygen_device") or "none"
+    flow = as_float(data.get("oxygen_flow_l_min"))
+    fio2 = as_float(data.get("oxygen_fio2_percent"))
+    try:
+        astct = grading.grade_crs_astct(
+            temperature_c=temperature, tocilizumab_or_steroids_given=bool(data.get("tocilizumab_or_steroids_given")),
+            had_crs_before=had_crs_before, hypotension=bool(data.get("hypotension")), vasopressors=agents,
+            oxygen_device=device, oxygen_flow_l_min=flow)
+        ctcae = grading.grade_crs_ctcae_v5(temperature_c=temperature, hypotension=bool(data.get("hypotension")),
+                                           vasopressors=agents, oxygen_fio2_percent=fio2)
+        lee = grading.grade_crs_lee2014(temperature_c=temperature, hypotension=bool(data.get("hypotension")),
+                                        vasopressors=agents, oxygen_fio2_percent=fio2,
+                                        ventilator_support=device == "mechanical_ventilation")
+    except grading.GradingInputError as exc:
+        raise ValidationError({exc.field: exc.message}) from exc
+    oxygen_unknown_fio2 = device != "none" and fio2 is None
+    ctcae_grade, ctcae_why = ctcae.grade, ctcae.rationale + " Life-threatening consequences (grade 4) not assessed."
+    if oxygen_unknown_fio2 and ctcae.grade < 3:
+        ctcae_grade, ctcae_why = None, ("Undetermined: oxygen given but FiO2 not recorded (CTCAE v5.0 grades hypoxia "
+                                        f"by < 40% vs >= 40% O2); without hypoxia: {ctcae.rationale}")
+    lee_grade, lee_why = lee.grade, lee.rationale + " Organ toxicities not recorded in this assessment."
+    counted = set(agents)
+    if lee.grade < 3 and len(counted) == 1:
+        lee_grade, lee_why = None, ("Undetermined: one vasopressor, dose not recorded (Lee 2014: low dose = grade 2,"
+                                    f" high dose = grade 3); {lee.rationale}")
+    elif lee.grade < 3 and oxygen_unknown_fio2:
+        lee_grade, lee_why = None, ("Undetermined: oxygen given but FiO2 not recorded (Lee 2014: < 40% = grade 2, "
+                                    f">= 40% = grade 3); without hypoxia: {lee.rationale}")
+    return {"astct_grade": astct.grade, "astct_rationale": astct.rationale, "ctcae_grade": ctcae_grade,
+            "ctcae_rationale": ctcae_why, "lee_grade": lee_grade, "lee_rationale": lee_why}
+
+
+def age_in_years(birth_month: datetime.date, on: datetime.date) -> float:
+    """Age in years on ``on`` from a birth month (first day of the month), to the month.
+
+    The birthday month counts as reached (born March 2014: 12.0 years from 1 March 2026).
+    """
+    months = (on.year - birth_month.year) * 12 + (on.month - birth_month.month)
+    return months / 12
+
+
+def icans_grade_fields(data: dict[str, Any], *, patient: Patient) -> dict[str, Any]:
+    """ASTCT 2019 ICANS grade of one assessment, as ICANSAssessment field values (tool defaulted from age).
+
+    ``data``: tool ("ICE"/"CAPD", or empty for the default from the patient's age at ``assessed_at`` and
+    ``developmental_delay``), score (ICE 0–10 or CAPD total 0–32) or unable_to_perform, and the domains of
+    :func:`ae.grading.grade_icans`. Raises ValidationError keyed by field (``score`` for the score).
+    """
+    on = timezone.localtime(data["assessed_at"]).date()
+    tool = data.get("tool") or grading.default_icans_tool(age_in_years(patient.birth_month, on),
+                                                          bool(data.get("developmental_delay")))
+    score = data.get("score")
+    try:
+        result = grading.grade_icans(
+            tool=tool, ice_score=score if tool == "ICE" else None, capd_score=score if tool == "CAPD" else None,
+            unable_to_perform=bool(data.get("unable_to_perform")),
+            consciousness=data.get("consciousness") or "normal", seizure=data.get("seizure") or "none",
+            motor=data.get("motor") or "none", cerebral_edema=data.get("cerebral_edema") or "none")
+    except grading.GradingInputError as exc:
+        field = "score" if exc.field in ("ice_score", "capd_score") else exc.field
+        raise ValidationError({field: exc.message}) from exc
+    return {"tool": tool, "grade": result.grade, "rationale": result.rationale}
+
+
+def local_time(at: datetime.datetime) -> datetime.datetime:
+    """``at`` in the site time zone (settings.TIME_ZONE)."""
+    return timezone.localtime(at)
+
+
+def episode_fields(kind_label: str, assessments: Sequence[Any], computed: Callable[[Any], int],
+                   rationale: Callable[[Any], str]) -> dict[str, Any]:
+    """The episode AE's grade fields from all its assessments (any order; each has ``assessed_at``,
+    ``effective_grade`` and ``grade_discrepancy_reason``).
+
+    Returns grade (max effective grade), computed_grade (max computed grade), computed_rationale,
+    grade_discrepancy_reason (the assessments' reasons when the two maxima differ, else ""), onset_date
+    (local date of the first assessment) and resolution_date (local date of the first grade-0 assessment
+    after the last positive one when the latest assessment is grade 0, else None).
+    """
+    ordered = sorted(assessments, key=lambda a: a.assessed_at)
+    grade = max(a.effective_grade for a in ordered)
+    top = max(computed(a) for a in ordered)
+    setter = next(a for a in ordered if computed(a) == top)
+    positive = [i for i, a in enumerate(ordered) if a.effective_grade > 0]
+    resolution = None
+    if positive and ordered[-1].effective_grade == 0:
+        resolution = local_time(ordered[positive[-1] + 1].assessed_at).date()
+    reasons = [f"{local_time(a.assessed_at):%d %b %Y %H:%M}: {a.grade_discrepancy_reason}" for a in ordered
+               if a.effective_grade != computed(a)]
+    return {
+        "grade": grade, "computed_grade": top,
+        "computed_rationale": (f"Worst ASTCT 2019 {kind_label} grade of {len(ordered)} assessment(s), "
+                               f"{local_time(setter.assessed_at):%d %b %Y %H:%M}: {rationale(setter)}"),
+        "grade_discrepancy_reason": "; ".join(reasons) if grade != top else "",
+        "onset_date": local_time(ordered[0].assessed_at).date(), "resolution_date": resolution,
+    }
+
+
+def episode_outcome(current: str | None, resolved: bool) -> str:
+    out = AdverseEvent.Outcome
+    if current in (out.FATAL, out.SEQUELAE):
+        return current
+    if resolved:
+        return out.RECOVERED
+    return out.NOT_RECOVERED if current in (None, out.RECOVERED) else current

@@ -1,0 +1,56 @@
+"""Reads of the adverse-event app, scoped to the sites a user holds a role on (:mod:`patients.access`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db.models import Exists, F, OuterRef, QuerySet
+
+from ae.episodes import CRS_TERM, ICANS_TERM
+from ae.models import AdverseEvent, CRSAssessment, ICANSAssessment, LabResult
+from patients.access import ALL_ROLES, User, sites_for
+from patients.models import Patient, Site
+
+
+def adverse_events_for(user: User, roles: Iterable[str] = ALL_ROLES) -> QuerySet[AdverseEvent]:
+    """Adverse events of the sites on which ``user`` holds one of ``roles``."""
+    return AdverseEvent.objects.filter(patient__site__in=sites_for(user, roles))
+
+
+def crs_assessments_for(user: User) -> QuerySet[CRSAssessment]:
+    """CRS assessments of the user's sites."""
+    return CRSAssessment.objects.filter(adverse_event__patient__site__in=sites_for(user))
+
+
+def icans_assessments_for(user: User) -> QuerySet[ICANSAssessment]:
+    """ICANS assessments of the user's sites."""
+    return ICANSAssessment.objects.filter(adverse_event__patient__site__in=sites_for(user))
+
+
+def lab_results_for(user: User) -> QuerySet[LabResult]:
+    """Lab results of the user's sites."""
+    return LabResult.objects.filter(patient__site__in=sites_for(user))
+
+
+def grade_discrepancies_open(*, site: Site) -> QuerySet[AdverseEvent]:
+    """Data-quality queries of a site: events whose entered grade differs from the computed grade, unresolved."""
+    return (AdverseEvent.objects.filter(patient__site=site, computed_grade__isnull=False,
+                                        discrepancy_resolved_at__isnull=True)
+            .exclude(grade=F("computed_grade")).select_related("patient", "cycle", "term")
+            .order_by("onset_date", "id"))
+
+
+def assessment_episodes(*, patient: Patient, kind: str) -> list[AdverseEvent]:
+    """The patient's CRS (``kind`` "crs") or ICANS ("icans") episodes that have bedside assessments, newest
+    first, each annotated ``has_positive`` (at least one assessment above grade 0)."""
+    model, term, positive_filter = ((CRSAssessment, CRS_TERM, {"astct_grade": 0}) if kind == "crs"
+                                    else (ICANSAssessment, ICANS_TERM, {"grade": 0}))
+    positive = model.objects.filter(adverse_event=OuterRef("pk")).exclude(**positive_filter)
+    return list(AdverseEvent.objects.filter(patient=patient, term__term=term)
+                .filter(Exists(model.objects.filter(adverse_event=OuterRef("pk"))))
+                .annotate(has_positive=Exists(positive)).select_related("cycle").order_by("-onset_date", "-id"))
+
+
+def lab_results_of(patient: Patient, limit: int = 50) -> QuerySet[LabResult]:
+    """The patient's latest lab results (newest first), at most ``limit``."""
+    return patient.lab_results.select_related("cycle").order_by("-collected_at", "-id")[:limit]

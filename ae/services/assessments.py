@@ -1,0 +1,166 @@
+"""Bedside CRS and ICANS assessments: each is stored with its criteria and computed grades, and updates
+its episode's adverse event in place (episode rules: :mod:`ae.episodes`)."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from ae.episodes import (
+    CRS_DATA_FIELDS,
+    CRS_TERM,
+    ICANS_DATA_FIELDS,
+    ICANS_TERM,
+    ICANS_VERBATIM,
+    MAX_ASSESSMENT_GRADE,
+    crs_grades,
+    episode_fields,
+    episode_outcome,
+    icans_grade_fields,
+    local_time,
+)
+from ae.models import AdverseEvent, CRSAssessment, CTCAETerm, ICANSAssessment
+from ae.services.events import adverse_event_save_revision, revision_value
+from core.outbox import benchmark_request
+from patients.access import RECORDERS, require_role
+from patients.models import Patient, TreatmentCycle
+
+
+@dataclass(frozen=True)
+class _Kind:
+    model: type[CRSAssessment] | type[ICANSAssessment]
+    label: str
+    term: str
+    verbatim: str
+    fields: tuple[str, ...]
+    computed: Callable[[Any], int]
+    rationale: Callable[[Any], str]
+
+
+_CRS = _Kind(CRSAssessment, "CRS", CRS_TERM, "", CRS_DATA_FIELDS, lambda a: a.astct_grade,
+             lambda a: a.astct_rationale)
+_ICANS = _Kind(ICANSAssessment, "ICANS", ICANS_TERM, ICANS_VERBATIM, ICANS_DATA_FIELDS, lambda a: a.grade,
+               lambda a: a.rationale)
+
+
+def _assessment_record(kind: _Kind, *, patient: Patient, cycle: TreatmentCycle | None, data: dict[str, Any],
+                       acting_user: AbstractBaseUser, episode: AdverseEvent | None):
+    require_role(acting_user, patient.site, RECORDERS)
+    unknown = set(data) - set(kind.fields)
+    if unknown:
+        raise ValueError(f"unknown {kind.label} assessment field(s): {', '.join(sorted(unknown))}")
+    existing: list = []
+    if episode is not None:
+        episode = AdverseEvent.objects.select_for_update().select_related("cycle", "term").get(pk=episode.pk)
+        if episode.patient_id != patient.pk or episode.term.term != kind.term:
+            raise ValidationError({"episode": f"This is not a {kind.label} episode of {patient}."})
+        if cycle is not None and cycle.pk != episode.cycle_id:
+            raise ValidationError({"cycle": f"This episode belongs to cycle {episode.cycle.number}."})
+        cycle = episode.cycle
+        existing = list(kind.model.objects.filter(adverse_event=episode))
+    elif cycle is None or cycle.patient_id != patient.pk:
+        raise ValidationError({"cycle": "Choose one of this patient's treatment cycles."})
+    assessed_at = data.get("assessed_at")
+    if assessed_at is None:
+        raise ValidationError({"assessed_at": "Give the date and time of the assessment."})
+    if local_time(assessed_at).date() < cycle.start_date:
+        raise ValidationError({"assessed_at": f"Before cycle {cycle.number} started ({cycle.start_date:%d %b %Y})."})
+    if assessed_at > timezone.now() + datetime.timedelta(minutes=5):
+        raise ValidationError({"assessed_at": "The assessment cannot be in the future."})
+
+    criteria = {k: v for k, v in data.items() if k not in ("relatedness", "action_taken")}
+    if kind is _CRS:
+        had_crs_before = any(a.assessed_at < assessed_at and a.effective_grade > 0 for a in existing)
+        computed_fields = crs_grades(criteria, had_crs_before=had_crs_before)
+    else:
+        computed_fields = icans_grade_fields(criteria, patient=patient)
+    assessment = kind.model(**(criteria | computed_fields), entered_by=acting_user)
+    computed_grade = kind.computed(assessment)
+    entered = assessment.entered_grade
+    if entered is not None and not 0 <= entered <= MAX_ASSESSMENT_GRADE:
+        raise ValidationError({"entered_grade": f"A bedside grade is 0–{MAX_ASSESSMENT_GRADE}; record a death "
+                                                "on the adverse event (outcome Fatal)."})
+    if entered is None or entered == computed_grade:
+        assessment.grade_discrepancy_reason = ""
+    elif not (assessment.grade_discrepancy_reason or "").strip():
+        raise ValidationError({"grade_discrepancy_reason": (
+            f"Your grade {entered} differs from the computed ASTCT 2019 grade {computed_grade} "
+            f"({kind.rationale(assessment)}): give the reason.")})
+    assessment.grade_discrepancy_reason = (assessment.grade_discrepancy_reason or "").strip()
+    assessment.full_clean(exclude=["adverse_event"])
+
+    summary = episode_fields(kind.label, [*existing, assessment], kind.computed, kind.rationale)
+    if episode is None:
+        if summary["grade"] == 0:
+            raise ValidationError({"entered_grade": (
+                f"The computed grade is 0 ({kind.rationale(assessment)}): there is no {kind.label} episode to "
+                "record. If you judge it is one, enter your grade and the reason.")})
+        missing = {f: "Required for a new episode." for f in ("relatedness", "action_taken") if not data.get(f)}
+        if missing:
+            raise ValidationError(missing)
+        episode = AdverseEvent(
+            patient=patient, cycle=cycle, term=CTCAETerm.objects.get(term=kind.term), verbatim_term=kind.verbatim,
+            grading_scale=AdverseEvent.GradingScale.ASTCT_2019, relatedness=data["relatedness"],
+            action_taken=data["action_taken"], created_by=acting_user,
+            outcome=episode_outcome(None, summary["resolution_date"] is not None), **summary)
+        episode.full_clean()
+        episode.save()
+        benchmark_request(site=patient.site, trigger="ae_change")
+    else:
+        summary["outcome"] = episode_outcome(episode.outcome, summary["resolution_date"] is not None)
+        changes = {f: [revision_value(getattr(episode, f)), revision_value(v)] for f, v in summary.items()
+                   if getattr(episode, f) != v}
+        if changes:
+            for f in changes:
+                setattr(episode, f, summary[f])
+            adverse_event_save_revision(episode, changes=changes, acting_user=acting_user,
+                           reason=(f"{kind.label} assessment of {local_time(assessed_at):%d %b %Y %H:%M} recorded "
+                                   f"(computed grade {computed_grade}"
+                                   + ("" if entered is None else f", entered grade {entered}") + ")."))
+    assessment.adverse_event = episode
+    assessment.save()
+    return assessment
+
+
+@transaction.atomic
+def crs_assessment_record(*, patient: Patient, cycle: TreatmentCycle | None, data: dict[str, Any],
+                          acting_user: AbstractBaseUser, episode: AdverseEvent | None = None) -> CRSAssessment:
+    """Record one bedside CRS assessment; start the episode's AE or update it in place.
+
+    ``data``: assessed_at (aware datetime, not before the cycle start, not in the future), temperature_c
+    (°C), tocilizumab_or_steroids_given, hypotension, vasopressors (agent names), oxygen_device,
+    oxygen_flow_l_min (L/min), oxygen_fio2_percent (%), optional entered_grade (0–4) with
+    grade_discrepancy_reason (required when it differs from the computed ASTCT grade), and for a new episode
+    relatedness and action_taken. ``episode`` is the CRS AE of an ongoing episode (None starts a new one in
+    ``cycle``). The AE ("Cytokine release syndrome", grading_scale astct_2019) gets the worst grade, the
+    first assessment's onset, the resolution date (see :func:`episode_fields`), computed_grade and rationale,
+    and each update is a revision in its history. Returns the saved CRSAssessment.
+
+    Raises PermissionDenied unless the user records on the patient's site; ValidationError keyed by field
+    (nothing saved) for impossible criteria, a missing reason, a new episode whose grade is 0, or an
+    episode/cycle not of this patient.
+    """
+    return _assessment_record(_CRS, patient=patient, cycle=cycle, data=data, acting_user=acting_user,
+                              episode=episode)
+
+
+@transaction.atomic
+def icans_assessment_record(*, patient: Patient, cycle: TreatmentCycle | None, data: dict[str, Any],
+                            acting_user: AbstractBaseUser, episode: AdverseEvent | None = None) -> ICANSAssessment:
+    """Record one bedside ICANS assessment (ASTCT 2019); start the episode's AE or update it in place.
+
+    ``data``: assessed_at, developmental_delay, tool ("ICE"/"CAPD"; empty = default from the patient's age at
+    assessment), score (ICE 0–10 / CAPD total 0–32) or unable_to_perform, consciousness, seizure, motor,
+    cerebral_edema, optional entered_grade with grade_discrepancy_reason, and for a new episode relatedness and
+    action_taken. The AE is CTCAE "Encephalopathy" with verbatim term "ICANS" and grading_scale astct_2019
+    (ICANS is no CTCAE term). Same episode rules and errors as :func:`crs_assessment_record`.
+    """
+    return _assessment_record(_ICANS, patient=patient, cycle=cycle, data=data, acting_user=acting_user,
+                              episode=episode)

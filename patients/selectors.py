@@ -1,0 +1,20 @@
+"""Reads of the patients app, scoped to the sites a user holds a role on (:mod:`patients.access`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db.models import QuerySet
+
+from patients.access import ALL_ROLES, User, sites_for
+from patients.models import Patient, TreatmentCycle
+
+
+def patients_for(user: User, roles: Iterable[str] = ALL_ROLES) -> QuerySet[Patient]:
+    """Patients of the sites on which ``user`` holds one of ``roles``."""
+    return Patient.objects.filter(site__in=sites_for(user, roles))
+
+
+def cycles_for(user: User, roles: Iterable[str] = ALL_ROLES) -> QuerySet[TreatmentCycle]:
+    """Treatment cycles of the sites on which ``user`` holds one of ``roles``."""
+    return TreatmentCycle.objects.filter(patient__site__in=sites_for(user, roles))
