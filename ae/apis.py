@@ -5,14 +5,14 @@ from __future__ import annotations
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch
-from rest_framework import filters, mixins, permissions, serializers, status, viewsets
+from rest_framework import filters, mixins, permissions, serializers, viewsets
 from rest_framework.response import Response
 
 from ae.models import AdverseEvent, CTCAEGrade, CTCAETerm
 from ae.selectors import adverse_events_for
-from ae.services.events import EDITABLE_FIELDS, StaleEditError, adverse_event_create, adverse_event_update
+from ae.services.events import EDITABLE_FIELDS, adverse_event_create, adverse_event_update
 from patients import access
-from patients.apis import SiteScopedWritePermission, SlugRelatedField, as_drf_error
+from patients.apis import SiteScopedWritePermission, SlugRelatedField
 from patients.selectors import cycles_for, patients_for
 
 
@@ -90,10 +90,7 @@ class AdverseEventViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins
 
     def perform_create(self, serializer):
         data = {k: v for k, v in serializer.validated_data.items() if k in EDITABLE_FIELDS or k == "patient"}
-        try:
-            serializer.instance = adverse_event_create(acting_user=self.request.user, **data)
-        except DjangoValidationError as exc:
-            raise as_drf_error(exc) from exc
+        serializer.instance = adverse_event_create(acting_user=self.request.user, **data)
 
     def update(self, request, *args, **kwargs):
         event = self.get_object()
@@ -101,17 +98,11 @@ class AdverseEventViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins
         serializer.is_valid(raise_exception=True)
         data = {k: v for k, v in serializer.validated_data.items() if k in EDITABLE_FIELDS}
         if serializer.validated_data.get("patient", event.patient) != event.patient:
-            raise as_drf_error(DjangoValidationError({"patient": "An event cannot move to another patient."}))
+            raise DjangoValidationError({"patient": "An event cannot move to another patient."})
         version = serializer.validated_data.get("version")
         if version is None:
-            raise as_drf_error(DjangoValidationError({"version": "Send the version of the event you edited."}))
-        try:
-            updated = adverse_event_update(event=event, acting_user=request.user,
-                                           reason=serializer.validated_data.get("reason", ""),
-                                           expected_version=version, **data)
-        except StaleEditError as exc:
-            return Response({"detail": "The event was changed by someone else; nothing was saved.",
-                             "current": self.get_serializer(exc.current).data}, status=status.HTTP_409_CONFLICT)
-        except DjangoValidationError as exc:
-            raise as_drf_error(exc) from exc
+            raise DjangoValidationError({"version": "Send the version of the event you edited."})
+        updated = adverse_event_update(event=event, acting_user=request.user,
+                                       reason=serializer.validated_data.get("reason", ""),
+                                       expected_version=version, **data)
         return Response(self.get_serializer(updated).data)

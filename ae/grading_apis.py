@@ -6,8 +6,9 @@ Each endpoint validates its body with an InputSerializer, calls the pure rules i
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
-from rest_framework import permissions, serializers, status
+from rest_framework import permissions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -46,8 +47,8 @@ class _GradingView(APIView):
         serializer.is_valid(raise_exception=True)
         try:
             return self.compute(serializer.validated_data)
-        except grading.GradingInputError as exc:
-            return Response({exc.field: [exc.message]}, status=status.HTTP_400_BAD_REQUEST)
+        except grading.GradingInputError as exc:  # the pure rules know no Django: name the field for the API
+            raise DjangoValidationError({exc.field: exc.message}) from exc
 
 
 class CRSGradeApi(_GradingView):

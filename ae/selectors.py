@@ -4,17 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import Exists, F, OuterRef, QuerySet
+from django.db.models import Exists, F, OuterRef, Prefetch, QuerySet
 
 from ae.episodes import CRS_TERM, ICANS_TERM
 from ae.models import AdverseEvent, CRSAssessment, ICANSAssessment, LabResult
 from patients.access import ALL_ROLES, User, sites_for
-from patients.models import Patient, Site
+from patients.models import Patient, Site, TreatmentCycle
+from patients.selectors import patients_for
 
 
 def adverse_events_for(user: User, roles: Iterable[str] = ALL_ROLES) -> QuerySet[AdverseEvent]:
     """Adverse events of the sites on which ``user`` holds one of ``roles``."""
     return AdverseEvent.objects.filter(patient__site__in=sites_for(user, roles))
+
+
+def patient_records_for(user: User) -> QuerySet[Patient]:
+    """The user's patients, each with its site, its cycles in order and each cycle's adverse events (by onset)
+    prefetched: what the patient's page shows (4 queries for one patient)."""
+    events = AdverseEvent.objects.select_related("term").order_by("onset_date", "id")
+    cycles = TreatmentCycle.objects.order_by("number").prefetch_related(Prefetch("adverse_events", queryset=events))
+    return patients_for(user).select_related("site").prefetch_related(Prefetch("cycles", queryset=cycles))
 
 
 def crs_assessments_for(user: User) -> QuerySet[CRSAssessment]:

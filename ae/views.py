@@ -38,6 +38,15 @@ def _term_names() -> list[str]:
 
 
 @login_required
+def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """The patient's record: cycles in order, each with its adverse events."""
+    patient = get_object_or_404(selectors.patient_records_for(request.user), pk=pk)
+    can_record = access.can_record(request.user, patient.site)
+    return render(request, "patients/patient_detail.html",
+                  {"patient": patient, "site": patient.site, "can_record": can_record})
+
+
+@login_required
 def event_create(request: HttpRequest, patient_pk: int) -> HttpResponse:
     patient = get_object_or_404(patients_for(request.user, access.RECORDERS).select_related("site"),
                                 pk=patient_pk)

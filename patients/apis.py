@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import mixins, permissions, serializers, viewsets
-from rest_framework.exceptions import ValidationError
 
 from patients import access
 from patients.models import Patient, TreatmentCycle
@@ -27,11 +25,6 @@ class SiteScopedWritePermission(permissions.BasePermission):
             return True
         site = obj.site if hasattr(obj, "site") else obj.patient.site
         return access.can_record(request.user, site)
-
-
-def as_drf_error(exc: DjangoValidationError) -> ValidationError:
-    """Turn a model ValidationError into a DRF one keyed by field."""
-    return ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages})
 
 
 REASON_HELP = "Required when changing an existing record: kept in its audit trail."
@@ -86,10 +79,7 @@ class ReasonedWriteViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixin
         self._save(instance, serializer, reason=reason)
 
     def _save(self, instance, serializer, *, reason: str):
-        try:
-            serializer.instance = self.save_service(instance, acting_user=self.request.user, reason=reason)
-        except DjangoValidationError as exc:
-            raise as_drf_error(exc) from exc
+        serializer.instance = self.save_service(instance, acting_user=self.request.user, reason=reason)
 
 
 class PatientViewSet(ReasonedWriteViewSet):

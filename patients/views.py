@@ -1,15 +1,16 @@
-"""Ward pages: home, patient list, patient detail (cycles and their events), patient and cycle forms."""
+"""Ward pages: home, patient list (with the registration form), treatment cycle form.
+
+The patient's page (cycles with their adverse events and labs) is :func:`ae.views.patient_detail`."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Prefetch
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
-from ae.models import AdverseEvent
 from patients import access
 from patients.forms import PatientForm, TreatmentCycleForm
 from patients.models import TreatmentCycle
@@ -45,19 +46,6 @@ def patient_list(request: HttpRequest, site: str) -> HttpResponse:
             return redirect("patient-detail", pk=patient.pk)
     return render(request, "patients/patient_list.html",
                   {"site": site_obj, "patients": patients, "form": form, "can_record": can_record})
-
-
-@login_required
-def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    events = AdverseEvent.objects.select_related("term").order_by("onset_date", "id")
-    patient = get_object_or_404(
-        patients_for(request.user).select_related("site").prefetch_related(
-            Prefetch("cycles", queryset=TreatmentCycle.objects.order_by("number")
-                     .prefetch_related(Prefetch("adverse_events", queryset=events)))),
-        pk=pk)
-    can_record = access.can_record(request.user, patient.site)
-    return render(request, "patients/patient_detail.html",
-                  {"patient": patient, "site": patient.site, "can_record": can_record})
 
 
 @login_required

@@ -23,6 +23,8 @@ from knox import views as knox_views
 from rest_framework import serializers
 from rest_framework.authentication import BasicAuthentication, SessionAuthentication
 
+from core.errors import PROBLEM_JSON, problem
+
 LOCKOUT_MESSAGE = ("Too many failed login attempts for this username from this computer. "
                    "Login is locked for {minutes} minutes; try again later or ask an administrator to unlock it.")
 
@@ -34,11 +36,12 @@ def lockout_minutes() -> int:
 
 def lockout_response(request: HttpRequest, original_response: HttpResponse | None = None,
                      credentials: dict | None = None) -> HttpResponse:
-    """``AXES_LOCKOUT_CALLABLE``: 429 with JSON ``{"detail": message}`` for the API, else the login page
-    with the lockout message (no password is echoed back)."""
+    """``AXES_LOCKOUT_CALLABLE``: 429 with the problem document (code ``locked_out``, ``core.errors``) for the
+    API, else the login page with the lockout message (no password is echoed back)."""
     message = LOCKOUT_MESSAGE.format(minutes=lockout_minutes())
     if request.path.startswith("/api/"):
-        return JsonResponse({"detail": message}, status=settings.AXES_HTTP_RESPONSE_CODE)
+        status = settings.AXES_HTTP_RESPONSE_CODE
+        return JsonResponse(problem(status, "locked_out", message), status=status, content_type=PROBLEM_JSON)
     return render(request, "registration/login.html", {"form": AuthenticationForm(request), "locked_out": message},
                   status=settings.AXES_HTTP_RESPONSE_CODE)
 

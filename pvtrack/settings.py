@@ -204,7 +204,9 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.openapi.PvtrackAutoSchema",
+    # One error shape for every API error (RFC 9457 problem details with a stable "code"): core/errors.py.
+    "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
 }
 # API tokens (django-rest-knox): stored as SHA-512 digests, expire API_TOKEN_TTL_HOURS after issue.
 REST_KNOX = {
@@ -217,6 +219,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Adverse events of blinatumomab per patient and treatment cycle; benchmark runs.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {"ProblemCodeEnum": "core.errors.CODE_CHOICES"},
 }
 
 # --- Celery ---------------------------------------------------------------------------------------
@@ -250,7 +253,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # The outbox (reports/outbox.py, docs/operations.md): a save waits for the broker at most PUBLISH_WAIT_S
 # (the send runs on PUBLISH_THREADS threads); beat's sweeper publishes again, every SWEEP_EVERY_S, runs
 # pending longer than SWEEP_AFTER_S and runs left 'running' by a dead worker for RECLAIM_AFTER_S.
-# Health (pvtrack/health.py) calls a pending run older than STALE_AFTER_S a backlog, and beat dead when
+# Health (reports/health.py) calls a pending run older than STALE_AFTER_S a backlog, and beat dead when
 # its heartbeat is older than BEAT_DEAD_AFTER_S.
 PVTRACK_OUTBOX = {
     "PUBLISH_WAIT_S": env.float("PVTRACK_PUBLISH_WAIT_S", default=0.5),
@@ -264,7 +267,7 @@ PVTRACK_OUTBOX = {
 # Beat writes a heartbeat (a Redis key with a timestamp) at least every CELERY_BEAT_MAX_LOOP_INTERVAL seconds.
 # Task modules besides each app's tasks.py (autodiscovered): the outbox sweeper.
 CELERY_IMPORTS = ["reports.outbox"]
-CELERY_BEAT_SCHEDULER = "pvtrack.health:HeartbeatScheduler"
+CELERY_BEAT_SCHEDULER = "reports.health:HeartbeatScheduler"
 CELERY_BEAT_MAX_LOOP_INTERVAL = env.int("PVTRACK_BEAT_MAX_LOOP_INTERVAL", default=30)
 CELERY_BEAT_SCHEDULE = {
     "nightly-benchmarks": {

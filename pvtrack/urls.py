@@ -7,12 +7,13 @@ from rest_framework.routers import DefaultRouter
 from ae import apis as ae_apis
 from ae import grading_apis
 from ae import views as ae_views
+from core import errors
 from patients import apis as patient_apis
 from patients import views as patient_views
 from pvtrack import auth as pvtrack_auth
-from pvtrack import health
 from pvtrack import views as pvtrack_views
 from reports import apis as report_apis
+from reports import health
 from reports import views as report_views
 
 router = DefaultRouter()
@@ -27,7 +28,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("sites/<slug:site>/patients/", patient_views.patient_list, name="patient-list"),
-    path("patients/<int:pk>/", patient_views.patient_detail, name="patient-detail"),
+    path("patients/<int:pk>/", ae_views.patient_detail, name="patient-detail"),
     path("patients/<int:patient_pk>/cycles/new/", patient_views.cycle_form, name="cycle-create"),
     path("patients/<int:patient_pk>/cycles/<int:pk>/edit/", patient_views.cycle_form, name="cycle-edit"),
     path("patients/<int:patient_pk>/events/new/", ae_views.event_create, name="event-create"),
@@ -58,5 +59,5 @@ urlpatterns = [
     path("health/", health.health_view, name="health"),
 ]
 
-handler400 = health.bad_request  # a lost database answers a clean 503 ...
-handler500 = health.server_error  # ... never a bare 400 or 500
+handler400 = errors.bad_request  # a lost database answers a clean 503; the API answers problem JSON ...
+handler500 = errors.server_error  # ... never a bare HTML 500 under /api/

@@ -176,3 +176,12 @@ def tab_to(page, predicate_js: str, limit: int = 60) -> None:
         if page.evaluate(f"(() => {{ const el = document.activeElement; return !!({predicate_js}); }})()"):
             return
     raise AssertionError(f"could not reach an element matching {predicate_js} with Tab")
+
+
+def api_errors(response) -> dict:
+    """The field errors of an API error response, checking it is the one documented problem shape
+    (core/errors.py: RFC 9457 problem details with a stable ``code``)."""
+    body = response.json()
+    assert response["Content-Type"] == "application/problem+json", response["Content-Type"]
+    assert body["status"] == response.status_code and body["code"] and body["detail"], body
+    return body.get("errors", {})

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from ae.models import AdverseEvent, AdverseEventRevision
 from core.audit import audit_context
+from core.errors import ConflictError
 from core.outbox import benchmark_request
 from patients.access import RECORDERS, REVIEWERS, require_role
 
@@ -25,12 +26,17 @@ EDITABLE_FIELDS = (
 )
 
 
-class StaleEditError(Exception):
-    """The event was changed by someone else after the editor loaded it; nothing was saved."""
+class StaleEditError(ConflictError):
+    """The event was changed by someone else after the editor loaded it; nothing was saved (409 stale_version).
+
+    ``current`` is the event as it is now (the API returns it in the ``current`` member).
+    """
+
+    code = "stale_version"
 
     def __init__(self, current: AdverseEvent) -> None:
-        self.current = current
-        super().__init__(f"adverse event {current.pk} is now at version {current.version}")
+        super().__init__(f"The event was changed by someone else (now version {current.version}); nothing was "
+                         "saved. Apply your change again to the current version.", current=current)
 
 
 @transaction.atomic

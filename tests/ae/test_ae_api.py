@@ -11,7 +11,7 @@ from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from ae.models import AdverseEvent, AdverseEventRevision
-from tests.conftest import make_cycle, make_event, make_patient
+from tests.conftest import api_errors, make_cycle, make_event, make_patient
 
 pytestmark = pytest.mark.django_db
 
@@ -68,7 +68,7 @@ def test_it_creates_an_event_from_json_with_the_term_by_name(nurse_api, nurse, c
 def test_it_refuses_a_grade_the_term_does_not_have(nurse_api, cycle):
     response = nurse_api.post(EVENTS, event_json(cycle, grade=4), format="json")
     assert response.status_code == 400
-    assert "Tremor has no grade 4" in " ".join(response.json()["grade"])
+    assert "Tremor has no grade 4" in " ".join(api_errors(response)["grade"])
     assert AdverseEvent.objects.count() == 0
 
 
@@ -82,7 +82,7 @@ def test_it_refuses_a_grade_the_term_does_not_have(nurse_api, cycle):
 def test_it_refuses_bad_input_keyed_by_field(nurse_api, cycle, overrides, field):
     response = nurse_api.post(EVENTS, event_json(cycle, **overrides), format="json")
     assert response.status_code == 400
-    assert field in response.json()
+    assert field in api_errors(response)
     assert AdverseEvent.objects.count() == 0
 
 
@@ -90,7 +90,7 @@ def test_it_refuses_a_cycle_of_another_patient(nurse_api, ward, cycle):
     other_cycle = make_cycle(make_patient(ward, "KRK-002"))
     response = nurse_api.post(EVENTS, event_json(cycle, cycle=other_cycle.pk), format="json")
     assert response.status_code == 400
-    assert "cycle" in response.json()
+    assert "cycle" in api_errors(response)
     assert AdverseEvent.objects.count() == 0
 
 
@@ -100,7 +100,7 @@ def test_it_refuses_a_cycle_of_another_patient(nurse_api, ward, cycle):
 def test_a_change_without_a_reason_is_refused(nurse_api, event):
     response = nurse_api.patch(detail(event), {"grade": 3, "version": 1}, format="json")
     assert response.status_code == 400
-    assert "reason" in response.json()
+    assert "reason" in api_errors(response)
     event.refresh_from_db()
     assert (event.grade, event.version) == (2, 1)
     assert not AdverseEventRevision.objects.exists()
@@ -109,7 +109,7 @@ def test_a_change_without_a_reason_is_refused(nurse_api, event):
 def test_a_change_without_the_version_it_was_based_on_is_refused(nurse_api, event):
     response = nurse_api.patch(detail(event), {"grade": 3, "reason": "Reassessed"}, format="json")
     assert response.status_code == 400
-    assert "version" in response.json()
+    assert "version" in api_errors(response)
     event.refresh_from_db()
     assert (event.grade, event.version) == (2, 1)
     assert not AdverseEventRevision.objects.exists()
@@ -142,7 +142,7 @@ def test_a_change_that_breaks_a_rule_is_refused(nurse_api, event):
     response = nurse_api.patch(detail(event), {"term": "Tremor", "grade": 4, "version": 1, "reason": "x"},
                                format="json")
     assert response.status_code == 400
-    assert "grade" in response.json()
+    assert "grade" in api_errors(response)
     event.refresh_from_db()
     assert (event.term.term, event.grade, event.version) == ("Cytokine release syndrome", 2, 1)
 
@@ -176,7 +176,7 @@ def test_the_outsider_sees_nothing_of_ward_a(outsider, patient, cycle, event):
 def test_the_outsider_cannot_create_an_event_on_ward_a(outsider, cycle):
     response = api_as(outsider).post(EVENTS, event_json(cycle), format="json")
     assert response.status_code == 400
-    assert "patient" in response.json()
+    assert "patient" in api_errors(response)
     assert AdverseEvent.objects.count() == 0
 
 

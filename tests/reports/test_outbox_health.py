@@ -14,8 +14,8 @@ from django.db import OperationalError, connection
 from django.test import RequestFactory
 from django.utils import timezone
 
-from pvtrack import health
-from reports import outbox, runs
+from core import errors
+from reports import health, outbox, runs
 from reports.models import BenchmarkRun
 from reports.outbox import requeue_pending_runs
 from reports.runs import RUN_LOCK_NAMESPACE, benchmark_execute, benchmark_run_now
@@ -243,14 +243,14 @@ def test_a_lost_database_answers_a_clean_503_and_other_errors_the_500_page(rf: R
     try:
         raise OperationalError("connection refused")
     except OperationalError:
-        api = health.server_error(rf.post("/api/v1/adverse-events/"))
-        page = health.server_error(rf.post("/patients/1/events/new/"))
+        api = errors.server_error(rf.post("/api/v1/adverse-events/"))
+        page = errors.server_error(rf.post("/patients/1/events/new/"))
     assert api.status_code == 503 and "database is unavailable" in json.loads(api.content)["detail"]
     assert page.status_code == 503 and api["Retry-After"] == "30"
     try:
         raise ValueError("a bug")
     except ValueError:
-        assert health.server_error(rf.get("/")).status_code == 500
+        assert errors.server_error(rf.get("/")).status_code == 500
 
 
 def test_a_session_lost_with_the_database_answers_503_not_400(rf: RequestFactory):
@@ -267,5 +267,5 @@ def test_a_session_lost_with_the_database_answers_503_not_400(rf: RequestFactory
             raise SessionInterrupted("The request's session was deleted before the request completed.")
         except SessionInterrupted as exc:
             interrupted = exc
-    assert health.bad_request(rf.post("/api/v1/adverse-events/"), interrupted).status_code == 503
-    assert health.bad_request(rf.get("/"), SessionInterrupted("logged out elsewhere")).status_code == 400
+    assert errors.bad_request(rf.post("/api/v1/adverse-events/"), interrupted).status_code == 503
+    assert errors.bad_request(rf.get("/"), SessionInterrupted("logged out elsewhere")).status_code == 400

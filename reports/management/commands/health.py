@@ -6,7 +6,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from pvtrack.health import collect
+from reports.health import collect
 
 
 class Command(BaseCommand):

@@ -1,4 +1,4 @@
-"""Service health: database, broker, worker, beat and the benchmark backlog; beat's heartbeat; a clean 503.
+"""Service health: database, broker, worker, beat and the benchmark backlog; beat's heartbeat.
 
 ``collect()`` is what ``GET /health/`` and ``python manage.py health`` report. It holds no patient data
 and no host names, user names or error texts (only exception class names), so it needs no login.
@@ -15,18 +15,21 @@ from __future__ import annotations
 
 import datetime
 import logging
-import sys
 import threading
 import time
 from typing import Any
 
+from celery import current_app
 from celery.beat import PersistentScheduler
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.db import connection
+from django.db.models import Count
+from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+
+from reports.models import BenchmarkRun
 
 logger = logging.getLogger(__name__)
 HEARTBEAT_KEY = "pvtrack:beat:heartbeat"
@@ -61,8 +64,6 @@ def _bounded(fn, timeout: float) -> dict[str, Any]:
 
 
 def _database() -> dict[str, Any]:
-    from reports.models import BenchmarkRun
-
     try:
         started = time.monotonic()
         with connection.cursor() as cursor:
@@ -91,8 +92,6 @@ def _database() -> dict[str, Any]:
 
 
 def _count_by_status(runs):
-    from django.db.models import Count
-
     return runs.values("status").annotate(n=Count("id")).order_by()
 
 
@@ -103,9 +102,7 @@ def _broker() -> dict[str, Any]:
 
 
 def _worker() -> dict[str, Any]:
-    from pvtrack.celery import app
-
-    replies = app.control.ping(timeout=CHECK_TIMEOUT_S * 0.6)
+    replies = current_app.control.ping(timeout=CHECK_TIMEOUT_S * 0.6)
     return {"ok": bool(replies), "workers": len(replies)}
 
 
@@ -173,49 +170,3 @@ class HeartbeatScheduler(PersistentScheduler):
             except Exception as exc:  # broker down: health shows it; beat keeps running
                 logger.warning("beat heartbeat not written: %s", type(exc).__name__)
         return interval
-
-
-DATABASE_DOWN = ("The database is unavailable (restarting or unreachable). Your change may not have been "
-                 "saved: check the record and try again in a minute.")
-
-
-def _database_lost(exc: BaseException | None) -> bool:
-    """Whether ``exc``, or an exception it was raised while handling, is a lost database connection."""
-    for _ in range(5):
-        if exc is None:
-            return False
-        if isinstance(exc, OperationalError | InterfaceError):
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
-
-
-def _database_down_response(request: HttpRequest) -> HttpResponse:
-    if request.path.startswith("/api/"):
-        response = JsonResponse({"detail": DATABASE_DOWN}, status=503)
-    else:
-        response = HttpResponse(DATABASE_DOWN, status=503, content_type="text/plain; charset=utf-8")
-    response["Retry-After"] = "30"
-    return response
-
-
-def server_error(request: HttpRequest) -> HttpResponse:
-    """handler500: a lost database answers 503 with a plain message; any other error the default 500 page.
-
-    Django calls this inside its exception handler, so ``sys.exc_info()`` is the unhandled exception.
-    """
-    from django.views.defaults import server_error as default_server_error
-
-    if _database_lost(sys.exc_info()[1]):
-        return _database_down_response(request)
-    return default_server_error(request)
-
-
-def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
-    """handler400: Django reports a session it could not save as SessionInterrupted (400); when the cause
-    was a lost database, answer the same 503 as ``server_error``. Anything else: the default 400 page."""
-    from django.views.defaults import bad_request as default_bad_request
-
-    if _database_lost(exception):
-        return _database_down_response(request)
-    return default_bad_request(request, exception)
