@@ -71,15 +71,16 @@ def crs_grades(data: dict[str, Any], *, had_crs_before: bool) -> dict[str, Any]:
         raise ValidationError({exc.field: exc.message}) from exc
     oxygen_unknown_fio2 = device != "none" and fio2 is None
     ctcae_grade, ctcae_why = ctcae.grade, ctcae.rationale + " Life-threatening consequences (grade 4) not assessed."
-    if oxygen_unknown_fio2 and ctcae.grade < 3:
+    if oxygen_unknown_fio2 and ctcae.grade is not None and ctcae.grade < 3:
         ctcae_grade, ctcae_why = None, ("Undetermined: oxygen given but FiO2 not recorded (CTCAE v5.0 grades hypoxia "
                                         f"by < 40% vs >= 40% O2); without hypoxia: {ctcae.rationale}")
     lee_grade, lee_why = lee.grade, lee.rationale + " Organ toxicities not recorded in this assessment."
     counted = set(agents)
-    if lee.grade < 3 and len(counted) == 1:
+    lee_below_3 = lee.grade is not None and lee.grade < 3  # CRS graders always return a grade
+    if lee_below_3 and len(counted) == 1:
         lee_grade, lee_why = None, ("Undetermined: one vasopressor, dose not recorded (Lee 2014: low dose = grade 2,"
                                     f" high dose = grade 3); {lee.rationale}")
-    elif lee.grade < 3 and oxygen_unknown_fio2:
+    elif lee_below_3 and oxygen_unknown_fio2:
         lee_grade, lee_why = None, ("Undetermined: oxygen given but FiO2 not recorded (Lee 2014: < 40% = grade 2, "
                                     f">= 40% = grade 3); without hypoxia: {lee.rationale}")
     return {"astct_grade": astct.grade, "astct_rationale": astct.rationale, "ctcae_grade": ctcae_grade,
@@ -154,8 +155,8 @@ def episode_fields(kind_label: str, assessments: Sequence[Any], computed: Callab
 
 def episode_outcome(current: str | None, resolved: bool) -> str:
     out = AdverseEvent.Outcome
-    if current in (out.FATAL, out.SEQUELAE):
+    if current is not None and current in (out.FATAL, out.SEQUELAE):
         return current
     if resolved:
         return out.RECOVERED
-    return out.NOT_RECOVERED if current in (None, out.RECOVERED) else current
+    return out.NOT_RECOVERED if current is None or current == out.RECOVERED else current

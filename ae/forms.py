@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django import forms
 from django.utils import timezone
 
 from ae import grading
 from ae.models import AdverseEvent, CTCAETerm
 from patients.models import Patient, TreatmentCycle
+
+
+def _cycle_label(cycle: TreatmentCycle) -> str:
+    return f"Cycle {cycle.number} (started {cycle.start_date:%d %b %Y})"
+
+
+def limit_to_cycles_of(field: forms.Field, patient: Patient, *, empty_label: str | None = None) -> None:
+    """Offer only ``patient``'s cycles (latest first, labelled "Cycle 2 (started 03 Aug 2025)") in a cycle field.
+
+    ``empty_label`` None: no empty choice (a cycle must be picked when the field is shown).
+    """
+    cycles = cast(forms.ModelChoiceField, field)
+    cycles.queryset = TreatmentCycle.objects.filter(patient=patient).order_by("-number")
+    cycles.empty_label = empty_label
+    cycles.label_from_instance = _cycle_label  # type: ignore[method-assign,assignment]
 
 
 class TermField(forms.CharField):
@@ -46,12 +63,10 @@ class AdverseEventForm(forms.ModelForm):
             "resolution_date": forms.DateInput(attrs={"type": "date"}),
         }
 
-    def __init__(self, *args: object, patient: Patient, **kwargs: object) -> None:
+    def __init__(self, *args: Any, patient: Patient, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.instance.patient = patient
-        self.fields["cycle"].queryset = TreatmentCycle.objects.filter(patient=patient).order_by("-number")
-        self.fields["cycle"].empty_label = None
-        self.fields["cycle"].label_from_instance = lambda c: f"Cycle {c.number} (started {c.start_date:%d %b %Y})"
+        limit_to_cycles_of(self.fields["cycle"], patient)
         self.fields["term"].widget.attrs.update({"list": "ctcae-terms", "autocomplete": "off",
                                                  "data-term-picker": "1", "autofocus": True})
         if self.instance.computed_grade is None:  # only events graded from bedside assessments carry one
@@ -90,18 +105,16 @@ class _AssessmentForm(forms.Form):
                                       widget=forms.DateTimeInput(attrs={"type": "datetime-local"},
                                                                  format="%Y-%m-%dT%H:%M"))
 
-    def __init__(self, *args: object, patient: Patient, episodes: list[AdverseEvent],
-                 positive_episode_ids: set[int] = frozenset(), **kwargs: object) -> None:
+    def __init__(self, *args: Any, patient: Patient, episodes: list[AdverseEvent],
+                 positive_episode_ids: frozenset[int] | set[int] = frozenset(), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.patient = patient
         self.episodes = {str(e.pk): e for e in episodes}
-        self.fields["episode"].choices = [(NEW_EPISODE, "New episode")] + [
+        cast(forms.ChoiceField, self.fields["episode"]).choices = [(NEW_EPISODE, "New episode")] + [
             (str(e.pk), f"Episode from {e.onset_date:%d %b %Y} (cycle {e.cycle.number}, grade {e.grade}"
                         f"{', resolved' if e.resolution_date else ', ongoing'})") for e in episodes]
         self.fields["episode"].widget.attrs["data-positive"] = " ".join(map(str, sorted(positive_episode_ids)))
-        self.fields["cycle"].queryset = TreatmentCycle.objects.filter(patient=patient).order_by("-number")
-        self.fields["cycle"].empty_label = None
-        self.fields["cycle"].label_from_instance = lambda c: f"Cycle {c.number} (started {c.start_date:%d %b %Y})"
+        limit_to_cycles_of(self.fields["cycle"], patient)
         self.fields["assessed_at"].initial = _local_now()
         self.fields["relatedness"] = forms.ChoiceField(
             label="Relatedness to blinatumomab", required=False, help_text="For a new episode.",
@@ -187,8 +200,7 @@ class LabResultForm(forms.Form):
     cycle = forms.ModelChoiceField(queryset=TreatmentCycle.objects.none(), required=False,
                                    help_text="Empty: the cycle running on the collection date.")
 
-    def __init__(self, *args: object, patient: Patient, **kwargs: object) -> None:
+    def __init__(self, *args: Any, patient: Patient, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["cycle"].queryset = TreatmentCycle.objects.filter(patient=patient).order_by("-number")
-        self.fields["cycle"].label_from_instance = lambda c: f"Cycle {c.number} (started {c.start_date:%d %b %Y})"
+        limit_to_cycles_of(self.fields["cycle"], patient, empty_label="---------")
         self.fields["collected_at"].initial = _local_now()

@@ -369,6 +369,7 @@ def grade_icans(*, tool: str, ice_score: int | None = None, capd_score: int | No
         raise GradingInputError(score_field, f"given although the {tool} could not be performed")
     if not unable_to_perform and score is None:
         raise GradingInputError(score_field, f"is required (or set unable_to_perform) for the {tool} tool")
+    measured = -1 if score is None else score  # only read when the tool was performed (score given)
 
     if death:
         return Grade(5, ASTCT_SCALE, ASTCT_VERSION, "Grade 5: death due to ICANS.")
@@ -380,18 +381,18 @@ def grade_icans(*, tool: str, ice_score: int | None = None, capd_score: int | No
                 domains.append((4, "ICE 0 because unarousable and unable to perform ICE"))
             else:
                 domains.append((3, "unable to perform ICE while arousable (scored as ICE 0 awake)"))
-        elif score <= 2:
+        elif measured <= 2:
             domains.append((3, f"ICE score {score} (0-2)"))
-        elif score <= 6:
+        elif measured <= 6:
             domains.append((2, f"ICE score {score} (3-6)"))
-        elif score <= 9:
+        elif measured <= 9:
             domains.append((1, f"ICE score {score} (7-9)"))
     else:
         if unable_to_perform:
             domains.append((4, "unable to perform CAPD"))
-        elif score >= 9:
+        elif measured >= 9:
             domains.append((3, f"CAPD score {score} (>= 9)"))
-        elif score >= 1:
+        elif measured >= 1:
             domains.append((1, f"CAPD score {score} (1-8)"))
     domains.append((_CONSCIOUSNESS_GRADE[consciousness], f"depressed level of consciousness: "
                                                          f"{consciousness.replace('_', ' ')}"))
@@ -481,6 +482,7 @@ def grade_lab(analyte: str, value: float, unit: str, lln: float | None = None, u
         return round(number * factor, _ROUND)
 
     x = convert("value", value, positive=False)
+    assert x is not None  # the value is required (allow_none is False for it)
     low = convert("lln", lln, positive=True)
     high = convert("uln", uln, positive=True)
     base = convert("baseline", baseline, positive=True)
@@ -519,7 +521,7 @@ def _grade_transaminase(rule: _LabRule, x: float, shown: str, uln: float | None,
             raise GradingInputError("baseline", "is required when baseline_abnormal is true")
         if uln is not None and base <= uln:
             raise GradingInputError("baseline_abnormal", f"true but baseline {base:g} is not above ULN {uln:g}")
-    if baseline_abnormal:
+    if baseline_abnormal and base is not None:
         ratio = round(x / base, _ROUND)
         ref = f"{ratio:g} x abnormal baseline {base:g} U/L"
         for grade, above in ((4, 20.0), (3, 5.0), (2, 3.0)):

@@ -269,7 +269,8 @@ class AdverseEvent(models.Model):
     @property
     def sae_criteria(self) -> list[str]:
         """Verbose names of the SAE criteria ticked."""
-        return [str(self._meta.get_field(f).verbose_name) for f in self.SAE_FIELDS if getattr(self, f)]
+        return [str(self._meta.get_field(f).verbose_name) for f in self.SAE_FIELDS  # type: ignore[union-attr]
+                if getattr(self, f)]
 
 
 class AdverseEventRevision(models.Model):

@@ -8,17 +8,18 @@ from django.db.models import Exists, F, OuterRef, Prefetch, QuerySet
 
 from ae.episodes import CRS_TERM, ICANS_TERM
 from ae.models import AdverseEvent, CRSAssessment, ICANSAssessment, LabResult
-from patients.access import ALL_ROLES, User, sites_for
+from core.types import AnyUser
+from patients.access import ALL_ROLES, sites_for
 from patients.models import Patient, Site, TreatmentCycle
 from patients.selectors import patients_for
 
 
-def adverse_events_for(user: User, roles: Iterable[str] = ALL_ROLES) -> QuerySet[AdverseEvent]:
+def adverse_events_for(user: AnyUser, roles: Iterable[str] = ALL_ROLES) -> QuerySet[AdverseEvent]:
     """Adverse events of the sites on which ``user`` holds one of ``roles``."""
     return AdverseEvent.objects.filter(patient__site__in=sites_for(user, roles))
 
 
-def patient_records_for(user: User) -> QuerySet[Patient]:
+def patient_records_for(user: AnyUser) -> QuerySet[Patient]:
     """The user's patients, each with its site, its cycles in order and each cycle's adverse events (by onset)
     prefetched: what the patient's page shows (4 queries for one patient)."""
     events = AdverseEvent.objects.select_related("term").order_by("onset_date", "id")
@@ -26,17 +27,17 @@ def patient_records_for(user: User) -> QuerySet[Patient]:
     return patients_for(user).select_related("site").prefetch_related(Prefetch("cycles", queryset=cycles))
 
 
-def crs_assessments_for(user: User) -> QuerySet[CRSAssessment]:
+def crs_assessments_for(user: AnyUser) -> QuerySet[CRSAssessment]:
     """CRS assessments of the user's sites."""
     return CRSAssessment.objects.filter(adverse_event__patient__site__in=sites_for(user))
 
 
-def icans_assessments_for(user: User) -> QuerySet[ICANSAssessment]:
+def icans_assessments_for(user: AnyUser) -> QuerySet[ICANSAssessment]:
     """ICANS assessments of the user's sites."""
     return ICANSAssessment.objects.filter(adverse_event__patient__site__in=sites_for(user))
 
 
-def lab_results_for(user: User) -> QuerySet[LabResult]:
+def lab_results_for(user: AnyUser) -> QuerySet[LabResult]:
     """Lab results of the user's sites."""
     return LabResult.objects.filter(patient__site__in=sites_for(user))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -29,6 +29,7 @@ from ae.services.events import (
     grade_discrepancy_resolve,
 )
 from ae.services.labs import lab_result_record
+from core.types import AuthenticatedRequest
 from patients import access
 from patients.selectors import patients_for
 
@@ -38,7 +39,7 @@ def _term_names() -> list[str]:
 
 
 @login_required
-def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def patient_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """The patient's record: cycles in order, each with its adverse events."""
     patient = get_object_or_404(selectors.patient_records_for(request.user), pk=pk)
     can_record = access.can_record(request.user, patient.site)
@@ -47,7 +48,7 @@ def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def event_create(request: HttpRequest, patient_pk: int) -> HttpResponse:
+def event_create(request: AuthenticatedRequest, patient_pk: int) -> HttpResponse:
     patient = get_object_or_404(patients_for(request.user, access.RECORDERS).select_related("site"),
                                 pk=patient_pk)
     form = AdverseEventForm(request.POST or None, patient=patient)
@@ -70,7 +71,7 @@ def event_create(request: HttpRequest, patient_pk: int) -> HttpResponse:
 
 
 @login_required
-def event_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def event_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     event = get_object_or_404(selectors.adverse_events_for(request.user, access.RECORDERS)
                               .select_related("patient__site", "term", "cycle"), pk=pk)
     patient = event.patient
@@ -84,8 +85,9 @@ def event_edit(request: HttpRequest, pk: int) -> HttpResponse:
                                  expected_version=form.cleaned_data["version"], **data)
         except StaleEditError as exc:
             stale = exc.current
-            form.data = form.data.copy()
-            form.data["version"] = stale.version  # a re-submission applies on top of the current version
+            resubmitted = request.POST.copy()
+            resubmitted["version"] = str(stale.version)
+            form.data = resubmitted  # a re-submission applies on top of the current version
             form.add_error(None, f"Someone else changed this event while you were editing (now version "
                                  f"{stale.version}, grade {stale.grade}). Your changes were not saved: review the "
                                  f"current values below, then apply your change again.")
@@ -99,7 +101,7 @@ def event_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def event_history(request: HttpRequest, pk: int) -> HttpResponse:
+def event_history(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     event = get_object_or_404(selectors.adverse_events_for(request.user).select_related("patient__site", "term"), pk=pk)
     revisions = event.revisions.select_related("changed_by")
     return render(request, "ae/event_history.html", {
@@ -119,7 +121,7 @@ _ASSESSMENTS = {
 }
 
 
-def _assessment_form(request: HttpRequest, patient_pk: int, kind: str) -> HttpResponse:
+def _assessment_form(request: AuthenticatedRequest, patient_pk: int, kind: str) -> HttpResponse:
     model, form_class, record, term_name, label, api_url = _ASSESSMENTS[kind]
     patient = get_object_or_404(patients_for(request.user, access.RECORDERS).select_related("site"),
                                 pk=patient_pk)
@@ -135,7 +137,7 @@ def _assessment_form(request: HttpRequest, patient_pk: int, kind: str) -> HttpRe
     if kind == "icans":
         initial["tool"] = grading.default_icans_tool(age_in_years(patient.birth_month, timezone.localdate()))
     form = form_class(request.POST or None, patient=patient, episodes=episodes, initial=initial,
-                      positive_episode_ids={e.pk for e in episodes if e.has_positive})
+                      positive_episode_ids={e.pk for e in episodes if getattr(e, "has_positive", False)})
     if request.method == "POST" and form.is_valid():
         try:
             assessment = record(patient=patient, cycle=form.cleaned_data["cycle"], data=form.service_data(),
@@ -143,7 +145,7 @@ def _assessment_form(request: HttpRequest, patient_pk: int, kind: str) -> HttpRe
         except ValidationError as exc:
             _add_errors(form, exc)
         else:
-            event = assessment.adverse_event
+            event = assessment.adverse_event  # type: ignore[attr-defined]  # a CRS or ICANS assessment
             messages.success(request, f"{label} assessment saved: episode grade {event.grade} "
                                       f"(computed {event.computed_grade}), cycle {event.cycle.number}.")
             return redirect("event-history", pk=event.pk)
@@ -161,17 +163,17 @@ def _add_errors(form, exc: ValidationError) -> None:
 
 
 @login_required
-def crs_assessment_create(request: HttpRequest, patient_pk: int) -> HttpResponse:
+def crs_assessment_create(request: AuthenticatedRequest, patient_pk: int) -> HttpResponse:
     return _assessment_form(request, patient_pk, "crs")
 
 
 @login_required
-def icans_assessment_create(request: HttpRequest, patient_pk: int) -> HttpResponse:
+def icans_assessment_create(request: AuthenticatedRequest, patient_pk: int) -> HttpResponse:
     return _assessment_form(request, patient_pk, "icans")
 
 
 @login_required
-def lab_result_create(request: HttpRequest, patient_pk: int) -> HttpResponse:
+def lab_result_create(request: AuthenticatedRequest, patient_pk: int) -> HttpResponse:
     patient = get_object_or_404(patients_for(request.user, access.RECORDERS).select_related("site"),
                                 pk=patient_pk)
     form = LabResultForm(request.POST or None, patient=patient)
@@ -191,7 +193,7 @@ def lab_result_create(request: HttpRequest, patient_pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def discrepancy_resolve(request: HttpRequest, pk: int) -> HttpResponse:
+def discrepancy_resolve(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     event = get_object_or_404(selectors.adverse_events_for(request.user).select_related("patient__site"), pk=pk)
     try:
         grade_discrepancy_resolve(event=event, acting_user=request.user,

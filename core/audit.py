@@ -10,18 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import pghistory
 from pghistory.middleware import HistoryMiddleware
 
+_M = TypeVar("_M")
 
-def tracked(model: type) -> type:
+
+def tracked(model: type[_M]) -> type[_M]:
     """Class decorator: keep the full history of ``model``: inserts, updates and deletes (see module docstring).
 
     Trackers are created per model: pghistory binds a tracker's condition to the model it tracks.
     """
-    return pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent())(model)
+    track = pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent())
+    return cast("type[_M]", track(model))
 
 
 class AuditContextMiddleware(HistoryMiddleware):

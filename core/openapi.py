@@ -16,7 +16,7 @@ from rest_framework import serializers
 from core.errors import CODE_CHOICES, PROBLEM_JSON
 
 
-class ProblemSerializer(serializers.Serializer):
+class ProblemSerializer(serializers.Serializer):  # type: ignore[type-arg]
     """RFC 9457 problem details as pvtrack answers them (core/errors.py)."""
 
     type = serializers.CharField(help_text='Always "about:blank": the problem is identified by `code`.')
@@ -24,7 +24,7 @@ class ProblemSerializer(serializers.Serializer):
     status = serializers.IntegerField(help_text="The HTTP status code, repeated.")
     code = serializers.ChoiceField(choices=CODE_CHOICES, help_text="Stable machine-readable code.")
     detail = serializers.CharField(help_text="One sentence a person can act on.")
-    errors = serializers.DictField(
+    errors = serializers.DictField(  # type: ignore[assignment]  # a field named like Serializer.errors
         child=serializers.ListField(child=serializers.CharField()), required=False,
         help_text='Validation errors: field name -> messages ("non_field_errors" for the record as a whole).')
     current = serializers.DictField(required=False, help_text="stale_version: the record as it is now.")
@@ -47,7 +47,8 @@ class PvtrackAutoSchema(AutoSchema):
     """drf-spectacular's AutoSchema plus the declared error responses (see the module docstring)."""
 
     def _error_statuses(self) -> list[str]:
-        statuses = ["400"] if self.method in ("POST", "PUT", "PATCH") or self._get_filter_parameters() else []
+        has_filters = bool(self._get_filter_parameters())  # type: ignore[no-untyped-call]
+        statuses = ["400"] if self.method in ("POST", "PUT", "PATCH") or has_filters else []
         if self.get_auth():
             statuses += ["401", "403"]
         if "{" in self.path:

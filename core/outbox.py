@@ -20,7 +20,8 @@ from django.utils.module_loading import import_string
 
 
 class _Site(Protocol):
-    pk: int | None
+    @property
+    def pk(self) -> int: ...
 
 
 class _Request(Protocol):

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 
+from core.types import AnyUser
 from patients.models import Membership, Site
 
 Role = Membership.Role
@@ -23,34 +23,33 @@ RECORDERS = (Role.WARD_STAFF, Role.ADMINISTRATOR)
 REVIEWERS = (Role.SAFETY_OFFICER, Role.ADMINISTRATOR)
 ALL_ROLES = tuple(Role)
 
-User = AbstractBaseUser | AnonymousUser
 
 
-def sites_for(user: User, roles: Iterable[str] = ALL_ROLES) -> QuerySet[Site]:
+def sites_for(user: AnyUser, roles: Iterable[str] = ALL_ROLES) -> QuerySet[Site]:
     """Return the sites on which ``user`` holds one of ``roles`` (none for anonymous users)."""
     if not user.is_authenticated:
         return Site.objects.none()
     return Site.objects.filter(memberships__user=user, memberships__role__in=list(roles)).distinct()
 
 
-def role_on(user: User, site: Site) -> str | None:
+def role_on(user: AnyUser, site: Site) -> str | None:
     """Return the user's role on ``site``, or None."""
     if not user.is_authenticated:
         return None
     return Membership.objects.filter(user=user, site=site).values_list("role", flat=True).first()
 
 
-def require_role(user: User, site: Site, roles: Iterable[str]) -> None:
+def require_role(user: AnyUser, site: Site, roles: Iterable[str]) -> None:
     """Raise PermissionDenied unless ``user`` holds one of ``roles`` on ``site``."""
     if role_on(user, site) not in set(roles):
         raise PermissionDenied("Your role on this site does not allow this.")
 
 
-def can_record(user: User, site: Site) -> bool:
+def can_record(user: AnyUser, site: Site) -> bool:
     """Whether ``user`` may record and edit ward data on ``site`` (ward staff, administrators)."""
     return role_on(user, site) in RECORDERS
 
 
-def can_review(user: User, site: Site) -> bool:
+def can_review(user: AnyUser, site: Site) -> bool:
     """Whether ``user`` may review and sign for ``site`` (safety officers, administrators)."""
     return role_on(user, site) in REVIEWERS

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from rest_framework import mixins, permissions, serializers, viewsets
 
 from patients import access
@@ -49,7 +52,7 @@ class PatientSerializer(serializers.ModelSerializer):
         model = Patient
         fields = ["id", "site", "study_id", "usubjid", "sex", "birth_month", "disease_status", "prior_hsct",
                   "prior_car_t", "created_at", "reason"]
-        validators = []  # uniqueness is checked by the model's full_clean in the service
+        validators: list[object] = []  # uniqueness is checked by the model's full_clean in the service
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -64,6 +67,7 @@ class ReasonedWriteViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixin
 
     permission_classes = [permissions.IsAuthenticated, SiteScopedWritePermission]
     model: type  # and a static ``save_service(instance, *, acting_user, reason)`` in each subclass
+    save_service: Callable[..., Any]
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
@@ -103,7 +107,7 @@ class TreatmentCycleSerializer(serializers.ModelSerializer):
         fields = ["id", "patient", "number", "schedule", "start_date", "end_date", "starting_dose", "step_up_dose",
                   "step_up_day", "dexamethasone_premedication", "marrow_blasts_pct", "mrd_pct", "interruptions",
                   "interruption_reason", "discontinued", "discontinuation_reason", "reason"]
-        validators = []
+        validators: list[object] = []
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 from django import forms
 from django.utils import timezone
 
-from patients.models import Patient, TreatmentCycle
+from patients.models import Patient, Site, TreatmentCycle
 
 
 class PatientForm(forms.ModelForm):
@@ -19,7 +20,7 @@ class PatientForm(forms.ModelForm):
         model = Patient
         fields = ["study_id", "sex", "birth_month", "disease_status", "prior_hsct", "prior_car_t"]
 
-    def __init__(self, *args: object, site: object, **kwargs: object) -> None:
+    def __init__(self, *args: Any, site: Site, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.instance.site = site
 
@@ -34,13 +35,13 @@ class PatientForm(forms.ModelForm):
 
     def validate_unique(self) -> None:
         # The site is set on the instance, not in the form: include it in the uniqueness check.
-        exclude = self._get_validation_exclusions()
+        exclude = self._get_validation_exclusions()  # type: ignore[attr-defined]  # Django's own helper
         exclude.discard("site")
         try:
             self.instance.validate_unique(exclude=exclude)
             self.instance.validate_constraints(exclude=exclude)
         except forms.ValidationError as e:
-            self._update_errors(e)
+            self._update_errors(e)  # type: ignore[attr-defined]
 
 
 class TreatmentCycleForm(forms.ModelForm):
@@ -52,7 +53,7 @@ class TreatmentCycleForm(forms.ModelForm):
         widgets = {"start_date": forms.DateInput(attrs={"type": "date"}),
                    "end_date": forms.DateInput(attrs={"type": "date"})}
 
-    def __init__(self, *args: object, patient: object, **kwargs: object) -> None:
+    def __init__(self, *args: Any, patient: Patient, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.instance.patient = patient
         if self.instance.pk is None:
@@ -63,10 +64,10 @@ class TreatmentCycleForm(forms.ModelForm):
                                                     help_text="Required: kept in the cycle's history.")
 
     def validate_unique(self) -> None:
-        exclude = self._get_validation_exclusions()
+        exclude = self._get_validation_exclusions()  # type: ignore[attr-defined]  # Django's own helper
         exclude.discard("patient")
         try:
             self.instance.validate_unique(exclude=exclude)
             self.instance.validate_constraints(exclude=exclude)
         except forms.ValidationError as e:
-            self._update_errors(e)
+            self._update_errors(e)  # type: ignore[attr-defined]

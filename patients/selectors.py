@@ -6,15 +6,16 @@ from collections.abc import Iterable
 
 from django.db.models import QuerySet
 
-from patients.access import ALL_ROLES, User, sites_for
+from core.types import AnyUser
+from patients.access import ALL_ROLES, sites_for
 from patients.models import Patient, TreatmentCycle
 
 
-def patients_for(user: User, roles: Iterable[str] = ALL_ROLES) -> QuerySet[Patient]:
+def patients_for(user: AnyUser, roles: Iterable[str] = ALL_ROLES) -> QuerySet[Patient]:
     """Patients of the sites on which ``user`` holds one of ``roles``."""
     return Patient.objects.filter(site__in=sites_for(user, roles))
 
 
-def cycles_for(user: User, roles: Iterable[str] = ALL_ROLES) -> QuerySet[TreatmentCycle]:
+def cycles_for(user: AnyUser, roles: Iterable[str] = ALL_ROLES) -> QuerySet[TreatmentCycle]:
     """Treatment cycles of the sites on which ``user`` holds one of ``roles``."""
     return TreatmentCycle.objects.filter(patient__site__in=sites_for(user, roles))

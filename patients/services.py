@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -19,7 +19,7 @@ def _require_reason(instance: Patient | TreatmentCycle, reason: str) -> None:
 
 
 @transaction.atomic
-def patient_save(*, patient: Patient, acting_user: AbstractBaseUser, reason: str = "") -> Patient:
+def patient_save(*, patient: Patient, acting_user: User, reason: str = "") -> Patient:
     """Validate and save a (new or edited) patient; an edit needs ``reason``.
 
     Raises ValidationError (nothing saved) or PermissionDenied.
@@ -33,7 +33,7 @@ def patient_save(*, patient: Patient, acting_user: AbstractBaseUser, reason: str
 
 
 @transaction.atomic
-def cycle_save(*, cycle: TreatmentCycle, acting_user: AbstractBaseUser, reason: str = "") -> TreatmentCycle:
+def cycle_save(*, cycle: TreatmentCycle, acting_user: User, reason: str = "") -> TreatmentCycle:
     """Validate and save a (new or edited) cycle, then request a benchmark run of the patient's site.
 
     An edit needs ``reason``. Raises ValidationError (nothing saved) or PermissionDenied.

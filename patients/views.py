@@ -8,9 +8,10 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
+from core.types import AuthenticatedRequest
 from patients import access
 from patients.forms import PatientForm, TreatmentCycleForm
 from patients.models import TreatmentCycle
@@ -19,7 +20,7 @@ from patients.services import cycle_save, patient_save
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthenticatedRequest) -> HttpResponse:
     memberships = request.user.memberships.select_related("site").order_by("site__name")
     if len(memberships) == 1:
         m = memberships[0]
@@ -30,7 +31,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def patient_list(request: HttpRequest, site: str) -> HttpResponse:
+def patient_list(request: AuthenticatedRequest, site: str) -> HttpResponse:
     site_obj = get_object_or_404(access.sites_for(request.user), slug=site)
     patients = (patients_for(request.user).filter(site=site_obj)
                 .annotate(n_cycles=Count("cycles", distinct=True), n_events=Count("adverse_events", distinct=True)))
@@ -49,7 +50,7 @@ def patient_list(request: HttpRequest, site: str) -> HttpResponse:
 
 
 @login_required
-def cycle_form(request: HttpRequest, patient_pk: int, pk: int | None = None) -> HttpResponse:
+def cycle_form(request: AuthenticatedRequest, patient_pk: int, pk: int | None = None) -> HttpResponse:
     patient = get_object_or_404(patients_for(request.user, access.RECORDERS).select_related("site"),
                                 pk=patient_pk)
     cycle = get_object_or_404(TreatmentCycle, patient=patient, pk=pk) if pk else None

@@ -57,7 +57,7 @@ class AxesBasicAuthentication(BasicAuthentication):
 class AxesBasicScheme(BasicScheme):
     """OpenAPI: :class:`AxesBasicAuthentication` is plain HTTP Basic."""
 
-    target_class = AxesBasicAuthentication
+    target_class = AxesBasicAuthentication  # type: ignore[assignment]  # drf-spectacular accepts the class
 
 
 @method_decorator(sensitive_post_parameters(), name="dispatch")

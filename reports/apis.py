@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rest_framework import serializers, viewsets
 
-from reports.models import BenchmarkRun, Flag
+from reports.models import BenchmarkCategory, BenchmarkRun, Flag
 from reports.selectors import runs_for
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+    from patients.models import Site
 
 
 class FlagSerializer(serializers.ModelSerializer):
-    category = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    reviewed_by = serializers.StringRelatedField()
+    category: serializers.SlugRelatedField[BenchmarkCategory] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True)
+    reviewed_by: serializers.StringRelatedField[User] = serializers.StringRelatedField()
 
     class Meta:
         model = Flag
@@ -19,7 +27,7 @@ class FlagSerializer(serializers.ModelSerializer):
 
 
 class BenchmarkRunSerializer(serializers.ModelSerializer):
-    site = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    site: serializers.SlugRelatedField[Site] = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     flags = FlagSerializer(many=True, read_only=True)
 
     class Meta:

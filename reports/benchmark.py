@@ -198,7 +198,8 @@ def select_figures(figures: list[dict[str, Any]], category: str, band: str, scop
             continue
         if stratum != "all" and f["stratum"] != stratum:
             continue
-        reason, labels = None, []
+        reason: str | None = None
+        labels: list[str] = []
         if f["cohort"] == excluded_cohort:
             reason = OWN_COHORT
         elif f["unit"] != "patients":

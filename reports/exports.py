@@ -80,7 +80,8 @@ def ae_table_rows(site: Site) -> list[Row]:
         for w in worst:
             column = max(w["worst"] - 2, 0)  # 1-2 -> 0, 3 -> 1, 4 -> 2, 5 -> 3
             per_term[(w["term__soc"], w["term__term"], w["term__meddra_code"])][column] += 1
-        scope_rows = [Row(label, n, soc, term, code, tuple(c)) for (soc, term, code), c in per_term.items()]
+        scope_rows = [Row(label, n, soc, term, code, (c[0], c[1], c[2], c[3]))
+                      for (soc, term, code), c in per_term.items()]
         scope_rows.sort(key=lambda r: (r.soc, -r.any, r.term))
         rows.extend(scope_rows)
     return rows

@@ -32,7 +32,7 @@ SVG_NS = "http://www.w3.org/2000/svg"
 XLINK_NS = "http://www.w3.org/1999/xlink"
 ET.register_namespace("", SVG_NS)
 ET.register_namespace("xlink", XLINK_NS)
-RC = {"svg.hashsalt": "pvtrack", "svg.fonttype": "none", "font.size": 9, "font.family": "DejaVu Sans"}
+RC: dict[str, Any] = {"svg.hashsalt": "pvtrack", "svg.fonttype": "none", "font.size": 9, "font.family": "DejaVu Sans"}
 FUNNEL_ALPHAS = {0.025: "95% limit", 0.001: "99.8% limit"}  # one-sided upper/lower tail of each limit
 WARD_COLOUR, COHORT_COLOUR, POOLED_COLOUR = "#b2182b", "#2166ac", "#333333"
 _URL_REF = re.compile(r"url\(#([^)]+)\)")
@@ -45,7 +45,7 @@ def _title(cell: dict[str, Any]) -> str:
 
 def _render(fig: Figure, prefix: str, label: str) -> SafeString:
     buf = io.BytesIO()
-    with matplotlib.rc_context(RC):
+    with matplotlib.rc_context(RC):  # type: ignore[arg-type]  # matplotlib types rc keys as literals
         FigureCanvasSVG(fig)
         fig.savefig(buf, format="svg", metadata={"Date": None})
     # Our own generated markup, sanitised by sanitise_svg (no scripts, handlers or external links).
@@ -143,7 +143,7 @@ def funnel_svg(cell: dict[str, Any]) -> SafeString:
 def png(fig: Figure, dpi: int = 110) -> bytes:
     """A figure as PNG bytes (for the XLSX export, which cannot hold SVG)."""
     buf = io.BytesIO()
-    with matplotlib.rc_context(RC):
+    with matplotlib.rc_context(RC):  # type: ignore[arg-type]  # matplotlib types rc keys as literals
         FigureCanvasSVG(fig)
         fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
     return buf.getvalue()

@@ -19,10 +19,11 @@ def interval(bounds: list[float] | None) -> str:
 def format_run_text(run: BenchmarkRun) -> str:
     """Plain-text report of a finished run: one line per benchmark cell, then the flags."""
     results = run.results or {}
+    inputs = run.inputs or {}
     lines = [f"Benchmark run {run.pk} of {run.site.slug} ({run.method_version}), "
              f"finished {run.finished_at:%Y-%m-%d %H:%M}",
-             f"Ward: {run.inputs['denominators']['all']} patients treated, "
-             f"{run.inputs['denominators']['first']} with a cycle 1. Comparisons: {results.get('n_comparisons')}.",
+             f"Ward: {inputs['denominators']['all']} patients treated, "
+             f"{inputs['denominators']['first']} with a cycle 1. Comparisons: {results.get('n_comparisons')}.",
              "",
              f"{'category':<28}{'band':<11}{'scope':<12}{'ward':>18}  {'95% CI':>13}  {'benchmark':>9}  "
              f"{'95% PI':>13}  k  method"]

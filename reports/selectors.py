@@ -8,18 +8,19 @@ from django.utils import timezone
 
 from ae.models import AdverseEvent
 from ae.selectors import adverse_events_for
-from patients.access import User, sites_for
+from core.types import AnyUser
+from patients.access import sites_for
 from patients.models import Site
 from reports.benchmark import GRADE_BANDS
 from reports.models import BenchmarkCategory, BenchmarkRun, Flag
 
 
-def runs_for(user: User) -> QuerySet[BenchmarkRun]:
+def runs_for(user: AnyUser) -> QuerySet[BenchmarkRun]:
     """Benchmark runs of the user's sites."""
     return BenchmarkRun.objects.filter(site__in=sites_for(user))
 
 
-def flags_for(user: User) -> QuerySet[Flag]:
+def flags_for(user: AnyUser) -> QuerySet[Flag]:
     """Benchmark flags of the user's sites."""
     return Flag.objects.filter(run__site__in=sites_for(user))
 
@@ -29,7 +30,7 @@ def runs_waiting(site: Site) -> QuerySet[BenchmarkRun]:
     return site.benchmark_runs.filter(status__in=[BenchmarkRun.Status.PENDING, BenchmarkRun.Status.RUNNING])
 
 
-def cell_events(user: User, *, site: Site, category: BenchmarkCategory, band: str,
+def cell_events(user: AnyUser, *, site: Site, category: BenchmarkCategory, band: str,
                 scope: str) -> QuerySet[AdverseEvent]:
     """The ward's events behind one benchmark number: treatment-emergent events of the category's terms with
     grade in ``band`` ("any"/"ge3"), in ``scope`` ("all" cycles / "first" cycle), ordered by patient and onset."""
@@ -71,7 +72,7 @@ def benchmark_staleness(site: Site) -> dict:
     if failure is not None:
         message = (f"The latest benchmark attempt failed after {failure['attempts']} attempt(s) "
                    f"({last_error or 'no error text'}); the figures shown may be out of date.")
-    elif overdue:
+    elif overdue and waiting_since is not None and waiting_s is not None:
         message = (f"Changes saved since {timezone.localtime(waiting_since):%d %b %Y %H:%M} have waited "
                    f"{waiting_s / 60:.0f} min for the benchmark: the figures shown may be out of date.")
     elif done is None:

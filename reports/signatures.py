@@ -10,7 +10,7 @@ import hashlib
 import json
 
 from django.contrib.auth import authenticate
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
@@ -30,7 +30,7 @@ def results_sha256(run: BenchmarkRun) -> str:
     return hashlib.sha256(json.dumps(run.results, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def _verify_signer(*, acting_user: AbstractBaseUser, password: str, request: HttpRequest | None) -> str:
+def _verify_signer(*, acting_user: User, password: str, request: HttpRequest | None) -> str:
     """Re-authenticate the signer (21 CFR 11.200: ID plus password); returns the printed name.
 
     Goes through ``authenticate`` so failed attempts count toward the login lockout. Raises ValidationError
@@ -44,7 +44,7 @@ def _verify_signer(*, acting_user: AbstractBaseUser, password: str, request: Htt
 
 
 @transaction.atomic
-def flag_review(*, flag: Flag, acting_user: AbstractBaseUser, comment: str, password: str,
+def flag_review(*, flag: Flag, acting_user: User, comment: str, password: str,
                 request: HttpRequest | None = None) -> Flag:
     """Sign a flag's review: comment, re-entered password, printed name, meaning, time, run content hash.
 
@@ -66,7 +66,7 @@ def flag_review(*, flag: Flag, acting_user: AbstractBaseUser, comment: str, pass
 
 
 @transaction.atomic
-def run_signoff(*, run: BenchmarkRun, acting_user: AbstractBaseUser, password: str, comment: str = "",
+def run_signoff(*, run: BenchmarkRun, acting_user: User, password: str, comment: str = "",
                 request: HttpRequest | None = None) -> RunSignoff:
     """Sign a finished benchmark run as a whole (see ``RunSignoff``); returns the signature.
 

@@ -21,8 +21,10 @@ import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import cache
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import optimize, special, stats
 
 AGQ_NODES = 21  # adaptive nodes per cohort; 21 reproduces the exact ML tau2 = 0.812214 (§2)
@@ -35,7 +37,7 @@ class GLMMFitError(RuntimeError):
     """The binomial-normal GLMM has no usable maximum-likelihood fit for these counts."""
 
 
-def _count(value: object, name: str) -> int:
+def _count(value: Any, name: str) -> int:
     try:
         count = operator.index(value)  # accepts int and numpy integers, rejects floats
     except TypeError:
@@ -393,16 +395,16 @@ class TwoStep:
     pi_prop: tuple[float, float]
 
 
-def tau2_dl(yi: Sequence[float], vi: Sequence[float]) -> float:
+def tau2_dl(yi: ArrayLike, vi: ArrayLike) -> float:
     """DerSimonian-Laird tau2 = max(0, (Q - (k-1)) / (sum w - sum w^2 / sum w)), w = 1/v (§1.2)."""
     y, v = np.asarray(yi, dtype=float), np.asarray(vi, dtype=float)
     w = 1 / v
     mu_fe = (w @ y) / w.sum()
     q = float(w @ (y - mu_fe) ** 2)
-    return max(0.0, (q - (len(y) - 1)) / (w.sum() - (w**2).sum() / w.sum()))
+    return max(0.0, float((q - (len(y) - 1)) / (w.sum() - (w**2).sum() / w.sum())))
 
 
-def tau2_reml(yi: Sequence[float], vi: Sequence[float], tol: float = REML_TOL,
+def tau2_reml(yi: ArrayLike, vi: ArrayLike, tol: float = REML_TOL,
               max_iter: int = REML_MAX_ITER) -> tuple[float, int]:
     """REML tau2 by Fisher scoring from the DL estimate, truncated at 0: (tau2, iterations).
 
@@ -424,8 +426,8 @@ def tau2_reml(yi: Sequence[float], vi: Sequence[float], tol: float = REML_TOL,
     raise RuntimeError(f"REML Fisher scoring did not converge in {max_iter} iterations")
 
 
-def random_effects_hk(yi: Sequence[float], vi: Sequence[float], level: float = 0.95,
-                      corrected: Sequence[bool] | None = None) -> TwoStep:
+def random_effects_hk(yi: ArrayLike, vi: ArrayLike, level: float = 0.95,
+                      corrected: ArrayLike | None = None) -> TwoStep:
     """Random-effects pooling of effect sizes ``yi`` (sampling variances ``vi``), both length k >= 2.
 
     tau2: REML (``tau2_reml``). CI: Hartung-Knapp with the ad-hoc fix, mu +/- t_{k-1} SE_adhoc,
@@ -462,7 +464,7 @@ def random_effects_hk(yi: Sequence[float], vi: Sequence[float], level: float = 0
     pi = (mu - half_pi, mu + half_pi)
     return TwoStep(
         k=k, yi=tuple(y.tolist()), vi=tuple(v.tolist()),
-        corrected=tuple(bool(c) for c in corrected) if corrected is not None else (False,) * k,
+        corrected=tuple(bool(c) for c in np.asarray(corrected).tolist()) if corrected is not None else (False,) * k,
         tau2=tau2, tau2_dl=tau2_dl(y, v), iterations=iterations, mu=mu, se_wald=se_wald, se_hk=se_hk,
         hk_scale=hk_scale, se=se, ci=ci, ci_wald=(mu - z * se_wald, mu + z * se_wald), pi=pi,
         ci_critical=f"t(k-1)={t:.3f}, Hartung-Knapp ad hoc (max(1,q))", ci_wald_critical=f"z={z:.3f}",
@@ -584,7 +586,7 @@ def predictive_limit_curve(ns: Sequence[int], pooled: Pooled, alphas: Sequence[f
     return out
 
 
-def pooled_from_dict(data: dict) -> Pooled:
+def pooled_from_dict(data: dict[str, Any]) -> Pooled:
     """Rebuild a ``Pooled`` from its stored JSON form (the ``pooled`` entry of a benchmark cell)."""
     return Pooled(method=data["method"], k=data["k"], events=data["events"], total=data["total"], mu=data["mu"],
                   se_mu=data["se_mu"], tau2=data["tau2"], median=data["median"],

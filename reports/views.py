@@ -5,12 +5,13 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from ae.selectors import grade_discrepancies_open
+from core.types import AuthenticatedRequest
 from patients import access
 from reports import plots
 from reports.benchmark import CYCLE_SCOPES, GRADE_BAND_LABELS, GRADE_BANDS
@@ -21,7 +22,7 @@ from reports.signatures import FLAG_REVIEW_MEANING, RUN_SIGNOFF_MEANING, flag_re
 
 
 @login_required
-def report(request: HttpRequest, site: str) -> HttpResponse:
+def report(request: AuthenticatedRequest, site: str) -> HttpResponse:
     site_obj = get_object_or_404(access.sites_for(request.user), slug=site)
     run = latest_run(site_obj)
     waiting = runs_waiting(site_obj)
@@ -43,7 +44,7 @@ def report(request: HttpRequest, site: str) -> HttpResponse:
 
 
 @login_required
-def drilldown(request: HttpRequest, site: str, category: str, band: str, scope: str) -> HttpResponse:
+def drilldown(request: AuthenticatedRequest, site: str, category: str, band: str, scope: str) -> HttpResponse:
     """The ward's events behind one benchmark number (treatment-emergent, terms of the category, band)."""
     site_obj = get_object_or_404(access.sites_for(request.user), slug=site)
     category_obj = get_object_or_404(BenchmarkCategory, slug=category)
@@ -56,7 +57,7 @@ def drilldown(request: HttpRequest, site: str, category: str, band: str, scope: 
 
 
 @login_required
-def cell_plots(request: HttpRequest, site: str, category: str, band: str, scope: str) -> HttpResponse:
+def cell_plots(request: AuthenticatedRequest, site: str, category: str, band: str, scope: str) -> HttpResponse:
     """One benchmark cell of the latest run in detail: forest and funnel plots, cohorts with two-step
     weights, case mix and the sequential boundary (site scoped like the report)."""
     site_obj = get_object_or_404(access.sites_for(request.user), slug=site)
@@ -79,7 +80,7 @@ def cell_plots(request: HttpRequest, site: str, category: str, band: str, scope:
 @login_required
 @require_POST
 @sensitive_post_parameters("password")
-def flag_review_view(request: HttpRequest, pk: int) -> HttpResponse:
+def flag_review_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     flag = get_object_or_404(flags_for(request.user)
                              .select_related("run__site"), pk=pk)
     try:
@@ -97,7 +98,7 @@ def flag_review_view(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 @sensitive_post_parameters("password")
-def run_signoff_view(request: HttpRequest, pk: int) -> HttpResponse:
+def run_signoff_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(runs_for(request.user)
                             .select_related("site"), pk=pk)
     try:
@@ -113,13 +114,13 @@ def run_signoff_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def export_ae_table(request: HttpRequest, site: str, fmt: str) -> HttpResponse:
+def export_ae_table(request: AuthenticatedRequest, site: str, fmt: str) -> HttpResponse | StreamingHttpResponse:
     site_obj = get_object_or_404(access.sites_for(request.user), slug=site)
     filename = f"pvtrack-ae-table-{site_obj.slug}"
     if fmt == "csv":
-        response = StreamingHttpResponse(csv_lines(site_obj), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
-        return response
+        stream = StreamingHttpResponse(csv_lines(site_obj), content_type="text/csv; charset=utf-8")
+        stream["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
+        return stream
     if fmt == "xlsx":
         response = HttpResponse(xlsx_bytes(site_obj),
                                 content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

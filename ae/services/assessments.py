@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -51,7 +51,7 @@ _ICANS = _Kind(ICANSAssessment, "ICANS", ICANS_TERM, ICANS_VERBATIM, ICANS_DATA_
 
 
 def _assessment_record(kind: _Kind, *, patient: Patient, cycle: TreatmentCycle | None, data: dict[str, Any],
-                       acting_user: AbstractBaseUser, episode: AdverseEvent | None):
+                       acting_user: User, episode: AdverseEvent | None):
     require_role(acting_user, patient.site, RECORDERS)
     unknown = set(data) - set(kind.fields)
     if unknown:
@@ -131,7 +131,7 @@ def _assessment_record(kind: _Kind, *, patient: Patient, cycle: TreatmentCycle |
 
 @transaction.atomic
 def crs_assessment_record(*, patient: Patient, cycle: TreatmentCycle | None, data: dict[str, Any],
-                          acting_user: AbstractBaseUser, episode: AdverseEvent | None = None) -> CRSAssessment:
+                          acting_user: User, episode: AdverseEvent | None = None) -> CRSAssessment:
     """Record one bedside CRS assessment; start the episode's AE or update it in place.
 
     ``data``: assessed_at (aware datetime, not before the cycle start, not in the future), temperature_c
@@ -153,7 +153,7 @@ def crs_assessment_record(*, patient: Patient, cycle: TreatmentCycle | None, dat
 
 @transaction.atomic
 def icans_assessment_record(*, patient: Patient, cycle: TreatmentCycle | None, data: dict[str, Any],
-                            acting_user: AbstractBaseUser, episode: AdverseEvent | None = None) -> ICANSAssessment:
+                            acting_user: User, episode: AdverseEvent | None = None) -> ICANSAssessment:
     """Record one bedside ICANS assessment (ASTCT 2019); start the episode's AE or update it in place.
 
     ``data``: assessed_at, developmental_delay, tool ("ICE"/"CAPD"; empty = default from the patient's age at

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -40,7 +40,7 @@ class StaleEditError(ConflictError):
 
 
 @transaction.atomic
-def adverse_event_create(*, acting_user: AbstractBaseUser, **data: Any) -> AdverseEvent:
+def adverse_event_create(*, acting_user: User, **data: Any) -> AdverseEvent:
     """Validate and save a new adverse event, then request a benchmark run of its site.
 
     ``data`` holds the model's editable fields plus ``patient``. Raises ValidationError (nothing saved)
@@ -55,7 +55,7 @@ def adverse_event_create(*, acting_user: AbstractBaseUser, **data: Any) -> Adver
 
 
 @transaction.atomic
-def adverse_event_update(*, event: AdverseEvent, acting_user: AbstractBaseUser, reason: str,
+def adverse_event_update(*, event: AdverseEvent, acting_user: User, reason: str,
                          expected_version: int, **data: Any) -> AdverseEvent:
     """Apply an edit with its reason; record old → new of each changed field in an AdverseEventRevision.
 
@@ -85,7 +85,7 @@ def adverse_event_update(*, event: AdverseEvent, acting_user: AbstractBaseUser, 
 
 
 def adverse_event_save_revision(current: AdverseEvent, *, changes: dict[str, list], reason: str,
-                   acting_user: AbstractBaseUser) -> None:
+                   acting_user: User) -> None:
     """Validate and save a changed (locked) event, bump its version and append the revision.
 
     A change of the grade or the computed grade reopens a resolved grade-discrepancy query (the reviewed
@@ -116,7 +116,7 @@ def revision_value(value: Any) -> Any:
 
 
 @transaction.atomic
-def grade_discrepancy_resolve(*, event: AdverseEvent, acting_user: AbstractBaseUser, comment: str) -> AdverseEvent:
+def grade_discrepancy_resolve(*, event: AdverseEvent, acting_user: User, comment: str) -> AdverseEvent:
     """Close the data-quality query on an event's entered-vs-computed grade with the reviewer's comment.
 
     Raises PermissionDenied unless the user is a reviewer (safety officer or administrator) of the site;

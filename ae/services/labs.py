@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -43,11 +43,11 @@ def _lab_grade(result: LabResult, baseline: LabResult | None) -> None:
             baseline=as_float(baseline.value) if baseline is not None and result.analyte in ("alt", "ast") else None)
     except grading.GradingInputError as exc:
         raise ValidationError({exc.field if exc.field in LAB_DATA_FIELDS else "value": exc.message}) from exc
-    result.grade, result.rationale, result.ctcae_term = graded.grade, graded.rationale, graded.ctcae_term
+    result.grade, result.rationale, result.ctcae_term = graded.grade, graded.rationale, str(graded.ctcae_term)
 
 
 @transaction.atomic
-def lab_result_record(*, patient: Patient, data: dict[str, Any], acting_user: AbstractBaseUser) -> LabResult:
+def lab_result_record(*, patient: Patient, data: dict[str, Any], acting_user: User) -> LabResult:
     """Record and grade one lab value (CTCAE v5.0, :func:`ae.grading.grade_lab`).
 
     ``data``: analyte, value, unit, lln, uln (all in ``unit``), collected_at (aware datetime), baseline
@@ -80,8 +80,9 @@ def lab_result_record(*, patient: Patient, data: dict[str, Any], acting_user: Ab
     elif cycle is not None and day < cycle.start_date:
         raise ValidationError({"collected_at": f"Before cycle {cycle.number} started: tick 'baseline' if this is "
                                                "the value at the cycle start."})
-    result = LabResult(patient=patient, cycle=cycle, analyte=data.get("analyte"), value=_decimal(data.get("value")),
-                       unit=data.get("unit"), lln=_decimal(data.get("lln")), uln=_decimal(data.get("uln")),
+    result = LabResult(patient=patient, cycle=cycle, analyte=str(data.get("analyte") or ""),
+                       value=_decimal(data.get("value")), unit=str(data.get("unit") or ""),
+                       lln=_decimal(data.get("lln")), uln=_decimal(data.get("uln")),
                        collected_at=collected_at,
                        baseline=is_baseline, entered_by=acting_user)
     if result.analyte not in grading.LAB_ANALYTES:
