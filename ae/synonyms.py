@@ -80,12 +80,17 @@ def ctcae_synonyms_load(path: Path = SYNONYMS_CSV) -> int:
     return len(wanted)
 
 
-def terms_for_synonym(text: str) -> list[CTCAETerm]:
-    """The CTCAE terms an exact synonym (any case) maps to, by name; empty if it is none."""
+def synonym_matches(text: str) -> list[CTCAESynonym]:
+    """The synonym rows of an exact synonym (any case, spaces normalised) with their terms, by term name."""
     text = " ".join(text.split())
     if not text:
         return []
-    return list(CTCAETerm.objects.filter(synonyms__synonym__iexact=text).distinct().order_by("term"))
+    return list(CTCAESynonym.objects.filter(synonym__iexact=text).select_related("term").order_by("term__term"))
+
+
+def terms_for_synonym(text: str) -> list[CTCAETerm]:
+    """The CTCAE terms an exact synonym (any case) maps to, by name; empty if it is none."""
+    return [match.term for match in synonym_matches(text)]
 
 
 def _is_code(word: str) -> bool:
