@@ -19,13 +19,17 @@ from ae.forms import (
     ICANSAssessmentForm,
     LabResultForm,
 )
-from ae.models import AdverseEvent, CRSAssessment, CTCAETerm, ICANSAssessment
+from ae.models import AdverseEvent, CRSAssessment, CTCAESynonym, CTCAETerm, ICANSAssessment
 from ae.services import EDITABLE_FIELDS, StaleEditError, adverse_event_create, adverse_event_update
 from patients import access
 
 
-def _term_names() -> list[str]:
-    return list(CTCAETerm.objects.order_by("term").values_list("term", flat=True))
+def _term_options() -> list[tuple[str, str]]:
+    """The picker's suggestions without JavaScript: every term, and each ward synonym labelled with its term."""
+    options = [(name, "") for name in CTCAETerm.objects.values_list("term", flat=True)]
+    options += [(term, f"{term} — {synonym}")
+                for synonym, term in CTCAESynonym.objects.values_list("synonym", "term__term")]
+    return sorted(options)
 
 
 @login_required
@@ -48,7 +52,7 @@ def event_create(request: HttpRequest, patient_pk: int) -> HttpResponse:
                 return redirect("event-create", patient_pk=patient.pk)
             return redirect("patient-detail", pk=patient.pk)
     return render(request, "ae/event_form.html", {"form": form, "patient": patient, "site": patient.site,
-                                                  "term_names": _term_names()})
+                                                  "term_options": _term_options()})
 
 
 @login_required
@@ -77,7 +81,7 @@ def event_edit(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, "Change saved with its reason.")
             return redirect("patient-detail", pk=patient.pk)
     return render(request, "ae/event_form.html", {"form": form, "patient": patient, "site": patient.site,
-                                                  "event": event, "stale": stale, "term_names": _term_names()})
+                                                  "event": event, "stale": stale, "term_options": _term_options()})
 
 
 @login_required

@@ -9,7 +9,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from ae.models import AdverseEvent, AdverseEventRevision
+from ae.models import AdverseEvent, AdverseEventRevision, CTCAESynonym
 from reports.models import BenchmarkRun
 from tests.conftest import event_form_data, make_event
 
@@ -177,6 +177,16 @@ def test_a_synonym_whose_term_lacks_the_grade_is_refused_next_to_the_grade(nurse
 def test_the_term_field_tells_the_nurse_she_may_type_an_abbreviation(nurse_client, patient, cycle):
     help_text = field_block(nurse_client.get(create_url(patient)), "term")
     assert "abbreviation" in help_text and "plt" in help_text
+
+
+def test_without_javascript_the_suggestions_list_offers_synonyms_labelled_with_their_term(
+        nurse_client, patient, cycle):
+    page = html.unescape(nurse_client.get(create_url(patient)).content.decode())
+    suggestions = page.split('<datalist id="ctcae-terms">', 1)[1].split("</datalist>", 1)[0]
+    assert '<option value="Platelet count decreased">' in suggestions
+    assert '<option value="Platelet count decreased" label="Platelet count decreased — plt">' in suggestions
+    assert '<option value="Encephalopathy" label="Encephalopathy — ICANS">' in suggestions
+    assert suggestions.count("<option ") == 837 + CTCAESynonym.objects.count()
 
 
 # --- the benchmark outbox --------------------------------------------------------------------------------
