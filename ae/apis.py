@@ -52,7 +52,10 @@ class CTCAETermSearchFilter(filters.SearchFilter):
                           "substring, then terms of a matching SOC.")
 
     def filter_queryset(self, request, queryset, view):
-        return term_search(queryset, request.query_params.get(self.search_param, ""))
+        # validated as SearchFilter does: a NUL character (PostgreSQL refuses it in text) answers 400, not 500
+        text = serializers.CharField(trim_whitespace=False, allow_blank=True).run_validation(
+            request.query_params.get(self.search_param, ""))
+        return term_search(queryset, text)
 
 
 class CTCAETermViewSet(viewsets.ReadOnlyModelViewSet):

@@ -18,6 +18,8 @@ class TermField(forms.CharField):
         value = " ".join((value or "").split())
         if not value:
             return None
+        if "\x00" in value:  # PostgreSQL refuses NUL in text: answer as for any unknown word, not with a 500
+            raise forms.ValidationError("This is not a CTCAE v5.0 term. Start typing and pick one from the list.")
         term = CTCAETerm.objects.filter(term__iexact=value).prefetch_related("grades").first()
         if term is not None:
             return term

@@ -165,6 +165,13 @@ def test_a_synonym_of_several_terms_is_refused_with_the_choices_and_what_was_typ
     assert 'value="seen on ward"' in page
 
 
+def test_a_nul_character_in_the_term_is_refused_next_to_the_term_not_a_server_error(nurse_client, patient, cycle):
+    response = nurse_client.post(create_url(patient), event_form_data(cycle, term="plt\x00"))
+    assert response.status_code == 200
+    assert "is not a CTCAE v5.0 term" in field_block(response, "term")
+    assert AdverseEvent.objects.count() == 0
+
+
 def test_a_synonym_whose_term_lacks_the_grade_is_refused_next_to_the_grade(nurse_client, patient, cycle):
     response = nurse_client.post(create_url(patient), event_form_data(cycle, term="FN", grade=2))
     assert response.status_code == 200
