@@ -5,12 +5,14 @@ from __future__ import annotations
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import filters, mixins, permissions, serializers, viewsets
 from rest_framework.response import Response
 
 from ae.models import AdverseEvent, CTCAEGrade, CTCAETerm
 from ae.selectors import adverse_events_for
 from ae.services.events import EDITABLE_FIELDS, adverse_event_create, adverse_event_update
+from ae.synonyms import term_search
 from patients import access
 from patients.apis import SiteScopedWritePermission, SlugRelatedField
 from patients.selectors import cycles_for, patients_for
@@ -24,19 +26,47 @@ class CTCAEGradeSerializer(serializers.ModelSerializer):
 
 class CTCAETermSerializer(serializers.ModelSerializer):
     grades = CTCAEGradeSerializer(many=True, read_only=True)
+    matched_synonym = serializers.SerializerMethodField(
+        help_text="The ward synonym that matched ``?search=`` (e.g. 'plt' for Platelet count decreased); null when "
+                  "the term's own name or MedDRA code matched at least as well, or without a search.")
+    matched_synonym_note = serializers.SerializerMethodField(
+        help_text="What pvtrack says about that synonym (e.g. how ICANS is recorded and graded); null without one.")
 
     class Meta:
         model = CTCAETerm
-        fields = ["id", "meddra_code", "term", "soc", "definition", "navigational_note", "grades"]
+        fields = ["id", "meddra_code", "term", "soc", "definition", "navigational_note", "grades",
+                  "matched_synonym", "matched_synonym_note"]
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_matched_synonym(self, term: CTCAETerm) -> str | None:
+        return getattr(term, "matched_synonym", None)
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_matched_synonym_note(self, term: CTCAETerm) -> str | None:
+        return getattr(term, "matched_synonym_note", None) or None
+
+
+class CTCAETermSearchFilter(filters.SearchFilter):
+    """``?search=``: term name, ward synonym or MedDRA code, then SOC, best match first (:func:`term_search`)."""
+
+    search_description = ("A CTCAE term, ward synonym or abbreviation (e.g. CRS, ICANS, plt, neutropenia) or MedDRA "
+                          "code; case-insensitive, whole word or part of it. Ranked: exact match, then prefix, then "
+                          "substring, then terms of a matching SOC.")
+
+    def filter_queryset(self, request, queryset, view):
+        # validated as SearchFilter does: a NUL character (PostgreSQL refuses it in text) answers 400, not 500
+        text = serializers.CharField(trim_whitespace=False, allow_blank=True).run_validation(
+            request.query_params.get(self.search_param, ""))
+        return term_search(queryset, text)
 
 
 class CTCAETermViewSet(viewsets.ReadOnlyModelViewSet):
-    """CTCAE v5.0 terms with their allowed grades and grade definitions; ``?search=`` matches term or SOC."""
+    """CTCAE v5.0 terms with their allowed grades and grade definitions; ``?search=`` matches term name, ward
+    synonym (``matched_synonym`` says which) or MedDRA code, then SOC, best match first."""
 
     serializer_class = CTCAETermSerializer
     queryset = CTCAETerm.objects.prefetch_related(Prefetch("grades", queryset=CTCAEGrade.objects.order_by("grade")))
-    filter_backends = [filters.SearchFilter]
-    search_fields = ["term", "soc", "=meddra_code"]
+    filter_backends = [CTCAETermSearchFilter]
 
 
 class AdverseEventSerializer(serializers.ModelSerializer):

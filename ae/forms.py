@@ -7,7 +7,7 @@ from typing import Any, cast
 from django import forms
 from django.utils import timezone
 
-from ae import grading
+from ae import grading, synonyms
 from ae.models import AdverseEvent, CTCAETerm
 from patients.models import Patient, TreatmentCycle
 
@@ -28,16 +28,27 @@ def limit_to_cycles_of(field: forms.Field, patient: Patient, *, empty_label: str
 
 
 class TermField(forms.CharField):
-    """A CTCAE v5.0 term typed or picked by name; cleans to the CTCAETerm."""
+    """A CTCAE v5.0 term typed or picked by name, or a ward synonym of exactly one term (``plt``, ``CRS``);
+    cleans to the CTCAETerm. A synonym of several terms (``neutropenia``) is refused with the choices."""
 
     def to_python(self, value: str | None) -> CTCAETerm | None:  # type: ignore[override]
-        value = (value or "").strip()
+        value = " ".join((value or "").split())
         if not value:
             return None
+        if "\x00" in value:  # PostgreSQL refuses NUL in text: answer as for any unknown word, not with a 500
+            raise forms.ValidationError("This is not a CTCAE v5.0 term. Start typing and pick one from the list.")
         term = CTCAETerm.objects.filter(term__iexact=value).prefetch_related("grades").first()
-        if term is None:
-            raise forms.ValidationError(f"“{value}” is not a CTCAE v5.0 term. Start typing and pick one from the list.")
-        return term
+        if term is not None:
+            return term
+        matches = synonyms.synonym_matches(value)
+        if len(matches) == 1:
+            return CTCAETerm.objects.prefetch_related("grades").get(pk=matches[0].term_id)
+        if matches:
+            notes = " ".join(dict.fromkeys(m.note for m in matches if m.note))
+            raise forms.ValidationError(
+                f"“{value}” can mean several CTCAE v5.0 terms: {', '.join(m.term.term for m in matches)}. "
+                f"Type or pick the one you mean.{' ' + notes if notes else ''}")
+        raise forms.ValidationError(f"“{value}” is not a CTCAE v5.0 term. Start typing and pick one from the list.")
 
     def prepare_value(self, value: object) -> object:
         if isinstance(value, int):
@@ -49,7 +60,8 @@ class TermField(forms.CharField):
 class AdverseEventForm(forms.ModelForm):
     """Record or edit one adverse event of a patient; the cycle list is limited to that patient's cycles."""
 
-    term = TermField(label="CTCAE term", help_text="Type to search the 837 CTCAE v5.0 terms.")
+    term = TermField(label="CTCAE term", help_text="Type to search the 837 CTCAE v5.0 terms, or a ward word or "
+                                                   "abbreviation (e.g. plt, CRS, ANC, hypokalaemia).")
     grade = forms.TypedChoiceField(coerce=int, choices=[(g, f"Grade {g}") for g in range(1, 6)],
                                    widget=forms.RadioSelect)
 
@@ -74,6 +86,16 @@ class AdverseEventForm(forms.ModelForm):
         else:
             self.fields["grade"].help_text = (f"Computed: grade {self.instance.computed_grade} — "
                                               f"{self.instance.computed_rationale}")
+
+    def clean(self) -> dict[str, Any]:
+        """A term given by a ward synonym keeps the synonym as the verbatim term, unless one was written."""
+        cleaned = super().clean() or {}
+        term = cleaned.get("term")
+        typed = " ".join((self["term"].data or "").split())
+        if (term is not None and typed.casefold() != term.term.casefold()
+                and not (cleaned.get("verbatim_term") or "").strip()):
+            cleaned["verbatim_term"] = typed
+        return cleaned
 
 
 class AdverseEventEditForm(AdverseEventForm):

@@ -21,6 +21,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Trim, Upper
 
 from ae import grading
 from core.audit import tracked
@@ -67,6 +68,36 @@ class CTCAEGrade(models.Model):
 
     def __str__(self) -> str:
         return f"{self.term} grade {self.grade}"
+
+
+class CTCAESynonym(models.Model):
+    """A word ward staff type for a CTCAE v5.0 term (abbreviation, synonym, British spelling).
+
+    Reference data from ``fixtures/ctcae/synonyms.csv`` (loaded by :func:`ae.synonyms.ctcae_synonyms_load`).
+    One synonym may map to several terms (``neutropenia``: Neutrophil count decreased and Febrile neutropenia);
+    a synonym is stored once per term whatever its case. Lookups are case-insensitive: ``synonym__iexact``
+    compares ``UPPER(synonym)``, which the unique index covers.
+    """
+
+    term = models.ForeignKey(CTCAETerm, on_delete=models.CASCADE, related_name="synonyms")
+    synonym = models.CharField(max_length=100)
+    source = models.CharField(max_length=100, blank=True,
+                              help_text="Where the word comes from (ward usage, British spelling, ASTCT 2019, ...).")
+    note = models.TextField(blank=True, help_text="Shown to the nurse when she types the synonym.")
+
+    class Meta:
+        ordering = ["synonym", "term"]
+        verbose_name = "CTCAE synonym"
+        constraints = [
+            models.UniqueConstraint(Upper("synonym"), "term", name="ctcaesynonym_synonym_term_unique",
+                                    violation_error_message="This synonym already maps to this term."),
+            models.CheckConstraint(condition=~Q(synonym="") & Q(synonym=Trim("synonym")),
+                                   name="ctcaesynonym_synonym_trimmed",
+                                   violation_error_message="A synonym is a non-empty word without outer spaces."),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.synonym} → {self.term}"
 
 
 @tracked

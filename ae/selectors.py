@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from django.db.models import Exists, F, OuterRef, Prefetch, QuerySet
 
 from ae.episodes import CRS_TERM, ICANS_TERM
-from ae.models import AdverseEvent, CRSAssessment, ICANSAssessment, LabResult
+from ae.models import AdverseEvent, CRSAssessment, CTCAESynonym, CTCAETerm, ICANSAssessment, LabResult
 from core.types import AnyUser
 from patients.access import ALL_ROLES, sites_for
 from patients.models import Patient, Site, TreatmentCycle
@@ -64,3 +64,11 @@ def assessment_episodes(*, patient: Patient, kind: str) -> list[AdverseEvent]:
 def lab_results_of(patient: Patient, limit: int = 50) -> QuerySet[LabResult]:
     """The patient's latest lab results (newest first), at most ``limit``."""
     return patient.lab_results.select_related("cycle").order_by("-collected_at", "-id")[:limit]
+
+
+def term_picker_options() -> list[tuple[str, str]]:
+    """The picker's suggestions without JavaScript: every term, and each ward synonym labelled with its term."""
+    options = [(name, "") for name in CTCAETerm.objects.values_list("term", flat=True)]
+    options += [(term, f"{term} — {synonym}")
+                for synonym, term in CTCAESynonym.objects.values_list("synonym", "term__term")]
+    return sorted(options)

@@ -19,7 +19,7 @@ from ae.forms import (
     ICANSAssessmentForm,
     LabResultForm,
 )
-from ae.models import CRSAssessment, CTCAETerm, ICANSAssessment
+from ae.models import CRSAssessment, ICANSAssessment
 from ae.services.assessments import crs_assessment_record, icans_assessment_record
 from ae.services.events import (
     EDITABLE_FIELDS,
@@ -32,10 +32,6 @@ from ae.services.labs import lab_result_record
 from core.types import AuthenticatedRequest
 from patients import access
 from patients.selectors import patients_for
-
-
-def _term_names() -> list[str]:
-    return list(CTCAETerm.objects.order_by("term").values_list("term", flat=True))
 
 
 @login_required
@@ -67,7 +63,7 @@ def event_create(request: AuthenticatedRequest, patient_pk: int) -> HttpResponse
                 return redirect("event-create", patient_pk=patient.pk)
             return redirect("patient-detail", pk=patient.pk)
     return render(request, "ae/event_form.html", {"form": form, "patient": patient, "site": patient.site,
-                                                  "term_names": _term_names()})
+                                                  "term_options": selectors.term_picker_options()})
 
 
 @login_required
@@ -96,8 +92,9 @@ def event_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, "Change saved with its reason.")
             return redirect("patient-detail", pk=patient.pk)
-    return render(request, "ae/event_form.html", {"form": form, "patient": patient, "site": patient.site,
-                                                  "event": event, "stale": stale, "term_names": _term_names()})
+    return render(request, "ae/event_form.html", {
+        "form": form, "patient": patient, "site": patient.site, "event": event, "stale": stale,
+        "term_options": selectors.term_picker_options()})
 
 
 @login_required

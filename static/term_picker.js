@@ -1,14 +1,44 @@
-// CTCAE term picker: when a term is chosen, show its grade definitions and enable only its grades.
-// Works without this script too: the server validates the term and the grade.
+// CTCAE term picker. As the nurse types, the suggestions come from the ranked term search (term names, ward
+// synonyms such as "plt" or "CRS", MedDRA codes); once the text is a term, or a ward synonym of exactly one
+// term, its grade definitions are shown and only its grades are enabled. A grade the new term also has stays
+// chosen; a grade it lacks is cleared and the nurse is told so, in words, next to the grades.
+// Works without this script too: the server resolves the term or synonym and validates the grade.
 (function () {
   "use strict";
   const input = document.querySelector("[data-term-picker]");
   const box = document.getElementById("grade-definitions");
   if (!input || !box) return;
+  const list = input.list;
   const radios = Array.from(document.querySelectorAll("input[name=grade]"));
   const termField = document.getElementById("field-term");
   if (termField) termField.after(box);  // the term's details right under the picker
+  const DELAY_MS = 120;  // wait for a pause in typing before searching
+  const LIMIT = 25;
+
+  // The grade status: one polite live region right after the grade radios.
+  const status = document.createElement("p");
+  status.id = "grade-status";
+  status.className = "grade-status";
+  status.setAttribute("aria-live", "polite");
+  const gradeSet = radios.length ? radios[0].closest("fieldset") : null;
+  if (gradeSet) {
+    gradeSet.after(status);
+    gradeSet.setAttribute("aria-describedby", status.id);
+  }
+  radios.forEach((r) => r.addEventListener("change", () => { status.textContent = ""; }));
+
   let last = null;
+  let timer = null;
+
+  const normal = (text) => text.trim().replace(/\s+/g, " ");
+  const same = (a, b) => a.toLowerCase() === b.toLowerCase();
+
+  function paragraph(text, className) {
+    const p = document.createElement("p");
+    if (className) p.className = className;
+    p.textContent = text;
+    return p;
+  }
 
   function describe(radio, text) {
     // Each grade's CTCAE definition goes into its own label, where the nurse chooses it.
@@ -23,46 +53,112 @@
     span.textContent = text ? " — " + text : "";
   }
 
-  function reset() {
-    box.replaceChildren();
+  function enableAll() {
     radios.forEach((r) => { r.disabled = false; describe(r, ""); });
   }
 
-  async function show(term) {
-    if (term === last) return;
-    last = term;
-    if (!term) { reset(); return; }
-    const url = "/api/v1/ctcae-terms/?search=" + encodeURIComponent(term);
-    let data;
-    try {
-      const resp = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
-      if (!resp.ok) return;
-      data = await resp.json();
-    } catch (e) { return; }
-    if (term !== last) return;  // a later keystroke asked for another term meanwhile
-    const items = Array.isArray(data) ? data : data.results || [];
-    const match = items.find((t) => t.term.toLowerCase() === term.toLowerCase());
-    if (!match) { reset(); return; }
-    const allowed = new Map(match.grades.map((g) => [String(g.grade), g.description]));
-    const head = document.createElement("p");
-    head.textContent = match.term + " — MedDRA " + match.meddra_code + ", " + match.soc + ". Grades "
-      + match.grades.map((g) => g.grade).join(", ") + " exist for this term.";
-    const parts = [head];
-    if (match.navigational_note) {
-      const note = document.createElement("p");
-      note.className = "small";
-      note.textContent = "Note: " + match.navigational_note;
-      parts.push(note);
-    }
-    box.replaceChildren(...parts);
-    radios.forEach((r) => {
-      r.disabled = !allowed.has(r.value);
-      if (r.disabled && r.checked) r.checked = false;
-      describe(r, allowed.get(r.value) || "not a grade of this term in CTCAE v5.0");
-    });
+  function label(item, text) {
+    // What the suggestion shows besides the term: the synonym, code or SOC that matched (the browser only
+    // lists options whose value or label contains what was typed).
+    if (item.term.toLowerCase().includes(text.toLowerCase())) return item.term;
+    if (item.matched_synonym) return item.term + " — " + item.matched_synonym;
+    if (String(item.meddra_code) === text) return item.term + " — MedDRA " + item.meddra_code;
+    return item.term + " — " + item.soc;
   }
 
-  input.addEventListener("change", () => show(input.value.trim()));
-  input.addEventListener("input", () => { if (input.value.trim() !== last) show(input.value.trim()); });
-  if (input.value) show(input.value.trim());
+  function suggest(items, text) {
+    if (!list) return;
+    list.replaceChildren(...items.map((item) => {
+      const option = document.createElement("option");
+      option.value = item.term;
+      option.label = label(item, text);
+      return option;
+    }));
+  }
+
+  function choose(term) {
+    input.value = term;
+    input.focus();
+    update();
+  }
+
+  function showChoices(text, items) {
+    // A synonym of several terms: nothing to grade yet; offer the terms it can mean.
+    const intro = paragraph("“" + text + "” can mean several CTCAE v5.0 terms. Pick the one you mean:");
+    const buttons = document.createElement("p");
+    buttons.className = "term-choices";
+    items.forEach((item) => {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "link";
+      button.textContent = item.term;
+      button.addEventListener("click", () => choose(item.term));
+      buttons.append(button);
+    });
+    const parts = [intro, buttons];
+    const notes = [...new Set(items.map((item) => item.matched_synonym_note).filter(Boolean))];
+    notes.forEach((note) => parts.push(paragraph(note, "small")));
+    box.replaceChildren(...parts);
+    enableAll();
+  }
+
+  function showTerm(match, typed) {
+    const allowed = new Map(match.grades.map((g) => [String(g.grade), g.description]));
+    const parts = [];
+    if (typed) {
+      parts.push(paragraph("“" + typed + "” is recorded as " + match.term + " (CTCAE v5.0), with “" + typed
+        + "” as the verbatim term unless you write one."));
+      if (match.matched_synonym_note) parts.push(paragraph(match.matched_synonym_note, "synonym-note"));
+    }
+    parts.push(paragraph(match.term + " — MedDRA " + match.meddra_code + ", " + match.soc + ". Grades "
+      + match.grades.map((g) => g.grade).join(", ") + " exist for this term."));
+    if (match.navigational_note) parts.push(paragraph("Note: " + match.navigational_note, "small"));
+    box.replaceChildren(...parts);
+
+    const chosen = radios.find((r) => r.checked);
+    radios.forEach((r) => {
+      r.disabled = !allowed.has(r.value);
+      describe(r, allowed.get(r.value) || "not a grade of this term in CTCAE v5.0");
+    });
+    if (chosen && chosen.disabled) {
+      chosen.checked = false;
+      status.textContent = "Grade " + chosen.value + " is not defined for " + match.term
+        + " — choose a grade again.";
+    } else {
+      status.textContent = "";
+    }
+  }
+
+  async function search(text) {
+    const url = "/api/v1/ctcae-terms/?limit=" + LIMIT + "&search=" + encodeURIComponent(text);
+    try {
+      const resp = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+      if (!resp.ok) return null;
+      const data = await resp.json();
+      return Array.isArray(data) ? data : data.results || [];
+    } catch (e) {
+      return null;
+    }
+  }
+
+  async function update() {
+    const text = normal(input.value);
+    if (text === last) return;
+    last = text;
+    if (!text) { box.replaceChildren(); enableAll(); return; }
+    const items = await search(text);
+    if (items === null || text !== last) return;  // failed, or a later keystroke asked for another term
+    suggest(items, text);
+    const byName = items.find((item) => same(item.term, text));
+    if (byName) { showTerm(byName, null); return; }
+    const bySynonym = items.filter((item) => item.matched_synonym && same(item.matched_synonym, text));
+    if (bySynonym.length === 1) { showTerm(bySynonym[0], text); return; }
+    if (bySynonym.length > 1) { showChoices(text, bySynonym); return; }
+    box.replaceChildren();  // not (yet) a term: every grade may be chosen; the chosen one stays
+    enableAll();
+  }
+
+  input.addEventListener("change", () => { clearTimeout(timer); update(); });
+  input.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(update, DELAY_MS); });
+  if (input.value) update();
 })();

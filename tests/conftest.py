@@ -30,11 +30,13 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture
 def committed_reference_data(transactional_db):
-    """The CTCAE catalogue, categories and cohorts, committed (for transactional tests)."""
+    """The CTCAE catalogue and its ward synonyms, categories and cohorts, committed (for transactional tests)."""
     from ae.catalogue import ctcae_catalogue_load
+    from ae.synonyms import ctcae_synonyms_load
     from reports.reference_data import categories_load, cohorts_load
 
     ctcae_catalogue_load()
+    ctcae_synonyms_load()
     categories_load()
     cohorts_load()
 
@@ -54,12 +56,14 @@ def _eager_celery(request, settings):
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
-    """Load the CTCAE catalogue, benchmark categories and published cohorts once per test database."""
+    """Load the CTCAE catalogue and synonyms, benchmark categories and published cohorts once per test database."""
     from ae.catalogue import ctcae_catalogue_load
+    from ae.synonyms import ctcae_synonyms_load
     from reports.reference_data import categories_load, cohorts_load
 
     with django_db_blocker.unblock():
         ctcae_catalogue_load()
+        ctcae_synonyms_load()
         categories_load()
         cohorts_load()
 

@@ -132,3 +132,95 @@ def test_the_officer_sees_forest_and_funnel_plots_of_a_flagged_benchmark(live_se
     assert labels[0].startswith("Forest plot") and labels[1].startswith("Funnel plot")
     # CSP-compatible styling survived: the plot's lines carry stroke colours.
     assert page.evaluate("document.querySelectorAll('figure.benchmark-plots svg [stroke]').length") > 10
+
+
+def _term_to(page, name: str) -> None:
+    """Replace the term with ``name`` the way a nurse does: select what is there and type over it."""
+    page.focus("#id_term")
+    page.keyboard.press("Control+A")
+    page.keyboard.type(name)
+
+
+def test_changing_the_term_keeps_a_grade_the_new_term_has_and_says_when_it_cannot(live_server, page, ward):
+    """Grade 2 survives CRS -> Hypoxia (both have grade 2); Febrile neutropenia (grades 3-5) clears it, in words."""
+    nurse = make_user("nurse", ward, Membership.Role.WARD_STAFF)
+    patient = make_patient(ward, "KRK-044")
+    make_cycle(patient, start=datetime.date(2026, 1, 20))
+    page.goto(f"{live_server.url}/login/")
+    page.fill("#id_username", nurse.username)
+    page.fill("#id_password", PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{live_server.url}/sites/{ward.slug}/patients/")
+    page.goto(f"{live_server.url}/patients/{patient.pk}/events/new/")
+
+    grade_box = page.locator("#field-grade")
+    page.keyboard.type("Cytokine release syndrome")  # the term field has focus
+    grade_box.get_by_text("Hypotension responding to fluids; hypoxia responding to <40% O2").wait_for()
+    page.check("#id_grade_1")  # grade 2
+    status = page.locator("#grade-status")
+    assert status.get_attribute("aria-live") == "polite"
+
+    _term_to(page, "Hypoxia")
+    grade_box.get_by_text("Decreased oxygen saturation with exercise", exact=False).wait_for()
+    page.wait_for_timeout(300)  # let any late answer for a partly typed term arrive
+    assert page.is_checked("#id_grade_1"), "grade 2 exists for Hypoxia: it must be kept"
+    assert page.is_enabled("#id_grade_1")
+    assert status.inner_text().strip() == ""
+
+    _term_to(page, "Febrile neutropenia")
+    status.get_by_text("Grade 2 is not defined for Febrile neutropenia — choose a grade again.").wait_for()
+    assert not page.is_checked("#id_grade_1")
+    assert page.is_disabled("#id_grade_1")
+    assert page.evaluate("document.querySelectorAll('input[name=grade]:checked').length") == 0
+    # the status sits next to the grades, so a screen reader announces it where the nurse chooses again
+    assert page.evaluate("!!document.querySelector('#field-grade #grade-status')")
+
+    # choosing an allowed grade again clears the message
+    page.check("#id_grade_2")  # grade 3
+    page.wait_for_function("document.getElementById('grade-status').textContent.trim() === ''")
+
+
+def test_the_picker_understands_ward_words_and_offers_the_choices_of_an_ambiguous_one(live_server, page, ward):
+    nurse = make_user("nurse", ward, Membership.Role.WARD_STAFF)
+    patient = make_patient(ward, "KRK-045")
+    cycle = make_cycle(patient, start=datetime.date(2026, 1, 20))
+    page.goto(f"{live_server.url}/login/")
+    page.fill("#id_username", nurse.username)
+    page.fill("#id_password", PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{live_server.url}/sites/{ward.slug}/patients/")
+    page.goto(f"{live_server.url}/patients/{patient.pk}/events/new/")
+    box = page.locator("#grade-definitions")
+
+    # "ICANS": recorded as Encephalopathy, and the hint says how ICANS is graded.
+    page.keyboard.type("ICANS")
+    box.get_by_text("“ICANS” is recorded as Encephalopathy (CTCAE v5.0)", exact=False).wait_for()
+    assert "ICANS bedside assessment" in box.inner_text()
+    assert page.is_enabled("#id_grade_4")  # Encephalopathy has grades 1-5
+
+    # "neutropenia" can mean two terms: no grades yet, the choices are offered and one can be picked.
+    _term_to(page, "neutropenia")
+    box.get_by_text("“neutropenia” can mean several CTCAE v5.0 terms", exact=False).wait_for()
+    choices = box.locator(".term-choices button")
+    assert choices.all_inner_texts() == ["Febrile neutropenia", "Neutrophil count decreased"]
+    choices.nth(1).click()
+    assert page.input_value("#id_term") == "Neutrophil count decreased"
+    page.locator("#field-grade").get_by_text("<1500 - 1000/mm3", exact=False).wait_for()
+    assert page.is_disabled("#id_grade_4")  # no grade 5 for a count
+
+    # "plt": the suggestions show the term with the synonym that matched; grades 1-4 of Platelet count decreased.
+    _term_to(page, "plt")
+    box.get_by_text("“plt” is recorded as Platelet count decreased", exact=False).wait_for()
+    labels = page.eval_on_selector_all("#ctcae-terms option", "els => els.map(o => [o.value, o.label])")
+    assert labels[0] == ["Platelet count decreased", "Platelet count decreased — plt"]
+    assert page.is_disabled("#id_grade_4") and page.is_enabled("#id_grade_3")
+    page.check("#id_grade_1")  # grade 2
+    page.fill("#id_onset_date", "2026-01-21")
+    page.select_option("#id_relatedness", "possible")
+    page.select_option("#id_action_taken", "DOSE NOT CHANGED")
+    page.select_option("#id_outcome", "RECOVERED/RESOLVED")
+    page.locator("button.primary").click()
+    page.wait_for_url(f"{live_server.url}/patients/{patient.pk}/")
+    event = AdverseEvent.objects.get()
+    assert (event.term.term, event.grade, event.verbatim_term, event.cycle_id) == (
+        "Platelet count decreased", 2, "plt", cycle.pk)

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
-from ae.models import AdverseEvent, AdverseEventRevision
+from ae.models import AdverseEvent, AdverseEventRevision, CTCAETerm
 from tests.conftest import api_errors, make_cycle, make_event, make_patient
 
 pytestmark = pytest.mark.django_db
@@ -232,6 +232,102 @@ def test_the_term_search_finds_tremor_with_its_grades(nurse_api):
     assert [g["grade"] for g in tremor["grades"]] == [1, 2, 3]
     assert tremor["soc"] == "Nervous system disorders"
     assert all("tremor" in t["term"].lower() or "tremor" in t["soc"].lower() for t in results)
+
+
+TERMS = "/api/v1/ctcae-terms/"
+TERM_FIELDS = {"id", "meddra_code", "term", "soc", "definition", "navigational_note", "grades"}
+
+
+def term_search(api, text: str) -> list[dict]:
+    response = api.get(TERMS, {"search": text})
+    assert response.status_code == 200
+    return response.json()["results"]
+
+
+@pytest.mark.parametrize(("typed", "expected", "synonym"), [
+    ("CRS", "Cytokine release syndrome", "CRS"),
+    ("crs", "Cytokine release syndrome", "CRS"),
+    ("ICANS", "Encephalopathy", "ICANS"),
+    ("thrombocytopenia", "Platelet count decreased", "thrombocytopenia"),
+    ("plt", "Platelet count decreased", "plt"),
+    ("PLT", "Platelet count decreased", "plt"),
+    ("ANC", "Neutrophil count decreased", "ANC"),
+    ("anaemia", "Anemia", "anaemia"),
+    ("Hb", "Anemia", "Hb"),
+    ("TLS", "Tumor lysis syndrome", "TLS"),
+    ("WBC", "White blood cell decreased", "WBC"),
+    ("ALT", "Alanine aminotransferase increased", "ALT"),
+    ("hypokalaemia", "Hypokalemia", "hypokalaemia"),
+    ("pyrexia", "Fever", "pyrexia"),
+    ("convulsion", "Seizure", "convulsion"),
+])
+def test_a_ward_word_finds_its_term_first_and_says_which_synonym_matched(nurse_api, typed, expected, synonym):
+    first = term_search(nurse_api, typed)[0]
+    assert (first["term"], first["matched_synonym"]) == (expected, synonym)
+    assert TERM_FIELDS <= set(first)  # the former fields are all still there
+    assert first["grades"]
+
+
+def test_neutropenia_finds_neutrophil_count_decreased_and_febrile_neutropenia_first(nurse_api):
+    results = term_search(nurse_api, "neutropenia")
+    assert [(r["term"], r["matched_synonym"]) for r in results[:2]] == [
+        ("Febrile neutropenia", "neutropenia"), ("Neutrophil count decreased", "neutropenia")]
+    assert "Febrile neutropenia" in results[0]["matched_synonym_note"]
+
+
+@pytest.mark.parametrize("typed", ["neurotox", "neurotoxicity", "NEUROTOX"])
+def test_neurotoxicity_finds_each_of_its_manifestations_first(nurse_api, typed):
+    results = term_search(nurse_api, typed)
+    assert {r["term"] for r in results[:6]} == {"Encephalopathy", "Seizure", "Tremor", "Dysphasia", "Confusion",
+                                               "Depressed level of consciousness"}
+    assert all(r["matched_synonym"].casefold().startswith("neurotox") for r in results[:6])
+
+
+def test_the_icans_result_says_how_pvtrack_records_and_grades_icans(nurse_api):
+    first = term_search(nurse_api, "icans")[0]
+    assert first["term"] == "Encephalopathy"
+    assert 'verbatim term "ICANS"' in first["matched_synonym_note"]
+    assert "ICANS bedside assessment" in first["matched_synonym_note"]
+
+
+@pytest.mark.parametrize(("typed", "expected", "synonym"), [
+    ("thrombocyto", "Platelet count decreased", "thrombocytopenia"),  # prefix of a synonym
+    ("cytopenia", "Platelet count decreased", "thrombocytopenia"),    # inside a synonym
+    ("10035528", "Platelet count decreased", None),                  # MedDRA LLT code
+])
+def test_a_synonym_prefix_or_substring_or_a_meddra_code_finds_the_term(nurse_api, typed, expected, synonym):
+    results = term_search(nurse_api, typed)
+    match = next(r for r in results if r["term"] == expected)
+    assert match["matched_synonym"] == synonym
+    if typed.isdigit():
+        assert results == [match]
+
+
+def test_a_match_on_the_term_name_shows_no_synonym(nurse_api):
+    first = term_search(nurse_api, "Tremor")[0]
+    assert (first["term"], first["matched_synonym"], first["matched_synonym_note"]) == ("Tremor", None, None)
+
+
+def test_results_are_ranked_exact_then_prefix_then_substring_then_soc(nurse_api):
+    names = [r["term"] for r in term_search(nurse_api, "cardiac")]
+    exact_or_prefix = names.index("Cardiac arrest")
+    substring = names.index("Chest pain - cardiac")
+    soc_only = names.index("Atrial fibrillation")  # SOC "Cardiac disorders"
+    assert exact_or_prefix < substring < soc_only
+    names = [r["term"] for r in term_search(nurse_api, "sepsis")]
+    assert names[0] == "Sepsis"  # the exact term before the synonym "neutropenic sepsis" of Febrile neutropenia
+    assert "Febrile neutropenia" in names
+    names = [r["term"] for r in term_search(nurse_api, "pain")]
+    assert names[0] == "Pain"
+    assert names.index("Pain in extremity") < names.index("Abdominal pain")
+    # several words still match word by word (as the former search did), after the whole-phrase matches
+    assert "Neutrophil count decreased" in [r["term"] for r in term_search(nurse_api, "count neutrophil")]
+
+
+def test_a_term_read_without_a_search_has_no_matched_synonym(nurse_api):
+    tremor = CTCAETerm.objects.get(term="Tremor")
+    body = nurse_api.get(f"{TERMS}{tremor.pk}/").json()
+    assert (body["term"], body["matched_synonym"], body["matched_synonym_note"]) == ("Tremor", None, None)
 
 
 # --- no N+1 ---------------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from ae.models import AdverseEvent, AdverseEventRevision
+from ae.models import AdverseEvent, AdverseEventRevision, CTCAESynonym
 from reports.models import BenchmarkRun
 from tests.conftest import event_form_data, make_event
 
@@ -121,6 +121,81 @@ def test_only_this_patients_cycles_can_be_chosen(nurse_client, ward, patient, cy
     assert AdverseEvent.objects.count() == 0
 
 
+# --- ward synonyms ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("typed", "expected"), [
+    ("plt", "Platelet count decreased"),
+    ("CRS", "Cytokine release syndrome"),
+    ("crs", "Cytokine release syndrome"),
+    (" ICANS ", "Encephalopathy"),
+    ("thrombocytopenia", "Platelet count decreased"),
+])
+def test_a_synonym_of_one_term_saves_that_term_and_keeps_what_was_typed_as_the_verbatim_term(
+        nurse_client, patient, cycle, typed, expected):
+    response = nurse_client.post(create_url(patient), event_form_data(cycle, term=typed, grade=2))
+    assert response.status_code == 302
+    event = AdverseEvent.objects.get()
+    assert (event.term.term, event.grade, event.verbatim_term) == (expected, 2, typed.strip())
+    assert f"Saved: {expected} grade 2" in html.unescape(nurse_client.get(response.url).content.decode())
+
+
+def test_a_verbatim_term_the_nurse_wrote_is_kept_and_a_term_typed_by_name_adds_none(nurse_client, patient, cycle):
+    nurse_client.post(create_url(patient), event_form_data(cycle, term="plt", verbatim_term="plts 40 on the FBC"))
+    nurse_client.post(create_url(patient), event_form_data(cycle, term="platelet COUNT decreased"))
+    assert list(AdverseEvent.objects.order_by("id").values_list("term__term", "verbatim_term")) == [
+        ("Platelet count decreased", "plts 40 on the FBC"), ("Platelet count decreased", "")]
+
+
+@pytest.mark.parametrize(("typed", "choices"), [
+    ("neutropenia", "Febrile neutropenia, Neutrophil count decreased"),
+    ("K", "Hyperkalemia, Hypokalemia"),
+    ("neurotox", "Confusion, Depressed level of consciousness, Dysphasia, Encephalopathy, Seizure, Tremor"),
+])
+def test_a_synonym_of_several_terms_is_refused_with_the_choices_and_what_was_typed_is_kept(
+        nurse_client, patient, cycle, typed, choices):
+    response = nurse_client.post(create_url(patient), event_form_data(cycle, term=typed, verbatim_term="seen on ward"))
+    assert response.status_code == 200
+    assert AdverseEvent.objects.count() == 0
+    message = f"“{typed}” can mean several CTCAE v5.0 terms: {choices}. Type or pick the one you mean."
+    assert message in field_block(response, "term")
+    assert errors_outside(response, "term") == []
+    page = html.unescape(response.content.decode())
+    assert f'value="{typed}"' in page
+    assert 'value="seen on ward"' in page
+
+
+def test_a_nul_character_in_the_term_is_refused_next_to_the_term_not_a_server_error(nurse_client, patient, cycle):
+    response = nurse_client.post(create_url(patient), event_form_data(cycle, term="plt\x00"))
+    assert response.status_code == 200
+    assert "is not a CTCAE v5.0 term" in field_block(response, "term")
+    assert AdverseEvent.objects.count() == 0
+
+
+def test_a_synonym_whose_term_lacks_the_grade_is_refused_next_to_the_grade(nurse_client, patient, cycle):
+    response = nurse_client.post(create_url(patient), event_form_data(cycle, term="FN", grade=2))
+    assert response.status_code == 200
+    assert "Febrile neutropenia has no grade 2 in CTCAE v5.0; allowed grades: 3, 4, 5." in field_block(
+        response, "grade")
+    assert errors_outside(response, "grade") == []
+    assert AdverseEvent.objects.count() == 0
+
+
+def test_the_term_field_tells_the_nurse_she_may_type_an_abbreviation(nurse_client, patient, cycle):
+    help_text = field_block(nurse_client.get(create_url(patient)), "term")
+    assert "abbreviation" in help_text and "plt" in help_text
+
+
+def test_without_javascript_the_suggestions_list_offers_synonyms_labelled_with_their_term(
+        nurse_client, patient, cycle):
+    page = html.unescape(nurse_client.get(create_url(patient)).content.decode())
+    suggestions = page.split('<datalist id="ctcae-terms">', 1)[1].split("</datalist>", 1)[0]
+    assert '<option value="Platelet count decreased">' in suggestions
+    assert '<option value="Platelet count decreased" label="Platelet count decreased — plt">' in suggestions
+    assert '<option value="Encephalopathy" label="Encephalopathy — ICANS">' in suggestions
+    assert suggestions.count("<option ") == 837 + CTCAESynonym.objects.count()
+
+
 # --- the benchmark outbox --------------------------------------------------------------------------------
 
 
@@ -198,6 +273,15 @@ def test_an_edit_that_breaks_a_rule_is_refused_and_saves_nothing(nurse_client, e
     event.refresh_from_db()
     assert (event.term.term, event.grade, event.version) == ("Cytokine release syndrome", 2, 1)
     assert not AdverseEventRevision.objects.exists()
+
+
+def test_an_edit_may_change_the_term_by_a_synonym(nurse_client, event, cycle):
+    response = nurse_client.post(edit_url(event), edit_data(cycle, version=1, reason="It was the platelets",
+                                                          term="plt", grade=2))
+    assert response.status_code == 302
+    event.refresh_from_db()
+    assert (event.term.term, event.grade, event.verbatim_term, event.version) == (
+        "Platelet count decreased", 2, "plt", 2)
 
 
 def test_a_stale_edit_is_refused_and_the_first_edit_survives(nurse_client, event, cycle):

@@ -12,12 +12,15 @@ import pytest
 import yaml
 from django.core.management import CommandError, call_command
 
-from ae.models import CTCAEGrade, CTCAETerm
+from ae.models import CTCAEGrade, CTCAESynonym, CTCAETerm
+from ae.synonyms import SYNONYMS_CSV
 from reports import benchmark
 from reports.models import BenchmarkCategory, BenchmarkRun, Cohort, CohortFigure
 from tests.conftest import make_cycle, make_event, make_patient
 
 COHORT_FILES = sorted((Path(__file__).resolve().parents[2] / "fixtures" / "cohorts").glob("*.yaml"))
+with SYNONYMS_CSV.open(encoding="utf-8", newline="") as _fh:
+    SYNONYM_ROWS = sum(1 for _ in csv.DictReader(_fh))
 
 
 def run(*args) -> str:
@@ -133,14 +136,18 @@ def test_load_reference_data_is_idempotent():
     """The test database was loaded once at session start; loading again changes nothing."""
     def snapshot():
         return (CTCAETerm.objects.count(), CTCAEGrade.objects.count(),
+                sorted(CTCAESynonym.objects.values_list("pk", "synonym", "term_id", "note")),
                 sorted(Cohort.objects.values_list("slug", "record")), CohortFigure.objects.count(),
                 sorted(BenchmarkCategory.objects.values_list("slug", "terms__term")))
 
     before = snapshot()
-    assert before[0] == 837 and len(before[2]) == len(COHORT_FILES)
+    assert before[0] == 837 and len(before[3]) == len(COHORT_FILES)
+    assert len(before[2]) == SYNONYM_ROWS
     text = run("load_reference_data")
-    # 837 terms in the NCI workbook, 7 categories in fixtures/benchmark_categories.yaml.
-    expected = f"Loaded 837 CTCAE v5.0 terms, 7 benchmark categories, {len(COHORT_FILES)} published cohorts."
+    # 837 terms in the NCI workbook, the rows of fixtures/ctcae/synonyms.csv, 7 categories in
+    # fixtures/benchmark_categories.yaml.
+    expected = (f"Loaded 837 CTCAE v5.0 terms, {SYNONYM_ROWS} synonym mappings, 7 benchmark categories, "
+                f"{len(COHORT_FILES)} published cohorts.")
     assert text.strip() == expected
     assert snapshot() == before
 

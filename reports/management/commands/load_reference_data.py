@@ -1,15 +1,18 @@
 from django.core.management.base import BaseCommand
 
 from ae.catalogue import ctcae_catalogue_load
+from ae.synonyms import ctcae_synonyms_load
 from reports.reference_data import categories_load, cohorts_load
 
 
 class Command(BaseCommand):
-    help = "Load (or refresh) the CTCAE v5.0 catalogue, the benchmark categories and the published cohorts."
+    help = ("Load (or refresh) the CTCAE v5.0 catalogue and its ward synonyms, the benchmark categories and the "
+            "published cohorts.")
 
     def handle(self, *args, **options):
         terms = ctcae_catalogue_load()
+        synonyms = ctcae_synonyms_load()
         categories = categories_load()
         cohorts = cohorts_load()
-        self.stdout.write(f"Loaded {terms} CTCAE v5.0 terms, {categories} benchmark categories, "
-                          f"{cohorts} published cohorts.")
+        self.stdout.write(f"Loaded {terms} CTCAE v5.0 terms, {synonyms} synonym mappings, {categories} benchmark "
+                          f"categories, {cohorts} published cohorts.")
