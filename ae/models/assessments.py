@@ -1,0 +1,176 @@
+"""Bedside CRS and ICANS assessments (ASTCT 2019): raw criteria plus the grades computed from them."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models import F, Q
+
+from ae import grading
+from ae.models.events import AdverseEvent
+from core.audit import tracked
+
+
+def _choices(values) -> list[tuple[str, str]]:
+    return [(v, v.replace("_", " ").capitalize()) for v in values]
+
+
+def _in(field: str, values) -> Q:
+    return Q(**{f"{field}__in": list(values)})
+
+
+def _entered_grade_fields() -> tuple[models.Field, models.Field]:
+    return (
+        models.PositiveSmallIntegerField(
+            "your grade", null=True, blank=True,
+            help_text="Leave empty to accept the computed grade."),
+        models.TextField("reason your grade differs", blank=True,
+                         help_text="Required when your grade differs from the computed grade."),
+    )
+
+
+@tracked
+class CRSAssessment(models.Model):
+    """One bedside CRS assessment of an episode (its AE): raw criteria plus the grades computed from them.
+
+    Units: ``temperature_c`` degrees Celsius (25–45), ``oxygen_flow_l_min`` L/min (≥ 0),
+    ``oxygen_fio2_percent`` delivered FiO2 in percent (21–100; needed for the CTCAE v5.0 and Lee 2014
+    hypoxia criteria, not for ASTCT 2019, which grades by device and flow). ``vasopressors`` are agent names
+    from :data:`ae.grading.VASOPRESSORS`. Grades: ASTCT 2019 (always computed, 0–5), CTCAE v5.0 and
+    Lee 2014 (null when the recorded criteria cannot decide them), each with the criterion that set it.
+    """
+
+    adverse_event = models.ForeignKey(AdverseEvent, on_delete=models.PROTECT, related_name="crs_assessments")
+    assessed_at = models.DateTimeField()
+    temperature_c = models.DecimalField("temperature (°C)", max_digits=3, decimal_places=1, null=True, blank=True)
+    tocilizumab_or_steroids_given = models.BooleanField("tocilizumab or corticosteroids given", default=False)
+    hypotension = models.BooleanField(default=False)
+    vasopressors = ArrayField(models.CharField(max_length=20, choices=_choices(sorted(grading.VASOPRESSORS))),
+                              default=list, blank=True)
+    oxygen_device = models.CharField(max_length=30, choices=_choices(grading.OXYGEN_DEVICES), default="none")
+    oxygen_flow_l_min = models.DecimalField("oxygen flow (L/min)", max_digits=4, decimal_places=1, null=True,
+                                            blank=True)
+    oxygen_fio2_percent = models.DecimalField("FiO2 (%)", max_digits=4, decimal_places=1, null=True, blank=True)
+    astct_grade = models.PositiveSmallIntegerField("ASTCT 2019 grade")
+    astct_rationale = models.TextField()
+    ctcae_grade = models.PositiveSmallIntegerField("CTCAE v5.0 grade", null=True, blank=True)
+    ctcae_rationale = models.TextField()
+    lee_grade = models.PositiveSmallIntegerField("Lee 2014 grade", null=True, blank=True)
+    lee_rationale = models.TextField()
+    entered_grade, grade_discrepancy_reason = _entered_grade_fields()
+    entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["adverse_event", "assessed_at", "id"]
+        verbose_name = "CRS assessment"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(temperature_c__isnull=True) | Q(temperature_c__gte=25, temperature_c__lte=45),
+                name="crs_temperature_plausible", violation_error_message="Temperature must be 25–45 °C."),
+            models.CheckConstraint(condition=Q(oxygen_flow_l_min__isnull=True) | Q(oxygen_flow_l_min__gte=0),
+                                   name="crs_flow_not_negative",
+                                   violation_error_message="Oxygen flow cannot be negative."),
+            models.CheckConstraint(
+                condition=~Q(oxygen_device="none") | Q(oxygen_flow_l_min__isnull=True) | Q(oxygen_flow_l_min=0),
+                name="crs_no_flow_without_device",
+                violation_error_message="An oxygen flow needs an oxygen device."),
+            models.CheckConstraint(condition=~Q(oxygen_device="nasal_cannula") | Q(oxygen_flow_l_min__isnull=False),
+                                   name="crs_nasal_cannula_has_flow",
+                                   violation_error_message="A nasal cannula needs its flow (L/min)."),
+            models.CheckConstraint(
+                condition=Q(oxygen_fio2_percent__isnull=True)
+                | Q(oxygen_fio2_percent__gte=21, oxygen_fio2_percent__lte=100),
+                name="crs_fio2_21_100", violation_error_message="FiO2 must be 21–100%."),
+            models.CheckConstraint(condition=_in("oxygen_device", grading.OXYGEN_DEVICES), name="crs_device_known"),
+            models.CheckConstraint(condition=Q(vasopressors__contained_by=sorted(grading.VASOPRESSORS)),
+                                   name="crs_vasopressors_known"),
+            models.CheckConstraint(condition=Q(astct_grade__lte=5), name="crs_astct_grade_0_5"),
+            models.CheckConstraint(condition=Q(ctcae_grade__isnull=True) | Q(ctcae_grade__lte=5),
+                                   name="crs_ctcae_grade_0_5"),
+            models.CheckConstraint(condition=Q(lee_grade__isnull=True) | Q(lee_grade__lte=5), name="crs_lee_grade_0_5"),
+            models.CheckConstraint(condition=Q(entered_grade__isnull=True) | Q(entered_grade__lte=5),
+                                   name="crs_entered_grade_0_5"),
+            models.CheckConstraint(
+                condition=Q(entered_grade__isnull=True) | Q(entered_grade=F("astct_grade"))
+                | ~Q(grade_discrepancy_reason=""),
+                name="crs_discrepancy_has_reason",
+                violation_error_message="A grade that differs from the computed ASTCT grade needs its reason."),
+        ]
+
+    def __str__(self) -> str:
+        return f"CRS assessment {self.assessed_at:%Y-%m-%d %H:%M} ASTCT G{self.astct_grade}"
+
+    @property
+    def effective_grade(self) -> int:
+        """The clinician's grade when entered, else the computed ASTCT 2019 grade."""
+        return self.astct_grade if self.entered_grade is None else self.entered_grade
+
+
+@tracked
+class ICANSAssessment(models.Model):
+    """One bedside ICANS assessment (ASTCT 2019) of an episode (its AE).
+
+    ``tool`` is explicit: ICE (10 points, age ≥ 12 y) or CAPD (total 0–32, age < 12 y or developmental
+    delay; only the total is stored — the instrument is copyrighted); it defaults from the patient's age at
+    assessment (:func:`ae.grading.default_icans_tool`). ``score`` is null exactly when the tool could not be
+    performed. Tremor, myoclonus and intracranial haemorrhage are not ICANS domains (grade them by CTCAE).
+    """
+
+    adverse_event = models.ForeignKey(AdverseEvent, on_delete=models.PROTECT, related_name="icans_assessments")
+    assessed_at = models.DateTimeField()
+    developmental_delay = models.BooleanField("baseline developmental delay", default=False)
+    tool = models.CharField(max_length=4, choices=_choices(grading.ICANS_TOOLS))
+    score = models.PositiveSmallIntegerField("ICE or CAPD total score", null=True, blank=True)
+    unable_to_perform = models.BooleanField("unable to perform the ICE/CAPD", default=False)
+    consciousness = models.CharField("level of consciousness", max_length=30,
+                                     choices=_choices(grading.CONSCIOUSNESS_LEVELS), default="normal")
+    seizure = models.CharField(max_length=40, choices=_choices(grading.SEIZURE_LEVELS), default="none")
+    motor = models.CharField("motor findings", max_length=30, choices=_choices(grading.MOTOR_LEVELS),
+                             default="none")
+    cerebral_edema = models.CharField("raised ICP / cerebral edema", max_length=30,
+                                      choices=_choices(grading.CEREBRAL_EDEMA_LEVELS), default="none")
+    grade = models.PositiveSmallIntegerField("ASTCT 2019 ICANS grade")
+    rationale = models.TextField()
+    entered_grade, grade_discrepancy_reason = _entered_grade_fields()
+    entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["adverse_event", "assessed_at", "id"]
+        verbose_name = "ICANS assessment"
+        constraints = [
+            models.CheckConstraint(condition=_in("tool", grading.ICANS_TOOLS), name="icans_tool_known"),
+            models.CheckConstraint(
+                condition=Q(unable_to_perform=True, score__isnull=True) | Q(unable_to_perform=False,
+                                                                           score__isnull=False),
+                name="icans_score_xor_unable",
+                violation_error_message="Give the score, or tick 'unable to perform' (not both)."),
+            models.CheckConstraint(condition=~Q(tool="ICE") | Q(score__isnull=True) | Q(score__lte=grading.ICE_MAX),
+                                   name="icans_ice_0_10", violation_error_message="The ICE score is 0–10."),
+            models.CheckConstraint(condition=~Q(tool="CAPD") | Q(score__isnull=True)
+                                   | Q(score__lte=grading.CAPD_MAX),
+                                   name="icans_capd_0_32", violation_error_message="The CAPD total is 0–32."),
+            models.CheckConstraint(condition=_in("consciousness", grading.CONSCIOUSNESS_LEVELS),
+                                   name="icans_consciousness_known"),
+            models.CheckConstraint(condition=_in("seizure", grading.SEIZURE_LEVELS), name="icans_seizure_known"),
+            models.CheckConstraint(condition=_in("motor", grading.MOTOR_LEVELS), name="icans_motor_known"),
+            models.CheckConstraint(condition=_in("cerebral_edema", grading.CEREBRAL_EDEMA_LEVELS),
+                                   name="icans_edema_known"),
+            models.CheckConstraint(condition=Q(grade__lte=5), name="icans_grade_0_5"),
+            models.CheckConstraint(condition=Q(entered_grade__isnull=True) | Q(entered_grade__lte=5),
+                                   name="icans_entered_grade_0_5"),
+            models.CheckConstraint(
+                condition=Q(entered_grade__isnull=True) | Q(entered_grade=F("grade")) | ~Q(grade_discrepancy_reason=""),
+                name="icans_discrepancy_has_reason",
+                violation_error_message="A grade that differs from the computed ICANS grade needs its reason."),
+        ]
+
+    def __str__(self) -> str:
+        return f"ICANS assessment {self.assessed_at:%Y-%m-%d %H:%M} G{self.grade}"
+
+    @property
+    def effective_grade(self) -> int:
+        """The clinician's grade when entered, else the computed ASTCT 2019 ICANS grade."""
+        return self.grade if self.entered_grade is None else self.entered_grade

@@ -1,0 +1,252 @@
+"""CTCAE v5.0 catalogue and the adverse events logged against it.
+
+Rules that must always hold live in the database, not only in forms:
+
+* a grade must be defined for its term: ``ae_adverseevent(term_id, grade)`` is a composite foreign key
+  to ``ae_ctcaegrade(term_id, grade)`` (migration ``0002``), so Tremor grade 4, Febrile neutropenia
+  grade 2 or Neutrophil count decreased grade 5 cannot be stored by any code path;
+* the event's cycle belongs to the event's patient (composite foreign key to the cycle);
+* onset is not before the cycle start unless the event was present before the cycle (trigger), and
+  a pre-existing event started on or before the cycle start;
+* resolution is not before onset; grade 5 means the outcome is fatal; serious means at least one
+  SAE criterion is ticked (check constraints).
+"""
+
+from __future__ import annotations
+
+import pgtrigger
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+
+from ae.models.catalogue import CTCAETerm
+from core.audit import tracked
+from patients.models import Patient, TreatmentCycle
+
+
+@tracked
+class AdverseEvent(models.Model):
+    """One CTCAE-graded adverse event of a patient in a treatment cycle (SDTM AE record)."""
+
+    class Relatedness(models.TextChoices):  # AEREL
+        NOT_RELATED = "not_related", "Not related"
+        UNLIKELY = "unlikely", "Unlikely related"
+        POSSIBLE = "possible", "Possibly related"
+        PROBABLE = "probable", "Probably related"
+        DEFINITE = "definite", "Definitely related"
+
+    class Action(models.TextChoices):  # AEACN, CDISC codelist ACN
+        DOSE_NOT_CHANGED = "DOSE NOT CHANGED", "Dose not changed"
+        DOSE_REDUCED = "DOSE REDUCED", "Dose reduced"
+        DRUG_INTERRUPTED = "DRUG INTERRUPTED", "Infusion interrupted"
+        DRUG_WITHDRAWN = "DRUG WITHDRAWN", "Blinatumomab permanently stopped"
+        NOT_APPLICABLE = "NOT APPLICABLE", "Not applicable"
+        UNKNOWN = "UNKNOWN", "Unknown"
+
+    class Outcome(models.TextChoices):  # AEOUT, CDISC codelist OUT
+        RECOVERED = "RECOVERED/RESOLVED", "Recovered/resolved"
+        RECOVERING = "RECOVERING/RESOLVING", "Recovering/resolving"
+        NOT_RECOVERED = "NOT RECOVERED/NOT RESOLVED", "Not recovered/not resolved"
+        SEQUELAE = "RECOVERED/RESOLVED WITH SEQUELAE", "Recovered with sequelae"
+        FATAL = "FATAL", "Fatal"
+        UNKNOWN = "UNKNOWN", "Unknown"
+
+    class GradingScale(models.TextChoices):
+        CTCAE_V5 = "ctcae_v5_0", "CTCAE v5.0"
+        CTCAE_V403 = "ctcae_v4_03", "CTCAE v4.03"
+        ASTCT_2019 = "astct_2019", "ASTCT 2019 consensus (CRS/ICANS)"
+        LEE_2014 = "lee_2014", "Lee 2014 (CRS)"
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="adverse_events")
+    cycle = models.ForeignKey(TreatmentCycle, on_delete=models.PROTECT, related_name="adverse_events")
+    term = models.ForeignKey(CTCAETerm, on_delete=models.PROTECT, related_name="adverse_events",
+                             verbose_name="CTCAE term")
+    grade = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(5)])
+    verbatim_term = models.CharField("reported term (verbatim)", max_length=200, blank=True)
+    grading_scale = models.CharField(max_length=20, choices=GradingScale.choices, default=GradingScale.CTCAE_V5)
+    onset_date = models.DateField()
+    resolution_date = models.DateField(null=True, blank=True)
+    present_before_cycle = models.BooleanField(
+        default=False, help_text="Already present when the cycle started (not treatment-emergent unless it worsens).")
+    serious = models.BooleanField(default=False)
+    sae_death = models.BooleanField("results in death", default=False)  # AESDTH
+    sae_life_threatening = models.BooleanField("life-threatening", default=False)  # AESLIFE
+    sae_hospitalization = models.BooleanField("requires or prolongs hospitalisation", default=False)  # AESHOSP
+    sae_disability = models.BooleanField("persistent or significant disability", default=False)  # AESDISAB
+    sae_congenital_anomaly = models.BooleanField("congenital anomaly", default=False)  # AESCONG
+    sae_medically_important = models.BooleanField("other medically important event", default=False)  # AESMIE
+    relatedness = models.CharField("relatedness to blinatumomab", max_length=20, choices=Relatedness.choices)
+    action_taken = models.CharField(max_length=20, choices=Action.choices)
+    outcome = models.CharField(max_length=40, choices=Outcome.choices)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    #: Incremented on every edit; an edit based on an older version is refused (no lost update).
+    version = models.PositiveIntegerField(default=1)
+    # Grade provenance for events graded from bedside assessments (CRS/ICANS episodes). ``grading_scale``
+    # names the scale and its version (CTCAE v5.0 / v4.03, ASTCT 2019, Lee 2014); ``computed_grade`` is the
+    # grade the published rule gives from the recorded criteria (the episode's maximum), null when the
+    # grade was only entered by hand. A clinician's grade that differs needs ``grade_discrepancy_reason``
+    # and stays a data-quality query for the site's safety officer until resolved.
+    computed_grade = models.PositiveSmallIntegerField(null=True, blank=True)
+    computed_rationale = models.TextField(blank=True)
+    grade_discrepancy_reason = models.TextField(
+        "reason the grade differs from the computed grade", blank=True,
+        help_text="Required when your grade differs from the grade computed from the recorded criteria.")
+    discrepancy_resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True,
+                                                blank=True, related_name="+")
+    discrepancy_resolved_at = models.DateTimeField(null=True, blank=True)
+    discrepancy_resolution_comment = models.TextField(blank=True)
+
+    SAE_FIELDS = ("sae_death", "sae_life_threatening", "sae_hospitalization", "sae_disability",
+                  "sae_congenital_anomaly", "sae_medically_important")
+
+    class Meta:
+        ordering = ["patient", "cycle__number", "onset_date", "id"]
+        verbose_name = "adverse event"
+        constraints = [
+            models.CheckConstraint(condition=Q(grade__gte=1, grade__lte=5), name="ae_grade_1_5"),
+            models.CheckConstraint(
+                condition=Q(resolution_date__isnull=True) | Q(resolution_date__gte=F("onset_date")),
+                name="ae_resolution_not_before_onset",
+                violation_error_message="Resolution cannot be before onset."),
+            models.CheckConstraint(condition=~Q(grade=5) | Q(outcome="FATAL"), name="ae_grade5_is_fatal",
+                violation_error_message="Grade 5 means death related to the event: the outcome must be Fatal."),
+            models.CheckConstraint(
+                condition=Q(serious=False, sae_death=False, sae_life_threatening=False,
+                            sae_hospitalization=False, sae_disability=False, sae_congenital_anomaly=False,
+                            sae_medically_important=False)
+                | Q(serious=True) & (Q(sae_death=True) | Q(sae_life_threatening=True)
+                                     | Q(sae_hospitalization=True) | Q(sae_disability=True)
+                                     | Q(sae_congenital_anomaly=True) | Q(sae_medically_important=True)),
+                name="ae_serious_iff_sae_criterion",
+                violation_error_message=("A serious event needs at least one SAE criterion, and SAE criteria"
+                                         " need the event marked serious.")),
+            models.CheckConstraint(condition=Q(computed_grade__isnull=True) | Q(computed_grade__lte=5),
+                                   name="ae_computed_grade_0_5"),
+            models.CheckConstraint(
+                condition=Q(computed_grade__isnull=True) | Q(computed_grade=F("grade"))
+                | ~Q(grade_discrepancy_reason=""),
+                name="ae_grade_discrepancy_has_reason",
+                violation_error_message="A grade that differs from the computed grade needs its reason."),
+            models.CheckConstraint(
+                condition=Q(discrepancy_resolved_at__isnull=True, discrepancy_resolved_by__isnull=True,
+                            discrepancy_resolution_comment="")
+                | Q(discrepancy_resolved_at__isnull=False, discrepancy_resolved_by__isnull=False)
+                & ~Q(discrepancy_resolution_comment=""),
+                name="ae_discrepancy_resolution_complete",
+                violation_error_message="A resolved discrepancy needs who resolved it, when, and a comment."),
+        ]
+        indexes = [models.Index(fields=["term", "grade"], name="ae_term_grade_idx")]
+        triggers = [
+            pgtrigger.Trigger(
+                name="ae_onset_within_cycle",
+                operation=pgtrigger.Insert | pgtrigger.Update,
+                when=pgtrigger.Before,
+                func="""
+                DECLARE cycle_start date;
+                BEGIN
+                    SELECT start_date INTO cycle_start FROM patients_treatmentcycle WHERE id = NEW.cycle_id;
+                    IF NOT NEW.present_before_cycle AND NEW.onset_date < cycle_start THEN
+                        RAISE EXCEPTION 'onset % is before the cycle start %', NEW.onset_date, cycle_start
+                            USING ERRCODE = 'check_violation';
+                    END IF;
+                    IF NEW.present_before_cycle AND NEW.onset_date > cycle_start THEN
+                        RAISE EXCEPTION 'an event present before the cycle cannot start after it (% > %)',
+                            NEW.onset_date, cycle_start USING ERRCODE = 'check_violation';
+                    END IF;
+                    RETURN NEW;
+                END;
+                """,
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.patient} C{self.cycle.number}: {self.term} G{self.grade}"
+
+    def clean(self) -> None:
+        """Check the rules the database enforces, with messages a ward nurse can act on.
+
+        Raises ValidationError keyed by field; the database constraints and triggers named in the
+        module docstring refuse the same data if this is bypassed.
+        """
+        errors: dict[str, str] = {}
+        term = self.term if self.term_id else None
+        cycle = self.cycle if self.cycle_id else None
+        if term is not None and self.grade is not None:
+            allowed = term.allowed_grades
+            if self.grade not in allowed:
+                errors["grade"] = (f"{term.term} has no grade {self.grade} in CTCAE v5.0; "
+                                   f"allowed grades: {', '.join(map(str, allowed))}.")
+        if cycle is not None and self.patient_id is not None and cycle.patient_id != self.patient_id:
+            errors["cycle"] = "This cycle belongs to another patient."
+        if cycle is not None and self.onset_date is not None:
+            if not self.present_before_cycle and self.onset_date < cycle.start_date:
+                errors["onset_date"] = (f"Onset {self.onset_date:%d %b %Y} is before cycle {cycle.number} started "
+                                        f"({cycle.start_date:%d %b %Y}). If the event was already present, tick "
+                                        f"'present before cycle'.")
+            elif self.present_before_cycle and self.onset_date > cycle.start_date:
+                errors["onset_date"] = (f"An event present before the cycle must have begun on or before "
+                                        f"{cycle.start_date:%d %b %Y}.")
+        if self.resolution_date and self.onset_date and self.resolution_date < self.onset_date:
+            errors["resolution_date"] = "Resolution cannot be before onset."
+        if (self.computed_grade is not None and self.grade is not None and self.grade != self.computed_grade
+                and not self.grade_discrepancy_reason.strip()):
+            errors["grade_discrepancy_reason"] = (
+                f"Your grade {self.grade} differs from the computed grade {self.computed_grade} "
+                f"({self.computed_rationale or 'from the recorded criteria'}): give the reason.")
+        if self.grade == 5 and self.outcome != self.Outcome.FATAL:
+            errors["outcome"] = "Grade 5 means death related to the event: the outcome must be Fatal."
+        criteria = any(getattr(self, f) for f in self.SAE_FIELDS)
+        if self.serious and not criteria:
+            errors["serious"] = "A serious event needs at least one SAE criterion."
+        elif criteria and not self.serious:
+            errors["serious"] = "SAE criteria are ticked: mark the event as serious, or untick them."
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def onset_cycle_day(self) -> int:
+        """Day of the cycle on which the event began; day 1 is the cycle start (ADaM ASTDY convention)."""
+        return (self.onset_date - self.cycle.start_date).days + 1
+
+    @property
+    def treatment_emergent(self) -> bool:
+        """ADaM TRTEMFL: began on or after the cycle start."""
+        return not self.present_before_cycle
+
+    @property
+    def grade_discrepancy_open(self) -> bool:
+        """The entered grade differs from the computed grade and no reviewer has resolved the query yet."""
+        return (self.computed_grade is not None and self.grade != self.computed_grade
+                and self.discrepancy_resolved_at is None)
+
+    @property
+    def sae_criteria(self) -> list[str]:
+        """Verbose names of the SAE criteria ticked."""
+        return [str(self._meta.get_field(f).verbose_name) for f in self.SAE_FIELDS  # type: ignore[union-attr]
+                if getattr(self, f)]
+
+
+class AdverseEventRevision(models.Model):
+    """Append-only record of an edit to an adverse event: who, when, why, and each field's old → new."""
+
+    adverse_event = models.ForeignKey(AdverseEvent, on_delete=models.PROTECT, related_name="revisions")
+    version = models.PositiveIntegerField(help_text="The event's version after this edit.")
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    changed_at = models.DateTimeField(auto_now_add=True)
+    reason = models.TextField()
+    changes = models.JSONField(help_text='{"field": ["old", "new"], ...}')
+
+    class Meta:
+        ordering = ["adverse_event", "version"]
+        constraints = [
+            models.UniqueConstraint(fields=["adverse_event", "version"], name="aerevision_one_per_version"),
+            models.CheckConstraint(condition=~Q(reason=""), name="aerevision_reason_required"),
+        ]
+        triggers = [pgtrigger.Protect(name="aerevision_append_only", operation=pgtrigger.Update | pgtrigger.Delete)]
+
+    def __str__(self) -> str:
+        return f"{self.adverse_event_id} v{self.version}"

@@ -1,0 +1,74 @@
+"""Lab results graded by CTCAE v5.0, with baseline and treatment-emergent flag."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from ae import grading
+from ae.models.assessments import _choices, _in
+from core.audit import tracked
+from patients.models import Patient, TreatmentCycle
+
+
+def _lab_unit_condition() -> Q:
+    condition = Q()
+    for analyte, rule in grading._LAB_RULES.items():  # noqa: SLF001 - the units the grading rules accept
+        condition |= Q(analyte=analyte, unit__in=list(rule.units))
+    return condition
+
+
+@tracked
+class LabResult(models.Model):
+    """One lab value of a patient, graded by CTCAE v5.0 (:func:`ae.grading.grade_lab`).
+
+    ``value``, ``lln`` and ``uln`` are in ``unit`` (one the grading rules accept for the analyte). ``cycle``
+    is the treatment cycle the value belongs to (null before any cycle). ``baseline`` marks the value at
+    the cycle start (collected on or before it; at most one per cycle and analyte). ``grade`` is null
+    when CTCAE cannot decide it (e.g. grade 0 vs 1 without an LLN). ``treatment_emergent`` follows ADaM
+    TRTEMFL for labs: a value after the baseline is treatment-emergent only if its grade is worse than the
+    baseline grade (null for the baseline itself and when the grade is undetermined).
+    """
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="lab_results")
+    cycle = models.ForeignKey(TreatmentCycle, on_delete=models.PROTECT, null=True, blank=True,
+                              related_name="lab_results")
+    analyte = models.CharField(max_length=20, choices=_choices(grading.LAB_ANALYTES))
+    value = models.DecimalField(max_digits=12, decimal_places=4)
+    unit = models.CharField(max_length=20)
+    lln = models.DecimalField("LLN", max_digits=12, decimal_places=4, null=True, blank=True)
+    uln = models.DecimalField("ULN", max_digits=12, decimal_places=4, null=True, blank=True)
+    collected_at = models.DateTimeField()
+    baseline = models.BooleanField("baseline (value at cycle start)", default=False)
+    ctcae_term = models.CharField(max_length=200)
+    grade = models.PositiveSmallIntegerField("CTCAE v5.0 grade", null=True, blank=True)
+    rationale = models.TextField()
+    treatment_emergent = models.BooleanField(null=True, blank=True)
+    entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["patient", "analyte", "collected_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=_in("analyte", grading.LAB_ANALYTES), name="lab_analyte_known"),
+            models.CheckConstraint(condition=_lab_unit_condition(), name="lab_unit_known_for_analyte",
+                                   violation_error_message="This unit is not accepted for the analyte."),
+            models.CheckConstraint(condition=Q(value__gte=0), name="lab_value_not_negative"),
+            models.CheckConstraint(condition=Q(lln__isnull=True) | Q(lln__gt=0), name="lab_lln_positive"),
+            models.CheckConstraint(condition=Q(uln__isnull=True) | Q(uln__gt=0), name="lab_uln_positive"),
+            models.CheckConstraint(condition=Q(lln__isnull=True) | Q(uln__isnull=True) | Q(lln__lt=F("uln")),
+                                   name="lab_lln_below_uln", violation_error_message="LLN must be below ULN."),
+            models.CheckConstraint(condition=Q(grade__isnull=True) | Q(grade__lte=4), name="lab_grade_0_4"),
+            models.CheckConstraint(condition=Q(baseline=False) | Q(cycle__isnull=False),
+                                   name="lab_baseline_has_cycle",
+                                   violation_error_message="A baseline value belongs to the cycle it precedes."),
+            models.CheckConstraint(condition=Q(baseline=False) | Q(treatment_emergent__isnull=True),
+                                   name="lab_baseline_not_treatment_emergent"),
+            models.UniqueConstraint(fields=["cycle", "analyte"], condition=Q(baseline=True),
+                                    name="lab_one_baseline_per_cycle_analyte"),
+        ]
+        indexes = [models.Index(fields=["patient", "analyte", "collected_at"], name="lab_patient_analyte_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.patient} {self.analyte} {self.value} {self.unit} @ {self.collected_at:%Y-%m-%d}"
