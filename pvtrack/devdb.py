@@ -286,7 +286,8 @@ def status(pgdata: Path) -> int:
     elif state["manual"]:
         print("held by: started by hand (python -m pvtrack.devdb stop stops it)")
     else:
-        print("held by: nobody — a stray, left by a run that was killed; the next script run stops it")
+        print("held by: nobody — a stray, left by a run that was killed; the next script run without "
+              "DATABASE_URL reuses and then stops it (or: python -m pvtrack.devdb stop)")
     return 0
 
 

@@ -58,12 +58,13 @@ def secret(name: str) -> str:
 
 
 SECRET_KEY = secret("SECRET_KEY")
-DATABASE_URL = secret("DATABASE_URL")
+# Private (lower case): not a Django setting, so the password in it never shows on a DEBUG error page.
+_database_url = secret("DATABASE_URL")
 REDIS_URL = secret("REDIS_URL")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]"])
 
 if PRODUCTION:
-    _missing = [name for name, value in (("SECRET_KEY", SECRET_KEY), ("DATABASE_URL", DATABASE_URL),
+    _missing = [name for name, value in (("SECRET_KEY", SECRET_KEY), ("DATABASE_URL", _database_url),
                                          ("REDIS_URL", REDIS_URL), ("ALLOWED_HOSTS", ALLOWED_HOSTS)) if not value]
     if _missing:
         raise ImproperlyConfigured(
@@ -139,7 +140,7 @@ TEMPLATES = [
 # --- Database -------------------------------------------------------------------------------------
 # PostgreSQL only: grade/term, onset/cycle and patient/cycle rules are enforced by composite foreign
 # keys and triggers (see ae/migrations), which SQLite cannot express.
-if not DATABASE_URL:
+if not _database_url:
     # Outside production (production raised above): settings start nothing, so say how to get a database.
     raise ImproperlyConfigured(
         "DATABASE_URL is not set. On a development machine use the scripts, which start an embedded PostgreSQL "
@@ -147,7 +148,7 @@ if not DATABASE_URL:
         "`bash scripts/run.sh`, `bash scripts/test.sh`. Or set DATABASE_URL (or DATABASE_URL_FILE) to a "
         "PostgreSQL >= 15 database; for an embedded server started by hand with `python -m pvtrack.devdb start`: "
         "export DATABASE_URL=$(python -m pvtrack.devdb url)")
-DATABASES = {"default": env.db_url_config(DATABASE_URL)}
+DATABASES = {"default": env.db_url_config(_database_url)}
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
 DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
