@@ -1,13 +1,20 @@
 """pvtrack settings: every environment difference comes from environment variables.
 
+Importing this module only reads the environment: it writes no file, creates no directory and starts no
+server. The development database (an embedded PostgreSQL) is started and stopped by the scripts that need
+it (``scripts/run.sh``, ``scripts/test.sh``, ``scripts/manage.sh``; see ``pvtrack/devdb.py``), which then
+pass its address in ``DATABASE_URL`` like any other database.
+
 Required in production (``PVTRACK_ENV=production``): ``SECRET_KEY``, ``DATABASE_URL``, ``REDIS_URL``,
-``ALLOWED_HOSTS``. On a developer machine all may be left unset: the database is then an embedded
-PostgreSQL (see ``pvtrack/embedded.py``) and Celery tasks run in-process after commit.
+``ALLOWED_HOSTS``. Secrets may instead be given as files (Docker/Kubernetes secrets): ``<NAME>_FILE`` names a
+file whose content, stripped of surrounding white space, is the value (see ``secret()`` below). Without
+``REDIS_URL`` outside production, Celery tasks run in-process after commit.
 """
 
 from __future__ import annotations
 
 import datetime
+import os
 import secrets
 from pathlib import Path
 
@@ -25,23 +32,51 @@ PRODUCTION = PVTRACK_ENV == "production"
 
 DEBUG = env.bool("DEBUG", default=False)
 
+# Variables that may be given as <NAME>_FILE instead of <NAME>.
+SECRET_NAMES = ("SECRET_KEY", "DATABASE_URL", "REDIS_URL")
 
-def _local_secret_key() -> str:
-    """Return a per-checkout random key kept in .pvtrack/secret_key (never used in production)."""
-    path = BASE_DIR / ".pvtrack" / "secret_key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
-    return path.read_text().strip()
 
+def secret(name: str) -> str:
+    """The value of ``name``, or the stripped content of the file named by ``<name>_FILE``; "" if neither is set.
+
+    A variable set to the empty string counts as unset. Setting both is an error (which one would win is not
+    obvious to whoever reads the deployment), and so are an unreadable or empty file.
+    """
+    value = os.environ.get(name, "")
+    path = os.environ.get(f"{name}_FILE", "")
+    if value and path:
+        raise ImproperlyConfigured(f"{name} and {name}_FILE are both set; set only one of them")
+    if not path:
+        return value
+    try:
+        content = Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ImproperlyConfigured(f"{name}_FILE={path}: cannot read the file ({exc.strerror or exc})") from exc
+    if not content:
+        raise ImproperlyConfigured(f"{name}_FILE={path}: the file is empty")
+    return content
+
+
+SECRET_KEY = secret("SECRET_KEY")
+# Private (lower case): not a Django setting, so the password in it never shows on a DEBUG error page.
+_database_url = secret("DATABASE_URL")
+REDIS_URL = secret("REDIS_URL")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]"])
 
 if PRODUCTION:
-    SECRET_KEY = env.str("SECRET_KEY")
-else:
-    SECRET_KEY = env.str("SECRET_KEY", default="") or _local_secret_key()
-
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]"])
+    _missing = [name for name, value in (("SECRET_KEY", SECRET_KEY), ("DATABASE_URL", _database_url),
+                                         ("REDIS_URL", REDIS_URL), ("ALLOWED_HOSTS", ALLOWED_HOSTS)) if not value]
+    if _missing:
+        raise ImproperlyConfigured(
+            f"PVTRACK_ENV=production requires {', '.join(_missing)} (SECRET_KEY, DATABASE_URL and REDIS_URL may "
+            "instead be given as files: SECRET_KEY_FILE, DATABASE_URL_FILE, REDIS_URL_FILE)")
+elif not SECRET_KEY:
+    # Development and test only. The scripts always provide a key (scripts/_env.sh creates .pvtrack/secret_key
+    # once and exports SECRET_KEY_FILE), so sessions survive restarts and every process of a run shares it.
+    # A bare `manage.py` call with nothing set gets a random key of its own: enough for one-off commands
+    # (migrate, shell, check), which sign nothing that must outlive the process. Serving requests this way
+    # (gunicorn by hand) would log everyone out on each restart and disagree between workers: set SECRET_KEY.
+    SECRET_KEY = secrets.token_urlsafe(50)
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
@@ -106,14 +141,15 @@ TEMPLATES = [
 # --- Database -------------------------------------------------------------------------------------
 # PostgreSQL only: grade/term, onset/cycle and patient/cycle rules are enforced by composite foreign
 # keys and triggers (see ae/migrations), which SQLite cannot express.
-if "DATABASE_URL" in env:
-    DATABASES = {"default": env.db("DATABASE_URL")}
-elif PRODUCTION:
-    raise ImproperlyConfigured("DATABASE_URL is required in production")
-else:
-    from pvtrack.embedded import database_url
-
-    DATABASES = {"default": env.db_url_config(database_url())}
+if not _database_url:
+    # Outside production (production raised above): settings start nothing, so say how to get a database.
+    raise ImproperlyConfigured(
+        "DATABASE_URL is not set. On a development machine use the scripts, which start an embedded PostgreSQL "
+        "for as long as they run: `bash scripts/manage.sh <command>` instead of `python manage.py <command>`, "
+        "`bash scripts/run.sh`, `bash scripts/test.sh`. Or set DATABASE_URL (or DATABASE_URL_FILE) to a "
+        "PostgreSQL >= 15 database; for an embedded server started by hand with `python -m pvtrack.devdb start`: "
+        "export DATABASE_URL=$(python -m pvtrack.devdb url)")
+DATABASES = {"default": env.db_url_config(_database_url)}
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
 DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -155,8 +191,18 @@ USE_TZ = True
 
 # --- Static files ---------------------------------------------------------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / ".pvtrack" / "staticfiles")))
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on every request if it is missing
+# STATIC_ROOT is where `collectstatic` (which creates it) gathers the files whitenoise serves in production.
+# Outside production whitenoise serves straight from the app and STATICFILES_DIRS (WHITENOISE_USE_FINDERS),
+# so there is nothing to collect and STATIC_ROOT stays unset unless given: whitenoise then does not look for
+# the directory (and does not warn "No directory at ..." when it is missing).
+_static_root = env.str("STATIC_ROOT", default="")
+STATIC_ROOT: Path | None
+if _static_root:
+    STATIC_ROOT = Path(_static_root)
+elif PRODUCTION:
+    STATIC_ROOT = BASE_DIR / ".pvtrack" / "staticfiles"
+else:
+    STATIC_ROOT = None
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -223,9 +269,6 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Celery ---------------------------------------------------------------------------------------
-REDIS_URL = env.str("REDIS_URL", default="")
-if PRODUCTION and not REDIS_URL:
-    raise ImproperlyConfigured("REDIS_URL is required in production")
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_TASK_ALWAYS_EAGER = False

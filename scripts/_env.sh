@@ -1,5 +1,5 @@
-# Sourced by scripts/run.sh and scripts/test.sh: a virtualenv in .venv with the locked dependencies.
-# Usage: source scripts/_env.sh [dev]
+# Sourced by scripts/run.sh, scripts/test.sh and scripts/manage.sh: a virtualenv in .venv with the locked
+# dependencies, and a secret key for this checkout. Usage: source scripts/_env.sh [dev]
 set -euo pipefail
 PYTHON="${PYTHON:-python3}"
 if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
@@ -13,7 +13,9 @@ fi
 locks=(requirements.lock)
 if [ "${1:-}" = "dev" ]; then locks+=(requirements-dev.lock); fi
 stamp=".venv/.installed-$(cat "${locks[@]}" | sha256sum | cut -c1-16)"
-if [ ! -f "$stamp" ]; then
+# The runtime dependencies are a subset of the dev set: a .venv set up by scripts/test.sh serves run.sh too.
+dev_stamp=".venv/.installed-$(cat requirements.lock requirements-dev.lock | sha256sum | cut -c1-16)"
+if [ ! -f "$stamp" ] && [ ! -f "$dev_stamp" ]; then
   echo "pvtrack: installing locked dependencies (${locks[*]})" >&2
   args=()
   for l in "${locks[@]}"; do args+=(-r "$l"); done
@@ -21,3 +23,15 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 export PATH="$PWD/.venv/bin:$PATH"
+
+# A secret key for this checkout, created once, shared by every process of every run (sessions survive a
+# restart). Settings never write it: they read SECRET_KEY or SECRET_KEY_FILE. Not in production, which must
+# be given its own key.
+if [ -z "${SECRET_KEY:-}" ] && [ -z "${SECRET_KEY_FILE:-}" ] && [ "${PVTRACK_ENV:-development}" != production ]; then
+  if [ ! -s .pvtrack/secret_key ]; then
+    mkdir -p .pvtrack
+    (umask 077 && python -c 'import secrets; print(secrets.token_urlsafe(50))' >.pvtrack/secret_key.tmp \
+      && mv .pvtrack/secret_key.tmp .pvtrack/secret_key)
+  fi
+  export SECRET_KEY_FILE="$PWD/.pvtrack/secret_key"
+fi

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 from decimal import Decimal
+from urllib.parse import quote, urlencode
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -66,6 +67,35 @@ def django_db_setup(django_db_setup, django_db_blocker):
         ctcae_synonyms_load()
         categories_load()
         cohorts_load()
+
+
+def libpq_params(connection) -> dict:
+    """Connection parameters of Django's ``connection`` (host may be a socket directory, or come from OPTIONS).
+
+    Django's own ``get_connection_params()``, without the psycopg objects it adds (cursor class, adapters):
+    a session opened with these reaches exactly the server and database Django uses.
+    """
+    params = connection.get_connection_params()
+    return {k: v for k, v in params.items() if k not in ("cursor_factory", "context", "prepare_threshold")}
+
+
+def database_url(connection) -> str:
+    """A DATABASE_URL for another process (worker, web server) that reaches the database of ``connection``."""
+    params = libpq_params(connection)
+    user = quote(str(params.pop("user", "")), safe="")
+    password = params.pop("password", None)
+    dbname = quote(str(params.pop("dbname")), safe="")
+    params.pop("client_encoding", None)
+    host = str(params.pop("host", "") or "")
+    port = str(params.pop("port", "") or "")
+    auth = f"{user}:{quote(str(password), safe='')}@" if password else (f"{user}@" if user else "")
+    if host.startswith("/"):  # a socket directory: libpq and django-environ both read it from ?host=
+        params = {"host": host, **({"port": port} if port else {}), **params}
+        netloc = ""
+    else:
+        netloc = host + (f":{port}" if port else "")
+    query = urlencode({k: v for k, v in params.items() if v is not None})
+    return f"postgresql://{auth}{netloc}/{dbname}" + (f"?{query}" if query else "")
 
 
 def make_user(username: str, site: Site | None = None, role: str = Membership.Role.WARD_STAFF):

@@ -176,6 +176,8 @@ def test_every_shared_variable_is_one_that_settings_reads(services):
     """A misspelt variable (DATABASE_URI, REDIS_HOST...) would be silently ignored by the app."""
     source = (ROOT / "pvtrack" / "settings.py").read_text()
     read = set(re.findall(r'env\.\w+\("([A-Z_]+)"', source)) | set(re.findall(r'"([A-Z_]+)" in env', source))
+    secrets_read = set(re.findall(r'\bsecret\("([A-Z_]+)"\)', source))  # NAME, or the file named by NAME_FILE
+    read |= secrets_read | {f"{name}_FILE" for name in secrets_read}
     env = services["web"]["environment"]
     assert set(env) <= read, f"not read by settings.py: {set(env) - read}"
     # What production refuses to start without (settings.py raises ImproperlyConfigured) is all there.
@@ -213,9 +215,11 @@ def test_static_root_is_the_directory_the_image_lets_the_app_user_write(services
 def run_with_compose_environment(args: list[str], services: dict, tmp_path: Path) -> subprocess.CompletedProcess:
     """Run ``python <args>`` with the web service's interpolated environment (as in the container)."""
     env = {k: interpolate(str(v), DEPLOY_ENV) for k, v in services["web"]["environment"].items()}
-    env["STATIC_ROOT"] = str(tmp_path / "static")  # settings creates it at import; keep this machine clean
-    inherited = {k: v for k, v in os.environ.items()
-                 if k not in ("DATABASE_URL", "REDIS_URL") and not k.startswith(("DJANGO_", "PVTRACK_"))}
+    env["STATIC_ROOT"] = str(tmp_path / "static")  # not /app/staticfiles of this machine (collectstatic writes)
+    # Nothing of this shell's configuration: the scripts export SECRET_KEY_FILE, which beside the compose
+    # file's SECRET_KEY would be refused ("set only one of them").
+    own = {*settings.SECRET_NAMES, *(f"{name}_FILE" for name in settings.SECRET_NAMES)}
+    inherited = {k: v for k, v in os.environ.items() if k not in own and not k.startswith(("DJANGO_", "PVTRACK_"))}
     return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=120,
                           env=inherited | env | {"DJANGO_SETTINGS_MODULE": "pvtrack.settings"})
 
@@ -232,6 +236,7 @@ def test_production_settings_load_from_the_compose_environment(services, tmp_pat
     assert loaded == {"debug": False, "db": "postgres", "hosts": ["pvtrack.hospital.example"],
                       "broker": "redis://redis:6379/0", "eager": False, "tz": "Europe/Warsaw",
                       "key": DEPLOY_ENV["SECRET_KEY"], "ssl": True}
+    assert not (tmp_path / "static").exists()  # settings only read the environment: collectstatic creates it
 
 
 def test_django_deployment_checks_pass_with_the_compose_environment(services, tmp_path):

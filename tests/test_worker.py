@@ -15,7 +15,7 @@ from django.http import HttpRequest
 
 from patients.models import Membership
 from reports.models import BenchmarkRun
-from tests.conftest import PASSWORD, event_form_data, make_cycle, make_patient, make_user
+from tests.conftest import PASSWORD, database_url, event_form_data, make_cycle, make_patient, make_user
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -35,9 +35,8 @@ def worker(committed_reference_data, tmp_path):
     from pvtrack.celery import app
 
     app.control.purge()  # messages left by earlier runs refer to runs that do not exist here
-    db = connection.settings_dict
-    env = os.environ | {
-        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL_FILE", "REDIS_URL_FILE")} | {
+        "DATABASE_URL": database_url(connection),  # the test database, on whichever server the tests use
         "REDIS_URL": settings.REDIS_URL, "PVTRACK_ENV": "test", "CONN_MAX_AGE": "0",
     }
     log = tmp_path / "worker.log"

@@ -83,7 +83,8 @@ class Harness:
             "PVTRACK_BEAT_MAX_LOOP_INTERVAL": "1", "PVTRACK_BEAT_DEAD_AFTER_S": "10", "LOG_LEVEL": "WARNING",
             "PYTHONUNBUFFERED": "1",
         }
-        self.env.pop("PVTRACK_TEST_JOB_DELAY_S", None)
+        for name in ("PVTRACK_TEST_JOB_DELAY_S", "DATABASE_URL_FILE", "REDIS_URL_FILE"):  # *_FILE: set above
+            self.env.pop(name, None)
         self.base_url = f"http://127.0.0.1:{self.web_port}"
 
     # --- processes -------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from reports.outbox import requeue_pending_runs
 from reports.runs import RUN_LOCK_NAMESPACE, benchmark_execute, benchmark_run_now
 from reports.selectors import benchmark_staleness
 from reports.tasks import benchmark_run_task
+from tests.conftest import libpq_params
 
 
 def _ago(seconds: float) -> datetime.datetime:
@@ -38,10 +39,8 @@ def broker_mode(monkeypatch):
 
 @pytest.fixture
 def other_connection():
-    """A second database session (as another worker process would have)."""
-    db = connection.settings_dict
-    conn = psycopg.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"] or None,
-                           dbname=db["NAME"], autocommit=True)
+    """A second database session (as another worker process would have), on exactly the server Django uses."""
+    conn = psycopg.connect(**libpq_params(connection), autocommit=True)
     yield conn
     conn.close()
 
