@@ -10,9 +10,11 @@ from rest_framework import filters, mixins, permissions, serializers, viewsets
 from rest_framework.response import Response
 
 from ae.models import AdverseEvent, CTCAEGrade, CTCAETerm
-from ae.selectors import adverse_events_for
+from ae.selectors import adverse_events_for, with_treatment_emergent
 from ae.services.events import EDITABLE_FIELDS, adverse_event_create, adverse_event_update
 from ae.synonyms import term_search
+from core.idempotency import idempotent_create
+from core.text import MAX_REASON_CHARS
 from patients import access
 from patients.apis import SiteScopedWritePermission, SlugRelatedField
 from patients.selectors import cycles_for, patients_for
@@ -73,18 +75,37 @@ class AdverseEventSerializer(serializers.ModelSerializer):
     term = SlugRelatedField(slug_field="term", queryset=CTCAETerm.objects.all())
     meddra_code = serializers.IntegerField(source="term.meddra_code", read_only=True)
     onset_cycle_day = serializers.IntegerField(read_only=True)
-    reason = serializers.CharField(write_only=True, required=False, allow_blank=True,
-                                   help_text="Required when changing an existing event.")
+    reason = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=MAX_REASON_CHARS,
+                                   help_text="Required when changing an existing event (at least 3 visible "
+                                             "characters; kept with the record).")
+    treatment_emergent = serializers.SerializerMethodField(
+        help_text="ADaM TRTEMFL: began during treatment (not before the cycle, or after the first dose), or was "
+                  "present before the cycle and worsened; not for onsets recorded as after-cycle follow-up.")
+    confirm_separate = serializers.BooleanField(
+        write_only=True, required=False, default=False,
+        help_text="Create it even though it looks like an event already recorded (same term and onset in the cycle, "
+                  "or an open episode of the term): without it such a create answers 409 probable_duplicate.")
 
     class Meta:
         model = AdverseEvent
         fields = ["id", "patient", "cycle", "term", "meddra_code", "grade", "verbatim_term", "grading_scale",
-                  "onset_date", "onset_cycle_day", "resolution_date", "present_before_cycle", "serious",
-                  *AdverseEvent.SAE_FIELDS, "relatedness", "action_taken", "outcome", "version", "created_at",
-                  "updated_at", "reason", "computed_grade", "computed_rationale", "grade_discrepancy_reason",
-                  "discrepancy_resolved_at"]
+                  "onset_date", "onset_cycle_day", "resolution_date", "present_before_cycle", "grade_at_cycle_start",
+                  "after_cycle_follow_up", "follow_up_reason", "treatment_emergent", "serious",
+                  *AdverseEvent.SAE_FIELDS, "relatedness", "action_taken", "outcome", "origin", "entered_grade",
+                  "version", "created_at", "updated_at", "reason", "confirm_separate", "computed_grade",
+                  "computed_rationale", "grade_discrepancy_reason", "discrepancy_resolved_at"]
         read_only_fields = ["created_at", "updated_at", "computed_grade", "computed_rationale",
-                            "discrepancy_resolved_at"]
+                            "discrepancy_resolved_at", "origin", "entered_grade"]
+        extra_kwargs = {"serious": {"help_text": "Set automatically (with sae_death) for a death: grade 5 or outcome "
+                                                 "FATAL."}}
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_treatment_emergent(self, event: AdverseEvent) -> bool:
+        trtemfl = getattr(event, "trtemfl", None)
+        if trtemfl is None:  # an instance not read through the annotated list/detail queryset (create, update)
+            trtemfl = with_treatment_emergent(AdverseEvent.objects.filter(pk=event.pk)).values_list(
+                "trtemfl", flat=True).get()  # type: ignore[misc]  # an annotation django-stubs cannot see
+        return bool(trtemfl)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -115,12 +136,19 @@ class AdverseEventViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins
     filterset_class = AdverseEventFilter
 
     def get_queryset(self):
-        return (adverse_events_for(self.request.user)
-                .select_related("term", "cycle", "patient__site").order_by("id"))
+        return with_treatment_emergent(adverse_events_for(self.request.user)
+                                       .select_related("term", "cycle", "patient__site").order_by("id"))
+
+    @idempotent_create
+    def create(self, request, *args, **kwargs):
+        """Create an event; ``Idempotency-Key`` makes a retry safe (core.idempotency)."""
+        return super().create(request, *args, **kwargs)
 
     def perform_create(self, serializer):
         data = {k: v for k, v in serializer.validated_data.items() if k in EDITABLE_FIELDS or k == "patient"}
-        serializer.instance = adverse_event_create(acting_user=self.request.user, **data)
+        serializer.instance = adverse_event_create(
+            acting_user=self.request.user, confirm_separate=serializer.validated_data.get("confirm_separate", False),
+            **data)
 
     def update(self, request, *args, **kwargs):
         event = self.get_object()

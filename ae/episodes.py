@@ -13,7 +13,8 @@ verbatim term "ICANS" and grading_scale "astct_2019", so the grade's scale is ne
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -124,36 +125,68 @@ def local_time(at: datetime.datetime) -> datetime.datetime:
     return timezone.localtime(at)
 
 
-def episode_fields(kind_label: str, assessments: Sequence[Any], computed: Callable[[Any], int],
-                   rationale: Callable[[Any], str]) -> dict[str, Any]:
-    """The episode AE's grade fields from all its assessments (any order; each has ``assessed_at``,
-    ``effective_grade`` and ``grade_discrepancy_reason``).
+@dataclass(frozen=True)
+class Observation:
+    """One graded observation of an episode: a bedside assessment or a graded lab result.
 
-    Returns grade (max effective grade), computed_grade (max computed grade), computed_rationale,
-    grade_discrepancy_reason (the assessments' reasons when the two maxima differ, else ""), onset_date
-    (local date of the first assessment) and resolution_date (local date of the first grade-0 assessment
-    after the last positive one when the latest assessment is grade 0, else None).
+    ``at``: aware datetime (assessed / collected); ``effective_grade``: the grade that counts (the clinician's
+    where entered, else the computed one; 0 = no longer present); ``computed_grade``: the published rule's grade;
+    ``rationale``: the criterion that set the computed grade; ``discrepancy_reason``: why the clinician's grade
+    differs ("" when it does not); ``label``: what it is ("CRS assessment", "platelet count").
     """
-    ordered = sorted(assessments, key=lambda a: a.assessed_at)
-    grade = max(a.effective_grade for a in ordered)
-    top = max(computed(a) for a in ordered)
-    setter = next(a for a in ordered if computed(a) == top)
-    positive = [i for i, a in enumerate(ordered) if a.effective_grade > 0]
+
+    at: datetime.datetime
+    effective_grade: int
+    computed_grade: int
+    rationale: str
+    discrepancy_reason: str = ""
+    label: str = "observation"
+
+
+def episode_fields(scale_label: str, observations: Sequence[Observation], *, entered_grade: int | None = None,
+                   entered_onset: datetime.date | None = None) -> dict[str, Any]:
+    """The episode AE's grade and date fields from all its observations (any order, at least one) and, for an
+    episode first entered by hand, the grade and onset entered then (a floor: a later observation never lowers
+    what a clinician recorded).
+
+    Returns grade (worst of the entered grade and the observations' effective grades), computed_grade (worst
+    computed grade), computed_rationale ("Worst <scale_label> grade of N observation(s), <when>: <why>"),
+    grade_discrepancy_reason (when grade and computed_grade differ: the observations' reasons and, if it is the
+    entered grade that sets the episode's grade, that fact; else ""), onset_date (the entered onset or the local
+    date of the first positive observation, whichever is earlier) and resolution_date (local date of the first
+    grade-0 observation after the last positive one, when the latest observation is grade 0; else None).
+    Raises ValueError if there is no observation.
+    """
+    if not observations:
+        raise ValueError("an episode needs at least one observation")
+    ordered = sorted(observations, key=lambda o: o.at)
+    observed = max(o.effective_grade for o in ordered)
+    grade = max(observed, entered_grade or 0)
+    top = max(o.computed_grade for o in ordered)
+    setter = next(o for o in ordered if o.computed_grade == top)
+    positive = [i for i, o in enumerate(ordered) if o.effective_grade > 0]
     resolution = None
     if positive and ordered[-1].effective_grade == 0:
-        resolution = local_time(ordered[positive[-1] + 1].assessed_at).date()
-    reasons = [f"{local_time(a.assessed_at):%d %b %Y %H:%M}: {a.grade_discrepancy_reason}" for a in ordered
-               if a.effective_grade != computed(a)]
+        resolution = local_time(ordered[positive[-1] + 1].at).date()
+    reasons = [f"{local_time(o.at):%d %b %Y %H:%M}: {o.discrepancy_reason}" for o in ordered
+               if o.effective_grade != o.computed_grade and o.discrepancy_reason]
+    if entered_grade is not None and entered_grade > observed and entered_grade != top:
+        reasons.insert(0, f"grade {entered_grade} was entered by hand on the adverse event before these "
+                          f"{len(ordered)} observation(s)")
+    first = local_time(ordered[positive[0]].at).date() if positive else local_time(ordered[0].at).date()
+    onset = min(first, entered_onset) if entered_onset is not None else first
     return {
         "grade": grade, "computed_grade": top,
-        "computed_rationale": (f"Worst ASTCT 2019 {kind_label} grade of {len(ordered)} assessment(s), "
-                               f"{local_time(setter.assessed_at):%d %b %Y %H:%M}: {rationale(setter)}"),
+        "computed_rationale": (f"Worst {scale_label} grade of {len(ordered)} {setter.label}(s), "
+                               f"{local_time(setter.at):%d %b %Y %H:%M}: {setter.rationale}"),
         "grade_discrepancy_reason": "; ".join(reasons) if grade != top else "",
-        "onset_date": local_time(ordered[0].assessed_at).date(), "resolution_date": resolution,
+        "onset_date": onset, "resolution_date": resolution,
     }
 
 
 def episode_outcome(current: str | None, resolved: bool) -> str:
+    """The episode AE's outcome (CDISC OUT) after an observation: Fatal and sequelae stay; resolved → recovered;
+    otherwise not recovered (or the recovering/unknown outcome already recorded)."""
     out = AdverseEvent.Outcome
     if current is not None and current in (out.FATAL, out.SEQUELAE):
         return current

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from ae import grading, synonyms
 from ae.models import AdverseEvent, CTCAETerm
+from core.text import MAX_REASON_CHARS
 from patients.models import Patient, TreatmentCycle
 
 
@@ -64,20 +65,31 @@ class AdverseEventForm(forms.ModelForm):
                                                    "abbreviation (e.g. plt, CRS, ANC, hypokalaemia).")
     grade = forms.TypedChoiceField(coerce=int, choices=[(g, f"Grade {g}") for g in range(1, 6)],
                                    widget=forms.RadioSelect)
+    grade_at_cycle_start = forms.TypedChoiceField(
+        label="Grade when the cycle started", required=False, coerce=int, empty_value=None,
+        choices=[("", "—")] + [(g, f"Grade {g}") for g in range(1, 6)],
+        help_text="Only for an event present before the cycle: a higher grade since then is a worsening "
+                  "(treatment-emergent).")
 
     class Meta:
         model = AdverseEvent
         fields = ["cycle", "term", "grade", "onset_date", "resolution_date", "present_before_cycle",
+                  "grade_at_cycle_start", "after_cycle_follow_up", "follow_up_reason",
                   "relatedness", "action_taken", "outcome", "serious", *AdverseEvent.SAE_FIELDS,
                   "grading_scale", "verbatim_term", "grade_discrepancy_reason"]
         widgets = {
             "onset_date": forms.DateInput(attrs={"type": "date"}),
             "resolution_date": forms.DateInput(attrs={"type": "date"}),
+            "follow_up_reason": forms.Textarea(attrs={"rows": 2, "maxlength": MAX_REASON_CHARS}),
         }
 
     def __init__(self, *args: Any, patient: Patient, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.instance.patient = patient
+        self.existing: AdverseEvent | None = None
+        if self.is_bound and "confirm_separate" in self.data:  # the nurse saw the duplicate warning and confirmed
+            self.fields["confirm_separate"] = forms.BooleanField(
+                label="This is a separate event: save it anyway", required=False)
         limit_to_cycles_of(self.fields["cycle"], patient)
         self.fields["term"].widget.attrs.update({"list": "ctcae-terms", "autocomplete": "off",
                                                  "data-term-picker": "1", "autofocus": True})
@@ -87,9 +99,28 @@ class AdverseEventForm(forms.ModelForm):
             self.fields["grade"].help_text = (f"Computed: grade {self.instance.computed_grade} — "
                                               f"{self.instance.computed_rationale}")
 
+    def offer_confirmation(self, existing: AdverseEvent, message: str) -> None:
+        """Show ``message`` about the event this one may duplicate and add the box that confirms it is separate."""
+        self.fields["confirm_separate"] = forms.BooleanField(
+            label="This is a separate event: save it anyway", required=False)
+        self.existing = existing
+        self.add_error(None, message)
+
     def clean(self) -> dict[str, Any]:
-        """A term given by a ward synonym keeps the synonym as the verbatim term, unless one was written."""
+        """A term given by a ward synonym keeps the synonym as the verbatim term, unless one was written. A death
+        (grade 5 or outcome Fatal) is serious with "results in death": both are ticked here, and the nurse is told
+        (``self.derived``), as the service would do anyway."""
         cleaned = super().clean() or {}
+        self.derived: list[str] = []
+        if cleaned.get("grade") == 5 or cleaned.get("outcome") == AdverseEvent.Outcome.FATAL:
+            if not (cleaned.get("serious") and cleaned.get("sae_death")):
+                self.derived.append("Serious and 'results in death' were ticked: a death (grade 5 or outcome "
+                                    "Fatal) is always a serious adverse event.")
+            cleaned["serious"], cleaned["sae_death"] = True, True
+        if not cleaned.get("present_before_cycle"):
+            cleaned["grade_at_cycle_start"] = None
+        if not cleaned.get("after_cycle_follow_up"):
+            cleaned["follow_up_reason"] = ""
         term = cleaned.get("term")
         typed = " ".join((self["term"].data or "").split())
         if (term is not None and typed.casefold() != term.term.casefold()
@@ -101,7 +132,8 @@ class AdverseEventForm(forms.ModelForm):
 class AdverseEventEditForm(AdverseEventForm):
     """The same form plus the reason for the change and the version the editor started from."""
 
-    reason = forms.CharField(label="Reason for change", widget=forms.Textarea(attrs={"rows": 2}),
+    reason = forms.CharField(label="Reason for change", max_length=MAX_REASON_CHARS,
+                             widget=forms.Textarea(attrs={"rows": 2}),
                              help_text="Required: kept with the record's history.")
     version = forms.IntegerField(widget=forms.HiddenInput)
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import Exists, F, OuterRef, Prefetch, QuerySet
+from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Prefetch, QuerySet
 
 from ae.episodes import CRS_TERM, ICANS_TERM
 from ae.models import AdverseEvent, CRSAssessment, CTCAESynonym, CTCAETerm, ICANSAssessment, LabResult
+from ae.models.events import treatment_emergent_q
 from core.types import AnyUser
 from patients.access import ALL_ROLES, sites_for
 from patients.models import Patient, Site, TreatmentCycle
@@ -25,6 +26,17 @@ def patient_records_for(user: AnyUser) -> QuerySet[Patient]:
     events = AdverseEvent.objects.select_related("term").order_by("onset_date", "id")
     cycles = TreatmentCycle.objects.order_by("number").prefetch_related(Prefetch("adverse_events", queryset=events))
     return patients_for(user).select_related("site").prefetch_related(Prefetch("cycles", queryset=cycles))
+
+
+def treatment_emergent_events(site: Site) -> QuerySet[AdverseEvent]:
+    """The site's treatment-emergent adverse events (ADaM TRTEMFL = "Y", :func:`ae.models.events.treatment_emergent_q`):
+    what the benchmark counts and the graded AE table tabulates."""
+    return AdverseEvent.objects.filter(patient__site=site).filter(treatment_emergent_q())
+
+
+def with_treatment_emergent(events: QuerySet[AdverseEvent]) -> QuerySet[AdverseEvent]:
+    """``events`` annotated ``trtemfl`` (bool, ADaM TRTEMFL) by the same rule."""
+    return events.annotate(trtemfl=ExpressionWrapper(treatment_emergent_q(), output_field=BooleanField()))
 
 
 def crs_assessments_for(user: AnyUser) -> QuerySet[CRSAssessment]:

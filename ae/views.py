@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -19,16 +19,18 @@ from ae.forms import (
     ICANSAssessmentForm,
     LabResultForm,
 )
-from ae.models import CRSAssessment, ICANSAssessment
+from ae.models import AdverseEvent, CRSAssessment, ICANSAssessment
 from ae.services.assessments import crs_assessment_record, icans_assessment_record
 from ae.services.events import (
     EDITABLE_FIELDS,
+    ProbableDuplicateError,
     StaleEditError,
     adverse_event_create,
     adverse_event_update,
     grade_discrepancy_resolve,
 )
 from ae.services.labs import lab_result_record
+from core.idempotency import new_token, once_per_submission
 from core.types import AuthenticatedRequest
 from patients import access
 from patients.selectors import patients_for
@@ -43,8 +45,21 @@ def patient_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
                   {"patient": patient, "site": patient.site, "can_record": can_record})
 
 
+def _saved_notices(request: HttpRequest, form: AdverseEventForm, event: AdverseEvent) -> None:
+    """Tell the nurse what was derived for her (a death made serious) and who was notified."""
+    for note in getattr(form, "derived", []):
+        messages.info(request, note)
+    notified = event.notifications.count()
+    if notified:
+        messages.warning(request, f"{event.get_outcome_display() if event.is_death else 'Serious event'}: the site's "
+                                  f"safety officers were notified ({notified}).")
+
+
 @login_required
+@once_per_submission("event-create")
 def event_create(request: AuthenticatedRequest, patient_pk: int) -> HttpResponse:
+    """Record an adverse event. A probable duplicate (same term and onset, or an open episode of the term in the
+    cycle) is shown with a link to the existing event and a box to confirm that this one is separate."""
     patient = get_object_or_404(patients_for(request.user, access.RECORDERS).select_related("site"),
                                 pk=patient_pk)
     form = AdverseEventForm(request.POST or None, patient=patient)
@@ -54,16 +69,21 @@ def event_create(request: AuthenticatedRequest, patient_pk: int) -> HttpResponse
     if request.method == "POST" and form.is_valid():
         data = {f: form.cleaned_data[f] for f in EDITABLE_FIELDS if f in form.cleaned_data}
         try:
-            event = adverse_event_create(acting_user=request.user, patient=patient, **data)
+            event = adverse_event_create(acting_user=request.user, patient=patient,
+                                         confirm_separate=bool(form.cleaned_data.get("confirm_separate")), **data)
+        except ProbableDuplicateError as exc:
+            form.offer_confirmation(exc.existing, exc.detail)
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
             messages.success(request, f"Saved: {event.term} grade {event.grade}, cycle {event.cycle.number}.")
+            _saved_notices(request, form, event)
             if "save_another" in request.POST:
                 return redirect("event-create", patient_pk=patient.pk)
             return redirect("patient-detail", pk=patient.pk)
     return render(request, "ae/event_form.html", {"form": form, "patient": patient, "site": patient.site,
-                                                  "term_options": selectors.term_picker_options()})
+                                                  "term_options": selectors.term_picker_options(),
+                                                  "submission_token": new_token()})
 
 
 @login_required
@@ -91,6 +111,7 @@ def event_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             form.add_error(None, exc)
         else:
             messages.success(request, "Change saved with its reason.")
+            _saved_notices(request, form, event)
             return redirect("patient-detail", pk=patient.pk)
     return render(request, "ae/event_form.html", {
         "form": form, "patient": patient, "site": patient.site, "event": event, "stale": stale,

@@ -29,7 +29,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import InterfaceError, OperationalError
+from django.db import IntegrityError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
@@ -179,6 +179,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         return _response(problem(exc.status_code, str(code), str(exc.detail)), headers)
     if database_lost(exc):
         return _response(problem(503, "database_unavailable", DATABASE_DOWN), {"Retry-After": "30"})
+    if isinstance(exc, IntegrityError):  # a race the service did not name: still a conflict, never a 500
+        logger.warning("integrity error answered 409 (%s)", type(exc.__cause__).__name__)
+        return _response(problem(409, "conflict", "This conflicts with a record saved at the same moment; nothing "
+                                                  "was changed. Reload and try again."))
     request = context.get("request")
     logger.exception("unhandled error in API view %s", getattr(request, "path", "?"), exc_info=exc)
     return _response(problem(500, "server_error", SERVER_ERROR))

@@ -7,6 +7,8 @@ from typing import Any
 
 from rest_framework import mixins, permissions, serializers, viewsets
 
+from core.idempotency import idempotent_create
+from core.text import MAX_REASON_CHARS
 from patients import access
 from patients.models import Patient, TreatmentCycle
 from patients.selectors import cycles_for, patients_for
@@ -30,7 +32,8 @@ class SiteScopedWritePermission(permissions.BasePermission):
         return access.can_record(request.user, site)
 
 
-REASON_HELP = "Required when changing an existing record: kept in its audit trail."
+REASON_HELP = ("Required when changing an existing record (at least 3 visible characters): kept in its audit "
+               "trail.")
 
 
 class SlugRelatedField(serializers.SlugRelatedField):
@@ -46,7 +49,8 @@ class SlugRelatedField(serializers.SlugRelatedField):
 class PatientSerializer(serializers.ModelSerializer):
     site = SlugRelatedField(slug_field="slug", queryset=access.Site.objects.none())
     usubjid = serializers.CharField(read_only=True)
-    reason = serializers.CharField(write_only=True, required=False, allow_blank=True, help_text=REASON_HELP)
+    reason = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=MAX_REASON_CHARS,
+                                   help_text=REASON_HELP)
 
     class Meta:
         model = Patient
@@ -68,6 +72,11 @@ class ReasonedWriteViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixin
     permission_classes = [permissions.IsAuthenticated, SiteScopedWritePermission]
     model: type  # and a static ``save_service(instance, *, acting_user, reason)`` in each subclass
     save_service: Callable[..., Any]
+
+    @idempotent_create
+    def create(self, request, *args, **kwargs):
+        """Create the record; ``Idempotency-Key`` makes a retry safe (core.idempotency)."""
+        return super().create(request, *args, **kwargs)
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
@@ -100,7 +109,8 @@ class PatientViewSet(ReasonedWriteViewSet):
 
 
 class TreatmentCycleSerializer(serializers.ModelSerializer):
-    reason = serializers.CharField(write_only=True, required=False, allow_blank=True, help_text=REASON_HELP)
+    reason = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=MAX_REASON_CHARS,
+                                   help_text=REASON_HELP)
 
     class Meta:
         model = TreatmentCycle

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from decimal import Decimal
 
 import pgtrigger
@@ -10,8 +11,18 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 from core.audit import tracked
+
+#: Plausibility of cycle dates (a typing slip such as 0001-01-01 or 9999-12-31 is refused): earliest start
+#: (blinatumomab's first paediatric use was in the phase I/II trial from 2008; 2005 leaves a margin), longest cycle
+#: from start to end (28-day infusion + interruptions; 120 days is generous), how far ahead a start may be entered.
+EARLIEST_CYCLE = datetime.date(2005, 1, 1)
+MAX_CYCLE_DAYS = 120
+MAX_START_AHEAD_DAYS = 60
+#: Earliest plausible birth month (young adults are treated on paediatric protocols up to about 25 years).
+EARLIEST_BIRTH = datetime.date(1950, 1, 1)
 
 #: Marrow blast threshold (%) separating high from low leukaemia burden; the strata of the
 #: benchmark case mix (statistics.md §3.2; blinatumomab CRS/neurotoxicity rise with burden).
@@ -92,14 +103,43 @@ class Patient(models.Model):
             models.UniqueConstraint(fields=["site", "study_id"], name="patient_study_id_unique_per_site"),
             models.CheckConstraint(condition=Q(birth_month__day=1), name="patient_birth_month_first_day",
                 violation_error_message="The birth month is stored as the first day of the month."),
+            models.CheckConstraint(condition=Q(birth_month__gte=EARLIEST_BIRTH), name="patient_birth_month_plausible",
+                violation_error_message=f"The birth month cannot be before {EARLIEST_BIRTH:%Y}."),
             models.CheckConstraint(condition=Q(study_id__regex=r"^[A-Z0-9][A-Z0-9-]{1,29}$"),
                                    name="patient_study_id_pseudonymous_format",
                 violation_error_message=("Use the pseudonymous study ID (capital letters, digits and hyphens),"
                                          " never a name.")),
         ]
+        triggers = [
+            pgtrigger.Trigger(
+                name="patient_birth_month_not_future",
+                operation=pgtrigger.Insert | pgtrigger.Update,
+                when=pgtrigger.Before,
+                func="""
+                IF NEW.birth_month > CURRENT_DATE + 1 THEN
+                    RAISE EXCEPTION 'birth month % is in the future', NEW.birth_month USING ERRCODE = 'check_violation';
+                END IF;
+                RETURN NEW;
+                """,
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.study_id
+
+    def clean(self) -> None:
+        """Refuse a birth month in the future, before ``EARLIEST_BIRTH``, or after one of the patient's cycles."""
+        if self.birth_month is None:
+            return
+        if self.birth_month > timezone.localdate():
+            raise ValidationError({"birth_month": "The birth month cannot be in the future."})
+        if self.birth_month < EARLIEST_BIRTH:
+            raise ValidationError({"birth_month": f"The birth month cannot be before {EARLIEST_BIRTH:%Y}."})
+        if self.pk:
+            first = self.cycles.order_by("start_date").values_list("start_date", flat=True).first()
+            if first is not None and first < self.birth_month:
+                raise ValidationError({"birth_month": f"Cycle treatment started {first:%d %b %Y}, before this "
+                                                      "birth month."})
 
     @property
     def usubjid(self) -> str:
@@ -157,6 +197,13 @@ class TreatmentCycle(models.Model):
                                    name="cycle_end_not_before_start",
                 violation_error_message="The cycle cannot end before it starts."),
             models.CheckConstraint(
+                condition=Q(start_date__gte=EARLIEST_CYCLE)
+                & (Q(end_date__isnull=True)
+                   | Q(end_date__lte=F("start_date") + datetime.timedelta(days=MAX_CYCLE_DAYS))),
+                name="cycle_dates_plausible",
+                violation_error_message=f"A cycle starts after {EARLIEST_CYCLE:%Y} and lasts at most "
+                                        f"{MAX_CYCLE_DAYS} days."),
+            models.CheckConstraint(
                 condition=Q(marrow_blasts_pct__isnull=True)
                 | (Q(marrow_blasts_pct__gte=0) & Q(marrow_blasts_pct__lte=100)),
                 name="cycle_blasts_pct_0_100",
@@ -178,6 +225,22 @@ class TreatmentCycle(models.Model):
                 violation_error_message="Give the reason for the infusion interruptions."),
         ]
         triggers = [
+            pgtrigger.Trigger(  # the f-string holds only the integer constant MAX_START_AHEAD_DAYS
+                name="cycle_dates_not_future_nor_before_birth",
+                operation=pgtrigger.Insert | pgtrigger.Update,
+                when=pgtrigger.Before,
+                func=f"""
+                IF NEW.start_date > CURRENT_DATE + {MAX_START_AHEAD_DAYS + 1} OR NEW.end_date > CURRENT_DATE + 1 THEN
+                    RAISE EXCEPTION 'cycle dates too far ahead (start %, end %)', NEW.start_date, NEW.end_date
+                        USING ERRCODE = 'check_violation';
+                END IF;
+                IF NEW.start_date < (SELECT birth_month FROM patients_patient WHERE id = NEW.patient_id) THEN
+                    RAISE EXCEPTION 'cycle start % is before the birth month', NEW.start_date
+                        USING ERRCODE = 'check_violation';
+                END IF;
+                RETURN NEW;
+                """,  # noqa: S608 - the f-string inserts only the integer constant MAX_START_AHEAD_DAYS
+            ),
             # An AE's onset must not precede its cycle's start (unless recorded as present before
             # the cycle); moving a cycle's start date must not silently break that for existing AEs.
             pgtrigger.Trigger(
@@ -201,12 +264,43 @@ class TreatmentCycle(models.Model):
         return f"{self.patient} cycle {self.number}"
 
     def clean(self) -> None:
-        """Refuse a start date that would fall after the onset of an event recorded in this cycle."""
-        if self.pk and self.start_date:
+        """Refuse implausible dates (a start before birth or more than ``MAX_START_AHEAD_DAYS`` ahead, an end in
+        the future or more than ``MAX_CYCLE_DAYS`` after the start) and a start date that would fall after the
+        onset of an event recorded in this cycle. Raises ValidationError keyed by field."""
+        errors: dict[str, str] = {}
+        today = timezone.localdate()
+        born = self.patient.birth_month if self.patient_id else None
+        if self.start_date is not None:
+            if born is not None and self.start_date < born:
+                errors["start_date"] = f"{self.start_date:%d %b %Y} is before the patient was born ({born:%b %Y})."
+            elif self.start_date > today + datetime.timedelta(days=MAX_START_AHEAD_DAYS):
+                errors["start_date"] = (f"{self.start_date:%d %b %Y} is more than {MAX_START_AHEAD_DAYS} days ahead "
+                                        f"(today is {today:%d %b %Y}).")
+            elif self.start_date < EARLIEST_CYCLE:
+                errors["start_date"] = f"{self.start_date:%d %b %Y} is before blinatumomab was given to children."
+        if self.end_date is not None:
+            if self.end_date > today:
+                errors["end_date"] = (f"{self.end_date:%d %b %Y} is in the future: enter the end date once the "
+                                      "infusion has ended.")
+            elif self.start_date is not None and self.end_date > self.start_date + datetime.timedelta(
+                    days=MAX_CYCLE_DAYS):
+                errors["end_date"] = f"A cycle lasts at most {MAX_CYCLE_DAYS} days from its start."
+        if self.pk and self.start_date and "start_date" not in errors:
             early = self.adverse_events.filter(present_before_cycle=False, onset_date__lt=self.start_date).count()
             if early:
-                raise ValidationError({"start_date": f"{early} adverse event(s) of this cycle began before "
-                                                     f"{self.start_date:%d %b %Y}: correct their onset first."})
+                errors["start_date"] = (f"{early} adverse event(s) of this cycle began before "
+                                        f"{self.start_date:%d %b %Y}: correct their onset first.")
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def window_end(self) -> datetime.date | None:
+        """Last day an event's onset or an assessment may fall in this cycle without being recorded as
+        follow-up: the cycle's end plus ``settings.PVTRACK_FOLLOW_UP_DAYS`` (default 30); None while the cycle
+        has no end date (then only "not in the future" bounds it)."""
+        if self.end_date is None:
+            return None
+        return self.end_date + datetime.timedelta(days=settings.PVTRACK_FOLLOW_UP_DAYS)
 
     @property
     def blast_stratum(self) -> str | None:

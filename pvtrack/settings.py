@@ -33,7 +33,7 @@ PRODUCTION = PVTRACK_ENV == "production"
 DEBUG = env.bool("DEBUG", default=False)
 
 # Variables that may be given as <NAME>_FILE instead of <NAME>.
-SECRET_NAMES = ("SECRET_KEY", "DATABASE_URL", "REDIS_URL")
+SECRET_NAMES = ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "EMAIL_URL")
 
 
 def secret(name: str) -> str:
@@ -317,11 +317,19 @@ CELERY_BEAT_SCHEDULE = {
         "task": "reports.tasks.benchmark_all_sites_task",
         "schedule": crontab(hour=2, minute=0),
     },
+    "resend-safety-notification-emails": {
+        "task": "ae.tasks.notification_emails_resend_task",
+        "schedule": PVTRACK_OUTBOX["SWEEP_EVERY_S"],
+    },
     "requeue-pending-benchmarks": {
         "task": "reports.outbox.requeue_pending_runs_task",
         "schedule": PVTRACK_OUTBOX["SWEEP_EVERY_S"],
     },
 }
+
+# Adverse events and assessments belong to a cycle from its start to its end plus this many days (ADaM's
+# treatment-emergent window after the last dose); later onsets are recorded as follow-up with a reason.
+PVTRACK_FOLLOW_UP_DAYS = env.int("PVTRACK_FOLLOW_UP_DAYS", default=30)
 
 # Composition root: ward-data writers (ae, patients) request a benchmark through core.outbox, which calls this
 # function of the layer above them (the one inversion of the dependency order; see core/outbox.py).
@@ -342,6 +350,23 @@ PVTRACK_BENCHMARK = {
     # A cohort figure graded on another scale family (CTCAE vs ASTCT/Lee): "exclude" it, or "label" it and pool it.
     "SCALE_MISMATCH": env.str("PVTRACK_SCALE_MISMATCH", default="exclude"),
 }
+
+# --- E-mail (safety notices of deaths and new serious adverse events: ae/services/notifications.py) -----------
+# EMAIL_URL as django-environ reads it (smtp://user:password@host:587/?tls=True, consolemail://). Development and
+# tests print e-mails to the console (pytest-django swaps in the in-memory backend); production defaults to a
+# local relay. Links in e-mails start with PVTRACK_BASE_URL.
+# EMAIL_URL may carry a password: it may be given as EMAIL_URL_FILE.
+_email = env.email_url_config(secret("EMAIL_URL") or ("smtp://localhost:25" if PRODUCTION else "consolemail://"))
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email.get("EMAIL_HOST", "")
+EMAIL_PORT = _email.get("EMAIL_PORT", 25)
+EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="pvtrack <pvtrack@localhost>")
+PVTRACK_BASE_URL = env.str("PVTRACK_BASE_URL", default="http://localhost:8000")
 
 # --- Logging: ids only, never form bodies or patient data -----------------------------------------
 LOGGING = {

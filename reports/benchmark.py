@@ -26,6 +26,7 @@ from django.conf import settings
 from django.db.models import Count, Q
 
 from ae.models import AdverseEvent
+from ae.selectors import treatment_emergent_events
 from patients.models import HIGH_BURDEN_BLASTS_PCT, Patient, Site, TreatmentCycle
 from reports import sequential, stats
 from reports.models import BenchmarkCategory, CohortFigure
@@ -95,7 +96,7 @@ def collect_inputs(site: Site) -> dict[str, Any]:
         for family in SCALE_FAMILY_LABELS:
             scales = [code for code, fam in SCALE_FAMILIES.items() if fam == family]
             counts[f"scale|{cat.slug}|{family}"] = Count("id", filter=Q(term_id__in=term_ids, grading_scale__in=scales))
-    ward = AdverseEvent.objects.filter(patient__site=site, present_before_cycle=False).aggregate(**counts)
+    ward = treatment_emergent_events(site).aggregate(**counts)
     scale_counts = {k: ward.pop(k) for k in [k for k in ward if k.startswith("scale|")]}
 
     figures = cohort_figures([c.slug for c in categories])

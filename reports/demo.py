@@ -145,7 +145,9 @@ def _patients(site: Site, cohort: Cohort) -> tuple[list[Patient], list[Treatment
             site=site, study_id=f"DEMO-{i + 1:03d}", sex="F" if i % 2 else "M",
             birth_month=datetime.date(2012 + i % 10, 1 + i % 12, 1),
             disease_status=DISEASE_STATUS.get(cohort.population, Patient.DiseaseStatus.FIRST_RELAPSE))
-        start = datetime.date(2025, 1, 6) + datetime.timedelta(days=11 * i)
+        # Starts 11 days apart from January 2023, wrapping after 1,000 days: every cycle, event and resolution
+        # lies in the past (a cohort of 93 patients would otherwise start cycles in the future, which is refused).
+        start = datetime.date(2023, 1, 2) + datetime.timedelta(days=(11 * i) % 1000)
         schedule = SCHEDULES.get(cohort.schedule, TreatmentCycle.Schedule.STANDARD_28D)
         cycles.append(TreatmentCycle.objects.create(
             patient=patient, number=1, schedule=schedule, start_date=start,

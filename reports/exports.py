@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import xlsxwriter
 from django.db.models import Count, Max
 
-from ae.models import CTCAE_VERSION, AdverseEvent
+from ae.models import CTCAE_VERSION
+from ae.selectors import treatment_emergent_events
 from patients.models import Patient, Site, TreatmentCycle
 from reports import plots
 from reports.selectors import latest_run
@@ -62,7 +63,7 @@ def ae_table_rows(site: Site) -> list[Row]:
     Worst grade per (term, patient) is computed in the database; rows are ordered by SOC, then by
     falling Any count, then term.
     """
-    events = AdverseEvent.objects.filter(patient__site=site, present_before_cycle=False)
+    events = treatment_emergent_events(site)
     cycle_numbers = list(TreatmentCycle.objects.filter(patient__site=site).values_list("number", flat=True)
                          .distinct().order_by("number"))
     scopes: list[tuple[str, int | None]] = [("All cycles", None)] + [(f"Cycle {c}", c) for c in cycle_numbers]

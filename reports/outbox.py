@@ -7,17 +7,17 @@ Ward-data writers reach :func:`benchmark_run_queue` through :func:`core.outbox.b
 
 from __future__ import annotations
 
-import concurrent.futures
 import datetime
+import functools
 import logging
-import threading
 
 from celery import shared_task
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from core.publish import publish
 from patients.models import Site
 from reports.models import BenchmarkRun
 from reports.runs import locked_run_ids
@@ -29,62 +29,41 @@ logger = logging.getLogger(__name__)
 def benchmark_run_queue(*, site: Site, trigger: str) -> BenchmarkRun:
     """Queue a benchmark run of ``site`` in the caller's transaction; publish it after commit.
 
-    At most one run per site waits at a time (a partial unique index): a change made while a run is
-    pending is covered by that run, which reads the data when it starts. If publishing fails (broker
-    down), the run stays pending and ``requeue_pending_runs`` publishes it later; the caller's save is
-    never undone by a broker error.
+    At most one run per site waits at a time (a partial unique index): a change made while a run is pending
+    is covered by that run, which reads the data when it starts. Coverage is guaranteed, not hoped for: the
+    insert is ``INSERT … ON CONFLICT DO NOTHING`` (no unique-violation ERROR in the database log, no exception
+    to catch), and when a run is already pending this transaction holds a share lock on its row until it
+    commits, so the worker's claim (an UPDATE of that row) waits for this change to be visible. If the pending
+    run was claimed in between, a new one is queued. If publishing fails (broker down), the run stays pending
+    and ``requeue_pending_runs`` publishes it later; the caller's save is never undone by a broker error.
     """
-    try:
-        with transaction.atomic():
-            run = BenchmarkRun.objects.create(site=site, trigger=trigger)
-    except IntegrityError:
-        return BenchmarkRun.objects.get(site=site, status=BenchmarkRun.Status.PENDING)
-    transaction.on_commit(lambda: _publish(run.pk), robust=True)
-    return run
+    for _ in range(5):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO reports_benchmarkrun (site_id, status, trigger, requested_at, attempts, method_version,"
+                " error, progress) VALUES (%s, %s, %s, now(), 0, '', '', 0) ON CONFLICT DO NOTHING RETURNING id",
+                [site.pk, BenchmarkRun.Status.PENDING, trigger])
+            inserted = cursor.fetchone()
+            if inserted is None:
+                cursor.execute("SELECT id FROM reports_benchmarkrun WHERE site_id = %s AND status = %s FOR SHARE",
+                               [site.pk, BenchmarkRun.Status.PENDING])
+                pending = cursor.fetchone()
+        if inserted is not None:
+            run_id = inserted[0]
+            transaction.on_commit(functools.partial(_publish, run_id), robust=True)
+            return BenchmarkRun.objects.get(pk=run_id)
+        if pending is not None:  # covered by the run already waiting (its claim now waits for this commit)
+            return BenchmarkRun.objects.get(pk=pending[0])
+    raise RuntimeError(f"could not queue a benchmark run of site {site.pk}: its pending run kept changing")
 
 
 def _publish(run_id: int) -> None:
-    """Send run ``run_id`` to the broker, waiting at most ``PVTRACK_OUTBOX["PUBLISH_WAIT_S"]`` (never raises).
+    """Send run ``run_id`` to the broker after commit, bounded (:func:`core.publish.publish`; never raises).
 
-    With a real broker the send happens on a small thread pool and the caller waits for it only up
-    to that bound: a refused connection fails in milliseconds, but a stalled broker (accepts the
-    connection, never answers) holds a send for the broker socket timeouts plus the publish retry
-    (about 4 s with the settings' values), which must not become the nurse's wait. A send still
-    running after the bound finishes (or fails) in the background; at most ``PUBLISH_THREADS`` sends
-    are in flight, further ones are skipped. Whatever is not sent stays a pending run in the
-    database, and ``requeue_pending_runs`` (beat) publishes it later. In-process mode (no broker)
-    runs the task directly.
+    Whatever is not sent stays a pending run in the database, and ``requeue_pending_runs`` (beat) publishes it
+    later.
     """
-
-    if benchmark_run_task.app.conf.task_always_eager:
-        benchmark_run_task.delay(run_id)
-        return
-    if not _publish_slots.acquire(blocking=False):
-        logger.warning("benchmark run %s not published: broker sends are stuck; the sweeper will retry", run_id)
-        return
-    try:
-        future = _publish_pool.submit(_send, benchmark_run_task, run_id)
-    except RuntimeError:  # the interpreter is shutting down
-        _publish_slots.release()
-        return
-    try:
-        future.result(timeout=settings.PVTRACK_OUTBOX["PUBLISH_WAIT_S"])
-    except concurrent.futures.TimeoutError:
-        logger.warning("benchmark run %s: broker slow, publish left to finish in the background", run_id)
-    except Exception as exc:  # broker down: the run stays pending for the sweeper
-        logger.warning("benchmark run %s not published (%s); the sweeper will retry", run_id, type(exc).__name__)
-
-
-_publish_pool = concurrent.futures.ThreadPoolExecutor(
-    max_workers=settings.PVTRACK_OUTBOX["PUBLISH_THREADS"], thread_name_prefix="pvtrack-publish")
-_publish_slots = threading.BoundedSemaphore(settings.PVTRACK_OUTBOX["PUBLISH_THREADS"])
-
-
-def _send(task, run_id: int) -> None:
-    try:
-        task.delay(run_id)
-    finally:
-        _publish_slots.release()
+    publish(benchmark_run_task, run_id, what=f"benchmark run {run_id}")
 
 
 # Session-level advisory lock (namespace, run id) held by the process computing a run. PostgreSQL

@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from ae.models import AdverseEvent
+from ae.models.events import treatment_emergent_q
 from ae.selectors import adverse_events_for
 from core.types import AnyUser
 from patients.access import sites_for
@@ -34,8 +35,8 @@ def cell_events(user: AnyUser, *, site: Site, category: BenchmarkCategory, band:
                 scope: str) -> QuerySet[AdverseEvent]:
     """The ward's events behind one benchmark number: treatment-emergent events of the category's terms with
     grade in ``band`` ("any"/"ge3"), in ``scope`` ("all" cycles / "first" cycle), ordered by patient and onset."""
-    events = (adverse_events_for(user).filter(
-        patient__site=site, present_before_cycle=False, term__in=category.terms.all(),
+    events = (adverse_events_for(user).filter(treatment_emergent_q()).filter(
+        patient__site=site, term__in=category.terms.all(),
         grade__gte=GRADE_BANDS[band]).select_related("patient", "cycle", "term")
         .order_by("patient__study_id", "onset_date"))
     return events.filter(cycle__number=1) if scope == "first" else events

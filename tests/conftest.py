@@ -153,6 +153,10 @@ def make_event(cycle: TreatmentCycle, term_name: str = "Cytokine release syndrom
     if user is None:
         user = get_user_model().objects.first() or make_user("recorder")
     defaults = {"relatedness": "probable", "action_taken": "DOSE NOT CHANGED", "outcome": "RECOVERED/RESOLVED"}
+    if grade == 5 or kw.get("outcome") == "FATAL":  # a death is serious with "results in death" (as the service does)
+        defaults |= {"serious": True, "sae_death": True, "outcome": "FATAL"}
+    if kw.get("present_before_cycle"):  # not worsened since the cycle started, unless the test says otherwise
+        defaults["grade_at_cycle_start"] = grade
     return AdverseEvent.objects.create(
         patient=cycle.patient, cycle=cycle, term=term(term_name), grade=grade,
         onset_date=cycle.start_date + datetime.timedelta(days=onset_day - 1), created_by=user, **(defaults | kw))

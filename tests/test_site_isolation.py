@@ -174,7 +174,7 @@ WEB_WRITES = [
     ("edit cycle", "/patients/{patient}/cycles/{cycle}/edit/",
      lambda w: _cycle_form(1, "2026-01-05", "9") | {"reason": "dose corrected"}),
     ("record event", "/patients/{patient}/events/new/",
-     lambda w: event_form_data(w.cycle, grade=1, onset_date="2026-01-09")),
+     lambda w: event_form_data(w.cycle, grade=1, onset_date="2026-01-09", confirm_separate="on")),
     ("edit event", "/events/{event}/edit/",
      lambda w: event_form_data(w.cycle, grade=2, reason="downgraded", version=2)),
 ]
@@ -292,7 +292,7 @@ def test_api_lists_show_ward_a_to_its_nurse(wards, personas, url, a_attr, b_attr
 def _ae_payload(patient: int, cycle: int) -> dict:
     return {"patient": patient, "cycle": cycle, "term": "Cytokine release syndrome", "grade": 1,
             "onset_date": "2026-01-09", "relatedness": "probable", "action_taken": "DOSE NOT CHANGED",
-            "outcome": "RECOVERED/RESOLVED"}
+            "outcome": "RECOVERED/RESOLVED", "confirm_separate": True}  # ward A's CRS of that cycle is still open
 
 
 # (write, method, URL, JSON body, outsider's status, field named in the 400 error, nurse's status or None)

@@ -14,12 +14,15 @@ Rules that must always hold live in the database, not only in forms:
 
 from __future__ import annotations
 
+import datetime
+
 import pgtrigger
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import F, OuterRef, Q, Subquery
+from django.utils import timezone
 
 from ae.models.catalogue import CTCAETerm
 from core.audit import tracked
@@ -53,6 +56,12 @@ class AdverseEvent(models.Model):
         FATAL = "FATAL", "Fatal"
         UNKNOWN = "UNKNOWN", "Unknown"
 
+    class Origin(models.TextChoices):
+        ENTERED = "entered", "Entered by hand"
+        CRS_ASSESSMENT = "crs_assessment", "CRS bedside assessments"
+        ICANS_ASSESSMENT = "icans_assessment", "ICANS bedside assessments"
+        LAB = "lab", "Graded lab results"
+
     class GradingScale(models.TextChoices):
         CTCAE_V5 = "ctcae_v5_0", "CTCAE v5.0"
         CTCAE_V403 = "ctcae_v4_03", "CTCAE v4.03"
@@ -70,6 +79,16 @@ class AdverseEvent(models.Model):
     resolution_date = models.DateField(null=True, blank=True)
     present_before_cycle = models.BooleanField(
         default=False, help_text="Already present when the cycle started (not treatment-emergent unless it worsens).")
+    grade_at_cycle_start = models.PositiveSmallIntegerField(
+        "grade when the cycle started", null=True, blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(5)],
+        help_text="For an event present before the cycle: its grade at the cycle start (a higher grade since is a "
+                  "worsening, which makes it treatment-emergent).")
+    after_cycle_follow_up = models.BooleanField(
+        "onset in follow-up after the cycle", default=False,
+        help_text="Onset later than the cycle's end plus the follow-up window: recorded with a reason, not "
+                  "treatment-emergent.")
+    follow_up_reason = models.TextField("why it is recorded after the cycle's window", blank=True)
     serious = models.BooleanField(default=False)
     sae_death = models.BooleanField("results in death", default=False)  # AESDTH
     sae_life_threatening = models.BooleanField("life-threatening", default=False)  # AESLIFE
@@ -85,6 +104,13 @@ class AdverseEvent(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     #: Incremented on every edit; an edit based on an older version is refused (no lost update).
     version = models.PositiveIntegerField(default=1)
+    #: How the record began: entered by hand (AE form, API), or as the episode of bedside CRS/ICANS
+    #: assessments or of graded lab results (then its grade is kept up to date from them).
+    origin = models.CharField(max_length=20, choices=Origin.choices, default=Origin.ENTERED)
+    #: The grade a person entered by hand (AE form, API), null when never entered: for an episode that is also
+    #: graded from assessments or labs it is a floor (the episode's grade is the worst of all of them).
+    entered_grade = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)])
     # Grade provenance for events graded from bedside assessments (CRS/ICANS episodes). ``grading_scale``
     # names the scale and its version (CTCAE v5.0 / v4.03, ASTCT 2019, Lee 2014); ``computed_grade`` is the
     # grade the published rule gives from the recorded criteria (the episode's maximum), null when the
@@ -114,6 +140,34 @@ class AdverseEvent(models.Model):
                 violation_error_message="Resolution cannot be before onset."),
             models.CheckConstraint(condition=~Q(grade=5) | Q(outcome="FATAL"), name="ae_grade5_is_fatal",
                 violation_error_message="Grade 5 means death related to the event: the outcome must be Fatal."),
+            # A death is always serious (ICH E2A "results in death"); "results in death" means the outcome is fatal.
+            models.CheckConstraint(
+                condition=~(Q(grade=5) | Q(outcome="FATAL")) | Q(serious=True, sae_death=True),
+                name="ae_death_is_serious",
+                violation_error_message="A death (grade 5 or outcome Fatal) is a serious adverse event that "
+                                        "results in death: tick Serious and 'results in death'."),
+            models.CheckConstraint(condition=Q(sae_death=False) | Q(outcome="FATAL"), name="ae_sae_death_is_fatal",
+                violation_error_message="'Results in death' means the outcome is Fatal."),
+            models.CheckConstraint(
+                condition=Q(present_before_cycle=False, grade_at_cycle_start__isnull=True)
+                | Q(present_before_cycle=True, grade_at_cycle_start__gte=1, grade_at_cycle_start__lte=5),
+                name="ae_preexisting_has_start_grade",
+                violation_error_message="An event present before the cycle needs its grade at the cycle start "
+                                        "(and only such an event has one)."),
+            models.CheckConstraint(
+                condition=Q(after_cycle_follow_up=False, follow_up_reason="")
+                | Q(after_cycle_follow_up=True) & ~Q(follow_up_reason=""),
+                name="ae_follow_up_has_reason",
+                violation_error_message="An event recorded after the cycle's window needs the reason."),
+            models.CheckConstraint(
+                condition=Q(entered_grade__isnull=True) | Q(entered_grade__gte=1, entered_grade__lte=5),
+                name="ae_entered_grade_1_5"),
+            models.CheckConstraint(condition=Q(origin__in=["entered", "crs_assessment", "icans_assessment", "lab"]),
+                                   name="ae_origin_known"),
+            # Backstop against typing slips such as 9999 (the forms and the API check "not in the future"
+            # against today's date; the trigger ae_dates_plausible checks it in the database).
+            models.CheckConstraint(condition=Q(onset_date__gte=datetime.date(2000, 1, 1)), name="ae_onset_after_2000",
+                                   violation_error_message="The onset date is not plausible."),
             models.CheckConstraint(
                 condition=Q(serious=False, sae_death=False, sae_life_threatening=False,
                             sae_hospitalization=False, sae_disability=False, sae_congenital_anomaly=False,
@@ -139,7 +193,9 @@ class AdverseEvent(models.Model):
                 name="ae_discrepancy_resolution_complete",
                 violation_error_message="A resolved discrepancy needs who resolved it, when, and a comment."),
         ]
-        indexes = [models.Index(fields=["term", "grade"], name="ae_term_grade_idx")]
+        indexes = [models.Index(fields=["term", "grade"], name="ae_term_grade_idx"),
+                   models.Index(fields=["cycle", "term"], condition=Q(resolution_date__isnull=True),
+                                name="ae_open_episode_idx")]
         triggers = [
             pgtrigger.Trigger(
                 name="ae_onset_within_cycle",
@@ -156,6 +212,28 @@ class AdverseEvent(models.Model):
                     IF NEW.present_before_cycle AND NEW.onset_date > cycle_start THEN
                         RAISE EXCEPTION 'an event present before the cycle cannot start after it (% > %)',
                             NEW.onset_date, cycle_start USING ERRCODE = 'check_violation';
+                    END IF;
+                    RETURN NEW;
+                END;
+                """,
+            ),
+            # Dates a reviewer would reject: in the future (server date + 1 day for time zones ahead of UTC) or
+            # before the patient was born (birth month).
+            pgtrigger.Trigger(
+                name="ae_dates_plausible",
+                operation=pgtrigger.Insert | pgtrigger.Update,
+                when=pgtrigger.Before,
+                func="""
+                DECLARE born date;
+                BEGIN
+                    IF NEW.onset_date > CURRENT_DATE + 1 OR NEW.resolution_date > CURRENT_DATE + 1 THEN
+                        RAISE EXCEPTION 'adverse event dates cannot be in the future (onset %, resolution %)',
+                            NEW.onset_date, NEW.resolution_date USING ERRCODE = 'check_violation';
+                    END IF;
+                    SELECT birth_month INTO born FROM patients_patient WHERE id = NEW.patient_id;
+                    IF NEW.onset_date < born THEN
+                        RAISE EXCEPTION 'onset % is before the birth month %', NEW.onset_date, born
+                            USING ERRCODE = 'check_violation';
                     END IF;
                     RETURN NEW;
                 END;
@@ -192,6 +270,17 @@ class AdverseEvent(models.Model):
                                         f"{cycle.start_date:%d %b %Y}.")
         if self.resolution_date and self.onset_date and self.resolution_date < self.onset_date:
             errors["resolution_date"] = "Resolution cannot be before onset."
+        errors |= self._date_errors(cycle)
+        if self.present_before_cycle and self.grade_at_cycle_start is None:
+            errors["grade_at_cycle_start"] = ("Give the event's grade when the cycle started (a higher grade since is "
+                                              "a worsening, which makes it treatment-emergent).")
+        elif self.grade_at_cycle_start is not None and not self.present_before_cycle:
+            errors["grade_at_cycle_start"] = "Only an event present before the cycle has a grade at the cycle start."
+        elif (term is not None and self.grade_at_cycle_start is not None
+              and self.grade_at_cycle_start not in term.allowed_grades):
+            errors["grade_at_cycle_start"] = (f"{term.term} has no grade {self.grade_at_cycle_start} in CTCAE v5.0.")
+        if self.after_cycle_follow_up and not self.follow_up_reason.strip():
+            errors["follow_up_reason"] = "Give the reason this event is recorded after the cycle's window."
         if (self.computed_grade is not None and self.grade is not None and self.grade != self.computed_grade
                 and not self.grade_discrepancy_reason.strip()):
             errors["grade_discrepancy_reason"] = (
@@ -199,6 +288,11 @@ class AdverseEvent(models.Model):
                 f"({self.computed_rationale or 'from the recorded criteria'}): give the reason.")
         if self.grade == 5 and self.outcome != self.Outcome.FATAL:
             errors["outcome"] = "Grade 5 means death related to the event: the outcome must be Fatal."
+        elif self.is_death and not (self.serious and self.sae_death):
+            errors["serious"] = ("A death (grade 5 or outcome Fatal) is a serious adverse event: tick Serious and "
+                                 "'results in death'.")
+        elif self.sae_death and self.outcome != self.Outcome.FATAL:
+            errors["outcome"] = "'Results in death' is ticked: the outcome must be Fatal."
         criteria = any(getattr(self, f) for f in self.SAE_FIELDS)
         if self.serious and not criteria:
             errors["serious"] = "A serious event needs at least one SAE criterion."
@@ -207,15 +301,38 @@ class AdverseEvent(models.Model):
         if errors:
             raise ValidationError(errors)
 
+    def _date_errors(self, cycle: TreatmentCycle | None) -> dict[str, str]:
+        """Dates a pharmacovigilance reviewer would reject: in the future (site time zone), before the birth
+        month, or later than the cycle's end plus the follow-up window without being recorded as follow-up."""
+        errors: dict[str, str] = {}
+        today = timezone.localdate()
+        for field in ("onset_date", "resolution_date"):
+            value = getattr(self, field)
+            if value is not None and value > today:
+                errors[field] = f"{value:%d %b %Y} is in the future (today is {today:%d %b %Y})."
+        born = self.patient.birth_month if self.patient_id else None
+        if born is not None and self.onset_date is not None and self.onset_date < born:
+            errors.setdefault("onset_date", f"{self.onset_date:%d %b %Y} is before the patient was born "
+                                            f"({born:%b %Y}).")
+        window_end = cycle.window_end if cycle is not None else None
+        if (window_end is not None and self.onset_date is not None and self.onset_date > window_end
+                and not self.after_cycle_follow_up and "onset_date" not in errors):
+            assert cycle is not None and cycle.end_date is not None
+            errors["onset_date"] = (
+                f"Onset {self.onset_date:%d %b %Y} is more than {settings.PVTRACK_FOLLOW_UP_DAYS} days after cycle "
+                f"{cycle.number} ended ({cycle.end_date:%d %b %Y}): record it in the cycle running then, or tick "
+                "'onset in follow-up after the cycle' and give the reason.")
+        return errors
+
     @property
     def onset_cycle_day(self) -> int:
         """Day of the cycle on which the event began; day 1 is the cycle start (ADaM ASTDY convention)."""
         return (self.onset_date - self.cycle.start_date).days + 1
 
     @property
-    def treatment_emergent(self) -> bool:
-        """ADaM TRTEMFL: began on or after the cycle start."""
-        return not self.present_before_cycle
+    def is_death(self) -> bool:
+        """Grade 5 or outcome Fatal."""
+        return self.grade == 5 or self.outcome == self.Outcome.FATAL
 
     @property
     def grade_discrepancy_open(self) -> bool:
@@ -250,3 +367,24 @@ class AdverseEventRevision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.adverse_event_id} v{self.version}"
+
+
+def first_dose_date() -> Subquery:
+    """The start of the patient's first treatment cycle (ADaM TRTSDT), as a subquery over an AE's patient."""
+    return Subquery(TreatmentCycle.objects.filter(patient=OuterRef("patient")).order_by("start_date")
+                    .values("start_date")[:1])
+
+
+def treatment_emergent_q() -> Q:
+    """ADaM TRTEMFL of an adverse event, as a filter: THE definition used by the benchmark, exports and API.
+
+    Treatment-emergent (admiral ``derive_var_trtemfl``; CDISC ADaM ADAE) means: not recorded as after-cycle
+    follow-up (onset later than the cycle's end plus the follow-up window) and either
+    (a) began during the cycle it is recorded in (not present before the cycle started), or
+    (b) began after the patient's first dose (first cycle start) — present before this cycle but arisen during
+        an earlier cycle or the interval between cycles, or
+    (c) present before the cycle and worsened: its grade is above its grade at the cycle start.
+    """
+    return Q(after_cycle_follow_up=False) & (
+        Q(present_before_cycle=False) | Q(onset_date__gt=first_dose_date())
+        | Q(grade__gt=F("grade_at_cycle_start")))

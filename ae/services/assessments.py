@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -20,6 +21,7 @@ from ae.episodes import (
     ICANS_TERM,
     ICANS_VERBATIM,
     MAX_ASSESSMENT_GRADE,
+    Observation,
     crs_grades,
     episode_fields,
     episode_outcome,
@@ -27,8 +29,10 @@ from ae.episodes import (
     local_time,
 )
 from ae.models import AdverseEvent, CRSAssessment, CTCAETerm, ICANSAssessment
+from ae.services.episodes import episode_lock, open_episode
 from ae.services.events import adverse_event_save_revision, revision_value
 from core.outbox import benchmark_request
+from core.text import clean_reason, visible
 from patients.access import RECORDERS, require_role
 from patients.models import Patient, TreatmentCycle
 
@@ -42,38 +46,61 @@ class _Kind:
     fields: tuple[str, ...]
     computed: Callable[[Any], int]
     rationale: Callable[[Any], str]
+    origin: str
 
 
 _CRS = _Kind(CRSAssessment, "CRS", CRS_TERM, "", CRS_DATA_FIELDS, lambda a: a.astct_grade,
-             lambda a: a.astct_rationale)
+             lambda a: a.astct_rationale, AdverseEvent.Origin.CRS_ASSESSMENT)
 _ICANS = _Kind(ICANSAssessment, "ICANS", ICANS_TERM, ICANS_VERBATIM, ICANS_DATA_FIELDS, lambda a: a.grade,
-               lambda a: a.rationale)
+               lambda a: a.rationale, AdverseEvent.Origin.ICANS_ASSESSMENT)
+
+
+def _observation(kind: _Kind, assessment: Any) -> Observation:
+    return Observation(at=assessment.assessed_at, effective_grade=assessment.effective_grade,
+                       computed_grade=kind.computed(assessment), rationale=kind.rationale(assessment),
+                       discrepancy_reason=assessment.grade_discrepancy_reason or "", label=f"{kind.label} assessment")
+
+
+def _target_episode(kind: _Kind, *, patient: Patient, cycle: TreatmentCycle | None, episode: AdverseEvent | None,
+                    new_episode: bool) -> tuple[TreatmentCycle, AdverseEvent | None]:
+    """(cycle, episode to attach to or None for a new one), locked; see :func:`crs_assessment_record`."""
+    term = CTCAETerm.objects.get(term=kind.term)
+    if episode is not None:
+        episode = AdverseEvent.objects.select_for_update().select_related("cycle", "term").get(pk=episode.pk)
+        if episode.patient_id != patient.pk or episode.term_id != term.pk:
+            raise ValidationError({"episode": f"This is not a {kind.label} episode of {patient}."})
+        if cycle is not None and cycle.pk != episode.cycle_id:
+            raise ValidationError({"cycle": f"This episode belongs to cycle {episode.cycle.number}."})
+        return episode.cycle, episode
+    if cycle is None or cycle.patient_id != patient.pk:
+        raise ValidationError({"cycle": "Choose one of this patient's treatment cycles."})
+    episode_lock(cycle=cycle, term=term)
+    ongoing = open_episode(cycle=cycle, term=term)
+    if ongoing is not None and not new_episode:
+        return cycle, ongoing  # one clinical event = one AE, however it was first recorded
+    return cycle, None
 
 
 def _assessment_record(kind: _Kind, *, patient: Patient, cycle: TreatmentCycle | None, data: dict[str, Any],
-                       acting_user: User, episode: AdverseEvent | None):
+                       acting_user: User, episode: AdverseEvent | None, new_episode: bool = False) -> Any:
     require_role(acting_user, patient.site, RECORDERS)
     unknown = set(data) - set(kind.fields)
     if unknown:
         raise ValueError(f"unknown {kind.label} assessment field(s): {', '.join(sorted(unknown))}")
-    existing: list = []
-    if episode is not None:
-        episode = AdverseEvent.objects.select_for_update().select_related("cycle", "term").get(pk=episode.pk)
-        if episode.patient_id != patient.pk or episode.term.term != kind.term:
-            raise ValidationError({"episode": f"This is not a {kind.label} episode of {patient}."})
-        if cycle is not None and cycle.pk != episode.cycle_id:
-            raise ValidationError({"cycle": f"This episode belongs to cycle {episode.cycle.number}."})
-        cycle = episode.cycle
-        existing = list(kind.model.objects.filter(adverse_event=episode))
-    elif cycle is None or cycle.patient_id != patient.pk:
-        raise ValidationError({"cycle": "Choose one of this patient's treatment cycles."})
+    cycle, episode = _target_episode(kind, patient=patient, cycle=cycle, episode=episode, new_episode=new_episode)
+    existing: list[Any] = list(kind.model.objects.filter(adverse_event=episode)) if episode is not None else []
     assessed_at = data.get("assessed_at")
     if assessed_at is None:
         raise ValidationError({"assessed_at": "Give the date and time of the assessment."})
-    if local_time(assessed_at).date() < cycle.start_date:
+    day = local_time(assessed_at).date()
+    if day < cycle.start_date:
         raise ValidationError({"assessed_at": f"Before cycle {cycle.number} started ({cycle.start_date:%d %b %Y})."})
     if assessed_at > timezone.now() + datetime.timedelta(minutes=5):
         raise ValidationError({"assessed_at": "The assessment cannot be in the future."})
+    if cycle.window_end is not None and day > cycle.window_end:
+        raise ValidationError({"assessed_at": (
+            f"{day:%d %b %Y} is more than {settings.PVTRACK_FOLLOW_UP_DAYS} days after cycle {cycle.number} ended "
+            f"({cycle.end_date:%d %b %Y}): choose the cycle running on that day, or check the date.")})
 
     criteria = {k: v for k, v in data.items() if k not in ("relatedness", "action_taken")}
     if kind is _CRS:
@@ -89,15 +116,20 @@ def _assessment_record(kind: _Kind, *, patient: Patient, cycle: TreatmentCycle |
                                                 "on the adverse event (outcome Fatal)."})
     if entered is None or entered == computed_grade:
         assessment.grade_discrepancy_reason = ""
-    elif not (assessment.grade_discrepancy_reason or "").strip():
+    elif not visible(assessment.grade_discrepancy_reason or ""):
         raise ValidationError({"grade_discrepancy_reason": (
             f"Your grade {entered} differs from the computed ASTCT 2019 grade {computed_grade} "
             f"({kind.rationale(assessment)}): give the reason.")})
-    assessment.grade_discrepancy_reason = (assessment.grade_discrepancy_reason or "").strip()
+    else:
+        assessment.grade_discrepancy_reason = clean_reason(
+            assessment.grade_discrepancy_reason, field="grade_discrepancy_reason",
+            what="the reason your grade differs")
     assessment.full_clean(exclude=["adverse_event"])
 
-    summary = episode_fields(kind.label, [*existing, assessment], kind.computed, kind.rationale)
+    observations = [_observation(kind, a) for a in [*existing, assessment]]
+    scale = f"ASTCT 2019 {kind.label}"
     if episode is None:
+        summary = episode_fields(scale, observations)
         if summary["grade"] == 0:
             raise ValidationError({"entered_grade": (
                 f"The computed grade is 0 ({kind.rationale(assessment)}): there is no {kind.label} episode to "
@@ -108,22 +140,27 @@ def _assessment_record(kind: _Kind, *, patient: Patient, cycle: TreatmentCycle |
         episode = AdverseEvent(
             patient=patient, cycle=cycle, term=CTCAETerm.objects.get(term=kind.term), verbatim_term=kind.verbatim,
             grading_scale=AdverseEvent.GradingScale.ASTCT_2019, relatedness=data["relatedness"],
-            action_taken=data["action_taken"], created_by=acting_user,
+            action_taken=data["action_taken"], created_by=acting_user, origin=kind.origin,
             outcome=episode_outcome(None, summary["resolution_date"] is not None), **summary)
         episode.full_clean()
         episode.save()
         benchmark_request(site=patient.site, trigger="ae_change")
     else:
+        entered_onset = episode.onset_date if episode.origin == AdverseEvent.Origin.ENTERED else None
+        summary = episode_fields(scale, observations, entered_grade=episode.entered_grade,
+                                 entered_onset=entered_onset)
         summary["outcome"] = episode_outcome(episode.outcome, summary["resolution_date"] is not None)
+        summary["grading_scale"] = AdverseEvent.GradingScale.ASTCT_2019
         changes = {f: [revision_value(getattr(episode, f)), revision_value(v)] for f, v in summary.items()
                    if getattr(episode, f) != v}
         if changes:
             for f in changes:
                 setattr(episode, f, summary[f])
-            adverse_event_save_revision(episode, changes=changes, acting_user=acting_user,
-                           reason=(f"{kind.label} assessment of {local_time(assessed_at):%d %b %Y %H:%M} recorded "
-                                   f"(computed grade {computed_grade}"
-                                   + ("" if entered is None else f", entered grade {entered}") + ")."))
+            adverse_event_save_revision(
+                episode, changes=changes, acting_user=acting_user,
+                reason=(f"{kind.label} assessment of {local_time(assessed_at):%d %b %Y %H:%M} recorded "
+                        f"(computed grade {computed_grade}" + ("" if entered is None else f", entered grade {entered}")
+                        + ")."))
     assessment.adverse_event = episode
     assessment.save()
     return assessment
@@ -131,29 +168,38 @@ def _assessment_record(kind: _Kind, *, patient: Patient, cycle: TreatmentCycle |
 
 @transaction.atomic
 def crs_assessment_record(*, patient: Patient, cycle: TreatmentCycle | None, data: dict[str, Any],
-                          acting_user: User, episode: AdverseEvent | None = None) -> CRSAssessment:
+                          acting_user: User, episode: AdverseEvent | None = None,
+                          new_episode: bool = False) -> CRSAssessment:
     """Record one bedside CRS assessment; start the episode's AE or update it in place.
 
     ``data``: assessed_at (aware datetime, not before the cycle start, not in the future), temperature_c
     (°C), tocilizumab_or_steroids_given, hypotension, vasopressors (agent names), oxygen_device,
     oxygen_flow_l_min (L/min), oxygen_fio2_percent (%), optional entered_grade (0–4) with
     grade_discrepancy_reason (required when it differs from the computed ASTCT grade), and for a new episode
-    relatedness and action_taken. ``episode`` is the CRS AE of an ongoing episode (None starts a new one in
-    ``cycle``). The AE ("Cytokine release syndrome", grading_scale astct_2019) gets the worst grade, the
-    first assessment's onset, the resolution date (see :func:`episode_fields`), computed_grade and rationale,
-    and each update is a revision in its history. Returns the saved CRSAssessment.
+    relatedness and action_taken.
+
+    Which episode (one clinical event = one AE): ``episode`` when given (any CRS AE of this patient, e.g. a
+    resolved one getting a late assessment); else the open CRS episode of ``cycle`` — whether it was first
+    entered on the AE form or started by an assessment — and only when none is open, or ``new_episode`` says
+    explicitly that this is a separate event, a new one. Concurrent assessments serialise on the episode lock
+    (:mod:`ae.services.episodes`), so they never start two episodes. The AE ("Cytokine release syndrome",
+    grading_scale astct_2019) gets the worst grade of its assessments and of a grade entered by hand, the
+    onset, the resolution date and computed grade (:func:`ae.episodes.episode_fields`); each update is a
+    revision in its history. Returns the saved CRSAssessment.
 
     Raises PermissionDenied unless the user records on the patient's site; ValidationError keyed by field
-    (nothing saved) for impossible criteria, a missing reason, a new episode whose grade is 0, or an
-    episode/cycle not of this patient.
+    (nothing saved) for impossible criteria, a missing reason, a new episode whose grade is 0, an
+    episode/cycle not of this patient, or an assessment outside the cycle (before its start, after its end plus
+    ``PVTRACK_FOLLOW_UP_DAYS``, or in the future).
     """
     return _assessment_record(_CRS, patient=patient, cycle=cycle, data=data, acting_user=acting_user,
-                              episode=episode)
+                              episode=episode, new_episode=new_episode)
 
 
 @transaction.atomic
 def icans_assessment_record(*, patient: Patient, cycle: TreatmentCycle | None, data: dict[str, Any],
-                            acting_user: User, episode: AdverseEvent | None = None) -> ICANSAssessment:
+                            acting_user: User, episode: AdverseEvent | None = None,
+                            new_episode: bool = False) -> ICANSAssessment:
     """Record one bedside ICANS assessment (ASTCT 2019); start the episode's AE or update it in place.
 
     ``data``: assessed_at, developmental_delay, tool ("ICE"/"CAPD"; empty = default from the patient's age at
@@ -163,4 +209,4 @@ def icans_assessment_record(*, patient: Patient, cycle: TreatmentCycle | None, d
     (ICANS is no CTCAE term). Same episode rules and errors as :func:`crs_assessment_record`.
     """
     return _assessment_record(_ICANS, patient=patient, cycle=cycle, data=data, acting_user=acting_user,
-                              episode=episode)
+                              episode=episode, new_episode=new_episode)

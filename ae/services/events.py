@@ -5,24 +5,29 @@ Every change requests a benchmark run of the event's site (``core.outbox.benchma
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from ae.models import AdverseEvent, AdverseEventRevision
+from ae.services.episodes import episode_lock, observed_grade, open_episode, same_onset_event
+from ae.services.notifications import serious_event_notify
 from core.audit import audit_context
 from core.errors import ConflictError
 from core.outbox import benchmark_request
+from core.text import clean_reason, visible
 from patients.access import RECORDERS, REVIEWERS, require_role
 
 #: Fields a user may set on an adverse event (everything else is bookkeeping).
 EDITABLE_FIELDS = (
     "cycle", "term", "grade", "verbatim_term", "grading_scale", "onset_date", "resolution_date",
-    "present_before_cycle", "serious", *AdverseEvent.SAE_FIELDS, "relatedness", "action_taken", "outcome",
-    "grade_discrepancy_reason",
+    "present_before_cycle", "grade_at_cycle_start", "after_cycle_follow_up", "follow_up_reason",
+    "serious", *AdverseEvent.SAE_FIELDS, "relatedness", "action_taken", "outcome", "grade_discrepancy_reason",
 )
 
 
@@ -39,17 +44,80 @@ class StaleEditError(ConflictError):
                          "saved. Apply your change again to the current version.", current=current)
 
 
-@transaction.atomic
-def adverse_event_create(*, acting_user: User, **data: Any) -> AdverseEvent:
-    """Validate and save a new adverse event, then request a benchmark run of its site.
+class ProbableDuplicateError(ConflictError):
+    """409 probable_duplicate: the event looks like one already recorded; nothing was saved.
 
-    ``data`` holds the model's editable fields plus ``patient``. Raises ValidationError (nothing saved)
-    when a rule of ``AdverseEvent.clean`` fails, PermissionDenied if the user may not record on the site.
+    ``existing`` is that event. The API returns it in the ``existing`` member (id, links, term, grade, onset,
+    open); the form offers to open it, or to confirm that this is a separate event.
+    """
+
+    code = "probable_duplicate"
+
+    def __init__(self, existing: AdverseEvent, detail: str) -> None:
+        super().__init__(detail, extra={"existing": {
+            "id": existing.pk, "url": reverse("api:adverse-event-detail", args=[existing.pk]),
+            "page": reverse("event-history", args=[existing.pk]), "term": existing.term.term,
+            "grade": existing.grade, "onset_date": existing.onset_date.isoformat(),
+            "open": existing.resolution_date is None}})
+        self.existing = existing
+
+
+def _derive(data: dict[str, Any]) -> dict[str, Any]:
+    """Fields that follow from others, set the same way for the form and the API: a death (grade 5 or outcome
+    Fatal) is serious with "results in death" (ICH E2A; the database refuses otherwise); only an event present
+    before the cycle has a grade at the cycle start; only follow-up after the cycle's window has a reason."""
+    data = dict(data)
+    if data.get("grade") == 5 or data.get("outcome") == AdverseEvent.Outcome.FATAL:
+        data["serious"], data["sae_death"] = True, True
+    if "present_before_cycle" in data and not data["present_before_cycle"]:
+        data["grade_at_cycle_start"] = None
+    if "after_cycle_follow_up" in data and not data["after_cycle_follow_up"]:
+        data["follow_up_reason"] = ""
+    for field in ("follow_up_reason", "verbatim_term", "grade_discrepancy_reason"):
+        if isinstance(data.get(field), str):
+            data[field] = visible(data[field])
+    return data
+
+
+def _refuse_duplicate(event: AdverseEvent) -> None:
+    """Raise ProbableDuplicateError if ``event`` (not saved) repeats one already recorded: the same term and onset
+    in the cycle, or an open episode of the term in the cycle (one clinical event = one adverse event)."""
+    twin = same_onset_event(cycle=event.cycle, term=event.term, onset_date=event.onset_date)
+    if twin is not None:
+        raise ProbableDuplicateError(twin, (
+            f"{twin.term} with onset {twin.onset_date:%d %b %Y} is already recorded in cycle {event.cycle.number} "
+            f"(grade {twin.grade}): open it to change it, or confirm that this is a separate event."))
+    ongoing = open_episode(cycle=event.cycle, term=event.term)
+    if ongoing is not None:
+        raise ProbableDuplicateError(ongoing, (
+            f"An ongoing {ongoing.term} (onset {ongoing.onset_date:%d %b %Y}, grade {ongoing.grade}, not resolved) "
+            f"is already recorded in cycle {event.cycle.number}: update that one — its grade, or its resolution "
+            "date if it ended — or confirm that this is a separate event."))
+
+
+@transaction.atomic
+def adverse_event_create(*, acting_user: User, confirm_separate: bool = False, **data: Any) -> AdverseEvent:
+    """Validate and save a new adverse event (entered by hand), then request a benchmark run of its site.
+
+    ``data`` holds the model's editable fields plus ``patient``. A death is made serious with "results in death"
+    (see ``_derive``). One clinical event = one AE: unless ``confirm_separate``, an event with the same term and
+    onset in the cycle, or while an episode of the term is open in the cycle, is refused with
+    ProbableDuplicateError (409) naming the existing event; concurrent creates of the same event serialise on the
+    episode lock, so exactly one is saved. A new serious event or death notifies the site's safety officers.
+
+    Raises ValidationError (nothing saved) when a rule of ``AdverseEvent.clean`` fails, PermissionDenied if the
+    user may not record on the site, ProbableDuplicateError as above.
     """
     require_role(acting_user, data["patient"].site, RECORDERS)
-    event = AdverseEvent(created_by=acting_user, **data)
+    data = _derive(data)
+    event = AdverseEvent(created_by=acting_user, origin=AdverseEvent.Origin.ENTERED,
+                         entered_grade=data.get("grade"), **data)
     event.full_clean()
+    episode_lock(cycle=event.cycle, term=event.term)
+    if not confirm_separate:
+        _refuse_duplicate(event)
     event.save()
+    serious_event_notify(event=event)
     benchmark_request(site=event.patient.site, trigger="ae_change")
     return event
 
@@ -59,15 +127,23 @@ def adverse_event_update(*, event: AdverseEvent, acting_user: User, reason: str,
                          expected_version: int, **data: Any) -> AdverseEvent:
     """Apply an edit with its reason; record old → new of each changed field in an AdverseEventRevision.
 
-    Raises ValidationError if the reason is blank or a rule fails, StaleEditError if the event changed
-    since the editor loaded ``expected_version`` (nothing is saved in either case). An edit that
+    A death is made serious with "results in death" (see ``_derive``); an event that becomes serious or a death
+    notifies the site's safety officers. The grade entered by hand becomes the event's ``entered_grade``; on an
+    episode also graded from bedside assessments or labs it may not go below their worst grade (record a
+    different grade on the assessment, with its reason). ``reason``: see :func:`core.text.clean_reason`.
+
+    Raises ValidationError if the reason is not a real reason or a rule fails, StaleEditError if the event
+    changed since the editor loaded ``expected_version`` (nothing is saved in either case). An edit that
     changes nothing saves nothing and needs no reason.
     """
     require_role(acting_user, event.patient.site, RECORDERS)
     # Lock the row: two nurses saving at once must not both pass the version check.
-    current = AdverseEvent.objects.select_for_update().get(pk=event.pk)
+    current = AdverseEvent.objects.select_for_update().select_related("patient__site", "term", "cycle").get(
+        pk=event.pk)
     if current.version != expected_version:
         raise StaleEditError(current)
+    previous = copy.copy(current)
+    data = _derive(data)
     changes = {}
     for field, new in data.items():
         if field not in EDITABLE_FIELDS:
@@ -78,9 +154,24 @@ def adverse_event_update(*, event: AdverseEvent, acting_user: User, reason: str,
             setattr(current, field, new)
     if not changes:
         return current
-    if not reason.strip():
-        raise ValidationError({"reason": "Give a reason for the change (it is kept with the record)."})
-    adverse_event_save_revision(current, changes=changes, reason=reason.strip(), acting_user=acting_user)
+    errors: dict[str, list[str]] = {}
+    for check in (lambda: clean_reason(reason), current.full_clean):  # report the reason and the rules together
+        try:
+            check()
+        except ValidationError as exc:
+            errors |= exc.message_dict
+    if errors:
+        raise ValidationError(errors)
+    reason = clean_reason(reason)
+    if "grade" in changes:
+        observed = observed_grade(current)
+        if observed is not None and current.grade < observed:
+            raise ValidationError({"grade": (
+                f"This episode is graded from its bedside assessments or lab results (worst grade {observed}): to "
+                "grade it lower, record your grade with its reason on the assessment.")})
+        current.entered_grade = current.grade  # bookkeeping that mirrors "grade" (not a change of its own)
+    adverse_event_save_revision(current, changes=changes, reason=reason, acting_user=acting_user)
+    serious_event_notify(event=current, previous=previous)
     return current
 
 
@@ -127,8 +218,7 @@ def grade_discrepancy_resolve(*, event: AdverseEvent, acting_user: User, comment
     current = AdverseEvent.objects.select_for_update().get(pk=event.pk)
     if not current.grade_discrepancy_open:
         raise ValidationError("This event has no open grade discrepancy.")
-    if not comment.strip():
-        raise ValidationError({"comment": "Give your review comment."})
+    comment = clean_reason(comment, field="comment", what="your review comment")
     current.discrepancy_resolved_by = acting_user
     current.discrepancy_resolved_at = timezone.now()
     current.discrepancy_resolution_comment = comment.strip()

@@ -105,7 +105,7 @@ def test_bad_input_is_refused_next_to_its_field_and_what_was_typed_is_kept(
 
 
 def test_an_event_present_before_the_cycle_may_begin_before_it(nurse_client, patient, cycle):
-    data = event_form_data(cycle, onset_date="2025-12-30", present_before_cycle="on")
+    data = event_form_data(cycle, onset_date="2025-12-30", present_before_cycle="on", grade_at_cycle_start=2)
     response = nurse_client.post(create_url(patient), data)
     assert response.status_code == 302
     assert AdverseEvent.objects.get().present_before_cycle is True
@@ -142,7 +142,8 @@ def test_a_synonym_of_one_term_saves_that_term_and_keeps_what_was_typed_as_the_v
 
 def test_a_verbatim_term_the_nurse_wrote_is_kept_and_a_term_typed_by_name_adds_none(nurse_client, patient, cycle):
     nurse_client.post(create_url(patient), event_form_data(cycle, term="plt", verbatim_term="plts 40 on the FBC"))
-    nurse_client.post(create_url(patient), event_form_data(cycle, term="platelet COUNT decreased"))
+    nurse_client.post(create_url(patient), event_form_data(cycle, term="platelet COUNT decreased",
+                                                            confirm_separate="on"))
     assert list(AdverseEvent.objects.order_by("id").values_list("term__term", "verbatim_term")) == [
         ("Platelet count decreased", "plts 40 on the FBC"), ("Platelet count decreased", "")]
 

@@ -124,7 +124,8 @@ def test_it_accepts_resolution_on_the_onset_day(cycle, nurse):
 def test_it_refuses_grade_5_without_a_fatal_outcome(cycle, nurse):
     # CRS has a grade 5, so only the outcome rule (ae_grade5_is_fatal) can refuse this
     with pytest.raises(IntegrityError, match="ae_grade5_is_fatal"), transaction.atomic():
-        make_event(cycle, "Cytokine release syndrome", grade=5, user=nurse, outcome="NOT RECOVERED/NOT RESOLVED")
+        make_event(cycle, "Cytokine release syndrome", grade=5, user=nurse, outcome="NOT RECOVERED/NOT RESOLVED",
+                   serious=True, sae_death=True)
     assert AdverseEvent.objects.count() == 0
 
 
@@ -142,7 +143,9 @@ def test_it_refuses_a_serious_event_without_any_sae_criterion(cycle, nurse):
 
 @pytest.mark.parametrize("criterion", AdverseEvent.SAE_FIELDS)
 def test_it_refuses_an_sae_criterion_on_a_non_serious_event(cycle, nurse, criterion):
-    with pytest.raises(IntegrityError, match="ae_serious_iff_sae_criterion"), transaction.atomic():
+    # "results in death" is also refused for its own reasons (it needs the outcome Fatal, which needs serious)
+    rule = "ae_serious_iff_sae_criterion" if criterion != "sae_death" else "ae_sae_death_is_fatal"
+    with pytest.raises(IntegrityError, match=rule), transaction.atomic():
         make_event(cycle, user=nurse, serious=False, **{criterion: True})
     assert AdverseEvent.objects.count() == 0
 

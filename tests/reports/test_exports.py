@@ -119,7 +119,9 @@ def test_grade_columns_sum_to_any_and_match_a_hand_count(patients):
                 make_event(cycle, term_name, grade=grade, onset_day=1 if pre_existing else day,
                            present_before_cycle=pre_existing,
                            outcome="FATAL" if grade == 5 else "RECOVERED/RESOLVED")
-                if pre_existing:
+                # ADaM TRTEMFL (admiral): present before cycle 1 = before the first dose, not worsened: not counted;
+                # present before cycle 2 but begun after the first dose: treatment-emergent, counted.
+                if pre_existing and cycle.number == 1:
                     continue
                 for scope in ("All cycles", f"Cycle {cycle.number}"):
                     seen = worst[(scope, term_name)]

@@ -1,0 +1,59 @@
+"""One clinical event = one adverse event: finding the open episode of a term in a cycle, safely under concurrency.
+
+An *episode* is the adverse event of one CTCAE term in one treatment cycle, from onset to resolution. Whatever
+records it — the AE form or API, bedside CRS/ICANS assessments, graded lab results — attaches to the *open*
+episode of that term in that cycle (unresolved and not fatal); a new episode begins only when the previous one
+resolved or the user says explicitly that this is a separate event.
+
+Finding and creating happen under a transaction-scoped advisory lock on (cycle, term) (:func:`episode_lock`), so
+concurrent saves of the same event (five "new episode" posts, a lab and an assessment at once) serialise: the
+first creates the episode, the others find it.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from django.db import connection
+
+from ae.models import AdverseEvent, CTCAETerm
+from patients.models import TreatmentCycle
+
+#: First key of the advisory locks taken here (the benchmark run lock uses 0x5056).
+EPISODE_LOCK_NAMESPACE = 0x4550  # "EP"
+
+
+def episode_lock(*, cycle: TreatmentCycle, term: CTCAETerm) -> None:
+    """Take the transaction-scoped advisory lock of ``term``'s episodes in ``cycle`` (released at commit).
+
+    Call inside ``transaction.atomic``; a second transaction asking for the same lock waits until the first
+    commits or rolls back, then sees what it wrote. Unrelated (cycle, term) pairs may share a hash and then
+    wait for each other briefly — harmless.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+                       [EPISODE_LOCK_NAMESPACE, f"{cycle.pk}:{term.pk}"])
+
+
+def open_episode(*, cycle: TreatmentCycle, term: CTCAETerm) -> AdverseEvent | None:
+    """The open episode of ``term`` in ``cycle`` (no resolution date, outcome not Fatal), row-locked; the most
+    recent onset if several are open. Call after :func:`episode_lock`."""
+    return (AdverseEvent.objects.select_for_update().select_related("cycle", "term", "patient__site")
+            .filter(cycle=cycle, term=term, resolution_date__isnull=True)
+            .exclude(outcome=AdverseEvent.Outcome.FATAL).order_by("-onset_date", "-id").first())
+
+
+def same_onset_event(*, cycle: TreatmentCycle, term: CTCAETerm, onset_date: datetime.date,
+                     exclude_pk: int | None = None) -> AdverseEvent | None:
+    """An event of ``term`` in ``cycle`` with the same onset date (a probable duplicate), or None."""
+    events = AdverseEvent.objects.filter(cycle=cycle, term=term, onset_date=onset_date)
+    if exclude_pk is not None:
+        events = events.exclude(pk=exclude_pk)
+    return events.order_by("id").first()
+
+
+def observed_grade(episode: AdverseEvent) -> int | None:
+    """The worst effective grade of the episode's observations (bedside assessments), None if it has none."""
+    grades = [a.effective_grade for a in episode.crs_assessments.all()]
+    grades += [a.effective_grade for a in episode.icans_assessments.all()]
+    return max(grades) if grades else None

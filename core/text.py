@@ -1,0 +1,40 @@
+"""Free text that a record depends on: reasons for a change, review comments.
+
+A reason is kept in the audit trail as *the* explanation of a change to a clinical record, so it must be
+something a person can read: after removing Unicode format characters (category Cf: zero-width space U+200B,
+word joiner U+2060, right-to-left mark U+200F, BOM …) and surrounding white space, at least
+``MIN_REASON_CHARS`` visible characters, at most ``MAX_REASON_CHARS`` characters (a reason is a sentence or two,
+not a pasted document).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from django.core.exceptions import ValidationError
+
+MIN_REASON_CHARS = 3
+MAX_REASON_CHARS = 2000
+
+
+def visible(text: str) -> str:
+    """``text`` without Unicode format characters (category Cf), control characters other than line breaks
+    and tabs, and surrounding white space; inner white space runs are kept."""
+    kept = (ch for ch in text if unicodedata.category(ch) != "Cf"
+            and (unicodedata.category(ch) != "Cc" or ch in "\n\t"))
+    return "".join(kept).strip()
+
+
+def clean_reason(text: str | None, *, field: str = "reason", what: str = "a reason for the change") -> str:
+    """Return the reason as it will be stored (format characters removed, stripped).
+
+    Raises ValidationError keyed by ``field`` when fewer than ``MIN_REASON_CHARS`` visible characters remain
+    (empty, only spaces or only invisible characters) or when it is longer than ``MAX_REASON_CHARS``.
+    """
+    cleaned = visible(text or "")
+    if len(cleaned) < MIN_REASON_CHARS or not any(ch.isalnum() for ch in cleaned):
+        raise ValidationError({field: f"Give {what} in words (at least {MIN_REASON_CHARS} visible characters); "
+                                      "it is kept with the record."})
+    if len(cleaned) > MAX_REASON_CHARS:
+        raise ValidationError({field: f"Keep it to {MAX_REASON_CHARS} characters (this one has {len(cleaned)})."})
+    return cleaned
