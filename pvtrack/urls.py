@@ -38,6 +38,7 @@ urlpatterns = [
     path("patients/<int:patient_pk>/icans/new/", ae_views.icans_assessment_create, name="icans-assessment-create"),
     path("patients/<int:patient_pk>/labs/new/", ae_views.lab_result_create, name="lab-result-create"),
     path("events/<int:pk>/discrepancy/resolve/", ae_views.discrepancy_resolve, name="discrepancy-resolve"),
+    path("notices/", ae_views.safety_notices, name="safety-notices"),
     path("sites/<slug:site>/report/", report_views.report, name="report"),
     path("sites/<slug:site>/report/<slug:category>/<str:band>/<str:scope>/", report_views.drilldown,
          name="drilldown"),

@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
-from ae.selectors import grade_discrepancies_open
+from ae.selectors import grade_discrepancies_open, serious_events
 from core.types import AuthenticatedRequest
 from patients import access
 from reports import plots
@@ -38,6 +38,7 @@ def report(request: AuthenticatedRequest, site: str) -> HttpResponse:
         "can_review": access.can_review(request.user, site_obj),
         "band_labels": GRADE_BAND_LABELS, "scope_labels": CYCLE_SCOPES,
         "quality_queries": grade_discrepancies_open(site=site_obj),
+        "serious_events": serious_events(site=site_obj),
         "flag_meaning": FLAG_REVIEW_MEANING, "signoff_meaning": RUN_SIGNOFF_MEANING,
         "signoffs": [(s, s.signed_results_sha256 == results_sha256(run)) for s in run.signoffs.all()] if run else [],
     })
