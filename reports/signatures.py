@@ -6,9 +6,6 @@ sha256 of the run's stored results (a later change of the results shows the sign
 
 from __future__ import annotations
 
-import hashlib
-import json
-
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
@@ -17,6 +14,8 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from patients.access import REVIEWERS, require_role
+from reports.carry import carry_forward
+from reports.cells import canonical_sha256
 from reports.models import BenchmarkRun, Flag, RunSignoff
 
 FLAG_REVIEW_MEANING = ("Reviewed: I have reviewed this flag, the events behind it and the benchmark run it "
@@ -27,7 +26,7 @@ RUN_SIGNOFF_MEANING = ("Approved: I have reviewed this benchmark run (its inputs
 
 def results_sha256(run: BenchmarkRun) -> str:
     """Hex sha256 of the run's stored results (canonical JSON): what a signature is bound to."""
-    return hashlib.sha256(json.dumps(run.results, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return canonical_sha256(run.results)
 
 
 def _verify_signer(*, acting_user: User, password: str, request: HttpRequest | None) -> str:
@@ -43,18 +42,31 @@ def _verify_signer(*, acting_user: User, password: str, request: HttpRequest | N
     return acting_user.get_full_name() or acting_user.get_username()
 
 
+def _refuse_reviewed(flag: Flag) -> None:
+    """Raise ValidationError (non-field) if ``flag`` is reviewed already: signed itself, or carrying a review."""
+    if flag.reviewed_at is not None:
+        raise ValidationError(f"This flag was already reviewed by {flag.signer_name} ({flag.reviewed_by}) on "
+                              f"{timezone.localtime(flag.reviewed_at):%d %b %Y %H:%M}.")
+    original = flag.carried_review
+    if original is not None and original.reviewed_at is not None:
+        raise ValidationError(f"This flag is already reviewed: the review by {original.signer_name} "
+                              f"({original.reviewed_by}) on {timezone.localtime(original.reviewed_at):%d %b %Y %H:%M} "
+                              f"in run {original.run_id} carries over (the comparison has not changed since).")
+
+
 @transaction.atomic
 def flag_review(*, flag: Flag, acting_user: User, comment: str, password: str,
                 request: HttpRequest | None = None) -> Flag:
     """Sign a flag's review: comment, re-entered password, printed name, meaning, time, run content hash.
 
-    Raises PermissionDenied unless the user is a safety officer (or administrator) of the flag's site,
-    ValidationError (nothing saved) if the comment is blank, the password wrong or the flag already reviewed.
+    The review then carries over to the flags of the same cell in later runs already stored, while the cell
+    is unchanged (``reports.carry.carry_forward``). Raises PermissionDenied unless the user is a safety officer
+    (or administrator) of the flag's site, ValidationError (nothing saved) if the comment is blank, the
+    password wrong or the flag already reviewed (signed, or carrying an earlier review).
     """
     require_role(acting_user, flag.run.site, REVIEWERS)
     flag = Flag.objects.select_for_update().select_related("run").get(pk=flag.pk)
-    if flag.reviewed_at is not None:
-        raise ValidationError(f"This flag was already reviewed by {flag.reviewed_by} on {flag.reviewed_at:%d %b %Y}.")
+    _refuse_reviewed(flag)
     if not comment.strip():
         raise ValidationError({"comment": "Write what you concluded (it is kept with the flag)."})
     flag.signer_name = _verify_signer(acting_user=acting_user, password=password, request=request)
@@ -62,6 +74,7 @@ def flag_review(*, flag: Flag, acting_user: User, comment: str, password: str,
     flag.signature_meaning, flag.signed_results_sha256 = FLAG_REVIEW_MEANING, results_sha256(flag.run)
     flag.save(update_fields=["reviewed_by", "reviewed_at", "review_comment", "signer_name", "signature_meaning",
                              "signed_results_sha256"])
+    carry_forward(flag)
     return flag
 
 
