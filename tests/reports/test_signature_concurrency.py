@@ -11,6 +11,7 @@ from collections.abc import Callable
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connections
+from django.test import Client
 
 from patients.models import Membership
 from reports import signatures
@@ -90,3 +91,35 @@ def test_two_officers_reviewing_one_flag_at_once_sign_it_once(flagged_run, ward,
     assert f"already reviewed by {winner.signer_name} ({winner.reviewed_by})" in error.messages[0]
     flag.refresh_from_db()
     assert flag.reviewed_by == winner.reviewed_by and flag.review_comment == winner.review_comment
+
+
+def logged_in(user) -> Client:
+    client = Client(raise_request_exception=False)  # a server error is an answer (500), as a browser would see it
+    client.force_login(user)
+    return client
+
+
+def test_two_concurrent_signoff_posts_answer_one_redirect_and_one_form_error_never_500(flagged_run, officer,
+                                                                                     monkeypatch):
+    both_verified(monkeypatch)
+    clients = [logged_in(officer), logged_in(officer)]
+    url = f"/benchmark-runs/{flagged_run.pk}/sign/"
+    outcomes = concurrently(*[lambda c=c: c.post(url, {"password": PASSWORD, "comment": "ok"}) for c in clients])
+    responses = sorted((value for _, value in outcomes), key=lambda r: r.status_code)
+    assert [r.status_code for r in responses] == [302, 400], outcomes
+    assert "You have already signed this run" in responses[1].content.decode()
+    assert RunSignoff.objects.filter(run=flagged_run).count() == 1
+
+
+def test_two_concurrent_review_posts_answer_one_redirect_and_who_reviewed_it(flagged_run, ward, officer,
+                                                                            monkeypatch):
+    colleague = make_user("officer2", ward, Membership.Role.SAFETY_OFFICER)
+    flag = flagged_run.flags.first()
+    both_verified(monkeypatch)
+    url = f"/flags/{flag.pk}/review/"
+    clients = [logged_in(officer), logged_in(colleague)]
+    outcomes = concurrently(*[lambda c=c: c.post(url, {"password": PASSWORD, "comment": "seen"}) for c in clients])
+    responses = sorted((value for _, value in outcomes), key=lambda r: r.status_code)
+    assert [r.status_code for r in responses] == [302, 400], outcomes
+    flag.refresh_from_db()
+    assert f"already reviewed by {flag.signer_name} ({flag.reviewed_by})" in responses[1].content.decode()
