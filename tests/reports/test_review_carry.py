@@ -199,3 +199,26 @@ def test_the_migration_fills_flags_with_the_same_values_and_fingerprint_as_the_a
         values = cells.cell_values(cell, "m/1")
         assert migration._cell_values(cell, "m/1") == values
         assert migration._fingerprint(values) == cells.cell_fingerprint(values)
+
+
+def test_the_api_shows_a_carried_review_as_the_original_signature(client, ward, crs_ward, officer,
+                                                                  django_assert_max_num_queries):
+    signed = signed_crs_flag(ward, officer)
+    make_event(crs_ward[0], "Anemia", grade=1)
+    second = benchmark_run_now(site=ward)
+    client.force_login(officer)
+    first_flags = {f["id"]: f for f in client.get(f"/api/v1/benchmark-runs/{signed.run_id}/").json()["flags"]}
+    own = first_flags[signed.pk]
+    assert (own["reviewed_by"], own["review_comment"], own["carried_review"], own["carried_from_run"]) == (
+        "officer", "Checked: true grade 3 CRS.", None, None)
+    flags = {f["id"]: f for f in client.get(f"/api/v1/benchmark-runs/{second.pk}/").json()["flags"]}
+    carried = flags[crs_flag(second).pk]
+    assert carried["carried_review"] == signed.pk and carried["carried_from_run"] == signed.run_id
+    assert {k: carried[k] for k in ("reviewed_by", "reviewed_at", "review_comment")} == {
+        k: own[k] for k in ("reviewed_by", "reviewed_at", "review_comment")}
+    assert carried["cell_fingerprint"] == own["cell_fingerprint"] == signed.cell_fingerprint
+    still_open = flags[crs_flag(second, "any").pk]
+    assert (still_open["reviewed_by"], still_open["reviewed_at"], still_open["review_comment"],
+            still_open["carried_review"], still_open["carried_from_run"]) == (None, None, "", None, None)
+    with django_assert_max_num_queries(8):  # the flags and their reviews are prefetched: no query per flag
+        assert len(client.get("/api/v1/benchmark-runs/").json()["results"]) == 2
