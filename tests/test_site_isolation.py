@@ -112,7 +112,7 @@ WEB_PAGES = [
     ("new event form", "/patients/{patient}/events/new/", "nurse", "KRK-001"),
     ("edit event form", "/events/{event}/edit/", "nurse", "KRK-001"),
     ("event history", "/events/{event}/history/", "nurse", "regraded after chart review"),
-    ("benchmark report", "/sites/ward-a/report/", "officer", 'action="/flags/{flag}/review/#flag-{flag}"'),
+    ("benchmark report", "/sites/ward-a/report/", "officer", 'action="/flags/{flag}/review/"'),
     ("benchmark runs", "/sites/ward-a/runs/", "officer", 'href="/sites/ward-a/runs/{run}/"'),
     ("benchmark run", "/sites/ward-a/runs/{run}/", "nurse", 'id="flag-{flag}"'),
     ("drill-down", "/sites/ward-a/report/crs/any/all/", "officer", "KRK-001"),
