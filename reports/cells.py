@@ -87,11 +87,14 @@ def summary(values: Mapping[str, Any]) -> str:
 
 
 def describe_cell_change(reviewed: Mapping[str, Any], now: Mapping[str, Any]) -> str:
-    """How a cell changed since it was reviewed, for the officer: "" when the values are equal.
+    """How a cell changed since it was reviewed, for the officer: "" when the values are equal (a sentence saying
+    so when either side's values are unknown, i.e. empty).
 
     E.g. "when the ward was 5/20 (benchmark 7.4%, ALERT); now 6/21 (benchmark 7.6%, ALARM)", followed by
     what else changed in the benchmark (number of cohorts, method, prediction interval, method version).
     """
+    if not reviewed or not now:
+        return "(the figures it was reviewed at were not recorded: it was stored before pvtrack kept them)"
     if cell_fingerprint(reviewed) == cell_fingerprint(now):
         return ""
     text = f"when the ward was {summary(reviewed)}; now {summary(now)}"
@@ -118,6 +121,13 @@ def _interval(bounds: Sequence[float]) -> str:
     return f"{bounds[0]:.1f}–{bounds[1]:.1f}%"
 
 
+def _values_or_none(cell: Mapping[str, Any], method_version: str) -> dict[str, Any] | None:
+    try:
+        return cell_values(cell, method_version)
+    except (KeyError, TypeError):
+        return None
+
+
 def changes_between(old_results: Mapping[str, Any], old_method: str, new_results: Mapping[str, Any],
                     new_method: str) -> list[str]:
     """What changed from one run's results to another's, one phrase each, in the newer run's cell order.
@@ -133,18 +143,21 @@ def changes_between(old_results: Mapping[str, Any], old_method: str, new_results
     if old_method != new_method:
         changes.append(f"benchmark method {old_method} → {new_method}")
     for scope, what in (("all", "patients treated"), ("first", "patients with a cycle 1")):
-        old_n = next((c["ward"]["n"] for k, c in old_cells.items() if k[2] == scope), None)
-        new_n = next((c["ward"]["n"] for k, c in new_cells.items() if k[2] == scope), None)
+        old_n = next((c.get("ward", {}).get("n") for k, c in old_cells.items() if k[2] == scope), None)
+        new_n = next((c.get("ward", {}).get("n") for k, c in new_cells.items() if k[2] == scope), None)
         if old_n is not None and new_n is not None and old_n != new_n:
             changes.append(f"{what} {old_n} → {new_n}")
     for key, new_cell in new_cells.items():
         label = cell_label(new_cell.get("category_name") or key[0], key[1], key[2])
         old_cell = old_cells.get(key)
-        new = cell_values(new_cell, new_method)
+        new = _values_or_none(new_cell, new_method)
+        old = _values_or_none(old_cell, old_method) if old_cell is not None else None
         if old_cell is None:
-            changes.append(f"new comparison {label}" + (f" with flag {new['level']}" if new["level"] else ""))
+            changes.append(f"new comparison {label}" + (f" with flag {new['level']}" if new and new["level"] else ""))
             continue
-        old = cell_values(old_cell, old_method)
+        if old is None or new is None:
+            changes.append(f"{label}: not comparable (stored in an older result format)")
+            continue
         if old["x"] != new["x"]:
             changes.append(f"{label} {old['x']}/{old['n']} → {new['x']}/{new['n']}")
         old_bench, new_bench = old["benchmark"] or {}, new["benchmark"] or {}

@@ -222,3 +222,13 @@ def test_the_api_shows_a_carried_review_as_the_original_signature(client, ward, 
             still_open["carried_review"], still_open["carried_from_run"]) == (None, None, "", None, None)
     with django_assert_max_num_queries(8):  # the flags and their reviews are prefetched: no query per flag
         assert len(client.get("/api/v1/benchmark-runs/").json()["results"]) == 2
+
+
+def test_figures_not_recorded_or_an_older_result_format_are_said_in_words():
+    values = cells.cell_values(CELL, "m/1")
+    assert "not recorded" in cells.describe_cell_change({}, values)
+    older = {"cells": [{"category": "crs", "category_name": "CRS", "grade_band": "any", "cycle_scope": "all",
+                        "ward": {"count": 5, "n": 20}}]}  # a shape cell_values cannot read
+    assert cells.changes_between(older, "m/0", {"cells": [CELL]}, "m/1") == [
+        "benchmark method m/0 → m/1",
+        "Cytokine release syndrome any: not comparable (stored in an older result format)"]
