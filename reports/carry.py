@@ -2,7 +2,7 @@
 
 Every save of ward data starts a new benchmark run with new flags. A flag of the new run *carries* the
 review of the same cell (category × grade band × cycle scope) in the site's previous finished run when its
-cell values (``reports.cells``: ward x/n, pooled benchmark, level, method version) are unchanged — and only
+cell values (``reports.cells``: ward x/n, pooled benchmark, level) are unchanged — and only
 along an unbroken chain of runs: a cell that changed, or was not flagged, in between needs a new signature.
 A carried review is ``Flag.carried_review``, a reference to the original *signed* flag (never a copy of the
 signature); the database checks it (trigger ``flag_carried_review_valid``).

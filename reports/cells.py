@@ -4,12 +4,14 @@ A *cell* is one comparison of a run's results (``results["cells"][i]``: category
 Its *values* (:func:`cell_values`) are exactly what a flag on that cell was judged on: the ward's count
 (x patients with an event) and denominator (n), the pooled benchmark it was compared with (method, k,
 weak, median and 95% prediction interval in percent, rounded to the 0.1 percentage point the report
-shows), the flag level and direction, and the benchmark method version. Its *fingerprint* is the sha256
+shows), the flag level and direction. Its *fingerprint* is the sha256
 of those values as canonical JSON. A flag review carries over to a later run only while the fingerprint
 of its cell is unchanged (``reports.carry``); when it changed, :func:`describe_cell_change` says how.
 
-Names (category names, labels) are left out of the values on purpose: renaming a category is not a
-change of what was reviewed. Pure Python: no Django, no models (checked by import-linter).
+Names (category names, labels) and the benchmark method version are left out of the values on purpose:
+renaming a category is not a change of what was reviewed, and a new method version that gives the same
+counts, benchmark and level leaves the officer's conclusion about those numbers standing (a version that
+changes any of them changes the fingerprint). Pure Python: no Django, no models (checked by import-linter).
 """
 
 from __future__ import annotations
@@ -43,13 +45,13 @@ def cell_key(cell: Mapping[str, Any]) -> CellKey:
     return cell["category"], cell["grade_band"], cell["cycle_scope"]
 
 
-def cell_values(cell: Mapping[str, Any], method_version: str) -> dict[str, Any]:
+def cell_values(cell: Mapping[str, Any]) -> dict[str, Any]:
     """The values a flag on ``cell`` (one entry of ``results["cells"]``) is judged on, JSON-able.
 
     Shape: {"v": FINGERPRINT_VERSION, "category", "grade_band", "cycle_scope", "x": int, "n": int,
     "benchmark": {"method": str, "k": int, "weak": bool, "median_pct": float, "pi_pct": [lo, hi]} | None,
-    "level": "ALARM" | "ALERT" | "WATCH" | "CHECK_ASCERTAINMENT" | None, "direction": "above" | "below" | None,
-    "method_version": str}. Percentages are rounded to 0.1 point; x and n are exact counts.
+    "level": "ALARM" | "ALERT" | "WATCH" | "CHECK_ASCERTAINMENT" | None, "direction": "above" | "below" | None}.
+    Percentages are rounded to 0.1 point; x and n are exact counts.
     """
     pooled = cell.get("pooled")
     flag = cell.get("flag") or {}
@@ -61,7 +63,6 @@ def cell_values(cell: Mapping[str, Any], method_version: str) -> dict[str, Any]:
             "method": pooled["method"], "k": pooled["k"], "weak": bool(pooled["weak"]),
             "median_pct": _pct(pooled["median"]), "pi_pct": [_pct(b) for b in pooled["pi"]]},
         "level": flag.get("level"), "direction": flag.get("direction"),
-        "method_version": method_version,
     }
 
 
@@ -91,7 +92,7 @@ def describe_cell_change(reviewed: Mapping[str, Any], now: Mapping[str, Any]) ->
     so when either side's values are unknown, i.e. empty).
 
     E.g. "when the ward was 5/20 (benchmark 7.4%, ALERT); now 6/21 (benchmark 7.6%, ALARM)", followed by
-    what else changed in the benchmark (number of cohorts, method, prediction interval, method version).
+    what else changed in the benchmark (number of cohorts, pooling method, prediction interval).
     """
     if not reviewed or not now:
         return "(the figures it was reviewed at were not recorded: it was stored before pvtrack kept them)"
@@ -105,8 +106,6 @@ def describe_cell_change(reviewed: Mapping[str, Any], now: Mapping[str, Any]) ->
             details.append(f"benchmark from {_cohorts(old)} → {_cohorts(new)}")
         if old["pi_pct"] != new["pi_pct"]:
             details.append(f"95% prediction interval {_interval(old['pi_pct'])} → {_interval(new['pi_pct'])}")
-    if reviewed.get("method_version") != now.get("method_version"):
-        details.append(f"benchmark method {reviewed.get('method_version')} → {now.get('method_version')}")
     if reviewed.get("v") != now.get("v"):
         details.append("the comparison rules of pvtrack changed")
     return text + "".join(f"; {d}" for d in details)
@@ -121,9 +120,9 @@ def _interval(bounds: Sequence[float]) -> str:
     return f"{bounds[0]:.1f}–{bounds[1]:.1f}%"
 
 
-def _values_or_none(cell: Mapping[str, Any], method_version: str) -> dict[str, Any] | None:
+def _values_or_none(cell: Mapping[str, Any]) -> dict[str, Any] | None:
     try:
-        return cell_values(cell, method_version)
+        return cell_values(cell)
     except (KeyError, TypeError):
         return None
 
@@ -150,8 +149,8 @@ def changes_between(old_results: Mapping[str, Any], old_method: str, new_results
     for key, new_cell in new_cells.items():
         label = cell_label(new_cell.get("category_name") or key[0], key[1], key[2])
         old_cell = old_cells.get(key)
-        new = _values_or_none(new_cell, new_method)
-        old = _values_or_none(old_cell, old_method) if old_cell is not None else None
+        new = _values_or_none(new_cell)
+        old = _values_or_none(old_cell) if old_cell is not None else None
         if old_cell is None:
             changes.append(f"new comparison {label}" + (f" with flag {new['level']}" if new and new["level"] else ""))
             continue

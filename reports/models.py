@@ -181,7 +181,7 @@ class Flag(models.Model):
     signature_meaning = models.CharField(max_length=300, blank=True)
     signed_results_sha256 = models.CharField(max_length=64, blank=True)
     #: What the flag was judged on (``reports.cells.cell_values``: ward x/n, pooled benchmark rounded to 0.1
-    #: point, level, method version) and its sha256. Empty only for flags stored before these fields existed
+    #: point, level) and its sha256. Empty only for flags stored before these fields existed
     #: whose cell was missing from their run's results: such a flag never carries a review.
     cell_values = models.JSONField(default=dict, blank=True)
     cell_fingerprint = models.CharField(max_length=64, blank=True)

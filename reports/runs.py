@@ -131,7 +131,7 @@ def _store(run: BenchmarkRun, inputs: dict, results: dict) -> None:
     cells = {cell_key(c): c for c in results["cells"]}
     flags = []
     for f in results["flags"]:
-        values = cell_values(cells[cell_key(f)], run.method_version)
+        values = cell_values(cells[cell_key(f)])
         flags.append(Flag(run=run, category=categories[f["category"]], grade_band=f["grade_band"],
                           cycle_scope=f["cycle_scope"], level=f["level"], direction=f["direction"],
                           message=f["message"], p_value=f["p_value"], cell_values=values,

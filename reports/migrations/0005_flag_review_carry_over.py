@@ -19,7 +19,7 @@ def _pct(value):
     return round(100 * value, 1)
 
 
-def _cell_values(cell, method_version):
+def _cell_values(cell):
     pooled = cell.get("pooled")
     flag = cell.get("flag") or {}
     return {
@@ -30,7 +30,6 @@ def _cell_values(cell, method_version):
             "method": pooled["method"], "k": pooled["k"], "weak": bool(pooled["weak"]),
             "median_pct": _pct(pooled["median"]), "pi_pct": [_pct(b) for b in pooled["pi"]]},
         "level": flag.get("level"), "direction": flag.get("direction"),
-        "method_version": method_version,
     }
 
 
@@ -51,7 +50,7 @@ def fill_cell_values(apps, schema_editor):
             for flag in Flag.objects.filter(run=run).select_related("category"):
                 cell = cells.get((flag.category.slug, flag.grade_band, flag.cycle_scope))
                 try:
-                    values = _cell_values(cell, run.method_version or results.get("method_version", ""))
+                    values = _cell_values(cell)
                 except (KeyError, TypeError, AttributeError):
                     continue  # an older result shape: the flag keeps no values and never carries a review
                 flag.cell_values, flag.cell_fingerprint = values, _fingerprint(values)

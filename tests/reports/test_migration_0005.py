@@ -64,7 +64,7 @@ def test_0005_fills_cell_values_and_carries_reviews_of_unchanged_cells(committed
     for run, results in zip(runs, [same, same, changed, changed], strict=True):
         cell = next(c for c in results["cells"] if (c["category"], c["grade_band"], c["cycle_scope"])
                     == ("crs", "ge3", "all"))
-        values = cell_values(cell, results["method_version"])
+        values = cell_values(cell)
         assert crs(run).cell_values == values and crs(run).cell_fingerprint == cell_fingerprint(values)
     assert crs(runs[1]).carried_review == crs(runs[0])  # unchanged: carries run 1's signature
     assert crs(runs[2]).carried_review is None and crs(runs[2]).reviewed_at is not None  # signed itself

@@ -152,29 +152,28 @@ def _cell(**changes) -> dict:
 
 
 def test_cell_values_keep_what_the_flag_was_judged_on_rounded_to_what_the_report_shows():
-    values = cells.cell_values(CELL, "m/1")
+    values = cells.cell_values(CELL)
     assert values == {"v": 1, "category": "crs", "grade_band": "any", "cycle_scope": "all", "x": 5, "n": 20,
                       "benchmark": {"method": "glmm_ml", "k": 5, "weak": False, "median_pct": 7.4,
                                     "pi_pct": [0.0, 98.8]},
-                      "level": "ALERT", "direction": "above", "method_version": "m/1"}
+                      "level": "ALERT", "direction": "above"}
     same = cells.cell_fingerprint(values)
     assert len(same) == 64
     # noise below 0.1 point, other statistics and names: the same cell
     for unchanged in (_cell(pooled__median=0.074031), _cell(p_upper=0.02), _cell(category_name="CRS"),
                       _cell(pooled__marginal_mean=0.2), _cell(flag__p_value=0.02), _cell(ward__ci=[0, 1])):
-        assert cells.cell_fingerprint(cells.cell_values(unchanged, "m/1")) == same
+        assert cells.cell_fingerprint(cells.cell_values(unchanged)) == same
     # anything the flag was judged on: a changed cell
     for changed in (_cell(ward__x=6), _cell(ward__n=21), _cell(pooled__median=0.0755), _cell(pooled__k=6),
                     _cell(pooled__method="common_effect"), _cell(pooled__pi=[0.0, 0.9]), _cell(flag__level="ALARM"),
                     _cell(flag=None), _cell(pooled=None)):
-        assert cells.cell_fingerprint(cells.cell_values(changed, "m/1")) != same
-    assert cells.cell_fingerprint(cells.cell_values(CELL, "m/2")) != same
+        assert cells.cell_fingerprint(cells.cell_values(changed)) != same
 
 
 def test_a_changed_cell_is_described_in_the_officers_terms():
-    before = cells.cell_values(CELL, "m/1")
+    before = cells.cell_values(CELL)
     after = cells.cell_values(_cell(ward__x=6, ward__n=21, pooled__median=0.076, pooled__k=6,
-                                    flag__level="ALARM"), "m/1")
+                                    flag__level="ALARM"))
     assert cells.describe_cell_change(before, after) == (
         "when the ward was 5/20 (benchmark 7.4%, ALERT); now 6/21 (benchmark 7.6%, ALARM); "
         "benchmark from 5 cohorts (glmm_ml) → 6 cohorts (glmm_ml)")
@@ -196,8 +195,8 @@ def test_the_migration_fills_flags_with_the_same_values_and_fingerprint_as_the_a
     """0005 keeps a frozen copy of cell_values/cell_fingerprint: today both must agree exactly."""
     migration = importlib.import_module("reports.migrations.0005_flag_review_carry_over")
     for cell in (CELL, _cell(pooled=None, flag=None), _cell(ward__x=0, flag__level="CHECK_ASCERTAINMENT")):
-        values = cells.cell_values(cell, "m/1")
-        assert migration._cell_values(cell, "m/1") == values
+        values = cells.cell_values(cell)
+        assert migration._cell_values(cell) == values
         assert migration._fingerprint(values) == cells.cell_fingerprint(values)
 
 
@@ -225,7 +224,7 @@ def test_the_api_shows_a_carried_review_as_the_original_signature(client, ward, 
 
 
 def test_figures_not_recorded_or_an_older_result_format_are_said_in_words():
-    values = cells.cell_values(CELL, "m/1")
+    values = cells.cell_values(CELL)
     assert "not recorded" in cells.describe_cell_change({}, values)
     older = {"cells": [{"category": "crs", "category_name": "CRS", "grade_band": "any", "cycle_scope": "all",
                         "ward": {"count": 5, "n": 20}}]}  # a shape cell_values cannot read
