@@ -44,6 +44,8 @@ urlpatterns = [
          name="drilldown"),
     path("sites/<slug:site>/report/<slug:category>/<str:band>/<str:scope>/plots/", report_views.cell_plots,
          name="cell-plots"),
+    path("sites/<slug:site>/runs/", report_views.run_history, name="run-history"),
+    path("sites/<slug:site>/runs/<int:pk>/", report_views.run_detail, name="run-detail"),
     path("flags/<int:pk>/review/", report_views.flag_review_view, name="flag-review"),
     path("benchmark-runs/<int:pk>/sign/", report_views.run_signoff_view, name="run-signoff"),
     path("sites/<slug:site>/export.<str:fmt>", report_views.export_ae_table, name="export-ae-table"),

@@ -30,12 +30,11 @@ from ae.models import AdverseEvent
 from ae.selectors import treatment_emergent_events
 from patients.models import HIGH_BURDEN_BLASTS_PCT, Patient, Site, TreatmentCycle
 from reports import sequential, stats
+from reports.cells import CYCLE_SCOPES, GRADE_BAND_LABELS
 from reports.models import BenchmarkCategory, CohortFigure
 
 METHOD_VERSION = "pvtrack-benchmark/1.2 glmm-ml+pred-tail+like-with-like+case-mix+pocock+trtemfl"
 GRADE_BANDS = {"any": 1, "ge3": 3}
-GRADE_BAND_LABELS = {"any": "any grade", "ge3": "grade ≥3"}
-CYCLE_SCOPES = {"all": "all cycles", "first": "cycle 1"}
 OWN_COHORT = "the ward itself is built from this cohort"
 
 #: Grading-scale families: CTCAE (any version) grades CRS and neurotoxicity differently from the
