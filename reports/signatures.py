@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from core.text import MAX_REASON_CHARS, clean_reason, visible
 from patients.access import REVIEWERS, require_role
 from reports.carry import carry_forward
 from reports.cells import canonical_sha256
@@ -67,14 +68,13 @@ def flag_review(*, flag: Flag, acting_user: User, comment: str, password: str,
     """
     require_role(acting_user, flag.run.site, REVIEWERS)
     _refuse_reviewed(Flag.objects.select_related("reviewed_by", "carried_review__reviewed_by").get(pk=flag.pk))
-    if not comment.strip():
-        raise ValidationError({"comment": "Write what you concluded (it is kept with the flag)."})
+    comment = clean_reason(comment, field="comment", what="what you concluded")
     signer_name = _verify_signer(acting_user=acting_user, password=password, request=request)
     with transaction.atomic():
         flag = Flag.objects.select_for_update().select_related("run").get(pk=flag.pk)
         _refuse_reviewed(flag)  # a concurrent signature committed while the password was being checked
         flag.signer_name = signer_name
-        flag.reviewed_by, flag.reviewed_at, flag.review_comment = acting_user, timezone.now(), comment.strip()
+        flag.reviewed_by, flag.reviewed_at, flag.review_comment = acting_user, timezone.now(), comment
         flag.signature_meaning, flag.signed_results_sha256 = FLAG_REVIEW_MEANING, results_sha256(flag.run)
         flag.save(update_fields=["reviewed_by", "reviewed_at", "review_comment", "signer_name",
                                  "signature_meaning", "signed_results_sha256"])
@@ -96,6 +96,9 @@ def run_signoff(*, run: BenchmarkRun, acting_user: User, password: str, comment:
     — also when the same user's concurrent sign-off of the run won the race (never an IntegrityError).
     """
     require_role(acting_user, run.site, REVIEWERS)
+    comment = visible(comment or "")  # optional, but never invisible characters or a pasted document
+    if len(comment) > MAX_REASON_CHARS:
+        raise ValidationError({"comment": f"Keep the comment to {MAX_REASON_CHARS} characters."})
     if run.status != BenchmarkRun.Status.DONE:
         raise ValidationError("Only a finished benchmark run can be signed.")
     if (existing := run.signoffs.filter(signed_by=acting_user).first()) is not None:
@@ -112,7 +115,7 @@ def run_signoff(*, run: BenchmarkRun, acting_user: User, password: str, comment:
             with transaction.atomic():
                 return RunSignoff.objects.create(run=locked, signed_by=acting_user, signer_name=name,
                                                  signed_at=timezone.now(), meaning=RUN_SIGNOFF_MEANING,
-                                                 comment=comment.strip(), signed_results_sha256=results_sha256(locked))
+                                                 comment=comment, signed_results_sha256=results_sha256(locked))
         except IntegrityError as exc:  # runsignoff_once_per_signer, from a writer that did not take the lock
             existing = locked.signoffs.filter(signed_by=acting_user).first()
             if existing is None:
