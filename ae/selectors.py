@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+)
+from django.db.models.functions import Coalesce
 
 from ae.episodes import CRS_TERM, ICANS_TERM
 from ae.models import (
@@ -98,9 +110,13 @@ def term_picker_options() -> list[tuple[str, str]]:
 
 def safety_notices_unread_count(user: AnyUser) -> int | None:
     """Unread safety notices of ``user``; None when the user reviews no site (ward staff get no notices)."""
-    if user.pk is None or not Membership.objects.filter(user_id=user.pk, role__in=REVIEWERS).exists():
+    if user.pk is None:
         return None
-    return SafetyNotification.objects.filter(recipient_id=user.pk, read_at__isnull=True).count()
+    unread = (SafetyNotification.objects.filter(recipient_id=OuterRef("user_id"), read_at__isnull=True)
+              .values("recipient_id").annotate(n=Count("id")).values("n")[:1])
+    row = (Membership.objects.filter(user_id=user.pk, role__in=REVIEWERS)
+           .annotate(unread=Coalesce(Subquery(unread), 0)).values_list("unread", flat=True).first())  # one query
+    return row
 
 
 def safety_notices_for(user: AnyUser) -> QuerySet[SafetyNotification]:
