@@ -453,7 +453,8 @@ def grade_lab(analyte: str, value: float, unit: str, lln: float | None = None, u
     ``analyte``: one of :data:`LAB_ANALYTES` (anc, platelets, wbc, lymphocytes, hemoglobin, potassium, alt,
     ast). ``value``, ``lln``, ``uln`` and ``baseline`` are in ``unit``: counts in 10^9/L (also "x10^9/L",
     "10^3/uL") or /mm3 = /uL (divided by 1000); hemoglobin in g/dL or g/L (divided by 10); potassium in
-    mmol/L; ALT/AST in U/L (or IU/L). An unknown unit raises GradingInputError.
+    mmol/L; ALT/AST in U/L (or IU/L). An unknown unit raises GradingInputError, and so does a reference limit
+    or baseline that is not > 0 once converted and rounded to 9 decimals (ULN 1e-10 would divide by zero).
 
     Boundaries: "<A - B" means value < A and >= B, ">A - B" means value > A and <= B, so a value exactly on
     a threshold gets the less severe grade (ANC 1.0 = grade 2, ALT 3.0 x ULN = grade 1), except ALT/AST
@@ -479,7 +480,11 @@ def grade_lab(analyte: str, value: float, unit: str, lln: float | None = None, u
             return None
         if positive and number == 0:
             raise GradingInputError(field, "must be > 0")
-        return round(number * factor, _ROUND)
+        converted = round(number * factor, _ROUND)
+        if positive and converted == 0:  # e.g. ULN 1e-10: > 0 as typed, 0 after rounding (a division by zero)
+            raise GradingInputError(field, f"{number:g} {unit} is too small: it is 0 at the precision of the "
+                                           "grading rules (must be > 0)")
+        return converted
 
     x = convert("value", value, positive=False)
     assert x is not None  # the value is required (allow_none is False for it)
