@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from ae import grading
+from ae import grading, lab_units
 from ae.episodes import as_float, local_time
 from ae.models import LabResult
 from patients.access import RECORDERS, require_role
@@ -50,12 +50,15 @@ def _lab_grade(result: LabResult, baseline: LabResult | None) -> None:
 def lab_result_record(*, patient: Patient, data: dict[str, Any], acting_user: User) -> LabResult:
     """Record and grade one lab value (CTCAE v5.0, :func:`ae.grading.grade_lab`).
 
-    ``data``: analyte, value, unit, lln, uln (all in ``unit``), collected_at (aware datetime), baseline
+    ``data``: analyte, value, unit (one of the analyte's units in :data:`ae.lab_units.ANALYTES`, any accepted
+    spelling; stored as its one code), lln, uln (all in ``unit``, each plausible for the analyte in that unit —
+    a unit slip is refused naming the likely unit), collected_at (aware datetime), baseline
     (bool), cycle (optional; default: the latest cycle started on or before the collection date, or none).
     A baseline belongs to a cycle and is collected on or before its start; recording it regrades ALT/AST of
     that cycle against it and recomputes their treatment-emergent flags. A post-baseline value is
     treatment-emergent only if its grade is worse than the baseline grade. Raises PermissionDenied,
-    ValidationError keyed by field (unknown unit, negative value, LLN ≥ ULN, wrong cycle, second baseline).
+    ValidationError keyed by field (unit not of the analyte, implausible value or limit, negative value, LLN ≥ ULN,
+    wrong cycle, second baseline).
     """
     require_role(acting_user, patient.site, RECORDERS)
     unknown = set(data) - set(LAB_DATA_FIELDS)
@@ -80,13 +83,18 @@ def lab_result_record(*, patient: Patient, data: dict[str, Any], acting_user: Us
     elif cycle is not None and day < cycle.start_date:
         raise ValidationError({"collected_at": f"Before cycle {cycle.number} started: tick 'baseline' if this is "
                                                "the value at the cycle start."})
-    result = LabResult(patient=patient, cycle=cycle, analyte=str(data.get("analyte") or ""),
-                       value=_decimal(data.get("value")), unit=str(data.get("unit") or ""),
-                       lln=_decimal(data.get("lln")), uln=_decimal(data.get("uln")),
-                       collected_at=collected_at,
-                       baseline=is_baseline, entered_by=acting_user)
-    if result.analyte not in grading.LAB_ANALYTES:
+    analyte = str(data.get("analyte") or "")
+    if analyte not in grading.LAB_ANALYTES:
         raise ValidationError({"analyte": f"Unknown analyte; expected one of {', '.join(grading.LAB_ANALYTES)}."})
+    if data.get("value") is None:
+        raise ValidationError({"value": "Give the value."})
+    unit, errors = lab_units.entry_errors(analyte, str(data.get("unit") or ""), as_float(data["value"]),
+                                          lln=as_float(data.get("lln")), uln=as_float(data.get("uln")))
+    if errors:
+        raise ValidationError(errors)
+    result = LabResult(patient=patient, cycle=cycle, analyte=analyte, value=_decimal(data.get("value")),
+                       unit=str(unit), lln=_decimal(data.get("lln")), uln=_decimal(data.get("uln")),
+                       collected_at=collected_at, baseline=is_baseline, entered_by=acting_user)
     baseline = None
     if cycle is not None:
         baseline = LabResult.objects.filter(cycle=cycle, analyte=result.analyte, baseline=True).first()
