@@ -448,6 +448,16 @@ _DECREASED_THRESHOLDS = {
 _ROUND = 9  # decimal places kept after unit conversion, so 1000/mm3 is exactly 1.0 x 10^9/L
 
 
+def undetermined_grade_at_most(analyte: str) -> int | None:
+    """The highest grade an undetermined (grade None) value of ``analyte`` can have: a decreased count without its
+    LLN is grade 0 or 1 (0-2 for potassium, whose grade 2 needs symptoms); None for ALT/AST (without the ULN any
+    grade is possible)."""
+    _choice("analyte", analyte, LAB_ANALYTES)
+    if analyte not in _DECREASED_THRESHOLDS:
+        return None
+    return _DECREASED_THRESHOLDS[analyte][-1][0] - 1
+
+
 def _lab_grade(rule: _LabRule, grade: int | None, rationale: str) -> Grade:
     return Grade(grade, CTCAE_SCALE, CTCAE_VERSION, rationale, rule.ctcae_term)
 

@@ -74,8 +74,10 @@ def assessment_episodes(*, patient: Patient, kind: str) -> list[AdverseEvent]:
 
 
 def lab_results_of(patient: Patient, limit: int = 50) -> QuerySet[LabResult]:
-    """The patient's latest lab results (newest first), at most ``limit``."""
-    return patient.lab_results.select_related("cycle").order_by("-collected_at", "-id")[:limit]
+    """The patient's latest lab results (newest first), at most ``limit``, each with its cycle and the adverse
+    event it feeds (one query)."""
+    return (patient.lab_results.select_related("cycle", "adverse_event__term")
+            .order_by("-collected_at", "-id")[:limit])
 
 
 def term_picker_options() -> list[tuple[str, str]]:

@@ -8,6 +8,7 @@ from django.db.models import F, Q
 
 from ae import grading, lab_units
 from ae.models.assessments import _in
+from ae.models.events import AdverseEvent
 from core.audit import tracked
 from patients.models import Patient, TreatmentCycle
 
@@ -47,7 +48,17 @@ class LabResult(models.Model):
     grade = models.PositiveSmallIntegerField("CTCAE v5.0 grade", null=True, blank=True)
     rationale = models.TextField()
     treatment_emergent = models.BooleanField(null=True, blank=True)
+    #: The adverse-event episode of this value's CTCAE term that it feeds (:mod:`ae.services.labs`): a
+    #: treatment-emergent graded value starts or upgrades it, a later normal value resolves it; null when the
+    #: value is no adverse event (grade 0, undetermined, not worse than the baseline) and no episode was open.
+    adverse_event = models.ForeignKey(AdverseEvent, on_delete=models.PROTECT, null=True, blank=True,
+                                      related_name="lab_results")
     entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    #: Not stored: set on the instance :func:`ae.services.labs.lab_result_record` returns — what recording it did to
+    #: adverse events, [(event, "created" / "updated" / "unchanged", the event's grade before)], and for a baseline
+    #: how many later values it regraded.
+    episode_changes: list[tuple[AdverseEvent, str, int | None]]
+    regraded: int = 0
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -69,6 +80,8 @@ class LabResult(models.Model):
                                    name="lab_baseline_not_treatment_emergent"),
             models.UniqueConstraint(fields=["cycle", "analyte"], condition=Q(baseline=True),
                                     name="lab_one_baseline_per_cycle_analyte"),
+            models.CheckConstraint(condition=Q(adverse_event__isnull=True) | Q(grade__isnull=False),
+                                   name="lab_feeding_an_ae_is_graded"),
         ]
         indexes = [models.Index(fields=["patient", "analyte", "collected_at"], name="lab_patient_analyte_idx")]
 

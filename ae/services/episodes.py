@@ -16,6 +16,7 @@ import datetime
 
 from django.db import connection
 
+from ae.episodes import lab_effective_grade
 from ae.models import AdverseEvent, CTCAETerm
 from patients.models import TreatmentCycle
 
@@ -53,7 +54,11 @@ def same_onset_event(*, cycle: TreatmentCycle, term: CTCAETerm, onset_date: date
 
 
 def observed_grade(episode: AdverseEvent) -> int | None:
-    """The worst effective grade of the episode's observations (bedside assessments), None if it has none."""
+    """The worst effective grade of the episode's observations — bedside assessments and graded lab results (a lab
+    value counts with its grade if treatment-emergent, :func:`ae.episodes.lab_effective_grade`) — None if it has
+    none."""
     grades = [a.effective_grade for a in episode.crs_assessments.all()]
     grades += [a.effective_grade for a in episode.icans_assessments.all()]
+    grades += [lab_effective_grade(r, pre_existing=episode.present_before_cycle)
+               for r in episode.lab_results.exclude(grade=None)]
     return max(grades) if grades else None
