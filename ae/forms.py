@@ -237,6 +237,25 @@ class ICANSAssessmentForm(_AssessmentForm):
                                                 for v in grading.CEREBRAL_EDEMA_LEVELS])
 
 
+def _collected_at_default(patient: Patient) -> tuple[str | None, str]:
+    """(initial "collected at", hint): now while the patient's latest cycle runs (started, and not past its end plus
+    the follow-up window); otherwise empty with a hint, so that a value typed in later is never dated today by
+    default."""
+    latest = TreatmentCycle.objects.filter(patient=patient).order_by("-start_date").first()
+    today = timezone.localdate()
+    if latest is None:
+        return None, ("The patient has no treatment cycle yet: give the date and time the sample was collected (a "
+                      "value before the first cycle is kept, but is no adverse event).")
+    if latest.start_date > today:
+        return None, (f"Cycle {latest.number} starts {latest.start_date:%d %b %Y}: give the date and time the sample "
+                      "was collected (a value collected before it is its baseline).")
+    if latest.window_end is not None and today > latest.window_end:
+        assert latest.end_date is not None  # a window end comes from an end date
+        return None, (f"Cycle {latest.number} ended {latest.end_date:%d %b %Y}: give the date and time the sample "
+                      "was collected.")
+    return _local_now(), ""
+
+
 def _unit_choices() -> list[tuple[str, str]]:
     """Every unit of any analyte once, in the table's order (without JavaScript the select shows them all)."""
     seen: dict[str, str] = {}
@@ -278,4 +297,6 @@ class LabResultForm(forms.Form):
         self.fields["unit"].initial = first.default_unit.code
         self.fields["unit"].widget.attrs["data-units"] = json.dumps(
             {a.code: [[u.code, u.label] for u in a.units] for a in lab_units.ANALYTES.values()}, ensure_ascii=False)
-        self.fields["collected_at"].initial = _local_now()
+        self.fields["collected_at"].initial, hint = _collected_at_default(patient)
+        if hint:
+            self.fields["collected_at"].help_text = hint
