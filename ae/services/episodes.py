@@ -38,8 +38,9 @@ def episode_lock(*, cycle: TreatmentCycle, term: CTCAETerm) -> None:
 
 def open_episode(*, cycle: TreatmentCycle, term: CTCAETerm) -> AdverseEvent | None:
     """The open episode of ``term`` in ``cycle`` (no resolution date, outcome not Fatal), row-locked; the most
-    recent onset if several are open. Call after :func:`episode_lock`."""
-    return (AdverseEvent.objects.select_for_update().select_related("cycle", "term", "patient__site")
+    recent onset if several are open. Call after :func:`episode_lock`. Only the episode's row is locked: its cycle,
+    CTCAE term, patient and site (read along) are shared by every other patient's events and stay unlocked."""
+    return (AdverseEvent.objects.select_for_update(of=("self",)).select_related("cycle", "term", "patient__site")
             .filter(cycle=cycle, term=term, resolution_date__isnull=True)
             .exclude(outcome=AdverseEvent.Outcome.FATAL).order_by("-onset_date", "-id").first())
 

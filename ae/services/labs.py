@@ -208,7 +208,7 @@ def _state(grade: int | None, treatment_emergent: bool | None) -> str:
 def _baseline_recorded(baseline: LabResult, *, acting_user: User) -> None:
     """Regrade the cycle's later values of the analyte against a baseline recorded after them, with the reason in
     their history, and update the episodes they feed (module docstring)."""
-    later = list(LabResult.objects.select_for_update().select_related("cycle", "patient")
+    later = list(LabResult.objects.select_for_update(of=("self",)).select_related("cycle", "patient")
                  .filter(cycle=baseline.cycle, analyte=baseline.analyte, baseline=False).order_by("collected_at", "id"))
     changed: list[tuple[LabResult, str]] = []
     for other in later:
@@ -232,8 +232,9 @@ def _baseline_recorded(baseline: LabResult, *, acting_user: User) -> None:
     # A baseline only lowers grades and TRTEMFL flags, so no value it regrades starts an episode: only the
     # episodes the regraded values feed change.
     fed = {r.adverse_event_id for r, _ in changed if r.adverse_event_id is not None}
-    for episode in (AdverseEvent.objects.select_for_update().select_related("cycle", "term", "patient__site")
-                    .filter(pk__in=fed).order_by("pk")):
+    episodes = (AdverseEvent.objects.select_for_update(of=("self",))
+                .select_related("cycle", "term", "patient__site").filter(pk__in=fed).order_by("pk"))
+    for episode in episodes:
         before_grade = episode.grade
         if _episode_sync(episode, acting_user=acting_user, reason=reason):
             baseline.episode_changes.append((episode, "updated", before_grade))

@@ -105,3 +105,41 @@ def test_two_baselines_at_once_answer_a_field_error(committed_reference_data, pa
     assert (len(saved), len(refused)) == (1, 1), outcomes
     assert refused[0].message_dict == {"baseline": ["Cycle 1 already has a baseline Platelet count value."]}
     assert LabResult.objects.count() == 1
+
+
+def test_recording_a_lab_value_locks_its_episode_not_the_term_or_site_every_patient_shares(
+        committed_reference_data, ward, patient, cycle, nurse):
+    """open_episode row-locks the episode only: a lock on the CTCAE term or the site it reads along would make every
+    lab value of the hospital (or the ward) wait for each other's transactions."""
+    from django.db import DatabaseError, transaction
+
+    from ae.models import CTCAETerm
+    from ae.services.episodes import episode_lock, open_episode
+    from patients.models import Site
+
+    lab(patient, nurse, value=40, collected_at=at(8))()
+    platelet_term = CTCAETerm.objects.get(term="Platelet count decreased")
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_episode() -> None:
+        try:
+            with transaction.atomic():
+                episode_lock(cycle=cycle, term=platelet_term)
+                assert open_episode(cycle=cycle, term=platelet_term) is not None
+                holding.set()
+                release.wait(timeout=10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=hold_the_episode)
+    thread.start()
+    try:
+        assert holding.wait(timeout=10)
+        with transaction.atomic():  # another patient's save may lock the term and the site (NOWAIT: fail at once)
+            CTCAETerm.objects.select_for_update(nowait=True).get(pk=platelet_term.pk)
+            Site.objects.select_for_update(nowait=True).get(pk=ward.pk)
+        with pytest.raises(DatabaseError), transaction.atomic():  # while the episode itself is locked
+            AdverseEvent.objects.select_for_update(nowait=True).get()
+    finally:
+        release.set()
+        thread.join(timeout=10)
