@@ -211,3 +211,15 @@ def test_the_event_history_lists_its_lab_results(nurse_client, patient, cycle, n
     assert "08 Jan 2026 07:00" in page and "09 Jan 2026 07:00" in page
     assert "Platelet count 18 ×10⁹/L of 09 Jan 2026 07:00 graded 4." in page  # the revision's reason
     assert LabResult.objects.filter(adverse_event=event).count() == 2
+
+
+def test_a_late_baseline_through_the_form_says_what_it_regraded_and_links_the_episode(nurse_client, patient, cycle,
+                                                                                       nurse):
+    event = record(patient, nurse, analyte="alt", value=130, unit="U/L", uln=40, collected_at=at(9)).adverse_event
+    page = nurse_client.post(f"/patients/{patient.pk}/labs/new/", {
+        "analyte": "alt", "value": "80", "unit": "U/L", "uln": "40", "collected_at": "2026-01-04T07:00",
+        "baseline": "on", "cycle": cycle.pk}, follow=True).content.decode()
+    assert "Saved: baseline ALT 80 U/L of 04 Jan 2026 07:00" in page
+    assert "1 later value(s) of cycle 1 regraded against it." in page
+    link = f'<a href="/events/{event.pk}/history/">Alanine aminotransferase increased grade 1</a>'
+    assert f"Adverse event updated: {link} (was grade 2)." in page
