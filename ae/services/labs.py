@@ -13,7 +13,8 @@ platelets → "Platelet count decreased") in its cycle:
 * any other graded value (grade 0, or not worse than the baseline) attaches only to an open episode already
   followed by lab values; there it counts as grade 0 (:func:`ae.episodes.lab_effective_grade`), so it resolves
   the episode, as a grade-0 bedside assessment does. Otherwise it is no adverse event;
-* an undetermined value (grade None: no LLN/ULN) or one collected before the first cycle feeds nothing.
+* an undetermined value (grade None: no LLN/ULN), one collected before the first cycle, or one collected after its
+  cycle's end plus the follow-up window (not treatment-emergent, and no evidence the episode ended) feeds nothing.
 
 The episode's grade, computed grade, onset and resolution are recomputed from all its values by
 :func:`ae.episodes.episode_fields`; a grade entered by hand (``entered_grade``) is a floor and the onset entered
@@ -75,6 +76,12 @@ def _decimal(value: Any) -> Any:
     return Decimal(repr(value)) if isinstance(value, float) else value
 
 
+def _after_window(result: LabResult) -> bool:
+    """Collected after its cycle's end plus the follow-up window (``TreatmentCycle.window_end``)."""
+    window_end = result.cycle.window_end if result.cycle is not None else None
+    return window_end is not None and local_time(result.collected_at).date() > window_end
+
+
 def _lab_treatment_emergent(result: LabResult, baseline: LabResult | None) -> bool | None:
     """ADaM TRTEMFL of a post-baseline lab value (None = cannot be decided).
 
@@ -86,10 +93,7 @@ def _lab_treatment_emergent(result: LabResult, baseline: LabResult | None) -> bo
     grade = result.grade
     if grade is None:
         return None
-    cycle = result.cycle
-    if grade == 0 or cycle is None:
-        return False
-    if cycle.window_end is not None and local_time(result.collected_at).date() > cycle.window_end:
+    if grade == 0 or result.cycle is None or _after_window(result):
         return False
     if baseline is None:
         return True
@@ -181,7 +185,8 @@ def _episode_sync(episode: AdverseEvent, *, acting_user: User, reason: str) -> b
 def _value_record(result: LabResult, *, term: CTCAETerm, acting_user: User) -> None:
     """Save a post-baseline value and feed its episode (module docstring); ``result.episode_changes`` says how."""
     cycle = result.cycle
-    ongoing = open_episode(cycle=cycle, term=term) if cycle is not None and result.grade is not None else None
+    feeds = result.grade is not None and not _after_window(result)
+    ongoing = open_episode(cycle=cycle, term=term) if cycle is not None and feeds else None
     positive = bool(result.grade) and result.treatment_emergent is True
     if ongoing is None:
         if positive and cycle is not None:

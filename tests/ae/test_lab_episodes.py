@@ -127,6 +127,19 @@ def test_a_value_after_the_cycles_follow_up_window_is_not_treatment_emergent(pat
     assert (late.grade, late.treatment_emergent, late.adverse_event) == (4, False, None)
 
 
+def test_a_value_after_the_window_does_not_resolve_the_cycles_open_episode(patient, nurse):
+    from tests.conftest import make_cycle
+
+    make_cycle(patient, start=datetime.date(2025, 10, 1), end_date=datetime.date(2025, 10, 28))
+    event = record(patient, nurse, analyte="platelets", value=18, unit="10^9/L",
+                   collected_at=datetime.datetime(2025, 10, 20, 8, tzinfo=TZ)).adverse_event
+    late = record(patient, nurse, analyte="platelets", value=20, unit="10^9/L",
+                  collected_at=datetime.datetime(2025, 12, 10, 8, tzinfo=TZ))
+    assert late.adverse_event is None
+    event.refresh_from_db()
+    assert (event.resolution_date, event.version) == (None, 1)
+
+
 def test_it_attaches_to_an_episode_entered_by_hand_and_never_lowers_the_entered_grade(patient, cycle, nurse):
     entered = adverse_event_create(acting_user=nurse, patient=patient, cycle=cycle,
                                    term=term("Platelet count decreased"), grade=3,
