@@ -142,20 +142,39 @@ class AdverseEventEditForm(AdverseEventForm):
 # ------------------------------------------------------------------------------- bedside assessment forms
 
 DATETIME_LOCAL = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
-NEW_EPISODE = ""
+AUTO_EPISODE = ""  # the ongoing episode of the chosen cycle, or a new one when none is ongoing
+SEPARATE_EPISODE = "new"  # explicitly a new episode although one is ongoing
 
 
 def _local_now() -> str:
     return timezone.localtime().strftime("%Y-%m-%dT%H:%M")
 
 
+def default_observed_at(patient: Patient) -> tuple[str | None, str]:
+    """(initial value of an "assessed/collected at" field, help text): now when now falls inside the patient's
+    latest cycle (from its start to its end plus the follow-up window, or still running), else empty with a
+    hint — never blindly now (an assessment of a cycle that ended last year must not land on today)."""
+    latest = patient.cycles.order_by("-start_date").first()
+    today = timezone.localdate()
+    if latest is None:
+        return None, "Record the patient's cycle first."
+    if latest.start_date <= today and (latest.window_end is None or today <= latest.window_end):
+        return _local_now(), f"Now, in cycle {latest.number}; change it if the observation was earlier."
+    if latest.start_date > today:
+        return None, f"Cycle {latest.number} starts {latest.start_date:%d %b %Y}: enter the date and time."
+    return None, (f"Cycle {latest.number} ended {latest.end_date:%d %b %Y}: enter the date and time of the "
+                  "observation (it must fall within the cycle it belongs to).")
+
+
 class _AssessmentForm(forms.Form):
     """Shared part: which episode (or a new one in which cycle), when, the clinician's grade and reason."""
 
     term_name = ""
-    episode = forms.ChoiceField(label="Episode", required=False)
+    episode = forms.ChoiceField(label="Episode", required=False,
+                                help_text="One clinical event is one adverse event: the assessment joins the "
+                                          "ongoing episode unless you say it is a separate one.")
     cycle = forms.ModelChoiceField(queryset=TreatmentCycle.objects.none(), required=False,
-                                   help_text="For a new episode.")
+                                   help_text="The cycle the assessment belongs to (for an episode not chosen above).")
     assessed_at = forms.DateTimeField(label="Assessed at", input_formats=DATETIME_LOCAL,
                                       widget=forms.DateTimeInput(attrs={"type": "datetime-local"},
                                                                  format="%Y-%m-%dT%H:%M"))
@@ -165,12 +184,17 @@ class _AssessmentForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.patient = patient
         self.episodes = {str(e.pk): e for e in episodes}
-        cast(forms.ChoiceField, self.fields["episode"]).choices = [(NEW_EPISODE, "New episode")] + [
-            (str(e.pk), f"Episode from {e.onset_date:%d %b %Y} (cycle {e.cycle.number}, grade {e.grade}"
-                        f"{', resolved' if e.resolution_date else ', ongoing'})") for e in episodes]
+        ongoing = [e for e in episodes if e.resolution_date is None]
+        cast(forms.ChoiceField, self.fields["episode"]).choices = [
+            (AUTO_EPISODE, "The ongoing episode of the chosen cycle (a new one if none is ongoing)")] + [
+            (str(e.pk), f"{'Ongoing' if e.resolution_date is None else 'Resolved'} episode from "
+                        f"{e.onset_date:%d %b %Y} (cycle {e.cycle.number}, grade {e.grade}"
+                        f"{'' if e.resolution_date is None else f', resolved {e.resolution_date:%d %b %Y}'})")
+            for e in episodes] + (
+            [(SEPARATE_EPISODE, "A new, separate episode (although one is ongoing)")] if ongoing else [])
         self.fields["episode"].widget.attrs["data-positive"] = " ".join(map(str, sorted(positive_episode_ids)))
         limit_to_cycles_of(self.fields["cycle"], patient)
-        self.fields["assessed_at"].initial = _local_now()
+        self.fields["assessed_at"].initial, self.fields["assessed_at"].help_text = default_observed_at(patient)
         self.fields["relatedness"] = forms.ChoiceField(
             label="Relatedness to blinatumomab", required=False, help_text="For a new episode.",
             choices=[("", "—")] + list(AdverseEvent.Relatedness.choices))
@@ -186,11 +210,12 @@ class _AssessmentForm(forms.Form):
             help_text="Required when your grade differs from the computed grade.")
 
     def clean_episode(self) -> AdverseEvent | None:
-        value = self.cleaned_data.get("episode") or NEW_EPISODE
-        return None if value == NEW_EPISODE else self.episodes[value]
+        value = self.cleaned_data.get("episode") or AUTO_EPISODE
+        self.new_episode = value == SEPARATE_EPISODE
+        return None if value in (AUTO_EPISODE, SEPARATE_EPISODE) else self.episodes[value]
 
-    def service_data(self) -> dict:
-        """The cleaned criteria for the record service (episode and cycle are passed separately)."""
+    def service_data(self) -> dict[str, Any]:
+        """The cleaned criteria for the record service (episode, cycle and new_episode are passed separately)."""
         return {k: v for k, v in self.cleaned_data.items() if k not in ("episode", "cycle")}
 
 
@@ -237,25 +262,6 @@ class ICANSAssessmentForm(_AssessmentForm):
                                                 for v in grading.CEREBRAL_EDEMA_LEVELS])
 
 
-def _collected_at_default(patient: Patient) -> tuple[str | None, str]:
-    """(initial "collected at", hint): now while the patient's latest cycle runs (started, and not past its end plus
-    the follow-up window); otherwise empty with a hint, so that a value typed in later is never dated today by
-    default."""
-    latest = TreatmentCycle.objects.filter(patient=patient).order_by("-start_date").first()
-    today = timezone.localdate()
-    if latest is None:
-        return None, ("The patient has no treatment cycle yet: give the date and time the sample was collected (a "
-                      "value before the first cycle is kept, but is no adverse event).")
-    if latest.start_date > today:
-        return None, (f"Cycle {latest.number} starts {latest.start_date:%d %b %Y}: give the date and time the sample "
-                      "was collected (a value collected before it is its baseline).")
-    if latest.window_end is not None and today > latest.window_end:
-        assert latest.end_date is not None  # a window end comes from an end date
-        return None, (f"Cycle {latest.number} ended {latest.end_date:%d %b %Y}: give the date and time the sample "
-                      "was collected.")
-    return _local_now(), ""
-
-
 def _unit_choices() -> list[tuple[str, str]]:
     """Every unit of any analyte once, in the table's order (without JavaScript the select shows them all)."""
     seen: dict[str, str] = {}
@@ -297,6 +303,4 @@ class LabResultForm(forms.Form):
         self.fields["unit"].initial = first.default_unit.code
         self.fields["unit"].widget.attrs["data-units"] = json.dumps(
             {a.code: [[u.code, u.label] for u in a.units] for a in lab_units.ANALYTES.values()}, ensure_ascii=False)
-        self.fields["collected_at"].initial, hint = _collected_at_default(patient)
-        if hint:
-            self.fields["collected_at"].help_text = hint
+        self.fields["collected_at"].initial, self.fields["collected_at"].help_text = default_observed_at(patient)

@@ -4,14 +4,34 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Prefetch, QuerySet
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+)
+from django.db.models.functions import Coalesce
 
 from ae.episodes import CRS_TERM, ICANS_TERM
-from ae.models import AdverseEvent, CRSAssessment, CTCAESynonym, CTCAETerm, ICANSAssessment, LabResult
+from ae.models import (
+    AdverseEvent,
+    CRSAssessment,
+    CTCAESynonym,
+    CTCAETerm,
+    ICANSAssessment,
+    LabResult,
+    SafetyNotification,
+)
 from ae.models.events import treatment_emergent_q
 from core.types import AnyUser
-from patients.access import ALL_ROLES, sites_for
-from patients.models import Patient, Site, TreatmentCycle
+from patients.access import ALL_ROLES, REVIEWERS, sites_for
+from patients.models import Membership, Patient, Site, TreatmentCycle
 from patients.selectors import patients_for
 
 
@@ -69,14 +89,16 @@ def grade_discrepancies_open(*, site: Site) -> QuerySet[AdverseEvent]:
 
 
 def assessment_episodes(*, patient: Patient, kind: str) -> list[AdverseEvent]:
-    """The patient's CRS (``kind`` "crs") or ICANS ("icans") episodes that have bedside assessments, newest
-    first, each annotated ``has_positive`` (at least one assessment above grade 0)."""
+    """The patient's CRS (``kind`` "crs") or ICANS ("icans", recorded as CTCAE Encephalopathy) episodes —
+    entered by hand or started by bedside assessments, one clinical event being one AE — ongoing first, then
+    newest first; each annotated ``has_positive`` (an assessment above grade 0, or a grade entered by hand)."""
     model, term, positive_filter = ((CRSAssessment, CRS_TERM, {"astct_grade": 0}) if kind == "crs"
                                     else (ICANSAssessment, ICANS_TERM, {"grade": 0}))
     positive = model.objects.filter(adverse_event=OuterRef("pk")).exclude(**positive_filter)
     return list(AdverseEvent.objects.filter(patient=patient, term__term=term)
-                .filter(Exists(model.objects.filter(adverse_event=OuterRef("pk"))))
-                .annotate(has_positive=Exists(positive)).select_related("cycle").order_by("-onset_date", "-id"))
+                .annotate(has_positive=ExpressionWrapper(Q(Exists(positive)) | Q(entered_grade__isnull=False),
+                                                         output_field=BooleanField()))
+                .select_related("cycle").order_by(F("resolution_date").asc(nulls_first=True), "-onset_date", "-id"))
 
 
 def lab_results_of(patient: Patient, limit: int = 50) -> QuerySet[LabResult]:
@@ -92,3 +114,27 @@ def term_picker_options() -> list[tuple[str, str]]:
     options += [(term, f"{term} — {synonym}")
                 for synonym, term in CTCAESynonym.objects.values_list("synonym", "term__term")]
     return sorted(options)
+
+
+def safety_notices_unread_count(user: AnyUser) -> int | None:
+    """Unread safety notices of ``user``; None when the user reviews no site (ward staff get no notices)."""
+    if user.pk is None:
+        return None
+    unread = (SafetyNotification.objects.filter(recipient_id=OuterRef("user_id"), read_at__isnull=True)
+              .values("recipient_id").annotate(n=Count("id")).values("n")[:1])
+    row = (Membership.objects.filter(user_id=user.pk, role__in=REVIEWERS)
+           .annotate(unread=Coalesce(Subquery(unread), 0)).values_list("unread", flat=True).first())  # one query
+    return row
+
+
+def safety_notices_for(user: AnyUser) -> QuerySet[SafetyNotification]:
+    """The user's safety notices (unread first, newest first), on sites the user still reviews."""
+    return (SafetyNotification.objects.filter(recipient_id=user.pk, site__in=sites_for(user, REVIEWERS))
+            .select_related("adverse_event__term", "adverse_event__patient", "site")
+            .order_by(F("read_at").asc(nulls_first=True), "-created_at", "-id"))
+
+
+def serious_events(*, site: Site, limit: int = 20) -> QuerySet[AdverseEvent]:
+    """The site's most recent serious adverse events (deaths included), newest onset first, at most ``limit``."""
+    return (AdverseEvent.objects.filter(patient__site=site, serious=True)
+            .select_related("patient", "cycle", "term").order_by("-onset_date", "-id")[:limit])

@@ -33,6 +33,7 @@ from ae.services.events import (
     grade_discrepancy_resolve,
 )
 from ae.services.labs import lab_result_record
+from ae.services.notifications import notices_mark_read
 from core.idempotency import new_token, once_per_submission
 from core.types import AuthenticatedRequest
 from patients import access
@@ -152,7 +153,7 @@ def _assessment_form(request: AuthenticatedRequest, patient_pk: int, kind: str) 
         return redirect("patient-detail", pk=patient.pk)
     episodes = selectors.assessment_episodes(patient=patient, kind=kind)
     chosen = request.GET.get("episode")
-    if chosen is None:  # default: the ongoing episode, if any
+    if chosen is None:  # default: the ongoing episode, if any (however it was first recorded)
         ongoing = next((e for e in episodes if e.resolution_date is None), None)
         chosen = str(ongoing.pk) if ongoing else ""
     initial = {"episode": chosen}
@@ -163,7 +164,8 @@ def _assessment_form(request: AuthenticatedRequest, patient_pk: int, kind: str) 
     if request.method == "POST" and form.is_valid():
         try:
             assessment = record(patient=patient, cycle=form.cleaned_data["cycle"], data=form.service_data(),
-                                acting_user=request.user, episode=form.cleaned_data["episode"])
+                                acting_user=request.user, episode=form.cleaned_data["episode"],
+                                new_episode=form.new_episode)
         except ValidationError as exc:
             _add_errors(form, exc)
         else:
@@ -270,3 +272,19 @@ def discrepancy_resolve(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     if request.POST.get("next") == "report":
         return redirect("report", site=event.patient.site.slug)
     return redirect("event-history", pk=event.pk)
+
+
+# ------------------------------------------------------------------------------ safety notices (officers)
+
+@login_required
+def safety_notices(request: AuthenticatedRequest) -> HttpResponse:
+    """The officer's notices of deaths and new serious adverse events; POST marks them read (one, or all)."""
+    notices = selectors.safety_notices_for(request.user)
+    if request.method == "POST":
+        chosen = notices.filter(read_at__isnull=True)
+        if request.POST.get("notice"):
+            chosen = chosen.filter(pk=request.POST["notice"]) if request.POST["notice"].isdigit() else chosen.none()
+        marked = notices_mark_read(notices=chosen)
+        messages.success(request, f"{marked} notice(s) marked as read.")
+        return redirect("safety-notices")
+    return render(request, "ae/safety_notices.html", {"notices": notices[:200]})

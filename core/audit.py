@@ -13,7 +13,10 @@ from contextlib import contextmanager
 from typing import Any, TypeVar, cast
 
 import pghistory
+from django.contrib.auth import get_user_model
+from django.db.models import Model
 from pghistory.middleware import HistoryMiddleware
+from pghistory.models import Events
 
 _M = TypeVar("_M")
 
@@ -39,3 +42,22 @@ def audit_context(**metadata: Any) -> Iterator[None]:
     """Attach ``metadata`` (e.g. source="job", reason="...") to the audit events written inside the block."""
     with pghistory.context(**metadata):
         yield
+
+
+def history_rows(record: Model) -> list[dict[str, Any]]:
+    """Every audit event of ``record`` (insert, update, delete), oldest first, readable (3 queries).
+
+    Each row: {"at": aware datetime (UTC), "what": "insert" | "update" | "delete", "who": username or "—",
+    "source": "web" | "api" | "job" | "import" | "migration" | "database (no application context)",
+    "reason": str, "changes": [(field, [old, new]), ...] (empty for an insert)}.
+    """
+    events = list(Events.objects.tracks(record).order_by("pgh_created_at", "pgh_id"))
+    contexts = [e.pgh_context or {} for e in events]
+    user_ids = {int(c["user"]) for c in contexts if c.get("user") is not None}
+    names = dict(get_user_model().objects.filter(pk__in=user_ids).values_list("pk", "username"))
+    return [{
+        "at": e.pgh_created_at, "what": e.pgh_label,
+        "who": names.get(int(c["user"]), "—") if c.get("user") is not None else "—",
+        "source": c.get("source", "database (no application context)"), "reason": c.get("reason", ""),
+        "changes": sorted((e.pgh_diff or {}).items()) if e.pgh_label != "insert" else [],
+    } for e, c in zip(events, contexts, strict=True)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from core.audit import audit_context
@@ -24,8 +25,24 @@ def _require_reason(instance: Patient | TreatmentCycle, reason: str) -> str:
 #: Unique constraints whose race (both requests pass full_clean, the second INSERT fails) answers a field error.
 PATIENT_UNIQUE = {"patient_study_id_unique_per_site": (
     "study_id", "A patient with this study ID is already registered on this site.")}
-CYCLE_UNIQUE = {"cycle_number_unique_per_patient": (
-    "number", "This patient already has a cycle with this number.")}
+CYCLE_UNIQUE = {"cycle_number_unique_per_patient": ("number", "This patient already has a cycle with this number.")}
+
+
+def _full_clean(instance: Patient | TreatmentCycle, unique: dict[str, tuple[str, str]]) -> None:
+    """``full_clean``, with a unique-constraint error reported on its field and in the same words as when two
+    requests race (:data:`PATIENT_UNIQUE`, :data:`CYCLE_UNIQUE`), not as Django's generic record-level message."""
+    try:
+        instance.full_clean()
+    except ValidationError as exc:
+        errors = exc.message_dict
+        taken = [c.name for c in instance._meta.constraints if c.name in unique]
+        if taken and errors.get("__all__") and any("already exists" in m for m in errors["__all__"]):
+            field, message = unique[taken[0]]
+            errors["__all__"] = [m for m in errors["__all__"] if "already exists" not in m]
+            if not errors["__all__"]:
+                del errors["__all__"]
+            errors.setdefault(field, []).append(message)
+        raise ValidationError(errors) from exc
 
 
 @transaction.atomic
@@ -37,7 +54,7 @@ def patient_save(*, patient: Patient, acting_user: User, reason: str = "") -> Pa
     """
     require_role(acting_user, patient.site, RECORDERS)
     reason = _require_reason(patient, reason)
-    patient.full_clean()
+    _full_clean(patient, PATIENT_UNIQUE)
     with audit_context(reason=reason), constraint_errors(PATIENT_UNIQUE):
         patient.save()
     return patient
@@ -52,7 +69,7 @@ def cycle_save(*, cycle: TreatmentCycle, acting_user: User, reason: str = "") ->
     """
     require_role(acting_user, cycle.patient.site, RECORDERS)
     reason = _require_reason(cycle, reason)
-    cycle.full_clean()
+    _full_clean(cycle, CYCLE_UNIQUE)
     with audit_context(reason=reason), constraint_errors(CYCLE_UNIQUE):
         cycle.save()
     benchmark_request(site=cycle.patient.site, trigger="cycle_change")

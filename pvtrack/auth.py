@@ -22,6 +22,7 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from knox import views as knox_views
 from rest_framework import serializers
 from rest_framework.authentication import BasicAuthentication, SessionAuthentication
+from rest_framework.exceptions import AuthenticationFailed
 
 from core.errors import PROBLEM_JSON, problem
 
@@ -51,6 +52,8 @@ class AxesBasicAuthentication(BasicAuthentication):
     counts the failure against it and AxesMiddleware can turn a lockout into the 429 response."""
 
     def authenticate_credentials(self, userid, password, request=None):
+        if "\x00" in userid or "\x00" in password:  # PostgreSQL text cannot hold NUL: no such user can exist
+            raise AuthenticationFailed("Invalid username/password.")
         return super().authenticate_credentials(userid, password, getattr(request, "_request", request))
 
 

@@ -133,6 +133,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "ae.context_processors.safety_notices",
             ],
         },
     },
@@ -248,7 +249,9 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.api.LimitOffsetPagination",
+    "DEFAULT_PARSER_CLASSES": ["core.api.JSONParser", "rest_framework.parsers.FormParser",
+                               "rest_framework.parsers.MultiPartParser"],
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "core.openapi.PvtrackAutoSchema",
     # One error shape for every API error (RFC 9457 problem details with a stable "code"): core/errors.py.
@@ -316,6 +319,10 @@ CELERY_BEAT_SCHEDULE = {
     "nightly-benchmarks": {
         "task": "reports.tasks.benchmark_all_sites_task",
         "schedule": crontab(hour=2, minute=0),
+    },
+    "expire-idempotency-records": {
+        "task": "core.tasks.idempotency_records_expire_task",
+        "schedule": crontab(hour=3, minute=30),
     },
     "resend-safety-notification-emails": {
         "task": "ae.tasks.notification_emails_resend_task",

@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.db.models import QuerySet
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
-from pghistory.models import Events
 
 from ae import selectors as ae_selectors
+from core.audit import history_rows
 from core.types import AnyUser, AuthenticatedRequest
 from patients import selectors as patient_selectors
 from reports import selectors as report_selectors
@@ -36,13 +35,4 @@ def record_history(request: AuthenticatedRequest, kind: str, pk: int) -> HttpRes
         raise Http404("unknown record kind")
     label, queryset = RECORD_KINDS[kind]
     record = get_object_or_404(queryset(request.user), pk=pk)
-    events = list(Events.objects.tracks(record).order_by("pgh_created_at", "pgh_id"))
-    user_ids = {int(u) for e in events if (u := (e.pgh_context or {}).get("user")) is not None}
-    names = dict(get_user_model().objects.filter(pk__in=user_ids).values_list("pk", "username"))
-    rows = [{
-        "at": e.pgh_created_at, "what": e.pgh_label, "who": names.get(int((e.pgh_context or {}).get("user") or 0), "—"),
-        "source": (e.pgh_context or {}).get("source", "database (no application context)"),
-        "reason": (e.pgh_context or {}).get("reason", ""),
-        "changes": sorted((e.pgh_diff or {}).items()) if e.pgh_label != "insert" else [],
-    } for e in events]
-    return render(request, "history.html", {"label": label, "record": record, "rows": rows})
+    return render(request, "history.html", {"label": label, "record": record, "rows": history_rows(record)})

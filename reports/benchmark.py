@@ -8,8 +8,9 @@ Two steps, so that every stored run can be recomputed exactly:
   CI, pooled reference, predictive tail probabilities, flags with plain-language reasons).
 
 Counting rule (ward and, as curated, cohorts): a patient counts once per category and grade band if
-they had at least one treatment-emergent event (not present before the cycle) of a term of the
-category with grade in the band; denominators are patients with at least one cycle (all cycles) or
+they had at least one treatment-emergent event (ADaM TRTEMFL by the admiral rule,
+:func:`ae.models.events.treatment_emergent_q`: began during treatment, or present before and worsened) of a
+term of the category with grade in the band; denominators are patients with at least one cycle (all cycles) or
 with a cycle 1 (first cycle). Methods: statistics.md §1.7 (binomial–normal GLMM, fallback to the
 common-effect pooled count when fewer than 3 cohorts or 3 events) and §3.5 (flags on the exact
 predictive tail).
@@ -29,12 +30,11 @@ from ae.models import AdverseEvent
 from ae.selectors import treatment_emergent_events
 from patients.models import HIGH_BURDEN_BLASTS_PCT, Patient, Site, TreatmentCycle
 from reports import sequential, stats
+from reports.cells import CYCLE_SCOPES, GRADE_BAND_LABELS
 from reports.models import BenchmarkCategory, CohortFigure
 
-METHOD_VERSION = "pvtrack-benchmark/1.1 glmm-ml+predictive-tail+like-with-like+case-mix+pocock"
+METHOD_VERSION = "pvtrack-benchmark/1.2 glmm-ml+pred-tail+like-with-like+case-mix+pocock+trtemfl"
 GRADE_BANDS = {"any": 1, "ge3": 3}
-GRADE_BAND_LABELS = {"any": "any grade", "ge3": "grade ≥3"}
-CYCLE_SCOPES = {"all": "all cycles", "first": "cycle 1"}
 OWN_COHORT = "the ward itself is built from this cohort"
 
 #: Grading-scale families: CTCAE (any version) grades CRS and neurotoxicity differently from the

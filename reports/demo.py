@@ -169,7 +169,8 @@ def _demo_users(site: Site):
                                   ("demo-other-nurse", other, Membership.Role.WARD_STAFF)):
         user, _ = User.objects.get_or_create(username=username)
         user.set_password(DEMO_PASSWORDS[username])
-        user.save(update_fields=["password"])
+        user.email = f"{username}@demo.invalid"  # safety notices are e-mailed (printed to the console in development)
+        user.save(update_fields=["password", "email"])
         Membership.objects.update_or_create(user=user, site=site_, defaults={"role": role})
         users[username] = user
     return users["demo-nurse"]

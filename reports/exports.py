@@ -52,7 +52,9 @@ def footnote(site: Site) -> list[str]:
         "published with CTCAE v5.0.",
         "Cells: n (%) of patients. Each patient is counted once per term, at the worst grade recorded for that term "
         "in the scope; grade columns therefore sum to Any grade.",
-        "Only treatment-emergent events are counted (events present before the cycle started are excluded).",
+        "Only treatment-emergent events are counted (ADaM TRTEMFL, admiral rule): events that began during treatment, "
+        "and events present before the cycle that worsened; not those present before the first dose and unchanged, "
+        "nor onsets recorded as follow-up after a cycle's window.",
         "Denominator N: patients who received at least one cycle (all cycles) or who received that cycle.",
     ]
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import pgtrigger
 from django.conf import settings
 from django.core.validators import MaxValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from ae.models import CTCAETerm
 from core.audit import tracked
@@ -135,9 +136,22 @@ class BenchmarkRun(models.Model):
         return f"{self.site.slug} run {self.pk} ({self.status})"
 
 
+#: The fields that make a flag's review: once a flag is signed or carries a review, none of them (nor the
+#: cell it is about) may change (trigger ``flag_review_immutable``).
+_FLAG_FROZEN_FIELDS = ("run_id", "category_id", "grade_band", "cycle_scope", "level", "direction", "reviewed_at",
+                       "reviewed_by_id", "review_comment", "signer_name", "signature_meaning",
+                       "signed_results_sha256", "cell_values", "cell_fingerprint", "carried_review_id")
+
+
 @tracked
 class Flag(models.Model):
-    """A ward incidence outside the benchmark's predictive limits, awaiting a safety officer's review."""
+    """A ward incidence outside the benchmark's predictive limits, awaiting a safety officer's review.
+
+    A flag is *reviewed* when a safety officer signed it (``reviewed_at`` and the other signature fields), or
+    when it carries the signed review of the same cell in an earlier run of the site (``carried_review``),
+    which happens only while the cell's values (``cell_fingerprint``) are unchanged: see ``reports.carry``.
+    A carried review is a reference to the original signature, never a copy of it.
+    """
 
     class Level(models.TextChoices):
         ALARM = "ALARM", "Alarm (outside 99.8% predictive limit)"
@@ -166,6 +180,15 @@ class Flag(models.Model):
     signer_name = models.CharField(max_length=200, blank=True)
     signature_meaning = models.CharField(max_length=300, blank=True)
     signed_results_sha256 = models.CharField(max_length=64, blank=True)
+    #: What the flag was judged on (``reports.cells.cell_values``: ward x/n, pooled benchmark rounded to 0.1
+    #: point, level) and its sha256. Empty only for flags stored before these fields existed
+    #: whose cell was missing from their run's results: such a flag never carries a review.
+    cell_values = models.JSONField(default=dict, blank=True)
+    cell_fingerprint = models.CharField(max_length=64, blank=True)
+    #: The original signed review this flag carries over: a flag of an earlier run of the same site, with the
+    #: same cell fingerprint, signed itself (checked by trigger ``flag_carried_review_valid``).
+    carried_review = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT,
+                                       related_name="carried_to")
 
     class Meta:
         ordering = ["run", "category__order", "grade_band", "cycle_scope"]
@@ -180,10 +203,79 @@ class Flag(models.Model):
                 name="flag_review_complete",
                 violation_error_message="A flag review is a signature: reviewer, time, comment, name, meaning and "
                                         "the signed run's content hash all together, or none."),
+            models.CheckConstraint(
+                condition=Q(carried_review__isnull=True) | Q(reviewed_at__isnull=True),
+                name="flag_signed_or_carried_not_both",
+                violation_error_message="A flag is either signed itself or carries an earlier signed review, "
+                                        "never both."),
+            models.CheckConstraint(
+                condition=Q(cell_fingerprint="") | Q(cell_fingerprint__regex=r"^[0-9a-f]{64}$"),
+                name="flag_cell_fingerprint_sha256"),
+            models.CheckConstraint(
+                condition=Q(carried_review__isnull=True)
+                | ~Q(cell_fingerprint="") & ~Q(carried_review=F("id")),
+                name="flag_carried_review_needs_fingerprint",
+                violation_error_message="Only a flag whose cell values are known can carry another flag's review."),
+        ]
+        triggers = [
+            # The review a flag carries is the signature of the same cell, with the same values, in an earlier
+            # run of the same site, signed itself (not carried in turn): the chain always points at the original.
+            pgtrigger.Trigger(
+                name="flag_carried_review_valid",
+                operation=pgtrigger.Insert | pgtrigger.Update,
+                when=pgtrigger.Before,
+                condition=pgtrigger.Q(new__carried_review__isnull=False),
+                func="""
+                DECLARE
+                    original RECORD;
+                    this_run RECORD;
+                BEGIN
+                    SELECT f.reviewed_at, f.cell_fingerprint, f.run_id, r.site_id, r.finished_at INTO original
+                        FROM reports_flag f JOIN reports_benchmarkrun r ON r.id = f.run_id
+                        WHERE f.id = NEW.carried_review_id;
+                    SELECT site_id, finished_at INTO this_run FROM reports_benchmarkrun WHERE id = NEW.run_id;
+                    IF original.reviewed_at IS NULL THEN
+                        RAISE EXCEPTION 'a flag carries only a signed review: flag % is not signed itself',
+                            NEW.carried_review_id USING ERRCODE = 'check_violation';
+                    END IF;
+                    IF original.site_id <> this_run.site_id OR original.run_id = NEW.run_id
+                            OR this_run.finished_at IS NULL OR original.finished_at > this_run.finished_at THEN
+                        RAISE EXCEPTION 'a review carries over only to a later run of the same site'
+                            USING ERRCODE = 'check_violation';
+                    END IF;
+                    IF original.cell_fingerprint <> NEW.cell_fingerprint THEN
+                        RAISE EXCEPTION 'the cell changed since flag % was reviewed: it needs a new signature',
+                            NEW.carried_review_id USING ERRCODE = 'check_violation';
+                    END IF;
+                    RETURN NEW;
+                END;
+                """,
+            ),
+            # A signature (or the carried review) belongs to what was signed: neither it nor the cell changes.
+            pgtrigger.Trigger(
+                name="flag_review_immutable",
+                operation=pgtrigger.Update,
+                when=pgtrigger.Before,
+                condition=pgtrigger.Condition(
+                    "((OLD.reviewed_at IS NOT NULL OR OLD.carried_review_id IS NOT NULL) AND ("
+                    + ", ".join(f"OLD.{f}" for f in _FLAG_FROZEN_FIELDS) + ") IS DISTINCT FROM ("
+                    + ", ".join(f"NEW.{f}" for f in _FLAG_FROZEN_FIELDS) + "))"),
+                func="""
+                RAISE EXCEPTION 'flag % is reviewed: its review and the cell it is about cannot change', OLD.id
+                    USING ERRCODE = 'check_violation';
+                """,
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.level} {self.category.slug} {self.grade_band} {self.cycle_scope}"
+
+    @property
+    def signed_review(self) -> Flag | None:
+        """The flag whose own signature reviews this one: itself if signed, the original it carries, else None."""
+        if self.reviewed_at is not None:
+            return self
+        return self.carried_review
 
 
 @tracked

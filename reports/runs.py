@@ -19,6 +19,8 @@ from django.utils import timezone
 
 from patients.models import Site
 from reports import benchmark
+from reports.carry import carry_into
+from reports.cells import cell_fingerprint, cell_key, cell_values
 from reports.models import BenchmarkCategory, BenchmarkRun, Flag
 
 logger = logging.getLogger(__name__)
@@ -119,15 +121,23 @@ def _progress_recorder(run_id: int, step: int = 10):
 
 @transaction.atomic
 def _store(run: BenchmarkRun, inputs: dict, results: dict) -> None:
+    """Store a computed run and its flags; each flag keeps its cell's values and fingerprint, and carries the
+    previous run's review of the same cell when that cell is unchanged (``reports.carry``)."""
     categories = {c.slug: c for c in BenchmarkCategory.objects.all()}
     run.inputs, run.results = inputs, results
     run.method_version = results["method_version"]
     run.status, run.finished_at, run.error = BenchmarkRun.Status.DONE, timezone.now(), ""
     run.save(update_fields=["inputs", "results", "method_version", "status", "finished_at", "error"])
-    Flag.objects.bulk_create(
-        Flag(run=run, category=categories[f["category"]], grade_band=f["grade_band"], cycle_scope=f["cycle_scope"],
-             level=f["level"], direction=f["direction"], message=f["message"], p_value=f["p_value"])
-        for f in results["flags"])
+    cells = {cell_key(c): c for c in results["cells"]}
+    flags = []
+    for f in results["flags"]:
+        values = cell_values(cells[cell_key(f)])
+        flags.append(Flag(run=run, category=categories[f["category"]], grade_band=f["grade_band"],
+                          cycle_scope=f["cycle_scope"], level=f["level"], direction=f["direction"],
+                          message=f["message"], p_value=f["p_value"], cell_values=values,
+                          cell_fingerprint=cell_fingerprint(values)))
+    carry_into(run, flags)
+    Flag.objects.bulk_create(flags)
 
 
 def benchmark_run_now(*, site: Site, trigger: str = "manual") -> BenchmarkRun:

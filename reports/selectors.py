@@ -1,9 +1,16 @@
-"""Reads of the reports app: benchmark runs and flags of the sites a user may see, staleness of a site's benchmark."""
+"""Reads of the reports app: benchmark runs and flags of the sites a user may see, staleness of a site's benchmark,
+the review status of a run's flags, the history of a site's runs and what changed since its last signed run."""
 
 from __future__ import annotations
 
+import functools
+import operator
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from ae.models import AdverseEvent
@@ -13,7 +20,9 @@ from core.types import AnyUser
 from patients.access import sites_for
 from patients.models import Site
 from reports.benchmark import GRADE_BANDS
-from reports.models import BenchmarkCategory, BenchmarkRun, Flag
+from reports.cells import canonical_sha256, changes_between, describe_cell_change
+from reports.cells import summary as cell_summary
+from reports.models import BenchmarkCategory, BenchmarkRun, Flag, RunSignoff
 
 
 def runs_for(user: AnyUser) -> QuerySet[BenchmarkRun]:
@@ -45,6 +54,12 @@ def cell_events(user: AnyUser, *, site: Site, category: BenchmarkCategory, band:
 def latest_run(site: Site) -> BenchmarkRun | None:
     """The most recent finished run of ``site``."""
     return site.benchmark_runs.filter(status=BenchmarkRun.Status.DONE).order_by("-finished_at", "-id").first()
+
+
+def latest_run_id(site: Site) -> int | None:
+    """The id of the most recent finished run of ``site`` (without loading the run)."""
+    return (site.benchmark_runs.filter(status=BenchmarkRun.Status.DONE).order_by("-finished_at", "-id")
+            .values_list("pk", flat=True).first())
 
 
 def benchmark_staleness(site: Site) -> dict:
@@ -92,3 +107,120 @@ def benchmark_staleness(site: Site) -> dict:
         "last_failure": None if failure is None else {
             "run": failure["pk"], "at": failure["finished_at"], "attempts": failure["attempts"], "error": last_error},
     }
+
+
+# --- review status of flags, sign-offs, history of runs ---------------------------------------------------------
+
+@dataclass
+class FlagRow:
+    """A flag as the report shows it.
+
+    ``review``: the flag whose own signature reviews this one (the flag itself, or the original signed flag of
+    an earlier run it carries), or None if open. ``carried``: the review is carried over from ``review.run_id``.
+    For an open flag whose cell was reviewed in an earlier run: ``previous`` is that signed flag and ``change``
+    how the cell changed since ("when the ward was 5/20 (benchmark 7.4%, ALERT); now 6/21 (...)"), "" if it is
+    back to the reviewed values after a change in between.
+    """
+
+    flag: Flag
+    review: Flag | None
+    carried: bool
+    previous: Flag | None = None
+    change: str = ""
+
+    @property
+    def cell_summary(self) -> str:
+        """The flag's cell values in one phrase, "8/10 (benchmark 12.5%, ALARM)"; "" if not known."""
+        return cell_summary(self.flag.cell_values) if self.flag.cell_values else ""
+
+
+def flag_rows(run: BenchmarkRun) -> list[FlagRow]:
+    """The run's flags in report order with their review status (1 query, 2 when some flag is open)."""
+    flags = list(run.flags.select_related("category", "reviewed_by", "carried_review__reviewed_by"))
+    rows = [FlagRow(flag=f, review=f.signed_review, carried=f.carried_review_id is not None) for f in flags]
+    open_rows = [r for r in rows if r.review is None]
+    if not open_rows:
+        return rows
+    earlier = (Flag.objects.filter(functools.reduce(operator.or_, [
+        Q(category_id=r.flag.category_id, grade_band=r.flag.grade_band, cycle_scope=r.flag.cycle_scope)
+        for r in open_rows]))
+        .filter(Q(reviewed_at__isnull=False) | Q(carried_review__isnull=False),
+                run__site_id=run.site_id, run__status=BenchmarkRun.Status.DONE, run__finished_at__lt=run.finished_at)
+        .select_related("reviewed_by", "carried_review__reviewed_by")
+        .order_by("category_id", "grade_band", "cycle_scope", "-run__finished_at", "-run_id")
+        .distinct("category_id", "grade_band", "cycle_scope"))
+    latest_review = {(f.category_id, f.grade_band, f.cycle_scope): f.signed_review for f in earlier}
+    for row in open_rows:
+        previous = latest_review.get((row.flag.category_id, row.flag.grade_band, row.flag.cycle_scope))
+        if previous is not None:
+            row.previous = previous
+            row.change = describe_cell_change(previous.cell_values, row.flag.cell_values)
+    return rows
+
+
+def signoffs_with_validity(run: BenchmarkRun) -> list[tuple[RunSignoff, bool]]:
+    """The run's sign-offs, oldest first, each with whether it is still valid: its hash matches the run's stored
+    results now (1 query; ``run.results`` must be loaded)."""
+    current = canonical_sha256(run.results)
+    return [(s, s.signed_results_sha256 == current) for s in run.signoffs.select_related("signed_by")]
+
+
+@dataclass
+class LastSigned:
+    """The site's most recent signed run (by finish time), its sign-offs with validity, whether it is the latest
+    finished run, and what changed from it to the latest run (``reports.cells.changes_between``)."""
+
+    run: BenchmarkRun
+    signoffs: list[tuple[RunSignoff, bool]]
+    is_latest: bool
+    changes: list[str]
+
+
+def last_signed(site: Site, latest: BenchmarkRun | None) -> LastSigned | None:
+    """What the report says about sign-off: None when no run of ``site`` was ever signed (2 queries).
+
+    ``latest``: the site's latest finished run (``latest_run``), whose results are compared with the signed run's.
+    """
+    if latest is None:
+        return None
+    signed = (BenchmarkRun.objects.filter(Exists(RunSignoff.objects.filter(run=OuterRef("pk"))), site=site,
+                                          status=BenchmarkRun.Status.DONE)
+              .defer("inputs").order_by("-finished_at", "-id").first())
+    if signed is None:
+        return None
+    if signed.pk == latest.pk:
+        return LastSigned(run=latest, signoffs=signoffs_with_validity(latest), is_latest=True, changes=[])
+    return LastSigned(run=signed, signoffs=signoffs_with_validity(signed), is_latest=False,
+                      changes=changes_between(signed.results or {}, signed.method_version, latest.results or {},
+                                              latest.method_version))
+
+
+def run_history(site: Site) -> QuerySet[BenchmarkRun]:
+    """The site's runs, newest first, without their inputs and results, annotated with counts of their flags:
+    ``n_flags``, ``n_signed`` (signed on this run), ``n_carried`` (carrying an earlier review), ``n_open``, and
+    ``n_signoffs`` (1 query per page, plus the count)."""
+    def count(which: Q) -> Coalesce:
+        flags = Flag.objects.filter(which, run=OuterRef("pk")).order_by().values("run")
+        return Coalesce(Subquery(flags.annotate(n=Count("pk")).values("n")), 0)
+
+    return (site.benchmark_runs.defer("inputs", "results")
+            .annotate(n_flags=count(Q()), n_signed=count(Q(reviewed_at__isnull=False)),
+                      n_carried=count(Q(carried_review__isnull=False)),
+                      n_open=count(Q(reviewed_at__isnull=True, carried_review__isnull=True)),
+                      n_signoffs=Count("signoffs"))
+            .order_by("-requested_at", "-id"))
+
+
+def signoffs_by_run(runs: Sequence[BenchmarkRun]) -> dict[int, list[tuple[RunSignoff, bool]]]:
+    """Sign-offs of ``runs`` (e.g. one page of ``run_history``) with validity, by run id (at most 2 queries: the
+    sign-offs, then the stored results of the signed runs only, to check each signature's hash)."""
+    signoffs = list(RunSignoff.objects.filter(run__in=[r.pk for r in runs if getattr(r, "n_signoffs", 1)])
+                    .select_related("signed_by").order_by("run_id", "signed_at"))
+    if not signoffs:
+        return {}
+    hashes = {pk: canonical_sha256(results) for pk, results in
+              BenchmarkRun.objects.filter(pk__in={s.run_id for s in signoffs}).values_list("pk", "results")}
+    out: dict[int, list[tuple[RunSignoff, bool]]] = {}
+    for s in signoffs:
+        out.setdefault(s.run_id, []).append((s, s.signed_results_sha256 == hashes[s.run_id]))
+    return out

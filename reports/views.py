@@ -1,46 +1,135 @@
-"""Safety officer pages: benchmark report, drill-down to events, flag review; AE table exports."""
+"""Safety officer pages: benchmark report, history of runs and each run, drill-down to events, flag review and
+run sign-off; AE table exports."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
-from ae.selectors import grade_discrepancies_open
+from ae.selectors import grade_discrepancies_open, serious_events
+from core.errors import validation_errors
 from core.types import AuthenticatedRequest
 from patients import access
+from patients.models import Site
 from reports import plots
 from reports.benchmark import CYCLE_SCOPES, GRADE_BAND_LABELS, GRADE_BANDS
 from reports.exports import csv_lines, xlsx_bytes
-from reports.models import BenchmarkCategory
-from reports.selectors import benchmark_staleness, cell_events, flags_for, latest_run, runs_for, runs_waiting
-from reports.signatures import FLAG_REVIEW_MEANING, RUN_SIGNOFF_MEANING, flag_review, results_sha256, run_signoff
+from reports.models import BenchmarkCategory, BenchmarkRun, Flag
+from reports.selectors import (
+    FlagRow,
+    benchmark_staleness,
+    cell_events,
+    flag_rows,
+    flags_for,
+    last_signed,
+    latest_run,
+    latest_run_id,
+    runs_for,
+    runs_waiting,
+    signoffs_by_run,
+    signoffs_with_validity,
+)
+from reports.selectors import run_history as run_history_of
+from reports.signatures import FLAG_REVIEW_MEANING, RUN_SIGNOFF_MEANING, flag_review, run_signoff
 
 
-@login_required
-def report(request: AuthenticatedRequest, site: str) -> HttpResponse:
-    site_obj = get_object_or_404(access.sites_for(request.user), slug=site)
-    run = latest_run(site_obj)
-    waiting = runs_waiting(site_obj)
-    flags = run.flags.select_related("category", "reviewed_by") if run else []
+def _report_response(request: AuthenticatedRequest, site: Site, *, review: dict[str, Any] | None = None,
+                     signoff: dict[str, Any] | None = None, status: int = 200) -> HttpResponse:
+    """The report of ``site``'s latest finished run. ``review``/``signoff``: a refused signature to show again at
+    its form — {"flag" | "run": pk, "comment": text kept, "errors": {"comment" | "password" | "non_field_errors":
+    [messages]}}; the page is then answered with ``status`` (400)."""
+    run = latest_run(site)
+    waiting = runs_waiting(site)
     cells = (run.results or {}).get("cells", []) if run else []
     flagged_plots = [dict(zip(("forest", "funnel"), plots.cell_svgs(c), strict=True), cell=c)
                      for c in cells if c.get("flag") and c.get("pooled")]
     in_progress = waiting.order_by("-started_at").first()
+    signed = last_signed(site, run)
+    rows = flag_rows(run) if run else []
+    page_errors: list[str] = []
+    if review is not None and run is not None:
+        review = _review_on_current_flag(review, rows, run, page_errors)
+    if signoff is not None and run is not None and signoff["run"] != run.pk:
+        signoff["errors"].setdefault("non_field_errors", []).append(
+            f"The benchmark was rerun since you opened this page: run {run.pk} is shown now — check it before "
+            f"signing.")
     return render(request, "reports/report.html", {
-        "site": site_obj, "run": run, "cells": cells, "flagged_plots": flagged_plots,
-        "in_progress": in_progress,
-        "flags": flags, "waiting": in_progress is not None, "staleness": benchmark_staleness(site_obj),
-        "can_review": access.can_review(request.user, site_obj),
+        "site": site, "run": run, "cells": cells, "flagged_plots": flagged_plots,
+        "in_progress": in_progress, "rows": rows, "editable": True,
+        "waiting": in_progress is not None, "staleness": benchmark_staleness(site),
+        "can_review": access.can_review(request.user, site),
         "band_labels": GRADE_BAND_LABELS, "scope_labels": CYCLE_SCOPES,
-        "quality_queries": grade_discrepancies_open(site=site_obj),
+        "quality_queries": grade_discrepancies_open(site=site),
+        "serious_events": serious_events(site=site),
         "flag_meaning": FLAG_REVIEW_MEANING, "signoff_meaning": RUN_SIGNOFF_MEANING,
-        "signoffs": [(s, s.signed_results_sha256 == results_sha256(run)) for s in run.signoffs.all()] if run else [],
-    })
+        "last_signed": signed,
+        "signoffs": (signed.signoffs if signed and signed.is_latest else signoffs_with_validity(run)) if run else [],
+        "review": review, "signoff": signoff, "page_errors": page_errors,
+    }, status=status)
+
+
+def _review_on_current_flag(review: dict[str, Any], rows: list[FlagRow], run: BenchmarkRun,
+                            page_errors: list[str]) -> dict[str, Any] | None:
+    """A refused review of a flag of an older run (the page was opened before a newer run was stored) is shown
+    at the latest run's flag of the same comparison, or, if the latest run has none, at the top of the page."""
+    flag: Flag = review.pop("flag_obj")
+    if flag.run_id == run.pk:
+        return review
+    key = (flag.category_id, flag.grade_band, flag.cycle_scope)
+    current = next((r.flag for r in rows if (r.flag.category_id, r.flag.grade_band, r.flag.cycle_scope) == key), None)
+    if current is None:
+        page_errors.append(f"Your review of a flag of run {flag.run_id} was not signed "
+                           f"({' '.join(m for ms in review['errors'].values() for m in ms)}); the latest run "
+                           f"{run.pk} no longer flags that comparison. Your comment was: “{review['comment']}”")
+        return None
+    review["errors"].setdefault("non_field_errors", []).append(
+        f"The benchmark was rerun since you opened this page: this is that comparison in run {run.pk}.")
+    return review | {"flag": current.pk}
+
+
+@login_required
+def report(request: AuthenticatedRequest, site: str) -> HttpResponse:
+    """The safety officer's report of the site's latest finished run: flags (with carried-over reviews and what
+    changed since an earlier review), plots, sign-off (and what changed since the last signed run), table."""
+    site_obj = get_object_or_404(access.sites_for(request.user), slug=site)
+    return _report_response(request, site_obj)
+
+
+RUNS_PER_PAGE = 20
+
+
+@login_required
+def run_history(request: AuthenticatedRequest, site: str) -> HttpResponse:
+    """The site's benchmark runs, newest first, 20 a page: time, trigger, status, flags (signed / carried /
+    open) and sign-offs (valid / INVALID)."""
+    site_obj = get_object_or_404(access.sites_for(request.user), slug=site)
+    page = Paginator(run_history_of(site_obj), RUNS_PER_PAGE).get_page(request.GET.get("page"))
+    runs = list(page.object_list)
+    signoffs = signoffs_by_run(runs)
+    return render(request, "reports/run_history.html", {
+        "site": site_obj, "page": page, "latest_id": latest_run_id(site_obj),
+        "rows": [(r, signoffs.get(r.pk, [])) for r in runs]})
+
+
+@login_required
+def run_detail(request: AuthenticatedRequest, site: str, pk: int) -> HttpResponse:
+    """One benchmark run of the site as stored: its flags with their reviews, its sign-offs, its table."""
+    site_obj = get_object_or_404(access.sites_for(request.user), slug=site)
+    run = get_object_or_404(site_obj.benchmark_runs, pk=pk)
+    done = run.status == BenchmarkRun.Status.DONE
+    return render(request, "reports/run_detail.html", {
+        "site": site_obj, "run": run, "latest_id": latest_run_id(site_obj), "editable": False,
+        "rows": flag_rows(run) if done else [], "signoffs": signoffs_with_validity(run) if done else [],
+        "cells": (run.results or {}).get("cells", []), "band_labels": GRADE_BAND_LABELS,
+        "scope_labels": CYCLE_SCOPES})
 
 
 @login_required
@@ -81,15 +170,20 @@ def cell_plots(request: AuthenticatedRequest, site: str, category: str, band: st
 @require_POST
 @sensitive_post_parameters("password")
 def flag_review_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """Sign a flag's review. Signed: back to the report (POST/redirect/GET). Refused (wrong password, blank
+    comment, reviewed meanwhile): the report again with status 400, the comment kept in its field and the
+    error next to the field it is about."""
     flag = get_object_or_404(flags_for(request.user)
                              .select_related("run__site"), pk=pk)
+    comment = request.POST.get("comment", "")
     try:
-        flag_review(flag=flag, acting_user=request.user, comment=request.POST.get("comment", ""),
+        flag_review(flag=flag, acting_user=request.user, comment=comment,
                     password=request.POST.get("password", ""), request=request)
     except PermissionDenied:
         messages.error(request, "Only a safety officer of this site can review flags.")
     except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+        return _report_response(request, flag.run.site, status=400, review={
+            "flag": flag.pk, "flag_obj": flag, "comment": comment, "errors": validation_errors(exc)})
     else:
         messages.success(request, "Flag reviewed and signed.")
     return redirect("report", site=flag.run.site.slug)
@@ -99,15 +193,19 @@ def flag_review_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 @require_POST
 @sensitive_post_parameters("password")
 def run_signoff_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """Sign a benchmark run. Signed: back to the report. Refused (wrong password, signed already, also by a
+    concurrent request): the report again with status 400, the comment kept and the error at the form."""
     run = get_object_or_404(runs_for(request.user)
                             .select_related("site"), pk=pk)
+    comment = request.POST.get("comment", "")
     try:
         run_signoff(run=run, acting_user=request.user, password=request.POST.get("password", ""),
-                    comment=request.POST.get("comment", ""), request=request)
+                    comment=comment, request=request)
     except PermissionDenied:
         messages.error(request, "Only a safety officer of this site can sign benchmark runs.")
     except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+        return _report_response(request, run.site, status=400, signoff={
+            "run": run.pk, "comment": comment, "errors": validation_errors(exc)})
     else:
         messages.success(request, f"Benchmark run {run.pk} signed.")
     return redirect("report", site=run.site.slug)

@@ -17,7 +17,7 @@ from ae.models import AdverseEvent, CTCAETerm
 from patients.models import Membership, Patient, Site, TreatmentCycle
 
 PASSWORD = "correct-horse-battery-9"
-COMMITTING_MARKERS = ("worker", "browser")
+COMMITTING_MARKERS = ("worker", "browser", "concurrency")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 
 import pytest
 
@@ -224,3 +225,93 @@ def test_the_picker_understands_ward_words_and_offers_the_choices_of_an_ambiguou
     event = AdverseEvent.objects.get()
     assert (event.term.term, event.grade, event.verbatim_term, event.cycle_id) == (
         "Platelet count decreased", 2, "plt", cycle.pk)
+
+
+def _log_in(page, live_server, user) -> None:
+    page.goto(f"{live_server.url}/login/")
+    page.fill("#id_username", user.username)
+    page.fill("#id_password", PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r".*/sites/ward-a/(patients|report)/$"))
+
+
+def _record_event(page, live_server, patient, term: str, grade: int, definition: str) -> None:
+    """The nurse records an event of ``term`` (grade ``grade``) on the patient's cycle 1 through the AE form."""
+    page.goto(f"{live_server.url}/patients/{patient.pk}/events/new/")
+    page.keyboard.type(term)  # the term field has focus
+    page.locator("#field-grade").get_by_text(definition, exact=False).wait_for()
+    page.check(f"#id_grade_{grade - 1}")
+    page.fill("#id_onset_date", "2026-01-06")
+    page.select_option("#id_relatedness", "probable")
+    page.select_option("#id_action_taken", "DOSE NOT CHANGED")
+    page.select_option("#id_outcome", "RECOVERED/RESOLVED")
+    page.locator("button.primary").click()
+    page.wait_for_url(f"{live_server.url}/patients/{patient.pk}/")
+    assert f"Saved: {term} grade {grade}" in page.inner_text(".messages")
+
+
+def test_a_signed_flag_review_survives_an_unrelated_save_and_asks_again_when_its_comparison_changes(
+        live_server, page, ward):
+    """Issue 10: a review must not vanish at the next save, and must come back open when its numbers change."""
+    from reports.models import BenchmarkRun
+    from reports.runs import benchmark_run_now
+
+    officer = make_user("officer", ward, Membership.Role.SAFETY_OFFICER)
+    nurse = make_user("nurse", ward, Membership.Role.WARD_STAFF)
+    patients = [make_patient(ward, f"P-{i:02d}") for i in range(10)]
+    for patient in patients:
+        cycle = make_cycle(patient, start=datetime.date(2026, 1, 5))
+        if patient.study_id < "P-08":  # 8 of 10 with grade 3 CRS: flagged ALARM
+            AdverseEvent.objects.create(patient=patient, cycle=cycle, term=CTCAETerm.objects.get(
+                term="Cytokine release syndrome"), grade=3, onset_date=cycle.start_date, relatedness="probable",
+                action_taken="DOSE NOT CHANGED", outcome="RECOVERED/RESOLVED", created_by=nurse)
+    first = benchmark_run_now(site=ward)
+    flag = first.flags.get(category__slug="crs", grade_band="ge3", cycle_scope="all")
+    report = f"{live_server.url}/sites/{ward.slug}/report/"
+
+    # The officer signs the review; a wrong password first: the comment stays, the error is at the password.
+    _log_in(page, live_server, officer)
+    page.goto(report)
+    article = page.locator(f"#flag-{flag.pk}")
+    article.locator("textarea").fill("True grade 3 CRS, reported to PV.")
+    article.locator("input[type=password]").fill("not-my-password")
+    article.get_by_role("button", name="Sign review").click()
+    page.locator(f"#password-{flag.pk}-error").wait_for()
+    assert page.evaluate("document.activeElement.id") == f"password-{flag.pk}"
+    assert page.input_value(f"#comment-{flag.pk}") == "True grade 3 CRS, reported to PV."
+    assert page.get_attribute(f"#password-{flag.pk}", "aria-invalid") == "true"
+    assert page.evaluate(f"""(() => {{ const r = document.getElementById('password-{flag.pk}')
+        .getBoundingClientRect(); return r.top >= 0 && r.bottom <= window.innerHeight; }})()""")  # in view
+    page.fill(f"#password-{flag.pk}", PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(report)
+    assert "Signed by officer (officer)" in page.inner_text(f"#flag-{flag.pk}")
+
+    # A nurse records anaemia (another category): the benchmark reruns, the CRS comparison is unchanged.
+    nurse_context = page.context.browser.new_context(locale="en-GB", timezone_id="Europe/Warsaw")
+    nurse_page = nurse_context.new_page()
+    _log_in(nurse_page, live_server, nurse)
+    _record_event(nurse_page, live_server, patients[0], "Anemia", 1, "Hemoglobin (Hgb) <LLN - 10.0 g/dL")
+    second = BenchmarkRun.objects.filter(status="done").exclude(pk=first.pk).get()
+    carried = second.flags.get(category__slug="crs", grade_band="ge3", cycle_scope="all")
+    page.goto(report)
+    text = page.inner_text(f"#flag-{carried.pk}")
+    assert f"review carried over from run {first.pk} (signed by officer (officer), on" in text
+    assert "True grade 3 CRS, reported to PV." in text
+    assert page.locator(f"#flag-{carried.pk} form").count() == 0
+    page.locator(f"#flag-{carried.pk}").get_by_role("link", name=f"run {first.pk}").click()
+    page.wait_for_url(f"{live_server.url}/sites/{ward.slug}/runs/{first.pk}/#flag-{flag.pk}")
+    assert "Signed by officer (officer)" in page.inner_text(f"#flag-{flag.pk}")
+
+    # Grade 3 CRS in a ninth patient changes the flagged comparison: the review no longer covers it.
+    _record_event(nurse_page, live_server, patients[8], "Cytokine release syndrome", 3,
+                  "Hypotension managed with one pressor")
+    nurse_context.close()
+    third = BenchmarkRun.objects.filter(status="done").order_by("-finished_at").first()
+    changed = third.flags.get(category__slug="crs", grade_band="ge3", cycle_scope="all")
+    page.goto(report)
+    text = page.inner_text(f"#flag-{changed.pk}")
+    assert f"Changed since your review: reviewed in run {first.pk}" in text
+    assert "when the ward was 8/10" in text and "now 9/10" in text and "needs a new signature" in text
+    assert page.locator(f"#flag-{changed.pk}").get_by_role("button", name="Sign review").is_visible()
+    assert "Not signed yet" in page.inner_text(".last-signed")  # flags were reviewed, no run was signed

@@ -113,6 +113,8 @@ WEB_PAGES = [
     ("edit event form", "/events/{event}/edit/", "nurse", "KRK-001"),
     ("event history", "/events/{event}/history/", "nurse", "regraded after chart review"),
     ("benchmark report", "/sites/ward-a/report/", "officer", 'action="/flags/{flag}/review/"'),
+    ("benchmark runs", "/sites/ward-a/runs/", "officer", 'href="/sites/ward-a/runs/{run}/"'),
+    ("benchmark run", "/sites/ward-a/runs/{run}/", "nurse", 'id="flag-{flag}"'),
     ("drill-down", "/sites/ward-a/report/crs/any/all/", "officer", "KRK-001"),
     ("CSV export", "/sites/ward-a/export.csv", "officer", "Cytokine release syndrome"),
     ("XLSX export", "/sites/ward-a/export.xlsx", "officer", None),
@@ -149,6 +151,13 @@ def test_outsider_cannot_review_a_ward_a_flag(wards, personas):
     assert snapshot() == before
     wards.flag.refresh_from_db()
     assert wards.flag.reviewed_at is None
+
+
+def test_a_ward_b_run_is_not_found_under_ward_a_either(wards, personas):
+    """The run page checks that the run belongs to the site of the URL, not only to one of the user's sites."""
+    assert personas["outsider"].get(f"/sites/ward-b/runs/{wards.b_run.pk}/").status_code == 200
+    assert personas["outsider"].get(f"/sites/ward-b/runs/{wards.run.pk}/").status_code == 404
+    assert personas["officer"].get(f"/sites/ward-a/runs/{wards.b_run.pk}/").status_code == 404
 
 
 def test_ward_a_officer_reviews_the_same_flag(wards, personas, officer):

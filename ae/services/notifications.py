@@ -14,7 +14,6 @@ import functools
 import logging
 
 from django.conf import settings
-from django.contrib.auth.models import User
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F, QuerySet
@@ -122,6 +121,6 @@ def notification_emails_resend(*, older_than: datetime.timedelta = datetime.time
     return sum(notification_email_send(pk) for pk in list(due))
 
 
-def notifications_unread(*, user: User) -> QuerySet[SafetyNotification]:
-    """The user's unread notices, newest first."""
-    return SafetyNotification.objects.filter(recipient=user, read_at__isnull=True)
+def notices_mark_read(*, notices: QuerySet[SafetyNotification]) -> int:
+    """Mark ``notices`` (already scoped to their recipient by the caller) read now; returns how many."""
+    return notices.filter(read_at__isnull=True).update(read_at=timezone.now())

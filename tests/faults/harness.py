@@ -82,8 +82,11 @@ class Harness:
             "PVTRACK_SWEEP_EVERY_S": "1", "PVTRACK_SWEEP_AFTER_S": "1", "PVTRACK_RECLAIM_AFTER_S": "2",
             "PVTRACK_BEAT_MAX_LOOP_INTERVAL": "1", "PVTRACK_BEAT_DEAD_AFTER_S": "10", "LOG_LEVEL": "WARNING",
             "PYTHONUNBUFFERED": "1",
+            # One key for every process of the harness (gunicorn's workers must share sessions).
+            "SECRET_KEY": "faults-harness-secret-key-not-for-production-0123456789",
         }
-        for name in ("PVTRACK_TEST_JOB_DELAY_S", "DATABASE_URL_FILE", "REDIS_URL_FILE"):  # *_FILE: set above
+        for name in ("PVTRACK_TEST_JOB_DELAY_S", "DATABASE_URL_FILE", "REDIS_URL_FILE",
+                     "SECRET_KEY_FILE"):  # *_FILE: set above
             self.env.pop(name, None)
         self.base_url = f"http://127.0.0.1:{self.web_port}"
 
@@ -283,7 +286,9 @@ def ae_payload(patient: int, cycle: int, start: str, grade: int = 2) -> dict:
     onset = datetime.date.fromisoformat(start) + datetime.timedelta(days=1)
     return {"patient": patient, "cycle": cycle, "term": "Cytokine release syndrome", "grade": grade,
             "onset_date": onset.isoformat(), "grading_scale": "ctcae_v5_0", "relatedness": "probable",
-            "action_taken": "DOSE NOT CHANGED", "outcome": "RECOVERED/RESOLVED"}
+            "action_taken": "DOSE NOT CHANGED", "outcome": "RECOVERED/RESOLVED",
+            # a scenario may save on a patient again (its list wraps): each save is meant as a new event
+            "confirm_separate": True}
 
 
 SETUP_SCRIPT = """

@@ -608,3 +608,7 @@ def test_reporting_progress_block_feeds_compute_and_ends_with_the_block():
         benchmark.compute(inputs)
     benchmark.compute(inputs)
     assert seen == [25, 50, 75, 100]
+
+
+def test_the_method_version_fits_its_column():
+    assert len(benchmark.METHOD_VERSION) <= BenchmarkRun._meta.get_field("method_version").max_length

@@ -169,7 +169,7 @@ def test_csv_export(client, ae_ward, officer):
     assert all(n.startswith("Note: ") for n in notes)
     assert "CTCAE v5.0" in footnote
     assert "counted once per term, at the worst grade" in footnote
-    assert "present before the cycle started" in footnote
+    assert "present before the first dose and unchanged" in footnote  # ADaM TRTEMFL, admiral rule
 
 
 @pytest.mark.django_db

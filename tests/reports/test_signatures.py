@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from axes.models import AccessAttempt
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from reports.models import RunSignoff
@@ -65,3 +66,18 @@ def test_the_outsider_cannot_sign_another_wards_run(client, flagged_run, outside
     client.force_login(outsider)
     assert client.post(f"/benchmark-runs/{flagged_run.pk}/sign/", {"password": PASSWORD}).status_code == 404
     assert not RunSignoff.objects.exists()
+
+
+def test_wrong_signature_passwords_count_toward_the_login_lockout(client, flagged_run, officer, settings):
+    """Re-entering the password to sign is a login: guessing it there locks the signer out like the login page."""
+    flag = flagged_run.flags.first()
+    client.force_login(officer)
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        client.post(f"/flags/{flag.pk}/review/", {"comment": "Checked.", "password": "guess"})
+    assert AccessAttempt.objects.get(username="officer").failures_since_start == settings.AXES_FAILURE_LIMIT - 1
+    client.post(f"/benchmark-runs/{flagged_run.pk}/sign/", {"password": "guess"})
+    # locked out: even the right password signs nothing now
+    response = client.post(f"/flags/{flag.pk}/review/", {"comment": "Checked.", "password": PASSWORD})
+    assert response.status_code == 429
+    flag.refresh_from_db()
+    assert flag.reviewed_at is None and not RunSignoff.objects.exists()

@@ -1,0 +1,176 @@
+"""Benchmark cells compared across runs: what a flag review is bound to, and what changed between two runs.
+
+A *cell* is one comparison of a run's results (``results["cells"][i]``: category × grade band × cycle scope).
+Its *values* (:func:`cell_values`) are exactly what a flag on that cell was judged on: the ward's count
+(x patients with an event) and denominator (n), the pooled benchmark it was compared with (method, k,
+weak, median and 95% prediction interval in percent, rounded to the 0.1 percentage point the report
+shows), the flag level and direction. Its *fingerprint* is the sha256
+of those values as canonical JSON. A flag review carries over to a later run only while the fingerprint
+of its cell is unchanged (``reports.carry``); when it changed, :func:`describe_cell_change` says how.
+
+Names (category names, labels) and the benchmark method version are left out of the values on purpose:
+renaming a category is not a change of what was reviewed, and a new method version that gives the same
+counts, benchmark and level leaves the officer's conclusion about those numbers standing (a version that
+changes any of them changes the fingerprint). Pure Python: no Django, no models (checked by import-linter).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+#: Bump when the set or rounding of the values changes: older fingerprints then never match new ones.
+FINGERPRINT_VERSION = 1
+GRADE_BAND_LABELS = {"any": "any grade", "ge3": "grade ≥3"}
+CYCLE_SCOPES = {"all": "all cycles", "first": "cycle 1"}
+_BAND_SHORT = {"any": "any", "ge3": "≥3"}
+
+CellKey = tuple[str, str, str]
+
+
+def canonical_sha256(data: Any) -> str:
+    """Hex sha256 of ``data`` as canonical JSON (sorted keys, no spaces): a stable content hash."""
+    return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _pct(value: float) -> float:
+    """A proportion as a percentage rounded to 0.1 point (what the report prints)."""
+    return round(100 * value, 1)
+
+
+def cell_key(cell: Mapping[str, Any]) -> CellKey:
+    """(category slug, grade band, cycle scope) of a cell, a flag dict or cell values."""
+    return cell["category"], cell["grade_band"], cell["cycle_scope"]
+
+
+def cell_values(cell: Mapping[str, Any]) -> dict[str, Any]:
+    """The values a flag on ``cell`` (one entry of ``results["cells"]``) is judged on, JSON-able.
+
+    Shape: {"v": FINGERPRINT_VERSION, "category", "grade_band", "cycle_scope", "x": int, "n": int,
+    "benchmark": {"method": str, "k": int, "weak": bool, "median_pct": float, "pi_pct": [lo, hi]} | None,
+    "level": "ALARM" | "ALERT" | "WATCH" | "CHECK_ASCERTAINMENT" | None, "direction": "above" | "below" | None}.
+    Percentages are rounded to 0.1 point; x and n are exact counts.
+    """
+    pooled = cell.get("pooled")
+    flag = cell.get("flag") or {}
+    return {
+        "v": FINGERPRINT_VERSION,
+        "category": cell["category"], "grade_band": cell["grade_band"], "cycle_scope": cell["cycle_scope"],
+        "x": cell["ward"]["x"], "n": cell["ward"]["n"],
+        "benchmark": None if not pooled else {
+            "method": pooled["method"], "k": pooled["k"], "weak": bool(pooled["weak"]),
+            "median_pct": _pct(pooled["median"]), "pi_pct": [_pct(b) for b in pooled["pi"]]},
+        "level": flag.get("level"), "direction": flag.get("direction"),
+    }
+
+
+def cell_fingerprint(values: Mapping[str, Any]) -> str:
+    """Hex sha256 of cell values (:func:`cell_values`) as canonical JSON: equal iff the values are equal."""
+    return canonical_sha256(values)
+
+
+def cell_label(category_name: str, grade_band: str, cycle_scope: str) -> str:
+    """A short name of a cell for a change list, e.g. "Cytokine release syndrome any", "Neutropenia ≥3, cycle 1"."""
+    return f"{category_name} {_BAND_SHORT.get(grade_band, grade_band)}" + (
+        f", {CYCLE_SCOPES['first']}" if cycle_scope == "first" else "")
+
+
+def _benchmark(values: Mapping[str, Any]) -> str:
+    bench = values.get("benchmark")
+    return "no benchmark" if not bench else f"benchmark {bench['median_pct']:.1f}%"
+
+
+def summary(values: Mapping[str, Any]) -> str:
+    """One phrase for cell values: "5/20 (benchmark 7.4%, ALERT)"."""
+    return f"{values['x']}/{values['n']} ({_benchmark(values)}, {values.get('level') or 'no flag'})"
+
+
+def describe_cell_change(reviewed: Mapping[str, Any], now: Mapping[str, Any]) -> str:
+    """How a cell changed since it was reviewed, for the officer: "" when the values are equal (a sentence saying
+    so when either side's values are unknown, i.e. empty).
+
+    E.g. "when the ward was 5/20 (benchmark 7.4%, ALERT); now 6/21 (benchmark 7.6%, ALARM)", followed by
+    what else changed in the benchmark (number of cohorts, pooling method, prediction interval).
+    """
+    if not reviewed or not now:
+        return "(the figures it was reviewed at were not recorded: it was stored before pvtrack kept them)"
+    if cell_fingerprint(reviewed) == cell_fingerprint(now):
+        return ""
+    text = f"when the ward was {summary(reviewed)}; now {summary(now)}"
+    details = []
+    old, new = reviewed.get("benchmark") or {}, now.get("benchmark") or {}
+    if old and new:
+        if (old["k"], old["method"], old["weak"]) != (new["k"], new["method"], new["weak"]):
+            details.append(f"benchmark from {_cohorts(old)} → {_cohorts(new)}")
+        if old["pi_pct"] != new["pi_pct"]:
+            details.append(f"95% prediction interval {_interval(old['pi_pct'])} → {_interval(new['pi_pct'])}")
+    if reviewed.get("v") != now.get("v"):
+        details.append("the comparison rules of pvtrack changed")
+    return text + "".join(f"; {d}" for d in details)
+
+
+def _cohorts(bench: Mapping[str, Any]) -> str:
+    return (f"{bench['k']} cohort{'s' if bench['k'] != 1 else ''} ({bench['method']}"
+            + (", weak" if bench["weak"] else "") + ")")
+
+
+def _interval(bounds: Sequence[float]) -> str:
+    return f"{bounds[0]:.1f}–{bounds[1]:.1f}%"
+
+
+def _values_or_none(cell: Mapping[str, Any]) -> dict[str, Any] | None:
+    try:
+        return cell_values(cell)
+    except (KeyError, TypeError):
+        return None
+
+
+def changes_between(old_results: Mapping[str, Any], old_method: str, new_results: Mapping[str, Any],
+                    new_method: str) -> list[str]:
+    """What changed from one run's results to another's, one phrase each, in the newer run's cell order.
+
+    Lists: a changed benchmark method version; changed denominators (patients treated, patients with a
+    cycle 1); cells whose ward count changed ("Cytokine release syndrome any 5/20 → 6/21"); cells whose
+    benchmark changed (rounded median, k or method); flags added ("new flag ALARM Neutropenia ≥3"),
+    removed or with a changed level; comparisons added or removed. [] when nothing of that changed.
+    """
+    old_cells = {cell_key(c): c for c in old_results.get("cells", [])}
+    new_cells = {cell_key(c): c for c in new_results.get("cells", [])}
+    changes: list[str] = []
+    if old_method != new_method:
+        changes.append(f"benchmark method {old_method} → {new_method}")
+    for scope, what in (("all", "patients treated"), ("first", "patients with a cycle 1")):
+        old_n = next((c.get("ward", {}).get("n") for k, c in old_cells.items() if k[2] == scope), None)
+        new_n = next((c.get("ward", {}).get("n") for k, c in new_cells.items() if k[2] == scope), None)
+        if old_n is not None and new_n is not None and old_n != new_n:
+            changes.append(f"{what} {old_n} → {new_n}")
+    for key, new_cell in new_cells.items():
+        label = cell_label(new_cell.get("category_name") or key[0], key[1], key[2])
+        old_cell = old_cells.get(key)
+        new = _values_or_none(new_cell)
+        old = _values_or_none(old_cell) if old_cell is not None else None
+        if old_cell is None:
+            changes.append(f"new comparison {label}" + (f" with flag {new['level']}" if new and new["level"] else ""))
+            continue
+        if old is None or new is None:
+            changes.append(f"{label}: not comparable (stored in an older result format)")
+            continue
+        if old["x"] != new["x"]:
+            changes.append(f"{label} {old['x']}/{old['n']} → {new['x']}/{new['n']}")
+        old_bench, new_bench = old["benchmark"] or {}, new["benchmark"] or {}
+        if ({k: old_bench.get(k) for k in ("median_pct", "k", "method")}
+                != {k: new_bench.get(k) for k in ("median_pct", "k", "method")}):
+            changes.append(f"{label} {_benchmark(old)} → {_benchmark(new)}")
+        if old["level"] != new["level"]:
+            if old["level"] is None:
+                changes.append(f"new flag {new['level']} {label}")
+            elif new["level"] is None:
+                changes.append(f"flag {old['level']} {label} no longer raised")
+            else:
+                changes.append(f"flag {label} {old['level']} → {new['level']}")
+    for key, old_cell in old_cells.items():
+        if key not in new_cells:
+            changes.append(f"comparison {cell_label(old_cell.get('category_name') or key[0], *key[1:])} removed")
+    return changes

@@ -1,0 +1,149 @@
+"""Concurrent writes (issue 9 items 2, 8, 9, 12): real threads, each with its own database connection.
+
+Each scenario starts N requests at the same instant (a barrier) and checks that exactly one write happened and
+that every other request got a clear 400/409 — never a 500, never a second row.
+"""
+
+from __future__ import annotations
+
+import datetime
+import threading
+import time
+from collections import Counter
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db import connection, connections, transaction
+from rest_framework.test import APIClient
+
+from ae.models import AdverseEvent
+from ae.services.assessments import crs_assessment_record
+from patients.models import Patient, TreatmentCycle
+from reports.models import BenchmarkRun
+from reports.outbox import benchmark_run_queue
+from reports.runs import benchmark_execute
+from tests.conftest import make_cycle, make_patient
+
+pytestmark = [pytest.mark.concurrency, pytest.mark.django_db(transaction=True)]
+TZ = ZoneInfo("Europe/Warsaw")
+
+
+def all_at_once(n: int, work) -> list:
+    """Run ``work(i)`` on ``n`` threads released together; return the results (exceptions as values)."""
+    barrier = threading.Barrier(n)
+    results: list = [None] * n
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            results[i] = work(i)
+        except Exception as exc:  # noqa: BLE001 - reported to the test as a value
+            results[i] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return results
+
+
+def api(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def setup(committed_reference_data, ward, nurse):
+    cycle = make_cycle(make_patient(ward, "KRK-500"))
+    return {"nurse": nurse, "cycle": cycle, "patient": cycle.patient, "ward": ward}
+
+
+def test_twenty_identical_ae_posts_store_exactly_one_event(setup):
+    cycle, nurse = setup["cycle"], setup["nurse"]
+    body = {"patient": cycle.patient_id, "cycle": cycle.pk, "term": "Tremor", "grade": 2,
+            "onset_date": (cycle.start_date + datetime.timedelta(days=2)).isoformat(), "relatedness": "possible",
+            "action_taken": "DOSE NOT CHANGED", "outcome": "RECOVERING/RESOLVING"}
+    statuses = all_at_once(20, lambda i: api(nurse).post("/api/v1/adverse-events/", body, format="json").status_code)
+    assert Counter(statuses) == {201: 1, 409: 19}, statuses
+    assert AdverseEvent.objects.count() == 1
+
+
+def test_the_same_idempotency_key_sent_twenty_times_at_once_creates_one_event(setup):
+    cycle, nurse = setup["cycle"], setup["nurse"]
+    body = {"patient": cycle.patient_id, "cycle": cycle.pk, "term": "Tremor", "grade": 2,
+            "onset_date": (cycle.start_date + datetime.timedelta(days=2)).isoformat(), "relatedness": "possible",
+            "action_taken": "DOSE NOT CHANGED", "outcome": "RECOVERING/RESOLVING"}
+    responses = all_at_once(20, lambda i: api(nurse).post("/api/v1/adverse-events/", body, format="json",
+                                                          HTTP_IDEMPOTENCY_KEY="retry-me"))
+    assert {r.status_code for r in responses} == {201}
+    assert len({r.json()["id"] for r in responses}) == 1 and AdverseEvent.objects.count() == 1
+
+
+def test_five_concurrent_crs_assessments_start_one_episode(setup):
+    cycle, patient, nurse = setup["cycle"], setup["patient"], setup["nurse"]
+
+    def assess(i: int):
+        at = datetime.datetime.combine(cycle.start_date, datetime.time(8 + i), tzinfo=TZ)
+        with transaction.atomic():
+            return crs_assessment_record(patient=patient, cycle=cycle, acting_user=nurse, data={
+                "assessed_at": at, "temperature_c": 39.2, "oxygen_device": "none", "relatedness": "probable",
+                "action_taken": "DOSE NOT CHANGED"}).adverse_event_id
+
+    episodes = all_at_once(5, assess)
+    assert all(isinstance(e, int) for e in episodes), episodes
+    assert len(set(episodes)) == 1 and AdverseEvent.objects.count() == 1
+
+
+def test_twenty_concurrent_cycle_creates_with_one_number_answer_201_once_and_400_otherwise(setup):
+    patient, nurse = setup["patient"], setup["nurse"]
+    body = {"patient": patient.pk, "number": 2, "start_date": "2026-02-16", "starting_dose": "15",
+            "schedule": "standard_28d"}
+    responses = all_at_once(20, lambda i: api(nurse).post("/api/v1/cycles/", body, format="json"))
+    assert Counter(r.status_code for r in responses) == {201: 1, 400: 19}
+    assert all("number" in r.json()["errors"] for r in responses if r.status_code == 400)
+    assert TreatmentCycle.objects.filter(patient=patient, number=2).count() == 1
+
+
+def test_twenty_concurrent_patient_registrations_with_one_study_id(setup):
+    nurse, ward = setup["nurse"], setup["ward"]
+    body = {"site": ward.slug, "study_id": "KRK-777", "sex": "M", "birth_month": "2016-04-01",
+            "disease_status": "relapse_1"}
+    responses = all_at_once(20, lambda i: api(nurse).post("/api/v1/patients/", body, format="json"))
+    assert Counter(r.status_code for r in responses) == {201: 1, 400: 19}
+    assert Patient.objects.filter(study_id="KRK-777").count() == 1
+
+
+def test_a_change_saved_while_the_worker_claims_the_pending_run_is_covered_by_that_run(setup):
+    """The old failure: the save found the run pending, the worker claimed it, ``get(status=pending)`` raised and
+    the edit was lost (500). Now the save holds the pending run until it commits, so the claim waits for it."""
+    ward = setup["ward"]
+    pending = BenchmarkRun.objects.create(site=ward, trigger="ae_change")
+    saved, claimed_at, committed_at = threading.Event(), [], []
+
+    def save() -> None:
+        with transaction.atomic():
+            run = benchmark_run_queue(site=ward, trigger="ae_change")
+            assert run.pk == pending.pk  # covered by the run already waiting
+            saved.set()
+            time.sleep(0.5)  # the worker tries to claim meanwhile
+        committed_at.append(time.monotonic())
+        connection.close()
+
+    def claim() -> None:
+        saved.wait(10)
+        benchmark_execute(pending.pk)
+        claimed_at.append(time.monotonic())
+        connection.close()
+
+    threads = [threading.Thread(target=save), threading.Thread(target=claim)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    pending.refresh_from_db()
+    assert pending.status == "done"
+    assert claimed_at and committed_at and claimed_at[0] >= committed_at[0]
