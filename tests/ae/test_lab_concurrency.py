@@ -23,7 +23,7 @@ from ae.services.events import ProbableDuplicateError, adverse_event_create
 from ae.services.labs import lab_result_record
 from tests.conftest import term
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.concurrency, pytest.mark.django_db(transaction=True)]
 TZ = ZoneInfo("Europe/Warsaw")
 
 
