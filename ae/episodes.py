@@ -1,5 +1,8 @@
 """Episode rules and grade adapters of the bedside CRS and ICANS assessments (no database access).
 
+Graded lab results feed the episode of their CTCAE term in the same way (:func:`lab_observation`; the rules are
+in :mod:`ae.services.labs`).
+
 One CRS (or ICANS) episode is one adverse event. Each bedside assessment is stored with its raw criteria
 and computed grades, and the episode's AE is updated in place from all its assessments: grade = the worst
 assessment grade (the clinician's where entered, else the computed one), onset = the first assessment's
@@ -20,8 +23,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from ae import grading
-from ae.models import AdverseEvent
+from ae import grading, lab_units
+from ae.models import AdverseEvent, LabResult
 from patients.models import Patient
 
 CRS_TERM = "Cytokine release syndrome"
@@ -193,3 +196,36 @@ def episode_outcome(current: str | None, resolved: bool) -> str:
     if resolved:
         return out.RECOVERED
     return out.NOT_RECOVERED if current is None or current == out.RECOVERED else current
+
+
+#: The scale lab episodes are graded by (the computed rationale says "Worst CTCAE v5.0 grade of …").
+LAB_SCALE = "CTCAE v5.0"
+
+
+def lab_effective_grade(result: LabResult, *, pre_existing: bool) -> int:
+    """The grade one lab value gives its episode: its CTCAE grade if it is treatment-emergent (ADaM TRTEMFL for
+    labs: worse than the cycle's baseline grade), else 0 — a value back to the baseline grade counts as "no longer
+    present" and so resolves the episode. In an episode *present before the cycle* (the abnormality was there at
+    baseline) every value counts with its grade: the episode follows the abnormality itself and is
+    treatment-emergent only if it worsens beyond its grade at the cycle start. An undetermined grade gives 0."""
+    if result.grade is None:
+        return 0
+    return result.grade if pre_existing or result.treatment_emergent else 0
+
+
+def lab_observation(result: LabResult, *, pre_existing: bool) -> Observation:
+    """One lab result as an observation of its episode (:func:`lab_effective_grade`; computed = effective)."""
+    effective = lab_effective_grade(result, pre_existing=pre_existing)
+    why = result.rationale
+    if result.baseline:
+        why = f"baseline at the cycle start: {why}"
+    elif effective == 0 and result.grade:
+        why += " Not worse than the baseline grade: not treatment-emergent."
+    return Observation(at=result.collected_at, effective_grade=effective, computed_grade=effective, rationale=why,
+                       label=f"{lab_units.ANALYTES[result.analyte].label} value")
+
+
+def lab_result_text(result: LabResult) -> str:
+    """A lab value in a sentence: "Platelet count 18 ×10⁹/L of 03 Aug 2025 08:00"."""
+    return (f"{lab_units.ANALYTES[result.analyte].label} {result.value_text} of "
+            f"{local_time(result.collected_at):%d %b %Y %H:%M}")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, cast
 
 from django import forms
 from django.utils import timezone
 
-from ae import grading, synonyms
+from ae import grading, lab_units, synonyms
 from ae.models import AdverseEvent, CTCAETerm
 from core.text import MAX_REASON_CHARS
 from patients.models import Patient, TreatmentCycle
@@ -261,17 +262,32 @@ class ICANSAssessmentForm(_AssessmentForm):
                                                 for v in grading.CEREBRAL_EDEMA_LEVELS])
 
 
-class LabResultForm(forms.Form):
-    """One lab value with its reference range; graded by CTCAE v5.0 as it is typed."""
+def _unit_choices() -> list[tuple[str, str]]:
+    """Every unit of any analyte once, in the table's order (without JavaScript the select shows them all)."""
+    seen: dict[str, str] = {}
+    for entry in lab_units.ANALYTES.values():
+        for unit in entry.units:
+            seen.setdefault(unit.code, unit.label)
+    return list(seen.items())
 
-    analyte = forms.ChoiceField(choices=[(a, a.upper() if len(a) <= 3 else a.capitalize())
-                                         for a in grading.LAB_ANALYTES])
-    value = forms.DecimalField(max_digits=12, decimal_places=4, min_value=0)
-    unit = forms.ChoiceField(choices=[(u, u) for u in sorted({u for r in grading._LAB_RULES.values()  # noqa: SLF001
-                                                              for u in r.units})])
+
+class LabResultForm(forms.Form):
+    """One lab value with its reference range; graded by CTCAE v5.0 as it is typed.
+
+    The unit select offers the units of the chosen analyte, the ward's usual one first and preselected
+    (``data-units`` on the select, read by ``static/lab_form.js``; without JavaScript every unit is offered and the
+    service refuses a unit of another analyte). Value, LLN and ULN are checked for plausibility by the service.
+    """
+
+    analyte = forms.ChoiceField(choices=[(a.code, a.label) for a in lab_units.ANALYTES.values()])
+    value = forms.DecimalField(max_digits=12, decimal_places=4, min_value=0,
+                               widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}))
+    unit = forms.ChoiceField(choices=_unit_choices(), help_text="As printed on the lab report.")
     lln = forms.DecimalField(label="LLN", required=False, max_digits=12, decimal_places=4, min_value=0,
-                             help_text="Age-specific lower limit of normal (needed for grade 1 of low counts).")
-    uln = forms.DecimalField(label="ULN", required=False, max_digits=12, decimal_places=4, min_value=0)
+                             help_text="Age-specific lower limit of normal, in the same unit (needed for grade 1 of "
+                                       "low counts).")
+    uln = forms.DecimalField(label="ULN", required=False, max_digits=12, decimal_places=4, min_value=0,
+                             help_text="Upper limit of normal, in the same unit (needed for ALT/AST).")
     collected_at = forms.DateTimeField(label="Collected at", input_formats=DATETIME_LOCAL,
                                        widget=forms.DateTimeInput(attrs={"type": "datetime-local"},
                                                                   format="%Y-%m-%dT%H:%M"))
@@ -282,4 +298,9 @@ class LabResultForm(forms.Form):
     def __init__(self, *args: Any, patient: Patient, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         limit_to_cycles_of(self.fields["cycle"], patient, empty_label="---------")
+        first = next(iter(lab_units.ANALYTES.values()))
+        self.fields["analyte"].initial = first.code
+        self.fields["unit"].initial = first.default_unit.code
+        self.fields["unit"].widget.attrs["data-units"] = json.dumps(
+            {a.code: [[u.code, u.label] for u in a.units] for a in lab_units.ANALYTES.values()}, ensure_ascii=False)
         self.fields["collected_at"].initial, self.fields["collected_at"].help_text = default_observed_at(patient)

@@ -19,6 +19,8 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from ae import lab_units
+
 ASTCT_SCALE = "ASTCT 2019"
 ASTCT_VERSION = "2019"
 CTCAE_SCALE = "CTCAE"
@@ -413,22 +415,27 @@ def grade_icans(*, tool: str, ice_score: int | None = None, capd_score: int | No
 @dataclass(frozen=True)
 class _LabRule:
     ctcae_term: str
-    units: dict[str, float]  # accepted unit -> factor into the canonical unit
-    canonical_unit: str
+    units: dict[str, float]  # stored unit code -> factor into the canonical unit (ae.lab_units, default first)
+    canonical_unit: str  # the unit the CTCAE thresholds below are written in
 
 
-_COUNT_UNITS = {"10^9/L": 1.0, "x10^9/L": 1.0, "10^3/uL": 1.0, "/mm3": 0.001, "/uL": 0.001}
+def _rule(analyte: str, ctcae_term: str, canonical_unit: str) -> _LabRule:
+    return _LabRule(ctcae_term, {u.code: u.factor for u in lab_units.ANALYTES[analyte].units}, canonical_unit)
+
+
 _LAB_RULES = {
-    "anc": _LabRule("Neutrophil count decreased", _COUNT_UNITS, "10^9/L"),
-    "platelets": _LabRule("Platelet count decreased", _COUNT_UNITS, "10^9/L"),
-    "wbc": _LabRule("White blood cell decreased", _COUNT_UNITS, "10^9/L"),
-    "lymphocytes": _LabRule("Lymphocyte count decreased", _COUNT_UNITS, "10^9/L"),
-    "hemoglobin": _LabRule("Anemia", {"g/dL": 1.0, "g/L": 0.1}, "g/dL"),
-    "potassium": _LabRule("Hypokalemia", {"mmol/L": 1.0}, "mmol/L"),
-    "alt": _LabRule("Alanine aminotransferase increased", {"U/L": 1.0, "IU/L": 1.0}, "U/L"),
-    "ast": _LabRule("Aspartate aminotransferase increased", {"U/L": 1.0, "IU/L": 1.0}, "U/L"),
+    "anc": _rule("anc", "Neutrophil count decreased", lab_units.G9),
+    "platelets": _rule("platelets", "Platelet count decreased", lab_units.G9),
+    "wbc": _rule("wbc", "White blood cell decreased", lab_units.G9),
+    "lymphocytes": _rule("lymphocytes", "Lymphocyte count decreased", lab_units.G9),
+    "hemoglobin": _rule("hemoglobin", "Anemia", "g/dL"),
+    "potassium": _rule("potassium", "Hypokalemia", "mmol/L"),
+    "alt": _rule("alt", "Alanine aminotransferase increased", "U/L"),
+    "ast": _rule("ast", "Aspartate aminotransferase increased", "U/L"),
 }
 LAB_ANALYTES = tuple(_LAB_RULES)
+#: The CTCAE v5.0 term each analyte is graded as ("platelets" → "Platelet count decreased").
+LAB_TERMS = {analyte: rule.ctcae_term for analyte, rule in _LAB_RULES.items()}
 # "Decreased" terms: (grade, value strictly below this threshold in the canonical unit), worst first.
 _DECREASED_THRESHOLDS = {
     "anc": ((4, 0.5), (3, 1.0), (2, 1.5)),
@@ -441,6 +448,16 @@ _DECREASED_THRESHOLDS = {
 _ROUND = 9  # decimal places kept after unit conversion, so 1000/mm3 is exactly 1.0 x 10^9/L
 
 
+def undetermined_grade_at_most(analyte: str) -> int | None:
+    """The highest grade an undetermined (grade None) value of ``analyte`` can have: a decreased count without its
+    LLN is grade 0 or 1 (0-2 for potassium, whose grade 2 needs symptoms); None for ALT/AST (without the ULN any
+    grade is possible)."""
+    _choice("analyte", analyte, LAB_ANALYTES)
+    if analyte not in _DECREASED_THRESHOLDS:
+        return None
+    return _DECREASED_THRESHOLDS[analyte][-1][0] - 1
+
+
 def _lab_grade(rule: _LabRule, grade: int | None, rationale: str) -> Grade:
     return Grade(grade, CTCAE_SCALE, CTCAE_VERSION, rationale, rule.ctcae_term)
 
@@ -451,9 +468,12 @@ def grade_lab(analyte: str, value: float, unit: str, lln: float | None = None, u
     """CTCAE v5.0 grade of one lab value (grading.md §3.1).
 
     ``analyte``: one of :data:`LAB_ANALYTES` (anc, platelets, wbc, lymphocytes, hemoglobin, potassium, alt,
-    ast). ``value``, ``lln``, ``uln`` and ``baseline`` are in ``unit``: counts in 10^9/L (also "x10^9/L",
-    "10^3/uL") or /mm3 = /uL (divided by 1000); hemoglobin in g/dL or g/L (divided by 10); potassium in
-    mmol/L; ALT/AST in U/L (or IU/L). An unknown unit raises GradingInputError.
+    ast). ``value``, ``lln``, ``uln`` and ``baseline`` are in ``unit``, one of the analyte's units in
+    :data:`ae.lab_units.ANALYTES` in any accepted spelling: counts in 10^9/L (also "x10^9/L", "10^3/uL") or /mm3
+    (= /uL, divided by 1000); hemoglobin in g/L (divided by 10) or g/dL; potassium in mmol/L; ALT/AST in U/L (or
+    IU/L). Plausibility is not checked here (:func:`ae.lab_units.implausible` does that for data entry). An
+    unknown unit raises GradingInputError, and so does a reference limit
+    or baseline that is not > 0 once converted and rounded to 9 decimals (ULN 1e-10 would divide by zero).
 
     Boundaries: "<A - B" means value < A and >= B, ">A - B" means value > A and <= B, so a value exactly on
     a threshold gets the less severe grade (ANC 1.0 = grade 2, ALT 3.0 x ULN = grade 1), except ALT/AST
@@ -468,9 +488,10 @@ def grade_lab(analyte: str, value: float, unit: str, lln: float | None = None, u
     """
     _choice("analyte", analyte, LAB_ANALYTES)
     rule = _LAB_RULES[analyte]
-    if unit not in rule.units:
-        raise GradingInputError("unit", f"unknown unit {unit!r} for {analyte}; expected one of "
-                                        f"{', '.join(rule.units)}")
+    code = lab_units.unit_code(analyte, unit)
+    if code is None:
+        raise GradingInputError("unit", lab_units.unit_error(analyte, unit))
+    unit = code
     factor = rule.units[unit]
 
     def convert(field: str, raw: float | None, *, positive: bool) -> float | None:
@@ -479,15 +500,19 @@ def grade_lab(analyte: str, value: float, unit: str, lln: float | None = None, u
             return None
         if positive and number == 0:
             raise GradingInputError(field, "must be > 0")
-        return round(number * factor, _ROUND)
+        converted = round(number * factor, _ROUND)
+        if positive and converted == 0:  # e.g. ULN 1e-10: > 0 as typed, 0 after rounding (a division by zero)
+            raise GradingInputError(field, f"{number:g} {unit} is too small: it is 0 at the precision of the "
+                                           "grading rules (must be > 0)")
+        return converted
 
     x = convert("value", value, positive=False)
     assert x is not None  # the value is required (allow_none is False for it)
     low = convert("lln", lln, positive=True)
     high = convert("uln", uln, positive=True)
     base = convert("baseline", baseline, positive=True)
-    cu = rule.canonical_unit
-    shown = f"{x:g} {cu}" + ("" if unit == cu or factor == 1.0 else f" (= {value:g} {unit})")
+    cu = lab_units.unit_label(rule.canonical_unit)
+    shown = f"{x:g} {cu}" + ("" if unit == rule.canonical_unit else f" (= {value:g} {lab_units.unit_label(unit)})")
 
     if analyte in ("alt", "ast"):
         return _grade_transaminase(rule, x, shown, high, base, baseline_abnormal)

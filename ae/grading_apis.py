@@ -12,7 +12,7 @@ from rest_framework import permissions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ae import grading
+from ae import grading, lab_units
 
 CRS_SCALES = ("astct_2019", "ctcae_v5_0", "lee_2014")
 
@@ -130,13 +130,19 @@ class ICANSGradeApi(_GradingView):
 
 
 class LabGradeApi(_GradingView):
-    """Grade one lab value by CTCAE v5.0 (value, LLN, ULN and baseline all in ``unit``)."""
+    """Grade one lab value by CTCAE v5.0 (value, LLN, ULN and baseline all in ``unit``).
+
+    ``unit`` must be one of the analyte's units (``GET /api/v1/grading/lab/units/``; other spellings of the same
+    unit such as ``x10^9/L`` are accepted). A value, LLN or ULN that is not plausible in that unit answers 400 with
+    the likely unit ("Hb 95 g/dL is not plausible (Hb is 3–25 g/dL). Did you mean 95 g/L?").
+    """
 
     @extend_schema_serializer(component_name="LabGradeInput")
     class InputSerializer(serializers.Serializer):
         analyte = serializers.ChoiceField(choices=grading.LAB_ANALYTES)
         value = serializers.FloatField(min_value=0)
-        unit = serializers.CharField(max_length=20)
+        unit = serializers.CharField(max_length=20, help_text="One of the analyte's units (GET "
+                                                              "/api/v1/grading/lab/units/), e.g. 10^9/L, /mm3, g/L.")
         lln = serializers.FloatField(required=False, allow_null=True, default=None, min_value=0)
         uln = serializers.FloatField(required=False, allow_null=True, default=None, min_value=0)
         baseline = serializers.FloatField(required=False, allow_null=True, default=None, min_value=0)
@@ -150,4 +156,42 @@ class LabGradeApi(_GradingView):
         return super().post(request)
 
     def compute(self, data: dict) -> Response:
+        if data["analyte"] in lab_units.ANALYTES:
+            _unit, errors = lab_units.entry_errors(data["analyte"], data["unit"], data["value"], lln=data["lln"],
+                                                   uln=data["uln"])
+            if errors:
+                raise DjangoValidationError(errors)
         return _grade_response(grading.grade_lab(**data), with_term=True)
+
+
+class LabUnitSerializer(serializers.Serializer):
+    unit = serializers.CharField(help_text="The code to send (and the one stored), e.g. 10^9/L.")
+    label = serializers.CharField(help_text="How it is shown, e.g. ×10⁹/L.")  # type: ignore[assignment]  # a field
+    default = serializers.BooleanField(help_text="The ward's usual unit for the analyte (listed first).")
+    plausible_min = serializers.FloatField()
+    plausible_max = serializers.FloatField()
+    zero_plausible = serializers.BooleanField(help_text="0 (below the detection limit) is plausible too.")
+
+
+class LabAnalyteUnitsSerializer(serializers.Serializer):
+    analyte = serializers.ChoiceField(choices=grading.LAB_ANALYTES)
+    label = serializers.CharField()  # type: ignore[assignment]  # a declared field, not Field.label
+    ctcae_term = serializers.CharField()
+    units = LabUnitSerializer(many=True)
+
+
+class LabUnitsApi(APIView):
+    """The units of each lab analyte, the ward's usual one first, with the range of values plausible in each
+    (a value outside it is refused as a probable unit slip; docs/labs.md gives the reasoning)."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(responses=LabAnalyteUnitsSerializer(many=True))
+    def get(self, request):
+        return Response([
+            {"analyte": entry.code, "label": entry.label,
+             "ctcae_term": grading.LAB_TERMS[entry.code],
+             "units": [{"unit": u.code, "label": u.label, "default": i == 0, "plausible_min": u.plausible[0],
+                        "plausible_max": u.plausible[1], "zero_plausible": u.zero_plausible}
+                       for i, u in enumerate(entry.units)]}
+            for entry in lab_units.ANALYTES.values()])

@@ -7,11 +7,14 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST
 
 from ae import grading, selectors
-from ae.episodes import CRS_TERM, ICANS_TERM, age_in_years
+from ae.episodes import CRS_TERM, ICANS_TERM, age_in_years, lab_result_text
 from ae.forms import (
     AdverseEventEditForm,
     AdverseEventForm,
@@ -19,7 +22,7 @@ from ae.forms import (
     ICANSAssessmentForm,
     LabResultForm,
 )
-from ae.models import AdverseEvent, CRSAssessment, ICANSAssessment
+from ae.models import AdverseEvent, CRSAssessment, ICANSAssessment, LabResult
 from ae.services.assessments import crs_assessment_record, icans_assessment_record
 from ae.services.events import (
     EDITABLE_FIELDS,
@@ -127,6 +130,7 @@ def event_history(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         "event": event, "revisions": revisions, "patient": event.patient, "site": event.patient.site,
         "crs_assessments": event.crs_assessments.select_related("entered_by"),
         "icans_assessments": event.icans_assessments.select_related("entered_by"),
+        "lab_results": event.lab_results.select_related("entered_by", "cycle").order_by("collected_at", "id"),
         "can_record": access.can_record(request.user, event.patient.site),
         "can_review": access.can_review(request.user, event.patient.site)})
 
@@ -192,8 +196,50 @@ def icans_assessment_create(request: AuthenticatedRequest, patient_pk: int) -> H
     return _assessment_form(request, patient_pk, "icans")
 
 
+def _event_link(event: AdverseEvent) -> SafeString:
+    return format_html('<a href="{}">{} grade {}</a>', reverse("event-history", args=[event.pk]), event.term,
+                       event.grade)
+
+
+def _lab_saved_message(result: LabResult) -> SafeString:
+    """What recording the value did, in words, with a link to each adverse event it created or updated."""
+    grade = "undetermined" if result.grade is None else f"grade {result.grade}"
+    saved = format_html("Saved: {}{} — {} {} ({}).", "baseline " if result.baseline else "", lab_result_text(result),
+                        result.ctcae_term, grade, result.rationale)
+    notes: list[SafeString] = []
+    if result.baseline and result.regraded:
+        notes.append(format_html("{} later value(s) of cycle {} regraded against it.", result.regraded,
+                                 result.cycle.number if result.cycle else "?"))
+    for event, change, before in result.episode_changes:
+        if change == "created":
+            notes.append(format_html("Adverse event recorded: {} in cycle {}.", _event_link(event), event.cycle.number))
+        elif change == "unchanged":
+            notes.append(format_html("Added to the adverse event {} (unchanged).", _event_link(event)))
+        else:
+            was = "" if before == event.grade else f" (was grade {before})"
+            resolved = f", resolved {event.resolution_date:%d %b %Y}" if event.resolution_date else ""
+            notes.append(format_html("Adverse event updated: {}{}{}.", _event_link(event), was, resolved))
+    if not result.baseline and not result.episode_changes:
+        notes.append(format_html("{}", _no_event_reason(result)))
+    return format_html("{} {}", saved, format_html_join(" ", "{}", ((n,) for n in notes)))
+
+
+def _no_event_reason(result: LabResult) -> str:
+    if result.grade is None:
+        return "No adverse event: the grade is undetermined (see why above)."
+    if result.grade == 0:
+        return "No adverse event: grade 0."
+    if result.cycle is None:
+        return "No adverse event: collected before the first cycle (not treatment-emergent)."
+    if result.treatment_emergent is None:
+        return "No adverse event yet: whether it is treatment-emergent is undetermined (the baseline grade is)."
+    return ("No adverse event: not treatment-emergent (not worse than the cycle's baseline grade, or after the "
+            "cycle's follow-up window).")
+
+
 @login_required
 def lab_result_create(request: AuthenticatedRequest, patient_pk: int) -> HttpResponse:
+    """Record a lab value; the message says which adverse event it created or updated, with a link to it."""
     patient = get_object_or_404(patients_for(request.user, access.RECORDERS).select_related("site"),
                                 pk=patient_pk)
     form = LabResultForm(request.POST or None, patient=patient)
@@ -203,8 +249,7 @@ def lab_result_create(request: AuthenticatedRequest, patient_pk: int) -> HttpRes
         except ValidationError as exc:
             _add_errors(form, exc)
         else:
-            grade = "undetermined" if result.grade is None else f"grade {result.grade}"
-            messages.success(request, f"Saved: {result.ctcae_term} {grade} ({result.rationale})")
+            messages.success(request, _lab_saved_message(result))
             return redirect("lab-result-create", patient_pk=patient.pk)
     results = selectors.lab_results_of(patient)
     return render(request, "ae/lab_result_form.html",

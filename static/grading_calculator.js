@@ -73,8 +73,9 @@
     } catch (e) { return; }
     if (mine !== seq) return;  // a later change asked again meanwhile
     if (!resp.ok) {
-      const msgs = Object.entries(data).map(([k, v]) => k.replace(/_/g, " ") + ": " + [].concat(v).join(" "));
-      show("Computed grade: —", msgs.join("; "), "error");
+      // the API's problem document (core/errors.py): field errors under "errors", else one "detail" sentence
+      const msgs = Object.entries(data.errors || {}).map(([k, v]) => k.replace(/_/g, " ") + ": " + [].concat(v).join(" "));
+      show("Computed grade: —", msgs.join("; ") || data.detail || "", "error");
       return;
     }
     const grade = data.grade === null ? "undetermined" : String(data.grade);

@@ -6,16 +6,18 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from ae import grading
-from ae.models.assessments import _choices, _in
+from ae import grading, lab_units
+from ae.models.assessments import _in
+from ae.models.events import AdverseEvent
 from core.audit import tracked
 from patients.models import Patient, TreatmentCycle
 
 
 def _lab_unit_condition() -> Q:
+    """Each analyte only in its units, each stored in its one spelling (:data:`ae.lab_units.ANALYTES`)."""
     condition = Q()
-    for analyte, rule in grading._LAB_RULES.items():  # noqa: SLF001 - the units the grading rules accept
-        condition |= Q(analyte=analyte, unit__in=list(rule.units))
+    for analyte, entry in lab_units.ANALYTES.items():
+        condition |= Q(analyte=analyte, unit__in=[u.code for u in entry.units])
     return condition
 
 
@@ -23,7 +25,8 @@ def _lab_unit_condition() -> Q:
 class LabResult(models.Model):
     """One lab value of a patient, graded by CTCAE v5.0 (:func:`ae.grading.grade_lab`).
 
-    ``value``, ``lln`` and ``uln`` are in ``unit`` (one the grading rules accept for the analyte). ``cycle``
+    ``value``, ``lln`` and ``uln`` are in ``unit``, one of the analyte's units in its one stored spelling
+    (:data:`ae.lab_units.ANALYTES`: "10^9/L", never "x10^9/L"). ``cycle``
     is the treatment cycle the value belongs to (null before any cycle). ``baseline`` marks the value at
     the cycle start (collected on or before it; at most one per cycle and analyte). ``grade`` is null
     when CTCAE cannot decide it (e.g. grade 0 vs 1 without an LLN). ``treatment_emergent`` follows ADaM
@@ -34,7 +37,7 @@ class LabResult(models.Model):
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="lab_results")
     cycle = models.ForeignKey(TreatmentCycle, on_delete=models.PROTECT, null=True, blank=True,
                               related_name="lab_results")
-    analyte = models.CharField(max_length=20, choices=_choices(grading.LAB_ANALYTES))
+    analyte = models.CharField(max_length=20, choices=[(a.code, a.label) for a in lab_units.ANALYTES.values()])
     value = models.DecimalField(max_digits=12, decimal_places=4)
     unit = models.CharField(max_length=20)
     lln = models.DecimalField("LLN", max_digits=12, decimal_places=4, null=True, blank=True)
@@ -45,7 +48,17 @@ class LabResult(models.Model):
     grade = models.PositiveSmallIntegerField("CTCAE v5.0 grade", null=True, blank=True)
     rationale = models.TextField()
     treatment_emergent = models.BooleanField(null=True, blank=True)
+    #: The adverse-event episode of this value's CTCAE term that it feeds (:mod:`ae.services.labs`): a
+    #: treatment-emergent graded value starts or upgrades it, a later normal value resolves it; null when the
+    #: value is no adverse event (grade 0, undetermined, not worse than the baseline) and no episode was open.
+    adverse_event = models.ForeignKey(AdverseEvent, on_delete=models.PROTECT, null=True, blank=True,
+                                      related_name="lab_results")
     entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    #: Not stored: set on the instance :func:`ae.services.labs.lab_result_record` returns — what recording it did to
+    #: adverse events, [(event, "created" / "updated" / "unchanged", the event's grade before)], and for a baseline
+    #: how many later values it regraded.
+    episode_changes: list[tuple[AdverseEvent, str, int | None]]
+    regraded: int = 0
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -67,8 +80,20 @@ class LabResult(models.Model):
                                    name="lab_baseline_not_treatment_emergent"),
             models.UniqueConstraint(fields=["cycle", "analyte"], condition=Q(baseline=True),
                                     name="lab_one_baseline_per_cycle_analyte"),
+            models.CheckConstraint(condition=Q(adverse_event__isnull=True) | Q(grade__isnull=False),
+                                   name="lab_feeding_an_ae_is_graded"),
         ]
         indexes = [models.Index(fields=["patient", "analyte", "collected_at"], name="lab_patient_analyte_idx")]
 
     def __str__(self) -> str:
         return f"{self.patient} {self.analyte} {self.value} {self.unit} @ {self.collected_at:%Y-%m-%d}"
+
+    @property
+    def unit_label(self) -> str:
+        """The unit as people write it ("×10⁹/L" for the stored "10^9/L")."""
+        return lab_units.unit_label(self.unit)
+
+    @property
+    def value_text(self) -> str:
+        """The value and unit as people write them: "18 ×10⁹/L", "95 g/L"."""
+        return f"{lab_units.number(self.value)} {self.unit_label}"

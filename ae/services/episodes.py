@@ -16,6 +16,7 @@ import datetime
 
 from django.db import connection
 
+from ae.episodes import lab_effective_grade
 from ae.models import AdverseEvent, CTCAETerm
 from patients.models import TreatmentCycle
 
@@ -37,8 +38,9 @@ def episode_lock(*, cycle: TreatmentCycle, term: CTCAETerm) -> None:
 
 def open_episode(*, cycle: TreatmentCycle, term: CTCAETerm) -> AdverseEvent | None:
     """The open episode of ``term`` in ``cycle`` (no resolution date, outcome not Fatal), row-locked; the most
-    recent onset if several are open. Call after :func:`episode_lock`."""
-    return (AdverseEvent.objects.select_for_update().select_related("cycle", "term", "patient__site")
+    recent onset if several are open. Call after :func:`episode_lock`. Only the episode's row is locked: its cycle,
+    CTCAE term, patient and site (read along) are shared by every other patient's events and stay unlocked."""
+    return (AdverseEvent.objects.select_for_update(of=("self",)).select_related("cycle", "term", "patient__site")
             .filter(cycle=cycle, term=term, resolution_date__isnull=True)
             .exclude(outcome=AdverseEvent.Outcome.FATAL).order_by("-onset_date", "-id").first())
 
@@ -53,7 +55,11 @@ def same_onset_event(*, cycle: TreatmentCycle, term: CTCAETerm, onset_date: date
 
 
 def observed_grade(episode: AdverseEvent) -> int | None:
-    """The worst effective grade of the episode's observations (bedside assessments), None if it has none."""
+    """The worst effective grade of the episode's observations — bedside assessments and graded lab results (a lab
+    value counts with its grade if treatment-emergent, :func:`ae.episodes.lab_effective_grade`) — None if it has
+    none."""
     grades = [a.effective_grade for a in episode.crs_assessments.all()]
     grades += [a.effective_grade for a in episode.icans_assessments.all()]
+    grades += [lab_effective_grade(r, pre_existing=episode.present_before_cycle)
+               for r in episode.lab_results.exclude(grade=None)]
     return max(grades) if grades else None

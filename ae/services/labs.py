@@ -1,21 +1,74 @@
-"""Lab results graded by CTCAE v5.0, with their baseline and treatment-emergent flag (ADaM TRTEMFL)."""
+"""Lab results graded by CTCAE v5.0, with their baseline and treatment-emergent flag (ADaM TRTEMFL), and the
+adverse-event episodes they feed (one clinical event = one AE, :mod:`ae.services.episodes`).
+
+**Episode rule for labs.** A graded value feeds the episode of its CTCAE term (:data:`ae.grading.LAB_TERMS`:
+platelets → "Platelet count decreased") in its cycle:
+
+* a *treatment-emergent* value (grade ≥ 1 and TRTEMFL true: worse than the cycle's baseline grade, within the
+  cycle's window) attaches to the open episode of that term in the cycle — however it began: entered by hand,
+  or started by lab values — and, when none is open, starts one: origin "lab", grading_scale CTCAE v5.0,
+  relatedness "possible" and action taken "unknown" (:data:`LAB_EPISODE_DEFAULTS`, editable afterwards on the AE
+  form: ICH E2A treats a causality nobody has assessed yet as a reasonable possibility, and a lab value does not
+  say what was done);
+* any other graded value (grade 0, or not worse than the baseline) attaches only to an open episode already
+  followed by lab values; there it counts as grade 0 (:func:`ae.episodes.lab_effective_grade`), so it resolves
+  the episode, as a grade-0 bedside assessment does. Otherwise it is no adverse event;
+* an undetermined value (grade None: no LLN/ULN), one collected before the first cycle, or one collected after its
+  cycle's end plus the follow-up window (not treatment-emergent, and no evidence the episode ended) feeds nothing.
+
+The episode's grade, computed grade, onset and resolution are recomputed from all its values by
+:func:`ae.episodes.episode_fields`; a grade entered by hand (``entered_grade``) is a floor and the onset entered
+by hand stays. Each change of the AE is a revision with its reason ("Platelet count 18 ×10⁹/L of 03 Aug 2025
+08:00 graded 4.") and requests a benchmark run, as does a new episode. Everything happens under the episode lock
+of (cycle, term), so values, baselines and assessments or AE forms of the same term and cycle never make two
+episodes, and two baselines of one cycle and analyte never both pass the check.
+
+**A baseline recorded after later values** regrades them (ALT/AST are graded against an abnormal baseline) and
+recomputes their TRTEMFL under ``audit_context(reason="Baseline ALT 80 U/L of 03 Aug 2025 07:00 recorded: …")``,
+then updates the episodes those values feed with a revision carrying the same reason (:func:`_episode_sync`): a
+value no longer treatment-emergent counts as grade 0, so the episode is lowered to its worst value that still is,
+or resolved. When *none* of a lab-started episode's values is treatment-emergent any more, the abnormality was
+already there at the cycle start: the episode becomes "present before the cycle" with the baseline's grade as its
+grade at the cycle start and the baseline's date as its onset, so THE AE rule (:func:`ae.models.events.
+treatment_emergent_q`) no longer counts it unless it worsens — except in cycle 2 and later, where an abnormality
+that arose after the first dose is treatment-emergent by that rule. A grade entered by hand is never lowered.
+"""
 
 from __future__ import annotations
 
+import datetime
 from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
-from ae import grading
-from ae.episodes import as_float, local_time
-from ae.models import LabResult
+from ae import grading, lab_units
+from ae.episodes import (
+    LAB_SCALE,
+    as_float,
+    episode_fields,
+    episode_outcome,
+    lab_effective_grade,
+    lab_observation,
+    lab_result_text,
+    local_time,
+)
+from ae.models import AdverseEvent, CTCAETerm, LabResult
+from ae.services.episodes import episode_lock, open_episode
+from ae.services.events import adverse_event_save_revision, revision_value
+from core.audit import audit_context
+from core.db import constraint_errors
+from core.outbox import benchmark_request
 from patients.access import RECORDERS, require_role
-from patients.models import Patient
+from patients.models import Patient, TreatmentCycle
 
 LAB_DATA_FIELDS = ("analyte", "value", "unit", "lln", "uln", "collected_at", "baseline", "cycle")
+#: Relatedness and action taken of an episode started by lab values, until someone assesses them on the AE form.
+LAB_EPISODE_DEFAULTS = {"relatedness": AdverseEvent.Relatedness.POSSIBLE, "action_taken": AdverseEvent.Action.UNKNOWN}
+_ANALYTE_OF_TERM = {term: analyte for analyte, term in grading.LAB_TERMS.items()}
 
 
 def _decimal(value: Any) -> Any:
@@ -23,16 +76,30 @@ def _decimal(value: Any) -> Any:
     return Decimal(repr(value)) if isinstance(value, float) else value
 
 
-def _lab_treatment_emergent(grade: int | None, baseline: LabResult | None) -> bool | None:
-    """ADaM TRTEMFL for a post-baseline lab grade: worse than the baseline grade (no baseline = grade 0)."""
+def _after_window(result: LabResult) -> bool:
+    """Collected after its cycle's end plus the follow-up window (``TreatmentCycle.window_end``)."""
+    window_end = result.cycle.window_end if result.cycle is not None else None
+    return window_end is not None and local_time(result.collected_at).date() > window_end
+
+
+def _lab_treatment_emergent(result: LabResult, baseline: LabResult | None) -> bool | None:
+    """ADaM TRTEMFL of a post-baseline lab value (None = cannot be decided).
+
+    Not treatment-emergent: grade 0, collected before any cycle (no treatment yet) or after its cycle's end plus
+    the follow-up window. Otherwise treatment-emergent when worse than the baseline grade (no baseline = grade 0).
+    With an undetermined baseline grade, a value worse than any grade the baseline can have is treatment-emergent
+    (grade ≥ 2 over a count without its LLN, :func:`ae.grading.undetermined_grade_at_most`); else undetermined.
+    """
+    grade = result.grade
     if grade is None:
         return None
-    if grade == 0:
+    if grade == 0 or result.cycle is None or _after_window(result):
         return False
     if baseline is None:
         return True
     if baseline.grade is None:
-        return None
+        bound = grading.undetermined_grade_at_most(result.analyte)
+        return True if bound is not None and grade > bound else None
     return grade > baseline.grade
 
 
@@ -46,26 +113,176 @@ def _lab_grade(result: LabResult, baseline: LabResult | None) -> None:
     result.grade, result.rationale, result.ctcae_term = graded.grade, graded.rationale, str(graded.ctcae_term)
 
 
+def _graded(result: LabResult) -> str:
+    """The reason an episode changed because of ``result``: "Platelet count 18 ×10⁹/L of … graded 4."."""
+    text = f"{lab_result_text(result)} graded {'undetermined' if result.grade is None else result.grade}"
+    if result.grade and result.treatment_emergent is False:
+        text += ", not treatment-emergent (not worse than the cycle's baseline grade)"
+    return text + "."
+
+
+def _episode_start(result: LabResult, *, term: CTCAETerm, acting_user: User) -> AdverseEvent:
+    """A new episode from one treatment-emergent value (not saved yet: it is saved here, then the value)."""
+    assert result.cycle is not None  # only values of a cycle feed episodes
+    summary = episode_fields(LAB_SCALE, [lab_observation(result, pre_existing=False)])
+    episode = AdverseEvent(
+        patient=result.patient, cycle=result.cycle, term=term, grading_scale=AdverseEvent.GradingScale.CTCAE_V5,
+        created_by=acting_user, origin=AdverseEvent.Origin.LAB,
+        outcome=episode_outcome(None, summary["resolution_date"] is not None), **LAB_EPISODE_DEFAULTS, **summary)
+    episode.full_clean()
+    with audit_context(reason=f"Started by {_graded(result)}"):
+        episode.save()
+    benchmark_request(site=result.patient.site, trigger="ae_change")
+    return episode
+
+
+def _episode_sync(episode: AdverseEvent, *, acting_user: User, reason: str) -> bool:
+    """Recompute the (locked) episode from all its lab values; save a revision with ``reason`` if anything changed.
+
+    See the module docstring for the rule, including the switch to "present before the cycle" when no value of a
+    lab-started episode is treatment-emergent any more. Returns whether the episode changed.
+    """
+    analyte = _ANALYTE_OF_TERM[episode.term.term]
+    linked = list(episode.lab_results.exclude(grade=None).select_related("cycle").order_by("collected_at", "id"))
+    values = [r for r in linked if not r.baseline]
+    baseline = (LabResult.objects.filter(cycle_id=episode.cycle_id, analyte=analyte, baseline=True)
+                .exclude(grade=None).first())
+    pre_existing = episode.present_before_cycle
+    summary: dict[str, Any] = {}
+    if (not pre_existing and episode.entered_grade is None and values and baseline is not None and baseline.grade
+            and not any(lab_effective_grade(r, pre_existing=False) for r in values)):
+        pre_existing = True  # the abnormality was there at the cycle start and has not worsened since
+        summary |= {"present_before_cycle": True, "grade_at_cycle_start": baseline.grade}
+    observations = [lab_observation(r, pre_existing=pre_existing) for r in values]
+    if pre_existing and baseline is not None:
+        observations.append(lab_observation(baseline, pre_existing=True))
+    keep_onset = episode.origin == AdverseEvent.Origin.ENTERED or episode.present_before_cycle
+    fields = episode_fields(LAB_SCALE, observations, entered_grade=episode.entered_grade,
+                            entered_onset=episode.onset_date if keep_onset else None)
+    if fields["grade"] == 0:  # nothing treatment-emergent, no grade by hand, no baseline grade: ask a person
+        fields |= {"grade": episode.grade, "onset_date": episode.onset_date,
+                   "resolution_date": episode.resolution_date,
+                   "grade_discrepancy_reason": "None of this episode's lab values is treatment-emergent any more and "
+                                               "the cycle's baseline grade is undetermined: review whether it is an "
+                                               "adverse event."}
+    summary = fields | summary
+    summary["outcome"] = episode_outcome(episode.outcome, summary["resolution_date"] is not None)
+    summary["grading_scale"] = AdverseEvent.GradingScale.CTCAE_V5
+    changes = {f: [revision_value(getattr(episode, f)), revision_value(v)] for f, v in summary.items()
+               if getattr(episode, f) != v}
+    if not changes:
+        return False
+    for field in changes:
+        setattr(episode, field, summary[field])
+    adverse_event_save_revision(episode, changes=changes, reason=reason, acting_user=acting_user)
+    if pre_existing and baseline is not None and baseline.adverse_event_id is None:
+        baseline.adverse_event = episode  # the baseline now shows the grade at the cycle start: it feeds the AE
+        with audit_context(reason=reason):
+            baseline.save(update_fields=["adverse_event"])
+    return True
+
+
+def _value_record(result: LabResult, *, term: CTCAETerm, acting_user: User) -> None:
+    """Save a post-baseline value and feed its episode (module docstring); ``result.episode_changes`` says how."""
+    cycle = result.cycle
+    feeds = result.grade is not None and not _after_window(result)
+    ongoing = open_episode(cycle=cycle, term=term) if cycle is not None and feeds else None
+    positive = bool(result.grade) and result.treatment_emergent is True
+    if ongoing is None:
+        if positive and cycle is not None:
+            result.adverse_event = _episode_start(result, term=term, acting_user=acting_user)
+            result.episode_changes = [(result.adverse_event, "created", None)]
+        result.save()
+        return
+    if not positive and not ongoing.lab_results.exists():
+        result.save()  # a normal value while an episode entered by hand is open: the nurse resolves it there
+        return
+    before = ongoing.grade
+    result.adverse_event = ongoing
+    result.save()
+    changed = _episode_sync(ongoing, acting_user=acting_user, reason=_graded(result))
+    result.episode_changes = [(ongoing, "updated" if changed else "unchanged", before)]
+
+
+def _state(grade: int | None, treatment_emergent: bool | None) -> str:
+    shown = "grade undetermined" if grade is None else f"grade {grade}"
+    flag = {True: "treatment-emergent", False: "not treatment-emergent", None: "treatment-emergence undetermined"}
+    return f"{shown} ({flag[treatment_emergent]})"
+
+
+def _baseline_recorded(baseline: LabResult, *, acting_user: User) -> None:
+    """Regrade the cycle's later values of the analyte against a baseline recorded after them, with the reason in
+    their history, and update the episodes they feed (module docstring)."""
+    later = list(LabResult.objects.select_for_update(of=("self",)).select_related("cycle", "patient")
+                 .filter(cycle=baseline.cycle, analyte=baseline.analyte, baseline=False).order_by("collected_at", "id"))
+    changed: list[tuple[LabResult, str]] = []
+    for other in later:
+        before = (other.grade, other.treatment_emergent, other.rationale)
+        if other.analyte in ("alt", "ast"):
+            _lab_grade(other, baseline)
+        other.treatment_emergent = _lab_treatment_emergent(other, baseline)
+        if (other.grade, other.treatment_emergent, other.rationale) == before:
+            continue
+        if (other.grade, other.treatment_emergent) == before[:2]:
+            what = f"regraded against the baseline, still {_state(other.grade, other.treatment_emergent)}"
+        else:
+            what = f"regraded from {_state(*before[:2])} to {_state(other.grade, other.treatment_emergent)}"
+        changed.append((other, f"{lab_result_text(other)} {what}"))
+    baseline.regraded = len(changed)
+    if not changed:
+        return
+    reason = f"Baseline {lab_result_text(baseline)} recorded: {'; '.join(why for _, why in changed)}."
+    with audit_context(reason=reason):
+        LabResult.objects.bulk_update([r for r, _ in changed], ["grade", "rationale", "treatment_emergent"])
+    # A baseline only lowers grades and TRTEMFL flags, so no value it regrades starts an episode: only the
+    # episodes the regraded values feed change.
+    fed = {r.adverse_event_id for r, _ in changed if r.adverse_event_id is not None}
+    episodes = (AdverseEvent.objects.select_for_update(of=("self",))
+                .select_related("cycle", "term", "patient__site").filter(pk__in=fed).order_by("pk"))
+    for episode in episodes:
+        before_grade = episode.grade
+        if _episode_sync(episode, acting_user=acting_user, reason=reason):
+            baseline.episode_changes.append((episode, "updated", before_grade))
+
+
+def _check_collected_at(patient: Patient, collected_at: datetime.datetime | None) -> datetime.datetime:
+    """``collected_at`` if it is given, not in the future and not before the patient was born."""
+    if collected_at is None:
+        raise ValidationError({"collected_at": "Give the date and time the sample was collected."})
+    if collected_at > timezone.now() + datetime.timedelta(minutes=5):
+        raise ValidationError({"collected_at": "The sample cannot have been collected in the future."})
+    day = local_time(collected_at).date()
+    if day < patient.birth_month:
+        raise ValidationError({"collected_at": f"{day:%d %b %Y} is before the patient was born "
+                                               f"({patient.birth_month:%b %Y})."})
+    return collected_at
+
+
 @transaction.atomic
 def lab_result_record(*, patient: Patient, data: dict[str, Any], acting_user: User) -> LabResult:
-    """Record and grade one lab value (CTCAE v5.0, :func:`ae.grading.grade_lab`).
+    """Record and grade one lab value (CTCAE v5.0, :func:`ae.grading.grade_lab`) and feed its AE episode.
 
-    ``data``: analyte, value, unit, lln, uln (all in ``unit``), collected_at (aware datetime), baseline
+    ``data``: analyte, value, unit (one of the analyte's units in :data:`ae.lab_units.ANALYTES`, any accepted
+    spelling; stored as its one code), lln, uln (all in ``unit``, each plausible for the analyte in that unit —
+    a unit slip is refused naming the likely unit), collected_at (aware datetime, not in the future), baseline
     (bool), cycle (optional; default: the latest cycle started on or before the collection date, or none).
     A baseline belongs to a cycle and is collected on or before its start; recording it regrades ALT/AST of
-    that cycle against it and recomputes their treatment-emergent flags. A post-baseline value is
-    treatment-emergent only if its grade is worse than the baseline grade. Raises PermissionDenied,
-    ValidationError keyed by field (unknown unit, negative value, LLN ≥ ULN, wrong cycle, second baseline).
+    that cycle against it, recomputes their treatment-emergent flags and updates the episodes they feed (module
+    docstring). A post-baseline value is treatment-emergent only if its grade is worse than the baseline grade,
+    and then starts or upgrades the episode of its CTCAE term (module docstring).
+
+    Returns the saved LabResult with ``episode_changes`` ([(AdverseEvent, "created"/"updated"/"unchanged", grade
+    before)]) and, for a baseline, ``regraded`` (how many later values it regraded). Raises PermissionDenied,
+    ValidationError keyed by field (unit not of the analyte, implausible value or limit, negative value, LLN ≥ ULN,
+    wrong cycle, second baseline — also when two arrive at once).
     """
     require_role(acting_user, patient.site, RECORDERS)
     unknown = set(data) - set(LAB_DATA_FIELDS)
     if unknown:
         raise ValueError(f"unknown lab field(s): {', '.join(sorted(unknown))}")
-    collected_at = data.get("collected_at")
-    if collected_at is None:
-        raise ValidationError({"collected_at": "Give the date and time the sample was collected."})
+    collected_at = _check_collected_at(patient, data.get("collected_at"))
     day = local_time(collected_at).date()
-    cycle = data.get("cycle")
+    cycle: TreatmentCycle | None = data.get("cycle")
     if cycle is not None and cycle.patient_id != patient.pk:
         raise ValidationError({"cycle": "This cycle belongs to another patient."})
     is_baseline = bool(data.get("baseline"))
@@ -80,27 +297,35 @@ def lab_result_record(*, patient: Patient, data: dict[str, Any], acting_user: Us
     elif cycle is not None and day < cycle.start_date:
         raise ValidationError({"collected_at": f"Before cycle {cycle.number} started: tick 'baseline' if this is "
                                                "the value at the cycle start."})
-    result = LabResult(patient=patient, cycle=cycle, analyte=str(data.get("analyte") or ""),
-                       value=_decimal(data.get("value")), unit=str(data.get("unit") or ""),
-                       lln=_decimal(data.get("lln")), uln=_decimal(data.get("uln")),
-                       collected_at=collected_at,
-                       baseline=is_baseline, entered_by=acting_user)
-    if result.analyte not in grading.LAB_ANALYTES:
+    analyte = str(data.get("analyte") or "")
+    if analyte not in grading.LAB_ANALYTES:
         raise ValidationError({"analyte": f"Unknown analyte; expected one of {', '.join(grading.LAB_ANALYTES)}."})
+    if data.get("value") is None:
+        raise ValidationError({"value": "Give the value."})
+    unit, errors = lab_units.entry_errors(analyte, str(data.get("unit") or ""), as_float(data["value"]),
+                                          lln=as_float(data.get("lln")), uln=as_float(data.get("uln")))
+    if errors:
+        raise ValidationError(errors)
+    result = LabResult(patient=patient, cycle=cycle, analyte=analyte, value=_decimal(data.get("value")),
+                       unit=str(unit), lln=_decimal(data.get("lln")), uln=_decimal(data.get("uln")),
+                       collected_at=collected_at, baseline=is_baseline, entered_by=acting_user)
+    result.episode_changes = []
+    term = CTCAETerm.objects.get(term=grading.LAB_TERMS[analyte])
     baseline = None
+    taken = f"Cycle {cycle.number if cycle else '?'} already has a baseline {lab_units.ANALYTES[analyte].label} value."
     if cycle is not None:
-        baseline = LabResult.objects.filter(cycle=cycle, analyte=result.analyte, baseline=True).first()
+        episode_lock(cycle=cycle, term=term)  # values, baselines and episodes of this term in this cycle, in turn
+        baseline = LabResult.objects.filter(cycle=cycle, analyte=analyte, baseline=True).first()
         if is_baseline and baseline is not None:
-            raise ValidationError({"baseline": f"Cycle {cycle.number} already has a baseline {result.analyte} value."})
+            raise ValidationError({"baseline": taken})
     _lab_grade(result, None if is_baseline else baseline)
-    result.treatment_emergent = None if is_baseline else _lab_treatment_emergent(result.grade, baseline)
+    result.treatment_emergent = None if is_baseline else _lab_treatment_emergent(result, baseline)
     result.full_clean()
-    result.save()
-    if is_baseline:
-        later = list(LabResult.objects.filter(cycle=cycle, analyte=result.analyte, baseline=False))
-        for other in later:
-            if other.analyte in ("alt", "ast"):
-                _lab_grade(other, result)
-            other.treatment_emergent = _lab_treatment_emergent(other.grade, result)
-        LabResult.objects.bulk_update(later, ["grade", "rationale", "treatment_emergent"])
+    with constraint_errors({"lab_one_baseline_per_cycle_analyte": ("baseline", taken)}):
+        if is_baseline:
+            result.save()
+            _baseline_recorded(result, acting_user=acting_user)
+            result.refresh_from_db(fields=["adverse_event"])  # linked when it explains a pre-existing episode
+        else:
+            _value_record(result, term=term, acting_user=acting_user)
     return result

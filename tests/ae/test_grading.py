@@ -486,6 +486,27 @@ def test_api_lab_rejects_unknown_unit(api):
     assert "unit" in api_errors(response)
 
 
+@pytest.mark.parametrize("limit", ["uln", "lln", "baseline"])
+def test_api_lab_a_limit_that_rounds_to_zero_answers_400_not_500(api, limit):
+    """A reference limit of 1e-10 passes "> 0" but is 0 after the 9-decimal rounding of the unit conversion: it used
+    to divide by zero (500). It is refused as a field error."""
+    body = {"analyte": "alt", "value": 130, "unit": "U/L", "uln": 40} | {limit: 1e-10}
+    if limit == "lln":
+        body = {"analyte": "platelets", "value": 120, "unit": "10^9/L", "lln": 1e-10}
+    response = post(api, LAB_URL, body)
+    assert response.status_code == 400, response.content
+    assert limit in api_errors(response)
+
+
+def test_a_limit_that_rounds_to_zero_is_a_grading_input_error():
+    with pytest.raises(GradingInputError) as exc:
+        grade_lab("alt", 130, "U/L", uln=1e-10)
+    assert exc.value.field == "uln"
+    with pytest.raises(GradingInputError) as exc:
+        grade_lab("alt", 130, "U/L", uln=40, baseline=1e-12, baseline_abnormal=True)
+    assert exc.value.field == "baseline"
+
+
 @pytest.mark.parametrize("url", [CRS_URL, ICANS_URL, LAB_URL])
 def test_api_requires_login(client, db, url):
     """Grading endpoints need an authenticated user (403 for anonymous session clients)."""

@@ -1,0 +1,205 @@
+"""The units each lab analyte is reported in (the ward's usual one first) and the values plausible in each.
+
+Pure data and functions (no Django), read by the grading rules (:mod:`ae.grading`: conversion factors), the lab
+form and the grading API (units offered, unit checked per analyte, plausibility) and the lab service. The
+reasoning and sources of every unit and range are in ``docs/labs.md``; change both together.
+
+* **Units.** Each analyte has one stored spelling per unit (``Unit.code``, ASCII, what ``LabResult.unit`` holds)
+  and a label for people (``Unit.label``). The first unit is the default: what a European paediatric
+  haematology ward's laboratory prints (SI units: counts in ×10⁹/L, haemoglobin in g/L, potassium in mmol/L,
+  enzymes in U/L). Other spellings of the same unit (``x10^9/L``, ``10^3/uL``, ``/uL``, ``IU/L``, ``g/dl`` …)
+  are accepted as input and stored as the one code (:func:`unit_code`).
+* **Plausibility.** ``Unit.plausible`` is the inclusive range of a value in that unit that can come from a living
+  child on a leukaemia ward — physiological but generous, so that only a unit slip or a typing slip falls
+  outside (Hb 95 "g/dL", ANC 750 "×10⁹/L", platelets 18 "/mm³"). A count below the analyser's detection limit
+  may be typed as 0 in any count unit (``zero_plausible``). :func:`implausible` says so in words and names the
+  unit the value is plausible in ("Did you mean 95 g/L?"). Values plausible in two units (WBC 100–1000) cannot be
+  told apart by range: the unit select defaulting to the ward's unit is the guard there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One unit of an analyte: stored ``code``, ``label`` shown, ``factor`` into the grading rules' canonical unit
+    (:data:`ae.grading._LAB_RULES`), inclusive ``plausible`` range of a value in this unit, and whether 0 (below
+    the detection limit) is plausible too."""
+
+    code: str
+    label: str
+    factor: float
+    plausible: tuple[float, float]
+    zero_plausible: bool = False
+
+
+@dataclass(frozen=True)
+class Analyte:
+    """An analyte the ward grades: ``code`` (``LabResult.analyte``), ``label`` for people, ``units`` (default
+    first)."""
+
+    code: str
+    label: str
+    units: tuple[Unit, ...]
+
+    @property
+    def default_unit(self) -> Unit:
+        return self.units[0]
+
+    def unit(self, code: str) -> Unit | None:
+        return next((u for u in self.units if u.code == code), None)
+
+
+G9 = "10^9/L"  # stored code of ×10⁹/L (= 10³/µL = G/L)
+MM3 = "/mm3"  # stored code of /mm³ (= /µL, cells per microlitre)
+
+
+def _counts(per_l: float, per_mm3: tuple[float, float]) -> tuple[Unit, ...]:
+    """A blood count: ×10⁹/L (0 to ``per_l``) first, /mm³ (``per_mm3``, or 0) second."""
+    return (Unit(G9, "×10⁹/L", 1.0, (0.0, per_l), zero_plausible=True),
+            Unit(MM3, "/mm³", 0.001, per_mm3, zero_plausible=True))
+
+
+#: THE table (docs/labs.md gives the reasoning of every row).
+ANALYTES: dict[str, Analyte] = {a.code: a for a in (
+    Analyte("anc", "ANC", _counts(150.0, (10.0, 150_000.0))),
+    Analyte("platelets", "Platelet count", _counts(3000.0, (1000.0, 3_000_000.0))),
+    Analyte("wbc", "WBC", _counts(1000.0, (10.0, 1_000_000.0))),
+    Analyte("lymphocytes", "Lymphocyte count", _counts(1000.0, (10.0, 1_000_000.0))),
+    Analyte("hemoglobin", "Hb", (Unit("g/L", "g/L", 0.1, (30.0, 250.0)), Unit("g/dL", "g/dL", 1.0, (3.0, 25.0)))),
+    Analyte("potassium", "Potassium", (Unit("mmol/L", "mmol/L", 1.0, (1.0, 15.0)),)),
+    Analyte("alt", "ALT", (Unit("U/L", "U/L", 1.0, (0.0, 30_000.0)),)),
+    Analyte("ast", "AST", (Unit("U/L", "U/L", 1.0, (0.0, 30_000.0)),)),
+)}
+
+#: Other spellings of a unit, accepted as input and stored as the code (keys compared by :func:`_spelling`).
+ALIASES: dict[str, str] = {
+    "10^9/l": G9, "x10^9/l": G9, "10e9/l": G9, "10^3/ul": G9, "x10^3/ul": G9, "10^3/mm3": G9, "x10^3/mm3": G9,
+    "/mm3": MM3, "/ul": MM3, "cells/ul": MM3, "cells/mm3": MM3,
+    "g/l": "g/L", "g/dl": "g/dL",
+    "mmol/l": "mmol/L", "meq/l": "mmol/L",  # potassium is monovalent: 1 mEq/L = 1 mmol/L
+    "u/l": "U/L", "iu/l": "U/L",
+}
+
+
+def _spelling(text: str) -> str:
+    """``text`` reduced for comparison: no spaces, µ/μ → u, × → x, superscripts → ^digits, lower case."""
+    text = "".join(text.split()).replace("µ", "u").replace("μ", "u").replace("×", "x")
+    text = text.replace("⁹", "^9").replace("³", "^3").replace("^^", "^").replace("mm^3", "mm3")
+    return text.lower()
+
+
+def unit_code(analyte: str, unit: str) -> str | None:
+    """The stored code of ``unit`` (any accepted spelling) if it is a unit of ``analyte``, else None."""
+    entry = ANALYTES.get(analyte)
+    code = ALIASES.get(_spelling(unit or ""))
+    if entry is None or code is None or entry.unit(code) is None:
+        return None
+    return code
+
+
+def unit_label(code: str) -> str:
+    """How a stored unit code is shown ("10^9/L" → "×10⁹/L"); an unknown code as it is."""
+    for analyte in ANALYTES.values():
+        unit = analyte.unit(code)
+        if unit is not None:
+            return unit.label
+    return code
+
+
+def units_text(analyte: str) -> str:
+    """The units of ``analyte`` for a message: "×10⁹/L or /mm³"."""
+    labels = [u.label for u in ANALYTES[analyte].units]
+    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " or " + labels[-1]
+
+
+THIN = "\u202f"  # narrow no-break space: SI digit grouping (a comma would read as a decimal comma in Kraków)
+
+
+def number(value: float | int | Decimal) -> str:
+    """A value as a person writes it: no trailing zeros or exponent; whole numbers from 10 000 up grouped by three
+    with a narrow no-break space (SI brochure §5.4.4: four-digit numbers are not grouped)."""
+    exact = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    exact = exact.normalize()
+    if exact == exact.to_integral_value():
+        whole = int(exact)
+        return f"{whole:,}".replace(",", THIN) if abs(whole) >= 10_000 else str(whole)
+    return format(exact, "f")
+
+
+def in_range(unit: Unit, value: float) -> bool:
+    low, high = unit.plausible
+    return low <= value <= high or (unit.zero_plausible and value == 0)
+
+
+def range_text(unit: Unit) -> str:
+    """The plausible range of ``unit`` in words: "3–25 g/dL", "0 or 1000–3 000 000 /mm³"."""
+    low, high = unit.plausible
+    zero = "0 or " if unit.zero_plausible and low > 0 else ""
+    return f"{zero}{number(low)}–{number(high)} {unit.label}"
+
+
+def _subject(analyte: Analyte) -> str:
+    """The analyte's label inside a sentence: acronyms kept ("ANC", "Hb"), other words in lower case."""
+    label = analyte.label
+    return label if label[1:2].isupper() or len(label) <= 3 else label[:1].lower() + label[1:]
+
+
+def implausible(analyte: str, value: float, unit: str, *, what: str = "value") -> str | None:
+    """None when ``value`` (in stored unit code ``unit`` of ``analyte``) is plausible, else the message.
+
+    ``what`` "value": "Hb 95 g/dL is not plausible (Hb is 3–25 g/dL). Did you mean 95 g/L?" — the units the
+    same number is plausible in are suggested, with its value in the default unit when that is another unit
+    ("Did you mean 750 /mm³ (= 0.75 ×10⁹/L)?"); "Check the value and the unit." when there is none.
+    ``what`` "LLN"/"ULN": a reference limit is in the value's unit, so the message says that instead.
+    Raises KeyError for an unknown analyte or unit (check them with :func:`unit_code` first).
+    """
+    entry = ANALYTES[analyte]
+    chosen = entry.unit(unit)
+    if chosen is None:
+        raise KeyError(unit)
+    if in_range(chosen, value):
+        return None
+    shown = f"{number(value)} {chosen.label}"
+    where = f"{_subject(entry)} is {range_text(chosen)}"
+    if what != "value":
+        return (f"{what} {shown} is not plausible for {entry.label} ({where}). The value, LLN and ULN are all in "
+                f"the unit chosen ({chosen.label}).")
+    default = entry.default_unit
+    guesses = []
+    for other in entry.units:
+        if other is chosen or not in_range(other, value):
+            continue
+        guess = f"{number(value)} {other.label}"
+        if other is not default:
+            guess += f" (= {number(round(value * other.factor / default.factor, 9))} {default.label})"
+        guesses.append(guess)
+    hint = f"Did you mean {' or '.join(guesses)}?" if guesses else "Check the value and the unit."
+    return f"{entry.label} {shown} is not plausible ({where}). {hint}"
+
+
+def unit_error(analyte: str, typed: str) -> str:
+    """The message for a unit that is not one of ``analyte``'s: "10^9/L is not a unit of Hb: use g/L or g/dL."."""
+    return f"{typed.strip() or 'No unit'} is not a unit of {ANALYTES[analyte].label}: use {units_text(analyte)}."
+
+
+def entry_errors(analyte: str, unit: str, value: float | None, *, lln: float | None = None,
+                 uln: float | None = None) -> tuple[str | None, dict[str, str]]:
+    """Check one typed lab entry of a known ``analyte``: (stored unit code or None, {field: message}).
+
+    The unit must be one of the analyte's (any accepted spelling); then the value, LLN and ULN, all in that unit,
+    must be plausible (:func:`implausible`). Negative or missing numbers are left to the grading rules.
+    """
+    code = unit_code(analyte, unit)
+    if code is None:
+        return None, {"unit": unit_error(analyte, unit)}
+    errors = {}
+    for field, amount, what in (("value", value, "value"), ("lln", lln, "LLN"), ("uln", uln, "ULN")):
+        if amount is not None and amount >= 0:
+            message = implausible(analyte, float(amount), code, what=what)
+            if message is not None:
+                errors[field] = message
+    return code, errors

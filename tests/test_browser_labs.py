@@ -1,0 +1,88 @@
+"""A lab value becomes an adverse event the ward and the safety officer can see (Playwright driving Debian's Chromium).
+
+A nurse records a platelet count of 40 ×10⁹/L (CTCAE v5.0 grade 3): the unit select offers only the analyte's units,
+the ward's ×10⁹/L first; a unit slip is named while she types; on save the page says that a Platelet count decreased
+adverse event was recorded and links it. The safety officer's report counts it within seconds (eager Celery: the
+benchmark run happens after the commit, in-process).
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import time
+
+import pytest
+
+from ae.models import AdverseEvent, LabResult
+from patients.models import Membership
+from tests.conftest import PASSWORD, make_cycle, make_patient, make_user
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def login(page, url: str, username: str) -> None:
+    page.goto(f"{url}/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(lambda u: "/login/" not in u)
+
+
+def unit_options(page) -> list[list[str]]:
+    return page.eval_on_selector_all("#id_unit option", "els => els.map(o => [o.value, o.textContent])")
+
+
+def test_a_grade_3_platelet_count_is_an_adverse_event_the_officer_sees(live_server, page, ward):
+    nurse = make_user("nurse", ward, Membership.Role.WARD_STAFF)
+    officer = make_user("officer", ward, Membership.Role.SAFETY_OFFICER)
+    patient = make_patient(ward, "KRK-046")
+    make_cycle(patient, start=datetime.date(2026, 1, 20))
+
+    login(page, live_server.url, nurse.username)
+    page.goto(f"{live_server.url}/patients/{patient.pk}/")
+    page.get_by_role("link", name="Record lab result").click()
+    page.wait_for_url(f"{live_server.url}/patients/{patient.pk}/labs/new/")
+
+    # The unit select follows the analyte, the ward's unit first and chosen.
+    page.select_option("#id_analyte", "hemoglobin")
+    assert unit_options(page) == [["g/L", "g/L"], ["g/dL", "g/dL"]]
+    assert page.input_value("#id_unit") == "g/L"
+    page.select_option("#id_unit", "g/dL")
+    page.fill("#id_value", "95")
+    page.locator("#computed-grade").get_by_text("Did you mean 95 g/L?", exact=False).wait_for()
+    page.select_option("#id_analyte", "platelets")
+    assert unit_options(page) == [["10^9/L", "×10⁹/L"], ["/mm3", "/mm³"]]
+    assert page.input_value("#id_unit") == "10^9/L"
+
+    page.fill("#id_value", "40")
+    page.fill("#id_lln", "150")
+    page.fill("#id_collected_at", "2026-01-21T08:00")
+    page.locator("#computed-grade").get_by_text("Platelet count decreased, CTCAE v5.0 grade: 3").wait_for()
+    page.get_by_role("button", name="Save result").click()
+    page.wait_for_url(f"{live_server.url}/patients/{patient.pk}/labs/new/")
+
+    event = AdverseEvent.objects.get()
+    message = page.locator(".messages")
+    assert "Adverse event recorded: Platelet count decreased grade 3 in cycle 1." in message.inner_text()
+    link = message.get_by_role("link", name="Platelet count decreased grade 3")
+    assert link.get_attribute("href") == f"/events/{event.pk}/history/"
+    assert LabResult.objects.get().adverse_event == event
+    link.click()
+    page.wait_for_url(f"{live_server.url}/events/{event.pk}/history/")
+    assert "21 Jan 2026 08:00" in page.inner_text("table.lab-results")
+
+    # The safety officer's report counts the patient within seconds.
+    page.context.clear_cookies()
+    login(page, live_server.url, officer.username)
+    report = f"{live_server.url}/sites/{ward.slug}/report/"
+    cell = page.locator(f'a[href="/sites/{ward.slug}/report/thrombocytopenia/any/all/"]')
+    deadline = time.monotonic() + 10
+    while True:
+        page.goto(report)
+        if cell.count() and cell.inner_text().strip() == "1/1":
+            break
+        assert time.monotonic() < deadline, "the report did not count the lab's adverse event within 10 s"
+        page.wait_for_timeout(500)
+    assert page.locator(f'a[href="/sites/{ward.slug}/report/thrombocytopenia/ge3/all/"]').inner_text().strip() == "1/1"
