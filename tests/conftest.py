@@ -207,6 +207,15 @@ def page(committed_reference_data):
         browser.close()
 
 
+def log_in(page, url: str, username: str) -> None:
+    """Log ``username`` in through the login page of the live server at ``url`` (password ``PASSWORD``)."""
+    page.goto(f"{url}/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(lambda u: "/login/" not in u)
+
+
 def tab_to(page, predicate_js: str, limit: int = 60) -> None:
     """Press Tab until the focused element satisfies ``predicate_js`` (a JS expression over `el`)."""
     for _ in range(limit):

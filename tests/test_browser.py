@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import datetime
 import os
-import re
 
 import pytest
 
 from ae.models import AdverseEvent, CTCAETerm
 from patients.models import Membership
-from tests.conftest import PASSWORD, make_cycle, make_patient, make_user, tab_to
+from tests.conftest import PASSWORD, log_in, make_cycle, make_patient, make_user, tab_to
 
 # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are synchronous.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -228,11 +227,7 @@ def test_the_picker_understands_ward_words_and_offers_the_choices_of_an_ambiguou
 
 
 def _log_in(page, live_server, user) -> None:
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", user.username)
-    page.fill("#id_password", PASSWORD)
-    page.keyboard.press("Enter")
-    page.wait_for_url(re.compile(r".*/sites/ward-a/(patients|report)/$"))
+    log_in(page, live_server.url, user.username)
 
 
 def _record_event(page, live_server, patient, term: str, grade: int, definition: str) -> None:

@@ -16,18 +16,10 @@ import pytest
 
 from ae.models import AdverseEvent, LabResult
 from patients.models import Membership
-from tests.conftest import PASSWORD, make_cycle, make_patient, make_user
+from tests.conftest import log_in, make_cycle, make_patient, make_user
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def login(page, url: str, username: str) -> None:
-    page.goto(f"{url}/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.keyboard.press("Enter")
-    page.wait_for_url(lambda u: "/login/" not in u)
 
 
 def unit_options(page) -> list[list[str]]:
@@ -40,7 +32,7 @@ def test_a_grade_3_platelet_count_is_an_adverse_event_the_officer_sees(live_serv
     patient = make_patient(ward, "KRK-046")
     make_cycle(patient, start=datetime.date(2026, 1, 20))
 
-    login(page, live_server.url, nurse.username)
+    log_in(page, live_server.url, nurse.username)
     page.goto(f"{live_server.url}/patients/{patient.pk}/")
     page.get_by_role("link", name="Record lab result").click()
     page.wait_for_url(f"{live_server.url}/patients/{patient.pk}/labs/new/")
@@ -75,7 +67,7 @@ def test_a_grade_3_platelet_count_is_an_adverse_event_the_officer_sees(live_serv
 
     # The safety officer's report counts the patient within seconds.
     page.context.clear_cookies()
-    login(page, live_server.url, officer.username)
+    log_in(page, live_server.url, officer.username)
     report = f"{live_server.url}/sites/{ward.slug}/report/"
     cell = page.locator(f'a[href="/sites/{ward.slug}/report/thrombocytopenia/any/all/"]')
     deadline = time.monotonic() + 10

@@ -18,18 +18,10 @@ import pytest
 from ae.models import AdverseEvent, CTCAETerm, SafetyNotification
 from patients.models import Membership
 from reports.runs import benchmark_run_now
-from tests.conftest import PASSWORD, make_cycle, make_patient, make_user
+from tests.conftest import PASSWORD, log_in, make_cycle, make_patient, make_user
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def log_in(page, url: str, username: str) -> None:
-    page.goto(f"{url}/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.keyboard.press("Enter")
-    page.wait_for_url(lambda u: "/login/" not in u)
 
 
 def fill_event(page, term: str, grade: int, onset: datetime.date, outcome: str) -> None:

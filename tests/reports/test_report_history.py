@@ -11,27 +11,17 @@ import pytest
 from django.utils import timezone
 
 from patients.models import Membership
-from reports.models import BenchmarkRun, Flag, RunSignoff
+from reports.models import BenchmarkRun, RunSignoff
 from reports.runs import benchmark_run_now
 from reports.signatures import flag_review, run_signoff
-from tests.conftest import PASSWORD, make_cycle, make_event, make_patient, make_user
+from tests.conftest import PASSWORD, make_event, make_user
+from tests.reports.conftest import crs_flag
 
 pytestmark = pytest.mark.django_db
 
 REPORT = "/sites/ward-a/report/"
 
 
-@pytest.fixture
-def crs_ward(ward):
-    """10 patients on cycle 1, 8 of them with grade 3 CRS: CRS (any grade and grade ≥3) is flagged ALARM."""
-    cycles = [make_cycle(make_patient(ward, f"S-{i:02d}")) for i in range(10)]
-    for cycle in cycles[:8]:
-        make_event(cycle, "Cytokine release syndrome", grade=3)
-    return cycles
-
-
-def crs_flag(run: BenchmarkRun, band: str = "ge3") -> Flag:
-    return run.flags.get(category__slug="crs", grade_band=band, cycle_scope="all")
 
 
 def text(response) -> str:

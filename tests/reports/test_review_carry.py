@@ -14,25 +14,15 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from reports import cells
-from reports.models import BenchmarkRun, Flag
+from reports.models import Flag
 from reports.runs import benchmark_run_now
 from reports.signatures import flag_review
-from tests.conftest import PASSWORD, make_cycle, make_event, make_patient
+from tests.conftest import PASSWORD, make_event
+from tests.reports.conftest import crs_flag
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def crs_ward(ward):
-    """10 patients on cycle 1, 8 of them with grade 3 CRS: CRS (any grade and grade ≥3) is flagged ALARM."""
-    cycles = [make_cycle(make_patient(ward, f"S-{i:02d}")) for i in range(10)]
-    for cycle in cycles[:8]:
-        make_event(cycle, "Cytokine release syndrome", grade=3)
-    return cycles
-
-
-def crs_flag(run: BenchmarkRun, band: str = "ge3") -> Flag:
-    return run.flags.get(category__slug="crs", grade_band=band, cycle_scope="all")
 
 
 def signed_crs_flag(ward, officer) -> Flag:
