@@ -71,7 +71,7 @@ def flag_review(*, flag: Flag, acting_user: User, comment: str, password: str,
     comment = clean_reason(comment, field="comment", what="what you concluded")
     signer_name = _verify_signer(acting_user=acting_user, password=password, request=request)
     with transaction.atomic():
-        flag = Flag.objects.select_for_update().select_related("run").get(pk=flag.pk)
+        flag = Flag.objects.select_for_update(of=("self",)).select_related("run").get(pk=flag.pk)
         _refuse_reviewed(flag)  # a concurrent signature committed while the password was being checked
         flag.signer_name = signer_name
         flag.reviewed_by, flag.reviewed_at, flag.review_comment = acting_user, timezone.now(), comment

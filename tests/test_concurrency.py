@@ -147,3 +147,45 @@ def test_a_change_saved_while_the_worker_claims_the_pending_run_is_covered_by_th
     pending.refresh_from_db()
     assert pending.status == "done"
     assert claimed_at and committed_at and claimed_at[0] >= committed_at[0]
+
+
+def test_an_edit_in_progress_locks_the_event_row_only(setup):
+    """Locking an event for an edit must not lock the joined site, patient, term or cycle rows (a FOR UPDATE on a
+    select_related query locks every joined row): another nurse's edit of the same ward or term would queue."""
+    from ae.services.events import adverse_event_update
+    from tests.conftest import make_event
+
+    cycle, nurse = setup["cycle"], setup["nurse"]
+    event = make_event(cycle, "Tremor", grade=1, user=nurse)
+    rows = {"patients_site": cycle.patient.site_id, "patients_patient": cycle.patient_id,
+            "patients_treatmentcycle": cycle.pk, "ae_ctcaeterm": event.term_id, "ae_adverseevent": event.pk}
+    holding, release, locked = threading.Event(), threading.Event(), {}
+
+    def edit() -> None:
+        with transaction.atomic():
+            adverse_event_update(event=event, acting_user=nurse, reason="Reassessed at the bedside",
+                                 expected_version=1, grade=2)
+            holding.set()
+            release.wait(10)
+        connection.close()
+
+    def probe() -> None:
+        holding.wait(10)
+        with connection.cursor() as cursor:
+            for table, pk in rows.items():
+                try:
+                    with transaction.atomic():
+                        cursor.execute(f"SELECT 1 FROM {table} WHERE id = %s FOR NO KEY UPDATE NOWAIT", [pk])  # noqa: S608
+                    locked[table] = False
+                except Exception:  # noqa: BLE001 - LockNotAvailable
+                    locked[table] = True
+        release.set()
+        connection.close()
+
+    threads = [threading.Thread(target=edit), threading.Thread(target=probe)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert locked == {"patients_site": False, "patients_patient": False, "patients_treatmentcycle": False,
+                      "ae_ctcaeterm": False, "ae_adverseevent": True}

@@ -66,7 +66,8 @@ def _target_episode(kind: _Kind, *, patient: Patient, cycle: TreatmentCycle | No
     """(cycle, episode to attach to or None for a new one), locked; see :func:`crs_assessment_record`."""
     term = CTCAETerm.objects.get(term=kind.term)
     if episode is not None:
-        episode = AdverseEvent.objects.select_for_update().select_related("cycle", "term").get(pk=episode.pk)
+        episode = (AdverseEvent.objects.select_for_update(of=("self",)).select_related("cycle", "term")
+                   .get(pk=episode.pk))
         if episode.patient_id != patient.pk or episode.term_id != term.pk:
             raise ValidationError({"episode": f"This is not a {kind.label} episode of {patient}."})
         if cycle is not None and cycle.pk != episode.cycle_id:

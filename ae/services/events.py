@@ -137,9 +137,11 @@ def adverse_event_update(*, event: AdverseEvent, acting_user: User, reason: str,
     changes nothing saves nothing and needs no reason.
     """
     require_role(acting_user, event.patient.site, RECORDERS)
-    # Lock the row: two nurses saving at once must not both pass the version check.
-    current = AdverseEvent.objects.select_for_update().select_related("patient__site", "term", "cycle").get(
-        pk=event.pk)
+    # Lock the row: two nurses saving at once must not both pass the version check. Only the event's row
+    # (of=self): the joined patient, site, term and cycle rows stay free, so edits of other events of the same
+    # ward or term never wait for this one.
+    current = (AdverseEvent.objects.select_for_update(of=("self",)).select_related("patient__site", "term", "cycle")
+               .get(pk=event.pk))
     if current.version != expected_version:
         raise StaleEditError(current)
     previous = copy.copy(current)
