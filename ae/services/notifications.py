@@ -91,7 +91,8 @@ def notification_email_send(notification_id: int) -> bool:
     the error's class name is stored and the sweeper retries (at most ``MAX_EMAIL_ATTEMPTS`` attempts)."""
     with transaction.atomic():
         notice = (SafetyNotification.objects.select_for_update(skip_locked=True, of=("self",))
-                  .select_related("recipient").filter(pk=notification_id, emailed_at__isnull=True, email_attempts__lt=MAX_EMAIL_ATTEMPTS)
+                  .select_related("recipient")
+                  .filter(pk=notification_id, emailed_at__isnull=True, email_attempts__lt=MAX_EMAIL_ATTEMPTS)
                   .first())
         if notice is None:
             return False
