@@ -8,12 +8,15 @@ and, for edits and deletions of submitted records, the ``reason`` the user gave.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar, cast
 
 import pghistory
+import pghistory.config
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.db.models import Model
 from pghistory.middleware import HistoryMiddleware
 from pghistory.models import Events
@@ -41,6 +44,29 @@ class AuditContextMiddleware(HistoryMiddleware):
 def audit_context(**metadata: Any) -> Iterator[None]:
     """Attach ``metadata`` (e.g. source="job", reason="...") to the audit events written inside the block."""
     with pghistory.context(**metadata):
+        yield
+
+
+@contextmanager
+def bulk_audit_context(**metadata: Any) -> Iterator[None]:
+    """``audit_context`` for bulk writes (COPY, ``bulk_create`` of thousands of rows) in one transaction.
+
+    pghistory's trigger reads the session settings ``pghistory.context_id``/``pghistory.context_metadata``
+    and pgtrigger's ``_pgtrigger_should_ignore`` reads ``pgtrigger.ignore``; when a setting is missing the
+    trigger function raises and catches an error, i.e. opens a subtransaction for every row, which grows
+    quadratically inside one big transaction (PostgreSQL docs, PL/pgSQL §43.6.8 "Trapping Errors").
+    This sets all three for the rest of the transaction (``set_config(..., true)``, i.e. SET LOCAL), so
+    every row is still audited with this context, and COPY — which pghistory's per-statement injection
+    does not reach — is audited too. Raises RuntimeError outside ``transaction.atomic``.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("bulk_audit_context needs a transaction (transaction.atomic)")
+    with pghistory.context(**metadata) as ctx:
+        encoded = json.dumps(ctx.metadata, cls=pghistory.config.json_encoder())
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('pghistory.context_id', %s, true), "
+                           "set_config('pghistory.context_metadata', %s, true), "
+                           "set_config('pgtrigger.ignore', '{}', true)", [str(ctx.id), encoded])
         yield
 
 

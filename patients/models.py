@@ -224,6 +224,11 @@ class TreatmentCycle(models.Model):
                                    name="cycle_interruption_has_reason",
                 violation_error_message="Give the reason for the infusion interruptions."),
         ]
+        indexes = [
+            # An event's cycle number and start, read without visiting the table (index-only) when a ward's
+            # events are counted per cycle (benchmark first-cycle scope, graded AE table per cycle).
+            models.Index(fields=["id"], name="cycle_site_scope_idx", include=["patient", "number", "start_date"]),
+        ]
         triggers = [
             pgtrigger.Trigger(  # the f-string holds only the integer constant MAX_START_AHEAD_DAYS
                 name="cycle_dates_not_future_nor_before_birth",

@@ -29,7 +29,7 @@ from django.db.models import Count, Q
 from ae.models import AdverseEvent
 from ae.selectors import treatment_emergent_events
 from patients.models import HIGH_BURDEN_BLASTS_PCT, Patient, Site, TreatmentCycle
-from reports import sequential, stats
+from reports import sequential, stat_cache, stats
 from reports.cells import CYCLE_SCOPES, GRADE_BAND_LABELS
 from reports.models import BenchmarkCategory, CohortFigure
 
@@ -304,7 +304,7 @@ def _cell(inputs: dict[str, Any], cat: dict[str, Any], band: str, scope: str,
                         and inputs["excluded_cohort"] else "no comparable published figure")
         return cell
     events, totals = [f["numerator"] for f in used], [f["denominator"] for f in used]
-    pooled = stats.pool(events, totals, min_cohorts=int(thresholds["MIN_COHORTS"]),
+    pooled = stat_cache.pool(events, totals, min_cohorts=int(thresholds["MIN_COHORTS"]),
                         min_events=int(thresholds["MIN_EVENTS"]))
     cell["pooled"] = _pooled_dict(pooled)
     cell["two_step"] = _two_step(used)
@@ -329,7 +329,7 @@ def _two_step(used: list[dict[str, Any]]) -> dict[str, Any] | None:
     """Two-step logit REML + Hartung–Knapp (ad hoc) sensitivity with per-cohort weights (k >= 2), else None."""
     if len(used) < 2:
         return None
-    ts = stats.two_step_logit([f["numerator"] for f in used], [f["denominator"] for f in used])
+    ts = stat_cache.two_step_logit([f["numerator"] for f in used], [f["denominator"] for f in used])
     return {"method": "two_step_logit_reml_hk_adhoc", "k": ts.k, "median": ts.median, "ci": list(ts.ci_prop),
             "pi": list(ts.pi_prop), "tau2": ts.tau2, "i2": ts.i2, "q": ts.q_stat, "q_p": ts.q_p,
             "ci_critical": ts.ci_critical, "pi_critical": ts.pi_critical,
@@ -362,7 +362,7 @@ def _case_mix(inputs: dict[str, Any], category: str, band: str, scope: str, x: i
             used, _ = select_figures(inputs["figures"], category, band, scope, inputs["excluded_cohort"],
                                      inputs.get("ward_profile"), thresholds["SCALE_MISMATCH"], stratum=stratum)
             if used:
-                fit = stats.pool([f["numerator"] for f in used], [f["denominator"] for f in used],
+                fit = stat_cache.pool([f["numerator"] for f in used], [f["denominator"] for f in used],
                                  min_cohorts=int(thresholds["MIN_COHORTS"]), min_events=int(thresholds["MIN_EVENTS"]))
                 rate, k = fit.marginal_mean, fit.k
                 source = (f"{STRATA[stratum]} benchmark from {', '.join(f['short_name'] for f in used)}"
@@ -385,7 +385,7 @@ def _sequential(x: int, n: int, p0: float, thresholds: dict[str, Any],
         return None
     n_max, alpha = int(thresholds["N_MAX"]), float(thresholds["SEQUENTIAL_ALPHA"])
     if p0 not in boundaries:
-        boundaries[p0] = sequential.pocock_boundaries(n_max, p0, alpha)
+        boundaries[p0] = stat_cache.pocock_boundaries(n_max, p0, alpha)
     b = boundaries[p0]
     out = {"n_max": n_max, "alpha": alpha, "p0": p0, "nominal": b.nominal, "overall_alpha": b.overall_alpha,
            "ranges": [list(r) for r in b.ranges()], "bound": None, "needed": None, "note": ""}
@@ -406,7 +406,7 @@ def _sequential(x: int, n: int, p0: float, thresholds: dict[str, Any],
 
 def _predictive_range(n: int, pooled: stats.Pooled, alpha: float) -> tuple[int, int]:
     """Event counts a comparable ward of n patients shows without being flagged: (lowest, highest)."""
-    high, low = stats.predictive_limits(n, pooled, alpha)
+    high, low = stat_cache.predictive_limits(n, pooled, alpha)
     return (0 if low is None else low + 1, n if high is None else high - 1)
 
 

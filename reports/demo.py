@@ -18,6 +18,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from ae.models import AdverseEvent, CTCAEGrade
+from core.audit import bulk_audit_context
 from patients.models import Membership, Patient, Site, TreatmentCycle
 from reports.benchmark import GRADE_BANDS
 from reports.models import BenchmarkCategory, Cohort, CohortFigure
@@ -104,7 +105,8 @@ def demo_ward_load(*, cohort_slug: str, site_slug: str, site_name: str) -> Site:
                 resolution_date=cycle.start_date + datetime.timedelta(days=day + 3),
                 relatedness=AdverseEvent.Relatedness.PROBABLE, action_taken=AdverseEvent.Action.DOSE_NOT_CHANGED,
                 outcome=AdverseEvent.Outcome.RECOVERED, created_by=user, verbatim_term=f"demo from {cohort.slug}"))
-    AdverseEvent.objects.bulk_create(events)
+    with bulk_audit_context(source="import"):  # one audit context, no per-row subtransaction
+        AdverseEvent.objects.bulk_create(events)
     return site
 
 

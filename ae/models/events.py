@@ -195,7 +195,12 @@ class AdverseEvent(models.Model):
         ]
         indexes = [models.Index(fields=["term", "grade"], name="ae_term_grade_idx"),
                    models.Index(fields=["cycle", "term"], condition=Q(resolution_date__isnull=True),
-                                name="ae_open_episode_idx")]
+                                name="ae_open_episode_idx"),
+                   # A ward's counts (benchmark, graded AE table) read only this index (index-only scan), so
+                   # their cost follows the ward's events, not the registry's (docs/operations.md, "Scale").
+                   models.Index(fields=["patient", "cycle", "term", "grade"], name="ae_site_scope_idx",
+                                include=["id", "onset_date", "present_before_cycle", "grade_at_cycle_start",
+                                         "after_cycle_follow_up", "grading_scale"])]
         triggers = [
             pgtrigger.Trigger(
                 name="ae_onset_within_cycle",

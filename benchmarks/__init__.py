@@ -1,0 +1,1 @@
+"""Registry-scale harness: a synthetic-registry generator and ratio benchmarks (see benchmarks/README.md)."""
