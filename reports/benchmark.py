@@ -61,7 +61,7 @@ def cohort_figures(category_slugs: list[str]) -> list[dict[str, Any]]:
          "denominator": f.denominator, "percent_printed": f.percent_printed, "stratum": f.stratum,
          "scale": f.scale, "schedule": f.cohort.schedule, "population": f.cohort.population}
         for f in CohortFigure.objects.filter(category__in=category_slugs, grade_band__in=list(GRADE_BANDS))
-        .select_related("cohort").order_by("cohort__slug", "id")
+        .select_related("cohort").defer("cohort__record").order_by("cohort__slug", "id")  # record: unused, large
     ]
 
 
@@ -290,7 +290,7 @@ def _cell(inputs: dict[str, Any], cat: dict[str, Any], band: str, scope: str,
     cell: dict[str, Any] = {
         "category": cat["slug"], "category_name": cat["name"], "grade_band": band, "cycle_scope": scope,
         "ward": {"x": x, "n": n, "rate": x / n if n else None,
-                 "ci": list(stats.clopper_pearson(x, n)) if n else None},
+                 "ci": list(stat_cache.clopper_pearson(x, n)) if n else None},
         "cohorts": [{"cohort": f["cohort"], "short_name": f["short_name"], "x": f["numerator"],
                      "n": f["denominator"], "rate": f["numerator"] / f["denominator"], "scale": f["scale"],
                      "schedule": f["schedule"], "population": f["population"], "labels": f["labels"]}

@@ -30,6 +30,11 @@ _T = TypeVar("_T")
 
 
 @lru_cache(maxsize=MAXSIZE)
+def _clopper_pearson(x: int, n: int, level: float) -> tuple[float, float]:
+    return stats.clopper_pearson(x, n, level)
+
+
+@lru_cache(maxsize=MAXSIZE)
 def _pool(events: tuple[int, ...], totals: tuple[int, ...], level: float, min_cohorts: int,
           min_events: int) -> stats.Pooled:
     return stats.pool(events, totals, level, min_cohorts=min_cohorts, min_events=min_events)
@@ -50,11 +55,16 @@ def _predictive_limits(n: int, pooled: stats.Pooled, alpha: float) -> tuple[int 
     return stats.predictive_limits(n, pooled, alpha)
 
 
-_CACHES: list[Any] = [_pool, _two_step_logit, _pocock_boundaries, _predictive_limits]
+_CACHES: list[Any] = [_clopper_pearson, _pool, _two_step_logit, _pocock_boundaries, _predictive_limits]
 
 
 def _call(cached: Callable[..., _T], direct: Callable[..., _T], *args: Any) -> _T:
     return cached(*args) if _enabled.get() else direct(*args)
+
+
+def clopper_pearson(x: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """:func:`reports.stats.clopper_pearson`, memoised on (x, n, level): wards of equal counts share it."""
+    return _call(_clopper_pearson, stats.clopper_pearson, int(x), int(n), float(level))
 
 
 def pool(events: Sequence[int], totals: Sequence[int], level: float = 0.95,

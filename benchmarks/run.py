@@ -1,0 +1,377 @@
+"""Measure issue 12's goals as ratios against their baselines, side by side in one run, and print a table.
+
+    python -m benchmarks.run --size small|full [--reps N]
+
+Each line times pvtrack and its baseline alternately in the same process (medians of ``--reps`` runs, web
+p95 over ``--requests`` requests), so a shared or slow machine shifts both and the ratio stays readable;
+absolute times are printed for context only. Nothing is asserted: CI runs ``--size small`` as a smoke test.
+The registry is generated on first use (``benchmarks.generate``; small: 5 sites, 1,000 patients, 20,000 AEs;
+full: 50 sites, 10,000 patients, 200,000 AEs) under its own site prefix and reused by later runs. Writes
+(benchmark runs, AE form posts) stay in the database; the bulk-insert lines roll back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from benchmarks._setup import django_setup
+
+SIZES = {"small": {"sites": 5, "patients": 1000, "aes": 20_000, "prefix": "bench-s", "bulk": 2000, "reps": 3,
+                   "requests": 15},
+         "full": {"sites": 50, "patients": 10_000, "aes": 200_000, "prefix": "bench-f", "bulk": 16_000, "reps": 3,
+                  "requests": 40}}
+#: Patients of the "one ward" measured (the ward whose size is nearest).
+WARD_PATIENTS = 200
+
+
+@dataclass
+class Line:
+    what: str
+    pvtrack: float
+    baseline: float
+    baseline_label: str
+    goal: str
+    note: str = ""
+
+    @property
+    def ratio(self) -> float:
+        return self.pvtrack / self.baseline if self.baseline else float("inf")
+
+
+def _median_pair(a: Callable[[], Any], b: Callable[[], Any], reps: int, warm_up: bool = True) -> tuple[float, float]:
+    """Median seconds of ``a`` and of ``b``, timed alternately (a, b, a, b, ...) after one warm-up each."""
+    if warm_up:
+        a()
+        b()
+    ta: list[float] = []
+    tb: list[float] = []
+    for _ in range(reps):
+        for f, out in ((a, ta), (b, tb)):
+            start = time.perf_counter()
+            f()
+            out.append(time.perf_counter() - start)
+    return statistics.median(ta), statistics.median(tb)
+
+
+def _p95(samples: list[float]) -> float:
+    return statistics.quantiles(samples, n=20)[18] if len(samples) >= 2 else samples[0]
+
+
+def _fetch(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _copy_out(sql: str, params: list[Any]) -> int:
+    """Bytes of ``COPY (sql) TO STDOUT`` (CSV), read to the end."""
+    from django.db import connection
+
+    total = 0
+    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv, HEADER)",
+                                                           params) as copy:
+        for block in copy:
+            total += len(block)
+    return total
+
+
+# The counts of the benchmark's cells in one GROUP BY: patients per category, any grade / grade >= 3,
+# all cycles / cycle 1 (what collect_inputs counts, without the case-mix and profile extras).
+CELLS_SQL = """
+SELECT {group} bc.slug,
+       COUNT(DISTINCT ae.patient_id),
+       COUNT(DISTINCT ae.patient_id) FILTER (WHERE ae.grade >= 3),
+       COUNT(DISTINCT ae.patient_id) FILTER (WHERE c.number = 1),
+       COUNT(DISTINCT ae.patient_id) FILTER (WHERE ae.grade >= 3 AND c.number = 1)
+FROM ae_adverseevent ae
+JOIN patients_patient p ON p.id = ae.patient_id
+JOIN patients_treatmentcycle c ON c.id = ae.cycle_id
+JOIN reports_benchmarkcategory_terms bt ON bt.ctcaeterm_id = ae.term_id
+JOIN reports_benchmarkcategory bc ON bc.id = bt.benchmarkcategory_id
+WHERE NOT ae.after_cycle_follow_up {where}
+GROUP BY {group} bc.slug
+"""
+WARD_ROWS_SQL = """
+SELECT ae.id, p.study_id, c.number, t.term, t.soc, ae.grade, ae.onset_date, ae.resolution_date, ae.serious
+FROM ae_adverseevent ae JOIN patients_patient p ON p.id = ae.patient_id
+JOIN patients_treatmentcycle c ON c.id = ae.cycle_id JOIN ae_ctcaeterm t ON t.id = ae.term_id
+WHERE p.site_id = %s ORDER BY t.soc, t.term, p.study_id
+"""
+
+
+def ensure_registry(size: dict[str, Any]) -> list[Any]:
+    """The registry's sites (generated on first use)."""
+    from benchmarks.generate import generate
+    from patients.models import Site
+
+    sites = list(Site.objects.filter(slug__startswith=f"{size['prefix']}-").order_by("slug"))
+    if not sites:
+        generate(sites=size["sites"], patients=size["patients"], aes=size["aes"], prefix=size["prefix"])
+        sites = list(Site.objects.filter(slug__startswith=f"{size['prefix']}-").order_by("slug"))
+    return sites
+
+
+def pick_ward(sites: list[Any]) -> Any:
+    from django.db.models import Count
+
+    from patients.models import Site
+
+    counted = Site.objects.filter(pk__in=[s.pk for s in sites]).annotate(n=Count("patients"))
+    return min(counted, key=lambda s: (abs(s.n - WARD_PATIENTS), s.slug))
+
+
+def measure_benchmark(ward: Any, sites: list[Any], reps: int) -> list[Line]:
+    from core.audit import audit_context
+    from reports import stat_cache
+    from reports.runs import benchmark_run_now
+
+    site_ids = [s.pk for s in sites]
+    ward_sql = CELLS_SQL.format(group="", where="AND p.site_id = %s")
+    registry_sql = CELLS_SQL.format(group="p.site_id,", where="AND p.site_id = ANY(%s)")
+
+    def job_cold() -> None:
+        with stat_cache.disabled():
+            benchmark_run_now(site=ward, trigger="manual")
+
+    def job_warm() -> None:
+        benchmark_run_now(site=ward, trigger="manual")
+
+    def nightly(cache: bool) -> Callable[[], None]:
+        def run() -> None:
+            stat_cache.clear()
+            if cache:
+                for site in sites:
+                    benchmark_run_now(site=site, trigger="manual")
+            else:
+                with stat_cache.disabled():
+                    for site in sites:
+                        benchmark_run_now(site=site, trigger="manual")
+        return run
+
+    lines = []
+    with audit_context(source="job"):
+        cold, base = _median_pair(job_cold, lambda: _fetch(ward_sql, [ward.pk]), reps)
+        lines.append(Line(f"benchmark job, one ward ({ward.slug}), statistics computed afresh", cold, base,
+                          "the same cells in one GROUP BY", "<= 1.5x"))
+        warm, base = _median_pair(job_warm, lambda: _fetch(ward_sql, [ward.pk]), reps)
+        lines.append(Line("benchmark job, one ward, site-independent statistics reused", warm, base,
+                          "the same cells in one GROUP BY", "<= 1.5x"))
+        n_reps = max(1, reps // 2)
+        before, base = _median_pair(nightly(False), lambda: _fetch(registry_sql, [site_ids]), n_reps, warm_up=False)
+        lines.append(Line(f"nightly job over {len(sites)} wards, one process, no reuse", before, base,
+                          "one GROUP BY site, category", "<= 3x"))
+        after, base = _median_pair(nightly(True), lambda: _fetch(registry_sql, [site_ids]), n_reps, warm_up=False)
+        lines.append(Line(f"nightly job over {len(sites)} wards, one process, statistics reused", after, base,
+                          "one GROUP BY site, category", "<= 3x", note=f"{before / after:.1f}x faster than no reuse"))
+    return lines
+
+
+def measure_export(ward: Any, reps: int) -> list[Line]:
+    from reports import exports
+
+    rows = _fetch("SELECT count(*) FROM ae_adverseevent ae JOIN patients_patient p ON p.id = ae.patient_id "
+                  "WHERE p.site_id = %s", [ward.pk])[0][0]
+    ours, base = _median_pair(lambda: sum(len(line) for line in exports.csv_lines(ward)),
+                              lambda: _copy_out(WARD_ROWS_SQL, [ward.pk]), reps)
+    return [Line(f"CSV export of one ward ({rows} AE rows), in process", ours, base, "COPY of its AE rows",
+                 ">= 0.5x COPY throughput")]
+
+
+@contextmanager
+def _web_client(user: Any) -> Iterator[Any]:
+    from django.test import Client
+    from django.test.utils import override_settings, setup_test_environment, teardown_test_environment
+
+    setup_test_environment()
+    try:
+        with override_settings(ROOT_URLCONF="benchmarks.urls", ALLOWED_HOSTS=["*"]):
+            client = Client()
+            client.force_login(user)
+            yield client
+    finally:
+        teardown_test_environment()
+
+
+def measure_web(ward: Any, requests: int) -> list[Line]:
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+
+    from patients.models import Membership, TreatmentCycle
+    from reports.models import BenchmarkRun
+
+    user, _ = get_user_model().objects.get_or_create(username="bench-nurse")
+    Membership.objects.update_or_create(user=user, site=ward, defaults={"role": Membership.Role.WARD_STAFF})
+    cycles = list(TreatmentCycle.objects.filter(patient__site=ward, number=1).select_related("patient")
+                  .order_by("patient__study_id")[: requests + 2])
+    lines = []
+    with _web_client(user) as client:
+        trivial = reverse("benchmarks-trivial")
+
+        def timed(method: Callable[..., Any], *args: Any, **kwargs: Any) -> float:
+            start = time.perf_counter()
+            response = method(*args, **kwargs)
+            elapsed = time.perf_counter() - start
+            if response.status_code >= 400:
+                raise RuntimeError(f"{args[0]} answered {response.status_code}")
+            return elapsed
+
+        day = datetime.timedelta(days=1)
+        posts, bases, saved = [], [], 0
+        queries = 0
+        for i, cycle in enumerate(cycles[:requests]):
+            data = {"cycle": cycle.pk, "term": "Hiccups", "grade": 1,
+                    "onset_date": (cycle.start_date + day).isoformat(),
+                    "resolution_date": (cycle.start_date + 2 * day).isoformat(), "relatedness": "unlikely",
+                    "action_taken": "DOSE NOT CHANGED", "outcome": "RECOVERED/RESOLVED",
+                    "grading_scale": "ctcae_v5_0", "verbatim_term": "benchmark"}
+            url = reverse("event-create", kwargs={"patient_pk": cycle.patient_id})
+            if i == 0:
+                with CaptureQueriesContext(connection) as captured:
+                    response = client.post(url, data)
+                queries = len(captured)
+                saved += response.status_code == 302
+                continue
+            posts.append(timed(client.post, url, data))
+            bases.append(timed(client.get, trivial))
+            saved += 1
+        lines.append(Line(f"AE form POST p95 ({queries} queries), sequential", _p95(posts), _p95(bases),
+                          "trivial view, same middleware", "<= 3x, <= 15 queries",
+                          note="16 concurrent clients: not measured in process"))
+        has_run = BenchmarkRun.objects.filter(site=ward, status=BenchmarkRun.Status.DONE).exists()
+        report, patient_page, listing, base = [], [], [], []
+        patient_url = reverse("patient-detail", kwargs={"pk": cycles[0].patient_id})
+        for _ in range(max(3, requests // 3)):
+            report.append(timed(client.get, reverse("report", kwargs={"site": ward.slug})))
+            patient_page.append(timed(client.get, patient_url))
+            listing.append(timed(client.get, reverse("patient-list", kwargs={"site": ward.slug})))
+            base.append(timed(client.get, trivial))
+        med = statistics.median
+        lines.append(Line("report page p50" + ("" if has_run else " (no run yet)"), med(report), med(patient_page),
+                          "patient page", "<= 3x"))
+        lines.append(Line("patient page p50", med(patient_page), med(base), "trivial view", "(context)"))
+        lines.append(Line(f"patient list p50, {ward.patients.count()} patients", med(listing), med(base),
+                          "trivial view", "(context)"))
+    return lines
+
+
+def measure_bulk(ward: Any, rows: int, reps: int) -> list[Line]:
+    """``rows`` AEs inserted with bulk_create in one transaction, rolled back: triggers on (with and without the
+    bulk audit context) against the same insert with the table's user triggers disabled."""
+    import pghistory
+    from django.contrib.auth import get_user_model
+    from django.db import connection, transaction
+
+    from ae.models import AdverseEvent, CTCAETerm
+    from core.audit import bulk_audit_context
+    from patients.models import TreatmentCycle
+
+    term = CTCAETerm.objects.get(term="Hiccups")
+    user = get_user_model().objects.get(username="registry-loader")
+    cycles = list(TreatmentCycle.objects.filter(patient__site=ward).order_by("id"))
+
+    def events() -> list[AdverseEvent]:
+        return [AdverseEvent(patient_id=c.patient_id, cycle_id=c.pk, term=term, grade=1,
+                             onset_date=c.start_date, resolution_date=c.start_date, relatedness="unlikely",
+                             action_taken="DOSE NOT CHANGED", outcome="RECOVERED/RESOLVED", created_by=user,
+                             verbatim_term="bulk benchmark")
+                for c in (cycles[i % len(cycles)] for i in range(rows))]
+
+    class _Rollback(Exception):
+        pass
+
+    def insert(mode: str) -> Callable[[], None]:
+        def run() -> None:
+            batch = events()
+            try:
+                with transaction.atomic():
+                    if mode == "off":
+                        with connection.cursor() as cursor:
+                            cursor.execute("ALTER TABLE ae_adverseevent DISABLE TRIGGER USER")
+                        AdverseEvent.objects.bulk_create(batch, batch_size=1000)
+                    elif mode == "bulk":
+                        with bulk_audit_context(source="import", reason="bulk benchmark"):
+                            AdverseEvent.objects.bulk_create(batch, batch_size=1000)
+                    else:
+                        with pghistory.context(source="import", reason="bulk benchmark"):
+                            AdverseEvent.objects.bulk_create(batch, batch_size=1000)
+                    raise _Rollback
+            except _Rollback:
+                pass
+        return run
+
+    with_ctx, off = _median_pair(insert("bulk"), insert("off"), reps)
+    plain, off2 = _median_pair(insert("plain"), insert("off"), 1)
+    return [Line(f"{rows} AEs in one transaction, audit triggers on, bulk audit context", with_ctx, off,
+                 "triggers off", "<= 2x"),
+            Line(f"{rows} AEs in one transaction, audit triggers on, per-statement context only", plain, off2,
+                 "triggers off", "(before)")]
+
+
+def explain_ward_query(ward: Any) -> str:
+    """EXPLAIN (ANALYZE) of the ward's benchmark count query (the site-scoped path)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from reports import benchmark
+
+    with CaptureQueriesContext(connection) as captured:
+        benchmark.collect_inputs(ward)
+    sql = next(q["sql"] for q in captured.captured_queries if "FROM \"ae_adverseevent\"" in q["sql"])
+    plan = _fetch("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON) " + sql, [])
+    return "\n".join(row[0] for row in plan)
+
+
+def table(lines: list[Line]) -> str:
+    out = ["| what | pvtrack | baseline | ratio | goal | note |", "|---|---|---|---|---|---|"]
+    for ln in lines:
+        out.append(f"| {ln.what} | {ln.pvtrack:.4f} s | {ln.baseline_label}: {ln.baseline:.4f} s | "
+                   f"{ln.ratio:.1f}x | {ln.goal} | {ln.note} |")
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", choices=sorted(SIZES), default="small")
+    parser.add_argument("--reps", type=int, help="repetitions per median (default: 3)")
+    parser.add_argument("--requests", type=int, help="web requests per p95")
+    parser.add_argument("--only", choices=["benchmark", "export", "web", "bulk"], action="append",
+                        help="measure only these goals (repeatable)")
+    parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of the ward's count query")
+    args = parser.parse_args(argv)
+    django_setup()
+    size: dict[str, Any] = SIZES[args.size]
+    reps = args.reps or size["reps"]
+    started = time.perf_counter()
+    sites = ensure_registry(size)
+    ward = pick_ward(sites)
+    only = set(args.only or ["benchmark", "export", "web", "bulk"])
+    lines: list[Line] = []
+    steps: dict[str, Callable[[], list[Line]]] = {
+        "benchmark": lambda: measure_benchmark(ward, sites, reps), "export": lambda: measure_export(ward, reps),
+        "web": lambda: measure_web(ward, args.requests or size["requests"]),
+        "bulk": lambda: measure_bulk(ward, size["bulk"], reps)}
+    for name, step in steps.items():
+        if name in only:
+            t0 = time.perf_counter()
+            lines += step()
+            print(f"{name}: measured in {time.perf_counter() - t0:.0f} s")
+    print(f"\nregistry {args.size}: {len(sites)} sites ({size['prefix']}-*), ward {ward.slug}; "
+          f"medians of {reps}; {time.perf_counter() - started:.0f} s in all\n")
+    print(table(lines))
+    if args.explain:
+        print("\n" + explain_ward_query(ward))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""Query budgets of the pages and API lists a ward uses all day (issue 12): a page's queries must not grow with
+the ward's records, and the AE form POST stays near its budget (its check constraints are validated in one query,
+``core.db.CheckConstraintsInOneQuery``, not one query and one savepoint each)."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection, models
+from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
+
+from ae.models import AdverseEvent
+from reports.runs import benchmark_run_now
+from tests.conftest import event_form_data, make_cycle, make_event, make_patient
+
+pytestmark = pytest.mark.django_db
+
+#: Budgets measured when they were set (issue 12); lower is fine, higher is a regression to look at.
+AE_POST_MAX = 34
+PATIENT_PAGE_MAX = 14
+REPORT_PAGE_MAX = 30
+PATIENT_LIST_MAX = 10
+API_LIST_MAX = 6
+
+
+def _ward_with_events(ward, nurse, n: int, start: int = 0) -> list:
+    cycles = []
+    for i in range(start, start + n):
+        cycle = make_cycle(make_patient(ward, f"Q-{i:03d}"))
+        make_event(cycle, ["Cytokine release syndrome", "Tremor", "Febrile neutropenia"][i % 3], grade=3, user=nurse)
+        cycles.append(cycle)
+    return cycles
+
+
+@pytest.fixture
+def nurse_client(client, nurse):
+    client.force_login(nurse)
+    return client
+
+
+def test_the_ae_form_post_stays_within_its_budget_with_one_constraint_query_per_validation(
+        nurse_client, patient, cycle, django_assert_max_num_queries):
+    with django_assert_max_num_queries(AE_POST_MAX), CaptureQueriesContext(connection) as captured:
+        response = nurse_client.post(f"/patients/{patient.pk}/events/new/", event_form_data(cycle))
+    assert response.status_code == 302 and AdverseEvent.objects.count() == 1
+    checks = [q["sql"] for q in captured.captured_queries if '"_check' in q["sql"]]
+    assert len(checks) == 2  # the form's validation and the service's: all check constraints at once each
+    savepoints = [q["sql"] for q in captured.captured_queries if "SAVEPOINT" in q["sql"]]
+    assert len(savepoints) <= 8  # was 2 per check constraint (26) before
+
+
+def test_one_query_constraint_validation_gives_djangos_errors(cycle, nurse):
+    event = make_event(cycle, grade=2)
+    event.grade, event.serious, event.sae_hospitalization = 5, True, False  # grade 5 not fatal, no SAE criterion
+    event.after_cycle_follow_up = True  # without its reason
+    with pytest.raises(ValidationError) as ours:
+        event.validate_constraints()
+    with pytest.raises(ValidationError) as djangos:
+        models.Model.validate_constraints(event)  # Django's own: one query per constraint
+    assert ours.value.message_dict == djangos.value.message_dict
+    assert len(ours.value.message_dict["__all__"]) >= 3
+    excluded = {"after_cycle_follow_up", "follow_up_reason"}
+    with CaptureQueriesContext(connection) as captured, pytest.raises(ValidationError) as partial:
+        event.validate_constraints(exclude=excluded)
+    assert len(captured) <= 3  # one SELECT (in a savepoint inside the test's transaction)
+    with pytest.raises(ValidationError) as djangos_partial:
+        models.Model.validate_constraints(event, exclude=excluded)
+    # excluded fields skip their constraints, as in Django
+    assert partial.value.message_dict == djangos_partial.value.message_dict
+    assert len(partial.value.message_dict["__all__"]) == len(ours.value.message_dict["__all__"]) - 1
+
+
+def test_the_patient_page_costs_the_same_for_one_or_many_events(nurse_client, ward, nurse,
+                                                                django_assert_max_num_queries):
+    cycle = _ward_with_events(ward, nurse, 1)[0]
+    for term in ["Tremor", "Febrile neutropenia", "Hypoxia", "Anemia"]:
+        make_event(cycle, term, grade=3, user=nurse)
+    with CaptureQueriesContext(connection) as few:
+        assert nurse_client.get(f"/patients/{cycle.patient_id}/").status_code == 200
+    make_cycle(cycle.patient, number=2, start=cycle.start_date.replace(month=cycle.start_date.month + 2))
+    with django_assert_max_num_queries(PATIENT_PAGE_MAX), CaptureQueriesContext(connection) as more:
+        assert nurse_client.get(f"/patients/{cycle.patient_id}/").status_code == 200
+    assert len(more) == len(few)
+
+
+def test_the_patient_list_costs_the_same_for_3_or_12_patients(nurse_client, ward, nurse,
+                                                              django_assert_max_num_queries):
+    _ward_with_events(ward, nurse, 3)
+    with CaptureQueriesContext(connection) as few:
+        assert nurse_client.get(f"/sites/{ward.slug}/patients/").status_code == 200
+    _ward_with_events(ward, nurse, 9, start=3)
+    with django_assert_max_num_queries(PATIENT_LIST_MAX), CaptureQueriesContext(connection) as more:
+        assert nurse_client.get(f"/sites/{ward.slug}/patients/").status_code == 200
+    assert len(more) == len(few)
+
+
+def test_the_report_page_stays_within_its_budget(client, ward, nurse, officer, crs_ward_flagged,
+                                                 django_assert_max_num_queries):
+    client.force_login(officer)
+    with django_assert_max_num_queries(REPORT_PAGE_MAX):
+        response = client.get(f"/sites/{ward.slug}/report/")
+    assert response.status_code == 200 and "ALARM" in response.content.decode()
+
+
+@pytest.fixture
+def crs_ward_flagged(ward, nurse):
+    """10 patients, 8 with grade 3 CRS, and a finished benchmark run that flags it."""
+    for i in range(10):
+        cycle = make_cycle(make_patient(ward, f"R-{i:02d}"))
+        if i < 8:
+            make_event(cycle, "Cytokine release syndrome", grade=3, user=nurse)
+    return benchmark_run_now(site=ward)
+
+
+@pytest.mark.parametrize("url", ["/api/v1/patients/", "/api/v1/cycles/", "/api/v1/adverse-events/",
+                                 "/api/v1/ctcae-terms/", "/api/v1/benchmark-runs/"])
+def test_each_api_list_stays_within_its_budget(ward, nurse, url, django_assert_max_num_queries):
+    _ward_with_events(ward, nurse, 4)
+    benchmark_run_now(site=ward)
+    api = APIClient()
+    api.force_authenticate(nurse)
+    with django_assert_max_num_queries(API_LIST_MAX):
+        assert api.get(url).status_code == 200
