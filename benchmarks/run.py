@@ -351,10 +351,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, help="web requests per p95")
     parser.add_argument("--only", choices=["benchmark", "export", "web", "bulk"], action="append",
                         help="measure only these goals (repeatable)")
+    parser.add_argument("--prefix", help="measure an existing registry with this site prefix (default: the size's own)")
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of the ward's count query")
     args = parser.parse_args(argv)
     django_setup()
-    size: dict[str, Any] = SIZES[args.size]
+    size: dict[str, Any] = SIZES[args.size] | ({"prefix": args.prefix} if args.prefix else {})
     reps = args.reps or size["reps"]
     started = time.perf_counter()
     sites = ensure_registry(size)
