@@ -176,6 +176,24 @@ def measure_benchmark(ward: Any, sites: list[Any], reps: int) -> list[Line]:
     return lines
 
 
+def measure_ward(ward: Any, reps: int) -> list[Line]:
+    """The site-scoped reads alone (the growth check: run it against registries of different sizes holding the
+    same ward, e.g. the same ``--seed`` generated into two databases)."""
+    from ae.models import AdverseEvent
+    from reports import benchmark, exports
+
+    rows = AdverseEvent.objects.filter(patient__site=ward).count()
+    inputs, base = _median_pair(lambda: benchmark.collect_inputs(ward),
+                                lambda: _fetch(CELLS_SQL.format(group="", where="AND p.site_id = %s"), [ward.pk]), reps)
+    csv, copy = _median_pair(lambda: sum(len(line) for line in exports.csv_lines(ward)),
+                             lambda: _copy_out(WARD_ROWS_SQL, [ward.pk]), reps)
+    total = AdverseEvent.objects.count()
+    return [Line(f"ward {ward.slug} ({rows} AEs of {total} in the registry): benchmark inputs (collect_inputs)",
+                 inputs, base, "the same cells in one GROUP BY", "flat with registry size"),
+            Line(f"ward {ward.slug} ({rows} AEs of {total}): CSV export", csv, copy, "COPY of its AE rows",
+                 "flat with registry size")]
+
+
 def measure_export(ward: Any, reps: int) -> list[Line]:
     from reports import exports
 
@@ -349,7 +367,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--size", choices=sorted(SIZES), default="small")
     parser.add_argument("--reps", type=int, help="repetitions per median (default: 3)")
     parser.add_argument("--requests", type=int, help="web requests per p95")
-    parser.add_argument("--only", choices=["benchmark", "export", "web", "bulk"], action="append",
+    parser.add_argument("--only", choices=["benchmark", "export", "web", "bulk", "ward"], action="append",
                         help="measure only these goals (repeatable)")
     parser.add_argument("--prefix", help="measure an existing registry with this site prefix (default: the size's own)")
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of the ward's count query")
@@ -365,7 +383,7 @@ def main(argv: list[str] | None = None) -> None:
     steps: dict[str, Callable[[], list[Line]]] = {
         "benchmark": lambda: measure_benchmark(ward, sites, reps), "export": lambda: measure_export(ward, reps),
         "web": lambda: measure_web(ward, args.requests or size["requests"]),
-        "bulk": lambda: measure_bulk(ward, size["bulk"], reps)}
+        "bulk": lambda: measure_bulk(ward, size["bulk"], reps), "ward": lambda: measure_ward(ward, reps)}
     for name, step in steps.items():
         if name in only:
             t0 = time.perf_counter()

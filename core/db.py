@@ -109,3 +109,25 @@ class CheckConstraintsInOneQuery(Model):
                                      code=check.violation_error_code).update_error_dict(errors)
         if errors:
             raise ValidationError(errors)
+
+
+class LoadedRelationsNotRequeried(Model):
+    """Model mixin: ``clean_fields`` does not re-query the existence of a foreign key whose related object is
+    already loaded on the instance from the database (same primary key, not a new object, no
+    ``limit_choices_to``); Django's ``ForeignKey.validate`` would run ``SELECT 1 ... LIMIT 1`` for it. A related
+    row deleted after it was loaded is refused by the foreign-key constraint at commit, exactly as when it is
+    deleted between Django's check and the commit. Foreign keys given by id only are validated as Django does."""
+
+    class Meta:
+        abstract = True
+
+    def clean_fields(self, exclude: Collection[str] | None = None) -> None:
+        loaded = set()
+        for field in self._meta.concrete_fields:
+            if not (field.many_to_one and field.is_cached(self)):  # type: ignore[attr-defined]
+                continue
+            related = field.get_cached_value(self)  # type: ignore[attr-defined]
+            if (related is not None and not related._state.adding and related.pk == getattr(self, field.attname)
+                    and not getattr(field.remote_field, "limit_choices_to", None)):
+                loaded.add(field.name)
+        super().clean_fields(exclude=set(exclude or ()) | loaded)

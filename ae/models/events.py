@@ -26,12 +26,12 @@ from django.utils import timezone
 
 from ae.models.catalogue import CTCAETerm
 from core.audit import tracked
-from core.db import CheckConstraintsInOneQuery
+from core.db import CheckConstraintsInOneQuery, LoadedRelationsNotRequeried
 from patients.models import Patient, TreatmentCycle
 
 
 @tracked
-class AdverseEvent(CheckConstraintsInOneQuery, models.Model):
+class AdverseEvent(CheckConstraintsInOneQuery, LoadedRelationsNotRequeried, models.Model):
     """One CTCAE-graded adverse event of a patient in a treatment cycle (SDTM AE record)."""
 
     class Relatedness(models.TextChoices):  # AEREL
