@@ -144,3 +144,16 @@ def test_demo_safety_officer_sees_the_report(client):
     client.logout()
     assert client.login(request=HttpRequest(), username="demo-other-nurse", password=DEMO_PASSWORDS["demo-other-nurse"])
     assert client.get(f"/sites/{site.slug}/report/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_demo_wards_events_are_audited_under_one_import_context():
+    from pghistory.models import Events
+
+    site = load("xie2023_suzhou")
+    events = Events.objects.filter(pgh_model="ae.AdverseEventEvent",
+                                   pgh_obj_id__in=[str(pk) for pk in AdverseEvent.objects.filter(patient__site=site)
+                                                   .values_list("pk", flat=True)])
+    assert events.count() == AdverseEvent.objects.filter(patient__site=site).count() > 0
+    assert {e.pgh_context["source"] for e in events} == {"import"}
+    assert len({e.pgh_context_id for e in events}) == 1
