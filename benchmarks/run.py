@@ -160,7 +160,7 @@ def measure_benchmark(ward: Any, sites: list[Any], reps: int) -> list[Line]:
 
     lines = []
     with audit_context(source="job"):
-        cold, base = _median_pair(job_cold, lambda: _fetch(ward_sql, [ward.pk]), reps)
+        cold, base = _median_pair(job_cold, lambda: _fetch(ward_sql, [ward.pk]), reps, warm_up=False)
         lines.append(Line(f"benchmark job, one ward ({ward.slug}), statistics computed afresh", cold, base,
                           "the same cells in one GROUP BY", "<= 1.5x"))
         warm, base = _median_pair(job_warm, lambda: _fetch(ward_sql, [ward.pk]), reps)
@@ -333,7 +333,7 @@ def measure_bulk(ward: Any, rows: int, reps: int) -> list[Line]:
         return run
 
     with_ctx, off = _median_pair(insert("bulk"), insert("off"), reps)
-    plain, off2 = _median_pair(insert("plain"), insert("off"), 1)
+    plain, off2 = _median_pair(insert("plain"), insert("off"), 1, warm_up=False)
     return [Line(f"{rows} AEs in one transaction, audit triggers on, bulk audit context", with_ctx, off,
                  "triggers off", "<= 2x"),
             Line(f"{rows} AEs in one transaction, audit triggers on, per-statement context only", plain, off2,
