@@ -113,3 +113,36 @@ def test_dataset_json_creation_time_is_iso(demo_site, tmp_path):
     assert document["records"] == len(export.datasets[0].rows)
     assert document["columns"][0] == {"itemOID": "IT.ADAE.STUDYID", "name": "STUDYID", "label": "Study Identifier",
                                       "dataType": "string", "length": 9, "keySequence": 1}
+
+
+def _zip_names(response) -> list[str]:
+    import io
+    import zipfile
+
+    return sorted(zipfile.ZipFile(io.BytesIO(response.content)).namelist())
+
+
+def test_api_downloads_the_sites_datasets_as_a_zip(client, ward, nurse, tmp_path):
+    make_event(make_cycle(make_patient(ward)))
+    client.force_login(nurse)
+    response = client.get("/api/v1/sites/ward-a/adam/?file_format=json")
+    assert response.status_code == 200 and response["Content-Type"] == "application/zip"
+    assert _zip_names(response) == ["README.txt", "adae.json", "define.xml"]
+    response = client.get("/api/v1/sites/ward-a/sdtm/")
+    assert _zip_names(response) == ["README.txt", "ae.xpt", "define.xml", "dm.xpt", "ex.xpt", "lb.xpt"]
+
+
+def test_api_is_site_scoped_and_validates_the_format(client, ward, outsider, nurse):
+    client.force_login(outsider)
+    assert client.get("/api/v1/sites/ward-a/sdtm/").status_code == 404
+    client.force_login(nurse)
+    response = client.get("/api/v1/sites/ward-a/sdtm/?file_format=sas7bdat")
+    assert response.status_code == 400 and response.json()["code"] == "invalid"
+
+
+def test_api_answers_409_naming_the_variable_xpt_cannot_hold(client, ward, nurse):
+    make_event(make_cycle(make_patient(ward)), verbatim_term="fièvre")
+    client.force_login(nurse)
+    response = client.get("/api/v1/sites/ward-a/sdtm/?file_format=xpt")
+    assert response.status_code == 409 and "AE.AETERM record 1" in response.json()["detail"]
+    assert client.get("/api/v1/sites/ward-a/sdtm/?file_format=json").status_code == 200
