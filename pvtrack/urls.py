@@ -13,7 +13,7 @@ from patients import views as patient_views
 from pvtrack import auth as pvtrack_auth
 from pvtrack import views as pvtrack_views
 from reports import apis as report_apis
-from reports import cdisc_apis, health
+from reports import export_apis, health
 from reports import views as report_views
 
 router = DefaultRouter()
@@ -57,8 +57,9 @@ urlpatterns = [
     path("api/v1/grading/lab/", grading_apis.LabGradeApi.as_view(), name="grading-lab"),
     path("api/v1/grading/lab/units/", grading_apis.LabUnitsApi.as_view(), name="grading-lab-units"),
     path("history/<slug:kind>/<int:pk>/", pvtrack_views.record_history, name="record-history"),
-    path("api/v1/sites/<slug:site>/sdtm/", cdisc_apis.SdtmExportApi.as_view(), name="api-sdtm"),
-    path("api/v1/sites/<slug:site>/adam/", cdisc_apis.AdamExportApi.as_view(), name="api-adam"),
+    path("api/v1/sites/<slug:site>/sdtm/", export_apis.SdtmExportApi.as_view(), name="api-sdtm"),
+    path("api/v1/sites/<slug:site>/adam/", export_apis.AdamExportApi.as_view(), name="api-adam"),
+    path("api/v1/sites/<slug:site>/tables/aet/", export_apis.AetTablesApi.as_view(), name="api-aet"),
     path("api/v1/", include((router.urls, "api"))),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("admin/", admin.site.urls),

@@ -140,3 +140,14 @@ def test_xlsx_counts_and_percentages_are_separate_numeric_cells(table_ward, tmp_
     assert total_n == 3 + 2 + 3 + 1 + 1  # a statistician can sum the n cells
     call_command("export_aet", "--site", "ward-a", "--format", "csv", "--output", str(tmp_path / "aet.csv"))
     assert (tmp_path / "aet.csv").read_text().startswith("table,scope,N,soc,term,category,n,percent")
+
+
+def test_api_serves_the_tables_site_scoped(client, table_ward, nurse, outsider):
+    client.force_login(nurse)
+    response = client.get("/api/v1/sites/ward-a/tables/aet/")
+    assert response.status_code == 200 and response.content.decode().startswith("table,scope,N,")
+    xlsx = client.get("/api/v1/sites/ward-a/tables/aet/?file_format=xlsx")
+    assert xlsx.status_code == 200 and zipfile.ZipFile(io.BytesIO(xlsx.content)).testzip() is None
+    assert client.get("/api/v1/sites/ward-a/tables/aet/?file_format=pdf").status_code == 400
+    client.force_login(outsider)
+    assert client.get("/api/v1/sites/ward-a/tables/aet/").status_code == 404
