@@ -11,18 +11,21 @@ records the rows with source "import" and the file's name and sha256.
 
 from __future__ import annotations
 
-import csv
 import difflib
 import hashlib
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
+from xml.etree.ElementTree import ParseError
 
+from defusedxml import DefusedXmlException
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from ae.models import AdverseEvent, CTCAETerm
+from ae.import_sources import apply_mapping, csv_header, csv_rows, odm_rows, row_selected
+from ae.models import AdverseEvent, CTCAETerm, ImportMapping
 from ae.services.events import ProbableDuplicateError, adverse_event_create
 from ae.synonyms import terms_for_synonym
 from core.audit import audit_context
@@ -216,39 +219,83 @@ def _sha256(raw: IO[bytes]) -> str:
     return digest.hexdigest()
 
 
-@transaction.atomic
-def adverse_events_import(*, site: Site, raw: IO[bytes], file_name: str, dry_run: bool,
-                          acting_user: User) -> ImportReport:
-    """Check (``dry_run``) or import the CSV template in ``raw`` (a seekable binary file) into ``site``.
-
-    Returns the report: per data row its status and errors. Commits only when it is not a dry run and no row has
-    an error; otherwise nothing is saved. Raises PermissionDenied if the user may not record on the site,
-    ImportFileError if the file is not UTF-8 CSV with the template's required columns.
-    """
-    require_role(acting_user, site, RECORDERS)
-    sha256 = _sha256(raw)
-    text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+def _source_rows(raw: IO[bytes], source: str, mapping: ImportMapping | None
+                 ) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line or ordinal, template row) per selected source row; raises ImportFileError for an unreadable file."""
+    columns = mapping.columns if mapping else {}
+    values = mapping.values if mapping else {}
+    constants = mapping.constants if mapping else {}
+    row_filter = mapping.row_filter if mapping else {}
+    if source == ImportMapping.Source.ODM:
+        rows: Iterator[tuple[int, dict[str, str]]] = odm_rows(raw)
+    else:
+        text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+        try:
+            header = csv_header(text)
+        except UnicodeDecodeError as exc:
+            raise ImportFileError("the file is not UTF-8 text (save the sheet as CSV UTF-8)") from exc
+        mapped = {columns.get(h, h) for h in header} | set(constants)
+        missing = [c for c in REQUIRED if c not in mapped]
+        if missing:
+            raise ImportFileError(f"the file lacks the template's columns {', '.join(missing)} (map them, or see "
+                                  "docs/import.md)")
+        rows = csv_rows(text)
     try:
-        reader = csv.DictReader(text)
-        header = [h.strip() for h in reader.fieldnames or []]
+        for number, row in rows:
+            if row_selected(row, row_filter):
+                yield number, apply_mapping(row, columns, values, constants)
     except UnicodeDecodeError as exc:
         raise ImportFileError("the file is not UTF-8 text (save the sheet as CSV UTF-8)") from exc
-    missing = [c for c in REQUIRED if c not in header]
-    if missing:
-        raise ImportFileError(f"the file lacks the template's columns {', '.join(missing)} (docs/import.md)")
-    reader.fieldnames = header
+    except ParseError as exc:
+        raise ImportFileError(f"the file is not well-formed ODM XML: {exc}") from exc
+    except DefusedXmlException as exc:
+        raise ImportFileError(f"the ODM file declares entities or a DTD, which pvtrack refuses: {exc!r}") from exc
+
+
+@transaction.atomic
+def adverse_events_import(*, site: Site, raw: IO[bytes], file_name: str, dry_run: bool, acting_user: User,
+                          source: str = "csv", mapping: ImportMapping | None = None) -> ImportReport:
+    """Check (``dry_run``) or import the file in ``raw`` (a seekable binary file) into ``site``.
+
+    ``source``: "csv" (pvtrack's template, or any CSV with ``mapping``), "redcap_csv" (a REDCap raw CSV export,
+    with ``mapping``), "odm" (CDISC ODM 1.3 XML, with ``mapping`` from ItemOIDs); ``mapping``: a saved
+    :class:`ae.models.ImportMapping` of the site. Returns the report: per data row its status and errors. Commits
+    only when it is not a dry run and no row has an error; otherwise nothing is saved. Raises PermissionDenied if
+    the user may not record on the site, ImportFileError if the file cannot be read as the source.
+    """
+    require_role(acting_user, site, RECORDERS)
+    if mapping is not None and mapping.site_id != site.pk:
+        raise ImportFileError("that mapping belongs to another ward")
+    sha256 = _sha256(raw)
     results: list[RowResult] = []
     try:
         with transaction.atomic(), audit_context(source="import", reason=f"import of {file_name} (sha256 {sha256})",
                                                  import_sha256=sha256):
-            for row in reader:
-                results.append(_import_row(row, reader.line_num, site, acting_user))
+            for number, row in _source_rows(raw, source, mapping):
+                results.append(_import_row(row, number, site, acting_user))
             if dry_run or any(r.status == "error" for r in results):
                 raise _RollBack
-    except UnicodeDecodeError as exc:
-        raise ImportFileError("the file is not UTF-8 text (save the sheet as CSV UTF-8)") from exc
     except _RollBack:
         return ImportReport(sha256, dry_run, False, results)
-    finally:
-        text.detach()
     return ImportReport(sha256, dry_run, True, results)
+
+
+@transaction.atomic
+def import_mapping_save(*, site: Site, name: str, source: str, columns: dict[str, str],
+                        values: dict[str, dict[str, str]] | None = None, constants: dict[str, str] | None = None,
+                        row_filter: dict[str, str] | None = None, acting_user: User) -> ImportMapping:
+    """Create or replace the ward's mapping ``name``. Raises ValidationError (a column that is not the template's,
+    an unknown source), PermissionDenied if the user may not record on the site."""
+    require_role(acting_user, site, RECORDERS)
+    targets = set(columns.values()) | set(values or {}) | set(constants or {})
+    unknown = sorted(t for t in targets if t not in COLUMNS)
+    if unknown:
+        raise ValidationError({"columns": f"not columns of the template: {', '.join(unknown)} "
+                                          f"(the template's: {', '.join(COLUMNS)})."})
+    mapping = ImportMapping.objects.filter(site=site, name=name).first() or ImportMapping(site=site, name=name)
+    mapping.source, mapping.columns = source, columns
+    mapping.values, mapping.constants, mapping.row_filter = values or {}, constants or {}, row_filter or {}
+    mapping.updated_by = acting_user
+    mapping.full_clean()
+    mapping.save()
+    return mapping
