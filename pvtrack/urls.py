@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
 from ae import apis as ae_apis
-from ae import grading_apis
+from ae import grading_apis, import_apis
 from ae import views as ae_views
 from core import errors
 from patients import apis as patient_apis
@@ -60,6 +60,7 @@ urlpatterns = [
     path("api/v1/sites/<slug:site>/sdtm/", export_apis.SdtmExportApi.as_view(), name="api-sdtm"),
     path("api/v1/sites/<slug:site>/adam/", export_apis.AdamExportApi.as_view(), name="api-adam"),
     path("api/v1/sites/<slug:site>/tables/aet/", export_apis.AetTablesApi.as_view(), name="api-aet"),
+    path("api/v1/sites/<slug:site>/ae-imports/", import_apis.AdverseEventImportApi.as_view(), name="api-ae-import"),
     path("api/v1/", include((router.urls, "api"))),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("admin/", admin.site.urls),

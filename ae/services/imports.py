@@ -11,6 +11,7 @@ records the rows with source "import" and the file's name and sha256.
 
 from __future__ import annotations
 
+import csv
 import difflib
 import hashlib
 import io
@@ -232,6 +233,8 @@ def _source_rows(raw: IO[bytes], source: str, mapping: ImportMapping | None
         text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
         try:
             header = csv_header(text)
+        except csv.Error as exc:
+            raise ImportFileError(f"the file is not readable CSV: {exc}") from exc
         except UnicodeDecodeError as exc:
             raise ImportFileError("the file is not UTF-8 text (save the sheet as CSV UTF-8)") from exc
         mapped = {columns.get(h, h) for h in header} | set(constants)
@@ -246,6 +249,8 @@ def _source_rows(raw: IO[bytes], source: str, mapping: ImportMapping | None
                 yield number, apply_mapping(row, columns, values, constants)
     except UnicodeDecodeError as exc:
         raise ImportFileError("the file is not UTF-8 text (save the sheet as CSV UTF-8)") from exc
+    except csv.Error as exc:
+        raise ImportFileError(f"the file is not readable CSV: {exc}") from exc
     except ParseError as exc:
         raise ImportFileError(f"the file is not well-formed ODM XML: {exc}") from exc
     except DefusedXmlException as exc:

@@ -104,3 +104,40 @@ def test_the_command_dry_run_prints_row_errors(import_ward, nurse, tmp_path, cap
     with pytest.raises(CommandError, match="Nothing imported: 19 to create, 0 already recorded, 1 with errors"):
         call_command("import_aes", "--site", "ward-a", "--file", str(path), "--user", "nurse", "--dry-run")
     assert "line 2: study_id: no patient 'NOBODY' on this ward." in capsys.readouterr().out
+
+
+def _upload(rows, name="aes.csv"):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(name, ("\n".join([HEADER, *rows]) + "\n").encode(), content_type="text/csv")
+
+
+def test_api_dry_run_then_import_then_bad_rows_answer_400(client, import_ward, nurse, outsider, officer):
+    url = "/api/v1/sites/ward-a/ae-imports/"
+    client.force_login(nurse)
+    dry = client.post(url, {"file": _upload(_good_rows()), "dry_run": "true"})
+    assert dry.status_code == 200 and (dry.json()["created"], dry.json()["committed"]) == (20, False)
+    assert not AdverseEvent.objects.exists()
+    done = client.post(url, {"file": _upload(_good_rows()), "dry_run": "false"})
+    assert done.status_code == 201 and AdverseEvent.objects.count() == 20
+    bad = _good_rows()
+    bad[0] = bad[0].replace("IMP-01", "NOBODY")
+    refused = client.post(url, {"file": _upload(bad), "dry_run": "false"})
+    body = refused.json()
+    assert refused.status_code == 400 and body["code"] == "invalid"
+    assert [r["line"] for r in body["rows"] if r["status"] == "error"] == [2]
+    assert client.post(url, {"file": _upload(_good_rows()), "mapping": "nope"}).status_code == 400
+    client.force_login(officer)  # a safety officer reviews, does not record
+    assert client.post(url, {"file": _upload(_good_rows()), "dry_run": "true"}).status_code == 403
+    client.force_login(outsider)
+    assert client.post(url, {"file": _upload(_good_rows()), "dry_run": "true"}).status_code == 404
+
+
+@pytest.mark.parametrize("body, message", [
+    (b"\xff\xfe\x00garbage", "not UTF-8"),
+    (HEADER.encode() + b"\nIMP-01,1,\"" + b"x" * 140_000 + b"\",2\n", "not readable CSV"),  # over csv's field limit
+])
+def test_unreadable_files_are_refused_with_a_reason(import_ward, nurse, body, message):
+    with pytest.raises(ImportFileError, match=message):
+        adverse_events_import(site=import_ward, raw=io.BytesIO(body), file_name="x.csv", dry_run=True,
+                              acting_user=nurse)
