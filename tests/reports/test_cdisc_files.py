@@ -146,3 +146,17 @@ def test_api_answers_409_naming_the_variable_xpt_cannot_hold(client, ward, nurse
     response = client.get("/api/v1/sites/ward-a/sdtm/?file_format=xpt")
     assert response.status_code == 409 and "AE.AETERM record 1" in response.json()["detail"]
     assert client.get("/api/v1/sites/ward-a/sdtm/?file_format=json").status_code == 200
+
+
+def test_report_page_links_and_web_downloads_are_site_scoped(client, ward, nurse, outsider):
+    make_event(make_cycle(make_patient(ward)))
+    client.force_login(nurse)
+    page = client.get("/sites/ward-a/report/").content.decode()
+    assert "/sites/ward-a/cdisc/adam.json.zip" in page and "/sites/ward-a/aet.xlsx" in page
+    response = client.get("/sites/ward-a/cdisc/adam.json.zip")
+    assert response.status_code == 200 and _zip_names(response) == ["README.txt", "adae.json", "define.xml"]
+    assert client.get("/sites/ward-a/aet.csv").content.decode().startswith("table,scope,N,")
+    assert client.get("/sites/ward-a/cdisc/adam.sas.zip").status_code == 404
+    client.force_login(outsider)
+    assert client.get("/sites/ward-a/cdisc/sdtm.xpt.zip").status_code == 404
+    assert client.get("/sites/ward-a/aet.xlsx").status_code == 404
