@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
 from ae import apis as ae_apis
-from ae import grading_apis, import_apis
+from ae import grading_apis, import_apis, listing_views
 from ae import views as ae_views
 from core import errors
 from patients import apis as patient_apis
@@ -49,6 +49,7 @@ urlpatterns = [
     path("flags/<int:pk>/review/", report_views.flag_review_view, name="flag-review"),
     path("benchmark-runs/<int:pk>/sign/", report_views.run_signoff_view, name="run-signoff"),
     path("sites/<slug:site>/export.<str:fmt>", report_views.export_ae_table, name="export-ae-table"),
+    path("sites/<slug:site>/events/", listing_views.event_listing, name="event-listing"),
     path("sites/<slug:site>/aet.<str:fmt>", report_views.export_aet, name="export-aet"),
     path("sites/<slug:site>/cdisc/<str:kind>.<str:fmt>.zip", report_views.export_cdisc, name="export-cdisc"),
     path("api/v1/auth/login/", pvtrack_auth.TokenLoginView.as_view(), name="api-login"),
