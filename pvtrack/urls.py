@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
 from ae import apis as ae_apis
-from ae import grading_apis, import_apis, listing_views
+from ae import grading_apis, import_apis, listing_views, timeline_views
 from ae import views as ae_views
 from core import errors
 from patients import apis as patient_apis
@@ -29,6 +29,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("sites/<slug:site>/patients/", patient_views.patient_list, name="patient-list"),
     path("patients/<int:pk>/", ae_views.patient_detail, name="patient-detail"),
+    path("patients/<int:pk>/timeline/", timeline_views.patient_timeline, name="patient-timeline"),
     path("patients/<int:patient_pk>/cycles/new/", patient_views.cycle_form, name="cycle-create"),
     path("patients/<int:patient_pk>/cycles/<int:pk>/edit/", patient_views.cycle_form, name="cycle-edit"),
     path("patients/<int:patient_pk>/events/new/", ae_views.event_create, name="event-create"),
