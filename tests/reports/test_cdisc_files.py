@@ -160,3 +160,28 @@ def test_report_page_links_and_web_downloads_are_site_scoped(client, ward, nurse
     client.force_login(outsider)
     assert client.get("/sites/ward-a/cdisc/sdtm.xpt.zip").status_code == 404
     assert client.get("/sites/ward-a/aet.xlsx").status_code == 404
+
+
+@pytest.mark.parametrize("file_format", ["xpt", "json"])
+def test_lb_with_graded_labs_round_trips(ward, nurse, tmp_path, file_format):
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from ae.models import LabResult
+
+    cycle = make_cycle(make_patient(ward, "LB-1"), 1, datetime.date(2026, 1, 5))
+    for day, value, grade, baseline in ((5, "120", 1, True), (9, "20.5", 4, False), (12, "80", None, False)):
+        LabResult.objects.create(
+            patient=cycle.patient, cycle=cycle, analyte="platelets", value=Decimal(value), unit="10^9/L",
+            lln=Decimal("150"), collected_at=timezone.make_aware(datetime.datetime(2026, 1, day, 7, 30)),
+            baseline=baseline, ctcae_term="Platelet count decreased", grade=grade, rationale="r", entered_by=nurse)
+    export = cdisc_export(ward, kind="sdtm", file_format=file_format, folder=tmp_path)
+    lb = next(d for d in export.datasets if d.name == "LB")
+    assert [(r["LBTESTCD"], r["LBORRES"], r["LBSTRESN"], r["LBTOXGR"], r["LBBLFL"], r["LBDTC"], r["LBDY"])
+            for r in lb.rows] == [("PLAT", "120", 120.0, "1", "Y", "2026-01-05T07:30", 1),
+                                  ("PLAT", "20.5", 20.5, "4", "", "2026-01-09T07:30", 5),
+                                  ("PLAT", "80", 80.0, "", "", "2026-01-12T07:30", 8)]
+    path = export.files[[d.name for d in export.datasets].index("LB")]
+    back = (xpt_read if file_format == "xpt" else datasetjson_read)(path, lb)
+    assert back.rows == lb.rows
