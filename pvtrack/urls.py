@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
 from ae import apis as ae_apis
-from ae import grading_apis
+from ae import grading_apis, import_apis, listing_views, timeline_views
 from ae import views as ae_views
 from core import errors
 from patients import apis as patient_apis
@@ -13,7 +13,7 @@ from patients import views as patient_views
 from pvtrack import auth as pvtrack_auth
 from pvtrack import views as pvtrack_views
 from reports import apis as report_apis
-from reports import health
+from reports import export_apis, health
 from reports import views as report_views
 
 router = DefaultRouter()
@@ -29,6 +29,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("sites/<slug:site>/patients/", patient_views.patient_list, name="patient-list"),
     path("patients/<int:pk>/", ae_views.patient_detail, name="patient-detail"),
+    path("patients/<int:pk>/timeline/", timeline_views.patient_timeline, name="patient-timeline"),
     path("patients/<int:patient_pk>/cycles/new/", patient_views.cycle_form, name="cycle-create"),
     path("patients/<int:patient_pk>/cycles/<int:pk>/edit/", patient_views.cycle_form, name="cycle-edit"),
     path("patients/<int:patient_pk>/events/new/", ae_views.event_create, name="event-create"),
@@ -49,6 +50,9 @@ urlpatterns = [
     path("flags/<int:pk>/review/", report_views.flag_review_view, name="flag-review"),
     path("benchmark-runs/<int:pk>/sign/", report_views.run_signoff_view, name="run-signoff"),
     path("sites/<slug:site>/export.<str:fmt>", report_views.export_ae_table, name="export-ae-table"),
+    path("sites/<slug:site>/events/", listing_views.event_listing, name="event-listing"),
+    path("sites/<slug:site>/aet.<str:fmt>", report_views.export_aet, name="export-aet"),
+    path("sites/<slug:site>/cdisc/<str:kind>.<str:fmt>.zip", report_views.export_cdisc, name="export-cdisc"),
     path("api/v1/auth/login/", pvtrack_auth.TokenLoginView.as_view(), name="api-login"),
     path("api/v1/auth/logout/", pvtrack_auth.TokenLogoutView.as_view(), name="api-logout"),
     path("api/v1/auth/logoutall/", pvtrack_auth.TokenLogoutAllView.as_view(), name="api-logoutall"),
@@ -57,6 +61,10 @@ urlpatterns = [
     path("api/v1/grading/lab/", grading_apis.LabGradeApi.as_view(), name="grading-lab"),
     path("api/v1/grading/lab/units/", grading_apis.LabUnitsApi.as_view(), name="grading-lab-units"),
     path("history/<slug:kind>/<int:pk>/", pvtrack_views.record_history, name="record-history"),
+    path("api/v1/sites/<slug:site>/sdtm/", export_apis.SdtmExportApi.as_view(), name="api-sdtm"),
+    path("api/v1/sites/<slug:site>/adam/", export_apis.AdamExportApi.as_view(), name="api-adam"),
+    path("api/v1/sites/<slug:site>/tables/aet/", export_apis.AetTablesApi.as_view(), name="api-aet"),
+    path("api/v1/sites/<slug:site>/ae-imports/", import_apis.AdverseEventImportApi.as_view(), name="api-ae-import"),
     path("api/v1/", include((router.urls, "api"))),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("admin/", admin.site.urls),

@@ -1,4 +1,5 @@
-"""The graded AE table ("AEs by highest CTCAE grade", AET04 layout pivoted as in the seeds' tables).
+"""The graded AE table ("AEs by highest CTCAE grade", AET04 layout pivoted as in the seeds' tables); each row
+states the grading scale(s) of the events it counts. ``reports/aet.py`` has AET01/02/04 with numeric cells.
 
 Rows: CTCAE terms grouped by MedDRA SOC. Columns: Grade 1–2, Grade 3, Grade 4, Grade 5, Any grade.
 Cells: n (%) of patients. Each patient counts once per term, at their worst grade, so the grade
@@ -16,16 +17,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import xlsxwriter
+from django.contrib.postgres.aggregates import ArrayAgg
 from django.db.models import Count, Max
 
-from ae.models import CTCAE_VERSION
+from ae.models import CTCAE_VERSION, AdverseEvent
 from ae.selectors import treatment_emergent_events
 from patients.models import Patient, Site, TreatmentCycle
 from reports import plots
 from reports.selectors import latest_run
 
 GRADE_COLUMNS = ("Grade 1-2", "Grade 3", "Grade 4", "Grade 5")
-HEADER = ("Scope", "N patients", "MedDRA SOC", "CTCAE term", "MedDRA code", *GRADE_COLUMNS, "Any grade")
+HEADER = ("Scope", "N patients", "MedDRA SOC", "CTCAE term", "MedDRA code", *GRADE_COLUMNS, "Any grade",
+          "Grading scale")
+SCALE_LABELS = dict(AdverseEvent.GradingScale.choices)
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -39,6 +43,12 @@ class Row:
     term: str
     meddra_code: int
     counts: tuple[int, int, int, int]
+    #: The grading scale(s) of the events counted in the row ("CTCAE v5.0", "ASTCT 2019 consensus (CRS/ICANS)", …).
+    scales: tuple[str, ...] = ()
+
+    @property
+    def scale_text(self) -> str:
+        return "; ".join(SCALE_LABELS.get(s, s) for s in self.scales)
 
     @property
     def any(self) -> int:
@@ -48,8 +58,9 @@ class Row:
 def footnote(site: Site) -> list[str]:
     """The table's footnote lines: CTCAE version, counting rule and denominators."""
     return [
-        f"Site: {site.name}. Adverse events graded by NCI CTCAE v{CTCAE_VERSION}; terms and SOCs as MedDRA LLT codes "
-        "published with CTCAE v5.0.",
+        f"Site: {site.name}. Terms and SOCs: NCI CTCAE v{CTCAE_VERSION} (MedDRA LLT codes published with it). Grades "
+        "on the scale stated in each row's Grading scale (CTCAE v5.0; CRS/ICANS may be graded by ASTCT 2019 or Lee "
+        "2014).",
         "Cells: n (%) of patients. Each patient is counted once per term, at the worst grade recorded for that term "
         "in the scope; grade columns therefore sum to Any grade.",
         "Only treatment-emergent events are counted (ADaM TRTEMFL, admiral rule): events that began during treatment, "
@@ -78,12 +89,14 @@ def ae_table_rows(site: Site) -> list[Row]:
             scoped = events.filter(cycle__number=number)
         n = patients.aggregate(n=Count("id", distinct=True))["n"]
         worst = (scoped.values("term__soc", "term__term", "term__meddra_code", "patient")
-                 .annotate(worst=Max("grade")).order_by())
+                 .annotate(worst=Max("grade"), scales=ArrayAgg("grading_scale", distinct=True)).order_by())
+        scales: dict[str, set[str]] = defaultdict(set)
         per_term: dict[tuple[str, str, int], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
         for w in worst:
             column = max(w["worst"] - 2, 0)  # 1-2 -> 0, 3 -> 1, 4 -> 2, 5 -> 3
             per_term[(w["term__soc"], w["term__term"], w["term__meddra_code"])][column] += 1
-        scope_rows = [Row(label, n, soc, term, code, (c[0], c[1], c[2], c[3]))
+            scales[w["term__term"]].update(w["scales"])
+        scope_rows = [Row(label, n, soc, term, code, (c[0], c[1], c[2], c[3]), tuple(sorted(scales[term])))
                       for (soc, term, code), c in per_term.items()]
         scope_rows.sort(key=lambda r: (r.soc, -r.any, r.term))
         rows.extend(scope_rows)
@@ -106,7 +119,7 @@ def neutralise(value: object) -> object:
 
 def _values(row: Row) -> list[object]:
     return [row.scope, row.n, row.soc, row.term, row.meddra_code,
-            *(cell(c, row.n) for c in row.counts), cell(row.any, row.n)]
+            *(cell(c, row.n) for c in row.counts), cell(row.any, row.n), row.scale_text]
 
 
 def csv_lines(site: Site) -> Iterator[str]:
@@ -164,7 +177,8 @@ def xlsx_bytes(site: Site) -> bytes:
         rows = by_scope.get(scope, [])
         n = rows[0].n if rows else 0
         sheet.write_row(0, 0, [neutralise(f"Adverse events by worst CTCAE grade — {scope} (N = {n} patients)")], bold)
-        sheet.write_row(2, 0, ["MedDRA SOC / CTCAE term", "MedDRA code", *GRADE_COLUMNS, "Any grade"], bold)
+        sheet.write_row(2, 0, ["MedDRA SOC / CTCAE term", "MedDRA code", *GRADE_COLUMNS, "Any grade", "Grading scale"],
+                        bold)
         r, soc = 3, None
         for row in rows:
             if row.soc != soc:
@@ -172,7 +186,7 @@ def xlsx_bytes(site: Site) -> bytes:
                 sheet.write(r, 0, neutralise(soc), soc_format)
                 r += 1
             sheet.write_row(r, 0, [neutralise("  " + row.term), row.meddra_code,
-                                   *(cell(c, row.n) for c in row.counts), cell(row.any, row.n)])
+                                   *(cell(c, row.n) for c in row.counts), cell(row.any, row.n), row.scale_text])
             r += 1
         for line in footnote(site):
             r += 1

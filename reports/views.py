@@ -20,7 +20,10 @@ from core.types import AuthenticatedRequest
 from patients import access
 from patients.models import Site
 from reports import plots
+from reports.aet import aet_csv_lines, aet_xlsx_bytes
 from reports.benchmark import CYCLE_SCOPES, GRADE_BAND_LABELS, GRADE_BANDS
+from reports.cdisc.export import cdisc_zip
+from reports.cdisc.xpt import XptLimitError
 from reports.exports import csv_lines, xlsx_bytes
 from reports.models import BenchmarkCategory, BenchmarkRun, Flag
 from reports.selectors import (
@@ -225,3 +228,36 @@ def export_ae_table(request: AuthenticatedRequest, site: str, fmt: str) -> HttpR
         response["Content-Disposition"] = f'attachment; filename="{filename}.xlsx"'
         return response
     raise Http404("unknown format")
+
+
+@login_required
+def export_aet(request: AuthenticatedRequest, site: str, fmt: str) -> HttpResponse:
+    """AET01/AET02/AET04 download (CSV long form or XLSX with numeric cells) of a site the user holds a role on."""
+    site_obj = get_object_or_404(access.sites_for(request.user), slug=site)
+    name = f"pvtrack-aet-{site_obj.slug}"
+    if fmt == "csv":
+        response = HttpResponse("".join(aet_csv_lines(site_obj)), content_type="text/csv; charset=utf-8")
+    elif fmt == "xlsx":
+        response = HttpResponse(aet_xlsx_bytes(site_obj),
+                                content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    else:
+        raise Http404("unknown format")
+    response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
+    return response
+
+
+@login_required
+def export_cdisc(request: AuthenticatedRequest, site: str, kind: str, fmt: str) -> HttpResponse:
+    """SDTM or ADaM ZIP (datasets + define.xml) of a site the user holds a role on; a value XPORT v5 cannot hold
+    answers 409 with the message naming the variable (Dataset-JSON has no such limit)."""
+    site_obj = get_object_or_404(access.sites_for(request.user), slug=site)
+    if kind not in ("sdtm", "adam") or fmt not in ("xpt", "json"):
+        raise Http404("unknown export")
+    try:
+        body = cdisc_zip(site_obj, kind=kind, file_format=fmt)  # type: ignore[arg-type]
+    except XptLimitError as exc:
+        return HttpResponse(f"{exc}. Correct the record, or download Dataset-JSON instead.", status=409,
+                            content_type="text/plain; charset=utf-8")
+    response = HttpResponse(body, content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="pvtrack-{kind}-{site_obj.slug}-{fmt}.zip"'
+    return response

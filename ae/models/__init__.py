@@ -4,14 +4,16 @@
 - :mod:`ae.models.events`: adverse events and their revisions (the rules the database enforces are listed there);
 - :mod:`ae.models.assessments`: bedside CRS and ICANS assessments of an episode;
 - :mod:`ae.models.labs`: lab results graded by CTCAE v5.0;
+- :mod:`ae.models.imports`: saved column mappings of import sources (CSV, REDCap, ODM);
 - :mod:`ae.models.notifications`: notices to safety officers of deaths and new serious adverse events.
 """
 
 from ae.models.assessments import CRSAssessment, ICANSAssessment
 from ae.models.catalogue import CTCAE_VERSION, CTCAEGrade, CTCAESynonym, CTCAETerm
 from ae.models.events import AdverseEvent, AdverseEventRevision
+from ae.models.imports import ImportMapping
 from ae.models.labs import LabResult
 from ae.models.notifications import SafetyNotification
 
 __all__ = ["CTCAE_VERSION", "AdverseEvent", "AdverseEventRevision", "CRSAssessment", "CTCAEGrade", "CTCAESynonym",
-           "CTCAETerm", "ICANSAssessment", "LabResult", "SafetyNotification"]
+           "CTCAETerm", "ICANSAssessment", "ImportMapping", "LabResult", "SafetyNotification"]

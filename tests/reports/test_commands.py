@@ -110,7 +110,7 @@ def test_export_ae_table_writes_csv(crs_ward, tmp_path):
     assert rows[0][:4] == ["Scope", "N patients", "MedDRA SOC", "CTCAE term"]
     crs = next(r for r in rows if r[:1] == ["All cycles"] and r[3] == "Cytokine release syndrome")
     # CRS: one patient at grade 2, one at grade 3, of 6.
-    assert crs[5:] == ["1 (16.7%)", "1 (16.7%)", "0", "0", "2 (33.3%)"]
+    assert crs[5:] == ["1 (16.7%)", "1 (16.7%)", "0", "0", "2 (33.3%)", "CTCAE v5.0"]
     assert any("CTCAE v5.0" in r[0] for r in rows if r)
 
 

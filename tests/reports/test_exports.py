@@ -19,7 +19,7 @@ from reports.exports import ae_table_rows, neutralise, xlsx_bytes
 from tests.conftest import make_cycle, make_event, make_patient
 
 HEADER = ["Scope", "N patients", "MedDRA SOC", "CTCAE term", "MedDRA code",
-          "Grade 1-2", "Grade 3", "Grade 4", "Grade 5", "Any grade"]
+          "Grade 1-2", "Grade 3", "Grade 4", "Grade 5", "Any grade", "Grading scale"]
 CYCLE_2_START = datetime.date(2026, 2, 9)
 
 
@@ -160,16 +160,29 @@ def test_csv_export(client, ae_ward, officer):
     # Anemia over all cycles: grade 1-2 1 of 3, grade 3 1 of 3, any 2 of 3 (66.7%).
     assert by_key[("All cycles", "Anemia")] == [
         "All cycles", "3", "Blood and lymphatic system disorders", "Anemia", "10002272",
-        "1 (33.3%)", "1 (33.3%)", "0", "0", "2 (66.7%)"]
+        "1 (33.3%)", "1 (33.3%)", "0", "0", "2 (66.7%)", "CTCAE v5.0"]
     # Cycle 2 has its own denominator of 2 patients.
     assert by_key[("Cycle 2", "Neutrophil count decreased")][1:] == [
-        "2", "Investigations", "Neutrophil count decreased", "10029366", "0", "0", "1 (50.0%)", "0", "1 (50.0%)"]
+        "2", "Investigations", "Neutrophil count decreased", "10029366", "0", "0", "1 (50.0%)", "0", "1 (50.0%)",
+        "CTCAE v5.0"]
     assert len(data) == 3 + 2 + 2
     footnote = " ".join(notes)
     assert all(n.startswith("Note: ") for n in notes)
     assert "CTCAE v5.0" in footnote
     assert "counted once per term, at the worst grade" in footnote
     assert "present before the first dose and unchanged" in footnote  # ADaM TRTEMFL, admiral rule
+    assert "Grades on the scale stated in each row" in footnote  # not a blanket "graded by CTCAE v5.0"
+
+
+@pytest.mark.django_db
+def test_each_row_states_its_grading_scale(ward):
+    cycle = make_cycle(make_patient(ward, "S-001"))
+    make_event(cycle, "Cytokine release syndrome", grade=2, grading_scale="astct_2019")
+    make_event(make_cycle(make_patient(ward, "S-002")), "Cytokine release syndrome", grade=3)
+    make_event(cycle, "Anemia", grade=1)
+    rows = {(r.scope, r.term): r.scale_text for r in ae_table_rows(ward)}
+    assert rows[("All cycles", "Cytokine release syndrome")] == "ASTCT 2019 consensus (CRS/ICANS); CTCAE v5.0"
+    assert rows[("All cycles", "Anemia")] == "CTCAE v5.0"
 
 
 @pytest.mark.django_db

@@ -1,0 +1,87 @@
+"""Rows of an import source, as dicts of the source's own column names, read one at a time (pure Python).
+
+* CSV (pvtrack's template, any spreadsheet, a REDCap "raw" CSV export): ``csv_rows``;
+* CDISC ODM 1.3 XML (REDCap and OpenClinica export it; ODM 1.3.2 specification §3.1.4 ClinicalData):
+  ``odm_rows`` — one row per ``ItemGroupData`` with ``SubjectKey``, ``StudyEventOID``, ``StudyEventRepeatKey``,
+  ``FormOID``, ``ItemGroupOID``, ``ItemGroupRepeatKey`` and each ``ItemData``'s ``ItemOID`` → ``Value``. Parsed
+  incrementally with defusedxml (no entity expansion, no external entities), so a large file is never held whole.
+
+``apply_mapping`` turns a source row into a template row with a saved mapping (``ae.models.ImportMapping``).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator, Mapping
+from typing import IO
+
+from defusedxml.ElementTree import iterparse
+
+ODM_NS = "{http://www.cdisc.org/ns/odm/v1.3}"
+
+
+def csv_rows(text: IO[str]) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number of the row in the file, {header: value}) per data row; headers stripped of spaces."""
+    reader = csv.reader(text)
+    header = [h.strip() for h in next(reader, [])]
+    for values in reader:
+        if not any(v.strip() for v in values):
+            continue
+        yield reader.line_num, dict(zip(header, (v for v in values), strict=False))
+
+
+def csv_header(text: IO[str]) -> list[str]:
+    """The header of a CSV file (then rewinds it)."""
+    header = [h.strip() for h in next(csv.reader(text), [])]
+    text.seek(0)
+    return header
+
+
+def odm_rows(raw: IO[bytes]) -> Iterator[tuple[int, dict[str, str]]]:
+    """(ordinal of the ItemGroupData in the file, its row) per ItemGroupData of the ODM's ClinicalData."""
+    context: dict[str, str] = {}
+    number = 0
+    for event, element in iterparse(raw, events=("start", "end")):
+        tag = element.tag.removeprefix(ODM_NS)
+        if event == "start":
+            if tag == "SubjectData":
+                context = {"SubjectKey": element.get("SubjectKey", "")}
+            elif tag == "StudyEventData":
+                context |= {"StudyEventOID": element.get("StudyEventOID", ""),
+                            "StudyEventRepeatKey": element.get("StudyEventRepeatKey", "")}
+            elif tag == "FormData":
+                context |= {"FormOID": element.get("FormOID", "")}
+            continue
+        if tag == "ItemGroupData":
+            number += 1
+            row = dict(context) | {"ItemGroupOID": element.get("ItemGroupOID", ""),
+                                   "ItemGroupRepeatKey": element.get("ItemGroupRepeatKey", "")}
+            for item in element.iter(f"{ODM_NS}ItemData"):
+                row[item.get("ItemOID", "")] = item.get("Value", "")
+            yield number, row
+            element.clear()
+        elif tag == "SubjectData":
+            element.clear()
+
+
+def row_selected(row: Mapping[str, str], row_filter: Mapping[str, str]) -> bool:
+    """Whether ``row`` has every value ``row_filter`` asks for."""
+    return all((row.get(column) or "").strip() == str(value) for column, value in row_filter.items())
+
+
+def apply_mapping(row: Mapping[str, str], columns: Mapping[str, str], values: Mapping[str, Mapping[str, str]],
+                  constants: Mapping[str, str]) -> dict[str, str]:
+    """The template row of a source ``row``: renamed by ``columns``, coded values translated by ``values``,
+    ``constants`` filling columns the source lacks. Source columns not in ``columns`` are kept under their own
+    name (so a file already in the template needs no mapping)."""
+    out: dict[str, str] = {str(k): str(v) for k, v in constants.items()}
+    for column, value in row.items():
+        target = columns.get(column, column)
+        if target in out and not (value or "").strip():
+            continue
+        out[target] = value or ""
+    for column, codes in values.items():
+        raw = (out.get(column) or "").strip()
+        if raw in codes:
+            out[column] = str(codes[raw])
+    return out

@@ -1,0 +1,77 @@
+"""The AE listing of a site — the safety reviewer's view: filters, sort orders and export rows (reads only).
+
+Filters (GET parameters, all optional): ``term`` (part of the CTCAE term or verbatim term), ``soc``, ``grade``
+(exact) or ``grade_min``, ``serious`` (yes/no), ``cycle`` (number), ``onset_from``/``onset_to`` (YYYY-MM-DD),
+``patient`` (study ID), ``outcome`` (CDISC OUT term), ``open`` (yes: not resolved), ``emergent`` (yes/no:
+TRTEMFL by :func:`ae.models.events.treatment_emergent_q`). Sort: ``sort`` = onset, grade, patient, term, cycle
+(``-`` before it for descending); default newest onset first.
+"""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import Q, QuerySet
+
+from ae.models import AdverseEvent
+from ae.selectors import with_treatment_emergent
+from patients.models import Site
+
+SORTS = {"onset": ("onset_date", "id"), "grade": ("grade", "onset_date"),
+         "patient": ("patient__study_id", "onset_date"), "term": ("term__term", "onset_date"),
+         "cycle": ("cycle__number", "onset_date")}
+YES_NO = (("yes", "Yes"), ("no", "No"))
+LISTING_HEADER = ("Study ID", "Cycle", "CTCAE term", "Verbatim term", "MedDRA SOC", "Grade", "Grading scale",
+                  "Onset", "Resolution", "Serious", "SAE criteria", "Relatedness", "Action taken", "Outcome",
+                  "Treatment-emergent", "Event id")
+
+
+class AdverseEventListingFilter(django_filters.FilterSet):
+    term = django_filters.CharFilter(method="filter_term", label="Term contains")
+    soc = django_filters.CharFilter(field_name="term__soc", lookup_expr="icontains", label="SOC contains")
+    grade = django_filters.NumberFilter(field_name="grade")
+    grade_min = django_filters.NumberFilter(field_name="grade", lookup_expr="gte", label="Grade at least")
+    serious = django_filters.ChoiceFilter(choices=YES_NO, method="filter_yes_no")
+    cycle = django_filters.NumberFilter(field_name="cycle__number", label="Cycle")
+    onset_from = django_filters.DateFilter(field_name="onset_date", lookup_expr="gte", label="Onset from")
+    onset_to = django_filters.DateFilter(field_name="onset_date", lookup_expr="lte", label="Onset to")
+    patient = django_filters.CharFilter(field_name="patient__study_id", lookup_expr="iexact", label="Study ID")
+    outcome = django_filters.ChoiceFilter(choices=AdverseEvent.Outcome.choices)
+    open = django_filters.ChoiceFilter(choices=YES_NO, method="filter_open", label="Open episodes")
+    emergent = django_filters.ChoiceFilter(choices=YES_NO, method="filter_yes_no", label="Treatment-emergent")
+
+    class Meta:
+        model = AdverseEvent
+        fields: list[str] = []
+
+    def filter_term(self, queryset: QuerySet[AdverseEvent], name: str, value: str) -> QuerySet[AdverseEvent]:
+        return queryset.filter(Q(term__term__icontains=value) | Q(verbatim_term__icontains=value))
+
+    def filter_yes_no(self, queryset: QuerySet[AdverseEvent], name: str, value: str) -> QuerySet[AdverseEvent]:
+        field = {"serious": "serious", "emergent": "trtemfl"}[name]
+        return queryset.filter(**{field: value == "yes"})
+
+    def filter_open(self, queryset: QuerySet[AdverseEvent], name: str, value: str) -> QuerySet[AdverseEvent]:
+        return queryset.filter(resolution_date__isnull=value == "yes")
+
+
+def listing(site: Site, params: dict[str, str]) -> tuple[AdverseEventListingFilter, QuerySet[AdverseEvent], str]:
+    """(the bound filter, the filtered and sorted events of ``site``, the sort key used)."""
+    events = with_treatment_emergent(AdverseEvent.objects.filter(patient__site=site)).select_related(
+        "term", "cycle", "patient")
+    bound = AdverseEventListingFilter(params, queryset=events)
+    sort = params.get("sort") or "-onset"
+    key = sort.lstrip("-")
+    if key not in SORTS:
+        sort, key = "-onset", "onset"
+    order = [f"-{f}" if sort.startswith("-") else f for f in SORTS[key]]
+    queryset = bound.qs.order_by(*order) if bound.is_valid() else events.none()
+    return bound, queryset, sort
+
+
+def listing_row(event: AdverseEvent) -> list[object]:
+    """One export row (``LISTING_HEADER``)."""
+    return [event.patient.study_id, event.cycle.number, event.term.term, event.verbatim_term, event.term.soc,
+            event.grade, event.get_grading_scale_display(), event.onset_date.isoformat(),
+            event.resolution_date.isoformat() if event.resolution_date else "", "Yes" if event.serious else "No",
+            "; ".join(event.sae_criteria), event.get_relatedness_display(), event.get_action_taken_display(),
+            event.get_outcome_display(), "Yes" if event.trtemfl else "No", event.pk]  # type: ignore[attr-defined]

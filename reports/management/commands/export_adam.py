@@ -1,0 +1,6 @@
+from reports.management.commands._cdisc import CdiscExportCommand
+
+
+class Command(CdiscExportCommand):
+    help = "Write the site's ADaM ADAE (XPORT v5 or Dataset-JSON v1.1) with define.xml."
+    kind = "adam"

@@ -1,0 +1,143 @@
+"""Import from the CSV template: a 20-row file with 3 bad rows shows 3 errors in the dry run and saves nothing until
+fixed; importing the same file twice creates nothing the second time; the audit trail names the file's sha256."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import io
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from ae.models import AdverseEvent
+from ae.services.imports import ImportFileError, adverse_events_import
+from tests.conftest import make_cycle, make_patient
+
+HEADER = ("study_id,cycle,ctcae_term,grade,onset_date,resolution_date,verbatim_term,grading_scale,serious_criteria,"
+          "relatedness,action_taken,outcome,present_before_cycle,grade_at_cycle_start")
+TERMS = ["Anemia", "Fever", "Nausea", "Headache", "Vomiting"]
+
+
+def _good_rows() -> list[str]:
+    rows = []
+    for i in range(20):
+        patient, term = f"IMP-{i % 5 + 1:02d}", TERMS[i // 5]
+        onset = datetime.date(2026, 1, 6) + datetime.timedelta(days=i)
+        rows.append(f"{patient},1,{term},{1 + i % 2},{onset},{onset + datetime.timedelta(days=2)},,ctcae_v5_0,,"
+                    "possible,DOSE NOT CHANGED,RECOVERED/RESOLVED,no,")
+    return rows
+
+
+@pytest.fixture
+def import_ward(ward):
+    for i in range(1, 6):
+        make_cycle(make_patient(ward, f"IMP-{i:02d}"), 1, datetime.date(2026, 1, 5))
+    return ward
+
+
+def _run(site, user, rows, dry_run=False, name="aes.csv"):
+    raw = io.BytesIO(("\n".join([HEADER, *rows]) + "\n").encode())
+    return adverse_events_import(site=site, raw=raw, file_name=name, dry_run=dry_run, acting_user=user)
+
+
+def test_three_bad_rows_of_twenty_show_three_errors_and_nothing_is_saved_until_fixed(import_ward, nurse):
+    rows = _good_rows()
+    rows[3] = "IMP-04,1,Anaemic,1,2026-01-09,,,ctcae_v5_0,,possible,DOSE NOT CHANGED,RECOVERED/RESOLVED,no,"
+    rows[7] = "IMP-03,1,Fever,2,2025-12-20,,,ctcae_v5_0,,possible,DOSE NOT CHANGED,RECOVERED/RESOLVED,no,"
+    rows[12] = "IMP-03,1,Tremor,4,2026-01-18,,,ctcae_v5_0,,possible,DOSE NOT CHANGED,RECOVERED/RESOLVED,no,"
+    report = _run(import_ward, nurse, rows, dry_run=True)
+    errors = {r.line: r.errors for r in report.rows if r.status == "error"}
+    assert sorted(errors) == [5, 9, 14]  # file lines (the header is line 1)
+    assert "is not a CTCAE v5.0 term. Did you mean: Anemia?" in errors[5][0]
+    assert "before cycle 1 started" in " ".join(errors[9])
+    assert "Tremor has no grade 4" in " ".join(errors[14])
+    assert (report.count("created"), report.committed) == (17, False)
+    assert not AdverseEvent.objects.exists()
+    report = _run(import_ward, nurse, rows)  # not a dry run, still bad: nothing saved
+    assert (report.committed, AdverseEvent.objects.count()) == (False, 0)
+    fixed = _good_rows()
+    report = _run(import_ward, nurse, fixed)
+    assert (report.committed, report.count("created"), AdverseEvent.objects.count()) == (True, 20, 20)
+
+
+def test_importing_the_same_file_twice_creates_nothing_the_second_time(import_ward, nurse):
+    first = _run(import_ward, nurse, _good_rows())
+    assert first.count("created") == 20
+    again = _run(import_ward, nurse, _good_rows())
+    assert (again.count("created"), again.count("unchanged"), again.count("error")) == (0, 20, 0)
+    assert AdverseEvent.objects.count() == 20
+
+
+def test_a_changed_row_is_an_error_naming_the_existing_event(import_ward, nurse):
+    _run(import_ward, nurse, _good_rows())
+    changed = _good_rows()
+    changed[0] = changed[0].replace(",Anemia,1,", ",Anemia,3,")
+    report = _run(import_ward, nurse, changed)
+    (row,) = [r for r in report.rows if r.status == "error"]
+    assert "duplicate of adverse event" in row.errors[0] and "different grade" in row.errors[0]
+    assert AdverseEvent.objects.filter(grade=3).count() == 0
+
+
+def test_the_audit_trail_records_source_import_and_the_files_sha256(import_ward, nurse):
+    body = ("\n".join([HEADER, *_good_rows()[:2]]) + "\n").encode()
+    adverse_events_import(site=import_ward, raw=io.BytesIO(body), file_name="ward.csv", dry_run=False,
+                          acting_user=nurse)
+    event = AdverseEvent.objects.first()
+    history = AdverseEvent.pgh_event_model.objects.filter(pgh_obj_id=event.pk).select_related("pgh_context").first()
+    assert history.pgh_context.metadata["source"] == "import"
+    assert history.pgh_context.metadata["import_sha256"] == hashlib.sha256(body).hexdigest()
+
+
+def test_a_file_without_the_templates_columns_is_refused(import_ward, nurse):
+    with pytest.raises(ImportFileError, match="lacks the template's columns"):
+        adverse_events_import(site=import_ward, raw=io.BytesIO(b"patient,term\nA,B\n"), file_name="x.csv",
+                              dry_run=True, acting_user=nurse)
+
+
+def test_the_command_dry_run_prints_row_errors(import_ward, nurse, tmp_path, capsys):
+    rows = _good_rows()
+    rows[0] = rows[0].replace("IMP-01", "NOBODY")
+    path = tmp_path / "aes.csv"
+    path.write_text("\n".join([HEADER, *rows]) + "\n")
+    with pytest.raises(CommandError, match="Nothing imported: 19 to create, 0 already recorded, 1 with errors"):
+        call_command("import_aes", "--site", "ward-a", "--file", str(path), "--user", "nurse", "--dry-run")
+    assert "line 2: study_id: no patient 'NOBODY' on this ward." in capsys.readouterr().out
+
+
+def _upload(rows, name="aes.csv"):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(name, ("\n".join([HEADER, *rows]) + "\n").encode(), content_type="text/csv")
+
+
+def test_api_dry_run_then_import_then_bad_rows_answer_400(client, import_ward, nurse, outsider, officer):
+    url = "/api/v1/sites/ward-a/ae-imports/"
+    client.force_login(nurse)
+    dry = client.post(url, {"file": _upload(_good_rows()), "dry_run": "true"})
+    assert dry.status_code == 200 and (dry.json()["created"], dry.json()["committed"]) == (20, False)
+    assert not AdverseEvent.objects.exists()
+    done = client.post(url, {"file": _upload(_good_rows()), "dry_run": "false"})
+    assert done.status_code == 201 and AdverseEvent.objects.count() == 20
+    bad = _good_rows()
+    bad[0] = bad[0].replace("IMP-01", "NOBODY")
+    refused = client.post(url, {"file": _upload(bad), "dry_run": "false"})
+    body = refused.json()
+    assert refused.status_code == 400 and body["code"] == "invalid"
+    assert [r["line"] for r in body["rows"] if r["status"] == "error"] == [2]
+    assert client.post(url, {"file": _upload(_good_rows()), "mapping": "nope"}).status_code == 400
+    client.force_login(officer)  # a safety officer reviews, does not record
+    assert client.post(url, {"file": _upload(_good_rows()), "dry_run": "true"}).status_code == 403
+    client.force_login(outsider)
+    assert client.post(url, {"file": _upload(_good_rows()), "dry_run": "true"}).status_code == 404
+
+
+@pytest.mark.parametrize("body, message", [
+    (b"\xff\xfe\x00garbage", "not UTF-8"),
+    (HEADER.encode() + b"\nIMP-01,1,\"" + b"x" * 140_000 + b"\",2\n", "not readable CSV"),  # over csv's field limit
+])
+def test_unreadable_files_are_refused_with_a_reason(import_ward, nurse, body, message):
+    with pytest.raises(ImportFileError, match=message):
+        adverse_events_import(site=import_ward, raw=io.BytesIO(body), file_name="x.csv", dry_run=True,
+                              acting_user=nurse)

@@ -1,0 +1,80 @@
+"""The AE listing page: filters, sort, pagination, CSV/XLSX export of the filtered rows, site scoping."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import zipfile
+
+import pytest
+
+from ae import listing_views
+from tests.conftest import make_cycle, make_event, make_patient
+
+
+@pytest.fixture
+def listed(ward):
+    a, b = make_patient(ward, "L-A"), make_patient(ward, "L-B")
+    a1, a2 = make_cycle(a, 1, datetime.date(2026, 1, 5)), make_cycle(a, 2, datetime.date(2026, 2, 9))
+    b1 = make_cycle(b, 1, datetime.date(2026, 1, 12))
+    make_event(a1, "Cytokine release syndrome", 2, onset_day=1, resolution_date=datetime.date(2026, 1, 8))
+    make_event(a1, "Anemia", 3, onset_day=4, serious=True, sae_hospitalization=True)
+    make_event(a2, "Cytokine release syndrome", 1, onset_day=2, verbatim_term="fever and rigors")
+    make_event(b1, "Neutrophil count decreased", 4, onset_day=3)
+    make_event(b1, "Anemia", 2, onset_day=-2, present_before_cycle=True)  # not treatment-emergent
+    return ward
+
+
+def _ids(response) -> list[str]:
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    return [f"{r[0]}/{r[1]}/{r[2]}/{r[5]}" for r in rows[1:]]
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("", ["L-A/2/Cytokine release syndrome/1", "L-B/1/Neutrophil count decreased/4", "L-B/1/Anemia/2",
+          "L-A/1/Anemia/3", "L-A/1/Cytokine release syndrome/2"]),  # newest onset first
+    ("term=cytokine&sort=onset", ["L-A/1/Cytokine release syndrome/2", "L-A/2/Cytokine release syndrome/1"]),
+    ("term=rigors", ["L-A/2/Cytokine release syndrome/1"]),  # verbatim term
+    ("grade_min=3&sort=-grade", ["L-B/1/Neutrophil count decreased/4", "L-A/1/Anemia/3"]),
+    ("serious=yes", ["L-A/1/Anemia/3"]),
+    ("cycle=2", ["L-A/2/Cytokine release syndrome/1"]),
+    ("patient=l-b&sort=term", ["L-B/1/Anemia/2", "L-B/1/Neutrophil count decreased/4"]),
+    ("onset_from=2026-01-08&onset_to=2026-01-31&sort=onset", ["L-A/1/Anemia/3", "L-B/1/Anemia/2",
+                                                             "L-B/1/Neutrophil count decreased/4"]),
+    ("open=no", ["L-A/1/Cytokine release syndrome/2"]),
+    ("emergent=no", ["L-B/1/Anemia/2"]),
+    ("outcome=FATAL", []),
+    ("soc=blood&sort=patient", ["L-A/1/Anemia/3", "L-B/1/Anemia/2"]),
+])
+def test_filters_and_sorts(client, listed, nurse, query, expected):
+    client.force_login(nurse)
+    response = client.get(f"/sites/ward-a/events/?{query}&format=csv")
+    assert response.status_code == 200
+    assert _ids(response) == expected
+
+
+def test_the_page_paginates_and_keeps_filters_in_its_links(client, listed, nurse, monkeypatch):
+    monkeypatch.setattr(listing_views, "PAGE_SIZE", 2)
+    client.force_login(nurse)
+    page = client.get("/sites/ward-a/events/?term=a&sort=onset").content.decode()
+    assert "5 adverse events" in page and "Page 1 of 3" in page
+    assert "term=a&amp;sort=onset&amp;page=2" in page and "sort=onset&amp;format=xlsx" in page
+    assert "Page 3 of 3" in client.get("/sites/ward-a/events/?page=99").content.decode()
+
+
+def test_bad_filter_values_show_errors_not_a_500(client, listed, nurse):
+    client.force_login(nurse)
+    response = client.get("/sites/ward-a/events/?onset_from=yesterday&grade=high&sort=nonsense")
+    assert response.status_code == 200
+    assert "Enter a valid date" in response.content.decode() and "0 adverse events" in response.content.decode()
+
+
+def test_xlsx_export_and_site_scoping(client, listed, nurse, outsider):
+    client.force_login(nurse)
+    response = client.get("/sites/ward-a/events/?format=xlsx&serious=yes")
+    with zipfile.ZipFile(io.BytesIO(response.content)) as book:
+        assert "Anemia" in book.read("xl/sharedStrings.xml").decode()
+    client.force_login(outsider)
+    assert client.get("/sites/ward-a/events/").status_code == 404
+    assert client.get("/sites/ward-a/events/?format=csv").status_code == 404
