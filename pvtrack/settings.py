@@ -299,8 +299,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # The outbox (reports/outbox.py, docs/operations.md): a save waits for the broker at most PUBLISH_WAIT_S
 # (the send runs on PUBLISH_THREADS threads); beat's sweeper publishes again, every SWEEP_EVERY_S, runs
 # pending longer than SWEEP_AFTER_S and runs left 'running' by a dead worker for RECLAIM_AFTER_S.
-# Health (reports/health.py) calls a pending run older than STALE_AFTER_S a backlog, and beat dead when
-# its heartbeat is older than BEAT_DEAD_AFTER_S.
+# Health (reports/health.py) calls a pending run older than STALE_AFTER_S a backlog.
 PVTRACK_OUTBOX = {
     "PUBLISH_WAIT_S": env.float("PVTRACK_PUBLISH_WAIT_S", default=0.5),
     "PUBLISH_THREADS": env.int("PVTRACK_PUBLISH_THREADS", default=4),
@@ -308,9 +307,16 @@ PVTRACK_OUTBOX = {
     "SWEEP_AFTER_S": env.float("PVTRACK_SWEEP_AFTER_S", default=60.0),
     "RECLAIM_AFTER_S": env.float("PVTRACK_RECLAIM_AFTER_S", default=300.0),
     "STALE_AFTER_S": env.float("PVTRACK_STALE_AFTER_S", default=900.0),
-    "BEAT_DEAD_AFTER_S": env.float("PVTRACK_BEAT_DEAD_AFTER_S", default=120.0),
 }
-# Beat writes a heartbeat (a Redis key with a timestamp) at least every CELERY_BEAT_MAX_LOOP_INTERVAL seconds.
+# Heartbeats (reports/health.py, docs/operations.md §2): beat writes its own on every tick (at least every
+# CELERY_BEAT_MAX_LOOP_INTERVAL s) announcing its next tick, and is stale once that tick is GRACE_S late;
+# beat sends a heartbeat task to the workers every EVERY_S, and a worker whose newest heartbeat is older
+# than WORKER_DEAD_AFTER_S is stale.
+PVTRACK_HEARTBEAT = {
+    "EVERY_S": env.float("PVTRACK_HEARTBEAT_EVERY_S", default=10.0),
+    "GRACE_S": env.float("PVTRACK_HEARTBEAT_GRACE_S", default=5.0),
+    "WORKER_DEAD_AFTER_S": env.float("PVTRACK_WORKER_DEAD_AFTER_S", default=30.0),
+}
 # Task modules besides each app's tasks.py (autodiscovered): the outbox sweeper.
 CELERY_IMPORTS = ["reports.outbox"]
 CELERY_BEAT_SCHEDULER = "reports.health:HeartbeatScheduler"
@@ -327,6 +333,12 @@ CELERY_BEAT_SCHEDULE = {
     "resend-safety-notification-emails": {
         "task": "ae.tasks.notification_emails_resend_task",
         "schedule": PVTRACK_OUTBOX["SWEEP_EVERY_S"],
+    },
+    "worker-heartbeat": {
+        "task": "reports.tasks.worker_heartbeat_task",
+        "schedule": PVTRACK_HEARTBEAT["EVERY_S"],
+        # a heartbeat nobody ran in time is worthless: never let them pile up while the workers are down
+        "options": {"expires": PVTRACK_HEARTBEAT["EVERY_S"]},
     },
     "requeue-pending-benchmarks": {
         "task": "reports.outbox.requeue_pending_runs_task",
