@@ -93,11 +93,14 @@ class Harness:
         self.base_url = f"http://127.0.0.1:{self.web_port}"
 
     # --- processes -------------------------------------------------------------------------------------
-    def _pg(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-        cmd = [str(self.pg_bin / args[0]), *args[1:]]
+    def _pg(self, *args: str, timeout: float = 60, env: dict | None = None) -> subprocess.CompletedProcess:
+        """Run a PostgreSQL program (``args[0]``: initdb, pg_ctl, pg_basebackup, ...; or cp, tar) as postgres."""
+        program = self.pg_bin / args[0]
+        cmd = [str(program) if program.exists() else args[0], *args[1:]]
         if self.as_postgres:
             cmd = ["runuser", "-u", "postgres", "--", *cmd]
-        result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                                env=None if env is None else os.environ | env)
         if result.returncode != 0:
             raise HarnessError(f"{args[0]} failed: {result.stdout[-2000:]} {result.stderr[-2000:]}")
         return result
