@@ -106,6 +106,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Sessions logged in before PVTRACK_AUTH_NOT_BEFORE (set by the restore procedure) are logged out.
+    "pvtrack.auth_epoch.AuthEpochMiddleware",
     # Who, from where (web form or API) and which URL, attached to every audit event of the request.
     "core.audit.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -245,7 +247,7 @@ CONTENT_SECURITY_POLICY = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "knox.auth.TokenAuthentication",
+        "pvtrack.auth_epoch.EpochTokenAuthentication",  # knox tokens, minus those before the auth epoch
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -257,6 +259,16 @@ REST_FRAMEWORK = {
     # One error shape for every API error (RFC 9457 problem details with a stable "code"): core/errors.py.
     "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
 }
+# The authentication epoch (pvtrack/auth_epoch.py, docs/operations.md §5.4): sessions and API tokens issued
+# before this ISO 8601 time (with a UTC offset, e.g. 2026-03-01T14:30:00Z) are refused. The restore procedure
+# sets it to the restore's time: a restored database must not bring back sessions or tokens revoked since.
+_auth_not_before = secret("PVTRACK_AUTH_NOT_BEFORE")
+try:
+    PVTRACK_AUTH_NOT_BEFORE = datetime.datetime.fromisoformat(_auth_not_before) if _auth_not_before else None
+except ValueError as exc:
+    raise ImproperlyConfigured(f"PVTRACK_AUTH_NOT_BEFORE={_auth_not_before!r} is not an ISO 8601 time") from exc
+if PVTRACK_AUTH_NOT_BEFORE is not None and PVTRACK_AUTH_NOT_BEFORE.tzinfo is None:
+    raise ImproperlyConfigured("PVTRACK_AUTH_NOT_BEFORE needs a UTC offset (e.g. 2026-03-01T14:30:00Z)")
 # API tokens (django-rest-knox): stored as SHA-512 digests, expire API_TOKEN_TTL_HOURS after issue.
 REST_KNOX = {
     "TOKEN_TTL": datetime.timedelta(hours=env.int("API_TOKEN_TTL_HOURS", default=10)),

@@ -11,6 +11,7 @@ benchmark reproducing the last run's results hash, ``health`` green, and the pro
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 import shutil
@@ -20,11 +21,12 @@ import time
 
 import psycopg
 import pytest
+import requests
 from psycopg import sql
 
 from reports.cells import canonical_sha256
 from tests.faults.conftest import METRICS
-from tests.faults.harness import BACKUP_PASSWORD, ROOT, Harness, ae_payload, free_port, wait_for
+from tests.faults.harness import BACKUP_PASSWORD, PASSWORD, ROOT, Harness, ae_payload, free_port, wait_for
 
 pytestmark = pytest.mark.faults
 
@@ -148,6 +150,29 @@ def _verify_restored(h: Harness, port: int, dbname: str, expected: dict, label: 
             "refused": len(refused), "results_hash": reproduced[:12]}
 
 
+AUTH_PROBE = """
+from django.test import Client
+token = Client(SERVER_NAME="localhost").get("/api/v1/adverse-events/", HTTP_AUTHORIZATION="Token {token}")
+browser = Client(SERVER_NAME="localhost")
+browser.cookies["sessionid"] = "{session}"
+print(token.status_code, browser.get("/api/v1/adverse-events/").status_code)
+"""
+
+
+def _auth_probe(h: Harness, database_url: str, token: str, session: str, not_before: str | None) -> tuple[int, int]:
+    """(status of an API call with ``token``, with the session cookie ``session``) on the given database."""
+    env = h.env | {"DATABASE_URL": database_url}
+    env.pop("PVTRACK_AUTH_NOT_BEFORE", None)
+    if not_before:
+        env["PVTRACK_AUTH_NOT_BEFORE"] = not_before
+    probe = AUTH_PROBE.format(token=token, session=session)
+    result = subprocess.run([sys.executable, "manage.py", "shell", "-c", probe], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    token_status, session_status = result.stdout.split()[-2:]
+    return int(token_status), int(session_status)
+
+
 def _quiet(h: Harness) -> None:
     """Wait until no benchmark run is pending or running (nothing writes while a checksum is taken)."""
     wait_for(lambda: h.query("SELECT count(*) FROM reports_benchmarkrun WHERE status IN ('pending', 'running')")
@@ -170,6 +195,11 @@ def test_backup_and_restore_rehearsal_as_documented(harness):
             shutil.chown(backups / sub, "postgres", "postgres")
     stamp = time.strftime("%Y-%m-%d")
     port = str(h.pg_port)
+    # A token and a session that exist at the backup and are revoked after it (issue 19 item 5 of "Why").
+    token = requests.post(f"{h.base_url}/api/v1/auth/login/", auth=("nurse2", PASSWORD), timeout=15).json()["token"]
+    browser = h.login("nurse2")
+    sessionid_before_logout = browser.cookies["sessionid"]
+    assert browser.get(f"{h.base_url}/api/v1/adverse-events/", timeout=15).status_code == 200
 
     # --- logical: pg_dump -Fc (docs §5.2) ---------------------------------------------------------------
     before_dump = {"checksums": table_checksums(h.db_url.replace("postgres://", "postgresql://")),
@@ -190,6 +220,14 @@ def test_backup_and_restore_rehearsal_as_documented(harness):
     h._pg("pg_verifybackup", str(base))
     basebackup_s = time.monotonic() - started
 
+    # After the backups both are revoked: the token logged out, the session logged out.
+    assert requests.post(f"{h.base_url}/api/v1/auth/logout/", headers={"Authorization": f"Token {token}"},
+                         timeout=15).status_code == 204
+    browser.post(f"{h.base_url}/logout/", timeout=15)
+    assert requests.get(f"{h.base_url}/api/v1/adverse-events/", cookies={"sessionid": sessionid_before_logout},
+                        timeout=15).status_code == 403
+    assert requests.get(f"{h.base_url}/api/v1/adverse-events/", headers={"Authorization": f"Token {token}"},
+                        timeout=15).status_code == 403
     # After the base backup the ward keeps working; the WAL archive carries these saves to the restore.
     for patient in patients[3:6]:
         assert session.post(f"{h.base_url}/api/v1/adverse-events/", json=ae_payload(*patient),
@@ -239,6 +277,16 @@ def test_backup_and_restore_rehearsal_as_documented(harness):
               "--no-owner", "--exit-on-error", str(dump), timeout=300)
         logical_s = time.monotonic() - started
         logical = _verify_restored(h, rehearsal_port, "pvtrack_logical", before_dump, "logical")
+
+        # The dump still holds the revoked token and session: without the auth epoch they work again; with
+        # PVTRACK_AUTH_NOT_BEFORE set to the restore's time (docs §5.4) both are refused.
+        logical_url = f"postgres://postgres@127.0.0.1:{rehearsal_port}/pvtrack_logical"
+        session_id = sessionid_before_logout
+        revived = _auth_probe(h, logical_url, token, session_id, None)
+        restored_at = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+        refused = _auth_probe(h, logical_url, token, session_id, restored_at)
+        assert revived == (200, 200), revived
+        assert refused == (403, 403), refused
     finally:
         h._pg("pg_ctl", "-D", str(pgdata), "-m", "fast", "-w", "-t", "60", "stop")
     # the rehearsal (a new timeline, 00000002.history) left the production archive as it was
@@ -248,4 +296,5 @@ def test_backup_and_restore_rehearsal_as_documented(harness):
         "basebackup_and_verify_s": round(basebackup_s, 1),
         "wal_segments_archived": len(archived), "physical_restore_s": round(physical_s, 1),
         "logical_restore_s": round(logical_s, 1), **{f"physical_{k}": v for k, v in physical.items()},
-        **{f"logical_{k}": v for k, v in logical.items() if k in ("rows", "triggers", "constraints", "refused")}}
+        **{f"logical_{k}": v for k, v in logical.items() if k in ("rows", "triggers", "constraints", "refused")},
+        "revoked_token_and_session_without_epoch": revived, "with_epoch": refused}
