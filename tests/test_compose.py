@@ -140,6 +140,22 @@ def test_postgres_is_version_15_with_a_named_volume_a_healthcheck_and_durable_de
     assert not re.search(r"fsync|synchronous_commit|full_page_writes", command_text(pg))
 
 
+def test_postgres_archives_its_wal_into_the_backup_volume_as_the_operations_guide_says(compose, services):
+    pg = services["postgres"]
+    command = command_text(pg)
+    for setting in ("wal_level=replica", "archive_mode=on", "archive_timeout=300",
+                    "archive_command=test ! -f /backup/wal/%f && cp %p /backup/wal/%f"):
+        assert setting in command
+        assert setting.split("=", 1)[1] in (ROOT / "docs" / "operations.md").read_text()
+    assert "exec docker-entrypoint.sh postgres" in command
+    assert ["postgres-backup", "/backup"] in [v.split(":") for v in pg["volumes"]]
+    assert "postgres-backup" in compose["volumes"]
+    init = [v.split(":") for v in pg["volumes"] if v.startswith("./")]
+    assert init == [["./scripts/postgres/10-replication.sh", "/docker-entrypoint-initdb.d/10-replication.sh", "ro"]]
+    script = (ROOT / "scripts" / "postgres" / "10-replication.sh").read_text()
+    assert 'host replication ${POSTGRES_USER} samenet scram-sha-256' in script
+
+
 def test_redis_is_version_7_persistent_and_never_evicts_queued_tasks(compose, services):
     redis = services["redis"]
     assert redis["image"] == "redis:7"
