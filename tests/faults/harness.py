@@ -148,7 +148,7 @@ class Harness:
         self.beat_start()
 
     def stop(self) -> None:
-        for name in ("beat", "worker", "web"):
+        for name in [n for n in self.procs if n != "redis"]:
             self._stop_proc(name)
         if "redis" in self.procs:
             self.redis_resume()
@@ -234,41 +234,45 @@ class Harness:
             os.kill(proc.pid, signal.SIGCONT)
 
     # --- app processes ---------------------------------------------------------------------------------
-    def web_start(self) -> None:
-        self._spawn("web", [sys.executable, "-m", "gunicorn", "pvtrack.wsgi:application", "--bind",
-                            f"127.0.0.1:{self.web_port}", "--workers", "2", "--timeout", "30",
-                            "--graceful-timeout", "5", "--no-control-socket"])
-        wait_for(self._web_up, 60, "gunicorn")
+    def web_start(self, name: str = "web", port: int | None = None) -> str:
+        """Start gunicorn (2 sync workers) as process ``name`` on ``port`` (default: the harness's); its base URL."""
+        port = port or self.web_port
+        self._spawn(name, [sys.executable, "-m", "gunicorn", "pvtrack.wsgi:application", "--bind",
+                           f"127.0.0.1:{port}", "--workers", "2", "--timeout", "30",
+                           "--graceful-timeout", "5", "--no-control-socket"])
+        base_url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: self._web_up(name, base_url), 60, f"gunicorn {name}")
+        return base_url
 
-    def _web_up(self) -> bool:
-        if self.procs["web"].poll() is not None:
-            raise HarnessError(f"gunicorn exited:\n{self.log_tail('web')}")
+    def _web_up(self, name: str = "web", base_url: str | None = None) -> bool:
+        if self.procs[name].poll() is not None:
+            raise HarnessError(f"gunicorn exited:\n{self.log_tail(name)}")
         try:
-            return requests.get(f"{self.base_url}/login/", timeout=2).status_code == 200
+            return requests.get(f"{base_url or self.base_url}/login/", timeout=2).status_code == 200
         except requests.RequestException:
             return False
 
-    def worker_start(self, job_delay_s: float | None = None) -> subprocess.Popen:
+    def worker_start(self, job_delay_s: float | None = None, name: str = "worker") -> subprocess.Popen:
         env = dict(self.env)
         if job_delay_s is not None:
             env["PVTRACK_TEST_JOB_DELAY_S"] = str(job_delay_s)
-        proc = self._spawn("worker", [sys.executable, "-m", "celery", "-A", "pvtrack", "worker", "--pool=solo",
+        proc = self._spawn(name, [sys.executable, "-m", "celery", "-A", "pvtrack", "worker", "--pool=solo",
                                       "-l", "info", "--without-gossip", "--without-mingle", "--hostname",
-                                      f"faults-{os.getpid()}-{time.monotonic_ns()}@%h"], env=env)
-        wait_for(lambda: self._worker_ready(proc), 60, "the Celery worker")
+                                      f"faults-{name}-{os.getpid()}-{time.monotonic_ns()}@%h"], env=env)
+        wait_for(lambda: self._worker_ready(proc, name), 60, f"the Celery worker {name}")
         return proc
 
-    def _worker_ready(self, proc: subprocess.Popen) -> bool:
+    def _worker_ready(self, proc: subprocess.Popen, name: str = "worker") -> bool:
         if proc.poll() is not None:
-            raise HarnessError(f"worker exited:\n{self.log_tail('worker')}")
-        return "ready." in self.log_tail("worker", 20000)
+            raise HarnessError(f"worker exited:\n{self.log_tail(name)}")
+        return "ready." in self.log_tail(name, 20000)
 
-    def worker_kill(self) -> None:
+    def worker_kill(self, name: str = "worker") -> None:
         """SIGKILL the worker's whole process group (no chance to ack, requeue or clean up)."""
-        proc = self.procs.pop("worker")
+        proc = self.procs.pop(name)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
-        (self.base / "worker.log").rename(self.base / f"worker-killed-{proc.pid}.log")
+        (self.base / f"{name}.log").rename(self.base / f"{name}-killed-{proc.pid}.log")
 
     def beat_stop(self) -> None:
         self._stop_proc("beat")

@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from tests.faults.conftest import METRICS
-from tests.faults.harness import Harness, ae_payload, wait_for
+from tests.faults.harness import Harness, ae_payload, free_port, wait_for
 
 pytestmark = pytest.mark.faults
 
@@ -165,3 +165,59 @@ def test_load_leaves_no_error_and_no_clinical_text_in_any_log(harness):
     with pytest.raises(Exception, match="division by zero"):
         h.query("SELECT 1/0")
     assert any(ERROR_LINE.search(line) for line in h.pg_log_since(offset).splitlines())
+
+
+def test_two_web_and_two_worker_processes_one_worker_killed_mid_load(harness):
+    """Issue 19 item 5: no save lost and every benchmark run computed exactly once across two of each."""
+    h = harness
+    second_web = h.web_start(name="web2", port=free_port())
+    # The second worker's jobs sleep 2 s after their claim, so the kill below lands in the middle of one.
+    h.worker_start(job_delay_s=2, name="worker2")
+    try:
+        workers_before = wait_for(lambda: (r := h.health())["worker"]["workers"] == 2 and r, 30,
+                                  "both workers' heartbeats")["worker"]["workers"]
+        first_run = h.query("SELECT coalesce(max(id), 0) FROM reports_benchmarkrun")[0][0]
+        killed: dict[str, float | int] = {}
+
+        def kill_worker2_mid_job():
+            wait_for(lambda: h.query("SELECT count(*) FROM reports_benchmarkrun WHERE status = 'running' "
+                                     "AND id > %s", (first_run,))[0][0] > 0 and "worker2" in h.procs
+                     and time.monotonic() - started > LOAD_SECONDS / 3, LOAD_SECONDS + 30,
+                     "a run in progress to kill the worker under", interval=0.1)
+            killed["running_runs"] = h.query("SELECT count(*) FROM reports_benchmarkrun WHERE status = 'running'")[0][0]
+            h.worker_kill("worker2")
+            killed["at_s"] = round(time.monotonic() - started, 1)
+
+        started = time.monotonic()
+        killer = threading.Thread(target=kill_worker2_mid_job, daemon=True)
+        killer.start()
+        load = run_load(h, LOAD_CLIENTS, LOAD_SECONDS, base_urls=[h.base_url, second_web])
+        killer.join(60)
+        assert "at_s" in killed, "worker2 was not killed during the load"
+        wait_for(lambda: h.query("SELECT count(*) FROM reports_benchmarkrun WHERE status IN ('pending', 'running') "
+                                 "AND id > %s", (first_run,)) == [(0,)], 90, "every run to finish", interval=0.5)
+        workers_after = wait_for(lambda: (r := h.health())["worker"]["workers"] == 1 and r, 30,
+                                 "the killed worker's heartbeat to go stale")["worker"]["workers"]
+    finally:
+        h._stop_proc("web2")
+        if "worker2" in h.procs:
+            h._stop_proc("worker2")
+
+    statuses, created = load["statuses"], load["created"]
+    present = h.query("SELECT count(*) FROM ae_adverseevent WHERE id = ANY(%s)", (created,))[0][0]
+    runs = h.query("SELECT r.id, r.status, r.attempts, (SELECT count(*) FROM reports_flag f WHERE f.run_id = r.id), "
+                   "jsonb_array_length(r.results->'flags') FROM reports_benchmarkrun r WHERE r.id > %s ORDER BY r.id",
+                   (first_run,))
+    retried = [r for r in runs if r[2] > 1]
+    METRICS["(m) 2 web + 2 workers, one killed"] = {
+        "clients": LOAD_CLIENTS, "seconds": LOAD_SECONDS, "requests": sum(statuses.values()),
+        "statuses": dict(sorted(statuses.items())), "saves_201": len(created), "present_after": present,
+        "runs": len(runs), "runs_done": sum(r[1] == "done" for r in runs), "runs_retried_after_kill": len(retried),
+        "killed_at_s": killed["at_s"], "workers_before": workers_before, "workers_after": workers_after}
+    assert set(statuses) <= {200, 201}, statuses
+    assert present == len(created) > 0, "an acknowledged save is missing"
+    assert runs and all(status == "done" for _, status, *_ in runs), runs
+    # exactly once: each run's flags written once (no duplicates from a second computation), and only the run
+    # the killed worker held was claimed twice
+    assert all(n_flags == n_result_flags for *_, n_flags, n_result_flags in runs), runs
+    assert len(retried) <= 1 and all(attempts == 2 for _, _, attempts, *_ in retried), retried
