@@ -274,8 +274,8 @@ class Harness:
         proc.wait(timeout=10)
         (self.base / f"{name}.log").rename(self.base / f"{name}-killed-{proc.pid}.log")
 
-    def beat_stop(self) -> None:
-        self._stop_proc("beat")
+    def beat_stop(self, kill: bool = False) -> None:
+        self._stop_proc("beat", signal.SIGKILL if kill else signal.SIGTERM)
 
     def beat_start(self) -> None:
         self._spawn("beat", [sys.executable, "-m", "celery", "-A", "pvtrack", "beat", "-l", "info",
