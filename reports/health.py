@@ -128,6 +128,8 @@ def _beat() -> dict[str, Any]:
     if raw is None:
         return {"ok": False, "heartbeat_age_s": None, "error": "no heartbeat"}
     beat = json.loads(raw)
+    if not isinstance(beat, dict):  # a bare time from a beat older than this format (during an upgrade)
+        beat = {"at": beat, "next_tick_s": settings.CELERY_BEAT_MAX_LOOP_INTERVAL}
     age = max(0.0, time.time() - float(beat["at"]))
     stale_after = round(float(beat["next_tick_s"]) + settings.PVTRACK_HEARTBEAT["GRACE_S"], 1)
     return {"ok": age <= stale_after, "heartbeat_age_s": round(age, 1), "stale_after_s": stale_after}

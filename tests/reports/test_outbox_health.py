@@ -344,6 +344,16 @@ def test_a_stopped_beat_is_stale_as_soon_as_its_announced_tick_is_late(fake_redi
     assert _without_latency(report["beat"]) == {"ok": False, "heartbeat_age_s": 15.2, "stale_after_s": 15.0}
 
 
+def test_a_bare_time_heartbeat_of_a_beat_not_yet_upgraded_counts_with_the_longest_tick(fake_redis, monkeypatch,
+                                                                                      settings):
+    settings.CELERY_BEAT_MAX_LOOP_INTERVAL = 30
+    fake_redis.set(health.BEAT_HEARTBEAT_KEY, "3000.0")
+    _clock(monkeypatch, 3034.0)
+    assert _without_latency(health.collect()["beat"]) == {"ok": True, "heartbeat_age_s": 34.0, "stale_after_s": 35.0}
+    _clock(monkeypatch, 3036.0)
+    assert health.collect()["beat"]["ok"] is False
+
+
 def test_a_lost_database_answers_a_clean_503_and_other_errors_the_500_page(rf: RequestFactory):
     try:
         raise OperationalError("connection refused")
