@@ -106,6 +106,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Sessions logged in before PVTRACK_AUTH_NOT_BEFORE (set by the restore procedure) are logged out.
+    "pvtrack.auth_epoch.AuthEpochMiddleware",
     # Who, from where (web form or API) and which URL, attached to every audit event of the request.
     "core.audit.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -245,7 +247,7 @@ CONTENT_SECURITY_POLICY = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "knox.auth.TokenAuthentication",
+        "pvtrack.auth_epoch.EpochTokenAuthentication",  # knox tokens, minus those before the auth epoch
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -257,6 +259,16 @@ REST_FRAMEWORK = {
     # One error shape for every API error (RFC 9457 problem details with a stable "code"): core/errors.py.
     "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
 }
+# The authentication epoch (pvtrack/auth_epoch.py, docs/operations.md §5.4): sessions and API tokens issued
+# before this ISO 8601 time (with a UTC offset, e.g. 2026-03-01T14:30:00Z) are refused. The restore procedure
+# sets it to the restore's time: a restored database must not bring back sessions or tokens revoked since.
+_auth_not_before = secret("PVTRACK_AUTH_NOT_BEFORE")
+try:
+    PVTRACK_AUTH_NOT_BEFORE = datetime.datetime.fromisoformat(_auth_not_before) if _auth_not_before else None
+except ValueError as exc:
+    raise ImproperlyConfigured(f"PVTRACK_AUTH_NOT_BEFORE={_auth_not_before!r} is not an ISO 8601 time") from exc
+if PVTRACK_AUTH_NOT_BEFORE is not None and PVTRACK_AUTH_NOT_BEFORE.tzinfo is None:
+    raise ImproperlyConfigured("PVTRACK_AUTH_NOT_BEFORE needs a UTC offset (e.g. 2026-03-01T14:30:00Z)")
 # API tokens (django-rest-knox): stored as SHA-512 digests, expire API_TOKEN_TTL_HOURS after issue.
 REST_KNOX = {
     "TOKEN_TTL": datetime.timedelta(hours=env.int("API_TOKEN_TTL_HOURS", default=10)),
@@ -299,8 +311,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # The outbox (reports/outbox.py, docs/operations.md): a save waits for the broker at most PUBLISH_WAIT_S
 # (the send runs on PUBLISH_THREADS threads); beat's sweeper publishes again, every SWEEP_EVERY_S, runs
 # pending longer than SWEEP_AFTER_S and runs left 'running' by a dead worker for RECLAIM_AFTER_S.
-# Health (reports/health.py) calls a pending run older than STALE_AFTER_S a backlog, and beat dead when
-# its heartbeat is older than BEAT_DEAD_AFTER_S.
+# Health (reports/health.py) calls a pending run older than STALE_AFTER_S a backlog.
 PVTRACK_OUTBOX = {
     "PUBLISH_WAIT_S": env.float("PVTRACK_PUBLISH_WAIT_S", default=0.5),
     "PUBLISH_THREADS": env.int("PVTRACK_PUBLISH_THREADS", default=4),
@@ -308,9 +319,16 @@ PVTRACK_OUTBOX = {
     "SWEEP_AFTER_S": env.float("PVTRACK_SWEEP_AFTER_S", default=60.0),
     "RECLAIM_AFTER_S": env.float("PVTRACK_RECLAIM_AFTER_S", default=300.0),
     "STALE_AFTER_S": env.float("PVTRACK_STALE_AFTER_S", default=900.0),
-    "BEAT_DEAD_AFTER_S": env.float("PVTRACK_BEAT_DEAD_AFTER_S", default=120.0),
 }
-# Beat writes a heartbeat (a Redis key with a timestamp) at least every CELERY_BEAT_MAX_LOOP_INTERVAL seconds.
+# Heartbeats (reports/health.py, docs/operations.md §2): beat writes its own on every tick (at least every
+# CELERY_BEAT_MAX_LOOP_INTERVAL s) announcing its next tick, and is stale once that tick is GRACE_S late;
+# beat sends a heartbeat task to the workers every EVERY_S, and a worker whose newest heartbeat is older
+# than WORKER_DEAD_AFTER_S is stale.
+PVTRACK_HEARTBEAT = {
+    "EVERY_S": env.float("PVTRACK_HEARTBEAT_EVERY_S", default=10.0),
+    "GRACE_S": env.float("PVTRACK_HEARTBEAT_GRACE_S", default=5.0),
+    "WORKER_DEAD_AFTER_S": env.float("PVTRACK_WORKER_DEAD_AFTER_S", default=30.0),
+}
 # Task modules besides each app's tasks.py (autodiscovered): the outbox sweeper.
 CELERY_IMPORTS = ["reports.outbox"]
 CELERY_BEAT_SCHEDULER = "reports.health:HeartbeatScheduler"
@@ -327,6 +345,12 @@ CELERY_BEAT_SCHEDULE = {
     "resend-safety-notification-emails": {
         "task": "ae.tasks.notification_emails_resend_task",
         "schedule": PVTRACK_OUTBOX["SWEEP_EVERY_S"],
+    },
+    "worker-heartbeat": {
+        "task": "reports.tasks.worker_heartbeat_task",
+        "schedule": PVTRACK_HEARTBEAT["EVERY_S"],
+        # a heartbeat nobody ran in time is worthless: never let them pile up while the workers are down
+        "options": {"expires": PVTRACK_HEARTBEAT["EVERY_S"]},
     },
     "requeue-pending-benchmarks": {
         "task": "reports.outbox.requeue_pending_runs_task",

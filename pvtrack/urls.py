@@ -12,6 +12,7 @@ from patients import apis as patient_apis
 from patients import views as patient_views
 from pvtrack import auth as pvtrack_auth
 from pvtrack import views as pvtrack_views
+from pvtrack.auth_epoch import EpochTokenAuthentication
 from reports import apis as report_apis
 from reports import export_apis, health
 from reports import views as report_views
@@ -54,8 +55,12 @@ urlpatterns = [
     path("sites/<slug:site>/aet.<str:fmt>", report_views.export_aet, name="export-aet"),
     path("sites/<slug:site>/cdisc/<str:kind>.<str:fmt>.zip", report_views.export_cdisc, name="export-cdisc"),
     path("api/v1/auth/login/", pvtrack_auth.TokenLoginView.as_view(), name="api-login"),
-    path("api/v1/auth/logout/", pvtrack_auth.TokenLogoutView.as_view(), name="api-logout"),
-    path("api/v1/auth/logoutall/", pvtrack_auth.TokenLogoutAllView.as_view(), name="api-logoutall"),
+    # knox's log-out views authenticate with knox's own class: the same check of the auth epoch as the API's
+    path("api/v1/auth/logout/", pvtrack_auth.TokenLogoutView.as_view(authentication_classes=[EpochTokenAuthentication]),
+         name="api-logout"),
+    path("api/v1/auth/logoutall/",
+         pvtrack_auth.TokenLogoutAllView.as_view(authentication_classes=[EpochTokenAuthentication]),
+         name="api-logoutall"),
     path("api/v1/grading/crs/", grading_apis.CRSGradeApi.as_view(), name="grading-crs"),
     path("api/v1/grading/icans/", grading_apis.ICANSGradeApi.as_view(), name="grading-icans"),
     path("api/v1/grading/lab/", grading_apis.LabGradeApi.as_view(), name="grading-lab"),

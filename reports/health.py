@@ -5,21 +5,28 @@ and no host names, user names or error texts (only exception class names), so it
 Every check runs on its own daemon thread with a time bound, so a stalled service makes the check
 fail after ``timeout`` seconds instead of hanging the caller.
 
-Beat's liveness: beat itself (``HeartbeatScheduler``, set as ``CELERY_BEAT_SCHEDULER``) writes the
-Unix time into the Redis key ``HEARTBEAT_KEY`` on every scheduler tick (at least every
-``CELERY_BEAT_MAX_LOOP_INTERVAL`` seconds). A heartbeat written by a task would only prove that beat,
-broker and worker were all alive; written by the scheduler loop it proves beat alone.
+Nothing is pinged while a request waits: worker and beat are judged from heartbeats in Redis, written
+in the background, and reported with their age.
+
+- Beat: its scheduler (``HeartbeatScheduler``, set as ``CELERY_BEAT_SCHEDULER``) writes, on every tick,
+  ``{"at": Unix time, "next_tick_s": seconds until its next tick}`` into ``BEAT_HEARTBEAT_KEY``. Written
+  by beat's own loop (not by a task) it proves beat alone is alive; beat is stale as soon as the announced
+  next tick is more than ``PVTRACK_HEARTBEAT_GRACE_S`` late, i.e. within one tick period of stopping.
+- Workers: beat sends ``reports.tasks.worker_heartbeat_task`` every ``PVTRACK_HEARTBEAT_EVERY_S``; the
+  worker that runs it writes its host name and the Unix time into the hash ``WORKER_HEARTBEAT_KEY``. A
+  fresh entry proves the whole path beat → broker → worker → Redis; a worker is stale when its newest
+  heartbeat is older than ``PVTRACK_WORKER_DEAD_AFTER_S``.
 """
 
 from __future__ import annotations
 
 import datetime
+import json
 import logging
 import threading
 import time
 from typing import Any
 
-from celery import current_app
 from celery.beat import PersistentScheduler
 from django.conf import settings
 from django.db import connection
@@ -32,7 +39,9 @@ from django.views.decorators.http import require_GET
 from reports.models import BenchmarkRun
 
 logger = logging.getLogger(__name__)
-HEARTBEAT_KEY = "pvtrack:beat:heartbeat"
+BEAT_HEARTBEAT_KEY = "pvtrack:beat:heartbeat"
+WORKER_HEARTBEAT_KEY = "pvtrack:worker:heartbeat"
+HEARTBEAT_FORGET_AFTER_S = 3600  # worker entries older than this are dropped from the hash
 CHECK_TIMEOUT_S = 1.5
 
 
@@ -102,16 +111,42 @@ def _broker() -> dict[str, Any]:
 
 
 def _worker() -> dict[str, Any]:
-    replies = current_app.control.ping(timeout=CHECK_TIMEOUT_S * 0.6)
-    return {"ok": bool(replies), "workers": len(replies)}
+    beats = _redis_client(CHECK_TIMEOUT_S).hgetall(WORKER_HEARTBEAT_KEY)
+    dead_after = settings.PVTRACK_HEARTBEAT["WORKER_DEAD_AFTER_S"]
+    now = time.time()
+    ages = sorted(max(0.0, now - float(at)) for at in beats.values())
+    fresh = [age for age in ages if age <= dead_after]
+    report: dict[str, Any] = {"ok": bool(fresh), "workers": len(fresh),
+                              "heartbeat_age_s": round(ages[0], 1) if ages else None, "dead_after_s": dead_after}
+    if not ages:
+        report["error"] = "no heartbeat"
+    return report
 
 
 def _beat() -> dict[str, Any]:
-    raw = _redis_client(CHECK_TIMEOUT_S).get(HEARTBEAT_KEY)
+    raw = _redis_client(CHECK_TIMEOUT_S).get(BEAT_HEARTBEAT_KEY)
     if raw is None:
         return {"ok": False, "heartbeat_age_s": None, "error": "no heartbeat"}
-    age = round(max(0.0, time.time() - float(raw)), 1)
-    return {"ok": age <= settings.PVTRACK_OUTBOX["BEAT_DEAD_AFTER_S"], "heartbeat_age_s": age}
+    beat = json.loads(raw)
+    if not isinstance(beat, dict):  # a bare time from a beat older than this format (during an upgrade)
+        beat = {"at": beat, "next_tick_s": settings.CELERY_BEAT_MAX_LOOP_INTERVAL}
+    age = max(0.0, time.time() - float(beat["at"]))
+    stale_after = round(float(beat["next_tick_s"]) + settings.PVTRACK_HEARTBEAT["GRACE_S"], 1)
+    return {"ok": age <= stale_after, "heartbeat_age_s": round(age, 1), "stale_after_s": stale_after}
+
+
+def worker_heartbeat_write(hostname: str) -> None:
+    """Record that worker ``hostname`` ran a task just now (hash field = host name, value = Unix time)."""
+    client = _redis_client(CHECK_TIMEOUT_S)
+    now = time.time()
+    stale = [name for name, at in client.hgetall(WORKER_HEARTBEAT_KEY).items()
+             if now - float(at) > HEARTBEAT_FORGET_AFTER_S]
+    pipe = client.pipeline()
+    if stale:
+        pipe.hdel(WORKER_HEARTBEAT_KEY, *stale)
+    pipe.hset(WORKER_HEARTBEAT_KEY, hostname, repr(now))
+    pipe.expire(WORKER_HEARTBEAT_KEY, HEARTBEAT_FORGET_AFTER_S)
+    pipe.execute()
 
 
 def collect(timeout: float = CHECK_TIMEOUT_S + 0.5) -> dict[str, Any]:
@@ -119,8 +154,10 @@ def collect(timeout: float = CHECK_TIMEOUT_S + 0.5) -> dict[str, Any]:
 
     Shape: {"ok": bool, "checked_at": ISO 8601,
     "database": {"ok", "latency_ms"[, "error"]},
-    "broker": {"ok", "latency_ms"[, "mode" | "error"]}, "worker": {"ok", "workers"[, "mode" | "error"]},
-    "beat": {"ok", "heartbeat_age_s"[, "mode" | "error"]},
+    "broker": {"ok", "latency_ms"[, "mode" | "error"]},
+    "worker": {"ok", "workers" (with a fresh heartbeat), "heartbeat_age_s" (s, newest; null when none),
+    "dead_after_s"[, "mode" | "error"]},
+    "beat": {"ok", "heartbeat_age_s" (s), "stale_after_s" (s: beat's announced next tick + grace)[, "mode" | "error"]},
     "backlog": {"ok", "oldest_pending_age_s" (s, null when nothing waits), "pending", "running",
     "failed_last_24h", "stale_after_s"}}. Without a broker (REDIS_URL unset) jobs run in-process:
     broker, worker and beat then report {"ok": true, "mode": "in-process"}.
@@ -166,7 +203,8 @@ class HeartbeatScheduler(PersistentScheduler):
         interval = super().tick(*args, **kwargs)
         if settings.REDIS_URL:
             try:
-                _redis_client(0.5).set(HEARTBEAT_KEY, repr(time.time()), ex=3600)
+                beat = {"at": time.time(), "next_tick_s": float(interval or 0)}
+                _redis_client(0.5).set(BEAT_HEARTBEAT_KEY, json.dumps(beat), ex=HEARTBEAT_FORGET_AFTER_S)
             except Exception as exc:  # broker down: health shows it; beat keeps running
                 logger.warning("beat heartbeat not written: %s", type(exc).__name__)
         return interval

@@ -16,6 +16,7 @@ from django.db import transaction
 from core.audit import audit_context
 from core.outbox import benchmark_request
 from patients.models import Site
+from reports.health import worker_heartbeat_write
 from reports.runs import benchmark_execute
 
 
@@ -32,3 +33,9 @@ def benchmark_all_sites_task() -> None:
     for site in Site.objects.all():
         with transaction.atomic():
             benchmark_request(site=site, trigger="nightly")
+
+
+@shared_task(bind=True, ignore_result=True)
+def worker_heartbeat_task(self) -> None:
+    """Sent by beat every ``PVTRACK_HEARTBEAT_EVERY_S``: the worker running it records its heartbeat."""
+    worker_heartbeat_write(self.request.hostname or "unknown")

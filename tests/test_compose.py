@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 SCHEMA = Path(__file__).resolve().parent / "data" / "compose-spec.json"
-APP_SERVICES = ("web", "worker", "beat")
+APP_SERVICES = ("migrate", "web", "worker", "beat")
 
 # Values a deployer would put in .env, used wherever the compose file is interpolated.
 DEPLOY_ENV = {
@@ -116,13 +116,14 @@ def test_the_schema_rejects_a_broken_compose_file(compose, schema, mutate, where
         validator(schema).validate(broken)
 
 
-def test_it_defines_the_five_services_with_a_shared_environment_anchor(compose, services):
-    assert set(services) == {"postgres", "redis", "web", "worker", "beat"}
+def test_it_defines_the_six_services_with_a_shared_environment_anchor(compose, services):
+    assert set(services) == {"postgres", "redis", "migrate", "web", "worker", "beat"}
     shared = [k for k in compose if k.startswith("x-")]
     assert shared, "the shared settings live in an x- extension field"
     raw = COMPOSE.read_text()
     # The three app services use one anchored mapping (YAML aliases give the identical object).
     assert services["web"]["environment"] is services["worker"]["environment"] is services["beat"]["environment"]
+    assert services["migrate"]["environment"] is services["web"]["environment"]
     assert re.search(r"^x-[\w-]+: &[\w-]+\s*$", raw, re.M)
 
 
@@ -138,6 +139,22 @@ def test_postgres_is_version_15_with_a_named_volume_a_healthcheck_and_durable_de
     assert "pg_isready" in " ".join(pg["healthcheck"]["test"])
     # Durability settings stay at PostgreSQL's defaults (on): nothing turns them off.
     assert not re.search(r"fsync|synchronous_commit|full_page_writes", command_text(pg))
+
+
+def test_postgres_archives_its_wal_into_the_backup_volume_as_the_operations_guide_says(compose, services):
+    pg = services["postgres"]
+    command = command_text(pg)
+    for setting in ("wal_level=replica", "archive_mode=on", "archive_timeout=300",
+                    "archive_command=test ! -f /backup/wal/%f && cp %p /backup/wal/%f"):
+        assert setting in command
+        assert setting.split("=", 1)[1] in (ROOT / "docs" / "operations.md").read_text()
+    assert "exec docker-entrypoint.sh postgres" in command
+    assert ["postgres-backup", "/backup"] in [v.split(":") for v in pg["volumes"]]
+    assert "postgres-backup" in compose["volumes"]
+    init = [v.split(":") for v in pg["volumes"] if v.startswith("./")]
+    assert init == [["./scripts/postgres/10-replication.sh", "/docker-entrypoint-initdb.d/10-replication.sh", "ro"]]
+    script = (ROOT / "scripts" / "postgres" / "10-replication.sh").read_text()
+    assert 'host replication ${POSTGRES_USER} samenet scram-sha-256' in script
 
 
 def test_redis_is_version_7_persistent_and_never_evicts_queued_tasks(compose, services):
@@ -248,16 +265,19 @@ def test_django_deployment_checks_pass_with_the_compose_environment(services, tm
 # --- Commands against the code ----------------------------------------------------------------------------
 
 
-def test_web_runs_migrations_reference_data_static_files_then_gunicorn(services):
+def test_migrate_runs_once_before_web_worker_and_beat_then_web_collects_static_files_and_runs_gunicorn(services):
     # Compose does not run a command through a shell by itself: the && chain needs an explicit `sh -c`.
+    assert services["migrate"]["command"][:2] == ["sh", "-c"]
+    assert [s.strip() for s in command_text(services["migrate"]).split("&&")] == [
+        "python manage.py migrate --noinput", "python manage.py load_reference_data"]
+    assert services["migrate"]["restart"] == "no" and "deploy" not in services["migrate"]
+    for name in ("web", "worker", "beat"):
+        assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+        assert "migrate" not in command_text(services[name])  # never two migrations at once
     assert services["web"]["command"][:2] == ["sh", "-c"]
     steps = [s.strip() for s in command_text(services["web"]).split("&&")]
-    assert len(steps) == 4
-    assert steps[:3] == [
-        "python manage.py migrate --noinput",
-        "python manage.py load_reference_data",
-        "python manage.py collectstatic --noinput",
-    ]
+    assert len(steps) == 2
+    assert steps[0] == "python manage.py collectstatic --noinput"
     gunicorn = shlex.split(steps[-1].removeprefix("exec "))
     assert gunicorn[:2] == ["gunicorn", "pvtrack.wsgi:application"]
     assert " ".join(gunicorn[2:]) == "--bind 0.0.0.0:8000 --workers 3 --timeout 60"
@@ -296,6 +316,17 @@ def test_worker_and_beat_run_the_pvtrack_celery_app(services):
     assert app.main == "pvtrack"
 
 
+def test_two_web_and_two_worker_containers_share_one_postgres_and_one_persistent_redis(services):
+    """Issue 19 item 5: more than one machine's worth of web and worker processes (docs/operations.md §1)."""
+    assert services["web"]["deploy"]["replicas"] == 2 and services["worker"]["deploy"]["replicas"] == 2
+    # one host port per web replica: 8000-8001 by default
+    (ports,) = services["web"]["ports"]
+    host, container = interpolate(ports, DEPLOY_ENV).rsplit(":", 1)
+    first, last = map(int, host.split("-"))
+    assert container == "8000" and last - first + 1 == 2
+    assert "--appendonly yes" in command_text(services["redis"])
+
+
 def test_beat_runs_exactly_one_replica(services):
     assert services["beat"]["deploy"]["replicas"] == 1
     assert "scale" not in services["beat"]
@@ -308,7 +339,8 @@ def test_beat_schedule_names_only_registered_tasks():
     app.loader.import_default_modules()
     scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert scheduled == {"reports.tasks.benchmark_all_sites_task", "reports.outbox.requeue_pending_runs_task",
-                         "ae.tasks.notification_emails_resend_task", "core.tasks.idempotency_records_expire_task"}
+                         "ae.tasks.notification_emails_resend_task", "core.tasks.idempotency_records_expire_task",
+                         "reports.tasks.worker_heartbeat_task"}
     assert scheduled <= set(app.tasks), f"unregistered: {scheduled - set(app.tasks)}"
 
 

@@ -1,4 +1,5 @@
-"""Fault-injection suite: one harness (own PostgreSQL, Redis, gunicorn, worker, beat) for the module.
+"""Fault-injection suite: one harness (own PostgreSQL, Redis, gunicorn, worker, beat) for the whole run
+(its modules share it: starting one takes most of a minute).
 
 Skipped with a stated reason when the PostgreSQL server binaries or redis-server are missing, unless
 PVTRACK_REQUIRE_SERVICES=1 (CI), where that is a failure. The measured numbers are printed at the end
@@ -16,7 +17,7 @@ from tests.faults.harness import Harness, HarnessError, binaries
 METRICS: dict[str, dict] = {}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def harness():
     pg_bin, redis_server = binaries()
     if pg_bin is None or redis_server is None:

@@ -71,6 +71,7 @@ class Harness:
         self.base = Path(tempfile.mkdtemp(prefix="pvtrack-faults-"))
         self.pg_port, self.redis_port, self.web_port = free_port(), free_port(), free_port()
         self.pgdata = self.base / "pgdata"
+        self.archive = self.base / "wal-archive"  # archive_command's target (docs/operations.md §5.1)
         self.procs: dict[str, subprocess.Popen] = {}
         self.as_postgres = os.geteuid() == 0  # initdb refuses to run as root
         self.db_url = f"postgres://postgres@127.0.0.1:{self.pg_port}/pvtrack_faults"
@@ -80,7 +81,8 @@ class Harness:
             "DJANGO_SETTINGS_MODULE": "pvtrack.settings", "ALLOWED_HOSTS": "127.0.0.1,localhost",
             # Short sweeper/reclaim periods so that a test sees recovery within seconds (production: minutes).
             "PVTRACK_SWEEP_EVERY_S": "1", "PVTRACK_SWEEP_AFTER_S": "1", "PVTRACK_RECLAIM_AFTER_S": "2",
-            "PVTRACK_BEAT_MAX_LOOP_INTERVAL": "1", "PVTRACK_BEAT_DEAD_AFTER_S": "10", "LOG_LEVEL": "WARNING",
+            "PVTRACK_BEAT_MAX_LOOP_INTERVAL": "1", "PVTRACK_HEARTBEAT_EVERY_S": "1",
+            "PVTRACK_HEARTBEAT_GRACE_S": "2", "PVTRACK_WORKER_DEAD_AFTER_S": "5", "LOG_LEVEL": "WARNING",
             "PYTHONUNBUFFERED": "1",
             # One key for every process of the harness (gunicorn's workers must share sessions).
             "SECRET_KEY": "faults-harness-secret-key-not-for-production-0123456789",
@@ -91,11 +93,14 @@ class Harness:
         self.base_url = f"http://127.0.0.1:{self.web_port}"
 
     # --- processes -------------------------------------------------------------------------------------
-    def _pg(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-        cmd = [str(self.pg_bin / args[0]), *args[1:]]
+    def _pg(self, *args: str, timeout: float = 60, env: dict | None = None) -> subprocess.CompletedProcess:
+        """Run a PostgreSQL program (``args[0]``: initdb, pg_ctl, pg_basebackup, ...; or cp, tar) as postgres."""
+        program = self.pg_bin / args[0]
+        cmd = [str(program) if program.exists() else args[0], *args[1:]]
         if self.as_postgres:
             cmd = ["runuser", "-u", "postgres", "--", *cmd]
-        result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                                env=None if env is None else os.environ | env)
         if result.returncode != 0:
             raise HarnessError(f"{args[0]} failed: {result.stdout[-2000:]} {result.stderr[-2000:]}")
         return result
@@ -124,8 +129,16 @@ class Harness:
         if self.as_postgres:
             shutil.chown(self.pgdata, "postgres", "postgres")
         self._pg("initdb", "-D", str(self.pgdata), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
+        self.archive.mkdir()
+        if self.as_postgres:
+            shutil.chown(self.archive, "postgres", "postgres")
+        with (self.pgdata / "postgresql.conf").open("a") as conf:
+            conf.write(PG_CONF.format(archive=self.archive))
+        # As docs/operations.md §5.1: the backup role may connect for replication, nobody else.
+        (self.pgdata / "pg_hba.conf").write_text(PG_HBA)
         self.pg_start()
         self._psql_admin("CREATE DATABASE pvtrack_faults")
+        self._psql_admin(f"CREATE ROLE backup REPLICATION LOGIN PASSWORD '{BACKUP_PASSWORD}'")
         self.redis_start()
         self.manage("migrate", "--noinput")
         self.manage("load_reference_data")
@@ -135,7 +148,7 @@ class Harness:
         self.beat_start()
 
     def stop(self) -> None:
-        for name in ("beat", "worker", "web"):
+        for name in [n for n in self.procs if n != "redis"]:
             self._stop_proc(name)
         if "redis" in self.procs:
             self.redis_resume()
@@ -173,6 +186,19 @@ class Harness:
         self._pg("pg_ctl", "-D", str(self.pgdata), "-l", str(self.pgdata / "server.log"), "-m", "fast", "-w",
                  "-t", "60", "restart")
 
+    def pg_log_size(self) -> int:
+        return (self.pgdata / "server.log").stat().st_size
+
+    def pg_log_since(self, offset: int) -> str:
+        with (self.pgdata / "server.log").open("rb") as log:
+            log.seek(offset)
+            return log.read().decode(errors="replace")
+
+    def all_logs(self) -> dict[str, str]:
+        """Every log the harness's processes wrote (PostgreSQL, gunicorn, workers, beat, Redis): name -> text."""
+        paths = [self.pgdata / "server.log", *sorted(self.base.glob("*.log"))]
+        return {p.name: p.read_text(errors="replace") for p in paths if p.exists()}
+
     def _psql_admin(self, sql: str) -> None:
         with psycopg.connect(f"postgresql://postgres@127.0.0.1:{self.pg_port}/postgres", autocommit=True,
                              connect_timeout=5) as conn:
@@ -208,41 +234,48 @@ class Harness:
             os.kill(proc.pid, signal.SIGCONT)
 
     # --- app processes ---------------------------------------------------------------------------------
-    def web_start(self) -> None:
-        self._spawn("web", [sys.executable, "-m", "gunicorn", "pvtrack.wsgi:application", "--bind",
-                            f"127.0.0.1:{self.web_port}", "--workers", "2", "--timeout", "30",
-                            "--graceful-timeout", "5", "--no-control-socket"])
-        wait_for(self._web_up, 60, "gunicorn")
+    def web_start(self, name: str = "web", port: int | None = None) -> str:
+        """Start gunicorn (2 sync workers) as process ``name`` on ``port`` (default: the harness's); its base URL."""
+        port = port or self.web_port
+        self._spawn(name, [sys.executable, "-m", "gunicorn", "pvtrack.wsgi:application", "--bind",
+                           f"127.0.0.1:{port}", "--workers", "2", "--timeout", "30",
+                           "--graceful-timeout", "5", "--no-control-socket"])
+        base_url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: self._web_up(name, base_url), 60, f"gunicorn {name}")
+        return base_url
 
-    def _web_up(self) -> bool:
-        if self.procs["web"].poll() is not None:
-            raise HarnessError(f"gunicorn exited:\n{self.log_tail('web')}")
+    def _web_up(self, name: str = "web", base_url: str | None = None) -> bool:
+        if self.procs[name].poll() is not None:
+            raise HarnessError(f"gunicorn exited:\n{self.log_tail(name)}")
         try:
-            return requests.get(f"{self.base_url}/login/", timeout=2).status_code == 200
+            return requests.get(f"{base_url or self.base_url}/login/", timeout=2).status_code == 200
         except requests.RequestException:
             return False
 
-    def worker_start(self, job_delay_s: float | None = None) -> subprocess.Popen:
+    def worker_start(self, job_delay_s: float | None = None, name: str = "worker") -> subprocess.Popen:
         env = dict(self.env)
         if job_delay_s is not None:
             env["PVTRACK_TEST_JOB_DELAY_S"] = str(job_delay_s)
-        proc = self._spawn("worker", [sys.executable, "-m", "celery", "-A", "pvtrack", "worker", "--pool=solo",
+        proc = self._spawn(name, [sys.executable, "-m", "celery", "-A", "pvtrack", "worker", "--pool=solo",
                                       "-l", "info", "--without-gossip", "--without-mingle", "--hostname",
-                                      f"faults-{os.getpid()}-{time.monotonic_ns()}@%h"], env=env)
-        wait_for(lambda: self._worker_ready(proc), 60, "the Celery worker")
+                                      f"faults-{name}-{os.getpid()}-{time.monotonic_ns()}@%h"], env=env)
+        wait_for(lambda: self._worker_ready(proc, name), 60, f"the Celery worker {name}")
         return proc
 
-    def _worker_ready(self, proc: subprocess.Popen) -> bool:
+    def _worker_ready(self, proc: subprocess.Popen, name: str = "worker") -> bool:
         if proc.poll() is not None:
-            raise HarnessError(f"worker exited:\n{self.log_tail('worker')}")
-        return "ready." in self.log_tail("worker", 20000)
+            raise HarnessError(f"worker exited:\n{self.log_tail(name)}")
+        return "ready." in self.log_tail(name, 20000)
 
-    def worker_kill(self) -> None:
+    def worker_kill(self, name: str = "worker") -> None:
         """SIGKILL the worker's whole process group (no chance to ack, requeue or clean up)."""
-        proc = self.procs.pop("worker")
+        proc = self.procs.pop(name)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
-        (self.base / "worker.log").rename(self.base / f"worker-killed-{proc.pid}.log")
+        (self.base / f"{name}.log").rename(self.base / f"{name}-killed-{proc.pid}.log")
+
+    def beat_stop(self, kill: bool = False) -> None:
+        self._stop_proc("beat", signal.SIGKILL if kill else signal.SIGTERM)
 
     def beat_start(self) -> None:
         self._spawn("beat", [sys.executable, "-m", "celery", "-A", "pvtrack", "beat", "-l", "info",
@@ -260,11 +293,12 @@ class Harness:
         return result.returncode, json.loads(result.stdout)
 
     # --- the API, as a nurse ---------------------------------------------------------------------------
-    def login(self, username: str) -> requests.Session:
+    def login(self, username: str, base_url: str | None = None) -> requests.Session:
+        base_url = base_url or self.base_url
         session = requests.Session()
-        page = session.get(f"{self.base_url}/login/", timeout=10)
+        page = session.get(f"{base_url}/login/", timeout=10)
         page.raise_for_status()
-        response = session.post(f"{self.base_url}/login/", timeout=10, allow_redirects=False,
+        response = session.post(f"{base_url}/login/", timeout=10, allow_redirects=False,
                                 data={"username": username, "password": PASSWORD,
                                       "csrfmiddlewaretoken": session.cookies["csrftoken"]})
         if response.status_code != 302:
@@ -290,6 +324,22 @@ def ae_payload(patient: int, cycle: int, start: str, grade: int = 2) -> dict:
             # a scenario may save on a patient again (its list wraps): each save is meant as a new event
             "confirm_separate": True}
 
+
+# Appended to the harness server's postgresql.conf: WAL archiving as docker-compose.yml configures it, and
+# every ERROR (with its statement) in the server log, so that the log scan sees what an operator would.
+PG_CONF = """
+wal_level = replica
+archive_mode = on
+archive_command = 'test ! -f {archive}/%f && cp %p {archive}/%f'
+log_min_messages = warning
+log_min_error_statement = error
+"""
+PG_HBA = """\
+local all all trust
+host all all 127.0.0.1/32 trust
+host replication backup 127.0.0.1/32 scram-sha-256
+"""
+BACKUP_PASSWORD = "faults-backup-pw-2026"
 
 SETUP_SCRIPT = """
 import datetime

@@ -238,6 +238,122 @@ def test_health_reports_a_broker_that_does_not_answer(settings, monkeypatch):
     assert report["beat"]["ok"] is False
 
 
+class _FakeRedis:
+    """The few Redis commands the heartbeats use, in memory (values as bytes, as redis-py returns them)."""
+
+    def __init__(self):
+        self.data: dict = {}
+
+    def get(self, key):
+        return self.data.get(key)
+
+    def set(self, key, value, ex=None):
+        self.data[key] = value.encode() if isinstance(value, str) else value
+
+    def hgetall(self, key):
+        return dict(self.data.get(key, {}))
+
+    def hset(self, key, field, value):
+        self.data.setdefault(key, {})[field.encode()] = value.encode()
+
+    def hdel(self, key, *fields):
+        for field in fields:
+            self.data.get(key, {}).pop(field, None)
+
+    def expire(self, key, seconds):
+        pass
+
+    def pipeline(self):
+        calls = []
+
+        class Pipe:
+            def __getattr__(pipe, name):
+                return lambda *args, **kwargs: calls.append((getattr(self, name), args, kwargs))
+
+            def execute(pipe):
+                return [fn(*args, **kwargs) for fn, args, kwargs in calls]
+
+        return Pipe()
+
+
+@pytest.fixture
+def fake_redis(settings, monkeypatch):
+    settings.REDIS_URL = "redis://127.0.0.1:6379/15"
+    settings.PVTRACK_HEARTBEAT = {"EVERY_S": 10.0, "GRACE_S": 5.0, "WORKER_DEAD_AFTER_S": 30.0}
+    fake = _FakeRedis()
+    monkeypatch.setattr(health, "_redis_client", lambda timeout: fake)
+    monkeypatch.setattr(health, "_database", lambda: {"database": {"ok": True}, "backlog": {"ok": True}})
+    monkeypatch.setattr(health, "_broker", lambda: {"ok": True})
+    return fake
+
+
+def _without_latency(check: dict) -> dict:
+    return {k: v for k, v in check.items() if k != "latency_ms"}
+
+
+def _clock(monkeypatch, now: float) -> None:
+    monkeypatch.setattr(health.time, "time", lambda: now)
+
+
+def test_health_never_pings_the_workers_while_the_request_waits(fake_redis, monkeypatch):
+    """Issue 19: /health/ held a web worker ~1 s per call on a Celery control ping."""
+    from celery import current_app
+
+    def ping(*args, **kwargs):
+        raise AssertionError("health must not ping workers inline")
+
+    monkeypatch.setattr(current_app.control, "ping", ping)
+    started = time.monotonic()
+    report = health.collect()
+    assert time.monotonic() - started < 0.5
+    assert _without_latency(report["worker"]) == {"ok": False, "workers": 0, "heartbeat_age_s": None,
+                                                  "dead_after_s": 30.0, "error": "no heartbeat"}
+
+
+def test_worker_heartbeats_are_counted_with_their_age_until_they_are_stale(fake_redis, monkeypatch):
+    _clock(monkeypatch, 1000.0)
+    benchmark_task_module = __import__("reports.tasks", fromlist=["worker_heartbeat_task"])
+    benchmark_task_module.worker_heartbeat_task.apply(task_id="hb-1")  # eager: hostname of the caller
+    health.worker_heartbeat_write("celery@b")
+    _clock(monkeypatch, 1012.0)
+    health.worker_heartbeat_write("celery@a")
+    _clock(monkeypatch, 1020.0)
+    worker = {"ok": True, "dead_after_s": 30.0}
+    assert _without_latency(health.collect()["worker"]) == worker | {"workers": 3, "heartbeat_age_s": 8.0}
+    _clock(monkeypatch, 1035.0)  # the first two are 35 s old: stale
+    assert _without_latency(health.collect()["worker"]) == worker | {"workers": 1, "heartbeat_age_s": 23.0}
+    _clock(monkeypatch, 1042.5)
+    report = health.collect()
+    assert report["ok"] is False and report["worker"]["ok"] is False and report["worker"]["workers"] == 0
+    assert report["worker"]["heartbeat_age_s"] == 30.5
+    _clock(monkeypatch, 1000.0 + health.HEARTBEAT_FORGET_AFTER_S + 100)
+    health.worker_heartbeat_write("celery@a")  # entries of long-gone workers are dropped
+    assert list(fake_redis.hgetall(health.WORKER_HEARTBEAT_KEY)) == [b"celery@a"]
+
+
+def test_a_stopped_beat_is_stale_as_soon_as_its_announced_tick_is_late(fake_redis, monkeypatch):
+    """Issue 19: a 24.7 s-old heartbeat of a stopped beat counted as alive for 120 s."""
+    monkeypatch.setattr(health.PersistentScheduler, "tick", lambda self, *a, **k: 10.0)
+    _clock(monkeypatch, 2000.0)
+    health.HeartbeatScheduler.tick(object.__new__(health.HeartbeatScheduler))
+    _clock(monkeypatch, 2014.9)
+    assert _without_latency(health.collect()["beat"]) == {"ok": True, "heartbeat_age_s": 14.9, "stale_after_s": 15.0}
+    _clock(monkeypatch, 2015.2)  # beat stopped after its tick at 2000: one period + grace later it is stale
+    report = health.collect()
+    assert report["ok"] is False
+    assert _without_latency(report["beat"]) == {"ok": False, "heartbeat_age_s": 15.2, "stale_after_s": 15.0}
+
+
+def test_a_bare_time_heartbeat_of_a_beat_not_yet_upgraded_counts_with_the_longest_tick(fake_redis, monkeypatch,
+                                                                                      settings):
+    settings.CELERY_BEAT_MAX_LOOP_INTERVAL = 30
+    fake_redis.set(health.BEAT_HEARTBEAT_KEY, "3000.0")
+    _clock(monkeypatch, 3034.0)
+    assert _without_latency(health.collect()["beat"]) == {"ok": True, "heartbeat_age_s": 34.0, "stale_after_s": 35.0}
+    _clock(monkeypatch, 3036.0)
+    assert health.collect()["beat"]["ok"] is False
+
+
 def test_a_lost_database_answers_a_clean_503_and_other_errors_the_500_page(rf: RequestFactory):
     try:
         raise OperationalError("connection refused")
