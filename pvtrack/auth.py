@@ -5,8 +5,8 @@
   ``REST_KNOX["TOKEN_TTL"]`` after issue. Clients send ``Authorization: Token <token>``.
 - ``POST /api/v1/auth/logout/`` (with that token) deletes it; ``/api/v1/auth/logoutall/`` deletes all the
   user's tokens. Both answer 204.
-- After ``AXES_FAILURE_LIMIT`` failed logins for one username from one address, both the web login and the
-  token login answer 429 until ``AXES_COOLOFF_TIME`` has passed (:func:`lockout_response`).
+- Failed logins are throttled per username and address, per address and per username (``core.lockout``); a
+  locked-out web or token login answers 429 saying which and for how long (:func:`lockout_response`).
 """
 
 from __future__ import annotations
@@ -25,21 +25,14 @@ from rest_framework.authentication import BasicAuthentication, SessionAuthentica
 from rest_framework.exceptions import AuthenticationFailed
 
 from core.errors import PROBLEM_JSON, problem
-
-LOCKOUT_MESSAGE = ("Too many failed login attempts for this username from this computer. "
-                   "Login is locked for {minutes} minutes; try again later or ask an administrator to unlock it.")
-
-
-def lockout_minutes() -> int:
-    """The cool-off period in whole minutes (``AXES_COOLOFF_TIME``, a timedelta)."""
-    return int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+from core.lockout import lockout_message
 
 
 def lockout_response(request: HttpRequest, original_response: HttpResponse | None = None,
                      credentials: dict | None = None) -> HttpResponse:
     """``AXES_LOCKOUT_CALLABLE``: 429 with the problem document (code ``locked_out``, ``core.errors``) for the
     API, else the login page with the lockout message (no password is echoed back)."""
-    message = LOCKOUT_MESSAGE.format(minutes=lockout_minutes())
+    message = lockout_message(request, credentials)
     if request.path.startswith("/api/"):
         status = settings.AXES_HTTP_RESPONSE_CODE
         return JsonResponse(problem(status, "locked_out", message), status=status, content_type=PROBLEM_JSON)

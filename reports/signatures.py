@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from core.lockout import lockout_message
 from core.text import MAX_REASON_CHARS, clean_reason, visible
 from patients.access import REVIEWERS, require_role
 from reports.carry import carry_forward
@@ -33,15 +34,28 @@ def results_sha256(run: BenchmarkRun) -> str:
 def _verify_signer(*, acting_user: User, password: str, request: HttpRequest | None) -> str:
     """Re-authenticate the signer (21 CFR 11.200: ID plus password); returns the printed name.
 
-    Goes through ``authenticate`` so failed attempts count toward the login lockout: callers check the
-    password outside their own transaction, so that the failure django-axes records is not rolled back with
-    the refused signature. Raises ValidationError if the password is wrong.
+    A signature is a login attempt under the login throttle (``core.lockout``): the failure django-axes records
+    is committed in its own transaction, so callers check the password before (outside) their signing
+    transaction and nothing rolls it back. Raises ValidationError keyed "password": code ``locked_out`` (with
+    the lockout message: which lock and for how long) when this attempt was refused by the throttle or locked
+    it, else "not correct".
     """
-    # The lockout backend needs a request; a command-line caller has none.
-    user = authenticate(request or HttpRequest(), username=acting_user.get_username(), password=password)
-    if user is None or user.pk != acting_user.pk:
-        raise ValidationError({"password": "The password is not correct: nothing was signed."})
-    return acting_user.get_full_name() or acting_user.get_username()
+    request = request or HttpRequest()  # the throttle needs a request; a command-line caller has none
+    user = authenticate(request, username=acting_user.get_username(), password=password)
+    if user is not None and user.pk == acting_user.pk:
+        return acting_user.get_full_name() or acting_user.get_username()
+    if getattr(request, "axes_locked_out", False):
+        message = lockout_message(request, getattr(request, "axes_credentials", None)
+                                  or {"username": acting_user.get_username()})
+        # Answered here, on the signature form: AxesMiddleware would replace the page with the login page.
+        request.axes_locked_out = False  # type: ignore[attr-defined]
+        raise ValidationError({"password": ValidationError(message, code="locked_out")})
+    raise ValidationError({"password": "The password is not correct: nothing was signed."})
+
+
+def is_locked_out(error: ValidationError) -> bool:
+    """Whether a refused signature was refused by the login throttle (answer 429 rather than 400)."""
+    return any(e.code == "locked_out" for e in getattr(error, "error_dict", {}).get("password", []))
 
 
 def _refuse_reviewed(flag: Flag) -> None:

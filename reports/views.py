@@ -38,7 +38,7 @@ from reports.selectors import (
     signoffs_with_validity,
 )
 from reports.selectors import run_history as run_history_of
-from reports.signatures import FLAG_REVIEW_MEANING, RUN_SIGNOFF_MEANING, flag_review, run_signoff
+from reports.signatures import FLAG_REVIEW_MEANING, RUN_SIGNOFF_MEANING, flag_review, is_locked_out, run_signoff
 
 
 def _report_response(request: AuthenticatedRequest, site: Site, *, review: dict[str, Any] | None = None,
@@ -171,8 +171,8 @@ def cell_plots(request: AuthenticatedRequest, site: str, category: str, band: st
 @sensitive_post_parameters("password")
 def flag_review_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """Sign a flag's review. Signed: back to the report (POST/redirect/GET). Refused (wrong password, blank
-    comment, reviewed meanwhile): the report again with status 400, the comment kept in its field and the
-    error next to the field it is about."""
+    comment, reviewed meanwhile): the report again with status 400 (429 when the login throttle refused it, saying
+    why), the comment kept in its field and the error next to the field it is about."""
     flag = get_object_or_404(flags_for(request.user)
                              .select_related("run__site"), pk=pk)
     comment = request.POST.get("comment", "")
@@ -182,7 +182,7 @@ def flag_review_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     except PermissionDenied:
         messages.error(request, "Only a safety officer of this site can review flags.")
     except ValidationError as exc:
-        return _report_response(request, flag.run.site, status=400, review={
+        return _report_response(request, flag.run.site, status=429 if is_locked_out(exc) else 400, review={
             "flag": flag.pk, "flag_obj": flag, "comment": comment, "errors": validation_errors(exc)})
     else:
         messages.success(request, "Flag reviewed and signed.")
@@ -194,7 +194,8 @@ def flag_review_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 @sensitive_post_parameters("password")
 def run_signoff_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """Sign a benchmark run. Signed: back to the report. Refused (wrong password, signed already, also by a
-    concurrent request): the report again with status 400, the comment kept and the error at the form."""
+    concurrent request): the report again with status 400 (429 when the login throttle refused it, saying why),
+    the comment kept and the error at the form."""
     run = get_object_or_404(runs_for(request.user)
                             .select_related("site"), pk=pk)
     comment = request.POST.get("comment", "")
@@ -204,7 +205,7 @@ def run_signoff_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     except PermissionDenied:
         messages.error(request, "Only a safety officer of this site can sign benchmark runs.")
     except ValidationError as exc:
-        return _report_response(request, run.site, status=400, signoff={
+        return _report_response(request, run.site, status=429 if is_locked_out(exc) else 400, signoff={
             "run": run.pk, "comment": comment, "errors": validation_errors(exc)})
     else:
         messages.success(request, f"Benchmark run {run.pk} signed.")

