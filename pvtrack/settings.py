@@ -89,6 +89,9 @@ INSTALLED_APPS = [
     "rest_framework",
     "knox",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "django_filters",
     "drf_spectacular",
     "pgtrigger",
@@ -102,10 +105,15 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Cache-Control: no-store on every page and API answer (static files are served above, cacheable).
+    "core.nostore.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Second factor (TOTP): marks verified sessions, then sends unverified ones that need it to enrol or verify.
+    "django_otp.middleware.OTPMiddleware",
+    "pvtrack.twofactor.TwoFactorMiddleware",
     # Who, from where (web form or API) and which URL, attached to every audit event of the request.
     "core.audit.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -181,6 +189,10 @@ AXES_HTTP_RESPONSE_CODE = 429
 # X-Forwarded-For entry from the right (core/clientip.py). Never an entry the client wrote itself.
 PVTRACK_TRUSTED_PROXIES = env.int("PVTRACK_TRUSTED_PROXIES", default=0)
 AXES_CLIENT_IP_CALLABLE = "core.clientip.client_ip"
+# Two-factor authentication (django-otp, pvtrack/twofactor.py): required for these membership roles (the roles that
+# sign) and for Django staff; optional for everyone else. Comma-separated; empty turns the requirement off.
+PVTRACK_TWO_FACTOR_ROLES = env.list("PVTRACK_TWO_FACTOR_ROLES", default=["safety_officer", "administrator"])
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="pvtrack")
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
@@ -279,6 +291,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Adverse events of blinatumomab per patient and treatment cycle; benchmark runs.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema maps every operation: served to logged-in users (session or token) only.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "ENUM_NAME_OVERRIDES": {"ProblemCodeEnum": "core.errors.CODE_CHOICES"},
 }
 

@@ -38,7 +38,14 @@ from reports.selectors import (
     signoffs_with_validity,
 )
 from reports.selectors import run_history as run_history_of
-from reports.signatures import FLAG_REVIEW_MEANING, RUN_SIGNOFF_MEANING, flag_review, is_locked_out, run_signoff
+from reports.signatures import (
+    FLAG_REVIEW_MEANING,
+    RUN_SIGNOFF_MEANING,
+    flag_review,
+    is_locked_out,
+    run_signoff,
+    signing_needs_code,
+)
 
 
 def _report_response(request: AuthenticatedRequest, site: Site, *, review: dict[str, Any] | None = None,
@@ -66,6 +73,7 @@ def _report_response(request: AuthenticatedRequest, site: Site, *, review: dict[
         "in_progress": in_progress, "rows": rows, "editable": True,
         "waiting": in_progress is not None, "staleness": benchmark_staleness(site),
         "can_review": access.can_review(request.user, site),
+        "signing_needs_code": signing_needs_code(request.user),
         "band_labels": GRADE_BAND_LABELS, "scope_labels": CYCLE_SCOPES,
         "quality_queries": grade_discrepancies_open(site=site),
         "serious_events": serious_events(site=site),
@@ -168,7 +176,7 @@ def cell_plots(request: AuthenticatedRequest, site: str, category: str, band: st
 
 @login_required
 @require_POST
-@sensitive_post_parameters("password")
+@sensitive_post_parameters("password", "otp_code")
 def flag_review_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """Sign a flag's review. Signed: back to the report (POST/redirect/GET). Refused (wrong password, blank
     comment, reviewed meanwhile): the report again with status 400 (429 when the login throttle refused it, saying
@@ -178,7 +186,8 @@ def flag_review_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     comment = request.POST.get("comment", "")
     try:
         flag_review(flag=flag, acting_user=request.user, comment=comment,
-                    password=request.POST.get("password", ""), request=request)
+                    password=request.POST.get("password", ""), otp_code=request.POST.get("otp_code", ""),
+                    request=request)
     except PermissionDenied:
         messages.error(request, "Only a safety officer of this site can review flags.")
     except ValidationError as exc:
@@ -191,7 +200,7 @@ def flag_review_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-@sensitive_post_parameters("password")
+@sensitive_post_parameters("password", "otp_code")
 def run_signoff_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """Sign a benchmark run. Signed: back to the report. Refused (wrong password, signed already, also by a
     concurrent request): the report again with status 400 (429 when the login throttle refused it, saying why),
@@ -201,7 +210,7 @@ def run_signoff_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     comment = request.POST.get("comment", "")
     try:
         run_signoff(run=run, acting_user=request.user, password=request.POST.get("password", ""),
-                    comment=comment, request=request)
+                    comment=comment, otp_code=request.POST.get("otp_code", ""), request=request)
     except PermissionDenied:
         messages.error(request, "Only a safety officer of this site can sign benchmark runs.")
     except ValidationError as exc:
