@@ -19,6 +19,9 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 RECOVERY_CODES = 10
+#: Session key: the second-factor step this login still needs — "two-factor-verify", "two-factor-setup" or ""
+#: (none) — decided once at login (``pvtrack.twofactor``), so pages cost no query for it.
+SESSION_STEP_KEY = "pvtrack_second_factor_step"
 RECOVERY_DEVICE = "recovery"
 AUTHENTICATOR_DEVICE = "authenticator"
 

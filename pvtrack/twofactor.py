@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import quote
 
 import segno
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.signals import user_logged_in
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -32,6 +34,7 @@ from django_otp.plugins.otp_static.models import StaticToken
 
 from core.errors import PROBLEM_JSON, problem
 from core.otp import (
+    SESSION_STEP_KEY,
     authenticator_confirm,
     authenticator_start,
     has_two_factor,
@@ -40,7 +43,6 @@ from core.otp import (
 )
 from patients.access import two_factor_required
 
-SESSION_KEY = "pvtrack_second_factor_step"
 #: Paths a logged-in but unverified user may still reach.
 OPEN_PATHS = ("/login/", "/logout/", "/account/two-factor/", "/static/", "/health/", "/api/v1/auth/")
 
@@ -74,15 +76,27 @@ class TwoFactorMiddleware:
     def step_needed(request: HttpRequest) -> str:
         """"two-factor-verify", "two-factor-setup" or "" (no second factor needed) for this unverified session.
 
-        Remembered in the session (a login starts a new session, so each login decides afresh): a ward nurse
-        without an authenticator costs no query per request. Signatures and the token login decide live."""
-        step = request.session.get(SESSION_KEY)
-        if step is None:
-            user = request.user
-            step = ("two-factor-verify" if has_two_factor(user)
-                    else "two-factor-setup" if two_factor_required(user) else "")
-            request.session[SESSION_KEY] = step
+        Decided at login and kept in the session (:func:`remember_step`): a ward nurse without an authenticator
+        costs no query per request. Signatures and the token login decide live."""
+        step = request.session.get(SESSION_STEP_KEY)
+        if step is None:  # a session from before this was deployed
+            step = remember_step(request, request.user)
         return str(step)
+
+
+def remember_step(request: HttpRequest, user: Any, **kwargs: Any) -> str:
+    """``user_logged_in`` receiver: decide the second-factor step of this login and keep it in the session."""
+    step = "two-factor-verify" if has_two_factor(user) else "two-factor-setup" if two_factor_required(user) else ""
+    request.session[SESSION_STEP_KEY] = step
+    return step
+
+
+def _on_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    if request is not None and hasattr(request, "session"):
+        remember_step(request, user)
+
+
+user_logged_in.connect(_on_login, dispatch_uid="pvtrack-second-factor-step")
 
 
 def _next_url(request: HttpRequest) -> str:

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 
 from ae.selectors import grade_discrepancies_open, serious_events
 from core.errors import validation_errors
+from core.otp import SESSION_STEP_KEY
 from core.types import AuthenticatedRequest
 from patients import access
 from patients.models import Site
@@ -73,7 +74,7 @@ def _report_response(request: AuthenticatedRequest, site: Site, *, review: dict[
         "in_progress": in_progress, "rows": rows, "editable": True,
         "waiting": in_progress is not None, "staleness": benchmark_staleness(site),
         "can_review": access.can_review(request.user, site),
-        "signing_needs_code": signing_needs_code(request.user),
+        "signing_needs_code": _signing_needs_code(request),
         "band_labels": GRADE_BAND_LABELS, "scope_labels": CYCLE_SCOPES,
         "quality_queries": grade_discrepancies_open(site=site),
         "serious_events": serious_events(site=site),
@@ -82,6 +83,15 @@ def _report_response(request: AuthenticatedRequest, site: Site, *, review: dict[
         "signoffs": (signed.signoffs if signed and signed.is_latest else signoffs_with_validity(run)) if run else [],
         "review": review, "signoff": signoff, "page_errors": page_errors,
     }, status=status)
+
+
+def _signing_needs_code(request: AuthenticatedRequest) -> bool:
+    """Whether the signature forms ask for the authenticator code; from the session (no query): a verified session
+    has an authenticator, an unverified one knows its second-factor step from the login."""
+    if getattr(request.user, "is_verified", lambda: False)():
+        return True
+    step = request.session.get(SESSION_STEP_KEY)
+    return bool(step) if step is not None else signing_needs_code(request.user)
 
 
 def _review_on_current_flag(review: dict[str, Any], rows: list[FlagRow], run: BenchmarkRun,
