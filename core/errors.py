@@ -44,7 +44,7 @@ CODES: dict[str, int] = {
     "permission_denied": 403, "not_found": 404, "method_not_allowed": 405, "not_acceptable": 406,
     "stale_version": 409, "probable_duplicate": 409, "conflict": 409, "idempotency_key_reused": 422,
     "unsupported_media_type": 415, "throttled": 429, "locked_out": 429, "server_error": 500,
-    "database_unavailable": 503,
+    "database_unavailable": 503, "two_factor_required": 403,
 }
 
 CODE_CHOICES = [(code, code) for code in sorted(CODES)]

@@ -12,6 +12,9 @@ from __future__ import annotations
 import unicodedata
 
 from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models.functions import Length
+from django.db.models.lookups import LessThanOrEqual
 
 MIN_REASON_CHARS = 3
 MAX_REASON_CHARS = 2000
@@ -38,3 +41,12 @@ def clean_reason(text: str | None, *, field: str = "reason", what: str = "a reas
     if len(cleaned) > MAX_REASON_CHARS:
         raise ValidationError({field: f"Keep it to {MAX_REASON_CHARS} characters (this one has {len(cleaned)})."})
     return cleaned
+
+
+def max_chars_constraint(field: str, *, prefix: str) -> models.CheckConstraint:
+    """The database's own limit on a typed free-text column: ``char_length(field) <= MAX_REASON_CHARS``, named
+    ``<prefix>_<field>_max_chars``. The model field carries ``max_length=MAX_REASON_CHARS`` too, so forms and the
+    API refuse a longer value with a 400 before the database would."""
+    return models.CheckConstraint(condition=LessThanOrEqual(Length(field), MAX_REASON_CHARS),
+                                  name=f"{prefix}_{field}_max_chars",
+                                  violation_error_message=f"Keep it to {MAX_REASON_CHARS} characters.")

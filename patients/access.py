@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 
@@ -43,6 +44,18 @@ def require_role(user: AnyUser, site: Site, roles: Iterable[str]) -> None:
     """Raise PermissionDenied unless ``user`` holds one of ``roles`` on ``site``."""
     if role_on(user, site) not in set(roles):
         raise PermissionDenied("Your role on this site does not allow this.")
+
+
+def two_factor_required(user: AnyUser) -> bool:
+    """Whether ``user`` must log in with a second factor (TOTP): anyone holding a role that signs
+    (``settings.PVTRACK_TWO_FACTOR_ROLES``: safety officers and administrators by default) on any site, and
+    Django staff (the admin site). Ward staff may enrol but need not (docs/operations.md, "Two-factor")."""
+    if not user.is_authenticated:
+        return False
+    if user.is_staff or user.is_superuser:
+        return True
+    roles = list(getattr(settings, "PVTRACK_TWO_FACTOR_ROLES", REVIEWERS))
+    return bool(roles) and Membership.objects.filter(user_id=user.pk, role__in=roles).exists()
 
 
 def can_record(user: AnyUser, site: Site) -> bool:

@@ -3,10 +3,12 @@
 - ``POST /api/v1/auth/login/`` with HTTP Basic credentials (or a logged-in browser session) answers
   ``{"expiry": ISO 8601 datetime, "token": str}``; the token is stored only as a SHA-512 digest and expires
   ``REST_KNOX["TOKEN_TTL"]`` after issue. Clients send ``Authorization: Token <token>``.
+- Users with two-factor authentication (``pvtrack.twofactor``) also send their authenticator code in the
+  ``X-OTP-Token`` header (else 403 ``two_factor_required``).
 - ``POST /api/v1/auth/logout/`` (with that token) deletes it; ``/api/v1/auth/logoutall/`` deletes all the
   user's tokens. Both answer 204.
-- After ``AXES_FAILURE_LIMIT`` failed logins for one username from one address, both the web login and the
-  token login answer 429 until ``AXES_COOLOFF_TIME`` has passed (:func:`lockout_response`).
+- Failed logins are throttled per username and address, per address and per username (``core.lockout``); a
+  locked-out web or token login answers 429 saying which and for how long (:func:`lockout_response`).
 """
 
 from __future__ import annotations
@@ -18,28 +20,24 @@ from django.shortcuts import render
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 from drf_spectacular.authentication import BasicScheme
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from knox import views as knox_views
 from rest_framework import serializers
 from rest_framework.authentication import BasicAuthentication, SessionAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
 from core.errors import PROBLEM_JSON, problem
-
-LOCKOUT_MESSAGE = ("Too many failed login attempts for this username from this computer. "
-                   "Login is locked for {minutes} minutes; try again later or ask an administrator to unlock it.")
-
-
-def lockout_minutes() -> int:
-    """The cool-off period in whole minutes (``AXES_COOLOFF_TIME``, a timedelta)."""
-    return int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+from core.lockout import lockout_message
+from core.otp import has_two_factor, verify_code
+from patients.access import two_factor_required
+from pvtrack.twofactor import is_verified
 
 
 def lockout_response(request: HttpRequest, original_response: HttpResponse | None = None,
                      credentials: dict | None = None) -> HttpResponse:
     """``AXES_LOCKOUT_CALLABLE``: 429 with the problem document (code ``locked_out``, ``core.errors``) for the
     API, else the login page with the lockout message (no password is echoed back)."""
-    message = LOCKOUT_MESSAGE.format(minutes=lockout_minutes())
+    message = lockout_message(request, credentials)
     if request.path.startswith("/api/"):
         status = settings.AXES_HTTP_RESPONSE_CODE
         return JsonResponse(problem(status, "locked_out", message), status=status, content_type=PROBLEM_JSON)
@@ -69,10 +67,33 @@ class TokenLoginView(knox_views.LoginView):
 
     authentication_classes = [AxesBasicAuthentication, SessionAuthentication]
 
-    @extend_schema(request=None, responses=inline_serializer(
-        "TokenLoginResponse", {"expiry": serializers.DateTimeField(), "token": serializers.CharField()}))
+    @extend_schema(request=None, parameters=[OpenApiParameter(
+        "X-OTP-Token", str, OpenApiParameter.HEADER, required=False,
+        description="The 6-digit authenticator code (or a recovery code): required from users with two-factor "
+                    "authentication (safety officers, administrators, and anyone enrolled)")],
+        responses=inline_serializer(
+            "TokenLoginResponse", {"expiry": serializers.DateTimeField(), "token": serializers.CharField()}))
     def post(self, request, format=None):
+        refused = second_factor_refusal(request)
+        if refused is not None:
+            return refused
         return super().post(request, format=format)
+
+
+def second_factor_refusal(request) -> HttpResponse | None:
+    """403 ``two_factor_required`` unless the user needs no second factor, the session is verified, or the
+    ``X-OTP-Token`` header carries a valid code (``core.otp.verify_code``; wrong codes are throttled per device)."""
+    user = request.user
+    enrolled = has_two_factor(user)
+    if not (enrolled or two_factor_required(user)) or is_verified(request._request):
+        return None
+    if not enrolled:
+        detail = "Your role requires two-factor authentication: set it up at /account/two-factor/ first."
+    elif verify_code(user, request.headers.get("X-OTP-Token", "")) is None:
+        detail = "Send the code of your authenticator app (or a recovery code) in the X-OTP-Token header."
+    else:
+        return None
+    return JsonResponse(problem(403, "two_factor_required", detail), status=403, content_type=PROBLEM_JSON)
 
 
 class TokenLogoutView(knox_views.LogoutView):

@@ -89,6 +89,9 @@ INSTALLED_APPS = [
     "rest_framework",
     "knox",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "django_filters",
     "drf_spectacular",
     "pgtrigger",
@@ -102,12 +105,17 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Cache-Control: no-store on every page and API answer (static files are served above, cacheable).
+    "core.nostore.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Sessions logged in before PVTRACK_AUTH_NOT_BEFORE (set by the restore procedure) are logged out.
     "pvtrack.auth_epoch.AuthEpochMiddleware",
+    # Second factor (TOTP): marks verified sessions, then sends unverified ones that need it to enrol or verify.
+    "django_otp.middleware.OTPMiddleware",
+    "pvtrack.twofactor.TwoFactorMiddleware",
     # Who, from where (web form or API) and which URL, attached to every audit event of the request.
     "core.audit.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -164,14 +172,29 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
-AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=30))
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Login throttling (core/lockout.py, docs/operations.md "Login throttling"): three tiers, each with its own limit of
+# failures within the cool-off window: one username on one computer (5), one computer for any usernames (20: password
+# spraying), one username from any computers (50: distributed guessing; NIST SP 800-63B §5.2.2 allows at most 100).
+PVTRACK_LOCKOUT_PER_USERNAME_AND_ADDRESS = env.int("PVTRACK_LOCKOUT_PER_USERNAME_AND_ADDRESS", default=5)
+PVTRACK_LOCKOUT_PER_ADDRESS = env.int("PVTRACK_LOCKOUT_PER_ADDRESS", default=20)
+PVTRACK_LOCKOUT_PER_USERNAME = env.int("PVTRACK_LOCKOUT_PER_USERNAME", default=50)
+AXES_HANDLER = "core.lockout.TieredLockoutHandler"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address", "username"]  # the order of core.lockout.TIERS
+AXES_FAILURE_LIMIT = PVTRACK_LOCKOUT_PER_USERNAME_AND_ADDRESS
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+# Attempts refused during a lockout are not counted: hammering one computer's lock never adds to the username tier.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "pvtrack.auth.lockout_response"
 AXES_HTTP_RESPONSE_CODE = 429
-# The client address is REMOTE_ADDR (axes' default), not a client-supplied X-Forwarded-For that an attacker
-# could vary to escape the lockout.
+# The client address: REMOTE_ADDR, or with PVTRACK_TRUSTED_PROXIES = n reverse proxies in front of gunicorn the n-th
+# X-Forwarded-For entry from the right (core/clientip.py). Never an entry the client wrote itself.
+PVTRACK_TRUSTED_PROXIES = env.int("PVTRACK_TRUSTED_PROXIES", default=0)
+AXES_CLIENT_IP_CALLABLE = "core.clientip.client_ip"
+# Two-factor authentication (django-otp, pvtrack/twofactor.py): required for these membership roles (the roles that
+# sign) and for Django staff; optional for everyone else. Comma-separated; empty turns the requirement off.
+PVTRACK_TWO_FACTOR_ROLES = env.list("PVTRACK_TWO_FACTOR_ROLES", default=["safety_officer", "administrator"])
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="pvtrack")
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
@@ -280,6 +303,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Adverse events of blinatumomab per patient and treatment cycle; benchmark runs.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema maps every operation: served to logged-in users (session or token) only.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "ENUM_NAME_OVERRIDES": {"ProblemCodeEnum": "core.errors.CODE_CHOICES"},
 }
 

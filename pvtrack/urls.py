@@ -11,6 +11,7 @@ from core import errors
 from patients import apis as patient_apis
 from patients import views as patient_views
 from pvtrack import auth as pvtrack_auth
+from pvtrack import twofactor
 from pvtrack import views as pvtrack_views
 from pvtrack.auth_epoch import EpochTokenAuthentication
 from reports import apis as report_apis
@@ -28,6 +29,8 @@ urlpatterns = [
     path("", patient_views.home, name="home"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("account/two-factor/", twofactor.two_factor_setup, name="two-factor-setup"),
+    path("account/two-factor/verify/", twofactor.two_factor_verify, name="two-factor-verify"),
     path("sites/<slug:site>/patients/", patient_views.patient_list, name="patient-list"),
     path("patients/<int:pk>/", ae_views.patient_detail, name="patient-detail"),
     path("patients/<int:pk>/timeline/", timeline_views.patient_timeline, name="patient-timeline"),

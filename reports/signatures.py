@@ -13,8 +13,10 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from core.lockout import lockout_message
+from core.otp import has_two_factor, verify_code
 from core.text import MAX_REASON_CHARS, clean_reason, visible
-from patients.access import REVIEWERS, require_role
+from patients.access import REVIEWERS, require_role, two_factor_required
 from reports.carry import carry_forward
 from reports.cells import canonical_sha256
 from reports.models import BenchmarkRun, Flag, RunSignoff
@@ -30,18 +32,50 @@ def results_sha256(run: BenchmarkRun) -> str:
     return canonical_sha256(run.results)
 
 
-def _verify_signer(*, acting_user: User, password: str, request: HttpRequest | None) -> str:
+def _verify_signer(*, acting_user: User, password: str, otp_code: str, request: HttpRequest | None) -> str:
     """Re-authenticate the signer (21 CFR 11.200: ID plus password); returns the printed name.
 
-    Goes through ``authenticate`` so failed attempts count toward the login lockout: callers check the
-    password outside their own transaction, so that the failure django-axes records is not rolled back with
-    the refused signature. Raises ValidationError if the password is wrong.
+    A signature is a login attempt under the login throttle (``core.lockout``): the failure django-axes records
+    is committed in its own transaction, so callers check the password before (outside) their signing
+    transaction and nothing rolls it back. Raises ValidationError keyed "password": code ``locked_out`` (with
+    the lockout message: which lock and for how long) when this attempt was refused by the throttle or locked
+    it, else "not correct". A signer with two-factor authentication (required for the roles that sign,
+    ``patients.access.two_factor_required``) also gives the authenticator code: ValidationError keyed
+    "otp_code" if it is missing or wrong (django-otp throttles wrong codes per device), or if the signer's role
+    requires two-factor and they have not enrolled.
     """
-    # The lockout backend needs a request; a command-line caller has none.
-    user = authenticate(request or HttpRequest(), username=acting_user.get_username(), password=password)
-    if user is None or user.pk != acting_user.pk:
-        raise ValidationError({"password": "The password is not correct: nothing was signed."})
-    return acting_user.get_full_name() or acting_user.get_username()
+    request = request or HttpRequest()  # the throttle needs a request; a command-line caller has none
+    user = authenticate(request, username=acting_user.get_username(), password=password)
+    if user is not None and user.pk == acting_user.pk:
+        _verify_second_factor(acting_user, otp_code)
+        return acting_user.get_full_name() or acting_user.get_username()
+    if getattr(request, "axes_locked_out", False):
+        message = lockout_message(request, getattr(request, "axes_credentials", None)
+                                  or {"username": acting_user.get_username()})
+        # Answered here, on the signature form: AxesMiddleware would replace the page with the login page.
+        request.axes_locked_out = False  # type: ignore[attr-defined]
+        raise ValidationError({"password": ValidationError(message, code="locked_out")})
+    raise ValidationError({"password": "The password is not correct: nothing was signed."})
+
+
+def signing_needs_code(user: User) -> bool:
+    """Whether ``user`` signs with an authenticator code besides the password."""
+    return has_two_factor(user) or two_factor_required(user)
+
+
+def _verify_second_factor(user: User, otp_code: str) -> None:
+    if has_two_factor(user):
+        if verify_code(user, otp_code) is None:
+            raise ValidationError({"otp_code": "The authenticator code is not correct (or was used already): nothing "
+                                               "was signed."})
+    elif two_factor_required(user):
+        raise ValidationError({"otp_code": "Your role signs with two-factor authentication: set it up under "
+                                           "Two-factor (/account/two-factor/) first. Nothing was signed."})
+
+
+def is_locked_out(error: ValidationError) -> bool:
+    """Whether a refused signature was refused by the login throttle (answer 429 rather than 400)."""
+    return any(e.code == "locked_out" for e in getattr(error, "error_dict", {}).get("password", []))
 
 
 def _refuse_reviewed(flag: Flag) -> None:
@@ -56,7 +90,7 @@ def _refuse_reviewed(flag: Flag) -> None:
                               f"in run {original.run_id} carries over (the comparison has not changed since).")
 
 
-def flag_review(*, flag: Flag, acting_user: User, comment: str, password: str,
+def flag_review(*, flag: Flag, acting_user: User, comment: str, password: str, otp_code: str = "",
                 request: HttpRequest | None = None) -> Flag:
     """Sign a flag's review: comment, re-entered password, printed name, meaning, time, run content hash.
 
@@ -69,7 +103,7 @@ def flag_review(*, flag: Flag, acting_user: User, comment: str, password: str,
     require_role(acting_user, flag.run.site, REVIEWERS)
     _refuse_reviewed(Flag.objects.select_related("reviewed_by", "carried_review__reviewed_by").get(pk=flag.pk))
     comment = clean_reason(comment, field="comment", what="what you concluded")
-    signer_name = _verify_signer(acting_user=acting_user, password=password, request=request)
+    signer_name = _verify_signer(acting_user=acting_user, password=password, otp_code=otp_code, request=request)
     with transaction.atomic():
         flag = Flag.objects.select_for_update(of=("self",)).select_related("run").get(pk=flag.pk)
         _refuse_reviewed(flag)  # a concurrent signature committed while the password was being checked
@@ -87,7 +121,7 @@ def _already_signed(signoff: RunSignoff) -> ValidationError:
                            f"{timezone.localtime(signoff.signed_at):%d %b %Y %H:%M}).")
 
 
-def run_signoff(*, run: BenchmarkRun, acting_user: User, password: str, comment: str = "",
+def run_signoff(*, run: BenchmarkRun, acting_user: User, password: str, comment: str = "", otp_code: str = "",
                 request: HttpRequest | None = None) -> RunSignoff:
     """Sign a finished benchmark run as a whole (see ``RunSignoff``); returns the signature.
 
@@ -103,7 +137,7 @@ def run_signoff(*, run: BenchmarkRun, acting_user: User, password: str, comment:
         raise ValidationError("Only a finished benchmark run can be signed.")
     if (existing := run.signoffs.filter(signed_by=acting_user).first()) is not None:
         raise _already_signed(existing)
-    name = _verify_signer(acting_user=acting_user, password=password, request=request)
+    name = _verify_signer(acting_user=acting_user, password=password, otp_code=otp_code, request=request)
     with transaction.atomic():
         # Sign-offs of one run queue on its row; FOR NO KEY UPDATE still lets flags and sign-offs reference it.
         locked = BenchmarkRun.objects.select_for_update(no_key=True).get(pk=run.pk)

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 
 from ae.selectors import grade_discrepancies_open, serious_events
 from core.errors import validation_errors
+from core.otp import SESSION_STEP_KEY
 from core.types import AuthenticatedRequest
 from patients import access
 from patients.models import Site
@@ -41,7 +42,14 @@ from reports.selectors import (
     signoffs_with_validity,
 )
 from reports.selectors import run_history as run_history_of
-from reports.signatures import FLAG_REVIEW_MEANING, RUN_SIGNOFF_MEANING, flag_review, run_signoff
+from reports.signatures import (
+    FLAG_REVIEW_MEANING,
+    RUN_SIGNOFF_MEANING,
+    flag_review,
+    is_locked_out,
+    run_signoff,
+    signing_needs_code,
+)
 
 
 def _report_response(request: AuthenticatedRequest, site: Site, *, review: dict[str, Any] | None = None,
@@ -69,6 +77,7 @@ def _report_response(request: AuthenticatedRequest, site: Site, *, review: dict[
         "in_progress": in_progress, "rows": rows, "editable": True,
         "waiting": in_progress is not None, "staleness": benchmark_staleness(site),
         "can_review": access.can_review(request.user, site),
+        "signing_needs_code": _signing_needs_code(request),
         "band_labels": GRADE_BAND_LABELS, "scope_labels": CYCLE_SCOPES,
         "quality_queries": grade_discrepancies_open(site=site),
         "serious_events": serious_events(site=site),
@@ -77,6 +86,15 @@ def _report_response(request: AuthenticatedRequest, site: Site, *, review: dict[
         "signoffs": (signed.signoffs if signed and signed.is_latest else signoffs_with_validity(run)) if run else [],
         "review": review, "signoff": signoff, "page_errors": page_errors,
     }, status=status)
+
+
+def _signing_needs_code(request: AuthenticatedRequest) -> bool:
+    """Whether the signature forms ask for the authenticator code; from the session (no query): a verified session
+    has an authenticator, an unverified one knows its second-factor step from the login."""
+    if getattr(request.user, "is_verified", lambda: False)():
+        return True
+    step = request.session.get(SESSION_STEP_KEY)
+    return bool(step) if step is not None else signing_needs_code(request.user)
 
 
 def _review_on_current_flag(review: dict[str, Any], rows: list[FlagRow], run: BenchmarkRun,
@@ -171,21 +189,22 @@ def cell_plots(request: AuthenticatedRequest, site: str, category: str, band: st
 
 @login_required
 @require_POST
-@sensitive_post_parameters("password")
+@sensitive_post_parameters("password", "otp_code")
 def flag_review_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """Sign a flag's review. Signed: back to the report (POST/redirect/GET). Refused (wrong password, blank
-    comment, reviewed meanwhile): the report again with status 400, the comment kept in its field and the
-    error next to the field it is about."""
+    comment, reviewed meanwhile): the report again with status 400 (429 when the login throttle refused it, saying
+    why), the comment kept in its field and the error next to the field it is about."""
     flag = get_object_or_404(flags_for(request.user)
                              .select_related("run__site"), pk=pk)
     comment = request.POST.get("comment", "")
     try:
         flag_review(flag=flag, acting_user=request.user, comment=comment,
-                    password=request.POST.get("password", ""), request=request)
+                    password=request.POST.get("password", ""), otp_code=request.POST.get("otp_code", ""),
+                    request=request)
     except PermissionDenied:
         messages.error(request, "Only a safety officer of this site can review flags.")
     except ValidationError as exc:
-        return _report_response(request, flag.run.site, status=400, review={
+        return _report_response(request, flag.run.site, status=429 if is_locked_out(exc) else 400, review={
             "flag": flag.pk, "flag_obj": flag, "comment": comment, "errors": validation_errors(exc)})
     else:
         messages.success(request, "Flag reviewed and signed.")
@@ -194,20 +213,21 @@ def flag_review_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-@sensitive_post_parameters("password")
+@sensitive_post_parameters("password", "otp_code")
 def run_signoff_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """Sign a benchmark run. Signed: back to the report. Refused (wrong password, signed already, also by a
-    concurrent request): the report again with status 400, the comment kept and the error at the form."""
+    concurrent request): the report again with status 400 (429 when the login throttle refused it, saying why),
+    the comment kept and the error at the form."""
     run = get_object_or_404(runs_for(request.user)
                             .select_related("site"), pk=pk)
     comment = request.POST.get("comment", "")
     try:
         run_signoff(run=run, acting_user=request.user, password=request.POST.get("password", ""),
-                    comment=comment, request=request)
+                    comment=comment, otp_code=request.POST.get("otp_code", ""), request=request)
     except PermissionDenied:
         messages.error(request, "Only a safety officer of this site can sign benchmark runs.")
     except ValidationError as exc:
-        return _report_response(request, run.site, status=400, signoff={
+        return _report_response(request, run.site, status=429 if is_locked_out(exc) else 400, signoff={
             "run": run.pk, "comment": comment, "errors": validation_errors(exc)})
     else:
         messages.success(request, f"Benchmark run {run.pk} signed.")

@@ -10,6 +10,7 @@ from django.db.models import F, Q
 from ae import grading
 from ae.models.events import AdverseEvent
 from core.audit import tracked
+from core.text import MAX_REASON_CHARS, max_chars_constraint
 
 
 def _choices(values) -> list[tuple[str, str]]:
@@ -25,7 +26,7 @@ def _entered_grade_fields() -> tuple[models.Field, models.Field]:
         models.PositiveSmallIntegerField(
             "your grade", null=True, blank=True,
             help_text="Leave empty to accept the computed grade."),
-        models.TextField("reason your grade differs", blank=True,
+        models.TextField("reason your grade differs", blank=True, max_length=MAX_REASON_CHARS,
                          help_text="Required when your grade differs from the computed grade."),
     )
 
@@ -66,6 +67,7 @@ class CRSAssessment(models.Model):
         ordering = ["adverse_event", "assessed_at", "id"]
         verbose_name = "CRS assessment"
         constraints = [
+            max_chars_constraint("grade_discrepancy_reason", prefix="crs"),
             models.CheckConstraint(
                 condition=Q(temperature_c__isnull=True) | Q(temperature_c__gte=25, temperature_c__lte=45),
                 name="crs_temperature_plausible", violation_error_message="Temperature must be 25–45 °C."),
@@ -141,6 +143,7 @@ class ICANSAssessment(models.Model):
         ordering = ["adverse_event", "assessed_at", "id"]
         verbose_name = "ICANS assessment"
         constraints = [
+            max_chars_constraint("grade_discrepancy_reason", prefix="icans"),
             models.CheckConstraint(condition=_in("tool", grading.ICANS_TOOLS), name="icans_tool_known"),
             models.CheckConstraint(
                 condition=Q(unable_to_perform=True, score__isnull=True) | Q(unable_to_perform=False,

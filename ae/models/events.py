@@ -27,6 +27,7 @@ from django.utils import timezone
 from ae.models.catalogue import CTCAETerm
 from core.audit import tracked
 from core.db import CheckConstraintsInOneQuery, LoadedRelationsNotRequeried
+from core.text import MAX_REASON_CHARS, max_chars_constraint
 from patients.models import Patient, TreatmentCycle
 
 
@@ -89,7 +90,8 @@ class AdverseEvent(CheckConstraintsInOneQuery, LoadedRelationsNotRequeried, mode
         "onset in follow-up after the cycle", default=False,
         help_text="Onset later than the cycle's end plus the follow-up window: recorded with a reason, not "
                   "treatment-emergent.")
-    follow_up_reason = models.TextField("why it is recorded after the cycle's window", blank=True)
+    follow_up_reason = models.TextField("why it is recorded after the cycle's window", blank=True,
+                                        max_length=MAX_REASON_CHARS)
     serious = models.BooleanField(default=False)
     sae_death = models.BooleanField("results in death", default=False)  # AESDTH
     sae_life_threatening = models.BooleanField("life-threatening", default=False)  # AESLIFE
@@ -120,12 +122,12 @@ class AdverseEvent(CheckConstraintsInOneQuery, LoadedRelationsNotRequeried, mode
     computed_grade = models.PositiveSmallIntegerField(null=True, blank=True)
     computed_rationale = models.TextField(blank=True)
     grade_discrepancy_reason = models.TextField(
-        "reason the grade differs from the computed grade", blank=True,
+        "reason the grade differs from the computed grade", blank=True, max_length=MAX_REASON_CHARS,
         help_text="Required when your grade differs from the grade computed from the recorded criteria.")
     discrepancy_resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True,
                                                 blank=True, related_name="+")
     discrepancy_resolved_at = models.DateTimeField(null=True, blank=True)
-    discrepancy_resolution_comment = models.TextField(blank=True)
+    discrepancy_resolution_comment = models.TextField(blank=True, max_length=MAX_REASON_CHARS)
 
     SAE_FIELDS = ("sae_death", "sae_life_threatening", "sae_hospitalization", "sae_disability",
                   "sae_congenital_anomaly", "sae_medically_important")
@@ -135,6 +137,8 @@ class AdverseEvent(CheckConstraintsInOneQuery, LoadedRelationsNotRequeried, mode
         verbose_name = "adverse event"
         constraints = [
             models.CheckConstraint(condition=Q(grade__gte=1, grade__lte=5), name="ae_grade_1_5"),
+            *(max_chars_constraint(f, prefix="ae") for f in (
+                "follow_up_reason", "grade_discrepancy_reason", "discrepancy_resolution_comment")),
             models.CheckConstraint(
                 condition=Q(resolution_date__isnull=True) | Q(resolution_date__gte=F("onset_date")),
                 name="ae_resolution_not_before_onset",
@@ -360,7 +364,7 @@ class AdverseEventRevision(models.Model):
     version = models.PositiveIntegerField(help_text="The event's version after this edit.")
     changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     changed_at = models.DateTimeField(auto_now_add=True)
-    reason = models.TextField()
+    reason = models.TextField(max_length=MAX_REASON_CHARS)
     changes = models.JSONField(help_text='{"field": ["old", "new"], ...}')
 
     class Meta:
@@ -368,6 +372,7 @@ class AdverseEventRevision(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["adverse_event", "version"], name="aerevision_one_per_version"),
             models.CheckConstraint(condition=~Q(reason=""), name="aerevision_reason_required"),
+            max_chars_constraint("reason", prefix="aerevision"),
         ]
         triggers = [pgtrigger.Protect(name="aerevision_append_only", operation=pgtrigger.Update | pgtrigger.Delete)]
 

@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from core.audit import tracked
+from core.text import MAX_REASON_CHARS, max_chars_constraint
 from patients.models import Site
 from reports.models.cohorts import BenchmarkCategory
 
@@ -99,7 +100,7 @@ class Flag(models.Model):
     reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                     related_name="+")
     reviewed_at = models.DateTimeField(null=True, blank=True)
-    review_comment = models.TextField(blank=True)
+    review_comment = models.TextField(blank=True, max_length=MAX_REASON_CHARS)
     #: Electronic signature of the review (21 CFR 11.50): printed name, meaning, and the exact run content
     #: signed (sha256 of the run's stored results); the date/time is ``reviewed_at``.
     signer_name = models.CharField(max_length=200, blank=True)
@@ -120,6 +121,7 @@ class Flag(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["run", "category", "grade_band", "cycle_scope"],
                                     name="flag_one_per_benchmark_cell"),
+            max_chars_constraint("review_comment", prefix="flag"),
             models.CheckConstraint(
                 condition=Q(reviewed_at__isnull=True, reviewed_by__isnull=True, review_comment="", signer_name="",
                             signature_meaning="", signed_results_sha256="")
@@ -216,13 +218,14 @@ class RunSignoff(models.Model):
     signer_name = models.CharField(max_length=200)
     signed_at = models.DateTimeField()
     meaning = models.CharField(max_length=300)
-    comment = models.TextField(blank=True)
+    comment = models.TextField(blank=True, max_length=MAX_REASON_CHARS)
     signed_results_sha256 = models.CharField(max_length=64)
 
     class Meta:
         ordering = ["run", "signed_at"]
         constraints = [
             models.UniqueConstraint(fields=["run", "signed_by"], name="runsignoff_once_per_signer"),
+            max_chars_constraint("comment", prefix="runsignoff"),
             models.CheckConstraint(condition=~Q(signer_name="") & ~Q(meaning="")
                                    & Q(signed_results_sha256__regex=r"^[0-9a-f]{64}$"),
                                    name="runsignoff_complete"),

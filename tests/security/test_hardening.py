@@ -139,7 +139,8 @@ def test_production_loads_lockout_tokens_and_the_policy(compose_services, tmp_pa
              "'auth': s.REST_FRAMEWORK['DEFAULT_AUTHENTICATION_CLASSES'], 'limit': s.AXES_FAILURE_LIMIT, "
              "'cooloff': s.AXES_COOLOFF_TIME.total_seconds(), 'ttl': s.REST_KNOX['TOKEN_TTL'].total_seconds(), "
              "'csp': s.CONTENT_SECURITY_POLICY['DIRECTIVES']['default-src'], 'session': s.SESSION_COOKIE_AGE, "
-             "'browser_close': s.SESSION_EXPIRE_AT_BROWSER_CLOSE}))")
+             "'browser_close': s.SESSION_EXPIRE_AT_BROWSER_CLOSE, 'handler': s.AXES_HANDLER, "
+             "'client_ip': s.AXES_CLIENT_IP_CALLABLE, 'proxies': s.PVTRACK_TRUSTED_PROXIES}))")
     result = run_with_compose_environment(["-c", probe], compose_services, tmp_path)
     assert result.returncode == 0, result.stderr
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
@@ -148,7 +149,10 @@ def test_production_loads_lockout_tokens_and_the_policy(compose_services, tmp_pa
     assert "csp.middleware.CSPMiddleware" in loaded["middleware"]
     assert loaded["auth"] == ["rest_framework.authentication.SessionAuthentication",
                               "pvtrack.auth_epoch.EpochTokenAuthentication"]  # knox, minus tokens before the epoch
-    assert (loaded["limit"], loaded["cooloff"], loaded["ttl"]) == (5, 30 * 60, 10 * 3600)
+    assert (loaded["limit"], loaded["cooloff"], loaded["ttl"]) == (5, 15 * 60, 10 * 3600)
+    assert (loaded["handler"], loaded["client_ip"]) == ("core.lockout.TieredLockoutHandler", "core.clientip.client_ip")
+    assert loaded["proxies"] == 1  # docker-compose.yml: one TLS proxy in front of gunicorn
+    assert "core.nostore.NoStoreMiddleware" in loaded["middleware"]
     assert loaded["csp"] == ["'self'"]
     assert (loaded["session"], loaded["browser_close"]) == (30 * 60, True)
 
@@ -234,3 +238,22 @@ def test_an_invalid_boolean_filter_answers_400_not_a_silently_unfiltered_list(cl
     response = client.get("/api/v1/adverse-events/?serious=maybe")
     assert response.status_code == 400 and "serious" in api_errors(response)
     assert client.get("/api/v1/adverse-events/?serious=true").status_code == 200
+
+
+# --- issue 11 finding 5: caches and the schema ------------------------------------------------------------------
+
+
+def test_pages_and_api_answers_are_never_stored_in_a_cache(client, nurse, patient):
+    client.force_login(nurse)
+    for url in ("/api/v1/patients/", f"/patients/{patient.pk}/", "/sites/ward-a/patients/", "/login/",
+                "/sites/ward-a/export.csv", "/api/v1/nonexistent/"):
+        response = client.get(url)
+        assert "no-store" in response.get("Cache-Control", ""), (url, response.status_code)
+        assert "private" in response["Cache-Control"]
+
+
+def test_the_api_schema_is_served_to_logged_in_users_only(client, nurse):
+    assert client.get("/api/v1/schema/").status_code in (401, 403)
+    client.force_login(nurse)
+    response = client.get("/api/v1/schema/")
+    assert response.status_code == 200 and b"/api/v1/adverse-events/" in response.content

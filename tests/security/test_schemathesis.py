@@ -1,6 +1,7 @@
 """API contract fuzzing: schemathesis generates requests for every operation of the app's own OpenAPI schema.
 
-The schema is served by the app (``/api/v1/schema/``), so the fuzzed contract is the one the code has now.
+The schema is the committed ``openapi.yaml`` (the app serves it at ``/api/v1/schema/`` to logged-in users only;
+``tests/test_openapi.py`` proves the file is what the code generates), so the fuzzed contract is the code's.
 Requests go in-process to the WSGI application, authenticated as ward A's nurse with an expiring knox token.
 Checks per response: no 5xx (``not_a_server_error``), and nothing of ward B — its study IDs, its site slug,
 its patients, cycles or events (:func:`no_other_site_data`). Path ids are drawn from the generated value,
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from pathlib import Path
 
 import hypothesis
 import pytest
@@ -29,7 +31,8 @@ MAX_EXAMPLES = 25
 FOREIGN_STUDY_IDS = ("BBB-901", "BBB-902")
 OWN_STUDY_ID = "AAA-001"
 
-schema = schemathesis.openapi.from_wsgi("/api/v1/schema/", application)
+schema = schemathesis.openapi.from_path(Path(__file__).resolve().parents[2] / "openapi.yaml")
+schema.app = application
 
 # Filled by the ``fuzz_data`` fixture before any case of an operation is generated.
 KNOWN: dict[str, object] = {}
