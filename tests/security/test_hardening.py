@@ -146,7 +146,8 @@ def test_production_loads_lockout_tokens_and_the_policy(compose_services, tmp_pa
     assert loaded["backends"][0] == "axes.backends.AxesStandaloneBackend"
     assert loaded["middleware"][-1] == "axes.middleware.AxesMiddleware"
     assert "csp.middleware.CSPMiddleware" in loaded["middleware"]
-    assert loaded["auth"] == ["rest_framework.authentication.SessionAuthentication", "knox.auth.TokenAuthentication"]
+    # knox token class first: a missing or bad token answers 401 with WWW-Authenticate: Token (issue 16)
+    assert loaded["auth"] == ["core.api.TokenAuthentication", "rest_framework.authentication.SessionAuthentication"]
     assert (loaded["limit"], loaded["cooloff"], loaded["ttl"]) == (5, 30 * 60, 10 * 3600)
     assert loaded["csp"] == ["'self'"]
     assert (loaded["session"], loaded["browser_close"]) == (30 * 60, True)
