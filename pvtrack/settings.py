@@ -269,7 +269,7 @@ REST_KNOX = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "pvtrack API",
     "DESCRIPTION": "Adverse events of blinatumomab per patient and treatment cycle; benchmark runs.",
-    "VERSION": "1.0.0",
+    "VERSION": "1.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "ENUM_NAME_OVERRIDES": {"ProblemCodeEnum": "core.errors.CODE_CHOICES"},
     # Separate request and response components: read-only fields (id, created_at, ...) are not asked for on
