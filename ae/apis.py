@@ -6,7 +6,7 @@ import dataclasses
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import filters, mixins, permissions, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -120,6 +120,13 @@ class AdverseEventSerializer(serializers.ModelSerializer):
             self.fields["cycle"].queryset = cycles_for(request.user, access.RECORDERS)
 
 
+class AdverseEventUpdateSerializer(AdverseEventSerializer):
+    """The body of PUT/PATCH (schema only): as for a create, and ``version`` — the version you edited — is
+    required (an edit without it answers 400); ``reason`` is needed whenever the edit changes something."""
+
+    always_required = ("version",)
+
+
 class BulkItemResultSerializer(serializers.Serializer):
     """What happened to one item of a bulk create (ae.services.bulk.BulkItemResult)."""
 
@@ -147,6 +154,8 @@ class BulkCreateResponseSerializer(serializers.Serializer):
     results = BulkItemResultSerializer(many=True)
 
 
+@extend_schema_view(update=extend_schema(request=AdverseEventUpdateSerializer),
+                    partial_update=extend_schema(request=AdverseEventUpdateSerializer))
 class AdverseEventViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
                           mixins.UpdateModelMixin, viewsets.GenericViewSet):
     """Adverse events. A change (PUT/PATCH) needs ``reason`` and the ``version`` it was based on;

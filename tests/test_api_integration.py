@@ -264,6 +264,8 @@ def test_request_bodies_are_json_only_and_request_components_leave_out_read_only
     assert set(create["required"]) == {"patient", "cycle", "term", "grade", "onset_date", "relatedness",
                                        "action_taken", "outcome"}
     assert not {"id", "usubjid", "created_at"} & set(components()["PatientRequest"]["properties"])
+    # an edit needs the version it was based on, even as a PATCH (the server answers 400 without it)
+    assert components()["PatchedAdverseEventUpdateRequest"]["required"] == ["version"]
 
 
 def test_response_components_require_what_the_server_always_returns():

@@ -131,9 +131,9 @@ def test_an_integrators_workflow_runs_through_the_generated_client(generated, li
 
     # a stale edit: the second edit from version 1 answers 409 with the current record
     patch = api("adverse_events.adverse_events_partial_update")
-    edit = model("PatchedAdverseEventRequest").from_dict({"grade": 3, "version": 1, "reason": "worse on day 4"})
+    edit = model("PatchedAdverseEventUpdateRequest").from_dict({"grade": 3, "version": 1, "reason": "worse on day 4"})
     assert patch.sync_detailed(tremor.id, client=client, body=edit).parsed.version == 2
-    stale = patch.sync_detailed(tremor.id, client=client, body=model("PatchedAdverseEventRequest").from_dict(
+    stale = patch.sync_detailed(tremor.id, client=client, body=model("PatchedAdverseEventUpdateRequest").from_dict(
         {"grade": 1, "version": 1, "reason": "better on day 5"}))
     assert stale.status_code == 409
     assert stale.parsed.code.value == "stale_version" and stale.parsed.current["version"] == 2
