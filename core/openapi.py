@@ -5,8 +5,9 @@ statuses it can answer (400 when it takes a body or query parameters, 401/403 wh
 404 on a single record, 409 on a write to a versioned record, 429, 500), each as ``application/problem+json``
 with the ``Problem`` component. Response components require every member the server always returns
 (``COMPONENT_SPLIT_REQUEST`` keeps request components apart); a serializer lists the members it may leave out in
-``response_optional``, and the request members it needs even in a PATCH in ``always_required``. The API token is declared as an HTTP bearer scheme (``Authorization: Bearer <token>``,
-RFC 6750; ``Token <token>`` is accepted too, :class:`core.api.TokenAuthentication`).
+``response_optional``, and the request members it needs even in a PATCH in ``always_required``. The API token is
+declared as an HTTP bearer scheme (``Authorization: Bearer <token>``, RFC 6750; ``Token <token>`` is accepted too,
+:class:`core.api.TokenAuthentication`).
 """
 
 from __future__ import annotations
@@ -91,8 +92,10 @@ class PvtrackAutoSchema(AutoSchema):
         if direction == "response" and schema.get("properties"):
             optional = set(getattr(serializer, "response_optional", ()))
             schema["required"] = sorted(set(schema["properties"]) - optional)
-        elif direction == "request" and getattr(serializer, "always_required", ()):  # also in a PATCH body
-            schema["required"] = sorted(set(schema.get("required", ())) | set(serializer.always_required))
+        elif direction == "request":  # members needed even in a PATCH body
+            needed: tuple[str, ...] = getattr(serializer, "always_required", ())
+            if needed:
+                schema["required"] = sorted(set(schema.get("required", ())) | set(needed))
         return schema
 
     def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:
