@@ -69,6 +69,14 @@ class AdverseEventFilter(django_filters.FilterSet):
         model = AdverseEvent
         fields = {"grade": ["exact", "gte", "lte"], "onset_date": ["gte", "lte"]}
 
+    def __init__(self, data: Any = None, *args: Any, **kwargs: Any) -> None:
+        # ``ordering`` is declared as a comma-separated array; generated clients (openapi-python-client) send an
+        # array as repeated parameters (?ordering=-grade&ordering=id), of which django-filter would read the last.
+        if data is not None and len(data.getlist("ordering")) > 1:
+            data = data.copy()
+            data.setlist("ordering", [",".join(data.getlist("ordering"))])
+        super().__init__(data, *args, **kwargs)
+
     def filter_term(self, queryset: QuerySet[AdverseEvent], name: str, value: str) -> QuerySet[AdverseEvent]:
         terms = terms_named(value)
         if not terms.exists():

@@ -129,6 +129,9 @@ def events(cycle, nurse):
     ("open=false", ["tremor"]),
     ("ordering=-onset_date", ["seizure", "crs", "tremor"]),
     ("ordering=-grade&grade__lte=3", ["crs", "tremor"]),
+    ("ordering=-grade,onset_date", ["seizure", "crs", "tremor"]),
+    # repeated, as generated clients send an array: the first key still leads (the last alone would sort by onset)
+    ("ordering=-grade&ordering=onset_date", ["seizure", "crs", "tremor"]),
 ])
 def test_adverse_events_filter_by_term_category_grade_seriousness_and_open_episodes(nurse_api, events, query,
                                                                                     expected):
