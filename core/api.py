@@ -61,13 +61,21 @@ class StrictFilterBackend(DjangoFilterBackend):
     """django-filter's backend that also refuses query parameters the view does not know (400 ``invalid``, the
     parameter named under ``errors``), so a misspelt or unsupported filter is never silently ignored (all rows
     returned). Known: the filterset's filters, the view's other filter backends' parameters (``search``,
-    ``ordering``), the paginator's ``limit``/``offset`` and DRF's ``format``."""
+    ``ordering``), the paginator's ``limit``/``offset`` and DRF's ``format``. A parameter given twice answers 400 too,
+unless it takes a list (``ordering``): only one of the values would be used."""
 
     def filter_queryset(self, request: Request, queryset: Any, view: Any) -> Any:
         unknown = sorted(set(request.query_params) - known_query_params(view, request, queryset))
         if unknown:
             raise ValidationError({name: ["Unknown query parameter (see the operation's parameters in openapi.yaml)."]
                                    for name in unknown})
+        filterset_class = self.get_filterset_class(view, queryset)
+        lists = {name for name, f in (filterset_class.base_filters.items() if filterset_class else ())
+                 if isinstance(f, django_filters.filters.BaseCSVFilter | django_filters.MultipleChoiceFilter)}
+        repeated = sorted(name for name in request.query_params
+                          if name not in lists and len(request.query_params.getlist(name)) > 1)
+        if repeated:  # only one value would be used: refuse rather than silently drop the others
+            raise ValidationError({name: ["Give this query parameter once."] for name in repeated})
         return super().filter_queryset(request, queryset, view)
 
 

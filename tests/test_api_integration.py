@@ -90,6 +90,13 @@ def test_an_unknown_query_parameter_answers_400_naming_it(nurse_api, url, param)
     assert param in api_errors(response)
 
 
+@pytest.mark.parametrize("query", ["grade=1&grade=4", "term=Tremor&term=Seizure", "limit=1&limit=2"])
+def test_a_parameter_given_twice_answers_400_instead_of_using_one_value(nurse_api, query):
+    response = nurse_api.get(f"{EVENTS}?{query}")
+    assert response.status_code == 400
+    assert query.split("=")[0] in api_errors(response)
+
+
 def test_known_parameters_still_work_with_paging(nurse_api, cycle, nurse):
     make_event(cycle, "Tremor", grade=1, user=nurse)
     response = nurse_api.get(f"{EVENTS}?limit=1&offset=0&format=json")
