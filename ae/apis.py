@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-import django_filters
+import dataclasses
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import filters, mixins, permissions, serializers, viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from ae.filters import AdverseEventFilter
 from ae.models import AdverseEvent, CTCAEGrade, CTCAETerm
 from ae.selectors import adverse_events_for, with_treatment_emergent
+from ae.services.bulk import MAX_BATCH, adverse_events_create_bulk
 from ae.services.events import EDITABLE_FIELDS, adverse_event_create, adverse_event_update
 from ae.synonyms import term_search
+from core.api import StrictFilterBackend
 from core.idempotency import idempotent_create
 from core.text import MAX_REASON_CHARS
 from patients import access
@@ -68,7 +73,7 @@ class CTCAETermViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = CTCAETermSerializer
     queryset = CTCAETerm.objects.prefetch_related(Prefetch("grades", queryset=CTCAEGrade.objects.order_by("grade")))
-    filter_backends = [CTCAETermSearchFilter]
+    filter_backends = [StrictFilterBackend, CTCAETermSearchFilter]
 
 
 class AdverseEventSerializer(serializers.ModelSerializer):
@@ -115,17 +120,42 @@ class AdverseEventSerializer(serializers.ModelSerializer):
             self.fields["cycle"].queryset = cycles_for(request.user, access.RECORDERS)
 
 
-class AdverseEventFilter(django_filters.FilterSet):
-    """Query parameters of the AE list; an unknown value answers 400 instead of being silently ignored."""
+class AdverseEventUpdateSerializer(AdverseEventSerializer):
+    """The body of PUT/PATCH (schema only): as for a create, and ``version`` — the version you edited — is
+    required (an edit without it answers 400); ``reason`` is needed whenever the edit changes something."""
 
-    serious = django_filters.TypedChoiceFilter(choices=[("true", "true"), ("false", "false")],
-                                               coerce=lambda value: value == "true")
-
-    class Meta:
-        model = AdverseEvent
-        fields = ["patient", "cycle", "grade", "serious"]
+    always_required = ("version",)
 
 
+class BulkItemResultSerializer(serializers.Serializer):
+    """What happened to one item of a bulk create (ae.services.bulk.BulkItemResult)."""
+
+    index = serializers.IntegerField(help_text="0-based position of the item in the request array.")
+    status = serializers.ChoiceField(choices=[("created", "created"), ("duplicate", "duplicate"),
+                                              ("error", "error")])
+    id = serializers.IntegerField(allow_null=True, help_text="created: the new event's id; else null.")
+    duplicate_of = serializers.IntegerField(
+        allow_null=True, help_text="duplicate: the id of the event already recorded (same CTCAE term and onset in "
+                                   "the cycle, or an open episode of the term); nothing was created.")
+    code = serializers.CharField(allow_null=True, help_text="duplicate or error: the problem code "
+                                                            "(docs/api-errors.md); null when created.")
+    detail = serializers.CharField(allow_null=True, help_text="duplicate or error: one sentence; null when created.")
+    errors = serializers.DictField(  # type: ignore[assignment]  # a field named like Serializer.errors
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text='error: field name -> messages ("non_field_errors" for the item as a whole); else {}.')
+
+
+class BulkCreateResponseSerializer(serializers.Serializer):
+    """The answer to a bulk create: counts and one result per item, in request order."""
+
+    created = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    failed = serializers.IntegerField(help_text="Items answered with status error.")
+    results = BulkItemResultSerializer(many=True)
+
+
+@extend_schema_view(update=extend_schema(request=AdverseEventUpdateSerializer),
+                    partial_update=extend_schema(request=AdverseEventUpdateSerializer))
 class AdverseEventViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
                           mixins.UpdateModelMixin, viewsets.GenericViewSet):
     """Adverse events. A change (PUT/PATCH) needs ``reason`` and the ``version`` it was based on;
@@ -149,6 +179,43 @@ class AdverseEventViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins
         serializer.instance = adverse_event_create(
             acting_user=self.request.user, confirm_separate=serializer.validated_data.get("confirm_separate", False),
             **data)
+
+    @extend_schema(
+        request=AdverseEventSerializer(many=True), responses={200: BulkCreateResponseSerializer},
+        summary="Create up to 1000 adverse events at once, per item")
+    @action(detail=False, methods=["post"], url_path="bulk")
+    @idempotent_create
+    def bulk(self, request, *args, **kwargs):
+        """Create several events: a JSON array of adverse events (as for a single create) in, one result per item
+        out — created (``id``), duplicate (``duplicate_of``: nothing created) or error (``code``, ``errors``).
+
+        Per item, not all-or-nothing: a failing item is skipped and reported, the others are saved; the batch
+        commits at once and requests one benchmark run. ``Idempotency-Key`` makes a retried batch safe; without
+        it a retry answers "duplicate" for the events already recorded. A body that is not an array of 1-1000
+        items answers 400.
+        """
+        if not isinstance(request.data, list) or not 1 <= len(request.data) <= MAX_BATCH:
+            raise DjangoValidationError(f"Send a JSON array of 1 to {MAX_BATCH} adverse events.")
+        results, valid = {}, []
+        for index, item in enumerate(request.data):
+            serializer = self.get_serializer(data=item)
+            if serializer.is_valid():
+                data = {k: v for k, v in serializer.validated_data.items()
+                        if k in EDITABLE_FIELDS or k in ("patient", "confirm_separate")}
+                valid.append((index, data))
+            else:
+                errors = {("non_field_errors" if k == "__all__" else k): [str(m) for m in v] if isinstance(v, list)
+                          else [str(v)] for k, v in serializer.errors.items()}
+                field, messages = next(iter(errors.items()))
+                results[index] = {"index": index, "status": "error", "id": None, "duplicate_of": None,
+                                  "code": "invalid", "detail": messages[0] if field == "non_field_errors"
+                                  else f"{field}: {messages[0]}", "errors": errors}
+        for outcome in adverse_events_create_bulk(events=valid, acting_user=request.user):
+            results[outcome.index] = dataclasses.asdict(outcome)
+        ordered = [results[index] for index in sorted(results)]
+        counts = {status: sum(1 for r in ordered if r["status"] == status) for status in ("created", "duplicate")}
+        return Response({"created": counts["created"], "duplicates": counts["duplicate"],
+                         "failed": len(ordered) - counts["created"] - counts["duplicate"], "results": ordered})
 
     def update(self, request, *args, **kwargs):
         event = self.get_object()

@@ -94,6 +94,7 @@ def idempotent_create(create: Callable[..., Response]) -> Callable[..., Response
                                                              response_body=response.data)
             return response
 
+    wrapper.idempotent = True  # type: ignore[attr-defined]  # core.openapi declares the Idempotency-Key header
     return wrapper
 
 

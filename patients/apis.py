@@ -10,6 +10,7 @@ from rest_framework import mixins, permissions, serializers, viewsets
 from core.idempotency import idempotent_create
 from core.text import MAX_REASON_CHARS
 from patients import access
+from patients.filters import PatientFilter, TreatmentCycleFilter
 from patients.models import Patient, TreatmentCycle
 from patients.selectors import cycles_for, patients_for
 from patients.services import cycle_save, patient_save
@@ -97,7 +98,7 @@ class ReasonedWriteViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixin
 
 class PatientViewSet(ReasonedWriteViewSet):
     serializer_class = PatientSerializer
-    filterset_fields = ["site__slug", "disease_status"]
+    filterset_class = PatientFilter
     model = Patient
 
     @staticmethod
@@ -128,7 +129,7 @@ class TreatmentCycleSerializer(serializers.ModelSerializer):
 
 class TreatmentCycleViewSet(ReasonedWriteViewSet):
     serializer_class = TreatmentCycleSerializer
-    filterset_fields = ["patient", "number"]
+    filterset_class = TreatmentCycleFilter
     model = TreatmentCycle
 
     @staticmethod

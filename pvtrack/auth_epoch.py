@@ -10,8 +10,8 @@ in the restored database is refused and users log in again. Unset (the default),
 - Sessions: the log-in time (Unix seconds) is stored in the session under ``LOGIN_AT_KEY`` when a user logs in
   (``user_logged_in``); ``AuthEpochMiddleware`` logs out (and flushes) a session logged in before the epoch,
   or one without a log-in time (older than this rule).
-- API tokens: ``EpochTokenAuthentication`` (knox's ``TokenAuthentication``) refuses a token whose ``created``
-  is before the epoch: "Invalid token.", answered as for an unknown token (403: session authentication comes first).
+- API tokens: ``EpochTokenAuthentication`` (``core.api.TokenAuthentication``: knox, ``Token`` or ``Bearer``) refuses a
+  token whose ``created`` is before the epoch: "Invalid token.", answered as for an unknown token (401).
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from django.conf import settings
 from django.contrib.auth import SESSION_KEY, logout, user_logged_in
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
-from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
-from knox.auth import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
+
+from core.api import TokenAuthentication
 
 LOGIN_AT_KEY = "pvtrack_login_at"
 
@@ -68,8 +68,3 @@ class EpochTokenAuthentication(TokenAuthentication):
             raise AuthenticationFailed("Invalid token.")
         return user, auth_token
 
-
-class EpochTokenScheme(KnoxTokenScheme):
-    """OpenAPI: :class:`EpochTokenAuthentication` is knox's token scheme."""
-
-    target_class = EpochTokenAuthentication  # type: ignore[assignment]  # drf-spectacular accepts the class

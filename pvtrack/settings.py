@@ -268,15 +268,18 @@ CONTENT_SECURITY_POLICY = {
 
 # --- REST API -------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # The token class first: a request without credentials answers 401 with "WWW-Authenticate: Token" (the first
+    # class names the challenge; SessionAuthentication has none, which made DRF answer 403).
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "pvtrack.auth_epoch.EpochTokenAuthentication",  # core.api.TokenAuthentication minus tokens before the epoch
         "rest_framework.authentication.SessionAuthentication",
-        "pvtrack.auth_epoch.EpochTokenAuthentication",  # knox tokens, minus those before the auth epoch
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # Unknown query parameters answer 400 (core.api.StrictFilterBackend).
+    "DEFAULT_FILTER_BACKENDS": ["core.api.StrictFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "core.api.LimitOffsetPagination",
-    "DEFAULT_PARSER_CLASSES": ["core.api.JSONParser", "rest_framework.parsers.FormParser",
-                               "rest_framework.parsers.MultiPartParser"],
+    # JSON only (docs/api-changelog.md): one request encoding, so generated clients send JSON.
+    "DEFAULT_PARSER_CLASSES": ["core.api.JSONParser"],
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "core.openapi.PvtrackAutoSchema",
     # One error shape for every API error (RFC 9457 problem details with a stable "code"): core/errors.py.
@@ -301,11 +304,14 @@ REST_KNOX = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "pvtrack API",
     "DESCRIPTION": "Adverse events of blinatumomab per patient and treatment cycle; benchmark runs.",
-    "VERSION": "1.0.0",
+    "VERSION": "1.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # The schema maps every operation: served to logged-in users (session or token) only.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "ENUM_NAME_OVERRIDES": {"ProblemCodeEnum": "core.errors.CODE_CHOICES"},
+    # Separate request and response components: read-only fields (id, created_at, ...) are not asked for on
+    # create, and response components require every member the server always returns (core/openapi.py).
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 # --- Celery ---------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers, viewsets
 
 from reports.models import BenchmarkCategory, BenchmarkRun, Flag
+from reports.run_schema import InputsField, ResultsField
 from reports.selectors import runs_for
 
 if TYPE_CHECKING:
@@ -65,6 +66,8 @@ class FlagSerializer(serializers.ModelSerializer):
 class BenchmarkRunSerializer(serializers.ModelSerializer):
     site: serializers.SlugRelatedField[Site] = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     flags = FlagSerializer(many=True, read_only=True)
+    inputs = InputsField(read_only=True)
+    results = ResultsField(read_only=True)
 
     class Meta:
         model = BenchmarkRun

@@ -17,7 +17,7 @@ from ae.models import AdverseEvent, CTCAETerm
 from patients.models import Membership, Patient, Site, TreatmentCycle
 
 PASSWORD = "correct-horse-battery-9"
-COMMITTING_MARKERS = ("worker", "browser", "concurrency")
+COMMITTING_MARKERS = ("worker", "browser", "concurrency", "client")
 
 
 def pytest_collection_modifyitems(config, items):

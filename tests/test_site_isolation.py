@@ -259,13 +259,26 @@ API_LISTS = [
     ("/api/v1/patients/", "patient", "b_patient"),
     ("/api/v1/patients/?site__slug=ward-a", "patient", None),
     ("/api/v1/cycles/", "cycle", "b_cycle"),
-    ("/api/v1/cycles/?patient={patient}", "cycle", None),
     ("/api/v1/adverse-events/", "event", "b_event"),
-    ("/api/v1/adverse-events/?patient={patient}", "event", None),
-    ("/api/v1/adverse-events/?cycle={cycle}", "event", None),
     ("/api/v1/benchmark-runs/", "run", "b_run"),
     ("/api/v1/benchmark-runs/?site__slug=ward-a", "run", None),
+    ("/api/v1/patients/?study_id=KRK-001", "patient", None),
 ]
+
+# Filters naming a record of ward A: the outsider's answer must not tell it from a record that does not exist.
+ID_FILTERS = ["/api/v1/cycles/?patient={id}", "/api/v1/adverse-events/?patient={id}",
+              "/api/v1/adverse-events/?cycle={id}"]
+
+
+@pytest.mark.parametrize("url", ID_FILTERS)
+def test_filters_answer_another_wards_ids_like_ids_that_do_not_exist(wards, personas, url):
+    """Issue 11 finding 4: ?patient=<ward A's id> answered 200 empty but ?patient=999999 400 (existence leaked)."""
+    record = wards.cycle if "cycle=" in url else wards.patient
+    theirs = personas["outsider"].get(url.format(id=record.pk))
+    missing = personas["outsider"].get(url.format(id=999999))
+    assert theirs.status_code == missing.status_code == 400
+    assert theirs.json() == missing.json()
+    assert personas["nurse"].get(url.format(id=record.pk)).status_code == 200  # ward A's nurse filters by it
 
 
 def _ids(response) -> set[int]:

@@ -509,8 +509,9 @@ def test_a_limit_that_rounds_to_zero_is_a_grading_input_error():
 
 @pytest.mark.parametrize("url", [CRS_URL, ICANS_URL, LAB_URL])
 def test_api_requires_login(client, db, url):
-    """Grading endpoints need an authenticated user (403 for anonymous session clients)."""
-    assert post(client, url, {}).status_code == 403
+    """Grading endpoints need an authenticated user: 401 with the token challenge (issue 16; it was 403)."""
+    response = post(client, url, {})
+    assert response.status_code == 401 and response["WWW-Authenticate"] == "Token"
 
 
 def test_oxygen_device_vocabulary_is_complete():

@@ -147,8 +147,10 @@ def test_production_loads_lockout_tokens_and_the_policy(compose_services, tmp_pa
     assert loaded["backends"][0] == "axes.backends.AxesStandaloneBackend"
     assert loaded["middleware"][-1] == "axes.middleware.AxesMiddleware"
     assert "csp.middleware.CSPMiddleware" in loaded["middleware"]
-    assert loaded["auth"] == ["rest_framework.authentication.SessionAuthentication",
-                              "pvtrack.auth_epoch.EpochTokenAuthentication"]  # knox, minus tokens before the epoch
+    # the token class first: a missing or bad token answers 401 with WWW-Authenticate: Token (issue 16); it is
+    # core.api.TokenAuthentication minus the tokens created before the auth epoch (issue 19)
+    assert loaded["auth"] == ["pvtrack.auth_epoch.EpochTokenAuthentication",
+                              "rest_framework.authentication.SessionAuthentication"]
     assert (loaded["limit"], loaded["cooloff"], loaded["ttl"]) == (5, 15 * 60, 10 * 3600)
     assert (loaded["handler"], loaded["client_ip"]) == ("core.lockout.TieredLockoutHandler", "core.clientip.client_ip")
     assert loaded["proxies"] == 1  # docker-compose.yml: one TLS proxy in front of gunicorn

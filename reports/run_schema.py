@@ -1,0 +1,152 @@
+"""OpenAPI types of a benchmark run's stored ``inputs`` and ``results`` (what ``reports.benchmark.collect_inputs``
+and ``reports.benchmark.compute`` return, method version ``reports.benchmark.METHOD_VERSION``).
+
+Schema only: the API returns the stored JSON as it is. Members marked optional (``response_optional``) may be
+missing from runs stored by an earlier method version; nested statistics whose shape belongs to the method
+(two-step sensitivity, case mix, sequential boundary, ward profile) are typed as objects. Proportions are in
+0-1, counts are patients (never events), p-values one-sided.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+_OBJECT = serializers.DictField
+_NUMBER = serializers.FloatField
+
+
+class WardCountSerializer(serializers.Serializer):
+    """The ward's patients with >= 1 treatment-emergent event (x) over patients treated (n)."""
+
+    x = serializers.IntegerField()
+    n = serializers.IntegerField()
+    rate = _NUMBER(allow_null=True, help_text="x/n; null when n = 0.")
+    ci = serializers.ListField(child=_NUMBER(), allow_null=True, help_text="Clopper-Pearson 95% [low, high].")
+
+
+class PooledSerializer(serializers.Serializer):
+    """The pooled benchmark of the cell (binomial-normal GLMM, or a labelled weak common-effect count)."""
+
+    response_optional = ("events", "total", "mu", "se_mu", "ci_critical", "pi_critical", "reason", "tau2", "i2")
+    method = serializers.CharField()
+    k = serializers.IntegerField(help_text="Cohorts pooled.")
+    events = serializers.IntegerField()
+    total = serializers.IntegerField()
+    median = _NUMBER(allow_null=True)
+    marginal_mean = _NUMBER(help_text="The benchmark proportion the flags are judged against.")
+    ci = serializers.ListField(child=_NUMBER(), allow_null=True)
+    pi = serializers.ListField(child=_NUMBER(), allow_null=True, help_text="95% prediction interval.")
+    tau2 = _NUMBER(allow_null=True)
+    i2 = _NUMBER(allow_null=True)
+    mu = _NUMBER(allow_null=True)
+    se_mu = _NUMBER(allow_null=True)
+    ci_critical = _NUMBER(allow_null=True)
+    pi_critical = _NUMBER(allow_null=True)
+    weak = serializers.BooleanField()
+    reason = serializers.CharField(allow_null=True, allow_blank=True)
+
+
+class CellCohortSerializer(serializers.Serializer):
+    """A published cohort figure used in the cell."""
+
+    response_optional = ("scale", "schedule", "population", "labels")
+    cohort = serializers.CharField()
+    short_name = serializers.CharField()
+    x = serializers.IntegerField()
+    n = serializers.IntegerField()
+    rate = _NUMBER()
+    scale = serializers.CharField(allow_null=True)
+    schedule = serializers.CharField(allow_null=True)
+    population = serializers.CharField(allow_null=True)
+    labels = serializers.ListField(child=serializers.CharField())
+
+
+class CellFlagSerializer(serializers.Serializer):
+    """The flag the cell raised: ALARM, ALERT, CHECK ASCERTAINMENT or WATCH."""
+
+    level = serializers.CharField()
+    direction = serializers.CharField()
+    p_value = _NUMBER(allow_null=True)
+    message = serializers.CharField()
+
+
+class ResultFlagSerializer(CellFlagSerializer):
+    """A flag of the run, with the cell it belongs to."""
+
+    category = serializers.CharField()
+    grade_band = serializers.CharField()
+    cycle_scope = serializers.CharField()
+
+
+class CellSerializer(serializers.Serializer):
+    """One benchmark cell: category x grade band (any, ge3) x cycle scope (all, first)."""
+
+    response_optional = ("note", "two_step", "case_mix", "sequential", "p_fixed", "predictive_range",
+                         "posterior_above", "excluded", "category_name")
+    category = serializers.CharField(help_text="Benchmark category slug.")
+    category_name = serializers.CharField()
+    grade_band = serializers.CharField(help_text='"any" or "ge3".')
+    cycle_scope = serializers.CharField(help_text='"all" cycles or "first".')
+    ward = WardCountSerializer()
+    cohorts = CellCohortSerializer(many=True)
+    excluded = serializers.ListField(child=_OBJECT(), help_text="Figures left out, each with its reason.")
+    pooled = PooledSerializer(allow_null=True)
+    two_step = _OBJECT(allow_null=True, help_text="Two-step logit REML/Hartung-Knapp sensitivity (k >= 2).")
+    p_upper = _NUMBER(allow_null=True, help_text="Exact predictive tail P(X >= x).")
+    p_lower = _NUMBER(allow_null=True, help_text="Exact predictive tail P(X <= x).")
+    p_fixed = _NUMBER(allow_null=True)
+    predictive_range = serializers.ListField(child=_NUMBER(), allow_null=True)
+    posterior_above = _NUMBER(allow_null=True, help_text="Bayesian P(ward rate > benchmark); never flags.")
+    case_mix = _OBJECT(allow_null=True, help_text="O/E over marrow-blast strata.")
+    sequential = _OBJECT(allow_null=True, help_text="Pocock-type boundary (Ivanova 2005).")
+    flag = CellFlagSerializer(allow_null=True)
+    note = serializers.CharField(help_text="Why the cell has no comparison, when it has none.")
+
+
+class BenchmarkResultsSerializer(serializers.Serializer):
+    """``results`` of a finished run."""
+
+    response_optional = ("n_comparisons", "ward_profile")
+    method_version = serializers.CharField()
+    cells = CellSerializer(many=True)
+    n_comparisons = serializers.IntegerField(help_text="Cells with a pooled benchmark and ward patients.")
+    flags = ResultFlagSerializer(many=True)
+    ward_profile = _OBJECT(allow_null=True, help_text="Schedule, population and grading-scale family of the ward.")
+
+
+class CategoryInputSerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    terms = serializers.ListField(child=serializers.CharField(), help_text="CTCAE v5.0 terms counted.")
+
+
+class DenominatorsSerializer(serializers.Serializer):
+    all = serializers.IntegerField(help_text="Patients with >= 1 cycle.")
+    first = serializers.IntegerField(help_text="Patients with a cycle 1.")
+
+
+class BenchmarkInputsSerializer(serializers.Serializer):
+    """``inputs`` of a run: the ward's counts, the cohort figures and the thresholds used."""
+
+    response_optional = ("strata", "ward_profile", "excluded_cohort")
+    site = serializers.CharField()
+    method_version = serializers.CharField()
+    thresholds = _OBJECT()
+    denominators = DenominatorsSerializer()
+    strata = serializers.DictField(child=serializers.IntegerField())
+    categories = CategoryInputSerializer(many=True)
+    ward = serializers.DictField(child=serializers.IntegerField(), help_text='"<category>|<band>|<scope>" -> x.')
+    ward_profile = _OBJECT(allow_null=True)
+    figures = serializers.ListField(child=_OBJECT(), help_text="Published cohort figures (patients).")
+    excluded_cohort = serializers.CharField(allow_null=True, help_text="The cohort a demo ward is rebuilt from.")
+
+
+@extend_schema_field(BenchmarkInputsSerializer(allow_null=True))
+class InputsField(serializers.JSONField):
+    """A run's stored inputs (null until the run has started)."""
+
+
+@extend_schema_field(BenchmarkResultsSerializer(allow_null=True))
+class ResultsField(serializers.JSONField):
+    """A run's stored results (null until the run has finished)."""
