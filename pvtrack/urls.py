@@ -19,7 +19,12 @@ from reports import views as report_views
 router = DefaultRouter()
 router.register("patients", patient_apis.PatientViewSet, basename="patient")
 router.register("cycles", patient_apis.TreatmentCycleViewSet, basename="cycle")
+router.register("dosing-steps", patient_apis.DosingStepViewSet, basename="dosing-step")
+router.register("interruptions", patient_apis.InfusionInterruptionViewSet, basename="interruption")
+router.register("hospital-stays", patient_apis.HospitalStayViewSet, basename="hospital-stay")
+router.register("next-therapies", patient_apis.NextTherapyViewSet, basename="next-therapy")
 router.register("adverse-events", ae_apis.AdverseEventViewSet, basename="adverse-event")
+router.register("event-treatments", ae_apis.EventTreatmentViewSet, basename="event-treatment")
 router.register("ctcae-terms", ae_apis.CTCAETermViewSet, basename="ctcae-term")
 router.register("benchmark-runs", report_apis.BenchmarkRunViewSet, basename="benchmark-run")
 
