@@ -36,6 +36,8 @@ urlpatterns = [
     path("patients/<int:pk>/", ae_views.patient_detail, name="patient-detail"),
     path("patients/<int:patient_pk>/cycles/new/", patient_views.cycle_form, name="cycle-create"),
     path("patients/<int:patient_pk>/cycles/<int:pk>/edit/", patient_views.cycle_form, name="cycle-edit"),
+    path("patients/<int:patient_pk>/cycles/<int:pk>/treatment/", patient_views.cycle_treatment,
+         name="cycle-treatment"),
     path("patients/<int:patient_pk>/events/new/", ae_views.event_create, name="event-create"),
     path("events/<int:pk>/edit/", ae_views.event_edit, name="event-edit"),
     path("events/<int:pk>/history/", ae_views.event_history, name="event-history"),

@@ -242,3 +242,23 @@ def test_the_xie_demo_ward_has_xies_regimen():
                 cycle.dexamethasone_dose_unit) == ("yes", Decimal("5"), "mg_m2")
         assert [(s.kind, s.admitted_on, s.discharged_on) for s in cycle.stays.all()] == [
             ("ward", cycle.start_date, cycle.end_date)]
+
+
+# --- the web page of a cycle's treatment data --------------------------------------------------------------------
+
+def test_the_treatment_page_records_rows_and_shows_the_restart_flag(client, nurse, outsider, cycle):
+    client.force_login(nurse)
+    url = f"/patients/{cycle.patient.pk}/cycles/{cycle.pk}/treatment/"
+    response = client.post(url, {"record": "interruption", "interruption-stopped_at": "2026-01-06T10:00",
+                                 "interruption-restarted_at": "2026-01-06T16:30", "interruption-cause": "seizure",
+                                 "interruption-dexamethasone_before_restart": "not_recorded"})
+    assert response.status_code == 302
+    page = client.get(url).content.decode()
+    assert "6.5 h interruption" in page and "is not recorded" in page
+    refused = client.post(url, {"record": "step", "step-from_day": 1, "step-dose": "9", "step-unit": "ug_day"})
+    assert refused.status_code == 200 and "45 kg" in refused.content.decode()
+    assert client.post(url, {"record": "therapy", "therapy-kind": "hsct",
+                             "therapy-start_date": "2026-03-01"}).status_code == 302
+    assert NextTherapy.objects.filter(patient=cycle.patient, kind="hsct").exists()
+    client.force_login(outsider)
+    assert client.get(url).status_code == 404
