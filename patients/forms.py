@@ -63,6 +63,7 @@ class TreatmentCycleForm(forms.ModelForm):
             self.initial.pop("dexamethasone_premedication", None)
             premedication = self.fields["dexamethasone_premedication"]
             premedication.choices = [("", "— choose —"), *Recorded.choices]  # type: ignore[attr-defined]
+            premedication.initial = None
             if not self.is_bound:
                 self.initial.setdefault("number", patient.cycles.count() + 1)
         else:  # editing a submitted cycle: the reason goes into its audit trail

@@ -323,6 +323,21 @@ class TreatmentCycle(models.Model):
                 RETURN NEW;
                 """,  # noqa: S608 - the f-string inserts only the integer constant MAX_START_AHEAD_DAYS
             ),
+            # A fixed dose (µg/day) needs a weight >= 45 kg: lowering the weight must not orphan such steps.
+            pgtrigger.Trigger(  # the f-string holds only the numeric constant FIXED_DOSE_MIN_KG
+                name="cycle_weight_keeps_fixed_doses_valid",
+                operation=pgtrigger.Update,
+                when=pgtrigger.Before,
+                condition=pgtrigger.Q(old__weight_kg__df=pgtrigger.F("new__weight_kg")),
+                func=f"""
+                IF COALESCE(NEW.weight_kg, 0) < {FIXED_DOSE_MIN_KG} AND EXISTS (
+                        SELECT 1 FROM patients_dosingstep s WHERE s.cycle_id = NEW.id AND s.unit = 'ug_day') THEN
+                    RAISE EXCEPTION 'cycle % has fixed doses in ug/day, which need a weight >= {FIXED_DOSE_MIN_KG} kg',
+                        NEW.number USING ERRCODE = 'check_violation';
+                END IF;
+                RETURN NEW;
+                """,  # noqa: S608 - only the constant FIXED_DOSE_MIN_KG is interpolated
+            ),
             # An AE's onset must not precede its cycle's start (unless recorded as present before
             # the cycle); moving a cycle's start date must not silently break that for existing AEs.
             pgtrigger.Trigger(

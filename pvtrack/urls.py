@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 
 from ae import apis as ae_apis
 from ae import grading_apis
+from ae import treatment_views as ae_treatment_views
 from ae import views as ae_views
 from core import errors
 from patients import apis as patient_apis
@@ -41,6 +42,7 @@ urlpatterns = [
     path("patients/<int:patient_pk>/events/new/", ae_views.event_create, name="event-create"),
     path("events/<int:pk>/edit/", ae_views.event_edit, name="event-edit"),
     path("events/<int:pk>/history/", ae_views.event_history, name="event-history"),
+    path("events/<int:pk>/treatments/", ae_treatment_views.event_treatments, name="event-treatments"),
     path("patients/<int:patient_pk>/crs/new/", ae_views.crs_assessment_create, name="crs-assessment-create"),
     path("patients/<int:patient_pk>/icans/new/", ae_views.icans_assessment_create, name="icans-assessment-create"),
     path("patients/<int:patient_pk>/labs/new/", ae_views.lab_result_create, name="lab-result-create"),

@@ -12,6 +12,14 @@ def premedication_from_boolean(apps, schema_editor):
     Cycle = apps.get_model("patients", "TreatmentCycle")
     Cycle.objects.filter(dexamethasone_premedication="true").update(dexamethasone_premedication="not_recorded")
     Cycle.objects.filter(dexamethasone_premedication="false").update(dexamethasone_premedication="no")
+    _checks_now(schema_editor)
+
+
+def _checks_now(schema_editor):
+    """Run the deferred foreign-key checks of the rows just written, so the ALTER TABLEs that follow in this
+    migration's transaction find no pending trigger events."""
+    schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    schema_editor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 def steps_from_fields(apps, schema_editor):
@@ -27,6 +35,7 @@ def steps_from_fields(apps, schema_editor):
         Step.objects.create(cycle=cycle, from_day=1, dose=cycle.starting_dose, unit="ug_m2_day")
         if cycle.step_up_dose is not None and cycle.step_up_day is not None:
             Step.objects.create(cycle=cycle, from_day=cycle.step_up_day, dose=cycle.step_up_dose, unit="ug_m2_day")
+    _checks_now(schema_editor)
 
 
 class Migration(migrations.Migration):
@@ -517,5 +526,9 @@ class Migration(migrations.Migration):
         migrations.RemoveField(
             model_name='treatmentcycle',
             name='step_up_dose',
+        ),
+        pgtrigger.migrations.AddTrigger(
+            model_name='treatmentcycle',
+            trigger=pgtrigger.compiler.Trigger(name='cycle_weight_keeps_fixed_doses_valid', sql=pgtrigger.compiler.UpsertTriggerSql(condition='WHEN (OLD."weight_kg" IS DISTINCT FROM (NEW."weight_kg"))', func="\n                IF COALESCE(NEW.weight_kg, 0) < 45 AND EXISTS (\n                        SELECT 1 FROM patients_dosingstep s WHERE s.cycle_id = NEW.id AND s.unit = 'ug_day') THEN\n                    RAISE EXCEPTION 'cycle % has fixed doses in ug/day, which need a weight >= 45 kg',\n                        NEW.number USING ERRCODE = 'check_violation';\n                END IF;\n                RETURN NEW;\n                ", hash='8442344bf43bfde4d7ec219e76235cf4b838e52d', operation='UPDATE', pgid='pgtrigger_cycle_weight_keeps_fixed_doses_valid_c18a5', table='patients_treatmentcycle', when='BEFORE')),
         ),
     ]

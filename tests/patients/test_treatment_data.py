@@ -89,6 +89,10 @@ def test_premedication_has_no_silent_default_and_a_dose_when_given(nurse_api, pa
 
 def test_the_new_cycle_form_makes_premedication_a_choice(client, nurse, patient):
     client.force_login(nurse)
+    page = client.get(f"/patients/{patient.pk}/cycles/new/").content.decode()
+    select = page[page.index('name="dexamethasone_premedication"'):]
+    select = select[:select.index("</select>")]
+    assert '<option value="" selected>— choose —</option>' in select and select.count("selected") == 1
     data = {"number": 1, "schedule": "standard_28d", "start_date": "2026-01-05", "interruptions": 0,
             "cns_status": "not_recorded"}
     response = client.post(f"/patients/{patient.pk}/cycles/new/", data)
@@ -260,5 +264,22 @@ def test_the_treatment_page_records_rows_and_shows_the_restart_flag(client, nurs
     assert client.post(url, {"record": "therapy", "therapy-kind": "hsct",
                              "therapy-start_date": "2026-03-01"}).status_code == 302
     assert NextTherapy.objects.filter(patient=cycle.patient, kind="hsct").exists()
+    client.force_login(outsider)
+    assert client.get(url).status_code == 404
+
+
+def test_the_event_treatments_page_adds_a_tocilizumab_dose(client, nurse, officer, outsider, cycle):
+    event = make_event(cycle, "Cytokine release syndrome", grade=3)
+    url = f"/events/{event.pk}/treatments/"
+    client.force_login(nurse)
+    response = client.post(url, {"drug": "tocilizumab", "dose": "12", "dose_unit": "mg_kg",
+                                 "given_at": "2026-01-06T14:00"})
+    assert response.status_code == 302
+    assert "Tocilizumab" in client.get(url).content.decode()
+    refused = client.post(url, {"drug": "other", "given_at": "2026-01-06T15:00"})
+    assert refused.status_code == 200 and "Name the drug" in refused.content.decode()
+    client.force_login(officer)  # reads, never writes
+    client.post(url, {"drug": "vasopressor", "given_at": "2026-01-06T16:00"})
+    assert list(event.treatments.values_list("drug", flat=True)) == ["tocilizumab"]
     client.force_login(outsider)
     assert client.get(url).status_code == 404
