@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 
 from ae.models import AdverseEvent
 from ae.selectors import treatment_emergent_events, with_treatment_emergent
+from patients import selectors
 from patients.models import NextTherapy, Patient, TreatmentCycle
 from patients.treatment import DosingStep, HospitalStay, InfusionInterruption
 from reports import benchmark
@@ -283,3 +284,16 @@ def test_the_event_treatments_page_adds_a_tocilizumab_dose(client, nurse, office
     assert list(event.treatments.values_list("drug", flat=True)) == ["tocilizumab"]
     client.force_login(outsider)
     assert client.get(url).status_code == 404
+
+
+def test_the_wards_treatment_mix_counts_premedication_step_up_and_fixed_doses(ward):
+    stepped = make_cycle(make_patient(ward, "KRK-101"), dexamethasone_premedication="yes",
+                         dexamethasone_dose=Decimal("5"), dexamethasone_dose_unit="mg_m2")
+    DosingStep.objects.bulk_create([DosingStep(cycle=stepped, from_day=d, dose=Decimal(x), unit="ug_m2_day")
+                                    for d, x in ((1, "5"), (3, "10"), (5, "15"))])
+    fixed = make_cycle(make_patient(ward, "KRK-102"), weight_kg=Decimal("50"), dexamethasone_premedication="no")
+    DosingStep.objects.create(cycle=fixed, from_day=1, dose=Decimal("28"), unit="ug_day")
+    make_cycle(make_patient(ward, "KRK-103"))
+    assert selectors.treatment_mix(ward) == {
+        "premedication": {"yes": 1, "no": 1, "not_recorded": 1},
+        "dosing": {"step_up": 1, "flat": 1, "not_recorded": 1}, "units": {"bsa": 1, "fixed": 1}}
