@@ -405,6 +405,14 @@ class TreatmentCycle(models.Model):
                 and self.dosing_steps.filter(unit=DoseUnit.UG_DAY).exists()):
             errors["weight_kg"] = (f"This cycle has fixed doses in µg/day, which are for patients ≥ "
                                    f"{FIXED_DOSE_MIN_KG} kg: correct the dosing steps first.")
+        if self.pk and self.disease_status:
+            # A status that was derived from the stored marrow follows the marrow when it is corrected; a status
+            # the ward entered (or changes in this edit) stays.
+            stored = (TreatmentCycle.objects.filter(pk=self.pk)
+                      .values("marrow_blasts_pct", "mrd_pct", "disease_status").first())
+            if (stored and stored["disease_status"] == self.disease_status
+                    and disease_status.derive(stored["marrow_blasts_pct"], stored["mrd_pct"]) == self.disease_status):
+                self.disease_status = ""
         if not self.disease_status:
             self.disease_status = disease_status.derive(self.marrow_blasts_pct, self.mrd_pct) or ""
         else:

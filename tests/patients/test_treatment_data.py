@@ -297,3 +297,17 @@ def test_the_wards_treatment_mix_counts_premedication_step_up_and_fixed_doses(wa
     assert selectors.treatment_mix(ward) == {
         "premedication": {"yes": 1, "no": 1, "not_recorded": 1},
         "dosing": {"step_up": 1, "flat": 1, "not_recorded": 1}, "units": {"bsa": 1, "fixed": 1}}
+
+
+def test_a_derived_status_follows_a_corrected_marrow_but_an_entered_one_stays(nurse_api, patient):
+    cycle = nurse_api.post("/api/v1/cycles/", {"patient": patient.pk, "number": 1, "schedule": "standard_28d",
+                                                "start_date": "2026-01-05", "marrow_blasts_pct": "40"}, format="json")
+    url = f"/api/v1/cycles/{cycle.json()['id']}/"
+    corrected = nurse_api.patch(url, {"marrow_blasts_pct": "1", "mrd_pct": "0.05", "reason": "typo in blasts"},
+                                format="json")
+    assert corrected.json()["disease_status"] == "mrd_positive_cr"
+    entered = nurse_api.patch(url, {"disease_status": "chemo_ineligible_cr", "reason": "not fit for chemotherapy"},
+                              format="json")
+    assert entered.json()["disease_status"] == "chemo_ineligible_cr"
+    again = nurse_api.patch(url, {"mrd_pct": "0.02", "reason": "MRD re-read"}, format="json")
+    assert again.json()["disease_status"] == "chemo_ineligible_cr"
