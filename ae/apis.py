@@ -12,16 +12,17 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from ae.filters import AdverseEventFilter
-from ae.models import AdverseEvent, CTCAEGrade, CTCAETerm
-from ae.selectors import adverse_events_for, with_treatment_emergent
+from ae.models import AdverseEvent, CTCAEGrade, CTCAETerm, EventTreatment
+from ae.selectors import adverse_events_for, event_treatments_for, with_treatment_emergent
 from ae.services.bulk import MAX_BATCH, adverse_events_create_bulk
 from ae.services.events import EDITABLE_FIELDS, adverse_event_create, adverse_event_update
+from ae.services.treatments import event_treatment_save
 from ae.synonyms import term_search
 from core.api import StrictFilterBackend
 from core.idempotency import idempotent_create
 from core.text import MAX_REASON_CHARS
 from patients import access
-from patients.apis import SiteScopedWritePermission, SlugRelatedField
+from patients.apis import REASON_HELP, ReasonedWriteViewSet, SiteScopedWritePermission, SlugRelatedField
 from patients.selectors import cycles_for, patients_for
 
 
@@ -231,3 +232,34 @@ class AdverseEventViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins
                                        reason=serializer.validated_data.get("reason", ""),
                                        expected_version=version, **data)
         return Response(self.get_serializer(updated).data)
+
+
+class EventTreatmentSerializer(serializers.ModelSerializer):
+    reason = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=MAX_REASON_CHARS,
+                                   help_text=REASON_HELP)
+
+    class Meta:
+        model = EventTreatment
+        fields = ["id", "adverse_event", "drug", "drug_name", "dose", "dose_unit", "given_at", "reason"]
+        validators: list[object] = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None:
+            self.fields["adverse_event"].queryset = adverse_events_for(request.user, access.RECORDERS)
+
+
+class EventTreatmentViewSet(ReasonedWriteViewSet):
+    """Treatments given for adverse events (tocilizumab, corticosteroids, anticonvulsants, vasopressors…)."""
+
+    serializer_class = EventTreatmentSerializer
+    filterset_fields = ["adverse_event", "drug"]
+    model = EventTreatment
+
+    @staticmethod
+    def save_service(instance, **kwargs):
+        return event_treatment_save(treatment=instance, **kwargs)
+
+    def get_queryset(self):
+        return event_treatments_for(self.request.user).order_by("id")

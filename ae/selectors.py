@@ -24,6 +24,7 @@ from ae.models import (
     CRSAssessment,
     CTCAESynonym,
     CTCAETerm,
+    EventTreatment,
     ICANSAssessment,
     LabResult,
     SafetyNotification,
@@ -138,3 +139,8 @@ def serious_events(*, site: Site, limit: int = 20) -> QuerySet[AdverseEvent]:
     """The site's most recent serious adverse events (deaths included), newest onset first, at most ``limit``."""
     return (AdverseEvent.objects.filter(patient__site=site, serious=True)
             .select_related("patient", "cycle", "term").order_by("-onset_date", "-id")[:limit])
+
+
+def event_treatments_for(user: AnyUser, roles: Iterable[str] = ALL_ROLES) -> QuerySet[EventTreatment]:
+    """Treatments of adverse events of the sites on which ``user`` holds one of ``roles``."""
+    return EventTreatment.objects.filter(adverse_event__patient__site__in=sites_for(user, roles))

@@ -12,8 +12,10 @@ from core.text import MAX_REASON_CHARS
 from patients import access
 from patients.filters import PatientFilter, TreatmentCycleFilter
 from patients.models import Patient, TreatmentCycle
-from patients.selectors import cycles_for, patients_for
+from patients.selectors import cycles_for, patients_for, treatment_records_for
 from patients.services import cycle_save, patient_save
+from patients.services.treatment import dosing_step_save, interruption_save, next_therapy_save, stay_save
+from patients.treatment import DosingStep, HospitalStay, InfusionInterruption, NextTherapy
 
 
 class SiteScopedWritePermission(permissions.BasePermission):
@@ -29,8 +31,18 @@ class SiteScopedWritePermission(permissions.BasePermission):
     def has_object_permission(self, request, view, obj) -> bool:
         if request.method in permissions.SAFE_METHODS:
             return True
-        site = obj.site if hasattr(obj, "site") else obj.patient.site
-        return access.can_record(request.user, site)
+        return access.can_record(request.user, _site_of(obj))
+
+
+def _site_of(obj) -> access.Site:
+    """The site a patient, cycle or treatment record belongs to."""
+    if hasattr(obj, "site"):
+        return obj.site
+    if hasattr(obj, "patient"):
+        return obj.patient.site
+    if hasattr(obj, "adverse_event"):
+        return obj.adverse_event.patient.site
+    return obj.cycle.patient.site
 
 
 REASON_HELP = ("Required when changing an existing record (at least 3 visible characters): kept in its audit "
@@ -109,15 +121,43 @@ class PatientViewSet(ReasonedWriteViewSet):
         return patients_for(self.request.user).select_related("site").order_by("id")
 
 
+class DosingStepReadSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DosingStep
+        fields = ["id", "from_day", "started_at", "dose", "unit"]
+
+
+class InterruptionReadSerializer(serializers.ModelSerializer):
+    needs_dexamethasone = serializers.BooleanField(read_only=True, help_text=(
+        "The restart followed an interruption of ≥ 4 h: dexamethasone premedication is due (USPI §2.2)."))
+    dexamethasone_rule_flag = serializers.CharField(read_only=True, allow_null=True, help_text=(
+        "Why the ≥ 4 h restart rule is not shown to be followed; null when it is or does not apply."))
+
+    class Meta:
+        model = InfusionInterruption
+        fields = ["id", "stopped_at", "restarted_at", "cause", "dexamethasone_before_restart", "needs_dexamethasone",
+                  "dexamethasone_rule_flag"]
+
+
+class StayReadSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = HospitalStay
+        fields = ["id", "kind", "admitted_on", "discharged_on"]
+
+
 class TreatmentCycleSerializer(serializers.ModelSerializer):
     reason = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=MAX_REASON_CHARS,
                                    help_text=REASON_HELP)
+    dosing_steps = DosingStepReadSerializer(many=True, read_only=True)
+    interruption_log = InterruptionReadSerializer(many=True, read_only=True)
+    stays = StayReadSerializer(many=True, read_only=True)
 
     class Meta:
         model = TreatmentCycle
-        fields = ["id", "patient", "number", "schedule", "start_date", "end_date", "starting_dose", "step_up_dose",
-                  "step_up_day", "dexamethasone_premedication", "marrow_blasts_pct", "mrd_pct", "interruptions",
-                  "interruption_reason", "discontinued", "discontinuation_reason", "reason"]
+        fields = ["id", "patient", "number", "schedule", "start_date", "end_date", "weight_kg", "bsa_m2", "bag_hours",
+                  "cns_status", "dexamethasone_premedication", "dexamethasone_dose", "dexamethasone_dose_unit",
+                  "marrow_blasts_pct", "mrd_pct", "disease_status", "interruptions", "interruption_reason",
+                  "discontinued", "discontinuation_reason", "dosing_steps", "interruption_log", "stays", "reason"]
         validators: list[object] = []
 
     def __init__(self, *args, **kwargs):
@@ -137,4 +177,119 @@ class TreatmentCycleViewSet(ReasonedWriteViewSet):
         return cycle_save(cycle=instance, **kwargs)
 
     def get_queryset(self):
-        return cycles_for(self.request.user).select_related("patient__site").order_by("id")
+        return (cycles_for(self.request.user).select_related("patient__site")
+                .prefetch_related("dosing_steps", "interruption_log", "stays").order_by("id"))
+
+
+class _CycleRecordSerializer(serializers.ModelSerializer):
+    """A record of one cycle: the cycle is one the user may record on."""
+
+    reason = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=MAX_REASON_CHARS,
+                                   help_text=REASON_HELP)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None:
+            self.fields["cycle"].queryset = cycles_for(request.user, access.RECORDERS)
+
+
+class DosingStepSerializer(_CycleRecordSerializer):
+    class Meta:
+        model = DosingStep
+        fields = ["id", "cycle", "from_day", "started_at", "dose", "unit", "reason"]
+        validators: list[object] = []
+
+
+class InfusionInterruptionSerializer(_CycleRecordSerializer):
+    needs_dexamethasone = serializers.BooleanField(read_only=True)
+    dexamethasone_rule_flag = serializers.CharField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = InfusionInterruption
+        fields = ["id", "cycle", "stopped_at", "restarted_at", "cause", "dexamethasone_before_restart",
+                  "needs_dexamethasone", "dexamethasone_rule_flag", "reason"]
+        validators: list[object] = []
+
+
+class HospitalStaySerializer(_CycleRecordSerializer):
+    class Meta:
+        model = HospitalStay
+        fields = ["id", "cycle", "kind", "admitted_on", "discharged_on", "reason"]
+        validators: list[object] = []
+
+
+class NextTherapySerializer(serializers.ModelSerializer):
+    reason = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=MAX_REASON_CHARS,
+                                   help_text=REASON_HELP)
+
+    class Meta:
+        model = NextTherapy
+        fields = ["id", "patient", "kind", "start_date", "description", "reason"]
+        validators: list[object] = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None:
+            self.fields["patient"].queryset = patients_for(request.user, access.RECORDERS)
+
+
+class DosingStepViewSet(ReasonedWriteViewSet):
+    """Dosing steps of cycles (one dose level from a cycle day)."""
+
+    serializer_class = DosingStepSerializer
+    filterset_fields = ["cycle"]
+    model = DosingStep
+
+    @staticmethod
+    def save_service(instance, **kwargs):
+        return dosing_step_save(step=instance, **kwargs)
+
+    def get_queryset(self):
+        return treatment_records_for(self.request.user, DosingStep).order_by("id")
+
+
+class InfusionInterruptionViewSet(ReasonedWriteViewSet):
+    """Infusion interruptions (stop, restart) with the dexamethasone-before-restart flag."""
+
+    serializer_class = InfusionInterruptionSerializer
+    filterset_fields = ["cycle"]
+    model = InfusionInterruption
+
+    @staticmethod
+    def save_service(instance, **kwargs):
+        return interruption_save(interruption=instance, **kwargs)
+
+    def get_queryset(self):
+        return treatment_records_for(self.request.user, InfusionInterruption).order_by("id")
+
+
+class HospitalStayViewSet(ReasonedWriteViewSet):
+    """Ward and ICU stays during cycles."""
+
+    serializer_class = HospitalStaySerializer
+    filterset_fields = ["cycle", "kind"]
+    model = HospitalStay
+
+    @staticmethod
+    def save_service(instance, **kwargs):
+        return stay_save(stay=instance, **kwargs)
+
+    def get_queryset(self):
+        return treatment_records_for(self.request.user, HospitalStay).order_by("id")
+
+
+class NextTherapyViewSet(ReasonedWriteViewSet):
+    """The therapies patients went on to (HSCT, CAR-T, chemotherapy): each ends the emergence window."""
+
+    serializer_class = NextTherapySerializer
+    filterset_fields = ["patient", "kind"]
+    model = NextTherapy
+
+    @staticmethod
+    def save_service(instance, **kwargs):
+        return next_therapy_save(therapy=instance, **kwargs)
+
+    def get_queryset(self):
+        return treatment_records_for(self.request.user, NextTherapy).order_by("id")

@@ -9,6 +9,7 @@ from django import forms
 from django.utils import timezone
 
 from patients.models import Patient, Site, TreatmentCycle
+from patients.treatment import DosingStep, HospitalStay, InfusionInterruption, NextTherapy, Recorded
 
 
 class PatientForm(forms.ModelForm):
@@ -47,8 +48,9 @@ class PatientForm(forms.ModelForm):
 class TreatmentCycleForm(forms.ModelForm):
     class Meta:
         model = TreatmentCycle
-        fields = ["number", "schedule", "start_date", "end_date", "starting_dose", "step_up_dose", "step_up_day",
-                  "dexamethasone_premedication", "marrow_blasts_pct", "mrd_pct", "interruptions",
+        fields = ["number", "schedule", "start_date", "end_date", "weight_kg", "bsa_m2", "bag_hours", "cns_status",
+                  "dexamethasone_premedication", "dexamethasone_dose", "dexamethasone_dose_unit",
+                  "marrow_blasts_pct", "mrd_pct", "disease_status", "interruptions",
                   "interruption_reason", "discontinued", "discontinuation_reason"]
         widgets = {"start_date": forms.DateInput(attrs={"type": "date"}),
                    "end_date": forms.DateInput(attrs={"type": "date"})}
@@ -57,6 +59,11 @@ class TreatmentCycleForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.instance.patient = patient
         if self.instance.pk is None:
+            # No silent default: premedication is chosen (yes, no or "not recorded") on every new cycle.
+            self.initial.pop("dexamethasone_premedication", None)
+            premedication = self.fields["dexamethasone_premedication"]
+            premedication.choices = [("", "— choose —"), *Recorded.choices]  # type: ignore[attr-defined]
+            premedication.initial = None
             if not self.is_bound:
                 self.initial.setdefault("number", patient.cycles.count() + 1)
         else:  # editing a submitted cycle: the reason goes into its audit trail
@@ -71,3 +78,43 @@ class TreatmentCycleForm(forms.ModelForm):
             self.instance.validate_constraints(exclude=exclude)
         except forms.ValidationError as e:
             self._update_errors(e)  # type: ignore[attr-defined]
+
+
+_DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+_DATE = forms.DateInput(attrs={"type": "date"})
+
+
+class DosingStepForm(forms.ModelForm):
+    """One dose level of the cycle (the cycle is set by the view)."""
+
+    class Meta:
+        model = DosingStep
+        fields = ["from_day", "started_at", "dose", "unit"]
+        widgets = {"started_at": _DATETIME}
+
+
+class InfusionInterruptionForm(forms.ModelForm):
+    """One interruption of the infusion, stop to restart."""
+
+    class Meta:
+        model = InfusionInterruption
+        fields = ["stopped_at", "restarted_at", "cause", "dexamethasone_before_restart"]
+        widgets = {"stopped_at": _DATETIME, "restarted_at": _DATETIME}
+
+
+class HospitalStayForm(forms.ModelForm):
+    """An admission (ward or ICU) during the cycle."""
+
+    class Meta:
+        model = HospitalStay
+        fields = ["kind", "admitted_on", "discharged_on"]
+        widgets = {"admitted_on": _DATE, "discharged_on": _DATE}
+
+
+class NextTherapyForm(forms.ModelForm):
+    """The therapy the patient went on to (ends the emergence window)."""
+
+    class Meta:
+        model = NextTherapy
+        fields = ["kind", "start_date", "description"]
+        widgets = {"start_date": _DATE}

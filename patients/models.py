@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 from decimal import Decimal
+from typing import Any
 
 import pgtrigger
 from django.conf import settings
@@ -14,6 +15,17 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from core.audit import tracked
+from patients import disease_status
+from patients.treatment import (
+    FIXED_DOSE_MIN_KG,
+    SEVEN_DAY_BAG_MIN_KG,
+    DoseUnit,
+    DosingStep,
+    HospitalStay,
+    InfusionInterruption,
+    NextTherapy,
+    Recorded,
+)
 
 #: Plausibility of cycle dates (a typing slip such as 0001-01-01 or 9999-12-31 is refused): earliest start
 #: (blinatumomab's first paediatric use was in the phase I/II trial from 2008; 2005 leaves a margin), longest cycle
@@ -163,18 +175,54 @@ class TreatmentCycle(models.Model):
         FAMILY = "family_decision", "Patient/family decision"
         OTHER = "other", "Other"
 
+    class BagDuration(models.IntegerChoices):  # BLINCYTO USPI §2 / SmPC §6.6: preservative-free 24–96 h, 7-day bag
+        H24 = 24, "24 hours"
+        H48 = 48, "48 hours"
+        H72 = 72, "72 hours"
+        H96 = 96, "96 hours"
+        D7 = 168, "7 days (with preservative; not for patients < 22 kg)"
+
+    class CNSStatus(models.TextChoices):  # CNS involvement at cycle start (CSF cytology; standard ALL protocols)
+        CNS1 = "cns1", "CNS1 (no blasts in CSF)"
+        CNS2 = "cns2", "CNS2 (< 5 WBC/µL with blasts)"
+        CNS3 = "cns3", "CNS3 (≥ 5 WBC/µL with blasts, or CNS signs)"
+        NOT_RECORDED = "not_recorded", "Not recorded"
+
+    class DexamethasoneUnit(models.TextChoices):
+        MG_M2 = "mg_m2", "mg/m²"
+        MG = "mg", "mg"
+
+    class CycleDiseaseStatus(models.TextChoices):  # patients.disease_status: derivation and definitions
+        RELAPSED_REFRACTORY = disease_status.RELAPSED_REFRACTORY, "Relapsed/refractory (marrow blasts ≥ 5 %)"
+        MRD_POSITIVE_CR = disease_status.MRD_POSITIVE_CR, "Complete remission, MRD-positive (≥ 0.01 %)"
+        MRD_NEGATIVE_CR = disease_status.MRD_NEGATIVE_CR, "Complete remission, MRD-negative (< 0.01 %)"
+        CHEMO_INELIGIBLE_CR = disease_status.CHEMO_INELIGIBLE_CR, "Complete remission, chemotherapy-ineligible"
+
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="cycles")
     number = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(20)])
     schedule = models.CharField(max_length=20, choices=Schedule.choices, default=Schedule.STANDARD_28D)
     start_date = models.DateField()
     end_date = models.DateField(null=True, blank=True)
-    starting_dose = models.DecimalField("starting dose (µg/m²/day)", max_digits=5, decimal_places=1,
-                                       validators=[MinValueValidator(Decimal("0.1"))])
-    step_up_dose = models.DecimalField("step-up dose (µg/m²/day)", max_digits=5, decimal_places=1,
-                                       null=True, blank=True, validators=[MinValueValidator(Decimal("0.1"))])
-    step_up_day = models.PositiveSmallIntegerField("step-up on cycle day", null=True, blank=True,
-                                                   validators=[MinValueValidator(2)])
-    dexamethasone_premedication = models.BooleanField(default=True)
+    weight_kg = models.DecimalField("weight at cycle start (kg)", max_digits=5, decimal_places=2, null=True, blank=True,
+                                    validators=[MinValueValidator(Decimal("0.5")), MaxValueValidator(250)],
+                                    help_text="Sets BSA-based (< 45 kg) or fixed (≥ 45 kg) dosing, and the 7-day bag.")
+    bsa_m2 = models.DecimalField("body-surface area at cycle start (m²)", max_digits=4, decimal_places=2, null=True,
+                                 blank=True, validators=[MinValueValidator(Decimal("0.1")), MaxValueValidator(3)])
+    bag_hours = models.PositiveSmallIntegerField("infusion bag duration", choices=BagDuration.choices, null=True,
+                                                 blank=True)
+    cns_status = models.CharField("CNS status", max_length=12, choices=CNSStatus.choices,
+                                  default=CNSStatus.NOT_RECORDED)
+    dexamethasone_premedication = models.CharField(
+        "dexamethasone premedication", max_length=12, choices=Recorded.choices, default=Recorded.NOT_RECORDED,
+        help_text="Before the first dose of the cycle (and before a step dose); 'not recorded' is neither yes nor no.")
+    dexamethasone_dose = models.DecimalField("dexamethasone premedication dose", max_digits=5, decimal_places=2,
+                                             null=True, blank=True, validators=[MinValueValidator(Decimal("0.01"))])
+    dexamethasone_dose_unit = models.CharField("dexamethasone dose unit", max_length=6,
+                                               choices=DexamethasoneUnit.choices, blank=True)
+    disease_status = models.CharField(
+        "disease status at cycle start", max_length=20, choices=CycleDiseaseStatus.choices, blank=True,
+        help_text="Derived from marrow blasts and MRD when they are recorded (≥ 5 % blasts = relapsed/refractory); "
+                  "empty: the patient's status is used.")
     marrow_blasts_pct = models.DecimalField("marrow blasts at baseline (%)", max_digits=5, decimal_places=2,
                                             null=True, blank=True,
                                             validators=[MinValueValidator(0), MaxValueValidator(100)])
@@ -212,8 +260,42 @@ class TreatmentCycle(models.Model):
                 condition=Q(mrd_pct__isnull=True) | (Q(mrd_pct__gte=0) & Q(mrd_pct__lte=100)),
                 name="cycle_mrd_pct_0_100",
                 violation_error_message="MRD must be between 0 and 100%."),
-            models.CheckConstraint(condition=Q(starting_dose__gt=0), name="cycle_starting_dose_positive",
-                violation_error_message="The starting dose must be above 0 µg/m²/day."),
+            models.CheckConstraint(
+                condition=Q(bag_hours__isnull=True) | ~Q(bag_hours=168) | Q(weight_kg__gte=SEVEN_DAY_BAG_MIN_KG),
+                name="cycle_seven_day_bag_min_22kg",
+                violation_error_message=f"The 7-day bag is not for patients under {SEVEN_DAY_BAG_MIN_KG} kg (record "
+                                        "the weight; use a 24–96 h bag)."),
+            models.CheckConstraint(condition=Q(bag_hours__isnull=True) | Q(bag_hours__in=[24, 48, 72, 96, 168]),
+                                   name="cycle_bag_hours_known",
+                violation_error_message="A bag runs 24, 48, 72 or 96 hours or 7 days."),
+            models.CheckConstraint(
+                condition=Q(weight_kg__isnull=True) | (Q(weight_kg__gte=Decimal("0.5")) & Q(weight_kg__lte=250)),
+                name="cycle_weight_plausible", violation_error_message="Weight must be between 0.5 and 250 kg."),
+            models.CheckConstraint(
+                condition=Q(bsa_m2__isnull=True) | (Q(bsa_m2__gte=Decimal("0.1")) & Q(bsa_m2__lte=3)),
+                name="cycle_bsa_plausible", violation_error_message="Body-surface area must be between 0.1 and 3 m²."),
+            models.CheckConstraint(condition=Q(dexamethasone_premedication__in=[r.value for r in Recorded]),
+                                   name="cycle_dexamethasone_premedication_known",
+                violation_error_message="Dexamethasone premedication is yes, no or not recorded."),
+            models.CheckConstraint(
+                condition=Q(dexamethasone_premedication="yes", dexamethasone_dose__gt=0)
+                & ~Q(dexamethasone_dose_unit="")
+                | ~Q(dexamethasone_premedication="yes")
+                & Q(dexamethasone_dose__isnull=True, dexamethasone_dose_unit=""),
+                name="cycle_dexamethasone_dose_iff_given",
+                violation_error_message="Give the dexamethasone dose and unit when premedication was given (and only "
+                                        "then)."),
+            models.CheckConstraint(
+                condition=Q(disease_status="") | Q(disease_status__in=[
+                    disease_status.RELAPSED_REFRACTORY, disease_status.MRD_POSITIVE_CR,
+                    disease_status.MRD_NEGATIVE_CR, disease_status.CHEMO_INELIGIBLE_CR]),
+                name="cycle_disease_status_known", violation_error_message="Unknown disease status."),
+            models.CheckConstraint(
+                condition=~Q(disease_status__in=[disease_status.MRD_POSITIVE_CR, disease_status.MRD_NEGATIVE_CR,
+                                                 disease_status.CHEMO_INELIGIBLE_CR])
+                | Q(marrow_blasts_pct__isnull=True) | Q(marrow_blasts_pct__lt=disease_status.RR_BLASTS_PCT),
+                name="cycle_remission_blasts_below_5",
+                violation_error_message="A remission has marrow blasts below 5%."),
             models.CheckConstraint(
                 condition=Q(discontinued=False, discontinuation_reason="") | Q(discontinued=True)
                 & ~Q(discontinuation_reason=""),
@@ -246,6 +328,21 @@ class TreatmentCycle(models.Model):
                 RETURN NEW;
                 """,  # noqa: S608 - the f-string inserts only the integer constant MAX_START_AHEAD_DAYS
             ),
+            # A fixed dose (µg/day) needs a weight >= 45 kg: lowering the weight must not orphan such steps.
+            pgtrigger.Trigger(  # the f-string holds only the numeric constant FIXED_DOSE_MIN_KG
+                name="cycle_weight_keeps_fixed_doses_valid",
+                operation=pgtrigger.Update,
+                when=pgtrigger.Before,
+                condition=pgtrigger.Q(old__weight_kg__df=pgtrigger.F("new__weight_kg")),
+                func=f"""
+                IF COALESCE(NEW.weight_kg, 0) < {FIXED_DOSE_MIN_KG} AND EXISTS (
+                        SELECT 1 FROM patients_dosingstep s WHERE s.cycle_id = NEW.id AND s.unit = 'ug_day') THEN
+                    RAISE EXCEPTION 'cycle % has fixed doses in ug/day, which need a weight >= {FIXED_DOSE_MIN_KG} kg',
+                        NEW.number USING ERRCODE = 'check_violation';
+                END IF;
+                RETURN NEW;
+                """,  # noqa: S608 - only the constant FIXED_DOSE_MIN_KG is interpolated
+            ),
             # An AE's onset must not precede its cycle's start (unless recorded as present before
             # the cycle); moving a cycle's start date must not silently break that for existing AEs.
             pgtrigger.Trigger(
@@ -267,6 +364,13 @@ class TreatmentCycle(models.Model):
 
     def __str__(self) -> str:
         return f"{self.patient} cycle {self.number}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save; a cycle without a disease status gets the one its marrow shows (:func:`disease_status.derive`),
+        however it is created (form, API, demo, import)."""
+        if not self.disease_status:
+            self.disease_status = disease_status.derive(self.marrow_blasts_pct, self.mrd_pct) or ""
+        super().save(*args, **kwargs)
 
     def clean(self) -> None:
         """Refuse implausible dates (a start before birth or more than ``MAX_START_AHEAD_DAYS`` ahead, an end in
@@ -290,6 +394,36 @@ class TreatmentCycle(models.Model):
             elif self.start_date is not None and self.end_date > self.start_date + datetime.timedelta(
                     days=MAX_CYCLE_DAYS):
                 errors["end_date"] = f"A cycle lasts at most {MAX_CYCLE_DAYS} days from its start."
+        if self.bag_hours == self.BagDuration.D7 and (self.weight_kg is None or self.weight_kg < SEVEN_DAY_BAG_MIN_KG):
+            errors["bag_hours"] = (f"The 7-day bag (with benzyl-alcohol preservative) is not for patients under "
+                                   f"{SEVEN_DAY_BAG_MIN_KG} kg (BLINCYTO USPI §2, SmPC §4.2): "
+                                   + ("record the weight." if self.weight_kg is None
+                                      else f"this child weighs {self.weight_kg} kg; use a 24–96 h bag."))
+        if self.dexamethasone_premedication == Recorded.YES and (self.dexamethasone_dose is None
+                                                                 or not self.dexamethasone_dose_unit):
+            errors["dexamethasone_dose"] = "Give the dexamethasone dose and its unit."
+        elif self.dexamethasone_premedication != Recorded.YES and (self.dexamethasone_dose is not None
+                                                                   or self.dexamethasone_dose_unit):
+            errors["dexamethasone_dose"] = "A dose is recorded only when premedication was given."
+        if (self.pk and "weight_kg" not in errors
+                and (self.weight_kg is None or self.weight_kg < FIXED_DOSE_MIN_KG)
+                and self.dosing_steps.filter(unit=DoseUnit.UG_DAY).exists()):
+            errors["weight_kg"] = (f"This cycle has fixed doses in µg/day, which are for patients ≥ "
+                                   f"{FIXED_DOSE_MIN_KG} kg: correct the dosing steps first.")
+        if self.pk and self.disease_status:
+            # A status that was derived from the stored marrow follows the marrow when it is corrected; a status
+            # the ward entered (or changes in this edit) stays.
+            stored = (TreatmentCycle.objects.filter(pk=self.pk)
+                      .values("marrow_blasts_pct", "mrd_pct", "disease_status").first())
+            if (stored and stored["disease_status"] == self.disease_status
+                    and disease_status.derive(stored["marrow_blasts_pct"], stored["mrd_pct"]) == self.disease_status):
+                self.disease_status = ""
+        if not self.disease_status:
+            self.disease_status = disease_status.derive(self.marrow_blasts_pct, self.mrd_pct) or ""
+        else:
+            conflict = disease_status.check(self.disease_status, self.marrow_blasts_pct, self.mrd_pct)
+            if conflict:
+                errors["disease_status"] = conflict
         if self.pk and self.start_date and "start_date" not in errors:
             early = self.adverse_events.filter(present_before_cycle=False, onset_date__lt=self.start_date).count()
             if early:
@@ -313,3 +447,28 @@ class TreatmentCycle(models.Model):
         if self.marrow_blasts_pct is None:
             return None
         return "blasts_ge5" if self.marrow_blasts_pct >= HIGH_BURDEN_BLASTS_PCT else "blasts_lt5"
+
+    @property
+    def population(self) -> str | None:
+        """The benchmark population of this cycle: its own disease status at start, else the patient's
+        (:data:`PATIENT_POPULATION`); None for an MRD-negative remission (no cohort population matches)."""
+        if self.disease_status:
+            return CYCLE_POPULATION.get(self.disease_status)
+        return PATIENT_POPULATION.get(self.patient.disease_status)
+
+
+#: Cycle disease status -> the population terms the cohort records use.
+CYCLE_POPULATION: dict[str, str] = {disease_status.RELAPSED_REFRACTORY: "relapsed_refractory",
+                    disease_status.MRD_POSITIVE_CR: "mrd_positive_cr",
+                    disease_status.CHEMO_INELIGIBLE_CR: "chemo_ineligible_cr"}
+#: Fallback for cycles without a status of their own: the patient-level status (relapse history) as before.
+PATIENT_POPULATION: dict[str, str] = {Patient.DiseaseStatus.PRIMARY_REFRACTORY: "relapsed_refractory",
+                      Patient.DiseaseStatus.FIRST_RELAPSE: "relapsed_refractory",
+                      Patient.DiseaseStatus.SECOND_RELAPSE: "relapsed_refractory",
+                      Patient.DiseaseStatus.LATER_RELAPSE: "relapsed_refractory",
+                      Patient.DiseaseStatus.MRD_POSITIVE_CR: "mrd_positive_cr",
+                      Patient.DiseaseStatus.CHEMO_INELIGIBLE: "chemo_ineligible_cr"}
+
+__all__ = ["CYCLE_POPULATION", "EARLIEST_BIRTH", "EARLIEST_CYCLE", "HIGH_BURDEN_BLASTS_PCT", "PATIENT_POPULATION",
+           "DosingStep", "HospitalStay", "InfusionInterruption", "Membership", "NextTherapy", "Patient", "Site",
+           "TreatmentCycle"]

@@ -13,10 +13,18 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from core.types import AuthenticatedRequest
 from patients import access
-from patients.forms import PatientForm, TreatmentCycleForm
+from patients.forms import (
+    DosingStepForm,
+    HospitalStayForm,
+    InfusionInterruptionForm,
+    NextTherapyForm,
+    PatientForm,
+    TreatmentCycleForm,
+)
 from patients.models import TreatmentCycle
 from patients.selectors import patients_for
 from patients.services import cycle_save, patient_save
+from patients.services.treatment import dosing_step_save, interruption_save, next_therapy_save, stay_save
 
 
 @login_required
@@ -66,3 +74,52 @@ def cycle_form(request: AuthenticatedRequest, patient_pk: int, pk: int | None = 
             return redirect("patient-detail", pk=patient.pk)
     return render(request, "patients/cycle_form.html", {"form": form, "patient": patient, "site": patient.site,
                                                          "cycle": cycle})
+
+
+#: The cycle's treatment records: form class and save service per ``record`` value of the POST.
+_CYCLE_RECORDS = {
+    "step": (DosingStepForm, lambda r, **kw: dosing_step_save(step=r, **kw), "Dosing step saved."),
+    "interruption": (InfusionInterruptionForm, lambda r, **kw: interruption_save(interruption=r, **kw),
+                     "Interruption saved."),
+    "stay": (HospitalStayForm, lambda r, **kw: stay_save(stay=r, **kw), "Stay saved."),
+}
+
+
+@login_required
+def cycle_treatment(request: AuthenticatedRequest, patient_pk: int, pk: int) -> HttpResponse:
+    """A cycle's dosing steps, interruptions (with the ≥ 4 h dexamethasone flag) and ward/ICU stays; recorders add
+    rows (``record`` = step | interruption | stay); the patient's next therapies are added on the same page."""
+    patient = get_object_or_404(patients_for(request.user).select_related("site"), pk=patient_pk)
+    cycle = get_object_or_404(TreatmentCycle, patient=patient, pk=pk)
+    can_record = access.can_record(request.user, patient.site)
+    kind = request.POST.get("record") if request.method == "POST" else None
+    forms_ = {name: form_cls(request.POST if kind == name else None, prefix=name)
+              for name, (form_cls, _, _) in _CYCLE_RECORDS.items()}
+    therapy_form = NextTherapyForm(request.POST if kind == "therapy" else None, prefix="therapy")
+    if kind in _CYCLE_RECORDS and can_record:
+        form = forms_[kind]
+        form.instance.cycle = cycle
+        if form.is_valid():
+            _, save, done = _CYCLE_RECORDS[kind]
+            try:
+                save(form.instance, acting_user=request.user)
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                messages.success(request, done)
+                return redirect("cycle-treatment", patient_pk=patient.pk, pk=cycle.pk)
+    elif kind == "therapy" and can_record:
+        therapy_form.instance.patient = patient
+        if therapy_form.is_valid():
+            try:
+                next_therapy_save(therapy=therapy_form.instance, acting_user=request.user)
+            except ValidationError as exc:
+                therapy_form.add_error(None, exc)
+            else:
+                messages.success(request, "Next therapy saved: events from its start are no longer counted as "
+                                          "treatment-emergent.")
+                return redirect("cycle-treatment", patient_pk=patient.pk, pk=cycle.pk)
+    return render(request, "patients/cycle_treatment.html", {
+        "patient": patient, "site": patient.site, "cycle": cycle, "can_record": can_record, "forms": forms_,
+        "therapy_form": therapy_form, "steps": cycle.dosing_steps.all(), "interruptions": cycle.interruption_log.all(),
+        "stays": cycle.stays.all(), "therapies": patient.next_therapies.all()})

@@ -308,7 +308,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     # The schema maps every operation: served to logged-in users (session or token) only.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
-    "ENUM_NAME_OVERRIDES": {"ProblemCodeEnum": "core.errors.CODE_CHOICES"},
+    "ENUM_NAME_OVERRIDES": {"ProblemCodeEnum": "core.errors.CODE_CHOICES",
+                            "RecordedEnum": "patients.treatment.Recorded",
+                            "HospitalStayKindEnum": "patients.treatment.HospitalStay.Kind",
+                            "NextTherapyKindEnum": "patients.treatment.NextTherapy.Kind"},
     # Separate request and response components: read-only fields (id, created_at, ...) are not asked for on
     # create, and response components require every member the server always returns (core/openapi.py).
     "COMPONENT_SPLIT_REQUEST": True,
@@ -392,6 +395,9 @@ CELERY_BEAT_SCHEDULE = {
 # Adverse events and assessments belong to a cycle from its start to its end plus this many days (ADaM's
 # treatment-emergent window after the last dose); later onsets are recorded as follow-up with a reason.
 PVTRACK_FOLLOW_UP_DAYS = env.int("PVTRACK_FOLLOW_UP_DAYS", default=30)
+# End of the treatment-emergent window: onsets up to this many days after the cycle's last infusion day count (also
+# ended earlier by the start of the next therapy, HSCT/CAR-T/chemotherapy; ae.models.events.treatment_emergent_q).
+PVTRACK_EMERGENCE_DAYS = env.int("PVTRACK_EMERGENCE_DAYS", default=30)
 
 # Composition root: ward-data writers (ae, patients) request a benchmark through core.outbox, which calls this
 # function of the layer above them (the one inversion of the dependency order; see core/outbox.py).

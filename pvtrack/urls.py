@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 
 from ae import apis as ae_apis
 from ae import grading_apis, import_apis, listing_views, timeline_views
+from ae import treatment_views as ae_treatment_views
 from ae import views as ae_views
 from core import errors
 from patients import apis as patient_apis
@@ -21,7 +22,12 @@ from reports import views as report_views
 router = DefaultRouter()
 router.register("patients", patient_apis.PatientViewSet, basename="patient")
 router.register("cycles", patient_apis.TreatmentCycleViewSet, basename="cycle")
+router.register("dosing-steps", patient_apis.DosingStepViewSet, basename="dosing-step")
+router.register("interruptions", patient_apis.InfusionInterruptionViewSet, basename="interruption")
+router.register("hospital-stays", patient_apis.HospitalStayViewSet, basename="hospital-stay")
+router.register("next-therapies", patient_apis.NextTherapyViewSet, basename="next-therapy")
 router.register("adverse-events", ae_apis.AdverseEventViewSet, basename="adverse-event")
+router.register("event-treatments", ae_apis.EventTreatmentViewSet, basename="event-treatment")
 router.register("ctcae-terms", ae_apis.CTCAETermViewSet, basename="ctcae-term")
 router.register("benchmark-runs", report_apis.BenchmarkRunViewSet, basename="benchmark-run")
 
@@ -36,9 +42,12 @@ urlpatterns = [
     path("patients/<int:pk>/timeline/", timeline_views.patient_timeline, name="patient-timeline"),
     path("patients/<int:patient_pk>/cycles/new/", patient_views.cycle_form, name="cycle-create"),
     path("patients/<int:patient_pk>/cycles/<int:pk>/edit/", patient_views.cycle_form, name="cycle-edit"),
+    path("patients/<int:patient_pk>/cycles/<int:pk>/treatment/", patient_views.cycle_treatment,
+         name="cycle-treatment"),
     path("patients/<int:patient_pk>/events/new/", ae_views.event_create, name="event-create"),
     path("events/<int:pk>/edit/", ae_views.event_edit, name="event-edit"),
     path("events/<int:pk>/history/", ae_views.event_history, name="event-history"),
+    path("events/<int:pk>/treatments/", ae_treatment_views.event_treatments, name="event-treatments"),
     path("patients/<int:patient_pk>/crs/new/", ae_views.crs_assessment_create, name="crs-assessment-create"),
     path("patients/<int:patient_pk>/icans/new/", ae_views.icans_assessment_create, name="icans-assessment-create"),
     path("patients/<int:patient_pk>/labs/new/", ae_views.lab_result_create, name="lab-result-create"),

@@ -28,7 +28,14 @@ from django.db.models import Count, Q
 
 from ae.models import AdverseEvent
 from ae.selectors import treatment_emergent_events
-from patients.models import HIGH_BURDEN_BLASTS_PCT, Patient, Site, TreatmentCycle
+from patients.models import (
+    CYCLE_POPULATION,
+    HIGH_BURDEN_BLASTS_PCT,
+    PATIENT_POPULATION,
+    Patient,
+    Site,
+    TreatmentCycle,
+)
 from reports import sequential, stat_cache, stats
 from reports.cells import CYCLE_SCOPES, GRADE_BAND_LABELS
 from reports.models import BenchmarkCategory, CohortFigure
@@ -42,11 +49,11 @@ OWN_COHORT = "the ward itself is built from this cohort"
 SCALE_FAMILIES = {"ctcae_v3_0": "ctcae", "ctcae_v4_0": "ctcae", "ctcae_v4_03": "ctcae", "ctcae_v5_0": "ctcae",
                   "ctcae_unspecified": "ctcae", "lee_2014": "astct_lee", "astct_2019": "astct_lee"}
 SCALE_FAMILY_LABELS = {"ctcae": "CTCAE", "astct_lee": "ASTCT/Lee"}
-#: Ward patients' disease status -> the population terms the cohort records use.
-POPULATIONS = {"relapsed_refractory": [Patient.DiseaseStatus.PRIMARY_REFRACTORY, Patient.DiseaseStatus.FIRST_RELAPSE,
-                                       Patient.DiseaseStatus.SECOND_RELAPSE, Patient.DiseaseStatus.LATER_RELAPSE],
-               "mrd_positive_cr": [Patient.DiseaseStatus.MRD_POSITIVE_CR],
-               "chemo_ineligible_cr": [Patient.DiseaseStatus.CHEMO_INELIGIBLE]}
+#: Cohort population term -> the ward's cycle disease statuses (at cycle start) it covers, and, for a cycle without a
+#: status of its own, the patient-level statuses used as the fallback (patients.models CYCLE_/PATIENT_POPULATION).
+POPULATIONS = {pop: {"cycle": sorted(s for s, p in CYCLE_POPULATION.items() if p == pop),
+                     "patient": sorted(s for s, p in PATIENT_POPULATION.items() if p == pop)}
+               for pop in dict.fromkeys(CYCLE_POPULATION.values())}
 SCHEDULES = [s.value for s in TreatmentCycle.Schedule]
 #: Defaults for thresholds that older stored runs may not carry (their inputs are recomputed as stored).
 DEFAULTS = {"N_MAX": 40, "SEQUENTIAL_ALPHA": 0.05, "SCALE_MISMATCH": "exclude"}
@@ -83,7 +90,8 @@ def collect_inputs(site: Site) -> dict[str, Any]:
         blasts_lt5=Count("id", distinct=True,
                          filter=Q(cycles__number=1, cycles__marrow_blasts_pct__lt=HIGH_BURDEN_BLASTS_PCT)),
         **{f"schedule|{s}": Count("cycles__id", distinct=True, filter=Q(cycles__schedule=s)) for s in SCHEDULES},
-        **{f"population|{pop}": Count("id", distinct=True, filter=Q(disease_status__in=statuses))
+        **{f"population|{pop}": Count("id", distinct=True, filter=Q(cycles__disease_status__in=statuses["cycle"])
+                                      | Q(cycles__disease_status="", disease_status__in=statuses["patient"]))
            for pop, statuses in POPULATIONS.items()},
     )
     counts = {}
@@ -130,8 +138,9 @@ def ward_profile(denominators: dict[str, int], scale_counts: dict[str, int], cat
     "population": "relapsed_refractory" | "mrd_positive_cr" | "chemo_ineligible_cr" | "mixed" | None,
     "population_counts": {population: patients}, "scales": {category: "ctcae" | "astct_lee" | None},
     "scale_counts": {category: {family: events}}}. Schedule = majority of the ward's cycles; population =
-    majority of its treated patients' disease status; scale family = majority of the category's
-    treatment-emergent events, or the AE form's default scale (CTCAE) when the ward has none yet.
+    majority of its treated patients' disease status at cycle start (a patient counts in each population one
+    of their cycles started in; a cycle without a status falls back to the patient's); scale family = majority
+    of the category's treatment-emergent events, or the AE form's default scale (CTCAE) when the ward has none yet.
     """
     schedules = {s: denominators[f"schedule|{s}"] for s in SCHEDULES}
     populations = {p: denominators[f"population|{p}"] for p in POPULATIONS}

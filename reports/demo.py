@@ -19,7 +19,9 @@ from django.db import transaction
 
 from ae.models import AdverseEvent, CTCAEGrade
 from core.audit import bulk_audit_context
-from patients.models import Membership, Patient, Site, TreatmentCycle
+from patients.disease_status import derive as derive_status
+from patients.models import DosingStep, HospitalStay, Membership, Patient, Site, TreatmentCycle
+from patients.treatment import DoseUnit, Recorded
 from reports.benchmark import GRADE_BANDS
 from reports.models import BenchmarkCategory, Cohort, CohortFigure
 
@@ -30,6 +32,31 @@ ONSET_DAY = {"crs": 2, "neurotoxicity": 3, "seizure": 3, "febrile_neutropenia": 
 SCHEDULES = {"short_14d": TreatmentCycle.Schedule.SHORT_14D}
 DISEASE_STATUS = {"mrd_positive_cr": Patient.DiseaseStatus.MRD_POSITIVE_CR,
                   "chemo_ineligible_cr": Patient.DiseaseStatus.CHEMO_INELIGIBLE}
+
+
+@dataclass(frozen=True)
+class Regimen:
+    """A cohort's blinatumomab regimen as its article states it (``docs/treatment-data.md``)."""
+
+    steps: tuple[tuple[int, Decimal], ...]  # (from cycle day, µg/m²/day)
+    days: int  # infusion days of the cycle
+    premedication: str  # patients.treatment.Recorded value
+    dexamethasone_mg_m2: Decimal | None = None
+    admitted_whole_cycle: bool = False
+    source: str = ""
+
+
+#: Regimens by cohort slug. Xie et al., Front Pediatr 2023, §2.2 and Figure 1: dexamethasone 5 (mg)/m² for 2–3 days
+#: before, then 5 µg/m²/day for 2 days, 10 for 2 days, 15 for 10 days (14 days), hospitalised throughout.
+REGIMENS = {
+    "xie2023_suzhou": Regimen(steps=((1, Decimal("5")), (3, Decimal("10")), (5, Decimal("15"))), days=14,
+                              premedication=Recorded.YES, dexamethasone_mg_m2=Decimal("5"), admitted_whole_cycle=True,
+                              source="Xie et al. 2023, §2.2 Treatment strategy and Figure 1"),
+}
+#: Any other cohort: the label's paediatric regimen (5 µg/m²/day days 1–7, 15 from day 8; BLINCYTO SmPC §4.2), with
+#: premedication "not recorded" because the demo cannot know it.
+LABEL_REGIMEN = Regimen(steps=((1, Decimal("5")), (8, Decimal("15"))), days=28, premedication=Recorded.NOT_RECORDED,
+                        source="BLINCYTO SmPC §4.2 (the cohort's own regimen is not rebuilt)")
 #: Demo accounts (prefixed so they never collide with real users); their passwords are reset on every load.
 DEMO_PASSWORDS = {"demo-nurse": "nurse-demo-2026", "demo-safety": "safety-demo-2026",
                   "demo-other-nurse": "other-demo-2026"}
@@ -151,12 +178,22 @@ def _patients(site: Site, cohort: Cohort) -> tuple[list[Patient], list[Treatment
         # lies in the past (a cohort of 93 patients would otherwise start cycles in the future, which is refused).
         start = datetime.date(2023, 1, 2) + datetime.timedelta(days=(11 * i) % 1000)
         schedule = SCHEDULES.get(cohort.schedule, TreatmentCycle.Schedule.STANDARD_28D)
-        cycles.append(TreatmentCycle.objects.create(
-            patient=patient, number=1, schedule=schedule, start_date=start,
-            end_date=start + datetime.timedelta(days=13 if schedule == "short_14d" else 27),
-            starting_dose=Decimal("5"), step_up_dose=Decimal("15"), step_up_day=8,
-            dexamethasone_premedication=True,
-            marrow_blasts_pct=Decimal("40") if i < n_ge5 else Decimal("1")))
+        regimen = REGIMENS.get(cohort.slug, LABEL_REGIMEN)
+        days = regimen.days if cohort.slug in REGIMENS else (14 if schedule == "short_14d" else 28)
+        end = start + datetime.timedelta(days=days - 1)
+        dexamethasone = regimen.premedication == Recorded.YES
+        cycle = TreatmentCycle.objects.create(
+            patient=patient, number=1, schedule=schedule, start_date=start, end_date=end,
+            dexamethasone_premedication=regimen.premedication,
+            dexamethasone_dose=regimen.dexamethasone_mg_m2 if dexamethasone else None,
+            dexamethasone_dose_unit=TreatmentCycle.DexamethasoneUnit.MG_M2 if dexamethasone else "",
+            marrow_blasts_pct=Decimal("40") if i < n_ge5 else Decimal("1"),
+            disease_status=derive_status(Decimal("40") if i < n_ge5 else Decimal("1"), None) or "")
+        DosingStep.objects.bulk_create([DosingStep(cycle=cycle, from_day=day, dose=dose, unit=DoseUnit.UG_M2_DAY)
+                                        for day, dose in regimen.steps if day <= days])
+        if regimen.admitted_whole_cycle:
+            HospitalStay.objects.create(cycle=cycle, kind=HospitalStay.Kind.WARD, admitted_on=start, discharged_on=end)
+        cycles.append(cycle)
         patients.append(patient)
     return patients, cycles
 

@@ -138,7 +138,7 @@ def make_patient(site: Site, study_id: str = "KRK-001", **kw) -> Patient:
 
 def make_cycle(patient: Patient, number: int = 1, start: datetime.date = datetime.date(2026, 1, 5),
                **kw) -> TreatmentCycle:
-    defaults = {"schedule": TreatmentCycle.Schedule.STANDARD_28D, "starting_dose": Decimal("5"),
+    defaults = {"schedule": TreatmentCycle.Schedule.STANDARD_28D, "weight_kg": Decimal("20"),
                 "marrow_blasts_pct": Decimal("30")}
     return TreatmentCycle.objects.create(patient=patient, number=number, start_date=start, **(defaults | kw))
 

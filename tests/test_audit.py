@@ -63,24 +63,25 @@ def test_the_history_cannot_be_altered_or_deleted(cycle, statement):
 def test_a_cycle_edit_without_a_reason_is_refused_and_saves_nothing(client, nurse, cycle):
     client.force_login(nurse)
     data = {"number": 1, "schedule": "standard_28d", "start_date": cycle.start_date.isoformat(),
-            "starting_dose": "9", "marrow_blasts_pct": "30", "interruptions": 0}
+            "weight_kg": "21", "marrow_blasts_pct": "30", "interruptions": 0,
+            "dexamethasone_premedication": "not_recorded", "cns_status": "not_recorded"}
     response = client.post(f"/patients/{cycle.patient.pk}/cycles/{cycle.pk}/edit/", data)
     assert response.status_code == 200
     assert "This field is required" in response.content.decode()
-    assert TreatmentCycle.objects.get(pk=cycle.pk).starting_dose == 5
+    assert TreatmentCycle.objects.get(pk=cycle.pk).weight_kg == 20
     response = client.post(f"/patients/{cycle.patient.pk}/cycles/{cycle.pk}/edit/", data | {"reason": "typo"})
     assert response.status_code == 302
-    assert TreatmentCycle.objects.get(pk=cycle.pk).starting_dose == 9
+    assert TreatmentCycle.objects.get(pk=cycle.pk).weight_kg == 21
     assert history(cycle)[-1].pgh_context["reason"] == "typo"
 
 
 def test_an_api_change_without_a_reason_is_refused(client, nurse, cycle):
     client.force_login(nurse)
     url = f"/api/v1/cycles/{cycle.pk}/"
-    response = client.patch(url, {"starting_dose": "9"}, content_type="application/json")
+    response = client.patch(url, {"weight_kg": "21"}, content_type="application/json")
     assert response.status_code == 400 and "reason" in api_errors(response)
-    assert TreatmentCycle.objects.get(pk=cycle.pk).starting_dose == 5
-    response = client.patch(url, {"starting_dose": "9", "reason": "typo"}, content_type="application/json")
+    assert TreatmentCycle.objects.get(pk=cycle.pk).weight_kg == 20
+    response = client.patch(url, {"weight_kg": "21", "reason": "typo"}, content_type="application/json")
     assert response.status_code == 200
     last = history(cycle)[-1]
     assert (last.pgh_context["source"], last.pgh_context["reason"]) == ("api", "typo")
@@ -88,10 +89,10 @@ def test_an_api_change_without_a_reason_is_refused(client, nurse, cycle):
 
 def test_the_history_page_shows_who_and_why_and_is_scoped_to_the_site(client, nurse, outsider, cycle):
     client.force_login(nurse)
-    client.patch(f"/api/v1/cycles/{cycle.pk}/", {"starting_dose": "9", "reason": "dose corrected"},
+    client.patch(f"/api/v1/cycles/{cycle.pk}/", {"weight_kg": "21", "reason": "weight corrected"},
                  content_type="application/json")
     page = client.get(f"/history/cycle/{cycle.pk}/").content.decode()
-    assert "dose corrected" in page and "nurse" in page and "starting_dose: 5.0 → 9.0" in page
+    assert "weight corrected" in page and "nurse" in page and "weight_kg: 20.0 → 21.0" in page
     client.force_login(outsider)
     assert client.get(f"/history/cycle/{cycle.pk}/").status_code == 404
     assert client.get(f"/history/patient/{cycle.patient.pk}/").status_code == 404

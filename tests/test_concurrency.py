@@ -100,7 +100,7 @@ def test_five_concurrent_crs_assessments_start_one_episode(setup):
 
 def test_twenty_concurrent_cycle_creates_with_one_number_answer_201_once_and_400_otherwise(setup):
     patient, nurse = setup["patient"], setup["nurse"]
-    body = {"patient": patient.pk, "number": 2, "start_date": "2026-02-16", "starting_dose": "15",
+    body = {"patient": patient.pk, "number": 2, "start_date": "2026-02-16", "weight_kg": "20",
             "schedule": "standard_28d"}
     responses = all_at_once(20, lambda i: api(nurse).post("/api/v1/cycles/", body, format="json"))
     assert Counter(r.status_code for r in responses) == {201: 1, 400: 19}

@@ -171,8 +171,9 @@ def test_ward_a_officer_reviews_the_same_flag(wards, personas, officer):
 
 
 def _cycle_form(number: int, start: str, dose: str) -> dict:
-    return {"number": number, "schedule": "standard_28d", "start_date": start, "starting_dose": dose,
-            "marrow_blasts_pct": "30", "interruptions": 0, "dexamethasone_premedication": "on"}
+    return {"number": number, "schedule": "standard_28d", "start_date": start, "weight_kg": dose,
+            "marrow_blasts_pct": "30", "interruptions": 0, "dexamethasone_premedication": "not_recorded",
+            "cns_status": "not_recorded"}
 
 
 # (write, URL, form data) — each valid for ward A's nurse, who is redirected and changes ward A's records.
@@ -325,7 +326,7 @@ API_WRITES = [
      lambda w: _ae_payload(w.b_patient.pk, w.cycle.pk), 400, "cycle", None),
     ("create cycle on ward A patient", "post", "/api/v1/cycles/",
      lambda w: {"patient": w.patient.pk, "number": 2, "schedule": "standard_28d", "start_date": "2026-02-16",
-                "starting_dose": "15", "marrow_blasts_pct": "5"}, 400, "patient", 201),
+                "weight_kg": "20", "marrow_blasts_pct": "5"}, 400, "patient", 201),
     ("create patient on ward A", "post", "/api/v1/patients/",
      lambda w: {"site": "ward-a", "study_id": "KRK-777", "sex": "M", "birth_month": "2016-04-01",
                 "disease_status": "relapse_1"}, 400, "site", 201),
@@ -335,7 +336,7 @@ API_WRITES = [
      lambda w: _ae_payload(w.patient.pk, w.cycle.pk) | {"grade": 2, "reason": "downgraded", "version": 2},
      404, None, 200),
     ("patch ward A cycle", "patch", "/api/v1/cycles/{cycle}/",
-     lambda w: {"starting_dose": "9", "reason": "dose corrected"}, 404, None, 200),
+     lambda w: {"weight_kg": "21", "reason": "weight corrected"}, 404, None, 200),
     ("patch ward A patient", "patch", "/api/v1/patients/{patient}/",
      lambda w: {"prior_hsct": True, "reason": "history clarified"}, 404, None, 200),
     ("move own event to ward A patient", "patch", "/api/v1/adverse-events/{b_event}/",

@@ -21,14 +21,14 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import F, OuterRef, Q, Subquery
+from django.db.models import Exists, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from ae.models.catalogue import CTCAETerm
 from core.audit import tracked
 from core.db import CheckConstraintsInOneQuery, LoadedRelationsNotRequeried
 from core.text import MAX_REASON_CHARS, max_chars_constraint
-from patients.models import Patient, TreatmentCycle
+from patients.models import NextTherapy, Patient, TreatmentCycle
 
 
 @tracked
@@ -390,12 +390,27 @@ def treatment_emergent_q() -> Q:
     """ADaM TRTEMFL of an adverse event, as a filter: THE definition used by the benchmark, exports and API.
 
     Treatment-emergent (admiral ``derive_var_trtemfl``; CDISC ADaM ADAE) means: not recorded as after-cycle
-    follow-up (onset later than the cycle's end plus the follow-up window) and either
+    follow-up (onset later than the cycle's end plus the follow-up window), inside the emergence window, and either
     (a) began during the cycle it is recorded in (not present before the cycle started), or
     (b) began after the patient's first dose (first cycle start) — present before this cycle but arisen during
         an earlier cycle or the interval between cycles, or
     (c) present before the cycle and worsened: its grade is above its grade at the cycle start.
+
+    The emergence window runs from the first dose to whichever comes first (admiral ``end_window``;
+    ICH E9 treatment-emergent period):
+
+    * ``settings.PVTRACK_EMERGENCE_DAYS`` (default 30) days after the last infusion day of the event's cycle
+      (its end date; no bound while the cycle has none) — onset on that day still counts;
+    * the start of the patient's next therapy (:class:`patients.treatment.NextTherapy`: HSCT conditioning, CAR-T
+      lymphodepletion, chemotherapy) after the cycle started — an onset on or after that day does not count
+      (an event after HSCT is the transplant's, not blinatumomab's; Xie et al. 2023 report post-HSCT events apart).
     """
-    return Q(after_cycle_follow_up=False) & (
+    window_days = datetime.timedelta(days=settings.PVTRACK_EMERGENCE_DAYS)
+    next_therapy_started = Exists(NextTherapy.objects.filter(
+        patient=OuterRef("patient"), start_date__gt=OuterRef("cycle__start_date"),
+        start_date__lte=OuterRef("onset_date")))
+    in_window = ((Q(cycle__end_date__isnull=True) | Q(onset_date__lte=F("cycle__end_date") + window_days))
+                 & ~Q(next_therapy_started))
+    return Q(after_cycle_follow_up=False) & in_window & (
         Q(present_before_cycle=False) | Q(onset_date__gt=first_dose_date())
         | Q(grade__gt=F("grade_at_cycle_start")))

@@ -341,16 +341,18 @@ def add_events(ward, nurse, n: int, first_study_no: int) -> None:
         make_event(cycle, terms[i % len(terms)], grade=3, user=nurse)
 
 
-@pytest.mark.parametrize("url", [EVENTS, "/api/v1/patients/", "/api/v1/cycles/"])
-def test_list_queries_do_not_grow_with_the_rows(nurse_api, ward, nurse, url, django_assert_max_num_queries):
-    """A page costs a COUNT and one SELECT (related rows joined), whether it lists 2 or 10 records."""
+@pytest.mark.parametrize(("url", "most"), [(EVENTS, 3), ("/api/v1/patients/", 3),
+                                          ("/api/v1/cycles/", 6)])  # + dosing steps, interruptions, stays
+def test_list_queries_do_not_grow_with_the_rows(nurse_api, ward, nurse, url, most, django_assert_max_num_queries):
+    """A page costs a COUNT and one SELECT (related rows joined; a cycle's nested treatment rows prefetched in one
+    query each), whether it lists 2 or 10 records."""
     add_events(ward, nurse, 2, first_study_no=1)
     with CaptureQueriesContext(connection) as with_2:
         assert nurse_api.get(url).json()["count"] == 2
     add_events(ward, nurse, 8, first_study_no=3)
     with django_assert_max_num_queries(len(with_2)), CaptureQueriesContext(connection) as with_10:
         assert nurse_api.get(url).json()["count"] == 10
-    assert len(with_10) == len(with_2) <= 3
+    assert len(with_10) == len(with_2) <= most
 
 
 def test_term_search_queries_do_not_grow_with_the_matches(nurse_api, django_assert_max_num_queries):

@@ -240,7 +240,7 @@ def test_the_api_refuses_ae_dates_in_the_future(nurse_api, cycle, overrides, fie
 @pytest.mark.parametrize("start", ["0001-01-01", "9999-12-31"])
 def test_the_api_refuses_implausible_cycle_starts(nurse_api, patient, start):
     response = nurse_api.post("/api/v1/cycles/", {"patient": patient.pk, "number": 1, "start_date": start,
-                                                   "starting_dose": "5", "schedule": "standard_28d"}, format="json")
+                                                   "schedule": "standard_28d"}, format="json")
     assert response.status_code == 400 and "start_date" in api_errors(response)
     assert not TreatmentCycle.objects.exists()
 
@@ -344,14 +344,14 @@ def test_an_invisible_or_empty_reason_is_refused_on_aes_cycles_and_patients(nurs
     event = make_event(cycle, "Tremor")
     refusals = [
         nurse_api.patch(f"{EVENTS}{event.pk}/", {"grade": 3, "version": 1, "reason": reason}, format="json"),
-        nurse_api.patch(f"/api/v1/cycles/{cycle.pk}/", {"starting_dose": "9", "reason": reason}, format="json"),
+        nurse_api.patch(f"/api/v1/cycles/{cycle.pk}/", {"weight_kg": "21", "reason": reason}, format="json"),
         nurse_api.patch(f"/api/v1/patients/{patient.pk}/", {"prior_hsct": True, "reason": reason}, format="json"),
     ]
     for response in refusals:
         assert response.status_code == 400 and "reason" in api_errors(response), response.json()
     event.refresh_from_db()
     cycle.refresh_from_db()
-    assert (event.grade, str(cycle.starting_dose)) == (2, "5.0")
+    assert (event.grade, str(cycle.weight_kg)) == (2, "20.00")
 
 
 def test_a_two_megabyte_reason_is_refused_and_a_reason_is_stored_without_invisible_characters(nurse_api, cycle):

@@ -354,6 +354,6 @@ for i in range(140):
     p = Patient.objects.create(site=site, study_id=f"F-{{i:03d}}", sex="F", birth_month=datetime.date(2015, 3, 1),
                                disease_status=Patient.DiseaseStatus.FIRST_RELAPSE)
     TreatmentCycle.objects.create(patient=p, number=1, start_date=datetime.date(2026, 1, 5),
-                                  schedule=TreatmentCycle.Schedule.STANDARD_28D, starting_dose=Decimal("5"),
+                                  schedule=TreatmentCycle.Schedule.STANDARD_28D, weight_kg=Decimal("20"),
                                   marrow_blasts_pct=Decimal("30"))
 """

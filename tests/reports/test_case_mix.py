@@ -156,7 +156,9 @@ def test_collect_inputs_profiles_the_ward_by_majority(ward):
     for i in range(3):
         p = make_patient(ward, f"S-{i}", disease_status=Patient.DiseaseStatus.MRD_POSITIVE_CR)
         c = make_cycle(p, schedule=TreatmentCycle.Schedule.SHORT_14D, marrow_blasts_pct=Decimal("2"))
-        make_cycle(p, 2, start=c.start_date.replace(month=3), schedule=TreatmentCycle.Schedule.SHORT_14D)
+        # Status is per cycle (issue 20 item 5): cycle 2 starts in remission too (blasts < 5 %).
+        make_cycle(p, 2, start=c.start_date.replace(month=3), schedule=TreatmentCycle.Schedule.SHORT_14D,
+                   marrow_blasts_pct=Decimal("2"))
     p = make_patient(ward, "S-9")  # first relapse, standard schedule, blasts 30%
     make_event(make_cycle(p), grade=2, grading_scale="astct_2019")
     inputs = benchmark.collect_inputs(ward)

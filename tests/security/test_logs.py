@@ -33,7 +33,7 @@ def test_logins_patients_and_events_leave_no_phi_or_password_in_the_logs(client,
     assert api.post("/api/v1/patients/", body, format="json").status_code == 400  # duplicate: logged as 400
     patient = Patient.objects.get(study_id=STUDY_ID)
     cycle_body = {"patient": patient.pk, "number": 1, "schedule": "standard_28d", "start_date": "2026-01-05",
-                  "starting_dose": "5"}
+                  "weight_kg": "20"}
     response = api.post("/api/v1/cycles/", cycle_body, format="json")
     assert response.status_code == 201, response.json()
     cycle = patient.cycles.get()
