@@ -50,6 +50,10 @@ CRS_SCALE_FAMILIES = {"ctcae_v3_0": "ctcae_v4_crs", "ctcae_v4_0": "ctcae_v4_crs"
                       "ctcae_v5_0": "ctcae_v5_crs", "lee_2014": "astct_lee", "astct_2019": "astct_lee"}
 SCALE_FAMILY_LABELS = {"ctcae": "CTCAE", "astct_lee": "ASTCT/Lee",
                        "ctcae_v4_crs": "CTCAE v3/v4 CRS (infusion-reaction wording)", "ctcae_v5_crs": "CTCAE v5.0 CRS"}
+#: Cells whose count does not depend on the grading scale: a seizure is a seizure whether CTCAE or the ASTCT 2019
+#: ICANS seizure row grades it (the scales differ only in the grade), so any-grade seizure figures of every
+#: scale are compared (a ward's seizures from ICANS assessments are graded by ASTCT, most cohorts by CTCAE).
+SCALE_FREE = {("seizure", "any")}
 ATTRIBUTIONS = {"related": "treatment-related AEs only", "all_cause": "all AEs regardless of cause",
                 "not_stated": "attribution not stated"}
 #: Relatedness values (AEREL) that make a ward event "related": a reasonable possibility of a causal
@@ -194,7 +198,8 @@ def _comparability(f: dict[str, Any], profile: dict[str, Any] | None,
                    scale_policy: str) -> tuple[str | None, list[str]]:
     """(reason to leave the figure out or None, labels to show next to it) for schedule, population and scale.
 
-    Differing stated values are left out (scale: only if ``scale_policy`` is "exclude", else labelled);
+    Differing stated values are left out (scale: only if ``scale_policy`` is "exclude", else labelled; never for
+    the cells of ``SCALE_FREE``);
     values the cohort did not state, or mixed ones, are kept with a label; so is everything when the
     ward's own value is unknown (no cycles yet) or mixed.
     """
@@ -212,6 +217,8 @@ def _comparability(f: dict[str, Any], profile: dict[str, Any] | None,
     elif ward_population and ward_population != "mixed" and population != ward_population:
         return (f"population {population.replace('_', ' ')} differs from the ward's "
                 f"{ward_population.replace('_', ' ')}"), []
+    if (f["category"], f["grade_band"]) in SCALE_FREE:
+        return None, labels
     family = scale_family(f.get("scale"), f["category"])
     ward_family = (profile.get("scales") or {}).get(f["category"])
     if family is None:
@@ -388,7 +395,9 @@ def _cell(inputs: dict[str, Any], cat: dict[str, Any], band: str, scope: str,
                      "attribution": f.get("attribution", "not_stated"), "terms_included": f.get("terms_included", [])}
                     for f in used],
         "definitions": {
-            "scale_family": family, "scale_family_label": SCALE_FAMILY_LABELS.get(family or "", family or "unknown"),
+            "scale_family": None if (cat["slug"], band) in SCALE_FREE else family,
+            "scale_family_label": ("any (the count does not depend on the scale)" if (cat["slug"], band) in SCALE_FREE
+                                   else SCALE_FAMILY_LABELS.get(family or "", family or "unknown")),
             "attribution": basis, "attribution_label": ATTRIBUTIONS[basis],
             "terms": ([f"action taken: {a}" for a in cat["actions"]] if cat.get("actions") else terms),
             "terms_left_out": sorted(set(cat.get("terms", [])) - set(terms)),

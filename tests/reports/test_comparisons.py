@@ -227,3 +227,16 @@ def test_drilldown_of_an_action_category_lists_the_events_with_that_action(clien
     client.force_login(officer)
     response = client.get("/sites/ward-a/report/ae_interruption/any/all/")
     assert [e.pk for e in response.context["events"]] == [interrupted.pk]
+
+
+def test_any_grade_seizures_are_compared_whatever_the_scale_but_grade_3_is_not():
+    figs = [figure("ctcae", 3, 39, category="seizure"), figure("ctcae", 1, 23, category="seizure", band="ge3")]
+    inputs = inputs_for(0, 10, figs) | {
+        "categories": [{"slug": "seizure", "name": "Seizure", "terms": ["Seizure"]}],
+        "ward": {f"seizure|{b}|{s}": 1 for b in ("any", "ge3") for s in ("all", "first")},
+        "ward_profile": _profile(seizure="astct_lee")}  # the ward's seizures came from ICANS assessments
+    results = benchmark.compute(inputs)
+    any_grade = cell(results, category="seizure")
+    assert [co["cohort"] for co in any_grade["cohorts"]] == ["ctcae"] and not any_grade["cohorts"][0]["labels"]
+    assert any_grade["definitions"]["scale_family"] is None
+    assert cell(results, band="ge3", category="seizure")["excluded"][0]["reason"].startswith("graded by CTCAE")
