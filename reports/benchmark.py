@@ -428,7 +428,7 @@ def _cell(inputs: dict[str, Any], cat: dict[str, Any], band: str, scope: str,
     cell["case_mix"] = _case_mix(inputs, cat["slug"], band, scope, x, n, pooled, thresholds, basis)
     cell["sequential"] = _sequential(x, n, pooled.marginal_mean, thresholds, boundaries)
     cell["flag"] = _flag(cat["name"], band, scope, x, n, p_up, p_low, p_fixed, (lo_limit, hi_limit),
-                         pooled, thresholds)
+                         pooled, thresholds, related=basis == "related")
     return cell
 
 
@@ -536,13 +536,15 @@ def flag_level(p_upper: float, p_lower: float, p_fixed: float, pooled_mean: floa
 
 
 def _flag(name: str, band: str, scope: str, x: int, n: int, p_up: float, p_low: float, p_fixed: float,
-          limits: tuple[int, int], pooled: stats.Pooled, th: dict[str, float]) -> dict[str, Any] | None:
+          limits: tuple[int, int], pooled: stats.Pooled, th: dict[str, float],
+          related: bool = False) -> dict[str, Any] | None:
     decided = flag_level(p_up, p_low, p_fixed, pooled.marginal_mean, th)
     if decided is None:
         return None
     level, direction = decided
     label = name if name[1:2].isupper() else name[:1].lower() + name[1:]  # keep acronyms such as CRS
-    what = f"{x} of {n} patients had {GRADE_BAND_LABELS[band]} {label} ({CYCLE_SCOPES[scope]})"
+    what = (f"{x} of {n} patients had {GRADE_BAND_LABELS[band]} {label}"
+            + (" judged treatment-related" if related else "") + f" ({CYCLE_SCOPES[scope]})")
     reference = (f"published benchmark {pooled.median:.0%} from {pooled.k} cohort{'s' if pooled.k != 1 else ''}"
                  + (", weak" if pooled.weak else ""))
     if level in ("ALARM", "ALERT"):

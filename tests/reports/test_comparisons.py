@@ -87,6 +87,16 @@ def test_a_related_only_cohort_is_compared_with_the_wards_related_count():
     assert [e["cohort"] for e in c["excluded"]] == ["r1"]
 
 
+def test_a_flag_on_a_related_only_comparison_says_so():
+    figs = [figure(f"r{i}", 1, 40) | {"attribution": "related"} for i in range(3)]
+    inputs = inputs_for(8, 10, figs)
+    inputs["ward"] |= {"crs|any|all|related": 8, "crs|any|first|related": 8}
+    flag = cell(benchmark.compute(inputs))["flag"]
+    assert flag["level"] in ("ALERT", "ALARM")
+    assert flag["message"].startswith(
+        "8 of 10 patients had any grade cytokine release syndrome judged treatment-related (all cycles)")
+
+
 @pytest.mark.django_db
 def test_collect_inputs_counts_related_events_as_possible_probable_or_definite(ward):
     for i, relatedness in enumerate(["not_related", "unlikely", "possible", "probable", "definite"]):
