@@ -53,7 +53,8 @@ SCALE_FAMILY_LABELS = {"ctcae": "CTCAE", "astct_lee": "ASTCT/Lee",
 #: Cells whose count does not depend on the grading scale: a seizure is a seizure whether CTCAE or the ASTCT 2019
 #: ICANS seizure row grades it (the scales differ only in the grade), so any-grade seizure figures of every
 #: scale are compared (a ward's seizures from ICANS assessments are graded by ASTCT, most cohorts by CTCAE).
-SCALE_FREE = {("seizure", "any")}
+#: AE-driven interruption and discontinuation are counted by the action taken, whatever graded the AE.
+SCALE_FREE = {("seizure", "any"), ("ae_interruption", "any"), ("ae_discontinuation", "any")}
 ATTRIBUTIONS = {"related": "treatment-related AEs only", "all_cause": "all AEs regardless of cause",
                 "not_stated": "attribution not stated"}
 #: Relatedness values (AEREL) that make a ward event "related": a reasonable possibility of a causal
@@ -374,6 +375,11 @@ def _cell(inputs: dict[str, Any], cat: dict[str, Any], band: str, scope: str,
     profile = inputs.get("ward_profile")
     used, excluded = select_figures(inputs["figures"], cat["slug"], band, scope, inputs["excluded_cohort"],
                                     profile, thresholds["SCALE_MISMATCH"])
+    if inputs["excluded_cohort"] and not any(e["reason"] == OWN_COHORT for e in excluded):
+        # A demo ward rebuilt from a cohort has events only where that cohort reported a figure:
+        # elsewhere its zero is an artefact of the source, not a ward observation to flag.
+        used = []
+    stated = any((f.get("attribution") or "not_stated") != "not_stated" for f in used)
     basis, used, set_aside = match_attribution(used)
     excluded += set_aside
     family = ((profile or {}).get("scales") or {}).get(cat["slug"])
@@ -381,10 +387,6 @@ def _cell(inputs: dict[str, Any], cat: dict[str, Any], band: str, scope: str,
     base = f"{cat['slug']}|{band}|{scope}"
     x_key = base + suffix + ("|related" if basis == "related" else "")
     x = inputs["ward"].get(x_key, inputs["ward"][base])  # runs stored before 1.3 have the all-cause count only
-    if inputs["excluded_cohort"] and not any(e["reason"] == OWN_COHORT for e in excluded):
-        # A demo ward rebuilt from a cohort has events only where that cohort reported a figure:
-        # elsewhere its zero is an artefact of the source, not a ward observation to flag.
-        used = []
     cell: dict[str, Any] = {
         "category": cat["slug"], "category_name": cat["name"], "grade_band": band, "cycle_scope": scope,
         "ward": {"x": x, "n": n, "rate": x / n if n else None,
@@ -398,7 +400,9 @@ def _cell(inputs: dict[str, Any], cat: dict[str, Any], band: str, scope: str,
             "scale_family": None if (cat["slug"], band) in SCALE_FREE else family,
             "scale_family_label": ("any (the count does not depend on the scale)" if (cat["slug"], band) in SCALE_FREE
                                    else SCALE_FAMILY_LABELS.get(family or "", family or "unknown")),
-            "attribution": basis, "attribution_label": ATTRIBUTIONS[basis],
+            "attribution": basis,
+            "attribution_label": ATTRIBUTIONS[basis] + ("" if stated or not used else
+                                                        " (no cohort compared here states its attribution)"),
             "terms": ([f"action taken: {a}" for a in cat["actions"]] if cat.get("actions") else terms),
             "terms_left_out": sorted(set(cat.get("terms", [])) - set(terms)),
         },

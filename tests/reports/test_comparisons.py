@@ -45,6 +45,8 @@ def test_a_ctcae_v403_crs_cohort_is_not_pooled_with_a_v5_ward_unless_labelled():
     assert {co["cohort"]: co["labels"] for co in c["cohorts"]}["vx"] == [
         "graded by ctcae_unspecified: scale version not stated"]
     assert c["definitions"]["scale_family"] == "ctcae_v5_crs"
+    assert c["definitions"]["attribution_label"] == (
+        "all AEs regardless of cause (no cohort compared here states its attribution)")
     inputs["thresholds"]["SCALE_MISMATCH"] = "label"
     labelled = cell(benchmark.compute(inputs))
     assert {co["cohort"]: co["labels"] for co in labelled["cohorts"]}["v4"] == [
@@ -190,6 +192,7 @@ def test_new_categories_count_alt_ast_grade_3_and_ae_driven_interruptions(ward):
     assert set_aside["vonstackelberg2016_phase12"].startswith("counts discontinuations for neurologic events only")
     assert "wu2022_beijing" in set_aside
     assert stop["definitions"]["terms"] == ["action taken: DRUG WITHDRAWN"]
+    assert stop["definitions"]["scale_family"] is None  # counted by the action, whatever graded the AE
 
 
 @pytest.mark.django_db
