@@ -40,15 +40,47 @@ from reports import sequential, stat_cache, stats
 from reports.cells import CYCLE_SCOPES, GRADE_BAND_LABELS
 from reports.models import BenchmarkCategory, CohortFigure
 
-METHOD_VERSION = "pvtrack-benchmark/1.2 glmm-ml+pred-tail+like-with-like+case-mix+pocock+trtemfl"
+METHOD_VERSION = "pvtrack-benchmark/1.3 glmm-ml+pred-tail+lwl+attribution+case-mix+pocock+trtemfl"
 GRADE_BANDS = {"any": 1, "ge3": 3}
 OWN_COHORT = "the ward itself is built from this cohort"
 
-#: Grading-scale families: CTCAE (any version) grades CRS and neurotoxicity differently from the
-#: ASTCT 2019 consensus and Lee 2014 (statistics.md §3.5, §5). "not_stated" has no family.
+#: Grading-scale families: CTCAE (any version) grades neurotoxicity and the other categories differently from
+#: the ASTCT 2019 consensus and Lee 2014 (statistics.md §3.5, §5). "not_stated" has no family.
 SCALE_FAMILIES = {"ctcae_v3_0": "ctcae", "ctcae_v4_0": "ctcae", "ctcae_v4_03": "ctcae", "ctcae_v5_0": "ctcae",
                   "ctcae_unspecified": "ctcae", "lee_2014": "astct_lee", "astct_2019": "astct_lee"}
-SCALE_FAMILY_LABELS = {"ctcae": "CTCAE", "astct_lee": "ASTCT/Lee"}
+#: CRS only: CTCAE v3.0/v4.0x word CRS as an infusion reaction (interruption, response to symptomatic treatment,
+#: no fever required; one pressor is grade 4), CTCAE v5.0 follows Lee 2014 (fever; one pressor is grade 3).
+#: So CRS has three families, and a CTCAE figure of unstated version has none (kept and labelled).
+#: Sources: CTCAE v4.03 (NCI 2010) and v5.0 (NCI 2017) "Cytokine release syndrome"; Lee et al., Blood
+#: 2014;124:188-195; Lee et al., Biol Blood Marrow Transplant 2019;25:625-638 (ASTCT).
+CRS_SCALE_FAMILIES = {"ctcae_v3_0": "ctcae_v4_crs", "ctcae_v4_0": "ctcae_v4_crs", "ctcae_v4_03": "ctcae_v4_crs",
+                      "ctcae_v5_0": "ctcae_v5_crs", "lee_2014": "astct_lee", "astct_2019": "astct_lee"}
+SCALE_FAMILY_LABELS = {"ctcae": "CTCAE", "astct_lee": "ASTCT/Lee",
+                       "ctcae_v4_crs": "CTCAE v3/v4 CRS (infusion-reaction wording)", "ctcae_v5_crs": "CTCAE v5.0 CRS"}
+#: Cells whose count does not depend on the grading scale: a seizure is a seizure whether CTCAE or the ASTCT 2019
+#: ICANS seizure row grades it (the scales differ only in the grade), so any-grade seizure figures of every
+#: scale are compared (a ward's seizures from ICANS assessments are graded by ASTCT, most cohorts by CTCAE).
+#: AE-driven interruption and discontinuation are counted by the action taken, whatever graded the AE.
+SCALE_FREE = {("seizure", "any"), ("ae_interruption", "any"), ("ae_discontinuation", "any")}
+ATTRIBUTIONS = {"related": "treatment-related AEs only", "all_cause": "all AEs regardless of cause",
+                "not_stated": "attribution not stated"}
+#: Relatedness values (AEREL) that make a ward event "related": a reasonable possibility of a causal
+#: relationship (ICH E2A, 1994, section III.A.1), i.e. possible, probable or definite.
+RELATED = [AdverseEvent.Relatedness.POSSIBLE, AdverseEvent.Relatedness.PROBABLE, AdverseEvent.Relatedness.DEFINITE]
+
+
+def scale_family(scale: str | None, category: str) -> str | None:
+    """The grading-scale family of ``scale`` for a benchmark ``category`` (CRS has its own families), or None."""
+    table = CRS_SCALE_FAMILIES if category == "crs" else SCALE_FAMILIES
+    return table.get(scale or "not_stated")
+
+
+def scale_families(category: str) -> list[str]:
+    """The families a category's events can fall into, in a stable order."""
+    table = CRS_SCALE_FAMILIES if category == "crs" else SCALE_FAMILIES
+    return list(dict.fromkeys(table.values()))
+
+
 #: Cohort population term -> the ward's cycle disease statuses (at cycle start) it covers, and, for a cycle without a
 #: status of its own, the patient-level statuses used as the fallback (patients.models CYCLE_/PATIENT_POPULATION).
 POPULATIONS = {pop: {"cycle": sorted(s for s, p in CYCLE_POPULATION.items() if p == pop),
@@ -66,7 +98,8 @@ def cohort_figures(category_slugs: list[str]) -> list[dict[str, Any]]:
         {"id": f.id, "cohort": f.cohort.slug, "short_name": f.cohort.short_name, "category": f.category,
          "grade_band": f.grade_band, "cycle_scope": f.cycle_scope, "unit": f.unit, "numerator": f.numerator,
          "denominator": f.denominator, "percent_printed": f.percent_printed, "stratum": f.stratum,
-         "scale": f.scale, "schedule": f.cohort.schedule, "population": f.cohort.population}
+         "scale": f.scale, "schedule": f.cohort.schedule, "population": f.cohort.population,
+         "attribution": f.attribution, "terms_included": f.terms_included, "set_aside": f.set_aside}
         for f in CohortFigure.objects.filter(category__in=category_slugs, grade_band__in=list(GRADE_BANDS))
         .select_related("cohort").defer("cohort__record").order_by("cohort__slug", "id")  # record: unused, large
     ]
@@ -76,9 +109,13 @@ def collect_inputs(site: Site) -> dict[str, Any]:
     """Gather everything ``compute`` needs for ``site``, as JSON-able data (4 queries).
 
     Shape: {"site", "thresholds", "denominators": {"all": n, "first": n}, "strata": {...},
-    "categories": [{"slug", "name", "terms"}], "ward": {"<cat>|<band>|<scope>": x},
+    "categories": [{"slug", "name", "terms", "bands", "actions", "terms_excluded_by_family"}],
+    "ward": {"<cat>|<band>|<scope>[|<family without its excluded terms>][|related]": x},
     "figures": [{"id", "cohort", "short_name", "category", "grade_band", "cycle_scope", "unit",
-    "numerator", "denominator", "scale", "schedule", "population", "stratum"}], "excluded_cohort"}.
+    "numerator", "denominator", "scale", "schedule", "population", "stratum", "attribution",
+    "terms_included", "set_aside"}], "excluded_cohort"}. Ward counts come in variants: all-cause and
+    treatment-related only (relatedness possible, probable or definite: ``RELATED``), and for a category
+    with ``terms_excluded_by_family`` without those terms (e.g. neurotoxicity without Tremor for ASTCT/Lee).
     """
     categories = list(BenchmarkCategory.objects.prefetch_related("terms"))
     treated = Patient.objects.filter(site=site, cycles__isnull=False).distinct()
@@ -96,13 +133,22 @@ def collect_inputs(site: Site) -> dict[str, Any]:
     )
     counts = {}
     for cat in categories:
-        term_ids = [t.id for t in cat.terms.all()]
-        for band, min_grade in GRADE_BANDS.items():
-            cell = Q(term_id__in=term_ids, grade__gte=min_grade)
-            counts[f"{cat.slug}|{band}|all"] = Count("patient", distinct=True, filter=cell)
-            counts[f"{cat.slug}|{band}|first"] = Count("patient", distinct=True, filter=cell & Q(cycle__number=1))
-        for family in SCALE_FAMILY_LABELS:
-            scales = [code for code, fam in SCALE_FAMILIES.items() if fam == family]
+        term_names = {t.id: t.term for t in cat.terms.all()}
+        variants = {"": list(term_names)} | {
+            f"|{family}": [i for i, name in term_names.items() if name not in excluded]
+            for family, excluded in cat.terms_excluded_by_family.items()}
+        for suffix, term_ids in variants.items():
+            what = Q(action_taken__in=cat.ae_actions) if cat.ae_actions else Q(term_id__in=term_ids)
+            for band in cat.grade_bands:
+                cell = what & Q(grade__gte=GRADE_BANDS[band])
+                for attribution, extra in (("", Q()), ("|related", Q(relatedness__in=RELATED))):
+                    key = f"{cat.slug}|{band}|{{scope}}{suffix}{attribution}"
+                    counts[key.format(scope="all")] = Count("patient", distinct=True, filter=cell & extra)
+                    counts[key.format(scope="first")] = Count("patient", distinct=True,
+                                                              filter=cell & extra & Q(cycle__number=1))
+        term_ids = list(term_names)
+        for family in scale_families(cat.slug):
+            scales = [code for code in AdverseEvent.GradingScale.values if scale_family(code, cat.slug) == family]
             counts[f"scale|{cat.slug}|{family}"] = Count("id", filter=Q(term_id__in=term_ids, grading_scale__in=scales))
     ward = treatment_emergent_events(site).aggregate(**counts)
     scale_counts = {k: ward.pop(k) for k in [k for k in ward if k.startswith("scale|")]}
@@ -114,8 +160,9 @@ def collect_inputs(site: Site) -> dict[str, Any]:
         "thresholds": dict(settings.PVTRACK_BENCHMARK),
         "denominators": {"all": denominators["all"], "first": denominators["first"]},
         "strata": {"blasts_ge5": denominators["blasts_ge5"], "blasts_lt5": denominators["blasts_lt5"]},
-        "categories": [{"slug": c.slug, "name": c.name, "terms": sorted(t.term for t in c.terms.all())}
-                       for c in categories],
+        "categories": [{"slug": c.slug, "name": c.name, "terms": sorted(t.term for t in c.terms.all()),
+                        "bands": list(c.grade_bands), "actions": list(c.ae_actions),
+                        "terms_excluded_by_family": dict(c.terms_excluded_by_family)} for c in categories],
         "ward": ward,
         "ward_profile": ward_profile(denominators, scale_counts, [c.slug for c in categories]),
         "figures": figures,
@@ -136,20 +183,22 @@ def ward_profile(denominators: dict[str, int], scale_counts: dict[str, int], cat
 
     Shape: {"schedule": "standard_28d" | "short_14d" | "mixed" | None, "schedule_counts": {schedule: cycles},
     "population": "relapsed_refractory" | "mrd_positive_cr" | "chemo_ineligible_cr" | "mixed" | None,
-    "population_counts": {population: patients}, "scales": {category: "ctcae" | "astct_lee" | None},
-    "scale_counts": {category: {family: events}}}. Schedule = majority of the ward's cycles; population =
-    majority of its treated patients' disease status at cycle start (a patient counts in each population one
-    of their cycles started in; a cycle without a status falls back to the patient's); scale family = majority
-    of the category's treatment-emergent events, or the AE form's default scale (CTCAE) when the ward has none yet.
+    "population_counts": {population: patients}, "scales": {category: family | "mixed"},
+    "scale_counts": {category: {family: events}}} (families: ``scale_family``; CRS has its own). Schedule = majority
+    of the ward's cycles; population = majority of its treated patients' disease status at cycle start (a patient
+    counts in each population one of their cycles started in; a cycle without a status falls back to the
+    patient's); scale family = majority of the category's treatment-emergent events, or the AE form's default scale
+    (CTCAE) when the ward has none yet.
     """
     schedules = {s: denominators[f"schedule|{s}"] for s in SCHEDULES}
     populations = {p: denominators[f"population|{p}"] for p in POPULATIONS}
-    default_family = SCALE_FAMILIES[AdverseEvent._meta.get_field("grading_scale").default]
-    per_cat = {c: {fam: scale_counts.get(f"scale|{c}|{fam}", 0) for fam in SCALE_FAMILY_LABELS} for c in categories}
+    default_scale = AdverseEvent._meta.get_field("grading_scale").default
+    per_cat = {c: {fam: scale_counts.get(f"scale|{c}|{fam}", 0) for fam in scale_families(c) if fam}
+               for c in categories}
     scales = {}
     for c, fam_counts in per_cat.items():
         major = _majority(fam_counts)
-        scales[c] = default_family if major is None else major
+        scales[c] = scale_family(default_scale, c) if major is None else major
     return {"schedule": _majority(schedules), "schedule_counts": schedules,
             "population": _majority(populations), "population_counts": populations,
             "scales": scales, "scale_counts": per_cat}
@@ -159,7 +208,8 @@ def _comparability(f: dict[str, Any], profile: dict[str, Any] | None,
                    scale_policy: str) -> tuple[str | None, list[str]]:
     """(reason to leave the figure out or None, labels to show next to it) for schedule, population and scale.
 
-    Differing stated values are left out (scale: only if ``scale_policy`` is "exclude", else labelled);
+    Differing stated values are left out (scale: only if ``scale_policy`` is "exclude", else labelled; never for
+    the cells of ``SCALE_FREE``);
     values the cohort did not state, or mixed ones, are kept with a label; so is everything when the
     ward's own value is unknown (no cycles yet) or mixed.
     """
@@ -177,10 +227,13 @@ def _comparability(f: dict[str, Any], profile: dict[str, Any] | None,
     elif ward_population and ward_population != "mixed" and population != ward_population:
         return (f"population {population.replace('_', ' ')} differs from the ward's "
                 f"{ward_population.replace('_', ' ')}"), []
-    family = SCALE_FAMILIES.get(f.get("scale") or "not_stated")
+    if (f["category"], f["grade_band"]) in SCALE_FREE:
+        return None, labels
+    family = scale_family(f.get("scale"), f["category"])
     ward_family = (profile.get("scales") or {}).get(f["category"])
     if family is None:
-        labels.append("grading scale not stated")
+        labels.append("grading scale not stated" if (f.get("scale") or "not_stated") == "not_stated"
+                      else f"graded by {f['scale']}: scale version not stated")
     elif ward_family and ward_family != "mixed" and family != ward_family:
         why = (f"graded by {SCALE_FAMILY_LABELS[family]} ({f['scale']}), the ward by "
                f"{SCALE_FAMILY_LABELS[ward_family]}")
@@ -220,6 +273,8 @@ def select_figures(figures: list[dict[str, Any]], category: str, band: str, scop
             reason = f"reported for a blast stratum only ({f['stratum']})"
         elif f["cycle_scope"] != scope:
             reason = f"reported for {f['cycle_scope'].replace('_', ' ')}, not {CYCLE_SCOPES[scope]}"
+        elif f.get("set_aside"):
+            reason = f["set_aside"]
         else:
             reason, labels = _comparability(f, profile, scale_policy)
             if reason is None and any(u["cohort"] == f["cohort"] for u in used):
@@ -250,8 +305,10 @@ def compute(inputs: dict[str, Any], progress: Callable[[int], None] | None = Non
 
     Uses only ``inputs`` (so a stored run recomputes exactly, whatever the cohort tables hold now).
     Returns {"method_version", "cells": [cell, ...], "n_comparisons", "flags": [flag, ...], "ward_profile"}
-    where each cell holds the ward's x/n, rate and Clopper–Pearson 95% CI, the cohorts used (with labels)
-    and excluded (with reasons), the pooled reference (GLMM or labelled weak fallback), the two-step
+    where each cell holds the ward's x/n, rate and Clopper–Pearson 95% CI, the cohorts used (with labels,
+    attribution and what each counted) and excluded (with reasons), the definitions matched ("definitions":
+    scale family, attribution basis, the ward terms counted and those left out), the pooled reference (GLMM or
+    labelled weak fallback), the two-step
     REML/Hartung–Knapp sensitivity with per-cohort weights, the upper/lower predictive tails, the 95%
     predictive range for a ward of this size, the case-mix O/E, the Pocock boundary at the ward's n, the
     descriptive Bayesian P(ward rate > benchmark) and its flag (or None). ``progress``, if given, is
@@ -260,7 +317,8 @@ def compute(inputs: dict[str, Any], progress: Callable[[int], None] | None = Non
     """
     progress = progress or _progress.get()
     thresholds = DEFAULTS | inputs["thresholds"]
-    keys = [(cat, band, scope) for cat in inputs["categories"] for band in GRADE_BANDS for scope in CYCLE_SCOPES]
+    keys = [(cat, band, scope) for cat in inputs["categories"] for band in cat.get("bands", GRADE_BANDS)
+            for scope in CYCLE_SCOPES]
     cells = []
     boundaries: dict[float, sequential.Boundary] = {}
     for i, (cat, band, scope) in enumerate(keys, start=1):
@@ -285,10 +343,44 @@ def _pooled_dict(pooled: stats.Pooled) -> dict[str, Any]:
     }
 
 
+def match_attribution(used: list[dict[str, Any]], basis: str | None = None
+                      ) -> tuple[str, list[dict[str, Any]], list[dict[str, str]]]:
+    """Like-with-like on attribution: (basis, figures kept, figures set aside with reason).
+
+    ``basis`` "related" compares treatment-related-only figures with the ward's related count, "all_cause"
+    all-cause figures with its all-cause count. Without a given basis it is the attribution of more of the
+    ``used`` figures (all-cause on a tie or when none states one). Figures of the other stated attribution
+    are set aside; figures that state none are kept with the label "attribution not stated".
+    """
+    stated = [f.get("attribution") or "not_stated" for f in used]
+    if basis is None:
+        basis = "related" if stated.count("related") > stated.count("all_cause") else "all_cause"
+    kept, set_aside = [], []
+    for f, attribution in zip(used, stated, strict=True):
+        if "attribution" not in f:  # inputs stored before 1.3 carry no attribution: nothing to match or label
+            kept.append(f)
+        elif attribution == "not_stated":
+            kept.append(f | {"labels": [*f.get("labels", []), ATTRIBUTIONS["not_stated"]]})
+        elif attribution == basis:
+            kept.append(f)
+        else:
+            set_aside.append({"cohort": f["cohort"], "short_name": f["short_name"],
+                              "reason": f"counts {ATTRIBUTIONS[attribution]}; this comparison uses "
+                                        f"{ATTRIBUTIONS[basis]}"})
+    return basis, kept, set_aside
+
+
+def _ward_terms(cat: dict[str, Any], family: str | None) -> tuple[str, list[str]]:
+    """(key suffix of the ward count, the terms it counts) for the category graded by ``family``."""
+    excluded = (cat.get("terms_excluded_by_family") or {}).get(family or "")
+    if excluded is None:
+        return "", list(cat.get("terms", []))
+    return f"|{family}", [t for t in cat.get("terms", []) if t not in excluded]
+
+
 def _cell(inputs: dict[str, Any], cat: dict[str, Any], band: str, scope: str,
           thresholds: dict[str, Any], boundaries: dict[float, sequential.Boundary]) -> dict[str, Any]:
     n = inputs["denominators"][scope]
-    x = inputs["ward"][f"{cat['slug']}|{band}|{scope}"]
     profile = inputs.get("ward_profile")
     used, excluded = select_figures(inputs["figures"], cat["slug"], band, scope, inputs["excluded_cohort"],
                                     profile, thresholds["SCALE_MISMATCH"])
@@ -296,14 +388,33 @@ def _cell(inputs: dict[str, Any], cat: dict[str, Any], band: str, scope: str,
         # A demo ward rebuilt from a cohort has events only where that cohort reported a figure:
         # elsewhere its zero is an artefact of the source, not a ward observation to flag.
         used = []
+    stated = any((f.get("attribution") or "not_stated") != "not_stated" for f in used)
+    basis, used, set_aside = match_attribution(used)
+    excluded += set_aside
+    family = ((profile or {}).get("scales") or {}).get(cat["slug"])
+    suffix, terms = _ward_terms(cat, family)
+    base = f"{cat['slug']}|{band}|{scope}"
+    x_key = base + suffix + ("|related" if basis == "related" else "")
+    x = inputs["ward"].get(x_key, inputs["ward"][base])  # runs stored before 1.3 have the all-cause count only
     cell: dict[str, Any] = {
         "category": cat["slug"], "category_name": cat["name"], "grade_band": band, "cycle_scope": scope,
         "ward": {"x": x, "n": n, "rate": x / n if n else None,
                  "ci": list(stat_cache.clopper_pearson(x, n)) if n else None},
         "cohorts": [{"cohort": f["cohort"], "short_name": f["short_name"], "x": f["numerator"],
                      "n": f["denominator"], "rate": f["numerator"] / f["denominator"], "scale": f["scale"],
-                     "schedule": f["schedule"], "population": f["population"], "labels": f["labels"]}
+                     "schedule": f["schedule"], "population": f["population"], "labels": f["labels"],
+                     "attribution": f.get("attribution", "not_stated"), "terms_included": f.get("terms_included", [])}
                     for f in used],
+        "definitions": {
+            "scale_family": None if (cat["slug"], band) in SCALE_FREE else family,
+            "scale_family_label": ("any (the count does not depend on the scale)" if (cat["slug"], band) in SCALE_FREE
+                                   else SCALE_FAMILY_LABELS.get(family or "", family or "unknown")),
+            "attribution": basis,
+            "attribution_label": ATTRIBUTIONS[basis] + ("" if stated or not used else
+                                                        " (no cohort compared here states its attribution)"),
+            "terms": ([f"action taken: {a}" for a in cat["actions"]] if cat.get("actions") else terms),
+            "terms_left_out": sorted(set(cat.get("terms", [])) - set(terms)),
+        },
         "excluded": excluded, "pooled": None, "two_step": None, "p_upper": None, "p_lower": None,
         "p_fixed": None, "predictive_range": None, "posterior_above": None, "case_mix": None, "sequential": None,
         "flag": None,
@@ -327,10 +438,10 @@ def _cell(inputs: dict[str, Any], cat: dict[str, Any], band: str, scope: str,
     cell.update(p_upper=p_up, p_lower=p_low, p_fixed=p_fixed, predictive_range=[lo_limit, hi_limit],
                 posterior_above=(stats.posterior_prob_above(x, n, pooled.marginal_mean)
                                  if 0 < pooled.marginal_mean < 1 else None))
-    cell["case_mix"] = _case_mix(inputs, cat["slug"], band, scope, x, n, pooled, thresholds)
+    cell["case_mix"] = _case_mix(inputs, cat["slug"], band, scope, x, n, pooled, thresholds, basis)
     cell["sequential"] = _sequential(x, n, pooled.marginal_mean, thresholds, boundaries)
     cell["flag"] = _flag(cat["name"], band, scope, x, n, p_up, p_low, p_fixed, (lo_limit, hi_limit),
-                         pooled, thresholds)
+                         pooled, thresholds, related=basis == "related")
     return cell
 
 
@@ -347,7 +458,7 @@ def _two_step(used: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 
 def _case_mix(inputs: dict[str, Any], category: str, band: str, scope: str, x: int, n: int,
-              pooled: stats.Pooled, thresholds: dict[str, Any]) -> dict[str, Any] | None:
+              pooled: stats.Pooled, thresholds: dict[str, Any], basis: str = "all_cause") -> dict[str, Any] | None:
     """O/E standardised by marrow blast burden at cycle 1 (statistics.md §3.2); None for older inputs.
 
     Strata: blasts >=5%, <5% (cycle 1 baseline) and "not recorded" (the rest of the scope's patients).
@@ -370,6 +481,7 @@ def _case_mix(inputs: dict[str, Any], category: str, band: str, scope: str, x: i
         if stratum != "not_recorded":
             used, _ = select_figures(inputs["figures"], category, band, scope, inputs["excluded_cohort"],
                                      inputs.get("ward_profile"), thresholds["SCALE_MISMATCH"], stratum=stratum)
+            _, used, _ = match_attribution(used, basis)
             if used:
                 fit = stat_cache.pool([f["numerator"] for f in used], [f["denominator"] for f in used],
                                  min_cohorts=int(thresholds["MIN_COHORTS"]), min_events=int(thresholds["MIN_EVENTS"]))
@@ -437,13 +549,15 @@ def flag_level(p_upper: float, p_lower: float, p_fixed: float, pooled_mean: floa
 
 
 def _flag(name: str, band: str, scope: str, x: int, n: int, p_up: float, p_low: float, p_fixed: float,
-          limits: tuple[int, int], pooled: stats.Pooled, th: dict[str, float]) -> dict[str, Any] | None:
+          limits: tuple[int, int], pooled: stats.Pooled, th: dict[str, float],
+          related: bool = False) -> dict[str, Any] | None:
     decided = flag_level(p_up, p_low, p_fixed, pooled.marginal_mean, th)
     if decided is None:
         return None
     level, direction = decided
     label = name if name[1:2].isupper() else name[:1].lower() + name[1:]  # keep acronyms such as CRS
-    what = f"{x} of {n} patients had {GRADE_BAND_LABELS[band]} {label} ({CYCLE_SCOPES[scope]})"
+    what = (f"{x} of {n} patients had {GRADE_BAND_LABELS[band]} {label}"
+            + (" judged treatment-related" if related else "") + f" ({CYCLE_SCOPES[scope]})")
     reference = (f"published benchmark {pooled.median:.0%} from {pooled.k} cohort{'s' if pooled.k != 1 else ''}"
                  + (", weak" if pooled.weak else ""))
     if level in ("ALARM", "ALERT"):

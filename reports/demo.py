@@ -17,7 +17,7 @@ from decimal import Decimal
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from ae.models import AdverseEvent, CTCAEGrade
+from ae.models import AdverseEvent, CTCAEGrade, CTCAETerm
 from core.audit import bulk_audit_context
 from patients.disease_status import derive as derive_status
 from patients.models import DosingStep, HospitalStay, Membership, Patient, Site, TreatmentCycle
@@ -57,6 +57,9 @@ REGIMENS = {
 #: premedication "not recorded" because the demo cannot know it.
 LABEL_REGIMEN = Regimen(steps=((1, Decimal("5")), (8, Decimal("15"))), days=28, premedication=Recorded.NOT_RECORDED,
                         source="BLINCYTO SmPC §4.2 (the cohort's own regimen is not rebuilt)")
+#: Which of the cohort's grading scales a placed event carries (the rest: its general scale).
+_SCALE_FIELD = {"crs": "grading_crs", "neurotoxicity": "grading_neurotoxicity", "seizure": "grading_neurotoxicity"}
+_FILLER_TERM = "Fever"  # the term of events placed for action categories (AE-driven interruption/discontinuation)
 #: Demo accounts (prefixed so they never collide with real users); their passwords are reset on every load.
 DEMO_PASSWORDS = {"demo-nurse": "nurse-demo-2026", "demo-safety": "safety-demo-2026",
                   "demo-other-nurse": "other-demo-2026"}
@@ -116,7 +119,9 @@ def demo_ward_load(*, cohort_slug: str, site_slug: str, site_name: str) -> Site:
         have = {band: set().union(*(placed.get(sub, {}).get(band, set()) for sub in CONTAINS.get(slug, [])))
                 for band in GRADE_BANDS}
         placed[slug] = _place(slug, target, have, len(patients), offset * 5)
-        term = sorted(categories[slug].terms.all(), key=lambda t: t.term != _PRIMARY_TERM.get(slug, t.term))[0]
+        actions = categories[slug].ae_actions
+        term = (CTCAETerm.objects.get(term=_FILLER_TERM) if actions else
+                sorted(categories[slug].terms.all(), key=lambda t: t.term != _PRIMARY_TERM.get(slug, t.term))[0])
         grades = list(CTCAEGrade.objects.filter(term=term).values_list("grade", flat=True))
         chosen = placed[slug]
         high = [(i, min(g for g in grades if g >= 3)) for i in sorted(chosen["ge3"] - have["ge3"])]
@@ -127,15 +132,32 @@ def demo_ward_load(*, cohort_slug: str, site_slug: str, site_name: str) -> Site:
             cycle = cycles[i]
             day = ONSET_DAY.get(slug, 6)
             events.append(AdverseEvent(
-                patient=patients[i], cycle=cycle, term=term, grade=grade, grading_scale="ctcae_v5_0",
+                patient=patients[i], cycle=cycle, term=term, grade=grade, grading_scale=demo_scale(cohort, slug),
                 onset_date=cycle.start_date + datetime.timedelta(days=day - 1),
                 resolution_date=cycle.start_date + datetime.timedelta(days=day + 3),
-                relatedness=AdverseEvent.Relatedness.PROBABLE, action_taken=AdverseEvent.Action.DOSE_NOT_CHANGED,
+                relatedness=AdverseEvent.Relatedness.PROBABLE,
+                action_taken=actions[0] if actions else AdverseEvent.Action.DOSE_NOT_CHANGED,
                 outcome=AdverseEvent.Outcome.RECOVERED, created_by=user, verbatim_term=f"demo from {cohort.slug}"))
     with bulk_audit_context(source="import"):  # one audit context, no per-row subtransaction
         AdverseEvent.objects.bulk_create(events)
     return site
 
+
+
+def demo_scale(cohort: Cohort, category: str) -> str:
+    """The grading scale (AE ``grading_scale`` value) the cohort used for ``category``, as the article states it.
+
+    CRS uses the cohort's CRS scale, neurotoxicity and seizure its neurotoxicity scale, the rest its general
+    scale (e.g. Xie 2023: CRS by Lee 2014, ICANS by ASTCT 2019, other AEs by CTCAE v5.0). CTCAE v3.0/v4.0/v4.03
+    are stored as v4.03 (the only v4 the AE form offers); a scale the article does not state is stored as the
+    form's default, CTCAE v5.0.
+    """
+    code = getattr(cohort, _SCALE_FIELD.get(category, "grading_general"))
+    if code in AdverseEvent.GradingScale.values:
+        return code
+    if code in ("ctcae_v3_0", "ctcae_v4_0"):
+        return AdverseEvent.GradingScale.CTCAE_V403
+    return AdverseEvent.GradingScale.CTCAE_V5
 
 
 def _place(slug: str, target: Target, have: dict[str, set[int]], n: int, offset: int) -> dict[str, set[int]]:

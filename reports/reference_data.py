@@ -23,17 +23,24 @@ class FixtureError(ValueError):
 def categories_load(path: Path = CATEGORIES_YAML) -> int:
     """Create or update the benchmark categories and their CTCAE terms; returns how many.
 
-    Raises FixtureError if a listed term is not in the CTCAE v5.0 catalogue (load that first).
+    Entries: slug, name, order, rationale, terms (CTCAE v5.0 terms), optional grade_bands (default any and
+    ge3), ae_actions (AEACN values counted instead of terms) and terms_excluded_by_family ({scale family:
+    [terms]} left out of the ward's count when the category is graded by that family).
+    Raises FixtureError if a named term is not in the CTCAE v5.0 catalogue (load that first).
     """
     entries = yaml.safe_load(path.read_text(encoding="utf-8"))
     for entry in entries:
+        named = set(entry["terms"]) | {t for ts in entry.get("terms_excluded_by_family", {}).values() for t in ts}
         terms = list(CTCAETerm.objects.filter(term__in=entry["terms"]))
-        missing = set(entry["terms"]) - {t.term for t in terms}
+        missing = named - {t.term for t in CTCAETerm.objects.filter(term__in=named)}
         if missing:
             raise FixtureError(f"category {entry['slug']}: not CTCAE v5.0 terms: {sorted(missing)}")
         category, _ = BenchmarkCategory.objects.update_or_create(
             slug=entry["slug"],
-            defaults={"name": entry["name"], "rationale": entry["rationale"], "order": entry["order"]})
+            defaults={"name": entry["name"], "rationale": entry["rationale"], "order": entry["order"],
+                      "grade_bands": entry.get("grade_bands", ["any", "ge3"]),
+                      "ae_actions": entry.get("ae_actions", []),
+                      "terms_excluded_by_family": entry.get("terms_excluded_by_family", {})})
         category.terms.set(terms)
     return len(entries)
 
@@ -83,4 +90,6 @@ def _figure(cohort: Cohort, record: dict, fig: dict) -> CohortFigure:
         denominator=fig["denominator"], percent_printed=fig.get("percent_printed"), unit=fig["unit"],
         cycle_scope=fig["cycle_scope"], scale=fig.get("scale") or record["grading"][scale_key],
         stratum=fig.get("stratum", "all"), seed=fig["provenance"]["seed"],
+        attribution=fig.get("attribution") or record.get("attribution", {}).get("default", "not_stated"),
+        terms_included=fig.get("terms_included", []), set_aside=fig.get("set_aside", ""),
         location=fig["provenance"]["location"], quote=fig["provenance"]["quote"], note=fig.get("note", ""))

@@ -16,6 +16,16 @@ def interval(bounds: list[float] | None) -> str:
     return "–" if not bounds else f"{100 * bounds[0]:.1f}–{100 * bounds[1]:.1f}%"
 
 
+def matched_text(cell: dict) -> str:
+    """What a cell compared like with like, and which cohorts it set aside and why (one line)."""
+    d = cell["definitions"]
+    terms = ", ".join(d["terms"]) or "none"
+    left_out = f" (left out: {', '.join(d['terms_left_out'])})" if d["terms_left_out"] else ""
+    aside = "; ".join(f"{e['short_name']}: {e['reason']}" for e in cell["excluded"]) or "none"
+    return (f"matched: {d['scale_family_label']} scale family, {d['attribution_label']}, ward terms {terms}"
+            f"{left_out}. Set aside: {aside}.")
+
+
 def format_run_text(run: BenchmarkRun) -> str:
     """Plain-text report of a finished run: one line per benchmark cell, then the flags."""
     results = run.results or {}
@@ -35,6 +45,8 @@ def format_run_text(run: BenchmarkRun) -> str:
                  f"{'weak: ' if pooled['weak'] else ''}{pooled['method']}") if pooled else "no comparable cohort"
         lines.append(f"{c['category_name'][:27]:<28}{GRADE_BAND_LABELS[c['grade_band']]:<11}"
                      f"{CYCLE_SCOPES[c['cycle_scope']]:<12}{ward_txt:>18}  {interval(ward['ci']):>13}  {bench}")
+        if c.get("definitions") and (c["cohorts"] or c["excluded"]):
+            lines.append("    " + matched_text(c))
     lines.append("")
     flags = results.get("flags", [])
     lines.append(f"Flags: {len(flags)}")

@@ -42,11 +42,13 @@ def runs_waiting(site: Site) -> QuerySet[BenchmarkRun]:
 
 def cell_events(user: AnyUser, *, site: Site, category: BenchmarkCategory, band: str,
                 scope: str) -> QuerySet[AdverseEvent]:
-    """The ward's events behind one benchmark number: treatment-emergent events of the category's terms with
-    grade in ``band`` ("any"/"ge3"), in ``scope`` ("all" cycles / "first" cycle), ordered by patient and onset."""
+    """The ward's events behind one benchmark number: treatment-emergent events of the category's terms (or, for
+    an action category such as AE-driven interruption, with one of its ``ae_actions``) with grade in ``band``
+    ("any"/"ge3"), in ``scope`` ("all" cycles / "first" cycle), ordered by patient and onset. All causes and all
+    of the category's terms: the cell's own definitions (related only, terms left out) are shown on the report."""
+    what = Q(action_taken__in=category.ae_actions) if category.ae_actions else Q(term__in=category.terms.all())
     events = (adverse_events_for(user).filter(treatment_emergent_q()).filter(
-        patient__site=site, term__in=category.terms.all(),
-        grade__gte=GRADE_BANDS[band]).select_related("patient", "cycle", "term")
+        what, patient__site=site, grade__gte=GRADE_BANDS[band]).select_related("patient", "cycle", "term")
         .order_by("patient__study_id", "onset_date"))
     return events.filter(cycle__number=1) if scope == "first" else events
 

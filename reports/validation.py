@@ -2,7 +2,8 @@
 
 Each published cohort with a whole-cohort patient figure (unit patients, stated x/n, stratum all,
 cycle scope all) in a benchmark category and grade band (any, ge3) is benchmarked as if it were a
-ward against the OTHER cohorts, with exactly the selection (``reports.benchmark.select_figures``),
+ward against the OTHER cohorts (those of the other stated attribution, related-only vs all-cause, set aside), with
+exactly the selection (``reports.benchmark.select_figures``),
 pooling (``reports.stats.pool``, GLMM or weak common-effect fallback) and tail probabilities
 (``reports.stats.predictive_tail`` / ``fixed_tail``) the ward benchmark uses, and the flag levels of
 ``reports.benchmark._flag`` (statistics.md §3.5 step 4). A benchmark that flags many published
@@ -14,18 +15,21 @@ from __future__ import annotations
 from typing import Any
 
 from reports import stats
-from reports.benchmark import GRADE_BANDS, flag_level, select_figures
+from reports.benchmark import GRADE_BANDS, flag_level, match_attribution, select_figures
 
 SCOPE = "all"
 
 
-def leave_one_out(figures: list[dict[str, Any]], thresholds: dict[str, float]) -> list[dict[str, Any]]:
+def leave_one_out(figures: list[dict[str, Any]], thresholds: dict[str, float],
+                  bands: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
     """Benchmark every eligible cohort against the others; one row per (category, band, cohort).
 
     ``figures``: the shape of ``reports.benchmark.collect_inputs()["figures"]`` (keys cohort,
     short_name, category, grade_band, cycle_scope, unit, numerator, denominator, stratum, ...).
     ``thresholds``: ``settings.PVTRACK_BENCHMARK`` (ALARM_P, ALERT_P, WATCH_P, LOW_P, MIN_COHORTS,
-    MIN_EVENTS). Rows, ordered by category (first appearance), band (any, ge3), then cohort:
+    MIN_EVENTS). ``bands``: {category: grade bands it shows} (a category not listed shows any and ge3; e.g.
+    hepatotoxicity and febrile neutropenia show ge3 only). Rows, ordered by category (first appearance), band
+    (any, ge3), then cohort:
     {"cohort", "short_name", "category", "grade_band", "x", "n", "rate", "k", "method", "weak",
     "median", "marginal_mean", "p_upper", "p_lower", "p_fixed", "flag", "note"}; when no other
     cohort reports the cell, the pooled and tail fields are None and ``note`` says why.
@@ -33,10 +37,12 @@ def leave_one_out(figures: list[dict[str, Any]], thresholds: dict[str, float]) -
     categories = list(dict.fromkeys(f["category"] for f in figures))
     rows: list[dict[str, Any]] = []
     for category in categories:
-        for band in GRADE_BANDS:
+        for band in (bands or {}).get(category, list(GRADE_BANDS)):
             targets, _ = select_figures(figures, category, band, SCOPE, excluded_cohort="")
             for target in sorted(targets, key=lambda f: f["cohort"]):
                 others, _ = select_figures(figures, category, band, SCOPE, excluded_cohort=target["cohort"])
+                if target.get("attribution") in ("related", "all_cause"):  # like with like on attribution
+                    _, others, _ = match_attribution(others, target["attribution"])
                 rows.append(_row(target, others, category, band, thresholds))
     return rows
 

@@ -164,7 +164,53 @@ def _assessment_record(kind: _Kind, *, patient: Patient, cycle: TreatmentCycle |
                         + ")."))
     assessment.adverse_event = episode
     assessment.save()
+    if isinstance(assessment, ICANSAssessment) and assessment.seizure in SEIZURE_AE_GRADE:
+        _seizure_event(assessment, icans_episode=episode, acting_user=acting_user)
     return assessment
+
+
+#: A seizure recorded on the ICANS assessment is also the CTCAE v5.0 AE "Seizure" (MedDRA 10039906), graded by the
+#: seizure row of the ASTCT 2019 ICANS grading (Lee et al., Biol Blood Marrow Transplant 2019;25:625-638, ICANS
+#: grading table): any clinical seizure that resolves rapidly, or non-convulsive seizures on EEG that resolve with
+#: intervention = 3; a life-threatening prolonged seizure (> 5 min) or repetitive seizures without return to
+#: baseline in between = 4. (ICANS has no seizure grade below 3; "none" makes no Seizure AE.)
+SEIZURE_AE_GRADE = {"rapid_resolving_or_eeg_treated": 3, "prolonged_or_repetitive": 4}
+SEIZURE_TERM = "Seizure"
+
+
+def _seizure_event(assessment: ICANSAssessment, *, icans_episode: AdverseEvent, acting_user: User) -> AdverseEvent:
+    """Start or raise the Seizure AE of the assessment's cycle (one open episode per cycle, like the others).
+
+    A new episode takes the ICANS episode's relatedness and action taken, onset on the assessment's day, grading
+    scale astct_2019; an open one is raised (never lowered) with a revision naming the assessment.
+    """
+    cycle = icans_episode.cycle
+    term = CTCAETerm.objects.get(term=SEIZURE_TERM)
+    grade = SEIZURE_AE_GRADE[assessment.seizure]
+    when = local_time(assessment.assessed_at)
+    rationale = (f"ASTCT 2019 ICANS seizure row: {assessment.seizure.replace('_', ' ')} = grade {grade} "
+                 f"(ICANS assessment of {when:%d %b %Y %H:%M})")
+    episode_lock(cycle=cycle, term=term)
+    ongoing = open_episode(cycle=cycle, term=term)
+    if ongoing is None:
+        event = AdverseEvent(
+            patient=icans_episode.patient, cycle=cycle, term=term, grade=grade, verbatim_term="seizure (ICANS)",
+            grading_scale=AdverseEvent.GradingScale.ASTCT_2019, onset_date=when.date(),
+            relatedness=icans_episode.relatedness, action_taken=icans_episode.action_taken,
+            outcome=episode_outcome(None, resolved=False), created_by=acting_user,
+            origin=AdverseEvent.Origin.ICANS_ASSESSMENT, computed_grade=grade, computed_rationale=rationale)
+        event.full_clean()
+        event.save()
+        benchmark_request(site=icans_episode.patient.site, trigger="ae_change")
+        return event
+    if ongoing.grade >= grade:
+        return ongoing
+    changes: dict[str, list[Any]] = {"grade": [ongoing.grade, grade], "computed_grade": [ongoing.computed_grade, grade],
+               "computed_rationale": [ongoing.computed_rationale, rationale]}
+    ongoing.grade, ongoing.computed_grade, ongoing.computed_rationale = grade, grade, rationale
+    adverse_event_save_revision(ongoing, changes=changes, acting_user=acting_user,
+                                reason=f"ICANS assessment of {when:%d %b %Y %H:%M} recorded a seizure ({rationale}).")
+    return ongoing
 
 
 @transaction.atomic
@@ -207,7 +253,9 @@ def icans_assessment_record(*, patient: Patient, cycle: TreatmentCycle | None, d
     assessment), score (ICE 0–10 / CAPD total 0–32) or unable_to_perform, consciousness, seizure, motor,
     cerebral_edema, optional entered_grade with grade_discrepancy_reason, and for a new episode relatedness and
     action_taken. The AE is CTCAE "Encephalopathy" with verbatim term "ICANS" and grading_scale astct_2019
-    (ICANS is no CTCAE term). Same episode rules and errors as :func:`crs_assessment_record`.
+    (ICANS is no CTCAE term). A seizure on the assessment also starts (or raises) the cycle's CTCAE "Seizure"
+    AE, graded 3 or 4 by the ASTCT 2019 ICANS seizure row (``SEIZURE_AE_GRADE``), so the benchmark's seizure
+    category counts it. Same episode rules and errors as :func:`crs_assessment_record`.
     """
     return _assessment_record(_ICANS, patient=patient, cycle=cycle, data=data, acting_user=acting_user,
                               episode=episode, new_episode=new_episode)

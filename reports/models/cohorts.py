@@ -52,6 +52,12 @@ class CohortFigure(models.Model):
     location = models.CharField(max_length=300)
     quote = models.TextField()
     note = models.TextField(blank=True)
+    #: "related" (treatment-related AEs only), "all_cause" or "not_stated": the figure's own, else its cohort's.
+    attribution = models.CharField(max_length=12, default="not_stated")
+    #: What the cohort counted under this figure, in its own words (e.g. dizziness in a neurotoxicity figure).
+    terms_included = models.JSONField(default=list, blank=True)
+    #: Why the figure is not comparable with a ward count of its category (shown, never pooled); "" if it is.
+    set_aside = models.TextField(blank=True)
 
     class Meta:
         ordering = ["cohort", "category", "grade_band", "id"]
@@ -60,10 +66,17 @@ class CohortFigure(models.Model):
                 condition=Q(numerator__isnull=True) | Q(denominator__isnull=True)
                 | Q(numerator__lte=models.F("denominator")),
                 name="cohortfigure_numerator_le_denominator"),
+            models.CheckConstraint(condition=Q(attribution__in=["related", "all_cause", "not_stated"]),
+                                   name="cohortfigure_attribution_known"),
         ]
 
     def __str__(self) -> str:
         return f"{self.cohort.slug}: {self.reported_term} {self.grade_band}"
+
+
+def default_grade_bands() -> list[str]:
+    """Both benchmark grade bands: any grade and grade >=3."""
+    return ["any", "ge3"]
 
 
 class BenchmarkCategory(models.Model):
@@ -74,6 +87,13 @@ class BenchmarkCategory(models.Model):
     rationale = models.TextField()
     terms = models.ManyToManyField(CTCAETerm, related_name="benchmark_categories")
     order = models.PositiveSmallIntegerField(default=0)
+    #: Grade bands shown ("any", "ge3"): one band where the CTCAE term starts at grade 3 (febrile neutropenia).
+    grade_bands = models.JSONField(default=default_grade_bands)
+    #: AE actions (AEACN) that count instead of terms, e.g. ["DRUG INTERRUPTED"]; empty = counted by terms.
+    ae_actions = models.JSONField(default=list, blank=True)
+    #: Terms left out of the ward's count when the category is graded by a scale family, e.g.
+    #: {"astct_lee": ["Tremor"]} (ASTCT 2019 ICANS excludes tremor).
+    terms_excluded_by_family = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["order", "slug"]

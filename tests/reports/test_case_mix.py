@@ -122,7 +122,7 @@ def _with_profile(figs, policy="exclude", profile=PROFILE):
 
 def test_like_with_like_leaves_out_other_schedules_populations_and_scales_with_reasons():
     # Hand-made figures are graded CTCAE v5; the ward grades CRS by ASTCT: CTCAE figures differ.
-    c = _with_profile(_figs(), profile=PROFILE | {"scales": {"crs": "ctcae"}})
+    c = _with_profile(_figs(), profile=PROFILE | {"scales": {"crs": "ctcae_v5_crs"}})
     used = {co["cohort"]: co["labels"] for co in c["cohorts"]}
     reasons = {e["cohort"]: e["reason"] for e in c["excluded"]}
     assert set(used) == {"a", "b", "c", "unstated", "mixed", "nograde"}
@@ -130,14 +130,14 @@ def test_like_with_like_leaves_out_other_schedules_populations_and_scales_with_r
     assert used["mixed"] == ["population mixed"] and used["nograde"] == ["grading scale not stated"]
     assert reasons["short"] == "schedule short_14d differs from the ward's standard_28d"
     assert reasons["mrd"] == "population mrd positive cr differs from the ward's relapsed refractory"
-    assert reasons["lee"] == "graded by ASTCT/Lee (lee_2014), the ward by CTCAE"
+    assert reasons["lee"] == "graded by ASTCT/Lee (lee_2014), the ward by CTCAE v5.0 CRS"
     assert c["pooled"]["k"] == 6
 
 
 def test_scale_policy_label_pools_other_scales_with_a_label():
-    c = _with_profile(_figs(), policy="label", profile=PROFILE | {"scales": {"crs": "ctcae"}})
+    c = _with_profile(_figs(), policy="label", profile=PROFILE | {"scales": {"crs": "ctcae_v5_crs"}})
     used = {co["cohort"]: co["labels"] for co in c["cohorts"]}
-    assert used["lee"] == ["graded by ASTCT/Lee (lee_2014), the ward by CTCAE"]
+    assert used["lee"] == ["graded by ASTCT/Lee (lee_2014), the ward by CTCAE v5.0 CRS"]
     assert "lee" not in {e["cohort"] for e in c["excluded"]}
 
 

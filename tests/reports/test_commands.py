@@ -146,7 +146,7 @@ def test_load_reference_data_is_idempotent():
     text = run("load_reference_data")
     # 837 terms in the NCI workbook, the rows of fixtures/ctcae/synonyms.csv, 7 categories in
     # fixtures/benchmark_categories.yaml.
-    expected = (f"Loaded 837 CTCAE v5.0 terms, {SYNONYM_ROWS} synonym mappings, 7 benchmark categories, "
+    expected = (f"Loaded 837 CTCAE v5.0 terms, {SYNONYM_ROWS} synonym mappings, 10 benchmark categories, "
                 f"{len(COHORT_FILES)} published cohorts.")
     assert text.strip() == expected
     assert snapshot() == before

@@ -12,6 +12,7 @@ from django.core.management import call_command
 from reports import benchmark, stats
 from reports.benchmark import flag_level
 from reports.management.commands.validate_cohorts import all_cohort_figures
+from reports.models import BenchmarkCategory
 from reports.validation import leave_one_out
 
 THRESHOLDS = {"ALARM_P": 0.001, "ALERT_P": 0.025, "WATCH_P": 0.025, "LOW_P": 0.025,
@@ -122,7 +123,9 @@ def test_validate_cohorts_command_smoke() -> None:
     data = json.loads(out.getvalue())
     assert data["thresholds"] == dict(settings.PVTRACK_BENCHMARK)
     rows = data["rows"]
-    assert rows and len(rows) == len(leave_one_out(all_cohort_figures(), dict(settings.PVTRACK_BENCHMARK)))
+    bands = dict(BenchmarkCategory.objects.values_list("slug", "grade_bands"))
+    assert rows and len(rows) == len(leave_one_out(all_cohort_figures(), dict(settings.PVTRACK_BENCHMARK), bands))
+    assert not any(r["category"] == "hepatotoxicity" and r["grade_band"] == "any" for r in rows)  # ge3 only
     assert {r["flag"] for r in rows} <= FLAGS
     assert {r["grade_band"] for r in rows} <= {"any", "ge3"}
     for r in rows:

@@ -39,7 +39,8 @@ class Command(BaseCommand):
         if options["operating_characteristics"]:
             self._operating_characteristics(thresholds, options["json"])
             return
-        rows = leave_one_out(all_cohort_figures(), thresholds)
+        rows = leave_one_out(all_cohort_figures(), thresholds,
+                             dict(BenchmarkCategory.objects.values_list("slug", "grade_bands")))
         if options["json"]:
             self.stdout.write(json.dumps({"thresholds": thresholds, "rows": rows}, indent=2, ensure_ascii=False))
             return
