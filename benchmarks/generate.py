@@ -153,7 +153,7 @@ def generate(*, sites: int, patients: int, aes: int, seed: int = 12, prefix: str
                     cycle_plan.append((pid, number, start, end))
                     blasts = (Decimal(f"{rng.uniform(0, 90):.2f}") if number == 1 and rng.random() < 0.7 else None)
                     yield {"patient_id": pid, "number": number, "schedule": schedule, "start_date": start,
-                           "end_date": end, "starting_dose": Decimal("15.0"), "marrow_blasts_pct": blasts}
+                           "end_date": end, "weight_kg": Decimal("20"), "marrow_blasts_pct": blasts}
 
         counts["cycles"] = copy_rows(TreatmentCycle, cycle_rows(), now)
         cycle_ids = {(p, n): c for c, p, n in TreatmentCycle.objects.filter(patient_id__in=patient_ids)

@@ -110,7 +110,7 @@ def test_an_integrators_workflow_runs_through_the_generated_client(generated, li
     start = datetime.date.today() - datetime.timedelta(days=10)
     cycle = api("cycles.cycles_create").sync(client=client, body=model("TreatmentCycleRequest").from_dict({
         "patient": patient.id, "number": 1, "schedule": "standard_28d", "start_date": start.isoformat(),
-        "starting_dose": "9"}))
+        "weight_kg": "20"}))
     assert cycle.id
 
     def event(**overrides: Any) -> Any:

@@ -122,16 +122,16 @@ DM_VARIABLES = (
 EX_VARIABLES = (
     *_ident("EX"),
     _v("EXSEQ", "Sequence Number", "per subject, by start", "integer"),
-    _v("EXSPID", "Sponsor-Defined Identifier", '"CYCLE n", with " STEP-UP" for the step-up part'),
+    _v("EXSPID", "Sponsor-Defined Identifier", '"CYCLE n", with " STEP k" when the cycle has several dose steps'),
     _v("EXTRT", "Name of Treatment", '"BLINATUMOMAB"'),
-    _v("EXDOSE", "Dose", "TreatmentCycle.starting_dose, then step_up_dose from step_up_day", "float"),
-    _v("EXDOSU", "Dose Units", '"ug/m2/day"'),
+    _v("EXDOSE", "Dose", "DosingStep.dose (empty for a cycle without recorded steps)", "float"),
+    _v("EXDOSU", "Dose Units", '"ug/m2/day" or "ug/day" (DosingStep.unit)'),
     _v("EXDOSFRM", "Dose Form", '"INJECTION, POWDER, LYOPHILIZED, FOR SOLUTION"'),
     _v("EXDOSFRQ", "Dosing Frequency per Interval", '"CONTINUOUS" (continuous infusion)'),
     _v("EXROUTE", "Route of Administration", '"INTRAVENOUS"'),
     _v("EPOCH", "Epoch", '"TREATMENT"'),
-    _v("EXSTDTC", "Start Date/Time of Treatment", "cycle start, or the step-up day"),
-    _v("EXENDTC", "End Date/Time of Treatment", "the day before the step-up, or the cycle end (empty while it runs)"),
+    _v("EXSTDTC", "Start Date/Time of Treatment", "the dose step's cycle day"),
+    _v("EXENDTC", "End Date/Time of Treatment", "the day before the next step, or the cycle end (empty while it runs)"),
     _v("EXSTDY", "Study Day of Start of Treatment", "SDTMIG 4.4.4 from RFSTDTC", "integer"),
     _v("EXENDY", "Study Day of End of Treatment", "SDTMIG 4.4.4 from RFSTDTC", "integer"),
 )
@@ -271,32 +271,42 @@ def _dose(value: Decimal) -> float:
     return float(value)
 
 
+#: EXDOSU of a dosing step's unit (patients.treatment.DoseUnit).
+EXDOSU = {"ug_m2_day": "ug/m2/day", "ug_day": "ug/day"}
+
+
 def ex_dataset(site: Site) -> Dataset:
-    """SDTM EX of the site: one record per cycle, two when the cycle has a step-up dose (before / from the step-up
-    day). Interruptions are not placed in time (pvtrack holds their number and reason, not their dates)."""
+    """SDTM EX of the site: one record per dosing step of each cycle (``patients.treatment.DosingStep``: from its
+    cycle day until the day before the next step, the last until the cycle's end), with the step's dose and unit
+    (``EXDOSU`` ug/m2/day or ug/day). A cycle without recorded steps gives one record with an empty dose.
+    Interruptions (recorded as intervals) do not split the records yet."""
     spans = first_doses(site)
     rows: list[dict[str, Value]] = []
     seq: dict[int, int] = defaultdict(int)
     cycles = (TreatmentCycle.objects.filter(patient__site=site).select_related("patient__site")
-              .order_by("patient__study_id", "start_date"))
+              .prefetch_related("dosing_steps").order_by("patient__study_id", "start_date"))
     for cycle in cycles:
         ref = spans[cycle.patient_id][0]
-        parts: list[tuple[str, float, datetime.date, datetime.date | None]] = []
-        step = (cycle.start_date + datetime.timedelta(days=cycle.step_up_day - 1)
-                if cycle.step_up_day and cycle.step_up_dose else None)
-        if step is not None and (cycle.end_date is None or step <= cycle.end_date):
-            assert cycle.step_up_dose is not None
-            parts.append((f"CYCLE {cycle.number}", _dose(cycle.starting_dose), cycle.start_date,
-                          step - datetime.timedelta(days=1)))
-            parts.append((f"CYCLE {cycle.number} STEP-UP", _dose(cycle.step_up_dose), step, cycle.end_date))
-        else:
-            parts.append((f"CYCLE {cycle.number}", _dose(cycle.starting_dose), cycle.start_date, cycle.end_date))
-        for spid, dose, start, end in parts:
+        steps = sorted(cycle.dosing_steps.all(), key=lambda s: s.from_day)
+        parts: list[tuple[str, float | None, str, datetime.date, datetime.date | None]] = []
+        for i, step in enumerate(steps):
+            start = cycle.start_date + datetime.timedelta(days=step.from_day - 1)
+            if cycle.end_date is not None and start > cycle.end_date:
+                break
+            nxt = steps[i + 1] if i + 1 < len(steps) else None
+            end = (cycle.start_date + datetime.timedelta(days=nxt.from_day - 2)) if nxt else cycle.end_date
+            if end is not None and cycle.end_date is not None:
+                end = min(end, cycle.end_date)
+            spid = f"CYCLE {cycle.number}" + (f" STEP {i + 1}" if len(steps) > 1 else "")
+            parts.append((spid, _dose(step.dose), EXDOSU[step.unit], start, end))
+        if not parts:
+            parts.append((f"CYCLE {cycle.number}", None, "", cycle.start_date, cycle.end_date))
+        for spid, dose, unit, start, end in parts:
             seq[cycle.patient_id] += 1
             rows.append({
                 "STUDYID": study_id(site), "DOMAIN": "EX", "USUBJID": cycle.patient.usubjid,
                 "EXSEQ": seq[cycle.patient_id], "EXSPID": spid, "EXTRT": EXTRT, "EXDOSE": dose,
-                "EXDOSU": "ug/m2/day", "EXDOSFRM": "INJECTION, POWDER, LYOPHILIZED, FOR SOLUTION",
+                "EXDOSU": unit, "EXDOSFRM": "INJECTION, POWDER, LYOPHILIZED, FOR SOLUTION",
                 "EXDOSFRQ": "CONTINUOUS", "EXROUTE": "INTRAVENOUS", "EPOCH": "TREATMENT",
                 "EXSTDTC": _iso(start), "EXENDTC": _iso(end),
                 "EXSTDY": study_day(start, ref), "EXENDY": study_day(end, ref),

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from ae.models import CTCAETerm
+from patients.models import DosingStep
 from reports.cdisc.adam import adae_dataset
 from reports.cdisc.meddra import MeddraReleaseError, meddra_release_load
 from reports.cdisc.model import study_day
@@ -32,7 +33,10 @@ def two_patients(ward):
         "crs_c2_g3": make_event(c2, "Cytokine release syndrome", 3, onset_day=3),
     }
     p2 = make_patient(ward, "P-002")
-    c3 = make_cycle(p2, 1, D(2026, 3, 2), step_up_dose=Decimal("15"), step_up_day=8)
+    c3 = make_cycle(p2, 1, D(2026, 3, 2))
+    for c, steps in ((c1, [(1, "5")]), (c2, [(1, "5")]), (c3, [(1, "5"), (8, "15")])):
+        for day, dose in steps:
+            DosingStep.objects.create(cycle=c, from_day=day, dose=Decimal(dose), unit="ug_m2_day")
     events["anaemia_worse"] = make_event(c3, "Anemia", 3, onset_day=-9, present_before_cycle=True,
                                          grade_at_cycle_start=2)
     return events
@@ -110,8 +114,8 @@ def test_dm_and_ex_follow_the_cycles(two_patients):
     assert ex == [
         ("WARD-A-P-001", "CYCLE 1", 5.0, "2026-01-05", "2026-02-01", 1),
         ("WARD-A-P-001", "CYCLE 2", 5.0, "2026-02-09", "2026-03-08", 36),
-        ("WARD-A-P-002", "CYCLE 1", 5.0, "2026-03-02", "2026-03-08", 1),
-        ("WARD-A-P-002", "CYCLE 1 STEP-UP", 15.0, "2026-03-09", "", 8),
+        ("WARD-A-P-002", "CYCLE 1 STEP 1", 5.0, "2026-03-02", "2026-03-08", 1),
+        ("WARD-A-P-002", "CYCLE 1 STEP 2", 15.0, "2026-03-09", "", 8),
     ]
 
 

@@ -32,9 +32,10 @@ def test_a_token_issued_before_the_epoch_is_refused_and_one_after_it_accepted(cl
 
     settings.PVTRACK_AUTH_NOT_BEFORE = _in(1)  # "the restore happened now"
     refused = client.get(API, HTTP_AUTHORIZATION=f"Token {old}")
-    # as for an unknown token: 403 (session authentication comes first and sends no WWW-Authenticate)
+    # as for an unknown token: 401 with the token challenge (the token class comes first)
     unknown = client.get(API, HTTP_AUTHORIZATION="Token " + "0" * 64)
-    assert refused.status_code == unknown.status_code == 403
+    assert refused.status_code == unknown.status_code == 401
+    assert refused["WWW-Authenticate"] == unknown["WWW-Authenticate"]
     assert refused.json()["detail"] == unknown.json()["detail"] == "Invalid token."
 
     logout = client.post("/api/v1/auth/logout/", HTTP_AUTHORIZATION=f"Token {old}")
@@ -52,7 +53,7 @@ def test_a_session_logged_in_before_the_epoch_is_logged_out(client, nurse, setti
     assert client.get(API).status_code == 200
 
     settings.PVTRACK_AUTH_NOT_BEFORE = _in(1)
-    assert client.get(API).status_code == 403
+    assert client.get(API).status_code == 401  # logged out: no credentials
     page = client.get("/")
     assert page.status_code == 302 and "/login/" in page["Location"]
     assert "_auth_user_id" not in client.session  # flushed, not only hidden
@@ -70,7 +71,7 @@ def test_a_session_without_a_login_time_counts_as_older_than_any_epoch(client, n
     session.save()
     assert client.get(API).status_code == 200
     settings.PVTRACK_AUTH_NOT_BEFORE = timezone.now() - datetime.timedelta(days=365)
-    assert client.get(API).status_code == 403
+    assert client.get(API).status_code == 401  # logged out: no credentials
 
 
 def test_the_epoch_is_read_from_the_environment_or_a_secret_file(monkeypatch, tmp_path):
