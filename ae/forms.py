@@ -225,7 +225,11 @@ class CRSAssessmentForm(_AssessmentForm):
     temperature_c = forms.DecimalField(label="Temperature (°C)", required=False, max_digits=3, decimal_places=1,
                                        min_value=25, max_value=45,
                                        widget=forms.NumberInput(attrs={"step": "0.1", "inputmode": "decimal"}))
-    tocilizumab_or_steroids_given = forms.BooleanField(label="Tocilizumab or corticosteroids given", required=False)
+    fever_masking_therapies = forms.MultipleChoiceField(
+        label="Antipyretic or anticytokine therapy given", required=False, widget=forms.CheckboxSelectMultiple,
+        choices=[(t, grading.FEVER_MASKING_LABELS[t].capitalize()) for t in grading.FEVER_MASKING_OFFERED],
+        help_text="After CRS was diagnosed, any of these can mask fever: the grade then follows hypotension and "
+                  "hypoxia (ASTCT 2019).")
     hypotension = forms.BooleanField(required=False)
     vasopressors = forms.MultipleChoiceField(
         required=False, widget=forms.CheckboxSelectMultiple,
@@ -252,14 +256,21 @@ class ICANSAssessmentForm(_AssessmentForm):
                                max_value=grading.CAPD_MAX)
     unable_to_perform = forms.BooleanField(label="Unable to perform the ICE/CAPD", required=False)
     consciousness = forms.ChoiceField(label="Level of consciousness",
-                                      choices=[(v, v.replace("_", " ").capitalize())
-                                               for v in grading.CONSCIOUSNESS_LEVELS])
+                                      choices=list(grading.CONSCIOUSNESS_LABELS.items()),
+                                      help_text="A drowsy child who awakens spontaneously is grade 1; a fully alert "
+                                                "child is grade 0.")
     seizure = forms.ChoiceField(choices=[(v, v.replace("_", " ").capitalize()) for v in grading.SEIZURE_LEVELS])
     motor = forms.ChoiceField(label="Motor findings",
                               choices=[(v, v.replace("_", " ").capitalize()) for v in grading.MOTOR_LEVELS])
     cerebral_edema = forms.ChoiceField(label="Raised ICP / cerebral edema",
                                        choices=[(v, v.replace("_", " ").capitalize())
                                                 for v in grading.CEREBRAL_EDEMA_LEVELS])
+    other_cause_domains = forms.MultipleChoiceField(
+        label="Findings attributable to another cause", required=False, widget=forms.CheckboxSelectMultiple,
+        choices=[(d, d.replace("_", " ").capitalize()) for d in grading.ICANS_DOMAINS],
+        help_text="Excluded from the ICANS grade (ASTCT 2019), e.g. depressed consciousness under sedation.")
+    other_cause = forms.CharField(label="The other cause", required=False, max_length=500,
+                                  help_text="Required when a finding is excluded, e.g. 'midazolam sedation'.")
 
 
 def _unit_choices() -> list[tuple[str, str]]:

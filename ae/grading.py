@@ -1,11 +1,16 @@
-"""Bedside grading rules for CRS, ICANS and CTCAE v5.0 lab toxicities (pure functions, no Django models).
+"""Bedside grading rules for CRS, ICANS, fever and CTCAE v5.0 lab toxicities (pure functions, no Django models).
 
-Sources are summarised in ``/work/shared/reference/grading.md`` (section numbers below refer to it):
+Primary sources (the rule tables, the boundary semantics and every reading we had to choose are in
+``docs/grading.md``):
 
-* ASTCT 2019 consensus CRS and ICANS grading (Lee DW, Santomasso BD, Locke FL, et al.
-  Biol Blood Marrow Transplant 2019;25(4):625-638), grading.md §2.1-2.4.
-* NCI CTCAE v5.0 "Cytokine release syndrome" (grading.md §1.3/1.4) and lab terms (§3.1).
-* Lee 2014 CRS grading (Lee DW et al. Blood 2014;124(2):188-195), grading.md §2.5.
+* ASTCT 2019 consensus CRS and ICANS grading: Lee DW, Santomasso BD, Locke FL, et al. ASTCT consensus grading
+  for cytokine release syndrome and neurologic toxicity associated with immune effector cells.
+  Biol Blood Marrow Transplant 2019;25(4):625-638, doi:10.1016/j.bbmt.2018.12.758 (CRS table and its
+  footnotes; ICANS tables for adults/children >= 12 y with the ICE score and for children < 12 y with the CAPD).
+* NCI Common Terminology Criteria for Adverse Events (CTCAE) v5.0, 27 Nov 2017: "Cytokine release syndrome",
+  "Fever", "Febrile neutropenia" and the lab terms; CTCAE v4.03 (14 Jun 2010) "Cytokine release syndrome" as
+  NCI's "CTCAE v4.0 to v5.0 Mapping" sheet of the v5.0 workbook reproduces it.
+* Lee 2014 CRS grading: Lee DW, Gardner R, Porter DL, et al. Blood 2014;124(2):188-195, Table 2.
 
 Every function returns a :class:`Grade` whose ``rationale`` names the criterion that set the grade, and
 raises :class:`GradingInputError` (a ``ValueError`` carrying the offending input's name in ``field``) for
@@ -25,6 +30,7 @@ ASTCT_SCALE = "ASTCT 2019"
 ASTCT_VERSION = "2019"
 CTCAE_SCALE = "CTCAE"
 CTCAE_VERSION = "5.0"
+CTCAE_V4_VERSION = "4.03"
 LEE_SCALE = "Lee 2014"
 LEE_VERSION = "2014"
 
@@ -33,8 +39,19 @@ LOW_FLOW_MAX_L_MIN = 6.0  # ASTCT footnote: low flow = <= 6 L/min, high flow = >
 FIO2_THRESHOLD_PERCENT = 40.0  # CTCAE v5.0 CRS and Lee 2014: < 40 % vs >= 40 % O2
 PLAUSIBLE_TEMPERATURE_C = (25.0, 45.0)  # outside this range the input is treated as a typing error
 
+#: Therapies that can mask fever (ASTCT 2019 CRS footnote: "antipyretic or anticytokine therapy such as
+#: tocilizumab or steroids"). "tocilizumab_or_corticosteroid" is the value assessments recorded before the
+#: therapy was recorded by name (which one is unknown); it is not offered for new entries.
+FEVER_MASKING_THERAPIES = ("antipyretic", "tocilizumab", "other_anticytokine", "corticosteroid",
+                           "tocilizumab_or_corticosteroid")
+FEVER_MASKING_OFFERED = FEVER_MASKING_THERAPIES[:4]
+FEVER_MASKING_LABELS = {"antipyretic": "antipyretic (e.g. paracetamol, ibuprofen)",
+                        "tocilizumab": "tocilizumab (anticytokine)",
+                        "other_anticytokine": "other anticytokine (e.g. anakinra, siltuximab)",
+                        "corticosteroid": "corticosteroid (e.g. dexamethasone)",
+                        "tocilizumab_or_corticosteroid": "tocilizumab or corticosteroid (not recorded which)"}
 VASOPRESSORS = frozenset({"norepinephrine", "epinephrine", "dopamine", "phenylephrine", "vasopressin"})
-# ASTCT 2019 oxygen support (grading.md §2.1). Nasal cannulas are graded by flow, the rest by device.
+# ASTCT 2019 CRS table, hypoxia row and footnote (low flow <= 6 L/min): nasal cannulas by flow, the rest by device.
 OXYGEN_DEVICES = ("none", "blow_by", "nasal_cannula", "high_flow_nasal_cannula", "facemask", "non_rebreather",
                   "venturi", "cpap", "bipap", "mechanical_ventilation")
 _OXYGEN_DEVICE_GRADE = {"none": 0, "blow_by": 2, "facemask": 3, "non_rebreather": 3, "venturi": 3,
@@ -45,7 +62,15 @@ CONSCIOUSNESS_LEVELS = ("normal", "awakens_spontaneously", "awakens_to_voice", "
 SEIZURE_LEVELS = ("none", "rapid_resolving_or_eeg_treated", "prolonged_or_repetitive")
 MOTOR_LEVELS = ("none", "deep_focal_weakness")
 CEREBRAL_EDEMA_LEVELS = ("none", "focal", "diffuse_or_signs")
-_CONSCIOUSNESS_GRADE = {"normal": 0, "awakens_spontaneously": 0, "awakens_to_voice": 2, "awakens_to_tactile": 3,
+#: How each level is shown: "normal" is a fully alert patient (no depressed level of consciousness, grade 0).
+CONSCIOUSNESS_LABELS = {"normal": "Alert (normal)", "awakens_spontaneously": "Awakens spontaneously",
+                        "awakens_to_voice": "Awakens to voice",
+                        "awakens_to_tactile": "Awakens only to tactile stimulus",
+                        "unarousable": "Unarousable, or needs vigorous or repetitive tactile stimuli; stupor or coma"}
+#: The ICANS domains a finding can be attributed to another cause in (ASTCT 2019 ICANS table footnote: the grade
+#: is "determined by the most severe event ... not attributable to any other cause").
+ICANS_DOMAINS = ("encephalopathy_score", "consciousness", "seizure", "motor", "cerebral_edema")
+_CONSCIOUSNESS_GRADE = {"normal": 0, "awakens_spontaneously": 1, "awakens_to_voice": 2, "awakens_to_tactile": 3,
                         "unarousable": 4}
 _SEIZURE_GRADE = {"none": 0, "rapid_resolving_or_eeg_treated": 3, "prolonged_or_repetitive": 4}
 _MOTOR_GRADE = {"none": 0, "deep_focal_weakness": 4}
@@ -122,29 +147,50 @@ def _temperature(temperature_c: float | None) -> float | None:
 # --------------------------------------------------------------------------------------------- CRS
 
 
-def grade_crs_astct(*, temperature_c: float | None = None, tocilizumab_or_steroids_given: bool = False,
+def _masking_set(therapies: Iterable[str] | None) -> frozenset[str]:
+    if isinstance(therapies, str):
+        raise GradingInputError("fever_masking_therapies", "must be a list of therapy names, not a string")
+    given = frozenset(therapies or ())
+    unknown = sorted(given - frozenset(FEVER_MASKING_THERAPIES))
+    if unknown:
+        raise GradingInputError("fever_masking_therapies", f"unknown therapy {', '.join(unknown)}; expected "
+                                                           f"{', '.join(FEVER_MASKING_THERAPIES)}")
+    return given
+
+
+def _therapy_text(therapies: frozenset[str]) -> str:
+    return ", ".join(FEVER_MASKING_LABELS[t] for t in FEVER_MASKING_THERAPIES if t in therapies)
+
+
+def grade_crs_astct(*, temperature_c: float | None = None, fever_masking_therapies: Iterable[str] | None = None,
                     had_crs_before: bool = False, hypotension: bool = False,
                     vasopressors: Iterable[str] | None = None, oxygen_device: str = "none",
                     oxygen_flow_l_min: float | None = None, death_due_to_crs: bool = False) -> Grade:
-    """ASTCT 2019 consensus CRS grade (grading.md §2.1).
+    """ASTCT 2019 consensus CRS grade (Lee et al. BBMT 2019;25:625, CRS table and footnotes).
 
-    Units: ``temperature_c`` in degrees Celsius (25-45 accepted); ``oxygen_flow_l_min`` in L/min (>= 0).
-    ``vasopressors`` are agent names from :data:`VASOPRESSORS` (duplicates count once);
-    ``oxygen_device`` is one of :data:`OXYGEN_DEVICES`.
+    Units: ``temperature_c`` in degrees Celsius (25-45 accepted; None = not recorded); ``oxygen_flow_l_min`` in
+    L/min (>= 0). ``vasopressors`` are agent names from :data:`VASOPRESSORS` (duplicates count once);
+    ``oxygen_device`` is one of :data:`OXYGEN_DEVICES`; ``fever_masking_therapies`` are the therapies given that
+    can mask fever, from :data:`FEVER_MASKING_THERAPIES` (antipyretic, tocilizumab, other anticytokine,
+    corticosteroid).
 
-    Rules: fever is >= 38.0 degrees C; once a patient has had CRS and received tocilizumab or steroids, fever is
-    no longer required (footnote: antipyretic/anticytokine therapy masks fever). Without fever the ASTCT
-    CRS criteria are not met (grade 0). Hypotension: not requiring vasopressors = 2; one vasopressor with or
-    without vasopressin = 3; multiple vasopressors excluding vasopressin = 4 (footnote: vasopressin does not
-    count). A vasopressor implies hypotension. Hypoxia: blow-by or nasal cannula <= 6 L/min = 2; nasal cannula
-    > 6 L/min, facemask, non-rebreather, Venturi = 3; CPAP, BiPAP, mechanical ventilation = 4. The grade is
-    set by the more severe of hypotension and hypoxia (tie-break footnote); fever alone = 1; death due to
-    CRS = 5.
+    Rules: fever is >= 38.0 degrees C. Footnote: "in patients who have CRS then receive antipyretic or anticytokine
+    therapy such as tocilizumab or steroids, fever is no longer required to grade subsequent CRS severity" — so
+    once the episode has had CRS (``had_crs_before``) and any masking therapy was given, grading is driven by
+    hypotension and hypoxia. Without fever (and no masking) the ASTCT CRS criteria are not met (grade 0); a
+    temperature that was not recorded (None) without masking makes the grade undetermined (None) unless death
+    decides it: the rationale gives the grade with and without fever. Hypotension: not requiring vasopressors
+    = 2; one vasopressor with or without vasopressin = 3; multiple vasopressors excluding vasopressin = 4
+    (footnote). A vasopressor implies hypotension. Hypoxia: blow-by or nasal cannula <= 6 L/min = 2; nasal
+    cannula > 6 L/min, facemask, non-rebreather, Venturi = 3; CPAP, BiPAP, mechanical ventilation = 4. The
+    grade is set by the more severe of hypotension and hypoxia (tie-break footnote); fever alone = 1; death
+    due to CRS = 5.
 
-    Raises GradingInputError for an unknown agent or device, a negative flow, a nasal cannula without a
-    flow, a flow with device "none", or an implausible temperature.
+    Raises GradingInputError for an unknown agent, therapy or device, a negative flow, a nasal cannula without
+    a flow, a flow with device "none", or an implausible temperature.
     """
     temperature = _temperature(temperature_c)
+    therapies = _masking_set(fever_masking_therapies)
     agents = _vasopressor_set(vasopressors)
     device = _choice("oxygen_device", oxygen_device, OXYGEN_DEVICES)
     flow = _finite("oxygen_flow_l_min", oxygen_flow_l_min, minimum=0.0)
@@ -156,14 +202,6 @@ def grade_crs_astct(*, temperature_c: float | None = None, tocilizumab_or_steroi
 
     if death_due_to_crs:
         return Grade(5, ASTCT_SCALE, ASTCT_VERSION, "Grade 5: death due to CRS.")
-
-    fever = temperature is not None and temperature >= FEVER_C
-    masked = had_crs_before and tocilizumab_or_steroids_given
-    if not fever and not masked:
-        shown = "not recorded" if temperature is None else f"{temperature:g} °C"
-        return Grade(0, ASTCT_SCALE, ASTCT_VERSION,
-                     f"ASTCT CRS criteria not met: no fever >= 38.0 °C (temperature {shown}) and fever is not "
-                     "masked by tocilizumab/steroids after earlier CRS.")
 
     # Hypotension domain.
     counted = agents - {"vasopressin"}
@@ -195,13 +233,31 @@ def grade_crs_astct(*, temperature_c: float | None = None, tocilizumab_or_steroi
                    3: f"hypoxia requiring {device.replace('_', ' ')} oxygen",
                    4: f"hypoxia requiring positive pressure ({device.replace('_', ' ')})"}.get(oxy_g, "")
 
-    fever_why = f"fever {temperature:g} °C" if fever else "fever masked by tocilizumab/steroids after earlier CRS"
+    fever = temperature is not None and temperature >= FEVER_C
+    masked = had_crs_before and bool(therapies)
+    if not fever and not masked:
+        with_fever = max(1, hypo_g, oxy_g)
+        if temperature is None:
+            return Grade(None, ASTCT_SCALE, ASTCT_VERSION,
+                         f"Undetermined: temperature not recorded. ASTCT CRS needs fever >= 38.0 °C: grade "
+                         f"{with_fever} with fever, 0 without (fever is waived only after CRS was diagnosed and "
+                         "antipyretic or anticytokine therapy was given).")
+        why = (f"no fever >= 38.0 °C (temperature {temperature:g} °C)")
+        if therapies:
+            why += (f"; {_therapy_text(therapies)} was given, but fever is waived only in patients who already "
+                    "had CRS")
+        else:
+            why += " and no antipyretic or anticytokine therapy after earlier CRS masks it"
+        return Grade(0, ASTCT_SCALE, ASTCT_VERSION, f"ASTCT CRS criteria not met: {why}.")
+
+    fever_why = f"fever {temperature:g} °C" if fever else (
+        f"fever not required: earlier CRS treated with {_therapy_text(therapies)}, which can mask fever")
     if hypo_g == 0 and oxy_g == 0:
         if fever:
             return Grade(1, ASTCT_SCALE, ASTCT_VERSION, f"Grade 1: {fever_why} without hypotension or hypoxia.")
         return Grade(0, ASTCT_SCALE, ASTCT_VERSION,
-                     "Grade 0: fever masked by tocilizumab/steroids but no hypotension or hypoxia "
-                     "(no grade in the paper; treated as resolved).")
+                     f"Grade 0: {fever_why}, and no hypotension or hypoxia (no grade in the paper; treated as "
+                     "resolved).")
     grade = max(hypo_g, oxy_g)
     if hypo_g == oxy_g:
         why = f"{hypo_why} and {oxy_why}"
@@ -210,13 +266,13 @@ def grade_crs_astct(*, temperature_c: float | None = None, tocilizumab_or_steroi
         other = oxy_why if hypo_g > oxy_g else hypo_why
         if other:
             why += f" (more severe than {other}; the worse event sets the grade)"
-    return Grade(grade, ASTCT_SCALE, ASTCT_VERSION, f"Grade {grade}: {fever_why} with {why}.")
+    return Grade(grade, ASTCT_SCALE, ASTCT_VERSION, f"Grade {grade}: {fever_why}; {why}.")
 
 
 def grade_crs_ctcae_v5(*, temperature_c: float | None = None, hypotension: bool = False,
                        vasopressors: Iterable[str] | None = None, oxygen_fio2_percent: float | None = None,
                        life_threatening_urgent_intervention: bool = False, death_due_to_crs: bool = False) -> Grade:
-    """CTCAE v5.0 "Cytokine release syndrome" (MedDRA 10052015; grading.md §1.3/1.4).
+    """CTCAE v5.0 "Cytokine release syndrome" (MedDRA 10052015; NCI CTCAE v5.0, 27 Nov 2017).
 
     Units: ``temperature_c`` degrees Celsius; ``oxygen_fio2_percent`` is the delivered FiO2 in percent
     (21-100; None or 21 = room air, no hypoxia). ``vasopressors`` as in :func:`grade_crs_astct`.
@@ -225,7 +281,8 @@ def grade_crs_ctcae_v5(*, temperature_c: float | None = None, hypotension: bool 
     fluids or hypoxia responding to < 40 % O2; grade 3 hypotension managed with a pressor (any agent, more
     than one is still grade 3 unless judged life-threatening) or hypoxia requiring >= 40 % O2; grade 4
     life-threatening consequences, urgent intervention indicated (explicit clinical input); grade 5 death.
-    The worst criterion met sets the grade.
+    The worst criterion met sets the grade. With nothing above grade 0 and no temperature recorded the grade is
+    undetermined (None): fever alone would make it grade 1.
     """
     temperature = _temperature(temperature_c)
     agents = _vasopressor_set(vasopressors)
@@ -245,7 +302,11 @@ def grade_crs_ctcae_v5(*, temperature_c: float | None = None, hypotension: bool 
         return Grade(2, *ctcae, f"Grade 2: {'; '.join(parts)}.")
     if temperature is not None and temperature >= FEVER_C:
         return Grade(1, *ctcae, f"Grade 1: fever {temperature:g} °C with or without constitutional symptoms.")
-    return Grade(0, *ctcae, "Grade 0: no fever, hypotension, hypoxia or life-threatening consequences.")
+    if temperature is None:
+        return Grade(None, *ctcae, "Undetermined: temperature not recorded (grade 1 with fever >= 38.0 °C, 0 "
+                                   "without); no hypotension, hypoxia or life-threatening consequences.")
+    return Grade(0, *ctcae, f"Grade 0: no fever ({temperature:g} °C), hypotension, hypoxia or life-threatening "
+                            "consequences.")
 
 
 def grade_crs_lee2014(*, temperature_c: float | None = None, constitutional_symptoms: bool = False,
@@ -253,7 +314,7 @@ def grade_crs_lee2014(*, temperature_c: float | None = None, constitutional_symp
                       high_dose_or_multiple_pressors: bool = False, oxygen_fio2_percent: float | None = None,
                       ventilator_support: bool = False, organ_toxicity_grade: int = 0,
                       organ_toxicity_is_transaminitis: bool = False, death_due_to_crs: bool = False) -> Grade:
-    """Lee 2014 CRS grade (Blood 2014;124:188-195; grading.md §2.5).
+    """Lee 2014 CRS grade (Lee DW et al. Blood 2014;124(2):188-195, Table 2).
 
     Units: ``temperature_c`` degrees Celsius; ``oxygen_fio2_percent`` FiO2 in percent (21-100; None or 21 =
     no oxygen requirement). ``organ_toxicity_grade`` is the worst CRS-associated organ toxicity by CTCAE
@@ -265,7 +326,8 @@ def grade_crs_lee2014(*, temperature_c: float | None = None, constitutional_symp
     FiO2, hypotension requiring high-dose or multiple vasopressors (``high_dose_or_multiple_pressors``, the
     high-dose table itself is not encoded; two or more distinct agents count as multiple), grade 3 organ
     toxicity or grade 4 transaminitis. Grade 4: ventilator support or grade 4 organ toxicity other than
-    transaminitis. Grade 5: death. Highest criterion met wins.
+    transaminitis. Grade 5: death. Highest criterion met wins. With nothing above grade 0 and no temperature
+    recorded the grade is undetermined (None).
 
     Raises GradingInputError when ``high_dose_or_multiple_pressors`` is set without any vasopressor, or
     for an organ toxicity grade outside 0-4.
@@ -308,14 +370,18 @@ def grade_crs_lee2014(*, temperature_c: float | None = None, constitutional_symp
         what = f"fever {temperature:g} °C" if temperature is not None and temperature >= FEVER_C else (
             "constitutional symptoms" if constitutional_symptoms else "grade 1 organ toxicity")
         return Grade(1, *lee, f"Grade 1: symptoms not life-threatening, symptomatic treatment only ({what}).")
-    return Grade(0, *lee, "Grade 0: no CRS symptoms.")
+    if temperature is None:
+        return Grade(None, *lee, "Undetermined: temperature not recorded (grade 1 with fever, 0 without); no other "
+                                 "CRS symptom recorded.")
+    return Grade(0, *lee, f"Grade 0: no CRS symptoms (temperature {temperature:g} °C).")
 
 
 # ------------------------------------------------------------------------------------------- ICANS
 
 
 def default_icans_tool(age_years: float, developmental_delay: bool = False) -> str:
-    """The ASTCT 2019 default ICANS encephalopathy tool (grading.md §2.4).
+    """The ASTCT 2019 default ICANS encephalopathy tool (Lee et al. BBMT 2019;25:625, ICANS grading
+    for children).
 
     ``age_years`` in years (>= 0). Returns "ICE" for age >= 12 without developmental delay, else "CAPD"
     (the paper: CAPD for children < 12 y and for older patients with baseline developmental delay).
@@ -336,29 +402,43 @@ def _score(field: str, value: int | None, maximum: int) -> int | None:
 
 def grade_icans(*, tool: str, ice_score: int | None = None, capd_score: int | None = None,
                 unable_to_perform: bool = False, consciousness: str = "normal", seizure: str = "none",
-                motor: str = "none", cerebral_edema: str = "none", death: bool = False) -> Grade:
-    """ASTCT 2019 ICANS grade (grading.md §2.3 adults/children >= 12 with ICE, §2.4 children with CAPD).
+                motor: str = "none", cerebral_edema: str = "none", death: bool = False,
+                other_cause_domains: Iterable[str] | None = None) -> Grade:
+    """ASTCT 2019 ICANS grade (Lee et al. BBMT 2019;25:625: ICANS table for adults and children >= 12 y with the
+    ICE score, and for children < 12 y with the CAPD).
 
     ``tool`` is "ICE" (score 0-10 points) or "CAPD" (total 0-32 points; item scores are not stored here).
     Exactly one of a score for the chosen tool or ``unable_to_perform`` must be given.
+    ``other_cause_domains`` lists the domains (:data:`ICANS_DOMAINS`) whose finding the clinician attributes to
+    another cause (e.g. depressed consciousness under sedation): they are excluded from the grade (footnotes:
+    the grade is the most severe event "not attributable to any other cause"; depressed level of consciousness
+    "should be attributable to no other cause (e.g., no sedating medication)") and the rationale names them.
 
     Domains (grade = worst domain, tie-break footnote): ICE 7-9 = 1, 3-6 = 2, 0-2 = 3 (ICE 0 while awake,
     e.g. global aphasia), 0 because unarousable (``unable_to_perform`` with consciousness "unarousable") = 4;
     unable to perform ICE while arousable counts as ICE 0 = 3. CAPD 1-8 = 1 (grade 2 only via consciousness
-    "awakens to voice"), >= 9 = 3, unable to perform CAPD = 4. Consciousness: awakens spontaneously does not
-    raise the grade on its own, awakens to voice = 2, only to tactile stimulus = 3, unarousable = 4. Seizure
-    resolving rapidly or EEG seizure resolving with intervention = 3, prolonged/repetitive = 4. Deep focal
-    motor weakness = 4. Focal edema = 3, diffuse edema or raised-ICP signs = 4. Death due to ICANS = 5.
-    Tremor, myoclonus and intracranial haemorrhage are deliberately not inputs (graded by CTCAE).
+    "awakens to voice"), >= 9 = 3, unable to perform CAPD = 4. Depressed level of consciousness: alert
+    ("normal") = 0, awakens spontaneously = 1, awakens to voice = 2, only to tactile stimulus = 3, unarousable
+    = 4. Seizure resolving rapidly or EEG seizure resolving with intervention = 3, prolonged/repetitive = 4.
+    Deep focal motor weakness = 4. Focal edema = 3, diffuse edema or raised-ICP signs = 4. Death due to ICANS
+    = 5. Tremor, myoclonus and intracranial haemorrhage are deliberately not inputs (graded by CTCAE).
 
-    Raises GradingInputError for an unknown tool or domain value, a score out of range, a score for the
-    other tool, a missing score, or a score together with ``unable_to_perform``.
+    Raises GradingInputError for an unknown tool, domain value or domain name, a score out of range, a score for
+    the other tool, a missing score, a score together with ``unable_to_perform``, or a domain attributed to
+    another cause that has no finding.
     """
     tool = _choice("tool", tool, ICANS_TOOLS)
     consciousness = _choice("consciousness", consciousness, CONSCIOUSNESS_LEVELS)
     seizure = _choice("seizure", seizure, SEIZURE_LEVELS)
     motor = _choice("motor", motor, MOTOR_LEVELS)
     cerebral_edema = _choice("cerebral_edema", cerebral_edema, CEREBRAL_EDEMA_LEVELS)
+    if isinstance(other_cause_domains, str):
+        raise GradingInputError("other_cause_domains", "must be a list of domain names, not a string")
+    excluded = frozenset(other_cause_domains or ())
+    unknown = sorted(excluded - frozenset(ICANS_DOMAINS))
+    if unknown:
+        raise GradingInputError("other_cause_domains", f"unknown domain(s) {', '.join(unknown)}; expected "
+                                                       f"{', '.join(ICANS_DOMAINS)}")
     ice = _score("ice_score", ice_score, ICE_MAX)
     capd = _score("capd_score", capd_score, CAPD_MAX)
     if tool == "ICE" and capd is not None:
@@ -376,37 +456,210 @@ def grade_icans(*, tool: str, ice_score: int | None = None, capd_score: int | No
     if death:
         return Grade(5, ASTCT_SCALE, ASTCT_VERSION, "Grade 5: death due to ICANS.")
 
-    domains: list[tuple[int, str]] = []
+    domains: list[tuple[str, int, str]] = []
     if tool == "ICE":
         if unable_to_perform:
             if consciousness == "unarousable":
-                domains.append((4, "ICE 0 because unarousable and unable to perform ICE"))
+                domains.append(("encephalopathy_score", 4, "ICE 0 because unarousable and unable to perform ICE"))
             else:
-                domains.append((3, "unable to perform ICE while arousable (scored as ICE 0 awake)"))
+                domains.append(("encephalopathy_score", 3,
+                                "unable to perform ICE while arousable (scored as ICE 0 awake)"))
         elif measured <= 2:
-            domains.append((3, f"ICE score {score} (0-2)"))
+            domains.append(("encephalopathy_score", 3, f"ICE score {score} (0-2)"))
         elif measured <= 6:
-            domains.append((2, f"ICE score {score} (3-6)"))
+            domains.append(("encephalopathy_score", 2, f"ICE score {score} (3-6)"))
         elif measured <= 9:
-            domains.append((1, f"ICE score {score} (7-9)"))
+            domains.append(("encephalopathy_score", 1, f"ICE score {score} (7-9)"))
     else:
         if unable_to_perform:
-            domains.append((4, "unable to perform CAPD"))
+            domains.append(("encephalopathy_score", 4, "unable to perform CAPD"))
         elif measured >= 9:
-            domains.append((3, f"CAPD score {score} (>= 9)"))
+            domains.append(("encephalopathy_score", 3, f"CAPD score {score} (>= 9)"))
         elif measured >= 1:
-            domains.append((1, f"CAPD score {score} (1-8)"))
-    domains.append((_CONSCIOUSNESS_GRADE[consciousness], f"depressed level of consciousness: "
-                                                         f"{consciousness.replace('_', ' ')}"))
-    domains.append((_SEIZURE_GRADE[seizure], f"seizure: {seizure.replace('_', ' ')}"))
-    domains.append((_MOTOR_GRADE[motor], "deep focal motor weakness"))
-    domains.append((_EDEMA_GRADE[cerebral_edema], f"cerebral edema: {cerebral_edema.replace('_', ' ')}"))
+            domains.append(("encephalopathy_score", 1, f"CAPD score {score} (1-8)"))
+    domains.append(("consciousness", _CONSCIOUSNESS_GRADE[consciousness],
+                    f"depressed level of consciousness: {consciousness.replace('_', ' ')}"))
+    domains.append(("seizure", _SEIZURE_GRADE[seizure], f"seizure: {seizure.replace('_', ' ')}"))
+    domains.append(("motor", _MOTOR_GRADE[motor], "deep focal motor weakness"))
+    domains.append(("cerebral_edema", _EDEMA_GRADE[cerebral_edema],
+                    f"cerebral edema: {cerebral_edema.replace('_', ' ')}"))
 
-    grade = max(g for g, _ in domains)
+    abnormal = {name for name, g, _ in domains if g > 0}
+    for name in sorted(excluded - abnormal):
+        raise GradingInputError("other_cause_domains", f"{name.replace('_', ' ')} is attributed to another cause "
+                                                       "but has no abnormal finding")
+    counted = [(g, why) for name, g, why in domains if name not in excluded]
+    set_aside = [why for name, g, why in domains if name in excluded]
+    note = (f" Excluded as attributable to another cause: {'; '.join(set_aside)}." if set_aside else "")
+    grade = max((g for g, _ in counted), default=0)
     if grade == 0:
-        return Grade(0, ASTCT_SCALE, ASTCT_VERSION, f"Grade 0: no ICANS domain abnormal ({tool} normal).")
-    worst = "; ".join(why for g, why in domains if g == grade)
-    return Grade(grade, ASTCT_SCALE, ASTCT_VERSION, f"Grade {grade} ({tool} tool): worst domain {worst}.")
+        return Grade(0, ASTCT_SCALE, ASTCT_VERSION,
+                     f"Grade 0: no ICANS domain abnormal that is not attributable to another cause ({tool}).{note}")
+    worst = "; ".join(why for g, why in counted if g == grade)
+    return Grade(grade, ASTCT_SCALE, ASTCT_VERSION, f"Grade {grade} ({tool} tool): worst domain {worst}.{note}")
+
+
+# ----------------------------------------------------------------------------- CTCAE v4.03 CRS
+
+
+def grade_crs_ctcae_v4(*, symptoms: bool = False, hypotension: bool = False,
+                       therapy_or_interruption_indicated: bool = False, prolonged_or_recurrent: bool = False,
+                       hospitalization_indicated: bool = False, vasopressors: Iterable[str] | None = None,
+                       ventilatory_support: bool = False, life_threatening: bool = False,
+                       death_due_to_crs: bool = False) -> Grade:
+    """CTCAE v4.03 "Cytokine release syndrome" (MedDRA 10052015; text as NCI's CTCAE v4.0 to v5.0 mapping sheet
+    reproduces it), the scale of the early blinatumomab trials.
+
+    Grade 1 "Mild reaction; infusion interruption not indicated; intervention not indicated" (``symptoms``);
+    grade 2 "Therapy or infusion interruption indicated but responds promptly to symptomatic treatment (e.g.,
+    antihistamines, NSAIDS, narcotics, IV fluids); prophylactic medications indicated for <=24 hrs"
+    (``therapy_or_interruption_indicated``; ``hypotension`` means hypotension treated with IV fluids and counts as
+    grade 2 — the text names IV fluids as a symptomatic treatment); grade 3 "Prolonged (e.g., not rapidly
+    responsive to symptomatic medication and/or brief interruption of infusion); recurrence of symptoms following
+    initial improvement; hospitalization indicated for clinical sequelae (e.g., renal impairment, pulmonary
+    infiltrates)" (``prolonged_or_recurrent``, ``hospitalization_indicated``); grade 4 "Life-threatening
+    consequences; pressor or ventilatory support indicated" (any vasopressor, ``ventilatory_support``,
+    ``life_threatening``); grade 5 death. A semicolon means "or"; the worst criterion met sets the grade. Fever is
+    not a criterion (nor in the v4.03 definition): unlike v5.0, an afebrile reaction is graded, and one pressor
+    is grade 4 (v5.0 and ASTCT: grade 3).
+    """
+    agents = _vasopressor_set(vasopressors)
+    v4 = (CTCAE_SCALE, CTCAE_V4_VERSION)
+    if death_due_to_crs:
+        return Grade(5, *v4, "Grade 5: death.")
+    g4 = ([f"pressor support indicated ({', '.join(sorted(agents))})"] if agents else []) + (
+        ["ventilatory support indicated"] if ventilatory_support else []) + (
+        ["life-threatening consequences"] if life_threatening else [])
+    if g4:
+        return Grade(4, *v4, f"Grade 4: {'; '.join(g4)}.")
+    g3 = (["prolonged or recurrent symptoms"] if prolonged_or_recurrent else []) + (
+        ["hospitalization indicated for clinical sequelae"] if hospitalization_indicated else [])
+    if g3:
+        return Grade(3, *v4, f"Grade 3: {'; '.join(g3)}.")
+    g2 = (["hypotension treated with IV fluids"] if hypotension else []) + (
+        ["therapy or infusion interruption indicated, responding promptly"] if therapy_or_interruption_indicated
+        else [])
+    if g2:
+        return Grade(2, *v4, f"Grade 2: {'; '.join(g2)}.")
+    if symptoms:
+        return Grade(1, *v4, "Grade 1: mild reaction; no infusion interruption or intervention indicated.")
+    return Grade(0, *v4, "Grade 0: no reaction recorded.")
+
+
+# ------------------------------------------------------------------------ fever, febrile neutropenia
+
+FEVER_TERM = "Fever"
+FEBRILE_NEUTROPENIA_TERM = "Febrile neutropenia"
+FN_ANC_BELOW = 1.0  # x 10^9/L: CTCAE v5.0 Febrile neutropenia "ANC <1000/mm3"
+FN_SINGLE_ABOVE_C = 38.3  # "a single temperature of >38.3 degrees C"
+FN_SUSTAINED_HOURS = 1.0  # "a sustained temperature of >=38 degrees C for more than one hour"
+
+
+def grade_fever(*, temperature_c: float, hours_above_40: float | None = None, death: bool = False) -> Grade:
+    """CTCAE v5.0 "Fever" (MedDRA 10016558): grade of the highest temperature.
+
+    ``temperature_c`` in degrees Celsius (25-45; required); ``hours_above_40`` how long it stayed > 40.0 °C (h).
+    Grade 1 "38.0 - 39.0 degrees C"; grade 2 ">39.0 - 40.0"; grade 3 ">40.0 for <=24 hrs"; grade 4 ">40.0 for
+    >24 hrs"; grade 5 death. Boundaries: 38.0 and 39.0 are grade 1, 40.0 is grade 2, 24 h is grade 3. Below
+    38.0 it is not a fever (grade 0). Above 40.0 without ``hours_above_40`` the grade is undetermined (3 or 4).
+    Raises GradingInputError for a missing or implausible temperature or a negative duration.
+    """
+    temperature = _finite("temperature_c", temperature_c, minimum=PLAUSIBLE_TEMPERATURE_C[0],
+                          maximum=PLAUSIBLE_TEMPERATURE_C[1], allow_none=False)
+    assert temperature is not None  # required
+    hours = _finite("hours_above_40", hours_above_40, minimum=0.0)
+    ctcae = (CTCAE_SCALE, CTCAE_VERSION)
+    if death:
+        return Grade(5, *ctcae, "Grade 5: death.", FEVER_TERM)
+    if temperature > 40.0:
+        if hours is None:
+            return Grade(None, *ctcae, f"Undetermined: {temperature:g} °C > 40.0 °C is grade 3 for <= 24 h and "
+                                       "grade 4 for > 24 h; the duration is not recorded.", FEVER_TERM)
+        if hours > 24.0:
+            return Grade(4, *ctcae, f"Grade 4: {temperature:g} °C > 40.0 °C for {hours:g} h (> 24 h).", FEVER_TERM)
+        return Grade(3, *ctcae, f"Grade 3: {temperature:g} °C > 40.0 °C for {hours:g} h (<= 24 h).", FEVER_TERM)
+    if temperature > 39.0:
+        return Grade(2, *ctcae, f"Grade 2: {temperature:g} °C (> 39.0 - 40.0 °C).", FEVER_TERM)
+    if temperature >= FEVER_C:
+        return Grade(1, *ctcae, f"Grade 1: {temperature:g} °C (38.0 - 39.0 °C).", FEVER_TERM)
+    return Grade(0, *ctcae, f"Grade 0: {temperature:g} °C is below 38.0 °C (no fever).", FEVER_TERM)
+
+
+def grade_febrile_neutropenia(*, anc: float, anc_unit: str, temperature_c: float,
+                              sustained_38_over_1h: bool | None = None, life_threatening: bool = False,
+                              death: bool = False) -> Grade:
+    """CTCAE v5.0 "Febrile neutropenia" (MedDRA 10016288; grades 3-5 only).
+
+    ``anc`` in ``anc_unit`` (any ANC unit of :data:`ae.lab_units.ANALYTES`, e.g. 10^9/L or /mm3); ``temperature_c``
+    the highest single temperature (degrees C); ``sustained_38_over_1h`` whether a temperature >= 38.0 °C lasted
+    more than one hour (None = not known).
+
+    Grade 3 "ANC <1000/mm3 with a single temperature of >38.3 degrees C (101 degrees F) or a sustained temperature
+    of >=38 degrees C (100.4 degrees F) for more than one hour"; grade 4 "Life-threatening consequences; urgent
+    intervention indicated"; grade 5 death. Boundaries: ANC exactly 1.0 x 10^9/L (1000/mm3) is not < 1000;
+    a single 38.3 °C is not > 38.3 (it needs the sustained criterion). Criteria not met = grade 0 (the term does not
+    apply); a temperature of 38.0-38.3 °C with the duration unknown is undetermined (None).
+    Raises GradingInputError for an unknown unit, a negative ANC or an implausible temperature.
+    """
+    code = lab_units.unit_code("anc", anc_unit)
+    if code is None:
+        raise GradingInputError("anc_unit", lab_units.unit_error("anc", anc_unit))
+    count = _finite("anc", anc, minimum=0.0, allow_none=False)
+    assert count is not None
+    anc_g9 = round(count * _LAB_RULES["anc"].units[code], _ROUND)
+    temperature = _finite("temperature_c", temperature_c, minimum=PLAUSIBLE_TEMPERATURE_C[0],
+                          maximum=PLAUSIBLE_TEMPERATURE_C[1], allow_none=False)
+    assert temperature is not None
+    term = FEBRILE_NEUTROPENIA_TERM
+    ctcae = (CTCAE_SCALE, CTCAE_VERSION)
+    shown = f"ANC {anc_g9:g} ×10⁹/L" + ("" if code == lab_units.G9 else f" (= {count:g} /mm³)")
+    if anc_g9 >= FN_ANC_BELOW:
+        return Grade(0, *ctcae, f"Grade 0: {shown} is not < 1.0 ×10⁹/L (< 1000/mm³): not febrile neutropenia.",
+                     term)
+    if temperature > FN_SINGLE_ABOVE_C:
+        fever_why = f"a single temperature {temperature:g} °C > 38.3 °C"
+    elif temperature >= FEVER_C and sustained_38_over_1h:
+        fever_why = f"a temperature >= 38.0 °C ({temperature:g} °C) sustained for more than one hour"
+    elif temperature >= FEVER_C and sustained_38_over_1h is None:
+        return Grade(None, *ctcae, f"Undetermined: {shown} < 1.0 ×10⁹/L with {temperature:g} °C (not > 38.3 °C); "
+                                   "febrile neutropenia if >= 38.0 °C was sustained for more than one hour, which "
+                                   "is not recorded.", term)
+    else:
+        why = (f"{temperature:g} °C is below 38.0 °C" if temperature < FEVER_C else
+               f"{temperature:g} °C is not > 38.3 °C and was not sustained for more than one hour")
+        return Grade(0, *ctcae, f"Grade 0: {shown} < 1.0 ×10⁹/L but {why}: not febrile neutropenia.", term)
+    if death:
+        return Grade(5, *ctcae, f"Grade 5: death ({shown} with {fever_why}).", term)
+    if life_threatening:
+        return Grade(4, *ctcae, f"Grade 4: life-threatening consequences; urgent intervention indicated ({shown} "
+                                f"with {fever_why}).", term)
+    return Grade(3, *ctcae, f"Grade 3: {shown} < 1.0 ×10⁹/L with {fever_why}.", term)
+
+
+def grade_fever_episode(*, temperature_c: float, hours_above_40: float | None = None, anc: float | None = None,
+                        anc_unit: str | None = None, sustained_38_over_1h: bool | None = None,
+                        life_threatening: bool = False, death: bool = False) -> Grade:
+    """The CTCAE v5.0 term and grade of a fever: "Febrile neutropenia" when a recent ANC is < 1.0 x 10^9/L and
+    its temperature criterion is met (or undetermined), else "Fever" (:func:`grade_fever`; a neutropenic
+    temperature below the febrile-neutropenia criterion is still graded as Fever). ``anc`` and ``anc_unit`` go
+    together (ANC of the most recent count, as the caller chooses it). CTCAE v5.0 "Fever" navigational practice:
+    a fever with neutropenia is reported as Febrile neutropenia, not as both. ``life_threatening`` applies to
+    Febrile neutropenia only (Fever grade 4 is defined by duration).
+    Raises GradingInputError as the two graders do, and for an ANC without its unit.
+    """
+    if anc is not None:
+        if not anc_unit:
+            raise GradingInputError("anc_unit", "is required with the ANC")
+        fn = grade_febrile_neutropenia(anc=anc, anc_unit=anc_unit, temperature_c=temperature_c,
+                                       sustained_38_over_1h=sustained_38_over_1h,
+                                       life_threatening=life_threatening, death=death)
+        if fn.grade != 0:
+            return fn
+        fever = grade_fever(temperature_c=temperature_c, hours_above_40=hours_above_40, death=death)
+        return Grade(fever.grade, fever.scale, fever.version,
+                     f"{fever.rationale} (Febrile neutropenia not met: {fn.rationale.removeprefix('Grade 0: ')})",
+                     FEVER_TERM)
+    return grade_fever(temperature_c=temperature_c, hours_above_40=hours_above_40, death=death)
 
 
 # -------------------------------------------------------------------------------------------- labs
@@ -465,7 +718,7 @@ def _lab_grade(rule: _LabRule, grade: int | None, rationale: str) -> Grade:
 def grade_lab(analyte: str, value: float, unit: str, lln: float | None = None, uln: float | None = None,
               baseline: float | None = None, baseline_abnormal: bool | None = None,
               symptomatic_intervention_indicated: bool = False) -> Grade:
-    """CTCAE v5.0 grade of one lab value (grading.md §3.1).
+    """CTCAE v5.0 grade of one lab value (NCI CTCAE v5.0 Investigations, Blood and Metabolism terms).
 
     ``analyte``: one of :data:`LAB_ANALYTES` (anc, platelets, wbc, lymphocytes, hemoglobin, potassium, alt,
     ast). ``value``, ``lln``, ``uln`` and ``baseline`` are in ``unit``, one of the analyte's units in

@@ -54,6 +54,7 @@ urlpatterns = [
     path("api/v1/auth/logoutall/", pvtrack_auth.TokenLogoutAllView.as_view(), name="api-logoutall"),
     path("api/v1/grading/crs/", grading_apis.CRSGradeApi.as_view(), name="grading-crs"),
     path("api/v1/grading/icans/", grading_apis.ICANSGradeApi.as_view(), name="grading-icans"),
+    path("api/v1/grading/fever/", grading_apis.FeverGradeApi.as_view(), name="grading-fever"),
     path("api/v1/grading/lab/", grading_apis.LabGradeApi.as_view(), name="grading-lab"),
     path("api/v1/grading/lab/units/", grading_apis.LabUnitsApi.as_view(), name="grading-lab-units"),
     path("history/<slug:kind>/<int:pk>/", pvtrack_views.record_history, name="record-history"),

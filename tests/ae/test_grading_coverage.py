@@ -1,0 +1,334 @@
+"""Grading coverage (issue 10): Fever and Febrile neutropenia, CTCAE v4.03 CRS, ICANS findings attributable to
+another cause, and the grading API's refusal of unknown keys. Each test cites the rule text it checks.
+
+Primary sources: NCI CTCAE v5.0 (27 Nov 2017) terms "Fever" (MedDRA 10016558) and "Febrile neutropenia"
+(10016288); CTCAE v4.03 "Cytokine release syndrome" as NCI's v4.0 to v5.0 mapping sheet gives it; ASTCT 2019
+(Lee DW et al. Biol Blood Marrow Transplant 2019;25:625-638) ICANS tables and footnotes. Tables: docs/grading.md.
+"""
+
+from __future__ import annotations
+
+import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+
+from ae.grading import (
+    GradingInputError,
+    grade_crs_astct,
+    grade_crs_ctcae_v4,
+    grade_crs_ctcae_v5,
+    grade_febrile_neutropenia,
+    grade_fever,
+    grade_fever_episode,
+    grade_icans,
+)
+from ae.models import AdverseEvent, ICANSAssessment
+from ae.services.assessments import icans_assessment_record
+from tests.conftest import api_errors
+
+TZ = ZoneInfo("Europe/Warsaw")
+CRS_URL, ICANS_URL = "/api/v1/grading/crs/", "/api/v1/grading/icans/"
+FEVER_URL, LAB_URL = "/api/v1/grading/fever/", "/api/v1/grading/lab/"
+
+
+# ------------------------------------------------------------------------------------------ Fever
+
+
+@pytest.mark.parametrize(("temperature", "hours", "expected"), [
+    (37.9, None, 0), (38.0, None, 1), (39.0, None, 1), (39.1, None, 2), (40.0, None, 2),
+    (40.1, 24.0, 3), (40.5, 2.0, 3), (40.5, 24.5, 4), (40.1, None, None)])
+def test_fever_bands(temperature, hours, expected):
+    """CTCAE v5.0 Fever: G1 "38.0 - 39.0 degrees C", G2 ">39.0 - 40.0", G3 ">40.0 for <=24 hrs", G4 ">40.0 for
+    >24 hrs". Boundaries: exactly 38.0 and 39.0 are grade 1, exactly 40.0 is grade 2, exactly 24 h is grade 3;
+    above 40.0 without the duration the grade is undetermined (3 or 4)."""
+    result = grade_fever(temperature_c=temperature, hours_above_40=hours)
+    assert (result.grade, result.scale, result.version, result.ctcae_term) == (expected, "CTCAE", "5.0", "Fever")
+    if expected is not None:
+        assert result.rationale.startswith(f"Grade {expected}")
+
+
+def test_fever_death_is_grade_5_and_a_temperature_is_required():
+    """CTCAE v5.0 Fever G5 "Death"; the temperature is the criterion, so it is required."""
+    assert grade_fever(temperature_c=40.5, death=True).grade == 5
+    with pytest.raises(GradingInputError) as exc:
+        grade_fever(temperature_c=None)  # type: ignore[arg-type]
+    assert exc.value.field == "temperature_c"
+
+
+# ---------------------------------------------------------------------------------- Febrile neutropenia
+
+
+@pytest.mark.parametrize(("anc", "unit", "expected"), [
+    (1.0, "10^9/L", 0), (0.99, "10^9/L", 3), (1000, "/mm3", 0), (999, "/mm3", 3), (0.0, "10^9/L", 3)])
+def test_febrile_neutropenia_anc_boundary(anc, unit, expected):
+    """CTCAE v5.0 Febrile neutropenia G3 "ANC <1000/mm3 ...": exactly 1.0 x 10^9/L (1000/mm3) is not below it."""
+    result = grade_febrile_neutropenia(anc=anc, anc_unit=unit, temperature_c=39.0)
+    assert (result.grade, result.ctcae_term) == (expected, "Febrile neutropenia")
+
+
+@pytest.mark.parametrize(("temperature", "sustained", "expected"), [
+    (38.3, False, 0), (38.4, False, 3), (38.4, None, 3), (38.3, True, 3), (38.0, True, 3), (38.0, None, None),
+    (38.2, False, 0), (37.9, True, 0)])
+def test_febrile_neutropenia_temperature_criterion(temperature, sustained, expected):
+    """CTCAE v5.0 Febrile neutropenia G3: "a single temperature of >38.3 degrees C (101 degrees F) or a sustained
+    temperature of >=38 degrees C (100.4 degrees F) for more than one hour". Exactly 38.3 °C once is not > 38.3;
+    38.0 °C sustained > 1 h is; 38.0-38.3 °C with the duration unknown is undetermined."""
+    result = grade_febrile_neutropenia(anc=0.4, anc_unit="10^9/L", temperature_c=temperature,
+                                       sustained_38_over_1h=sustained)
+    assert result.grade == expected
+
+
+def test_febrile_neutropenia_grades_4_and_5_are_clinical():
+    """CTCAE v5.0 Febrile neutropenia G4 "Life-threatening consequences; urgent intervention indicated", G5 death."""
+    assert grade_febrile_neutropenia(anc=0.2, anc_unit="10^9/L", temperature_c=39.5,
+                                     life_threatening=True).grade == 4
+    assert grade_febrile_neutropenia(anc=0.2, anc_unit="10^9/L", temperature_c=39.5, death=True).grade == 5
+
+
+def test_febrile_neutropenia_refuses_an_unknown_unit():
+    with pytest.raises(GradingInputError) as exc:
+        grade_febrile_neutropenia(anc=0.4, anc_unit="g/L", temperature_c=39.0)
+    assert exc.value.field == "anc_unit"
+
+
+def test_a_fever_with_a_recent_anc_below_1_is_febrile_neutropenia():
+    """CTCAE v5.0: a fever with ANC < 1.0 x 10^9/L meeting the temperature criterion is "Febrile neutropenia"
+    (grade 3), not "Fever"; with ANC >= 1.0 it is "Fever" by band; a neutropenic 37.5 °C is neither."""
+    fn = grade_fever_episode(temperature_c=38.9, anc=0.3, anc_unit="10^9/L")
+    assert (fn.ctcae_term, fn.grade) == ("Febrile neutropenia", 3)
+    fever = grade_fever_episode(temperature_c=38.9, anc=1.0, anc_unit="10^9/L")
+    assert (fever.ctcae_term, fever.grade) == ("Fever", 1)
+    assert "Febrile neutropenia not met" in fever.rationale
+    assert grade_fever_episode(temperature_c=38.9).ctcae_term == "Fever"
+    low = grade_fever_episode(temperature_c=37.5, anc=0.3, anc_unit="10^9/L")
+    assert (low.ctcae_term, low.grade) == ("Fever", 0)
+    with pytest.raises(GradingInputError) as exc:
+        grade_fever_episode(temperature_c=38.9, anc=0.3)
+    assert exc.value.field == "anc_unit"
+
+
+# ---------------------------------------------------------------------------------- CTCAE v4.03 CRS
+
+
+@pytest.mark.parametrize(("kwargs", "expected"), [
+    ({}, 0),
+    ({"symptoms": True}, 1),
+    ({"hypotension": True}, 2),
+    ({"therapy_or_interruption_indicated": True}, 2),
+    ({"prolonged_or_recurrent": True}, 3),
+    ({"hospitalization_indicated": True}, 3),
+    ({"vasopressors": ["norepinephrine"]}, 4),
+    ({"ventilatory_support": True}, 4),
+    ({"life_threatening": True}, 4),
+    ({"death_due_to_crs": True}, 5)])
+def test_ctcae_v4_03_crs(kwargs, expected):
+    """CTCAE v4.03 CRS: G1 "Mild reaction; infusion interruption not indicated; intervention not indicated"; G2
+    "Therapy or infusion interruption indicated but responds promptly to symptomatic treatment (e.g., ... IV
+    fluids)"; G3 "Prolonged ...; recurrence of symptoms following initial improvement; hospitalization indicated for
+    clinical sequelae"; G4 "Life-threatening consequences; pressor or ventilatory support indicated"; G5 "Death"."""
+    result = grade_crs_ctcae_v4(**kwargs)
+    assert (result.grade, result.scale, result.version) == (expected, "CTCAE", "4.03")
+    assert result.rationale.startswith(f"Grade {expected}")
+
+
+def test_ctcae_v4_03_needs_no_fever_and_puts_one_pressor_at_grade_4():
+    """v4.03 vs v5.0 (NCI mapping sheet): v4.03 has no fever criterion and one pressor is grade 4; in CTCAE v5.0
+    "Hypotension managed with one pressor" and in ASTCT 2019 "requiring a vasopressor" it is grade 3."""
+    agents = ["norepinephrine"]
+    assert grade_crs_ctcae_v4(vasopressors=agents).grade == 4
+    assert grade_crs_ctcae_v5(temperature_c=37.0, vasopressors=agents).grade == 3
+    assert grade_crs_astct(temperature_c=38.5, vasopressors=agents).grade == 3
+    assert grade_crs_ctcae_v4(symptoms=True).grade == 1  # an afebrile reaction is graded
+
+
+# --------------------------------------------------------------------------- ICANS: other causes
+
+
+def test_depressed_consciousness_under_sedation_is_excluded():
+    """ASTCT 2019 ICANS footnote: depressed level of consciousness "should be attributable to no other cause (e.g.,
+    no sedating medication)": a sedated child who awakens only to tactile stimulus with ICE 10 is not ICANS."""
+    result = grade_icans(tool="ICE", ice_score=10, consciousness="awakens_to_tactile",
+                         other_cause_domains=["consciousness"])
+    assert result.grade == 0
+    assert "attributable to another cause" in result.rationale and "awakens to tactile" in result.rationale
+    assert grade_icans(tool="ICE", ice_score=10, consciousness="awakens_to_tactile").grade == 3
+
+
+def test_other_domains_still_grade_when_one_is_excluded():
+    """ASTCT 2019 ICANS tie-break: the grade is the most severe event not attributable to another cause —
+    ICE 5 (grade 2) stands when the tactile-only consciousness (grade 3) is put down to sedation."""
+    result = grade_icans(tool="ICE", ice_score=5, consciousness="awakens_to_tactile",
+                         other_cause_domains=["consciousness"])
+    assert result.grade == 2
+    assert "ICE score 5" in result.rationale
+
+
+@pytest.mark.parametrize("domains", [["seizure"], ["delirium"], "consciousness"])
+def test_an_excluded_domain_must_exist_and_have_a_finding(domains):
+    with pytest.raises(GradingInputError) as exc:
+        grade_icans(tool="ICE", ice_score=10, consciousness="awakens_to_voice", other_cause_domains=domains)
+    assert exc.value.field == "other_cause_domains"
+
+
+@pytest.mark.parametrize(("tool", "score"), [("ICE", 10), ("CAPD", 0)])
+def test_awakens_spontaneously_is_grade_1_alert_is_0(tool, score):
+    """ASTCT 2019 ICANS tables (adult/ICE and child/CAPD): depressed level of consciousness grade 1 = "awakens
+    spontaneously"; a fully alert child has none (grade 0)."""
+    key = "ice_score" if tool == "ICE" else "capd_score"
+    assert grade_icans(tool=tool, **{key: score}, consciousness="awakens_spontaneously").grade == 1
+    assert grade_icans(tool=tool, **{key: score}, consciousness="normal").grade == 0
+
+
+@pytest.mark.django_db
+def test_a_bedside_icans_assessment_names_the_other_cause(patient, cycle, nurse):
+    """ASTCT 2019 footnotes, at the bedside: an excluded finding needs its cause; the grade leaves it out."""
+    data = {"assessed_at": datetime.datetime(2026, 1, 6, 8, tzinfo=TZ), "tool": "ICE", "score": 5,
+            "consciousness": "awakens_to_tactile", "other_cause_domains": ["consciousness"],
+            "relatedness": "probable", "action_taken": "DOSE NOT CHANGED"}
+    with pytest.raises(ValidationError) as exc:
+        icans_assessment_record(patient=patient, cycle=cycle, acting_user=nurse, data=data)
+    assert "other_cause" in exc.value.message_dict
+    saved = icans_assessment_record(patient=patient, cycle=cycle, acting_user=nurse,
+                                    data=data | {"other_cause": "midazolam sedation for lumbar puncture"})
+    assert (saved.grade, saved.other_cause_domains) == (2, ["consciousness"])
+    assert saved.adverse_event.grade == 2
+
+
+# ---------------------------------------------------------------------------------------------- API
+
+
+@pytest.fixture
+def api(client, db):
+    user = get_user_model().objects.create_user(username="grader", password="grading-pass-1234")
+    client.force_login(user)
+    return client
+
+
+def post(client, url, body):
+    return client.post(url, body, content_type="application/json")
+
+
+@pytest.mark.parametrize(("url", "body", "key"), [
+    (CRS_URL, {"temprature_c": 39.0}, "temprature_c"),
+    (CRS_URL, {"temperature_c": 39.0, "tocilizumab_or_steroids_given": True}, "tocilizumab_or_steroids_given"),
+    (ICANS_URL, {"tool": "ICE", "ice_score": 10, "conciousness": "unarousable"}, "conciousness"),
+    (LAB_URL, {"analyte": "anc", "value": 1.0, "unit": "10^9/L", "LLN": 1.5}, "LLN"),
+    (FEVER_URL, {"temperature_c": 38.5, "neutrophils": 0.2}, "neutrophils")])
+def test_api_unknown_keys_answer_400(api, url, body, key):
+    """Issue 10 item 9: a misspelt criterion is not silently read as absent — 400 naming the key."""
+    response = post(api, url, body)
+    assert response.status_code == 400
+    assert key in api_errors(response)
+
+
+def test_api_empty_crs_body_is_undetermined_not_grade_0(api):
+    """ASTCT 2019 needs fever >= 38.0 °C: an empty body has no temperature, so the grade is undetermined (null)."""
+    response = post(api, CRS_URL, {})
+    assert response.status_code == 200
+    assert response.json()["grade"] is None
+    assert "not recorded" in response.json()["rationale"]
+
+
+def test_api_crs_antipyretic_masks_fever_after_crs(api):
+    """ASTCT 2019 CRS footnote (antipyretic or anticytokine therapy): afebrile on paracetamol after CRS with
+    hypotension = grade 2."""
+    response = post(api, CRS_URL, {"temperature_c": 37.2, "fever_masking_therapies": ["antipyretic"],
+                                   "had_crs_before": True, "hypotension": True})
+    assert response.status_code == 200, response.content
+    assert response.json()["grade"] == 2
+
+
+def test_api_crs_ctcae_v4_03(api):
+    """CTCAE v4.03 CRS G4 "pressor or ventilatory support indicated"."""
+    response = post(api, CRS_URL, {"scale": "ctcae_v4_03", "vasopressors": ["dopamine"]})
+    assert response.status_code == 200, response.content
+    assert (response.json()["grade"], response.json()["version"]) == (4, "4.03")
+
+
+def test_api_icans_other_cause(api):
+    response = post(api, ICANS_URL, {"tool": "CAPD", "capd_score": 0, "consciousness": "awakens_to_voice",
+                                     "other_cause_domains": ["consciousness"]})
+    assert response.status_code == 200, response.content
+    assert response.json()["grade"] == 0
+    bad = post(api, ICANS_URL, {"tool": "CAPD", "capd_score": 0, "other_cause_domains": ["motor"]})
+    assert bad.status_code == 400 and "other_cause_domains" in api_errors(bad)
+
+
+def test_api_fever_offers_febrile_neutropenia(api):
+    """POST /api/v1/grading/fever/: 38.9 °C with ANC 400/mm3 is Febrile neutropenia grade 3; without an ANC, Fever
+    grade 1 (CTCAE v5.0 "38.0 - 39.0 degrees C")."""
+    response = post(api, FEVER_URL, {"temperature_c": 38.9, "anc": 400, "anc_unit": "/mm3"})
+    assert response.status_code == 200, response.content
+    assert (response.json()["ctcae_term"], response.json()["grade"]) == ("Febrile neutropenia", 3)
+    fever = post(api, FEVER_URL, {"temperature_c": 38.9})
+    assert (fever.json()["ctcae_term"], fever.json()["grade"]) == ("Fever", 1)
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"temperature_c": 38.9, "anc": 750, "anc_unit": "10^9/L"}, "anc"),  # a unit slip (750/mm3)
+    ({"temperature_c": 38.9, "anc": 0.4, "anc_unit": "g/L"}, "anc_unit"),
+    ({"temperature_c": 38.9, "anc": 0.4}, "anc_unit"),
+    ({"temperature_c": 50}, "temperature_c"),
+    ({}, "temperature_c")])
+def test_api_fever_rejects_impossible_input(api, body, field):
+    response = post(api, FEVER_URL, body)
+    assert response.status_code == 400
+    assert field in api_errors(response)
+
+
+# ---------------------------------------------------------------------------------------------- forms
+
+
+@pytest.mark.django_db
+def test_crs_form_records_which_therapy_masks_fever(client, nurse, patient, cycle):
+    """ASTCT 2019 CRS footnote, on the ward form: the therapy is ticked by name; after a febrile assessment an
+    afebrile child on paracetamol with hypotension is grade 2, and the history names the therapy."""
+    client.force_login(nurse)
+    url = f"/patients/{patient.pk}/crs/new/"
+    form = client.get(url).context["form"]
+    assert [v for v, _ in form.fields["fever_masking_therapies"].choices] == [
+        "antipyretic", "tocilizumab", "other_anticytokine", "corticosteroid"]
+    base = {"cycle": cycle.pk, "oxygen_device": "none", "relatedness": "probable", "action_taken": "DRUG INTERRUPTED"}
+    client.post(url, base | {"episode": "", "assessed_at": "2026-01-06T08:00", "temperature_c": "38.6"})
+    event = AdverseEvent.objects.get()
+    response = client.post(url, base | {"episode": str(event.pk), "assessed_at": "2026-01-06T14:00",
+                                        "temperature_c": "37.1", "hypotension": "on",
+                                        "fever_masking_therapies": ["antipyretic"]})
+    assert response.status_code == 302
+    event.refresh_from_db()
+    assert event.grade == 2
+    assert "given: antipyretic" in client.get(f"/events/{event.pk}/history/").content.decode()
+
+
+@pytest.mark.django_db
+def test_crs_form_without_temperature_asks_for_it(client, nurse, patient, cycle):
+    """ASTCT 2019 needs fever: the form does not read an empty temperature as "no fever"."""
+    client.force_login(nurse)
+    response = client.post(f"/patients/{patient.pk}/crs/new/", {
+        "episode": "", "cycle": cycle.pk, "assessed_at": "2026-01-06T08:00", "oxygen_device": "facemask",
+        "relatedness": "probable", "action_taken": "DRUG INTERRUPTED"})
+    assert response.status_code == 200
+    assert "temperature_c" in response.context["form"].errors
+    assert AdverseEvent.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_icans_form_offers_awakens_spontaneously_and_other_cause(client, nurse, patient, cycle):
+    """ASTCT 2019 ICANS: "alert" and "awakens spontaneously" (grade 1) are both offered; a finding put down to
+    another cause needs that cause."""
+    client.force_login(nurse)
+    url = f"/patients/{patient.pk}/icans/new/"
+    choices = dict(client.get(url).context["form"].fields["consciousness"].choices)
+    assert choices["normal"] == "Alert (normal)" and choices["awakens_spontaneously"] == "Awakens spontaneously"
+    base = {"episode": "", "cycle": cycle.pk, "assessed_at": "2026-01-06T09:30", "tool": "CAPD", "score": "0",
+            "seizure": "none", "motor": "none", "cerebral_edema": "none", "relatedness": "probable",
+            "action_taken": "DRUG INTERRUPTED"}
+    response = client.post(url, base | {"consciousness": "awakens_spontaneously"})
+    assert response.status_code == 302
+    assert ICANSAssessment.objects.get().grade == 1
+    missing = client.post(url, base | {"episode": "new", "consciousness": "awakens_to_tactile",
+                                       "other_cause_domains": ["consciousness"]})
+    assert missing.status_code == 200 and "other_cause" in missing.context["form"].errors
