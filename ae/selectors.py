@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable
 
 from django.db.models import (
@@ -138,3 +139,15 @@ def serious_events(*, site: Site, limit: int = 20) -> QuerySet[AdverseEvent]:
     """The site's most recent serious adverse events (deaths included), newest onset first, at most ``limit``."""
     return (AdverseEvent.objects.filter(patient__site=site, serious=True)
             .select_related("patient", "cycle", "term").order_by("-onset_date", "-id")[:limit])
+
+
+#: How far back a neutrophil count counts as "recent" for a fever (calendar days before the onset day, inclusive).
+RECENT_ANC_DAYS = 2
+
+
+def recent_anc(*, patient: Patient, on: datetime.date) -> LabResult | None:
+    """The patient's latest ANC collected on ``on`` or the :data:`RECENT_ANC_DAYS` days before (local dates), or
+    None — the count a fever is checked against for CTCAE v5.0 Febrile neutropenia (docs/grading.md)."""
+    start = on - datetime.timedelta(days=RECENT_ANC_DAYS)
+    return (LabResult.objects.filter(patient=patient, analyte="anc", collected_at__date__gte=start,
+                                     collected_at__date__lte=on).order_by("-collected_at", "-id").first())

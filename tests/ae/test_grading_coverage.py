@@ -26,7 +26,9 @@ from ae.grading import (
     grade_icans,
 )
 from ae.models import AdverseEvent, ICANSAssessment
+from ae.selectors import grade_discrepancies_open
 from ae.services.assessments import icans_assessment_record
+from ae.services.labs import lab_result_record
 from tests.conftest import api_errors
 
 TZ = ZoneInfo("Europe/Warsaw")
@@ -332,3 +334,73 @@ def test_icans_form_offers_awakens_spontaneously_and_other_cause(client, nurse, 
     missing = client.post(url, base | {"episode": "new", "consciousness": "awakens_to_tactile",
                                        "other_cause_domains": ["consciousness"]})
     assert missing.status_code == 200 and "other_cause" in missing.context["form"].errors
+
+
+def _fever_form(cycle, **overrides) -> dict:
+    data = {"cycle": cycle.pk, "term": "Fever", "grade": 2, "onset_date": "2026-01-06", "resolution_date": "",
+            "relatedness": "probable", "action_taken": "DOSE NOT CHANGED", "outcome": "RECOVERED/RESOLVED",
+            "grading_scale": "ctcae_v5_0", "verbatim_term": "", "temperature_c": "39.5"}
+    return data | overrides
+
+
+@pytest.mark.django_db
+def test_ae_form_computes_the_fever_grade(client, nurse, patient, cycle):
+    """CTCAE v5.0 Fever grade 2 ">39.0 - 40.0 degrees C": 39.5 °C entered on the AE form is saved with its computed
+    grade and the criterion; no ANC on record, so the rationale says so."""
+    client.force_login(nurse)
+    response = client.post(f"/patients/{patient.pk}/events/new/", _fever_form(cycle))
+    assert response.status_code == 302, response.context["form"].errors
+    event = AdverseEvent.objects.get()
+    assert (event.term.term, event.grade, event.computed_grade) == ("Fever", 2, 2)
+    assert "no ANC recorded" in event.computed_rationale and "> 39.0 - 40.0" in event.computed_rationale
+
+
+@pytest.mark.django_db
+def test_ae_form_fever_grade_that_differs_needs_a_reason_and_opens_the_query(client, nurse, patient, cycle, ward):
+    """CTCAE v5.0 Fever grade 1 "38.0 - 39.0 degrees C": exactly 39.0 °C entered as grade 2 needs the reason, and the
+    difference is a data-quality query (entered vs computed), as for CRS/ICANS."""
+    client.force_login(nurse)
+    url = f"/patients/{patient.pk}/events/new/"
+    refused = client.post(url, _fever_form(cycle, temperature_c="39.0"))
+    assert refused.status_code == 200
+    assert "grade_discrepancy_reason" in refused.context["form"].errors
+    assert "computed grade 1" in str(refused.context["form"].errors["grade_discrepancy_reason"])
+    saved = client.post(url, _fever_form(cycle, temperature_c="39.0",
+                                         grade_discrepancy_reason="Rigors; paracetamol given before the reading."))
+    assert saved.status_code == 302
+    event = AdverseEvent.objects.get()
+    assert (event.grade, event.computed_grade) == (2, 1)
+    assert list(grade_discrepancies_open(site=ward)) == [event]
+
+
+@pytest.mark.django_db
+def test_ae_form_offers_febrile_neutropenia_for_a_fever_with_a_recent_anc_below_1(client, nurse, patient, cycle):
+    """CTCAE v5.0 Febrile neutropenia "ANC <1000/mm3 with a single temperature of >38.3 degrees C": a Fever entered
+    with an ANC of 0.4 x 10^9/L the day before is refused with the term to use; entered as Febrile neutropenia it
+    is grade 3, computed."""
+    lab_result_record(patient=patient, acting_user=nurse, data={
+        "analyte": "anc", "value": 0.4, "unit": "10^9/L", "lln": 1.5,
+        "collected_at": datetime.datetime(2026, 1, 5, 7, tzinfo=TZ)})
+    client.force_login(nurse)
+    url = f"/patients/{patient.pk}/events/new/"
+    refused = client.post(url, _fever_form(cycle, temperature_c="38.9"))
+    assert refused.status_code == 200
+    assert "Febrile neutropenia by CTCAE v5.0, not Fever" in str(refused.context["form"].errors["term"])
+    saved = client.post(url, _fever_form(cycle, term="Febrile neutropenia", grade=3, temperature_c="38.9"))
+    assert saved.status_code == 302, saved.context["form"].errors
+    event = AdverseEvent.objects.get(term__term="Febrile neutropenia")
+    assert (event.grade, event.computed_grade) == (3, 3)
+    assert "ANC 0.4" in event.computed_rationale
+
+
+@pytest.mark.django_db
+def test_ae_form_refuses_febrile_neutropenia_with_a_recent_anc_of_1(client, nurse, patient, cycle):
+    """CTCAE v5.0 Febrile neutropenia needs ANC < 1000/mm3: exactly 1000/mm3 on the onset day is not; it is Fever."""
+    lab_result_record(patient=patient, acting_user=nurse, data={
+        "analyte": "anc", "value": 1000, "unit": "/mm3", "lln": 1500,
+        "collected_at": datetime.datetime(2026, 1, 6, 7, tzinfo=TZ)})
+    client.force_login(nurse)
+    refused = client.post(f"/patients/{patient.pk}/events/new/",
+                          _fever_form(cycle, term="Febrile neutropenia", grade=3, temperature_c="38.9"))
+    assert refused.status_code == 200
+    assert "Fever by CTCAE v5.0, not Febrile neutropenia" in str(refused.context["form"].errors["term"])
