@@ -715,9 +715,66 @@ def _lab_grade(rule: _LabRule, grade: int | None, rationale: str) -> Grade:
     return Grade(grade, CTCAE_SCALE, CTCAE_VERSION, rationale, rule.ctcae_term)
 
 
+#: Clinical criteria CTCAE v5.0 attaches to a lab term, after a semicolon (= "or"): (grade, the CTCAE wording).
+LAB_CLINICAL_CRITERIA: dict[str, dict[str, tuple[int, str]]] = {
+    "hemoglobin": {"transfusion_indicated": (3, "transfusion indicated"),
+                   "life_threatening": (4, "life-threatening consequences; urgent intervention indicated")},
+    "potassium": {"intervention_indicated": (2, "intervention indicated"),
+                  "hospitalization_indicated": (3, "hospitalization indicated"),
+                  "life_threatening": (4, "life-threatening consequences")},
+}
+#: Every clinical criterion input of :func:`grade_lab` ("symptomatic" is Hypokalemia's grade 2 "Symptomatic with
+#: <LLN - 3.0 mmol/L": it needs the value, so it is read by the value rule).
+LAB_CLINICAL_INPUTS = ("symptomatic", "intervention_indicated", "transfusion_indicated", "hospitalization_indicated",
+                       "life_threatening")
+
+
 def grade_lab(analyte: str, value: float, unit: str, lln: float | None = None, uln: float | None = None,
-              baseline: float | None = None, baseline_abnormal: bool | None = None,
-              symptomatic_intervention_indicated: bool = False) -> Grade:
+              baseline: float | None = None, baseline_abnormal: bool | None = None, *, symptomatic: bool = False,
+              intervention_indicated: bool = False, transfusion_indicated: bool = False,
+              hospitalization_indicated: bool = False, life_threatening: bool = False) -> Grade:
+    """CTCAE v5.0 grade of one lab value and the clinical criteria CTCAE attaches to its term.
+
+    The value is graded by :func:`grade_lab_value`. Clinical criteria (booleans, default False = absent) raise the
+    grade where the CTCAE v5.0 text puts them after a semicolon, which means "or" (:data:`LAB_CLINICAL_CRITERIA`):
+    Anemia grade 3 "...; transfusion indicated", grade 4 "Life-threatening consequences; urgent intervention
+    indicated"; Hypokalemia grade 2 "Symptomatic with <LLN - 3.0 mmol/L; intervention indicated" (``symptomatic``
+    counts only with a value < LLN; ``intervention_indicated`` on its own), grade 3 "...; hospitalization
+    indicated", grade 4 "...; life-threatening consequences". The grade is the worst of the value and the criteria;
+    an undetermined value (no LLN) is decided by a criterion at or above the highest grade it could have.
+    Raises GradingInputError as :func:`grade_lab_value` does, and for a criterion the term does not have
+    (``transfusion_indicated`` for ANC).
+    """
+    _choice("analyte", analyte, LAB_ANALYTES)
+    flags = {"intervention_indicated": intervention_indicated, "transfusion_indicated": transfusion_indicated,
+             "hospitalization_indicated": hospitalization_indicated, "life_threatening": life_threatening}
+    term_criteria = LAB_CLINICAL_CRITERIA.get(analyte, {})
+    for name, flag in flags.items():
+        if flag and name not in term_criteria:
+            raise GradingInputError(name, f"is not a CTCAE v5.0 criterion of {LAB_TERMS[analyte]}")
+    if symptomatic and analyte != "potassium":
+        raise GradingInputError("symptomatic", f"is not a CTCAE v5.0 criterion of {LAB_TERMS[analyte]}")
+    by_value = grade_lab_value(analyte, value, unit, lln=lln, uln=uln, baseline=baseline,
+                               baseline_abnormal=baseline_abnormal, symptomatic=symptomatic)
+    met = [term_criteria[name] for name, flag in flags.items() if flag]
+    if not met:
+        return by_value
+    clinical, wording = max(met)
+    rule = _LAB_RULES[analyte]
+    why = f"Grade {clinical}: {wording} (CTCAE v5.0 {rule.ctcae_term} grade {clinical}; a semicolon means 'or')."
+    if by_value.grade is None:
+        bound = undetermined_grade_at_most(analyte)
+        if bound is not None and clinical >= bound:
+            return _lab_grade(rule, clinical, f"{why} The value alone: {by_value.rationale}")
+        return _lab_grade(rule, None, f"{by_value.rationale} Clinically: {wording} (grade {clinical}) at least.")
+    if clinical > by_value.grade:
+        return _lab_grade(rule, clinical, f"{why} The value alone: {by_value.rationale}")
+    return _lab_grade(rule, by_value.grade, f"{by_value.rationale} Also: {wording} (grade {clinical}).")
+
+
+def grade_lab_value(analyte: str, value: float, unit: str, lln: float | None = None, uln: float | None = None,
+                    baseline: float | None = None, baseline_abnormal: bool | None = None,
+                    symptomatic: bool = False) -> Grade:
     """CTCAE v5.0 grade of one lab value (NCI CTCAE v5.0 Investigations, Blood and Metabolism terms).
 
     ``analyte``: one of :data:`LAB_ANALYTES` (anc, platelets, wbc, lymphocytes, hemoglobin, potassium, alt,
@@ -733,11 +790,11 @@ def grade_lab(analyte: str, value: float, unit: str, lln: float | None = None, u
     grade 1 with an abnormal baseline, which starts at 1.5 x baseline inclusive.
     Grade 1 of the decreased terms needs the (age-specific) LLN: without it a value that is not grade >= 2
     is undetermined (grade None). Hypokalemia < LLN - 3.0 mmol/L is grade 1, or grade 2 when
-    ``symptomatic_intervention_indicated``. ALT/AST: with ``baseline_abnormal`` (default: baseline > ULN
+    ``symptomatic``. ALT/AST: with ``baseline_abnormal`` (default: baseline > ULN
     when both are known; no baseline = normal baseline) grades are multiples of the baseline
     (1.5 / >3 / >5 / >20), otherwise of the ULN (>1 / >3 / >5 / >20); without ULN the normal-baseline path
-    is undetermined. Only lab values are read: clinical-only grades (anemia transfusion/grade 4, grade 5)
-    are never returned.
+    is undetermined. Only the value (and Hypokalemia's "symptomatic") is read here; :func:`grade_lab` adds the
+    clinical criteria. Grade 5 (death) is never returned.
     """
     _choice("analyte", analyte, LAB_ANALYTES)
     rule = _LAB_RULES[analyte]
@@ -783,9 +840,8 @@ def grade_lab(analyte: str, value: float, unit: str, lln: float | None = None, u
     if x >= low:
         return _lab_grade(rule, 0, f"Grade 0: {shown} >= LLN {low:g} {cu}.")
     if analyte == "potassium":
-        if symptomatic_intervention_indicated:
-            return _lab_grade(rule, 2, f"Grade 2: symptomatic with {shown} < LLN {low:g} and >= 3.0 mmol/L; "
-                                       "intervention indicated.")
+        if symptomatic:
+            return _lab_grade(rule, 2, f"Grade 2: symptomatic with {shown} < LLN {low:g} and >= 3.0 mmol/L.")
         return _lab_grade(rule, 1, f"Grade 1: {shown} < LLN {low:g} and >= 3.0 mmol/L, asymptomatic.")
     return _lab_grade(rule, 1, f"Grade 1: {shown} < LLN {low:g} and >= {floor:g} {cu}.")
 

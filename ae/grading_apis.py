@@ -217,7 +217,15 @@ class LabGradeApi(_GradingView):
         uln = serializers.FloatField(required=False, allow_null=True, default=None, min_value=0)
         baseline = serializers.FloatField(required=False, allow_null=True, default=None, min_value=0)
         baseline_abnormal = serializers.BooleanField(required=False, allow_null=True, default=None)
-        symptomatic_intervention_indicated = serializers.BooleanField(default=False)
+        symptomatic = serializers.BooleanField(default=False, help_text="Hypokalemia grade 2: symptomatic.")
+        intervention_indicated = serializers.BooleanField(default=False,
+                                                          help_text="Hypokalemia grade 2: intervention indicated.")
+        transfusion_indicated = serializers.BooleanField(default=False,
+                                                         help_text="Anemia grade 3: transfusion indicated.")
+        hospitalization_indicated = serializers.BooleanField(
+            default=False, help_text="Hypokalemia grade 3: hospitalization indicated.")
+        life_threatening = serializers.BooleanField(
+            default=False, help_text="Anemia / Hypokalemia grade 4: life-threatening consequences.")
 
     input_serializer = InputSerializer
 

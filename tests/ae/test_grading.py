@@ -365,7 +365,7 @@ def test_hemoglobin_boundaries(value, unit, expected):
 def test_potassium_boundaries(value, symptomatic, expected):
     """CTCAE v5.0 Hypokalemia: <LLN-3.0 asymptomatic = 1 (not admiral's 2), symptomatic + intervention = 2,
     <3.0-2.5 = 3, <2.5 = 4."""
-    result = grade_lab("potassium", value, "mmol/L", lln=3.5, symptomatic_intervention_indicated=symptomatic)
+    result = grade_lab("potassium", value, "mmol/L", lln=3.5, symptomatic=symptomatic)
     assert result.grade == expected
 
 
@@ -440,7 +440,7 @@ def test_lab_grade_is_allowed_for_its_term(analyte, value, limit, baseline, symp
     decreasing = analyte not in ("alt", "ast")
     result = grade_lab(analyte, value, _UNITS[analyte], lln=limit if decreasing else None,
                        uln=None if decreasing else limit, baseline=None if decreasing else baseline,
-                       symptomatic_intervention_indicated=symptomatic)
+                       symptomatic=symptomatic and analyte == "potassium")
     assert result.ctcae_term in ALLOWED
     assert result.grade is None or result.grade == 0 or result.grade in ALLOWED[result.ctcae_term]
 

@@ -24,6 +24,7 @@ from ae.grading import (
     grade_fever,
     grade_fever_episode,
     grade_icans,
+    grade_lab,
 )
 from ae.models import AdverseEvent, ICANSAssessment
 from ae.selectors import grade_discrepancies_open
@@ -404,3 +405,52 @@ def test_ae_form_refuses_febrile_neutropenia_with_a_recent_anc_of_1(client, nurs
                           _fever_form(cycle, term="Febrile neutropenia", grade=3, temperature_c="38.9"))
     assert refused.status_code == 200
     assert "Fever by CTCAE v5.0, not Febrile neutropenia" in str(refused.context["form"].errors["term"])
+
+
+# -------------------------------------------------------------------- clinical criteria of lab terms
+
+
+@pytest.mark.parametrize(("kwargs", "expected"), [
+    ({"value": 95}, 2), ({"value": 95, "transfusion_indicated": True}, 3),
+    ({"value": 75, "transfusion_indicated": True}, 3), ({"value": 75, "life_threatening": True}, 4),
+    ({"value": 105, "transfusion_indicated": True, "lln": None}, 3),  # undetermined 0/1 by value, decided by it
+    ({"value": 80}, 2)])  # exactly 80 g/L = 8.0 g/dL: "<8.0" is not met
+def test_anemia_transfusion_and_life_threatening(kwargs, expected):
+    """CTCAE v5.0 Anemia: grade 3 "Hgb <8.0 g/dL; <4.9 mmol/L; <80 g/L; transfusion indicated" (semicolon = or),
+    grade 4 "Life-threatening consequences; urgent intervention indicated"."""
+    args = {"lln": 115} | kwargs
+    result = grade_lab("hemoglobin", args.pop("value"), "g/L", **args)
+    assert result.grade == expected
+    if kwargs.get("transfusion_indicated") and expected == 3:
+        assert "transfusion indicated" in result.rationale
+
+
+@pytest.mark.parametrize(("kwargs", "expected"), [
+    ({"value": 3.2}, 1), ({"value": 3.2, "symptomatic": True}, 2), ({"value": 3.2, "intervention_indicated": True}, 2),
+    ({"value": 3.6, "symptomatic": True}, 0), ({"value": 3.2, "hospitalization_indicated": True}, 3),
+    ({"value": 2.7, "life_threatening": True}, 4), ({"value": 2.4}, 4), ({"value": 2.5}, 3)])
+def test_hypokalemia_clinical_criteria_are_separate_facts(kwargs, expected):
+    """CTCAE v5.0 Hypokalemia: grade 2 "Symptomatic with <LLN - 3.0 mmol/L; intervention indicated" — symptomatic
+    (with a low value) or intervention indicated, each on its own; grade 3 "<3.0 - 2.5 mmol/L; hospitalization
+    indicated"; grade 4 "<2.5 mmol/L; life-threatening consequences". Exactly 2.5 mmol/L is grade 3."""
+    args = {"lln": 3.5} | kwargs
+    assert grade_lab("potassium", args.pop("value"), "mmol/L", **args).grade == expected
+
+
+@pytest.mark.parametrize(("analyte", "unit", "criterion"), [
+    ("anc", "10^9/L", "transfusion_indicated"), ("hemoglobin", "g/L", "hospitalization_indicated"),
+    ("alt", "U/L", "symptomatic")])
+def test_a_clinical_criterion_the_term_does_not_have_is_refused(analyte, unit, criterion):
+    with pytest.raises(GradingInputError) as exc:
+        grade_lab(analyte, 1.0, unit, **{criterion: True})
+    assert exc.value.field == criterion
+
+
+def test_api_lab_reads_clinical_criteria(api):
+    """POST /api/v1/grading/lab/: Hb 95 g/L with transfusion indicated = Anemia grade 3 (CTCAE v5.0)."""
+    response = post(api, LAB_URL, {"analyte": "hemoglobin", "value": 95, "unit": "g/L", "lln": 115,
+                                   "transfusion_indicated": True})
+    assert response.status_code == 200, response.content
+    assert (response.json()["grade"], response.json()["ctcae_term"]) == (3, "Anemia")
+    bad = post(api, LAB_URL, {"analyte": "anc", "value": 0.4, "unit": "10^9/L", "transfusion_indicated": True})
+    assert bad.status_code == 400 and "transfusion_indicated" in api_errors(bad)
