@@ -685,6 +685,13 @@ _LAB_RULES = {
     "potassium": _rule("potassium", "Hypokalemia", "mmol/L"),
     "alt": _rule("alt", "Alanine aminotransferase increased", "U/L"),
     "ast": _rule("ast", "Aspartate aminotransferase increased", "U/L"),
+    "bilirubin": _rule("bilirubin", "Blood bilirubin increased", "umol/L"),
+    "creatinine": _rule("creatinine", "Creatinine increased", "umol/L"),
+    "alp": _rule("alp", "Alkaline phosphatase increased", "U/L"),
+    "ggt": _rule("ggt", "GGT increased", "U/L"),
+    "lipase": _rule("lipase", "Lipase increased", "U/L"),
+    "amylase": _rule("amylase", "Serum amylase increased", "U/L"),
+    "albumin": _rule("albumin", "Hypoalbuminemia", "g/dL"),
 }
 LAB_ANALYTES = tuple(_LAB_RULES)
 #: The CTCAE v5.0 term each analyte is graded as ("platelets" → "Platelet count decreased").
@@ -697,7 +704,43 @@ _DECREASED_THRESHOLDS = {
     "lymphocytes": ((4, 0.2), (3, 0.5), (2, 0.8)),
     "hemoglobin": ((3, 8.0), (2, 10.0)),
     "potassium": ((4, 2.5), (3, 3.0)),
+    "albumin": ((3, 2.0), (2, 3.0)),  # Hypoalbuminemia: <3 - 2 g/dL = 2, <2 g/dL = 3 (grade 4 is clinical)
 }
+
+
+@dataclass(frozen=True)
+class _IncreasedRule:
+    """A CTCAE v5.0 "increased" term graded by multiples of the ULN (baseline normal) or of an abnormal baseline.
+
+    ``uln``: (grade, ratio strictly above which it applies), worst first. ``baseline``: the same for an abnormal
+    baseline (grades 2-4), with ``baseline_g1`` the grade 1 floor and ``baseline_g1_inclusive`` whether the floor
+    itself is grade 1 (ALT "1.5 - 3.0 x baseline": inclusive; bilirubin "> 1.0 - 1.5 x baseline": exclusive).
+    ``baseline_is_or``: the baseline multiples are an alternative criterion ("; "), whatever the baseline (Creatinine).
+    """
+
+    uln: tuple[tuple[int, float], ...]
+    baseline: tuple[tuple[int, float], ...] = ()
+    baseline_g1: float | None = None
+    baseline_g1_inclusive: bool = True
+    baseline_is_or: bool = False
+
+
+_INCREASED = {
+    "alt": _IncreasedRule(((4, 20.0), (3, 5.0), (2, 3.0), (1, 1.0)), ((4, 20.0), (3, 5.0), (2, 3.0)), 1.5),
+    "ast": _IncreasedRule(((4, 20.0), (3, 5.0), (2, 3.0), (1, 1.0)), ((4, 20.0), (3, 5.0), (2, 3.0)), 1.5),
+    "bilirubin": _IncreasedRule(((4, 10.0), (3, 3.0), (2, 1.5), (1, 1.0)), ((4, 10.0), (3, 3.0), (2, 1.5)), 1.0,
+                                baseline_g1_inclusive=False),
+    "alp": _IncreasedRule(((4, 20.0), (3, 5.0), (2, 2.5), (1, 1.0)), ((4, 20.0), (3, 5.0), (2, 2.5)), 2.0),
+    "ggt": _IncreasedRule(((4, 20.0), (3, 5.0), (2, 2.5), (1, 1.0)), ((4, 20.0), (3, 5.0), (2, 2.5)), 2.0),
+    "creatinine": _IncreasedRule(((4, 6.0), (3, 3.0), (2, 1.5), (1, 1.0)), ((3, 3.0), (2, 1.5)),
+                                 baseline_is_or=True),
+    # Lipase / amylase: grade 2 ">1.5 - 2.0 x ULN; >2.0 - 5.0 x ULN and asymptomatic", grade 3 ">2.0 - 5.0 x ULN with
+    # signs or symptoms; >5.0 x ULN and asymptomatic", grade 4 ">5.0 x ULN and with signs or symptoms".
+    "lipase": _IncreasedRule(((2, 1.5), (1, 1.0))),
+    "amylase": _IncreasedRule(((2, 1.5), (1, 1.0))),
+}
+#: Analytes whose grade reads the cycle's baseline value (abnormal-baseline multiples, or Creatinine's x baseline).
+BASELINE_ANALYTES = tuple(a for a, r in _INCREASED.items() if r.baseline)
 _ROUND = 9  # decimal places kept after unit conversion, so 1000/mm3 is exactly 1.0 x 10^9/L
 
 
@@ -722,6 +765,7 @@ LAB_CLINICAL_CRITERIA: dict[str, dict[str, tuple[int, str]]] = {
     "potassium": {"intervention_indicated": (2, "intervention indicated"),
                   "hospitalization_indicated": (3, "hospitalization indicated"),
                   "life_threatening": (4, "life-threatening consequences")},
+    "albumin": {"life_threatening": (4, "life-threatening consequences; urgent intervention indicated")},
 }
 #: Every clinical criterion input of :func:`grade_lab` ("symptomatic" is Hypokalemia's grade 2 "Symptomatic with
 #: <LLN - 3.0 mmol/L": it needs the value, so it is read by the value rule).
@@ -752,7 +796,7 @@ def grade_lab(analyte: str, value: float, unit: str, lln: float | None = None, u
     for name, flag in flags.items():
         if flag and name not in term_criteria:
             raise GradingInputError(name, f"is not a CTCAE v5.0 criterion of {LAB_TERMS[analyte]}")
-    if symptomatic and analyte != "potassium":
+    if symptomatic and analyte not in ("potassium", "lipase", "amylase"):
         raise GradingInputError("symptomatic", f"is not a CTCAE v5.0 criterion of {LAB_TERMS[analyte]}")
     by_value = grade_lab_value(analyte, value, unit, lln=lln, uln=uln, baseline=baseline,
                                baseline_abnormal=baseline_abnormal, symptomatic=symptomatic)
@@ -778,7 +822,8 @@ def grade_lab_value(analyte: str, value: float, unit: str, lln: float | None = N
     """CTCAE v5.0 grade of one lab value (NCI CTCAE v5.0 Investigations, Blood and Metabolism terms).
 
     ``analyte``: one of :data:`LAB_ANALYTES` (anc, platelets, wbc, lymphocytes, hemoglobin, potassium, alt,
-    ast). ``value``, ``lln``, ``uln`` and ``baseline`` are in ``unit``, one of the analyte's units in
+    ast, bilirubin, creatinine, alp, ggt, lipase, amylase, albumin; the rule tables are in docs/grading.md).
+    ``value``, ``lln``, ``uln`` and ``baseline`` are in ``unit``, one of the analyte's units in
     :data:`ae.lab_units.ANALYTES` in any accepted spelling: counts in 10^9/L (also "x10^9/L", "10^3/uL") or /mm3
     (= /uL, divided by 1000); hemoglobin in g/L (divided by 10) or g/dL; potassium in mmol/L; ALT/AST in U/L (or
     IU/L). Plausibility is not checked here (:func:`ae.lab_units.implausible` does that for data entry). An
@@ -824,8 +869,10 @@ def grade_lab_value(analyte: str, value: float, unit: str, lln: float | None = N
     cu = lab_units.unit_label(rule.canonical_unit)
     shown = f"{x:g} {cu}" + ("" if unit == rule.canonical_unit else f" (= {value:g} {lab_units.unit_label(unit)})")
 
-    if analyte in ("alt", "ast"):
-        return _grade_transaminase(rule, x, shown, high, base, baseline_abnormal)
+    if analyte in _INCREASED:
+        if analyte in ("lipase", "amylase"):
+            return _grade_pancreatic(rule, x, shown, high, symptomatic)
+        return _grade_increased(rule, _INCREASED[analyte], x, shown, high, base, baseline_abnormal)
 
     if low is not None and high is not None and low >= high:
         raise GradingInputError("lln", "must be below uln")
@@ -846,8 +893,44 @@ def grade_lab_value(analyte: str, value: float, unit: str, lln: float | None = N
     return _lab_grade(rule, 1, f"Grade 1: {shown} < LLN {low:g} and >= {floor:g} {cu}.")
 
 
-def _grade_transaminase(rule: _LabRule, x: float, shown: str, uln: float | None, base: float | None,
-                        baseline_abnormal: bool | None) -> Grade:
+def _grade_pancreatic(rule: _LabRule, x: float, shown: str, uln: float | None, symptomatic: bool) -> Grade:
+    """Lipase / Serum amylase increased (CTCAE v5.0): > 2.0 x ULN is graded with the signs or symptoms."""
+    if uln is None:
+        return _lab_grade(rule, None, f"Undetermined: {shown} needs the ULN.")
+    ratio = round(x / uln, _ROUND)
+    ref = f"{ratio:g} x ULN {uln:g} U/L"
+    signs = "with signs or symptoms" if symptomatic else "asymptomatic"
+    if ratio > 5.0:
+        grade = 4 if symptomatic else 3
+        return _lab_grade(rule, grade, f"Grade {grade}: {shown} = {ref} (> 5.0 x ULN, {signs}).")
+    if ratio > 2.0:
+        grade = 3 if symptomatic else 2
+        return _lab_grade(rule, grade, f"Grade {grade}: {shown} = {ref} (> 2.0 - 5.0 x ULN, {signs}).")
+    for grade, above in _INCREASED["lipase"].uln:
+        if ratio > above:
+            return _lab_grade(rule, grade, f"Grade {grade}: {shown} = {ref} (> {above:g} x ULN).")
+    return _lab_grade(rule, 0, f"Grade 0: {shown} = {ref} (<= ULN).")
+
+
+def _grade_increased(rule: _LabRule, steps: _IncreasedRule, x: float, shown: str, uln: float | None,
+                     base: float | None, baseline_abnormal: bool | None) -> Grade:
+    cu = lab_units.unit_label(rule.canonical_unit)
+    if steps.baseline_is_or:  # Creatinine: "x baseline" and "x ULN" are alternatives (semicolon = or)
+        if uln is None:
+            return _lab_grade(rule, None, f"Undetermined: {shown} needs the ULN.")
+        ratio = round(x / uln, _ROUND)
+        grade, why = 0, f"{shown} = {ratio:g} x ULN {uln:g} {cu} (<= ULN)"
+        for g, above in steps.uln:
+            if ratio > above:
+                grade, why = g, f"{shown} = {ratio:g} x ULN {uln:g} {cu} (> {above:g} x ULN)"
+                break
+        if base is not None:
+            b_ratio = round(x / base, _ROUND)
+            for g, above in steps.baseline:
+                if b_ratio > above and g > grade:
+                    grade, why = g, f"{shown} = {b_ratio:g} x baseline {base:g} {cu} (> {above:g} x baseline)"
+                    break
+        return _lab_grade(rule, grade, f"Grade {grade}: {why}.")
     if baseline_abnormal is None:
         baseline_abnormal = base is not None and uln is not None and base > uln
     elif baseline_abnormal:
@@ -855,20 +938,22 @@ def _grade_transaminase(rule: _LabRule, x: float, shown: str, uln: float | None,
             raise GradingInputError("baseline", "is required when baseline_abnormal is true")
         if uln is not None and base <= uln:
             raise GradingInputError("baseline_abnormal", f"true but baseline {base:g} is not above ULN {uln:g}")
-    if baseline_abnormal and base is not None:
+    if baseline_abnormal and base is not None and steps.baseline_g1 is not None:
         ratio = round(x / base, _ROUND)
-        ref = f"{ratio:g} x abnormal baseline {base:g} U/L"
-        for grade, above in ((4, 20.0), (3, 5.0), (2, 3.0)):
+        ref = f"{ratio:g} x abnormal baseline {base:g} {cu}"
+        for grade, above in steps.baseline:
             if ratio > above:
                 return _lab_grade(rule, grade, f"Grade {grade}: {shown} = {ref} (> {above:g} x baseline).")
-        if ratio >= 1.5:
-            return _lab_grade(rule, 1, f"Grade 1: {shown} = {ref} (1.5 - 3.0 x baseline, 1.5 inclusive).")
-        return _lab_grade(rule, 0, f"Grade 0: {shown} = {ref} (< 1.5 x baseline).")
+        g1, top = steps.baseline_g1, steps.baseline[-1][1]
+        if ratio > g1 or (steps.baseline_g1_inclusive and ratio == g1):
+            floor = f"{g1:g} inclusive" if steps.baseline_g1_inclusive else f"above {g1:g}"
+            return _lab_grade(rule, 1, f"Grade 1: {shown} = {ref} ({g1:g} - {top:g} x baseline, {floor}).")
+        return _lab_grade(rule, 0, f"Grade 0: {shown} = {ref} (below the grade 1 multiple of the baseline).")
     if uln is None:
         return _lab_grade(rule, None, f"Undetermined: {shown} needs the ULN (baseline normal or unknown).")
     ratio = round(x / uln, _ROUND)
-    ref = f"{ratio:g} x ULN {uln:g} U/L"
-    for grade, above in ((4, 20.0), (3, 5.0), (2, 3.0), (1, 1.0)):
+    ref = f"{ratio:g} x ULN {uln:g} {cu}"
+    for grade, above in steps.uln:
         if ratio > above:
             return _lab_grade(rule, grade, f"Grade {grade}: {shown} = {ref} (> {above:g} x ULN).")
     return _lab_grade(rule, 0, f"Grade 0: {shown} = {ref} (<= ULN).")

@@ -73,6 +73,15 @@ ANALYTES: dict[str, Analyte] = {a.code: a for a in (
     Analyte("potassium", "Potassium", (Unit("mmol/L", "mmol/L", 1.0, (1.0, 15.0)),)),
     Analyte("alt", "ALT", (Unit("U/L", "U/L", 1.0, (0.0, 30_000.0)),)),
     Analyte("ast", "AST", (Unit("U/L", "U/L", 1.0, (0.0, 30_000.0)),)),
+    Analyte("bilirubin", "Total bilirubin", (Unit("umol/L", "µmol/L", 1.0, (0.0, 1026.0)),
+                                              Unit("mg/dL", "mg/dL", 17.1, (0.0, 60.0)))),
+    Analyte("creatinine", "Creatinine", (Unit("umol/L", "µmol/L", 1.0, (5.0, 2210.0)),
+                                         Unit("mg/dL", "mg/dL", 88.4, (0.06, 25.0)))),
+    Analyte("alp", "ALP", (Unit("U/L", "U/L", 1.0, (0.0, 10_000.0)),)),
+    Analyte("ggt", "GGT", (Unit("U/L", "U/L", 1.0, (0.0, 10_000.0)),)),
+    Analyte("lipase", "Lipase", (Unit("U/L", "U/L", 1.0, (0.0, 20_000.0)),)),
+    Analyte("amylase", "Amylase", (Unit("U/L", "U/L", 1.0, (0.0, 20_000.0)),)),
+    Analyte("albumin", "Albumin", (Unit("g/L", "g/L", 0.1, (5.0, 70.0)), Unit("g/dL", "g/dL", 1.0, (0.5, 7.0)))),
 )}
 
 #: Other spellings of a unit, accepted as input and stored as the code (keys compared by :func:`_spelling`).
@@ -82,6 +91,7 @@ ALIASES: dict[str, str] = {
     "g/l": "g/L", "g/dl": "g/dL",
     "mmol/l": "mmol/L", "meq/l": "mmol/L",  # potassium is monovalent: 1 mEq/L = 1 mmol/L
     "u/l": "U/L", "iu/l": "U/L",
+    "umol/l": "umol/L", "micromol/l": "umol/L", "mg/dl": "mg/dL",
 }
 
 

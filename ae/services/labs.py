@@ -107,7 +107,8 @@ def _lab_grade(result: LabResult, baseline: LabResult | None) -> None:
     try:
         graded = grading.grade_lab(
             result.analyte, float(result.value), result.unit, lln=as_float(result.lln), uln=as_float(result.uln),
-            baseline=as_float(baseline.value) if baseline is not None and result.analyte in ("alt", "ast") else None)
+            baseline=(as_float(baseline.value) if baseline is not None and result.analyte in grading.BASELINE_ANALYTES
+                      else None))
     except grading.GradingInputError as exc:
         raise ValidationError({exc.field if exc.field in LAB_DATA_FIELDS else "value": exc.message}) from exc
     result.grade, result.rationale, result.ctcae_term = graded.grade, graded.rationale, str(graded.ctcae_term)

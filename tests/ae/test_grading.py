@@ -420,7 +420,9 @@ def test_lab_impossible_inputs(kwargs, field):
 
 
 _UNITS = {"anc": "10^9/L", "platelets": "10^9/L", "wbc": "10^9/L", "lymphocytes": "10^9/L", "hemoglobin": "g/dL",
-          "potassium": "mmol/L", "alt": "U/L", "ast": "U/L"}
+          "potassium": "mmol/L", "alt": "U/L", "ast": "U/L", "bilirubin": "umol/L", "creatinine": "umol/L",
+          "alp": "U/L", "ggt": "U/L", "lipase": "U/L", "amylase": "U/L", "albumin": "g/dL"}
+_DECREASING = ("anc", "platelets", "wbc", "lymphocytes", "hemoglobin", "potassium", "albumin")
 
 
 def _allowed_grades() -> dict[str, set[int]]:
@@ -437,10 +439,10 @@ ALLOWED = _allowed_grades()
        baseline=st.one_of(st.none(), st.floats(1, 500)), symptomatic=st.booleans())
 def test_lab_grade_is_allowed_for_its_term(analyte, value, limit, baseline, symptomatic):
     """CTCAE v5.0 workbook: every computed grade is one the term allows (allowed_grades column), or 0/None."""
-    decreasing = analyte not in ("alt", "ast")
+    decreasing = analyte in _DECREASING
     result = grade_lab(analyte, value, _UNITS[analyte], lln=limit if decreasing else None,
                        uln=None if decreasing else limit, baseline=None if decreasing else baseline,
-                       symptomatic=symptomatic and analyte == "potassium")
+                       symptomatic=symptomatic and analyte in ("potassium", "lipase", "amylase"))
     assert result.ctcae_term in ALLOWED
     assert result.grade is None or result.grade == 0 or result.grade in ALLOWED[result.ctcae_term]
 

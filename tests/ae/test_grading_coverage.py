@@ -454,3 +454,92 @@ def test_api_lab_reads_clinical_criteria(api):
     assert (response.json()["grade"], response.json()["ctcae_term"]) == (3, "Anemia")
     bad = post(api, LAB_URL, {"analyte": "anc", "value": 0.4, "unit": "10^9/L", "transfusion_indicated": True})
     assert bad.status_code == 400 and "transfusion_indicated" in api_errors(bad)
+
+
+# ---------------------------------------------------------------------------- more lab analytes (item 7)
+
+
+@pytest.mark.parametrize(("analyte", "value", "expected"), [
+    ("bilirubin", 20, 0), ("bilirubin", 20.1, 1), ("bilirubin", 30, 1), ("bilirubin", 30.1, 2), ("bilirubin", 60, 2),
+    ("bilirubin", 60.1, 3), ("bilirubin", 200, 3), ("bilirubin", 200.1, 4),
+    ("alp", 300, 0), ("alp", 750, 1), ("alp", 751, 2), ("alp", 1500, 2), ("alp", 1501, 3), ("alp", 6001, 4),
+    ("ggt", 30, 0), ("ggt", 75, 1), ("ggt", 76, 2),
+    ("creatinine", 40, 0), ("creatinine", 60, 1), ("creatinine", 60.4, 2), ("creatinine", 120, 2),
+    ("creatinine", 121, 3), ("creatinine", 240, 3), ("creatinine", 241, 4)])
+def test_increased_terms_by_uln_multiples(analyte, value, expected):
+    """CTCAE v5.0, baseline normal: Blood bilirubin increased ">ULN - 1.5", ">1.5 - 3.0", ">3.0 - 10.0", ">10.0 x
+    ULN"; Alkaline phosphatase / GGT increased ">ULN - 2.5", ">2.5 - 5.0", ">5.0 - 20.0", ">20.0 x ULN"; Creatinine
+    increased ">ULN - 1.5", ">1.5 - 3.0", ">3.0 - 6.0", ">6.0 x ULN". A value exactly on a multiple (1.5 x, 3.0 x,
+    2.5 x ULN) takes the milder grade. ULNs: bilirubin 20 µmol/L, ALP 300 U/L, GGT 30 U/L, creatinine 40 µmol/L."""
+    uln = {"bilirubin": 20, "alp": 300, "ggt": 30, "creatinine": 40}[analyte]
+    unit = {"bilirubin": "umol/L", "creatinine": "umol/L"}.get(analyte, "U/L")
+    result = grade_lab(analyte, value, unit, uln=uln)
+    assert result.grade == expected, result.rationale
+
+
+def test_bilirubin_in_mg_dl_and_with_an_abnormal_baseline():
+    """CTCAE v5.0 Blood bilirubin increased: units convert (1 mg/dL = 17.1 µmol/L); with an abnormal baseline grade 1
+    is "> 1.0 - 1.5 x baseline" (exactly 1.0 x is grade 0), grade 2 ">1.5 - 3.0 x baseline"."""
+    assert grade_lab("bilirubin", 3.6, "mg/dL", uln=1.2).grade == 2  # 3.0 x ULN exactly: grade 2, not 3
+    assert grade_lab("bilirubin", 40, "umol/L", uln=20, baseline=40).grade == 0
+    assert grade_lab("bilirubin", 41, "umol/L", uln=20, baseline=40).grade == 1
+    assert grade_lab("bilirubin", 61, "umol/L", uln=20, baseline=40).grade == 2
+
+
+def test_alp_abnormal_baseline_grade_1_starts_at_2_0_inclusive():
+    """CTCAE v5.0 Alkaline phosphatase increased, baseline abnormal: grade 1 "2.0 - 2.5 x baseline" (2.0 inclusive)."""
+    assert grade_lab("alp", 799, "U/L", uln=300, baseline=400).grade == 0
+    assert grade_lab("alp", 800, "U/L", uln=300, baseline=400).grade == 1
+    assert grade_lab("alp", 1001, "U/L", uln=300, baseline=400).grade == 2
+
+
+def test_creatinine_baseline_multiples_are_an_alternative():
+    """CTCAE v5.0 Creatinine increased grade 2 ">1.5 - 3.0 x baseline; >1.5 - 3.0 x ULN", grade 3 ">3.0 x baseline;
+    >3.0 - 6.0 x ULN": a child whose creatinine tripled from 20 to 61 µmol/L (1.5 x ULN 40) is grade 3."""
+    assert grade_lab("creatinine", 61, "umol/L", uln=40, baseline=20).grade == 3
+    assert grade_lab("creatinine", 60, "umol/L", uln=40, baseline=20).grade == 2  # exactly 3.0 x baseline
+    assert grade_lab("creatinine", 0.69, "mg/dL", uln=0.45).grade == 2  # 1.53 x ULN
+
+
+@pytest.mark.parametrize(("analyte", "value", "symptomatic", "expected"), [
+    ("lipase", 60, False, 0), ("lipase", 61, False, 1), ("lipase", 90, False, 1), ("lipase", 91, False, 2),
+    ("lipase", 120, True, 2), ("lipase", 121, False, 2), ("lipase", 121, True, 3), ("lipase", 300, False, 2),
+    ("lipase", 301, False, 3), ("lipase", 301, True, 4), ("amylase", 121, True, 3), ("amylase", 91, False, 2)])
+def test_lipase_and_amylase_with_signs_or_symptoms(analyte, value, symptomatic, expected):
+    """CTCAE v5.0 Lipase / Serum amylase increased (pancreatitis is a labelled blinatumomab risk): G1 ">ULN - 1.5 x
+    ULN"; G2 ">1.5 - 2.0 x ULN; >2.0 - 5.0 x ULN and asymptomatic"; G3 ">2.0 - 5.0 x ULN with signs or symptoms;
+    >5.0 x ULN and asymptomatic"; G4 ">5.0 x ULN and with signs or symptoms" (ULN 60 U/L)."""
+    assert grade_lab(analyte, value, "U/L", uln=60, symptomatic=symptomatic).grade == expected
+
+
+@pytest.mark.parametrize(("value", "unit", "expected"), [
+    (36, "g/L", 0), (34, "g/L", 1), (30, "g/L", 1), (29.9, "g/L", 2), (20, "g/L", 2), (19.9, "g/L", 3),
+    (2.9, "g/dL", 2), (3.0, "g/dL", 1)])
+def test_hypoalbuminemia(value, unit, expected):
+    """CTCAE v5.0 Hypoalbuminemia: G1 "<LLN - 3 g/dL; <LLN - 30 g/L", G2 "<3 - 2 g/dL; <30 - 20 g/L", G3 "<2 g/dL;
+    <20 g/L" (LLN 35 g/L); exactly 30 g/L is grade 1, exactly 20 g/L grade 2. Grade 4 is clinical."""
+    lln = 35 if unit == "g/L" else 3.5
+    assert grade_lab("albumin", value, unit, lln=lln).grade == expected
+    assert grade_lab("albumin", 25, "g/L", lln=35, life_threatening=True).grade == 4
+
+
+@pytest.mark.parametrize(("analyte", "value", "unit", "likely"), [
+    ("albumin", 35, "g/dL", "g/L"), ("creatinine", 0.4, "umol/L", "mg/dL"), ("bilirubin", 300, "mg/dL", "umol/L")])
+def test_new_analytes_have_plausibility_ranges_naming_the_likely_unit(api, analyte, value, unit, likely):
+    """docs/labs.md: a value not plausible in its unit answers 400 naming the unit it is plausible in."""
+    response = post(api, LAB_URL, {"analyte": analyte, "value": value, "unit": unit})
+    assert response.status_code == 400
+    assert "Did you mean" in api_errors(response)["value"][0]
+
+
+@pytest.mark.django_db
+def test_a_stored_creatinine_reads_the_cycle_baseline(nurse, patient, cycle):
+    """The lab service passes the cycle's baseline value to the terms that read it (CTCAE v5.0 Creatinine increased
+    ">3.0 x baseline" = grade 3)."""
+    lab_result_record(patient=patient, acting_user=nurse, data={
+        "analyte": "creatinine", "value": 20, "unit": "umol/L", "uln": 40, "baseline": True, "cycle": cycle,
+        "collected_at": datetime.datetime(2026, 1, 5, 7, tzinfo=TZ)})
+    later = lab_result_record(patient=patient, acting_user=nurse, data={
+        "analyte": "creatinine", "value": 61, "unit": "umol/L", "uln": 40,
+        "collected_at": datetime.datetime(2026, 1, 8, 7, tzinfo=TZ)})
+    assert later.grade == 3 and later.ctcae_term == "Creatinine increased"

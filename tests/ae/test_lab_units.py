@@ -28,7 +28,8 @@ PLT_18 = ("Platelet count 18 /mm³ is not plausible (platelet count is 0 or 1000
 #: What a European paediatric ward's laboratory reports, first (docs/labs.md).
 EXPECTED_UNITS = {"anc": ["10^9/L", "/mm3"], "platelets": ["10^9/L", "/mm3"], "wbc": ["10^9/L", "/mm3"],
                   "lymphocytes": ["10^9/L", "/mm3"], "hemoglobin": ["g/L", "g/dL"], "potassium": ["mmol/L"],
-                  "alt": ["U/L"], "ast": ["U/L"]}
+                  "alt": ["U/L"], "ast": ["U/L"], "bilirubin": ["umol/L", "mg/dL"], "creatinine": ["umol/L", "mg/dL"],
+                  "alp": ["U/L"], "ggt": ["U/L"], "lipase": ["U/L"], "amylase": ["U/L"], "albumin": ["g/L", "g/dL"]}
 
 
 # --- the table ---------------------------------------------------------------------------------------------
