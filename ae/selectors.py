@@ -27,6 +27,7 @@ from ae.models import (
     CTCAETerm,
     ICANSAssessment,
     LabResult,
+    ReferenceRange,
     SafetyNotification,
 )
 from ae.models.events import treatment_emergent_q
@@ -151,3 +152,14 @@ def recent_anc(*, patient: Patient, on: datetime.date) -> LabResult | None:
     start = on - datetime.timedelta(days=RECENT_ANC_DAYS)
     return (LabResult.objects.filter(patient=patient, analyte="anc", collected_at__date__gte=start,
                                      collected_at__date__lte=on).order_by("-collected_at", "-id").first())
+
+
+def reference_range_for(*, site: Site, analyte: str, sex: str, age_months: int,
+                        on: datetime.date) -> ReferenceRange | None:
+    """The site's reference range in force on ``on`` for ``analyte``, the patient's ``sex`` ("F"/"M"/"U") and age in
+    whole months: one for that sex first, else one for both sexes; None when the laboratory published none."""
+    ranges = ReferenceRange.objects.filter(site=site, analyte=analyte, age_from_months__lte=age_months,
+                                           age_to_months__gt=age_months, valid_from__lte=on).filter(
+        Q(valid_to__isnull=True) | Q(valid_to__gt=on))
+    return (ranges.filter(sex=sex).order_by("-valid_from").first() if sex in ("F", "M") else None) or (
+        ranges.filter(sex="").order_by("-valid_from").first())

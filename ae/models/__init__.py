@@ -4,6 +4,7 @@
 - :mod:`ae.models.events`: adverse events and their revisions (the rules the database enforces are listed there);
 - :mod:`ae.models.assessments`: bedside CRS and ICANS assessments of an episode;
 - :mod:`ae.models.labs`: lab results graded by CTCAE v5.0;
+- :mod:`ae.models.reference_ranges`: the site laboratory's reference ranges (LLN/ULN per analyte, sex, age band);
 - :mod:`ae.models.notifications`: notices to safety officers of deaths and new serious adverse events.
 """
 
@@ -12,6 +13,7 @@ from ae.models.catalogue import CTCAE_VERSION, CTCAEGrade, CTCAESynonym, CTCAETe
 from ae.models.events import AdverseEvent, AdverseEventRevision
 from ae.models.labs import LabResult
 from ae.models.notifications import SafetyNotification
+from ae.models.reference_ranges import ReferenceRange
 
 __all__ = ["CTCAE_VERSION", "AdverseEvent", "AdverseEventRevision", "CRSAssessment", "CTCAEGrade", "CTCAESynonym",
-           "CTCAETerm", "ICANSAssessment", "LabResult", "SafetyNotification"]
+           "CTCAETerm", "ICANSAssessment", "LabResult", "ReferenceRange", "SafetyNotification"]
