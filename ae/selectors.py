@@ -163,3 +163,8 @@ def reference_range_for(*, site: Site, analyte: str, sex: str, age_months: int,
         Q(valid_to__isnull=True) | Q(valid_to__gt=on))
     return (ranges.filter(sex=sex).order_by("-valid_from").first() if sex in ("F", "M") else None) or (
         ranges.filter(sex="").order_by("-valid_from").first())
+
+
+def reference_ranges_for(user: AnyUser) -> QuerySet[ReferenceRange]:
+    """Reference ranges of the sites on which ``user`` holds any role."""
+    return ReferenceRange.objects.filter(site__in=sites_for(user, ALL_ROLES))

@@ -21,6 +21,7 @@ router.register("patients", patient_apis.PatientViewSet, basename="patient")
 router.register("cycles", patient_apis.TreatmentCycleViewSet, basename="cycle")
 router.register("adverse-events", ae_apis.AdverseEventViewSet, basename="adverse-event")
 router.register("ctcae-terms", ae_apis.CTCAETermViewSet, basename="ctcae-term")
+router.register("reference-ranges", ae_apis.ReferenceRangeViewSet, basename="reference-range")
 router.register("benchmark-runs", report_apis.BenchmarkRunViewSet, basename="benchmark-run")
 
 urlpatterns = [

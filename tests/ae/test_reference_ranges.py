@@ -15,7 +15,7 @@ from ae.selectors import reference_range_for
 from ae.services.labs import lab_result_record
 from ae.services.reference_ranges import reference_range_record
 from patients.models import Membership
-from tests.conftest import make_patient, make_user
+from tests.conftest import api_errors, make_patient, make_user
 
 pytestmark = pytest.mark.django_db
 TZ = ZoneInfo("Europe/Warsaw")
@@ -105,3 +105,27 @@ def test_a_patient_outside_every_band_keeps_an_undetermined_grade(ward, nurse, a
     value = lab_result_record(patient=baby, acting_user=nurse, data={
         "analyte": "hemoglobin", "value": 105, "unit": "g/L", "collected_at": at(6)})
     assert value.grade is None and value.lln is None
+
+
+def test_api_lists_the_sites_ranges_and_only_an_administrator_adds_one(client, ward, other_ward, nurse, admin):
+    """GET/POST /api/v1/reference-ranges/: scoped to the user's sites; ward staff may read but not add (403)."""
+    body = HB_CHILD | {"site": ward.pk, "valid_from": "2025-01-01"}
+    client.force_login(nurse)
+    assert client.post("/api/v1/reference-ranges/", body, content_type="application/json").status_code == 403
+    client.force_login(admin)
+    created = client.post("/api/v1/reference-ranges/", body, content_type="application/json")
+    assert created.status_code == 201, created.content
+    assert created.json()["valid_to"] is None and created.json()["source"].startswith("Lab handbook")
+    newer = client.post("/api/v1/reference-ranges/", body | {"lln": 110, "valid_from": "2026-01-01"},
+                        content_type="application/json")
+    assert newer.status_code == 201
+    listed = client.get("/api/v1/reference-ranges/").json()
+    rows = listed["results"] if isinstance(listed, dict) else listed
+    assert [r["valid_to"] for r in rows] == ["2026-01-01", None]
+    implausible = client.post("/api/v1/reference-ranges/", body | {"lln": 11.5, "valid_from": "2026-06-01"},
+                              content_type="application/json")
+    assert implausible.status_code == 400 and "lln" in api_errors(implausible)
+    outsider = make_user("other-admin", other_ward, role=Membership.Role.ADMINISTRATOR)
+    client.force_login(outsider)
+    seen = client.get("/api/v1/reference-ranges/").json()
+    assert (seen["results"] if isinstance(seen, dict) else seen) == []
