@@ -692,6 +692,7 @@ _LAB_RULES = {
     "lipase": _rule("lipase", "Lipase increased", "U/L"),
     "amylase": _rule("amylase", "Serum amylase increased", "U/L"),
     "albumin": _rule("albumin", "Hypoalbuminemia", "g/dL"),
+    "fibrinogen": _rule("fibrinogen", "Fibrinogen decreased", "g/L"),
 }
 LAB_ANALYTES = tuple(_LAB_RULES)
 #: The CTCAE v5.0 term each analyte is graded as ("platelets" → "Platelet count decreased").
@@ -740,7 +741,8 @@ _INCREASED = {
     "amylase": _IncreasedRule(((2, 1.5), (1, 1.0))),
 }
 #: Analytes whose grade reads the cycle's baseline value (abnormal-baseline multiples, or Creatinine's x baseline).
-BASELINE_ANALYTES = tuple(a for a, r in _INCREASED.items() if r.baseline)
+BASELINE_ANALYTES = (*(a for a, r in _INCREASED.items() if r.baseline), "fibrinogen")
+FIBRINOGEN_ABSOLUTE_G4_G_L = 0.5  # CTCAE v5.0 Fibrinogen decreased grade 4 "absolute value <50 mg/dL"
 _ROUND = 9  # decimal places kept after unit conversion, so 1000/mm3 is exactly 1.0 x 10^9/L
 
 
@@ -822,7 +824,7 @@ def grade_lab_value(analyte: str, value: float, unit: str, lln: float | None = N
     """CTCAE v5.0 grade of one lab value (NCI CTCAE v5.0 Investigations, Blood and Metabolism terms).
 
     ``analyte``: one of :data:`LAB_ANALYTES` (anc, platelets, wbc, lymphocytes, hemoglobin, potassium, alt,
-    ast, bilirubin, creatinine, alp, ggt, lipase, amylase, albumin; the rule tables are in docs/grading.md).
+    ast, bilirubin, creatinine, alp, ggt, lipase, amylase, albumin, fibrinogen; rules: docs/grading.md).
     ``value``, ``lln``, ``uln`` and ``baseline`` are in ``unit``, one of the analyte's units in
     :data:`ae.lab_units.ANALYTES` in any accepted spelling: counts in 10^9/L (also "x10^9/L", "10^3/uL") or /mm3
     (= /uL, divided by 1000); hemoglobin in g/L (divided by 10) or g/dL; potassium in mmol/L; ALT/AST in U/L (or
@@ -869,6 +871,8 @@ def grade_lab_value(analyte: str, value: float, unit: str, lln: float | None = N
     cu = lab_units.unit_label(rule.canonical_unit)
     shown = f"{x:g} {cu}" + ("" if unit == rule.canonical_unit else f" (= {value:g} {lab_units.unit_label(unit)})")
 
+    if analyte == "fibrinogen":
+        return _grade_fibrinogen(rule, x, shown, low, base)
     if analyte in _INCREASED:
         if analyte in ("lipase", "amylase"):
             return _grade_pancreatic(rule, x, shown, high, symptomatic)
@@ -891,6 +895,31 @@ def grade_lab_value(analyte: str, value: float, unit: str, lln: float | None = N
             return _lab_grade(rule, 2, f"Grade 2: symptomatic with {shown} < LLN {low:g} and >= 3.0 mmol/L.")
         return _lab_grade(rule, 1, f"Grade 1: {shown} < LLN {low:g} and >= 3.0 mmol/L, asymptomatic.")
     return _lab_grade(rule, 1, f"Grade 1: {shown} < LLN {low:g} and >= {floor:g} {cu}.")
+
+
+def _grade_fibrinogen(rule: _LabRule, x: float, shown: str, lln: float | None, base: float | None) -> Grade:
+    """CTCAE v5.0 Fibrinogen decreased: G1 "<1.0 - 0.75 x LLN; if abnormal, <25% decrease from baseline", G2 "<0.75 -
+    0.5 x LLN; if abnormal, 25 - <50% decrease", G3 "<0.5 - 0.25 x LLN; if abnormal, 50 - <75% decrease", G4 "<0.25
+    x LLN; if abnormal, 75% decrease from baseline; absolute value <50 mg/dL". "Abnormal" = baseline < LLN."""
+    if x < FIBRINOGEN_ABSOLUTE_G4_G_L:
+        return _lab_grade(rule, 4, f"Grade 4: {shown} < 0.5 g/L (absolute value < 50 mg/dL).")
+    if base is not None and lln is not None and base < lln:
+        drop = round((base - x) / base, _ROUND)
+        ref = f"{shown}, {drop * 100:g}% below the abnormal baseline {base:g} g/L"
+        for grade, at_least in ((4, 0.75), (3, 0.5), (2, 0.25)):
+            if drop >= at_least:
+                return _lab_grade(rule, grade, f"Grade {grade}: {ref} (>= {at_least * 100:g}% decrease).")
+        if drop > 0:
+            return _lab_grade(rule, 1, f"Grade 1: {ref} (< 25% decrease from baseline).")
+        return _lab_grade(rule, 0, f"Grade 0: {shown}, no decrease from the abnormal baseline {base:g} g/L.")
+    if lln is None:
+        return _lab_grade(rule, None, f"Undetermined: {shown} >= 0.5 g/L needs the LLN (grades are fractions of it).")
+    ratio = round(x / lln, _ROUND)
+    ref = f"{shown} = {ratio:g} x LLN {lln:g} g/L"
+    for grade, below in ((4, 0.25), (3, 0.5), (2, 0.75), (1, 1.0)):
+        if ratio < below:
+            return _lab_grade(rule, grade, f"Grade {grade}: {ref} (< {below:g} x LLN).")
+    return _lab_grade(rule, 0, f"Grade 0: {ref} (>= LLN).")
 
 
 def _grade_pancreatic(rule: _LabRule, x: float, shown: str, uln: float | None, symptomatic: bool) -> Grade:

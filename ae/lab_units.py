@@ -82,6 +82,8 @@ ANALYTES: dict[str, Analyte] = {a.code: a for a in (
     Analyte("lipase", "Lipase", (Unit("U/L", "U/L", 1.0, (0.0, 20_000.0)),)),
     Analyte("amylase", "Amylase", (Unit("U/L", "U/L", 1.0, (0.0, 20_000.0)),)),
     Analyte("albumin", "Albumin", (Unit("g/L", "g/L", 0.1, (5.0, 70.0)), Unit("g/dL", "g/dL", 1.0, (0.5, 7.0)))),
+    Analyte("fibrinogen", "Fibrinogen", (Unit("g/L", "g/L", 1.0, (0.0, 15.0)),
+                                         Unit("mg/dL", "mg/dL", 0.01, (0.0, 1500.0)))),
 )}
 
 #: Other spellings of a unit, accepted as input and stored as the code (keys compared by :func:`_spelling`).

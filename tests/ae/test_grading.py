@@ -421,8 +421,9 @@ def test_lab_impossible_inputs(kwargs, field):
 
 _UNITS = {"anc": "10^9/L", "platelets": "10^9/L", "wbc": "10^9/L", "lymphocytes": "10^9/L", "hemoglobin": "g/dL",
           "potassium": "mmol/L", "alt": "U/L", "ast": "U/L", "bilirubin": "umol/L", "creatinine": "umol/L",
-          "alp": "U/L", "ggt": "U/L", "lipase": "U/L", "amylase": "U/L", "albumin": "g/dL"}
-_DECREASING = ("anc", "platelets", "wbc", "lymphocytes", "hemoglobin", "potassium", "albumin")
+          "alp": "U/L", "ggt": "U/L", "lipase": "U/L", "amylase": "U/L", "albumin": "g/dL",
+          "fibrinogen": "g/L"}
+_DECREASING = ("anc", "platelets", "wbc", "lymphocytes", "hemoglobin", "potassium", "albumin", "fibrinogen")
 
 
 def _allowed_grades() -> dict[str, set[int]]:

@@ -543,3 +543,22 @@ def test_a_stored_creatinine_reads_the_cycle_baseline(nurse, patient, cycle):
         "analyte": "creatinine", "value": 61, "unit": "umol/L", "uln": 40,
         "collected_at": datetime.datetime(2026, 1, 8, 7, tzinfo=TZ)})
     assert later.grade == 3 and later.ctcae_term == "Creatinine increased"
+
+
+@pytest.mark.parametrize(("value", "unit", "expected"), [
+    (2.0, "g/L", 0), (1.99, "g/L", 1), (1.5, "g/L", 1), (1.49, "g/L", 2), (1.0, "g/L", 2), (0.99, "g/L", 3),
+    (0.5, "g/L", 3), (0.49, "g/L", 4), (49, "mg/dL", 4), (150, "mg/dL", 1)])
+def test_fibrinogen_decreased_by_fractions_of_the_lln(value, unit, expected):
+    """CTCAE v5.0 Fibrinogen decreased (CRS/HLH): G1 "<1.0 - 0.75 x LLN", G2 "<0.75 - 0.5 x LLN", G3 "<0.5 - 0.25 x
+    LLN", G4 "<0.25 x LLN; ... absolute value <50 mg/dL" (LLN 2.0 g/L = 200 mg/dL). "<A - B" is < A and >= B, so
+    exactly 0.75 x LLN (1.5 g/L) is grade 1, 0.5 x LLN (1.0 g/L) grade 2, 0.25 x LLN (0.5 g/L = 50 mg/dL) grade 3."""
+    assert grade_lab("fibrinogen", value, unit, lln=2.0 if unit == "g/L" else 200).grade == expected
+
+
+def test_fibrinogen_with_an_abnormal_baseline_grades_the_decrease():
+    """CTCAE v5.0 Fibrinogen decreased, baseline abnormal (< LLN): "<25%" / "25 - <50%" / "50 - <75%" / "75%" decrease
+    from baseline = grade 1 / 2 / 3 / 4; the absolute value < 50 mg/dL is grade 4 whatever the baseline."""
+    grades = [grade_lab("fibrinogen", v, "g/L", lln=2.0, baseline=1.6).grade for v in (1.6, 1.5, 1.2, 0.8, 0.4)]
+    assert grades == [0, 1, 2, 3, 4]
+    assert grade_lab("fibrinogen", 0.45, "g/L", baseline=0.5, lln=2.0).grade == 4  # absolute < 50 mg/dL
+    assert grade_lab("fibrinogen", 1.2, "g/L").grade is None  # no LLN

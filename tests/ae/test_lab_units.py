@@ -29,7 +29,8 @@ PLT_18 = ("Platelet count 18 /mm³ is not plausible (platelet count is 0 or 1000
 EXPECTED_UNITS = {"anc": ["10^9/L", "/mm3"], "platelets": ["10^9/L", "/mm3"], "wbc": ["10^9/L", "/mm3"],
                   "lymphocytes": ["10^9/L", "/mm3"], "hemoglobin": ["g/L", "g/dL"], "potassium": ["mmol/L"],
                   "alt": ["U/L"], "ast": ["U/L"], "bilirubin": ["umol/L", "mg/dL"], "creatinine": ["umol/L", "mg/dL"],
-                  "alp": ["U/L"], "ggt": ["U/L"], "lipase": ["U/L"], "amylase": ["U/L"], "albumin": ["g/L", "g/dL"]}
+                  "alp": ["U/L"], "ggt": ["U/L"], "lipase": ["U/L"], "amylase": ["U/L"], "albumin": ["g/L", "g/dL"],
+                  "fibrinogen": ["g/L", "mg/dL"]}
 
 
 # --- the table ---------------------------------------------------------------------------------------------
