@@ -707,6 +707,9 @@ _DECREASED_THRESHOLDS = {
     "potassium": ((4, 2.5), (3, 3.0)),
     "albumin": ((3, 2.0), (2, 3.0)),  # Hypoalbuminemia: <3 - 2 g/dL = 2, <2 g/dL = 3 (grade 4 is clinical)
 }
+#: Units whose thresholds CTCAE v5.0 writes out itself (Anemia "<LLN - 6.2 mmol/L", "<6.2 - 4.9", "<4.9 mmol/L"):
+#: graded in that unit, so 6.2 mmol/L is grade 1 as the text says (converted to g/dL it would fall just below 10.0).
+_UNIT_THRESHOLDS = {("hemoglobin", "mmol/L"): ((3, 4.9), (2, 6.2))}
 
 
 @dataclass(frozen=True)
@@ -880,14 +883,19 @@ def grade_lab_value(analyte: str, value: float, unit: str, lln: float | None = N
 
     if low is not None and high is not None and low >= high:
         raise GradingInputError("lln", "must be below uln")
-    for grade, threshold in _DECREASED_THRESHOLDS[analyte]:
+    thresholds = _DECREASED_THRESHOLDS[analyte]
+    if (analyte, unit) in _UNIT_THRESHOLDS:  # CTCAE writes this unit's thresholds itself: grade in the unit as typed
+        thresholds = _UNIT_THRESHOLDS[(analyte, unit)]
+        x, low = round(float(value), _ROUND), None if low is None else round(low / factor, _ROUND)
+        cu = lab_units.unit_label(unit)
+        shown = f"{x:g} {cu}"
+    for grade, threshold in thresholds:
         if x < threshold:
             return _lab_grade(rule, grade, f"Grade {grade}: {shown} < {threshold:g} {cu}.")
-    floor = _DECREASED_THRESHOLDS[analyte][-1][1]
+    floor = thresholds[-1][1]
     if low is None:
         return _lab_grade(rule, None, f"Undetermined: {shown} >= {floor:g} {cu} (not grade >= "
-                                      f"{_DECREASED_THRESHOLDS[analyte][-1][0]}); grade 0 vs 1 needs the LLN, "
-                                      "which is missing.")
+                                      f"{thresholds[-1][0]}); grade 0 vs 1 needs the LLN, which is missing.")
     if x >= low:
         return _lab_grade(rule, 0, f"Grade 0: {shown} >= LLN {low:g} {cu}.")
     if analyte == "potassium":

@@ -407,7 +407,7 @@ def test_missing_reference_limit_is_undetermined(analyte, value, unit):
 
 @pytest.mark.parametrize(("kwargs", "field"), [
     ({"analyte": "anc", "value": 1.0, "unit": "cells"}, "unit"),
-    ({"analyte": "hemoglobin", "value": 9.0, "unit": "mmol/L"}, "unit"),
+    ({"analyte": "hemoglobin", "value": 9.0, "unit": "mEq/L"}, "unit"),
     ({"analyte": "anc", "value": -1.0, "unit": "10^9/L"}, "value"),
     ({"analyte": "sodium", "value": 130.0, "unit": "mmol/L"}, "analyte"),
     ({"analyte": "alt", "value": 90.0, "unit": "U/L", "uln": 40, "baseline_abnormal": True}, "baseline"),

@@ -562,3 +562,17 @@ def test_fibrinogen_with_an_abnormal_baseline_grades_the_decrease():
     assert grades == [0, 1, 2, 3, 4]
     assert grade_lab("fibrinogen", 0.45, "g/L", baseline=0.5, lln=2.0).grade == 4  # absolute < 50 mg/dL
     assert grade_lab("fibrinogen", 1.2, "g/L").grade is None  # no LLN
+
+
+@pytest.mark.parametrize(("value", "expected"), [(7.0, 1), (6.2, 1), (6.19, 2), (4.9, 2), (4.89, 3)])
+def test_hemoglobin_in_mmol_per_litre_uses_ctcae_own_thresholds(value, expected):
+    """CTCAE v5.0 Anemia in mmol/L: G1 "<LLN - 6.2 mmol/L", G2 "<6.2 - 4.9 mmol/L", G3 "<4.9 mmol/L" (LLN 7.4 mmol/L):
+    exactly 6.2 is grade 1 and exactly 4.9 grade 2, as written (issue 10 item 8: Hb in mmol/L is accepted)."""
+    assert grade_lab("hemoglobin", value, "mmol/L", lln=7.4).grade == expected
+
+
+def test_hemoglobin_mmol_per_litre_slip_names_the_likely_unit(api):
+    response = post(api, LAB_URL, {"analyte": "hemoglobin", "value": 95, "unit": "mmol/L"})
+    assert response.status_code == 400
+    assert api_errors(response)["value"] == ["Hb 95 mmol/L is not plausible (Hb is 1.86–15.51 mmol/L). "
+                                             "Did you mean 95 g/L?"]
