@@ -24,6 +24,10 @@ from patients.models import Membership, Site
 RANGE_FIELDS = ("analyte", "unit", "sex", "age_from_months", "age_to_months", "lln", "uln", "source", "valid_from")
 
 
+def _or_default(value: Any, default: int) -> Any:
+    return default if value is None or value == "" else value
+
+
 def _decimal(value: Any) -> Decimal | None:
     return None if value is None or value == "" else Decimal(str(value))
 
@@ -61,8 +65,8 @@ def reference_range_record(*, site: Site, data: dict[str, Any], acting_user: Use
     if not isinstance(valid_from, datetime.date):
         raise ValidationError({"valid_from": "Give the date from which the laboratory uses this range."})
     new = ReferenceRange(site=site, analyte=analyte, unit=str(unit), sex=data.get("sex") or "",
-                         age_from_months=data.get("age_from_months") or 0,
-                         age_to_months=data.get("age_to_months") or 12 * 120, lln=lln, uln=uln,
+                         age_from_months=_or_default(data.get("age_from_months"), 0),
+                         age_to_months=_or_default(data.get("age_to_months"), 12 * 120), lln=lln, uln=uln,
                          source=visible(str(data.get("source") or "")), valid_from=valid_from, created_by=acting_user)
     new.full_clean(exclude=["site", "created_by"])
     # Serialise versions of one site's ranges: lock the site's current ranges of this analyte.

@@ -129,3 +129,11 @@ def test_api_lists_the_sites_ranges_and_only_an_administrator_adds_one(client, w
     client.force_login(outsider)
     seen = client.get("/api/v1/reference-ranges/").json()
     assert (seen["results"] if isinstance(seen, dict) else seen) == []
+
+
+def test_an_empty_age_band_is_refused_not_widened(ward, admin):
+    """An age band 0-0 months is an input error (it ends where it starts), not "all ages"."""
+    with pytest.raises(ValidationError):
+        reference_range_record(site=ward, data=HB_CHILD | {"age_from_months": 0, "age_to_months": 0},
+                               acting_user=admin)
+    assert ReferenceRange.objects.count() == 0
