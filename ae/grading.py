@@ -401,17 +401,18 @@ def _score(field: str, value: int | None, maximum: int) -> int | None:
 
 
 def grade_icans(*, tool: str, ice_score: int | None = None, capd_score: int | None = None,
-                unable_to_perform: bool = False, consciousness: str = "normal", seizure: str = "none",
-                motor: str = "none", cerebral_edema: str = "none", death: bool = False,
+                unable_to_perform: bool = False, consciousness: str | None = "normal", seizure: str | None = "none",
+                motor: str | None = "none", cerebral_edema: str | None = "none", death: bool = False,
                 other_cause_domains: Iterable[str] | None = None) -> Grade:
     """ASTCT 2019 ICANS grade (Lee et al. BBMT 2019;25:625: ICANS table for adults and children >= 12 y with the
     ICE score, and for children < 12 y with the CAPD).
 
     ``tool`` is "ICE" (score 0-10 points) or "CAPD" (total 0-32 points; item scores are not stored here).
     Exactly one of a score for the chosen tool or ``unable_to_perform`` must be given.
-    ``other_cause_domains`` lists the domains (:data:`ICANS_DOMAINS`) whose finding the clinician attributes to
-    another cause (e.g. depressed consciousness under sedation): they are excluded from the grade (footnotes:
-    the grade is the most severe event "not attributable to any other cause"; depressed level of consciousness
+    A domain given as None was not assessed: the grade is then undetermined (None) unless the assessed domains
+    already give grade 4. ``other_cause_domains`` lists the domains (:data:`ICANS_DOMAINS`) whose finding the
+    clinician attributes to another cause (e.g. depressed consciousness under sedation): they are excluded from
+    the grade (footnotes: the grade is the most severe event "not attributable to any other cause"; depressed level of consciousness
     "should be attributable to no other cause (e.g., no sedating medication)") and the rationale names them.
 
     Domains (grade = worst domain, tie-break footnote): ICE 7-9 = 1, 3-6 = 2, 0-2 = 3 (ICE 0 while awake,
@@ -428,6 +429,13 @@ def grade_icans(*, tool: str, ice_score: int | None = None, capd_score: int | No
     another cause that has no finding.
     """
     tool = _choice("tool", tool, ICANS_TOOLS)
+    # None = the domain was not assessed (not "normal"): the grade is undetermined if that domain could raise it.
+    not_assessed = [name for name, v in (("consciousness", consciousness), ("seizure", seizure), ("motor", motor),
+                                         ("cerebral_edema", cerebral_edema)) if v is None]
+    consciousness = "normal" if consciousness is None else consciousness
+    seizure = "none" if seizure is None else seizure
+    motor = "none" if motor is None else motor
+    cerebral_edema = "none" if cerebral_edema is None else cerebral_edema
     consciousness = _choice("consciousness", consciousness, CONSCIOUSNESS_LEVELS)
     seizure = _choice("seizure", seizure, SEIZURE_LEVELS)
     motor = _choice("motor", motor, MOTOR_LEVELS)
@@ -492,6 +500,10 @@ def grade_icans(*, tool: str, ice_score: int | None = None, capd_score: int | No
     set_aside = [why for name, g, why in domains if name in excluded]
     note = (f" Excluded as attributable to another cause: {'; '.join(set_aside)}." if set_aside else "")
     grade = max((g for g, _ in counted), default=0)
+    if not_assessed and grade < 4:  # each of these domains has a grade 4 cell
+        return Grade(None, ASTCT_SCALE, ASTCT_VERSION,
+                     f"Undetermined: {', '.join(d.replace('_', ' ') for d in not_assessed)} not assessed; grade "
+                     f"{grade} from the assessed domains, up to 4 with the others.{note}")
     if grade == 0:
         return Grade(0, ASTCT_SCALE, ASTCT_VERSION,
                      f"Grade 0: no ICANS domain abnormal that is not attributable to another cause ({tool}).{note}")

@@ -144,10 +144,12 @@ class ICANSGradeApi(_GradingView):
         capd_score = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=0,
                                               max_value=grading.CAPD_MAX)
         unable_to_perform = serializers.BooleanField(default=False)
-        consciousness = serializers.ChoiceField(choices=grading.CONSCIOUSNESS_LEVELS, default="normal")
-        seizure = serializers.ChoiceField(choices=grading.SEIZURE_LEVELS, default="none")
-        motor = serializers.ChoiceField(choices=grading.MOTOR_LEVELS, default="none")
-        cerebral_edema = serializers.ChoiceField(choices=grading.CEREBRAL_EDEMA_LEVELS, default="none")
+        consciousness = serializers.ChoiceField(choices=grading.CONSCIOUSNESS_LEVELS, default="normal", allow_null=True,
+                                                help_text="null = not assessed (the grade may be undetermined).")
+        seizure = serializers.ChoiceField(choices=grading.SEIZURE_LEVELS, default="none", allow_null=True)
+        motor = serializers.ChoiceField(choices=grading.MOTOR_LEVELS, default="none", allow_null=True)
+        cerebral_edema = serializers.ChoiceField(choices=grading.CEREBRAL_EDEMA_LEVELS, default="none",
+                                                 allow_null=True)
         other_cause_domains = serializers.ListField(
             child=serializers.ChoiceField(choices=grading.ICANS_DOMAINS), default=list,
             help_text="Domains whose finding is attributable to another cause (e.g. consciousness under sedation): "

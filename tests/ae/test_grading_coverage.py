@@ -576,3 +576,19 @@ def test_hemoglobin_mmol_per_litre_slip_names_the_likely_unit(api):
     assert response.status_code == 400
     assert api_errors(response)["value"] == ["Hb 95 mmol/L is not plausible (Hb is 1.86–15.51 mmol/L). "
                                              "Did you mean 95 g/L?"]
+
+
+def test_an_icans_domain_not_assessed_leaves_the_grade_undetermined():
+    """ASTCT 2019 ICANS: every domain (consciousness, seizure, motor, edema) has a grade 4 cell, so a domain that was
+    not assessed (None, not "none") leaves the grade open unless the assessed domains already give grade 4
+    (issue 10 item 9)."""
+    open_grade = grade_icans(tool="ICE", ice_score=8, cerebral_edema=None)
+    assert open_grade.grade is None and "cerebral edema not assessed" in open_grade.rationale
+    assert grade_icans(tool="ICE", ice_score=8).grade == 1  # the default "none" is an assessed, normal domain
+    assert grade_icans(tool="ICE", ice_score=8, cerebral_edema=None, motor="deep_focal_weakness").grade == 4
+
+
+def test_api_icans_null_domain_is_not_assessed(api):
+    response = post(api, ICANS_URL, {"tool": "CAPD", "capd_score": 3, "seizure": None})
+    assert response.status_code == 200, response.content
+    assert response.json()["grade"] is None
