@@ -412,8 +412,9 @@ def grade_icans(*, tool: str, ice_score: int | None = None, capd_score: int | No
     A domain given as None was not assessed: the grade is then undetermined (None) unless the assessed domains
     already give grade 4. ``other_cause_domains`` lists the domains (:data:`ICANS_DOMAINS`) whose finding the
     clinician attributes to another cause (e.g. depressed consciousness under sedation): they are excluded from
-    the grade (footnotes: the grade is the most severe event "not attributable to any other cause"; depressed level of consciousness
-    "should be attributable to no other cause (e.g., no sedating medication)") and the rationale names them.
+    the grade (footnotes: the grade is the most severe event "not attributable to any other cause"; depressed
+    level of consciousness "should be attributable to no other cause (e.g., no sedating medication)") and the
+    rationale names them.
 
     Domains (grade = worst domain, tie-break footnote): ICE 7-9 = 1, 3-6 = 2, 0-2 = 3 (ICE 0 while awake,
     e.g. global aphasia), 0 because unarousable (``unable_to_perform`` with consciousness "unarousable") = 4;
