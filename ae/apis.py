@@ -1,4 +1,5 @@
-"""REST endpoints for the CTCAE catalogue (read) and adverse events (read/write, scoped to the user's sites)."""
+"""REST endpoints for the CTCAE catalogue (read), adverse events (read/write) and the laboratory reference ranges
+(read, administrators add versions), scoped to the user's sites."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ from rest_framework import filters, mixins, permissions, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from ae import grading
 from ae.filters import AdverseEventFilter
-from ae.models import AdverseEvent, CTCAEGrade, CTCAETerm, EventTreatment
-from ae.selectors import adverse_events_for, event_treatments_for, with_treatment_emergent
+from ae.models import AdverseEvent, CTCAEGrade, CTCAETerm, EventTreatment, ReferenceRange
+from ae.selectors import adverse_events_for, event_treatments_for, reference_ranges_for, with_treatment_emergent
 from ae.services.bulk import MAX_BATCH, adverse_events_create_bulk
 from ae.services.events import EDITABLE_FIELDS, adverse_event_create, adverse_event_update
+from ae.services.reference_ranges import reference_range_record
 from ae.services.treatments import event_treatment_save
 from ae.synonyms import term_search
 from core.api import StrictFilterBackend
@@ -263,3 +266,35 @@ class EventTreatmentViewSet(ReasonedWriteViewSet):
 
     def get_queryset(self):
         return event_treatments_for(self.request.user).order_by("id")
+
+
+class ReferenceRangeSerializer(serializers.ModelSerializer):
+    analyte = serializers.ChoiceField(choices=grading.LAB_ANALYTES)
+
+    class Meta:
+        model = ReferenceRange
+        fields = ["id", "site", "analyte", "unit", "sex", "age_from_months", "age_to_months", "lln", "uln", "source",
+                  "valid_from", "valid_to", "created_at"]
+        read_only_fields = ["valid_to", "created_at"]
+
+
+class ReferenceRangeViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                            viewsets.GenericViewSet):
+    """The laboratory reference ranges of the user's sites (LLN/ULN per analyte, sex and age band in months). A site
+    administrator records a new version (POST); it closes the current one of the same analyte, sex and age band
+    (``valid_to``). Ranges are never edited or deleted (docs/labs.md)."""
+
+    serializer_class = ReferenceRangeSerializer
+    permission_classes = [permissions.IsAuthenticated]
+
+    def get_queryset(self):
+        return reference_ranges_for(self.request.user).order_by("id")
+
+    @idempotent_create
+    def create(self, request, *args, **kwargs):
+        return super().create(request, *args, **kwargs)
+
+    def perform_create(self, serializer):
+        data = {k: v for k, v in serializer.validated_data.items() if k != "site"}
+        serializer.instance = reference_range_record(site=serializer.validated_data["site"], data=data,
+                                                     acting_user=self.request.user)

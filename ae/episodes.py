@@ -8,7 +8,7 @@ and computed grades, and the episode's AE is updated in place from all its asses
 assessment grade (the clinician's where entered, else the computed one), onset = the first assessment's
 date, resolution = the first grade-0 assessment after the last positive one (while the latest is 0).
 
-ICANS is not a CTCAE v5.0 term (grading.md §1.3). Its episode is recorded as the CTCAE term
+ICANS is not a CTCAE v5.0 term (docs/grading.md). Its episode is recorded as the CTCAE term
 "Encephalopathy" (MedDRA 10014625, grades 1–5, one of the benchmark's neurotoxicity terms) with the
 verbatim term "ICANS" and grading_scale "astct_2019", so the grade's scale is never mistaken for CTCAE.
 """
@@ -30,12 +30,12 @@ from patients.models import Patient
 CRS_TERM = "Cytokine release syndrome"
 ICANS_TERM = "Encephalopathy"
 ICANS_VERBATIM = "ICANS"
-CRS_DATA_FIELDS = ("assessed_at", "temperature_c", "tocilizumab_or_steroids_given", "hypotension", "vasopressors",
+CRS_DATA_FIELDS = ("assessed_at", "temperature_c", "fever_masking_therapies", "hypotension", "vasopressors",
                    "oxygen_device", "oxygen_flow_l_min", "oxygen_fio2_percent", "entered_grade",
                    "grade_discrepancy_reason", "relatedness", "action_taken")
 ICANS_DATA_FIELDS = ("assessed_at", "developmental_delay", "tool", "score", "unable_to_perform", "consciousness",
-                     "seizure", "motor", "cerebral_edema", "entered_grade", "grade_discrepancy_reason",
-                     "relatedness", "action_taken")
+                     "seizure", "motor", "cerebral_edema", "other_cause_domains", "other_cause", "entered_grade",
+                     "grade_discrepancy_reason", "relatedness", "action_taken")
 #: Highest grade a bedside assessment may carry; a death (grade 5) is recorded on the AE with outcome Fatal.
 MAX_ASSESSMENT_GRADE = 4
 
@@ -48,13 +48,15 @@ def crs_grades(data: dict[str, Any], *, had_crs_before: bool) -> dict[str, Any]:
     """ASTCT 2019, CTCAE v5.0 and Lee 2014 grades of one CRS assessment, as CRSAssessment field values.
 
     ``data`` holds the CRSAssessment criteria (temperature_c °C, oxygen_flow_l_min L/min, oxygen_fio2_percent %,
-    vasopressors as agent names). ``had_crs_before`` (an earlier assessment of the episode was positive)
-    enables the ASTCT fever-masking rule after tocilizumab/steroids. CTCAE v5.0 and Lee 2014 grade hypoxia by
-    FiO2: with oxygen given and no FiO2 they are undetermined (None) unless other criteria already set a grade
-    hypoxia could not exceed; Lee 2014 with exactly one vasopressor is undetermined (low vs high dose is not
-    recorded); only mechanical ventilation counts as Lee "ventilator support". Organ toxicities (Lee) and
-    "life-threatening consequences" (CTCAE grade 4) are not recorded here, so those grades are lower bounds
-    and the rationale says so. Raises ValidationError keyed by field for impossible input.
+    vasopressors as agent names, fever_masking_therapies as names from :data:`ae.grading.FEVER_MASKING_THERAPIES`).
+    ``had_crs_before`` (an earlier assessment of the episode was positive) enables the ASTCT fever-masking rule
+    after antipyretic or anticytokine therapy; without it a missing temperature is a ValidationError on
+    ``temperature_c`` (the ASTCT grade would be undetermined, and the bedside grade is never left open). CTCAE v5.0
+    and Lee 2014 grade hypoxia by FiO2: with oxygen given and no FiO2 they are undetermined (None) unless other
+    criteria already set a grade hypoxia could not exceed; Lee 2014 with exactly one vasopressor is undetermined
+    (low vs high dose is not recorded); only mechanical ventilation counts as Lee "ventilator support". Organ
+    toxicities (Lee) and "life-threatening consequences" (CTCAE grade 4) are not recorded here, so those grades are
+    lower bounds and the rationale says so. Raises ValidationError keyed by field for impossible input.
     """
     temperature = as_float(data.get("temperature_c"))
     agents = list(data.get("vasopressors") or [])
@@ -63,7 +65,7 @@ def crs_grades(data: dict[str, Any], *, had_crs_before: bool) -> dict[str, Any]:
     fio2 = as_float(data.get("oxygen_fio2_percent"))
     try:
         astct = grading.grade_crs_astct(
-            temperature_c=temperature, tocilizumab_or_steroids_given=bool(data.get("tocilizumab_or_steroids_given")),
+            temperature_c=temperature, fever_masking_therapies=list(data.get("fever_masking_therapies") or []),
             had_crs_before=had_crs_before, hypotension=bool(data.get("hypotension")), vasopressors=agents,
             oxygen_device=device, oxygen_flow_l_min=flow)
         ctcae = grading.grade_crs_ctcae_v5(temperature_c=temperature, hypotension=bool(data.get("hypotension")),
@@ -73,6 +75,9 @@ def crs_grades(data: dict[str, Any], *, had_crs_before: bool) -> dict[str, Any]:
                                         ventilator_support=device == "mechanical_ventilation")
     except grading.GradingInputError as exc:
         raise ValidationError({exc.field: exc.message}) from exc
+    if astct.grade is None:  # only a missing temperature leaves it open (ASTCT needs fever unless masked)
+        raise ValidationError({"temperature_c": "Record the temperature: without it the ASTCT 2019 grade is "
+                                                f"undetermined. {astct.rationale}"})
     oxygen_unknown_fio2 = device != "none" and fio2 is None
     ctcae_grade, ctcae_why = ctcae.grade, ctcae.rationale + " Life-threatening consequences (grade 4) not assessed."
     if oxygen_unknown_fio2 and ctcae.grade is not None and ctcae.grade < 3:
@@ -105,7 +110,8 @@ def icans_grade_fields(data: dict[str, Any], *, patient: Patient) -> dict[str, A
 
     ``data``: tool ("ICE"/"CAPD", or empty for the default from the patient's age at ``assessed_at`` and
     ``developmental_delay``), score (ICE 0–10 or CAPD total 0–32) or unable_to_perform, and the domains of
-    :func:`ae.grading.grade_icans`. Raises ValidationError keyed by field (``score`` for the score).
+    :func:`ae.grading.grade_icans`, other_cause_domains (excluded from the grade) with other_cause (the cause, required
+    with them). Raises ValidationError keyed by field (``score`` for the score).
     """
     on = timezone.localtime(data["assessed_at"]).date()
     tool = data.get("tool") or grading.default_icans_tool(age_in_years(patient.birth_month, on),
@@ -116,10 +122,14 @@ def icans_grade_fields(data: dict[str, Any], *, patient: Patient) -> dict[str, A
             tool=tool, ice_score=score if tool == "ICE" else None, capd_score=score if tool == "CAPD" else None,
             unable_to_perform=bool(data.get("unable_to_perform")),
             consciousness=data.get("consciousness") or "normal", seizure=data.get("seizure") or "none",
-            motor=data.get("motor") or "none", cerebral_edema=data.get("cerebral_edema") or "none")
+            motor=data.get("motor") or "none", cerebral_edema=data.get("cerebral_edema") or "none",
+            other_cause_domains=list(data.get("other_cause_domains") or []))
     except grading.GradingInputError as exc:
         field = "score" if exc.field in ("ice_score", "capd_score") else exc.field
         raise ValidationError({field: exc.message}) from exc
+    if data.get("other_cause_domains") and not (data.get("other_cause") or "").strip():
+        raise ValidationError({"other_cause": "Name the other cause (e.g. sedation with midazolam) of the findings "
+                                              "excluded from the ICANS grade."})
     return {"tool": tool, "grade": result.grade, "rationale": result.rationale}
 
 

@@ -8,7 +8,7 @@ from typing import Any, cast
 from django import forms
 from django.utils import timezone
 
-from ae import grading, lab_units, synonyms
+from ae import grading, lab_units, selectors, synonyms
 from ae.models import AdverseEvent, CTCAETerm
 from core.text import MAX_REASON_CHARS
 from patients.models import Patient, TreatmentCycle
@@ -94,9 +94,23 @@ class AdverseEventForm(forms.ModelForm):
         limit_to_cycles_of(self.fields["cycle"], patient)
         self.fields["term"].widget.attrs.update({"list": "ctcae-terms", "autocomplete": "off",
                                                  "data-term-picker": "1", "autofocus": True})
-        if self.instance.computed_grade is None:  # only events graded from bedside assessments carry one
+        if self.instance.pk is None:  # a new event: Fever / Febrile neutropenia are graded from these
+            self.fields["temperature_c"] = forms.DecimalField(
+                label="Highest temperature (°C)", required=False, max_digits=3, decimal_places=1, min_value=25,
+                max_value=45, widget=forms.NumberInput(attrs={"step": "0.1", "inputmode": "decimal"}),
+                help_text="For Fever and Febrile neutropenia: the grade is computed (CTCAE v5.0), and checked against "
+                          "the patient's ANC of the onset day or the two days before.")
+            self.fields["hours_above_40"] = forms.DecimalField(
+                label="Hours above 40.0 °C", required=False, min_value=0, max_digits=5, decimal_places=1,
+                help_text="Fever above 40.0 °C: grade 3 for 24 h or less, grade 4 beyond.")
+            self.fields["sustained_38_over_1h"] = forms.NullBooleanField(
+                label="38.0 °C or more for over an hour", required=False,
+                help_text="Febrile neutropenia with a single temperature of 38.0-38.3 °C.")
+        self.computed: dict[str, Any] = {}
+        fever_entered = "temperature_c" in self.fields and bool(str(self.data.get("temperature_c") or "").strip())
+        if self.instance.computed_grade is None and not fever_entered:  # only computed grades need the reason
             del self.fields["grade_discrepancy_reason"]
-        else:
+        elif self.instance.computed_grade is not None:
             self.fields["grade"].help_text = (f"Computed: grade {self.instance.computed_grade} — "
                                               f"{self.instance.computed_rationale}")
 
@@ -123,11 +137,50 @@ class AdverseEventForm(forms.ModelForm):
         if not cleaned.get("after_cycle_follow_up"):
             cleaned["follow_up_reason"] = ""
         term = cleaned.get("term")
+        if (term is not None and term.term in FEVER_TERMS and cleaned.get("temperature_c") is not None
+                and self.instance.pk is None):  # a new event; an edit keeps the grade it has
+            self._grade_fever(cleaned, term)
         typed = " ".join((self["term"].data or "").split())
         if (term is not None and typed.casefold() != term.term.casefold()
                 and not (cleaned.get("verbatim_term") or "").strip()):
             cleaned["verbatim_term"] = typed
         return cleaned
+
+
+    def _grade_fever(self, cleaned: dict[str, Any], term: CTCAETerm) -> None:
+        """CTCAE v5.0 Fever / Febrile neutropenia from the temperature and the recent ANC: a term that the recent ANC
+        contradicts is an error that names the right term; otherwise the computed grade and its rationale go to
+        ``self.computed`` (saved on the event, so a different grade needs its reason: the grade query)."""
+        onset = cleaned.get("onset_date") or timezone.localdate()
+        anc = selectors.recent_anc(patient=self.instance.patient, on=onset)
+        hours = cleaned.get("hours_above_40")
+        try:
+            result = grading.grade_fever_episode(
+                temperature_c=float(cleaned["temperature_c"]), hours_above_40=None if hours is None else float(hours),
+                anc=None if anc is None else float(anc.value), anc_unit=None if anc is None else anc.unit,
+                sustained_38_over_1h=cleaned.get("sustained_38_over_1h"))
+        except grading.GradingInputError as exc:
+            self.add_error(exc.field if exc.field in self.fields else None, exc.message)
+            return
+        anc_text = ("no ANC recorded on the onset day or the two days before" if anc is None else
+                    f"ANC {lab_units.number(anc.value)} {lab_units.unit_label(anc.unit)} of "
+                    f"{timezone.localtime(anc.collected_at):%d %b %Y %H:%M}")
+        if result.ctcae_term != term.term:
+            self.add_error("term", f"{result.ctcae_term} by CTCAE v5.0, not {term.term} ({anc_text}): "
+                                   f"{result.rationale}")
+            return
+        if result.grade is None:
+            return  # undetermined: the grade stays the clinician's, with nothing to compare it with
+        self.computed = {"computed_grade": result.grade,
+                         "computed_rationale": f"CTCAE v5.0 {result.ctcae_term} ({anc_text}): {result.rationale}"}
+        grade = cleaned.get("grade")
+        reason = (cleaned.get("grade_discrepancy_reason") or "").strip()
+        if grade is not None and grade != result.grade and not reason:
+            self.add_error("grade_discrepancy_reason", f"Your grade {grade} differs from the computed grade "
+                                                       f"{result.grade} ({result.rationale}): give the reason.")
+
+
+FEVER_TERMS = (grading.FEVER_TERM, grading.FEBRILE_NEUTROPENIA_TERM)
 
 
 class AdverseEventEditForm(AdverseEventForm):
@@ -225,7 +278,11 @@ class CRSAssessmentForm(_AssessmentForm):
     temperature_c = forms.DecimalField(label="Temperature (°C)", required=False, max_digits=3, decimal_places=1,
                                        min_value=25, max_value=45,
                                        widget=forms.NumberInput(attrs={"step": "0.1", "inputmode": "decimal"}))
-    tocilizumab_or_steroids_given = forms.BooleanField(label="Tocilizumab or corticosteroids given", required=False)
+    fever_masking_therapies = forms.MultipleChoiceField(
+        label="Antipyretic or anticytokine therapy given", required=False, widget=forms.CheckboxSelectMultiple,
+        choices=[(t, grading.FEVER_MASKING_LABELS[t].capitalize()) for t in grading.FEVER_MASKING_OFFERED],
+        help_text="After CRS was diagnosed, any of these can mask fever: the grade then follows hypotension and "
+                  "hypoxia (ASTCT 2019).")
     hypotension = forms.BooleanField(required=False)
     vasopressors = forms.MultipleChoiceField(
         required=False, widget=forms.CheckboxSelectMultiple,
@@ -252,14 +309,21 @@ class ICANSAssessmentForm(_AssessmentForm):
                                max_value=grading.CAPD_MAX)
     unable_to_perform = forms.BooleanField(label="Unable to perform the ICE/CAPD", required=False)
     consciousness = forms.ChoiceField(label="Level of consciousness",
-                                      choices=[(v, v.replace("_", " ").capitalize())
-                                               for v in grading.CONSCIOUSNESS_LEVELS])
+                                      choices=list(grading.CONSCIOUSNESS_LABELS.items()),
+                                      help_text="A drowsy child who awakens spontaneously is grade 1; a fully alert "
+                                                "child is grade 0.")
     seizure = forms.ChoiceField(choices=[(v, v.replace("_", " ").capitalize()) for v in grading.SEIZURE_LEVELS])
     motor = forms.ChoiceField(label="Motor findings",
                               choices=[(v, v.replace("_", " ").capitalize()) for v in grading.MOTOR_LEVELS])
     cerebral_edema = forms.ChoiceField(label="Raised ICP / cerebral edema",
                                        choices=[(v, v.replace("_", " ").capitalize())
                                                 for v in grading.CEREBRAL_EDEMA_LEVELS])
+    other_cause_domains = forms.MultipleChoiceField(
+        label="Findings attributable to another cause", required=False, widget=forms.CheckboxSelectMultiple,
+        choices=[(d, d.replace("_", " ").capitalize()) for d in grading.ICANS_DOMAINS],
+        help_text="Excluded from the ICANS grade (ASTCT 2019), e.g. depressed consciousness under sedation.")
+    other_cause = forms.CharField(label="The other cause", required=False, max_length=500,
+                                  help_text="Required when a finding is excluded, e.g. 'midazolam sedation'.")
 
 
 def _unit_choices() -> list[tuple[str, str]]:

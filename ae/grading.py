@@ -1,11 +1,16 @@
-"""Bedside grading rules for CRS, ICANS and CTCAE v5.0 lab toxicities (pure functions, no Django models).
+"""Bedside grading rules for CRS, ICANS, fever and CTCAE v5.0 lab toxicities (pure functions, no Django models).
 
-Sources are summarised in ``/work/shared/reference/grading.md`` (section numbers below refer to it):
+Primary sources (the rule tables, the boundary semantics and every reading we had to choose are in
+``docs/grading.md``):
 
-* ASTCT 2019 consensus CRS and ICANS grading (Lee DW, Santomasso BD, Locke FL, et al.
-  Biol Blood Marrow Transplant 2019;25(4):625-638), grading.md §2.1-2.4.
-* NCI CTCAE v5.0 "Cytokine release syndrome" (grading.md §1.3/1.4) and lab terms (§3.1).
-* Lee 2014 CRS grading (Lee DW et al. Blood 2014;124(2):188-195), grading.md §2.5.
+* ASTCT 2019 consensus CRS and ICANS grading: Lee DW, Santomasso BD, Locke FL, et al. ASTCT consensus grading
+  for cytokine release syndrome and neurologic toxicity associated with immune effector cells.
+  Biol Blood Marrow Transplant 2019;25(4):625-638, doi:10.1016/j.bbmt.2018.12.758 (CRS table and its
+  footnotes; ICANS tables for adults/children >= 12 y with the ICE score and for children < 12 y with the CAPD).
+* NCI Common Terminology Criteria for Adverse Events (CTCAE) v5.0, 27 Nov 2017: "Cytokine release syndrome",
+  "Fever", "Febrile neutropenia" and the lab terms; CTCAE v4.03 (14 Jun 2010) "Cytokine release syndrome" as
+  NCI's "CTCAE v4.0 to v5.0 Mapping" sheet of the v5.0 workbook reproduces it.
+* Lee 2014 CRS grading: Lee DW, Gardner R, Porter DL, et al. Blood 2014;124(2):188-195, Table 2.
 
 Every function returns a :class:`Grade` whose ``rationale`` names the criterion that set the grade, and
 raises :class:`GradingInputError` (a ``ValueError`` carrying the offending input's name in ``field``) for
@@ -25,6 +30,7 @@ ASTCT_SCALE = "ASTCT 2019"
 ASTCT_VERSION = "2019"
 CTCAE_SCALE = "CTCAE"
 CTCAE_VERSION = "5.0"
+CTCAE_V4_VERSION = "4.03"
 LEE_SCALE = "Lee 2014"
 LEE_VERSION = "2014"
 
@@ -33,8 +39,19 @@ LOW_FLOW_MAX_L_MIN = 6.0  # ASTCT footnote: low flow = <= 6 L/min, high flow = >
 FIO2_THRESHOLD_PERCENT = 40.0  # CTCAE v5.0 CRS and Lee 2014: < 40 % vs >= 40 % O2
 PLAUSIBLE_TEMPERATURE_C = (25.0, 45.0)  # outside this range the input is treated as a typing error
 
+#: Therapies that can mask fever (ASTCT 2019 CRS footnote: "antipyretic or anticytokine therapy such as
+#: tocilizumab or steroids"). "tocilizumab_or_corticosteroid" is the value assessments recorded before the
+#: therapy was recorded by name (which one is unknown); it is not offered for new entries.
+FEVER_MASKING_THERAPIES = ("antipyretic", "tocilizumab", "other_anticytokine", "corticosteroid",
+                           "tocilizumab_or_corticosteroid")
+FEVER_MASKING_OFFERED = FEVER_MASKING_THERAPIES[:4]
+FEVER_MASKING_LABELS = {"antipyretic": "antipyretic (e.g. paracetamol, ibuprofen)",
+                        "tocilizumab": "tocilizumab (anticytokine)",
+                        "other_anticytokine": "other anticytokine (e.g. anakinra, siltuximab)",
+                        "corticosteroid": "corticosteroid (e.g. dexamethasone)",
+                        "tocilizumab_or_corticosteroid": "tocilizumab or corticosteroid (not recorded which)"}
 VASOPRESSORS = frozenset({"norepinephrine", "epinephrine", "dopamine", "phenylephrine", "vasopressin"})
-# ASTCT 2019 oxygen support (grading.md §2.1). Nasal cannulas are graded by flow, the rest by device.
+# ASTCT 2019 CRS table, hypoxia row and footnote (low flow <= 6 L/min): nasal cannulas by flow, the rest by device.
 OXYGEN_DEVICES = ("none", "blow_by", "nasal_cannula", "high_flow_nasal_cannula", "facemask", "non_rebreather",
                   "venturi", "cpap", "bipap", "mechanical_ventilation")
 _OXYGEN_DEVICE_GRADE = {"none": 0, "blow_by": 2, "facemask": 3, "non_rebreather": 3, "venturi": 3,
@@ -45,7 +62,15 @@ CONSCIOUSNESS_LEVELS = ("normal", "awakens_spontaneously", "awakens_to_voice", "
 SEIZURE_LEVELS = ("none", "rapid_resolving_or_eeg_treated", "prolonged_or_repetitive")
 MOTOR_LEVELS = ("none", "deep_focal_weakness")
 CEREBRAL_EDEMA_LEVELS = ("none", "focal", "diffuse_or_signs")
-_CONSCIOUSNESS_GRADE = {"normal": 0, "awakens_spontaneously": 0, "awakens_to_voice": 2, "awakens_to_tactile": 3,
+#: How each level is shown: "normal" is a fully alert patient (no depressed level of consciousness, grade 0).
+CONSCIOUSNESS_LABELS = {"normal": "Alert (normal)", "awakens_spontaneously": "Awakens spontaneously",
+                        "awakens_to_voice": "Awakens to voice",
+                        "awakens_to_tactile": "Awakens only to tactile stimulus",
+                        "unarousable": "Unarousable, or needs vigorous or repetitive tactile stimuli; stupor or coma"}
+#: The ICANS domains a finding can be attributed to another cause in (ASTCT 2019 ICANS table footnote: the grade
+#: is "determined by the most severe event ... not attributable to any other cause").
+ICANS_DOMAINS = ("encephalopathy_score", "consciousness", "seizure", "motor", "cerebral_edema")
+_CONSCIOUSNESS_GRADE = {"normal": 0, "awakens_spontaneously": 1, "awakens_to_voice": 2, "awakens_to_tactile": 3,
                         "unarousable": 4}
 _SEIZURE_GRADE = {"none": 0, "rapid_resolving_or_eeg_treated": 3, "prolonged_or_repetitive": 4}
 _MOTOR_GRADE = {"none": 0, "deep_focal_weakness": 4}
@@ -122,29 +147,50 @@ def _temperature(temperature_c: float | None) -> float | None:
 # --------------------------------------------------------------------------------------------- CRS
 
 
-def grade_crs_astct(*, temperature_c: float | None = None, tocilizumab_or_steroids_given: bool = False,
+def _masking_set(therapies: Iterable[str] | None) -> frozenset[str]:
+    if isinstance(therapies, str):
+        raise GradingInputError("fever_masking_therapies", "must be a list of therapy names, not a string")
+    given = frozenset(therapies or ())
+    unknown = sorted(given - frozenset(FEVER_MASKING_THERAPIES))
+    if unknown:
+        raise GradingInputError("fever_masking_therapies", f"unknown therapy {', '.join(unknown)}; expected "
+                                                           f"{', '.join(FEVER_MASKING_THERAPIES)}")
+    return given
+
+
+def _therapy_text(therapies: frozenset[str]) -> str:
+    return ", ".join(FEVER_MASKING_LABELS[t] for t in FEVER_MASKING_THERAPIES if t in therapies)
+
+
+def grade_crs_astct(*, temperature_c: float | None = None, fever_masking_therapies: Iterable[str] | None = None,
                     had_crs_before: bool = False, hypotension: bool = False,
                     vasopressors: Iterable[str] | None = None, oxygen_device: str = "none",
                     oxygen_flow_l_min: float | None = None, death_due_to_crs: bool = False) -> Grade:
-    """ASTCT 2019 consensus CRS grade (grading.md §2.1).
+    """ASTCT 2019 consensus CRS grade (Lee et al. BBMT 2019;25:625, CRS table and footnotes).
 
-    Units: ``temperature_c`` in degrees Celsius (25-45 accepted); ``oxygen_flow_l_min`` in L/min (>= 0).
-    ``vasopressors`` are agent names from :data:`VASOPRESSORS` (duplicates count once);
-    ``oxygen_device`` is one of :data:`OXYGEN_DEVICES`.
+    Units: ``temperature_c`` in degrees Celsius (25-45 accepted; None = not recorded); ``oxygen_flow_l_min`` in
+    L/min (>= 0). ``vasopressors`` are agent names from :data:`VASOPRESSORS` (duplicates count once);
+    ``oxygen_device`` is one of :data:`OXYGEN_DEVICES`; ``fever_masking_therapies`` are the therapies given that
+    can mask fever, from :data:`FEVER_MASKING_THERAPIES` (antipyretic, tocilizumab, other anticytokine,
+    corticosteroid).
 
-    Rules: fever is >= 38.0 degrees C; once a patient has had CRS and received tocilizumab or steroids, fever is
-    no longer required (footnote: antipyretic/anticytokine therapy masks fever). Without fever the ASTCT
-    CRS criteria are not met (grade 0). Hypotension: not requiring vasopressors = 2; one vasopressor with or
-    without vasopressin = 3; multiple vasopressors excluding vasopressin = 4 (footnote: vasopressin does not
-    count). A vasopressor implies hypotension. Hypoxia: blow-by or nasal cannula <= 6 L/min = 2; nasal cannula
-    > 6 L/min, facemask, non-rebreather, Venturi = 3; CPAP, BiPAP, mechanical ventilation = 4. The grade is
-    set by the more severe of hypotension and hypoxia (tie-break footnote); fever alone = 1; death due to
-    CRS = 5.
+    Rules: fever is >= 38.0 degrees C. Footnote: "in patients who have CRS then receive antipyretic or anticytokine
+    therapy such as tocilizumab or steroids, fever is no longer required to grade subsequent CRS severity" — so
+    once the episode has had CRS (``had_crs_before``) and any masking therapy was given, grading is driven by
+    hypotension and hypoxia. Without fever (and no masking) the ASTCT CRS criteria are not met (grade 0); a
+    temperature that was not recorded (None) without masking makes the grade undetermined (None) unless death
+    decides it: the rationale gives the grade with and without fever. Hypotension: not requiring vasopressors
+    = 2; one vasopressor with or without vasopressin = 3; multiple vasopressors excluding vasopressin = 4
+    (footnote). A vasopressor implies hypotension. Hypoxia: blow-by or nasal cannula <= 6 L/min = 2; nasal
+    cannula > 6 L/min, facemask, non-rebreather, Venturi = 3; CPAP, BiPAP, mechanical ventilation = 4. The
+    grade is set by the more severe of hypotension and hypoxia (tie-break footnote); fever alone = 1; death
+    due to CRS = 5.
 
-    Raises GradingInputError for an unknown agent or device, a negative flow, a nasal cannula without a
-    flow, a flow with device "none", or an implausible temperature.
+    Raises GradingInputError for an unknown agent, therapy or device, a negative flow, a nasal cannula without
+    a flow, a flow with device "none", or an implausible temperature.
     """
     temperature = _temperature(temperature_c)
+    therapies = _masking_set(fever_masking_therapies)
     agents = _vasopressor_set(vasopressors)
     device = _choice("oxygen_device", oxygen_device, OXYGEN_DEVICES)
     flow = _finite("oxygen_flow_l_min", oxygen_flow_l_min, minimum=0.0)
@@ -156,14 +202,6 @@ def grade_crs_astct(*, temperature_c: float | None = None, tocilizumab_or_steroi
 
     if death_due_to_crs:
         return Grade(5, ASTCT_SCALE, ASTCT_VERSION, "Grade 5: death due to CRS.")
-
-    fever = temperature is not None and temperature >= FEVER_C
-    masked = had_crs_before and tocilizumab_or_steroids_given
-    if not fever and not masked:
-        shown = "not recorded" if temperature is None else f"{temperature:g} °C"
-        return Grade(0, ASTCT_SCALE, ASTCT_VERSION,
-                     f"ASTCT CRS criteria not met: no fever >= 38.0 °C (temperature {shown}) and fever is not "
-                     "masked by tocilizumab/steroids after earlier CRS.")
 
     # Hypotension domain.
     counted = agents - {"vasopressin"}
@@ -195,13 +233,31 @@ def grade_crs_astct(*, temperature_c: float | None = None, tocilizumab_or_steroi
                    3: f"hypoxia requiring {device.replace('_', ' ')} oxygen",
                    4: f"hypoxia requiring positive pressure ({device.replace('_', ' ')})"}.get(oxy_g, "")
 
-    fever_why = f"fever {temperature:g} °C" if fever else "fever masked by tocilizumab/steroids after earlier CRS"
+    fever = temperature is not None and temperature >= FEVER_C
+    masked = had_crs_before and bool(therapies)
+    if not fever and not masked:
+        with_fever = max(1, hypo_g, oxy_g)
+        if temperature is None:
+            return Grade(None, ASTCT_SCALE, ASTCT_VERSION,
+                         f"Undetermined: temperature not recorded. ASTCT CRS needs fever >= 38.0 °C: grade "
+                         f"{with_fever} with fever, 0 without (fever is waived only after CRS was diagnosed and "
+                         "antipyretic or anticytokine therapy was given).")
+        why = (f"no fever >= 38.0 °C (temperature {temperature:g} °C)")
+        if therapies:
+            why += (f"; {_therapy_text(therapies)} was given, but fever is waived only in patients who already "
+                    "had CRS")
+        else:
+            why += " and no antipyretic or anticytokine therapy after earlier CRS masks it"
+        return Grade(0, ASTCT_SCALE, ASTCT_VERSION, f"ASTCT CRS criteria not met: {why}.")
+
+    fever_why = f"fever {temperature:g} °C" if fever else (
+        f"fever not required: earlier CRS treated with {_therapy_text(therapies)}, which can mask fever")
     if hypo_g == 0 and oxy_g == 0:
         if fever:
             return Grade(1, ASTCT_SCALE, ASTCT_VERSION, f"Grade 1: {fever_why} without hypotension or hypoxia.")
         return Grade(0, ASTCT_SCALE, ASTCT_VERSION,
-                     "Grade 0: fever masked by tocilizumab/steroids but no hypotension or hypoxia "
-                     "(no grade in the paper; treated as resolved).")
+                     f"Grade 0: {fever_why}, and no hypotension or hypoxia (no grade in the paper; treated as "
+                     "resolved).")
     grade = max(hypo_g, oxy_g)
     if hypo_g == oxy_g:
         why = f"{hypo_why} and {oxy_why}"
@@ -210,13 +266,13 @@ def grade_crs_astct(*, temperature_c: float | None = None, tocilizumab_or_steroi
         other = oxy_why if hypo_g > oxy_g else hypo_why
         if other:
             why += f" (more severe than {other}; the worse event sets the grade)"
-    return Grade(grade, ASTCT_SCALE, ASTCT_VERSION, f"Grade {grade}: {fever_why} with {why}.")
+    return Grade(grade, ASTCT_SCALE, ASTCT_VERSION, f"Grade {grade}: {fever_why}; {why}.")
 
 
 def grade_crs_ctcae_v5(*, temperature_c: float | None = None, hypotension: bool = False,
                        vasopressors: Iterable[str] | None = None, oxygen_fio2_percent: float | None = None,
                        life_threatening_urgent_intervention: bool = False, death_due_to_crs: bool = False) -> Grade:
-    """CTCAE v5.0 "Cytokine release syndrome" (MedDRA 10052015; grading.md §1.3/1.4).
+    """CTCAE v5.0 "Cytokine release syndrome" (MedDRA 10052015; NCI CTCAE v5.0, 27 Nov 2017).
 
     Units: ``temperature_c`` degrees Celsius; ``oxygen_fio2_percent`` is the delivered FiO2 in percent
     (21-100; None or 21 = room air, no hypoxia). ``vasopressors`` as in :func:`grade_crs_astct`.
@@ -225,7 +281,8 @@ def grade_crs_ctcae_v5(*, temperature_c: float | None = None, hypotension: bool 
     fluids or hypoxia responding to < 40 % O2; grade 3 hypotension managed with a pressor (any agent, more
     than one is still grade 3 unless judged life-threatening) or hypoxia requiring >= 40 % O2; grade 4
     life-threatening consequences, urgent intervention indicated (explicit clinical input); grade 5 death.
-    The worst criterion met sets the grade.
+    The worst criterion met sets the grade. With nothing above grade 0 and no temperature recorded the grade is
+    undetermined (None): fever alone would make it grade 1.
     """
     temperature = _temperature(temperature_c)
     agents = _vasopressor_set(vasopressors)
@@ -245,7 +302,11 @@ def grade_crs_ctcae_v5(*, temperature_c: float | None = None, hypotension: bool 
         return Grade(2, *ctcae, f"Grade 2: {'; '.join(parts)}.")
     if temperature is not None and temperature >= FEVER_C:
         return Grade(1, *ctcae, f"Grade 1: fever {temperature:g} °C with or without constitutional symptoms.")
-    return Grade(0, *ctcae, "Grade 0: no fever, hypotension, hypoxia or life-threatening consequences.")
+    if temperature is None:
+        return Grade(None, *ctcae, "Undetermined: temperature not recorded (grade 1 with fever >= 38.0 °C, 0 "
+                                   "without); no hypotension, hypoxia or life-threatening consequences.")
+    return Grade(0, *ctcae, f"Grade 0: no fever ({temperature:g} °C), hypotension, hypoxia or life-threatening "
+                            "consequences.")
 
 
 def grade_crs_lee2014(*, temperature_c: float | None = None, constitutional_symptoms: bool = False,
@@ -253,7 +314,7 @@ def grade_crs_lee2014(*, temperature_c: float | None = None, constitutional_symp
                       high_dose_or_multiple_pressors: bool = False, oxygen_fio2_percent: float | None = None,
                       ventilator_support: bool = False, organ_toxicity_grade: int = 0,
                       organ_toxicity_is_transaminitis: bool = False, death_due_to_crs: bool = False) -> Grade:
-    """Lee 2014 CRS grade (Blood 2014;124:188-195; grading.md §2.5).
+    """Lee 2014 CRS grade (Lee DW et al. Blood 2014;124(2):188-195, Table 2).
 
     Units: ``temperature_c`` degrees Celsius; ``oxygen_fio2_percent`` FiO2 in percent (21-100; None or 21 =
     no oxygen requirement). ``organ_toxicity_grade`` is the worst CRS-associated organ toxicity by CTCAE
@@ -265,7 +326,8 @@ def grade_crs_lee2014(*, temperature_c: float | None = None, constitutional_symp
     FiO2, hypotension requiring high-dose or multiple vasopressors (``high_dose_or_multiple_pressors``, the
     high-dose table itself is not encoded; two or more distinct agents count as multiple), grade 3 organ
     toxicity or grade 4 transaminitis. Grade 4: ventilator support or grade 4 organ toxicity other than
-    transaminitis. Grade 5: death. Highest criterion met wins.
+    transaminitis. Grade 5: death. Highest criterion met wins. With nothing above grade 0 and no temperature
+    recorded the grade is undetermined (None).
 
     Raises GradingInputError when ``high_dose_or_multiple_pressors`` is set without any vasopressor, or
     for an organ toxicity grade outside 0-4.
@@ -308,14 +370,18 @@ def grade_crs_lee2014(*, temperature_c: float | None = None, constitutional_symp
         what = f"fever {temperature:g} °C" if temperature is not None and temperature >= FEVER_C else (
             "constitutional symptoms" if constitutional_symptoms else "grade 1 organ toxicity")
         return Grade(1, *lee, f"Grade 1: symptoms not life-threatening, symptomatic treatment only ({what}).")
-    return Grade(0, *lee, "Grade 0: no CRS symptoms.")
+    if temperature is None:
+        return Grade(None, *lee, "Undetermined: temperature not recorded (grade 1 with fever, 0 without); no other "
+                                 "CRS symptom recorded.")
+    return Grade(0, *lee, f"Grade 0: no CRS symptoms (temperature {temperature:g} °C).")
 
 
 # ------------------------------------------------------------------------------------------- ICANS
 
 
 def default_icans_tool(age_years: float, developmental_delay: bool = False) -> str:
-    """The ASTCT 2019 default ICANS encephalopathy tool (grading.md §2.4).
+    """The ASTCT 2019 default ICANS encephalopathy tool (Lee et al. BBMT 2019;25:625, ICANS grading
+    for children).
 
     ``age_years`` in years (>= 0). Returns "ICE" for age >= 12 without developmental delay, else "CAPD"
     (the paper: CAPD for children < 12 y and for older patients with baseline developmental delay).
@@ -335,30 +401,53 @@ def _score(field: str, value: int | None, maximum: int) -> int | None:
 
 
 def grade_icans(*, tool: str, ice_score: int | None = None, capd_score: int | None = None,
-                unable_to_perform: bool = False, consciousness: str = "normal", seizure: str = "none",
-                motor: str = "none", cerebral_edema: str = "none", death: bool = False) -> Grade:
-    """ASTCT 2019 ICANS grade (grading.md §2.3 adults/children >= 12 with ICE, §2.4 children with CAPD).
+                unable_to_perform: bool = False, consciousness: str | None = "normal", seizure: str | None = "none",
+                motor: str | None = "none", cerebral_edema: str | None = "none", death: bool = False,
+                other_cause_domains: Iterable[str] | None = None) -> Grade:
+    """ASTCT 2019 ICANS grade (Lee et al. BBMT 2019;25:625: ICANS table for adults and children >= 12 y with the
+    ICE score, and for children < 12 y with the CAPD).
 
     ``tool`` is "ICE" (score 0-10 points) or "CAPD" (total 0-32 points; item scores are not stored here).
     Exactly one of a score for the chosen tool or ``unable_to_perform`` must be given.
+    A domain given as None was not assessed: the grade is then undetermined (None) unless the assessed domains
+    already give grade 4. ``other_cause_domains`` lists the domains (:data:`ICANS_DOMAINS`) whose finding the
+    clinician attributes to another cause (e.g. depressed consciousness under sedation): they are excluded from
+    the grade (footnotes: the grade is the most severe event "not attributable to any other cause"; depressed
+    level of consciousness "should be attributable to no other cause (e.g., no sedating medication)") and the
+    rationale names them.
 
     Domains (grade = worst domain, tie-break footnote): ICE 7-9 = 1, 3-6 = 2, 0-2 = 3 (ICE 0 while awake,
     e.g. global aphasia), 0 because unarousable (``unable_to_perform`` with consciousness "unarousable") = 4;
     unable to perform ICE while arousable counts as ICE 0 = 3. CAPD 1-8 = 1 (grade 2 only via consciousness
-    "awakens to voice"), >= 9 = 3, unable to perform CAPD = 4. Consciousness: awakens spontaneously does not
-    raise the grade on its own, awakens to voice = 2, only to tactile stimulus = 3, unarousable = 4. Seizure
-    resolving rapidly or EEG seizure resolving with intervention = 3, prolonged/repetitive = 4. Deep focal
-    motor weakness = 4. Focal edema = 3, diffuse edema or raised-ICP signs = 4. Death due to ICANS = 5.
-    Tremor, myoclonus and intracranial haemorrhage are deliberately not inputs (graded by CTCAE).
+    "awakens to voice"), >= 9 = 3, unable to perform CAPD = 4. Depressed level of consciousness: alert
+    ("normal") = 0, awakens spontaneously = 1, awakens to voice = 2, only to tactile stimulus = 3, unarousable
+    = 4. Seizure resolving rapidly or EEG seizure resolving with intervention = 3, prolonged/repetitive = 4.
+    Deep focal motor weakness = 4. Focal edema = 3, diffuse edema or raised-ICP signs = 4. Death due to ICANS
+    = 5. Tremor, myoclonus and intracranial haemorrhage are deliberately not inputs (graded by CTCAE).
 
-    Raises GradingInputError for an unknown tool or domain value, a score out of range, a score for the
-    other tool, a missing score, or a score together with ``unable_to_perform``.
+    Raises GradingInputError for an unknown tool, domain value or domain name, a score out of range, a score for
+    the other tool, a missing score, a score together with ``unable_to_perform``, or a domain attributed to
+    another cause that has no finding.
     """
     tool = _choice("tool", tool, ICANS_TOOLS)
+    # None = the domain was not assessed (not "normal"): the grade is undetermined if that domain could raise it.
+    not_assessed = [name for name, v in (("consciousness", consciousness), ("seizure", seizure), ("motor", motor),
+                                         ("cerebral_edema", cerebral_edema)) if v is None]
+    consciousness = "normal" if consciousness is None else consciousness
+    seizure = "none" if seizure is None else seizure
+    motor = "none" if motor is None else motor
+    cerebral_edema = "none" if cerebral_edema is None else cerebral_edema
     consciousness = _choice("consciousness", consciousness, CONSCIOUSNESS_LEVELS)
     seizure = _choice("seizure", seizure, SEIZURE_LEVELS)
     motor = _choice("motor", motor, MOTOR_LEVELS)
     cerebral_edema = _choice("cerebral_edema", cerebral_edema, CEREBRAL_EDEMA_LEVELS)
+    if isinstance(other_cause_domains, str):
+        raise GradingInputError("other_cause_domains", "must be a list of domain names, not a string")
+    excluded = frozenset(other_cause_domains or ())
+    unknown = sorted(excluded - frozenset(ICANS_DOMAINS))
+    if unknown:
+        raise GradingInputError("other_cause_domains", f"unknown domain(s) {', '.join(unknown)}; expected "
+                                                       f"{', '.join(ICANS_DOMAINS)}")
     ice = _score("ice_score", ice_score, ICE_MAX)
     capd = _score("capd_score", capd_score, CAPD_MAX)
     if tool == "ICE" and capd is not None:
@@ -376,37 +465,214 @@ def grade_icans(*, tool: str, ice_score: int | None = None, capd_score: int | No
     if death:
         return Grade(5, ASTCT_SCALE, ASTCT_VERSION, "Grade 5: death due to ICANS.")
 
-    domains: list[tuple[int, str]] = []
+    domains: list[tuple[str, int, str]] = []
     if tool == "ICE":
         if unable_to_perform:
             if consciousness == "unarousable":
-                domains.append((4, "ICE 0 because unarousable and unable to perform ICE"))
+                domains.append(("encephalopathy_score", 4, "ICE 0 because unarousable and unable to perform ICE"))
             else:
-                domains.append((3, "unable to perform ICE while arousable (scored as ICE 0 awake)"))
+                domains.append(("encephalopathy_score", 3,
+                                "unable to perform ICE while arousable (scored as ICE 0 awake)"))
         elif measured <= 2:
-            domains.append((3, f"ICE score {score} (0-2)"))
+            domains.append(("encephalopathy_score", 3, f"ICE score {score} (0-2)"))
         elif measured <= 6:
-            domains.append((2, f"ICE score {score} (3-6)"))
+            domains.append(("encephalopathy_score", 2, f"ICE score {score} (3-6)"))
         elif measured <= 9:
-            domains.append((1, f"ICE score {score} (7-9)"))
+            domains.append(("encephalopathy_score", 1, f"ICE score {score} (7-9)"))
     else:
         if unable_to_perform:
-            domains.append((4, "unable to perform CAPD"))
+            domains.append(("encephalopathy_score", 4, "unable to perform CAPD"))
         elif measured >= 9:
-            domains.append((3, f"CAPD score {score} (>= 9)"))
+            domains.append(("encephalopathy_score", 3, f"CAPD score {score} (>= 9)"))
         elif measured >= 1:
-            domains.append((1, f"CAPD score {score} (1-8)"))
-    domains.append((_CONSCIOUSNESS_GRADE[consciousness], f"depressed level of consciousness: "
-                                                         f"{consciousness.replace('_', ' ')}"))
-    domains.append((_SEIZURE_GRADE[seizure], f"seizure: {seizure.replace('_', ' ')}"))
-    domains.append((_MOTOR_GRADE[motor], "deep focal motor weakness"))
-    domains.append((_EDEMA_GRADE[cerebral_edema], f"cerebral edema: {cerebral_edema.replace('_', ' ')}"))
+            domains.append(("encephalopathy_score", 1, f"CAPD score {score} (1-8)"))
+    domains.append(("consciousness", _CONSCIOUSNESS_GRADE[consciousness],
+                    f"depressed level of consciousness: {consciousness.replace('_', ' ')}"))
+    domains.append(("seizure", _SEIZURE_GRADE[seizure], f"seizure: {seizure.replace('_', ' ')}"))
+    domains.append(("motor", _MOTOR_GRADE[motor], "deep focal motor weakness"))
+    domains.append(("cerebral_edema", _EDEMA_GRADE[cerebral_edema],
+                    f"cerebral edema: {cerebral_edema.replace('_', ' ')}"))
 
-    grade = max(g for g, _ in domains)
+    abnormal = {name for name, g, _ in domains if g > 0}
+    for name in sorted(excluded - abnormal):
+        raise GradingInputError("other_cause_domains", f"{name.replace('_', ' ')} is attributed to another cause "
+                                                       "but has no abnormal finding")
+    counted = [(g, why) for name, g, why in domains if name not in excluded]
+    set_aside = [why for name, g, why in domains if name in excluded]
+    note = (f" Excluded as attributable to another cause: {'; '.join(set_aside)}." if set_aside else "")
+    grade = max((g for g, _ in counted), default=0)
+    if not_assessed and grade < 4:  # each of these domains has a grade 4 cell
+        return Grade(None, ASTCT_SCALE, ASTCT_VERSION,
+                     f"Undetermined: {', '.join(d.replace('_', ' ') for d in not_assessed)} not assessed; grade "
+                     f"{grade} from the assessed domains, up to 4 with the others.{note}")
     if grade == 0:
-        return Grade(0, ASTCT_SCALE, ASTCT_VERSION, f"Grade 0: no ICANS domain abnormal ({tool} normal).")
-    worst = "; ".join(why for g, why in domains if g == grade)
-    return Grade(grade, ASTCT_SCALE, ASTCT_VERSION, f"Grade {grade} ({tool} tool): worst domain {worst}.")
+        return Grade(0, ASTCT_SCALE, ASTCT_VERSION,
+                     f"Grade 0: no ICANS domain abnormal that is not attributable to another cause ({tool}).{note}")
+    worst = "; ".join(why for g, why in counted if g == grade)
+    return Grade(grade, ASTCT_SCALE, ASTCT_VERSION, f"Grade {grade} ({tool} tool): worst domain {worst}.{note}")
+
+
+# ----------------------------------------------------------------------------- CTCAE v4.03 CRS
+
+
+def grade_crs_ctcae_v4(*, symptoms: bool = False, hypotension: bool = False,
+                       therapy_or_interruption_indicated: bool = False, prolonged_or_recurrent: bool = False,
+                       hospitalization_indicated: bool = False, vasopressors: Iterable[str] | None = None,
+                       ventilatory_support: bool = False, life_threatening: bool = False,
+                       death_due_to_crs: bool = False) -> Grade:
+    """CTCAE v4.03 "Cytokine release syndrome" (MedDRA 10052015; text as NCI's CTCAE v4.0 to v5.0 mapping sheet
+    reproduces it), the scale of the early blinatumomab trials.
+
+    Grade 1 "Mild reaction; infusion interruption not indicated; intervention not indicated" (``symptoms``);
+    grade 2 "Therapy or infusion interruption indicated but responds promptly to symptomatic treatment (e.g.,
+    antihistamines, NSAIDS, narcotics, IV fluids); prophylactic medications indicated for <=24 hrs"
+    (``therapy_or_interruption_indicated``; ``hypotension`` means hypotension treated with IV fluids and counts as
+    grade 2 — the text names IV fluids as a symptomatic treatment); grade 3 "Prolonged (e.g., not rapidly
+    responsive to symptomatic medication and/or brief interruption of infusion); recurrence of symptoms following
+    initial improvement; hospitalization indicated for clinical sequelae (e.g., renal impairment, pulmonary
+    infiltrates)" (``prolonged_or_recurrent``, ``hospitalization_indicated``); grade 4 "Life-threatening
+    consequences; pressor or ventilatory support indicated" (any vasopressor, ``ventilatory_support``,
+    ``life_threatening``); grade 5 death. A semicolon means "or"; the worst criterion met sets the grade. Fever is
+    not a criterion (nor in the v4.03 definition): unlike v5.0, an afebrile reaction is graded, and one pressor
+    is grade 4 (v5.0 and ASTCT: grade 3).
+    """
+    agents = _vasopressor_set(vasopressors)
+    v4 = (CTCAE_SCALE, CTCAE_V4_VERSION)
+    if death_due_to_crs:
+        return Grade(5, *v4, "Grade 5: death.")
+    g4 = ([f"pressor support indicated ({', '.join(sorted(agents))})"] if agents else []) + (
+        ["ventilatory support indicated"] if ventilatory_support else []) + (
+        ["life-threatening consequences"] if life_threatening else [])
+    if g4:
+        return Grade(4, *v4, f"Grade 4: {'; '.join(g4)}.")
+    g3 = (["prolonged or recurrent symptoms"] if prolonged_or_recurrent else []) + (
+        ["hospitalization indicated for clinical sequelae"] if hospitalization_indicated else [])
+    if g3:
+        return Grade(3, *v4, f"Grade 3: {'; '.join(g3)}.")
+    g2 = (["hypotension treated with IV fluids"] if hypotension else []) + (
+        ["therapy or infusion interruption indicated, responding promptly"] if therapy_or_interruption_indicated
+        else [])
+    if g2:
+        return Grade(2, *v4, f"Grade 2: {'; '.join(g2)}.")
+    if symptoms:
+        return Grade(1, *v4, "Grade 1: mild reaction; no infusion interruption or intervention indicated.")
+    return Grade(0, *v4, "Grade 0: no reaction recorded.")
+
+
+# ------------------------------------------------------------------------ fever, febrile neutropenia
+
+FEVER_TERM = "Fever"
+FEBRILE_NEUTROPENIA_TERM = "Febrile neutropenia"
+FN_ANC_BELOW = 1.0  # x 10^9/L: CTCAE v5.0 Febrile neutropenia "ANC <1000/mm3"
+FN_SINGLE_ABOVE_C = 38.3  # "a single temperature of >38.3 degrees C"
+FN_SUSTAINED_HOURS = 1.0  # "a sustained temperature of >=38 degrees C for more than one hour"
+
+
+def grade_fever(*, temperature_c: float, hours_above_40: float | None = None, death: bool = False) -> Grade:
+    """CTCAE v5.0 "Fever" (MedDRA 10016558): grade of the highest temperature.
+
+    ``temperature_c`` in degrees Celsius (25-45; required); ``hours_above_40`` how long it stayed > 40.0 °C (h).
+    Grade 1 "38.0 - 39.0 degrees C"; grade 2 ">39.0 - 40.0"; grade 3 ">40.0 for <=24 hrs"; grade 4 ">40.0 for
+    >24 hrs"; grade 5 death. Boundaries: 38.0 and 39.0 are grade 1, 40.0 is grade 2, 24 h is grade 3. Below
+    38.0 it is not a fever (grade 0). Above 40.0 without ``hours_above_40`` the grade is undetermined (3 or 4).
+    Raises GradingInputError for a missing or implausible temperature or a negative duration.
+    """
+    temperature = _finite("temperature_c", temperature_c, minimum=PLAUSIBLE_TEMPERATURE_C[0],
+                          maximum=PLAUSIBLE_TEMPERATURE_C[1], allow_none=False)
+    assert temperature is not None  # required
+    hours = _finite("hours_above_40", hours_above_40, minimum=0.0)
+    ctcae = (CTCAE_SCALE, CTCAE_VERSION)
+    if death:
+        return Grade(5, *ctcae, "Grade 5: death.", FEVER_TERM)
+    if temperature > 40.0:
+        if hours is None:
+            return Grade(None, *ctcae, f"Undetermined: {temperature:g} °C > 40.0 °C is grade 3 for <= 24 h and "
+                                       "grade 4 for > 24 h; the duration is not recorded.", FEVER_TERM)
+        if hours > 24.0:
+            return Grade(4, *ctcae, f"Grade 4: {temperature:g} °C > 40.0 °C for {hours:g} h (> 24 h).", FEVER_TERM)
+        return Grade(3, *ctcae, f"Grade 3: {temperature:g} °C > 40.0 °C for {hours:g} h (<= 24 h).", FEVER_TERM)
+    if temperature > 39.0:
+        return Grade(2, *ctcae, f"Grade 2: {temperature:g} °C (> 39.0 - 40.0 °C).", FEVER_TERM)
+    if temperature >= FEVER_C:
+        return Grade(1, *ctcae, f"Grade 1: {temperature:g} °C (38.0 - 39.0 °C).", FEVER_TERM)
+    return Grade(0, *ctcae, f"Grade 0: {temperature:g} °C is below 38.0 °C (no fever).", FEVER_TERM)
+
+
+def grade_febrile_neutropenia(*, anc: float, anc_unit: str, temperature_c: float,
+                              sustained_38_over_1h: bool | None = None, life_threatening: bool = False,
+                              death: bool = False) -> Grade:
+    """CTCAE v5.0 "Febrile neutropenia" (MedDRA 10016288; grades 3-5 only).
+
+    ``anc`` in ``anc_unit`` (any ANC unit of :data:`ae.lab_units.ANALYTES`, e.g. 10^9/L or /mm3); ``temperature_c``
+    the highest single temperature (degrees C); ``sustained_38_over_1h`` whether a temperature >= 38.0 °C lasted
+    more than one hour (None = not known).
+
+    Grade 3 "ANC <1000/mm3 with a single temperature of >38.3 degrees C (101 degrees F) or a sustained temperature
+    of >=38 degrees C (100.4 degrees F) for more than one hour"; grade 4 "Life-threatening consequences; urgent
+    intervention indicated"; grade 5 death. Boundaries: ANC exactly 1.0 x 10^9/L (1000/mm3) is not < 1000;
+    a single 38.3 °C is not > 38.3 (it needs the sustained criterion). Criteria not met = grade 0 (the term does not
+    apply); a temperature of 38.0-38.3 °C with the duration unknown is undetermined (None).
+    Raises GradingInputError for an unknown unit, a negative ANC or an implausible temperature.
+    """
+    code = lab_units.unit_code("anc", anc_unit)
+    if code is None:
+        raise GradingInputError("anc_unit", lab_units.unit_error("anc", anc_unit))
+    count = _finite("anc", anc, minimum=0.0, allow_none=False)
+    assert count is not None
+    anc_g9 = round(count * _LAB_RULES["anc"].units[code], _ROUND)
+    temperature = _finite("temperature_c", temperature_c, minimum=PLAUSIBLE_TEMPERATURE_C[0],
+                          maximum=PLAUSIBLE_TEMPERATURE_C[1], allow_none=False)
+    assert temperature is not None
+    term = FEBRILE_NEUTROPENIA_TERM
+    ctcae = (CTCAE_SCALE, CTCAE_VERSION)
+    shown = f"ANC {anc_g9:g} ×10⁹/L" + ("" if code == lab_units.G9 else f" (= {count:g} /mm³)")
+    if anc_g9 >= FN_ANC_BELOW:
+        return Grade(0, *ctcae, f"Grade 0: {shown} is not < 1.0 ×10⁹/L (< 1000/mm³): not febrile neutropenia.",
+                     term)
+    if temperature > FN_SINGLE_ABOVE_C:
+        fever_why = f"a single temperature {temperature:g} °C > 38.3 °C"
+    elif temperature >= FEVER_C and sustained_38_over_1h:
+        fever_why = f"a temperature >= 38.0 °C ({temperature:g} °C) sustained for more than one hour"
+    elif temperature >= FEVER_C and sustained_38_over_1h is None:
+        return Grade(None, *ctcae, f"Undetermined: {shown} < 1.0 ×10⁹/L with {temperature:g} °C (not > 38.3 °C); "
+                                   "febrile neutropenia if >= 38.0 °C was sustained for more than one hour, which "
+                                   "is not recorded.", term)
+    else:
+        why = (f"{temperature:g} °C is below 38.0 °C" if temperature < FEVER_C else
+               f"{temperature:g} °C is not > 38.3 °C and was not sustained for more than one hour")
+        return Grade(0, *ctcae, f"Grade 0: {shown} < 1.0 ×10⁹/L but {why}: not febrile neutropenia.", term)
+    if death:
+        return Grade(5, *ctcae, f"Grade 5: death ({shown} with {fever_why}).", term)
+    if life_threatening:
+        return Grade(4, *ctcae, f"Grade 4: life-threatening consequences; urgent intervention indicated ({shown} "
+                                f"with {fever_why}).", term)
+    return Grade(3, *ctcae, f"Grade 3: {shown} < 1.0 ×10⁹/L with {fever_why}.", term)
+
+
+def grade_fever_episode(*, temperature_c: float, hours_above_40: float | None = None, anc: float | None = None,
+                        anc_unit: str | None = None, sustained_38_over_1h: bool | None = None,
+                        life_threatening: bool = False, death: bool = False) -> Grade:
+    """The CTCAE v5.0 term and grade of a fever: "Febrile neutropenia" when a recent ANC is < 1.0 x 10^9/L and
+    its temperature criterion is met (or undetermined), else "Fever" (:func:`grade_fever`; a neutropenic
+    temperature below the febrile-neutropenia criterion is still graded as Fever). ``anc`` and ``anc_unit`` go
+    together (ANC of the most recent count, as the caller chooses it). CTCAE v5.0 "Fever" navigational practice:
+    a fever with neutropenia is reported as Febrile neutropenia, not as both. ``life_threatening`` applies to
+    Febrile neutropenia only (Fever grade 4 is defined by duration).
+    Raises GradingInputError as the two graders do, and for an ANC without its unit.
+    """
+    if anc is not None:
+        if not anc_unit:
+            raise GradingInputError("anc_unit", "is required with the ANC")
+        fn = grade_febrile_neutropenia(anc=anc, anc_unit=anc_unit, temperature_c=temperature_c,
+                                       sustained_38_over_1h=sustained_38_over_1h,
+                                       life_threatening=life_threatening, death=death)
+        if fn.grade != 0:
+            return fn
+        fever = grade_fever(temperature_c=temperature_c, hours_above_40=hours_above_40, death=death)
+        return Grade(fever.grade, fever.scale, fever.version,
+                     f"{fever.rationale} (Febrile neutropenia not met: {fn.rationale.removeprefix('Grade 0: ')})",
+                     FEVER_TERM)
+    return grade_fever(temperature_c=temperature_c, hours_above_40=hours_above_40, death=death)
 
 
 # -------------------------------------------------------------------------------------------- labs
@@ -432,6 +698,14 @@ _LAB_RULES = {
     "potassium": _rule("potassium", "Hypokalemia", "mmol/L"),
     "alt": _rule("alt", "Alanine aminotransferase increased", "U/L"),
     "ast": _rule("ast", "Aspartate aminotransferase increased", "U/L"),
+    "bilirubin": _rule("bilirubin", "Blood bilirubin increased", "umol/L"),
+    "creatinine": _rule("creatinine", "Creatinine increased", "umol/L"),
+    "alp": _rule("alp", "Alkaline phosphatase increased", "U/L"),
+    "ggt": _rule("ggt", "GGT increased", "U/L"),
+    "lipase": _rule("lipase", "Lipase increased", "U/L"),
+    "amylase": _rule("amylase", "Serum amylase increased", "U/L"),
+    "albumin": _rule("albumin", "Hypoalbuminemia", "g/dL"),
+    "fibrinogen": _rule("fibrinogen", "Fibrinogen decreased", "g/L"),
 }
 LAB_ANALYTES = tuple(_LAB_RULES)
 #: The CTCAE v5.0 term each analyte is graded as ("platelets" → "Platelet count decreased").
@@ -444,7 +718,47 @@ _DECREASED_THRESHOLDS = {
     "lymphocytes": ((4, 0.2), (3, 0.5), (2, 0.8)),
     "hemoglobin": ((3, 8.0), (2, 10.0)),
     "potassium": ((4, 2.5), (3, 3.0)),
+    "albumin": ((3, 2.0), (2, 3.0)),  # Hypoalbuminemia: <3 - 2 g/dL = 2, <2 g/dL = 3 (grade 4 is clinical)
 }
+#: Units whose thresholds CTCAE v5.0 writes out itself (Anemia "<LLN - 6.2 mmol/L", "<6.2 - 4.9", "<4.9 mmol/L"):
+#: graded in that unit, so 6.2 mmol/L is grade 1 as the text says (converted to g/dL it would fall just below 10.0).
+_UNIT_THRESHOLDS = {("hemoglobin", "mmol/L"): ((3, 4.9), (2, 6.2))}
+
+
+@dataclass(frozen=True)
+class _IncreasedRule:
+    """A CTCAE v5.0 "increased" term graded by multiples of the ULN (baseline normal) or of an abnormal baseline.
+
+    ``uln``: (grade, ratio strictly above which it applies), worst first. ``baseline``: the same for an abnormal
+    baseline (grades 2-4), with ``baseline_g1`` the grade 1 floor and ``baseline_g1_inclusive`` whether the floor
+    itself is grade 1 (ALT "1.5 - 3.0 x baseline": inclusive; bilirubin "> 1.0 - 1.5 x baseline": exclusive).
+    ``baseline_is_or``: the baseline multiples are an alternative criterion ("; "), whatever the baseline (Creatinine).
+    """
+
+    uln: tuple[tuple[int, float], ...]
+    baseline: tuple[tuple[int, float], ...] = ()
+    baseline_g1: float | None = None
+    baseline_g1_inclusive: bool = True
+    baseline_is_or: bool = False
+
+
+_INCREASED = {
+    "alt": _IncreasedRule(((4, 20.0), (3, 5.0), (2, 3.0), (1, 1.0)), ((4, 20.0), (3, 5.0), (2, 3.0)), 1.5),
+    "ast": _IncreasedRule(((4, 20.0), (3, 5.0), (2, 3.0), (1, 1.0)), ((4, 20.0), (3, 5.0), (2, 3.0)), 1.5),
+    "bilirubin": _IncreasedRule(((4, 10.0), (3, 3.0), (2, 1.5), (1, 1.0)), ((4, 10.0), (3, 3.0), (2, 1.5)), 1.0,
+                                baseline_g1_inclusive=False),
+    "alp": _IncreasedRule(((4, 20.0), (3, 5.0), (2, 2.5), (1, 1.0)), ((4, 20.0), (3, 5.0), (2, 2.5)), 2.0),
+    "ggt": _IncreasedRule(((4, 20.0), (3, 5.0), (2, 2.5), (1, 1.0)), ((4, 20.0), (3, 5.0), (2, 2.5)), 2.0),
+    "creatinine": _IncreasedRule(((4, 6.0), (3, 3.0), (2, 1.5), (1, 1.0)), ((3, 3.0), (2, 1.5)),
+                                 baseline_is_or=True),
+    # Lipase / amylase: grade 2 ">1.5 - 2.0 x ULN; >2.0 - 5.0 x ULN and asymptomatic", grade 3 ">2.0 - 5.0 x ULN with
+    # signs or symptoms; >5.0 x ULN and asymptomatic", grade 4 ">5.0 x ULN and with signs or symptoms".
+    "lipase": _IncreasedRule(((2, 1.5), (1, 1.0))),
+    "amylase": _IncreasedRule(((2, 1.5), (1, 1.0))),
+}
+#: Analytes whose grade reads the cycle's baseline value (abnormal-baseline multiples, or Creatinine's x baseline).
+BASELINE_ANALYTES = (*(a for a, r in _INCREASED.items() if r.baseline), "fibrinogen")
+FIBRINOGEN_ABSOLUTE_G4_G_L = 0.5  # CTCAE v5.0 Fibrinogen decreased grade 4 "absolute value <50 mg/dL"
 _ROUND = 9  # decimal places kept after unit conversion, so 1000/mm3 is exactly 1.0 x 10^9/L
 
 
@@ -462,13 +776,72 @@ def _lab_grade(rule: _LabRule, grade: int | None, rationale: str) -> Grade:
     return Grade(grade, CTCAE_SCALE, CTCAE_VERSION, rationale, rule.ctcae_term)
 
 
+#: Clinical criteria CTCAE v5.0 attaches to a lab term, after a semicolon (= "or"): (grade, the CTCAE wording).
+LAB_CLINICAL_CRITERIA: dict[str, dict[str, tuple[int, str]]] = {
+    "hemoglobin": {"transfusion_indicated": (3, "transfusion indicated"),
+                   "life_threatening": (4, "life-threatening consequences; urgent intervention indicated")},
+    "potassium": {"intervention_indicated": (2, "intervention indicated"),
+                  "hospitalization_indicated": (3, "hospitalization indicated"),
+                  "life_threatening": (4, "life-threatening consequences")},
+    "albumin": {"life_threatening": (4, "life-threatening consequences; urgent intervention indicated")},
+}
+#: Every clinical criterion input of :func:`grade_lab` ("symptomatic" is Hypokalemia's grade 2 "Symptomatic with
+#: <LLN - 3.0 mmol/L": it needs the value, so it is read by the value rule).
+LAB_CLINICAL_INPUTS = ("symptomatic", "intervention_indicated", "transfusion_indicated", "hospitalization_indicated",
+                       "life_threatening")
+
+
 def grade_lab(analyte: str, value: float, unit: str, lln: float | None = None, uln: float | None = None,
-              baseline: float | None = None, baseline_abnormal: bool | None = None,
-              symptomatic_intervention_indicated: bool = False) -> Grade:
-    """CTCAE v5.0 grade of one lab value (grading.md §3.1).
+              baseline: float | None = None, baseline_abnormal: bool | None = None, *, symptomatic: bool = False,
+              intervention_indicated: bool = False, transfusion_indicated: bool = False,
+              hospitalization_indicated: bool = False, life_threatening: bool = False) -> Grade:
+    """CTCAE v5.0 grade of one lab value and the clinical criteria CTCAE attaches to its term.
+
+    The value is graded by :func:`grade_lab_value`. Clinical criteria (booleans, default False = absent) raise the
+    grade where the CTCAE v5.0 text puts them after a semicolon, which means "or" (:data:`LAB_CLINICAL_CRITERIA`):
+    Anemia grade 3 "...; transfusion indicated", grade 4 "Life-threatening consequences; urgent intervention
+    indicated"; Hypokalemia grade 2 "Symptomatic with <LLN - 3.0 mmol/L; intervention indicated" (``symptomatic``
+    counts only with a value < LLN; ``intervention_indicated`` on its own), grade 3 "...; hospitalization
+    indicated", grade 4 "...; life-threatening consequences". The grade is the worst of the value and the criteria;
+    an undetermined value (no LLN) is decided by a criterion at or above the highest grade it could have.
+    Raises GradingInputError as :func:`grade_lab_value` does, and for a criterion the term does not have
+    (``transfusion_indicated`` for ANC).
+    """
+    _choice("analyte", analyte, LAB_ANALYTES)
+    flags = {"intervention_indicated": intervention_indicated, "transfusion_indicated": transfusion_indicated,
+             "hospitalization_indicated": hospitalization_indicated, "life_threatening": life_threatening}
+    term_criteria = LAB_CLINICAL_CRITERIA.get(analyte, {})
+    for name, flag in flags.items():
+        if flag and name not in term_criteria:
+            raise GradingInputError(name, f"is not a CTCAE v5.0 criterion of {LAB_TERMS[analyte]}")
+    if symptomatic and analyte not in ("potassium", "lipase", "amylase"):
+        raise GradingInputError("symptomatic", f"is not a CTCAE v5.0 criterion of {LAB_TERMS[analyte]}")
+    by_value = grade_lab_value(analyte, value, unit, lln=lln, uln=uln, baseline=baseline,
+                               baseline_abnormal=baseline_abnormal, symptomatic=symptomatic)
+    met = [term_criteria[name] for name, flag in flags.items() if flag]
+    if not met:
+        return by_value
+    clinical, wording = max(met)
+    rule = _LAB_RULES[analyte]
+    why = f"Grade {clinical}: {wording} (CTCAE v5.0 {rule.ctcae_term} grade {clinical}; a semicolon means 'or')."
+    if by_value.grade is None:
+        bound = undetermined_grade_at_most(analyte)
+        if bound is not None and clinical >= bound:
+            return _lab_grade(rule, clinical, f"{why} The value alone: {by_value.rationale}")
+        return _lab_grade(rule, None, f"{by_value.rationale} Clinically: {wording} (grade {clinical}) at least.")
+    if clinical > by_value.grade:
+        return _lab_grade(rule, clinical, f"{why} The value alone: {by_value.rationale}")
+    return _lab_grade(rule, by_value.grade, f"{by_value.rationale} Also: {wording} (grade {clinical}).")
+
+
+def grade_lab_value(analyte: str, value: float, unit: str, lln: float | None = None, uln: float | None = None,
+                    baseline: float | None = None, baseline_abnormal: bool | None = None,
+                    symptomatic: bool = False) -> Grade:
+    """CTCAE v5.0 grade of one lab value (NCI CTCAE v5.0 Investigations, Blood and Metabolism terms).
 
     ``analyte``: one of :data:`LAB_ANALYTES` (anc, platelets, wbc, lymphocytes, hemoglobin, potassium, alt,
-    ast). ``value``, ``lln``, ``uln`` and ``baseline`` are in ``unit``, one of the analyte's units in
+    ast, bilirubin, creatinine, alp, ggt, lipase, amylase, albumin, fibrinogen; rules: docs/grading.md).
+    ``value``, ``lln``, ``uln`` and ``baseline`` are in ``unit``, one of the analyte's units in
     :data:`ae.lab_units.ANALYTES` in any accepted spelling: counts in 10^9/L (also "x10^9/L", "10^3/uL") or /mm3
     (= /uL, divided by 1000); hemoglobin in g/L (divided by 10) or g/dL; potassium in mmol/L; ALT/AST in U/L (or
     IU/L). Plausibility is not checked here (:func:`ae.lab_units.implausible` does that for data entry). An
@@ -480,11 +853,11 @@ def grade_lab(analyte: str, value: float, unit: str, lln: float | None = None, u
     grade 1 with an abnormal baseline, which starts at 1.5 x baseline inclusive.
     Grade 1 of the decreased terms needs the (age-specific) LLN: without it a value that is not grade >= 2
     is undetermined (grade None). Hypokalemia < LLN - 3.0 mmol/L is grade 1, or grade 2 when
-    ``symptomatic_intervention_indicated``. ALT/AST: with ``baseline_abnormal`` (default: baseline > ULN
+    ``symptomatic``. ALT/AST: with ``baseline_abnormal`` (default: baseline > ULN
     when both are known; no baseline = normal baseline) grades are multiples of the baseline
     (1.5 / >3 / >5 / >20), otherwise of the ULN (>1 / >3 / >5 / >20); without ULN the normal-baseline path
-    is undetermined. Only lab values are read: clinical-only grades (anemia transfusion/grade 4, grade 5)
-    are never returned.
+    is undetermined. Only the value (and Hypokalemia's "symptomatic") is read here; :func:`grade_lab` adds the
+    clinical criteria. Grade 5 (death) is never returned.
     """
     _choice("analyte", analyte, LAB_ANALYTES)
     rule = _LAB_RULES[analyte]
@@ -514,31 +887,100 @@ def grade_lab(analyte: str, value: float, unit: str, lln: float | None = None, u
     cu = lab_units.unit_label(rule.canonical_unit)
     shown = f"{x:g} {cu}" + ("" if unit == rule.canonical_unit else f" (= {value:g} {lab_units.unit_label(unit)})")
 
-    if analyte in ("alt", "ast"):
-        return _grade_transaminase(rule, x, shown, high, base, baseline_abnormal)
+    if analyte == "fibrinogen":
+        return _grade_fibrinogen(rule, x, shown, low, base)
+    if analyte in _INCREASED:
+        if analyte in ("lipase", "amylase"):
+            return _grade_pancreatic(rule, x, shown, high, symptomatic)
+        return _grade_increased(rule, _INCREASED[analyte], x, shown, high, base, baseline_abnormal)
 
     if low is not None and high is not None and low >= high:
         raise GradingInputError("lln", "must be below uln")
-    for grade, threshold in _DECREASED_THRESHOLDS[analyte]:
+    thresholds = _DECREASED_THRESHOLDS[analyte]
+    if (analyte, unit) in _UNIT_THRESHOLDS:  # CTCAE writes this unit's thresholds itself: grade in the unit as typed
+        thresholds = _UNIT_THRESHOLDS[(analyte, unit)]
+        x, low = round(float(value), _ROUND), None if low is None else round(low / factor, _ROUND)
+        cu = lab_units.unit_label(unit)
+        shown = f"{x:g} {cu}"
+    for grade, threshold in thresholds:
         if x < threshold:
             return _lab_grade(rule, grade, f"Grade {grade}: {shown} < {threshold:g} {cu}.")
-    floor = _DECREASED_THRESHOLDS[analyte][-1][1]
+    floor = thresholds[-1][1]
     if low is None:
         return _lab_grade(rule, None, f"Undetermined: {shown} >= {floor:g} {cu} (not grade >= "
-                                      f"{_DECREASED_THRESHOLDS[analyte][-1][0]}); grade 0 vs 1 needs the LLN, "
-                                      "which is missing.")
+                                      f"{thresholds[-1][0]}); grade 0 vs 1 needs the LLN, which is missing.")
     if x >= low:
         return _lab_grade(rule, 0, f"Grade 0: {shown} >= LLN {low:g} {cu}.")
     if analyte == "potassium":
-        if symptomatic_intervention_indicated:
-            return _lab_grade(rule, 2, f"Grade 2: symptomatic with {shown} < LLN {low:g} and >= 3.0 mmol/L; "
-                                       "intervention indicated.")
+        if symptomatic:
+            return _lab_grade(rule, 2, f"Grade 2: symptomatic with {shown} < LLN {low:g} and >= 3.0 mmol/L.")
         return _lab_grade(rule, 1, f"Grade 1: {shown} < LLN {low:g} and >= 3.0 mmol/L, asymptomatic.")
     return _lab_grade(rule, 1, f"Grade 1: {shown} < LLN {low:g} and >= {floor:g} {cu}.")
 
 
-def _grade_transaminase(rule: _LabRule, x: float, shown: str, uln: float | None, base: float | None,
-                        baseline_abnormal: bool | None) -> Grade:
+def _grade_fibrinogen(rule: _LabRule, x: float, shown: str, lln: float | None, base: float | None) -> Grade:
+    """CTCAE v5.0 Fibrinogen decreased: G1 "<1.0 - 0.75 x LLN; if abnormal, <25% decrease from baseline", G2 "<0.75 -
+    0.5 x LLN; if abnormal, 25 - <50% decrease", G3 "<0.5 - 0.25 x LLN; if abnormal, 50 - <75% decrease", G4 "<0.25
+    x LLN; if abnormal, 75% decrease from baseline; absolute value <50 mg/dL". "Abnormal" = baseline < LLN."""
+    if x < FIBRINOGEN_ABSOLUTE_G4_G_L:
+        return _lab_grade(rule, 4, f"Grade 4: {shown} < 0.5 g/L (absolute value < 50 mg/dL).")
+    if base is not None and lln is not None and base < lln:
+        drop = round((base - x) / base, _ROUND)
+        ref = f"{shown}, {drop * 100:g}% below the abnormal baseline {base:g} g/L"
+        for grade, at_least in ((4, 0.75), (3, 0.5), (2, 0.25)):
+            if drop >= at_least:
+                return _lab_grade(rule, grade, f"Grade {grade}: {ref} (>= {at_least * 100:g}% decrease).")
+        if drop > 0:
+            return _lab_grade(rule, 1, f"Grade 1: {ref} (< 25% decrease from baseline).")
+        return _lab_grade(rule, 0, f"Grade 0: {shown}, no decrease from the abnormal baseline {base:g} g/L.")
+    if lln is None:
+        return _lab_grade(rule, None, f"Undetermined: {shown} >= 0.5 g/L needs the LLN (grades are fractions of it).")
+    ratio = round(x / lln, _ROUND)
+    ref = f"{shown} = {ratio:g} x LLN {lln:g} g/L"
+    for grade, below in ((4, 0.25), (3, 0.5), (2, 0.75), (1, 1.0)):
+        if ratio < below:
+            return _lab_grade(rule, grade, f"Grade {grade}: {ref} (< {below:g} x LLN).")
+    return _lab_grade(rule, 0, f"Grade 0: {ref} (>= LLN).")
+
+
+def _grade_pancreatic(rule: _LabRule, x: float, shown: str, uln: float | None, symptomatic: bool) -> Grade:
+    """Lipase / Serum amylase increased (CTCAE v5.0): > 2.0 x ULN is graded with the signs or symptoms."""
+    if uln is None:
+        return _lab_grade(rule, None, f"Undetermined: {shown} needs the ULN.")
+    ratio = round(x / uln, _ROUND)
+    ref = f"{ratio:g} x ULN {uln:g} U/L"
+    signs = "with signs or symptoms" if symptomatic else "asymptomatic"
+    if ratio > 5.0:
+        grade = 4 if symptomatic else 3
+        return _lab_grade(rule, grade, f"Grade {grade}: {shown} = {ref} (> 5.0 x ULN, {signs}).")
+    if ratio > 2.0:
+        grade = 3 if symptomatic else 2
+        return _lab_grade(rule, grade, f"Grade {grade}: {shown} = {ref} (> 2.0 - 5.0 x ULN, {signs}).")
+    for grade, above in _INCREASED["lipase"].uln:
+        if ratio > above:
+            return _lab_grade(rule, grade, f"Grade {grade}: {shown} = {ref} (> {above:g} x ULN).")
+    return _lab_grade(rule, 0, f"Grade 0: {shown} = {ref} (<= ULN).")
+
+
+def _grade_increased(rule: _LabRule, steps: _IncreasedRule, x: float, shown: str, uln: float | None,
+                     base: float | None, baseline_abnormal: bool | None) -> Grade:
+    cu = lab_units.unit_label(rule.canonical_unit)
+    if steps.baseline_is_or:  # Creatinine: "x baseline" and "x ULN" are alternatives (semicolon = or)
+        if uln is None:
+            return _lab_grade(rule, None, f"Undetermined: {shown} needs the ULN.")
+        ratio = round(x / uln, _ROUND)
+        grade, why = 0, f"{shown} = {ratio:g} x ULN {uln:g} {cu} (<= ULN)"
+        for g, above in steps.uln:
+            if ratio > above:
+                grade, why = g, f"{shown} = {ratio:g} x ULN {uln:g} {cu} (> {above:g} x ULN)"
+                break
+        if base is not None:
+            b_ratio = round(x / base, _ROUND)
+            for g, above in steps.baseline:
+                if b_ratio > above and g > grade:
+                    grade, why = g, f"{shown} = {b_ratio:g} x baseline {base:g} {cu} (> {above:g} x baseline)"
+                    break
+        return _lab_grade(rule, grade, f"Grade {grade}: {why}.")
     if baseline_abnormal is None:
         baseline_abnormal = base is not None and uln is not None and base > uln
     elif baseline_abnormal:
@@ -546,20 +988,22 @@ def _grade_transaminase(rule: _LabRule, x: float, shown: str, uln: float | None,
             raise GradingInputError("baseline", "is required when baseline_abnormal is true")
         if uln is not None and base <= uln:
             raise GradingInputError("baseline_abnormal", f"true but baseline {base:g} is not above ULN {uln:g}")
-    if baseline_abnormal and base is not None:
+    if baseline_abnormal and base is not None and steps.baseline_g1 is not None:
         ratio = round(x / base, _ROUND)
-        ref = f"{ratio:g} x abnormal baseline {base:g} U/L"
-        for grade, above in ((4, 20.0), (3, 5.0), (2, 3.0)):
+        ref = f"{ratio:g} x abnormal baseline {base:g} {cu}"
+        for grade, above in steps.baseline:
             if ratio > above:
                 return _lab_grade(rule, grade, f"Grade {grade}: {shown} = {ref} (> {above:g} x baseline).")
-        if ratio >= 1.5:
-            return _lab_grade(rule, 1, f"Grade 1: {shown} = {ref} (1.5 - 3.0 x baseline, 1.5 inclusive).")
-        return _lab_grade(rule, 0, f"Grade 0: {shown} = {ref} (< 1.5 x baseline).")
+        g1, top = steps.baseline_g1, steps.baseline[-1][1]
+        if ratio > g1 or (steps.baseline_g1_inclusive and ratio == g1):
+            floor = f"{g1:g} inclusive" if steps.baseline_g1_inclusive else f"above {g1:g}"
+            return _lab_grade(rule, 1, f"Grade 1: {shown} = {ref} ({g1:g} - {top:g} x baseline, {floor}).")
+        return _lab_grade(rule, 0, f"Grade 0: {shown} = {ref} (below the grade 1 multiple of the baseline).")
     if uln is None:
         return _lab_grade(rule, None, f"Undetermined: {shown} needs the ULN (baseline normal or unknown).")
     ratio = round(x / uln, _ROUND)
-    ref = f"{ratio:g} x ULN {uln:g} U/L"
-    for grade, above in ((4, 20.0), (3, 5.0), (2, 3.0), (1, 1.0)):
+    ref = f"{ratio:g} x ULN {uln:g} {cu}"
+    for grade, above in steps.uln:
         if ratio > above:
             return _lab_grade(rule, grade, f"Grade {grade}: {shown} = {ref} (> {above:g} x ULN).")
     return _lab_grade(rule, 0, f"Grade 0: {shown} = {ref} (<= ULN).")

@@ -1,7 +1,10 @@
-"""Stateless grading calculators over REST (CRS, ICANS, CTCAE lab values); they read and store no patient data.
+"""Stateless grading calculators over REST (CRS, ICANS, fever/febrile neutropenia, CTCAE lab values); they read and
+store no patient data.
 
 Each endpoint validates its body with an InputSerializer, calls the pure rules in :mod:`ae.grading` and answers
-``{grade, scale, version, rationale}`` (labs add ``ctcae_term``). Impossible input answers 400 with field errors.
+``{grade, scale, version, rationale}`` (labs and fever add ``ctcae_term``). Impossible input answers 400 with field
+errors, and so does a key the endpoint does not know (a misspelt criterion is never silently read as "absent").
+The rules and their sources: docs/grading.md.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from rest_framework.views import APIView
 
 from ae import grading, lab_units
 
-CRS_SCALES = ("astct_2019", "ctcae_v5_0", "lee_2014")
+CRS_SCALES = ("astct_2019", "ctcae_v5_0", "ctcae_v4_03", "lee_2014")
 
 
 class GradeOutputSerializer(serializers.Serializer):
@@ -44,6 +47,11 @@ class _GradingView(APIView):
 
     def post(self, request):
         serializer = self.input_serializer(data=request.data)
+        known = set(serializer.fields)
+        unknown = sorted(str(k) for k in request.data if k not in known) if hasattr(request.data, "keys") else []
+        if unknown:
+            raise serializers.ValidationError(
+                {k: [f"Unknown field; this endpoint reads {', '.join(sorted(known))}."] for k in unknown})
         serializer.is_valid(raise_exception=True)
         try:
             return self.compute(serializer.validated_data)
@@ -52,13 +60,17 @@ class _GradingView(APIView):
 
 
 class CRSGradeApi(_GradingView):
-    """Grade CRS by ASTCT 2019 (default), CTCAE v5.0 or Lee 2014; fields not used by the chosen scale are ignored."""
+    """Grade CRS by ASTCT 2019 (default), CTCAE v5.0, CTCAE v4.03 or Lee 2014; fields not used by the chosen scale
+    are ignored. A temperature not sent is "not recorded", never "no fever": where fever could change the grade
+    the answer is ``grade: null`` with the grade with and without fever in the rationale."""
 
     @extend_schema_serializer(component_name="CRSGradeInput")
     class InputSerializer(serializers.Serializer):
         scale = serializers.ChoiceField(choices=CRS_SCALES, default="astct_2019")
         temperature_c = serializers.FloatField(required=False, allow_null=True, default=None)
-        tocilizumab_or_steroids_given = serializers.BooleanField(default=False)
+        fever_masking_therapies = serializers.ListField(
+            child=serializers.ChoiceField(choices=grading.FEVER_MASKING_OFFERED), default=list,
+            help_text="ASTCT 2019: therapies given after CRS was diagnosed that can mask fever.")
         had_crs_before = serializers.BooleanField(default=False)
         hypotension = serializers.BooleanField(default=False)
         vasopressors = serializers.ListField(child=serializers.ChoiceField(choices=sorted(grading.VASOPRESSORS)),
@@ -73,6 +85,16 @@ class CRSGradeApi(_GradingView):
         ventilator_support = serializers.BooleanField(default=False)
         organ_toxicity_grade = serializers.IntegerField(default=0, min_value=0, max_value=4)
         organ_toxicity_is_transaminitis = serializers.BooleanField(default=False)
+        symptoms = serializers.BooleanField(default=False, help_text="CTCAE v4.03 grade 1: mild reaction.")
+        therapy_or_interruption_indicated = serializers.BooleanField(
+            default=False, help_text="CTCAE v4.03 grade 2: therapy or infusion interruption indicated, responds "
+                                     "promptly to symptomatic treatment.")
+        prolonged_or_recurrent = serializers.BooleanField(
+            default=False, help_text="CTCAE v4.03 grade 3: prolonged, or recurrence after initial improvement.")
+        hospitalization_indicated = serializers.BooleanField(
+            default=False, help_text="CTCAE v4.03 grade 3: hospitalization indicated for clinical sequelae.")
+        ventilatory_support = serializers.BooleanField(default=False,
+                                                       help_text="CTCAE v4.03 grade 4: ventilatory support.")
         death_due_to_crs = serializers.BooleanField(default=False)
 
     input_serializer = InputSerializer
@@ -87,6 +109,15 @@ class CRSGradeApi(_GradingView):
             grade = grading.grade_crs_ctcae_v5(
                 **common, hypotension=data["hypotension"], oxygen_fio2_percent=data["oxygen_fio2_percent"],
                 life_threatening_urgent_intervention=data["life_threatening_urgent_intervention"])
+        elif data["scale"] == "ctcae_v4_03":
+            grade = grading.grade_crs_ctcae_v4(
+                symptoms=data["symptoms"], hypotension=data["hypotension"],
+                therapy_or_interruption_indicated=data["therapy_or_interruption_indicated"],
+                prolonged_or_recurrent=data["prolonged_or_recurrent"],
+                hospitalization_indicated=data["hospitalization_indicated"], vasopressors=data["vasopressors"],
+                ventilatory_support=data["ventilatory_support"],
+                life_threatening=data["life_threatening_urgent_intervention"],
+                death_due_to_crs=data["death_due_to_crs"])
         elif data["scale"] == "lee_2014":
             grade = grading.grade_crs_lee2014(
                 **common, hypotension=data["hypotension"], constitutional_symptoms=data["constitutional_symptoms"],
@@ -96,7 +127,7 @@ class CRSGradeApi(_GradingView):
                 organ_toxicity_is_transaminitis=data["organ_toxicity_is_transaminitis"])
         else:
             grade = grading.grade_crs_astct(
-                **common, tocilizumab_or_steroids_given=data["tocilizumab_or_steroids_given"],
+                **common, fever_masking_therapies=data["fever_masking_therapies"],
                 had_crs_before=data["had_crs_before"], hypotension=data["hypotension"],
                 oxygen_device=data["oxygen_device"], oxygen_flow_l_min=data["oxygen_flow_l_min"])
         return _grade_response(grade)
@@ -113,10 +144,16 @@ class ICANSGradeApi(_GradingView):
         capd_score = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=0,
                                               max_value=grading.CAPD_MAX)
         unable_to_perform = serializers.BooleanField(default=False)
-        consciousness = serializers.ChoiceField(choices=grading.CONSCIOUSNESS_LEVELS, default="normal")
-        seizure = serializers.ChoiceField(choices=grading.SEIZURE_LEVELS, default="none")
-        motor = serializers.ChoiceField(choices=grading.MOTOR_LEVELS, default="none")
-        cerebral_edema = serializers.ChoiceField(choices=grading.CEREBRAL_EDEMA_LEVELS, default="none")
+        consciousness = serializers.ChoiceField(choices=grading.CONSCIOUSNESS_LEVELS, default="normal", allow_null=True,
+                                                help_text="null = not assessed (the grade may be undetermined).")
+        seizure = serializers.ChoiceField(choices=grading.SEIZURE_LEVELS, default="none", allow_null=True)
+        motor = serializers.ChoiceField(choices=grading.MOTOR_LEVELS, default="none", allow_null=True)
+        cerebral_edema = serializers.ChoiceField(choices=grading.CEREBRAL_EDEMA_LEVELS, default="none",
+                                                 allow_null=True)
+        other_cause_domains = serializers.ListField(
+            child=serializers.ChoiceField(choices=grading.ICANS_DOMAINS), default=list,
+            help_text="Domains whose finding is attributable to another cause (e.g. consciousness under sedation): "
+                      "excluded from the grade (ASTCT 2019 footnotes).")
         death = serializers.BooleanField(default=False)
 
     input_serializer = InputSerializer
@@ -127,6 +164,41 @@ class ICANSGradeApi(_GradingView):
 
     def compute(self, data: dict) -> Response:
         return _grade_response(grading.grade_icans(**data))
+
+
+class FeverGradeApi(_GradingView):
+    """Grade a fever by CTCAE v5.0: "Fever" by temperature band, or "Febrile neutropenia" when the ANC sent (the most
+    recent count) is < 1.0 x 10^9/L and a single temperature > 38.3 °C or >= 38.0 °C sustained > 1 h is met. The
+    answer's ``ctcae_term`` says which term applies."""
+
+    @extend_schema_serializer(component_name="FeverGradeInput")
+    class InputSerializer(serializers.Serializer):
+        temperature_c = serializers.FloatField(help_text="Highest temperature, °C.")
+        hours_above_40 = serializers.FloatField(required=False, allow_null=True, default=None, min_value=0,
+                                                help_text="Hours above 40.0 °C (Fever grade 3 vs 4).")
+        anc = serializers.FloatField(required=False, allow_null=True, default=None, min_value=0,
+                                     help_text="Most recent ANC, in anc_unit.")
+        anc_unit = serializers.CharField(required=False, allow_blank=True, default="", max_length=20,
+                                         help_text="An ANC unit (GET /api/v1/grading/lab/units/), e.g. 10^9/L.")
+        sustained_38_over_1h = serializers.BooleanField(required=False, allow_null=True, default=None,
+                                                        help_text=">= 38.0 °C for more than one hour.")
+        life_threatening = serializers.BooleanField(default=False)
+        death = serializers.BooleanField(default=False)
+
+    input_serializer = InputSerializer
+
+    @extend_schema(request=InputSerializer, responses=LabGradeOutputSerializer)
+    def post(self, request):
+        return super().post(request)
+
+    def compute(self, data: dict) -> Response:
+        if data["anc"] is not None and data["anc_unit"]:
+            _unit, errors = lab_units.entry_errors("anc", data["anc_unit"], data["anc"])
+            if errors:
+                raise DjangoValidationError({"anc" if k == "value" else "anc_unit" if k == "unit" else k: v
+                                             for k, v in errors.items()})
+        return _grade_response(grading.grade_fever_episode(**(data | {"anc_unit": data["anc_unit"] or None})),
+                               with_term=True)
 
 
 class LabGradeApi(_GradingView):
@@ -147,7 +219,15 @@ class LabGradeApi(_GradingView):
         uln = serializers.FloatField(required=False, allow_null=True, default=None, min_value=0)
         baseline = serializers.FloatField(required=False, allow_null=True, default=None, min_value=0)
         baseline_abnormal = serializers.BooleanField(required=False, allow_null=True, default=None)
-        symptomatic_intervention_indicated = serializers.BooleanField(default=False)
+        symptomatic = serializers.BooleanField(default=False, help_text="Hypokalemia grade 2: symptomatic.")
+        intervention_indicated = serializers.BooleanField(default=False,
+                                                          help_text="Hypokalemia grade 2: intervention indicated.")
+        transfusion_indicated = serializers.BooleanField(default=False,
+                                                         help_text="Anemia grade 3: transfusion indicated.")
+        hospitalization_indicated = serializers.BooleanField(
+            default=False, help_text="Hypokalemia grade 3: hospitalization indicated.")
+        life_threatening = serializers.BooleanField(
+            default=False, help_text="Anemia / Hypokalemia grade 4: life-threatening consequences.")
 
     input_serializer = InputSerializer
 

@@ -53,6 +53,11 @@ class Analyte:
         return next((u for u in self.units if u.code == code), None)
 
 
+#: Hb mmol/L (of the haem monomer, as Dutch and Scandinavian laboratories report) into g/dL: 1 mmol/L = 1.6114 g/dL
+#: (CTCAE v5.0 Anemia pairs 10.0 g/dL with 6.2 mmol/L and 8.0 g/dL with 4.9 mmol/L).
+HB_G_DL_PER_MMOL_L = 1.6114
+#: Analytes for which 1 mEq/L = 1 mmol/L (monovalent ions); for Hb "mEq/L" is not a unit.
+MONOVALENT = frozenset({"potassium"})
 G9 = "10^9/L"  # stored code of ×10⁹/L (= 10³/µL = G/L)
 MM3 = "/mm3"  # stored code of /mm³ (= /µL, cells per microlitre)
 
@@ -69,10 +74,23 @@ ANALYTES: dict[str, Analyte] = {a.code: a for a in (
     Analyte("platelets", "Platelet count", _counts(3000.0, (1000.0, 3_000_000.0))),
     Analyte("wbc", "WBC", _counts(1000.0, (10.0, 1_000_000.0))),
     Analyte("lymphocytes", "Lymphocyte count", _counts(1000.0, (10.0, 1_000_000.0))),
-    Analyte("hemoglobin", "Hb", (Unit("g/L", "g/L", 0.1, (30.0, 250.0)), Unit("g/dL", "g/dL", 1.0, (3.0, 25.0)))),
+    Analyte("hemoglobin", "Hb", (Unit("g/L", "g/L", 0.1, (30.0, 250.0)), Unit("g/dL", "g/dL", 1.0, (3.0, 25.0)),
+                                 Unit("mmol/L", "mmol/L", HB_G_DL_PER_MMOL_L,
+                                      (1.8618, 250.0 * 0.1 / HB_G_DL_PER_MMOL_L)))),
     Analyte("potassium", "Potassium", (Unit("mmol/L", "mmol/L", 1.0, (1.0, 15.0)),)),
     Analyte("alt", "ALT", (Unit("U/L", "U/L", 1.0, (0.0, 30_000.0)),)),
     Analyte("ast", "AST", (Unit("U/L", "U/L", 1.0, (0.0, 30_000.0)),)),
+    Analyte("bilirubin", "Total bilirubin", (Unit("umol/L", "µmol/L", 1.0, (0.0, 1026.0)),
+                                              Unit("mg/dL", "mg/dL", 17.1, (0.0, 60.0)))),
+    Analyte("creatinine", "Creatinine", (Unit("umol/L", "µmol/L", 1.0, (5.0, 2210.0)),
+                                         Unit("mg/dL", "mg/dL", 88.4, (0.06, 25.0)))),
+    Analyte("alp", "ALP", (Unit("U/L", "U/L", 1.0, (0.0, 10_000.0)),)),
+    Analyte("ggt", "GGT", (Unit("U/L", "U/L", 1.0, (0.0, 10_000.0)),)),
+    Analyte("lipase", "Lipase", (Unit("U/L", "U/L", 1.0, (0.0, 20_000.0)),)),
+    Analyte("amylase", "Amylase", (Unit("U/L", "U/L", 1.0, (0.0, 20_000.0)),)),
+    Analyte("albumin", "Albumin", (Unit("g/L", "g/L", 0.1, (5.0, 70.0)), Unit("g/dL", "g/dL", 1.0, (0.5, 7.0)))),
+    Analyte("fibrinogen", "Fibrinogen", (Unit("g/L", "g/L", 1.0, (0.0, 15.0)),
+                                         Unit("mg/dL", "mg/dL", 0.01, (0.0, 1500.0)))),
 )}
 
 #: Other spellings of a unit, accepted as input and stored as the code (keys compared by :func:`_spelling`).
@@ -82,6 +100,7 @@ ALIASES: dict[str, str] = {
     "g/l": "g/L", "g/dl": "g/dL",
     "mmol/l": "mmol/L", "meq/l": "mmol/L",  # potassium is monovalent: 1 mEq/L = 1 mmol/L
     "u/l": "U/L", "iu/l": "U/L",
+    "umol/l": "umol/L", "micromol/l": "umol/L", "mg/dl": "mg/dL",
 }
 
 
@@ -95,8 +114,11 @@ def _spelling(text: str) -> str:
 def unit_code(analyte: str, unit: str) -> str | None:
     """The stored code of ``unit`` (any accepted spelling) if it is a unit of ``analyte``, else None."""
     entry = ANALYTES.get(analyte)
-    code = ALIASES.get(_spelling(unit or ""))
+    spelling = _spelling(unit or "")
+    code = ALIASES.get(spelling)
     if entry is None or code is None or entry.unit(code) is None:
+        return None
+    if spelling == "meq/l" and analyte not in MONOVALENT:  # mEq/L = mmol/L only for a monovalent ion
         return None
     return code
 
@@ -139,7 +161,8 @@ def range_text(unit: Unit) -> str:
     """The plausible range of ``unit`` in words: "3–25 g/dL", "0 or 1000–3 000 000 /mm³"."""
     low, high = unit.plausible
     zero = "0 or " if unit.zero_plausible and low > 0 else ""
-    return f"{zero}{number(low)}–{number(high)} {unit.label}"
+    # Bounds converted from another unit (Hb mmol/L) are shown to 2 decimals; the check itself uses the exact ones.
+    return f"{zero}{number(round(low, 2))}–{number(round(high, 2))} {unit.label}"
 
 
 def _subject(analyte: Analyte) -> str:

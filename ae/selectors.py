@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable
 
 from django.db.models import (
@@ -27,6 +28,7 @@ from ae.models import (
     EventTreatment,
     ICANSAssessment,
     LabResult,
+    ReferenceRange,
     SafetyNotification,
 )
 from ae.models.events import treatment_emergent_q
@@ -144,3 +146,31 @@ def serious_events(*, site: Site, limit: int = 20) -> QuerySet[AdverseEvent]:
 def event_treatments_for(user: AnyUser, roles: Iterable[str] = ALL_ROLES) -> QuerySet[EventTreatment]:
     """Treatments of adverse events of the sites on which ``user`` holds one of ``roles``."""
     return EventTreatment.objects.filter(adverse_event__patient__site__in=sites_for(user, roles))
+
+
+#: How far back a neutrophil count counts as "recent" for a fever (calendar days before the onset day, inclusive).
+RECENT_ANC_DAYS = 2
+
+
+def recent_anc(*, patient: Patient, on: datetime.date) -> LabResult | None:
+    """The patient's latest ANC collected on ``on`` or the :data:`RECENT_ANC_DAYS` days before (local dates), or
+    None — the count a fever is checked against for CTCAE v5.0 Febrile neutropenia (docs/grading.md)."""
+    start = on - datetime.timedelta(days=RECENT_ANC_DAYS)
+    return (LabResult.objects.filter(patient=patient, analyte="anc", collected_at__date__gte=start,
+                                     collected_at__date__lte=on).order_by("-collected_at", "-id").first())
+
+
+def reference_range_for(*, site: Site, analyte: str, sex: str, age_months: int,
+                        on: datetime.date) -> ReferenceRange | None:
+    """The site's reference range in force on ``on`` for ``analyte``, the patient's ``sex`` ("F"/"M"/"U") and age in
+    whole months: one for that sex first, else one for both sexes; None when the laboratory published none."""
+    ranges = ReferenceRange.objects.filter(site=site, analyte=analyte, age_from_months__lte=age_months,
+                                           age_to_months__gt=age_months, valid_from__lte=on).filter(
+        Q(valid_to__isnull=True) | Q(valid_to__gt=on))
+    return (ranges.filter(sex=sex).order_by("-valid_from").first() if sex in ("F", "M") else None) or (
+        ranges.filter(sex="").order_by("-valid_from").first())
+
+
+def reference_ranges_for(user: AnyUser) -> QuerySet[ReferenceRange]:
+    """Reference ranges of the sites on which ``user`` holds any role."""
+    return ReferenceRange.objects.filter(site__in=sites_for(user, ALL_ROLES))

@@ -71,7 +71,7 @@ def event_create(request: AuthenticatedRequest, patient_pk: int) -> HttpResponse
         messages.error(request, "Record the patient's treatment cycle first: every event belongs to a cycle.")
         return redirect("patient-detail", pk=patient.pk)
     if request.method == "POST" and form.is_valid():
-        data = {f: form.cleaned_data[f] for f in EDITABLE_FIELDS if f in form.cleaned_data}
+        data = {f: form.cleaned_data[f] for f in EDITABLE_FIELDS if f in form.cleaned_data} | form.computed
         try:
             event = adverse_event_create(acting_user=request.user, patient=patient,
                                          confirm_separate=bool(form.cleaned_data.get("confirm_separate")), **data)

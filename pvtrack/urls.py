@@ -29,6 +29,7 @@ router.register("next-therapies", patient_apis.NextTherapyViewSet, basename="nex
 router.register("adverse-events", ae_apis.AdverseEventViewSet, basename="adverse-event")
 router.register("event-treatments", ae_apis.EventTreatmentViewSet, basename="event-treatment")
 router.register("ctcae-terms", ae_apis.CTCAETermViewSet, basename="ctcae-term")
+router.register("reference-ranges", ae_apis.ReferenceRangeViewSet, basename="reference-range")
 router.register("benchmark-runs", report_apis.BenchmarkRunViewSet, basename="benchmark-run")
 
 urlpatterns = [
@@ -75,6 +76,7 @@ urlpatterns = [
          name="api-logoutall"),
     path("api/v1/grading/crs/", grading_apis.CRSGradeApi.as_view(), name="grading-crs"),
     path("api/v1/grading/icans/", grading_apis.ICANSGradeApi.as_view(), name="grading-icans"),
+    path("api/v1/grading/fever/", grading_apis.FeverGradeApi.as_view(), name="grading-fever"),
     path("api/v1/grading/lab/", grading_apis.LabGradeApi.as_view(), name="grading-lab"),
     path("api/v1/grading/lab/units/", grading_apis.LabUnitsApi.as_view(), name="grading-lab-units"),
     path("history/<slug:kind>/<int:pk>/", pvtrack_views.record_history, name="record-history"),

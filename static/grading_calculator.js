@@ -24,7 +24,7 @@
       const positive = (el("episode") && el("episode").dataset.positive || "").split(" ");
       return {
         temperature_c: num("temperature_c"),
-        tocilizumab_or_steroids_given: checked("tocilizumab_or_steroids_given"),
+        fever_masking_therapies: Array.from(form.querySelectorAll("input[name=fever_masking_therapies]:checked")).map((c) => c.value),
         had_crs_before: episode !== "" && positive.includes(episode),
         hypotension: checked("hypotension"),
         vasopressors: Array.from(form.querySelectorAll("input[name=vasopressors]:checked")).map((c) => c.value),
@@ -42,6 +42,7 @@
         ice_score: tool === "ICE" ? score : null, capd_score: tool === "CAPD" ? score : null,
         consciousness: val("consciousness"), seizure: val("seizure"), motor: val("motor"),
         cerebral_edema: val("cerebral_edema"),
+        other_cause_domains: Array.from(form.querySelectorAll("input[name=other_cause_domains]:checked")).map((c) => c.value),
       };
     }
     if (num("value") === null) return { incomplete: "Enter the value." };

@@ -1,7 +1,7 @@
 """Bedside CRS grading in a real browser (Playwright driving Debian's Chromium): the live calculator and episodes.
 
 A nurse records two CRS assessments of one episode: fever only (ASTCT 2019 grade 1), then fever with hypotension
-on norepinephrine (grade 3, grading.md §2.1). The computed grade updates as the fields are filled, without a page
+on norepinephrine (grade 3, ASTCT 2019 CRS table). The computed grade updates as the fields are filled, without a page
 reload, and the patient has ONE CRS adverse event whose grade rose from 1 to 3.
 """
 

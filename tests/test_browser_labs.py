@@ -39,7 +39,7 @@ def test_a_grade_3_platelet_count_is_an_adverse_event_the_officer_sees(live_serv
 
     # The unit select follows the analyte, the ward's unit first and chosen.
     page.select_option("#id_analyte", "hemoglobin")
-    assert unit_options(page) == [["g/L", "g/L"], ["g/dL", "g/dL"]]
+    assert unit_options(page) == [["g/L", "g/L"], ["g/dL", "g/dL"], ["mmol/L", "mmol/L"]]
     assert page.input_value("#id_unit") == "g/L"
     page.select_option("#id_unit", "g/dL")
     page.fill("#id_value", "95")

@@ -6,6 +6,7 @@
 - :mod:`ae.models.labs`: lab results graded by CTCAE v5.0;
 - :mod:`ae.models.imports`: saved column mappings of import sources (CSV, REDCap, ODM);
 - :mod:`ae.models.treatments`: treatments given for an event (tocilizumab, corticosteroids…, dose and time);
+- :mod:`ae.models.reference_ranges`: the site laboratory's reference ranges (LLN/ULN per analyte, sex, age band);
 - :mod:`ae.models.notifications`: notices to safety officers of deaths and new serious adverse events.
 """
 
@@ -15,7 +16,9 @@ from ae.models.events import AdverseEvent, AdverseEventRevision
 from ae.models.imports import ImportMapping
 from ae.models.labs import LabResult
 from ae.models.notifications import SafetyNotification
+from ae.models.reference_ranges import ReferenceRange
 from ae.models.treatments import EventTreatment
 
 __all__ = ["CTCAE_VERSION", "AdverseEvent", "AdverseEventRevision", "CRSAssessment", "CTCAEGrade", "CTCAESynonym",
-           "CTCAETerm", "EventTreatment", "ICANSAssessment", "ImportMapping", "LabResult", "SafetyNotification"]
+           "CTCAETerm", "EventTreatment", "ICANSAssessment", "ImportMapping", "LabResult", "ReferenceRange",
+           "SafetyNotification"]

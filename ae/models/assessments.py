@@ -45,7 +45,10 @@ class CRSAssessment(models.Model):
     adverse_event = models.ForeignKey(AdverseEvent, on_delete=models.PROTECT, related_name="crs_assessments")
     assessed_at = models.DateTimeField()
     temperature_c = models.DecimalField("temperature (°C)", max_digits=3, decimal_places=1, null=True, blank=True)
-    tocilizumab_or_steroids_given = models.BooleanField("tocilizumab or corticosteroids given", default=False)
+    fever_masking_therapies = ArrayField(
+        models.CharField(max_length=40, choices=[(k, v.capitalize()) for k, v in grading.FEVER_MASKING_LABELS.items()]),
+        verbose_name="antipyretic or anticytokine therapy given", default=list, blank=True,
+        help_text="After CRS was diagnosed these can mask fever (ASTCT 2019 footnote).")
     hypotension = models.BooleanField(default=False)
     vasopressors = ArrayField(models.CharField(max_length=20, choices=_choices(sorted(grading.VASOPRESSORS))),
                               default=list, blank=True)
@@ -88,6 +91,8 @@ class CRSAssessment(models.Model):
             models.CheckConstraint(condition=_in("oxygen_device", grading.OXYGEN_DEVICES), name="crs_device_known"),
             models.CheckConstraint(condition=Q(vasopressors__contained_by=sorted(grading.VASOPRESSORS)),
                                    name="crs_vasopressors_known"),
+            models.CheckConstraint(condition=Q(fever_masking_therapies__contained_by=list(
+                grading.FEVER_MASKING_THERAPIES)), name="crs_masking_therapies_known"),
             models.CheckConstraint(condition=Q(astct_grade__lte=5), name="crs_astct_grade_0_5"),
             models.CheckConstraint(condition=Q(ctcae_grade__isnull=True) | Q(ctcae_grade__lte=5),
                                    name="crs_ctcae_grade_0_5"),
@@ -127,12 +132,17 @@ class ICANSAssessment(models.Model):
     score = models.PositiveSmallIntegerField("ICE or CAPD total score", null=True, blank=True)
     unable_to_perform = models.BooleanField("unable to perform the ICE/CAPD", default=False)
     consciousness = models.CharField("level of consciousness", max_length=30,
-                                     choices=_choices(grading.CONSCIOUSNESS_LEVELS), default="normal")
+                                     choices=list(grading.CONSCIOUSNESS_LABELS.items()), default="normal")
     seizure = models.CharField(max_length=40, choices=_choices(grading.SEIZURE_LEVELS), default="none")
     motor = models.CharField("motor findings", max_length=30, choices=_choices(grading.MOTOR_LEVELS),
                              default="none")
     cerebral_edema = models.CharField("raised ICP / cerebral edema", max_length=30,
                                       choices=_choices(grading.CEREBRAL_EDEMA_LEVELS), default="none")
+    other_cause_domains = ArrayField(
+        models.CharField(max_length=30, choices=_choices(grading.ICANS_DOMAINS)), default=list, blank=True,
+        verbose_name="findings attributable to another cause",
+        help_text="Excluded from the ICANS grade (ASTCT 2019 footnotes), e.g. depressed consciousness under sedation.")
+    other_cause = models.TextField("the other cause", blank=True)
     grade = models.PositiveSmallIntegerField("ASTCT 2019 ICANS grade")
     rationale = models.TextField()
     entered_grade, grade_discrepancy_reason = _entered_grade_fields()
@@ -161,6 +171,11 @@ class ICANSAssessment(models.Model):
             models.CheckConstraint(condition=_in("motor", grading.MOTOR_LEVELS), name="icans_motor_known"),
             models.CheckConstraint(condition=_in("cerebral_edema", grading.CEREBRAL_EDEMA_LEVELS),
                                    name="icans_edema_known"),
+            models.CheckConstraint(condition=Q(other_cause_domains__contained_by=list(grading.ICANS_DOMAINS)),
+                                   name="icans_other_cause_domains_known"),
+            models.CheckConstraint(condition=Q(other_cause_domains=[]) | ~Q(other_cause=""),
+                                   name="icans_other_cause_named",
+                                   violation_error_message="Name the other cause of the excluded findings."),
             models.CheckConstraint(condition=Q(grade__lte=5), name="icans_grade_0_5"),
             models.CheckConstraint(condition=Q(entered_grade__isnull=True) | Q(entered_grade__lte=5),
                                    name="icans_entered_grade_0_5"),

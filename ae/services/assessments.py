@@ -220,7 +220,7 @@ def crs_assessment_record(*, patient: Patient, cycle: TreatmentCycle | None, dat
     """Record one bedside CRS assessment; start the episode's AE or update it in place.
 
     ``data``: assessed_at (aware datetime, not before the cycle start, not in the future), temperature_c
-    (°C), tocilizumab_or_steroids_given, hypotension, vasopressors (agent names), oxygen_device,
+    (°C), fever_masking_therapies, hypotension, vasopressors (agent names), oxygen_device,
     oxygen_flow_l_min (L/min), oxygen_fio2_percent (%), optional entered_grade (0–4) with
     grade_discrepancy_reason (required when it differs from the computed ASTCT grade), and for a new episode
     relatedness and action_taken.

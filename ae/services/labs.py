@@ -45,7 +45,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from ae import grading, lab_units
+from ae import grading, lab_units, selectors
 from ae.episodes import (
     LAB_SCALE,
     as_float,
@@ -107,7 +107,8 @@ def _lab_grade(result: LabResult, baseline: LabResult | None) -> None:
     try:
         graded = grading.grade_lab(
             result.analyte, float(result.value), result.unit, lln=as_float(result.lln), uln=as_float(result.uln),
-            baseline=as_float(baseline.value) if baseline is not None and result.analyte in ("alt", "ast") else None)
+            baseline=(as_float(baseline.value) if baseline is not None and result.analyte in grading.BASELINE_ANALYTES
+                      else None))
     except grading.GradingInputError as exc:
         raise ValidationError({exc.field if exc.field in LAB_DATA_FIELDS else "value": exc.message}) from exc
     result.grade, result.rationale, result.ctcae_term = graded.grade, graded.rationale, str(graded.ctcae_term)
@@ -258,6 +259,27 @@ def _check_collected_at(patient: Patient, collected_at: datetime.datetime | None
     return collected_at
 
 
+def _site_range(patient: Patient, analyte: str, unit: str, day: datetime.date,
+                data: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """``data`` with the LLN/ULN of the site's reference range for the patient's sex and age on ``day``, converted
+    into ``unit``, and the sentence the rationale gets; unchanged (and "") when the laboratory published none."""
+    months = (day.year - patient.birth_month.year) * 12 + (day.month - patient.birth_month.month)
+    found = selectors.reference_range_for(site=patient.site, analyte=analyte, sex=patient.sex, age_months=months,
+                                          on=day)
+    if found is None:
+        return data, ""
+    entry = lab_units.ANALYTES[analyte]
+    into = Decimal(str(entry.unit(found.unit).factor / entry.unit(unit).factor))  # type: ignore[union-attr]
+
+    def convert(limit: Decimal | None) -> Decimal | None:
+        return None if limit is None else (limit * into).quantize(Decimal("0.0001"))
+
+    note = (f" LLN/ULN from the site reference range ({found.source}; valid from {found.valid_from:%d %b %Y}, "
+            f"{'both sexes' if not found.sex else found.get_sex_display().lower()}, {found.age_from_months}-"
+            f"{found.age_to_months} months).")
+    return data | {"lln": convert(found.lln), "uln": convert(found.uln)}, note
+
+
 @transaction.atomic
 def lab_result_record(*, patient: Patient, data: dict[str, Any], acting_user: User) -> LabResult:
     """Record and grade one lab value (CTCAE v5.0, :func:`ae.grading.grade_lab`) and feed its AE episode.
@@ -306,6 +328,9 @@ def lab_result_record(*, patient: Patient, data: dict[str, Any], acting_user: Us
                                           lln=as_float(data.get("lln")), uln=as_float(data.get("uln")))
     if errors:
         raise ValidationError(errors)
+    range_note = ""
+    if data.get("lln") is None and data.get("uln") is None and unit is not None:  # a range typed in overrides
+        data, range_note = _site_range(patient, analyte, str(unit), day, data)
     result = LabResult(patient=patient, cycle=cycle, analyte=analyte, value=_decimal(data.get("value")),
                        unit=str(unit), lln=_decimal(data.get("lln")), uln=_decimal(data.get("uln")),
                        collected_at=collected_at, baseline=is_baseline, entered_by=acting_user)
@@ -319,6 +344,7 @@ def lab_result_record(*, patient: Patient, data: dict[str, Any], acting_user: Us
         if is_baseline and baseline is not None:
             raise ValidationError({"baseline": taken})
     _lab_grade(result, None if is_baseline else baseline)
+    result.rationale += range_note
     result.treatment_emergent = None if is_baseline else _lab_treatment_emergent(result, baseline)
     result.full_clean()
     with constraint_errors({"lab_one_baseline_per_cycle_analyte": ("baseline", taken)}):

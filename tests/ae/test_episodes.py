@@ -1,7 +1,7 @@
 """CRS/ICANS episodes: repeated bedside assessments update one adverse event in place (issue 3, item 4/5).
 
-Grades cited from the ASTCT 2019 consensus (grading.md §2.1, §2.3-2.4); the episode rules (worst grade,
-first onset, resolution at the first grade-0 assessment) are pvtrack's (ae/services.py).
+Grades cited from the ASTCT 2019 consensus (Lee DW et al. BBMT 2019;25:625, CRS and ICANS tables); the episode
+rules (worst grade, first onset, resolution at the first grade-0 assessment) are pvtrack's (ae/services.py).
 """
 
 from __future__ import annotations
@@ -75,11 +75,35 @@ def test_a_lower_later_grade_does_not_lower_the_episode_and_grade_0_resolves_it(
 
 
 def test_fever_is_masked_after_tocilizumab_within_the_episode(patient, cycle, nurse):
-    """ASTCT 2019 footnote: after tocilizumab/steroids fever is no longer required (grading.md §2.1)."""
+    """ASTCT 2019 footnote: after tocilizumab/steroids fever is no longer required (Lee et al. BBMT 2019;25:625,
+    CRS table footnote)."""
     event = crs(patient, cycle, nurse, at(6), **FEVER, **NEW).adverse_event
-    masked = crs(patient, None, nurse, at(7), episode=event, temperature_c=37.0, tocilizumab_or_steroids_given=True,
-                 oxygen_device="nasal_cannula", oxygen_flow_l_min=2)
+    masked = crs(patient, None, nurse, at(7), episode=event, temperature_c=37.0,
+                 fever_masking_therapies=["tocilizumab"], oxygen_device="nasal_cannula", oxygen_flow_l_min=2)
     assert masked.astct_grade == 2
+    assert masked.fever_masking_therapies == ["tocilizumab"]
+
+
+def test_an_antipyretic_after_crs_masks_fever_too(patient, cycle, nurse):
+    """ASTCT 2019 CRS footnote: "antipyretic or anticytokine therapy" — a child afebrile on paracetamol after CRS who
+    is hypotensive is grade 2 (issue 10 item 2), and the assessment records which therapy was given."""
+    event = crs(patient, cycle, nurse, at(6), **FEVER, **NEW).adverse_event
+    masked = crs(patient, None, nurse, at(7), episode=event, temperature_c=37.1,
+                 fever_masking_therapies=["antipyretic"], hypotension=True)
+    assert masked.astct_grade == 2
+    assert "antipyretic" in masked.astct_rationale
+
+
+def test_a_crs_assessment_without_temperature_is_refused_unless_fever_is_waived(patient, cycle, nurse):
+    """ASTCT 2019: fever >= 38.0 °C is required, so a missing temperature is not "no fever" (issue 10 item 9): the
+    assessment asks for it; after CRS and tocilizumab fever is waived and none is needed."""
+    with pytest.raises(ValidationError) as exc:
+        crs(patient, cycle, nurse, at(6), hypotension=True, **NEW)
+    assert "temperature_c" in exc.value.message_dict
+    assert "grade 2 with fever, 0 without" in exc.value.message_dict["temperature_c"][0]
+    event = crs(patient, cycle, nurse, at(6), **FEVER, **NEW).adverse_event
+    waived = crs(patient, None, nurse, at(7), episode=event, fever_masking_therapies=["tocilizumab"], hypotension=True)
+    assert waived.astct_grade == 2
 
 
 def test_a_new_episode_needs_a_positive_grade_and_saves_nothing_otherwise(patient, cycle, nurse):

@@ -1,7 +1,8 @@
 """Bedside grading rules (ae.grading) and their REST endpoints; each test names the rule it checks.
 
-Rule sources are summarised in /work/shared/reference/grading.md (ASTCT 2019 §2.1-2.4, CTCAE v5.0 §1.3/3.1,
-Lee 2014 §2.5).
+Primary sources: ASTCT 2019 (Lee DW et al. Biol Blood Marrow Transplant 2019;25:625-638, CRS and ICANS tables
+with footnotes), NCI CTCAE v5.0 and v4.03 (term, grade text), Lee 2014 (Blood 2014;124:188-195, Table 2); the rule
+tables are in docs/grading.md.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 
 from ae.grading import (
     CONSCIOUSNESS_LEVELS,
+    FEVER_MASKING_LABELS,
     LAB_ANALYTES,
     OXYGEN_DEVICES,
     VASOPRESSORS,
@@ -91,15 +93,68 @@ def test_astct_worse_event_sets_the_grade():
 
 
 def test_astct_fever_masked_after_tocilizumab():
-    """ASTCT 2019 footnote: after CRS and tocilizumab/steroids, fever is not required to grade."""
-    masked = grade_crs_astct(temperature_c=37.0, tocilizumab_or_steroids_given=True, had_crs_before=True,
+    """ASTCT 2019 CRS footnote: "In patients who have CRS then receive antipyretic or anticytokine therapy such as
+    tocilizumab or steroids, fever is no longer required to grade subsequent CRS severity"."""
+    masked = grade_crs_astct(temperature_c=37.0, fever_masking_therapies=["tocilizumab"], had_crs_before=True,
                              hypotension=True, vasopressors=["norepinephrine"])
     assert masked.grade == 3
-    assert "masked" in masked.rationale
-    # Without earlier CRS the drug does not excuse the missing fever.
-    assert grade_crs_astct(temperature_c=37.0, tocilizumab_or_steroids_given=True, hypotension=True).grade == 0
-    # Open point (grading.md §2.1): masked, no hypotension and no hypoxia = resolved (0).
-    assert grade_crs_astct(tocilizumab_or_steroids_given=True, had_crs_before=True).grade == 0
+    assert "tocilizumab" in masked.rationale and "mask fever" in masked.rationale
+    # Without earlier CRS the drug does not excuse the missing fever ("patients who have CRS then receive").
+    assert grade_crs_astct(temperature_c=37.0, fever_masking_therapies=["tocilizumab"], hypotension=True).grade == 0
+    # Open point (docs/grading.md, ASTCT CRS): masked, no hypotension and no hypoxia = resolved (0).
+    assert grade_crs_astct(fever_masking_therapies=["corticosteroid"], had_crs_before=True).grade == 0
+
+
+@pytest.mark.parametrize("therapy", ["antipyretic", "tocilizumab", "other_anticytokine", "corticosteroid",
+                                     "tocilizumab_or_corticosteroid"])
+def test_astct_any_antipyretic_or_anticytokine_therapy_masks_fever(therapy):
+    """ASTCT 2019 CRS footnote: "antipyretic or anticytokine therapy" masks fever — a child afebrile (37.2 °C) on
+    paracetamol after CRS who is hypotensive without vasopressors is grade 2, not 0 (issue 10 item 2)."""
+    result = grade_crs_astct(temperature_c=37.2, fever_masking_therapies=[therapy], had_crs_before=True,
+                             hypotension=True)
+    assert result.grade == 2
+    assert FEVER_MASKING_LABELS[therapy] in result.rationale  # the rationale names the therapy
+
+
+def test_astct_no_masking_therapy_after_crs_still_needs_fever():
+    """ASTCT 2019 CRS table: fever >= 38.0 °C is required unless masked by therapy; earlier CRS alone is not enough."""
+    assert grade_crs_astct(temperature_c=37.2, had_crs_before=True, hypotension=True).grade == 0
+
+
+def test_astct_unknown_masking_therapy_is_refused():
+    with pytest.raises(GradingInputError) as exc:
+        grade_crs_astct(temperature_c=38.5, fever_masking_therapies=["paracetamol"])
+    assert exc.value.field == "fever_masking_therapies"
+
+
+@pytest.mark.parametrize(("kwargs", "with_fever"), [
+    ({}, 1), ({"hypotension": True}, 2), ({"vasopressors": ["norepinephrine", "epinephrine"]}, 4),
+    ({"oxygen_device": "facemask"}, 3)])
+def test_astct_missing_temperature_is_undetermined_not_no_fever(kwargs, with_fever):
+    """ASTCT 2019 CRS: fever (>= 38.0 °C) is a required criterion, so a temperature that was not recorded cannot be
+    read as "no fever" (issue 10 item 9): the grade is undetermined and the rationale gives both readings."""
+    result = grade_crs_astct(**kwargs)
+    assert result.grade is None
+    assert "not recorded" in result.rationale and f"grade {with_fever} with fever, 0 without" in result.rationale
+
+
+def test_astct_missing_temperature_is_decided_when_fever_is_waived_or_death():
+    """ASTCT 2019: after CRS and tocilizumab fever is not required; death due to CRS is grade 5 whatever the
+    temperature."""
+    assert grade_crs_astct(fever_masking_therapies=["tocilizumab"], had_crs_before=True, hypotension=True).grade == 2
+    assert grade_crs_astct(death_due_to_crs=True).grade == 5
+
+
+def test_ctcae_and_lee_missing_temperature_is_undetermined_only_where_fever_decides():
+    """CTCAE v5.0 CRS grade 1 "Fever ..." and Lee 2014 grade 1 (fever): without a temperature and nothing else the
+    grade is 0 or 1 — undetermined; with hypotension the grade is 2 whatever the temperature."""
+    assert grade_crs_ctcae_v5().grade is None
+    assert grade_crs_ctcae_v5(temperature_c=37.9).grade == 0
+    assert grade_crs_ctcae_v5(hypotension=True).grade == 2
+    assert grade_crs_lee2014().grade is None
+    assert grade_crs_lee2014(temperature_c=37.9).grade == 0
+    assert grade_crs_lee2014(constitutional_symptoms=True).grade == 1
+    assert grade_crs_lee2014(hypotension=True).grade == 2
 
 
 def test_astct_death_is_grade_5():
@@ -124,7 +179,7 @@ def test_astct_impossible_inputs(kwargs, field):
 @settings(max_examples=200, deadline=None)
 @given(flow=st.floats(0.1, 30.0), more=st.floats(0.0, 30.0),
        agents=st.sets(st.sampled_from(sorted(VASOPRESSORS))), extra=st.sampled_from(sorted(VASOPRESSORS)),
-       hypotension=st.booleans(), temp=st.one_of(st.none(), st.floats(35.0, 41.0)))
+       hypotension=st.booleans(), temp=st.floats(35.0, 41.0))
 def test_astct_worse_input_never_lowers_grade(flow, more, agents, extra, hypotension, temp):
     """ASTCT 2019 monotonicity: more oxygen flow or an added pressor never lowers the grade."""
     base = {"temperature_c": temp, "hypotension": hypotension, "vasopressors": sorted(agents),
@@ -139,7 +194,7 @@ def test_astct_worse_input_never_lowers_grade(flow, more, agents, extra, hypoten
 
 
 @pytest.mark.parametrize(("kwargs", "expected"), [
-    ({}, 0),
+    ({"temperature_c": 37.9}, 0),
     ({"temperature_c": 38.0}, 1),
     ({"hypotension": True}, 2),
     ({"oxygen_fio2_percent": 39.0}, 2),
@@ -156,7 +211,7 @@ def test_ctcae_v5_crs(kwargs, expected):
 
 
 @pytest.mark.parametrize(("kwargs", "expected"), [
-    ({}, 0),
+    ({"temperature_c": 37.9}, 0),
     ({"constitutional_symptoms": True}, 1),
     ({"oxygen_fio2_percent": 35.0}, 2),
     ({"hypotension": True, "vasopressors": ["dopamine"]}, 2),
@@ -220,12 +275,15 @@ def test_capd_unable_to_perform_is_grade_4():
 
 
 @pytest.mark.parametrize(("domain", "value", "expected"), [
-    ("consciousness", "awakens_spontaneously", 0), ("consciousness", "awakens_to_voice", 2),
+    ("consciousness", "normal", 0), ("consciousness", "awakens_spontaneously", 1),
+    ("consciousness", "awakens_to_voice", 2),
     ("consciousness", "awakens_to_tactile", 3), ("consciousness", "unarousable", 4),
     ("seizure", "rapid_resolving_or_eeg_treated", 3), ("seizure", "prolonged_or_repetitive", 4),
     ("motor", "deep_focal_weakness", 4), ("cerebral_edema", "focal", 3), ("cerebral_edema", "diffuse_or_signs", 4)])
 def test_icans_other_domains(domain, value, expected):
-    """ASTCT 2019 ICANS table rows; footnote 6: 'awakens spontaneously' alone is not grade 1."""
+    """ASTCT 2019 ICANS table rows. Depressed level of consciousness: grade 1 "awakens spontaneously", grade 2
+    "awakens to voice", grade 3 "awakens only to tactile stimulus", grade 4 "unarousable ..."; a fully alert child
+    (normal) has no depressed level of consciousness = grade 0 (issue 10 item 4)."""
     assert grade_icans(tool="ICE", ice_score=10, **{domain: value}).grade == expected
 
 
@@ -307,7 +365,7 @@ def test_hemoglobin_boundaries(value, unit, expected):
 def test_potassium_boundaries(value, symptomatic, expected):
     """CTCAE v5.0 Hypokalemia: <LLN-3.0 asymptomatic = 1 (not admiral's 2), symptomatic + intervention = 2,
     <3.0-2.5 = 3, <2.5 = 4."""
-    result = grade_lab("potassium", value, "mmol/L", lln=3.5, symptomatic_intervention_indicated=symptomatic)
+    result = grade_lab("potassium", value, "mmol/L", lln=3.5, symptomatic=symptomatic)
     assert result.grade == expected
 
 
@@ -339,7 +397,8 @@ def test_transaminase_abnormal_baseline(value, expected):
     ("anc", 1.8, "10^9/L"), ("platelets", 120, "10^9/L"), ("hemoglobin", 10.5, "g/dL"), ("potassium", 3.2, "mmol/L"),
     ("alt", 80, "U/L")])
 def test_missing_reference_limit_is_undetermined(analyte, value, unit):
-    """grading.md §3.1 pediatric note: grade 0 vs 1 needs the age-specific LLN (ULN for ALT); missing = None."""
+    """CTCAE v5.0 grade 1 "<LLN - ..." / ">ULN - ...": grade 0 vs 1 needs the age-specific LLN (ULN for ALT);
+    missing = None."""
     result = grade_lab(analyte, value, unit)
     assert result.grade is None
     assert "Undetermined" in result.rationale
@@ -348,7 +407,7 @@ def test_missing_reference_limit_is_undetermined(analyte, value, unit):
 
 @pytest.mark.parametrize(("kwargs", "field"), [
     ({"analyte": "anc", "value": 1.0, "unit": "cells"}, "unit"),
-    ({"analyte": "hemoglobin", "value": 9.0, "unit": "mmol/L"}, "unit"),
+    ({"analyte": "hemoglobin", "value": 9.0, "unit": "mEq/L"}, "unit"),
     ({"analyte": "anc", "value": -1.0, "unit": "10^9/L"}, "value"),
     ({"analyte": "sodium", "value": 130.0, "unit": "mmol/L"}, "analyte"),
     ({"analyte": "alt", "value": 90.0, "unit": "U/L", "uln": 40, "baseline_abnormal": True}, "baseline"),
@@ -361,7 +420,10 @@ def test_lab_impossible_inputs(kwargs, field):
 
 
 _UNITS = {"anc": "10^9/L", "platelets": "10^9/L", "wbc": "10^9/L", "lymphocytes": "10^9/L", "hemoglobin": "g/dL",
-          "potassium": "mmol/L", "alt": "U/L", "ast": "U/L"}
+          "potassium": "mmol/L", "alt": "U/L", "ast": "U/L", "bilirubin": "umol/L", "creatinine": "umol/L",
+          "alp": "U/L", "ggt": "U/L", "lipase": "U/L", "amylase": "U/L", "albumin": "g/dL",
+          "fibrinogen": "g/L"}
+_DECREASING = ("anc", "platelets", "wbc", "lymphocytes", "hemoglobin", "potassium", "albumin", "fibrinogen")
 
 
 def _allowed_grades() -> dict[str, set[int]]:
@@ -378,10 +440,10 @@ ALLOWED = _allowed_grades()
        baseline=st.one_of(st.none(), st.floats(1, 500)), symptomatic=st.booleans())
 def test_lab_grade_is_allowed_for_its_term(analyte, value, limit, baseline, symptomatic):
     """CTCAE v5.0 workbook: every computed grade is one the term allows (allowed_grades column), or 0/None."""
-    decreasing = analyte not in ("alt", "ast")
+    decreasing = analyte in _DECREASING
     result = grade_lab(analyte, value, _UNITS[analyte], lln=limit if decreasing else None,
                        uln=None if decreasing else limit, baseline=None if decreasing else baseline,
-                       symptomatic_intervention_indicated=symptomatic)
+                       symptomatic=symptomatic and analyte in ("potassium", "lipase", "amylase"))
     assert result.ctcae_term in ALLOWED
     assert result.grade is None or result.grade == 0 or result.grade in ALLOWED[result.ctcae_term]
 

@@ -1,4 +1,4 @@
-"""Recording lab results: CTCAE v5.0 grade (grading.md §3.1), baseline at cycle start, treatment-emergent flag
+"""Recording lab results: CTCAE v5.0 grade (docs/grading.md), baseline at cycle start, treatment-emergent flag
 (ADaM TRTEMFL: a post-baseline value is treatment-emergent only if its grade is worse than the baseline grade)."""
 
 from __future__ import annotations

@@ -27,8 +27,10 @@ PLT_18 = ("Platelet count 18 /mm³ is not plausible (platelet count is 0 or 1000
           "Did you mean 18 ×10⁹/L?")
 #: What a European paediatric ward's laboratory reports, first (docs/labs.md).
 EXPECTED_UNITS = {"anc": ["10^9/L", "/mm3"], "platelets": ["10^9/L", "/mm3"], "wbc": ["10^9/L", "/mm3"],
-                  "lymphocytes": ["10^9/L", "/mm3"], "hemoglobin": ["g/L", "g/dL"], "potassium": ["mmol/L"],
-                  "alt": ["U/L"], "ast": ["U/L"]}
+                  "lymphocytes": ["10^9/L", "/mm3"], "hemoglobin": ["g/L", "g/dL", "mmol/L"], "potassium": ["mmol/L"],
+                  "alt": ["U/L"], "ast": ["U/L"], "bilirubin": ["umol/L", "mg/dL"], "creatinine": ["umol/L", "mg/dL"],
+                  "alp": ["U/L"], "ggt": ["U/L"], "lipase": ["U/L"], "amylase": ["U/L"], "albumin": ["g/L", "g/dL"],
+                  "fibrinogen": ["g/L", "mg/dL"]}
 
 
 # --- the table ---------------------------------------------------------------------------------------------
@@ -81,7 +83,8 @@ def test_the_ranges_of_two_units_of_an_analyte_say_the_same_in_the_default_unit_
 
 @pytest.mark.parametrize(("analyte", "value", "unit", "message"), [
     ("hemoglobin", 95, "g/dL", HB_95), ("anc", 750, "10^9/L", ANC_750), ("platelets", 18, "/mm3", PLT_18),
-    ("hemoglobin", 9.5, "g/L", "Hb 9.5 g/L is not plausible (Hb is 30–250 g/L). Did you mean 9.5 g/dL (= 95 g/L)?"),
+    ("hemoglobin", 9.5, "g/L", "Hb 9.5 g/L is not plausible (Hb is 30–250 g/L). Did you mean 9.5 g/dL (= 95 g/L) or "
+     "9.5 mmol/L (= 153.083 g/L)?"),
     ("potassium", 35, "mmol/L", "Potassium 35 mmol/L is not plausible (potassium is 1–15 mmol/L). Check the value "
                                 "and the unit.")])
 def test_a_unit_slip_is_named_with_the_likely_unit(analyte, value, unit, message):
@@ -121,7 +124,7 @@ def test_a_reference_limit_in_another_unit_is_refused(patient, cycle, nurse):
 def test_a_unit_of_another_analyte_is_refused_and_a_duplicate_spelling_is_stored_once(patient, cycle, nurse):
     with pytest.raises(ValidationError) as exc:
         record(patient, nurse, analyte="hemoglobin", value=95, unit="10^9/L")
-    assert exc.value.message_dict == {"unit": ["10^9/L is not a unit of Hb: use g/L or g/dL."]}
+    assert exc.value.message_dict == {"unit": ["10^9/L is not a unit of Hb: use g/L, g/dL or mmol/L."]}
     result = record(patient, nurse, analyte="platelets", value=18, unit="x10^9/L", lln=150)
     assert (result.unit, result.grade) == ("10^9/L", 4)
     assert set(LabResult.objects.values_list("unit", flat=True)) == {"10^9/L"}
@@ -159,7 +162,7 @@ def test_without_javascript_the_form_offers_every_unit_once_and_refuses_a_wrong_
     response = nurse_client.post(f"/patients/{patient.pk}/labs/new/", {
         "analyte": "hemoglobin", "value": "95", "unit": "10^9/L", "collected_at": "2026-01-08T07:00"})
     assert response.status_code == 200
-    assert response.context["form"].errors["unit"] == ["10^9/L is not a unit of Hb: use g/L or g/dL."]
+    assert response.context["form"].errors["unit"] == ["10^9/L is not a unit of Hb: use g/L, g/dL or mmol/L."]
     response = nurse_client.post(f"/patients/{patient.pk}/labs/new/", {
         "analyte": "hemoglobin", "value": "95", "unit": "g/dL", "collected_at": "2026-01-08T07:00"})
     assert response.context["form"].errors["value"] == [HB_95]
