@@ -307,9 +307,10 @@ class TreatmentCycle(models.Model):
                 violation_error_message="Give the reason for the infusion interruptions."),
         ]
         indexes = [
-            # An event's cycle number and start, read without visiting the table (index-only) when a ward's
-            # events are counted per cycle (benchmark first-cycle scope, graded AE table per cycle).
-            models.Index(fields=["id"], name="cycle_site_scope_idx", include=["patient", "number", "start_date"]),
+            # An event's cycle number, start and end (the emergence window), read without visiting the table
+            # (index-only) when a ward's events are counted per cycle (benchmark, graded AE table per cycle).
+            models.Index(fields=["id"], name="cycle_site_scope_idx",
+                         include=["patient", "number", "start_date", "end_date"]),
         ]
         triggers = [
             pgtrigger.Trigger(  # the f-string holds only the integer constant MAX_START_AHEAD_DAYS

@@ -25,12 +25,12 @@ from django.utils.safestring import SafeString, mark_safe
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
 
+from core.xml import tostring as xml_tostring
 from reports import stats
 from reports.benchmark import CYCLE_SCOPES, GRADE_BAND_LABELS
 
 SVG_NS = "http://www.w3.org/2000/svg"
 XLINK_NS = "http://www.w3.org/1999/xlink"
-ET.register_namespace("", SVG_NS)
 ET.register_namespace("xlink", XLINK_NS)
 RC: dict[str, Any] = {"svg.hashsalt": "pvtrack", "svg.fonttype": "none", "font.size": 9, "font.family": "DejaVu Sans"}
 FUNNEL_ALPHAS = {0.025: "95% limit", 0.001: "99.8% limit"}  # one-sided upper/lower tail of each limit
@@ -95,7 +95,7 @@ def sanitise_svg(markup: str, prefix: str, label: str) -> str:
     title = ET.Element(f"{{{SVG_NS}}}title")
     title.text = label
     root.insert(0, title)
-    return ET.tostring(root, encoding="unicode")
+    return xml_tostring(root, default_namespace=SVG_NS, encoding="unicode")
 
 
 _FONT = re.compile(r"^(?:(italic|oblique|normal)\s+)?(?:(bold|normal|[1-9]00)\s+)?([\d.]+px)\s+(.+)$")

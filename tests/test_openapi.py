@@ -26,5 +26,5 @@ def test_the_schema_documents_every_resource_and_token_auth():
     for path in ("/api/v1/patients/", "/api/v1/cycles/", "/api/v1/adverse-events/{id}/",
                  "/api/v1/ctcae-terms/", "/api/v1/benchmark-runs/{id}/"):
         assert path in schema["paths"], path
-    assert {"knoxApiToken", "cookieAuth"} <= set(schema["components"]["securitySchemes"])
+    assert {"tokenAuth", "cookieAuth"} <= set(schema["components"]["securitySchemes"])
     assert "post" not in schema["paths"]["/api/v1/benchmark-runs/"]  # runs are read-only

@@ -205,7 +205,8 @@ class AdverseEvent(CheckConstraintsInOneQuery, LoadedRelationsNotRequeried, mode
                    # their cost follows the ward's events, not the registry's (docs/operations.md, "Scale").
                    models.Index(fields=["patient", "cycle", "term", "grade"], name="ae_site_scope_idx",
                                 include=["id", "onset_date", "present_before_cycle", "grade_at_cycle_start",
-                                         "after_cycle_follow_up", "grading_scale"])]
+                                         "after_cycle_follow_up", "grading_scale", "relatedness",
+                                         "action_taken"])]
         triggers = [
             pgtrigger.Trigger(
                 name="ae_onset_within_cycle",

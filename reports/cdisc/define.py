@@ -14,6 +14,7 @@ import datetime
 from importlib import resources
 from xml.etree import ElementTree as ET
 
+from core.xml import tostring as xml_tostring
 from reports.cdisc.meddra import MeddraRelease
 from reports.cdisc.model import Dataset, Variable
 from reports.cdisc.sdtm import NO_MEDDRA
@@ -22,7 +23,6 @@ ODM = "http://www.cdisc.org/ns/odm/v1.3"
 DEF = "http://www.cdisc.org/ns/def/v2.1"
 XLINK = "http://www.w3.org/1999/xlink"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
-ET.register_namespace("", ODM)
 ET.register_namespace("def", DEF)
 ET.register_namespace("xlink", XLINK)
 
@@ -134,7 +134,7 @@ def define_xml(datasets: list[Dataset], *, study_oid: str, study_name: str, crea
     for oid, text in comments.items():
         comment = ET.SubElement(mdv, _d("CommentDef"), {"OID": oid})
         _description(comment, text)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return xml_tostring(root, default_namespace=ODM, encoding="utf-8", xml_declaration=True)
 
 
 def define_validate(document: bytes) -> list[str]:

@@ -225,9 +225,9 @@ def test_backup_and_restore_rehearsal_as_documented(harness):
                          timeout=15).status_code == 204
     browser.post(f"{h.base_url}/logout/", timeout=15)
     assert requests.get(f"{h.base_url}/api/v1/adverse-events/", cookies={"sessionid": sessionid_before_logout},
-                        timeout=15).status_code == 403
+                        timeout=15).status_code == 401
     assert requests.get(f"{h.base_url}/api/v1/adverse-events/", headers={"Authorization": f"Token {token}"},
-                        timeout=15).status_code == 403
+                        timeout=15).status_code == 401
     # After the base backup the ward keeps working; the WAL archive carries these saves to the restore.
     for patient in patients[3:6]:
         assert session.post(f"{h.base_url}/api/v1/adverse-events/", json=ae_payload(*patient),
@@ -286,7 +286,7 @@ def test_backup_and_restore_rehearsal_as_documented(harness):
         restored_at = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
         refused = _auth_probe(h, logical_url, token, session_id, restored_at)
         assert revived == (200, 200), revived
-        assert refused == (403, 403), refused
+        assert refused == (401, 401), refused
     finally:
         h._pg("pg_ctl", "-D", str(pgdata), "-m", "fast", "-w", "-t", "60", "stop")
     # the rehearsal (a new timeline, 00000002.history) left the production archive as it was
