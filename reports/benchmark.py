@@ -366,7 +366,8 @@ def dosing_text(d: dict[str, Any] | None) -> str:
     """The regimen as reported, with its split when mixed, e.g. "mixed regimens (step-up 1, flat 22)"."""
     if not d:
         return REGIMENS["not_reported"]
-    counts = ", ".join(f"{k.replace('_', '-')} {v}" for k, v in (d.get("counts") or {}).items())
+    given = d.get("counts") or {}  # stored as JSONB, whose key order is not the file's
+    counts = ", ".join(f"{k.replace('_', '-')} {given[k]}" for k in ("step_up", "flat", "fixed") if k in given)
     return REGIMENS[d["regimen"]] + (f" ({counts})" if counts else "")
 
 

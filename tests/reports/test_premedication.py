@@ -5,8 +5,10 @@ report names what was matched."""
 from __future__ import annotations
 
 from decimal import Decimal
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 
 from reports import benchmark, cohort_data
 from reports.report import format_run_text
@@ -158,3 +160,14 @@ def test_a_premedicated_ward_sets_wu_aside_for_crs_and_the_report_line_names_it(
     assert "premedication premedicated (ward: 3 of 3 first cycles)" in crs_line
     assert "regimen not matched (ward's first cycles: mostly not recorded)" in crs_line
     assert "Wu 2022 (Beijing): premedication: 3 of 23 premedicated" in crs_line
+
+
+@pytest.mark.django_db
+def test_the_cohorts_command_lists_each_cohorts_premedication_and_regimen():
+    out = StringIO()
+    call_command("cohorts", stdout=out)
+    text = out.getvalue()
+    assert ("premedication: 3 of 23 premedicated (oral dexamethasone 5 mg/m2 for three days before blinatumomab "
+            "(MRD-positive patients)); regimen: mixed regimens (step-up 1, flat 22)") in text
+    assert "premedication: all premedicated" in text and "regimen: step-up 5→10→15 µg/m²/day" in text
+    assert "premedication: premedication not reported; regimen: regimen not reported" in text
