@@ -139,7 +139,7 @@ def test_premedication_is_matched_for_crs_only_and_not_when_the_ward_has_not_rec
 # --- end to end: the ward's recorded premedication, Wu's fixture, the report line --------------------------
 
 @pytest.mark.django_db
-def test_a_premedicated_ward_sets_wu_aside_for_crs_and_the_report_line_names_it(ward):
+def test_a_premedicated_ward_sets_wu_aside_for_crs_and_the_report_line_names_it(client, ward, officer):
     for i in range(3):  # like Wu in all but premedication: chemotherapy-ineligible CR, 28-day, CTCAE v5.0
         cycle = make_cycle(make_patient(ward, f"P-{i}"), marrow_blasts_pct=Decimal("1"),
                            disease_status="chemo_ineligible_cr", dexamethasone_premedication="yes",
@@ -160,6 +160,10 @@ def test_a_premedicated_ward_sets_wu_aside_for_crs_and_the_report_line_names_it(
     assert "premedication premedicated (ward: 3 of 3 first cycles)" in crs_line
     assert "regimen not matched (ward's first cycles: mostly not recorded)" in crs_line
     assert "Wu 2022 (Beijing): premedication: 3 of 23 premedicated" in crs_line
+    client.force_login(officer)
+    html = client.get(f"/sites/{ward.slug}/report/").content.decode()
+    assert "; premedication premedicated (ward: 3 of 3 first cycles); regimen not matched" in html
+    assert "Wu 2022 (Beijing): premedication: 3 of 23 premedicated" in html
 
 
 @pytest.mark.django_db
