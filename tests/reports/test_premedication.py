@@ -79,6 +79,8 @@ def test_a_premedication_quote_missing_from_the_source_is_reported(tmp_path):
     cohort["premedication"]["provenance"][0]["quote"] = "all 23 patients received dexamethasone premedication"
     problems = cohort_data.check_cohort(cohort, "wu.yaml")
     assert [p.where for p in problems] == ["premedication.provenance[0]"]
+    cohort["premedication"]["provenance"] = []  # a stated premedication needs its quote
+    assert any(p.where == "premedication/provenance" for p in cohort_data.check_cohort(cohort, "wu.yaml"))
     del cohort["premedication"]
     assert any("premedication" in p.message for p in cohort_data.check_cohort(cohort, "wu.yaml"))
 
@@ -99,12 +101,15 @@ def test_a_premedicated_ward_sets_aside_a_non_premedicated_cohorts_crs_figure_or
             _treated(figure("pre_b", 6, 25), {"given": "all"}, {"regimen": "step_up_5_15"}),
             _treated(figure("wu", 2, 23), {"given": "some", "n": 3, "of": 23},
                      {"regimen": "mixed", "counts": {"step_up": 1, "flat": 22}}),
-            _treated(figure("nr", 4, 20), {"given": "not_reported"}, {"regimen": "not_reported"})]
+            _treated(figure("nr", 4, 20), {"given": "not_reported"}, {"regimen": "not_reported"}),
+            _treated(figure("none", 9, 20), {"given": "none"}, {"regimen": "step_up_5_15"})]
     inputs = inputs_for(3, 6, figs) | {"ward_profile": _premedicated_ward()}
     c = cell(benchmark.compute(inputs))
     assert {co["cohort"] for co in c["cohorts"]} == {"pre_a", "pre_b", "nr"}
     assert {e["cohort"]: e["reason"] for e in c["excluded"]}["wu"] == (
         "premedication: 3 of 23 premedicated, the ward's first cycles mostly premedicated (5 of 6 first cycles)")
+    assert {e["cohort"]: e["reason"] for e in c["excluded"]}["none"] == (
+        "premedication: none premedicated, the ward's first cycles mostly premedicated (5 of 6 first cycles)")
     assert {co["cohort"]: co["labels"] for co in c["cohorts"]}["nr"] == [
         "premedication not reported", "regimen not reported; the ward mostly step-up"]
     assert c["definitions"]["premedication_label"].startswith("premedicated (ward: 5 of 6 first cycles); cohorts: ")
@@ -113,7 +118,7 @@ def test_a_premedicated_ward_sets_aside_a_non_premedicated_cohorts_crs_figure_or
     # The other reading: pooled, with the difference as a label.
     inputs["thresholds"]["PREMEDICATION_MISMATCH"] = "label"
     labelled = cell(benchmark.compute(inputs))
-    assert "wu" in {co["cohort"] for co in labelled["cohorts"]}
+    assert {"wu", "none"} <= {co["cohort"] for co in labelled["cohorts"]}
     assert {co["cohort"]: co["labels"] for co in labelled["cohorts"]}["wu"][0].startswith("premedication: 3 of 23")
 
 
