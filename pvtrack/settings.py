@@ -417,6 +417,8 @@ PVTRACK_BENCHMARK = {
     "SEQUENTIAL_ALPHA": env.float("PVTRACK_SEQUENTIAL_ALPHA", default=0.05),
     # A cohort figure graded on another scale family (CTCAE vs ASTCT/Lee): "exclude" it, or "label" it and pool it.
     "SCALE_MISMATCH": env.str("PVTRACK_SCALE_MISMATCH", default="exclude"),
+    # A CRS figure whose cohort was (not) premedicated unlike most of the ward's first cycles: "exclude" or "label".
+    "PREMEDICATION_MISMATCH": env.str("PVTRACK_PREMEDICATION_MISMATCH", default="exclude"),
 }
 
 # --- E-mail (safety notices of deaths and new serious adverse events: ae/services/notifications.py) -----------

@@ -25,6 +25,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, Q
+from django.db.models.fields.json import KeyTransform
 
 from ae.models import AdverseEvent
 from ae.selectors import treatment_emergent_events
@@ -36,11 +37,14 @@ from patients.models import (
     Site,
     TreatmentCycle,
 )
+from patients.selectors import treatment_mix
 from reports import sequential, stat_cache, stats
 from reports.cells import CYCLE_SCOPES, GRADE_BAND_LABELS
 from reports.models import BenchmarkCategory, CohortFigure
 
-METHOD_VERSION = "pvtrack-benchmark/1.3 glmm-ml+pred-tail+lwl+attribution+case-mix+pocock+trtemfl"
+#: 1.4: premedication and regimen in like-with-like (``treatment_comparability``) and the end of the emergence
+#: window (30 days after the last infusion day or the next therapy, ``ae.models.events.treatment_emergent_q``).
+METHOD_VERSION = "pvtrack-benchmark/1.4 glmm-ml+pred-tail+lwl+attr+premed+case-mix+pocock+te-end"
 GRADE_BANDS = {"any": 1, "ge3": 3}
 OWN_COHORT = "the ward itself is built from this cohort"
 
@@ -88,25 +92,34 @@ POPULATIONS = {pop: {"cycle": sorted(s for s, p in CYCLE_POPULATION.items() if p
                for pop in dict.fromkeys(CYCLE_POPULATION.values())}
 SCHEDULES = [s.value for s in TreatmentCycle.Schedule]
 #: Defaults for thresholds that older stored runs may not carry (their inputs are recomputed as stored).
-DEFAULTS = {"N_MAX": 40, "SEQUENTIAL_ALPHA": 0.05, "SCALE_MISMATCH": "exclude"}
+DEFAULTS = {"N_MAX": 40, "SEQUENTIAL_ALPHA": 0.05, "SCALE_MISMATCH": "exclude", "PREMEDICATION_MISMATCH": "exclude"}
 STRATA = {"blasts_ge5": "marrow blasts ≥5%", "blasts_lt5": "marrow blasts <5%", "not_recorded": "blasts not recorded"}
 
 
 def cohort_figures(category_slugs: list[str]) -> list[dict[str, Any]]:
-    """The published figures of these benchmark categories (bands any/ge3) as plain dicts, one query."""
+    """The published figures of these benchmark categories (bands any/ge3) as plain dicts, one query.
+
+    Each carries its cohort's first-cycle treatment as curated (``cohort_treatment``): "premedication"
+    {"given", "n", "of", "agent"} and "dosing" {"regimen", "counts"}, or None where the record has none.
+    """
     return [
-        {"id": f.id, "cohort": f.cohort.slug, "short_name": f.cohort.short_name, "category": f.category,
+        cohort_treatment(f.premedication, f.dosing) | {
+         "id": f.id, "cohort": f.cohort.slug, "short_name": f.cohort.short_name, "category": f.category,
          "grade_band": f.grade_band, "cycle_scope": f.cycle_scope, "unit": f.unit, "numerator": f.numerator,
          "denominator": f.denominator, "percent_printed": f.percent_printed, "stratum": f.stratum,
          "scale": f.scale, "schedule": f.cohort.schedule, "population": f.cohort.population,
          "attribution": f.attribution, "terms_included": f.terms_included, "set_aside": f.set_aside}
         for f in CohortFigure.objects.filter(category__in=category_slugs, grade_band__in=list(GRADE_BANDS))
-        .select_related("cohort").defer("cohort__record").order_by("cohort__slug", "id")  # record: unused, large
+        .select_related("cohort").defer("cohort__record").order_by("cohort__slug", "id")  # record: large
+        .annotate(premedication=KeyTransform("premedication", "cohort__record"),
+                  dosing=KeyTransform("dosing", "cohort__record"))
     ]
 
 
 def collect_inputs(site: Site) -> dict[str, Any]:
-    """Gather everything ``compute`` needs for ``site``, as JSON-able data (4 queries).
+    """Gather everything ``compute`` needs for ``site``, as JSON-able data (a fixed number of queries).
+
+    The ward profile includes its first-cycle premedication and dosing (``ward_treatment`` of ``treatment_mix``).
 
     Shape: {"site", "thresholds", "denominators": {"all": n, "first": n}, "strata": {...},
     "categories": [{"slug", "name", "terms", "bands", "actions", "terms_excluded_by_family"}],
@@ -164,7 +177,8 @@ def collect_inputs(site: Site) -> dict[str, Any]:
                         "bands": list(c.grade_bands), "actions": list(c.ae_actions),
                         "terms_excluded_by_family": dict(c.terms_excluded_by_family)} for c in categories],
         "ward": ward,
-        "ward_profile": ward_profile(denominators, scale_counts, [c.slug for c in categories]),
+        "ward_profile": ward_profile(denominators, scale_counts, [c.slug for c in categories])
+        | ward_treatment(treatment_mix(site)),
         "figures": figures,
         "excluded_cohort": site.demo_of_cohort,
     }
@@ -204,9 +218,10 @@ def ward_profile(denominators: dict[str, int], scale_counts: dict[str, int], cat
             "scales": scales, "scale_counts": per_cat}
 
 
-def _comparability(f: dict[str, Any], profile: dict[str, Any] | None,
-                   scale_policy: str) -> tuple[str | None, list[str]]:
-    """(reason to leave the figure out or None, labels to show next to it) for schedule, population and scale.
+def _comparability(f: dict[str, Any], profile: dict[str, Any] | None, scale_policy: str,
+                   premedication_policy: str = "exclude") -> tuple[str | None, list[str]]:
+    """(reason to leave the figure out or None, labels to show next to it) for schedule, population, scale and,
+    for CRS, premedication and regimen (``treatment_comparability``).
 
     Differing stated values are left out (scale: only if ``scale_policy`` is "exclude", else labelled; never for
     the cells of ``SCALE_FREE``);
@@ -227,6 +242,10 @@ def _comparability(f: dict[str, Any], profile: dict[str, Any] | None,
     elif ward_population and ward_population != "mixed" and population != ward_population:
         return (f"population {population.replace('_', ' ')} differs from the ward's "
                 f"{ward_population.replace('_', ' ')}"), []
+    treatment_reason, treatment_labels = treatment_comparability(f, profile, premedication_policy)
+    if treatment_reason:
+        return treatment_reason, []
+    labels += treatment_labels
     if (f["category"], f["grade_band"]) in SCALE_FREE:
         return None, labels
     family = scale_family(f.get("scale"), f["category"])
@@ -245,13 +264,14 @@ def _comparability(f: dict[str, Any], profile: dict[str, Any] | None,
 
 def select_figures(figures: list[dict[str, Any]], category: str, band: str, scope: str,
                    excluded_cohort: str, profile: dict[str, Any] | None = None, scale_policy: str = "exclude",
-                   stratum: str = "all") -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+                   stratum: str = "all", premedication_policy: str = "exclude"
+                   ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
     """Split the cohort figures of one benchmark cell into (used, excluded-with-reason).
 
     Used: unit patients, stated numerator and denominator, whole cohort (``stratum`` "all"; otherwise
     only figures of that blast stratum are considered), same cycle scope, at most one figure per cohort,
     not the ward's own source cohort, and comparable with the ward ``profile`` (``ward_profile``; schedule,
-    population, grading-scale family: see ``_comparability``). Used figures are copies with "labels"
+    population, grading-scale family, CRS premedication: see ``_comparability``). Used figures are copies with "labels"
     (list of str: what is only partly comparable); excluded ones are {"cohort", "short_name", "reason"}.
     """
     used: list[dict[str, Any]] = []
@@ -276,7 +296,7 @@ def select_figures(figures: list[dict[str, Any]], category: str, band: str, scop
         elif f.get("set_aside"):
             reason = f["set_aside"]
         else:
-            reason, labels = _comparability(f, profile, scale_policy)
+            reason, labels = _comparability(f, profile, scale_policy, premedication_policy)
             if reason is None and any(u["cohort"] == f["cohort"] for u in used):
                 reason = "another figure of this cohort is already used for this cell"
         if reason:
@@ -284,6 +304,149 @@ def select_figures(figures: list[dict[str, Any]], category: str, band: str, scop
         else:
             used.append(f | {"labels": labels})
     return used, excluded
+
+
+# --- Treatment layer: dexamethasone premedication and the dosing regimen (issue 20 item 6) ----------------------
+#: Categories whose comparison is matched on premedication and shown with the regimen. CRS only: dexamethasone
+#: premedication is given to prevent CRS (BLINCYTO USPI §2.2) and the cohorts tie it to CRS (Tuebingen: high-grade
+#: CRS "especially ... in patients who did not receive steroid premedication"); docs/comparisons.md §7.
+TREATMENT_MATCHED = {"crs"}
+PREMEDICATION_WARD = {"yes": "premedicated", "no": "not premedicated"}
+REGIMENS = {"step_up_5_15": "step-up 5→15 µg/m²/day", "step_up_5_10_15": "step-up 5→10→15 µg/m²/day",
+            "flat_15": "15 µg/m²/day from day 1", "fixed_dose": "fixed dose (µg/day)", "mixed": "mixed regimens",
+            "not_reported": "regimen not reported"}
+DOSING_WARD = {"step_up": "step-up", "flat": "flat (one dose level)"}
+
+
+def cohort_treatment(premedication: dict[str, Any] | None, dosing: dict[str, Any] | None) -> dict[str, Any]:
+    """The cohort record's ``premedication`` and ``dosing`` reduced to what the benchmark uses (pure).
+
+    Shape: {"premedication": {"given": "all"|"none"|"some"|"not_reported", "n": int|None, "of": int|None,
+    "agent": str} | None, "dosing": {"regimen": str, "counts": {"step_up", "flat", "fixed": int}} | None}.
+    """
+    return {"premedication": None if not premedication else
+            {k: premedication.get(k) for k in ("given", "n", "of")} | {"agent": premedication.get("agent", "")},
+            "dosing": None if not dosing else {"regimen": dosing["regimen"], "counts": dosing.get("counts") or {}}}
+
+
+def cohort_premedication(p: dict[str, Any] | None) -> str | None:
+    """A cohort's premedication as the ward's majority values: "yes" (all or most premedicated), "no" (none or a
+    minority), "mixed" (some, number not given, or exactly half), None (not reported)."""
+    if not p or p.get("given") in (None, "not_reported"):
+        return None
+    if p["given"] in ("all", "none"):
+        return "yes" if p["given"] == "all" else "no"
+    n, of = p.get("n"), p.get("of")
+    if n is None or not of or 2 * n == of:
+        return "mixed"
+    return "yes" if 2 * n > of else "no"
+
+
+def premedication_text(p: dict[str, Any] | None) -> str:
+    """"all premedicated", "3 of 23 premedicated", "premedication not reported"..."""
+    given = (p or {}).get("given") or "not_reported"
+    if given == "some":
+        return (f"{p['n']} of {p['of']} premedicated" if p and p.get("n") is not None and p.get("of")
+                else "some premedicated (number not reported)")
+    return {"all": "all premedicated", "none": "none premedicated"}.get(given, "premedication not reported")
+
+
+def cohort_dosing(d: dict[str, Any] | None) -> str | None:
+    """A cohort's first-cycle dosing as the ward's values: "step_up", "flat" (majority of its counts, or its
+    regimen), "mixed" (a tie or mixed without counts), None (not reported)."""
+    if not d or d.get("regimen") in (None, "not_reported"):
+        return None
+    counts = {k: v for k, v in (d.get("counts") or {}).items() if k in DOSING_WARD}
+    if counts:
+        return _majority(counts) or "mixed"
+    return {"flat_15": "flat", "mixed": "mixed", "fixed_dose": "mixed"}.get(d["regimen"], "step_up")
+
+
+def dosing_text(d: dict[str, Any] | None) -> str:
+    """The regimen as reported, with its split when mixed, e.g. "mixed regimens (step-up 1, flat 22)"."""
+    if not d:
+        return REGIMENS["not_reported"]
+    given = d.get("counts") or {}  # stored as JSONB, whose key order is not the file's
+    counts = ", ".join(f"{k.replace('_', '-')} {given[k]}" for k in ("step_up", "flat", "fixed") if k in given)
+    return REGIMENS[d["regimen"]] + (f" ({counts})" if counts else "")
+
+
+def ward_treatment(mix: dict[str, dict[str, int]] | None) -> dict[str, Any]:
+    """The ward's first-cycle premedication and dosing for like-with-like (pure; input ``treatment_mix``).
+
+    Shape: {"premedication": "yes"|"no"|"mixed"|None, "premedication_counts": {...}, "dosing": "step_up"|"flat"|
+    "mixed"|None, "dosing_counts": {...}} = the majority of the first cycles, None when most are "not recorded"
+    or there are none (then nothing is set aside on it).
+    """
+    if not mix:
+        return {}
+    out: dict[str, Any] = {}
+    for key in ("premedication", "dosing"):
+        counts = dict(mix.get(key) or {})
+        major = _majority(counts)
+        out[key] = None if major == "not_recorded" else major
+        out[f"{key}_counts"] = counts
+    return out
+
+
+def _ward_share(profile: dict[str, Any], key: str) -> str:
+    counts = profile.get(f"{key}_counts") or {}
+    return f"{counts.get(profile.get(key) or '', 0)} of {sum(counts.values())} first cycles"
+
+
+def treatment_comparability(f: dict[str, Any], profile: dict[str, Any] | None,
+                            policy: str = "exclude") -> tuple[str | None, list[str]]:
+    """(reason to set the figure aside or None, labels) on premedication and regimen, for ``TREATMENT_MATCHED``.
+
+    A cohort whose premedication ("yes"/"no" by ``cohort_premedication``) differs from the ward's majority
+    (``ward_treatment``) is set aside with ``policy`` "exclude", labelled with "label". A cohort that does not
+    report it, or reports a mix, is kept and labelled; so is a regimen that differs from the ward's (labelled only,
+    never set aside). Nothing happens when the ward's premedication is unknown (mostly not recorded), for other
+    categories, or for figures stored before 1.4 (no "premedication" key).
+    """
+    if f["category"] not in TREATMENT_MATCHED or "premedication" not in f or not profile:
+        return None, []
+    labels: list[str] = []
+    ward_premed = profile.get("premedication")
+    if ward_premed in PREMEDICATION_WARD:
+        cohort_premed = cohort_premedication(f["premedication"])
+        if cohort_premed in PREMEDICATION_WARD and cohort_premed != ward_premed:
+            why = (f"premedication: {premedication_text(f['premedication'])}, the ward's first cycles mostly "
+                   f"{PREMEDICATION_WARD[ward_premed]} ({_ward_share(profile, 'premedication')})")
+            if policy == "exclude":
+                return why, []
+            labels.append(why)
+        elif cohort_premed != ward_premed:
+            labels.append(premedication_text(f["premedication"]))
+    ward_dosing = profile.get("dosing")
+    cohort_dose = cohort_dosing(f.get("dosing"))
+    if ward_dosing in DOSING_WARD and cohort_dose != ward_dosing:
+        labels.append(f"{dosing_text(f.get('dosing'))}; the ward mostly {DOSING_WARD[ward_dosing]}")
+    return None, labels
+
+
+def treatment_definitions(category: str, used: list[dict[str, Any]], profile: dict[str, Any] | None
+                          ) -> dict[str, str] | None:
+    """What a cell matched on premedication and regimen, for its "Matched:" line; None outside the layer.
+
+    Shape: {"premedication_label": "premedicated (ward: 5 of 6 first cycles); cohorts: Xie 2023 all premedicated",
+    "regimen_label": "step-up (ward: 6 of 6 first cycles); cohorts: Xie 2023 step-up 5→10→15 µg/m²/day"}.
+    """
+    if category not in TREATMENT_MATCHED or not profile or "premedication" not in profile:
+        return None
+    cohorts = [f for f in used if "premedication" in f]
+    ward_premed, ward_dosing = profile.get("premedication"), profile.get("dosing")
+    premed = (f"{PREMEDICATION_WARD[ward_premed]} (ward: {_ward_share(profile, 'premedication')})"
+              if ward_premed in PREMEDICATION_WARD else
+              f"not matched (ward's first cycles: {ward_premed or 'mostly not recorded'})")
+    regimen = (f"{DOSING_WARD[ward_dosing]} (ward: {_ward_share(profile, 'dosing')})"
+               if ward_dosing in DOSING_WARD else
+               f"not matched (ward's first cycles: {ward_dosing or 'mostly not recorded'})")
+    if cohorts:
+        premed += "; cohorts: " + ", ".join(f"{f['short_name']} {premedication_text(f['premedication'])}"
+                                             for f in cohorts)
+        regimen += "; cohorts: " + ", ".join(f"{f['short_name']} {dosing_text(f.get('dosing'))}" for f in cohorts)
+    return {"premedication_label": premed, "regimen_label": regimen}
 
 
 _progress: contextvars.ContextVar[Callable[[int], None] | None] = contextvars.ContextVar("benchmark_progress",
@@ -383,7 +546,8 @@ def _cell(inputs: dict[str, Any], cat: dict[str, Any], band: str, scope: str,
     n = inputs["denominators"][scope]
     profile = inputs.get("ward_profile")
     used, excluded = select_figures(inputs["figures"], cat["slug"], band, scope, inputs["excluded_cohort"],
-                                    profile, thresholds["SCALE_MISMATCH"])
+                                    profile, thresholds["SCALE_MISMATCH"],
+                                    premedication_policy=thresholds["PREMEDICATION_MISMATCH"])
     if inputs["excluded_cohort"] and not any(e["reason"] == OWN_COHORT for e in excluded):
         # A demo ward rebuilt from a cohort has events only where that cohort reported a figure:
         # elsewhere its zero is an artefact of the source, not a ward observation to flag.
@@ -403,7 +567,9 @@ def _cell(inputs: dict[str, Any], cat: dict[str, Any], band: str, scope: str,
         "cohorts": [{"cohort": f["cohort"], "short_name": f["short_name"], "x": f["numerator"],
                      "n": f["denominator"], "rate": f["numerator"] / f["denominator"], "scale": f["scale"],
                      "schedule": f["schedule"], "population": f["population"], "labels": f["labels"],
-                     "attribution": f.get("attribution", "not_stated"), "terms_included": f.get("terms_included", [])}
+                     "attribution": f.get("attribution", "not_stated"), "terms_included": f.get("terms_included", []),
+                     **({"premedication": premedication_text(f["premedication"]),
+                         "regimen": dosing_text(f.get("dosing"))} if "premedication" in f else {})}
                     for f in used],
         "definitions": {
             "scale_family": None if (cat["slug"], band) in SCALE_FREE else family,
@@ -414,7 +580,7 @@ def _cell(inputs: dict[str, Any], cat: dict[str, Any], band: str, scope: str,
                                                         " (no cohort compared here states its attribution)"),
             "terms": ([f"action taken: {a}" for a in cat["actions"]] if cat.get("actions") else terms),
             "terms_left_out": sorted(set(cat.get("terms", [])) - set(terms)),
-        },
+        } | (treatment_definitions(cat["slug"], used, profile) or {}),
         "excluded": excluded, "pooled": None, "two_step": None, "p_upper": None, "p_lower": None,
         "p_fixed": None, "predictive_range": None, "posterior_above": None, "case_mix": None, "sequential": None,
         "flag": None,
@@ -480,7 +646,8 @@ def _case_mix(inputs: dict[str, Any], category: str, band: str, scope: str, x: i
         rate, source, k = pooled.marginal_mean, "overall benchmark", pooled.k
         if stratum != "not_recorded":
             used, _ = select_figures(inputs["figures"], category, band, scope, inputs["excluded_cohort"],
-                                     inputs.get("ward_profile"), thresholds["SCALE_MISMATCH"], stratum=stratum)
+                                     inputs.get("ward_profile"), thresholds["SCALE_MISMATCH"], stratum=stratum,
+                                     premedication_policy=thresholds["PREMEDICATION_MISMATCH"])
             _, used, _ = match_attribution(used, basis)
             if used:
                 fit = stat_cache.pool([f["numerator"] for f in used], [f["denominator"] for f in used],

@@ -81,6 +81,9 @@ def _provenances(cohort: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]
         yield f"grading.provenance[{i}]", prov
     for i, prov in enumerate(cohort.get("blast_burden", {}).get("provenance", [])):
         yield f"blast_burden.provenance[{i}]", prov
+    for key in ("premedication", "dosing"):
+        for i, prov in enumerate((cohort.get(key) or {}).get("provenance", [])):
+            yield f"{key}.provenance[{i}]", prov
     for i, fig in enumerate(cohort.get("figures", [])):
         yield f"figures[{i}] ({fig.get('reported_term')}, {fig.get('grade_band')})", fig["provenance"]
     for i, conflict in enumerate(cohort.get("conflicts", [])):

@@ -17,13 +17,16 @@ def interval(bounds: list[float] | None) -> str:
 
 
 def matched_text(cell: dict) -> str:
-    """What a cell compared like with like, and which cohorts it set aside and why (one line)."""
+    """What a cell compared like with like (scale family, attribution, terms; for CRS premedication and regimen),
+    and which cohorts it set aside and why (one line)."""
     d = cell["definitions"]
     terms = ", ".join(d["terms"]) or "none"
     left_out = f" (left out: {', '.join(d['terms_left_out'])})" if d["terms_left_out"] else ""
     aside = "; ".join(f"{e['short_name']}: {e['reason']}" for e in cell["excluded"]) or "none"
+    treatment = "".join(f", {what} {d[key]}" for what, key in (("premedication", "premedication_label"),
+                                                                  ("regimen", "regimen_label")) if d.get(key))
     return (f"matched: {d['scale_family_label']} scale family, {d['attribution_label']}, ward terms {terms}"
-            f"{left_out}. Set aside: {aside}.")
+            f"{left_out}{treatment}. Set aside: {aside}.")
 
 
 def format_run_text(run: BenchmarkRun) -> str:

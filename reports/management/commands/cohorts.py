@@ -2,6 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand
 
+from reports.benchmark import dosing_text, premedication_text
 from reports.models import Cohort
 
 
@@ -20,6 +21,10 @@ class Command(BaseCommand):
             self.stdout.write(f"{c.slug}: {c.short_name} — n={c.n_patients}, {c.schedule}, {c.population}, "
                               f"CRS graded {c.grading_crs}, blasts {c.blast_burden}")
             self.stdout.write(f"  {c.citation}")
+            premedication, dosing = c.record.get("premedication"), c.record.get("dosing")
+            agent = f" ({premedication['agent']})" if premedication and premedication.get("agent") else ""
+            self.stdout.write(f"  premedication: {premedication_text(premedication)}{agent}; "
+                              f"regimen: {dosing_text(dosing)}")
             for f in c.figures.all():
                 value = (f"{f.numerator}/{f.denominator}" if f.numerator is not None and f.denominator
                          else f"{f.numerator}" if f.numerator is not None else f"{f.percent_printed}%")
