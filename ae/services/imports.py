@@ -35,7 +35,15 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import DataError, IntegrityError, transaction
 
-from ae.import_sources import apply_mapping, csv_header, csv_rows, odm_rows, row_selected
+from ae.import_sources import (
+    RedcapFetchError,
+    apply_mapping,
+    csv_header,
+    csv_rows,
+    odm_rows,
+    redcap_records_csv,
+    row_selected,
+)
 from ae.models import AdverseEvent, CTCAETerm, ImportMapping
 from ae.services.episodes import episode_locks
 from ae.services.events import derive_fields, ongoing_episode_detail
@@ -431,6 +439,25 @@ def adverse_events_import(*, site: Site, raw: IO[bytes], file_name: str, dry_run
             if result.status == "created":
                 result.event_id = None
     return ImportReport(sha256, dry_run, committed, batches.results)
+
+
+def adverse_events_import_redcap(*, site: Site, url: str, token: str, mapping: ImportMapping, dry_run: bool,
+                                 acting_user: User, forms: list[str] | None = None) -> ImportReport:
+    """Fetch the records of a REDCap project through its API (:func:`ae.import_sources.redcap_records_csv`) and
+    import them as a ``redcap_csv`` file with the ward's saved ``mapping`` (its ``row_filter`` selects the AE
+    instrument's rows). The audit trail names the export's sha256 and the API address (never the token).
+
+    Raises ImportFileError when REDCap cannot be reached or refuses (its message), PermissionDenied as
+    :func:`adverse_events_import` (checked before anything is fetched).
+    """
+    require_role(acting_user, site, RECORDERS)
+    try:
+        body = redcap_records_csv(url, token, forms=forms)
+    except RedcapFetchError as exc:
+        raise ImportFileError(str(exc)) from exc
+    return adverse_events_import(site=site, raw=io.BytesIO(body), file_name=f"REDCap API export from {url}",
+                                 dry_run=dry_run, acting_user=acting_user, source=ImportMapping.Source.REDCAP_CSV,
+                                 mapping=mapping)
 
 
 @transaction.atomic
