@@ -348,12 +348,13 @@ class _Batches:
                     self.serious.append(known.event)
                 known.event = None
 
-    def finish(self) -> None:
-        """Fill in the event ids of rows whose event was created later in the file."""
+    def finish(self, *, committed: bool) -> None:
+        """Fill in the event ids of rows checked against an event created later in the file — or, when nothing was
+        committed, clear them: those events were rolled back."""
         for result in self.results:
-            if result.twin is not None:
-                result.event_id = result.twin.pk
-                result.twin = None
+            twin, result.twin = result.twin, None
+            if twin is not None:
+                result.event_id = twin.pk if committed or twin.line is None else None
 
 
 def _sha256(raw: IO[bytes]) -> str:
@@ -433,11 +434,7 @@ def adverse_events_import(*, site: Site, raw: IO[bytes], file_name: str, dry_run
             committed = True
     except _RollBack:
         pass
-    batches.finish()
-    if not committed:  # rolled back: the ids of events created by this file no longer exist
-        for result in batches.results:
-            if result.status == "created":
-                result.event_id = None
+    batches.finish(committed=committed)
     return ImportReport(sha256, dry_run, committed, batches.results)
 
 

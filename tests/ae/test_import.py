@@ -198,6 +198,7 @@ def test_batches_see_the_rows_of_earlier_batches(import_ward, nurse, monkeypatch
     assert by_line[8].errors[0].startswith("duplicate of line 2 of this file (Anemia, onset 06 Jan 2026) with "
                                            "different grade")
     assert not AdverseEvent.objects.exists()
+    assert by_line[2].event_id is None and by_line[6].event_id is None  # rolled back: no id to follow
     report = _run(import_ward, nurse, [*rows, open_row, rows[0]])
     assert report.committed and AdverseEvent.objects.count() == 4
     twin = {r.line: r.event_id for r in report.rows}
