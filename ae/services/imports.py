@@ -47,7 +47,7 @@ from ae.import_sources import (
 from ae.models import AdverseEvent, CTCAETerm, ImportMapping
 from ae.services.episodes import episode_locks
 from ae.services.events import derive_fields, ongoing_episode_detail
-from ae.services.notifications import serious_event_notify
+from ae.services.notifications import new_serious_events_notify
 from ae.synonyms import terms_for_synonym
 from core.audit import bulk_audit_context
 from core.outbox import benchmark_request
@@ -427,8 +427,7 @@ def adverse_events_import(*, site: Site, raw: IO[bytes], file_name: str, dry_run
                 batches.run(batch)
             if dry_run or any(r.status == "error" for r in batches.results):
                 raise _RollBack
-            for event in batches.serious:
-                serious_event_notify(event=event)
+            new_serious_events_notify(events=batches.serious)
             if batches.serious or any(r.status == "created" for r in batches.results):
                 benchmark_request(site=site, trigger="ae_change")
             committed = True

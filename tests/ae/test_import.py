@@ -235,3 +235,24 @@ def test_a_serious_row_notifies_the_safety_officers_once_committed(import_ward, 
     assert not SafetyNotification.objects.exists()
     _run(import_ward, nurse, [serious])
     assert SafetyNotification.objects.filter(adverse_event__term__term="Anemia", recipient=officer).count() == 1
+
+
+def test_serious_rows_cost_no_queries_per_row(import_ward, nurse, officer):
+    """Notices for many serious rows are written with a constant number of queries (one INSERT of them all)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from ae.models import SafetyNotification
+
+    def serious(n):
+        return [row.replace(",,,possible,", ",,hospitalization,possible,") for row in _rows(n)]
+
+    counts = []
+    for n in (1, 2, 40):  # the first also queues the ward's benchmark run (one query more than later imports)
+        with CaptureQueriesContext(connection) as captured:
+            assert _run(import_ward, nurse, serious(n)).committed
+        counts.append(len(captured))
+        assert SafetyNotification.objects.filter(recipient=officer).count() == n
+        SafetyNotification.objects.all().delete()
+        AdverseEvent.objects.all().delete()
+    assert counts[1] == counts[2]
