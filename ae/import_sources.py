@@ -85,3 +85,37 @@ def apply_mapping(row: Mapping[str, str], columns: Mapping[str, str], values: Ma
         if raw in codes:
             out[column] = str(codes[raw])
     return out
+
+
+class RedcapFetchError(ValueError):
+    """The REDCap API did not give the records (unreachable, refused the token, answered an error)."""
+
+
+def redcap_records_csv(url: str, token: str, *, forms: list[str] | None = None, timeout: float = 120.0) -> bytes:
+    """The project's records as REDCap's "CSV (raw data)" export, fetched through the REDCap API with PyCap
+    (``redcap.Project.export_records``: content=record, format=csv, type=flat, rawOrLabel=raw; REDCap API
+    documentation, "Export Records"), limited to the instruments ``forms`` when given.
+
+    ``url``: the project's API address (``https://…/api/``); ``token``: the user's API token for the project (never
+    logged nor stored). The body is the same file a user downloads from "Data Exports", so it is imported with the
+    ``redcap_csv`` source and a saved mapping. Raises RedcapFetchError with REDCap's own message.
+    """
+    import requests
+    from redcap import Project, RedcapError
+
+    # PyCap checks these with ``assert`` and echoes the token in its message: check first, without the token.
+    if not url.endswith("/api/"):
+        raise RedcapFetchError(f"{url!r} is not a REDCap API address (it ends with /api/)")
+    if len(token) != 32:  # noqa: PLR2004 (REDCap API tokens are 32 hexadecimal characters)
+        raise RedcapFetchError("a REDCap API token is 32 characters long")
+    try:
+        project = Project(url, token, timeout=timeout)
+        body = project.export_records(format_type="csv", forms=forms, raw_or_label="raw")
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        raise RedcapFetchError(f"REDCap at {url} could not be reached: {type(exc).__name__}") from exc
+    except (RedcapError, requests.RequestException) as exc:  # RedcapError is a RequestException
+        raise RedcapFetchError(f"REDCap refused the export: {exc}") from exc
+    text = body if isinstance(body, str) else str(body)
+    if text.lstrip().startswith(("{", "<")):  # an error answered in JSON or XML despite format=csv
+        raise RedcapFetchError(f"REDCap answered an error instead of records: {text.strip()[:300]}")
+    return text.encode("utf-8")

@@ -3,7 +3,9 @@
 Filters (GET parameters, all optional): ``term`` (part of the CTCAE term or verbatim term), ``soc``, ``grade``
 (exact) or ``grade_min``, ``serious`` (yes/no), ``cycle`` (number), ``onset_from``/``onset_to`` (YYYY-MM-DD),
 ``patient`` (study ID), ``outcome`` (CDISC OUT term), ``open`` (yes: not resolved), ``emergent`` (yes/no:
-TRTEMFL by :func:`ae.models.events.treatment_emergent_q`). Sort: ``sort`` = onset, grade, patient, term, cycle
+TRTEMFL by :func:`ae.models.events.treatment_emergent_q`), ``category`` (a benchmark category slug — crs,
+neurotoxicity, anemia… — : the events of its CTCAE terms, as the benchmark counts them by term).
+Sort: ``sort`` = onset, grade, patient, term, cycle
 (``-`` before it for descending); default newest onset first.
 """
 
@@ -12,7 +14,7 @@ from __future__ import annotations
 import django_filters
 from django.db.models import Q, QuerySet
 
-from ae.models import AdverseEvent
+from ae.models import AdverseEvent, CTCAETerm
 from ae.selectors import with_treatment_emergent
 from patients.models import Site
 
@@ -23,6 +25,14 @@ YES_NO = (("yes", "Yes"), ("no", "No"))
 LISTING_HEADER = ("Study ID", "Cycle", "CTCAE term", "Verbatim term", "MedDRA SOC", "Grade", "Grading scale",
                   "Onset", "Resolution", "Serious", "SAE criteria", "Relatedness", "Action taken", "Outcome",
                   "Treatment-emergent", "Event id")
+
+
+def category_choices() -> list[tuple[str, str]]:
+    """(slug, name) of the benchmark categories, in their order. The categories belong to ``reports`` (above
+    ``ae``): the model is reached through the CTCAE term's reverse relation, not imported."""
+    category = CTCAETerm.benchmark_categories.rel.related_model
+    assert not isinstance(category, str)
+    return list(category._default_manager.order_by("order", "slug").values_list("slug", "name"))
 
 
 class AdverseEventListingFilter(django_filters.FilterSet):
@@ -38,6 +48,8 @@ class AdverseEventListingFilter(django_filters.FilterSet):
     outcome = django_filters.ChoiceFilter(choices=AdverseEvent.Outcome.choices)
     open = django_filters.ChoiceFilter(choices=YES_NO, method="filter_open", label="Open episodes")
     emergent = django_filters.ChoiceFilter(choices=YES_NO, method="filter_yes_no", label="Treatment-emergent")
+    category = django_filters.ChoiceFilter(choices=category_choices, method="filter_category",
+                                           label="Benchmark category")
 
     class Meta:
         model = AdverseEvent
@@ -52,6 +64,9 @@ class AdverseEventListingFilter(django_filters.FilterSet):
 
     def filter_open(self, queryset: QuerySet[AdverseEvent], name: str, value: str) -> QuerySet[AdverseEvent]:
         return queryset.filter(resolution_date__isnull=value == "yes")
+
+    def filter_category(self, queryset: QuerySet[AdverseEvent], name: str, value: str) -> QuerySet[AdverseEvent]:
+        return queryset.filter(term__in=CTCAETerm.objects.filter(benchmark_categories__slug=value))
 
 
 def listing(site: Site, params: dict[str, str]) -> tuple[AdverseEventListingFilter, QuerySet[AdverseEvent], str]:

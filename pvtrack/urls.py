@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
 from ae import apis as ae_apis
-from ae import grading_apis, import_apis, listing_views, timeline_views
+from ae import grading_apis, import_apis, import_views, listing_views, timeline_views
 from ae import treatment_views as ae_treatment_views
 from ae import views as ae_views
 from core import errors
@@ -65,6 +65,8 @@ urlpatterns = [
     path("benchmark-runs/<int:pk>/sign/", report_views.run_signoff_view, name="run-signoff"),
     path("sites/<slug:site>/export.<str:fmt>", report_views.export_ae_table, name="export-ae-table"),
     path("sites/<slug:site>/events/", listing_views.event_listing, name="event-listing"),
+    path("sites/<slug:site>/ae-imports/", import_views.ae_import, name="ae-import"),
+    path("sites/<slug:site>/ae-imports/mapping/", import_views.ae_import_mapping, name="ae-import-mapping"),
     path("sites/<slug:site>/aet.<str:fmt>", report_views.export_aet, name="export-aet"),
     path("sites/<slug:site>/cdisc/<str:kind>.<str:fmt>.zip", report_views.export_cdisc, name="export-cdisc"),
     path("api/v1/auth/login/", pvtrack_auth.TokenLoginView.as_view(), name="api-login"),

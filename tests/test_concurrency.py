@@ -189,3 +189,24 @@ def test_an_edit_in_progress_locks_the_event_row_only(setup):
         t.join(30)
     assert locked == {"patients_site": False, "patients_patient": False, "patients_treatmentcycle": False,
                       "ae_ctcaeterm": False, "ae_adverseevent": True}
+
+
+def test_the_same_file_imported_three_times_at_once_is_saved_once(setup):
+    """Three imports of one file start together: the episode locks of a batch serialise them, so the first saves
+    every row and the others find the rows recorded ("unchanged") — never a second copy, never a 500."""
+    import io
+
+    from ae.services.imports import adverse_events_import
+
+    ward, nurse, cycle = setup["ward"], setup["nurse"], setup["cycle"]
+    header = "study_id,cycle,ctcae_term,grade,onset_date,resolution_date,relatedness,action_taken,outcome"
+    rows = [f"KRK-500,1,{term},1,{cycle.start_date + datetime.timedelta(days=day)},"
+            f"{cycle.start_date + datetime.timedelta(days=day)},possible,DOSE NOT CHANGED,RECOVERED/RESOLVED"
+            for day in range(3) for term in ("Anemia", "Fever", "Nausea")]
+    body = ("\n".join([header, *rows]) + "\n").encode()
+    reports = all_at_once(3, lambda i: adverse_events_import(site=ward, raw=io.BytesIO(body), file_name="x.csv",
+                                                             dry_run=False, acting_user=nurse))
+    assert not [r for r in reports if isinstance(r, Exception)], reports
+    assert sorted((r.count("created"), r.count("unchanged"), r.committed) for r in reports) == [
+        (0, 9, True), (0, 9, True), (9, 0, True)]
+    assert AdverseEvent.objects.filter(cycle=cycle).count() == 9

@@ -36,6 +36,16 @@ def episode_lock(*, cycle: TreatmentCycle, term: CTCAETerm) -> None:
                        [EPISODE_LOCK_NAMESPACE, f"{cycle.pk}:{term.pk}"])
 
 
+def episode_locks(pairs: set[tuple[int, int]]) -> None:
+    """:func:`episode_lock` of many (cycle id, term id) pairs in ONE query (a bulk import's batch), taken in a fixed
+    order so that two imports locking overlapping pairs cannot deadlock."""
+    if not pairs:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(k)) FROM unnest(%s::text[]) AS k",
+                       [EPISODE_LOCK_NAMESPACE, sorted(f"{cycle}:{term}" for cycle, term in pairs)])
+
+
 def open_episode(*, cycle: TreatmentCycle, term: CTCAETerm) -> AdverseEvent | None:
     """The open episode of ``term`` in ``cycle`` (no resolution date, outcome not Fatal), row-locked; the most
     recent onset if several are open. Call after :func:`episode_lock`. Only the episode's row is locked: its cycle,

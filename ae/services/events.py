@@ -62,7 +62,7 @@ class ProbableDuplicateError(ConflictError):
         self.existing = existing
 
 
-def _derive(data: dict[str, Any]) -> dict[str, Any]:
+def derive_fields(data: dict[str, Any]) -> dict[str, Any]:
     """Fields that follow from others, set the same way for the form and the API: a death (grade 5 or outcome
     Fatal) is serious with "results in death" (ICH E2A; the database refuses otherwise); only an event present
     before the cycle has a grade at the cycle start; only follow-up after the cycle's window has a reason."""
@@ -89,10 +89,15 @@ def _refuse_duplicate(event: AdverseEvent) -> None:
             f"(grade {twin.grade}): open it to change it, or confirm that this is a separate event."))
     ongoing = open_episode(cycle=event.cycle, term=event.term)
     if ongoing is not None:
-        raise ProbableDuplicateError(ongoing, (
-            f"An ongoing {ongoing.term} (onset {ongoing.onset_date:%d %b %Y}, grade {ongoing.grade}, not resolved) "
-            f"is already recorded in cycle {event.cycle.number}: update that one — its grade, or its resolution "
-            "date if it ended — or confirm that this is a separate event."))
+        raise ProbableDuplicateError(ongoing, ongoing_episode_detail(
+            term=str(ongoing.term), onset_date=ongoing.onset_date, grade=ongoing.grade, cycle=event.cycle.number))
+
+
+def ongoing_episode_detail(*, term: str, onset_date: Any, grade: int, cycle: int) -> str:
+    """The sentence refusing a new event while an episode of its term is open in the cycle (form, API, import)."""
+    return (f"An ongoing {term} (onset {onset_date:%d %b %Y}, grade {grade}, not resolved) is already recorded in "
+            f"cycle {cycle}: update that one — its grade, or its resolution date if it ended — or confirm that this "
+            "is a separate event.")
 
 
 @transaction.atomic
@@ -100,7 +105,7 @@ def adverse_event_create(*, acting_user: User, confirm_separate: bool = False, *
     """Validate and save a new adverse event (entered by hand), then request a benchmark run of its site.
 
     ``data`` holds the model's editable fields plus ``patient``. A death is made serious with "results in death"
-    (see ``_derive``). One clinical event = one AE: unless ``confirm_separate``, an event with the same term and
+    (see ``derive_fields``). One clinical event = one AE: unless ``confirm_separate``, an event with the same term and
     onset in the cycle, or while an episode of the term is open in the cycle, is refused with
     ProbableDuplicateError (409) naming the existing event; concurrent creates of the same event serialise on the
     episode lock, so exactly one is saved. A new serious event or death notifies the site's safety officers.
@@ -109,7 +114,7 @@ def adverse_event_create(*, acting_user: User, confirm_separate: bool = False, *
     user may not record on the site, ProbableDuplicateError as above.
     """
     require_role(acting_user, data["patient"].site, RECORDERS)
-    data = _derive(data)
+    data = derive_fields(data)
     event = AdverseEvent(created_by=acting_user, origin=AdverseEvent.Origin.ENTERED,
                          entered_grade=data.get("grade"), **data)
     event.full_clean()
@@ -127,7 +132,7 @@ def adverse_event_update(*, event: AdverseEvent, acting_user: User, reason: str,
                          expected_version: int, **data: Any) -> AdverseEvent:
     """Apply an edit with its reason; record old → new of each changed field in an AdverseEventRevision.
 
-    A death is made serious with "results in death" (see ``_derive``); an event that becomes serious or a death
+    A death is made serious with "results in death" (see ``derive_fields``); an event that becomes serious or a death
     notifies the site's safety officers. The grade entered by hand becomes the event's ``entered_grade``; on an
     episode also graded from bedside assessments or labs it may not go below their worst grade (record a
     different grade on the assessment, with its reason). ``reason``: see :func:`core.text.clean_reason`.
@@ -145,7 +150,7 @@ def adverse_event_update(*, event: AdverseEvent, acting_user: User, reason: str,
     if current.version != expected_version:
         raise StaleEditError(current)
     previous = copy.copy(current)
-    data = _derive(data)
+    data = derive_fields(data)
     changes = {}
     for field, new in data.items():
         if field not in EDITABLE_FIELDS:

@@ -1,12 +1,21 @@
 """Import adverse events from pvtrack's CSV template (``docs/import.md``): dry run, then all-or-nothing commit.
 
-Every row goes through :func:`ae.services.events.adverse_event_create` — the same rules as the AE form and the API
-(grade allowed for the term, onset not before the cycle, death is serious, probable duplicates refused) — inside
-one transaction with a savepoint per row. A dry run, or a file with any bad row, rolls everything back and reports
-each row's errors in the ward's words; a clean file commits every row at once. A row that repeats an adverse event
-already recorded (same patient, cycle, CTCAE term and onset) with the same values is "unchanged", so importing the
-same file again creates nothing; with different values it is an error naming the existing event. The audit trail
-records the rows with source "import" and the file's name and sha256.
+The rows stream in batches of :data:`BATCH_SIZE`: each batch is checked with set-based lookups (the ward's patients
+and their cycles, the events already recorded for the batch's (cycle, CTCAE term) pairs, under their episode
+advisory locks; the CTCAE catalogue is read once) and its new events are inserted with one ``bulk_create`` under
+:func:`core.audit.bulk_audit_context` — a constant number of queries per batch, never one per row, and the file is
+never held whole. The rules are those of the AE form and the API (:func:`ae.services.events.adverse_event_create`):
+the model's ``clean`` (grade allowed for the term, onset not before the cycle, death is serious…) with the same
+derived fields, and one clinical event = one AE (a row while an episode of its term is open in the cycle is
+refused). Earlier rows of the file count as recorded for the later ones. Should the database still refuse a row
+(a constraint the checks missed), the batch is inserted row by row in savepoints and the refusal lands on its line.
+
+One transaction: a dry run, or a file with any bad row, rolls everything back and reports each row's errors in the
+ward's words; a clean file commits every row at once. A row that repeats an adverse event already recorded (same
+patient, cycle, CTCAE term and onset) with the same values is "unchanged", so importing the same file again creates
+nothing; with different values it is an error naming the existing event. The audit trail records the rows with
+source "import", the importing user and the file's name and sha256. New serious events and deaths notify the
+ward's safety officers (after the checks, only when the import commits); one benchmark run is requested.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ import csv
 import difflib
 import hashlib
 import io
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -23,13 +33,24 @@ from xml.etree.ElementTree import ParseError
 from defusedxml import DefusedXmlException
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import DataError, IntegrityError, transaction
 
-from ae.import_sources import apply_mapping, csv_header, csv_rows, odm_rows, row_selected
+from ae.import_sources import (
+    RedcapFetchError,
+    apply_mapping,
+    csv_header,
+    csv_rows,
+    odm_rows,
+    redcap_records_csv,
+    row_selected,
+)
 from ae.models import AdverseEvent, CTCAETerm, ImportMapping
-from ae.services.events import ProbableDuplicateError, adverse_event_create
+from ae.services.episodes import episode_locks
+from ae.services.events import derive_fields, ongoing_episode_detail
+from ae.services.notifications import new_serious_events_notify
 from ae.synonyms import terms_for_synonym
-from core.audit import audit_context
+from core.audit import bulk_audit_context
+from core.outbox import benchmark_request
 from patients.access import RECORDERS, require_role
 from patients.models import Patient, Site, TreatmentCycle
 
@@ -44,6 +65,8 @@ SAE_CRITERIA = {"death": "sae_death", "life_threatening": "sae_life_threatening"
 COMPARED = ("grade", "resolution_date", "grading_scale", "relatedness", "action_taken", "outcome", "serious",
             *SAE_CRITERIA.values(), "present_before_cycle", "grade_at_cycle_start")
 YES, NO = {"y", "yes", "1", "true"}, {"", "n", "no", "0", "false"}
+#: Rows checked and inserted together: a constant number of queries per batch, whatever the file's length.
+BATCH_SIZE = 1000
 
 
 class ImportFileError(ValueError):
@@ -58,6 +81,8 @@ class RowResult:
     status: str
     errors: list[str] = field(default_factory=list)
     event_id: int | None = None
+    #: while importing: the event (recorded or created by this file) the row was checked against
+    twin: Any = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -93,20 +118,6 @@ def _flag(value: str, name: str) -> bool:
     raise ValidationError({name: f"{value!r}: write yes or no."})
 
 
-def _term(text: str) -> CTCAETerm:
-    text = " ".join(text.split())
-    term = CTCAETerm.objects.filter(term__iexact=text).first()
-    if term is not None:
-        return term
-    by_synonym = terms_for_synonym(text)
-    if len(by_synonym) == 1:
-        return by_synonym[0]
-    names = list(CTCAETerm.objects.values_list("term", flat=True))
-    close = [t.term for t in by_synonym] or difflib.get_close_matches(text, names, n=3, cutoff=0.6)
-    hint = f" Did you mean: {'; '.join(close)}?" if close else ""
-    raise ValidationError({"ctcae_term": f"{text!r} is not a CTCAE v5.0 term.{hint}"})
-
-
 def _date(value: str, name: str) -> Any:
     from django.forms import DateField
 
@@ -125,91 +136,225 @@ def _int(value: str, name: str) -> int | None:
         raise ValidationError({name: f"{value!r} is not a whole number."}) from exc
 
 
-def _fields(row: dict[str, str], site: Site) -> dict[str, Any]:
-    """The AE fields of one row; raises ValidationError keyed by column for everything a row alone can tell."""
-    errors: dict[str, str] = {}
-    missing = [c for c in REQUIRED if not (row.get(c) or "").strip()]
-    if missing:
-        raise ValidationError({c: "required" for c in missing})
-    data: dict[str, Any] = {}
-    steps = {
-        "patient": lambda: Patient.objects.get(site=site, study_id=row["study_id"].strip()),
-        "ctcae_term": lambda: _term(row["ctcae_term"]),
-        "grade": lambda: _int(row["grade"], "grade"),
-        "onset_date": lambda: _date(row["onset_date"], "onset_date"),
-        "resolution_date": lambda: _date(row.get("resolution_date") or "", "resolution_date"),
-        "relatedness": lambda: _choice(row["relatedness"], AdverseEvent.Relatedness.choices, "relatedness"),
-        "action_taken": lambda: _choice(row["action_taken"], AdverseEvent.Action.choices, "action_taken"),
-        "outcome": lambda: _choice(row["outcome"], AdverseEvent.Outcome.choices, "outcome"),
-        "grading_scale": lambda: _choice(row.get("grading_scale") or "ctcae_v5_0", AdverseEvent.GradingScale.choices,
-                                         "grading_scale"),
-        "present_before_cycle": lambda: _flag(row.get("present_before_cycle") or "", "present_before_cycle"),
-        "grade_at_cycle_start": lambda: _int(row.get("grade_at_cycle_start") or "", "grade_at_cycle_start"),
-    }
-    for name, step in steps.items():
-        try:
-            data[name] = step()
-        except Patient.DoesNotExist:
-            errors["study_id"] = f"no patient {row['study_id'].strip()!r} on this ward."
-        except ValidationError as exc:
-            errors |= {k: " ".join(v) for k, v in exc.message_dict.items()}
-    criteria = [c.strip().casefold() for c in (row.get("serious_criteria") or "").replace(",", ";").split(";")]
-    unknown = [c for c in criteria if c and c not in SAE_CRITERIA]
-    if unknown:
-        errors["serious_criteria"] = f"unknown criteria {', '.join(unknown)}; use {', '.join(SAE_CRITERIA)}."
-    if "patient" in data:
-        number = row["cycle"].strip()
-        cycle = (TreatmentCycle.objects.filter(patient=data["patient"], number=int(number)).first()
-                 if number.isdigit() else None)
-        if cycle is None:
-            errors["cycle"] = f"patient {data['patient'].study_id} has no cycle {row['cycle'].strip()}."
-        data["cycle"] = cycle
-    if errors:
-        raise ValidationError(errors)
-    data["term"] = data.pop("ctcae_term")
-    for criterion, name in SAE_CRITERIA.items():
-        data[name] = criterion in criteria
-    data["serious"] = any(data[name] for name in SAE_CRITERIA.values())
-    data["verbatim_term"] = (row.get("verbatim_term") or "").strip()
-    return data
-
-
-def _existing(data: dict[str, Any]) -> AdverseEvent | None:
-    return AdverseEvent.objects.filter(cycle=data["cycle"], term=data["term"], onset_date=data["onset_date"]).first()
-
-
 def _messages(exc: ValidationError) -> list[str]:
     if hasattr(exc, "error_dict"):
         return [f"{name}: {' '.join(messages)}" for name, messages in exc.message_dict.items()]
     return list(exc.messages)
 
 
-def _import_row(row: dict[str, str], line: int, site: Site, user: User) -> RowResult:
-    try:
-        data = _fields(row, site)
-    except ValidationError as exc:
-        return RowResult(line, "error", _messages(exc))
-    twin = _existing(data)
-    if twin is not None:
-        probe = AdverseEvent(**{k: v for k, v in data.items() if k in COMPARED})
-        if data["grade"] == 5 or data["outcome"] == AdverseEvent.Outcome.FATAL:
-            probe.serious, probe.sae_death = True, True
-        differ = [f for f in COMPARED if getattr(probe, f) != getattr(twin, f)]
-        if not differ:
-            return RowResult(line, "unchanged", event_id=twin.pk)
-        return RowResult(line, "error", [
-            f"duplicate of adverse event #{twin.pk} ({twin.term}, onset {twin.onset_date:%d %b %Y}) with different "
-            f"{', '.join(differ)}: change that event on its page, with a reason"], twin.pk)
-    try:
-        with transaction.atomic():
-            event = adverse_event_create(acting_user=user, **data)
-    except ValidationError as exc:
-        return RowResult(line, "error", _messages(exc))
-    except ProbableDuplicateError as exc:
-        return RowResult(line, "error", [exc.detail], exc.existing.pk)
-    except IntegrityError as exc:
-        return RowResult(line, "error", [str(exc).splitlines()[0]])
-    return RowResult(line, "created", event_id=event.pk)
+@dataclass(slots=True)
+class _Known:
+    """An adverse event of one (cycle, term) pair: recorded before the import (``line`` None) or created by an
+    earlier row of it (``event`` is the unsaved instance until its batch is inserted, then ``pk`` is set)."""
+
+    pk: int | None
+    line: int | None
+    onset_date: Any
+    resolution_date: Any
+    outcome: str
+    grade: int
+    values: tuple[Any, ...]
+    event: AdverseEvent | None = None
+
+
+class _Batches:
+    """The import's state across batches: the CTCAE catalogue (loaded once), the ward's patients and cycles and the
+    events of each (cycle, term) pair met so far (loaded once per batch, set-based), and the row results."""
+
+    def __init__(self, site: Site, user: User) -> None:
+        self.site, self.user = site, user
+        terms = list(CTCAETerm.objects.prefetch_related("grades"))
+        self.terms = {t.term.casefold(): t for t in terms}
+        self.terms_by_pk = {t.pk: t for t in terms}
+        self.term_names = [t.term for t in terms]
+        self.synonyms: dict[str, list[CTCAETerm]] = {}
+        self.patients: dict[str, Patient | None] = {}
+        self.cycles: dict[tuple[int, int], TreatmentCycle] = {}
+        self.known: dict[tuple[int, int], list[_Known]] = {}
+        self.results: list[RowResult] = []
+        self.serious: list[AdverseEvent] = []
+
+    # --- set-based lookups, one query each per batch -------------------------------------------------------
+    def _load_patients(self, rows: list[tuple[int, dict[str, str]]]) -> None:
+        wanted = {(row.get("study_id") or "").strip() for _, row in rows} - set(self.patients)
+        wanted.discard("")
+        if not wanted:
+            return
+        found = {p.study_id: p for p in Patient.objects.filter(site=self.site, study_id__in=wanted)
+                 .select_related("site")}
+        for study_id in wanted:
+            self.patients[study_id] = found.get(study_id)
+        for cycle in TreatmentCycle.objects.filter(patient__in=list(found.values())):
+            cycle.patient = next(p for p in found.values() if p.pk == cycle.patient_id)
+            self.cycles[(cycle.patient_id, cycle.number)] = cycle
+
+    def _load_events(self, pairs: set[tuple[int, int]]) -> None:
+        pairs -= set(self.known)
+        if not pairs:
+            return
+        episode_locks(pairs)
+        for pair in pairs:
+            self.known[pair] = []
+        events = (AdverseEvent.objects.filter(cycle_id__in={c for c, _ in pairs}, term_id__in={t for _, t in pairs})
+                  .order_by("id").values("pk", "cycle_id", "term_id", "onset_date", "resolution_date", "outcome",
+                                         "grade", *COMPARED))
+        for e in events:
+            pair = (e["cycle_id"], e["term_id"])
+            if pair in pairs:
+                self.known[pair].append(_Known(e["pk"], None, e["onset_date"], e["resolution_date"], e["outcome"],
+                                               e["grade"], tuple(e[f] for f in COMPARED)))
+
+    def _term(self, text: str) -> CTCAETerm:
+        text = " ".join(text.split())
+        term = self.terms.get(text.casefold())
+        if term is not None:
+            return term
+        if text not in self.synonyms:
+            self.synonyms[text] = [self.terms_by_pk[t.pk] for t in terms_for_synonym(text)]
+        by_synonym = self.synonyms[text]
+        if len(by_synonym) == 1:
+            return by_synonym[0]
+        close = [t.term for t in by_synonym] or difflib.get_close_matches(text, self.term_names, n=3, cutoff=0.6)
+        hint = f" Did you mean: {'; '.join(close)}?" if close else ""
+        raise ValidationError({"ctcae_term": f"{text!r} is not a CTCAE v5.0 term.{hint}"})
+
+    def _fields(self, row: dict[str, str]) -> dict[str, Any]:
+        """The AE fields of one row; raises ValidationError keyed by column for everything a row alone can tell."""
+        errors: dict[str, str] = {}
+        missing = [c for c in REQUIRED if not (row.get(c) or "").strip()]
+        if missing:
+            raise ValidationError({c: "required" for c in missing})
+        data: dict[str, Any] = {}
+        steps = {
+            "ctcae_term": lambda: self._term(row["ctcae_term"]),
+            "grade": lambda: _int(row["grade"], "grade"),
+            "onset_date": lambda: _date(row["onset_date"], "onset_date"),
+            "resolution_date": lambda: _date(row.get("resolution_date") or "", "resolution_date"),
+            "relatedness": lambda: _choice(row["relatedness"], AdverseEvent.Relatedness.choices, "relatedness"),
+            "action_taken": lambda: _choice(row["action_taken"], AdverseEvent.Action.choices, "action_taken"),
+            "outcome": lambda: _choice(row["outcome"], AdverseEvent.Outcome.choices, "outcome"),
+            "grading_scale": lambda: _choice(row.get("grading_scale") or "ctcae_v5_0",
+                                             AdverseEvent.GradingScale.choices, "grading_scale"),
+            "present_before_cycle": lambda: _flag(row.get("present_before_cycle") or "", "present_before_cycle"),
+            "grade_at_cycle_start": lambda: _int(row.get("grade_at_cycle_start") or "", "grade_at_cycle_start"),
+        }
+        patient = self.patients.get(row["study_id"].strip())
+        if patient is None:
+            errors["study_id"] = f"no patient {row['study_id'].strip()!r} on this ward."
+        for name, step in steps.items():
+            try:
+                data[name] = step()
+            except ValidationError as exc:
+                errors |= {k: " ".join(v) for k, v in exc.message_dict.items()}
+        criteria = [c.strip().casefold() for c in (row.get("serious_criteria") or "").replace(",", ";").split(";")]
+        unknown = [c for c in criteria if c and c not in SAE_CRITERIA]
+        if unknown:
+            errors["serious_criteria"] = f"unknown criteria {', '.join(unknown)}; use {', '.join(SAE_CRITERIA)}."
+        if patient is not None:
+            number = row["cycle"].strip()
+            cycle = self.cycles.get((patient.pk, int(number))) if number.isdigit() else None
+            if cycle is None:
+                errors["cycle"] = f"patient {patient.study_id} has no cycle {row['cycle'].strip()}."
+            data["patient"], data["cycle"] = patient, cycle
+        if errors:
+            raise ValidationError(errors)
+        data["term"] = data.pop("ctcae_term")
+        for criterion, name in SAE_CRITERIA.items():
+            data[name] = criterion in criteria
+        data["serious"] = any(data[name] for name in SAE_CRITERIA.values())
+        data["verbatim_term"] = (row.get("verbatim_term") or "").strip()
+        return derive_fields(data)
+
+    # --- one batch ---------------------------------------------------------------------------------------
+    def run(self, rows: list[tuple[int, dict[str, str]]]) -> None:
+        """Check the rows of one batch against the database and the earlier rows, then insert the new events."""
+        self._load_patients(rows)
+        checked: list[tuple[int, dict[str, Any] | ValidationError]] = []
+        for line, row in rows:
+            try:
+                checked.append((line, self._fields(row)))
+            except ValidationError as exc:
+                checked.append((line, exc))
+        self._load_events({(d["cycle"].pk, d["term"].pk) for _, d in checked if isinstance(d, dict)})
+        pending: list[tuple[RowResult, _Known]] = []
+        for line, data in checked:
+            if isinstance(data, ValidationError):
+                self.results.append(RowResult(line, "error", _messages(data)))
+                continue
+            result, known = self._check(line, data)
+            self.results.append(result)
+            if known is not None:
+                pending.append((result, known))
+        self._insert(pending)
+
+    def _check(self, line: int, data: dict[str, Any]) -> tuple[RowResult, _Known | None]:
+        cycle, term = data["cycle"], data["term"]
+        known = self.known[(cycle.pk, term.pk)]
+        values = tuple(data[f] for f in COMPARED)
+        twin = next((k for k in known if k.onset_date == data["onset_date"]), None)
+        if twin is not None:
+            differ = [f for f, new, old in zip(COMPARED, values, twin.values, strict=True) if new != old]
+            if not differ:
+                return RowResult(line, "unchanged", event_id=twin.pk, twin=twin), None
+            if twin.line is None:
+                return RowResult(line, "error", [
+                    f"duplicate of adverse event #{twin.pk} ({term}, onset {twin.onset_date:%d %b %Y}) with different "
+                    f"{', '.join(differ)}: change that event on its page, with a reason"], twin.pk), None
+            return RowResult(line, "error", [
+                f"duplicate of line {twin.line} of this file ({term}, onset {twin.onset_date:%d %b %Y}) with "
+                f"different {', '.join(differ)}: keep one of the two rows"]), None
+        event = AdverseEvent(created_by=self.user, origin=AdverseEvent.Origin.ENTERED, entered_grade=data["grade"],
+                             **data)
+        try:
+            event.full_clean(validate_constraints=False)  # the rules are clean()'s; the database checks again
+        except ValidationError as exc:
+            return RowResult(line, "error", _messages(exc)), None
+        ongoing = max((k for k in known if k.resolution_date is None and k.outcome != AdverseEvent.Outcome.FATAL),
+                      key=lambda k: (k.onset_date, k.pk or 0, k.line or 0), default=None)
+        if ongoing is not None:
+            detail = ongoing_episode_detail(term=term.term, onset_date=ongoing.onset_date, grade=ongoing.grade,
+                                            cycle=cycle.number)
+            if ongoing.line is not None:
+                return RowResult(line, "error", [f"{detail} (line {ongoing.line} of this file)"]), None
+            return RowResult(line, "error", [detail], ongoing.pk), None
+        new = _Known(None, line, data["onset_date"], data["resolution_date"], data["outcome"], data["grade"],
+                     values, event)
+        known.append(new)
+        return RowResult(line, "created", twin=new), new
+
+    def _insert(self, pending: list[tuple[RowResult, _Known]]) -> None:
+        """bulk_create the batch's new events (one INSERT); if the database refuses one (a constraint the checks
+        above missed), insert them one by one in savepoints so that the refusal lands on its row."""
+        if not pending:
+            return
+        try:
+            with transaction.atomic():
+                AdverseEvent.objects.bulk_create([k.event for _, k in pending if k.event is not None])
+        except (IntegrityError, DataError):
+            for result, known in pending:
+                event = known.event
+                assert event is not None
+                try:
+                    with transaction.atomic():
+                        event.save()
+                except (IntegrityError, DataError) as exc:
+                    self.known[(event.cycle_id, event.term_id)].remove(known)
+                    known.event = None
+                    result.status, result.errors, result.twin = "error", [str(exc).splitlines()[0]], None
+        for _, known in pending:
+            if known.event is not None:
+                known.pk = known.event.pk
+                if known.event.serious:
+                    self.serious.append(known.event)
+                known.event = None
+
+    def finish(self, *, committed: bool) -> None:
+        """Fill in the event ids of rows checked against an event created later in the file — or, when nothing was
+        committed, clear them: those events were rolled back."""
+        for result in self.results:
+            twin, result.twin = result.twin, None
+            if twin is not None:
+                result.event_id = twin.pk if committed or twin.line is None else None
 
 
 def _sha256(raw: IO[bytes]) -> str:
@@ -272,17 +417,43 @@ def adverse_events_import(*, site: Site, raw: IO[bytes], file_name: str, dry_run
     if mapping is not None and mapping.site_id != site.pk:
         raise ImportFileError("that mapping belongs to another ward")
     sha256 = _sha256(raw)
-    results: list[RowResult] = []
+    batches = _Batches(site, acting_user)
+    committed = False
     try:
-        with transaction.atomic(), audit_context(source="import", reason=f"import of {file_name} (sha256 {sha256})",
-                                                 import_sha256=sha256):
-            for number, row in _source_rows(raw, source, mapping):
-                results.append(_import_row(row, number, site, acting_user))
-            if dry_run or any(r.status == "error" for r in results):
+        with transaction.atomic(), bulk_audit_context(source="import", user=acting_user.pk, import_sha256=sha256,
+                                                      reason=f"import of {file_name} (sha256 {sha256})"):
+            rows = _source_rows(raw, source, mapping)
+            while batch := list(itertools.islice(rows, BATCH_SIZE)):
+                batches.run(batch)
+            if dry_run or any(r.status == "error" for r in batches.results):
                 raise _RollBack
+            new_serious_events_notify(events=batches.serious)
+            if batches.serious or any(r.status == "created" for r in batches.results):
+                benchmark_request(site=site, trigger="ae_change")
+            committed = True
     except _RollBack:
-        return ImportReport(sha256, dry_run, False, results)
-    return ImportReport(sha256, dry_run, True, results)
+        pass
+    batches.finish(committed=committed)
+    return ImportReport(sha256, dry_run, committed, batches.results)
+
+
+def adverse_events_import_redcap(*, site: Site, url: str, token: str, mapping: ImportMapping, dry_run: bool,
+                                 acting_user: User, forms: list[str] | None = None) -> ImportReport:
+    """Fetch the records of a REDCap project through its API (:func:`ae.import_sources.redcap_records_csv`) and
+    import them as a ``redcap_csv`` file with the ward's saved ``mapping`` (its ``row_filter`` selects the AE
+    instrument's rows). The audit trail names the export's sha256 and the API address (never the token).
+
+    Raises ImportFileError when REDCap cannot be reached or refuses (its message), PermissionDenied as
+    :func:`adverse_events_import` (checked before anything is fetched).
+    """
+    require_role(acting_user, site, RECORDERS)
+    try:
+        body = redcap_records_csv(url, token, forms=forms)
+    except RedcapFetchError as exc:
+        raise ImportFileError(str(exc)) from exc
+    return adverse_events_import(site=site, raw=io.BytesIO(body), file_name=f"REDCap API export from {url}",
+                                 dry_run=dry_run, acting_user=acting_user, source=ImportMapping.Source.REDCAP_CSV,
+                                 mapping=mapping)
 
 
 @transaction.atomic

@@ -60,6 +60,35 @@ def _text(event: AdverseEvent, kind: str) -> tuple[str, str]:
     return subject, body
 
 
+def new_serious_events_notify(*, events: list[AdverseEvent]) -> int:
+    """:func:`serious_event_notify` for many NEW events of one import at once: the recipients are read once per
+    site, the notices written with one ``bulk_create`` and read back once (queries per import, not per event); each
+    notice is e-mailed after commit as a single one is. ``events`` are saved, with patient (and site), cycle and
+    term loaded. Returns the number of notices written."""
+    kinds = [(event, kind) for event in events if (kind := _notice_kind(event, None)) is not None]
+    if not kinds:
+        return 0
+    site_ids = {event.patient.site_id for event, _ in kinds}
+    recipients: dict[int, list[int]] = {site_id: [] for site_id in site_ids}
+    for site_id, user_id in Membership.objects.filter(
+            site_id__in=site_ids, role__in=[Membership.Role.SAFETY_OFFICER, Membership.Role.ADMINISTRATOR]
+    ).values_list("site_id", "user_id"):
+        recipients[site_id].append(user_id)
+    notices = []
+    for event, kind in kinds:
+        subject, body = _text(event, kind)
+        notices += [SafetyNotification(recipient_id=user_id, site_id=event.patient.site_id, adverse_event=event,
+                                       kind=kind, subject=subject, body=body)
+                    for user_id in recipients[event.patient.site_id]]
+    SafetyNotification.objects.bulk_create(notices, ignore_conflicts=True)
+    written = list(SafetyNotification.objects.filter(adverse_event__in=[e for e, _ in kinds], emailed_at__isnull=True)
+                   .values_list("pk", flat=True))
+    for pk in written:
+        transaction.on_commit(functools.partial(publish, notification_email_task, pk, what=f"notification {pk}"),
+                              robust=True)
+    return len(written)
+
+
 def serious_event_notify(*, event: AdverseEvent, previous: AdverseEvent | None = None) -> list[SafetyNotification]:
     """Notify the site's safety officers (and administrators) if ``event`` just became a death or serious.
 

@@ -141,3 +141,118 @@ def test_unreadable_files_are_refused_with_a_reason(import_ward, nurse, body, me
     with pytest.raises(ImportFileError, match=message):
         adverse_events_import(site=import_ward, raw=io.BytesIO(body), file_name="x.csv", dry_run=True,
                               acting_user=nurse)
+
+
+# --- at scale: batches with set-based lookups (issue 14) ------------------------------------------------------
+
+def _rows(n: int) -> list[str]:
+    """n distinct resolved events over the five patients and terms (no open episode, no duplicate)."""
+    rows = []
+    for i in range(n):
+        onset = datetime.date(2026, 1, 6) + datetime.timedelta(days=i // 5)
+        rows.append(f"IMP-{i % 5 + 1:02d},1,{TERMS[(i // 5) % 5]},1,{onset},{onset},,,,possible,DOSE NOT CHANGED,"
+                    "RECOVERED/RESOLVED,no,")
+    return rows
+
+
+def _queries(site, user, rows, dry_run):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        report = _run(site, user, rows, dry_run=dry_run)
+    assert report.count("created") == len(rows)
+    AdverseEvent.objects.all().delete()
+    return len(captured)
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_queries_are_constant_per_batch_not_per_row(import_ward, nurse, monkeypatch, dry_run):
+    from ae.services import imports
+
+    monkeypatch.setattr(imports, "BATCH_SIZE", 10)
+    counts = {n: _queries(import_ward, nurse, _rows(n), dry_run) for n in (10, 60, 200)}
+    # a further batch costs at most: the advisory locks and the events of its new (cycle, term) pairs, then
+    # savepoint, INSERT, release — never a query per row
+    assert counts[60] - counts[10] <= 5 * 5
+    assert counts[200] - counts[60] <= 14 * 5
+    assert counts[10] <= 20  # was about 18 per row
+    monkeypatch.setattr(imports, "BATCH_SIZE", 1000)
+    one_batch = [_queries(import_ward, nurse, _rows(n), dry_run) for n in (10, 200)]
+    assert one_batch[0] == one_batch[1]  # one batch costs the same at any size
+
+
+def test_batches_see_the_rows_of_earlier_batches(import_ward, nurse, monkeypatch):
+    from ae.services import imports
+
+    monkeypatch.setattr(imports, "BATCH_SIZE", 2)
+    rows = _rows(3)
+    open_row = "IMP-05,1,Fever,2,2026-01-20,,,,,possible,DOSE NOT CHANGED,NOT RECOVERED/NOT RESOLVED,no,"
+    later = "IMP-05,1,Fever,1,2026-01-25,2026-01-26,,,,possible,DOSE NOT CHANGED,RECOVERED/RESOLVED,no,"
+    changed = rows[0].replace(",Anemia,1,", ",Anemia,2,")
+    report = _run(import_ward, nurse, [*rows, open_row, rows[0], later, changed], dry_run=True)
+    by_line = {r.line: r for r in report.rows}
+    assert [by_line[n].status for n in range(2, 9)] == ["created"] * 4 + ["unchanged", "error", "error"]
+    assert "An ongoing Fever (onset 20 Jan 2026, grade 2, not resolved)" in by_line[7].errors[0]
+    assert "(line 5 of this file)" in by_line[7].errors[0]
+    assert by_line[8].errors[0].startswith("duplicate of line 2 of this file (Anemia, onset 06 Jan 2026) with "
+                                           "different grade")
+    assert not AdverseEvent.objects.exists()
+    assert by_line[2].event_id is None and by_line[6].event_id is None  # rolled back: no id to follow
+    report = _run(import_ward, nurse, [*rows, open_row, rows[0]])
+    assert report.committed and AdverseEvent.objects.count() == 4
+    twin = {r.line: r.event_id for r in report.rows}
+    assert twin[6] == twin[2] == AdverseEvent.objects.get(patient__study_id="IMP-01").pk
+
+
+def test_an_open_episode_already_recorded_refuses_the_row(import_ward, nurse):
+    _run(import_ward, nurse, ["IMP-01,1,Fever,2,2026-01-20,,,,,possible,DOSE NOT CHANGED,"
+                              "NOT RECOVERED/NOT RESOLVED,no,"])
+    episode = AdverseEvent.objects.get()
+    report = _run(import_ward, nurse, ["IMP-01,1,Fever,1,2026-01-22,2026-01-23,,,,possible,DOSE NOT CHANGED,"
+                                       "RECOVERED/RESOLVED,no,"])
+    (row,) = report.rows
+    assert (row.status, row.event_id) == ("error", episode.pk) and "An ongoing Fever" in row.errors[0]
+
+
+def test_a_row_the_database_refuses_is_reported_on_its_line(import_ward, nurse, monkeypatch):
+    """If a rule were missing from the checks, the database constraint still refuses the row: the batch is
+    inserted row by row and the refusal lands on its line; nothing is committed."""
+    monkeypatch.setattr(AdverseEvent, "clean", lambda self: None)
+    rows = _rows(3)
+    rows[1] = rows[1].replace(",Anemia,1,", ",Anemia,5,")  # grade 5 must be fatal (ae_grade5_is_fatal)
+    report = _run(import_ward, nurse, rows)
+    assert [r.status for r in report.rows] == ["created", "error", "created"]
+    assert "ae_grade5_is_fatal" in report.rows[1].errors[0]
+    assert not report.committed and not AdverseEvent.objects.exists()
+
+
+def test_a_serious_row_notifies_the_safety_officers_once_committed(import_ward, nurse, officer):
+    from ae.models import SafetyNotification
+
+    serious = "IMP-01,1,Anemia,3,2026-01-08,,,,hospitalization,possible,DOSE NOT CHANGED,RECOVERING/RESOLVING,no,"
+    _run(import_ward, nurse, [serious], dry_run=True)
+    assert not SafetyNotification.objects.exists()
+    _run(import_ward, nurse, [serious])
+    assert SafetyNotification.objects.filter(adverse_event__term__term="Anemia", recipient=officer).count() == 1
+
+
+def test_serious_rows_cost_no_queries_per_row(import_ward, nurse, officer):
+    """Notices for many serious rows are written with a constant number of queries (one INSERT of them all)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from ae.models import SafetyNotification
+
+    def serious(n):
+        return [row.replace(",,,possible,", ",,hospitalization,possible,") for row in _rows(n)]
+
+    counts = []
+    for n in (1, 2, 40):  # the first also queues the ward's benchmark run (one query more than later imports)
+        with CaptureQueriesContext(connection) as captured:
+            assert _run(import_ward, nurse, serious(n)).committed
+        counts.append(len(captured))
+        assert SafetyNotification.objects.filter(recipient=officer).count() == n
+        SafetyNotification.objects.all().delete()
+        AdverseEvent.objects.all().delete()
+    assert counts[1] == counts[2]

@@ -46,6 +46,10 @@ def _ids(response) -> list[str]:
     ("emergent=no", ["L-B/1/Anemia/2"]),
     ("outcome=FATAL", []),
     ("soc=blood&sort=patient", ["L-A/1/Anemia/3", "L-B/1/Anemia/2"]),
+    ("category=crs&sort=onset", ["L-A/1/Cytokine release syndrome/2", "L-A/2/Cytokine release syndrome/1"]),
+    ("category=anemia&sort=patient", ["L-A/1/Anemia/3", "L-B/1/Anemia/2"]),
+    ("category=neutropenia", ["L-B/1/Neutrophil count decreased/4"]),
+    ("category=seizure", []),
 ])
 def test_filters_and_sorts(client, listed, nurse, query, expected):
     client.force_login(nurse)
@@ -65,9 +69,10 @@ def test_the_page_paginates_and_keeps_filters_in_its_links(client, listed, nurse
 
 def test_bad_filter_values_show_errors_not_a_500(client, listed, nurse):
     client.force_login(nurse)
-    response = client.get("/sites/ward-a/events/?onset_from=yesterday&grade=high&sort=nonsense")
+    response = client.get("/sites/ward-a/events/?onset_from=yesterday&grade=high&sort=nonsense&category=nope")
     assert response.status_code == 200
     assert "Enter a valid date" in response.content.decode() and "0 adverse events" in response.content.decode()
+    assert "Select a valid choice. nope is not one of the available choices." in response.content.decode()
 
 
 def test_xlsx_export_and_site_scoping(client, listed, nurse, outsider):

@@ -1,0 +1,52 @@
+"""A nurse imports a small file with one bad row, sees the row's error, fixes the file and commits it (Playwright
+driving Debian's Chromium)."""
+
+from __future__ import annotations
+
+import datetime
+import os
+
+import pytest
+
+from ae.models import AdverseEvent
+from patients.models import Membership
+from tests.conftest import log_in, make_cycle, make_patient, make_user
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+HEADER = "study_id,cycle,ctcae_term,grade,onset_date,resolution_date,relatedness,action_taken,outcome"
+
+
+def _csv(term: str) -> dict:
+    rows = [HEADER, "BI-001,1,Anemia,2,2026-01-07,2026-01-09,possible,DOSE NOT CHANGED,RECOVERED/RESOLVED",
+            f"BI-001,1,{term},1,2026-01-08,2026-01-08,unlikely,DOSE NOT CHANGED,RECOVERED/RESOLVED",
+            "BI-002,1,CRS,2,2026-01-13,2026-01-14,probable,DRUG INTERRUPTED,RECOVERED/RESOLVED"]
+    return {"name": "ward-aes.csv", "mimeType": "text/csv", "buffer": ("\n".join(rows) + "\n").encode()}
+
+
+def test_import_a_file_with_one_bad_row_fix_it_and_commit(live_server, page, ward):
+    nurse = make_user("importer", ward, Membership.Role.WARD_STAFF)
+    make_cycle(make_patient(ward, "BI-001"), start=datetime.date(2026, 1, 5))
+    make_cycle(make_patient(ward, "BI-002"), start=datetime.date(2026, 1, 12))
+
+    log_in(page, live_server.url, nurse.username)
+    page.goto(f"{live_server.url}/sites/{ward.slug}/patients/")
+    page.get_by_role("link", name="Import adverse events (CSV template, REDCap, ODM)").click()
+    page.wait_for_url(f"{live_server.url}/sites/{ward.slug}/ae-imports/")
+    page.set_input_files("#id_file", files=[_csv("Headacke")])
+    page.get_by_role("button", name="Check (dry run)").click()
+    errors = page.locator("#import-errors tbody tr")
+    errors.first.wait_for()
+    assert errors.count() == 1
+    assert "3" in errors.first.locator("td").first.inner_text()
+    assert "'Headacke' is not a CTCAE v5.0 term. Did you mean: Headache?" in errors.first.inner_text()
+    assert "Nothing saved" in page.locator("#import-report h2").inner_text()
+    assert not AdverseEvent.objects.exists()
+
+    page.set_input_files("#id_file", files=[_csv("Headache")])
+    page.get_by_role("button", name="Import").click()
+    page.locator("#import-report h2", has_text="Imported").wait_for()
+    assert "3 created, 0 already recorded, 0 with errors." in page.locator("#import-summary").inner_text()
+    assert page.locator("#import-errors").count() == 0
+    assert AdverseEvent.objects.filter(patient__site=ward).count() == 3
