@@ -18,7 +18,7 @@ from ae.services.bulk import MAX_BATCH, adverse_events_create_bulk
 from ae.services.events import EDITABLE_FIELDS, adverse_event_create, adverse_event_update
 from ae.services.treatments import event_treatment_save
 from ae.synonyms import term_search
-from core.api import StrictFilterBackend
+from core.api import KeysetPagination, StrictFilterBackend
 from core.idempotency import idempotent_create
 from core.text import MAX_REASON_CHARS
 from patients import access
@@ -165,6 +165,7 @@ class AdverseEventViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins
     serializer_class = AdverseEventSerializer
     permission_classes = [permissions.IsAuthenticated, SiteScopedWritePermission]
     filterset_class = AdverseEventFilter
+    pagination_class = KeysetPagination
 
     def get_queryset(self):
         return with_treatment_emergent(adverse_events_for(self.request.user)
