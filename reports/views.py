@@ -3,13 +3,14 @@ run sign-off; AE table exports."""
 
 from __future__ import annotations
 
+import tempfile
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
@@ -25,7 +26,7 @@ from reports.aet import aet_csv_lines, aet_xlsx_bytes
 from reports.benchmark import CYCLE_SCOPES, GRADE_BAND_LABELS, GRADE_BANDS
 from reports.cdisc.export import cdisc_zip
 from reports.cdisc.xpt import XptLimitError
-from reports.exports import csv_lines, xlsx_bytes
+from reports.exports import csv_lines, xlsx_write
 from reports.models import BenchmarkCategory, BenchmarkRun, Flag
 from reports.selectors import (
     FlagRow,
@@ -235,18 +236,19 @@ def run_signoff_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def export_ae_table(request: AuthenticatedRequest, site: str, fmt: str) -> HttpResponse | StreamingHttpResponse:
+def export_ae_table(request: AuthenticatedRequest, site: str, fmt: str) -> StreamingHttpResponse:
     site_obj = get_object_or_404(access.sites_for(request.user), slug=site)
     filename = f"pvtrack-ae-table-{site_obj.slug}"
     if fmt == "csv":
         stream = StreamingHttpResponse(csv_lines(site_obj), content_type="text/csv; charset=utf-8")
         stream["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
         return stream
-    if fmt == "xlsx":
-        response = HttpResponse(xlsx_bytes(site_obj),
-                                content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-        response["Content-Disposition"] = f'attachment; filename="{filename}.xlsx"'
-        return response
+    if fmt == "xlsx":  # written in constant_memory mode to a temporary file, then sent in blocks
+        output = tempfile.TemporaryFile()  # noqa: SIM115  # closed by FileResponse
+        xlsx_write(site_obj, output)
+        output.seek(0)
+        return FileResponse(output, as_attachment=True, filename=f"{filename}.xlsx",
+                            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     raise Http404("unknown format")
 
 
