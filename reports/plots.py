@@ -16,17 +16,18 @@ import hashlib
 import io
 import json
 import re
+import threading
 import xml.etree.ElementTree as ET
 from typing import Any
 
 import matplotlib
-from django.core.cache import cache
 from django.utils.safestring import SafeString, mark_safe
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
 
 from reports import stats
 from reports.benchmark import CYCLE_SCOPES, GRADE_BAND_LABELS
+from reports.models import CellPlot
 
 SVG_NS = "http://www.w3.org/2000/svg"
 XLINK_NS = "http://www.w3.org/1999/xlink"
@@ -95,7 +96,27 @@ def sanitise_svg(markup: str, prefix: str, label: str) -> str:
     title = ET.Element(f"{{{SVG_NS}}}title")
     title.text = label
     root.insert(0, title)
-    return ET.tostring(root, encoding="unicode")
+    return _svg_tostring(root)
+
+
+_NAMESPACES_LOCK = threading.Lock()
+
+
+def _svg_tostring(root: ET.Element) -> str:
+    """``root`` serialised with SVG as the default namespace (``<svg xmlns=…>``, not ``<ns0:svg>``, which browsers
+    do not render inline in HTML). ElementTree's prefix registry is one global dict, and ``reports.cdisc.define``
+    registers ODM as the default namespace too: which module was imported last would decide. So the SVG prefixes
+    are registered for this call only and the registry is restored afterwards (under a lock, for threaded
+    servers); ``default_namespace=`` cannot be used, as it refuses the unqualified attributes SVG has."""
+    with _NAMESPACES_LOCK:
+        saved = dict(ET._namespace_map)  # type: ignore[attr-defined]
+        try:
+            ET.register_namespace("", SVG_NS)
+            ET.register_namespace("xlink", XLINK_NS)
+            return ET.tostring(root, encoding="unicode")
+        finally:
+            ET._namespace_map.clear()  # type: ignore[attr-defined]
+            ET._namespace_map.update(saved)  # type: ignore[attr-defined]
 
 
 _FONT = re.compile(r"^(?:(italic|oblique|normal)\s+)?(?:(bold|normal|[1-9]00)\s+)?([\d.]+px)\s+(.+)$")
@@ -206,18 +227,47 @@ def forest_figure(cell: dict[str, Any]) -> Figure:
     return fig
 
 
-def cell_svgs(cell: dict[str, Any]) -> tuple[SafeString, SafeString]:
-    """(forest, funnel) SVGs of ``cell``, from the cache when this exact cell was drawn before.
+def cell_key(cell: dict[str, Any]) -> str:
+    """SHA-256 (hex) of the cell's canonical JSON: the key of its drawn plots (:class:`reports.models.CellPlot`)."""
+    return hashlib.sha256(json.dumps(cell, sort_keys=True).encode()).hexdigest()
 
-    The key is a hash of the cell's JSON, so a changed cell is always drawn afresh (about 0.3 s a cell).
-    """
-    key = "pvtrack-plots:" + hashlib.sha256(json.dumps(cell, sort_keys=True).encode()).hexdigest()
-    svgs = cache.get(key)
-    if svgs is None:
-        svgs = (str(forest_svg(cell)), str(funnel_svg(cell)))
-        cache.set(key, svgs, timeout=24 * 3600)
-    # Both strings were produced and sanitised by forest_svg / funnel_svg above.
-    return mark_safe(svgs[0]), mark_safe(svgs[1])  # noqa: S308
+
+def plotted(cell: dict[str, Any]) -> bool:
+    """Whether the report shows plots of ``cell``: it has a pooled benchmark (a forest and a funnel to draw)."""
+    return bool(cell.get("pooled"))
+
+
+def cells_svgs(cells: list[dict[str, Any]]) -> list[tuple[SafeString, SafeString]]:
+    """(forest, funnel) SVGs of each of ``cells``, in order: read in one query from the table every process shares
+    (:class:`reports.models.CellPlot`; the benchmark job draws a run's plots when it stores the run), and a cell
+    not drawn yet is drawn here (about 0.3 s a cell) and stored for every later request and process."""
+    keys = [cell_key(c) for c in cells]
+    stored = {p.key: (p.forest_svg, p.funnel_svg) for p in CellPlot.objects.filter(key__in=set(keys))}
+    missing = {}
+    for key, cell in zip(keys, cells, strict=True):
+        if key not in stored and key not in missing:
+            missing[key] = (str(forest_svg(cell)), str(funnel_svg(cell)))
+    if missing:  # another process may have drawn the same cell meanwhile: same key, same markup, keep theirs
+        CellPlot.objects.bulk_create([CellPlot(key=k, forest_svg=f, funnel_svg=u) for k, (f, u) in missing.items()],
+                                     ignore_conflicts=True)
+        stored |= missing
+    # The markup was produced and sanitised by forest_svg / funnel_svg (here or in the job).
+    return [(mark_safe(stored[k][0]), mark_safe(stored[k][1])) for k in keys]  # noqa: S308
+
+
+def cell_svgs(cell: dict[str, Any]) -> tuple[SafeString, SafeString]:
+    """(forest, funnel) SVGs of one cell (:func:`cells_svgs`)."""
+    return cells_svgs([cell])[0]
+
+
+def draw_run_plots(cells: list[dict[str, Any]]) -> int:
+    """Draw and store the plots of a run's ``cells`` that show plots (:func:`plotted`) and are not stored yet;
+    return how many cells were drawn. The benchmark job calls it after storing the run, so that no page request
+    draws."""
+    shown = [c for c in cells if plotted(c)]
+    before = CellPlot.objects.filter(key__in={cell_key(c) for c in shown}).count()
+    cells_svgs(shown)
+    return len({cell_key(c) for c in shown}) - before
 
 
 def funnel_points(cell: dict[str, Any], points: int = 60) -> dict[str, Any]:

@@ -61,8 +61,9 @@ def _report_response(request: AuthenticatedRequest, site: Site, *, review: dict[
     run = latest_run(site)
     waiting = runs_waiting(site)
     cells = (run.results or {}).get("cells", []) if run else []
-    flagged_plots = [dict(zip(("forest", "funnel"), plots.cell_svgs(c), strict=True), cell=c)
-                     for c in cells if c.get("flag") and c.get("pooled")]
+    shown = [c for c in cells if c.get("flag") and plots.plotted(c)]
+    flagged_plots = [dict(zip(("forest", "funnel"), svgs, strict=True), cell=c)
+                     for c, svgs in zip(shown, plots.cells_svgs(shown), strict=True)]
     in_progress = waiting.order_by("-started_at").first()
     signed = last_signed(site, run)
     rows = flag_rows(run) if run else []
@@ -179,7 +180,7 @@ def cell_plots(request: AuthenticatedRequest, site: str, category: str, band: st
                  if (c["category"], c["grade_band"], c["cycle_scope"]) == (category, band, scope)), None)
     if cell is None:
         raise Http404("no such benchmark cell in the latest run")
-    forest, funnel = plots.cell_svgs(cell) if cell.get("pooled") else (None, None)
+    forest, funnel = plots.cell_svgs(cell) if plots.plotted(cell) else (None, None)
     weights = {w["cohort"]: w["weight"] for w in (cell.get("two_step") or {}).get("weights", [])}
     return render(request, "reports/plots.html", {
         "site": site_obj, "run": run, "cell": cell, "band": GRADE_BAND_LABELS[band], "scope": CYCLE_SCOPES[scope],
