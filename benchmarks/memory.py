@@ -6,7 +6,8 @@ Prints one JSON object: ``rows`` (the ward's AEs), ``bytes`` written, ``seconds`
 after Django's start-up, the models loaded and one query), ``rss_peak_mib`` (``getrusage`` ``ru_maxrss``, the
 process's peak) and ``growth_mib`` (peak − start: what the export itself held). Exports:
 
-- ``listing-csv``: the AE listing's CSV (``ae.listing_views.csv_lines`` over a server-side cursor), as streamed;
+- ``listing-csv``: the AE listing's CSV as the page streams it (``ae.listing_copy.csv_blocks``: PostgreSQL COPY);
+- ``listing-csv-python``: the same CSV written by Python over a server-side cursor (``ae.listing_views.csv_lines``);
 - ``listing-csv-list``: the same rows read into a list first (how the export worked before issue 12);
 - ``listing-xlsx``: the AE listing's XLSX in ``constant_memory`` mode into a temporary file;
 - ``table-csv``: the graded AE table (``reports.exports.csv_lines``);
@@ -51,7 +52,7 @@ def measure(export: str, slug: str) -> dict[str, Any]:
     import xlsxwriter
     from django.db import connection
 
-    from ae import listing_views
+    from ae import listing_copy, listing_views
     from ae.listing import listing
     from ae.models import AdverseEvent
     from patients.models import Site
@@ -62,9 +63,13 @@ def measure(export: str, slug: str) -> dict[str, Any]:
     start = _current_rss_mib()
     written = 0
     began = time.perf_counter()
-    if export in ("listing-csv", "listing-csv-list"):
+    if export == "listing-csv":
+        for block in listing_copy.csv_blocks(listing(site, {})[1], list(listing_views.LISTING_HEADER)):
+            written += len(block)
+    elif export in ("listing-csv-python", "listing-csv-list"):
         events = listing(site, {})[1]
-        source = events.iterator(chunk_size=listing_views.CHUNK_ROWS) if export == "listing-csv" else list(events)
+        source = (events.iterator(chunk_size=listing_views.CHUNK_ROWS) if export == "listing-csv-python"
+                  else list(events))
         for line in listing_views.csv_lines(source):
             written += len(line)
     elif export == "listing-xlsx":

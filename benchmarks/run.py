@@ -207,7 +207,7 @@ def measure_export(ward: Any, reps: int) -> list[Line]:
 
 #: Ward sizes (AE rows) of the memory lines: a one-site registry per size, ``mem-<rows>`` (generated on first use).
 MEMORY_ROWS = {"small": (10_000, 100_000), "full": (10_000, 100_000, 1_000_000)}
-MEMORY_EXPORTS = ("listing-csv", "listing-csv-list", "listing-xlsx", "table-csv", "copy")
+MEMORY_EXPORTS = ("listing-csv", "listing-csv-python", "listing-csv-list", "listing-xlsx", "table-csv", "copy")
 
 
 def measure_memory(size_name: str, reps: int) -> list[Line]:
