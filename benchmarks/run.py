@@ -315,7 +315,11 @@ def measure_web(ward: Any, requests: int) -> list[Line]:
         lines.append(Line(f"AE form POST p95 ({queries} queries), sequential", _p95(posts), _p95(bases),
                           "trivial view, same middleware", "<= 3x, <= 15 queries",
                           note="16 concurrent clients: not measured in process"))
-        has_run = BenchmarkRun.objects.filter(site=ward, status=BenchmarkRun.Status.DONE).exists()
+        if not BenchmarkRun.objects.filter(site=ward, status=BenchmarkRun.Status.DONE).exists():
+            from reports.runs import benchmark_run_now
+
+            benchmark_run_now(site=ward)  # the report then has flags and plots to show (drawn by the job)
+        has_run = True
         report, patient_page, listing, base = [], [], [], []
         patient_url = reverse("patient-detail", kwargs={"pk": cycles[0].patient_id})
         for _ in range(max(3, requests // 3)):
@@ -326,6 +330,9 @@ def measure_web(ward: Any, requests: int) -> list[Line]:
         med = statistics.median
         lines.append(Line("report page p50" + ("" if has_run else " (no run yet)"), med(report), med(patient_page),
                           "patient page", "<= 3x"))
+        lines.append(Line("report page, first request of the process", report[0], patient_page[0],
+                          "patient page, first request", "<= 3x",
+                          note="plots read from the shared table (before: drawn per process)"))
         lines.append(Line("patient page p50", med(patient_page), med(base), "trivial view", "(context)"))
         lines.append(Line(f"patient list p50, {ward.patients.count()} patients", med(listing), med(base),
                           "trivial view", "(context)"))
