@@ -158,11 +158,11 @@ def _plots_sheet(book: xlsxwriter.Workbook, site: Site, bold: object) -> None:
     if not cells:
         sheet.write(2, 0, "No flagged comparison in this run.")
     row = 2
-    for cell in cells:
+    for cell, pngs in zip(cells, plots.cells_pngs(cells), strict=True):  # drawn once, then shared (CellPlot)
         sheet.write(row, 0, neutralise(f"[{cell['flag']['level']}] {cell['flag']['message']}"))
-        for col, figure in ((0, plots.forest_figure(cell)), (12, plots.funnel_figure(cell))):
+        for col, image in ((0, pngs[0]), (12, pngs[1])):
             sheet.insert_image(row + 1, col, f"{cell['category']}-{col}.png",
-                               {"image_data": io.BytesIO(plots.png(figure)), "x_scale": 0.8, "y_scale": 0.8})
+                               {"image_data": io.BytesIO(image), "x_scale": 0.8, "y_scale": 0.8})
         row += 26
 
 

@@ -242,7 +242,8 @@ def cells_svgs(cells: list[dict[str, Any]]) -> list[tuple[SafeString, SafeString
     (:class:`reports.models.CellPlot`; the benchmark job draws a run's plots when it stores the run), and a cell
     not drawn yet is drawn here (about 0.3 s a cell) and stored for every later request and process."""
     keys = [cell_key(c) for c in cells]
-    stored = {p.key: (p.forest_svg, p.funnel_svg) for p in CellPlot.objects.filter(key__in=set(keys))}
+    stored = {p.key: (p.forest_svg, p.funnel_svg)
+              for p in CellPlot.objects.filter(key__in=set(keys)).only("key", "forest_svg", "funnel_svg")}
     missing = {}
     for key, cell in zip(keys, cells, strict=True):
         if key not in stored and key not in missing:
@@ -258,6 +259,26 @@ def cells_svgs(cells: list[dict[str, Any]]) -> list[tuple[SafeString, SafeString
 def cell_svgs(cell: dict[str, Any]) -> tuple[SafeString, SafeString]:
     """(forest, funnel) SVGs of one cell (:func:`cells_svgs`)."""
     return cells_svgs([cell])[0]
+
+
+def cells_pngs(cells: list[dict[str, Any]]) -> list[tuple[bytes, bytes]]:
+    """(forest, funnel) PNGs of each of ``cells`` for the XLSX export, from the shared table; a cell whose PNGs are
+    not stored yet is drawn once and stored, so later exports of the same run draw nothing."""
+    keys = [cell_key(c) for c in cells]
+    stored = {p.key: p for p in CellPlot.objects.filter(key__in=set(keys))}
+    out: dict[str, tuple[bytes, bytes]] = {}
+    for key, cell in zip(keys, cells, strict=True):
+        row = stored.get(key)
+        if key in out:
+            continue
+        if row is not None and row.forest_png is not None and row.funnel_png is not None:
+            out[key] = (bytes(row.forest_png), bytes(row.funnel_png))
+            continue
+        out[key] = (png(forest_figure(cell)), png(funnel_figure(cell)))
+        if row is None:
+            cells_svgs([cell])
+        CellPlot.objects.filter(key=key).update(forest_png=out[key][0], funnel_png=out[key][1])
+    return [out[k] for k in keys]
 
 
 def draw_run_plots(cells: list[dict[str, Any]]) -> int:

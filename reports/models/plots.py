@@ -15,6 +15,9 @@ class CellPlot(models.Model):
     key = models.CharField(primary_key=True, max_length=64, help_text="SHA-256 (hex) of the cell's canonical JSON.")
     forest_svg = models.TextField(help_text="Sanitised SVG markup (reports.plots.forest_svg).")
     funnel_svg = models.TextField(help_text="Sanitised SVG markup (reports.plots.funnel_svg).")
+    forest_png = models.BinaryField(null=True, blank=True, help_text="PNG for the XLSX export; drawn by the first "
+                                                                      "export that needs it.")
+    funnel_png = models.BinaryField(null=True, blank=True, help_text="PNG for the XLSX export (as forest_png).")
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -72,3 +72,17 @@ def test_a_failure_to_draw_leaves_the_run_done(ward, monkeypatch):
     monkeypatch.setattr(plots, "forest_svg", lambda cell: 1 / 0)
     run = benchmark_run_now(site=ward)
     assert run.status == "done" and not CellPlot.objects.exists()
+
+
+def test_the_xlsx_export_draws_its_pngs_once_then_reads_them(client, nurse, flagged_run, monkeypatch):
+    client.force_login(nurse)
+    first = client.get("/sites/ward-a/export.xlsx").getvalue()
+    shown = [c for c in flagged_run.results["cells"] if c["flag"] and c["pooled"]]
+    assert all(p.forest_png and p.funnel_png for p in CellPlot.objects.filter(key__in=[plots.cell_key(c)
+                                                                                       for c in shown]))
+
+    def refuse(cell):
+        raise AssertionError("an export drew a plot again")
+    monkeypatch.setattr(plots, "forest_figure", refuse)
+    monkeypatch.setattr(plots, "funnel_figure", refuse)
+    assert len(client.get("/sites/ward-a/export.xlsx").getvalue()) == len(first)
