@@ -52,6 +52,9 @@ from reports.signatures import (
     signing_needs_code,
 )
 
+#: Open data-quality queries the report lists, oldest onset first (issue 12: every HTML list bounded).
+QUALITY_QUERIES_SHOWN = 50
+
 
 def _report_response(request: AuthenticatedRequest, site: Site, *, review: dict[str, Any] | None = None,
                      signoff: dict[str, Any] | None = None, status: int = 200) -> HttpResponse:
@@ -62,6 +65,7 @@ def _report_response(request: AuthenticatedRequest, site: Site, *, review: dict[
     waiting = runs_waiting(site)
     cells = (run.results or {}).get("cells", []) if run else []
     shown = [c for c in cells if c.get("flag") and plots.plotted(c)]
+    quality = list(grade_discrepancies_open(site=site)[:QUALITY_QUERIES_SHOWN + 1])  # bounded (issue 12)
     flagged_plots = [dict(zip(("forest", "funnel"), svgs, strict=True), cell=c)
                      for c, svgs in zip(shown, plots.cells_svgs(shown), strict=True)]
     in_progress = waiting.order_by("-started_at").first()
@@ -81,7 +85,8 @@ def _report_response(request: AuthenticatedRequest, site: Site, *, review: dict[
         "can_review": access.can_review(request.user, site),
         "signing_needs_code": _signing_needs_code(request),
         "band_labels": GRADE_BAND_LABELS, "scope_labels": CYCLE_SCOPES,
-        "quality_queries": grade_discrepancies_open(site=site),
+        "quality_queries": quality[:QUALITY_QUERIES_SHOWN], "quality_shown": QUALITY_QUERIES_SHOWN,
+        "quality_more": len(quality) > QUALITY_QUERIES_SHOWN,
         "serious_events": serious_events(site=site),
         "flag_meaning": FLAG_REVIEW_MEANING, "signoff_meaning": RUN_SIGNOFF_MEANING,
         "last_signed": signed,

@@ -86,3 +86,15 @@ def test_the_xlsx_export_draws_its_pngs_once_then_reads_them(client, nurse, flag
     monkeypatch.setattr(plots, "forest_figure", refuse)
     monkeypatch.setattr(plots, "funnel_figure", refuse)
     assert len(client.get("/sites/ward-a/export.xlsx").getvalue()) == len(first)
+
+
+def test_the_reports_data_quality_list_is_bounded(client, officer, ward, nurse, monkeypatch):
+    from reports import views
+
+    monkeypatch.setattr(views, "QUALITY_QUERIES_SHOWN", 2)
+    cycle = make_cycle(make_patient(ward, "DQ-001"))
+    for day in (2, 3, 4):
+        make_event(cycle, "Hypoxia", grade=2, onset_day=day, computed_grade=3, grade_discrepancy_reason="bedside")
+    client.force_login(officer)
+    html = client.get("/sites/ward-a/report/").content.decode()
+    assert html.count('class="query"') == 2 and "Only the 2 oldest open queries are shown" in html
