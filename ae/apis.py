@@ -21,7 +21,7 @@ from ae.services.events import EDITABLE_FIELDS, adverse_event_create, adverse_ev
 from ae.services.reference_ranges import reference_range_record
 from ae.services.treatments import event_treatment_save
 from ae.synonyms import term_search
-from core.api import StrictFilterBackend
+from core.api import KeysetPagination, StrictFilterBackend
 from core.idempotency import idempotent_create
 from core.text import MAX_REASON_CHARS
 from patients import access
@@ -168,6 +168,7 @@ class AdverseEventViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins
     serializer_class = AdverseEventSerializer
     permission_classes = [permissions.IsAuthenticated, SiteScopedWritePermission]
     filterset_class = AdverseEventFilter
+    pagination_class = KeysetPagination
 
     def get_queryset(self):
         return with_treatment_emergent(adverse_events_for(self.request.user)

@@ -1,13 +1,17 @@
-"""Ward pages: home, patient list (with the registration form), treatment cycle form.
+"""Ward pages: home, patient list (with the registration form; ``PATIENT_PAGE_SIZE`` a page), treatment cycle form.
 
 The patient's page (cycles with their adverse events and labs) is :func:`ae.views.patient_detail`."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db.models import Count
+from django.core.paginator import Paginator
+from django.db.models import Count, IntegerField, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
@@ -21,7 +25,7 @@ from patients.forms import (
     PatientForm,
     TreatmentCycleForm,
 )
-from patients.models import TreatmentCycle
+from patients.models import Patient, TreatmentCycle
 from patients.selectors import patients_for
 from patients.services import cycle_save, patient_save
 from patients.services.treatment import dosing_step_save, interruption_save, next_therapy_save, stay_save
@@ -38,11 +42,24 @@ def home(request: AuthenticatedRequest) -> HttpResponse:
     return render(request, "home.html", {"memberships": memberships})
 
 
+#: Patients per page of the patient list (issue 12: every HTML list is bounded).
+PATIENT_PAGE_SIZE = 50
+
+
+def _count_of(model: Any, related: str = "patient") -> Coalesce:
+    """How many ``model`` rows point at the outer patient: a correlated subquery, evaluated for the page's rows only
+    (a ``Count`` over joins would aggregate every patient of the ward before the page is cut)."""
+    rows = model._default_manager.filter(**{related: OuterRef("pk")}).order_by().values(related)
+    return Coalesce(Subquery(rows.annotate(n=Count("*")).values("n"), output_field=IntegerField()), 0)
+
+
 @login_required
 def patient_list(request: AuthenticatedRequest, site: str) -> HttpResponse:
     site_obj = get_object_or_404(access.sites_for(request.user), slug=site)
-    patients = (patients_for(request.user).filter(site=site_obj)
-                .annotate(n_cycles=Count("cycles", distinct=True), n_events=Count("adverse_events", distinct=True)))
+    patients = (patients_for(request.user).filter(site=site_obj).order_by("study_id", "id")
+                .annotate(n_cycles=_count_of(TreatmentCycle),
+                          n_events=_count_of(Patient._meta.get_field("adverse_events").related_model)))
+    page = Paginator(patients, PATIENT_PAGE_SIZE).get_page(request.GET.get("page"))
     form = PatientForm(request.POST or None, site=site_obj)
     can_record = access.can_record(request.user, site_obj)
     if request.method == "POST" and can_record and form.is_valid():
@@ -54,7 +71,8 @@ def patient_list(request: AuthenticatedRequest, site: str) -> HttpResponse:
             messages.success(request, f"Patient {patient.study_id} registered. Add the first cycle.")
             return redirect("patient-detail", pk=patient.pk)
     return render(request, "patients/patient_list.html",
-                  {"site": site_obj, "patients": patients, "form": form, "can_record": can_record})
+                  {"site": site_obj, "patients": page, "page": page, "form": form,
+                   "can_record": can_record})
 
 
 @login_required

@@ -15,6 +15,7 @@ import io
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import IO
 
 import xlsxwriter
 from django.contrib.postgres.aggregates import ArrayAgg
@@ -26,6 +27,8 @@ from patients.models import Patient, Site, TreatmentCycle
 from reports import plots
 from reports.selectors import latest_run
 
+#: Rows fetched at a time from the server-side cursor: memory stays flat whatever the ward's size (issue 12).
+CHUNK_ROWS = 2000
 GRADE_COLUMNS = ("Grade 1-2", "Grade 3", "Grade 4", "Grade 5")
 HEADER = ("Scope", "N patients", "MedDRA SOC", "CTCAE term", "MedDRA code", *GRADE_COLUMNS, "Any grade",
           "Grading scale")
@@ -73,8 +76,9 @@ def footnote(site: Site) -> list[str]:
 def ae_table_rows(site: Site) -> list[Row]:
     """Return the table's rows, all cycles first, then cycle 1, 2, ...; two queries per scope plus one.
 
-    Worst grade per (term, patient) is computed in the database; rows are ordered by SOC, then by
-    falling Any count, then term.
+    Worst grade per (term, patient) is computed in the database and read through a server-side cursor
+    (``CHUNK_ROWS`` at a time), so memory is set by the number of terms, not of events or patients; rows are ordered
+    by SOC, then by falling Any count, then term.
     """
     events = treatment_emergent_events(site)
     cycle_numbers = list(TreatmentCycle.objects.filter(patient__site=site).values_list("number", flat=True)
@@ -92,7 +96,7 @@ def ae_table_rows(site: Site) -> list[Row]:
                  .annotate(worst=Max("grade"), scales=ArrayAgg("grading_scale", distinct=True)).order_by())
         scales: dict[str, set[str]] = defaultdict(set)
         per_term: dict[tuple[str, str, int], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-        for w in worst:
+        for w in worst.iterator(chunk_size=CHUNK_ROWS):
             column = max(w["worst"] - 2, 0)  # 1-2 -> 0, 3 -> 1, 4 -> 2, 5 -> 3
             per_term[(w["term__soc"], w["term__term"], w["term__meddra_code"])][column] += 1
             scales[w["term__term"]].update(w["scales"])
@@ -154,18 +158,27 @@ def _plots_sheet(book: xlsxwriter.Workbook, site: Site, bold: object) -> None:
     if not cells:
         sheet.write(2, 0, "No flagged comparison in this run.")
     row = 2
-    for cell in cells:
+    for cell, pngs in zip(cells, plots.cells_pngs(cells), strict=True):  # drawn once, then shared (CellPlot)
         sheet.write(row, 0, neutralise(f"[{cell['flag']['level']}] {cell['flag']['message']}"))
-        for col, figure in ((0, plots.forest_figure(cell)), (12, plots.funnel_figure(cell))):
+        for col, image in ((0, pngs[0]), (12, pngs[1])):
             sheet.insert_image(row + 1, col, f"{cell['category']}-{col}.png",
-                               {"image_data": io.BytesIO(plots.png(figure)), "x_scale": 0.8, "y_scale": 0.8})
+                               {"image_data": io.BytesIO(image), "x_scale": 0.8, "y_scale": 0.8})
         row += 26
 
 
 def xlsx_bytes(site: Site) -> bytes:
-    """Return the XLSX export: one sheet per scope, SOC header rows, footnote below each table."""
+    """Return the XLSX export (:func:`xlsx_write`) as bytes."""
     output = io.BytesIO()
-    book = xlsxwriter.Workbook(output, {"in_memory": True, "strings_to_formulas": False,
+    xlsx_write(site, output)
+    return output.getvalue()
+
+
+def xlsx_write(site: Site, target: IO[bytes]) -> None:
+    """Write the XLSX export to ``target`` (a binary file): one sheet per scope, SOC header rows, footnote below each
+    table, then the benchmark plots. xlsxwriter's ``constant_memory`` mode: each row is flushed to a temporary file
+    as soon as the next one starts, so memory does not grow with the rows (XlsxWriter docs, "Working with Memory
+    and Performance")."""
+    book = xlsxwriter.Workbook(target, {"constant_memory": True, "strings_to_formulas": False,
                                         "strings_to_urls": False, "strings_to_numbers": False})
     bold = book.add_format({"bold": True})
     soc_format = book.add_format({"bold": True, "bg_color": "#E8EEF4"})
@@ -195,4 +208,3 @@ def xlsx_bytes(site: Site) -> bytes:
         sheet.set_column(1, 6, 14)
     _plots_sheet(book, site, bold)
     book.close()
-    return output.getvalue()

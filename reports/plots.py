@@ -20,7 +20,6 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 import matplotlib
-from django.core.cache import cache
 from django.utils.safestring import SafeString, mark_safe
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
@@ -28,6 +27,7 @@ from matplotlib.figure import Figure
 from core.xml import tostring as xml_tostring
 from reports import stats
 from reports.benchmark import CYCLE_SCOPES, GRADE_BAND_LABELS
+from reports.models import CellPlot
 
 SVG_NS = "http://www.w3.org/2000/svg"
 XLINK_NS = "http://www.w3.org/1999/xlink"
@@ -206,18 +206,68 @@ def forest_figure(cell: dict[str, Any]) -> Figure:
     return fig
 
 
-def cell_svgs(cell: dict[str, Any]) -> tuple[SafeString, SafeString]:
-    """(forest, funnel) SVGs of ``cell``, from the cache when this exact cell was drawn before.
+def cell_key(cell: dict[str, Any]) -> str:
+    """SHA-256 (hex) of the cell's canonical JSON: the key of its drawn plots (:class:`reports.models.CellPlot`)."""
+    return hashlib.sha256(json.dumps(cell, sort_keys=True).encode()).hexdigest()
 
-    The key is a hash of the cell's JSON, so a changed cell is always drawn afresh (about 0.3 s a cell).
-    """
-    key = "pvtrack-plots:" + hashlib.sha256(json.dumps(cell, sort_keys=True).encode()).hexdigest()
-    svgs = cache.get(key)
-    if svgs is None:
-        svgs = (str(forest_svg(cell)), str(funnel_svg(cell)))
-        cache.set(key, svgs, timeout=24 * 3600)
-    # Both strings were produced and sanitised by forest_svg / funnel_svg above.
-    return mark_safe(svgs[0]), mark_safe(svgs[1])  # noqa: S308
+
+def plotted(cell: dict[str, Any]) -> bool:
+    """Whether the report shows plots of ``cell``: it has a pooled benchmark (a forest and a funnel to draw)."""
+    return bool(cell.get("pooled"))
+
+
+def cells_svgs(cells: list[dict[str, Any]]) -> list[tuple[SafeString, SafeString]]:
+    """(forest, funnel) SVGs of each of ``cells``, in order: read in one query from the table every process shares
+    (:class:`reports.models.CellPlot`; the benchmark job draws a run's plots when it stores the run), and a cell
+    not drawn yet is drawn here (about 0.3 s a cell) and stored for every later request and process."""
+    keys = [cell_key(c) for c in cells]
+    stored = {p.key: (p.forest_svg, p.funnel_svg)
+              for p in CellPlot.objects.filter(key__in=set(keys)).only("key", "forest_svg", "funnel_svg")}
+    missing = {}
+    for key, cell in zip(keys, cells, strict=True):
+        if key not in stored and key not in missing:
+            missing[key] = (str(forest_svg(cell)), str(funnel_svg(cell)))
+    if missing:  # another process may have drawn the same cell meanwhile: same key, same markup, keep theirs
+        CellPlot.objects.bulk_create([CellPlot(key=k, forest_svg=f, funnel_svg=u) for k, (f, u) in missing.items()],
+                                     ignore_conflicts=True)
+        stored |= missing
+    # The markup was produced and sanitised by forest_svg / funnel_svg (here or in the job).
+    return [(mark_safe(stored[k][0]), mark_safe(stored[k][1])) for k in keys]  # noqa: S308
+
+
+def cell_svgs(cell: dict[str, Any]) -> tuple[SafeString, SafeString]:
+    """(forest, funnel) SVGs of one cell (:func:`cells_svgs`)."""
+    return cells_svgs([cell])[0]
+
+
+def cells_pngs(cells: list[dict[str, Any]]) -> list[tuple[bytes, bytes]]:
+    """(forest, funnel) PNGs of each of ``cells`` for the XLSX export, from the shared table; a cell whose PNGs are
+    not stored yet is drawn once and stored, so later exports of the same run draw nothing."""
+    keys = [cell_key(c) for c in cells]
+    stored = {p.key: p for p in CellPlot.objects.filter(key__in=set(keys))}
+    out: dict[str, tuple[bytes, bytes]] = {}
+    for key, cell in zip(keys, cells, strict=True):
+        row = stored.get(key)
+        if key in out:
+            continue
+        if row is not None and row.forest_png is not None and row.funnel_png is not None:
+            out[key] = (bytes(row.forest_png), bytes(row.funnel_png))
+            continue
+        out[key] = (png(forest_figure(cell)), png(funnel_figure(cell)))
+        if row is None:
+            cells_svgs([cell])
+        CellPlot.objects.filter(key=key).update(forest_png=out[key][0], funnel_png=out[key][1])
+    return [out[k] for k in keys]
+
+
+def draw_run_plots(cells: list[dict[str, Any]]) -> int:
+    """Draw and store the plots of a run's ``cells`` that show plots (:func:`plotted`) and are not stored yet;
+    return how many cells were drawn. The benchmark job calls it after storing the run, so that no page request
+    draws."""
+    shown = [c for c in cells if plotted(c)]
+    before = CellPlot.objects.filter(key__in={cell_key(c) for c in shown}).count()
+    cells_svgs(shown)
+    return len({cell_key(c) for c in shown}) - before
 
 
 def funnel_points(cell: dict[str, Any], points: int = 60) -> dict[str, Any]:

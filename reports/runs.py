@@ -19,7 +19,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from patients.models import Site
-from reports import benchmark
+from reports import benchmark, plots
 from reports.carry import carry_into
 from reports.cells import cell_fingerprint, cell_key, cell_values
 from reports.models import BenchmarkCategory, BenchmarkRun, Flag
@@ -106,6 +106,19 @@ def _compute_and_store(run: BenchmarkRun) -> None:
         BenchmarkRun.objects.filter(pk=run.pk).update(status=BenchmarkRun.Status.FAILED, finished_at=timezone.now(),
                                                       error=traceback.format_exc(limit=5))
         raise
+    _draw_plots(run.pk, results)
+
+
+def _draw_plots(run_id: int, results: dict) -> None:
+    """Draw the plots the report shows (flagged cells with a pooled benchmark) into the shared plot table, so that no
+    page request draws (issue 12). The run is already stored: a drawing failure is logged, and the page then
+    draws the cell itself."""
+    try:
+        drawn = plots.draw_run_plots([c for c in results["cells"] if c.get("flag")])
+    except Exception:
+        logger.exception("drawing the plots of benchmark run %s failed; the report will draw them", run_id)
+    else:
+        logger.info("benchmark run %s: %d cells' plots drawn", run_id, drawn)
 
 
 #: A run's progress is stored at most this often (seconds), and at 100 %: a fast run (a warm worker computes a

@@ -3,13 +3,14 @@ run sign-off; AE table exports."""
 
 from __future__ import annotations
 
+import tempfile
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
@@ -25,7 +26,7 @@ from reports.aet import aet_csv_lines, aet_xlsx_bytes
 from reports.benchmark import CYCLE_SCOPES, GRADE_BAND_LABELS, GRADE_BANDS
 from reports.cdisc.export import cdisc_zip
 from reports.cdisc.xpt import XptLimitError
-from reports.exports import csv_lines, xlsx_bytes
+from reports.exports import csv_lines, xlsx_write
 from reports.models import BenchmarkCategory, BenchmarkRun, Flag
 from reports.selectors import (
     FlagRow,
@@ -51,6 +52,9 @@ from reports.signatures import (
     signing_needs_code,
 )
 
+#: Open data-quality queries the report lists, oldest onset first (issue 12: every HTML list bounded).
+QUALITY_QUERIES_SHOWN = 50
+
 
 def _report_response(request: AuthenticatedRequest, site: Site, *, review: dict[str, Any] | None = None,
                      signoff: dict[str, Any] | None = None, status: int = 200) -> HttpResponse:
@@ -60,8 +64,10 @@ def _report_response(request: AuthenticatedRequest, site: Site, *, review: dict[
     run = latest_run(site)
     waiting = runs_waiting(site)
     cells = (run.results or {}).get("cells", []) if run else []
-    flagged_plots = [dict(zip(("forest", "funnel"), plots.cell_svgs(c), strict=True), cell=c)
-                     for c in cells if c.get("flag") and c.get("pooled")]
+    shown = [c for c in cells if c.get("flag") and plots.plotted(c)]
+    quality = list(grade_discrepancies_open(site=site)[:QUALITY_QUERIES_SHOWN + 1])  # bounded (issue 12)
+    flagged_plots = [dict(zip(("forest", "funnel"), svgs, strict=True), cell=c)
+                     for c, svgs in zip(shown, plots.cells_svgs(shown), strict=True)]
     in_progress = waiting.order_by("-started_at").first()
     signed = last_signed(site, run)
     rows = flag_rows(run) if run else []
@@ -79,7 +85,8 @@ def _report_response(request: AuthenticatedRequest, site: Site, *, review: dict[
         "can_review": access.can_review(request.user, site),
         "signing_needs_code": _signing_needs_code(request),
         "band_labels": GRADE_BAND_LABELS, "scope_labels": CYCLE_SCOPES,
-        "quality_queries": grade_discrepancies_open(site=site),
+        "quality_queries": quality[:QUALITY_QUERIES_SHOWN], "quality_shown": QUALITY_QUERIES_SHOWN,
+        "quality_more": len(quality) > QUALITY_QUERIES_SHOWN,
         "serious_events": serious_events(site=site),
         "flag_meaning": FLAG_REVIEW_MEANING, "signoff_meaning": RUN_SIGNOFF_MEANING,
         "last_signed": signed,
@@ -178,7 +185,7 @@ def cell_plots(request: AuthenticatedRequest, site: str, category: str, band: st
                  if (c["category"], c["grade_band"], c["cycle_scope"]) == (category, band, scope)), None)
     if cell is None:
         raise Http404("no such benchmark cell in the latest run")
-    forest, funnel = plots.cell_svgs(cell) if cell.get("pooled") else (None, None)
+    forest, funnel = plots.cell_svgs(cell) if plots.plotted(cell) else (None, None)
     weights = {w["cohort"]: w["weight"] for w in (cell.get("two_step") or {}).get("weights", [])}
     return render(request, "reports/plots.html", {
         "site": site_obj, "run": run, "cell": cell, "band": GRADE_BAND_LABELS[band], "scope": CYCLE_SCOPES[scope],
@@ -235,18 +242,19 @@ def run_signoff_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def export_ae_table(request: AuthenticatedRequest, site: str, fmt: str) -> HttpResponse | StreamingHttpResponse:
+def export_ae_table(request: AuthenticatedRequest, site: str, fmt: str) -> StreamingHttpResponse:
     site_obj = get_object_or_404(access.sites_for(request.user), slug=site)
     filename = f"pvtrack-ae-table-{site_obj.slug}"
     if fmt == "csv":
         stream = StreamingHttpResponse(csv_lines(site_obj), content_type="text/csv; charset=utf-8")
         stream["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
         return stream
-    if fmt == "xlsx":
-        response = HttpResponse(xlsx_bytes(site_obj),
-                                content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-        response["Content-Disposition"] = f'attachment; filename="{filename}.xlsx"'
-        return response
+    if fmt == "xlsx":  # written in constant_memory mode to a temporary file, then sent in blocks
+        output = tempfile.TemporaryFile()  # noqa: SIM115  # closed by FileResponse
+        xlsx_write(site_obj, output)
+        output.seek(0)
+        return FileResponse(output, as_attachment=True, filename=f"{filename}.xlsx",
+                            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     raise Http404("unknown format")
 
 

@@ -119,7 +119,7 @@ def test_export_ae_table_writes_xlsx(crs_ward, tmp_path):
     output = tmp_path / "table.xlsx"
     run("export_ae_table", "--site", "ward-a", "--format", "xlsx", "--output", str(output))
     with zipfile.ZipFile(output) as book:
-        strings = book.read("xl/sharedStrings.xml").decode("utf-8")
+        strings = workbook_text(book)
     assert "Cytokine release syndrome" in strings and "2 (33.3%)" in strings
 
 
@@ -159,3 +159,9 @@ def test_load_demo_ward_command(tmp_path):
     assert "safety / safety-demo-2026" in text
     with pytest.raises(CommandError, match="unknown cohort"):
         run("load_demo_ward", "--cohort", "nope")
+
+
+def workbook_text(book) -> str:
+    """The text of every cell of an XLSX zip (shared strings, or inline strings as constant_memory writes them)."""
+    return "".join(book.read(name).decode("utf-8") for name in book.namelist()
+                   if name == "xl/sharedStrings.xml" or name.startswith("xl/worksheets/sheet"))

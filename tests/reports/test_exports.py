@@ -191,8 +191,8 @@ def test_xlsx_export(client, ae_ward, nurse):
     response = client.get("/sites/ward-a/export.xlsx")
     assert response.status_code == 200
     assert response["Content-Type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    with zipfile.ZipFile(io.BytesIO(response.content)) as book:
-        strings = book.read("xl/sharedStrings.xml").decode("utf-8")
+    with zipfile.ZipFile(io.BytesIO(response.getvalue())) as book:
+        strings = workbook_text(book)
         workbook = book.read("xl/workbook.xml").decode("utf-8")
     for sheet in ("All cycles", "Cycle 1", "Cycle 2"):
         assert f'name="{sheet}"' in workbook
@@ -206,7 +206,7 @@ def test_xlsx_export(client, ae_ward, nurse):
 def test_xlsx_export_of_an_empty_ward_is_a_valid_workbook(client, ward, nurse):
     client.force_login(nurse)
     response = client.get("/sites/ward-a/export.xlsx")
-    with zipfile.ZipFile(io.BytesIO(response.content)) as book:
+    with zipfile.ZipFile(io.BytesIO(response.getvalue())) as book:
         assert book.testzip() is None
         assert 'name="All cycles"' in book.read("xl/workbook.xml").decode()
 
@@ -281,3 +281,35 @@ def test_the_xlsx_export_carries_the_plots_of_flagged_comparisons(ward):
         workbook = book.read("xl/workbook.xml").decode()
     assert "Benchmark plots" in workbook
     assert len(images) == 2 * len(flagged)  # a forest and a funnel plot per flagged cell
+
+
+def workbook_text(book) -> str:
+    """The text of every cell of an XLSX zip (shared strings, or inline strings as constant_memory writes them)."""
+    return "".join(book.read(name).decode("utf-8") for name in book.namelist()
+                   if name == "xl/sharedStrings.xml" or name.startswith("xl/worksheets/sheet"))
+
+
+@pytest.mark.django_db
+def test_the_exports_stream_and_write_xlsx_in_constant_memory(client, ae_ward, nurse, monkeypatch):
+    """Issue 12: CSV streamed, the worst-grade rows read through a server-side cursor a chunk at a time, XLSX in
+    xlsxwriter's constant_memory mode sent from a temporary file."""
+    import xlsxwriter
+
+    from reports import exports
+
+    options = []
+    real = xlsxwriter.Workbook
+    monkeypatch.setattr(exports.xlsxwriter, "Workbook", lambda target, opts: options.append(opts) or real(target, opts))
+    chunks = []
+    from django.db.models.query import QuerySet
+    original = QuerySet.iterator
+    monkeypatch.setattr(QuerySet, "iterator", lambda self, chunk_size=None: chunks.append(chunk_size)
+                        or original(self, chunk_size=chunk_size))
+    client.force_login(nurse)
+    csv_response = client.get("/sites/ward-a/export.csv")
+    assert csv_response.streaming and b"Anemia" in csv_response.getvalue()
+    assert chunks and set(chunks) == {exports.CHUNK_ROWS}
+    xlsx_response = client.get("/sites/ward-a/export.xlsx")
+    assert xlsx_response.streaming and options and options[0]["constant_memory"] is True
+    with zipfile.ZipFile(io.BytesIO(xlsx_response.getvalue())) as book:
+        assert "Anemia" in workbook_text(book)

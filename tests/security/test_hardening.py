@@ -192,7 +192,7 @@ def test_a_formula_in_the_only_free_text_that_reaches_the_exports_stays_text(cli
     cells = [c for row in csv.reader(io.StringIO(text)) for c in row]
     assert any(formula in c for c in cells)
     assert [c for c in cells if c.startswith(FORMULA_PREFIXES)] == []
-    texts, formulas = xlsx_cells(client.get(f"/sites/{ward.slug}/export.xlsx").content)
+    texts, formulas = xlsx_cells(client.get(f"/sites/{ward.slug}/export.xlsx").getvalue())
     assert formulas == 0
     assert any(formula in t for t in texts)
     assert [t for t in texts if t.startswith(FORMULA_PREFIXES)] == []
