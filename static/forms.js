@@ -39,19 +39,22 @@
 
   // Dates in the site's format: day, abbreviated month in the page's language, year ("d M Y" in Django's terms).
   var lang = document.documentElement.lang || "en";
+  // A date-and-time field adds the time as the pages show it ("03 Aug 2025 14:30", Django "d M Y H:i").
   function siteDate(iso) {
-    var m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(iso);
+    var m = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}:\d{2}))?/.exec(iso);
     if (!m) { return ""; }
     var d = new Date(Date.UTC(+m[1], +m[2] - 1, +m[3]));
     var month = new Intl.DateTimeFormat(lang, {month: "short", timeZone: "UTC"}).format(d).replace(/\.$/, "");
-    return m[3] + " " + month + " " + m[1];
+    return m[3] + " " + month + " " + m[1] + (m[4] ? " " + m[4] : "");
   }
-  Array.prototype.forEach.call(document.querySelectorAll("input[type=date]"), function (input) {
+  Array.prototype.forEach.call(document.querySelectorAll("input[type=date], input[type=datetime-local]"),
+                               function (input) {
+    var hint = input.type === "date" ? "dd Mmm yyyy (e.g. 03 Aug 2025)" : "dd Mmm yyyy hh:mm (e.g. 03 Aug 2025 14:30)";
     var echo = document.createElement("small");
     echo.className = "help date-echo";
     echo.id = input.id + "_site_date";
     input.insertAdjacentElement("afterend", echo);
-    function show() { echo.textContent = input.value ? siteDate(input.value) : "format: dd Mmm yyyy (e.g. 03 Aug 2025)"; }
+    function show() { echo.textContent = input.value ? siteDate(input.value) : "format: " + hint; }
     input.addEventListener("input", show);
     input.addEventListener("change", show);
     show();

@@ -95,3 +95,11 @@ def test_date_fields_show_the_date_in_the_sites_format(page, ae_form):
     assert "03 Aug 2025" in echo.inner_text()  # the format, before a date is chosen
     page.fill("#id_onset_date", "2026-01-06")
     assert echo.inner_text() == "06 Jan 2026"
+
+
+def test_date_and_time_fields_show_the_site_format_too(live_server, page, ae_form):
+    url, patient = ae_form
+    page.goto(f"{live_server.url}/patients/{patient.pk}/crs/new/")
+    echo = page.locator("#id_assessed_at_site_date")
+    page.fill("#id_assessed_at", "2026-01-06T14:30")
+    assert echo.inner_text() == "06 Jan 2026 14:30"
