@@ -15,6 +15,14 @@ if ! command -v chromium >/dev/null 2>&1; then
       || echo "pvtrack: could not install chromium; browser tests will fail" >&2
   fi
 fi
+# npm fetches axe-core once for the accessibility tests (tests/axe.py, docs/usability.md).
+if ! command -v npm >/dev/null 2>&1 && [ ! -d tests/.axe-core ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "pvtrack: installing npm to fetch axe-core for the accessibility tests" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null) \
+      || echo "pvtrack: could not install npm; the accessibility tests will fail" >&2
+  fi
+fi
 
 trap devdb_stop EXIT
 trap 'exit 130' INT

@@ -23,7 +23,9 @@
   const gradeSet = radios.length ? radios[0].closest("fieldset") : null;
   if (gradeSet) {
     gradeSet.after(status);
-    gradeSet.setAttribute("aria-describedby", status.id);
+    // after the help text and error the page already ties to the group (templates/form_fields.html)
+    const describedBy = (gradeSet.getAttribute("aria-describedby") || "").split(" ").filter(Boolean);
+    gradeSet.setAttribute("aria-describedby", describedBy.concat([status.id]).join(" "));
   }
   radios.forEach((r) => r.addEventListener("change", () => { status.textContent = ""; }));
 

@@ -1,0 +1,105 @@
+"""Forms that help (issue 15 item 5), in Debian's Chromium: required fields marked, an error summary at the top
+that takes the focus and links to each field, errors tied to their fields, a warning before leaving a filled form,
+and date fields that show the site's date format."""
+
+from __future__ import annotations
+
+import datetime
+import os
+
+import pytest
+
+from patients.models import Membership
+from tests.conftest import log_in, make_cycle, make_patient, make_user
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def ae_form(live_server, page, ward):
+    nurse = make_user("nurse", ward, Membership.Role.WARD_STAFF)
+    patient = make_patient(ward, "KRK-015")
+    make_cycle(patient, start=datetime.date(2026, 1, 5))
+    log_in(page, live_server.url, nurse.username)
+    url = f"{live_server.url}/patients/{patient.pk}/events/new/"
+    page.goto(url)
+    return url, patient
+
+
+def test_required_fields_are_marked_in_the_label_and_for_assistive_technology(page, ae_form):
+    for field in ("term", "onset_date"):
+        assert "(required)" in page.inner_text(f"label[for=id_{field}]")
+        assert page.get_attribute(f"#id_{field}", "required") is not None
+    assert "(required)" in page.inner_text("#field-grade legend")
+    # an optional field is not marked
+    assert "(required)" not in page.inner_text("label[for=id_resolution_date]")
+    assert page.get_attribute("#id_resolution_date", "required") is None
+
+
+def test_errors_are_summarised_at_the_top_focused_and_tied_to_their_fields(page, ae_form):
+    page.get_by_role("button", name="Save", exact=True).click()
+    summary = page.locator("#error-summary")
+    summary.wait_for()
+    assert page.evaluate("document.activeElement.id") == "error-summary"
+    assert summary.get_attribute("role") == "alert"
+    # the summary comes before the first field
+    assert page.evaluate("document.getElementById('error-summary').compareDocumentPosition("
+                         "document.querySelector('.field')) & Node.DOCUMENT_POSITION_FOLLOWING") > 0
+    links = summary.locator("a")
+    fields_with_errors = page.locator(".field.has-error")
+    assert links.count() >= 3 and links.count() == page.locator(".field.has-error .error").count()
+    assert fields_with_errors.count() >= 3
+    for i in range(links.count()):
+        target_id = links.nth(i).get_attribute("href").lstrip("#")
+        target = page.locator(f"#{target_id}")
+        assert target.count() == 1
+        # the input (or its radio group's fieldset) names the error element, which holds the error's text
+        described = target.get_attribute("aria-describedby") or page.locator(f"#{target_id}").evaluate(
+            "el => el.closest('fieldset').getAttribute('aria-describedby')")
+        assert described and f"{target_id.removesuffix('_0')}_error" in described.split(), (target_id, described)
+        error_id = f"{target_id.removesuffix('_0')}_error"
+        assert page.inner_text(f"#{error_id}") in links.nth(i).inner_text()
+    onset = page.locator("#error-summary a[href='#id_onset_date']")
+    onset.click()
+    assert page.evaluate("document.activeElement.id") == "id_onset_date"
+    assert page.get_attribute("#id_onset_date", "aria-invalid") == "true"
+
+
+def test_leaving_a_filled_form_asks_first_and_saving_does_not(page, ae_form):
+    url, patient = ae_form
+    page.click("#id_verbatim_term")
+    page.keyboard.type("rigors after the infusion")
+    asked = []
+
+    def dismiss(dialog):
+        asked.append(dialog.type)
+        dialog.dismiss()  # stay on the page
+
+    page.on("dialog", dismiss)
+    page.get_by_role("link", name="Cancel").click()
+    page.wait_for_timeout(500)
+    assert asked == ["beforeunload"] and page.url == url
+    page.remove_listener("dialog", dismiss)
+
+    # an untouched form leaves without asking
+    page.goto(url)
+    page.on("dialog", lambda dialog: asked.append(dialog.type) or dialog.accept())
+    page.get_by_role("link", name="Cancel").click()
+    page.wait_for_url(lambda u: u.endswith(f"/patients/{patient.pk}/"))
+    assert asked == ["beforeunload"]
+
+
+def test_date_fields_show_the_date_in_the_sites_format(page, ae_form):
+    echo = page.locator("#id_onset_date_site_date")
+    assert "03 Aug 2025" in echo.inner_text()  # the format, before a date is chosen
+    page.fill("#id_onset_date", "2026-01-06")
+    assert echo.inner_text() == "06 Jan 2026"
+
+
+def test_date_and_time_fields_show_the_site_format_too(live_server, page, ae_form):
+    url, patient = ae_form
+    page.goto(f"{live_server.url}/patients/{patient.pk}/crs/new/")
+    echo = page.locator("#id_assessed_at_site_date")
+    page.fill("#id_assessed_at", "2026-01-06T14:30")
+    assert echo.inner_text() == "06 Jan 2026 14:30"
