@@ -235,7 +235,14 @@ class NextTherapySerializer(serializers.ModelSerializer):
             self.fields["patient"].queryset = patients_for(request.user, access.RECORDERS)
 
 
-class DosingStepViewSet(ReasonedWriteViewSet):
+class TreatmentRecordViewSet(ReasonedWriteViewSet):
+    """A cycle's (or patient's) treatment records of ``model``, on the user's sites, oldest first."""
+
+    def get_queryset(self):
+        return treatment_records_for(self.request.user, self.model).order_by("id")
+
+
+class DosingStepViewSet(TreatmentRecordViewSet):
     """Dosing steps of cycles (one dose level from a cycle day)."""
 
     serializer_class = DosingStepSerializer
@@ -246,11 +253,8 @@ class DosingStepViewSet(ReasonedWriteViewSet):
     def save_service(instance, **kwargs):
         return dosing_step_save(step=instance, **kwargs)
 
-    def get_queryset(self):
-        return treatment_records_for(self.request.user, DosingStep).order_by("id")
 
-
-class InfusionInterruptionViewSet(ReasonedWriteViewSet):
+class InfusionInterruptionViewSet(TreatmentRecordViewSet):
     """Infusion interruptions (stop, restart) with the dexamethasone-before-restart flag."""
 
     serializer_class = InfusionInterruptionSerializer
@@ -261,11 +265,8 @@ class InfusionInterruptionViewSet(ReasonedWriteViewSet):
     def save_service(instance, **kwargs):
         return interruption_save(interruption=instance, **kwargs)
 
-    def get_queryset(self):
-        return treatment_records_for(self.request.user, InfusionInterruption).order_by("id")
 
-
-class HospitalStayViewSet(ReasonedWriteViewSet):
+class HospitalStayViewSet(TreatmentRecordViewSet):
     """Ward and ICU stays during cycles."""
 
     serializer_class = HospitalStaySerializer
@@ -276,11 +277,8 @@ class HospitalStayViewSet(ReasonedWriteViewSet):
     def save_service(instance, **kwargs):
         return stay_save(stay=instance, **kwargs)
 
-    def get_queryset(self):
-        return treatment_records_for(self.request.user, HospitalStay).order_by("id")
 
-
-class NextTherapyViewSet(ReasonedWriteViewSet):
+class NextTherapyViewSet(TreatmentRecordViewSet):
     """The therapies patients went on to (HSCT, CAR-T, chemotherapy): each ends the emergence window."""
 
     serializer_class = NextTherapySerializer
@@ -290,6 +288,3 @@ class NextTherapyViewSet(ReasonedWriteViewSet):
     @staticmethod
     def save_service(instance, **kwargs):
         return next_therapy_save(therapy=instance, **kwargs)
-
-    def get_queryset(self):
-        return treatment_records_for(self.request.user, NextTherapy).order_by("id")

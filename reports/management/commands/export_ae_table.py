@@ -8,6 +8,9 @@ from reports.exports import csv_lines, xlsx_bytes
 
 class Command(BaseCommand):
     help = "Write the graded AE table (worst grade per patient and term; all cycles and per cycle)."
+    #: The table's writers: CSV lines and XLSX bytes of a site (export_aet reuses this command with its own).
+    csv_lines = staticmethod(csv_lines)
+    xlsx_bytes = staticmethod(xlsx_bytes)
 
     def add_arguments(self, parser):
         parser.add_argument("--site", required=True)
@@ -21,7 +24,7 @@ class Command(BaseCommand):
             raise CommandError(f"unknown site {site!r}") from exc
         if format == "csv":
             with output.open("w", encoding="utf-8", newline="") as fh:
-                fh.writelines(csv_lines(site_obj))
+                fh.writelines(self.csv_lines(site_obj))
         else:
-            output.write_bytes(xlsx_bytes(site_obj))
+            output.write_bytes(self.xlsx_bytes(site_obj))
         self.stdout.write(f"Wrote {output}")
