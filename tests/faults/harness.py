@@ -267,6 +267,18 @@ class Harness:
             raise HarnessError(f"worker exited:\n{self.log_tail(name)}")
         return "ready." in self.log_tail(name, 20000)
 
+    def diagnostics(self) -> str:
+        """The Python stacks of the worker(s) and beat (SIGUSR2, pvtrack/celery.py) and every process's log tail."""
+        for name, proc in self.procs.items():
+            if (name.startswith("worker") or name == "beat") and proc.poll() is None:
+                try:
+                    os.kill(proc.pid, signal.SIGUSR2)
+                except ProcessLookupError:
+                    pass
+        time.sleep(1.0)
+        return "\n".join(f"--- {name} (exit {proc.poll()})\n{self.log_tail(name, 6000)}"
+                         for name, proc in self.procs.items() if name != "redis")
+
     def worker_kill(self, name: str = "worker") -> None:
         """SIGKILL the worker's whole process group (no chance to ack, requeue or clean up)."""
         proc = self.procs.pop(name)

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from tests.faults.conftest import METRICS
-from tests.faults.harness import Harness, ae_payload, wait_for
+from tests.faults.harness import Harness, HarnessError, ae_payload, wait_for
 
 pytestmark = pytest.mark.faults
 
@@ -48,9 +48,12 @@ def _wait_reflected(h: Harness, timeout: float = RECOVERY_LIMIT_S) -> float:
     started = time.monotonic()
     expected = _patients_with_events(h)
     runs = h.query("SELECT id, status, attempts, left(error, 200) FROM reports_benchmarkrun ORDER BY id")[-5:]
-    wait_for(lambda: _latest_done_count(h) == expected, timeout,
-             f"a finished benchmark counting all {expected} patients with events (latest runs: {runs})",
-             interval=0.5)
+    try:
+        wait_for(lambda: _latest_done_count(h) == expected, timeout,
+                 f"a finished benchmark counting all {expected} patients with events (latest runs: {runs})",
+                 interval=0.5)
+    except HarnessError as exc:
+        raise HarnessError(f"{exc}\n{h.diagnostics()}") from exc
     return round(time.monotonic() - started, 1)
 
 
