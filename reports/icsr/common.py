@@ -1,0 +1,119 @@
+"""What the three ICSR writers share: the checks a case version must pass, dates and dose units.
+
+Pure Python (no Django). Every writer calls :func:`check` first, so a case that cannot make a valid report
+(no suspect drug, no reaction, a reaction without its MedDRA code, a malformed date) raises
+:class:`IcsrError` naming the field before any byte is written.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+
+from ae.sae.snapshot import CaseSnapshot, DosePeriod, Drug, Reaction
+
+_DOSE_UNIT_PER_DAY = re.compile(r"^(?P<unit>.+)/d(ay)?$")
+
+
+class IcsrError(ValueError):
+    """The case version cannot be rendered; the message names the field (E2B element where there is one)."""
+
+
+def check(snapshot: CaseSnapshot) -> None:
+    """Raise :class:`IcsrError` unless ``snapshot`` has what every output needs.
+
+    Needed: a case ID (C.1.1), exactly one suspect drug (G.k.1 = 1), at least one reaction (E.i), each with a
+    MedDRA LLT code and version (E.i.2.1a/b) and a valid onset date (E.i.4); every date parses as ISO 8601.
+    """
+    if not snapshot.case_id.strip():
+        raise IcsrError("C.1.1: the case has no identifier")
+    try:
+        snapshot.suspect
+    except ValueError as exc:
+        raise IcsrError(f"G.k.1: {exc}") from exc
+    if not snapshot.reactions:
+        raise IcsrError("E.i: the case has no reaction")
+    for number, reaction in enumerate(snapshot.reactions, start=1):
+        if not reaction.meddra_llt_code.isdigit() or len(reaction.meddra_llt_code) != 8:
+            raise IcsrError(f"E.i.2.1b: reaction {number} ({reaction.ctcae_term}) has no 8-digit MedDRA LLT code")
+        if not reaction.meddra_version:
+            raise IcsrError(f"E.i.2.1a: reaction {number} ({reaction.ctcae_term}) has no MedDRA version")
+        if reaction.grade is not None and not 1 <= reaction.grade <= 5:
+            raise IcsrError(f"reaction {number} ({reaction.ctcae_term}): grade {reaction.grade} is not 1–5")
+        parse(reaction.onset, f"E.i.4 (reaction {number})")
+        if reaction.end:
+            parse(reaction.end, f"E.i.5 (reaction {number})")
+    for name, value in (("C.1.2", snapshot.created_at), ("C.1.4", snapshot.awareness_at),
+                        ("C.1.5", snapshot.latest_information_at)):
+        parse(value, name)
+    for drug in snapshot.drugs:
+        for period in drug.dose_periods:
+            for value in (period.start, period.stop):
+                if value:
+                    parse(value, f"G.k.4.r.4/5 ({drug.name})")
+
+
+def parse(value: str, element: str) -> datetime.date | datetime.datetime:
+    """An ISO 8601 date (``YYYY-MM-DD``) or datetime with its offset; :class:`IcsrError` naming ``element``."""
+    try:
+        if "T" in value:
+            moment = datetime.datetime.fromisoformat(value)
+            if moment.utcoffset() is None:
+                raise IcsrError(f"{element}: {value!r} has no UTC offset")
+            return moment
+        return datetime.date.fromisoformat(value)
+    except ValueError as exc:
+        raise IcsrError(f"{element}: {value!r} is not an ISO 8601 date or datetime") from exc
+
+
+def hl7_ts(value: str) -> str:
+    """HL7 v3 TS of an ISO date or datetime: ``20260303`` or ``20260303161000+0100`` (the offset kept)."""
+    moment = parse(value, "date")
+    if isinstance(moment, datetime.datetime):
+        return moment.strftime("%Y%m%d%H%M%S%z")
+    return moment.strftime("%Y%m%d")
+
+
+def day_month_year(value: str | None) -> str:
+    """``03 MAR 2026`` (the CIOMS I form's day / month / year); "" for None."""
+    if not value:
+        return ""
+    moment = parse(value, "date")
+    return moment.strftime("%d %b %Y").upper()
+
+
+def split_dose_unit(unit: str) -> tuple[str, str | None]:
+    """(dose unit, period unit) of a snapshot dose unit: ``ug/m2/d`` → (``ug/m2``, ``d``); ``mg/kg`` → (``mg/kg``,
+    None). E2B(R3) carries a daily dose as dose G.k.4.r.1 per interval G.k.4.r.2/3 of 1 day."""
+    match = _DOSE_UNIT_PER_DAY.match(unit)
+    if match:
+        return match.group("unit"), "d"
+    return unit, None
+
+
+def dose_text(period: DosePeriod) -> str:
+    """Human-readable dosage: ``5 ug/m2/d, Continuous intravenous infusion, cycle 1`` (G.k.4.r.8, CIOMS 15)."""
+    parts = []
+    if period.dose_value is not None:
+        parts.append(f"{period.dose_value:g} {period.dose_unit}".strip())
+    if period.route:
+        parts.append(period.route)
+    if period.cycle is not None:
+        parts.append(f"cycle {period.cycle}")
+    return ", ".join(parts)
+
+
+def grade_text(reaction: Reaction) -> str:
+    """``Cytokine release syndrome, grade 4 (CTCAE v5.0)``; "not graded" where the grade is missing."""
+    grade = f"grade {reaction.grade}" if reaction.grade is not None else "not graded"
+    return f"{reaction.ctcae_term}, {grade} ({reaction.grading_scale})"
+
+
+def reactions_of(snapshot: CaseSnapshot, drug: Drug) -> list[tuple[Reaction, str]]:
+    """(reaction, causality result) for each of ``drug``'s causality assessments whose reaction is in the case."""
+    by_id = {reaction.adverse_event_id: reaction for reaction in snapshot.reactions}
+    return [(by_id[c.adverse_event_id], c.result) for c in drug.causality if c.adverse_event_id in by_id]
+
+
+MEDDRA_NOTE = ("Reactions are coded with the MedDRA LLT code that NCI assigned to each CTCAE v5.0 term; "
+               "CTCAE v5.0 is built on MedDRA version 20.1.")
