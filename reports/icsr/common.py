@@ -56,14 +56,12 @@ def check(snapshot: CaseSnapshot) -> None:
 def parse(value: str, element: str) -> datetime.date | datetime.datetime:
     """An ISO 8601 date (``YYYY-MM-DD``) or datetime with its offset; :class:`IcsrError` naming ``element``."""
     try:
-        if "T" in value:
-            moment = datetime.datetime.fromisoformat(value)
-            if moment.utcoffset() is None:
-                raise IcsrError(f"{element}: {value!r} has no UTC offset")
-            return moment
-        return datetime.date.fromisoformat(value)
+        moment = datetime.datetime.fromisoformat(value) if "T" in value else datetime.date.fromisoformat(value)
     except ValueError as exc:
         raise IcsrError(f"{element}: {value!r} is not an ISO 8601 date or datetime") from exc
+    if isinstance(moment, datetime.datetime) and moment.utcoffset() is None:
+        raise IcsrError(f"{element}: {value!r} has no UTC offset")
+    return moment
 
 
 def hl7_ts(value: str) -> str:
