@@ -107,10 +107,15 @@ class _Form(FPDF):
 
     def _box_height(self, label: str, value: str, width: float) -> float:
         self.set_font("Helvetica", "", 6.5)
-        label_lines = len(self.multi_cell(width - 2, 3, latin1(label), dry_run=True, output="LINES"))
+        label_lines = self._count_lines(width - 2, 3, latin1(label))
         self.set_font("Helvetica", "", 9)
-        value_lines = len(self.multi_cell(width - 2, 4.2, latin1(value) or " ", dry_run=True, output="LINES"))
+        value_lines = self._count_lines(width - 2, 4.2, latin1(value) or " ")
         return label_lines * 3 + value_lines * 4.2 + 1.5
+
+    def _count_lines(self, width: float, height: float, text: str) -> int:
+        lines = self.multi_cell(width, height, text, dry_run=True, output="LINES")
+        assert isinstance(lines, list)
+        return len(lines)
 
     def long_box(self, label: str, value: str) -> None:
         """A full-width box whose text may run over pages (the narrative)."""
@@ -255,7 +260,8 @@ def _manufacturer_information(pdf: _Form, snapshot: CaseSnapshot) -> None:
                                 ("health_professional", "HEALTH PROFESSIONAL")))
     pdf.boxes([
         ("24a. NAME AND ADDRESS OF MANUFACTURER (reporting site)",
-         f"{snapshot.site_name}\nReporter: {reporter.name} ({reporter.role}, {reporter.qualification.replace('_', ' ')})"
+         f"{snapshot.site_name}\nReporter: {reporter.name} "
+         f"({reporter.role}, {reporter.qualification.replace('_', ' ')})"
          + (f"\n{snapshot.study_name}" if snapshot.study_name else ""), 0.6),
         ("24b. MFR CONTROL NO.", f"{snapshot.case_id} (site case ID; no manufacturer number)", 0.4),
     ])

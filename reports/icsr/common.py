@@ -28,7 +28,7 @@ def check(snapshot: CaseSnapshot) -> None:
     if not snapshot.case_id.strip():
         raise IcsrError("C.1.1: the case has no identifier")
     try:
-        snapshot.suspect
+        _ = snapshot.suspect
     except ValueError as exc:
         raise IcsrError(f"G.k.1: {exc}") from exc
     if not snapshot.reactions:
@@ -43,9 +43,10 @@ def check(snapshot: CaseSnapshot) -> None:
         parse(reaction.onset, f"E.i.4 (reaction {number})")
         if reaction.end:
             parse(reaction.end, f"E.i.5 (reaction {number})")
-    for name, value in (("C.1.2", snapshot.created_at), ("C.1.4", snapshot.awareness_at),
-                        ("C.1.5", snapshot.latest_information_at)):
-        parse(value, name)
+    for name, moment in (("C.1.2", snapshot.created_at), ("C.1.4", snapshot.awareness_at),
+                         ("C.1.5", snapshot.latest_information_at), ("signature time", snapshot.signed_at)):
+        if moment is not None:
+            parse(moment, name)
     for drug in snapshot.drugs:
         for period in drug.dose_periods:
             for value in (period.start, period.stop):

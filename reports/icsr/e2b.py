@@ -80,8 +80,9 @@ def render(snapshot: CaseSnapshot, *, sender_id: str = "", receiver_id: str = ""
     the receiver is nullFlavor "NI". :class:`~reports.icsr.common.IcsrError` when the case cannot make a report.
     """
     check(snapshot)
-    return etree.tostring(_batch(snapshot, sender_id or f"PVTRACK-{snapshot.site_code}", receiver_id),
-                          xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    xml: bytes = etree.tostring(_batch(snapshot, sender_id or f"PVTRACK-{snapshot.site_code}", receiver_id),
+                                xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    return xml
 
 
 def safety_report_id(snapshot: CaseSnapshot) -> str:
