@@ -98,10 +98,10 @@ class _Form(FPDF):
             self.rect(x, y0, width, height)
             self.set_xy(x + 1, y0 + 0.5)
             self.set_font("Helvetica", "", 6.5)
-            self.multi_cell(width - 2, 3, latin1(label), new_x="LEFT", new_y="NEXT")
+            self.multi_cell(width - 2, 3, latin1(label), align="L", new_x="LEFT", new_y="NEXT")
             self.set_x(x + 1)
             self.set_font("Helvetica", "", 9)
-            self.multi_cell(width - 2, 4.2, latin1(value) or " ", new_x="LEFT", new_y="NEXT")
+            self.multi_cell(width - 2, 4.2, latin1(value) or " ", align="L", new_x="LEFT", new_y="NEXT")
             x += width
         self.set_xy(x0, y0 + height)
 
@@ -113,16 +113,17 @@ class _Form(FPDF):
         return label_lines * 3 + value_lines * 4.2 + 1.5
 
     def _count_lines(self, width: float, height: float, text: str) -> int:
-        lines = self.multi_cell(width, height, text, dry_run=True, output="LINES")
+        lines = self.multi_cell(width, height, text, align="L", dry_run=True, output="LINES")
         assert isinstance(lines, list)
         return len(lines)
 
     def long_box(self, label: str, value: str) -> None:
         """A full-width box whose text may run over pages (the narrative)."""
         self.set_font("Helvetica", "", 6.5)
-        self.multi_cell(PAGE_WIDTH, 3.5, latin1(label), border="LTR", new_x="LMARGIN", new_y="NEXT")
+        self.multi_cell(PAGE_WIDTH, 3.5, latin1(label), border="LTR", align="L", new_x="LMARGIN", new_y="NEXT")
         self.set_font("Helvetica", "", 9)
-        self.multi_cell(PAGE_WIDTH, 4.2, latin1(value) or " ", border="LBR", new_x="LMARGIN", new_y="NEXT")
+        self.multi_cell(PAGE_WIDTH, 4.2, latin1(value) or " ", border="LBR", align="L", new_x="LMARGIN",
+                        new_y="NEXT")
 
 
 def _tick(flag: bool) -> str:
