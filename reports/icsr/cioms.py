@@ -20,7 +20,7 @@ from fpdf import FPDF
 
 from ae.sae.snapshot import CaseSnapshot, Drug
 
-from .common import check, day_month_year, dose_text, grade_text
+from .common import as_reported, check, clean_text, day_month_year, dose_text, grade_text
 
 _TRANSLITERATION = {"≥": ">=", "≤": "<=", "→": "->", "–": "-", "—": "-", "‘": "'", "’": "'", "“": '"', "”": '"',
                     "ł": "l", "Ł": "L", "…": "...", "•": "*", "×": "x"}
@@ -32,7 +32,7 @@ def latin1(text: str) -> str:
     """``text`` in Latin-1 for the core fonts: known symbols transliterated, accents kept where Latin-1 has them,
     other characters reduced to their base letter (NFKD) or ``?``."""
     out = []
-    for char in text:
+    for char in clean_text(text):
         if char in _TRANSLITERATION:
             out.append(_TRANSLITERATION[char])
         elif ord(char) < 256:
@@ -166,7 +166,7 @@ def _reactions_text(snapshot: CaseSnapshot) -> str:
     for reaction in snapshot.reactions:
         end = day_month_year(reaction.end) if reaction.end else "ongoing"
         lines.append(f"{grade_text(reaction)}; MedDRA {reaction.meddra_version} LLT {reaction.meddra_llt_code}; "
-                     f"reported as \"{reaction.verbatim}\"; onset {day_month_year(reaction.onset)} "
+                     f"reported as \"{as_reported(reaction)}\"; onset {day_month_year(reaction.onset)} "
                      f"(cycle {reaction.cycle}, day {reaction.study_day}); end {end}; "
                      f"outcome {reaction.outcome.replace('_', ' ')}.")
     for lab in snapshot.labs:

@@ -31,6 +31,9 @@ def check(snapshot: CaseSnapshot) -> None:
         _ = snapshot.suspect
     except ValueError as exc:
         raise IcsrError(f"G.k.1: {exc}") from exc
+    for drug in snapshot.drugs:
+        if not clean_text(drug.name).strip():
+            raise IcsrError(f"G.k.2.2: a {drug.characterisation.replace('_', ' ')} drug has no name")
     if not snapshot.reactions:
         raise IcsrError("E.i: the case has no reaction")
     for number, reaction in enumerate(snapshot.reactions, start=1):
@@ -52,6 +55,14 @@ def check(snapshot: CaseSnapshot) -> None:
             for value in (period.start, period.stop):
                 if value:
                     parse(value, f"G.k.4.r.4/5 ({drug.name})")
+
+
+def clean_text(text: str) -> str:
+    """``text`` without the characters XML 1.0 and FHIR strings cannot carry: control characters other than tab,
+    line feed and carriage return, lone surrogates, U+FFFE and U+FFFF. They are invisible (a pasted NUL, a
+    vertical tab), so dropping them loses nothing a reader could see."""
+    return "".join(ch for ch in text if (ch >= " " or ch in "\t\n\r") and not 0xD800 <= ord(ch) <= 0xDFFF
+                   and ch not in "\ufffe\uffff" and not "\x7f" <= ch <= "\x9f")
 
 
 def parse(value: str, element: str) -> datetime.date | datetime.datetime:
@@ -100,6 +111,11 @@ def dose_text(period: DosePeriod) -> str:
     if period.cycle is not None:
         parts.append(f"cycle {period.cycle}")
     return ", ".join(parts)
+
+
+def as_reported(reaction: Reaction) -> str:
+    """E.i.1.1a reaction as reported: the ward's verbatim, or the CTCAE term when the verbatim is blank."""
+    return clean_text(reaction.verbatim).strip() or reaction.ctcae_term
 
 
 def grade_text(reaction: Reaction) -> str:

@@ -20,7 +20,8 @@ from lxml import etree
 
 from ae.sae.snapshot import CaseSnapshot, Drug, Reaction
 
-from .common import MEDDRA_NOTE, check, grade_text, hl7_ts, split_dose_unit
+from .common import (MEDDRA_NOTE, IcsrError, as_reported, check, clean_text, grade_text, hl7_ts,
+                     split_dose_unit)
 
 HL7 = "urn:hl7-org:v3"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
@@ -80,6 +81,8 @@ def render(snapshot: CaseSnapshot, *, sender_id: str = "", receiver_id: str = ""
     the receiver is nullFlavor "NI". :class:`~reports.icsr.common.IcsrError` when the case cannot make a report.
     """
     check(snapshot)
+    if not clean_text(snapshot.narrative).strip():
+        raise IcsrError("H.1: the case has no narrative (a mandatory element of E2B(R3))")
     xml: bytes = etree.tostring(_batch(snapshot, sender_id or f"PVTRACK-{snapshot.site_code}", receiver_id),
                                 xml_declaration=True, encoding="UTF-8", pretty_print=True)
     return xml
@@ -99,14 +102,14 @@ def _uuid(snapshot: CaseSnapshot, kind: str, key: object) -> str:
 def _el(parent: etree._Element, tag: str, text: str | None = None, /, **attrs: str) -> etree._Element:
     node = etree.SubElement(parent, f"{{{HL7}}}{tag}")
     for name, value in attrs.items():
-        node.set(_TYPE if name == "xsi_type" else name, value)
+        node.set(_TYPE if name == "xsi_type" else name, clean_text(value))
     if text is not None:
-        node.text = text
+        node.text = clean_text(text)
     return node
 
 
 def _comment(parent: etree._Element, text: str) -> None:
-    parent.append(etree.Comment(f" {text} "))
+    parent.append(etree.Comment(f" {clean_text(text).replace('--', '- -')} "))
 
 
 def _code(parent: etree._Element, tag: str, code: str, system: str, display: str = "") -> etree._Element:
@@ -415,7 +418,7 @@ def _patient_observations(role: etree._Element, snapshot: CaseSnapshot) -> None:
             cause = _observation(role, "subjectOf2", "32", "reportedCauseOfDeath", "SBJ")
             value = _el(cause, "value", xsi_type="CE", code=reaction.meddra_llt_code, codeSystem=MEDDRA,
                         codeSystemVersion=reaction.meddra_version)
-            _el(value, "originalText", reaction.verbatim or reaction.ctcae_term)
+            _el(value, "originalText", as_reported(reaction))
             _comment(cause, "D.9.2.r.1b / D.9.2.r.2 reported cause of death")
 
 
@@ -441,7 +444,7 @@ def _reaction(role: etree._Element, snapshot: CaseSnapshot, reaction: Reaction) 
     _comment(observation, "E.i.4 / E.i.5 date of start / end of reaction")
     value = _el(observation, "value", xsi_type="CE", code=reaction.meddra_llt_code, codeSystem=MEDDRA,
                 codeSystemVersion=reaction.meddra_version)
-    _el(value, "originalText", reaction.verbatim or reaction.ctcae_term)
+    _el(value, "originalText", as_reported(reaction))
     _comment(observation, "E.i.2.1a/b MedDRA version and LLT code (CTCAE v5.0 term "
              f"{reaction.ctcae_term!r}); E.i.1.1a reaction as reported")
     if snapshot.reporter.country:

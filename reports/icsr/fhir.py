@@ -34,7 +34,7 @@ from fhir.resources.R4B.bundle import Bundle
 
 from ae.sae.snapshot import CaseSnapshot, DosePeriod, Drug, Reaction
 
-from .common import check
+from .common import as_reported, check, clean_text
 
 MEDDRA = "http://terminology.hl7.org/CodeSystem/mdr"
 NCIT = "http://ncicb.nci.nih.gov/xml/owl/EVS/Thesaurus.owl"
@@ -81,7 +81,7 @@ def bundle(snapshot: CaseSnapshot) -> Bundle:
     for reaction in snapshot.reactions:
         resources.append(_condition(snapshot, reaction))
         resources.append(_adverse_event(snapshot, base, reaction))
-    return Bundle.model_validate({
+    return Bundle.model_validate(_cleaned({
         "resourceType": "Bundle",
         "id": f"{snapshot.case_id}-v{snapshot.version}",
         "identifier": {"system": f"{base}:sae-case-version", "value": f"{snapshot.case_id}-v{snapshot.version}"},
@@ -89,7 +89,20 @@ def bundle(snapshot: CaseSnapshot) -> Bundle:
         "timestamp": snapshot.created_at,
         "entry": [{"fullUrl": f"urn:uuid:{_uuid(snapshot, r['resourceType'], r['id'])}", "resource": r}
                   for r in resources],
-    })
+    }))
+
+
+def _cleaned(value: Any) -> Any:
+    """``value`` (JSON-like) with every string passed through :func:`~reports.icsr.common.clean_text`; a string
+    left blank is dropped with its key (FHIR forbids empty strings: an absent element says "no value")."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        cleaned = {key: _cleaned(item) for key, item in value.items()}
+        return {key: item for key, item in cleaned.items() if not (isinstance(item, str) and not item.strip())}
+    if isinstance(value, list):
+        return [_cleaned(item) for item in value]
+    return value
 
 
 def _uuid(snapshot: CaseSnapshot, kind: str, key: str) -> str:
@@ -173,7 +186,7 @@ def _condition(snapshot: CaseSnapshot, reaction: Reaction) -> dict[str, Any]:
 def _event_code(reaction: Reaction) -> dict[str, Any]:
     return {"coding": [{"system": MEDDRA, "version": reaction.meddra_version, "code": reaction.meddra_llt_code,
                         "display": reaction.ctcae_term}],
-            "text": reaction.verbatim or reaction.ctcae_term}
+            "text": as_reported(reaction)}
 
 
 def _adverse_event(snapshot: CaseSnapshot, base: str, reaction: Reaction) -> dict[str, Any]:

@@ -329,3 +329,8 @@ def _reaction(**changes) -> object:
 def test_a_case_that_cannot_make_a_report_is_refused_with_the_element(make, message):
     with pytest.raises(IcsrError, match=message.replace("(", r"\(").replace(")", r"\)")):
         e2b.render(make())
+
+
+def test_a_case_without_narrative_is_refused():
+    with pytest.raises(IcsrError, match="H.1"):
+        e2b.render(dataclasses.replace(crs_initial(), narrative=" \x00 "))
