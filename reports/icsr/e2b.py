@@ -2,7 +2,7 @@
 wrapping one ``PORR_IN049016UV`` message.
 
 Built as the ICH E2B(R3) Implementation Guide (ICH, "Implementation Guide for Electronic Transmission of
-Individual Case Safety Reports (ICSRs) E2B(R3) Data Elements and Message Specification", v5.02, 2016) and its
+Individual Case Safety Reports (ICSRs) E2B(R3) Data Elements and Message Specification", Step 4) and its
 reference instance lay the message out; element numbers (C.1.1, E.i.2.1b …) are the guide's and are repeated as
 XML comments in the output so a reader can check them. Code systems are the ICH OIDs
 ``2.16.840.1.113883.3.989.2.1.1.x`` (code lists) and ``2.16.840.1.113883.3.989.2.1.3.x`` (identifier roots);
@@ -14,6 +14,7 @@ cannot fill yet are in ``docs/icsr.md``. Pure Python (lxml), no database.
 
 from __future__ import annotations
 
+import datetime
 import uuid
 
 from lxml import etree
@@ -514,6 +515,13 @@ def _drug(organizer: etree._Element, snapshot: CaseSnapshot, number: int, drug: 
                          determinerCode="KIND")
         _el(ingredient, "name", substance)
         _comment(ingredient, "G.k.2.3.r.1 substance / specified substance name")
+    for reaction, days in _intervals(snapshot, drug):
+        interval = _el(administration, "outboundRelationship1", typeCode="SAS")
+        _el(interval, "pauseQuantity", value=str(days), unit="d")
+        _comment(interval, "G.k.9.i.3.1a/b time interval between beginning of drug administration and start of "
+                 "reaction (days, from the dates)")
+        _el(_el(interval, "actReference", classCode="OBS", moodCode="EVN"), "id",
+            root=_uuid(snapshot, "reaction", reaction.adverse_event_id))
     for reaction_id, recurrence in _recurrences(snapshot, drug):
         observation = _observation(administration, "outboundRelationship2", "31", "recurranceOfReaction")
         _el(observation, "value", xsi_type="CE", code=recurrence, codeSystem=f"{ICH}.1.16")
@@ -564,6 +572,18 @@ def _drug(organizer: etree._Element, snapshot: CaseSnapshot, number: int, drug: 
     act = _el(_el(administration, "inboundRelationship", typeCode="CAUS"), "act", classCode="ACT", moodCode="EVN")
     _el(act, "code", code=ACTION_TAKEN.get(drug.action_taken, "0"), codeSystem=f"{ICH}.1.15")
     _comment(act, "G.k.8 action(s) taken with drug")
+
+
+def _intervals(snapshot: CaseSnapshot, drug: Drug) -> list[tuple[Reaction, int]]:
+    """(reaction, days from the first administration's date to the onset date) for each reaction that began on or
+    after the drug's first start; the site's calendar dates, so a reaction the day after the start is 1 day. None
+    for a drug given to treat the reaction."""
+    starts = [p.start[:10] for p in drug.dose_periods if p.start]
+    if not starts or drug.characterisation == "treatment_of_event":  # given because of the reaction
+        return []
+    first = datetime.date.fromisoformat(min(starts))
+    pairs = [(r, (datetime.date.fromisoformat(r.onset) - first).days) for r in snapshot.reactions]
+    return [(reaction, days) for reaction, days in pairs if days >= 0]
 
 
 def _recurrences(snapshot: CaseSnapshot, drug: Drug) -> list[tuple[int, str]]:

@@ -334,3 +334,21 @@ def test_a_case_that_cannot_make_a_report_is_refused_with_the_element(make, mess
 def test_a_case_without_narrative_is_refused():
     with pytest.raises(IcsrError, match="H.1"):
         e2b.render(dataclasses.replace(crs_initial(), narrative=" \x00 "))
+
+
+def test_time_from_first_administration_to_onset():
+    """G.k.9.i.3.1: CRS on 3 March after the infusion began on 2 March is 1 day; co-trimoxazole began on 20 February
+    (11 days); the fatal case's ICANS began 2 days after cycle 2 started (11 → 13 May)."""
+    def intervals(snapshot):
+        root = parse(e2b.render(snapshot))
+        found = {}
+        for drug in root.xpath(DRUGS, namespaces=NS):
+            name = drug.xpath("string(hl7:consumable/hl7:instanceOfKind/hl7:kindOfProduct/hl7:name)", namespaces=NS)
+            for pause in drug.xpath("hl7:outboundRelationship1[@typeCode='SAS']/hl7:pauseQuantity", namespaces=NS):
+                found.setdefault(name, []).append((pause.get("value"), pause.get("unit")))
+        return found
+
+    crs = intervals(crs_initial())
+    assert crs["Blincyto"] == [("1", "d")] and crs["Co-trimoxazole"] == [("11", "d")]
+    assert "RoActemra" not in crs  # given to treat the reaction: no interval
+    assert intervals(fatal_icans()) == {"Blincyto": [("2", "d"), ("3", "d")]}  # ICANS day 3, seizure day 4
