@@ -522,17 +522,13 @@ def _drug(organizer: etree._Element, snapshot: CaseSnapshot, number: int, drug: 
                  "reaction (days, from the dates)")
         _el(_el(interval, "actReference", classCode="OBS", moodCode="EVN"), "id",
             root=_uuid(snapshot, "reaction", reaction.adverse_event_id))
-    for reaction_id, recurrence in _recurrences(snapshot, drug):
-        observation = _observation(administration, "outboundRelationship2", "31", "recurranceOfReaction")
-        _el(observation, "value", xsi_type="CE", code=recurrence, codeSystem=f"{ICH}.1.16")
-        _comment(observation, "G.k.9.i.4 did reaction recur on re-administration")
-        reference = _el(_el(observation, "outboundRelationship1", typeCode="REFR"), "actReference",
-                        classCode="OBS", moodCode="EVN")
-        _el(reference, "id", root=_uuid(snapshot, "reaction", reaction_id))
     for period in drug.dose_periods:
         dosage = _el(_el(administration, "outboundRelationship2", typeCode="COMP"), "substanceAdministration",
                      classCode="SBADM", moodCode="EVN")
         dose_unit, per = split_dose_unit(period.dose_unit)
+        if dose_text(period):
+            _el(dosage, "text", dose_text(period))
+            _comment(dosage, "G.k.4.r.8 dosage text")
         if period.start or period.stop or per:
             effective = _el(dosage, "effectiveTime", xsi_type="SXPR_TS")
             if per:
@@ -557,6 +553,13 @@ def _drug(organizer: etree._Element, snapshot: CaseSnapshot, number: int, drug: 
                       "productInstanceInstance", classCode="MMAT", determinerCode="INSTANCE")
             _el(lot, "lotNumberText", period.batch)
             _comment(lot, "G.k.4.r.7 batch / lot number")
+    for reaction_id, recurrence in _recurrences(snapshot, drug):
+        observation = _observation(administration, "outboundRelationship2", "31", "recurranceOfReaction")
+        _el(observation, "value", xsi_type="CE", code=recurrence, codeSystem=f"{ICH}.1.16")
+        _comment(observation, "G.k.9.i.4 did reaction recur on re-administration")
+        reference = _el(_el(observation, "outboundRelationship1", typeCode="REFR"), "actReference",
+                        classCode="OBS", moodCode="EVN")
+        _el(reference, "id", root=_uuid(snapshot, "reaction", reaction_id))
     additional = _additional_information(drug)
     if additional:
         observation = _observation(administration, "outboundRelationship2", "2", "additionalInformation", "REFR")

@@ -141,6 +141,7 @@ def read_back(xml: bytes) -> dict:
                 "stop": dose.xpath("string(hl7:effectiveTime/hl7:comp[@xsi:type='IVL_TS']/hl7:high/@value)",
                                    namespaces=NS),
                 "route": dose.xpath("string(hl7:routeCode/hl7:originalText)", namespaces=NS),
+                "text": dose.xpath("string(hl7:text)", namespaces=NS),
                 "batch": dose.xpath("string(.//hl7:lotNumberText)", namespaces=NS),
             })
         drugs[_one(node, "hl7:id").get("root")] = {
@@ -246,7 +247,8 @@ def test_round_trip_of_the_initial_crs_report():
     assert blinatumomab["action"] == "1"  # withdrawn
     assert blinatumomab["doses"] == [{"value": "5", "unit": "ug/m2", "per": "d", "start": "20260302100000+0100",
                                       "stop": "20260303163000+0100", "route": "Continuous intravenous infusion",
-                                      "batch": "1234567A"}]
+                                      "batch": "1234567A",
+                                      "text": "5 ug/m2/d, Continuous intravenous infusion, cycle 1"}]
     assert [d["characterisation"] for d in back["drugs"]] == ["1", "2", "2", "2"]
     assert back["causality"] == [{"result": "Related", "method": "Global introspection", "source": "investigator",
                                   "reaction": "10052015", "drug": "Blincyto"}]
