@@ -21,7 +21,17 @@ from lxml import etree
 
 from ae.sae.snapshot import CaseSnapshot, Drug, Reaction
 
-from .common import MEDDRA_NOTE, IcsrError, as_reported, check, clean_text, grade_text, hl7_ts, split_dose_unit
+from .common import (
+    MEDDRA_NOTE,
+    IcsrError,
+    as_reported,
+    check,
+    clean_text,
+    dose_text,
+    grade_text,
+    hl7_ts,
+    split_dose_unit,
+)
 
 HL7 = "urn:hl7-org:v3"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
