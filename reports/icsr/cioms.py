@@ -20,7 +20,7 @@ from fpdf import FPDF
 
 from ae.sae.snapshot import CaseSnapshot, Drug
 
-from .common import as_reported, check, clean_text, day_month_year, dose_text, grade_text
+from .common import as_reported, check, clean_text, day_month_year, dose_text, grade_text, ucum
 
 _TRANSLITERATION = {"≥": ">=", "≤": "<=", "→": "->", "–": "-", "—": "-", "‘": "'", "’": "'", "“": '"', "”": '"',
                     "ł": "l", "Ł": "L", "…": "...", "•": "*", "×": "x"}
@@ -203,7 +203,7 @@ def _suspect_drug_information(pdf: _Form, snapshot: CaseSnapshot) -> None:
                 f"{suspect.name} ({suspect.active_substance})"
                 + (f"; batch {', '.join(batches)}" if batches else ""), 1.0)])
     pdf.boxes([
-        ("15. DAILY DOSE(S)", "\n".join(f"{p.dose_value:g} {p.dose_unit} (cycle {p.cycle})"
+        ("15. DAILY DOSE(S)", "\n".join(f"{p.dose_value:g} {ucum(p.dose_unit)} (cycle {p.cycle})"
                                         for p in suspect.dose_periods if p.dose_value is not None), 0.34),
         ("16. ROUTE(S) OF ADMINISTRATION", "\n".join(sorted({p.route for p in suspect.dose_periods if p.route})),
          0.33),

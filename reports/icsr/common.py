@@ -12,7 +12,10 @@ import re
 
 from ae.sae.snapshot import CaseSnapshot, DosePeriod, Drug, Reaction
 
-_DOSE_UNIT_PER_DAY = re.compile(r"^(?P<unit>.+)/d(ay)?$")
+_DOSE_UNIT_PER_TIME = re.compile(r"^(?P<unit>.+)/(?P<per>d|h|min)$")
+# pvtrack's stored dose-unit choices (patients DosingStep, ae EventTreatment) → UCUM; a unit already in UCUM passes
+PVTRACK_UNITS = {"ug_m2_day": "ug/m2/d", "ug_day": "ug/d", "mg": "mg", "mg_kg": "mg/kg", "mg_m2": "mg/m2",
+                 "ug_kg_min": "ug/kg/min"}
 
 
 class IcsrError(ValueError):
@@ -92,12 +95,21 @@ def day_month_year(value: str | None) -> str:
     return moment.strftime("%d %b %Y").upper()
 
 
+def ucum(unit: str) -> str:
+    """The UCUM form of a dose unit: pvtrack's choice codes (``ug_m2_day``, ``mg_kg`` …) mapped, ``/day`` written
+    ``/d``, ``µg`` written ``ug``; anything else returned as given."""
+    unit = PVTRACK_UNITS.get(unit, unit).replace("µg", "ug").replace("μg", "ug").replace("²", "2")
+    return re.sub(r"/day$", "/d", unit)
+
+
 def split_dose_unit(unit: str) -> tuple[str, str | None]:
-    """(dose unit, period unit) of a snapshot dose unit: ``ug/m2/d`` → (``ug/m2``, ``d``); ``mg/kg`` → (``mg/kg``,
-    None). E2B(R3) carries a daily dose as dose G.k.4.r.1 per interval G.k.4.r.2/3 of 1 day."""
-    match = _DOSE_UNIT_PER_DAY.match(unit)
-    if match:
-        return match.group("unit"), "d"
+    """(dose unit, period unit) of a snapshot dose unit in UCUM: ``ug/m2/d`` → (``ug/m2``, ``d``), ``ug/kg/min`` →
+    (``ug/kg``, ``min``), ``mg/kg`` → (``mg/kg``, None). E2B(R3) carries a daily dose as dose G.k.4.r.1 per
+    interval G.k.4.r.2/3 of 1 day (a rate per 1 minute or hour likewise)."""
+    unit = ucum(unit)
+    match = _DOSE_UNIT_PER_TIME.match(unit)
+    if match and "/" not in match.group("unit").replace("/m2", "").replace("/kg", ""):
+        return match.group("unit"), match.group("per")
     return unit, None
 
 
@@ -105,7 +117,7 @@ def dose_text(period: DosePeriod) -> str:
     """Human-readable dosage: ``5 ug/m2/d, Continuous intravenous infusion, cycle 1`` (G.k.4.r.8, CIOMS 15)."""
     parts = []
     if period.dose_value is not None:
-        parts.append(f"{period.dose_value:g} {period.dose_unit}".strip())
+        parts.append(f"{period.dose_value:g} {ucum(period.dose_unit)}".strip())
     if period.route:
         parts.append(period.route)
     if period.cycle is not None:

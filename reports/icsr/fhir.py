@@ -34,7 +34,7 @@ from fhir.resources.R4B.bundle import Bundle
 
 from ae.sae.snapshot import CaseSnapshot, DosePeriod, Drug, Reaction
 
-from .common import as_reported, check, clean_text
+from .common import as_reported, check, clean_text, ucum
 
 MEDDRA = "http://terminology.hl7.org/CodeSystem/mdr"
 NCIT = "http://ncicb.nci.nih.gov/xml/owl/EVS/Thesaurus.owl"
@@ -153,8 +153,8 @@ def _administration(snapshot: CaseSnapshot, number: int, index: int, drug: Drug,
     if period.route:
         dosage["route"] = {"text": period.route}
     if period.dose_value is not None:
-        dosage["dose"] = {"value": period.dose_value, "unit": period.dose_unit, "system": UCUM,
-                          "code": period.dose_unit}
+        unit = ucum(period.dose_unit)
+        dosage["dose"] = {"value": period.dose_value, "unit": unit, "system": UCUM, "code": unit}
     administration: dict[str, Any] = {
         "resourceType": "MedicationAdministration", "id": f"drug-{number}-period-{index}",
         "status": "completed" if period.stop else "in-progress",
