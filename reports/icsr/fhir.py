@@ -27,6 +27,7 @@ fails here, not at the receiver. What each element carries and why:
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from typing import Any
 
@@ -34,7 +35,7 @@ from fhir.resources.R4B.bundle import Bundle
 
 from ae.sae.snapshot import CaseSnapshot, DosePeriod, Drug, Reaction
 
-from .common import as_reported, check, clean_text, ucum
+from .common import as_reported, check, clean_text, parse, ucum
 
 MEDDRA = "http://terminology.hl7.org/CodeSystem/mdr"
 NCIT = "http://ncicb.nci.nih.gov/xml/owl/EVS/Thesaurus.owl"
@@ -86,7 +87,7 @@ def bundle(snapshot: CaseSnapshot) -> Bundle:
         "id": f"{snapshot.case_id}-v{snapshot.version}",
         "identifier": {"system": f"{base}:sae-case-version", "value": f"{snapshot.case_id}-v{snapshot.version}"},
         "type": "collection",
-        "timestamp": snapshot.created_at,
+        "timestamp": _when(snapshot.created_at),
         "entry": [{"fullUrl": f"urn:uuid:{_uuid(snapshot, r['resourceType'], r['id'])}", "resource": r}
                   for r in resources],
     }))
@@ -103,6 +104,15 @@ def _cleaned(value: Any) -> Any:
     if isinstance(value, list):
         return [_cleaned(item) for item in value]
     return value
+
+
+def _when(value: str) -> str:
+    """A FHIR date or dateTime: a datetime gets its seconds (FHIR requires them when a time is given: the ward
+    writes ``2026-03-03T16:10+01:00``, FHIR wants ``2026-03-03T16:10:00+01:00``); a date stays a date."""
+    moment = parse(value, "date")
+    if isinstance(moment, datetime.datetime):
+        return moment.isoformat(timespec="seconds")
+    return moment.isoformat()
 
 
 def _uuid(snapshot: CaseSnapshot, kind: str, key: str) -> str:
@@ -160,7 +170,7 @@ def _administration(snapshot: CaseSnapshot, number: int, index: int, drug: Drug,
         "status": "completed" if period.stop else "in-progress",
         "medicationReference": {**_ref(snapshot, "Medication", f"drug-{number}"), "display": drug.name},
         "subject": _ref(snapshot, "Patient", "patient"),
-        "effectivePeriod": {k: v for k, v in (("start", period.start), ("end", period.stop)) if v},
+        "effectivePeriod": {k: _when(v) for k, v in (("start", period.start), ("end", period.stop)) if v},
     }
     if drug.indication:
         administration["reasonCode"] = [{"text": drug.indication}]
@@ -176,10 +186,10 @@ def _condition(snapshot: CaseSnapshot, reaction: Reaction) -> dict[str, Any]:
         "clinicalStatus": {"coding": [{"system": CONDITION_CLINICAL, "code": "active" if ongoing else "resolved"}]},
         "code": _event_code(reaction),
         "subject": _ref(snapshot, "Patient", "patient"),
-        "onsetDateTime": reaction.onset,
+        "onsetDateTime": _when(reaction.onset),
     }
     if reaction.end:
-        condition["abatementDateTime"] = reaction.end
+        condition["abatementDateTime"] = _when(reaction.end)
     return condition
 
 
@@ -199,9 +209,9 @@ def _adverse_event(snapshot: CaseSnapshot, base: str, reaction: Reaction) -> dic
         "actuality": "actual",
         "event": _event_code(reaction),
         "subject": _ref(snapshot, "Patient", "patient"),
-        "date": reaction.onset,
-        "detected": reaction.onset,
-        "recordedDate": snapshot.awareness_at,
+        "date": _when(reaction.onset),
+        "detected": _when(reaction.onset),
+        "recordedDate": _when(snapshot.awareness_at),
         "resultingCondition": [_ref(snapshot, "Condition", f"reaction-{reaction.adverse_event_id}")],
         "recorder": _ref(snapshot, "Practitioner", "reporter"),
         "seriousness": {"coding": [{"system": SERIOUSNESS_SYSTEM, "code": "serious" if serious else "non-serious",

@@ -275,3 +275,30 @@ def fatal_icans() -> CaseSnapshot:
         signed_by="Anna Nowak",
         signed_at="2026-05-16T10:20:00+02:00",
     )
+
+
+def as_built_by_the_ward() -> CaseSnapshot:
+    """:func:`crs_initial` in the shape ``ae.sae.build.case_snapshot`` gives it today: times to the minute, lab
+    times (not dates), pvtrack's stored dose-unit codes for treatments, no route for them, no reporter country,
+    individual patient use without a study name, and both the investigator's and the sponsor's causality."""
+    case = crs_initial()
+    suspect = dataclasses.replace(case.drugs[0], name="BLINCYTO", causality=(
+        Causality(adverse_event_id=101, source="investigator", method="Global introspection",
+                  result="Probably related"),
+        Causality(adverse_event_id=101, source="sponsor", method="Global introspection", result="Possibly related"),
+    ))
+    tocilizumab = Drug(characterisation="treatment_of_event", name="Tocilizumab", active_substance="tocilizumab",
+                       dose_periods=(DosePeriod(cycle=1, dose_value=12.0, dose_unit="mg_kg", route="",
+                                                start="2026-03-03T17:05+01:00", stop=None),))
+    steroid = Drug(characterisation="treatment_of_event",
+                   name="Corticosteroid (e.g. dexamethasone, methylprednisolone)", active_substance="corticosteroid",
+                   dose_periods=(DosePeriod(cycle=1, dose_value=5.0, dose_unit="mg_m2", route="",
+                                            start="2026-03-03T17:30+01:00", stop=None),))
+    return dataclasses.replace(
+        case, awareness_at="2026-03-03T16:10+01:00", latest_information_at="2026-03-03T16:10+01:00",
+        created_at="2026-03-04T09:30+01:00", study_type="individual_patient_use", study_name="",
+        reporter=dataclasses.replace(case.reporter, country="", qualification="other_health_professional"),
+        drugs=(suspect, tocilizumab, steroid),
+        labs=(LabResult(name="C-reactive protein", value=182.0, unit="mg/L", date="2026-03-03T18:00+01:00",
+                        low=None, high=5.0),),
+    )
