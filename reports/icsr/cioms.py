@@ -14,13 +14,13 @@ Drugs given to treat the reaction go to box 7+13 (the form's box 22 excludes the
 from __future__ import annotations
 
 import unicodedata
-from datetime import date
+from datetime import date, datetime
 
 from fpdf import FPDF
 
 from ae.sae.snapshot import CaseSnapshot, Drug
 
-from .common import as_reported, check, clean_text, day_month_year, dose_text, grade_text, ucum
+from .common import as_reported, check, clean_text, day_month_year, dose_text, grade_text, parse, ucum
 
 _TRANSLITERATION = {"≥": ">=", "≤": "<=", "→": "->", "–": "-", "—": "-", "‘": "'", "’": "'", "“": '"', "”": '"',
                     "ł": "l", "Ł": "L", "…": "...", "•": "*", "×": "x"}
@@ -63,6 +63,9 @@ class _Form(FPDF):
         self.set_auto_page_break(True, margin=14)
         self.set_title(latin1(f"CIOMS I - {snapshot.case_id} v{snapshot.version}"))
         self.set_creator("pvtrack")
+        created = parse(snapshot.created_at, "C.1.2")
+        if isinstance(created, datetime):  # the version's creation time: the same version gives the same bytes
+            self.set_creation_date(created)
 
     def header(self) -> None:
         self.set_font("Helvetica", "B", 12)

@@ -108,3 +108,7 @@ def test_latin1_transliteration():
 def test_a_case_without_reactions_is_refused():
     with pytest.raises(IcsrError, match="no reaction"):
         cioms.render(dataclasses.replace(crs_initial(), reactions=()))
+
+
+def test_the_same_version_gives_the_same_bytes():
+    assert cioms.render(fatal_icans()) == cioms.render(fatal_icans())
