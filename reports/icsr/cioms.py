@@ -92,6 +92,10 @@ class _Form(FPDF):
         for label, value, fraction in fields:
             heights.append(self._box_height(label, value, PAGE_WIDTH * fraction))
         height = max(heights)
+        if height > self.page_break_trigger - self.t_margin - 10:  # taller than a page: one box after the other,
+            for label, value, _ in fields:  # each running onto the next pages
+                self.long_box(label, value)
+            return
         if y0 + height > self.page_break_trigger:
             self.add_page()
             y0 = self.get_y()

@@ -112,3 +112,13 @@ def test_a_case_without_reactions_is_refused():
 
 def test_the_same_version_gives_the_same_bytes():
     assert cioms.render(fatal_icans()) == cioms.render(fatal_icans())
+
+
+def test_a_box_taller_than_a_page_flows_onto_the_next_pages():
+    from ae.sae.snapshot import LabResult
+
+    labs = tuple(LabResult(name=f"Analyte {n}", value=float(n), unit="mg/L", date="2026-03-03") for n in range(120))
+    text = _text(dataclasses.replace(crs_initial(), labs=labs))
+    described = _box(text, "7 + 13. DESCRIBE REACTION(S) (including relevant tests / lab data)", "8-12.")
+    assert "Analyte 0 0 mg/L on 03 MAR 2026." in described and "Analyte 119 119 mg/L on 03 MAR 2026." in described
+    assert "[X] LIFE THREATENING" in text and "22. CONCOMITANT DRUG(S)" in text
