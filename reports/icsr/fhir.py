@@ -21,6 +21,8 @@ fails here, not at the receiver. What each element carries and why:
 * ``suspectEntity``: the ``Medication`` of each suspect drug with ``causality`` (assessment text = the result,
   ``productRelatedness``, ``method`` text, ``author`` = the reporting investigator for an investigator's
   assessment).
+* History: ``subjectMedicalHistory`` → a ``Condition`` (text) per history line, the disease status and a prior
+  HSCT or CAR-T.
 * Exposure: a ``MedicationAdministration`` per dose period (UCUM dose, route text, period); drugs given to treat
   the event and concomitant drugs likewise, referenced from ``AdverseEvent.suspectEntity`` only when suspect.
 """
@@ -79,6 +81,9 @@ def bundle(snapshot: CaseSnapshot) -> Bundle:
         resources.append(_medication(number, drug))
         resources += [_administration(snapshot, number, index, drug, period)
                       for index, period in enumerate(drug.dose_periods)]
+    resources += [{"resourceType": "Condition", "id": f"history-{number}", "code": {"text": line},
+                   "subject": _ref(snapshot, "Patient", "patient")}
+                  for number, line in enumerate(_history(snapshot))]
     for reaction in snapshot.reactions:
         resources.append(_condition(snapshot, reaction))
         resources.append(_adverse_event(snapshot, base, reaction))
@@ -221,6 +226,9 @@ def _adverse_event(snapshot: CaseSnapshot, base: str, reaction: Reaction) -> dic
         "suspectEntity": [_suspect(snapshot, number, drug, reaction)
                           for number, drug in enumerate(snapshot.drugs) if drug.characterisation == "suspect"],
     }
+    history = _history(snapshot)
+    if history:
+        event["subjectMedicalHistory"] = [_ref(snapshot, "Condition", f"history-{n}") for n in range(len(history))]
     if reaction.grade is not None:
         code, display = GRADE_CODES[reaction.grade]
         event["extension"] = [{"url": GRADE_EXTENSION, "valueCodeableConcept": {
@@ -230,6 +238,17 @@ def _adverse_event(snapshot: CaseSnapshot, base: str, reaction: Reaction) -> dic
     if snapshot.study_name:
         event["study"] = [{"display": snapshot.study_name}]
     return event
+
+
+def _history(snapshot: CaseSnapshot) -> list[str]:
+    """Relevant history of the patient, one line each (E2B D.7.2): history lines, disease status, prior HSCT/CAR-T."""
+    patient = snapshot.patient
+    lines = [line for line in patient.medical_history if clean_text(line).strip()]
+    if clean_text(patient.disease_status).strip():
+        lines.append(f"Disease status: {patient.disease_status}")
+    lines += [label for label, flag in (("Prior HSCT", patient.prior_hsct), ("Prior CAR-T cell therapy",
+                                                                             patient.prior_car_t)) if flag]
+    return lines
 
 
 def _suspect(snapshot: CaseSnapshot, number: int, drug: Drug, reaction: Reaction) -> dict[str, Any]:

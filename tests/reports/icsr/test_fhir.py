@@ -136,3 +136,15 @@ def test_a_case_without_a_suspect_drug_is_refused():
     case = crs_initial()
     with pytest.raises(IcsrError, match="exactly one suspect drug"):
         fhir.render(dataclasses.replace(case, drugs=case.drugs[1:]))
+
+
+def test_relevant_history_is_referenced_from_the_event():
+    bundle, by_url = _parsed(fatal_icans())
+    icans = _events(bundle)[0]
+    history = [by_url[ref.reference].code.text for ref in icans.subjectMedicalHistory]
+    assert history == ["Allogeneic HSCT 2025 (matched unrelated donor)", "Second relapse March 2026",
+                       "Disease status: MRD 0.3 % before cycle 2", "Prior HSCT"]
+
+
+def test_the_same_version_gives_the_same_bytes():
+    assert fhir.render(fatal_icans()) == fhir.render(fatal_icans())
