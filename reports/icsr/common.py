@@ -18,6 +18,15 @@ PVTRACK_UNITS = {"ug_m2_day": "ug/m2/d", "ug_day": "ug/d", "mg": "mg", "mg_kg": 
                  "ug_kg_min": "ug/kg/min"}
 
 
+# the snapshot's Literal types (ae.sae.snapshot), checked because ``from_dict`` reads JSON without checking them
+OUTCOMES = {"recovered", "recovering", "not_recovered", "recovered_with_sequelae", "fatal", "unknown"}
+CHARACTERISATIONS = {"suspect", "concomitant", "interacting", "treatment_of_event"}
+STUDY_TYPES = {"clinical_trial", "individual_patient_use", "other_study", "none"}
+QUALIFICATIONS = {"physician", "pharmacist", "other_health_professional", "lawyer", "consumer"}
+SEXES = {"male", "female", "unknown"}
+REPORT_TYPES = {"initial", "follow_up"}
+
+
 class IcsrError(ValueError):
     """The case version cannot be rendered; the message names the field (E2B element where there is one)."""
 
@@ -46,18 +55,29 @@ def check(snapshot: CaseSnapshot) -> None:
             raise IcsrError(f"E.i.2.1a: reaction {number} ({reaction.ctcae_term}) has no MedDRA version")
         if reaction.grade is not None and not 1 <= reaction.grade <= 5:
             raise IcsrError(f"reaction {number} ({reaction.ctcae_term}): grade {reaction.grade} is not 1–5")
-        parse(reaction.onset, f"E.i.4 (reaction {number})")
-        if reaction.end:
-            parse(reaction.end, f"E.i.5 (reaction {number})")
+        if reaction.outcome not in OUTCOMES:
+            raise IcsrError(f"E.i.7: reaction {number} has the unknown outcome {reaction.outcome!r}")
+        onset = parse(reaction.onset, f"E.i.4 (reaction {number})")
+        if reaction.end and _day(parse(reaction.end, f"E.i.5 (reaction {number})")) < _day(onset):
+            raise IcsrError(f"E.i.5: reaction {number} ({reaction.ctcae_term}) ends before its onset")
     for name, moment in (("C.1.2", snapshot.created_at), ("C.1.4", snapshot.awareness_at),
                          ("C.1.5", snapshot.latest_information_at), ("signature time", snapshot.signed_at)):
         if moment is not None:
             parse(moment, name)
     for drug in snapshot.drugs:
+        if drug.characterisation not in CHARACTERISATIONS:
+            raise IcsrError(f"G.k.1: {drug.name} has the unknown characterisation {drug.characterisation!r}")
         for period in drug.dose_periods:
             for value in (period.start, period.stop):
                 if value:
                     parse(value, f"G.k.4.r.4/5 ({drug.name})")
+    for lab in snapshot.labs:
+        parse(lab.date, f"F.r.1 ({lab.name})")
+    for element, value, allowed in (
+            ("C.1.3", snapshot.study_type, STUDY_TYPES), ("C.2.r.4", snapshot.reporter.qualification, QUALIFICATIONS),
+            ("D.5", snapshot.patient.sex, SEXES), ("report type", snapshot.report_type, REPORT_TYPES)):
+        if value not in allowed:
+            raise IcsrError(f"{element}: unknown value {value!r}")
 
 
 def clean_text(text: str) -> str:
@@ -77,6 +97,10 @@ def parse(value: str, element: str) -> datetime.date | datetime.datetime:
     if isinstance(moment, datetime.datetime) and moment.utcoffset() is None:
         raise IcsrError(f"{element}: {value!r} has no UTC offset")
     return moment
+
+
+def _day(moment: datetime.date) -> datetime.date:
+    return moment.date() if isinstance(moment, datetime.datetime) else moment
 
 
 def hl7_ts(value: str) -> str:

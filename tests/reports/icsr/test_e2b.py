@@ -327,6 +327,12 @@ def _reaction(**changes) -> object:
     (lambda: _reaction(grade=6), "grade 6"),
     (lambda: dataclasses.replace(crs_initial(), awareness_at="2026-03-03T16:10:00"), "no UTC offset"),
     (lambda: dataclasses.replace(crs_initial(), case_id=" "), "C.1.1"),
+    (lambda: _reaction(end="2026-03-02"), "E.i.5: reaction 1 (Cytokine release syndrome) ends before its onset"),
+    (lambda: _reaction(outcome="better"), "E.i.7: reaction 1 has the unknown outcome 'better'"),
+    (lambda: dataclasses.replace(crs_initial(), study_type="trial"), "C.1.3: unknown value 'trial'"),
+    (lambda: dataclasses.replace(crs_initial(), awareness_at=""), "C.1.4: '' is not an ISO 8601"),
+    (lambda: dataclasses.replace(crs_initial(), labs=(dataclasses.replace(crs_initial().labs[0], date=""),)),
+     "F.r.1 (C-reactive protein)"),
 ])
 def test_a_case_that_cannot_make_a_report_is_refused_with_the_element(make, message):
     with pytest.raises(IcsrError, match=message.replace("(", r"\(").replace(")", r"\)")):
