@@ -30,6 +30,7 @@ fails here, not at the receiver. What each element carries and why:
 from __future__ import annotations
 
 import datetime
+import re
 import uuid
 from typing import Any
 
@@ -89,7 +90,7 @@ def bundle(snapshot: CaseSnapshot) -> Bundle:
         resources.append(_adverse_event(snapshot, base, reaction))
     return Bundle.model_validate(_cleaned({
         "resourceType": "Bundle",
-        "id": f"{snapshot.case_id}-v{snapshot.version}",
+        "id": re.sub(r"[^A-Za-z0-9.-]", "-", f"{snapshot.case_id}-v{snapshot.version}")[-64:],  # FHIR id syntax
         "identifier": {"system": f"{base}:sae-case-version", "value": f"{snapshot.case_id}-v{snapshot.version}"},
         "type": "collection",
         "timestamp": _when(snapshot.created_at),

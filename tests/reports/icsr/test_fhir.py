@@ -148,3 +148,12 @@ def test_relevant_history_is_referenced_from_the_event():
 
 def test_the_same_version_gives_the_same_bytes():
     assert fhir.render(fatal_icans()) == fhir.render(fatal_icans())
+
+
+def test_a_case_id_outside_fhir_id_syntax_still_validates():
+    """A site slug may hold "_" (Django slugs do); FHIR ids allow only letters, digits, "-" and "."."""
+    import dataclasses
+
+    bundle = Bundle.model_validate_json(fhir.render(dataclasses.replace(crs_initial(), case_id="PVT-KRK_2-2026-0001")))
+    assert bundle.id == "PVT-KRK-2-2026-0001-v1"
+    assert bundle.identifier.value == "PVT-KRK_2-2026-0001-v1"  # the identifier keeps the case's own spelling
