@@ -6,17 +6,24 @@ II. Suspect drug(s) information 14–21, III. Concomitant drug(s) and history 22
 information 24a–25b. The form predates E2B; where pvtrack holds no value for a box (date of birth, a
 manufacturer's control number) the box says so rather than staying blank.
 
-Text is written with the PDF core font Helvetica (cp1252/Latin-1, no font file to ship): characters outside
-Latin-1 are transliterated (``≥`` → ``>=``, ``ł`` → ``l``, ``→`` → ``->``); µ and ² are Latin-1 and kept.
+Text is written in DejaVu Sans, embedded (subset) from the copy matplotlib ships (a locked dependency, so no
+font file is added to the repository): Polish and other European letters, µ, ², ≥ and → print as typed.
+Characters DejaVu Sans lacks (CJK, emoji) are transliterated (:func:`transliterate`: symbols spelled out, letters
+reduced to their base letter, else ``?``). Without matplotlib the PDF core font Helvetica is used and everything
+outside Latin-1 is transliterated (``ł`` → ``l``, ``≥`` → ``>=``).
 Drugs given to treat the reaction go to box 7+13 (the form's box 22 excludes them).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import unicodedata
+from collections.abc import Callable
 from datetime import date, datetime
+from pathlib import Path
 
 from fpdf import FPDF
+from fpdf.fonts import TTFFont
 
 from ae.sae.snapshot import CaseSnapshot, Drug
 
@@ -28,19 +35,34 @@ PAGE_WIDTH = 190.0  # A4 (210 mm) less 10 mm margins
 CHECKED, UNCHECKED = "[X]", "[  ]"
 
 
-def latin1(text: str) -> str:
-    """``text`` in Latin-1 for the core fonts: known symbols transliterated, accents kept where Latin-1 has them,
-    other characters reduced to their base letter (NFKD) or ``?``."""
+def transliterate(text: str, printable: Callable[[str], bool]) -> str:
+    """``text`` with each character ``printable`` rejects replaced: known symbols spelled out (``≥`` → ``>=``),
+    letters reduced to their printable base letter (NFKD: ``ź`` → ``z``), anything else ``?``."""
     out = []
     for char in clean_text(text):
-        if char in _TRANSLITERATION:
-            out.append(_TRANSLITERATION[char])
-        elif ord(char) < 256:
+        if char in "\n\t" or printable(char):
             out.append(char)
+        elif char in _TRANSLITERATION:
+            out.append(_TRANSLITERATION[char])
         else:
-            base = unicodedata.normalize("NFKD", char).encode("latin-1", "ignore").decode("latin-1")
+            base = "".join(c for c in unicodedata.normalize("NFKD", char) if printable(c))
             out.append(base or "?")
     return "".join(out)
+
+
+def latin1(text: str) -> str:
+    """``text`` for the PDF core fonts (Latin-1): see :func:`transliterate`."""
+    return transliterate(text, lambda char: ord(char) < 256)
+
+
+def _dejavu() -> tuple[Path, Path] | None:
+    """DejaVu Sans regular and bold as matplotlib ships them, or None (then the core font is used)."""
+    spec = importlib.util.find_spec("matplotlib")
+    if spec is None or spec.origin is None:
+        return None
+    folder = Path(spec.origin).parent / "mpl-data" / "fonts" / "ttf"
+    regular, bold = folder / "DejaVuSans.ttf", folder / "DejaVuSans-Bold.ttf"
+    return (regular, bold) if regular.is_file() and bold.is_file() else None
 
 
 def render(snapshot: CaseSnapshot) -> bytes:
@@ -61,27 +83,41 @@ class _Form(FPDF):
         self.snapshot = snapshot
         self.set_margins(10, 12, 10)
         self.set_auto_page_break(True, margin=14)
-        self.set_title(latin1(f"CIOMS I - {snapshot.case_id} v{snapshot.version}"))
+        self.set_title(f"CIOMS I - {clean_text(snapshot.case_id)} v{snapshot.version}")
         self.set_creator("pvtrack")
+        fonts = _dejavu()
+        self.face = "Helvetica"
+        self.printable: Callable[[str], bool] = lambda char: ord(char) < 256
+        if fonts is not None:
+            self.add_font("DejaVu", "", str(fonts[0]))
+            self.add_font("DejaVu", "B", str(fonts[1]))
+            self.face = "DejaVu"
+            regular, bold = self.fonts["dejavu"], self.fonts["dejavuB"]
+            assert isinstance(regular, TTFFont) and isinstance(bold, TTFFont)
+            self.printable = lambda char: ord(char) in regular.cmap and ord(char) in bold.cmap
         created = parse(snapshot.created_at, "C.1.2")
         if isinstance(created, datetime):  # the version's creation time: the same version gives the same bytes
             self.set_creation_date(created)
 
+    def text_of(self, text: str) -> str:
+        """``text`` as the current font can print it (:func:`transliterate`)."""
+        return transliterate(text, self.printable)
+
     def header(self) -> None:
-        self.set_font("Helvetica", "B", 12)
+        self.set_font(self.face, "B", 12)
         self.cell(PAGE_WIDTH * 0.7, 7, "SUSPECT ADVERSE REACTION REPORT", new_x="RIGHT", new_y="TOP")
-        self.set_font("Helvetica", "", 8)
-        self.cell(PAGE_WIDTH * 0.3, 7, latin1(f"CIOMS FORM - {self.snapshot.case_id} v{self.snapshot.version}"),
+        self.set_font(self.face, "", 8)
+        self.cell(PAGE_WIDTH * 0.3, 7, self.text_of(f"CIOMS FORM - {self.snapshot.case_id} v{self.snapshot.version}"),
                   align="R", new_x="LMARGIN", new_y="NEXT")
         self.ln(1)
 
     def footer(self) -> None:
         self.set_y(-10)
-        self.set_font("Helvetica", "", 7)
-        self.cell(0, 5, latin1(f"pvtrack - {self.snapshot.site_name} - page {self.page_no()}"), align="C")
+        self.set_font(self.face, "", 7)
+        self.cell(0, 5, self.text_of(f"pvtrack - {self.snapshot.site_name} - page {self.page_no()}"), align="C")
 
     def section(self, title: str) -> None:
-        self.set_font("Helvetica", "B", 9)
+        self.set_font(self.face, "B", 9)
         self.set_fill_color(225, 225, 225)
         self.cell(PAGE_WIDTH, 6, title, border=1, fill=True, new_x="LMARGIN", new_y="NEXT")
 
@@ -104,19 +140,19 @@ class _Form(FPDF):
             width = PAGE_WIDTH * fraction
             self.rect(x, y0, width, height)
             self.set_xy(x + 1, y0 + 0.5)
-            self.set_font("Helvetica", "", 6.5)
-            self.multi_cell(width - 2, 3, latin1(label), align="L", new_x="LEFT", new_y="NEXT")
+            self.set_font(self.face, "", 6.5)
+            self.multi_cell(width - 2, 3, self.text_of(label), align="L", new_x="LEFT", new_y="NEXT")
             self.set_x(x + 1)
-            self.set_font("Helvetica", "", 9)
-            self.multi_cell(width - 2, 4.2, latin1(value) or " ", align="L", new_x="LEFT", new_y="NEXT")
+            self.set_font(self.face, "", 9)
+            self.multi_cell(width - 2, 4.2, self.text_of(value) or " ", align="L", new_x="LEFT", new_y="NEXT")
             x += width
         self.set_xy(x0, y0 + height)
 
     def _box_height(self, label: str, value: str, width: float) -> float:
-        self.set_font("Helvetica", "", 6.5)
-        label_lines = self._count_lines(width - 2, 3, latin1(label))
-        self.set_font("Helvetica", "", 9)
-        value_lines = self._count_lines(width - 2, 4.2, latin1(value) or " ")
+        self.set_font(self.face, "", 6.5)
+        label_lines = self._count_lines(width - 2, 3, self.text_of(label))
+        self.set_font(self.face, "", 9)
+        value_lines = self._count_lines(width - 2, 4.2, self.text_of(value) or " ")
         return label_lines * 3 + value_lines * 4.2 + 1.5
 
     def _count_lines(self, width: float, height: float, text: str) -> int:
@@ -126,10 +162,10 @@ class _Form(FPDF):
 
     def long_box(self, label: str, value: str) -> None:
         """A full-width box whose text may run over pages (the narrative)."""
-        self.set_font("Helvetica", "", 6.5)
-        self.multi_cell(PAGE_WIDTH, 3.5, latin1(label), border="LTR", align="L", new_x="LMARGIN", new_y="NEXT")
-        self.set_font("Helvetica", "", 9)
-        self.multi_cell(PAGE_WIDTH, 4.2, latin1(value) or " ", border="LBR", align="L", new_x="LMARGIN",
+        self.set_font(self.face, "", 6.5)
+        self.multi_cell(PAGE_WIDTH, 3.5, self.text_of(label), border="LTR", align="L", new_x="LMARGIN", new_y="NEXT")
+        self.set_font(self.face, "", 9)
+        self.multi_cell(PAGE_WIDTH, 4.2, self.text_of(value) or " ", border="LBR", align="L", new_x="LMARGIN",
                         new_y="NEXT")
 
 
