@@ -362,6 +362,10 @@ PVTRACK_HEARTBEAT = {
     "EVERY_S": env.float("PVTRACK_HEARTBEAT_EVERY_S", default=10.0),
     "GRACE_S": env.float("PVTRACK_HEARTBEAT_GRACE_S", default=5.0),
     "WORKER_DEAD_AFTER_S": env.float("PVTRACK_WORKER_DEAD_AFTER_S", default=30.0),
+    # Beat exits (status 70, for its supervisor to restart it) when no tick has finished for this long
+    # (reports.health.HeartbeatScheduler); 0 switches the watchdog off. Keep it well above
+    # CELERY_BEAT_MAX_LOOP_INTERVAL plus the longest send (broker timeouts, about 4 s).
+    "BEAT_STALL_EXIT_S": env.float("PVTRACK_BEAT_STALL_EXIT_S", default=120.0),
 }
 # Task modules besides each app's tasks.py (autodiscovered): the outbox sweeper.
 CELERY_IMPORTS = ["reports.outbox"]

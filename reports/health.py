@@ -21,8 +21,11 @@ in the background, and reported with their age.
 from __future__ import annotations
 
 import datetime
+import faulthandler
 import json
 import logging
+import os
+import sys
 import threading
 import time
 from typing import Any
@@ -197,10 +200,42 @@ def health_view(request: HttpRequest) -> JsonResponse:
 
 
 class HeartbeatScheduler(PersistentScheduler):
-    """Celery beat's default scheduler that also writes beat's heartbeat (see the module docstring)."""
+    """Celery beat's default scheduler that also writes beat's heartbeat (see the module docstring), with a
+    stall watchdog.
+
+    Beat is a single loop: a send that never returns (a broker that half-answers, a library bug) would stop
+    every scheduled task — the outbox sweeper, the workers' heartbeats — while the process looks alive. A
+    daemon thread therefore checks that ticks keep finishing; when none has finished for
+    ``PVTRACK_HEARTBEAT["BEAT_STALL_EXIT_S"]`` seconds it writes every thread's stack to the log and exits
+    the process with status 70, so its supervisor (``restart: unless-stopped`` in docker-compose.yml, or
+    systemd) starts a fresh beat. Nothing is lost: every scheduled task is idempotent and outbox rows stay in
+    the database until sent.
+    """
+
+    STALL_EXIT_STATUS = 70  # EX_SOFTWARE
+
+    def setup_schedule(self):
+        super().setup_schedule()
+        self._tick_done_at = time.monotonic()
+        stall_s = float(settings.PVTRACK_HEARTBEAT["BEAT_STALL_EXIT_S"])
+        if stall_s > 0:
+            threading.Thread(target=self._watchdog, args=(stall_s,), name="beat-stall-watchdog",
+                             daemon=True).start()
+
+    def _watchdog(self, stall_s: float) -> None:
+        while True:
+            time.sleep(min(1.0, stall_s / 4))
+            stalled = time.monotonic() - self._tick_done_at
+            if stalled > stall_s:
+                logger.critical("beat: no tick finished for %.0f s (limit %.0f s); exiting so that its "
+                                "supervisor restarts it. Stacks follow.", stalled, stall_s)
+                faulthandler.dump_traceback(all_threads=True)
+                sys.stderr.flush()
+                os._exit(self.STALL_EXIT_STATUS)
 
     def tick(self, *args, **kwargs):
         interval = super().tick(*args, **kwargs)
+        self._tick_done_at = time.monotonic()
         if settings.REDIS_URL:
             try:
                 beat = {"at": time.time(), "next_tick_s": float(interval or 0)}

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -73,6 +74,9 @@ class Harness:
         self.pgdata = self.base / "pgdata"
         self.archive = self.base / "wal-archive"  # archive_command's target (docs/operations.md §5.1)
         self.procs: dict[str, subprocess.Popen] = {}
+        self.commands: dict[str, tuple[list[str], dict | None]] = {}
+        self.restarts: list[tuple[str, int | None, str]] = []  # (process, exit status, time) by _supervise
+        self._stopping = threading.Event()
         self.as_postgres = os.geteuid() == 0  # initdb refuses to run as root
         self.db_url = f"postgres://postgres@127.0.0.1:{self.pg_port}/pvtrack_faults"
         self.redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
@@ -83,6 +87,7 @@ class Harness:
             "PVTRACK_SWEEP_EVERY_S": "1", "PVTRACK_SWEEP_AFTER_S": "1", "PVTRACK_RECLAIM_AFTER_S": "2",
             "PVTRACK_BEAT_MAX_LOOP_INTERVAL": "1", "PVTRACK_HEARTBEAT_EVERY_S": "1",
             "PVTRACK_HEARTBEAT_GRACE_S": "2", "PVTRACK_WORKER_DEAD_AFTER_S": "5", "LOG_LEVEL": "WARNING",
+            "PVTRACK_BEAT_STALL_EXIT_S": "15",
             "PYTHONUNBUFFERED": "1",
             # One key for every process of the harness (gunicorn's workers must share sessions).
             "SECRET_KEY": "faults-harness-secret-key-not-for-production-0123456789",
@@ -110,7 +115,21 @@ class Harness:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env or self.env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
         self.procs[name] = proc
+        self.commands[name] = (cmd, env)
         return proc
+
+    def _supervise(self) -> None:
+        """What ``restart: unless-stopped`` does in docker-compose.yml: a worker or beat that exits without
+        being stopped by a test (beat's stall watchdog, a crash) is started again; ``restarts`` records it."""
+        while not self._stopping.wait(0.5):
+            for name, proc in list(self.procs.items()):
+                if not (name.startswith("worker") or name == "beat") or proc.poll() is None:
+                    continue
+                if self.procs.get(name) is not proc:  # stopped by a test meanwhile
+                    continue
+                self.restarts.append((name, proc.returncode, time.strftime("%H:%M:%S")))
+                cmd, env = self.commands[name]
+                self._spawn(name, cmd, env)
 
     def log_tail(self, name: str, chars: int = 3000) -> str:
         path = self.base / f"{name}.log"
@@ -146,8 +165,10 @@ class Harness:
         self.web_start()
         self.worker_start()
         self.beat_start()
+        threading.Thread(target=self._supervise, name="harness-supervisor", daemon=True).start()
 
     def stop(self) -> None:
+        self._stopping.set()
         for name in [n for n in self.procs if n != "redis"]:
             self._stop_proc(name)
         if "redis" in self.procs:
@@ -276,8 +297,9 @@ class Harness:
                 except ProcessLookupError:
                     pass
         time.sleep(1.0)
-        return "\n".join(f"--- {name} (exit {proc.poll()})\n{self.log_tail(name, 6000)}"
-                         for name, proc in self.procs.items() if name != "redis")
+        return f"restarted by the harness: {self.restarts}\n" + "\n".join(
+            f"--- {name} (exit {proc.poll()})\n{self.log_tail(name, 6000)}"
+            for name, proc in self.procs.items() if name != "redis")
 
     def worker_kill(self, name: str = "worker") -> None:
         """SIGKILL the worker's whole process group (no chance to ack, requeue or clean up)."""

@@ -384,3 +384,35 @@ def test_a_session_lost_with_the_database_answers_503_not_400(rf: RequestFactory
             interrupted = exc
     assert errors.bad_request(rf.post("/api/v1/adverse-events/"), interrupted).status_code == 503
     assert errors.bad_request(rf.get("/"), SessionInterrupted("logged out elsewhere")).status_code == 400
+
+
+class _Exited(Exception):
+    pass
+
+
+def test_a_beat_whose_ticks_stop_finishing_dumps_its_stacks_and_exits_for_its_supervisor(monkeypatch, caplog,
+                                                                                         capfd):
+    """Beat stuck inside a tick (a send that never returns) must not look alive forever: it exits (status 70)."""
+    scheduler = object.__new__(health.HeartbeatScheduler)
+    exits = []
+
+    def fake_exit(status):
+        exits.append(status)
+        raise _Exited
+
+    monkeypatch.setattr(health.os, "_exit", fake_exit)
+    scheduler._tick_done_at = health.time.monotonic() - 0.05
+    with pytest.raises(_Exited), caplog.at_level("CRITICAL", logger="reports.health"):
+        scheduler._watchdog(0.3)  # returns only by exiting
+    assert exits == [70]
+    assert "no tick finished" in caplog.text and "supervisor restarts it" in caplog.text
+    assert "_watchdog" in capfd.readouterr().err  # every thread's stack, the watchdog's own included
+
+
+def test_a_beat_that_keeps_ticking_is_left_alone(monkeypatch, settings):
+    monkeypatch.setattr(health.PersistentScheduler, "tick", lambda self, *a, **k: 1.0)
+    settings.REDIS_URL = ""
+    scheduler = object.__new__(health.HeartbeatScheduler)
+    scheduler._tick_done_at = health.time.monotonic() - 100
+    health.HeartbeatScheduler.tick(scheduler)
+    assert health.time.monotonic() - scheduler._tick_done_at < 1.0
