@@ -31,6 +31,9 @@
 
   let last = null;
   let timer = null;
+  let retries = 0;
+  const MAX_RETRIES = 3;
+  const RETRY_MS = 700;
 
   const normal = (text) => text.trim().replace(/\s+/g, " ");
   const same = (a, b) => a.toLowerCase() === b.toLowerCase();
@@ -149,7 +152,15 @@
     last = text;
     if (!text) { box.replaceChildren(); enableAll(); return; }
     const items = await search(text);
-    if (items === null || text !== last) return;  // failed, or a later keystroke asked for another term
+    if (text !== last) return;  // a later keystroke asked for another term
+    if (items === null) {
+      // The search failed (network, server busy): try again shortly, so the grades still appear without
+      // the nurse having to retype; a few attempts, then the server validates on save as without script.
+      last = null;
+      if (retries < MAX_RETRIES) { retries += 1; timer = setTimeout(update, RETRY_MS * retries); }
+      return;
+    }
+    retries = 0;
     suggest(items, text);
     const byName = items.find((item) => same(item.term, text));
     if (byName) { showTerm(byName, null); return; }
@@ -160,7 +171,7 @@
     enableAll();
   }
 
-  input.addEventListener("change", () => { clearTimeout(timer); update(); });
-  input.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(update, DELAY_MS); });
+  input.addEventListener("change", () => { clearTimeout(timer); retries = 0; update(); });
+  input.addEventListener("input", () => { clearTimeout(timer); retries = 0; timer = setTimeout(update, DELAY_MS); });
   if (input.value) update();
 })();

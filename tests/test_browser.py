@@ -141,6 +141,28 @@ def _term_to(page, name: str) -> None:
     page.keyboard.type(name)
 
 
+def test_the_grade_definitions_still_appear_when_a_term_search_fails(live_server, page, ward):
+    """A failed term search (busy server, a Wi-Fi drop) is retried: the grades appear without retyping."""
+    nurse = make_user("nurse", ward, Membership.Role.WARD_STAFF)
+    patient = make_patient(ward, "KRK-045")
+    make_cycle(patient, start=datetime.date(2026, 1, 20))
+    log_in(page, live_server.url, nurse.username)
+    failures = []
+
+    def fail_twice(route):
+        if len(failures) < 2:
+            failures.append(route.request.url)
+            route.fulfill(status=503, body="busy")
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/ctcae-terms/**", fail_twice)
+    page.goto(f"{live_server.url}/patients/{patient.pk}/events/new/")
+    page.fill("#id_term", "Cytokine release syndrome")
+    page.locator("#field-grade").get_by_text("Hypotension managed with one pressor").wait_for(timeout=10000)
+    assert len(failures) == 2
+
+
 def test_changing_the_term_keeps_a_grade_the_new_term_has_and_says_when_it_cannot(live_server, page, ward):
     """Grade 2 survives CRS -> Hypoxia (both have grade 2); Febrile neutropenia (grades 3-5) clears it, in words."""
     nurse = make_user("nurse", ward, Membership.Role.WARD_STAFF)
