@@ -433,7 +433,7 @@ def test_hypokalemia_clinical_criteria_are_separate_facts(kwargs, expected):
     """CTCAE v5.0 Hypokalemia: grade 2 "Symptomatic with <LLN - 3.0 mmol/L; intervention indicated" — symptomatic
     (with a low value) or intervention indicated, each on its own; grade 3 "<3.0 - 2.5 mmol/L; hospitalization
     indicated"; grade 4 "<2.5 mmol/L; life-threatening consequences". Exactly 2.5 mmol/L is grade 3."""
-    args = {"lln": 3.5} | kwargs
+    args = {"lln": 3.5, "uln": 5.0} | kwargs
     assert grade_lab("potassium", args.pop("value"), "mmol/L", **args).grade == expected
 
 
