@@ -766,7 +766,7 @@ _INCREASED = {
     "amylase": _IncreasedRule(((2, 1.5), (1, 1.0))),
 }
 #: Analytes whose grade reads the cycle's baseline value (abnormal-baseline multiples, or Creatinine's x baseline).
-BASELINE_ANALYTES = (*(a for a, r in _INCREASED.items() if r.baseline), "fibrinogen")
+BASELINE_ANALYTES = (*(a for a, r in _INCREASED.items() if r.baseline), "fibrinogen", "glucose")
 FIBRINOGEN_ABSOLUTE_G4_G_L = 0.5  # CTCAE v5.0 Fibrinogen decreased grade 4 "absolute value <50 mg/dL"
 _ROUND = 9  # decimal places kept after unit conversion, so 1000/mm3 is exactly 1.0 x 10^9/L
 
@@ -867,6 +867,8 @@ def grade_lab(analyte: str, value: float, unit: str, lln: float | None = None, u
     return _lab_grade(rule, by_value.grade, f"{by_value.rationale} Also: {wording} (grade {clinical}).")
 
 
+#: The verbatim term a lab value reports under an "Other, specify" CTCAE term: (analyte, term) → verbatim.
+LAB_VERBATIM = {("igg", lab_chemistry.OTHER_SPECIFY_IMMUNE): lab_chemistry.IGG_VERBATIM}
 #: Every clinical criterion of the chemistry terms (graded by direction), for the API and the forms.
 CHEMISTRY_CRITERIA = tuple(n for n in lab_chemistry.CHEMISTRY_INPUTS if n != "symptomatic")
 #: Potassium above this (mmol/L) is Hyperkalemia grade >= 2 whatever the ULN (CTCAE v5.0 ">5.5 - 6.0 mmol/L").

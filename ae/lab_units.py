@@ -78,6 +78,11 @@ def _scaled(plausible: tuple[float, float], per_default: float) -> tuple[float, 
     return plausible[0] * per_default * (1 + 1e-12), plausible[1] * per_default
 
 
+def _mg_dl(mg_dl_per_mmol_l: float, plausible_mmol_l: tuple[float, float]) -> Unit:
+    """mg/dL of a substance whose default unit is mmol/L (``mg_dl_per_mmol_l`` = molar mass / 10)."""
+    return Unit("mg/dL", "mg/dL", 1 / mg_dl_per_mmol_l, _scaled(plausible_mmol_l, mg_dl_per_mmol_l))
+
+
 def _counts(per_l: float, per_mm3: tuple[float, float]) -> tuple[Unit, ...]:
     """A blood count: ×10⁹/L (0 to ``per_l``) first, /mm³ (``per_mm3``, or 0) second."""
     return (Unit(G9, "×10⁹/L", 1.0, (0.0, per_l), zero_plausible=True),
@@ -110,19 +115,20 @@ ANALYTES: dict[str, Analyte] = {a.code: a for a in (
     # Chemistry graded by direction (ae.lab_chemistry); factors into mmol/L (uric acid: umol/L, IgG: g/L).
     Analyte("sodium", "Sodium", (Unit("mmol/L", "mmol/L", 1.0, (90.0, 200.0)),)),
     Analyte("calcium", "Calcium (total)", (Unit("mmol/L", "mmol/L", 1.0, (0.5, 5.0)),
-                                           Unit("mg/dL", "mg/dL", 1 / CA_MG_DL_PER_MMOL_L, _scaled((0.5, 5.0), CA_MG_DL_PER_MMOL_L)),
+                                           _mg_dl(CA_MG_DL_PER_MMOL_L, (0.5, 5.0)),
                                            Unit(MEQ, "mEq/L", 0.5, (1.0, 10.0)))),
     Analyte("calcium_ionized", "Ionized calcium", (Unit("mmol/L", "mmol/L", 1.0, (0.2, 3.0)),
-                                                   Unit("mg/dL", "mg/dL", 1 / CA_MG_DL_PER_MMOL_L, _scaled((0.2, 3.0), CA_MG_DL_PER_MMOL_L)))),
+                                                   _mg_dl(CA_MG_DL_PER_MMOL_L, (0.2, 3.0)))),
     Analyte("magnesium", "Magnesium", (Unit("mmol/L", "mmol/L", 1.0, (0.1, 5.0)),
-                                       Unit("mg/dL", "mg/dL", 1 / MG_MG_DL_PER_MMOL_L, _scaled((0.1, 5.0), MG_MG_DL_PER_MMOL_L)),
+                                       _mg_dl(MG_MG_DL_PER_MMOL_L, (0.1, 5.0)),
                                        Unit(MEQ, "mEq/L", 0.5, (0.2, 10.0)))),
     Analyte("phosphate", "Phosphate", (Unit("mmol/L", "mmol/L", 1.0, (0.1, 6.0)),
-                                       Unit("mg/dL", "mg/dL", 1 / P_MG_DL_PER_MMOL_L, _scaled((0.1, 6.0), P_MG_DL_PER_MMOL_L)))),
+                                       _mg_dl(P_MG_DL_PER_MMOL_L, (0.1, 6.0)))),
     Analyte("glucose", "Glucose", (Unit("mmol/L", "mmol/L", 1.0, (0.5, 60.0)),
-                                   Unit("mg/dL", "mg/dL", 1 / GLUCOSE_MG_DL_PER_MMOL_L, _scaled((0.5, 60.0), GLUCOSE_MG_DL_PER_MMOL_L)))),
+                                   _mg_dl(GLUCOSE_MG_DL_PER_MMOL_L, (0.5, 60.0)))),
     Analyte("uric_acid", "Uric acid", (Unit("umol/L", "µmol/L", 1.0, (10.0, 3000.0)),
-                                       Unit("mg/dL", "mg/dL", URIC_UMOL_L_PER_MG_DL, _scaled((10.0, 3000.0), 1 / URIC_UMOL_L_PER_MG_DL)))),
+                                       Unit("mg/dL", "mg/dL", URIC_UMOL_L_PER_MG_DL,
+                                            _scaled((10.0, 3000.0), 1 / URIC_UMOL_L_PER_MG_DL)))),
     Analyte("igg", "IgG", (Unit("g/L", "g/L", 1.0, (0.1, 60.0), zero_plausible=True),
                            Unit("mg/dL", "mg/dL", 0.01, (10.0, 6000.0), zero_plausible=True))),
 )}

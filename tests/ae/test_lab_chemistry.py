@@ -190,7 +190,8 @@ def test_hyperglycemia_value_alone_says_it_is_graded_by_intervention():
 @pytest.mark.parametrize(("kwargs", "expected", "term"), [
     # Hypophosphatemia G1 "Laboratory finding only and intervention not indicated", G2 "Oral replacement therapy
     # indicated", G3 "...hospitalization or prolongation of existing hospitalization indicated", G4 "Life-threatening"
-    ({"value": 0.5}, 1, "Hypophosphatemia"), ({"value": 0.5, "oral_replacement_indicated": True}, 2, "Hypophosphatemia"),
+    ({"value": 0.5}, 1, "Hypophosphatemia"),
+    ({"value": 0.5, "oral_replacement_indicated": True}, 2, "Hypophosphatemia"),
     ({"value": 0.2, "hospitalization_indicated": True}, 3, "Hypophosphatemia"),
     ({"value": 0.2, "life_threatening": True}, 4, "Hypophosphatemia"),
     ({"value": 1.0}, 0, "Hypophosphatemia"),
@@ -222,7 +223,8 @@ def test_uric_acid_in_mg_dl_and_criterion_without_value_above_uln():
 
 
 @pytest.mark.parametrize(("value", "unit", "kwargs", "expected"), [
-    (4.9, "g/L", {}, 1), (5.0, "g/L", {}, 0), (490, "mg/dL", {}, 1), (2.0, "g/L", {"noninvasive_intervention_indicated": True}, 2),
+    (4.9, "g/L", {}, 1), (5.0, "g/L", {}, 0), (490, "mg/dL", {}, 1),
+    (2.0, "g/L", {"noninvasive_intervention_indicated": True}, 2),
     (2.0, "g/L", {"hospitalization_indicated": True}, 3)])
 def test_igg_is_recorded_under_immune_system_other_specify(value, unit, kwargs, expected):
     """Hypogammaglobulinaemia is not a CTCAE v5.0 term: a low IgG is "Immune system disorders - Other, specify"
