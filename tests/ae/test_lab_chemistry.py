@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from ae import lab_units
 from ae.grading import LAB_TERMS_BY_ANALYTE, GradingInputError, grade_lab
+from tests.conftest import api_errors
 
 NA = {"lln": 135, "uln": 145}
 
@@ -277,3 +278,60 @@ def test_every_analyte_lists_the_terms_it_can_propose():
     assert LAB_TERMS_BY_ANALYTE["potassium"] == ("Hypokalemia", "Hyperkalemia")
     assert LAB_TERMS_BY_ANALYTE["igg"] == ("Immune system disorders - Other, specify",)
     assert LAB_TERMS_BY_ANALYTE["anc"] == ("Neutrophil count decreased",)
+
+
+# --------------------------------------------------------------------------------------------- the grading API
+
+LAB_URL = "/api/v1/grading/lab/"
+
+
+@pytest.fixture
+def api(client, db):
+    from django.contrib.auth import get_user_model
+    client.force_login(get_user_model().objects.create_user(username="grader", password="grading-pass-1234"))
+    return client
+
+
+def test_api_grades_sodium_by_direction_naming_the_criterion(api):
+    """POST /api/v1/grading/lab/: sodium 128 mmol/L symptomatic = Hyponatremia grade 3 ("125-129 mmol/L
+    symptomatic"); 147 mmol/L with intervention initiated = Hypernatremia grade 2 ("...; intervention initiated")."""
+    low = api.post(LAB_URL, {"analyte": "sodium", "value": 128, "unit": "mmol/L", "lln": 135, "uln": 145,
+                             "symptomatic": True}, content_type="application/json")
+    assert low.status_code == 200, low.content
+    assert (low.json()["grade"], low.json()["ctcae_term"]) == (3, "Hyponatremia")
+    assert "symptomatic" in low.json()["rationale"]
+    high = api.post(LAB_URL, {"analyte": "sodium", "value": 147, "unit": "mEq/L", "lln": 135, "uln": 145,
+                              "intervention_initiated": True}, content_type="application/json")
+    assert (high.json()["grade"], high.json()["ctcae_term"]) == (2, "Hypernatremia")
+    assert "intervention initiated" in high.json()["rationale"]
+
+
+def test_api_corrects_calcium_and_names_the_verbatim_term_of_igg(api):
+    calcium = api.post(LAB_URL, {"analyte": "calcium", "value": 7.0, "unit": "mg/dL", "lln": 8.6, "uln": 10.3,
+                                 "albumin": 25, "albumin_unit": "g/L"}, content_type="application/json")
+    assert (calcium.json()["grade"], calcium.json()["ctcae_term"]) == (1, "Hypocalcemia")  # 7.0 + 1.2 = 8.2 mg/dL
+    igg = api.post(LAB_URL, {"analyte": "igg", "value": 2.0, "unit": "g/L", "lln": 5, "uln": 16},
+                   content_type="application/json")
+    assert igg.json()["verbatim_term"] == "Hypogammaglobulinemia"
+    assert igg.json()["ctcae_term"] == "Immune system disorders - Other, specify"
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"analyte": "glucose", "value": 90, "unit": "mmol/L"}, "value"),  # a mg/dL value: names mg/dL
+    ({"analyte": "sodium", "value": 140, "unit": "mmol/L", "lln": 135, "uln": 145, "hospitalization_indicated": True},
+     "hospitalization_indicated"),  # neither direction
+    ({"analyte": "potassium", "value": 6.5, "unit": "mmol/L", "uln": 5.0, "intervention_indicated": True},
+     "intervention_indicated"),  # a Hypokalemia criterion on a Hyperkalemia value
+    ({"analyte": "sodium", "value": 140, "unit": "mmol/L", "albumin": 30, "albumin_unit": "g/L"}, "albumin"),
+    ({"analyte": "calcium", "value": 2.0, "unit": "mmol/L", "albumin": 30, "albumin_unit": "mmol/L"}, "albumin_unit"),
+])
+def test_api_refuses_what_the_rule_cannot_use(api, body, field):
+    response = api.post(LAB_URL, body, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert field in api_errors(response)
+
+
+def test_api_lists_the_terms_each_analyte_can_propose(api):
+    body = {a["analyte"]: a for a in api.get(f"{LAB_URL}units/").json()}
+    assert body["sodium"]["ctcae_terms"] == ["Hyponatremia", "Hypernatremia"]
+    assert [u["unit"] for u in body["magnesium"]["units"]] == ["mmol/L", "mg/dL", "mEq/L"]
