@@ -296,6 +296,12 @@ class CRSAssessmentForm(_AssessmentForm):
     oxygen_fio2_percent = forms.DecimalField(label="FiO2 (%)", required=False, max_digits=4, decimal_places=1,
                                              min_value=21, max_value=100,
                                              help_text="For the CTCAE v5.0 and Lee 2014 grades.")
+    other_cause_findings = forms.MultipleChoiceField(
+        label="Findings attributable to another cause", required=False, widget=forms.CheckboxSelectMultiple,
+        choices=[(f, f.capitalize()) for f in grading.CRS_FINDINGS],
+        help_text="Set aside from the ASTCT 2019 grade, e.g. hypotension of septic shock, fever of a line infection.")
+    other_cause = forms.CharField(label="The other cause", required=False, max_length=500,
+                                  help_text="Required when a finding is set aside, e.g. 'E. coli line sepsis'.")
 
 
 class ICANSAssessmentForm(_AssessmentForm):
@@ -358,6 +364,11 @@ class LabResultForm(forms.Form):
     baseline = forms.BooleanField(label="Baseline (value at cycle start)", required=False)
     cycle = forms.ModelChoiceField(queryset=TreatmentCycle.objects.none(), required=False,
                                    help_text="Empty: the cycle running on the collection date.")
+    clinical_criteria = forms.MultipleChoiceField(
+        label="Clinical criteria (CTCAE v5.0)", required=False, widget=forms.CheckboxSelectMultiple,
+        choices=list(grading.LAB_CRITERIA_LABELS.items()),
+        help_text="Tick what applies to this value's term; each raises the grade on its own (a semicolon in CTCAE "
+                  "means 'or'). A criterion the term does not have is refused.")
 
     def __init__(self, *args: Any, patient: Patient, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -57,6 +57,11 @@ OXYGEN_DEVICES = ("none", "blow_by", "nasal_cannula", "high_flow_nasal_cannula",
 _OXYGEN_DEVICE_GRADE = {"none": 0, "blow_by": 2, "facemask": 3, "non_rebreather": 3, "venturi": 3,
                         "cpap": 4, "bipap": 4, "mechanical_ventilation": 4}
 
+#: The ASTCT CRS findings a clinician can attribute to another cause (CRS table footnotes: "Fever is defined as
+#: temperature >= 38 degrees C not attributable to any other cause"; "CRS grade is determined by the more severe
+#: event: hypotension or hypoxia not attributable to any other cause").
+CRS_FINDINGS = ("fever", "hypotension", "hypoxia")
+
 ICANS_TOOLS = ("ICE", "CAPD")
 CONSCIOUSNESS_LEVELS = ("normal", "awakens_spontaneously", "awakens_to_voice", "awakens_to_tactile", "unarousable")
 SEIZURE_LEVELS = ("none", "rapid_resolving_or_eeg_treated", "prolonged_or_repetitive")
@@ -166,7 +171,8 @@ def _therapy_text(therapies: frozenset[str]) -> str:
 def grade_crs_astct(*, temperature_c: float | None = None, fever_masking_therapies: Iterable[str] | None = None,
                     had_crs_before: bool = False, hypotension: bool = False,
                     vasopressors: Iterable[str] | None = None, oxygen_device: str = "none",
-                    oxygen_flow_l_min: float | None = None, death_due_to_crs: bool = False) -> Grade:
+                    oxygen_flow_l_min: float | None = None, death_due_to_crs: bool = False,
+                    other_cause_findings: Iterable[str] | None = None) -> Grade:
     """ASTCT 2019 consensus CRS grade (Lee et al. BBMT 2019;25:625, CRS table and footnotes).
 
     Units: ``temperature_c`` in degrees Celsius (25-45 accepted; None = not recorded); ``oxygen_flow_l_min`` in
@@ -187,6 +193,11 @@ def grade_crs_astct(*, temperature_c: float | None = None, fever_masking_therapi
     grade is set by the more severe of hypotension and hypoxia (tie-break footnote); fever alone = 1; death
     due to CRS = 5.
 
+    ``other_cause_findings`` (from :data:`CRS_FINDINGS`) are findings the clinician attributes to another cause
+    (a line infection's fever, hypotension of sepsis or bleeding, hypoxia of pneumonia): the footnotes define fever,
+    hypotension and hypoxia as "not attributable to any other cause", so they are set aside and the rationale names
+    them. Attributing a finding that is absent (no fever, no hypotension or vasopressor, no oxygen) raises.
+
     Raises GradingInputError for an unknown agent, therapy or device, a negative flow, a nasal cannula without
     a flow, a flow with device "none", or an implausible temperature.
     """
@@ -200,7 +211,42 @@ def grade_crs_astct(*, temperature_c: float | None = None, fever_masking_therapi
     if device == "nasal_cannula" and flow is None:
         raise GradingInputError("oxygen_flow_l_min", "is required for a nasal cannula (low flow <= 6 L/min "
                                                      "vs high flow > 6 L/min)")
+    if isinstance(other_cause_findings, str):
+        raise GradingInputError("other_cause_findings", "must be a list of findings, not a string")
+    excluded = frozenset(other_cause_findings or ())
+    unknown = sorted(excluded - frozenset(CRS_FINDINGS))
+    if unknown:
+        raise GradingInputError("other_cause_findings", f"unknown finding(s) {', '.join(unknown)}; expected "
+                                                        f"{', '.join(CRS_FINDINGS)}")
+    present = {"fever": temperature is not None and temperature >= FEVER_C,
+               "hypotension": hypotension or bool(agents), "hypoxia": device != "none"}
+    for finding in CRS_FINDINGS:
+        if finding in excluded and not present[finding]:
+            raise GradingInputError("other_cause_findings", f"{finding} is attributed to another cause but was not "
+                                                            "recorded")
+    set_aside = []
+    if "fever" in excluded:
+        set_aside.append(f"fever {temperature:g} °C")
+        temperature = None if temperature is None else min(temperature, FEVER_C - 0.1)
+    if "hypotension" in excluded:
+        set_aside.append("hypotension" + (f" ({', '.join(sorted(agents))})" if agents else ""))
+        hypotension, agents = False, frozenset()
+    if "hypoxia" in excluded:
+        set_aside.append(f"hypoxia ({device.replace('_', ' ')})")
+        device, flow = "none", None
+    note = (f" Set aside as attributable to another cause (ASTCT 2019 CRS footnotes): {'; '.join(set_aside)}."
+            if set_aside else "")
+    graded = _grade_crs_astct(temperature, therapies, had_crs_before, hypotension, agents, device, flow,
+                              death_due_to_crs)
+    if "fever" in excluded and graded.grade == 0 and "no fever" in graded.rationale:
+        graded = Grade(0, ASTCT_SCALE, ASTCT_VERSION, "ASTCT CRS criteria not met: no fever >= 38.0 °C that is not "
+                                                      "attributable to another cause.")
+    return Grade(graded.grade, graded.scale, graded.version, graded.rationale + note)
 
+
+def _grade_crs_astct(temperature: float | None, therapies: frozenset[str], had_crs_before: bool, hypotension: bool,
+                     agents: frozenset[str], device: str, flow: float | None, death_due_to_crs: bool) -> Grade:
+    """:func:`grade_crs_astct` on checked inputs (findings attributed to another cause already set aside)."""
     if death_due_to_crs:
         return Grade(5, ASTCT_SCALE, ASTCT_VERSION, "Grade 5: death due to CRS.")
 
@@ -867,6 +913,24 @@ def grade_lab(analyte: str, value: float, unit: str, lln: float | None = None, u
     return _lab_grade(rule, by_value.grade, f"{by_value.rationale} Also: {wording} (grade {clinical}).")
 
 
+#: Every clinical criterion a lab value can carry (the lab form's checkboxes, ``LabResult.clinical_criteria``), with
+#: the CTCAE wording shown: which ones a term has is checked by :func:`grade_lab`.
+LAB_CRITERIA_LABELS = {
+    "symptomatic": "Symptomatic (Hypokalemia 2, Hypo/Hypercalcemia 2, Hyponatremia 125-129 mmol/L: 3; "
+                   "lipase/amylase: signs or symptoms)",
+    "intervention_indicated": "Intervention indicated (Hypokalemia 2)",
+    "intervention_initiated": "Intervention initiated (Hypernatremia, Hyperkalemia 2)",
+    "transfusion_indicated": "Transfusion indicated (Anemia 3)",
+    "hospitalization_indicated": "Hospitalization indicated (3)",
+    "life_threatening": "Life-threatening consequences (4)",
+    "seizures": "Seizures (Hypoglycemia 4)",
+    "oral_antiglycemic_initiated": "Oral antiglycemic agent initiated / workup for diabetes (Hyperglycemia 2)",
+    "insulin_initiated": "Insulin therapy initiated (Hyperglycemia 3)",
+    "oral_replacement_indicated": "Oral replacement therapy indicated (Hypophosphatemia 2)",
+    "noninvasive_intervention_indicated": "Noninvasive intervention indicated (Hyperphosphatemia 2; IgG 2)",
+    "physiologic_consequences": "Physiologic consequences (Hyperuricemia 3)",
+}
+LAB_CRITERIA = tuple(LAB_CRITERIA_LABELS)
 #: The verbatim term a lab value reports under an "Other, specify" CTCAE term: (analyte, term) → verbatim.
 LAB_VERBATIM = {("igg", lab_chemistry.OTHER_SPECIFY_IMMUNE): lab_chemistry.IGG_VERBATIM}
 #: Every clinical criterion of the chemistry terms (graded by direction), for the API and the forms.

@@ -101,6 +101,10 @@ class CRSGradeApi(_GradingView):
         ventilatory_support = serializers.BooleanField(default=False,
                                                        help_text="CTCAE v4.03 grade 4: ventilatory support.")
         death_due_to_crs = serializers.BooleanField(default=False)
+        other_cause_findings = serializers.ListField(
+            child=serializers.ChoiceField(choices=grading.CRS_FINDINGS), default=list,
+            help_text="ASTCT 2019: findings attributable to another cause, set aside (footnotes: fever, hypotension "
+                      "and hypoxia 'not attributable to any other cause').")
 
     input_serializer = InputSerializer
 
@@ -134,7 +138,8 @@ class CRSGradeApi(_GradingView):
             grade = grading.grade_crs_astct(
                 **common, fever_masking_therapies=data["fever_masking_therapies"],
                 had_crs_before=data["had_crs_before"], hypotension=data["hypotension"],
-                oxygen_device=data["oxygen_device"], oxygen_flow_l_min=data["oxygen_flow_l_min"])
+                oxygen_device=data["oxygen_device"], oxygen_flow_l_min=data["oxygen_flow_l_min"],
+                other_cause_findings=data["other_cause_findings"])
         return _grade_response(grade)
 
 

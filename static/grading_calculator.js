@@ -30,6 +30,7 @@
         vasopressors: Array.from(form.querySelectorAll("input[name=vasopressors]:checked")).map((c) => c.value),
         oxygen_device: val("oxygen_device") || "none",
         oxygen_flow_l_min: num("oxygen_flow_l_min"),
+        other_cause_findings: Array.from(form.querySelectorAll("input[name=other_cause_findings]:checked")).map((c) => c.value),
       };
     }
     if (kind === "icans") {
@@ -46,7 +47,9 @@
       };
     }
     if (num("value") === null) return { incomplete: "Enter the value." };
-    return { analyte: val("analyte"), value: num("value"), unit: val("unit"), lln: num("lln"), uln: num("uln") };
+    const body = { analyte: val("analyte"), value: num("value"), unit: val("unit"), lln: num("lln"), uln: num("uln") };
+    form.querySelectorAll("input[name=clinical_criteria]:checked").forEach((c) => { body[c.value] = true; });
+    return body;
   }
 
   function show(title, detail, state) {

@@ -65,7 +65,7 @@ from core.outbox import benchmark_request
 from patients.access import RECORDERS, require_role
 from patients.models import Patient, TreatmentCycle
 
-LAB_DATA_FIELDS = ("analyte", "value", "unit", "lln", "uln", "collected_at", "baseline", "cycle")
+LAB_DATA_FIELDS = ("analyte", "value", "unit", "lln", "uln", "collected_at", "baseline", "cycle", "clinical_criteria")
 #: Relatedness and action taken of an episode started by lab values, until someone assesses them on the AE form.
 LAB_EPISODE_DEFAULTS = {"relatedness": AdverseEvent.Relatedness.POSSIBLE, "action_taken": AdverseEvent.Action.UNKNOWN}
 #: The analyte of a term's episode when none of its values says (calcium and ionized calcium share Hypocalcemia:
@@ -111,6 +111,15 @@ def _lab_treatment_emergent(result: LabResult, baseline: LabResult | None) -> bo
     return grade > baseline.grade
 
 
+def _criteria(raw: Any) -> list[str]:
+    """The clinical criteria as stored: known names, each once, in :data:`ae.grading.LAB_CRITERIA` order."""
+    given = set(raw or ())
+    unknown = sorted(given - set(grading.LAB_CRITERIA))
+    if unknown:
+        raise ValidationError({"clinical_criteria": f"Unknown clinical criterion: {', '.join(unknown)}."})
+    return [name for name in grading.LAB_CRITERIA if name in given]
+
+
 def _albumin_for(result: LabResult) -> LabResult | None:
     """The albumin that corrects a total calcium (CTCAE v5.0 grades the corrected value): the patient's albumin
     collected nearest to the calcium, within :data:`ALBUMIN_FOR_CALCIUM_WITHIN`; None for other analytes."""
@@ -130,9 +139,11 @@ def _lab_grade(result: LabResult, baseline: LabResult | None) -> None:
             baseline=(as_float(baseline.value) if baseline is not None and result.analyte in grading.BASELINE_ANALYTES
                       else None),
             albumin=None if albumin is None else float(albumin.value), albumin_unit=None if albumin is None
-            else albumin.unit)
+            else albumin.unit, **{name: True for name in result.clinical_criteria})
     except grading.GradingInputError as exc:
-        raise ValidationError({exc.field if exc.field in LAB_DATA_FIELDS else "value": exc.message}) from exc
+        field = ("clinical_criteria" if exc.field in grading.LAB_CRITERIA else
+                 exc.field if exc.field in LAB_DATA_FIELDS else "value")
+        raise ValidationError({field: exc.message}) from exc
     result.grade, result.rationale, result.ctcae_term = graded.grade, graded.rationale, str(graded.ctcae_term)
     if albumin is not None:
         result.rationale += f" Corrected with {lab_result_text(albumin)}."
@@ -376,7 +387,8 @@ def lab_result_record(*, patient: Patient, data: dict[str, Any], acting_user: Us
         data, range_note = _site_range(patient, analyte, str(unit), day, data)
     result = LabResult(patient=patient, cycle=cycle, analyte=analyte, value=_decimal(data.get("value")),
                        unit=str(unit), lln=_decimal(data.get("lln")), uln=_decimal(data.get("uln")),
-                       collected_at=collected_at, baseline=is_baseline, entered_by=acting_user)
+                       collected_at=collected_at, baseline=is_baseline, entered_by=acting_user,
+                       clinical_criteria=_criteria(data.get("clinical_criteria")))
     result.episode_changes = []
     terms = {t.term: t for t in CTCAETerm.objects.filter(term__in=grading.LAB_TERMS_BY_ANALYTE[analyte])}
     baseline = None
