@@ -444,8 +444,9 @@ def test_lab_grade_is_allowed_for_its_term(analyte, value, limit, baseline, symp
     decreasing = analyte in _DECREASING
     result = grade_lab(analyte, value, _UNITS[analyte], lln=limit if decreasing else None,
                        uln=None if decreasing else limit, baseline=None if decreasing else baseline,
-                       symptomatic=symptomatic and analyte in ("potassium", "lipase", "amylase"))
-    assert result.ctcae_term in ALLOWED
+                       symptomatic=symptomatic and (analyte in ("lipase", "amylase")
+                                                    or (analyte == "potassium" and value <= 5.5)))
+    assert result.ctcae_term in ALLOWED  # (above 5.5 mmol/L potassium is Hyperkalemia: no "symptomatic" criterion)
     assert result.grade is None or result.grade == 0 or result.grade in ALLOWED[result.ctcae_term]
 
 
