@@ -341,6 +341,22 @@ def _unit_choices() -> list[tuple[str, str]]:
     return list(seen.items())
 
 
+class ReferenceRangeForm(forms.Form):
+    """A new version of one of the site laboratory's reference ranges (checked and saved by
+    :func:`ae.services.reference_ranges.reference_range_record`: unit of the analyte, plausible limits, overlap)."""
+
+    analyte = forms.ChoiceField(choices=[(a.code, a.label) for a in lab_units.ANALYTES.values()])
+    unit = forms.ChoiceField(choices=_unit_choices(), help_text="As the laboratory publishes it.")
+    sex = forms.ChoiceField(choices=[("", "Both"), ("F", "Female"), ("M", "Male")], required=False)
+    age_from_months = forms.IntegerField(label="Age from (months, inclusive)", min_value=0, initial=0)
+    age_to_months = forms.IntegerField(label="Age to (months, exclusive)", min_value=1, initial=12 * 120)
+    lln = forms.DecimalField(label="LLN", required=False, max_digits=12, decimal_places=4, min_value=0)
+    uln = forms.DecimalField(label="ULN", required=False, max_digits=12, decimal_places=4, min_value=0)
+    source = forms.CharField(max_length=500, help_text="Where the laboratory publishes it, e.g. 'Lab handbook 2026, "
+                                                       "p. 12'.")
+    valid_from = forms.DateField(label="Valid from", widget=forms.DateInput(attrs={"type": "date"}))
+
+
 class LabResultForm(forms.Form):
     """One lab value with its reference range; graded by CTCAE v5.0 as it is typed.
 
