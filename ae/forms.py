@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 from typing import Any, cast
 
@@ -341,6 +342,33 @@ def _unit_choices() -> list[tuple[str, str]]:
     return list(seen.items())
 
 
+def site_range_defaults(patient: Patient, on: datetime.date | None = None) -> dict[str, dict[str, Any]]:
+    """The site reference range in force ``on`` (default today) for ``patient``'s age and sex, per analyte: its limits
+    in every unit of the analyte ({"by_unit": {unit: [lln, uln]}}) and the sentence naming it ("text"), for the lab
+    form to default LLN/ULN from (``static/lab_form.js``). The service grades with the range in force on the sample
+    date, the same selector."""
+    day = on or timezone.localdate()
+    months = (day.year - patient.birth_month.year) * 12 + (day.month - patient.birth_month.month)
+    defaults: dict[str, dict[str, Any]] = {}
+    for found in selectors.reference_ranges_in_force(site=patient.site, sex=patient.sex, age_months=months, on=day):
+        entry = lab_units.ANALYTES[found.analyte]
+        source_unit = entry.unit(found.unit)
+        if source_unit is None:
+            continue
+        by_unit = {}
+        for unit in entry.units:
+            into = source_unit.factor / unit.factor
+            by_unit[unit.code] = [None if limit is None else round(float(limit) * into, 4)
+                                  for limit in (found.lln, found.uln)]
+        limits = f"{lab_units.number(found.lln) if found.lln is not None else '—'}–" \
+                 f"{lab_units.number(found.uln) if found.uln is not None else '—'} {source_unit.label}"
+        defaults[found.analyte] = {"by_unit": by_unit, "text": (
+            f"Site range {limits} ({found.get_sex_display().lower()}, {found.age_from_months}–{found.age_to_months} "
+            f"months; {found.source}; valid from {found.valid_from:%d %b %Y}). Leave LLN/ULN empty to grade with it, "
+            "or type the range printed on the report.")}
+    return defaults
+
+
 class ReferenceRangeForm(forms.Form):
     """A new version of one of the site laboratory's reference ranges (checked and saved by
     :func:`ae.services.reference_ranges.reference_range_record`: unit of the analyte, plausible limits, overlap)."""
@@ -394,4 +422,6 @@ class LabResultForm(forms.Form):
         self.fields["unit"].initial = first.default_unit.code
         self.fields["unit"].widget.attrs["data-units"] = json.dumps(
             {a.code: [[u.code, u.label] for u in a.units] for a in lab_units.ANALYTES.values()}, ensure_ascii=False)
+        self.fields["analyte"].widget.attrs["data-site-ranges"] = json.dumps(site_range_defaults(patient),
+                                                                            ensure_ascii=False)
         self.fields["collected_at"].initial, self.fields["collected_at"].help_text = default_observed_at(patient)
