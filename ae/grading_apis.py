@@ -30,16 +30,16 @@ class GradeOutputSerializer(serializers.Serializer):
 class LabGradeOutputSerializer(GradeOutputSerializer):
     ctcae_term = serializers.CharField(help_text="The CTCAE v5.0 term the value proposes (by direction for "
                                                  "chemistry: Hyponatremia or Hypernatremia).")
-    verbatim_term = serializers.CharField(required=False, help_text="The reported term under an 'Other, specify' "
-                                                                    "CTCAE term (IgG: Hypogammaglobulinemia).")
+    verbatim_term = serializers.CharField(allow_null=True, help_text="The reported term under an 'Other, specify' "
+                                                                     "CTCAE term (IgG: Hypogammaglobulinemia); "
+                                                                     "null otherwise.")
 
 
 def _grade_response(grade: grading.Grade, *, with_term: bool = False) -> Response:
     body = {"grade": grade.grade, "scale": grade.scale, "version": grade.version, "rationale": grade.rationale}
     if with_term:
         body["ctcae_term"] = grade.ctcae_term
-        if grade.verbatim_term:
-            body["verbatim_term"] = grade.verbatim_term
+        body["verbatim_term"] = grade.verbatim_term
     return Response(body)
 
 

@@ -542,7 +542,7 @@ def test_api_lab(api):
     response = post(api, LAB_URL, {"analyte": "anc", "value": 1000, "unit": "/mm3"})
     assert response.status_code == 200, response.content
     assert response.json() | {"rationale": ""} == {"grade": 2, "scale": "CTCAE", "version": "5.0", "rationale": "",
-                                                  "ctcae_term": "Neutrophil count decreased"}
+                                                  "ctcae_term": "Neutrophil count decreased", "verbatim_term": None}
     undetermined = post(api, LAB_URL, {"analyte": "anc", "value": 1.8, "unit": "10^9/L"})
     assert undetermined.status_code == 200 and undetermined.json()["grade"] is None
 
