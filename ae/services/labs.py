@@ -225,6 +225,9 @@ def _value_record(result: LabResult, *, term: CTCAETerm, acting_user: User) -> N
     cycle = result.cycle
     feeds = result.grade is not None and not _after_window(result)
     ongoing = open_episode(cycle=cycle, term=term) if cycle is not None and feeds else None
+    verbatim = grading.LAB_VERBATIM.get((result.analyte, term.term))
+    if ongoing is not None and verbatim and ongoing.verbatim_term.strip().casefold() != verbatim.casefold():
+        ongoing = None  # an open "Other, specify" episode of another event (not this value's verbatim term)
     positive = bool(result.grade) and result.treatment_emergent is True
     if ongoing is None:
         if positive and cycle is not None:

@@ -80,3 +80,15 @@ def test_the_database_refuses_a_unit_the_analyte_does_not_have(patient, nurse):
     with pytest.raises(IntegrityError), transaction.atomic():
         LabResult.objects.create(patient=patient, analyte="sodium", value=140, unit="mg/dL", collected_at=at(8),
                                  ctcae_term="Hyponatremia", rationale="x", entered_by=nurse)
+
+
+def test_a_low_igg_does_not_join_another_other_specify_event(patient, cycle, nurse):
+    """"Immune system disorders - Other, specify" holds many events: a low IgG feeds only the one whose verbatim term
+    is Hypogammaglobulinemia, never an open one reported as something else."""
+    from tests.conftest import make_event
+    other = make_event(cycle, "Immune system disorders - Other, specify", grade=2, outcome="NOT RECOVERED/NOT RESOLVED",
+                       verbatim_term="Serum sickness")
+    result = lab_result_record(patient=patient, acting_user=nurse, data={
+        "analyte": "igg", "value": 2.1, "unit": "g/L", "lln": 4.5, "uln": 13, "collected_at": at(8)})
+    assert result.adverse_event is not None and result.adverse_event.pk != other.pk
+    assert result.adverse_event.verbatim_term == "Hypogammaglobulinemia"
