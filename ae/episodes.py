@@ -31,7 +31,8 @@ CRS_TERM = "Cytokine release syndrome"
 ICANS_TERM = "Encephalopathy"
 ICANS_VERBATIM = "ICANS"
 CRS_DATA_FIELDS = ("assessed_at", "temperature_c", "fever_masking_therapies", "hypotension", "vasopressors",
-                   "oxygen_device", "oxygen_flow_l_min", "oxygen_fio2_percent", "entered_grade",
+                   "oxygen_device", "oxygen_flow_l_min", "oxygen_fio2_percent", "other_cause_findings", "other_cause",
+                   "entered_grade",
                    "grade_discrepancy_reason", "relatedness", "action_taken")
 ICANS_DATA_FIELDS = ("assessed_at", "developmental_delay", "tool", "score", "unable_to_perform", "consciousness",
                      "seizure", "motor", "cerebral_edema", "other_cause_domains", "other_cause", "entered_grade",
@@ -49,6 +50,8 @@ def crs_grades(data: dict[str, Any], *, had_crs_before: bool) -> dict[str, Any]:
 
     ``data`` holds the CRSAssessment criteria (temperature_c °C, oxygen_flow_l_min L/min, oxygen_fio2_percent %,
     vasopressors as agent names, fever_masking_therapies as names from :data:`ae.grading.FEVER_MASKING_THERAPIES`).
+    ``other_cause_findings`` (fever, hypotension, hypoxia attributed to another cause, named in ``other_cause``) are
+    set aside from the ASTCT grade only (the ASTCT footnotes; CTCAE and Lee have no such clause).
     ``had_crs_before`` (an earlier assessment of the episode was positive) enables the ASTCT fever-masking rule
     after antipyretic or anticytokine therapy; without it a missing temperature is a ValidationError on
     ``temperature_c`` (the ASTCT grade would be undetermined, and the bedside grade is never left open). CTCAE v5.0
@@ -67,7 +70,8 @@ def crs_grades(data: dict[str, Any], *, had_crs_before: bool) -> dict[str, Any]:
         astct = grading.grade_crs_astct(
             temperature_c=temperature, fever_masking_therapies=list(data.get("fever_masking_therapies") or []),
             had_crs_before=had_crs_before, hypotension=bool(data.get("hypotension")), vasopressors=agents,
-            oxygen_device=device, oxygen_flow_l_min=flow)
+            oxygen_device=device, oxygen_flow_l_min=flow,
+            other_cause_findings=list(data.get("other_cause_findings") or []))
         ctcae = grading.grade_crs_ctcae_v5(temperature_c=temperature, hypotension=bool(data.get("hypotension")),
                                            vasopressors=agents, oxygen_fio2_percent=fio2)
         lee = grading.grade_crs_lee2014(temperature_c=temperature, hypotension=bool(data.get("hypotension")),
@@ -75,6 +79,9 @@ def crs_grades(data: dict[str, Any], *, had_crs_before: bool) -> dict[str, Any]:
                                         ventilator_support=device == "mechanical_ventilation")
     except grading.GradingInputError as exc:
         raise ValidationError({exc.field: exc.message}) from exc
+    if data.get("other_cause_findings") and not (data.get("other_cause") or "").strip():
+        raise ValidationError({"other_cause": "Name the other cause (e.g. septic shock) of the findings set aside "
+                                              "from the ASTCT CRS grade."})
     if astct.grade is None:  # only a missing temperature leaves it open (ASTCT needs fever unless masked)
         raise ValidationError({"temperature_c": "Record the temperature: without it the ASTCT 2019 grade is "
                                                 f"undetermined. {astct.rationale}"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 from typing import Any, cast
 
@@ -296,6 +297,12 @@ class CRSAssessmentForm(_AssessmentForm):
     oxygen_fio2_percent = forms.DecimalField(label="FiO2 (%)", required=False, max_digits=4, decimal_places=1,
                                              min_value=21, max_value=100,
                                              help_text="For the CTCAE v5.0 and Lee 2014 grades.")
+    other_cause_findings = forms.MultipleChoiceField(
+        label="Findings attributable to another cause", required=False, widget=forms.CheckboxSelectMultiple,
+        choices=[(f, f.capitalize()) for f in grading.CRS_FINDINGS],
+        help_text="Set aside from the ASTCT 2019 grade, e.g. hypotension of septic shock, fever of a line infection.")
+    other_cause = forms.CharField(label="The other cause", required=False, max_length=500,
+                                  help_text="Required when a finding is set aside, e.g. 'E. coli line sepsis'.")
 
 
 class ICANSAssessmentForm(_AssessmentForm):
@@ -335,6 +342,49 @@ def _unit_choices() -> list[tuple[str, str]]:
     return list(seen.items())
 
 
+def site_range_defaults(patient: Patient, on: datetime.date | None = None) -> dict[str, dict[str, Any]]:
+    """The site reference range in force ``on`` (default today) for ``patient``'s age and sex, per analyte: its limits
+    in every unit of the analyte ({"by_unit": {unit: [lln, uln]}}) and the sentence naming it ("text"), for the lab
+    form to default LLN/ULN from (``static/lab_form.js``). The service grades with the range in force on the sample
+    date, the same selector."""
+    day = on or timezone.localdate()
+    months = (day.year - patient.birth_month.year) * 12 + (day.month - patient.birth_month.month)
+    defaults: dict[str, dict[str, Any]] = {}
+    for found in selectors.reference_ranges_in_force(site=patient.site, sex=patient.sex, age_months=months, on=day):
+        entry = lab_units.ANALYTES[found.analyte]
+        source_unit = entry.unit(found.unit)
+        if source_unit is None:
+            continue
+        by_unit = {}
+        for unit in entry.units:
+            into = source_unit.factor / unit.factor
+            by_unit[unit.code] = [None if limit is None else round(float(limit) * into, 4)
+                                  for limit in (found.lln, found.uln)]
+        limits = f"{lab_units.number(found.lln) if found.lln is not None else '—'}–" \
+                 f"{lab_units.number(found.uln) if found.uln is not None else '—'} {source_unit.label}"
+        defaults[found.analyte] = {"by_unit": by_unit, "text": (
+            f"Site range {limits} ({found.get_sex_display().lower()}, {found.age_from_months}–{found.age_to_months} "
+            f"months; {found.source}; valid from {found.valid_from:%d %b %Y}). Leave LLN/ULN empty to grade with it, "
+            "or type the range printed on the report.")}
+    return defaults
+
+
+class ReferenceRangeForm(forms.Form):
+    """A new version of one of the site laboratory's reference ranges (checked and saved by
+    :func:`ae.services.reference_ranges.reference_range_record`: unit of the analyte, plausible limits, overlap)."""
+
+    analyte = forms.ChoiceField(choices=[(a.code, a.label) for a in lab_units.ANALYTES.values()])
+    unit = forms.ChoiceField(choices=_unit_choices(), help_text="As the laboratory publishes it.")
+    sex = forms.ChoiceField(choices=[("", "Both"), ("F", "Female"), ("M", "Male")], required=False)
+    age_from_months = forms.IntegerField(label="Age from (months, inclusive)", min_value=0, initial=0)
+    age_to_months = forms.IntegerField(label="Age to (months, exclusive)", min_value=1, initial=12 * 120)
+    lln = forms.DecimalField(label="LLN", required=False, max_digits=12, decimal_places=4, min_value=0)
+    uln = forms.DecimalField(label="ULN", required=False, max_digits=12, decimal_places=4, min_value=0)
+    source = forms.CharField(max_length=500, help_text="Where the laboratory publishes it, e.g. 'Lab handbook 2026, "
+                                                       "p. 12'.")
+    valid_from = forms.DateField(label="Valid from", widget=forms.DateInput(attrs={"type": "date"}))
+
+
 class LabResultForm(forms.Form):
     """One lab value with its reference range; graded by CTCAE v5.0 as it is typed.
 
@@ -358,6 +408,11 @@ class LabResultForm(forms.Form):
     baseline = forms.BooleanField(label="Baseline (value at cycle start)", required=False)
     cycle = forms.ModelChoiceField(queryset=TreatmentCycle.objects.none(), required=False,
                                    help_text="Empty: the cycle running on the collection date.")
+    clinical_criteria = forms.MultipleChoiceField(
+        label="Clinical criteria (CTCAE v5.0)", required=False, widget=forms.CheckboxSelectMultiple,
+        choices=list(grading.LAB_CRITERIA_LABELS.items()),
+        help_text="Tick what applies to this value's term; each raises the grade on its own (a semicolon in CTCAE "
+                  "means 'or'). A criterion the term does not have is refused.")
 
     def __init__(self, *args: Any, patient: Patient, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -367,4 +422,6 @@ class LabResultForm(forms.Form):
         self.fields["unit"].initial = first.default_unit.code
         self.fields["unit"].widget.attrs["data-units"] = json.dumps(
             {a.code: [[u.code, u.label] for u in a.units] for a in lab_units.ANALYTES.values()}, ensure_ascii=False)
+        self.fields["analyte"].widget.attrs["data-site-ranges"] = json.dumps(site_range_defaults(patient),
+                                                                            ensure_ascii=False)
         self.fields["collected_at"].initial, self.fields["collected_at"].help_text = default_observed_at(patient)

@@ -24,7 +24,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ae import lab_units
+from ae import lab_chemistry, lab_units
 
 ASTCT_SCALE = "ASTCT 2019"
 ASTCT_VERSION = "2019"
@@ -56,6 +56,11 @@ OXYGEN_DEVICES = ("none", "blow_by", "nasal_cannula", "high_flow_nasal_cannula",
                   "venturi", "cpap", "bipap", "mechanical_ventilation")
 _OXYGEN_DEVICE_GRADE = {"none": 0, "blow_by": 2, "facemask": 3, "non_rebreather": 3, "venturi": 3,
                         "cpap": 4, "bipap": 4, "mechanical_ventilation": 4}
+
+#: The ASTCT CRS findings a clinician can attribute to another cause (CRS table footnotes: "Fever is defined as
+#: temperature >= 38 degrees C not attributable to any other cause"; "CRS grade is determined by the more severe
+#: event: hypotension or hypoxia not attributable to any other cause").
+CRS_FINDINGS = ("fever", "hypotension", "hypoxia")
 
 ICANS_TOOLS = ("ICE", "CAPD")
 CONSCIOUSNESS_LEVELS = ("normal", "awakens_spontaneously", "awakens_to_voice", "awakens_to_tactile", "unarousable")
@@ -101,6 +106,7 @@ class Grade:
     version: str
     rationale: str
     ctcae_term: str | None = None
+    verbatim_term: str | None = None
 
 
 def _finite(field: str, value: float | None, *, minimum: float | None = None, maximum: float | None = None,
@@ -165,7 +171,8 @@ def _therapy_text(therapies: frozenset[str]) -> str:
 def grade_crs_astct(*, temperature_c: float | None = None, fever_masking_therapies: Iterable[str] | None = None,
                     had_crs_before: bool = False, hypotension: bool = False,
                     vasopressors: Iterable[str] | None = None, oxygen_device: str = "none",
-                    oxygen_flow_l_min: float | None = None, death_due_to_crs: bool = False) -> Grade:
+                    oxygen_flow_l_min: float | None = None, death_due_to_crs: bool = False,
+                    other_cause_findings: Iterable[str] | None = None) -> Grade:
     """ASTCT 2019 consensus CRS grade (Lee et al. BBMT 2019;25:625, CRS table and footnotes).
 
     Units: ``temperature_c`` in degrees Celsius (25-45 accepted; None = not recorded); ``oxygen_flow_l_min`` in
@@ -186,6 +193,11 @@ def grade_crs_astct(*, temperature_c: float | None = None, fever_masking_therapi
     grade is set by the more severe of hypotension and hypoxia (tie-break footnote); fever alone = 1; death
     due to CRS = 5.
 
+    ``other_cause_findings`` (from :data:`CRS_FINDINGS`) are findings the clinician attributes to another cause
+    (a line infection's fever, hypotension of sepsis or bleeding, hypoxia of pneumonia): the footnotes define fever,
+    hypotension and hypoxia as "not attributable to any other cause", so they are set aside and the rationale names
+    them. Attributing a finding that is absent (no fever, no hypotension or vasopressor, no oxygen) raises.
+
     Raises GradingInputError for an unknown agent, therapy or device, a negative flow, a nasal cannula without
     a flow, a flow with device "none", or an implausible temperature.
     """
@@ -199,7 +211,42 @@ def grade_crs_astct(*, temperature_c: float | None = None, fever_masking_therapi
     if device == "nasal_cannula" and flow is None:
         raise GradingInputError("oxygen_flow_l_min", "is required for a nasal cannula (low flow <= 6 L/min "
                                                      "vs high flow > 6 L/min)")
+    if isinstance(other_cause_findings, str):
+        raise GradingInputError("other_cause_findings", "must be a list of findings, not a string")
+    excluded = frozenset(other_cause_findings or ())
+    unknown = sorted(excluded - frozenset(CRS_FINDINGS))
+    if unknown:
+        raise GradingInputError("other_cause_findings", f"unknown finding(s) {', '.join(unknown)}; expected "
+                                                        f"{', '.join(CRS_FINDINGS)}")
+    present = {"fever": temperature is not None and temperature >= FEVER_C,
+               "hypotension": hypotension or bool(agents), "hypoxia": device != "none"}
+    for finding in CRS_FINDINGS:
+        if finding in excluded and not present[finding]:
+            raise GradingInputError("other_cause_findings", f"{finding} is attributed to another cause but was not "
+                                                            "recorded")
+    set_aside = []
+    if "fever" in excluded:
+        set_aside.append(f"fever {temperature:g} °C")
+        temperature = None if temperature is None else min(temperature, FEVER_C - 0.1)
+    if "hypotension" in excluded:
+        set_aside.append("hypotension" + (f" ({', '.join(sorted(agents))})" if agents else ""))
+        hypotension, agents = False, frozenset()
+    if "hypoxia" in excluded:
+        set_aside.append(f"hypoxia ({device.replace('_', ' ')})")
+        device, flow = "none", None
+    note = (f" Set aside as attributable to another cause (ASTCT 2019 CRS footnotes): {'; '.join(set_aside)}."
+            if set_aside else "")
+    graded = _grade_crs_astct(temperature, therapies, had_crs_before, hypotension, agents, device, flow,
+                              death_due_to_crs)
+    if "fever" in excluded and graded.grade == 0 and "no fever" in graded.rationale:
+        graded = Grade(0, ASTCT_SCALE, ASTCT_VERSION, "ASTCT CRS criteria not met: no fever >= 38.0 °C that is not "
+                                                      "attributable to another cause.")
+    return Grade(graded.grade, graded.scale, graded.version, graded.rationale + note)
 
+
+def _grade_crs_astct(temperature: float | None, therapies: frozenset[str], had_crs_before: bool, hypotension: bool,
+                     agents: frozenset[str], device: str, flow: float | None, death_due_to_crs: bool) -> Grade:
+    """:func:`grade_crs_astct` on checked inputs (findings attributed to another cause already set aside)."""
     if death_due_to_crs:
         return Grade(5, ASTCT_SCALE, ASTCT_VERSION, "Grade 5: death due to CRS.")
 
@@ -706,10 +753,18 @@ _LAB_RULES = {
     "amylase": _rule("amylase", "Serum amylase increased", "U/L"),
     "albumin": _rule("albumin", "Hypoalbuminemia", "g/dL"),
     "fibrinogen": _rule("fibrinogen", "Fibrinogen decreased", "g/L"),
+    **{analyte: _rule(analyte, chem.terms[0], chem.canonical) for analyte, chem in lab_chemistry.CHEMISTRY.items()
+       if analyte != "potassium"},
 }
 LAB_ANALYTES = tuple(_LAB_RULES)
-#: The CTCAE v5.0 term each analyte is graded as ("platelets" → "Platelet count decreased").
+#: The CTCAE v5.0 term each analyte is graded as ("platelets" → "Platelet count decreased"); for an analyte graded
+#: by direction (:data:`LAB_TERMS_BY_ANALYTE`) its low term, or its one term.
 LAB_TERMS = {analyte: rule.ctcae_term for analyte, rule in _LAB_RULES.items()}
+#: Every CTCAE v5.0 term an analyte's value can propose: sodium → (Hyponatremia, Hypernatremia) by direction.
+LAB_TERMS_BY_ANALYTE: dict[str, tuple[str, ...]] = {
+    analyte: (rule.ctcae_term,) if analyte not in lab_chemistry.CHEMISTRY else tuple(dict.fromkeys(
+        ((rule.ctcae_term,) if analyte == "potassium" else ()) + lab_chemistry.CHEMISTRY[analyte].terms))
+    for analyte, rule in _LAB_RULES.items()}
 # "Decreased" terms: (grade, value strictly below this threshold in the canonical unit), worst first.
 _DECREASED_THRESHOLDS = {
     "anc": ((4, 0.5), (3, 1.0), (2, 1.5)),
@@ -757,7 +812,7 @@ _INCREASED = {
     "amylase": _IncreasedRule(((2, 1.5), (1, 1.0))),
 }
 #: Analytes whose grade reads the cycle's baseline value (abnormal-baseline multiples, or Creatinine's x baseline).
-BASELINE_ANALYTES = (*(a for a, r in _INCREASED.items() if r.baseline), "fibrinogen")
+BASELINE_ANALYTES = (*(a for a, r in _INCREASED.items() if r.baseline), "fibrinogen", "glucose")
 FIBRINOGEN_ABSOLUTE_G4_G_L = 0.5  # CTCAE v5.0 Fibrinogen decreased grade 4 "absolute value <50 mg/dL"
 _ROUND = 9  # decimal places kept after unit conversion, so 1000/mm3 is exactly 1.0 x 10^9/L
 
@@ -794,7 +849,11 @@ LAB_CLINICAL_INPUTS = ("symptomatic", "intervention_indicated", "transfusion_ind
 def grade_lab(analyte: str, value: float, unit: str, lln: float | None = None, uln: float | None = None,
               baseline: float | None = None, baseline_abnormal: bool | None = None, *, symptomatic: bool = False,
               intervention_indicated: bool = False, transfusion_indicated: bool = False,
-              hospitalization_indicated: bool = False, life_threatening: bool = False) -> Grade:
+              hospitalization_indicated: bool = False, life_threatening: bool = False,
+              intervention_initiated: bool = False, seizures: bool = False, oral_antiglycemic_initiated: bool = False,
+              insulin_initiated: bool = False, oral_replacement_indicated: bool = False,
+              noninvasive_intervention_indicated: bool = False, physiologic_consequences: bool = False,
+              albumin: float | None = None, albumin_unit: str | None = None) -> Grade:
     """CTCAE v5.0 grade of one lab value and the clinical criteria CTCAE attaches to its term.
 
     The value is graded by :func:`grade_lab_value`. Clinical criteria (booleans, default False = absent) raise the
@@ -804,10 +863,30 @@ def grade_lab(analyte: str, value: float, unit: str, lln: float | None = None, u
     counts only with a value < LLN; ``intervention_indicated`` on its own), grade 3 "...; hospitalization
     indicated", grade 4 "...; life-threatening consequences". The grade is the worst of the value and the criteria;
     an undetermined value (no LLN) is decided by a criterion at or above the highest grade it could have.
+    Chemistry analytes (sodium, potassium above the ULN, calcium, ionized calcium, magnesium, phosphate, glucose,
+    uric acid, IgG) propose their CTCAE term by the value's direction and read the criteria of that term
+    (:func:`ae.lab_chemistry.grade_directional`, :data:`CHEMISTRY_CRITERIA`); total calcium is corrected for the
+    ``albumin`` of the same sample (in ``albumin_unit``, g/L or g/dL).
     Raises GradingInputError as :func:`grade_lab_value` does, and for a criterion the term does not have
     (``transfusion_indicated`` for ANC).
     """
     _choice("analyte", analyte, LAB_ANALYTES)
+    chem_flags = {"symptomatic": symptomatic, "intervention_indicated": intervention_indicated,
+                  "hospitalization_indicated": hospitalization_indicated, "life_threatening": life_threatening,
+                  "intervention_initiated": intervention_initiated, "seizures": seizures,
+                  "oral_antiglycemic_initiated": oral_antiglycemic_initiated, "insulin_initiated": insulin_initiated,
+                  "oral_replacement_indicated": oral_replacement_indicated,
+                  "noninvasive_intervention_indicated": noninvasive_intervention_indicated,
+                  "physiologic_consequences": physiologic_consequences, "transfusion_indicated": transfusion_indicated}
+    if _by_direction(analyte, value, unit, uln):
+        return _grade_chemistry(analyte, value, unit, lln, uln, baseline,
+                                frozenset(k for k, v in chem_flags.items() if v), albumin, albumin_unit)
+    for name in ("intervention_initiated", "seizures", "oral_antiglycemic_initiated", "insulin_initiated",
+                 "oral_replacement_indicated", "noninvasive_intervention_indicated", "physiologic_consequences"):
+        if chem_flags[name]:
+            raise GradingInputError(name, f"is not a CTCAE v5.0 criterion of {LAB_TERMS[analyte]}")
+    if albumin is not None or albumin_unit:
+        raise GradingInputError("albumin", "corrects total calcium only")
     flags = {"intervention_indicated": intervention_indicated, "transfusion_indicated": transfusion_indicated,
              "hospitalization_indicated": hospitalization_indicated, "life_threatening": life_threatening}
     term_criteria = LAB_CLINICAL_CRITERIA.get(analyte, {})
@@ -832,6 +911,85 @@ def grade_lab(analyte: str, value: float, unit: str, lln: float | None = None, u
     if clinical > by_value.grade:
         return _lab_grade(rule, clinical, f"{why} The value alone: {by_value.rationale}")
     return _lab_grade(rule, by_value.grade, f"{by_value.rationale} Also: {wording} (grade {clinical}).")
+
+
+#: Every clinical criterion a lab value can carry (the lab form's checkboxes, ``LabResult.clinical_criteria``), with
+#: the CTCAE wording shown: which ones a term has is checked by :func:`grade_lab`.
+LAB_CRITERIA_LABELS = {
+    "symptomatic": "Symptomatic (Hypokalemia 2, Hypo/Hypercalcemia 2, Hyponatremia 125-129 mmol/L: 3; "
+                   "lipase/amylase: signs or symptoms)",
+    "intervention_indicated": "Intervention indicated (Hypokalemia 2)",
+    "intervention_initiated": "Intervention initiated (Hypernatremia, Hyperkalemia 2)",
+    "transfusion_indicated": "Transfusion indicated (Anemia 3)",
+    "hospitalization_indicated": "Hospitalization indicated (3)",
+    "life_threatening": "Life-threatening consequences (4)",
+    "seizures": "Seizures (Hypoglycemia 4)",
+    "oral_antiglycemic_initiated": "Oral antiglycemic agent initiated / workup for diabetes (Hyperglycemia 2)",
+    "insulin_initiated": "Insulin therapy initiated (Hyperglycemia 3)",
+    "oral_replacement_indicated": "Oral replacement therapy indicated (Hypophosphatemia 2)",
+    "noninvasive_intervention_indicated": "Noninvasive intervention indicated (Hyperphosphatemia 2; IgG 2)",
+    "physiologic_consequences": "Physiologic consequences (Hyperuricemia 3)",
+}
+LAB_CRITERIA = tuple(LAB_CRITERIA_LABELS)
+#: The verbatim term a lab value reports under an "Other, specify" CTCAE term: (analyte, term) → verbatim.
+LAB_VERBATIM = {("igg", lab_chemistry.OTHER_SPECIFY_IMMUNE): lab_chemistry.IGG_VERBATIM}
+#: Every clinical criterion of the chemistry terms (graded by direction), for the API and the forms.
+CHEMISTRY_CRITERIA = tuple(n for n in lab_chemistry.CHEMISTRY_INPUTS if n != "symptomatic")
+#: Potassium above this (mmol/L) is Hyperkalemia grade >= 2 whatever the ULN (CTCAE v5.0 ">5.5 - 6.0 mmol/L").
+_HYPERKALEMIA_G2_ABOVE = 5.5
+
+
+def _by_direction(analyte: str, value: float, unit: str, uln: float | None) -> bool:
+    """Whether ``analyte``'s value is graded by :mod:`ae.lab_chemistry`: every chemistry analyte, and potassium
+    above its ULN (or above 5.5 mmol/L), which proposes Hyperkalemia."""
+    if analyte not in lab_chemistry.CHEMISTRY:
+        return False
+    if analyte != "potassium":
+        return True
+    x = _finite("value", value, minimum=0.0, allow_none=False)
+    limit = _finite("uln", uln, minimum=0.0)
+    return bool(x is not None and (x > _HYPERKALEMIA_G2_ABOVE or (limit and x > limit)))
+
+
+def _grade_chemistry(analyte: str, value: float, unit: str, lln: float | None, uln: float | None,
+                     baseline: float | None, criteria: frozenset[str], albumin: float | None,
+                     albumin_unit: str | None) -> Grade:
+    """A chemistry value graded by :func:`ae.lab_chemistry.grade_directional` (inputs checked as
+    :func:`grade_lab_value` checks them); the Grade names the term the value's direction proposes."""
+    rule = _LAB_RULES[analyte]
+    code = lab_units.unit_code(analyte, unit)
+    if code is None:
+        raise GradingInputError("unit", lab_units.unit_error(analyte, unit))
+    x = _finite("value", value, minimum=0.0, allow_none=False)
+    assert x is not None
+    limits = {}
+    for name, raw in (("lln", lln), ("uln", uln), ("baseline", baseline)):
+        number = _finite(name, raw, minimum=0.0)
+        if number is not None and number == 0:
+            raise GradingInputError(name, "must be > 0")
+        limits[name] = number
+    if limits["lln"] is not None and limits["uln"] is not None and limits["lln"] >= limits["uln"]:
+        raise GradingInputError("lln", "must be below uln")
+    albumin_g_dl = None
+    if albumin is not None or albumin_unit:
+        if not lab_chemistry.CHEMISTRY[analyte].albumin_corrected:
+            raise GradingInputError("albumin", "corrects total calcium only")
+        alb_code = lab_units.unit_code("albumin", albumin_unit or "")
+        if alb_code is None:
+            raise GradingInputError("albumin_unit", lab_units.unit_error("albumin", albumin_unit or ""))
+        amount = _finite("albumin", albumin, minimum=0.0, allow_none=False)
+        assert amount is not None
+        wrong = lab_units.implausible("albumin", amount, alb_code)
+        if wrong:
+            raise GradingInputError("albumin", wrong)
+        albumin_g_dl = round(amount * _LAB_RULES["albumin"].units[alb_code], _ROUND)
+    try:
+        result = lab_chemistry.grade_directional(
+            analyte, x, code, rule.units[code], lln=limits["lln"], uln=limits["uln"], baseline=limits["baseline"],
+            criteria=criteria, albumin_g_dl=albumin_g_dl, unit_label=lab_units.unit_label(code))
+    except lab_chemistry.ChemistryInputError as exc:
+        raise GradingInputError(exc.field, exc.message) from exc
+    return Grade(result.grade, CTCAE_SCALE, CTCAE_VERSION, result.rationale, result.term, result.verbatim)
 
 
 def grade_lab_value(analyte: str, value: float, unit: str, lln: float | None = None, uln: float | None = None,
@@ -860,6 +1018,9 @@ def grade_lab_value(analyte: str, value: float, unit: str, lln: float | None = N
     clinical criteria. Grade 5 (death) is never returned.
     """
     _choice("analyte", analyte, LAB_ANALYTES)
+    if _by_direction(analyte, value, unit, uln):
+        return _grade_chemistry(analyte, value, unit, lln, uln, baseline,
+                                frozenset({"symptomatic"} if symptomatic else ()), None, None)
     rule = _LAB_RULES[analyte]
     code = lab_units.unit_code(analyte, unit)
     if code is None:
@@ -909,6 +1070,9 @@ def grade_lab_value(analyte: str, value: float, unit: str, lln: float | None = N
     if low is None:
         return _lab_grade(rule, None, f"Undetermined: {shown} >= {floor:g} {cu} (not grade >= "
                                       f"{thresholds[-1][0]}); grade 0 vs 1 needs the LLN, which is missing.")
+    if x >= low and analyte == "potassium" and high is None:
+        return _lab_grade(rule, None, f"Undetermined: {shown} >= LLN {low:g} {cu} (not Hypokalemia); "
+                                      "Hyperkalemia grade 0 vs 1 (>ULN - 5.5 mmol/L) needs the ULN, which is missing.")
     if x >= low:
         return _lab_grade(rule, 0, f"Grade 0: {shown} >= LLN {low:g} {cu}.")
     if analyte == "potassium":

@@ -28,13 +28,18 @@ class GradeOutputSerializer(serializers.Serializer):
 
 
 class LabGradeOutputSerializer(GradeOutputSerializer):
-    ctcae_term = serializers.CharField()
+    ctcae_term = serializers.CharField(help_text="The CTCAE v5.0 term the value proposes (by direction for "
+                                                 "chemistry: Hyponatremia or Hypernatremia).")
+    verbatim_term = serializers.CharField(allow_null=True, help_text="The reported term under an 'Other, specify' "
+                                                                     "CTCAE term (IgG: Hypogammaglobulinemia); "
+                                                                     "null otherwise.")
 
 
 def _grade_response(grade: grading.Grade, *, with_term: bool = False) -> Response:
     body = {"grade": grade.grade, "scale": grade.scale, "version": grade.version, "rationale": grade.rationale}
     if with_term:
         body["ctcae_term"] = grade.ctcae_term
+        body["verbatim_term"] = grade.verbatim_term
     return Response(body)
 
 
@@ -96,6 +101,10 @@ class CRSGradeApi(_GradingView):
         ventilatory_support = serializers.BooleanField(default=False,
                                                        help_text="CTCAE v4.03 grade 4: ventilatory support.")
         death_due_to_crs = serializers.BooleanField(default=False)
+        other_cause_findings = serializers.ListField(
+            child=serializers.ChoiceField(choices=grading.CRS_FINDINGS), default=list,
+            help_text="ASTCT 2019: findings attributable to another cause, set aside (footnotes: fever, hypotension "
+                      "and hypoxia 'not attributable to any other cause').")
 
     input_serializer = InputSerializer
 
@@ -129,7 +138,8 @@ class CRSGradeApi(_GradingView):
             grade = grading.grade_crs_astct(
                 **common, fever_masking_therapies=data["fever_masking_therapies"],
                 had_crs_before=data["had_crs_before"], hypotension=data["hypotension"],
-                oxygen_device=data["oxygen_device"], oxygen_flow_l_min=data["oxygen_flow_l_min"])
+                oxygen_device=data["oxygen_device"], oxygen_flow_l_min=data["oxygen_flow_l_min"],
+                other_cause_findings=data["other_cause_findings"])
         return _grade_response(grade)
 
 
@@ -207,6 +217,11 @@ class LabGradeApi(_GradingView):
     ``unit`` must be one of the analyte's units (``GET /api/v1/grading/lab/units/``; other spellings of the same
     unit such as ``x10^9/L`` are accepted). A value, LLN or ULN that is not plausible in that unit answers 400 with
     the likely unit ("Hb 95 g/dL is not plausible (Hb is 3–25 g/dL). Did you mean 95 g/L?").
+
+    Chemistry analytes (sodium, potassium, calcium, calcium_ionized, magnesium, phosphate, glucose, uric_acid, igg)
+    propose their CTCAE term by the value's direction (``ctcae_term`` in the answer: Hyponatremia or Hypernatremia);
+    a clinical criterion applies to that term, and one the term does not have answers 400. Total calcium is graded
+    corrected for ``albumin``; without it the grade is undetermined. Rules: docs/grading.md.
     """
 
     @extend_schema_serializer(component_name="LabGradeInput")
@@ -227,7 +242,29 @@ class LabGradeApi(_GradingView):
         hospitalization_indicated = serializers.BooleanField(
             default=False, help_text="Hypokalemia grade 3: hospitalization indicated.")
         life_threatening = serializers.BooleanField(
-            default=False, help_text="Anemia / Hypokalemia grade 4: life-threatening consequences.")
+            default=False, help_text="Grade 4 'life-threatening consequences' of the term the value proposes (Anemia, "
+                                     "Hypokalemia, the chemistry terms).")
+        intervention_initiated = serializers.BooleanField(
+            default=False, help_text="Hypernatremia / Hyperkalemia grade 2: intervention initiated.")
+        seizures = serializers.BooleanField(default=False, help_text="Hypoglycemia grade 4: seizures.")
+        oral_antiglycemic_initiated = serializers.BooleanField(
+            default=False, help_text="Hyperglycemia grade 2: change in daily management; oral antiglycemic agent "
+                                     "initiated; workup for diabetes.")
+        insulin_initiated = serializers.BooleanField(default=False,
+                                                     help_text="Hyperglycemia grade 3: insulin therapy initiated.")
+        oral_replacement_indicated = serializers.BooleanField(
+            default=False, help_text="Hypophosphatemia grade 2: oral replacement therapy indicated.")
+        noninvasive_intervention_indicated = serializers.BooleanField(
+            default=False, help_text="Hyperphosphatemia grade 2: noninvasive intervention indicated; IgG (Immune "
+                                     "system disorders - Other, specify) grade 2: minimal, local or noninvasive "
+                                     "intervention indicated.")
+        physiologic_consequences = serializers.BooleanField(
+            default=False, help_text="Hyperuricemia grade 3: >ULN with physiologic consequences.")
+        albumin = serializers.FloatField(required=False, allow_null=True, default=None, min_value=0,
+                                         help_text="Total calcium: the albumin of the same sample, in albumin_unit "
+                                                   "(CTCAE v5.0 grades calcium corrected for albumin).")
+        albumin_unit = serializers.CharField(required=False, allow_null=True, default=None, max_length=20,
+                                             help_text="g/L or g/dL.")
 
     input_serializer = InputSerializer
 
@@ -256,7 +293,9 @@ class LabUnitSerializer(serializers.Serializer):
 class LabAnalyteUnitsSerializer(serializers.Serializer):
     analyte = serializers.ChoiceField(choices=grading.LAB_ANALYTES)
     label = serializers.CharField()  # type: ignore[assignment]  # a declared field, not Field.label
-    ctcae_term = serializers.CharField()
+    ctcae_term = serializers.CharField(help_text="The analyte's (low) term; ctcae_terms lists every term it grades.")
+    ctcae_terms = serializers.ListField(child=serializers.CharField(),
+                                        help_text="Every CTCAE v5.0 term a value can propose, by direction.")
     units = LabUnitSerializer(many=True)
 
 
@@ -271,6 +310,7 @@ class LabUnitsApi(APIView):
         return Response([
             {"analyte": entry.code, "label": entry.label,
              "ctcae_term": grading.LAB_TERMS[entry.code],
+             "ctcae_terms": list(grading.LAB_TERMS_BY_ANALYTE[entry.code]),
              "units": [{"unit": u.code, "label": u.label, "default": i == 0, "plausible_min": u.plausible[0],
                         "plausible_max": u.plausible[1], "zero_plausible": u.zero_plausible}
                        for i, u in enumerate(entry.units)]}

@@ -56,10 +56,31 @@ class Analyte:
 #: Hb mmol/L (of the haem monomer, as Dutch and Scandinavian laboratories report) into g/dL: 1 mmol/L = 1.6114 g/dL
 #: (CTCAE v5.0 Anemia pairs 10.0 g/dL with 6.2 mmol/L and 8.0 g/dL with 4.9 mmol/L).
 HB_G_DL_PER_MMOL_L = 1.6114
-#: Analytes for which 1 mEq/L = 1 mmol/L (monovalent ions); for Hb "mEq/L" is not a unit.
-MONOVALENT = frozenset({"potassium"})
+#: Analytes for which 1 mEq/L = 1 mmol/L (monovalent ions, stored as mmol/L); for Hb "mEq/L" is not a unit.
+MONOVALENT = frozenset({"potassium", "sodium"})
+#: Divalent ions: 1 mmol/L = 2 mEq/L, so mEq/L is a unit of its own (stored as "mEq/L", factor 0.5 into mmol/L).
+DIVALENT = frozenset({"calcium", "magnesium"})
+MEQ = "mEq/L"
+#: mg/dL per mmol/L = molar mass / 10: calcium 40.08, magnesium 24.305, phosphorus 30.974, glucose 180.16 g/mol;
+#: uric acid 168.11 g/mol: 1 mg/dL = 59.48 umol/L.
+CA_MG_DL_PER_MMOL_L = 4.008
+MG_MG_DL_PER_MMOL_L = 2.4305
+P_MG_DL_PER_MMOL_L = 3.0974
+GLUCOSE_MG_DL_PER_MMOL_L = 18.016
+URIC_UMOL_L_PER_MG_DL = 59.48
 G9 = "10^9/L"  # stored code of ×10⁹/L (= 10³/µL = G/L)
 MM3 = "/mm3"  # stored code of /mm³ (= /µL, cells per microlitre)
+
+
+def _scaled(plausible: tuple[float, float], per_default: float) -> tuple[float, float]:
+    """The plausible range of the default unit, in another unit (``per_default`` of it per default unit)."""
+    # the floor a hair up, so that converted back it is not below the default unit's floor by a rounding error
+    return plausible[0] * per_default * (1 + 1e-12), plausible[1] * per_default
+
+
+def _mg_dl(mg_dl_per_mmol_l: float, plausible_mmol_l: tuple[float, float]) -> Unit:
+    """mg/dL of a substance whose default unit is mmol/L (``mg_dl_per_mmol_l`` = molar mass / 10)."""
+    return Unit("mg/dL", "mg/dL", 1 / mg_dl_per_mmol_l, _scaled(plausible_mmol_l, mg_dl_per_mmol_l))
 
 
 def _counts(per_l: float, per_mm3: tuple[float, float]) -> tuple[Unit, ...]:
@@ -91,6 +112,25 @@ ANALYTES: dict[str, Analyte] = {a.code: a for a in (
     Analyte("albumin", "Albumin", (Unit("g/L", "g/L", 0.1, (5.0, 70.0)), Unit("g/dL", "g/dL", 1.0, (0.5, 7.0)))),
     Analyte("fibrinogen", "Fibrinogen", (Unit("g/L", "g/L", 1.0, (0.0, 15.0)),
                                          Unit("mg/dL", "mg/dL", 0.01, (0.0, 1500.0)))),
+    # Chemistry graded by direction (ae.lab_chemistry); factors into mmol/L (uric acid: umol/L, IgG: g/L).
+    Analyte("sodium", "Sodium", (Unit("mmol/L", "mmol/L", 1.0, (90.0, 200.0)),)),
+    Analyte("calcium", "Calcium (total)", (Unit("mmol/L", "mmol/L", 1.0, (0.5, 5.0)),
+                                           _mg_dl(CA_MG_DL_PER_MMOL_L, (0.5, 5.0)),
+                                           Unit(MEQ, "mEq/L", 0.5, (1.0, 10.0)))),
+    Analyte("calcium_ionized", "Ionized calcium", (Unit("mmol/L", "mmol/L", 1.0, (0.2, 3.0)),
+                                                   _mg_dl(CA_MG_DL_PER_MMOL_L, (0.2, 3.0)))),
+    Analyte("magnesium", "Magnesium", (Unit("mmol/L", "mmol/L", 1.0, (0.1, 5.0)),
+                                       _mg_dl(MG_MG_DL_PER_MMOL_L, (0.1, 5.0)),
+                                       Unit(MEQ, "mEq/L", 0.5, (0.2, 10.0)))),
+    Analyte("phosphate", "Phosphate", (Unit("mmol/L", "mmol/L", 1.0, (0.1, 6.0)),
+                                       _mg_dl(P_MG_DL_PER_MMOL_L, (0.1, 6.0)))),
+    Analyte("glucose", "Glucose", (Unit("mmol/L", "mmol/L", 1.0, (0.5, 60.0)),
+                                   _mg_dl(GLUCOSE_MG_DL_PER_MMOL_L, (0.5, 60.0)))),
+    Analyte("uric_acid", "Uric acid", (Unit("umol/L", "µmol/L", 1.0, (10.0, 3000.0)),
+                                       Unit("mg/dL", "mg/dL", URIC_UMOL_L_PER_MG_DL,
+                                            _scaled((10.0, 3000.0), 1 / URIC_UMOL_L_PER_MG_DL)))),
+    Analyte("igg", "IgG", (Unit("g/L", "g/L", 1.0, (0.1, 60.0), zero_plausible=True),
+                           Unit("mg/dL", "mg/dL", 0.01, (10.0, 6000.0), zero_plausible=True))),
 )}
 
 #: Other spellings of a unit, accepted as input and stored as the code (keys compared by :func:`_spelling`).
@@ -118,6 +158,8 @@ def unit_code(analyte: str, unit: str) -> str | None:
     code = ALIASES.get(spelling)
     if entry is None or code is None or entry.unit(code) is None:
         return None
+    if spelling == "meq/l" and analyte in DIVALENT:  # 1 mmol/L = 2 mEq/L: a unit of its own
+        return MEQ
     if spelling == "meq/l" and analyte not in MONOVALENT:  # mEq/L = mmol/L only for a monovalent ion
         return None
     return code

@@ -19,6 +19,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
+from ae import lab_units
 from ae.episodes import CRS_TERM, ICANS_TERM
 from ae.models import (
     AdverseEvent,
@@ -169,6 +170,21 @@ def reference_range_for(*, site: Site, analyte: str, sex: str, age_months: int,
         Q(valid_to__isnull=True) | Q(valid_to__gt=on))
     return (ranges.filter(sex=sex).order_by("-valid_from").first() if sex in ("F", "M") else None) or (
         ranges.filter(sex="").order_by("-valid_from").first())
+
+
+def reference_ranges_in_force(*, site: Site, sex: str, age_months: int, on: datetime.date) -> list[ReferenceRange]:
+    """The range of each analyte :func:`reference_range_for` would choose on ``on`` (one query), in analyte order."""
+    ranges = ReferenceRange.objects.filter(site=site, age_from_months__lte=age_months, age_to_months__gt=age_months,
+                                           valid_from__lte=on).filter(Q(valid_to__isnull=True) | Q(valid_to__gt=on))
+    chosen: dict[str, ReferenceRange] = {}
+    for found in ranges.order_by("valid_from"):
+        if found.sex not in ("", sex):
+            continue
+        held = chosen.get(found.analyte)
+        if held is None or (held.sex == "" and found.sex) or held.sex == found.sex:
+            chosen[found.analyte] = found
+    order = list(lab_units.ANALYTES)
+    return sorted(chosen.values(), key=lambda r: order.index(r.analyte))
 
 
 def reference_ranges_for(user: AnyUser) -> QuerySet[ReferenceRange]:

@@ -252,8 +252,13 @@ def lab_result_create(request: AuthenticatedRequest, patient_pk: int) -> HttpRes
             messages.success(request, _lab_saved_message(result))
             return redirect("lab-result-create", patient_pk=patient.pk)
     results = selectors.lab_results_of(patient)
+    today = timezone.localdate()
+    age_months = (today.year - patient.birth_month.year) * 12 + (today.month - patient.birth_month.month)
+    site_ranges = selectors.reference_ranges_in_force(site=patient.site, sex=patient.sex, age_months=age_months,
+                                                      on=today)
     return render(request, "ae/lab_result_form.html",
-                  {"form": form, "patient": patient, "site": patient.site, "results": results})
+                  {"form": form, "patient": patient, "site": patient.site, "results": results,
+                   "site_ranges": site_ranges, "age_months": age_months})
 
 
 @login_required

@@ -7,7 +7,7 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
 from ae import apis as ae_apis
-from ae import grading_apis, import_apis, import_views, listing_views, timeline_views
+from ae import grading_apis, import_apis, import_views, listing_views, reference_range_views, timeline_views
 from ae import treatment_views as ae_treatment_views
 from ae import views as ae_views
 from core import errors
@@ -54,6 +54,7 @@ urlpatterns = [
     path("patients/<int:patient_pk>/crs/new/", ae_views.crs_assessment_create, name="crs-assessment-create"),
     path("patients/<int:patient_pk>/icans/new/", ae_views.icans_assessment_create, name="icans-assessment-create"),
     path("patients/<int:patient_pk>/labs/new/", ae_views.lab_result_create, name="lab-result-create"),
+    path("sites/<slug:site>/reference-ranges/", reference_range_views.reference_ranges, name="reference-ranges"),
     path("events/<int:pk>/discrepancy/resolve/", ae_views.discrepancy_resolve, name="discrepancy-resolve"),
     path("notices/", ae_views.safety_notices, name="safety-notices"),
     path("sites/<slug:site>/report/", report_views.report, name="report"),

@@ -17,6 +17,12 @@
   const val = (name) => { const e = el(name); return e ? String(e.value).trim() : ""; };
   const num = (name) => { const v = val(name).replace(",", "."); return v === "" ? null : Number(v); };
   const checked = (name) => { const e = el(name); return !!(e && e.checked); };
+  // An empty LLN/ULN of the lab form is graded with the site range lab_form.js put in its data-site-default.
+  const limit = (name) => {
+    const v = num(name);
+    const e = el(name);
+    return v !== null ? v : (e && e.dataset.siteDefault ? Number(e.dataset.siteDefault) : null);
+  };
 
   function payload() {
     if (kind === "crs") {
@@ -30,6 +36,7 @@
         vasopressors: Array.from(form.querySelectorAll("input[name=vasopressors]:checked")).map((c) => c.value),
         oxygen_device: val("oxygen_device") || "none",
         oxygen_flow_l_min: num("oxygen_flow_l_min"),
+        other_cause_findings: Array.from(form.querySelectorAll("input[name=other_cause_findings]:checked")).map((c) => c.value),
       };
     }
     if (kind === "icans") {
@@ -46,7 +53,9 @@
       };
     }
     if (num("value") === null) return { incomplete: "Enter the value." };
-    return { analyte: val("analyte"), value: num("value"), unit: val("unit"), lln: num("lln"), uln: num("uln") };
+    const body = { analyte: val("analyte"), value: num("value"), unit: val("unit"), lln: limit("lln"), uln: limit("uln") };
+    form.querySelectorAll("input[name=clinical_criteria]:checked").forEach((c) => { body[c.value] = true; });
+    return body;
   }
 
   function show(title, detail, state) {

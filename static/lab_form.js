@@ -2,12 +2,39 @@
 // from the select's data-units attribute ({analyte: [[code, label], ...]}), so there is no inline script (CSP).
 // A unit still valid for the new analyte stays chosen; otherwise the analyte's usual unit is chosen. Without
 // JavaScript every unit is offered and the server refuses one that is not the analyte's.
+// Site reference ranges (issue 10 item 10): the analyte select's data-site-ranges gives, per analyte, the site range
+// in force for this patient in every unit; LLN/ULN left empty show it as their placeholder (data-site-default, read
+// by the calculator) and the note below them names the range and its source. A typed LLN/ULN overrides it.
 (function () {
   "use strict";
   const analyte = document.getElementById("id_analyte");
   const unit = document.getElementById("id_unit");
   if (!analyte || !unit || !unit.dataset.units) return;
   const units = JSON.parse(unit.dataset.units);
+  const ranges = JSON.parse(analyte.dataset.siteRanges || "{}");
+  const limits = [document.getElementById("id_lln"), document.getElementById("id_uln")];
+  let note = document.getElementById("site-range-note");
+  if (!note && limits[1]) {
+    note = document.createElement("p");
+    note.id = "site-range-note";
+    note.className = "small site-range-note";
+    note.setAttribute("aria-live", "polite");
+    (document.getElementById("field-uln") || limits[1]).after(note);
+  }
+
+  function siteRange() {
+    const range = ranges[analyte.value];
+    const values = range && range.by_unit[unit.value];
+    limits.forEach((input, i) => {
+      if (!input) return;
+      const value = values ? values[i] : null;
+      input.placeholder = value === null || value === undefined ? "" : String(value) + " (site range)";
+      if (value === null || value === undefined) delete input.dataset.siteDefault;
+      else input.dataset.siteDefault = String(value);
+    });
+    if (note) note.textContent = range ? range.text : "";
+    unit.dispatchEvent(new Event("site-range"));
+  }
 
   function offer() {
     const choices = units[analyte.value];
@@ -16,8 +43,10 @@
     const keep = choices.some(([code]) => code === current);
     unit.replaceChildren(...choices.map(([code, label]) => new Option(label, code)));
     unit.value = keep ? current : choices[0][0];
+    siteRange();
   }
 
   analyte.addEventListener("change", offer);
+  unit.addEventListener("change", siteRange);
   offer();
 })();

@@ -78,3 +78,47 @@ def test_a_grade_3_platelet_count_is_an_adverse_event_the_officer_sees(live_serv
         assert time.monotonic() < deadline, "the report did not count the lab's adverse event within 10 s"
         page.wait_for_timeout(500)
     assert page.locator(f'a[href="/sites/{ward.slug}/report/thrombocytopenia/ge3/all/"]').inner_text().strip() == "1/1"
+
+
+def test_the_lab_form_defaults_lln_uln_from_the_site_range_and_a_typed_range_overrides(live_server, page, ward):
+    """Issue 10 item 10: Hb 105 g/L for a 10-year-old girl, site range 115–155 g/L (2–12 years, both sexes): the form
+    shows the range and its source, the live grade uses it (Anemia grade 1: <LLN - 100 g/L), the saved value is graded
+    with it and names it; a value typed with the report's own LLN overrides it."""
+    from ae.services.reference_ranges import reference_range_record
+
+    admin = make_user("lab-admin", ward, Membership.Role.ADMINISTRATOR)
+    nurse = make_user("nurse", ward, Membership.Role.WARD_STAFF)
+    patient = make_patient(ward, "KRK-047", sex="F", birth_month=datetime.date(2016, 1, 1))
+    make_cycle(patient, start=datetime.date(2026, 1, 20))
+    reference_range_record(site=ward, acting_user=admin, data={
+        "analyte": "hemoglobin", "unit": "g/L", "sex": "", "age_from_months": 24, "age_to_months": 144, "lln": 115,
+        "uln": 155, "source": "Lab handbook 2026, haematology p. 4", "valid_from": datetime.date(2025, 1, 1)})
+
+    log_in(page, live_server.url, nurse.username)
+    page.goto(f"{live_server.url}/patients/{patient.pk}/labs/new/")
+    page.select_option("#id_analyte", "hemoglobin")
+    note = page.locator("#site-range-note")
+    note.get_by_text("Site range 115–155 g/L", exact=False).wait_for()
+    assert "Lab handbook 2026, haematology p. 4" in note.inner_text()
+    assert page.get_attribute("#id_lln", "placeholder") == "115 (site range)"
+    page.select_option("#id_unit", "g/dL")  # the same range in the unit chosen
+    assert page.get_attribute("#id_lln", "placeholder") == "11.5 (site range)"
+    page.select_option("#id_unit", "g/L")
+    page.fill("#id_value", "105")
+    page.fill("#id_collected_at", "2026-01-21T08:00")
+    page.locator("#computed-grade").get_by_text("Anemia, CTCAE v5.0 grade: 1").wait_for()
+    page.get_by_role("button", name="Save result").click()
+    page.wait_for_url(f"{live_server.url}/patients/{patient.pk}/labs/new/")
+    saved = LabResult.objects.get()
+    assert (saved.grade, saved.lln, saved.uln) == (1, 115, 155)
+    assert "site reference range (Lab handbook 2026, haematology p. 4" in saved.rationale
+
+    page.select_option("#id_analyte", "hemoglobin")
+    page.fill("#id_value", "105")
+    page.fill("#id_lln", "100")  # the report's own range overrides the site's
+    page.fill("#id_collected_at", "2026-01-22T08:00")
+    page.get_by_role("button", name="Save result").click()
+    page.wait_for_url(f"{live_server.url}/patients/{patient.pk}/labs/new/")
+    typed = LabResult.objects.order_by("-collected_at").first()
+    assert (typed.grade, typed.lln) == (0, 100)
+    assert "site reference range" not in typed.rationale

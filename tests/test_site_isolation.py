@@ -114,6 +114,7 @@ WEB_PAGES = [
     ("event history", "/events/{event}/history/", "nurse", "regraded after chart review"),
     ("benchmark report", "/sites/ward-a/report/", "officer", 'action="/flags/{flag}/review/"'),
     ("benchmark runs", "/sites/ward-a/runs/", "officer", 'href="/sites/ward-a/runs/{run}/"'),
+    ("reference ranges", "/sites/ward-a/reference-ranges/", "nurse", "Laboratory reference ranges"),
     ("benchmark run", "/sites/ward-a/runs/{run}/", "nurse", 'id="flag-{flag}"'),
     ("drill-down", "/sites/ward-a/report/crs/any/all/", "officer", "KRK-001"),
     ("CSV export", "/sites/ward-a/export.csv", "officer", "Cytokine release syndrome"),

@@ -62,6 +62,12 @@ class CRSAssessment(models.Model):
     ctcae_rationale = models.TextField()
     lee_grade = models.PositiveSmallIntegerField("Lee 2014 grade", null=True, blank=True)
     lee_rationale = models.TextField()
+    other_cause_findings = ArrayField(
+        models.CharField(max_length=20, choices=_choices(grading.CRS_FINDINGS)), default=list, blank=True,
+        verbose_name="findings attributable to another cause",
+        help_text="Set aside from the ASTCT 2019 CRS grade (footnotes: fever, hypotension and hypoxia 'not "
+                  "attributable to any other cause'), e.g. hypotension of septic shock.")
+    other_cause = models.TextField("the other cause", blank=True)
     entered_grade, grade_discrepancy_reason = _entered_grade_fields()
     entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -93,6 +99,11 @@ class CRSAssessment(models.Model):
                                    name="crs_vasopressors_known"),
             models.CheckConstraint(condition=Q(fever_masking_therapies__contained_by=list(
                 grading.FEVER_MASKING_THERAPIES)), name="crs_masking_therapies_known"),
+            models.CheckConstraint(condition=Q(other_cause_findings__contained_by=list(grading.CRS_FINDINGS)),
+                                   name="crs_other_cause_findings_known"),
+            models.CheckConstraint(condition=Q(other_cause_findings=[]) | ~Q(other_cause=""),
+                                   name="crs_other_cause_named",
+                                   violation_error_message="Name the other cause of the findings set aside."),
             models.CheckConstraint(condition=Q(astct_grade__lte=5), name="crs_astct_grade_0_5"),
             models.CheckConstraint(condition=Q(ctcae_grade__isnull=True) | Q(ctcae_grade__lte=5),
                                    name="crs_ctcae_grade_0_5"),

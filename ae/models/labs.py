@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import F, Q
 
@@ -44,6 +45,10 @@ class LabResult(models.Model):
     uln = models.DecimalField("ULN", max_digits=12, decimal_places=4, null=True, blank=True)
     collected_at = models.DateTimeField()
     baseline = models.BooleanField("baseline (value at cycle start)", default=False)
+    #: The clinical criteria CTCAE v5.0 attaches to the value's term that the nurse recorded with it (names from
+    #: :data:`ae.grading.LAB_CRITERIA`: "transfusion_indicated" for Anemia grade 3); read by the grade.
+    clinical_criteria = ArrayField(models.CharField(max_length=40, choices=list(grading.LAB_CRITERIA_LABELS.items())),
+                                   default=list, blank=True)
     ctcae_term = models.CharField(max_length=200)
     grade = models.PositiveSmallIntegerField("CTCAE v5.0 grade", null=True, blank=True)
     rationale = models.TextField()
@@ -68,6 +73,8 @@ class LabResult(models.Model):
             models.CheckConstraint(condition=_lab_unit_condition(), name="lab_unit_known_for_analyte",
                                    violation_error_message="This unit is not accepted for the analyte."),
             models.CheckConstraint(condition=Q(value__gte=0), name="lab_value_not_negative"),
+            models.CheckConstraint(condition=Q(clinical_criteria__contained_by=list(grading.LAB_CRITERIA)),
+                                   name="lab_clinical_criteria_known"),
             models.CheckConstraint(condition=Q(lln__isnull=True) | Q(lln__gt=0), name="lab_lln_positive"),
             models.CheckConstraint(condition=Q(uln__isnull=True) | Q(uln__gt=0), name="lab_uln_positive"),
             models.CheckConstraint(condition=Q(lln__isnull=True) | Q(uln__isnull=True) | Q(lln__lt=F("uln")),

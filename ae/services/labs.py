@@ -57,7 +57,7 @@ from ae.episodes import (
     local_time,
 )
 from ae.models import AdverseEvent, CTCAETerm, LabResult
-from ae.services.episodes import episode_lock, open_episode
+from ae.services.episodes import episode_locks, open_episode
 from ae.services.events import adverse_event_save_revision, revision_value
 from core.audit import audit_context
 from core.db import constraint_errors
@@ -65,10 +65,16 @@ from core.outbox import benchmark_request
 from patients.access import RECORDERS, require_role
 from patients.models import Patient, TreatmentCycle
 
-LAB_DATA_FIELDS = ("analyte", "value", "unit", "lln", "uln", "collected_at", "baseline", "cycle")
+LAB_DATA_FIELDS = ("analyte", "value", "unit", "lln", "uln", "collected_at", "baseline", "cycle", "clinical_criteria")
 #: Relatedness and action taken of an episode started by lab values, until someone assesses them on the AE form.
 LAB_EPISODE_DEFAULTS = {"relatedness": AdverseEvent.Relatedness.POSSIBLE, "action_taken": AdverseEvent.Action.UNKNOWN}
-_ANALYTE_OF_TERM = {term: analyte for analyte, term in grading.LAB_TERMS.items()}
+#: The analyte of a term's episode when none of its values says (calcium and ionized calcium share Hypocalcemia:
+#: an episode's own values name theirs).
+_ANALYTE_OF_TERM = {term: analyte for analyte, terms in reversed(grading.LAB_TERMS_BY_ANALYTE.items())
+                    for term in terms}
+#: How long before or after a total calcium its albumin may have been collected to correct it (same sample in
+#: practice; one blood draw is often entered as two results minutes apart).
+ALBUMIN_FOR_CALCIUM_WITHIN = datetime.timedelta(hours=24)
 
 
 def _decimal(value: Any) -> Any:
@@ -97,21 +103,50 @@ def _lab_treatment_emergent(result: LabResult, baseline: LabResult | None) -> bo
         return False
     if baseline is None:
         return True
+    if baseline.grade is not None and baseline.ctcae_term != result.ctcae_term:
+        return True  # the baseline is abnormal the other way (Hyponatremia at baseline, Hypernatremia now): grade 0
     if baseline.grade is None:
         bound = grading.undetermined_grade_at_most(result.analyte)
         return True if bound is not None and grade > bound else None
     return grade > baseline.grade
 
 
+def _criteria(raw: Any) -> list[str]:
+    """The clinical criteria as stored: known names, each once, in :data:`ae.grading.LAB_CRITERIA` order."""
+    given = set(raw or ())
+    unknown = sorted(given - set(grading.LAB_CRITERIA))
+    if unknown:
+        raise ValidationError({"clinical_criteria": f"Unknown clinical criterion: {', '.join(unknown)}."})
+    return [name for name in grading.LAB_CRITERIA if name in given]
+
+
+def _albumin_for(result: LabResult) -> LabResult | None:
+    """The albumin that corrects a total calcium (CTCAE v5.0 grades the corrected value): the patient's albumin
+    collected nearest to the calcium, within :data:`ALBUMIN_FOR_CALCIUM_WITHIN`; None for other analytes."""
+    if result.analyte != "calcium":
+        return None
+    near = LabResult.objects.filter(
+        patient=result.patient, analyte="albumin", collected_at__gte=result.collected_at - ALBUMIN_FOR_CALCIUM_WITHIN,
+        collected_at__lte=result.collected_at + ALBUMIN_FOR_CALCIUM_WITHIN)
+    return min(near, key=lambda r: (abs(r.collected_at - result.collected_at), -r.pk), default=None)
+
+
 def _lab_grade(result: LabResult, baseline: LabResult | None) -> None:
+    albumin = _albumin_for(result)
     try:
         graded = grading.grade_lab(
             result.analyte, float(result.value), result.unit, lln=as_float(result.lln), uln=as_float(result.uln),
             baseline=(as_float(baseline.value) if baseline is not None and result.analyte in grading.BASELINE_ANALYTES
-                      else None))
+                      else None),
+            albumin=None if albumin is None else float(albumin.value), albumin_unit=None if albumin is None
+            else albumin.unit, **{name: True for name in result.clinical_criteria})
     except grading.GradingInputError as exc:
-        raise ValidationError({exc.field if exc.field in LAB_DATA_FIELDS else "value": exc.message}) from exc
+        field = ("clinical_criteria" if exc.field in grading.LAB_CRITERIA else
+                 exc.field if exc.field in LAB_DATA_FIELDS else "value")
+        raise ValidationError({field: exc.message}) from exc
     result.grade, result.rationale, result.ctcae_term = graded.grade, graded.rationale, str(graded.ctcae_term)
+    if albumin is not None:
+        result.rationale += f" Corrected with {lab_result_text(albumin)}."
 
 
 def _graded(result: LabResult) -> str:
@@ -129,6 +164,7 @@ def _episode_start(result: LabResult, *, term: CTCAETerm, acting_user: User) -> 
     episode = AdverseEvent(
         patient=result.patient, cycle=result.cycle, term=term, grading_scale=AdverseEvent.GradingScale.CTCAE_V5,
         created_by=acting_user, origin=AdverseEvent.Origin.LAB,
+        verbatim_term=grading.LAB_VERBATIM.get((result.analyte, term.term), ""),
         outcome=episode_outcome(None, summary["resolution_date"] is not None), **LAB_EPISODE_DEFAULTS, **summary)
     episode.full_clean()
     with audit_context(reason=f"Started by {_graded(result)}"):
@@ -143,10 +179,11 @@ def _episode_sync(episode: AdverseEvent, *, acting_user: User, reason: str) -> b
     See the module docstring for the rule, including the switch to "present before the cycle" when no value of a
     lab-started episode is treatment-emergent any more. Returns whether the episode changed.
     """
-    analyte = _ANALYTE_OF_TERM[episode.term.term]
     linked = list(episode.lab_results.exclude(grade=None).select_related("cycle").order_by("collected_at", "id"))
+    analyte = linked[0].analyte if linked else _ANALYTE_OF_TERM[episode.term.term]
     values = [r for r in linked if not r.baseline]
-    baseline = (LabResult.objects.filter(cycle_id=episode.cycle_id, analyte=analyte, baseline=True)
+    baseline = (LabResult.objects.filter(cycle_id=episode.cycle_id, analyte=analyte, baseline=True,
+                                         ctcae_term=episode.term.term)
                 .exclude(grade=None).first())
     pre_existing = episode.present_before_cycle
     summary: dict[str, Any] = {}
@@ -188,6 +225,9 @@ def _value_record(result: LabResult, *, term: CTCAETerm, acting_user: User) -> N
     cycle = result.cycle
     feeds = result.grade is not None and not _after_window(result)
     ongoing = open_episode(cycle=cycle, term=term) if cycle is not None and feeds else None
+    verbatim = grading.LAB_VERBATIM.get((result.analyte, term.term))
+    if ongoing is not None and verbatim and ongoing.verbatim_term.strip().casefold() != verbatim.casefold():
+        ongoing = None  # an open "Other, specify" episode of another event (not this value's verbatim term)
     positive = bool(result.grade) and result.treatment_emergent is True
     if ongoing is None:
         if positive and cycle is not None:
@@ -205,6 +245,23 @@ def _value_record(result: LabResult, *, term: CTCAETerm, acting_user: User) -> N
     result.episode_changes = [(ongoing, "updated" if changed else "unchanged", before)]
 
 
+def _episode_term(result: LabResult, terms: dict[str, CTCAETerm]) -> CTCAETerm:
+    """The CTCAE term whose episode ``result`` feeds: the one its direction proposes (``result.ctcae_term``); a value
+    that proposes none (grade 0 or undetermined) of an analyte with two terms feeds the open lab-followed episode of
+    the other term if there is one (a normal sodium resolves the Hypernatremia it followed)."""
+    proposed = terms[result.ctcae_term]
+    if result.grade or len(terms) == 1 or result.cycle is None:
+        return proposed
+    for other in terms.values():
+        if other.pk == proposed.pk:
+            continue
+        ongoing = open_episode(cycle=result.cycle, term=other)
+        if ongoing is not None and ongoing.lab_results.filter(analyte=result.analyte).exists():
+            result.ctcae_term = other.term
+            return other
+    return proposed
+
+
 def _state(grade: int | None, treatment_emergent: bool | None) -> str:
     shown = "grade undetermined" if grade is None else f"grade {grade}"
     flag = {True: "treatment-emergent", False: "not treatment-emergent", None: "treatment-emergence undetermined"}
@@ -219,7 +276,7 @@ def _baseline_recorded(baseline: LabResult, *, acting_user: User) -> None:
     changed: list[tuple[LabResult, str]] = []
     for other in later:
         before = (other.grade, other.treatment_emergent, other.rationale)
-        if other.analyte in ("alt", "ast"):
+        if other.analyte in grading.BASELINE_ANALYTES:
             _lab_grade(other, baseline)
         other.treatment_emergent = _lab_treatment_emergent(other, baseline)
         if (other.grade, other.treatment_emergent, other.rationale) == before:
@@ -333,17 +390,21 @@ def lab_result_record(*, patient: Patient, data: dict[str, Any], acting_user: Us
         data, range_note = _site_range(patient, analyte, str(unit), day, data)
     result = LabResult(patient=patient, cycle=cycle, analyte=analyte, value=_decimal(data.get("value")),
                        unit=str(unit), lln=_decimal(data.get("lln")), uln=_decimal(data.get("uln")),
-                       collected_at=collected_at, baseline=is_baseline, entered_by=acting_user)
+                       collected_at=collected_at, baseline=is_baseline, entered_by=acting_user,
+                       clinical_criteria=_criteria(data.get("clinical_criteria")))
     result.episode_changes = []
-    term = CTCAETerm.objects.get(term=grading.LAB_TERMS[analyte])
+    terms = {t.term: t for t in CTCAETerm.objects.filter(term__in=grading.LAB_TERMS_BY_ANALYTE[analyte])}
     baseline = None
     taken = f"Cycle {cycle.number if cycle else '?'} already has a baseline {lab_units.ANALYTES[analyte].label} value."
     if cycle is not None:
-        episode_lock(cycle=cycle, term=term)  # values, baselines and episodes of this term in this cycle, in turn
+        # values, baselines and episodes of these terms in this cycle, in turn (every term the analyte can propose:
+        # one fixed order, so two values of one analyte never wait for each other's second lock)
+        episode_locks({(cycle.pk, t.pk) for t in terms.values()})
         baseline = LabResult.objects.filter(cycle=cycle, analyte=analyte, baseline=True).first()
         if is_baseline and baseline is not None:
             raise ValidationError({"baseline": taken})
     _lab_grade(result, None if is_baseline else baseline)
+    term = _episode_term(result, terms)
     result.rationale += range_note
     result.treatment_emergent = None if is_baseline else _lab_treatment_emergent(result, baseline)
     result.full_clean()

@@ -365,7 +365,7 @@ def test_hemoglobin_boundaries(value, unit, expected):
 def test_potassium_boundaries(value, symptomatic, expected):
     """CTCAE v5.0 Hypokalemia: <LLN-3.0 asymptomatic = 1 (not admiral's 2), symptomatic + intervention = 2,
     <3.0-2.5 = 3, <2.5 = 4."""
-    result = grade_lab("potassium", value, "mmol/L", lln=3.5, symptomatic=symptomatic)
+    result = grade_lab("potassium", value, "mmol/L", lln=3.5, uln=5.0, symptomatic=symptomatic)
     assert result.grade == expected
 
 
@@ -409,7 +409,7 @@ def test_missing_reference_limit_is_undetermined(analyte, value, unit):
     ({"analyte": "anc", "value": 1.0, "unit": "cells"}, "unit"),
     ({"analyte": "hemoglobin", "value": 9.0, "unit": "mEq/L"}, "unit"),
     ({"analyte": "anc", "value": -1.0, "unit": "10^9/L"}, "value"),
-    ({"analyte": "sodium", "value": 130.0, "unit": "mmol/L"}, "analyte"),
+    ({"analyte": "ferritin", "value": 130.0, "unit": "ug/L"}, "analyte"),
     ({"analyte": "alt", "value": 90.0, "unit": "U/L", "uln": 40, "baseline_abnormal": True}, "baseline"),
     ({"analyte": "alt", "value": 90.0, "unit": "U/L", "uln": 40, "baseline": 30, "baseline_abnormal": True},
      "baseline_abnormal")])
@@ -422,7 +422,8 @@ def test_lab_impossible_inputs(kwargs, field):
 _UNITS = {"anc": "10^9/L", "platelets": "10^9/L", "wbc": "10^9/L", "lymphocytes": "10^9/L", "hemoglobin": "g/dL",
           "potassium": "mmol/L", "alt": "U/L", "ast": "U/L", "bilirubin": "umol/L", "creatinine": "umol/L",
           "alp": "U/L", "ggt": "U/L", "lipase": "U/L", "amylase": "U/L", "albumin": "g/dL",
-          "fibrinogen": "g/L"}
+          "fibrinogen": "g/L", "sodium": "mmol/L", "calcium_ionized": "mmol/L", "magnesium": "mmol/L",
+          "phosphate": "mmol/L", "glucose": "mmol/L", "uric_acid": "umol/L", "igg": "g/L", "calcium": "mmol/L"}
 _DECREASING = ("anc", "platelets", "wbc", "lymphocytes", "hemoglobin", "potassium", "albumin", "fibrinogen")
 
 
@@ -443,8 +444,9 @@ def test_lab_grade_is_allowed_for_its_term(analyte, value, limit, baseline, symp
     decreasing = analyte in _DECREASING
     result = grade_lab(analyte, value, _UNITS[analyte], lln=limit if decreasing else None,
                        uln=None if decreasing else limit, baseline=None if decreasing else baseline,
-                       symptomatic=symptomatic and analyte in ("potassium", "lipase", "amylase"))
-    assert result.ctcae_term in ALLOWED
+                       symptomatic=symptomatic and (analyte in ("lipase", "amylase")
+                                                    or (analyte == "potassium" and value <= 5.5)))
+    assert result.ctcae_term in ALLOWED  # (above 5.5 mmol/L potassium is Hyperkalemia: no "symptomatic" criterion)
     assert result.grade is None or result.grade == 0 or result.grade in ALLOWED[result.ctcae_term]
 
 
@@ -452,8 +454,12 @@ def test_lab_grade_is_allowed_for_its_term(analyte, value, limit, baseline, symp
 @given(analyte=st.sampled_from(["anc", "platelets", "wbc", "lymphocytes", "hemoglobin", "potassium"]),
        value=st.floats(0, 300), drop=st.floats(0, 300), lln=st.one_of(st.none(), st.floats(0.1, 300)))
 def test_lower_count_never_lowers_grade(analyte, value, drop, lln):
-    """CTCAE v5.0 decreased terms: a lower value never gives a lower grade (when both are determined)."""
-    before = grade_lab(analyte, value, _UNITS[analyte], lln=lln).grade
+    """CTCAE v5.0 decreased terms: a lower value never gives a lower grade (when both are determined). Potassium
+    above 5.5 mmol/L proposes Hyperkalemia (another term, tests/ae/test_lab_chemistry.py): compared within one term."""
+    first = grade_lab(analyte, value, _UNITS[analyte], lln=lln)
+    if first.ctcae_term == "Hyperkalemia":
+        return
+    before = first.grade
     after = grade_lab(analyte, max(0.0, value - drop), _UNITS[analyte], lln=lln).grade
     assert before is None or after is not None
     if before is not None:
@@ -536,7 +542,7 @@ def test_api_lab(api):
     response = post(api, LAB_URL, {"analyte": "anc", "value": 1000, "unit": "/mm3"})
     assert response.status_code == 200, response.content
     assert response.json() | {"rationale": ""} == {"grade": 2, "scale": "CTCAE", "version": "5.0", "rationale": "",
-                                                  "ctcae_term": "Neutrophil count decreased"}
+                                                  "ctcae_term": "Neutrophil count decreased", "verbatim_term": None}
     undetermined = post(api, LAB_URL, {"analyte": "anc", "value": 1.8, "unit": "10^9/L"})
     assert undetermined.status_code == 200 and undetermined.json()["grade"] is None
 

@@ -433,7 +433,7 @@ def test_hypokalemia_clinical_criteria_are_separate_facts(kwargs, expected):
     """CTCAE v5.0 Hypokalemia: grade 2 "Symptomatic with <LLN - 3.0 mmol/L; intervention indicated" — symptomatic
     (with a low value) or intervention indicated, each on its own; grade 3 "<3.0 - 2.5 mmol/L; hospitalization
     indicated"; grade 4 "<2.5 mmol/L; life-threatening consequences". Exactly 2.5 mmol/L is grade 3."""
-    args = {"lln": 3.5} | kwargs
+    args = {"lln": 3.5, "uln": 5.0} | kwargs
     assert grade_lab("potassium", args.pop("value"), "mmol/L", **args).grade == expected
 
 
@@ -592,3 +592,35 @@ def test_api_icans_null_domain_is_not_assessed(api):
     response = post(api, ICANS_URL, {"tool": "CAPD", "capd_score": 3, "seizure": None})
     assert response.status_code == 200, response.content
     assert response.json()["grade"] is None
+
+
+# ------------------------------------------------------------- CRS findings attributable to another cause (ASTCT)
+
+
+@pytest.mark.parametrize(("kwargs", "excluded", "expected"), [
+    # footnote: "Fever is defined as temperature >= 38 degrees C not attributable to any other cause"
+    ({"temperature_c": 39.0, "hypotension": True}, ["fever"], 0),
+    # footnote: "CRS grade is determined by the more severe event: hypotension or hypoxia not attributable to any
+    # other cause" — a vasopressor for septic shock does not make CRS grade 3
+    ({"temperature_c": 39.0, "vasopressors": ["norepinephrine"]}, ["hypotension"], 1),
+    ({"temperature_c": 39.0, "oxygen_device": "facemask", "hypotension": True}, ["hypoxia"], 2),
+    ({"temperature_c": 39.0, "oxygen_device": "facemask", "hypotension": True}, [], 3),
+])
+def test_astct_crs_sets_aside_findings_attributable_to_another_cause(kwargs, excluded, expected):
+    result = grade_crs_astct(**kwargs, other_cause_findings=excluded)
+    assert result.grade == expected
+    if excluded:
+        assert "attributable to another cause" in result.rationale
+
+
+def test_astct_crs_refuses_to_set_aside_a_finding_not_recorded():
+    with pytest.raises(GradingInputError) as exc:
+        grade_crs_astct(temperature_c=39.0, other_cause_findings=["hypoxia"])
+    assert exc.value.field == "other_cause_findings"
+
+
+def test_api_crs_reads_other_cause_findings(api):
+    response = post(api, "/api/v1/grading/crs/", {"temperature_c": 39.2, "vasopressors": ["norepinephrine"],
+                                                  "other_cause_findings": ["hypotension"]})
+    assert response.status_code == 200, response.content
+    assert response.json()["grade"] == 1

@@ -30,7 +30,10 @@ EXPECTED_UNITS = {"anc": ["10^9/L", "/mm3"], "platelets": ["10^9/L", "/mm3"], "w
                   "lymphocytes": ["10^9/L", "/mm3"], "hemoglobin": ["g/L", "g/dL", "mmol/L"], "potassium": ["mmol/L"],
                   "alt": ["U/L"], "ast": ["U/L"], "bilirubin": ["umol/L", "mg/dL"], "creatinine": ["umol/L", "mg/dL"],
                   "alp": ["U/L"], "ggt": ["U/L"], "lipase": ["U/L"], "amylase": ["U/L"], "albumin": ["g/L", "g/dL"],
-                  "fibrinogen": ["g/L", "mg/dL"]}
+                  "fibrinogen": ["g/L", "mg/dL"], "sodium": ["mmol/L"], "calcium": ["mmol/L", "mg/dL", "mEq/L"],
+                  "calcium_ionized": ["mmol/L", "mg/dL"], "magnesium": ["mmol/L", "mg/dL", "mEq/L"],
+                  "phosphate": ["mmol/L", "mg/dL"], "glucose": ["mmol/L", "mg/dL"], "uric_acid": ["umol/L", "mg/dL"],
+                  "igg": ["g/L", "mg/dL"]}
 
 
 # --- the table ---------------------------------------------------------------------------------------------
