@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "patients",
     "ae",
     "reports",
+    "pvtrack.apps.ShellConfig",
 ]
 
 MIDDLEWARE = [
