@@ -380,6 +380,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ae.tasks.notification_emails_resend_task",
         "schedule": PVTRACK_OUTBOX["SWEEP_EVERY_S"],
     },
+    "sae-clock-reminders": {  # SAE reporting clocks (docs/sae-cases.md): before and at each deadline, once each
+        "task": "ae.tasks.sae_reminders_task",
+        "schedule": 300,
+    },
     "worker-heartbeat": {
         "task": "reports.tasks.worker_heartbeat_task",
         "schedule": PVTRACK_HEARTBEAT["EVERY_S"],
