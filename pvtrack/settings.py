@@ -304,14 +304,22 @@ REST_KNOX = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "pvtrack API",
     "DESCRIPTION": "Adverse events of blinatumomab per patient and treatment cycle; benchmark runs.",
-    "VERSION": "1.2.0",
+    "VERSION": "1.3.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # The schema maps every operation: served to logged-in users (session or token) only.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "ENUM_NAME_OVERRIDES": {"ProblemCodeEnum": "core.errors.CODE_CHOICES",
                             "RecordedEnum": "patients.treatment.Recorded",
                             "HospitalStayKindEnum": "patients.treatment.HospitalStay.Kind",
-                            "NextTherapyKindEnum": "patients.treatment.NextTherapy.Kind"},
+                            "NextTherapyKindEnum": "patients.treatment.NextTherapy.Kind",
+                            # the adverse event's names, kept when SAE cases brought other sets of the same fields
+                            "ActionTakenEnum": "ae.models.events.AdverseEvent.Action",
+                            "OutcomeEnum": "ae.models.events.AdverseEvent.Outcome",
+                            "RelatednessEnum": "ae.models.events.AdverseEvent.Relatedness",  # = SAE causality
+                            "SAEExpectednessEnum": "ae.models.sae.SAECase.Expectedness",
+                            "SAEOutcomeEnum": "ae.models.sae.SAECase.Outcome",
+                            "SAEActionTakenEnum": "ae.models.sae.SAECase.Action",
+                            "SAEChallengeEnum": "ae.models.sae.YES_NO_UNKNOWN"},
     # Separate request and response components: read-only fields (id, created_at, ...) are not asked for on
     # create, and response components require every member the server always returns (core/openapi.py).
     "COMPONENT_SPLIT_REQUEST": True,
