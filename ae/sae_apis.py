@@ -56,7 +56,7 @@ class SAECaseSerializer(serializers.ModelSerializer):
         model = SAECase
         fields = ["id", "reference", "site", "patient", "status", "awareness_at", "awareness_reason",
                   "follow_up_awareness_at", "reporter", "reporter_role", "adverse_events", "causality_investigator",
-                  "causality_sponsor", "expectedness_proposed", "expectedness", "rsi", "is_susar", "outcome",
+                  "causality_sponsor", "expectedness_proposed", "expectedness", "rsi", "is_susar",
                   "action_taken", "dechallenge", "rechallenge", "narrative", "narrative_edited", "reporter_comments",
                   "revision", "clocks", "versions", "expected_revision"]
         read_only_fields = [f for f in fields if f not in (*sae.DRAFT_FIELDS, "expected_revision")]

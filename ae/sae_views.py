@@ -27,7 +27,7 @@ PAGE = 100
 class CaseDraftForm(forms.ModelForm):
     class Meta:
         model = SAECase
-        fields = ["outcome", "action_taken", "dechallenge", "rechallenge", "narrative", "reporter_comments"]
+        fields = ["action_taken", "dechallenge", "rechallenge", "narrative", "reporter_comments"]
         widgets = {"narrative": forms.Textarea(attrs={"rows": 12})}
 
 

@@ -317,7 +317,6 @@ SPECTACULAR_SETTINGS = {
                             "OutcomeEnum": "ae.models.events.AdverseEvent.Outcome",
                             "RelatednessEnum": "ae.models.events.AdverseEvent.Relatedness",  # = SAE causality
                             "SAEExpectednessEnum": "ae.models.sae.SAECase.Expectedness",
-                            "SAEOutcomeEnum": "ae.models.sae.SAECase.Outcome",
                             "SAEActionTakenEnum": "ae.models.sae.SAECase.Action",
                             "SAEChallengeEnum": "ae.models.sae.YES_NO_UNKNOWN"},
     # Separate request and response components: read-only fields (id, created_at, ...) are not asked for on

@@ -26,7 +26,6 @@ from core.audit import tracked
 from core.text import MAX_REASON_CHARS, max_chars_constraint
 from patients.models import Patient, Site
 
-OUTCOMES = ["recovered", "recovering", "not_recovered", "recovered_with_sequelae", "fatal", "unknown"]
 CAUSALITIES = ["", "not_related", "unlikely", "possible", "probable", "definite"]
 YES_NO_UNKNOWN = [("yes", "Yes"), ("no", "No"), ("unknown", "Unknown"), ("not_applicable", "Not applicable")]
 
@@ -115,7 +114,8 @@ TRANSITIONS = {("draft", "submitted"), ("submitted", "follow_up"), ("follow_up",
 @tracked
 class SAECase(models.Model):
     """A serious adverse event case: one clinical episode of a patient (one or more AEs), reported to the sponsor
-    (and, as a SUSAR, to the authority) in signed, frozen versions."""
+    (and, as a SUSAR, to the authority) in signed, frozen versions. The outcome is each event's (E2B(R3) E.i.7 is
+    per reaction): the ward records a resolution on the adverse event, and the next version shows it."""
 
     Status = CaseStatus
 
@@ -130,14 +130,6 @@ class SAECase(models.Model):
         POSSIBLE = "possible", "Possibly related"
         PROBABLE = "probable", "Probably related"
         DEFINITE = "definite", "Definitely related"
-
-    class Outcome(models.TextChoices):  # E.i.7
-        RECOVERED = "recovered", "Recovered/resolved"
-        RECOVERING = "recovering", "Recovering/resolving"
-        NOT_RECOVERED = "not_recovered", "Not recovered/not resolved"
-        SEQUELAE = "recovered_with_sequelae", "Recovered with sequelae"
-        FATAL = "fatal", "Fatal"
-        UNKNOWN = "unknown", "Unknown"
 
     class Action(models.TextChoices):  # G.k.8 (an interruption shows as dose periods and the dechallenge)
         WITHDRAWN = "withdrawn", "Drug withdrawn"
@@ -172,7 +164,6 @@ class SAECase(models.Model):
     expectedness_decided_at = models.DateTimeField(null=True, blank=True)
     rsi = models.ForeignKey(ReferenceSafetyInformation, on_delete=models.PROTECT, null=True, blank=True,
                             related_name="cases", verbose_name="RSI version judged against")
-    outcome = models.CharField(max_length=24, choices=Outcome.choices, default=Outcome.UNKNOWN)
     action_taken = models.CharField(max_length=16, choices=Action.choices, default=Action.UNKNOWN)
     dechallenge = models.CharField(max_length=16, choices=YES_NO_UNKNOWN, default="unknown",
                                    help_text="Did the reaction abate when the infusion was interrupted or stopped?")
@@ -201,7 +192,6 @@ class SAECase(models.Model):
                 | ~Q(expectedness="") & Q(expectedness_decided_by__isnull=False, expectedness_decided_at__isnull=False),
                 name="saecase_expectedness_decision_signed",
                 violation_error_message="A decided expectedness has who decided it and when."),
-            models.CheckConstraint(condition=Q(outcome__in=OUTCOMES), name="saecase_outcome_known"),
             models.CheckConstraint(condition=Q(action_taken__in=["withdrawn", "dose_reduced", "dose_increased",
                                                                  "not_changed", "unknown", "not_applicable"]),
                                    name="saecase_action_known"),

@@ -2,7 +2,7 @@
 frozen versions, follow-up and closing (docs/sae-cases.md).
 
 Every write is one transaction; nothing is half-saved. Roles (``patients.access``): ward staff and administrators
-open cases and draft them (events, outcome, dechallenge/rechallenge, narrative); the site's safety officer (or an
+open cases and draft them (events, action taken, dechallenge/rechallenge, narrative); the site's safety officer (or an
 administrator) decides causality and expectedness, changes the awareness time with its reason, signs submissions
 (electronic signature as flags: password, plus the authenticator code where the role needs it) and closes.
 """
@@ -35,7 +35,7 @@ from patients.access import ALL_ROLES, RECORDERS, REVIEWERS, require_role, role_
 from patients.models import Patient
 from patients.signing import verify_signer
 
-#: Who may draft a case (open it, group events, edit outcome and narrative).
+#: Who may draft a case (open it, group events, edit dechallenge/rechallenge and the narrative).
 DRAFTERS = (*RECORDERS, *[r for r in REVIEWERS if r not in RECORDERS])
 #: Who signs submissions and decides causality and expectedness: the site's safety officer (pvtrack has no
 #: investigator role; ICH E6(R2) 4.11 puts the report on the investigator, whose delegate on the ward is the
@@ -44,7 +44,7 @@ SIGNERS = REVIEWERS
 SUBMISSION_MEANING = ("Submitted: I have reviewed this serious adverse event case and its narrative, and I submit "
                       "this version as the site's report.")
 CLOSE_MEANING = "Closed: no further information is expected on this case."
-DRAFT_FIELDS = ("outcome", "action_taken", "dechallenge", "rechallenge", "narrative", "reporter_comments")
+DRAFT_FIELDS = ("action_taken", "dechallenge", "rechallenge", "narrative", "reporter_comments")
 
 
 class StaleCaseError(ConflictError):
@@ -130,8 +130,6 @@ def case_open_for_event(*, event: AdverseEvent, acting_user: User,
     if not event.serious or SAECaseLink.objects.filter(adverse_event=event).exists():
         return None
     case = _new_case(patient=event.patient, acting_user=acting_user, awareness_at=awareness_at or timezone.now())
-    if event.is_death:
-        case.outcome = SAECase.Outcome.FATAL
     case.save()
     _link(case, [event], primary=event)
     expectedness_propose(case)
@@ -189,7 +187,7 @@ def case_events_add(*, case: SAECase, events: list[AdverseEvent], acting_user: U
 
 @transaction.atomic
 def case_update(*, case: SAECase, acting_user: User, expected_revision: int | None = None, **data: Any) -> SAECase:
-    """Draft fields: outcome, action taken, dechallenge, rechallenge, narrative, reporter's comments.
+    """Draft fields: action taken, dechallenge, rechallenge, narrative, reporter's comments.
 
     Raises ValueError for another field, CaseStateError unless the case is a draft or in follow-up, StaleCaseError
     when it changed since ``expected_revision``, ValidationError for a value the model refuses.

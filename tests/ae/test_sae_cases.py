@@ -191,11 +191,11 @@ def test_a_follow_up_lists_what_changed_and_a_closed_case_takes_no_follow_up(dos
     submit_ready(case, officer, nurse)
     sae.case_submit(case=case, acting_user=officer, password=PASSWORD)
     with pytest.raises(sae.CaseStateError):
-        sae.case_update(case=case, acting_user=nurse, outcome="recovered")
+        sae.case_update(case=case, acting_user=nurse, dechallenge="yes")
     sae.case_follow_up_open(case=case, acting_user=nurse, reason="CRS resolved on day 6")
     adverse_event_update(event=event, acting_user=nurse, reason="Resolved", expected_version=event.version,
                          outcome="RECOVERED/RESOLVED", resolution_date=dosed.start_date + datetime.timedelta(days=5))
-    sae.case_update(case=case, acting_user=nurse, outcome="recovered")
+    sae.case_update(case=case, acting_user=nurse, dechallenge="yes")
     version = sae.case_submit(case=case, acting_user=officer, password=PASSWORD)
     assert version.number == 2 and version.report_type == "follow_up"
     assert f"reactions[Cytokine release syndrome (AE {event.pk})].outcome: recovering → recovered" in version.changes
@@ -221,7 +221,7 @@ def test_the_database_allows_only_the_status_machine(dosed, nurse):
 def test_another_sites_user_cannot_draft(dosed, nurse, outsider, patient):
     event = crs4(dosed, nurse)
     with pytest.raises(PermissionDenied):
-        sae.case_update(case=event.case_link.case, acting_user=outsider, outcome="recovered")
+        sae.case_update(case=event.case_link.case, acting_user=outsider, dechallenge="yes")
     other_officer = make_user("other-officer")
     with pytest.raises(PermissionDenied):
         sae.case_assess(case=event.case_link.case, acting_user=other_officer, causality_investigator="possible")

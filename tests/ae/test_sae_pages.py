@@ -85,7 +85,7 @@ def test_the_api_lists_cases_with_clocks_and_refuses_a_submission_without_a_sign
     assert listing["results"][0]["clocks"][0]["name"] == "sponsor"
     response = client.post(f"/api/v1/sae-cases/{case.pk}/submit/", {"password": ""}, content_type="application/json")
     assert response.status_code == 400 and "password" in api_errors(response)
-    response = client.patch(f"/api/v1/sae-cases/{case.pk}/", {"outcome": "recovered", "expected_revision": 0},
+    response = client.patch(f"/api/v1/sae-cases/{case.pk}/", {"dechallenge": "yes", "expected_revision": 0},
                             content_type="application/json")
     assert response.status_code == 409
     response = client.post(f"/api/v1/sae-cases/{case.pk}/follow-up/", {"reason": "new labs"},
@@ -119,3 +119,13 @@ def test_patient_and_event_pages_link_to_the_case(client, case, nurse):
     event = case.adverse_events.get()
     assert f'href="/cases/{case.pk}/"'.encode() in client.get(f"/patients/{case.patient_id}/").content
     assert f'href="/cases/{case.pk}/"'.encode() in client.get(f"/events/{event.pk}/history/").content
+
+
+def test_the_event_edit_form_keeps_the_dates_a_date_input_can_read(client, cycle, nurse):
+    """Found by the SAE browser flow: under en-GB the date inputs were rendered "06/01/2026", which a browser's
+    <input type=date> drops, so saving an edit (e.g. the resolution of a follow-up) lost the onset date."""
+    event = make_event(cycle, user=nurse, resolution_date=cycle.start_date + datetime.timedelta(days=3))
+    client.force_login(nurse)
+    content = client.get(f"/events/{event.pk}/edit/").content.decode()
+    assert f'value="{event.onset_date.isoformat()}"' in content
+    assert f'value="{event.resolution_date.isoformat()}"' in content
