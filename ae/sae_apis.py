@@ -1,7 +1,8 @@
 """API of SAE cases (``/api/v1/sae-cases/``) and of the reference safety information (``/api/v1/rsi/``).
 
-Cases: list (filters ``status``, ``site``; each with its clocks), retrieve, ``PATCH`` draft fields, and the steps
-``assess``, ``submit`` (signed), ``follow-up``, ``close`` (signed) as POST actions; every write goes through
+Cases: list (filters ``status``, ``site``; each with its clocks), retrieve, ``POST`` to open one by hand,
+``PATCH`` draft fields, and the steps ``add-events``, ``assess``, ``submit`` (signed), ``follow-up``, ``close``
+(signed) as POST actions; every write goes through
 ``ae.services.sae`` (errors: docs/api-errors.md). RSI: every authenticated user reads (reference data, like the
 CTCAE catalogue); a safety officer or administrator of any site adds a version with its entries.
 """
@@ -12,7 +13,7 @@ from typing import Any, cast
 
 import django_filters
 from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, viewsets
@@ -21,7 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ae.models import CaseVersion, ReferenceSafetyInformation, RSIEntry, SAECase
-from ae.selectors import clocks_for, sae_cases_for
+from ae.selectors import adverse_events_for, clocks_for, sae_cases_for
 from ae.services import sae
 from patients.access import REVIEWERS, sites_for
 
@@ -89,13 +90,29 @@ class ReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(allow_blank=True)
 
 
+class CaseEventsSerializer(serializers.Serializer):
+    adverse_events = serializers.ListField(child=serializers.IntegerField(), min_length=1, max_length=50,
+                                           help_text="Ids of adverse events of one patient (the episode).")
+    awareness_at = serializers.DateTimeField(required=False, help_text="Only when opening a case; default now.")
+
+
+def _events(user: User, ids: list[int]) -> list:
+    """The user's adverse events with these ids; ValidationError naming "adverse_events" for one not found."""
+    events = list(adverse_events_for(user).filter(pk__in=ids).select_related("patient__site", "term"))
+    if len(events) != len(set(ids)):
+        raise ValidationError({"adverse_events": "Unknown adverse event (or not on a site you hold a role on)."})
+    if len({e.patient_id for e in events}) != 1:
+        raise ValidationError({"adverse_events": "A case groups the events of one patient."})
+    return events
+
+
 class SAECaseFilter(django_filters.FilterSet):
     class Meta:
         model = SAECase
         fields = ["status", "site", "patient"]
 
 
-class SAECaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin,
+class SAECaseViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin,
                      viewsets.GenericViewSet):
     """SAE cases of the user's sites (see module docstring)."""
 
@@ -105,6 +122,25 @@ class SAECaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Up
 
     def get_queryset(self):
         return sae_cases_for(self.request.user).order_by("-awareness_at", "-id")
+
+    @extend_schema(request=CaseEventsSerializer, responses={201: SAECaseSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Open a case by hand for serious events (e.g. recorded before cases existed)."""
+        body = CaseEventsSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        events = _events(_user(request), body.validated_data["adverse_events"])
+        case = sae.case_create(patient=events[0].patient, events=events, acting_user=_user(request),
+                               awareness_at=body.validated_data.get("awareness_at"))
+        return self._fresh(case, status=201)
+
+    @extend_schema(request=CaseEventsSerializer, responses=SAECaseSerializer)
+    @action(detail=True, methods=["post"], url_path="add-events")
+    def add_events(self, request: Request, pk: str | None = None) -> Response:
+        """Group more events of the episode into the case (draft or follow-up)."""
+        body = CaseEventsSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        return self._fresh(sae.case_events_add(case=self.get_object(), acting_user=_user(request),
+                                               events=_events(_user(request), body.validated_data["adverse_events"])))
 
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)

@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
 from ae.models import SAECase
-from ae.selectors import clocks_for, sae_case_rows, sae_cases_for
+from ae.selectors import adverse_events_for, clocks_for, sae_case_rows, sae_cases_for
 from ae.services import sae
 from core.errors import DomainError
 from core.types import AuthenticatedRequest
@@ -86,6 +86,13 @@ def _act(request: AuthenticatedRequest, case: SAECase, action: str) -> tuple[str
         sae.case_update(case=case, acting_user=request.user, expected_revision=int(post.get("revision", 0)),
                         **{f: draft.cleaned_data[f] for f in CaseDraftForm.Meta.fields})
         return "Case saved.", None
+    if action == "add_events":
+        ids = [int(i) for i in post.getlist("adverse_events") if i.isdigit()]
+        events = list(adverse_events_for(request.user).filter(pk__in=ids, patient=case.patient))
+        if not events:
+            raise ValidationError("Choose the events of this episode to add.")
+        sae.case_events_add(case=case, events=events, acting_user=request.user)
+        return f"{len(events)} event(s) added to the case.", None
     if action == "draft_narrative":
         sae.case_update(case=case, acting_user=request.user, narrative=sae.narrative_draft_text(case))
         return "Narrative drafted from the record: review and edit it.", None
@@ -146,6 +153,8 @@ def sae_case(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return render(request, "ae/sae_case.html", {
         "case": case, "site": case.site, "patient": case.patient, "clocks": clocks_for(case), "now": now,
         "links": list(case.case_links.all()), "versions": list(case.versions.all()), "editable": editable,
+        "addable": adverse_events_for(request.user).filter(patient=case.patient, case_link__isnull=True)
+        .select_related("term").order_by("onset_date", "id") if editable else [],
         "can_draft": access.role_on(request.user, case.site) in sae.DRAFTERS,
         "can_sign": access.role_on(request.user, case.site) in sae.SIGNERS,
         "draft_form": bad_form if isinstance(bad_form, CaseDraftForm) else CaseDraftForm(instance=case),
@@ -153,3 +162,18 @@ def sae_case(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         "awareness_form": bad_form if isinstance(bad_form, AwarenessForm) else AwarenessForm(
             initial={"awareness_at": timezone.localtime(case.awareness_at)}),
         "error": error}, status=status)
+
+
+@login_required
+def sae_case_open(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """POST: open a case by hand for a serious event that has none (e.g. recorded before cases existed)."""
+    event = get_object_or_404(adverse_events_for(request.user).select_related("patient__site", "term"), pk=pk)
+    if request.method != "POST":
+        return redirect("event-history", pk=event.pk)
+    try:
+        case = sae.case_create(patient=event.patient, events=[event], acting_user=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("event-history", pk=event.pk)
+    messages.success(request, f"Case {case.reference} opened.")
+    return redirect("sae-case", pk=case.pk)

@@ -419,6 +419,11 @@ def test_sae_case_lists_and_writes_are_isolated(sae_case, personas):
         assert personas["outsider"].post(f"/cases/{sae_case.pk}/", post).status_code == 404
     assert personas["outsider"].post(f"/api/v1/sae-cases/{sae_case.pk}/follow-up/", {"reason": "new labs"},
                                      content_type="application/json").status_code == 404
+    legacy = make_event(sae_case.patient.cycles.first(), "Sepsis", grade=3, onset_day=4, serious=True,
+                        sae_hospitalization=True)
+    assert personas["outsider"].post(f"/events/{legacy.pk}/case/").status_code == 404
+    assert personas["outsider"].post("/api/v1/sae-cases/", {"adverse_events": [legacy.pk]},
+                                     content_type="application/json").status_code == 400
     assert list(SAECase_values()) == before
 
 

@@ -137,6 +137,37 @@ def case_open_for_event(*, event: AdverseEvent, acting_user: User,
     return case
 
 
+def cases_open_for_new_events(*, events: list[AdverseEvent], acting_user: User) -> list[SAECase]:
+    """:func:`case_open_for_event` for many NEW events of one import: one draft case per serious event, written with
+    a fixed number of queries per site (not per event), in the caller's transaction. ``events`` are saved, with
+    patient (and site) and term loaded. Returns the cases."""
+    import zoneinfo
+
+    serious = [e for e in events if e.serious]
+    now = timezone.now()
+    cases: list[SAECase] = []
+    links: list[tuple[SAECase, AdverseEvent]] = []
+    for site in {e.patient.site_id: e.patient.site for e in serious}.values():
+        type(site).objects.select_for_update().filter(pk=site.pk).first()
+        number = SAECase.objects.filter(site=site).aggregate(n=Max("number"))["n"] or 0
+        rsi = rsi_in_force(now.astimezone(zoneinfo.ZoneInfo(site.time_zone)).date())
+        entries = None if rsi is None else [
+            rules.Listed(ctcae_term=e.ctcae_term.term if e.ctcae_term is not None else "", meddra_code=e.meddra_code,
+                         max_grade=e.max_grade) for e in RSIEntry.objects.filter(rsi=rsi).select_related("ctcae_term")]
+        role = role_on(acting_user, site) or ""
+        for event in (e for e in serious if e.patient.site_id == site.pk):
+            number += 1
+            case = SAECase(site=site, patient=event.patient, number=number,
+                           reference=_reference(site.slug, now.year, number), awareness_at=now, reporter=acting_user,
+                           reporter_role=role, rsi=rsi, expectedness_proposed=rules.propose(
+                               [rules.Observed(event.term.term, str(event.term.meddra_code), event.grade)], entries))
+            cases.append(case)
+            links.append((case, event))
+    SAECase.objects.bulk_create(cases)
+    SAECaseLink.objects.bulk_create([SAECaseLink(case=c, adverse_event=e, primary=True) for c, e in links])
+    return cases
+
+
 @transaction.atomic
 def case_create(*, patient: Patient, events: list[AdverseEvent], acting_user: User,
                 awareness_at: datetime.datetime | None = None) -> SAECase:

@@ -129,3 +129,31 @@ def test_the_event_edit_form_keeps_the_dates_a_date_input_can_read(client, cycle
     content = client.get(f"/events/{event.pk}/edit/").content.decode()
     assert f'value="{event.onset_date.isoformat()}"' in content
     assert f'value="{event.resolution_date.isoformat()}"' in content
+
+
+def test_a_serious_event_recorded_before_cases_existed_gets_a_case_by_hand(client, cycle, nurse):
+    legacy = make_event(cycle, grade=3, user=nurse, serious=True, sae_hospitalization=True)  # saved directly: no case
+    client.force_login(nurse)
+    assert b"Open an SAE case" in client.get(f"/events/{legacy.pk}/history/").content
+    response = client.post(f"/events/{legacy.pk}/case/")
+    case = SAECase.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/cases/{case.pk}/"
+    assert list(case.adverse_events.all()) == [legacy]
+    client.post(f"/events/{legacy.pk}/case/")  # a second click opens no second case
+    assert SAECase.objects.count() == 1
+
+
+def test_the_api_opens_a_case_and_groups_the_episode(client, cycle, nurse):
+    crs = make_event(cycle, grade=3, user=nurse, serious=True, sae_hospitalization=True)
+    hypotension = make_event(cycle, "Hypotension", grade=3, user=nurse)
+    client.force_login(nurse)
+    response = client.post("/api/v1/sae-cases/", {"adverse_events": [hypotension.pk]}, content_type="application/json")
+    assert response.status_code == 400 and "events" in api_errors(response)  # no serious event: no case
+    response = client.post("/api/v1/sae-cases/", {"adverse_events": [crs.pk]}, content_type="application/json")
+    assert response.status_code == 201
+    case_id = response.json()["id"]
+    response = client.post(f"/api/v1/sae-cases/{case_id}/add-events/", {"adverse_events": [hypotension.pk]},
+                           content_type="application/json")
+    assert response.status_code == 200 and sorted(response.json()["adverse_events"]) == sorted([crs.pk, hypotension.pk])
+    response = client.post("/api/v1/sae-cases/", {"adverse_events": [crs.pk]}, content_type="application/json")
+    assert response.status_code == 400 and "already in case" in response.json()["detail"]
