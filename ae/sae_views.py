@@ -177,3 +177,13 @@ def sae_case_open(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         return redirect("event-history", pk=event.pk)
     messages.success(request, f"Case {case.reference} opened.")
     return redirect("sae-case", pk=case.pk)
+
+
+@login_required
+def rsi_list(request: AuthenticatedRequest) -> HttpResponse:
+    """The reference safety information versions with their entries (reference data, like the CTCAE catalogue;
+    versions are added through ``POST /api/v1/rsi/`` by a safety officer or administrator)."""
+    from ae.models import ReferenceSafetyInformation
+
+    versions = ReferenceSafetyInformation.objects.prefetch_related("entries__ctcae_term")
+    return render(request, "ae/rsi_list.html", {"versions": versions[:20]})

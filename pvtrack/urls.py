@@ -61,6 +61,7 @@ urlpatterns = [
     path("sites/<slug:site>/cases/", sae_views.sae_case_list, name="sae-case-list"),
     path("cases/<int:pk>/", sae_views.sae_case, name="sae-case"),
     path("events/<int:pk>/case/", sae_views.sae_case_open, name="sae-case-open"),
+    path("rsi/", sae_views.rsi_list, name="rsi-list"),
     path("cases/<int:pk>/versions/<int:number>/<str:name>", icsr_views.icsr_download, name="icsr-download"),
     path("api/v1/sae-cases/<int:pk>/versions/<int:number>/<str:name>", icsr_views.IcsrDownloadApi.as_view(),
          name="api-icsr-download"),

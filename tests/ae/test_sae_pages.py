@@ -34,6 +34,14 @@ def test_the_default_rsi_cites_its_source_and_checks_each_entry(db):
     assert rsi_fixture_load() == 0  # a loaded version is never rewritten
 
 
+def test_the_rsi_page_shows_each_entry_with_its_wording(client, nurse, django_assert_max_num_queries):
+    rsi_fixture_load()
+    client.force_login(nurse)
+    with django_assert_max_num_queries(10):  # session, user, two-factor, the page's 3: not one per entry
+        content = client.get("/rsi/").content.decode()
+    assert "pyrexia (62%)" in content and "Fever" in content and "US Prescribing Information" in content
+
+
 def test_the_case_page_shows_the_24_hour_clock_and_the_nurse_cannot_sign(client, case, nurse):
     client.force_login(nurse)
     response = client.get(f"/cases/{case.pk}/")
@@ -157,3 +165,19 @@ def test_the_api_opens_a_case_and_groups_the_episode(client, cycle, nurse):
     assert response.status_code == 200 and sorted(response.json()["adverse_events"]) == sorted([crs.pk, hypotension.pk])
     response = client.post("/api/v1/sae-cases/", {"adverse_events": [crs.pk]}, content_type="application/json")
     assert response.status_code == 400 and "already in case" in response.json()["detail"]
+
+
+def test_the_safety_office_adds_an_rsi_version_and_ward_staff_cannot(client, nurse, officer):
+    version = {"product": "blinatumomab", "document": "BLINCYTO EU SmPC section 4.8", "version": "test only",
+               "document_date": "2025-06-01", "in_force_from": "2025-07-01",
+               "entries": [{"ctcae_term": None, "meddra_code": "10052015", "wording": "Cytokine release syndrome",
+                            "frequency": "common", "max_grade": None, "verified": False}]}
+    client.force_login(nurse)
+    assert client.post("/api/v1/rsi/", version, content_type="application/json").status_code == 403
+    client.force_login(officer)
+    response = client.post("/api/v1/rsi/", version, content_type="application/json")
+    assert response.status_code == 201 and response.json()["entries"][0]["meddra_code"] == "10052015"
+    bad = version | {"in_force_from": "2025-08-01", "entries": [{"wording": "no code nor term"}]}
+    response = client.post("/api/v1/rsi/", bad, content_type="application/json")
+    assert response.status_code == 400
+    assert ReferenceSafetyInformation.objects.count() == 1  # nothing half-saved
