@@ -80,8 +80,8 @@ class AdverseEventForm(forms.ModelForm):
                   "relatedness", "action_taken", "outcome", "serious", *AdverseEvent.SAE_FIELDS,
                   "grading_scale", "verbatim_term", "grade_discrepancy_reason"]
         widgets = {
-            "onset_date": forms.DateInput(attrs={"type": "date"}),
-            "resolution_date": forms.DateInput(attrs={"type": "date"}),
+            "onset_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "resolution_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
             "follow_up_reason": forms.Textarea(attrs={"rows": 2, "maxlength": MAX_REASON_CHARS}),
         }
 

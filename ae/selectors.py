@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterable
+from typing import Any
 
 from django.db.models import (
     BooleanField,
@@ -30,9 +31,12 @@ from ae.models import (
     ICANSAssessment,
     LabResult,
     ReferenceRange,
+    SAECase,
+    SAECaseLink,
     SafetyNotification,
 )
 from ae.models.events import treatment_emergent_q
+from ae.sae.clocks import Clock, Submission, case_clocks
 from core.types import AnyUser
 from patients.access import ALL_ROLES, REVIEWERS, sites_for
 from patients.models import Membership, Patient, Site, TreatmentCycle
@@ -49,7 +53,7 @@ def patient_records_for(user: AnyUser) -> QuerySet[Patient]:
     results (by collection time, each with the adverse event it feeds), and the lab results collected before any
     cycle (``labs_before_cycles``) prefetched: what the patient's page shows (6 queries for one patient, however
     many cycles, events and values)."""
-    events = AdverseEvent.objects.select_related("term").order_by("onset_date", "id")
+    events = AdverseEvent.objects.select_related("term", "case_link").order_by("onset_date", "id")
     labs = LabResult.objects.select_related("adverse_event__term").order_by("collected_at", "id")
     cycles = TreatmentCycle.objects.order_by("number").prefetch_related(
         Prefetch("adverse_events", queryset=events), Prefetch("lab_results", queryset=labs))
@@ -190,3 +194,38 @@ def reference_ranges_in_force(*, site: Site, sex: str, age_months: int, on: date
 def reference_ranges_for(user: AnyUser) -> QuerySet[ReferenceRange]:
     """Reference ranges of the sites on which ``user`` holds any role."""
     return ReferenceRange.objects.filter(site__in=sites_for(user, ALL_ROLES))
+
+
+def sae_cases_for(user: AnyUser, roles: Iterable[str] = ALL_ROLES) -> QuerySet[SAECase]:
+    """SAE cases of the sites on which ``user`` holds one of ``roles``, with what their clocks read (site, patient,
+    versions, linked events with their terms): a fixed number of queries for a page of cases."""
+    return (SAECase.objects.filter(site__in=sites_for(user, roles)).select_related("site", "patient", "reporter")
+            .prefetch_related("versions", Prefetch("case_links", queryset=SAECaseLink.objects.select_related(
+                "adverse_event__term", "adverse_event__cycle"))))
+
+
+def clocks_for(case: SAECase) -> list[Clock]:
+    """The case's clocks (see :func:`ae.sae.clocks.case_clocks`); reads its versions and events (prefetch
+    ``versions`` and ``case_links__adverse_event`` for lists)."""
+    events = [link.adverse_event for link in case.case_links.all()]
+    return case_clocks(
+        awareness_at=case.awareness_at, time_zone=case.site.time_zone, sponsor_hours=case.site.sae_sponsor_hours,
+        susar=case.is_susar, fatal_or_life_threatening=any(e.sae_death or e.sae_life_threatening for e in events),
+        submissions=[Submission(v.signed_at, v.susar) for v in case.versions.all()],
+        follow_up_awareness_at=case.follow_up_awareness_at if case.status == SAECase.Status.FOLLOW_UP else None)
+
+
+def sae_case_rows(cases: Iterable[SAECase], now: datetime.datetime) -> list[dict[str, Any]]:
+    """Each case with its next open clock (``next``) and its overdue clocks (``overdue``), for lists and reports."""
+    rows = []
+    for case in cases:
+        running = [c for c in clocks_for(case) if c.met_at is None]
+        rows.append({"case": case, "next": running[0] if running else None,
+                     "overdue": [c for c in running if c.overdue(now)]})
+    return rows
+
+
+def overdue_sae_cases(user: AnyUser, site: Site, now: datetime.datetime) -> list[dict[str, Any]]:
+    """The site's open cases with an overdue clock (the safety officer's report: overdue until submitted)."""
+    cases = sae_cases_for(user).filter(site=site).exclude(status=SAECase.Status.CLOSED)
+    return [row for row in sae_case_rows(cases, now) if row["overdue"]]

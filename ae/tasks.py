@@ -19,3 +19,11 @@ def notification_emails_resend_task() -> int:
     from ae.services.notifications import notification_emails_resend
 
     return notification_emails_resend()
+
+
+@shared_task(acks_late=True)
+def sae_reminders_task() -> int:
+    """Beat: e-mail SAE clock reminders due by now (each case, clock and stage once); returns how many were sent."""
+    from ae.services.sae_reminders import sae_reminders_send
+
+    return sae_reminders_send()

@@ -124,7 +124,8 @@ def event_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 
 @login_required
 def event_history(request: AuthenticatedRequest, pk: int) -> HttpResponse:
-    event = get_object_or_404(selectors.adverse_events_for(request.user).select_related("patient__site", "term"), pk=pk)
+    event = get_object_or_404(selectors.adverse_events_for(request.user).select_related("patient__site", "term",
+                                                                                         "case_link"), pk=pk)
     revisions = event.revisions.select_related("changed_by")
     return render(request, "ae/event_history.html", {
         "event": event, "revisions": revisions, "patient": event.patient, "site": event.patient.site,

@@ -124,7 +124,7 @@ class PatientViewSet(ReasonedWriteViewSet):
 class DosingStepReadSerializer(serializers.ModelSerializer):
     class Meta:
         model = DosingStep
-        fields = ["id", "from_day", "started_at", "dose", "unit"]
+        fields = ["id", "from_day", "started_at", "dose", "unit", "batch_number"]
 
 
 class InterruptionReadSerializer(serializers.ModelSerializer):
@@ -197,7 +197,7 @@ class _CycleRecordSerializer(serializers.ModelSerializer):
 class DosingStepSerializer(_CycleRecordSerializer):
     class Meta:
         model = DosingStep
-        fields = ["id", "cycle", "from_day", "started_at", "dose", "unit", "reason"]
+        fields = ["id", "cycle", "from_day", "started_at", "dose", "unit", "batch_number", "reason"]
         validators: list[object] = []
 
 

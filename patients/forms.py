@@ -89,7 +89,7 @@ class DosingStepForm(forms.ModelForm):
 
     class Meta:
         model = DosingStep
-        fields = ["from_day", "started_at", "dose", "unit"]
+        fields = ["from_day", "started_at", "dose", "unit", "batch_number"]
         widgets = {"started_at": _DATETIME}
 
 

@@ -49,12 +49,36 @@ class Site(models.Model):
     #: For a demo ward rebuilt from a published cohort: that cohort's slug. The cohort is then left
     #: out of the ward's own benchmark (it cannot be its own reference).
     demo_of_cohort = models.SlugField(blank=True)
+    #: IANA time zone of the ward (e.g. "Europe/Warsaw"): SAE awareness times and reporting clocks are computed
+    #: and shown in it (docs/sae-cases.md, "Clocks").
+    time_zone = models.CharField("time zone", max_length=64, default="Europe/Warsaw",
+                                 help_text="IANA name, e.g. Europe/Warsaw.")
+    #: Hours from awareness of a serious adverse event to the report to the sponsor (ICH E6(R2) 4.11.1
+    #: "immediately"; protocols commonly say 24 h). A protocol may set a shorter window.
+    sae_sponsor_hours = models.PositiveSmallIntegerField("SAE report to the sponsor within (hours)", default=24,
+                                                         validators=[MinValueValidator(1), MaxValueValidator(72)])
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(sae_sponsor_hours__gte=1, sae_sponsor_hours__lte=72),
+                                   name="site_sae_sponsor_hours_1_72",
+                                   violation_error_message="The sponsor window is 1 to 72 hours."),
+            models.CheckConstraint(condition=~Q(time_zone=""), name="site_time_zone_set",
+                                   violation_error_message="Give the site's time zone."),
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        """Refuse a time zone that is not an IANA name known to this system (zoneinfo)."""
+        import zoneinfo
+
+        try:
+            zoneinfo.ZoneInfo(self.time_zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValidationError({"time_zone": f"{self.time_zone!r} is not a known IANA time zone."}) from exc
 
 
 @tracked

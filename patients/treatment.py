@@ -71,6 +71,9 @@ class DosingStep(models.Model):
                                validators=[MinValueValidator(Decimal("0.01")),
                                            MaxValueValidator(MAX_BLINATUMOMAB_DOSE)])
     unit = models.CharField(max_length=10, choices=DoseUnit.choices)
+    #: Batch (lot) number of the bags given at this dose level, where known (ICH E2B(R3) G.k.4.r.7); "" unknown.
+    batch_number = models.CharField("batch (lot) number", max_length=35, blank=True,
+                                    help_text="Printed on the vial and the bag label; leave empty if unknown.")
 
     class Meta:
         ordering = ["cycle", "from_day"]
@@ -85,6 +88,9 @@ class DosingStep(models.Model):
                 violation_error_message="The step starts on a cycle day between 1 and 120."),
             models.CheckConstraint(condition=Q(unit__in=[u.value for u in DoseUnit]), name="dosingstep_unit_known",
                 violation_error_message="Unknown dose unit."),
+            models.CheckConstraint(condition=Q(batch_number__regex=r"^[A-Za-z0-9./-]*$"),
+                                   name="dosingstep_batch_number_format",
+                                   violation_error_message="A batch number has letters, digits, '.', '/' or '-'."),
         ]
         triggers = [
             pgtrigger.Trigger(  # the f-string holds only the numeric constant FIXED_DOSE_MIN_KG

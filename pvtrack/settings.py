@@ -305,14 +305,21 @@ REST_KNOX = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "pvtrack API",
     "DESCRIPTION": "Adverse events of blinatumomab per patient and treatment cycle; benchmark runs.",
-    "VERSION": "1.2.0",
+    "VERSION": "1.3.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # The schema maps every operation: served to logged-in users (session or token) only.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "ENUM_NAME_OVERRIDES": {"ProblemCodeEnum": "core.errors.CODE_CHOICES",
                             "RecordedEnum": "patients.treatment.Recorded",
                             "HospitalStayKindEnum": "patients.treatment.HospitalStay.Kind",
-                            "NextTherapyKindEnum": "patients.treatment.NextTherapy.Kind"},
+                            "NextTherapyKindEnum": "patients.treatment.NextTherapy.Kind",
+                            # the adverse event's names, kept when SAE cases brought other sets of the same fields
+                            "ActionTakenEnum": "ae.models.events.AdverseEvent.Action",
+                            "OutcomeEnum": "ae.models.events.AdverseEvent.Outcome",
+                            "RelatednessEnum": "ae.models.events.AdverseEvent.Relatedness",  # = SAE causality
+                            "SAEExpectednessEnum": "ae.models.sae.SAECase.Expectedness",
+                            "SAEActionTakenEnum": "ae.models.sae.SAECase.Action",
+                            "SAEChallengeEnum": "ae.models.sae.YES_NO_UNKNOWN"},
     # Separate request and response components: read-only fields (id, created_at, ...) are not asked for on
     # create, and response components require every member the server always returns (core/openapi.py).
     "COMPONENT_SPLIT_REQUEST": True,
@@ -384,6 +391,10 @@ CELERY_BEAT_SCHEDULE = {
     "resend-safety-notification-emails": {
         "task": "ae.tasks.notification_emails_resend_task",
         "schedule": PVTRACK_OUTBOX["SWEEP_EVERY_S"],
+    },
+    "sae-clock-reminders": {  # SAE reporting clocks (docs/sae-cases.md): before and at each deadline, once each
+        "task": "ae.tasks.sae_reminders_task",
+        "schedule": 300,
     },
     "worker-heartbeat": {
         "task": "reports.tasks.worker_heartbeat_task",

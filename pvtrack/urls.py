@@ -7,7 +7,16 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
 from ae import apis as ae_apis
-from ae import grading_apis, import_apis, import_views, listing_views, reference_range_views, timeline_views
+from ae import (
+                grading_apis,
+                import_apis,
+                import_views,
+                listing_views,
+                reference_range_views,
+                sae_apis,
+                sae_views,
+                timeline_views,
+)
 from ae import treatment_views as ae_treatment_views
 from ae import views as ae_views
 from core import errors
@@ -18,7 +27,7 @@ from pvtrack import twofactor
 from pvtrack import views as pvtrack_views
 from pvtrack.auth_epoch import EpochTokenAuthentication
 from reports import apis as report_apis
-from reports import export_apis, health
+from reports import export_apis, health, icsr_views
 from reports import views as report_views
 
 router = DefaultRouter()
@@ -32,6 +41,8 @@ router.register("adverse-events", ae_apis.AdverseEventViewSet, basename="adverse
 router.register("event-treatments", ae_apis.EventTreatmentViewSet, basename="event-treatment")
 router.register("ctcae-terms", ae_apis.CTCAETermViewSet, basename="ctcae-term")
 router.register("reference-ranges", ae_apis.ReferenceRangeViewSet, basename="reference-range")
+router.register("sae-cases", sae_apis.SAECaseViewSet, basename="sae-case")
+router.register("rsi", sae_apis.RSIViewSet, basename="rsi")
 router.register("benchmark-runs", report_apis.BenchmarkRunViewSet, basename="benchmark-run")
 
 urlpatterns = [
@@ -57,6 +68,13 @@ urlpatterns = [
     path("sites/<slug:site>/reference-ranges/", reference_range_views.reference_ranges, name="reference-ranges"),
     path("events/<int:pk>/discrepancy/resolve/", ae_views.discrepancy_resolve, name="discrepancy-resolve"),
     path("notices/", ae_views.safety_notices, name="safety-notices"),
+    path("sites/<slug:site>/cases/", sae_views.sae_case_list, name="sae-case-list"),
+    path("cases/<int:pk>/", sae_views.sae_case, name="sae-case"),
+    path("events/<int:pk>/case/", sae_views.sae_case_open, name="sae-case-open"),
+    path("rsi/", sae_views.rsi_list, name="rsi-list"),
+    path("cases/<int:pk>/versions/<int:number>/<str:name>", icsr_views.icsr_download, name="icsr-download"),
+    path("api/v1/sae-cases/<int:pk>/versions/<int:number>/<str:name>", icsr_views.IcsrDownloadApi.as_view(),
+         name="api-icsr-download"),
     path("sites/<slug:site>/report/", report_views.report, name="report"),
     path("sites/<slug:site>/report/<slug:category>/<str:band>/<str:scope>/", report_views.drilldown,
          name="drilldown"),

@@ -25,6 +25,7 @@ RECORD_KINDS: dict[str, tuple[str, Callable[[AnyUser], QuerySet[Any]]]] = {
     "icans-assessment": ("ICANS assessment", ae_selectors.icans_assessments_for),
     "lab-result": ("Lab result", ae_selectors.lab_results_for),
     "flag": ("Benchmark flag", report_selectors.flags_for),
+    "sae-case": ("SAE case", ae_selectors.sae_cases_for),
 }
 
 

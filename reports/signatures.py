@@ -6,17 +6,16 @@ sha256 of the run's stored results (a later change of the results shows the sign
 
 from __future__ import annotations
 
-from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from core.lockout import lockout_message
-from core.otp import has_two_factor, verify_code
 from core.text import MAX_REASON_CHARS, clean_reason, visible
-from patients.access import REVIEWERS, require_role, two_factor_required
+from patients.access import REVIEWERS, require_role
+from patients.signing import is_locked_out, signing_needs_code  # noqa: F401 - re-exported for the report views
+from patients.signing import verify_signer as _verify_signer
 from reports.carry import carry_forward
 from reports.cells import canonical_sha256
 from reports.models import BenchmarkRun, Flag, RunSignoff
@@ -30,52 +29,6 @@ RUN_SIGNOFF_MEANING = ("Approved: I have reviewed this benchmark run (its inputs
 def results_sha256(run: BenchmarkRun) -> str:
     """Hex sha256 of the run's stored results (canonical JSON): what a signature is bound to."""
     return canonical_sha256(run.results)
-
-
-def _verify_signer(*, acting_user: User, password: str, otp_code: str, request: HttpRequest | None) -> str:
-    """Re-authenticate the signer (21 CFR 11.200: ID plus password); returns the printed name.
-
-    A signature is a login attempt under the login throttle (``core.lockout``): the failure django-axes records
-    is committed in its own transaction, so callers check the password before (outside) their signing
-    transaction and nothing rolls it back. Raises ValidationError keyed "password": code ``locked_out`` (with
-    the lockout message: which lock and for how long) when this attempt was refused by the throttle or locked
-    it, else "not correct". A signer with two-factor authentication (required for the roles that sign,
-    ``patients.access.two_factor_required``) also gives the authenticator code: ValidationError keyed
-    "otp_code" if it is missing or wrong (django-otp throttles wrong codes per device), or if the signer's role
-    requires two-factor and they have not enrolled.
-    """
-    request = request or HttpRequest()  # the throttle needs a request; a command-line caller has none
-    user = authenticate(request, username=acting_user.get_username(), password=password)
-    if user is not None and user.pk == acting_user.pk:
-        _verify_second_factor(acting_user, otp_code)
-        return acting_user.get_full_name() or acting_user.get_username()
-    if getattr(request, "axes_locked_out", False):
-        message = lockout_message(request, getattr(request, "axes_credentials", None)
-                                  or {"username": acting_user.get_username()})
-        # Answered here, on the signature form: AxesMiddleware would replace the page with the login page.
-        request.axes_locked_out = False  # type: ignore[attr-defined]
-        raise ValidationError({"password": ValidationError(message, code="locked_out")})
-    raise ValidationError({"password": "The password is not correct: nothing was signed."})
-
-
-def signing_needs_code(user: User) -> bool:
-    """Whether ``user`` signs with an authenticator code besides the password."""
-    return has_two_factor(user) or two_factor_required(user)
-
-
-def _verify_second_factor(user: User, otp_code: str) -> None:
-    if has_two_factor(user):
-        if verify_code(user, otp_code) is None:
-            raise ValidationError({"otp_code": "The authenticator code is not correct (or was used already): nothing "
-                                               "was signed."})
-    elif two_factor_required(user):
-        raise ValidationError({"otp_code": "Your role signs with two-factor authentication: set it up under "
-                                           "Two-factor (/account/two-factor/) first. Nothing was signed."})
-
-
-def is_locked_out(error: ValidationError) -> bool:
-    """Whether a refused signature was refused by the login throttle (answer 429 rather than 400)."""
-    return any(e.code == "locked_out" for e in getattr(error, "error_dict", {}).get("password", []))
 
 
 def _refuse_reviewed(flag: Flag) -> None:

@@ -12,10 +12,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
-from ae.selectors import grade_discrepancies_open, serious_events
+from ae.selectors import grade_discrepancies_open, overdue_sae_cases, serious_events
 from core.errors import validation_errors
 from core.otp import SESSION_STEP_KEY
 from core.types import AuthenticatedRequest
@@ -88,6 +89,7 @@ def _report_response(request: AuthenticatedRequest, site: Site, *, review: dict[
         "quality_queries": quality[:QUALITY_QUERIES_SHOWN], "quality_shown": QUALITY_QUERIES_SHOWN,
         "quality_more": len(quality) > QUALITY_QUERIES_SHOWN,
         "serious_events": serious_events(site=site),
+        "overdue_cases": overdue_sae_cases(request.user, site, timezone.now()),
         "flag_meaning": FLAG_REVIEW_MEANING, "signoff_meaning": RUN_SIGNOFF_MEANING,
         "last_signed": signed,
         "signoffs": (signed.signoffs if signed and signed.is_latest else signoffs_with_validity(run)) if run else [],

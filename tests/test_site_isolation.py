@@ -369,3 +369,66 @@ def test_api_accepts_the_same_writes_from_ward_a_nurse(wards, personas, write, m
     response = getattr(personas["nurse"], method)(wards.fill(url), payload(wards), content_type="application/json")
     assert response.status_code == member_status, response.content
     assert snapshot() != before
+
+
+# --- SAE cases (issue 13) ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def sae_case(wards, nurse, officer):
+    """Ward A's case of a life-threatening CRS, submitted once (version 1)."""
+    from decimal import Decimal
+
+    from ae.services import sae
+    from patients.treatment import DosingStep
+
+    DosingStep.objects.create(cycle=wards.cycle, from_day=1, dose=Decimal("5"), unit="ug_m2_day")
+    event = make_event(wards.cycle, grade=4, onset_day=3, user=nurse, serious=True, sae_life_threatening=True)
+    case = sae.case_open_for_event(event=event, acting_user=nurse)
+    sae.case_assess(case=case, acting_user=officer, causality_investigator="probable")
+    sae.case_update(case=case, acting_user=nurse, narrative="CRS grade 4 on day 3.")
+    sae.case_submit(case=case, acting_user=officer, password=PASSWORD)
+    return case
+
+
+SAE_PAGES = [("cases list", "/sites/ward-a/cases/"), ("case page", "/cases/{case}/"),
+             ("case history", "/history/sae-case/{case}/"), ("case API", "/api/v1/sae-cases/{case}/")]
+SAE_DOWNLOADS = ["cioms.pdf", "e2b.xml", "fhir.json"]
+
+
+@pytest.mark.parametrize("page, url", SAE_PAGES, ids=[p[0] for p in SAE_PAGES])
+def test_outsider_gets_404_from_every_sae_case_url(sae_case, personas, page, url):
+    assert personas["outsider"].get(url.format(case=sae_case.pk)).status_code == 404
+    response = personas["nurse"].get(url.format(case=sae_case.pk))
+    assert response.status_code == 200 and sae_case.reference.encode() in response.content
+
+
+@pytest.mark.parametrize("name", SAE_DOWNLOADS)
+def test_outsider_cannot_download_a_ward_a_report(sae_case, personas, name):
+    for url in (f"/cases/{sae_case.pk}/versions/1/{name}", f"/api/v1/sae-cases/{sae_case.pk}/versions/1/{name}"):
+        assert personas["outsider"].get(url).status_code == 404
+    module = {"cioms.pdf": "cioms", "e2b.xml": "e2b", "fhir.json": "fhir"}[name]
+    pytest.importorskip(f"reports.icsr.{module}")  # h13b's writers; until merged the member's download is skipped
+    assert personas["officer"].get(f"/cases/{sae_case.pk}/versions/1/{name}").status_code == 200
+
+
+def test_sae_case_lists_and_writes_are_isolated(sae_case, personas):
+    assert personas["outsider"].get("/api/v1/sae-cases/").json()["results"] == []
+    assert sae_case.reference.encode() not in personas["outsider"].get("/sites/ward-b/cases/").content
+    before = list(SAECase_values())
+    for post in ({"action": "follow_up", "reason": "x"}, {"action": "submit", "password": PASSWORD}):
+        assert personas["outsider"].post(f"/cases/{sae_case.pk}/", post).status_code == 404
+    assert personas["outsider"].post(f"/api/v1/sae-cases/{sae_case.pk}/follow-up/", {"reason": "new labs"},
+                                     content_type="application/json").status_code == 404
+    legacy = make_event(sae_case.patient.cycles.first(), "Sepsis", grade=3, onset_day=4, serious=True,
+                        sae_hospitalization=True)
+    assert personas["outsider"].post(f"/events/{legacy.pk}/case/").status_code == 404
+    assert personas["outsider"].post("/api/v1/sae-cases/", {"adverse_events": [legacy.pk]},
+                                     content_type="application/json").status_code == 400
+    assert list(SAECase_values()) == before
+
+
+def SAECase_values():  # noqa: N802 - reads like the model it snapshots
+    from ae.models import CaseVersion, SAECase
+
+    return [*SAECase.objects.order_by("pk").values(), *CaseVersion.objects.order_by("pk").values()]

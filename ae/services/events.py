@@ -17,6 +17,7 @@ from django.utils import timezone
 from ae.models import AdverseEvent, AdverseEventRevision
 from ae.services.episodes import episode_lock, observed_grade, open_episode, same_onset_event
 from ae.services.notifications import serious_event_notify
+from ae.services.sae import case_open_for_event
 from core.audit import audit_context
 from core.errors import ConflictError
 from core.outbox import benchmark_request
@@ -108,7 +109,8 @@ def adverse_event_create(*, acting_user: User, confirm_separate: bool = False, *
     (see ``derive_fields``). One clinical event = one AE: unless ``confirm_separate``, an event with the same term and
     onset in the cycle, or while an episode of the term is open in the cycle, is refused with
     ProbableDuplicateError (409) naming the existing event; concurrent creates of the same event serialise on the
-    episode lock, so exactly one is saved. A new serious event or death notifies the site's safety officers.
+    episode lock, so exactly one is saved. A new serious event or death notifies the site's safety officers and
+    opens its draft SAE case (``ae.services.sae.case_open_for_event``) in the same transaction.
 
     Raises ValidationError (nothing saved) when a rule of ``AdverseEvent.clean`` fails, PermissionDenied if the
     user may not record on the site, ProbableDuplicateError as above.
@@ -123,6 +125,7 @@ def adverse_event_create(*, acting_user: User, confirm_separate: bool = False, *
         _refuse_duplicate(event)
     event.save()
     serious_event_notify(event=event)
+    case_open_for_event(event=event, acting_user=acting_user)  # a serious event opens its SAE case (draft)
     benchmark_request(site=event.patient.site, trigger="ae_change")
     return event
 
@@ -133,9 +136,10 @@ def adverse_event_update(*, event: AdverseEvent, acting_user: User, reason: str,
     """Apply an edit with its reason; record old → new of each changed field in an AdverseEventRevision.
 
     A death is made serious with "results in death" (see ``derive_fields``); an event that becomes serious or a death
-    notifies the site's safety officers. The grade entered by hand becomes the event's ``entered_grade``; on an
-    episode also graded from bedside assessments or labs it may not go below their worst grade (record a
-    different grade on the assessment, with its reason). ``reason``: see :func:`core.text.clean_reason`.
+    notifies the site's safety officers, and one that becomes serious opens its draft SAE case. The grade entered
+    by hand becomes the event's ``entered_grade``; on an episode also graded from bedside assessments or labs it
+    may not go below their worst grade (record a different grade on the assessment, with its reason).
+    ``reason``: see :func:`core.text.clean_reason`.
 
     Raises ValidationError if the reason is not a real reason or a rule fails, StaleEditError if the event
     changed since the editor loaded ``expected_version`` (nothing is saved in either case). An edit that
@@ -179,6 +183,8 @@ def adverse_event_update(*, event: AdverseEvent, acting_user: User, reason: str,
         current.entered_grade = current.grade  # bookkeeping that mirrors "grade" (not a change of its own)
     adverse_event_save_revision(current, changes=changes, reason=reason, acting_user=acting_user)
     serious_event_notify(event=current, previous=previous)
+    if current.serious and not previous.serious:
+        case_open_for_event(event=current, acting_user=acting_user)
     return current
 
 

@@ -48,6 +48,7 @@ from ae.models import AdverseEvent, CTCAETerm, ImportMapping
 from ae.services.episodes import episode_locks
 from ae.services.events import derive_fields, ongoing_episode_detail
 from ae.services.notifications import new_serious_events_notify
+from ae.services.sae import cases_open_for_new_events
 from ae.synonyms import terms_for_synonym
 from core.audit import bulk_audit_context
 from core.outbox import benchmark_request
@@ -428,6 +429,7 @@ def adverse_events_import(*, site: Site, raw: IO[bytes], file_name: str, dry_run
             if dry_run or any(r.status == "error" for r in batches.results):
                 raise _RollBack
             new_serious_events_notify(events=batches.serious)
+            cases_open_for_new_events(events=batches.serious, acting_user=acting_user)  # a draft SAE case each
             if batches.serious or any(r.status == "created" for r in batches.results):
                 benchmark_request(site=site, trigger="ae_change")
             committed = True

@@ -1,0 +1,183 @@
+"""SAE case pages, API, reminders and the default RSI: what a nurse and a safety officer do with a case."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from ae.models import CaseReminder, ReferenceSafetyInformation, RSIEntry, SAECase
+from ae.rsi import rsi_fixture_load
+from ae.services import sae
+from ae.services.sae_reminders import sae_reminders_send
+from patients.treatment import DosingStep
+from tests.conftest import PASSWORD, api_errors, make_event
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def case(cycle, nurse, officer):
+    DosingStep.objects.create(cycle=cycle, from_day=1, dose=Decimal("5"), unit="ug_m2_day")
+    event = make_event(cycle, grade=4, user=nurse, serious=True, sae_life_threatening=True,
+                       outcome="RECOVERING/RESOLVING")
+    return sae.case_open_for_event(event=event, acting_user=nurse)
+
+
+def test_the_default_rsi_cites_its_source_and_checks_each_entry(db):
+    created = rsi_fixture_load()
+    rsi = ReferenceSafetyInformation.objects.get()
+    assert created == rsi.entries.count() == 20 and "Prescribing Information" in rsi.document and rsi.version
+    assert not RSIEntry.objects.filter(verified=False).exists()
+    assert RSIEntry.objects.get(ctcae_term__term="Cytokine release syndrome").wording.startswith("Cytokine Release")
+    assert rsi_fixture_load() == 0  # a loaded version is never rewritten
+
+
+def test_the_rsi_page_shows_each_entry_with_its_wording(client, nurse, django_assert_max_num_queries):
+    rsi_fixture_load()
+    client.force_login(nurse)
+    with django_assert_max_num_queries(10):  # session, user, two-factor, the page's 3: not one per entry
+        content = client.get("/rsi/").content.decode()
+    assert "pyrexia (62%)" in content and "Fever" in content and "US Prescribing Information" in content
+
+
+def test_the_case_page_shows_the_24_hour_clock_and_the_nurse_cannot_sign(client, case, nurse):
+    client.force_login(nurse)
+    response = client.get(f"/cases/{case.pk}/")
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert 'data-clock="sponsor"' in content and "Report to the sponsor" in content
+    assert 'id="submit-form"' not in content
+    response = client.post(f"/cases/{case.pk}/", {"action": "submit", "password": PASSWORD})
+    assert response.status_code == 403
+    case.refresh_from_db()
+    assert case.status == "draft"
+
+
+def test_the_officer_assesses_signs_and_a_refused_signature_keeps_the_page(client, case, officer, nurse):
+    client.force_login(officer)
+    assert client.post(f"/cases/{case.pk}/", {"action": "assess", "revision": case.revision,
+                                              "causality_investigator": "probable", "causality_sponsor": "",
+                                              "expectedness": "unexpected"}).status_code == 302
+    client.post(f"/cases/{case.pk}/", {"action": "draft_narrative"})
+    response = client.post(f"/cases/{case.pk}/", {"action": "submit", "password": "wrong"})
+    assert response.status_code == 400 and b"not correct" in response.content
+    response = client.post(f"/cases/{case.pk}/", {"action": "submit", "password": PASSWORD})
+    assert response.status_code == 302
+    case.refresh_from_db()
+    assert case.status == "submitted" and case.versions.get().susar
+    page = client.get(f"/cases/{case.pk}/").content.decode()
+    assert f"/cases/{case.pk}/versions/1/e2b.xml" in page and 'id="case-susar"' in page
+    client.force_login(nurse)
+    assert client.post(f"/cases/{case.pk}/", {"action": "follow_up", "reason": ""}).status_code == 400
+
+
+def test_cases_list_filters_by_status_due_date_and_overdue(client, case, nurse, django_assert_max_num_queries):
+    client.force_login(nurse)
+    with django_assert_max_num_queries(12):
+        response = client.get("/sites/ward-a/cases/")
+    assert case.reference.encode() in response.content
+    assert case.reference.encode() not in client.get("/sites/ward-a/cases/?status=closed").content
+    tomorrow = (timezone.localdate() + datetime.timedelta(days=1)).isoformat()
+    assert case.reference.encode() in client.get(f"/sites/ward-a/cases/?due_before={tomorrow}").content
+    assert case.reference.encode() not in client.get("/sites/ward-a/cases/?overdue=1").content
+    SAECase.objects.filter(pk=case.pk).update(awareness_at=timezone.now() - datetime.timedelta(hours=25))
+    assert case.reference.encode() in client.get("/sites/ward-a/cases/?overdue=1").content
+
+
+def test_the_api_lists_cases_with_clocks_and_refuses_a_submission_without_a_signature(client, case, officer):
+    client.force_login(officer)
+    listing = client.get("/api/v1/sae-cases/?status=draft").json()
+    assert [c["reference"] for c in listing["results"]] == [case.reference]
+    assert listing["results"][0]["clocks"][0]["name"] == "sponsor"
+    response = client.post(f"/api/v1/sae-cases/{case.pk}/submit/", {"password": ""}, content_type="application/json")
+    assert response.status_code == 400 and "password" in api_errors(response)
+    response = client.patch(f"/api/v1/sae-cases/{case.pk}/", {"dechallenge": "yes", "expected_revision": 0},
+                            content_type="application/json")
+    assert response.status_code == 409
+    response = client.post(f"/api/v1/sae-cases/{case.pk}/follow-up/", {"reason": "new labs"},
+                           content_type="application/json")
+    assert response.status_code == 409 and response.json()["code"] == "case_state"
+
+
+def test_reminders_are_sent_before_and_at_the_deadline_once_each(case, officer, settings):
+    officer.email = "officer@example.org"
+    officer.save()
+    aware = case.awareness_at
+    assert sae_reminders_send(now=aware + datetime.timedelta(hours=17)) == 0
+    assert sae_reminders_send(now=aware + datetime.timedelta(hours=18)) == 1  # 6 h before the 24 h deadline
+    assert sae_reminders_send(now=aware + datetime.timedelta(hours=18)) == 0
+    assert sae_reminders_send(now=aware + datetime.timedelta(hours=24)) == 1
+    assert sae_reminders_send(now=aware + datetime.timedelta(hours=30)) == 0
+    assert [(r.clock, r.stage) for r in CaseReminder.objects.order_by("id")] == [("sponsor", "before"),
+                                                                               ("sponsor", "due")]
+    assert len(mail.outbox) == 2 and case.reference in mail.outbox[0].subject
+
+
+def test_the_officers_report_lists_overdue_cases(client, case, officer):
+    SAECase.objects.filter(pk=case.pk).update(awareness_at=timezone.now() - datetime.timedelta(hours=25))
+    client.force_login(officer)
+    content = client.get("/sites/ward-a/report/").content.decode()
+    assert 'id="overdue-cases"' in content and case.reference in content
+
+
+def test_patient_and_event_pages_link_to_the_case(client, case, nurse):
+    client.force_login(nurse)
+    event = case.adverse_events.get()
+    assert f'href="/cases/{case.pk}/"'.encode() in client.get(f"/patients/{case.patient_id}/").content
+    assert f'href="/cases/{case.pk}/"'.encode() in client.get(f"/events/{event.pk}/history/").content
+
+
+def test_the_event_edit_form_keeps_the_dates_a_date_input_can_read(client, cycle, nurse):
+    """Found by the SAE browser flow: under en-GB the date inputs were rendered "06/01/2026", which a browser's
+    <input type=date> drops, so saving an edit (e.g. the resolution of a follow-up) lost the onset date."""
+    event = make_event(cycle, user=nurse, resolution_date=cycle.start_date + datetime.timedelta(days=3))
+    client.force_login(nurse)
+    content = client.get(f"/events/{event.pk}/edit/").content.decode()
+    assert f'value="{event.onset_date.isoformat()}"' in content
+    assert f'value="{event.resolution_date.isoformat()}"' in content
+
+
+def test_a_serious_event_recorded_before_cases_existed_gets_a_case_by_hand(client, cycle, nurse):
+    legacy = make_event(cycle, grade=3, user=nurse, serious=True, sae_hospitalization=True)  # saved directly: no case
+    client.force_login(nurse)
+    assert b"Open an SAE case" in client.get(f"/events/{legacy.pk}/history/").content
+    response = client.post(f"/events/{legacy.pk}/case/")
+    case = SAECase.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/cases/{case.pk}/"
+    assert list(case.adverse_events.all()) == [legacy]
+    client.post(f"/events/{legacy.pk}/case/")  # a second click opens no second case
+    assert SAECase.objects.count() == 1
+
+
+def test_the_api_opens_a_case_and_groups_the_episode(client, cycle, nurse):
+    crs = make_event(cycle, grade=3, user=nurse, serious=True, sae_hospitalization=True)
+    hypotension = make_event(cycle, "Hypotension", grade=3, user=nurse)
+    client.force_login(nurse)
+    response = client.post("/api/v1/sae-cases/", {"adverse_events": [hypotension.pk]}, content_type="application/json")
+    assert response.status_code == 400 and "events" in api_errors(response)  # no serious event: no case
+    response = client.post("/api/v1/sae-cases/", {"adverse_events": [crs.pk]}, content_type="application/json")
+    assert response.status_code == 201
+    case_id = response.json()["id"]
+    response = client.post(f"/api/v1/sae-cases/{case_id}/add-events/", {"adverse_events": [hypotension.pk]},
+                           content_type="application/json")
+    assert response.status_code == 200 and sorted(response.json()["adverse_events"]) == sorted([crs.pk, hypotension.pk])
+    response = client.post("/api/v1/sae-cases/", {"adverse_events": [crs.pk]}, content_type="application/json")
+    assert response.status_code == 400 and "already in case" in response.json()["detail"]
+
+
+def test_the_safety_office_adds_an_rsi_version_and_ward_staff_cannot(client, nurse, officer):
+    version = {"product": "blinatumomab", "document": "BLINCYTO EU SmPC section 4.8", "version": "test only",
+               "document_date": "2025-06-01", "in_force_from": "2025-07-01",
+               "entries": [{"ctcae_term": None, "meddra_code": "10052015", "wording": "Cytokine release syndrome",
+                            "frequency": "common", "max_grade": None, "verified": False}]}
+    client.force_login(nurse)
+    assert client.post("/api/v1/rsi/", version, content_type="application/json").status_code == 403
+    client.force_login(officer)
+    response = client.post("/api/v1/rsi/", version, content_type="application/json")
+    assert response.status_code == 201 and response.json()["entries"][0]["meddra_code"] == "10052015"
+    bad = version | {"in_force_from": "2025-08-01", "entries": [{"wording": "no code nor term"}]}
+    response = client.post("/api/v1/rsi/", bad, content_type="application/json")
+    assert response.status_code == 400
+    assert ReferenceSafetyInformation.objects.count() == 1  # nothing half-saved

@@ -1,0 +1,106 @@
+"""The SAE case flow in a real browser (issue 13 "done when", the case side): a nurse records a grade 4 CRS with
+an SAE criterion → a draft case with its 24-hour clock → the safety officer completes causality and expectedness →
+the case is a SUSAR with a 7-day clock → signs and submits → a follow-up records the resolution and shows what
+changed. (The CIOMS I / E2B / FHIR downloads are tested with their writers, issue 13 second part.)"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from ae.models import SAECase
+from patients.models import Membership
+from patients.treatment import DosingStep
+from tests.conftest import PASSWORD, log_in, make_cycle, make_patient, make_user
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_grade_4_crs_becomes_a_signed_susar_case_and_a_follow_up_shows_what_changed(live_server, page, ward):
+    nurse = make_user("nurse", ward, Membership.Role.WARD_STAFF)
+    make_user("officer", ward, Membership.Role.SAFETY_OFFICER)
+    patient = make_patient(ward, "KRK-013")
+    today = datetime.date.today()
+    cycle = make_cycle(patient, start=today - datetime.timedelta(days=4))
+    DosingStep.objects.create(cycle=cycle, from_day=1, dose=Decimal("5"), unit="ug_m2_day", batch_number="1140123")
+    url = live_server.url
+
+    # The nurse records a grade 4 CRS, life-threatening.
+    log_in(page, url, nurse.username)
+    page.goto(f"{url}/patients/{patient.pk}/events/new/")
+    page.fill("#id_term", "CRS")
+    page.locator("#field-grade").get_by_text("Grade 4", exact=False).first.wait_for()
+    page.check("input[name=grade][value='4']")
+    page.fill("#id_onset_date", (today - datetime.timedelta(days=2)).isoformat())
+    page.select_option("#id_relatedness", "probable")
+    page.select_option("#id_action_taken", "DRUG INTERRUPTED")
+    page.select_option("#id_outcome", "RECOVERING/RESOLVING")
+    page.check("#id_serious")
+    page.check("#id_sae_life_threatening")
+    page.get_by_role("button", name="Save", exact=True).click()
+    page.wait_for_url(f"{url}/patients/{patient.pk}/")
+    case = SAECase.objects.get(patient=patient)
+    assert case.status == "draft"
+
+    # A draft case with its 24-hour clock, linked from the patient page.
+    page.click(f'a[href="/cases/{case.pk}/"]')
+    page.wait_for_url(f"{url}/cases/{case.pk}/")
+    sponsor = page.locator('#clocks tr[data-clock="sponsor"]').inner_text()
+    due = timezone.localtime(case.awareness_at + datetime.timedelta(hours=24))
+    assert f"{due:%d %b %Y %H:%M}" in sponsor and "running" in sponsor
+    assert page.locator('#clocks tr[data-clock="authority_initial"]').count() == 0
+
+    # The safety officer completes causality and expectedness: a SUSAR with a 7-day clock.
+    page.context.clear_cookies()
+    log_in(page, url, "officer")
+    page.goto(f"{url}/cases/{case.pk}/")
+    page.select_option("#id_causality_investigator", "probable")
+    page.select_option("#id_expectedness", "unexpected")
+    page.get_by_role("button", name="Save assessment").click()
+    page.wait_for_url(f"{url}/cases/{case.pk}/")
+    assert page.locator("#case-susar").inner_text() == "SUSAR"
+    assert "7 days" in page.locator('#clocks tr[data-clock="authority_initial"]').inner_text()
+    page.get_by_role("button", name="Draft the narrative from the record").click()
+    page.wait_for_url(f"{url}/cases/{case.pk}/")
+    assert "Cytokine release syndrome" in page.input_value("#id_narrative")
+
+    # Signs and submits (a wrong password signs nothing).
+    page.fill("#id_submit_password", "wrong-password")
+    page.get_by_role("button", name="Sign and submit").click()
+    assert "not correct" in page.inner_text("#case-error")
+    page.fill("#id_submit_password", PASSWORD)
+    page.get_by_role("button", name="Sign and submit").click()
+    page.wait_for_url(f"{url}/cases/{case.pk}/")
+    assert page.inner_text("#case-status") == "Submitted"
+    assert "1 (Initial) SUSAR" in page.inner_text("#versions")
+    assert page.locator(f'a[href="/cases/{case.pk}/versions/1/e2b.xml"]').count() == 1
+
+    # Follow-up: the CRS resolved (recorded on the event); version 2 shows what changed.
+    page.fill("#id_follow_up_reason", "CRS resolved after tocilizumab")
+    page.get_by_role("button", name="Open a follow-up").click()
+    page.wait_for_url(f"{url}/cases/{case.pk}/")
+    page.context.clear_cookies()
+    log_in(page, url, nurse.username)
+    event = case.adverse_events.get()
+    page.goto(f"{url}/events/{event.pk}/edit/")
+    page.fill("#id_resolution_date", today.isoformat())
+    page.select_option("#id_outcome", "RECOVERED/RESOLVED")
+    page.fill("#id_reason", "CRS resolved after tocilizumab")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Save", exact=True).click()
+    assert page.url == f"{url}/patients/{patient.pk}/", page.locator(".errorlist, [role=alert]").all_inner_texts()
+    page.context.clear_cookies()
+    log_in(page, url, "officer")
+    page.goto(f"{url}/cases/{case.pk}/")
+    page.fill("#id_submit_password", PASSWORD)
+    page.get_by_role("button", name="Sign and submit").click()
+    page.wait_for_url(f"{url}/cases/{case.pk}/")
+    changes = page.inner_text("#versions .changes")
+    assert f"reactions[Cytokine release syndrome (AE {event.pk})].outcome: recovering → recovered" in changes
+    assert f"reactions[Cytokine release syndrome (AE {event.pk})].end: — → {today.isoformat()}" in changes
+    assert SAECase.objects.get(pk=case.pk).versions.count() == 2
