@@ -12,6 +12,7 @@ from ae import treatment_views as ae_treatment_views
 from ae import views as ae_views
 from core import errors
 from patients import apis as patient_apis
+from patients import notification_views, profile_views
 from patients import views as patient_views
 from pvtrack import auth as pvtrack_auth
 from pvtrack import twofactor
@@ -55,7 +56,12 @@ urlpatterns = [
     path("patients/<int:patient_pk>/icans/new/", ae_views.icans_assessment_create, name="icans-assessment-create"),
     path("patients/<int:patient_pk>/labs/new/", ae_views.lab_result_create, name="lab-result-create"),
     path("events/<int:pk>/discrepancy/resolve/", ae_views.discrepancy_resolve, name="discrepancy-resolve"),
-    path("notices/", ae_views.safety_notices, name="safety-notices"),
+    path("account/", profile_views.profile, name="profile"),
+    path("notifications/", notification_views.notification_list, name="notifications"),
+    path("notifications/<int:pk>/open/", notification_views.notification_open, name="notification-open"),
+    path("notifications/preferences/", notification_views.notification_preferences,
+         name="notification-preferences"),
+    path("notices/", RedirectView.as_view(pattern_name="notifications", permanent=True)),  # before issue 15
     path("sites/<slug:site>/report/", report_views.report, name="report"),
     path("sites/<slug:site>/report/<slug:category>/<str:band>/<str:scope>/", report_views.drilldown,
          name="drilldown"),

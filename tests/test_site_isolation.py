@@ -368,3 +368,22 @@ def test_api_accepts_the_same_writes_from_ward_a_nurse(wards, personas, write, m
     response = getattr(personas["nurse"], method)(wards.fill(url), payload(wards), content_type="application/json")
     assert response.status_code == member_status, response.content
     assert snapshot() != before
+
+
+def test_notifications_stay_with_their_recipient_and_site(wards, personas, officer, outsider):
+    """Issue 15: a notice of ward A (to its officer) is neither listed, opened nor marked read by the outsider."""
+    from patients.models import Notification
+    from patients.services.notifications import notify
+
+    notify(site=wards.patient.site, kind="overdue", subject="Overdue: KRK-001", body="", key="iso:1",
+           link=f"/events/{wards.event.pk}/history/")
+    notice = Notification.objects.get(key="iso:1")
+    assert notice.recipient == officer
+    assert personas["outsider"].get(f"/notifications/{notice.pk}/open/").status_code == 404
+    assert "KRK-001" not in personas["outsider"].get("/notifications/").content.decode()
+    personas["outsider"].post("/notifications/", {})
+    notice.refresh_from_db()
+    assert notice.read_at is None
+    assert "KRK-001" in personas["officer"].get("/notifications/").content.decode()
+    opened = personas["officer"].get(f"/notifications/{notice.pk}/open/")
+    assert opened["Location"] == f"/events/{wards.event.pk}/history/"

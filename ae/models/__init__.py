@@ -7,7 +7,7 @@
 - :mod:`ae.models.imports`: saved column mappings of import sources (CSV, REDCap, ODM);
 - :mod:`ae.models.treatments`: treatments given for an event (tocilizumab, corticosteroids…, dose and time);
 - :mod:`ae.models.reference_ranges`: the site laboratory's reference ranges (LLN/ULN per analyte, sex, age band);
-- :mod:`ae.models.notifications`: notices to safety officers of deaths and new serious adverse events.
+(Notices of deaths and serious AEs are notifications: :mod:`patients.models.notifications`.)
 """
 
 from ae.models.assessments import CRSAssessment, ICANSAssessment
@@ -15,10 +15,8 @@ from ae.models.catalogue import CTCAE_VERSION, CTCAEGrade, CTCAESynonym, CTCAETe
 from ae.models.events import AdverseEvent, AdverseEventRevision
 from ae.models.imports import ImportMapping
 from ae.models.labs import LabResult
-from ae.models.notifications import SafetyNotification
 from ae.models.reference_ranges import ReferenceRange
 from ae.models.treatments import EventTreatment
 
 __all__ = ["CTCAE_VERSION", "AdverseEvent", "AdverseEventRevision", "CRSAssessment", "CTCAEGrade", "CTCAESynonym",
-           "CTCAETerm", "EventTreatment", "ICANSAssessment", "ImportMapping", "LabResult", "ReferenceRange",
-           "SafetyNotification"]
+           "CTCAETerm", "EventTreatment", "ICANSAssessment", "ImportMapping", "LabResult", "ReferenceRange"]

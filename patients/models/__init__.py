@@ -41,6 +41,14 @@ EARLIEST_BIRTH = datetime.date(1950, 1, 1)
 HIGH_BURDEN_BLASTS_PCT = Decimal("5")
 
 
+def validate_time_zone(value: str) -> None:
+    """Refuse a name that is not an IANA time zone of the system's tz database (zoneinfo)."""
+    import zoneinfo
+
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not an IANA time zone name (e.g. Europe/Warsaw).")
+
+
 class Site(models.Model):
     """A ward or hospital whose patients are tracked; the unit of access and of benchmarking."""
 
@@ -49,9 +57,16 @@ class Site(models.Model):
     #: For a demo ward rebuilt from a published cohort: that cohort's slug. The cohort is then left
     #: out of the ward's own benchmark (it cannot be its own reference).
     demo_of_cohort = models.SlugField(blank=True)
+    #: The ward's default interface language (a user may choose another on their profile) and its time zone: the
+    #: dates and times of pages, forms and exports of the site's users (issue 15, item 4).
+    language = models.CharField(max_length=10, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE)
+    time_zone = models.CharField(max_length=64, default=settings.TIME_ZONE, validators=[validate_time_zone],
+                                 help_text="IANA time zone name, e.g. Europe/Warsaw, Asia/Shanghai, Europe/Rome.")
 
     class Meta:
         ordering = ["name"]
+        constraints = [models.CheckConstraint(condition=Q(language__in=[code for code, _ in settings.LANGUAGES]),
+                                              name="site_language_known")]
 
     def __str__(self) -> str:
         return self.name
@@ -472,4 +487,16 @@ PATIENT_POPULATION: dict[str, str] = {Patient.DiseaseStatus.PRIMARY_REFRACTORY: 
 
 __all__ = ["CYCLE_POPULATION", "EARLIEST_BIRTH", "EARLIEST_CYCLE", "HIGH_BURDEN_BLASTS_PCT", "PATIENT_POPULATION",
            "DosingStep", "HospitalStay", "InfusionInterruption", "Membership", "NextTherapy", "Patient", "Site",
-           "TreatmentCycle"]
+           "TreatmentCycle", "Notification", "NotificationKind", "NotificationPreference",
+           "UserProfile"]
+
+
+# Notifications (new flags, flag level changes, serious AEs and deaths, data-quality queries, overdue items) are
+# their own concept: patients/models/notifications.py, re-exported here so that ``patients.models`` stays the one
+# import of the app's models.
+from patients.models.notifications import (  # noqa: E402
+    Notification,
+    NotificationKind,
+    NotificationPreference,
+)
+from patients.models.profiles import UserProfile  # noqa: E402
