@@ -65,3 +65,26 @@ def serious_event_notify(*, event: AdverseEvent, previous: AdverseEvent | None =
     """
     kind = _notice_kind(event, previous)
     return 0 if kind is None else notify_many([_notice(event, kind)])
+
+
+def data_quality_query_notify(*, event: AdverseEvent) -> int:
+    """If ``event``'s entered grade now differs from its computed grade with no review yet (an open data-quality
+    query, ``AdverseEvent.grade_discrepancy_open``), assign the query to the site's safety officers (and
+    administrators): a ``query`` notification linking to the event. Keyed by the event's version, so each new
+    discrepancy is assigned once. Call in the saving transaction, after the save; returns the notices written."""
+    if not event.grade_discrepancy_open:
+        return 0
+    patient = event.patient
+    subject = (f"[pvtrack] Data-quality query: {patient.usubjid} {event.term.term} entered grade {event.grade}, "
+               f"computed {event.computed_grade}")
+    body = "\n".join([
+        f"Data-quality query on {patient.site.name}: the entered grade differs from the grade computed from the "
+        "recorded criteria.",
+        f"Patient: {patient.usubjid}, cycle {event.cycle.number}. Event: {event.term.term}, onset "
+        f"{event.onset_date:%d %b %Y}; entered grade {event.grade}, computed {event.computed_grade}.",
+        f"Reason given: {event.grade_discrepancy_reason or '(none)'}",
+        "Review it on the event's page or in the report's data-quality queries.",
+    ])
+    return notify_many([Notice(site=patient.site, kind=NotificationKind.QUERY, subject=subject[:200], body=body,
+                               link=reverse("event-history", args=[event.pk]),
+                               key=f"dq:{event.pk}:v{event.version}")])
