@@ -8,6 +8,7 @@ from typing import Any, cast
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from ae import grading, lab_units, selectors, synonyms
 from ae.models import AdverseEvent, CTCAETerm
@@ -63,15 +64,15 @@ class TermField(forms.CharField):
 class AdverseEventForm(forms.ModelForm):
     """Record or edit one adverse event of a patient; the cycle list is limited to that patient's cycles."""
 
-    term = TermField(label="CTCAE term", help_text="Type to search the 837 CTCAE v5.0 terms, or a ward word or "
-                                                   "abbreviation (e.g. plt, CRS, ANC, hypokalaemia).")
-    grade = forms.TypedChoiceField(coerce=int, choices=[(g, f"Grade {g}") for g in range(1, 6)],
-                                   widget=forms.RadioSelect)
+    term = TermField(label=_("CTCAE term"), help_text=_("Type to search the 837 CTCAE v5.0 terms, or a ward word or "
+                                                        "abbreviation (e.g. plt, CRS, ANC, hypokalaemia)."))
+    grade = forms.TypedChoiceField(label=_("Grade"), coerce=int, choices=[(g, f"Grade {g}") for g in range(1, 6)],
+                                   widget=forms.RadioSelect)  # "Grade n": CTCAE's grade, in NCI's English
     grade_at_cycle_start = forms.TypedChoiceField(
-        label="Grade when the cycle started", required=False, coerce=int, empty_value=None,
+        label=_("Grade when the cycle started"), required=False, coerce=int, empty_value=None,
         choices=[("", "—")] + [(g, f"Grade {g}") for g in range(1, 6)],
-        help_text="Only for an event present before the cycle: a higher grade since then is a worsening "
-                  "(treatment-emergent).")
+        help_text=_("Only for an event present before the cycle: a higher grade since then is a worsening "
+                    "(treatment-emergent)."))
 
     class Meta:
         model = AdverseEvent
@@ -79,6 +80,29 @@ class AdverseEventForm(forms.ModelForm):
                   "grade_at_cycle_start", "after_cycle_follow_up", "follow_up_reason",
                   "relatedness", "action_taken", "outcome", "serious", *AdverseEvent.SAE_FIELDS,
                   "grading_scale", "verbatim_term", "grade_discrepancy_reason"]
+        # The model's names, marked for translation here (the model's own stay as the database's documentation).
+        labels = {
+            "cycle": _("Cycle"), "onset_date": _("Onset date"), "resolution_date": _("Resolution date"),
+            "present_before_cycle": _("Present before cycle"), "after_cycle_follow_up": _("Onset in follow-up after "
+                                                                                          "the cycle"),
+            "follow_up_reason": _("Why it is recorded after the cycle's window"),
+            "relatedness": _("Relatedness to blinatumomab"), "action_taken": _("Action taken"), "outcome": _("Outcome"),
+            "serious": _("Serious"), "sae_death": _("Results in death"), "sae_life_threatening": _("Life-threatening"),
+            "sae_hospitalization": _("Requires or prolongs hospitalisation"),
+            "sae_disability": _("Persistent or significant disability"),
+            "sae_congenital_anomaly": _("Congenital anomaly"),
+            "sae_medically_important": _("Other medically important event"), "grading_scale": _("Grading scale"),
+            "verbatim_term": _("Reported term (verbatim)"),
+            "grade_discrepancy_reason": _("Reason the grade differs from the computed grade"),
+        }
+        help_texts = {
+            "present_before_cycle": _("Already present when the cycle started (not treatment-emergent unless it "
+                                      "worsens)."),
+            "after_cycle_follow_up": _("Onset later than the cycle's end plus the follow-up window: recorded with a "
+                                       "reason, not treatment-emergent."),
+            "grade_discrepancy_reason": _("Required when your grade differs from the grade computed from the recorded "
+                                          "criteria."),
+        }
         widgets = {
             "onset_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
             "resolution_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
@@ -91,22 +115,22 @@ class AdverseEventForm(forms.ModelForm):
         self.existing: AdverseEvent | None = None
         if self.is_bound and "confirm_separate" in self.data:  # the nurse saw the duplicate warning and confirmed
             self.fields["confirm_separate"] = forms.BooleanField(
-                label="This is a separate event: save it anyway", required=False)
+                label=_("This is a separate event: save it anyway"), required=False)
         limit_to_cycles_of(self.fields["cycle"], patient)
         self.fields["term"].widget.attrs.update({"list": "ctcae-terms", "autocomplete": "off",
                                                  "data-term-picker": "1", "autofocus": True})
         if self.instance.pk is None:  # a new event: Fever / Febrile neutropenia are graded from these
             self.fields["temperature_c"] = forms.DecimalField(
-                label="Highest temperature (°C)", required=False, max_digits=3, decimal_places=1, min_value=25,
+                label=_("Highest temperature (°C)"), required=False, max_digits=3, decimal_places=1, min_value=25,
                 max_value=45, widget=forms.NumberInput(attrs={"step": "0.1", "inputmode": "decimal"}),
-                help_text="For Fever and Febrile neutropenia: the grade is computed (CTCAE v5.0), and checked against "
-                          "the patient's ANC of the onset day or the two days before.")
+                help_text=_("For Fever and Febrile neutropenia: the grade is computed (CTCAE v5.0), and checked "
+                            "against the patient's ANC of the onset day or the two days before."))
             self.fields["hours_above_40"] = forms.DecimalField(
-                label="Hours above 40.0 °C", required=False, min_value=0, max_digits=5, decimal_places=1,
-                help_text="Fever above 40.0 °C: grade 3 for 24 h or less, grade 4 beyond.")
+                label=_("Hours above 40.0 °C"), required=False, min_value=0, max_digits=5, decimal_places=1,
+                help_text=_("Fever above 40.0 °C: grade 3 for 24 h or less, grade 4 beyond."))
             self.fields["sustained_38_over_1h"] = forms.NullBooleanField(
-                label="38.0 °C or more for over an hour", required=False,
-                help_text="Febrile neutropenia with a single temperature of 38.0-38.3 °C.")
+                label=_("38.0 °C or more for over an hour"), required=False,
+                help_text=_("Febrile neutropenia with a single temperature of 38.0-38.3 °C."))
         self.computed: dict[str, Any] = {}
         fever_entered = "temperature_c" in self.fields and bool(str(self.data.get("temperature_c") or "").strip())
         if self.instance.computed_grade is None and not fever_entered:  # only computed grades need the reason
@@ -118,7 +142,7 @@ class AdverseEventForm(forms.ModelForm):
     def offer_confirmation(self, existing: AdverseEvent, message: str) -> None:
         """Show ``message`` about the event this one may duplicate and add the box that confirms it is separate."""
         self.fields["confirm_separate"] = forms.BooleanField(
-            label="This is a separate event: save it anyway", required=False)
+            label=_("This is a separate event: save it anyway"), required=False)
         self.existing = existing
         self.add_error(None, message)
 
@@ -187,7 +211,7 @@ FEVER_TERMS = (grading.FEVER_TERM, grading.FEBRILE_NEUTROPENIA_TERM)
 class AdverseEventEditForm(AdverseEventForm):
     """The same form plus the reason for the change and the version the editor started from."""
 
-    reason = forms.CharField(label="Reason for change", max_length=MAX_REASON_CHARS,
+    reason = forms.CharField(label=_("Reason for change"), max_length=MAX_REASON_CHARS,
                              widget=forms.Textarea(attrs={"rows": 2}),
                              help_text="Required: kept with the record's history.")
     version = forms.IntegerField(widget=forms.HiddenInput)

@@ -8,7 +8,6 @@ from typing import Any
 
 from django.db.models import (
     BooleanField,
-    Count,
     Exists,
     ExpressionWrapper,
     F,
@@ -16,9 +15,7 @@ from django.db.models import (
     Prefetch,
     Q,
     QuerySet,
-    Subquery,
 )
-from django.db.models.functions import Coalesce
 
 from ae import lab_units
 from ae.episodes import CRS_TERM, ICANS_TERM
@@ -33,13 +30,12 @@ from ae.models import (
     ReferenceRange,
     SAECase,
     SAECaseLink,
-    SafetyNotification,
 )
 from ae.models.events import treatment_emergent_q
 from ae.sae.clocks import Clock, Submission, case_clocks
 from core.types import AnyUser
-from patients.access import ALL_ROLES, REVIEWERS, sites_for
-from patients.models import Membership, Patient, Site, TreatmentCycle
+from patients.access import ALL_ROLES, sites_for
+from patients.models import Notification, NotificationKind, Patient, Site, TreatmentCycle
 from patients.selectors import patients_for
 
 
@@ -124,22 +120,15 @@ def term_picker_options() -> list[tuple[str, str]]:
     return sorted(options)
 
 
-def safety_notices_unread_count(user: AnyUser) -> int | None:
-    """Unread safety notices of ``user``; None when the user reviews no site (ward staff get no notices)."""
-    if user.pk is None:
-        return None
-    unread = (SafetyNotification.objects.filter(recipient_id=OuterRef("user_id"), read_at__isnull=True)
-              .values("recipient_id").annotate(n=Count("id")).values("n")[:1])
-    row = (Membership.objects.filter(user_id=user.pk, role__in=REVIEWERS)
-           .annotate(unread=Coalesce(Subquery(unread), 0)).values_list("unread", flat=True).first())  # one query
-    return row
+def event_notice_key(event_id: int, kind: str) -> str:
+    """The idempotency key of a notice of one event's death or seriousness (``ae.services.notifications``)."""
+    return f"ae:{event_id}:{kind}"
 
 
-def safety_notices_for(user: AnyUser) -> QuerySet[SafetyNotification]:
-    """The user's safety notices (unread first, newest first), on sites the user still reviews."""
-    return (SafetyNotification.objects.filter(recipient_id=user.pk, site__in=sites_for(user, REVIEWERS))
-            .select_related("adverse_event__term", "adverse_event__patient", "site")
-            .order_by(F("read_at").asc(nulls_first=True), "-created_at", "-id"))
+def event_notices_count(event: AdverseEvent) -> int:
+    """How many notices of this event's death or seriousness were written (to its site's safety officers)."""
+    return Notification.objects.filter(key__in=[event_notice_key(event.pk, kind) for kind in
+                                                (NotificationKind.DEATH, NotificationKind.SERIOUS)]).count()
 
 
 def serious_events(*, site: Site, limit: int = 20) -> QuerySet[AdverseEvent]:

@@ -1,4 +1,8 @@
-"""Celery tasks of the adverse-event app: thin wrappers around its services (ids in, nothing out)."""
+"""Celery tasks of the adverse-event app: thin wrappers around its services (ids in, nothing out).
+
+The notification e-mail tasks moved to :mod:`patients.tasks` with the notifications (issue 15); these names stay
+registered so that messages queued before the upgrade are still delivered.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,16 @@ from celery import shared_task
 
 @shared_task(acks_late=True)
 def notification_email_task(notification_id: int) -> None:
-    """E-mail one safety notice if it is not sent yet (safe to deliver twice: the send claims the row)."""
-    from ae.services.notifications import notification_email_send  # the service publishes this task
+    """Queued before issue 15: e-mail the notification (now :func:`patients.tasks.notification_email_task`)."""
+    from patients.services.notifications import notification_email_send
 
     notification_email_send(notification_id)
 
 
 @shared_task(acks_late=True)
 def notification_emails_resend_task() -> int:
-    """Sweeper (beat): send again safety notices whose e-mail could not be sent; returns how many were sent."""
-    from ae.services.notifications import notification_emails_resend
+    """Scheduled before issue 15 (an old beat schedule file): the sweeper, now in :mod:`patients.tasks`."""
+    from patients.services.notifications import notification_emails_resend
 
     return notification_emails_resend()
 

@@ -33,7 +33,6 @@ from ae.services.events import (
     grade_discrepancy_resolve,
 )
 from ae.services.labs import lab_result_record
-from ae.services.notifications import notices_mark_read
 from core.idempotency import new_token, once_per_submission
 from core.types import AuthenticatedRequest
 from patients import access
@@ -53,7 +52,7 @@ def _saved_notices(request: HttpRequest, form: AdverseEventForm, event: AdverseE
     """Tell the nurse what was derived for her (a death made serious) and who was notified."""
     for note in getattr(form, "derived", []):
         messages.info(request, note)
-    notified = event.notifications.count()
+    notified = selectors.event_notices_count(event)
     if notified:
         messages.warning(request, f"{event.get_outcome_display() if event.is_death else 'Serious event'}: the site's "
                                   f"safety officers were notified ({notified}).")
@@ -280,17 +279,3 @@ def discrepancy_resolve(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return redirect("event-history", pk=event.pk)
 
 
-# ------------------------------------------------------------------------------ safety notices (officers)
-
-@login_required
-def safety_notices(request: AuthenticatedRequest) -> HttpResponse:
-    """The officer's notices of deaths and new serious adverse events; POST marks them read (one, or all)."""
-    notices = selectors.safety_notices_for(request.user)
-    if request.method == "POST":
-        chosen = notices.filter(read_at__isnull=True)
-        if request.POST.get("notice"):
-            chosen = chosen.filter(pk=request.POST["notice"]) if request.POST["notice"].isdigit() else chosen.none()
-        marked = notices_mark_read(notices=chosen)
-        messages.success(request, f"{marked} notice(s) marked as read.")
-        return redirect("safety-notices")
-    return render(request, "ae/safety_notices.html", {"notices": notices[:200]})

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TypeVar
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, F, QuerySet
 
 from core.types import AnyUser
 from patients.access import ALL_ROLES, sites_for
-from patients.models import Patient, Site, TreatmentCycle
+from patients.models import Notification, Patient, Site, TreatmentCycle
 from patients.treatment import DoseUnit, DosingStep, HospitalStay, InfusionInterruption, NextTherapy, Recorded
 
 TreatmentRecordT = TypeVar("TreatmentRecordT", DosingStep, InfusionInterruption, HospitalStay, NextTherapy)
@@ -50,3 +50,15 @@ def treatment_mix(site: Site) -> dict[str, dict[str, int]]:
     fixed = DosingStep.objects.filter(cycle__in=first, unit=DoseUnit.UG_DAY).values("cycle").distinct().count()
     with_steps = dosing["step_up"] + dosing["flat"]
     return {"premedication": premedication, "dosing": dosing, "units": {"bsa": with_steps - fixed, "fixed": fixed}}
+
+
+def notifications_for(user: AnyUser) -> QuerySet[Notification]:
+    """The user's own notifications on the sites the user still holds a role on, unread first, newest first
+    (site isolation: a notice of a site the user left is no longer shown)."""
+    return (Notification.objects.filter(recipient_id=user.pk, site__in=sites_for(user))
+            .select_related("site").order_by(F("read_at").asc(nulls_first=True), "-created_at", "-id"))
+
+
+def notifications_unread_count(user: AnyUser) -> int:
+    """How many of :func:`notifications_for` are unread (one query: the header's count on every page)."""
+    return notifications_for(user).filter(read_at__isnull=True).count()

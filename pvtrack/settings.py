@@ -109,9 +109,13 @@ MIDDLEWARE = [
     # Cache-Control: no-store on every page and API answer (static files are served above, cacheable).
     "core.nostore.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The browser's language for anonymous pages (login); a logged-in user's own choice is applied further down.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The user's language (else their site's) and their site's time zone, remembered in the session at log-in.
+    "patients.locale.UserLocaleMiddleware",
     # Sessions logged in before PVTRACK_AUTH_NOT_BEFORE (set by the restore procedure) are logged out.
     "pvtrack.auth_epoch.AuthEpochMiddleware",
     # Second factor (TOTP): marks verified sessions, then sends unverified ones that need it to enrol or verify.
@@ -144,7 +148,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "ae.context_processors.safety_notices",
+                "patients.context_processors.notifications",
             ],
         },
     },
@@ -211,7 +215,13 @@ SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
 # --- Internationalisation -------------------------------------------------------------------------
+# The interface speaks these languages (docs/usability.md, "Language and formats"): a user's choice (profile page),
+# else their site's default (Site.language), else the browser's (LocaleMiddleware), else LANGUAGE_CODE. Dates, times
+# and numbers follow the active language's formats; times are shown in the user's site's time zone (Site.time_zone,
+# activated by patients.locale.UserLocaleMiddleware). CTCAE terms and grade texts stay in NCI's English.
 LANGUAGE_CODE = "en-gb"
+LANGUAGES = [("en-gb", "English"), ("pl", "Polski")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env.str("TIME_ZONE", default="Europe/Warsaw")
 USE_I18N = True
 USE_TZ = True
@@ -388,8 +398,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "core.tasks.idempotency_records_expire_task",
         "schedule": crontab(hour=3, minute=30),
     },
-    "resend-safety-notification-emails": {
-        "task": "ae.tasks.notification_emails_resend_task",
+    "resend-notification-emails": {
+        "task": "patients.tasks.notification_emails_resend_task",
         "schedule": PVTRACK_OUTBOX["SWEEP_EVERY_S"],
     },
     "sae-clock-reminders": {  # SAE reporting clocks (docs/sae-cases.md): before and at each deadline, once each
@@ -437,7 +447,7 @@ PVTRACK_BENCHMARK = {
     "PREMEDICATION_MISMATCH": env.str("PVTRACK_PREMEDICATION_MISMATCH", default="exclude"),
 }
 
-# --- E-mail (safety notices of deaths and new serious adverse events: ae/services/notifications.py) -----------
+# --- E-mail (notifications: patients/services/notifications.py) -----------
 # EMAIL_URL as django-environ reads it (smtp://user:password@host:587/?tls=True, consolemail://). Development and
 # tests print e-mails to the console (pytest-django swaps in the in-memory backend); production defaults to a
 # local relay. Links in e-mails start with PVTRACK_BASE_URL.

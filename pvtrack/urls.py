@@ -21,6 +21,7 @@ from ae import treatment_views as ae_treatment_views
 from ae import views as ae_views
 from core import errors
 from patients import apis as patient_apis
+from patients import notification_views, profile_views
 from patients import views as patient_views
 from pvtrack import auth as pvtrack_auth
 from pvtrack import twofactor
@@ -67,7 +68,6 @@ urlpatterns = [
     path("patients/<int:patient_pk>/labs/new/", ae_views.lab_result_create, name="lab-result-create"),
     path("sites/<slug:site>/reference-ranges/", reference_range_views.reference_ranges, name="reference-ranges"),
     path("events/<int:pk>/discrepancy/resolve/", ae_views.discrepancy_resolve, name="discrepancy-resolve"),
-    path("notices/", ae_views.safety_notices, name="safety-notices"),
     path("sites/<slug:site>/cases/", sae_views.sae_case_list, name="sae-case-list"),
     path("cases/<int:pk>/", sae_views.sae_case, name="sae-case"),
     path("events/<int:pk>/case/", sae_views.sae_case_open, name="sae-case-open"),
@@ -75,6 +75,12 @@ urlpatterns = [
     path("cases/<int:pk>/versions/<int:number>/<str:name>", icsr_views.icsr_download, name="icsr-download"),
     path("api/v1/sae-cases/<int:pk>/versions/<int:number>/<str:name>", icsr_views.IcsrDownloadApi.as_view(),
          name="api-icsr-download"),
+    path("account/", profile_views.profile, name="profile"),
+    path("notifications/", notification_views.notification_list, name="notifications"),
+    path("notifications/<int:pk>/open/", notification_views.notification_open, name="notification-open"),
+    path("notifications/preferences/", notification_views.notification_preferences,
+         name="notification-preferences"),
+    path("notices/", RedirectView.as_view(pattern_name="notifications", permanent=True)),  # before issue 15
     path("sites/<slug:site>/report/", report_views.report, name="report"),
     path("sites/<slug:site>/report/<slug:category>/<str:band>/<str:scope>/", report_views.drilldown,
          name="drilldown"),

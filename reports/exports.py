@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import zoneinfo
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -153,8 +154,12 @@ def _plots_sheet(book: xlsxwriter.Workbook, site: Site, bold: object) -> None:
     if run is None:
         sheet.write(0, 0, "No benchmark run has finished for this site yet.")
         return
-    sheet.write(0, 0, neutralise(f"Benchmark run {run.pk} ({run.method_version}), finished "
-                                 f"{run.finished_at:%Y-%m-%d %H:%M} UTC: flagged comparisons"), bold)
+    when = "(not finished)"
+    if run.finished_at is not None:  # the site's time, as its pages show it
+        finished = run.finished_at.astimezone(zoneinfo.ZoneInfo(site.time_zone))
+        when = f"{finished:%Y-%m-%d %H:%M %Z} ({site.time_zone})"
+    sheet.write(0, 0, neutralise(f"Benchmark run {run.pk} ({run.method_version}), finished {when}: flagged "
+                                 "comparisons"), bold)
     if not cells:
         sheet.write(2, 0, "No flagged comparison in this run.")
     row = 2

@@ -22,6 +22,7 @@ from patients.models import Site
 from reports import benchmark, plots
 from reports.carry import carry_into
 from reports.cells import cell_fingerprint, cell_key, cell_values
+from reports.flag_notices import flag_changes_notify
 from reports.models import BenchmarkCategory, BenchmarkRun, Flag
 
 logger = logging.getLogger(__name__)
@@ -145,7 +146,8 @@ def _progress_recorder(run_id: int, step: int = 10, min_interval_s: float = PROG
 @transaction.atomic
 def _store(run: BenchmarkRun, inputs: dict, results: dict) -> None:
     """Store a computed run and its flags; each flag keeps its cell's values and fingerprint, and carries the
-    previous run's review of the same cell when that cell is unchanged (``reports.carry``)."""
+    previous run's review of the same cell when that cell is unchanged (``reports.carry``). New flags and flags
+    that changed level notify the site's safety officers (``reports.flag_notices``)."""
     categories = {c.slug: c for c in BenchmarkCategory.objects.all()}
     run.inputs, run.results = inputs, results
     run.method_version = results["method_version"]
@@ -161,6 +163,7 @@ def _store(run: BenchmarkRun, inputs: dict, results: dict) -> None:
                           cell_fingerprint=cell_fingerprint(values)))
     carry_into(run, flags)
     Flag.objects.bulk_create(flags)
+    flag_changes_notify(run=run, flags=flags)  # new flags and level changes → the site's safety officers
 
 
 def benchmark_run_now(*, site: Site, trigger: str = "manual") -> BenchmarkRun:

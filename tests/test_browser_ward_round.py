@@ -15,8 +15,8 @@ import time
 
 import pytest
 
-from ae.models import AdverseEvent, CTCAETerm, SafetyNotification
-from patients.models import Membership
+from ae.models import AdverseEvent, CTCAETerm
+from patients.models import Membership, Notification
 from reports.runs import benchmark_run_now
 from tests.conftest import PASSWORD, log_in, make_cycle, make_patient, make_user
 
@@ -117,16 +117,17 @@ def test_a_ward_round_keeps_one_event_per_clinical_event_and_the_officer_informe
     assert "safety officers were notified (1)" in page.inner_text(".messages")
     death = AdverseEvent.objects.get(patient=patient, term__term="Sepsis")
     assert (death.serious, death.sae_death) == (True, True)
-    assert SafetyNotification.objects.get().recipient == officer
+    assert Notification.objects.get(kind="death").recipient == officer
 
     # 4. The officer: notified in the menu, the platelet AE counted, the anaemia review still standing after all
     #    these saves (its comparison did not change).
     page = officer_context.new_page()
     report_cell(page, url, ward.slug, "thrombocytopenia/ge3/all", "1/9")
-    assert "1 new" in page.inner_text("nav")
+    unread = Notification.objects.filter(recipient=officer, read_at=None).count()  # the death, and new flags
+    assert unread >= 1 and f"{unread} new" in page.inner_text("nav")
     fn_flag = page.locator("article.flag").filter(has_text="Anemia, any, all")
     assert "Checked: Hb is graded from the lab results now." in fn_flag.inner_text()
     assert "review carried over from run" in fn_flag.inner_text()
     assert fn_flag.get_by_role("button", name="Sign review").count() == 0
-    page.get_by_role("link", name="Safety notices").click()
+    page.locator("#notifications-link").click()
     assert "Sepsis grade 5" in page.inner_text("table")

@@ -432,3 +432,22 @@ def SAECase_values():  # noqa: N802 - reads like the model it snapshots
     from ae.models import CaseVersion, SAECase
 
     return [*SAECase.objects.order_by("pk").values(), *CaseVersion.objects.order_by("pk").values()]
+
+
+def test_notifications_stay_with_their_recipient_and_site(wards, personas, officer, outsider):
+    """Issue 15: a notice of ward A (to its officer) is neither listed, opened nor marked read by the outsider."""
+    from patients.models import Notification
+    from patients.services.notifications import notify
+
+    notify(site=wards.patient.site, kind="overdue", subject="Overdue: KRK-001", body="", key="iso:1",
+           link=f"/events/{wards.event.pk}/history/")
+    notice = Notification.objects.get(key="iso:1")
+    assert notice.recipient == officer
+    assert personas["outsider"].get(f"/notifications/{notice.pk}/open/").status_code == 404
+    assert "KRK-001" not in personas["outsider"].get("/notifications/").content.decode()
+    personas["outsider"].post("/notifications/", {})
+    notice.refresh_from_db()
+    assert notice.read_at is None
+    assert "KRK-001" in personas["officer"].get("/notifications/").content.decode()
+    opened = personas["officer"].get(f"/notifications/{notice.pk}/open/")
+    assert opened["Location"] == f"/events/{wards.event.pk}/history/"

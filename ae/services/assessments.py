@@ -31,6 +31,7 @@ from ae.episodes import (
 from ae.models import AdverseEvent, CRSAssessment, CTCAETerm, ICANSAssessment
 from ae.services.episodes import episode_lock, open_episode
 from ae.services.events import adverse_event_save_revision, revision_value
+from ae.services.notifications import data_quality_query_notify
 from core.outbox import benchmark_request
 from core.text import clean_reason, visible
 from patients.access import RECORDERS, require_role
@@ -145,6 +146,7 @@ def _assessment_record(kind: _Kind, *, patient: Patient, cycle: TreatmentCycle |
             outcome=episode_outcome(None, summary["resolution_date"] is not None), **summary)
         episode.full_clean()
         episode.save()
+        data_quality_query_notify(event=episode)  # a grade entered against the computed one: a query to review
         benchmark_request(site=patient.site, trigger="ae_change")
     else:
         entered_onset = episode.onset_date if episode.origin == AdverseEvent.Origin.ENTERED else None

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from ae.models import AdverseEvent, AdverseEventRevision
 from ae.services.episodes import episode_lock, observed_grade, open_episode, same_onset_event
-from ae.services.notifications import serious_event_notify
+from ae.services.notifications import data_quality_query_notify, serious_event_notify
 from ae.services.sae import case_open_for_event
 from core.audit import audit_context
 from core.errors import ConflictError
@@ -126,6 +126,7 @@ def adverse_event_create(*, acting_user: User, confirm_separate: bool = False, *
     event.save()
     serious_event_notify(event=event)
     case_open_for_event(event=event, acting_user=acting_user)  # a serious event opens its SAE case (draft)
+    data_quality_query_notify(event=event)
     benchmark_request(site=event.patient.site, trigger="ae_change")
     return event
 
@@ -193,7 +194,8 @@ def adverse_event_save_revision(current: AdverseEvent, *, changes: dict[str, lis
     """Validate and save a changed (locked) event, bump its version and append the revision.
 
     A change of the grade or the computed grade reopens a resolved grade-discrepancy query (the reviewed
-    discrepancy is no longer the one on the record).
+    discrepancy is no longer the one on the record), and an open one is assigned to the site's safety officers
+    (a ``query`` notification).
     """
     if current.discrepancy_resolved_at is not None and {"grade", "computed_grade"} & set(changes):
         changes["discrepancy_resolved_at"] = [revision_value(current.discrepancy_resolved_at), None]
@@ -206,6 +208,8 @@ def adverse_event_save_revision(current: AdverseEvent, *, changes: dict[str, lis
         current.save()
     AdverseEventRevision.objects.create(adverse_event=current, version=current.version, changed_by=acting_user,
                                         reason=reason, changes=changes)
+    if {"grade", "computed_grade"} & set(changes):  # a new discrepancy is assigned to the site's safety officers
+        data_quality_query_notify(event=current)
     benchmark_request(site=current.patient.site, trigger="ae_change")
 
 

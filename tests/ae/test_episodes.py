@@ -183,6 +183,10 @@ def test_the_discrepancy_is_a_query_for_the_site_until_a_reviewer_resolves_it(wa
                 **NEW).adverse_event
     assert list(grade_discrepancies_open(site=ward)) == [event]
     assert list(grade_discrepancies_open(site=other_ward)) == []
+    from patients.models import Notification  # issue 15: the query is assigned to the site's safety officer
+
+    assigned = Notification.objects.get(kind="query")
+    assert (assigned.recipient, assigned.link) == (officer, f"/events/{event.pk}/history/")
     for user in (nurse, outsider):
         with pytest.raises(PermissionDenied):
             grade_discrepancy_resolve(event=event, acting_user=user, comment="ok")
@@ -202,6 +206,7 @@ def test_the_discrepancy_is_a_query_for_the_site_until_a_reviewer_resolves_it(wa
         vasopressors=["epinephrine"], entered_grade=4, grade_discrepancy_reason="arrest")
     event.refresh_from_db()
     assert list(grade_discrepancies_open(site=ward)) == [event]
+    assert Notification.objects.filter(kind="query", recipient=officer).count() == 2  # the new discrepancy, once
 
 
 def test_an_aes_edit_away_from_the_computed_grade_needs_the_reason(patient, cycle, nurse):

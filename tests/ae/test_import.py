@@ -228,13 +228,13 @@ def test_a_row_the_database_refuses_is_reported_on_its_line(import_ward, nurse, 
 
 
 def test_a_serious_row_notifies_the_safety_officers_once_committed(import_ward, nurse, officer):
-    from ae.models import SafetyNotification
+    from patients.models import Notification
 
     serious = "IMP-01,1,Anemia,3,2026-01-08,,,,hospitalization,possible,DOSE NOT CHANGED,RECOVERING/RESOLVING,no,"
     _run(import_ward, nurse, [serious], dry_run=True)
-    assert not SafetyNotification.objects.exists()
+    assert not Notification.objects.exists()
     _run(import_ward, nurse, [serious])
-    assert SafetyNotification.objects.filter(adverse_event__term__term="Anemia", recipient=officer).count() == 1
+    assert Notification.objects.filter(subject__contains="Anemia", recipient=officer).count() == 1
 
 
 def test_serious_rows_cost_no_queries_per_row(import_ward, nurse, officer):
@@ -243,7 +243,8 @@ def test_serious_rows_cost_no_queries_per_row(import_ward, nurse, officer):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from ae.models import SAECase, SAECaseLink, SafetyNotification
+    from ae.models import SAECase, SAECaseLink
+    from patients.models import Notification
 
     def serious(n):
         return [row.replace(",,,possible,", ",,hospitalization,possible,") for row in _rows(n)]
@@ -253,9 +254,9 @@ def test_serious_rows_cost_no_queries_per_row(import_ward, nurse, officer):
         with CaptureQueriesContext(connection) as captured:
             assert _run(import_ward, nurse, serious(n)).committed
         counts.append(len(captured))
-        assert SafetyNotification.objects.filter(recipient=officer).count() == n
+        assert Notification.objects.filter(recipient=officer).count() == n
         assert SAECase.objects.count() == n  # each serious row opened its draft SAE case (issue 13), in bulk
-        SafetyNotification.objects.all().delete()
+        Notification.objects.all().delete()
         with pgtrigger.ignore("ae.SAECase:saecase_no_delete"):  # cases are never deleted, but this test starts over
             SAECaseLink.objects.all().delete()
             SAECase.objects.all().delete()

@@ -73,8 +73,11 @@ def test_the_patient_page_reads_labs_in_a_bounded_number_of_queries(nurse_client
                 lab(patient, nurse, analyte, value, unit,
                     datetime.datetime.combine(c.start_date + datetime.timedelta(days=day + 1), datetime.time(7),
                                               tzinfo=TZ))
-    # 6 for the record; session, user, role, safety-notices badge; the session save (savepoint, update, release)
-    with django_assert_max_num_queries(12) as captured:
+    # 5 for the record, role; session, user, notifications badge; the session save (savepoint, update, release); the
+    # printed header's latest benchmark run (issue 15, print). A session's first page also looks up its 2FA device
+    # (issue 11) once: warm the session first, so that both pages measured are steady-state.
+    nurse_client.get(f"/patients/{patient.pk}/")
+    with django_assert_max_num_queries(13) as captured:
         response = nurse_client.get(f"/patients/{patient.pk}/")
     assert response.status_code == 200 and response.content.decode().count("Platelet count decreased grade") == 9
     many = len(captured)
@@ -82,7 +85,8 @@ def test_the_patient_page_reads_labs_in_a_bounded_number_of_queries(nurse_client
     make_cycle(other)
     with django_assert_max_num_queries(many) as captured_few:
         nurse_client.get(f"/patients/{other.pk}/")
-    assert len(captured_few) == many  # the same queries however many values and cycles
+    few = [q["sql"][:90] for q in captured_few.captured_queries]
+    assert len(few) == many, few  # the same queries however many values and cycles
 
 
 # --- "collected at" -----------------------------------------------------------------------------------------

@@ -14,10 +14,10 @@ from django.core import mail
 from django.db import IntegrityError, transaction
 from rest_framework.test import APIClient
 
-from ae.models import AdverseEvent, AdverseEventRevision, CRSAssessment, SafetyNotification
+from ae.models import AdverseEvent, AdverseEventRevision, CRSAssessment
 from ae.selectors import treatment_emergent_events, with_treatment_emergent
 from ae.services.assessments import crs_assessment_record
-from patients.models import Membership, Patient, TreatmentCycle
+from patients.models import Membership, Notification, Patient, TreatmentCycle
 from reports.exports import ae_table_rows
 from reports.runs import benchmark_run_now
 from tests.conftest import PASSWORD, api_errors, event_form_data, make_cycle, make_event, make_patient, make_user
@@ -95,7 +95,7 @@ def test_a_death_notifies_every_safety_officer_of_the_site_in_app_and_by_email(n
         response = nurse_api.post(EVENTS, ae_json(cycle, term="Cytokine release syndrome", grade=5,
                                                   outcome="FATAL"), format="json")
     assert response.status_code == 201
-    notices = SafetyNotification.objects.order_by("recipient__username")
+    notices = Notification.objects.order_by("recipient__username")
     assert [(n.recipient.username, n.kind) for n in notices] == [("officer", "death"), ("second-officer", "death")]
     assert all(n.emailed_at is not None for n in notices)
     assert sorted(m.to[0] for m in mail.outbox) == ["officer@hospital.example", "second@hospital.example"]
@@ -109,9 +109,9 @@ def test_an_event_that_becomes_serious_on_edit_notifies_once(nurse_api, cycle, o
     response = nurse_api.patch(f"{EVENTS}{event.pk}/", {"serious": True, "sae_hospitalization": True, "version": 1,
                                                         "reason": "Admitted for IV antibiotics"}, format="json")
     assert response.status_code == 200, response.json()
-    assert list(SafetyNotification.objects.values_list("kind", flat=True)) == ["serious"]
+    assert list(Notification.objects.values_list("kind", flat=True)) == ["serious"]
     nurse_api.patch(f"{EVENTS}{event.pk}/", {"grade": 4, "version": 2, "reason": "Septic shock"}, format="json")
-    assert SafetyNotification.objects.count() == 1  # still serious: no second notice
+    assert Notification.objects.count() == 1  # still serious: no second notice
 
 
 def test_the_officer_sees_unread_notices_in_the_menu_and_marks_them_read(client, nurse_api, cycle, officer):
@@ -119,15 +119,17 @@ def test_the_officer_sees_unread_notices_in_the_menu_and_marks_them_read(client,
     client.force_login(officer)
     page = client.get("/sites/ward-a/report/").content.decode()
     assert "1 new" in page and "Serious adverse events and deaths" in page and "Fatal" in page
-    listing = client.get("/notices/").content.decode()
+    listing = client.get("/notifications/").content.decode()
     assert "Death" in listing and "KRK-001" in listing
-    client.post("/notices/", {})
-    assert SafetyNotification.objects.get().read_at is not None
+    client.post("/notifications/", {})
+    assert Notification.objects.get().read_at is not None
     assert "new</strong>" not in client.get("/sites/ward-a/report/").content.decode()
 
 
-def test_a_nurse_does_not_get_the_notices_menu(nurse_client, patient):
-    assert "Safety notices" not in nurse_client.get(f"/patients/{patient.pk}/").content.decode()
+def test_a_nurse_is_not_notified_of_deaths_and_serious_events(nurse_client, nurse_api, cycle, nurse):
+    nurse_api.post(EVENTS, ae_json(cycle, term="Cytokine release syndrome", grade=5, outcome="FATAL"), format="json")
+    assert not Notification.objects.filter(recipient=nurse).exists()
+    assert "new</strong>" not in nurse_client.get(f"/patients/{cycle.patient_id}/").content.decode()
 
 
 # --- 2. one clinical event = one AE -------------------------------------------------------------------------

@@ -283,6 +283,23 @@ def test_the_xlsx_export_carries_the_plots_of_flagged_comparisons(ward):
     assert len(images) == 2 * len(flagged)  # a forest and a funnel plot per flagged cell
 
 
+@pytest.mark.django_db
+def test_the_xlsx_shows_the_run_time_in_the_sites_time_zone(ward):
+    """Issue 15 item 4: the XLSX said UTC while the pages show the site's time."""
+    import zoneinfo
+
+    from reports.runs import benchmark_run_now
+
+    ward.time_zone = "Asia/Shanghai"
+    ward.save()
+    make_event(make_cycle(make_patient(ward, "X-00")), "Cytokine release syndrome", grade=3)
+    run = benchmark_run_now(site=ward)
+    local = run.finished_at.astimezone(zoneinfo.ZoneInfo("Asia/Shanghai"))
+    with zipfile.ZipFile(io.BytesIO(xlsx_bytes(ward))) as book:
+        text = workbook_text(book)
+    assert f"finished {local:%Y-%m-%d %H:%M} CST (Asia/Shanghai)" in text
+
+
 def workbook_text(book) -> str:
     """The text of every cell of an XLSX zip (shared strings, or inline strings as constant_memory writes them)."""
     return "".join(book.read(name).decode("utf-8") for name in book.namelist()

@@ -41,6 +41,14 @@ EARLIEST_BIRTH = datetime.date(1950, 1, 1)
 HIGH_BURDEN_BLASTS_PCT = Decimal("5")
 
 
+def validate_time_zone(value: str) -> None:
+    """Refuse a name that is not an IANA time zone of the system's tz database (zoneinfo)."""
+    import zoneinfo
+
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not an IANA time zone name (e.g. Europe/Warsaw).")
+
+
 class Site(models.Model):
     """A ward or hospital whose patients are tracked; the unit of access and of benchmarking."""
 
@@ -49,10 +57,13 @@ class Site(models.Model):
     #: For a demo ward rebuilt from a published cohort: that cohort's slug. The cohort is then left
     #: out of the ward's own benchmark (it cannot be its own reference).
     demo_of_cohort = models.SlugField(blank=True)
-    #: IANA time zone of the ward (e.g. "Europe/Warsaw"): SAE awareness times and reporting clocks are computed
-    #: and shown in it (docs/sae-cases.md, "Clocks").
-    time_zone = models.CharField("time zone", max_length=64, default="Europe/Warsaw",
-                                 help_text="IANA name, e.g. Europe/Warsaw.")
+    #: The ward's default interface language (a user may choose another on their profile) and its IANA time zone:
+    #: the dates and times of pages, forms and exports of the site's users (issue 15, item 4), and the zone in which
+    #: SAE awareness times and reporting clocks are computed and shown (docs/sae-cases.md, "Clocks").
+    language = models.CharField(max_length=10, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE)
+    time_zone = models.CharField("time zone", max_length=64, default=settings.TIME_ZONE,
+                                 validators=[validate_time_zone],
+                                 help_text="IANA time zone name, e.g. Europe/Warsaw, Asia/Shanghai, Europe/Rome.")
     #: Hours from awareness of a serious adverse event to the report to the sponsor (ICH E6(R2) 4.11.1
     #: "immediately"; protocols commonly say 24 h). A protocol may set a shorter window.
     sae_sponsor_hours = models.PositiveSmallIntegerField("SAE report to the sponsor within (hours)", default=24,
@@ -61,6 +72,8 @@ class Site(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [
+            models.CheckConstraint(condition=Q(language__in=[code for code, _ in settings.LANGUAGES]),
+                                   name="site_language_known"),
             models.CheckConstraint(condition=Q(sae_sponsor_hours__gte=1, sae_sponsor_hours__lte=72),
                                    name="site_sae_sponsor_hours_1_72",
                                    violation_error_message="The sponsor window is 1 to 72 hours."),
@@ -496,4 +509,16 @@ PATIENT_POPULATION: dict[str, str] = {Patient.DiseaseStatus.PRIMARY_REFRACTORY: 
 
 __all__ = ["CYCLE_POPULATION", "EARLIEST_BIRTH", "EARLIEST_CYCLE", "HIGH_BURDEN_BLASTS_PCT", "PATIENT_POPULATION",
            "DosingStep", "HospitalStay", "InfusionInterruption", "Membership", "NextTherapy", "Patient", "Site",
-           "TreatmentCycle"]
+           "TreatmentCycle", "Notification", "NotificationKind", "NotificationPreference",
+           "UserProfile"]
+
+
+# Notifications (new flags, flag level changes, serious AEs and deaths, data-quality queries, overdue items) are
+# their own concept: patients/models/notifications.py, re-exported here so that ``patients.models`` stays the one
+# import of the app's models.
+from patients.models.notifications import (  # noqa: E402
+    Notification,
+    NotificationKind,
+    NotificationPreference,
+)
+from patients.models.profiles import UserProfile  # noqa: E402

@@ -1,0 +1,136 @@
+"""Language and formats (issue 15, item 4): the user's language (else the site's), the site's time zone, the Polish
+translation of the base layout, the AE form and the report; CTCAE terms stay in NCI's English."""
+
+from __future__ import annotations
+
+import datetime
+import zoneinfo
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.test import Client
+from django.utils import translation
+
+from patients.models import Site, UserProfile
+from reports.runs import benchmark_run_now
+from tests.conftest import make_event
+
+LOCALE = Path(__file__).resolve().parents[2] / "locale"
+
+
+def _client(user) -> Client:
+    client = Client()
+    client.force_login(user)  # the locale is worked out at log-in (user_logged_in) and kept in the session
+    return client
+
+
+@pytest.fixture
+def polish_ward(ward):
+    ward.language, ward.time_zone = "pl", "Europe/Warsaw"
+    ward.save()
+    return ward
+
+
+def test_the_polish_site_renders_the_ae_form_in_polish_with_ctcae_terms_in_english(polish_ward, nurse, cycle):
+    page = _client(nurse).get(f"/patients/{cycle.patient_id}/events/new/").content.decode()
+    assert '<html lang="pl">' in page
+    for polish in ("Zapisz zdarzenie niepożądane", "Termin CTCAE", "Data wystąpienia", "(wymagane)", "Zapisz",
+                   "Anuluj", "Pacjenci", "Wyloguj", "Przejdź do treści", "Związek z blinatumomabem"):
+        assert polish in page, polish
+    assert "Record adverse event" not in page and "Log out" not in page
+    assert 'value="Cytokine release syndrome"' in page  # the CTCAE v5.0 term, as NCI publishes it
+    assert "Grade 3" in page  # CTCAE grade labels stay in NCI's English
+
+
+def test_the_polish_form_shows_its_errors_in_polish(polish_ward, nurse, cycle):
+    page = _client(nurse).post(f"/patients/{cycle.patient_id}/events/new/", {"cycle": cycle.pk}).content.decode()
+    assert "Problem z" in page and "To pole jest wymagane." in page  # our summary, Django's own Polish messages
+
+
+def test_the_polish_site_renders_the_report_in_polish_with_dates_in_its_language(polish_ward, officer, nurse, cycle):
+    make_event(cycle, user=nurse)
+    run = benchmark_run_now(site=polish_ward)
+    page = _client(officer).get(f"/sites/{polish_ward.slug}/report/").content.decode()
+    for polish in ("Ward A: porównanie z opublikowanymi kohortami", "Flagi", "Tabela porównania",
+                   "Ciężkie zdarzenia niepożądane i zgony", "Zapytania o jakość danych",
+                   f"Przebieg {run.pk} zakończony"):
+        assert polish in page, polish
+    finished = run.finished_at.astimezone(zoneinfo.ZoneInfo("Europe/Warsaw"))
+    with translation.override("pl"):
+        from django.utils.formats import date_format
+
+        assert date_format(finished, "d M Y H:i") in page  # Polish month abbreviation, the site's time
+
+
+def test_the_user_chooses_the_language_over_the_sites_default(polish_ward, nurse, cycle):
+    client = _client(nurse)
+    assert "Wyloguj" in client.get("/account/").content.decode()
+    response = client.post("/account/", {"language": "en-gb"})
+    assert response.status_code == 302
+    assert UserProfile.objects.get(user=nurse).language == "en-gb"
+    page = client.get(f"/patients/{cycle.patient_id}/events/new/").content.decode()
+    assert "Record adverse event" in page and '<html lang="en-gb">' in page
+    client.post("/account/", {"language": ""})  # back to the site's default
+    assert "Zapisz zdarzenie niepożądane" in client.get(f"/patients/{cycle.patient_id}/events/new/").content.decode()
+    assert client.post("/account/", {"language": "xx"}).status_code == 200  # refused, nothing stored
+    assert UserProfile.objects.get(user=nurse).language == ""
+
+
+def test_times_are_shown_in_the_sites_time_zone(ward, officer, nurse, cycle):
+    ward.time_zone = "Asia/Shanghai"  # UTC+8, no summer time
+    ward.save()
+    make_event(cycle, user=nurse)
+    run = benchmark_run_now(site=ward)
+    page = _client(officer).get(f"/sites/{ward.slug}/report/").content.decode()
+    shanghai = run.finished_at.astimezone(zoneinfo.ZoneInfo("Asia/Shanghai"))
+    warsaw = run.finished_at.astimezone(zoneinfo.ZoneInfo("Europe/Warsaw"))
+    assert f"Run {run.pk} finished {shanghai:%d %b %Y %H:%M}" in page
+    assert shanghai.hour != warsaw.hour and f"finished {warsaw:%d %b %Y %H:%M}" not in page
+
+
+def test_the_login_page_follows_the_browsers_language(db):
+    page = Client().get("/login/", HTTP_ACCEPT_LANGUAGE="pl").content.decode()
+    assert "Przejdź do treści" in page
+
+
+def test_a_site_refuses_an_unknown_language_or_time_zone(ward):
+    ward.time_zone = "Mars/Olympus_Mons"
+    with pytest.raises(ValidationError, match="IANA"):
+        ward.full_clean()
+    with pytest.raises(IntegrityError, match="site_language_known"), transaction.atomic():
+        Site.objects.filter(pk=ward.pk).update(language="xx")
+
+
+def test_the_compiled_polish_catalogue_is_committed_and_current():
+    """Nothing needs msgfmt at run time: the .mo is in the repository, compiled from the current .po."""
+    po, mo = LOCALE / "pl/LC_MESSAGES/django.po", LOCALE / "pl/LC_MESSAGES/django.mo"
+    assert po.exists() and mo.exists()
+    import gettext
+
+    catalogue = gettext.GNUTranslations(mo.open("rb"))
+    ids = [line[7:-1] for line in po.read_text(encoding="utf-8").splitlines()
+           if line.startswith('msgid "') and line != 'msgid ""']
+    assert len(ids) > 100
+    untranslated = [i for i in ids if catalogue.gettext(i.replace('\\"', '"')) == i.replace('\\"', '"')
+                    and i not in ("E-mail", "O/E (95%% CI)")]
+    assert untranslated == []
+
+
+def test_polish_plural_forms_of_the_unread_count():
+    with translation.override("pl"):
+        from django.utils.translation import ngettext
+
+        assert [ngettext("%(n)s new", "%(n)s new", n) % {"n": n} for n in (1, 3, 5, 22)] == [
+            "1 nowe", "3 nowe", "5 nowych", "22 nowe"]
+
+
+def test_a_date_is_formatted_for_the_active_language():
+    day = datetime.date(2025, 8, 3)
+    from django.utils.formats import date_format
+
+    with translation.override("pl"):
+        assert date_format(day, "d M Y") == "03 Sie 2025"  # Django's Polish abbreviated month
+    with translation.override("en-gb"):
+        assert date_format(day, "d M Y") == "03 Aug 2025"
