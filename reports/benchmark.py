@@ -11,7 +11,7 @@ Counting rule (ward and, as curated, cohorts): a patient counts once per categor
 they had at least one treatment-emergent event (ADaM TRTEMFL by the admiral rule,
 :func:`ae.models.events.treatment_emergent_q`: began during treatment, or present before and worsened) of a
 term of the category with grade in the band; denominators are patients with at least one cycle (all cycles) or
-with a cycle 1 (first cycle). Methods: statistics.md §1.7 (binomial–normal GLMM, fallback to the
+with a cycle 1 (first cycle). Methods: docs/methods.md §1.7 (binomial–normal GLMM, fallback to the
 common-effect pooled count when fewer than 3 cohorts or 3 events) and §3.5 (flags on the exact
 predictive tail).
 """
@@ -49,7 +49,7 @@ GRADE_BANDS = {"any": 1, "ge3": 3}
 OWN_COHORT = "the ward itself is built from this cohort"
 
 #: Grading-scale families: CTCAE (any version) grades neurotoxicity and the other categories differently from
-#: the ASTCT 2019 consensus and Lee 2014 (statistics.md §3.5, §5). "not_stated" has no family.
+#: the ASTCT 2019 consensus and Lee 2014 (docs/methods.md §3.5, §5). "not_stated" has no family.
 SCALE_FAMILIES = {"ctcae_v3_0": "ctcae", "ctcae_v4_0": "ctcae", "ctcae_v4_03": "ctcae", "ctcae_v5_0": "ctcae",
                   "ctcae_unspecified": "ctcae", "lee_2014": "astct_lee", "astct_2019": "astct_lee"}
 #: CRS only: CTCAE v3.0/v4.0x word CRS as an infusion reaction (interruption, response to symptomatic treatment,
@@ -625,7 +625,7 @@ def _two_step(used: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 def _case_mix(inputs: dict[str, Any], category: str, band: str, scope: str, x: int, n: int,
               pooled: stats.Pooled, thresholds: dict[str, Any], basis: str = "all_cause") -> dict[str, Any] | None:
-    """O/E standardised by marrow blast burden at cycle 1 (statistics.md §3.2); None for older inputs.
+    """O/E standardised by marrow blast burden at cycle 1 (docs/methods.md §3.2); None for older inputs.
 
     Strata: blasts >=5%, <5% (cycle 1 baseline) and "not recorded" (the rest of the scope's patients).
     p_s = marginal mean of a benchmark pooled from cohort figures of that stratum when any comparable
@@ -700,7 +700,7 @@ def _predictive_range(n: int, pooled: stats.Pooled, alpha: float) -> tuple[int, 
 
 def flag_level(p_upper: float, p_lower: float, p_fixed: float, pooled_mean: float,
                thresholds: dict[str, float]) -> tuple[str, str] | None:
-    """Return (level, direction) of the flag for these tail probabilities, or None (statistics.md §3.5).
+    """Return (level, direction) of the flag for these tail probabilities, or None (docs/methods.md §3.5).
 
     ALARM if p_upper < ALARM_P, ALERT if p_upper < ALERT_P (above); CHECK_ASCERTAINMENT if p_lower < LOW_P
     (below); WATCH if p_fixed < WATCH_P (above the average published rate, inside the spread). WATCH needs a

@@ -1,7 +1,7 @@
 """Statistics core of pvtrack: pool published adverse-event (AE) incidence and compare a ward with it.
 
 Pure numpy/scipy (no Django), so it can be tested and reused on its own. Methods, defaults and
-reference numbers follow ``/work/shared/reference/statistics.md`` (sections cited as §x.y):
+reference numbers follow ``docs/methods.md`` (sections cited as §x.y) and the papers cited there:
 
 * benchmark: one-stage binomial-normal GLMM (random-intercept logistic model) fitted by maximum
   likelihood with adaptive Gauss-Hermite quadrature, as ``metafor::rma.glmm(measure="PLO")``
@@ -261,7 +261,7 @@ def pool(events: Sequence[int], totals: Sequence[int], level: float = 0.95,
 
     The reason names the cause: "only 2 comparable cohorts", "only 1 event across cohorts" or
     "GLMM did not converge (...)". Never raises for valid counts; raises ValueError for empty input,
-    mismatched lengths, negative counts, n < 1 or x > n. source: statistics.md §3.5 step 1, §5.
+    mismatched lengths, negative counts, n < 1 or x > n. source: docs/methods.md §3.5 step 1, §5.
     """
     x, n = _cohorts(events, totals)
     k, big_x = len(x), int(x.sum())
@@ -337,7 +337,7 @@ def posterior_prob_above(x: int, n: int, p0: float, prior_n: float = 2.0) -> flo
 
     Posterior Beta(m p0 + x, m (1 - p0) + n - x); descriptive only, never a flag (§3.3, §3.5 step 6).
     Raises ValueError for invalid counts, p0 outside (0, 1) or prior_n <= 0.
-    source: Geller et al. 2003 (beta-binomial monitoring prior); statistics.md §3.3.
+    source: Geller et al. 2003 (beta-binomial monitoring prior); docs/methods.md §3.3.
     """
     x, n = _ward(x, n)
     if not 0 < p0 < 1 or prior_n <= 0:
@@ -435,7 +435,7 @@ def random_effects_hk(yi: ArrayLike, vi: ArrayLike, level: float = 0.95,
     adhoc.hakn.ci="se"; Roever, Knapp & Friede 2015). Also the Wald CI mu +/- z SE_Wald (metafor
     default test="z"). PI: mu +/- t_{k-1} sqrt(SE_adhoc^2 + tau2) (metafor's PI uses the test's
     critical value and SE; §1.4). Raises ValueError for k < 2, mismatched lengths or v <= 0.
-    source: statistics.md §1.2-1.4.
+    source: docs/methods.md §1.2-1.4.
     """
     y, v = np.asarray(yi, dtype=float), np.asarray(vi, dtype=float)
     if y.shape != v.shape or y.ndim != 1:
@@ -494,7 +494,7 @@ def two_step_logit(events: Sequence[int], totals: Sequence[int], level: float = 
     Effect sizes: ``logit_effect_sizes`` (0.5 correction only for 0 or all-event cohorts). Pooling:
     ``random_effects_hk`` (REML tau2 by Fisher scoring from DL, tol 1e-10, truncated at 0;
     Hartung-Knapp ad-hoc CI with t_{k-1}; t_{k-1} PI; Q; metafor's I^2). ``median`` = expit(mu).
-    Raises ValueError for invalid counts or k < 2. source: statistics.md §1.1-1.4, §1.8; metafor rma.uni.
+    Raises ValueError for invalid counts or k < 2. source: docs/methods.md §1.1-1.4, §1.8; metafor rma.uni.
     """
     yi, vi, corrected = logit_effect_sizes(events, totals)
     return random_effects_hk(yi, vi, level, corrected)
@@ -504,7 +504,7 @@ def two_step_logit(events: Sequence[int], totals: Sequence[int], level: float = 
 
 @dataclass(frozen=True)
 class CaseMix:
-    """Observed versus expected events of a ward standardised by strata (statistics.md §3.2).
+    """Observed versus expected events of a ward standardised by strata (docs/methods.md §3.2).
 
     ``observed`` O (events), ``expected`` E = sum n_s p_s (events), ``sir`` = O/E (None when E = 0),
     ``ci`` = exact Poisson (Garwood) 95% CI of O divided by E, ``p_upper`` = exact Poisson-binomial
@@ -525,7 +525,7 @@ def garwood_ci(observed: int, level: float = 0.95) -> tuple[float, float]:
     """Exact Poisson CI for a count O: [chi2_{a/2}(2O)/2, chi2_{1-a/2}(2O+2)/2] (lower 0 when O = 0).
 
     Raises ValueError for a negative or non-integer count. source: Garwood 1936, Biometrika 28:437;
-    statistics.md §3.2.
+    docs/methods.md §3.2.
     """
     o = _count(observed, "observed")
     a = 1 - level
@@ -554,7 +554,7 @@ def case_mix(observed: int, totals: Sequence[int], rates: Sequence[float], level
     """O/E of a ward whose patients fall in strata of sizes ``totals`` with benchmark rates ``rates``.
 
     E = sum n_s p_s; SIR = O/E with the Garwood CI / E; p_upper = exact Poisson-binomial P(O' >= O).
-    Raises ValueError when O exceeds sum n_s or for invalid strata. source: statistics.md §3.2.
+    Raises ValueError when O exceeds sum n_s or for invalid strata. source: docs/methods.md §3.2.
     """
     o = _count(observed, "observed")
     dist = poisson_binomial_pmf(totals, rates)
