@@ -44,9 +44,14 @@ from reports.models import BenchmarkCategory, CohortFigure
 
 #: 1.4: premedication and regimen in like-with-like (``treatment_comparability``) and the end of the emergence
 #: window (30 days after the last infusion day or the next therapy, ``ae.models.events.treatment_emergent_q``).
-METHOD_VERSION = "pvtrack-benchmark/1.4 glmm-ml+pred-tail+lwl+attr+premed+case-mix+pocock+te-end"
+#: 1.5 (issue 17): degenerate fits are "no usable benchmark" (``stats.degenerate_reason``), no two-step row on the
+#: continuity correction alone, derived cohort figures (grade-specific sums, implied zeros), meta-regression on
+#: cohort moderators and one predictive distribution for the PI, the funnel and the flags (docs/methods.md §4).
+METHOD_VERSION = "pvtrack-benchmark/1.5 glmm+metareg+1pred+unusable+derived+lwl+premed+cm+pocock"
 GRADE_BANDS = {"any": 1, "ge3": 3}
 OWN_COHORT = "the ward itself is built from this cohort"
+#: Issue 17 item 9: no source reports a cycle-1 count for any benchmark category (checked in tests against the fixtures).
+NO_CYCLE1_FIGURE = "no published figure: no source reports cycle-1 counts for this category and grade"
 
 #: Grading-scale families: CTCAE (any version) grades neurotoxicity and the other categories differently from
 #: the ASTCT 2019 consensus and Lee 2014 (docs/methods.md §3.5, §5). "not_stated" has no family.
@@ -108,7 +113,8 @@ def cohort_figures(category_slugs: list[str]) -> list[dict[str, Any]]:
          "grade_band": f.grade_band, "cycle_scope": f.cycle_scope, "unit": f.unit, "numerator": f.numerator,
          "denominator": f.denominator, "percent_printed": f.percent_printed, "stratum": f.stratum,
          "scale": f.scale, "schedule": f.cohort.schedule, "population": f.cohort.population,
-         "attribution": f.attribution, "terms_included": f.terms_included, "set_aside": f.set_aside}
+         "attribution": f.attribution, "terms_included": f.terms_included, "set_aside": f.set_aside,
+         "derived": f.derived}
         for f in CohortFigure.objects.filter(category__in=category_slugs, grade_band__in=list(GRADE_BANDS))
         .select_related("cohort").defer("cohort__record").order_by("cohort__slug", "id")  # record: large
         .annotate(premedication=KeyTransform("premedication", "cohort__record"),
@@ -502,7 +508,7 @@ def _pooled_dict(pooled: stats.Pooled) -> dict[str, Any]:
         "median": pooled.median, "marginal_mean": pooled.marginal_mean, "ci": list(pooled.ci),
         "pi": list(pooled.pi), "tau2": pooled.tau2, "i2": pooled.i2, "mu": pooled.mu, "se_mu": pooled.se_mu,
         "ci_critical": pooled.ci_critical, "pi_critical": pooled.pi_critical, "weak": pooled.weak,
-        "reason": pooled.reason,
+        "reason": pooled.reason, "unusable": pooled.unusable,
     }
 
 
@@ -568,6 +574,7 @@ def _cell(inputs: dict[str, Any], cat: dict[str, Any], band: str, scope: str,
                      "n": f["denominator"], "rate": f["numerator"] / f["denominator"], "scale": f["scale"],
                      "schedule": f["schedule"], "population": f["population"], "labels": f["labels"],
                      "attribution": f.get("attribution", "not_stated"), "terms_included": f.get("terms_included", []),
+                     **({"derived": f["derived"]} if f.get("derived") else {}),
                      **({"premedication": premedication_text(f["premedication"]),
                          "regimen": dosing_text(f.get("dosing"))} if "premedication" in f else {})}
                     for f in used],
@@ -587,13 +594,19 @@ def _cell(inputs: dict[str, Any], cat: dict[str, Any], band: str, scope: str,
     }
     if not used:
         cell["note"] = ("not reported by the cohort this demo ward is built from" if excluded and not cell["cohorts"]
-                        and inputs["excluded_cohort"] else "no comparable published figure")
+                        and inputs["excluded_cohort"] else
+                        NO_CYCLE1_FIGURE if scope == "first" and not any(
+                            f["category"] == cat["slug"] and f["grade_band"] == band and f["cycle_scope"] == "first"
+                            for f in inputs["figures"]) else "no comparable published figure")
         return cell
     events, totals = [f["numerator"] for f in used], [f["denominator"] for f in used]
     pooled = stat_cache.pool(events, totals, min_cohorts=int(thresholds["MIN_COHORTS"]),
                         min_events=int(thresholds["MIN_EVENTS"]))
     cell["pooled"] = _pooled_dict(pooled)
     cell["two_step"] = _two_step(used)
+    if pooled.unusable:  # docs/methods.md §4.1: a degenerate fit is shown as such, never compared with
+        cell["note"] = pooled.unusable
+        return cell
     if not n:
         cell["note"] = "no ward patients in this scope"
         return cell
@@ -612,8 +625,12 @@ def _cell(inputs: dict[str, Any], cat: dict[str, Any], band: str, scope: str,
 
 
 def _two_step(used: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """Two-step logit REML + Hartung–Knapp (ad hoc) sensitivity with per-cohort weights (k >= 2), else None."""
-    if len(used) < 2:
+    """Two-step logit REML + Hartung–Knapp (ad hoc) sensitivity with per-cohort weights (k >= 2), else None.
+
+    None too when every cohort has 0 events or all patients with the event: each logit would then be made by the
+    1/2 continuity correction alone, not by the data (docs/methods.md §4.1; "2.7 % from 0/94" was such a row).
+    """
+    if len(used) < 2 or all(f["numerator"] in (0, f["denominator"]) for f in used):
         return None
     ts = stat_cache.two_step_logit([f["numerator"] for f in used], [f["denominator"] for f in used])
     return {"method": "two_step_logit_reml_hk_adhoc", "k": ts.k, "median": ts.median, "ci": list(ts.ci_prop),

@@ -45,7 +45,8 @@ def format_run_text(run: BenchmarkRun) -> str:
         pooled = c["pooled"]
         ward_txt = f"{ward['x']}/{ward['n']} {pct(ward['rate'])}"
         bench = (f"{pct(pooled['median']):>9}  {interval(pooled['pi']):>13}  {pooled['k']}  "
-                 f"{'weak: ' if pooled['weak'] else ''}{pooled['method']}") if pooled else "no comparable cohort"
+                 f"{'weak: ' if pooled['weak'] else ''}{pooled['method']}") if pooled and not pooled.get("unusable") \
+            else (pooled["unusable"] if pooled else c.get("note") or "no comparable cohort")
         lines.append(f"{c['category_name'][:27]:<28}{GRADE_BAND_LABELS[c['grade_band']]:<11}"
                      f"{CYCLE_SCOPES[c['cycle_scope']]:<12}{ward_txt:>18}  {interval(ward['ci']):>13}  {bench}")
         if c.get("definitions") and (c["cohorts"] or c["excluded"]):

@@ -104,6 +104,53 @@ class Pooled:
     weak: bool
     reason: str
     i2: float | None
+    unusable: str = ""  # why this fit is "no usable benchmark" (docs/methods.md §4.1); "" when usable
+
+
+#: docs/methods.md §4.1 rule 2: the fit is flat when the profile log-likelihood at tau = 10 (the optimiser's bound)
+#: is within chi2_1(0.95)/2 of the maximum, i.e. the 95 % profile-likelihood interval of tau reaches the bound.
+FLAT_LOGLIK_DROP = float(stats.chi2.ppf(0.95, 1) / 2)
+#: docs/methods.md §4.1 rule 3: a 95 % predictive interval covering all of [1 %, 90 %] leaves no count to flag.
+PI_SPAN = (0.01, 0.90)
+
+
+def predictive_interval(pooled: Pooled, level: float = 0.95) -> tuple[float, float]:
+    """Central ``level`` interval of expit(theta), theta ~ N(mu, tau2 + SE^2): the predictive distribution the
+    flags use (``predictive_tail``), as proportions. One distribution for forest PI, funnel and flags
+    (docs/methods.md §4.3). For a common-effect result it is built from the pooled logit and its SE."""
+    half = float(stats.norm.ppf((1 + level) / 2)) * math.sqrt(pooled.tau2 + pooled.se_mu**2)
+    return float(special.expit(pooled.mu - half)), float(special.expit(pooled.mu + half))
+
+
+def _profile_loglik(tau2: float, x: np.ndarray, n: np.ndarray) -> float:
+    """max over mu of the GLMM log-likelihood at this tau2 (bounded scalar search)."""
+    fit = optimize.minimize_scalar(lambda m: -_loglik(m, math.sqrt(tau2), x, n), bounds=_MU_BOUNDS,
+                                   method="bounded", options={"xatol": 1e-8})
+    return -float(fit.fun)
+
+
+def degenerate_reason(pooled: Pooled, x: np.ndarray, n: np.ndarray, at_bound: bool = False) -> str:
+    """Why a random-effects fit is no usable benchmark, or "" (docs/methods.md §4.1, rules 1-3).
+
+    1. tau reached its bound (10 on the logit scale); 2. flat likelihood: the profile log-likelihood at the bound
+    is within ``FLAT_LOGLIK_DROP`` of the maximum; 3. the 95 % predictive interval (``predictive_interval``) covers
+    all of ``PI_SPAN``. The reasons are plain language, for the report.
+    """
+    if pooled.tau2 == 0:
+        return ""
+    lo, hi = predictive_interval(pooled)
+    spread = (f"the published cohorts disagree so much (between-cohort variance {pooled.tau2:.1f} on the logit "
+              f"scale; 95 % predictive interval {lo:.1%}–{hi:.1%})")
+    if at_bound:
+        return f"no usable benchmark: {spread} that the model's spread runs to its bound"
+    tau2_bound = math.exp(2 * _LOG_TAU_BOUNDS[1])
+    if _profile_loglik(pooled.tau2, x, n) - _profile_loglik(tau2_bound, x, n) < FLAT_LOGLIK_DROP:
+        return (f"no usable benchmark: {spread}, and the likelihood is flat: these cohorts cannot rule out that "
+                "every cohort has its own rate")
+    if lo <= PI_SPAN[0] and hi >= PI_SPAN[1]:
+        return (f"no usable benchmark: {spread} that a comparable ward could show almost any rate, "
+                f"so hardly any count could be flagged")
+    return ""
 
 
 def logit_normal_mean(mu: float, tau2: float, nodes: int = 100) -> float:
@@ -188,6 +235,8 @@ def pool_glmm(events: Sequence[int], totals: Sequence[int], level: float = 0.95)
     tau2 = 0 and the common-effect logistic fit (mu = logit(sum x / sum n)) is reported.
     CI: mu +/- z * SE (metafor rma.glmm default ``test="z"``). PI: mu +/- t_{k-1} sqrt(SE^2 + tau2)
     (meta >= 7 default ``method.predict="V"``). Both back-transformed with expit.
+    A degenerate fit (tau at its bound, a flat likelihood, or a predictive interval covering nearly all of 0-1)
+    is returned with ``unusable`` saying why (``degenerate_reason``; docs/methods.md §4.1): show no number for it.
     Raises ValueError for invalid counts and GLMMFitError if k < 2, if all or none of the patients
     had the event, or if the fit fails. source: Stijnen 2010, Stat Med 29:3046; §1.4, §1.7, §2.
     """
@@ -211,7 +260,12 @@ def pool_glmm(events: Sequence[int], totals: Sequence[int], level: float = 0.95)
         reason = (f"Random-effects GLMM over {k} cohorts; the between-cohort variance is estimated at 0, "
                   "so this is the common-effect logistic fit.")
     elif fit.x[1] >= _LOG_TAU_BOUNDS[1] - 1e-6:
-        raise GLMMFitError("the between-cohort variance diverges")
+        mu, tau2 = float(fit.x[0]), math.exp(2 * fit.x[1])
+        try:
+            se = _se_mu(mu, tau2, x, n)
+        except GLMMFitError:
+            se = 0.0
+        reason = f"Random-effects GLMM over {k} cohorts: the between-cohort variance runs to its bound."
     else:
         mu, tau2 = float(fit.x[0]), math.exp(2 * fit.x[1])
         se = _se_mu(mu, tau2, x, n)
@@ -220,7 +274,7 @@ def pool_glmm(events: Sequence[int], totals: Sequence[int], level: float = 0.95)
     z = stats.norm.ppf((1 + level) / 2)
     t = stats.t.ppf((1 + level) / 2, k - 1)
     half_pi = t * math.sqrt(se**2 + tau2)
-    return Pooled(
+    pooled = Pooled(
         method="glmm_ml", k=k, events=big_x, total=big_n, mu=mu, se_mu=se, tau2=tau2,
         median=float(special.expit(mu)), marginal_mean=logit_normal_mean(mu, tau2),
         ci=(float(special.expit(mu - z * se)), float(special.expit(mu + z * se))),
@@ -228,6 +282,7 @@ def pool_glmm(events: Sequence[int], totals: Sequence[int], level: float = 0.95)
         ci_critical=f"z={z:.3f}", pi_critical=f"t(k-1)={t:.3f}", weak=False, reason=reason,
         i2=_i2(tau2, x, n),
     )
+    return replace(pooled, unusable=degenerate_reason(pooled, x, n, at_bound=fit.x[1] >= _LOG_TAU_BOUNDS[1] - 1e-6))
 
 
 def pool_common_effect(events: Sequence[int], totals: Sequence[int], level: float = 0.95) -> Pooled:
@@ -592,4 +647,4 @@ def pooled_from_dict(data: dict[str, Any]) -> Pooled:
                   se_mu=data["se_mu"], tau2=data["tau2"], median=data["median"],
                   marginal_mean=data["marginal_mean"], ci=tuple(data["ci"]), pi=tuple(data["pi"]),
                   ci_critical=data["ci_critical"], pi_critical=data["pi_critical"], weak=data["weak"],
-                  reason=data["reason"], i2=data["i2"])
+                  reason=data["reason"], i2=data["i2"], unusable=data.get("unusable", ""))

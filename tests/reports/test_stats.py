@@ -176,10 +176,12 @@ def test_glmm_refuses_data_without_a_finite_fit() -> None:
         pool_glmm([3], [10])  # tau is not identifiable from one cohort
 
 
-def test_diverging_fit_falls_back_with_reason() -> None:
-    res = pool([0, 0, 5], [10, 10, 5])  # tau -> infinity: one cohort all events, two with none
-    assert res.method == "common_effect" and res.weak
-    assert "GLMM did not converge" in res.reason
+def test_diverging_fit_is_no_usable_benchmark() -> None:
+    # tau -> infinity: one cohort all events, two with none. Issue 17 item 2 (docs/methods.md §4.1 rule 1): no longer
+    # a weak common-effect number (5/25 = 20 % that no cohort resembles) but "no usable benchmark" with the reason.
+    res = pool([0, 0, 5], [10, 10, 5])
+    assert res.method == "glmm_ml" and res.tau2 == pytest.approx(100.0, rel=1e-3)
+    assert res.unusable.startswith("no usable benchmark") and "bound" in res.unusable
 
 
 def test_zero_event_cohort_stays_in_the_pool() -> None:
