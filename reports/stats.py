@@ -129,12 +129,14 @@ def _profile_loglik(tau2: float, x: np.ndarray, n: np.ndarray) -> float:
     return -float(fit.fun)
 
 
-def degenerate_reason(pooled: Pooled, x: np.ndarray, n: np.ndarray, at_bound: bool = False) -> str:
+def degenerate_reason(pooled: Pooled, x: np.ndarray, n: np.ndarray, at_bound: bool = False,
+                      check_flat: bool = True) -> str:
     """Why a random-effects fit is no usable benchmark, or "" (docs/methods.md §4.1, rules 1-3).
 
     1. tau reached its bound (10 on the logit scale); 2. flat likelihood: the profile log-likelihood at the bound
     is within ``FLAT_LOGLIK_DROP`` of the maximum; 3. the 95 % predictive interval (``predictive_interval``) covers
-    all of ``PI_SPAN``. The reasons are plain language, for the report.
+    all of ``PI_SPAN``. The reasons are plain language, for the report. ``check_flat`` False skips rule 2 (a
+    meta-regression, whose profile is not the intercept-only one of ``_profile_loglik``).
     """
     if pooled.tau2 == 0:
         return ""
@@ -144,7 +146,7 @@ def degenerate_reason(pooled: Pooled, x: np.ndarray, n: np.ndarray, at_bound: bo
     if at_bound:
         return f"no usable benchmark: {spread} that the model's spread runs to its bound"
     tau2_bound = math.exp(2 * _LOG_TAU_BOUNDS[1])
-    if _profile_loglik(pooled.tau2, x, n) - _profile_loglik(tau2_bound, x, n) < FLAT_LOGLIK_DROP:
+    if check_flat and _profile_loglik(pooled.tau2, x, n) - _profile_loglik(tau2_bound, x, n) < FLAT_LOGLIK_DROP:
         return (f"no usable benchmark: {spread}, and the likelihood is flat: these cohorts cannot rule out that "
                 "every cohort has its own rate")
     if lo <= PI_SPAN[0] and hi >= PI_SPAN[1]:
@@ -162,7 +164,7 @@ def logit_normal_mean(mu: float, tau2: float, nodes: int = 100) -> float:
     return float(w @ special.expit(mu + math.sqrt(2.0 * tau2) * z) / math.sqrt(math.pi))
 
 
-def _loglik(mu: float, tau: float, x: np.ndarray, n: np.ndarray) -> float:
+def _loglik(mu: float | np.ndarray, tau: float, x: np.ndarray, n: np.ndarray) -> float:
     """Binomial-normal marginal log-likelihood by adaptive Gauss-Hermite quadrature.
 
     For each cohort the integrand over the random effect u ~ N(0, tau^2) is centred at its mode
@@ -185,7 +187,7 @@ def _loglik(mu: float, tau: float, x: np.ndarray, n: np.ndarray) -> float:
     scale = 1 / np.sqrt(n * p * (1 - p) + 1 / t2)
     z, w = _hermgauss(AGQ_NODES)
     uj = u[:, None] + math.sqrt(2.0) * scale[:, None] * z
-    theta = mu + uj
+    theta = (mu[:, None] if isinstance(mu, np.ndarray) else mu) + uj  # mu: one value, or one per cohort
     log_f = x[:, None] * special.log_expit(theta) + (n - x)[:, None] * special.log_expit(-theta) \
         - uj**2 / (2 * t2) + z**2
     log_choose = special.gammaln(n + 1) - special.gammaln(x + 1) - special.gammaln(n - x + 1)
