@@ -38,7 +38,7 @@ from patients.models import (
     TreatmentCycle,
 )
 from patients.selectors import treatment_mix
-from reports import sequential, stat_cache, stats
+from reports import meta_regression, sequential, stat_cache, stats
 from reports.cells import CYCLE_SCOPES, GRADE_BAND_LABELS
 from reports.models import BenchmarkCategory, CohortFigure
 
@@ -114,12 +114,25 @@ def cohort_figures(category_slugs: list[str]) -> list[dict[str, Any]]:
          "denominator": f.denominator, "percent_printed": f.percent_printed, "stratum": f.stratum,
          "scale": f.scale, "schedule": f.cohort.schedule, "population": f.cohort.population,
          "attribution": f.attribution, "terms_included": f.terms_included, "set_aside": f.set_aside,
-         "derived": f.derived}
+         "derived": f.derived, "blast_share": blast_share(f.blast)}
         for f in CohortFigure.objects.filter(category__in=category_slugs, grade_band__in=list(GRADE_BANDS))
         .select_related("cohort").defer("cohort__record").order_by("cohort__slug", "id")  # record: large
         .annotate(premedication=KeyTransform("premedication", "cohort__record"),
-                  dosing=KeyTransform("dosing", "cohort__record"))
+                  dosing=KeyTransform("dosing", "cohort__record"),
+                  blast=KeyTransform("blast_burden", "cohort__record"))
     ]
+
+
+def blast_share(burden: dict[str, Any] | None) -> float | None:
+    """A cohort's share of patients with >= 5 % marrow blasts at start: n_ge5 / (n_ge5 + n_lt5) when both are
+    recorded, else 1.0 for "high" (all or most) and 0.0 for "low" (all or most in CR), else None (docs/methods.md §4.2;
+    Xie: the text and Table 1 reading, 25 of 33, §4.4)."""
+    if not burden:
+        return None
+    ge5, lt5 = burden.get("n_ge5"), burden.get("n_lt5")
+    if ge5 is not None and lt5 is not None and ge5 + lt5 > 0:
+        return float(ge5 / (ge5 + lt5))
+    return {"high": 1.0, "low": 0.0}.get(burden.get("category") or "")
 
 
 def collect_inputs(site: Site) -> dict[str, Any]:
@@ -590,7 +603,7 @@ def _cell(inputs: dict[str, Any], cat: dict[str, Any], band: str, scope: str,
         } | (treatment_definitions(cat["slug"], used, profile) or {}),
         "excluded": excluded, "pooled": None, "two_step": None, "p_upper": None, "p_lower": None,
         "p_fixed": None, "predictive_range": None, "posterior_above": None, "case_mix": None, "sequential": None,
-        "flag": None,
+        "flag": None, "meta_regression": None,
     }
     if not used:
         cell["note"] = ("not reported by the cohort this demo ward is built from" if excluded and not cell["cohorts"]
@@ -604,6 +617,12 @@ def _cell(inputs: dict[str, Any], cat: dict[str, Any], band: str, scope: str,
                         min_events=int(thresholds["MIN_EVENTS"]))
     cell["pooled"] = _pooled_dict(pooled)
     cell["two_step"] = _two_step(used)
+    reg = _meta_regression(used, inputs, cat["slug"], band, pooled)
+    cell["meta_regression"] = reg
+    if reg and reg.pop("_pooled", None) is not None:
+        cell["pooled_unadjusted"] = cell["pooled"]
+        pooled = stats.pooled_from_dict(reg["pooled"])
+        cell["pooled"] = reg["pooled"]
     if pooled.unusable:  # docs/methods.md §4.1: a degenerate fit is shown as such, never compared with
         cell["note"] = pooled.unusable
         return cell
@@ -622,6 +641,61 @@ def _cell(inputs: dict[str, Any], cat: dict[str, Any], band: str, scope: str,
     cell["flag"] = _flag(cat["name"], band, scope, x, n, p_up, p_low, p_fixed, (lo_limit, hi_limit),
                          pooled, thresholds, related=basis == "related")
     return cell
+
+
+#: Moderators of the meta-regression, in priority order, with their plain names (docs/methods.md §4.2). Each
+#: "…_differs" is 1 when the cohort's stated value differs from the ward's, 0 when equal: the model predicts at 0.
+MODERATORS = {"blast_share": "share of patients with ≥5% marrow blasts",
+              "scale_differs": "grading-scale family other than the ward's",
+              "schedule_differs": "schedule other than the ward's",
+              "population_differs": "population other than the ward's"}
+NOT_MODERATORS = {"age": "age is reported as free text (median and range) by too few cohorts to use"}
+
+
+def _differs(value: str | None, ward_value: str | None, unknown: tuple[str, ...]) -> float | None:
+    if not value or value in unknown or not ward_value or ward_value == "mixed":
+        return None
+    return float(value != ward_value)
+
+
+def _meta_regression(used: list[dict[str, Any]], inputs: dict[str, Any], category: str, band: str,
+                     pooled: stats.Pooled) -> dict[str, Any] | None:
+    """The meta-regression of one cell (``reports.meta_regression``), or None when the cell has fewer than
+    ``MIN_REPORTING`` cohorts or no random-effects fit. Shape: {"k", "k_used", "tau2_before", "tau2_after", "chosen",
+    "chosen_labels", "considered": [{"moderator", "label", "why"}], "exploratory", "lr", "ward_values", "pooled"
+    (the benchmark at the ward's case mix, or None), "_pooled" (internal: popped by ``_cell``)}."""
+    if len(used) < meta_regression.MIN_REPORTING or pooled.method != "glmm_ml":
+        return None
+    profile = inputs.get("ward_profile") or {}
+    strata = inputs.get("strata") or {}
+    known = (strata.get("blasts_ge5") or 0) + (strata.get("blasts_lt5") or 0)
+    family = (profile.get("scales") or {}).get(category)
+    scale_free = (category, band) in SCALE_FREE
+    candidates: dict[str, list[float | None]] = {
+        "blast_share": [f.get("blast_share") for f in used],
+        "scale_differs": [None if scale_free else _differs(scale_family(f.get("scale"), category), family, ())
+                          for f in used],
+        "schedule_differs": [_differs(f.get("schedule"), profile.get("schedule"), ("not_stated", "mixed"))
+                             for f in used],
+        "population_differs": [_differs(f.get("population"), profile.get("population"), ("not_stated", "mixed"))
+                               for f in used]}
+    ward = {"blast_share": (strata.get("blasts_ge5") or 0) / known if known else None,
+            "scale_differs": None if scale_free or not family or family == "mixed" else 0.0,
+            "schedule_differs": 0.0 if profile.get("schedule") not in (None, "mixed") else None,
+            "population_differs": 0.0 if profile.get("population") not in (None, "mixed") else None}
+    try:
+        reg = stat_cache.meta_regression_choose([f["numerator"] for f in used], [f["denominator"] for f in used],
+                                                candidates, ward)
+    except stats.GLMMFitError:
+        return None
+    return {"k": reg.k, "k_used": len(reg.rows) if reg.fit else reg.k, "tau2_before": reg.tau2_before,
+            "tau2_after": reg.tau2_after, "chosen": list(reg.chosen),
+            "chosen_labels": [MODERATORS[m] for m in reg.chosen],
+            "considered": [{"moderator": m, "label": MODERATORS[m], "why": why} for m, why in reg.considered.items()]
+            + [{"moderator": m, "label": m, "why": why} for m, why in NOT_MODERATORS.items()],
+            "exploratory": reg.exploratory, "lr": reg.lr, "ward_values": {m: ward[m] for m in reg.chosen},
+            "pooled": (_pooled_dict(reg.pooled) | {"exploratory": reg.exploratory}) if reg.pooled else None,
+            "_pooled": reg.pooled}
 
 
 def _two_step(used: list[dict[str, Any]]) -> dict[str, Any] | None:
