@@ -50,7 +50,7 @@ from reports.models import BenchmarkCategory, CohortFigure
 METHOD_VERSION = "pvtrack-benchmark/1.5 glmm+metareg+1pred+unusable+derived+lwl+premed+cm+pocock"
 GRADE_BANDS = {"any": 1, "ge3": 3}
 OWN_COHORT = "the ward itself is built from this cohort"
-#: Issue 17 item 9: no source reports a cycle-1 count for any benchmark category (checked in tests against the fixtures).
+#: Issue 17 item 9: no source reports a cycle-1 count for any benchmark category (tests check the fixtures).
 NO_CYCLE1_FIGURE = "no published figure: no source reports cycle-1 counts for this category and grade"
 
 #: Grading-scale families: CTCAE (any version) grades neurotoxicity and the other categories differently from
@@ -816,8 +816,9 @@ def _flag(name: str, band: str, scope: str, x: int, n: int, p_up: float, p_low: 
     label = name if name[1:2].isupper() else name[:1].lower() + name[1:]  # keep acronyms such as CRS
     what = (f"{x} of {n} patients had {GRADE_BAND_LABELS[band]} {label}"
             + (" judged treatment-related" if related else "") + f" ({CYCLE_SCOPES[scope]})")
-    reference = (f"published benchmark {pooled.median:.0%} from {pooled.k} cohort{'s' if pooled.k != 1 else ''}"
-                 + (", weak" if pooled.weak else ""))
+    adjusted = " at the ward's case mix" if pooled.method == "glmm_ml_metareg" else ""
+    reference = (f"published benchmark{adjusted}: median {pooled.median:.0%}, mean {pooled.marginal_mean:.0%}, "
+                 f"from {pooled.k} cohort{'s' if pooled.k != 1 else ''}" + (", weak" if pooled.weak else ""))
     if level in ("ALARM", "ALERT"):
         message = (f"{what}; a comparable ward of {n} would see at most {limits[1]} in 95 of 100 cases "
                    f"({reference}). Possible safety signal: review these events.")
@@ -827,7 +828,7 @@ def _flag(name: str, band: str, scope: str, x: int, n: int, p_up: float, p_low: 
                    f"({reference}). Possible under-reporting: check that these events are being recorded.")
         p_value = p_low
     else:
-        message = (f"{what}; more than the average published rate ({pooled.marginal_mean:.0%}) would explain, "
+        message = (f"{what}; more than the published mean rate ({pooled.marginal_mean:.0%}) would explain, "
                    f"but within the spread between published cohorts ({reference}). Keep watching.")
         p_value = p_fixed
     return {"level": level, "direction": direction, "p_value": p_value, "message": message}

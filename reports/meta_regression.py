@@ -16,7 +16,7 @@ least ``LR_MIN`` (chi2_1 at 5 %). Below ``K_FULL`` cohorts the result is labelle
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -53,10 +53,11 @@ def _start(z: np.ndarray, x: np.ndarray, n: np.ndarray) -> np.ndarray:
     y = np.log((x + 0.5) / (n - x + 0.5))
     w = 1 / (1 / (x + 0.5) + 1 / (n - x + 0.5))
     sw = np.sqrt(w)
-    return np.linalg.lstsq(z * sw[:, None], y * sw, rcond=None)[0]
+    start: np.ndarray = np.linalg.lstsq(z * sw[:, None], y * sw, rcond=None)[0]
+    return start
 
 
-def _hessian(f, v: np.ndarray, h: np.ndarray) -> np.ndarray:
+def _hessian(f: Callable[[np.ndarray], float], v: np.ndarray, h: np.ndarray) -> np.ndarray:
     """Central-difference Hessian of f at v with steps h."""
     p = len(v)
     out = np.empty((p, p))
@@ -166,7 +167,7 @@ def predict(model: Fit, z0: Sequence[float], events: int, total: int, level: flo
                           f"at the ward's {terms}."), i2=None)
 
 
-def select(events: Sequence[int], totals: Sequence[int], candidates: dict[str, Sequence[float | None]],
+def select(events: Sequence[int], totals: Sequence[int], candidates: Mapping[str, Sequence[float | None]],
            known: Sequence[str]) -> Regression:
     """Pick moderators by the rule of the module docstring (without predicting: ``pooled`` is None).
 
@@ -232,7 +233,7 @@ def at_ward(reg: Regression, events: Sequence[int], totals: Sequence[int], ward:
     return replace(reg, pooled=replace(pooled, unusable=unusable))
 
 
-def choose(events: Sequence[int], totals: Sequence[int], candidates: dict[str, Sequence[float | None]],
+def choose(events: Sequence[int], totals: Sequence[int], candidates: Mapping[str, Sequence[float | None]],
            ward: dict[str, float | None], level: float = 0.95) -> Regression:
     """``select`` with the moderators the ward knows, then ``at_ward``: the whole of item 1 for one cell."""
     reg = select(events, totals, candidates, [m for m in candidates if ward.get(m) is not None])

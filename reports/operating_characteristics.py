@@ -85,7 +85,8 @@ def literature(ctx: Context) -> list[Row]:
     """(a) The literature benchmark, before (method 1.4: intercept-only GLMM over the printed figures, used whatever its
     spread) and after (1.5: with the derived figures, the meta-regression at the ward's blast share, and "no usable
     benchmark" when it still cannot fire). All comparable cohorts of the cell, all cycles, no like-with-like profile
-    (as the leave-one-out table). Exact enumeration over X ~ Bin(n, p) (``reports.validation.operating_characteristics``);
+    (as the leave-one-out table). Exact enumeration over X ~ Bin(n, p)
+    (``reports.validation.operating_characteristics``);
     ALERT = ALARM or ALERT (upper predictive tail < ALERT_P), "any" adds WATCH."""
     th = ctx.thresholds
     out: list[Row] = []
@@ -106,7 +107,8 @@ def literature(ctx: Context) -> list[Row]:
                 after = reg.pooled
                 detail = (f"meta-regression on {', '.join(MODERATORS[m] for m in reg.chosen)} = "
                           f"{ctx.ward_blast_share:.0%} over {len(reg.rows)} of {reg.k} cohorts, tau2 "
-                          f"{reg.tau2_before:.2f} -> {reg.tau2_after:.2f}" + (", exploratory" if reg.exploratory else ""))
+                          f"{reg.tau2_before:.2f} -> {reg.tau2_after:.2f}"
+                          + (", exploratory" if reg.exploratory else ""))
             else:
                 detail += "; no moderator kept (" + "; ".join(f"{m}: {w}" for m, w in reg.considered.items()) + ")"
         out += _rows("(a) literature", "after", category, band, after, th, ctx, detail)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from reports.benchmark import CYCLE_SCOPES, GRADE_BAND_LABELS
+from reports.cells import flag_label
 from reports.models import BenchmarkRun
 
 
@@ -55,5 +56,5 @@ def format_run_text(run: BenchmarkRun) -> str:
     flags = results.get("flags", [])
     lines.append(f"Flags: {len(flags)}")
     for f in flags:
-        lines.append(f"  [{f['level']}] {f['message']}")
+        lines.append(f"  [{flag_label(f['level'])}] {f['message']}")
     return "\n".join(lines)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from typing import Any, TypeVar
 
@@ -100,7 +100,7 @@ def predictive_limits(n: int, pooled: stats.Pooled, alpha: float) -> tuple[int |
 
 
 def meta_regression_choose(events: Sequence[int], totals: Sequence[int],
-                           candidates: dict[str, Sequence[float | None]],
+                           candidates: Mapping[str, Sequence[float | None]],
                            ward: dict[str, float | None]) -> meta_regression.Regression:
     """:func:`reports.meta_regression.choose` with the model selection memoised on (cohort counts, moderator values,
     the moderators the ward knows): each cohort set is fitted once per process, every ward only predicts from it

@@ -235,8 +235,9 @@ def pool_glmm(events: Sequence[int], totals: Sequence[int], level: float = 0.95)
     adaptive Gauss-Hermite quadrature (``AGQ_NODES``). Zero-event cohorts stay in, with no
     continuity correction. If tau-hat reaches 0 (the likelihood is no better than with tau = 0),
     tau2 = 0 and the common-effect logistic fit (mu = logit(sum x / sum n)) is reported.
-    CI: mu +/- z * SE (metafor rma.glmm default ``test="z"``). PI: mu +/- t_{k-1} sqrt(SE^2 + tau2)
-    (meta >= 7 default ``method.predict="V"``). Both back-transformed with expit.
+    CI: mu +/- z * SE (metafor rma.glmm default ``test="z"``). PI: mu +/- z sqrt(SE^2 + tau2), the central interval of
+    the predictive distribution the flags and the funnel use (one distribution everywhere, docs/methods.md §4.3;
+    metafor's default for rma.glmm; meta >= 7 would use t_{k-1}). Both back-transformed with expit.
     A degenerate fit (tau at its bound, a flat likelihood, or a predictive interval covering nearly all of 0-1)
     is returned with ``unusable`` saying why (``degenerate_reason``; docs/methods.md §4.1): show no number for it.
     Raises ValueError for invalid counts and GLMMFitError if k < 2, if all or none of the patients
@@ -274,14 +275,13 @@ def pool_glmm(events: Sequence[int], totals: Sequence[int], level: float = 0.95)
         reason = (f"Random-effects GLMM (ML, adaptive Gauss-Hermite) over {k} cohorts "
                   f"with {big_x} events in {big_n} patients.")
     z = stats.norm.ppf((1 + level) / 2)
-    t = stats.t.ppf((1 + level) / 2, k - 1)
-    half_pi = t * math.sqrt(se**2 + tau2)
+    half_pi = z * math.sqrt(se**2 + tau2)  # the flags' predictive distribution (docs/methods.md §4.3)
     pooled = Pooled(
         method="glmm_ml", k=k, events=big_x, total=big_n, mu=mu, se_mu=se, tau2=tau2,
         median=float(special.expit(mu)), marginal_mean=logit_normal_mean(mu, tau2),
         ci=(float(special.expit(mu - z * se)), float(special.expit(mu + z * se))),
         pi=(float(special.expit(mu - half_pi)), float(special.expit(mu + half_pi))),
-        ci_critical=f"z={z:.3f}", pi_critical=f"t(k-1)={t:.3f}", weak=False, reason=reason,
+        ci_critical=f"z={z:.3f}", pi_critical=f"z={z:.3f}, sqrt(SE^2 + tau2)", weak=False, reason=reason,
         i2=_i2(tau2, x, n),
     )
     return replace(pooled, unusable=degenerate_reason(pooled, x, n, at_bound=fit.x[1] >= _LOG_TAU_BOUNDS[1] - 1e-6))

@@ -55,7 +55,8 @@ def test_every_derived_quote_is_in_its_source_and_every_rule_shows_its_arithmeti
 def test_a_derived_figure_with_a_quote_not_in_its_source_is_refused(tmp_path):
     def mutate(record):
         fig = next(f for f in record["figures"] if "derived" in f)
-        fig["derived"]["sources"] = [{"seed": fig["provenance"]["seed"], "location": "Table 9", "quote": "not in the text"}]
+        fig["derived"]["sources"] = [{"seed": fig["provenance"]["seed"], "location": "Table 9",
+                                      "quote": "not in the text"}]
     problems = cohort_data.check_all([broken_copy(tmp_path, mutate, "pawinska2022_krakow.yaml")])
     assert any("derived.sources[0]" in p.where and "quote not found" in p.message for p in problems)
 

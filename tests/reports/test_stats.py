@@ -121,12 +121,16 @@ def test_glmm_treated_arm_matches_stijnen_2010() -> None:
 
 
 def test_glmm_intervals_are_labelled_and_follow_their_definitions() -> None:
-    # CI: z (metafor rma.glmm test="z"); PI: t_{k-1} sqrt(SE^2 + tau2) (meta >= 7 method.predict="V"), §1.4.
+    # CI: z (metafor rma.glmm test="z"); PI: z sqrt(SE^2 + tau2), the flags' predictive distribution (issue 17
+    # item 5: one distribution for forest PI, funnel and flags; docs/methods.md §4.3; metafor's rma.glmm default).
     res = pool_glmm(CONTROL_X, CONTROL_N)
-    assert (res.ci_critical, res.pi_critical) == ("z=1.960", "t(k-1)=2.110")
-    half = sps.t.ppf(0.975, 17) * math.sqrt(res.se_mu**2 + res.tau2)
+    assert (res.ci_critical, res.pi_critical) == ("z=1.960", "z=1.960, sqrt(SE^2 + tau2)")
+    half = sps.norm.ppf(0.975) * math.sqrt(res.se_mu**2 + res.tau2)
     assert res.pi == pytest.approx((special.expit(res.mu - half), special.expit(res.mu + half)), abs=1e-12)
     assert res.pi[0] < res.ci[0] < res.median < res.ci[1] < res.pi[1]
+    # ...and it is the distribution of the flags: its bounds are the 2.5 % and 97.5 % points of expit(theta).
+    from reports.stats import predictive_interval
+    assert predictive_interval(res) == pytest.approx(res.pi, abs=1e-12)
 
 
 def test_glmm_i2_uses_metafor_definition() -> None:
