@@ -7,6 +7,24 @@ from reports.cells import flag_label
 from reports.models import BenchmarkRun
 
 
+def benchmark_text(cell: dict) -> str:
+    """The cell's benchmark in one plain line: median and mean, what it was adjusted for (meta-regression, with the
+    between-cohort variance before and after), or why there is none (issue 17 items 1, 2, 5)."""
+    pooled = cell.get("pooled")
+    if not pooled:
+        return cell.get("note") or "no comparable published figure"
+    if pooled.get("unusable"):
+        return pooled["unusable"]
+    text = (f"published benchmark: median {pct(pooled['median'])}, mean {pct(pooled['marginal_mean'])}, "
+            f"95% predictive interval {interval(pooled['pi'])}, {pooled['k']} cohorts")
+    reg = cell.get("meta_regression") or {}
+    if reg.get("chosen"):
+        exploratory = ", exploratory" if reg.get("exploratory") else ""
+        text += (f"; at the ward's case mix, adjusted for {', '.join(reg['chosen_labels'])} (between-cohort τ² "
+                 f"{reg['tau2_before']:.2f} → {reg['tau2_after']:.2f}{exploratory})")
+    return text
+
+
 def pct(value: float | None) -> str:
     """A proportion as a percentage with one decimal, '–' if missing."""
     return "–" if value is None else f"{100 * value:.1f}%"

@@ -46,3 +46,16 @@ def test_every_flag_level_has_a_plain_label():
         assert cells.flag_label(level) and "_" not in cells.flag_label(level)
         assert cells.flag_short(level) and "_" not in cells.flag_short(level)
     assert cells.flag_label("CHECK_ASCERTAINMENT").startswith("Possible under-reporting")
+
+
+def test_benchmark_text_names_median_and_mean_and_the_adjustment():
+    from reports.report import benchmark_text
+
+    pooled = {"median": 0.06, "marginal_mean": 0.2, "pi": [0.01, 0.6], "k": 5, "unusable": ""}
+    cell = {"pooled": pooled, "meta_regression": {"chosen": ["blast_share"], "chosen_labels": [
+        "share of patients with ≥5% marrow blasts"], "tau2_before": 2.57, "tau2_after": 0.58, "exploratory": True}}
+    text = benchmark_text(cell)
+    assert "median 6.0%" in text and "mean 20.0%" in text
+    assert "adjusted for share of patients with ≥5% marrow blasts (between-cohort τ² 2.57 → 0.58, exploratory)" in text
+    assert benchmark_text({"pooled": pooled | {"unusable": "no usable benchmark: x"}}) == "no usable benchmark: x"
+    assert benchmark_text({"pooled": None, "note": "no published figure"}) == "no published figure"
