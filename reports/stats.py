@@ -130,7 +130,7 @@ def _profile_loglik(tau2: float, x: np.ndarray, n: np.ndarray) -> float:
 
 
 def degenerate_reason(pooled: Pooled, x: np.ndarray, n: np.ndarray, at_bound: bool = False,
-                      check_flat: bool = True) -> str:
+                      check_flat: bool = True, loglik_max: float | None = None) -> str:
     """Why a random-effects fit is no usable benchmark, or "" (docs/methods.md §4.1, rules 1-3).
 
     1. tau reached its bound (10 on the logit scale); 2. flat likelihood: the profile log-likelihood at the bound
@@ -146,7 +146,8 @@ def degenerate_reason(pooled: Pooled, x: np.ndarray, n: np.ndarray, at_bound: bo
     if at_bound:
         return f"no usable benchmark: {spread} that the model's spread runs to its bound"
     tau2_bound = math.exp(2 * _LOG_TAU_BOUNDS[1])
-    if check_flat and _profile_loglik(pooled.tau2, x, n) - _profile_loglik(tau2_bound, x, n) < FLAT_LOGLIK_DROP:
+    top = _profile_loglik(pooled.tau2, x, n) if loglik_max is None else loglik_max
+    if check_flat and top - _profile_loglik(tau2_bound, x, n) < FLAT_LOGLIK_DROP:
         return (f"no usable benchmark: {spread}, and the likelihood is flat: these cohorts cannot rule out that "
                 "every cohort has its own rate")
     if lo <= PI_SPAN[0] and hi >= PI_SPAN[1]:
@@ -284,7 +285,8 @@ def pool_glmm(events: Sequence[int], totals: Sequence[int], level: float = 0.95)
         ci_critical=f"z={z:.3f}", pi_critical=f"z={z:.3f}, sqrt(SE^2 + tau2)", weak=False, reason=reason,
         i2=_i2(tau2, x, n),
     )
-    return replace(pooled, unusable=degenerate_reason(pooled, x, n, at_bound=fit.x[1] >= _LOG_TAU_BOUNDS[1] - 1e-6))
+    return replace(pooled, unusable=degenerate_reason(pooled, x, n, at_bound=fit.x[1] >= _LOG_TAU_BOUNDS[1] - 1e-6,
+                                                      loglik_max=-float(fit.fun)))
 
 
 def pool_common_effect(events: Sequence[int], totals: Sequence[int], level: float = 0.95) -> Pooled:
