@@ -95,3 +95,23 @@ def test_a_moderator_that_explains_nothing_is_not_kept():
     noise = [0.2, 0.9, 0.3, 0.5, 0.6]  # unrelated to the counts
     reg = mr.choose(X, N, {"noise": noise}, {"noise": 0.5})
     assert reg.chosen == () and "does not explain enough" in reg.considered["noise"]
+
+
+def test_a_benchmark_cell_uses_the_ward_case_mix_and_stores_tau2_before_and_after():
+    from reports import benchmark
+    from tests.reports.test_benchmark import cell, figure, inputs_for
+
+    figs = [figure(c, x, n) | {"blast_share": s} for c, x, n, s in zip("abcde", X, N, SHARE, strict=True)]
+    inputs = inputs_for(9, 20, figs)
+    inputs["strata"] = {"blasts_ge5": 10, "blasts_lt5": 10}  # the ward: half its patients >= 5 % blasts
+    c = cell(benchmark.compute(inputs))
+    reg = c["meta_regression"]
+    assert reg["chosen"] == ["blast_share"] and reg["exploratory"] and reg["ward_values"] == {"blast_share": 0.5}
+    assert reg["tau2_after"] < reg["tau2_before"] and "_pooled" not in reg
+    assert c["pooled"]["method"] == "glmm_ml_metareg" and c["pooled_unadjusted"]["method"] == "glmm_ml"
+    # The intercept-only fit of these 5 cohorts cannot fire at n = 20 (no usable benchmark, rule 3); the adjusted one
+    # can: 9 of 20 (45 %) against an expected rate of about 19 % is flagged.
+    assert c["pooled_unadjusted"]["unusable"]
+    assert c["flag"] is not None and c["flag"]["level"] in ("ALERT", "ALARM", "WATCH")
+    assert "at the ward's case mix" in c["flag"]["message"]
+    assert {m["moderator"] for m in reg["considered"]} >= {"blast_share", "age"}
