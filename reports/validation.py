@@ -61,6 +61,10 @@ def _row(target: dict[str, Any], others: list[dict[str, Any]], category: str, ba
         return row
     pooled = stats.pool([f["numerator"] for f in others], [f["denominator"] for f in others],
                         min_cohorts=int(thresholds["MIN_COHORTS"]), min_events=int(thresholds["MIN_EVENTS"]))
+    if pooled.unusable:  # docs/methods.md §4.1: shown, never compared with
+        row.update(k=pooled.k, method=pooled.method, weak=False, median=pooled.median,
+                   marginal_mean=pooled.marginal_mean, note=pooled.unusable)
+        return row
     p_upper = stats.predictive_tail(x, n, pooled, upper=True)
     p_lower = stats.predictive_tail(x, n, pooled, upper=False)
     p_fixed = stats.fixed_tail(x, n, pooled.marginal_mean, upper=True)

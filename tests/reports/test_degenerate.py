@@ -101,3 +101,13 @@ def test_degenerate_reason_survives_the_stored_json_round_trip():
     pooled = stats.pool([0, 0, 12], [20, 25, 14])
     stored = benchmark._pooled_dict(pooled)
     assert stats.pooled_from_dict(stored).unusable == pooled.unusable
+
+
+def test_leave_one_out_does_not_compare_against_a_degenerate_benchmark():
+    from reports.validation import leave_one_out
+
+    figs = [figure("a", 0, 20), figure("b", 0, 25), figure("c", 12, 14), figure("d", 5, 10)]
+    thresholds = {"ALARM_P": 0.001, "ALERT_P": 0.025, "WATCH_P": 0.025, "LOW_P": 0.025, "MIN_COHORTS": 3,
+                  "MIN_EVENTS": 3}
+    row = next(r for r in leave_one_out(figs, thresholds, {"crs": ["any"]}) if r["cohort"] == "d")
+    assert row["note"].startswith("no usable benchmark") and row["flag"] is None and row["p_upper"] is None

@@ -50,7 +50,8 @@ class Command(BaseCommand):
         self.stdout.write(header)
         self.stdout.write("-" * len(header))
         for r in rows:
-            pooled = (f"{_pct(r['median'])} ({r['k']}, {r['method']}{', weak' if r['weak'] else ''})"
+            pooled = (f"— (no usable benchmark, {r['k']} cohorts)" if r["method"] and r["p_upper"] is None else
+                      f"{_pct(r['median'])} ({r['k']}, {r['method']}{', weak' if r['weak'] else ''})"
                       if r["method"] else f"— ({r['note']})")
             self.stdout.write(f"{r['cohort']:<27} {r['category']:<20} {r['grade_band']:<4} "
                               f"{str(r['x']) + '/' + str(r['n']):>8} {pooled:<32} {_p(r['p_upper']):>8} "
