@@ -90,7 +90,7 @@ def fit(events: Sequence[int], totals: Sequence[int], moderators: Sequence[Seque
         return -loglik(v[:p], math.exp(v[p]), z, x, n)
 
     res = optimize.minimize(neg, np.append(b0, math.log(0.5)), method="Nelder-Mead",
-                            options={"xatol": 1e-8, "fatol": 1e-12, "maxiter": 8000, "maxfev": 16000})
+                            options={"xatol": 1e-6, "fatol": 1e-10, "maxiter": 8000, "maxfev": 16000})
     if not (res.success and np.all(np.isfinite(res.x))):
         raise GLMMFitError(f"the optimiser stopped: {res.message}")
     log_tau = float(min(res.x[p], _LOG_TAU_BOUNDS[1]))

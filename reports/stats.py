@@ -256,7 +256,7 @@ def pool_glmm(events: Sequence[int], totals: Sequence[int], level: float = 0.95)
     loglik_ee = float(stats.binom.logpmf(x, n, big_x / big_n).sum())
     fit = optimize.minimize(lambda v: -_loglik(v[0], math.exp(v[1]), x, n), [mu_ee, math.log(0.5)],
                             method="Nelder-Mead", bounds=[_MU_BOUNDS, _LOG_TAU_BOUNDS],
-                            options={"xatol": 1e-8, "fatol": 1e-12, "maxiter": 4000})
+                            options={"xatol": 1e-6, "fatol": 1e-10, "maxiter": 4000})
     if not (fit.success and np.all(np.isfinite(fit.x))):
         raise GLMMFitError(f"the optimiser stopped: {fit.message}")
     if -fit.fun <= loglik_ee + 1e-8:
