@@ -11,7 +11,7 @@ Counting rule (ward and, as curated, cohorts): a patient counts once per categor
 they had at least one treatment-emergent event (ADaM TRTEMFL by the admiral rule,
 :func:`ae.models.events.treatment_emergent_q`: began during treatment, or present before and worsened) of a
 term of the category with grade in the band; denominators are patients with at least one cycle (all cycles) or
-with a cycle 1 (first cycle). Methods: statistics.md §1.7 (binomial–normal GLMM, fallback to the
+with a cycle 1 (first cycle). Methods: docs/methods.md §1.7 (binomial–normal GLMM, fallback to the
 common-effect pooled count when fewer than 3 cohorts or 3 events) and §3.5 (flags on the exact
 predictive tail).
 """
@@ -38,18 +38,23 @@ from patients.models import (
     TreatmentCycle,
 )
 from patients.selectors import treatment_mix
-from reports import sequential, stat_cache, stats
+from reports import meta_regression, sequential, stat_cache, stats
 from reports.cells import CYCLE_SCOPES, GRADE_BAND_LABELS
 from reports.models import BenchmarkCategory, CohortFigure
 
 #: 1.4: premedication and regimen in like-with-like (``treatment_comparability``) and the end of the emergence
 #: window (30 days after the last infusion day or the next therapy, ``ae.models.events.treatment_emergent_q``).
-METHOD_VERSION = "pvtrack-benchmark/1.4 glmm-ml+pred-tail+lwl+attr+premed+case-mix+pocock+te-end"
+#: 1.5 (issue 17): degenerate fits are "no usable benchmark" (``stats.degenerate_reason``), no two-step row on the
+#: continuity correction alone, derived cohort figures (grade-specific sums, implied zeros), meta-regression on
+#: cohort moderators and one predictive distribution for the PI, the funnel and the flags (docs/methods.md §4).
+METHOD_VERSION = "pvtrack-benchmark/1.5 glmm+metareg+1pred+unusable+derived+lwl+premed+cm+pocock"
 GRADE_BANDS = {"any": 1, "ge3": 3}
 OWN_COHORT = "the ward itself is built from this cohort"
+#: Issue 17 item 9: no source reports a cycle-1 count for any benchmark category (tests check the fixtures).
+NO_CYCLE1_FIGURE = "no published figure: no source reports cycle-1 counts for this category and grade"
 
 #: Grading-scale families: CTCAE (any version) grades neurotoxicity and the other categories differently from
-#: the ASTCT 2019 consensus and Lee 2014 (statistics.md §3.5, §5). "not_stated" has no family.
+#: the ASTCT 2019 consensus and Lee 2014 (docs/methods.md §3.5, §5). "not_stated" has no family.
 SCALE_FAMILIES = {"ctcae_v3_0": "ctcae", "ctcae_v4_0": "ctcae", "ctcae_v4_03": "ctcae", "ctcae_v5_0": "ctcae",
                   "ctcae_unspecified": "ctcae", "lee_2014": "astct_lee", "astct_2019": "astct_lee"}
 #: CRS only: CTCAE v3.0/v4.0x word CRS as an infusion reaction (interruption, response to symptomatic treatment,
@@ -108,12 +113,26 @@ def cohort_figures(category_slugs: list[str]) -> list[dict[str, Any]]:
          "grade_band": f.grade_band, "cycle_scope": f.cycle_scope, "unit": f.unit, "numerator": f.numerator,
          "denominator": f.denominator, "percent_printed": f.percent_printed, "stratum": f.stratum,
          "scale": f.scale, "schedule": f.cohort.schedule, "population": f.cohort.population,
-         "attribution": f.attribution, "terms_included": f.terms_included, "set_aside": f.set_aside}
+         "attribution": f.attribution, "terms_included": f.terms_included, "set_aside": f.set_aside,
+         "derived": f.derived, "blast_share": blast_share(f.blast)}
         for f in CohortFigure.objects.filter(category__in=category_slugs, grade_band__in=list(GRADE_BANDS))
         .select_related("cohort").defer("cohort__record").order_by("cohort__slug", "id")  # record: large
         .annotate(premedication=KeyTransform("premedication", "cohort__record"),
-                  dosing=KeyTransform("dosing", "cohort__record"))
+                  dosing=KeyTransform("dosing", "cohort__record"),
+                  blast=KeyTransform("blast_burden", "cohort__record"))
     ]
+
+
+def blast_share(burden: dict[str, Any] | None) -> float | None:
+    """A cohort's share of patients with >= 5 % marrow blasts at start: n_ge5 / (n_ge5 + n_lt5) when both are
+    recorded, else 1.0 for "high" (all or most) and 0.0 for "low" (all or most in CR), else None (docs/methods.md §4.2;
+    Xie: the text and Table 1 reading, 25 of 33, §4.4)."""
+    if not burden:
+        return None
+    ge5, lt5 = burden.get("n_ge5"), burden.get("n_lt5")
+    if ge5 is not None and lt5 is not None and ge5 + lt5 > 0:
+        return float(ge5 / (ge5 + lt5))
+    return {"high": 1.0, "low": 0.0}.get(burden.get("category") or "")
 
 
 def collect_inputs(site: Site) -> dict[str, Any]:
@@ -502,7 +521,7 @@ def _pooled_dict(pooled: stats.Pooled) -> dict[str, Any]:
         "median": pooled.median, "marginal_mean": pooled.marginal_mean, "ci": list(pooled.ci),
         "pi": list(pooled.pi), "tau2": pooled.tau2, "i2": pooled.i2, "mu": pooled.mu, "se_mu": pooled.se_mu,
         "ci_critical": pooled.ci_critical, "pi_critical": pooled.pi_critical, "weak": pooled.weak,
-        "reason": pooled.reason,
+        "reason": pooled.reason, "unusable": pooled.unusable,
     }
 
 
@@ -568,6 +587,7 @@ def _cell(inputs: dict[str, Any], cat: dict[str, Any], band: str, scope: str,
                      "n": f["denominator"], "rate": f["numerator"] / f["denominator"], "scale": f["scale"],
                      "schedule": f["schedule"], "population": f["population"], "labels": f["labels"],
                      "attribution": f.get("attribution", "not_stated"), "terms_included": f.get("terms_included", []),
+                     **({"derived": f["derived"]} if f.get("derived") else {}),
                      **({"premedication": premedication_text(f["premedication"]),
                          "regimen": dosing_text(f.get("dosing"))} if "premedication" in f else {})}
                     for f in used],
@@ -583,17 +603,29 @@ def _cell(inputs: dict[str, Any], cat: dict[str, Any], band: str, scope: str,
         } | (treatment_definitions(cat["slug"], used, profile) or {}),
         "excluded": excluded, "pooled": None, "two_step": None, "p_upper": None, "p_lower": None,
         "p_fixed": None, "predictive_range": None, "posterior_above": None, "case_mix": None, "sequential": None,
-        "flag": None,
+        "flag": None, "meta_regression": None,
     }
     if not used:
         cell["note"] = ("not reported by the cohort this demo ward is built from" if excluded and not cell["cohorts"]
-                        and inputs["excluded_cohort"] else "no comparable published figure")
+                        and inputs["excluded_cohort"] else
+                        NO_CYCLE1_FIGURE if scope == "first" and not any(
+                            f["category"] == cat["slug"] and f["grade_band"] == band and f["cycle_scope"] == "first"
+                            for f in inputs["figures"]) else "no comparable published figure")
         return cell
     events, totals = [f["numerator"] for f in used], [f["denominator"] for f in used]
     pooled = stat_cache.pool(events, totals, min_cohorts=int(thresholds["MIN_COHORTS"]),
                         min_events=int(thresholds["MIN_EVENTS"]))
     cell["pooled"] = _pooled_dict(pooled)
     cell["two_step"] = _two_step(used)
+    reg = _meta_regression(used, inputs, cat["slug"], band, pooled)
+    cell["meta_regression"] = reg
+    if reg and reg.pop("_pooled", None) is not None:
+        cell["pooled_unadjusted"] = cell["pooled"]
+        pooled = stats.pooled_from_dict(reg["pooled"])
+        cell["pooled"] = reg["pooled"]
+    if pooled.unusable:  # docs/methods.md §4.1: a degenerate fit is shown as such, never compared with
+        cell["note"] = pooled.unusable
+        return cell
     if not n:
         cell["note"] = "no ward patients in this scope"
         return cell
@@ -611,9 +643,68 @@ def _cell(inputs: dict[str, Any], cat: dict[str, Any], band: str, scope: str,
     return cell
 
 
+#: Moderators of the meta-regression, in priority order, with their plain names (docs/methods.md §4.2). Each
+#: "…_differs" is 1 when the cohort's stated value differs from the ward's, 0 when equal: the model predicts at 0.
+MODERATORS = {"blast_share": "share of patients with ≥5% marrow blasts",
+              "scale_differs": "grading-scale family other than the ward's",
+              "schedule_differs": "schedule other than the ward's",
+              "population_differs": "population other than the ward's"}
+NOT_MODERATORS = {"age": "age is reported as free text (median and range) by too few cohorts to use"}
+
+
+def _differs(value: str | None, ward_value: str | None, unknown: tuple[str, ...]) -> float | None:
+    if not value or value in unknown or not ward_value or ward_value == "mixed":
+        return None
+    return float(value != ward_value)
+
+
+def _meta_regression(used: list[dict[str, Any]], inputs: dict[str, Any], category: str, band: str,
+                     pooled: stats.Pooled) -> dict[str, Any] | None:
+    """The meta-regression of one cell (``reports.meta_regression``), or None when the cell has fewer than
+    ``MIN_REPORTING`` cohorts or no random-effects fit. Shape: {"k", "k_used", "tau2_before", "tau2_after", "chosen",
+    "chosen_labels", "considered": [{"moderator", "label", "why"}], "exploratory", "lr", "ward_values", "pooled"
+    (the benchmark at the ward's case mix, or None), "_pooled" (internal: popped by ``_cell``)}."""
+    if len(used) < meta_regression.MIN_REPORTING or pooled.method != "glmm_ml":
+        return None
+    profile = inputs.get("ward_profile") or {}
+    strata = inputs.get("strata") or {}
+    known = (strata.get("blasts_ge5") or 0) + (strata.get("blasts_lt5") or 0)
+    family = (profile.get("scales") or {}).get(category)
+    scale_free = (category, band) in SCALE_FREE
+    candidates: dict[str, list[float | None]] = {
+        "blast_share": [f.get("blast_share") for f in used],
+        "scale_differs": [None if scale_free else _differs(scale_family(f.get("scale"), category), family, ())
+                          for f in used],
+        "schedule_differs": [_differs(f.get("schedule"), profile.get("schedule"), ("not_stated", "mixed"))
+                             for f in used],
+        "population_differs": [_differs(f.get("population"), profile.get("population"), ("not_stated", "mixed"))
+                               for f in used]}
+    ward = {"blast_share": (strata.get("blasts_ge5") or 0) / known if known else None,
+            "scale_differs": None if scale_free or not family or family == "mixed" else 0.0,
+            "schedule_differs": 0.0 if profile.get("schedule") not in (None, "mixed") else None,
+            "population_differs": 0.0 if profile.get("population") not in (None, "mixed") else None}
+    try:
+        reg = stat_cache.meta_regression_choose([f["numerator"] for f in used], [f["denominator"] for f in used],
+                                                candidates, ward)
+    except stats.GLMMFitError:
+        return None
+    return {"k": reg.k, "k_used": len(reg.rows) if reg.fit else reg.k, "tau2_before": reg.tau2_before,
+            "tau2_after": reg.tau2_after, "chosen": list(reg.chosen),
+            "chosen_labels": [MODERATORS[m] for m in reg.chosen],
+            "considered": [{"moderator": m, "label": MODERATORS[m], "why": why} for m, why in reg.considered.items()]
+            + [{"moderator": m, "label": m, "why": why} for m, why in NOT_MODERATORS.items()],
+            "exploratory": reg.exploratory, "lr": reg.lr, "ward_values": {m: ward[m] for m in reg.chosen},
+            "pooled": (_pooled_dict(reg.pooled) | {"exploratory": reg.exploratory}) if reg.pooled else None,
+            "_pooled": reg.pooled}
+
+
 def _two_step(used: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """Two-step logit REML + Hartung–Knapp (ad hoc) sensitivity with per-cohort weights (k >= 2), else None."""
-    if len(used) < 2:
+    """Two-step logit REML + Hartung–Knapp (ad hoc) sensitivity with per-cohort weights (k >= 2), else None.
+
+    None too when every cohort has 0 events or all patients with the event: each logit would then be made by the
+    1/2 continuity correction alone, not by the data (docs/methods.md §4.1; "2.7 % from 0/94" was such a row).
+    """
+    if len(used) < 2 or all(f["numerator"] in (0, f["denominator"]) for f in used):
         return None
     ts = stat_cache.two_step_logit([f["numerator"] for f in used], [f["denominator"] for f in used])
     return {"method": "two_step_logit_reml_hk_adhoc", "k": ts.k, "median": ts.median, "ci": list(ts.ci_prop),
@@ -625,7 +716,7 @@ def _two_step(used: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 def _case_mix(inputs: dict[str, Any], category: str, band: str, scope: str, x: int, n: int,
               pooled: stats.Pooled, thresholds: dict[str, Any], basis: str = "all_cause") -> dict[str, Any] | None:
-    """O/E standardised by marrow blast burden at cycle 1 (statistics.md §3.2); None for older inputs.
+    """O/E standardised by marrow blast burden at cycle 1 (docs/methods.md §3.2); None for older inputs.
 
     Strata: blasts >=5%, <5% (cycle 1 baseline) and "not recorded" (the rest of the scope's patients).
     p_s = marginal mean of a benchmark pooled from cohort figures of that stratum when any comparable
@@ -700,7 +791,7 @@ def _predictive_range(n: int, pooled: stats.Pooled, alpha: float) -> tuple[int, 
 
 def flag_level(p_upper: float, p_lower: float, p_fixed: float, pooled_mean: float,
                thresholds: dict[str, float]) -> tuple[str, str] | None:
-    """Return (level, direction) of the flag for these tail probabilities, or None (statistics.md §3.5).
+    """Return (level, direction) of the flag for these tail probabilities, or None (docs/methods.md §3.5).
 
     ALARM if p_upper < ALARM_P, ALERT if p_upper < ALERT_P (above); CHECK_ASCERTAINMENT if p_lower < LOW_P
     (below); WATCH if p_fixed < WATCH_P (above the average published rate, inside the spread). WATCH needs a
@@ -725,8 +816,9 @@ def _flag(name: str, band: str, scope: str, x: int, n: int, p_up: float, p_low: 
     label = name if name[1:2].isupper() else name[:1].lower() + name[1:]  # keep acronyms such as CRS
     what = (f"{x} of {n} patients had {GRADE_BAND_LABELS[band]} {label}"
             + (" judged treatment-related" if related else "") + f" ({CYCLE_SCOPES[scope]})")
-    reference = (f"published benchmark {pooled.median:.0%} from {pooled.k} cohort{'s' if pooled.k != 1 else ''}"
-                 + (", weak" if pooled.weak else ""))
+    adjusted = " at the ward's case mix" if pooled.method == "glmm_ml_metareg" else ""
+    reference = (f"published benchmark{adjusted}: median {pooled.median:.0%}, mean {pooled.marginal_mean:.0%}, "
+                 f"from {pooled.k} cohort{'s' if pooled.k != 1 else ''}" + (", weak" if pooled.weak else ""))
     if level in ("ALARM", "ALERT"):
         message = (f"{what}; a comparable ward of {n} would see at most {limits[1]} in 95 of 100 cases "
                    f"({reference}). Possible safety signal: review these events.")
@@ -736,7 +828,7 @@ def _flag(name: str, band: str, scope: str, x: int, n: int, p_up: float, p_low: 
                    f"({reference}). Possible under-reporting: check that these events are being recorded.")
         p_value = p_low
     else:
-        message = (f"{what}; more than the average published rate ({pooled.marginal_mean:.0%}) would explain, "
+        message = (f"{what}; more than the published mean rate ({pooled.marginal_mean:.0%}) would explain, "
                    f"but within the spread between published cohorts ({reference}). Keep watching.")
         p_value = p_fixed
     return {"level": level, "direction": direction, "p_value": p_value, "message": message}

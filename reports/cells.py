@@ -25,6 +25,24 @@ from typing import Any
 FINGERPRINT_VERSION = 1
 GRADE_BAND_LABELS = {"any": "any grade", "ge3": "grade ≥3"}
 CYCLE_SCOPES = {"all": "all cycles", "first": "cycle 1"}
+#: Flag levels in plain words for pages and exports (issue 17 item 5: no raw codes such as CHECK_ASCERTAINMENT).
+FLAG_LABELS = {"ALARM": "Alarm: far above the published benchmark (outside the 99.8% predictive limit)",
+               "ALERT": "Alert: above the published benchmark (outside the 95% predictive limit)",
+               "WATCH": "Watch: above the published mean rate, within the spread between cohorts",
+               "CHECK_ASCERTAINMENT": "Possible under-reporting: fewer events than the published benchmark predicts"}
+
+
+FLAG_SHORT = {"ALARM": "alarm", "ALERT": "alert", "WATCH": "watch", "CHECK_ASCERTAINMENT": "possible under-reporting"}
+
+
+def flag_short(level: str | None) -> str:
+    """The one- or two-word name of a flag level, for trends ("" for none)."""
+    return FLAG_SHORT.get(level or "", level or "")
+
+
+def flag_label(level: str | None) -> str:
+    """The plain-language name of a flag level ("" for none; an unknown code is returned as it is)."""
+    return FLAG_LABELS.get(level or "", level or "")
 _BAND_SHORT = {"any": "any", "ge3": "≥3"}
 
 CellKey = tuple[str, str, str]

@@ -86,6 +86,8 @@ def _provenances(cohort: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]
             yield f"{key}.provenance[{i}]", prov
     for i, fig in enumerate(cohort.get("figures", [])):
         yield f"figures[{i}] ({fig.get('reported_term')}, {fig.get('grade_band')})", fig["provenance"]
+        for j, prov in enumerate((fig.get("derived") or {}).get("sources", [])):
+            yield f"figures[{i}].derived.sources[{j}]", prov
     for i, conflict in enumerate(cohort.get("conflicts", [])):
         for j, prov in enumerate(conflict.get("sources", [])):
             yield f"conflicts[{i}].sources[{j}]", prov

@@ -26,6 +26,8 @@ from ae.models import CTCAE_VERSION, AdverseEvent
 from ae.selectors import treatment_emergent_events
 from patients.models import Patient, Site, TreatmentCycle
 from reports import plots
+from reports.cells import flag_label
+from reports.report import benchmark_text
 from reports.selectors import latest_run
 
 #: Rows fetched at a time from the server-side cursor: memory stays flat whatever the ward's size (issue 12).
@@ -164,11 +166,12 @@ def _plots_sheet(book: xlsxwriter.Workbook, site: Site, bold: object) -> None:
         sheet.write(2, 0, "No flagged comparison in this run.")
     row = 2
     for cell, pngs in zip(cells, plots.cells_pngs(cells), strict=True):  # drawn once, then shared (CellPlot)
-        sheet.write(row, 0, neutralise(f"[{cell['flag']['level']}] {cell['flag']['message']}"))
+        sheet.write(row, 0, neutralise(f"[{flag_label(cell['flag']['level'])}] {cell['flag']['message']}"))
+        sheet.write(row + 1, 0, neutralise(benchmark_text(cell)))
         for col, image in ((0, pngs[0]), (12, pngs[1])):
-            sheet.insert_image(row + 1, col, f"{cell['category']}-{col}.png",
+            sheet.insert_image(row + 2, col, f"{cell['category']}-{col}.png",
                                {"image_data": io.BytesIO(image), "x_scale": 0.8, "y_scale": 0.8})
-        row += 26
+        row += 27
 
 
 def xlsx_bytes(site: Site) -> bytes:

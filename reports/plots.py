@@ -1,4 +1,4 @@
-"""Server-side SVG plots of one benchmark cell: a forest plot and a funnel plot (statistics.md §3.1).
+"""Server-side SVG plots of one benchmark cell: a forest plot and a funnel plot (docs/methods.md §3.1).
 
 Matplotlib's object API only (``matplotlib.figure.Figure`` with the SVG canvas, never pyplot, so no
 global figure state and no GUI backend). Output is deterministic for the same cell: fixed

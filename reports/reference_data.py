@@ -92,4 +92,5 @@ def _figure(cohort: Cohort, record: dict, fig: dict) -> CohortFigure:
         stratum=fig.get("stratum", "all"), seed=fig["provenance"]["seed"],
         attribution=fig.get("attribution") or record.get("attribution", {}).get("default", "not_stated"),
         terms_included=fig.get("terms_included", []), set_aside=fig.get("set_aside", ""),
+        derived=(fig.get("derived") or {}).get("rule", ""),
         location=fig["provenance"]["location"], quote=fig["provenance"]["quote"], note=fig.get("note", ""))

@@ -3,7 +3,26 @@
 from __future__ import annotations
 
 from reports.benchmark import CYCLE_SCOPES, GRADE_BAND_LABELS
+from reports.cells import flag_label
 from reports.models import BenchmarkRun
+
+
+def benchmark_text(cell: dict) -> str:
+    """The cell's benchmark in one plain line: median and mean, what it was adjusted for (meta-regression, with the
+    between-cohort variance before and after), or why there is none (issue 17 items 1, 2, 5)."""
+    pooled = cell.get("pooled")
+    if not pooled:
+        return cell.get("note") or "no comparable published figure"
+    if pooled.get("unusable"):
+        return pooled["unusable"]
+    text = (f"published benchmark: median {pct(pooled['median'])}, mean {pct(pooled['marginal_mean'])}, "
+            f"95% predictive interval {interval(pooled['pi'])}, {pooled['k']} cohorts")
+    reg = cell.get("meta_regression") or {}
+    if reg.get("chosen"):
+        exploratory = ", exploratory" if reg.get("exploratory") else ""
+        text += (f"; at the ward's case mix, adjusted for {', '.join(reg['chosen_labels'])} (between-cohort τ² "
+                 f"{reg['tau2_before']:.2f} → {reg['tau2_after']:.2f}{exploratory})")
+    return text
 
 
 def pct(value: float | None) -> str:
@@ -45,7 +64,8 @@ def format_run_text(run: BenchmarkRun) -> str:
         pooled = c["pooled"]
         ward_txt = f"{ward['x']}/{ward['n']} {pct(ward['rate'])}"
         bench = (f"{pct(pooled['median']):>9}  {interval(pooled['pi']):>13}  {pooled['k']}  "
-                 f"{'weak: ' if pooled['weak'] else ''}{pooled['method']}") if pooled else "no comparable cohort"
+                 f"{'weak: ' if pooled['weak'] else ''}{pooled['method']}") if pooled and not pooled.get("unusable") \
+            else (pooled["unusable"] if pooled else c.get("note") or "no comparable cohort")
         lines.append(f"{c['category_name'][:27]:<28}{GRADE_BAND_LABELS[c['grade_band']]:<11}"
                      f"{CYCLE_SCOPES[c['cycle_scope']]:<12}{ward_txt:>18}  {interval(ward['ci']):>13}  {bench}")
         if c.get("definitions") and (c["cohorts"] or c["excluded"]):
@@ -54,5 +74,5 @@ def format_run_text(run: BenchmarkRun) -> str:
     flags = results.get("flags", [])
     lines.append(f"Flags: {len(flags)}")
     for f in flags:
-        lines.append(f"  [{f['level']}] {f['message']}")
+        lines.append(f"  [{flag_label(f['level'])}] {f['message']}")
     return "\n".join(lines)

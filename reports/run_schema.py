@@ -28,7 +28,8 @@ class WardCountSerializer(serializers.Serializer):
 class PooledSerializer(serializers.Serializer):
     """The pooled benchmark of the cell (binomial-normal GLMM, or a labelled weak common-effect count)."""
 
-    response_optional = ("events", "total", "mu", "se_mu", "ci_critical", "pi_critical", "reason", "tau2", "i2")
+    response_optional = ("events", "total", "mu", "se_mu", "ci_critical", "pi_critical", "reason", "tau2", "i2",
+                         "unusable", "exploratory")
     method = serializers.CharField()
     k = serializers.IntegerField(help_text="Cohorts pooled.")
     events = serializers.IntegerField()
@@ -45,12 +46,15 @@ class PooledSerializer(serializers.Serializer):
     pi_critical = _NUMBER(allow_null=True)
     weak = serializers.BooleanField()
     reason = serializers.CharField(allow_null=True, allow_blank=True)
+    unusable = serializers.CharField(allow_blank=True, help_text='Why this fit is "no usable benchmark" (then no '
+                                     'tails and no flag: docs/methods.md §4.1); "" when usable (method 1.5).')
+    exploratory = serializers.BooleanField(help_text="Meta-regression over fewer than 10 cohorts (method 1.5).")
 
 
 class CellCohortSerializer(serializers.Serializer):
     """A published cohort figure used in the cell."""
 
-    response_optional = ("scale", "schedule", "population", "labels")
+    response_optional = ("scale", "schedule", "population", "labels", "derived")
     cohort = serializers.CharField()
     short_name = serializers.CharField()
     x = serializers.IntegerField()
@@ -60,6 +64,7 @@ class CellCohortSerializer(serializers.Serializer):
     schedule = serializers.CharField(allow_null=True)
     population = serializers.CharField(allow_null=True)
     labels = serializers.ListField(child=serializers.CharField())
+    derived = serializers.CharField(help_text="How the figure was derived from printed ones (rule), when it was.")
 
 
 class CellFlagSerializer(serializers.Serializer):
@@ -83,7 +88,7 @@ class CellSerializer(serializers.Serializer):
     """One benchmark cell: category x grade band (any, ge3) x cycle scope (all, first)."""
 
     response_optional = ("note", "two_step", "case_mix", "sequential", "p_fixed", "predictive_range",
-                         "posterior_above", "excluded", "category_name")
+                         "posterior_above", "excluded", "category_name", "meta_regression", "pooled_unadjusted")
     category = serializers.CharField(help_text="Benchmark category slug.")
     category_name = serializers.CharField()
     grade_band = serializers.CharField(help_text='"any" or "ge3".')
@@ -102,6 +107,12 @@ class CellSerializer(serializers.Serializer):
     sequential = _OBJECT(allow_null=True, help_text="Pocock-type boundary (Ivanova 2005).")
     flag = CellFlagSerializer(allow_null=True)
     note = serializers.CharField(help_text="Why the cell has no comparison, when it has none.")
+    meta_regression = _OBJECT(allow_null=True, help_text=(
+        "GLMM meta-regression on cohort moderators (method 1.5, docs/methods.md §4.2): k, k_used, tau2_before, "
+        "tau2_after, chosen, chosen_labels, considered [{moderator, label, why}], exploratory, lr, ward_values, "
+        "pooled (the benchmark at the ward's case mix, or null)."))
+    pooled_unadjusted = PooledSerializer(help_text="The intercept-only benchmark, when `pooled` is the "
+                                                   "meta-regression.")
 
 
 class BenchmarkResultsSerializer(serializers.Serializer):

@@ -6,7 +6,8 @@ from __future__ import annotations
 import functools
 import operator
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
@@ -129,6 +130,12 @@ class FlagRow:
     carried: bool
     previous: Flag | None = None
     change: str = ""
+    #: Issue 17 item 5: the finish time of the first run of the unbroken series of runs flagging this cell (within
+    #: the last ``TREND_RUNS``; ``since_at_least`` when the series reaches further back), and the cell's flag over
+    #: those runs, oldest first: [(run id, finished_at, level or None, "x/n" or "")].
+    since: Any = None
+    since_at_least: bool = False
+    trend: list[tuple[int, Any, str | None, str]] = field(default_factory=list)
 
     @property
     def cell_summary(self) -> str:
@@ -136,10 +143,46 @@ class FlagRow:
         return cell_summary(self.flag.cell_values) if self.flag.cell_values else ""
 
 
+#: Runs looked back over for a flag's "since" and trend (issue 17 item 5).
+TREND_RUNS = 10
+
+
+def _flag_trends(run: BenchmarkRun, rows: list[FlagRow]) -> None:
+    """Fill ``since``/``since_at_least``/``trend`` of ``rows`` from the site's last ``TREND_RUNS`` finished runs up to
+    ``run`` (2 queries: the runs, their flags of these cells)."""
+    if not rows:
+        return
+    runs = list(BenchmarkRun.objects.filter(site_id=run.site_id, status=BenchmarkRun.Status.DONE,
+                                            finished_at__lte=run.finished_at)
+                .order_by("-finished_at", "-id").values_list("pk", "finished_at")[:TREND_RUNS])[::-1]
+    keys = {(r.flag.category_id, r.flag.grade_band, r.flag.cycle_scope) for r in rows}
+    flags = {(f.run_id, f.category_id, f.grade_band, f.cycle_scope): f for f in Flag.objects.filter(
+        functools.reduce(operator.or_, [Q(category_id=c, grade_band=b, cycle_scope=s) for c, b, s in keys]),
+        run_id__in=[pk for pk, _ in runs]).only("run_id", "category_id", "grade_band", "cycle_scope", "level",
+                                                 "cell_values")}
+    for row in rows:
+        key = (row.flag.category_id, row.flag.grade_band, row.flag.cycle_scope)
+        row.trend = []
+        for pk, finished in runs:
+            f = flags.get((pk, *key))
+            values = (f.cell_values or {}) if f else {}
+            row.trend.append((pk, finished, f.level if f else None,
+                              f"{values['x']}/{values['n']}" if "x" in values and "n" in values else ""))
+        streak = 0
+        for _, _, level, _ in reversed(row.trend):
+            if level is None:
+                break
+            streak += 1
+        row.since = row.trend[-streak][1] if streak else run.finished_at
+        row.since_at_least = streak == len(runs) == TREND_RUNS
+
+
 def flag_rows(run: BenchmarkRun) -> list[FlagRow]:
-    """The run's flags in report order with their review status (1 query, 2 when some flag is open)."""
+    """The run's flags in report order with their review status and, for each, since when the cell is flagged and
+    its trend over the last runs (3 queries, 4 when some flag is open)."""
     flags = list(run.flags.select_related("category", "reviewed_by", "carried_review__reviewed_by"))
     rows = [FlagRow(flag=f, review=f.signed_review, carried=f.carried_review_id is not None) for f in flags]
+    _flag_trends(run, rows)
     open_rows = [r for r in rows if r.review is None]
     if not open_rows:
         return rows

@@ -1,7 +1,7 @@
 """Sequential (DSMB-style) toxicity monitoring with an exact Pocock-type boundary.
 
 Pure numpy/scipy. A ward re-evaluated after every patient and acted on at the first crossing
-needs a boundary calibrated for repeated looks (statistics.md §3.4, §3.5 step 5):
+needs a boundary calibrated for repeated looks (docs/methods.md §3.4, §3.5 step 5):
 
 * Ivanova, Qaqish & Schell (2005), Biometrics 61:540, doi:10.1111/j.1541-0420.2005.00311.x:
   stop at patient n if x_n >= b_n, b_n = min{b : P(Bin(n, p0) >= b) <= c}, with one constant
@@ -9,7 +9,7 @@ needs a boundary calibrated for repeated looks (statistics.md §3.4, §3.5 step 
 * the crossing probability is exact: a forward recursion over the distribution of the event count
   among patients who have not yet crossed (as ``stoppingrule::calc.rule.bin(type="Pocock")``).
 
-Reference (statistics.md §3.4, N_max = 40, p0 = 0.10, alpha = 0.05): c = 0.01585, boundaries
+Reference (docs/methods.md §3.4, N_max = 40, p0 = 0.10, alpha = 0.05): c = 0.01585, boundaries
 2/2, 3/3-5, 4/6-10, 5/11-15, 6/16-21, 7/22-27, 8/28-33, 9/34-40, P(false alarm) = 0.0496,
 P(signal | 0.20) = 0.4996, P(signal | 0.30) = 0.9158.
 """
@@ -112,7 +112,7 @@ def pocock_boundaries(n_max: int, p0: float, alpha: float = 0.05) -> Boundary:
     whose boundary b_n = min{b : P(Bin(n, p0) >= b) <= c} has exact overall crossing probability
     under p0 <= ``alpha``. The overall probability is a step function of c, so c is reported to the
     bisection precision just below the jump that would exceed alpha. Raises ValueError for
-    n_max < 1, p0 outside (0, 1) or alpha outside (0, 1). source: statistics.md §3.4.
+    n_max < 1, p0 outside (0, 1) or alpha outside (0, 1). source: docs/methods.md §3.4.
     """
     _check(n_max, p0)
     if not 0 < alpha < 1:
@@ -154,7 +154,7 @@ def operating_characteristics(boundary: Boundary, p: float) -> float:
 def naive_boundary(n_max: int, p0: float, nominal: float) -> Boundary:
     """An uncalibrated boundary: the exact one-sided binomial test at level ``nominal`` at every look.
 
-    Its ``overall_alpha`` shows the inflation from repeated looks (statistics.md §3.4: 0.124 for
+    Its ``overall_alpha`` shows the inflation from repeated looks (docs/methods.md §3.4: 0.124 for
     p < 0.05 and 0.066 for p < 0.025 at N_max = 40, p0 = 0.10).
     """
     bounds = nominal_bounds(n_max, p0, nominal)

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from reports import sequential, stats
+from reports import meta_regression, sequential, stats
 
 #: Entries per memoised function: ample for 7 categories x 2 bands x 2 scopes x strata x a few hundred wards.
 MAXSIZE = 4096
@@ -55,7 +55,15 @@ def _predictive_limits(n: int, pooled: stats.Pooled, alpha: float) -> tuple[int 
     return stats.predictive_limits(n, pooled, alpha)
 
 
-_CACHES: list[Any] = [_clopper_pearson, _pool, _two_step_logit, _pocock_boundaries, _predictive_limits]
+@lru_cache(maxsize=MAXSIZE)
+def _meta_regression(events: tuple[int, ...], totals: tuple[int, ...],
+                     candidates: tuple[tuple[str, tuple[float | None, ...]], ...],
+                     known: tuple[str, ...]) -> meta_regression.Regression:
+    return meta_regression.select(events, totals, dict(candidates), known)
+
+
+_CACHES: list[Any] = [_clopper_pearson, _pool, _two_step_logit, _pocock_boundaries, _predictive_limits,
+                      _meta_regression]
 
 
 def _call(cached: Callable[..., _T], direct: Callable[..., _T], *args: Any) -> _T:
@@ -89,6 +97,19 @@ def pocock_boundaries(n_max: int, p0: float, alpha: float = 0.05) -> sequential.
 def predictive_limits(n: int, pooled: stats.Pooled, alpha: float) -> tuple[int | None, int | None]:
     """:func:`reports.stats.predictive_limits`, memoised on (n, pooled benchmark, alpha)."""
     return _call(_predictive_limits, stats.predictive_limits, int(n), pooled, float(alpha))
+
+
+def meta_regression_choose(events: Sequence[int], totals: Sequence[int],
+                           candidates: Mapping[str, Sequence[float | None]],
+                           ward: dict[str, float | None]) -> meta_regression.Regression:
+    """:func:`reports.meta_regression.choose` with the model selection memoised on (cohort counts, moderator values,
+    the moderators the ward knows): each cohort set is fitted once per process, every ward only predicts from it
+    (issue 17 item 7)."""
+    e, t = tuple(int(v) for v in events), tuple(int(v) for v in totals)
+    key_c = tuple((name, tuple(None if v is None else float(v) for v in values)) for name, values in candidates.items())
+    known = tuple(name for name in candidates if ward.get(name) is not None)
+    reg = _call(_meta_regression, lambda *a: meta_regression.select(a[0], a[1], dict(a[2]), a[3]), e, t, key_c, known)
+    return meta_regression.at_ward(reg, e, t, ward)
 
 
 def clear() -> None:

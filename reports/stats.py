@@ -1,7 +1,7 @@
 """Statistics core of pvtrack: pool published adverse-event (AE) incidence and compare a ward with it.
 
 Pure numpy/scipy (no Django), so it can be tested and reused on its own. Methods, defaults and
-reference numbers follow ``/work/shared/reference/statistics.md`` (sections cited as §x.y):
+reference numbers follow ``docs/methods.md`` (sections cited as §x.y) and the papers cited there:
 
 * benchmark: one-stage binomial-normal GLMM (random-intercept logistic model) fitted by maximum
   likelihood with adaptive Gauss-Hermite quadrature, as ``metafor::rma.glmm(measure="PLO")``
@@ -104,6 +104,56 @@ class Pooled:
     weak: bool
     reason: str
     i2: float | None
+    unusable: str = ""  # why this fit is "no usable benchmark" (docs/methods.md §4.1); "" when usable
+
+
+#: docs/methods.md §4.1 rule 2: the fit is flat when the profile log-likelihood at tau = 10 (the optimiser's bound)
+#: is within chi2_1(0.95)/2 of the maximum, i.e. the 95 % profile-likelihood interval of tau reaches the bound.
+FLAT_LOGLIK_DROP = float(stats.chi2.ppf(0.95, 1) / 2)
+#: docs/methods.md §4.1 rule 3: a 95 % predictive interval covering all of [1 %, 90 %] leaves no count to flag.
+PI_SPAN = (0.01, 0.90)
+
+
+def predictive_interval(pooled: Pooled, level: float = 0.95) -> tuple[float, float]:
+    """Central ``level`` interval of expit(theta), theta ~ N(mu, tau2 + SE^2): the predictive distribution the
+    flags use (``predictive_tail``), as proportions. One distribution for forest PI, funnel and flags
+    (docs/methods.md §4.3). For a common-effect result it is built from the pooled logit and its SE."""
+    half = float(stats.norm.ppf((1 + level) / 2)) * math.sqrt(pooled.tau2 + pooled.se_mu**2)
+    return float(special.expit(pooled.mu - half)), float(special.expit(pooled.mu + half))
+
+
+def _profile_loglik(tau2: float, x: np.ndarray, n: np.ndarray) -> float:
+    """max over mu of the GLMM log-likelihood at this tau2 (bounded scalar search)."""
+    fit = optimize.minimize_scalar(lambda m: -_loglik(m, math.sqrt(tau2), x, n), bounds=_MU_BOUNDS,
+                                   method="bounded", options={"xatol": 1e-8})
+    return -float(fit.fun)
+
+
+def degenerate_reason(pooled: Pooled, x: np.ndarray, n: np.ndarray, at_bound: bool = False,
+                      check_flat: bool = True, loglik_max: float | None = None) -> str:
+    """Why a random-effects fit is no usable benchmark, or "" (docs/methods.md §4.1, rules 1-3).
+
+    1. tau reached its bound (10 on the logit scale); 2. flat likelihood: the profile log-likelihood at the bound
+    is within ``FLAT_LOGLIK_DROP`` of the maximum; 3. the 95 % predictive interval (``predictive_interval``) covers
+    all of ``PI_SPAN``. The reasons are plain language, for the report. ``check_flat`` False skips rule 2 (a
+    meta-regression, whose profile is not the intercept-only one of ``_profile_loglik``).
+    """
+    if pooled.tau2 == 0:
+        return ""
+    lo, hi = predictive_interval(pooled)
+    spread = (f"the published cohorts disagree so much (between-cohort variance {pooled.tau2:.1f} on the logit "
+              f"scale; 95 % predictive interval {lo:.1%}–{hi:.1%})")
+    if at_bound:
+        return f"no usable benchmark: {spread} that the model's spread runs to its bound"
+    tau2_bound = math.exp(2 * _LOG_TAU_BOUNDS[1])
+    top = _profile_loglik(pooled.tau2, x, n) if loglik_max is None else loglik_max
+    if check_flat and top - _profile_loglik(tau2_bound, x, n) < FLAT_LOGLIK_DROP:
+        return (f"no usable benchmark: {spread}, and the likelihood is flat: these cohorts cannot rule out that "
+                "every cohort has its own rate")
+    if lo <= PI_SPAN[0] and hi >= PI_SPAN[1]:
+        return (f"no usable benchmark: {spread} that a comparable ward could show almost any rate, "
+                f"so hardly any count could be flagged")
+    return ""
 
 
 def logit_normal_mean(mu: float, tau2: float, nodes: int = 100) -> float:
@@ -115,7 +165,7 @@ def logit_normal_mean(mu: float, tau2: float, nodes: int = 100) -> float:
     return float(w @ special.expit(mu + math.sqrt(2.0 * tau2) * z) / math.sqrt(math.pi))
 
 
-def _loglik(mu: float, tau: float, x: np.ndarray, n: np.ndarray) -> float:
+def _loglik(mu: float | np.ndarray, tau: float, x: np.ndarray, n: np.ndarray) -> float:
     """Binomial-normal marginal log-likelihood by adaptive Gauss-Hermite quadrature.
 
     For each cohort the integrand over the random effect u ~ N(0, tau^2) is centred at its mode
@@ -138,7 +188,7 @@ def _loglik(mu: float, tau: float, x: np.ndarray, n: np.ndarray) -> float:
     scale = 1 / np.sqrt(n * p * (1 - p) + 1 / t2)
     z, w = _hermgauss(AGQ_NODES)
     uj = u[:, None] + math.sqrt(2.0) * scale[:, None] * z
-    theta = mu + uj
+    theta = (mu[:, None] if isinstance(mu, np.ndarray) else mu) + uj  # mu: one value, or one per cohort
     log_f = x[:, None] * special.log_expit(theta) + (n - x)[:, None] * special.log_expit(-theta) \
         - uj**2 / (2 * t2) + z**2
     log_choose = special.gammaln(n + 1) - special.gammaln(x + 1) - special.gammaln(n - x + 1)
@@ -186,8 +236,11 @@ def pool_glmm(events: Sequence[int], totals: Sequence[int], level: float = 0.95)
     adaptive Gauss-Hermite quadrature (``AGQ_NODES``). Zero-event cohorts stay in, with no
     continuity correction. If tau-hat reaches 0 (the likelihood is no better than with tau = 0),
     tau2 = 0 and the common-effect logistic fit (mu = logit(sum x / sum n)) is reported.
-    CI: mu +/- z * SE (metafor rma.glmm default ``test="z"``). PI: mu +/- t_{k-1} sqrt(SE^2 + tau2)
-    (meta >= 7 default ``method.predict="V"``). Both back-transformed with expit.
+    CI: mu +/- z * SE (metafor rma.glmm default ``test="z"``). PI: mu +/- z sqrt(SE^2 + tau2), the central interval of
+    the predictive distribution the flags and the funnel use (one distribution everywhere, docs/methods.md §4.3;
+    metafor's default for rma.glmm; meta >= 7 would use t_{k-1}). Both back-transformed with expit.
+    A degenerate fit (tau at its bound, a flat likelihood, or a predictive interval covering nearly all of 0-1)
+    is returned with ``unusable`` saying why (``degenerate_reason``; docs/methods.md §4.1): show no number for it.
     Raises ValueError for invalid counts and GLMMFitError if k < 2, if all or none of the patients
     had the event, or if the fit fails. source: Stijnen 2010, Stat Med 29:3046; §1.4, §1.7, §2.
     """
@@ -203,7 +256,7 @@ def pool_glmm(events: Sequence[int], totals: Sequence[int], level: float = 0.95)
     loglik_ee = float(stats.binom.logpmf(x, n, big_x / big_n).sum())
     fit = optimize.minimize(lambda v: -_loglik(v[0], math.exp(v[1]), x, n), [mu_ee, math.log(0.5)],
                             method="Nelder-Mead", bounds=[_MU_BOUNDS, _LOG_TAU_BOUNDS],
-                            options={"xatol": 1e-8, "fatol": 1e-12, "maxiter": 4000})
+                            options={"xatol": 1e-6, "fatol": 1e-10, "maxiter": 4000})
     if not (fit.success and np.all(np.isfinite(fit.x))):
         raise GLMMFitError(f"the optimiser stopped: {fit.message}")
     if -fit.fun <= loglik_ee + 1e-8:
@@ -211,23 +264,29 @@ def pool_glmm(events: Sequence[int], totals: Sequence[int], level: float = 0.95)
         reason = (f"Random-effects GLMM over {k} cohorts; the between-cohort variance is estimated at 0, "
                   "so this is the common-effect logistic fit.")
     elif fit.x[1] >= _LOG_TAU_BOUNDS[1] - 1e-6:
-        raise GLMMFitError("the between-cohort variance diverges")
+        mu, tau2 = float(fit.x[0]), math.exp(2 * fit.x[1])
+        try:
+            se = _se_mu(mu, tau2, x, n)
+        except GLMMFitError:
+            se = 0.0
+        reason = f"Random-effects GLMM over {k} cohorts: the between-cohort variance runs to its bound."
     else:
         mu, tau2 = float(fit.x[0]), math.exp(2 * fit.x[1])
         se = _se_mu(mu, tau2, x, n)
         reason = (f"Random-effects GLMM (ML, adaptive Gauss-Hermite) over {k} cohorts "
                   f"with {big_x} events in {big_n} patients.")
     z = stats.norm.ppf((1 + level) / 2)
-    t = stats.t.ppf((1 + level) / 2, k - 1)
-    half_pi = t * math.sqrt(se**2 + tau2)
-    return Pooled(
+    half_pi = z * math.sqrt(se**2 + tau2)  # the flags' predictive distribution (docs/methods.md §4.3)
+    pooled = Pooled(
         method="glmm_ml", k=k, events=big_x, total=big_n, mu=mu, se_mu=se, tau2=tau2,
         median=float(special.expit(mu)), marginal_mean=logit_normal_mean(mu, tau2),
         ci=(float(special.expit(mu - z * se)), float(special.expit(mu + z * se))),
         pi=(float(special.expit(mu - half_pi)), float(special.expit(mu + half_pi))),
-        ci_critical=f"z={z:.3f}", pi_critical=f"t(k-1)={t:.3f}", weak=False, reason=reason,
+        ci_critical=f"z={z:.3f}", pi_critical=f"z={z:.3f}, sqrt(SE^2 + tau2)", weak=False, reason=reason,
         i2=_i2(tau2, x, n),
     )
+    return replace(pooled, unusable=degenerate_reason(pooled, x, n, at_bound=fit.x[1] >= _LOG_TAU_BOUNDS[1] - 1e-6,
+                                                      loglik_max=-float(fit.fun)))
 
 
 def pool_common_effect(events: Sequence[int], totals: Sequence[int], level: float = 0.95) -> Pooled:
@@ -261,7 +320,7 @@ def pool(events: Sequence[int], totals: Sequence[int], level: float = 0.95,
 
     The reason names the cause: "only 2 comparable cohorts", "only 1 event across cohorts" or
     "GLMM did not converge (...)". Never raises for valid counts; raises ValueError for empty input,
-    mismatched lengths, negative counts, n < 1 or x > n. source: statistics.md §3.5 step 1, §5.
+    mismatched lengths, negative counts, n < 1 or x > n. source: docs/methods.md §3.5 step 1, §5.
     """
     x, n = _cohorts(events, totals)
     k, big_x = len(x), int(x.sum())
@@ -337,7 +396,7 @@ def posterior_prob_above(x: int, n: int, p0: float, prior_n: float = 2.0) -> flo
 
     Posterior Beta(m p0 + x, m (1 - p0) + n - x); descriptive only, never a flag (§3.3, §3.5 step 6).
     Raises ValueError for invalid counts, p0 outside (0, 1) or prior_n <= 0.
-    source: Geller et al. 2003 (beta-binomial monitoring prior); statistics.md §3.3.
+    source: Geller et al. 2003 (beta-binomial monitoring prior); docs/methods.md §3.3.
     """
     x, n = _ward(x, n)
     if not 0 < p0 < 1 or prior_n <= 0:
@@ -435,7 +494,7 @@ def random_effects_hk(yi: ArrayLike, vi: ArrayLike, level: float = 0.95,
     adhoc.hakn.ci="se"; Roever, Knapp & Friede 2015). Also the Wald CI mu +/- z SE_Wald (metafor
     default test="z"). PI: mu +/- t_{k-1} sqrt(SE_adhoc^2 + tau2) (metafor's PI uses the test's
     critical value and SE; §1.4). Raises ValueError for k < 2, mismatched lengths or v <= 0.
-    source: statistics.md §1.2-1.4.
+    source: docs/methods.md §1.2-1.4.
     """
     y, v = np.asarray(yi, dtype=float), np.asarray(vi, dtype=float)
     if y.shape != v.shape or y.ndim != 1:
@@ -494,7 +553,7 @@ def two_step_logit(events: Sequence[int], totals: Sequence[int], level: float = 
     Effect sizes: ``logit_effect_sizes`` (0.5 correction only for 0 or all-event cohorts). Pooling:
     ``random_effects_hk`` (REML tau2 by Fisher scoring from DL, tol 1e-10, truncated at 0;
     Hartung-Knapp ad-hoc CI with t_{k-1}; t_{k-1} PI; Q; metafor's I^2). ``median`` = expit(mu).
-    Raises ValueError for invalid counts or k < 2. source: statistics.md §1.1-1.4, §1.8; metafor rma.uni.
+    Raises ValueError for invalid counts or k < 2. source: docs/methods.md §1.1-1.4, §1.8; metafor rma.uni.
     """
     yi, vi, corrected = logit_effect_sizes(events, totals)
     return random_effects_hk(yi, vi, level, corrected)
@@ -504,7 +563,7 @@ def two_step_logit(events: Sequence[int], totals: Sequence[int], level: float = 
 
 @dataclass(frozen=True)
 class CaseMix:
-    """Observed versus expected events of a ward standardised by strata (statistics.md §3.2).
+    """Observed versus expected events of a ward standardised by strata (docs/methods.md §3.2).
 
     ``observed`` O (events), ``expected`` E = sum n_s p_s (events), ``sir`` = O/E (None when E = 0),
     ``ci`` = exact Poisson (Garwood) 95% CI of O divided by E, ``p_upper`` = exact Poisson-binomial
@@ -525,7 +584,7 @@ def garwood_ci(observed: int, level: float = 0.95) -> tuple[float, float]:
     """Exact Poisson CI for a count O: [chi2_{a/2}(2O)/2, chi2_{1-a/2}(2O+2)/2] (lower 0 when O = 0).
 
     Raises ValueError for a negative or non-integer count. source: Garwood 1936, Biometrika 28:437;
-    statistics.md §3.2.
+    docs/methods.md §3.2.
     """
     o = _count(observed, "observed")
     a = 1 - level
@@ -554,7 +613,7 @@ def case_mix(observed: int, totals: Sequence[int], rates: Sequence[float], level
     """O/E of a ward whose patients fall in strata of sizes ``totals`` with benchmark rates ``rates``.
 
     E = sum n_s p_s; SIR = O/E with the Garwood CI / E; p_upper = exact Poisson-binomial P(O' >= O).
-    Raises ValueError when O exceeds sum n_s or for invalid strata. source: statistics.md §3.2.
+    Raises ValueError when O exceeds sum n_s or for invalid strata. source: docs/methods.md §3.2.
     """
     o = _count(observed, "observed")
     dist = poisson_binomial_pmf(totals, rates)
@@ -592,4 +651,4 @@ def pooled_from_dict(data: dict[str, Any]) -> Pooled:
                   se_mu=data["se_mu"], tau2=data["tau2"], median=data["median"],
                   marginal_mean=data["marginal_mean"], ci=tuple(data["ci"]), pi=tuple(data["pi"]),
                   ci_critical=data["ci_critical"], pi_critical=data["pi_critical"], weak=data["weak"],
-                  reason=data["reason"], i2=data["i2"])
+                  reason=data["reason"], i2=data["i2"], unusable=data.get("unusable", ""))

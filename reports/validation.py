@@ -6,7 +6,7 @@ ward against the OTHER cohorts (those of the other stated attribution, related-o
 exactly the selection (``reports.benchmark.select_figures``),
 pooling (``reports.stats.pool``, GLMM or weak common-effect fallback) and tail probabilities
 (``reports.stats.predictive_tail`` / ``fixed_tail``) the ward benchmark uses, and the flag levels of
-``reports.benchmark._flag`` (statistics.md §3.5 step 4). A benchmark that flags many published
+``reports.benchmark._flag`` (docs/methods.md §3.5 step 4). A benchmark that flags many published
 cohorts is telling us the between-cohort spread (or the curation) deserves a look.
 """
 
@@ -61,6 +61,10 @@ def _row(target: dict[str, Any], others: list[dict[str, Any]], category: str, ba
         return row
     pooled = stats.pool([f["numerator"] for f in others], [f["denominator"] for f in others],
                         min_cohorts=int(thresholds["MIN_COHORTS"]), min_events=int(thresholds["MIN_EVENTS"]))
+    if pooled.unusable:  # docs/methods.md §4.1: shown, never compared with
+        row.update(k=pooled.k, method=pooled.method, weak=False, median=pooled.median,
+                   marginal_mean=pooled.marginal_mean, note=pooled.unusable)
+        return row
     p_upper = stats.predictive_tail(x, n, pooled, upper=True)
     p_lower = stats.predictive_tail(x, n, pooled, upper=False)
     p_fixed = stats.fixed_tail(x, n, pooled.marginal_mean, upper=True)
@@ -81,7 +85,7 @@ def operating_characteristics(pooled: stats.Pooled, thresholds: dict[str, float]
     p0 = the benchmark marginal mean, p1 = ``multiplier`` * p0 (capped at 1); ``alert_at`` / ``watch_at``
     = the smallest x raising ALERT (or ALARM) / any upward flag (None if none); ``false_*`` =
     P(flag | p0), ``power_*`` = P(flag | p1) for ALERT-or-ALARM only and for any upward flag (incl. WATCH).
-    source: statistics.md §3.5 (rule), §3.4 (operating characteristics by exact enumeration).
+    source: docs/methods.md §3.5 (rule), §3.4 (operating characteristics by exact enumeration).
     """
     from scipy import stats as sps
 

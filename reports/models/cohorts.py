@@ -58,6 +58,8 @@ class CohortFigure(models.Model):
     terms_included = models.JSONField(default=list, blank=True)
     #: Why the figure is not comparable with a ward count of its category (shown, never pooled); "" if it is.
     set_aside = models.TextField(blank=True)
+    #: How the figure was derived from printed ones (rule in words, quotes in the cohort record), "" when printed as is.
+    derived = models.TextField(blank=True)
 
     class Meta:
         ordering = ["cohort", "category", "grade_band", "id"]

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from django import template
 
+from reports.cells import flag_label, flag_short
 from reports.report import interval, pct
 
 register = template.Library()
 register.filter("pct", pct)
 register.filter("interval", interval)
+register.filter("flag_label", flag_label)
+register.filter("flag_short", flag_short)
 
 
 @register.filter

@@ -16,7 +16,7 @@ from scipy import integrate, special
 from scipy import stats as sps
 
 from patients.models import Patient
-from reports import benchmark, stats
+from reports import benchmark, cells, stats
 from reports.models import BenchmarkRun, CohortFigure, Flag
 from reports.runs import benchmark_execute, benchmark_run_now
 from reports.signatures import flag_review
@@ -455,7 +455,7 @@ def test_report_shows_the_flags(client, flagged_run, officer):
     flags = list(flagged_run.flags.all())
     assert flags
     for flag in flags:
-        assert flag.get_level_display() in html
+        assert cells.flag_label(flag.level) in html  # plain words, no raw code (issue 17 item 5)
         assert f"/flags/{flag.pk}/review/" in html  # the officer can review it here
     assert "/sites/ward-a/report/crs/ge3/all/" in html
 

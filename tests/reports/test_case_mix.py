@@ -1,4 +1,4 @@
-"""Case mix (O/E by marrow blast burden, statistics.md §3.2) and like-with-like cohort selection."""
+"""Case mix (O/E by marrow blast burden, docs/methods.md §3.2) and like-with-like cohort selection."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def _independent_tail(o: int, strata: list[tuple[int, float]]) -> float:
     return total
 
 
-def test_statistics_md_synthetic_example_o4_e18():
+def test_methods_md_synthetic_example_o4_e18():
     # A ward of 20: 8 patients with blasts >= 5% at 15% and 12 with < 5% at 5% -> E = 1.2 + 0.6 = 1.8.
     strata = [(8, 0.15), (12, 0.05)]
     mix = stats.case_mix(4, [n for n, _ in strata], [p for _, p in strata])

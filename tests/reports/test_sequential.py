@@ -1,6 +1,6 @@
 """Tests for reports.sequential (Pocock-type exact boundary, Ivanova, Qaqish & Schell 2005).
 
-Reference numbers: /work/shared/reference/statistics.md §3.4 (computed there and checked against
+Reference numbers: docs/methods.md §3.4 (computed there and checked against
 the CRAN package stoppingrule 0.5.2, ``calc.rule.bin(type="Pocock")``), N_max = 40, p0 = 0.10.
 """
 
@@ -27,7 +27,7 @@ def rule():
     return pocock_boundaries(40, 0.10, alpha=0.05)
 
 
-def test_pocock_reproduces_statistics_md_table(rule) -> None:
+def test_pocock_reproduces_methods_md_table(rule) -> None:
     # §3.4: c = 0.01585; boundaries 2/2, 3/3-5, 4/6-10, 5/11-15, 6/16-21, 7/22-27, 8/28-33, 9/34-40.
     assert rule.nominal == pytest.approx(0.01585, rel=5e-4)
     assert rule.ranges() == [(2, 2, 2), (3, 3, 5), (4, 6, 10), (5, 11, 15), (6, 16, 21), (7, 22, 27),

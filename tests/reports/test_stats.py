@@ -1,6 +1,6 @@
 """Tests for reports.stats. Every expected number cites where it comes from.
 
-"statistics.md" is /work/shared/reference/statistics.md (numbers reproduced there with metafor 3.8-1).
+Reference numbers and their primary sources: docs/methods.md (values reproduced with R metafor 3.8-1 when first built).
 Tolerances: 1e-6 for closed forms, 1e-3 relative for the GLMM, printed precision for published tables.
 """
 
@@ -88,7 +88,7 @@ def test_clopper_pearson_contains_the_point_estimate(xn: tuple[int, int]) -> Non
 # --------------------------------------------------------------------------- GLMM
 
 def test_nielweise_data_as_described() -> None:
-    # statistics.md §1.5: 18 arms, 27 treated-arm events, 6 zero-event treated arms. Its "2555 patients"
+    # docs/methods.md §1.5: 18 arms, 27 treated-arm events, 6 zero-event treated arms. Its "2555 patients"
     # does not match the data: sum(n1i) = 2495 (and the GLMM below reproduces Stijnen 2010 with 2495).
     assert len(NIELWEISE2007) == 18
     assert (sum(TREATED_X), sum(TREATED_N), TREATED_X.count(0)) == (27, 2495, 6)
@@ -96,7 +96,7 @@ def test_nielweise_data_as_described() -> None:
 
 
 def test_glmm_control_arm_matches_metafor() -> None:
-    # statistics.md §0/§2/§3.5: rma.glmm(measure="PLO", xi=ci, ni=n2i) mu = -3.4964, tau2 = 0.812214
+    # docs/methods.md §0/§2/§3.5: rma.glmm(measure="PLO", xi=ci, ni=n2i) mu = -3.4964, tau2 = 0.812214
     # (exact ML limit), SE = 0.2570, median 2.94%, marginal mean 4.16%. Stijnen 2010 Table II and
     # metafor tests/testthat/test_analysis_example_stijnen2010.r: 95% CI 0.018-0.048.
     res = pool_glmm(CONTROL_X, CONTROL_N)
@@ -112,7 +112,7 @@ def test_glmm_control_arm_matches_metafor() -> None:
 
 def test_glmm_treated_arm_matches_stijnen_2010() -> None:
     # Stijnen 2010 Table II via metafor test_analysis_example_stijnen2010.r: mu -4.81, SE 0.36,
-    # tau2 0.83, median 0.008, CI 0.004-0.016; statistics.md §1.5: median 0.81%, mean 1.20%, CI 0.40-1.61%.
+    # tau2 0.83, median 0.008, CI 0.004-0.016; docs/methods.md §1.5: median 0.81%, mean 1.20%, CI 0.40-1.61%.
     res = pool_glmm(TREATED_X, TREATED_N)
     assert (res.k, res.events, res.total) == (18, 27, 2495)
     assert (round(res.mu, 2), round(res.se_mu, 2), round(res.tau2, 2)) == (-4.81, 0.36, 0.83)
@@ -121,17 +121,21 @@ def test_glmm_treated_arm_matches_stijnen_2010() -> None:
 
 
 def test_glmm_intervals_are_labelled_and_follow_their_definitions() -> None:
-    # CI: z (metafor rma.glmm test="z"); PI: t_{k-1} sqrt(SE^2 + tau2) (meta >= 7 method.predict="V"), §1.4.
+    # CI: z (metafor rma.glmm test="z"); PI: z sqrt(SE^2 + tau2), the flags' predictive distribution (issue 17
+    # item 5: one distribution for forest PI, funnel and flags; docs/methods.md §4.3; metafor's rma.glmm default).
     res = pool_glmm(CONTROL_X, CONTROL_N)
-    assert (res.ci_critical, res.pi_critical) == ("z=1.960", "t(k-1)=2.110")
-    half = sps.t.ppf(0.975, 17) * math.sqrt(res.se_mu**2 + res.tau2)
+    assert (res.ci_critical, res.pi_critical) == ("z=1.960", "z=1.960, sqrt(SE^2 + tau2)")
+    half = sps.norm.ppf(0.975) * math.sqrt(res.se_mu**2 + res.tau2)
     assert res.pi == pytest.approx((special.expit(res.mu - half), special.expit(res.mu + half)), abs=1e-12)
     assert res.pi[0] < res.ci[0] < res.median < res.ci[1] < res.pi[1]
+    # ...and it is the distribution of the flags: its bounds are the 2.5 % and 97.5 % points of expit(theta).
+    from reports.stats import predictive_interval
+    assert predictive_interval(res) == pytest.approx(res.pi, abs=1e-12)
 
 
 def test_glmm_i2_uses_metafor_definition() -> None:
     # metafor: I2 = tau2 / (tau2 + s2), s2 = (k-1) sum w / ((sum w)^2 - sum w^2), w = 1/v from
-    # escalc(measure="PLO", add=1/2, to="only0") (Higgins & Thompson 2002; statistics.md §1.2).
+    # escalc(measure="PLO", add=1/2, to="only0") (Higgins & Thompson 2002; docs/methods.md §1.2).
     res = pool_glmm(CONTROL_X, CONTROL_N)
     v = [1 / (x + 0.5) + 1 / (n - x + 0.5) if x in (0, n) else 1 / x + 1 / (n - x)
          for x, n in zip(CONTROL_X, CONTROL_N, strict=True)]
@@ -142,7 +146,7 @@ def test_glmm_i2_uses_metafor_definition() -> None:
 
 def test_glmm_boundary_reports_common_effect_logistic_fit() -> None:
     # Identical cohorts: tau2-hat = 0, so the fit is logistic regression on pooled counts
-    # (statistics.md §2 last bullet): mu = logit(6/60), SE = sqrt(1/6 + 1/54), I2 = 0.
+    # (docs/methods.md §2 last bullet): mu = logit(6/60), SE = sqrt(1/6 + 1/54), I2 = 0.
     res = pool_glmm([2, 2, 2], [20, 20, 20])
     assert res.tau2 == 0.0 and res.i2 == 0.0
     assert res.mu == pytest.approx(math.log(6 / 54), abs=1e-6)
@@ -176,10 +180,12 @@ def test_glmm_refuses_data_without_a_finite_fit() -> None:
         pool_glmm([3], [10])  # tau is not identifiable from one cohort
 
 
-def test_diverging_fit_falls_back_with_reason() -> None:
-    res = pool([0, 0, 5], [10, 10, 5])  # tau -> infinity: one cohort all events, two with none
-    assert res.method == "common_effect" and res.weak
-    assert "GLMM did not converge" in res.reason
+def test_diverging_fit_is_no_usable_benchmark() -> None:
+    # tau -> infinity: one cohort all events, two with none. Issue 17 item 2 (docs/methods.md §4.1 rule 1): no longer
+    # a weak common-effect number (5/25 = 20 % that no cohort resembles) but "no usable benchmark" with the reason.
+    res = pool([0, 0, 5], [10, 10, 5])
+    assert res.method == "glmm_ml" and res.tau2 == pytest.approx(100.0, rel=1e-3)
+    assert res.unusable.startswith("no usable benchmark") and "bound" in res.unusable
 
 
 def test_zero_event_cohort_stays_in_the_pool() -> None:
@@ -218,12 +224,12 @@ def test_pool_never_raises_for_valid_counts(cohorts: list[tuple[int, int]]) -> N
 
 # --------------------------------------------------------------------------- ward vs benchmark
 
-# statistics.md §3.5 worked example: benchmark mu = -3.4964, tau2 = 0.8122, SE = 0.2570.
+# docs/methods.md §3.5 worked example: benchmark mu = -3.4964, tau2 = 0.8122, SE = 0.2570.
 BENCHMARK = Pooled(
     method="glmm_ml", k=18, events=87, total=2495, mu=-3.4964, se_mu=0.2570, tau2=0.8122,
     median=float(special.expit(-3.4964)), marginal_mean=logit_normal_mean(-3.4964, 0.8122),
     ci=(0.018, 0.048), pi=(0.004, 0.180), ci_critical="z=1.960", pi_critical="t(k-1)=2.110",
-    weak=False, reason="statistics.md §3.5 worked example", i2=None,
+    weak=False, reason="docs/methods.md §3.5 worked example", i2=None,
 )
 
 
@@ -233,14 +239,14 @@ def first_fixed_crossing(n: int, p: float, alpha: float) -> int:
 
 @pytest.mark.parametrize(("n", "alert", "alarm"), [(5, 3, 4), (10, 3, 6), (20, 5, 10), (40, 8, 17)])
 def test_flag_table_predictive_columns(n: int, alert: int, alarm: int) -> None:
-    # statistics.md §3.5 table: ALERT = first x with p_pred < 0.025, ALARM = first x with p_pred < 0.001.
+    # docs/methods.md §3.5 table: ALERT = first x with p_pred < 0.025, ALARM = first x with p_pred < 0.001.
     assert predictive_limits(n, BENCHMARK, 0.025) == (alert, None)
     assert predictive_limits(n, BENCHMARK, 0.001) == (alarm, None)
 
 
 @pytest.mark.parametrize(("n", "watch"), [(5, 2), (10, 3), (20, 3), (40, 5)])
 def test_flag_table_watch_column_uses_the_median_rate(n: int, watch: int) -> None:
-    # statistics.md §3.5 table, WATCH = first x with p_fixed < 0.025. The printed column is reproduced
+    # docs/methods.md §3.5 table, WATCH = first x with p_fixed < 0.025. The printed column is reproduced
     # with p = median 2.94% (the example's "p_median"), not with the marginal mean 4.16% of step 3.
     assert first_fixed_crossing(n, BENCHMARK.median, 0.025) == watch
 
@@ -252,7 +258,7 @@ def test_watch_with_marginal_mean_differs_at_n20() -> None:
 
 
 def test_flag_table_quoted_p_values() -> None:
-    # statistics.md §3.5 table, printed to 2 significant digits.
+    # docs/methods.md §3.5 table, printed to 2 significant digits.
     p = BENCHMARK.median
     assert round(fixed_tail(2, 5, p), 4) == 0.0082
     assert round(fixed_tail(3, 10, p), 4) == 0.0026
@@ -330,7 +336,7 @@ def test_more_ward_events_are_never_less_alarming(bench: Pooled, n: int) -> None
 
 @pytest.mark.parametrize(("x", "expected", "digits"), [(1, 0.56, 2), (2, 0.885, 3), (3, 0.980, 3)])
 def test_posterior_example(x: int, expected: float, digits: int) -> None:
-    # statistics.md §3.3: theta0 = 0.0294, n = 20, prior Beta(2 theta0, 2 (1 - theta0)).
+    # docs/methods.md §3.3: theta0 = 0.0294, n = 20, prior Beta(2 theta0, 2 (1 - theta0)).
     assert round(posterior_prob_above(x, 20, 0.0294), digits) == expected
 
 
@@ -367,7 +373,7 @@ def test_reml_and_knha_reproduce_metafor_bcg() -> None:
 
 
 def test_hk_adhoc_restores_wald_when_q_below_one() -> None:
-    # statistics.md §1.3: y = (0.10, 0.12, 0.11, 0.09), v = 0.05 each: Q = 0.01 < k-1, tau2 = 0,
+    # docs/methods.md §1.3: y = (0.10, 0.12, 0.11, 0.09), v = 0.05 each: Q = 0.01 < k-1, tau2 = 0,
     # Wald SE 0.1118, raw HK SE 0.00645 (17x narrower), ad hoc max(1, q) restores 0.1118.
     res = random_effects_hk([0.10, 0.12, 0.11, 0.09], [0.05] * 4)
     assert res.tau2 == 0.0 and res.q_stat == pytest.approx(0.01, abs=1e-12)
@@ -380,11 +386,11 @@ def test_hk_adhoc_restores_wald_when_q_below_one() -> None:
 
 
 def test_two_step_logit_treated_arm_matches_stijnen_2010() -> None:
-    # statistics.md §1.5 (Stijnen 2010 Table II): PLO + 0.5 correction, REML: 1.39% (Wald CI 0.84-2.29%).
+    # docs/methods.md §1.5 (Stijnen 2010 Table II): PLO + 0.5 correction, REML: 1.39% (Wald CI 0.84-2.29%).
     res = two_step_logit(TREATED_X, TREATED_N)
     assert round(res.median, 4) == 0.0139
     assert tuple(round(float(special.expit(v)), 4) for v in res.ci_wald) == (0.0084, 0.0229)
-    assert res.corrected.count(True) == 6  # the 6 zero-event arms (statistics.md §1.5)
+    assert res.corrected.count(True) == 6  # the 6 zero-event arms (docs/methods.md §1.5)
     assert res.corrected == tuple(x in (0, n) for x, n in zip(TREATED_X, TREATED_N, strict=True))
 
 

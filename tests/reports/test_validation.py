@@ -163,5 +163,12 @@ def test_validate_cohorts_operating_characteristics_option() -> None:
     out = StringIO()
     call_command("validate_cohorts", "--operating-characteristics", "--json", stdout=out)
     data = json.loads(out.getvalue())
-    assert [r["n"] for r in data["rows"]] == [10, 20, 40]
-    assert data["benchmark"]["cohorts"]
+    lit = [r for r in data["rows"] if r["approach"] == "(a) literature"]
+    # Done-when (a): before and after, CRS and neurotoxicity any grade, wards of 10 / 20 / 40.
+    assert {(r["variant"], r["category"], r["grade_band"], r["n"]) for r in lit} == {
+        (v, c, "any", n) for v in ("before", "after") for c in ("crs", "neurotoxicity") for n in (10, 20, 40)}
+    crs = {(r["variant"], r["n"]): r for r in lit if r["category"] == "crs"}
+    # Issue 17: before, ALERT could not fire for CRS at any size (power 0); after, the meta-regression lets it.
+    assert all(crs[("before", n)]["power"] < 1e-6 for n in (10, 20, 40))
+    assert all(crs[("after", n)]["power"] > 1e-3 for n in (10, 20, 40))
+    assert all(r["false_alarm"] <= 0.025 for r in lit)

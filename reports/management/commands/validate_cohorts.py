@@ -5,10 +5,10 @@ import json
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from reports import stats
-from reports.benchmark import cohort_figures, select_figures
+from reports import operating_characteristics as oc
+from reports.benchmark import cohort_figures
 from reports.models import BenchmarkCategory
-from reports.validation import leave_one_out, operating_characteristics
+from reports.validation import leave_one_out
 
 
 def all_cohort_figures() -> list[dict]:
@@ -31,8 +31,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--json", action="store_true", help="print the rows as JSON")
         parser.add_argument("--operating-characteristics", action="store_true",
-                            help="print the false-alarm rate and power of the default flag rule for wards of 10, "
-                                 "20 and 40 patients against the CRS any-grade benchmark of the published cohorts")
+                            help="print the false-alarm rate and power (or average run lengths) of every "
+                                 "registered comparison (reports.operating_characteristics) for CRS and "
+                                 "neurotoxicity any grade at wards of 10, 20 and 40 patients, before and after")
 
     def handle(self, *args, **options):
         thresholds = dict(settings.PVTRACK_BENCHMARK)
@@ -49,7 +50,8 @@ class Command(BaseCommand):
         self.stdout.write(header)
         self.stdout.write("-" * len(header))
         for r in rows:
-            pooled = (f"{_pct(r['median'])} ({r['k']}, {r['method']}{', weak' if r['weak'] else ''})"
+            pooled = (f"— (no usable benchmark, {r['k']} cohorts)" if r["method"] and r["p_upper"] is None else
+                      f"{_pct(r['median'])} ({r['k']}, {r['method']}{', weak' if r['weak'] else ''})"
                       if r["method"] else f"— ({r['note']})")
             self.stdout.write(f"{r['cohort']:<27} {r['category']:<20} {r['grade_band']:<4} "
                               f"{str(r['x']) + '/' + str(r['n']):>8} {pooled:<32} {_p(r['p_upper']):>8} "
@@ -61,22 +63,22 @@ class Command(BaseCommand):
                           f"CHECK_ASCERTAINMENT lower p<{thresholds['LOW_P']}, WATCH fixed p<{thresholds['WATCH_P']}).")
 
     def _operating_characteristics(self, thresholds: dict, as_json: bool) -> None:
-        used, _ = select_figures(all_cohort_figures(), "crs", "any", "all", excluded_cohort="")
-        pooled = stats.pool([f["numerator"] for f in used], [f["denominator"] for f in used],
-                            min_cohorts=int(thresholds["MIN_COHORTS"]), min_events=int(thresholds["MIN_EVENTS"]))
-        rows = operating_characteristics(pooled, thresholds)
+        ctx = oc.Context(figures=all_cohort_figures(), thresholds=thresholds)
+        rows = oc.run(ctx)
         if as_json:
-            self.stdout.write(json.dumps({"benchmark": {"cohorts": [f["cohort"] for f in used],
-                                                        "method": pooled.method, "median": pooled.median,
-                                                        "marginal_mean": pooled.marginal_mean, "tau2": pooled.tau2},
-                                          "rows": rows}, indent=2))
+            self.stdout.write(json.dumps({"sizes": list(ctx.sizes), "multiplier": ctx.multiplier,
+                                          "ward_blast_share": ctx.ward_blast_share, "rows": rows}, indent=2,
+                                         ensure_ascii=False))
             return
-        self.stdout.write(f"Benchmark: CRS any grade, all cycles, {pooled.method} over {pooled.k} cohorts "
-                          f"({', '.join(f['cohort'] for f in used)}): median {_pct(pooled.median)}, "
-                          f"mean {_pct(pooled.marginal_mean)}, tau2 {pooled.tau2:.3f}")
-        self.stdout.write(f"{'n':>3} {'ALERT at x>=':>12} {'any flag at x>=':>15} {'false ALERT':>11} "
-                          f"{'false any':>9} {'power ALERT':>11} {'power any':>9}   (power at 2 x mean)")
+        self.stdout.write(f"Operating characteristics: false alarm at the expected rate, power at {ctx.multiplier:g} x "
+                          f"it; ward blast share {ctx.ward_blast_share:.0%}. ALERT = ALERT or ALARM; any = also WATCH. "
+                          "ARL in patients (sequential approaches).")
+        header = (f"{'approach':<16} {'variant':<7} {'cell':<18} {'n':>3} {'expected':>8} {'false':>7} {'power':>7} "
+                  f"{'false any':>9} {'power any':>9} {'ARL in':>7} {'ARL out':>7}  detail")
+        self.stdout.write(header)
+        self.stdout.write("-" * len(header))
         for r in rows:
-            self.stdout.write(f"{r['n']:>3} {str(r['alert_at']):>12} {str(r['watch_at']):>15} "
-                              f"{r['false_alert']:>11.4f} {r['false_any']:>9.4f} {r['power_alert']:>11.4f} "
-                              f"{r['power_any']:>9.4f}")
+            arl = [("—" if r[k] is None else f"{r[k]:.0f}") for k in ("arl_in", "arl_out")]
+            self.stdout.write(f"{r['approach']:<16} {r['variant']:<7} {r['category'] + ' ' + r['grade_band']:<18} "
+                              f"{r['n']:>3} {_pct(r['expected']):>8} {_p(r['false_alarm']):>7} {_p(r['power']):>7} "
+                              f"{_p(r['false_any']):>9} {_p(r['power_any']):>9} {arl[0]:>7} {arl[1]:>7}  {r['detail']}")
