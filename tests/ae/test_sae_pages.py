@@ -101,17 +101,25 @@ def test_the_api_lists_cases_with_clocks_and_refuses_a_submission_without_a_sign
     assert response.status_code == 409 and response.json()["code"] == "case_state"
 
 
-def test_reminders_are_sent_before_and_at_the_deadline_once_each(case, officer, settings):
+def test_reminders_are_sent_before_and_at_the_deadline_once_each(case, officer, settings,
+                                                                 django_capture_on_commit_callbacks):
+    """Each reminder is an "overdue" notification of the case's site (in-app, linked to the case) and an e-mail."""
+    from patients.models import Notification
+
     officer.email = "officer@example.org"
     officer.save()
     aware = case.awareness_at
-    assert sae_reminders_send(now=aware + datetime.timedelta(hours=17)) == 0
-    assert sae_reminders_send(now=aware + datetime.timedelta(hours=18)) == 1  # 6 h before the 24 h deadline
-    assert sae_reminders_send(now=aware + datetime.timedelta(hours=18)) == 0
-    assert sae_reminders_send(now=aware + datetime.timedelta(hours=24)) == 1
-    assert sae_reminders_send(now=aware + datetime.timedelta(hours=30)) == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        assert sae_reminders_send(now=aware + datetime.timedelta(hours=17)) == 0
+        assert sae_reminders_send(now=aware + datetime.timedelta(hours=18)) == 1  # 6 h before the 24 h deadline
+        assert sae_reminders_send(now=aware + datetime.timedelta(hours=18)) == 0
+        assert sae_reminders_send(now=aware + datetime.timedelta(hours=24)) == 1
+        assert sae_reminders_send(now=aware + datetime.timedelta(hours=30)) == 0
     assert [(r.clock, r.stage) for r in CaseReminder.objects.order_by("id")] == [("sponsor", "before"),
                                                                                ("sponsor", "due")]
+    notices = list(Notification.objects.filter(recipient=officer, kind="overdue").order_by("id"))
+    assert [n.link for n in notices] == [f"/cases/{case.pk}/"] * 2
+    assert "is due soon" in notices[0].subject and "is due (" in notices[1].subject
     assert len(mail.outbox) == 2 and case.reference in mail.outbox[0].subject
 
 
