@@ -31,8 +31,10 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture
 def committed_reference_data(transactional_db):
-    """The CTCAE catalogue and its ward synonyms, categories and cohorts, committed (for transactional tests)."""
+    """The CTCAE catalogue and its ward synonyms, categories, cohorts and the default RSI, committed (for
+    transactional tests)."""
     from ae.catalogue import ctcae_catalogue_load
+    from ae.rsi import rsi_fixture_load
     from ae.synonyms import ctcae_synonyms_load
     from reports.reference_data import categories_load, cohorts_load
 
@@ -40,6 +42,7 @@ def committed_reference_data(transactional_db):
     ctcae_synonyms_load()
     categories_load()
     cohorts_load()
+    rsi_fixture_load()
 
 
 @pytest.fixture(autouse=True)
@@ -57,8 +60,10 @@ def _eager_celery(request, settings):
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
-    """Load the CTCAE catalogue and synonyms, benchmark categories and published cohorts once per test database."""
+    """Load the CTCAE catalogue and synonyms, benchmark categories, published cohorts and the default reference
+    safety information (RSI) once per test database, as ``load_reference_data`` does."""
     from ae.catalogue import ctcae_catalogue_load
+    from ae.rsi import rsi_fixture_load
     from ae.synonyms import ctcae_synonyms_load
     from reports.reference_data import categories_load, cohorts_load
 
@@ -67,6 +72,7 @@ def django_db_setup(django_db_setup, django_db_blocker):
         ctcae_synonyms_load()
         categories_load()
         cohorts_load()
+        rsi_fixture_load()
 
 
 def libpq_params(connection) -> dict:

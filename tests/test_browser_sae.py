@@ -79,6 +79,8 @@ def test_a_grade_4_crs_becomes_a_signed_susar_case_and_a_follow_up_shows_what_ch
     assert page.inner_text("#case-status") == "Submitted"
     assert "1 (Initial) SUSAR" in page.inner_text("#versions")
     assert page.locator(f'a[href="/cases/{case.pk}/versions/1/e2b.xml"]').count() == 1
+    # The three reports of version 1 download, each valid (reports/icsr; docs/icsr.md).
+    _check_downloads(page, f"{url}/cases/{case.pk}/versions/1/", case)
 
     # Follow-up: the CRS resolved (recorded on the event); version 2 shows what changed.
     page.fill("#id_follow_up_reason", "CRS resolved after tocilizumab")
@@ -104,3 +106,29 @@ def test_a_grade_4_crs_becomes_a_signed_susar_case_and_a_follow_up_shows_what_ch
     assert f"reactions[Cytokine release syndrome (AE {event.pk})].outcome: recovering → recovered" in changes
     assert f"reactions[Cytokine release syndrome (AE {event.pk})].end: — → {today.isoformat()}" in changes
     assert SAECase.objects.get(pk=case.pk).versions.count() == 2
+
+
+def _check_downloads(page, base: str, case) -> None:
+    """CIOMS I PDF read back by pypdf, E2B(R3) XML parsed by lxml, FHIR JSON validated by fhir.resources R4B."""
+    import io
+    import json
+
+    from fhir.resources.R4B.bundle import Bundle
+    from lxml import etree
+    from pypdf import PdfReader
+
+    pdf = page.request.get(base + "cioms.pdf")
+    assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf"
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.body())).pages)
+    assert "CIOMS FORM" in text.upper() and "Cytokine release syndrome" in text
+
+    xml = page.request.get(base + "e2b.xml")
+    assert xml.status == 200
+    root = etree.fromstring(xml.body())
+    assert etree.QName(root).localname == "MCCI_IN200100UV01"
+    assert root.xpath("//*[local-name()='reaction' or local-name()='observation']")
+
+    fhir = page.request.get(base + "fhir.json")
+    assert fhir.status == 200
+    bundle = Bundle.model_validate(json.loads(fhir.body()))
+    assert any(e.resource.get_resource_type() == "AdverseEvent" for e in bundle.entry)

@@ -2,17 +2,14 @@
 administrators) a lead time before its deadline and at it, at most once per case, clock and stage
 (:class:`ae.models.CaseReminder`, unique). Run by Celery beat (``ae.tasks.sae_reminders_task``).
 
-The e-mail goes through :func:`sae_reminder_deliver`, the one function to point at the general in-app
-notifications of issue 15 when they exist.
+Each reminder is a notification of kind "overdue" (:func:`sae_reminder_deliver` → the in-app list with its unread
+count, and e-mail for the recipients who keep that kind's e-mails on: ``patients.services.notifications``).
 """
 
 from __future__ import annotations
 
 import datetime
-import logging
 
-from django.conf import settings
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -20,31 +17,24 @@ from django.utils import timezone
 from ae.models import CaseReminder, SAECase
 from ae.sae.clocks import Clock, reminder_times
 from ae.selectors import clocks_for
-from patients.models import Membership
-
-logger = logging.getLogger(__name__)
+from patients.models import NotificationKind
+from patients.services.notifications import notify
 
 
 def sae_reminder_deliver(*, case: SAECase, clock: Clock, stage: str) -> int:
-    """E-mail one reminder to the site's safety officers and administrators; returns how many addresses.
-    Never raises on a mail error (logged; the reminder row stays, so it is not repeated)."""
-    addresses = list(Membership.objects.filter(
-        site=case.site, role__in=[Membership.Role.SAFETY_OFFICER, Membership.Role.ADMINISTRATOR])
-        .exclude(user__email="").values_list("user__email", flat=True))
-    if not addresses:
-        return 0
+    """Notify the site's safety officers and administrators of one clock (in-app, and e-mailed unless they turned
+    "Overdue item" e-mails off: :func:`patients.services.notifications.notify`); returns how many notices were
+    written. Call inside the transaction that records the :class:`CaseReminder`: both commit or neither; the
+    e-mail goes after commit and a mail error never undoes the notice (it is retried by the notifications' sweeper).
+    """
     local = timezone.localtime(clock.due_at, timezone=clock.due_at.tzinfo)
     when = "is due" if stage == "due" else "is due soon"
-    subject = f"[pvtrack] {case.reference}: {clock.label} {when} ({local:%d %b %Y %H:%M %Z})"
-    link = settings.PVTRACK_BASE_URL.rstrip("/") + reverse("sae-case", args=[case.pk])
+    subject = f"{case.reference}: {clock.label} {when} ({local:%d %b %Y %H:%M %Z})"[:200]
     body = "\n".join([f"{clock.label} for case {case.reference} ({case.patient.usubjid}) {when}: "
-                      f"{local:%d %b %Y %H:%M} ({case.site.time_zone}).", f"Status: {case.get_status_display()}.",
-                      "", f"Open the case: {link}"])
-    try:
-        send_mail(subject, body, None, addresses, fail_silently=False)
-    except Exception as exc:  # the mail server is down: logged, the deadline stays on the cases list
-        logger.warning("SAE reminder %s/%s/%s not sent (%s)", case.pk, clock.name, stage, type(exc).__name__)
-    return len(addresses)
+                      f"{local:%d %b %Y %H:%M} ({case.site.time_zone}).", f"Status: {case.get_status_display()}."])
+    return notify(site=case.site, kind=NotificationKind.OVERDUE, subject=subject, body=body,
+                  link=reverse("sae-case", args=[case.pk]),
+                  key=f"sae-clock:{case.pk}:{clock.name}:{stage}:{clock.due_at.isoformat()}")
 
 
 def sae_reminders_send(*, now: datetime.datetime | None = None) -> int:
@@ -64,8 +54,8 @@ def sae_reminders_send(*, now: datetime.datetime | None = None) -> int:
                 try:
                     with transaction.atomic():
                         CaseReminder.objects.create(case=case, clock=clock.name, stage=stage, due_at=clock.due_at)
+                        sae_reminder_deliver(case=case, clock=clock, stage=stage)
                 except IntegrityError:
                     continue  # sent already (or by a concurrent run)
-                sae_reminder_deliver(case=case, clock=clock, stage=stage)
                 sent += 1
     return sent

@@ -26,9 +26,8 @@ def case(cycle, nurse, officer):
 
 
 def test_the_default_rsi_cites_its_source_and_checks_each_entry(db):
-    created = rsi_fixture_load()
-    rsi = ReferenceSafetyInformation.objects.get()
-    assert created == rsi.entries.count() == 20 and "Prescribing Information" in rsi.document and rsi.version
+    rsi = ReferenceSafetyInformation.objects.get()  # loaded with the reference data (load_reference_data)
+    assert rsi.entries.count() == 20 and "Prescribing Information" in rsi.document and rsi.version
     assert not RSIEntry.objects.filter(verified=False).exists()
     assert RSIEntry.objects.get(ctcae_term__term="Cytokine release syndrome").wording.startswith("Cytokine Release")
     assert rsi_fixture_load() == 0  # a loaded version is never rewritten
@@ -101,17 +100,25 @@ def test_the_api_lists_cases_with_clocks_and_refuses_a_submission_without_a_sign
     assert response.status_code == 409 and response.json()["code"] == "case_state"
 
 
-def test_reminders_are_sent_before_and_at_the_deadline_once_each(case, officer, settings):
+def test_reminders_are_sent_before_and_at_the_deadline_once_each(case, officer, settings,
+                                                                 django_capture_on_commit_callbacks):
+    """Each reminder is an "overdue" notification of the case's site (in-app, linked to the case) and an e-mail."""
+    from patients.models import Notification
+
     officer.email = "officer@example.org"
     officer.save()
     aware = case.awareness_at
-    assert sae_reminders_send(now=aware + datetime.timedelta(hours=17)) == 0
-    assert sae_reminders_send(now=aware + datetime.timedelta(hours=18)) == 1  # 6 h before the 24 h deadline
-    assert sae_reminders_send(now=aware + datetime.timedelta(hours=18)) == 0
-    assert sae_reminders_send(now=aware + datetime.timedelta(hours=24)) == 1
-    assert sae_reminders_send(now=aware + datetime.timedelta(hours=30)) == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        assert sae_reminders_send(now=aware + datetime.timedelta(hours=17)) == 0
+        assert sae_reminders_send(now=aware + datetime.timedelta(hours=18)) == 1  # 6 h before the 24 h deadline
+        assert sae_reminders_send(now=aware + datetime.timedelta(hours=18)) == 0
+        assert sae_reminders_send(now=aware + datetime.timedelta(hours=24)) == 1
+        assert sae_reminders_send(now=aware + datetime.timedelta(hours=30)) == 0
     assert [(r.clock, r.stage) for r in CaseReminder.objects.order_by("id")] == [("sponsor", "before"),
                                                                                ("sponsor", "due")]
+    notices = list(Notification.objects.filter(recipient=officer, kind="overdue").order_by("id"))
+    assert [n.link for n in notices] == [f"/cases/{case.pk}/"] * 2
+    assert "is due soon" in notices[0].subject and "is due (" in notices[1].subject
     assert len(mail.outbox) == 2 and case.reference in mail.outbox[0].subject
 
 
@@ -172,6 +179,7 @@ def test_the_safety_office_adds_an_rsi_version_and_ward_staff_cannot(client, nur
                "document_date": "2025-06-01", "in_force_from": "2025-07-01",
                "entries": [{"ctcae_term": None, "meddra_code": "10052015", "wording": "Cytokine release syndrome",
                             "frequency": "common", "max_grade": None, "verified": False}]}
+    before = ReferenceSafetyInformation.objects.count()  # the default RSI, loaded with the reference data
     client.force_login(nurse)
     assert client.post("/api/v1/rsi/", version, content_type="application/json").status_code == 403
     client.force_login(officer)
@@ -180,4 +188,4 @@ def test_the_safety_office_adds_an_rsi_version_and_ward_staff_cannot(client, nur
     bad = version | {"in_force_from": "2025-08-01", "entries": [{"wording": "no code nor term"}]}
     response = client.post("/api/v1/rsi/", bad, content_type="application/json")
     assert response.status_code == 400
-    assert ReferenceSafetyInformation.objects.count() == 1  # nothing half-saved
+    assert ReferenceSafetyInformation.objects.count() == before + 1  # nothing half-saved

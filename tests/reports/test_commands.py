@@ -147,7 +147,7 @@ def test_load_reference_data_is_idempotent():
     # 837 terms in the NCI workbook, the rows of fixtures/ctcae/synonyms.csv, 7 categories in
     # fixtures/benchmark_categories.yaml.
     expected = (f"Loaded 837 CTCAE v5.0 terms, {SYNONYM_ROWS} synonym mappings, 10 benchmark categories, "
-                f"{len(COHORT_FILES)} published cohorts.")
+                f"{len(COHORT_FILES)} published cohorts, 0 new reference safety information entries.")
     assert text.strip() == expected
     assert snapshot() == before
 
