@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 from scipy import stats
@@ -76,6 +77,7 @@ class Funnel:
     note: str = ""
 
 
+@lru_cache(maxsize=4096)
 def binomial_limit(n: int, theta0: float, p: float) -> float:
     """Exact binomial control limit for a proportion at (one-sided) probability ``p``, Spiegelhalter 2005 Appendix
     A.1.1: r_p is the smallest r with F(r) ≥ p under Binomial(n, θ0); α = (F(r_p) − p)/(F(r_p) − F(r_p − 1));
@@ -96,11 +98,15 @@ def exact_limits(n: int, theta0: float, coverage: float) -> tuple[float, float]:
     return binomial_limit(n, theta0, tail), binomial_limit(n, theta0, 1 - tail)
 
 
+@lru_cache(maxsize=16)
+def _z(coverage: float) -> float:
+    return float(stats.norm.ppf(1 - (1 - coverage) / 2))
+
+
 def random_effects_limits(n: int, theta0: float, tau2: float, coverage: float) -> tuple[float, float]:
     """(lower, upper) additive random-effects limits θ0 ± z·√(θ0(1−θ0)/n + τ²), clipped to [0, 1] (Spiegelhalter
     2005 §3.5; τ² on the proportion scale)."""
-    z = float(stats.norm.ppf(1 - (1 - coverage) / 2))
-    half = z * math.sqrt(theta0 * (1 - theta0) / n + tau2)
+    half = _z(coverage) * math.sqrt(theta0 * (1 - theta0) / n + tau2)
     return max(0.0, theta0 - half), min(1.0, theta0 + half)
 
 
