@@ -57,6 +57,7 @@ urlpatterns = [
     path("events/<int:pk>/discrepancy/resolve/", ae_views.discrepancy_resolve, name="discrepancy-resolve"),
     path("notices/", ae_views.safety_notices, name="safety-notices"),
     path("sites/<slug:site>/report/", report_views.report, name="report"),
+    path("network/", report_views.network, name="network"),
     path("sites/<slug:site>/report/<slug:category>/<str:band>/<str:scope>/", report_views.drilldown,
          name="drilldown"),
     path("sites/<slug:site>/report/<slug:category>/<str:band>/<str:scope>/plots/", report_views.cell_plots,

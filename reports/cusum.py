@@ -22,6 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
+from scipy.sparse.linalg import spsolve
 
 ODDS_RATIO = 2.0
 #: In-control ARL (patients) the threshold is chosen for (docs/network-and-trends.md: a ward of 10–40 patients a
@@ -87,8 +89,9 @@ def _shifted(p: float, true_odds_ratio: float) -> float:
 
 
 def _transitions(case_mix: Sequence[tuple[float, float]], h: float, odds_ratio: float, true_odds_ratio: float,
-                 grid: int) -> np.ndarray:
-    """The sub-stochastic transition matrix among the ``grid`` non-signalling states (Brook & Evans 1972)."""
+                 grid: int) -> sparse.csr_matrix:
+    """The sub-stochastic transition matrix among the ``grid`` non-signalling states (Brook & Evans 1972), sparse:
+    each state moves to at most two states per expected probability of the case mix."""
     if not case_mix or h <= 0:
         raise ValueError("need a non-empty case mix and a positive threshold")
     shares = np.array([float(s) for _, s in case_mix])
@@ -96,8 +99,8 @@ def _transitions(case_mix: Sequence[tuple[float, float]], h: float, odds_ratio: 
         raise ValueError("case-mix shares must be non-negative and not all 0")
     shares = shares / shares.sum()
     delta = h / grid
-    q = np.zeros((grid, grid))
     states = np.arange(grid) * delta
+    rows, cols, values = [], [], []
     for (p, _), share in zip(case_mix, shares, strict=True):
         if share == 0:
             continue
@@ -105,9 +108,13 @@ def _transitions(case_mix: Sequence[tuple[float, float]], h: float, odds_ratio: 
         p_true = _shifted(p, true_odds_ratio)
         for w, prob in ((w_event, p_true), (w_none, 1 - p_true)):
             index = np.rint(np.maximum(0.0, states + w) / delta).astype(int)
-            inside = index < grid
-            np.add.at(q, (np.arange(grid)[inside], index[inside]), share * prob)
-    return q
+            inside = np.flatnonzero(index < grid)
+            rows.append(inside)
+            cols.append(index[inside])
+            values.append(np.full(len(inside), share * prob))
+    # duplicate (row, column) entries are summed by the COO -> CSR conversion
+    return sparse.coo_matrix((np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))),
+                             shape=(grid, grid)).tocsr()
 
 
 def arl(case_mix: Sequence[tuple[float, float]], h: float, odds_ratio: float = ODDS_RATIO,
@@ -119,7 +126,7 @@ def arl(case_mix: Sequence[tuple[float, float]], h: float, odds_ratio: float = O
     alternative. S is rounded to the nearest of ``grid`` states of width h/grid. Raises ValueError for an empty
     or invalid case mix."""
     q = _transitions(case_mix, h, odds_ratio, true_odds_ratio, grid)
-    run_lengths = np.linalg.solve(np.eye(grid) - q, np.ones(grid))
+    run_lengths = spsolve((sparse.identity(grid, format="csc") - q).tocsc(), np.ones(grid))
     return float(run_lengths[0])
 
 
@@ -170,5 +177,5 @@ def signal_probability(case_mix: Sequence[tuple[float, float]], h: float, patien
     dist = np.zeros(grid)
     dist[0] = 1.0
     for _ in range(patients):
-        dist = dist @ q
+        dist = q.T @ dist
     return float(1 - dist.sum())

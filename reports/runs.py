@@ -19,10 +19,11 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from patients.models import Site
-from reports import benchmark, plots
+from reports import benchmark, plots, trends
 from reports.carry import carry_into
 from reports.cells import cell_fingerprint, cell_key, cell_values
 from reports.models import BenchmarkCategory, BenchmarkRun, Flag
+from reports.trend_inputs import collect_monitoring
 
 logger = logging.getLogger(__name__)
 
@@ -98,8 +99,10 @@ def _test_only_delay() -> None:
 def _compute_and_store(run: BenchmarkRun) -> None:
     try:
         inputs = benchmark.collect_inputs(run.site)
+        inputs["monitoring"] = collect_monitoring(run.site)  # the CUSUM, exposure and entry lag (issue 17)
         with benchmark.reporting_progress(_progress_recorder(run.pk)):
             results = benchmark.compute(inputs)
+        results["monitoring"] = trends.compute_monitoring(inputs["monitoring"], results["cells"])
         _store(run, inputs, results)
     except Exception:
         logger.exception("benchmark run %s failed", run.pk)
