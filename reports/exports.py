@@ -25,6 +25,7 @@ from ae.models import CTCAE_VERSION, AdverseEvent
 from ae.selectors import treatment_emergent_events
 from patients.models import Patient, Site, TreatmentCycle
 from reports import plots
+from reports.network_export import network_sheet
 from reports.selectors import latest_run
 
 #: Rows fetched at a time from the server-side cursor: memory stays flat whatever the ward's size (issue 12).
@@ -207,4 +208,5 @@ def xlsx_write(site: Site, target: IO[bytes]) -> None:
         sheet.set_column(0, 0, 48)
         sheet.set_column(1, 6, 14)
     _plots_sheet(book, site, bold)
+    network_sheet(book, site, bold)
     book.close()

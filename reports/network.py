@@ -88,7 +88,11 @@ def _comparison(members: list[tuple[Site, dict[str, Any]]], named: set[int] | No
 def network_for_site(site: Site, user: AnyUser) -> list[dict[str, Any]]:
     """The comparisons of ``site``'s latest run with the other wards (those with at least MIN_WARDS_SHOWN wards),
     as ``user`` may see them (the site is named; others by name only for whom ``access.named_sites`` allows)."""
-    named = access.named_sites(user)
+    return comparisons_for_site(site, access.named_sites(user))
+
+
+def comparisons_for_site(site: Site, named: set[int] | None) -> list[dict[str, Any]]:
+    """:func:`network_for_site` with the named sites given (None: all): the site's XLSX export names only the site."""
     runs = latest_runs()
     out = []
     for members in _groups(runs).values():

@@ -121,3 +121,20 @@ def test_fewer_than_three_wards_show_no_comparison(ward, officer):
     benchmark_run_now(site=ward)
     text = login(officer).get("/sites/ward-a/report/").content.decode()
     assert "No comparison with other wards" in text
+
+
+def test_xlsx_sheet_names_only_the_ward(network, ward):
+    import html
+    import io
+    import zipfile
+
+    from reports.exports import xlsx_bytes
+    from tests.reports.test_exports import workbook_text
+
+    with zipfile.ZipFile(io.BytesIO(xlsx_bytes(ward))) as book:
+        text = html.unescape(workbook_text(book))
+        workbook = book.read("xl/workbook.xml").decode()
+    assert 'name="Network and trends"' in workbook
+    assert "Cytokine release syndrome, any grade, all cycles" in text and "5/6 (83.3%)" in text
+    assert "ALERT above the network" in text and "Events per 100 patient-days" in text
+    assert "Ward C" not in text and "Ward D" not in text
