@@ -32,6 +32,10 @@ def _with_counts(results: dict, x: int, n: int) -> dict:
 
 @pytest.fixture
 def network(ward: Site) -> dict:
+    return build_network(ward)
+
+
+def build_network(ward: Site) -> dict:
     """Ward A: 6 patients, 5 with CRS (a real run); wards C–G: stored runs with the same cells and their own counts."""
     for i in range(6):
         cycle = make_cycle(make_patient(ward, f"KRK-{i:03d}"))
