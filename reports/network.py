@@ -91,9 +91,11 @@ def network_for_site(site: Site, user: AnyUser) -> list[dict[str, Any]]:
     return comparisons_for_site(site, access.named_sites(user))
 
 
-def comparisons_for_site(site: Site, named: set[int] | None) -> list[dict[str, Any]]:
-    """:func:`network_for_site` with the named sites given (None: all): the site's XLSX export names only the site."""
-    runs = latest_runs()
+def comparisons_for_site(site: Site, named: set[int] | None,
+                         runs: list[BenchmarkRun] | None = None) -> list[dict[str, Any]]:
+    """:func:`network_for_site` with the named sites given (None: all) and, optionally, the latest runs already read:
+    the site's XLSX export names only the site."""
+    runs = latest_runs() if runs is None else runs
     out = []
     for members in _groups(runs).values():
         if len(members) >= MIN_WARDS_SHOWN and any(s.pk == site.pk for s, _ in members):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from patients.models import Site
-from reports.network import comparisons_for_site
+from reports.network import comparisons_for_site, latest_runs
 from reports.report import interval, pct
 from reports.selectors import latest_run
 
@@ -23,12 +23,13 @@ def network_sheet(book: Any, site: Site, bold: object) -> None:
     sheet = book.add_worksheet("Network and trends")
     sheet.set_column(0, 0, 52)
     sheet.set_column(1, 6, 22)
-    run = latest_run(site)
+    runs = latest_runs()  # one query for this site's run and the network's (a demo ward is not in the network)
+    run = latest_run(site) if site.demo_of_cohort else next((r for r in runs if r.site_id == site.pk), None)
     if run is None:
         sheet.write(0, 0, "No benchmark run has finished for this site yet.")
         return
     r = _write(sheet, 0, [f"{site.name}: compared with the network's wards (others anonymous), run {run.pk}"], bold)
-    comparisons = comparisons_for_site(site, {site.pk})
+    comparisons = comparisons_for_site(site, {site.pk}, runs)
     if not comparisons:
         r = _write(sheet, r, ["No comparison: fewer than 3 wards have a finished benchmark in the same comparison."])
     else:

@@ -64,6 +64,24 @@ def network_funnel_figure(payload: dict[str, Any]) -> Figure:
     return fig
 
 
+#: CUSUM charts drawn on the report (signalled charts first).
+CUSUM_PLOTS_SHOWN = 4
+
+
+def shown_cusums(monitoring: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The CUSUM charts the report draws: those with patients, signalled first, at most CUSUM_PLOTS_SHOWN."""
+    charts = [c for c in (monitoring or {}).get("cusum", []) if c["values"]]
+    return sorted(charts, key=lambda c: (not c["flag"], c["category"], c["grade_band"]))[:CUSUM_PLOTS_SHOWN]
+
+
+def draw_run_cusums(results: dict[str, Any]) -> int:
+    """Draw and store the CUSUM charts a run's report shows (the benchmark job calls it after storing the run, so
+    that no page request draws them); return how many charts there are."""
+    charts = shown_cusums(results.get("monitoring"))
+    svgs([cusum_payload(c) for c in charts])
+    return len(charts)
+
+
 def cusum_payload(chart: dict[str, Any]) -> dict[str, Any]:
     return {"kind": "cusum", "title": f"{chart['category_name']}, {chart['grade_band']}", "values": chart["values"],
             "signals": chart["signals"], "h": chart["h"], "outcomes": chart["outcomes"]}

@@ -19,7 +19,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from patients.models import Site
-from reports import benchmark, plots, trends
+from reports import benchmark, network_plots, plots, trends
 from reports.carry import carry_into
 from reports.cells import cell_fingerprint, cell_key, cell_values
 from reports.models import BenchmarkCategory, BenchmarkRun, Flag
@@ -118,6 +118,7 @@ def _draw_plots(run_id: int, results: dict) -> None:
     draws the cell itself."""
     try:
         drawn = plots.draw_run_plots([c for c in results["cells"] if c.get("flag")])
+        network_plots.draw_run_cusums(results)  # the report's CUSUM charts (issue 17)
     except Exception:
         logger.exception("drawing the plots of benchmark run %s failed; the report will draw them", run_id)
     else:

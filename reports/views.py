@@ -97,10 +97,6 @@ def _report_response(request: AuthenticatedRequest, site: Site, *, review: dict[
     }, status=status)
 
 
-#: CUSUM charts drawn on the report (signalled charts first).
-CUSUM_PLOTS_SHOWN = 4
-
-
 def _network_context(request: AuthenticatedRequest, site: Site, run: BenchmarkRun | None) -> dict[str, Any]:
     """The report's comparison with the network's wards (names as ``patients.access.named_sites`` allows) and its
     CUSUM, exposure rates and entry lag (the run's results["monitoring"]), with their plots (issue 17)."""
@@ -109,8 +105,7 @@ def _network_context(request: AuthenticatedRequest, site: Site, run: BenchmarkRu
     comparisons = network_for_site(site, request.user)
     funnels = shown_plots(comparisons)
     monitoring = (run.results or {}).get("monitoring")
-    charts = sorted((c for c in (monitoring or {}).get("cusum", []) if c["values"]),
-                    key=lambda c: (not c["flag"], c["category"], c["grade_band"]))[:CUSUM_PLOTS_SHOWN]
+    charts = network_plots.shown_cusums(monitoring)
     drawn = network_plots.svgs([network_plots.funnel_payload(c) for c in funnels]
                                + [network_plots.cusum_payload(c) for c in charts])
     return {"network": comparisons, "own_column": True,
