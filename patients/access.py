@@ -7,7 +7,7 @@ membership of is simply absent (views answer 404).
 Roles (``Membership.Role``): ward staff record and edit patients, cycles and adverse events; safety
 officers read everything of their sites and review flags; administrators may do both. A network coordinator
 sees every ward of the installation in the network comparison (ward names included) but no ward's patients,
-events or reports through that role: :func:`network_coordinator` and :func:`named_sites` are the one place the
+events or reports through that role: :func:`named_sites` is the one place the
 network scoping is decided; everyone else sees their own wards named and the others anonymous.
 """
 
@@ -73,16 +73,12 @@ def can_review(user: AnyUser, site: Site) -> bool:
     return role_on(user, site) in REVIEWERS
 
 
-def network_coordinator(user: AnyUser) -> bool:
-    """Whether ``user`` holds the network coordinator role (on any site): sees every ward in the network comparison."""
-    if not user.is_authenticated:
-        return False
-    return Membership.objects.filter(user_id=user.pk, role=Role.NETWORK_COORDINATOR).exists()
-
-
 def named_sites(user: AnyUser) -> set[int] | None:
     """The ids of the sites ``user`` may see by name in the network comparison: None means every site (a network
     coordinator); otherwise the sites the user holds a ward role on (the others are shown anonymously)."""
-    if network_coordinator(user):
+    if not user.is_authenticated:
+        return set()
+    memberships = list(Membership.objects.filter(user_id=user.pk).values_list("site_id", "role"))  # one query
+    if any(role == Role.NETWORK_COORDINATOR for _, role in memberships):
         return None
-    return set(sites_for(user).values_list("id", flat=True))
+    return {site_id for site_id, role in memberships if role in WARD_ROLES}

@@ -12,6 +12,7 @@ synthetic. docs/network-and-trends.md.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -88,19 +89,20 @@ def _comparison(members: list[tuple[Site, dict[str, Any]]], named: set[int] | No
 def network_for_site(site: Site, user: AnyUser) -> list[dict[str, Any]]:
     """The comparisons of ``site``'s latest run with the other wards (those with at least MIN_WARDS_SHOWN wards),
     as ``user`` may see them (the site is named; others by name only for whom ``access.named_sites`` allows)."""
-    return comparisons_for_site(site, access.named_sites(user))
+    return comparisons_for_site(site, lambda: access.named_sites(user))
 
 
-def comparisons_for_site(site: Site, named: set[int] | None,
+def comparisons_for_site(site: Site, named: set[int] | None | Callable[[], set[int] | None],
                          runs: list[BenchmarkRun] | None = None) -> list[dict[str, Any]]:
-    """:func:`network_for_site` with the named sites given (None: all) and, optionally, the latest runs already read:
-    the site's XLSX export names only the site."""
+    """:func:`network_for_site` with the named sites given (None: all; or a callable asked only when there is a
+    comparison to show) and, optionally, the latest runs already read: the site's XLSX export names only the site."""
     runs = latest_runs() if runs is None else runs
-    out = []
-    for members in _groups(runs).values():
-        if len(members) >= MIN_WARDS_SHOWN and any(s.pk == site.pk for s, _ in members):
-            out.append(_comparison(members, named, site.pk))
-    return sorted(out, key=_order)
+    shown = [m for m in _groups(runs).values()
+             if len(m) >= MIN_WARDS_SHOWN and any(s.pk == site.pk for s, _ in m)]
+    if not shown:
+        return []
+    names = named() if callable(named) else named
+    return sorted((_comparison(m, names, site.pk) for m in shown), key=_order)
 
 
 def network_overview(user: AnyUser) -> list[dict[str, Any]] | None:
