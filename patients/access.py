@@ -5,7 +5,10 @@ Every app reads through its own ``selectors.py``, whose user-facing querysets ar
 membership of is simply absent (views answer 404).
 
 Roles (``Membership.Role``): ward staff record and edit patients, cycles and adverse events; safety
-officers read everything of their sites and review flags; administrators may do both.
+officers read everything of their sites and review flags; administrators may do both. A network coordinator
+sees every ward of the installation in the network comparison (ward names included) but no ward's patients,
+events or reports through that role: :func:`named_sites` is the one place the
+network scoping is decided; everyone else sees their own wards named and the others anonymous.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from patients.models import Membership, Site
 Role = Membership.Role
 RECORDERS = (Role.WARD_STAFF, Role.ADMINISTRATOR)
 REVIEWERS = (Role.SAFETY_OFFICER, Role.ADMINISTRATOR)
-ALL_ROLES = tuple(Role)
+#: The roles that see a ward's own data (patients, events, reports). Not the network coordinator.
+WARD_ROLES = (Role.WARD_STAFF, Role.SAFETY_OFFICER, Role.ADMINISTRATOR)
+ALL_ROLES = WARD_ROLES
 
 
 
@@ -66,3 +71,14 @@ def can_record(user: AnyUser, site: Site) -> bool:
 def can_review(user: AnyUser, site: Site) -> bool:
     """Whether ``user`` may review and sign for ``site`` (safety officers, administrators)."""
     return role_on(user, site) in REVIEWERS
+
+
+def named_sites(user: AnyUser) -> set[int] | None:
+    """The ids of the sites ``user`` may see by name in the network comparison: None means every site (a network
+    coordinator); otherwise the sites the user holds a ward role on (the others are shown anonymously)."""
+    if not user.is_authenticated:
+        return set()
+    memberships = list(Membership.objects.filter(user_id=user.pk).values_list("site_id", "role"))  # one query
+    if any(role == Role.NETWORK_COORDINATOR for _, role in memberships):
+        return None
+    return {site_id for site_id, role in memberships if role in WARD_ROLES}

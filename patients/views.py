@@ -38,6 +38,8 @@ def home(request: AuthenticatedRequest) -> HttpResponse:
         m = memberships[0]
         if m.role == access.Role.SAFETY_OFFICER:
             return redirect("report", site=m.site.slug)
+        if m.role == access.Role.NETWORK_COORDINATOR:  # sees the network, not the ward's data
+            return redirect("network")
         return redirect("patient-list", site=m.site.slug)
     return render(request, "home.html", {"memberships": memberships})
 

@@ -27,6 +27,7 @@ from ae.selectors import treatment_emergent_events
 from patients.models import Patient, Site, TreatmentCycle
 from reports import plots
 from reports.cells import flag_label
+from reports.network_export import network_sheet
 from reports.report import benchmark_text
 from reports.selectors import latest_run
 
@@ -215,4 +216,5 @@ def xlsx_write(site: Site, target: IO[bytes]) -> None:
         sheet.set_column(0, 0, 48)
         sheet.set_column(1, 6, 14)
     _plots_sheet(book, site, bold)
+    network_sheet(book, site, bold)
     book.close()

@@ -3,7 +3,8 @@
 ``python manage.py validate_cohorts --operating-characteristics`` runs every registered provider on the same
 ``Context`` and prints their rows in one table. A provider is a function ``(Context) -> list[row]`` added with
 ``@register``; each approach (the literature benchmark here; the network comparison and the CUSUM elsewhere) registers
-its own, in its own module, imported by ``PROVIDER_MODULES``. Row shape (all keys required, None where not
+its own, in its own module, imported by ``PROVIDER_MODULES`` (or here: (b) and (c) wrap the pure functions of
+``reports.monitoring_oc``). Row shape (all keys required, None where not
 applicable): {"approach", "variant" ("before" | "after"), "category", "grade_band", "n", "expected" (the in-control
 rate), "alternative" (the out-of-control rate, ``multiplier`` x expected), "false_alarm", "power", "false_any",
 "power_any", "arl_in", "arl_out", "detail"}. Rates and probabilities are fractions; ARLs in patients.
@@ -16,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from reports import meta_regression, stats
-from reports.benchmark import MODERATORS, select_figures
+from reports import meta_regression, monitoring_oc, stat_cache, stats
+from reports.benchmark import MODERATORS, match_attribution, select_figures
 from reports.validation import operating_characteristics
 
 Row = dict[str, Any]
@@ -112,4 +113,53 @@ def literature(ctx: Context) -> list[Row]:
             else:
                 detail += "; no moderator kept (" + "; ".join(f"{m}: {w}" for m, w in reg.considered.items()) + ")"
         out += _rows("(a) literature", "after", category, band, after, th, ctx, detail)
+    return out
+
+
+def _expected_rate(ctx: Context, category: str, band: str) -> float | None:
+    """The literature benchmark's marginal mean of the cell (all cohorts, all cycles, no ward profile): the
+    in-control rate p0 the network comparison and the CUSUM are evaluated at (as ``manage.py monitoring_oc``)."""
+    used, _ = select_figures(ctx.figures, category, band, "all", excluded_cohort="")
+    _, used, _ = match_attribution(used)
+    th = ctx.thresholds
+    pooled = stat_cache.pool([f["numerator"] for f in used], [f["denominator"] for f in used],
+                             min_cohorts=int(th["MIN_COHORTS"]), min_events=int(th["MIN_EVENTS"]))
+    return None if pooled.unusable else pooled.marginal_mean
+
+
+@register
+def network(ctx: Context) -> list[Row]:
+    """(b) The ward against 10 simulated wards of the same size (Spiegelhalter 2005 funnel with additive random
+    effects; ``reports.monitoring_oc.network_operating_characteristics``): flagged ABOVE at ALERT (95 %) / any level."""
+    out: list[Row] = []
+    for category, band in ctx.cells:
+        p0 = _expected_rate(ctx, category, band)
+        if p0 is None:
+            continue
+        for r in monitoring_oc.network_operating_characteristics({category: p0}, ctx.sizes):
+            out.append({"approach": "(b) network", "variant": "after", "category": category, "grade_band": band,
+                        "n": r["n"], "expected": p0, "alternative": min(1.0, ctx.multiplier * p0),
+                        "false_alarm": r["false_alarm_alert"], "power": r["power_alert"], "false_any": None,
+                        "power_any": None, "arl_in": None, "arl_out": None,
+                        "detail": f"{r['wards']} wards, {r['replications']} simulated networks; ALARM (99.8 %) "
+                                  f"false {r['false_alarm_alarm']:.3f}, power {r['power_alarm'] or 0:.3f}"})
+    return out
+
+
+@register
+def cusum(ctx: Context) -> list[Row]:
+    """(c) The risk-adjusted Bernoulli CUSUM (Steiner et al. 2000; in-control ARL 200 patients, designed for odds
+    ratio 2; ``reports.monitoring_oc.cusum_operating_characteristics``): a signal within the ward's first n patients
+    at p0 (false alarm) and at 2·p0 (power); ARLs in patients."""
+    out: list[Row] = []
+    for category, band in ctx.cells:
+        p0 = _expected_rate(ctx, category, band)
+        if p0 is None:
+            continue
+        for r in monitoring_oc.cusum_operating_characteristics({category: p0}, ctx.sizes):
+            out.append({"approach": "(c) CUSUM", "variant": "after", "category": category, "grade_band": band,
+                        "n": r["n"], "expected": p0, "alternative": min(1.0, ctx.multiplier * p0),
+                        "false_alarm": r["false_alarm"], "power": r["power"], "false_any": None, "power_any": None,
+                        "arl_in": r["arl_in_control"], "arl_out": r["arl_at_twice"],
+                        "detail": f"threshold h = {r['h']:.2f}"})
     return out

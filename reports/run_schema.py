@@ -118,12 +118,15 @@ class CellSerializer(serializers.Serializer):
 class BenchmarkResultsSerializer(serializers.Serializer):
     """``results`` of a finished run."""
 
-    response_optional = ("n_comparisons", "ward_profile")
+    response_optional = ("n_comparisons", "ward_profile", "monitoring")
     method_version = serializers.CharField()
     cells = CellSerializer(many=True)
     n_comparisons = serializers.IntegerField(help_text="Cells with a pooled benchmark and ward patients.")
     flags = ResultFlagSerializer(many=True)
     ward_profile = _OBJECT(allow_null=True, help_text="Schedule, population and grading-scale family of the ward.")
+    monitoring = _OBJECT(allow_null=True, help_text="Risk-adjusted CUSUM per all-cycles cell, exposure-adjusted "
+                                                    "rates and the entry-lag indicator (reports.trends; "
+                                                    "docs/network-and-trends.md).")
 
 
 class CategoryInputSerializer(serializers.Serializer):
@@ -140,7 +143,7 @@ class DenominatorsSerializer(serializers.Serializer):
 class BenchmarkInputsSerializer(serializers.Serializer):
     """``inputs`` of a run: the ward's counts, the cohort figures and the thresholds used."""
 
-    response_optional = ("strata", "ward_profile", "excluded_cohort")
+    response_optional = ("strata", "ward_profile", "excluded_cohort", "monitoring")
     site = serializers.CharField()
     method_version = serializers.CharField()
     thresholds = _OBJECT()
@@ -151,6 +154,9 @@ class BenchmarkInputsSerializer(serializers.Serializer):
     ward_profile = _OBJECT(allow_null=True)
     figures = serializers.ListField(child=_OBJECT(), help_text="Published cohort figures (patients).")
     excluded_cohort = serializers.CharField(allow_null=True, help_text="The cohort a demo ward is rebuilt from.")
+    monitoring = _OBJECT(allow_null=True, help_text="Per patient in order of treatment: blast stratum, cycles, "
+                                                    "infusion days; outcomes and event counts per category and band; "
+                                                    "entry lags in days (reports.trend_inputs).")
 
 
 @extend_schema_field(BenchmarkInputsSerializer(allow_null=True))

@@ -19,11 +19,12 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from patients.models import Site
-from reports import benchmark, plots
+from reports import benchmark, network_plots, plots, trends
 from reports.carry import carry_into
 from reports.cells import cell_fingerprint, cell_key, cell_values
 from reports.flag_notices import flag_changes_notify
 from reports.models import BenchmarkCategory, BenchmarkRun, Flag
+from reports.trend_inputs import collect_monitoring
 
 logger = logging.getLogger(__name__)
 
@@ -99,8 +100,10 @@ def _test_only_delay() -> None:
 def _compute_and_store(run: BenchmarkRun) -> None:
     try:
         inputs = benchmark.collect_inputs(run.site)
+        inputs["monitoring"] = collect_monitoring(run.site)  # the CUSUM, exposure and entry lag (issue 17)
         with benchmark.reporting_progress(_progress_recorder(run.pk)):
             results = benchmark.compute(inputs)
+        results["monitoring"] = trends.compute_monitoring(inputs["monitoring"], results["cells"])
         _store(run, inputs, results)
     except Exception:
         logger.exception("benchmark run %s failed", run.pk)
@@ -116,6 +119,7 @@ def _draw_plots(run_id: int, results: dict) -> None:
     draws the cell itself."""
     try:
         drawn = plots.draw_run_plots([c for c in results["cells"] if c.get("flag")])
+        network_plots.draw_run_cusums(results)  # the report's CUSUM charts (issue 17)
     except Exception:
         logger.exception("drawing the plots of benchmark run %s failed; the report will draw them", run_id)
     else:

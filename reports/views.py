@@ -22,13 +22,14 @@ from core.otp import SESSION_STEP_KEY
 from core.types import AuthenticatedRequest
 from patients import access
 from patients.models import Site
-from reports import plots
+from reports import network_plots, plots
 from reports.aet import aet_csv_lines, aet_xlsx_bytes
 from reports.benchmark import CYCLE_SCOPES, GRADE_BAND_LABELS, GRADE_BANDS
 from reports.cdisc.export import cdisc_zip
 from reports.cdisc.xpt import XptLimitError
 from reports.exports import csv_lines, xlsx_write
 from reports.models import BenchmarkCategory, BenchmarkRun, Flag
+from reports.network import network_for_site, network_overview, shown_plots
 from reports.selectors import (
     FlagRow,
     benchmark_staleness,
@@ -81,6 +82,7 @@ def _report_response(request: AuthenticatedRequest, site: Site, *, review: dict[
             f"signing.")
     return render(request, "reports/report.html", {
         "site": site, "run": run, "cells": cells, "flagged_plots": flagged_plots,
+        **_network_context(request, site, run),
         "in_progress": in_progress, "rows": rows, "editable": True,
         "waiting": in_progress is not None, "staleness": benchmark_staleness(site),
         "can_review": access.can_review(request.user, site),
@@ -95,6 +97,37 @@ def _report_response(request: AuthenticatedRequest, site: Site, *, review: dict[
         "signoffs": (signed.signoffs if signed and signed.is_latest else signoffs_with_validity(run)) if run else [],
         "review": review, "signoff": signoff, "page_errors": page_errors,
     }, status=status)
+
+
+def _network_context(request: AuthenticatedRequest, site: Site, run: BenchmarkRun | None) -> dict[str, Any]:
+    """The report's comparison with the network's wards (names as ``patients.access.named_sites`` allows) and its
+    CUSUM, exposure rates and entry lag (the run's results["monitoring"]), with their plots (issue 17)."""
+    if run is None:
+        return {"network": [], "network_plots": [], "monitoring": None, "cusum_plots": []}
+    comparisons = network_for_site(site, request.user)
+    funnels = shown_plots(comparisons)
+    monitoring = (run.results or {}).get("monitoring")
+    charts = network_plots.shown_cusums(monitoring)
+    drawn = network_plots.svgs([network_plots.funnel_payload(c) for c in funnels]
+                               + [network_plots.cusum_payload(c) for c in charts])
+    return {"network": comparisons, "own_column": True,
+            "network_plots": [{"comparison": c, "svg": s} for c, s in zip(funnels, drawn, strict=False)],
+            "monitoring": monitoring,
+            "cusum_plots": [{"chart": c, "svg": s} for c, s in zip(charts, drawn[len(funnels):], strict=True)]}
+
+
+@login_required
+def network(request: AuthenticatedRequest) -> HttpResponse:
+    """The network coordinator's page: every comparison of the installation's wards, every ward named. Anyone who
+    is not a network coordinator gets 404 (like a site they hold no role on)."""
+    comparisons = network_overview(request.user)
+    if comparisons is None:
+        raise Http404("No network comparison for you.")
+    funnels = shown_plots(comparisons, limit=8)
+    drawn = network_plots.svgs([network_plots.funnel_payload(c) for c in funnels])
+    return render(request, "reports/network.html", {
+        "network": comparisons, "coordinator": True, "own_column": False,
+        "network_plots": [{"comparison": c, "svg": s} for c, s in zip(funnels, drawn, strict=True)]})
 
 
 def _signing_needs_code(request: AuthenticatedRequest) -> bool:

@@ -451,3 +451,38 @@ def test_notifications_stay_with_their_recipient_and_site(wards, personas, offic
     assert "KRK-001" in personas["officer"].get("/notifications/").content.decode()
     opened = personas["officer"].get(f"/notifications/{notice.pk}/open/")
     assert opened["Location"] == f"/events/{wards.event.pk}/history/"
+
+
+# --- Network comparison (issue 17) ---------------------------------------------------------------------------
+
+def _third_ward() -> Site:
+    """Ward C with a stored run (a copy of ward B's latest), so that ward A and B each have a network of 3."""
+    from django.utils import timezone
+
+    ward_c = Site.objects.create(slug="ward-c", name="Ward C")
+    b_run = BenchmarkRun.objects.filter(site__slug="ward-b").latest("pk")
+    BenchmarkRun.objects.create(site=ward_c, status=BenchmarkRun.Status.DONE, finished_at=timezone.now(),
+                                inputs=b_run.inputs, results=b_run.results, method_version=b_run.method_version)
+    return ward_c
+
+
+def test_network_page_is_for_network_coordinators_only(wards, personas):
+    _third_ward()
+    for persona in ("nurse", "officer", "outsider"):
+        assert personas[persona].get("/network/").status_code == 404
+    from patients.models import Membership
+    from tests.conftest import make_user
+
+    coordinator = make_user("coordinator", Site.objects.get(slug="ward-c"), Membership.Role.NETWORK_COORDINATOR)
+    page = login(coordinator).get("/network/")
+    assert page.status_code == 200
+    assert b"Ward A" in page.content and b"Ward B" in page.content
+    assert b"KRK-001" not in page.content  # aggregates only, no patient
+
+
+def test_outsider_sees_ward_a_only_anonymously_in_the_network(wards, personas):
+    _third_ward()
+    text = body(personas["outsider"].get("/sites/ward-b/report/")).decode()
+    section = text[text.index('id="network"'):text.index('id="over-time"')]
+    assert "Ward B (this ward)" in section and "other ward 1" in section
+    assert "Ward A" not in section and "ward-a" not in section and "Ward C" not in section

@@ -102,6 +102,9 @@ class Membership(models.Model):
         WARD_STAFF = "ward_staff", "Ward staff"
         SAFETY_OFFICER = "safety_officer", "Safety officer"
         ADMINISTRATOR = "administrator", "Administrator"
+        #: Sees every ward of the installation in the network comparison (names included) and no ward's patient
+        #: data; the site of the membership is where the grant was made (patients.access, docs/network-and-trends.md).
+        NETWORK_COORDINATOR = "network_coordinator", "Network coordinator"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="memberships")

@@ -264,7 +264,7 @@ def test_export_query_count_does_not_grow_with_patients(client, ward, other_ward
     small = _export_queries(client, ward, nurse, 2, fmt)
     large = _export_queries(client, other_ward, outsider, 10, fmt)
     assert small == large
-    assert large <= 12
+    assert large <= 13  # 12, and one for the "Network and trends" sheet's latest runs of every ward (issue 17)
 
 
 @pytest.mark.django_db

@@ -21,8 +21,13 @@ def test_a_registered_provider_adds_its_rows_after_the_literature_benchmark():
     finally:
         oc.PROVIDERS.remove(fake)
     approaches = [r["approach"] for r in rows]
-    assert approaches == ["(a) literature"] * 4 + ["(z) test"] * 2
-    assert oc.PROVIDERS == [oc.literature]
+    assert approaches == (["(a) literature"] * 4 + ["(b) network"] * 2 + ["(c) CUSUM"] * 2 + ["(z) test"] * 2)
+    assert oc.PROVIDERS == [oc.literature, oc.network, oc.cusum]
+    keys = set(rows[0])
+    assert all(set(r) == keys for r in rows)  # one row shape for every approach
+    cusum = [r for r in rows if r["approach"] == "(c) CUSUM"]
+    assert cusum[0]["arl_in"] == pytest.approx(200, rel=0.1) and cusum[0]["arl_out"] < cusum[0]["arl_in"]
+    assert cusum[0]["false_alarm"] < cusum[1]["false_alarm"] and cusum[0]["power"] < cusum[1]["power"]  # n 10 < 20
 
 
 def test_a_benchmark_that_cannot_fire_reports_zero_power_and_says_why():

@@ -8,7 +8,7 @@ import re
 import pytest
 from django.core.cache import cache
 
-from reports import plots
+from reports import network_plots, plots
 from reports.models import CellPlot
 from reports.runs import benchmark_run_now
 from tests.conftest import make_cycle, make_event, make_patient
@@ -27,6 +27,10 @@ def flagged_run(ward):
 
 def _svgs(html: str) -> list[str]:
     return re.findall(r"<svg.*?</svg>", html, flags=re.S)
+
+
+def refuse_figure(payload):
+    raise AssertionError("a page request drew a plot")
 
 
 def _refuse_drawing(monkeypatch) -> None:
@@ -49,8 +53,12 @@ def test_the_report_page_draws_nothing_and_needs_no_process_cache(client, office
     cache.clear()  # what another web process would have: no per-process cache at all
     _refuse_drawing(monkeypatch)
     client.force_login(officer)
+    monkeypatch.setattr(network_plots, "cusum_figure", refuse_figure)
     html = client.get("/sites/ward-a/report/").content.decode()
-    assert html.count("<svg") == 2 * len([c for c in flagged_run.results["cells"] if c["flag"] and c["pooled"]])
+    charts = network_plots.shown_cusums(flagged_run.results["monitoring"])  # drawn by the job too (issue 17)
+    assert charts
+    assert html.count("<svg") == 2 * len([c for c in flagged_run.results["cells"] if c["flag"] and c["pooled"]]) \
+        + len(charts)
 
 
 def test_a_cell_the_job_did_not_draw_is_drawn_once_then_shared(client, nurse, flagged_run, monkeypatch):

@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from reports import benchmark, plots, stats
+from reports import benchmark, network_plots, plots, stats
 from reports.models import BenchmarkRun
 from reports.runs import benchmark_run_now
 from tests.conftest import make_cycle, make_event, make_patient
@@ -104,7 +104,8 @@ def test_report_shows_forest_and_funnel_plots_of_flagged_cells(client, ward, off
         key = f"{c['category']}-{c['grade_band']}-{c['cycle_scope']}-"
         assert f'id="forest-{key}ward"' in html and f'id="funnel-{key}ward"' in html
         assert f"/sites/ward-a/report/{c['category']}/{c['grade_band']}/{c['cycle_scope']}/plots/" in html
-    assert html.count("<svg") == 2 * len(flagged)
+    charts = network_plots.shown_cusums(run.results["monitoring"])  # the CUSUM charts (issue 17)
+    assert html.count("<svg") == 2 * len(flagged) + len(charts)
     assert f"{run.results['n_comparisons']} comparisons" in html
     assert "<script>" not in html
 

@@ -238,8 +238,10 @@ def test_the_report_and_run_pages_have_a_bounded_number_of_queries(officer_clien
     make_event(crs_ward[9], "Anemia", grade=1)
     benchmark_run_now(site=ward)
     # 15 before carried reviews and the last signed run; 3 of these are the session's save on each request
-    # + 2 for each flag's "since" and trend over the last runs (issue 17 item 5: the runs, their flags; not per flag)
-    with django_assert_max_num_queries(23):  # + unread safety notices (menu), the ward's serious events, the plots
+    # + unread notifications (menu), the ward's serious events, the plots; + 2 for each flag's "since" and trend over
+    # the last runs (issue 17 item 5: the runs, their flags; not per flag); + every ward's latest run (the network
+    # comparison) and the CUSUM charts' plots (issue 17); + overdue SAE cases (issue 13)
+    with django_assert_max_num_queries(27):
         assert officer_client.get(REPORT).status_code == 200
     with django_assert_max_num_queries(14):
         assert officer_client.get(f"/sites/ward-a/runs/{second.pk}/").status_code == 200

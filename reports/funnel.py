@@ -1,0 +1,191 @@
+"""Ward against ward: the funnel plot for proportions with over-dispersion (Spiegelhalter 2005).
+
+Pure numpy/scipy (no Django). Sources:
+
+* Spiegelhalter DJ. Funnel plots for comparing institutional performance. Stat Med 2005;24:1185–1202,
+  doi:10.1002/sim.1970 — exact binomial control limits with interpolation (Appendix A.1.1), z-scores,
+  over-dispersion (§3.5: multiplicative φ from winsorised z-scores; additive random effects τ²).
+* Spiegelhalter DJ. Handling over-dispersion of performance indicators. Qual Saf Health Care 2005;14:347–351,
+  doi:10.1136/qshc.2005.013755 — 10 % winsorising; the additive (random-effects) formulation preferred.
+
+Choices (``docs/network-and-trends.md``): the target θ0 is the network's pooled proportion Σx/Σn; the flags use the
+**additive random-effects** limits θ0 ± z·√(θ0(1−θ0)/n + τ²) when τ² > 0 and the exact binomial limits otherwise;
+the multiplicative φ is reported beside them. No ward is flagged under ``MIN_PATIENTS`` (3, gsm's default) and
+nothing is flagged in a network of fewer than ``MIN_WARDS`` (5) wards with ``MIN_PATIENTS`` patients: ward-to-ward
+variation cannot be told from chance with fewer. Proportions are fractions in [0, 1].
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+from scipy import stats
+
+#: Spiegelhalter's two limits: 95 % ("alert", ≈ 2 SD) and 99.8 % ("alarm", ≈ 3 SD), as two-sided coverage.
+LIMITS = (0.95, 0.998)
+MIN_PATIENTS = 3
+MIN_WARDS = 5
+WINSORISE = 0.10
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One ward: ``label`` (shown to whoever may see it), ``x`` patients with the event among ``n`` treated."""
+
+    label: str
+    x: int
+    n: int
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.x, int) and isinstance(self.n, int)) or self.n < 0 or not 0 <= self.x <= self.n:
+            raise ValueError(f"need integer counts 0 <= x <= n, got x={self.x!r}, n={self.n!r}")
+
+
+@dataclass(frozen=True)
+class UnitResult:
+    """A ward's place in the funnel: its proportion, z-score (against θ0, binomial SE), the limits at its n and its
+    flag ("above"/"below" the 99.8 % or 95 % limit, or None; ``flaggable`` False under MIN_PATIENTS)."""
+
+    label: str
+    x: int
+    n: int
+    rate: float
+    z: float | None
+    limits: dict[str, tuple[float, float]]
+    level: str | None
+    direction: str | None
+    flaggable: bool
+
+
+@dataclass(frozen=True)
+class Funnel:
+    """The network funnel: target θ0, φ (multiplicative, winsorised), τ² (additive), the test of over-dispersion
+    (I·φ ~ χ²_I, p), the method the limits use ("additive random effects" or "exact binomial"), each unit and whether
+    flags are given at all (``flags_given``, with ``note`` saying why not)."""
+
+    theta0: float
+    phi: float
+    tau2: float
+    overdispersion_p: float | None
+    method: str
+    units: list[UnitResult] = field(default_factory=list)
+    flags_given: bool = False
+    note: str = ""
+
+
+@lru_cache(maxsize=4096)
+def binomial_limit(n: int, theta0: float, p: float) -> float:
+    """Exact binomial control limit for a proportion at (one-sided) probability ``p``, Spiegelhalter 2005 Appendix
+    A.1.1: r_p is the smallest r with F(r) ≥ p under Binomial(n, θ0); α = (F(r_p) − p)/(F(r_p) − F(r_p − 1));
+    the limit is (r_p − α)/n, interpolating so that the limits are smooth in n. Raises ValueError for n < 1 or
+    θ0, p outside (0, 1)."""
+    if n < 1 or not 0 < theta0 < 1 or not 0 < p < 1:
+        raise ValueError(f"need n >= 1 and 0 < theta0, p < 1, got n={n}, theta0={theta0}, p={p}")
+    r = int(stats.binom.ppf(p, n, theta0))
+    f_r = float(stats.binom.cdf(r, n, theta0))
+    f_before = float(stats.binom.cdf(r - 1, n, theta0)) if r > 0 else 0.0
+    alpha = (f_r - p) / (f_r - f_before)
+    return max(0.0, (r - alpha) / n)
+
+
+def exact_limits(n: int, theta0: float, coverage: float) -> tuple[float, float]:
+    """(lower, upper) exact binomial limits for two-sided ``coverage`` (0.95 → p = 0.025 and 0.975)."""
+    tail = (1 - coverage) / 2
+    return binomial_limit(n, theta0, tail), binomial_limit(n, theta0, 1 - tail)
+
+
+@lru_cache(maxsize=16)
+def _z(coverage: float) -> float:
+    return float(stats.norm.ppf(1 - (1 - coverage) / 2))
+
+
+def random_effects_limits(n: int, theta0: float, tau2: float, coverage: float) -> tuple[float, float]:
+    """(lower, upper) additive random-effects limits θ0 ± z·√(θ0(1−θ0)/n + τ²), clipped to [0, 1] (Spiegelhalter
+    2005 §3.5; τ² on the proportion scale)."""
+    half = _z(coverage) * math.sqrt(theta0 * (1 - theta0) / n + tau2)
+    return max(0.0, theta0 - half), min(1.0, theta0 + half)
+
+
+def winsorise(z: Sequence[float], fraction: float = WINSORISE) -> np.ndarray:
+    """z-scores with the ⌊I·fraction⌋ smallest set to the next smallest and the ⌊I·fraction⌋ largest to the next
+    largest (Spiegelhalter 2005 QSHC: 10 % each tail). With I < 10 nothing changes at 10 %."""
+    arr = np.asarray(z, dtype=float)
+    k = int(math.floor(len(arr) * fraction))
+    if k == 0:
+        return arr.copy()
+    ordered = np.sort(arr)
+    clipped: np.ndarray = np.clip(arr, ordered[k], ordered[-k - 1])
+    return clipped
+
+
+def overdispersion(units: Sequence[Unit], theta0: float,
+                   fraction: float = WINSORISE) -> tuple[float, float, float | None, list[float]]:
+    """(φ, τ², p, z-scores) for ``units`` around θ0: z_i = (y_i − θ0)/s_i with s_i² = θ0(1−θ0)/n_i; φ = mean of
+    the winsorised z²; p = P(χ²_I ≥ I·φ); τ² = (I·φ − (I − 1))/(Σw − Σw²/Σw), w = 1/s², set to 0 when
+    I·φ ≤ I − 1 (Spiegelhalter 2005 §3.5, DerSimonian–Laird form). Units with n = 0 are ignored."""
+    used = [u for u in units if u.n > 0]
+    if not used or not 0 < theta0 < 1:
+        return 1.0, 0.0, None, []
+    s2 = np.array([theta0 * (1 - theta0) / u.n for u in used])
+    y = np.array([u.x / u.n for u in used])
+    z = (y - theta0) / np.sqrt(s2)
+    zw = winsorise(z, fraction)
+    count = len(used)
+    phi = float(np.mean(zw ** 2))
+    p = float(stats.chi2.sf(count * phi, count))
+    w = 1 / s2
+    denominator = float(w.sum() - (w ** 2).sum() / w.sum())
+    tau2 = max(0.0, (count * phi - (count - 1)) / denominator) if denominator > 0 else 0.0
+    return phi, tau2, p, [float(v) for v in z]
+
+
+def funnel(units: Sequence[Unit], min_patients: int = MIN_PATIENTS, min_wards: int = MIN_WARDS) -> Funnel:
+    """Compare every ward with the network (θ0 = Σx/Σn over the wards with patients) and flag in both directions.
+
+    A ward is "ALARM" outside the 99.8 % limits, "ALERT" outside the 95 % ones (above or below); no flag for a ward
+    under ``min_patients`` or when fewer than ``min_wards`` wards have ``min_patients`` (``flags_given`` False, the
+    ``note`` says why); no flag when θ0 is 0 or 1 (no variation to compare). Raises ValueError for no unit."""
+    if not units:
+        raise ValueError("a funnel needs at least one ward")
+    total_x, total_n = sum(u.x for u in units), sum(u.n for u in units)
+    theta0 = total_x / total_n if total_n else 0.0
+    phi, tau2, p, _ = overdispersion(units, theta0)
+    method = "additive random effects" if tau2 > 0 else "exact binomial"
+    eligible = sum(1 for u in units if u.n >= min_patients)
+    note = ""
+    if eligible < min_wards:
+        note = (f"{eligible} ward{'s' if eligible != 1 else ''} with at least {min_patients} patients; flags need "
+                f"{min_wards}")
+    elif not 0 < theta0 < 1:
+        note = f"every ward has {'none' if theta0 == 0 else 'all'} of its patients with the event: nothing to compare"
+    flags_given = not note
+    results = []
+    for u in units:
+        rate = u.x / u.n if u.n else 0.0
+        limits: dict[str, tuple[float, float]] = {}
+        z = None
+        if u.n and 0 < theta0 < 1:
+            z = (rate - theta0) / math.sqrt(theta0 * (1 - theta0) / u.n)
+            for coverage in LIMITS:
+                limits[f"{coverage:.3f}".rstrip("0")] = (random_effects_limits(u.n, theta0, tau2, coverage)
+                                                         if tau2 > 0 else exact_limits(u.n, theta0, coverage))
+        flaggable = flags_given and u.n >= min_patients
+        level = direction = None
+        if flaggable:
+            for name, key in (("ALARM", "0.998"), ("ALERT", "0.95")):
+                low, high = limits[key]
+                if rate > high or rate < low:
+                    level, direction = name, ("above" if rate > high else "below")
+                    break
+        results.append(UnitResult(u.label, u.x, u.n, rate, z, limits, level, direction, flaggable))
+    return Funnel(theta0, phi, tau2, p, method, results, flags_given, note)
+
+
+def limit_curve(ns: Sequence[int], theta0: float, tau2: float, coverage: float) -> list[tuple[float, float]]:
+    """The (lower, upper) limits at each n of ``ns`` by the same rule as :func:`funnel` (for plotting)."""
+    return [random_effects_limits(n, theta0, tau2, coverage) if tau2 > 0 else exact_limits(n, theta0, coverage)
+            for n in ns]

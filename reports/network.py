@@ -1,0 +1,126 @@
+"""The network comparison: each ward against the other wards of the installation with the same definitions.
+
+Reads every site's latest finished benchmark run (one query), groups the cells by comparison key (category, grade
+band, cycle scope, grading-scale family, attribution — the same definitions), and compares each ward with the
+others in a funnel (:mod:`reports.funnel`, Spiegelhalter 2005), beside a pooled benchmark of the network's own wards
+(the binomial–normal GLMM of :mod:`reports.stats`). Who sees which ward by name is decided by
+``patients.access.named_sites`` only: a network coordinator sees every ward named; anyone else sees their own
+wards named and the others as "other ward 1, 2, …" (numbered per comparison by size, so a number does not follow a
+ward from one comparison to the next). Demo wards (rebuilt from a published cohort) are left out: their patients are
+synthetic. docs/network-and-trends.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+
+from core.types import AnyUser
+from patients import access
+from patients.models import Site
+from reports import funnel, stat_cache
+from reports.benchmark import CYCLE_SCOPES, GRADE_BAND_LABELS
+from reports.models import BenchmarkRun
+
+#: A comparison is shown when at least this many wards have patients in it (flags need funnel.MIN_WARDS).
+MIN_WARDS_SHOWN = 3
+OWN_LABEL_SUFFIX = " (this ward)"
+
+
+def latest_runs() -> list[BenchmarkRun]:
+    """The latest finished run of every site that is not a demo ward (one query)."""
+    return list(BenchmarkRun.objects.filter(status=BenchmarkRun.Status.DONE, site__demo_of_cohort="")
+                .select_related("site").order_by("site_id", "-finished_at", "-pk").distinct("site_id")
+                .only("id", "site_id", "results", "finished_at", "site__name", "site__slug"))
+
+
+def comparison_key(cell: dict[str, Any]) -> tuple[str, str, str, str, str]:
+    """Cells of two wards are compared only when this key is equal (same definitions)."""
+    d = cell.get("definitions") or {}
+    return (cell["category"], cell["grade_band"], cell["cycle_scope"], str(d.get("scale_family")),
+            str(d.get("attribution")))
+
+
+def _groups(runs: list[BenchmarkRun]) -> dict[tuple[str, ...], list[tuple[Site, dict[str, Any]]]]:
+    groups: dict[tuple[str, ...], list[tuple[Site, dict[str, Any]]]] = {}
+    for run in runs:
+        for cell in (run.results or {}).get("cells", []):
+            if cell["ward"]["n"]:
+                groups.setdefault(comparison_key(cell), []).append((run.site, cell))
+    return groups
+
+
+def _pooled(members: list[tuple[Site, dict[str, Any]]]) -> dict[str, Any] | None:
+    thresholds = settings.PVTRACK_BENCHMARK
+    fit = stat_cache.pool([c["ward"]["x"] for _, c in members], [c["ward"]["n"] for _, c in members],
+                          min_cohorts=int(thresholds["MIN_COHORTS"]), min_events=int(thresholds["MIN_EVENTS"]))
+    return {"median": fit.median, "pi": list(fit.pi) if fit.pi else None, "marginal_mean": fit.marginal_mean,
+            "k": fit.k, "method": fit.method, "weak": fit.weak, "tau2": fit.tau2}
+
+
+def _comparison(members: list[tuple[Site, dict[str, Any]]], named: set[int] | None,
+                own: int | None) -> dict[str, Any]:
+    """One comparison as the viewer may see it: {"category", "category_name", "grade_band", "band_label",
+    "cycle_scope", "scope_label", "funnel" (reports.funnel.Funnel, units labelled), "wards", "pooled" (network
+    GLMM), "literature" (the viewer's own ward's pooled literature benchmark, if any), "own" (the viewer's ward's
+    unit or None)}."""
+    ordered = sorted(members, key=lambda m: (m[1]["ward"]["n"], m[1]["ward"]["x"], m[0].pk))
+    labels, anonymous = [], 0
+    for site, _ in ordered:
+        if named is None or site.pk in named:
+            labels.append(site.name + (OWN_LABEL_SUFFIX if site.pk == own else ""))
+        else:
+            anonymous += 1
+            labels.append(f"other ward {anonymous}")
+    result = funnel.funnel([funnel.Unit(label, c["ward"]["x"], c["ward"]["n"])
+                            for label, (_, c) in zip(labels, ordered, strict=True)])
+    first = ordered[0][1]
+    own_unit = next((u for u, (site, _) in zip(result.units, ordered, strict=True) if site.pk == own), None)
+    own_cell = next((c for site, c in ordered if site.pk == own), None)
+    return {"category": first["category"], "category_name": first["category_name"],
+            "grade_band": first["grade_band"], "band_label": GRADE_BAND_LABELS[first["grade_band"]],
+            "cycle_scope": first["cycle_scope"], "scope_label": CYCLE_SCOPES[first["cycle_scope"]],
+            "funnel": result, "wards": len(ordered), "pooled": _pooled(ordered),
+            "literature": (own_cell or {}).get("pooled"), "own": own_unit}
+
+
+def network_for_site(site: Site, user: AnyUser) -> list[dict[str, Any]]:
+    """The comparisons of ``site``'s latest run with the other wards (those with at least MIN_WARDS_SHOWN wards),
+    as ``user`` may see them (the site is named; others by name only for whom ``access.named_sites`` allows)."""
+    return comparisons_for_site(site, lambda: access.named_sites(user))
+
+
+def comparisons_for_site(site: Site, named: set[int] | None | Callable[[], set[int] | None],
+                         runs: list[BenchmarkRun] | None = None) -> list[dict[str, Any]]:
+    """:func:`network_for_site` with the named sites given (None: all; or a callable asked only when there is a
+    comparison to show) and, optionally, the latest runs already read: the site's XLSX export names only the site."""
+    runs = latest_runs() if runs is None else runs
+    shown = [m for m in _groups(runs).values()
+             if len(m) >= MIN_WARDS_SHOWN and any(s.pk == site.pk for s, _ in m)]
+    if not shown:
+        return []
+    names = named() if callable(named) else named
+    return sorted((_comparison(m, names, site.pk) for m in shown), key=_order)
+
+
+def network_overview(user: AnyUser) -> list[dict[str, Any]] | None:
+    """Every comparison of the network with every ward named, for a network coordinator; None for anyone else."""
+    named = access.named_sites(user)
+    if named is not None:
+        return None
+    groups = _groups(latest_runs())
+    return sorted((_comparison(m, None, None) for m in groups.values() if len(m) >= MIN_WARDS_SHOWN), key=_order)
+
+
+def _order(comparison: dict[str, Any]) -> tuple[int, str, str, str]:
+    flagged = comparison["own"] is not None and comparison["own"].level is not None
+    any_flag = any(u.level for u in comparison["funnel"].units)
+    return (0 if flagged or (comparison["own"] is None and any_flag) else 1, comparison["category"],
+            comparison["grade_band"], comparison["cycle_scope"])
+
+
+def shown_plots(comparisons: list[dict[str, Any]], limit: int = 4) -> list[dict[str, Any]]:
+    """The comparisons whose funnel the page draws: flagged ones first, then the first others, at most ``limit``."""
+    return comparisons[:limit]

@@ -1,0 +1,67 @@
+"""The XLSX sheet "Network and trends": the ward against the network's wards (this ward named, the others anonymous,
+whoever downloads it), its CUSUM charts, exposure-adjusted rates and entry lag, from its latest run (issue 17)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from patients.models import Site
+from reports.network import comparisons_for_site, latest_runs
+from reports.report import interval, pct
+from reports.selectors import latest_run
+
+
+def _write(sheet: Any, row: int, values: list[Any], fmt: object = None) -> int:
+    from reports.exports import neutralise  # the one formula-neutralising rule of the exports
+
+    sheet.write_row(row, 0, [neutralise(v) if isinstance(v, str) else v for v in values], fmt)
+    return row + 1
+
+
+def network_sheet(book: Any, site: Site, bold: object) -> None:
+    """Add the sheet to ``book`` (an xlsxwriter Workbook in constant-memory mode: rows written in order)."""
+    sheet = book.add_worksheet("Network and trends")
+    sheet.set_column(0, 0, 52)
+    sheet.set_column(1, 6, 22)
+    runs = latest_runs()  # one query for this site's run and the network's (a demo ward is not in the network)
+    run = latest_run(site) if site.demo_of_cohort else next((r for r in runs if r.site_id == site.pk), None)
+    if run is None:
+        sheet.write(0, 0, "No benchmark run has finished for this site yet.")
+        return
+    r = _write(sheet, 0, [f"{site.name}: compared with the network's wards (others anonymous), run {run.pk}"], bold)
+    comparisons = comparisons_for_site(site, {site.pk}, runs)
+    if not comparisons:
+        r = _write(sheet, r, ["No comparison: fewer than 3 wards have a finished benchmark in the same comparison."])
+    else:
+        r = _write(sheet, r, ["Comparison", "This ward", "Network rate (wards)", "95% limits", "99.8% limits",
+                              "Position", "Network benchmark median (95% PI)"], bold)
+        for c in comparisons:
+            own, f = c["own"], c["funnel"]
+            position = (f"{own.level} {own.direction} the network" if own.level else
+                        (f"not flagged: {f.note}" if not f.flags_given else "within the limits"))
+            pooled = c["pooled"]
+            r = _write(sheet, r, [f"{c['category_name']}, {c['band_label']}, {c['scope_label']}",
+                                  f"{own.x}/{own.n} ({pct(own.rate)})", f"{pct(f.theta0)} ({c['wards']})",
+                                  interval(list(own.limits["0.95"])) if own.limits else "–",
+                                  interval(list(own.limits["0.998"])) if own.limits else "–", position,
+                                  f"{pct(pooled['median'])} ({interval(pooled['pi'])})" if pooled else "–"])
+    monitoring = (run.results or {}).get("monitoring")
+    r += 1
+    if not monitoring:
+        _write(sheet, r, ["This run was computed before the CUSUM, exposure rates and entry lag existed."])
+        return
+    lag = monitoring["entry_lag"]
+    r = _write(sheet, r, ["Entry lag (recorded minus onset, days)", lag.get("flag") or "no flag", lag["message"]],
+               bold)
+    r += 1
+    r = _write(sheet, r, ["CUSUM (Steiner 2000, odds ratio 2, in-control ARL 200 patients)", "Threshold h", "Now",
+                          "Signal"], bold)
+    for c in monitoring["cusum"]:
+        r = _write(sheet, r, [f"{c['category_name']}, {c['grade_band']}", c["h"],
+                              c["values"][-1] if c["values"] else None, f"{c['flag'] or 'no signal'}: {c['note']}"])
+    r += 1
+    r = _write(sheet, r, ["Exposure-adjusted rates", "Patients with the event", "Events", "Patient-cycles",
+                          "Events per patient-cycle", "Patient-days of infusion", "Events per 100 patient-days"], bold)
+    for e in monitoring["exposure"]:
+        r = _write(sheet, r, [f"{e['category_name']}, {e['grade_band']}", f"{e['x']}/{e['n']}", e["events"],
+                              e["cycles"], e["per_cycle"], e["days"], e["per_100_days"]])

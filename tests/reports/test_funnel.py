@@ -1,0 +1,103 @@
+"""The network funnel (reports.funnel): Spiegelhalter 2005's exact binomial limits, over-dispersion, flags.
+
+Oracles: the defining equations of Spiegelhalter 2005 (Stat Med 24:1185, Appendix A.1.1 and §3.5), the normal
+limits they converge to at large n, and a small over-dispersion example worked by hand in
+docs/network-and-trends.md ("Worked example: funnel").
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from scipy import stats
+
+from reports import funnel
+from reports.funnel import Unit
+
+
+@pytest.mark.parametrize("n", [5, 10, 20, 40, 137])
+@pytest.mark.parametrize("p", [0.001, 0.025, 0.975, 0.999])
+def test_exact_limit_solves_the_interpolation_equation(n, p):
+    """At the limit y = (r − α)/n the interpolated CDF F(r−1) + (1−α)·(F(r) − F(r−1)) equals p (Appendix A.1.1)."""
+    theta0 = 0.3
+    y = funnel.binomial_limit(n, theta0, p)
+    if y == 0:  # the interpolated limit fell below 0 and is shown at 0
+        assert stats.binom.cdf(0, n, theta0) >= p
+        return
+    r = math.ceil(y * n - 1e-12)
+    alpha = r - y * n
+    f_r, f_before = stats.binom.cdf(r, n, theta0), stats.binom.cdf(r - 1, n, theta0)
+    assert f_before + (1 - alpha) * (f_r - f_before) == pytest.approx(p, abs=1e-12)
+
+
+def test_exact_limits_approach_the_normal_ones_at_large_n():
+    n, theta0 = 20000, 0.25
+    se = math.sqrt(theta0 * (1 - theta0) / n)
+    low, high = funnel.exact_limits(n, theta0, 0.998)
+    assert high == pytest.approx(theta0 + 3.0902 * se, abs=2e-4)
+    assert low == pytest.approx(theta0 - 3.0902 * se, abs=2e-4)
+
+
+def test_limits_widen_at_99_8_and_narrow_with_n():
+    lo95, hi95 = funnel.exact_limits(20, 0.3, 0.95)
+    lo998, hi998 = funnel.exact_limits(20, 0.3, 0.998)
+    assert lo998 < lo95 < 0.3 < hi95 < hi998
+    assert funnel.exact_limits(40, 0.3, 0.95)[1] < hi95
+
+
+def test_winsorising_replaces_the_tails_at_10_percent():
+    z = list(range(20))  # 2 in each tail
+    assert list(funnel.winsorise(z)) == [2, 2, 2, *range(3, 17), 17, 17, 17]
+    assert list(funnel.winsorise([3.0, -1.0, 0.5])) == [3.0, -1.0, 0.5]  # I < 10: unchanged
+
+
+def test_overdispersion_worked_example():
+    """docs/network-and-trends.md, worked example: 5 wards of 20, x = 2, 4, 6, 8, 10, θ0 = 0.3.
+    z = (x/20 − 0.3)/√(0.21/20) = −1.9518, −0.9759, 0, 0.9759, 1.9518; φ = Σz²/5 = 1.90476;
+    w = 20/0.21 = 95.238 each; τ² = (5·1.90476 − 4)/(5w − w) = 5.5238/380.95 = 0.0145."""
+    units = [Unit(f"w{i}", x, 20) for i, x in enumerate((2, 4, 6, 8, 10))]
+    phi, tau2, p, z = funnel.overdispersion(units, 0.3)
+    assert z[0] == pytest.approx(-1.9518, abs=1e-4)
+    assert phi == pytest.approx(1.90476, abs=1e-5)
+    assert tau2 == pytest.approx(0.0145, abs=1e-4)
+    assert p == pytest.approx(stats.chi2.sf(5 * 1.904762, 5), rel=1e-6)
+
+
+def test_no_overdispersion_gives_tau2_zero_and_exact_limits():
+    result = funnel.funnel([Unit(f"w{i}", 6, 20) for i in range(6)])
+    assert result.tau2 == 0 and result.method == "exact binomial"
+    assert all(u.level is None for u in result.units)
+
+
+def test_flags_in_both_directions():
+    units = [Unit(f"w{i}", 6, 20) for i in range(8)] + [Unit("high", 18, 20), Unit("low", 0, 40)]
+    result = funnel.funnel(units)
+    by_label = {u.label: u for u in result.units}
+    assert result.flags_given
+    assert (by_label["high"].level, by_label["high"].direction) == ("ALARM", "above")
+    assert by_label["low"].direction == "below"
+    assert by_label["w0"].level is None
+
+
+def test_no_flag_under_three_patients_or_five_wards():
+    units = [Unit(f"w{i}", 3, 20) for i in range(6)] + [Unit("tiny", 2, 2)]
+    result = funnel.funnel(units)
+    tiny = next(u for u in result.units if u.label == "tiny")
+    assert not tiny.flaggable and tiny.level is None
+    few = funnel.funnel([Unit("a", 1, 20), Unit("b", 2, 20), Unit("c", 20, 20), Unit("d", 0, 2)])
+    assert not few.flags_given and "3 wards" in few.note and all(u.level is None for u in few.units)
+
+
+def test_nothing_to_compare_when_no_ward_has_the_event():
+    result = funnel.funnel([Unit(f"w{i}", 0, 10) for i in range(6)])
+    assert not result.flags_given and "none" in result.note
+
+
+def test_bad_counts_are_refused():
+    with pytest.raises(ValueError):
+        Unit("x", 5, 3)
+    with pytest.raises(ValueError):
+        funnel.funnel([])
+    with pytest.raises(ValueError):
+        funnel.binomial_limit(0, 0.3, 0.975)

@@ -1,0 +1,144 @@
+"""The network comparison pages (reports.network, reports.views.network): who sees which ward by name, flags against
+the network, the CUSUM / exposure / entry-lag section of the report, and bounded queries."""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import re
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from patients.models import Membership, Site
+from reports.models import BenchmarkRun
+from reports.runs import benchmark_run_now
+from tests.conftest import make_cycle, make_event, make_patient, make_user
+
+#: (slug, name, CRS any-grade x, n) of the other wards; ward A (the fixture's) has 5 CRS among 6 patients.
+OTHERS = [("ward-c", "Ward C", 2, 12), ("ward-d", "Ward D", 3, 15), ("ward-e", "Ward E", 2, 10),
+          ("ward-f", "Ward F", 4, 20), ("ward-g", "Ward G", 1, 8)]
+
+
+def _with_counts(results: dict, x: int, n: int) -> dict:
+    """``results`` with every cell's ward count set to CRS-like x of n (CRS any grade) or 0 of n (other cells)."""
+    out = copy.deepcopy(results)
+    for cell in out["cells"]:
+        cx = x if (cell["category"], cell["grade_band"]) == ("crs", "any") else 0
+        cell["ward"] = cell["ward"] | {"x": cx, "n": n, "rate": cx / n}
+    return out
+
+
+@pytest.fixture
+def network(ward: Site) -> dict:
+    return build_network(ward)
+
+
+def build_network(ward: Site) -> dict:
+    """Ward A: 6 patients, 5 with CRS (a real run); wards C–G: stored runs with the same cells and their own counts."""
+    for i in range(6):
+        cycle = make_cycle(make_patient(ward, f"KRK-{i:03d}"))
+        if i < 5:
+            make_event(cycle, grade=2)
+    run = benchmark_run_now(site=ward)
+    assert run.status == BenchmarkRun.Status.DONE
+    sites = {}
+    for slug, name, x, n in OTHERS:
+        site = Site.objects.create(slug=slug, name=name)
+        BenchmarkRun.objects.create(site=site, status=BenchmarkRun.Status.DONE, finished_at=timezone.now(),
+                                    inputs=run.inputs, results=_with_counts(run.results, x, n),
+                                    method_version=run.method_version)
+        sites[slug] = site
+    return {"run": run, "sites": sites}
+
+
+def login(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_coordinator_sees_every_ward_named(network, ward, nurse, officer, outsider, django_assert_max_num_queries):
+    coordinator = make_user("coordinator", network["sites"]["ward-c"], Membership.Role.NETWORK_COORDINATOR)
+    client = login(coordinator)
+    with django_assert_max_num_queries(12):
+        page = client.get("/network/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    for name in ["Ward A", *[o[1] for o in OTHERS]]:
+        assert name in text
+    assert not re.search(r"other ward \d", text)
+    assert "Cytokine release syndrome, any grade" in text and "<svg" in text
+    assert "Ward A: <strong>ALERT</strong> above" in text
+    for user in (nurse, officer, outsider):
+        assert login(user).get("/network/").status_code == 404
+
+
+def test_coordinator_role_gives_no_ward_data(network, ward):
+    coordinator = make_user("coordinator", ward, Membership.Role.NETWORK_COORDINATOR)
+    client = login(coordinator)
+    assert client.get("/sites/ward-a/report/").status_code == 404
+    assert client.get("/sites/ward-a/patients/").status_code == 404
+
+
+def test_ward_sees_its_own_point_and_the_others_anonymous(network, officer, django_assert_max_num_queries):
+    client = login(officer)
+    client.get("/sites/ward-a/report/")  # draws the plots once
+    with django_assert_max_num_queries(60):
+        page = client.get("/sites/ward-a/report/")
+    text = page.content.decode()
+    section = text[text.index('id="network"'):text.index('id="over-time"')]
+    assert "Ward A (this ward)" in section
+    assert "other ward 1" in section and "other ward 5" in section
+    for _, name, _, _ in OTHERS:
+        assert name not in section
+    # 5/6 against a network of 17/71 (θ0 23.9 %): above the 95 % limit; ward A's own outlying z inflates τ² (with
+    # fewer than 10 wards winsorising trims nothing), which keeps it inside the 99.8 % one
+    assert "<strong>ALERT</strong>: above the network" in section
+
+
+def test_a_ward_working_on_two_wards_sees_both_named(network, officer):
+    Membership.objects.create(user=officer, site=network["sites"]["ward-d"], role=Membership.Role.WARD_STAFF)
+    text = login(officer).get("/sites/ward-a/report/").content.decode()
+    section = text[text.index('id="network"'):text.index('id="over-time"')]
+    assert "Ward D" in section and "Ward C" not in section
+
+
+def test_run_stores_cusum_exposure_and_entry_lag(network, officer):
+    monitoring = network["run"].results["monitoring"]
+    crs = next(c for c in monitoring["cusum"] if (c["category"], c["grade_band"]) == ("crs", "any"))
+    assert len(crs["values"]) == 6 and crs["outcomes"] == [True] * 5 + [False]
+    assert crs["h"] > 0
+    exposure = next(r for r in monitoring["exposure"] if (r["category"], r["grade_band"]) == ("crs", "any"))
+    assert (exposure["events"], exposure["cycles"], exposure["x"]) == (5, 6, 5)
+    started = datetime.date(2026, 1, 5)
+    assert exposure["days"] == 6 * min(28, (timezone.localdate() - started).days + 1)
+    lag = monitoring["entry_lag"]
+    assert lag["n"] == 5 and lag["median"] == (timezone.localdate() - datetime.date(2026, 1, 6)).days
+    text = login(officer).get("/sites/ward-a/report/").content.decode()
+    assert 'id="entry-lag"' in text and "Events per 100 patient-days of infusion" in text
+
+
+def test_fewer_than_three_wards_show_no_comparison(ward, officer):
+    make_event(make_cycle(make_patient(ward, "KRK-001")), grade=2)
+    benchmark_run_now(site=ward)
+    text = login(officer).get("/sites/ward-a/report/").content.decode()
+    assert "No comparison with other wards" in text
+
+
+def test_xlsx_sheet_names_only_the_ward(network, ward):
+    import html
+    import io
+    import zipfile
+
+    from reports.exports import xlsx_bytes
+    from tests.reports.test_exports import workbook_text
+
+    with zipfile.ZipFile(io.BytesIO(xlsx_bytes(ward))) as book:
+        text = html.unescape(workbook_text(book))
+        workbook = book.read("xl/workbook.xml").decode()
+    assert 'name="Network and trends"' in workbook
+    assert "Cytokine release syndrome, any grade, all cycles" in text and "5/6 (83.3%)" in text
+    assert "ALERT above the network" in text and "Events per 100 patient-days" in text
+    assert "Ward C" not in text and "Ward D" not in text
