@@ -116,12 +116,14 @@ def literature(ctx: Context) -> list[Row]:
     return out
 
 
-def _expected_rate(ctx: Context, category: str, band: str) -> float | None:
-    """The literature benchmark's marginal mean of the cell (all cohorts, all cycles, no ward profile): the
-    in-control rate p0 the network comparison and the CUSUM are evaluated at (as ``manage.py monitoring_oc``)."""
-    used, _ = select_figures(ctx.figures, category, band, "all", excluded_cohort="")
+def expected_rate(figures: list[dict[str, Any]], thresholds: dict[str, Any], category: str,
+                  band: str = "any") -> float | None:
+    """The literature benchmark's marginal mean of the cell (all cohorts matched for attribution, all cycles, no
+    ward profile): the in-control rate p0 the network comparison and the CUSUM are evaluated at (also by
+    ``manage.py monitoring_oc``); None when the fit is "no usable benchmark"."""
+    used, _ = select_figures(figures, category, band, "all", excluded_cohort="")
     _, used, _ = match_attribution(used)
-    th = ctx.thresholds
+    th = thresholds
     pooled = stat_cache.pool([f["numerator"] for f in used], [f["denominator"] for f in used],
                              min_cohorts=int(th["MIN_COHORTS"]), min_events=int(th["MIN_EVENTS"]))
     return None if pooled.unusable else pooled.marginal_mean
@@ -133,7 +135,7 @@ def network(ctx: Context) -> list[Row]:
     effects; ``reports.monitoring_oc.network_operating_characteristics``): flagged ABOVE at ALERT (95 %) / any level."""
     out: list[Row] = []
     for category, band in ctx.cells:
-        p0 = _expected_rate(ctx, category, band)
+        p0 = expected_rate(ctx.figures, ctx.thresholds, category, band)
         if p0 is None:
             continue
         for r in monitoring_oc.network_operating_characteristics({category: p0}, ctx.sizes):
@@ -153,7 +155,7 @@ def cusum(ctx: Context) -> list[Row]:
     at p0 (false alarm) and at 2·p0 (power); ARLs in patients."""
     out: list[Row] = []
     for category, band in ctx.cells:
-        p0 = _expected_rate(ctx, category, band)
+        p0 = expected_rate(ctx.figures, ctx.thresholds, category, band)
         if p0 is None:
             continue
         for r in monitoring_oc.cusum_operating_characteristics({category: p0}, ctx.sizes):

@@ -5,26 +5,19 @@ import json
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from reports import stat_cache
-from reports.benchmark import cohort_figures, match_attribution, select_figures
+from reports.benchmark import cohort_figures
 from reports.monitoring_oc import WARD_SIZES, cusum_operating_characteristics, network_operating_characteristics
+from reports.operating_characteristics import expected_rate
 
 CATEGORIES = ("crs", "neurotoxicity")
 
 
 def expected_rates(categories=CATEGORIES) -> dict[str, float]:
     """The literature benchmark's marginal mean (any grade, all cycles, no ward profile) of each category: the
-    expected rate p0 the operating characteristics are computed at."""
-    thresholds = dict(settings.PVTRACK_BENCHMARK)
+    expected rate p0 the operating characteristics are computed at (categories without a usable fit are left out)."""
     figures = cohort_figures(list(categories))
-    rates = {}
-    for category in categories:
-        used, _ = select_figures(figures, category, "any", "all", "")
-        _, used, _ = match_attribution(used)
-        pooled = stat_cache.pool([f["numerator"] for f in used], [f["denominator"] for f in used],
-                                 min_cohorts=int(thresholds["MIN_COHORTS"]), min_events=int(thresholds["MIN_EVENTS"]))
-        rates[category] = pooled.marginal_mean
-    return rates
+    rates = {c: expected_rate(figures, dict(settings.PVTRACK_BENCHMARK), c) for c in categories}
+    return {c: p for c, p in rates.items() if p is not None}
 
 
 def _pct(value):
