@@ -154,7 +154,8 @@ def case_snapshot(case: SAECase, *, version: int, report_type: str, signed_by: s
         latest_information_at=_iso(case.follow_up_awareness_at or case.awareness_at, zone) or "",
         created_at=_iso(now, zone) or "", study_name="", study_type="individual_patient_use",
         reporter=Reporter(name=reporter.get_full_name() or reporter.get_username(), role=case.reporter_role,
-                          qualification="other_health_professional", organisation=site.name, country=""),
+                          qualification="other_health_professional", organisation=site.name,
+                          country=site.country),
         patient=snapshot_patient, reactions=reactions, drugs=(suspect, *given), labs=labs, seriousness=union,
         expectedness=expectedness,  # type: ignore[arg-type]
         rsi_version=str(case.rsi) if case.rsi_id else "", susar=case.is_susar,

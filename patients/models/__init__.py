@@ -64,6 +64,12 @@ class Site(models.Model):
     time_zone = models.CharField("time zone", max_length=64, default=settings.TIME_ZONE,
                                  validators=[validate_time_zone],
                                  help_text="IANA time zone name, e.g. Europe/Warsaw, Asia/Shanghai, Europe/Rome.")
+    #: ISO 3166-1 alpha-2 code of the ward's country ("" not given): the primary source's and sender's country of
+    #: SAE reports (ICH E2B(R3) C.2.r.3, C.3.4.5) and the prefix of their worldwide unique case ID (C.1.8.1).
+    country = models.CharField("country", max_length=2, blank=True,
+                               validators=[RegexValidator(r"^[A-Z]{2}$", "Give the two capital letters of the ISO "
+                                                          "3166-1 country code, e.g. PL.")],
+                               help_text="ISO 3166-1 alpha-2, e.g. PL, CN, IT.")
     #: Hours from awareness of a serious adverse event to the report to the sponsor (ICH E6(R2) 4.11.1
     #: "immediately"; protocols commonly say 24 h). A protocol may set a shorter window.
     sae_sponsor_hours = models.PositiveSmallIntegerField("SAE report to the sponsor within (hours)", default=24,
@@ -79,6 +85,8 @@ class Site(models.Model):
                                    violation_error_message="The sponsor window is 1 to 72 hours."),
             models.CheckConstraint(condition=~Q(time_zone=""), name="site_time_zone_set",
                                    violation_error_message="Give the site's time zone."),
+            models.CheckConstraint(condition=Q(country="") | Q(country__regex=r"^[A-Z]{2}$"), name="site_country_iso",
+                                   violation_error_message="The country is a two-letter ISO 3166-1 code."),
         ]
 
     def __str__(self) -> str:

@@ -166,6 +166,29 @@ def test_submission_freezes_a_signed_version_whose_snapshot_round_trips(dosed, n
         CaseVersion.objects.filter(pk=version.pk).update(signer_name="someone else")  # append-only
 
 
+def test_the_sites_country_is_the_reports_country_and_the_prefix_of_the_worldwide_case_id(dosed, nurse, officer):
+    """ICH E2B(R3) C.2.r.3 / C.3.4.5 (country) and C.1.8.1 (worldwide unique case ID, country code first)."""
+    from lxml import etree
+
+    from reports.icsr import e2b
+
+    site = dosed.patient.site
+    site.country = "PL"
+    site.full_clean()
+    site.save()
+    case = crs4(dosed, nurse).case_link.case
+    submit_ready(case, officer, nurse)
+    snapshot = CaseSnapshot.from_dict(sae.case_submit(case=case, acting_user=officer, password=PASSWORD).snapshot)
+    assert snapshot.reporter.country == "PL"
+    message = etree.fromstring(e2b.render(snapshot))
+    assert f"PL-PVTRACK-{case.reference}".encode() in etree.tostring(message)
+    site.country = "pl"
+    with pytest.raises(ValidationError, match="ISO 3166-1"):
+        site.full_clean()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        type(site).objects.filter(pk=site.pk).update(country="pl")
+
+
 def test_bad_submissions_are_refused_and_nothing_is_half_saved(cycle, nurse, officer):
     case = crs4(cycle, nurse).case_link.case  # no dosing recorded: no suspect drug exposure
     with pytest.raises(PermissionDenied):
