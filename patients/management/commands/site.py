@@ -1,5 +1,6 @@
-"""``manage.py site SLUG [--name …] [--country PL] [--time-zone Europe/Warsaw] [--language pl] [--sae-sponsor-hours 24]``:
-create a site (ward) or change its settings; prints the site as stored.
+"""Create a site (ward) or change its settings; prints the site as stored.
+
+``manage.py site SLUG [--name …] [--country PL] [--time-zone Europe/Warsaw] [--language pl] [--sae-sponsor-hours 24]``
 
 Every value is validated as the model and the database validate it (``Site.full_clean``): a bad one stops the
 command with the field's message and nothing is saved.
