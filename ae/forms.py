@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import json
 from typing import Any, cast
 
@@ -11,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ae import grading, lab_units, selectors, synonyms
-from ae.models import AdverseEvent, CTCAETerm
+from ae.models import AdverseEvent, CTCAETerm, ReferenceRange
 from core.text import MAX_REASON_CHARS
 from patients.models import Patient, TreatmentCycle
 
@@ -366,31 +365,46 @@ def _unit_choices() -> list[tuple[str, str]]:
     return list(seen.items())
 
 
-def site_range_defaults(patient: Patient, on: datetime.date | None = None) -> dict[str, dict[str, Any]]:
-    """The site reference range in force ``on`` (default today) for ``patient``'s age and sex, per analyte: its limits
-    in every unit of the analyte ({"by_unit": {unit: [lln, uln]}}) and the sentence naming it ("text"), for the lab
-    form to default LLN/ULN from (``static/lab_form.js``). The service grades with the range in force on the sample
-    date, the same selector."""
-    day = on or timezone.localdate()
-    months = (day.year - patient.birth_month.year) * 12 + (day.month - patient.birth_month.month)
-    defaults: dict[str, dict[str, Any]] = {}
-    for found in selectors.reference_ranges_in_force(site=patient.site, sex=patient.sex, age_months=months, on=day):
-        entry = lab_units.ANALYTES[found.analyte]
-        source_unit = entry.unit(found.unit)
-        if source_unit is None:
+def _site_range_entry(found: ReferenceRange) -> dict[str, Any] | None:
+    """One site range for the lab form: its limits in every unit of the analyte ({unit: [lln, uln]}) and the sentence
+    naming it; None if its unit is no longer one of the analyte's."""
+    entry = lab_units.ANALYTES[found.analyte]
+    source_unit = entry.unit(found.unit)
+    if source_unit is None:
+        return None
+    by_unit = {}
+    for unit in entry.units:
+        into = source_unit.factor / unit.factor
+        by_unit[unit.code] = [None if limit is None else round(float(limit) * into, 4)
+                              for limit in (found.lln, found.uln)]
+    limits = f"{lab_units.number(found.lln) if found.lln is not None else '—'}–" \
+             f"{lab_units.number(found.uln) if found.uln is not None else '—'} {source_unit.label}"
+    return {"by_unit": by_unit, "text": (
+        f"Site range {limits} ({found.get_sex_display().lower()}, {found.age_from_months}–{found.age_to_months} "
+        f"months; {found.source}; valid from {found.valid_from:%d %b %Y}). Leave LLN/ULN empty to grade with it, "
+        "or type the range printed on the report.")}
+
+
+def site_range_candidates(patient: Patient) -> dict[str, list[dict[str, Any]]]:
+    """Every site reference range that can apply to ``patient`` (their sex or both sexes, any age band, current and
+    closed versions), per analyte in valid-from order: ``[{"age_from_months": int (inclusive), "age_to_months": int
+    (exclusive), "sex": "" | "F" | "M", "valid_from": "YYYY-MM-DD", "valid_to": "YYYY-MM-DD" | None (exclusive),
+    "by_unit": {unit: [lln, uln]}, "text": str}]``.
+
+    ``static/lab_form.js`` picks the one in force on the collection date typed, for the patient's age in whole months
+    at that date (``data-birth-month``), preferring a range of the patient's sex to one for both, as
+    :func:`ae.selectors.reference_ranges_in_force` (which the service grades with) does. The age is the one at the
+    sample date, not today: a child who has just crossed an age band keeps the old band for an earlier sample."""
+    candidates: dict[str, list[dict[str, Any]]] = {}
+    for found in selectors.reference_ranges_of_patient(site=patient.site, sex=patient.sex):
+        entry = _site_range_entry(found)
+        if entry is None:
             continue
-        by_unit = {}
-        for unit in entry.units:
-            into = source_unit.factor / unit.factor
-            by_unit[unit.code] = [None if limit is None else round(float(limit) * into, 4)
-                                  for limit in (found.lln, found.uln)]
-        limits = f"{lab_units.number(found.lln) if found.lln is not None else '—'}–" \
-                 f"{lab_units.number(found.uln) if found.uln is not None else '—'} {source_unit.label}"
-        defaults[found.analyte] = {"by_unit": by_unit, "text": (
-            f"Site range {limits} ({found.get_sex_display().lower()}, {found.age_from_months}–{found.age_to_months} "
-            f"months; {found.source}; valid from {found.valid_from:%d %b %Y}). Leave LLN/ULN empty to grade with it, "
-            "or type the range printed on the report.")}
-    return defaults
+        candidates.setdefault(found.analyte, []).append({
+            "age_from_months": found.age_from_months, "age_to_months": found.age_to_months, "sex": found.sex,
+            "valid_from": found.valid_from.isoformat(),
+            "valid_to": found.valid_to.isoformat() if found.valid_to else None} | entry)
+    return candidates
 
 
 class ReferenceRangeForm(forms.Form):
@@ -446,6 +460,7 @@ class LabResultForm(forms.Form):
         self.fields["unit"].initial = first.default_unit.code
         self.fields["unit"].widget.attrs["data-units"] = json.dumps(
             {a.code: [[u.code, u.label] for u in a.units] for a in lab_units.ANALYTES.values()}, ensure_ascii=False)
-        self.fields["analyte"].widget.attrs["data-site-ranges"] = json.dumps(site_range_defaults(patient),
+        self.fields["analyte"].widget.attrs["data-site-ranges"] = json.dumps(site_range_candidates(patient),
                                                                             ensure_ascii=False)
+        self.fields["analyte"].widget.attrs["data-birth-month"] = f"{patient.birth_month:%Y-%m}"
         self.fields["collected_at"].initial, self.fields["collected_at"].help_text = default_observed_at(patient)

@@ -180,6 +180,15 @@ def reference_ranges_in_force(*, site: Site, sex: str, age_months: int, on: date
     return sorted(chosen.values(), key=lambda r: order.index(r.analyte))
 
 
+def reference_ranges_of_patient(*, site: Site, sex: str) -> list[ReferenceRange]:
+    """Every version of the site's ranges that can apply to a patient of ``sex`` (their sex or both), current and
+    closed, in analyte then valid-from order (one query): the lab form picks among them the one
+    :func:`reference_ranges_in_force` would choose for the collection date (``static/lab_form.js``)."""
+    order = list(lab_units.ANALYTES)
+    ranges = ReferenceRange.objects.filter(site=site, sex__in=("", sex)).order_by("valid_from", "age_from_months")
+    return sorted(ranges, key=lambda r: order.index(r.analyte))
+
+
 def reference_ranges_for(user: AnyUser) -> QuerySet[ReferenceRange]:
     """Reference ranges of the sites on which ``user`` holds any role."""
     return ReferenceRange.objects.filter(site__in=sites_for(user, ALL_ROLES))

@@ -2,9 +2,13 @@
 // from the select's data-units attribute ({analyte: [[code, label], ...]}), so there is no inline script (CSP).
 // A unit still valid for the new analyte stays chosen; otherwise the analyte's usual unit is chosen. Without
 // JavaScript every unit is offered and the server refuses one that is not the analyte's.
-// Site reference ranges (issue 10 item 10): the analyte select's data-site-ranges gives, per analyte, the site range
-// in force for this patient in every unit; LLN/ULN left empty show it as their placeholder (data-site-default, read
-// by the calculator) and the note below them names the range and its source. A typed LLN/ULN overrides it.
+// Site reference ranges (issue 10 item 10): the analyte select's data-site-ranges gives, per analyte, every site range
+// that can apply to this patient (age band, sex, validity; limits in every unit). The one shown is the one in force
+// on the collection date typed, for the patient's age in whole months at that date (data-birth-month "YYYY-MM"),
+// a range of the patient's sex before one for both, the latest version: the rule of
+// ae.selectors.reference_ranges_in_force, which the server grades with. LLN/ULN left empty show it as their
+// placeholder (data-site-default, read by the calculator) and the note below them names the range and its source;
+// changing the collection date updates them. A typed LLN/ULN overrides it.
 (function () {
   "use strict";
   const analyte = document.getElementById("id_analyte");
@@ -13,6 +17,29 @@
   const units = JSON.parse(unit.dataset.units);
   const ranges = JSON.parse(analyte.dataset.siteRanges || "{}");
   const limits = [document.getElementById("id_lln"), document.getElementById("id_uln")];
+  const collected = document.getElementById("id_collected_at");
+  const birth = (analyte.dataset.birthMonth || "").split("-").map(Number);
+
+  function sampleDay() {
+    const typed = collected && collected.value ? collected.value.slice(0, 10) : "";
+    if (/^\d{4}-\d{2}-\d{2}$/.test(typed)) return typed;
+    const now = new Date();
+    const pad = (n) => String(n).padStart(2, "0");
+    return `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
+  }
+
+  function rangeInForce(code) {
+    const day = sampleDay();
+    const [year, month] = day.split("-").map(Number);
+    const months = birth.length === 2 ? (year - birth[0]) * 12 + (month - birth[1]) : null;
+    let chosen = null;
+    (ranges[code] || []).forEach((r) => {  // valid-from order: a later version replaces an earlier one
+      if (months === null || months < r.age_from_months || months >= r.age_to_months) return;
+      if (r.valid_from > day || (r.valid_to && r.valid_to <= day)) return;
+      if (!chosen || (chosen.sex === "" && r.sex) || chosen.sex === r.sex) chosen = r;
+    });
+    return chosen;
+  }
   let note = document.getElementById("site-range-note");
   if (!note && limits[1]) {
     note = document.createElement("p");
@@ -23,7 +50,7 @@
   }
 
   function siteRange() {
-    const range = ranges[analyte.value];
+    const range = rangeInForce(analyte.value);
     const values = range && range.by_unit[unit.value];
     limits.forEach((input, i) => {
       if (!input) return;
@@ -48,5 +75,9 @@
 
   analyte.addEventListener("change", offer);
   unit.addEventListener("change", siteRange);
+  if (collected) {
+    collected.addEventListener("change", siteRange);
+    collected.addEventListener("input", siteRange);
+  }
   offer();
 })();

@@ -122,3 +122,43 @@ def test_the_lab_form_defaults_lln_uln_from_the_site_range_and_a_typed_range_ove
     typed = LabResult.objects.order_by("-collected_at").first()
     assert (typed.grade, typed.lln) == (0, 100)
     assert "site reference range" not in typed.rationale
+
+
+def test_the_lab_form_proposes_the_range_of_the_age_band_at_the_sample_date(live_server, page, ward):
+    """Issue 10 item 10: the form defaults LLN/ULN for the patient's age AT THE SAMPLE DATE. A girl exactly 144 months
+    (12 years) old today is in the 144–216 month band (Hb 120–160 g/L, girls); a sample collected a month ago was taken
+    at 143 months, in the 24–144 band (115–155 g/L, both sexes): changing the collection date changes the proposed
+    range, the range the service grades with."""
+    from django.utils import timezone
+
+    from ae.services.reference_ranges import reference_range_record
+
+    admin = make_user("lab-admin", ward, Membership.Role.ADMINISTRATOR)
+    nurse = make_user("nurse", ward, Membership.Role.WARD_STAFF)
+    today = timezone.localdate()
+    birth = datetime.date(today.year - 12, today.month, 1)
+    patient = make_patient(ward, "KRK-048", sex="F", birth_month=birth)
+    base = {"analyte": "hemoglobin", "unit": "g/L", "source": "Lab handbook 2026, haematology p. 4",
+            "valid_from": datetime.date(2000, 1, 1)}
+    reference_range_record(site=ward, acting_user=admin, data=base | {
+        "sex": "", "age_from_months": 24, "age_to_months": 144, "lln": 115, "uln": 155})
+    reference_range_record(site=ward, acting_user=admin, data=base | {
+        "sex": "F", "age_from_months": 144, "age_to_months": 216, "lln": 120, "uln": 160})
+    earlier = (today.replace(day=1) - datetime.timedelta(days=1)).replace(day=15)  # mid last month: 143 months
+
+    log_in(page, live_server.url, nurse.username)
+    page.goto(f"{live_server.url}/patients/{patient.pk}/labs/new/")
+    page.select_option("#id_analyte", "hemoglobin")
+    page.fill("#id_collected_at", f"{today:%Y-%m-%d}T08:00")
+    assert page.get_attribute("#id_lln", "placeholder") == "120 (site range)"
+    assert "144–216 months" in page.inner_text("#site-range-note")
+    page.fill("#id_collected_at", f"{earlier:%Y-%m-%d}T08:00")
+    assert page.get_attribute("#id_lln", "placeholder") == "115 (site range)"
+    assert page.get_attribute("#id_uln", "placeholder") == "155 (site range)"
+    assert "24–144 months" in page.inner_text("#site-range-note")
+
+    page.fill("#id_value", "118")  # grade 1 (Anemia <LLN) in the 144–216 band, grade 0 in the 24–144 band
+    page.get_by_role("button", name="Save result").click()
+    page.wait_for_url(f"{live_server.url}/patients/{patient.pk}/labs/new/")
+    saved = LabResult.objects.get()
+    assert (saved.lln, saved.uln, saved.grade) == (115, 155, 0)  # the service agrees with the proposed range
