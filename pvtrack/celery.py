@@ -8,6 +8,7 @@ are left alone (gunicorn's master uses SIGUSR2 itself).
 import faulthandler
 import os
 import signal
+import sys
 
 from celery import Celery
 from celery.signals import beat_init, worker_init
@@ -22,5 +23,7 @@ app.autodiscover_tasks()
 @worker_init.connect
 @beat_init.connect
 def _stacks_on_sigusr2(**_kwargs) -> None:
-    if hasattr(signal, "SIGUSR2"):
-        faulthandler.register(signal.SIGUSR2, all_threads=True, chain=False)
+    # sys.__stderr__, the process's real stderr: by the time beat starts, Celery has replaced sys.stderr by a
+    # logging proxy without a file descriptor, which faulthandler cannot write to.
+    if hasattr(signal, "SIGUSR2") and sys.__stderr__ is not None:
+        faulthandler.register(signal.SIGUSR2, file=sys.__stderr__, all_threads=True, chain=False)

@@ -229,9 +229,10 @@ class HeartbeatScheduler(PersistentScheduler):
             if stalled > stall_s:
                 logger.critical("beat: no tick finished for %.0f s (limit %.0f s); exiting so that its "
                                 "supervisor restarts it. Stacks follow.", stalled, stall_s)
-                faulthandler.dump_traceback(all_threads=True)
-                sys.stderr.flush()
-                os._exit(self.STALL_EXIT_STATUS)
+                try:  # the real stderr: Celery's sys.stderr is a logging proxy without a file descriptor
+                    faulthandler.dump_traceback(file=sys.__stderr__ or sys.stderr, all_threads=True)
+                finally:
+                    os._exit(self.STALL_EXIT_STATUS)
 
     def tick(self, *args, **kwargs):
         interval = super().tick(*args, **kwargs)

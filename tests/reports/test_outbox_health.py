@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime
 import json
+import logging
 import time
 
 import psycopg
 import pytest
+from celery.utils.log import LoggingProxy
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import OperationalError, connection
@@ -401,6 +403,8 @@ def test_a_beat_whose_ticks_stop_finishing_dumps_its_stacks_and_exits_for_its_su
         raise _Exited
 
     monkeypatch.setattr(health.os, "_exit", fake_exit)
+    # as in a running beat: Celery has replaced sys.stderr by a logging proxy without a file descriptor
+    monkeypatch.setattr(health.sys, "stderr", LoggingProxy(logging.getLogger("celery.redirected")))
     scheduler._tick_done_at = health.time.monotonic() - 0.05
     with pytest.raises(_Exited), caplog.at_level("CRITICAL", logger="reports.health"):
         scheduler._watchdog(0.3)  # returns only by exiting
@@ -416,3 +420,22 @@ def test_a_beat_that_keeps_ticking_is_left_alone(monkeypatch, settings):
     scheduler._tick_done_at = health.time.monotonic() - 100
     health.HeartbeatScheduler.tick(scheduler)
     assert health.time.monotonic() - scheduler._tick_done_at < 1.0
+
+
+def test_sigusr2_writes_every_threads_stack_of_a_celery_process_to_its_real_stderr(monkeypatch, capfd):
+    """``kill -USR2`` on a worker or beat (pvtrack/celery.py), whose sys.stderr Celery has redirected."""
+    import faulthandler
+    import os
+    import signal
+
+    from pvtrack.celery import _stacks_on_sigusr2
+
+    monkeypatch.setattr(health.sys, "stderr", LoggingProxy(logging.getLogger("celery.redirected")))
+    _stacks_on_sigusr2()
+    try:
+        os.kill(os.getpid(), signal.SIGUSR2)
+        time.sleep(0.2)
+    finally:
+        faulthandler.unregister(signal.SIGUSR2)
+    err = capfd.readouterr().err
+    assert "most recent call first" in err and "test_sigusr2_writes_every_threads_stack" in err
