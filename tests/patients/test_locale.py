@@ -134,3 +134,36 @@ def test_a_date_is_formatted_for_the_active_language():
         assert date_format(day, "d M Y") == "03 Sie 2025"  # Django's Polish abbreviated month
     with translation.override("en-gb"):
         assert date_format(day, "d M Y") == "03 Aug 2025"
+
+
+def test_the_polish_site_renders_the_patient_list_and_page_in_polish(polish_ward, nurse, cycle):
+    make_event(cycle, user=nurse)
+    client = _client(nurse)
+    listing = client.get(f"/sites/{polish_ward.slug}/patients/").content.decode()
+    for polish in ("Ward A: pacjenci", "Identyfikator w badaniu", "Zarejestruj pacjenta"):
+        assert polish in listing, polish
+    assert "Register a patient" not in listing and "Study ID" not in listing
+    page = client.get(f"/patients/{cycle.patient_id}/").content.decode()
+    for polish in ("Pacjent KRK-001", "Cykl 1", "Zapisz ocenę CRS", "Zapisz wynik laboratoryjny", "ścieżka audytu",
+                   "Wystąpienie (dzień)"):
+        assert polish in page, polish
+    assert "Record CRS assessment" not in page and "audit trail" not in page and "Onset (day)" not in page
+    assert "Cytokine release syndrome" in page  # the CTCAE v5.0 term stays in NCI's English
+
+
+def test_the_polish_site_renders_the_lab_and_assessment_forms_in_polish(polish_ward, nurse, cycle):
+    client = _client(nurse)
+    lab = client.get(f"/patients/{cycle.patient_id}/labs/new/").content.decode()
+    for polish in ("Zapisz wynik laboratoryjny — KRK-001", "Zapisz wynik", "Ostatnie wyniki",
+                   "Nie zapisano wyników laboratoryjnych."):
+        assert polish in lab, polish
+    assert "Record lab result" not in lab and "Recent results" not in lab and "Save result" not in lab
+    crs = client.get(f"/patients/{cycle.patient_id}/crs/new/").content.decode()
+    assert "Zapisz ocenę CRS — KRK-001" in crs and "Zapisz ocenę" in crs
+    assert "Save assessment" not in crs and "Fill in the bedside criteria" not in crs
+
+
+def test_a_flash_message_is_in_the_users_language(polish_ward, nurse, patient):
+    response = _client(nurse).get(f"/patients/{patient.pk}/events/new/", follow=True)  # no cycle yet
+    page = response.content.decode()
+    assert "Najpierw zapisz cykl leczenia pacjenta" in page and "Record the patient's treatment cycle" not in page
