@@ -167,3 +167,11 @@ def test_a_flash_message_is_in_the_users_language(polish_ward, nurse, patient):
     response = _client(nurse).get(f"/patients/{patient.pk}/events/new/", follow=True)  # no cycle yet
     page = response.content.decode()
     assert "Najpierw zapisz cykl leczenia pacjenta" in page and "Record the patient's treatment cycle" not in page
+
+
+def test_the_polish_site_renders_the_listing_in_polish(polish_ward, nurse, cycle):
+    make_event(cycle, user=nurse)
+    page = _client(nurse).get(f"/sites/{polish_ward.slug}/events/").content.decode()
+    assert "Ward A: zdarzenia niepożądane" in page and "1 zdarzenie niepożądane." in page and "Filtruj" in page
+    assert "adverse events" not in page and "Export these" not in page
+    assert 'data-date-hint="format: dd Mmm rrrr (np. 03 Sie 2025)"' in page  # the date hint of static/forms.js
