@@ -175,3 +175,18 @@ def test_the_polish_site_renders_the_listing_in_polish(polish_ward, nurse, cycle
     assert "Ward A: zdarzenia niepożądane" in page and "1 zdarzenie niepożądane." in page and "Filtruj" in page
     assert "adverse events" not in page and "Export these" not in page
     assert 'data-date-hint="format: dd Mmm rrrr (np. 03 Sie 2025)"' in page  # the date hint of static/forms.js
+
+
+def test_the_notification_e_mail_link_line_is_in_the_recipients_language(polish_ward, officer,
+                                                                          django_capture_on_commit_callbacks):
+    from django.core import mail
+
+    from patients.models import NotificationKind
+    from patients.services.notifications import notify
+
+    officer.email = "officer@hospital.example"
+    officer.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        notify(site=polish_ward, kind=NotificationKind.OVERDUE, subject="SAE report overdue: KRK-001",
+               body="Due 24 h after awareness (ICH E2A).", link="/events/1/history/", key="sae-clock:1:24h")
+    assert mail.outbox[0].body.endswith("Otwórz: http://localhost:8000/events/1/history/")
