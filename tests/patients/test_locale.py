@@ -190,3 +190,9 @@ def test_the_notification_e_mail_link_line_is_in_the_recipients_language(polish_
         notify(site=polish_ward, kind=NotificationKind.OVERDUE, subject="SAE report overdue: KRK-001",
                body="Due 24 h after awareness (ICH E2A).", link="/events/1/history/", key="sae-clock:1:24h")
     assert mail.outbox[0].body.endswith("Otwórz: http://localhost:8000/events/1/history/")
+
+
+def test_the_polish_site_renders_the_sae_case_list_in_polish(polish_ward, officer):
+    page = _client(officer).get(f"/sites/{polish_ward.slug}/cases/").content.decode()
+    assert "Zgłoszenia ciężkich zdarzeń niepożądanych — Ward A" in page and "Brak zgłoszeń." in page
+    assert "Serious adverse event cases" not in page and "No cases." not in page
