@@ -1,5 +1,6 @@
 """Language and formats (issue 15, item 4): the user's language (else the site's), the site's time zone, the Polish
-translation of the base layout, the AE form and the report; CTCAE terms stay in NCI's English."""
+translation of the base layout, the AE form, the report, the patient list and page, the lab and assessment forms, the
+listing, the SAE case list, flash messages and the e-mail link line; CTCAE terms stay in NCI's English."""
 
 from __future__ import annotations
 
