@@ -247,12 +247,13 @@ class _AssessmentForm(forms.Form):
     """Shared part: which episode (or a new one in which cycle), when, the clinician's grade and reason."""
 
     term_name = ""
-    episode = forms.ChoiceField(label="Episode", required=False,
-                                help_text="One clinical event is one adverse event: the assessment joins the "
-                                          "ongoing episode unless you say it is a separate one.")
-    cycle = forms.ModelChoiceField(queryset=TreatmentCycle.objects.none(), required=False,
-                                   help_text="The cycle the assessment belongs to (for an episode not chosen above).")
-    assessed_at = forms.DateTimeField(label="Assessed at", input_formats=DATETIME_LOCAL,
+    episode = forms.ChoiceField(label=_("Episode"), required=False,
+                                help_text=_("One clinical event is one adverse event: the assessment joins the "
+                                            "ongoing episode unless you say it is a separate one."))
+    cycle = forms.ModelChoiceField(
+        label=_("Cycle"), queryset=TreatmentCycle.objects.none(), required=False,
+        help_text=_("The cycle the assessment belongs to (for an episode not chosen above)."))
+    assessed_at = forms.DateTimeField(label=_("Assessed at"), input_formats=DATETIME_LOCAL,
                                       widget=forms.DateTimeInput(attrs={"type": "datetime-local"},
                                                                  format="%Y-%m-%dT%H:%M"))
 
@@ -273,18 +274,18 @@ class _AssessmentForm(forms.Form):
         limit_to_cycles_of(self.fields["cycle"], patient)
         self.fields["assessed_at"].initial, self.fields["assessed_at"].help_text = default_observed_at(patient)
         self.fields["relatedness"] = forms.ChoiceField(
-            label="Relatedness to blinatumomab", required=False, help_text="For a new episode.",
+            label=_("Relatedness to blinatumomab"), required=False, help_text=_("For a new episode."),
             choices=[("", "—")] + list(AdverseEvent.Relatedness.choices))
         self.fields["action_taken"] = forms.ChoiceField(
-            label="Action taken", required=False, help_text="For a new episode.",
+            label=_("Action taken"), required=False, help_text=_("For a new episode."),
             choices=[("", "—")] + list(AdverseEvent.Action.choices))
         self.fields["entered_grade"] = forms.TypedChoiceField(
-            label="Your grade", required=False, coerce=int, empty_value=None,
-            choices=[("", "Accept the computed grade")] + [(g, f"Grade {g}") for g in range(0, 5)],
-            help_text="Only if you judge the grade differently from the computed one.")
+            label=_("Your grade"), required=False, coerce=int, empty_value=None,
+            choices=[("", _("Accept the computed grade"))] + [(g, f"Grade {g}") for g in range(0, 5)],
+            help_text=_("Only if you judge the grade differently from the computed one."))
         self.fields["grade_discrepancy_reason"] = forms.CharField(
-            label="Reason your grade differs", required=False, widget=forms.Textarea(attrs={"rows": 2}),
-            help_text="Required when your grade differs from the computed grade.")
+            label=_("Reason your grade differs"), required=False, widget=forms.Textarea(attrs={"rows": 2}),
+            help_text=_("Required when your grade differs from the computed grade."))
 
     def clean_episode(self) -> AdverseEvent | None:
         value = self.cleaned_data.get("episode") or AUTO_EPISODE
@@ -299,61 +300,62 @@ class _AssessmentForm(forms.Form):
 class CRSAssessmentForm(_AssessmentForm):
     """One bedside CRS assessment; the ASTCT 2019 grade is computed from these criteria."""
 
-    temperature_c = forms.DecimalField(label="Temperature (°C)", required=False, max_digits=3, decimal_places=1,
+    temperature_c = forms.DecimalField(label=_("Temperature (°C)"), required=False, max_digits=3, decimal_places=1,
                                        min_value=25, max_value=45,
                                        widget=forms.NumberInput(attrs={"step": "0.1", "inputmode": "decimal"}))
     fever_masking_therapies = forms.MultipleChoiceField(
-        label="Antipyretic or anticytokine therapy given", required=False, widget=forms.CheckboxSelectMultiple,
+        label=_("Antipyretic or anticytokine therapy given"), required=False, widget=forms.CheckboxSelectMultiple,
         choices=[(t, grading.FEVER_MASKING_LABELS[t].capitalize()) for t in grading.FEVER_MASKING_OFFERED],
-        help_text="After CRS was diagnosed, any of these can mask fever: the grade then follows hypotension and "
-                  "hypoxia (ASTCT 2019).")
+        help_text=_("After CRS was diagnosed, any of these can mask fever: the grade then follows hypotension and "
+                    "hypoxia (ASTCT 2019)."))
     hypotension = forms.BooleanField(required=False)
     vasopressors = forms.MultipleChoiceField(
         required=False, widget=forms.CheckboxSelectMultiple,
         choices=[(v, v.capitalize()) for v in sorted(grading.VASOPRESSORS)],
-        help_text="Every agent running now (vasopressin does not count toward 'multiple' in ASTCT 2019).")
-    oxygen_device = forms.ChoiceField(label="Oxygen", choices=[(d, d.replace("_", " ").capitalize())
+        help_text=_("Every agent running now (vasopressin does not count toward 'multiple' in ASTCT 2019)."))
+    oxygen_device = forms.ChoiceField(label=_("Oxygen"), choices=[(d, d.replace("_", " ").capitalize())
                                                                for d in grading.OXYGEN_DEVICES])
-    oxygen_flow_l_min = forms.DecimalField(label="Oxygen flow (L/min)", required=False, max_digits=4,
+    oxygen_flow_l_min = forms.DecimalField(label=_("Oxygen flow (L/min)"), required=False, max_digits=4,
                                            decimal_places=1, min_value=0,
                                            widget=forms.NumberInput(attrs={"step": "0.5", "inputmode": "decimal"}))
-    oxygen_fio2_percent = forms.DecimalField(label="FiO2 (%)", required=False, max_digits=4, decimal_places=1,
+    oxygen_fio2_percent = forms.DecimalField(label=_("FiO2 (%)"), required=False, max_digits=4, decimal_places=1,
                                              min_value=21, max_value=100,
-                                             help_text="For the CTCAE v5.0 and Lee 2014 grades.")
+                                             help_text=_("For the CTCAE v5.0 and Lee 2014 grades."))
     other_cause_findings = forms.MultipleChoiceField(
-        label="Findings attributable to another cause", required=False, widget=forms.CheckboxSelectMultiple,
+        label=_("Findings attributable to another cause"), required=False, widget=forms.CheckboxSelectMultiple,
         choices=[(f, f.capitalize()) for f in grading.CRS_FINDINGS],
-        help_text="Set aside from the ASTCT 2019 grade, e.g. hypotension of septic shock, fever of a line infection.")
-    other_cause = forms.CharField(label="The other cause", required=False, max_length=500,
-                                  help_text="Required when a finding is set aside, e.g. 'E. coli line sepsis'.")
+        help_text=_("Set aside from the ASTCT 2019 grade, e.g. hypotension of septic shock, fever of a line "
+                    "infection."))
+    other_cause = forms.CharField(label=_("The other cause"), required=False, max_length=500,
+                                  help_text=_("Required when a finding is set aside, e.g. 'E. coli line sepsis'."))
 
 
 class ICANSAssessmentForm(_AssessmentForm):
     """One bedside ICANS assessment (ASTCT 2019); the tool defaults from the patient's age."""
 
-    developmental_delay = forms.BooleanField(label="Baseline developmental delay (use CAPD)", required=False)
+    developmental_delay = forms.BooleanField(label=_("Baseline developmental delay (use CAPD)"), required=False)
     tool = forms.ChoiceField(choices=[(t, t) for t in grading.ICANS_TOOLS],
-                             help_text="ICE (10 points) from age 12, CAPD total (0–32) below 12 or with "
-                                       "developmental delay.")
-    score = forms.IntegerField(label="ICE or CAPD total score", required=False, min_value=0,
+                             help_text=_("ICE (10 points) from age 12, CAPD total (0–32) below 12 or with "
+                                         "developmental delay."))
+    score = forms.IntegerField(label=_("ICE or CAPD total score"), required=False, min_value=0,
                                max_value=grading.CAPD_MAX)
-    unable_to_perform = forms.BooleanField(label="Unable to perform the ICE/CAPD", required=False)
-    consciousness = forms.ChoiceField(label="Level of consciousness",
+    unable_to_perform = forms.BooleanField(label=_("Unable to perform the ICE/CAPD"), required=False)
+    consciousness = forms.ChoiceField(label=_("Level of consciousness"),
                                       choices=list(grading.CONSCIOUSNESS_LABELS.items()),
-                                      help_text="A drowsy child who awakens spontaneously is grade 1; a fully alert "
-                                                "child is grade 0.")
+                                      help_text=_("A drowsy child who awakens spontaneously is grade 1; a fully alert "
+                                                  "child is grade 0."))
     seizure = forms.ChoiceField(choices=[(v, v.replace("_", " ").capitalize()) for v in grading.SEIZURE_LEVELS])
-    motor = forms.ChoiceField(label="Motor findings",
+    motor = forms.ChoiceField(label=_("Motor findings"),
                               choices=[(v, v.replace("_", " ").capitalize()) for v in grading.MOTOR_LEVELS])
-    cerebral_edema = forms.ChoiceField(label="Raised ICP / cerebral edema",
+    cerebral_edema = forms.ChoiceField(label=_("Raised ICP / cerebral edema"),
                                        choices=[(v, v.replace("_", " ").capitalize())
                                                 for v in grading.CEREBRAL_EDEMA_LEVELS])
     other_cause_domains = forms.MultipleChoiceField(
-        label="Findings attributable to another cause", required=False, widget=forms.CheckboxSelectMultiple,
+        label=_("Findings attributable to another cause"), required=False, widget=forms.CheckboxSelectMultiple,
         choices=[(d, d.replace("_", " ").capitalize()) for d in grading.ICANS_DOMAINS],
-        help_text="Excluded from the ICANS grade (ASTCT 2019), e.g. depressed consciousness under sedation.")
-    other_cause = forms.CharField(label="The other cause", required=False, max_length=500,
-                                  help_text="Required when a finding is excluded, e.g. 'midazolam sedation'.")
+        help_text=_("Excluded from the ICANS grade (ASTCT 2019), e.g. depressed consciousness under sedation."))
+    other_cause = forms.CharField(label=_("The other cause"), required=False, max_length=500,
+                                  help_text=_("Required when a finding is excluded, e.g. 'midazolam sedation'."))
 
 
 def _unit_choices() -> list[tuple[str, str]]:
@@ -411,7 +413,8 @@ class ReferenceRangeForm(forms.Form):
     """A new version of one of the site laboratory's reference ranges (checked and saved by
     :func:`ae.services.reference_ranges.reference_range_record`: unit of the analyte, plausible limits, overlap)."""
 
-    analyte = forms.ChoiceField(choices=[(a.code, a.label) for a in lab_units.ANALYTES.values()])
+    analyte = forms.ChoiceField(label=_("Analyte"),
+                                choices=[(a.code, a.label) for a in lab_units.ANALYTES.values()])
     unit = forms.ChoiceField(choices=_unit_choices(), help_text="As the laboratory publishes it.")
     sex = forms.ChoiceField(choices=[("", "Both"), ("F", "Female"), ("M", "Male")], required=False)
     age_from_months = forms.IntegerField(label="Age from (months, inclusive)", min_value=0, initial=0)
@@ -431,26 +434,27 @@ class LabResultForm(forms.Form):
     service refuses a unit of another analyte). Value, LLN and ULN are checked for plausibility by the service.
     """
 
-    analyte = forms.ChoiceField(choices=[(a.code, a.label) for a in lab_units.ANALYTES.values()])
-    value = forms.DecimalField(max_digits=12, decimal_places=4, min_value=0,
+    analyte = forms.ChoiceField(label=_("Analyte"),
+                                choices=[(a.code, a.label) for a in lab_units.ANALYTES.values()])
+    value = forms.DecimalField(label=_("Value"), max_digits=12, decimal_places=4, min_value=0,
                                widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}))
-    unit = forms.ChoiceField(choices=_unit_choices(), help_text="As printed on the lab report.")
+    unit = forms.ChoiceField(label=_("Unit"), choices=_unit_choices(), help_text=_("As printed on the lab report."))
     lln = forms.DecimalField(label="LLN", required=False, max_digits=12, decimal_places=4, min_value=0,
-                             help_text="Age-specific lower limit of normal, in the same unit (needed for grade 1 of "
-                                       "low counts).")
+                             help_text=_("Age-specific lower limit of normal, in the same unit (needed for grade 1 of "
+                                         "low counts)."))
     uln = forms.DecimalField(label="ULN", required=False, max_digits=12, decimal_places=4, min_value=0,
-                             help_text="Upper limit of normal, in the same unit (needed for ALT/AST).")
-    collected_at = forms.DateTimeField(label="Collected at", input_formats=DATETIME_LOCAL,
+                             help_text=_("Upper limit of normal, in the same unit (needed for ALT/AST)."))
+    collected_at = forms.DateTimeField(label=_("Collected at"), input_formats=DATETIME_LOCAL,
                                        widget=forms.DateTimeInput(attrs={"type": "datetime-local"},
                                                                   format="%Y-%m-%dT%H:%M"))
-    baseline = forms.BooleanField(label="Baseline (value at cycle start)", required=False)
-    cycle = forms.ModelChoiceField(queryset=TreatmentCycle.objects.none(), required=False,
-                                   help_text="Empty: the cycle running on the collection date.")
+    baseline = forms.BooleanField(label=_("Baseline (value at cycle start)"), required=False)
+    cycle = forms.ModelChoiceField(label=_("Cycle"), queryset=TreatmentCycle.objects.none(), required=False,
+                                   help_text=_("Empty: the cycle running on the collection date."))
     clinical_criteria = forms.MultipleChoiceField(
-        label="Clinical criteria (CTCAE v5.0)", required=False, widget=forms.CheckboxSelectMultiple,
+        label=_("Clinical criteria (CTCAE v5.0)"), required=False, widget=forms.CheckboxSelectMultiple,
         choices=list(grading.LAB_CRITERIA_LABELS.items()),
-        help_text="Tick what applies to this value's term; each raises the grade on its own (a semicolon in CTCAE "
-                  "means 'or'). A criterion the term does not have is refused.")
+        help_text=_("Tick what applies to this value's term; each raises the grade on its own (a semicolon in "
+                    "CTCAE means 'or'). A criterion the term does not have is refused."))
 
     def __init__(self, *args: Any, patient: Patient, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

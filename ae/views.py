@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from ae import grading, selectors
@@ -54,8 +55,8 @@ def _saved_notices(request: HttpRequest, form: AdverseEventForm, event: AdverseE
         messages.info(request, note)
     notified = selectors.event_notices_count(event)
     if notified:
-        messages.warning(request, f"{event.get_outcome_display() if event.is_death else 'Serious event'}: the site's "
-                                  f"safety officers were notified ({notified}).")
+        messages.warning(request, _("%(what)s: the site's safety officers were notified (%(n)d).") % {
+            "what": event.get_outcome_display() if event.is_death else _("Serious event"), "n": notified})
 
 
 @login_required
@@ -67,7 +68,7 @@ def event_create(request: AuthenticatedRequest, patient_pk: int) -> HttpResponse
                                 pk=patient_pk)
     form = AdverseEventForm(request.POST or None, patient=patient)
     if not patient.cycles.exists():
-        messages.error(request, "Record the patient's treatment cycle first: every event belongs to a cycle.")
+        messages.error(request, _("Record the patient's treatment cycle first: every event belongs to a cycle."))
         return redirect("patient-detail", pk=patient.pk)
     if request.method == "POST" and form.is_valid():
         data = {f: form.cleaned_data[f] for f in EDITABLE_FIELDS if f in form.cleaned_data} | form.computed
@@ -79,7 +80,8 @@ def event_create(request: AuthenticatedRequest, patient_pk: int) -> HttpResponse
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            messages.success(request, f"Saved: {event.term} grade {event.grade}, cycle {event.cycle.number}.")
+            messages.success(request, _("Saved: %(term)s grade %(grade)s, cycle %(cycle)s.") % {
+                "term": event.term, "grade": event.grade, "cycle": event.cycle.number})
             _saved_notices(request, form, event)
             if "save_another" in request.POST:
                 return redirect("event-create", patient_pk=patient.pk)
@@ -113,7 +115,7 @@ def event_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            messages.success(request, "Change saved with its reason.")
+            messages.success(request, _("Change saved with its reason."))
             _saved_notices(request, form, event)
             return redirect("patient-detail", pk=patient.pk)
     return render(request, "ae/event_form.html", {
@@ -149,7 +151,8 @@ def _assessment_form(request: AuthenticatedRequest, patient_pk: int, kind: str) 
     patient = get_object_or_404(patients_for(request.user, access.RECORDERS).select_related("site"),
                                 pk=patient_pk)
     if not patient.cycles.exists():
-        messages.error(request, "Record the patient's treatment cycle first: every episode belongs to a cycle.")
+        messages.error(request,
+                       _("Record the patient's treatment cycle first: every episode belongs to a cycle."))
         return redirect("patient-detail", pk=patient.pk)
     episodes = selectors.assessment_episodes(patient=patient, kind=kind)
     chosen = request.GET.get("episode")
@@ -170,8 +173,10 @@ def _assessment_form(request: AuthenticatedRequest, patient_pk: int, kind: str) 
             _add_errors(form, exc)
         else:
             event = assessment.adverse_event  # type: ignore[attr-defined]  # a CRS or ICANS assessment
-            messages.success(request, f"{label} assessment saved: episode grade {event.grade} "
-                                      f"(computed {event.computed_grade}), cycle {event.cycle.number}.")
+            messages.success(request, _("%(label)s assessment saved: episode grade %(grade)s (computed %(computed)s), "
+                                        "cycle %(cycle)s.") % {"label": label, "grade": event.grade,
+                                                               "computed": event.computed_grade,
+                                                               "cycle": event.cycle.number})
             return redirect("event-history", pk=event.pk)
     return render(request, f"ae/{kind}_assessment_form.html", {
         "form": form, "patient": patient, "site": patient.site, "label": label, "api_url": api_url})
@@ -269,11 +274,11 @@ def discrepancy_resolve(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         grade_discrepancy_resolve(event=event, acting_user=request.user,
                                            comment=request.POST.get("comment", ""))
     except PermissionDenied:
-        messages.error(request, "Only a safety officer of this site can resolve data-quality queries.")
+        messages.error(request, _("Only a safety officer of this site can resolve data-quality queries."))
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, "Data-quality query resolved.")
+        messages.success(request, _("Data-quality query resolved."))
     if request.POST.get("next") == "report":
         return redirect("report", site=event.patient.site.slug)
     return redirect("event-history", pk=event.pk)

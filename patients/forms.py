@@ -7,19 +7,22 @@ from typing import Any
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from patients.models import Patient, Site, TreatmentCycle
 from patients.treatment import DosingStep, HospitalStay, InfusionInterruption, NextTherapy, Recorded
 
 
 class PatientForm(forms.ModelForm):
-    birth_month = forms.DateField(label="Birth year and month", input_formats=["%Y-%m"],
+    birth_month = forms.DateField(label=_("Birth year and month"), input_formats=["%Y-%m"],
                                   widget=forms.DateInput(attrs={"type": "month"}, format="%Y-%m"),
-                                  help_text="Year and month only (e.g. 2016-04).")
+                                  help_text=_("Year and month only (e.g. 2016-04)."))
 
     class Meta:
         model = Patient
         fields = ["study_id", "sex", "birth_month", "disease_status", "prior_hsct", "prior_car_t"]
+        labels = {"study_id": _("Study ID"), "sex": _("Sex"), "disease_status": _("Disease status"),
+                  "prior_hsct": _("Prior HSCT"), "prior_car_t": _("Prior CAR-T")}
 
     def __init__(self, *args: Any, site: Site, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -31,7 +34,7 @@ class PatientForm(forms.ModelForm):
     def clean_birth_month(self) -> datetime.date:
         value = self.cleaned_data["birth_month"]
         if value > timezone.localdate():
-            raise forms.ValidationError("The birth month cannot be in the future.")
+            raise forms.ValidationError(_("The birth month cannot be in the future."))
         return value.replace(day=1)
 
     def validate_unique(self) -> None:

@@ -14,6 +14,8 @@ from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from core.types import AuthenticatedRequest
 from patients import access
@@ -70,7 +72,8 @@ def patient_list(request: AuthenticatedRequest, site: str) -> HttpResponse:
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            messages.success(request, f"Patient {patient.study_id} registered. Add the first cycle.")
+            messages.success(request, _("Patient %(study_id)s registered. Add the first cycle.")
+                             % {"study_id": patient.study_id})
             return redirect("patient-detail", pk=patient.pk)
     return render(request, "patients/patient_list.html",
                   {"site": site_obj, "patients": page, "page": page, "form": form,
@@ -90,7 +93,7 @@ def cycle_form(request: AuthenticatedRequest, patient_pk: int, pk: int | None = 
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            messages.success(request, f"Cycle {saved.number} saved.")
+            messages.success(request, _("Cycle %(number)s saved.") % {"number": saved.number})
             return redirect("patient-detail", pk=patient.pk)
     return render(request, "patients/cycle_form.html", {"form": form, "patient": patient, "site": patient.site,
                                                          "cycle": cycle})
@@ -98,10 +101,10 @@ def cycle_form(request: AuthenticatedRequest, patient_pk: int, pk: int | None = 
 
 #: The cycle's treatment records: form class and save service per ``record`` value of the POST.
 _CYCLE_RECORDS = {
-    "step": (DosingStepForm, lambda r, **kw: dosing_step_save(step=r, **kw), "Dosing step saved."),
+    "step": (DosingStepForm, lambda r, **kw: dosing_step_save(step=r, **kw), gettext_lazy("Dosing step saved.")),
     "interruption": (InfusionInterruptionForm, lambda r, **kw: interruption_save(interruption=r, **kw),
-                     "Interruption saved."),
-    "stay": (HospitalStayForm, lambda r, **kw: stay_save(stay=r, **kw), "Stay saved."),
+                     gettext_lazy("Interruption saved.")),
+    "stay": (HospitalStayForm, lambda r, **kw: stay_save(stay=r, **kw), gettext_lazy("Stay saved.")),
 }
 
 
@@ -120,7 +123,7 @@ def cycle_treatment(request: AuthenticatedRequest, patient_pk: int, pk: int) -> 
         form = forms_[kind]
         form.instance.cycle = cycle
         if form.is_valid():
-            _, save, done = _CYCLE_RECORDS[kind]
+            save, done = _CYCLE_RECORDS[kind][1:]
             try:
                 save(form.instance, acting_user=request.user)
             except ValidationError as exc:
@@ -136,8 +139,8 @@ def cycle_treatment(request: AuthenticatedRequest, patient_pk: int, pk: int) -> 
             except ValidationError as exc:
                 therapy_form.add_error(None, exc)
             else:
-                messages.success(request, "Next therapy saved: events from its start are no longer counted as "
-                                          "treatment-emergent.")
+                messages.success(request, _("Next therapy saved: events from its start are no longer counted as "
+                                            "treatment-emergent."))
                 return redirect("cycle-treatment", patient_pk=patient.pk, pk=cycle.pk)
     return render(request, "patients/cycle_treatment.html", {
         "patient": patient, "site": patient.site, "cycle": cycle, "can_record": can_record, "forms": forms_,

@@ -45,16 +45,21 @@
     if (!m) { return ""; }
     var d = new Date(Date.UTC(+m[1], +m[2] - 1, +m[3]));
     var month = new Intl.DateTimeFormat(lang, {month: "short", timeZone: "UTC"}).format(d).replace(/\.$/, "");
+    month = month.charAt(0).toUpperCase() + month.slice(1);  // as Django's abbreviations ("Sie", "Aug")
     return m[3] + " " + month + " " + m[1] + (m[4] ? " " + m[4] : "");
   }
   Array.prototype.forEach.call(document.querySelectorAll("input[type=date], input[type=datetime-local]"),
                                function (input) {
-    var hint = input.type === "date" ? "dd Mmm yyyy (e.g. 03 Aug 2025)" : "dd Mmm yyyy hh:mm (e.g. 03 Aug 2025 14:30)";
+    // The hint comes translated from the page (base.html: data-date-hint / data-datetime-hint on <body>).
+    var root = document.body;
+    var hint = input.type === "date"
+      ? root.getAttribute("data-date-hint") || "format: dd Mmm yyyy (e.g. 03 Aug 2025)"
+      : root.getAttribute("data-datetime-hint") || "format: dd Mmm yyyy hh:mm (e.g. 03 Aug 2025 14:30)";
     var echo = document.createElement("small");
     echo.className = "help date-echo";
     echo.id = input.id + "_site_date";
     input.insertAdjacentElement("afterend", echo);
-    function show() { echo.textContent = input.value ? siteDate(input.value) : "format: " + hint; }
+    function show() { echo.textContent = input.value ? siteDate(input.value) : hint; }
     input.addEventListener("input", show);
     input.addEventListener("change", show);
     show();

@@ -21,10 +21,11 @@ from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F, QuerySet
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from core.publish import publish
 from patients.access import REVIEWERS
+from patients.locale import locale_for
 from patients.models import Membership, Notification, NotificationPreference, Site
 from patients.models.notifications import EMAIL_BY_DEFAULT, NotificationKind
 from patients.tasks import notification_email_task
@@ -143,7 +144,9 @@ def notification_email_send(notification_id: int) -> bool:
             notice.email_attempts, notice.email_error = MAX_EMAIL_ATTEMPTS, "recipient has no e-mail address"
             notice.save(update_fields=["email_attempts", "email_error"])
             return False
-        body = notice.body + f"\n\nOpen it: {settings.PVTRACK_BASE_URL.rstrip('/')}{notice.link}"
+        url = f"{settings.PVTRACK_BASE_URL.rstrip('/')}{notice.link}"
+        with translation.override(locale_for(notice.recipient)[0]):  # the recipient's language (else the site's)
+            body = notice.body + "\n\n" + translation.gettext("Open it: %(url)s") % {"url": url}
         try:
             send_mail(notice.subject, body, None, [address], fail_silently=False)
         except Exception as exc:  # SMTP down or refusing: kept for the sweeper

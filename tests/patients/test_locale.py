@@ -1,5 +1,6 @@
 """Language and formats (issue 15, item 4): the user's language (else the site's), the site's time zone, the Polish
-translation of the base layout, the AE form and the report; CTCAE terms stay in NCI's English."""
+translation of the base layout, the AE form, the report, the patient list and page, the lab and assessment forms, the
+listing, the SAE case list, flash messages and the e-mail link line; CTCAE terms stay in NCI's English."""
 
 from __future__ import annotations
 
@@ -134,3 +135,65 @@ def test_a_date_is_formatted_for_the_active_language():
         assert date_format(day, "d M Y") == "03 Sie 2025"  # Django's Polish abbreviated month
     with translation.override("en-gb"):
         assert date_format(day, "d M Y") == "03 Aug 2025"
+
+
+def test_the_polish_site_renders_the_patient_list_and_page_in_polish(polish_ward, nurse, cycle):
+    make_event(cycle, user=nurse)
+    client = _client(nurse)
+    listing = client.get(f"/sites/{polish_ward.slug}/patients/").content.decode()
+    for polish in ("Ward A: pacjenci", "Identyfikator w badaniu", "Zarejestruj pacjenta"):
+        assert polish in listing, polish
+    assert "Register a patient" not in listing and "Study ID" not in listing
+    page = client.get(f"/patients/{cycle.patient_id}/").content.decode()
+    for polish in ("Pacjent KRK-001", "Cykl 1", "Zapisz ocenę CRS", "Zapisz wynik laboratoryjny", "ścieżka audytu",
+                   "Wystąpienie (dzień)"):
+        assert polish in page, polish
+    assert "Record CRS assessment" not in page and "audit trail" not in page and "Onset (day)" not in page
+    assert "Cytokine release syndrome" in page  # the CTCAE v5.0 term stays in NCI's English
+
+
+def test_the_polish_site_renders_the_lab_and_assessment_forms_in_polish(polish_ward, nurse, cycle):
+    client = _client(nurse)
+    lab = client.get(f"/patients/{cycle.patient_id}/labs/new/").content.decode()
+    for polish in ("Zapisz wynik laboratoryjny — KRK-001", "Zapisz wynik", "Ostatnie wyniki",
+                   "Nie zapisano wyników laboratoryjnych."):
+        assert polish in lab, polish
+    assert "Record lab result" not in lab and "Recent results" not in lab and "Save result" not in lab
+    crs = client.get(f"/patients/{cycle.patient_id}/crs/new/").content.decode()
+    assert "Zapisz ocenę CRS — KRK-001" in crs and "Zapisz ocenę" in crs
+    assert "Save assessment" not in crs and "Fill in the bedside criteria" not in crs
+
+
+def test_a_flash_message_is_in_the_users_language(polish_ward, nurse, patient):
+    response = _client(nurse).get(f"/patients/{patient.pk}/events/new/", follow=True)  # no cycle yet
+    page = response.content.decode()
+    assert "Najpierw zapisz cykl leczenia pacjenta" in page and "Record the patient's treatment cycle" not in page
+
+
+def test_the_polish_site_renders_the_listing_in_polish(polish_ward, nurse, cycle):
+    make_event(cycle, user=nurse)
+    page = _client(nurse).get(f"/sites/{polish_ward.slug}/events/").content.decode()
+    assert "Ward A: zdarzenia niepożądane" in page and "1 zdarzenie niepożądane." in page and "Filtruj" in page
+    assert "adverse events" not in page and "Export these" not in page
+    assert 'data-date-hint="format: dd Mmm rrrr (np. 03 Sie 2025)"' in page  # the date hint of static/forms.js
+
+
+def test_the_notification_e_mail_link_line_is_in_the_recipients_language(polish_ward, officer,
+                                                                          django_capture_on_commit_callbacks):
+    from django.core import mail
+
+    from patients.models import NotificationKind
+    from patients.services.notifications import notify
+
+    officer.email = "officer@hospital.example"
+    officer.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        notify(site=polish_ward, kind=NotificationKind.OVERDUE, subject="SAE report overdue: KRK-001",
+               body="Due 24 h after awareness (ICH E2A).", link="/events/1/history/", key="sae-clock:1:24h")
+    assert mail.outbox[0].body.endswith("Otwórz: http://localhost:8000/events/1/history/")
+
+
+def test_the_polish_site_renders_the_sae_case_list_in_polish(polish_ward, officer):
+    page = _client(officer).get(f"/sites/{polish_ward.slug}/cases/").content.decode()
+    assert "Zgłoszenia ciężkich zdarzeń niepożądanych — Ward A" in page and "Brak zgłoszeń." in page
+    assert "Serious adverse event cases" not in page and "No cases." not in page
