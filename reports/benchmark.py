@@ -38,7 +38,7 @@ from patients.models import (
     TreatmentCycle,
 )
 from patients.selectors import treatment_mix
-from reports import meta_regression, sequential, stat_cache, stats
+from reports import meta_regression, sequential, stat_cache, stats, trends
 from reports.cells import CYCLE_SCOPES, GRADE_BAND_LABELS
 from reports.models import BenchmarkCategory, CohortFigure
 
@@ -493,7 +493,8 @@ def compute(inputs: dict[str, Any], progress: Callable[[int], None] | None = Non
     labelled weak fallback), the two-step
     REML/Hartung–Knapp sensitivity with per-cohort weights, the upper/lower predictive tails, the 95%
     predictive range for a ward of this size, the case-mix O/E, the Pocock boundary at the ward's n, the
-    descriptive Bayesian P(ward rate > benchmark) and its flag (or None). ``progress``, if given, is
+    descriptive Bayesian P(ward rate > benchmark) and its flag (or None); with ``inputs["monitoring"]`` also
+    "monitoring" (:func:`reports.trends.compute_monitoring`). ``progress``, if given, is
     called with 0-100 after each cell (a side channel only: it never changes the results); without it,
     the callback of an enclosing ``reporting_progress`` block is used.
     """
@@ -510,9 +511,12 @@ def compute(inputs: dict[str, Any], progress: Callable[[int], None] | None = Non
     flags = [c["flag"] | {"category": c["category"], "grade_band": c["grade_band"],
                           "cycle_scope": c["cycle_scope"]}
              for c in cells if c["flag"]]
-    return {"method_version": inputs["method_version"], "cells": cells,
-            "n_comparisons": sum(1 for c in cells if c["pooled"] and c["ward"]["n"]), "flags": flags,
-            "ward_profile": inputs.get("ward_profile")}
+    results = {"method_version": inputs["method_version"], "cells": cells,
+               "n_comparisons": sum(1 for c in cells if c["pooled"] and c["ward"]["n"]), "flags": flags,
+               "ward_profile": inputs.get("ward_profile")}
+    if inputs.get("monitoring") is not None:  # the CUSUM, exposure rates and entry lag (issue 17; reports.trends)
+        results["monitoring"] = trends.compute_monitoring(inputs["monitoring"], cells)
+    return results
 
 
 def _pooled_dict(pooled: stats.Pooled) -> dict[str, Any]:

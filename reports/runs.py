@@ -19,7 +19,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from patients.models import Site
-from reports import benchmark, network_plots, plots, trends
+from reports import benchmark, network_plots, plots
 from reports.carry import carry_into
 from reports.cells import cell_fingerprint, cell_key, cell_values
 from reports.flag_notices import flag_changes_notify
@@ -103,7 +103,6 @@ def _compute_and_store(run: BenchmarkRun) -> None:
         inputs["monitoring"] = collect_monitoring(run.site)  # the CUSUM, exposure and entry lag (issue 17)
         with benchmark.reporting_progress(_progress_recorder(run.pk)):
             results = benchmark.compute(inputs)
-        results["monitoring"] = trends.compute_monitoring(inputs["monitoring"], results["cells"])
         _store(run, inputs, results)
     except Exception:
         logger.exception("benchmark run %s failed", run.pk)

@@ -340,7 +340,7 @@ def test_beat_schedule_names_only_registered_tasks():
     scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert scheduled == {"reports.tasks.benchmark_all_sites_task", "reports.outbox.requeue_pending_runs_task",
                          "patients.tasks.notification_emails_resend_task", "core.tasks.idempotency_records_expire_task",
-                         "reports.tasks.worker_heartbeat_task"}
+                         "reports.tasks.worker_heartbeat_task", "ae.tasks.sae_reminders_task"}
     assert scheduled <= set(app.tasks), f"unregistered: {scheduled - set(app.tasks)}"
 
 
