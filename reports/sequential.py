@@ -73,18 +73,19 @@ def nominal_bounds(n_max: int, p0: float, c: float) -> tuple[int, ...]:
     return _bounds_from_tails(_tails(n_max, p0), c)
 
 
-@lru_cache(maxsize=256)
-def _tails(n_max: int, p0: float) -> tuple[np.ndarray, ...]:
-    """P(Bin(n, p0) >= b) for b = 0..n, one array per n = 1..n_max (computed once per boundary search)."""
-    return tuple(stats.binom.sf(np.arange(n + 1) - 1, n, p0) for n in range(1, n_max + 1))
+@lru_cache(maxsize=32)  # a matrix of n_max x (n_max + 2) floats: 0.3 MB at n_max = 200
+def _tails(n_max: int, p0: float) -> np.ndarray:
+    """P(Bin(n, p0) >= b) in row n - 1, column b = 0..n, for n = 1..n_max, computed once per boundary search;
+    the columns after n hold -inf, so that every row has a first column <= any c (b = n + 1: no signal possible)."""
+    tails = np.full((n_max, n_max + 2), -np.inf)
+    for n in range(1, n_max + 1):
+        tails[n - 1, : n + 1] = stats.binom.sf(np.arange(n + 1) - 1, n, p0)
+    return tails
 
 
-def _bounds_from_tails(tails: tuple[np.ndarray, ...], c: float) -> tuple[int, ...]:
-    bounds = []
-    for n, tail in enumerate(tails, start=1):
-        ok = np.flatnonzero(tail <= c)
-        bounds.append(int(ok[0]) if ok.size else n + 1)
-    return tuple(bounds)
+def _bounds_from_tails(tails: np.ndarray, c: float) -> tuple[int, ...]:
+    """The first b of each row with P(Bin(n, p0) >= b) <= c (one vectorised pass; n + 1 where none is)."""
+    return tuple(int(b) for b in np.argmax(tails <= c, axis=1))
 
 
 def crossing_probability(bounds: tuple[int, ...] | list[int], p: float) -> float:
@@ -117,13 +118,23 @@ def pocock_boundaries(n_max: int, p0: float, alpha: float = 0.05) -> Boundary:
     _check(n_max, p0)
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    # The boundary is a step function of c: most halvings give a boundary already evaluated, so each distinct
+    # boundary's crossing probability is computed once (the same c as evaluating every step; issue 12).
+    crossing: dict[tuple[int, ...], float] = {}
+
+    def within(c: float) -> bool:
+        bounds = nominal_bounds(n_max, p0, c)
+        if bounds not in crossing:
+            crossing[bounds] = crossing_probability(bounds, p0)
+        return crossing[bounds] <= alpha
+
     lo, hi = 0.0, alpha  # a per-look level above alpha can never keep the overall level <= alpha
-    if crossing_probability(nominal_bounds(n_max, p0, hi), p0) <= alpha:
+    if within(hi):
         lo = hi
     else:
         for _ in range(BISECTION_STEPS):
             mid = (lo + hi) / 2
-            if crossing_probability(nominal_bounds(n_max, p0, mid), p0) <= alpha:
+            if within(mid):
                 lo = mid
             else:
                 hi = mid

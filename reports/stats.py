@@ -67,13 +67,19 @@ def clopper_pearson(x: int, n: int, level: float = 0.95) -> tuple[float, float]:
     """Exact (Clopper-Pearson) CI for a binomial proportion x/n, as (lower, upper) fractions.
 
     Raises ValueError for n < 1, x < 0, x > n or a level outside (0, 1).
-    source: Clopper & Pearson 1934, Biometrika 26:404; via scipy.stats.binomtest.
+    source: Clopper & Pearson 1934, Biometrika 26:404, computed by the beta-quantile identity (Brown, Cai &
+    DasGupta 2001, Stat Sci 16:101, §4.2.1: lower = Beta(a/2; x, n-x+1), upper = Beta(1-a/2; x+1, n-x), a = 1 -
+    level) with ``scipy.special.betaincinv``: the same limits as ``scipy.stats.binomtest(...).proportion_ci(
+    method="exact")`` (agreeing to 5e-13, its root finder's tolerance; tests/reports/test_stats.py) and about a
+    thousand times faster, which matters in a run's 30-odd cells (issue 12).
     """
     x, n = _ward(x, n)
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level}")
-    ci = stats.binomtest(x, n).proportion_ci(confidence_level=level, method="exact")
-    return float(ci.low), float(ci.high)
+    tail = (1 - level) / 2
+    low = 0.0 if x == 0 else float(special.betaincinv(x, n - x + 1, tail))
+    high = 1.0 if x == n else float(special.betaincinv(x + 1, n - x, 1 - tail))
+    return low, high
 
 
 @dataclass(frozen=True)
@@ -193,8 +199,16 @@ def _loglik(mu: float | np.ndarray, tau: float, x: np.ndarray, n: np.ndarray) ->
         - uj**2 / (2 * t2) + z**2
     log_choose = special.gammaln(n + 1) - special.gammaln(x + 1) - special.gammaln(n - x + 1)
     per_cohort = log_choose - math.log(tau) + np.log(scale) - 0.5 * math.log(math.pi) \
-        + special.logsumexp(log_f, b=w, axis=1)
+        + _log_weighted_sum(log_f, w)
     return float(per_cohort.sum())
+
+
+def _log_weighted_sum(log_f: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """log(sum_j w_j exp(log_f[i, j])) per row i, shifted by the row maximum (no overflow); the weights are
+    positive (Gauss-Hermite). The same value as ``scipy.special.logsumexp(log_f, b=w, axis=1)``, about 20 times
+    faster at this size (scipy's generic version dominated the GLMM fit, issue 12)."""
+    top = log_f.max(axis=1)
+    return np.asarray(top + np.log(np.exp(log_f - top[:, None]) @ w))
 
 
 def _se_mu(mu: float, tau2: float, x: np.ndarray, n: np.ndarray) -> float:

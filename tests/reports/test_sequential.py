@@ -134,3 +134,20 @@ def test_n_max_comes_from_the_thresholds_and_a_ward_beyond_it_is_said_so():
     assert seq["n_max"] == 20 and seq["bound"] is None and "passed the 20 planned patients" in seq["note"]
     inputs["thresholds"]["N_MAX"] = 40
     assert cell(benchmark.compute(inputs))["sequential"]["bound"] == sequential.pocock_boundaries(40, 0.1).bounds[29]
+
+
+def test_pocock_search_evaluates_each_distinct_boundary_once(monkeypatch):
+    """The bisection's 60 halvings revisit the same boundary (a step function of c); its crossing probability is
+    computed once per distinct boundary (issue 12: the afresh benchmark job spent 1.9 s here), same result."""
+    before = sequential.pocock_boundaries(40, 0.24)
+    seen: list[tuple[int, ...]] = []
+    real = sequential.crossing_probability
+
+    def counting(bounds, p):
+        seen.append(tuple(bounds))
+        return real(bounds, p)
+
+    monkeypatch.setattr(sequential, "crossing_probability", counting)
+    assert sequential.pocock_boundaries(40, 0.24) == before
+    assert len(seen) == len(set(seen[:-1])) + 1  # every boundary once, and the result's own once more
+    assert len(seen) < sequential.BISECTION_STEPS / 2

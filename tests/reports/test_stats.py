@@ -10,6 +10,7 @@ import math
 from dataclasses import replace
 from itertools import pairwise
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -83,6 +84,25 @@ def test_clopper_pearson_contains_the_point_estimate(xn: tuple[int, int]) -> Non
     x, n = xn
     low, high = clopper_pearson(x, n)
     assert 0 <= low <= x / n <= high <= 1
+
+
+@given(st.integers(1, 3000).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))),
+       st.sampled_from([0.9, 0.95, 0.99, 0.998]))
+def test_clopper_pearson_equals_scipy_root_finding(xn: tuple[int, int], level: float) -> None:
+    """The beta-quantile identity gives the limits scipy.stats.binomtest finds by root finding (its tolerance)."""
+    x, n = xn
+    ci = sps.binomtest(x, n).proportion_ci(confidence_level=level, method="exact")
+    assert clopper_pearson(x, n, level) == pytest.approx((ci.low, ci.high), abs=1e-11)
+
+
+@given(st.integers(1, 60), st.floats(-800, 50), st.floats(0.01, 400))
+def test_log_weighted_sum_equals_scipy_logsumexp(rows: int, centre: float, spread: float) -> None:
+    """The GLMM's quadrature sum (reports.stats._log_weighted_sum) is scipy's logsumexp with positive weights,
+    including rows far below exp's range (log-likelihood terms of -800)."""
+    from reports.stats import AGQ_NODES, _log_weighted_sum
+    z, w = np.polynomial.hermite.hermgauss(AGQ_NODES)
+    log_f = np.random.default_rng(rows).normal(centre, spread, (rows, AGQ_NODES))
+    assert _log_weighted_sum(log_f, w) == pytest.approx(special.logsumexp(log_f, b=w, axis=1), rel=1e-12, abs=1e-12)
 
 
 # --------------------------------------------------------------------------- GLMM
