@@ -188,9 +188,9 @@ def test_sdtm_names_aellt_is_the_ctcae_term_and_aeterm_the_verbatim_one():
     assert suggest_mapping(COLUMNS, ["AETERM"]) == {"ctcae_term": "AETERM"}
 
 
-def test_openclinica_item_oids_are_matched_by_their_item_name():
-    assert suggest_mapping(COLUMNS, ["I_AE_AETERM", "I_AE_AETOXGR"]) == {"ctcae_term": "I_AE_AETERM",
-                                                                        "grade": "I_AE_AETOXGR"}
+def test_item_oids_are_matched_by_their_item_name():
+    assert suggest_mapping(COLUMNS, ["I_AE_AETERM", "IT.AE.AETOXGR", "I.AEOUT"]) == {
+        "ctcae_term": "I_AE_AETERM", "grade": "IT.AE.AETOXGR", "outcome": "I.AEOUT"}
 
 
 def test_the_saved_mapping_comes_first_even_for_a_column_the_sample_lacks():
