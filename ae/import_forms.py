@@ -194,7 +194,7 @@ class ColumnPickerForm(forms.Form):
             if column in self.constant_columns:
                 self.fields[f"constant_{column}"] = forms.CharField(
                     label=f"{column}: the value for every row", required=False, max_length=200,
-                    help_text=f"Used when “{ONE_VALUE.strip('— ')}” is picked above.")
+                    help_text="Used when “one value for every row” is picked above.")
         self.fields["row_filter"] = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False,
                                                     help_text=_FILTER_HELP)
         self.fields["values"] = forms.CharField(label="Coded values", widget=forms.Textarea(attrs={"rows": 4}),
@@ -222,7 +222,7 @@ class ColumnPickerForm(forms.Form):
                     self.add_error(f"constant_{column}", "Write the value for every row, or pick a column above.")
                 continue
             if value:
-                self.add_error(f"constant_{column}", f"Pick “{ONE_VALUE.strip('— ')}” above to use this value, "
+                self.add_error(f"constant_{column}", "Pick “one value for every row” above to use this value, "
                                                      "or clear it.")
             source = pick.removeprefix(PICK_COLUMN)
             if source in picked:

@@ -212,6 +212,15 @@ def test_an_unreadable_sample_or_lost_columns_are_form_errors_not_500(client, im
     assert not ImportMapping.objects.exists()
 
 
+def test_a_3_mb_export_uploaded_to_the_page_is_read_from_disk_by_its_header(client, import_ward, nurse):  # noqa: F811
+    """Above Django's in-memory limit (2.5 MB) the upload is a temporary file on disk; only its header is read."""
+    client.force_login(nurse)
+    body = redcap_csv(bad=False) + b"RC-01,adverse_events,9,,1,Anemia,2,2026-01-07,,3,1,1\n" * 60_000
+    assert len(body) > 3_000_000
+    picker = _read(client, body).context["picker"]
+    assert picker.initial["pick_study_id"] == "col:record_id" and len(picker.sample) == 12
+
+
 def test_the_text_form_is_still_there_for_a_source_without_a_sample(client, redcap_ward, nurse):  # noqa: F811
     client.force_login(nurse)
     page = client.get(f"{MAPPING_URL}?name=REDCap+AE+instrument").content.decode()
