@@ -87,7 +87,9 @@ def _picker(columns: list[SampleColumn], source: str, file_name: str, saved: Imp
     saved_columns = saved.columns if saved else {}
     saved_constants = saved.constants if saved else {}
     names = [c.name for c in columns]
-    suggested = suggest_mapping(COLUMNS, names, saved_columns)
+    # a column the saved mapping fills with a constant keeps it, rather than a column suggested by its name
+    template = [c for c in COLUMNS if c not in saved_constants or c in saved_columns.values()]
+    suggested = suggest_mapping(template, names, saved_columns)
     missing = [s for s in dict.fromkeys(suggested.values()) if s not in names]
     options = [(c, True) for c in columns] + [(SampleColumn(s), False) for s in missing]
     initial: dict[str, Any] = {"name": saved.name if saved else "", "source": source, "sample_file": file_name,

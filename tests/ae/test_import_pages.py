@@ -162,6 +162,18 @@ def test_an_odm_sample_with_a_constant_cycle_round_trips(client, redcap_ward, nu
     assert _parts(ImportMapping.objects.get(name="ODM copy")) == _parts(mapping)
 
 
+def test_a_saved_constant_wins_over_a_column_suggested_by_name(client, redcap_ward, nurse):  # noqa: F811
+    client.force_login(nurse)
+    columns = {k: v for k, v in REDCAP_MAPPING["columns"].items() if v != "cycle"}
+    mapping = ImportMapping.objects.create(site=redcap_ward.site, name="Cycle 1 only", source="redcap_csv",
+                                           updated_by=nurse, columns=columns, constants={"cycle": "1"})
+    picker = _read(client, redcap_csv(bad=False), mapping="Cycle 1 only").context["picker"]
+    assert (picker.initial["pick_cycle"], picker.initial["constant_cycle"]) == ("const", "1")  # not ae_cycle
+    assert client.post(MAPPING_URL, _submitted(picker)).status_code == 302
+    fresh = ImportMapping.objects.get(pk=mapping.pk)
+    assert (fresh.columns, fresh.constants) == (columns, {"cycle": "1"})
+
+
 def test_bad_choices_are_errors_next_to_their_field_and_nothing_is_saved(client, import_ward, nurse):  # noqa: F811
     client.force_login(nurse)
     picker = _read(client, redcap_csv(bad=False)).context["picker"]
