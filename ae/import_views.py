@@ -3,98 +3,41 @@
 ``/sites/<site>/ae-imports/``: a file (CSV template, REDCap raw CSV export, CDISC ODM 1.3 XML), its source and a
 saved mapping; "Check (dry run)" reports every row's errors in the form's words and saves nothing, "Import" saves
 every row or — when any row is bad — none, and shows the same report. ``/sites/<site>/ae-imports/mapping/``: create
-or replace a saved mapping (``ImportMapping``) of the ward. Only ward staff and administrators of the site
-(``patients.access.RECORDERS``); another ward's pages answer 404. Every upload is sent again with each step (nothing
-is kept on the server between steps).
+or replace a saved mapping (``ImportMapping``) of the ward, by picking, per template column, a column of a sample
+file (only its header or ODM item OIDs are read: ``ae.import_columns``) or as text. Only ward staff and
+administrators of the site (``patients.access.RECORDERS``); another ward's pages answer 404. Every upload is sent
+again with each step (nothing is kept on the server between steps; the picker carries the sample's column names).
 """
 
 from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlencode
 
-from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.forms import Form
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
+from ae.import_columns import SampleColumn, SampleFileError, sample_columns, suggest_mapping
+from ae.import_forms import (
+    PICK_COLUMN,
+    PICK_CONSTANT,
+    ColumnPickerForm,
+    ImportMappingForm,
+    ImportUploadForm,
+    SampleFileForm,
+    options_json,
+    parse_options,
+)
 from ae.models import ImportMapping
 from ae.services.imports import COLUMNS, ImportFileError, adverse_events_import, import_mapping_save
 from core.types import AuthenticatedRequest
 from patients import access
 from patients.models import Site
-
-#: Largest upload accepted by the page (larger files: ``manage.py import_aes``, which streams from disk).
-MAX_UPLOAD_BYTES = 50 * 1024 * 1024
-
-
-class ImportUploadForm(forms.Form):
-    file = forms.FileField(help_text="CSV (UTF-8) or CDISC ODM 1.3 XML.")
-    file_source = forms.ChoiceField(label="Source", choices=ImportMapping.Source.choices,
-                                    initial=ImportMapping.Source.CSV)
-    mapping = forms.ModelChoiceField(queryset=ImportMapping.objects.none(), required=False, to_field_name="name",
-                                     empty_label="none (the file uses pvtrack's template)")
-
-    def __init__(self, *args: Any, site: Site, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["mapping"].queryset = ImportMapping.objects.filter(site=site).order_by("name")  # type: ignore[attr-defined]
-
-    def clean_file(self) -> Any:
-        upload = self.cleaned_data["file"]
-        if upload.size > MAX_UPLOAD_BYTES:
-            raise ValidationError(f"The file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB: import it with "
-                                  "manage.py import_aes.")
-        return upload
-
-
-def _pairs(text: str, field: str) -> dict[str, str]:
-    """``left = right`` per line → {left: right}; raises ValidationError naming the line."""
-    pairs = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        left, sep, right = line.partition("=")
-        if not sep or not left.strip() or not right.strip():
-            raise ValidationError(f"line {number}: write 'source column = template column'.", code=field)
-        pairs[left.strip()] = right.strip()
-    return pairs
-
-
-class ImportMappingForm(forms.Form):
-    name = forms.CharField(max_length=100)
-    source = forms.ChoiceField(choices=ImportMapping.Source.choices)
-    columns = forms.CharField(widget=forms.Textarea(attrs={"rows": 8}), required=False,
-                              help_text=f"One per line: source column = template column ({', '.join(COLUMNS)}).")
-    constants = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False,
-                                help_text="Template columns the source lacks, one per line: column = value "
-                                          "(e.g. cycle = 1).")
-    row_filter = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False,
-                                 help_text="Only rows with these values, one per line: source column = value "
-                                           "(e.g. redcap_repeat_instrument = adverse_events).")
-    values = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False,
-                             help_text='Coded values as JSON, per template column: {"relatedness": {"1": '
-                                       '"not_related", "3": "possible"}}.')
-
-    def clean_columns(self) -> dict[str, str]:
-        return _pairs(self.cleaned_data["columns"], "columns")
-
-    def clean_constants(self) -> dict[str, str]:
-        return _pairs(self.cleaned_data["constants"], "constants")
-
-    def clean_row_filter(self) -> dict[str, str]:
-        return _pairs(self.cleaned_data["row_filter"], "row_filter")
-
-    def clean_values(self) -> dict[str, dict[str, str]]:
-        text = self.cleaned_data["values"].strip()
-        try:
-            values = json.loads(text) if text else {}
-        except json.JSONDecodeError as exc:
-            raise ValidationError(f"not JSON: {exc.msg} (line {exc.lineno})") from exc
-        if not (isinstance(values, dict) and all(isinstance(v, dict) for v in values.values())):
-            raise ValidationError('write {"template column": {"code": "value", …}, …}')
-        return {str(k): {str(a): str(b) for a, b in v.items()} for k, v in values.items()}
 
 
 def _recording_site(request: AuthenticatedRequest, site: str) -> Site:
@@ -128,31 +71,97 @@ def ae_import(request: AuthenticatedRequest, site: str) -> HttpResponse:
                                                  .order_by("name")})
 
 
+def _text_initial(saved: ImportMapping | None) -> dict[str, Any]:
+    if saved is None:
+        return {}
+    return {"name": saved.name, "source": saved.source,
+            "columns": "\n".join(f"{k} = {v}" for k, v in saved.columns.items()),
+            "constants": "\n".join(f"{k} = {v}" for k, v in saved.constants.items()),
+            "row_filter": "\n".join(f"{k} = {v}" for k, v in saved.row_filter.items()),
+            "values": json.dumps(saved.values, indent=1) if saved.values else ""}
+
+
+def _picker(columns: list[SampleColumn], source: str, file_name: str, saved: ImportMapping | None
+            ) -> ColumnPickerForm:
+    """The picker for a sample's ``columns``, pre-selected by the ``saved`` mapping, else by name."""
+    saved_columns = saved.columns if saved else {}
+    saved_constants = saved.constants if saved else {}
+    names = [c.name for c in columns]
+    # a column the saved mapping fills with a constant keeps it, rather than a column suggested by its name
+    template = [c for c in COLUMNS if c not in saved_constants or c in saved_columns.values()]
+    suggested = suggest_mapping(template, names, saved_columns)
+    missing = [s for s in dict.fromkeys(suggested.values()) if s not in names]
+    options = [(c, True) for c in columns] + [(SampleColumn(s), False) for s in missing]
+    initial: dict[str, Any] = {"name": saved.name if saved else "", "source": source, "sample_file": file_name,
+                               "options": options_json(options)}
+    for column in COLUMNS:
+        if column in suggested:
+            initial[f"pick_{column}"] = f"{PICK_COLUMN}{suggested[column]}"
+        elif column in saved_constants:
+            initial[f"pick_{column}"] = PICK_CONSTANT
+        if column in saved_constants:
+            initial[f"constant_{column}"] = saved_constants[column]
+    if saved is not None:
+        initial |= {"row_filter": "\n".join(f"{k} = {v}" for k, v in saved.row_filter.items()),
+                    "values": json.dumps(saved.values, indent=1) if saved.values else ""}
+    return ColumnPickerForm(initial=initial, options=options, constant_columns=set(saved_constants))
+
+
+def _save(form: ImportMappingForm | ColumnPickerForm, site: Site, request: AuthenticatedRequest) -> bool:
+    """Save the form's mapping with the service; its refusals land on the form. Whether it was saved."""
+    data = form.cleaned_data
+    try:
+        import_mapping_save(site=site, name=data["name"], source=data["source"], acting_user=request.user,
+                            **form.mapping())
+    except ValidationError as exc:
+        for field, messages in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, messages)
+        return False
+    return True
+
+
 @login_required
 def ae_import_mapping(request: AuthenticatedRequest, site: str) -> HttpResponse:
+    """The mapping page: read a sample file's columns (``action=read``; the upload page sends its form here with
+    "Map this file's columns"), pick a column per template column (``action=pick``), or write the mapping as text
+    (any other POST). Each way saves with ``import_mapping_save`` and returns to the upload page."""
     site_obj = _recording_site(request, site)
-    if request.method == "POST":
-        form = ImportMappingForm(request.POST)
-        if form.is_valid():
-            data = form.cleaned_data
+    saved = ImportMapping.objects.filter(site=site_obj, name=request.GET.get("name", "")).first()
+    text_form = ImportMappingForm(initial=_text_initial(saved), auto_id="id_text_%s")
+    sample_form = SampleFileForm(site=site_obj, initial={"mapping": saved.name if saved else None,
+                                                         "file_source": saved.source if saved else None})
+    picker: ColumnPickerForm | None = None
+    problem = ""
+    action = request.POST.get("action", "text")
+    if request.method == "POST" and action == "read":
+        sample_form = SampleFileForm(request.POST, request.FILES, site=site_obj)
+        if sample_form.is_valid():
+            upload, source = sample_form.cleaned_data["file"], sample_form.cleaned_data["file_source"]
             try:
-                mapping = import_mapping_save(site=site_obj, name=data["name"], source=data["source"],
-                                              columns=data["columns"], values=data["values"],
-                                              constants=data["constants"], row_filter=data["row_filter"],
-                                              acting_user=request.user)
-            except ValidationError as exc:
-                for field, messages in exc.message_dict.items():
-                    form.add_error(field if field in form.fields else None, messages)
+                columns = sample_columns(upload.file, source)
+            except SampleFileError as exc:
+                sample_form.add_error("file", str(exc))
             else:
-                return redirect(f"{reverse('ae-import', args=[site_obj.slug])}?mapping={mapping.name}")
-    else:
-        saved = ImportMapping.objects.filter(site=site_obj, name=request.GET.get("name", "")).first()
-        initial = {}
-        if saved is not None:
-            initial = {"name": saved.name, "source": saved.source,
-                       "columns": "\n".join(f"{k} = {v}" for k, v in saved.columns.items()),
-                       "constants": "\n".join(f"{k} = {v}" for k, v in saved.constants.items()),
-                       "row_filter": "\n".join(f"{k} = {v}" for k, v in saved.row_filter.items()),
-                       "values": json.dumps(saved.values, indent=1) if saved.values else ""}
-        form = ImportMappingForm(initial=initial)
-    return render(request, "ae/ae_import_mapping.html", {"site": site_obj, "form": form})
+                picker = _picker(columns, source, upload.name, sample_form.cleaned_data["mapping"])
+    elif request.method == "POST" and action == "pick":
+        try:
+            options = parse_options(request.POST.get("options", ""))
+        except ValidationError as exc:
+            problem = exc.messages[0]
+        else:
+            constant_columns = {k.removeprefix("constant_") for k, v in request.POST.items()
+                                if k.startswith("constant_") and k.removeprefix("constant_") in COLUMNS}
+            picker = ColumnPickerForm(request.POST, options=options, constant_columns=constant_columns)
+            if picker.is_valid() and _save(picker, site_obj, request):
+                return _saved(site_obj, picker)
+    elif request.method == "POST":
+        text_form = ImportMappingForm(request.POST, auto_id="id_text_%s")
+        if text_form.is_valid() and _save(text_form, site_obj, request):
+            return _saved(site_obj, text_form)
+    return render(request, "ae/ae_import_mapping.html", {"site": site_obj, "sample_form": sample_form,
+                                                         "picker": picker, "form": text_form,
+                                                         "problem": problem})
+
+
+def _saved(site: Site, form: Form) -> HttpResponse:
+    return redirect(f"{reverse('ae-import', args=[site.slug])}?{urlencode({'mapping': form.cleaned_data['name']})}")
