@@ -230,15 +230,26 @@ def lab_effective_grade(result: LabResult, *, pre_existing: bool) -> int:
     return result.grade if pre_existing or result.treatment_emergent else 0
 
 
-def lab_observation(result: LabResult, *, pre_existing: bool) -> Observation:
-    """One lab result as an observation of its episode (:func:`lab_effective_grade`; computed = effective)."""
+def lab_observation(result: LabResult, *, pre_existing: bool, baseline_grade: int | None = None) -> Observation:
+    """One lab result as an observation of its episode.
+
+    Effective grade: :func:`lab_effective_grade` (from the value's effective grade, the clinician's where entered).
+    Computed grade: the same unless a clinician overrode a computed grade; then the rule's grade, counted as the
+    effective one is (in an episode present before the cycle with its grade, else only when worse than the cycle's
+    ``baseline_grade``, None = no baseline), with the clinician's reason beside it.
+    """
     effective = lab_effective_grade(result, pre_existing=pre_existing)
+    computed = effective
+    if result.entered_grade is not None and result.computed_grade is not None:
+        counts = pre_existing or result.baseline or result.computed_grade > (baseline_grade or 0)
+        computed = result.computed_grade if counts else 0
     why = result.rationale
     if result.baseline:
         why = f"baseline at the cycle start: {why}"
     elif effective == 0 and result.grade:
         why += " Not worse than the baseline grade: not treatment-emergent."
-    return Observation(at=result.collected_at, effective_grade=effective, computed_grade=effective, rationale=why,
+    return Observation(at=result.collected_at, effective_grade=effective, computed_grade=computed, rationale=why,
+                       discrepancy_reason=result.grade_discrepancy_reason if computed != effective else "",
                        label=f"{lab_units.ANALYTES[result.analyte].label} value")
 
 

@@ -455,6 +455,16 @@ class LabResultForm(forms.Form):
         choices=list(grading.LAB_CRITERIA_LABELS.items()),
         help_text=_("Tick what applies to this value's term; each raises the grade on its own (a semicolon in "
                     "CTCAE means 'or'). A criterion the term does not have is refused."))
+    entered_grade = forms.TypedChoiceField(
+        label=_("Your grade"), required=False, coerce=int, empty_value=None,
+        choices=[("", _("Accept the computed grade"))] + [(g, f"Grade {g}") for g in range(0, 5)],
+        help_text=_("Only if you judge the grade differently from the computed one (shown as you type). Your grade "
+                    "is the value's grade for its adverse event; the computed one is kept beside it."))
+    grade_discrepancy_reason = forms.CharField(
+        label=_("Reason your grade differs"), required=False, max_length=MAX_REASON_CHARS,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Required when your grade differs from the computed grade: the difference is a data-quality "
+                    "query for the site's safety officers."))
 
     def __init__(self, *args: Any, patient: Patient, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
