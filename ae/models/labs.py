@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
@@ -120,6 +122,16 @@ class LabResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.patient} {self.analyte} {self.value} {self.unit} @ {self.collected_at:%Y-%m-%d}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """A value saved with a ``grade`` and neither a computed nor an entered grade (written directly, not through
+        :func:`ae.services.labs.lab_result_record`) has that grade as its computed grade: the invariant the
+        ``lab_grade_is_entered_or_computed`` constraint checks."""
+        if self.computed_grade is None and self.entered_grade is None and self.grade is not None:
+            self.computed_grade = self.grade
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "computed_grade"}
+        super().save(*args, **kwargs)
 
     @property
     def grade_overridden(self) -> bool:
