@@ -154,6 +154,16 @@ def recent_anc(*, patient: Patient, on: datetime.date) -> LabResult | None:
                                      collected_at__date__lte=on).order_by("-collected_at", "-id").first())
 
 
+def lab_values_for_term(*, patient: Patient, analytes: Iterable[str], term: str, start: datetime.date,
+                        end: datetime.date) -> list[LabResult]:
+    """The patient's graded values of ``analytes`` collected from ``start`` to ``end`` (local dates, both inclusive)
+    that grade ``term`` — graded as that term, or grade 0 (normal: grade 0 of every term of its analyte) — in
+    collection order; what the AE form proposes a lab term's grade from (:func:`ae.episodes.lab_grade_proposal`)."""
+    return list(LabResult.objects.filter(patient=patient, analyte__in=list(analytes), computed_grade__isnull=False,
+                                         collected_at__date__gte=start, collected_at__date__lte=end)
+                .filter(Q(ctcae_term=term) | Q(computed_grade=0)).order_by("collected_at", "id"))
+
+
 def reference_range_for(*, site: Site, analyte: str, sex: str, age_months: int,
                         on: datetime.date) -> ReferenceRange | None:
     """The site's reference range in force on ``on`` for ``analyte``, the patient's ``sex`` ("F"/"M"/"U") and age in
