@@ -364,6 +364,26 @@ class CRSAssessmentForm(_AssessmentForm):
                     "infection."))
     other_cause = forms.CharField(label=_("The other cause"), required=False, max_length=500,
                                   help_text=_("Required when a finding is set aside, e.g. 'E. coli line sepsis'."))
+    # CTCAE v4.03 CRS (the early blinatumomab trials' scale) grades the clinical course; each may stay "not
+    # recorded", which leaves the v4.03 grade undetermined where it could change it (docs/grading.md).
+    therapy_or_interruption_indicated = forms.NullBooleanField(
+        label=_("Therapy or infusion interruption indicated"), required=False,
+        widget=forms.Select(choices=[("", _("Not recorded")), ("true", _("Yes")), ("false", _("No"))]),
+        help_text=_("For the CTCAE v4.03 grade (2): responds promptly to symptomatic treatment (antihistamines, "
+                    "NSAIDs, narcotics, IV fluids)."))
+    prolonged_or_recurrent = forms.NullBooleanField(
+        label=_("Prolonged, or recurrent after initial improvement"), required=False,
+        widget=forms.Select(choices=[("", _("Not recorded")), ("true", _("Yes")), ("false", _("No"))]),
+        help_text=_("For the CTCAE v4.03 grade (3): not rapidly responsive to symptomatic medication or a brief "
+                    "interruption of the infusion."))
+    hospitalization_indicated = forms.NullBooleanField(
+        label=_("Hospitalization indicated for clinical sequelae"), required=False,
+        widget=forms.Select(choices=[("", _("Not recorded")), ("true", _("Yes")), ("false", _("No"))]),
+        help_text=_("For the CTCAE v4.03 grade (3), e.g. renal impairment, pulmonary infiltrates."))
+    ventilatory_support = forms.NullBooleanField(
+        label=_("Ventilatory support indicated"), required=False,
+        widget=forms.Select(choices=[("", _("Not recorded")), ("true", _("Yes")), ("false", _("No"))]),
+        help_text=_("For the CTCAE v4.03 grade (4). Mechanical ventilation counts as yes."))
 
 
 class ICANSAssessmentForm(_AssessmentForm):
