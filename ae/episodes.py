@@ -339,3 +339,21 @@ def lab_grade_proposal(term: str, results: Sequence[LabResult], *, start: dateti
     return grade, (f"CTCAE v5.0 {term} from the patient's lab values: worst of {len(graded)} {label} value(s) from "
                    f"{start:%d %b %Y} to {end:%d %b %Y}: {lab_result_text(worst)} ({_range_text(worst)}): "
                    f"{worst.rationale}")
+
+
+def lab_proposal_entries(results: Sequence[LabResult]) -> list[dict[str, Any]]:
+    """The AE form's live proposal data (``static/ae_form.js``): per graded value ``{"terms": [CTCAE terms it grades:
+    its own, or every term of its analyte when grade 0], "verbatim": the verbatim term an "Other, specify" term needs
+    or "", "day": local date "YYYY-MM-DD", "grade": computed grade, "label": analyte label, "text": value, unit,
+    sample time, range and criterion}``. The script applies :func:`lab_grade_proposal`'s window and worst grade."""
+    entries = []
+    for r in results:
+        if r.computed_grade is None:
+            continue
+        terms = grading.LAB_TERMS_BY_ANALYTE[r.analyte] if r.computed_grade == 0 else (r.ctcae_term,)
+        for term in terms:
+            entries.append({"term": term, "verbatim": grading.LAB_VERBATIM.get((r.analyte, term), ""),
+                            "day": local_time(r.collected_at).date().isoformat(), "grade": r.computed_grade,
+                            "label": lab_units.ANALYTES[r.analyte].label,
+                            "text": f"{lab_result_text(r)} ({_range_text(r)}): {r.rationale}"})
+    return entries

@@ -7,6 +7,7 @@ from typing import Any, cast
 
 from django import forms
 from django.utils import timezone
+from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
 from ae import episodes, grading, lab_units, selectors, synonyms
@@ -132,6 +133,9 @@ class AdverseEventForm(forms.ModelForm):
                 help_text=_("Febrile neutropenia with a single temperature of 38.0-38.3 °C."))
         self.computed: dict[str, Any] = {}
         if self.instance.pk is None:  # a new event: Fever/FN and the lab terms are graded when it is saved
+            # read only when the page is rendered (a valid POST redirects without it): static/ae_form.js
+            self.fields["term"].widget.attrs["data-lab-proposals"] = lazy(lambda: json.dumps(
+                episodes.lab_proposal_entries(selectors.graded_lab_values_of(patient)), ensure_ascii=False), str)()
             self.fields["grade_discrepancy_reason"].help_text = _(
                 "Only for Fever, Febrile neutropenia and the terms a lab value grades (e.g. Platelet count decreased, "
                 "Hypokalemia): required when your grade differs from the grade computed from the temperature or from "

@@ -154,6 +154,18 @@ def recent_anc(*, patient: Patient, on: datetime.date) -> LabResult | None:
                                      collected_at__date__lte=on).order_by("-collected_at", "-id").first())
 
 
+#: How many of a patient's latest graded lab values the AE form sends to the page for its live proposal.
+PROPOSAL_VALUES_SHOWN = 400
+
+
+def graded_lab_values_of(patient: Patient, limit: int = PROPOSAL_VALUES_SHOWN) -> list[LabResult]:
+    """The patient's ``limit`` latest lab values with a computed grade, in collection order (the AE form's live
+    proposal of a lab term's grade; the server recomputes it on save with :func:`lab_values_for_term`)."""
+    latest = (LabResult.objects.filter(patient=patient, computed_grade__isnull=False)
+              .order_by("-collected_at", "-id")[:limit])
+    return sorted(latest, key=lambda r: (r.collected_at, r.pk))
+
+
 def lab_values_for_term(*, patient: Patient, analytes: Iterable[str], term: str, start: datetime.date,
                         end: datetime.date) -> list[LabResult]:
     """The patient's graded values of ``analytes`` collected from ``start`` to ``end`` (local dates, both inclusive)
