@@ -83,6 +83,7 @@ def test_an_override_with_reason_is_saved_and_opens_the_query(client, nurse, pat
     assert list(grade_discrepancies_open(site=ward)) == [event]
     assert "clinician's grade; computed 2" in client.get(f"/events/{event.pk}/history/").content.decode()
     assert "your grade; computed" in client.get(f"/patients/{patient.pk}/labs/new/").content.decode()
+    assert "your grade; computed 2" in client.get(f"/patients/{patient.pk}/").content.decode()
     inserted = Events.objects.tracks(result).get()  # the audit trail keeps the override and its reason
     assert inserted.pgh_data["entered_grade"] == 3 and inserted.pgh_data["computed_grade"] == 2
 
