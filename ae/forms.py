@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
-from ae import episodes, grading, lab_units, selectors, synonyms
+from ae import grading, lab_proposal, lab_units, selectors, synonyms
 from ae.models import AdverseEvent, CTCAETerm, ReferenceRange
 from core.text import MAX_REASON_CHARS
 from patients.models import Patient, TreatmentCycle
@@ -135,7 +135,7 @@ class AdverseEventForm(forms.ModelForm):
         if self.instance.pk is None:  # a new event: Fever/FN and the lab terms are graded when it is saved
             # read only when the page is rendered (a valid POST redirects without it): static/ae_form.js
             self.fields["term"].widget.attrs["data-lab-proposals"] = lazy(lambda: json.dumps(
-                episodes.lab_proposal_entries(selectors.graded_lab_values_of(patient)), ensure_ascii=False), str)()
+                lab_proposal.lab_proposal_entries(selectors.graded_lab_values_of(patient)), ensure_ascii=False), str)()
             self.fields["grade_discrepancy_reason"].help_text = _(
                 "Only for Fever, Febrile neutropenia and the terms a lab value grades (e.g. Platelet count decreased, "
                 "Hypokalemia): required when your grade differs from the grade computed from the temperature or from "
@@ -217,11 +217,11 @@ class AdverseEventForm(forms.ModelForm):
 
     def _grade_from_labs(self, cleaned: dict[str, Any], term: CTCAETerm) -> None:
         """The grade of a CTCAE term a lab analyte grades, from the patient's values of that analyte collected from
-        the onset day to the resolution day (today while ongoing; :func:`ae.episodes.lab_grade_proposal`, window in
+        the onset day to the resolution day (today while ongoing; :func:`ae.lab_proposal.lab_grade_proposal`, window in
         docs/grading.md): the computed grade and its rationale go to ``self.computed`` (saved on the event, so a
         different grade needs its reason and is a data-quality query) and the nurse is told (``self.derived``). No
         value in the window: nothing is computed or required."""
-        analytes = episodes.lab_term_analytes(term.term, cleaned.get("verbatim_term") or "")
+        analytes = lab_proposal.lab_term_analytes(term.term, cleaned.get("verbatim_term") or "")
         onset = cleaned.get("onset_date")
         if not analytes or onset is None:
             return
@@ -230,7 +230,7 @@ class AdverseEventForm(forms.ModelForm):
             return  # the model's clean says "Resolution cannot be before onset."
         values = selectors.lab_values_for_term(patient=self.instance.patient, analytes=analytes, term=term.term,
                                                start=onset, end=end)
-        proposal = episodes.lab_grade_proposal(term.term, values, start=onset, end=end)
+        proposal = lab_proposal.lab_grade_proposal(term.term, values, start=onset, end=end)
         if proposal is None:
             return
         computed, rationale = proposal

@@ -170,7 +170,7 @@ def lab_values_for_term(*, patient: Patient, analytes: Iterable[str], term: str,
                         end: datetime.date) -> list[LabResult]:
     """The patient's graded values of ``analytes`` collected from ``start`` to ``end`` (local dates, both inclusive)
     that grade ``term`` — graded as that term, or grade 0 (normal: grade 0 of every term of its analyte) — in
-    collection order; what the AE form proposes a lab term's grade from (:func:`ae.episodes.lab_grade_proposal`)."""
+    collection order; what the AE form proposes a lab term's grade from (:func:`ae.lab_proposal.lab_grade_proposal`)."""
     return list(LabResult.objects.filter(patient=patient, analyte__in=list(analytes), computed_grade__isnull=False,
                                          collected_at__date__gte=start, collected_at__date__lte=end)
                 .filter(Q(ctcae_term=term) | Q(computed_grade=0)).order_by("collected_at", "id"))

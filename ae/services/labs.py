@@ -385,7 +385,9 @@ def lab_result_record(*, patient: Patient, data: dict[str, Any], acting_user: Us
     ``data``: analyte, value, unit (one of the analyte's units in :data:`ae.lab_units.ANALYTES`, any accepted
     spelling; stored as its one code), lln, uln (all in ``unit``, each plausible for the analyte in that unit —
     a unit slip is refused naming the likely unit), collected_at (aware datetime, not in the future), baseline
-    (bool), cycle (optional; default: the latest cycle started on or before the collection date, or none).
+    (bool), cycle (optional; default: the latest cycle started on or before the collection date, or none),
+    clinical_criteria, and optionally entered_grade (the clinician's grade 0–4; empty = accept the computed grade)
+    with grade_discrepancy_reason (required when it differs from the computed grade: :func:`_entered_grade_check`).
     A baseline belongs to a cycle and is collected on or before its start; recording it regrades ALT/AST of
     that cycle against it, recomputes their treatment-emergent flags and updates the episodes they feed (module
     docstring). A post-baseline value is treatment-emergent only if its grade is worse than the baseline grade,
@@ -394,7 +396,8 @@ def lab_result_record(*, patient: Patient, data: dict[str, Any], acting_user: Us
     Returns the saved LabResult with ``episode_changes`` ([(AdverseEvent, "created"/"updated"/"unchanged", grade
     before)]) and, for a baseline, ``regraded`` (how many later values it regraded). Raises PermissionDenied,
     ValidationError keyed by field (unit not of the analyte, implausible value or limit, negative value, LLN ≥ ULN,
-    wrong cycle, second baseline — also when two arrive at once).
+    wrong cycle, second baseline — also when two arrive at once —, an entered grade outside 0–4 or differing from the
+    computed grade without its reason).
     """
     require_role(acting_user, patient.site, RECORDERS)
     unknown = set(data) - set(LAB_DATA_FIELDS)
