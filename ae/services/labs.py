@@ -64,7 +64,7 @@ from ae.episodes import (
 from ae.models import AdverseEvent, CTCAETerm, LabResult
 from ae.services.episodes import episode_locks, open_episode
 from ae.services.events import adverse_event_save_revision, revision_value
-from ae.services.notifications import data_quality_query_notify
+from ae.services.notifications import data_quality_query_notify, lab_override_query_notify
 from core.audit import audit_context
 from core.db import constraint_errors
 from core.outbox import benchmark_request
@@ -464,4 +464,5 @@ def lab_result_record(*, patient: Patient, data: dict[str, Any], acting_user: Us
             _value_record(result, term=term, acting_user=acting_user,
                           baseline_grade=baseline.grade if baseline is not None and baseline.ctcae_term == term.term
                           else None)
+    lab_override_query_notify(result=result)  # an override no adverse event shows: a query for the officers
     return result

@@ -141,3 +141,25 @@ def test_a_baseline_recorded_later_keeps_the_clinicians_grade(patient, cycle, nu
         "collected_at": datetime.datetime(2026, 1, 4, 7, tzinfo=TZ)})
     later.refresh_from_db()
     assert (later.grade, later.computed_grade, later.entered_grade) == (3, 1, 3)
+
+
+def test_an_override_no_episode_shows_is_assigned_to_the_safety_officers(patient, cycle, nurse, officer):
+    """Platelets 60 x 10^9/L computes grade 2 ("<75.0 - 50.0 x 10e9 /L"), which would start an episode; the
+    clinician's grade 0 (a clumped sample) starts none, so no adverse event carries the difference: the override is
+    assigned to the site's safety officers as a data-quality query notice linking to the patient's lab page. An
+    override the episode shows (its grade differs from its computed grade) is the episode's query, not a second one."""
+    from patients.models import Notification
+
+    lab_result_record(patient=patient, acting_user=nurse, data={
+        "analyte": "platelets", "value": 60, "unit": "10^9/L", "lln": 150, "collected_at": WHEN, "entered_grade": 0,
+        "grade_discrepancy_reason": "Clumped sample: 180 x 10^9/L on the citrate tube."})
+    assert AdverseEvent.objects.count() == 0
+    notice = Notification.objects.get(kind="query", recipient=officer)
+    assert "entered grade 0, computed 2" in notice.subject and "Clumped sample" in notice.body
+    assert notice.link == f"/patients/{patient.pk}/labs/new/"
+    lab_result_record(patient=patient, acting_user=nurse, data={
+        "analyte": "platelets", "value": 60, "unit": "10^9/L", "lln": 150, "entered_grade": 3,
+        "collected_at": WHEN + datetime.timedelta(days=1), "grade_discrepancy_reason": "Bleeding: transfused."})
+    episode = AdverseEvent.objects.get()
+    assert episode.grade_discrepancy_open
+    assert Notification.objects.filter(kind="query", recipient=officer).count() == 2  # the episode's, not a third
