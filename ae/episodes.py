@@ -32,7 +32,8 @@ ICANS_TERM = "Encephalopathy"
 ICANS_VERBATIM = "ICANS"
 CRS_DATA_FIELDS = ("assessed_at", "temperature_c", "fever_masking_therapies", "hypotension", "vasopressors",
                    "oxygen_device", "oxygen_flow_l_min", "oxygen_fio2_percent", "other_cause_findings", "other_cause",
-                   "entered_grade",
+                   "therapy_or_interruption_indicated", "prolonged_or_recurrent", "hospitalization_indicated",
+                   "ventilatory_support", "entered_grade",
                    "grade_discrepancy_reason", "relatedness", "action_taken")
 ICANS_DATA_FIELDS = ("assessed_at", "developmental_delay", "tool", "score", "unable_to_perform", "consciousness",
                      "seizure", "motor", "cerebral_edema", "other_cause_domains", "other_cause", "entered_grade",
@@ -99,8 +100,49 @@ def crs_grades(data: dict[str, Any], *, had_crs_before: bool) -> dict[str, Any]:
     elif lee_below_3 and oxygen_unknown_fio2:
         lee_grade, lee_why = None, ("Undetermined: oxygen given but FiO2 not recorded (Lee 2014: < 40% = grade 2, "
                                     f">= 40% = grade 3); without hypoxia: {lee.rationale}")
+    v4_grade, v4_why = _crs_ctcae_v4(data, temperature=temperature, agents=agents, device=device)
     return {"astct_grade": astct.grade, "astct_rationale": astct.rationale, "ctcae_grade": ctcae_grade,
-            "ctcae_rationale": ctcae_why, "lee_grade": lee_grade, "lee_rationale": lee_why}
+            "ctcae_rationale": ctcae_why, "lee_grade": lee_grade, "lee_rationale": lee_why,
+            "ctcae_v4_grade": v4_grade, "ctcae_v4_rationale": v4_why}
+
+
+#: The CTCAE v4.03 CRS clinical-course inputs of a bedside assessment and how the rationale names them.
+CRS_V4_COURSE = {"therapy_or_interruption_indicated": "therapy or infusion interruption indicated (grade 2)",
+                 "prolonged_or_recurrent": "prolonged or recurrent (grade 3)",
+                 "hospitalization_indicated": "hospitalization indicated for clinical sequelae (grade 3)",
+                 "ventilatory_support": "ventilatory support indicated (grade 4)"}
+
+
+def _crs_ctcae_v4(data: dict[str, Any], *, temperature: float | None, agents: list[str],
+                  device: str) -> tuple[int | None, str]:
+    """CTCAE v4.03 CRS grade of a bedside assessment (:func:`ae.grading.grade_crs_ctcae_v4`) and its rationale.
+
+    A "mild reaction" (grade 1) is any CRS finding recorded: fever >= 38.0 °C, hypotension, a vasopressor or oxygen.
+    Hypotension without a pressor is grade 2 (treated with IV fluids), any pressor grade 4. The course inputs are
+    True, False or None (not recorded); mechanical ventilation is ventilatory support whatever the box says. The grade
+    is computed with every unrecorded input absent and again with every one present: when the two differ the grade
+    is undetermined (None) and the rationale gives both and names what to record. Life-threatening consequences
+    (grade 4) are not assessed at the bedside: a grade below 4 is a lower bound, as for CTCAE v5.0.
+    """
+    hypotension = bool(data.get("hypotension"))
+    symptoms = bool((temperature is not None and temperature >= grading.FEVER_C) or hypotension or agents
+                    or device != "none")
+    course: dict[str, bool | None] = {name: data.get(name) for name in CRS_V4_COURSE}
+    if device == "mechanical_ventilation":
+        course["ventilatory_support"] = True
+    missing = [name for name, value in course.items() if value is None]
+
+    def grade(assume: bool) -> grading.Grade:
+        flags = {name: (assume if value is None else bool(value)) for name, value in course.items()}
+        return grading.grade_crs_ctcae_v4(symptoms=symptoms, hypotension=hypotension, vasopressors=agents, **flags)
+
+    low, high = grade(False), grade(True)
+    bound = " Life-threatening consequences (grade 4) not assessed." if (low.grade or 0) < 4 else ""
+    if low.grade == high.grade:
+        return low.grade, low.rationale + bound
+    named = "; ".join(CRS_V4_COURSE[name] for name in missing)
+    return None, (f"Undetermined: grade {low.grade} if none of these was indicated, up to grade {high.grade} if it "
+                  f"was; not recorded: {named}. Without them: {low.rationale}")
 
 
 def age_in_years(birth_month: datetime.date, on: datetime.date) -> float:
@@ -230,15 +272,26 @@ def lab_effective_grade(result: LabResult, *, pre_existing: bool) -> int:
     return result.grade if pre_existing or result.treatment_emergent else 0
 
 
-def lab_observation(result: LabResult, *, pre_existing: bool) -> Observation:
-    """One lab result as an observation of its episode (:func:`lab_effective_grade`; computed = effective)."""
+def lab_observation(result: LabResult, *, pre_existing: bool, baseline_grade: int | None = None) -> Observation:
+    """One lab result as an observation of its episode.
+
+    Effective grade: :func:`lab_effective_grade` (from the value's effective grade, the clinician's where entered).
+    Computed grade: the same unless a clinician overrode a computed grade; then the rule's grade, counted as the
+    effective one is (in an episode present before the cycle with its grade, else only when worse than the cycle's
+    ``baseline_grade``, None = no baseline), with the clinician's reason beside it.
+    """
     effective = lab_effective_grade(result, pre_existing=pre_existing)
+    computed = effective
+    if result.entered_grade is not None and result.computed_grade is not None:
+        counts = pre_existing or result.baseline or result.computed_grade > (baseline_grade or 0)
+        computed = result.computed_grade if counts else 0
     why = result.rationale
     if result.baseline:
         why = f"baseline at the cycle start: {why}"
     elif effective == 0 and result.grade:
         why += " Not worse than the baseline grade: not treatment-emergent."
-    return Observation(at=result.collected_at, effective_grade=effective, computed_grade=effective, rationale=why,
+    return Observation(at=result.collected_at, effective_grade=effective, computed_grade=computed, rationale=why,
+                       discrepancy_reason=result.grade_discrepancy_reason if computed != effective else "",
                        label=f"{lab_units.ANALYTES[result.analyte].label} value")
 
 
@@ -246,3 +299,4 @@ def lab_result_text(result: LabResult) -> str:
     """A lab value in a sentence: "Platelet count 18 ×10⁹/L of 03 Aug 2025 08:00"."""
     return (f"{lab_units.ANALYTES[result.analyte].label} {result.value_text} of "
             f"{local_time(result.collected_at):%d %b %Y %H:%M}")
+

@@ -7,9 +7,10 @@ from typing import Any, cast
 
 from django import forms
 from django.utils import timezone
+from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
-from ae import grading, lab_units, selectors, synonyms
+from ae import grading, lab_proposal, lab_units, selectors, synonyms
 from ae.models import AdverseEvent, CTCAETerm, ReferenceRange
 from core.text import MAX_REASON_CHARS
 from patients.models import Patient, TreatmentCycle
@@ -131,10 +132,18 @@ class AdverseEventForm(forms.ModelForm):
                 label=_("38.0 °C or more for over an hour"), required=False,
                 help_text=_("Febrile neutropenia with a single temperature of 38.0-38.3 °C."))
         self.computed: dict[str, Any] = {}
-        fever_entered = "temperature_c" in self.fields and bool(str(self.data.get("temperature_c") or "").strip())
-        if self.instance.computed_grade is None and not fever_entered:  # only computed grades need the reason
+        if self.instance.pk is None:  # a new event: Fever/FN and the lab terms are graded when it is saved
+            # read only when the page is rendered (a valid POST redirects without it): static/ae_form.js
+            self.fields["term"].widget.attrs["data-lab-proposals"] = lazy(lambda: json.dumps(
+                lab_proposal.lab_proposal_entries(selectors.graded_lab_values_of(patient)), ensure_ascii=False), str)()
+            self.fields["grade_discrepancy_reason"].help_text = _(
+                "Only for Fever, Febrile neutropenia and the terms a lab value grades (e.g. Platelet count decreased, "
+                "Hypokalemia): required when your grade differs from the grade computed from the temperature or from "
+                "the patient's values of that analyte between the onset and the resolution (today while ongoing). "
+                "No lab value in those days (and no temperature): no computed grade, nothing required.")
+        elif self.instance.computed_grade is None:  # only computed grades need the reason
             del self.fields["grade_discrepancy_reason"]
-        elif self.instance.computed_grade is not None:
+        else:
             self.fields["grade"].help_text = (f"Computed: grade {self.instance.computed_grade} — "
                                               f"{self.instance.computed_rationale}")
 
@@ -164,6 +173,8 @@ class AdverseEventForm(forms.ModelForm):
         if (term is not None and term.term in FEVER_TERMS and cleaned.get("temperature_c") is not None
                 and self.instance.pk is None):  # a new event; an edit keeps the grade it has
             self._grade_fever(cleaned, term)
+        elif term is not None and self.instance.pk is None:
+            self._grade_from_labs(cleaned, term)
         typed = " ".join((self["term"].data or "").split())
         if (term is not None and typed.casefold() != term.term.casefold()
                 and not (cleaned.get("verbatim_term") or "").strip()):
@@ -202,6 +213,35 @@ class AdverseEventForm(forms.ModelForm):
         if grade is not None and grade != result.grade and not reason:
             self.add_error("grade_discrepancy_reason", f"Your grade {grade} differs from the computed grade "
                                                        f"{result.grade} ({result.rationale}): give the reason.")
+
+
+    def _grade_from_labs(self, cleaned: dict[str, Any], term: CTCAETerm) -> None:
+        """The grade of a CTCAE term a lab analyte grades, from the patient's values of that analyte collected from
+        the onset day to the resolution day (today while ongoing; :func:`ae.lab_proposal.lab_grade_proposal`, window in
+        docs/grading.md): the computed grade and its rationale go to ``self.computed`` (saved on the event, so a
+        different grade needs its reason and is a data-quality query) and the nurse is told (``self.derived``). No
+        value in the window: nothing is computed or required."""
+        analytes = lab_proposal.lab_term_analytes(term.term, cleaned.get("verbatim_term") or "")
+        onset = cleaned.get("onset_date")
+        if not analytes or onset is None:
+            return
+        end = cleaned.get("resolution_date") or timezone.localdate()
+        if end < onset:
+            return  # the model's clean says "Resolution cannot be before onset."
+        values = selectors.lab_values_for_term(patient=self.instance.patient, analytes=analytes, term=term.term,
+                                               start=onset, end=end)
+        proposal = lab_proposal.lab_grade_proposal(term.term, values, start=onset, end=end)
+        if proposal is None:
+            return
+        computed, rationale = proposal
+        self.computed = {"computed_grade": computed, "computed_rationale": rationale}
+        grade = cleaned.get("grade")
+        reason = (cleaned.get("grade_discrepancy_reason") or "").strip()
+        if grade is not None and grade != computed and not reason:
+            self.add_error("grade_discrepancy_reason", f"Your grade {grade} differs from the computed grade {computed} "
+                                                       f"({rationale}): give the reason.")
+        else:
+            self.derived.append(f"Computed grade {computed} — {rationale}")
 
 
 FEVER_TERMS = (grading.FEVER_TERM, grading.FEBRILE_NEUTROPENIA_TERM)
@@ -328,6 +368,26 @@ class CRSAssessmentForm(_AssessmentForm):
                     "infection."))
     other_cause = forms.CharField(label=_("The other cause"), required=False, max_length=500,
                                   help_text=_("Required when a finding is set aside, e.g. 'E. coli line sepsis'."))
+    # CTCAE v4.03 CRS (the early blinatumomab trials' scale) grades the clinical course; each may stay "not
+    # recorded", which leaves the v4.03 grade undetermined where it could change it (docs/grading.md).
+    therapy_or_interruption_indicated = forms.NullBooleanField(
+        label=_("Therapy or infusion interruption indicated"), required=False,
+        widget=forms.Select(choices=[("", _("Not recorded")), ("true", _("Yes")), ("false", _("No"))]),
+        help_text=_("For the CTCAE v4.03 grade (2): responds promptly to symptomatic treatment (antihistamines, "
+                    "NSAIDs, narcotics, IV fluids)."))
+    prolonged_or_recurrent = forms.NullBooleanField(
+        label=_("Prolonged, or recurrent after initial improvement"), required=False,
+        widget=forms.Select(choices=[("", _("Not recorded")), ("true", _("Yes")), ("false", _("No"))]),
+        help_text=_("For the CTCAE v4.03 grade (3): not rapidly responsive to symptomatic medication or a brief "
+                    "interruption of the infusion."))
+    hospitalization_indicated = forms.NullBooleanField(
+        label=_("Hospitalization indicated for clinical sequelae"), required=False,
+        widget=forms.Select(choices=[("", _("Not recorded")), ("true", _("Yes")), ("false", _("No"))]),
+        help_text=_("For the CTCAE v4.03 grade (3), e.g. renal impairment, pulmonary infiltrates."))
+    ventilatory_support = forms.NullBooleanField(
+        label=_("Ventilatory support indicated"), required=False,
+        widget=forms.Select(choices=[("", _("Not recorded")), ("true", _("Yes")), ("false", _("No"))]),
+        help_text=_("For the CTCAE v4.03 grade (4). Mechanical ventilation counts as yes."))
 
 
 class ICANSAssessmentForm(_AssessmentForm):
@@ -455,6 +515,16 @@ class LabResultForm(forms.Form):
         choices=list(grading.LAB_CRITERIA_LABELS.items()),
         help_text=_("Tick what applies to this value's term; each raises the grade on its own (a semicolon in "
                     "CTCAE means 'or'). A criterion the term does not have is refused."))
+    entered_grade = forms.TypedChoiceField(
+        label=_("Your grade"), required=False, coerce=int, empty_value=None,
+        choices=[("", _("Accept the computed grade"))] + [(g, f"Grade {g}") for g in range(0, 5)],
+        help_text=_("Only if you judge the grade differently from the computed one (shown as you type). Your grade "
+                    "is the value's grade for its adverse event; the computed one is kept beside it."))
+    grade_discrepancy_reason = forms.CharField(
+        label=_("Reason your grade differs"), required=False, max_length=MAX_REASON_CHARS,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Required when your grade differs from the computed grade: the difference is a data-quality "
+                    "query for the site's safety officers."))
 
     def __init__(self, *args: Any, patient: Patient, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -154,6 +154,28 @@ def recent_anc(*, patient: Patient, on: datetime.date) -> LabResult | None:
                                      collected_at__date__lte=on).order_by("-collected_at", "-id").first())
 
 
+#: How many of a patient's latest graded lab values the AE form sends to the page for its live proposal.
+PROPOSAL_VALUES_SHOWN = 400
+
+
+def graded_lab_values_of(patient: Patient, limit: int = PROPOSAL_VALUES_SHOWN) -> list[LabResult]:
+    """The patient's ``limit`` latest lab values with a computed grade, in collection order (the AE form's live
+    proposal of a lab term's grade; the server recomputes it on save with :func:`lab_values_for_term`)."""
+    latest = (LabResult.objects.filter(patient=patient, computed_grade__isnull=False)
+              .order_by("-collected_at", "-id")[:limit])
+    return sorted(latest, key=lambda r: (r.collected_at, r.pk))
+
+
+def lab_values_for_term(*, patient: Patient, analytes: Iterable[str], term: str, start: datetime.date,
+                        end: datetime.date) -> list[LabResult]:
+    """The patient's graded values of ``analytes`` collected from ``start`` to ``end`` (local dates, both inclusive)
+    that grade ``term`` — graded as that term, or grade 0 (normal: grade 0 of every term of its analyte) — in
+    collection order; what the AE form proposes a lab term's grade from (:func:`ae.lab_proposal.lab_grade_proposal`)."""
+    return list(LabResult.objects.filter(patient=patient, analyte__in=list(analytes), computed_grade__isnull=False,
+                                         collected_at__date__gte=start, collected_at__date__lte=end)
+                .filter(Q(ctcae_term=term) | Q(computed_grade=0)).order_by("collected_at", "id"))
+
+
 def reference_range_for(*, site: Site, analyte: str, sex: str, age_months: int,
                         on: datetime.date) -> ReferenceRange | None:
     """The site's reference range in force on ``on`` for ``analyte``, the patient's ``sex`` ("F"/"M"/"U") and age in

@@ -209,6 +209,9 @@ def _event_link(event: AdverseEvent) -> SafeString:
 def _lab_saved_message(result: LabResult) -> SafeString:
     """What recording the value did, in words, with a link to each adverse event it created or updated."""
     grade = "undetermined" if result.grade is None else f"grade {result.grade}"
+    if result.entered_grade is not None:
+        computed = "undetermined" if result.computed_grade is None else f"grade {result.computed_grade}"
+        grade += f" (your grade; computed {computed})"
     saved = format_html("Saved: {}{} — {} {} ({}).", "baseline " if result.baseline else "", lab_result_text(result),
                         result.ctcae_term, grade, result.rationale)
     notes: list[SafeString] = []

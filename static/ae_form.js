@@ -46,6 +46,55 @@
     var name = event.target && event.target.name;
     if (name === "grade" || name === "outcome") { applyDeath(); }
   });
+  // The grade a lab term gets from the patient's lab values (the server computes the same on save, ae/forms.py):
+  // the worst computed grade of the term's values from the onset day to the resolution day (today while ongoing).
+  var term = el("id_term"), onset = el("id_onset_date"), resolution = el("id_resolution_date");
+  var verbatim = el("id_verbatim_term");
+  var entries = [];
+  try { entries = JSON.parse((term && term.dataset.labProposals) || "[]"); } catch (e) { entries = []; }
+  var proposal = document.createElement("div");
+  proposal.id = "lab-proposal";
+  proposal.className = "grade-definitions lab-proposal";
+  proposal.setAttribute("role", "status");
+  proposal.setAttribute("aria-live", "polite");
+  var gradeField = el("field-grade");
+  if (gradeField && entries.length) { gradeField.after(proposal); }
+
+  function today() {
+    var d = new Date();
+    return d.getFullYear() + "-" + String(d.getMonth() + 1).padStart(2, "0") + "-" + String(d.getDate()).padStart(2, "0");
+  }
+
+  function proposeFromLabs() {
+    var name = term ? term.value.trim().replace(/\s+/g, " ").toLowerCase() : "";
+    var mine = entries.filter(function (e) {
+      return e.term.toLowerCase() === name && (!e.verbatim || (verbatim && verbatim.value.trim().toLowerCase() ===
+        e.verbatim.toLowerCase()));
+    });
+    proposal.textContent = "";
+    if (!mine.length || !onset || !onset.value) { return; }
+    var end = (resolution && resolution.value) || today();
+    var inWindow = mine.filter(function (e) { return e.day >= onset.value && e.day <= end; });
+    var strong = document.createElement("strong");
+    var p = document.createElement("p");
+    p.className = "small";
+    if (!inWindow.length) {
+      strong.textContent = "No computed grade";
+      p.textContent = "No " + mine[0].label + " value from the onset to " + (resolution && resolution.value ?
+        "the resolution" : "today") + ": your grade needs no reason.";
+    } else {
+      var worst = inWindow.reduce(function (a, b) { return b.grade > a.grade ? b : a; });
+      strong.textContent = "Computed grade " + worst.grade + " from the lab values";
+      p.textContent = "Worst of " + inWindow.length + " " + worst.label + " value(s) in the event's days: " +
+        worst.text + " A different grade needs the reason below.";
+    }
+    proposal.replaceChildren(strong, p);
+  }
+  [term, onset, resolution, verbatim].forEach(function (field) {
+    if (field) { field.addEventListener("input", proposeFromLabs); field.addEventListener("change", proposeFromLabs); }
+  });
+  proposeFromLabs();
+
   toggle("id_present_before_cycle", "field-grade_at_cycle_start");
   toggle("id_after_cycle_follow_up", "field-follow_up_reason");
   applyDeath();

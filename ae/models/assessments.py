@@ -38,8 +38,9 @@ class CRSAssessment(models.Model):
     Units: ``temperature_c`` degrees Celsius (25–45), ``oxygen_flow_l_min`` L/min (≥ 0),
     ``oxygen_fio2_percent`` delivered FiO2 in percent (21–100; needed for the CTCAE v5.0 and Lee 2014
     hypoxia criteria, not for ASTCT 2019, which grades by device and flow). ``vasopressors`` are agent names
-    from :data:`ae.grading.VASOPRESSORS`. Grades: ASTCT 2019 (always computed, 0–5), CTCAE v5.0 and
-    Lee 2014 (null when the recorded criteria cannot decide them), each with the criterion that set it.
+    from :data:`ae.grading.VASOPRESSORS`. Grades: ASTCT 2019 (always computed, 0–5), CTCAE v5.0, CTCAE v4.03
+    (from the clinical-course inputs, null = not recorded) and Lee 2014 (null when the recorded criteria cannot
+    decide them), each with the criterion that set it.
     """
 
     adverse_event = models.ForeignKey(AdverseEvent, on_delete=models.PROTECT, related_name="crs_assessments")
@@ -62,6 +63,21 @@ class CRSAssessment(models.Model):
     ctcae_rationale = models.TextField()
     lee_grade = models.PositiveSmallIntegerField("Lee 2014 grade", null=True, blank=True)
     lee_rationale = models.TextField()
+    # CTCAE v4.03 grades CRS by the clinical course (issue 10 item 5): each input is yes, no or not recorded (null),
+    # and a criterion not recorded leaves ``ctcae_v4_grade`` null where it could change it (docs/grading.md).
+    therapy_or_interruption_indicated = models.BooleanField(
+        "therapy or infusion interruption indicated", null=True, blank=True,
+        help_text="CTCAE v4.03 grade 2 (responds promptly to symptomatic treatment).")
+    prolonged_or_recurrent = models.BooleanField(
+        "prolonged, or recurrent after initial improvement", null=True, blank=True,
+        help_text="CTCAE v4.03 grade 3 (not rapidly responsive to symptomatic medication or brief interruption).")
+    hospitalization_indicated = models.BooleanField(
+        "hospitalization indicated for clinical sequelae", null=True, blank=True,
+        help_text="CTCAE v4.03 grade 3 (e.g. renal impairment, pulmonary infiltrates).")
+    ventilatory_support = models.BooleanField("ventilatory support indicated", null=True, blank=True,
+                                              help_text="CTCAE v4.03 grade 4.")
+    ctcae_v4_grade = models.PositiveSmallIntegerField("CTCAE v4.03 grade", null=True, blank=True)
+    ctcae_v4_rationale = models.TextField(blank=True)
     other_cause_findings = ArrayField(
         models.CharField(max_length=20, choices=_choices(grading.CRS_FINDINGS)), default=list, blank=True,
         verbose_name="findings attributable to another cause",
@@ -108,6 +124,8 @@ class CRSAssessment(models.Model):
             models.CheckConstraint(condition=Q(ctcae_grade__isnull=True) | Q(ctcae_grade__lte=5),
                                    name="crs_ctcae_grade_0_5"),
             models.CheckConstraint(condition=Q(lee_grade__isnull=True) | Q(lee_grade__lte=5), name="crs_lee_grade_0_5"),
+            models.CheckConstraint(condition=Q(ctcae_v4_grade__isnull=True) | Q(ctcae_v4_grade__lte=5),
+                                   name="crs_ctcae_v4_grade_0_5"),
             models.CheckConstraint(condition=Q(entered_grade__isnull=True) | Q(entered_grade__lte=5),
                                    name="crs_entered_grade_0_5"),
             models.CheckConstraint(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
@@ -11,6 +13,7 @@ from ae import grading, lab_units
 from ae.models.assessments import _in
 from ae.models.events import AdverseEvent
 from core.audit import tracked
+from core.text import MAX_REASON_CHARS, max_chars_constraint
 from patients.models import Patient, TreatmentCycle
 
 
@@ -52,6 +55,15 @@ class LabResult(models.Model):
     ctcae_term = models.CharField(max_length=200)
     grade = models.PositiveSmallIntegerField("CTCAE v5.0 grade", null=True, blank=True)
     rationale = models.TextField()
+    #: The grade the rule computes (:func:`ae.grading.grade_lab`, explained by ``rationale``); ``grade`` is the
+    #: effective grade: the clinician's ``entered_grade`` where given, else this one (docs/labs.md, "Entered vs
+    #: computed grade").
+    computed_grade = models.PositiveSmallIntegerField("computed CTCAE v5.0 grade", null=True, blank=True)
+    entered_grade = models.PositiveSmallIntegerField(
+        "your grade", null=True, blank=True, help_text="Leave empty to accept the computed grade.")
+    grade_discrepancy_reason = models.TextField(
+        "reason your grade differs", blank=True, max_length=MAX_REASON_CHARS,
+        help_text="Required when your grade differs from the computed grade.")
     treatment_emergent = models.BooleanField(null=True, blank=True)
     #: The adverse-event episode of this value's CTCAE term that it feeds (:mod:`ae.services.labs`): a
     #: treatment-emergent graded value starts or upgrades it, a later normal value resolves it; null when the
@@ -80,6 +92,22 @@ class LabResult(models.Model):
             models.CheckConstraint(condition=Q(lln__isnull=True) | Q(uln__isnull=True) | Q(lln__lt=F("uln")),
                                    name="lab_lln_below_uln", violation_error_message="LLN must be below ULN."),
             models.CheckConstraint(condition=Q(grade__isnull=True) | Q(grade__lte=4), name="lab_grade_0_4"),
+            models.CheckConstraint(condition=Q(computed_grade__isnull=True) | Q(computed_grade__lte=4),
+                                   name="lab_computed_grade_0_4"),
+            models.CheckConstraint(condition=Q(entered_grade__isnull=True) | Q(entered_grade__lte=4),
+                                   name="lab_entered_grade_0_4"),
+            models.CheckConstraint(
+                condition=Q(entered_grade__isnull=False, grade=F("entered_grade"))
+                | Q(entered_grade__isnull=True, grade=F("computed_grade"))
+                | Q(entered_grade__isnull=True, grade__isnull=True, computed_grade__isnull=True),
+                name="lab_grade_is_entered_or_computed",
+                violation_error_message="The grade is the clinician's grade where entered, else the computed one."),
+            models.CheckConstraint(
+                condition=Q(entered_grade__isnull=True) | Q(computed_grade__isnull=True)
+                | Q(entered_grade=F("computed_grade")) | ~Q(grade_discrepancy_reason=""),
+                name="lab_discrepancy_has_reason",
+                violation_error_message="A grade that differs from the computed grade needs its reason."),
+            max_chars_constraint("grade_discrepancy_reason", prefix="lab"),
             models.CheckConstraint(condition=Q(baseline=False) | Q(cycle__isnull=False),
                                    name="lab_baseline_has_cycle",
                                    violation_error_message="A baseline value belongs to the cycle it precedes."),
@@ -94,6 +122,22 @@ class LabResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.patient} {self.analyte} {self.value} {self.unit} @ {self.collected_at:%Y-%m-%d}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """A value saved with a ``grade`` and neither a computed nor an entered grade (written directly, not through
+        :func:`ae.services.labs.lab_result_record`) has that grade as its computed grade: the invariant the
+        ``lab_grade_is_entered_or_computed`` constraint checks."""
+        if self.computed_grade is None and self.entered_grade is None and self.grade is not None:
+            self.computed_grade = self.grade
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "computed_grade"}
+        super().save(*args, **kwargs)
+
+    @property
+    def grade_overridden(self) -> bool:
+        """The clinician's grade differs from the computed one (an undetermined computed grade is not overridden)."""
+        return (self.entered_grade is not None and self.computed_grade is not None
+                and self.entered_grade != self.computed_grade)
 
     @property
     def unit_label(self) -> str:

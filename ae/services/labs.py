@@ -23,6 +23,11 @@ by hand stays. Each change of the AE is a revision with its reason ("Platelet co
 of (cycle, term), so values, baselines and assessments or AE forms of the same term and cycle never make two
 episodes, and two baselines of one cycle and analyte never both pass the check.
 
+**Entered vs computed grade.** A value's grade is the clinician's ``entered_grade`` where given (a different grade
+needs ``grade_discrepancy_reason``), else the computed one (``computed_grade``); treatment emergence and the episode
+follow that effective grade, and the episode's computed grade follows the computed ones, so an override is the
+episode's entered-vs-computed data-quality query (docs/labs.md).
+
 **A baseline recorded after later values** regrades them (ALT/AST are graded against an abnormal baseline) and
 recomputes their TRTEMFL under ``audit_context(reason="Baseline ALT 80 U/L of 03 Aug 2025 07:00 recorded: …")``,
 then updates the episodes those values feed with a revision carrying the same reason (:func:`_episode_sync`): a
@@ -59,13 +64,18 @@ from ae.episodes import (
 from ae.models import AdverseEvent, CTCAETerm, LabResult
 from ae.services.episodes import episode_locks, open_episode
 from ae.services.events import adverse_event_save_revision, revision_value
+from ae.services.notifications import data_quality_query_notify, lab_override_query_notify
 from core.audit import audit_context
 from core.db import constraint_errors
 from core.outbox import benchmark_request
+from core.text import clean_reason, visible
 from patients.access import RECORDERS, require_role
 from patients.models import Patient, TreatmentCycle
 
-LAB_DATA_FIELDS = ("analyte", "value", "unit", "lln", "uln", "collected_at", "baseline", "cycle", "clinical_criteria")
+LAB_DATA_FIELDS = ("analyte", "value", "unit", "lln", "uln", "collected_at", "baseline", "cycle", "clinical_criteria",
+                   "entered_grade", "grade_discrepancy_reason")
+#: Highest grade a lab value carries (CTCAE grade 5, death, is recorded on the adverse event: outcome Fatal).
+MAX_LAB_GRADE = 4
 #: Relatedness and action taken of an episode started by lab values, until someone assesses them on the AE form.
 LAB_EPISODE_DEFAULTS = {"relatedness": AdverseEvent.Relatedness.POSSIBLE, "action_taken": AdverseEvent.Action.UNKNOWN}
 #: The analyte of a term's episode when none of its values says (calcium and ionized calcium share Hypocalcemia:
@@ -144,9 +154,34 @@ def _lab_grade(result: LabResult, baseline: LabResult | None) -> None:
         field = ("clinical_criteria" if exc.field in grading.LAB_CRITERIA else
                  exc.field if exc.field in LAB_DATA_FIELDS else "value")
         raise ValidationError({field: exc.message}) from exc
-    result.grade, result.rationale, result.ctcae_term = graded.grade, graded.rationale, str(graded.ctcae_term)
+    result.computed_grade, result.rationale, result.ctcae_term = graded.grade, graded.rationale, str(graded.ctcae_term)
+    result.grade = result.computed_grade if result.entered_grade is None else result.entered_grade
     if albumin is not None:
         result.rationale += f" Corrected with {lab_result_text(albumin)}."
+
+
+def _entered_grade_check(result: LabResult) -> None:
+    """The clinician's grade (``entered_grade``, 0-4) against the computed one, as on the bedside CRS/ICANS forms: a
+    different grade needs its reason (ValidationError on ``grade_discrepancy_reason`` naming the computed grade and
+    its criterion); an equal grade, or none, keeps no reason. A grade entered over an undetermined computed grade
+    (no LLN/ULN) decides it and needs no reason: there is nothing to differ from."""
+    entered = result.entered_grade
+    if entered is not None and (isinstance(entered, bool) or not isinstance(entered, int)
+                                or not 0 <= entered <= MAX_LAB_GRADE):
+        raise ValidationError({"entered_grade": f"A lab value's grade is 0–{MAX_LAB_GRADE}; record a death on the "
+                                                "adverse event (outcome Fatal)."})
+    if entered is None or entered == result.computed_grade:
+        result.grade_discrepancy_reason = ""
+        return
+    if result.computed_grade is None:
+        result.grade_discrepancy_reason = visible(result.grade_discrepancy_reason or "")
+        return
+    if not visible(result.grade_discrepancy_reason or ""):
+        raise ValidationError({"grade_discrepancy_reason": (
+            f"Your grade {entered} differs from the computed CTCAE v5.0 grade {result.computed_grade} "
+            f"({result.rationale}): give the reason.")})
+    result.grade_discrepancy_reason = clean_reason(result.grade_discrepancy_reason, field="grade_discrepancy_reason",
+                                                   what="the reason your grade differs")
 
 
 def _graded(result: LabResult) -> str:
@@ -157,10 +192,11 @@ def _graded(result: LabResult) -> str:
     return text + "."
 
 
-def _episode_start(result: LabResult, *, term: CTCAETerm, acting_user: User) -> AdverseEvent:
+def _episode_start(result: LabResult, *, term: CTCAETerm, acting_user: User,
+                   baseline_grade: int | None = None) -> AdverseEvent:
     """A new episode from one treatment-emergent value (not saved yet: it is saved here, then the value)."""
     assert result.cycle is not None  # only values of a cycle feed episodes
-    summary = episode_fields(LAB_SCALE, [lab_observation(result, pre_existing=False)])
+    summary = episode_fields(LAB_SCALE, [lab_observation(result, pre_existing=False, baseline_grade=baseline_grade)])
     episode = AdverseEvent(
         patient=result.patient, cycle=result.cycle, term=term, grading_scale=AdverseEvent.GradingScale.CTCAE_V5,
         created_by=acting_user, origin=AdverseEvent.Origin.LAB,
@@ -169,6 +205,7 @@ def _episode_start(result: LabResult, *, term: CTCAETerm, acting_user: User) -> 
     episode.full_clean()
     with audit_context(reason=f"Started by {_graded(result)}"):
         episode.save()
+    data_quality_query_notify(event=episode)  # a clinician's grade against the computed one: a query to review
     benchmark_request(site=result.patient.site, trigger="ae_change")
     return episode
 
@@ -191,7 +228,8 @@ def _episode_sync(episode: AdverseEvent, *, acting_user: User, reason: str) -> b
             and not any(lab_effective_grade(r, pre_existing=False) for r in values)):
         pre_existing = True  # the abnormality was there at the cycle start and has not worsened since
         summary |= {"present_before_cycle": True, "grade_at_cycle_start": baseline.grade}
-    observations = [lab_observation(r, pre_existing=pre_existing) for r in values]
+    observations = [lab_observation(r, pre_existing=pre_existing,
+                                    baseline_grade=None if baseline is None else baseline.grade) for r in values]
     if pre_existing and baseline is not None:
         observations.append(lab_observation(baseline, pre_existing=True))
     keep_onset = episode.origin == AdverseEvent.Origin.ENTERED or episode.present_before_cycle
@@ -220,7 +258,8 @@ def _episode_sync(episode: AdverseEvent, *, acting_user: User, reason: str) -> b
     return True
 
 
-def _value_record(result: LabResult, *, term: CTCAETerm, acting_user: User) -> None:
+def _value_record(result: LabResult, *, term: CTCAETerm, acting_user: User,
+                  baseline_grade: int | None = None) -> None:
     """Save a post-baseline value and feed its episode (module docstring); ``result.episode_changes`` says how."""
     cycle = result.cycle
     feeds = result.grade is not None and not _after_window(result)
@@ -231,7 +270,8 @@ def _value_record(result: LabResult, *, term: CTCAETerm, acting_user: User) -> N
     positive = bool(result.grade) and result.treatment_emergent is True
     if ongoing is None:
         if positive and cycle is not None:
-            result.adverse_event = _episode_start(result, term=term, acting_user=acting_user)
+            result.adverse_event = _episode_start(result, term=term, acting_user=acting_user,
+                                                  baseline_grade=baseline_grade)
             result.episode_changes = [(result.adverse_event, "created", None)]
         result.save()
         return
@@ -291,7 +331,8 @@ def _baseline_recorded(baseline: LabResult, *, acting_user: User) -> None:
         return
     reason = f"Baseline {lab_result_text(baseline)} recorded: {'; '.join(why for _, why in changed)}."
     with audit_context(reason=reason):
-        LabResult.objects.bulk_update([r for r, _ in changed], ["grade", "rationale", "treatment_emergent"])
+        LabResult.objects.bulk_update([r for r, _ in changed], ["grade", "computed_grade", "rationale",
+                                                                 "treatment_emergent"])
     # A baseline only lowers grades and TRTEMFL flags, so no value it regrades starts an episode: only the
     # episodes the regraded values feed change.
     fed = {r.adverse_event_id for r, _ in changed if r.adverse_event_id is not None}
@@ -344,7 +385,9 @@ def lab_result_record(*, patient: Patient, data: dict[str, Any], acting_user: Us
     ``data``: analyte, value, unit (one of the analyte's units in :data:`ae.lab_units.ANALYTES`, any accepted
     spelling; stored as its one code), lln, uln (all in ``unit``, each plausible for the analyte in that unit —
     a unit slip is refused naming the likely unit), collected_at (aware datetime, not in the future), baseline
-    (bool), cycle (optional; default: the latest cycle started on or before the collection date, or none).
+    (bool), cycle (optional; default: the latest cycle started on or before the collection date, or none),
+    clinical_criteria, and optionally entered_grade (the clinician's grade 0–4; empty = accept the computed grade)
+    with grade_discrepancy_reason (required when it differs from the computed grade: :func:`_entered_grade_check`).
     A baseline belongs to a cycle and is collected on or before its start; recording it regrades ALT/AST of
     that cycle against it, recomputes their treatment-emergent flags and updates the episodes they feed (module
     docstring). A post-baseline value is treatment-emergent only if its grade is worse than the baseline grade,
@@ -353,7 +396,8 @@ def lab_result_record(*, patient: Patient, data: dict[str, Any], acting_user: Us
     Returns the saved LabResult with ``episode_changes`` ([(AdverseEvent, "created"/"updated"/"unchanged", grade
     before)]) and, for a baseline, ``regraded`` (how many later values it regraded). Raises PermissionDenied,
     ValidationError keyed by field (unit not of the analyte, implausible value or limit, negative value, LLN ≥ ULN,
-    wrong cycle, second baseline — also when two arrive at once).
+    wrong cycle, second baseline — also when two arrive at once —, an entered grade outside 0–4 or differing from the
+    computed grade without its reason).
     """
     require_role(acting_user, patient.site, RECORDERS)
     unknown = set(data) - set(LAB_DATA_FIELDS)
@@ -391,7 +435,9 @@ def lab_result_record(*, patient: Patient, data: dict[str, Any], acting_user: Us
     result = LabResult(patient=patient, cycle=cycle, analyte=analyte, value=_decimal(data.get("value")),
                        unit=str(unit), lln=_decimal(data.get("lln")), uln=_decimal(data.get("uln")),
                        collected_at=collected_at, baseline=is_baseline, entered_by=acting_user,
-                       clinical_criteria=_criteria(data.get("clinical_criteria")))
+                       clinical_criteria=_criteria(data.get("clinical_criteria")),
+                       entered_grade=data.get("entered_grade"),
+                       grade_discrepancy_reason=data.get("grade_discrepancy_reason") or "")
     result.episode_changes = []
     terms = {t.term: t for t in CTCAETerm.objects.filter(term__in=grading.LAB_TERMS_BY_ANALYTE[analyte])}
     baseline = None
@@ -404,6 +450,7 @@ def lab_result_record(*, patient: Patient, data: dict[str, Any], acting_user: Us
         if is_baseline and baseline is not None:
             raise ValidationError({"baseline": taken})
     _lab_grade(result, None if is_baseline else baseline)
+    _entered_grade_check(result)
     term = _episode_term(result, terms)
     result.rationale += range_note
     result.treatment_emergent = None if is_baseline else _lab_treatment_emergent(result, baseline)
@@ -414,5 +461,8 @@ def lab_result_record(*, patient: Patient, data: dict[str, Any], acting_user: Us
             _baseline_recorded(result, acting_user=acting_user)
             result.refresh_from_db(fields=["adverse_event"])  # linked when it explains a pre-existing episode
         else:
-            _value_record(result, term=term, acting_user=acting_user)
+            _value_record(result, term=term, acting_user=acting_user,
+                          baseline_grade=baseline.grade if baseline is not None and baseline.ctcae_term == term.term
+                          else None)
+    lab_override_query_notify(result=result)  # an override no adverse event shows: a query for the officers
     return result

@@ -11,8 +11,10 @@ criteria, and a link to the record.
 from __future__ import annotations
 
 from django.urls import reverse
+from django.utils import timezone
 
-from ae.models import AdverseEvent
+from ae import lab_units
+from ae.models import AdverseEvent, LabResult
 from ae.selectors import event_notice_key
 from patients.models import NotificationKind
 from patients.services.notifications import Notice, notify_many
@@ -88,3 +90,32 @@ def data_quality_query_notify(*, event: AdverseEvent) -> int:
     return notify_many([Notice(site=patient.site, kind=NotificationKind.QUERY, subject=subject[:200], body=body,
                                link=reverse("event-history", args=[event.pk]),
                                key=f"dq:{event.pk}:v{event.version}")])
+
+
+def lab_override_query_notify(*, result: LabResult) -> int:
+    """If the clinician's grade of a saved lab value differs from its computed grade and no adverse event shows the
+    difference (the value feeds no episode — e.g. graded 0 where the computed grade would have started one — or its
+    episode's grade equals its computed grade), assign it to the site's safety officers (and administrators) as a
+    ``query`` notification linking to the patient's lab page, keyed ``dq:lab:<value id>``. An episode that shows it
+    is the episode's data-quality query (:func:`data_quality_query_notify`). Call in the saving transaction; returns
+    the notices written."""
+    if not result.grade_overridden:
+        return 0
+    event = result.adverse_event
+    if event is not None and event.grade_discrepancy_open:
+        return 0
+    patient = result.patient
+    label = lab_units.ANALYTES[result.analyte].label
+    subject = (f"[pvtrack] Data-quality query: {patient.usubjid} {label} entered grade {result.entered_grade}, "
+               f"computed {result.computed_grade}")
+    body = "\n".join([
+        f"Data-quality query on {patient.site.name}: a lab value was graded differently from the computed CTCAE "
+        "v5.0 grade, and no adverse event shows the difference.",
+        f"Patient: {patient.usubjid}. Value: {label} {result.value_text} collected "
+        f"{timezone.localtime(result.collected_at):%d %b %Y %H:%M}; entered grade {result.entered_grade}, computed "
+        f"{result.computed_grade} ({result.rationale}).",
+        f"Reason given: {result.grade_discrepancy_reason or '(none)'}",
+        "Review it on the patient's lab page.",
+    ])
+    return notify_many([Notice(site=patient.site, kind=NotificationKind.QUERY, subject=subject[:200], body=body,
+                               link=reverse("lab-result-create", args=[patient.pk]), key=f"dq:lab:{result.pk}")])

@@ -1,0 +1,43 @@
+"""The AE form shows the grade a lab term gets from the patient's lab values as the nurse types (Playwright driving
+Debian's Chromium), before saving: the worst computed grade of the term's values from the onset day to the
+resolution day, with the value, unit, sample time and range; none in those days says no reason is needed.
+
+Rule text: NCI CTCAE v5.0 "Platelet count decreased" grade 2 "<75.0 - 50.0 x 10e9 /L".
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from ae.services.labs import lab_result_record
+from patients.models import Membership
+from tests.conftest import log_in, make_cycle, make_patient, make_user
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+TZ = ZoneInfo("Europe/Warsaw")
+
+
+def test_the_ae_form_proposes_the_lab_grade_as_the_nurse_types(live_server, page, ward):
+    nurse = make_user("nurse", ward, Membership.Role.WARD_STAFF)
+    patient = make_patient(ward, "KRK-047")
+    cycle = make_cycle(patient, start=datetime.date(2026, 1, 5))
+    for day, value, baseline in ((5, 40, True), (8, 60, False)):  # 60 is no worse than the baseline: no episode
+        lab_result_record(patient=patient, acting_user=nurse, data={
+            "analyte": "platelets", "value": value, "unit": "10^9/L", "lln": 150, "baseline": baseline,
+            "cycle": cycle if baseline else None, "collected_at": datetime.datetime(2026, 1, day, 7, tzinfo=TZ)})
+
+    log_in(page, live_server.url, nurse.username)
+    page.goto(f"{live_server.url}/patients/{patient.pk}/events/new/")
+    page.fill("#id_term", "Platelet count decreased")
+    page.fill("#id_onset_date", "2026-01-08")
+    proposal = page.locator("#lab-proposal")
+    proposal.get_by_text("Computed grade 2 from the lab values").wait_for()
+    assert "Platelet count 60 ×10⁹/L of 08 Jan 2026 07:00 (LLN 150 ×10⁹/L)" in proposal.inner_text()
+    page.fill("#id_onset_date", "2026-01-09")  # after the last value: nothing to propose
+    proposal.get_by_text("No computed grade").wait_for()
+    assert "needs no reason" in proposal.inner_text()
