@@ -36,12 +36,13 @@ FLAG_SHORT = {"ALARM": "alarm", "ALERT": "alert", "WATCH": "watch", "CHECK_ASCER
               "SIGNAL": "CUSUM signal"}
 #: Flags compared with something else than the published cohorts (``Flag.Kind``): their levels in plain words.
 KIND_FLAG_LABELS = {
-    "network": {"ALARM": "Network alarm: far from the network's other wards (outside the 99.8% funnel limit)",
-                "ALERT": "Network alert: away from the network's other wards (outside the 95% funnel limit)"},
-    "cusum": {"SIGNAL": "CUSUM signal: events came faster than the benchmark's expected rate over consecutive "
+    "network": {"ALARM": "Network alarm: far from the other wards of the network (outside the 99.8% funnel limit)",
+                "ALERT": "Network alert: away from the other wards of the network (outside the 95% funnel limit)"},
+    "cusum": {"SIGNAL": "CUSUM signal: events came faster than the expected rate of the benchmark over consecutive "
                         "patients"},
 }
-KIND_LABELS = {"literature": "published benchmark", "network": "network's other wards", "cusum": "over time (CUSUM)"}
+KIND_LABELS = {"literature": "published benchmark", "network": "other wards of the network",
+               "cusum": "over time (CUSUM)"}
 
 
 def flag_short(level: str | None) -> str:

@@ -45,12 +45,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='flag',
             name='kind',
-            field=models.CharField(choices=[('literature', 'Published benchmark'), ('network', "Network's other wards"), ('cusum', 'Over time (risk-adjusted CUSUM)')], default='literature', max_length=10),
+            field=models.CharField(choices=[('literature', 'Published benchmark'), ('network', 'Other wards of the network'), ('cusum', 'Over time (risk-adjusted CUSUM)')], default='literature', max_length=10),
         ),
         migrations.AddField(
             model_name='flagevent',
             name='kind',
-            field=models.CharField(choices=[('literature', 'Published benchmark'), ('network', "Network's other wards"), ('cusum', 'Over time (risk-adjusted CUSUM)')], default='literature', max_length=10),
+            field=models.CharField(choices=[('literature', 'Published benchmark'), ('network', 'Other wards of the network'), ('cusum', 'Over time (risk-adjusted CUSUM)')], default='literature', max_length=10),
         ),
         migrations.AlterField(
             model_name='flag',

@@ -85,7 +85,7 @@ class Flag(models.Model):
         """What the ward's cell is compared with (docs/network-and-trends.md, "Flags")."""
 
         LITERATURE = "literature", "Published benchmark"
-        NETWORK = "network", "Network's other wards"
+        NETWORK = "network", "Other wards of the network"
         CUSUM = "cusum", "Over time (risk-adjusted CUSUM)"
 
     class Level(models.TextChoices):

@@ -177,4 +177,4 @@ def test_the_report_page_costs_the_same_for_few_or_many_flags(ward, officer, dja
         page = client.get(f"/sites/{ward.slug}/report/")
     assert page.status_code == 200
     text = page.content.decode()
-    assert "Over time (risk-adjusted CUSUM):" in text and "Network&#x27;s other wards:" in text
+    assert "Over time (risk-adjusted CUSUM):" in text and "Other wards of the network:" in text
