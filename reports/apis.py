@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
 
 class FlagSerializer(serializers.ModelSerializer):
-    """A flag and its review: signed on this flag, or carried over from the original signed flag of an earlier
+    """A flag (kind: compared with the published benchmark, the network's other wards, or a CUSUM signal) and its
+    review: signed on this flag, or carried over from the original signed flag of an earlier
     run (carried_review, carried_from_run) while the flagged cell is unchanged; reviewed_by, reviewed_at and
     review_comment are then the original signature's."""
 
@@ -38,7 +39,7 @@ class FlagSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Flag
-        fields = ["id", "category", "grade_band", "cycle_scope", "level", "direction", "message", "p_value",
+        fields = ["id", "kind", "category", "grade_band", "cycle_scope", "level", "direction", "message", "p_value",
                   "reviewed_by", "reviewed_at", "review_comment", "carried_review", "carried_from_run",
                   "cell_fingerprint"]
 

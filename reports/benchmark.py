@@ -38,7 +38,7 @@ from patients.models import (
     TreatmentCycle,
 )
 from patients.selectors import treatment_mix
-from reports import meta_regression, sequential, stat_cache, stats, trends
+from reports import meta_regression, sequential, signal_flags, stat_cache, stats, trends
 from reports.cells import CYCLE_SCOPES, GRADE_BAND_LABELS
 from reports.models import BenchmarkCategory, CohortFigure
 
@@ -47,7 +47,9 @@ from reports.models import BenchmarkCategory, CohortFigure
 #: 1.5 (issue 17): degenerate fits are "no usable benchmark" (``stats.degenerate_reason``), no two-step row on the
 #: continuity correction alone, derived cohort figures (grade-specific sums, implied zeros), meta-regression on
 #: cohort moderators and one predictive distribution for the PI, the funnel and the flags (docs/methods.md §4).
-METHOD_VERSION = "pvtrack-benchmark/1.5 glmm+metareg+1pred+unusable+derived+lwl+premed+cm+pocock"
+#: 1.6 (issue 17): every flag says its kind ("literature"); CUSUM signals and, with ``inputs["network"]``, the funnel
+#: against the network's other wards are flags of their own kinds (``reports.signal_flags``).
+METHOD_VERSION = "pvtrack-benchmark/1.6 glmm+metareg+1pred+unusable+derived+lwl+premed+cm+pocock"
 GRADE_BANDS = {"any": 1, "ge3": 3}
 OWN_COHORT = "the ward itself is built from this cohort"
 #: Issue 17 item 9: no source reports a cycle-1 count for any benchmark category (tests check the fixtures).
@@ -494,7 +496,9 @@ def compute(inputs: dict[str, Any], progress: Callable[[int], None] | None = Non
     REML/Hartung–Knapp sensitivity with per-cohort weights, the upper/lower predictive tails, the 95%
     predictive range for a ward of this size, the case-mix O/E, the Pocock boundary at the ward's n, the
     descriptive Bayesian P(ward rate > benchmark) and its flag (or None); with ``inputs["monitoring"]`` also
-    "monitoring" (:func:`reports.trends.compute_monitoring`). ``progress``, if given, is
+    "monitoring" (:func:`reports.trends.compute_monitoring`) and a "cusum" flag per chart that signalled; with
+    ``inputs["network"]`` also "network" (the funnel against the other wards, :mod:`reports.signal_flags`) and its
+    "network" flags. Every flag has "kind" ("literature", "cusum" or "network"). ``progress``, if given, is
     called with 0-100 after each cell (a side channel only: it never changes the results); without it,
     the callback of an enclosing ``reporting_progress`` block is used.
     """
@@ -508,7 +512,7 @@ def compute(inputs: dict[str, Any], progress: Callable[[int], None] | None = Non
         cells.append(_cell(inputs, cat, band, scope, thresholds, boundaries))
         if progress is not None:
             progress(100 * i // len(keys))
-    flags = [c["flag"] | {"category": c["category"], "grade_band": c["grade_band"],
+    flags = [c["flag"] | {"kind": "literature", "category": c["category"], "grade_band": c["grade_band"],
                           "cycle_scope": c["cycle_scope"]}
              for c in cells if c["flag"]]
     results = {"method_version": inputs["method_version"], "cells": cells,
@@ -516,6 +520,10 @@ def compute(inputs: dict[str, Any], progress: Callable[[int], None] | None = Non
                "ward_profile": inputs.get("ward_profile")}
     if inputs.get("monitoring") is not None:  # the CUSUM, exposure rates and entry lag (issue 17; reports.trends)
         results["monitoring"] = trends.compute_monitoring(inputs["monitoring"], cells)
+        flags.extend(signal_flags.cusum_flags(results["monitoring"]))
+    if inputs.get("network") is not None:  # the other wards' counts when the run was made (reports.signal_flags)
+        results["network"], network_flags = signal_flags.network_comparisons(cells, inputs["network"])
+        flags.extend(network_flags)
     return results
 
 

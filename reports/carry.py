@@ -1,8 +1,9 @@
 """Flag reviews carried over to later runs while the flagged cell is unchanged.
 
 Every save of ward data starts a new benchmark run with new flags. A flag of the new run *carries* the
-review of the same cell (category × grade band × cycle scope) in the site's previous finished run when its
-cell values (``reports.cells``: ward x/n, pooled benchmark, level) are unchanged — and only
+review of the same kind and cell (literature / network / CUSUM × category × grade band × cycle scope) in the
+site's previous finished run when its values (``reports.cells.flag_values``: ward x/n, what it was compared with,
+level) are unchanged — and only
 along an unbroken chain of runs: a cell that changed, or was not flagged, in between needs a new signature.
 A carried review is ``Flag.carried_review``, a reference to the original *signed* flag (never a copy of the
 signature); the database checks it (trigger ``flag_carried_review_valid``).
@@ -22,8 +23,8 @@ from django.db.models import Q
 from reports.models import BenchmarkRun, Flag
 
 
-def _key(flag: Flag) -> tuple[int, str, str]:
-    return flag.category_id, flag.grade_band, flag.cycle_scope
+def _key(flag: Flag) -> tuple[str, int, str, str]:
+    return flag.kind, flag.category_id, flag.grade_band, flag.cycle_scope
 
 
 def _finished_runs(run: BenchmarkRun):
@@ -74,7 +75,7 @@ def carry_forward(signed: Flag) -> list[Flag]:
     carried: list[Flag] = []
     current = signed.run
     while signed.cell_fingerprint and (later := next_run(current)) is not None:
-        flag = (Flag.objects.select_for_update().filter(run=later, category_id=signed.category_id,
+        flag = (Flag.objects.select_for_update().filter(run=later, kind=signed.kind, category_id=signed.category_id,
                                                         grade_band=signed.grade_band,
                                                         cycle_scope=signed.cycle_scope).first())
         if (flag is None or flag.cell_fingerprint != signed.cell_fingerprint or flag.reviewed_at is not None

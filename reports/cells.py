@@ -32,7 +32,17 @@ FLAG_LABELS = {"ALARM": "Alarm: far above the published benchmark (outside the 9
                "CHECK_ASCERTAINMENT": "Possible under-reporting: fewer events than the published benchmark predicts"}
 
 
-FLAG_SHORT = {"ALARM": "alarm", "ALERT": "alert", "WATCH": "watch", "CHECK_ASCERTAINMENT": "possible under-reporting"}
+FLAG_SHORT = {"ALARM": "alarm", "ALERT": "alert", "WATCH": "watch", "CHECK_ASCERTAINMENT": "possible under-reporting",
+              "SIGNAL": "CUSUM signal"}
+#: Flags compared with something else than the published cohorts (``Flag.Kind``): their levels in plain words.
+KIND_FLAG_LABELS = {
+    "network": {"ALARM": "Network alarm: far from the other wards of the network (outside the 99.8% funnel limit)",
+                "ALERT": "Network alert: away from the other wards of the network (outside the 95% funnel limit)"},
+    "cusum": {"SIGNAL": "CUSUM signal: events came faster than the expected rate of the benchmark over consecutive "
+                        "patients"},
+}
+KIND_LABELS = {"literature": "published benchmark", "network": "other wards of the network",
+               "cusum": "over time (CUSUM)"}
 
 
 def flag_short(level: str | None) -> str:
@@ -40,9 +50,11 @@ def flag_short(level: str | None) -> str:
     return FLAG_SHORT.get(level or "", level or "")
 
 
-def flag_label(level: str | None) -> str:
-    """The plain-language name of a flag level ("" for none; an unknown code is returned as it is)."""
-    return FLAG_LABELS.get(level or "", level or "")
+def flag_label(level: str | None, kind: str | None = None) -> str:
+    """The plain-language name of a flag level of a flag of ``kind`` (literature when None; "" for no level; an
+    unknown code is returned as it is)."""
+    labels = KIND_FLAG_LABELS.get(kind or "literature", FLAG_LABELS)
+    return labels.get(level or "", level or "")
 _BAND_SHORT = {"any": "any", "ge3": "≥3"}
 
 CellKey = tuple[str, str, str]
@@ -84,6 +96,43 @@ def cell_values(cell: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _find(items: Sequence[Mapping[str, Any]] | None, key: CellKey) -> Mapping[str, Any] | None:
+    return next((i for i in items or [] if (i["category"], i["grade_band"], i.get("cycle_scope", "all")) == key),
+                None)
+
+
+def flag_values(flag: Mapping[str, Any], results: Mapping[str, Any]) -> dict[str, Any]:
+    """The values a flag of ``results["flags"]`` is judged on, by its kind (absent: literature).
+
+    Literature: :func:`cell_values` of its cell (unchanged, so reviews signed before kinds existed still carry).
+    CUSUM: {"v", "kind": "cusum", "category", "grade_band", "cycle_scope", "x" (patients with the event), "n"
+    (patients charted), "h" (3 decimals), "signals" (patient numbers), "level", "direction"} from
+    ``results["monitoring"]["cusum"]``. Network: {"v", "kind": "network", …, "x", "n", "network": {"wards",
+    "theta0_pct", "limits_pct": {"0.95": [lo, hi], "0.998": [lo, hi]}, "method"}, "level", "direction"} from
+    ``results["network"]`` (percentages to 0.1 point). Raises KeyError when the flag's entry is missing."""
+    kind = flag.get("kind", "literature")
+    key = cell_key(flag)
+    head = {"v": FINGERPRINT_VERSION, "kind": kind, "category": key[0], "grade_band": key[1], "cycle_scope": key[2]}
+    tail = {"level": flag["level"], "direction": flag["direction"]}
+    if kind == "cusum":
+        chart = _find((results.get("monitoring") or {}).get("cusum"), key)
+        if chart is None:
+            raise KeyError(f"no CUSUM chart for {key}")
+        return head | {"x": sum(1 for y in chart["outcomes"] if y), "n": len(chart["outcomes"]),
+                       "h": round(float(chart["h"]), 3), "signals": list(chart["signals"])} | tail
+    if kind == "network":
+        comparison = _find(results.get("network"), key)
+        if comparison is None:
+            raise KeyError(f"no network comparison for {key}")
+        return head | {"x": comparison["x"], "n": comparison["n"], "network": {
+            "wards": comparison["wards"], "theta0_pct": _pct(comparison["theta0"]), "method": comparison["method"],
+            "limits_pct": {k: [_pct(b) for b in v] for k, v in sorted(comparison["limits"].items())}}} | tail
+    cell = _find(results.get("cells"), key)
+    if cell is None:
+        raise KeyError(f"no cell {key}")
+    return cell_values(cell)
+
+
 def cell_fingerprint(values: Mapping[str, Any]) -> str:
     """Hex sha256 of cell values (:func:`cell_values`) as canonical JSON: equal iff the values are equal."""
     return canonical_sha256(values)
@@ -96,6 +145,11 @@ def cell_label(category_name: str, grade_band: str, cycle_scope: str) -> str:
 
 
 def _benchmark(values: Mapping[str, Any]) -> str:
+    if values.get("kind") == "cusum":
+        return f"CUSUM threshold {values['h']:.2f}, signal at patient {', '.join(map(str, values['signals']))}"
+    if values.get("kind") == "network":
+        net = values["network"]
+        return f"network {net['theta0_pct']:.1f}% over {net['wards']} wards"
     bench = values.get("benchmark")
     return "no benchmark" if not bench else f"benchmark {bench['median_pct']:.1f}%"
 
@@ -191,4 +245,24 @@ def changes_between(old_results: Mapping[str, Any], old_method: str, new_results
     for key, old_cell in old_cells.items():
         if key not in new_cells:
             changes.append(f"comparison {cell_label(old_cell.get('category_name') or key[0], *key[1:])} removed")
+    names = {cell_key(c): c.get("category_name") or c["category"] for c in new_results.get("cells", [])}
+    old_kinds, new_kinds = _kind_flags(old_results), _kind_flags(new_results)
+    def kind_label(flag_key: tuple[str, str, str, str]) -> str:
+        cell = (flag_key[1], flag_key[2], flag_key[3])
+        return f"{KIND_LABELS[flag_key[0]]}: " + cell_label(names.get(cell, flag_key[1]), flag_key[2], flag_key[3])
+
+    for flag_key, level in new_kinds.items():
+        was = old_kinds.get(flag_key)
+        if was != level:
+            changes.append(f"new flag {level} {kind_label(flag_key)}" if was is None
+                           else f"flag {kind_label(flag_key)} {was} → {level}")
+    for flag_key, level in old_kinds.items():
+        if flag_key not in new_kinds:
+            changes.append(f"flag {level} {kind_label(flag_key)} no longer raised")
     return changes
+
+
+def _kind_flags(results: Mapping[str, Any]) -> dict[tuple[str, str, str, str], str]:
+    """{(kind, category, band, scope): level} of the network and CUSUM flags of ``results``."""
+    return {(f["kind"], *cell_key(f)): f["level"] for f in results.get("flags", [])
+            if f.get("kind", "literature") in KIND_FLAG_LABELS}

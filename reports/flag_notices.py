@@ -2,10 +2,11 @@
 
 Called by :func:`reports.runs._store` in the transaction that stores the run's flags, through the one
 notifications entry point :func:`patients.services.notifications.notify_many` (docs/notifications.md). A flag is
-*new* when the site's previous finished run had no flag on the same cell (category, grade band, cycle scope); it
-*changed level* when that flag had another level (e.g. WATCH → ALERT). The idempotency key is
-``flag:<run id>:<category>:<band>:<scope>``: a run is stored once, and a notice is never written twice for it. Each
-notice links to the cell's drill-down (the ward's events behind the number).
+*new* when the site's previous finished run had no flag of the same kind (literature, network, CUSUM) on the same
+cell (category, grade band, cycle scope); it *changed level* when that flag had another level (e.g. WATCH →
+ALERT). The idempotency key is ``flag:<run id>:<category>:<band>:<scope>`` (``flag:<run id>:<kind>:…`` for network
+and CUSUM flags): a run is stored once, and a notice is never written twice for it. Each notice links to the
+cell's drill-down (the ward's events behind the number).
 """
 
 from __future__ import annotations
@@ -14,18 +15,19 @@ from django.urls import reverse
 
 from patients.models import NotificationKind
 from patients.services.notifications import Notice, notify_many
-from reports.cells import CYCLE_SCOPES, GRADE_BAND_LABELS
+from reports.cells import CYCLE_SCOPES, GRADE_BAND_LABELS, KIND_LABELS, flag_label
 from reports.models import BenchmarkRun, Flag
 
 
-def _previous_levels(run: BenchmarkRun) -> dict[tuple[int, str, str], str]:
+def _previous_levels(run: BenchmarkRun) -> dict[tuple[str, int, str, str], str]:
     previous = (BenchmarkRun.objects.filter(site_id=run.site_id, status=BenchmarkRun.Status.DONE,
                                             finished_at__isnull=False)
                 .exclude(pk=run.pk).order_by("-finished_at", "-id").values_list("pk", flat=True).first())
     if previous is None:
         return {}
-    return {(category_id, band, scope): level for category_id, band, scope, level in
-            Flag.objects.filter(run_id=previous).values_list("category_id", "grade_band", "cycle_scope", "level")}
+    return {(kind, category_id, band, scope): level for kind, category_id, band, scope, level in
+            Flag.objects.filter(run_id=previous).values_list("kind", "category_id", "grade_band", "cycle_scope",
+                                                             "level")}
 
 
 def flag_changes_notify(*, run: BenchmarkRun, flags: list[Flag]) -> int:
@@ -35,24 +37,28 @@ def flag_changes_notify(*, run: BenchmarkRun, flags: list[Flag]) -> int:
     before = _previous_levels(run)
     notices = []
     for flag in flags:
-        cell = (flag.category_id, flag.grade_band, flag.cycle_scope)
+        cell = (flag.kind, flag.category_id, flag.grade_band, flag.cycle_scope)
         was = before.get(cell)
         if was == flag.level:
             continue
         kind = NotificationKind.NEW_FLAG if was is None else NotificationKind.FLAG_LEVEL
         what = (f"{flag.category.name}, {GRADE_BAND_LABELS.get(flag.grade_band, flag.grade_band)}, "
                 f"{CYCLE_SCOPES.get(flag.cycle_scope, flag.cycle_scope)}")
+        if flag.kind != Flag.Kind.LITERATURE:
+            what += f" ({KIND_LABELS[flag.kind]})"
         subject = (f"[pvtrack] New flag {flag.level}: {what}" if was is None
                    else f"[pvtrack] Flag {was} → {flag.level}: {what}")
         body = "\n".join([
             f"Benchmark run {run.pk} of {run.site.name} ({run.finished_at:%d %b %Y %H:%M %Z}): "
             + ("a new flag." if was is None else f"the flag changed level from {was} to {flag.level}."),
-            f"{flag.get_level_display()}; {flag.get_direction_display()}; one-sided p = {flag.p_value:.4g}.",
+            f"{flag_label(flag.level, flag.kind)}; {flag.get_direction_display()}"
+            + (f"; one-sided p = {flag.p_value:.4g}." if flag.p_value is not None else "."),
             flag.message,
             "A safety officer reviews and signs each flag on the benchmark report.",
         ])
         notices.append(Notice(
             site=run.site, kind=kind, subject=subject[:200], body=body,
             link=reverse("drilldown", args=[run.site.slug, flag.category.slug, flag.grade_band, flag.cycle_scope]),
-            key=f"flag:{run.pk}:{flag.category.slug}:{flag.grade_band}:{flag.cycle_scope}"))
+            key=f"flag:{run.pk}:" + ("" if flag.kind == Flag.Kind.LITERATURE else f"{flag.kind}:")
+            + f"{flag.category.slug}:{flag.grade_band}:{flag.cycle_scope}"))
     return notify_many(notices)

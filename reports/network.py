@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.utils import timezone
 
 from core.types import AnyUser
 from patients import access
@@ -23,24 +24,38 @@ from patients.models import Site
 from reports import funnel, stat_cache
 from reports.benchmark import CYCLE_SCOPES, GRADE_BAND_LABELS
 from reports.models import BenchmarkRun
+from reports.signal_flags import comparison_key
 
 #: A comparison is shown when at least this many wards have patients in it (flags need funnel.MIN_WARDS).
 MIN_WARDS_SHOWN = 3
 OWN_LABEL_SUFFIX = " (this ward)"
 
 
-def latest_runs() -> list[BenchmarkRun]:
-    """The latest finished run of every site that is not a demo ward (one query)."""
-    return list(BenchmarkRun.objects.filter(status=BenchmarkRun.Status.DONE, site__demo_of_cohort="")
-                .select_related("site").order_by("site_id", "-finished_at", "-pk").distinct("site_id")
+def latest_runs(exclude: Site | None = None) -> list[BenchmarkRun]:
+    """The latest finished run of every site that is not a demo ward (nor ``exclude``) (one query)."""
+    runs = BenchmarkRun.objects.filter(status=BenchmarkRun.Status.DONE, site__demo_of_cohort="")
+    if exclude is not None:
+        runs = runs.exclude(site=exclude)
+    return list(runs.select_related("site").order_by("site_id", "-finished_at", "-pk").distinct("site_id")
                 .only("id", "site_id", "results", "finished_at", "site__name", "site__slug"))
 
 
-def comparison_key(cell: dict[str, Any]) -> tuple[str, str, str, str, str]:
-    """Cells of two wards are compared only when this key is equal (same definitions)."""
-    d = cell.get("definitions") or {}
-    return (cell["category"], cell["grade_band"], cell["cycle_scope"], str(d.get("scale_family")),
-            str(d.get("attribution")))
+def collect_network(site: Site) -> dict[str, Any] | None:
+    """The run's ``inputs["network"]``: the counts of every other (non-demo) ward's cells in its latest finished run
+    now, grouped by comparison key — {"as_of": ISO time, "wards": number of other wards read, "groups": [{"key":
+    [category, band, scope, scale family, attribution], "others": [[x, n], ...]}]} (one query). Anonymous on
+    purpose: a ward's run never records which other ward had which count. None for a demo ward (left out of the
+    network, as on the network page)."""
+    if site.demo_of_cohort:
+        return None
+    runs = latest_runs(exclude=site)
+    groups: dict[tuple[str, ...], list[list[int]]] = {}
+    for run in runs:
+        for cell in (run.results or {}).get("cells", []):
+            if cell["ward"]["n"]:
+                groups.setdefault(comparison_key(cell), []).append([cell["ward"]["x"], cell["ward"]["n"]])
+    return {"as_of": timezone.now().isoformat(), "wards": len(runs),
+            "groups": [{"key": list(key), "others": sorted(counts)} for key, counts in sorted(groups.items())]}
 
 
 def _groups(runs: list[BenchmarkRun]) -> dict[tuple[str, ...], list[tuple[Site, dict[str, Any]]]]:

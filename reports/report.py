@@ -74,5 +74,5 @@ def format_run_text(run: BenchmarkRun) -> str:
     flags = results.get("flags", [])
     lines.append(f"Flags: {len(flags)}")
     for f in flags:
-        lines.append(f"  [{flag_label(f['level'])}] {f['message']}")
+        lines.append(f"  [{flag_label(f['level'], f.get('kind'))}] {f['message']}")
     return "\n".join(lines)

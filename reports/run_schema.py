@@ -77,8 +77,12 @@ class CellFlagSerializer(serializers.Serializer):
 
 
 class ResultFlagSerializer(CellFlagSerializer):
-    """A flag of the run, with the cell it belongs to."""
+    """A flag of the run, with its kind and the cell it belongs to."""
 
+    response_optional = ("kind",)
+    kind = serializers.CharField(help_text='"literature" (published benchmark), "network" (funnel against the other '
+                                           'wards) or "cusum" (risk-adjusted CUSUM signal: level SIGNAL, p_value '
+                                           'null). Absent in runs stored before method 1.6: literature.')
     category = serializers.CharField()
     grade_band = serializers.CharField()
     cycle_scope = serializers.CharField()
@@ -118,7 +122,7 @@ class CellSerializer(serializers.Serializer):
 class BenchmarkResultsSerializer(serializers.Serializer):
     """``results`` of a finished run."""
 
-    response_optional = ("n_comparisons", "ward_profile", "monitoring")
+    response_optional = ("n_comparisons", "ward_profile", "monitoring", "network")
     method_version = serializers.CharField()
     cells = CellSerializer(many=True)
     n_comparisons = serializers.IntegerField(help_text="Cells with a pooled benchmark and ward patients.")
@@ -127,6 +131,10 @@ class BenchmarkResultsSerializer(serializers.Serializer):
     monitoring = _OBJECT(allow_null=True, help_text="Risk-adjusted CUSUM per all-cycles cell, exposure-adjusted "
                                                     "rates and the entry-lag indicator (reports.trends; "
                                                     "docs/network-and-trends.md).")
+    network = serializers.ListField(child=_OBJECT(), help_text=(
+        "The ward against the network's other wards when the run was made, per cell with patients and at least 3 "
+        "wards: category, grade_band, cycle_scope, wards, x, n, theta0, tau2, phi, method, limits {0.95, 0.998: "
+        "[lo, hi]}, z, level, direction, p_value, flags_given, note (reports.signal_flags)."))
 
 
 class CategoryInputSerializer(serializers.Serializer):
@@ -143,7 +151,7 @@ class DenominatorsSerializer(serializers.Serializer):
 class BenchmarkInputsSerializer(serializers.Serializer):
     """``inputs`` of a run: the ward's counts, the cohort figures and the thresholds used."""
 
-    response_optional = ("strata", "ward_profile", "excluded_cohort", "monitoring")
+    response_optional = ("strata", "ward_profile", "excluded_cohort", "monitoring", "network")
     site = serializers.CharField()
     method_version = serializers.CharField()
     thresholds = _OBJECT()
@@ -157,6 +165,10 @@ class BenchmarkInputsSerializer(serializers.Serializer):
     monitoring = _OBJECT(allow_null=True, help_text="Per patient in order of treatment: blast stratum, cycles, "
                                                     "infusion days; outcomes and event counts per category and band; "
                                                     "entry lags in days (reports.trend_inputs).")
+    network = _OBJECT(allow_null=True, help_text=(
+        "The other wards' counts from their latest finished runs when this run was made, anonymous: as_of, wards, "
+        "groups [{key: [category, band, scope, scale family, attribution], others: [[x, n], ...]}] "
+        "(reports.network.collect_network); null for a demo ward."))
 
 
 @extend_schema_field(BenchmarkInputsSerializer(allow_null=True))

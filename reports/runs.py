@@ -21,9 +21,10 @@ from django.utils import timezone
 from patients.models import Site
 from reports import benchmark, network_plots, plots
 from reports.carry import carry_into
-from reports.cells import cell_fingerprint, cell_key, cell_values
+from reports.cells import cell_fingerprint, flag_values
 from reports.flag_notices import flag_changes_notify
 from reports.models import BenchmarkCategory, BenchmarkRun, Flag
+from reports.network import collect_network
 from reports.trend_inputs import collect_monitoring
 
 logger = logging.getLogger(__name__)
@@ -101,6 +102,7 @@ def _compute_and_store(run: BenchmarkRun) -> None:
     try:
         inputs = benchmark.collect_inputs(run.site)
         inputs["monitoring"] = collect_monitoring(run.site)  # the CUSUM, exposure and entry lag (issue 17)
+        inputs["network"] = collect_network(run.site)  # the other wards' counts now, for the network flags
         with benchmark.reporting_progress(_progress_recorder(run.pk)):
             results = benchmark.compute(inputs)
         _store(run, inputs, results)
@@ -148,19 +150,20 @@ def _progress_recorder(run_id: int, step: int = 10, min_interval_s: float = PROG
 
 @transaction.atomic
 def _store(run: BenchmarkRun, inputs: dict, results: dict) -> None:
-    """Store a computed run and its flags; each flag keeps its cell's values and fingerprint, and carries the
-    previous run's review of the same cell when that cell is unchanged (``reports.carry``). New flags and flags
+    """Store a computed run and its flags (literature, network and CUSUM: ``Flag.kind``); each flag keeps its values
+    and fingerprint (``reports.cells.flag_values``), and carries the previous run's review of the same kind and cell
+    when those values are unchanged (``reports.carry``). New flags and flags
     that changed level notify the site's safety officers (``reports.flag_notices``)."""
     categories = {c.slug: c for c in BenchmarkCategory.objects.all()}
     run.inputs, run.results = inputs, results
     run.method_version = results["method_version"]
     run.status, run.finished_at, run.error = BenchmarkRun.Status.DONE, timezone.now(), ""
     run.save(update_fields=["inputs", "results", "method_version", "status", "finished_at", "error"])
-    cells = {cell_key(c): c for c in results["cells"]}
     flags = []
     for f in results["flags"]:
-        values = cell_values(cells[cell_key(f)])
-        flags.append(Flag(run=run, category=categories[f["category"]], grade_band=f["grade_band"],
+        values = flag_values(f, results)
+        flags.append(Flag(run=run, kind=f.get("kind", Flag.Kind.LITERATURE), category=categories[f["category"]],
+                          grade_band=f["grade_band"],
                           cycle_scope=f["cycle_scope"], level=f["level"], direction=f["direction"],
                           message=f["message"], p_value=f["p_value"], cell_values=values,
                           cell_fingerprint=cell_fingerprint(values)))

@@ -155,13 +155,14 @@ def _flag_trends(run: BenchmarkRun, rows: list[FlagRow]) -> None:
     runs = list(BenchmarkRun.objects.filter(site_id=run.site_id, status=BenchmarkRun.Status.DONE,
                                             finished_at__lte=run.finished_at)
                 .order_by("-finished_at", "-id").values_list("pk", "finished_at")[:TREND_RUNS])[::-1]
-    keys = {(r.flag.category_id, r.flag.grade_band, r.flag.cycle_scope) for r in rows}
-    flags = {(f.run_id, f.category_id, f.grade_band, f.cycle_scope): f for f in Flag.objects.filter(
-        functools.reduce(operator.or_, [Q(category_id=c, grade_band=b, cycle_scope=s) for c, b, s in keys]),
-        run_id__in=[pk for pk, _ in runs]).only("run_id", "category_id", "grade_band", "cycle_scope", "level",
+    keys = {(r.flag.kind, r.flag.category_id, r.flag.grade_band, r.flag.cycle_scope) for r in rows}
+    flags = {(f.run_id, f.kind, f.category_id, f.grade_band, f.cycle_scope): f for f in Flag.objects.filter(
+        functools.reduce(operator.or_, [Q(kind=k, category_id=c, grade_band=b, cycle_scope=s)
+                                        for k, c, b, s in keys]),
+        run_id__in=[pk for pk, _ in runs]).only("run_id", "kind", "category_id", "grade_band", "cycle_scope", "level",
                                                  "cell_values")}
     for row in rows:
-        key = (row.flag.category_id, row.flag.grade_band, row.flag.cycle_scope)
+        key = (row.flag.kind, row.flag.category_id, row.flag.grade_band, row.flag.cycle_scope)
         row.trend = []
         for pk, finished in runs:
             f = flags.get((pk, *key))
@@ -187,16 +188,17 @@ def flag_rows(run: BenchmarkRun) -> list[FlagRow]:
     if not open_rows:
         return rows
     earlier = (Flag.objects.filter(functools.reduce(operator.or_, [
-        Q(category_id=r.flag.category_id, grade_band=r.flag.grade_band, cycle_scope=r.flag.cycle_scope)
-        for r in open_rows]))
+        Q(kind=r.flag.kind, category_id=r.flag.category_id, grade_band=r.flag.grade_band,
+          cycle_scope=r.flag.cycle_scope) for r in open_rows]))
         .filter(Q(reviewed_at__isnull=False) | Q(carried_review__isnull=False),
                 run__site_id=run.site_id, run__status=BenchmarkRun.Status.DONE, run__finished_at__lt=run.finished_at)
         .select_related("reviewed_by", "carried_review__reviewed_by")
-        .order_by("category_id", "grade_band", "cycle_scope", "-run__finished_at", "-run_id")
-        .distinct("category_id", "grade_band", "cycle_scope"))
-    latest_review = {(f.category_id, f.grade_band, f.cycle_scope): f.signed_review for f in earlier}
+        .order_by("kind", "category_id", "grade_band", "cycle_scope", "-run__finished_at", "-run_id")
+        .distinct("kind", "category_id", "grade_band", "cycle_scope"))
+    latest_review = {(f.kind, f.category_id, f.grade_band, f.cycle_scope): f.signed_review for f in earlier}
     for row in open_rows:
-        previous = latest_review.get((row.flag.category_id, row.flag.grade_band, row.flag.cycle_scope))
+        previous = latest_review.get((row.flag.kind, row.flag.category_id, row.flag.grade_band,
+                                      row.flag.cycle_scope))
         if previous is not None:
             row.previous = previous
             row.change = describe_cell_change(previous.cell_values, row.flag.cell_values)

@@ -146,8 +146,9 @@ def _review_on_current_flag(review: dict[str, Any], rows: list[FlagRow], run: Be
     flag: Flag = review.pop("flag_obj")
     if flag.run_id == run.pk:
         return review
-    key = (flag.category_id, flag.grade_band, flag.cycle_scope)
-    current = next((r.flag for r in rows if (r.flag.category_id, r.flag.grade_band, r.flag.cycle_scope) == key), None)
+    key = (flag.kind, flag.category_id, flag.grade_band, flag.cycle_scope)
+    current = next((r.flag for r in rows
+                    if (r.flag.kind, r.flag.category_id, r.flag.grade_band, r.flag.cycle_scope) == key), None)
     if current is None:
         page_errors.append(f"Your review of a flag of run {flag.run_id} was not signed "
                            f"({' '.join(m for ms in review['errors'].values() for m in ms)}); the latest run "

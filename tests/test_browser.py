@@ -283,7 +283,7 @@ def test_a_signed_flag_review_survives_an_unrelated_save_and_asks_again_when_its
                 term="Cytokine release syndrome"), grade=3, onset_date=cycle.start_date, relatedness="probable",
                 action_taken="DOSE NOT CHANGED", outcome="RECOVERED/RESOLVED", created_by=nurse)
     first = benchmark_run_now(site=ward)
-    flag = first.flags.get(category__slug="crs", grade_band="ge3", cycle_scope="all")
+    flag = first.flags.get(kind="literature", category__slug="crs", grade_band="ge3", cycle_scope="all")
     report = f"{live_server.url}/sites/{ward.slug}/report/"
 
     # The officer signs the review; a wrong password first: the comment stays, the error is at the password.
@@ -310,7 +310,7 @@ def test_a_signed_flag_review_survives_an_unrelated_save_and_asks_again_when_its
     _log_in(nurse_page, live_server, nurse)
     _record_event(nurse_page, live_server, patients[0], "Anemia", 1, "Hemoglobin (Hgb) <LLN - 10.0 g/dL")
     second = BenchmarkRun.objects.filter(status="done").exclude(pk=first.pk).get()
-    carried = second.flags.get(category__slug="crs", grade_band="ge3", cycle_scope="all")
+    carried = second.flags.get(kind="literature", category__slug="crs", grade_band="ge3", cycle_scope="all")
     page.goto(report)
     text = page.inner_text(f"#flag-{carried.pk}")
     assert f"review carried over from run {first.pk} (signed by officer (officer), on" in text
@@ -325,7 +325,7 @@ def test_a_signed_flag_review_survives_an_unrelated_save_and_asks_again_when_its
                   "Hypotension managed with one pressor")
     nurse_context.close()
     third = BenchmarkRun.objects.filter(status="done").order_by("-finished_at").first()
-    changed = third.flags.get(category__slug="crs", grade_band="ge3", cycle_scope="all")
+    changed = third.flags.get(kind="literature", category__slug="crs", grade_band="ge3", cycle_scope="all")
     page.goto(report)
     text = page.inner_text(f"#flag-{changed.pk}")
     assert f"Changed since your review: reviewed in run {first.pk}" in text

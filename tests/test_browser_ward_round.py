@@ -62,7 +62,7 @@ def test_a_ward_round_keeps_one_event_per_clinical_event_and_the_officer_informe
     make_cycle(patient, start=today - datetime.timedelta(days=6))
     first_run = benchmark_run_now(site=ward)
     # "Check ascertainment": far fewer anaemia events than the cohorts report (none of the round's saves is anaemia)
-    flag = first_run.flags.get(category__slug="anemia", grade_band="any", cycle_scope="all")
+    flag = first_run.flags.get(kind="literature", category__slug="anemia", grade_band="any", cycle_scope="all")
     url, report = live_server.url, f"{live_server.url}/sites/{ward.slug}/report/"
 
     # The officer signs the CRS review before the round.

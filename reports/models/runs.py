@@ -64,14 +64,16 @@ class BenchmarkRun(models.Model):
 
 #: The fields that make a flag's review: once a flag is signed or carries a review, none of them (nor the
 #: cell it is about) may change (trigger ``flag_review_immutable``).
-_FLAG_FROZEN_FIELDS = ("run_id", "category_id", "grade_band", "cycle_scope", "level", "direction", "reviewed_at",
-                       "reviewed_by_id", "review_comment", "signer_name", "signature_meaning",
+_FLAG_FROZEN_FIELDS = ("run_id", "kind", "category_id", "grade_band", "cycle_scope", "level", "direction",
+                       "reviewed_at", "reviewed_by_id", "review_comment", "signer_name", "signature_meaning",
                        "signed_results_sha256", "cell_values", "cell_fingerprint", "carried_review_id")
 
 
 @tracked
 class Flag(models.Model):
-    """A ward incidence outside the benchmark's predictive limits, awaiting a safety officer's review.
+    """A signal about one cell of a ward, awaiting a safety officer's review: the ward's incidence outside the
+    published benchmark's predictive limits (``kind`` literature), outside the funnel limits of the network's other
+    wards (network), or its risk-adjusted CUSUM over consecutive patients at or above its threshold (cusum).
 
     A flag is *reviewed* when a safety officer signed it (``reviewed_at`` and the other signature fields), or
     when it carries the signed review of the same cell in an earlier run of the site (``carried_review``),
@@ -79,24 +81,35 @@ class Flag(models.Model):
     A carried review is a reference to the original signature, never a copy of it.
     """
 
+    class Kind(models.TextChoices):
+        """What the ward's cell is compared with (docs/network-and-trends.md, "Flags")."""
+
+        LITERATURE = "literature", "Published benchmark"
+        NETWORK = "network", "Other wards of the network"
+        CUSUM = "cusum", "Over time (risk-adjusted CUSUM)"
+
     class Level(models.TextChoices):
-        ALARM = "ALARM", "Alarm (outside 99.8% predictive limit)"
-        ALERT = "ALERT", "Alert (outside 95% predictive limit)"
+        ALARM = "ALARM", "Alarm (outside 99.8% limit)"
+        ALERT = "ALERT", "Alert (outside 95% limit)"
         WATCH = "WATCH", "Watch (above the pooled rate, within the spread between cohorts)"
         CHECK_ASCERTAINMENT = "CHECK_ASCERTAINMENT", "Check ascertainment (fewer events than expected)"
+        SIGNAL = "SIGNAL", "Signal (CUSUM reached its threshold)"
 
     class Direction(models.TextChoices):
         ABOVE = "above", "Above benchmark (possible signal)"
         BELOW = "below", "Below benchmark (possible under-reporting)"
 
     run = models.ForeignKey(BenchmarkRun, on_delete=models.CASCADE, related_name="flags")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.LITERATURE)
     category = models.ForeignKey(BenchmarkCategory, on_delete=models.PROTECT, related_name="+")
     grade_band = models.CharField(max_length=5)
     cycle_scope = models.CharField(max_length=10)
     level = models.CharField(max_length=20, choices=Level.choices)
     direction = models.CharField(max_length=5, choices=Direction.choices)
     message = models.TextField()
-    p_value = models.FloatField()
+    #: One-sided p-value of the comparison (literature: predictive tail; network: the normal tail of the ward's
+    #: z-score under the funnel's limits); None for a CUSUM signal, which is a sequential test without one.
+    p_value = models.FloatField(null=True, blank=True)
     reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                     related_name="+")
     reviewed_at = models.DateTimeField(null=True, blank=True)
@@ -117,10 +130,18 @@ class Flag(models.Model):
                                        related_name="carried_to")
 
     class Meta:
-        ordering = ["run", "category__order", "grade_band", "cycle_scope"]
+        ordering = ["run", "category__order", "grade_band", "cycle_scope", "kind"]
         constraints = [
-            models.UniqueConstraint(fields=["run", "category", "grade_band", "cycle_scope"],
-                                    name="flag_one_per_benchmark_cell"),
+            models.UniqueConstraint(fields=["run", "kind", "category", "grade_band", "cycle_scope"],
+                                    name="flag_one_per_kind_and_cell"),
+            models.CheckConstraint(condition=Q(kind__in=["literature", "network", "cusum"]), name="flag_kind_known"),
+            models.CheckConstraint(
+                condition=Q(kind="literature", p_value__isnull=False) | Q(kind="network", p_value__isnull=False,
+                                                                          level__in=["ALARM", "ALERT"])
+                | Q(kind="cusum", level="SIGNAL", direction="above", cycle_scope="all"),
+                name="flag_level_fits_kind",
+                violation_error_message="A CUSUM flag is a SIGNAL above, over all cycles; a network flag is an ALARM "
+                                        "or ALERT with its p-value; a literature flag has its p-value."),
             max_chars_constraint("review_comment", prefix="flag"),
             models.CheckConstraint(
                 condition=Q(reviewed_at__isnull=True, reviewed_by__isnull=True, review_comment="", signer_name="",
@@ -157,7 +178,7 @@ class Flag(models.Model):
                     original RECORD;
                     this_run RECORD;
                 BEGIN
-                    SELECT f.reviewed_at, f.cell_fingerprint, f.run_id, r.site_id, r.finished_at INTO original
+                    SELECT f.reviewed_at, f.cell_fingerprint, f.kind, f.run_id, r.site_id, r.finished_at INTO original
                         FROM reports_flag f JOIN reports_benchmarkrun r ON r.id = f.run_id
                         WHERE f.id = NEW.carried_review_id;
                     SELECT site_id, finished_at INTO this_run FROM reports_benchmarkrun WHERE id = NEW.run_id;
@@ -168,6 +189,10 @@ class Flag(models.Model):
                     IF original.site_id <> this_run.site_id OR original.run_id = NEW.run_id
                             OR this_run.finished_at IS NULL OR original.finished_at > this_run.finished_at THEN
                         RAISE EXCEPTION 'a review carries over only to a later run of the same site'
+                            USING ERRCODE = 'check_violation';
+                    END IF;
+                    IF original.kind <> NEW.kind THEN
+                        RAISE EXCEPTION 'a review carries over only to a flag of the same kind'
                             USING ERRCODE = 'check_violation';
                     END IF;
                     IF original.cell_fingerprint <> NEW.cell_fingerprint THEN
@@ -195,7 +220,7 @@ class Flag(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.level} {self.category.slug} {self.grade_band} {self.cycle_scope}"
+        return f"{self.kind} {self.level} {self.category.slug} {self.grade_band} {self.cycle_scope}"
 
     @property
     def signed_review(self) -> Flag | None:

@@ -18,4 +18,4 @@ def crs_ward(ward):
 
 
 def crs_flag(run: BenchmarkRun, band: str = "ge3") -> Flag:
-    return run.flags.get(category__slug="crs", grade_band=band, cycle_scope="all")
+    return run.flags.get(kind="literature", category__slug="crs", grade_band=band, cycle_scope="all")

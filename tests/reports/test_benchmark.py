@@ -325,7 +325,7 @@ def test_benchmark_execute_claims_a_run_once(ward):
     assert run.status == BenchmarkRun.Status.DONE and run.attempts == 1
     flags = Flag.objects.filter(run=run)
     assert flags.count() == len(run.results["flags"]) >= 1
-    crs = flags.get(category__slug="crs", grade_band="ge3", cycle_scope="all")
+    crs = flags.get(kind="literature", category__slug="crs", grade_band="ge3", cycle_scope="all")
     assert crs.level in {"ALERT", "ALARM"} and crs.direction == "above"
 
 
@@ -455,7 +455,7 @@ def test_report_shows_the_flags(client, flagged_run, officer):
     flags = list(flagged_run.flags.all())
     assert flags
     for flag in flags:
-        assert cells.flag_label(flag.level) in html  # plain words, no raw code (issue 17 item 5)
+        assert cells.flag_label(flag.level, flag.kind) in html  # plain words, no raw code (issue 17 item 5)
         assert f"/flags/{flag.pk}/review/" in html  # the officer can review it here
     assert "/sites/ward-a/report/crs/ge3/all/" in html
 

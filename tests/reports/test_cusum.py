@@ -1,10 +1,14 @@
 """The risk-adjusted Bernoulli CUSUM (reports.cusum): Steiner et al. 2000's score, its ARL by Markov chain.
 
-Oracles: Steiner 2000 eq. 2 computed by hand (R_A = 2, p = 0.1: W = ln 2 − ln 1.1 = 0.597837 after an event,
-−ln 1.1 = −0.095310 without), the geometric run length when every event signals (ARL = 1/p exactly), and Monte Carlo.
+Oracles: the CUSUM weights Steiner 2000 (p. 446) and Steiner 2014 (p. 234) print for their cardiac-surgery risk
+model (published worked example), Steiner 2000 eq. 2 computed by hand (R_A = 2, p = 0.1: W = ln 2 − ln 1.1 =
+0.597837 after an event, −ln 1.1 = −0.095310 without), the geometric run length when every event signals (ARL = 1/p
+exactly), and Monte Carlo.
 """
 
 from __future__ import annotations
+
+import math
 
 import pytest
 
@@ -68,3 +72,30 @@ def test_bad_input_is_refused():
         cusum.path([True], [0.2, 0.3], h=1)
     with pytest.raises(ValueError):
         cusum.arl([], 1.0)
+
+
+#: Steiner's published cardiac-surgery example: 30-day mortality risk logit(p) = −3.68 + 0.077·Parsonnet score
+#: (Steiner SH, Cook RJ, Farewell VT, Treasure T. Biostatistics 2000;1:441–452, p. 445–446; and Steiner SH.
+#: Risk-adjusted monitoring of outcomes in health care. In: Lawless JF (ed.), Statistics in Action, CRC 2014,
+#: pp. 225–242, p. 234). The CUSUM weights the papers print, to 3 decimals, for patients with Parsonnet score 0 and 50
+#: who survive or die: (score, died, W). The same figures are the expected values of the R package vlad's
+#: tests/testthat/test-llr_score.R (commit 08585d4), which is where they were found; the numbers are the papers'.
+STEINER_RA2 = [(0, False, -0.024), (0, True, 0.669), (50, False, -0.433), (50, True, 0.260)]
+STEINER_RA_HALF = [(0, False, 0.012), (0, True, -0.681), (50, False, 0.316), (50, True, -0.377)]
+
+
+def _parsonnet_risk(score: int) -> float:
+    return 1 / (1 + math.exp(3.68 - 0.077 * score))
+
+
+@pytest.mark.parametrize(("odds_ratio", "rows"), [(2.0, STEINER_RA2), (0.5, STEINER_RA_HALF)])
+def test_steiner_published_weights(odds_ratio, rows):
+    """Steiner 2000 p. 446 / Steiner 2014 p. 234, R_A = 2 (deterioration) and R_A = 1/2 (improvement): our eq. 2
+    weights at Steiner's risk model reproduce the printed values within their rounding (±0.0005)."""
+    assert _parsonnet_risk(0) == pytest.approx(0.025, abs=5e-4)  # Steiner 2000 p. 445, Steiner 2014 p. 234
+    assert _parsonnet_risk(50) == pytest.approx(0.542, abs=5e-4)  # Steiner 2014 p. 234
+    assert _parsonnet_risk(71) == pytest.approx(0.86, abs=5e-3)  # Steiner 2000 p. 445
+    for score, died, printed in rows:
+        if_event, if_none = cusum.weights(_parsonnet_risk(score), odds_ratio)
+        assert (if_event if died else if_none) == pytest.approx(printed, abs=5e-4), (score, died)
+
