@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 
 from ae.models import EventTreatment
 from ae.selectors import adverse_events_for
@@ -40,7 +41,7 @@ def event_treatments(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            messages.success(request, "Treatment saved.")
+            messages.success(request, _("Treatment saved."))
             return redirect("event-treatments", pk=event.pk)
     return render(request, "ae/event_treatments.html", {
         "event": event, "patient": event.patient, "site": event.patient.site, "form": form, "can_record": can_record,

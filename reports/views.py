@@ -13,6 +13,7 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
@@ -244,12 +245,12 @@ def flag_review_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
                     password=request.POST.get("password", ""), otp_code=request.POST.get("otp_code", ""),
                     request=request)
     except PermissionDenied:
-        messages.error(request, "Only a safety officer of this site can review flags.")
+        messages.error(request, _("Only a safety officer of this site can review flags."))
     except ValidationError as exc:
         return _report_response(request, flag.run.site, status=429 if is_locked_out(exc) else 400, review={
             "flag": flag.pk, "flag_obj": flag, "comment": comment, "errors": validation_errors(exc)})
     else:
-        messages.success(request, "Flag reviewed and signed.")
+        messages.success(request, _("Flag reviewed and signed."))
     return redirect("report", site=flag.run.site.slug)
 
 
@@ -267,12 +268,12 @@ def run_signoff_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         run_signoff(run=run, acting_user=request.user, password=request.POST.get("password", ""),
                     comment=comment, otp_code=request.POST.get("otp_code", ""), request=request)
     except PermissionDenied:
-        messages.error(request, "Only a safety officer of this site can sign benchmark runs.")
+        messages.error(request, _("Only a safety officer of this site can sign benchmark runs."))
     except ValidationError as exc:
         return _report_response(request, run.site, status=429 if is_locked_out(exc) else 400, signoff={
             "run": run.pk, "comment": comment, "errors": validation_errors(exc)})
     else:
-        messages.success(request, f"Benchmark run {run.pk} signed.")
+        messages.success(request, _("Benchmark run %(run)s signed.") % {"run": run.pk})
     return redirect("report", site=run.site.slug)
 
 
