@@ -277,6 +277,7 @@ class TreatmentCycle(models.Model):
     marrow_blasts_pct = models.DecimalField(_("marrow blasts at baseline (%)"), max_digits=5, decimal_places=2,
                                             null=True, blank=True,
                                             validators=[MinValueValidator(0), MaxValueValidator(100)])
+    # xgettext:no-python-format
     mrd_pct = models.DecimalField(_("MRD at baseline (% of nucleated cells)"), max_digits=9, decimal_places=6,
                                   null=True, blank=True, validators=[MinValueValidator(0), MaxValueValidator(100)])
     interruptions = models.PositiveSmallIntegerField(_("infusion interruptions"), default=0)
