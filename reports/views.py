@@ -88,7 +88,8 @@ def _report_response(request: AuthenticatedRequest, site: Site, *, review: dict[
         "waiting": in_progress is not None, "staleness": benchmark_staleness(site),
         "can_review": access.can_review(request.user, site),
         "signing_needs_code": _signing_needs_code(request),
-        "band_labels": GRADE_BAND_LABELS, "scope_labels": CYCLE_SCOPES,
+        "band_labels": {k: _(v) for k, v in GRADE_BAND_LABELS.items()},
+        "scope_labels": {k: _(v) for k, v in CYCLE_SCOPES.items()},
         "quality_queries": quality[:QUALITY_QUERIES_SHOWN], "quality_shown": QUALITY_QUERIES_SHOWN,
         "quality_more": len(quality) > QUALITY_QUERIES_SHOWN,
         "serious_events": serious_events(site=site),
@@ -205,7 +206,7 @@ def drilldown(request: AuthenticatedRequest, site: str, category: str, band: str
         raise Http404("unknown grade band or cycle scope")
     events = cell_events(request.user, site=site_obj, category=category_obj, band=band, scope=scope)
     return render(request, "reports/drilldown.html", {
-        "site": site_obj, "category": category_obj, "band": GRADE_BAND_LABELS[band], "scope": CYCLE_SCOPES[scope],
+        "site": site_obj, "category": category_obj, "band": _(GRADE_BAND_LABELS[band]), "scope": _(CYCLE_SCOPES[scope]),
         "events": events, "n_patients": len({e.patient_id for e in events})})
 
 

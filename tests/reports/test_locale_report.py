@@ -68,3 +68,20 @@ def test_the_polish_report_shows_flags_reviews_and_sign_offs_in_polish_with_sign
     assert "Podpisał(a) " in page and "Signed by" not in page
     assert f"“{signed.signature_meaning}”" in page  # the signed meaning, in the language it was signed in
     assert "Oddział: pacjenci z ≥1 zdarzeniem występującym w trakcie leczenia" in page  # the table's explanation
+
+
+def test_the_run_history_run_page_and_drilldown_are_in_polish(ward, crs_ward, officer):
+    ward.language = "pl"
+    ward.save()
+    run = benchmark_run_now(site=ward)
+    client = Client()
+    client.force_login(officer)
+    history = _text(client.get(f"/sites/{ward.slug}/runs/"))
+    assert "Ward A: przebiegi porównania" in history and f"Przebieg {run.pk} (bieżący)" in history
+    assert "benchmark runs" not in history and "Newest first" not in history
+    detail = _text(client.get(f"/sites/{ward.slug}/runs/{run.pk}/"))
+    assert f"Ward A: przebieg porównania {run.pk}" in detail and "To bieżący przebieg" in detail
+    assert "8 z 10 pacjentów miało" in detail and "This is the current run" not in detail
+    drilldown = _text(client.get(f"/sites/{ward.slug}/report/crs/ge3/all/"))
+    assert "stopnia ≥3, wszystkie cykle: 8 pacjentów" in drilldown and "Wróć do raportu" in drilldown
+    assert "Back to the report" not in drilldown and "8 patients" not in drilldown
