@@ -68,6 +68,8 @@ def test_the_polish_report_shows_flags_reviews_and_sign_offs_in_polish_with_sign
     assert "Podpisał(a) " in page and "Signed by" not in page
     assert f"“{signed.signature_meaning}”" in page  # the signed meaning, in the language it was signed in
     assert "Oddział: pacjenci z ≥1 zdarzeniem występującym w trakcie leczenia" in page  # the table's explanation
+    assert "W czasie i względem ekspozycji" in page and "CUSUM dla kolejnych pacjentów" in page  # monitoring
+    assert "Porównanie z oddziałami sieci" in page and "Over time and per exposure" not in page
 
 
 def test_the_run_history_run_page_and_drilldown_are_in_polish(ward, crs_ward, officer):
