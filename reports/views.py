@@ -29,6 +29,7 @@ from reports.benchmark import CYCLE_SCOPES, GRADE_BAND_LABELS, GRADE_BANDS
 from reports.cdisc.export import cdisc_zip
 from reports.cdisc.xpt import XptLimitError
 from reports.exports import csv_lines, xlsx_write
+from reports.flag_text import flag_message_for_reader
 from reports.models import BenchmarkCategory, BenchmarkRun, Flag
 from reports.network import network_for_site, network_overview, shown_plots
 from reports.selectors import (
@@ -225,8 +226,10 @@ def cell_plots(request: AuthenticatedRequest, site: str, category: str, band: st
     forest, funnel = plots.cell_svgs(cell) if plots.plotted(cell) else (None, None)
     weights = {w["cohort"]: w["weight"] for w in (cell.get("two_step") or {}).get("weights", [])}
     return render(request, "reports/plots.html", {
-        "site": site_obj, "run": run, "cell": cell, "band": GRADE_BAND_LABELS[band], "scope": CYCLE_SCOPES[scope],
+        "site": site_obj, "run": run, "cell": cell, "band": _(GRADE_BAND_LABELS[band]), "scope": _(CYCLE_SCOPES[scope]),
         "forest": forest, "funnel": funnel,
+        "flag_message": flag_message_for_reader(cell["flag"]["message"], cell["flag"]["level"], cell)
+        if cell.get("flag") else "",
         "cohorts": [c | {"weight": weights.get(c["cohort"])} for c in cell["cohorts"]],
     })
 

@@ -87,3 +87,15 @@ def test_the_run_history_run_page_and_drilldown_are_in_polish(ward, crs_ward, of
     drilldown = _text(client.get(f"/sites/{ward.slug}/report/crs/ge3/all/"))
     assert "stopnia ≥3, wszystkie cykle: 8 pacjentów" in drilldown and "Wróć do raportu" in drilldown
     assert "Back to the report" not in drilldown and "8 patients" not in drilldown
+
+
+def test_the_cells_plots_page_is_in_polish_with_the_flags_reason_translated(ward, crs_ward, officer):
+    ward.language = "pl"
+    ward.save()
+    benchmark_run_now(site=ward)
+    client = Client()
+    client.force_login(officer)
+    page = _text(client.get(f"/sites/{ward.slug}/report/crs/ge3/all/plots/"))
+    assert "8 z 10 pacjentów miało cytokine release syndrome, stopnia ≥3 (wszystkie cykle)" in page
+    assert "Kohorty" in page and "Monitorowanie sekwencyjne" in page and "wróć do raportu" in page
+    assert "Sequential monitoring" not in page and "back to the report" not in page and "8 of 10 patients" not in page
