@@ -430,15 +430,16 @@ class ReferenceRangeForm(forms.Form):
 
     analyte = forms.ChoiceField(label=_("Analyte"),
                                 choices=[(a.code, a.label) for a in lab_units.ANALYTES.values()])
-    unit = forms.ChoiceField(choices=_unit_choices(), help_text="As the laboratory publishes it.")
-    sex = forms.ChoiceField(choices=[("", "Both"), ("F", "Female"), ("M", "Male")], required=False)
-    age_from_months = forms.IntegerField(label="Age from (months, inclusive)", min_value=0, initial=0)
-    age_to_months = forms.IntegerField(label="Age to (months, exclusive)", min_value=1, initial=12 * 120)
+    unit = forms.ChoiceField(label=_("Unit"), choices=_unit_choices(), help_text=_("As the laboratory publishes it."))
+    sex = forms.ChoiceField(label=_("Sex"), choices=[("", _("Both")), ("F", _("Female")), ("M", _("Male"))],
+                            required=False)
+    age_from_months = forms.IntegerField(label=_("Age from (months, inclusive)"), min_value=0, initial=0)
+    age_to_months = forms.IntegerField(label=_("Age to (months, exclusive)"), min_value=1, initial=12 * 120)
     lln = forms.DecimalField(label="LLN", required=False, max_digits=12, decimal_places=4, min_value=0)
     uln = forms.DecimalField(label="ULN", required=False, max_digits=12, decimal_places=4, min_value=0)
-    source = forms.CharField(max_length=500, help_text="Where the laboratory publishes it, e.g. 'Lab handbook 2026, "
-                                                       "p. 12'.")
-    valid_from = forms.DateField(label="Valid from", widget=forms.DateInput(attrs={"type": "date"}))
+    source = forms.CharField(label=_("Source"), max_length=500,
+                             help_text=_("Where the laboratory publishes it, e.g. 'Lab handbook 2026, p. 12'."))
+    valid_from = forms.DateField(label=_("Valid from"), widget=forms.DateInput(attrs={"type": "date"}))
 
 
 class LabResultForm(forms.Form):

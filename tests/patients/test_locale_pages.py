@@ -141,6 +141,8 @@ def test_the_event_history_record_history_timeline_and_treatments_are_in_polish(
     assert "KRK-001: oś czasu" in timeline and "Wróć do pacjenta" in timeline and "Back to the patient" not in timeline
     treatments = client.get(f"/events/{event.pk}/treatments/").content.decode()
     assert "Dodaj leczenie" in treatments and "Zapisz leczenie" in treatments and "Add a treatment" not in treatments
+    assert "Nazwa leku" in treatments and "Kortykosteroid (np. deksametazon" in treatments
+    assert "Drug name" not in treatments
 
 
 def test_imports_reference_ranges_and_rsi_pages_are_in_polish(polish_ward, nurse):
@@ -150,6 +152,7 @@ def test_imports_reference_ranges_and_rsi_pages_are_in_polish(polish_ward, nurse
     ranges = _client(admin).get(f"/sites/{polish_ward.slug}/reference-ranges/").content.decode()
     assert "Laboratoryjne zakresy referencyjne — Ward A" in ranges and "Zapisz zakres" in ranges
     assert "Record range" not in ranges and "Laboratory reference ranges" not in ranges
+    assert "Wiek od (miesiące, włącznie)" in ranges and "Age from (months" not in ranges
     rsi = _client(nurse).get("/rsi/").content.decode()
     assert "Referencyjne informacje o bezpieczeństwie" in rsi and "Reference safety information" not in rsi
 
