@@ -161,7 +161,7 @@ class InfusionInterruption(models.Model):
         now = timezone.now()
         if self.stopped_at is not None:
             if self.stopped_at > now:
-                errors["stopped_at"] = "The stop cannot be in the future."
+                errors["stopped_at"] = gettext("The stop cannot be in the future.")
             elif self.cycle_id is not None:
                 day = timezone.localdate(self.stopped_at)
                 if day < self.cycle.start_date or (self.cycle.end_date and day > self.cycle.end_date):
@@ -169,9 +169,9 @@ class InfusionInterruption(models.Model):
                                             f"to {self.cycle.end_date or 'ongoing'}).")
         if self.restarted_at is not None:
             if self.restarted_at > now:
-                errors["restarted_at"] = "The restart cannot be in the future."
+                errors["restarted_at"] = gettext("The restart cannot be in the future.")
             elif self.stopped_at is not None and self.restarted_at <= self.stopped_at:
-                errors["restarted_at"] = "The infusion restarts after it stopped."
+                errors["restarted_at"] = gettext("The infusion restarts after it stopped.")
         if errors:
             raise ValidationError(errors)
 

@@ -13,6 +13,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.audit import tracked
@@ -206,6 +208,11 @@ class Patient(models.Model):
     def usubjid(self) -> str:
         """CDISC USUBJID: site slug and study ID, unique across pvtrack."""
         return f"{self.site.slug.upper()}-{self.study_id}"
+
+
+def _day(day: datetime.date) -> str:
+    """A date as the pages show it ("05 Jan 2026"; "05 Sty 2026" in Polish)."""
+    return date_format(day, "d M Y")
 
 
 @tracked
@@ -434,35 +441,40 @@ class TreatmentCycle(models.Model):
         born = self.patient.birth_month if self.patient_id else None
         if self.start_date is not None:
             if born is not None and self.start_date < born:
-                errors["start_date"] = f"{self.start_date:%d %b %Y} is before the patient was born ({born:%b %Y})."
+                errors["start_date"] = gettext("%(start)s is before the patient was born (%(born)s).") % {
+                    "start": _day(self.start_date), "born": date_format(born, "M Y")}
             elif self.start_date > today + datetime.timedelta(days=MAX_START_AHEAD_DAYS):
-                errors["start_date"] = (f"{self.start_date:%d %b %Y} is more than {MAX_START_AHEAD_DAYS} days ahead "
-                                        f"(today is {today:%d %b %Y}).")
+                errors["start_date"] = gettext("%(start)s is more than %(days)s days ahead (today is %(today)s).") % {
+                    "start": _day(self.start_date), "days": MAX_START_AHEAD_DAYS, "today": _day(today)}
             elif self.start_date < EARLIEST_CYCLE:
-                errors["start_date"] = f"{self.start_date:%d %b %Y} is before blinatumomab was given to children."
+                errors["start_date"] = gettext("%(start)s is before blinatumomab was given to children.") % {
+                    "start": _day(self.start_date)}
         if self.end_date is not None:
             if self.end_date > today:
-                errors["end_date"] = (f"{self.end_date:%d %b %Y} is in the future: enter the end date once the "
-                                      "infusion has ended.")
+                errors["end_date"] = gettext("%(end)s is in the future: enter the end date once the infusion has "
+                                             "ended.") % {"end": _day(self.end_date)}
             elif self.start_date is not None and self.end_date > self.start_date + datetime.timedelta(
                     days=MAX_CYCLE_DAYS):
-                errors["end_date"] = f"A cycle lasts at most {MAX_CYCLE_DAYS} days from its start."
+                errors["end_date"] = gettext("A cycle lasts at most %(days)s days from its start.") % {
+                    "days": MAX_CYCLE_DAYS}
         if self.bag_hours == self.BagDuration.D7 and (self.weight_kg is None or self.weight_kg < SEVEN_DAY_BAG_MIN_KG):
-            errors["bag_hours"] = (f"The 7-day bag (with benzyl-alcohol preservative) is not for patients under "
-                                   f"{SEVEN_DAY_BAG_MIN_KG} kg (BLINCYTO USPI §2, SmPC §4.2): "
-                                   + ("record the weight." if self.weight_kg is None
-                                      else f"this child weighs {self.weight_kg} kg; use a 24–96 h bag."))
+            errors["bag_hours"] = (gettext(
+                "The 7-day bag (with benzyl-alcohol preservative) is not for patients under %(min)s kg (BLINCYTO USPI "
+                "§2, SmPC §4.2): record the weight.") if self.weight_kg is None else gettext(
+                "The 7-day bag (with benzyl-alcohol preservative) is not for patients under %(min)s kg (BLINCYTO USPI "
+                "§2, SmPC §4.2): this child weighs %(weight)s kg; use a 24–96 h bag.")) % {
+                "min": SEVEN_DAY_BAG_MIN_KG, "weight": self.weight_kg}
         if self.dexamethasone_premedication == Recorded.YES and (self.dexamethasone_dose is None
                                                                  or not self.dexamethasone_dose_unit):
-            errors["dexamethasone_dose"] = "Give the dexamethasone dose and its unit."
+            errors["dexamethasone_dose"] = gettext("Give the dexamethasone dose and its unit.")
         elif self.dexamethasone_premedication != Recorded.YES and (self.dexamethasone_dose is not None
                                                                    or self.dexamethasone_dose_unit):
-            errors["dexamethasone_dose"] = "A dose is recorded only when premedication was given."
+            errors["dexamethasone_dose"] = gettext("A dose is recorded only when premedication was given.")
         if (self.pk and "weight_kg" not in errors
                 and (self.weight_kg is None or self.weight_kg < FIXED_DOSE_MIN_KG)
                 and self.dosing_steps.filter(unit=DoseUnit.UG_DAY).exists()):
-            errors["weight_kg"] = (f"This cycle has fixed doses in µg/day, which are for patients ≥ "
-                                   f"{FIXED_DOSE_MIN_KG} kg: correct the dosing steps first.")
+            errors["weight_kg"] = gettext("This cycle has fixed doses in µg/day, which are for patients ≥ %(min)s kg: "
+                                          "correct the dosing steps first.") % {"min": FIXED_DOSE_MIN_KG}
         if self.pk and self.disease_status:
             # A status that was derived from the stored marrow follows the marrow when it is corrected; a status
             # the ward entered (or changes in this edit) stays.
@@ -480,8 +492,8 @@ class TreatmentCycle(models.Model):
         if self.pk and self.start_date and "start_date" not in errors:
             early = self.adverse_events.filter(present_before_cycle=False, onset_date__lt=self.start_date).count()
             if early:
-                errors["start_date"] = (f"{early} adverse event(s) of this cycle began before "
-                                        f"{self.start_date:%d %b %Y}: correct their onset first.")
+                errors["start_date"] = gettext("%(n)s adverse event(s) of this cycle began before %(start)s: correct "
+                                               "their onset first.") % {"n": early, "start": _day(self.start_date)}
         if errors:
             raise ValidationError(errors)
 

@@ -122,6 +122,10 @@ def test_the_cycle_form_and_treatment_page_are_in_polish(polish_ward, nurse, cyc
                    "Standardowy (wlew 28-dniowy)", "— wybierz —"):
         assert polish in form, polish
     assert "New cycle" not in form and "Weight at cycle start" not in form and "Save cycle" not in form
+    refused = client.post(f"/patients/{cycle.patient_id}/cycles/new/", {
+        "number": 2, "schedule": "standard_28d", "start_date": "2026-02-10", "end_date": "2099-08-01",
+        "dexamethasone_premedication": "no", "cns_status": "not_recorded", "interruptions": 0}).content.decode()
+    assert "01 Sie 2099 to data w przyszłości" in refused and "01 Aug 2099" not in refused  # the model's message
     page = client.get(f"/patients/{cycle.patient_id}/cycles/{cycle.pk}/treatment/").content.decode()
     for polish in ("Dane leczenia — KRK-001, cykl 1", "Etapy dawkowania", "Dodaj przerwę", "Od dnia cyklu",
                    "Pobyty w szpitalu i na OIT"):
