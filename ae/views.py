@@ -15,8 +15,8 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from ae import grading, selectors
-from ae.episodes import CRS_TERM, ICANS_TERM, age_in_years, lab_result_text
+from ae import grading, lab_units, selectors
+from ae.episodes import CRS_TERM, ICANS_TERM, age_in_years
 from ae.forms import (
     AdverseEventEditForm,
     AdverseEventForm,
@@ -210,8 +210,10 @@ def _event_link(event: AdverseEvent) -> SafeString:
 def _lab_saved_message(result: LabResult) -> SafeString:
     """What recording the value did, in words (the active language), with a link to each adverse event it created
     or updated. The CTCAE term and the grading rationale stay in NCI's English."""
-    params = {"value": lab_result_text(result), "term": result.ctcae_term, "rationale": result.rationale,
-              "grade": result.grade}
+    value = _("%(analyte)s %(value)s of %(at)s") % {  # as ae.episodes.lab_result_text, in the active language
+        "analyte": lab_units.ANALYTES[result.analyte].label, "value": result.value_text,
+        "at": date_format(timezone.localtime(result.collected_at), "d M Y H:i")}
+    params = {"value": value, "term": result.ctcae_term, "rationale": result.rationale, "grade": result.grade}
     if result.grade is None:
         text = (_("Saved: baseline %(value)s — %(term)s undetermined (%(rationale)s).") if result.baseline
                 else _("Saved: %(value)s — %(term)s undetermined (%(rationale)s)."))

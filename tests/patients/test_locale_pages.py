@@ -187,3 +187,4 @@ def test_the_lab_saved_message_is_in_polish(polish_ward, nurse, cycle):
     assert "Zapisano: " in page and "Zapisano zdarzenie niepożądane:" in page, page[:3000]
     assert "Saved: " not in page and "Adverse event recorded" not in page
     assert "Hypokalemia" in page  # the CTCAE v5.0 term stays in NCI's English
+    assert "z 10 Sty 2026 08:00" in page and "of 10 Jan 2026" not in page  # the value's date in Polish
