@@ -7,7 +7,9 @@ from typing import Any, cast
 
 from django import forms
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.functional import lazy
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from ae import grading, lab_proposal, lab_units, selectors, synonyms
@@ -16,8 +18,22 @@ from core.text import MAX_REASON_CHARS
 from patients.models import Patient, TreatmentCycle
 
 
+def _day(day: Any) -> str:
+    """A date as the pages show it ("03 Aug 2025", "03 Sie 2025"), in the active language."""
+    return date_format(day, "d M Y")
+
+
 def _cycle_label(cycle: TreatmentCycle) -> str:
-    return f"Cycle {cycle.number} (started {cycle.start_date:%d %b %Y})"
+    return gettext("Cycle %(number)s (started %(start)s)") % {"number": cycle.number, "start": _day(cycle.start_date)}
+
+
+def _episode_label(event: AdverseEvent) -> str:
+    """An episode offered to an assessment, e.g. "Ongoing episode from 03 Aug 2025 (cycle 1, grade 2)"."""
+    params = {"onset": _day(event.onset_date), "cycle": event.cycle.number, "grade": event.grade}
+    if event.resolution_date is None:
+        return gettext("Ongoing episode from %(onset)s (cycle %(cycle)s, grade %(grade)s)") % params
+    return gettext("Resolved episode from %(onset)s (cycle %(cycle)s, grade %(grade)s, resolved %(resolved)s)") % {
+        **params, "resolved": _day(event.resolution_date)}
 
 
 def limit_to_cycles_of(field: forms.Field, patient: Patient, *, empty_label: str | None = None) -> None:
@@ -274,13 +290,15 @@ def default_observed_at(patient: Patient) -> tuple[str | None, str]:
     latest = patient.cycles.order_by("-start_date").first()
     today = timezone.localdate()
     if latest is None:
-        return None, "Record the patient's cycle first."
+        return None, gettext("Record the patient's cycle first.")
     if latest.start_date <= today and (latest.window_end is None or today <= latest.window_end):
-        return _local_now(), f"Now, in cycle {latest.number}; change it if the observation was earlier."
+        return _local_now(), gettext("Now, in cycle %(cycle)s; change it if the observation was earlier.") % {
+            "cycle": latest.number}
     if latest.start_date > today:
-        return None, f"Cycle {latest.number} starts {latest.start_date:%d %b %Y}: enter the date and time."
-    return None, (f"Cycle {latest.number} ended {latest.end_date:%d %b %Y}: enter the date and time of the "
-                  "observation (it must fall within the cycle it belongs to).")
+        return None, gettext("Cycle %(cycle)s starts %(start)s: enter the date and time.") % {
+            "cycle": latest.number, "start": _day(latest.start_date)}
+    return None, gettext("Cycle %(cycle)s ended %(end)s: enter the date and time of the observation (it must fall "
+                         "within the cycle it belongs to).") % {"cycle": latest.number, "end": _day(latest.end_date)}
 
 
 class _AssessmentForm(forms.Form):
@@ -304,12 +322,9 @@ class _AssessmentForm(forms.Form):
         self.episodes = {str(e.pk): e for e in episodes}
         ongoing = [e for e in episodes if e.resolution_date is None]
         cast(forms.ChoiceField, self.fields["episode"]).choices = [
-            (AUTO_EPISODE, "The ongoing episode of the chosen cycle (a new one if none is ongoing)")] + [
-            (str(e.pk), f"{'Ongoing' if e.resolution_date is None else 'Resolved'} episode from "
-                        f"{e.onset_date:%d %b %Y} (cycle {e.cycle.number}, grade {e.grade}"
-                        f"{'' if e.resolution_date is None else f', resolved {e.resolution_date:%d %b %Y}'})")
-            for e in episodes] + (
-            [(SEPARATE_EPISODE, "A new, separate episode (although one is ongoing)")] if ongoing else [])
+            (AUTO_EPISODE, _("The ongoing episode of the chosen cycle (a new one if none is ongoing)"))] + [
+            (str(e.pk), _episode_label(e)) for e in episodes] + (
+            [(SEPARATE_EPISODE, _("A new, separate episode (although one is ongoing)"))] if ongoing else [])
         self.fields["episode"].widget.attrs["data-positive"] = " ".join(map(str, sorted(positive_episode_ids)))
         limit_to_cycles_of(self.fields["cycle"], patient)
         self.fields["assessed_at"].initial, self.fields["assessed_at"].help_text = default_observed_at(patient)
@@ -475,15 +490,16 @@ class ReferenceRangeForm(forms.Form):
 
     analyte = forms.ChoiceField(label=_("Analyte"),
                                 choices=[(a.code, a.label) for a in lab_units.ANALYTES.values()])
-    unit = forms.ChoiceField(choices=_unit_choices(), help_text="As the laboratory publishes it.")
-    sex = forms.ChoiceField(choices=[("", "Both"), ("F", "Female"), ("M", "Male")], required=False)
-    age_from_months = forms.IntegerField(label="Age from (months, inclusive)", min_value=0, initial=0)
-    age_to_months = forms.IntegerField(label="Age to (months, exclusive)", min_value=1, initial=12 * 120)
+    unit = forms.ChoiceField(label=_("Unit"), choices=_unit_choices(), help_text=_("As the laboratory publishes it."))
+    sex = forms.ChoiceField(label=_("Sex"), choices=[("", _("Both")), ("F", _("Female")), ("M", _("Male"))],
+                            required=False)
+    age_from_months = forms.IntegerField(label=_("Age from (months, inclusive)"), min_value=0, initial=0)
+    age_to_months = forms.IntegerField(label=_("Age to (months, exclusive)"), min_value=1, initial=12 * 120)
     lln = forms.DecimalField(label="LLN", required=False, max_digits=12, decimal_places=4, min_value=0)
     uln = forms.DecimalField(label="ULN", required=False, max_digits=12, decimal_places=4, min_value=0)
-    source = forms.CharField(max_length=500, help_text="Where the laboratory publishes it, e.g. 'Lab handbook 2026, "
-                                                       "p. 12'.")
-    valid_from = forms.DateField(label="Valid from", widget=forms.DateInput(attrs={"type": "date"}))
+    source = forms.CharField(label=_("Source"), max_length=500,
+                             help_text=_("Where the laboratory publishes it, e.g. 'Lab handbook 2026, p. 12'."))
+    valid_from = forms.DateField(label=_("Valid from"), widget=forms.DateInput(attrs={"type": "date"}))
 
 
 class LabResultForm(forms.Form):

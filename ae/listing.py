@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import django_filters
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext_lazy as _
 
 from ae.models import AdverseEvent, CTCAETerm
 from ae.selectors import with_treatment_emergent
@@ -21,7 +22,7 @@ from patients.models import Site
 SORTS = {"onset": ("onset_date", "id"), "grade": ("grade", "onset_date"),
          "patient": ("patient__study_id", "onset_date"), "term": ("term__term", "onset_date"),
          "cycle": ("cycle__number", "onset_date")}
-YES_NO = (("yes", "Yes"), ("no", "No"))
+YES_NO = (("yes", _("Yes")), ("no", _("No")))
 LISTING_HEADER = ("Study ID", "Cycle", "CTCAE term", "Verbatim term", "MedDRA SOC", "Grade", "Grading scale",
                   "Onset", "Resolution", "Serious", "SAE criteria", "Relatedness", "Action taken", "Outcome",
                   "Treatment-emergent", "Event id")
@@ -36,20 +37,20 @@ def category_choices() -> list[tuple[str, str]]:
 
 
 class AdverseEventListingFilter(django_filters.FilterSet):
-    term = django_filters.CharFilter(method="filter_term", label="Term contains")
-    soc = django_filters.CharFilter(field_name="term__soc", lookup_expr="icontains", label="SOC contains")
-    grade = django_filters.NumberFilter(field_name="grade")
-    grade_min = django_filters.NumberFilter(field_name="grade", lookup_expr="gte", label="Grade at least")
-    serious = django_filters.ChoiceFilter(choices=YES_NO, method="filter_yes_no")
-    cycle = django_filters.NumberFilter(field_name="cycle__number", label="Cycle")
-    onset_from = django_filters.DateFilter(field_name="onset_date", lookup_expr="gte", label="Onset from")
-    onset_to = django_filters.DateFilter(field_name="onset_date", lookup_expr="lte", label="Onset to")
-    patient = django_filters.CharFilter(field_name="patient__study_id", lookup_expr="iexact", label="Study ID")
-    outcome = django_filters.ChoiceFilter(choices=AdverseEvent.Outcome.choices)
-    open = django_filters.ChoiceFilter(choices=YES_NO, method="filter_open", label="Open episodes")
-    emergent = django_filters.ChoiceFilter(choices=YES_NO, method="filter_yes_no", label="Treatment-emergent")
+    term = django_filters.CharFilter(method="filter_term", label=_("Term contains"))
+    soc = django_filters.CharFilter(field_name="term__soc", lookup_expr="icontains", label=_("SOC contains"))
+    grade = django_filters.NumberFilter(field_name="grade", label=_("Grade"))
+    grade_min = django_filters.NumberFilter(field_name="grade", lookup_expr="gte", label=_("Grade at least"))
+    serious = django_filters.ChoiceFilter(choices=YES_NO, method="filter_yes_no", label=_("Serious"))
+    cycle = django_filters.NumberFilter(field_name="cycle__number", label=_("Cycle"))
+    onset_from = django_filters.DateFilter(field_name="onset_date", lookup_expr="gte", label=_("Onset from"))
+    onset_to = django_filters.DateFilter(field_name="onset_date", lookup_expr="lte", label=_("Onset to"))
+    patient = django_filters.CharFilter(field_name="patient__study_id", lookup_expr="iexact", label=_("Study ID"))
+    outcome = django_filters.ChoiceFilter(choices=AdverseEvent.Outcome.choices, label=_("Outcome"))
+    open = django_filters.ChoiceFilter(choices=YES_NO, method="filter_open", label=_("Open episodes"))
+    emergent = django_filters.ChoiceFilter(choices=YES_NO, method="filter_yes_no", label=_("Treatment-emergent"))
     category = django_filters.ChoiceFilter(choices=category_choices, method="filter_category",
-                                           label="Benchmark category")
+                                           label=_("Benchmark category"))
 
     class Meta:
         model = AdverseEvent

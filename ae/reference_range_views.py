@@ -12,6 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 
 from ae import selectors
 from ae.forms import ReferenceRangeForm
@@ -28,7 +29,7 @@ def reference_ranges(request: AuthenticatedRequest, site: str) -> HttpResponse:
     form = ReferenceRangeForm(request.POST or None) if can_edit else None
     if request.method == "POST":
         if form is None:
-            messages.error(request, "Only an administrator of this site records reference ranges.")
+            messages.error(request, _("Only an administrator of this site records reference ranges."))
             return redirect("reference-ranges", site=site_obj.slug)
         if form.is_valid():
             try:
@@ -37,7 +38,7 @@ def reference_ranges(request: AuthenticatedRequest, site: str) -> HttpResponse:
                 for field, errors in exc.message_dict.items():
                     form.add_error(field if field in form.fields else None, errors)
             else:
-                messages.success(request, f"Reference range recorded: {saved}.")
+                messages.success(request, _("Reference range recorded: %(range)s.") % {"range": saved})
                 return redirect("reference-ranges", site=site_obj.slug)
     ranges = (selectors.reference_ranges_for(request.user).filter(site=site_obj).select_related("created_by")
               .order_by("analyte", "sex", "age_from_months", "-valid_from"))

@@ -12,6 +12,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from ae.models import SAECase
 from ae.selectors import adverse_events_for, clocks_for, sae_case_rows, sae_cases_for
@@ -66,7 +68,7 @@ def sae_case_list(request: AuthenticatedRequest, site: str) -> HttpResponse:
         limit = datetime.date.fromisoformat(due_before) if due_before else None
     except ValueError:
         limit, due_before = None, ""
-        messages.error(request, "Give the due date as YYYY-MM-DD.")
+        messages.error(request, _("Give the due date as YYYY-MM-DD."))
     if limit is not None:
         rows = [r for r in rows if r["next"] is not None and timezone.localtime(r["next"].due_at).date() <= limit]
     if request.GET.get("overdue") == "1":
@@ -85,24 +87,25 @@ def _act(request: AuthenticatedRequest, case: SAECase, action: str) -> tuple[str
             return "", draft
         sae.case_update(case=case, acting_user=request.user, expected_revision=int(post.get("revision", 0)),
                         **{f: draft.cleaned_data[f] for f in CaseDraftForm.Meta.fields})
-        return "Case saved.", None
+        return _("Case saved."), None
     if action == "add_events":
         ids = [int(i) for i in post.getlist("adverse_events") if i.isdigit()]
         events = list(adverse_events_for(request.user).filter(pk__in=ids, patient=case.patient))
         if not events:
-            raise ValidationError("Choose the events of this episode to add.")
+            raise ValidationError(_("Choose the events of this episode to add."))
         sae.case_events_add(case=case, events=events, acting_user=request.user)
-        return f"{len(events)} event(s) added to the case.", None
+        return ngettext("%(n)d event added to the case.", "%(n)d events added to the case.",
+                        len(events)) % {"n": len(events)}, None
     if action == "draft_narrative":
         sae.case_update(case=case, acting_user=request.user, narrative=sae.narrative_draft_text(case))
-        return "Narrative drafted from the record: review and edit it.", None
+        return _("Narrative drafted from the record: review and edit it."), None
     if action == "assess":
         assess = CaseAssessForm(post, instance=SAECase.objects.get(pk=case.pk))
         if not assess.is_valid():
             return "", assess
         sae.case_assess(case=case, acting_user=request.user, expected_revision=int(post.get("revision", 0)),
                         **{f: assess.cleaned_data[f] for f in CaseAssessForm.Meta.fields})
-        return "Assessment saved.", None
+        return _("Assessment saved."), None
     if action == "awareness":
         awareness = AwarenessForm(post)
         if not awareness.is_valid():
@@ -110,19 +113,19 @@ def _act(request: AuthenticatedRequest, case: SAECase, action: str) -> tuple[str
         sae.case_awareness_change(case=case, acting_user=request.user,
                                   awareness_at=awareness.cleaned_data["awareness_at"],
                                   reason=awareness.cleaned_data["reason"])
-        return "Awareness time changed.", None
+        return _("Awareness time changed."), None
     if action == "submit":
         version = sae.case_submit(case=case, acting_user=request.user, password=post.get("password", ""),
                                   otp_code=post.get("otp_code", ""), request=request)
-        return f"Version {version.number} signed and submitted.", None
+        return _("Version %(number)s signed and submitted.") % {"number": version.number}, None
     if action == "follow_up":
         sae.case_follow_up_open(case=case, acting_user=request.user, reason=post.get("reason", ""))
-        return "Follow-up opened: record the new information, then sign and submit it.", None
+        return _("Follow-up opened: record the new information, then sign and submit it."), None
     if action == "close":
         sae.case_close(case=case, acting_user=request.user, password=post.get("password", ""),
                        reason=post.get("reason", ""), otp_code=post.get("otp_code", ""), request=request)
-        return "Case closed.", None
-    raise ValidationError("Unknown action.")
+        return _("Case closed."), None
+    raise ValidationError(_("Unknown action."))
 
 
 @login_required
@@ -175,7 +178,7 @@ def sae_case_open(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("event-history", pk=event.pk)
-    messages.success(request, f"Case {case.reference} opened.")
+    messages.success(request, _("Case %(reference)s opened.") % {"reference": case.reference})
     return redirect("sae-case", pk=case.pk)
 
 

@@ -10,6 +10,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from ae.models import EventTreatment
 from ae.selectors import adverse_events_for
@@ -25,6 +27,10 @@ class EventTreatmentForm(forms.ModelForm):
         model = EventTreatment
         fields = ["drug", "drug_name", "dose", "dose_unit", "given_at"]
         widgets = {"given_at": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")}
+        labels = {"drug": gettext_lazy("Drug"), "drug_name": gettext_lazy("Drug name"), "dose": gettext_lazy("Dose"),
+                  "dose_unit": gettext_lazy("Dose unit"), "given_at": gettext_lazy("Given at")}
+        help_texts = {"drug_name": gettext_lazy("The product given (e.g. dexamethasone); required for 'Other'."),
+                      "dose": gettext_lazy("Empty when not recorded.")}
 
 
 @login_required
@@ -40,7 +46,7 @@ def event_treatments(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            messages.success(request, "Treatment saved.")
+            messages.success(request, _("Treatment saved."))
             return redirect("event-treatments", pk=event.pk)
     return render(request, "ae/event_treatments.html", {
         "event": event, "patient": event.patient, "site": event.patient.site, "form": form, "can_record": can_record,

@@ -9,13 +9,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from ae import grading, selectors
-from ae.episodes import CRS_TERM, ICANS_TERM, age_in_years, lab_result_text
+from ae import grading, lab_units, selectors
+from ae.episodes import CRS_TERM, ICANS_TERM, age_in_years
 from ae.forms import (
     AdverseEventEditForm,
     AdverseEventForm,
@@ -207,42 +208,64 @@ def _event_link(event: AdverseEvent) -> SafeString:
 
 
 def _lab_saved_message(result: LabResult) -> SafeString:
-    """What recording the value did, in words, with a link to each adverse event it created or updated."""
-    grade = "undetermined" if result.grade is None else f"grade {result.grade}"
-    if result.entered_grade is not None:
-        computed = "undetermined" if result.computed_grade is None else f"grade {result.computed_grade}"
-        grade += f" (your grade; computed {computed})"
-    saved = format_html("Saved: {}{} — {} {} ({}).", "baseline " if result.baseline else "", lab_result_text(result),
-                        result.ctcae_term, grade, result.rationale)
+    """What recording the value did, in words (the active language), with a link to each adverse event it created
+    or updated. The CTCAE term and the grading rationale stay in NCI's English."""
+    value = _("%(analyte)s %(value)s of %(at)s") % {  # as ae.episodes.lab_result_text, in the active language
+        "analyte": lab_units.ANALYTES[result.analyte].label, "value": result.value_text,
+        "at": date_format(timezone.localtime(result.collected_at), "d M Y H:i")}
+    params = {"value": value, "term": result.ctcae_term, "rationale": result.rationale, "grade": result.grade}
+    if result.entered_grade is not None:  # the clinician's grade, with the computed one beside it (issue 10)
+        computed = (_("undetermined") if result.computed_grade is None
+                    else _("grade %(grade)s") % {"grade": result.computed_grade})
+        params["grade"] = _("%(grade)s (your grade; computed %(computed)s)") % {"grade": result.grade,
+                                                                              "computed": computed}
+    if result.grade is None:
+        text = (_("Saved: baseline %(value)s — %(term)s undetermined (%(rationale)s).") if result.baseline
+                else _("Saved: %(value)s — %(term)s undetermined (%(rationale)s)."))
+    else:
+        text = (_("Saved: baseline %(value)s — %(term)s grade %(grade)s (%(rationale)s).") if result.baseline
+                else _("Saved: %(value)s — %(term)s grade %(grade)s (%(rationale)s)."))
+    saved = format_html(_html(text), **params)
     notes: list[SafeString] = []
     if result.baseline and result.regraded:
-        notes.append(format_html("{} later value(s) of cycle {} regraded against it.", result.regraded,
-                                 result.cycle.number if result.cycle else "?"))
+        notes.append(format_html(
+            _html(_("%(n)s later value(s) of cycle %(cycle)s regraded against it.")),
+            n=result.regraded, cycle=result.cycle.number if result.cycle else "?"))
     for event, change, before in result.episode_changes:
+        link = _event_link(event)
         if change == "created":
-            notes.append(format_html("Adverse event recorded: {} in cycle {}.", _event_link(event), event.cycle.number))
+            notes.append(format_html(_html(_("Adverse event recorded: %(event)s in cycle %(cycle)s.")),
+                                     event=link, cycle=event.cycle.number))
         elif change == "unchanged":
-            notes.append(format_html("Added to the adverse event {} (unchanged).", _event_link(event)))
+            notes.append(format_html(_html(_("Added to the adverse event %(event)s (unchanged).")), event=link))
         else:
-            was = "" if before == event.grade else f" (was grade {before})"
-            resolved = f", resolved {event.resolution_date:%d %b %Y}" if event.resolution_date else ""
-            notes.append(format_html("Adverse event updated: {}{}{}.", _event_link(event), was, resolved))
+            was = "" if before == event.grade else _(" (was grade %(grade)s)") % {"grade": before}
+            resolved = (_(", resolved %(date)s") % {"date": date_format(event.resolution_date, "d M Y")}
+                        if event.resolution_date else "")
+            notes.append(format_html(_html(_("Adverse event updated: %(event)s%(was)s%(resolved)s.")),
+                                     event=link, was=was, resolved=resolved))
     if not result.baseline and not result.episode_changes:
         notes.append(format_html("{}", _no_event_reason(result)))
     return format_html("{} {}", saved, format_html_join(" ", "{}", ((n,) for n in notes)))
 
 
+def _html(message: str) -> str:
+    """A translated message with named ``%(name)s`` placeholders as a :func:`format_html` template (its literal
+    braces escaped), so that the translator sees gettext's usual placeholders and every value is escaped."""
+    return message.replace("{", "{{").replace("}", "}}").replace("%(", "{").replace(")s", "}")
+
+
 def _no_event_reason(result: LabResult) -> str:
     if result.grade is None:
-        return "No adverse event: the grade is undetermined (see why above)."
+        return _("No adverse event: the grade is undetermined (see why above).")
     if result.grade == 0:
-        return "No adverse event: grade 0."
+        return _("No adverse event: grade 0.")
     if result.cycle is None:
-        return "No adverse event: collected before the first cycle (not treatment-emergent)."
+        return _("No adverse event: collected before the first cycle (not treatment-emergent).")
     if result.treatment_emergent is None:
-        return "No adverse event yet: whether it is treatment-emergent is undetermined (the baseline grade is)."
-    return ("No adverse event: not treatment-emergent (not worse than the cycle's baseline grade, or after the "
-            "cycle's follow-up window).")
+        return _("No adverse event yet: whether it is treatment-emergent is undetermined (the baseline grade is).")
+    return _("No adverse event: not treatment-emergent (not worse than the cycle's baseline grade, or after the "
+             "cycle's follow-up window).")
 
 
 @login_required

@@ -57,6 +57,10 @@ class TreatmentCycleForm(forms.ModelForm):
                   "interruption_reason", "discontinued", "discontinuation_reason"]
         widgets = {"start_date": forms.DateInput(attrs={"type": "date"}),
                    "end_date": forms.DateInput(attrs={"type": "date"})}
+        # Fields without a verbose name in the model (the others are translated there).
+        labels = {"number": _("Cycle number"), "schedule": _("Schedule"), "start_date": _("Start date"),
+                  "end_date": _("End date"), "interruption_reason": _("Reason for the interruptions"),
+                  "discontinuation_reason": _("Reason for discontinuation")}
 
     def __init__(self, *args: Any, patient: Patient, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -65,13 +69,14 @@ class TreatmentCycleForm(forms.ModelForm):
             # No silent default: premedication is chosen (yes, no or "not recorded") on every new cycle.
             self.initial.pop("dexamethasone_premedication", None)
             premedication = self.fields["dexamethasone_premedication"]
-            premedication.choices = [("", "— choose —"), *Recorded.choices]  # type: ignore[attr-defined]
+            premedication.choices = [("", _("— choose —")), *Recorded.choices]  # type: ignore[attr-defined]
             premedication.initial = None
             if not self.is_bound:
                 self.initial.setdefault("number", patient.cycles.count() + 1)
         else:  # editing a submitted cycle: the reason goes into its audit trail
-            self.fields["reason"] = forms.CharField(label="Reason for change", widget=forms.Textarea(attrs={"rows": 2}),
-                                                    help_text="Required: kept in the cycle's history.")
+            self.fields["reason"] = forms.CharField(label=_("Reason for change"),
+                                                    widget=forms.Textarea(attrs={"rows": 2}),
+                                                    help_text=_("Required: kept in the cycle's history."))
 
     def validate_unique(self) -> None:
         exclude = self._get_validation_exclusions()  # type: ignore[attr-defined]  # Django's own helper
@@ -94,6 +99,7 @@ class DosingStepForm(forms.ModelForm):
         model = DosingStep
         fields = ["from_day", "started_at", "dose", "unit", "batch_number"]
         widgets = {"started_at": _DATETIME}
+        labels = {"unit": _("Unit")}
 
 
 class InfusionInterruptionForm(forms.ModelForm):
@@ -103,6 +109,7 @@ class InfusionInterruptionForm(forms.ModelForm):
         model = InfusionInterruption
         fields = ["stopped_at", "restarted_at", "cause", "dexamethasone_before_restart"]
         widgets = {"stopped_at": _DATETIME, "restarted_at": _DATETIME}
+        labels = {"dexamethasone_before_restart": _("Dexamethasone before the restart")}
 
 
 class HospitalStayForm(forms.ModelForm):
@@ -112,6 +119,7 @@ class HospitalStayForm(forms.ModelForm):
         model = HospitalStay
         fields = ["kind", "admitted_on", "discharged_on"]
         widgets = {"admitted_on": _DATE, "discharged_on": _DATE}
+        labels = {"kind": _("Where"), "admitted_on": _("Admitted on"), "discharged_on": _("Discharged on")}
 
 
 class NextTherapyForm(forms.ModelForm):
@@ -121,3 +129,4 @@ class NextTherapyForm(forms.ModelForm):
         model = NextTherapy
         fields = ["kind", "start_date", "description"]
         widgets = {"start_date": _DATE}
+        labels = {"kind": _("Therapy"), "start_date": _("Start date"), "description": _("Description")}

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy
 
 from core.types import AuthenticatedRequest
 from patients.models import NotificationKind
+from patients.notification_texts import render as render_message
 from patients.selectors import notifications_for
 from patients.services.notifications import email_kinds_for, email_preferences_set, notifications_mark_read
 
@@ -38,6 +39,8 @@ def notification_list(request: AuthenticatedRequest) -> HttpResponse:
         messages.success(request, _("%(n)d notification(s) marked as read.") % {"n": marked})
         return redirect("notifications")
     listed = list(notifications[:LIST_LIMIT])
+    for n in listed:  # in the reader's language when the notice has its message (else as written, in English)
+        n.subject = render_message(n.message, subject=n.subject, body=n.body)[0]
     return render(request, "notifications/list.html", {
         "notifications": listed, "more": len(listed) == LIST_LIMIT, "limit": LIST_LIMIT})
 

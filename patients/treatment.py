@@ -27,6 +27,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from core.audit import tracked
 
@@ -43,16 +45,16 @@ MAX_BLINATUMOMAB_DOSE = Decimal("60")
 class DoseUnit(models.TextChoices):
     """Units of a blinatumomab daily dose."""
 
-    UG_M2_DAY = "ug_m2_day", "µg/m²/day (BSA-based, < 45 kg)"
-    UG_DAY = "ug_day", "µg/day (fixed dose, ≥ 45 kg)"
+    UG_M2_DAY = "ug_m2_day", _("µg/m²/day (BSA-based, < 45 kg)")
+    UG_DAY = "ug_day", _("µg/day (fixed dose, ≥ 45 kg)")
 
 
 class Recorded(models.TextChoices):
     """A yes/no that may also be unknown: "not recorded" is never read as yes or no."""
 
-    YES = "yes", "Yes"
-    NO = "no", "No"
-    NOT_RECORDED = "not_recorded", "Not recorded"
+    YES = "yes", _("Yes")
+    NO = "no", _("No")
+    NOT_RECORDED = "not_recorded", _("Not recorded")
 
 
 @tracked
@@ -63,17 +65,17 @@ class DosingStep(models.Model):
     """
 
     cycle = models.ForeignKey("patients.TreatmentCycle", on_delete=models.CASCADE, related_name="dosing_steps")
-    from_day = models.PositiveSmallIntegerField("from cycle day", validators=[MinValueValidator(1),
+    from_day = models.PositiveSmallIntegerField(_("from cycle day"), validators=[MinValueValidator(1),
                                                                              MaxValueValidator(120)])
-    started_at = models.DateTimeField("started at", null=True, blank=True,
-                                      help_text="When this dose level started, if known.")
-    dose = models.DecimalField("daily dose", max_digits=5, decimal_places=2,
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True,
+                                      help_text=_("When this dose level started, if known."))
+    dose = models.DecimalField(_("daily dose"), max_digits=5, decimal_places=2,
                                validators=[MinValueValidator(Decimal("0.01")),
                                            MaxValueValidator(MAX_BLINATUMOMAB_DOSE)])
     unit = models.CharField(max_length=10, choices=DoseUnit.choices)
     #: Batch (lot) number of the bags given at this dose level, where known (ICH E2B(R3) G.k.4.r.7); "" unknown.
-    batch_number = models.CharField("batch (lot) number", max_length=35, blank=True,
-                                    help_text="Printed on the vial and the bag label; leave empty if unknown.")
+    batch_number = models.CharField(_("batch (lot) number"), max_length=35, blank=True,
+                                    help_text=_("Printed on the vial and the bag label; leave empty if unknown."))
 
     class Meta:
         ordering = ["cycle", "from_day"]
@@ -128,13 +130,13 @@ class InfusionInterruption(models.Model):
     discontinued). A restart after ≥ 4 h needs dexamethasone before it (USPI §2.2; SmPC §4.2)."""
 
     cycle = models.ForeignKey("patients.TreatmentCycle", on_delete=models.CASCADE, related_name="interruption_log")
-    stopped_at = models.DateTimeField("infusion stopped at")
-    restarted_at = models.DateTimeField("infusion restarted at", null=True, blank=True)
-    cause = models.CharField("reason for the interruption", max_length=300,
-                             help_text="E.g. CRS grade 3, seizure, line occlusion, bag change.")
+    stopped_at = models.DateTimeField(_("infusion stopped at"))
+    restarted_at = models.DateTimeField(_("infusion restarted at"), null=True, blank=True)
+    cause = models.CharField(_("reason for the interruption"), max_length=300,
+                             help_text=_("E.g. CRS grade 3, seizure, line occlusion, bag change."))
     dexamethasone_before_restart = models.CharField(
         max_length=12, choices=Recorded.choices, default=Recorded.NOT_RECORDED,
-        help_text="Whether dexamethasone was given before the restart (expected after an interruption of ≥ 4 h).")
+        help_text=_("Whether dexamethasone was given before the restart (expected after an interruption of ≥ 4 h)."))
 
     class Meta:
         ordering = ["cycle", "stopped_at"]
@@ -159,7 +161,7 @@ class InfusionInterruption(models.Model):
         now = timezone.now()
         if self.stopped_at is not None:
             if self.stopped_at > now:
-                errors["stopped_at"] = "The stop cannot be in the future."
+                errors["stopped_at"] = gettext("The stop cannot be in the future.")
             elif self.cycle_id is not None:
                 day = timezone.localdate(self.stopped_at)
                 if day < self.cycle.start_date or (self.cycle.end_date and day > self.cycle.end_date):
@@ -167,9 +169,9 @@ class InfusionInterruption(models.Model):
                                             f"to {self.cycle.end_date or 'ongoing'}).")
         if self.restarted_at is not None:
             if self.restarted_at > now:
-                errors["restarted_at"] = "The restart cannot be in the future."
+                errors["restarted_at"] = gettext("The restart cannot be in the future.")
             elif self.stopped_at is not None and self.restarted_at <= self.stopped_at:
-                errors["restarted_at"] = "The infusion restarts after it stopped."
+                errors["restarted_at"] = gettext("The infusion restarts after it stopped.")
         if errors:
             raise ValidationError(errors)
 
@@ -190,9 +192,12 @@ class InfusionInterruption(models.Model):
         if not self.needs_dexamethasone or self.dexamethasone_before_restart == Recorded.YES:
             return None
         hours = self.duration.total_seconds() / 3600 if self.duration else 0
-        state = "was not given" if self.dexamethasone_before_restart == Recorded.NO else "is not recorded"
-        return (f"Restart after a {hours:.1f} h interruption: dexamethasone before the restart {state} "
-                f"(due after ≥ {DEXAMETHASONE_RESTART_HOURS} h; blinatumomab USPI §2.2, SmPC §4.2).")
+        params = {"hours": f"{hours:.1f}", "due": DEXAMETHASONE_RESTART_HOURS}
+        if self.dexamethasone_before_restart == Recorded.NO:
+            return gettext("Restart after a %(hours)s h interruption: dexamethasone before the restart was not given "
+                           "(due after ≥ %(due)s h; blinatumomab USPI §2.2, SmPC §4.2).") % params
+        return gettext("Restart after a %(hours)s h interruption: dexamethasone before the restart is not recorded "
+                       "(due after ≥ %(due)s h; blinatumomab USPI §2.2, SmPC §4.2).") % params
 
 
 @tracked
@@ -201,13 +206,13 @@ class HospitalStay(models.Model):
     Pawinska 2022 and Xie 2023, make "prolonged hospitalisation" auditable only with these)."""
 
     class Kind(models.TextChoices):
-        WARD = "ward", "Hospital admission"
-        ICU = "icu", "Intensive care (ICU/PICU)"
+        WARD = "ward", _("Hospital admission")
+        ICU = "icu", _("Intensive care (ICU/PICU)")
 
     cycle = models.ForeignKey("patients.TreatmentCycle", on_delete=models.CASCADE, related_name="stays")
     kind = models.CharField(max_length=4, choices=Kind.choices)
     admitted_on = models.DateField()
-    discharged_on = models.DateField(null=True, blank=True, help_text="Empty while still admitted.")
+    discharged_on = models.DateField(null=True, blank=True, help_text=_("Empty while still admitted."))
 
     class Meta:
         ordering = ["cycle", "admitted_on", "kind"]
@@ -234,15 +239,15 @@ class NextTherapy(models.Model):
     """
 
     class Kind(models.TextChoices):
-        HSCT = "hsct", "Haematopoietic stem-cell transplantation (conditioning start)"
-        CAR_T = "car_t", "CAR-T cells (lymphodepletion start)"
-        CHEMOTHERAPY = "chemotherapy", "Chemotherapy"
-        OTHER = "other", "Other anti-leukaemic therapy"
+        HSCT = "hsct", _("Haematopoietic stem-cell transplantation (conditioning start)")
+        CAR_T = "car_t", _("CAR-T cells (lymphodepletion start)")
+        CHEMOTHERAPY = "chemotherapy", _("Chemotherapy")
+        OTHER = "other", _("Other anti-leukaemic therapy")
 
     patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="next_therapies")
     kind = models.CharField(max_length=12, choices=Kind.choices)
-    start_date = models.DateField(help_text="First day of the therapy (for HSCT the first day of conditioning, "
-                                            "for CAR-T of lymphodepletion).")
+    start_date = models.DateField(help_text=_("First day of the therapy (for HSCT the first day of conditioning, "
+                                              "for CAR-T of lymphodepletion)."))
     description = models.CharField(max_length=200, blank=True)
 
     class Meta:

@@ -28,6 +28,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonRespons
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
 from django_otp import login as otp_login
 from django_otp.plugins.otp_static.models import StaticToken
@@ -135,7 +136,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
         "enrolled": False, "qr": _qr_data_uri(device.config_url), "key": " ".join(key[i:i + 4] for i in
                                                                                  range(0, len(key), 4)),
         "required": two_factor_required(user), "next": _next_url(request),
-        "error": "That code is not correct (or has been used): enter the code your app shows now."
+        "error": _("That code is not correct (or has been used): enter the code your app shows now.")
         if request.method == "POST" else None,
     }, status=400 if request.method == "POST" else 200)
 
@@ -152,7 +153,7 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
         if device is not None:
             otp_login(request, device)
             return redirect(_next_url(request))
-        error = ("That code is not correct, has been used, or came too soon after a wrong one: wait a few seconds "
-                 "and enter the code your app shows now, or a recovery code.")
+        error = _("That code is not correct, has been used, or came too soon after a wrong one: wait a few seconds "
+                  "and enter the code your app shows now, or a recovery code.")
     return render(request, "registration/two_factor_verify.html", {"next": _next_url(request), "error": error},
                   status=400 if error else 200)

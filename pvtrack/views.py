@@ -9,6 +9,8 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import QuerySet
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 from ae import selectors as ae_selectors
 from core.audit import history_rows
@@ -17,15 +19,15 @@ from patients import selectors as patient_selectors
 from reports import selectors as report_selectors
 
 #: URL kind -> (label, queryset of the records this user may see).
-RECORD_KINDS: dict[str, tuple[str, Callable[[AnyUser], QuerySet[Any]]]] = {
-    "patient": ("Patient", patient_selectors.patients_for),
-    "cycle": ("Treatment cycle", patient_selectors.cycles_for),
-    "adverse-event": ("Adverse event", ae_selectors.adverse_events_for),
-    "crs-assessment": ("CRS assessment", ae_selectors.crs_assessments_for),
-    "icans-assessment": ("ICANS assessment", ae_selectors.icans_assessments_for),
-    "lab-result": ("Lab result", ae_selectors.lab_results_for),
-    "flag": ("Benchmark flag", report_selectors.flags_for),
-    "sae-case": ("SAE case", ae_selectors.sae_cases_for),
+RECORD_KINDS: dict[str, tuple[str | Promise, Callable[[AnyUser], QuerySet[Any]]]] = {
+    "patient": (_("Patient"), patient_selectors.patients_for),
+    "cycle": (_("Treatment cycle"), patient_selectors.cycles_for),
+    "adverse-event": (_("Adverse event"), ae_selectors.adverse_events_for),
+    "crs-assessment": (_("CRS assessment"), ae_selectors.crs_assessments_for),
+    "icans-assessment": (_("ICANS assessment"), ae_selectors.icans_assessments_for),
+    "lab-result": (_("Lab result"), ae_selectors.lab_results_for),
+    "flag": (_("Benchmark flag"), report_selectors.flags_for),
+    "sae-case": (_("SAE case"), ae_selectors.sae_cases_for),
 }
 
 

@@ -26,6 +26,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Count, Q
 from django.db.models.fields.json import KeyTransform
+from django.utils.translation import gettext_noop
 
 from ae.models import AdverseEvent
 from ae.selectors import treatment_emergent_events
@@ -39,7 +40,7 @@ from patients.models import (
 )
 from patients.selectors import treatment_mix
 from reports import meta_regression, sequential, signal_flags, stat_cache, stats, trends
-from reports.cells import CYCLE_SCOPES, GRADE_BAND_LABELS
+from reports.cells import CYCLE_SCOPES, GRADE_BAND_LABELS  # noqa: F401 - GRADE_BAND_LABELS: re-exported (views)
 from reports.models import BenchmarkCategory, CohortFigure
 
 #: 1.4: premedication and regimen in like-with-like (``treatment_comparability``) and the end of the emergence
@@ -825,22 +826,56 @@ def _flag(name: str, band: str, scope: str, x: int, n: int, p_up: float, p_low: 
     if decided is None:
         return None
     level, direction = decided
-    label = name if name[1:2].isupper() else name[:1].lower() + name[1:]  # keep acronyms such as CRS
-    what = (f"{x} of {n} patients had {GRADE_BAND_LABELS[band]} {label}"
-            + (" judged treatment-related" if related else "") + f" ({CYCLE_SCOPES[scope]})")
-    adjusted = " at the ward's case mix" if pooled.method == "glmm_ml_metareg" else ""
-    reference = (f"published benchmark{adjusted}: median {pooled.median:.0%}, mean {pooled.marginal_mean:.0%}, "
-                 f"from {pooled.k} cohort{'s' if pooled.k != 1 else ''}" + (", weak" if pooled.weak else ""))
-    if level in ("ALARM", "ALERT"):
-        message = (f"{what}; a comparable ward of {n} would see at most {limits[1]} in 95 of 100 cases "
-                   f"({reference}). Possible safety signal: review these events.")
-        p_value = p_up
-    elif level == "CHECK_ASCERTAINMENT":
-        message = (f"{what}; a comparable ward of {n} would see at least {limits[0]} in 95 of 100 cases "
-                   f"({reference}). Possible under-reporting: check that these events are being recorded.")
-        p_value = p_low
-    else:
-        message = (f"{what}; more than the published mean rate ({pooled.marginal_mean:.0%}) would explain, "
-                   f"but within the spread between published cohorts ({reference}). Keep watching.")
-        p_value = p_fixed
+    message = flag_message(name=name, band=band, scope=scope, x=x, n=n, level=level, limits=limits,
+                           median=pooled.median, mean=pooled.marginal_mean, k=pooled.k, weak=pooled.weak,
+                           adjusted=pooled.method == "glmm_ml_metareg", related=related)
+    p_value = {"ALARM": p_up, "ALERT": p_up, "CHECK_ASCERTAINMENT": p_low}.get(level, p_fixed)
     return {"level": level, "direction": direction, "p_value": p_value, "message": message}
+
+
+#: The texts of a flag's message, in English as stored with the flag (``Flag.message``) and marked for
+#: translation: the report shows them in the reader's language, rebuilt from the run's cell
+#: (``reports.flag_text``). Placeholders are named so that a translation may reorder them.
+FLAG_TEXTS = {
+    "what": gettext_noop("%(x)s of %(n)s patients had %(band)s %(label)s (%(scope)s)"),
+    "what_related": gettext_noop("%(x)s of %(n)s patients had %(band)s %(label)s judged treatment-related "
+                                 "(%(scope)s)"),
+    "reference": gettext_noop("published benchmark: median %(median)s, mean %(mean)s, from %(k)s cohorts"),
+    "reference_one": gettext_noop("published benchmark: median %(median)s, mean %(mean)s, from %(k)s cohort"),
+    "reference_adjusted": gettext_noop("published benchmark at the ward's case mix: median %(median)s, mean "
+                                       "%(mean)s, from %(k)s cohorts"),
+    "reference_adjusted_one": gettext_noop("published benchmark at the ward's case mix: median %(median)s, mean "
+                                           "%(mean)s, from %(k)s cohort"),
+    "weak": gettext_noop("%(reference)s, weak"),
+    "above": gettext_noop("%(what)s; a comparable ward of %(n)s would see at most %(limit)s in 95 of 100 cases "
+                          "(%(reference)s). Possible safety signal: review these events."),
+    "below": gettext_noop("%(what)s; a comparable ward of %(n)s would see at least %(limit)s in 95 of 100 cases "
+                          "(%(reference)s). Possible under-reporting: check that these events are being recorded."),
+    "watch": gettext_noop("%(what)s; more than the published mean rate (%(mean)s) would explain, but within the "
+                          "spread between published cohorts (%(reference)s). Keep watching."),
+    "any": gettext_noop("any grade"), "ge3": gettext_noop("grade ≥3"),
+    "all": gettext_noop("all cycles"), "first": gettext_noop("cycle 1"),
+}
+
+
+def flag_message(*, name: str, band: str, scope: str, x: int, n: int, level: str, limits: tuple[int, int] | list[int],
+                 median: float, mean: float, k: int, weak: bool, adjusted: bool, related: bool,
+                 translate: Callable[[str], str] = str) -> str:
+    """The plain-language reason of a flag: what the ward saw, what the benchmark predicts, what to do.
+
+    ``translate`` maps each English text of ``FLAG_TEXTS`` to the reader's language (``gettext``); the default
+    keeps English, as :func:`compute` stores it. Category names are data and stay as named. Rates are shown as
+    whole percentages ("12%").
+    """
+    label = name if name[1:2].isupper() else name[:1].lower() + name[1:]  # keep acronyms such as CRS
+    what = translate(FLAG_TEXTS["what_related" if related else "what"]) % {
+        "x": x, "n": n, "band": translate(FLAG_TEXTS[band]), "label": label, "scope": translate(FLAG_TEXTS[scope])}
+    key = ("reference_adjusted" if adjusted else "reference") + ("_one" if k == 1 else "")
+    reference = translate(FLAG_TEXTS[key]) % {"median": f"{median:.0%}", "mean": f"{mean:.0%}", "k": k}
+    if weak:
+        reference = translate(FLAG_TEXTS["weak"]) % {"reference": reference}
+    if level in ("ALARM", "ALERT"):
+        return translate(FLAG_TEXTS["above"]) % {"what": what, "n": n, "limit": limits[1], "reference": reference}
+    if level == "CHECK_ASCERTAINMENT":
+        return translate(FLAG_TEXTS["below"]) % {"what": what, "n": n, "limit": limits[0], "reference": reference}
+    return translate(FLAG_TEXTS["watch"]) % {"what": what, "mean": f"{mean:.0%}", "reference": reference}

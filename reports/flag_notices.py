@@ -12,8 +12,11 @@ cell's drill-down (the ward's events behind the number).
 from __future__ import annotations
 
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext_noop
 
 from patients.models import NotificationKind
+from patients.notification_texts import message
 from patients.services.notifications import Notice, notify_many
 from reports.cells import CYCLE_SCOPES, GRADE_BAND_LABELS, KIND_LABELS, flag_label
 from reports.models import BenchmarkRun, Flag
@@ -42,22 +45,28 @@ def flag_changes_notify(*, run: BenchmarkRun, flags: list[Flag]) -> int:
         if was == flag.level:
             continue
         kind = NotificationKind.NEW_FLAG if was is None else NotificationKind.FLAG_LEVEL
-        what = (f"{flag.category.name}, {GRADE_BAND_LABELS.get(flag.grade_band, flag.grade_band)}, "
-                f"{CYCLE_SCOPES.get(flag.cycle_scope, flag.cycle_scope)}")
-        if flag.kind != Flag.Kind.LITERATURE:
-            what += f" ({KIND_LABELS[flag.kind]})"
-        subject = (f"[pvtrack] New flag {flag.level}: {what}" if was is None
-                   else f"[pvtrack] Flag {was} → {flag.level}: {what}")
-        body = "\n".join([
-            f"Benchmark run {run.pk} of {run.site.name} ({run.finished_at:%d %b %Y %H:%M %Z}): "
-            + ("a new flag." if was is None else f"the flag changed level from {was} to {flag.level}."),
-            f"{flag_label(flag.level, flag.kind)}; {flag.get_direction_display()}"
-            + (f"; one-sided p = {flag.p_value:.4g}." if flag.p_value is not None else "."),
-            flag.message,
-            "A safety officer reviews and signs each flag on the benchmark report.",
-        ])
+        with translation.override("en-gb"):  # level and direction as the report names them in English
+            level_label, direction = flag_label(flag.level, flag.kind), str(flag.get_direction_display())
+        category = flag.category.name + ("" if flag.kind == Flag.Kind.LITERATURE
+                                         else f" ({KIND_LABELS[flag.kind]})")
+        text = message(
+            gettext_noop("[pvtrack] New flag %(level)s: %(category)s, %(band)s, %(scope)s") if was is None else
+            gettext_noop("[pvtrack] Flag %(was)s → %(level)s: %(category)s, %(band)s, %(scope)s"),
+            [gettext_noop("Benchmark run %(run)s of %(site)s (%(finished)s): a new flag.") if was is None else
+             gettext_noop("Benchmark run %(run)s of %(site)s (%(finished)s): the flag changed level from %(was)s to "
+                          "%(level)s."),
+             gettext_noop("%(level_label)s; %(direction)s; one-sided p = %(p)s.") if flag.p_value is not None
+             else gettext_noop("%(level_label)s; %(direction)s."),  # a CUSUM signal has no p-value
+             "%(reason)s",
+             gettext_noop("A safety officer reviews and signs each flag on the benchmark report.")],
+            level=flag.level, was=was or "", category=category,
+            band={"text": GRADE_BAND_LABELS.get(flag.grade_band, flag.grade_band)},
+            scope={"text": CYCLE_SCOPES.get(flag.cycle_scope, flag.cycle_scope)}, run=run.pk, site=run.site.name,
+            finished=run.finished_at, level_label=level_label, direction=direction,
+            p="" if flag.p_value is None else f"{flag.p_value:.4g}",
+            reason=flag.message)  # the flag's reason as stored (English; translated on the report itself)
         notices.append(Notice(
-            site=run.site, kind=kind, subject=subject[:200], body=body,
+            site=run.site, kind=kind, subject="", body="", message=text,
             link=reverse("drilldown", args=[run.site.slug, flag.category.slug, flag.grade_band, flag.cycle_scope]),
             key=f"flag:{run.pk}:" + ("" if flag.kind == Flag.Kind.LITERATURE else f"{flag.kind}:")
             + f"{flag.category.slug}:{flag.grade_band}:{flag.cycle_scope}"))

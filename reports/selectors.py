@@ -23,6 +23,7 @@ from patients.models import Site
 from reports.benchmark import GRADE_BANDS
 from reports.cells import canonical_sha256, changes_between, describe_cell_change
 from reports.cells import summary as cell_summary
+from reports.flag_text import flag_message_for_reader
 from reports.models import BenchmarkCategory, BenchmarkRun, Flag, RunSignoff
 
 
@@ -130,6 +131,8 @@ class FlagRow:
     carried: bool
     previous: Flag | None = None
     change: str = ""
+    #: The flag's reason in the reader's language (``reports.flag_text``); the stored English if it cannot be rebuilt.
+    message: str = ""
     #: Issue 17 item 5: the finish time of the first run of the unbroken series of runs flagging this cell (within
     #: the last ``TREND_RUNS``; ``since_at_least`` when the series reaches further back), and the cell's flag over
     #: those runs, oldest first: [(run id, finished_at, level or None, "x/n" or "")].
@@ -182,7 +185,11 @@ def flag_rows(run: BenchmarkRun) -> list[FlagRow]:
     """The run's flags in report order with their review status and, for each, since when the cell is flagged and
     its trend over the last runs (3 queries, 4 when some flag is open)."""
     flags = list(run.flags.select_related("category", "reviewed_by", "carried_review__reviewed_by"))
-    rows = [FlagRow(flag=f, review=f.signed_review, carried=f.carried_review_id is not None) for f in flags]
+    cells = {(c["category"], c["grade_band"], c["cycle_scope"]): c for c in (run.results or {}).get("cells", [])}
+    rows = [FlagRow(flag=f, review=f.signed_review, carried=f.carried_review_id is not None,
+                    message=flag_message_for_reader(f.message, f.level,
+                                                    cells.get((f.category.slug, f.grade_band, f.cycle_scope))))
+            for f in flags]
     _flag_trends(run, rows)
     open_rows = [r for r in rows if r.review is None]
     if not open_rows:

@@ -13,6 +13,7 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
@@ -28,6 +29,7 @@ from reports.benchmark import CYCLE_SCOPES, GRADE_BAND_LABELS, GRADE_BANDS
 from reports.cdisc.export import cdisc_zip
 from reports.cdisc.xpt import XptLimitError
 from reports.exports import csv_lines, xlsx_write
+from reports.flag_text import flag_message_for_reader
 from reports.models import BenchmarkCategory, BenchmarkRun, Flag
 from reports.network import network_for_site, network_overview, shown_plots
 from reports.selectors import (
@@ -87,7 +89,8 @@ def _report_response(request: AuthenticatedRequest, site: Site, *, review: dict[
         "waiting": in_progress is not None, "staleness": benchmark_staleness(site),
         "can_review": access.can_review(request.user, site),
         "signing_needs_code": _signing_needs_code(request),
-        "band_labels": GRADE_BAND_LABELS, "scope_labels": CYCLE_SCOPES,
+        "band_labels": {k: _(v) for k, v in GRADE_BAND_LABELS.items()},
+        "scope_labels": {k: _(v) for k, v in CYCLE_SCOPES.items()},
         "quality_queries": quality[:QUALITY_QUERIES_SHOWN], "quality_shown": QUALITY_QUERIES_SHOWN,
         "quality_more": len(quality) > QUALITY_QUERIES_SHOWN,
         "serious_events": serious_events(site=site),
@@ -205,7 +208,7 @@ def drilldown(request: AuthenticatedRequest, site: str, category: str, band: str
         raise Http404("unknown grade band or cycle scope")
     events = cell_events(request.user, site=site_obj, category=category_obj, band=band, scope=scope)
     return render(request, "reports/drilldown.html", {
-        "site": site_obj, "category": category_obj, "band": GRADE_BAND_LABELS[band], "scope": CYCLE_SCOPES[scope],
+        "site": site_obj, "category": category_obj, "band": _(GRADE_BAND_LABELS[band]), "scope": _(CYCLE_SCOPES[scope]),
         "events": events, "n_patients": len({e.patient_id for e in events})})
 
 
@@ -224,8 +227,10 @@ def cell_plots(request: AuthenticatedRequest, site: str, category: str, band: st
     forest, funnel = plots.cell_svgs(cell) if plots.plotted(cell) else (None, None)
     weights = {w["cohort"]: w["weight"] for w in (cell.get("two_step") or {}).get("weights", [])}
     return render(request, "reports/plots.html", {
-        "site": site_obj, "run": run, "cell": cell, "band": GRADE_BAND_LABELS[band], "scope": CYCLE_SCOPES[scope],
+        "site": site_obj, "run": run, "cell": cell, "band": _(GRADE_BAND_LABELS[band]), "scope": _(CYCLE_SCOPES[scope]),
         "forest": forest, "funnel": funnel,
+        "flag_message": flag_message_for_reader(cell["flag"]["message"], cell["flag"]["level"], cell)
+        if cell.get("flag") else "",
         "cohorts": [c | {"weight": weights.get(c["cohort"])} for c in cell["cohorts"]],
     })
 
@@ -245,12 +250,12 @@ def flag_review_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
                     password=request.POST.get("password", ""), otp_code=request.POST.get("otp_code", ""),
                     request=request)
     except PermissionDenied:
-        messages.error(request, "Only a safety officer of this site can review flags.")
+        messages.error(request, _("Only a safety officer of this site can review flags."))
     except ValidationError as exc:
         return _report_response(request, flag.run.site, status=429 if is_locked_out(exc) else 400, review={
             "flag": flag.pk, "flag_obj": flag, "comment": comment, "errors": validation_errors(exc)})
     else:
-        messages.success(request, "Flag reviewed and signed.")
+        messages.success(request, _("Flag reviewed and signed."))
     return redirect("report", site=flag.run.site.slug)
 
 
@@ -268,12 +273,12 @@ def run_signoff_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         run_signoff(run=run, acting_user=request.user, password=request.POST.get("password", ""),
                     comment=comment, otp_code=request.POST.get("otp_code", ""), request=request)
     except PermissionDenied:
-        messages.error(request, "Only a safety officer of this site can sign benchmark runs.")
+        messages.error(request, _("Only a safety officer of this site can sign benchmark runs."))
     except ValidationError as exc:
         return _report_response(request, run.site, status=429 if is_locked_out(exc) else 400, signoff={
             "run": run.pk, "comment": comment, "errors": validation_errors(exc)})
     else:
-        messages.success(request, f"Benchmark run {run.pk} signed.")
+        messages.success(request, _("Benchmark run %(run)s signed.") % {"run": run.pk})
     return redirect("report", site=run.site.slug)
 
 

@@ -10,6 +10,8 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from ae.models.events import AdverseEvent
 from core.audit import tracked
@@ -21,17 +23,17 @@ class EventTreatment(models.Model):
 
     class Drug(models.TextChoices):
         TOCILIZUMAB = "tocilizumab", "Tocilizumab"
-        CORTICOSTEROID = "corticosteroid", "Corticosteroid (e.g. dexamethasone, methylprednisolone)"
-        ANTICONVULSANT = "anticonvulsant", "Anticonvulsant (e.g. levetiracetam)"
-        VASOPRESSOR = "vasopressor", "Vasopressor (e.g. noradrenaline)"
+        CORTICOSTEROID = "corticosteroid", _("Corticosteroid (e.g. dexamethasone, methylprednisolone)")
+        ANTICONVULSANT = "anticonvulsant", _("Anticonvulsant (e.g. levetiracetam)")
+        VASOPRESSOR = "vasopressor", _("Vasopressor (e.g. noradrenaline)")
         ANAKINRA = "anakinra", "Anakinra"
-        OTHER = "other", "Other"
+        OTHER = "other", pgettext_lazy("drug", "Other")
 
     class DoseUnit(models.TextChoices):
         MG = "mg", "mg"
         MG_KG = "mg_kg", "mg/kg"
         MG_M2 = "mg_m2", "mg/m²"
-        UG_KG_MIN = "ug_kg_min", "µg/kg/min (infusion)"
+        UG_KG_MIN = "ug_kg_min", _("µg/kg/min (infusion)")
 
     adverse_event = models.ForeignKey(AdverseEvent, on_delete=models.CASCADE, related_name="treatments")
     drug = models.CharField(max_length=16, choices=Drug.choices)

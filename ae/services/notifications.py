@@ -11,12 +11,14 @@ criteria, and a link to the record.
 from __future__ import annotations
 
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext_noop
 
 from ae import lab_units
 from ae.models import AdverseEvent, LabResult
 from ae.selectors import event_notice_key
 from patients.models import NotificationKind
+from patients.notification_texts import message
 from patients.services.notifications import Notice, notify_many
 
 
@@ -30,22 +32,35 @@ def _notice_kind(event: AdverseEvent, previous: AdverseEvent | None) -> str | No
 
 
 def _notice(event: AdverseEvent, kind: str) -> Notice:
+    """The notice of a death or a new serious event, as message ids and parameters (shown in each reader's
+    language, ``patients.notification_texts``); CTCAE term, MedDRA code and the CDISC terms stay as recorded."""
     patient, cycle = event.patient, event.cycle
-    what = "Death" if kind == NotificationKind.DEATH else "Serious adverse event"
-    subject = f"[pvtrack] {what}: {patient.usubjid} {event.term.term} grade {event.grade}"
-    criteria = ", ".join(event.sae_criteria) or "none ticked"
-    body = "\n".join([
-        f"{what} recorded on {patient.site.name}.",
-        f"Patient: {patient.usubjid} (study ID {patient.study_id}), cycle {cycle.number} "
-        f"(started {cycle.start_date:%d %b %Y}).",
-        f"Event: {event.term.term} (MedDRA {event.term.meddra_code}), grade {event.grade} "
-        f"({event.get_grading_scale_display()}), onset {event.onset_date:%d %b %Y}"
-        + (f", resolved {event.resolution_date:%d %b %Y}" if event.resolution_date else "") + ".",
-        f"Outcome: {event.get_outcome_display()}. SAE criteria: {criteria}. "
-        f"Relatedness to blinatumomab: {event.get_relatedness_display()}.",
-        "Serious adverse events are reported to the sponsor within 24 hours of awareness (ICH E6).",
-    ])
-    return Notice(site=patient.site, kind=kind, subject=subject[:200], body=body,
+    with translation.override("en-gb"):  # the recorded terms' labels, as stored, whoever's request this is
+        params = {
+            "what": {"text": gettext_noop("Death") if kind == NotificationKind.DEATH
+                     else gettext_noop("Serious adverse event")},
+            "usubjid": patient.usubjid, "study_id": patient.study_id, "site": patient.site.name,
+            "term": event.term.term, "grade": event.grade, "meddra": event.term.meddra_code,
+            "scale": str(event.get_grading_scale_display()), "cycle": cycle.number, "start": cycle.start_date,
+            "onset": event.onset_date, "resolved": event.resolution_date,
+            "outcome": str(event.get_outcome_display()),
+            "criteria": ", ".join(event.sae_criteria) or {"text": gettext_noop("none ticked")},
+            "relatedness": str(event.get_relatedness_display())}
+    event_line = (gettext_noop("Event: %(term)s (MedDRA %(meddra)s), grade %(grade)s (%(scale)s), onset %(onset)s, "
+                               "resolved %(resolved)s.") if event.resolution_date else
+                  gettext_noop("Event: %(term)s (MedDRA %(meddra)s), grade %(grade)s (%(scale)s), onset %(onset)s."))
+    if not event.resolution_date:
+        params.pop("resolved")
+    text = message(
+        gettext_noop("[pvtrack] %(what)s: %(usubjid)s %(term)s grade %(grade)s"),
+        [gettext_noop("%(what)s recorded on %(site)s."),
+         gettext_noop("Patient: %(usubjid)s (study ID %(study_id)s), cycle %(cycle)s (started %(start)s)."),
+         event_line,
+         gettext_noop("Outcome: %(outcome)s. SAE criteria: %(criteria)s. Relatedness to blinatumomab: "
+                      "%(relatedness)s."),
+         gettext_noop("Serious adverse events are reported to the sponsor within 24 hours of awareness (ICH E6).")],
+        **params)
+    return Notice(site=patient.site, kind=kind, subject="", body="", message=text,
                   link=reverse("event-history", args=[event.pk]), key=event_notice_key(event.pk, kind))
 
 
@@ -77,17 +92,19 @@ def data_quality_query_notify(*, event: AdverseEvent) -> int:
     if not event.grade_discrepancy_open:
         return 0
     patient = event.patient
-    subject = (f"[pvtrack] Data-quality query: {patient.usubjid} {event.term.term} entered grade {event.grade}, "
-               f"computed {event.computed_grade}")
-    body = "\n".join([
-        f"Data-quality query on {patient.site.name}: the entered grade differs from the grade computed from the "
-        "recorded criteria.",
-        f"Patient: {patient.usubjid}, cycle {event.cycle.number}. Event: {event.term.term}, onset "
-        f"{event.onset_date:%d %b %Y}; entered grade {event.grade}, computed {event.computed_grade}.",
-        f"Reason given: {event.grade_discrepancy_reason or '(none)'}",
-        "Review it on the event's page or in the report's data-quality queries.",
-    ])
-    return notify_many([Notice(site=patient.site, kind=NotificationKind.QUERY, subject=subject[:200], body=body,
+    text = message(
+        gettext_noop("[pvtrack] Data-quality query: %(usubjid)s %(term)s entered grade %(grade)s, computed "
+                     "%(computed)s"),
+        [gettext_noop("Data-quality query on %(site)s: the entered grade differs from the grade computed from the "
+                      "recorded criteria."),
+         gettext_noop("Patient: %(usubjid)s, cycle %(cycle)s. Event: %(term)s, onset %(onset)s; entered grade "
+                      "%(grade)s, computed %(computed)s."),
+         gettext_noop("Reason given: %(reason)s"),
+         gettext_noop("Review it on the event's page or in the report's data-quality queries.")],
+        usubjid=patient.usubjid, term=event.term.term, grade=event.grade, computed=event.computed_grade,
+        site=patient.site.name, cycle=event.cycle.number, onset=event.onset_date,
+        reason=event.grade_discrepancy_reason or {"text": gettext_noop("(none)")})
+    return notify_many([Notice(site=patient.site, kind=NotificationKind.QUERY, subject="", body="", message=text,
                                link=reverse("event-history", args=[event.pk]),
                                key=f"dq:{event.pk}:v{event.version}")])
 

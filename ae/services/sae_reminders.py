@@ -12,12 +12,14 @@ import datetime
 
 from django.db import IntegrityError, transaction
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext_noop
 
 from ae.models import CaseReminder, SAECase
 from ae.sae.clocks import Clock, reminder_times
 from ae.selectors import clocks_for
 from patients.models import NotificationKind
+from patients.notification_texts import message
 from patients.services.notifications import notify
 
 
@@ -27,14 +29,31 @@ def sae_reminder_deliver(*, case: SAECase, clock: Clock, stage: str) -> int:
     written. Call inside the transaction that records the :class:`CaseReminder`: both commit or neither; the
     e-mail goes after commit and a mail error never undoes the notice (it is retried by the notifications' sweeper).
     """
-    local = timezone.localtime(clock.due_at, timezone=clock.due_at.tzinfo)
-    when = "is due" if stage == "due" else "is due soon"
-    subject = f"{case.reference}: {clock.label} {when} ({local:%d %b %Y %H:%M %Z})"[:200]
-    body = "\n".join([f"{clock.label} for case {case.reference} ({case.patient.usubjid}) {when}: "
-                      f"{local:%d %b %Y %H:%M} ({case.site.time_zone}).", f"Status: {case.get_status_display()}."])
-    return notify(site=case.site, kind=NotificationKind.OVERDUE, subject=subject, body=body,
+    soon = stage != "due"
+    tz = getattr(clock.due_at.tzinfo, "key", None) or "UTC"
+    with translation.override("en-gb"):
+        status = str(case.get_status_display())
+    text = message(
+        gettext_noop("%(case)s: %(clock)s is due soon (%(due)s)") if soon else
+        gettext_noop("%(case)s: %(clock)s is due (%(due)s)"),
+        [gettext_noop("%(clock)s for case %(case)s (%(usubjid)s) is due soon: %(due_local)s (%(tz)s).") if soon else
+         gettext_noop("%(clock)s for case %(case)s (%(usubjid)s) is due: %(due_local)s (%(tz)s)."),
+         gettext_noop("Status: %(status)s.")],
+        case=case.reference, clock={"text": clock.label}, due=clock.due_at, usubjid=case.patient.usubjid,
+        due_local={"datetime": clock.due_at.isoformat(), "tz": tz, "format": "d M Y H:i"},
+        tz=case.site.time_zone, status={"text": status})
+    return notify(site=case.site, kind=NotificationKind.OVERDUE, message=text,
                   link=reverse("sae-case", args=[case.pk]),
                   key=f"sae-clock:{case.pk}:{clock.name}:{stage}:{clock.due_at.isoformat()}")
+
+
+#: The clocks' names (``ae.sae.clocks.LABELS``, a module without Django) marked for translation: reminders and the
+#: case pages show them in the reader's language (``tests/ae/test_sae_reminder_language.py`` keeps the two equal).
+CLOCK_LABELS = (gettext_noop("Report to the sponsor"),
+                gettext_noop("SUSAR to the authority (fatal or life-threatening: 7 days)"),
+                gettext_noop("SUSAR complete report to the authority (8 more days)"),
+                gettext_noop("SUSAR to the authority (15 days)"),
+                gettext_noop("Follow-up report to the sponsor"))
 
 
 def sae_reminders_send(*, now: datetime.datetime | None = None) -> int:

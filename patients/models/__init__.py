@@ -13,6 +13,9 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from core.audit import tracked
 from patients import disease_status
@@ -107,12 +110,12 @@ class Membership(models.Model):
     """Grants one user one role on one site; without a membership a user sees nothing of the site."""
 
     class Role(models.TextChoices):
-        WARD_STAFF = "ward_staff", "Ward staff"
-        SAFETY_OFFICER = "safety_officer", "Safety officer"
-        ADMINISTRATOR = "administrator", "Administrator"
+        WARD_STAFF = "ward_staff", _("Ward staff")
+        SAFETY_OFFICER = "safety_officer", _("Safety officer")
+        ADMINISTRATOR = "administrator", _("Administrator")
         #: Sees every ward of the installation in the network comparison (names included) and no ward's patient
         #: data; the site of the membership is where the grant was made (patients.access, docs/network-and-trends.md).
-        NETWORK_COORDINATOR = "network_coordinator", "Network coordinator"
+        NETWORK_COORDINATOR = "network_coordinator", _("Network coordinator")
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="memberships")
@@ -207,78 +210,86 @@ class Patient(models.Model):
         return f"{self.site.slug.upper()}-{self.study_id}"
 
 
+def _day(day: datetime.date) -> str:
+    """A date as the pages show it ("05 Jan 2026"; "05 Sty 2026" in Polish)."""
+    return date_format(day, "d M Y")
+
+
 @tracked
 class TreatmentCycle(models.Model):
     """One blinatumomab cycle: 28-day continuous infusion (standard) or 14-day short course."""
 
     class Schedule(models.TextChoices):
-        STANDARD_28D = "standard_28d", "Standard (28-day infusion)"
-        SHORT_14D = "short_14d", "Short course (14-day infusion)"
+        STANDARD_28D = "standard_28d", _("Standard (28-day infusion)")
+        SHORT_14D = "short_14d", _("Short course (14-day infusion)")
 
     class DiscontinuationReason(models.TextChoices):
-        ADVERSE_EVENT = "adverse_event", "Adverse event"
-        PROGRESSION = "progression", "Disease progression / no response"
-        HSCT = "hsct", "Proceeded to HSCT"
-        PHYSICIAN = "physician_decision", "Physician decision"
-        FAMILY = "family_decision", "Patient/family decision"
-        OTHER = "other", "Other"
+        ADVERSE_EVENT = "adverse_event", _("Adverse event")
+        PROGRESSION = "progression", _("Disease progression / no response")
+        HSCT = "hsct", _("Proceeded to HSCT")
+        PHYSICIAN = "physician_decision", _("Physician decision")
+        FAMILY = "family_decision", _("Patient/family decision")
+        OTHER = "other", _("Other")
 
     class BagDuration(models.IntegerChoices):  # BLINCYTO USPI §2 / SmPC §6.6: preservative-free 24–96 h, 7-day bag
-        H24 = 24, "24 hours"
-        H48 = 48, "48 hours"
-        H72 = 72, "72 hours"
-        H96 = 96, "96 hours"
-        D7 = 168, "7 days (with preservative; not for patients < 22 kg)"
+        H24 = 24, _("24 hours")
+        H48 = 48, _("48 hours")
+        H72 = 72, _("72 hours")
+        H96 = 96, _("96 hours")
+        D7 = 168, _("7 days (with preservative; not for patients < 22 kg)")
 
     class CNSStatus(models.TextChoices):  # CNS involvement at cycle start (CSF cytology; standard ALL protocols)
-        CNS1 = "cns1", "CNS1 (no blasts in CSF)"
-        CNS2 = "cns2", "CNS2 (< 5 WBC/µL with blasts)"
-        CNS3 = "cns3", "CNS3 (≥ 5 WBC/µL with blasts, or CNS signs)"
-        NOT_RECORDED = "not_recorded", "Not recorded"
+        CNS1 = "cns1", _("CNS1 (no blasts in CSF)")
+        CNS2 = "cns2", _("CNS2 (< 5 WBC/µL with blasts)")
+        CNS3 = "cns3", _("CNS3 (≥ 5 WBC/µL with blasts, or CNS signs)")
+        NOT_RECORDED = "not_recorded", _("Not recorded")
 
     class DexamethasoneUnit(models.TextChoices):
         MG_M2 = "mg_m2", "mg/m²"
         MG = "mg", "mg"
 
     class CycleDiseaseStatus(models.TextChoices):  # patients.disease_status: derivation and definitions
-        RELAPSED_REFRACTORY = disease_status.RELAPSED_REFRACTORY, "Relapsed/refractory (marrow blasts ≥ 5 %)"
-        MRD_POSITIVE_CR = disease_status.MRD_POSITIVE_CR, "Complete remission, MRD-positive (≥ 0.01 %)"
-        MRD_NEGATIVE_CR = disease_status.MRD_NEGATIVE_CR, "Complete remission, MRD-negative (< 0.01 %)"
-        CHEMO_INELIGIBLE_CR = disease_status.CHEMO_INELIGIBLE_CR, "Complete remission, chemotherapy-ineligible"
+        RELAPSED_REFRACTORY = disease_status.RELAPSED_REFRACTORY, _("Relapsed/refractory (marrow blasts ≥ 5 %)")
+        MRD_POSITIVE_CR = disease_status.MRD_POSITIVE_CR, _("Complete remission, MRD-positive (≥ 0.01 %)")
+        MRD_NEGATIVE_CR = disease_status.MRD_NEGATIVE_CR, _("Complete remission, MRD-negative (< 0.01 %)")
+        CHEMO_INELIGIBLE_CR = disease_status.CHEMO_INELIGIBLE_CR, _("Complete remission, chemotherapy-ineligible")
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="cycles")
     number = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(20)])
     schedule = models.CharField(max_length=20, choices=Schedule.choices, default=Schedule.STANDARD_28D)
     start_date = models.DateField()
     end_date = models.DateField(null=True, blank=True)
-    weight_kg = models.DecimalField("weight at cycle start (kg)", max_digits=5, decimal_places=2, null=True, blank=True,
-                                    validators=[MinValueValidator(Decimal("0.5")), MaxValueValidator(250)],
-                                    help_text="Sets BSA-based (< 45 kg) or fixed (≥ 45 kg) dosing, and the 7-day bag.")
-    bsa_m2 = models.DecimalField("body-surface area at cycle start (m²)", max_digits=4, decimal_places=2, null=True,
+    weight_kg = models.DecimalField(
+        _("weight at cycle start (kg)"), max_digits=5, decimal_places=2, null=True, blank=True,
+        validators=[MinValueValidator(Decimal("0.5")), MaxValueValidator(250)],
+        help_text=_("Sets BSA-based (< 45 kg) or fixed (≥ 45 kg) dosing, and the 7-day bag."))
+    bsa_m2 = models.DecimalField(_("body-surface area at cycle start (m²)"), max_digits=4, decimal_places=2, null=True,
                                  blank=True, validators=[MinValueValidator(Decimal("0.1")), MaxValueValidator(3)])
-    bag_hours = models.PositiveSmallIntegerField("infusion bag duration", choices=BagDuration.choices, null=True,
+    bag_hours = models.PositiveSmallIntegerField(_("infusion bag duration"), choices=BagDuration.choices, null=True,
                                                  blank=True)
-    cns_status = models.CharField("CNS status", max_length=12, choices=CNSStatus.choices,
+    cns_status = models.CharField(_("CNS status"), max_length=12, choices=CNSStatus.choices,
                                   default=CNSStatus.NOT_RECORDED)
     dexamethasone_premedication = models.CharField(
-        "dexamethasone premedication", max_length=12, choices=Recorded.choices, default=Recorded.NOT_RECORDED,
-        help_text="Before the first dose of the cycle (and before a step dose); 'not recorded' is neither yes nor no.")
-    dexamethasone_dose = models.DecimalField("dexamethasone premedication dose", max_digits=5, decimal_places=2,
+        _("dexamethasone premedication"), max_length=12, choices=Recorded.choices, default=Recorded.NOT_RECORDED,
+        help_text=_("Before the first dose of the cycle (and before a step dose); 'not recorded' is neither yes "
+                    "nor no."))
+    dexamethasone_dose = models.DecimalField(_("dexamethasone premedication dose"), max_digits=5, decimal_places=2,
                                              null=True, blank=True, validators=[MinValueValidator(Decimal("0.01"))])
-    dexamethasone_dose_unit = models.CharField("dexamethasone dose unit", max_length=6,
+    dexamethasone_dose_unit = models.CharField(_("dexamethasone dose unit"), max_length=6,
                                                choices=DexamethasoneUnit.choices, blank=True)
     disease_status = models.CharField(
-        "disease status at cycle start", max_length=20, choices=CycleDiseaseStatus.choices, blank=True,
-        help_text="Derived from marrow blasts and MRD when they are recorded (≥ 5 % blasts = relapsed/refractory); "
-                  "empty: the patient's status is used.")
-    marrow_blasts_pct = models.DecimalField("marrow blasts at baseline (%)", max_digits=5, decimal_places=2,
+        _("disease status at cycle start"), max_length=20, choices=CycleDiseaseStatus.choices, blank=True,
+        help_text=_("Derived from marrow blasts and MRD when they are recorded (≥ 5 % blasts = relapsed/refractory); "
+                    "empty: the patient's status is used."))
+    marrow_blasts_pct = models.DecimalField(_("marrow blasts at baseline (%)"), max_digits=5, decimal_places=2,
                                             null=True, blank=True,
                                             validators=[MinValueValidator(0), MaxValueValidator(100)])
-    mrd_pct = models.DecimalField("MRD at baseline (% of nucleated cells)", max_digits=9, decimal_places=6,
+    # xgettext:no-python-format
+    mrd_pct = models.DecimalField(_("MRD at baseline (% of nucleated cells)"), max_digits=9, decimal_places=6,
                                   null=True, blank=True, validators=[MinValueValidator(0), MaxValueValidator(100)])
-    interruptions = models.PositiveSmallIntegerField("infusion interruptions", default=0)
+    interruptions = models.PositiveSmallIntegerField(_("infusion interruptions"), default=0)
     interruption_reason = models.CharField(max_length=300, blank=True)
-    discontinued = models.BooleanField("discontinued early", default=False)
+    discontinued = models.BooleanField(_("discontinued early"), default=False)
     discontinuation_reason = models.CharField(max_length=30, choices=DiscontinuationReason.choices, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -430,35 +441,40 @@ class TreatmentCycle(models.Model):
         born = self.patient.birth_month if self.patient_id else None
         if self.start_date is not None:
             if born is not None and self.start_date < born:
-                errors["start_date"] = f"{self.start_date:%d %b %Y} is before the patient was born ({born:%b %Y})."
+                errors["start_date"] = gettext("%(start)s is before the patient was born (%(born)s).") % {
+                    "start": _day(self.start_date), "born": date_format(born, "M Y")}
             elif self.start_date > today + datetime.timedelta(days=MAX_START_AHEAD_DAYS):
-                errors["start_date"] = (f"{self.start_date:%d %b %Y} is more than {MAX_START_AHEAD_DAYS} days ahead "
-                                        f"(today is {today:%d %b %Y}).")
+                errors["start_date"] = gettext("%(start)s is more than %(days)s days ahead (today is %(today)s).") % {
+                    "start": _day(self.start_date), "days": MAX_START_AHEAD_DAYS, "today": _day(today)}
             elif self.start_date < EARLIEST_CYCLE:
-                errors["start_date"] = f"{self.start_date:%d %b %Y} is before blinatumomab was given to children."
+                errors["start_date"] = gettext("%(start)s is before blinatumomab was given to children.") % {
+                    "start": _day(self.start_date)}
         if self.end_date is not None:
             if self.end_date > today:
-                errors["end_date"] = (f"{self.end_date:%d %b %Y} is in the future: enter the end date once the "
-                                      "infusion has ended.")
+                errors["end_date"] = gettext("%(end)s is in the future: enter the end date once the infusion has "
+                                             "ended.") % {"end": _day(self.end_date)}
             elif self.start_date is not None and self.end_date > self.start_date + datetime.timedelta(
                     days=MAX_CYCLE_DAYS):
-                errors["end_date"] = f"A cycle lasts at most {MAX_CYCLE_DAYS} days from its start."
+                errors["end_date"] = gettext("A cycle lasts at most %(days)s days from its start.") % {
+                    "days": MAX_CYCLE_DAYS}
         if self.bag_hours == self.BagDuration.D7 and (self.weight_kg is None or self.weight_kg < SEVEN_DAY_BAG_MIN_KG):
-            errors["bag_hours"] = (f"The 7-day bag (with benzyl-alcohol preservative) is not for patients under "
-                                   f"{SEVEN_DAY_BAG_MIN_KG} kg (BLINCYTO USPI §2, SmPC §4.2): "
-                                   + ("record the weight." if self.weight_kg is None
-                                      else f"this child weighs {self.weight_kg} kg; use a 24–96 h bag."))
+            errors["bag_hours"] = (gettext(
+                "The 7-day bag (with benzyl-alcohol preservative) is not for patients under %(min)s kg (BLINCYTO USPI "
+                "§2, SmPC §4.2): record the weight.") if self.weight_kg is None else gettext(
+                "The 7-day bag (with benzyl-alcohol preservative) is not for patients under %(min)s kg (BLINCYTO USPI "
+                "§2, SmPC §4.2): this child weighs %(weight)s kg; use a 24–96 h bag.")) % {
+                "min": SEVEN_DAY_BAG_MIN_KG, "weight": self.weight_kg}
         if self.dexamethasone_premedication == Recorded.YES and (self.dexamethasone_dose is None
                                                                  or not self.dexamethasone_dose_unit):
-            errors["dexamethasone_dose"] = "Give the dexamethasone dose and its unit."
+            errors["dexamethasone_dose"] = gettext("Give the dexamethasone dose and its unit.")
         elif self.dexamethasone_premedication != Recorded.YES and (self.dexamethasone_dose is not None
                                                                    or self.dexamethasone_dose_unit):
-            errors["dexamethasone_dose"] = "A dose is recorded only when premedication was given."
+            errors["dexamethasone_dose"] = gettext("A dose is recorded only when premedication was given.")
         if (self.pk and "weight_kg" not in errors
                 and (self.weight_kg is None or self.weight_kg < FIXED_DOSE_MIN_KG)
                 and self.dosing_steps.filter(unit=DoseUnit.UG_DAY).exists()):
-            errors["weight_kg"] = (f"This cycle has fixed doses in µg/day, which are for patients ≥ "
-                                   f"{FIXED_DOSE_MIN_KG} kg: correct the dosing steps first.")
+            errors["weight_kg"] = gettext("This cycle has fixed doses in µg/day, which are for patients ≥ %(min)s kg: "
+                                          "correct the dosing steps first.") % {"min": FIXED_DOSE_MIN_KG}
         if self.pk and self.disease_status:
             # A status that was derived from the stored marrow follows the marrow when it is corrected; a status
             # the ward entered (or changes in this edit) stays.
@@ -476,8 +492,8 @@ class TreatmentCycle(models.Model):
         if self.pk and self.start_date and "start_date" not in errors:
             early = self.adverse_events.filter(present_before_cycle=False, onset_date__lt=self.start_date).count()
             if early:
-                errors["start_date"] = (f"{early} adverse event(s) of this cycle began before "
-                                        f"{self.start_date:%d %b %Y}: correct their onset first.")
+                errors["start_date"] = gettext("%(n)s adverse event(s) of this cycle began before %(start)s: correct "
+                                               "their onset first.") % {"n": early, "start": _day(self.start_date)}
         if errors:
             raise ValidationError(errors)
 

@@ -12,17 +12,18 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 
 class NotificationKind(models.TextChoices):
     """What a notification is about; the recipient chooses per kind whether it is also e-mailed."""
 
-    NEW_FLAG = "new_flag", "New benchmark flag"
-    FLAG_LEVEL = "flag_level", "Benchmark flag changed level"
-    SERIOUS = "serious", "New serious adverse event"
-    DEATH = "death", "Death"
-    QUERY = "query", "Data-quality query assigned"
-    OVERDUE = "overdue", "Overdue item"
+    NEW_FLAG = "new_flag", _("New benchmark flag")
+    FLAG_LEVEL = "flag_level", _("Benchmark flag changed level")
+    SERIOUS = "serious", _("New serious adverse event")
+    DEATH = "death", _("Death")
+    QUERY = "query", _("Data-quality query assigned")
+    OVERDUE = "overdue", _("Overdue item")
 
 
 #: Kinds e-mailed unless the recipient turned them off (deaths and serious AEs were always e-mailed before issue 15;
@@ -49,6 +50,10 @@ class Notification(models.Model):
     subject = models.CharField(max_length=200)
     body = models.TextField(help_text="No names: study ID, cycle, CTCAE term, grade, dates, SAE criteria.")
     link = models.CharField(max_length=500, help_text="Path of the thing notified, starting with /.")
+    #: The subject and body as message ids and parameters, rendered in the reader's language
+    #: (``patients.notification_texts``): {"subject": msgid, "body": [msgid, ...], "params": {...}}. Null for notices
+    #: written before it existed and for callers that give plain text: ``subject``/``body`` (English) are shown.
+    message = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     read_at = models.DateTimeField(null=True, blank=True)
     email_wanted = models.BooleanField(default=True)

@@ -15,6 +15,7 @@ import datetime
 import functools
 import logging
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -28,6 +29,7 @@ from patients.access import REVIEWERS
 from patients.locale import locale_for
 from patients.models import Membership, Notification, NotificationPreference, Site
 from patients.models.notifications import EMAIL_BY_DEFAULT, NotificationKind
+from patients.notification_texts import english, render
 from patients.tasks import notification_email_task
 
 logger = logging.getLogger(__name__)
@@ -48,16 +50,22 @@ class Notice:
     key: str
     recipients: tuple[int, ...] | None = None
     roles: tuple[str, ...] = tuple(REVIEWERS)
+    #: The subject and body as message ids and parameters (``patients.notification_texts.message``), shown in each
+    #: reader's language; then ``subject`` and ``body`` may be left empty: they are stored in English from it.
+    message: dict[str, Any] | None = None
 
 
-def notify(*, site: Site, kind: str, subject: str, body: str, link: str, key: str,
-           recipients: Iterable[int] | None = None, roles: Iterable[str] = REVIEWERS) -> int:
+def notify(*, site: Site, kind: str, link: str, key: str, subject: str = "", body: str = "",
+           message: dict[str, Any] | None = None, recipients: Iterable[int] | None = None,
+           roles: Iterable[str] = REVIEWERS) -> int:
     """Tell users of ``site`` about one thing; returns how many notices were written now (0 when ``key`` was
     already notified to every recipient, or nobody holds the roles).
 
     - ``kind``: a :class:`patients.models.NotificationKind` value ("new_flag", "flag_level", "serious", "death",
       "query", "overdue").
     - ``subject`` (≤ 200 characters) and ``body`` (plain text, no patient names): the in-app line and the e-mail.
+    - ``message``: the same as message ids and parameters (:func:`patients.notification_texts.message`), so that
+      each reader gets it in their language; ``subject`` and ``body`` are then made from it in English.
     - ``link``: the path of the thing itself, e.g. ``reverse("event-history", args=[pk])`` (must start with "/").
     - ``key``: the idempotency key of the event, e.g. ``f"sae-clock:{case.pk}:overdue:7d"``; the same key never
       notifies the same user twice (retries, re-runs, a second worker).
@@ -69,7 +77,7 @@ def notify(*, site: Site, kind: str, subject: str, body: str, link: str, key: st
     Raises ValidationError for an unknown kind, an empty key or subject, a subject over 200 characters or a link
     that is not a path.
     """
-    return notify_many([Notice(site=site, kind=kind, subject=subject, body=body, link=link, key=key,
+    return notify_many([Notice(site=site, kind=kind, subject=subject, body=body, link=link, key=key, message=message,
                                recipients=None if recipients is None else tuple(recipients), roles=tuple(roles))])
 
 
@@ -91,6 +99,8 @@ def notify_many(notices: Sequence[Notice]) -> int:
     """:func:`notify` for many things at once (an import, a benchmark run's flags) at a constant number of queries:
     the recipients and their e-mail choices are read once, the notices written with one INSERT and the ones to
     e-mail read back once. Returns the number of notices written now."""
+    notices = [dataclasses.replace(n, subject=n.subject or english(n.message)[0], body=n.body or english(n.message)[1])
+               if n.message else n for n in notices]
     for notice in notices:
         _check(notice)
     if not notices:
@@ -111,7 +121,8 @@ def notify_many(notices: Sequence[Notice]) -> int:
     choices = dict(((user_id, kind), email) for user_id, kind, email in NotificationPreference.objects.filter(
         user_id__in={u for _, u in targets}).values_list("user_id", "kind", "email"))
     rows = [Notification(recipient_id=user_id, site=n.site, kind=n.kind, key=n.key, subject=n.subject, body=n.body,
-                         link=n.link, email_wanted=choices.get((user_id, n.kind), n.kind in EMAIL_BY_DEFAULT))
+                         message=n.message, link=n.link,
+                         email_wanted=choices.get((user_id, n.kind), n.kind in EMAIL_BY_DEFAULT))
             for n, user_id in targets]
     before = timezone.now()
     Notification.objects.bulk_create(rows, ignore_conflicts=True)
@@ -146,9 +157,10 @@ def notification_email_send(notification_id: int) -> bool:
             return False
         url = f"{settings.PVTRACK_BASE_URL.rstrip('/')}{notice.link}"
         with translation.override(locale_for(notice.recipient)[0]):  # the recipient's language (else the site's)
-            body = notice.body + "\n\n" + translation.gettext("Open it: %(url)s") % {"url": url}
+            subject, body = render(notice.message, subject=notice.subject, body=notice.body)
+            body = body + "\n\n" + translation.gettext("Open it: %(url)s") % {"url": url}
         try:
-            send_mail(notice.subject, body, None, [address], fail_silently=False)
+            send_mail(subject, body, None, [address], fail_silently=False)
         except Exception as exc:  # SMTP down or refusing: kept for the sweeper
             logger.warning("notification %s: e-mail not sent (%s)", notice.pk, type(exc).__name__)
             Notification.objects.filter(pk=notice.pk).update(

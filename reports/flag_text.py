@@ -1,0 +1,40 @@
+"""A flag's reason in the reader's language (issue 15, item 4).
+
+``Flag.message`` is stored in English when the run is computed (``reports.benchmark.flag_message``) and stays so:
+it is part of what the run recomputes exactly. The report shows it in the active language by rebuilding it from
+the run's stored cell (ward x/n, pooled median and mean, number of cohorts, weak, the 95% predictive range, the
+attribution basis) with the translated texts of ``reports.benchmark.FLAG_TEXTS``. The rebuilt text is used only if
+its English version is exactly the stored message; otherwise (a run of an older method, a cell that does not
+reproduce it) the stored English message is shown. Category names are data and stay as named.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.utils.translation import gettext
+
+from reports.benchmark import flag_message
+
+
+def _message(cell: Mapping[str, Any], level: str, translate: Any) -> str | None:
+    pooled, ward, limits = cell.get("pooled"), cell.get("ward") or {}, cell.get("predictive_range")
+    if not pooled or not limits or ward.get("x") is None or not ward.get("n"):
+        return None
+    try:
+        return flag_message(
+            name=cell["category_name"], band=cell["grade_band"], scope=cell["cycle_scope"], x=ward["x"], n=ward["n"],
+            level=level, limits=limits, median=pooled["median"], mean=pooled["marginal_mean"], k=pooled["k"],
+            weak=bool(pooled.get("weak")), adjusted=pooled.get("method") == "glmm_ml_metareg",
+            related=(cell.get("definitions") or {}).get("attribution") == "related", translate=translate)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def flag_message_for_reader(stored: str, level: str, cell: Mapping[str, Any] | None) -> str:
+    """``stored`` (the flag's English message) in the active language when ``cell`` (the run's
+    ``results["cells"]`` entry of the flag) reproduces it exactly; else ``stored`` unchanged."""
+    if not cell or _message(cell, level, str) != stored:
+        return stored
+    return _message(cell, level, gettext) or stored
