@@ -13,6 +13,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from ae import grading, lab_proposal, lab_units, selectors, synonyms
+from ae.analyte_labels import analyte_choices
 from ae.models import AdverseEvent, CTCAETerm, ReferenceRange
 from core.text import MAX_REASON_CHARS
 from patients.models import Patient, TreatmentCycle
@@ -489,7 +490,7 @@ class ReferenceRangeForm(forms.Form):
     :func:`ae.services.reference_ranges.reference_range_record`: unit of the analyte, plausible limits, overlap)."""
 
     analyte = forms.ChoiceField(label=_("Analyte"),
-                                choices=[(a.code, a.label) for a in lab_units.ANALYTES.values()])
+                                choices=analyte_choices())
     unit = forms.ChoiceField(label=_("Unit"), choices=_unit_choices(), help_text=_("As the laboratory publishes it."))
     sex = forms.ChoiceField(label=_("Sex"), choices=[("", _("Both")), ("F", _("Female")), ("M", _("Male"))],
                             required=False)
@@ -511,7 +512,7 @@ class LabResultForm(forms.Form):
     """
 
     analyte = forms.ChoiceField(label=_("Analyte"),
-                                choices=[(a.code, a.label) for a in lab_units.ANALYTES.values()])
+                                choices=analyte_choices())
     value = forms.DecimalField(label=_("Value"), max_digits=12, decimal_places=4, min_value=0,
                                widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}))
     unit = forms.ChoiceField(label=_("Unit"), choices=_unit_choices(), help_text=_("As printed on the lab report."))

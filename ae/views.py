@@ -15,7 +15,8 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from ae import grading, lab_units, selectors
+from ae import grading, selectors
+from ae.analyte_labels import ANALYTE_LABELS
 from ae.episodes import CRS_TERM, ICANS_TERM, age_in_years
 from ae.forms import (
     AdverseEventEditForm,
@@ -211,7 +212,7 @@ def _lab_saved_message(result: LabResult) -> SafeString:
     """What recording the value did, in words (the active language), with a link to each adverse event it created
     or updated. The CTCAE term and the grading rationale stay in NCI's English."""
     value = _("%(analyte)s %(value)s of %(at)s") % {  # as ae.episodes.lab_result_text, in the active language
-        "analyte": lab_units.ANALYTES[result.analyte].label, "value": result.value_text,
+        "analyte": ANALYTE_LABELS[result.analyte], "value": result.value_text,
         "at": date_format(timezone.localtime(result.collected_at), "d M Y H:i")}
     params = {"value": value, "term": result.ctcae_term, "rationale": result.rationale, "grade": result.grade}
     if result.entered_grade is not None:  # the clinician's grade, with the computed one beside it (issue 10)

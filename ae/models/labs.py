@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from ae import grading, lab_units
+from ae.analyte_labels import analyte_choices
 from ae.models.assessments import _in
 from ae.models.events import AdverseEvent
 from core.audit import tracked
@@ -41,7 +42,7 @@ class LabResult(models.Model):
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="lab_results")
     cycle = models.ForeignKey(TreatmentCycle, on_delete=models.PROTECT, null=True, blank=True,
                               related_name="lab_results")
-    analyte = models.CharField(max_length=20, choices=[(a.code, a.label) for a in lab_units.ANALYTES.values()])
+    analyte = models.CharField(max_length=20, choices=analyte_choices())
     value = models.DecimalField(max_digits=12, decimal_places=4)
     unit = models.CharField(max_length=20)
     lln = models.DecimalField("LLN", max_digits=12, decimal_places=4, null=True, blank=True)

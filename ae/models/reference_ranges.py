@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from ae import lab_units
+from ae.analyte_labels import analyte_choices
 from ae.models.labs import _lab_unit_condition
 from core.audit import tracked
 from patients.models import Site
@@ -30,7 +30,7 @@ class ReferenceRange(models.Model):
         MALE = "M", "Male"
 
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="reference_ranges")
-    analyte = models.CharField(max_length=20, choices=[(a.code, a.label) for a in lab_units.ANALYTES.values()])
+    analyte = models.CharField(max_length=20, choices=analyte_choices())
     unit = models.CharField(max_length=20)
     sex = models.CharField(max_length=1, choices=Sex.choices, blank=True, default="")
     age_from_months = models.PositiveIntegerField(default=0)
