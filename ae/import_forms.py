@@ -14,6 +14,9 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.text import format_lazy
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from ae.import_columns import MAX_SAMPLE_COLUMNS, SampleColumn
 from ae.models import ImportMapping
@@ -27,35 +30,35 @@ MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 #: the text form, and a saved one is shown in the picker.
 CONSTANT_COLUMNS = ("cycle", "grading_scale", "present_before_cycle")
 #: What each template column holds (the table of docs/import.md, shortened).
-COLUMN_HELP = {
-    "study_id": "The patient's pseudonymous study ID on this ward.",
-    "cycle": "The cycle number.",
-    "ctcae_term": "A CTCAE v5.0 term or a ward synonym.",
-    "grade": "1–5, a grade the term has.",
-    "onset_date": "YYYY-MM-DD.",
-    "resolution_date": "YYYY-MM-DD; empty while not resolved.",
-    "verbatim_term": "The words reported.",
-    "grading_scale": "ctcae_v5_0 (default), ctcae_v4_03, astct_2019 or lee_2014.",
+COLUMN_HELP: dict[str, Any] = {  # lazy translations
+    "study_id": _("The patient's pseudonymous study ID on this ward."),
+    "cycle": _("The cycle number."),
+    "ctcae_term": _("A CTCAE v5.0 term or a ward synonym."),
+    "grade": _("1–5, a grade the term has."),
+    "onset_date": _("YYYY-MM-DD."),
+    "resolution_date": _("YYYY-MM-DD; empty while not resolved."),
+    "verbatim_term": _("The words reported."),
+    "grading_scale": _("ctcae_v5_0 (default), ctcae_v4_03, astct_2019 or lee_2014."),
     "serious_criteria": "death; life_threatening; hospitalization; disability; congenital_anomaly; "
                         "medically_important.",
-    "relatedness": "not_related, unlikely, possible, probable, definite (codes: see Coded values).",
-    "action_taken": "The CDISC ACN term, e.g. DOSE NOT CHANGED.",
-    "outcome": "The CDISC OUT term, e.g. RECOVERED/RESOLVED.",
-    "present_before_cycle": "yes/no (default no).",
-    "grade_at_cycle_start": "1–5, when present before the cycle.",
+    "relatedness": _("not_related, unlikely, possible, probable, definite (codes: see Coded values)."),
+    "action_taken": _("The CDISC ACN term, e.g. DOSE NOT CHANGED."),
+    "outcome": _("The CDISC OUT term, e.g. RECOVERED/RESOLVED."),
+    "present_before_cycle": _("yes/no (default no)."),
+    "grade_at_cycle_start": _("1–5, when present before the cycle."),
 }
-NOT_IN_FILE = "— not in this file —"
-ONE_VALUE = "— one value for every row (below) —"
+NOT_IN_FILE = _("— not in this file —")
+ONE_VALUE = _("— one value for every row (below) —")
 PICK_CONSTANT = "const"
 PICK_COLUMN = "col:"
 
 
 class ImportUploadForm(forms.Form):
-    file = forms.FileField(help_text="CSV (UTF-8) or CDISC ODM 1.3 XML.")
-    file_source = forms.ChoiceField(label="Source", choices=ImportMapping.Source.choices,
+    file = forms.FileField(label=_("File"), help_text=_("CSV (UTF-8) or CDISC ODM 1.3 XML."))
+    file_source = forms.ChoiceField(label=_("Source"), choices=ImportMapping.Source.choices,
                                     initial=ImportMapping.Source.CSV)
     mapping = forms.ModelChoiceField(queryset=ImportMapping.objects.none(), required=False, to_field_name="name",
-                                     empty_label="none (the file uses pvtrack's template)")
+                                     label=_("Mapping"), empty_label=_("none (the file uses pvtrack's template)"))
 
     def __init__(self, *args: Any, site: Site, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -64,8 +67,8 @@ class ImportUploadForm(forms.Form):
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]
         if upload.size > MAX_UPLOAD_BYTES:
-            raise ValidationError(f"The file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB: import it with "
-                                  "manage.py import_aes.")
+            raise ValidationError(gettext("The file is larger than %(mb)s MB: import it with manage.py import_aes.")
+                                  % {"mb": MAX_UPLOAD_BYTES // (1024 * 1024)})
         return upload
 
 
@@ -76,11 +79,11 @@ class SampleFileForm(ImportUploadForm):
 
     def __init__(self, *args: Any, site: Site, **kwargs: Any) -> None:
         super().__init__(*args, site=site, **kwargs)
-        self.fields["file"].label = "Sample file"
-        self.fields["file"].help_text = ("A file of the source (CSV, REDCap CSV or ODM 1.3 XML): only its header or "
-                                         "item OIDs are read.")
-        self.fields["mapping"].label = "Mapping to edit"
-        self.fields["mapping"].empty_label = "a new mapping"  # type: ignore[attr-defined]
+        self.fields["file"].label = _("Sample file")
+        self.fields["file"].help_text = _("A file of the source (CSV, REDCap CSV or ODM 1.3 XML): only its header "
+                                          "or item OIDs are read.")
+        self.fields["mapping"].label = _("Mapping to edit")
+        self.fields["mapping"].empty_label = _("a new mapping")  # type: ignore[attr-defined]
 
 
 def pairs(text: str, field: str) -> dict[str, str]:
@@ -91,7 +94,8 @@ def pairs(text: str, field: str) -> dict[str, str]:
             continue
         left, sep, right = line.partition("=")
         if not sep or not left.strip() or not right.strip():
-            raise ValidationError(f"line {number}: write 'source column = template column'.", code=field)
+            raise ValidationError(gettext("line %(number)s: write 'source column = template column'.")
+                                  % {"number": number}, code=field)
         out[left.strip()] = right.strip()
     return out
 
@@ -102,29 +106,33 @@ def coded_values(text: str) -> dict[str, dict[str, str]]:
     try:
         values = json.loads(text) if text else {}
     except json.JSONDecodeError as exc:
-        raise ValidationError(f"not JSON: {exc.msg} (line {exc.lineno})") from exc
+        raise ValidationError(gettext("not JSON: %(error)s (line %(line)s)") % {"error": exc.msg, "line": exc.lineno}
+                              ) from exc
     if not (isinstance(values, dict) and all(isinstance(v, dict) for v in values.values())):
-        raise ValidationError('write {"template column": {"code": "value", …}, …}')
+        raise ValidationError(gettext('write {"template column": {"code": "value", …}, …}'))
     return {str(k): {str(a): str(b) for a, b in v.items()} for k, v in values.items()}
 
 
-_VALUES_HELP = ('Coded values as JSON, per template column: {"relatedness": {"1": "not_related", "3": "possible"}}.')
-_FILTER_HELP = ("Only rows with these values, one per line: source column = value "
-                "(e.g. redcap_repeat_instrument = adverse_events).")
+_VALUES_HELP = _('Coded values as JSON, per template column: {"relatedness": {"1": "not_related", "3": "possible"}}.')
+_FILTER_HELP = _("Only rows with these values, one per line: source column = value "
+                 "(e.g. redcap_repeat_instrument = adverse_events).")
 
 
 class ImportMappingForm(forms.Form):
     """The mapping as text (for a source without a sample file at hand, and everything the picker cannot show)."""
 
-    name = forms.CharField(max_length=100)
-    source = forms.ChoiceField(choices=ImportMapping.Source.choices)
-    columns = forms.CharField(widget=forms.Textarea(attrs={"rows": 8}), required=False,
-                              help_text=f"One per line: source column = template column ({', '.join(COLUMNS)}).")
-    constants = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False,
-                                help_text="Template columns the source lacks, one per line: column = value "
-                                          "(e.g. cycle = 1).")
-    row_filter = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, help_text=_FILTER_HELP)
-    values = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False, help_text=_VALUES_HELP)
+    name = forms.CharField(label=_("Name"), max_length=100)
+    source = forms.ChoiceField(label=_("Source"), choices=ImportMapping.Source.choices)
+    columns = forms.CharField(label=_("Columns"), widget=forms.Textarea(attrs={"rows": 8}), required=False,
+                              help_text=format_lazy(_("One per line: source column = template column ({columns})."),
+                                                    columns=", ".join(COLUMNS)))
+    constants = forms.CharField(label=_("Constants"), widget=forms.Textarea(attrs={"rows": 2}), required=False,
+                                help_text=_("Template columns the source lacks, one per line: column = value "
+                                            "(e.g. cycle = 1)."))
+    row_filter = forms.CharField(label=_("Row filter"), widget=forms.Textarea(attrs={"rows": 2}), required=False,
+                                 help_text=_FILTER_HELP)
+    values = forms.CharField(label=_("Coded values"), widget=forms.Textarea(attrs={"rows": 4}), required=False,
+                             help_text=_VALUES_HELP)
 
     def clean_columns(self) -> dict[str, str]:
         return pairs(self.cleaned_data["columns"], "columns")
@@ -154,11 +162,11 @@ def parse_options(text: str) -> list[tuple[SampleColumn, bool]]:
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ValidationError("the sample file's columns were lost: read the file again") from exc
+        raise ValidationError(gettext("the sample file's columns were lost: read the file again")) from exc
     if not (isinstance(raw, list) and len(raw) <= 2 * MAX_SAMPLE_COLUMNS and all(
             isinstance(r, list) and len(r) == 3 and isinstance(r[0], str) and isinstance(r[1], str)  # noqa: PLR2004
             and isinstance(r[2], bool) and 0 < len(r[0]) <= 500 and len(r[1]) <= 500 for r in raw)):  # noqa: PLR2004
-        raise ValidationError("the sample file's columns were lost: read the file again")
+        raise ValidationError(gettext("the sample file's columns were lost: read the file again"))
     return [(SampleColumn(name, label), in_file) for name, label, in_file in raw]
 
 
@@ -172,8 +180,9 @@ class ColumnPickerForm(forms.Form):
     column unless it is mapped to another). ``mapping()`` gives the same parts as :class:`ImportMappingForm`.
     """
 
-    name = forms.CharField(max_length=100, help_text="Saving under an existing name replaces that mapping.")
-    source = forms.ChoiceField(choices=ImportMapping.Source.choices)
+    name = forms.CharField(label=_("Name"), max_length=100,
+                           help_text=_("Saving under an existing name replaces that mapping."))
+    source = forms.ChoiceField(label=_("Source"), choices=ImportMapping.Source.choices)
     options = forms.CharField(widget=forms.HiddenInput)
     sample_file = forms.CharField(widget=forms.HiddenInput, required=False, max_length=255)
 
@@ -183,21 +192,23 @@ class ColumnPickerForm(forms.Form):
         self.sample = options
         self.in_file = {c.name for c, in_file in options if in_file}
         columns = [(f"{PICK_COLUMN}{c.name}", c.name + (f" ({c.label})" if c.label else "")
-                    + ("" if in_file else " (saved; not in this file)")) for c, in_file in options]
+                    + ("" if in_file else gettext(" (saved; not in this file)"))) for c, in_file in options]
         self.constant_columns = [c for c in COLUMNS if c in CONSTANT_COLUMNS or c in constant_columns]
         for column in COLUMNS:
-            choices = [("", NOT_IN_FILE)] + ([(PICK_CONSTANT, ONE_VALUE)] if column in self.constant_columns else [])
+            choices: list[tuple[str, Any]] = [("", NOT_IN_FILE)] + (
+                [(PICK_CONSTANT, ONE_VALUE)] if column in self.constant_columns else [])
             self.fields[f"pick_{column}"] = forms.ChoiceField(
                 label=column, choices=choices + columns, required=column in REQUIRED, help_text=COLUMN_HELP[column],
-                error_messages={"required": "Required: pick the file's column that holds it"
-                                + (", or one value for every row." if column in self.constant_columns else ".")})
+                error_messages={"required": gettext("Required: pick the file's column that holds it, or one value "
+                                                    "for every row.") if column in self.constant_columns
+                                else gettext("Required: pick the file's column that holds it.")})
             if column in self.constant_columns:
                 self.fields[f"constant_{column}"] = forms.CharField(
-                    label=f"{column}: the value for every row", required=False, max_length=200,
-                    help_text="Used when “one value for every row” is picked above.")
-        self.fields["row_filter"] = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False,
-                                                    help_text=_FILTER_HELP)
-        self.fields["values"] = forms.CharField(label="Coded values", widget=forms.Textarea(attrs={"rows": 4}),
+                    label=gettext("%(column)s: the value for every row") % {"column": column}, required=False,
+                    max_length=200, help_text=gettext("Used when “one value for every row” is picked above."))
+        self.fields["row_filter"] = forms.CharField(label=_("Row filter"), widget=forms.Textarea(attrs={"rows": 2}),
+                                                    required=False, help_text=_FILTER_HELP)
+        self.fields["values"] = forms.CharField(label=_("Coded values"), widget=forms.Textarea(attrs={"rows": 4}),
                                                 required=False, help_text=_VALUES_HELP)
 
     def clean_row_filter(self) -> dict[str, str]:
@@ -219,22 +230,25 @@ class ColumnPickerForm(forms.Form):
                 if value:
                     constants[column] = value
                 else:
-                    self.add_error(f"constant_{column}", "Write the value for every row, or pick a column above.")
+                    self.add_error(f"constant_{column}",
+                                   gettext("Write the value for every row, or pick a column above."))
                 continue
             if value:
-                self.add_error(f"constant_{column}", "Pick “one value for every row” above to use this value, "
-                                                     "or clear it.")
+                self.add_error(f"constant_{column}", gettext("Pick “one value for every row” above to use this "
+                                                             "value, or clear it."))
             source = pick.removeprefix(PICK_COLUMN)
             if source in picked:
-                self.add_error(f"pick_{column}", f"{source} is already picked for {picked[source]}.")
+                self.add_error(f"pick_{column}", gettext("%(source)s is already picked for %(column)s.")
+                               % {"source": source, "column": picked[source]})
             elif source:
                 picked[source] = column
         for column in COLUMNS:
             # A column of the file named as a template column is read as that column unless mapped to another.
             if column in self.in_file and column not in picked \
                     and data.get(f"pick_{column}") not in (None, f"{PICK_COLUMN}{column}"):
-                self.add_error(f"pick_{column}", f"The file has a column named {column}, which the import reads as "
-                                                 f"{column}: pick it here, or pick it for another column.")
+                self.add_error(f"pick_{column}", gettext(
+                    "The file has a column named %(column)s, which the import reads as %(column)s: pick it here, or "
+                    "pick it for another column.") % {"column": column})
         data["columns"] = {source: column for source, column in picked.items() if source != column}
         data["constants"] = constants
         return data

@@ -15,6 +15,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Length
 from django.db.models.lookups import LessThanOrEqual
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 MIN_REASON_CHARS = 3
 MAX_REASON_CHARS = 2000
@@ -49,4 +51,5 @@ def max_chars_constraint(field: str, *, prefix: str) -> models.CheckConstraint:
     API refuse a longer value with a 400 before the database would."""
     return models.CheckConstraint(condition=LessThanOrEqual(Length(field), MAX_REASON_CHARS),
                                   name=f"{prefix}_{field}_max_chars",
-                                  violation_error_message=f"Keep it to {MAX_REASON_CHARS} characters.")
+                                  violation_error_message=format_lazy(_("Keep it to {n} characters."),
+                                                                      n=MAX_REASON_CHARS))

@@ -27,6 +27,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -81,18 +82,19 @@ class DosingStep(models.Model):
         ordering = ["cycle", "from_day"]
         constraints = [
             models.UniqueConstraint(fields=["cycle", "from_day"], name="dosingstep_one_per_cycle_day",
-                                    violation_error_message="This cycle already has a dose step on that day."),
+                                    violation_error_message=_("This cycle already has a dose step on that day.")),
             models.CheckConstraint(condition=Q(dose__gt=0) & Q(dose__lte=MAX_BLINATUMOMAB_DOSE),
                                    name="dosingstep_dose_plausible",
-                violation_error_message=f"A daily dose is above 0 and at most {MAX_BLINATUMOMAB_DOSE}."),
+                violation_error_message=format_lazy(_("A daily dose is above 0 and at most {dose}."),
+                                                    dose=MAX_BLINATUMOMAB_DOSE)),
             models.CheckConstraint(condition=Q(from_day__gte=1) & Q(from_day__lte=120),
                                    name="dosingstep_day_in_cycle",
-                violation_error_message="The step starts on a cycle day between 1 and 120."),
+                violation_error_message=_("The step starts on a cycle day between 1 and 120.")),
             models.CheckConstraint(condition=Q(unit__in=[u.value for u in DoseUnit]), name="dosingstep_unit_known",
-                violation_error_message="Unknown dose unit."),
+                violation_error_message=_("Unknown dose unit.")),
             models.CheckConstraint(condition=Q(batch_number__regex=r"^[A-Za-z0-9./-]*$"),
                                    name="dosingstep_batch_number_format",
-                                   violation_error_message="A batch number has letters, digits, '.', '/' or '-'."),
+                                   violation_error_message=_("A batch number has letters, digits, '.', '/' or '-'.")),
         ]
         triggers = [
             pgtrigger.Trigger(  # the f-string holds only the numeric constant FIXED_DOSE_MIN_KG
@@ -143,12 +145,12 @@ class InfusionInterruption(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(restarted_at__isnull=True) | Q(restarted_at__gt=F("stopped_at")),
                                    name="interruption_restart_after_stop",
-                violation_error_message="The infusion restarts after it stopped."),
+                violation_error_message=_("The infusion restarts after it stopped.")),
             models.CheckConstraint(condition=~Q(cause=""), name="interruption_has_reason",
-                violation_error_message="Give the reason for the interruption."),
+                violation_error_message=_("Give the reason for the interruption.")),
             models.CheckConstraint(condition=Q(dexamethasone_before_restart__in=[r.value for r in Recorded]),
                                    name="interruption_dexamethasone_known",
-                violation_error_message="Dexamethasone before restart is yes, no or not recorded."),
+                violation_error_message=_("Dexamethasone before restart is yes, no or not recorded.")),
         ]
 
     def __str__(self) -> str:
@@ -219,11 +221,11 @@ class HospitalStay(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(discharged_on__isnull=True) | Q(discharged_on__gte=F("admitted_on")),
                                    name="stay_discharge_not_before_admission",
-                violation_error_message="The discharge cannot be before the admission."),
+                violation_error_message=_("The discharge cannot be before the admission.")),
             models.CheckConstraint(condition=Q(kind__in=["ward", "icu"]), name="stay_kind_known",
-                violation_error_message="A stay is on the ward or in intensive care."),
+                violation_error_message=_("A stay is on the ward or in intensive care.")),
             models.UniqueConstraint(fields=["cycle", "kind", "admitted_on"], name="stay_one_per_kind_and_day",
-                violation_error_message="This stay is already recorded."),
+                violation_error_message=_("This stay is already recorded.")),
         ]
 
     def __str__(self) -> str:
@@ -254,12 +256,12 @@ class NextTherapy(models.Model):
         ordering = ["patient", "start_date"]
         constraints = [
             models.UniqueConstraint(fields=["patient", "kind", "start_date"], name="nexttherapy_one_per_kind_and_day",
-                violation_error_message="This therapy is already recorded on that day."),
+                violation_error_message=_("This therapy is already recorded on that day.")),
             models.CheckConstraint(condition=Q(kind__in=["hsct", "car_t", "chemotherapy", "other"]),
-                                   name="nexttherapy_kind_known", violation_error_message="Unknown therapy."),
+                                   name="nexttherapy_kind_known", violation_error_message=_("Unknown therapy.")),
             models.CheckConstraint(condition=~Q(kind="other") | ~Q(description=""),
                                    name="nexttherapy_other_described",
-                violation_error_message="Describe the other therapy."),
+                violation_error_message=_("Describe the other therapy.")),
         ]
 
     def __str__(self) -> str:

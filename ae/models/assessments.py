@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from ae import grading
 from ae.models.events import AdverseEvent
@@ -95,21 +96,21 @@ class CRSAssessment(models.Model):
             max_chars_constraint("grade_discrepancy_reason", prefix="crs"),
             models.CheckConstraint(
                 condition=Q(temperature_c__isnull=True) | Q(temperature_c__gte=25, temperature_c__lte=45),
-                name="crs_temperature_plausible", violation_error_message="Temperature must be 25–45 °C."),
+                name="crs_temperature_plausible", violation_error_message=_("Temperature must be 25–45 °C.")),
             models.CheckConstraint(condition=Q(oxygen_flow_l_min__isnull=True) | Q(oxygen_flow_l_min__gte=0),
                                    name="crs_flow_not_negative",
-                                   violation_error_message="Oxygen flow cannot be negative."),
+                                   violation_error_message=_("Oxygen flow cannot be negative.")),
             models.CheckConstraint(
                 condition=~Q(oxygen_device="none") | Q(oxygen_flow_l_min__isnull=True) | Q(oxygen_flow_l_min=0),
                 name="crs_no_flow_without_device",
-                violation_error_message="An oxygen flow needs an oxygen device."),
+                violation_error_message=_("An oxygen flow needs an oxygen device.")),
             models.CheckConstraint(condition=~Q(oxygen_device="nasal_cannula") | Q(oxygen_flow_l_min__isnull=False),
                                    name="crs_nasal_cannula_has_flow",
-                                   violation_error_message="A nasal cannula needs its flow (L/min)."),
+                                   violation_error_message=_("A nasal cannula needs its flow (L/min).")),
             models.CheckConstraint(
                 condition=Q(oxygen_fio2_percent__isnull=True)
                 | Q(oxygen_fio2_percent__gte=21, oxygen_fio2_percent__lte=100),
-                name="crs_fio2_21_100", violation_error_message="FiO2 must be 21–100%."),
+                name="crs_fio2_21_100", violation_error_message=_("FiO2 must be 21–100%%.")),
             models.CheckConstraint(condition=_in("oxygen_device", grading.OXYGEN_DEVICES), name="crs_device_known"),
             models.CheckConstraint(condition=Q(vasopressors__contained_by=sorted(grading.VASOPRESSORS)),
                                    name="crs_vasopressors_known"),
@@ -119,7 +120,7 @@ class CRSAssessment(models.Model):
                                    name="crs_other_cause_findings_known"),
             models.CheckConstraint(condition=Q(other_cause_findings=[]) | ~Q(other_cause=""),
                                    name="crs_other_cause_named",
-                                   violation_error_message="Name the other cause of the findings set aside."),
+                                   violation_error_message=_("Name the other cause of the findings set aside.")),
             models.CheckConstraint(condition=Q(astct_grade__lte=5), name="crs_astct_grade_0_5"),
             models.CheckConstraint(condition=Q(ctcae_grade__isnull=True) | Q(ctcae_grade__lte=5),
                                    name="crs_ctcae_grade_0_5"),
@@ -132,7 +133,7 @@ class CRSAssessment(models.Model):
                 condition=Q(entered_grade__isnull=True) | Q(entered_grade=F("astct_grade"))
                 | ~Q(grade_discrepancy_reason=""),
                 name="crs_discrepancy_has_reason",
-                violation_error_message="A grade that differs from the computed ASTCT grade needs its reason."),
+                violation_error_message=_("A grade that differs from the computed ASTCT grade needs its reason.")),
         ]
 
     def __str__(self) -> str:
@@ -188,12 +189,12 @@ class ICANSAssessment(models.Model):
                 condition=Q(unable_to_perform=True, score__isnull=True) | Q(unable_to_perform=False,
                                                                            score__isnull=False),
                 name="icans_score_xor_unable",
-                violation_error_message="Give the score, or tick 'unable to perform' (not both)."),
+                violation_error_message=_("Give the score, or tick 'unable to perform' (not both).")),
             models.CheckConstraint(condition=~Q(tool="ICE") | Q(score__isnull=True) | Q(score__lte=grading.ICE_MAX),
-                                   name="icans_ice_0_10", violation_error_message="The ICE score is 0–10."),
+                                   name="icans_ice_0_10", violation_error_message=_("The ICE score is 0–10.")),
             models.CheckConstraint(condition=~Q(tool="CAPD") | Q(score__isnull=True)
                                    | Q(score__lte=grading.CAPD_MAX),
-                                   name="icans_capd_0_32", violation_error_message="The CAPD total is 0–32."),
+                                   name="icans_capd_0_32", violation_error_message=_("The CAPD total is 0–32.")),
             models.CheckConstraint(condition=_in("consciousness", grading.CONSCIOUSNESS_LEVELS),
                                    name="icans_consciousness_known"),
             models.CheckConstraint(condition=_in("seizure", grading.SEIZURE_LEVELS), name="icans_seizure_known"),
@@ -204,14 +205,14 @@ class ICANSAssessment(models.Model):
                                    name="icans_other_cause_domains_known"),
             models.CheckConstraint(condition=Q(other_cause_domains=[]) | ~Q(other_cause=""),
                                    name="icans_other_cause_named",
-                                   violation_error_message="Name the other cause of the excluded findings."),
+                                   violation_error_message=_("Name the other cause of the excluded findings.")),
             models.CheckConstraint(condition=Q(grade__lte=5), name="icans_grade_0_5"),
             models.CheckConstraint(condition=Q(entered_grade__isnull=True) | Q(entered_grade__lte=5),
                                    name="icans_entered_grade_0_5"),
             models.CheckConstraint(
                 condition=Q(entered_grade__isnull=True) | Q(entered_grade=F("grade")) | ~Q(grade_discrepancy_reason=""),
                 name="icans_discrepancy_has_reason",
-                violation_error_message="A grade that differs from the computed ICANS grade needs its reason."),
+                violation_error_message=_("A grade that differs from the computed ICANS grade needs its reason.")),
         ]
 
     def __str__(self) -> str:

@@ -6,6 +6,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Trim, Upper
+from django.utils.translation import gettext_lazy as _
 
 CTCAE_VERSION = "5.0"
 
@@ -70,10 +71,10 @@ class CTCAESynonym(models.Model):
         verbose_name = "CTCAE synonym"
         constraints = [
             models.UniqueConstraint(Upper("synonym"), "term", name="ctcaesynonym_synonym_term_unique",
-                                    violation_error_message="This synonym already maps to this term."),
+                                    violation_error_message=_("This synonym already maps to this term.")),
             models.CheckConstraint(condition=~Q(synonym="") & Q(synonym=Trim("synonym")),
                                    name="ctcaesynonym_synonym_trimmed",
-                                   violation_error_message="A synonym is a non-empty word without outer spaces."),
+                                   violation_error_message=_("A synonym is a non-empty word without outer spaces.")),
         ]
 
     def __str__(self) -> str:

@@ -23,6 +23,9 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Exists, F, OuterRef, Q, Subquery
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from ae.models.catalogue import CTCAETerm
 from core.audit import tracked
@@ -31,38 +34,43 @@ from core.text import MAX_REASON_CHARS, max_chars_constraint
 from patients.models import NextTherapy, Patient, TreatmentCycle
 
 
+def _day(day: datetime.date) -> str:
+    """A date as the pages show it ("05 Jan 2026"; "05 Sty 2026" in Polish)."""
+    return date_format(day, "d M Y")
+
+
 @tracked
 class AdverseEvent(CheckConstraintsInOneQuery, LoadedRelationsNotRequeried, models.Model):
     """One CTCAE-graded adverse event of a patient in a treatment cycle (SDTM AE record)."""
 
     class Relatedness(models.TextChoices):  # AEREL
-        NOT_RELATED = "not_related", "Not related"
-        UNLIKELY = "unlikely", "Unlikely related"
-        POSSIBLE = "possible", "Possibly related"
-        PROBABLE = "probable", "Probably related"
-        DEFINITE = "definite", "Definitely related"
+        NOT_RELATED = "not_related", _("Not related")
+        UNLIKELY = "unlikely", _("Unlikely related")
+        POSSIBLE = "possible", _("Possibly related")
+        PROBABLE = "probable", _("Probably related")
+        DEFINITE = "definite", _("Definitely related")
 
     class Action(models.TextChoices):  # AEACN, CDISC codelist ACN
-        DOSE_NOT_CHANGED = "DOSE NOT CHANGED", "Dose not changed"
-        DOSE_REDUCED = "DOSE REDUCED", "Dose reduced"
-        DRUG_INTERRUPTED = "DRUG INTERRUPTED", "Infusion interrupted"
-        DRUG_WITHDRAWN = "DRUG WITHDRAWN", "Blinatumomab permanently stopped"
-        NOT_APPLICABLE = "NOT APPLICABLE", "Not applicable"
-        UNKNOWN = "UNKNOWN", "Unknown"
+        DOSE_NOT_CHANGED = "DOSE NOT CHANGED", _("Dose not changed")
+        DOSE_REDUCED = "DOSE REDUCED", _("Dose reduced")
+        DRUG_INTERRUPTED = "DRUG INTERRUPTED", _("Infusion interrupted")
+        DRUG_WITHDRAWN = "DRUG WITHDRAWN", _("Blinatumomab permanently stopped")
+        NOT_APPLICABLE = "NOT APPLICABLE", _("Not applicable")
+        UNKNOWN = "UNKNOWN", _("Unknown")
 
     class Outcome(models.TextChoices):  # AEOUT, CDISC codelist OUT
-        RECOVERED = "RECOVERED/RESOLVED", "Recovered/resolved"
-        RECOVERING = "RECOVERING/RESOLVING", "Recovering/resolving"
-        NOT_RECOVERED = "NOT RECOVERED/NOT RESOLVED", "Not recovered/not resolved"
-        SEQUELAE = "RECOVERED/RESOLVED WITH SEQUELAE", "Recovered with sequelae"
-        FATAL = "FATAL", "Fatal"
-        UNKNOWN = "UNKNOWN", "Unknown"
+        RECOVERED = "RECOVERED/RESOLVED", _("Recovered/resolved")
+        RECOVERING = "RECOVERING/RESOLVING", _("Recovering/resolving")
+        NOT_RECOVERED = "NOT RECOVERED/NOT RESOLVED", _("Not recovered/not resolved")
+        SEQUELAE = "RECOVERED/RESOLVED WITH SEQUELAE", _("Recovered with sequelae")
+        FATAL = "FATAL", _("Fatal")
+        UNKNOWN = "UNKNOWN", _("Unknown")
 
     class Origin(models.TextChoices):
-        ENTERED = "entered", "Entered by hand"
-        CRS_ASSESSMENT = "crs_assessment", "CRS bedside assessments"
-        ICANS_ASSESSMENT = "icans_assessment", "ICANS bedside assessments"
-        LAB = "lab", "Graded lab results"
+        ENTERED = "entered", _("Entered by hand")
+        CRS_ASSESSMENT = "crs_assessment", _("CRS bedside assessments")
+        ICANS_ASSESSMENT = "icans_assessment", _("ICANS bedside assessments")
+        LAB = "lab", _("Graded lab results")
 
     class GradingScale(models.TextChoices):
         CTCAE_V5 = "ctcae_v5_0", "CTCAE v5.0"
@@ -142,28 +150,28 @@ class AdverseEvent(CheckConstraintsInOneQuery, LoadedRelationsNotRequeried, mode
             models.CheckConstraint(
                 condition=Q(resolution_date__isnull=True) | Q(resolution_date__gte=F("onset_date")),
                 name="ae_resolution_not_before_onset",
-                violation_error_message="Resolution cannot be before onset."),
+                violation_error_message=_("Resolution cannot be before onset.")),
             models.CheckConstraint(condition=~Q(grade=5) | Q(outcome="FATAL"), name="ae_grade5_is_fatal",
-                violation_error_message="Grade 5 means death related to the event: the outcome must be Fatal."),
+                violation_error_message=_("Grade 5 means death related to the event: the outcome must be Fatal.")),
             # A death is always serious (ICH E2A "results in death"); "results in death" means the outcome is fatal.
             models.CheckConstraint(
                 condition=~(Q(grade=5) | Q(outcome="FATAL")) | Q(serious=True, sae_death=True),
                 name="ae_death_is_serious",
-                violation_error_message="A death (grade 5 or outcome Fatal) is a serious adverse event that "
-                                        "results in death: tick Serious and 'results in death'."),
+                violation_error_message=_("A death (grade 5 or outcome Fatal) is a serious adverse event that "
+                                        "results in death: tick Serious and 'results in death'.")),
             models.CheckConstraint(condition=Q(sae_death=False) | Q(outcome="FATAL"), name="ae_sae_death_is_fatal",
-                violation_error_message="'Results in death' means the outcome is Fatal."),
+                violation_error_message=_("'Results in death' means the outcome is Fatal.")),
             models.CheckConstraint(
                 condition=Q(present_before_cycle=False, grade_at_cycle_start__isnull=True)
                 | Q(present_before_cycle=True, grade_at_cycle_start__gte=1, grade_at_cycle_start__lte=5),
                 name="ae_preexisting_has_start_grade",
-                violation_error_message="An event present before the cycle needs its grade at the cycle start "
-                                        "(and only such an event has one)."),
+                violation_error_message=_("An event present before the cycle needs its grade at the cycle start "
+                                        "(and only such an event has one).")),
             models.CheckConstraint(
                 condition=Q(after_cycle_follow_up=False, follow_up_reason="")
                 | Q(after_cycle_follow_up=True) & ~Q(follow_up_reason=""),
                 name="ae_follow_up_has_reason",
-                violation_error_message="An event recorded after the cycle's window needs the reason."),
+                violation_error_message=_("An event recorded after the cycle's window needs the reason.")),
             models.CheckConstraint(
                 condition=Q(entered_grade__isnull=True) | Q(entered_grade__gte=1, entered_grade__lte=5),
                 name="ae_entered_grade_1_5"),
@@ -172,7 +180,7 @@ class AdverseEvent(CheckConstraintsInOneQuery, LoadedRelationsNotRequeried, mode
             # Backstop against typing slips such as 9999 (the forms and the API check "not in the future"
             # against today's date; the trigger ae_dates_plausible checks it in the database).
             models.CheckConstraint(condition=Q(onset_date__gte=datetime.date(2000, 1, 1)), name="ae_onset_after_2000",
-                                   violation_error_message="The onset date is not plausible."),
+                                   violation_error_message=_("The onset date is not plausible.")),
             models.CheckConstraint(
                 condition=Q(serious=False, sae_death=False, sae_life_threatening=False,
                             sae_hospitalization=False, sae_disability=False, sae_congenital_anomaly=False,
@@ -181,7 +189,7 @@ class AdverseEvent(CheckConstraintsInOneQuery, LoadedRelationsNotRequeried, mode
                                      | Q(sae_hospitalization=True) | Q(sae_disability=True)
                                      | Q(sae_congenital_anomaly=True) | Q(sae_medically_important=True)),
                 name="ae_serious_iff_sae_criterion",
-                violation_error_message=("A serious event needs at least one SAE criterion, and SAE criteria"
+                violation_error_message=_("A serious event needs at least one SAE criterion, and SAE criteria"
                                          " need the event marked serious.")),
             models.CheckConstraint(condition=Q(computed_grade__isnull=True) | Q(computed_grade__lte=5),
                                    name="ae_computed_grade_0_5"),
@@ -189,14 +197,14 @@ class AdverseEvent(CheckConstraintsInOneQuery, LoadedRelationsNotRequeried, mode
                 condition=Q(computed_grade__isnull=True) | Q(computed_grade=F("grade"))
                 | ~Q(grade_discrepancy_reason=""),
                 name="ae_grade_discrepancy_has_reason",
-                violation_error_message="A grade that differs from the computed grade needs its reason."),
+                violation_error_message=_("A grade that differs from the computed grade needs its reason.")),
             models.CheckConstraint(
                 condition=Q(discrepancy_resolved_at__isnull=True, discrepancy_resolved_by__isnull=True,
                             discrepancy_resolution_comment="")
                 | Q(discrepancy_resolved_at__isnull=False, discrepancy_resolved_by__isnull=False)
                 & ~Q(discrepancy_resolution_comment=""),
                 name="ae_discrepancy_resolution_complete",
-                violation_error_message="A resolved discrepancy needs who resolved it, when, and a comment."),
+                violation_error_message=_("A resolved discrepancy needs who resolved it, when, and a comment.")),
         ]
         indexes = [models.Index(fields=["term", "grade"], name="ae_term_grade_idx"),
                    models.Index(fields=["cycle", "term"], condition=Q(resolution_date__isnull=True),
@@ -267,48 +275,53 @@ class AdverseEvent(CheckConstraintsInOneQuery, LoadedRelationsNotRequeried, mode
         if term is not None and self.grade is not None:
             allowed = term.allowed_grades
             if self.grade not in allowed:
-                errors["grade"] = (f"{term.term} has no grade {self.grade} in CTCAE v5.0; "
-                                   f"allowed grades: {', '.join(map(str, allowed))}.")
+                errors["grade"] = gettext("%(term)s has no grade %(grade)s in CTCAE v5.0; allowed grades: "
+                                          "%(allowed)s.") % {"term": term.term, "grade": self.grade,
+                                                             "allowed": ", ".join(map(str, allowed))}
         if cycle is not None and self.patient_id is not None and cycle.patient_id != self.patient_id:
-            errors["cycle"] = "This cycle belongs to another patient."
+            errors["cycle"] = gettext("This cycle belongs to another patient.")
         if cycle is not None and self.onset_date is not None:
             if not self.present_before_cycle and self.onset_date < cycle.start_date:
-                errors["onset_date"] = (f"Onset {self.onset_date:%d %b %Y} is before cycle {cycle.number} started "
-                                        f"({cycle.start_date:%d %b %Y}). If the event was already present, tick "
-                                        f"'present before cycle'.")
+                errors["onset_date"] = gettext(
+                    "Onset %(onset)s is before cycle %(cycle)s started (%(start)s). If the event was already present, "
+                    "tick 'present before cycle'.") % {"onset": _day(self.onset_date), "cycle": cycle.number,
+                                                       "start": _day(cycle.start_date)}
             elif self.present_before_cycle and self.onset_date > cycle.start_date:
-                errors["onset_date"] = (f"An event present before the cycle must have begun on or before "
-                                        f"{cycle.start_date:%d %b %Y}.")
+                errors["onset_date"] = gettext("An event present before the cycle must have begun on or before "
+                                               "%(start)s.") % {"start": _day(cycle.start_date)}
         if self.resolution_date and self.onset_date and self.resolution_date < self.onset_date:
-            errors["resolution_date"] = "Resolution cannot be before onset."
+            errors["resolution_date"] = gettext("Resolution cannot be before onset.")
         errors |= self._date_errors(cycle)
         if self.present_before_cycle and self.grade_at_cycle_start is None:
-            errors["grade_at_cycle_start"] = ("Give the event's grade when the cycle started (a higher grade since is "
-                                              "a worsening, which makes it treatment-emergent).")
+            errors["grade_at_cycle_start"] = gettext("Give the event's grade when the cycle started (a higher grade "
+                                                     "since is a worsening, which makes it treatment-emergent).")
         elif self.grade_at_cycle_start is not None and not self.present_before_cycle:
-            errors["grade_at_cycle_start"] = "Only an event present before the cycle has a grade at the cycle start."
+            errors["grade_at_cycle_start"] = gettext("Only an event present before the cycle has a grade at the "
+                                                     "cycle start.")
         elif (term is not None and self.grade_at_cycle_start is not None
               and self.grade_at_cycle_start not in term.allowed_grades):
-            errors["grade_at_cycle_start"] = (f"{term.term} has no grade {self.grade_at_cycle_start} in CTCAE v5.0.")
+            errors["grade_at_cycle_start"] = gettext("%(term)s has no grade %(grade)s in CTCAE v5.0.") % {
+                "term": term.term, "grade": self.grade_at_cycle_start}
         if self.after_cycle_follow_up and not self.follow_up_reason.strip():
-            errors["follow_up_reason"] = "Give the reason this event is recorded after the cycle's window."
+            errors["follow_up_reason"] = gettext("Give the reason this event is recorded after the cycle's window.")
         if (self.computed_grade is not None and self.grade is not None and self.grade != self.computed_grade
                 and not self.grade_discrepancy_reason.strip()):
-            errors["grade_discrepancy_reason"] = (
-                f"Your grade {self.grade} differs from the computed grade {self.computed_grade} "
-                f"({self.computed_rationale or 'from the recorded criteria'}): give the reason.")
+            errors["grade_discrepancy_reason"] = gettext(
+                "Your grade %(grade)s differs from the computed grade %(computed)s (%(rationale)s): give the "
+                "reason.") % {"grade": self.grade, "computed": self.computed_grade,
+                              "rationale": self.computed_rationale or gettext("from the recorded criteria")}
         if self.grade == 5 and self.outcome != self.Outcome.FATAL:
-            errors["outcome"] = "Grade 5 means death related to the event: the outcome must be Fatal."
+            errors["outcome"] = gettext("Grade 5 means death related to the event: the outcome must be Fatal.")
         elif self.is_death and not (self.serious and self.sae_death):
-            errors["serious"] = ("A death (grade 5 or outcome Fatal) is a serious adverse event: tick Serious and "
-                                 "'results in death'.")
+            errors["serious"] = gettext("A death (grade 5 or outcome Fatal) is a serious adverse event: tick "
+                                        "Serious and 'results in death'.")
         elif self.sae_death and self.outcome != self.Outcome.FATAL:
-            errors["outcome"] = "'Results in death' is ticked: the outcome must be Fatal."
+            errors["outcome"] = gettext("'Results in death' is ticked: the outcome must be Fatal.")
         criteria = any(getattr(self, f) for f in self.SAE_FIELDS)
         if self.serious and not criteria:
-            errors["serious"] = "A serious event needs at least one SAE criterion."
+            errors["serious"] = gettext("A serious event needs at least one SAE criterion.")
         elif criteria and not self.serious:
-            errors["serious"] = "SAE criteria are ticked: mark the event as serious, or untick them."
+            errors["serious"] = gettext("SAE criteria are ticked: mark the event as serious, or untick them.")
         if errors:
             raise ValidationError(errors)
 
@@ -320,19 +333,21 @@ class AdverseEvent(CheckConstraintsInOneQuery, LoadedRelationsNotRequeried, mode
         for field in ("onset_date", "resolution_date"):
             value = getattr(self, field)
             if value is not None and value > today:
-                errors[field] = f"{value:%d %b %Y} is in the future (today is {today:%d %b %Y})."
+                errors[field] = gettext("%(day)s is in the future (today is %(today)s).") % {
+                    "day": _day(value), "today": _day(today)}
         born = self.patient.birth_month if self.patient_id else None
         if born is not None and self.onset_date is not None and self.onset_date < born:
-            errors.setdefault("onset_date", f"{self.onset_date:%d %b %Y} is before the patient was born "
-                                            f"({born:%b %Y}).")
+            errors.setdefault("onset_date", gettext("%(onset)s is before the patient was born (%(born)s).") % {
+                "onset": _day(self.onset_date), "born": date_format(born, "M Y")})
         window_end = cycle.window_end if cycle is not None else None
         if (window_end is not None and self.onset_date is not None and self.onset_date > window_end
                 and not self.after_cycle_follow_up and "onset_date" not in errors):
             assert cycle is not None and cycle.end_date is not None
-            errors["onset_date"] = (
-                f"Onset {self.onset_date:%d %b %Y} is more than {settings.PVTRACK_FOLLOW_UP_DAYS} days after cycle "
-                f"{cycle.number} ended ({cycle.end_date:%d %b %Y}): record it in the cycle running then, or tick "
-                "'onset in follow-up after the cycle' and give the reason.")
+            errors["onset_date"] = gettext(
+                "Onset %(onset)s is more than %(days)s days after cycle %(cycle)s ended (%(end)s): record it in the "
+                "cycle running then, or tick 'onset in follow-up after the cycle' and give the reason.") % {
+                "onset": _day(self.onset_date), "days": settings.PVTRACK_FOLLOW_UP_DAYS, "cycle": cycle.number,
+                "end": _day(cycle.end_date)}
         return errors
 
     @property

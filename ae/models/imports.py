@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from patients.models import Site
 
@@ -19,9 +20,9 @@ class ImportMapping(models.Model):
     """
 
     class Source(models.TextChoices):
-        CSV = "csv", "CSV (pvtrack template or another spreadsheet)"
-        REDCAP_CSV = "redcap_csv", "REDCap CSV export (raw)"
-        ODM = "odm", "CDISC ODM 1.3 XML (REDCap, OpenClinica)"
+        CSV = "csv", _("CSV (pvtrack template or another spreadsheet)")
+        REDCAP_CSV = "redcap_csv", _("REDCap CSV export (raw)")
+        ODM = "odm", "CDISC ODM 1.3 XML (REDCap, OpenClinica)"  # the same in Polish
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="import_mappings")
     name = models.CharField(max_length=100)
@@ -37,7 +38,7 @@ class ImportMapping(models.Model):
         ordering = ["site", "name"]
         constraints = [
             models.UniqueConstraint(fields=["site", "name"], name="importmapping_name_unique_per_site",
-                                    violation_error_message="This ward already has a mapping of that name."),
+                                    violation_error_message=_("This ward already has a mapping of that name.")),
             models.CheckConstraint(condition=Q(source__in=["csv", "redcap_csv", "odm"]),
                                    name="importmapping_source_known"),
             models.CheckConstraint(condition=~Q(name=""), name="importmapping_name_not_empty"),

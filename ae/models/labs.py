@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from ae import grading, lab_units
 from ae.analyte_labels import analyte_choices
@@ -84,14 +85,14 @@ class LabResult(models.Model):
         constraints = [
             models.CheckConstraint(condition=_in("analyte", grading.LAB_ANALYTES), name="lab_analyte_known"),
             models.CheckConstraint(condition=_lab_unit_condition(), name="lab_unit_known_for_analyte",
-                                   violation_error_message="This unit is not accepted for the analyte."),
+                                   violation_error_message=_("This unit is not accepted for the analyte.")),
             models.CheckConstraint(condition=Q(value__gte=0), name="lab_value_not_negative"),
             models.CheckConstraint(condition=Q(clinical_criteria__contained_by=list(grading.LAB_CRITERIA)),
                                    name="lab_clinical_criteria_known"),
             models.CheckConstraint(condition=Q(lln__isnull=True) | Q(lln__gt=0), name="lab_lln_positive"),
             models.CheckConstraint(condition=Q(uln__isnull=True) | Q(uln__gt=0), name="lab_uln_positive"),
             models.CheckConstraint(condition=Q(lln__isnull=True) | Q(uln__isnull=True) | Q(lln__lt=F("uln")),
-                                   name="lab_lln_below_uln", violation_error_message="LLN must be below ULN."),
+                                   name="lab_lln_below_uln", violation_error_message=_("LLN must be below ULN.")),
             models.CheckConstraint(condition=Q(grade__isnull=True) | Q(grade__lte=4), name="lab_grade_0_4"),
             models.CheckConstraint(condition=Q(computed_grade__isnull=True) | Q(computed_grade__lte=4),
                                    name="lab_computed_grade_0_4"),
@@ -102,16 +103,16 @@ class LabResult(models.Model):
                 | Q(entered_grade__isnull=True, grade=F("computed_grade"))
                 | Q(entered_grade__isnull=True, grade__isnull=True, computed_grade__isnull=True),
                 name="lab_grade_is_entered_or_computed",
-                violation_error_message="The grade is the clinician's grade where entered, else the computed one."),
+                violation_error_message=_("The grade is the clinician's grade where entered, else the computed one.")),
             models.CheckConstraint(
                 condition=Q(entered_grade__isnull=True) | Q(computed_grade__isnull=True)
                 | Q(entered_grade=F("computed_grade")) | ~Q(grade_discrepancy_reason=""),
                 name="lab_discrepancy_has_reason",
-                violation_error_message="A grade that differs from the computed grade needs its reason."),
+                violation_error_message=_("A grade that differs from the computed grade needs its reason.")),
             max_chars_constraint("grade_discrepancy_reason", prefix="lab"),
             models.CheckConstraint(condition=Q(baseline=False) | Q(cycle__isnull=False),
                                    name="lab_baseline_has_cycle",
-                                   violation_error_message="A baseline value belongs to the cycle it precedes."),
+                                   violation_error_message=_("A baseline value belongs to the cycle it precedes.")),
             models.CheckConstraint(condition=Q(baseline=False) | Q(treatment_emergent__isnull=True),
                                    name="lab_baseline_not_treatment_emergent"),
             models.UniqueConstraint(fields=["cycle", "analyte"], condition=Q(baseline=True),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from ae.analyte_labels import analyte_choices
 from ae.models.labs import _lab_unit_condition
@@ -47,21 +48,21 @@ class ReferenceRange(models.Model):
         ordering = ["site", "analyte", "sex", "age_from_months", "valid_from"]
         constraints = [
             models.CheckConstraint(condition=_lab_unit_condition(), name="refrange_unit_known_for_analyte",
-                                   violation_error_message="This unit is not one of the analyte's units."),
+                                   violation_error_message=_("This unit is not one of the analyte's units.")),
             models.CheckConstraint(condition=Q(lln__isnull=False) | Q(uln__isnull=False), name="refrange_has_limit",
-                                   violation_error_message="Give the LLN, the ULN or both."),
+                                   violation_error_message=_("Give the LLN, the ULN or both.")),
             models.CheckConstraint(condition=Q(lln__isnull=True) | Q(lln__gt=0), name="refrange_lln_positive"),
             models.CheckConstraint(condition=Q(uln__isnull=True) | Q(uln__gt=0), name="refrange_uln_positive"),
             models.CheckConstraint(condition=Q(lln__isnull=True) | Q(uln__isnull=True) | Q(lln__lt=F("uln")),
                                    name="refrange_lln_below_uln",
-                                   violation_error_message="The LLN must be below the ULN."),
+                                   violation_error_message=_("The LLN must be below the ULN.")),
             models.CheckConstraint(condition=Q(age_from_months__lt=F("age_to_months")), name="refrange_age_band",
-                                   violation_error_message="The age band must end after it starts."),
+                                   violation_error_message=_("The age band must end after it starts.")),
             models.CheckConstraint(condition=Q(valid_to__isnull=True) | Q(valid_to__gt=F("valid_from")),
                                    name="refrange_validity",
-                                   violation_error_message="Valid to must be after valid from."),
+                                   violation_error_message=_("Valid to must be after valid from.")),
             models.CheckConstraint(condition=~Q(source=""), name="refrange_has_source",
-                                   violation_error_message="Say where the laboratory publishes this range."),
+                                   violation_error_message=_("Say where the laboratory publishes this range.")),
         ]
 
     def __str__(self) -> str:

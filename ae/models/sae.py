@@ -19,6 +19,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from ae.models.catalogue import CTCAETerm
 from ae.models.events import AdverseEvent
@@ -50,10 +51,10 @@ class ReferenceSafetyInformation(models.Model):
         verbose_name_plural = "reference safety information versions"
         constraints = [
             models.UniqueConstraint(fields=["product", "in_force_from"], name="rsi_one_version_per_day",
-                                    violation_error_message="A version of this product is already in force from "
-                                                            "that day."),
+                                    violation_error_message=_("A version of this product is already in force from "
+                                                            "that day.")),
             models.CheckConstraint(condition=~Q(document="") & ~Q(version=""), name="rsi_source_cited",
-                                   violation_error_message="Cite the source document and its version."),
+                                   violation_error_message=_("Cite the source document and its version.")),
             max_chars_constraint("note", prefix="rsi"),
         ]
 
@@ -84,11 +85,11 @@ class RSIEntry(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(ctcae_term__isnull=False) | ~Q(meddra_code=""),
                                    name="rsientry_term_or_code",
-                                   violation_error_message="Give the CTCAE term or the MedDRA LLT code."),
+                                   violation_error_message=_("Give the CTCAE term or the MedDRA LLT code.")),
             models.CheckConstraint(condition=Q(meddra_code__regex=r"^[0-9]{0,10}$"), name="rsientry_meddra_digits",
-                                   violation_error_message="A MedDRA code is digits only."),
+                                   violation_error_message=_("A MedDRA code is digits only.")),
             models.CheckConstraint(condition=~Q(wording=""), name="rsientry_wording_quoted",
-                                   violation_error_message="Quote the document's wording."),
+                                   violation_error_message=_("Quote the document's wording.")),
             models.CheckConstraint(condition=Q(max_grade__isnull=True) | Q(max_grade__gte=1, max_grade__lte=5),
                                    name="rsientry_max_grade_1_5"),
             models.UniqueConstraint(fields=["rsi", "ctcae_term"], condition=Q(ctcae_term__isnull=False),
@@ -100,10 +101,10 @@ class RSIEntry(models.Model):
 
 
 class CaseStatus(models.TextChoices):
-    DRAFT = "draft", "Draft"
-    SUBMITTED = "submitted", "Submitted"
-    FOLLOW_UP = "follow_up", "Follow-up in progress"
-    CLOSED = "closed", "Closed"
+    DRAFT = "draft", _("Draft")
+    SUBMITTED = "submitted", _("Submitted")
+    FOLLOW_UP = "follow_up", _("Follow-up in progress")
+    CLOSED = "closed", _("Closed")
 
 
 #: The transitions the database allows (from → to); the services make each of them.
@@ -120,24 +121,24 @@ class SAECase(models.Model):
     Status = CaseStatus
 
     class Expectedness(models.TextChoices):
-        EXPECTED = "expected", "Expected (listed in the RSI)"
-        UNEXPECTED = "unexpected", "Unexpected"
-        UNDETERMINED = "undetermined", "Not determined"
+        EXPECTED = "expected", _("Expected (listed in the RSI)")
+        UNEXPECTED = "unexpected", _("Unexpected")
+        UNDETERMINED = "undetermined", _("Not determined")
 
     class Causality(models.TextChoices):  # G.k.9.i.2.r.3, WHO-UMC-like wording, as AdverseEvent.Relatedness
-        NOT_RELATED = "not_related", "Not related"
-        UNLIKELY = "unlikely", "Unlikely related"
-        POSSIBLE = "possible", "Possibly related"
-        PROBABLE = "probable", "Probably related"
-        DEFINITE = "definite", "Definitely related"
+        NOT_RELATED = "not_related", _("Not related")
+        UNLIKELY = "unlikely", _("Unlikely related")
+        POSSIBLE = "possible", _("Possibly related")
+        PROBABLE = "probable", _("Probably related")
+        DEFINITE = "definite", _("Definitely related")
 
     class Action(models.TextChoices):  # G.k.8 (an interruption shows as dose periods and the dechallenge)
-        WITHDRAWN = "withdrawn", "Drug withdrawn"
-        DOSE_REDUCED = "dose_reduced", "Dose reduced"
-        DOSE_INCREASED = "dose_increased", "Dose increased"
-        NOT_CHANGED = "not_changed", "Dose not changed"
-        UNKNOWN = "unknown", "Unknown"
-        NOT_APPLICABLE = "not_applicable", "Not applicable"
+        WITHDRAWN = "withdrawn", _("Drug withdrawn")
+        DOSE_REDUCED = "dose_reduced", _("Dose reduced")
+        DOSE_INCREASED = "dose_increased", _("Dose increased")
+        NOT_CHANGED = "not_changed", _("Dose not changed")
+        UNKNOWN = "unknown", _("Unknown")
+        NOT_APPLICABLE = "not_applicable", _("Not applicable")
 
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="sae_cases")
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="sae_cases")
@@ -191,7 +192,7 @@ class SAECase(models.Model):
                 condition=Q(expectedness="", expectedness_decided_by__isnull=True, expectedness_decided_at__isnull=True)
                 | ~Q(expectedness="") & Q(expectedness_decided_by__isnull=False, expectedness_decided_at__isnull=False),
                 name="saecase_expectedness_decision_signed",
-                violation_error_message="A decided expectedness has who decided it and when."),
+                violation_error_message=_("A decided expectedness has who decided it and when.")),
             models.CheckConstraint(condition=Q(action_taken__in=["withdrawn", "dose_reduced", "dose_increased",
                                                                  "not_changed", "unknown", "not_applicable"]),
                                    name="saecase_action_known"),

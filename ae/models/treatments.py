@@ -10,8 +10,9 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
 
 from ae.models.events import AdverseEvent
 from core.audit import tracked
@@ -49,12 +50,12 @@ class EventTreatment(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(drug__in=["tocilizumab", "corticosteroid", "anticonvulsant",
                                                          "vasopressor", "anakinra", "other"]),
-                                   name="eventtreatment_drug_known", violation_error_message="Unknown drug class."),
+                                   name="eventtreatment_drug_known", violation_error_message=_("Unknown drug class.")),
             models.CheckConstraint(condition=~Q(drug="other") | ~Q(drug_name=""), name="eventtreatment_other_named",
-                violation_error_message="Name the drug."),
+                violation_error_message=_("Name the drug.")),
             models.CheckConstraint(condition=Q(dose__isnull=True, dose_unit="") | Q(dose__gt=0) & ~Q(dose_unit=""),
                                    name="eventtreatment_dose_with_unit",
-                violation_error_message="A dose is above 0 and has its unit (or both are empty: not recorded)."),
+                violation_error_message=_("A dose is above 0 and has its unit (or both are empty: not recorded).")),
         ]
 
     def __str__(self) -> str:
@@ -65,6 +66,7 @@ class EventTreatment(models.Model):
         if self.given_at is None:
             return
         if self.given_at > timezone.now():
-            raise ValidationError({"given_at": "The time cannot be in the future."})
+            raise ValidationError({"given_at": gettext("The time cannot be in the future.")})
         if self.adverse_event_id is not None and timezone.localdate(self.given_at) < self.adverse_event.onset_date:
-            raise ValidationError({"given_at": f"Before the event's onset ({self.adverse_event.onset_date:%d %b %Y})."})
+            raise ValidationError({"given_at": gettext("Before the event's onset (%(onset)s).") % {
+                "onset": date_format(self.adverse_event.onset_date, "d M Y")}})

@@ -25,7 +25,7 @@ import difflib
 import hashlib
 import io
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 from xml.etree.ElementTree import ParseError
@@ -34,6 +34,7 @@ from defusedxml import DefusedXmlException
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import DataError, IntegrityError, transaction
+from django.utils import translation
 
 from ae.import_sources import (
     RedcapFetchError,
@@ -101,10 +102,14 @@ class _RollBack(Exception):
     pass
 
 
-def _choice(value: str, choices: list[tuple[str, str]], name: str) -> str:
+def _choice(value: str, choices: Sequence[tuple[str, object]], name: str) -> str:
+    """The code of ``value``: a code or its English label (the labels are shown translated on the pages, but a
+    file's words are read the same whoever imports it)."""
     wanted = value.strip().casefold()
-    for code, label in choices:
-        if wanted in (code.casefold(), str(label).casefold()):
+    with translation.override("en-gb"):
+        english = [(code, str(label)) for code, label in choices]
+    for code, label in english:
+        if wanted in (code.casefold(), label.casefold()):
             return code
     allowed = ", ".join(code for code, _ in choices)
     raise ValidationError({name: f"{value!r} is not one of: {allowed}."})

@@ -14,6 +14,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.text import format_lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -49,7 +50,8 @@ def validate_time_zone(value: str) -> None:
     import zoneinfo
 
     if value not in zoneinfo.available_timezones():
-        raise ValidationError(f"{value!r} is not an IANA time zone name (e.g. Europe/Warsaw).")
+        raise ValidationError(gettext("%(value)r is not an IANA time zone name (e.g. Europe/Warsaw).")
+                              % {"value": value})
 
 
 class Site(models.Model):
@@ -85,11 +87,11 @@ class Site(models.Model):
                                    name="site_language_known"),
             models.CheckConstraint(condition=Q(sae_sponsor_hours__gte=1, sae_sponsor_hours__lte=72),
                                    name="site_sae_sponsor_hours_1_72",
-                                   violation_error_message="The sponsor window is 1 to 72 hours."),
+                                   violation_error_message=_("The sponsor window is 1 to 72 hours.")),
             models.CheckConstraint(condition=~Q(time_zone=""), name="site_time_zone_set",
-                                   violation_error_message="Give the site's time zone."),
+                                   violation_error_message=_("Give the site's time zone.")),
             models.CheckConstraint(condition=Q(country="") | Q(country__regex=r"^[A-Z]{2}$"), name="site_country_iso",
-                                   violation_error_message="The country is a two-letter ISO 3166-1 code."),
+                                   violation_error_message=_("The country is a two-letter ISO 3166-1 code.")),
         ]
 
     def __str__(self) -> str:
@@ -102,7 +104,8 @@ class Site(models.Model):
         try:
             zoneinfo.ZoneInfo(self.time_zone)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValidationError({"time_zone": f"{self.time_zone!r} is not a known IANA time zone."}) from exc
+            raise ValidationError({"time_zone": gettext("%(value)r is not a known IANA time zone.")
+                                   % {"value": self.time_zone}}) from exc
 
 
 @tracked
@@ -165,12 +168,13 @@ class Patient(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["site", "study_id"], name="patient_study_id_unique_per_site"),
             models.CheckConstraint(condition=Q(birth_month__day=1), name="patient_birth_month_first_day",
-                violation_error_message="The birth month is stored as the first day of the month."),
+                violation_error_message=_("The birth month is stored as the first day of the month.")),
             models.CheckConstraint(condition=Q(birth_month__gte=EARLIEST_BIRTH), name="patient_birth_month_plausible",
-                violation_error_message=f"The birth month cannot be before {EARLIEST_BIRTH:%Y}."),
+                violation_error_message=format_lazy(_("The birth month cannot be before {year}."),
+                                                    year=f"{EARLIEST_BIRTH:%Y}")),
             models.CheckConstraint(condition=Q(study_id__regex=r"^[A-Z0-9][A-Z0-9-]{1,29}$"),
                                    name="patient_study_id_pseudonymous_format",
-                violation_error_message=("Use the pseudonymous study ID (capital letters, digits and hyphens),"
+                violation_error_message=_("Use the pseudonymous study ID (capital letters, digits and hyphens),"
                                          " never a name.")),
         ]
         triggers = [
@@ -195,14 +199,15 @@ class Patient(models.Model):
         if self.birth_month is None:
             return
         if self.birth_month > timezone.localdate():
-            raise ValidationError({"birth_month": "The birth month cannot be in the future."})
+            raise ValidationError({"birth_month": gettext("The birth month cannot be in the future.")})
         if self.birth_month < EARLIEST_BIRTH:
-            raise ValidationError({"birth_month": f"The birth month cannot be before {EARLIEST_BIRTH:%Y}."})
+            raise ValidationError({"birth_month": gettext("The birth month cannot be before {year}.").format(
+                year=f"{EARLIEST_BIRTH:%Y}")})
         if self.pk:
             first = self.cycles.order_by("start_date").values_list("start_date", flat=True).first()
             if first is not None and first < self.birth_month:
-                raise ValidationError({"birth_month": f"Cycle treatment started {first:%d %b %Y}, before this "
-                                                      "birth month."})
+                raise ValidationError({"birth_month": gettext("Cycle treatment started %(start)s, before this "
+                                                              "birth month.") % {"start": _day(first)}})
 
     @property
     def usubjid(self) -> str:
@@ -302,68 +307,69 @@ class TreatmentCycle(models.Model):
             models.CheckConstraint(condition=Q(number__gte=1), name="cycle_number_positive"),
             models.CheckConstraint(condition=Q(end_date__isnull=True) | Q(end_date__gte=F("start_date")),
                                    name="cycle_end_not_before_start",
-                violation_error_message="The cycle cannot end before it starts."),
+                violation_error_message=_("The cycle cannot end before it starts.")),
             models.CheckConstraint(
                 condition=Q(start_date__gte=EARLIEST_CYCLE)
                 & (Q(end_date__isnull=True)
                    | Q(end_date__lte=F("start_date") + datetime.timedelta(days=MAX_CYCLE_DAYS))),
                 name="cycle_dates_plausible",
-                violation_error_message=f"A cycle starts after {EARLIEST_CYCLE:%Y} and lasts at most "
-                                        f"{MAX_CYCLE_DAYS} days."),
+                violation_error_message=format_lazy(_("A cycle starts after {year} and lasts at most {days} days."),
+                                                    year=f"{EARLIEST_CYCLE:%Y}", days=MAX_CYCLE_DAYS)),
             models.CheckConstraint(
                 condition=Q(marrow_blasts_pct__isnull=True)
                 | (Q(marrow_blasts_pct__gte=0) & Q(marrow_blasts_pct__lte=100)),
                 name="cycle_blasts_pct_0_100",
-                violation_error_message="Marrow blasts must be between 0 and 100%."),
+                violation_error_message=_("Marrow blasts must be between 0 and 100%%.")),
             models.CheckConstraint(
                 condition=Q(mrd_pct__isnull=True) | (Q(mrd_pct__gte=0) & Q(mrd_pct__lte=100)),
                 name="cycle_mrd_pct_0_100",
-                violation_error_message="MRD must be between 0 and 100%."),
+                violation_error_message=_("MRD must be between 0 and 100%%.")),
             models.CheckConstraint(
                 condition=Q(bag_hours__isnull=True) | ~Q(bag_hours=168) | Q(weight_kg__gte=SEVEN_DAY_BAG_MIN_KG),
                 name="cycle_seven_day_bag_min_22kg",
-                violation_error_message=f"The 7-day bag is not for patients under {SEVEN_DAY_BAG_MIN_KG} kg (record "
-                                        "the weight; use a 24–96 h bag)."),
+                violation_error_message=format_lazy(_("The 7-day bag is not for patients under {kg} kg (record the "
+                                                      "weight; use a 24–96 h bag)."), kg=SEVEN_DAY_BAG_MIN_KG)),
             models.CheckConstraint(condition=Q(bag_hours__isnull=True) | Q(bag_hours__in=[24, 48, 72, 96, 168]),
                                    name="cycle_bag_hours_known",
-                violation_error_message="A bag runs 24, 48, 72 or 96 hours or 7 days."),
+                violation_error_message=_("A bag runs 24, 48, 72 or 96 hours or 7 days.")),
             models.CheckConstraint(
                 condition=Q(weight_kg__isnull=True) | (Q(weight_kg__gte=Decimal("0.5")) & Q(weight_kg__lte=250)),
-                name="cycle_weight_plausible", violation_error_message="Weight must be between 0.5 and 250 kg."),
+                name="cycle_weight_plausible", violation_error_message=_("Weight must be between 0.5 and 250 kg.")),
             models.CheckConstraint(
                 condition=Q(bsa_m2__isnull=True) | (Q(bsa_m2__gte=Decimal("0.1")) & Q(bsa_m2__lte=3)),
-                name="cycle_bsa_plausible", violation_error_message="Body-surface area must be between 0.1 and 3 m²."),
+                name="cycle_bsa_plausible",
+                violation_error_message=_("Body-surface area must be between 0.1 and 3 m².")),
             models.CheckConstraint(condition=Q(dexamethasone_premedication__in=[r.value for r in Recorded]),
                                    name="cycle_dexamethasone_premedication_known",
-                violation_error_message="Dexamethasone premedication is yes, no or not recorded."),
+                violation_error_message=_("Dexamethasone premedication is yes, no or not recorded.")),
             models.CheckConstraint(
                 condition=Q(dexamethasone_premedication="yes", dexamethasone_dose__gt=0)
                 & ~Q(dexamethasone_dose_unit="")
                 | ~Q(dexamethasone_premedication="yes")
                 & Q(dexamethasone_dose__isnull=True, dexamethasone_dose_unit=""),
                 name="cycle_dexamethasone_dose_iff_given",
-                violation_error_message="Give the dexamethasone dose and unit when premedication was given (and only "
-                                        "then)."),
+                violation_error_message=_("Give the dexamethasone dose and unit when premedication was given (and only "
+                                        "then).")),
             models.CheckConstraint(
                 condition=Q(disease_status="") | Q(disease_status__in=[
                     disease_status.RELAPSED_REFRACTORY, disease_status.MRD_POSITIVE_CR,
                     disease_status.MRD_NEGATIVE_CR, disease_status.CHEMO_INELIGIBLE_CR]),
-                name="cycle_disease_status_known", violation_error_message="Unknown disease status."),
+                name="cycle_disease_status_known", violation_error_message=_("Unknown disease status.")),
             models.CheckConstraint(
                 condition=~Q(disease_status__in=[disease_status.MRD_POSITIVE_CR, disease_status.MRD_NEGATIVE_CR,
                                                  disease_status.CHEMO_INELIGIBLE_CR])
                 | Q(marrow_blasts_pct__isnull=True) | Q(marrow_blasts_pct__lt=disease_status.RR_BLASTS_PCT),
                 name="cycle_remission_blasts_below_5",
-                violation_error_message="A remission has marrow blasts below 5%."),
+                violation_error_message=_("A remission has marrow blasts below 5%%.")),
             models.CheckConstraint(
                 condition=Q(discontinued=False, discontinuation_reason="") | Q(discontinued=True)
                 & ~Q(discontinuation_reason=""),
                 name="cycle_discontinuation_has_reason",
-                violation_error_message=("An early discontinuation needs its reason (and a reason needs the"
+                violation_error_message=_("An early discontinuation needs its reason (and a reason needs the"
                                          " discontinuation ticked).")),
             models.CheckConstraint(condition=Q(interruptions=0) | ~Q(interruption_reason=""),
                                    name="cycle_interruption_has_reason",
-                violation_error_message="Give the reason for the infusion interruptions."),
+                violation_error_message=_("Give the reason for the infusion interruptions.")),
         ]
         indexes = [
             # An event's cycle number, start and end (the emergence window), read without visiting the table

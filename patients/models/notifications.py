@@ -68,7 +68,7 @@ class Notification(models.Model):
             models.CheckConstraint(condition=Q(kind__in=NotificationKind.values), name="notification_kind_known"),
             models.CheckConstraint(condition=Q(link__startswith="/") & ~Q(link__startswith="//"),
                                    name="notification_link_is_a_path",
-                                   violation_error_message="A notification links to a path of this site (/...)."),
+                                   violation_error_message=_("A notification links to a path of this site (/...).")),
             models.CheckConstraint(condition=~Q(key="") & ~Q(subject=""),
                                    name="notification_key_and_subject_given"),
         ]

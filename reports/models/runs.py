@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from core.audit import tracked
 from core.text import MAX_REASON_CHARS, max_chars_constraint
@@ -22,16 +23,16 @@ class BenchmarkRun(models.Model):
     """
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", _("Pending")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
 
     class Trigger(models.TextChoices):
-        AE_CHANGE = "ae_change", "Adverse event changed"
-        CYCLE_CHANGE = "cycle_change", "Cycle changed"
-        NIGHTLY = "nightly", "Nightly"
-        MANUAL = "manual", "Manual"
+        AE_CHANGE = "ae_change", _("Adverse event changed")
+        CYCLE_CHANGE = "cycle_change", _("Cycle changed")
+        NIGHTLY = "nightly", _("Nightly")
+        MANUAL = "manual", _("Manual")
 
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="benchmark_runs")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
@@ -84,9 +85,9 @@ class Flag(models.Model):
     class Kind(models.TextChoices):
         """What the ward's cell is compared with (docs/network-and-trends.md, "Flags")."""
 
-        LITERATURE = "literature", "Published benchmark"
-        NETWORK = "network", "Other wards of the network"
-        CUSUM = "cusum", "Over time (risk-adjusted CUSUM)"
+        LITERATURE = "literature", _("Published benchmark")
+        NETWORK = "network", _("Other wards of the network")
+        CUSUM = "cusum", _("Over time (risk-adjusted CUSUM)")
 
     class Level(models.TextChoices):
         ALARM = "ALARM", "Alarm (outside 99.8% limit)"
@@ -140,8 +141,8 @@ class Flag(models.Model):
                                                                           level__in=["ALARM", "ALERT"])
                 | Q(kind="cusum", level="SIGNAL", direction="above", cycle_scope="all"),
                 name="flag_level_fits_kind",
-                violation_error_message="A CUSUM flag is a SIGNAL above, over all cycles; a network flag is an ALARM "
-                                        "or ALERT with its p-value; a literature flag has its p-value."),
+                violation_error_message=_("A CUSUM flag is a SIGNAL above, over all cycles; a network flag is an ALARM "
+                                        "or ALERT with its p-value; a literature flag has its p-value.")),
             max_chars_constraint("review_comment", prefix="flag"),
             models.CheckConstraint(
                 condition=Q(reviewed_at__isnull=True, reviewed_by__isnull=True, review_comment="", signer_name="",
@@ -149,13 +150,13 @@ class Flag(models.Model):
                 | Q(reviewed_at__isnull=False, reviewed_by__isnull=False) & ~Q(review_comment="")
                 & ~Q(signer_name="") & ~Q(signature_meaning="") & ~Q(signed_results_sha256=""),
                 name="flag_review_complete",
-                violation_error_message="A flag review is a signature: reviewer, time, comment, name, meaning and "
-                                        "the signed run's content hash all together, or none."),
+                violation_error_message=_("A flag review is a signature: reviewer, time, comment, name, meaning and "
+                                        "the signed run's content hash all together, or none.")),
             models.CheckConstraint(
                 condition=Q(carried_review__isnull=True) | Q(reviewed_at__isnull=True),
                 name="flag_signed_or_carried_not_both",
-                violation_error_message="A flag is either signed itself or carries an earlier signed review, "
-                                        "never both."),
+                violation_error_message=_("A flag is either signed itself or carries an earlier signed review, "
+                                        "never both.")),
             models.CheckConstraint(
                 condition=Q(cell_fingerprint="") | Q(cell_fingerprint__regex=r"^[0-9a-f]{64}$"),
                 name="flag_cell_fingerprint_sha256"),
@@ -163,7 +164,7 @@ class Flag(models.Model):
                 condition=Q(carried_review__isnull=True)
                 | ~Q(cell_fingerprint="") & ~Q(carried_review=F("id")),
                 name="flag_carried_review_needs_fingerprint",
-                violation_error_message="Only a flag whose cell values are known can carry another flag's review."),
+                violation_error_message=_("Only a flag whose cell values are known can carry another flag's review.")),
         ]
         triggers = [
             # The review a flag carries is the signature of the same cell, with the same values, in an earlier
