@@ -74,8 +74,14 @@ SCALE_FAMILY_LABELS = {"ctcae": "CTCAE", "astct_lee": "ASTCT/Lee",
 #: scale are compared (a ward's seizures from ICANS assessments are graded by ASTCT, most cohorts by CTCAE).
 #: AE-driven interruption and discontinuation are counted by the action taken, whatever graded the AE.
 SCALE_FREE = {("seizure", "any"), ("ae_interruption", "any"), ("ae_discontinuation", "any")}
-ATTRIBUTIONS = {"related": "treatment-related AEs only", "all_cause": "all AEs regardless of cause",
-                "not_stated": "attribution not stated"}
+ATTRIBUTIONS = {"related": gettext_noop("treatment-related AEs only"),
+                "all_cause": gettext_noop("all AEs regardless of cause"),
+                "not_stated": gettext_noop("attribution not stated")}
+#: What a cell's attribution label adds when no cohort compared states its attribution; and the scale family
+#: label of a count that does not depend on the scale (both stored in English, translated on the pages by
+#: ``reports.definitions_text``).
+ATTRIBUTION_UNSTATED_NOTE = gettext_noop(" (no cohort compared here states its attribution)")
+SCALE_FREE_LABEL = gettext_noop("any (the count does not depend on the scale)")
 #: Relatedness values (AEREL) that make a ward event "related": a reasonable possibility of a causal
 #: relationship (ICH E2A, 1994, section III.A.1), i.e. possible, probable or definite.
 RELATED = [AdverseEvent.Relatedness.POSSIBLE, AdverseEvent.Relatedness.PROBABLE, AdverseEvent.Relatedness.DEFINITE]
@@ -606,11 +612,10 @@ def _cell(inputs: dict[str, Any], cat: dict[str, Any], band: str, scope: str,
                     for f in used],
         "definitions": {
             "scale_family": None if (cat["slug"], band) in SCALE_FREE else family,
-            "scale_family_label": ("any (the count does not depend on the scale)" if (cat["slug"], band) in SCALE_FREE
+            "scale_family_label": (SCALE_FREE_LABEL if (cat["slug"], band) in SCALE_FREE
                                    else SCALE_FAMILY_LABELS.get(family or "", family or "unknown")),
             "attribution": basis,
-            "attribution_label": ATTRIBUTIONS[basis] + ("" if stated or not used else
-                                                        " (no cohort compared here states its attribution)"),
+            "attribution_label": ATTRIBUTIONS[basis] + ("" if stated or not used else ATTRIBUTION_UNSTATED_NOTE),
             "terms": ([f"action taken: {a}" for a in cat["actions"]] if cat.get("actions") else terms),
             "terms_left_out": sorted(set(cat.get("terms", [])) - set(terms)),
         } | (treatment_definitions(cat["slug"], used, profile) or {}),

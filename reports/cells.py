@@ -25,21 +25,33 @@ from typing import Any
 FINGERPRINT_VERSION = 1
 GRADE_BAND_LABELS = {"any": "any grade", "ge3": "grade ≥3"}
 CYCLE_SCOPES = {"all": "all cycles", "first": "cycle 1"}
+def gettext_noop(message: str) -> str:
+    """Marks ``message`` for the translation catalogue (``makemessages`` extracts it by this name) and returns it
+    unchanged: this module stays free of Django. The pages translate the text when they show it
+    (``reports.templatetags.pvtrack_format``); exports and stored texts keep the English."""
+    return message
+
+
 #: Flag levels in plain words for pages and exports (issue 17 item 5: no raw codes such as CHECK_ASCERTAINMENT).
-FLAG_LABELS = {"ALARM": "Alarm: far above the published benchmark (outside the 99.8% predictive limit)",
-               "ALERT": "Alert: above the published benchmark (outside the 95% predictive limit)",
-               "WATCH": "Watch: above the published mean rate, within the spread between cohorts",
-               "CHECK_ASCERTAINMENT": "Possible under-reporting: fewer events than the published benchmark predicts"}
+FLAG_LABELS = {"ALARM": gettext_noop("Alarm: far above the published benchmark (outside the 99.8% predictive limit)"),
+               "ALERT": gettext_noop("Alert: above the published benchmark (outside the 95% predictive limit)"),
+               "WATCH": gettext_noop("Watch: above the published mean rate, within the spread between cohorts"),
+               "CHECK_ASCERTAINMENT": gettext_noop("Possible under-reporting: fewer events than the published "
+                                                   "benchmark predicts")}
 
 
-FLAG_SHORT = {"ALARM": "alarm", "ALERT": "alert", "WATCH": "watch", "CHECK_ASCERTAINMENT": "possible under-reporting",
-              "SIGNAL": "CUSUM signal"}
+FLAG_SHORT = {"ALARM": gettext_noop("alarm"), "ALERT": gettext_noop("alert"), "WATCH": gettext_noop("watch"),
+              "CHECK_ASCERTAINMENT": gettext_noop("possible under-reporting"), "SIGNAL": gettext_noop("CUSUM signal")}
 #: Flags compared with something else than the published cohorts (``Flag.Kind``): their levels in plain words.
 KIND_FLAG_LABELS = {
-    "network": {"ALARM": "Network alarm: far from the other wards of the network (outside the 99.8% funnel limit)",
-                "ALERT": "Network alert: away from the other wards of the network (outside the 95% funnel limit)"},
-    "cusum": {"SIGNAL": "CUSUM signal: events came faster than the expected rate of the benchmark over consecutive "
-                        "patients"},
+    # xgettext:no-python-format
+    "network": {"ALARM": gettext_noop("Network alarm: far from the other wards of the network (outside the 99.8% "
+                                      "funnel limit)"),
+                # xgettext:no-python-format
+                "ALERT": gettext_noop("Network alert: away from the other wards of the network (outside the 95% "
+                                      "funnel limit)")},
+    "cusum": {"SIGNAL": gettext_noop("CUSUM signal: events came faster than the expected rate of the benchmark over "
+                                     "consecutive patients")},
 }
 KIND_LABELS = {"literature": "published benchmark", "network": "other wards of the network",
                "cusum": "over time (CUSUM)"}

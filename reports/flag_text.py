@@ -16,6 +16,7 @@ from typing import Any
 from django.utils.translation import gettext
 
 from reports.benchmark import flag_message
+from reports.signal_flags import cusum_message
 
 
 def _message(cell: Mapping[str, Any], level: str, translate: Any) -> str | None:
@@ -38,3 +39,15 @@ def flag_message_for_reader(stored: str, level: str, cell: Mapping[str, Any] | N
     if not cell or _message(cell, level, str) != stored:
         return stored
     return _message(cell, level, gettext) or stored
+
+
+def cusum_message_for_reader(stored: str, chart: Mapping[str, Any] | None) -> str:
+    """A CUSUM flag's ``stored`` English message in the active language when ``chart`` (the run's
+    ``results["monitoring"]["cusum"]`` entry of the flag's category and grade band) reproduces it exactly; else
+    ``stored`` unchanged."""
+    try:
+        if not chart or cusum_message(chart) != stored:
+            return stored
+        return cusum_message(chart, gettext)
+    except (KeyError, TypeError, ValueError):
+        return stored

@@ -23,7 +23,7 @@ from patients.models import Site
 from reports.benchmark import GRADE_BANDS
 from reports.cells import canonical_sha256, changes_between, describe_cell_change
 from reports.cells import summary as cell_summary
-from reports.flag_text import flag_message_for_reader
+from reports.flag_text import cusum_message_for_reader, flag_message_for_reader
 from reports.models import BenchmarkCategory, BenchmarkRun, Flag, RunSignoff
 
 
@@ -186,9 +186,13 @@ def flag_rows(run: BenchmarkRun) -> list[FlagRow]:
     its trend over the last runs (3 queries, 4 when some flag is open)."""
     flags = list(run.flags.select_related("category", "reviewed_by", "carried_review__reviewed_by"))
     cells = {(c["category"], c["grade_band"], c["cycle_scope"]): c for c in (run.results or {}).get("cells", [])}
+    charts = {(c.get("category"), c.get("grade_band")): c
+              for c in ((run.results or {}).get("monitoring") or {}).get("cusum", [])}
     rows = [FlagRow(flag=f, review=f.signed_review, carried=f.carried_review_id is not None,
-                    message=flag_message_for_reader(f.message, f.level,
-                                                    cells.get((f.category.slug, f.grade_band, f.cycle_scope))))
+                    message=cusum_message_for_reader(f.message, charts.get((f.category.slug, f.grade_band)))
+                    if f.kind == Flag.Kind.CUSUM else
+                    flag_message_for_reader(f.message, f.level,
+                                            cells.get((f.category.slug, f.grade_band, f.cycle_scope))))
             for f in flags]
     _flag_trends(run, rows)
     open_rows = [r for r in rows if r.review is None]

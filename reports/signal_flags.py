@@ -20,13 +20,13 @@ stored run recomputes exactly.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from scipy import stats
 
 from reports import funnel
-from reports.cells import CYCLE_SCOPES, GRADE_BAND_LABELS
+from reports.cells import CYCLE_SCOPES, GRADE_BAND_LABELS, gettext_noop
 
 #: A comparison is made when at least this many wards (this one included) have patients in it.
 MIN_WARDS_SHOWN = 3
@@ -48,6 +48,26 @@ def _label(cell: Mapping[str, Any]) -> str:
     return name if name[1:2].isupper() else name[:1].lower() + name[1:]  # keep acronyms such as CRS
 
 
+#: The text of a CUSUM flag's message, in English as stored with the flag (``Flag.message``) and marked for
+#: translation: the report shows it in the reader's language, rebuilt from the run's chart (``reports.flag_text``).
+CUSUM_TEXT = gettext_noop(
+    "%(x)s of %(n)s patients had %(band)s %(label)s (%(scope)s). The risk-adjusted CUSUM over the ward's patients "
+    "in order of treatment reached its threshold h = %(h)s at patient %(at)s: the events came faster than the "
+    "published benchmark's expected rate for these patients (testing a doubling of the odds; in-control average "
+    "run length %(arl0)s patients). Possible safety signal: review these patients' events.")
+
+
+def cusum_message(chart: Mapping[str, Any], translate: Callable[[str], str] = str) -> str:
+    """The message of a CUSUM flag on ``chart`` (a ``results["monitoring"]["cusum"]`` entry that signalled):
+    English by default (what the flag stores); ``translate`` (``gettext``) gives the reader's language. Raises
+    KeyError/TypeError for a chart without the keys used."""
+    n, x = len(chart["outcomes"]), sum(1 for y in chart["outcomes"] if y)
+    return translate(CUSUM_TEXT) % {
+        "x": x, "n": n, "band": translate(GRADE_BAND_LABELS[chart["grade_band"]]), "label": _label(chart),
+        "scope": translate(CYCLE_SCOPES["all"]), "h": f"{chart['h']:.2f}",
+        "at": ", ".join(str(i) for i in chart["signals"]), "arl0": f"{chart['arl0']:g}"}
+
+
 def cusum_flags(monitoring: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     """The flags of ``results["monitoring"]`` (:func:`reports.trends.compute_monitoring`): one per chart that
     signalled. Shape of each: {"kind": "cusum", "category", "grade_band", "cycle_scope": "all", "level": "SIGNAL",
@@ -56,13 +76,7 @@ def cusum_flags(monitoring: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     for chart in (monitoring or {}).get("cusum", []):
         if not chart.get("signals"):
             continue
-        n, x = len(chart["outcomes"]), sum(1 for y in chart["outcomes"] if y)
-        at = ", ".join(str(i) for i in chart["signals"])
-        message = (f"{x} of {n} patients had {GRADE_BAND_LABELS[chart['grade_band']]} {_label(chart)} (all cycles). "
-                   f"The risk-adjusted CUSUM over the ward's patients in order of treatment reached its threshold "
-                   f"h = {chart['h']:.2f} at patient {at}: the events came faster than the published benchmark's "
-                   f"expected rate for these patients (testing a doubling of the odds; in-control average run length "
-                   f"{chart['arl0']:g} patients). Possible safety signal: review these patients' events.")
+        message = cusum_message(chart)
         out.append({"kind": "cusum", "category": chart["category"], "grade_band": chart["grade_band"],
                     "cycle_scope": "all", "level": "SIGNAL", "direction": "above", "p_value": None,
                     "message": message})

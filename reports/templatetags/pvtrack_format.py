@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 from django import template
+from django.utils.translation import gettext
 
 from reports.cells import flag_label, flag_short
+from reports.definitions_text import matched_line
 from reports.report import interval, pct
 
 register = template.Library()
 register.filter("pct", pct)
 register.filter("interval", interval)
-register.filter("flag_label", flag_label)
-register.filter("flag_short", flag_short)
+register.filter("matched_line", matched_line)
+
+
+@register.filter("flag_label")
+def flag_label_for_reader(level: str | None, kind: str | None = None) -> str:
+    """``reports.cells.flag_label`` in the active language (an unknown code as it is)."""
+    label = flag_label(level, kind)
+    return gettext(label) if label else label
+
+
+@register.filter("flag_short")
+def flag_short_for_reader(level: str | None) -> str:
+    """``reports.cells.flag_short`` in the active language."""
+    short = flag_short(level)
+    return gettext(short) if short else short
 
 
 @register.filter

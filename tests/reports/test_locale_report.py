@@ -99,3 +99,78 @@ def test_the_cells_plots_page_is_in_polish_with_the_flags_reason_translated(ward
     assert "8 z 10 pacjentów miało cytokine release syndrome, stopnia ≥3 (wszystkie cykle)" in page
     assert "Kohorty" in page and "Monitorowanie sekwencyjne" in page and "wróć do raportu" in page
     assert "Sequential monitoring" not in page and "back to the report" not in page and "8 of 10 patients" not in page
+
+
+def test_a_cusum_flags_reason_and_the_flag_levels_are_shown_in_polish(ward, officer):
+    """The CUSUM flag's message is stored in English (``reports.signal_flags.cusum_message``) and rebuilt in the
+    reader's language from the run's chart only when the chart reproduces it exactly; the levels' plain names are
+    translated by the template filters (exports keep the English of ``reports.cells``)."""
+    from reports.cells import flag_label
+    from reports.flag_text import cusum_message_for_reader
+    from reports.models import Flag
+    from reports.signal_flags import cusum_message
+    from reports.templatetags.pvtrack_format import flag_label_for_reader, flag_short_for_reader
+    from tests.conftest import make_cycle, make_event, make_patient
+
+    for i in range(10):
+        cycle = make_cycle(make_patient(ward, f"S-{i:02d}"))
+        if i < 8:
+            make_event(cycle, "Cytokine release syndrome", grade=3)
+    ward.language = "pl"
+    ward.save()
+    run = benchmark_run_now(site=ward)
+    flag = run.flags.get(kind=Flag.Kind.CUSUM, category__slug="crs", grade_band="any")
+    chart = next(c for c in run.results["monitoring"]["cusum"] if (c["category"], c["grade_band"]) == ("crs", "any"))
+    assert cusum_message(chart) == flag.message  # the stored English, unchanged
+    with translation.override("pl"):
+        polish = cusum_message_for_reader(flag.message, chart)
+        assert polish.startswith("8 z 10 pacjentów miało cytokine release syndrome, dowolnego stopnia "
+                                 "(wszystkie cykle)")
+        assert "CUSUM skorygowany o ryzyko" in polish and f"h = {chart['h']:.2f}" in polish
+        assert cusum_message_for_reader(flag.message, chart | {"h": chart["h"] + 1}) == flag.message
+        assert cusum_message_for_reader(flag.message, None) == flag.message
+        assert flag_label_for_reader("ALERT").startswith("Ostrzeżenie: powyżej opublikowanego porównania")
+        assert flag_short_for_reader("SIGNAL") == "sygnał CUSUM" and flag_label_for_reader("XYZ") == "XYZ"
+    assert flag_label("ALERT").startswith("Alert: above the published benchmark")  # exports keep the English
+    client = Client()
+    client.force_login(officer)
+    page = _text(client.get(f"/sites/{ward.slug}/report/"))
+    assert "CUSUM skorygowany o ryzyko, liczony dla pacjentów oddziału" in page
+    assert "The risk-adjusted CUSUM over the ward" not in page
+    assert "Sygnał CUSUM: u kolejnych pacjentów" in page and "CUSUM signal: events came faster" not in page
+
+
+def test_the_matched_line_is_rebuilt_in_the_readers_language_from_the_cells_definitions():
+    from reports.definitions_text import matched_line
+
+    d = {"scale_family": None, "scale_family_label": "any (the count does not depend on the scale)",
+         "attribution": "all_cause",
+         "attribution_label": "all AEs regardless of cause (no cohort compared here states its attribution)",
+         "terms": ["Cytokine release syndrome"], "terms_left_out": ["Fever"],
+         "premedication_label": "premedicated (ward: 5 of 6 first cycles)", "regimen_label": "step-up"}
+    with translation.override("en-gb"):  # exactly the line the template wrote before
+        assert matched_line(d) == (
+            "Matched: any (the count does not depend on the scale) scale family; all AEs regardless of cause (no "
+            "cohort compared here states its attribution); ward terms Cytokine release syndrome (left out: Fever); "
+            "premedication premedicated (ward: 5 of 6 first cycles); regimen step-up.")
+        assert matched_line(d | {"terms": [], "terms_left_out": [], "premedication_label": ""}).endswith(
+            "ward terms none.")
+    with translation.override("pl"):
+        assert matched_line(d).startswith(
+            "Dopasowano: rodzina skal dowolna (liczba nie zależy od skali); wszystkie zdarzenia niepożądane "
+            "niezależnie od przyczyny (żadna z porównywanych tu kohort nie podaje związku przyczynowego); terminy "
+            "oddziału Cytokine release syndrome (pominięte: Fever); premedykacja premedicated")  # labels as stored
+        odd = matched_line(d | {"attribution_label": "something older", "scale_family": "ctcae",
+                                "scale_family_label": "CTCAE"})
+        assert "rodzina skal CTCAE; something older;" in odd  # what it cannot rebuild, shown as stored
+    assert matched_line(None) == ""
+
+
+def test_the_polish_report_shows_the_matched_line_in_polish(ward, crs_ward, officer):
+    ward.language = "pl"
+    ward.save()
+    benchmark_run_now(site=ward)
+    client = Client()
+    client.force_login(officer)
+    page = _text(client.get(f"/sites/{ward.slug}/report/"))
+    assert "Dopasowano: rodzina skal" in page and "Matched:" not in page

@@ -1,0 +1,47 @@
+"""A benchmark cell's "Matched:" line (what the comparison matched on) in the reader's language (issue 15, item 4).
+
+The run stores the cell's definitions in English (``results["cells"][i]["definitions"]``, built by
+``reports.benchmark``: part of what a run recomputes exactly). The line is rebuilt from their structured values:
+the scale-free wording and the attribution basis (``reports.benchmark.ATTRIBUTIONS`` and its "no cohort states
+it" note) are translated when the stored English label is exactly what those values give; otherwise, and for the
+scale family names (CTCAE, ASTCT/Lee), the ward's terms (CTCAE terms, NCI's English) and the premedication and
+regimen labels (free text naming cohorts), the stored English is shown as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.utils.translation import gettext
+
+from reports.benchmark import ATTRIBUTION_UNSTATED_NOTE, ATTRIBUTIONS, SCALE_FREE_LABEL
+
+
+def _attribution(d: Mapping[str, Any]) -> str:
+    label, english = str(d.get("attribution_label") or ""), ATTRIBUTIONS.get(d.get("attribution") or "")
+    if english is None:
+        return label
+    if label == english:
+        return gettext(english)
+    if label == english + ATTRIBUTION_UNSTATED_NOTE:
+        return gettext(english) + gettext(ATTRIBUTION_UNSTATED_NOTE)
+    return label
+
+
+def matched_line(d: Mapping[str, Any] | None) -> str:
+    """The "Matched: … scale family; …; ward terms …." line of a cell's ``definitions`` ``d`` in the active
+    language ("" for none)."""
+    if not d:
+        return ""
+    scale = str(d.get("scale_family_label") or "")
+    if d.get("scale_family") is None and scale == SCALE_FREE_LABEL:
+        scale = gettext(SCALE_FREE_LABEL)
+    line = gettext("Matched: %(scale)s scale family; %(attribution)s; ward terms %(terms)s") % {
+        "scale": scale, "attribution": _attribution(d), "terms": ", ".join(d.get("terms") or []) or gettext("none")}
+    if d.get("terms_left_out"):
+        line += gettext(" (left out: %(terms)s)") % {"terms": ", ".join(d["terms_left_out"])}
+    if d.get("premedication_label"):
+        line += gettext("; premedication %(premedication)s; regimen %(regimen)s") % {
+            "premedication": d["premedication_label"], "regimen": d.get("regimen_label") or ""}
+    return line + "."
