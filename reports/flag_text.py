@@ -16,7 +16,7 @@ from typing import Any
 from django.utils.translation import gettext
 
 from reports.benchmark import flag_message
-from reports.signal_flags import cusum_message
+from reports.signal_flags import cusum_message, network_message
 
 
 def _message(cell: Mapping[str, Any], level: str, translate: Any) -> str | None:
@@ -49,5 +49,17 @@ def cusum_message_for_reader(stored: str, chart: Mapping[str, Any] | None) -> st
         if not chart or cusum_message(chart) != stored:
             return stored
         return cusum_message(chart, gettext)
+    except (KeyError, TypeError, ValueError):
+        return stored
+
+
+def network_message_for_reader(stored: str, comparison: Mapping[str, Any] | None,
+                               cell: Mapping[str, Any] | None) -> str:
+    """A network flag's ``stored`` English message in the active language when ``comparison`` (the run's
+    ``results["network"]`` entry of the flag's cell) and ``cell`` reproduce it exactly; else ``stored`` unchanged."""
+    try:
+        if not comparison or not cell or network_message(comparison, cell) != stored:
+            return stored
+        return network_message(comparison, cell, gettext)
     except (KeyError, TypeError, ValueError):
         return stored

@@ -68,6 +68,35 @@ def cusum_message(chart: Mapping[str, Any], translate: Callable[[str], str] = st
         "at": ", ".join(str(i) for i in chart["signals"]), "arl0": f"{chart['arl0']:g}"}
 
 
+#: The text of a network flag's message (as ``CUSUM_TEXT``): "what" is the literature flag's opening
+#: (``reports.benchmark.FLAG_TEXTS["what"]``, the same catalogue entry), then the funnel's limits and the verdict.
+NETWORK_TEXTS = {
+    "what": gettext_noop("%(x)s of %(n)s patients had %(band)s %(label)s (%(scope)s)"),
+    "message": gettext_noop("%(what)s; the network's %(wards)s wards with the same definitions (this one included) "
+                            "had %(theta0)s overall, and a ward of %(n)s lies between %(low)s and %(high)s in "
+                            "%(coverage)s of 100 cases (%(method)s limits, τ² %(tau2)s). %(verdict)s"),
+    "above": gettext_noop("Possible safety signal: review these events."),
+    "below": gettext_noop("Possible under-reporting: check that these events are being recorded."),
+}
+
+
+def network_message(comparison: Mapping[str, Any], cell: Mapping[str, Any],
+                    translate: Callable[[str], str] = str) -> str:
+    """The message of a network flag from its ``comparison`` (a ``results["network"]`` entry with a level) and the
+    ward's ``cell`` (for the category's name): English by default (what the flag stores); ``translate``
+    (``gettext``) gives the reader's language. Raises KeyError/TypeError for entries without the keys used."""
+    x, n, level = comparison["x"], comparison["n"], comparison["level"]
+    low, high = comparison["limits"]["0.998" if level == "ALARM" else "0.95"]
+    what = translate(NETWORK_TEXTS["what"]) % {
+        "x": x, "n": n, "band": translate(GRADE_BAND_LABELS[comparison["grade_band"]]), "label": _label(cell),
+        "scope": translate(CYCLE_SCOPES[comparison["cycle_scope"]])}
+    return translate(NETWORK_TEXTS["message"]) % {
+        "what": what, "wards": comparison["wards"], "theta0": f"{comparison['theta0']:.0%}", "n": n,
+        "low": f"{low:.0%}", "high": f"{high:.0%}", "coverage": "99.8" if level == "ALARM" else "95",
+        "method": comparison["method"], "tau2": f"{comparison['tau2']:.3g}",
+        "verdict": translate(NETWORK_TEXTS["above" if comparison["direction"] == "above" else "below"])}
+
+
 def cusum_flags(monitoring: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     """The flags of ``results["monitoring"]`` (:func:`reports.trends.compute_monitoring`): one per chart that
     signalled. Shape of each: {"kind": "cusum", "category", "grade_band", "cycle_scope": "all", "level": "SIGNAL",
@@ -126,16 +155,7 @@ def network_comparisons(cells: Sequence[Mapping[str, Any]], network: Mapping[str
             "note": result.note})
         if own.level is None or own.direction is None:
             continue
-        key = "0.998" if own.level == "ALARM" else "0.95"
-        low, high = own.limits[key]
-        coverage = "99.8" if own.level == "ALARM" else "95"
-        what = (f"{x} of {n} patients had {GRADE_BAND_LABELS[cell['grade_band']]} {_label(cell)} "
-                f"({CYCLE_SCOPES[cell['cycle_scope']]})")
-        verdict = ("Possible safety signal: review these events." if own.direction == "above" else
-                   "Possible under-reporting: check that these events are being recorded.")
-        message = (f"{what}; the network's {len(units)} wards with the same definitions (this one included) had "
-                   f"{result.theta0:.0%} overall, and a ward of {n} lies between {low:.0%} and {high:.0%} in "
-                   f"{coverage} of 100 cases ({result.method} limits, τ² {result.tau2:.3g}). {verdict}")
+        message = network_message(comparisons[-1], cell)
         flags.append({"kind": "network", "category": cell["category"], "grade_band": cell["grade_band"],
                       "cycle_scope": cell["cycle_scope"], "level": own.level, "direction": own.direction,
                       "p_value": p_value, "message": message})

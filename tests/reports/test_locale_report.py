@@ -174,3 +174,28 @@ def test_the_polish_report_shows_the_matched_line_in_polish(ward, crs_ward, offi
     client.force_login(officer)
     page = _text(client.get(f"/sites/{ward.slug}/report/"))
     assert "Dopasowano: rodzina skal" in page and "Matched:" not in page
+
+
+def test_a_network_flags_reason_is_rebuilt_in_polish_from_the_runs_comparison(ward, crs_ward):
+    """A network flag's reason is stored in English (the run recomputes it) and shown in Polish, rebuilt from the
+    run's comparison of the cell; a reason the comparison does not reproduce is shown as stored."""
+    from reports import signal_flags
+    from reports.flag_text import network_message_for_reader
+
+    run = benchmark_run_now(site=ward)
+    cell = next(c for c in run.results["cells"] if (c["category"], c["grade_band"], c["cycle_scope"]) == (
+        "crs", "ge3", "all"))
+    comparison = {"category": "crs", "grade_band": "ge3", "cycle_scope": "all", "x": 8, "n": 10, "wards": 10,
+                  "theta0": 0.224, "tau2": 0.0, "method": "exact",
+                  "limits": {"0.95": [0.0, 0.5], "0.998": [0.0, 0.648]}, "level": "ALARM", "direction": "above"}
+    stored = signal_flags.network_message(comparison, cell)
+    assert stored == ("8 of 10 patients had grade ≥3 cytokine release syndrome (all cycles); the network's 10 wards "
+                      "with the same definitions (this one included) had 22% overall, and a ward of 10 lies between "
+                      "0% and 65% in 99.8 of 100 cases (exact limits, τ² 0). Possible safety signal: review these "
+                      "events.")
+    with translation.override("pl"):
+        polish = network_message_for_reader(stored, comparison, cell)
+        assert polish.startswith("8 z 10 pacjentów miało cytokine release syndrome, stopnia ≥3 (wszystkie cykle); 10 "
+                                 "oddziałów sieci")
+        assert polish.endswith("Możliwy sygnał dotyczący bezpieczeństwa: przejrzyj te zdarzenia.")
+        assert network_message_for_reader(stored + " edited", comparison, cell) == stored + " edited"
