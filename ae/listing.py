@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import django_filters
 from django.db.models import Q, QuerySet
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from ae.models import AdverseEvent, CTCAETerm
@@ -26,6 +27,7 @@ YES_NO = (("yes", _("Yes")), ("no", _("No")))
 LISTING_HEADER = ("Study ID", "Cycle", "CTCAE term", "Verbatim term", "MedDRA SOC", "Grade", "Grading scale",
                   "Onset", "Resolution", "Serious", "SAE criteria", "Relatedness", "Action taken", "Outcome",
                   "Treatment-emergent", "Event id")
+EXPORT_CHOICE_FIELDS = ("grading_scale", "relatedness", "action_taken", "outcome")
 
 
 def category_choices() -> list[tuple[str, str]]:
@@ -84,10 +86,26 @@ def listing(site: Site, params: dict[str, str]) -> tuple[AdverseEventListingFilt
     return bound, queryset, sort
 
 
-def listing_row(event: AdverseEvent) -> list[object]:
-    """One export row (``LISTING_HEADER``)."""
+def export_labels(field: str) -> dict[str, str]:
+    """{stored value: English label} of an AdverseEvent choice field, as the exports write it whatever the reader's
+    language (the header and Yes/No are English too: one file reads the same for every user; issue 15 keeps the
+    interface in the user's language, the exports machine-readable)."""
+    choices = getattr(AdverseEvent._meta.get_field(field), "choices", None) or []
+    with translation.override("en-gb"):
+        return {value: str(label) for value, label in choices}
+
+
+def listing_row(event: AdverseEvent, labels: dict[str, dict[str, str]] | None = None) -> list[object]:
+    """One export row (``LISTING_HEADER``), choice labels in English (``labels``: :func:`export_labels` of
+    grading_scale, relatedness, action_taken and outcome, read once per export; read here when not given)."""
+    labels = labels or {f: export_labels(f) for f in EXPORT_CHOICE_FIELDS}
+
+    def label(field: str) -> str:
+        value = getattr(event, field)
+        return labels[field].get(value, value)
+
     return [event.patient.study_id, event.cycle.number, event.term.term, event.verbatim_term, event.term.soc,
-            event.grade, event.get_grading_scale_display(), event.onset_date.isoformat(),
+            event.grade, label("grading_scale"), event.onset_date.isoformat(),
             event.resolution_date.isoformat() if event.resolution_date else "", "Yes" if event.serious else "No",
-            "; ".join(event.sae_criteria), event.get_relatedness_display(), event.get_action_taken_display(),
-            event.get_outcome_display(), "Yes" if event.trtemfl else "No", event.pk]  # type: ignore[attr-defined]
+            "; ".join(event.sae_criteria), label("relatedness"), label("action_taken"),
+            label("outcome"), "Yes" if event.trtemfl else "No", event.pk]  # type: ignore[attr-defined]

@@ -20,6 +20,7 @@ from django.db.models import Case as _Case
 from django.db.models import CharField, F, Func, Q, QuerySet, Value, When
 from django.db.models.functions import Cast, Coalesce
 
+from ae.listing import export_labels
 from ae.models import AdverseEvent
 
 #: What a spreadsheet reads as a formula when it starts a cell (OWASP ASVS V1.2.10); such text gets a leading quote.
@@ -36,8 +37,8 @@ def _field(name: str) -> Any:
 
 
 def _label(field: str) -> _Case:
-    choices = _field(field).choices or []
-    return _Case(*[When(**{field: value}, then=Value(str(label))) for value, label in choices],
+    """The field's English choice label (``ae.listing.export_labels``), whatever the reader's language."""
+    return _Case(*[When(**{field: value}, then=Value(label)) for value, label in export_labels(field).items()],
                  default=Cast(F(field), CharField()), output_field=CharField())
 
 

@@ -14,7 +14,7 @@ from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from ae import listing_copy
-from ae.listing import LISTING_HEADER, SORTS, listing, listing_row
+from ae.listing import EXPORT_CHOICE_FIELDS, LISTING_HEADER, SORTS, export_labels, listing, listing_row
 from core.types import AuthenticatedRequest
 from patients import access
 
@@ -43,8 +43,9 @@ def csv_lines(events: Iterable[object]) -> Iterator[str]:
         return buffer.getvalue()
 
     yield line(list(LISTING_HEADER))
+    labels = {f: export_labels(f) for f in EXPORT_CHOICE_FIELDS}
     for event in events:
-        yield line([_safe(v) for v in listing_row(event)])  # type: ignore[arg-type]
+        yield line([_safe(v) for v in listing_row(event, labels)])  # type: ignore[arg-type]
 
 
 @login_required
@@ -64,8 +65,9 @@ def event_listing(request: AuthenticatedRequest, site: str) -> HttpResponse | St
                                             "strings_to_urls": False, "strings_to_numbers": False})
         sheet = book.add_worksheet("AE listing")
         sheet.write_row(0, 0, LISTING_HEADER, book.add_format({"bold": True}))
+        labels = {f: export_labels(f) for f in EXPORT_CHOICE_FIELDS}
         for r, event in enumerate(events.iterator(chunk_size=CHUNK_ROWS), start=1):
-            sheet.write_row(r, 0, [_safe(v) for v in listing_row(event)])
+            sheet.write_row(r, 0, [_safe(v) for v in listing_row(event, labels)])
         book.close()
         output.seek(0)
         return FileResponse(output, as_attachment=True, filename=f"pvtrack-ae-listing-{site_obj.slug}.xlsx",

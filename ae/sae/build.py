@@ -11,6 +11,8 @@ import datetime
 import zoneinfo
 from typing import TYPE_CHECKING, Any, Literal
 
+from django.utils import translation
+
 from ae.models import AdverseEvent, CRSAssessment, EventTreatment, ICANSAssessment, LabResult
 from ae.sae import exposure
 from ae.sae.narrative import CourseEntry
@@ -94,7 +96,17 @@ def suspect_dose_periods(cycles: list[TreatmentCycle], time_zone: str) -> list[D
 def case_snapshot(case: SAECase, *, version: int, report_type: str, signed_by: str = "",
                   signed_at: datetime.datetime | None = None, changes: tuple[str, ...] = (),
                   narrative: str | None = None, now: datetime.datetime | None = None) -> CaseSnapshot:
-    """The snapshot of ``case`` as it is now (see module docstring). ``narrative`` None: the case's narrative."""
+    """The snapshot of ``case`` as it is now (see module docstring). ``narrative`` None: the case's narrative.
+    Built in English whatever the user's language (the analyte, drug, disease-status and oxygen labels): it is
+    what is signed and what the CIOMS, E2B and FHIR reports carry."""
+    with translation.override("en-gb"):
+        return _case_snapshot(case, version=version, report_type=report_type, signed_by=signed_by,
+                              signed_at=signed_at, changes=changes, narrative=narrative, now=now)
+
+
+def _case_snapshot(case: SAECase, *, version: int, report_type: str, signed_by: str,
+                   signed_at: datetime.datetime | None, changes: tuple[str, ...], narrative: str | None,
+                   now: datetime.datetime | None) -> CaseSnapshot:
     site, patient = case.site, case.patient
     zone = zoneinfo.ZoneInfo(site.time_zone)
     now = now or datetime.datetime.now(datetime.UTC)
@@ -165,7 +177,13 @@ def case_snapshot(case: SAECase, *, version: int, report_type: str, signed_by: s
 
 
 def case_course(case: SAECase) -> list[CourseEntry]:
-    """The course of the case's events from their bedside assessments and graded labs, in site time."""
+    """The course of the case's events from their bedside assessments and graded labs, in site time, in English
+    (it goes into the snapshot and its reports, as :func:`case_snapshot`)."""
+    with translation.override("en-gb"):
+        return _case_course(case)
+
+
+def _case_course(case: SAECase) -> list[CourseEntry]:
     zone = zoneinfo.ZoneInfo(case.site.time_zone)
     events = AdverseEvent.objects.filter(case_link__case=case)
     entries = [CourseEntry(_iso(a.assessed_at, zone) or "",

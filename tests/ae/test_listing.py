@@ -130,3 +130,19 @@ def test_the_copy_csv_has_the_same_rows_as_the_python_writer(listed, query):
     copied = list(csv.reader(io.StringIO(b"".join(listing_copy.csv_blocks(events, list(LISTING_HEADER))).decode())))
     assert copied == python and len(python) > 1
     assert any(row[3] == "'=HYPERLINK(\"x\")" for row in copied) or query not in ("", "sort=grade")
+
+
+def test_the_exports_are_in_english_whatever_the_readers_language(client, listed, nurse):
+    """The page speaks the user's language; the CSV and XLSX write the choice labels in English, like their header
+    and Yes/No, so one file reads the same for every user (a Polish user's export mixed Polish outcome labels with
+    English Yes/No)."""
+    listed.language = "pl"  # the ward's language: its users' default
+    listed.save(update_fields=["language"])
+    client.force_login(nurse)
+    assert "Wyzdrowienie/ustąpiło" in client.get("/sites/ward-a/events/?sort=onset").content.decode()
+    rows = list(csv.reader(io.StringIO(b"".join(client.get("/sites/ward-a/events/?format=csv")).decode())))
+    assert {r[13] for r in rows[1:]} == {"Recovered/resolved"} and {r[11] for r in rows[1:]} == {"Probably related"}
+    assert {r[9] for r in rows[1:]} == {"Yes", "No"}
+    with zipfile.ZipFile(io.BytesIO(client.get("/sites/ward-a/events/?format=xlsx").getvalue())) as book:
+        text = workbook_text(book)
+    assert "Probably related" in text and "Recovered/resolved" in text and "Wyzdrowienie" not in text

@@ -248,3 +248,28 @@ def test_another_sites_user_cannot_draft(dosed, nurse, outsider, patient):
     other_officer = make_user("other-officer")
     with pytest.raises(PermissionDenied):
         sae.case_assess(case=event.case_link.case, acting_user=other_officer, causality_investigator="possible")
+
+
+def test_the_snapshot_is_built_in_english_for_a_polish_user(dosed, nurse):
+    """What is signed and sent (CIOMS, E2B, FHIR) does not depend on the user's interface language: a Polish request
+    builds the same snapshot, analyte names and the course in English (they are translated on the pages)."""
+    from django.utils import translation
+
+    from ae.models import LabResult
+    from ae.sae.build import case_course, case_snapshot
+
+    event = crs4(dosed, nurse)
+    LabResult.objects.create(patient=dosed.patient, cycle=dosed, adverse_event=event, analyte="platelets",
+                             value=Decimal("20"), unit="10^9/L", lln=Decimal("150"), uln=Decimal("450"), grade=4,
+                             collected_at=timezone.make_aware(datetime.datetime(2026, 1, 7, 8)),
+                             ctcae_term="Platelet count decreased", rationale="Grade 4: < 25.0 x10^9/L.",
+                             entered_by=nurse)
+    case = event.case_link.case
+    now = timezone.now()
+    english = case_snapshot(case, version=0, report_type="initial", now=now)
+    with translation.override("pl"):
+        polish = case_snapshot(case, version=0, report_type="initial", now=now)
+        course = case_course(case)
+    assert polish == english
+    assert [lab.name for lab in polish.labs] == [lab.name for lab in english.labs] == ["Platelet count"]
+    assert any("Platelet count" in entry.text for entry in course)
