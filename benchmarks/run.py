@@ -271,10 +271,9 @@ def _web_client(user: Any) -> Iterator[Any]:
 def measure_web(ward: Any, requests: int) -> list[Line]:
     from django.contrib.auth import get_user_model
     from django.db import connection
+    from django.db.models import Exists, OuterRef
     from django.test.utils import CaptureQueriesContext
     from django.urls import reverse
-
-    from django.db.models import Exists, OuterRef
 
     from ae.models import AdverseEvent
     from patients.models import Membership, TreatmentCycle
