@@ -37,6 +37,7 @@ def test_it_answers_as_the_two_checks_in_one_query(cycle, nurse):
 
 
 def test_nothing_recorded_is_none_twice(cycle, nurse):
-    make_event(cycle, "Tremor", onset_day=2, resolution_date=cycle.start_date + datetime.timedelta(days=3))
-    term = make_event(cycle, "Headache", onset_day=2, resolution_date=cycle.start_date + datetime.timedelta(days=3)).term
+    resolved = cycle.start_date + datetime.timedelta(days=3)
+    make_event(cycle, "Tremor", onset_day=2, resolution_date=resolved)
+    term = make_event(cycle, "Headache", onset_day=2, resolution_date=resolved).term
     assert probable_duplicates(cycle=cycle, term=term, onset_date=cycle.start_date) == (None, None)
