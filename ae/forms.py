@@ -6,6 +6,8 @@ import json
 from typing import Any, cast
 
 from django import forms
+from django.contrib.postgres.aggregates import ArrayAgg
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.functional import lazy
@@ -48,6 +50,11 @@ def limit_to_cycles_of(field: forms.Field, patient: Patient, *, empty_label: str
     cycles.label_from_instance = _cycle_label  # type: ignore[method-assign,assignment]
 
 
+def _with_grades(terms: QuerySet[CTCAETerm]) -> QuerySet[CTCAETerm]:
+    """``terms`` with their allowed grades read in the same query (``CTCAETerm.allowed_grades`` uses them)."""
+    return terms.annotate(grades_defined=ArrayAgg("grades__grade", order_by="grades__grade", default=[]))
+
+
 class TermField(forms.CharField):
     """A CTCAE v5.0 term typed or picked by name, or a ward synonym of exactly one term (``plt``, ``CRS``);
     cleans to the CTCAETerm. A synonym of several terms (``neutropenia``) is refused with the choices."""
@@ -58,12 +65,12 @@ class TermField(forms.CharField):
             return None
         if "\x00" in value:  # PostgreSQL refuses NUL in text: answer as for any unknown word, not with a 500
             raise forms.ValidationError("This is not a CTCAE v5.0 term. Start typing and pick one from the list.")
-        term = CTCAETerm.objects.filter(term__iexact=value).prefetch_related("grades").first()
+        term = _with_grades(CTCAETerm.objects.filter(term__iexact=value)).first()
         if term is not None:
             return term
         matches = synonyms.synonym_matches(value)
         if len(matches) == 1:
-            return CTCAETerm.objects.prefetch_related("grades").get(pk=matches[0].term_id)
+            return _with_grades(CTCAETerm.objects.all()).get(pk=matches[0].term_id)
         if matches:
             notes = " ".join(dict.fromkeys(m.note for m in matches if m.note))
             raise forms.ValidationError(
@@ -76,6 +83,10 @@ class TermField(forms.CharField):
             term = CTCAETerm.objects.filter(pk=value).first()
             return term.term if term else value
         return str(value) if isinstance(value, CTCAETerm) else value
+
+
+def _no_constraint_validation(exclude: Any = None) -> None:
+    """Stands in for ``Model.validate_constraints`` while a form validates what a service validates again."""
 
 
 class AdverseEventForm(forms.ModelForm):
@@ -163,6 +174,19 @@ class AdverseEventForm(forms.ModelForm):
         else:
             self.fields["grade"].help_text = (f"Computed: grade {self.instance.computed_grade} — "
                                               f"{self.instance.computed_rationale}")
+
+    def _post_clean(self) -> None:
+        """Django's model validation of the form's instance, without the check constraints for a new event: the
+        service validates them once on the event it saves (``adverse_event_create``, which also carries the computed
+        grade this instance lacks), and the view shows its errors on this form. An edit keeps Django's."""
+        if self.instance.pk is not None:
+            super()._post_clean()  # type: ignore[misc]  # Django's ModelForm hook (not in the stubs)
+            return
+        self.instance.validate_constraints = _no_constraint_validation
+        try:
+            super()._post_clean()  # type: ignore[misc]
+        finally:
+            del self.instance.validate_constraints
 
     def offer_confirmation(self, existing: AdverseEvent, message: str) -> None:
         """Show ``message`` about the event this one may duplicate and add the box that confirms it is separate."""

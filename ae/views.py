@@ -55,6 +55,8 @@ def _saved_notices(request: HttpRequest, form: AdverseEventForm, event: AdverseE
     """Tell the nurse what was derived for her (a death made serious) and who was notified."""
     for note in getattr(form, "derived", []):
         messages.info(request, note)
+    if not (event.serious or event.is_death):  # only a serious event or a death notifies anyone: nothing to count
+        return
     notified = selectors.event_notices_count(event)
     if notified:
         messages.warning(request, _("%(what)s: the site's safety officers were notified (%(n)d).") % {
@@ -69,18 +71,21 @@ def event_create(request: AuthenticatedRequest, patient_pk: int) -> HttpResponse
     patient = get_object_or_404(patients_for(request.user, access.RECORDERS).select_related("site"),
                                 pk=patient_pk)
     form = AdverseEventForm(request.POST or None, patient=patient)
-    if not patient.cycles.exists():
+    # A valid form names one of the patient's cycles (the cycle field offers only those): the patient has a cycle
+    # without asking the database again. Otherwise (a page to show) it is asked once.
+    valid = request.method == "POST" and form.is_valid()
+    if not valid and not patient.cycles.exists():
         messages.error(request, _("Record the patient's treatment cycle first: every event belongs to a cycle."))
         return redirect("patient-detail", pk=patient.pk)
-    if request.method == "POST" and form.is_valid():
+    if valid:
         data = {f: form.cleaned_data[f] for f in EDITABLE_FIELDS if f in form.cleaned_data} | form.computed
         try:
             event = adverse_event_create(acting_user=request.user, patient=patient,
                                          confirm_separate=bool(form.cleaned_data.get("confirm_separate")), **data)
         except ProbableDuplicateError as exc:
             form.offer_confirmation(exc.existing, exc.detail)
-        except ValidationError as exc:
-            form.add_error(None, exc)
+        except ValidationError as exc:  # the check constraints are validated here, once (not by the form)
+            _add_errors(form, exc)
         else:
             messages.success(request, _("Saved: %(term)s grade %(grade)s, cycle %(cycle)s.") % {
                 "term": event.term, "grade": event.grade, "cycle": event.cycle.number})

@@ -212,6 +212,7 @@ LOGOUT_REDIRECT_URL = "login"
 # Shared ward PCs: sessions end 30 minutes after the last request and when the browser closes.
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=30 * 60)
 SESSION_SAVE_EVERY_REQUEST = True
+SESSION_ENGINE = "core.sessions"  # Django's database sessions; an update is one statement (no BEGIN/COMMIT)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
 # --- Internationalisation -------------------------------------------------------------------------

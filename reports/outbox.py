@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import functools
 import logging
+from typing import Any, cast
 
 from celery import shared_task
 from django.conf import settings
@@ -37,24 +38,37 @@ def benchmark_run_queue(*, site: Site, trigger: str) -> BenchmarkRun:
     run was claimed in between, a new one is queued. If publishing fails (broker down), the run stays pending
     and ``requeue_pending_runs`` publishes it later; the caller's save is never undone by a broker error.
     """
-    for _ in range(5):
+    fields = BenchmarkRun._meta.concrete_fields
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)  # the model's own, quoted
+    insert = ("INSERT INTO reports_benchmarkrun (site_id, status, trigger, requested_at, attempts, method_version, "  # noqa: S608
+              f"error, progress) VALUES (%s, %s, %s, now(), 0, '', '', 0) ON CONFLICT DO NOTHING RETURNING {columns}")
+    waiting = f"SELECT {columns} FROM reports_benchmarkrun WHERE site_id = %s AND status = %s FOR SHARE"  # noqa: S608
+    for _ in range(5):  # the run is read from the statement that writes or locks it (RETURNING), not re-read
         with connection.cursor() as cursor:
-            cursor.execute(
-                "INSERT INTO reports_benchmarkrun (site_id, status, trigger, requested_at, attempts, method_version,"
-                " error, progress) VALUES (%s, %s, %s, now(), 0, '', '', 0) ON CONFLICT DO NOTHING RETURNING id",
-                [site.pk, BenchmarkRun.Status.PENDING, trigger])
+            cursor.execute(insert, [site.pk, BenchmarkRun.Status.PENDING, trigger])
             inserted = cursor.fetchone()
             if inserted is None:
-                cursor.execute("SELECT id FROM reports_benchmarkrun WHERE site_id = %s AND status = %s FOR SHARE",
-                               [site.pk, BenchmarkRun.Status.PENDING])
+                cursor.execute(waiting, [site.pk, BenchmarkRun.Status.PENDING])
                 pending = cursor.fetchone()
         if inserted is not None:
-            run_id = inserted[0]
-            transaction.on_commit(functools.partial(_publish, run_id), robust=True)
-            return BenchmarkRun.objects.get(pk=run_id)
+            run = BenchmarkRun.from_db(connection.alias, [f.attname for f in fields], _python_values(inserted))
+            transaction.on_commit(functools.partial(_publish, run.pk), robust=True)
+            return run
         if pending is not None:  # covered by the run already waiting (its claim now waits for this commit)
-            return BenchmarkRun.objects.get(pk=pending[0])
+            return BenchmarkRun.from_db(connection.alias, [f.attname for f in fields], _python_values(pending))
     raise RuntimeError(f"could not queue a benchmark run of site {site.pk}: its pending run kept changing")
+
+
+def _python_values(row: tuple) -> list:
+    """A raw ``reports_benchmarkrun`` row (concrete fields in order) as the model's Python values (JSON decoded
+    as Django's converters do)."""
+    fields = BenchmarkRun._meta.concrete_fields
+    converted = []
+    for field, value in zip(fields, row, strict=True):
+        for converter in cast(Any, field).get_db_converters(connection):  # from_db_value (JSON)
+            value = converter(value, field, connection)
+        converted.append(value)
+    return converted
 
 
 def _publish(run_id: int) -> None:

@@ -29,7 +29,11 @@ class CTCAETerm(models.Model):
 
     @property
     def allowed_grades(self) -> list[int]:
-        """Grades (1–5) defined for this term, ascending."""
+        """Grades (1–5) defined for this term, ascending (from ``grades_defined`` when the query that read the term
+        aggregated them, as the AE form's term field does: one query instead of two)."""
+        defined = getattr(self, "grades_defined", None)
+        if defined is not None:
+            return [g for g in defined if g is not None]
         return [g.grade for g in self.grades.all()]
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime
 
 from django.db import connection
+from django.db.models import Q
 
 from ae.episodes import lab_effective_grade
 from ae.models import AdverseEvent, CTCAETerm
@@ -62,6 +63,23 @@ def same_onset_event(*, cycle: TreatmentCycle, term: CTCAETerm, onset_date: date
     if exclude_pk is not None:
         events = events.exclude(pk=exclude_pk)
     return events.order_by("id").first()
+
+
+def probable_duplicates(*, cycle: TreatmentCycle, term: CTCAETerm,
+                        onset_date: datetime.date) -> tuple[AdverseEvent | None, AdverseEvent | None]:
+    """(:func:`same_onset_event`, :func:`open_episode`) of a new event of ``term`` in ``cycle`` with onset
+    ``onset_date``, read in ONE query: the first event with that onset (lowest id), and the open episode (latest
+    onset, then highest id), each None if there is none. Both are row-locked (``open_episode`` locks the episode;
+    locking the same-onset event too changes nothing, as the new event is refused or saved beside it). Call after
+    :func:`episode_lock`."""
+    candidates = list(
+        AdverseEvent.objects.select_for_update(of=("self",)).select_related("cycle", "term", "patient__site")
+        .filter(Q(onset_date=onset_date) | (Q(resolution_date__isnull=True) & ~Q(outcome=AdverseEvent.Outcome.FATAL)),
+                cycle=cycle, term=term))
+    twin = min((e for e in candidates if e.onset_date == onset_date), key=lambda e: e.pk, default=None)
+    ongoing = max((e for e in candidates if e.resolution_date is None and e.outcome != AdverseEvent.Outcome.FATAL),
+                  key=lambda e: (e.onset_date, e.pk), default=None)
+    return twin, ongoing
 
 
 def observed_grade(episode: AdverseEvent) -> int | None:

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from ae.models import AdverseEvent, AdverseEventRevision
-from ae.services.episodes import episode_lock, observed_grade, open_episode, same_onset_event
+from ae.services.episodes import episode_lock, observed_grade, probable_duplicates
 from ae.services.notifications import data_quality_query_notify, serious_event_notify
 from ae.services.sae import case_open_for_event
 from core.audit import audit_context
@@ -83,12 +83,11 @@ def derive_fields(data: dict[str, Any]) -> dict[str, Any]:
 def _refuse_duplicate(event: AdverseEvent) -> None:
     """Raise ProbableDuplicateError if ``event`` (not saved) repeats one already recorded: the same term and onset
     in the cycle, or an open episode of the term in the cycle (one clinical event = one adverse event)."""
-    twin = same_onset_event(cycle=event.cycle, term=event.term, onset_date=event.onset_date)
+    twin, ongoing = probable_duplicates(cycle=event.cycle, term=event.term, onset_date=event.onset_date)
     if twin is not None:
         raise ProbableDuplicateError(twin, (
             f"{twin.term} with onset {twin.onset_date:%d %b %Y} is already recorded in cycle {event.cycle.number} "
             f"(grade {twin.grade}): open it to change it, or confirm that this is a separate event."))
-    ongoing = open_episode(cycle=event.cycle, term=event.term)
     if ongoing is not None:
         raise ProbableDuplicateError(ongoing, ongoing_episode_detail(
             term=str(ongoing.term), onset_date=ongoing.onset_date, grade=ongoing.grade, cycle=event.cycle.number))
@@ -101,7 +100,6 @@ def ongoing_episode_detail(*, term: str, onset_date: Any, grade: int, cycle: int
             "is a separate event.")
 
 
-@transaction.atomic
 def adverse_event_create(*, acting_user: User, confirm_separate: bool = False, **data: Any) -> AdverseEvent:
     """Validate and save a new adverse event (entered by hand), then request a benchmark run of its site.
 
@@ -112,14 +110,26 @@ def adverse_event_create(*, acting_user: User, confirm_separate: bool = False, *
     episode lock, so exactly one is saved. A new serious event or death notifies the site's safety officers and
     opens its draft SAE case (``ae.services.sae.case_open_for_event``) in the same transaction.
 
+    The event's rules (``AdverseEvent.full_clean``: its fields, ``clean`` and every check constraint in one query)
+    are validated once, before the transaction opens: they read nothing that the transaction could change, and
+    the database's constraints refuse the same data at the INSERT. The access check, the episode lock, the
+    duplicate check and the save run in one transaction (the access check there, so that a role withdrawn
+    meanwhile is seen).
+
     Raises ValidationError (nothing saved) when a rule of ``AdverseEvent.clean`` fails, PermissionDenied if the
     user may not record on the site, ProbableDuplicateError as above.
     """
-    require_role(acting_user, data["patient"].site, RECORDERS)
     data = derive_fields(data)
     event = AdverseEvent(created_by=acting_user, origin=AdverseEvent.Origin.ENTERED,
                          entered_grade=data.get("grade"), **data)
     event.full_clean()
+    return _adverse_event_insert(event, acting_user=acting_user, confirm_separate=confirm_separate)
+
+
+@transaction.atomic
+def _adverse_event_insert(event: AdverseEvent, *, acting_user: User, confirm_separate: bool) -> AdverseEvent:
+    """The transaction of :func:`adverse_event_create` for a validated ``event`` (not saved)."""
+    require_role(acting_user, event.patient.site, RECORDERS)
     episode_lock(cycle=event.cycle, term=event.term)
     if not confirm_separate:
         _refuse_duplicate(event)
