@@ -17,25 +17,15 @@ from django.utils import translation
 from patients.models import Site, UserProfile
 from reports.runs import benchmark_run_now
 from tests.conftest import make_event
+from tests.patients.conftest import logged_in
 
 LOCALE = Path(__file__).resolve().parents[2] / "locale"
 
 
-def _client(user) -> Client:
-    client = Client()
-    client.force_login(user)  # the locale is worked out at log-in (user_logged_in) and kept in the session
-    return client
-
-
-@pytest.fixture
-def polish_ward(ward):
-    ward.language, ward.time_zone = "pl", "Europe/Warsaw"
-    ward.save()
-    return ward
 
 
 def test_the_polish_site_renders_the_ae_form_in_polish_with_ctcae_terms_in_english(polish_ward, nurse, cycle):
-    page = _client(nurse).get(f"/patients/{cycle.patient_id}/events/new/").content.decode()
+    page = logged_in(nurse).get(f"/patients/{cycle.patient_id}/events/new/").content.decode()
     assert '<html lang="pl">' in page
     for polish in ("Zapisz zdarzenie niepożądane", "Termin CTCAE", "Data wystąpienia", "(wymagane)", "Zapisz",
                    "Anuluj", "Pacjenci", "Wyloguj", "Przejdź do treści", "Związek z blinatumomabem"):
@@ -46,14 +36,14 @@ def test_the_polish_site_renders_the_ae_form_in_polish_with_ctcae_terms_in_engli
 
 
 def test_the_polish_form_shows_its_errors_in_polish(polish_ward, nurse, cycle):
-    page = _client(nurse).post(f"/patients/{cycle.patient_id}/events/new/", {"cycle": cycle.pk}).content.decode()
+    page = logged_in(nurse).post(f"/patients/{cycle.patient_id}/events/new/", {"cycle": cycle.pk}).content.decode()
     assert "Problem z" in page and "To pole jest wymagane." in page  # our summary, Django's own Polish messages
 
 
 def test_the_polish_site_renders_the_report_in_polish_with_dates_in_its_language(polish_ward, officer, nurse, cycle):
     make_event(cycle, user=nurse)
     run = benchmark_run_now(site=polish_ward)
-    page = _client(officer).get(f"/sites/{polish_ward.slug}/report/").content.decode()
+    page = logged_in(officer).get(f"/sites/{polish_ward.slug}/report/").content.decode()
     for polish in ("Ward A: porównanie z opublikowanymi kohortami", "Flagi", "Tabela porównania",
                    "Ciężkie zdarzenia niepożądane i zgony", "Zapytania o jakość danych",
                    f"Przebieg {run.pk} zakończony"):
@@ -66,7 +56,7 @@ def test_the_polish_site_renders_the_report_in_polish_with_dates_in_its_language
 
 
 def test_the_user_chooses_the_language_over_the_sites_default(polish_ward, nurse, cycle):
-    client = _client(nurse)
+    client = logged_in(nurse)
     assert "Wyloguj" in client.get("/account/").content.decode()
     response = client.post("/account/", {"language": "en-gb"})
     assert response.status_code == 302
@@ -84,7 +74,7 @@ def test_times_are_shown_in_the_sites_time_zone(ward, officer, nurse, cycle):
     ward.save()
     make_event(cycle, user=nurse)
     run = benchmark_run_now(site=ward)
-    page = _client(officer).get(f"/sites/{ward.slug}/report/").content.decode()
+    page = logged_in(officer).get(f"/sites/{ward.slug}/report/").content.decode()
     shanghai = run.finished_at.astimezone(zoneinfo.ZoneInfo("Asia/Shanghai"))
     warsaw = run.finished_at.astimezone(zoneinfo.ZoneInfo("Europe/Warsaw"))
     assert f"Run {run.pk} finished {shanghai:%d %b %Y %H:%M}" in page
@@ -152,7 +142,7 @@ def test_a_date_is_formatted_for_the_active_language():
 
 def test_the_polish_site_renders_the_patient_list_and_page_in_polish(polish_ward, nurse, cycle):
     make_event(cycle, user=nurse)
-    client = _client(nurse)
+    client = logged_in(nurse)
     listing = client.get(f"/sites/{polish_ward.slug}/patients/").content.decode()
     for polish in ("Ward A: pacjenci", "Identyfikator w badaniu", "Zarejestruj pacjenta"):
         assert polish in listing, polish
@@ -166,7 +156,7 @@ def test_the_polish_site_renders_the_patient_list_and_page_in_polish(polish_ward
 
 
 def test_the_polish_site_renders_the_lab_and_assessment_forms_in_polish(polish_ward, nurse, cycle):
-    client = _client(nurse)
+    client = logged_in(nurse)
     lab = client.get(f"/patients/{cycle.patient_id}/labs/new/").content.decode()
     for polish in ("Zapisz wynik laboratoryjny — KRK-001", "Zapisz wynik", "Ostatnie wyniki",
                    "Nie zapisano wyników laboratoryjnych."):
@@ -178,14 +168,14 @@ def test_the_polish_site_renders_the_lab_and_assessment_forms_in_polish(polish_w
 
 
 def test_a_flash_message_is_in_the_users_language(polish_ward, nurse, patient):
-    response = _client(nurse).get(f"/patients/{patient.pk}/events/new/", follow=True)  # no cycle yet
+    response = logged_in(nurse).get(f"/patients/{patient.pk}/events/new/", follow=True)  # no cycle yet
     page = response.content.decode()
     assert "Najpierw zapisz cykl leczenia pacjenta" in page and "Record the patient's treatment cycle" not in page
 
 
 def test_the_polish_site_renders_the_listing_in_polish(polish_ward, nurse, cycle):
     make_event(cycle, user=nurse)
-    page = _client(nurse).get(f"/sites/{polish_ward.slug}/events/").content.decode()
+    page = logged_in(nurse).get(f"/sites/{polish_ward.slug}/events/").content.decode()
     assert "Ward A: zdarzenia niepożądane" in page and "1 zdarzenie niepożądane." in page and "Filtruj" in page
     assert "adverse events" not in page and "Export these" not in page
     assert 'data-date-hint="format: dd Mmm rrrr (np. 03 Sie 2025)"' in page  # the date hint of static/forms.js
@@ -207,6 +197,6 @@ def test_the_notification_e_mail_link_line_is_in_the_recipients_language(polish_
 
 
 def test_the_polish_site_renders_the_sae_case_list_in_polish(polish_ward, officer):
-    page = _client(officer).get(f"/sites/{polish_ward.slug}/cases/").content.decode()
+    page = logged_in(officer).get(f"/sites/{polish_ward.slug}/cases/").content.decode()
     assert "Zgłoszenia ciężkich zdarzeń niepożądanych — Ward A" in page and "Brak zgłoszeń." in page
     assert "Serious adverse event cases" not in page and "No cases." not in page

@@ -11,26 +11,13 @@ import pytest
 from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db.models import BaseConstraint
-from django.test import Client
 from django.utils import translation
 
 from ae.models import AdverseEvent
 from ae.services.imports import adverse_events_import
 from tests.ae.test_import import HEADER, _good_rows, import_ward  # noqa: F401 (fixture)
 from tests.conftest import make_event
-
-
-def _client(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
-def polish_ward(ward):
-    ward.language, ward.time_zone = "pl", "Europe/Warsaw"
-    ward.save()
-    return ward
+from tests.patients.conftest import logged_in
 
 
 def _constraints() -> list[tuple[str, BaseConstraint]]:
@@ -83,7 +70,7 @@ def test_the_patients_validation_messages_are_in_the_active_language(patient):
 
 
 def test_the_import_pages_are_in_polish(polish_ward, nurse):
-    client = _client(nurse)
+    client = logged_in(nurse)
     upload = client.get(f"/sites/{polish_ward.slug}/ae-imports/").content.decode()
     assert "brak (plik korzysta z szablonu pvtrack)" in upload and "CSV (szablon pvtrack lub inny arkusz)" in upload
     assert "the file uses pvtrack" not in upload and "CSV (UTF-8) or CDISC ODM" not in upload
@@ -107,8 +94,8 @@ def test_an_import_reads_the_files_english_labels_whoever_imports_it(import_ward
 
 def test_the_choice_labels_are_in_polish_on_the_pages(polish_ward, nurse, cycle):
     make_event(cycle, user=nurse)
-    page = _client(nurse).get(f"/patients/{cycle.patient_id}/").content.decode()
+    page = logged_in(nurse).get(f"/patients/{cycle.patient_id}/").content.decode()
     assert "Wyzdrowienie/ustąpiło" in page and "Recovered/resolved" not in page
-    form = _client(nurse).get(f"/patients/{cycle.patient_id}/events/new/").content.decode()
+    form = logged_in(nurse).get(f"/patients/{cycle.patient_id}/events/new/").content.decode()
     assert "Możliwy związek" in form and "Dawki nie zmieniono" in form and "Possibly related" not in form
     assert "Cytokine release syndrome" in form  # the CTCAE term stays in NCI's English

@@ -8,28 +8,17 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
 from django.test import Client
 from django.utils import translation
 
 from ae.forms import CRSAssessmentForm
 from patients.models import Membership
 from tests.conftest import make_event, make_user
+from tests.patients.conftest import logged_in
 
 PO = Path(__file__).resolve().parents[2] / "locale/pl/LC_MESSAGES/django.po"
 
 
-def _client(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
-def polish_ward(ward):
-    ward.language, ward.time_zone = "pl", "Europe/Warsaw"
-    ward.save()
-    return ward
 
 
 def _po_entries(text: str) -> list[dict[str, object]]:
@@ -92,7 +81,7 @@ def test_treatment_emergent_is_one_term_in_polish():
 
 
 def test_error_pages_are_in_polish(polish_ward, nurse):
-    page = _client(nurse).get("/patients/999999/")
+    page = logged_in(nurse).get("/patients/999999/")
     assert page.status_code == 404
     text = page.content.decode()
     assert "Nie znaleziono strony" in text and "Dokąd przejść" in text and "Twoje oddziały" in text
@@ -102,21 +91,21 @@ def test_error_pages_are_in_polish(polish_ward, nurse):
 def test_the_login_and_two_factor_pages_are_in_polish(polish_ward, nurse):
     login = Client().get("/login/", HTTP_ACCEPT_LANGUAGE="pl").content.decode()
     assert "Zaloguj się" in login and "Nazwa użytkownika" in login and "Log in" not in login
-    setup = _client(nurse).get("/account/two-factor/").content.decode()
+    setup = logged_in(nurse).get("/account/two-factor/").content.decode()
     assert "Uwierzytelnianie dwuskładnikowe" in setup and "Kod z aplikacji" in setup
     assert "Two-factor authentication" not in setup and "Scan this code" not in setup
 
 
 def test_the_start_page_names_roles_in_polish(polish_ward, other_ward, nurse):
     Membership.objects.create(user=nurse, site=other_ward, role=Membership.Role.SAFETY_OFFICER)  # two wards: a list
-    page = _client(nurse).get("/").content.decode()
+    page = logged_in(nurse).get("/").content.decode()
     assert "Twoje oddziały" in page and "Personel oddziału" in page and "Raport porównawczy" in page
     assert "Specjalista ds. bezpieczeństwa" in page
     assert "Your wards" not in page and "Ward staff" not in page and "Safety officer" not in page
 
 
 def test_the_cycle_form_and_treatment_page_are_in_polish(polish_ward, nurse, cycle):
-    client = _client(nurse)
+    client = logged_in(nurse)
     form = client.get(f"/patients/{cycle.patient_id}/cycles/new/").content.decode()
     for polish in ("Nowy cykl — KRK-001", "Numer cyklu", "Masa ciała na początku cyklu (kg)", "Zapisz cykl",
                    "Standardowy (wlew 28-dniowy)", "— wybierz —"):
@@ -135,7 +124,7 @@ def test_the_cycle_form_and_treatment_page_are_in_polish(polish_ward, nurse, cyc
 
 def test_the_event_history_record_history_timeline_and_treatments_are_in_polish(polish_ward, nurse, cycle):
     event = make_event(cycle, user=nurse)
-    client = _client(nurse)
+    client = logged_in(nurse)
     history = client.get(f"/events/{event.pk}/history/").content.decode()
     assert "Historia: Cytokine release syndrome" in history and "Pełna ścieżka audytu" in history
     assert "Full audit trail" not in history and "Not edited since it was recorded." not in history
@@ -151,18 +140,18 @@ def test_the_event_history_record_history_timeline_and_treatments_are_in_polish(
 
 def test_imports_reference_ranges_and_rsi_pages_are_in_polish(polish_ward, nurse):
     admin = make_user("admin-pl", polish_ward, Membership.Role.ADMINISTRATOR)
-    imports = _client(nurse).get(f"/sites/{polish_ward.slug}/ae-imports/").content.decode()
+    imports = logged_in(nurse).get(f"/sites/{polish_ward.slug}/ae-imports/").content.decode()
     assert "Sprawdź (bez zapisu)" in imports and "Nowe mapowanie" in imports and "Check (dry run)" not in imports
-    ranges = _client(admin).get(f"/sites/{polish_ward.slug}/reference-ranges/").content.decode()
+    ranges = logged_in(admin).get(f"/sites/{polish_ward.slug}/reference-ranges/").content.decode()
     assert "Laboratoryjne zakresy referencyjne — Ward A" in ranges and "Zapisz zakres" in ranges
     assert "Record range" not in ranges and "Laboratory reference ranges" not in ranges
     assert "Wiek od (miesiące, włącznie)" in ranges and "Age from (months" not in ranges
-    rsi = _client(nurse).get("/rsi/").content.decode()
+    rsi = logged_in(nurse).get("/rsi/").content.decode()
     assert "Referencyjne informacje o bezpieczeństwie" in rsi and "Reference safety information" not in rsi
 
 
 def test_the_listing_filter_form_is_in_polish(polish_ward, nurse, cycle):
-    page = _client(nurse).get(f"/sites/{polish_ward.slug}/events/").content.decode()
+    page = logged_in(nurse).get(f"/sites/{polish_ward.slug}/events/").content.decode()
     for polish in ("Termin zawiera", "Stopień co najmniej", "Wystąpienie od", "Kategoria porównania"):
         assert polish in page, polish
     assert "Term contains" not in page and "Grade at least" not in page and "Benchmark category" not in page
@@ -180,7 +169,7 @@ def test_the_assessment_forms_episode_choices_are_in_polish(polish_ward, nurse, 
 
 
 def test_the_lab_saved_message_is_in_polish(polish_ward, nurse, cycle):
-    response = _client(nurse).post(f"/patients/{cycle.patient_id}/labs/new/", {
+    response = logged_in(nurse).post(f"/patients/{cycle.patient_id}/labs/new/", {
         "analyte": "potassium", "value": "2.4", "unit": "mmol/L", "lln": "3.5", "uln": "5.1",
         "collected_at": "2026-01-10T08:00", "cycle": cycle.pk}, follow=True)
     page = response.content.decode()

@@ -9,7 +9,6 @@ import pytest
 from django.core import mail
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.test import Client
 
 from patients.models import Membership, Notification, NotificationKind, NotificationPreference
 from patients.services.notifications import (
@@ -21,15 +20,11 @@ from patients.services.notifications import (
 from reports.flag_notices import flag_changes_notify
 from reports.models import BenchmarkCategory, BenchmarkRun, Flag
 from tests.conftest import make_user
+from tests.patients.conftest import logged_in
 
 OVERDUE = {"kind": NotificationKind.OVERDUE, "subject": "SAE report overdue: KRK-001", "body": "Due 24 h after "
            "awareness (ICH E2A).", "link": "/events/1/history/", "key": "sae-clock:1:24h"}
 
-
-def _client(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_notify_reaches_the_sites_reviewers_once_per_key(ward, nurse, officer, django_capture_on_commit_callbacks):
@@ -85,7 +80,7 @@ def test_the_recipient_chooses_which_kinds_are_emailed(ward, officer, django_cap
 
 
 def test_preferences_page_stores_the_choice(officer):
-    client = _client(officer)
+    client = logged_in(officer)
     page = client.get("/notifications/preferences/").content.decode()
     assert 'value="death"' in page and "checked" in page
     response = client.post("/notifications/preferences/", {"email_kinds": ["new_flag", "query"]})
@@ -98,7 +93,7 @@ def test_preferences_page_stores_the_choice(officer):
 def test_list_open_and_mark_read(ward, officer, nurse, django_assert_max_num_queries):
     for i in range(3):
         notify(site=ward, **(OVERDUE | {"key": f"k{i}", "subject": f"Overdue {i}"}))
-    client = _client(officer)
+    client = logged_in(officer)
     with django_assert_max_num_queries(8):  # session, user, 2FA device, list, header count; the session save (3)
         page = client.get("/notifications/").content.decode()
     assert page.count('class="unread"') == 3 and "3 new" in page
@@ -118,7 +113,7 @@ def test_list_open_and_mark_read(ward, officer, nurse, django_assert_max_num_que
 def test_a_user_sees_only_their_own_notifications_of_their_sites(ward, other_ward, officer, outsider):
     notify(site=ward, **OVERDUE)
     mine = Notification.objects.get()
-    outsider_client = _client(outsider)
+    outsider_client = logged_in(outsider)
     assert outsider_client.get(f"/notifications/{mine.pk}/open/").status_code == 404
     assert "Overdue" not in outsider_client.get("/notifications/").content.decode()
     outsider_client.post("/notifications/", {"notification": mine.pk})
@@ -126,7 +121,7 @@ def test_a_user_sees_only_their_own_notifications_of_their_sites(ward, other_war
     mine.refresh_from_db()
     assert mine.read_at is None
     Membership.objects.filter(user=officer).delete()  # left the ward: its notices are no longer shown
-    assert "SAE report overdue" not in _client(officer).get("/notifications/").content.decode()
+    assert "SAE report overdue" not in logged_in(officer).get("/notifications/").content.decode()
 
 
 def test_header_count_is_one_query_on_every_page(ward, officer, django_assert_num_queries):
