@@ -222,6 +222,17 @@ def log_in(page, url: str, username: str) -> None:
     page.wait_for_url(lambda u: "/login/" not in u)
 
 
+def type_into_autofocus(page, element_id: str, text: str) -> None:
+    """Type ``text`` into the field a page focuses on load (``autofocus``), once it has the focus.
+
+    Chromium applies ``autofocus`` on a rendering frame after the load event, so keys typed at once after
+    ``page.goto`` can reach the page before the field (seen in CI: "Cytokine release syndrome" arrived as
+    "ytokine release syndrome"). Fails if the field never gets the focus, which is itself a defect.
+    """
+    page.wait_for_function("id => document.activeElement && document.activeElement.id === id", arg=element_id)
+    page.keyboard.type(text)
+
+
 def tab_to(page, predicate_js: str, limit: int = 60) -> None:
     """Press Tab until the focused element satisfies ``predicate_js`` (a JS expression over `el`)."""
     for _ in range(limit):

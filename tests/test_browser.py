@@ -9,7 +9,7 @@ import pytest
 
 from ae.models import AdverseEvent, CTCAETerm
 from patients.models import Membership
-from tests.conftest import PASSWORD, log_in, make_cycle, make_patient, make_user, tab_to
+from tests.conftest import PASSWORD, log_in, make_cycle, make_patient, make_user, tab_to, type_into_autofocus
 
 # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are synchronous.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -36,8 +36,7 @@ def test_a_nurse_records_an_event_with_the_keyboard_only(live_server, page, ward
     page.wait_for_url(f"{live_server.url}/patients/{patient.pk}/events/new/")
 
     # The term field has focus; choosing Tremor shows its grade definitions and disables grades 4 and 5.
-    assert page.evaluate("document.activeElement.id") == "id_term"
-    page.keyboard.type("Tremor")
+    type_into_autofocus(page, "id_term", "Tremor")
     definitions = page.locator("#field-grade")
     definitions.get_by_text("Severe symptoms; limiting self care ADL").wait_for()
     assert page.is_disabled("#id_grade_3")  # radio index 3 = grade 4
@@ -176,7 +175,7 @@ def test_changing_the_term_keeps_a_grade_the_new_term_has_and_says_when_it_canno
     page.goto(f"{live_server.url}/patients/{patient.pk}/events/new/")
 
     grade_box = page.locator("#field-grade")
-    page.keyboard.type("Cytokine release syndrome")  # the term field has focus
+    type_into_autofocus(page, "id_term", "Cytokine release syndrome")
     grade_box.get_by_text("Hypotension responding to fluids; hypoxia responding to <40% O2").wait_for()
     page.check("#id_grade_1")  # grade 2
     status = page.locator("#grade-status")
@@ -215,7 +214,7 @@ def test_the_picker_understands_ward_words_and_offers_the_choices_of_an_ambiguou
     box = page.locator("#grade-definitions")
 
     # "ICANS": recorded as Encephalopathy, and the hint says how ICANS is graded.
-    page.keyboard.type("ICANS")
+    type_into_autofocus(page, "id_term", "ICANS")
     box.get_by_text("“ICANS” is recorded as Encephalopathy (CTCAE v5.0)", exact=False).wait_for()
     assert "ICANS bedside assessment" in box.inner_text()
     assert page.is_enabled("#id_grade_4")  # Encephalopathy has grades 1-5
@@ -255,7 +254,7 @@ def _log_in(page, live_server, user) -> None:
 def _record_event(page, live_server, patient, term: str, grade: int, definition: str) -> None:
     """The nurse records an event of ``term`` (grade ``grade``) on the patient's cycle 1 through the AE form."""
     page.goto(f"{live_server.url}/patients/{patient.pk}/events/new/")
-    page.keyboard.type(term)  # the term field has focus
+    type_into_autofocus(page, "id_term", term)
     page.locator("#field-grade").get_by_text(definition, exact=False).wait_for()
     page.check(f"#id_grade_{grade - 1}")
     page.fill("#id_onset_date", "2026-01-06")
