@@ -35,6 +35,7 @@ from ae.import_forms import (
 )
 from ae.models import ImportMapping
 from ae.services.imports import COLUMNS, ImportFileError, adverse_events_import, import_mapping_save
+from core.forms import add_service_errors
 from core.types import AuthenticatedRequest
 from patients import access
 from patients.models import Site
@@ -114,8 +115,7 @@ def _save(form: ImportMappingForm | ColumnPickerForm, site: Site, request: Authe
         import_mapping_save(site=site, name=data["name"], source=data["source"], acting_user=request.user,
                             **form.mapping())
     except ValidationError as exc:
-        for field, messages in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, messages)
+        add_service_errors(form, exc)
         return False
     return True
 

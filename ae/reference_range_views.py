@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from ae import selectors
 from ae.forms import ReferenceRangeForm
 from ae.services.reference_ranges import reference_range_record
+from core.forms import add_service_errors
 from core.types import AuthenticatedRequest
 from patients import access
 from patients.models import Membership
@@ -35,8 +36,7 @@ def reference_ranges(request: AuthenticatedRequest, site: str) -> HttpResponse:
             try:
                 saved = reference_range_record(site=site_obj, data=form.cleaned_data, acting_user=request.user)
             except ValidationError as exc:
-                for field, errors in exc.message_dict.items():
-                    form.add_error(field if field in form.fields else None, errors)
+                add_service_errors(form, exc)
             else:
                 messages.success(request, _("Reference range recorded: %(range)s.") % {"range": saved})
                 return redirect("reference-ranges", site=site_obj.slug)

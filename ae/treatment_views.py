@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy
 from ae.models import EventTreatment
 from ae.selectors import adverse_events_for
 from ae.services.treatments import event_treatment_save
+from core.forms import add_service_errors
 from core.types import AuthenticatedRequest
 from patients import access
 
@@ -44,7 +45,7 @@ def event_treatments(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         try:
             event_treatment_save(treatment=form.instance, acting_user=request.user)
         except ValidationError as exc:
-            form.add_error(None, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, _("Treatment saved."))
             return redirect("event-treatments", pk=event.pk)

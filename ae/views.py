@@ -36,6 +36,7 @@ from ae.services.events import (
     grade_discrepancy_resolve,
 )
 from ae.services.labs import lab_result_record
+from core.forms import add_service_errors
 from core.idempotency import new_token, once_per_submission
 from core.types import AuthenticatedRequest
 from patients import access
@@ -85,7 +86,7 @@ def event_create(request: AuthenticatedRequest, patient_pk: int) -> HttpResponse
         except ProbableDuplicateError as exc:
             form.offer_confirmation(exc.existing, exc.detail)
         except ValidationError as exc:  # the check constraints are validated here, once (not by the form)
-            _add_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, _("Saved: %(term)s grade %(grade)s, cycle %(cycle)s.") % {
                 "term": event.term, "grade": event.grade, "cycle": event.cycle.number})
@@ -120,7 +121,7 @@ def event_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
                                  f"{stale.version}, grade {stale.grade}). Your changes were not saved: review the "
                                  f"current values below, then apply your change again.")
         except ValidationError as exc:
-            form.add_error(None, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, _("Change saved with its reason."))
             _saved_notices(request, form, event)
@@ -177,7 +178,7 @@ def _assessment_form(request: AuthenticatedRequest, patient_pk: int, kind: str) 
                                 acting_user=request.user, episode=form.cleaned_data["episode"],
                                 new_episode=form.new_episode)
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             event = assessment.adverse_event  # type: ignore[attr-defined]  # a CRS or ICANS assessment
             messages.success(request, _("%(label)s assessment saved: episode grade %(grade)s (computed %(computed)s), "
@@ -187,15 +188,6 @@ def _assessment_form(request: AuthenticatedRequest, patient_pk: int, kind: str) 
             return redirect("event-history", pk=event.pk)
     return render(request, f"ae/{kind}_assessment_form.html", {
         "form": form, "patient": patient, "site": patient.site, "label": label, "api_url": api_url})
-
-
-def _add_errors(form, exc: ValidationError) -> None:
-    """Put each service error next to its field (or on the form when the field is not on it)."""
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc)
 
 
 @login_required
@@ -284,7 +276,7 @@ def lab_result_create(request: AuthenticatedRequest, patient_pk: int) -> HttpRes
         try:
             result = lab_result_record(patient=patient, data=form.cleaned_data, acting_user=request.user)
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, _lab_saved_message(result))
             return redirect("lab-result-create", patient_pk=patient.pk)

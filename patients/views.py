@@ -17,6 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from core.forms import add_service_errors
 from core.types import AuthenticatedRequest
 from patients import access
 from patients.forms import (
@@ -70,7 +71,7 @@ def patient_list(request: AuthenticatedRequest, site: str) -> HttpResponse:
         try:
             patient = patient_save(patient=form.instance, acting_user=request.user)
         except ValidationError as exc:
-            form.add_error(None, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, _("Patient %(study_id)s registered. Add the first cycle.")
                              % {"study_id": patient.study_id})
@@ -91,7 +92,7 @@ def cycle_form(request: AuthenticatedRequest, patient_pk: int, pk: int | None = 
             saved = cycle_save(cycle=form.instance, acting_user=request.user,
                                reason=form.cleaned_data.get("reason", ""))
         except ValidationError as exc:
-            form.add_error(None, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, _("Cycle %(number)s saved.") % {"number": saved.number})
             return redirect("patient-detail", pk=patient.pk)
@@ -127,7 +128,7 @@ def cycle_treatment(request: AuthenticatedRequest, patient_pk: int, pk: int) -> 
             try:
                 save(form.instance, acting_user=request.user)
             except ValidationError as exc:
-                form.add_error(None, exc)
+                add_service_errors(form, exc)
             else:
                 messages.success(request, done)
                 return redirect("cycle-treatment", patient_pk=patient.pk, pk=cycle.pk)
@@ -137,7 +138,7 @@ def cycle_treatment(request: AuthenticatedRequest, patient_pk: int, pk: int) -> 
             try:
                 next_therapy_save(therapy=therapy_form.instance, acting_user=request.user)
             except ValidationError as exc:
-                therapy_form.add_error(None, exc)
+                add_service_errors(therapy_form, exc)
             else:
                 messages.success(request, _("Next therapy saved: events from its start are no longer counted as "
                                             "treatment-emergent."))

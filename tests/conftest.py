@@ -127,6 +127,13 @@ def nurse(ward):
 
 
 @pytest.fixture
+def nurse_client(client, nurse):
+    """The test client logged in as the ward's nurse."""
+    client.force_login(nurse)
+    return client
+
+
+@pytest.fixture
 def officer(ward):
     return make_user("officer", ward, Membership.Role.SAFETY_OFFICER)
 

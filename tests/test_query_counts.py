@@ -42,12 +42,6 @@ def _ward_with_events(ward, nurse, n: int, start: int = 0) -> list:
     return cycles
 
 
-@pytest.fixture
-def nurse_client(client, nurse):
-    client.force_login(nurse)
-    return client
-
-
 def test_the_ae_form_post_stays_within_its_budget_with_one_constraint_query_per_validation(
         nurse_client, patient, cycle, django_assert_max_num_queries):
     with django_assert_max_num_queries(AE_POST_MAX), CaptureQueriesContext(connection) as captured:

@@ -43,12 +43,6 @@ def errors_outside(response, name: str) -> list[str]:
     return [f for f in response.context["form"].errors if f != name]
 
 
-@pytest.fixture
-def nurse_client(client, nurse):
-    client.force_login(nurse)
-    return client
-
-
 # --- recording -------------------------------------------------------------------------------------------
 
 

@@ -29,12 +29,6 @@ def crs_post(cycle, day: int, episode="", **criteria) -> dict:
     return data | criteria
 
 
-@pytest.fixture
-def nurse_client(client, nurse):
-    client.force_login(nurse)
-    return client
-
-
 def test_two_crs_assessments_through_the_form_make_one_event_whose_grade_rose(nurse_client, patient, cycle):
     page = nurse_client.get(f"/patients/{patient.pk}/")
     assert "Record CRS assessment" in page.content.decode()

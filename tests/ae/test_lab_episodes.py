@@ -184,12 +184,6 @@ def test_terms_and_cycles_are_kept_apart(patient, cycle, nurse):
 # --- what the nurse sees ----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def nurse_client(client, nurse):
-    client.force_login(nurse)
-    return client
-
-
 def post_lab(client, patient, **data):
     return client.post(f"/patients/{patient.pk}/labs/new/", {
         "analyte": "platelets", "unit": "10^9/L", "lln": "150", "collected_at": "2026-01-08T08:00", "cycle": ""} | data,

@@ -28,12 +28,6 @@ def lab(patient, nurse, analyte, value, unit, when, **data):
         "analyte": analyte, "value": value, "unit": unit, "collected_at": when} | data)
 
 
-@pytest.fixture
-def nurse_client(client, nurse):
-    client.force_login(nurse)
-    return client
-
-
 def section(page: str, heading_id: str) -> str:
     return page.split(f'id="{heading_id}"', 1)[1].split("</section>", 1)[0]
 

@@ -136,12 +136,6 @@ def test_a_unit_of_another_analyte_is_refused_and_a_duplicate_spelling_is_stored
 # --- the form ----------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def nurse_client(client, nurse):
-    client.force_login(nurse)
-    return client
-
-
 @pytest.mark.django_db
 def test_the_form_offers_each_analytes_units_default_first_and_the_default_is_not_mm3(nurse_client, patient, cycle):
     page = nurse_client.get(f"/patients/{patient.pk}/labs/new/")

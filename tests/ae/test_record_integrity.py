@@ -28,12 +28,6 @@ EVENTS = "/api/v1/adverse-events/"
 
 
 @pytest.fixture
-def nurse_client(client, nurse):
-    client.force_login(nurse)
-    return client
-
-
-@pytest.fixture
 def nurse_api(nurse) -> APIClient:
     api = APIClient()
     api.force_authenticate(nurse)

@@ -10,12 +10,6 @@ from tests.conftest import make_cycle, make_event, make_patient
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def nurse_client(client, nurse):
-    client.force_login(nurse)
-    return client
-
-
 def test_the_patient_list_shows_one_page_at_a_time(nurse_client, ward, nurse, monkeypatch):
     monkeypatch.setattr(views, "PATIENT_PAGE_SIZE", 2)
     for i in range(5):
