@@ -27,6 +27,7 @@ from ae.selectors import treatment_emergent_events
 from patients.models import Patient, Site, TreatmentCycle
 from reports import plots
 from reports.cells import flag_label
+from reports.models import BenchmarkRun
 from reports.network_export import network_sheet
 from reports.report import benchmark_text
 from reports.selectors import latest_run
@@ -149,10 +150,10 @@ def csv_lines(site: Site) -> Iterator[str]:
         yield emit([f"Note: {line}"])
 
 
-def _plots_sheet(book: xlsxwriter.Workbook, site: Site, bold: object) -> None:
-    """A sheet with the forest and funnel plots (PNG) of the flagged cells of the site's latest benchmark run."""
+def _plots_sheet(book: xlsxwriter.Workbook, site: Site, run: BenchmarkRun | None, bold: object) -> None:
+    """A sheet with the forest and funnel plots (PNG) of the flagged cells of the site's latest benchmark run
+    (``run``)."""
     sheet = book.add_worksheet("Benchmark plots")
-    run = latest_run(site)
     cells = [c for c in ((run.results or {}).get("cells", []) if run else []) if c.get("flag") and c.get("pooled")]
     if run is None:
         sheet.write(0, 0, "No benchmark run has finished for this site yet.")
@@ -215,6 +216,7 @@ def xlsx_write(site: Site, target: IO[bytes]) -> None:
             sheet.write(r, 0, neutralise(line))
         sheet.set_column(0, 0, 48)
         sheet.set_column(1, 6, 14)
-    _plots_sheet(book, site, bold)
-    network_sheet(book, site, bold)
+    run = latest_run(site)
+    _plots_sheet(book, site, run, bold)
+    network_sheet(book, site, run, bold)
     book.close()

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.db.models import JSONField
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from core.types import AnyUser
@@ -31,13 +33,40 @@ MIN_WARDS_SHOWN = 3
 OWN_LABEL_SUFFIX = " (this ward)"
 
 
+#: The fields of a stored cell (``results["cells"]``) a network comparison reads — the comparison key
+#: (:func:`reports.signal_flags.comparison_key`), the names shown, the ward's count and the ward's own literature
+#: median — and nothing else: a run's results are ≈ 220 KB of JSON for a 200-patient ward.
+NETWORK_CELL_FIELDS = ("category", "category_name", "grade_band", "cycle_scope", "definitions", "ward",
+                       "literature_median")
+
+#: Builds those fields in PostgreSQL from the run's stored results, for the cells with patients, in stored order.
+_NETWORK_CELLS_SQL = """
+SELECT coalesce(jsonb_agg(jsonb_build_object(
+    'category', c.cell->'category', 'category_name', c.cell->'category_name', 'grade_band', c.cell->'grade_band',
+    'cycle_scope', c.cell->'cycle_scope',
+    'definitions', jsonb_build_object('scale_family', c.cell->'definitions'->'scale_family',
+                                      'attribution', c.cell->'definitions'->'attribution'),
+    'ward', jsonb_build_object('x', c.cell->'ward'->'x', 'n', c.cell->'ward'->'n'),
+    'literature_median', c.cell->'pooled'->'median') ORDER BY c.position), '[]'::jsonb)
+FROM jsonb_array_elements(coalesce("reports_benchmarkrun"."results"->'cells', '[]'::jsonb))
+     WITH ORDINALITY AS c(cell, position)
+WHERE (c.cell->'ward'->>'n')::int > 0
+"""
+
+
 def latest_runs(exclude: Site | None = None) -> list[BenchmarkRun]:
-    """The latest finished run of every site that is not a demo ward (nor ``exclude``) (one query)."""
-    runs = BenchmarkRun.objects.filter(status=BenchmarkRun.Status.DONE, site__demo_of_cohort="")
+    """The latest finished run of every site that is not a demo ward (nor ``exclude``), each with
+    ``network_cells``: its cells with patients, reduced to :data:`NETWORK_CELL_FIELDS` in the database (one query;
+    ``results`` itself is deferred, so a ward's job and report do not read every other ward's whole run)."""
+    latest = BenchmarkRun.objects.filter(status=BenchmarkRun.Status.DONE, site__demo_of_cohort="")
     if exclude is not None:
-        runs = runs.exclude(site=exclude)
-    return list(runs.select_related("site").order_by("site_id", "-finished_at", "-pk").distinct("site_id")
-                .only("id", "site_id", "results", "finished_at", "site__name", "site__slug"))
+        latest = latest.exclude(site=exclude)
+    ids = latest.order_by("site_id", "-finished_at", "-pk").distinct("site_id").values("pk")
+    runs = (BenchmarkRun.objects.filter(pk__in=ids).select_related("site").order_by("site_id")
+            .only("id", "site_id", "finished_at", "site__name", "site__slug")
+            .annotate(network_cells=RawSQL(_NETWORK_CELLS_SQL, [],  # noqa: S611 (a constant)
+                                                   output_field=JSONField())))
+    return list(runs)
 
 
 def collect_network(site: Site) -> dict[str, Any] | None:
@@ -51,9 +80,8 @@ def collect_network(site: Site) -> dict[str, Any] | None:
     runs = latest_runs(exclude=site)
     groups: dict[tuple[str, ...], list[list[int]]] = {}
     for run in runs:
-        for cell in (run.results or {}).get("cells", []):
-            if cell["ward"]["n"]:
-                groups.setdefault(comparison_key(cell), []).append([cell["ward"]["x"], cell["ward"]["n"]])
+        for cell in run.network_cells:
+            groups.setdefault(comparison_key(cell), []).append([cell["ward"]["x"], cell["ward"]["n"]])
     return {"as_of": timezone.now().isoformat(), "wards": len(runs),
             "groups": [{"key": list(key), "others": sorted(counts)} for key, counts in sorted(groups.items())]}
 
@@ -61,9 +89,8 @@ def collect_network(site: Site) -> dict[str, Any] | None:
 def _groups(runs: list[BenchmarkRun]) -> dict[tuple[str, ...], list[tuple[Site, dict[str, Any]]]]:
     groups: dict[tuple[str, ...], list[tuple[Site, dict[str, Any]]]] = {}
     for run in runs:
-        for cell in (run.results or {}).get("cells", []):
-            if cell["ward"]["n"]:
-                groups.setdefault(comparison_key(cell), []).append((run.site, cell))
+        for cell in run.network_cells:
+            groups.setdefault(comparison_key(cell), []).append((run.site, cell))
     return groups
 
 
@@ -79,8 +106,8 @@ def _comparison(members: list[tuple[Site, dict[str, Any]]], named: set[int] | No
                 own: int | None) -> dict[str, Any]:
     """One comparison as the viewer may see it: {"category", "category_name", "grade_band", "band_label",
     "cycle_scope", "scope_label", "funnel" (reports.funnel.Funnel, units labelled), "wards", "pooled" (network
-    GLMM), "literature" (the viewer's own ward's pooled literature benchmark, if any), "own" (the viewer's ward's
-    unit or None)}."""
+    GLMM), "literature" ({"median"} of the viewer's own ward's pooled literature benchmark, or None), "own" (the
+    viewer's ward's unit or None)}."""
     ordered = sorted(members, key=lambda m: (m[1]["ward"]["n"], m[1]["ward"]["x"], m[0].pk))
     labels, anonymous = [], 0
     for site, _ in ordered:
@@ -98,7 +125,9 @@ def _comparison(members: list[tuple[Site, dict[str, Any]]], named: set[int] | No
             "grade_band": first["grade_band"], "band_label": GRADE_BAND_LABELS[first["grade_band"]],
             "cycle_scope": first["cycle_scope"], "scope_label": CYCLE_SCOPES[first["cycle_scope"]],
             "funnel": result, "wards": len(ordered), "pooled": _pooled(ordered),
-            "literature": (own_cell or {}).get("pooled"), "own": own_unit}
+            "literature": ({"median": own_cell["literature_median"]}
+                           if own_cell and own_cell.get("literature_median") is not None else None),
+            "own": own_unit}
 
 
 def network_for_site(site: Site, user: AnyUser) -> list[dict[str, Any]]:

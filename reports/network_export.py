@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from patients.models import Site
+from reports.models import BenchmarkRun
 from reports.network import comparisons_for_site, latest_runs
 from reports.report import interval, pct
-from reports.selectors import latest_run
 
 
 def _write(sheet: Any, row: int, values: list[Any], fmt: object = None) -> int:
@@ -18,13 +18,13 @@ def _write(sheet: Any, row: int, values: list[Any], fmt: object = None) -> int:
     return row + 1
 
 
-def network_sheet(book: Any, site: Site, bold: object) -> None:
-    """Add the sheet to ``book`` (an xlsxwriter Workbook in constant-memory mode: rows written in order)."""
+def network_sheet(book: Any, site: Site, run: BenchmarkRun | None, bold: object) -> None:
+    """Add the sheet to ``book`` (an xlsxwriter Workbook in constant-memory mode: rows written in order) for
+    ``run``, the site's latest finished run (None: none yet)."""
     sheet = book.add_worksheet("Network and trends")
     sheet.set_column(0, 0, 52)
     sheet.set_column(1, 6, 22)
-    runs = latest_runs()  # one query for this site's run and the network's (a demo ward is not in the network)
-    run = latest_run(site) if site.demo_of_cohort else next((r for r in runs if r.site_id == site.pk), None)
+    runs = latest_runs()  # the network's cell counts, this site's among them (a demo ward is not in the network)
     if run is None:
         sheet.write(0, 0, "No benchmark run has finished for this site yet.")
         return

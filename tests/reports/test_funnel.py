@@ -31,6 +31,16 @@ def test_exact_limit_solves_the_interpolation_equation(n, p):
     assert f_before + (1 - alpha) * (f_r - f_before) == pytest.approx(p, abs=1e-12)
 
 
+@pytest.mark.parametrize("theta0", [0.003, 0.05, 0.3, 0.77, 0.999])
+def test_the_limits_of_many_wards_at_once_equal_each_wards_own(theta0):
+    """``exact_limits_many`` (one vectorised scipy call per limit, for a funnel of many wards) gives exactly the
+    Appendix A.1.1 limits :func:`binomial_limit` gives ward by ward, at every n from 1 to 400."""
+    ns = list(range(1, 401))
+    for coverage in funnel.LIMITS:
+        many = funnel.exact_limits_many(ns, theta0, coverage)
+        assert many == [funnel.exact_limits(n, theta0, coverage) for n in ns]
+
+
 def test_exact_limits_approach_the_normal_ones_at_large_n():
     n, theta0 = 20000, 0.25
     se = math.sqrt(theta0 * (1 - theta0) / n)

@@ -142,3 +142,26 @@ def test_xlsx_sheet_names_only_the_ward(network, ward):
     assert "Cytokine release syndrome, any grade, all cycles" in text and "5/6 (83.3%)" in text
     assert "ALERT above the network" in text and "Events per 100 patient-days" in text
     assert "Ward C" not in text and "Ward D" not in text
+
+
+def test_the_network_reads_each_wards_cell_counts_not_its_whole_run(network, ward, django_assert_num_queries):
+    """Every report page and every ward's job reads the network: the other wards' stored results (≈ 220 KB of JSON
+    for a 200-patient ward, most of it monitoring rows) must not travel for the few fields a comparison needs, or a
+    ward's cost grows with the registry (issue 12)."""
+    from reports.network import NETWORK_CELL_FIELDS, latest_runs
+
+    with django_assert_num_queries(1):
+        runs = latest_runs()
+        cells = [cell for run in runs for cell in run.network_cells]
+    assert all("results" in run.get_deferred_fields() for run in runs)
+    assert len(runs) == 6
+    assert {frozenset(cell) for cell in cells} == {frozenset(NETWORK_CELL_FIELDS)}
+    own = next(run for run in runs if run.site_id == ward.pk)
+    stored = [c for c in network["run"].results["cells"] if c["ward"]["n"]]
+    names = ("category", "category_name", "grade_band", "cycle_scope")
+    assert own.network_cells == [
+        {key: cell[key] for key in names}
+        | {"definitions": {k: cell["definitions"].get(k) for k in ("scale_family", "attribution")},
+           "ward": {"x": cell["ward"]["x"], "n": cell["ward"]["n"]},
+           "literature_median": (cell["pooled"] or {}).get("median")} for cell in stored]
+    assert any(c["literature_median"] is not None for c in own.network_cells)
