@@ -177,20 +177,39 @@ def measure_benchmark(ward: Any, sites: list[Any], reps: int) -> list[Line]:
 
 
 def measure_ward(ward: Any, reps: int) -> list[Line]:
-    """The site-scoped reads alone (the growth check: run it against registries of different sizes holding the
-    same ward, e.g. the same ``--seed`` generated into two databases)."""
+    """The ward's own costs, for the growth check (issue 12: "a ward's cost is set by the ward"): run it against
+    registries of different sizes holding the same ward (e.g. ``benchmarks.generate --prefix big`` added beside
+    the registry, the ward's rows unchanged) and compare the lines. Each line: the ward's work and its bare-SQL
+    baseline, so a busier machine in one run shifts both."""
+    from ae import listing_copy, listing_views
+    from ae.listing import listing
     from ae.models import AdverseEvent
+    from core.audit import audit_context
     from reports import benchmark, exports
+    from reports.runs import benchmark_run_now
 
     rows = AdverseEvent.objects.filter(patient__site=ward).count()
-    inputs, base = _median_pair(lambda: benchmark.collect_inputs(ward),
-                                lambda: _fetch(CELLS_SQL.format(group="", where="AND p.site_id = %s"), [ward.pk]), reps)
+    total = AdverseEvent.objects.count()
+    ward_sql = CELLS_SQL.format(group="", where="AND p.site_id = %s")
+
+    def listing_csv() -> int:
+        events = listing(ward, {})[1]
+        return sum(len(b) for b in listing_copy.csv_blocks(events, list(listing_views.LISTING_HEADER)))
+
+    inputs, base = _median_pair(lambda: benchmark.collect_inputs(ward), lambda: _fetch(ward_sql, [ward.pk]), reps)
+    with audit_context(source="job"):
+        job, job_base = _median_pair(lambda: benchmark_run_now(site=ward, trigger="manual"),
+                                     lambda: _fetch(ward_sql, [ward.pk]), reps)
     csv, copy = _median_pair(lambda: sum(len(line) for line in exports.csv_lines(ward)),
                              lambda: _copy_out(WARD_ROWS_SQL, [ward.pk]), reps)
-    total = AdverseEvent.objects.count()
-    return [Line(f"ward {ward.slug} ({rows} AEs of {total} in the registry): benchmark inputs (collect_inputs)",
-                 inputs, base, "the same cells in one GROUP BY", "flat with registry size"),
-            Line(f"ward {ward.slug} ({rows} AEs of {total}): CSV export", csv, copy, "COPY of its AE rows",
+    listing_s, listing_copy_s = _median_pair(listing_csv, lambda: _copy_out(WARD_ROWS_SQL, [ward.pk]), reps)
+    where = f"ward {ward.slug} ({rows} AEs of {total:,} in the registry)"
+    return [Line(f"{where}: benchmark inputs (collect_inputs)", inputs, base, "the same cells in one GROUP BY",
+                 "flat with registry size"),
+            Line(f"{where}: benchmark job, statistics reused", job, job_base, "the same cells in one GROUP BY",
+                 "flat with registry size"),
+            Line(f"{where}: graded AE table CSV", csv, copy, "COPY of its AE rows", "flat with registry size"),
+            Line(f"{where}: AE listing CSV, streamed (COPY)", listing_s, listing_copy_s, "COPY of its AE rows",
                  "flat with registry size")]
 
 

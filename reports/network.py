@@ -80,7 +80,7 @@ def collect_network(site: Site) -> dict[str, Any] | None:
     runs = latest_runs(exclude=site)
     groups: dict[tuple[str, ...], list[list[int]]] = {}
     for run in runs:
-        for cell in run.network_cells:
+        for cell in run.network_cells:  # type: ignore[attr-defined]  # annotated by latest_runs
             groups.setdefault(comparison_key(cell), []).append([cell["ward"]["x"], cell["ward"]["n"]])
     return {"as_of": timezone.now().isoformat(), "wards": len(runs),
             "groups": [{"key": list(key), "others": sorted(counts)} for key, counts in sorted(groups.items())]}
@@ -89,7 +89,7 @@ def collect_network(site: Site) -> dict[str, Any] | None:
 def _groups(runs: list[BenchmarkRun]) -> dict[tuple[str, ...], list[tuple[Site, dict[str, Any]]]]:
     groups: dict[tuple[str, ...], list[tuple[Site, dict[str, Any]]]] = {}
     for run in runs:
-        for cell in run.network_cells:
+        for cell in run.network_cells:  # type: ignore[attr-defined]  # annotated by latest_runs
             groups.setdefault(comparison_key(cell), []).append((run.site, cell))
     return groups
 
