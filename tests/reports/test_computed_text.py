@@ -1,0 +1,117 @@
+"""The texts a run computes, in the reader's language (issue 15, item 4; ``reports.computed_text``): stored in
+English by the pure modules, shown translated when the stored English is exactly one of their messages, else as
+stored."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import translation
+
+from reports.benchmark import COMPARISON_TEXTS, dosing_text, match_attribution, premedication_text, select_figures
+from reports.computed_text import cell_note, cohort_labels, exclusion_reason
+from reports.runs import benchmark_run_now
+
+pytestmark = pytest.mark.django_db
+
+FIGURE = {"category": "crs", "grade_band": "ge3", "cohort": "c1", "short_name": "Xie 2023", "unit": "patients",
+          "numerator": 2, "denominator": 20, "stratum": "all", "cycle_scope": "all", "schedule": "standard_28d",
+          "population": "relapsed_refractory", "scale": "ctcae_v5_0"}
+PROFILE = {"schedule": "standard_28d", "population": "relapsed_refractory", "scales": {"crs": "ctcae_v5_crs"},
+           "premedication": "yes", "premedication_counts": {"yes": 5, "not_recorded": 1}, "dosing": "step_up",
+           "dosing_counts": {"step_up": 6}}
+
+
+def _reasons(**changes) -> list[str]:
+    _, excluded = select_figures([FIGURE | changes], "crs", "ge3", "all", "", PROFILE)
+    return [e["reason"] for e in excluded]
+
+
+def _both(text: str, translate) -> tuple[str, str]:
+    with translation.override("en-gb"):
+        english = translate(text)
+    with translation.override("pl"):
+        return english, translate(text)
+
+
+@pytest.mark.parametrize(("changes", "english", "polish"), [
+    ({"unit": "events"}, "counts events, not patients", "liczy zdarzenia, a nie pacjentów"),
+    ({"numerator": None}, "percentage without a stated denominator", "odsetek bez podanego mianownika"),
+    ({"cycle_scope": "cycle_2_plus"}, "reported for cycle 2 plus, not all cycles",
+     "podane dla: cykle 2 i kolejne, a nie: wszystkie cykle"),
+    ({"schedule": "short_14d"}, "schedule short_14d differs from the ward's standard_28d",
+     "schemat: skrócony (wlew 14-dniowy), inny niż na oddziale (standardowy (wlew 28-dniowy))"),
+    ({"population": "chemo_ineligible_cr"}, "population chemo ineligible cr differs from the ward's relapsed "
+     "refractory", "populacja: remisja, bez kwalifikacji do chemioterapii, inna niż na oddziale (nawrót lub oporność "
+     "na leczenie)"),
+    ({"scale": "lee_2014"}, "graded by ASTCT/Lee (lee_2014), the ward by CTCAE v5.0 CRS",
+     "stopień wg ASTCT/Lee (lee_2014), na oddziale wg CTCAE v5.0 CRS"),
+    ({"premedication": {"given": "some", "n": 3, "of": 23}, "dosing": {"regimen": "step_up_5_15"}},
+     "premedication: 3 of 23 premedicated, the ward's first cycles mostly premedicated (5 of 6 first cycles)",
+     "premedykacja: 3 z 23 z premedykacją, na oddziale pierwsze cykle w większości z premedykacją (5 z 6 "
+     "pierwszych cykli)"),
+])
+def test_a_cohorts_reason_to_be_left_out_is_stored_in_english_and_shown_in_polish(changes, english, polish):
+    with translation.override("pl"):
+        assert _reasons(**changes) == [english]  # computed under Polish: still stored in English
+    assert _both(english, exclusion_reason) == (english, polish)
+
+
+def test_the_attribution_reason_and_the_cells_notes_in_polish():
+    _, _, set_aside = match_attribution([FIGURE | {"attribution": "related"}], basis="all_cause")
+    english = set_aside[0]["reason"]
+    assert english == "counts treatment-related AEs only; this comparison uses all AEs regardless of cause"
+    assert _both(english, exclusion_reason)[1] == ("liczy: tylko zdarzenia niepożądane związane z leczeniem; to "
+                                                    "porównanie obejmuje: wszystkie zdarzenia niepożądane niezależnie "
+                                                    "od przyczyny")
+    assert _both(COMPARISON_TEXTS["note_no_patients"], cell_note) == ("no ward patients in this scope",
+                                                                       "brak pacjentów oddziału w tym zakresie")
+
+
+def test_a_kept_cohorts_labels_in_polish():
+    used, _ = select_figures([FIGURE | {"schedule": "not_stated", "scale": "not_stated",
+                                        "premedication": {"given": "not_reported"},
+                                        "dosing": {"regimen": "mixed", "counts": {"step_up": 1, "flat": 22}}}],
+                             "crs", "ge3", "all", "", PROFILE)
+    labels = used[0]["labels"]
+    assert labels == ["schedule not stated", "premedication not reported",
+                      "mixed regimens (step-up 1, flat 22); the ward mostly step-up", "grading scale not stated"]
+    assert premedication_text({"given": "all"}) == "all premedicated" and dosing_text(None) == "regimen not reported"
+    with translation.override("pl"):
+        assert cohort_labels(labels) == ["schemat: nie podano", "nie podano premedykacji",
+                                         "różne schematy dawkowania (step-up 1, flat 22); na oddziale w większości "
+                                         "dawka wzrastająca", "nie podano skali oceny"]
+    with translation.override("en-gb"):
+        assert cohort_labels(labels) == labels
+
+
+@pytest.mark.parametrize("stored", [
+    "counts events, not patients (older wording)",  # a text of an older method: none of the messages
+    "Figure superseded by the 2024 update",  # free text of the cohort tables (``set_aside``)
+    "schedule standard_28d",  # a label's message is not a reason's
+])
+def test_a_stored_text_that_is_none_of_the_messages_is_shown_as_stored(stored):
+    with translation.override("pl"):
+        assert exclusion_reason(stored) == stored and cell_note(stored) == stored
+        assert cohort_labels(["population somewhere else", "graded by x"]) == ["population somewhere else",
+                                                                                "graded by x"]
+
+
+def test_the_polish_report_and_plots_show_the_reasons_a_cohort_was_left_out_in_polish(ward, crs_ward, officer):
+    ward.language = "pl"
+    ward.save()
+    run = benchmark_run_now(site=ward)
+    reasons = {e["reason"] for c in run.results["cells"] for e in c["excluded"]}
+    assert "counts events, not patients" in reasons
+    client = Client()
+    client.force_login(officer)
+    page = re.sub(r"\s+", " ", client.get(f"/sites/{ward.slug}/report/").content.decode())
+    assert "liczy zdarzenia, a nie pacjentów" in page and "counts events, not patients" not in page
+    cell = next(c for c in run.results["cells"] if c["pooled"] and any(
+        e["reason"] == "counts events, not patients" for e in c["excluded"]))
+    plots = client.get(reverse("cell-plots", args=[ward.slug, cell["category"], cell["grade_band"],
+                                                   cell["cycle_scope"]]))
+    assert plots.status_code == 200 and "liczy zdarzenia, a nie pacjentów" in plots.content.decode()
