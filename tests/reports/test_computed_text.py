@@ -115,3 +115,68 @@ def test_the_polish_report_and_plots_show_the_reasons_a_cohort_was_left_out_in_p
     plots = client.get(reverse("cell-plots", args=[ward.slug, cell["category"], cell["grade_band"],
                                                    cell["cycle_scope"]]))
     assert plots.status_code == 200 and "liczy zdarzenia, a nie pacjentów" in plots.content.decode()
+
+
+# --- the "since then" changes of the last-signed box and the "changed since" of a flag (reports.cells) -----------
+
+def test_a_changed_cell_and_the_changes_between_runs_in_polish_and_unchanged_in_english():
+    from django.utils.translation import gettext
+
+    from reports import cells
+    from tests.reports.test_review_carry import CELL, _cell
+
+    before = cells.cell_values(CELL)
+    after = cells.cell_values(_cell(ward__x=6, ward__n=21, pooled__median=0.076, pooled__k=6, flag__level="WATCH",
+                                    pooled__weak=True))
+    english = ("when the ward was 5/20 (benchmark 7.4%, ALERT); now 6/21 (benchmark 7.6%, WATCH); "
+               "benchmark from 5 cohorts (glmm_ml) → 6 cohorts (glmm_ml, weak)")
+    assert cells.describe_cell_change(before, after) == english
+    with translation.override("en-gb"):
+        assert cells.describe_cell_change(before, after, gettext) == english
+    with translation.override("pl"):
+        assert cells.describe_cell_change(before, after, gettext) == (
+            "gdy oddział miał 5/20 (porównanie 7.4%, ostrzeżenie); teraz 6/21 (porównanie 7.6%, obserwacja); "
+            "porównanie z: kohorty: 5 (glmm_ml) → kohorty: 6 (glmm_ml, słabe)")
+        assert cells.describe_cell_change({}, after, gettext).startswith("(nie zapisano liczb")
+        assert cells.summary(cells.cell_values(_cell(pooled=None, flag=None)), gettext) == "5/20 (brak porównania, " \
+                                                                                            "bez flagi)"
+    neutropenia = _cell(category="neutropenia", category_name="Neutropenia", grade_band="ge3", cycle_scope="first",
+                        flag=None)
+    old = {"cells": [CELL, neutropenia]}
+    new = {"cells": [_cell(ward__x=6, ward__n=21, flag=None),
+                     _cell(category="neutropenia", category_name="Neutropenia", grade_band="ge3", cycle_scope="first",
+                           ward__n=21, flag={"level": "ALERT", "direction": "above"})],
+           "flags": [{"kind": "cusum", "category": "crs", "grade_band": "any", "cycle_scope": "all",
+                      "level": "SIGNAL"}]}
+    english_changes = ["benchmark method m/1 → m/2", "patients treated 20 → 21", "patients with a cycle 1 20 → 21",
+                       "Cytokine release syndrome any 5/20 → 6/21", "flag ALERT Cytokine release syndrome any no "
+                       "longer raised", "new flag ALERT Neutropenia ≥3, cycle 1",
+                       "new flag SIGNAL over time (CUSUM): Cytokine release syndrome any"]
+    assert cells.changes_between(old, "m/1", new, "m/2") == english_changes
+    with translation.override("pl"):
+        assert cells.changes_between(old, "m/1", new, "m/2", gettext) == [
+            "metoda porównania m/1 → m/2", "leczeni pacjenci 20 → 21", "pacjenci z cyklem 1 20 → 21",
+            "Cytokine release syndrome dowolny 5/20 → 6/21",
+            "flaga ostrzeżenie: Cytokine release syndrome dowolny już nie występuje",
+            "nowa flaga ostrzeżenie: Neutropenia ≥3, cykl 1",
+            "nowa flaga sygnał CUSUM: w czasie (CUSUM): Cytokine release syndrome dowolny"]
+
+
+def test_the_polish_report_says_what_changed_since_the_last_signed_run_and_the_review_in_polish(ward, crs_ward,
+                                                                                              officer):
+    from reports.signatures import flag_review, run_signoff
+    from tests.conftest import PASSWORD, make_event
+    from tests.reports.conftest import crs_flag
+
+    ward.language = "pl"
+    ward.save()
+    signed = benchmark_run_now(site=ward)
+    run_signoff(run=signed, acting_user=officer, comment="", password=PASSWORD)
+    flag_review(flag=crs_flag(signed), acting_user=officer, comment="Sprawdzone.", password=PASSWORD)
+    make_event(crs_ward[8], "Cytokine release syndrome", grade=3)  # 8/10 -> 9/10
+    benchmark_run_now(site=ward)
+    client = Client()
+    client.force_login(officer)
+    page = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", client.get(f"/sites/{ward.slug}/report/").content.decode()))
+    assert "od tego czasu: " in page and "Cytokine release syndrome ≥3 8/10 → 9/10" in page
+    assert "gdy oddział miał 8/10 (porównanie " in page and "when the ward was" not in page
