@@ -30,6 +30,8 @@ from reports.benchmark import (
     REGIMENS,
 )
 from reports.cells import CYCLE_SCOPES
+from reports.entry_lag import ENTRY_LAG_TEXTS
+from reports.trends import TRENDS_TEXTS
 
 #: A parameter's translator: the value in the active language, or None when it is not a value the message prints
 #: (then the stored text is not that message).
@@ -179,3 +181,34 @@ def cohort_labels(stored: list[str] | None) -> list[str]:
 def cell_note(stored: str) -> str:
     """A cell's stored note (no benchmark), in the active language (else as stored)."""
     return reader_text(stored, CELL_NOTES)
+
+
+#: A CUSUM chart's note (``results["monitoring"]["cusum"][i]["note"]``, ``reports.trends``).
+CUSUM_NOTES: list[Message] = [
+    *_fixed(TRENDS_TEXTS["no_patients"], TRENDS_TEXTS["degenerate"]),
+    (TRENDS_TEXTS["signal"], {}), (TRENDS_TEXTS["no_signal"], {}),
+]
+_LAG_REASONS: list[Message] = [(ENTRY_LAG_TEXTS["median"], {}), (ENTRY_LAG_TEXTS["p90"], {})]
+
+
+def _lag_reasons(value: str) -> str | None:
+    parts = [_translated(part, _LAG_REASONS) for part in value.split("; ")]
+    return None if None in parts else "; ".join(p or "" for p in parts)
+
+
+#: The ward's entry-lag message (``results["monitoring"]["entry_lag"]["message"]``, ``reports.entry_lag``).
+ENTRY_LAG_MESSAGES: list[Message] = [
+    *_fixed(ENTRY_LAG_TEXTS["none"], TRENDS_TEXTS["demo_lag"]),
+    (ENTRY_LAG_TEXTS["few"], {}), (ENTRY_LAG_TEXTS["on_time"], {}),
+    (ENTRY_LAG_TEXTS["late"], {"reasons": _lag_reasons}),
+]
+
+
+def cusum_note(stored: str) -> str:
+    """A CUSUM chart's stored note in the active language (else as stored)."""
+    return reader_text(stored, CUSUM_NOTES)
+
+
+def entry_lag_message(stored: str) -> str:
+    """The stored entry-lag message in the active language (else as stored)."""
+    return reader_text(stored, ENTRY_LAG_MESSAGES)

@@ -5,6 +5,7 @@ stored."""
 from __future__ import annotations
 
 import re
+from html import escape
 
 import pytest
 from django.test import Client
@@ -180,3 +181,79 @@ def test_the_polish_report_says_what_changed_since_the_last_signed_run_and_the_r
     page = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", client.get(f"/sites/{ward.slug}/report/").content.decode()))
     assert "od tego czasu: " in page and "Cytokine release syndrome ≥3 8/10 → 9/10" in page
     assert "gdy oddział miał 8/10 (porównanie " in page and "when the ward was" not in page
+
+
+# --- the CUSUM charts' notes and the entry-lag message (reports.trends, reports.entry_lag) -------------------------
+
+def _cusum(outcomes: list[bool], rate: float = 0.1) -> dict:
+    from reports.trends import cell_cusum
+
+    cell = {"category": "crs", "category_name": "CRS", "grade_band": "ge3", "cycle_scope": "all",
+            "pooled": {"marginal_mean": rate}}
+    monitoring = {"patients": [{"stratum": "not_recorded"} for _ in outcomes],
+                  "outcomes": {"crs|ge3": [i for i, y in enumerate(outcomes) if y]}}
+    return cell_cusum(cell, monitoring)
+
+
+def test_a_cusum_charts_note_is_stored_in_english_and_shown_in_polish():
+    from reports.computed_text import cusum_note
+
+    signalled, quiet = _cusum([True] * 6), _cusum([False] * 6)
+    assert signalled["note"].startswith("signalled at patient ") and signalled["note"].endswith(
+        "the events came faster than the benchmark's expected rate (odds doubled, in-control ARL 200 patients)")
+    patients = signalled["note"].removeprefix("signalled at patient ").split(":")[0]
+    assert _both(signalled["note"], cusum_note) == (signalled["note"], (
+        f"sygnał u pacjenta {patients}: zdarzenia pojawiały się szybciej, niż przewiduje częstość oczekiwana z "
+        "porównania (podwojone szanse, ARL w stanie kontroli: 200 pacjentów)"))
+    h = f"{quiet['h']:.2f}"
+    assert quiet["note"] == f"no signal: the chart is at 0.00 of a threshold of {h}"
+    assert _both(quiet["note"], cusum_note)[1] == f"brak sygnału: wykres jest na poziomie 0.00 przy progu {h}"
+    degenerate = _cusum([True], rate=0.0)["note"]
+    assert _both(degenerate, cusum_note)[1] == "częstość w porównaniu wynosi 0 lub 1: brak wykresu"
+    with translation.override("pl"):
+        assert cusum_note("signalled at patient 3 (an older wording)") == "signalled at patient 3 (an older wording)"
+
+
+@pytest.mark.parametrize(("lags", "polish"), [
+    ([], "nie zapisano żadnego zdarzenia niepożądanego"),
+    ([1, 2], "zdarzenia: 2 — za mało do oceny (flaga wymaga 5)"),
+    ([1, 1, 2, 3, 4], "wprowadzane na czas (mediana 2 dni, 90. percentyl 3.6 dni)"),
+    ([9, 9, 10, 30, 40], "zdarzenia niepożądane są wprowadzane z opóźnieniem: mediana 10 dni > 7; 90. percentyl 36 dni "
+                         "> 15"),
+    ([9, 9, 10, 11, 12], "zdarzenia niepożądane są wprowadzane z opóźnieniem: mediana 10 dni > 7"),
+])
+def test_the_entry_lag_message_is_stored_in_english_and_shown_in_polish(lags, polish):
+    from reports.computed_text import entry_lag_message
+    from reports.entry_lag import entry_lag
+
+    with translation.override("pl"):
+        stored = entry_lag(lags).message
+    assert stored.isascii()  # English, whoever computed it
+    assert _both(stored, entry_lag_message) == (stored, polish)
+
+
+def test_an_entry_lag_message_of_another_wording_is_shown_as_stored():
+    from reports.computed_text import entry_lag_message
+
+    with translation.override("pl"):
+        for stored in ("adverse events are entered late: median 10 days > 7; mode 9 days",
+                       "entered on time (median 2 days)"):
+            assert entry_lag_message(stored) == stored
+
+
+def test_the_polish_report_shows_the_cusum_notes_and_the_entry_lag_in_polish(ward, crs_ward, officer):
+    from reports.computed_text import cusum_note, entry_lag_message
+
+    ward.language = "pl"
+    ward.save()
+    run = benchmark_run_now(site=ward)
+    monitoring = run.results["monitoring"]
+    client = Client()
+    client.force_login(officer)
+    page = client.get(f"/sites/{ward.slug}/report/").content.decode()
+    notes = {c["note"] for c in monitoring["cusum"]}
+    assert notes and all(escape(note) not in page for note in notes)
+    with translation.override("pl"):
+        assert all(escape(cusum_note(note)) in page for note in notes)
+        message = entry_lag_message(monitoring["entry_lag"]["message"])
+    assert message != monitoring["entry_lag"]["message"] and escape(message[0].upper() + message[1:]) in page
