@@ -31,6 +31,7 @@ from reports.benchmark import (
 )
 from reports.cells import CYCLE_SCOPES
 from reports.entry_lag import ENTRY_LAG_TEXTS
+from reports.funnel import FUNNEL_TEXTS
 from reports.trends import TRENDS_TEXTS
 
 #: A parameter's translator: the value in the active language, or None when it is not a value the message prints
@@ -212,3 +213,13 @@ def cusum_note(stored: str) -> str:
 def entry_lag_message(stored: str) -> str:
     """The stored entry-lag message in the active language (else as stored)."""
     return reader_text(stored, ENTRY_LAG_MESSAGES)
+
+
+#: Why the funnel against the network's other wards gives no flags (``results["network"][i]["note"]``,
+#: ``reports.funnel``).
+FUNNEL_NOTES: list[Message] = [(text, {}) for text in FUNNEL_TEXTS.values()]
+
+
+def funnel_note(stored: str) -> str:
+    """The funnel's stored note in the active language (else as stored)."""
+    return reader_text(stored, FUNNEL_NOTES)

@@ -257,3 +257,31 @@ def test_the_polish_report_shows_the_cusum_notes_and_the_entry_lag_in_polish(war
         assert all(escape(cusum_note(note)) in page for note in notes)
         message = entry_lag_message(monitoring["entry_lag"]["message"])
     assert message != monitoring["entry_lag"]["message"] and escape(message[0].upper() + message[1:]) in page
+
+
+# --- the funnel's notes (reports.funnel) ------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("units", "english", "polish"), [
+    ([(1, 20), (2, 20), (20, 20), (0, 2)], "3 wards with at least 3 patients; flags need 5",
+     "oddziały z co najmniej 3 pacjentami: 3; flagi wymagają 5"),
+    ([(1, 20), (0, 2)], "1 ward with at least 3 patients; flags need 5",
+     "oddziały z co najmniej 3 pacjentami: 1; flagi wymagają 5"),
+    ([(0, 10)] * 6, "every ward has none of its patients with the event: nothing to compare",
+     "na żadnym oddziale nikt z pacjentów nie miał tego zdarzenia: nie ma czego porównywać"),
+    ([(10, 10)] * 6, "every ward has all of its patients with the event: nothing to compare",
+     "na każdym oddziale wszyscy pacjenci mieli to zdarzenie: nie ma czego porównywać"),
+])
+def test_the_funnels_note_is_stored_in_english_and_shown_in_polish(units, english, polish):
+    from django.template import Context, Template
+
+    from reports.funnel import Unit, funnel
+
+    with translation.override("pl"):
+        note = funnel([Unit(f"w{i}", x, n) for i, (x, n) in enumerate(units)]).note
+    assert note == english
+    page = Template("{% load pvtrack_format %}{{ note|funnel_note }}")
+    with translation.override("en-gb"):
+        assert page.render(Context({"note": note})) == english
+    with translation.override("pl"):
+        assert page.render(Context({"note": note})) == polish
+        assert page.render(Context({"note": "2 wards; flags need 5"})) == "2 wards; flags need 5"  # another wording
