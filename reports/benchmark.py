@@ -696,10 +696,10 @@ def _cell(inputs: dict[str, Any], cat: dict[str, Any], band: str, scope: str,
 
 #: Moderators of the meta-regression, in priority order, with their plain names (docs/methods.md §4.2). Each
 #: "…_differs" is 1 when the cohort's stated value differs from the ward's, 0 when equal: the model predicts at 0.
-MODERATORS = {"blast_share": "share of patients with ≥5% marrow blasts",
-              "scale_differs": "grading-scale family other than the ward's",
-              "schedule_differs": "schedule other than the ward's",
-              "population_differs": "population other than the ward's"}
+MODERATORS = {"blast_share": gettext_noop("share of patients with ≥5% marrow blasts"),
+              "scale_differs": gettext_noop("grading-scale family other than the ward's"),
+              "schedule_differs": gettext_noop("schedule other than the ward's"),
+              "population_differs": gettext_noop("population other than the ward's")}
 NOT_MODERATORS = {"age": "age is reported as free text (median and range) by too few cohorts to use"}
 
 

@@ -23,6 +23,7 @@ from reports.benchmark import (
     ATTRIBUTIONS,
     COMPARISON_TEXTS,
     DOSING_WARD,
+    MODERATORS,
     NO_CYCLE1_FIGURE,
     OWN_COHORT,
     PREMEDICATION_TEXTS,
@@ -223,3 +224,9 @@ FUNNEL_NOTES: list[Message] = [(text, {}) for text in FUNNEL_TEXTS.values()]
 def funnel_note(stored: str) -> str:
     """The funnel's stored note in the active language (else as stored)."""
     return reader_text(stored, FUNNEL_NOTES)
+
+
+def moderator_labels(stored: list[str] | None) -> list[str]:
+    """A meta-regression's stored ``chosen_labels`` (``reports.benchmark.MODERATORS``), each in the active
+    language (another label as stored)."""
+    return [gettext(label) if label in MODERATORS.values() else label for label in stored or []]

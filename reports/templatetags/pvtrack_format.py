@@ -6,7 +6,15 @@ from django import template
 from django.utils.translation import gettext
 
 from reports.cells import flag_label, flag_short
-from reports.computed_text import cell_note, cohort_labels, cusum_note, entry_lag_message, exclusion_reason, funnel_note
+from reports.computed_text import (
+    cell_note,
+    cohort_labels,
+    cusum_note,
+    entry_lag_message,
+    exclusion_reason,
+    funnel_note,
+    moderator_labels,
+)
 from reports.definitions_text import matched_line
 from reports.report import interval, pct
 
@@ -20,6 +28,7 @@ register.filter("cell_note", cell_note)
 register.filter("cusum_note", cusum_note)
 register.filter("entry_lag_message", entry_lag_message)
 register.filter("funnel_note", funnel_note)
+register.filter("moderator_labels", moderator_labels)
 
 
 @register.filter("flag_label")

@@ -285,3 +285,30 @@ def test_the_funnels_note_is_stored_in_english_and_shown_in_polish(units, englis
     with translation.override("pl"):
         assert page.render(Context({"note": note})) == polish
         assert page.render(Context({"note": "2 wards; flags need 5"})) == "2 wards; flags need 5"  # another wording
+
+
+# --- meta-regression labels (reports.benchmark.MODERATORS) --------------------------------------------------------
+
+def _table(cells: list[dict]) -> str:
+    from django.template.loader import render_to_string
+
+    run = {"results": {"ward_profile": {}}, "inputs": {"thresholds": {}}}
+    return re.sub(r"\s+", " ", render_to_string("reports/_table.html", {"run": run, "cells": cells,
+                                                                         "editable": False}))
+
+
+def test_the_meta_regressions_labels_and_sentence_in_polish():
+    from reports.benchmark import MODERATORS
+
+    cell = {"category": "crs", "category_name": "CRS", "grade_band": "ge3", "cycle_scope": "all",
+            "ward": {"x": 2, "n": 10, "rate": 0.2, "ci": [0.03, 0.56]},
+            "pooled": {"median": 0.1, "pi": [0.05, 0.2], "marginal_mean": 0.11, "weak": False},
+            "meta_regression": {"chosen": ["blast_share"], "chosen_labels": [MODERATORS["blast_share"], "age (new)"],
+                                "tau2_before": 0.5, "tau2_after": 0.1, "exploratory": True, "k": 6},
+            "cohorts": [], "excluded": []}
+    with translation.override("en-gb"):
+        assert ("at the ward's case mix: adjusted for share of patients with ≥5% marrow blasts, age (new); "
+                "between-cohort τ² 0.50 → 0.10 (exploratory: 6 cohorts)") in _table([cell])
+    with translation.override("pl"):
+        assert ("przy strukturze pacjentów oddziału: skorygowane o: odsetek pacjentów z ≥5% blastów w szpiku, age "
+                "(new); τ² między kohortami 0,50 → 0,10 (eksploracyjnie: kohorty: 6)") in _table([cell])
