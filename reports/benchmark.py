@@ -806,6 +806,18 @@ def _case_mix(inputs: dict[str, Any], category: str, band: str, scope: str, x: i
             "stratified": any(r["source"] != "overall benchmark" for r in rows)}
 
 
+#: The sequential boundary's note (``results["cells"][i]["sequential"]["note"]``), stored in English (the report
+#: translates it, ``reports.computed_text``).
+SEQUENTIAL_TEXTS = {
+    "passed": gettext_noop("the ward has passed the %(n_max)s planned patients: the boundary no longer applies"),
+    "cannot": gettext_noop("no number of events among %(n)s patients can cross yet"),
+    "crossed": gettext_noop("crossed: %(x)s events among %(n)s patients reach the boundary of %(bound)s"),
+    "needed": gettext_noop("%(needed)s more events among these %(n)s patients would cross the boundary (%(bound)s)"),
+    "needed_one": gettext_noop("%(needed)s more event among these %(n)s patients would cross the boundary "
+                               "(%(bound)s)"),
+}
+
+
 def _sequential(x: int, n: int, p0: float, thresholds: dict[str, Any],
                 boundaries: dict[float, sequential.Boundary]) -> dict[str, Any] | None:
     """Pocock-type boundary (Ivanova 2005) for N_MAX planned patients at theta0 = the pooled marginal mean,
@@ -820,17 +832,17 @@ def _sequential(x: int, n: int, p0: float, thresholds: dict[str, Any],
     out = {"n_max": n_max, "alpha": alpha, "p0": p0, "nominal": b.nominal, "overall_alpha": b.overall_alpha,
            "ranges": [list(r) for r in b.ranges()], "bound": None, "needed": None, "note": ""}
     if n > n_max:
-        out["note"] = f"the ward has passed the {n_max} planned patients: the boundary no longer applies"
+        out["note"] = SEQUENTIAL_TEXTS["passed"] % {"n_max": n_max}
         return out
     out["bound"] = b.bounds[n - 1] if b.bounds[n - 1] <= n else None
     out["needed"] = sequential.events_needed_to_cross(b, n, x)
     if out["needed"] is None:
-        out["note"] = f"no number of events among {n} patients can cross yet"
+        out["note"] = SEQUENTIAL_TEXTS["cannot"] % {"n": n}
     elif out["needed"] == 0:
-        out["note"] = f"crossed: {x} events among {n} patients reach the boundary of {b.bounds[n - 1]}"
+        out["note"] = SEQUENTIAL_TEXTS["crossed"] % {"x": x, "n": n, "bound": b.bounds[n - 1]}
     else:
-        out["note"] = (f"{out['needed']} more event{'s' if out['needed'] != 1 else ''} among these {n} patients "
-                       f"would cross the boundary ({b.bounds[n - 1]})")
+        out["note"] = SEQUENTIAL_TEXTS["needed" if out["needed"] != 1 else "needed_one"] % {
+            "needed": out["needed"], "n": n, "bound": b.bounds[n - 1]}
     return out
 
 

@@ -29,6 +29,7 @@ from reports.benchmark import (
     PREMEDICATION_TEXTS,
     PREMEDICATION_WARD,
     REGIMENS,
+    SEQUENTIAL_TEXTS,
 )
 from reports.cells import CYCLE_SCOPES
 from reports.entry_lag import ENTRY_LAG_TEXTS
@@ -230,3 +231,12 @@ def moderator_labels(stored: list[str] | None) -> list[str]:
     """A meta-regression's stored ``chosen_labels`` (``reports.benchmark.MODERATORS``), each in the active
     language (another label as stored)."""
     return [gettext(label) if label in MODERATORS.values() else label for label in stored or []]
+
+
+#: The sequential boundary's note (``results["cells"][i]["sequential"]["note"]``, ``reports.benchmark``).
+SEQUENTIAL_NOTES: list[Message] = [(text, {}) for text in SEQUENTIAL_TEXTS.values()]
+
+
+def sequential_note(stored: str) -> str:
+    """The sequential boundary's stored note in the active language (else as stored)."""
+    return reader_text(stored, SEQUENTIAL_NOTES)

@@ -14,6 +14,7 @@ from reports.computed_text import (
     exclusion_reason,
     funnel_note,
     moderator_labels,
+    sequential_note,
 )
 from reports.definitions_text import matched_line
 from reports.report import interval, pct
@@ -29,6 +30,7 @@ register.filter("cusum_note", cusum_note)
 register.filter("entry_lag_message", entry_lag_message)
 register.filter("funnel_note", funnel_note)
 register.filter("moderator_labels", moderator_labels)
+register.filter("sequential_note", sequential_note)
 
 
 @register.filter("flag_label")

@@ -312,3 +312,28 @@ def test_the_meta_regressions_labels_and_sentence_in_polish():
     with translation.override("pl"):
         assert ("przy strukturze pacjentów oddziału: skorygowane o: odsetek pacjentów z ≥5% blastów w szpiku, age "
                 "(new); τ² między kohortami 0,50 → 0,10 (eksploracyjnie: kohorty: 6)") in _table([cell])
+
+
+# --- the sequential boundary's note (reports.benchmark._sequential) --------------------------------------------------
+
+@pytest.mark.parametrize(("x", "n", "n_max", "polish"), [
+    (0, 30, 20, "oddział przekroczył 20 planowanych pacjentów: granica już nie obowiązuje"),
+    (1, 10, 40, "dodatkowe zdarzenia u tych 10 pacjentów ({needed}) przekroczyłyby granicę ({bound})"),
+    (10, 10, 40, "przekroczono: zdarzenia u 10 pacjentów (10) osiągają granicę {bound}"),
+])
+def test_the_sequential_note_is_stored_in_english_and_shown_in_polish(x, n, n_max, polish):
+    from django.template import Context, Template
+
+    from reports.benchmark import _sequential
+
+    with translation.override("pl"):
+        seq = _sequential(x, n, 0.1, {"N_MAX": n_max, "SEQUENTIAL_ALPHA": 0.05}, {})
+    assert seq["note"].isascii()
+    page = Template("{% load pvtrack_format %}{{ note|sequential_note }}")
+    with translation.override("en-gb"):
+        assert page.render(Context({"note": seq["note"]})) == seq["note"]
+    bound = re.search(r"boundary (?:of |\()?(\d*)", seq["note"]).group(1)  # the boundary at n, as the English says
+    with translation.override("pl"):
+        shown = page.render(Context({"note": seq["note"]}))
+        assert shown == polish.format(needed=seq["needed"], bound=bound)
+        assert page.render(Context({"note": "2 more events would cross"})) == "2 more events would cross"
