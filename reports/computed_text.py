@@ -34,6 +34,7 @@ from reports.benchmark import (
 from reports.cells import CYCLE_SCOPES
 from reports.entry_lag import ENTRY_LAG_TEXTS
 from reports.funnel import FUNNEL_TEXTS
+from reports.stats import POOL_TEXTS
 from reports.trends import TRENDS_TEXTS
 
 #: A parameter's translator: the value in the active language, or None when it is not a value the message prints
@@ -183,7 +184,7 @@ def cohort_labels(stored: list[str] | None) -> list[str]:
 
 def cell_note(stored: str) -> str:
     """A cell's stored note (no benchmark), in the active language (else as stored)."""
-    return reader_text(stored, CELL_NOTES)
+    return reader_text(stored, [*CELL_NOTES, *POOL_REASONS])
 
 
 #: A CUSUM chart's note (``results["monitoring"]["cusum"][i]["note"]``, ``reports.trends``).
@@ -240,3 +241,28 @@ SEQUENTIAL_NOTES: list[Message] = [(text, {}) for text in SEQUENTIAL_TEXTS.value
 def sequential_note(stored: str) -> str:
     """The sequential boundary's stored note in the active language (else as stored)."""
     return reader_text(stored, SEQUENTIAL_NOTES)
+
+
+_SPREAD: list[Message] = [(POOL_TEXTS["spread"], {})]
+_WHY: list[Message] = [(POOL_TEXTS[key], {}) for key in ("few_cohorts", "few_cohorts_one", "few_events",
+                                                         "few_events_one", "no_convergence")]
+#: Why a benchmark is weak or no usable benchmark (``results["cells"][i]["pooled"]``: ``reason`` when weak,
+#: ``unusable``; ``reports.stats``).
+POOL_REASONS: list[Message] = [
+    *[(POOL_TEXTS[key], {"spread": _nested(_SPREAD)}) for key in ("at_bound", "flat", "span")],
+    (POOL_TEXTS["weak"], {"why": _nested(_WHY)}), (POOL_TEXTS["common_effect"], {}),
+]
+
+
+def pool_reason(stored: str) -> str:
+    """A pooled benchmark's stored weak or unusable reason in the active language (else as stored)."""
+    return reader_text(stored, POOL_REASONS)
+
+
+def unusable_detail(stored: str) -> str:
+    """An unusable benchmark's stored reason in the active language without its leading "no usable benchmark: "
+    (the table says that in bold before it)."""
+    shown = pool_reason(stored)
+    for prefix in (gettext("no usable benchmark") + ": ", "no usable benchmark: "):
+        shown = shown.removeprefix(prefix)
+    return shown

@@ -14,7 +14,9 @@ from reports.computed_text import (
     exclusion_reason,
     funnel_note,
     moderator_labels,
+    pool_reason,
     sequential_note,
+    unusable_detail,
 )
 from reports.definitions_text import matched_line
 from reports.report import interval, pct
@@ -31,6 +33,8 @@ register.filter("entry_lag_message", entry_lag_message)
 register.filter("funnel_note", funnel_note)
 register.filter("moderator_labels", moderator_labels)
 register.filter("sequential_note", sequential_note)
+register.filter("pool_reason", pool_reason)
+register.filter("unusable_detail", unusable_detail)
 
 
 @register.filter("flag_label")

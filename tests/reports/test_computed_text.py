@@ -337,3 +337,42 @@ def test_the_sequential_note_is_stored_in_english_and_shown_in_polish(x, n, n_ma
         shown = page.render(Context({"note": seq["note"]}))
         assert shown == polish.format(needed=seq["needed"], bound=bound)
         assert page.render(Context({"note": "2 more events would cross"})) == "2 more events would cross"
+
+
+# --- a weak or unusable benchmark's explanation (reports.stats) ------------------------------------------------------
+
+def test_a_weak_benchmarks_reason_is_stored_in_english_and_shown_in_polish():
+    from reports import stats
+    from reports.computed_text import pool_reason
+
+    with translation.override("pl"):
+        two, one_event = stats.pool([2, 3], [20, 30]), stats.pool([1, 0, 0], [20, 30, 10])
+    assert two.reason == ("Weak benchmark: only 2 comparable cohorts (the model needs 3). Showing the pooled count "
+                          "5/50 with an exact Clopper-Pearson CI; between-cohort variation is not modelled.")
+    assert _both(two.reason, pool_reason) == (two.reason, (
+        "Słabe porównanie: porównywalne kohorty: tylko 2 (model wymaga 3). Pokazano łączną liczbę 5/50 z dokładnym "
+        "przedziałem ufności Cloppera-Pearsona; zmienność między kohortami nie jest modelowana."))
+    assert _both(one_event.reason, pool_reason)[1].startswith(
+        "Słabe porównanie: tylko 1 zdarzenie we wszystkich kohortach (model wymaga 3). Pokazano łączną liczbę 1/60")
+    with translation.override("pl"):  # another reason inside: the stored English
+        other = two.reason.replace("only 2 comparable cohorts", "too much heterogeneity")
+        assert pool_reason(other) == other
+
+
+def test_an_unusable_benchmarks_reason_in_polish_in_the_table_and_as_a_cells_note():
+    from reports import stats
+    from reports.computed_text import cell_note, unusable_detail
+
+    flat = stats.pool([0, 0, 12], [20, 25, 14]).unusable
+    span = stats.pool([0, 0, 6, 1, 20, 18], [9, 39, 18, 13, 38, 33]).unusable
+    assert flat.startswith("no usable benchmark: the published cohorts disagree so much (between-cohort variance ")
+    with translation.override("en-gb"):
+        assert unusable_detail(flat) == flat.removeprefix("no usable benchmark: ") and cell_note(flat) == flat
+    with translation.override("pl"):
+        assert unusable_detail(flat).startswith("opublikowane kohorty różnią się tak bardzo (wariancja między "
+                                                "kohortami ")
+        assert unusable_detail(flat).endswith(", a funkcja wiarygodności jest płaska: te kohorty nie wykluczają, że "
+                                              "każda kohorta ma własną częstość")
+        assert cell_note(span).startswith("brak użytecznego porównania: opublikowane kohorty różnią się tak bardzo")
+        assert cell_note(span).endswith("że porównywalny oddział mógłby mieć niemal dowolną częstość, więc prawie "
+                                        "żadna liczba nie mogłaby zostać oflagowana")
