@@ -486,6 +486,15 @@ def treatment_comparability(f: dict[str, Any], profile: dict[str, Any] | None,
     return None, labels
 
 
+#: The premedication and regimen labels of a cell's "Matched:" line (``treatment_definitions``).
+TREATMENT_TEXTS = {
+    "ward": gettext_noop("%(value)s (ward: %(share)s)"),
+    "not_matched": gettext_noop("not matched (ward's first cycles: %(value)s)"),
+    "not_recorded": gettext_noop("mostly not recorded"),
+    "cohorts": gettext_noop("%(label)s; cohorts: %(cohorts)s"),
+}
+
+
 def treatment_definitions(category: str, used: list[dict[str, Any]], profile: dict[str, Any] | None
                           ) -> dict[str, str] | None:
     """What a cell matched on premedication and regimen, for its "Matched:" line; None outside the layer.
@@ -497,16 +506,18 @@ def treatment_definitions(category: str, used: list[dict[str, Any]], profile: di
         return None
     cohorts = [f for f in used if "premedication" in f]
     ward_premed, ward_dosing = profile.get("premedication"), profile.get("dosing")
-    premed = (f"{PREMEDICATION_WARD[ward_premed]} (ward: {_ward_share(profile, 'premedication')})"
+    premed = (TREATMENT_TEXTS["ward"] % {"value": PREMEDICATION_WARD[ward_premed],
+                                         "share": _ward_share(profile, "premedication")}
               if ward_premed in PREMEDICATION_WARD else
-              f"not matched (ward's first cycles: {ward_premed or 'mostly not recorded'})")
-    regimen = (f"{DOSING_WARD[ward_dosing]} (ward: {_ward_share(profile, 'dosing')})"
+              TREATMENT_TEXTS["not_matched"] % {"value": ward_premed or TREATMENT_TEXTS["not_recorded"]})
+    regimen = (TREATMENT_TEXTS["ward"] % {"value": DOSING_WARD[ward_dosing], "share": _ward_share(profile, "dosing")}
                if ward_dosing in DOSING_WARD else
-               f"not matched (ward's first cycles: {ward_dosing or 'mostly not recorded'})")
+               TREATMENT_TEXTS["not_matched"] % {"value": ward_dosing or TREATMENT_TEXTS["not_recorded"]})
     if cohorts:
-        premed += "; cohorts: " + ", ".join(f"{f['short_name']} {premedication_text(f['premedication'])}"
-                                             for f in cohorts)
-        regimen += "; cohorts: " + ", ".join(f"{f['short_name']} {dosing_text(f.get('dosing'))}" for f in cohorts)
+        premed = TREATMENT_TEXTS["cohorts"] % {"label": premed, "cohorts": ", ".join(
+            f"{f['short_name']} {premedication_text(f['premedication'])}" for f in cohorts)}
+        regimen = TREATMENT_TEXTS["cohorts"] % {"label": regimen, "cohorts": ", ".join(
+            f"{f['short_name']} {dosing_text(f.get('dosing'))}" for f in cohorts)}
     return {"premedication_label": premed, "regimen_label": regimen}
 
 

@@ -30,6 +30,7 @@ from reports.benchmark import (
     PREMEDICATION_WARD,
     REGIMENS,
     SEQUENTIAL_TEXTS,
+    TREATMENT_TEXTS,
 )
 from reports.cells import CYCLE_SCOPES
 from reports.entry_lag import ENTRY_LAG_TEXTS
@@ -266,3 +267,38 @@ def unusable_detail(stored: str) -> str:
     for prefix in (gettext("no usable benchmark") + ": ", "no usable benchmark: "):
         shown = shown.removeprefix(prefix)
     return shown
+
+
+_NOT_MATCHED = words({"mixed": SCHEDULE_WORDS["mixed"],
+                      TREATMENT_TEXTS["not_recorded"]: TREATMENT_TEXTS["not_recorded"]})
+#: The ward's side of the "Matched:" line's premedication and regimen labels (``treatment_definitions``).
+_TREATMENT_HEADS: dict[str, list[Message]] = {
+    "premedication": [(TREATMENT_TEXTS["ward"], {"value": one_of(PREMEDICATION_WARD.values()),
+                                                 "share": _nested(_SHARE)}),
+                      (TREATMENT_TEXTS["not_matched"], {"value": _NOT_MATCHED})],
+    "regimen": [(TREATMENT_TEXTS["ward"], {"value": one_of(DOSING_WARD.values()), "share": _nested(_SHARE)}),
+                (TREATMENT_TEXTS["not_matched"], {"value": _NOT_MATCHED})],
+}
+_COHORT_TREATMENT: dict[str, Translate] = {"premedication": _nested(_PREMEDICATION), "regimen": _regimen}
+
+
+def treatment_label(stored: str, key: str, cohorts: list[dict[str, Any]] | None) -> str:
+    """A cell's stored premedication (``key`` "premedication") or regimen ("regimen") label of its "Matched:" line in
+    the active language, rebuilt from the cell's ``cohorts`` (their short names, as data, and their stored
+    premedication and regimen texts); the stored English when the English rebuild is not exactly it."""
+    items = [(str(co.get("short_name", "")), str(co[key])) for co in cohorts or [] if key in co]
+    listed = ", ".join(f"{name} {value}" for name, value in items)
+    head = stored
+    if items:
+        suffix = TREATMENT_TEXTS["cohorts"] % {"label": "", "cohorts": listed}
+        if not stored.endswith(suffix):
+            return stored
+        head = stored.removesuffix(suffix)
+    translated_head = _translated(head, _TREATMENT_HEADS[key])
+    values = [_COHORT_TREATMENT[key](value) for _, value in items]
+    if translated_head is None or None in values:
+        return stored
+    if not items:
+        return translated_head
+    return gettext(TREATMENT_TEXTS["cohorts"]) % {"label": translated_head, "cohorts": ", ".join(
+        f"{name} {value}" for (name, _), value in zip(items, values, strict=True))}

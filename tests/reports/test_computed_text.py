@@ -376,3 +376,42 @@ def test_an_unusable_benchmarks_reason_in_polish_in_the_table_and_as_a_cells_not
         assert cell_note(span).startswith("brak użytecznego porównania: opublikowane kohorty różnią się tak bardzo")
         assert cell_note(span).endswith("że porównywalny oddział mógłby mieć niemal dowolną częstość, więc prawie "
                                         "żadna liczba nie mogłaby zostać oflagowana")
+
+
+# --- the premedication and regimen labels of the "Matched:" line (reports.benchmark.treatment_definitions) ----------
+
+def test_the_matched_lines_premedication_and_regimen_are_rebuilt_in_polish_from_the_cells_cohorts():
+    from reports.benchmark import treatment_definitions
+    from reports.computed_text import treatment_label
+
+    used = [FIGURE | {"short_name": "Xie 2023", "premedication": {"given": "all"}, "dosing": {"regimen": "mixed",
+                                                                                               "counts": {"flat": 2}}},
+            FIGURE | {"short_name": "Lee, 2021", "premedication": {"given": "some", "n": 3, "of": 23},
+                      "dosing": {"regimen": "step_up_5_15"}}]
+    cohorts = [{"short_name": f["short_name"], "premedication": premedication_text(f["premedication"]),
+                "regimen": dosing_text(f["dosing"])} for f in used]  # as the cell stores them
+    with translation.override("pl"):
+        labels = treatment_definitions("crs", used, PROFILE)
+    assert labels == {"premedication_label": "premedicated (ward: 5 of 6 first cycles); cohorts: Xie 2023 all "
+                                             "premedicated, Lee, 2021 3 of 23 premedicated",
+                      "regimen_label": "step-up (ward: 6 of 6 first cycles); cohorts: Xie 2023 mixed regimens (flat "
+                                       "2), Lee, 2021 step-up 5→15 µg/m²/day"}
+    premed, regimen = labels["premedication_label"], labels["regimen_label"]
+    with translation.override("en-gb"):
+        assert treatment_label(premed, "premedication", cohorts) == premed
+        assert treatment_label(regimen, "regimen", cohorts) == regimen
+    with translation.override("pl"):
+        assert treatment_label(premed, "premedication", cohorts) == (
+            "z premedykacją (oddział: 5 z 6 pierwszych cykli); kohorty: Xie 2023 wszyscy z premedykacją, Lee, 2021 3 z "
+            "23 z premedykacją")
+        assert treatment_label(regimen, "regimen", cohorts) == (
+            "dawka wzrastająca (oddział: 6 z 6 pierwszych cykli); kohorty: Xie 2023 różne schematy dawkowania (flat "
+            "2), Lee, 2021 dawka wzrastająca 5→15 µg/m²/dobę")
+        unmatched = treatment_definitions("crs", [], PROFILE | {"premedication": "mixed", "dosing": None})
+        assert treatment_label(unmatched["premedication_label"], "premedication", []) == (
+            "nie dopasowano (pierwsze cykle na oddziale: różne)")
+        assert treatment_label(unmatched["regimen_label"], "regimen", []) == (
+            "nie dopasowano (pierwsze cykle na oddziale: w większości nie zapisano)")
+        # the cell's cohorts do not give the stored list (another run's, an older wording): as stored
+        assert treatment_label(premed, "premedication", cohorts[:1]) == premed
+        assert treatment_label(premed, "premedication", None) == premed
