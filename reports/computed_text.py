@@ -302,3 +302,13 @@ def treatment_label(stored: str, key: str, cohorts: list[dict[str, Any]] | None)
         return translated_head
     return gettext(TREATMENT_TEXTS["cohorts"]) % {"label": translated_head, "cohorts": ", ".join(
         f"{name} {value}" for (name, _), value in zip(items, values, strict=True))}
+
+
+#: The monitoring's flag codes (``reports.trends``: a CUSUM chart's "flag"; ``reports.entry_lag``: the entry lag's).
+MONITORING_FLAGS = {"CUSUM SIGNAL": gettext_noop("CUSUM signal"), "LATE ENTRY": gettext_noop("late entry")}
+
+
+def monitoring_flag(code: str | None) -> str | None:
+    """A monitoring flag code in the active language's words; the code itself where it is not translated (English,
+    as the flag levels) or not known."""
+    return words(MONITORING_FLAGS)(code) or code if code else code

@@ -14,6 +14,7 @@ from reports.computed_text import (
     exclusion_reason,
     funnel_note,
     moderator_labels,
+    monitoring_flag,
     pool_reason,
     sequential_note,
     unusable_detail,
@@ -34,6 +35,7 @@ register.filter("funnel_note", funnel_note)
 register.filter("moderator_labels", moderator_labels)
 register.filter("sequential_note", sequential_note)
 register.filter("pool_reason", pool_reason)
+register.filter("monitoring_flag", monitoring_flag)
 register.filter("unusable_detail", unusable_detail)
 
 

@@ -232,6 +232,16 @@ def test_the_entry_lag_message_is_stored_in_english_and_shown_in_polish(lags, po
     assert _both(stored, entry_lag_message) == (stored, polish)
 
 
+def test_the_monitorings_flag_codes_in_polish_and_as_codes_in_english():
+    from reports.computed_text import monitoring_flag
+
+    with translation.override("pl"):
+        assert [monitoring_flag(c) for c in ("CUSUM SIGNAL", "LATE ENTRY", "NEW CODE", None)] == [
+            "sygnał CUSUM", "opóźnione wprowadzanie", "NEW CODE", None]
+    with translation.override("en-gb"):
+        assert [monitoring_flag(c) for c in ("CUSUM SIGNAL", "LATE ENTRY")] == ["CUSUM SIGNAL", "LATE ENTRY"]
+
+
 def test_an_entry_lag_message_of_another_wording_is_shown_as_stored():
     from reports.computed_text import entry_lag_message
 
