@@ -69,7 +69,7 @@ def _translated(stored: str, messages: Sequence[Message]) -> str | None:
         if (message % values if values else message.replace("%%", "%")) != stored:
             continue
         if not values:
-            return gettext(message)
+            return gettext(message).replace("%%", "%")
         params = {k: translators[k](v) if k in translators else v for k, v in values.items()}
         if None in params.values():
             continue

@@ -425,3 +425,12 @@ def test_the_matched_lines_premedication_and_regimen_are_rebuilt_in_polish_from_
         # the cell's cohorts do not give the stored list (another run's, an older wording): as stored
         assert treatment_label(premed, "premedication", cohorts[:1]) == premed
         assert treatment_label(premed, "premedication", None) == premed
+
+
+def test_a_cell_without_a_note_says_no_comparable_figure_in_polish():
+    cell = {"category": "crs", "category_name": "CRS", "grade_band": "ge3", "cycle_scope": "all",
+            "ward": {"x": 0, "n": 0, "rate": None}, "pooled": None, "cohorts": [], "excluded": []}
+    with translation.override("pl"):
+        assert "brak porównywalnej liczby" in _table([cell]) and "no comparable figure" not in _table([cell])
+    with translation.override("en-gb"):
+        assert "no comparable figure" in _table([cell])
