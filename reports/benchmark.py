@@ -52,9 +52,33 @@ from reports.models import BenchmarkCategory, CohortFigure
 #: against the network's other wards are flags of their own kinds (``reports.signal_flags``).
 METHOD_VERSION = "pvtrack-benchmark/1.6 glmm+metareg+1pred+unusable+derived+lwl+premed+cm+pocock"
 GRADE_BANDS = {"any": 1, "ge3": 3}
-OWN_COHORT = "the ward itself is built from this cohort"
+OWN_COHORT = gettext_noop("the ward itself is built from this cohort")
 #: Issue 17 item 9: no source reports a cycle-1 count for any benchmark category (tests check the fixtures).
-NO_CYCLE1_FIGURE = "no published figure: no source reports cycle-1 counts for this category and grade"
+NO_CYCLE1_FIGURE = gettext_noop("no published figure: no source reports cycle-1 counts for this category and grade")
+#: Why a cohort figure was left out of a cell ("excluded" reasons), what a kept one is labelled with, and a cell's
+#: note when it has no benchmark. Stored in English in the run's results; the report shows them in the reader's
+#: language (``reports.comparison_text``), matching the stored English against these texts.
+COMPARISON_TEXTS = {
+    "unit": gettext_noop("counts %(unit)s, not patients"),
+    "no_denominator": gettext_noop("percentage without a stated denominator"),
+    "stratum": gettext_noop("reported for a blast stratum only (%(stratum)s)"),
+    "scope": gettext_noop("reported for %(scope)s, not %(ward_scope)s"),
+    "same_cohort": gettext_noop("another figure of this cohort is already used for this cell"),
+    "schedule": gettext_noop("schedule %(schedule)s differs from the ward's %(ward_schedule)s"),
+    "population": gettext_noop("population %(population)s differs from the ward's %(ward_population)s"),
+    "scale": gettext_noop("graded by %(family)s (%(scale)s), the ward by %(ward_family)s"),
+    "premedication": gettext_noop("premedication: %(cohort)s, the ward's first cycles mostly %(ward)s (%(share)s)"),
+    "attribution": gettext_noop("counts %(attribution)s; this comparison uses %(basis)s"),
+    "schedule_label": gettext_noop("schedule %(schedule)s"),
+    "population_label": gettext_noop("population %(population)s"),
+    "scale_not_stated": gettext_noop("grading scale not stated"),
+    "version_not_stated": gettext_noop("graded by %(scale)s: scale version not stated"),
+    "regimen_label": gettext_noop("%(regimen)s; the ward mostly %(ward)s"),
+    "ward_share": gettext_noop("%(k)s of %(n)s first cycles"),
+    "note_demo": gettext_noop("not reported by the cohort this demo ward is built from"),
+    "note_none": gettext_noop("no comparable published figure"),
+    "note_no_patients": gettext_noop("no ward patients in this scope"),
+}
 
 #: Grading-scale families: CTCAE (any version) grades neurotoxicity and the other categories differently from
 #: the ASTCT 2019 consensus and Lee 2014 (docs/methods.md §3.5, §5). "not_stated" has no family.
@@ -261,15 +285,15 @@ def _comparability(f: dict[str, Any], profile: dict[str, Any] | None, scale_poli
     labels: list[str] = []
     schedule, ward_schedule = f.get("schedule") or "not_stated", profile.get("schedule")
     if schedule in ("not_stated", "mixed"):
-        labels.append(f"schedule {schedule.replace('_', ' ')}")
+        labels.append(COMPARISON_TEXTS["schedule_label"] % {"schedule": schedule.replace("_", " ")})
     elif ward_schedule and ward_schedule != "mixed" and schedule != ward_schedule:
-        return f"schedule {schedule} differs from the ward's {ward_schedule}", []
+        return COMPARISON_TEXTS["schedule"] % {"schedule": schedule, "ward_schedule": ward_schedule}, []
     population, ward_population = f.get("population") or "not_stated", profile.get("population")
     if population in ("not_stated", "mixed"):
-        labels.append(f"population {population.replace('_', ' ')}")
+        labels.append(COMPARISON_TEXTS["population_label"] % {"population": population.replace("_", " ")})
     elif ward_population and ward_population != "mixed" and population != ward_population:
-        return (f"population {population.replace('_', ' ')} differs from the ward's "
-                f"{ward_population.replace('_', ' ')}"), []
+        return COMPARISON_TEXTS["population"] % {"population": population.replace("_", " "),
+                                                 "ward_population": ward_population.replace("_", " ")}, []
     treatment_reason, treatment_labels = treatment_comparability(f, profile, premedication_policy)
     if treatment_reason:
         return treatment_reason, []
@@ -279,11 +303,11 @@ def _comparability(f: dict[str, Any], profile: dict[str, Any] | None, scale_poli
     family = scale_family(f.get("scale"), f["category"])
     ward_family = (profile.get("scales") or {}).get(f["category"])
     if family is None:
-        labels.append("grading scale not stated" if (f.get("scale") or "not_stated") == "not_stated"
-                      else f"graded by {f['scale']}: scale version not stated")
+        labels.append(COMPARISON_TEXTS["scale_not_stated"] if (f.get("scale") or "not_stated") == "not_stated"
+                      else COMPARISON_TEXTS["version_not_stated"] % {"scale": f["scale"]})
     elif ward_family and ward_family != "mixed" and family != ward_family:
-        why = (f"graded by {SCALE_FAMILY_LABELS[family]} ({f['scale']}), the ward by "
-               f"{SCALE_FAMILY_LABELS[ward_family]}")
+        why = COMPARISON_TEXTS["scale"] % {"family": SCALE_FAMILY_LABELS[family], "scale": f["scale"],
+                                           "ward_family": SCALE_FAMILY_LABELS[ward_family]}
         if scale_policy == "exclude":
             return why, []
         labels.append(why)
@@ -314,19 +338,20 @@ def select_figures(figures: list[dict[str, Any]], category: str, band: str, scop
         if f["cohort"] == excluded_cohort:
             reason = OWN_COHORT
         elif f["unit"] != "patients":
-            reason = f"counts {f['unit']}, not patients"
+            reason = COMPARISON_TEXTS["unit"] % {"unit": f["unit"]}
         elif f["numerator"] is None or f["denominator"] is None:
-            reason = "percentage without a stated denominator"
+            reason = COMPARISON_TEXTS["no_denominator"]
         elif f["stratum"] != stratum:
-            reason = f"reported for a blast stratum only ({f['stratum']})"
+            reason = COMPARISON_TEXTS["stratum"] % {"stratum": f["stratum"]}
         elif f["cycle_scope"] != scope:
-            reason = f"reported for {f['cycle_scope'].replace('_', ' ')}, not {CYCLE_SCOPES[scope]}"
+            reason = COMPARISON_TEXTS["scope"] % {"scope": f["cycle_scope"].replace("_", " "),
+                                                  "ward_scope": CYCLE_SCOPES[scope]}
         elif f.get("set_aside"):
             reason = f["set_aside"]
         else:
             reason, labels = _comparability(f, profile, scale_policy, premedication_policy)
             if reason is None and any(u["cohort"] == f["cohort"] for u in used):
-                reason = "another figure of this cohort is already used for this cell"
+                reason = COMPARISON_TEXTS["same_cohort"]
         if reason:
             excluded.append({"cohort": f["cohort"], "short_name": f["short_name"], "reason": reason})
         else:
@@ -339,11 +364,17 @@ def select_figures(figures: list[dict[str, Any]], category: str, band: str, scop
 #: premedication is given to prevent CRS (BLINCYTO USPI §2.2) and the cohorts tie it to CRS (Tuebingen: high-grade
 #: CRS "especially ... in patients who did not receive steroid premedication"); docs/comparisons.md §7.
 TREATMENT_MATCHED = {"crs"}
-PREMEDICATION_WARD = {"yes": "premedicated", "no": "not premedicated"}
-REGIMENS = {"step_up_5_15": "step-up 5→15 µg/m²/day", "step_up_5_10_15": "step-up 5→10→15 µg/m²/day",
-            "flat_15": "15 µg/m²/day from day 1", "fixed_dose": "fixed dose (µg/day)", "mixed": "mixed regimens",
-            "not_reported": "regimen not reported"}
-DOSING_WARD = {"step_up": "step-up", "flat": "flat (one dose level)"}
+PREMEDICATION_WARD = {"yes": gettext_noop("premedicated"), "no": gettext_noop("not premedicated")}
+REGIMENS = {"step_up_5_15": gettext_noop("step-up 5→15 µg/m²/day"),
+            "step_up_5_10_15": gettext_noop("step-up 5→10→15 µg/m²/day"),
+            "flat_15": gettext_noop("15 µg/m²/day from day 1"), "fixed_dose": gettext_noop("fixed dose (µg/day)"),
+            "mixed": gettext_noop("mixed regimens"), "not_reported": gettext_noop("regimen not reported")}
+DOSING_WARD = {"step_up": gettext_noop("step-up"), "flat": gettext_noop("flat (one dose level)")}
+#: A cohort's premedication in words (``premedication_text``).
+PREMEDICATION_TEXTS = {"all": gettext_noop("all premedicated"), "none": gettext_noop("none premedicated"),
+                       "not_reported": gettext_noop("premedication not reported"),
+                       "some": gettext_noop("%(n)s of %(of)s premedicated"),
+                       "some_unknown": gettext_noop("some premedicated (number not reported)")}
 
 
 def cohort_treatment(premedication: dict[str, Any] | None, dosing: dict[str, Any] | None) -> dict[str, Any]:
@@ -374,9 +405,9 @@ def premedication_text(p: dict[str, Any] | None) -> str:
     """"all premedicated", "3 of 23 premedicated", "premedication not reported"..."""
     given = (p or {}).get("given") or "not_reported"
     if given == "some":
-        return (f"{p['n']} of {p['of']} premedicated" if p and p.get("n") is not None and p.get("of")
-                else "some premedicated (number not reported)")
-    return {"all": "all premedicated", "none": "none premedicated"}.get(given, "premedication not reported")
+        return (PREMEDICATION_TEXTS["some"] % {"n": p["n"], "of": p["of"]} if p and p.get("n") is not None
+                and p.get("of") else PREMEDICATION_TEXTS["some_unknown"])
+    return PREMEDICATION_TEXTS[given if given in ("all", "none") else "not_reported"]
 
 
 def cohort_dosing(d: dict[str, Any] | None) -> str | None:
@@ -419,7 +450,7 @@ def ward_treatment(mix: dict[str, dict[str, int]] | None) -> dict[str, Any]:
 
 def _ward_share(profile: dict[str, Any], key: str) -> str:
     counts = profile.get(f"{key}_counts") or {}
-    return f"{counts.get(profile.get(key) or '', 0)} of {sum(counts.values())} first cycles"
+    return COMPARISON_TEXTS["ward_share"] % {"k": counts.get(profile.get(key) or "", 0), "n": sum(counts.values())}
 
 
 def treatment_comparability(f: dict[str, Any], profile: dict[str, Any] | None,
@@ -439,8 +470,9 @@ def treatment_comparability(f: dict[str, Any], profile: dict[str, Any] | None,
     if ward_premed in PREMEDICATION_WARD:
         cohort_premed = cohort_premedication(f["premedication"])
         if cohort_premed in PREMEDICATION_WARD and cohort_premed != ward_premed:
-            why = (f"premedication: {premedication_text(f['premedication'])}, the ward's first cycles mostly "
-                   f"{PREMEDICATION_WARD[ward_premed]} ({_ward_share(profile, 'premedication')})")
+            why = COMPARISON_TEXTS["premedication"] % {"cohort": premedication_text(f["premedication"]),
+                                                       "ward": PREMEDICATION_WARD[ward_premed],
+                                                       "share": _ward_share(profile, "premedication")}
             if policy == "exclude":
                 return why, []
             labels.append(why)
@@ -449,8 +481,18 @@ def treatment_comparability(f: dict[str, Any], profile: dict[str, Any] | None,
     ward_dosing = profile.get("dosing")
     cohort_dose = cohort_dosing(f.get("dosing"))
     if ward_dosing in DOSING_WARD and cohort_dose != ward_dosing:
-        labels.append(f"{dosing_text(f.get('dosing'))}; the ward mostly {DOSING_WARD[ward_dosing]}")
+        labels.append(COMPARISON_TEXTS["regimen_label"] % {"regimen": dosing_text(f.get("dosing")),
+                                                           "ward": DOSING_WARD[ward_dosing]})
     return None, labels
+
+
+#: The premedication and regimen labels of a cell's "Matched:" line (``treatment_definitions``).
+TREATMENT_TEXTS = {
+    "ward": gettext_noop("%(value)s (ward: %(share)s)"),
+    "not_matched": gettext_noop("not matched (ward's first cycles: %(value)s)"),
+    "not_recorded": gettext_noop("mostly not recorded"),
+    "cohorts": gettext_noop("%(label)s; cohorts: %(cohorts)s"),
+}
 
 
 def treatment_definitions(category: str, used: list[dict[str, Any]], profile: dict[str, Any] | None
@@ -464,16 +506,18 @@ def treatment_definitions(category: str, used: list[dict[str, Any]], profile: di
         return None
     cohorts = [f for f in used if "premedication" in f]
     ward_premed, ward_dosing = profile.get("premedication"), profile.get("dosing")
-    premed = (f"{PREMEDICATION_WARD[ward_premed]} (ward: {_ward_share(profile, 'premedication')})"
+    premed = (TREATMENT_TEXTS["ward"] % {"value": PREMEDICATION_WARD[ward_premed],
+                                         "share": _ward_share(profile, "premedication")}
               if ward_premed in PREMEDICATION_WARD else
-              f"not matched (ward's first cycles: {ward_premed or 'mostly not recorded'})")
-    regimen = (f"{DOSING_WARD[ward_dosing]} (ward: {_ward_share(profile, 'dosing')})"
+              TREATMENT_TEXTS["not_matched"] % {"value": ward_premed or TREATMENT_TEXTS["not_recorded"]})
+    regimen = (TREATMENT_TEXTS["ward"] % {"value": DOSING_WARD[ward_dosing], "share": _ward_share(profile, "dosing")}
                if ward_dosing in DOSING_WARD else
-               f"not matched (ward's first cycles: {ward_dosing or 'mostly not recorded'})")
+               TREATMENT_TEXTS["not_matched"] % {"value": ward_dosing or TREATMENT_TEXTS["not_recorded"]})
     if cohorts:
-        premed += "; cohorts: " + ", ".join(f"{f['short_name']} {premedication_text(f['premedication'])}"
-                                             for f in cohorts)
-        regimen += "; cohorts: " + ", ".join(f"{f['short_name']} {dosing_text(f.get('dosing'))}" for f in cohorts)
+        premed = TREATMENT_TEXTS["cohorts"] % {"label": premed, "cohorts": ", ".join(
+            f"{f['short_name']} {premedication_text(f['premedication'])}" for f in cohorts)}
+        regimen = TREATMENT_TEXTS["cohorts"] % {"label": regimen, "cohorts": ", ".join(
+            f"{f['short_name']} {dosing_text(f.get('dosing'))}" for f in cohorts)}
     return {"premedication_label": premed, "regimen_label": regimen}
 
 
@@ -566,8 +610,8 @@ def match_attribution(used: list[dict[str, Any]], basis: str | None = None
             kept.append(f)
         else:
             set_aside.append({"cohort": f["cohort"], "short_name": f["short_name"],
-                              "reason": f"counts {ATTRIBUTIONS[attribution]}; this comparison uses "
-                                        f"{ATTRIBUTIONS[basis]}"})
+                              "reason": COMPARISON_TEXTS["attribution"] % {"attribution": ATTRIBUTIONS[attribution],
+                                                                           "basis": ATTRIBUTIONS[basis]}})
     return basis, kept, set_aside
 
 
@@ -624,11 +668,11 @@ def _cell(inputs: dict[str, Any], cat: dict[str, Any], band: str, scope: str,
         "flag": None, "meta_regression": None,
     }
     if not used:
-        cell["note"] = ("not reported by the cohort this demo ward is built from" if excluded and not cell["cohorts"]
+        cell["note"] = (COMPARISON_TEXTS["note_demo"] if excluded and not cell["cohorts"]
                         and inputs["excluded_cohort"] else
                         NO_CYCLE1_FIGURE if scope == "first" and not any(
                             f["category"] == cat["slug"] and f["grade_band"] == band and f["cycle_scope"] == "first"
-                            for f in inputs["figures"]) else "no comparable published figure")
+                            for f in inputs["figures"]) else COMPARISON_TEXTS["note_none"])
         return cell
     events, totals = [f["numerator"] for f in used], [f["denominator"] for f in used]
     pooled = stat_cache.pool(events, totals, min_cohorts=int(thresholds["MIN_COHORTS"]),
@@ -645,7 +689,7 @@ def _cell(inputs: dict[str, Any], cat: dict[str, Any], band: str, scope: str,
         cell["note"] = pooled.unusable
         return cell
     if not n:
-        cell["note"] = "no ward patients in this scope"
+        cell["note"] = COMPARISON_TEXTS["note_no_patients"]
         return cell
     p_up = stats.predictive_tail(x, n, pooled, upper=True)
     p_low = stats.predictive_tail(x, n, pooled, upper=False)
@@ -663,10 +707,10 @@ def _cell(inputs: dict[str, Any], cat: dict[str, Any], band: str, scope: str,
 
 #: Moderators of the meta-regression, in priority order, with their plain names (docs/methods.md §4.2). Each
 #: "…_differs" is 1 when the cohort's stated value differs from the ward's, 0 when equal: the model predicts at 0.
-MODERATORS = {"blast_share": "share of patients with ≥5% marrow blasts",
-              "scale_differs": "grading-scale family other than the ward's",
-              "schedule_differs": "schedule other than the ward's",
-              "population_differs": "population other than the ward's"}
+MODERATORS = {"blast_share": gettext_noop("share of patients with ≥5% marrow blasts"),
+              "scale_differs": gettext_noop("grading-scale family other than the ward's"),
+              "schedule_differs": gettext_noop("schedule other than the ward's"),
+              "population_differs": gettext_noop("population other than the ward's")}
 NOT_MODERATORS = {"age": "age is reported as free text (median and range) by too few cohorts to use"}
 
 
@@ -773,6 +817,18 @@ def _case_mix(inputs: dict[str, Any], category: str, band: str, scope: str, x: i
             "stratified": any(r["source"] != "overall benchmark" for r in rows)}
 
 
+#: The sequential boundary's note (``results["cells"][i]["sequential"]["note"]``), stored in English (the report
+#: translates it, ``reports.computed_text``).
+SEQUENTIAL_TEXTS = {
+    "passed": gettext_noop("the ward has passed the %(n_max)s planned patients: the boundary no longer applies"),
+    "cannot": gettext_noop("no number of events among %(n)s patients can cross yet"),
+    "crossed": gettext_noop("crossed: %(x)s events among %(n)s patients reach the boundary of %(bound)s"),
+    "needed": gettext_noop("%(needed)s more events among these %(n)s patients would cross the boundary (%(bound)s)"),
+    "needed_one": gettext_noop("%(needed)s more event among these %(n)s patients would cross the boundary "
+                               "(%(bound)s)"),
+}
+
+
 def _sequential(x: int, n: int, p0: float, thresholds: dict[str, Any],
                 boundaries: dict[float, sequential.Boundary]) -> dict[str, Any] | None:
     """Pocock-type boundary (Ivanova 2005) for N_MAX planned patients at theta0 = the pooled marginal mean,
@@ -787,17 +843,17 @@ def _sequential(x: int, n: int, p0: float, thresholds: dict[str, Any],
     out = {"n_max": n_max, "alpha": alpha, "p0": p0, "nominal": b.nominal, "overall_alpha": b.overall_alpha,
            "ranges": [list(r) for r in b.ranges()], "bound": None, "needed": None, "note": ""}
     if n > n_max:
-        out["note"] = f"the ward has passed the {n_max} planned patients: the boundary no longer applies"
+        out["note"] = SEQUENTIAL_TEXTS["passed"] % {"n_max": n_max}
         return out
     out["bound"] = b.bounds[n - 1] if b.bounds[n - 1] <= n else None
     out["needed"] = sequential.events_needed_to_cross(b, n, x)
     if out["needed"] is None:
-        out["note"] = f"no number of events among {n} patients can cross yet"
+        out["note"] = SEQUENTIAL_TEXTS["cannot"] % {"n": n}
     elif out["needed"] == 0:
-        out["note"] = f"crossed: {x} events among {n} patients reach the boundary of {b.bounds[n - 1]}"
+        out["note"] = SEQUENTIAL_TEXTS["crossed"] % {"x": x, "n": n, "bound": b.bounds[n - 1]}
     else:
-        out["note"] = (f"{out['needed']} more event{'s' if out['needed'] != 1 else ''} among these {n} patients "
-                       f"would cross the boundary ({b.bounds[n - 1]})")
+        out["note"] = SEQUENTIAL_TEXTS["needed" if out["needed"] != 1 else "needed_one"] % {
+            "needed": out["needed"], "n": n, "bound": b.bounds[n - 1]}
     return out
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 #: Bump when the set or rounding of the values changes: older fingerprints then never match new ones.
@@ -53,8 +53,8 @@ KIND_FLAG_LABELS = {
     "cusum": {"SIGNAL": gettext_noop("CUSUM signal: events came faster than the expected rate of the benchmark over "
                                      "consecutive patients")},
 }
-KIND_LABELS = {"literature": "published benchmark", "network": "other wards of the network",
-               "cusum": "over time (CUSUM)"}
+KIND_LABELS = {"literature": gettext_noop("published benchmark"),
+               "network": gettext_noop("other wards of the network"), "cusum": gettext_noop("over time (CUSUM)")}
 
 
 def flag_short(level: str | None) -> str:
@@ -150,54 +150,106 @@ def cell_fingerprint(values: Mapping[str, Any]) -> str:
     return canonical_sha256(values)
 
 
-def cell_label(category_name: str, grade_band: str, cycle_scope: str) -> str:
+#: The texts of the change lists (``summary``, ``describe_cell_change``, ``changes_between``): English by default,
+#: in the reader's language when the report passes ``translate`` (``gettext``).
+CHANGE_TEXTS = {
+    "cusum": gettext_noop("CUSUM threshold %(h)s, signal at patient %(patients)s"),
+    "network": gettext_noop("network %(rate)s%% over %(wards)s wards"),
+    "no_benchmark": gettext_noop("no benchmark"),
+    "benchmark": gettext_noop("benchmark %(median)s%%"),
+    "no_flag": gettext_noop("no flag"),
+    "summary": gettext_noop("%(x)s/%(n)s (%(benchmark)s, %(level)s)"),
+    "not_recorded": gettext_noop("(the figures it was reviewed at were not recorded: it was stored before pvtrack "
+                                 "kept them)"),
+    "when": gettext_noop("when the ward was %(reviewed)s; now %(now)s"),
+    "benchmark_from": gettext_noop("benchmark from %(old)s → %(new)s"),
+    "interval": gettext_noop("95%% prediction interval %(old)s → %(new)s"),
+    "rules": gettext_noop("the comparison rules of pvtrack changed"),
+    "cohorts": gettext_noop("%(k)s cohorts (%(method)s)"),
+    "cohort": gettext_noop("%(k)s cohort (%(method)s)"),
+    "cohorts_weak": gettext_noop("%(k)s cohorts (%(method)s, weak)"),
+    "cohort_weak": gettext_noop("%(k)s cohort (%(method)s, weak)"),
+    "method": gettext_noop("benchmark method %(old)s → %(new)s"),
+    "all": gettext_noop("patients treated %(old)s → %(new)s"),
+    "first": gettext_noop("patients with a cycle 1 %(old)s → %(new)s"),
+    "new_comparison": gettext_noop("new comparison %(label)s"),
+    "new_comparison_flag": gettext_noop("new comparison %(label)s with flag %(level)s"),
+    "not_comparable": gettext_noop("%(label)s: not comparable (stored in an older result format)"),
+    "new_flag": gettext_noop("new flag %(level)s %(label)s"),
+    "flag_gone": gettext_noop("flag %(level)s %(label)s no longer raised"),
+    "flag_change": gettext_noop("flag %(label)s %(old)s → %(new)s"),
+    "removed": gettext_noop("comparison %(label)s removed"),
+    "any": gettext_noop("any"),
+}
+Translate = Callable[[str], str]
+
+
+def _level(level: str, translate: Translate) -> str:
+    """A flag level: the code in English (as stored), its short name where the reader's language translates it."""
+    short = FLAG_SHORT.get(level)
+    if short is None:
+        return level
+    translated = translate(short)
+    return level if translated == short else translated
+
+
+def cell_label(category_name: str, grade_band: str, cycle_scope: str, translate: Translate = str) -> str:
     """A short name of a cell for a change list, e.g. "Cytokine release syndrome any", "Neutropenia ≥3, cycle 1"."""
-    return f"{category_name} {_BAND_SHORT.get(grade_band, grade_band)}" + (
-        f", {CYCLE_SCOPES['first']}" if cycle_scope == "first" else "")
+    band = translate(CHANGE_TEXTS["any"]) if grade_band == "any" else _BAND_SHORT.get(grade_band, grade_band)
+    return f"{category_name} {band}" + (f", {translate(CYCLE_SCOPES['first'])}" if cycle_scope == "first" else "")
 
 
-def _benchmark(values: Mapping[str, Any]) -> str:
+def _benchmark(values: Mapping[str, Any], translate: Translate = str) -> str:
     if values.get("kind") == "cusum":
-        return f"CUSUM threshold {values['h']:.2f}, signal at patient {', '.join(map(str, values['signals']))}"
+        return translate(CHANGE_TEXTS["cusum"]) % {"h": f"{values['h']:.2f}",
+                                                   "patients": ", ".join(map(str, values["signals"]))}
     if values.get("kind") == "network":
         net = values["network"]
-        return f"network {net['theta0_pct']:.1f}% over {net['wards']} wards"
+        return translate(CHANGE_TEXTS["network"]) % {"rate": f"{net['theta0_pct']:.1f}", "wards": net["wards"]}
     bench = values.get("benchmark")
-    return "no benchmark" if not bench else f"benchmark {bench['median_pct']:.1f}%"
+    return (translate(CHANGE_TEXTS["no_benchmark"]) if not bench else
+            translate(CHANGE_TEXTS["benchmark"]) % {"median": f"{bench['median_pct']:.1f}"})
 
 
-def summary(values: Mapping[str, Any]) -> str:
-    """One phrase for cell values: "5/20 (benchmark 7.4%, ALERT)"."""
-    return f"{values['x']}/{values['n']} ({_benchmark(values)}, {values.get('level') or 'no flag'})"
+def summary(values: Mapping[str, Any], translate: Translate = str) -> str:
+    """One phrase for cell values: "5/20 (benchmark 7.4%, ALERT)"; ``translate`` (``gettext``) gives it in the
+    reader's language (the level by its short name)."""
+    level = values.get("level")
+    return translate(CHANGE_TEXTS["summary"]) % {
+        "x": values["x"], "n": values["n"], "benchmark": _benchmark(values, translate),
+        "level": _level(level, translate) if level else translate(CHANGE_TEXTS["no_flag"])}
 
 
-def describe_cell_change(reviewed: Mapping[str, Any], now: Mapping[str, Any]) -> str:
+def describe_cell_change(reviewed: Mapping[str, Any], now: Mapping[str, Any], translate: Translate = str) -> str:
     """How a cell changed since it was reviewed, for the officer: "" when the values are equal (a sentence saying
-    so when either side's values are unknown, i.e. empty).
+    so when either side's values are unknown, i.e. empty); ``translate`` as for ``summary``.
 
     E.g. "when the ward was 5/20 (benchmark 7.4%, ALERT); now 6/21 (benchmark 7.6%, ALARM)", followed by
     what else changed in the benchmark (number of cohorts, pooling method, prediction interval).
     """
     if not reviewed or not now:
-        return "(the figures it was reviewed at were not recorded: it was stored before pvtrack kept them)"
+        return translate(CHANGE_TEXTS["not_recorded"])
     if cell_fingerprint(reviewed) == cell_fingerprint(now):
         return ""
-    text = f"when the ward was {summary(reviewed)}; now {summary(now)}"
+    text = translate(CHANGE_TEXTS["when"]) % {"reviewed": summary(reviewed, translate),
+                                              "now": summary(now, translate)}
     details = []
     old, new = reviewed.get("benchmark") or {}, now.get("benchmark") or {}
     if old and new:
         if (old["k"], old["method"], old["weak"]) != (new["k"], new["method"], new["weak"]):
-            details.append(f"benchmark from {_cohorts(old)} → {_cohorts(new)}")
+            details.append(translate(CHANGE_TEXTS["benchmark_from"]) % {"old": _cohorts(old, translate),
+                                                                        "new": _cohorts(new, translate)})
         if old["pi_pct"] != new["pi_pct"]:
-            details.append(f"95% prediction interval {_interval(old['pi_pct'])} → {_interval(new['pi_pct'])}")
+            details.append(translate(CHANGE_TEXTS["interval"]) % {"old": _interval(old["pi_pct"]),
+                                                                  "new": _interval(new["pi_pct"])})
     if reviewed.get("v") != now.get("v"):
-        details.append("the comparison rules of pvtrack changed")
+        details.append(translate(CHANGE_TEXTS["rules"]))
     return text + "".join(f"; {d}" for d in details)
 
 
-def _cohorts(bench: Mapping[str, Any]) -> str:
-    return (f"{bench['k']} cohort{'s' if bench['k'] != 1 else ''} ({bench['method']}"
-            + (", weak" if bench["weak"] else "") + ")")
+def _cohorts(bench: Mapping[str, Any], translate: Translate = str) -> str:
+    key = ("cohorts" if bench["k"] != 1 else "cohort") + ("_weak" if bench["weak"] else "")
+    return translate(CHANGE_TEXTS[key]) % {"k": bench["k"], "method": bench["method"]}
 
 
 def _interval(bounds: Sequence[float]) -> str:
@@ -212,66 +264,73 @@ def _values_or_none(cell: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 def changes_between(old_results: Mapping[str, Any], old_method: str, new_results: Mapping[str, Any],
-                    new_method: str) -> list[str]:
-    """What changed from one run's results to another's, one phrase each, in the newer run's cell order.
+                    new_method: str, translate: Translate = str) -> list[str]:
+    """What changed from one run's results to another's, one phrase each, in the newer run's cell order;
+    ``translate`` (``gettext``) gives the phrases in the reader's language (flag levels by their short names).
 
     Lists: a changed benchmark method version; changed denominators (patients treated, patients with a
     cycle 1); cells whose ward count changed ("Cytokine release syndrome any 5/20 → 6/21"); cells whose
     benchmark changed (rounded median, k or method); flags added ("new flag ALARM Neutropenia ≥3"),
     removed or with a changed level; comparisons added or removed. [] when nothing of that changed.
     """
+    t = translate
     old_cells = {cell_key(c): c for c in old_results.get("cells", [])}
     new_cells = {cell_key(c): c for c in new_results.get("cells", [])}
     changes: list[str] = []
     if old_method != new_method:
-        changes.append(f"benchmark method {old_method} → {new_method}")
-    for scope, what in (("all", "patients treated"), ("first", "patients with a cycle 1")):
+        changes.append(t(CHANGE_TEXTS["method"]) % {"old": old_method, "new": new_method})
+    for scope in ("all", "first"):
         old_n = next((c.get("ward", {}).get("n") for k, c in old_cells.items() if k[2] == scope), None)
         new_n = next((c.get("ward", {}).get("n") for k, c in new_cells.items() if k[2] == scope), None)
         if old_n is not None and new_n is not None and old_n != new_n:
-            changes.append(f"{what} {old_n} → {new_n}")
+            changes.append(t(CHANGE_TEXTS[scope]) % {"old": old_n, "new": new_n})
     for key, new_cell in new_cells.items():
-        label = cell_label(new_cell.get("category_name") or key[0], key[1], key[2])
+        label = cell_label(new_cell.get("category_name") or key[0], key[1], key[2], t)
         old_cell = old_cells.get(key)
         new = _values_or_none(new_cell)
         old = _values_or_none(old_cell) if old_cell is not None else None
         if old_cell is None:
-            changes.append(f"new comparison {label}" + (f" with flag {new['level']}" if new and new["level"] else ""))
+            changes.append(t(CHANGE_TEXTS["new_comparison_flag"]) % {"label": label, "level": _level(new["level"], t)}
+                           if new and new["level"] else t(CHANGE_TEXTS["new_comparison"]) % {"label": label})
             continue
         if old is None or new is None:
-            changes.append(f"{label}: not comparable (stored in an older result format)")
+            changes.append(t(CHANGE_TEXTS["not_comparable"]) % {"label": label})
             continue
         if old["x"] != new["x"]:
             changes.append(f"{label} {old['x']}/{old['n']} → {new['x']}/{new['n']}")
         old_bench, new_bench = old["benchmark"] or {}, new["benchmark"] or {}
         if ({k: old_bench.get(k) for k in ("median_pct", "k", "method")}
                 != {k: new_bench.get(k) for k in ("median_pct", "k", "method")}):
-            changes.append(f"{label} {_benchmark(old)} → {_benchmark(new)}")
+            changes.append(f"{label} {_benchmark(old, t)} → {_benchmark(new, t)}")
         if old["level"] != new["level"]:
-            if old["level"] is None:
-                changes.append(f"new flag {new['level']} {label}")
-            elif new["level"] is None:
-                changes.append(f"flag {old['level']} {label} no longer raised")
-            else:
-                changes.append(f"flag {label} {old['level']} → {new['level']}")
+            changes.append(_flag_change(label, old["level"], new["level"], t))
     for key, old_cell in old_cells.items():
         if key not in new_cells:
-            changes.append(f"comparison {cell_label(old_cell.get('category_name') or key[0], *key[1:])} removed")
+            changes.append(t(CHANGE_TEXTS["removed"]) % {
+                "label": cell_label(old_cell.get("category_name") or key[0], *key[1:], translate=t)})
     names = {cell_key(c): c.get("category_name") or c["category"] for c in new_results.get("cells", [])}
     old_kinds, new_kinds = _kind_flags(old_results), _kind_flags(new_results)
     def kind_label(flag_key: tuple[str, str, str, str]) -> str:
         cell = (flag_key[1], flag_key[2], flag_key[3])
-        return f"{KIND_LABELS[flag_key[0]]}: " + cell_label(names.get(cell, flag_key[1]), flag_key[2], flag_key[3])
+        return f"{t(KIND_LABELS[flag_key[0]])}: " + cell_label(names.get(cell, flag_key[1]), flag_key[2],
+                                                               flag_key[3], t)
 
     for flag_key, level in new_kinds.items():
         was = old_kinds.get(flag_key)
         if was != level:
-            changes.append(f"new flag {level} {kind_label(flag_key)}" if was is None
-                           else f"flag {kind_label(flag_key)} {was} → {level}")
+            changes.append(_flag_change(kind_label(flag_key), was, level, t))
     for flag_key, level in old_kinds.items():
         if flag_key not in new_kinds:
-            changes.append(f"flag {level} {kind_label(flag_key)} no longer raised")
+            changes.append(_flag_change(kind_label(flag_key), level, None, t))
     return changes
+
+
+def _flag_change(label: str, old: str | None, new: str | None, t: Translate) -> str:
+    if old is None:
+        return t(CHANGE_TEXTS["new_flag"]) % {"level": _level(new or "", t), "label": label}
+    if new is None:
+        return t(CHANGE_TEXTS["flag_gone"]) % {"level": _level(old, t), "label": label}
+    return t(CHANGE_TEXTS["flag_change"]) % {"label": label, "old": _level(old, t), "new": _level(new, t)}
 
 
 def _kind_flags(results: Mapping[str, Any]) -> dict[tuple[str, str, str, str], str]:

@@ -16,6 +16,7 @@ from typing import Any
 from django.utils.translation import gettext
 
 from reports.benchmark import ATTRIBUTION_UNSTATED_NOTE, ATTRIBUTIONS, SCALE_FREE_LABEL
+from reports.computed_text import treatment_label
 
 
 def _attribution(d: Mapping[str, Any]) -> str:
@@ -29,9 +30,10 @@ def _attribution(d: Mapping[str, Any]) -> str:
     return label
 
 
-def matched_line(d: Mapping[str, Any] | None) -> str:
+def matched_line(d: Mapping[str, Any] | None, cohorts: list[dict[str, Any]] | None = None) -> str:
     """The "Matched: … scale family; …; ward terms …." line of a cell's ``definitions`` ``d`` in the active
-    language ("" for none)."""
+    language ("" for none); the premedication and regimen labels rebuilt with the cell's ``cohorts``
+    (``reports.computed_text.treatment_label``)."""
     if not d:
         return ""
     scale = str(d.get("scale_family_label") or "")
@@ -43,5 +45,6 @@ def matched_line(d: Mapping[str, Any] | None) -> str:
         line += gettext(" (left out: %(terms)s)") % {"terms": ", ".join(d["terms_left_out"])}
     if d.get("premedication_label"):
         line += gettext("; premedication %(premedication)s; regimen %(regimen)s") % {
-            "premedication": d["premedication_label"], "regimen": d.get("regimen_label") or ""}
+            "premedication": treatment_label(d["premedication_label"], "premedication", cohorts),
+            "regimen": treatment_label(d.get("regimen_label") or "", "regimen", cohorts)}
     return line + "."

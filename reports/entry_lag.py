@@ -18,9 +18,20 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from reports.cells import gettext_noop
+
 MIN_EVENTS = 5
 MEDIAN_DAYS = 7
 P90_DAYS = 15
+#: The messages, stored in English (the report translates them, ``reports.computed_text``).
+ENTRY_LAG_TEXTS = {
+    "none": gettext_noop("no adverse event recorded"),
+    "few": gettext_noop("%(n)s events: too few to judge (a flag needs %(min_events)s)"),
+    "median": gettext_noop("median %(median)s days > %(limit)s"),
+    "p90": gettext_noop("90th percentile %(p90)s days > %(limit)s"),
+    "late": gettext_noop("adverse events are entered late: %(reasons)s"),
+    "on_time": gettext_noop("entered on time (median %(median)s days, 90th percentile %(p90)s days)"),
+}
 
 
 @dataclass(frozen=True)
@@ -51,19 +62,19 @@ def entry_lag(lags: Sequence[int], min_events: int = MIN_EVENTS, median_days: fl
     if any(lag < 0 for lag in lags):
         raise ValueError("an entry lag cannot be negative (recorded before onset)")
     if not lags:
-        return EntryLag(0, None, None, None, None, "no adverse event recorded")
+        return EntryLag(0, None, None, None, None, ENTRY_LAG_TEXTS["none"])
     median, p90 = percentile(lags, 50), percentile(lags, 90)
     late = sum(1 for lag in lags if lag > median_days) / len(lags)
     if len(lags) < min_events:
         return EntryLag(len(lags), median, p90, late, None,
-                        f"{len(lags)} events: too few to judge (a flag needs {min_events})")
+                        ENTRY_LAG_TEXTS["few"] % {"n": len(lags), "min_events": min_events})
     reasons = []
     if median > median_days:
-        reasons.append(f"median {median:g} days > {median_days:g}")
+        reasons.append(ENTRY_LAG_TEXTS["median"] % {"median": f"{median:g}", "limit": f"{median_days:g}"})
     if p90 > p90_days:
-        reasons.append(f"90th percentile {p90:g} days > {p90_days:g}")
+        reasons.append(ENTRY_LAG_TEXTS["p90"] % {"p90": f"{p90:g}", "limit": f"{p90_days:g}"})
     if reasons:
         return EntryLag(len(lags), median, p90, late, "LATE ENTRY",
-                        "adverse events are entered late: " + "; ".join(reasons))
+                        ENTRY_LAG_TEXTS["late"] % {"reasons": "; ".join(reasons)})
     return EntryLag(len(lags), median, p90, late, None,
-                    f"entered on time (median {median:g} days, 90th percentile {p90:g} days)")
+                    ENTRY_LAG_TEXTS["on_time"] % {"median": f"{median:g}", "p90": f"{p90:g}"})

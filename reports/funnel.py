@@ -25,6 +25,8 @@ from functools import lru_cache
 import numpy as np
 from scipy import stats
 
+from reports.cells import gettext_noop
+
 #: Spiegelhalter's two limits: 95 % ("alert", ≈ 2 SD) and 99.8 % ("alarm", ≈ 3 SD), as two-sided coverage.
 LIMITS = (0.95, 0.998)
 MIN_PATIENTS = 3
@@ -163,6 +165,17 @@ def overdispersion(units: Sequence[Unit], theta0: float,
     return phi, tau2, p, [float(v) for v in z]
 
 
+#: Why a funnel gives no flags (``Funnel.note``), stored in English (the report translates it,
+#: ``reports.computed_text``).
+FUNNEL_TEXTS = {
+    "few_wards": gettext_noop("%(eligible)s wards with at least %(min_patients)s patients; flags need %(min_wards)s"),
+    "few_wards_one": gettext_noop("%(eligible)s ward with at least %(min_patients)s patients; flags need "
+                                  "%(min_wards)s"),
+    "none": gettext_noop("every ward has none of its patients with the event: nothing to compare"),
+    "all": gettext_noop("every ward has all of its patients with the event: nothing to compare"),
+}
+
+
 def funnel(units: Sequence[Unit], min_patients: int = MIN_PATIENTS, min_wards: int = MIN_WARDS) -> Funnel:
     """Compare every ward with the network (θ0 = Σx/Σn over the wards with patients) and flag in both directions.
 
@@ -178,10 +191,10 @@ def funnel(units: Sequence[Unit], min_patients: int = MIN_PATIENTS, min_wards: i
     eligible = sum(1 for u in units if u.n >= min_patients)
     note = ""
     if eligible < min_wards:
-        note = (f"{eligible} ward{'s' if eligible != 1 else ''} with at least {min_patients} patients; flags need "
-                f"{min_wards}")
+        note = FUNNEL_TEXTS["few_wards_one" if eligible == 1 else "few_wards"] % {
+            "eligible": eligible, "min_patients": min_patients, "min_wards": min_wards}
     elif not 0 < theta0 < 1:
-        note = f"every ward has {'none' if theta0 == 0 else 'all'} of its patients with the event: nothing to compare"
+        note = FUNNEL_TEXTS["none" if theta0 == 0 else "all"]
     flags_given = not note
     ns = [u.n for u in units if u.n]
     curves = ({coverage: dict(zip(ns, limit_curve(ns, theta0, tau2, coverage), strict=True)) for coverage in LIMITS}

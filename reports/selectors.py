@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from ae.models import AdverseEvent
 from ae.models.events import treatment_emergent_q
@@ -142,8 +143,9 @@ class FlagRow:
 
     @property
     def cell_summary(self) -> str:
-        """The flag's cell values in one phrase, "8/10 (benchmark 12.5%, ALARM)"; "" if not known."""
-        return cell_summary(self.flag.cell_values) if self.flag.cell_values else ""
+        """The flag's cell values in one phrase in the reader's language, "8/10 (benchmark 12.5%, ALARM)"; "" if not
+        known."""
+        return cell_summary(self.flag.cell_values, gettext) if self.flag.cell_values else ""
 
 
 #: Runs looked back over for a flag's "since" and trend (issue 17 item 5).
@@ -219,7 +221,7 @@ def flag_rows(run: BenchmarkRun) -> list[FlagRow]:
                                       row.flag.cycle_scope))
         if previous is not None:
             row.previous = previous
-            row.change = describe_cell_change(previous.cell_values, row.flag.cell_values)
+            row.change = describe_cell_change(previous.cell_values, row.flag.cell_values, gettext)
     return rows
 
 
@@ -233,7 +235,8 @@ def signoffs_with_validity(run: BenchmarkRun) -> list[tuple[RunSignoff, bool]]:
 @dataclass
 class LastSigned:
     """The site's most recent signed run (by finish time), its sign-offs with validity, whether it is the latest
-    finished run, and what changed from it to the latest run (``reports.cells.changes_between``)."""
+    finished run, and what changed from it to the latest run (``reports.cells.changes_between``, in the reader's
+    language)."""
 
     run: BenchmarkRun
     signoffs: list[tuple[RunSignoff, bool]]
@@ -257,7 +260,7 @@ def last_signed(site: Site, latest: BenchmarkRun | None) -> LastSigned | None:
         return LastSigned(run=latest, signoffs=signoffs_with_validity(latest), is_latest=True, changes=[])
     return LastSigned(run=signed, signoffs=signoffs_with_validity(signed), is_latest=False,
                       changes=changes_between(signed.results or {}, signed.method_version, latest.results or {},
-                                              latest.method_version))
+                                              latest.method_version, gettext))
 
 
 def run_history(site: Site) -> QuerySet[BenchmarkRun]:

@@ -27,6 +27,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import optimize, special, stats
 
+from reports.cells import gettext_noop
+
 AGQ_NODES = 21  # adaptive nodes per cohort; 21 reproduces the exact ML tau2 = 0.812214 (§2)
 _LOG_TAU_BOUNDS = (math.log(1e-4), math.log(10.0))  # tau above 10 on the logit scale = no fit
 _MU_BOUNDS = (-25.0, 25.0)
@@ -135,6 +137,28 @@ def _profile_loglik(tau2: float, x: np.ndarray, n: np.ndarray) -> float:
     return -float(fit.fun)
 
 
+#: Why a benchmark is weak or no usable benchmark, stored in English with the run (``Pooled.reason``,
+#: ``Pooled.unusable``); the report translates them (``reports.computed_text``).
+POOL_TEXTS = {
+    "spread": gettext_noop("the published cohorts disagree so much (between-cohort variance %(tau2)s on the logit "
+                           "scale; 95 %% predictive interval %(lo)s–%(hi)s)"),
+    "at_bound": gettext_noop("no usable benchmark: %(spread)s that the model's spread runs to its bound"),
+    "flat": gettext_noop("no usable benchmark: %(spread)s, and the likelihood is flat: these cohorts cannot rule out "
+                         "that every cohort has its own rate"),
+    "span": gettext_noop("no usable benchmark: %(spread)s that a comparable ward could show almost any rate, so "
+                         "hardly any count could be flagged"),
+    "weak": gettext_noop("Weak benchmark: %(why)s. Showing the pooled count %(x)s/%(n)s with an exact "
+                         "Clopper-Pearson CI; between-cohort variation is not modelled."),
+    "few_cohorts": gettext_noop("only %(k)s comparable cohorts (the model needs %(min)s)"),
+    "few_cohorts_one": gettext_noop("only %(k)s comparable cohort (the model needs %(min)s)"),
+    "few_events": gettext_noop("only %(x)s events across cohorts (the model needs %(min)s)"),
+    "few_events_one": gettext_noop("only %(x)s event across cohorts (the model needs %(min)s)"),
+    "no_convergence": gettext_noop("GLMM did not converge (%(error)s)"),
+    "common_effect": gettext_noop("Weak benchmark: common-effect pooled count (all cohorts treated as one), exact "
+                                  "Clopper-Pearson CI; between-cohort variation is not modelled."),
+}
+
+
 def degenerate_reason(pooled: Pooled, x: np.ndarray, n: np.ndarray, at_bound: bool = False,
                       check_flat: bool = True, loglik_max: float | None = None) -> str:
     """Why a random-effects fit is no usable benchmark, or "" (docs/methods.md §4.1, rules 1-3).
@@ -147,18 +171,15 @@ def degenerate_reason(pooled: Pooled, x: np.ndarray, n: np.ndarray, at_bound: bo
     if pooled.tau2 == 0:
         return ""
     lo, hi = predictive_interval(pooled)
-    spread = (f"the published cohorts disagree so much (between-cohort variance {pooled.tau2:.1f} on the logit "
-              f"scale; 95 % predictive interval {lo:.1%}–{hi:.1%})")
+    spread = POOL_TEXTS["spread"] % {"tau2": f"{pooled.tau2:.1f}", "lo": f"{lo:.1%}", "hi": f"{hi:.1%}"}
     if at_bound:
-        return f"no usable benchmark: {spread} that the model's spread runs to its bound"
+        return POOL_TEXTS["at_bound"] % {"spread": spread}
     tau2_bound = math.exp(2 * _LOG_TAU_BOUNDS[1])
     top = _profile_loglik(pooled.tau2, x, n) if loglik_max is None else loglik_max
     if check_flat and top - _profile_loglik(tau2_bound, x, n) < FLAT_LOGLIK_DROP:
-        return (f"no usable benchmark: {spread}, and the likelihood is flat: these cohorts cannot rule out that "
-                "every cohort has its own rate")
+        return POOL_TEXTS["flat"] % {"spread": spread}
     if lo <= PI_SPAN[0] and hi >= PI_SPAN[1]:
-        return (f"no usable benchmark: {spread} that a comparable ward could show almost any rate, "
-                f"so hardly any count could be flagged")
+        return POOL_TEXTS["span"] % {"spread": spread}
     return ""
 
 
@@ -321,8 +342,7 @@ def pool_common_effect(events: Sequence[int], totals: Sequence[int], level: floa
         se_mu=math.sqrt(1 / (big_x + add) + 1 / (big_n - big_x + add)), tau2=0.0,
         median=big_x / big_n, marginal_mean=big_x / big_n, ci=ci, pi=ci,
         ci_critical="exact (Clopper-Pearson)", pi_critical="exact (Clopper-Pearson)", weak=True,
-        reason=("Weak benchmark: common-effect pooled count (all cohorts treated as one), "
-                "exact Clopper-Pearson CI; between-cohort variation is not modelled."),
+        reason=POOL_TEXTS["common_effect"],
         i2=None,
     )
 
@@ -339,17 +359,16 @@ def pool(events: Sequence[int], totals: Sequence[int], level: float = 0.95,
     x, n = _cohorts(events, totals)
     k, big_x = len(x), int(x.sum())
     if k < min_cohorts:
-        why = f"only {k} comparable cohort{'' if k == 1 else 's'} (the model needs {min_cohorts})"
+        why = POOL_TEXTS["few_cohorts_one" if k == 1 else "few_cohorts"] % {"k": k, "min": min_cohorts}
     elif big_x < min_events:
-        why = f"only {big_x} event{'' if big_x == 1 else 's'} across cohorts (the model needs {min_events})"
+        why = POOL_TEXTS["few_events_one" if big_x == 1 else "few_events"] % {"x": big_x, "min": min_events}
     else:
         try:
             return pool_glmm(x.tolist(), n.tolist(), level)
         except GLMMFitError as exc:
-            why = f"GLMM did not converge ({exc})"
+            why = POOL_TEXTS["no_convergence"] % {"error": exc}
     fallback = pool_common_effect(x.tolist(), n.tolist(), level)
-    reason = (f"Weak benchmark: {why}. Showing the pooled count {big_x}/{fallback.total} with an exact "
-              "Clopper-Pearson CI; between-cohort variation is not modelled.")
+    reason = POOL_TEXTS["weak"] % {"why": why, "x": big_x, "n": fallback.total}
     return replace(fallback, reason=reason)
 
 

@@ -11,10 +11,21 @@ from functools import lru_cache
 from typing import Any
 
 from reports import cusum, entry_lag, exposure
+from reports.cells import gettext_noop
 
 #: Expected probabilities are kept inside (P_FLOOR, 1 − P_FLOOR) for the chart (a benchmark of exactly 0 or 1 has no
 #: CUSUM: a cell whose benchmark is outside this range is skipped with a note).
 P_FLOOR = 1e-3
+#: A CUSUM chart's note and the demo ward's entry-lag message, stored in English (the report translates them,
+#: ``reports.computed_text``).
+TRENDS_TEXTS = {
+    "no_patients": gettext_noop("no treated patient yet"),
+    "degenerate": gettext_noop("the benchmark rate is 0 or 1: no chart"),
+    "signal": gettext_noop("signalled at patient %(patients)s: the events came faster than the benchmark's expected "
+                           "rate (odds doubled, in-control ARL %(arl0)s patients)"),
+    "no_signal": gettext_noop("no signal: the chart is at %(value)s of a threshold of %(h)s"),
+    "demo_lag": gettext_noop("a demo ward rebuilt from a published cohort: its entry dates mean nothing"),
+}
 
 
 @lru_cache(maxsize=256)
@@ -46,11 +57,11 @@ def cell_cusum(cell: dict[str, Any], monitoring: dict[str, Any], arl0: float = c
                            "values": [], "signals": [], "h": None, "expected": [], "outcomes": [], "flag": None,
                            "note": ""}
     if not patients:
-        out["note"] = "no treated patient yet"
+        out["note"] = TRENDS_TEXTS["no_patients"]
         return out
     rates = _expected_by_stratum(cell)
     if not all(P_FLOOR < r < 1 - P_FLOOR for r in rates.values()):
-        out["note"] = "the benchmark rate is 0 or 1: no chart"
+        out["note"] = TRENDS_TEXTS["degenerate"]
         return out
     expected = [rates[p["stratum"]] for p in patients]
     outcomes = [i in with_event for i in range(len(patients))]
@@ -63,10 +74,10 @@ def cell_cusum(cell: dict[str, Any], monitoring: dict[str, Any], arl0: float = c
                outcomes=outcomes)
     if chart.signals:
         out["flag"] = "CUSUM SIGNAL"
-        out["note"] = (f"signalled at patient {', '.join(str(i + 1) for i in chart.signals)}: the events came faster "
-                       f"than the benchmark's expected rate (odds doubled, in-control ARL {arl0:g} patients)")
+        out["note"] = TRENDS_TEXTS["signal"] % {"patients": ", ".join(str(i + 1) for i in chart.signals),
+                                                "arl0": f"{arl0:g}"}
     else:
-        out["note"] = f"no signal: the chart is at {chart.values[-1]:.2f} of a threshold of {h:.2f}"
+        out["note"] = TRENDS_TEXTS["no_signal"] % {"value": f"{chart.values[-1]:.2f}", "h": f"{h:.2f}"}
     return out
 
 
@@ -98,7 +109,7 @@ def compute_monitoring(monitoring: dict[str, Any] | None, cells: list[dict[str, 
     lag: dict[str, Any]
     if monitoring.get("demo"):
         lag = {"n": 0, "median": None, "p90": None, "late_share": None, "flag": None,
-               "message": "a demo ward rebuilt from a published cohort: its entry dates mean nothing"}
+               "message": TRENDS_TEXTS["demo_lag"]}
     else:
         summary = entry_lag.entry_lag(monitoring["lags"])
         lag = {"n": summary.n, "median": summary.median, "p90": summary.p90, "late_share": summary.late_share,

@@ -6,6 +6,19 @@ from django import template
 from django.utils.translation import gettext
 
 from reports.cells import flag_label, flag_short
+from reports.computed_text import (
+    cell_note,
+    cohort_labels,
+    cusum_note,
+    entry_lag_message,
+    exclusion_reason,
+    funnel_note,
+    moderator_labels,
+    monitoring_flag,
+    pool_reason,
+    sequential_note,
+    unusable_detail,
+)
 from reports.definitions_text import matched_line
 from reports.report import interval, pct
 
@@ -13,6 +26,17 @@ register = template.Library()
 register.filter("pct", pct)
 register.filter("interval", interval)
 register.filter("matched_line", matched_line)
+register.filter("exclusion_reason", exclusion_reason)
+register.filter("cohort_labels", cohort_labels)
+register.filter("cell_note", cell_note)
+register.filter("cusum_note", cusum_note)
+register.filter("entry_lag_message", entry_lag_message)
+register.filter("funnel_note", funnel_note)
+register.filter("moderator_labels", moderator_labels)
+register.filter("sequential_note", sequential_note)
+register.filter("pool_reason", pool_reason)
+register.filter("monitoring_flag", monitoring_flag)
+register.filter("unusable_detail", unusable_detail)
 
 
 @register.filter("flag_label")

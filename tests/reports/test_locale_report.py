@@ -159,7 +159,8 @@ def test_the_matched_line_is_rebuilt_in_the_readers_language_from_the_cells_defi
         assert matched_line(d).startswith(
             "Dopasowano: rodzina skal dowolna (liczba nie zależy od skali); wszystkie zdarzenia niepożądane "
             "niezależnie od przyczyny (żadna z porównywanych tu kohort nie podaje związku przyczynowego); terminy "
-            "oddziału Cytokine release syndrome (pominięte: Fever); premedykacja premedicated")  # labels as stored
+            "oddziału Cytokine release syndrome (pominięte: Fever); premedykacja: z premedykacją (oddział: 5 z 6 "
+            "pierwszych cykli); schemat dawkowania: step-up.")  # a regimen label it cannot rebuild: as stored
         odd = matched_line(d | {"attribution_label": "something older", "scale_family": "ctcae",
                                 "scale_family_label": "CTCAE"})
         assert "rodzina skal CTCAE; something older;" in odd  # what it cannot rebuild, shown as stored

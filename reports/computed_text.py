@@ -1,0 +1,314 @@
+"""The texts a run computes, in the reader's language (issue 15, item 4).
+
+The pure modules of ``reports`` write their texts in English into a run's ``results`` (part of what a run
+recomputes exactly) from message texts marked with ``gettext_noop`` (``%(name)s`` placeholders). The report shows
+such a stored text in the active language by matching it against those message texts: when the stored English is
+exactly one of them with some parameters (checked by formatting the English again), the translated message is
+formatted with the same parameters, each translated when it is itself a known text (a cycle scope, a
+premedication, a nested message); parameters that are data (cohort names, scale codes, numbers) stay as stored.
+A stored text that matches none of them (a run of an older method, free text from the cohort tables) is shown as
+stored, in English.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from django.utils.translation import gettext, gettext_noop
+
+from reports.benchmark import (
+    ATTRIBUTIONS,
+    COMPARISON_TEXTS,
+    DOSING_WARD,
+    MODERATORS,
+    NO_CYCLE1_FIGURE,
+    OWN_COHORT,
+    PREMEDICATION_TEXTS,
+    PREMEDICATION_WARD,
+    REGIMENS,
+    SEQUENTIAL_TEXTS,
+    TREATMENT_TEXTS,
+)
+from reports.cells import CYCLE_SCOPES
+from reports.entry_lag import ENTRY_LAG_TEXTS
+from reports.funnel import FUNNEL_TEXTS
+from reports.stats import POOL_TEXTS
+from reports.trends import TRENDS_TEXTS
+
+#: A parameter's translator: the value in the active language, or None when it is not a value the message prints
+#: (then the stored text is not that message).
+Translate = Callable[[str], "str | None"]
+#: (English message, translators of its parameters by name; a parameter not named is data and stays as stored)
+Message = tuple[str, Mapping[str, Translate]]
+
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
+@functools.cache
+def _pattern(message: str) -> re.Pattern[str]:
+    parts, seen, at = [], set(), 0
+    for m in _PLACEHOLDER.finditer(message):
+        parts.append(re.escape(message[at:m.start()].replace("%%", "%")))
+        name = m.group(1)
+        parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>.+?)")
+        seen.add(name)
+        at = m.end()
+    parts.append(re.escape(message[at:].replace("%%", "%")))
+    return re.compile("".join(parts), re.DOTALL)
+
+
+def _translated(stored: str, messages: Sequence[Message]) -> str | None:
+    for message, translators in messages:
+        m = _pattern(message).fullmatch(stored)
+        if m is None:
+            continue
+        values = m.groupdict()
+        if (message % values if values else message.replace("%%", "%")) != stored:
+            continue
+        if not values:
+            return gettext(message).replace("%%", "%")
+        params = {k: translators[k](v) if k in translators else v for k, v in values.items()}
+        if None in params.values():
+            continue
+        return gettext(message) % params
+    return None
+
+
+def reader_text(stored: Any, messages: Sequence[Message]) -> Any:
+    """``stored`` (an English text of a run) in the active language: the first of ``messages`` it is exactly
+    whose parameters its translators know, translated with them; else ``stored`` unchanged (also for anything
+    that is not a non-empty str)."""
+    if not isinstance(stored, str) or not stored:
+        return stored
+    translated = _translated(stored, messages)
+    return stored if translated is None else translated
+
+
+def one_of(texts: Iterable[str]) -> Translate:
+    """A parameter translator of the values ``texts`` (marked for the catalogue): the value translated."""
+    known = frozenset(texts)
+    return lambda value: gettext(value) if value in known else None
+
+
+def words(texts: Mapping[str, str]) -> Translate:
+    """A parameter translator of the values (codes, or codes' words as the English prints them) ``texts`` names:
+    the translation of the text it gives them, or the value as it is when that has none (so English shows what it
+    stored)."""
+    def translate(value: str) -> str | None:
+        if value not in texts:
+            return None
+        translated = gettext(texts[value])
+        return value if translated == texts[value] else translated
+    return translate
+
+
+def _fixed(*texts: str) -> list[Message]:
+    return [(t, {}) for t in texts]
+
+
+_SCOPE = one_of(CYCLE_SCOPES.values())
+_ATTRIBUTION = one_of(ATTRIBUTIONS.values())
+#: A cohort figure's cycle scope as the "reported for …" reason prints it (the code, "_" as " ").
+FIGURE_SCOPE_WORDS = {"all": gettext_noop("all cycles"), "first": gettext_noop("cycle 1"),
+                      "cycle 2 plus": gettext_noop("cycles 2 and later")}
+#: The schedule codes and the population words of the comparability reasons and labels.
+SCHEDULE_WORDS = {"standard_28d": gettext_noop("standard (28-day infusion)"),
+                  "short_14d": gettext_noop("short course (14-day infusion)"),
+                  "not stated": gettext_noop("not stated"), "mixed": gettext_noop("mixed")}
+POPULATION_WORDS = {"relapsed refractory": gettext_noop("relapsed or refractory"),
+                    "chemo ineligible cr": gettext_noop("in remission, ineligible for chemotherapy"),
+                    "not stated": gettext_noop("not stated"), "mixed": gettext_noop("mixed")}
+_UNIT = words({"events": gettext_noop("events")})
+_SCHEDULE = words(SCHEDULE_WORDS)
+_POPULATION = words(POPULATION_WORDS)
+_SHARE: list[Message] = [(COMPARISON_TEXTS["ward_share"], {})]
+_PREMEDICATION: list[Message] = [(PREMEDICATION_TEXTS["some"], {})] + _fixed(
+    *(v for k, v in PREMEDICATION_TEXTS.items() if k != "some"))
+_REGIMEN = one_of(REGIMENS.values())
+
+
+def _regimen(value: str) -> str | None:
+    """``reports.benchmark.dosing_text``: a regimen, with its split when mixed ("mixed regimens (step-up 1,
+    flat 22)"; the split as stored)."""
+    head, sep, split = value.partition(" (")
+    if sep and head in REGIMENS.values():
+        return gettext(head) + " (" + split
+    return _REGIMEN(value)
+
+
+def _nested(messages: Sequence[Message]) -> Translate:
+    """A parameter that is itself one of ``messages``."""
+    return lambda value: _translated(value, messages)
+
+
+#: A cohort figure's reason to be left out of a cell (``results["cells"][i]["excluded"][j]["reason"]``).
+EXCLUSION_REASONS: list[Message] = [
+    *_fixed(OWN_COHORT, COMPARISON_TEXTS["no_denominator"], COMPARISON_TEXTS["same_cohort"]),
+    (COMPARISON_TEXTS["unit"], {"unit": _UNIT}),
+    (COMPARISON_TEXTS["stratum"], {}),
+    (COMPARISON_TEXTS["scope"], {"scope": words(FIGURE_SCOPE_WORDS), "ward_scope": _SCOPE}),
+    (COMPARISON_TEXTS["schedule"], {"schedule": _SCHEDULE, "ward_schedule": _SCHEDULE}),
+    (COMPARISON_TEXTS["population"], {"population": _POPULATION, "ward_population": _POPULATION}),
+    (COMPARISON_TEXTS["scale"], {}),
+    (COMPARISON_TEXTS["premedication"], {"cohort": _nested(_PREMEDICATION), "ward": one_of(PREMEDICATION_WARD.values()),
+                                         "share": _nested(_SHARE)}),
+    (COMPARISON_TEXTS["attribution"], {"attribution": _ATTRIBUTION, "basis": _ATTRIBUTION}),
+]
+#: What a kept cohort figure is only partly comparable on (``results["cells"][i]["cohorts"][j]["labels"]``).
+COHORT_LABELS: list[Message] = [
+    (COMPARISON_TEXTS["scale"], {}),  # with SCALE_MISMATCH "label"
+    (COMPARISON_TEXTS["premedication"], EXCLUSION_REASONS[-2][1]),  # with PREMEDICATION_MISMATCH "label"
+    (COMPARISON_TEXTS["regimen_label"], {"regimen": _regimen, "ward": one_of(DOSING_WARD.values())}),
+    (COMPARISON_TEXTS["schedule_label"], {"schedule": _SCHEDULE}),
+    (COMPARISON_TEXTS["population_label"], {"population": _POPULATION}),
+    (COMPARISON_TEXTS["version_not_stated"], {}),
+    *_fixed(COMPARISON_TEXTS["scale_not_stated"], ATTRIBUTIONS["not_stated"]),
+    *_PREMEDICATION,
+]
+#: A cell's note when it has no benchmark to compare with (``results["cells"][i]["note"]``).
+CELL_NOTES: list[Message] = _fixed(NO_CYCLE1_FIGURE, COMPARISON_TEXTS["note_demo"], COMPARISON_TEXTS["note_none"],
+                                   COMPARISON_TEXTS["note_no_patients"])
+
+
+def exclusion_reason(stored: str) -> str:
+    """A cohort's stored reason to be left out of a cell, in the active language (else as stored)."""
+    return reader_text(stored, EXCLUSION_REASONS)
+
+
+def cohort_labels(stored: list[str] | None) -> list[str]:
+    """A kept cohort's stored labels, each in the active language (else as stored)."""
+    return [reader_text(label, COHORT_LABELS) for label in stored or []]
+
+
+def cell_note(stored: str) -> str:
+    """A cell's stored note (no benchmark), in the active language (else as stored)."""
+    return reader_text(stored, [*CELL_NOTES, *POOL_REASONS])
+
+
+#: A CUSUM chart's note (``results["monitoring"]["cusum"][i]["note"]``, ``reports.trends``).
+CUSUM_NOTES: list[Message] = [
+    *_fixed(TRENDS_TEXTS["no_patients"], TRENDS_TEXTS["degenerate"]),
+    (TRENDS_TEXTS["signal"], {}), (TRENDS_TEXTS["no_signal"], {}),
+]
+_LAG_REASONS: list[Message] = [(ENTRY_LAG_TEXTS["median"], {}), (ENTRY_LAG_TEXTS["p90"], {})]
+
+
+def _lag_reasons(value: str) -> str | None:
+    parts = [_translated(part, _LAG_REASONS) for part in value.split("; ")]
+    return None if None in parts else "; ".join(p or "" for p in parts)
+
+
+#: The ward's entry-lag message (``results["monitoring"]["entry_lag"]["message"]``, ``reports.entry_lag``).
+ENTRY_LAG_MESSAGES: list[Message] = [
+    *_fixed(ENTRY_LAG_TEXTS["none"], TRENDS_TEXTS["demo_lag"]),
+    (ENTRY_LAG_TEXTS["few"], {}), (ENTRY_LAG_TEXTS["on_time"], {}),
+    (ENTRY_LAG_TEXTS["late"], {"reasons": _lag_reasons}),
+]
+
+
+def cusum_note(stored: str) -> str:
+    """A CUSUM chart's stored note in the active language (else as stored)."""
+    return reader_text(stored, CUSUM_NOTES)
+
+
+def entry_lag_message(stored: str) -> str:
+    """The stored entry-lag message in the active language (else as stored)."""
+    return reader_text(stored, ENTRY_LAG_MESSAGES)
+
+
+#: Why the funnel against the network's other wards gives no flags (``results["network"][i]["note"]``,
+#: ``reports.funnel``).
+FUNNEL_NOTES: list[Message] = [(text, {}) for text in FUNNEL_TEXTS.values()]
+
+
+def funnel_note(stored: str) -> str:
+    """The funnel's stored note in the active language (else as stored)."""
+    return reader_text(stored, FUNNEL_NOTES)
+
+
+def moderator_labels(stored: list[str] | None) -> list[str]:
+    """A meta-regression's stored ``chosen_labels`` (``reports.benchmark.MODERATORS``), each in the active
+    language (another label as stored)."""
+    return [gettext(label) if label in MODERATORS.values() else label for label in stored or []]
+
+
+#: The sequential boundary's note (``results["cells"][i]["sequential"]["note"]``, ``reports.benchmark``).
+SEQUENTIAL_NOTES: list[Message] = [(text, {}) for text in SEQUENTIAL_TEXTS.values()]
+
+
+def sequential_note(stored: str) -> str:
+    """The sequential boundary's stored note in the active language (else as stored)."""
+    return reader_text(stored, SEQUENTIAL_NOTES)
+
+
+_SPREAD: list[Message] = [(POOL_TEXTS["spread"], {})]
+_WHY: list[Message] = [(POOL_TEXTS[key], {}) for key in ("few_cohorts", "few_cohorts_one", "few_events",
+                                                         "few_events_one", "no_convergence")]
+#: Why a benchmark is weak or no usable benchmark (``results["cells"][i]["pooled"]``: ``reason`` when weak,
+#: ``unusable``; ``reports.stats``).
+POOL_REASONS: list[Message] = [
+    *[(POOL_TEXTS[key], {"spread": _nested(_SPREAD)}) for key in ("at_bound", "flat", "span")],
+    (POOL_TEXTS["weak"], {"why": _nested(_WHY)}), (POOL_TEXTS["common_effect"], {}),
+]
+
+
+def pool_reason(stored: str) -> str:
+    """A pooled benchmark's stored weak or unusable reason in the active language (else as stored)."""
+    return reader_text(stored, POOL_REASONS)
+
+
+def unusable_detail(stored: str) -> str:
+    """An unusable benchmark's stored reason in the active language without its leading "no usable benchmark: "
+    (the table says that in bold before it)."""
+    shown = pool_reason(stored)
+    for prefix in (gettext("no usable benchmark") + ": ", "no usable benchmark: "):
+        shown = shown.removeprefix(prefix)
+    return shown
+
+
+_NOT_MATCHED = words({"mixed": SCHEDULE_WORDS["mixed"],
+                      TREATMENT_TEXTS["not_recorded"]: TREATMENT_TEXTS["not_recorded"]})
+#: The ward's side of the "Matched:" line's premedication and regimen labels (``treatment_definitions``).
+_TREATMENT_HEADS: dict[str, list[Message]] = {
+    "premedication": [(TREATMENT_TEXTS["ward"], {"value": one_of(PREMEDICATION_WARD.values()),
+                                                 "share": _nested(_SHARE)}),
+                      (TREATMENT_TEXTS["not_matched"], {"value": _NOT_MATCHED})],
+    "regimen": [(TREATMENT_TEXTS["ward"], {"value": one_of(DOSING_WARD.values()), "share": _nested(_SHARE)}),
+                (TREATMENT_TEXTS["not_matched"], {"value": _NOT_MATCHED})],
+}
+_COHORT_TREATMENT: dict[str, Translate] = {"premedication": _nested(_PREMEDICATION), "regimen": _regimen}
+
+
+def treatment_label(stored: str, key: str, cohorts: list[dict[str, Any]] | None) -> str:
+    """A cell's stored premedication (``key`` "premedication") or regimen ("regimen") label of its "Matched:" line in
+    the active language, rebuilt from the cell's ``cohorts`` (their short names, as data, and their stored
+    premedication and regimen texts); the stored English when the English rebuild is not exactly it."""
+    items = [(str(co.get("short_name", "")), str(co[key])) for co in cohorts or [] if key in co]
+    listed = ", ".join(f"{name} {value}" for name, value in items)
+    head = stored
+    if items:
+        suffix = TREATMENT_TEXTS["cohorts"] % {"label": "", "cohorts": listed}
+        if not stored.endswith(suffix):
+            return stored
+        head = stored.removesuffix(suffix)
+    translated_head = _translated(head, _TREATMENT_HEADS[key])
+    values = [_COHORT_TREATMENT[key](value) for _, value in items]
+    if translated_head is None or None in values:
+        return stored
+    if not items:
+        return translated_head
+    return gettext(TREATMENT_TEXTS["cohorts"]) % {"label": translated_head, "cohorts": ", ".join(
+        f"{name} {value}" for (name, _), value in zip(items, values, strict=True))}
+
+
+#: The monitoring's flag codes (``reports.trends``: a CUSUM chart's "flag"; ``reports.entry_lag``: the entry lag's).
+MONITORING_FLAGS = {"CUSUM SIGNAL": gettext_noop("CUSUM signal"), "LATE ENTRY": gettext_noop("late entry")}
+
+
+def monitoring_flag(code: str | None) -> str | None:
+    """A monitoring flag code in the active language's words; the code itself where it is not translated (English,
+    as the flag levels) or not known."""
+    return words(MONITORING_FLAGS)(code) or code if code else code
