@@ -21,7 +21,7 @@ judgement (e.g. "life-threatening consequences") it is an explicit boolean input
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from ae import lab_chemistry, lab_units
@@ -34,6 +34,36 @@ CTCAE_V4_VERSION = "4.03"
 LEE_SCALE = "Lee 2014"
 LEE_VERSION = "2014"
 
+def gettext_noop(message: str) -> str:
+    """Marks a rationale text for ``makemessages`` (this module is pure Python: no Django); the text is translated
+    by the ``translate`` a caller passes (Django's ``gettext``), English by default (what is stored)."""
+    return message
+
+
+#: The words a code stands for in a rationale ("awakens_to_voice" → "awakens to voice"): marked for translation.
+WORDS = {
+    "blow_by": gettext_noop("blow by"), "nasal_cannula": gettext_noop("nasal cannula"),
+    "high_flow_nasal_cannula": gettext_noop("high flow nasal cannula"), "facemask": gettext_noop("facemask"),
+    "non_rebreather": gettext_noop("non rebreather"), "venturi": gettext_noop("venturi"),
+    "cpap": gettext_noop("cpap"), "bipap": gettext_noop("bipap"),
+    "mechanical_ventilation": gettext_noop("mechanical ventilation"),
+    "normal": gettext_noop("normal"), "awakens_spontaneously": gettext_noop("awakens spontaneously"),
+    "awakens_to_voice": gettext_noop("awakens to voice"), "awakens_to_tactile": gettext_noop("awakens to tactile"),
+    "unarousable": gettext_noop("unarousable"), "none": gettext_noop("none"),
+    "rapid_resolving_or_eeg_treated": gettext_noop("rapid resolving or eeg treated"),
+    "prolonged_or_repetitive": gettext_noop("prolonged or repetitive"), "focal": gettext_noop("focal"),
+    "diffuse_or_signs": gettext_noop("diffuse or signs"),
+    "encephalopathy_score": gettext_noop("encephalopathy score"), "consciousness": gettext_noop("consciousness"),
+    "seizure": gettext_noop("seizure"), "motor": gettext_noop("motor"),
+    "cerebral_edema": gettext_noop("cerebral edema"),
+}
+
+
+def _word(code: str, translate: Callable[[str], str]) -> str:
+    """``code`` as words in ``translate``'s language (English: the code with spaces for underscores)."""
+    return translate(WORDS[code]) if code in WORDS else code.replace("_", " ")
+
+
 FEVER_C = 38.0  # ASTCT footnote and CTCAE v5.0 "Fever" grade 1: temperature >= 38.0 degrees C
 LOW_FLOW_MAX_L_MIN = 6.0  # ASTCT footnote: low flow = <= 6 L/min, high flow = > 6 L/min
 FIO2_THRESHOLD_PERCENT = 40.0  # CTCAE v5.0 CRS and Lee 2014: < 40 % vs >= 40 % O2
@@ -45,11 +75,12 @@ PLAUSIBLE_TEMPERATURE_C = (25.0, 45.0)  # outside this range the input is treate
 FEVER_MASKING_THERAPIES = ("antipyretic", "tocilizumab", "other_anticytokine", "corticosteroid",
                            "tocilizumab_or_corticosteroid")
 FEVER_MASKING_OFFERED = FEVER_MASKING_THERAPIES[:4]
-FEVER_MASKING_LABELS = {"antipyretic": "antipyretic (e.g. paracetamol, ibuprofen)",
-                        "tocilizumab": "tocilizumab (anticytokine)",
-                        "other_anticytokine": "other anticytokine (e.g. anakinra, siltuximab)",
-                        "corticosteroid": "corticosteroid (e.g. dexamethasone)",
-                        "tocilizumab_or_corticosteroid": "tocilizumab or corticosteroid (not recorded which)"}
+FEVER_MASKING_LABELS = {"antipyretic": gettext_noop("antipyretic (e.g. paracetamol, ibuprofen)"),
+                        "tocilizumab": gettext_noop("tocilizumab (anticytokine)"),
+                        "other_anticytokine": gettext_noop("other anticytokine (e.g. anakinra, siltuximab)"),
+                        "corticosteroid": gettext_noop("corticosteroid (e.g. dexamethasone)"),
+                        "tocilizumab_or_corticosteroid": gettext_noop(
+                            "tocilizumab or corticosteroid (not recorded which)")}
 VASOPRESSORS = frozenset({"norepinephrine", "epinephrine", "dopamine", "phenylephrine", "vasopressin"})
 # ASTCT 2019 CRS table, hypoxia row and footnote (low flow <= 6 L/min): nasal cannulas by flow, the rest by device.
 OXYGEN_DEVICES = ("none", "blow_by", "nasal_cannula", "high_flow_nasal_cannula", "facemask", "non_rebreather",
@@ -164,15 +195,16 @@ def _masking_set(therapies: Iterable[str] | None) -> frozenset[str]:
     return given
 
 
-def _therapy_text(therapies: frozenset[str]) -> str:
-    return ", ".join(FEVER_MASKING_LABELS[t] for t in FEVER_MASKING_THERAPIES if t in therapies)
+def _therapy_text(therapies: frozenset[str], translate: Callable[[str], str] = str) -> str:
+    return ", ".join(translate(FEVER_MASKING_LABELS[t]) for t in FEVER_MASKING_THERAPIES if t in therapies)
 
 
 def grade_crs_astct(*, temperature_c: float | None = None, fever_masking_therapies: Iterable[str] | None = None,
                     had_crs_before: bool = False, hypotension: bool = False,
                     vasopressors: Iterable[str] | None = None, oxygen_device: str = "none",
                     oxygen_flow_l_min: float | None = None, death_due_to_crs: bool = False,
-                    other_cause_findings: Iterable[str] | None = None) -> Grade:
+                    other_cause_findings: Iterable[str] | None = None,
+                    translate: Callable[[str], str] = str) -> Grade:
     """ASTCT 2019 consensus CRS grade (Lee et al. BBMT 2019;25:625, CRS table and footnotes).
 
     Units: ``temperature_c`` in degrees Celsius (25-45 accepted; None = not recorded); ``oxygen_flow_l_min`` in
@@ -197,6 +229,9 @@ def grade_crs_astct(*, temperature_c: float | None = None, fever_masking_therapi
     (a line infection's fever, hypotension of sepsis or bleeding, hypoxia of pneumonia): the footnotes define fever,
     hypotension and hypoxia as "not attributable to any other cause", so they are set aside and the rationale names
     them. Attributing a finding that is absent (no fever, no hypotension or vasopressor, no oxygen) raises.
+
+    The rationale is in English (what is stored); ``translate`` (Django's ``gettext``) gives it in the active
+    language, for a message the reader sees.
 
     Raises GradingInputError for an unknown agent, therapy or device, a negative flow, a nasal cannula without
     a flow, a flow with device "none", or an implausible temperature.
@@ -225,95 +260,111 @@ def grade_crs_astct(*, temperature_c: float | None = None, fever_masking_therapi
             raise GradingInputError("other_cause_findings", f"{finding} is attributed to another cause but was not "
                                                             "recorded")
     set_aside = []
+    t = translate
     if "fever" in excluded:
-        set_aside.append(f"fever {temperature:g} °C")
+        set_aside.append(t(gettext_noop("fever %(temperature)s °C")) % {"temperature": f"{temperature:g}"})
         temperature = None if temperature is None else min(temperature, FEVER_C - 0.1)
     if "hypotension" in excluded:
-        set_aside.append("hypotension" + (f" ({', '.join(sorted(agents))})" if agents else ""))
+        set_aside.append(t(gettext_noop("hypotension (%(agents)s)")) % {"agents": ", ".join(sorted(agents))}
+                         if agents else t(gettext_noop("hypotension")))
         hypotension, agents = False, frozenset()
     if "hypoxia" in excluded:
-        set_aside.append(f"hypoxia ({device.replace('_', ' ')})")
+        set_aside.append(t(gettext_noop("hypoxia (%(device)s)")) % {"device": _word(device, t)})
         device, flow = "none", None
-    note = (f" Set aside as attributable to another cause (ASTCT 2019 CRS footnotes): {'; '.join(set_aside)}."
-            if set_aside else "")
-    graded = _grade_crs_astct(temperature, therapies, had_crs_before, hypotension, agents, device, flow,
-                              death_due_to_crs)
-    if "fever" in excluded and graded.grade == 0 and "no fever" in graded.rationale:
-        graded = Grade(0, ASTCT_SCALE, ASTCT_VERSION, "ASTCT CRS criteria not met: no fever >= 38.0 °C that is not "
-                                                      "attributable to another cause.")
+    note = (" " + t(gettext_noop("Set aside as attributable to another cause (ASTCT 2019 CRS footnotes): "
+                                 "%(findings)s.")) % {"findings": "; ".join(set_aside)} if set_aside else "")
+    graded, no_fever = _grade_crs_astct(temperature, therapies, had_crs_before, hypotension, agents, device, flow,
+                                        death_due_to_crs, t)
+    if "fever" in excluded and graded.grade == 0 and no_fever:
+        graded = Grade(0, ASTCT_SCALE, ASTCT_VERSION, t(gettext_noop(
+            "ASTCT CRS criteria not met: no fever >= 38.0 °C that is not attributable to another cause.")))
     return Grade(graded.grade, graded.scale, graded.version, graded.rationale + note)
 
 
 def _grade_crs_astct(temperature: float | None, therapies: frozenset[str], had_crs_before: bool, hypotension: bool,
-                     agents: frozenset[str], device: str, flow: float | None, death_due_to_crs: bool) -> Grade:
-    """:func:`grade_crs_astct` on checked inputs (findings attributed to another cause already set aside)."""
+                     agents: frozenset[str], device: str, flow: float | None, death_due_to_crs: bool,
+                     t: Callable[[str], str]) -> tuple[Grade, bool]:
+    """:func:`grade_crs_astct` on checked inputs (findings attributed to another cause already set aside), and
+    whether the criteria were not met for want of fever; rationale translated by ``t``."""
     if death_due_to_crs:
-        return Grade(5, ASTCT_SCALE, ASTCT_VERSION, "Grade 5: death due to CRS.")
+        return Grade(5, ASTCT_SCALE, ASTCT_VERSION, t(gettext_noop("Grade 5: death due to CRS."))), False
 
     # Hypotension domain.
     counted = agents - {"vasopressin"}
     if len(counted) >= 2:
-        hypo_g, hypo_why = 4, (f"hypotension requiring multiple vasopressors ({', '.join(sorted(counted))}; "
-                               "vasopressin excluded from the count)")
+        hypo_g, hypo_why = 4, t(gettext_noop("hypotension requiring multiple vasopressors (%(agents)s; vasopressin "
+                                             "excluded from the count)")) % {"agents": ", ".join(sorted(counted))}
     elif counted:
-        extra = " + vasopressin (does not count toward 'multiple')" if "vasopressin" in agents else ""
-        hypo_g, hypo_why = 3, f"hypotension requiring a vasopressor ({next(iter(counted))}{extra})"
+        hypo_g, hypo_why = 3, (t(gettext_noop("hypotension requiring a vasopressor (%(agent)s + vasopressin (does not "
+                                              "count toward 'multiple'))")) if "vasopressin" in agents
+                               else t(gettext_noop("hypotension requiring a vasopressor (%(agent)s)"))) % {
+            "agent": next(iter(counted))}
     elif agents:  # vasopressin alone: not covered explicitly by the paper; it is still a vasopressor.
-        hypo_g, hypo_why = 3, "hypotension requiring a vasopressor (vasopressin alone, graded as one vasopressor)"
+        hypo_g, hypo_why = 3, t(gettext_noop("hypotension requiring a vasopressor (vasopressin alone, graded as one "
+                                             "vasopressor)"))
     elif hypotension:
-        hypo_g, hypo_why = 2, "hypotension not requiring vasopressors"
+        hypo_g, hypo_why = 2, t(gettext_noop("hypotension not requiring vasopressors"))
     else:
         hypo_g, hypo_why = 0, ""
 
     # Hypoxia domain.
     if device in ("nasal_cannula", "high_flow_nasal_cannula") and flow is not None:
-        label = device.replace("_", " ")
         if flow <= LOW_FLOW_MAX_L_MIN:
-            oxy_g, oxy_why = 2, f"hypoxia requiring low-flow oxygen ({label} {flow:g} L/min <= 6 L/min)"
+            oxy_g, oxy_why = 2, t(gettext_noop("hypoxia requiring low-flow oxygen (%(device)s %(flow)s L/min <= 6 "
+                                               "L/min)")) % {"device": _word(device, t), "flow": f"{flow:g}"}
         else:
-            oxy_g, oxy_why = 3, f"hypoxia requiring high-flow nasal cannula ({flow:g} L/min > 6 L/min)"
+            oxy_g, oxy_why = 3, t(gettext_noop("hypoxia requiring high-flow nasal cannula (%(flow)s L/min > 6 "
+                                               "L/min)")) % {"flow": f"{flow:g}"}
     elif device == "high_flow_nasal_cannula":
-        oxy_g, oxy_why = 3, "hypoxia requiring high-flow nasal cannula (flow not recorded)"
+        oxy_g, oxy_why = 3, t(gettext_noop("hypoxia requiring high-flow nasal cannula (flow not recorded)"))
     else:
         oxy_g = _OXYGEN_DEVICE_GRADE[device]
-        oxy_why = {2: "hypoxia requiring blow-by oxygen (low flow)",
-                   3: f"hypoxia requiring {device.replace('_', ' ')} oxygen",
-                   4: f"hypoxia requiring positive pressure ({device.replace('_', ' ')})"}.get(oxy_g, "")
+        oxy_why = {2: t(gettext_noop("hypoxia requiring blow-by oxygen (low flow)")),
+                   3: t(gettext_noop("hypoxia requiring %(device)s oxygen")) % {"device": _word(device, t)},
+                   4: t(gettext_noop("hypoxia requiring positive pressure (%(device)s)")) % {
+                       "device": _word(device, t)}}.get(oxy_g, "")
 
     fever = temperature is not None and temperature >= FEVER_C
     masked = had_crs_before and bool(therapies)
     if not fever and not masked:
         with_fever = max(1, hypo_g, oxy_g)
         if temperature is None:
-            return Grade(None, ASTCT_SCALE, ASTCT_VERSION,
-                         f"Undetermined: temperature not recorded. ASTCT CRS needs fever >= 38.0 °C: grade "
-                         f"{with_fever} with fever, 0 without (fever is waived only after CRS was diagnosed and "
-                         "antipyretic or anticytokine therapy was given).")
-        why = (f"no fever >= 38.0 °C (temperature {temperature:g} °C)")
+            return Grade(None, ASTCT_SCALE, ASTCT_VERSION, t(gettext_noop(
+                "Undetermined: temperature not recorded. ASTCT CRS needs fever >= 38.0 °C: grade %(grade)s with "
+                "fever, 0 without (fever is waived only after CRS was diagnosed and antipyretic or anticytokine "
+                "therapy was given).")) % {"grade": with_fever}), False
         if therapies:
-            why += (f"; {_therapy_text(therapies)} was given, but fever is waived only in patients who already "
-                    "had CRS")
+            why = t(gettext_noop("ASTCT CRS criteria not met: no fever >= 38.0 °C (temperature %(temperature)s °C); "
+                                 "%(therapies)s was given, but fever is waived only in patients who already had "
+                                 "CRS.")) % {"temperature": f"{temperature:g}",
+                                             "therapies": _therapy_text(therapies, t)}
         else:
-            why += " and no antipyretic or anticytokine therapy after earlier CRS masks it"
-        return Grade(0, ASTCT_SCALE, ASTCT_VERSION, f"ASTCT CRS criteria not met: {why}.")
+            why = t(gettext_noop("ASTCT CRS criteria not met: no fever >= 38.0 °C (temperature %(temperature)s °C) "
+                                 "and no antipyretic or anticytokine therapy after earlier CRS masks it.")) % {
+                "temperature": f"{temperature:g}"}
+        return Grade(0, ASTCT_SCALE, ASTCT_VERSION, why), True
 
-    fever_why = f"fever {temperature:g} °C" if fever else (
-        f"fever not required: earlier CRS treated with {_therapy_text(therapies)}, which can mask fever")
+    fever_why = (t(gettext_noop("fever %(temperature)s °C")) % {"temperature": f"{temperature:g}"} if fever else
+                 t(gettext_noop("fever not required: earlier CRS treated with %(therapies)s, which can mask fever"))
+                 % {"therapies": _therapy_text(therapies, t)})
     if hypo_g == 0 and oxy_g == 0:
         if fever:
-            return Grade(1, ASTCT_SCALE, ASTCT_VERSION, f"Grade 1: {fever_why} without hypotension or hypoxia.")
-        return Grade(0, ASTCT_SCALE, ASTCT_VERSION,
-                     f"Grade 0: {fever_why}, and no hypotension or hypoxia (no grade in the paper; treated as "
-                     "resolved).")
+            return Grade(1, ASTCT_SCALE, ASTCT_VERSION, t(gettext_noop(
+                "Grade 1: %(fever)s without hypotension or hypoxia.")) % {"fever": fever_why}), False
+        return Grade(0, ASTCT_SCALE, ASTCT_VERSION, t(gettext_noop(
+            "Grade 0: %(fever)s, and no hypotension or hypoxia (no grade in the paper; treated as resolved).")) % {
+            "fever": fever_why}), False
     grade = max(hypo_g, oxy_g)
     if hypo_g == oxy_g:
-        why = f"{hypo_why} and {oxy_why}"
+        why = t(gettext_noop("%(hypotension)s and %(hypoxia)s")) % {"hypotension": hypo_why, "hypoxia": oxy_why}
     else:
         why = hypo_why if hypo_g > oxy_g else oxy_why
         other = oxy_why if hypo_g > oxy_g else hypo_why
         if other:
-            why += f" (more severe than {other}; the worse event sets the grade)"
-    return Grade(grade, ASTCT_SCALE, ASTCT_VERSION, f"Grade {grade}: {fever_why}; {why}.")
+            why = t(gettext_noop("%(worse)s (more severe than %(other)s; the worse event sets the grade)")) % {
+                "worse": why, "other": other}
+    return Grade(grade, ASTCT_SCALE, ASTCT_VERSION, t(gettext_noop("Grade %(grade)s: %(fever)s; %(why)s.")) % {
+        "grade": grade, "fever": fever_why, "why": why}), False
 
 
 def grade_crs_ctcae_v5(*, temperature_c: float | None = None, hypotension: bool = False,
@@ -450,7 +501,7 @@ def _score(field: str, value: int | None, maximum: int) -> int | None:
 def grade_icans(*, tool: str, ice_score: int | None = None, capd_score: int | None = None,
                 unable_to_perform: bool = False, consciousness: str | None = "normal", seizure: str | None = "none",
                 motor: str | None = "none", cerebral_edema: str | None = "none", death: bool = False,
-                other_cause_domains: Iterable[str] | None = None) -> Grade:
+                other_cause_domains: Iterable[str] | None = None, translate: Callable[[str], str] = str) -> Grade:
     """ASTCT 2019 ICANS grade (Lee et al. BBMT 2019;25:625: ICANS table for adults and children >= 12 y with the
     ICE score, and for children < 12 y with the CAPD).
 
@@ -474,8 +525,10 @@ def grade_icans(*, tool: str, ice_score: int | None = None, capd_score: int | No
 
     Raises GradingInputError for an unknown tool, domain value or domain name, a score out of range, a score for
     the other tool, a missing score, a score together with ``unable_to_perform``, or a domain attributed to
-    another cause that has no finding.
+    another cause that has no finding. The rationale is in English (what is stored); ``translate`` (Django's
+    ``gettext``) gives it in the active language, for a message the reader sees.
     """
+    t = translate
     tool = _choice("tool", tool, ICANS_TOOLS)
     # None = the domain was not assessed (not "normal"): the grade is undetermined if that domain could raise it.
     not_assessed = [name for name, v in (("consciousness", consciousness), ("seizure", seizure), ("motor", motor),
@@ -510,35 +563,39 @@ def grade_icans(*, tool: str, ice_score: int | None = None, capd_score: int | No
     measured = -1 if score is None else score  # only read when the tool was performed (score given)
 
     if death:
-        return Grade(5, ASTCT_SCALE, ASTCT_VERSION, "Grade 5: death due to ICANS.")
+        return Grade(5, ASTCT_SCALE, ASTCT_VERSION, t(gettext_noop("Grade 5: death due to ICANS.")))
 
     domains: list[tuple[str, int, str]] = []
+    scored = {"score": score}
     if tool == "ICE":
         if unable_to_perform:
             if consciousness == "unarousable":
-                domains.append(("encephalopathy_score", 4, "ICE 0 because unarousable and unable to perform ICE"))
+                domains.append(("encephalopathy_score", 4,
+                                t(gettext_noop("ICE 0 because unarousable and unable to perform ICE"))))
             else:
                 domains.append(("encephalopathy_score", 3,
-                                "unable to perform ICE while arousable (scored as ICE 0 awake)"))
+                                t(gettext_noop("unable to perform ICE while arousable (scored as ICE 0 awake)"))))
         elif measured <= 2:
-            domains.append(("encephalopathy_score", 3, f"ICE score {score} (0-2)"))
+            domains.append(("encephalopathy_score", 3, t(gettext_noop("ICE score %(score)s (0-2)")) % scored))
         elif measured <= 6:
-            domains.append(("encephalopathy_score", 2, f"ICE score {score} (3-6)"))
+            domains.append(("encephalopathy_score", 2, t(gettext_noop("ICE score %(score)s (3-6)")) % scored))
         elif measured <= 9:
-            domains.append(("encephalopathy_score", 1, f"ICE score {score} (7-9)"))
+            domains.append(("encephalopathy_score", 1, t(gettext_noop("ICE score %(score)s (7-9)")) % scored))
     else:
         if unable_to_perform:
-            domains.append(("encephalopathy_score", 4, "unable to perform CAPD"))
+            domains.append(("encephalopathy_score", 4, t(gettext_noop("unable to perform CAPD"))))
         elif measured >= 9:
-            domains.append(("encephalopathy_score", 3, f"CAPD score {score} (>= 9)"))
+            domains.append(("encephalopathy_score", 3, t(gettext_noop("CAPD score %(score)s (>= 9)")) % scored))
         elif measured >= 1:
-            domains.append(("encephalopathy_score", 1, f"CAPD score {score} (1-8)"))
+            domains.append(("encephalopathy_score", 1, t(gettext_noop("CAPD score %(score)s (1-8)")) % scored))
     domains.append(("consciousness", _CONSCIOUSNESS_GRADE[consciousness],
-                    f"depressed level of consciousness: {consciousness.replace('_', ' ')}"))
-    domains.append(("seizure", _SEIZURE_GRADE[seizure], f"seizure: {seizure.replace('_', ' ')}"))
-    domains.append(("motor", _MOTOR_GRADE[motor], "deep focal motor weakness"))
+                    t(gettext_noop("depressed level of consciousness: %(level)s")) % {
+                        "level": _word(consciousness, t)}))
+    domains.append(("seizure", _SEIZURE_GRADE[seizure], t(gettext_noop("seizure: %(level)s")) % {
+        "level": _word(seizure, t)}))
+    domains.append(("motor", _MOTOR_GRADE[motor], t(gettext_noop("deep focal motor weakness"))))
     domains.append(("cerebral_edema", _EDEMA_GRADE[cerebral_edema],
-                    f"cerebral edema: {cerebral_edema.replace('_', ' ')}"))
+                    t(gettext_noop("cerebral edema: %(level)s")) % {"level": _word(cerebral_edema, t)}))
 
     abnormal = {name for name, g, _ in domains if g > 0}
     for name in sorted(excluded - abnormal):
@@ -546,17 +603,21 @@ def grade_icans(*, tool: str, ice_score: int | None = None, capd_score: int | No
                                                        "but has no abnormal finding")
     counted = [(g, why) for name, g, why in domains if name not in excluded]
     set_aside = [why for name, g, why in domains if name in excluded]
-    note = (f" Excluded as attributable to another cause: {'; '.join(set_aside)}." if set_aside else "")
+    note = (" " + t(gettext_noop("Excluded as attributable to another cause: %(findings)s.")) % {
+        "findings": "; ".join(set_aside)} if set_aside else "")
     grade = max((g for g, _ in counted), default=0)
     if not_assessed and grade < 4:  # each of these domains has a grade 4 cell
-        return Grade(None, ASTCT_SCALE, ASTCT_VERSION,
-                     f"Undetermined: {', '.join(d.replace('_', ' ') for d in not_assessed)} not assessed; grade "
-                     f"{grade} from the assessed domains, up to 4 with the others.{note}")
+        return Grade(None, ASTCT_SCALE, ASTCT_VERSION, t(gettext_noop(
+            "Undetermined: %(domains)s not assessed; grade %(grade)s from the assessed domains, up to 4 with the "
+            "others.")) % {"domains": ", ".join(_word(d, t) for d in not_assessed), "grade": grade} + note)
     if grade == 0:
-        return Grade(0, ASTCT_SCALE, ASTCT_VERSION,
-                     f"Grade 0: no ICANS domain abnormal that is not attributable to another cause ({tool}).{note}")
+        return Grade(0, ASTCT_SCALE, ASTCT_VERSION, t(gettext_noop(
+            "Grade 0: no ICANS domain abnormal that is not attributable to another cause (%(tool)s).")) % {
+            "tool": tool} + note)
     worst = "; ".join(why for g, why in counted if g == grade)
-    return Grade(grade, ASTCT_SCALE, ASTCT_VERSION, f"Grade {grade} ({tool} tool): worst domain {worst}.{note}")
+    return Grade(grade, ASTCT_SCALE, ASTCT_VERSION, t(gettext_noop(
+        "Grade %(grade)s (%(tool)s tool): worst domain %(worst)s.")) % {"grade": grade, "tool": tool,
+                                                                        "worst": worst} + note)
 
 
 # ----------------------------------------------------------------------------- CTCAE v4.03 CRS
