@@ -26,6 +26,7 @@ from ae.forms import (
     LabResultForm,
 )
 from ae.models import AdverseEvent, CRSAssessment, ICANSAssessment, LabResult
+from ae.rationale_text import crs_rationales_for_reader, icans_rationales_for_reader
 from ae.services.assessments import crs_assessment_record, icans_assessment_record
 from ae.services.events import (
     EDITABLE_FIELDS,
@@ -137,8 +138,8 @@ def event_history(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     revisions = event.revisions.select_related("changed_by")
     return render(request, "ae/event_history.html", {
         "event": event, "revisions": revisions, "patient": event.patient, "site": event.patient.site,
-        "crs_assessments": event.crs_assessments.select_related("entered_by"),
-        "icans_assessments": event.icans_assessments.select_related("entered_by"),
+        "crs_assessments": crs_rationales_for_reader(event.crs_assessments.select_related("entered_by")),
+        "icans_assessments": icans_rationales_for_reader(event.icans_assessments.select_related("entered_by")),
         "lab_results": event.lab_results.select_related("entered_by", "cycle").order_by("collected_at", "id"),
         "can_record": access.can_record(request.user, event.patient.site),
         "can_review": access.can_review(request.user, event.patient.site)})

@@ -49,8 +49,11 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
 
 from ae import grading, lab_units, selectors
+from ae.analyte_labels import ANALYTE_LABELS
 from ae.episodes import (
     LAB_SCALE,
     as_float,
@@ -126,7 +129,8 @@ def _criteria(raw: Any) -> list[str]:
     given = set(raw or ())
     unknown = sorted(given - set(grading.LAB_CRITERIA))
     if unknown:
-        raise ValidationError({"clinical_criteria": f"Unknown clinical criterion: {', '.join(unknown)}."})
+        raise ValidationError({"clinical_criteria": _("Unknown clinical criterion: %(names)s.") % {
+            "names": ", ".join(unknown)}})
     return [name for name in grading.LAB_CRITERIA if name in given]
 
 
@@ -168,8 +172,9 @@ def _entered_grade_check(result: LabResult) -> None:
     entered = result.entered_grade
     if entered is not None and (isinstance(entered, bool) or not isinstance(entered, int)
                                 or not 0 <= entered <= MAX_LAB_GRADE):
-        raise ValidationError({"entered_grade": f"A lab value's grade is 0–{MAX_LAB_GRADE}; record a death on the "
-                                                "adverse event (outcome Fatal)."})
+        raise ValidationError({"entered_grade": _(
+            "A lab value's grade is 0–%(max)s; record a death on the adverse event (outcome Fatal).") % {
+                "max": MAX_LAB_GRADE}})
     if entered is None or entered == result.computed_grade:
         result.grade_discrepancy_reason = ""
         return
@@ -178,10 +183,11 @@ def _entered_grade_check(result: LabResult) -> None:
         return
     if not visible(result.grade_discrepancy_reason or ""):
         raise ValidationError({"grade_discrepancy_reason": (
-            f"Your grade {entered} differs from the computed CTCAE v5.0 grade {result.computed_grade} "
-            f"({result.rationale}): give the reason.")})
+            _("Your grade %(entered)s differs from the computed CTCAE v5.0 grade %(computed)s (%(rationale)s): "
+              "give the reason.") % {"entered": entered, "computed": result.computed_grade,
+                                     "rationale": result.rationale})})
     result.grade_discrepancy_reason = clean_reason(result.grade_discrepancy_reason, field="grade_discrepancy_reason",
-                                                   what="the reason your grade differs")
+                                                   what=_("the reason your grade differs"))
 
 
 def _graded(result: LabResult) -> str:
@@ -347,13 +353,13 @@ def _baseline_recorded(baseline: LabResult, *, acting_user: User) -> None:
 def _check_collected_at(patient: Patient, collected_at: datetime.datetime | None) -> datetime.datetime:
     """``collected_at`` if it is given, not in the future and not before the patient was born."""
     if collected_at is None:
-        raise ValidationError({"collected_at": "Give the date and time the sample was collected."})
+        raise ValidationError({"collected_at": _("Give the date and time the sample was collected.")})
     if collected_at > timezone.now() + datetime.timedelta(minutes=5):
-        raise ValidationError({"collected_at": "The sample cannot have been collected in the future."})
+        raise ValidationError({"collected_at": _("The sample cannot have been collected in the future.")})
     day = local_time(collected_at).date()
     if day < patient.birth_month:
-        raise ValidationError({"collected_at": f"{day:%d %b %Y} is before the patient was born "
-                                               f"({patient.birth_month:%b %Y})."})
+        raise ValidationError({"collected_at": _("%(date)s is before the patient was born (%(born)s).") % {
+            "date": date_format(day, "d M Y"), "born": date_format(patient.birth_month, "M Y")}})
     return collected_at
 
 
@@ -407,24 +413,27 @@ def lab_result_record(*, patient: Patient, data: dict[str, Any], acting_user: Us
     day = local_time(collected_at).date()
     cycle: TreatmentCycle | None = data.get("cycle")
     if cycle is not None and cycle.patient_id != patient.pk:
-        raise ValidationError({"cycle": "This cycle belongs to another patient."})
+        raise ValidationError({"cycle": _("This cycle belongs to another patient.")})
     is_baseline = bool(data.get("baseline"))
     if cycle is None and not is_baseline:
         cycle = patient.cycles.filter(start_date__lte=day).order_by("-start_date").first()
     if is_baseline:
         if cycle is None:
-            raise ValidationError({"cycle": "A baseline value belongs to the cycle it precedes: choose the cycle."})
+            raise ValidationError({"cycle": _("A baseline value belongs to the cycle it precedes: choose the cycle.")})
         if day > cycle.start_date:
-            raise ValidationError({"collected_at": f"A baseline is collected on or before the cycle start "
-                                                   f"({cycle.start_date:%d %b %Y})."})
+            raise ValidationError({"collected_at": _(
+                "A baseline is collected on or before the cycle start (%(date)s).") % {
+                    "date": date_format(cycle.start_date, "d M Y")}})
     elif cycle is not None and day < cycle.start_date:
-        raise ValidationError({"collected_at": f"Before cycle {cycle.number} started: tick 'baseline' if this is "
-                                               "the value at the cycle start."})
+        raise ValidationError({"collected_at": _(
+            "Before cycle %(cycle)s started: tick 'baseline' if this is the value at the cycle start.") % {
+                "cycle": cycle.number}})
     analyte = str(data.get("analyte") or "")
     if analyte not in grading.LAB_ANALYTES:
-        raise ValidationError({"analyte": f"Unknown analyte; expected one of {', '.join(grading.LAB_ANALYTES)}."})
+        raise ValidationError({"analyte": _("Unknown analyte; expected one of %(analytes)s.") % {
+            "analytes": ", ".join(grading.LAB_ANALYTES)}})
     if data.get("value") is None:
-        raise ValidationError({"value": "Give the value."})
+        raise ValidationError({"value": _("Give the value.")})
     unit, errors = lab_units.entry_errors(analyte, str(data.get("unit") or ""), as_float(data["value"]),
                                           lln=as_float(data.get("lln")), uln=as_float(data.get("uln")))
     if errors:
@@ -441,7 +450,8 @@ def lab_result_record(*, patient: Patient, data: dict[str, Any], acting_user: Us
     result.episode_changes = []
     terms = {t.term: t for t in CTCAETerm.objects.filter(term__in=grading.LAB_TERMS_BY_ANALYTE[analyte])}
     baseline = None
-    taken = f"Cycle {cycle.number if cycle else '?'} already has a baseline {lab_units.ANALYTES[analyte].label} value."
+    taken = _("Cycle %(cycle)s already has a baseline %(analyte)s value.") % {
+        "cycle": cycle.number if cycle else "?", "analyte": ANALYTE_LABELS[analyte]}
     if cycle is not None:
         # values, baselines and episodes of these terms in this cycle, in turn (every term the analyte can propose:
         # one fixed order, so two values of one analyte never wait for each other's second lock)
