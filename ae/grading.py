@@ -914,7 +914,8 @@ def grade_lab(analyte: str, value: float, unit: str, lln: float | None = None, u
               intervention_initiated: bool = False, seizures: bool = False, oral_antiglycemic_initiated: bool = False,
               insulin_initiated: bool = False, oral_replacement_indicated: bool = False,
               noninvasive_intervention_indicated: bool = False, physiologic_consequences: bool = False,
-              albumin: float | None = None, albumin_unit: str | None = None) -> Grade:
+              albumin: float | None = None, albumin_unit: str | None = None,
+              translate: Callable[[str], str] = str) -> Grade:
     """CTCAE v5.0 grade of one lab value and the clinical criteria CTCAE attaches to its term.
 
     The value is graded by :func:`grade_lab_value`. Clinical criteria (booleans, default False = absent) raise the
@@ -929,7 +930,9 @@ def grade_lab(analyte: str, value: float, unit: str, lln: float | None = None, u
     (:func:`ae.lab_chemistry.grade_directional`, :data:`CHEMISTRY_CRITERIA`); total calcium is corrected for the
     ``albumin`` of the same sample (in ``albumin_unit``, g/L or g/dL).
     Raises GradingInputError as :func:`grade_lab_value` does, and for a criterion the term does not have
-    (``transfusion_indicated`` for ANC).
+    (``transfusion_indicated`` for ANC). The rationale is English (stored); ``translate`` (Django's ``gettext``)
+    gives the value rules' and the clinical criteria's texts in the active language (the chemistry analytes'
+    texts of :mod:`ae.lab_chemistry` stay English).
     """
     _choice("analyte", analyte, LAB_ANALYTES)
     chem_flags = {"symptomatic": symptomatic, "intervention_indicated": intervention_indicated,
@@ -957,21 +960,25 @@ def grade_lab(analyte: str, value: float, unit: str, lln: float | None = None, u
     if symptomatic and analyte not in ("potassium", "lipase", "amylase"):
         raise GradingInputError("symptomatic", f"is not a CTCAE v5.0 criterion of {LAB_TERMS[analyte]}")
     by_value = grade_lab_value(analyte, value, unit, lln=lln, uln=uln, baseline=baseline,
-                               baseline_abnormal=baseline_abnormal, symptomatic=symptomatic)
+                               baseline_abnormal=baseline_abnormal, symptomatic=symptomatic, translate=translate)
     met = [term_criteria[name] for name, flag in flags.items() if flag]
     if not met:
         return by_value
+    t = translate
     clinical, wording = max(met)
     rule = _LAB_RULES[analyte]
-    why = f"Grade {clinical}: {wording} (CTCAE v5.0 {rule.ctcae_term} grade {clinical}; a semicolon means 'or')."
+    params = {"grade": clinical, "wording": wording, "term": rule.ctcae_term, "value": by_value.rationale}
+    why = t(gettext_noop("Grade %(grade)s: %(wording)s (CTCAE v5.0 %(term)s grade %(grade)s; a semicolon means "
+                         "'or').")) % params
     if by_value.grade is None:
         bound = undetermined_grade_at_most(analyte)
         if bound is not None and clinical >= bound:
-            return _lab_grade(rule, clinical, f"{why} The value alone: {by_value.rationale}")
-        return _lab_grade(rule, None, f"{by_value.rationale} Clinically: {wording} (grade {clinical}) at least.")
+            return _lab_grade(rule, clinical, why + " " + t(gettext_noop("The value alone: %(value)s")) % params)
+        return _lab_grade(rule, None, t(gettext_noop("%(value)s Clinically: %(wording)s (grade %(grade)s) at "
+                                                     "least.")) % params)
     if clinical > by_value.grade:
-        return _lab_grade(rule, clinical, f"{why} The value alone: {by_value.rationale}")
-    return _lab_grade(rule, by_value.grade, f"{by_value.rationale} Also: {wording} (grade {clinical}).")
+        return _lab_grade(rule, clinical, why + " " + t(gettext_noop("The value alone: %(value)s")) % params)
+    return _lab_grade(rule, by_value.grade, t(gettext_noop("%(value)s Also: %(wording)s (grade %(grade)s).")) % params)
 
 
 #: Every clinical criterion a lab value can carry (the lab form's checkboxes, ``LabResult.clinical_criteria``), with
@@ -1055,7 +1062,7 @@ def _grade_chemistry(analyte: str, value: float, unit: str, lln: float | None, u
 
 def grade_lab_value(analyte: str, value: float, unit: str, lln: float | None = None, uln: float | None = None,
                     baseline: float | None = None, baseline_abnormal: bool | None = None,
-                    symptomatic: bool = False) -> Grade:
+                    symptomatic: bool = False, translate: Callable[[str], str] = str) -> Grade:
     """CTCAE v5.0 grade of one lab value (NCI CTCAE v5.0 Investigations, Blood and Metabolism terms).
 
     ``analyte``: one of :data:`LAB_ANALYTES` (anc, platelets, wbc, lymphocytes, hemoglobin, potassium, alt,
@@ -1076,8 +1083,9 @@ def grade_lab_value(analyte: str, value: float, unit: str, lln: float | None = N
     when both are known; no baseline = normal baseline) grades are multiples of the baseline
     (1.5 / >3 / >5 / >20), otherwise of the ULN (>1 / >3 / >5 / >20); without ULN the normal-baseline path
     is undetermined. Only the value (and Hypokalemia's "symptomatic") is read here; :func:`grade_lab` adds the
-    clinical criteria. Grade 5 (death) is never returned.
+    clinical criteria. Grade 5 (death) is never returned. ``translate``: as :func:`grade_lab`.
     """
+    t = translate
     _choice("analyte", analyte, LAB_ANALYTES)
     if _by_direction(analyte, value, unit, uln):
         return _grade_chemistry(analyte, value, unit, lln, uln, baseline,
@@ -1110,11 +1118,11 @@ def grade_lab_value(analyte: str, value: float, unit: str, lln: float | None = N
     shown = f"{x:g} {cu}" + ("" if unit == rule.canonical_unit else f" (= {value:g} {lab_units.unit_label(unit)})")
 
     if analyte == "fibrinogen":
-        return _grade_fibrinogen(rule, x, shown, low, base)
+        return _grade_fibrinogen(rule, x, shown, low, base, t)
     if analyte in _INCREASED:
         if analyte in ("lipase", "amylase"):
-            return _grade_pancreatic(rule, x, shown, high, symptomatic)
-        return _grade_increased(rule, _INCREASED[analyte], x, shown, high, base, baseline_abnormal)
+            return _grade_pancreatic(rule, x, shown, high, symptomatic, t)
+        return _grade_increased(rule, _INCREASED[analyte], x, shown, high, base, baseline_abnormal, t)
 
     if low is not None and high is not None and low >= high:
         raise GradingInputError("lln", "must be below uln")
@@ -1126,73 +1134,94 @@ def grade_lab_value(analyte: str, value: float, unit: str, lln: float | None = N
         shown = f"{x:g} {cu}"
     for grade, threshold in thresholds:
         if x < threshold:
-            return _lab_grade(rule, grade, f"Grade {grade}: {shown} < {threshold:g} {cu}.")
+            return _lab_grade(rule, grade, t(gettext_noop("Grade %(grade)s: %(value)s < %(threshold)s %(unit)s.")) % {
+                "grade": grade, "value": shown, "threshold": f"{threshold:g}", "unit": cu})
     floor = thresholds[-1][1]
+    limits = {"value": shown, "floor": f"{floor:g}", "unit": cu, "lln": "" if low is None else f"{low:g}",
+              "top": thresholds[-1][0]}
     if low is None:
-        return _lab_grade(rule, None, f"Undetermined: {shown} >= {floor:g} {cu} (not grade >= "
-                                      f"{thresholds[-1][0]}); grade 0 vs 1 needs the LLN, which is missing.")
+        return _lab_grade(rule, None, t(gettext_noop("Undetermined: %(value)s >= %(floor)s %(unit)s (not grade >= "
+                                                     "%(top)s); grade 0 vs 1 needs the LLN, which is missing."))
+                          % limits)
     if x >= low and analyte == "potassium" and high is None:
-        return _lab_grade(rule, None, f"Undetermined: {shown} >= LLN {low:g} {cu} (not Hypokalemia); "
-                                      "Hyperkalemia grade 0 vs 1 (>ULN - 5.5 mmol/L) needs the ULN, which is missing.")
+        return _lab_grade(rule, None, t(gettext_noop(
+            "Undetermined: %(value)s >= LLN %(lln)s %(unit)s (not Hypokalemia); Hyperkalemia grade 0 vs 1 (>ULN - 5.5 "
+            "mmol/L) needs the ULN, which is missing.")) % limits)
     if x >= low:
-        return _lab_grade(rule, 0, f"Grade 0: {shown} >= LLN {low:g} {cu}.")
+        return _lab_grade(rule, 0, t(gettext_noop("Grade 0: %(value)s >= LLN %(lln)s %(unit)s.")) % limits)
     if analyte == "potassium":
         if symptomatic:
-            return _lab_grade(rule, 2, f"Grade 2: symptomatic with {shown} < LLN {low:g} and >= 3.0 mmol/L.")
-        return _lab_grade(rule, 1, f"Grade 1: {shown} < LLN {low:g} and >= 3.0 mmol/L, asymptomatic.")
-    return _lab_grade(rule, 1, f"Grade 1: {shown} < LLN {low:g} and >= {floor:g} {cu}.")
+            return _lab_grade(rule, 2, t(gettext_noop("Grade 2: symptomatic with %(value)s < LLN %(lln)s and >= 3.0 "
+                                                      "mmol/L.")) % limits)
+        return _lab_grade(rule, 1, t(gettext_noop("Grade 1: %(value)s < LLN %(lln)s and >= 3.0 mmol/L, "
+                                                  "asymptomatic.")) % limits)
+    return _lab_grade(rule, 1, t(gettext_noop("Grade 1: %(value)s < LLN %(lln)s and >= %(floor)s %(unit)s.")) % limits)
 
 
-def _grade_fibrinogen(rule: _LabRule, x: float, shown: str, lln: float | None, base: float | None) -> Grade:
+def _grade_fibrinogen(rule: _LabRule, x: float, shown: str, lln: float | None, base: float | None,
+                      t: Callable[[str], str] = str) -> Grade:
     """CTCAE v5.0 Fibrinogen decreased: G1 "<1.0 - 0.75 x LLN; if abnormal, <25% decrease from baseline", G2 "<0.75 -
     0.5 x LLN; if abnormal, 25 - <50% decrease", G3 "<0.5 - 0.25 x LLN; if abnormal, 50 - <75% decrease", G4 "<0.25
     x LLN; if abnormal, 75% decrease from baseline; absolute value <50 mg/dL". "Abnormal" = baseline < LLN."""
     if x < FIBRINOGEN_ABSOLUTE_G4_G_L:
-        return _lab_grade(rule, 4, f"Grade 4: {shown} < 0.5 g/L (absolute value < 50 mg/dL).")
+        return _lab_grade(rule, 4, t(gettext_noop("Grade 4: %(value)s < 0.5 g/L (absolute value < 50 mg/dL).")) % {
+            "value": shown})
     if base is not None and lln is not None and base < lln:
         drop = round((base - x) / base, _ROUND)
-        ref = f"{shown}, {drop * 100:g}% below the abnormal baseline {base:g} g/L"
+        ref = t(gettext_noop("%(value)s, %(drop)s%% below the abnormal baseline %(baseline)s g/L")) % {
+            "value": shown, "drop": f"{drop * 100:g}", "baseline": f"{base:g}"}
         for grade, at_least in ((4, 0.75), (3, 0.5), (2, 0.25)):
             if drop >= at_least:
-                return _lab_grade(rule, grade, f"Grade {grade}: {ref} (>= {at_least * 100:g}% decrease).")
+                return _lab_grade(rule, grade, t(gettext_noop("Grade %(grade)s: %(ref)s (>= %(least)s%% decrease)."))
+                                  % {"grade": grade, "ref": ref, "least": f"{at_least * 100:g}"})
         if drop > 0:
-            return _lab_grade(rule, 1, f"Grade 1: {ref} (< 25% decrease from baseline).")
-        return _lab_grade(rule, 0, f"Grade 0: {shown}, no decrease from the abnormal baseline {base:g} g/L.")
+            return _lab_grade(rule, 1, t(gettext_noop("Grade 1: %(ref)s (< 25%% decrease from baseline).")) % {
+                "ref": ref})
+        return _lab_grade(rule, 0, t(gettext_noop("Grade 0: %(value)s, no decrease from the abnormal baseline "
+                                                  "%(baseline)s g/L.")) % {"value": shown, "baseline": f"{base:g}"})
     if lln is None:
-        return _lab_grade(rule, None, f"Undetermined: {shown} >= 0.5 g/L needs the LLN (grades are fractions of it).")
+        return _lab_grade(rule, None, t(gettext_noop("Undetermined: %(value)s >= 0.5 g/L needs the LLN (grades are "
+                                                     "fractions of it).")) % {"value": shown})
     ratio = round(x / lln, _ROUND)
     ref = f"{shown} = {ratio:g} x LLN {lln:g} g/L"
     for grade, below in ((4, 0.25), (3, 0.5), (2, 0.75), (1, 1.0)):
         if ratio < below:
-            return _lab_grade(rule, grade, f"Grade {grade}: {ref} (< {below:g} x LLN).")
-    return _lab_grade(rule, 0, f"Grade 0: {ref} (>= LLN).")
+            return _lab_grade(rule, grade, t(gettext_noop("Grade %(grade)s: %(ref)s (< %(below)s x LLN).")) % {
+                "grade": grade, "ref": ref, "below": f"{below:g}"})
+    return _lab_grade(rule, 0, t(gettext_noop("Grade 0: %(ref)s (>= LLN).")) % {"ref": ref})
 
 
-def _grade_pancreatic(rule: _LabRule, x: float, shown: str, uln: float | None, symptomatic: bool) -> Grade:
+def _grade_pancreatic(rule: _LabRule, x: float, shown: str, uln: float | None, symptomatic: bool,
+                      t: Callable[[str], str] = str) -> Grade:
     """Lipase / Serum amylase increased (CTCAE v5.0): > 2.0 x ULN is graded with the signs or symptoms."""
     if uln is None:
-        return _lab_grade(rule, None, f"Undetermined: {shown} needs the ULN.")
+        return _lab_grade(rule, None, t(gettext_noop("Undetermined: %(value)s needs the ULN.")) % {"value": shown})
     ratio = round(x / uln, _ROUND)
     ref = f"{ratio:g} x ULN {uln:g} U/L"
-    signs = "with signs or symptoms" if symptomatic else "asymptomatic"
+    signs = t(gettext_noop("with signs or symptoms")) if symptomatic else t(gettext_noop("asymptomatic"))
+    grade_text = t(gettext_noop("Grade %(grade)s:"))
     if ratio > 5.0:
         grade = 4 if symptomatic else 3
-        return _lab_grade(rule, grade, f"Grade {grade}: {shown} = {ref} (> 5.0 x ULN, {signs}).")
+        return _lab_grade(rule, grade, f"{grade_text % {'grade': grade}} {shown} = {ref} "
+                                       f"(> 5.0 x ULN, {signs}).")
     if ratio > 2.0:
         grade = 3 if symptomatic else 2
-        return _lab_grade(rule, grade, f"Grade {grade}: {shown} = {ref} (> 2.0 - 5.0 x ULN, {signs}).")
+        return _lab_grade(rule, grade, f"{grade_text % {'grade': grade}} {shown} = {ref} "
+                                       f"(> 2.0 - 5.0 x ULN, {signs}).")
     for grade, above in _INCREASED["lipase"].uln:
         if ratio > above:
-            return _lab_grade(rule, grade, f"Grade {grade}: {shown} = {ref} (> {above:g} x ULN).")
-    return _lab_grade(rule, 0, f"Grade 0: {shown} = {ref} (<= ULN).")
+            return _lab_grade(rule, grade, f"{grade_text % {'grade': grade}} {shown} = "
+                                           f"{ref} (> {above:g} x ULN).")
+    return _lab_grade(rule, 0, f"{grade_text % {'grade': 0}} {shown} = {ref} (<= ULN).")
 
 
 def _grade_increased(rule: _LabRule, steps: _IncreasedRule, x: float, shown: str, uln: float | None,
-                     base: float | None, baseline_abnormal: bool | None) -> Grade:
+                     base: float | None, baseline_abnormal: bool | None, t: Callable[[str], str] = str) -> Grade:
     cu = lab_units.unit_label(rule.canonical_unit)
+    grade_text = t(gettext_noop("Grade %(grade)s:"))
     if steps.baseline_is_or:  # Creatinine: "x baseline" and "x ULN" are alternatives (semicolon = or)
         if uln is None:
-            return _lab_grade(rule, None, f"Undetermined: {shown} needs the ULN.")
+            return _lab_grade(rule, None, t(gettext_noop("Undetermined: %(value)s needs the ULN.")) % {"value": shown})
         ratio = round(x / uln, _ROUND)
         grade, why = 0, f"{shown} = {ratio:g} x ULN {uln:g} {cu} (<= ULN)"
         for g, above in steps.uln:
@@ -1203,9 +1232,12 @@ def _grade_increased(rule: _LabRule, steps: _IncreasedRule, x: float, shown: str
             b_ratio = round(x / base, _ROUND)
             for g, above in steps.baseline:
                 if b_ratio > above and g > grade:
-                    grade, why = g, f"{shown} = {b_ratio:g} x baseline {base:g} {cu} (> {above:g} x baseline)"
+                    grade, why = g, t(gettext_noop(
+                        "%(value)s = %(ratio)s x baseline %(baseline)s %(unit)s (> %(above)s x baseline)")) % {
+                        "value": shown, "ratio": f"{b_ratio:g}", "baseline": f"{base:g}", "unit": cu,
+                        "above": f"{above:g}"}
                     break
-        return _lab_grade(rule, grade, f"Grade {grade}: {why}.")
+        return _lab_grade(rule, grade, f"{grade_text % {'grade': grade}} {why}.")
     if baseline_abnormal is None:
         baseline_abnormal = base is not None and uln is not None and base > uln
     elif baseline_abnormal:
@@ -1215,20 +1247,28 @@ def _grade_increased(rule: _LabRule, steps: _IncreasedRule, x: float, shown: str
             raise GradingInputError("baseline_abnormal", f"true but baseline {base:g} is not above ULN {uln:g}")
     if baseline_abnormal and base is not None and steps.baseline_g1 is not None:
         ratio = round(x / base, _ROUND)
-        ref = f"{ratio:g} x abnormal baseline {base:g} {cu}"
+        ref = t(gettext_noop("%(ratio)s x abnormal baseline %(baseline)s %(unit)s")) % {
+            "ratio": f"{ratio:g}", "baseline": f"{base:g}", "unit": cu}
         for grade, above in steps.baseline:
             if ratio > above:
-                return _lab_grade(rule, grade, f"Grade {grade}: {shown} = {ref} (> {above:g} x baseline).")
+                return _lab_grade(rule, grade, t(gettext_noop("Grade %(grade)s: %(value)s = %(ref)s (> %(above)s x "
+                                                              "baseline).")) % {"grade": grade, "value": shown,
+                                                                                "ref": ref, "above": f"{above:g}"})
         g1, top = steps.baseline_g1, steps.baseline[-1][1]
         if ratio > g1 or (steps.baseline_g1_inclusive and ratio == g1):
-            floor = f"{g1:g} inclusive" if steps.baseline_g1_inclusive else f"above {g1:g}"
-            return _lab_grade(rule, 1, f"Grade 1: {shown} = {ref} ({g1:g} - {top:g} x baseline, {floor}).")
-        return _lab_grade(rule, 0, f"Grade 0: {shown} = {ref} (below the grade 1 multiple of the baseline).")
+            floor = (t(gettext_noop("%(g1)s inclusive")) if steps.baseline_g1_inclusive
+                     else t(gettext_noop("above %(g1)s"))) % {"g1": f"{g1:g}"}
+            return _lab_grade(rule, 1, t(gettext_noop("Grade 1: %(value)s = %(ref)s (%(g1)s - %(top)s x baseline, "
+                                                      "%(floor)s).")) % {"value": shown, "ref": ref, "g1": f"{g1:g}",
+                                                                         "top": f"{top:g}", "floor": floor})
+        return _lab_grade(rule, 0, t(gettext_noop("Grade 0: %(value)s = %(ref)s (below the grade 1 multiple of the "
+                                                  "baseline).")) % {"value": shown, "ref": ref})
     if uln is None:
-        return _lab_grade(rule, None, f"Undetermined: {shown} needs the ULN (baseline normal or unknown).")
+        return _lab_grade(rule, None, t(gettext_noop("Undetermined: %(value)s needs the ULN (baseline normal or "
+                                                     "unknown).")) % {"value": shown})
     ratio = round(x / uln, _ROUND)
     ref = f"{ratio:g} x ULN {uln:g} {cu}"
     for grade, above in steps.uln:
         if ratio > above:
-            return _lab_grade(rule, grade, f"Grade {grade}: {shown} = {ref} (> {above:g} x ULN).")
-    return _lab_grade(rule, 0, f"Grade 0: {shown} = {ref} (<= ULN).")
+            return _lab_grade(rule, grade, f"{grade_text % {'grade': grade}} {shown} = {ref} (> {above:g} x ULN).")
+    return _lab_grade(rule, 0, f"{grade_text % {'grade': 0}} {shown} = {ref} (<= ULN).")
