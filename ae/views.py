@@ -216,11 +216,13 @@ def _event_link(event: AdverseEvent) -> SafeString:
 
 def _lab_saved_message(result: LabResult) -> SafeString:
     """What recording the value did, in words (the active language), with a link to each adverse event it created
-    or updated. The CTCAE term and the grading rationale stay in NCI's English."""
+    or updated. The CTCAE term stays in NCI's English; the rationale is in the reader's language where the rules
+    translate it (``LabResult.rationale_for_reader``, set by the service)."""
     value = _("%(analyte)s %(value)s of %(at)s") % {  # as ae.episodes.lab_result_text, in the active language
         "analyte": ANALYTE_LABELS[result.analyte], "value": result.value_text,
         "at": date_format(timezone.localtime(result.collected_at), "d M Y H:i")}
-    params = {"value": value, "term": result.ctcae_term, "rationale": result.rationale, "grade": result.grade}
+    params = {"value": value, "term": result.ctcae_term, "rationale": result.rationale_for_reader or result.rationale,
+              "grade": result.grade}
     if result.entered_grade is not None:  # the clinician's grade, with the computed one beside it (issue 10)
         computed = (_("undetermined") if result.computed_grade is None
                     else _("grade %(grade)s") % {"grade": result.computed_grade})

@@ -42,6 +42,7 @@ that arose after the first dose is treatment-emergent by that rule. A grade ente
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -147,21 +148,27 @@ def _albumin_for(result: LabResult) -> LabResult | None:
 
 def _lab_grade(result: LabResult, baseline: LabResult | None) -> None:
     albumin = _albumin_for(result)
-    try:
-        graded = grading.grade_lab(
+
+    def graded_in(translate: Callable[[str], str]) -> grading.Grade:
+        return grading.grade_lab(
             result.analyte, float(result.value), result.unit, lln=as_float(result.lln), uln=as_float(result.uln),
             baseline=(as_float(baseline.value) if baseline is not None and result.analyte in grading.BASELINE_ANALYTES
                       else None),
             albumin=None if albumin is None else float(albumin.value), albumin_unit=None if albumin is None
-            else albumin.unit, **{name: True for name in result.clinical_criteria})
+            else albumin.unit, translate=translate, **{name: True for name in result.clinical_criteria})
+
+    try:
+        graded = graded_in(str)
     except grading.GradingInputError as exc:
         field = ("clinical_criteria" if exc.field in grading.LAB_CRITERIA else
                  exc.field if exc.field in LAB_DATA_FIELDS else "value")
         raise ValidationError({field: exc.message}) from exc
     result.computed_grade, result.rationale, result.ctcae_term = graded.grade, graded.rationale, str(graded.ctcae_term)
     result.grade = result.computed_grade if result.entered_grade is None else result.entered_grade
+    result.rationale_for_reader = graded_in(_).rationale
     if albumin is not None:
         result.rationale += f" Corrected with {lab_result_text(albumin)}."
+        result.rationale_for_reader += " " + _("Corrected with %(albumin)s.") % {"albumin": lab_result_text(albumin)}
 
 
 def _entered_grade_check(result: LabResult) -> None:
@@ -185,7 +192,7 @@ def _entered_grade_check(result: LabResult) -> None:
         raise ValidationError({"grade_discrepancy_reason": (
             _("Your grade %(entered)s differs from the computed CTCAE v5.0 grade %(computed)s (%(rationale)s): "
               "give the reason.") % {"entered": entered, "computed": result.computed_grade,
-                                     "rationale": result.rationale})})
+                                     "rationale": result.rationale_for_reader or result.rationale})})
     result.grade_discrepancy_reason = clean_reason(result.grade_discrepancy_reason, field="grade_discrepancy_reason",
                                                    what=_("the reason your grade differs"))
 
@@ -364,14 +371,15 @@ def _check_collected_at(patient: Patient, collected_at: datetime.datetime | None
 
 
 def _site_range(patient: Patient, analyte: str, unit: str, day: datetime.date,
-                data: dict[str, Any]) -> tuple[dict[str, Any], str]:
+                data: dict[str, Any]) -> tuple[dict[str, Any], str, str]:
     """``data`` with the LLN/ULN of the site's reference range for the patient's sex and age on ``day``, converted
-    into ``unit``, and the sentence the rationale gets; unchanged (and "") when the laboratory published none."""
+    into ``unit``, and the sentence the rationale gets, in English (stored) and in the active language; unchanged
+    (and "", "") when the laboratory published none."""
     months = (day.year - patient.birth_month.year) * 12 + (day.month - patient.birth_month.month)
     found = selectors.reference_range_for(site=patient.site, analyte=analyte, sex=patient.sex, age_months=months,
                                           on=day)
     if found is None:
-        return data, ""
+        return data, "", ""
     entry = lab_units.ANALYTES[analyte]
     into = Decimal(str(entry.unit(found.unit).factor / entry.unit(unit).factor))  # type: ignore[union-attr]
 
@@ -381,7 +389,12 @@ def _site_range(patient: Patient, analyte: str, unit: str, day: datetime.date,
     note = (f" LLN/ULN from the site reference range ({found.source}; valid from {found.valid_from:%d %b %Y}, "
             f"{'both sexes' if not found.sex else found.get_sex_display().lower()}, {found.age_from_months}-"
             f"{found.age_to_months} months).")
-    return data | {"lln": convert(found.lln), "uln": convert(found.uln)}, note
+    for_reader = " " + _("LLN/ULN from the site reference range (%(source)s; valid from %(date)s, %(sex)s, "
+                         "%(from)s-%(to)s months).") % {
+        "source": found.source, "date": date_format(found.valid_from, "d M Y"),
+        "sex": _("both sexes") if not found.sex else found.get_sex_display().lower(),
+        "from": found.age_from_months, "to": found.age_to_months}
+    return data | {"lln": convert(found.lln), "uln": convert(found.uln)}, note, for_reader
 
 
 @transaction.atomic
@@ -438,9 +451,9 @@ def lab_result_record(*, patient: Patient, data: dict[str, Any], acting_user: Us
                                           lln=as_float(data.get("lln")), uln=as_float(data.get("uln")))
     if errors:
         raise ValidationError(errors)
-    range_note = ""
+    range_note = range_note_for_reader = ""
     if data.get("lln") is None and data.get("uln") is None and unit is not None:  # a range typed in overrides
-        data, range_note = _site_range(patient, analyte, str(unit), day, data)
+        data, range_note, range_note_for_reader = _site_range(patient, analyte, str(unit), day, data)
     result = LabResult(patient=patient, cycle=cycle, analyte=analyte, value=_decimal(data.get("value")),
                        unit=str(unit), lln=_decimal(data.get("lln")), uln=_decimal(data.get("uln")),
                        collected_at=collected_at, baseline=is_baseline, entered_by=acting_user,
@@ -463,6 +476,7 @@ def lab_result_record(*, patient: Patient, data: dict[str, Any], acting_user: Us
     _entered_grade_check(result)
     term = _episode_term(result, terms)
     result.rationale += range_note
+    result.rationale_for_reader += range_note_for_reader
     result.treatment_emergent = None if is_baseline else _lab_treatment_emergent(result, baseline)
     result.full_clean()
     with constraint_errors({"lab_one_baseline_per_cycle_analyte": ("baseline", taken)}):

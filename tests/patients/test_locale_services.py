@@ -221,3 +221,34 @@ def test_the_event_history_shows_the_astct_rationales_in_the_readers_language(la
     ICANSAssessment.objects.filter(adverse_event=icans).update(rationale="Grade 3: an older wording.")
     assert "Grade 3: an older wording." in assessments_table(icans)
     assert CRSAssessment.objects.filter(adverse_event=crs).count() == 2
+
+
+def test_the_ae_forms_lab_discrepancy_refusal(language, nurse, cycle):
+    from ae.services.labs import lab_result_record
+
+    for day, value, baseline in ((5, 40, True), (8, 60, False)):
+        lab_result_record(patient=cycle.patient, acting_user=nurse, data={
+            "analyte": "platelets", "value": value, "unit": "10^9/L", "lln": 150, "baseline": baseline,
+            "cycle": cycle if baseline else None, "collected_at": datetime.datetime(2026, 1, day, 7,
+                                                                                   tzinfo=datetime.UTC)})
+    page = page_of(logged_in(nurse).post(f"/patients/{cycle.patient_id}/events/new/", {
+        "cycle": cycle.pk, "term": "Platelet count decreased", "grade": 3, "onset_date": "2026-01-08",
+        "resolution_date": "", "relatedness": "probable", "action_taken": "DOSE NOT CHANGED",
+        "outcome": "NOT RECOVERED/NOT RESOLVED", "grading_scale": "ctcae_v5_0", "verbatim_term": ""}))
+    expect(page, language, "Twój stopień 3 różni się od stopnia obliczonego 2 (", "Your grade 3 differs from the "
+                                                                                  "computed grade 2 (")
+
+
+def test_the_lab_discrepancy_refusal_and_the_saved_message_quote_the_rationale_in_the_readers_language(
+        language, nurse, cycle):
+    client = logged_in(nurse)
+    url = f"/patients/{cycle.patient_id}/labs/new/"
+    data = {"analyte": "platelets", "value": "18", "unit": "10^9/L", "lln": "150", "uln": "",
+            "collected_at": "2026-01-08T07:00", "cycle": ""}
+    page = page_of(client.post(url, data | {"entered_grade": "3"}))
+    expect(page, language, "Twój stopień 3 różni się od stopnia obliczonego według CTCAE v5.0 4 (Stopień 4: 18 ×10⁹/L "
+                           "< 25 ×10⁹/L.): podaj powód.",
+           "Your grade 3 differs from the computed CTCAE v5.0 grade 4 (Grade 4: 18 ×10⁹/L < 25 ×10⁹/L.): give the "
+           "reason.")
+    page = page_of(client.post(url, data, follow=True))
+    expect(page, language, "(Stopień 4: 18 ×10⁹/L < 25 ×10⁹/L.)", "(Grade 4: 18 ×10⁹/L < 25 ×10⁹/L.)")
