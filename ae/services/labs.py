@@ -448,7 +448,7 @@ def lab_result_record(*, patient: Patient, data: dict[str, Any], acting_user: Us
     if data.get("value") is None:
         raise ValidationError({"value": _("Give the value.")})
     unit, errors = lab_units.entry_errors(analyte, str(data.get("unit") or ""), as_float(data["value"]),
-                                          lln=as_float(data.get("lln")), uln=as_float(data.get("uln")))
+                                          lln=as_float(data.get("lln")), uln=as_float(data.get("uln")), translate=_)
     if errors:
         raise ValidationError(errors)
     range_note = range_note_for_reader = ""

@@ -59,7 +59,7 @@ def reference_range_record(*, site: Site, data: dict[str, Any], acting_user: Use
     lln, uln = _decimal(data.get("lln")), _decimal(data.get("uln"))
     unit, errors = lab_units.entry_errors(analyte, str(data.get("unit") or ""), None,
                                           lln=None if lln is None else float(lln),
-                                          uln=None if uln is None else float(uln))
+                                          uln=None if uln is None else float(uln), translate=_)
     if errors:
         raise ValidationError(errors)
     if lln is not None and uln is not None and lln >= uln:

@@ -252,3 +252,20 @@ def test_the_lab_discrepancy_refusal_and_the_saved_message_quote_the_rationale_i
            "reason.")
     page = page_of(client.post(url, data, follow=True))
     expect(page, language, "(Stopień 4: 18 ×10⁹/L < 25 ×10⁹/L.)", "(Grade 4: 18 ×10⁹/L < 25 ×10⁹/L.)")
+
+
+def test_the_lab_plausibility_and_unit_refusals(language, nurse, cycle):
+    page = page_of(logged_in(nurse).post(f"/patients/{cycle.patient_id}/labs/new/", {
+        "analyte": "hemoglobin", "value": "95", "unit": "g/dL", "lln": "", "uln": "",
+        "collected_at": "2026-01-08T07:00", "cycle": ""}))
+    expect(page, language, "Hb 95 g/dL: wynik niewiarygodny (zakres dla Hb: 3–25 g/dL). Czy chodziło o 95 g/L?",
+           "Hb 95 g/dL is not plausible (Hb is 3–25 g/dL). Did you mean 95 g/L?")
+
+
+def test_the_lab_units_messages_are_english_by_default_and_translated_through_translate():
+    from ae import lab_units
+
+    assert lab_units.unit_error("hemoglobin", "10^9/L") == "10^9/L is not a unit of Hb: use g/L, g/dL or mmol/L."
+    with translation.override("pl"):
+        assert lab_units.unit_error("hemoglobin", "10^9/L", translation.gettext) == (
+            "10^9/L nie jest jednostką parametru Hb: użyj g/L, g/dL lub mmol/L.")
