@@ -931,8 +931,8 @@ def grade_lab(analyte: str, value: float, unit: str, lln: float | None = None, u
     ``albumin`` of the same sample (in ``albumin_unit``, g/L or g/dL).
     Raises GradingInputError as :func:`grade_lab_value` does, and for a criterion the term does not have
     (``transfusion_indicated`` for ANC). The rationale is English (stored); ``translate`` (Django's ``gettext``)
-    gives the value rules' and the clinical criteria's texts in the active language (the chemistry analytes'
-    texts of :mod:`ae.lab_chemistry` stay English).
+    gives the value rules' and the clinical criteria's texts in the active language (CTCAE's own wording, e.g. a
+    criterion's, stays English).
     """
     _choice("analyte", analyte, LAB_ANALYTES)
     chem_flags = {"symptomatic": symptomatic, "intervention_indicated": intervention_indicated,
@@ -944,7 +944,7 @@ def grade_lab(analyte: str, value: float, unit: str, lln: float | None = None, u
                   "physiologic_consequences": physiologic_consequences, "transfusion_indicated": transfusion_indicated}
     if _by_direction(analyte, value, unit, uln):
         return _grade_chemistry(analyte, value, unit, lln, uln, baseline,
-                                frozenset(k for k, v in chem_flags.items() if v), albumin, albumin_unit)
+                                frozenset(k for k, v in chem_flags.items() if v), albumin, albumin_unit, translate)
     for name in ("intervention_initiated", "seizures", "oral_antiglycemic_initiated", "insulin_initiated",
                  "oral_replacement_indicated", "noninvasive_intervention_indicated", "physiologic_consequences"):
         if chem_flags[name]:
@@ -1021,7 +1021,7 @@ def _by_direction(analyte: str, value: float, unit: str, uln: float | None) -> b
 
 def _grade_chemistry(analyte: str, value: float, unit: str, lln: float | None, uln: float | None,
                      baseline: float | None, criteria: frozenset[str], albumin: float | None,
-                     albumin_unit: str | None) -> Grade:
+                     albumin_unit: str | None, translate: Callable[[str], str] = str) -> Grade:
     """A chemistry value graded by :func:`ae.lab_chemistry.grade_directional` (inputs checked as
     :func:`grade_lab_value` checks them); the Grade names the term the value's direction proposes."""
     rule = _LAB_RULES[analyte]
@@ -1054,7 +1054,7 @@ def _grade_chemistry(analyte: str, value: float, unit: str, lln: float | None, u
     try:
         result = lab_chemistry.grade_directional(
             analyte, x, code, rule.units[code], lln=limits["lln"], uln=limits["uln"], baseline=limits["baseline"],
-            criteria=criteria, albumin_g_dl=albumin_g_dl, unit_label=lab_units.unit_label(code))
+            criteria=criteria, albumin_g_dl=albumin_g_dl, unit_label=lab_units.unit_label(code), translate=translate)
     except lab_chemistry.ChemistryInputError as exc:
         raise GradingInputError(exc.field, exc.message) from exc
     return Grade(result.grade, CTCAE_SCALE, CTCAE_VERSION, result.rationale, result.term, result.verbatim)
@@ -1089,7 +1089,7 @@ def grade_lab_value(analyte: str, value: float, unit: str, lln: float | None = N
     _choice("analyte", analyte, LAB_ANALYTES)
     if _by_direction(analyte, value, unit, uln):
         return _grade_chemistry(analyte, value, unit, lln, uln, baseline,
-                                frozenset({"symptomatic"} if symptomatic else ()), None, None)
+                                frozenset({"symptomatic"} if symptomatic else ()), None, None, t)
     rule = _LAB_RULES[analyte]
     code = lab_units.unit_code(analyte, unit)
     if code is None:
