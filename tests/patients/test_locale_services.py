@@ -269,3 +269,11 @@ def test_the_lab_units_messages_are_english_by_default_and_translated_through_tr
     with translation.override("pl"):
         assert lab_units.unit_error("hemoglobin", "10^9/L", translation.gettext) == (
             "10^9/L nie jest jednostką parametru Hb: użyj g/L, g/dL lub mmol/L.")
+
+
+def test_a_chemistry_values_rationale_in_the_saved_message(language, nurse, cycle):
+    page = page_of(logged_in(nurse).post(f"/patients/{cycle.patient_id}/labs/new/", {
+        "analyte": "sodium", "value": "128", "unit": "mmol/L", "lln": "135", "uln": "145",
+        "collected_at": "2026-01-08T07:00", "cycle": ""}, follow=True))
+    expect(page, language, "(Stopień 2: 128 mmol/L (125-129 mmol/L), bezobjawowa (CTCAE v5.0 Hyponatremia).)",
+           "(Grade 2: 128 mmol/L (125-129 mmol/L) and asymptomatic (CTCAE v5.0 Hyponatremia).)")
