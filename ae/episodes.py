@@ -16,12 +16,13 @@ verbatim term "ICANS" and grading_scale "astct_2019", so the grade's scale is ne
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from ae import grading, lab_units
 from ae.models import AdverseEvent, LabResult
@@ -46,7 +47,7 @@ def as_float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def crs_grades(data: dict[str, Any], *, had_crs_before: bool) -> dict[str, Any]:
+def crs_grades(data: dict[str, Any], *, had_crs_before: bool, translate: Callable[[str], str] = str) -> dict[str, Any]:
     """ASTCT 2019, CTCAE v5.0 and Lee 2014 grades of one CRS assessment, as CRSAssessment field values.
 
     ``data`` holds the CRSAssessment criteria (temperature_c °C, oxygen_flow_l_min L/min, oxygen_fio2_percent %,
@@ -60,19 +61,24 @@ def crs_grades(data: dict[str, Any], *, had_crs_before: bool) -> dict[str, Any]:
     criteria already set a grade hypoxia could not exceed; Lee 2014 with exactly one vasopressor is undetermined
     (low vs high dose is not recorded); only mechanical ventilation counts as Lee "ventilator support". Organ
     toxicities (Lee) and "life-threatening consequences" (CTCAE grade 4) are not recorded here, so those grades are
-    lower bounds and the rationale says so. Raises ValidationError keyed by field for impossible input.
+    lower bounds and the rationale says so. Raises ValidationError keyed by field for impossible input. The ASTCT
+    rationale is English (stored); ``translate`` (``gettext``) gives it in the reader's language for a message.
     """
     temperature = as_float(data.get("temperature_c"))
     agents = list(data.get("vasopressors") or [])
     device = data.get("oxygen_device") or "none"
     flow = as_float(data.get("oxygen_flow_l_min"))
     fio2 = as_float(data.get("oxygen_fio2_percent"))
-    try:
-        astct = grading.grade_crs_astct(
+
+    def astct_of(t: Callable[[str], str]) -> grading.Grade:
+        return grading.grade_crs_astct(
             temperature_c=temperature, fever_masking_therapies=list(data.get("fever_masking_therapies") or []),
             had_crs_before=had_crs_before, hypotension=bool(data.get("hypotension")), vasopressors=agents,
             oxygen_device=device, oxygen_flow_l_min=flow,
-            other_cause_findings=list(data.get("other_cause_findings") or []))
+            other_cause_findings=list(data.get("other_cause_findings") or []), translate=t)
+
+    try:
+        astct = astct_of(translate)
         ctcae = grading.grade_crs_ctcae_v5(temperature_c=temperature, hypotension=bool(data.get("hypotension")),
                                            vasopressors=agents, oxygen_fio2_percent=fio2)
         lee = grading.grade_crs_lee2014(temperature_c=temperature, hypotension=bool(data.get("hypotension")),
@@ -81,11 +87,12 @@ def crs_grades(data: dict[str, Any], *, had_crs_before: bool) -> dict[str, Any]:
     except grading.GradingInputError as exc:
         raise ValidationError({exc.field: exc.message}) from exc
     if data.get("other_cause_findings") and not (data.get("other_cause") or "").strip():
-        raise ValidationError({"other_cause": "Name the other cause (e.g. septic shock) of the findings set aside "
-                                              "from the ASTCT CRS grade."})
+        raise ValidationError({"other_cause": gettext("Name the other cause (e.g. septic shock) of the findings set "
+                                                      "aside from the ASTCT CRS grade.")})
     if astct.grade is None:  # only a missing temperature leaves it open (ASTCT needs fever unless masked)
-        raise ValidationError({"temperature_c": "Record the temperature: without it the ASTCT 2019 grade is "
-                                                f"undetermined. {astct.rationale}"})
+        raise ValidationError({"temperature_c": gettext(
+            "Record the temperature: without it the ASTCT 2019 grade is undetermined. %(rationale)s") % {
+            "rationale": astct_of(gettext).rationale}})
     oxygen_unknown_fio2 = device != "none" and fio2 is None
     ctcae_grade, ctcae_why = ctcae.grade, ctcae.rationale + " Life-threatening consequences (grade 4) not assessed."
     if oxygen_unknown_fio2 and ctcae.grade is not None and ctcae.grade < 3:
@@ -154,13 +161,15 @@ def age_in_years(birth_month: datetime.date, on: datetime.date) -> float:
     return months / 12
 
 
-def icans_grade_fields(data: dict[str, Any], *, patient: Patient) -> dict[str, Any]:
+def icans_grade_fields(data: dict[str, Any], *, patient: Patient,
+                       translate: Callable[[str], str] = str) -> dict[str, Any]:
     """ASTCT 2019 ICANS grade of one assessment, as ICANSAssessment field values (tool defaulted from age).
 
     ``data``: tool ("ICE"/"CAPD", or empty for the default from the patient's age at ``assessed_at`` and
     ``developmental_delay``), score (ICE 0–10 or CAPD total 0–32) or unable_to_perform, and the domains of
     :func:`ae.grading.grade_icans`, other_cause_domains (excluded from the grade) with other_cause (the cause, required
-    with them). Raises ValidationError keyed by field (``score`` for the score).
+    with them). Raises ValidationError keyed by field (``score`` for the score). The rationale is English (stored);
+    ``translate`` (``gettext``) gives it in the reader's language for a message.
     """
     on = timezone.localtime(data["assessed_at"]).date()
     tool = data.get("tool") or grading.default_icans_tool(age_in_years(patient.birth_month, on),
@@ -172,13 +181,13 @@ def icans_grade_fields(data: dict[str, Any], *, patient: Patient) -> dict[str, A
             unable_to_perform=bool(data.get("unable_to_perform")),
             consciousness=data.get("consciousness") or "normal", seizure=data.get("seizure") or "none",
             motor=data.get("motor") or "none", cerebral_edema=data.get("cerebral_edema") or "none",
-            other_cause_domains=list(data.get("other_cause_domains") or []))
+            other_cause_domains=list(data.get("other_cause_domains") or []), translate=translate)
     except grading.GradingInputError as exc:
         field = "score" if exc.field in ("ice_score", "capd_score") else exc.field
         raise ValidationError({field: exc.message}) from exc
     if data.get("other_cause_domains") and not (data.get("other_cause") or "").strip():
-        raise ValidationError({"other_cause": "Name the other cause (e.g. sedation with midazolam) of the findings "
-                                              "excluded from the ICANS grade."})
+        raise ValidationError({"other_cause": gettext("Name the other cause (e.g. sedation with midazolam) of the "
+                                                      "findings excluded from the ICANS grade.")})
     return {"tool": tool, "grade": result.grade, "rationale": result.rationale}
 
 

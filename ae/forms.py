@@ -172,8 +172,8 @@ class AdverseEventForm(forms.ModelForm):
         elif self.instance.computed_grade is None:  # only computed grades need the reason
             del self.fields["grade_discrepancy_reason"]
         else:
-            self.fields["grade"].help_text = (f"Computed: grade {self.instance.computed_grade} — "
-                                              f"{self.instance.computed_rationale}")
+            self.fields["grade"].help_text = gettext("Computed: grade %(grade)s — %(rationale)s") % {
+                "grade": self.instance.computed_grade, "rationale": self.instance.computed_rationale}
 
     def _post_clean(self) -> None:
         """Django's model validation of the form's instance, without the check constraints for a new event: the
@@ -252,8 +252,9 @@ class AdverseEventForm(forms.ModelForm):
         grade = cleaned.get("grade")
         reason = (cleaned.get("grade_discrepancy_reason") or "").strip()
         if grade is not None and grade != result.grade and not reason:
-            self.add_error("grade_discrepancy_reason", f"Your grade {grade} differs from the computed grade "
-                                                       f"{result.grade} ({result.rationale}): give the reason.")
+            self.add_error("grade_discrepancy_reason", gettext(
+                "Your grade %(grade)s differs from the computed grade %(computed)s (%(rationale)s): give the "
+                "reason.") % {"grade": grade, "computed": result.grade, "rationale": result.rationale})
 
 
     def _grade_from_labs(self, cleaned: dict[str, Any], term: CTCAETerm) -> None:
@@ -279,10 +280,12 @@ class AdverseEventForm(forms.ModelForm):
         grade = cleaned.get("grade")
         reason = (cleaned.get("grade_discrepancy_reason") or "").strip()
         if grade is not None and grade != computed and not reason:
-            self.add_error("grade_discrepancy_reason", f"Your grade {grade} differs from the computed grade {computed} "
-                                                       f"({rationale}): give the reason.")
+            self.add_error("grade_discrepancy_reason", gettext(
+                "Your grade %(grade)s differs from the computed grade %(computed)s (%(rationale)s): give the "
+                "reason.") % {"grade": grade, "computed": computed, "rationale": rationale})
         else:
-            self.derived.append(f"Computed grade {computed} — {rationale}")
+            self.derived.append(gettext("Computed grade %(grade)s — %(rationale)s") % {
+                "grade": computed, "rationale": rationale})
 
 
 FEVER_TERMS = (grading.FEVER_TERM, grading.FEBRILE_NEUTROPENIA_TERM)

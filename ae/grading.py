@@ -21,7 +21,7 @@ judgement (e.g. "life-threatening consequences") it is an explicit boolean input
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from ae import lab_chemistry, lab_units
@@ -34,6 +34,36 @@ CTCAE_V4_VERSION = "4.03"
 LEE_SCALE = "Lee 2014"
 LEE_VERSION = "2014"
 
+def gettext_noop(message: str) -> str:
+    """Marks a rationale text for ``makemessages`` (this module is pure Python: no Django); the text is translated
+    by the ``translate`` a caller passes (Django's ``gettext``), English by default (what is stored)."""
+    return message
+
+
+#: The words a code stands for in a rationale ("awakens_to_voice" → "awakens to voice"): marked for translation.
+WORDS = {
+    "blow_by": gettext_noop("blow by"), "nasal_cannula": gettext_noop("nasal cannula"),
+    "high_flow_nasal_cannula": gettext_noop("high flow nasal cannula"), "facemask": gettext_noop("facemask"),
+    "non_rebreather": gettext_noop("non rebreather"), "venturi": gettext_noop("venturi"),
+    "cpap": gettext_noop("cpap"), "bipap": gettext_noop("bipap"),
+    "mechanical_ventilation": gettext_noop("mechanical ventilation"),
+    "normal": gettext_noop("normal"), "awakens_spontaneously": gettext_noop("awakens spontaneously"),
+    "awakens_to_voice": gettext_noop("awakens to voice"), "awakens_to_tactile": gettext_noop("awakens to tactile"),
+    "unarousable": gettext_noop("unarousable"), "none": gettext_noop("none"),
+    "rapid_resolving_or_eeg_treated": gettext_noop("rapid resolving or eeg treated"),
+    "prolonged_or_repetitive": gettext_noop("prolonged or repetitive"), "focal": gettext_noop("focal"),
+    "diffuse_or_signs": gettext_noop("diffuse or signs"),
+    "encephalopathy_score": gettext_noop("encephalopathy score"), "consciousness": gettext_noop("consciousness"),
+    "seizure": gettext_noop("seizure"), "motor": gettext_noop("motor"),
+    "cerebral_edema": gettext_noop("cerebral edema"),
+}
+
+
+def _word(code: str, translate: Callable[[str], str]) -> str:
+    """``code`` as words in ``translate``'s language (English: the code with spaces for underscores)."""
+    return translate(WORDS[code]) if code in WORDS else code.replace("_", " ")
+
+
 FEVER_C = 38.0  # ASTCT footnote and CTCAE v5.0 "Fever" grade 1: temperature >= 38.0 degrees C
 LOW_FLOW_MAX_L_MIN = 6.0  # ASTCT footnote: low flow = <= 6 L/min, high flow = > 6 L/min
 FIO2_THRESHOLD_PERCENT = 40.0  # CTCAE v5.0 CRS and Lee 2014: < 40 % vs >= 40 % O2
@@ -45,11 +75,12 @@ PLAUSIBLE_TEMPERATURE_C = (25.0, 45.0)  # outside this range the input is treate
 FEVER_MASKING_THERAPIES = ("antipyretic", "tocilizumab", "other_anticytokine", "corticosteroid",
                            "tocilizumab_or_corticosteroid")
 FEVER_MASKING_OFFERED = FEVER_MASKING_THERAPIES[:4]
-FEVER_MASKING_LABELS = {"antipyretic": "antipyretic (e.g. paracetamol, ibuprofen)",
-                        "tocilizumab": "tocilizumab (anticytokine)",
-                        "other_anticytokine": "other anticytokine (e.g. anakinra, siltuximab)",
-                        "corticosteroid": "corticosteroid (e.g. dexamethasone)",
-                        "tocilizumab_or_corticosteroid": "tocilizumab or corticosteroid (not recorded which)"}
+FEVER_MASKING_LABELS = {"antipyretic": gettext_noop("antipyretic (e.g. paracetamol, ibuprofen)"),
+                        "tocilizumab": gettext_noop("tocilizumab (anticytokine)"),
+                        "other_anticytokine": gettext_noop("other anticytokine (e.g. anakinra, siltuximab)"),
+                        "corticosteroid": gettext_noop("corticosteroid (e.g. dexamethasone)"),
+                        "tocilizumab_or_corticosteroid": gettext_noop(
+                            "tocilizumab or corticosteroid (not recorded which)")}
 VASOPRESSORS = frozenset({"norepinephrine", "epinephrine", "dopamine", "phenylephrine", "vasopressin"})
 # ASTCT 2019 CRS table, hypoxia row and footnote (low flow <= 6 L/min): nasal cannulas by flow, the rest by device.
 OXYGEN_DEVICES = ("none", "blow_by", "nasal_cannula", "high_flow_nasal_cannula", "facemask", "non_rebreather",
@@ -164,15 +195,16 @@ def _masking_set(therapies: Iterable[str] | None) -> frozenset[str]:
     return given
 
 
-def _therapy_text(therapies: frozenset[str]) -> str:
-    return ", ".join(FEVER_MASKING_LABELS[t] for t in FEVER_MASKING_THERAPIES if t in therapies)
+def _therapy_text(therapies: frozenset[str], translate: Callable[[str], str] = str) -> str:
+    return ", ".join(translate(FEVER_MASKING_LABELS[t]) for t in FEVER_MASKING_THERAPIES if t in therapies)
 
 
 def grade_crs_astct(*, temperature_c: float | None = None, fever_masking_therapies: Iterable[str] | None = None,
                     had_crs_before: bool = False, hypotension: bool = False,
                     vasopressors: Iterable[str] | None = None, oxygen_device: str = "none",
                     oxygen_flow_l_min: float | None = None, death_due_to_crs: bool = False,
-                    other_cause_findings: Iterable[str] | None = None) -> Grade:
+                    other_cause_findings: Iterable[str] | None = None,
+                    translate: Callable[[str], str] = str) -> Grade:
     """ASTCT 2019 consensus CRS grade (Lee et al. BBMT 2019;25:625, CRS table and footnotes).
 
     Units: ``temperature_c`` in degrees Celsius (25-45 accepted; None = not recorded); ``oxygen_flow_l_min`` in
@@ -197,6 +229,9 @@ def grade_crs_astct(*, temperature_c: float | None = None, fever_masking_therapi
     (a line infection's fever, hypotension of sepsis or bleeding, hypoxia of pneumonia): the footnotes define fever,
     hypotension and hypoxia as "not attributable to any other cause", so they are set aside and the rationale names
     them. Attributing a finding that is absent (no fever, no hypotension or vasopressor, no oxygen) raises.
+
+    The rationale is in English (what is stored); ``translate`` (Django's ``gettext``) gives it in the active
+    language, for a message the reader sees.
 
     Raises GradingInputError for an unknown agent, therapy or device, a negative flow, a nasal cannula without
     a flow, a flow with device "none", or an implausible temperature.
@@ -225,95 +260,111 @@ def grade_crs_astct(*, temperature_c: float | None = None, fever_masking_therapi
             raise GradingInputError("other_cause_findings", f"{finding} is attributed to another cause but was not "
                                                             "recorded")
     set_aside = []
+    t = translate
     if "fever" in excluded:
-        set_aside.append(f"fever {temperature:g} °C")
+        set_aside.append(t(gettext_noop("fever %(temperature)s °C")) % {"temperature": f"{temperature:g}"})
         temperature = None if temperature is None else min(temperature, FEVER_C - 0.1)
     if "hypotension" in excluded:
-        set_aside.append("hypotension" + (f" ({', '.join(sorted(agents))})" if agents else ""))
+        set_aside.append(t(gettext_noop("hypotension (%(agents)s)")) % {"agents": ", ".join(sorted(agents))}
+                         if agents else t(gettext_noop("hypotension")))
         hypotension, agents = False, frozenset()
     if "hypoxia" in excluded:
-        set_aside.append(f"hypoxia ({device.replace('_', ' ')})")
+        set_aside.append(t(gettext_noop("hypoxia (%(device)s)")) % {"device": _word(device, t)})
         device, flow = "none", None
-    note = (f" Set aside as attributable to another cause (ASTCT 2019 CRS footnotes): {'; '.join(set_aside)}."
-            if set_aside else "")
-    graded = _grade_crs_astct(temperature, therapies, had_crs_before, hypotension, agents, device, flow,
-                              death_due_to_crs)
-    if "fever" in excluded and graded.grade == 0 and "no fever" in graded.rationale:
-        graded = Grade(0, ASTCT_SCALE, ASTCT_VERSION, "ASTCT CRS criteria not met: no fever >= 38.0 °C that is not "
-                                                      "attributable to another cause.")
+    note = (" " + t(gettext_noop("Set aside as attributable to another cause (ASTCT 2019 CRS footnotes): "
+                                 "%(findings)s.")) % {"findings": "; ".join(set_aside)} if set_aside else "")
+    graded, no_fever = _grade_crs_astct(temperature, therapies, had_crs_before, hypotension, agents, device, flow,
+                                        death_due_to_crs, t)
+    if "fever" in excluded and graded.grade == 0 and no_fever:
+        graded = Grade(0, ASTCT_SCALE, ASTCT_VERSION, t(gettext_noop(
+            "ASTCT CRS criteria not met: no fever >= 38.0 °C that is not attributable to another cause.")))
     return Grade(graded.grade, graded.scale, graded.version, graded.rationale + note)
 
 
 def _grade_crs_astct(temperature: float | None, therapies: frozenset[str], had_crs_before: bool, hypotension: bool,
-                     agents: frozenset[str], device: str, flow: float | None, death_due_to_crs: bool) -> Grade:
-    """:func:`grade_crs_astct` on checked inputs (findings attributed to another cause already set aside)."""
+                     agents: frozenset[str], device: str, flow: float | None, death_due_to_crs: bool,
+                     t: Callable[[str], str]) -> tuple[Grade, bool]:
+    """:func:`grade_crs_astct` on checked inputs (findings attributed to another cause already set aside), and
+    whether the criteria were not met for want of fever; rationale translated by ``t``."""
     if death_due_to_crs:
-        return Grade(5, ASTCT_SCALE, ASTCT_VERSION, "Grade 5: death due to CRS.")
+        return Grade(5, ASTCT_SCALE, ASTCT_VERSION, t(gettext_noop("Grade 5: death due to CRS."))), False
 
     # Hypotension domain.
     counted = agents - {"vasopressin"}
     if len(counted) >= 2:
-        hypo_g, hypo_why = 4, (f"hypotension requiring multiple vasopressors ({', '.join(sorted(counted))}; "
-                               "vasopressin excluded from the count)")
+        hypo_g, hypo_why = 4, t(gettext_noop("hypotension requiring multiple vasopressors (%(agents)s; vasopressin "
+                                             "excluded from the count)")) % {"agents": ", ".join(sorted(counted))}
     elif counted:
-        extra = " + vasopressin (does not count toward 'multiple')" if "vasopressin" in agents else ""
-        hypo_g, hypo_why = 3, f"hypotension requiring a vasopressor ({next(iter(counted))}{extra})"
+        hypo_g, hypo_why = 3, (t(gettext_noop("hypotension requiring a vasopressor (%(agent)s + vasopressin (does not "
+                                              "count toward 'multiple'))")) if "vasopressin" in agents
+                               else t(gettext_noop("hypotension requiring a vasopressor (%(agent)s)"))) % {
+            "agent": next(iter(counted))}
     elif agents:  # vasopressin alone: not covered explicitly by the paper; it is still a vasopressor.
-        hypo_g, hypo_why = 3, "hypotension requiring a vasopressor (vasopressin alone, graded as one vasopressor)"
+        hypo_g, hypo_why = 3, t(gettext_noop("hypotension requiring a vasopressor (vasopressin alone, graded as one "
+                                             "vasopressor)"))
     elif hypotension:
-        hypo_g, hypo_why = 2, "hypotension not requiring vasopressors"
+        hypo_g, hypo_why = 2, t(gettext_noop("hypotension not requiring vasopressors"))
     else:
         hypo_g, hypo_why = 0, ""
 
     # Hypoxia domain.
     if device in ("nasal_cannula", "high_flow_nasal_cannula") and flow is not None:
-        label = device.replace("_", " ")
         if flow <= LOW_FLOW_MAX_L_MIN:
-            oxy_g, oxy_why = 2, f"hypoxia requiring low-flow oxygen ({label} {flow:g} L/min <= 6 L/min)"
+            oxy_g, oxy_why = 2, t(gettext_noop("hypoxia requiring low-flow oxygen (%(device)s %(flow)s L/min <= 6 "
+                                               "L/min)")) % {"device": _word(device, t), "flow": f"{flow:g}"}
         else:
-            oxy_g, oxy_why = 3, f"hypoxia requiring high-flow nasal cannula ({flow:g} L/min > 6 L/min)"
+            oxy_g, oxy_why = 3, t(gettext_noop("hypoxia requiring high-flow nasal cannula (%(flow)s L/min > 6 "
+                                               "L/min)")) % {"flow": f"{flow:g}"}
     elif device == "high_flow_nasal_cannula":
-        oxy_g, oxy_why = 3, "hypoxia requiring high-flow nasal cannula (flow not recorded)"
+        oxy_g, oxy_why = 3, t(gettext_noop("hypoxia requiring high-flow nasal cannula (flow not recorded)"))
     else:
         oxy_g = _OXYGEN_DEVICE_GRADE[device]
-        oxy_why = {2: "hypoxia requiring blow-by oxygen (low flow)",
-                   3: f"hypoxia requiring {device.replace('_', ' ')} oxygen",
-                   4: f"hypoxia requiring positive pressure ({device.replace('_', ' ')})"}.get(oxy_g, "")
+        oxy_why = {2: t(gettext_noop("hypoxia requiring blow-by oxygen (low flow)")),
+                   3: t(gettext_noop("hypoxia requiring %(device)s oxygen")) % {"device": _word(device, t)},
+                   4: t(gettext_noop("hypoxia requiring positive pressure (%(device)s)")) % {
+                       "device": _word(device, t)}}.get(oxy_g, "")
 
     fever = temperature is not None and temperature >= FEVER_C
     masked = had_crs_before and bool(therapies)
     if not fever and not masked:
         with_fever = max(1, hypo_g, oxy_g)
         if temperature is None:
-            return Grade(None, ASTCT_SCALE, ASTCT_VERSION,
-                         f"Undetermined: temperature not recorded. ASTCT CRS needs fever >= 38.0 °C: grade "
-                         f"{with_fever} with fever, 0 without (fever is waived only after CRS was diagnosed and "
-                         "antipyretic or anticytokine therapy was given).")
-        why = (f"no fever >= 38.0 °C (temperature {temperature:g} °C)")
+            return Grade(None, ASTCT_SCALE, ASTCT_VERSION, t(gettext_noop(
+                "Undetermined: temperature not recorded. ASTCT CRS needs fever >= 38.0 °C: grade %(grade)s with "
+                "fever, 0 without (fever is waived only after CRS was diagnosed and antipyretic or anticytokine "
+                "therapy was given).")) % {"grade": with_fever}), False
         if therapies:
-            why += (f"; {_therapy_text(therapies)} was given, but fever is waived only in patients who already "
-                    "had CRS")
+            why = t(gettext_noop("ASTCT CRS criteria not met: no fever >= 38.0 °C (temperature %(temperature)s °C); "
+                                 "%(therapies)s was given, but fever is waived only in patients who already had "
+                                 "CRS.")) % {"temperature": f"{temperature:g}",
+                                             "therapies": _therapy_text(therapies, t)}
         else:
-            why += " and no antipyretic or anticytokine therapy after earlier CRS masks it"
-        return Grade(0, ASTCT_SCALE, ASTCT_VERSION, f"ASTCT CRS criteria not met: {why}.")
+            why = t(gettext_noop("ASTCT CRS criteria not met: no fever >= 38.0 °C (temperature %(temperature)s °C) "
+                                 "and no antipyretic or anticytokine therapy after earlier CRS masks it.")) % {
+                "temperature": f"{temperature:g}"}
+        return Grade(0, ASTCT_SCALE, ASTCT_VERSION, why), True
 
-    fever_why = f"fever {temperature:g} °C" if fever else (
-        f"fever not required: earlier CRS treated with {_therapy_text(therapies)}, which can mask fever")
+    fever_why = (t(gettext_noop("fever %(temperature)s °C")) % {"temperature": f"{temperature:g}"} if fever else
+                 t(gettext_noop("fever not required: earlier CRS treated with %(therapies)s, which can mask fever"))
+                 % {"therapies": _therapy_text(therapies, t)})
     if hypo_g == 0 and oxy_g == 0:
         if fever:
-            return Grade(1, ASTCT_SCALE, ASTCT_VERSION, f"Grade 1: {fever_why} without hypotension or hypoxia.")
-        return Grade(0, ASTCT_SCALE, ASTCT_VERSION,
-                     f"Grade 0: {fever_why}, and no hypotension or hypoxia (no grade in the paper; treated as "
-                     "resolved).")
+            return Grade(1, ASTCT_SCALE, ASTCT_VERSION, t(gettext_noop(
+                "Grade 1: %(fever)s without hypotension or hypoxia.")) % {"fever": fever_why}), False
+        return Grade(0, ASTCT_SCALE, ASTCT_VERSION, t(gettext_noop(
+            "Grade 0: %(fever)s, and no hypotension or hypoxia (no grade in the paper; treated as resolved).")) % {
+            "fever": fever_why}), False
     grade = max(hypo_g, oxy_g)
     if hypo_g == oxy_g:
-        why = f"{hypo_why} and {oxy_why}"
+        why = t(gettext_noop("%(hypotension)s and %(hypoxia)s")) % {"hypotension": hypo_why, "hypoxia": oxy_why}
     else:
         why = hypo_why if hypo_g > oxy_g else oxy_why
         other = oxy_why if hypo_g > oxy_g else hypo_why
         if other:
-            why += f" (more severe than {other}; the worse event sets the grade)"
-    return Grade(grade, ASTCT_SCALE, ASTCT_VERSION, f"Grade {grade}: {fever_why}; {why}.")
+            why = t(gettext_noop("%(worse)s (more severe than %(other)s; the worse event sets the grade)")) % {
+                "worse": why, "other": other}
+    return Grade(grade, ASTCT_SCALE, ASTCT_VERSION, t(gettext_noop("Grade %(grade)s: %(fever)s; %(why)s.")) % {
+        "grade": grade, "fever": fever_why, "why": why}), False
 
 
 def grade_crs_ctcae_v5(*, temperature_c: float | None = None, hypotension: bool = False,
@@ -450,7 +501,7 @@ def _score(field: str, value: int | None, maximum: int) -> int | None:
 def grade_icans(*, tool: str, ice_score: int | None = None, capd_score: int | None = None,
                 unable_to_perform: bool = False, consciousness: str | None = "normal", seizure: str | None = "none",
                 motor: str | None = "none", cerebral_edema: str | None = "none", death: bool = False,
-                other_cause_domains: Iterable[str] | None = None) -> Grade:
+                other_cause_domains: Iterable[str] | None = None, translate: Callable[[str], str] = str) -> Grade:
     """ASTCT 2019 ICANS grade (Lee et al. BBMT 2019;25:625: ICANS table for adults and children >= 12 y with the
     ICE score, and for children < 12 y with the CAPD).
 
@@ -474,8 +525,10 @@ def grade_icans(*, tool: str, ice_score: int | None = None, capd_score: int | No
 
     Raises GradingInputError for an unknown tool, domain value or domain name, a score out of range, a score for
     the other tool, a missing score, a score together with ``unable_to_perform``, or a domain attributed to
-    another cause that has no finding.
+    another cause that has no finding. The rationale is in English (what is stored); ``translate`` (Django's
+    ``gettext``) gives it in the active language, for a message the reader sees.
     """
+    t = translate
     tool = _choice("tool", tool, ICANS_TOOLS)
     # None = the domain was not assessed (not "normal"): the grade is undetermined if that domain could raise it.
     not_assessed = [name for name, v in (("consciousness", consciousness), ("seizure", seizure), ("motor", motor),
@@ -510,35 +563,39 @@ def grade_icans(*, tool: str, ice_score: int | None = None, capd_score: int | No
     measured = -1 if score is None else score  # only read when the tool was performed (score given)
 
     if death:
-        return Grade(5, ASTCT_SCALE, ASTCT_VERSION, "Grade 5: death due to ICANS.")
+        return Grade(5, ASTCT_SCALE, ASTCT_VERSION, t(gettext_noop("Grade 5: death due to ICANS.")))
 
     domains: list[tuple[str, int, str]] = []
+    scored = {"score": score}
     if tool == "ICE":
         if unable_to_perform:
             if consciousness == "unarousable":
-                domains.append(("encephalopathy_score", 4, "ICE 0 because unarousable and unable to perform ICE"))
+                domains.append(("encephalopathy_score", 4,
+                                t(gettext_noop("ICE 0 because unarousable and unable to perform ICE"))))
             else:
                 domains.append(("encephalopathy_score", 3,
-                                "unable to perform ICE while arousable (scored as ICE 0 awake)"))
+                                t(gettext_noop("unable to perform ICE while arousable (scored as ICE 0 awake)"))))
         elif measured <= 2:
-            domains.append(("encephalopathy_score", 3, f"ICE score {score} (0-2)"))
+            domains.append(("encephalopathy_score", 3, t(gettext_noop("ICE score %(score)s (0-2)")) % scored))
         elif measured <= 6:
-            domains.append(("encephalopathy_score", 2, f"ICE score {score} (3-6)"))
+            domains.append(("encephalopathy_score", 2, t(gettext_noop("ICE score %(score)s (3-6)")) % scored))
         elif measured <= 9:
-            domains.append(("encephalopathy_score", 1, f"ICE score {score} (7-9)"))
+            domains.append(("encephalopathy_score", 1, t(gettext_noop("ICE score %(score)s (7-9)")) % scored))
     else:
         if unable_to_perform:
-            domains.append(("encephalopathy_score", 4, "unable to perform CAPD"))
+            domains.append(("encephalopathy_score", 4, t(gettext_noop("unable to perform CAPD"))))
         elif measured >= 9:
-            domains.append(("encephalopathy_score", 3, f"CAPD score {score} (>= 9)"))
+            domains.append(("encephalopathy_score", 3, t(gettext_noop("CAPD score %(score)s (>= 9)")) % scored))
         elif measured >= 1:
-            domains.append(("encephalopathy_score", 1, f"CAPD score {score} (1-8)"))
+            domains.append(("encephalopathy_score", 1, t(gettext_noop("CAPD score %(score)s (1-8)")) % scored))
     domains.append(("consciousness", _CONSCIOUSNESS_GRADE[consciousness],
-                    f"depressed level of consciousness: {consciousness.replace('_', ' ')}"))
-    domains.append(("seizure", _SEIZURE_GRADE[seizure], f"seizure: {seizure.replace('_', ' ')}"))
-    domains.append(("motor", _MOTOR_GRADE[motor], "deep focal motor weakness"))
+                    t(gettext_noop("depressed level of consciousness: %(level)s")) % {
+                        "level": _word(consciousness, t)}))
+    domains.append(("seizure", _SEIZURE_GRADE[seizure], t(gettext_noop("seizure: %(level)s")) % {
+        "level": _word(seizure, t)}))
+    domains.append(("motor", _MOTOR_GRADE[motor], t(gettext_noop("deep focal motor weakness"))))
     domains.append(("cerebral_edema", _EDEMA_GRADE[cerebral_edema],
-                    f"cerebral edema: {cerebral_edema.replace('_', ' ')}"))
+                    t(gettext_noop("cerebral edema: %(level)s")) % {"level": _word(cerebral_edema, t)}))
 
     abnormal = {name for name, g, _ in domains if g > 0}
     for name in sorted(excluded - abnormal):
@@ -546,17 +603,21 @@ def grade_icans(*, tool: str, ice_score: int | None = None, capd_score: int | No
                                                        "but has no abnormal finding")
     counted = [(g, why) for name, g, why in domains if name not in excluded]
     set_aside = [why for name, g, why in domains if name in excluded]
-    note = (f" Excluded as attributable to another cause: {'; '.join(set_aside)}." if set_aside else "")
+    note = (" " + t(gettext_noop("Excluded as attributable to another cause: %(findings)s.")) % {
+        "findings": "; ".join(set_aside)} if set_aside else "")
     grade = max((g for g, _ in counted), default=0)
     if not_assessed and grade < 4:  # each of these domains has a grade 4 cell
-        return Grade(None, ASTCT_SCALE, ASTCT_VERSION,
-                     f"Undetermined: {', '.join(d.replace('_', ' ') for d in not_assessed)} not assessed; grade "
-                     f"{grade} from the assessed domains, up to 4 with the others.{note}")
+        return Grade(None, ASTCT_SCALE, ASTCT_VERSION, t(gettext_noop(
+            "Undetermined: %(domains)s not assessed; grade %(grade)s from the assessed domains, up to 4 with the "
+            "others.")) % {"domains": ", ".join(_word(d, t) for d in not_assessed), "grade": grade} + note)
     if grade == 0:
-        return Grade(0, ASTCT_SCALE, ASTCT_VERSION,
-                     f"Grade 0: no ICANS domain abnormal that is not attributable to another cause ({tool}).{note}")
+        return Grade(0, ASTCT_SCALE, ASTCT_VERSION, t(gettext_noop(
+            "Grade 0: no ICANS domain abnormal that is not attributable to another cause (%(tool)s).")) % {
+            "tool": tool} + note)
     worst = "; ".join(why for g, why in counted if g == grade)
-    return Grade(grade, ASTCT_SCALE, ASTCT_VERSION, f"Grade {grade} ({tool} tool): worst domain {worst}.{note}")
+    return Grade(grade, ASTCT_SCALE, ASTCT_VERSION, t(gettext_noop(
+        "Grade %(grade)s (%(tool)s tool): worst domain %(worst)s.")) % {"grade": grade, "tool": tool,
+                                                                        "worst": worst} + note)
 
 
 # ----------------------------------------------------------------------------- CTCAE v4.03 CRS
@@ -853,7 +914,8 @@ def grade_lab(analyte: str, value: float, unit: str, lln: float | None = None, u
               intervention_initiated: bool = False, seizures: bool = False, oral_antiglycemic_initiated: bool = False,
               insulin_initiated: bool = False, oral_replacement_indicated: bool = False,
               noninvasive_intervention_indicated: bool = False, physiologic_consequences: bool = False,
-              albumin: float | None = None, albumin_unit: str | None = None) -> Grade:
+              albumin: float | None = None, albumin_unit: str | None = None,
+              translate: Callable[[str], str] = str) -> Grade:
     """CTCAE v5.0 grade of one lab value and the clinical criteria CTCAE attaches to its term.
 
     The value is graded by :func:`grade_lab_value`. Clinical criteria (booleans, default False = absent) raise the
@@ -868,7 +930,9 @@ def grade_lab(analyte: str, value: float, unit: str, lln: float | None = None, u
     (:func:`ae.lab_chemistry.grade_directional`, :data:`CHEMISTRY_CRITERIA`); total calcium is corrected for the
     ``albumin`` of the same sample (in ``albumin_unit``, g/L or g/dL).
     Raises GradingInputError as :func:`grade_lab_value` does, and for a criterion the term does not have
-    (``transfusion_indicated`` for ANC).
+    (``transfusion_indicated`` for ANC). The rationale is English (stored); ``translate`` (Django's ``gettext``)
+    gives the value rules' and the clinical criteria's texts in the active language (CTCAE's own wording, e.g. a
+    criterion's, stays English).
     """
     _choice("analyte", analyte, LAB_ANALYTES)
     chem_flags = {"symptomatic": symptomatic, "intervention_indicated": intervention_indicated,
@@ -880,7 +944,7 @@ def grade_lab(analyte: str, value: float, unit: str, lln: float | None = None, u
                   "physiologic_consequences": physiologic_consequences, "transfusion_indicated": transfusion_indicated}
     if _by_direction(analyte, value, unit, uln):
         return _grade_chemistry(analyte, value, unit, lln, uln, baseline,
-                                frozenset(k for k, v in chem_flags.items() if v), albumin, albumin_unit)
+                                frozenset(k for k, v in chem_flags.items() if v), albumin, albumin_unit, translate)
     for name in ("intervention_initiated", "seizures", "oral_antiglycemic_initiated", "insulin_initiated",
                  "oral_replacement_indicated", "noninvasive_intervention_indicated", "physiologic_consequences"):
         if chem_flags[name]:
@@ -896,21 +960,25 @@ def grade_lab(analyte: str, value: float, unit: str, lln: float | None = None, u
     if symptomatic and analyte not in ("potassium", "lipase", "amylase"):
         raise GradingInputError("symptomatic", f"is not a CTCAE v5.0 criterion of {LAB_TERMS[analyte]}")
     by_value = grade_lab_value(analyte, value, unit, lln=lln, uln=uln, baseline=baseline,
-                               baseline_abnormal=baseline_abnormal, symptomatic=symptomatic)
+                               baseline_abnormal=baseline_abnormal, symptomatic=symptomatic, translate=translate)
     met = [term_criteria[name] for name, flag in flags.items() if flag]
     if not met:
         return by_value
+    t = translate
     clinical, wording = max(met)
     rule = _LAB_RULES[analyte]
-    why = f"Grade {clinical}: {wording} (CTCAE v5.0 {rule.ctcae_term} grade {clinical}; a semicolon means 'or')."
+    params = {"grade": clinical, "wording": wording, "term": rule.ctcae_term, "value": by_value.rationale}
+    why = t(gettext_noop("Grade %(grade)s: %(wording)s (CTCAE v5.0 %(term)s grade %(grade)s; a semicolon means "
+                         "'or').")) % params
     if by_value.grade is None:
         bound = undetermined_grade_at_most(analyte)
         if bound is not None and clinical >= bound:
-            return _lab_grade(rule, clinical, f"{why} The value alone: {by_value.rationale}")
-        return _lab_grade(rule, None, f"{by_value.rationale} Clinically: {wording} (grade {clinical}) at least.")
+            return _lab_grade(rule, clinical, why + " " + t(gettext_noop("The value alone: %(value)s")) % params)
+        return _lab_grade(rule, None, t(gettext_noop("%(value)s Clinically: %(wording)s (grade %(grade)s) at "
+                                                     "least.")) % params)
     if clinical > by_value.grade:
-        return _lab_grade(rule, clinical, f"{why} The value alone: {by_value.rationale}")
-    return _lab_grade(rule, by_value.grade, f"{by_value.rationale} Also: {wording} (grade {clinical}).")
+        return _lab_grade(rule, clinical, why + " " + t(gettext_noop("The value alone: %(value)s")) % params)
+    return _lab_grade(rule, by_value.grade, t(gettext_noop("%(value)s Also: %(wording)s (grade %(grade)s).")) % params)
 
 
 #: Every clinical criterion a lab value can carry (the lab form's checkboxes, ``LabResult.clinical_criteria``), with
@@ -953,7 +1021,7 @@ def _by_direction(analyte: str, value: float, unit: str, uln: float | None) -> b
 
 def _grade_chemistry(analyte: str, value: float, unit: str, lln: float | None, uln: float | None,
                      baseline: float | None, criteria: frozenset[str], albumin: float | None,
-                     albumin_unit: str | None) -> Grade:
+                     albumin_unit: str | None, translate: Callable[[str], str] = str) -> Grade:
     """A chemistry value graded by :func:`ae.lab_chemistry.grade_directional` (inputs checked as
     :func:`grade_lab_value` checks them); the Grade names the term the value's direction proposes."""
     rule = _LAB_RULES[analyte]
@@ -986,7 +1054,7 @@ def _grade_chemistry(analyte: str, value: float, unit: str, lln: float | None, u
     try:
         result = lab_chemistry.grade_directional(
             analyte, x, code, rule.units[code], lln=limits["lln"], uln=limits["uln"], baseline=limits["baseline"],
-            criteria=criteria, albumin_g_dl=albumin_g_dl, unit_label=lab_units.unit_label(code))
+            criteria=criteria, albumin_g_dl=albumin_g_dl, unit_label=lab_units.unit_label(code), translate=translate)
     except lab_chemistry.ChemistryInputError as exc:
         raise GradingInputError(exc.field, exc.message) from exc
     return Grade(result.grade, CTCAE_SCALE, CTCAE_VERSION, result.rationale, result.term, result.verbatim)
@@ -994,7 +1062,7 @@ def _grade_chemistry(analyte: str, value: float, unit: str, lln: float | None, u
 
 def grade_lab_value(analyte: str, value: float, unit: str, lln: float | None = None, uln: float | None = None,
                     baseline: float | None = None, baseline_abnormal: bool | None = None,
-                    symptomatic: bool = False) -> Grade:
+                    symptomatic: bool = False, translate: Callable[[str], str] = str) -> Grade:
     """CTCAE v5.0 grade of one lab value (NCI CTCAE v5.0 Investigations, Blood and Metabolism terms).
 
     ``analyte``: one of :data:`LAB_ANALYTES` (anc, platelets, wbc, lymphocytes, hemoglobin, potassium, alt,
@@ -1015,12 +1083,13 @@ def grade_lab_value(analyte: str, value: float, unit: str, lln: float | None = N
     when both are known; no baseline = normal baseline) grades are multiples of the baseline
     (1.5 / >3 / >5 / >20), otherwise of the ULN (>1 / >3 / >5 / >20); without ULN the normal-baseline path
     is undetermined. Only the value (and Hypokalemia's "symptomatic") is read here; :func:`grade_lab` adds the
-    clinical criteria. Grade 5 (death) is never returned.
+    clinical criteria. Grade 5 (death) is never returned. ``translate``: as :func:`grade_lab`.
     """
+    t = translate
     _choice("analyte", analyte, LAB_ANALYTES)
     if _by_direction(analyte, value, unit, uln):
         return _grade_chemistry(analyte, value, unit, lln, uln, baseline,
-                                frozenset({"symptomatic"} if symptomatic else ()), None, None)
+                                frozenset({"symptomatic"} if symptomatic else ()), None, None, t)
     rule = _LAB_RULES[analyte]
     code = lab_units.unit_code(analyte, unit)
     if code is None:
@@ -1049,11 +1118,11 @@ def grade_lab_value(analyte: str, value: float, unit: str, lln: float | None = N
     shown = f"{x:g} {cu}" + ("" if unit == rule.canonical_unit else f" (= {value:g} {lab_units.unit_label(unit)})")
 
     if analyte == "fibrinogen":
-        return _grade_fibrinogen(rule, x, shown, low, base)
+        return _grade_fibrinogen(rule, x, shown, low, base, t)
     if analyte in _INCREASED:
         if analyte in ("lipase", "amylase"):
-            return _grade_pancreatic(rule, x, shown, high, symptomatic)
-        return _grade_increased(rule, _INCREASED[analyte], x, shown, high, base, baseline_abnormal)
+            return _grade_pancreatic(rule, x, shown, high, symptomatic, t)
+        return _grade_increased(rule, _INCREASED[analyte], x, shown, high, base, baseline_abnormal, t)
 
     if low is not None and high is not None and low >= high:
         raise GradingInputError("lln", "must be below uln")
@@ -1065,73 +1134,94 @@ def grade_lab_value(analyte: str, value: float, unit: str, lln: float | None = N
         shown = f"{x:g} {cu}"
     for grade, threshold in thresholds:
         if x < threshold:
-            return _lab_grade(rule, grade, f"Grade {grade}: {shown} < {threshold:g} {cu}.")
+            return _lab_grade(rule, grade, t(gettext_noop("Grade %(grade)s: %(value)s < %(threshold)s %(unit)s.")) % {
+                "grade": grade, "value": shown, "threshold": f"{threshold:g}", "unit": cu})
     floor = thresholds[-1][1]
+    limits = {"value": shown, "floor": f"{floor:g}", "unit": cu, "lln": "" if low is None else f"{low:g}",
+              "top": thresholds[-1][0]}
     if low is None:
-        return _lab_grade(rule, None, f"Undetermined: {shown} >= {floor:g} {cu} (not grade >= "
-                                      f"{thresholds[-1][0]}); grade 0 vs 1 needs the LLN, which is missing.")
+        return _lab_grade(rule, None, t(gettext_noop("Undetermined: %(value)s >= %(floor)s %(unit)s (not grade >= "
+                                                     "%(top)s); grade 0 vs 1 needs the LLN, which is missing."))
+                          % limits)
     if x >= low and analyte == "potassium" and high is None:
-        return _lab_grade(rule, None, f"Undetermined: {shown} >= LLN {low:g} {cu} (not Hypokalemia); "
-                                      "Hyperkalemia grade 0 vs 1 (>ULN - 5.5 mmol/L) needs the ULN, which is missing.")
+        return _lab_grade(rule, None, t(gettext_noop(
+            "Undetermined: %(value)s >= LLN %(lln)s %(unit)s (not Hypokalemia); Hyperkalemia grade 0 vs 1 (>ULN - 5.5 "
+            "mmol/L) needs the ULN, which is missing.")) % limits)
     if x >= low:
-        return _lab_grade(rule, 0, f"Grade 0: {shown} >= LLN {low:g} {cu}.")
+        return _lab_grade(rule, 0, t(gettext_noop("Grade 0: %(value)s >= LLN %(lln)s %(unit)s.")) % limits)
     if analyte == "potassium":
         if symptomatic:
-            return _lab_grade(rule, 2, f"Grade 2: symptomatic with {shown} < LLN {low:g} and >= 3.0 mmol/L.")
-        return _lab_grade(rule, 1, f"Grade 1: {shown} < LLN {low:g} and >= 3.0 mmol/L, asymptomatic.")
-    return _lab_grade(rule, 1, f"Grade 1: {shown} < LLN {low:g} and >= {floor:g} {cu}.")
+            return _lab_grade(rule, 2, t(gettext_noop("Grade 2: symptomatic with %(value)s < LLN %(lln)s and >= 3.0 "
+                                                      "mmol/L.")) % limits)
+        return _lab_grade(rule, 1, t(gettext_noop("Grade 1: %(value)s < LLN %(lln)s and >= 3.0 mmol/L, "
+                                                  "asymptomatic.")) % limits)
+    return _lab_grade(rule, 1, t(gettext_noop("Grade 1: %(value)s < LLN %(lln)s and >= %(floor)s %(unit)s.")) % limits)
 
 
-def _grade_fibrinogen(rule: _LabRule, x: float, shown: str, lln: float | None, base: float | None) -> Grade:
+def _grade_fibrinogen(rule: _LabRule, x: float, shown: str, lln: float | None, base: float | None,
+                      t: Callable[[str], str] = str) -> Grade:
     """CTCAE v5.0 Fibrinogen decreased: G1 "<1.0 - 0.75 x LLN; if abnormal, <25% decrease from baseline", G2 "<0.75 -
     0.5 x LLN; if abnormal, 25 - <50% decrease", G3 "<0.5 - 0.25 x LLN; if abnormal, 50 - <75% decrease", G4 "<0.25
     x LLN; if abnormal, 75% decrease from baseline; absolute value <50 mg/dL". "Abnormal" = baseline < LLN."""
     if x < FIBRINOGEN_ABSOLUTE_G4_G_L:
-        return _lab_grade(rule, 4, f"Grade 4: {shown} < 0.5 g/L (absolute value < 50 mg/dL).")
+        return _lab_grade(rule, 4, t(gettext_noop("Grade 4: %(value)s < 0.5 g/L (absolute value < 50 mg/dL).")) % {
+            "value": shown})
     if base is not None and lln is not None and base < lln:
         drop = round((base - x) / base, _ROUND)
-        ref = f"{shown}, {drop * 100:g}% below the abnormal baseline {base:g} g/L"
+        ref = t(gettext_noop("%(value)s, %(drop)s%% below the abnormal baseline %(baseline)s g/L")) % {
+            "value": shown, "drop": f"{drop * 100:g}", "baseline": f"{base:g}"}
         for grade, at_least in ((4, 0.75), (3, 0.5), (2, 0.25)):
             if drop >= at_least:
-                return _lab_grade(rule, grade, f"Grade {grade}: {ref} (>= {at_least * 100:g}% decrease).")
+                return _lab_grade(rule, grade, t(gettext_noop("Grade %(grade)s: %(ref)s (>= %(least)s%% decrease)."))
+                                  % {"grade": grade, "ref": ref, "least": f"{at_least * 100:g}"})
         if drop > 0:
-            return _lab_grade(rule, 1, f"Grade 1: {ref} (< 25% decrease from baseline).")
-        return _lab_grade(rule, 0, f"Grade 0: {shown}, no decrease from the abnormal baseline {base:g} g/L.")
+            return _lab_grade(rule, 1, t(gettext_noop("Grade 1: %(ref)s (< 25%% decrease from baseline).")) % {
+                "ref": ref})
+        return _lab_grade(rule, 0, t(gettext_noop("Grade 0: %(value)s, no decrease from the abnormal baseline "
+                                                  "%(baseline)s g/L.")) % {"value": shown, "baseline": f"{base:g}"})
     if lln is None:
-        return _lab_grade(rule, None, f"Undetermined: {shown} >= 0.5 g/L needs the LLN (grades are fractions of it).")
+        return _lab_grade(rule, None, t(gettext_noop("Undetermined: %(value)s >= 0.5 g/L needs the LLN (grades are "
+                                                     "fractions of it).")) % {"value": shown})
     ratio = round(x / lln, _ROUND)
     ref = f"{shown} = {ratio:g} x LLN {lln:g} g/L"
     for grade, below in ((4, 0.25), (3, 0.5), (2, 0.75), (1, 1.0)):
         if ratio < below:
-            return _lab_grade(rule, grade, f"Grade {grade}: {ref} (< {below:g} x LLN).")
-    return _lab_grade(rule, 0, f"Grade 0: {ref} (>= LLN).")
+            return _lab_grade(rule, grade, t(gettext_noop("Grade %(grade)s: %(ref)s (< %(below)s x LLN).")) % {
+                "grade": grade, "ref": ref, "below": f"{below:g}"})
+    return _lab_grade(rule, 0, t(gettext_noop("Grade 0: %(ref)s (>= LLN).")) % {"ref": ref})
 
 
-def _grade_pancreatic(rule: _LabRule, x: float, shown: str, uln: float | None, symptomatic: bool) -> Grade:
+def _grade_pancreatic(rule: _LabRule, x: float, shown: str, uln: float | None, symptomatic: bool,
+                      t: Callable[[str], str] = str) -> Grade:
     """Lipase / Serum amylase increased (CTCAE v5.0): > 2.0 x ULN is graded with the signs or symptoms."""
     if uln is None:
-        return _lab_grade(rule, None, f"Undetermined: {shown} needs the ULN.")
+        return _lab_grade(rule, None, t(gettext_noop("Undetermined: %(value)s needs the ULN.")) % {"value": shown})
     ratio = round(x / uln, _ROUND)
     ref = f"{ratio:g} x ULN {uln:g} U/L"
-    signs = "with signs or symptoms" if symptomatic else "asymptomatic"
+    signs = t(gettext_noop("with signs or symptoms")) if symptomatic else t(gettext_noop("asymptomatic"))
+    grade_text = t(gettext_noop("Grade %(grade)s:"))
     if ratio > 5.0:
         grade = 4 if symptomatic else 3
-        return _lab_grade(rule, grade, f"Grade {grade}: {shown} = {ref} (> 5.0 x ULN, {signs}).")
+        return _lab_grade(rule, grade, f"{grade_text % {'grade': grade}} {shown} = {ref} "
+                                       f"(> 5.0 x ULN, {signs}).")
     if ratio > 2.0:
         grade = 3 if symptomatic else 2
-        return _lab_grade(rule, grade, f"Grade {grade}: {shown} = {ref} (> 2.0 - 5.0 x ULN, {signs}).")
+        return _lab_grade(rule, grade, f"{grade_text % {'grade': grade}} {shown} = {ref} "
+                                       f"(> 2.0 - 5.0 x ULN, {signs}).")
     for grade, above in _INCREASED["lipase"].uln:
         if ratio > above:
-            return _lab_grade(rule, grade, f"Grade {grade}: {shown} = {ref} (> {above:g} x ULN).")
-    return _lab_grade(rule, 0, f"Grade 0: {shown} = {ref} (<= ULN).")
+            return _lab_grade(rule, grade, f"{grade_text % {'grade': grade}} {shown} = "
+                                           f"{ref} (> {above:g} x ULN).")
+    return _lab_grade(rule, 0, f"{grade_text % {'grade': 0}} {shown} = {ref} (<= ULN).")
 
 
 def _grade_increased(rule: _LabRule, steps: _IncreasedRule, x: float, shown: str, uln: float | None,
-                     base: float | None, baseline_abnormal: bool | None) -> Grade:
+                     base: float | None, baseline_abnormal: bool | None, t: Callable[[str], str] = str) -> Grade:
     cu = lab_units.unit_label(rule.canonical_unit)
+    grade_text = t(gettext_noop("Grade %(grade)s:"))
     if steps.baseline_is_or:  # Creatinine: "x baseline" and "x ULN" are alternatives (semicolon = or)
         if uln is None:
-            return _lab_grade(rule, None, f"Undetermined: {shown} needs the ULN.")
+            return _lab_grade(rule, None, t(gettext_noop("Undetermined: %(value)s needs the ULN.")) % {"value": shown})
         ratio = round(x / uln, _ROUND)
         grade, why = 0, f"{shown} = {ratio:g} x ULN {uln:g} {cu} (<= ULN)"
         for g, above in steps.uln:
@@ -1142,9 +1232,12 @@ def _grade_increased(rule: _LabRule, steps: _IncreasedRule, x: float, shown: str
             b_ratio = round(x / base, _ROUND)
             for g, above in steps.baseline:
                 if b_ratio > above and g > grade:
-                    grade, why = g, f"{shown} = {b_ratio:g} x baseline {base:g} {cu} (> {above:g} x baseline)"
+                    grade, why = g, t(gettext_noop(
+                        "%(value)s = %(ratio)s x baseline %(baseline)s %(unit)s (> %(above)s x baseline)")) % {
+                        "value": shown, "ratio": f"{b_ratio:g}", "baseline": f"{base:g}", "unit": cu,
+                        "above": f"{above:g}"}
                     break
-        return _lab_grade(rule, grade, f"Grade {grade}: {why}.")
+        return _lab_grade(rule, grade, f"{grade_text % {'grade': grade}} {why}.")
     if baseline_abnormal is None:
         baseline_abnormal = base is not None and uln is not None and base > uln
     elif baseline_abnormal:
@@ -1154,20 +1247,28 @@ def _grade_increased(rule: _LabRule, steps: _IncreasedRule, x: float, shown: str
             raise GradingInputError("baseline_abnormal", f"true but baseline {base:g} is not above ULN {uln:g}")
     if baseline_abnormal and base is not None and steps.baseline_g1 is not None:
         ratio = round(x / base, _ROUND)
-        ref = f"{ratio:g} x abnormal baseline {base:g} {cu}"
+        ref = t(gettext_noop("%(ratio)s x abnormal baseline %(baseline)s %(unit)s")) % {
+            "ratio": f"{ratio:g}", "baseline": f"{base:g}", "unit": cu}
         for grade, above in steps.baseline:
             if ratio > above:
-                return _lab_grade(rule, grade, f"Grade {grade}: {shown} = {ref} (> {above:g} x baseline).")
+                return _lab_grade(rule, grade, t(gettext_noop("Grade %(grade)s: %(value)s = %(ref)s (> %(above)s x "
+                                                              "baseline).")) % {"grade": grade, "value": shown,
+                                                                                "ref": ref, "above": f"{above:g}"})
         g1, top = steps.baseline_g1, steps.baseline[-1][1]
         if ratio > g1 or (steps.baseline_g1_inclusive and ratio == g1):
-            floor = f"{g1:g} inclusive" if steps.baseline_g1_inclusive else f"above {g1:g}"
-            return _lab_grade(rule, 1, f"Grade 1: {shown} = {ref} ({g1:g} - {top:g} x baseline, {floor}).")
-        return _lab_grade(rule, 0, f"Grade 0: {shown} = {ref} (below the grade 1 multiple of the baseline).")
+            floor = (t(gettext_noop("%(g1)s inclusive")) if steps.baseline_g1_inclusive
+                     else t(gettext_noop("above %(g1)s"))) % {"g1": f"{g1:g}"}
+            return _lab_grade(rule, 1, t(gettext_noop("Grade 1: %(value)s = %(ref)s (%(g1)s - %(top)s x baseline, "
+                                                      "%(floor)s).")) % {"value": shown, "ref": ref, "g1": f"{g1:g}",
+                                                                         "top": f"{top:g}", "floor": floor})
+        return _lab_grade(rule, 0, t(gettext_noop("Grade 0: %(value)s = %(ref)s (below the grade 1 multiple of the "
+                                                  "baseline).")) % {"value": shown, "ref": ref})
     if uln is None:
-        return _lab_grade(rule, None, f"Undetermined: {shown} needs the ULN (baseline normal or unknown).")
+        return _lab_grade(rule, None, t(gettext_noop("Undetermined: %(value)s needs the ULN (baseline normal or "
+                                                     "unknown).")) % {"value": shown})
     ratio = round(x / uln, _ROUND)
     ref = f"{ratio:g} x ULN {uln:g} {cu}"
     for grade, above in steps.uln:
         if ratio > above:
-            return _lab_grade(rule, grade, f"Grade {grade}: {shown} = {ref} (> {above:g} x ULN).")
-    return _lab_grade(rule, 0, f"Grade 0: {shown} = {ref} (<= ULN).")
+            return _lab_grade(rule, grade, f"{grade_text % {'grade': grade}} {shown} = {ref} (> {above:g} x ULN).")
+    return _lab_grade(rule, 0, f"{grade_text % {'grade': 0}} {shown} = {ref} (<= ULN).")

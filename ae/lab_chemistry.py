@@ -23,6 +23,7 @@ into the canonical unit first.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 #: CTCAE v5.0 Hypo/Hypercalcemia grade "corrected serum calcium" and define the term "(corrected for albumin)"
@@ -33,6 +34,12 @@ CALCIUM_ALBUMIN_REFERENCE_G_DL = 4.0
 CALCIUM_MG_DL_PER_MMOL_L = 4.008  # molar mass of calcium 40.08 g/mol
 IGG_VERBATIM = "Hypogammaglobulinemia"
 OTHER_SPECIFY_IMMUNE = "Immune system disorders - Other, specify"
+
+
+def gettext_noop(message: str) -> str:
+    """Marks a rationale text for ``makemessages`` (pure Python: no Django); the caller's ``translate`` (Django's
+    ``gettext``) translates it, English by default (what is stored)."""
+    return message
 
 
 @dataclass(frozen=True)
@@ -141,7 +148,7 @@ CHEMISTRY: dict[str, Chemistry] = {
         Side("Hyperuricemia", False, {},
              {"physiologic_consequences": (3, ">ULN with physiologic consequences"), "life_threatening": _LIFE},
              ">ULN without physiologic consequences (CTCAE has no grade 2)", clinical_grades=True),
-        none_low="CTCAE v5.0 has no term for a low uric acid"),
+        none_low=gettext_noop("CTCAE v5.0 has no term for a low uric acid")),
     "igg": Chemistry(
         "g/L",
         Side(OTHER_SPECIFY_IMMUNE, True, {},
@@ -151,7 +158,7 @@ CHEMISTRY: dict[str, Chemistry] = {
               "life_threatening": (4, "life-threatening consequences; urgent intervention indicated")},
              "asymptomatic or mild; clinical or diagnostic observations only; intervention not indicated",
              clinical_grades=True, verbatim=IGG_VERBATIM),
-        None, none_high="a high IgG is not graded here (no CTCAE v5.0 term for it)"),
+        None, none_high=gettext_noop("a high IgG is not graded here (no CTCAE v5.0 term for it)")),
 }
 #: Every clinical input a chemistry term reads (``symptomatic`` also by Hyponatremia's 125-129 band).
 CHEMISTRY_INPUTS = tuple(sorted({name for c in CHEMISTRY.values() for s in (c.low, c.high) if s is not None
@@ -201,7 +208,8 @@ def _beyond(side: Side, x: float, threshold: float) -> bool:
 
 def grade_directional(analyte: str, x_typed: float, unit: str, to_canonical: float, *, lln: float | None,
                       uln: float | None, baseline: float | None = None, criteria: frozenset[str] = frozenset(),
-                      albumin_g_dl: float | None = None, unit_label: str = "") -> DirectionalGrade:
+                      albumin_g_dl: float | None = None, unit_label: str = "",
+                      translate: Callable[[str], str] = str) -> DirectionalGrade:
     """CTCAE v5.0 term and grade of one value of a chemistry ``analyte`` (:data:`CHEMISTRY`).
 
     ``x_typed``, ``lln``, ``uln`` and ``baseline`` are in ``unit`` (a stored unit code); ``to_canonical`` converts
@@ -215,8 +223,10 @@ def grade_directional(analyte: str, x_typed: float, unit: str, to_canonical: flo
     term (uric acid, IgG), else raise. Total calcium without the albumin is undetermined (CTCAE grades the
     corrected value). Hyperglycemia grade 1 "abnormal glucose above baseline": a value > ULN but not above the
     baseline given is grade 0.
-    Raises ChemistryInputError for a criterion the proposed term does not have.
+    Raises ChemistryInputError for a criterion the proposed term does not have. The rationale is English (stored);
+    ``translate`` (Django's ``gettext``) gives it in the active language (CTCAE's own wording stays English).
     """
+    t = translate
     chem = CHEMISTRY[analyte]
     x = x_typed
     shown = f"{_fmt(x_typed)} {unit_label or unit}"
@@ -224,14 +234,16 @@ def grade_directional(analyte: str, x_typed: float, unit: str, to_canonical: flo
     if chem.albumin_corrected:
         if albumin_g_dl is None:
             return DirectionalGrade(None, (chem.low or chem.high).term,  # type: ignore[union-attr]
-                                    f"Undetermined: CTCAE v5.0 grades the corrected serum calcium (corrected for "
-                                    f"albumin) and no albumin of this sample is given ({shown} measured). Give the "
-                                    "albumin, or grade the ionized calcium.")
+                                    t(gettext_noop("Undetermined: CTCAE v5.0 grades the corrected serum calcium "
+                                                   "(corrected for albumin) and no albumin of this sample is given "
+                                                   "(%(value)s measured). Give the albumin, or grade the ionized "
+                                                   "calcium.")) % {"value": shown})
         mg_dl_per_unit = CALCIUM_MG_DL_PER_MMOL_L * to_canonical
         x = corrected_calcium(x_typed, mg_dl_per_unit, albumin_g_dl)
-        note = (f" (corrected for albumin {_fmt(albumin_g_dl)} g/dL: {shown} + 0.8 x (4.0 - "
-                f"{_fmt(albumin_g_dl)}) mg/dL = {_fmt(x)} {unit_label or unit})")
-        shown = f"corrected calcium {_fmt(x)} {unit_label or unit}"
+        note = " " + t(gettext_noop("(corrected for albumin %(albumin)s g/dL: %(value)s + 0.8 x (4.0 - %(albumin)s) "
+                                    "mg/dL = %(corrected)s %(unit)s)")) % {
+            "albumin": _fmt(albumin_g_dl), "value": shown, "corrected": _fmt(x), "unit": unit_label or unit}
+        shown = t(gettext_noop("corrected calcium %(value)s %(unit)s")) % {"value": _fmt(x), "unit": unit_label or unit}
 
     def in_units(side: Side) -> tuple[float, float | None, str, tuple[tuple[int, float], ...]]:
         """(value, reference limit, unit label, thresholds) in the unit the side's thresholds are written in."""
@@ -251,7 +263,7 @@ def grade_directional(analyte: str, x_typed: float, unit: str, to_canonical: flo
             hit = side
             break
     if hit is None:
-        return _no_direction(chem, shown + note, lln, uln, criteria)
+        return _no_direction(chem, shown + note, lln, uln, criteria, t)
 
     value, limit, label, limits = in_units(hit)
     allowed = set(hit.criteria) | ({"symptomatic"} if hit.symptomatic_band else set())
@@ -259,7 +271,8 @@ def grade_directional(analyte: str, x_typed: float, unit: str, to_canonical: flo
         raise ChemistryInputError(name, f"is not a CTCAE v5.0 criterion of {hit.term}")
     sign = "<" if hit.low else ">"
     ref = "LLN" if hit.low else "ULN"
-    at = f"{'corrected calcium ' if note else ''}{_fmt(value)} {label}"
+    at = (t(gettext_noop("corrected calcium %(value)s %(unit)s")) % {"value": _fmt(value), "unit": label} if note
+          else f"{_fmt(value)} {label}")
     grade, why = 1, f"{at} {sign} {ref} {_fmt(limit) if limit is not None else '?'} {label}: {hit.grade1}"
     for g, threshold in limits:
         if _beyond(hit, value, threshold):
@@ -267,32 +280,38 @@ def grade_directional(analyte: str, x_typed: float, unit: str, to_canonical: flo
             break
     if hit.symptomatic_band and grade == 2:
         band = f"{_fmt(hit.symptomatic_band[0])}-{_fmt(hit.symptomatic_band[1] - 1)} {label}"
+        banded = {"value": f"{_fmt(value)} {label}", "band": band}
         if "symptomatic" in criteria:
-            grade, why = 3, f"{_fmt(value)} {label} ({band}) and symptomatic"
+            grade, why = 3, t(gettext_noop("%(value)s (%(band)s) and symptomatic")) % banded
         else:
-            why = f"{_fmt(value)} {label} ({band}) and asymptomatic"
+            why = t(gettext_noop("%(value)s (%(band)s) and asymptomatic")) % banded
     if hit.clinical_grades and not hit.low and hit.term == "Hyperglycemia" and baseline is not None \
             and x <= baseline:
-        return DirectionalGrade(0, hit.term, f"Grade 0: {shown} > ULN but not above the baseline "
-                                             f"{_fmt(baseline)} {unit_label or unit} (CTCAE v5.0 Hyperglycemia grade 1 "
-                                             "is 'abnormal glucose above baseline').{note}", hit.verbatim)
-    by_value = f"Grade {grade}: {why}{note} (CTCAE v5.0 {hit.term})."
+        # (glucose is never corrected: no albumin note; the text used to end in a literal "{note}")
+        return DirectionalGrade(0, hit.term, t(gettext_noop(
+            "Grade 0: %(value)s > ULN but not above the baseline %(baseline)s %(unit)s (CTCAE v5.0 Hyperglycemia "
+            "grade 1 is 'abnormal glucose above baseline').")) % {
+            "value": shown, "baseline": _fmt(baseline), "unit": unit_label or unit}, hit.verbatim)
+    params: dict[str, object] = {"grade": grade, "why": why, "note": note, "term": hit.term}
+    by_value = t(gettext_noop("Grade %(grade)s: %(why)s%(note)s (CTCAE v5.0 %(term)s).")) % params
     if hit.clinical_grades:
-        by_value = (f"Grade 1: {why}{note} (CTCAE v5.0 {hit.term}; graded by intervention, so the value alone sets "
-                    "grade 1 and no intervention is recorded).")
+        by_value = t(gettext_noop("Grade 1: %(why)s%(note)s (CTCAE v5.0 %(term)s; graded by intervention, so the value "
+                                  "alone sets grade 1 and no intervention is recorded).")) % params
     met = [hit.criteria[name] for name in criteria if name in hit.criteria]
     if met:
         clinical, wording = max(met)
+        criterion: dict[str, object] = {"grade": clinical, "wording": wording, "term": hit.term, "value": by_value}
         if clinical > grade:
-            return DirectionalGrade(clinical, hit.term, f"Grade {clinical}: {wording} (CTCAE v5.0 {hit.term} grade "
-                                                        f"{clinical}; a semicolon means 'or'). The value alone: "
-                                                        f"{by_value}", hit.verbatim)
-        by_value += f" Also: {wording} (grade {clinical})."
+            why = t(gettext_noop("Grade %(grade)s: %(wording)s (CTCAE v5.0 %(term)s grade %(grade)s; a semicolon means "
+                                 "'or').")) % criterion
+            return DirectionalGrade(clinical, hit.term, why + " " + t(gettext_noop("The value alone: %(value)s"))
+                                    % criterion, hit.verbatim)
+        by_value = t(gettext_noop("%(value)s Also: %(wording)s (grade %(grade)s).")) % criterion
     return DirectionalGrade(grade, hit.term, by_value, hit.verbatim)
 
 
 def _no_direction(chem: Chemistry, shown: str, lln: float | None, uln: float | None,
-                  criteria: frozenset[str]) -> DirectionalGrade:
+                  criteria: frozenset[str], t: Callable[[str], str] = str) -> DirectionalGrade:
     """A value beyond neither reference limit (or with a limit missing): grade 0, or undetermined."""
     sides = [s for s in (chem.low, chem.high) if s is not None]
     primary = sides[0]
@@ -306,9 +325,11 @@ def _no_direction(chem: Chemistry, shown: str, lln: float | None, uln: float | N
                 raise ChemistryInputError(unknown, f"is not a CTCAE v5.0 criterion of {side.term}")
             if missing:  # the term needs the value beyond its limit: whether it is, is unknown
                 clinical, wording = max(side.criteria[n] for n in criteria)
-                return DirectionalGrade(None, side.term, f"Undetermined: {side.term} needs {shown} "
-                                                         f"{'<' if side.low else '>'} {missing[0]}, which is missing; "
-                                                         f"if it is: grade {clinical} ({wording}).", side.verbatim)
+                return DirectionalGrade(None, side.term, t(gettext_noop(
+                    "Undetermined: %(term)s needs %(value)s %(sign)s %(limit)s, which is missing; if it is: grade "
+                    "%(grade)s (%(wording)s).")) % {"term": side.term, "value": shown, "sign": "<" if side.low else ">",
+                                                   "limit": missing[0], "grade": clinical, "wording": wording},
+                    side.verbatim)
             raise ChemistryInputError(name, f"{shown} is not {'below the LLN' if side.low else 'above the ULN'}, so "
                                             f"{side.term} does not apply")
         raise ChemistryInputError(name, f"{shown} is beyond neither reference limit"
@@ -317,12 +338,16 @@ def _no_direction(chem: Chemistry, shown: str, lln: float | None, uln: float | N
                                         "the event on the AE form")
     if missing:
         terms = " / ".join(s.term for s in sides if (s.low and lln is None) or (not s.low and uln is None))
-        which = "are" if len(missing) > 1 else "is"
-        return DirectionalGrade(None, primary.term, f"Undetermined: {shown} is not beyond a CTCAE value threshold; "
-                                                    f"grade 0 vs 1 of {terms} needs the {' and '.join(missing)}, "
-                                                    f"which {which} missing.", primary.verbatim)
+        params = {"value": shown, "terms": terms, "limit": missing[0], "other": missing[-1]}
+        return DirectionalGrade(None, primary.term, (t(gettext_noop(
+            "Undetermined: %(value)s is not beyond a CTCAE value threshold; grade 0 vs 1 of %(terms)s needs the "
+            "%(limit)s and %(other)s, which are missing.")) if len(missing) > 1 else t(gettext_noop(
+            "Undetermined: %(value)s is not beyond a CTCAE value threshold; grade 0 vs 1 of %(terms)s needs the "
+            "%(limit)s, which is missing."))) % params, primary.verbatim)
     limits = f"LLN {_fmt(lln)}" if lln is not None else ""
     limits += (" - " if limits and uln is not None else "") + (f"ULN {_fmt(uln)}" if uln is not None else "")
-    absent = "; ".join(t for t in (chem.none_low, chem.none_high) if t)
-    return DirectionalGrade(0, primary.term, f"Grade 0: {shown} within {limits}{' (' + absent + ')' if absent else ''}"
-                                             ".", primary.verbatim)
+    absent = "; ".join(t(text) for text in (chem.none_low, chem.none_high) if text)
+    params = {"value": shown, "limits": limits, "absent": absent}
+    return DirectionalGrade(0, primary.term, (t(gettext_noop("Grade 0: %(value)s within %(limits)s (%(absent)s)."))
+                                              if absent else t(gettext_noop("Grade 0: %(value)s within %(limits)s.")))
+                            % params, primary.verbatim)

@@ -19,6 +19,7 @@ reasoning and sources of every unit and range are in ``docs/labs.md``; change bo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -174,10 +175,19 @@ def unit_label(code: str) -> str:
     return code
 
 
-def units_text(analyte: str) -> str:
+def gettext_noop(message: str) -> str:
+    """Marks a message for ``makemessages`` (this module is pure Python: no Django); the caller's ``translate``
+    (Django's ``gettext``) translates it, English by default."""
+    return message
+
+
+_OR = gettext_noop("or")
+
+
+def units_text(analyte: str, translate: Callable[[str], str] = str) -> str:
     """The units of ``analyte`` for a message: "×10⁹/L or /mm³"."""
     labels = [u.label for u in ANALYTES[analyte].units]
-    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " or " + labels[-1]
+    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + f" {translate(_OR)} " + labels[-1]
 
 
 THIN = "\u202f"  # narrow no-break space: SI digit grouping (a comma would read as a decimal comma in Kraków)
@@ -199,10 +209,10 @@ def in_range(unit: Unit, value: float) -> bool:
     return low <= value <= high or (unit.zero_plausible and value == 0)
 
 
-def range_text(unit: Unit) -> str:
+def range_text(unit: Unit, translate: Callable[[str], str] = str) -> str:
     """The plausible range of ``unit`` in words: "3–25 g/dL", "0 or 1000–3 000 000 /mm³"."""
     low, high = unit.plausible
-    zero = "0 or " if unit.zero_plausible and low > 0 else ""
+    zero = f"0 {translate(_OR)} " if unit.zero_plausible and low > 0 else ""
     # Bounds converted from another unit (Hb mmol/L) are shown to 2 decimals; the check itself uses the exact ones.
     return f"{zero}{number(round(low, 2))}–{number(round(high, 2))} {unit.label}"
 
@@ -213,15 +223,18 @@ def _subject(analyte: Analyte) -> str:
     return label if label[1:2].isupper() or len(label) <= 3 else label[:1].lower() + label[1:]
 
 
-def implausible(analyte: str, value: float, unit: str, *, what: str = "value") -> str | None:
+def implausible(analyte: str, value: float, unit: str, *, what: str = "value",
+                translate: Callable[[str], str] = str) -> str | None:
     """None when ``value`` (in stored unit code ``unit`` of ``analyte``) is plausible, else the message.
 
     ``what`` "value": "Hb 95 g/dL is not plausible (Hb is 3–25 g/dL). Did you mean 95 g/L?" — the units the
     same number is plausible in are suggested, with its value in the default unit when that is another unit
     ("Did you mean 750 /mm³ (= 0.75 ×10⁹/L)?"); "Check the value and the unit." when there is none.
     ``what`` "LLN"/"ULN": a reference limit is in the value's unit, so the message says that instead.
-    Raises KeyError for an unknown analyte or unit (check them with :func:`unit_code` first).
+    Raises KeyError for an unknown analyte or unit (check them with :func:`unit_code` first). English by default;
+    ``translate`` (Django's ``gettext``) gives the words in the active language (the analyte's name stays English).
     """
+    t = translate
     entry = ANALYTES[analyte]
     chosen = entry.unit(unit)
     if chosen is None:
@@ -229,10 +242,11 @@ def implausible(analyte: str, value: float, unit: str, *, what: str = "value") -
     if in_range(chosen, value):
         return None
     shown = f"{number(value)} {chosen.label}"
-    where = f"{_subject(entry)} is {range_text(chosen)}"
+    where = t(gettext_noop("%(analyte)s is %(range)s")) % {"analyte": _subject(entry), "range": range_text(chosen, t)}
     if what != "value":
-        return (f"{what} {shown} is not plausible for {entry.label} ({where}). The value, LLN and ULN are all in "
-                f"the unit chosen ({chosen.label}).")
+        return t(gettext_noop("%(limit)s %(value)s is not plausible for %(analyte)s (%(where)s). The value, LLN and "
+                              "ULN are all in the unit chosen (%(unit)s).")) % {
+            "limit": what, "value": shown, "analyte": entry.label, "where": where, "unit": chosen.label}
     default = entry.default_unit
     guesses = []
     for other in entry.units:
@@ -242,29 +256,35 @@ def implausible(analyte: str, value: float, unit: str, *, what: str = "value") -
         if other is not default:
             guess += f" (= {number(round(value * other.factor / default.factor, 9))} {default.label})"
         guesses.append(guess)
-    hint = f"Did you mean {' or '.join(guesses)}?" if guesses else "Check the value and the unit."
-    return f"{entry.label} {shown} is not plausible ({where}). {hint}"
+    hint = (t(gettext_noop("Did you mean %(guesses)s?")) % {"guesses": f" {t(_OR)} ".join(guesses)}
+            if guesses else t(gettext_noop("Check the value and the unit.")))
+    return t(gettext_noop("%(analyte)s %(value)s is not plausible (%(where)s). %(hint)s")) % {
+        "analyte": entry.label, "value": shown, "where": where, "hint": hint}
 
 
-def unit_error(analyte: str, typed: str) -> str:
+def unit_error(analyte: str, typed: str, translate: Callable[[str], str] = str) -> str:
     """The message for a unit that is not one of ``analyte``'s: "10^9/L is not a unit of Hb: use g/L or g/dL."."""
-    return f"{typed.strip() or 'No unit'} is not a unit of {ANALYTES[analyte].label}: use {units_text(analyte)}."
+    t = translate
+    return t(gettext_noop("%(unit)s is not a unit of %(analyte)s: use %(units)s.")) % {
+        "unit": typed.strip() or t(gettext_noop("No unit")), "analyte": ANALYTES[analyte].label,
+        "units": units_text(analyte, t)}
 
 
 def entry_errors(analyte: str, unit: str, value: float | None, *, lln: float | None = None,
-                 uln: float | None = None) -> tuple[str | None, dict[str, str]]:
+                 uln: float | None = None, translate: Callable[[str], str] = str) -> tuple[str | None, dict[str, str]]:
     """Check one typed lab entry of a known ``analyte``: (stored unit code or None, {field: message}).
 
     The unit must be one of the analyte's (any accepted spelling); then the value, LLN and ULN, all in that unit,
-    must be plausible (:func:`implausible`). Negative or missing numbers are left to the grading rules.
+    must be plausible (:func:`implausible`). Negative or missing numbers are left to the grading rules. Messages in
+    English, or through ``translate`` (Django's ``gettext``) in the active language.
     """
     code = unit_code(analyte, unit)
     if code is None:
-        return None, {"unit": unit_error(analyte, unit)}
+        return None, {"unit": unit_error(analyte, unit, translate)}
     errors = {}
     for field, amount, what in (("value", value, "value"), ("lln", lln, "LLN"), ("uln", uln, "ULN")):
         if amount is not None and amount >= 0:
-            message = implausible(analyte, float(amount), code, what=what)
+            message = implausible(analyte, float(amount), code, what=what, translate=translate)
             if message is not None:
                 errors[field] = message
     return code, errors

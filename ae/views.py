@@ -26,6 +26,7 @@ from ae.forms import (
     LabResultForm,
 )
 from ae.models import AdverseEvent, CRSAssessment, ICANSAssessment, LabResult
+from ae.rationale_text import crs_rationales_for_reader, icans_rationales_for_reader
 from ae.services.assessments import crs_assessment_record, icans_assessment_record
 from ae.services.events import (
     EDITABLE_FIELDS,
@@ -138,8 +139,8 @@ def event_history(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     revisions = event.revisions.select_related("changed_by")
     return render(request, "ae/event_history.html", {
         "event": event, "revisions": revisions, "patient": event.patient, "site": event.patient.site,
-        "crs_assessments": event.crs_assessments.select_related("entered_by"),
-        "icans_assessments": event.icans_assessments.select_related("entered_by"),
+        "crs_assessments": crs_rationales_for_reader(event.crs_assessments.select_related("entered_by")),
+        "icans_assessments": icans_rationales_for_reader(event.icans_assessments.select_related("entered_by")),
         "lab_results": event.lab_results.select_related("entered_by", "cycle").order_by("collected_at", "id"),
         "can_record": access.can_record(request.user, event.patient.site),
         "can_review": access.can_review(request.user, event.patient.site)})
@@ -207,11 +208,13 @@ def _event_link(event: AdverseEvent) -> SafeString:
 
 def _lab_saved_message(result: LabResult) -> SafeString:
     """What recording the value did, in words (the active language), with a link to each adverse event it created
-    or updated. The CTCAE term and the grading rationale stay in NCI's English."""
+    or updated. The CTCAE term stays in NCI's English; the rationale is in the reader's language where the rules
+    translate it (``LabResult.rationale_for_reader``, set by the service)."""
     value = _("%(analyte)s %(value)s of %(at)s") % {  # as ae.episodes.lab_result_text, in the active language
         "analyte": ANALYTE_LABELS[result.analyte], "value": result.value_text,
         "at": date_format(timezone.localtime(result.collected_at), "d M Y H:i")}
-    params = {"value": value, "term": result.ctcae_term, "rationale": result.rationale, "grade": result.grade}
+    params = {"value": value, "term": result.ctcae_term, "rationale": result.rationale_for_reader or result.rationale,
+              "grade": result.grade}
     if result.entered_grade is not None:  # the clinician's grade, with the computed one beside it (issue 10)
         computed = (_("undetermined") if result.computed_grade is None
                     else _("grade %(grade)s") % {"grade": result.computed_grade})

@@ -15,7 +15,9 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Length
 from django.db.models.lookups import LessThanOrEqual
+from django.utils.functional import Promise
 from django.utils.text import format_lazy
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 MIN_REASON_CHARS = 3
@@ -30,18 +32,23 @@ def visible(text: str) -> str:
     return "".join(kept).strip()
 
 
-def clean_reason(text: str | None, *, field: str = "reason", what: str = "a reason for the change") -> str:
+A_REASON_FOR_THE_CHANGE = _("a reason for the change")
+
+
+def clean_reason(text: str | None, *, field: str = "reason", what: str | Promise = A_REASON_FOR_THE_CHANGE) -> str:
     """Return the reason as it will be stored (format characters removed, stripped).
 
     Raises ValidationError keyed by ``field`` when fewer than ``MIN_REASON_CHARS`` visible characters remain
-    (empty, only spaces or only invisible characters) or when it is longer than ``MAX_REASON_CHARS``.
+    (empty, only spaces or only invisible characters) or when it is longer than ``MAX_REASON_CHARS``; the message
+    is in the active language (``what``: lazy, translated by the caller, object of "Give … in words").
     """
     cleaned = visible(text or "")
     if len(cleaned) < MIN_REASON_CHARS or not any(ch.isalnum() for ch in cleaned):
-        raise ValidationError({field: f"Give {what} in words (at least {MIN_REASON_CHARS} visible characters); "
-                                      "it is kept with the record."})
+        raise ValidationError({field: gettext("Give %(what)s in words (at least %(min)s visible characters); it is "
+                                              "kept with the record.") % {"what": what, "min": MIN_REASON_CHARS}})
     if len(cleaned) > MAX_REASON_CHARS:
-        raise ValidationError({field: f"Keep it to {MAX_REASON_CHARS} characters (this one has {len(cleaned)})."})
+        raise ValidationError({field: gettext("Keep it to %(max)s characters (this one has %(length)s).") % {
+            "max": MAX_REASON_CHARS, "length": len(cleaned)}})
     return cleaned
 
 

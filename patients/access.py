@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
+from django.utils.translation import gettext
 
 from core.types import AnyUser
 from patients.models import Membership, Site
@@ -48,7 +49,7 @@ def role_on(user: AnyUser, site: Site) -> str | None:
 def require_role(user: AnyUser, site: Site, roles: Iterable[str]) -> None:
     """Raise PermissionDenied unless ``user`` holds one of ``roles`` on ``site``."""
     if role_on(user, site) not in set(roles):
-        raise PermissionDenied("Your role on this site does not allow this.")
+        raise PermissionDenied(gettext("Your role on this site does not allow this."))
 
 
 def two_factor_required(user: AnyUser) -> bool:

@@ -11,6 +11,7 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 
 from core.lockout import lockout_message
 from core.otp import has_two_factor, verify_code
@@ -40,7 +41,7 @@ def verify_signer(*, acting_user: User, password: str, otp_code: str, request: H
         # Answered here, on the signature form: AxesMiddleware would replace the page with the login page.
         request.axes_locked_out = False  # type: ignore[attr-defined]
         raise ValidationError({"password": ValidationError(message, code="locked_out")})
-    raise ValidationError({"password": "The password is not correct: nothing was signed."})
+    raise ValidationError({"password": _("The password is not correct: nothing was signed.")})
 
 
 def signing_needs_code(user: User) -> bool:
@@ -51,11 +52,12 @@ def signing_needs_code(user: User) -> bool:
 def verify_second_factor(user: User, otp_code: str) -> None:
     if has_two_factor(user):
         if verify_code(user, otp_code) is None:
-            raise ValidationError({"otp_code": "The authenticator code is not correct (or was used already): nothing "
-                                               "was signed."})
+            raise ValidationError({"otp_code": _("The authenticator code is not correct (or was used already): "
+                                                 "nothing was signed.")})
     elif two_factor_required(user):
-        raise ValidationError({"otp_code": "Your role signs with two-factor authentication: set it up under "
-                                           "Two-factor (/account/two-factor/) first. Nothing was signed."})
+        raise ValidationError({"otp_code": _(
+            "Your role signs with two-factor authentication: set it up under Two-factor (/account/two-factor/) "
+            "first. Nothing was signed.")})
 
 
 def is_locked_out(error: ValidationError) -> bool:

@@ -121,9 +121,11 @@ class DosingStep(models.Model):
             weight = self.cycle.weight_kg
             if weight is None or weight < FIXED_DOSE_MIN_KG:
                 raise ValidationError({"unit": (
-                    f"Fixed doses in µg/day are for patients ≥ {FIXED_DOSE_MIN_KG} kg (BLINCYTO SmPC §4.2): "
-                    + ("record the cycle's weight first." if weight is None
-                       else f"this cycle's weight is {weight} kg; dose in µg/m²/day."))})
+                    gettext("Fixed doses in µg/day are for patients ≥ %(kg)s kg (BLINCYTO SmPC §4.2): record the "
+                            "cycle's weight first.") % {"kg": FIXED_DOSE_MIN_KG} if weight is None
+                    else gettext("Fixed doses in µg/day are for patients ≥ %(kg)s kg (BLINCYTO SmPC §4.2): this "
+                                 "cycle's weight is %(weight)s kg; dose in µg/m²/day.") % {
+                        "kg": FIXED_DOSE_MIN_KG, "weight": weight})})
 
 
 @tracked

@@ -11,6 +11,9 @@ cell's drill-down (the ward's events behind the number).
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.conf import settings
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext_noop
@@ -19,6 +22,7 @@ from patients.models import NotificationKind
 from patients.notification_texts import message
 from patients.services.notifications import Notice, notify_many
 from reports.cells import CYCLE_SCOPES, GRADE_BAND_LABELS, KIND_LABELS, flag_label
+from reports.flag_text import cusum_message_for_reader, flag_message_for_reader, network_message_for_reader
 from reports.models import BenchmarkRun, Flag
 
 
@@ -33,11 +37,41 @@ def _previous_levels(run: BenchmarkRun) -> dict[tuple[str, int, str, str], str]:
                                                              "level")}
 
 
+def _reasons(run: BenchmarkRun) -> Any:
+    """A function giving a flag's reason in each interface language, ``{"languages": {code: text}}``: rebuilt from
+    the run's results as the report does (``reports.flag_text``: only when the English rebuild is the stored
+    message, else the stored English)."""
+    results = run.results or {}
+    cells = {(c["category"], c["grade_band"], c["cycle_scope"]): c for c in results.get("cells", [])}
+    charts = {(c.get("category"), c.get("grade_band")): c for c in (results.get("monitoring") or {}).get("cusum", [])}
+    comparisons = {(c.get("category"), c.get("grade_band"), c.get("cycle_scope")): c
+                   for c in results.get("network") or []}
+
+    def reason(flag: Flag) -> str:
+        key = (flag.category.slug, flag.grade_band, flag.cycle_scope)
+        if flag.kind == Flag.Kind.CUSUM:
+            return cusum_message_for_reader(flag.message, charts.get((flag.category.slug, flag.grade_band)))
+        if flag.kind == Flag.Kind.NETWORK:
+            return network_message_for_reader(flag.message, comparisons.get(key), cells.get(key))
+        return flag_message_for_reader(flag.message, flag.level, cells.get(key))
+
+    def in_each_language(flag: Flag) -> dict[str, dict[str, str]]:
+        texts = {}
+        for code, _ in settings.LANGUAGES:
+            with translation.override(code):
+                texts[code] = reason(flag)
+        texts["en-gb"] = flag.message  # the English is the stored message, whatever the rebuild
+        return {"languages": texts}
+
+    return in_each_language
+
+
 def flag_changes_notify(*, run: BenchmarkRun, flags: list[Flag]) -> int:
     """Notify the safety officers and administrators of ``run.site`` of each flag of ``run`` that is new or
     changed level since the site's previous finished run (2 queries to compare, plus ``notify_many``'s constant
     few). ``flags``: the run's flags with ``category`` loaded. Returns the number of notices written."""
     before = _previous_levels(run)
+    reason = _reasons(run)
     notices = []
     for flag in flags:
         cell = (flag.kind, flag.category_id, flag.grade_band, flag.cycle_scope)
@@ -64,7 +98,7 @@ def flag_changes_notify(*, run: BenchmarkRun, flags: list[Flag]) -> int:
             scope={"text": CYCLE_SCOPES.get(flag.cycle_scope, flag.cycle_scope)}, run=run.pk, site=run.site.name,
             finished=run.finished_at, level_label=level_label, direction=direction,
             p="" if flag.p_value is None else f"{flag.p_value:.4g}",
-            reason=flag.message)  # the flag's reason as stored (English; translated on the report itself)
+            reason=reason(flag))  # the flag's reason in each language (English: as stored)
         notices.append(Notice(
             site=run.site, kind=kind, subject="", body="", message=text,
             link=reverse("drilldown", args=[run.site.slug, flag.category.slug, flag.grade_band, flag.cycle_scope]),

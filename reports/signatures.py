@@ -11,6 +11,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
 
 from core.text import MAX_REASON_CHARS, clean_reason, visible
 from patients.access import REVIEWERS, require_role
@@ -34,13 +36,15 @@ def results_sha256(run: BenchmarkRun) -> str:
 def _refuse_reviewed(flag: Flag) -> None:
     """Raise ValidationError (non-field) if ``flag`` is reviewed already: signed itself, or carrying a review."""
     if flag.reviewed_at is not None:
-        raise ValidationError(f"This flag was already reviewed by {flag.signer_name} ({flag.reviewed_by}) on "
-                              f"{timezone.localtime(flag.reviewed_at):%d %b %Y %H:%M}.")
+        raise ValidationError(_("This flag was already reviewed by %(name)s (%(user)s) on %(at)s.") % {
+            "name": flag.signer_name, "user": flag.reviewed_by,
+            "at": date_format(timezone.localtime(flag.reviewed_at), "d M Y H:i")})
     original = flag.carried_review
     if original is not None and original.reviewed_at is not None:
-        raise ValidationError(f"This flag is already reviewed: the review by {original.signer_name} "
-                              f"({original.reviewed_by}) on {timezone.localtime(original.reviewed_at):%d %b %Y %H:%M} "
-                              f"in run {original.run_id} carries over (the comparison has not changed since).")
+        raise ValidationError(_("This flag is already reviewed: the review by %(name)s (%(user)s) on %(at)s in run "
+                                "%(run)s carries over (the comparison has not changed since).") % {
+            "name": original.signer_name, "user": original.reviewed_by,
+            "at": date_format(timezone.localtime(original.reviewed_at), "d M Y H:i"), "run": original.run_id})
 
 
 def flag_review(*, flag: Flag, acting_user: User, comment: str, password: str, otp_code: str = "",
@@ -55,7 +59,7 @@ def flag_review(*, flag: Flag, acting_user: User, comment: str, password: str, o
     """
     require_role(acting_user, flag.run.site, REVIEWERS)
     _refuse_reviewed(Flag.objects.select_related("reviewed_by", "carried_review__reviewed_by").get(pk=flag.pk))
-    comment = clean_reason(comment, field="comment", what="what you concluded")
+    comment = clean_reason(comment, field="comment", what=_("what you concluded"))
     signer_name = _verify_signer(acting_user=acting_user, password=password, otp_code=otp_code, request=request)
     with transaction.atomic():
         flag = Flag.objects.select_for_update(of=("self",)).select_related("run").get(pk=flag.pk)
@@ -70,8 +74,8 @@ def flag_review(*, flag: Flag, acting_user: User, comment: str, password: str, o
 
 
 def _already_signed(signoff: RunSignoff) -> ValidationError:
-    return ValidationError(f"You have already signed this run (on "
-                           f"{timezone.localtime(signoff.signed_at):%d %b %Y %H:%M}).")
+    return ValidationError(_("You have already signed this run (on %(at)s).") % {
+        "at": date_format(timezone.localtime(signoff.signed_at), "d M Y H:i")})
 
 
 def run_signoff(*, run: BenchmarkRun, acting_user: User, password: str, comment: str = "", otp_code: str = "",
@@ -85,9 +89,9 @@ def run_signoff(*, run: BenchmarkRun, acting_user: User, password: str, comment:
     require_role(acting_user, run.site, REVIEWERS)
     comment = visible(comment or "")  # optional, but never invisible characters or a pasted document
     if len(comment) > MAX_REASON_CHARS:
-        raise ValidationError({"comment": f"Keep the comment to {MAX_REASON_CHARS} characters."})
+        raise ValidationError({"comment": _("Keep the comment to %(max)s characters.") % {"max": MAX_REASON_CHARS}})
     if run.status != BenchmarkRun.Status.DONE:
-        raise ValidationError("Only a finished benchmark run can be signed.")
+        raise ValidationError(_("Only a finished benchmark run can be signed."))
     if (existing := run.signoffs.filter(signed_by=acting_user).first()) is not None:
         raise _already_signed(existing)
     name = _verify_signer(acting_user=acting_user, password=password, otp_code=otp_code, request=request)
@@ -95,7 +99,7 @@ def run_signoff(*, run: BenchmarkRun, acting_user: User, password: str, comment:
         # Sign-offs of one run queue on its row; FOR NO KEY UPDATE still lets flags and sign-offs reference it.
         locked = BenchmarkRun.objects.select_for_update(no_key=True).get(pk=run.pk)
         if locked.status != BenchmarkRun.Status.DONE:
-            raise ValidationError("Only a finished benchmark run can be signed.")
+            raise ValidationError(_("Only a finished benchmark run can be signed."))
         if (existing := locked.signoffs.filter(signed_by=acting_user).first()) is not None:
             raise _already_signed(existing)
         try:

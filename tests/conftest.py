@@ -58,6 +58,18 @@ def _eager_celery(request, settings):
     app.conf.task_always_eager = previous
 
 
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the default language: a request's middleware activates the reader's language for the
+    thread (Django's LocaleMiddleware does not undo it), so a Polish page test would otherwise leave the services a
+    later test calls directly speaking Polish."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """Load the CTCAE catalogue and synonyms, benchmark categories, published cohorts and the default reference

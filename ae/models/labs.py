@@ -78,6 +78,8 @@ class LabResult(models.Model):
     #: how many later values it regraded.
     episode_changes: list[tuple[AdverseEvent, str, int | None]]
     regraded: int = 0
+    #: Set by the lab service while recording: the rationale in the active language, for its refusals.
+    rationale_for_reader: str = ""
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -13,6 +13,8 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
 
 from ae.episodes import (
     CRS_DATA_FIELDS,
@@ -70,12 +72,14 @@ def _target_episode(kind: _Kind, *, patient: Patient, cycle: TreatmentCycle | No
         episode = (AdverseEvent.objects.select_for_update(of=("self",)).select_related("cycle", "term")
                    .get(pk=episode.pk))
         if episode.patient_id != patient.pk or episode.term_id != term.pk:
-            raise ValidationError({"episode": f"This is not a {kind.label} episode of {patient}."})
+            raise ValidationError({"episode": _("This is not a %(kind)s episode of %(patient)s.") % {
+                "kind": kind.label, "patient": patient}})
         if cycle is not None and cycle.pk != episode.cycle_id:
-            raise ValidationError({"cycle": f"This episode belongs to cycle {episode.cycle.number}."})
+            raise ValidationError({"cycle": _("This episode belongs to cycle %(cycle)s.") % {
+                "cycle": episode.cycle.number}})
         return episode.cycle, episode
     if cycle is None or cycle.patient_id != patient.pk:
-        raise ValidationError({"cycle": "Choose one of this patient's treatment cycles."})
+        raise ValidationError({"cycle": _("Choose one of this patient's treatment cycles.")})
     episode_lock(cycle=cycle, term=term)
     ongoing = open_episode(cycle=cycle, term=term)
     if ongoing is not None and not new_episode:
@@ -93,39 +97,47 @@ def _assessment_record(kind: _Kind, *, patient: Patient, cycle: TreatmentCycle |
     existing: list[Any] = list(kind.model.objects.filter(adverse_event=episode)) if episode is not None else []
     assessed_at = data.get("assessed_at")
     if assessed_at is None:
-        raise ValidationError({"assessed_at": "Give the date and time of the assessment."})
+        raise ValidationError({"assessed_at": _("Give the date and time of the assessment.")})
     day = local_time(assessed_at).date()
     if day < cycle.start_date:
-        raise ValidationError({"assessed_at": f"Before cycle {cycle.number} started ({cycle.start_date:%d %b %Y})."})
+        raise ValidationError({"assessed_at": _("Before cycle %(cycle)s started (%(date)s).") % {
+            "cycle": cycle.number, "date": date_format(cycle.start_date, "d M Y")}})
     if assessed_at > timezone.now() + datetime.timedelta(minutes=5):
-        raise ValidationError({"assessed_at": "The assessment cannot be in the future."})
+        raise ValidationError({"assessed_at": _("The assessment cannot be in the future.")})
     if cycle.window_end is not None and day > cycle.window_end:
         raise ValidationError({"assessed_at": (
-            f"{day:%d %b %Y} is more than {settings.PVTRACK_FOLLOW_UP_DAYS} days after cycle {cycle.number} ended "
-            f"({cycle.end_date:%d %b %Y}): choose the cycle running on that day, or check the date.")})
+            _("%(date)s is more than %(days)s days after cycle %(cycle)s ended (%(end)s): choose the cycle running "
+              "on that day, or check the date.") % {
+                "date": date_format(day, "d M Y"), "days": settings.PVTRACK_FOLLOW_UP_DAYS, "cycle": cycle.number,
+                "end": date_format(cycle.end_date, "d M Y") if cycle.end_date else ""})})
 
     criteria = {k: v for k, v in data.items() if k not in ("relatedness", "action_taken")}
-    if kind is _CRS:
-        had_crs_before = any(a.assessed_at < assessed_at and a.effective_grade > 0 for a in existing)
-        computed_fields = crs_grades(criteria, had_crs_before=had_crs_before)
-    else:
-        computed_fields = icans_grade_fields(criteria, patient=patient)
+    had_crs_before = any(a.assessed_at < assessed_at and a.effective_grade > 0 for a in existing)
+
+    def graded(translate: Callable[[str], str] = str) -> dict[str, Any]:
+        """The computed fields; ``translate``: the ASTCT rationale in the reader's language (for a message)."""
+        if kind is _CRS:
+            return crs_grades(criteria, had_crs_before=had_crs_before, translate=translate)
+        return icans_grade_fields(criteria, patient=patient, translate=translate)
+
+    computed_fields = graded()
     assessment = kind.model(**(criteria | computed_fields), entered_by=acting_user)
     computed_grade = kind.computed(assessment)
     entered = assessment.entered_grade
     if entered is not None and not 0 <= entered <= MAX_ASSESSMENT_GRADE:
-        raise ValidationError({"entered_grade": f"A bedside grade is 0–{MAX_ASSESSMENT_GRADE}; record a death "
-                                                "on the adverse event (outcome Fatal)."})
+        raise ValidationError({"entered_grade": _("A bedside grade is 0–%(max)s; record a death on the adverse event "
+                                                  "(outcome Fatal).") % {"max": MAX_ASSESSMENT_GRADE}})
     if entered is None or entered == computed_grade:
         assessment.grade_discrepancy_reason = ""
     elif not visible(assessment.grade_discrepancy_reason or ""):
         raise ValidationError({"grade_discrepancy_reason": (
-            f"Your grade {entered} differs from the computed ASTCT 2019 grade {computed_grade} "
-            f"({kind.rationale(assessment)}): give the reason.")})
+            _("Your grade %(entered)s differs from the computed ASTCT 2019 grade %(computed)s (%(rationale)s): "
+              "give the reason.") % {"entered": entered, "computed": computed_grade,
+                                     "rationale": kind.rationale(kind.model(**graded(_)))})})
     else:
         assessment.grade_discrepancy_reason = clean_reason(
             assessment.grade_discrepancy_reason, field="grade_discrepancy_reason",
-            what="the reason your grade differs")
+            what=_("the reason your grade differs"))
     assessment.full_clean(exclude=["adverse_event"])
 
     observations = [_observation(kind, a) for a in [*existing, assessment]]
@@ -134,9 +146,10 @@ def _assessment_record(kind: _Kind, *, patient: Patient, cycle: TreatmentCycle |
         summary = episode_fields(scale, observations)
         if summary["grade"] == 0:
             raise ValidationError({"entered_grade": (
-                f"The computed grade is 0 ({kind.rationale(assessment)}): there is no {kind.label} episode to "
-                "record. If you judge it is one, enter your grade and the reason.")})
-        missing = {f: "Required for a new episode." for f in ("relatedness", "action_taken") if not data.get(f)}
+                _("The computed grade is 0 (%(rationale)s): there is no %(kind)s episode to record. If you judge it "
+                  "is one, enter your grade and the reason.") % {"rationale": kind.rationale(kind.model(**graded(_))),
+                                                                 "kind": kind.label})})
+        missing = {f: _("Required for a new episode.") for f in ("relatedness", "action_taken") if not data.get(f)}
         if missing:
             raise ValidationError(missing)
         episode = AdverseEvent(

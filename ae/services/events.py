@@ -13,6 +13,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
 
 from ae.models import AdverseEvent, AdverseEventRevision
 from ae.services.episodes import episode_lock, observed_grade, probable_duplicates
@@ -41,8 +43,9 @@ class StaleEditError(ConflictError):
     code = "stale_version"
 
     def __init__(self, current: AdverseEvent) -> None:
-        super().__init__(f"The event was changed by someone else (now version {current.version}); nothing was "
-                         "saved. Apply your change again to the current version.", current=current)
+        super().__init__(_("The event was changed by someone else (now version %(version)s); nothing was saved. "
+                           "Apply your change again to the current version.") % {"version": current.version},
+                         current=current)
 
 
 class ProbableDuplicateError(ConflictError):
@@ -85,9 +88,11 @@ def _refuse_duplicate(event: AdverseEvent) -> None:
     in the cycle, or an open episode of the term in the cycle (one clinical event = one adverse event)."""
     twin, ongoing = probable_duplicates(cycle=event.cycle, term=event.term, onset_date=event.onset_date)
     if twin is not None:
-        raise ProbableDuplicateError(twin, (
-            f"{twin.term} with onset {twin.onset_date:%d %b %Y} is already recorded in cycle {event.cycle.number} "
-            f"(grade {twin.grade}): open it to change it, or confirm that this is a separate event."))
+        raise ProbableDuplicateError(twin, _(
+            "%(term)s with onset %(onset)s is already recorded in cycle %(cycle)s (grade %(grade)s): open it to "
+            "change it, or confirm that this is a separate event.") % {
+                "term": twin.term, "onset": date_format(twin.onset_date, "d M Y"), "cycle": event.cycle.number,
+                "grade": twin.grade})
     if ongoing is not None:
         raise ProbableDuplicateError(ongoing, ongoing_episode_detail(
             term=str(ongoing.term), onset_date=ongoing.onset_date, grade=ongoing.grade, cycle=event.cycle.number))
@@ -95,9 +100,10 @@ def _refuse_duplicate(event: AdverseEvent) -> None:
 
 def ongoing_episode_detail(*, term: str, onset_date: Any, grade: int, cycle: int) -> str:
     """The sentence refusing a new event while an episode of its term is open in the cycle (form, API, import)."""
-    return (f"An ongoing {term} (onset {onset_date:%d %b %Y}, grade {grade}, not resolved) is already recorded in "
-            f"cycle {cycle}: update that one — its grade, or its resolution date if it ended — or confirm that this "
-            "is a separate event.")
+    return _("An ongoing %(term)s (onset %(onset)s, grade %(grade)s, not resolved) is already recorded in cycle "
+             "%(cycle)s: update that one — its grade, or its resolution date if it ended — or confirm that this is a "
+             "separate event.") % {"term": term, "onset": date_format(onset_date, "d M Y"), "grade": grade,
+                                   "cycle": cycle}
 
 
 def adverse_event_create(*, acting_user: User, confirm_separate: bool = False, **data: Any) -> AdverseEvent:
@@ -188,9 +194,9 @@ def adverse_event_update(*, event: AdverseEvent, acting_user: User, reason: str,
     if "grade" in changes:
         observed = observed_grade(current)
         if observed is not None and current.grade < observed:
-            raise ValidationError({"grade": (
-                f"This episode is graded from its bedside assessments or lab results (worst grade {observed}): to "
-                "grade it lower, record your grade with its reason on the assessment.")})
+            raise ValidationError({"grade": _(
+                "This episode is graded from its bedside assessments or lab results (worst grade %(grade)s): to grade "
+                "it lower, record your grade with its reason on the assessment.") % {"grade": observed}})
         current.entered_grade = current.grade  # bookkeeping that mirrors "grade" (not a change of its own)
     adverse_event_save_revision(current, changes=changes, reason=reason, acting_user=acting_user)
     serious_event_notify(event=current, previous=previous)
@@ -244,8 +250,8 @@ def grade_discrepancy_resolve(*, event: AdverseEvent, acting_user: User, comment
     require_role(acting_user, event.patient.site, REVIEWERS)
     current = AdverseEvent.objects.select_for_update().get(pk=event.pk)
     if not current.grade_discrepancy_open:
-        raise ValidationError("This event has no open grade discrepancy.")
-    comment = clean_reason(comment, field="comment", what="your review comment")
+        raise ValidationError(_("This event has no open grade discrepancy."))
+    comment = clean_reason(comment, field="comment", what=_("your review comment"))
     current.discrepancy_resolved_by = acting_user
     current.discrepancy_resolved_at = timezone.now()
     current.discrepancy_resolution_comment = comment.strip()

@@ -35,6 +35,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import DataError, IntegrityError, transaction
 from django.utils import translation
+from django.utils.translation import gettext
 
 from ae.import_sources import (
     RedcapFetchError,
@@ -112,7 +113,8 @@ def _choice(value: str, choices: Sequence[tuple[str, object]], name: str) -> str
         if wanted in (code.casefold(), label.casefold()):
             return code
     allowed = ", ".join(code for code, _ in choices)
-    raise ValidationError({name: f"{value!r} is not one of: {allowed}."})
+    raise ValidationError({name: gettext("%(value)r is not one of: %(allowed)s.") % {
+        "value": value, "allowed": allowed}})
 
 
 def _flag(value: str, name: str) -> bool:
@@ -121,7 +123,7 @@ def _flag(value: str, name: str) -> bool:
         return True
     if text in NO:
         return False
-    raise ValidationError({name: f"{value!r}: write yes or no."})
+    raise ValidationError({name: gettext("%(value)r: write yes or no.") % {"value": value}})
 
 
 def _date(value: str, name: str) -> Any:
@@ -130,7 +132,7 @@ def _date(value: str, name: str) -> Any:
     try:
         return DateField(input_formats=["%Y-%m-%d"]).clean(value.strip()) if value.strip() else None
     except ValidationError as exc:
-        raise ValidationError({name: f"{value!r} is not a date (YYYY-MM-DD)."}) from exc
+        raise ValidationError({name: gettext("%(value)r is not a date (YYYY-MM-DD).") % {"value": value}}) from exc
 
 
 def _int(value: str, name: str) -> int | None:
@@ -139,7 +141,7 @@ def _int(value: str, name: str) -> int | None:
     try:
         return int(value.strip())
     except ValueError as exc:
-        raise ValidationError({name: f"{value!r} is not a whole number."}) from exc
+        raise ValidationError({name: gettext("%(value)r is not a whole number.") % {"value": value}}) from exc
 
 
 def _messages(exc: ValidationError) -> list[str]:
@@ -221,15 +223,17 @@ class _Batches:
         if len(by_synonym) == 1:
             return by_synonym[0]
         close = [t.term for t in by_synonym] or difflib.get_close_matches(text, self.term_names, n=3, cutoff=0.6)
-        hint = f" Did you mean: {'; '.join(close)}?" if close else ""
-        raise ValidationError({"ctcae_term": f"{text!r} is not a CTCAE v5.0 term.{hint}"})
+        if close:
+            raise ValidationError({"ctcae_term": gettext("%(text)r is not a CTCAE v5.0 term. Did you mean: %(terms)s?")
+                                   % {"text": text, "terms": "; ".join(close)}})
+        raise ValidationError({"ctcae_term": gettext("%(text)r is not a CTCAE v5.0 term.") % {"text": text}})
 
     def _fields(self, row: dict[str, str]) -> dict[str, Any]:
         """The AE fields of one row; raises ValidationError keyed by column for everything a row alone can tell."""
         errors: dict[str, str] = {}
         missing = [c for c in REQUIRED if not (row.get(c) or "").strip()]
         if missing:
-            raise ValidationError({c: "required" for c in missing})
+            raise ValidationError({c: gettext("required") for c in missing})
         data: dict[str, Any] = {}
         steps = {
             "ctcae_term": lambda: self._term(row["ctcae_term"]),
@@ -246,7 +250,8 @@ class _Batches:
         }
         patient = self.patients.get(row["study_id"].strip())
         if patient is None:
-            errors["study_id"] = f"no patient {row['study_id'].strip()!r} on this ward."
+            errors["study_id"] = gettext("no patient %(study_id)r on this ward.") % {
+                "study_id": row["study_id"].strip()}
         for name, step in steps.items():
             try:
                 data[name] = step()
@@ -255,12 +260,14 @@ class _Batches:
         criteria = [c.strip().casefold() for c in (row.get("serious_criteria") or "").replace(",", ";").split(";")]
         unknown = [c for c in criteria if c and c not in SAE_CRITERIA]
         if unknown:
-            errors["serious_criteria"] = f"unknown criteria {', '.join(unknown)}; use {', '.join(SAE_CRITERIA)}."
+            errors["serious_criteria"] = gettext("unknown criteria %(unknown)s; use %(known)s.") % {
+                "unknown": ", ".join(unknown), "known": ", ".join(SAE_CRITERIA)}
         if patient is not None:
             number = row["cycle"].strip()
             cycle = self.cycles.get((patient.pk, int(number))) if number.isdigit() else None
             if cycle is None:
-                errors["cycle"] = f"patient {patient.study_id} has no cycle {row['cycle'].strip()}."
+                errors["cycle"] = gettext("patient %(study_id)s has no cycle %(cycle)s.") % {
+                    "study_id": patient.study_id, "cycle": row["cycle"].strip()}
             data["patient"], data["cycle"] = patient, cycle
         if errors:
             raise ValidationError(errors)
@@ -385,27 +392,28 @@ def _source_rows(raw: IO[bytes], source: str, mapping: ImportMapping | None
         try:
             header = csv_header(text)
         except csv.Error as exc:
-            raise ImportFileError(f"the file is not readable CSV: {exc}") from exc
+            raise ImportFileError(gettext("the file is not readable CSV: %(error)s") % {"error": exc}) from exc
         except UnicodeDecodeError as exc:
-            raise ImportFileError("the file is not UTF-8 text (save the sheet as CSV UTF-8)") from exc
+            raise ImportFileError(gettext("the file is not UTF-8 text (save the sheet as CSV UTF-8)")) from exc
         mapped = {columns.get(h, h) for h in header} | set(constants)
         missing = [c for c in REQUIRED if c not in mapped]
         if missing:
-            raise ImportFileError(f"the file lacks the template's columns {', '.join(missing)} (map them, or see "
-                                  "docs/import.md)")
+            raise ImportFileError(gettext("the file lacks the template's columns %(columns)s (map them, or see "
+                                          "docs/import.md)") % {"columns": ", ".join(missing)})
         rows = csv_rows(text)
     try:
         for number, row in rows:
             if row_selected(row, row_filter):
                 yield number, apply_mapping(row, columns, values, constants)
     except UnicodeDecodeError as exc:
-        raise ImportFileError("the file is not UTF-8 text (save the sheet as CSV UTF-8)") from exc
+        raise ImportFileError(gettext("the file is not UTF-8 text (save the sheet as CSV UTF-8)")) from exc
     except csv.Error as exc:
-        raise ImportFileError(f"the file is not readable CSV: {exc}") from exc
+        raise ImportFileError(gettext("the file is not readable CSV: %(error)s") % {"error": exc}) from exc
     except ParseError as exc:
-        raise ImportFileError(f"the file is not well-formed ODM XML: {exc}") from exc
+        raise ImportFileError(gettext("the file is not well-formed ODM XML: %(error)s") % {"error": exc}) from exc
     except DefusedXmlException as exc:
-        raise ImportFileError(f"the ODM file declares entities or a DTD, which pvtrack refuses: {exc!r}") from exc
+        raise ImportFileError(gettext("the ODM file declares entities or a DTD, which pvtrack refuses: %(error)r")
+                              % {"error": exc}) from exc
 
 
 @transaction.atomic
@@ -421,7 +429,7 @@ def adverse_events_import(*, site: Site, raw: IO[bytes], file_name: str, dry_run
     """
     require_role(acting_user, site, RECORDERS)
     if mapping is not None and mapping.site_id != site.pk:
-        raise ImportFileError("that mapping belongs to another ward")
+        raise ImportFileError(gettext("that mapping belongs to another ward"))
     sha256 = _sha256(raw)
     batches = _Batches(site, acting_user)
     committed = False
@@ -473,8 +481,9 @@ def import_mapping_save(*, site: Site, name: str, source: str, columns: dict[str
     targets = set(columns.values()) | set(values or {}) | set(constants or {})
     unknown = sorted(t for t in targets if t not in COLUMNS)
     if unknown:
-        raise ValidationError({"columns": f"not columns of the template: {', '.join(unknown)} "
-                                          f"(the template's: {', '.join(COLUMNS)})."})
+        raise ValidationError({"columns": gettext("not columns of the template: %(unknown)s (the template's: "
+                                                  "%(columns)s).") % {"unknown": ", ".join(unknown),
+                                                                      "columns": ", ".join(COLUMNS)}})
     mapping = ImportMapping.objects.filter(site=site, name=name).first() or ImportMapping(site=site, name=name)
     mapping.source, mapping.columns = source, columns
     mapping.values, mapping.constants, mapping.row_filter = values or {}, constants or {}, row_filter or {}

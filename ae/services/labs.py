@@ -42,6 +42,7 @@ that arose after the first dose is treatment-emergent by that rule. A grade ente
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -49,8 +50,11 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
 
 from ae import grading, lab_units, selectors
+from ae.analyte_labels import ANALYTE_LABELS
 from ae.episodes import (
     LAB_SCALE,
     as_float,
@@ -126,7 +130,8 @@ def _criteria(raw: Any) -> list[str]:
     given = set(raw or ())
     unknown = sorted(given - set(grading.LAB_CRITERIA))
     if unknown:
-        raise ValidationError({"clinical_criteria": f"Unknown clinical criterion: {', '.join(unknown)}."})
+        raise ValidationError({"clinical_criteria": _("Unknown clinical criterion: %(names)s.") % {
+            "names": ", ".join(unknown)}})
     return [name for name in grading.LAB_CRITERIA if name in given]
 
 
@@ -143,21 +148,27 @@ def _albumin_for(result: LabResult) -> LabResult | None:
 
 def _lab_grade(result: LabResult, baseline: LabResult | None) -> None:
     albumin = _albumin_for(result)
-    try:
-        graded = grading.grade_lab(
+
+    def graded_in(translate: Callable[[str], str]) -> grading.Grade:
+        return grading.grade_lab(
             result.analyte, float(result.value), result.unit, lln=as_float(result.lln), uln=as_float(result.uln),
             baseline=(as_float(baseline.value) if baseline is not None and result.analyte in grading.BASELINE_ANALYTES
                       else None),
             albumin=None if albumin is None else float(albumin.value), albumin_unit=None if albumin is None
-            else albumin.unit, **{name: True for name in result.clinical_criteria})
+            else albumin.unit, translate=translate, **{name: True for name in result.clinical_criteria})
+
+    try:
+        graded = graded_in(str)
     except grading.GradingInputError as exc:
         field = ("clinical_criteria" if exc.field in grading.LAB_CRITERIA else
                  exc.field if exc.field in LAB_DATA_FIELDS else "value")
         raise ValidationError({field: exc.message}) from exc
     result.computed_grade, result.rationale, result.ctcae_term = graded.grade, graded.rationale, str(graded.ctcae_term)
     result.grade = result.computed_grade if result.entered_grade is None else result.entered_grade
+    result.rationale_for_reader = graded_in(_).rationale
     if albumin is not None:
         result.rationale += f" Corrected with {lab_result_text(albumin)}."
+        result.rationale_for_reader += " " + _("Corrected with %(albumin)s.") % {"albumin": lab_result_text(albumin)}
 
 
 def _entered_grade_check(result: LabResult) -> None:
@@ -168,8 +179,9 @@ def _entered_grade_check(result: LabResult) -> None:
     entered = result.entered_grade
     if entered is not None and (isinstance(entered, bool) or not isinstance(entered, int)
                                 or not 0 <= entered <= MAX_LAB_GRADE):
-        raise ValidationError({"entered_grade": f"A lab value's grade is 0–{MAX_LAB_GRADE}; record a death on the "
-                                                "adverse event (outcome Fatal)."})
+        raise ValidationError({"entered_grade": _(
+            "A lab value's grade is 0–%(max)s; record a death on the adverse event (outcome Fatal).") % {
+                "max": MAX_LAB_GRADE}})
     if entered is None or entered == result.computed_grade:
         result.grade_discrepancy_reason = ""
         return
@@ -178,10 +190,11 @@ def _entered_grade_check(result: LabResult) -> None:
         return
     if not visible(result.grade_discrepancy_reason or ""):
         raise ValidationError({"grade_discrepancy_reason": (
-            f"Your grade {entered} differs from the computed CTCAE v5.0 grade {result.computed_grade} "
-            f"({result.rationale}): give the reason.")})
+            _("Your grade %(entered)s differs from the computed CTCAE v5.0 grade %(computed)s (%(rationale)s): "
+              "give the reason.") % {"entered": entered, "computed": result.computed_grade,
+                                     "rationale": result.rationale_for_reader or result.rationale})})
     result.grade_discrepancy_reason = clean_reason(result.grade_discrepancy_reason, field="grade_discrepancy_reason",
-                                                   what="the reason your grade differs")
+                                                   what=_("the reason your grade differs"))
 
 
 def _graded(result: LabResult) -> str:
@@ -347,25 +360,26 @@ def _baseline_recorded(baseline: LabResult, *, acting_user: User) -> None:
 def _check_collected_at(patient: Patient, collected_at: datetime.datetime | None) -> datetime.datetime:
     """``collected_at`` if it is given, not in the future and not before the patient was born."""
     if collected_at is None:
-        raise ValidationError({"collected_at": "Give the date and time the sample was collected."})
+        raise ValidationError({"collected_at": _("Give the date and time the sample was collected.")})
     if collected_at > timezone.now() + datetime.timedelta(minutes=5):
-        raise ValidationError({"collected_at": "The sample cannot have been collected in the future."})
+        raise ValidationError({"collected_at": _("The sample cannot have been collected in the future.")})
     day = local_time(collected_at).date()
     if day < patient.birth_month:
-        raise ValidationError({"collected_at": f"{day:%d %b %Y} is before the patient was born "
-                                               f"({patient.birth_month:%b %Y})."})
+        raise ValidationError({"collected_at": _("%(date)s is before the patient was born (%(born)s).") % {
+            "date": date_format(day, "d M Y"), "born": date_format(patient.birth_month, "M Y")}})
     return collected_at
 
 
 def _site_range(patient: Patient, analyte: str, unit: str, day: datetime.date,
-                data: dict[str, Any]) -> tuple[dict[str, Any], str]:
+                data: dict[str, Any]) -> tuple[dict[str, Any], str, str]:
     """``data`` with the LLN/ULN of the site's reference range for the patient's sex and age on ``day``, converted
-    into ``unit``, and the sentence the rationale gets; unchanged (and "") when the laboratory published none."""
+    into ``unit``, and the sentence the rationale gets, in English (stored) and in the active language; unchanged
+    (and "", "") when the laboratory published none."""
     months = (day.year - patient.birth_month.year) * 12 + (day.month - patient.birth_month.month)
     found = selectors.reference_range_for(site=patient.site, analyte=analyte, sex=patient.sex, age_months=months,
                                           on=day)
     if found is None:
-        return data, ""
+        return data, "", ""
     entry = lab_units.ANALYTES[analyte]
     into = Decimal(str(entry.unit(found.unit).factor / entry.unit(unit).factor))  # type: ignore[union-attr]
 
@@ -375,7 +389,12 @@ def _site_range(patient: Patient, analyte: str, unit: str, day: datetime.date,
     note = (f" LLN/ULN from the site reference range ({found.source}; valid from {found.valid_from:%d %b %Y}, "
             f"{'both sexes' if not found.sex else found.get_sex_display().lower()}, {found.age_from_months}-"
             f"{found.age_to_months} months).")
-    return data | {"lln": convert(found.lln), "uln": convert(found.uln)}, note
+    for_reader = " " + _("LLN/ULN from the site reference range (%(source)s; valid from %(date)s, %(sex)s, "
+                         "%(from)s-%(to)s months).") % {
+        "source": found.source, "date": date_format(found.valid_from, "d M Y"),
+        "sex": _("both sexes") if not found.sex else found.get_sex_display().lower(),
+        "from": found.age_from_months, "to": found.age_to_months}
+    return data | {"lln": convert(found.lln), "uln": convert(found.uln)}, note, for_reader
 
 
 @transaction.atomic
@@ -407,31 +426,34 @@ def lab_result_record(*, patient: Patient, data: dict[str, Any], acting_user: Us
     day = local_time(collected_at).date()
     cycle: TreatmentCycle | None = data.get("cycle")
     if cycle is not None and cycle.patient_id != patient.pk:
-        raise ValidationError({"cycle": "This cycle belongs to another patient."})
+        raise ValidationError({"cycle": _("This cycle belongs to another patient.")})
     is_baseline = bool(data.get("baseline"))
     if cycle is None and not is_baseline:
         cycle = patient.cycles.filter(start_date__lte=day).order_by("-start_date").first()
     if is_baseline:
         if cycle is None:
-            raise ValidationError({"cycle": "A baseline value belongs to the cycle it precedes: choose the cycle."})
+            raise ValidationError({"cycle": _("A baseline value belongs to the cycle it precedes: choose the cycle.")})
         if day > cycle.start_date:
-            raise ValidationError({"collected_at": f"A baseline is collected on or before the cycle start "
-                                                   f"({cycle.start_date:%d %b %Y})."})
+            raise ValidationError({"collected_at": _(
+                "A baseline is collected on or before the cycle start (%(date)s).") % {
+                    "date": date_format(cycle.start_date, "d M Y")}})
     elif cycle is not None and day < cycle.start_date:
-        raise ValidationError({"collected_at": f"Before cycle {cycle.number} started: tick 'baseline' if this is "
-                                               "the value at the cycle start."})
+        raise ValidationError({"collected_at": _(
+            "Before cycle %(cycle)s started: tick 'baseline' if this is the value at the cycle start.") % {
+                "cycle": cycle.number}})
     analyte = str(data.get("analyte") or "")
     if analyte not in grading.LAB_ANALYTES:
-        raise ValidationError({"analyte": f"Unknown analyte; expected one of {', '.join(grading.LAB_ANALYTES)}."})
+        raise ValidationError({"analyte": _("Unknown analyte; expected one of %(analytes)s.") % {
+            "analytes": ", ".join(grading.LAB_ANALYTES)}})
     if data.get("value") is None:
-        raise ValidationError({"value": "Give the value."})
+        raise ValidationError({"value": _("Give the value.")})
     unit, errors = lab_units.entry_errors(analyte, str(data.get("unit") or ""), as_float(data["value"]),
-                                          lln=as_float(data.get("lln")), uln=as_float(data.get("uln")))
+                                          lln=as_float(data.get("lln")), uln=as_float(data.get("uln")), translate=_)
     if errors:
         raise ValidationError(errors)
-    range_note = ""
+    range_note = range_note_for_reader = ""
     if data.get("lln") is None and data.get("uln") is None and unit is not None:  # a range typed in overrides
-        data, range_note = _site_range(patient, analyte, str(unit), day, data)
+        data, range_note, range_note_for_reader = _site_range(patient, analyte, str(unit), day, data)
     result = LabResult(patient=patient, cycle=cycle, analyte=analyte, value=_decimal(data.get("value")),
                        unit=str(unit), lln=_decimal(data.get("lln")), uln=_decimal(data.get("uln")),
                        collected_at=collected_at, baseline=is_baseline, entered_by=acting_user,
@@ -441,7 +463,8 @@ def lab_result_record(*, patient: Patient, data: dict[str, Any], acting_user: Us
     result.episode_changes = []
     terms = {t.term: t for t in CTCAETerm.objects.filter(term__in=grading.LAB_TERMS_BY_ANALYTE[analyte])}
     baseline = None
-    taken = f"Cycle {cycle.number if cycle else '?'} already has a baseline {lab_units.ANALYTES[analyte].label} value."
+    taken = _("Cycle %(cycle)s already has a baseline %(analyte)s value.") % {
+        "cycle": cycle.number if cycle else "?", "analyte": ANALYTE_LABELS[analyte]}
     if cycle is not None:
         # values, baselines and episodes of these terms in this cycle, in turn (every term the analyte can propose:
         # one fixed order, so two values of one analyte never wait for each other's second lock)
@@ -453,6 +476,7 @@ def lab_result_record(*, patient: Patient, data: dict[str, Any], acting_user: Us
     _entered_grade_check(result)
     term = _episode_term(result, terms)
     result.rationale += range_note
+    result.rationale_for_reader += range_note_for_reader
     result.treatment_emergent = None if is_baseline else _lab_treatment_emergent(result, baseline)
     result.full_clean()
     with constraint_errors({"lab_one_baseline_per_cycle_analyte": ("baseline", taken)}):

@@ -14,6 +14,8 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
 
 from ae import lab_units
 from ae.models import ReferenceRange
@@ -52,18 +54,19 @@ def reference_range_record(*, site: Site, data: dict[str, Any], acting_user: Use
         raise ValueError(f"unknown reference range field(s): {', '.join(sorted(unknown))}")
     analyte = str(data.get("analyte") or "")
     if analyte not in lab_units.ANALYTES:
-        raise ValidationError({"analyte": f"Unknown analyte; expected one of {', '.join(lab_units.ANALYTES)}."})
+        raise ValidationError({"analyte": _("Unknown analyte; expected one of %(analytes)s.") % {
+            "analytes": ", ".join(lab_units.ANALYTES)}})
     lln, uln = _decimal(data.get("lln")), _decimal(data.get("uln"))
     unit, errors = lab_units.entry_errors(analyte, str(data.get("unit") or ""), None,
                                           lln=None if lln is None else float(lln),
-                                          uln=None if uln is None else float(uln))
+                                          uln=None if uln is None else float(uln), translate=_)
     if errors:
         raise ValidationError(errors)
     if lln is not None and uln is not None and lln >= uln:
-        raise ValidationError({"lln": f"The LLN {lln} must be below the ULN {uln}."})
+        raise ValidationError({"lln": _("The LLN %(lln)s must be below the ULN %(uln)s.") % {"lln": lln, "uln": uln}})
     valid_from = data.get("valid_from")
     if not isinstance(valid_from, datetime.date):
-        raise ValidationError({"valid_from": "Give the date from which the laboratory uses this range."})
+        raise ValidationError({"valid_from": _("Give the date from which the laboratory uses this range.")})
     new = ReferenceRange(site=site, analyte=analyte, unit=str(unit), sex=data.get("sex") or "",
                          age_from_months=_or_default(data.get("age_from_months"), 0),
                          age_to_months=_or_default(data.get("age_to_months"), 12 * 120), lln=lln, uln=uln,
@@ -76,8 +79,9 @@ def reference_range_record(*, site: Site, data: dict[str, Any], acting_user: Use
                                   valid_to__isnull=True).first()
     if current is not None:
         if valid_from <= current.valid_from:
-            raise ValidationError({"valid_from": f"The current version is valid from {current.valid_from:%d %b %Y}: "
-                                                 "a new version starts after it."})
+            raise ValidationError({"valid_from": _(
+                "The current version is valid from %(date)s: a new version starts after it.") % {
+                    "date": date_format(current.valid_from, "d M Y")}})
         current.valid_to = valid_from
         current.save(update_fields=["valid_to"])
     sexes = ["", "F", "M"] if new.sex == "" else [new.sex, ""]
@@ -88,6 +92,7 @@ def reference_range_record(*, site: Site, data: dict[str, Any], acting_user: Use
         overlap = overlap.exclude(pk=current.pk)
     clash = overlap.first()
     if clash is not None:
-        raise ValidationError({"age_from_months": f"Overlaps the range {clash}: close or change that one first."})
+        raise ValidationError({"age_from_months": _("Overlaps the range %(range)s: close or change that one first.") % {
+            "range": clash}})
     new.save()
     return new

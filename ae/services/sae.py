@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from ae.models import AdverseEvent, CaseVersion, ReferenceSafetyInformation, RSIEntry, SAECase, SAECaseLink
 from ae.sae import expectedness as rules
@@ -51,8 +52,8 @@ class StaleCaseError(ConflictError):
     code = "stale_version"
 
     def __init__(self, current: SAECase) -> None:
-        super().__init__(f"The case was changed by someone else (now revision {current.revision}); nothing was saved. "
-                         "Apply your change again.", current=current)
+        super().__init__(_("The case was changed by someone else (now revision %(revision)s); nothing was saved. "
+                           "Apply your change again.") % {"revision": current.revision}, current=current)
 
 
 class CaseStateError(DomainError):
@@ -102,15 +103,16 @@ def _save(case: SAECase, *, reason: str = "") -> SAECase:
 def _link(case: SAECase, events: Iterable[AdverseEvent], *, primary: AdverseEvent | None = None) -> None:
     for event in events:
         if event.patient_id != case.patient_id:
-            raise ValidationError({"events": f"AE {event.pk} belongs to another patient: a case groups the events of "
-                                             "one patient."})
+            raise ValidationError({"events": _(
+                "AE %(event)s belongs to another patient: a case groups the events of one patient.") % {
+                    "event": event.pk}})
         try:
             with transaction.atomic():
                 SAECaseLink.objects.create(case=case, adverse_event=event, primary=event == primary)
         except IntegrityError as exc:
             other = SAECaseLink.objects.filter(adverse_event=event).select_related("case").first()
-            raise ValidationError({"events": f"{event.term} (AE {event.pk}) is already in case "
-                                             f"{other.case if other else 'another case'}."}) from exc
+            raise ValidationError({"events": _("%(term)s (AE %(event)s) is already in case %(case)s.") % {
+                "term": event.term, "event": event.pk, "case": other.case if other else _("another case")}}) from exc
 
 
 def _new_case(*, patient: Patient, acting_user: User, awareness_at: datetime.datetime) -> SAECase:
@@ -179,10 +181,10 @@ def case_create(*, patient: Patient, events: list[AdverseEvent], acting_user: Us
     require_role(acting_user, patient.site, DRAFTERS)
     serious = [e for e in events if e.serious]
     if not serious:
-        raise ValidationError({"events": "A case needs at least one serious adverse event (tick its SAE criterion "
-                                         "on the event first)."})
+        raise ValidationError({"events": _(
+            "A case needs at least one serious adverse event (tick its SAE criterion on the event first).")})
     if awareness_at is not None and awareness_at > timezone.now():
-        raise ValidationError({"awareness_at": "The awareness time cannot be in the future."})
+        raise ValidationError({"awareness_at": _("The awareness time cannot be in the future.")})
     case = _new_case(patient=patient, acting_user=acting_user, awareness_at=awareness_at or timezone.now())
     case.save()
     _link(case, events, primary=serious[0])
@@ -193,9 +195,11 @@ def case_create(*, patient: Patient, events: list[AdverseEvent], acting_user: Us
 
 def _require_editable(case: SAECase) -> None:
     if case.status not in (SAECase.Status.DRAFT, SAECase.Status.FOLLOW_UP):
-        raise CaseStateError(f"Case {case.reference} is {case.get_status_display().lower()}: open a follow-up to "
-                             "change it." if case.status == SAECase.Status.SUBMITTED
-                             else f"Case {case.reference} is closed: it cannot change.")
+        raise CaseStateError(
+            _("Case %(case)s is %(status)s: open a follow-up to change it.") % {
+                "case": case.reference, "status": case.get_status_display().lower()}
+            if case.status == SAECase.Status.SUBMITTED
+            else _("Case %(case)s is closed: it cannot change.") % {"case": case.reference})
 
 
 def _check_revision(current: SAECase, expected_revision: int | None) -> None:
@@ -246,12 +250,12 @@ def case_awareness_change(*, case: SAECase, acting_user: User, awareness_at: dat
     reason = clean_reason(reason)
     current = _locked(case)
     if current.status == SAECase.Status.CLOSED:
-        raise CaseStateError(f"Case {current.reference} is closed: it cannot change.")
+        raise CaseStateError(_("Case %(case)s is closed: it cannot change.") % {"case": current.reference})
     if awareness_at > timezone.now():
-        raise ValidationError({"awareness_at": "The awareness time cannot be in the future."})
+        raise ValidationError({"awareness_at": _("The awareness time cannot be in the future.")})
     first = current.versions.order_by("number").first()
     if first is not None and awareness_at > first.signed_at:
-        raise ValidationError({"awareness_at": "The site was aware before it submitted version 1."})
+        raise ValidationError({"awareness_at": _("The site was aware before it submitted version 1.")})
     current.awareness_at, current.awareness_reason = awareness_at, reason
     expectedness_propose(current)
     return _save(current, reason=reason)
@@ -287,14 +291,14 @@ def narrative_draft_text(case: SAECase) -> str:
 def _refuse_incomplete(case: SAECase, snapshot: CaseSnapshot) -> None:
     errors: dict[str, str] = {}
     if not snapshot.reactions:
-        errors["events"] = "The case has no adverse event."
+        errors["events"] = _("The case has no adverse event.")
     if not snapshot.suspect.dose_periods:
-        errors["suspect"] = ("The case has no suspect drug exposure: record blinatumomab's dosing steps on the "
-                             "cycle's treatment page (dose, unit, start) first.")
+        errors["suspect"] = _("The case has no suspect drug exposure: record blinatumomab's dosing steps on the "
+                              "cycle's treatment page (dose, unit, start) first.")
     if not case.causality_investigator:
-        errors["causality_investigator"] = "Give the investigator's causality assessment before submitting."
+        errors["causality_investigator"] = _("Give the investigator's causality assessment before submitting.")
     if not case.narrative.strip():
-        errors["narrative"] = "Write the narrative (start from the draft built from the record)."
+        errors["narrative"] = _("Write the narrative (start from the draft built from the record).")
     if errors:
         raise ValidationError(errors)
 
@@ -313,8 +317,8 @@ def case_submit(*, case: SAECase, acting_user: User, password: str, otp_code: st
     """
     require_role(acting_user, case.site, SIGNERS)
     if not password:
-        raise ValidationError({"password": "Sign with your password: a submission without a signature is not "
-                                           "accepted. Nothing was submitted."})
+        raise ValidationError({"password": _(
+            "Sign with your password: a submission without a signature is not accepted. Nothing was submitted.")})
     current = SAECase.objects.select_related("site", "patient", "reporter", "rsi").get(pk=case.pk)
     _require_editable(current)
     _refuse_incomplete(current, case_snapshot(current, version=0, report_type="initial"))
@@ -331,8 +335,8 @@ def case_submit(*, case: SAECase, acting_user: User, password: str, otp_code: st
         _refuse_incomplete(current, draft)
         changes = tuple(changes_since(previous.snapshot if previous else None, draft.to_dict()))
         if previous is not None and not changes:
-            raise ValidationError("Nothing changed since version "
-                                  f"{previous.number}: record the new information before submitting a follow-up.")
+            raise ValidationError(_("Nothing changed since version %(version)s: record the new information before "
+                                    "submitting a follow-up.") % {"version": previous.number})
         snapshot = case_snapshot(current, version=number, report_type=report_type, signed_by=signer, signed_at=now,
                                  changes=changes, now=now)
         data = snapshot.to_dict()
@@ -350,13 +354,14 @@ def case_follow_up_open(*, case: SAECase, acting_user: User, reason: str) -> SAE
     """Reopen a submitted case for new information (status follow_up; the follow-up clock starts now).
     CaseStateError for a draft (submit it first) or a closed case; ValidationError for a blank reason."""
     require_role(acting_user, case.site, DRAFTERS)
-    reason = clean_reason(reason, what="what the new information is")
+    reason = clean_reason(reason, what=_("what the new information is"))
     current = _locked(case)
     if current.status != SAECase.Status.SUBMITTED:
         raise CaseStateError(
-            f"Case {current.reference} is closed: a follow-up cannot be added to a closed case."
+            _("Case %(case)s is closed: a follow-up cannot be added to a closed case.") % {"case": current.reference}
             if current.status == SAECase.Status.CLOSED else
-            f"Case {current.reference} is {current.get_status_display().lower()}: submit it before a follow-up.")
+            _("Case %(case)s is %(status)s: submit it before a follow-up.") % {
+                "case": current.reference, "status": current.get_status_display().lower()})
     current.status = SAECase.Status.FOLLOW_UP
     current.follow_up_awareness_at = timezone.now()
     return _save(current, reason=reason)
@@ -366,15 +371,15 @@ def case_close(*, case: SAECase, acting_user: User, password: str, reason: str, 
                request: HttpRequest | None = None) -> SAECase:
     """Close a submitted case (signed); CaseStateError unless it is submitted."""
     require_role(acting_user, case.site, SIGNERS)
-    reason = clean_reason(reason, what="why the case is closed")
+    reason = clean_reason(reason, what=_("why the case is closed"))
     if not password:
-        raise ValidationError({"password": "Sign with your password to close the case. Nothing was changed."})
+        raise ValidationError({"password": _("Sign with your password to close the case. Nothing was changed.")})
     verify_signer(acting_user=acting_user, password=password, otp_code=otp_code, request=request)
     with transaction.atomic():
         current = _locked(case)
         if current.status != SAECase.Status.SUBMITTED:
-            raise CaseStateError(f"Only a submitted case can be closed; {current.reference} is "
-                                 f"{current.get_status_display().lower()}.")
+            raise CaseStateError(_("Only a submitted case can be closed; %(case)s is %(status)s.") % {
+                "case": current.reference, "status": current.get_status_display().lower()})
         current.status = SAECase.Status.CLOSED
         return _save(current, reason=f"{CLOSE_MEANING} {reason}")
 
@@ -382,4 +387,4 @@ def case_close(*, case: SAECase, acting_user: User, password: str, reason: str, 
 def require_case_reader(user: User, case: SAECase) -> None:
     """PermissionDenied unless ``user`` holds a role on the case's site."""
     if role_on(user, case.site) not in ALL_ROLES:
-        raise PermissionDenied("Your role on this site does not allow this.")
+        raise PermissionDenied(_("Your role on this site does not allow this."))

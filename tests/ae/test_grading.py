@@ -587,3 +587,25 @@ def test_oxygen_device_vocabulary_is_complete():
     for device in OXYGEN_DEVICES:
         kwargs = {"oxygen_flow_l_min": 2.0} if "cannula" in device else {}
         assert crs(oxygen_device=device, **kwargs) in range(1, 5)
+
+
+def test_the_astct_rationales_are_english_by_default_and_translated_through_translate():
+    """ae.grading is pure Python: a caller passes Django's gettext to get a rationale in the reader's language; the
+    default (str) is the English that is stored. The words of the codes are the codes with spaces."""
+    from ae.grading import WORDS, grade_crs_astct, grade_icans
+
+    assert all(word == code.replace("_", " ") for code, word in WORDS.items())
+    english = grade_crs_astct(temperature_c=39.0, vasopressors=["norepinephrine"], oxygen_device="facemask")
+    def marked(message: str) -> str:  # a translation that shows which texts went through it
+        return f"[{message}]"
+
+    translated = grade_crs_astct(temperature_c=39.0, vasopressors=["norepinephrine"], oxygen_device="facemask",
+                                 translate=marked)
+    assert english.rationale == ("Grade 3: fever 39 °C; hypotension requiring a vasopressor (norepinephrine) and "
+                                 "hypoxia requiring facemask oxygen.")
+    assert translated.grade == english.grade and translated.rationale == (
+        "[Grade 3: [fever 39 °C]; [[hypotension requiring a vasopressor (norepinephrine)] and [hypoxia requiring "
+        "[facemask] oxygen]].]")
+    icans = grade_icans(tool="ICE", ice_score=5, consciousness="awakens_to_voice", translate=marked)
+    assert icans.rationale == ("[Grade 2 (ICE tool): worst domain [ICE score 5 (3-6)]; [depressed level of "
+                               "consciousness: [awakens to voice]].]")

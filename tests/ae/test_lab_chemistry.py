@@ -335,3 +335,23 @@ def test_api_lists_the_terms_each_analyte_can_propose(api):
     body = {a["analyte"]: a for a in api.get(f"{LAB_URL}units/").json()}
     assert body["sodium"]["ctcae_terms"] == ["Hyponatremia", "Hypernatremia"]
     assert [u["unit"] for u in body["magnesium"]["units"]] == ["mmol/L", "mg/dL", "mEq/L"]
+
+
+def test_a_glucose_not_above_its_baseline_says_so_without_a_stray_placeholder():
+    """The grade 0 of a glucose > ULN but not above the baseline ended in a literal "{note}" (a plain string among
+    f-strings); the sentence ends where it should."""
+    result = grade_lab("glucose", 12.0, "mmol/L", lln=3.9, uln=6.1, baseline=13.0)
+    assert (result.grade, result.rationale) == (0, "Grade 0: 12 mmol/L > ULN but not above the baseline 13 mmol/L "
+                                                   "(CTCAE v5.0 Hyperglycemia grade 1 is 'abnormal glucose above "
+                                                   "baseline').")
+
+
+def test_the_chemistry_rationales_go_through_translate():
+    def marked(message: str) -> str:
+        return f"[{message}]"
+
+    english = grade_lab("sodium", 128, "mmol/L", lln=135, uln=145)
+    translated = grade_lab("sodium", 128, "mmol/L", lln=135, uln=145, translate=marked)
+    assert english.rationale == "Grade 2: 128 mmol/L (125-129 mmol/L) and asymptomatic (CTCAE v5.0 Hyponatremia)."
+    assert translated.rationale == ("[Grade 2: [128 mmol/L (125-129 mmol/L) and asymptomatic] (CTCAE v5.0 "
+                                    "Hyponatremia).]")

@@ -161,8 +161,8 @@ def test_the_assessment_forms_episode_choices_are_in_polish(polish_ward, nurse, 
     event = make_event(cycle, user=nurse)
     with translation.override("pl"):
         form = CRSAssessmentForm(patient=cycle.patient, episodes=[event])
-        labels = dict(form.fields["episode"].choices)
-        cycles = [label for _, label in form.fields["cycle"].choices]
+        labels = {value: str(label) for value, label in form.fields["episode"].choices}  # lazy: render them here
+        cycles = [str(label) for _, label in form.fields["cycle"].choices]
     assert labels[str(event.pk)] == f"Trwający epizod od {event.onset_date:%d} Sty 2026 (cykl 1, stopień 2)"
     assert any(label.startswith("Trwający epizod wybranego cyklu") for label in labels.values())
     assert cycles == ["Cykl 1 (rozpoczęty 05 Sty 2026)"]
