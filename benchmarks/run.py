@@ -338,8 +338,10 @@ def measure_web(ward: Any, requests: int) -> list[Line]:
             listing.append(timed(client.get, reverse("patient-list", kwargs={"site": ward.slug})))
             base.append(timed(client.get, trivial))
         med = statistics.median
+        html = client.get(reverse("report", kwargs={"site": ward.slug})).content
         lines.append(Line("report page p50" + ("" if has_run else " (no run yet)"), med(report), med(patient_page),
-                          "patient page", "<= 3x"))
+                          "patient page", "<= 3x", note=f"{len(html) / 1000:.0f} kB of HTML, "
+                                                        f"{html.count(b'<svg')} inline SVG plots"))
         lines.append(Line("report page, first request of the process", report[0], patient_page[0],
                           "patient page, first request", "<= 3x",
                           note="plots read from the shared table (before: drawn per process)"))
