@@ -15,6 +15,7 @@ from django.db.models import (
     Prefetch,
     Q,
     QuerySet,
+    Subquery,
 )
 
 from ae import lab_units
@@ -132,9 +133,14 @@ def event_notices_count(event: AdverseEvent) -> int:
 
 
 def serious_events(*, site: Site, limit: int = 20) -> QuerySet[AdverseEvent]:
-    """The site's most recent serious adverse events (deaths included), newest onset first, at most ``limit``."""
-    return (AdverseEvent.objects.filter(patient__site=site, serious=True)
-            .select_related("patient", "cycle", "term").order_by("-onset_date", "-id")[:limit])
+    """The site's most recent serious adverse events (deaths included), newest onset first, at most ``limit``, with
+    their patient, cycle and term (one query). The ``limit`` events are picked first from the partial index of
+    serious events (``ae_serious_recent_idx``, through the site's patients) and only they are joined: joining
+    every serious event of the site before the limit read the whole table (issue 12)."""
+    latest = (AdverseEvent.objects.filter(patient__site=site, serious=True).order_by("-onset_date", "-id")
+              .values("pk")[:limit])
+    return (AdverseEvent.objects.filter(pk__in=Subquery(latest)).select_related("patient", "cycle", "term")
+            .order_by("-onset_date", "-id"))
 
 
 def event_treatments_for(user: AnyUser, roles: Iterable[str] = ALL_ROLES) -> QuerySet[EventTreatment]:

@@ -357,8 +357,10 @@ def measure_web(ward: Any, requests: int) -> list[Line]:
             listing.append(timed(client.get, reverse("patient-list", kwargs={"site": ward.slug})))
             base.append(timed(client.get, trivial))
         med = statistics.median
+        html = client.get(reverse("report", kwargs={"site": ward.slug})).content
         lines.append(Line("report page p50" + ("" if has_run else " (no run yet)"), med(report), med(patient_page),
-                          "patient page", "<= 3x"))
+                          "patient page", "<= 3x", note=f"{len(html) / 1000:.0f} kB of HTML, "
+                                                        f"{html.count(b'<svg')} inline SVG plots"))
         lines.append(Line("report page, first request of the process", report[0], patient_page[0],
                           "patient page, first request", "<= 3x",
                           note="plots read from the shared table (before: drawn per process)"))
@@ -443,14 +445,24 @@ def table(lines: list[Line]) -> str:
     return "\n".join(out)
 
 
+def _concurrent(sites: list[Any], args: argparse.Namespace) -> list[Line]:
+    from benchmarks.concurrent import measure_concurrent
+
+    return list(measure_concurrent(sites, args.seconds, args.clients))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", choices=sorted(SIZES), default="small")
     parser.add_argument("--reps", type=int, help="repetitions per median (default: 3)")
     parser.add_argument("--requests", type=int, help="web requests per p95")
-    parser.add_argument("--only", choices=["benchmark", "export", "web", "bulk", "ward", "memory"], action="append",
+    parser.add_argument("--only", choices=["benchmark", "export", "web", "bulk", "ward", "memory", "concurrent"],
+                        action="append",
                         help="measure only these goals (repeatable)")
     parser.add_argument("--prefix", help="measure an existing registry with this site prefix (default: the size's own)")
+    parser.add_argument("--seconds", type=float, default=20,
+                        help="--only concurrent: seconds of POSTs and of trivial GETs in all (default 20)")
+    parser.add_argument("--clients", type=int, default=16, help="--only concurrent: concurrent clients (default 16)")
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of the ward's count query")
     args = parser.parse_args(argv)
     django_setup()
@@ -465,7 +477,7 @@ def main(argv: list[str] | None = None) -> None:
         "benchmark": lambda: measure_benchmark(ward, sites, reps), "export": lambda: measure_export(ward, reps),
         "web": lambda: measure_web(ward, args.requests or size["requests"]),
         "bulk": lambda: measure_bulk(ward, size["bulk"], reps), "ward": lambda: measure_ward(ward, reps),
-        "memory": lambda: measure_memory(args.size, reps)}
+        "memory": lambda: measure_memory(args.size, reps), "concurrent": lambda: _concurrent(sites, args)}
     for name, step in steps.items():
         if name in only:
             t0 = time.perf_counter()

@@ -6,6 +6,10 @@ middleware stack gets ``Cache-Control: max-age=0, no-cache, no-store, must-reval
 in the past (``django.utils.cache.add_never_cache_headers``). Static files are answered by WhiteNoise before this
 middleware runs and keep their long cache lifetimes. Source: OWASP ASVS 5.0 V14.3.2 (anti-caching headers for
 sensitive data), RFC 9111 §5.2.2.5 (``no-store``).
+
+One exception: a response that already says ``immutable`` (RFC 8246) keeps its own header — a content-addressed
+resource such as a report's plot image (``reports.views.report_plot``: ``private``, aggregate rates and counts of a
+ward, no patient identifier), whose URL changes whenever its content does.
 """
 
 from __future__ import annotations
@@ -24,5 +28,6 @@ class NoStoreMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         response = self.get_response(request)
-        add_never_cache_headers(response)
+        if "immutable" not in response.get("Cache-Control", ""):
+            add_never_cache_headers(response)
         return response

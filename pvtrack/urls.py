@@ -83,6 +83,7 @@ urlpatterns = [
     path("notices/", RedirectView.as_view(pattern_name="notifications", permanent=True)),  # before issue 15
     path("sites/<slug:site>/report/", report_views.report, name="report"),
     path("network/", report_views.network, name="network"),
+    path("sites/<slug:site>/report/plots/<slug:key>/<slug:kind>.svg", report_views.report_plot, name="report-plot"),
     path("sites/<slug:site>/report/<slug:category>/<str:band>/<str:scope>/", report_views.drilldown,
          name="drilldown"),
     path("sites/<slug:site>/report/<slug:category>/<str:band>/<str:scope>/plots/", report_views.cell_plots,

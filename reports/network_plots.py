@@ -111,14 +111,15 @@ def cusum_figure(payload: dict[str, Any]) -> Figure:
     return fig
 
 
-def _key(payload: dict[str, Any]) -> str:
+def payload_key(payload: dict[str, Any]) -> str:
+    """SHA-256 (hex) of a network funnel's or CUSUM chart's canonical JSON: its key in the shared plot table."""
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
 def svgs(payloads: list[dict[str, Any]]) -> list[SafeString]:
     """The SVG of each payload (network funnel or CUSUM): read in one query from the shared plot table, drawn and
     stored when missing."""
-    keys = [_key(p) for p in payloads]
+    keys = [payload_key(p) for p in payloads]
     stored = dict(CellPlot.objects.filter(key__in=set(keys)).values_list("key", "funnel_svg"))
     missing = {}
     for key, payload in zip(keys, payloads, strict=True):

@@ -130,14 +130,24 @@ def _prefix(kind: str, cell: dict[str, Any]) -> str:
     return f"{kind}-{cell['category']}-{cell['grade_band']}-{cell['cycle_scope']}-"
 
 
+def forest_label(cell: dict[str, Any]) -> str:
+    """The forest plot's text alternative: its SVG ``<title>`` and aria-label, and the ``alt`` of its ``<img>``."""
+    return f"Forest plot: {_title(cell)}"
+
+
+def funnel_label(cell: dict[str, Any]) -> str:
+    """The funnel plot's text alternative (as :func:`forest_label`)."""
+    return f"Funnel plot: {_title(cell)}"
+
+
 def forest_svg(cell: dict[str, Any]) -> SafeString:
     """The forest plot of ``forest_figure`` as sanitised inline SVG."""
-    return _render(forest_figure(cell), _prefix("forest", cell), f"Forest plot: {_title(cell)}")
+    return _render(forest_figure(cell), _prefix("forest", cell), forest_label(cell))
 
 
 def funnel_svg(cell: dict[str, Any]) -> SafeString:
     """The funnel plot of ``funnel_figure`` as sanitised inline SVG."""
-    return _render(funnel_figure(cell), _prefix("funnel", cell), f"Funnel plot: {_title(cell)}")
+    return _render(funnel_figure(cell), _prefix("funnel", cell), funnel_label(cell))
 
 
 def png(fig: Figure, dpi: int = 110) -> bytes:

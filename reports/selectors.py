@@ -78,12 +78,13 @@ def benchmark_staleness(site: Site) -> dict:
     ``PVTRACK_OUTBOX["STALE_AFTER_S"]`` for its benchmark, or the newest attempt failed.
     """
     now = timezone.now()
-    done = latest_run(site)
+    done = (site.benchmark_runs.filter(status=BenchmarkRun.Status.DONE).order_by("-finished_at", "-id")
+            .values("pk", "finished_at").first())  # not latest_run: its JSON columns are ~0.3 MB to decode
     waiting = (site.benchmark_runs.filter(status__in=[BenchmarkRun.Status.PENDING, BenchmarkRun.Status.RUNNING])
                .order_by("requested_at").values("requested_at").first())
     failures = site.benchmark_runs.filter(status=BenchmarkRun.Status.FAILED)
     if done is not None:
-        failures = failures.filter(finished_at__gt=done.finished_at)
+        failures = failures.filter(finished_at__gt=done["finished_at"])
     failure = failures.order_by("-finished_at", "-id").values("pk", "finished_at", "attempts", "error").first()
     waiting_since = waiting["requested_at"] if waiting else None
     waiting_s = round((now - waiting_since).total_seconds(), 1) if waiting_since else None
@@ -99,14 +100,14 @@ def benchmark_staleness(site: Site) -> dict:
     elif done is None:
         message = "No benchmark has finished yet." + (" One is queued." if waiting_since else "")
     else:
-        message = f"Benchmark up to date as of {timezone.localtime(done.finished_at):%d %b %Y %H:%M}."
+        message = f"Benchmark up to date as of {timezone.localtime(done['finished_at']):%d %b %Y %H:%M}."
         if waiting_since:
             message += " A newer run is queued."
     return {
         "stale": failure is not None or overdue or (done is None and waiting_since is not None),
         "message": message,
-        "latest_done_run": done.pk if done else None,
-        "latest_done_at": done.finished_at if done else None,
+        "latest_done_run": done["pk"] if done else None,
+        "latest_done_at": done["finished_at"] if done else None,
         "waiting_since": waiting_since,
         "waiting_s": waiting_s,
         "last_failure": None if failure is None else {

@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseNotModified, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -23,7 +23,7 @@ from core.otp import SESSION_STEP_KEY
 from core.types import AuthenticatedRequest
 from patients import access
 from patients.models import Site
-from reports import network_plots, plots
+from reports import network_plots, plots, report_plots
 from reports.aet import aet_csv_lines, aet_xlsx_bytes
 from reports.benchmark import CYCLE_SCOPES, GRADE_BAND_LABELS, GRADE_BANDS
 from reports.cdisc.export import cdisc_zip
@@ -70,8 +70,7 @@ def _report_response(request: AuthenticatedRequest, site: Site, *, review: dict[
     cells = (run.results or {}).get("cells", []) if run else []
     shown = [c for c in cells if c.get("flag") and plots.plotted(c)]
     quality = list(grade_discrepancies_open(site=site)[:QUALITY_QUERIES_SHOWN + 1])  # bounded (issue 12)
-    flagged_plots = [dict(zip(("forest", "funnel"), svgs, strict=True), cell=c)
-                     for c, svgs in zip(shown, plots.cells_svgs(shown), strict=True)]
+    flagged_plots = [report_plots.cell_images(site, c) | {"cell": c} for c in shown]  # <img>: no SVG in the page
     in_progress = waiting.order_by("-started_at").first()
     signed = last_signed(site, run)
     rows = flag_rows(run) if run else []
@@ -111,12 +110,13 @@ def _network_context(request: AuthenticatedRequest, site: Site, run: BenchmarkRu
     funnels = shown_plots(comparisons)
     monitoring = (run.results or {}).get("monitoring")
     charts = network_plots.shown_cusums(monitoring)
-    drawn = network_plots.svgs([network_plots.funnel_payload(c) for c in funnels]
-                               + [network_plots.cusum_payload(c) for c in charts])
     return {"network": comparisons, "own_column": True,
-            "network_plots": [{"comparison": c, "svg": s} for c, s in zip(funnels, drawn, strict=False)],
+            "network_plots": [{"comparison": c,
+                               "image": report_plots.chart_image(site, network_plots.funnel_payload(c))}
+                              for c in funnels],
             "monitoring": monitoring,
-            "cusum_plots": [{"chart": c, "svg": s} for c, s in zip(charts, drawn[len(funnels):], strict=True)]}
+            "cusum_plots": [{"chart": c, "image": report_plots.chart_image(site, network_plots.cusum_payload(c))}
+                            for c in charts]}
 
 
 @login_required
@@ -224,15 +224,37 @@ def cell_plots(request: AuthenticatedRequest, site: str, category: str, band: st
                  if (c["category"], c["grade_band"], c["cycle_scope"]) == (category, band, scope)), None)
     if cell is None:
         raise Http404("no such benchmark cell in the latest run")
-    forest, funnel = plots.cell_svgs(cell) if plots.plotted(cell) else (None, None)
+    images = report_plots.cell_images(site_obj, cell) if plots.plotted(cell) else None
     weights = {w["cohort"]: w["weight"] for w in (cell.get("two_step") or {}).get("weights", [])}
     return render(request, "reports/plots.html", {
         "site": site_obj, "run": run, "cell": cell, "band": _(GRADE_BAND_LABELS[band]), "scope": _(CYCLE_SCOPES[scope]),
-        "forest": forest, "funnel": funnel,
+        "images": images,
         "flag_message": flag_message_for_reader(cell["flag"]["message"], cell["flag"]["level"], cell)
         if cell.get("flag") else "",
         "cohorts": [c | {"weight": weights.get(c["cohort"])} for c in cell["cohorts"]],
     })
+
+
+#: A plot's URL names its content (the key is the SHA-256 of what it draws): the browser may keep it a year without
+#: asking again. ``private``: it is a ward's page content (rates, counts), never for a shared cache.
+PLOT_CACHE_CONTROL = "private, max-age=31536000, immutable"
+
+
+@login_required
+def report_plot(request: AuthenticatedRequest, site: str, key: str, kind: str) -> HttpResponse:
+    """One stored plot of the site's report as ``image/svg+xml`` (``reports.report_plots``): 404 unless the site's
+    report shows it to this user (site scoped like the report); cached by the browser under its content-addressed
+    URL (ETag: the key and kind; ``If-None-Match`` answers 304)."""
+    site_obj = get_object_or_404(access.sites_for(request.user), slug=site)
+    svg = report_plots.shown_plot_svg(site=site_obj, user=request.user, key=key, kind=kind)
+    if svg is None:
+        raise Http404("no such plot on this site's report")
+    etag = f'"{key}-{kind}"'
+    response: HttpResponse = (HttpResponseNotModified() if etag in request.headers.get("If-None-Match", "")
+                              else HttpResponse(svg, content_type="image/svg+xml; charset=utf-8"))
+    response["ETag"] = etag
+    response["Cache-Control"] = PLOT_CACHE_CONTROL
+    return response
 
 
 @login_required

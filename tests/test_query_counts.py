@@ -28,7 +28,8 @@ AE_POST_NON_SERIOUS_MAX = 15
 #: when set (42 before issue 12's cuts), its own budget.
 AE_POST_DEATH_MAX = 35
 PATIENT_PAGE_MAX = 14
-REPORT_PAGE_MAX = 30
+#: The officer's report with open flags: 23 (its plots are images with their own URLs and read nothing here).
+REPORT_PAGE_MAX = 23
 PATIENT_LIST_MAX = 10
 API_LIST_MAX = 6
 

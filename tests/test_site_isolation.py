@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from dataclasses import dataclass
 
 import pytest
@@ -18,7 +19,7 @@ from django.test import Client
 from ae.models import AdverseEvent, AdverseEventRevision
 from ae.services.events import adverse_event_update
 from patients.models import Patient, Site, TreatmentCycle
-from reports import benchmark
+from reports import benchmark, plots
 from reports.models import BenchmarkCategory, BenchmarkRun, Flag
 from reports.runs import benchmark_run_now
 from tests.conftest import PASSWORD, api_errors, event_form_data, make_cycle, make_event, make_patient
@@ -38,9 +39,15 @@ class Wards:
     b_event: AdverseEvent
     b_run: BenchmarkRun
 
+    @property
+    def plot(self) -> str:
+        """The key of a plot ward A's report shows (a cell of its latest run with a pooled benchmark)."""
+        return plots.cell_key(next(c for c in self.run.results["cells"] if plots.plotted(c)))
+
     def fill(self, template: str) -> str:
-        return template.format(patient=self.patient.pk, cycle=self.cycle.pk, event=self.event.pk,
-                               run=self.run.pk, flag=self.flag.pk, b_patient=self.b_patient.pk,
+        return template.format(plot=self.plot if "{plot}" in template else "", patient=self.patient.pk,
+                               cycle=self.cycle.pk, event=self.event.pk, run=self.run.pk, flag=self.flag.pk,
+                               b_patient=self.b_patient.pk,
                                b_cycle=self.b_cycle.pk, b_event=self.b_event.pk, b_run=self.b_run.pk)
 
 
@@ -117,6 +124,8 @@ WEB_PAGES = [
     ("reference ranges", "/sites/ward-a/reference-ranges/", "nurse", "Laboratory reference ranges"),
     ("benchmark run", "/sites/ward-a/runs/{run}/", "nurse", 'id="flag-{flag}"'),
     ("drill-down", "/sites/ward-a/report/crs/any/all/", "officer", "KRK-001"),
+    ("cell plots", "/sites/ward-a/report/crs/any/all/plots/", "nurse", "/sites/ward-a/report/plots/"),
+    ("report plot image", "/sites/ward-a/report/plots/{plot}/forest.svg", "nurse", "<svg"),
     ("CSV export", "/sites/ward-a/export.csv", "officer", "Cytokine release syndrome"),
     ("XLSX export", "/sites/ward-a/export.xlsx", "officer", None),
 ]
@@ -484,5 +493,8 @@ def test_outsider_sees_ward_a_only_anonymously_in_the_network(wards, personas):
     _third_ward()
     text = body(personas["outsider"].get("/sites/ward-b/report/")).decode()
     section = text[text.index('id="network"'):text.index('id="over-time"')]
+    images = re.findall(r'<img src="([^"]+)"', section)  # the network funnels, linked as images (issue 12)
+    assert images
+    section += "".join(body(personas["outsider"].get(src)).decode() for src in images)
     assert "Ward B (this ward)" in section and "other ward 1" in section
     assert "Ward A" not in section and "ward-a" not in section and "Ward C" not in section

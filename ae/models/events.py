@@ -214,7 +214,15 @@ class AdverseEvent(CheckConstraintsInOneQuery, LoadedRelationsNotRequeried, mode
                    models.Index(fields=["patient", "cycle", "term", "grade"], name="ae_site_scope_idx",
                                 include=["id", "onset_date", "present_before_cycle", "grade_at_cycle_start",
                                          "after_cycle_follow_up", "grading_scale", "relatedness",
-                                         "action_taken"])]
+                                         "action_taken"]),
+                   # The report's lists (issue 12): a ward's serious events, newest onset first, and its open
+                   # data-quality queries (entered grade differs from the computed one, unresolved) — each read
+                   # through its ward's patients from a partial index that holds only such events.
+                   models.Index(fields=["patient", "-onset_date", "-id"], condition=Q(serious=True),
+                                name="ae_serious_recent_idx"),
+                   models.Index(fields=["patient", "onset_date", "id"], name="ae_discrepancy_open_idx",
+                                condition=Q(computed_grade__isnull=False, discrepancy_resolved_at__isnull=True)
+                                & ~Q(grade=F("computed_grade")))]
         triggers = [
             pgtrigger.Trigger(
                 name="ae_onset_within_cycle",

@@ -82,13 +82,20 @@ def test_coordinator_role_gives_no_ward_data(network, ward):
     assert client.get("/sites/ward-a/patients/").status_code == 404
 
 
+def _network_section(client: Client, text: str) -> str:
+    """The report's network section with the SVG of each funnel it links as an image (issue 12) appended."""
+    section = text[text.index('id="network"'):text.index('id="over-time"')]
+    images = re.findall(r'<img src="([^"]+)"', section)
+    assert images
+    return section + "".join(client.get(src).content.decode() for src in images)
+
+
 def test_ward_sees_its_own_point_and_the_others_anonymous(network, officer, django_assert_max_num_queries):
     client = login(officer)
     client.get("/sites/ward-a/report/")  # draws the plots once
     with django_assert_max_num_queries(60):
         page = client.get("/sites/ward-a/report/")
-    text = page.content.decode()
-    section = text[text.index('id="network"'):text.index('id="over-time"')]
+    section = _network_section(client, page.content.decode())
     assert "Ward A (this ward)" in section
     assert "other ward 1" in section and "other ward 5" in section
     for _, name, _, _ in OTHERS:
@@ -100,8 +107,8 @@ def test_ward_sees_its_own_point_and_the_others_anonymous(network, officer, djan
 
 def test_a_ward_working_on_two_wards_sees_both_named(network, officer):
     Membership.objects.create(user=officer, site=network["sites"]["ward-d"], role=Membership.Role.WARD_STAFF)
-    text = login(officer).get("/sites/ward-a/report/").content.decode()
-    section = text[text.index('id="network"'):text.index('id="over-time"')]
+    client = login(officer)
+    section = _network_section(client, client.get("/sites/ward-a/report/").content.decode())
     assert "Ward D" in section and "Ward C" not in section
 
 

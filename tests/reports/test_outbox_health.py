@@ -150,9 +150,11 @@ def test_staleness_of_a_site_without_runs(ward):
 @pytest.mark.django_db
 def test_staleness_up_to_date_then_waiting_then_overdue(ward, settings, django_assert_num_queries):
     done = benchmark_run_now(site=ward)
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(3) as captured:
         s = benchmark_staleness(ward)
     assert (s["stale"], s["latest_done_run"], s["waiting_s"]) == (False, done.pk, None)
+    # the report reads the run itself: its staleness line decodes neither JSON column again (issue 12)
+    assert not any('"inputs"' in q["sql"] or '"results"' in q["sql"] for q in captured.captured_queries)
     assert s["message"].startswith("Benchmark up to date as of")
 
     pending = BenchmarkRun.objects.create(site=ward, trigger="ae_change")

@@ -29,6 +29,11 @@ def _svgs(html: str) -> list[str]:
     return re.findall(r"<svg.*?</svg>", html, flags=re.S)
 
 
+def _images(html: str) -> list[tuple[str, str]]:
+    """(src, alt) of each plot image of a page (the report links its stored plots, issue 12)."""
+    return re.findall(r'<img src="(/sites/[^"]+/report/plots/[^"]+\.svg)" alt="([^"]+)"', html)
+
+
 def refuse_figure(payload):
     raise AssertionError("a page request drew a plot")
 
@@ -57,8 +62,13 @@ def test_the_report_page_draws_nothing_and_needs_no_process_cache(client, office
     html = client.get("/sites/ward-a/report/").content.decode()
     charts = network_plots.shown_cusums(flagged_run.results["monitoring"])  # drawn by the job too (issue 17)
     assert charts
-    assert html.count("<svg") == 2 * len([c for c in flagged_run.results["cells"] if c["flag"] and c["pooled"]]) \
+    images = _images(html)
+    assert "<svg" not in html  # linked, not inlined: the page is no longer mostly plots
+    assert len(images) == 2 * len([c for c in flagged_run.results["cells"] if c["flag"] and c["pooled"]]) \
         + len(charts)
+    for src, _alt in images:  # and each image request reads the stored plot
+        response = client.get(src)
+        assert response.status_code == 200 and response.content.startswith(b"<svg")
 
 
 def test_a_cell_the_job_did_not_draw_is_drawn_once_then_shared(client, nurse, flagged_run, monkeypatch):
@@ -66,12 +76,14 @@ def test_a_cell_the_job_did_not_draw_is_drawn_once_then_shared(client, nurse, fl
     assert not CellPlot.objects.filter(key=plots.cell_key(cell)).exists()
     url = f"/sites/ward-a/report/{cell['category']}/{cell['grade_band']}/{cell['cycle_scope']}/plots/"
     client.force_login(nurse)
-    page = client.get(url).content.decode()
-    first = _svgs(page)
-    assert len(first) == 2 and CellPlot.objects.filter(key=plots.cell_key(cell)).exists()
+    images = [src for src, _alt in _images(client.get(url).content.decode())]
+    assert len(images) == 2 and not CellPlot.objects.filter(key=plots.cell_key(cell)).exists()
+    first = [client.get(src).content for src in images]  # the first image request draws both plots
+    assert all(svg.startswith(b"<svg") for svg in first)
+    assert CellPlot.objects.filter(key=plots.cell_key(cell)).exists()
     cache.clear()
     _refuse_drawing(monkeypatch)
-    assert _svgs(client.get(url).content.decode()) == first
+    assert [client.get(src).content for src in images] == first
 
 
 def test_a_failure_to_draw_leaves_the_run_done(ward, monkeypatch):
@@ -106,3 +118,26 @@ def test_the_reports_data_quality_list_is_bounded(client, officer, ward, nurse, 
     client.force_login(officer)
     html = client.get("/sites/ward-a/report/").content.decode()
     assert html.count('class="query"') == 2 and "Only the 2 oldest open queries are shown" in html
+
+
+def test_a_plot_image_is_cached_under_its_content_address_and_scoped_to_the_report(client, nurse, outsider,
+                                                                                   flagged_run):
+    client.force_login(nurse)
+    src, alt = _images(client.get("/sites/ward-a/report/").content.decode())[0]
+    cell = next(c for c in flagged_run.results["cells"] if c["flag"] and c["pooled"])
+    assert src == f"/sites/ward-a/report/plots/{plots.cell_key(cell)}/forest.svg" and alt == plots.forest_label(cell)
+    response = client.get(src)
+    assert response["Content-Type"].startswith("image/svg+xml")
+    assert response["Cache-Control"] == "private, max-age=31536000, immutable"  # not the pages' no-store
+    assert response["ETag"] == f'"{plots.cell_key(cell)}-forest"'
+    assert f"<title>{alt}</title>".encode() in response.content  # the text alternative inside the image too
+    again = client.get(src, HTTP_IF_NONE_MATCH=response["ETag"])
+    assert again.status_code == 304 and again.content == b""
+    # only what this site's report shows: no other key, no other kind, no other site's URL
+    assert client.get(src.replace(plots.cell_key(cell), "0" * 64)).status_code == 404
+    assert client.get(src.replace("forest.svg", "script.svg")).status_code == 404
+    assert client.get(src.replace("forest.svg", "chart.svg")).status_code == 404
+    client.force_login(outsider)
+    refused = client.get(src, HTTP_IF_NONE_MATCH=response["ETag"])
+    assert refused.status_code == 404 and "no-store" in refused["Cache-Control"]
+    assert client.get(src.replace("ward-a", "ward-b")).status_code == 404

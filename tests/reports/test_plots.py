@@ -102,10 +102,13 @@ def test_report_shows_forest_and_funnel_plots_of_flagged_cells(client, ward, off
     html = client.get("/sites/ward-a/report/").content.decode()
     for c in flagged:
         key = f"{c['category']}-{c['grade_band']}-{c['cycle_scope']}-"
-        assert f'id="forest-{key}ward"' in html and f'id="funnel-{key}ward"' in html
+        forest = client.get(f"/sites/ward-a/report/plots/{plots.cell_key(c)}/forest.svg").content.decode()
+        funnel = client.get(f"/sites/ward-a/report/plots/{plots.cell_key(c)}/funnel.svg").content.decode()
+        assert f'id="forest-{key}ward"' in forest and f'id="funnel-{key}ward"' in funnel
+        assert f'alt="{plots.forest_label(c)}"' in html and f'alt="{plots.funnel_label(c)}"' in html
         assert f"/sites/ward-a/report/{c['category']}/{c['grade_band']}/{c['cycle_scope']}/plots/" in html
     charts = network_plots.shown_cusums(run.results["monitoring"])  # the CUSUM charts (issue 17)
-    assert html.count("<svg") == 2 * len(flagged) + len(charts)
+    assert html.count('<img src="/sites/ward-a/report/plots/') == 2 * len(flagged) + len(charts)
     assert f"{run.results['n_comparisons']} comparisons" in html
     assert "<script>" not in html
 
@@ -120,7 +123,10 @@ def test_cell_detail_page_shows_plots_weights_case_mix_and_boundary(client, ward
     response = client.get("/sites/ward-a/report/crs/any/all/plots/")
     assert response.status_code == 200
     html = response.content.decode()
-    assert 'id="forest-crs-any-all-ward"' in html and 'id="funnel-crs-any-all-ward"' in html
+    key = plots.cell_key(c)
+    assert f'<img src="/sites/ward-a/report/plots/{key}/forest.svg" alt="{plots.forest_label(c)}">' in html
+    assert 'id="forest-crs-any-all-ward"' in client.get(f"/sites/ward-a/report/plots/{key}/forest.svg").content.decode()
+    assert 'id="funnel-crs-any-all-ward"' in client.get(f"/sites/ward-a/report/plots/{key}/funnel.svg").content.decode()
     for co in c["cohorts"]:
         assert co["short_name"] in html
     if c["two_step"]:
