@@ -1,6 +1,6 @@
 // The adverse-event form's rules a nurse should see at once (the server applies the same rules on save):
 // - a death (grade 5 or outcome Fatal) is a serious adverse event that "results in death": both boxes are ticked
-//   and a note says why;
+//   and a note says why; grade 5 with no outcome chosen yet sets the outcome to Fatal;
 // - "grade when the cycle started" only matters for an event present before the cycle, and the reason only for
 //   an onset recorded as follow-up after the cycle: each is shown only when it applies.
 (function () {
@@ -22,13 +22,21 @@
   }
 
   function applyDeath() {
+    // Grade 5 is death related to the event (CTCAE v5.0), so its outcome can only be Fatal: an empty outcome is
+    // set to Fatal for the nurse; one she chose stays (the server refuses a grade 5 that is not Fatal, and says why).
+    var outcomeSet = false;
+    if (gradeValue() === "5" && outcome && !outcome.value) {
+      outcome.value = "FATAL";
+      outcomeSet = true;
+    }
     var isDeath = gradeValue() === "5" || (outcome && outcome.value === "FATAL");
     if (isDeath && serious && death) {
       var changed = !serious.checked || !death.checked;
       serious.checked = true;
       death.checked = true;
       note.textContent = "A death (grade 5 or outcome Fatal) is always a serious adverse event that results in " +
-        "death: Serious and 'results in death' are ticked" + (changed ? " for you." : ".");
+        "death: Serious and 'results in death' are ticked" + (changed ? " for you." : ".") +
+        (outcomeSet ? " The outcome is set to Fatal." : "");
     } else {
       note.textContent = "";
     }

@@ -103,3 +103,19 @@ def test_date_and_time_fields_show_the_site_format_too(live_server, page, ae_for
     echo = page.locator("#id_assessed_at_site_date")
     page.fill("#id_assessed_at", "2026-01-06T14:30")
     assert echo.inner_text() == "06 Jan 2026 14:30"
+
+
+def test_choosing_grade_5_sets_an_empty_outcome_to_fatal_but_never_overrides_the_nurses_choice(page, ae_form):
+    """Grade 5 is death related to the event (CTCAE v5.0): the outcome can only be Fatal. Found using the form as a
+    nurse does: grade 5 ticked Serious and "results in death" for her, but left the outcome empty, and the save then
+    came back with two errors on the outcome. An outcome she chose herself stays (the server explains the rule)."""
+    page.check("#id_grade_4")  # grade 5
+    assert page.input_value("#id_outcome") == "FATAL"
+    assert "outcome is set to Fatal" in page.inner_text(".death-note")
+    assert page.is_checked("#id_serious") and page.is_checked("#id_sae_death")
+
+    page.goto(ae_form[0])
+    page.select_option("#id_outcome", "RECOVERED/RESOLVED")
+    page.check("#id_grade_4")
+    assert page.input_value("#id_outcome") == "RECOVERED/RESOLVED"
+    assert "outcome is set to Fatal" not in page.inner_text(".death-note")
