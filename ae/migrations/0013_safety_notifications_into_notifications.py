@@ -26,11 +26,16 @@ def forwards(apps, schema_editor):
 def backwards(apps, schema_editor):
     old = apps.get_model("ae", "SafetyNotification")
     new = apps.get_model("patients", "Notification")
-    for n in new.objects.filter(kind__in=["death", "serious"], key__startswith="ae:").iterator():
-        row = old.objects.create(recipient_id=n.recipient_id, site_id=n.site_id, adverse_event_id=int(n.key.split(":")[1]),
-                                 kind=n.kind, subject=n.subject, body=n.body, read_at=n.read_at,
-                                 emailed_at=n.emailed_at, email_attempts=n.email_attempts, email_error=n.email_error)
-        old.objects.filter(pk=row.pk).update(created_at=n.created_at)
+    # Only the columns this migration knew: when several apps are unapplied together, a later patients migration
+    # (e.g. 0011's Notification.message) may already be gone while its field is still in this state.
+    columns = ("recipient_id", "site_id", "key", "kind", "subject", "body", "read_at", "emailed_at", "email_attempts",
+               "email_error", "created_at")
+    for n in new.objects.filter(kind__in=["death", "serious"], key__startswith="ae:").values(*columns).iterator():
+        row = old.objects.create(recipient_id=n["recipient_id"], site_id=n["site_id"],
+                                 adverse_event_id=int(n["key"].split(":")[1]), kind=n["kind"], subject=n["subject"],
+                                 body=n["body"], read_at=n["read_at"], emailed_at=n["emailed_at"],
+                                 email_attempts=n["email_attempts"], email_error=n["email_error"])
+        old.objects.filter(pk=row.pk).update(created_at=n["created_at"])
 
 
 class Migration(migrations.Migration):
