@@ -26,6 +26,8 @@ TEXTS = {
         "status": "Stopień 5 nie jest zdefiniowany dla Platelet count decreased — wybierz stopień ponownie.",
         "not_a_grade": "tego stopnia nie ma dla tego terminu w CTCAE v5.0",
         "table": "(przewijana w poziomie)",
+        "calculator": "Obliczony stopień: —",
+        "enter_score": "Wpisz wynik ",
     },
     "en-gb": {
         "death": "A death (grade 5 or outcome Fatal) is always a serious adverse event that results in death: Serious "
@@ -36,11 +38,13 @@ TEXTS = {
         "status": "Grade 5 is not defined for Platelet count decreased — choose a grade again.",
         "not_a_grade": "not a grade of this term in CTCAE v5.0",
         "table": "(scrolls sideways)",
+        "calculator": "Computed grade: —",
+        "enter_score": "Enter the ",
     },
 }
 
 
-def _ae_form_of_a_ward_in(language: str, live_server, page, ward) -> None:
+def _ae_form_of_a_ward_in(language: str, live_server, page, ward):
     ward.language = language
     ward.save()
     nurse = make_user("nurse", ward, Membership.Role.WARD_STAFF)
@@ -49,6 +53,7 @@ def _ae_form_of_a_ward_in(language: str, live_server, page, ward) -> None:
     log_in(page, live_server.url, nurse.username)
     page.goto(f"{live_server.url}/patients/{patient.pk}/events/new/")
     page.wait_for_function("document.activeElement && document.activeElement.id === 'id_term'")  # scripts ran
+    return patient
 
 
 def _grade_5_then_plt(page, texts: dict[str, str]) -> None:
@@ -68,7 +73,7 @@ def _grade_5_then_plt(page, texts: dict[str, str]) -> None:
 
 @pytest.mark.parametrize("language", ["pl", "en-gb"])
 def test_the_ae_forms_script_texts_are_in_the_readers_language(live_server, page, ward, language):
-    _ae_form_of_a_ward_in(language, live_server, page, ward)
+    patient = _ae_form_of_a_ward_in(language, live_server, page, ward)
     assert page.get_attribute("html", "lang") == language
     _grade_5_then_plt(page, TEXTS[language])
     other = TEXTS["en-gb" if language == "pl" else "pl"]
@@ -76,6 +81,11 @@ def test_the_ae_forms_script_texts_are_in_the_readers_language(live_server, page
     # layout.js names each table's scrolling box (an accessible name, read by screen readers)
     page.goto(f"{live_server.url}/sites/{ward.slug}/patients/")
     assert page.get_attribute(".table-scroll", "aria-label").endswith(TEXTS[language]["table"])
+    # the ICANS bedside calculator before a score is entered (grading_calculator.js)
+    page.goto(f"{live_server.url}/patients/{patient.pk}/icans/new/")
+    box = page.locator("#computed-grade")
+    box.get_by_text(TEXTS[language]["calculator"]).wait_for()
+    assert box.locator("p").inner_text().startswith(TEXTS[language]["enter_score"])
 
 
 def test_the_scripts_still_work_in_english_if_the_catalogue_does_not_load(live_server, page, ward):
