@@ -45,7 +45,7 @@ from core.otp import (
 from patients.access import two_factor_required
 
 #: Paths a logged-in but unverified user may still reach.
-OPEN_PATHS = ("/login/", "/logout/", "/account/two-factor/", "/static/", "/health/", "/api/v1/auth/")
+OPEN_PATHS = ("/login/", "/logout/", "/account/two-factor/", "/static/", "/jsi18n/", "/health/", "/api/v1/auth/")
 
 
 def is_verified(request: HttpRequest) -> bool:

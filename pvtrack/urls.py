@@ -2,7 +2,9 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.templatetags.static import static
 from django.urls import include, path
+from django.views.decorators.cache import cache_page
 from django.views.generic.base import RedirectView
+from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
@@ -119,6 +121,11 @@ urlpatterns = [
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("admin/", admin.site.urls),
     path("health/", health.health_view, name="health"),
+    # The scripts' texts in the reader's language (static/*.js call gettext/interpolate): Django's catalogue of the
+    # "djangojs" domain, a same-origin script (CSP script-src 'self'), open to anonymous and not-yet-verified
+    # sessions (pvtrack.twofactor.OPEN_PATHS). Built once per language and process (cache_page keys on the active
+    # language); the browser does not keep it (core.nostore), so a change of language shows at the next page.
+    path("jsi18n/", cache_page(3600)(JavaScriptCatalog.as_view()), name="javascript-catalog"),
     # Browsers ask for /favicon.ico whatever the page says; the icon is the SVG every page links to.
     path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True), name="favicon"),
 ]

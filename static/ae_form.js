@@ -8,6 +8,13 @@
   var form = document.querySelector("form.ae-form");
   if (!form) { return; }
 
+  // The texts in the reader's language (Django's JavaScriptCatalog, /jsi18n/, loaded by base.html); English if it
+  // did not load.
+  var gettext = window.gettext || function (text) { return text; };
+  var interpolate = window.interpolate || function (fmt, values) {
+    return fmt.replace(/%\((\w+)\)s/g, function (all, name) { return String(values[name]); });
+  };
+
   function el(id) { return document.getElementById(id); }
   var serious = el("id_serious"), death = el("id_sae_death"), outcome = el("id_outcome");
   var note = document.createElement("p");
@@ -34,9 +41,12 @@
       var changed = !serious.checked || !death.checked;
       serious.checked = true;
       death.checked = true;
-      note.textContent = "A death (grade 5 or outcome Fatal) is always a serious adverse event that results in " +
-        "death: Serious and 'results in death' are ticked" + (changed ? " for you." : ".") +
-        (outcomeSet ? " The outcome is set to Fatal." : "");
+      note.textContent = (changed
+        ? gettext("A death (grade 5 or outcome Fatal) is always a serious adverse event that results in death: " +
+                  "Serious and 'results in death' are ticked for you.")
+        : gettext("A death (grade 5 or outcome Fatal) is always a serious adverse event that results in death: " +
+                  "Serious and 'results in death' are ticked.")) +
+        (outcomeSet ? " " + gettext("The outcome is set to Fatal.") : "");
     } else {
       note.textContent = "";
     }
@@ -87,14 +97,17 @@
     var p = document.createElement("p");
     p.className = "small";
     if (!inWindow.length) {
-      strong.textContent = "No computed grade";
-      p.textContent = "No " + mine[0].label + " value from the onset to " + (resolution && resolution.value ?
-        "the resolution" : "today") + ": your grade needs no reason.";
+      strong.textContent = gettext("No computed grade");
+      p.textContent = interpolate(resolution && resolution.value
+        ? gettext("No %(analyte)s value from the onset to the resolution: your grade needs no reason.")
+        : gettext("No %(analyte)s value from the onset to today: your grade needs no reason."),
+        {analyte: mine[0].label}, true);
     } else {
       var worst = inWindow.reduce(function (a, b) { return b.grade > a.grade ? b : a; });
-      strong.textContent = "Computed grade " + worst.grade + " from the lab values";
-      p.textContent = "Worst of " + inWindow.length + " " + worst.label + " value(s) in the event's days: " +
-        worst.text + " A different grade needs the reason below.";
+      strong.textContent = interpolate(gettext("Computed grade %(grade)s from the lab values"), {grade: worst.grade}, true);
+      p.textContent = interpolate(gettext("Worst of %(count)s %(analyte)s value(s) in the event's days: %(worst)s " +
+        "A different grade needs the reason below."), {count: inWindow.length, analyte: worst.label, worst: worst.text},
+        true);
     }
     proposal.replaceChildren(strong, p);
   }

@@ -3,6 +3,11 @@
 // No page reload; the server recomputes and stores the same grade on save, so the form works without it.
 (function () {
   "use strict";
+  // The texts in the reader's language (Django's JavaScriptCatalog, /jsi18n/, loaded by base.html); English if it
+  // did not load. Scale names, versions and the server's rationale come as they are.
+  const gettext = window.gettext || ((text) => text);
+  const interpolate = window.interpolate
+    || ((fmt, values) => fmt.replace(/%\((\w+)\)s/g, (all, name) => String(values[name])));
   const form = document.querySelector("form[data-grading-url]");
   const box = document.getElementById("computed-grade");
   if (!form || !box) return;
@@ -43,7 +48,9 @@
       const tool = val("tool");
       const unable = checked("unable_to_perform");
       const score = unable ? null : num("score");
-      if (!unable && score === null) return { incomplete: "Enter the " + tool + " score, or tick 'unable to perform'." };
+      if (!unable && score === null) return {
+        incomplete: interpolate(gettext("Enter the %(tool)s score, or tick 'unable to perform'."), { tool: tool }, true),
+      };
       return {
         tool: tool, unable_to_perform: unable,
         ice_score: tool === "ICE" ? score : null, capd_score: tool === "CAPD" ? score : null,
@@ -52,7 +59,7 @@
         other_cause_domains: Array.from(form.querySelectorAll("input[name=other_cause_domains]:checked")).map((c) => c.value),
       };
     }
-    if (num("value") === null) return { incomplete: "Enter the value." };
+    if (num("value") === null) return { incomplete: gettext("Enter the value.") };
     const body = { analyte: val("analyte"), value: num("value"), unit: val("unit"), lln: limit("lln"), uln: limit("uln") };
     form.querySelectorAll("input[name=clinical_criteria]:checked").forEach((c) => { body[c.value] = true; });
     return body;
@@ -71,7 +78,7 @@
   async function compute() {
     const body = payload();
     const mine = ++seq;
-    if (body.incomplete) { show("Computed grade: —", body.incomplete, "incomplete"); return; }
+    if (body.incomplete) { show(gettext("Computed grade: —"), body.incomplete, "incomplete"); return; }
     let resp, data;
     try {
       resp = await fetch(url, {
@@ -85,13 +92,16 @@
     if (!resp.ok) {
       // the API's problem document (core/errors.py): field errors under "errors", else one "detail" sentence
       const msgs = Object.entries(data.errors || {}).map(([k, v]) => k.replace(/_/g, " ") + ": " + [].concat(v).join(" "));
-      show("Computed grade: —", msgs.join("; ") || data.detail || "", "error");
+      show(gettext("Computed grade: —"), msgs.join("; ") || data.detail || "", "error");
       return;
     }
-    const grade = data.grade === null ? "undetermined" : String(data.grade);
-    const what = data.ctcae_term ? data.ctcae_term + ", " : "";
-    show("Computed " + what + data.scale + (data.scale === "CTCAE" ? " v" + data.version : "") + " grade: " + grade,
-      data.rationale, "done");
+    const grade = data.grade === null ? gettext("undetermined") : String(data.grade);
+    const scale = data.scale + (data.scale === "CTCAE" ? " v" + data.version : "");
+    show(data.ctcae_term
+      ? interpolate(gettext("Computed %(term)s, %(scale)s grade: %(grade)s"),
+        { term: data.ctcae_term, scale: scale, grade: grade }, true)
+      : interpolate(gettext("Computed %(scale)s grade: %(grade)s"), { scale: scale, grade: grade }, true),
+    data.rationale, "done");
     box.dataset.grade = data.grade === null ? "" : String(data.grade);
   }
 

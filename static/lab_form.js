@@ -11,6 +11,11 @@
 // changing the collection date updates them. A typed LLN/ULN overrides it.
 (function () {
   "use strict";
+  // The texts in the reader's language (Django's JavaScriptCatalog, /jsi18n/, loaded by base.html); English if it
+  // did not load.
+  const gettext = window.gettext || ((text) => text);
+  const interpolate = window.interpolate
+    || ((fmt, values) => fmt.replace(/%\((\w+)\)s/g, (all, name) => String(values[name])));
   const analyte = document.getElementById("id_analyte");
   const unit = document.getElementById("id_unit");
   if (!analyte || !unit || !unit.dataset.units) return;
@@ -55,7 +60,7 @@
     limits.forEach((input, i) => {
       if (!input) return;
       const value = values ? values[i] : null;
-      input.placeholder = value === null || value === undefined ? "" : String(value) + " (site range)";
+      input.placeholder = value === null || value === undefined ? "" : interpolate(gettext("%(value)s (site range)"), { value: value }, true);
       if (value === null || value === undefined) delete input.dataset.siteDefault;
       else input.dataset.siteDefault = String(value);
     });

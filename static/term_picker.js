@@ -5,6 +5,11 @@
 // Works without this script too: the server resolves the term or synonym and validates the grade.
 (function () {
   "use strict";
+  // The texts in the reader's language (Django's JavaScriptCatalog, /jsi18n/, loaded by base.html); English if it
+  // did not load. CTCAE terms, grade definitions, MedDRA codes and SOCs stay in NCI's English (they are data).
+  const gettext = window.gettext || ((text) => text);
+  const interpolate = window.interpolate
+    || ((fmt, values) => fmt.replace(/%\((\w+)\)s/g, (all, name) => String(values[name])));
   const input = document.querySelector("[data-term-picker]");
   const box = document.getElementById("grade-definitions");
   if (!input || !box) return;
@@ -89,7 +94,8 @@
 
   function showChoices(text, items) {
     // A synonym of several terms: nothing to grade yet; offer the terms it can mean.
-    const intro = paragraph("“" + text + "” can mean several CTCAE v5.0 terms. Pick the one you mean:");
+    const intro = paragraph(interpolate(gettext("“%(typed)s” can mean several CTCAE v5.0 terms. Pick the one you mean:"),
+      { typed: text }, true));
     const buttons = document.createElement("p");
     buttons.className = "term-choices";
     items.forEach((item) => {
@@ -111,24 +117,27 @@
     const allowed = new Map(match.grades.map((g) => [String(g.grade), g.description]));
     const parts = [];
     if (typed) {
-      parts.push(paragraph("“" + typed + "” is recorded as " + match.term + " (CTCAE v5.0), with “" + typed
-        + "” as the verbatim term unless you write one."));
+      parts.push(paragraph(interpolate(gettext("“%(typed)s” is recorded as %(term)s (CTCAE v5.0), with “%(typed)s” "
+        + "as the verbatim term unless you write one."), { typed: typed, term: match.term }, true)));
       if (match.matched_synonym_note) parts.push(paragraph(match.matched_synonym_note, "synonym-note"));
     }
-    parts.push(paragraph(match.term + " — MedDRA " + match.meddra_code + ", " + match.soc + ". Grades "
-      + match.grades.map((g) => g.grade).join(", ") + " exist for this term."));
-    if (match.navigational_note) parts.push(paragraph("Note: " + match.navigational_note, "small"));
+    parts.push(paragraph(interpolate(gettext("%(term)s — MedDRA %(code)s, %(soc)s. Grades %(grades)s exist for this "
+      + "term."), { term: match.term, code: match.meddra_code, soc: match.soc,
+      grades: match.grades.map((g) => g.grade).join(", ") }, true)));
+    if (match.navigational_note) {
+      parts.push(paragraph(interpolate(gettext("Note: %(note)s"), { note: match.navigational_note }, true), "small"));
+    }
     box.replaceChildren(...parts);
 
     const chosen = radios.find((r) => r.checked);
     radios.forEach((r) => {
       r.disabled = !allowed.has(r.value);
-      describe(r, allowed.get(r.value) || "not a grade of this term in CTCAE v5.0");
+      describe(r, allowed.get(r.value) || gettext("not a grade of this term in CTCAE v5.0"));
     });
     if (chosen && chosen.disabled) {
       chosen.checked = false;
-      status.textContent = "Grade " + chosen.value + " is not defined for " + match.term
-        + " — choose a grade again.";
+      status.textContent = interpolate(gettext("Grade %(grade)s is not defined for %(term)s — choose a grade again."),
+        { grade: chosen.value, term: match.term }, true);
     } else {
       status.textContent = "";
     }
