@@ -4,8 +4,9 @@ for a second of each: every POST counted saved one event, and the line carries b
 
 from __future__ import annotations
 
+import os
 import re
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
 from django.db import connection
@@ -18,19 +19,18 @@ from patients.models import Site
 pytestmark = pytest.mark.django_db(transaction=True)  # committed, so that the server's processes see the rows
 
 
-def _test_database_url(db: dict) -> str:
-    """The server must use the test database, not the one DATABASE_URL names. A socket directory (the embedded
-    PostgreSQL of a fresh machine, pvtrack.devdb) goes in ``?host=`` as libpq reads it: as the URL's host it made
-    every request of the server fail (500)."""
-    auth = quote(db["USER"], safe="") + (f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else "")
-    if str(db["HOST"]).startswith("/"):
-        return f"postgresql://{auth}@/{db['NAME']}?host={quote(str(db['HOST']), safe='/')}&port={db['PORT']}"
-    return f"postgresql://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT']}/{db['NAME']}"
+def _test_database_url(name: str) -> str:
+    """DATABASE_URL with its database replaced by the test database ``name``: the server must use the test database.
+    Only the path changes, so a socket directory given in ``?host=`` (the embedded PostgreSQL of a fresh machine,
+    pvtrack.devdb) stays; rebuilt from the connection's settings, the URL pointed at 127.0.0.1:5432 and every request
+    of the server failed (500)."""
+    url = urlsplit(os.environ["DATABASE_URL"])
+    return urlunsplit(url._replace(path=f"/{quote(name)}"))
 
 
 def test_the_concurrent_line_saves_each_post_through_a_real_server(monkeypatch):
     generate(sites=1, patients=60, aes=30, seed=5, prefix="cc", log=lambda *_: None)
-    monkeypatch.setenv("DATABASE_URL", _test_database_url(connection.settings_dict))
+    monkeypatch.setenv("DATABASE_URL", _test_database_url(connection.settings_dict["NAME"]))
     [line] = measure_concurrent(list(Site.objects.filter(slug__startswith="cc-")), seconds=2, clients=2)
     posts = int(re.match(r"(\d+) POSTs", line.note).group(1))
     assert posts > 0 and line.pvtrack > 0 and line.baseline > 0
