@@ -22,7 +22,7 @@ from patients.models import NotificationKind
 from patients.notification_texts import message
 from patients.services.notifications import Notice, notify_many
 from reports.cells import CYCLE_SCOPES, GRADE_BAND_LABELS, KIND_LABELS, flag_label
-from reports.flag_text import cusum_message_for_reader, flag_message_for_reader, network_message_for_reader
+from reports.flag_text import reason_for_reader
 from reports.models import BenchmarkRun, Flag
 
 
@@ -41,19 +41,7 @@ def _reasons(run: BenchmarkRun) -> Any:
     """A function giving a flag's reason in each interface language, ``{"languages": {code: text}}``: rebuilt from
     the run's results as the report does (``reports.flag_text``: only when the English rebuild is the stored
     message, else the stored English)."""
-    results = run.results or {}
-    cells = {(c["category"], c["grade_band"], c["cycle_scope"]): c for c in results.get("cells", [])}
-    charts = {(c.get("category"), c.get("grade_band")): c for c in (results.get("monitoring") or {}).get("cusum", [])}
-    comparisons = {(c.get("category"), c.get("grade_band"), c.get("cycle_scope")): c
-                   for c in results.get("network") or []}
-
-    def reason(flag: Flag) -> str:
-        key = (flag.category.slug, flag.grade_band, flag.cycle_scope)
-        if flag.kind == Flag.Kind.CUSUM:
-            return cusum_message_for_reader(flag.message, charts.get((flag.category.slug, flag.grade_band)))
-        if flag.kind == Flag.Kind.NETWORK:
-            return network_message_for_reader(flag.message, comparisons.get(key), cells.get(key))
-        return flag_message_for_reader(flag.message, flag.level, cells.get(key))
+    reason = reason_for_reader(run.results)
 
     def in_each_language(flag: Flag) -> dict[str, dict[str, str]]:
         texts = {}

@@ -63,3 +63,25 @@ def network_message_for_reader(stored: str, comparison: Mapping[str, Any] | None
         return network_message(comparison, cell, gettext)
     except (KeyError, TypeError, ValueError):
         return stored
+
+
+def reason_for_reader(results: Mapping[str, Any] | None) -> Any:
+    """A function giving a flag's reason in the active language, for the flags of the run whose ``results`` these
+    are: ``reason(flag)`` with a :class:`reports.models.Flag` (its ``kind``, ``message``, ``level``, category slug,
+    grade band, cycle scope) → str. Literature flags by :func:`flag_message_for_reader` from the run's cell, CUSUM
+    flags from its chart, network flags from its comparison; each the stored English when the rebuild differs."""
+    results = results or {}
+    cells = {(c["category"], c["grade_band"], c["cycle_scope"]): c for c in results.get("cells", [])}
+    charts = {(c.get("category"), c.get("grade_band")): c for c in (results.get("monitoring") or {}).get("cusum", [])}
+    comparisons = {(c.get("category"), c.get("grade_band"), c.get("cycle_scope")): c
+                   for c in results.get("network") or []}
+
+    def reason(flag: Any) -> str:
+        key = (flag.category.slug, flag.grade_band, flag.cycle_scope)
+        if flag.kind == "cusum":
+            return cusum_message_for_reader(flag.message, charts.get((flag.category.slug, flag.grade_band)))
+        if flag.kind == "network":
+            return network_message_for_reader(flag.message, comparisons.get(key), cells.get(key))
+        return flag_message_for_reader(flag.message, flag.level, cells.get(key))
+
+    return reason

@@ -24,7 +24,7 @@ from patients.models import Site
 from reports.benchmark import GRADE_BANDS
 from reports.cells import canonical_sha256, changes_between, describe_cell_change
 from reports.cells import summary as cell_summary
-from reports.flag_text import cusum_message_for_reader, flag_message_for_reader, network_message_for_reader
+from reports.flag_text import reason_for_reader
 from reports.models import BenchmarkCategory, BenchmarkRun, Flag, RunSignoff
 
 
@@ -188,19 +188,7 @@ def flag_rows(run: BenchmarkRun) -> list[FlagRow]:
     """The run's flags in report order with their review status and, for each, since when the cell is flagged and
     its trend over the last runs (3 queries, 4 when some flag is open)."""
     flags = list(run.flags.select_related("category", "reviewed_by", "carried_review__reviewed_by"))
-    cells = {(c["category"], c["grade_band"], c["cycle_scope"]): c for c in (run.results or {}).get("cells", [])}
-    charts = {(c.get("category"), c.get("grade_band")): c
-              for c in ((run.results or {}).get("monitoring") or {}).get("cusum", [])}
-    comparisons = {(c.get("category"), c.get("grade_band"), c.get("cycle_scope")): c
-                   for c in (run.results or {}).get("network") or []}
-
-    def message(f: Flag) -> str:
-        key = (f.category.slug, f.grade_band, f.cycle_scope)
-        if f.kind == Flag.Kind.CUSUM:
-            return cusum_message_for_reader(f.message, charts.get((f.category.slug, f.grade_band)))
-        if f.kind == Flag.Kind.NETWORK:
-            return network_message_for_reader(f.message, comparisons.get(key), cells.get(key))
-        return flag_message_for_reader(f.message, f.level, cells.get(key))
+    message = reason_for_reader(run.results)
 
     rows = [FlagRow(flag=f, review=f.signed_review, carried=f.carried_review_id is not None, message=message(f))
             for f in flags]
