@@ -22,6 +22,16 @@ def _text(response) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", response.content.decode()))
 
 
+def _polish_run_and_officer(ward, officer):
+    """The ward set to Polish, a benchmark run of it, and a client logged in as the officer: (run, client)."""
+    ward.language = "pl"
+    ward.save()
+    run = benchmark_run_now(site=ward)
+    client = Client()
+    client.force_login(officer)
+    return run, client
+
+
 def _cell(run, flag):
     return next(c for c in run.results["cells"] if (c["category"], c["grade_band"], c["cycle_scope"]) == (
         flag.category.slug, flag.grade_band, flag.cycle_scope))
@@ -73,11 +83,7 @@ def test_the_polish_report_shows_flags_reviews_and_sign_offs_in_polish_with_sign
 
 
 def test_the_run_history_run_page_and_drilldown_are_in_polish(ward, crs_ward, officer):
-    ward.language = "pl"
-    ward.save()
-    run = benchmark_run_now(site=ward)
-    client = Client()
-    client.force_login(officer)
+    run, client = _polish_run_and_officer(ward, officer)
     history = _text(client.get(f"/sites/{ward.slug}/runs/"))
     assert "Ward A: przebiegi porównania" in history and f"Przebieg {run.pk} (bieżący)" in history
     assert "benchmark runs" not in history and "Newest first" not in history
@@ -90,11 +96,7 @@ def test_the_run_history_run_page_and_drilldown_are_in_polish(ward, crs_ward, of
 
 
 def test_the_cells_plots_page_is_in_polish_with_the_flags_reason_translated(ward, crs_ward, officer):
-    ward.language = "pl"
-    ward.save()
-    benchmark_run_now(site=ward)
-    client = Client()
-    client.force_login(officer)
+    _, client = _polish_run_and_officer(ward, officer)
     page = _text(client.get(f"/sites/{ward.slug}/report/crs/ge3/all/plots/"))
     assert "8 z 10 pacjentów miało cytokine release syndrome, stopnia ≥3 (wszystkie cykle)" in page
     assert "Kohorty" in page and "Monitorowanie sekwencyjne" in page and "wróć do raportu" in page
@@ -168,11 +170,7 @@ def test_the_matched_line_is_rebuilt_in_the_readers_language_from_the_cells_defi
 
 
 def test_the_polish_report_shows_the_matched_line_in_polish(ward, crs_ward, officer):
-    ward.language = "pl"
-    ward.save()
-    benchmark_run_now(site=ward)
-    client = Client()
-    client.force_login(officer)
+    _, client = _polish_run_and_officer(ward, officer)
     page = _text(client.get(f"/sites/{ward.slug}/report/"))
     assert "Dopasowano: rodzina skal" in page and "Matched:" not in page
 
