@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import F, Q
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from ae import grading
@@ -48,7 +49,7 @@ class CRSAssessment(models.Model):
     assessed_at = models.DateTimeField()
     temperature_c = models.DecimalField("temperature (°C)", max_digits=3, decimal_places=1, null=True, blank=True)
     fever_masking_therapies = ArrayField(
-        models.CharField(max_length=40, choices=[(k, v.capitalize()) for k, v in grading.FEVER_MASKING_LABELS.items()]),
+        models.CharField(max_length=40, choices=[(k, capfirst(_(v))) for k, v in grading.FEVER_MASKING_LABELS.items()]),
         verbose_name="antipyretic or anticytokine therapy given", default=list, blank=True,
         help_text="After CRS was diagnosed these can mask fever (ASTCT 2019 footnote).")
     hypotension = models.BooleanField(default=False)
