@@ -145,3 +145,22 @@ def test_the_grading_api_still_answers_the_rules_refusals_in_english(client, nur
     )
     assert response.status_code == 400
     assert "fever is attributed to another cause but was not recorded" in response.content.decode()
+
+
+def test_the_event_history_names_the_fever_masking_therapies_given_in_polish(polish_nurse, patient, cycle):
+    crs = {
+        "episode": "",
+        "cycle": cycle.pk,
+        "assessed_at": "2026-01-06T08:00",
+        "oxygen_device": "none",
+        "relatedness": "probable",
+        "action_taken": "DRUG INTERRUPTED",
+        "temperature_c": "38.5",
+        "fever_masking_therapies": ["antipyretic", "tocilizumab"],
+    }
+    saved = polish_nurse.post(f"/patients/{patient.pk}/crs/new/", crs)
+    assert saved.status_code == 302
+    assert CRSAssessment.objects.get().fever_masking_therapies == ["antipyretic", "tocilizumab"]  # codes stored
+    page = polish_nurse.get(saved.url).content.decode()
+    assert "podano: lek przeciwgorączkowy (np. paracetamol, ibuprofen), tocilizumab (lek przeciwcytokinowy)" in page
+    assert "antipyretic, tocilizumab" not in page
