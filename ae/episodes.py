@@ -85,7 +85,7 @@ def crs_grades(data: dict[str, Any], *, had_crs_before: bool, translate: Callabl
                                         vasopressors=agents, oxygen_fio2_percent=fio2,
                                         ventilator_support=device == "mechanical_ventilation")
     except grading.GradingInputError as exc:
-        raise ValidationError({exc.field: exc.message}) from exc
+        raise ValidationError({exc.field: exc.text(gettext)}) from exc  # the reader's language
     if data.get("other_cause_findings") and not (data.get("other_cause") or "").strip():
         raise ValidationError({"other_cause": gettext("Name the other cause (e.g. septic shock) of the findings set "
                                                       "aside from the ASTCT CRS grade.")})
@@ -184,7 +184,7 @@ def icans_grade_fields(data: dict[str, Any], *, patient: Patient,
             other_cause_domains=list(data.get("other_cause_domains") or []), translate=translate)
     except grading.GradingInputError as exc:
         field = "score" if exc.field in ("ice_score", "capd_score") else exc.field
-        raise ValidationError({field: exc.message}) from exc
+        raise ValidationError({field: exc.text(gettext)}) from exc
     if data.get("other_cause_domains") and not (data.get("other_cause") or "").strip():
         raise ValidationError({"other_cause": gettext("Name the other cause (e.g. sedation with midazolam) of the "
                                                       "findings excluded from the ICANS grade.")})

@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.functional import lazy
+from django.utils.text import capfirst
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -24,6 +25,19 @@ from patients.models import Patient, TreatmentCycle
 def _day(day: Any) -> str:
     """A date as the pages show it ("03 Aug 2025", "03 Sie 2025"), in the active language."""
     return date_format(day, "d M Y")
+
+
+def _fever_term_mismatch(result: grading.Grade, typed_term: str, anc: Any) -> str:
+    """The AE form's refusal of a fever term the recent ANC contradicts, in the active language: "Febrile
+    neutropenia by CTCAE v5.0, not Fever (ANC 0.5 ×10⁹/L of 08 Jan 2026 10:00): <rationale>". The CTCAE terms stay
+    in NCI's English, and so does the grading rationale (``ae.grading.grade_fever_episode`` writes it in English);
+    ``anc`` is the recent ANC (a LabResult) or None."""
+    anc_text = (gettext("no ANC recorded on the onset day or the two days before") if anc is None else
+                gettext("ANC %(value)s %(unit)s of %(at)s") % {
+                    "value": lab_units.number(anc.value), "unit": lab_units.unit_label(anc.unit),
+                    "at": date_format(timezone.localtime(anc.collected_at), "d M Y H:i")})
+    return gettext("%(computed)s by CTCAE v5.0, not %(typed)s (%(anc)s): %(rationale)s") % {
+        "computed": result.ctcae_term, "typed": typed_term, "anc": anc_text, "rationale": result.rationale}
 
 
 def _cycle_label(cycle: TreatmentCycle) -> str:
@@ -236,14 +250,13 @@ class AdverseEventForm(forms.ModelForm):
                 anc=None if anc is None else float(anc.value), anc_unit=None if anc is None else anc.unit,
                 sustained_38_over_1h=cleaned.get("sustained_38_over_1h"))
         except grading.GradingInputError as exc:
-            self.add_error(exc.field if exc.field in self.fields else None, exc.message)
+            self.add_error(exc.field if exc.field in self.fields else None, exc.text(gettext))
             return
         anc_text = ("no ANC recorded on the onset day or the two days before" if anc is None else
                     f"ANC {lab_units.number(anc.value)} {lab_units.unit_label(anc.unit)} of "
-                    f"{timezone.localtime(anc.collected_at):%d %b %Y %H:%M}")
+                    f"{timezone.localtime(anc.collected_at):%d %b %Y %H:%M}")  # stored with the rationale: English
         if result.ctcae_term != term.term:
-            self.add_error("term", f"{result.ctcae_term} by CTCAE v5.0, not {term.term} ({anc_text}): "
-                                   f"{result.rationale}")
+            self.add_error("term", _fever_term_mismatch(result, term.term, anc))
             return
         if result.grade is None:
             return  # undetermined: the grade stays the clinician's, with nothing to compare it with
@@ -388,7 +401,7 @@ class CRSAssessmentForm(_AssessmentForm):
                                        widget=forms.NumberInput(attrs={"step": "0.1", "inputmode": "decimal"}))
     fever_masking_therapies = forms.MultipleChoiceField(
         label=_("Antipyretic or anticytokine therapy given"), required=False, widget=forms.CheckboxSelectMultiple,
-        choices=[(t, grading.FEVER_MASKING_LABELS[t].capitalize()) for t in grading.FEVER_MASKING_OFFERED],
+        choices=[(t, capfirst(_(grading.FEVER_MASKING_LABELS[t]))) for t in grading.FEVER_MASKING_OFFERED],
         help_text=_("After CRS was diagnosed, any of these can mask fever: the grade then follows hypotension and "
                     "hypoxia (ASTCT 2019)."))
     hypotension = forms.BooleanField(required=False)

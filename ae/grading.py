@@ -21,7 +21,7 @@ judgement (e.g. "life-threatening consequences") it is an explicit boolean input
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from ae import lab_chemistry, lab_units
@@ -116,12 +116,34 @@ CAPD_MAX = 32
 
 
 class GradingInputError(ValueError):
-    """An impossible or contradictory grading input; ``field`` names the input at fault."""
+    """An impossible or contradictory grading input; ``field`` names the input at fault.
 
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
+    ``template`` is a :func:`gettext_noop` message text with ``%(name)s`` placeholders filled from ``params``;
+    ``message`` is it in English (what the API answers and the logs show, unchanged); :meth:`text` gives it in
+    ``translate``'s language (the forms and services pass Django's ``gettext`` for field errors). The values of the
+    params named in ``translated`` are message texts too (e.g. a finding's name), translated with the template.
+    """
+
+    def __init__(self, field: str, message: str, params: Mapping[str, object] | None = None,
+                 translated: Iterable[str] = ()):
         self.field = field
-        self.message = message
+        self.template = message
+        self.params = dict(params or {})
+        self.translated = frozenset(translated)
+        self.message = self.text()
+        super().__init__(f"{field}: {self.message}")
+
+    def text(self, translate: Callable[[str], str] = str) -> str:
+        """The message in ``translate``'s language (English by default: :attr:`message`)."""
+        if not self.params:
+            return translate(self.template)
+        return translate(self.template) % {k: translate(str(v)) if k in self.translated else v
+                                           for k, v in self.params.items()}
+
+
+#: The ASTCT CRS findings as words (a GradingInputError's message names them).
+_FINDING_WORDS = {"fever": gettext_noop("fever"), "hypotension": gettext_noop("hypotension"),
+                  "hypoxia": gettext_noop("hypoxia")}
 
 
 @dataclass(frozen=True)
@@ -145,34 +167,37 @@ def _finite(field: str, value: float | None, *, minimum: float | None = None, ma
     if value is None:
         if allow_none:
             return None
-        raise GradingInputError(field, "is required")
+        raise GradingInputError(field, gettext_noop("is required"))
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise GradingInputError(field, f"must be a number, got {value!r}")
+        raise GradingInputError(field, gettext_noop("must be a number, got %(value)s"), {"value": repr(value)})
     value = float(value)
     if not math.isfinite(value):
-        raise GradingInputError(field, "must be a finite number")
+        raise GradingInputError(field, gettext_noop("must be a finite number"))
     if minimum is not None and value < minimum:
-        raise GradingInputError(field, f"must be >= {minimum:g}, got {value:g}")
+        raise GradingInputError(field, gettext_noop("must be >= %(minimum)s, got %(value)s"),
+                                {"minimum": f"{minimum:g}", "value": f"{value:g}"})
     if maximum is not None and value > maximum:
-        raise GradingInputError(field, f"must be <= {maximum:g}, got {value:g}")
+        raise GradingInputError(field, gettext_noop("must be <= %(maximum)s, got %(value)s"),
+                                {"maximum": f"{maximum:g}", "value": f"{value:g}"})
     return value
 
 
 def _choice(field: str, value: str, choices: Iterable[str]) -> str:
     choices = tuple(choices)
     if value not in choices:
-        raise GradingInputError(field, f"unknown value {value!r}; expected one of {', '.join(choices)}")
+        raise GradingInputError(field, gettext_noop("unknown value %(value)s; expected one of %(choices)s"),
+                                {"value": repr(value), "choices": ", ".join(choices)})
     return value
 
 
 def _vasopressor_set(vasopressors: Iterable[str] | None) -> frozenset[str]:
     if isinstance(vasopressors, str):
-        raise GradingInputError("vasopressors", "must be a list of agent names, not a string")
+        raise GradingInputError("vasopressors", gettext_noop("must be a list of agent names, not a string"))
     agents = frozenset(vasopressors or ())
     unknown = sorted(agents - VASOPRESSORS)
     if unknown:
-        raise GradingInputError("vasopressors", f"unknown agent(s) {', '.join(unknown)}; expected "
-                                                f"{', '.join(sorted(VASOPRESSORS))}")
+        raise GradingInputError("vasopressors", gettext_noop("unknown agent(s) %(unknown)s; expected %(expected)s"),
+                                {"unknown": ", ".join(unknown), "expected": ", ".join(sorted(VASOPRESSORS))})
     return agents
 
 
@@ -186,12 +211,14 @@ def _temperature(temperature_c: float | None) -> float | None:
 
 def _masking_set(therapies: Iterable[str] | None) -> frozenset[str]:
     if isinstance(therapies, str):
-        raise GradingInputError("fever_masking_therapies", "must be a list of therapy names, not a string")
+        raise GradingInputError("fever_masking_therapies", gettext_noop("must be a list of therapy names, not a "
+                                                                        "string"))
     given = frozenset(therapies or ())
     unknown = sorted(given - frozenset(FEVER_MASKING_THERAPIES))
     if unknown:
-        raise GradingInputError("fever_masking_therapies", f"unknown therapy {', '.join(unknown)}; expected "
-                                                           f"{', '.join(FEVER_MASKING_THERAPIES)}")
+        raise GradingInputError("fever_masking_therapies", gettext_noop("unknown therapy %(unknown)s; expected "
+                                                                        "%(expected)s"),
+                                {"unknown": ", ".join(unknown), "expected": ", ".join(FEVER_MASKING_THERAPIES)})
     return given
 
 
@@ -242,23 +269,26 @@ def grade_crs_astct(*, temperature_c: float | None = None, fever_masking_therapi
     device = _choice("oxygen_device", oxygen_device, OXYGEN_DEVICES)
     flow = _finite("oxygen_flow_l_min", oxygen_flow_l_min, minimum=0.0)
     if device == "none" and flow:
-        raise GradingInputError("oxygen_flow_l_min", "an oxygen flow was given but oxygen_device is 'none'")
+        raise GradingInputError("oxygen_flow_l_min", gettext_noop("an oxygen flow was given but oxygen_device is "
+                                                                  "'none'"))
     if device == "nasal_cannula" and flow is None:
-        raise GradingInputError("oxygen_flow_l_min", "is required for a nasal cannula (low flow <= 6 L/min "
-                                                     "vs high flow > 6 L/min)")
+        raise GradingInputError("oxygen_flow_l_min", gettext_noop("is required for a nasal cannula (low flow <= 6 "
+                                                                  "L/min vs high flow > 6 L/min)"))
     if isinstance(other_cause_findings, str):
-        raise GradingInputError("other_cause_findings", "must be a list of findings, not a string")
+        raise GradingInputError("other_cause_findings", gettext_noop("must be a list of findings, not a string"))
     excluded = frozenset(other_cause_findings or ())
     unknown = sorted(excluded - frozenset(CRS_FINDINGS))
     if unknown:
-        raise GradingInputError("other_cause_findings", f"unknown finding(s) {', '.join(unknown)}; expected "
-                                                        f"{', '.join(CRS_FINDINGS)}")
+        raise GradingInputError("other_cause_findings", gettext_noop("unknown finding(s) %(unknown)s; expected "
+                                                                     "%(expected)s"),
+                                {"unknown": ", ".join(unknown), "expected": ", ".join(CRS_FINDINGS)})
     present = {"fever": temperature is not None and temperature >= FEVER_C,
                "hypotension": hypotension or bool(agents), "hypoxia": device != "none"}
     for finding in CRS_FINDINGS:
         if finding in excluded and not present[finding]:
-            raise GradingInputError("other_cause_findings", f"{finding} is attributed to another cause but was not "
-                                                            "recorded")
+            raise GradingInputError("other_cause_findings", gettext_noop("%(finding)s is attributed to another cause "
+                                                                         "but was not recorded"),
+                                    {"finding": _FINDING_WORDS[finding]}, translated=("finding",))
     set_aside = []
     t = translate
     if "fever" in excluded:
@@ -435,9 +465,11 @@ def grade_crs_lee2014(*, temperature_c: float | None = None, constitutional_symp
     fio2 = _finite("oxygen_fio2_percent", oxygen_fio2_percent, minimum=21.0, maximum=100.0)
     if isinstance(organ_toxicity_grade, bool) or not isinstance(organ_toxicity_grade, int) or not (
             0 <= organ_toxicity_grade <= 4):
-        raise GradingInputError("organ_toxicity_grade", f"must be an integer 0-4, got {organ_toxicity_grade!r}")
+        raise GradingInputError("organ_toxicity_grade", gettext_noop("must be an integer 0-%(maximum)s, got "
+                                                                     "%(value)s"),
+                                {"maximum": 4, "value": repr(organ_toxicity_grade)})
     if high_dose_or_multiple_pressors and not agents:
-        raise GradingInputError("high_dose_or_multiple_pressors", "set but no vasopressor was given")
+        raise GradingInputError("high_dose_or_multiple_pressors", gettext_noop("set but no vasopressor was given"))
     lee = (LEE_SCALE, LEE_VERSION)
     if death_due_to_crs:
         return Grade(5, *lee, "Grade 5: death.")
@@ -492,9 +524,11 @@ def _score(field: str, value: int | None, maximum: int) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
-        raise GradingInputError(field, f"must be an integer 0-{maximum}, got {value!r}")
+        raise GradingInputError(field, gettext_noop("must be an integer 0-%(maximum)s, got %(value)s"),
+                                {"maximum": maximum, "value": repr(value)})
     if not 0 <= value <= maximum:
-        raise GradingInputError(field, f"must be between 0 and {maximum}, got {value}")
+        raise GradingInputError(field, gettext_noop("must be between 0 and %(maximum)s, got %(value)s"),
+                                {"maximum": maximum, "value": value})
     return value
 
 
@@ -542,24 +576,27 @@ def grade_icans(*, tool: str, ice_score: int | None = None, capd_score: int | No
     motor = _choice("motor", motor, MOTOR_LEVELS)
     cerebral_edema = _choice("cerebral_edema", cerebral_edema, CEREBRAL_EDEMA_LEVELS)
     if isinstance(other_cause_domains, str):
-        raise GradingInputError("other_cause_domains", "must be a list of domain names, not a string")
+        raise GradingInputError("other_cause_domains", gettext_noop("must be a list of domain names, not a string"))
     excluded = frozenset(other_cause_domains or ())
     unknown = sorted(excluded - frozenset(ICANS_DOMAINS))
     if unknown:
-        raise GradingInputError("other_cause_domains", f"unknown domain(s) {', '.join(unknown)}; expected "
-                                                       f"{', '.join(ICANS_DOMAINS)}")
+        raise GradingInputError("other_cause_domains", gettext_noop("unknown domain(s) %(unknown)s; expected "
+                                                                    "%(expected)s"),
+                                {"unknown": ", ".join(unknown), "expected": ", ".join(ICANS_DOMAINS)})
     ice = _score("ice_score", ice_score, ICE_MAX)
     capd = _score("capd_score", capd_score, CAPD_MAX)
     if tool == "ICE" and capd is not None:
-        raise GradingInputError("capd_score", "given but the tool is ICE")
+        raise GradingInputError("capd_score", gettext_noop("given but the tool is %(tool)s"), {"tool": "ICE"})
     if tool == "CAPD" and ice is not None:
-        raise GradingInputError("ice_score", "given but the tool is CAPD")
+        raise GradingInputError("ice_score", gettext_noop("given but the tool is %(tool)s"), {"tool": "CAPD"})
     score = ice if tool == "ICE" else capd
     score_field = "ice_score" if tool == "ICE" else "capd_score"
     if unable_to_perform and score is not None:
-        raise GradingInputError(score_field, f"given although the {tool} could not be performed")
+        raise GradingInputError(score_field, gettext_noop("given although the %(tool)s could not be performed"),
+                                {"tool": tool})
     if not unable_to_perform and score is None:
-        raise GradingInputError(score_field, f"is required (or set unable_to_perform) for the {tool} tool")
+        raise GradingInputError(score_field, gettext_noop("is required (or set unable_to_perform) for the %(tool)s "
+                                                          "tool"), {"tool": tool})
     measured = -1 if score is None else score  # only read when the tool was performed (score given)
 
     if death:
@@ -599,8 +636,9 @@ def grade_icans(*, tool: str, ice_score: int | None = None, capd_score: int | No
 
     abnormal = {name for name, g, _ in domains if g > 0}
     for name in sorted(excluded - abnormal):
-        raise GradingInputError("other_cause_domains", f"{name.replace('_', ' ')} is attributed to another cause "
-                                                       "but has no abnormal finding")
+        raise GradingInputError("other_cause_domains", gettext_noop("%(domain)s is attributed to another cause but "
+                                                                    "has no abnormal finding"),
+                                {"domain": WORDS[name]}, translated=("domain",))
     counted = [(g, why) for name, g, why in domains if name not in excluded]
     set_aside = [why for name, g, why in domains if name in excluded]
     note = (" " + t(gettext_noop("Excluded as attributable to another cause: %(findings)s.")) % {
@@ -770,7 +808,7 @@ def grade_fever_episode(*, temperature_c: float, hours_above_40: float | None = 
     """
     if anc is not None:
         if not anc_unit:
-            raise GradingInputError("anc_unit", "is required with the ANC")
+            raise GradingInputError("anc_unit", gettext_noop("is required with the ANC"))
         fn = grade_febrile_neutropenia(anc=anc, anc_unit=anc_unit, temperature_c=temperature_c,
                                        sustained_38_over_1h=sustained_38_over_1h,
                                        life_threatening=life_threatening, death=death)

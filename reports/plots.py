@@ -17,10 +17,12 @@ import io
 import json
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from typing import Any
 
 import matplotlib
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext_noop
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
 
@@ -38,9 +40,9 @@ WARD_COLOUR, COHORT_COLOUR, POOLED_COLOUR = "#b2182b", "#2166ac", "#333333"
 _URL_REF = re.compile(r"url\(#([^)]+)\)")
 
 
-def _title(cell: dict[str, Any]) -> str:
-    return (f"{cell['category_name']}, {GRADE_BAND_LABELS[cell['grade_band']]}, "
-            f"{CYCLE_SCOPES[cell['cycle_scope']]}")
+def _title(cell: dict[str, Any], translate: Callable[[str], str] = str) -> str:
+    return (f"{cell['category_name']}, {translate(GRADE_BAND_LABELS[cell['grade_band']])}, "
+            f"{translate(CYCLE_SCOPES[cell['cycle_scope']])}")
 
 
 def _render(fig: Figure, prefix: str, label: str) -> SafeString:
@@ -130,14 +132,15 @@ def _prefix(kind: str, cell: dict[str, Any]) -> str:
     return f"{kind}-{cell['category']}-{cell['grade_band']}-{cell['cycle_scope']}-"
 
 
-def forest_label(cell: dict[str, Any]) -> str:
-    """The forest plot's text alternative: its SVG ``<title>`` and aria-label, and the ``alt`` of its ``<img>``."""
-    return f"Forest plot: {_title(cell)}"
+def forest_label(cell: dict[str, Any], translate: Callable[[str], str] = str) -> str:
+    """The forest plot's text alternative: its SVG ``<title>`` and aria-label (English: the stored SVG is shared by
+    every reader), and the ``alt`` of its ``<img>`` (``translate`` = Django's ``gettext``: the reader's language)."""
+    return translate(gettext_noop("Forest plot: %(title)s")) % {"title": _title(cell, translate)}
 
 
-def funnel_label(cell: dict[str, Any]) -> str:
+def funnel_label(cell: dict[str, Any], translate: Callable[[str], str] = str) -> str:
     """The funnel plot's text alternative (as :func:`forest_label`)."""
-    return f"Funnel plot: {_title(cell)}"
+    return translate(gettext_noop("Funnel plot: %(title)s")) % {"title": _title(cell, translate)}
 
 
 def forest_svg(cell: dict[str, Any]) -> SafeString:

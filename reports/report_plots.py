@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.urls import reverse
+from django.utils.translation import gettext
 
 from core.types import AnyUser
 from patients.models import Site
@@ -32,10 +33,11 @@ def plot_url(site: Site, key: str, kind: str) -> str:
 
 
 def cell_images(site: Site, cell: dict[str, Any]) -> dict[str, str]:
-    """{"forest": URL, "forest_alt": text, "funnel": URL, "funnel_alt": text} of a plotted cell (no query)."""
+    """{"forest": URL, "forest_alt": text, "funnel": URL, "funnel_alt": text} of a plotted cell (no query); the
+    texts in the active language (the SVGs' own titles stay English: one stored plot serves every reader)."""
     key = plots.cell_key(cell)
-    return {"forest": plot_url(site, key, "forest"), "forest_alt": plots.forest_label(cell),
-            "funnel": plot_url(site, key, "funnel"), "funnel_alt": plots.funnel_label(cell)}
+    return {"forest": plot_url(site, key, "forest"), "forest_alt": plots.forest_label(cell, gettext),
+            "funnel": plot_url(site, key, "funnel"), "funnel_alt": plots.funnel_label(cell, gettext)}
 
 
 def chart_image(site: Site, payload: dict[str, Any]) -> dict[str, str]:

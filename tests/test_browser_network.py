@@ -63,5 +63,5 @@ def test_coordinator_sees_every_ward_and_a_ward_only_its_own_point(live_server, 
     assert len(re.findall(r'id="[^"]*own"', drawn)) == 1  # the ward's own point, highlighted
     assert page.locator("figure.network-funnel img").first.get_attribute("alt")  # with its text alternative
     section = page.locator("table.network").inner_text()
-    assert "ALERT" in section and "Ward C" not in section
+    assert "alert: above the network" in section and "Ward C" not in section  # the level in words
     assert page.goto(f"{live_server.url}/network/").status == 404

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import F, Q
+from django.utils.text import capfirst
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from ae import grading
@@ -48,7 +50,7 @@ class CRSAssessment(models.Model):
     assessed_at = models.DateTimeField()
     temperature_c = models.DecimalField("temperature (°C)", max_digits=3, decimal_places=1, null=True, blank=True)
     fever_masking_therapies = ArrayField(
-        models.CharField(max_length=40, choices=[(k, v.capitalize()) for k, v in grading.FEVER_MASKING_LABELS.items()]),
+        models.CharField(max_length=40, choices=[(k, capfirst(_(v))) for k, v in grading.FEVER_MASKING_LABELS.items()]),
         verbose_name="antipyretic or anticytokine therapy given", default=list, blank=True,
         help_text="After CRS was diagnosed these can mask fever (ASTCT 2019 footnote).")
     hypotension = models.BooleanField(default=False)
@@ -143,6 +145,13 @@ class CRSAssessment(models.Model):
     def effective_grade(self) -> int:
         """The clinician's grade when entered, else the computed ASTCT 2019 grade."""
         return self.astct_grade if self.entered_grade is None else self.entered_grade
+
+    @property
+    def fever_masking_labels(self) -> list[str]:
+        """The fever-masking therapies given, as words in the active language (stored order; an unknown code as
+        it is), e.g. ["antipyretic (e.g. paracetamol, ibuprofen)"] for ["antipyretic"]."""
+        return [gettext(grading.FEVER_MASKING_LABELS[t]) if t in grading.FEVER_MASKING_LABELS else t
+                for t in self.fever_masking_therapies or []]
 
 
 @tracked

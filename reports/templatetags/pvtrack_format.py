@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import template
 from django.utils.translation import gettext
 
-from reports.cells import flag_label, flag_short
+from reports.cells import CYCLE_SCOPES, GRADE_BAND_LABELS, flag_label, flag_short
 from reports.computed_text import (
     cell_note,
     cohort_labels,
@@ -51,6 +51,20 @@ def flag_short_for_reader(level: str | None) -> str:
     """``reports.cells.flag_short`` in the active language."""
     short = flag_short(level)
     return gettext(short) if short else short
+
+
+@register.filter("band_label")
+def band_label_for_reader(grade_band: str | None) -> str:
+    """A grade band's code ("any", "ge3") as words in the active language ("grade ≥3"; an unknown code as it is)."""
+    label = GRADE_BAND_LABELS.get(grade_band or "")
+    return gettext(label) if label else grade_band or ""
+
+
+@register.filter("scope_label")
+def scope_label_for_reader(cycle_scope: str | None) -> str:
+    """A cycle scope's code ("all", "first") as words in the active language ("cycle 1"; an unknown code as it is)."""
+    label = CYCLE_SCOPES.get(cycle_scope or "")
+    return gettext(label) if label else cycle_scope or ""
 
 
 @register.filter

@@ -70,7 +70,7 @@ def test_coordinator_sees_every_ward_named(network, ward, nurse, officer, outsid
         assert name in text
     assert not re.search(r"other ward \d", text)
     assert "Cytokine release syndrome, any grade" in text and "<svg" in text
-    assert "Ward A: <strong>ALERT</strong> above" in text
+    assert "Ward A: <strong>alert</strong> above the network" in text  # the level in words (flag_short)
     for user in (nurse, officer, outsider):
         assert login(user).get("/network/").status_code == 404
 
@@ -102,7 +102,7 @@ def test_ward_sees_its_own_point_and_the_others_anonymous(network, officer, djan
         assert name not in section
     # 5/6 against a network of 17/71 (θ0 23.9 %): above the 95 % limit; ward A's own outlying z inflates τ² (with
     # fewer than 10 wards winsorising trims nothing), which keeps it inside the 99.8 % one
-    assert "<strong>ALERT</strong>: above the network" in section
+    assert "<strong>alert</strong>: above the network" in section
 
 
 def test_a_ward_working_on_two_wards_sees_both_named(network, officer):

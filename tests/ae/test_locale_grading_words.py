@@ -1,0 +1,166 @@
+"""The bedside grading's last English words in the reader's language (issue 15, item 4; docs/usability.md, "Not yet
+translated"): the CRS form's fever-masking therapy choices, the AE form's febrile-neutropenia term mismatch and the
+pure grading rules' input refusals shown as field errors. What is stored (codes, the computed rationale) and what
+the API answers stay as they were, in English."""
+
+from __future__ import annotations
+
+import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+from django.utils import translation
+
+from ae import grading
+from ae.forms import CRSAssessmentForm
+from ae.models import AdverseEvent, CRSAssessment
+from ae.services.labs import lab_result_record
+from tests.ae.test_grading_coverage import _fever_form
+from tests.conftest import make_cycle, make_patient
+
+pytestmark = pytest.mark.django_db
+TZ = ZoneInfo("Europe/Warsaw")
+
+
+@pytest.fixture
+def polish_nurse(ward, nurse) -> Client:
+    """The nurse of a Polish ward, logged in (the language is chosen at log-in)."""
+    ward.language, ward.time_zone = "pl", "Europe/Warsaw"
+    ward.save()
+    client = Client()
+    client.force_login(nurse)
+    return client
+
+
+def _errors(response, field: str) -> str:
+    assert response.status_code == 200
+    return " ".join(response.context["form"].errors[field])
+
+
+def test_the_crs_forms_fever_masking_choices_are_in_polish_with_the_codes_kept(polish_nurse, patient, cycle):
+    response = polish_nurse.get(f"/patients/{patient.pk}/crs/new/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Lek przeciwgorączkowy (np. paracetamol, ibuprofen)" in page and "Kortykosteroid (np. deksametazon)" in page
+    assert 'value="antipyretic"' in page  # the stored code
+    assert "Antipyretic (e.g." not in page and "Corticosteroid (e.g." not in page
+    with translation.override("en-gb"):
+        assert dict(CRSAssessmentForm.base_fields["fever_masking_therapies"].choices)["antipyretic"] == (
+            "Antipyretic (e.g. paracetamol, ibuprofen)"
+        )
+    field = CRSAssessment._meta.get_field("fever_masking_therapies").base_field
+    with translation.override("pl"):
+        assert dict(field.choices)["tocilizumab_or_corticosteroid"] == (
+            "Tocilizumab lub kortykosteroid (nie zapisano który)"
+        )
+    call_command("makemigrations", "ae", "--check", "--dry-run", verbosity=0)  # no migration for the labels
+
+
+def test_the_ae_forms_febrile_neutropenia_mismatch_is_in_polish_and_the_stored_rationale_english(
+    polish_nurse, nurse, patient, cycle
+):
+    lab_result_record(
+        patient=patient,
+        acting_user=nurse,
+        data={
+            "analyte": "anc",
+            "value": 0.4,
+            "unit": "10^9/L",
+            "lln": 1.5,
+            "collected_at": datetime.datetime(2026, 1, 5, 7, tzinfo=TZ),
+        },
+    )
+    url = f"/patients/{patient.pk}/events/new/"
+    error = _errors(polish_nurse.post(url, _fever_form(cycle, temperature_c="38.9")), "term")
+    assert error.startswith("według CTCAE v5.0 to Febrile neutropenia, nie Fever (ANC 0.4 ")
+    assert " z 05 Sty 2026 07:00): " in error  # the rationale after the colon is the grading rule's English
+    assert "by CTCAE v5.0, not" not in error and " of 05 Jan" not in error
+    saved = polish_nurse.post(url, _fever_form(cycle, term="Febrile neutropenia", grade=3, temperature_c="38.9"))
+    assert saved.status_code == 302
+    stored = AdverseEvent.objects.get(term__term="Febrile neutropenia").computed_rationale
+    assert stored.startswith("CTCAE v5.0 Febrile neutropenia (ANC 0.4 ") and " of 05 Jan 2026 07:00): " in stored
+
+
+def test_a_grading_input_error_keeps_its_english_and_gives_the_readers_language():
+    with pytest.raises(grading.GradingInputError) as caught:
+        grading.grade_crs_astct(temperature_c=20.0)
+    error = caught.value
+    assert (error.field, error.message, str(error)) == (
+        "temperature_c",
+        "must be >= 25, got 20",
+        "temperature_c: must be >= 25, got 20",
+    )
+    assert error.text() == error.message
+    with translation.override("pl"):
+        assert error.text(translation.gettext) == "musi wynosić co najmniej 25, podano 20"
+    with pytest.raises(grading.GradingInputError) as caught:
+        grading.grade_crs_astct(temperature_c=37.0, other_cause_findings=["fever"])
+    assert caught.value.message == "fever is attributed to another cause but was not recorded"
+    with translation.override("pl"):  # a parameter that is a word is translated with the message
+        assert caught.value.text(translation.gettext) == (
+            "przypisano innej przyczynie objaw, którego nie odnotowano: gorączka"
+        )
+
+
+def test_the_bedside_forms_show_the_grading_rules_refusals_in_polish(polish_nurse, ward, patient, cycle):
+    crs = {
+        "episode": "",
+        "cycle": cycle.pk,
+        "assessed_at": "2026-01-06T08:00",
+        "oxygen_device": "none",
+        "relatedness": "probable",
+        "action_taken": "DRUG INTERRUPTED",
+        "temperature_c": "37.0",
+        "other_cause_findings": ["fever"],
+        "other_cause": "line infection",
+    }
+    error = _errors(polish_nurse.post(f"/patients/{patient.pk}/crs/new/", crs), "other_cause_findings")
+    assert error == "przypisano innej przyczynie objaw, którego nie odnotowano: gorączka"
+    child = make_patient(ward, "KRK-007", birth_month=datetime.date(2018, 5, 1))
+    icans = {
+        "episode": "",
+        "cycle": make_cycle(child).pk,
+        "assessed_at": "2026-01-06T09:30",
+        "tool": "CAPD",
+        "score": "",
+        "consciousness": "normal",
+        "seizure": "none",
+        "motor": "none",
+        "cerebral_edema": "none",
+        "relatedness": "probable",
+        "action_taken": "DRUG INTERRUPTED",
+    }
+    error = _errors(polish_nurse.post(f"/patients/{child.pk}/icans/new/", icans), "score")
+    assert error.startswith("jest wymagany dla narzędzia CAPD") and "is required" not in error
+
+
+def test_the_grading_api_still_answers_the_rules_refusals_in_english(client, nurse):
+    client.force_login(nurse)
+    response = client.post(
+        "/api/v1/grading/crs/",
+        {"temperature_c": 37.0, "other_cause_findings": ["fever"]},
+        content_type="application/json",
+    )
+    assert response.status_code == 400
+    assert "fever is attributed to another cause but was not recorded" in response.content.decode()
+
+
+def test_the_event_history_names_the_fever_masking_therapies_given_in_polish(polish_nurse, patient, cycle):
+    crs = {
+        "episode": "",
+        "cycle": cycle.pk,
+        "assessed_at": "2026-01-06T08:00",
+        "oxygen_device": "none",
+        "relatedness": "probable",
+        "action_taken": "DRUG INTERRUPTED",
+        "temperature_c": "38.5",
+        "fever_masking_therapies": ["antipyretic", "tocilizumab"],
+    }
+    saved = polish_nurse.post(f"/patients/{patient.pk}/crs/new/", crs)
+    assert saved.status_code == 302
+    assert CRSAssessment.objects.get().fever_masking_therapies == ["antipyretic", "tocilizumab"]  # codes stored
+    page = polish_nurse.get(saved.url).content.decode()
+    assert "podano: lek przeciwgorączkowy (np. paracetamol, ibuprofen), tocilizumab (lek przeciwcytokinowy)" in page
+    assert "antipyretic, tocilizumab" not in page
