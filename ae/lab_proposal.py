@@ -22,7 +22,7 @@ from ae import grading, lab_units
 from ae.analyte_labels import ANALYTE_LABELS
 from ae.episodes import lab_result_text, local_time
 from ae.models import LabResult
-from ae.rationale_text import lab_rationale_for_reader, lab_result_text_for_reader
+from ae.rationale_text import lab_rationale_for_reader, lab_result_text_for_reader, reader_numbers
 
 #: The analytes whose values grade each CTCAE term ("Hypokalemia" → potassium; "Hypocalcemia" → total and ionized
 #: calcium): the terms the AE form proposes a grade for from the patient's lab values.
@@ -51,8 +51,8 @@ def _value_text(result: LabResult, shown: Sequence[LabResult], *, for_reader: bo
     in the active language, the value's rationale rebuilt with the values ``shown`` with it."""
     if not for_reader:
         return f"{lab_result_text(result)} ({_range_text(result)}): {result.rationale}"
-    return (f"{lab_result_text_for_reader(result)} ({_range_text(result, for_reader=True)}): "
-            f"{lab_rationale_for_reader(result, shown)}")
+    value = reader_numbers(f"{lab_result_text_for_reader(result)} ({_range_text(result, for_reader=True)})")
+    return f"{value}: {lab_rationale_for_reader(result, shown)}"  # a rationale shown as stored keeps its English
 
 
 def lab_grade_proposal(term: str, results: Sequence[LabResult], *, start: datetime.date,

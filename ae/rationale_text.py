@@ -23,13 +23,27 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 
 from django.core.exceptions import ValidationError
-from django.utils.formats import date_format
+from django.utils.formats import date_format, get_format
 from django.utils.translation import gettext
 
 from ae import grading
 from ae.analyte_labels import ANALYTE_LABELS
 from ae.episodes import CRS_DATA_FIELDS, as_float, crs_other_scales, lab_result_text, local_time
 from ae.models import CRSAssessment, ICANSAssessment, LabResult
+
+#: A decimal number in a text built for the reader: not part of a version ("v5.0", "1.2.3") or a word.
+_DECIMAL = re.compile(r"(?<![\w.])(\d+)\.(\d+)(?!\w)(?!\.\d)")
+
+
+def reader_numbers(text: str) -> str:
+    """``text`` (built for the reader in the active language) with its decimal numbers in the language's convention:
+    "38,5 °C", "3,75 x" in Polish; unchanged in English. Versions ("CTCAE v5.0") keep their dot. Never applied to a
+    stored English text (nor to one shown as stored)."""
+    separator = str(get_format("DECIMAL_SEPARATOR"))
+    if separator == ".":
+        return text
+    return _DECIMAL.sub(lambda m: f"{m[1]}{separator}{m[2]}", text)
+
 
 #: How far from a total calcium the albumin that corrects it was collected (:mod:`ae.services.labs`).
 ALBUMIN_FOR_CALCIUM_WITHIN = datetime.timedelta(hours=24)
@@ -56,11 +70,14 @@ def _other_scales(a: CRSAssessment, field: str, translate: Callable[[str], str])
     return str(crs_other_scales(data, translate=translate)[field])
 
 
-def _for_reader(stored: str, rebuild: Callable[[Callable[[str], str]], str]) -> str:
+def _for_reader(stored: str, rebuild: Callable[[Callable[[str], str]], str], *, numbers: bool = True) -> str:
+    """``rebuild(gettext)`` (its decimal numbers in the language's convention unless ``numbers`` is False: the
+    rebuild converts them itself) when ``rebuild(str)`` is exactly ``stored``, else ``stored``."""
     try:
         if rebuild(str) != stored:
             return stored
-        return rebuild(gettext)
+        shown = rebuild(gettext)
+        return reader_numbers(shown) if numbers else shown
     except (grading.GradingInputError, ValidationError, KeyError, TypeError, ValueError):
         return stored
 
@@ -103,7 +120,7 @@ def lab_result_text_for_reader(result: LabResult) -> str:
     """:func:`ae.episodes.lab_result_text` in the active language: "Liczba płytek krwi 18 ×10⁹/L z 03 Sie 2025
     08:00" (the analyte's name from :mod:`ae.analyte_labels`, the date in the language's month names)."""
     return gettext("%(analyte)s %(value)s of %(at)s") % {
-        "analyte": ANALYTE_LABELS[result.analyte], "value": result.value_text,
+        "analyte": ANALYTE_LABELS[result.analyte], "value": reader_numbers(result.value_text),
         "at": date_format(local_time(result.collected_at), "d M Y H:i")}
 
 
@@ -158,12 +175,13 @@ def lab_rationale_for_reader(result: LabResult, shown: Sequence[LabResult] = ())
             baseline=baseline, albumin=None if albumin is None else float(albumin.value),
             albumin_unit=None if albumin is None else albumin.unit, translate=translate,
             **{name: True for name in result.clinical_criteria or ()}).rationale
+        if translate is str:
+            return text + (f" Corrected with {lab_result_text(albumin)}." if albumin is not None else "") + range_en
         if albumin is not None:
-            text += (f" Corrected with {lab_result_text(albumin)}." if translate is str else
-                     " " + gettext("Corrected with %(albumin)s.") % {"albumin": lab_result_text_for_reader(albumin)})
-        return text + (range_en if translate is str else range_tr)
+            text += " " + gettext("Corrected with %(albumin)s.") % {"albumin": lab_result_text_for_reader(albumin)}
+        return reader_numbers(text) + range_tr  # the site's source text quoted as typed
 
-    return _for_reader(stored, rebuild)
+    return _for_reader(stored, rebuild, numbers=False)
 
 
 def lab_rationales_for_reader(results: Iterable[LabResult]) -> list[LabResult]:

@@ -145,7 +145,7 @@ def test_a_lab_rationale_graded_against_the_baseline_on_the_same_page(nurse, cyc
     assert value.rationale == english
     with translation.override("pl"):
         polish = lab_rationale_for_reader(value, [baseline, value])
-        assert polish == "Stopień 2: 300 U/L = 3.75 x nieprawidłowa wartość wyjściowa 80 U/L (> 3 x wartość wyjściowa)."
+        assert polish == "Stopień 2: 300 U/L = 3,75 x nieprawidłowa wartość wyjściowa 80 U/L (> 3 x wartość wyjściowa)."
         assert lab_rationale_for_reader(value, [value]) == english  # the baseline is not shown: as stored
 
 
@@ -170,6 +170,27 @@ def test_the_albumin_and_site_range_sentences_in_the_readers_language(nurse, cyc
     assert shown.startswith("Stopień ")
     with translation.override("pl"):
         assert lab_rationale_for_reader(calcium, [calcium]) == stored  # the albumin is not shown: as stored
+
+
+# --- numbers in the reader's convention --------------------------------------------------------------------------
+
+def test_numbers_built_for_a_polish_reader_have_the_decimal_comma(nurse, cycle):
+    """Only in a text built for the reader: the stored English and a rationale shown as stored keep the dot, and so
+    do versions ("CTCAE v5.0")."""
+    from ae.rationale_text import lab_rationale_for_reader, reader_numbers
+
+    with translation.override("pl"):
+        assert reader_numbers("CTCAE v5.0 i v4.03: 38.5 °C, 0.8 x (4.0 - 2.5) mg/dL, 1.2.3, FiO2 45%.") == (
+            "CTCAE v5.0 i v4.03: 38,5 °C, 0,8 x (4,0 - 2,5) mg/dL, 1.2.3, FiO2 45%.")
+    with translation.override("en-gb"):
+        assert reader_numbers("38.5 °C") == "38.5 °C"
+    value = record_lab(nurse, cycle, analyte="hemoglobin", value=Decimal("7.4"), unit="g/dL", lln=11,
+                       collected_at=at(8))
+    assert value.rationale == "Grade 3: 7.4 g/dL < 8 g/dL."  # stored: the dot, as always
+    with translation.override("pl"):
+        assert lab_rationale_for_reader(value) == "Stopień 3: 7,4 g/dL < 8 g/dL."
+        value.rationale = "Grade 3: 7.4 g/dL, an older wording."
+        assert lab_rationale_for_reader(value) == "Grade 3: 7.4 g/dL, an older wording."  # as stored
 
 
 # --- the AE form's lab proposal ---------------------------------------------------------------------------------
