@@ -45,10 +45,6 @@ def reader_numbers(text: str) -> str:
     return _DECIMAL.sub(lambda m: f"{m[1]}{separator}{m[2]}", text)
 
 
-#: How far from a total calcium the albumin that corrects it was collected (:mod:`ae.services.labs`).
-ALBUMIN_FOR_CALCIUM_WITHIN = datetime.timedelta(hours=24)
-
-
 def _crs(a: CRSAssessment, had_crs_before: bool, translate: Callable[[str], str]) -> str:
     return grading.grade_crs_astct(
         temperature_c=as_float(a.temperature_c), fever_masking_therapies=list(a.fever_masking_therapies or []),
@@ -143,10 +139,10 @@ def _lab_baseline(result: LabResult, shown: Sequence[LabResult]) -> float | None
     return None if found is None else float(found.value)
 
 
-def _lab_albumin(result: LabResult, shown: Sequence[LabResult], text: str) -> LabResult | None:
-    """The albumin among ``shown`` that the stored " Corrected with …" sentence names (``text``), near the calcium."""
-    return next((r for r in shown if r.analyte == "albumin" and lab_result_text(r) == text
-                 and abs(r.collected_at - result.collected_at) <= ALBUMIN_FOR_CALCIUM_WITHIN), None)
+def _lab_albumin(shown: Sequence[LabResult], text: str) -> LabResult | None:
+    """The albumin among ``shown`` that the stored " Corrected with …" sentence names (``text``: its value and sample
+    time, :func:`ae.episodes.lab_result_text`)."""
+    return next((r for r in shown if r.analyte == "albumin" and lab_result_text(r) == text), None)
 
 
 def lab_rationale_for_reader(result: LabResult, shown: Sequence[LabResult] = ()) -> str:
@@ -164,7 +160,7 @@ def lab_rationale_for_reader(result: LabResult, shown: Sequence[LabResult] = ())
             return stored
     albumin = None
     if (corrected := _CORRECTED.search(rest)) is not None:
-        albumin = _lab_albumin(result, shown, corrected["albumin"])
+        albumin = _lab_albumin(shown, corrected["albumin"])
         if albumin is None:
             return stored
     baseline = _lab_baseline(result, shown)
