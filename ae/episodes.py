@@ -22,7 +22,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 
 from ae import grading, lab_units
 from ae.models import AdverseEvent, LabResult
@@ -61,14 +61,14 @@ def crs_grades(data: dict[str, Any], *, had_crs_before: bool, translate: Callabl
     criteria already set a grade hypoxia could not exceed; Lee 2014 with exactly one vasopressor is undetermined
     (low vs high dose is not recorded); only mechanical ventilation counts as Lee "ventilator support". Organ
     toxicities (Lee) and "life-threatening consequences" (CTCAE grade 4) are not recorded here, so those grades are
-    lower bounds and the rationale says so. Raises ValidationError keyed by field for impossible input. The ASTCT
-    rationale is English (stored); ``translate`` (``gettext``) gives it in the reader's language for a message.
+    lower bounds and the rationale says so (:func:`crs_other_scales`). Raises ValidationError keyed by field for
+    impossible input. The rationales are English (stored); ``translate`` (``gettext``) gives them in the reader's
+    language for a message.
     """
     temperature = as_float(data.get("temperature_c"))
     agents = list(data.get("vasopressors") or [])
     device = data.get("oxygen_device") or "none"
     flow = as_float(data.get("oxygen_flow_l_min"))
-    fio2 = as_float(data.get("oxygen_fio2_percent"))
 
     def astct_of(t: Callable[[str], str]) -> grading.Grade:
         return grading.grade_crs_astct(
@@ -79,11 +79,7 @@ def crs_grades(data: dict[str, Any], *, had_crs_before: bool, translate: Callabl
 
     try:
         astct = astct_of(translate)
-        ctcae = grading.grade_crs_ctcae_v5(temperature_c=temperature, hypotension=bool(data.get("hypotension")),
-                                           vasopressors=agents, oxygen_fio2_percent=fio2)
-        lee = grading.grade_crs_lee2014(temperature_c=temperature, hypotension=bool(data.get("hypotension")),
-                                        vasopressors=agents, oxygen_fio2_percent=fio2,
-                                        ventilator_support=device == "mechanical_ventilation")
+        others = crs_other_scales(data, translate=translate)
     except grading.GradingInputError as exc:
         raise ValidationError({exc.field: exc.text(gettext)}) from exc  # the reader's language
     if data.get("other_cause_findings") and not (data.get("other_cause") or "").strip():
@@ -93,35 +89,61 @@ def crs_grades(data: dict[str, Any], *, had_crs_before: bool, translate: Callabl
         raise ValidationError({"temperature_c": gettext(
             "Record the temperature: without it the ASTCT 2019 grade is undetermined. %(rationale)s") % {
             "rationale": astct_of(gettext).rationale}})
+    return {"astct_grade": astct.grade, "astct_rationale": astct.rationale} | others
+
+
+def crs_other_scales(data: dict[str, Any], *, translate: Callable[[str], str] = str) -> dict[str, Any]:
+    """CTCAE v5.0, CTCAE v4.03 and Lee 2014 grades of one CRS assessment and their rationales, as CRSAssessment field
+    values (``ctcae_grade``, ``ctcae_rationale``, ``ctcae_v4_grade``, ``ctcae_v4_rationale``, ``lee_grade``,
+    ``lee_rationale``), from the criteria ``data`` of :func:`crs_grades` (which documents the rules). The rationales
+    are English (stored); ``translate`` (``gettext``) gives them in the reader's language (the event history,
+    :mod:`ae.rationale_text`). Raises GradingInputError for impossible input."""
+    t = translate
+    temperature = as_float(data.get("temperature_c"))
+    agents = list(data.get("vasopressors") or [])
+    device = data.get("oxygen_device") or "none"
+    fio2 = as_float(data.get("oxygen_fio2_percent"))
+    ctcae = grading.grade_crs_ctcae_v5(temperature_c=temperature, hypotension=bool(data.get("hypotension")),
+                                       vasopressors=agents, oxygen_fio2_percent=fio2, translate=t)
+    lee = grading.grade_crs_lee2014(temperature_c=temperature, hypotension=bool(data.get("hypotension")),
+                                    vasopressors=agents, oxygen_fio2_percent=fio2,
+                                    ventilator_support=device == "mechanical_ventilation", translate=t)
     oxygen_unknown_fio2 = device != "none" and fio2 is None
-    ctcae_grade, ctcae_why = ctcae.grade, ctcae.rationale + " Life-threatening consequences (grade 4) not assessed."
+    ctcae_grade, ctcae_why = ctcae.grade, ctcae.rationale + " " + t(_NOT_ASSESSED_G4)
     if oxygen_unknown_fio2 and ctcae.grade is not None and ctcae.grade < 3:
-        ctcae_grade, ctcae_why = None, ("Undetermined: oxygen given but FiO2 not recorded (CTCAE v5.0 grades hypoxia "
-                                        f"by < 40% vs >= 40% O2); without hypoxia: {ctcae.rationale}")
-    lee_grade, lee_why = lee.grade, lee.rationale + " Organ toxicities not recorded in this assessment."
+        ctcae_grade, ctcae_why = None, t(gettext_noop(
+            "Undetermined: oxygen given but FiO2 not recorded (CTCAE v5.0 grades hypoxia by < 40%% vs >= 40%% O2); "
+            "without hypoxia: %(rationale)s")) % {"rationale": ctcae.rationale}
+    lee_grade, lee_why = lee.grade, lee.rationale + " " + t(gettext_noop(
+        "Organ toxicities not recorded in this assessment."))
     counted = set(agents)
     lee_below_3 = lee.grade is not None and lee.grade < 3  # CRS graders always return a grade
     if lee_below_3 and len(counted) == 1:
-        lee_grade, lee_why = None, ("Undetermined: one vasopressor, dose not recorded (Lee 2014: low dose = grade 2,"
-                                    f" high dose = grade 3); {lee.rationale}")
+        lee_grade, lee_why = None, t(gettext_noop(
+            "Undetermined: one vasopressor, dose not recorded (Lee 2014: low dose = grade 2, high dose = grade 3); "
+            "%(rationale)s")) % {"rationale": lee.rationale}
     elif lee_below_3 and oxygen_unknown_fio2:
-        lee_grade, lee_why = None, ("Undetermined: oxygen given but FiO2 not recorded (Lee 2014: < 40% = grade 2, "
-                                    f">= 40% = grade 3); without hypoxia: {lee.rationale}")
-    v4_grade, v4_why = _crs_ctcae_v4(data, temperature=temperature, agents=agents, device=device)
-    return {"astct_grade": astct.grade, "astct_rationale": astct.rationale, "ctcae_grade": ctcae_grade,
-            "ctcae_rationale": ctcae_why, "lee_grade": lee_grade, "lee_rationale": lee_why,
+        lee_grade, lee_why = None, t(gettext_noop(
+            "Undetermined: oxygen given but FiO2 not recorded (Lee 2014: < 40%% = grade 2, >= 40%% = grade 3); "
+            "without hypoxia: %(rationale)s")) % {"rationale": lee.rationale}
+    v4_grade, v4_why = _crs_ctcae_v4(data, temperature=temperature, agents=agents, device=device, translate=t)
+    return {"ctcae_grade": ctcae_grade, "ctcae_rationale": ctcae_why, "lee_grade": lee_grade, "lee_rationale": lee_why,
             "ctcae_v4_grade": v4_grade, "ctcae_v4_rationale": v4_why}
 
 
+#: CTCAE grade 4's "life-threatening consequences" is not asked at the bedside: a lower grade is a lower bound.
+_NOT_ASSESSED_G4 = gettext_noop("Life-threatening consequences (grade 4) not assessed.")
+
 #: The CTCAE v4.03 CRS clinical-course inputs of a bedside assessment and how the rationale names them.
-CRS_V4_COURSE = {"therapy_or_interruption_indicated": "therapy or infusion interruption indicated (grade 2)",
-                 "prolonged_or_recurrent": "prolonged or recurrent (grade 3)",
-                 "hospitalization_indicated": "hospitalization indicated for clinical sequelae (grade 3)",
-                 "ventilatory_support": "ventilatory support indicated (grade 4)"}
+CRS_V4_COURSE = {"therapy_or_interruption_indicated": gettext_noop("therapy or infusion interruption indicated "
+                                                                   "(grade 2)"),
+                 "prolonged_or_recurrent": gettext_noop("prolonged or recurrent (grade 3)"),
+                 "hospitalization_indicated": gettext_noop("hospitalization indicated for clinical sequelae (grade 3)"),
+                 "ventilatory_support": gettext_noop("ventilatory support indicated (grade 4)")}
 
 
 def _crs_ctcae_v4(data: dict[str, Any], *, temperature: float | None, agents: list[str],
-                  device: str) -> tuple[int | None, str]:
+                  device: str, translate: Callable[[str], str] = str) -> tuple[int | None, str]:
     """CTCAE v4.03 CRS grade of a bedside assessment (:func:`ae.grading.grade_crs_ctcae_v4`) and its rationale.
 
     A "mild reaction" (grade 1) is any CRS finding recorded: fever >= 38.0 °C, hypotension, a vasopressor or oxygen.
@@ -129,8 +151,10 @@ def _crs_ctcae_v4(data: dict[str, Any], *, temperature: float | None, agents: li
     True, False or None (not recorded); mechanical ventilation is ventilatory support whatever the box says. The grade
     is computed with every unrecorded input absent and again with every one present: when the two differ the grade
     is undetermined (None) and the rationale gives both and names what to record. Life-threatening consequences
-    (grade 4) are not assessed at the bedside: a grade below 4 is a lower bound, as for CTCAE v5.0.
+    (grade 4) are not assessed at the bedside: a grade below 4 is a lower bound, as for CTCAE v5.0. The rationale is
+    English; ``translate`` gives it in the reader's language.
     """
+    t = translate
     hypotension = bool(data.get("hypotension"))
     symptoms = bool((temperature is not None and temperature >= grading.FEVER_C) or hypotension or agents
                     or device != "none")
@@ -141,15 +165,17 @@ def _crs_ctcae_v4(data: dict[str, Any], *, temperature: float | None, agents: li
 
     def grade(assume: bool) -> grading.Grade:
         flags = {name: (assume if value is None else bool(value)) for name, value in course.items()}
-        return grading.grade_crs_ctcae_v4(symptoms=symptoms, hypotension=hypotension, vasopressors=agents, **flags)
+        return grading.grade_crs_ctcae_v4(symptoms=symptoms, hypotension=hypotension, vasopressors=agents,
+                                          translate=t, **flags)
 
     low, high = grade(False), grade(True)
-    bound = " Life-threatening consequences (grade 4) not assessed." if (low.grade or 0) < 4 else ""
+    bound = " " + t(_NOT_ASSESSED_G4) if (low.grade or 0) < 4 else ""
     if low.grade == high.grade:
         return low.grade, low.rationale + bound
-    named = "; ".join(CRS_V4_COURSE[name] for name in missing)
-    return None, (f"Undetermined: grade {low.grade} if none of these was indicated, up to grade {high.grade} if it "
-                  f"was; not recorded: {named}. Without them: {low.rationale}")
+    named = "; ".join(t(CRS_V4_COURSE[name]) for name in missing)
+    return None, t(gettext_noop("Undetermined: grade %(low)s if none of these was indicated, up to grade %(high)s if "
+                                "it was; not recorded: %(named)s. Without them: %(rationale)s")) % {
+        "low": low.grade, "high": high.grade, "named": named, "rationale": low.rationale}
 
 
 def age_in_years(birth_month: datetime.date, on: datetime.date) -> float:

@@ -289,7 +289,9 @@ class AdverseEventForm(forms.ModelForm):
         if proposal is None:
             return
         computed, rationale = proposal
-        self.computed = {"computed_grade": computed, "computed_rationale": rationale}
+        self.computed = {"computed_grade": computed, "computed_rationale": rationale}  # English, as saved
+        for_reader = lab_proposal.lab_grade_proposal(term.term, values, start=onset, end=end, for_reader=True)
+        rationale = rationale if for_reader is None else for_reader[1]  # in the reader's language, for the messages
         grade = cleaned.get("grade")
         reason = (cleaned.get("grade_discrepancy_reason") or "").strip()
         if grade is not None and grade != computed and not reason:

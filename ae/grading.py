@@ -399,7 +399,8 @@ def _grade_crs_astct(temperature: float | None, therapies: frozenset[str], had_c
 
 def grade_crs_ctcae_v5(*, temperature_c: float | None = None, hypotension: bool = False,
                        vasopressors: Iterable[str] | None = None, oxygen_fio2_percent: float | None = None,
-                       life_threatening_urgent_intervention: bool = False, death_due_to_crs: bool = False) -> Grade:
+                       life_threatening_urgent_intervention: bool = False, death_due_to_crs: bool = False,
+                       translate: Callable[[str], str] = str) -> Grade:
     """CTCAE v5.0 "Cytokine release syndrome" (MedDRA 10052015; NCI CTCAE v5.0, 27 Nov 2017).
 
     Units: ``temperature_c`` degrees Celsius; ``oxygen_fio2_percent`` is the delivered FiO2 in percent
@@ -410,38 +411,48 @@ def grade_crs_ctcae_v5(*, temperature_c: float | None = None, hypotension: bool 
     than one is still grade 3 unless judged life-threatening) or hypoxia requiring >= 40 % O2; grade 4
     life-threatening consequences, urgent intervention indicated (explicit clinical input); grade 5 death.
     The worst criterion met sets the grade. With nothing above grade 0 and no temperature recorded the grade is
-    undetermined (None): fever alone would make it grade 1.
+    undetermined (None): fever alone would make it grade 1. The rationale is English (stored); ``translate``
+    (Django's ``gettext``) gives it in the active language.
     """
+    t = translate
     temperature = _temperature(temperature_c)
     agents = _vasopressor_set(vasopressors)
     fio2 = _finite("oxygen_fio2_percent", oxygen_fio2_percent, minimum=21.0, maximum=100.0)
     ctcae = (CTCAE_SCALE, CTCAE_VERSION)
     if death_due_to_crs:
-        return Grade(5, *ctcae, "Grade 5: death.")
+        return Grade(5, *ctcae, t(gettext_noop("Grade 5: death.")))
     if life_threatening_urgent_intervention:
-        return Grade(4, *ctcae, "Grade 4: life-threatening consequences; urgent intervention indicated.")
+        return Grade(4, *ctcae, t(gettext_noop("Grade 4: life-threatening consequences; urgent intervention "
+                                               "indicated.")))
     if agents:
-        return Grade(3, *ctcae, f"Grade 3: hypotension managed with a pressor ({', '.join(sorted(agents))}).")
+        return Grade(3, *ctcae, t(gettext_noop("Grade 3: hypotension managed with a pressor (%(agents)s).")) % {
+            "agents": ", ".join(sorted(agents))})
     if fio2 is not None and fio2 >= FIO2_THRESHOLD_PERCENT:
-        return Grade(3, *ctcae, f"Grade 3: hypoxia requiring >= 40% O2 (FiO2 {fio2:g}%).")
+        return Grade(3, *ctcae, t(gettext_noop("Grade 3: hypoxia requiring >= 40%% O2 (FiO2 %(fio2)s%%).")) % {
+            "fio2": f"{fio2:g}"})
     if hypotension or (fio2 is not None and fio2 > 21.0):
-        parts = (["hypotension responding to fluids (no pressor)"] if hypotension else []) + (
-            [f"hypoxia responding to < 40% O2 (FiO2 {fio2:g}%)"] if fio2 is not None and fio2 > 21.0 else [])
-        return Grade(2, *ctcae, f"Grade 2: {'; '.join(parts)}.")
+        parts = ([t(gettext_noop("hypotension responding to fluids (no pressor)"))] if hypotension else []) + (
+            [t(gettext_noop("hypoxia responding to < 40%% O2 (FiO2 %(fio2)s%%)")) % {"fio2": f"{fio2:g}"}]
+            if fio2 is not None and fio2 > 21.0 else [])
+        return Grade(2, *ctcae, t(gettext_noop("Grade %(grade)s: %(criteria)s.")) % {
+            "grade": 2, "criteria": "; ".join(parts)})
     if temperature is not None and temperature >= FEVER_C:
-        return Grade(1, *ctcae, f"Grade 1: fever {temperature:g} °C with or without constitutional symptoms.")
+        return Grade(1, *ctcae, t(gettext_noop("Grade 1: fever %(temperature)s °C with or without constitutional "
+                                               "symptoms.")) % {"temperature": f"{temperature:g}"})
     if temperature is None:
-        return Grade(None, *ctcae, "Undetermined: temperature not recorded (grade 1 with fever >= 38.0 °C, 0 "
-                                   "without); no hypotension, hypoxia or life-threatening consequences.")
-    return Grade(0, *ctcae, f"Grade 0: no fever ({temperature:g} °C), hypotension, hypoxia or life-threatening "
-                            "consequences.")
+        return Grade(None, *ctcae, t(gettext_noop("Undetermined: temperature not recorded (grade 1 with fever >= 38.0 "
+                                                  "°C, 0 without); no hypotension, hypoxia or life-threatening "
+                                                  "consequences.")))
+    return Grade(0, *ctcae, t(gettext_noop("Grade 0: no fever (%(temperature)s °C), hypotension, hypoxia or "
+                                           "life-threatening consequences.")) % {"temperature": f"{temperature:g}"})
 
 
 def grade_crs_lee2014(*, temperature_c: float | None = None, constitutional_symptoms: bool = False,
                       hypotension: bool = False, vasopressors: Iterable[str] | None = None,
                       high_dose_or_multiple_pressors: bool = False, oxygen_fio2_percent: float | None = None,
                       ventilator_support: bool = False, organ_toxicity_grade: int = 0,
-                      organ_toxicity_is_transaminitis: bool = False, death_due_to_crs: bool = False) -> Grade:
+                      organ_toxicity_is_transaminitis: bool = False, death_due_to_crs: bool = False,
+                      translate: Callable[[str], str] = str) -> Grade:
     """Lee 2014 CRS grade (Lee DW et al. Blood 2014;124(2):188-195, Table 2).
 
     Units: ``temperature_c`` degrees Celsius; ``oxygen_fio2_percent`` FiO2 in percent (21-100; None or 21 =
@@ -458,8 +469,10 @@ def grade_crs_lee2014(*, temperature_c: float | None = None, constitutional_symp
     recorded the grade is undetermined (None).
 
     Raises GradingInputError when ``high_dose_or_multiple_pressors`` is set without any vasopressor, or
-    for an organ toxicity grade outside 0-4.
+    for an organ toxicity grade outside 0-4. The rationale is English (stored); ``translate`` (Django's ``gettext``)
+    gives it in the active language.
     """
+    t = translate
     temperature = _temperature(temperature_c)
     agents = _vasopressor_set(vasopressors)
     fio2 = _finite("oxygen_fio2_percent", oxygen_fio2_percent, minimum=21.0, maximum=100.0)
@@ -472,38 +485,44 @@ def grade_crs_lee2014(*, temperature_c: float | None = None, constitutional_symp
         raise GradingInputError("high_dose_or_multiple_pressors", gettext_noop("set but no vasopressor was given"))
     lee = (LEE_SCALE, LEE_VERSION)
     if death_due_to_crs:
-        return Grade(5, *lee, "Grade 5: death.")
+        return Grade(5, *lee, t(gettext_noop("Grade 5: death.")))
     organ = organ_toxicity_grade
     if ventilator_support:
-        return Grade(4, *lee, "Grade 4: requirement for ventilator support.")
+        return Grade(4, *lee, t(gettext_noop("Grade 4: requirement for ventilator support.")))
     if organ == 4 and not organ_toxicity_is_transaminitis:
-        return Grade(4, *lee, "Grade 4: grade 4 organ toxicity (excluding transaminitis).")
+        return Grade(4, *lee, t(gettext_noop("Grade 4: grade 4 organ toxicity (excluding transaminitis).")))
     if high_dose_or_multiple_pressors or len(agents) >= 2:
-        return Grade(3, *lee, f"Grade 3: hypotension requiring high-dose or multiple vasopressors "
-                              f"({', '.join(sorted(agents))}).")
+        return Grade(3, *lee, t(gettext_noop("Grade 3: hypotension requiring high-dose or multiple vasopressors "
+                                             "(%(agents)s).")) % {"agents": ", ".join(sorted(agents))})
     if fio2 is not None and fio2 >= FIO2_THRESHOLD_PERCENT:
-        return Grade(3, *lee, f"Grade 3: oxygen requirement >= 40% FiO2 (FiO2 {fio2:g}%).")
+        return Grade(3, *lee, t(gettext_noop("Grade 3: oxygen requirement >= 40%% FiO2 (FiO2 %(fio2)s%%).")) % {
+            "fio2": f"{fio2:g}"})
     if organ == 4:
-        return Grade(3, *lee, "Grade 3: grade 4 transaminitis.")
+        return Grade(3, *lee, t(gettext_noop("Grade 3: grade 4 transaminitis.")))
     if organ == 3:
-        return Grade(3, *lee, "Grade 3: grade 3 organ toxicity.")
+        return Grade(3, *lee, t(gettext_noop("Grade 3: grade 3 organ toxicity.")))
     if agents:
-        return Grade(2, *lee, f"Grade 2: hypotension responsive to a low dose of one vasopressor "
-                              f"({next(iter(agents))}).")
+        return Grade(2, *lee, t(gettext_noop("Grade 2: hypotension responsive to a low dose of one vasopressor "
+                                             "(%(agent)s).")) % {"agent": next(iter(agents))})
     if hypotension:
-        return Grade(2, *lee, "Grade 2: hypotension responsive to fluids.")
+        return Grade(2, *lee, t(gettext_noop("Grade 2: hypotension responsive to fluids.")))
     if fio2 is not None and fio2 > 21.0:
-        return Grade(2, *lee, f"Grade 2: oxygen requirement < 40% FiO2 (FiO2 {fio2:g}%).")
+        return Grade(2, *lee, t(gettext_noop("Grade 2: oxygen requirement < 40%% FiO2 (FiO2 %(fio2)s%%).")) % {
+            "fio2": f"{fio2:g}"})
     if organ == 2:
-        return Grade(2, *lee, "Grade 2: grade 2 organ toxicity.")
+        return Grade(2, *lee, t(gettext_noop("Grade 2: grade 2 organ toxicity.")))
     if (temperature is not None and temperature >= FEVER_C) or constitutional_symptoms or organ == 1:
-        what = f"fever {temperature:g} °C" if temperature is not None and temperature >= FEVER_C else (
-            "constitutional symptoms" if constitutional_symptoms else "grade 1 organ toxicity")
-        return Grade(1, *lee, f"Grade 1: symptoms not life-threatening, symptomatic treatment only ({what}).")
+        what = (t(gettext_noop("fever %(temperature)s °C")) % {"temperature": f"{temperature:g}"}
+                if temperature is not None and temperature >= FEVER_C else
+                t(gettext_noop("constitutional symptoms")) if constitutional_symptoms
+                else t(gettext_noop("grade 1 organ toxicity")))
+        return Grade(1, *lee, t(gettext_noop("Grade 1: symptoms not life-threatening, symptomatic treatment only "
+                                             "(%(what)s).")) % {"what": what})
     if temperature is None:
-        return Grade(None, *lee, "Undetermined: temperature not recorded (grade 1 with fever, 0 without); no other "
-                                 "CRS symptom recorded.")
-    return Grade(0, *lee, f"Grade 0: no CRS symptoms (temperature {temperature:g} °C).")
+        return Grade(None, *lee, t(gettext_noop("Undetermined: temperature not recorded (grade 1 with fever, 0 "
+                                                "without); no other CRS symptom recorded.")))
+    return Grade(0, *lee, t(gettext_noop("Grade 0: no CRS symptoms (temperature %(temperature)s °C).")) % {
+        "temperature": f"{temperature:g}"})
 
 
 # ------------------------------------------------------------------------------------------- ICANS
@@ -665,7 +684,7 @@ def grade_crs_ctcae_v4(*, symptoms: bool = False, hypotension: bool = False,
                        therapy_or_interruption_indicated: bool = False, prolonged_or_recurrent: bool = False,
                        hospitalization_indicated: bool = False, vasopressors: Iterable[str] | None = None,
                        ventilatory_support: bool = False, life_threatening: bool = False,
-                       death_due_to_crs: bool = False) -> Grade:
+                       death_due_to_crs: bool = False, translate: Callable[[str], str] = str) -> Grade:
     """CTCAE v4.03 "Cytokine release syndrome" (MedDRA 10052015; text as NCI's CTCAE v4.0 to v5.0 mapping sheet
     reproduces it), the scale of the early blinatumomab trials.
 
@@ -680,29 +699,31 @@ def grade_crs_ctcae_v4(*, symptoms: bool = False, hypotension: bool = False,
     consequences; pressor or ventilatory support indicated" (any vasopressor, ``ventilatory_support``,
     ``life_threatening``); grade 5 death. A semicolon means "or"; the worst criterion met sets the grade. Fever is
     not a criterion (nor in the v4.03 definition): unlike v5.0, an afebrile reaction is graded, and one pressor
-    is grade 4 (v5.0 and ASTCT: grade 3).
+    is grade 4 (v5.0 and ASTCT: grade 3). The rationale is English (stored); ``translate`` (Django's ``gettext``)
+    gives it in the active language.
     """
+    t = translate
     agents = _vasopressor_set(vasopressors)
     v4 = (CTCAE_SCALE, CTCAE_V4_VERSION)
     if death_due_to_crs:
-        return Grade(5, *v4, "Grade 5: death.")
-    g4 = ([f"pressor support indicated ({', '.join(sorted(agents))})"] if agents else []) + (
-        ["ventilatory support indicated"] if ventilatory_support else []) + (
-        ["life-threatening consequences"] if life_threatening else [])
-    if g4:
-        return Grade(4, *v4, f"Grade 4: {'; '.join(g4)}.")
-    g3 = (["prolonged or recurrent symptoms"] if prolonged_or_recurrent else []) + (
-        ["hospitalization indicated for clinical sequelae"] if hospitalization_indicated else [])
-    if g3:
-        return Grade(3, *v4, f"Grade 3: {'; '.join(g3)}.")
-    g2 = (["hypotension treated with IV fluids"] if hypotension else []) + (
-        ["therapy or infusion interruption indicated, responding promptly"] if therapy_or_interruption_indicated
-        else [])
-    if g2:
-        return Grade(2, *v4, f"Grade 2: {'; '.join(g2)}.")
+        return Grade(5, *v4, t(gettext_noop("Grade 5: death.")))
+    g4 = ([t(gettext_noop("pressor support indicated (%(agents)s)")) % {"agents": ", ".join(sorted(agents))}]
+          if agents else []) + (
+        [t(gettext_noop("ventilatory support indicated"))] if ventilatory_support else []) + (
+        [t(gettext_noop("life-threatening consequences"))] if life_threatening else [])
+    g3 = ([t(gettext_noop("prolonged or recurrent symptoms"))] if prolonged_or_recurrent else []) + (
+        [t(gettext_noop("hospitalization indicated for clinical sequelae"))] if hospitalization_indicated else [])
+    g2 = ([t(gettext_noop("hypotension treated with IV fluids"))] if hypotension else []) + (
+        [t(gettext_noop("therapy or infusion interruption indicated, responding promptly"))]
+        if therapy_or_interruption_indicated else [])
+    for grade, met in ((4, g4), (3, g3), (2, g2)):
+        if met:
+            return Grade(grade, *v4, t(gettext_noop("Grade %(grade)s: %(criteria)s.")) % {
+                "grade": grade, "criteria": "; ".join(met)})
     if symptoms:
-        return Grade(1, *v4, "Grade 1: mild reaction; no infusion interruption or intervention indicated.")
-    return Grade(0, *v4, "Grade 0: no reaction recorded.")
+        return Grade(1, *v4, t(gettext_noop("Grade 1: mild reaction; no infusion interruption or intervention "
+                                            "indicated.")))
+    return Grade(0, *v4, t(gettext_noop("Grade 0: no reaction recorded.")))
 
 
 # ------------------------------------------------------------------------ fever, febrile neutropenia

@@ -26,7 +26,7 @@ from ae.forms import (
     LabResultForm,
 )
 from ae.models import AdverseEvent, CRSAssessment, ICANSAssessment, LabResult
-from ae.rationale_text import crs_rationales_for_reader, icans_rationales_for_reader
+from ae.rationale_text import crs_rationales_for_reader, icans_rationales_for_reader, lab_rationales_for_reader
 from ae.services.assessments import crs_assessment_record, icans_assessment_record
 from ae.services.events import (
     EDITABLE_FIELDS,
@@ -49,6 +49,9 @@ def patient_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """The patient's record: cycles in order, each with its adverse events."""
     patient = get_object_or_404(selectors.patient_records_for(request.user), pk=pk)
     can_record = access.can_record(request.user, patient.site)
+    # the lab tables' rationales in the reader's language, from the prefetched values (no query)
+    lab_rationales_for_reader([r for c in patient.cycles.all() for r in c.lab_results.all()]
+                              + list(patient.labs_before_cycles))  # type: ignore[attr-defined]
     return render(request, "patients/patient_detail.html",
                   {"patient": patient, "site": patient.site, "can_record": can_record})
 
@@ -141,7 +144,8 @@ def event_history(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         "event": event, "revisions": revisions, "patient": event.patient, "site": event.patient.site,
         "crs_assessments": crs_rationales_for_reader(event.crs_assessments.select_related("entered_by")),
         "icans_assessments": icans_rationales_for_reader(event.icans_assessments.select_related("entered_by")),
-        "lab_results": event.lab_results.select_related("entered_by", "cycle").order_by("collected_at", "id"),
+        "lab_results": lab_rationales_for_reader(
+            event.lab_results.select_related("entered_by", "cycle").order_by("collected_at", "id")),
         "can_record": access.can_record(request.user, event.patient.site),
         "can_review": access.can_review(request.user, event.patient.site)})
 
@@ -283,7 +287,7 @@ def lab_result_create(request: AuthenticatedRequest, patient_pk: int) -> HttpRes
         else:
             messages.success(request, _lab_saved_message(result))
             return redirect("lab-result-create", patient_pk=patient.pk)
-    results = selectors.lab_results_of(patient)
+    results = lab_rationales_for_reader(selectors.lab_results_of(patient))
     today = timezone.localdate()
     age_months = (today.year - patient.birth_month.year) * 12 + (today.month - patient.birth_month.month)
     site_ranges = selectors.reference_ranges_in_force(site=patient.site, sex=patient.sex, age_months=age_months,

@@ -31,6 +31,7 @@ from ae.episodes import (
     local_time,
 )
 from ae.models import AdverseEvent, CRSAssessment, CTCAETerm, ICANSAssessment
+from ae.rationale_text import reader_numbers
 from ae.services.episodes import episode_lock, open_episode
 from ae.services.events import adverse_event_save_revision, revision_value
 from ae.services.notifications import data_quality_query_notify
@@ -133,7 +134,7 @@ def _assessment_record(kind: _Kind, *, patient: Patient, cycle: TreatmentCycle |
         raise ValidationError({"grade_discrepancy_reason": (
             _("Your grade %(entered)s differs from the computed ASTCT 2019 grade %(computed)s (%(rationale)s): "
               "give the reason.") % {"entered": entered, "computed": computed_grade,
-                                     "rationale": kind.rationale(kind.model(**graded(_)))})})
+                                     "rationale": reader_numbers(kind.rationale(kind.model(**graded(_))))})})
     else:
         assessment.grade_discrepancy_reason = clean_reason(
             assessment.grade_discrepancy_reason, field="grade_discrepancy_reason",
@@ -147,8 +148,8 @@ def _assessment_record(kind: _Kind, *, patient: Patient, cycle: TreatmentCycle |
         if summary["grade"] == 0:
             raise ValidationError({"entered_grade": (
                 _("The computed grade is 0 (%(rationale)s): there is no %(kind)s episode to record. If you judge it "
-                  "is one, enter your grade and the reason.") % {"rationale": kind.rationale(kind.model(**graded(_))),
-                                                                 "kind": kind.label})})
+                  "is one, enter your grade and the reason.") % {
+                      "rationale": reader_numbers(kind.rationale(kind.model(**graded(_)))), "kind": kind.label})})
         missing = {f: _("Required for a new episode.") for f in ("relatedness", "action_taken") if not data.get(f)}
         if missing:
             raise ValidationError(missing)

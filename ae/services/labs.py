@@ -66,6 +66,7 @@ from ae.episodes import (
     local_time,
 )
 from ae.models import AdverseEvent, CTCAETerm, LabResult
+from ae.rationale_text import lab_result_text_for_reader, reader_numbers
 from ae.services.episodes import episode_locks, open_episode
 from ae.services.events import adverse_event_save_revision, revision_value
 from ae.services.notifications import data_quality_query_notify, lab_override_query_notify
@@ -168,7 +169,9 @@ def _lab_grade(result: LabResult, baseline: LabResult | None) -> None:
     result.rationale_for_reader = graded_in(_).rationale
     if albumin is not None:
         result.rationale += f" Corrected with {lab_result_text(albumin)}."
-        result.rationale_for_reader += " " + _("Corrected with %(albumin)s.") % {"albumin": lab_result_text(albumin)}
+        result.rationale_for_reader += " " + _("Corrected with %(albumin)s.") % {
+            "albumin": lab_result_text_for_reader(albumin)}
+    result.rationale_for_reader = reader_numbers(result.rationale_for_reader)  # "38,5" in Polish
 
 
 def _entered_grade_check(result: LabResult) -> None:

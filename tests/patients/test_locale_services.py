@@ -69,7 +69,7 @@ def test_the_bedside_assessments_discrepancy_refusal(language, nurse, cycle):
     page = page_of(logged_in(nurse).post(f"/patients/{cycle.patient_id}/crs/new/",
                                          crs_post(cycle, 6, temperature_c="38.5", entered_grade="2")))
     expect(page, language, "Twój stopień 2 różni się od stopnia obliczonego według ASTCT 2019 1 (Stopień 1: gorączka "
-           "38.5 °C bez hipotensji i hipoksji.): podaj powód.",
+           "38,5 °C bez hipotensji i hipoksji.): podaj powód.",
            "Your grade 2 differs from the computed ASTCT 2019 grade 1 (Grade 1: fever 38.5 °C without hypotension or "
            "hypoxia.): give the reason.")
 
@@ -208,7 +208,7 @@ def test_the_event_history_shows_the_astct_rationales_in_the_readers_language(la
             "</table>", 1)[0]
 
     page = assessments_table(crs)
-    expect(page, language, "Stopień 2: gorączka 38.5 °C; hipotensja niewymagająca wazopresorów.",
+    expect(page, language, "Stopień 2: gorączka 38,5 °C; hipotensja niewymagająca wazopresorów.",
            "Grade 2: fever 38.5 °C; hypotension not requiring vasopressors.")
     expect(page, language, "gorączka niewymagana: wcześniejszy CRS leczony (lek przeciwgorączkowy (np. paracetamol, "
                            "ibuprofen)), co może maskować gorączkę; hipoksja wymagająca tlenoterapii (maska twarzowa)",
