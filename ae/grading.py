@@ -141,6 +141,11 @@ class GradingInputError(ValueError):
                                            for k, v in self.params.items()}
 
 
+#: The lab rules' input refusals (:func:`grade_lab`, :func:`grade_lab_value`).
+_POSITIVE = gettext_noop("must be > 0")
+_LLN_BELOW_ULN = gettext_noop("must be below uln")
+_CALCIUM_ONLY = gettext_noop("corrects total calcium only")
+
 #: The ASTCT CRS findings as words (a GradingInputError's message names them).
 _FINDING_WORDS = {"fever": gettext_noop("fever"), "hypotension": gettext_noop("hypotension"),
                   "hypoxia": gettext_noop("hypoxia")}
@@ -1007,17 +1012,17 @@ def grade_lab(analyte: str, value: float, unit: str, lln: float | None = None, u
     for name in ("intervention_initiated", "seizures", "oral_antiglycemic_initiated", "insulin_initiated",
                  "oral_replacement_indicated", "noninvasive_intervention_indicated", "physiologic_consequences"):
         if chem_flags[name]:
-            raise GradingInputError(name, f"is not a CTCAE v5.0 criterion of {LAB_TERMS[analyte]}")
+            raise GradingInputError(name, lab_chemistry.NOT_A_CRITERION, {"term": LAB_TERMS[analyte]})
     if albumin is not None or albumin_unit:
-        raise GradingInputError("albumin", "corrects total calcium only")
+        raise GradingInputError("albumin", _CALCIUM_ONLY)
     flags = {"intervention_indicated": intervention_indicated, "transfusion_indicated": transfusion_indicated,
              "hospitalization_indicated": hospitalization_indicated, "life_threatening": life_threatening}
     term_criteria = LAB_CLINICAL_CRITERIA.get(analyte, {})
     for name, flag in flags.items():
         if flag and name not in term_criteria:
-            raise GradingInputError(name, f"is not a CTCAE v5.0 criterion of {LAB_TERMS[analyte]}")
+            raise GradingInputError(name, lab_chemistry.NOT_A_CRITERION, {"term": LAB_TERMS[analyte]})
     if symptomatic and analyte not in ("potassium", "lipase", "amylase"):
-        raise GradingInputError("symptomatic", f"is not a CTCAE v5.0 criterion of {LAB_TERMS[analyte]}")
+        raise GradingInputError("symptomatic", lab_chemistry.NOT_A_CRITERION, {"term": LAB_TERMS[analyte]})
     by_value = grade_lab_value(analyte, value, unit, lln=lln, uln=uln, baseline=baseline,
                                baseline_abnormal=baseline_abnormal, symptomatic=symptomatic, translate=translate)
     met = [term_criteria[name] for name, flag in flags.items() if flag]
@@ -1086,27 +1091,27 @@ def _grade_chemistry(analyte: str, value: float, unit: str, lln: float | None, u
     rule = _LAB_RULES[analyte]
     code = lab_units.unit_code(analyte, unit)
     if code is None:
-        raise GradingInputError("unit", lab_units.unit_error(analyte, unit))
+        raise GradingInputError("unit", lab_units.unit_error(analyte, unit, translate))
     x = _finite("value", value, minimum=0.0, allow_none=False)
     assert x is not None
     limits = {}
     for name, raw in (("lln", lln), ("uln", uln), ("baseline", baseline)):
         number = _finite(name, raw, minimum=0.0)
         if number is not None and number == 0:
-            raise GradingInputError(name, "must be > 0")
+            raise GradingInputError(name, _POSITIVE)
         limits[name] = number
     if limits["lln"] is not None and limits["uln"] is not None and limits["lln"] >= limits["uln"]:
-        raise GradingInputError("lln", "must be below uln")
+        raise GradingInputError("lln", _LLN_BELOW_ULN)
     albumin_g_dl = None
     if albumin is not None or albumin_unit:
         if not lab_chemistry.CHEMISTRY[analyte].albumin_corrected:
-            raise GradingInputError("albumin", "corrects total calcium only")
+            raise GradingInputError("albumin", _CALCIUM_ONLY)
         alb_code = lab_units.unit_code("albumin", albumin_unit or "")
         if alb_code is None:
-            raise GradingInputError("albumin_unit", lab_units.unit_error("albumin", albumin_unit or ""))
+            raise GradingInputError("albumin_unit", lab_units.unit_error("albumin", albumin_unit or "", translate))
         amount = _finite("albumin", albumin, minimum=0.0, allow_none=False)
         assert amount is not None
-        wrong = lab_units.implausible("albumin", amount, alb_code)
+        wrong = lab_units.implausible("albumin", amount, alb_code, translate=translate)
         if wrong:
             raise GradingInputError("albumin", wrong)
         albumin_g_dl = round(amount * _LAB_RULES["albumin"].units[alb_code], _ROUND)
@@ -1115,7 +1120,7 @@ def _grade_chemistry(analyte: str, value: float, unit: str, lln: float | None, u
             analyte, x, code, rule.units[code], lln=limits["lln"], uln=limits["uln"], baseline=limits["baseline"],
             criteria=criteria, albumin_g_dl=albumin_g_dl, unit_label=lab_units.unit_label(code), translate=translate)
     except lab_chemistry.ChemistryInputError as exc:
-        raise GradingInputError(exc.field, exc.message) from exc
+        raise GradingInputError(exc.field, exc.template, exc.params) from exc
     return Grade(result.grade, CTCAE_SCALE, CTCAE_VERSION, result.rationale, result.term, result.verbatim)
 
 
@@ -1152,7 +1157,7 @@ def grade_lab_value(analyte: str, value: float, unit: str, lln: float | None = N
     rule = _LAB_RULES[analyte]
     code = lab_units.unit_code(analyte, unit)
     if code is None:
-        raise GradingInputError("unit", lab_units.unit_error(analyte, unit))
+        raise GradingInputError("unit", lab_units.unit_error(analyte, unit, t))
     unit = code
     factor = rule.units[unit]
 
@@ -1161,11 +1166,12 @@ def grade_lab_value(analyte: str, value: float, unit: str, lln: float | None = N
         if number is None:
             return None
         if positive and number == 0:
-            raise GradingInputError(field, "must be > 0")
+            raise GradingInputError(field, _POSITIVE)
         converted = round(number * factor, _ROUND)
         if positive and converted == 0:  # e.g. ULN 1e-10: > 0 as typed, 0 after rounding (a division by zero)
-            raise GradingInputError(field, f"{number:g} {unit} is too small: it is 0 at the precision of the "
-                                           "grading rules (must be > 0)")
+            raise GradingInputError(field, gettext_noop("%(value)s %(unit)s is too small: it is 0 at the precision of "
+                                                        "the grading rules (must be > 0)"),
+                                    {"value": f"{number:g}", "unit": unit})
         return converted
 
     x = convert("value", value, positive=False)
@@ -1184,7 +1190,7 @@ def grade_lab_value(analyte: str, value: float, unit: str, lln: float | None = N
         return _grade_increased(rule, _INCREASED[analyte], x, shown, high, base, baseline_abnormal, t)
 
     if low is not None and high is not None and low >= high:
-        raise GradingInputError("lln", "must be below uln")
+        raise GradingInputError("lln", _LLN_BELOW_ULN)
     thresholds = _DECREASED_THRESHOLDS[analyte]
     if (analyte, unit) in _UNIT_THRESHOLDS:  # CTCAE writes this unit's thresholds itself: grade in the unit as typed
         thresholds = _UNIT_THRESHOLDS[(analyte, unit)]
@@ -1301,9 +1307,11 @@ def _grade_increased(rule: _LabRule, steps: _IncreasedRule, x: float, shown: str
         baseline_abnormal = base is not None and uln is not None and base > uln
     elif baseline_abnormal:
         if base is None:
-            raise GradingInputError("baseline", "is required when baseline_abnormal is true")
+            raise GradingInputError("baseline", gettext_noop("is required when baseline_abnormal is true"))
         if uln is not None and base <= uln:
-            raise GradingInputError("baseline_abnormal", f"true but baseline {base:g} is not above ULN {uln:g}")
+            raise GradingInputError("baseline_abnormal", gettext_noop("true but baseline %(baseline)s is not above "
+                                                                      "ULN %(uln)s"),
+                                    {"baseline": f"{base:g}", "uln": f"{uln:g}"})
     if baseline_abnormal and base is not None and steps.baseline_g1 is not None:
         ratio = round(x / base, _ROUND)
         ref = t(gettext_noop("%(ratio)s x abnormal baseline %(baseline)s %(unit)s")) % {

@@ -165,13 +165,27 @@ CHEMISTRY_INPUTS = tuple(sorted({name for c in CHEMISTRY.values() for s in (c.lo
                                  for name in s.criteria} | {"symptomatic"}))
 
 
-class ChemistryInputError(ValueError):
-    """An input a chemistry rule cannot use; ``field`` names it (:class:`ae.grading.GradingInputError` re-raises)."""
+#: The refusal of a clinical criterion the proposed term does not have (CTCAE v5.0's criteria of that term).
+NOT_A_CRITERION = gettext_noop("is not a CTCAE v5.0 criterion of %(term)s")
 
-    def __init__(self, field_name: str, message: str):
-        super().__init__(f"{field_name}: {message}")
+
+class ChemistryInputError(ValueError):
+    """An input a chemistry rule cannot use; ``field`` names it (:class:`ae.grading.GradingInputError` re-raises).
+
+    ``template`` is a :func:`gettext_noop` message text with ``%(name)s`` placeholders filled from ``params``;
+    ``message`` is it in English; :meth:`text` gives it in ``translate``'s language (the parameters are filled as
+    given: a caller wanting them translated grades again with its ``translate``)."""
+
+    def __init__(self, field_name: str, message: str, params: dict[str, object] | None = None):
         self.field = field_name
-        self.message = message
+        self.template = message
+        self.params = dict(params or {})
+        self.message = self.text()
+        super().__init__(f"{field_name}: {self.message}")
+
+    def text(self, translate: Callable[[str], str] = str) -> str:
+        """The message in ``translate``'s language (English by default: :attr:`message`)."""
+        return translate(self.template) % self.params if self.params else translate(self.template)
 
 
 @dataclass(frozen=True)
@@ -268,7 +282,7 @@ def grade_directional(analyte: str, x_typed: float, unit: str, to_canonical: flo
     value, limit, label, limits = in_units(hit)
     allowed = set(hit.criteria) | ({"symptomatic"} if hit.symptomatic_band else set())
     for name in sorted(criteria - allowed):
-        raise ChemistryInputError(name, f"is not a CTCAE v5.0 criterion of {hit.term}")
+        raise ChemistryInputError(name, NOT_A_CRITERION, {"term": hit.term})
     sign = "<" if hit.low else ">"
     ref = "LLN" if hit.low else "ULN"
     at = (t(gettext_noop("corrected calcium %(value)s %(unit)s")) % {"value": _fmt(value), "unit": label} if note
@@ -322,7 +336,7 @@ def _no_direction(chem: Chemistry, shown: str, lln: float | None, uln: float | N
         if len(sides) == 1:
             side = sides[0]
             for unknown in sorted(criteria - set(side.criteria)):
-                raise ChemistryInputError(unknown, f"is not a CTCAE v5.0 criterion of {side.term}")
+                raise ChemistryInputError(unknown, NOT_A_CRITERION, {"term": side.term})
             if missing:  # the term needs the value beyond its limit: whether it is, is unknown
                 clinical, wording = max(side.criteria[n] for n in criteria)
                 return DirectionalGrade(None, side.term, t(gettext_noop(
@@ -330,12 +344,16 @@ def _no_direction(chem: Chemistry, shown: str, lln: float | None, uln: float | N
                     "%(grade)s (%(wording)s).")) % {"term": side.term, "value": shown, "sign": "<" if side.low else ">",
                                                    "limit": missing[0], "grade": clinical, "wording": wording},
                     side.verbatim)
-            raise ChemistryInputError(name, f"{shown} is not {'below the LLN' if side.low else 'above the ULN'}, so "
-                                            f"{side.term} does not apply")
-        raise ChemistryInputError(name, f"{shown} is beyond neither reference limit"
-                                        f"{' (' + ', '.join(missing) + ' missing)' if missing else ''}, so it proposes "
-                                        f"neither {' nor '.join(s.term for s in sides)}: give the LLN/ULN or grade "
-                                        "the event on the AE form")
+            raise ChemistryInputError(name, gettext_noop("%(value)s is not below the LLN, so %(term)s does not apply")
+                                      if side.low else
+                                      gettext_noop("%(value)s is not above the ULN, so %(term)s does not apply"),
+                                      {"value": shown, "term": side.term})
+        terms = {"value": shown, "low": sides[0].term, "high": sides[-1].term, "missing": ", ".join(missing)}
+        raise ChemistryInputError(name, gettext_noop(
+            "%(value)s is beyond neither reference limit (%(missing)s missing), so it proposes neither %(low)s nor "
+            "%(high)s: give the LLN/ULN or grade the event on the AE form") if missing else gettext_noop(
+            "%(value)s is beyond neither reference limit, so it proposes neither %(low)s nor %(high)s: give the "
+            "LLN/ULN or grade the event on the AE form"), terms)
     if missing:
         terms = " / ".join(s.term for s in sides if (s.low and lln is None) or (not s.low and uln is None))
         params = {"value": shown, "terms": terms, "limit": missing[0], "other": missing[-1]}

@@ -147,6 +147,18 @@ def _albumin_for(result: LabResult) -> LabResult | None:
     return min(near, key=lambda r: (abs(r.collected_at - result.collected_at), -r.pk), default=None)
 
 
+def _refusal_for_reader(graded_in: Callable[[Callable[[str], str]], grading.Grade],
+                        refusal: grading.GradingInputError) -> str:
+    """The grading rule's refusal of a lab entry in the reader's language (Django's active one): graded again with
+    ``gettext`` so that the values it quotes ("corrected calcium …") are the reader's too, numbers with the
+    language's decimal sign; the English refusal's own words translated if grading again does not refuse."""
+    try:
+        graded_in(_)
+    except grading.GradingInputError as again:
+        return reader_numbers(again.text(_))
+    return refusal.text(_)
+
+
 def _lab_grade(result: LabResult, baseline: LabResult | None) -> None:
     albumin = _albumin_for(result)
 
@@ -163,7 +175,7 @@ def _lab_grade(result: LabResult, baseline: LabResult | None) -> None:
     except grading.GradingInputError as exc:
         field = ("clinical_criteria" if exc.field in grading.LAB_CRITERIA else
                  exc.field if exc.field in LAB_DATA_FIELDS else "value")
-        raise ValidationError({field: exc.message}) from exc
+        raise ValidationError({field: _refusal_for_reader(graded_in, exc)}) from exc
     result.computed_grade, result.rationale, result.ctcae_term = graded.grade, graded.rationale, str(graded.ctcae_term)
     result.grade = result.computed_grade if result.entered_grade is None else result.entered_grade
     result.rationale_for_reader = graded_in(_).rationale

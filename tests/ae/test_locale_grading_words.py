@@ -164,3 +164,93 @@ def test_the_event_history_names_the_fever_masking_therapies_given_in_polish(pol
     page = polish_nurse.get(saved.url).content.decode()
     assert "podano: lek przeciwgorączkowy (np. paracetamol, ibuprofen), tocilizumab (lek przeciwcytokinowy)" in page
     assert "antipyretic, tocilizumab" not in page
+
+
+# --- the lab rules' refusals (grade_lab, lab_chemistry) ----------------------------------------------------------
+
+SODIUM_NEITHER = (
+    "140 mmol/L is beyond neither reference limit, so it proposes neither Hyponatremia nor Hypernatremia: give the "
+    "LLN/ULN or grade the event on the AE form"
+)
+
+
+@pytest.mark.parametrize(
+    ("entry", "field", "english", "polish"),
+    [
+        (
+            {"analyte": "sodium", "value": 140, "unit": "mmol/L", "lln": 135, "uln": 145, "seizures": True},
+            "seizures",
+            SODIUM_NEITHER,
+            "140 mmol/L nie przekracza żadnej z granic referencyjnych, więc nie wskazuje ani na Hyponatremia, ani na "
+            "Hypernatremia: podaj LLN/ULN albo oceń zdarzenie w formularzu AE",
+        ),
+        (
+            {"analyte": "glucose", "value": 5.5, "unit": "mmol/L", "uln": 6, "insulin_initiated": True},
+            "insulin_initiated",
+            "5.5 mmol/L is beyond neither reference limit (LLN missing), so it proposes neither Hypoglycemia nor "
+            "Hyperglycemia: give the LLN/ULN or grade the event on the AE form",
+            "5,5 mmol/L nie przekracza żadnej z granic referencyjnych (brak LLN), więc nie wskazuje ani na "
+            "Hypoglycemia, ani na Hyperglycemia: podaj LLN/ULN albo oceń zdarzenie w formularzu AE",
+        ),
+        (
+            {"analyte": "platelets", "value": 60, "unit": "10^9/L", "lln": 150, "hospitalization_indicated": True},
+            "hospitalization_indicated",
+            "is not a CTCAE v5.0 criterion of Platelet count decreased",
+            "nie jest kryterium CTCAE v5.0 dla Platelet count decreased",
+        ),
+        (
+            {"analyte": "platelets", "value": 60, "unit": "10^9/L", "lln": 450, "uln": 400},
+            "lln",
+            "must be below uln",
+            "musi być niższa niż ULN",
+        ),
+        (
+            {"analyte": "potassium", "value": 6.5, "unit": "mmol/L", "uln": 5, "albumin": 30, "albumin_unit": "g/L"},
+            "albumin",
+            "corrects total calcium only",
+            "koryguje tylko wapń całkowity",
+        ),
+    ],
+)
+def test_a_lab_rules_refusal_keeps_its_english_and_gives_the_readers_language(entry, field, english, polish):
+    entry = dict(entry)
+    analyte, value, unit = entry.pop("analyte"), entry.pop("value"), entry.pop("unit")
+    with pytest.raises(grading.GradingInputError) as caught:
+        grading.grade_lab(analyte, value, unit, **entry)
+    assert (caught.value.field, caught.value.message) == (field, english)  # what the API and the logs say
+    with translation.override("pl"), pytest.raises(grading.GradingInputError) as again:
+        grading.grade_lab(analyte, value, unit, translate=translation.gettext, **entry)
+    # the words translated; the quoted value stays as the rule writes it (the service adds the decimal comma)
+    with translation.override("pl"):
+        assert again.value.text(translation.gettext) == polish.replace("5,5 mmol/L", "5.5 mmol/L")
+
+
+def test_the_lab_form_shows_the_lab_rules_refusal_in_polish(polish_nurse, patient, cycle):
+    response = polish_nurse.post(
+        f"/patients/{patient.pk}/labs/new/",
+        {
+            "analyte": "glucose",
+            "value": "5.5",
+            "unit": "mmol/L",
+            "lln": "",
+            "uln": "6",
+            "collected_at": "2026-01-08T07:00",
+            "cycle": "",
+            "clinical_criteria": ["insulin_initiated"],
+        },
+    )
+    error = _errors(response, "clinical_criteria")
+    assert error == (
+        "5,5 mmol/L nie przekracza żadnej z granic referencyjnych (brak LLN), więc nie wskazuje ani na Hypoglycemia, "
+        "ani na Hyperglycemia: podaj LLN/ULN albo oceń zdarzenie w formularzu AE"
+    )
+
+
+def test_the_lab_service_refuses_in_english_for_an_english_reader(nurse, patient, cycle):
+    from django.core.exceptions import ValidationError
+
+    data = {"analyte": "sodium", "value": 140, "unit": "mmol/L", "lln": 135, "uln": 145,
+            "collected_at": datetime.datetime(2026, 1, 8, 7, tzinfo=TZ), "clinical_criteria": ["seizures"]}
+    with translation.override("en-gb"), pytest.raises(ValidationError) as caught:
+        lab_result_record(patient=patient, acting_user=nurse, data=data)
+    assert caught.value.message_dict == {"clinical_criteria": [SODIUM_NEITHER]}
