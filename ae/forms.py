@@ -15,7 +15,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from ae import grading, lab_proposal, lab_units, selectors, synonyms
+from ae import bedside_labels, grading, lab_proposal, lab_units, selectors, synonyms
 from ae.analyte_labels import analyte_choices
 from ae.models import AdverseEvent, CTCAETerm, ReferenceRange
 from core.text import MAX_REASON_CHARS
@@ -406,13 +406,13 @@ class CRSAssessmentForm(_AssessmentForm):
         choices=[(t, capfirst(_(grading.FEVER_MASKING_LABELS[t]))) for t in grading.FEVER_MASKING_OFFERED],
         help_text=_("After CRS was diagnosed, any of these can mask fever: the grade then follows hypotension and "
                     "hypoxia (ASTCT 2019)."))
-    hypotension = forms.BooleanField(required=False)
+    hypotension = forms.BooleanField(label=capfirst(bedside_labels.CRS_FINDING_LABELS["hypotension"]), required=False)
     vasopressors = forms.MultipleChoiceField(
-        required=False, widget=forms.CheckboxSelectMultiple,
-        choices=[(v, v.capitalize()) for v in sorted(grading.VASOPRESSORS)],
+        label=_("Vasopressors"), required=False, widget=forms.CheckboxSelectMultiple,
+        choices=bedside_labels.choices(bedside_labels.VASOPRESSOR_LABELS, sorted(grading.VASOPRESSORS)),
         help_text=_("Every agent running now (vasopressin does not count toward 'multiple' in ASTCT 2019)."))
-    oxygen_device = forms.ChoiceField(label=_("Oxygen"), choices=[(d, d.replace("_", " ").capitalize())
-                                                               for d in grading.OXYGEN_DEVICES])
+    oxygen_device = forms.ChoiceField(label=_("Oxygen"), choices=bedside_labels.choices(
+        bedside_labels.OXYGEN_DEVICE_LABELS, grading.OXYGEN_DEVICES))
     oxygen_flow_l_min = forms.DecimalField(label=_("Oxygen flow (L/min)"), required=False, max_digits=4,
                                            decimal_places=1, min_value=0,
                                            widget=forms.NumberInput(attrs={"step": "0.5", "inputmode": "decimal"}))
@@ -421,7 +421,7 @@ class CRSAssessmentForm(_AssessmentForm):
                                              help_text=_("For the CTCAE v5.0 and Lee 2014 grades."))
     other_cause_findings = forms.MultipleChoiceField(
         label=_("Findings attributable to another cause"), required=False, widget=forms.CheckboxSelectMultiple,
-        choices=[(f, f.capitalize()) for f in grading.CRS_FINDINGS],
+        choices=bedside_labels.choices(bedside_labels.CRS_FINDING_LABELS, grading.CRS_FINDINGS),
         help_text=_("Set aside from the ASTCT 2019 grade, e.g. hypotension of septic shock, fever of a line "
                     "infection."))
     other_cause = forms.CharField(label=_("The other cause"), required=False, max_length=500,
@@ -459,18 +459,19 @@ class ICANSAssessmentForm(_AssessmentForm):
                                max_value=grading.CAPD_MAX)
     unable_to_perform = forms.BooleanField(label=_("Unable to perform the ICE/CAPD"), required=False)
     consciousness = forms.ChoiceField(label=_("Level of consciousness"),
-                                      choices=list(grading.CONSCIOUSNESS_LABELS.items()),
+                                      choices=bedside_labels.choices(bedside_labels.CONSCIOUSNESS_LABELS,
+                                                                     grading.CONSCIOUSNESS_LEVELS),
                                       help_text=_("A drowsy child who awakens spontaneously is grade 1; a fully alert "
                                                   "child is grade 0."))
-    seizure = forms.ChoiceField(choices=[(v, v.replace("_", " ").capitalize()) for v in grading.SEIZURE_LEVELS])
-    motor = forms.ChoiceField(label=_("Motor findings"),
-                              choices=[(v, v.replace("_", " ").capitalize()) for v in grading.MOTOR_LEVELS])
-    cerebral_edema = forms.ChoiceField(label=_("Raised ICP / cerebral edema"),
-                                       choices=[(v, v.replace("_", " ").capitalize())
-                                                for v in grading.CEREBRAL_EDEMA_LEVELS])
+    seizure = forms.ChoiceField(label=_("Seizures"), choices=bedside_labels.choices(
+        bedside_labels.SEIZURE_LABELS, grading.SEIZURE_LEVELS))
+    motor = forms.ChoiceField(label=_("Motor findings"), choices=bedside_labels.choices(
+        bedside_labels.MOTOR_LABELS, grading.MOTOR_LEVELS))
+    cerebral_edema = forms.ChoiceField(label=_("Raised ICP / cerebral edema"), choices=bedside_labels.choices(
+        bedside_labels.CEREBRAL_EDEMA_LABELS, grading.CEREBRAL_EDEMA_LEVELS))
     other_cause_domains = forms.MultipleChoiceField(
         label=_("Findings attributable to another cause"), required=False, widget=forms.CheckboxSelectMultiple,
-        choices=[(d, d.replace("_", " ").capitalize()) for d in grading.ICANS_DOMAINS],
+        choices=bedside_labels.choices(bedside_labels.ICANS_DOMAIN_LABELS, grading.ICANS_DOMAINS),
         help_text=_("Excluded from the ICANS grade (ASTCT 2019), e.g. depressed consciousness under sedation."))
     other_cause = forms.CharField(label=_("The other cause"), required=False, max_length=500,
                                   help_text=_("Required when a finding is excluded, e.g. 'midazolam sedation'."))

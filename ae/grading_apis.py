@@ -10,12 +10,14 @@ The rules and their sources: docs/grading.md.
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import permissions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ae import grading, lab_units
+from ae.rationale_text import reader_numbers
 
 CRS_SCALES = ("astct_2019", "ctcae_v5_0", "ctcae_v4_03", "lee_2014")
 
@@ -36,7 +38,10 @@ class LabGradeOutputSerializer(GradeOutputSerializer):
 
 
 def _grade_response(grade: grading.Grade, *, with_term: bool = False) -> Response:
-    body = {"grade": grade.grade, "scale": grade.scale, "version": grade.version, "rationale": grade.rationale}
+    """The answer; the rationale was built with Django's ``gettext`` (English unless the request's language — the
+    page's session, or ``Accept-Language`` — is another), its numbers in that language's convention."""
+    body = {"grade": grade.grade, "scale": grade.scale, "version": grade.version,
+            "rationale": reader_numbers(grade.rationale)}
     if with_term:
         body["ctcae_term"] = grade.ctcae_term
         body["verbatim_term"] = grade.verbatim_term
@@ -61,7 +66,7 @@ class _GradingView(APIView):
         try:
             return self.compute(serializer.validated_data)
         except grading.GradingInputError as exc:  # the pure rules know no Django: name the field for the API
-            raise DjangoValidationError({exc.field: exc.message}) from exc
+            raise DjangoValidationError({exc.field: reader_numbers(exc.text(gettext))}) from exc
 
 
 class CRSGradeApi(_GradingView):
@@ -117,7 +122,7 @@ class CRSGradeApi(_GradingView):
         if data["scale"] == "ctcae_v5_0":
             grade = grading.grade_crs_ctcae_v5(
                 **common, hypotension=data["hypotension"], oxygen_fio2_percent=data["oxygen_fio2_percent"],
-                life_threatening_urgent_intervention=data["life_threatening_urgent_intervention"])
+                life_threatening_urgent_intervention=data["life_threatening_urgent_intervention"], translate=gettext)
         elif data["scale"] == "ctcae_v4_03":
             grade = grading.grade_crs_ctcae_v4(
                 symptoms=data["symptoms"], hypotension=data["hypotension"],
@@ -126,20 +131,20 @@ class CRSGradeApi(_GradingView):
                 hospitalization_indicated=data["hospitalization_indicated"], vasopressors=data["vasopressors"],
                 ventilatory_support=data["ventilatory_support"],
                 life_threatening=data["life_threatening_urgent_intervention"],
-                death_due_to_crs=data["death_due_to_crs"])
+                death_due_to_crs=data["death_due_to_crs"], translate=gettext)
         elif data["scale"] == "lee_2014":
             grade = grading.grade_crs_lee2014(
                 **common, hypotension=data["hypotension"], constitutional_symptoms=data["constitutional_symptoms"],
                 high_dose_or_multiple_pressors=data["high_dose_or_multiple_pressors"],
                 oxygen_fio2_percent=data["oxygen_fio2_percent"], ventilator_support=data["ventilator_support"],
                 organ_toxicity_grade=data["organ_toxicity_grade"],
-                organ_toxicity_is_transaminitis=data["organ_toxicity_is_transaminitis"])
+                organ_toxicity_is_transaminitis=data["organ_toxicity_is_transaminitis"], translate=gettext)
         else:
             grade = grading.grade_crs_astct(
                 **common, fever_masking_therapies=data["fever_masking_therapies"],
                 had_crs_before=data["had_crs_before"], hypotension=data["hypotension"],
                 oxygen_device=data["oxygen_device"], oxygen_flow_l_min=data["oxygen_flow_l_min"],
-                other_cause_findings=data["other_cause_findings"])
+                other_cause_findings=data["other_cause_findings"], translate=gettext)
         return _grade_response(grade)
 
 
@@ -173,7 +178,7 @@ class ICANSGradeApi(_GradingView):
         return super().post(request)
 
     def compute(self, data: dict) -> Response:
-        return _grade_response(grading.grade_icans(**data))
+        return _grade_response(grading.grade_icans(**data, translate=gettext))
 
 
 class FeverGradeApi(_GradingView):
@@ -278,7 +283,7 @@ class LabGradeApi(_GradingView):
                                                    uln=data["uln"])
             if errors:
                 raise DjangoValidationError(errors)
-        return _grade_response(grading.grade_lab(**data), with_term=True)
+        return _grade_response(grading.grade_lab(**data, translate=gettext), with_term=True)
 
 
 class LabUnitSerializer(serializers.Serializer):

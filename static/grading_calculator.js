@@ -19,6 +19,15 @@
   let timer = null;
 
   const el = (name) => form.elements.namedItem(name);
+  // A field the API refused, named as the form's own label names it (the reader's language); the API's name
+  // with spaces when the form has no such field (a criterion sent as a key of its own, e.g. a lab criterion).
+  const fieldName = (name) => {
+    const field = form.querySelector("[name='" + name + "']");
+    const label = field && (field.labels && field.labels[0]
+      || (field.closest("fieldset") || {}).querySelector && field.closest("fieldset").querySelector("legend"));
+    const text = label ? label.textContent.replace(/\s*\(.*\)\s*$/, "").trim() : "";
+    return text || name.replace(/_/g, " ");
+  };
   const val = (name) => { const e = el(name); return e ? String(e.value).trim() : ""; };
   const num = (name) => { const v = val(name).replace(",", "."); return v === "" ? null : Number(v); };
   const checked = (name) => { const e = el(name); return !!(e && e.checked); };
@@ -91,7 +100,7 @@
     if (mine !== seq) return;  // a later change asked again meanwhile
     if (!resp.ok) {
       // the API's problem document (core/errors.py): field errors under "errors", else one "detail" sentence
-      const msgs = Object.entries(data.errors || {}).map(([k, v]) => k.replace(/_/g, " ") + ": " + [].concat(v).join(" "));
+      const msgs = Object.entries(data.errors || {}).map(([k, v]) => fieldName(k) + ": " + [].concat(v).join(" "));
       show(gettext("Computed grade: —"), msgs.join("; ") || data.detail || "", "error");
       return;
     }

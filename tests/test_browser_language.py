@@ -93,3 +93,23 @@ def test_the_scripts_still_work_in_english_if_the_catalogue_does_not_load(live_s
     _ae_form_of_a_ward_in("pl", live_server, page, ward)
     assert "Zapisz zdarzenie niepożądane" in page.content()  # the page itself is Polish (server-side)
     _grade_5_then_plt(page, TEXTS["en-gb"])  # the scripts' own English, same behaviour
+
+
+def test_the_crs_calculator_speaks_polish_on_a_polish_page(live_server, page, ward):
+    """The live computed grade of the CRS form: the grading API answers the page's session in its language (the
+    rationale with the decimal comma), and a refused entry is named by the form's own label, not the API's name."""
+    ward.language = "pl"
+    ward.save()
+    nurse = make_user("nurse", ward, Membership.Role.WARD_STAFF)
+    patient = make_patient(ward, "KRK-116")
+    make_cycle(patient, start=datetime.date(2026, 1, 5))
+    log_in(page, live_server.url, nurse.username)
+    page.goto(f"{live_server.url}/patients/{patient.pk}/crs/new/")
+    box = page.locator("#computed-grade")
+    page.fill("#id_temperature_c", "38.5")
+    box.get_by_text("38,5 °C", exact=False).wait_for()  # the page's CSP allows no string eval: locators wait
+    assert "temperature" not in box.inner_text().lower()
+    assert page.get_by_label("Noradrenalina (norepinefryna)").count() == 1  # the choices in Polish too
+    page.fill("#id_temperature_c", "20")
+    page.locator("#computed-grade[data-state='error']").wait_for()
+    assert box.locator("p").inner_text() == "Temperatura: musi wynosić co najmniej 25, podano 20"

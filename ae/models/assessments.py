@@ -10,7 +10,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from ae import grading
+from ae import bedside_labels, grading
 from ae.models.events import AdverseEvent
 from core.audit import tracked
 from core.text import MAX_REASON_CHARS, max_chars_constraint
@@ -153,6 +153,21 @@ class CRSAssessment(models.Model):
         return [gettext(grading.FEVER_MASKING_LABELS[t]) if t in grading.FEVER_MASKING_LABELS else t
                 for t in self.fever_masking_therapies or []]
 
+    @property
+    def vasopressor_labels(self) -> list[str]:
+        """The vasopressors running, as words in the active language (stored order), e.g. ["Noradrenalina"]."""
+        return [bedside_labels.label(bedside_labels.VASOPRESSOR_LABELS, v) for v in self.vasopressors or []]
+
+    @property
+    def oxygen_device_label(self) -> str:
+        """The oxygen device in the active language, e.g. "Kaniula donosowa" for "nasal_cannula"."""
+        return bedside_labels.label(bedside_labels.OXYGEN_DEVICE_LABELS, self.oxygen_device)
+
+    @property
+    def other_cause_finding_labels(self) -> list[str]:
+        """The findings attributed to another cause, as words in the active language (stored order)."""
+        return [bedside_labels.label(bedside_labels.CRS_FINDING_LABELS, f) for f in self.other_cause_findings or []]
+
 
 @tracked
 class ICANSAssessment(models.Model):
@@ -231,3 +246,17 @@ class ICANSAssessment(models.Model):
     def effective_grade(self) -> int:
         """The clinician's grade when entered, else the computed ASTCT 2019 ICANS grade."""
         return self.grade if self.entered_grade is None else self.entered_grade
+
+    @property
+    def criteria_labels(self) -> dict[str, str]:
+        """The level of consciousness, seizure, motor and cerebral-edema findings in the active language:
+        {"consciousness", "seizure", "motor", "cerebral_edema": text}."""
+        return {"consciousness": bedside_labels.label(bedside_labels.CONSCIOUSNESS_LABELS, self.consciousness),
+                "seizure": bedside_labels.label(bedside_labels.SEIZURE_LABELS, self.seizure),
+                "motor": bedside_labels.label(bedside_labels.MOTOR_LABELS, self.motor),
+                "cerebral_edema": bedside_labels.label(bedside_labels.CEREBRAL_EDEMA_LABELS, self.cerebral_edema)}
+
+    @property
+    def other_cause_domain_labels(self) -> list[str]:
+        """The ICANS domains attributed to another cause, as words in the active language (stored order)."""
+        return [bedside_labels.label(bedside_labels.ICANS_DOMAIN_LABELS, d) for d in self.other_cause_domains or []]

@@ -254,3 +254,32 @@ def test_the_lab_service_refuses_in_english_for_an_english_reader(nurse, patient
     with translation.override("en-gb"), pytest.raises(ValidationError) as caught:
         lab_result_record(patient=patient, acting_user=nurse, data=data)
     assert caught.value.message_dict == {"clinical_criteria": [SODIUM_NEITHER]}
+
+
+def test_the_calculators_answer_the_pages_script_in_the_readers_language(polish_nurse, nurse):
+    """The bedside and lab forms' live "computed grade" box shows the grading API's rationale: a Polish nurse's
+    page (her session) gets it in Polish, with the decimal comma; a token client without Accept-Language gets the
+    English it always got."""
+    body = {"temperature_c": 38.5}
+    polish = polish_nurse.post("/api/v1/grading/crs/", body, content_type="application/json").json()["rationale"]
+    english = grading.grade_crs_astct(temperature_c=38.5).rationale
+    with translation.override("pl"):
+        expected = grading.grade_crs_astct(temperature_c=38.5, translate=translation.gettext).rationale
+    assert polish == expected.replace("38.5", "38,5") and polish != english and "38,5 °C" in polish
+    lab = {"analyte": "platelets", "value": 60, "unit": "10^9/L", "lln": 150}
+    lab_answer = polish_nurse.post("/api/v1/grading/lab/", lab, content_type="application/json").json()["rationale"]
+    with translation.override("pl"):
+        lab_expected = grading.grade_lab("platelets", 60, "10^9/L", lln=150, translate=translation.gettext).rationale
+    assert lab_answer == lab_expected != grading.grade_lab("platelets", 60, "10^9/L", lln=150).rationale
+    refused = polish_nurse.post("/api/v1/grading/crs/", {"temperature_c": 20}, content_type="application/json")
+    assert refused.status_code == 400 and "musi wynosić co najmniej 25, podano 20" in refused.content.decode()
+
+    from knox.models import AuthToken
+    from rest_framework.test import APIClient
+
+    _, token = AuthToken.objects.create(user=nurse)  # the same Polish ward's nurse, by token, no Accept-Language
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    answer = api.post("/api/v1/grading/crs/", body, format="json")
+    assert answer.status_code == 200
+    assert answer.json()["rationale"] == english

@@ -118,7 +118,8 @@ def test_the_compiled_polish_catalogue_is_committed_and_current():
                       "alarm",  # a flag level (reports.cells.FLAG_SHORT): the same word in Polish
                       "%(x)s/%(n)s (%(benchmark)s, %(level)s)",  # reports.cells.summary: only its parts translate
                       # laboratory abbreviations Polish laboratories print too (ae.analyte_labels)
-                      "ANC", "WBC", "Hb", "ALT", "AST", "ALP", "GGT", "IgG")
+                      "ANC", "WBC", "Hb", "ALT", "AST", "ALP", "GGT", "IgG",
+                      "CPAP", "BiPAP")  # ventilation modes (ae.bedside_labels): the same abbreviations in Polish
     untranslated = [i for c, i in ids if translated(c, i) == i and i not in same_in_polish]
     assert untranslated == []
 
