@@ -4,6 +4,9 @@
 the grading rationales, the audit trail and the CDISC exports use; the pages and forms show these instead. CTCAE
 terms and grade texts (including the clinical criteria of ``ae.grading.LAB_CRITERIA_LABELS``) stay in NCI's English.
 ``tests/ae/test_analyte_labels.py`` keeps the two lists in step: same analytes, same English text.
+The message context "analyte" is also :data:`ae.lab_units.ANALYTE_CONTEXT`: the lab units' messages look these
+translations up through their ``translate`` (:func:`ae.lab_units.analyte_name`; kept in step by
+``tests/ae/test_locale_fever_and_lab_units.py``).
 """
 
 from __future__ import annotations

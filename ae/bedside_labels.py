@@ -13,10 +13,14 @@ Shapes: ``{code: lazy text}``; :func:`label` gives one code's text (an unknown c
 
 from __future__ import annotations
 
-from django.utils.functional import Promise
+from typing import TYPE_CHECKING
+
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
+
+if TYPE_CHECKING:  # django-stubs' name for a lazily translated str
+    from django.utils.functional import _StrPromise as Promise
 
 #: ``ae.grading.VASOPRESSORS`` (ASTCT 2019 CRS, hypotension row: "requiring a vasopressor with or without
 #: vasopressin" / "multiple vasopressors (excluding vasopressin)").

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from ae import bedside_labels, grading, lab_proposal, lab_units, selectors, synonyms
 from ae.analyte_labels import analyte_choices
 from ae.models import AdverseEvent, CTCAETerm, ReferenceRange
+from ae.rationale_text import reader_numbers
 from core.text import MAX_REASON_CHARS
 from patients.models import Patient, TreatmentCycle
 
@@ -30,14 +31,16 @@ def _day(day: Any) -> str:
 def _fever_term_mismatch(result: grading.Grade, typed_term: str, anc: Any) -> str:
     """The AE form's refusal of a fever term the recent ANC contradicts, in the active language: "Febrile
     neutropenia by CTCAE v5.0, not Fever (ANC 0.5 ×10⁹/L of 08 Jan 2026 10:00): <rationale>". The CTCAE terms stay
-    in NCI's English, and so does the grading rationale (``ae.grading.grade_fever_episode`` writes it in English);
+    in NCI's English; ``result`` is the fever rule's grade built for the reader
+    (``ae.grading.grade_fever_episode(translate=gettext)``), its rationale quoted as it is; decimal numbers in the
+    language's convention (``ae.rationale_text.reader_numbers``: "0,5 ×10⁹/L", "38,5 °C").
     ``anc`` is the recent ANC (a LabResult) or None."""
     anc_text = (gettext("no ANC recorded on the onset day or the two days before") if anc is None else
                 gettext("ANC %(value)s %(unit)s of %(at)s") % {
                     "value": lab_units.number(anc.value), "unit": lab_units.unit_label(anc.unit),
                     "at": date_format(timezone.localtime(anc.collected_at), "d M Y H:i")})
-    return gettext("%(computed)s by CTCAE v5.0, not %(typed)s (%(anc)s): %(rationale)s") % {
-        "computed": result.ctcae_term, "typed": typed_term, "anc": anc_text, "rationale": result.rationale}
+    return reader_numbers(gettext("%(computed)s by CTCAE v5.0, not %(typed)s (%(anc)s): %(rationale)s") % {
+        "computed": result.ctcae_term, "typed": typed_term, "anc": anc_text, "rationale": result.rationale})
 
 
 def _cycle_label(cycle: TreatmentCycle) -> str:
@@ -244,11 +247,13 @@ class AdverseEventForm(forms.ModelForm):
         onset = cleaned.get("onset_date") or timezone.localdate()
         anc = selectors.recent_anc(patient=self.instance.patient, on=onset)
         hours = cleaned.get("hours_above_40")
+        criteria: dict[str, Any] = {"temperature_c": float(cleaned["temperature_c"]),
+                    "hours_above_40": None if hours is None else float(hours),
+                    "anc": None if anc is None else float(anc.value), "anc_unit": None if anc is None else anc.unit,
+                    "sustained_38_over_1h": cleaned.get("sustained_38_over_1h")}
         try:
-            result = grading.grade_fever_episode(
-                temperature_c=float(cleaned["temperature_c"]), hours_above_40=None if hours is None else float(hours),
-                anc=None if anc is None else float(anc.value), anc_unit=None if anc is None else anc.unit,
-                sustained_38_over_1h=cleaned.get("sustained_38_over_1h"))
+            result = grading.grade_fever_episode(**criteria)  # English: saved with the event
+            for_reader = grading.grade_fever_episode(**criteria, translate=gettext)  # the messages below
         except grading.GradingInputError as exc:
             self.add_error(exc.field if exc.field in self.fields else None, exc.text(gettext))
             return
@@ -256,7 +261,7 @@ class AdverseEventForm(forms.ModelForm):
                     f"ANC {lab_units.number(anc.value)} {lab_units.unit_label(anc.unit)} of "
                     f"{timezone.localtime(anc.collected_at):%d %b %Y %H:%M}")  # stored with the rationale: English
         if result.ctcae_term != term.term:
-            self.add_error("term", _fever_term_mismatch(result, term.term, anc))
+            self.add_error("term", _fever_term_mismatch(for_reader, term.term, anc))
             return
         if result.grade is None:
             return  # undetermined: the grade stays the clinician's, with nothing to compare it with
@@ -267,7 +272,8 @@ class AdverseEventForm(forms.ModelForm):
         if grade is not None and grade != result.grade and not reason:
             self.add_error("grade_discrepancy_reason", gettext(
                 "Your grade %(grade)s differs from the computed grade %(computed)s (%(rationale)s): give the "
-                "reason.") % {"grade": grade, "computed": result.grade, "rationale": result.rationale})
+                "reason.") % {"grade": grade, "computed": result.grade,
+                              "rationale": reader_numbers(for_reader.rationale)})
 
 
     def _grade_from_labs(self, cleaned: dict[str, Any], term: CTCAETerm) -> None:

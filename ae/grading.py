@@ -740,39 +740,49 @@ FN_SINGLE_ABOVE_C = 38.3  # "a single temperature of >38.3 degrees C"
 FN_SUSTAINED_HOURS = 1.0  # "a sustained temperature of >=38 degrees C for more than one hour"
 
 
-def grade_fever(*, temperature_c: float, hours_above_40: float | None = None, death: bool = False) -> Grade:
+def grade_fever(*, temperature_c: float, hours_above_40: float | None = None, death: bool = False,
+                translate: Callable[[str], str] = str) -> Grade:
     """CTCAE v5.0 "Fever" (MedDRA 10016558): grade of the highest temperature.
 
     ``temperature_c`` in degrees Celsius (25-45; required); ``hours_above_40`` how long it stayed > 40.0 °C (h).
     Grade 1 "38.0 - 39.0 degrees C"; grade 2 ">39.0 - 40.0"; grade 3 ">40.0 for <=24 hrs"; grade 4 ">40.0 for
     >24 hrs"; grade 5 death. Boundaries: 38.0 and 39.0 are grade 1, 40.0 is grade 2, 24 h is grade 3. Below
     38.0 it is not a fever (grade 0). Above 40.0 without ``hours_above_40`` the grade is undetermined (3 or 4).
+    The rationale is English (stored); ``translate`` (Django's ``gettext``) gives it in the active language.
     Raises GradingInputError for a missing or implausible temperature or a negative duration.
     """
+    t = translate
     temperature = _finite("temperature_c", temperature_c, minimum=PLAUSIBLE_TEMPERATURE_C[0],
                           maximum=PLAUSIBLE_TEMPERATURE_C[1], allow_none=False)
     assert temperature is not None  # required
     hours = _finite("hours_above_40", hours_above_40, minimum=0.0)
     ctcae = (CTCAE_SCALE, CTCAE_VERSION)
     if death:
-        return Grade(5, *ctcae, "Grade 5: death.", FEVER_TERM)
+        return Grade(5, *ctcae, t(gettext_noop("Grade 5: death.")), FEVER_TERM)
+    shown = {"temperature": f"{temperature:g}", "hours": "" if hours is None else f"{hours:g}"}
     if temperature > 40.0:
         if hours is None:
-            return Grade(None, *ctcae, f"Undetermined: {temperature:g} °C > 40.0 °C is grade 3 for <= 24 h and "
-                                       "grade 4 for > 24 h; the duration is not recorded.", FEVER_TERM)
+            return Grade(None, *ctcae, t(gettext_noop(
+                "Undetermined: %(temperature)s °C > 40.0 °C is grade 3 for <= 24 h and grade 4 for > 24 h; the "
+                "duration is not recorded.")) % shown, FEVER_TERM)
         if hours > 24.0:
-            return Grade(4, *ctcae, f"Grade 4: {temperature:g} °C > 40.0 °C for {hours:g} h (> 24 h).", FEVER_TERM)
-        return Grade(3, *ctcae, f"Grade 3: {temperature:g} °C > 40.0 °C for {hours:g} h (<= 24 h).", FEVER_TERM)
+            return Grade(4, *ctcae, t(gettext_noop(
+                "Grade 4: %(temperature)s °C > 40.0 °C for %(hours)s h (> 24 h).")) % shown, FEVER_TERM)
+        return Grade(3, *ctcae, t(gettext_noop(
+            "Grade 3: %(temperature)s °C > 40.0 °C for %(hours)s h (<= 24 h).")) % shown, FEVER_TERM)
     if temperature > 39.0:
-        return Grade(2, *ctcae, f"Grade 2: {temperature:g} °C (> 39.0 - 40.0 °C).", FEVER_TERM)
+        return Grade(2, *ctcae, t(gettext_noop("Grade 2: %(temperature)s °C (> 39.0 - 40.0 °C).")) % shown,
+                     FEVER_TERM)
     if temperature >= FEVER_C:
-        return Grade(1, *ctcae, f"Grade 1: {temperature:g} °C (38.0 - 39.0 °C).", FEVER_TERM)
-    return Grade(0, *ctcae, f"Grade 0: {temperature:g} °C is below 38.0 °C (no fever).", FEVER_TERM)
+        return Grade(1, *ctcae, t(gettext_noop("Grade 1: %(temperature)s °C (38.0 - 39.0 °C).")) % shown,
+                     FEVER_TERM)
+    return Grade(0, *ctcae, t(gettext_noop("Grade 0: %(temperature)s °C is below 38.0 °C (no fever).")) % shown,
+                 FEVER_TERM)
 
 
 def grade_febrile_neutropenia(*, anc: float, anc_unit: str, temperature_c: float,
                               sustained_38_over_1h: bool | None = None, life_threatening: bool = False,
-                              death: bool = False) -> Grade:
+                              death: bool = False, translate: Callable[[str], str] = str) -> Grade:
     """CTCAE v5.0 "Febrile neutropenia" (MedDRA 10016288; grades 3-5 only).
 
     ``anc`` in ``anc_unit`` (any ANC unit of :data:`ae.lab_units.ANALYTES`, e.g. 10^9/L or /mm3); ``temperature_c``
@@ -783,9 +793,20 @@ def grade_febrile_neutropenia(*, anc: float, anc_unit: str, temperature_c: float
     of >=38 degrees C (100.4 degrees F) for more than one hour"; grade 4 "Life-threatening consequences; urgent
     intervention indicated"; grade 5 death. Boundaries: ANC exactly 1.0 x 10^9/L (1000/mm3) is not < 1000;
     a single 38.3 °C is not > 38.3 (it needs the sustained criterion). Criteria not met = grade 0 (the term does not
-    apply); a temperature of 38.0-38.3 °C with the duration unknown is undetermined (None).
+    apply); a temperature of 38.0-38.3 °C with the duration unknown is undetermined (None). The rationale is English
+    (stored); ``translate`` (Django's ``gettext``) gives it in the active language.
     Raises GradingInputError for an unknown unit, a negative ANC or an implausible temperature.
     """
+    return _febrile_neutropenia(anc, anc_unit, temperature_c, sustained_38_over_1h, life_threatening, death,
+                                translate)[0]
+
+
+def _febrile_neutropenia(anc: float, anc_unit: str, temperature_c: float, sustained_38_over_1h: bool | None,
+                         life_threatening: bool, death: bool,
+                         translate: Callable[[str], str]) -> tuple[Grade, str | None]:
+    """(:func:`grade_febrile_neutropenia`'s grade, why the criteria are not met when its grade is 0, else None);
+    both in ``translate``'s language."""
+    t = translate
     code = lab_units.unit_code("anc", anc_unit)
     if code is None:
         raise GradingInputError("anc_unit", lab_units.unit_error("anc", anc_unit))
@@ -798,53 +819,61 @@ def grade_febrile_neutropenia(*, anc: float, anc_unit: str, temperature_c: float
     term = FEBRILE_NEUTROPENIA_TERM
     ctcae = (CTCAE_SCALE, CTCAE_VERSION)
     shown = f"ANC {anc_g9:g} ×10⁹/L" + ("" if code == lab_units.G9 else f" (= {count:g} /mm³)")
+    params = {"anc": shown, "temperature": f"{temperature:g}"}
     if anc_g9 >= FN_ANC_BELOW:
-        return Grade(0, *ctcae, f"Grade 0: {shown} is not < 1.0 ×10⁹/L (< 1000/mm³): not febrile neutropenia.",
-                     term)
+        why = t(gettext_noop("%(anc)s is not < 1.0 ×10⁹/L (< 1000/mm³): not febrile neutropenia.")) % params
+        return Grade(0, *ctcae, t(gettext_noop("Grade 0: %(why)s")) % {"why": why}, term), why
     if temperature > FN_SINGLE_ABOVE_C:
-        fever_why = f"a single temperature {temperature:g} °C > 38.3 °C"
+        fever_why = t(gettext_noop("a single temperature %(temperature)s °C > 38.3 °C")) % params
     elif temperature >= FEVER_C and sustained_38_over_1h:
-        fever_why = f"a temperature >= 38.0 °C ({temperature:g} °C) sustained for more than one hour"
+        fever_why = t(gettext_noop("a temperature >= 38.0 °C (%(temperature)s °C) sustained for more than one "
+                                   "hour")) % params
     elif temperature >= FEVER_C and sustained_38_over_1h is None:
-        return Grade(None, *ctcae, f"Undetermined: {shown} < 1.0 ×10⁹/L with {temperature:g} °C (not > 38.3 °C); "
-                                   "febrile neutropenia if >= 38.0 °C was sustained for more than one hour, which "
-                                   "is not recorded.", term)
+        return Grade(None, *ctcae, t(gettext_noop(
+            "Undetermined: %(anc)s < 1.0 ×10⁹/L with %(temperature)s °C (not > 38.3 °C); febrile neutropenia if "
+            ">= 38.0 °C was sustained for more than one hour, which is not recorded.")) % params, term), None
     else:
-        why = (f"{temperature:g} °C is below 38.0 °C" if temperature < FEVER_C else
-               f"{temperature:g} °C is not > 38.3 °C and was not sustained for more than one hour")
-        return Grade(0, *ctcae, f"Grade 0: {shown} < 1.0 ×10⁹/L but {why}: not febrile neutropenia.", term)
+        fever = (t(gettext_noop("%(temperature)s °C is below 38.0 °C")) if temperature < FEVER_C else
+                 t(gettext_noop("%(temperature)s °C is not > 38.3 °C and was not sustained for more than one hour"))
+                 ) % params
+        why = t(gettext_noop("%(anc)s < 1.0 ×10⁹/L but %(fever)s: not febrile neutropenia.")) % {
+            "anc": shown, "fever": fever}
+        return Grade(0, *ctcae, t(gettext_noop("Grade 0: %(why)s")) % {"why": why}, term), why
+    met = {"anc": shown, "fever": fever_why}
     if death:
-        return Grade(5, *ctcae, f"Grade 5: death ({shown} with {fever_why}).", term)
+        return Grade(5, *ctcae, t(gettext_noop("Grade 5: death (%(anc)s with %(fever)s).")) % met, term), None
     if life_threatening:
-        return Grade(4, *ctcae, f"Grade 4: life-threatening consequences; urgent intervention indicated ({shown} "
-                                f"with {fever_why}).", term)
-    return Grade(3, *ctcae, f"Grade 3: {shown} < 1.0 ×10⁹/L with {fever_why}.", term)
+        return Grade(4, *ctcae, t(gettext_noop("Grade 4: life-threatening consequences; urgent intervention "
+                                               "indicated (%(anc)s with %(fever)s).")) % met, term), None
+    return Grade(3, *ctcae, t(gettext_noop("Grade 3: %(anc)s < 1.0 ×10⁹/L with %(fever)s.")) % met, term), None
 
 
 def grade_fever_episode(*, temperature_c: float, hours_above_40: float | None = None, anc: float | None = None,
                         anc_unit: str | None = None, sustained_38_over_1h: bool | None = None,
-                        life_threatening: bool = False, death: bool = False) -> Grade:
+                        life_threatening: bool = False, death: bool = False,
+                        translate: Callable[[str], str] = str) -> Grade:
     """The CTCAE v5.0 term and grade of a fever: "Febrile neutropenia" when a recent ANC is < 1.0 x 10^9/L and
     its temperature criterion is met (or undetermined), else "Fever" (:func:`grade_fever`; a neutropenic
     temperature below the febrile-neutropenia criterion is still graded as Fever). ``anc`` and ``anc_unit`` go
     together (ANC of the most recent count, as the caller chooses it). CTCAE v5.0 "Fever" navigational practice:
     a fever with neutropenia is reported as Febrile neutropenia, not as both. ``life_threatening`` applies to
-    Febrile neutropenia only (Fever grade 4 is defined by duration).
+    Febrile neutropenia only (Fever grade 4 is defined by duration). The rationale is English (stored, e.g. in
+    ``AdverseEvent.computed_rationale``); ``translate`` (Django's ``gettext``) gives it in the active language.
     Raises GradingInputError as the two graders do, and for an ANC without its unit.
     """
     if anc is not None:
         if not anc_unit:
             raise GradingInputError("anc_unit", gettext_noop("is required with the ANC"))
-        fn = grade_febrile_neutropenia(anc=anc, anc_unit=anc_unit, temperature_c=temperature_c,
-                                       sustained_38_over_1h=sustained_38_over_1h,
-                                       life_threatening=life_threatening, death=death)
-        if fn.grade != 0:
+        fn, not_met = _febrile_neutropenia(anc, anc_unit, temperature_c, sustained_38_over_1h, life_threatening,
+                                           death, translate)
+        if not_met is None:
             return fn
-        fever = grade_fever(temperature_c=temperature_c, hours_above_40=hours_above_40, death=death)
-        return Grade(fever.grade, fever.scale, fever.version,
-                     f"{fever.rationale} (Febrile neutropenia not met: {fn.rationale.removeprefix('Grade 0: ')})",
+        fever = grade_fever(temperature_c=temperature_c, hours_above_40=hours_above_40, death=death,
+                            translate=translate)
+        return Grade(fever.grade, fever.scale, fever.version, translate(gettext_noop(
+            "%(fever)s (Febrile neutropenia not met: %(why)s)")) % {"fever": fever.rationale, "why": not_met},
                      FEVER_TERM)
-    return grade_fever(temperature_c=temperature_c, hours_above_40=hours_above_40, death=death)
+    return grade_fever(temperature_c=temperature_c, hours_above_40=hours_above_40, death=death, translate=translate)
 
 
 # -------------------------------------------------------------------------------------------- labs

@@ -208,12 +208,12 @@ class FeverGradeApi(_GradingView):
 
     def compute(self, data: dict) -> Response:
         if data["anc"] is not None and data["anc_unit"]:
-            _unit, errors = lab_units.entry_errors("anc", data["anc_unit"], data["anc"])
+            _unit, errors = lab_units.entry_errors("anc", data["anc_unit"], data["anc"], translate=gettext)
             if errors:
                 raise DjangoValidationError({"anc" if k == "value" else "anc_unit" if k == "unit" else k: v
                                              for k, v in errors.items()})
-        return _grade_response(grading.grade_fever_episode(**(data | {"anc_unit": data["anc_unit"] or None})),
-                               with_term=True)
+        return _grade_response(grading.grade_fever_episode(**(data | {"anc_unit": data["anc_unit"] or None}),
+                                                           translate=gettext), with_term=True)
 
 
 class LabGradeApi(_GradingView):
@@ -280,7 +280,7 @@ class LabGradeApi(_GradingView):
     def compute(self, data: dict) -> Response:
         if data["analyte"] in lab_units.ANALYTES:
             _unit, errors = lab_units.entry_errors(data["analyte"], data["unit"], data["value"], lln=data["lln"],
-                                                   uln=data["uln"])
+                                                   uln=data["uln"], translate=gettext)
             if errors:
                 raise DjangoValidationError(errors)
         return _grade_response(grading.grade_lab(**data, translate=gettext), with_term=True)

@@ -23,7 +23,7 @@ into the canonical unit first.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 #: CTCAE v5.0 Hypo/Hypercalcemia grade "corrected serum calcium" and define the term "(corrected for albumin)"
@@ -176,7 +176,7 @@ class ChemistryInputError(ValueError):
     ``message`` is it in English; :meth:`text` gives it in ``translate``'s language (the parameters are filled as
     given: a caller wanting them translated grades again with its ``translate``)."""
 
-    def __init__(self, field_name: str, message: str, params: dict[str, object] | None = None):
+    def __init__(self, field_name: str, message: str, params: Mapping[str, object] | None = None):
         self.field = field_name
         self.template = message
         self.params = dict(params or {})
@@ -348,12 +348,12 @@ def _no_direction(chem: Chemistry, shown: str, lln: float | None, uln: float | N
                                       if side.low else
                                       gettext_noop("%(value)s is not above the ULN, so %(term)s does not apply"),
                                       {"value": shown, "term": side.term})
-        terms = {"value": shown, "low": sides[0].term, "high": sides[-1].term, "missing": ", ".join(missing)}
+        params = {"value": shown, "low": sides[0].term, "high": sides[-1].term, "missing": ", ".join(missing)}
         raise ChemistryInputError(name, gettext_noop(
             "%(value)s is beyond neither reference limit (%(missing)s missing), so it proposes neither %(low)s nor "
             "%(high)s: give the LLN/ULN or grade the event on the AE form") if missing else gettext_noop(
             "%(value)s is beyond neither reference limit, so it proposes neither %(low)s nor %(high)s: give the "
-            "LLN/ULN or grade the event on the AE form"), terms)
+            "LLN/ULN or grade the event on the AE form"), params)
     if missing:
         terms = " / ".join(s.term for s in sides if (s.low and lln is None) or (not s.low and uln is None))
         params = {"value": shown, "terms": terms, "limit": missing[0], "other": missing[-1]}

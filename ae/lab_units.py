@@ -217,9 +217,26 @@ def range_text(unit: Unit, translate: Callable[[str], str] = str) -> str:
     return f"{zero}{number(round(low, 2))}–{number(round(high, 2))} {unit.label}"
 
 
-def _subject(analyte: Analyte) -> str:
-    """The analyte's label inside a sentence: acronyms kept ("ANC", "Hb"), other words in lower case."""
-    label = analyte.label
+#: The message context of the analyte names the pages show (``ae.analyte_labels.ANALYTE_LABELS``, marked there with
+#: ``pgettext_lazy("analyte", …)``), and gettext's separator of a context and its message ("\x04", GNU gettext's
+#: own, which Django's ``pgettext`` uses too).
+ANALYTE_CONTEXT = "analyte"
+_CONTEXT_SEPARATOR = "\x04"
+
+
+def analyte_name(analyte: str, translate: Callable[[str], str] = str) -> str:
+    """The name of ``analyte`` for a message: its English ``Analyte.label`` by default; through ``translate``
+    (Django's ``gettext``) the name the pages show in the active language (``ae.analyte_labels``: "Potas"),
+    looked up in the catalogue as ``pgettext(ANALYTE_CONTEXT, label)`` does, so this module stays free of Django.
+    A name the catalogue lacks (or ``translate=str``) is the English label."""
+    label = ANALYTES[analyte].label
+    translated = translate(f"{ANALYTE_CONTEXT}{_CONTEXT_SEPARATOR}{label}")
+    return label if _CONTEXT_SEPARATOR in translated else translated
+
+
+def _subject(analyte: str, translate: Callable[[str], str] = str) -> str:
+    """The analyte's name inside a sentence: acronyms kept ("ANC", "Hb"), other words in lower case."""
+    label = analyte_name(analyte, translate)
     return label if label[1:2].isupper() or len(label) <= 3 else label[:1].lower() + label[1:]
 
 
@@ -232,7 +249,8 @@ def implausible(analyte: str, value: float, unit: str, *, what: str = "value",
     ("Did you mean 750 /mm³ (= 0.75 ×10⁹/L)?"); "Check the value and the unit." when there is none.
     ``what`` "LLN"/"ULN": a reference limit is in the value's unit, so the message says that instead.
     Raises KeyError for an unknown analyte or unit (check them with :func:`unit_code` first). English by default;
-    ``translate`` (Django's ``gettext``) gives the words in the active language (the analyte's name stays English).
+    ``translate`` (Django's ``gettext``) gives the words and the analyte's name (:func:`analyte_name`) in the active
+    language.
     """
     t = translate
     entry = ANALYTES[analyte]
@@ -242,11 +260,12 @@ def implausible(analyte: str, value: float, unit: str, *, what: str = "value",
     if in_range(chosen, value):
         return None
     shown = f"{number(value)} {chosen.label}"
-    where = t(gettext_noop("%(analyte)s is %(range)s")) % {"analyte": _subject(entry), "range": range_text(chosen, t)}
+    where = t(gettext_noop("%(analyte)s is %(range)s")) % {"analyte": _subject(analyte, t),
+                                                           "range": range_text(chosen, t)}
     if what != "value":
         return t(gettext_noop("%(limit)s %(value)s is not plausible for %(analyte)s (%(where)s). The value, LLN and "
                               "ULN are all in the unit chosen (%(unit)s).")) % {
-            "limit": what, "value": shown, "analyte": entry.label, "where": where, "unit": chosen.label}
+            "limit": what, "value": shown, "analyte": analyte_name(analyte, t), "where": where, "unit": chosen.label}
     default = entry.default_unit
     guesses = []
     for other in entry.units:
@@ -259,14 +278,15 @@ def implausible(analyte: str, value: float, unit: str, *, what: str = "value",
     hint = (t(gettext_noop("Did you mean %(guesses)s?")) % {"guesses": f" {t(_OR)} ".join(guesses)}
             if guesses else t(gettext_noop("Check the value and the unit.")))
     return t(gettext_noop("%(analyte)s %(value)s is not plausible (%(where)s). %(hint)s")) % {
-        "analyte": entry.label, "value": shown, "where": where, "hint": hint}
+        "analyte": analyte_name(analyte, t), "value": shown, "where": where, "hint": hint}
 
 
 def unit_error(analyte: str, typed: str, translate: Callable[[str], str] = str) -> str:
-    """The message for a unit that is not one of ``analyte``'s: "10^9/L is not a unit of Hb: use g/L or g/dL."."""
+    """The message for a unit that is not one of ``analyte``'s: "10^9/L is not a unit of Hb: use g/L or g/dL.";
+    English by default, through ``translate`` (Django's ``gettext``) in the active language, the analyte's name too."""
     t = translate
     return t(gettext_noop("%(unit)s is not a unit of %(analyte)s: use %(units)s.")) % {
-        "unit": typed.strip() or t(gettext_noop("No unit")), "analyte": ANALYTES[analyte].label,
+        "unit": typed.strip() or t(gettext_noop("No unit")), "analyte": analyte_name(analyte, t),
         "units": units_text(analyte, t)}
 
 
@@ -276,7 +296,8 @@ def entry_errors(analyte: str, unit: str, value: float | None, *, lln: float | N
 
     The unit must be one of the analyte's (any accepted spelling); then the value, LLN and ULN, all in that unit,
     must be plausible (:func:`implausible`). Negative or missing numbers are left to the grading rules. Messages in
-    English, or through ``translate`` (Django's ``gettext``) in the active language.
+    English, or through ``translate`` (Django's ``gettext``) in the active language (the analyte's name as the pages
+    show it, :func:`analyte_name`).
     """
     code = unit_code(analyte, unit)
     if code is None:

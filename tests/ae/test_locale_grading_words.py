@@ -74,8 +74,8 @@ def test_the_ae_forms_febrile_neutropenia_mismatch_is_in_polish_and_the_stored_r
     )
     url = f"/patients/{patient.pk}/events/new/"
     error = _errors(polish_nurse.post(url, _fever_form(cycle, temperature_c="38.9")), "term")
-    assert error.startswith("według CTCAE v5.0 to Febrile neutropenia, nie Fever (ANC 0.4 ")
-    assert " z 05 Sty 2026 07:00): " in error  # the rationale after the colon is the grading rule's English
+    assert error.startswith("według CTCAE v5.0 to Febrile neutropenia, nie Fever (ANC 0,4 ")
+    assert " z 05 Sty 2026 07:00): Stopień 3: " in error  # the rationale after the colon in Polish too
     assert "by CTCAE v5.0, not" not in error and " of 05 Jan" not in error
     saved = polish_nurse.post(url, _fever_form(cycle, term="Febrile neutropenia", grade=3, temperature_c="38.9"))
     assert saved.status_code == 302

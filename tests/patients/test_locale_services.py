@@ -258,7 +258,7 @@ def test_the_lab_plausibility_and_unit_refusals(language, nurse, cycle):
     page = page_of(logged_in(nurse).post(f"/patients/{cycle.patient_id}/labs/new/", {
         "analyte": "hemoglobin", "value": "95", "unit": "g/dL", "lln": "", "uln": "",
         "collected_at": "2026-01-08T07:00", "cycle": ""}))
-    expect(page, language, "Hb 95 g/dL: wynik niewiarygodny (zakres dla Hb: 3–25 g/dL). Czy chodziło o 95 g/L?",
+    expect(page, language, "Hb 95 g/dL: wynik niewiarygodny (zakres parametru Hb: 3–25 g/dL). Czy chodziło o 95 g/L?",
            "Hb 95 g/dL is not plausible (Hb is 3–25 g/dL). Did you mean 95 g/L?")
 
 
