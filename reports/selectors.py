@@ -9,7 +9,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models.fields.json import KeyTransform
+from django.db.models.functions import Coalesce, JSONObject
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -59,14 +60,27 @@ def latest_run(site: Site) -> BenchmarkRun | None:
     return site.benchmark_runs.filter(status=BenchmarkRun.Status.DONE).order_by("-finished_at", "-id").first()
 
 
+def report_run(site: Site) -> BenchmarkRun | None:
+    """``latest_run`` for the report page: ``inputs`` deferred (≈ 100 kB of JSON for a 200-patient ward — cohort
+    figures, the monitoring's per-patient rows — that the page does not show; reading ``run.inputs`` would load them
+    with one more query) and the parts it shows annotated as ``run.report_inputs``: {"denominators": …,
+    "thresholds": …} (each None for a run without)."""
+    return (site.benchmark_runs.filter(status=BenchmarkRun.Status.DONE).defer("inputs")
+            .annotate(report_inputs=JSONObject(denominators=KeyTransform("denominators", "inputs"),
+                                               thresholds=KeyTransform("thresholds", "inputs")))
+            .order_by("-finished_at", "-id").first())
+
+
 def latest_run_id(site: Site) -> int | None:
     """The id of the most recent finished run of ``site`` (without loading the run)."""
     return (site.benchmark_runs.filter(status=BenchmarkRun.Status.DONE).order_by("-finished_at", "-id")
             .values_list("pk", flat=True).first())
 
 
-def benchmark_staleness(site: Site) -> dict:
-    """Whether ``site``'s benchmark reflects the saved data, for the safety officer's report (3 queries).
+def benchmark_staleness(site: Site, read: tuple[BenchmarkRun | None, Sequence[BenchmarkRun]] | None = None) -> dict:
+    """Whether ``site``'s benchmark reflects the saved data, for the safety officer's report (3 queries; 1 when
+    ``read`` gives what the caller has read already: (the site's latest finished run or None, its runs still
+    waiting)).
 
     Shape: {"stale": bool, "message": str (one sentence for the page),
     "latest_done_run": id | None, "latest_done_at": datetime | None,
@@ -76,10 +90,16 @@ def benchmark_staleness(site: Site) -> dict:
     ``PVTRACK_OUTBOX["STALE_AFTER_S"]`` for its benchmark, or the newest attempt failed.
     """
     now = timezone.now()
-    done = (site.benchmark_runs.filter(status=BenchmarkRun.Status.DONE).order_by("-finished_at", "-id")
-            .values("pk", "finished_at").first())  # not latest_run: its JSON columns are ~0.3 MB to decode
-    waiting = (site.benchmark_runs.filter(status__in=[BenchmarkRun.Status.PENDING, BenchmarkRun.Status.RUNNING])
-               .order_by("requested_at").values("requested_at").first())
+    if read is None:
+        done = (site.benchmark_runs.filter(status=BenchmarkRun.Status.DONE).order_by("-finished_at", "-id")
+                .values("pk", "finished_at").first())  # not latest_run: its JSON columns are ~0.3 MB to decode
+        waiting = (site.benchmark_runs.filter(status__in=[BenchmarkRun.Status.PENDING, BenchmarkRun.Status.RUNNING])
+                   .order_by("requested_at").values("requested_at").first())
+    else:
+        latest, runs = read
+        done = {"pk": latest.pk, "finished_at": latest.finished_at} if latest is not None else None
+        waiting = min(({"requested_at": r.requested_at} for r in runs), key=lambda w: w["requested_at"],
+                      default=None)
     failures = site.benchmark_runs.filter(status=BenchmarkRun.Status.FAILED)
     if done is not None:
         failures = failures.filter(finished_at__gt=done["finished_at"])

@@ -1,0 +1,115 @@
+"""What the report page reads (issue 12, registry scale): the figures it prints from a run's inputs without
+decoding the rest of them, and a run's results hashed only to check a sign-off."""
+
+from __future__ import annotations
+
+import datetime
+import html
+import re
+from unittest import mock
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from reports.models import BenchmarkRun
+from reports.runs import benchmark_run_now
+from reports.selectors import benchmark_staleness, report_run, runs_waiting, signoffs_with_validity
+from reports.signatures import run_signoff
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def _text(response) -> str:
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", response.content.decode())))
+
+
+def test_report_run_leaves_the_inputs_unread_but_the_figures_the_page_prints(ward, crs_ward):
+    run = benchmark_run_now(site=ward)
+    shown = report_run(ward)
+    assert shown.pk == run.pk and shown.results == run.results
+    assert "inputs" in shown.get_deferred_fields()
+    assert shown.report_inputs == {"denominators": run.inputs["denominators"],
+                                   "thresholds": run.inputs["thresholds"]}
+
+
+def test_report_run_of_a_run_without_inputs(ward):
+    BenchmarkRun.objects.create(site=ward, status=BenchmarkRun.Status.DONE, trigger="manual", inputs=None,
+                                results={"cells": []}, finished_at="2026-11-30T10:00:00Z")
+    assert report_run(ward).report_inputs == {"denominators": None, "thresholds": None}
+
+
+def test_the_report_prints_the_denominators_and_thresholds_without_selecting_the_whole_inputs(client, ward,
+                                                                                            crs_ward, officer):
+    run = benchmark_run_now(site=ward)
+    thresholds = run.inputs["thresholds"]
+    client.force_login(officer)
+    with CaptureQueriesContext(connection) as queries:
+        page = _text(client.get(f"/sites/{ward.slug}/report/"))
+    assert "10 patients treated (10 with a cycle 1)" in page
+    assert (f"alarm p < {thresholds['ALARM_P']}, alert p < {thresholds['ALERT_P']}, watch p < "
+            f"{thresholds['WATCH_P']}, possible under-reporting: lower p < {thresholds['LOW_P']}") in page
+    assert f"Pocock-type boundary for {thresholds['N_MAX']} planned patients" in page
+    assert "the same grading-scale family as the ward" in page  # SCALE_MISMATCH "exclude"
+    # The run's inputs column is read only through its two keys (a bare column would decode all of it).
+    assert not [q["sql"] for q in queries.captured_queries
+                if re.search(r'"reports_benchmarkrun"\."inputs"(?!\s*->)', q["sql"])]
+
+
+def test_the_run_detail_page_still_prints_them_from_the_whole_inputs(client, ward, crs_ward, officer):
+    run = benchmark_run_now(site=ward)
+    client.force_login(officer)
+    page = _text(client.get(f"/sites/{ward.slug}/runs/{run.pk}/"))
+    assert "10 patients treated (10 with a cycle 1)" in page
+    assert f"Pocock-type boundary for {run.inputs['thresholds']['N_MAX']} planned patients" in page
+
+
+def test_a_runs_results_are_hashed_only_to_check_its_sign_offs(ward, crs_ward, officer):
+    run = benchmark_run_now(site=ward)
+    with mock.patch("reports.selectors.canonical_sha256", wraps=lambda data: "") as hashed:
+        assert signoffs_with_validity(run) == []
+    assert hashed.call_count == 0
+    signoff = run_signoff(run=run, acting_user=officer, comment="", password=PASSWORD)
+    assert signoffs_with_validity(run) == [(signoff, True)]
+    run.results = run.results | {"n_comparisons": -1}  # changed after signing
+    assert signoffs_with_validity(run) == [(signoff, False)]
+
+
+def _read(ward) -> tuple:
+    """What the report view reads before the staleness line: its latest run and its runs still waiting."""
+    return report_run(ward), list(runs_waiting(ward).defer("inputs", "results"))
+
+
+def test_the_staleness_from_the_runs_the_report_read_is_the_same_in_one_query(ward, settings,
+                                                                             django_assert_num_queries):
+    def same() -> dict:
+        read = _read(ward)
+        with mock.patch("django.utils.timezone.now", return_value=timezone.now()):  # the same waiting_s both ways
+            with django_assert_num_queries(1):
+                given = benchmark_staleness(ward, read)
+            assert given == benchmark_staleness(ward)
+        return given
+
+    assert same()["message"] == "No benchmark has finished yet."
+    pending = BenchmarkRun.objects.create(site=ward, trigger="ae_change")
+    assert same()["message"] == "No benchmark has finished yet. One is queued."
+    BenchmarkRun.objects.filter(pk=pending.pk).update(status=BenchmarkRun.Status.RUNNING, started_at=timezone.now(),
+                                                      requested_at=_ago(3600))
+    BenchmarkRun.objects.create(site=ward, trigger="ae_change")  # a pending one beside the running one
+    assert same()["waiting_since"] == BenchmarkRun.objects.get(pk=pending.pk).requested_at
+    BenchmarkRun.objects.filter(site=ward).delete()
+    done = benchmark_run_now(site=ward)
+    assert same()["latest_done_run"] == done.pk
+    limit = settings.PVTRACK_OUTBOX["STALE_AFTER_S"]
+    BenchmarkRun.objects.create(site=ward, trigger="ae_change")
+    BenchmarkRun.objects.filter(status="pending").update(requested_at=_ago(limit + 120))
+    assert same()["stale"] is True
+    BenchmarkRun.objects.create(site=ward, trigger="ae_change", status="failed", attempts=3,
+                                finished_at=timezone.now() + datetime.timedelta(seconds=1), error="X: synthetic")
+    assert same()["last_failure"]["error"] == "X: synthetic"
+
+
+def _ago(seconds: float) -> datetime.datetime:
+    return timezone.now() - datetime.timedelta(seconds=seconds)
