@@ -11,8 +11,10 @@ from unittest import mock
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
+from django.utils import timezone, translation
 
+from reports import computed_text
+from reports.computed_text import cohort_labels, exclusion_reason
 from reports.models import BenchmarkRun
 from reports.runs import benchmark_run_now
 from reports.selectors import benchmark_staleness, last_signed, report_run, runs_waiting, signoffs_with_validity
@@ -128,3 +130,26 @@ def test_last_signed_decodes_the_signed_runs_results_only_when_it_is_not_the_lat
     signed = last_signed(ward, report_run(ward))
     assert not signed.is_latest and signed.run.pk == first.pk and signed.run.results == first.results
     assert [valid for _, valid in signed.signoffs] == [True]  # hashed from its own results, read here
+
+
+def test_a_stored_text_is_matched_once_per_language_then_remembered():
+    stored = "counts events, not patients"
+    computed_text.forget_remembered_texts()  # (another test may have shown it)
+    with mock.patch("reports.computed_text._translated", wraps=computed_text._translated) as matched:
+        for _ in range(2):
+            with translation.override("en-gb"):
+                assert exclusion_reason(stored) == stored
+            with translation.override("pl"):
+                assert exclusion_reason(stored) == "liczy zdarzenia, a nie pacjentów"
+                assert cohort_labels([stored, "not a stored text"]) == [stored, "not a stored text"]
+    # once in English, once in Polish for the reason; the two labels once each (in Polish only)
+    assert matched.call_count == 4
+
+
+def test_the_remembered_texts_are_forgotten_when_the_translation_settings_change(settings):
+    with translation.override("pl"):
+        assert exclusion_reason("counts events, not patients") == "liczy zdarzenia, a nie pacjentów"
+        with mock.patch("reports.computed_text._translated", return_value="changed") as matched:
+            settings.LOCALE_PATHS = [*settings.LOCALE_PATHS]  # any change of the setting: the memo is emptied
+            assert exclusion_reason("counts events, not patients") == "changed"
+    assert matched.call_count == 1
