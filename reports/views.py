@@ -32,6 +32,7 @@ from reports.exports import csv_lines, xlsx_write
 from reports.flag_text import flag_message_for_reader
 from reports.models import BenchmarkCategory, BenchmarkRun, Flag
 from reports.network import network_for_site, network_overview, shown_plots
+from reports.report_table import benchmark_table_html
 from reports.selectors import (
     FlagRow,
     benchmark_staleness,
@@ -84,8 +85,11 @@ def _report_response(request: AuthenticatedRequest, site: Site, *, review: dict[
         signoff["errors"].setdefault("non_field_errors", []).append(
             f"The benchmark was rerun since you opened this page: run {run.pk} is shown now — check it before "
             f"signing.")
+    run_inputs = run.report_inputs if run else {}
     return render(request, "reports/report.html", {
-        "site": site, "run": run, "run_inputs": run.report_inputs if run else {}, "cells": cells,
+        "site": site, "run": run, "run_inputs": run_inputs, "cells": cells,
+        "benchmark_table": benchmark_table_html(site=site, run=run, run_inputs=run_inputs, cells=cells,
+                                                editable=True) if run else "",
         "flagged_plots": flagged_plots,
         **_network_context(request, site, run),
         "in_progress": in_progress, "rows": rows, "editable": True,

@@ -1,5 +1,7 @@
-"""What the report page reads (issue 12, registry scale): the figures it prints from a run's inputs without
-decoding the rest of them, and a run's results hashed only to check a sign-off."""
+"""What the report page reads and renders (issue 12, registry scale): the figures it prints from a run's inputs
+without decoding the rest of them, a run's results hashed only to check a sign-off, the staleness line from the runs
+the page read, the stored texts matched once per language and the benchmark table rendered once per content and
+language."""
 
 from __future__ import annotations
 
@@ -10,10 +12,12 @@ from unittest import mock
 
 import pytest
 from django.db import connection
+from django.template.loader import render_to_string
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 
-from reports import computed_text
+from patients.models import Site, UserProfile
+from reports import computed_text, report_table
 from reports.computed_text import cohort_labels, exclusion_reason
 from reports.models import BenchmarkRun
 from reports.runs import benchmark_run_now
@@ -153,3 +157,52 @@ def test_the_remembered_texts_are_forgotten_when_the_translation_settings_change
             settings.LOCALE_PATHS = [*settings.LOCALE_PATHS]  # any change of the setting: the memo is emptied
             assert exclusion_reason("counts events, not patients") == "changed"
     assert matched.call_count == 1
+
+
+def _table_renders(response) -> int:
+    return sum(t.name == "reports/_table.html" for t in response.templates)
+
+
+def test_the_benchmark_table_is_rendered_once_per_content_and_language_and_is_the_same_table(client, ward,
+                                                                                            crs_ward, officer):
+    report_table.forget_tables()
+    run = benchmark_run_now(site=ward)
+    client.force_login(officer)
+    url = f"/sites/{ward.slug}/report/"
+    first, again = client.get(url), client.get(url)
+    assert (_table_renders(first), _table_renders(again)) == (1, 0)
+    context = {"site": ward, "run": run, "run_inputs": report_run(ward).report_inputs,
+               "cells": run.results["cells"], "editable": True}
+    with translation.override("en-gb"):
+        fresh = render_to_string("reports/_table.html", context)
+    assert "Cytokine release syndrome" in fresh and f"/sites/{ward.slug}/report/crs/ge3/all/plots/" in fresh
+    assert fresh in first.content.decode() and fresh in again.content.decode()
+
+    UserProfile.objects.update_or_create(user=officer, defaults={"language": "pl"})
+    client.force_login(officer)  # the language is remembered at log-in
+    polish = client.get(url)
+    assert _table_renders(polish) == 1
+    with translation.override("pl"):
+        assert render_to_string("reports/_table.html", context) in polish.content.decode()
+
+    # The stored results changed (same run): rendered again, with the change.
+    cells = run.results["cells"]
+    cells[0]["category_name"] = "Renamed category"
+    BenchmarkRun.objects.filter(pk=run.pk).update(results=run.results | {"cells": cells})
+    changed = client.get(url)
+    assert _table_renders(changed) == 1 and "<td>Renamed category</td>" in changed.content.decode()
+
+
+def test_at_most_so_many_tables_are_kept(monkeypatch):
+    report_table.forget_tables()
+    monkeypatch.setattr(report_table, "TABLES_KEPT", 2)
+    monkeypatch.setattr(report_table, "render_to_string", lambda name, context: str(context["cells"]))
+    site, run = Site(slug="s"), BenchmarkRun(results={})
+
+    def table(n: int) -> str:
+        return report_table.benchmark_table_html(site=site, run=run, run_inputs={}, cells=[n], editable=True)
+
+    assert [table(1), table(2), table(1), table(3)] == ["[1]", "[2]", "[1]", "[3]"]
+    assert len(report_table._RENDERED) == 2  # 2 dropped (used least recently), 1 kept
+    monkeypatch.setattr(report_table, "render_to_string", lambda name, context: "rendered again")
+    assert (table(1), table(2)) == ("[1]", "rendered again")
