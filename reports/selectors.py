@@ -3,7 +3,8 @@ the review status of a run's flags, the history of a site's runs and what change
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import datetime
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,21 +91,22 @@ def benchmark_staleness(site: Site, read: tuple[BenchmarkRun | None, Sequence[Be
     ``PVTRACK_OUTBOX["STALE_AFTER_S"]`` for its benchmark, or the newest attempt failed.
     """
     now = timezone.now()
+    done: Mapping[str, Any] | None
+    waiting_since: datetime.datetime | None
     if read is None:
         done = (site.benchmark_runs.filter(status=BenchmarkRun.Status.DONE).order_by("-finished_at", "-id")
                 .values("pk", "finished_at").first())  # not latest_run: its JSON columns are ~0.3 MB to decode
-        waiting = (site.benchmark_runs.filter(status__in=[BenchmarkRun.Status.PENDING, BenchmarkRun.Status.RUNNING])
-                   .order_by("requested_at").values("requested_at").first())
+        waiting_since = (site.benchmark_runs.filter(status__in=[BenchmarkRun.Status.PENDING,
+                                                                BenchmarkRun.Status.RUNNING])
+                         .order_by("requested_at").values_list("requested_at", flat=True).first())
     else:
         latest, runs = read
         done = {"pk": latest.pk, "finished_at": latest.finished_at} if latest is not None else None
-        waiting = min(({"requested_at": r.requested_at} for r in runs), key=lambda w: w["requested_at"],
-                      default=None)
+        waiting_since = min((r.requested_at for r in runs), default=None)
     failures = site.benchmark_runs.filter(status=BenchmarkRun.Status.FAILED)
     if done is not None:
         failures = failures.filter(finished_at__gt=done["finished_at"])
     failure = failures.order_by("-finished_at", "-id").values("pk", "finished_at", "attempts", "error").first()
-    waiting_since = waiting["requested_at"] if waiting else None
     waiting_s = round((now - waiting_since).total_seconds(), 1) if waiting_since else None
     overdue = waiting_s is not None and waiting_s > settings.PVTRACK_OUTBOX["STALE_AFTER_S"]
     error_lines = (failure["error"] or "").strip().splitlines() if failure else []

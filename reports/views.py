@@ -85,7 +85,7 @@ def _report_response(request: AuthenticatedRequest, site: Site, *, review: dict[
         signoff["errors"].setdefault("non_field_errors", []).append(
             f"The benchmark was rerun since you opened this page: run {run.pk} is shown now — check it before "
             f"signing.")
-    run_inputs = run.report_inputs if run else {}
+    run_inputs = run.report_inputs if run else {}  # type: ignore[attr-defined]  # annotated by report_run
     return render(request, "reports/report.html", {
         "site": site, "run": run, "run_inputs": run_inputs, "cells": cells,
         "benchmark_table": benchmark_table_html(site=site, run=run, run_inputs=run_inputs, cells=cells,
