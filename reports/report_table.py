@@ -7,7 +7,7 @@ It depends only on the run's cells, its ward profile and the thresholds it print
 links (``editable``), the active language and the URL prefix: the rendered HTML is kept under exactly those (the run's
 stored content by a SHA-256 of its JSON, ≈ 1 ms: a run whose stored results change is rendered again). At most
 :data:`TABLES_KEPT` tables per process, the oldest used dropped first; a change of the translation settings (tests)
-empties it.
+or of a file under the development server's autoreloader (a template, a catalogue) empties it.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any
 from django.core.signals import setting_changed
 from django.template.loader import render_to_string
 from django.urls import get_script_prefix
+from django.utils.autoreload import file_changed
 from django.utils.safestring import SafeString
 from django.utils.translation import get_language
 
@@ -66,4 +67,12 @@ def _forget(*, setting: str, **kwargs: Any) -> None:
         forget_tables()
 
 
+def _file_changed(**kwargs: Any) -> None:
+    """The development server's autoreloader: templates and catalogues are read again without a restart when they
+    change (``django.template.autoreload``, ``django.utils.translation.reloader``), so the tables go too (returns
+    None: the reload decision is Django's)."""
+    forget_tables()
+
+
 setting_changed.connect(_forget, dispatch_uid="reports.report_table._forget")
+file_changed.connect(_file_changed, dispatch_uid="reports.report_table._file_changed")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import html
 import re
+from pathlib import Path
 from unittest import mock
 
 import pytest
@@ -15,6 +16,7 @@ from django.db import connection
 from django.template.loader import render_to_string
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
+from django.utils.autoreload import file_changed
 
 from patients.models import Site, UserProfile
 from reports import computed_text, report_table
@@ -206,3 +208,23 @@ def test_at_most_so_many_tables_are_kept(monkeypatch):
     assert len(report_table._RENDERED) == 2  # 2 dropped (used least recently), 1 kept
     monkeypatch.setattr(report_table, "render_to_string", lambda name, context: "rendered again")
     assert (table(1), table(2)) == ("[1]", "rendered again")
+
+
+def test_a_template_or_catalogue_changed_under_the_development_server_is_shown(monkeypatch):
+    """The autoreloader reads changed templates and catalogues again without a restart: nothing remembered of them
+    outlives the change."""
+    monkeypatch.setattr(report_table, "render_to_string", lambda name, context: "first")
+    site, run = Site(slug="s"), BenchmarkRun(results={})
+    assert report_table.benchmark_table_html(site=site, run=run, run_inputs={}, cells=[], editable=True) == "first"
+    with translation.override("pl"):
+        assert exclusion_reason("counts events, not patients") == "liczy zdarzenia, a nie pacjentów"
+    monkeypatch.setattr(report_table, "render_to_string", lambda name, context: "edited")
+    file_changed.send(sender=None, file_path=Path("/x/templates/reports/_table.html"))
+    assert report_table.benchmark_table_html(site=site, run=run, run_inputs={}, cells=[], editable=True) == "edited"
+    with mock.patch("reports.computed_text._translated", return_value="recompiled"), translation.override("pl"):
+        file_changed.send(sender=None, file_path=Path("/x/locale/pl/LC_MESSAGES/django.py"))  # not a catalogue
+        assert exclusion_reason("counts events, not patients") == "liczy zdarzenia, a nie pacjentów"
+        file_changed.send(sender=None, file_path=Path("/x/locale/pl/LC_MESSAGES/django.mo"))
+        assert exclusion_reason("counts events, not patients") == "recompiled"
+    computed_text.forget_remembered_texts()
+    report_table.forget_tables()
