@@ -132,15 +132,22 @@ def event_notices_count(event: AdverseEvent) -> int:
                                                 (NotificationKind.DEATH, NotificationKind.SERIOUS)]).count()
 
 
+#: What the report's list of serious events shows of each (``templates/reports/_serious.html``): the other columns,
+#: the term's definitions and grades and the event's grading rationale among them, are not read for it (issue 12).
+SERIOUS_EVENT_FIELDS = ("id", "patient", "cycle", "term", "grade", "onset_date", "outcome", *AdverseEvent.SAE_FIELDS,
+                        "patient__study_id", "cycle__number", "term__term")
+
+
 def serious_events(*, site: Site, limit: int = 20) -> QuerySet[AdverseEvent]:
     """The site's most recent serious adverse events (deaths included), newest onset first, at most ``limit``, with
-    their patient, cycle and term (one query). The ``limit`` events are picked first from the partial index of
-    serious events (``ae_serious_recent_idx``, through the site's patients) and only they are joined: joining
-    every serious event of the site before the limit read the whole table (issue 12)."""
+    their patient's study ID, cycle number and term (one query; only :data:`SERIOUS_EVENT_FIELDS` loaded, another
+    field costs a query per event). The ``limit`` events are picked first from the partial index of serious events
+    (``ae_serious_recent_idx``, through the site's patients) and only they are joined: joining every serious event
+    of the site before the limit read the whole table (issue 12)."""
     latest = (AdverseEvent.objects.filter(patient__site=site, serious=True).order_by("-onset_date", "-id")
               .values("pk")[:limit])
     return (AdverseEvent.objects.filter(pk__in=Subquery(latest)).select_related("patient", "cycle", "term")
-            .order_by("-onset_date", "-id"))
+            .only(*SERIOUS_EVENT_FIELDS).order_by("-onset_date", "-id"))
 
 
 def event_treatments_for(user: AnyUser, roles: Iterable[str] = ALL_ROLES) -> QuerySet[EventTreatment]:

@@ -270,7 +270,8 @@ def measure_memory(size_name: str, reps: int) -> list[Line]:
 
 
 @contextmanager
-def _web_client(user: Any) -> Iterator[Any]:
+def _web_client(user: Any, *others: Any) -> Iterator[Any]:
+    """A test client logged in as ``user`` (with ``others``: a tuple of clients, one per user, ``user``'s first)."""
     from django.test import Client
     from django.test.utils import override_settings, setup_test_environment, teardown_test_environment
 
@@ -280,9 +281,12 @@ def _web_client(user: Any) -> Iterator[Any]:
         # production and stays pending, as when the broker is down (docs/operations.md §3).
         with override_settings(ROOT_URLCONF="benchmarks.urls", ALLOWED_HOSTS=["*"]), \
                 mock.patch("core.publish.publish"):
-            client = Client()
-            client.force_login(user)
-            yield client
+            clients = []
+            for u in (user, *others):
+                client = Client()
+                client.force_login(u)  # the user's language is remembered in the session at log-in
+                clients.append(client)
+            yield tuple(clients) if others else clients[0]
     finally:
         teardown_test_environment()
 
@@ -295,11 +299,16 @@ def measure_web(ward: Any, requests: int) -> list[Line]:
     from django.urls import reverse
 
     from ae.models import AdverseEvent
-    from patients.models import Membership, TreatmentCycle
+    from patients.models import Membership, TreatmentCycle, UserProfile
     from reports.models import BenchmarkRun
 
     user, _ = get_user_model().objects.get_or_create(username="bench-nurse")
     Membership.objects.update_or_create(user=user, site=ward, defaults={"role": Membership.Role.WARD_STAFF})
+    # The same role reading in Polish (their own language choice; the report's computed texts are then rebuilt in
+    # Polish for display, reports.computed_text / flag_text / definitions_text).
+    polish, _ = get_user_model().objects.get_or_create(username="bench-nurse-pl")
+    Membership.objects.update_or_create(user=polish, site=ward, defaults={"role": Membership.Role.WARD_STAFF})
+    UserProfile.objects.update_or_create(user=polish, defaults={"language": "pl"})
     # Cycles without a Hiccups event yet: an earlier run's event on the same cycle and onset would make every POST
     # a probable duplicate, shown again with its warning (200) instead of saved — another path, not this line's.
     hiccups = AdverseEvent.objects.filter(cycle=OuterRef("pk"), term__term="Hiccups")
@@ -309,7 +318,7 @@ def measure_web(ward: Any, requests: int) -> list[Line]:
         raise RuntimeError(f"only {len(cycles)} cycles of {ward.slug} without a Hiccups event are left for the AE "
                            "form POSTs: generate a fresh registry")
     lines = []
-    with _web_client(user) as client:
+    with _web_client(user, polish) as (client, polish_client):
         trivial = reverse("benchmarks-trivial")
 
         def timed(method: Callable[..., Any], *args: Any, expect: int | None = None, **kwargs: Any) -> float:
@@ -349,21 +358,28 @@ def measure_web(ward: Any, requests: int) -> list[Line]:
 
             benchmark_run_now(site=ward)  # the report then has flags and plots to show (drawn by the job)
         has_run = True
-        report, patient_page, listing, base = [], [], [], []
+        report, patient_page, listing, base, report_pl, patient_page_pl = [], [], [], [], [], []
         patient_url = reverse("patient-detail", kwargs={"pk": cycles[0].patient_id})
-        for _ in range(max(3, requests // 3)):
-            report.append(timed(client.get, reverse("report", kwargs={"site": ward.slug})))
+        report_url = reverse("report", kwargs={"site": ward.slug})
+        for _ in range(max(3, requests)):
+            report.append(timed(client.get, report_url))
             patient_page.append(timed(client.get, patient_url))
             listing.append(timed(client.get, reverse("patient-list", kwargs={"site": ward.slug})))
             base.append(timed(client.get, trivial))
+            report_pl.append(timed(polish_client.get, report_url))
+            patient_page_pl.append(timed(polish_client.get, patient_url))
         med = statistics.median
-        html = client.get(reverse("report", kwargs={"site": ward.slug})).content
+        html = client.get(report_url).content
+        if b'<html lang="pl">' not in polish_client.get(report_url).content:
+            raise RuntimeError("the Polish reader's report is not in Polish")
         lines.append(Line("report page p50" + ("" if has_run else " (no run yet)"), med(report), med(patient_page),
                           "patient page", "<= 3x", note=f"{len(html) / 1000:.0f} kB of HTML, "
                                                         f"{html.count(b'<svg')} inline SVG plots"))
         lines.append(Line("report page, first request of the process", report[0], patient_page[0],
                           "patient page, first request", "<= 3x",
                           note="plots read from the shared table (before: drawn per process)"))
+        lines.append(Line("report page p50, read in Polish", med(report_pl), med(patient_page_pl),
+                          "patient page in Polish", "<= 3x", note="computed texts rebuilt in Polish per cell"))
         lines.append(Line("patient page p50", med(patient_page), med(base), "trivial view", "(context)"))
         lines.append(Line(f"patient list p50, {ward.patients.count()} patients", med(listing), med(base),
                           "trivial view", "(context)"))

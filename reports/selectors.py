@@ -3,15 +3,15 @@ the review status of a run's flags, the history of a site's runs and what change
 
 from __future__ import annotations
 
-import functools
-import operator
-from collections.abc import Sequence
+import datetime
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models.fields.json import KeyTransform
+from django.db.models.functions import Coalesce, JSONObject
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -61,14 +61,27 @@ def latest_run(site: Site) -> BenchmarkRun | None:
     return site.benchmark_runs.filter(status=BenchmarkRun.Status.DONE).order_by("-finished_at", "-id").first()
 
 
+def report_run(site: Site) -> BenchmarkRun | None:
+    """``latest_run`` for the report page: ``inputs`` deferred (≈ 100 kB of JSON for a 200-patient ward — cohort
+    figures, the monitoring's per-patient rows — that the page does not show; reading ``run.inputs`` would load them
+    with one more query) and the parts it shows annotated as ``run.report_inputs``: {"denominators": …,
+    "thresholds": …} (each None for a run without)."""
+    return (site.benchmark_runs.filter(status=BenchmarkRun.Status.DONE).defer("inputs")
+            .annotate(report_inputs=JSONObject(denominators=KeyTransform("denominators", "inputs"),
+                                               thresholds=KeyTransform("thresholds", "inputs")))
+            .order_by("-finished_at", "-id").first())
+
+
 def latest_run_id(site: Site) -> int | None:
     """The id of the most recent finished run of ``site`` (without loading the run)."""
     return (site.benchmark_runs.filter(status=BenchmarkRun.Status.DONE).order_by("-finished_at", "-id")
             .values_list("pk", flat=True).first())
 
 
-def benchmark_staleness(site: Site) -> dict:
-    """Whether ``site``'s benchmark reflects the saved data, for the safety officer's report (3 queries).
+def benchmark_staleness(site: Site, read: tuple[BenchmarkRun | None, Sequence[BenchmarkRun]] | None = None) -> dict:
+    """Whether ``site``'s benchmark reflects the saved data, for the safety officer's report (3 queries; 1 when
+    ``read`` gives what the caller has read already: (the site's latest finished run or None, its runs still
+    waiting)).
 
     Shape: {"stale": bool, "message": str (one sentence for the page),
     "latest_done_run": id | None, "latest_done_at": datetime | None,
@@ -78,15 +91,22 @@ def benchmark_staleness(site: Site) -> dict:
     ``PVTRACK_OUTBOX["STALE_AFTER_S"]`` for its benchmark, or the newest attempt failed.
     """
     now = timezone.now()
-    done = (site.benchmark_runs.filter(status=BenchmarkRun.Status.DONE).order_by("-finished_at", "-id")
-            .values("pk", "finished_at").first())  # not latest_run: its JSON columns are ~0.3 MB to decode
-    waiting = (site.benchmark_runs.filter(status__in=[BenchmarkRun.Status.PENDING, BenchmarkRun.Status.RUNNING])
-               .order_by("requested_at").values("requested_at").first())
+    done: Mapping[str, Any] | None
+    waiting_since: datetime.datetime | None
+    if read is None:
+        done = (site.benchmark_runs.filter(status=BenchmarkRun.Status.DONE).order_by("-finished_at", "-id")
+                .values("pk", "finished_at").first())  # not latest_run: its JSON columns are ~0.3 MB to decode
+        waiting_since = (site.benchmark_runs.filter(status__in=[BenchmarkRun.Status.PENDING,
+                                                                BenchmarkRun.Status.RUNNING])
+                         .order_by("requested_at").values_list("requested_at", flat=True).first())
+    else:
+        latest, runs = read
+        done = {"pk": latest.pk, "finished_at": latest.finished_at} if latest is not None else None
+        waiting_since = min((r.requested_at for r in runs), default=None)
     failures = site.benchmark_runs.filter(status=BenchmarkRun.Status.FAILED)
     if done is not None:
         failures = failures.filter(finished_at__gt=done["finished_at"])
     failure = failures.order_by("-finished_at", "-id").values("pk", "finished_at", "attempts", "error").first()
-    waiting_since = waiting["requested_at"] if waiting else None
     waiting_s = round((now - waiting_since).total_seconds(), 1) if waiting_since else None
     overdue = waiting_s is not None and waiting_s > settings.PVTRACK_OUTBOX["STALE_AFTER_S"]
     error_lines = (failure["error"] or "").strip().splitlines() if failure else []
@@ -155,25 +175,23 @@ TREND_RUNS = 10
 
 def _flag_trends(run: BenchmarkRun, rows: list[FlagRow]) -> None:
     """Fill ``since``/``since_at_least``/``trend`` of ``rows`` from the site's last ``TREND_RUNS`` finished runs up to
-    ``run`` (2 queries: the runs, their flags of these cells)."""
+    ``run`` (2 queries: the runs, their flags)."""
     if not rows:
         return
     runs = list(BenchmarkRun.objects.filter(site_id=run.site_id, status=BenchmarkRun.Status.DONE,
                                             finished_at__lte=run.finished_at)
                 .order_by("-finished_at", "-id").values_list("pk", "finished_at")[:TREND_RUNS])[::-1]
-    keys = {(r.flag.kind, r.flag.category_id, r.flag.grade_band, r.flag.cycle_scope) for r in rows}
-    flags = {(f.run_id, f.kind, f.category_id, f.grade_band, f.cycle_scope): f for f in Flag.objects.filter(
-        functools.reduce(operator.or_, [Q(kind=k, category_id=c, grade_band=b, cycle_scope=s)
-                                        for k, c, b, s in keys]),
-        run_id__in=[pk for pk, _ in runs]).only("run_id", "kind", "category_id", "grade_band", "cycle_scope", "level",
-                                                 "cell_values")}
+    # Every flag of those ≤ TREND_RUNS runs, matched to the rows' cells here: a plain query instead of an OR of each
+    # cell's four conditions, which Django took longer to build than PostgreSQL to run.
+    flags = {(run_id, *key): (level, values or {}) for run_id, *key, level, values in Flag.objects.filter(
+        run_id__in=[pk for pk, _ in runs]).order_by().values_list(
+        "run_id", "kind", "category_id", "grade_band", "cycle_scope", "level", "cell_values")}
     for row in rows:
         key = (row.flag.kind, row.flag.category_id, row.flag.grade_band, row.flag.cycle_scope)
         row.trend = []
         for pk, finished in runs:
-            f = flags.get((pk, *key))
-            values = (f.cell_values or {}) if f else {}
-            row.trend.append((pk, finished, f.level if f else None,
+            level, values = flags.get((pk, *key), (None, {}))
+            row.trend.append((pk, finished, level,
                               f"{values['x']}/{values['n']}" if "x" in values and "n" in values else ""))
         streak = 0
         for _, _, level, _ in reversed(row.trend):
@@ -196,9 +214,13 @@ def flag_rows(run: BenchmarkRun) -> list[FlagRow]:
     open_rows = [r for r in rows if r.review is None]
     if not open_rows:
         return rows
-    earlier = (Flag.objects.filter(functools.reduce(operator.or_, [
-        Q(kind=r.flag.kind, category_id=r.flag.category_id, grade_band=r.flag.grade_band,
-          cycle_scope=r.flag.cycle_scope) for r in open_rows]))
+    # The latest reviewed flag of each cell of these kinds and categories (matched to the open rows' cells below): a
+    # superset of the open cells by four IN lists rather than an OR of each cell's four conditions, which Django took
+    # longer to build than PostgreSQL to run; DISTINCT ON keeps one per cell either way.
+    earlier = (Flag.objects.filter(kind__in=sorted({r.flag.kind for r in open_rows}),
+                                   category_id__in=sorted({r.flag.category_id for r in open_rows}),
+                                   grade_band__in=sorted({r.flag.grade_band for r in open_rows}),
+                                   cycle_scope__in=sorted({r.flag.cycle_scope for r in open_rows}))
         .filter(Q(reviewed_at__isnull=False) | Q(carried_review__isnull=False),
                 run__site_id=run.site_id, run__status=BenchmarkRun.Status.DONE, run__finished_at__lt=run.finished_at)
         .select_related("reviewed_by", "carried_review__reviewed_by")
@@ -216,9 +238,10 @@ def flag_rows(run: BenchmarkRun) -> list[FlagRow]:
 
 def signoffs_with_validity(run: BenchmarkRun) -> list[tuple[RunSignoff, bool]]:
     """The run's sign-offs, oldest first, each with whether it is still valid: its hash matches the run's stored
-    results now (1 query; ``run.results`` must be loaded)."""
-    current = canonical_sha256(run.results)
-    return [(s, s.signed_results_sha256 == current) for s in run.signoffs.select_related("signed_by")]
+    results now (1 query; ``run.results`` must be loaded; hashed only when the run has sign-offs)."""
+    signoffs = list(run.signoffs.select_related("signed_by"))
+    current = canonical_sha256(run.results) if signoffs else None
+    return [(s, s.signed_results_sha256 == current) for s in signoffs]
 
 
 @dataclass
@@ -234,19 +257,23 @@ class LastSigned:
 
 
 def last_signed(site: Site, latest: BenchmarkRun | None) -> LastSigned | None:
-    """What the report says about sign-off: None when no run of ``site`` was ever signed (2 queries).
+    """What the report says about sign-off: None when no run of ``site`` was ever signed (2 queries; 3 when the signed
+    run is not the latest: its results are read then).
 
     ``latest``: the site's latest finished run (``latest_run``), whose results are compared with the signed run's.
     """
     if latest is None:
         return None
+    # Without the JSON columns: when the signed run is the latest (the usual case) its results are those of
+    # ``latest``, already decoded (≈ 0.2 MB for a 200-patient ward).
     signed = (BenchmarkRun.objects.filter(Exists(RunSignoff.objects.filter(run=OuterRef("pk"))), site=site,
                                           status=BenchmarkRun.Status.DONE)
-              .defer("inputs").order_by("-finished_at", "-id").first())
+              .defer("inputs", "results").order_by("-finished_at", "-id").first())
     if signed is None:
         return None
     if signed.pk == latest.pk:
         return LastSigned(run=latest, signoffs=signoffs_with_validity(latest), is_latest=True, changes=[])
+    signed.refresh_from_db(fields=["results"])
     return LastSigned(run=signed, signoffs=signoffs_with_validity(signed), is_latest=False,
                       changes=changes_between(signed.results or {}, signed.method_version, latest.results or {},
                                               latest.method_version, gettext))

@@ -32,6 +32,7 @@ from reports.exports import csv_lines, xlsx_write
 from reports.flag_text import flag_message_for_reader
 from reports.models import BenchmarkCategory, BenchmarkRun, Flag
 from reports.network import network_for_site, network_overview, shown_plots
+from reports.report_table import benchmark_table_html
 from reports.selectors import (
     FlagRow,
     benchmark_staleness,
@@ -41,6 +42,7 @@ from reports.selectors import (
     last_signed,
     latest_run,
     latest_run_id,
+    report_run,
     runs_for,
     runs_waiting,
     signoffs_by_run,
@@ -65,13 +67,15 @@ def _report_response(request: AuthenticatedRequest, site: Site, *, review: dict[
     """The report of ``site``'s latest finished run. ``review``/``signoff``: a refused signature to show again at
     its form — {"flag" | "run": pk, "comment": text kept, "errors": {"comment" | "password" | "non_field_errors":
     [messages]}}; the page is then answered with ``status`` (400)."""
-    run = latest_run(site)
-    waiting = runs_waiting(site)
+    run = report_run(site)
+    # The site's runs still pending or running (at most one pending), newest start first (a pending one, not started,
+    # first); without their JSON columns.
+    waiting = list(runs_waiting(site).defer("inputs", "results").order_by("-started_at"))
     cells = (run.results or {}).get("cells", []) if run else []
     shown = [c for c in cells if c.get("flag") and plots.plotted(c)]
     quality = list(grade_discrepancies_open(site=site)[:QUALITY_QUERIES_SHOWN + 1])  # bounded (issue 12)
     flagged_plots = [report_plots.cell_images(site, c) | {"cell": c} for c in shown]  # <img>: no SVG in the page
-    in_progress = waiting.order_by("-started_at").first()
+    in_progress = waiting[0] if waiting else None
     signed = last_signed(site, run)
     rows = flag_rows(run) if run else []
     page_errors: list[str] = []
@@ -81,11 +85,15 @@ def _report_response(request: AuthenticatedRequest, site: Site, *, review: dict[
         signoff["errors"].setdefault("non_field_errors", []).append(
             f"The benchmark was rerun since you opened this page: run {run.pk} is shown now — check it before "
             f"signing.")
+    run_inputs = run.report_inputs if run else {}  # type: ignore[attr-defined]  # annotated by report_run
     return render(request, "reports/report.html", {
-        "site": site, "run": run, "cells": cells, "flagged_plots": flagged_plots,
+        "site": site, "run": run, "run_inputs": run_inputs, "cells": cells,
+        "benchmark_table": benchmark_table_html(site=site, run=run, run_inputs=run_inputs, cells=cells,
+                                                editable=True) if run else "",
+        "flagged_plots": flagged_plots,
         **_network_context(request, site, run),
         "in_progress": in_progress, "rows": rows, "editable": True,
-        "waiting": in_progress is not None, "staleness": benchmark_staleness(site),
+        "waiting": in_progress is not None, "staleness": benchmark_staleness(site, (run, waiting)),
         "can_review": access.can_review(request.user, site),
         "signing_needs_code": _signing_needs_code(request),
         "band_labels": {k: _(v) for k, v in GRADE_BAND_LABELS.items()},
@@ -193,7 +201,8 @@ def run_detail(request: AuthenticatedRequest, site: str, pk: int) -> HttpRespons
     run = get_object_or_404(site_obj.benchmark_runs, pk=pk)
     done = run.status == BenchmarkRun.Status.DONE
     return render(request, "reports/run_detail.html", {
-        "site": site_obj, "run": run, "latest_id": latest_run_id(site_obj), "editable": False,
+        "site": site_obj, "run": run, "run_inputs": run.inputs or {}, "latest_id": latest_run_id(site_obj),
+        "editable": False,
         "rows": flag_rows(run) if done else [], "signoffs": signoffs_with_validity(run) if done else [],
         "cells": (run.results or {}).get("cells", []), "band_labels": GRADE_BAND_LABELS,
         "scope_labels": CYCLE_SCOPES})

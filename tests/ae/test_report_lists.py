@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
+from django.template.loader import render_to_string
+from django.test.utils import CaptureQueriesContext
 
 from ae.selectors import grade_discrepancies_open, serious_events
 from tests.conftest import make_cycle, make_event, make_patient
@@ -54,3 +56,17 @@ def test_both_lists_read_their_partial_index(ward):
     _serious(make_cycle(make_patient(ward, "S-001")), 1)
     assert "ae_serious_recent_idx" in _plan(serious_events(site=ward))
     assert "ae_discrepancy_open_idx" in _plan(grade_discrepancies_open(site=ward)[:51])
+
+
+def test_the_reports_serious_list_renders_from_its_one_query_without_the_heavy_columns(ward):
+    cycle = make_cycle(make_patient(ward, "S-001"))
+    _serious(cycle, 1)
+    make_event(cycle, "Sepsis", grade=5, onset_day=2, serious=True, sae_death=True, outcome="FATAL")
+    events = serious_events(site=ward)
+    with CaptureQueriesContext(connection) as queries:
+        html = render_to_string("reports/_serious.html", {"serious_events": events})
+    assert len(queries) == 1  # every column the list shows was loaded by it
+    assert 'class="death"' in html and "Sepsis grade 5" in html and "Tremor grade 3" in html
+    assert "requires or prolongs hospitalisation" in html and "Recovered/resolved" in html and "S-001" in html
+    sql = queries.captured_queries[0]["sql"]
+    assert "computed_rationale" not in sql and '"ae_ctcaeterm"."definition"' not in sql
