@@ -131,7 +131,13 @@ POPULATIONS = {pop: {"cycle": sorted(s for s, p in CYCLE_POPULATION.items() if p
 SCHEDULES = [s.value for s in TreatmentCycle.Schedule]
 #: Defaults for thresholds that older stored runs may not carry (their inputs are recomputed as stored).
 DEFAULTS = {"N_MAX": 40, "SEQUENTIAL_ALPHA": 0.05, "SCALE_MISMATCH": "exclude", "PREMEDICATION_MISMATCH": "exclude"}
-STRATA = {"blasts_ge5": "marrow blasts ≥5%", "blasts_lt5": "marrow blasts <5%", "not_recorded": "blasts not recorded"}
+STRATA = {"blasts_ge5": gettext_noop("marrow blasts ≥5%"), "blasts_lt5": gettext_noop("marrow blasts <5%"),
+          "not_recorded": gettext_noop("blasts not recorded")}
+#: Where a case-mix stratum's benchmark rate comes from (``case_mix["strata"][i]["source"]``; shown in the reader's
+#: language by ``reports.computed_text.stratum_source``).
+STRATUM_SOURCES = {"overall": gettext_noop("overall benchmark"),
+                   "stratum": gettext_noop("%(stratum)s benchmark from %(cohorts)s"),
+                   "stratum_weak": gettext_noop("%(stratum)s benchmark from %(cohorts)s (weak)")}
 
 
 def cohort_figures(category_slugs: list[str]) -> list[dict[str, Any]]:
@@ -796,7 +802,7 @@ def _case_mix(inputs: dict[str, Any], category: str, band: str, scope: str, x: i
     strata.append(("not_recorded", n - known))
     rows = []
     for stratum, size in strata:
-        rate, source, k = pooled.marginal_mean, "overall benchmark", pooled.k
+        rate, source, k = pooled.marginal_mean, STRATUM_SOURCES["overall"], pooled.k
         if stratum != "not_recorded":
             used, _ = select_figures(inputs["figures"], category, band, scope, inputs["excluded_cohort"],
                                      inputs.get("ward_profile"), thresholds["SCALE_MISMATCH"], stratum=stratum,
@@ -806,15 +812,15 @@ def _case_mix(inputs: dict[str, Any], category: str, band: str, scope: str, x: i
                 fit = stat_cache.pool([f["numerator"] for f in used], [f["denominator"] for f in used],
                                  min_cohorts=int(thresholds["MIN_COHORTS"]), min_events=int(thresholds["MIN_EVENTS"]))
                 rate, k = fit.marginal_mean, fit.k
-                source = (f"{STRATA[stratum]} benchmark from {', '.join(f['short_name'] for f in used)}"
-                          + (" (weak)" if fit.weak else ""))
+                source = STRATUM_SOURCES["stratum_weak" if fit.weak else "stratum"] % {
+                    "stratum": STRATA[stratum], "cohorts": ", ".join(f["short_name"] for f in used)}
         rows.append({"stratum": stratum, "label": STRATA[stratum], "n": size, "rate": rate, "source": source,
                      "k": k, "expected": size * rate})
     mix = stats.case_mix(x, [r["n"] for r in rows], [r["rate"] for r in rows])
     return {"strata": rows, "observed": mix.observed, "expected": mix.expected, "sir": mix.sir,
             "ci": list(mix.ci) if mix.ci else None, "p_upper": mix.p_upper, "p_poisson": mix.p_poisson,
             "ci_critical": mix.ci_critical,
-            "stratified": any(r["source"] != "overall benchmark" for r in rows)}
+            "stratified": any(r["source"] != STRATUM_SOURCES["overall"] for r in rows)}
 
 
 #: The sequential boundary's note (``results["cells"][i]["sequential"]["note"]``), stored in English (the report

@@ -32,6 +32,8 @@ from reports.benchmark import (
     PREMEDICATION_WARD,
     REGIMENS,
     SEQUENTIAL_TEXTS,
+    STRATA,
+    STRATUM_SOURCES,
     TREATMENT_TEXTS,
 )
 from reports.cells import CYCLE_SCOPES
@@ -381,3 +383,51 @@ def monitoring_flag(code: str | None) -> str | None:
     """A monitoring flag code in the active language's words; the code itself where it is not translated (English,
     as the flag levels) or not known."""
     return words(MONITORING_FLAGS)(code) or code if code else code
+
+
+#: A case-mix stratum's rate source (``reports.benchmark.case_mix``): the overall benchmark or a stratum's, from the
+#: cohorts named (data).
+_STRATUM = words(STRATA | {v: v for v in STRATA.values()})
+STRATUM_SOURCE_TEXTS: list[Message] = [
+    *_fixed(STRATUM_SOURCES["overall"]),
+    (STRATUM_SOURCES["stratum_weak"], {"stratum": _STRATUM}),
+    (STRATUM_SOURCES["stratum"], {"stratum": _STRATUM}),
+]
+
+
+def stratum_label(code: str | None) -> str:
+    """A case-mix stratum (``"blasts_ge5"``…) in words in the active language; another value as it is."""
+    return gettext(STRATA[code]) if code in STRATA else str(code or "")
+
+
+@_per_language
+def stratum_source(stored: str) -> str:
+    """Where a stratum's stored benchmark rate comes from, in the active language (else as stored)."""
+    return reader_text(stored, STRATUM_SOURCE_TEXTS)
+
+
+def _word(texts: Mapping[str, str], code: str | None) -> str:
+    if not code:
+        return ""
+    for key in (code, code.replace("_", " ")):
+        if key in texts:
+            return gettext(texts[key])
+    return code
+
+
+def schedule_word(code: str | None) -> str:
+    """A cohort's or ward's schedule code (``"standard_28d"``, ``"not_stated"``…) in words in the active language;
+    an unknown code as it is."""
+    return _word(SCHEDULE_WORDS, code)
+
+
+def population_word(code: str | None) -> str:
+    """A cohort's or ward's population code (``"relapsed_refractory"``…) in words in the active language; an unknown
+    code as it is."""
+    return _word(POPULATION_WORDS, code)
+
+
+def scale_word(code: str | None) -> str:
+    """A cohort's grading-scale code: "not stated" in words in the active language; a scale's code (data, like the
+    CTCAE terms) as it is."""
+    return _word({"not stated": SCHEDULE_WORDS["not stated"]}, code)

@@ -16,7 +16,12 @@ from reports.computed_text import (
     moderator_labels,
     monitoring_flag,
     pool_reason,
+    population_word,
+    scale_word,
+    schedule_word,
     sequential_note,
+    stratum_label,
+    stratum_source,
     unusable_detail,
 )
 from reports.definitions_text import matched_line
@@ -37,6 +42,11 @@ register.filter("sequential_note", sequential_note)
 register.filter("pool_reason", pool_reason)
 register.filter("monitoring_flag", monitoring_flag)
 register.filter("unusable_detail", unusable_detail)
+register.filter("stratum_label", stratum_label)
+register.filter("stratum_source", stratum_source)
+register.filter("schedule_word", schedule_word)
+register.filter("population_word", population_word)
+register.filter("scale_word", scale_word)
 
 
 @register.filter("flag_label")

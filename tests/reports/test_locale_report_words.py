@@ -149,3 +149,42 @@ def test_the_polish_report_gives_its_plot_images_polish_text_alternatives(ward, 
     assert "Wykres drzewkowy: Cytokine release syndrome, stopnia ≥3, wszystkie cykle" in alts
     assert "Wykres CUSUM: Cytokine release syndrome, dowolnego stopnia" in alts
     assert not [a for a in alts if "plot" in a or "grade" in a or a.endswith(", any")]
+
+
+# --- the cell's plots page: the cohorts' schedule, population and scale, the case-mix strata -----------------------
+
+
+def test_the_profile_codes_and_strata_are_words_in_the_readers_language():
+    from reports import computed_text as ct
+    from reports.benchmark import STRATA, STRATUM_SOURCES
+
+    weak = STRATUM_SOURCES["stratum_weak"] % {"stratum": STRATA["blasts_ge5"], "cohorts": "Xie 2023, Wu 2022"}
+    assert weak == "marrow blasts ≥5% benchmark from Xie 2023, Wu 2022 (weak)"  # the stored English, as before
+    with translation.override("pl"):
+        assert ct.stratum_source(weak) == "blasty w szpiku ≥5%: porównanie z Xie 2023, Wu 2022 (słabe)"
+        assert ct.stratum_source("overall benchmark") == "porównanie ogólne"
+        assert ct.stratum_source("an older method's words") == "an older method's words"
+        assert ct.stratum_label("not_recorded") == "blasty niezapisane"
+        assert ct.schedule_word("short_14d") == "skrócony (wlew 14-dniowy)"
+        assert ct.population_word("relapsed_refractory") == "nawrót lub oporność na leczenie"
+        assert ct.scale_word("not_stated") == "nie podano"
+        assert ct.scale_word("CTCAE v5.0") == "CTCAE v5.0"  # a scale's name is data
+    with translation.override("en-gb"):
+        assert ct.schedule_word("not_stated") == "not stated"
+        assert ct.population_word("relapsed_refractory") == "relapsed or refractory"
+        assert ct.schedule_word("weekly_9d") == "weekly_9d"  # an unknown code as it is
+
+
+def test_the_cell_plots_page_shows_no_profile_codes(client, ward, officer):
+    """The demo ward of a Polish officer: the cohorts table and the case-mix table speak Polish, no raw codes."""
+    ward.language = "pl"
+    ward.save()
+    patient = make_patient(ward, "KRK-301")
+    cycle = make_cycle(patient)
+    make_event(cycle)  # a CRS grade 2
+    benchmark_run_now(site=ward, trigger="manual")
+    client.force_login(officer)
+    page = _text(client.get(f"/sites/{ward.slug}/report/crs/any/all/plots/").content.decode())
+    assert "not_stated" not in page and "relapsed_refractory" not in page and "standard_28d" not in page
+    assert "overall benchmark" not in page and "blasts not recorded" not in page
+    assert "porównanie ogólne" in page or "porównanie z" in page
