@@ -12,6 +12,8 @@ synthetic. docs/network-and-trends.md.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -54,19 +56,47 @@ WHERE (c.cell->'ward'->>'n')::int > 0
 """
 
 
+#: A finished run's network cells, remembered per process by (run id, finished_at): a finished run's results are
+#: written once (``reports.runs``), and every report page of the network reads the same latest runs again (50 wards:
+#: ≈ 45 ms of PostgreSQL building their JSON on every page). At most this many runs are kept.
+NETWORK_CELLS_KEPT = 4096
+_NETWORK_CELLS: OrderedDict[tuple[int, Any], list[dict[str, Any]]] = OrderedDict()
+_NETWORK_CELLS_LOCK = threading.Lock()
+
+
 def latest_runs(exclude: Site | None = None) -> list[BenchmarkRun]:
     """The latest finished run of every site that is not a demo ward (nor ``exclude``), each with
-    ``network_cells``: its cells with patients, reduced to :data:`NETWORK_CELL_FIELDS` in the database (one query;
-    ``results`` itself is deferred, so a ward's job and report do not read every other ward's whole run)."""
+    ``network_cells``: its cells with patients, reduced to :data:`NETWORK_CELL_FIELDS` in the database (one query
+    for the runs; a second one, for the runs this process has not read before, builds their cells from the stored
+    results, which stay deferred, so a ward's job and report do not read every other ward's whole run)."""
     latest = BenchmarkRun.objects.filter(status=BenchmarkRun.Status.DONE, site__demo_of_cohort="")
     if exclude is not None:
         latest = latest.exclude(site=exclude)
     ids = latest.order_by("site_id", "-finished_at", "-pk").distinct("site_id").values("pk")
-    runs = (BenchmarkRun.objects.filter(pk__in=ids).select_related("site").order_by("site_id")
-            .only("id", "site_id", "finished_at", "site__name", "site__slug")
-            .annotate(network_cells=RawSQL(_NETWORK_CELLS_SQL, [],  # noqa: S611 (a constant)
-                                                   output_field=JSONField())))
-    return list(runs)
+    runs = list(BenchmarkRun.objects.filter(pk__in=ids).select_related("site").order_by("site_id")
+                .only("id", "site_id", "finished_at", "site__name", "site__slug"))
+    with _NETWORK_CELLS_LOCK:
+        missing = [run.pk for run in runs if (run.pk, run.finished_at) not in _NETWORK_CELLS]
+    built: dict[int, list[dict[str, Any]]] = {}
+    if missing:
+        rows = (BenchmarkRun.objects.filter(pk__in=missing)
+                .annotate(network_cells=RawSQL(_NETWORK_CELLS_SQL, [],  # noqa: S611 (a constant)
+                                               output_field=JSONField()))
+                .values_list("pk", "finished_at", "network_cells"))
+        with _NETWORK_CELLS_LOCK:
+            for pk, finished_at, cells in rows:
+                built[pk] = cells
+                _NETWORK_CELLS[(pk, finished_at)] = cells
+            while len(_NETWORK_CELLS) > NETWORK_CELLS_KEPT:
+                _NETWORK_CELLS.popitem(last=False)
+    with _NETWORK_CELLS_LOCK:
+        for run in runs:
+            key = (run.pk, run.finished_at)
+            if key in _NETWORK_CELLS:
+                _NETWORK_CELLS.move_to_end(key)
+            # a run finished again between the two queries: the cells just built (never another run's)
+            run.network_cells = _NETWORK_CELLS.get(key, built.get(run.pk, []))  # type: ignore[attr-defined]
+    return runs
 
 
 def collect_network(site: Site) -> dict[str, Any] | None:

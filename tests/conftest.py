@@ -146,6 +146,24 @@ def nurse_client(client, nurse):
 
 
 @pytest.fixture
+def polish_nurse(ward, nurse):
+    """A client logged in as the nurse of the ward set to Polish (Europe/Warsaw); the language is chosen at log-in."""
+    from django.test import Client
+
+    ward.language, ward.time_zone = "pl", "Europe/Warsaw"
+    ward.save()
+    client = Client()
+    client.force_login(nurse)
+    return client
+
+
+def form_errors(response, field: str) -> str:
+    """The page's form's errors of ``field``, joined (the response must be the form shown again, 200)."""
+    assert response.status_code == 200
+    return " ".join(response.context["form"].errors[field])
+
+
+@pytest.fixture
 def officer(ward):
     return make_user("officer", ward, Membership.Role.SAFETY_OFFICER)
 

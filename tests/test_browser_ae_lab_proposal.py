@@ -34,13 +34,19 @@ def _platelets_of(ward):
     return nurse, patient
 
 
-def test_the_ae_form_proposes_the_lab_grade_as_the_nurse_types(live_server, page, ward):
+def _platelet_count_decreased_on_8_jan(live_server, page, ward):
+    """The ward's nurse starts an AE "Platelet count decreased" with onset 8 Jan 2026 on the AE form, where the
+    patient's platelet count of that morning is: the lab proposal's box."""
     nurse, patient = _platelets_of(ward)
     log_in(page, live_server.url, nurse.username)
     page.goto(f"{live_server.url}/patients/{patient.pk}/events/new/")
     page.fill("#id_term", "Platelet count decreased")
     page.fill("#id_onset_date", "2026-01-08")
-    proposal = page.locator("#lab-proposal")
+    return page.locator("#lab-proposal")
+
+
+def test_the_ae_form_proposes_the_lab_grade_as_the_nurse_types(live_server, page, ward):
+    proposal = _platelet_count_decreased_on_8_jan(live_server, page, ward)
     proposal.get_by_text("Computed grade 2 from the lab values").wait_for()
     assert "Platelet count 60 ×10⁹/L of 08 Jan 2026 07:00 (LLN 150 ×10⁹/L)" in proposal.inner_text()
     page.fill("#id_onset_date", "2026-01-09")  # after the last value: nothing to propose
@@ -53,12 +59,7 @@ def test_the_lab_proposal_is_in_the_readers_language(live_server, page, ward):
     analyte's name, the month and the CTCAE rationale the server rebuilt; the CTCAE term stays NCI's English."""
     ward.language = "pl"
     ward.save()
-    nurse, patient = _platelets_of(ward)
-    log_in(page, live_server.url, nurse.username)
-    page.goto(f"{live_server.url}/patients/{patient.pk}/events/new/")
-    page.fill("#id_term", "Platelet count decreased")
-    page.fill("#id_onset_date", "2026-01-08")
-    proposal = page.locator("#lab-proposal")
+    proposal = _platelet_count_decreased_on_8_jan(live_server, page, ward)
     proposal.get_by_text("Stopień 2 obliczony z wyników laboratoryjnych").wait_for()
     text = proposal.inner_text()
     assert ("Liczba płytek krwi 60 ×10⁹/L z 08 Sty 2026 07:00 (LLN 150 ×10⁹/L): Stopień 2: 60 ×10⁹/L < 75 ×10⁹/L."

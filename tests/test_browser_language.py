@@ -44,14 +44,20 @@ TEXTS = {
 }
 
 
-def _ae_form_of_a_ward_in(language: str, live_server, page, ward):
+def _nurse_on_a_form(language: str, live_server, page, ward, form: str):
+    """A nurse of ``ward`` (set to ``language``) logged in on a new patient's ``form`` ("events", "crs"…)."""
     ward.language = language
     ward.save()
     nurse = make_user("nurse", ward, Membership.Role.WARD_STAFF)
     patient = make_patient(ward, "KRK-115")
     make_cycle(patient, start=datetime.date(2026, 1, 5))
     log_in(page, live_server.url, nurse.username)
-    page.goto(f"{live_server.url}/patients/{patient.pk}/events/new/")
+    page.goto(f"{live_server.url}/patients/{patient.pk}/{form}/new/")
+    return patient
+
+
+def _ae_form_of_a_ward_in(language: str, live_server, page, ward):
+    patient = _nurse_on_a_form(language, live_server, page, ward, "events")
     page.wait_for_function("document.activeElement && document.activeElement.id === 'id_term'")  # scripts ran
     return patient
 
@@ -98,13 +104,7 @@ def test_the_scripts_still_work_in_english_if_the_catalogue_does_not_load(live_s
 def test_the_crs_calculator_speaks_polish_on_a_polish_page(live_server, page, ward):
     """The live computed grade of the CRS form: the grading API answers the page's session in its language (the
     rationale with the decimal comma), and a refused entry is named by the form's own label, not the API's name."""
-    ward.language = "pl"
-    ward.save()
-    nurse = make_user("nurse", ward, Membership.Role.WARD_STAFF)
-    patient = make_patient(ward, "KRK-116")
-    make_cycle(patient, start=datetime.date(2026, 1, 5))
-    log_in(page, live_server.url, nurse.username)
-    page.goto(f"{live_server.url}/patients/{patient.pk}/crs/new/")
+    _nurse_on_a_form("pl", live_server, page, ward, "crs")
     box = page.locator("#computed-grade")
     page.fill("#id_temperature_c", "38.5")
     box.get_by_text("38,5 °C", exact=False).wait_for()  # the page's CSP allows no string eval: locators wait

@@ -28,9 +28,11 @@ AE_POST_NON_SERIOUS_MAX = 15
 #: when set (42 before issue 12's cuts), its own budget.
 AE_POST_DEATH_MAX = 35
 PATIENT_PAGE_MAX = 14
-#: The officer's report with open flags: 21 (its plots are images with their own URLs and read nothing here; 23 before
-#: its staleness line used the runs the page had read, issue 12).
-REPORT_PAGE_MAX = 21
+#: The officer's report with open flags: 22 on the first page after a new run, 21 after (its plots are images with
+#: their own URLs and read nothing here; 23 before its staleness line used the runs the page had read; the network's
+#: latest runs' cells are built once per process and run, a second query the first time: reports.network, issue 12).
+REPORT_PAGE_MAX = 22
+REPORT_PAGE_AGAIN_MAX = 21
 PATIENT_LIST_MAX = 10
 API_LIST_MAX = 6
 
@@ -164,6 +166,8 @@ def test_the_report_page_stays_within_its_budget(client, ward, nurse, officer, c
     with django_assert_max_num_queries(REPORT_PAGE_MAX):
         response = client.get(f"/sites/{ward.slug}/report/")
     assert response.status_code == 200 and "Alarm: far above the published benchmark" in response.content.decode()
+    with django_assert_max_num_queries(REPORT_PAGE_AGAIN_MAX):
+        assert client.get(f"/sites/{ward.slug}/report/").status_code == 200
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import datetime
 import html
 
 import pytest
-from django.test import Client
 from django.utils import translation
 
 from ae import bedside_labels, grading
@@ -60,15 +59,6 @@ def test_the_bedside_forms_choices_are_words_in_the_readers_language():
         assert dict(ICANSAssessmentForm.base_fields["cerebral_edema"].choices)["focal"] == (
             "Focal or local edema on neuroimaging"
         )
-
-
-@pytest.fixture
-def polish_nurse(ward, nurse) -> Client:
-    ward.language = "pl"
-    ward.save()
-    client = Client()
-    client.force_login(nurse)
-    return client
 
 
 def test_the_event_history_names_the_bedside_criteria_in_polish(polish_nurse, ward, patient, cycle):

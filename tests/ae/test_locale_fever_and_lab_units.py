@@ -8,7 +8,6 @@ import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.test import Client
 from django.utils import translation
 
 from ae import grading, lab_units
@@ -16,6 +15,7 @@ from ae.analyte_labels import ANALYTE_LABELS
 from ae.models import AdverseEvent
 from ae.services.labs import lab_result_record
 from tests.ae.test_grading_coverage import _fever_form
+from tests.conftest import form_errors
 
 TZ = ZoneInfo("Europe/Warsaw")
 
@@ -97,18 +97,6 @@ def test_the_fever_rationale_through_gettext_is_polish(criteria, polish):
         assert grading.grade_fever_episode(**criteria, translate=translation.gettext).rationale == polish
 
 
-@pytest.fixture
-def polish_nurse(ward, nurse) -> Client:
-    ward.language, ward.time_zone = "pl", "Europe/Warsaw"
-    ward.save()
-    client = Client()
-    client.force_login(nurse)
-    return client
-
-
-def _errors(response, field: str) -> str:
-    assert response.status_code == 200
-    return " ".join(response.context["form"].errors[field])
 
 
 @pytest.mark.django_db
@@ -118,7 +106,7 @@ def test_the_ae_forms_febrile_neutropenia_mismatch_quotes_the_rationale_in_polis
         "analyte": "anc", "value": 0.4, "unit": "10^9/L", "lln": 1.5,
         "collected_at": datetime.datetime(2026, 1, 5, 7, tzinfo=TZ)})
     url = f"/patients/{patient.pk}/events/new/"
-    error = _errors(polish_nurse.post(url, _fever_form(cycle, temperature_c="38.9")), "term")
+    error = form_errors(polish_nurse.post(url, _fever_form(cycle, temperature_c="38.9")), "term")
     assert error == ("według CTCAE v5.0 to Febrile neutropenia, nie Fever (ANC 0,4 ×10⁹/L z 05 Sty 2026 07:00): "
                      "Stopień 3: ANC 0,4 ×10⁹/L < 1,0 ×10⁹/L oraz pojedynczy pomiar temperatury 38,9 °C > 38,3 °C.")
     saved = polish_nurse.post(url, _fever_form(cycle, term="Febrile neutropenia", grade=3, temperature_c="38.9"))
@@ -131,7 +119,7 @@ def test_the_ae_forms_febrile_neutropenia_mismatch_quotes_the_rationale_in_polis
 @pytest.mark.django_db
 def test_the_ae_forms_fever_grade_discrepancy_quotes_the_rationale_in_polish(polish_nurse, patient, cycle):
     url = f"/patients/{patient.pk}/events/new/"
-    error = _errors(polish_nurse.post(url, _fever_form(cycle, grade=3, temperature_c="38.5")),
+    error = form_errors(polish_nurse.post(url, _fever_form(cycle, grade=3, temperature_c="38.5")),
                     "grade_discrepancy_reason")
     assert "(Stopień 1: 38,5 °C (38,0–39,0 °C).)" in error and "Grade 1" not in error
     saved = polish_nurse.post(url, _fever_form(cycle, grade=3, temperature_c="38.5",
@@ -198,4 +186,4 @@ def test_the_lab_form_names_the_analyte_of_a_unit_refusal_in_polish(polish_nurse
     response = polish_nurse.post(f"/patients/{patient.pk}/labs/new/", {
         "analyte": "platelets", "value": "20", "unit": "g/L", "lln": "", "uln": "",
         "collected_at": "2026-01-08T07:00", "cycle": ""})
-    assert _errors(response, "unit") == "g/L nie jest jednostką parametru Liczba płytek krwi: użyj ×10⁹/L lub /mm³."
+    assert form_errors(response, "unit") == "g/L nie jest jednostką parametru Liczba płytek krwi: użyj ×10⁹/L lub /mm³."

@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import call_command
-from django.test import Client
 from django.utils import translation
 
 from ae import grading
@@ -18,25 +17,18 @@ from ae.forms import CRSAssessmentForm
 from ae.models import AdverseEvent, CRSAssessment
 from ae.services.labs import lab_result_record
 from tests.ae.test_grading_coverage import _fever_form
-from tests.conftest import make_cycle, make_patient
+from tests.conftest import form_errors, make_cycle, make_patient
 
 pytestmark = pytest.mark.django_db
 TZ = ZoneInfo("Europe/Warsaw")
 
 
-@pytest.fixture
-def polish_nurse(ward, nurse) -> Client:
-    """The nurse of a Polish ward, logged in (the language is chosen at log-in)."""
-    ward.language, ward.time_zone = "pl", "Europe/Warsaw"
-    ward.save()
-    client = Client()
-    client.force_login(nurse)
-    return client
 
 
-def _errors(response, field: str) -> str:
-    assert response.status_code == 200
-    return " ".join(response.context["form"].errors[field])
+def _crs_form(cycle, **criteria) -> dict:
+    """A bedside CRS form's post for a new episode of ``cycle`` on 6 Jan 2026, no oxygen, with ``criteria``."""
+    return {"episode": "", "cycle": cycle.pk, "assessed_at": "2026-01-06T08:00", "oxygen_device": "none",
+            "relatedness": "probable", "action_taken": "DRUG INTERRUPTED", **criteria}
 
 
 def test_the_crs_forms_fever_masking_choices_are_in_polish_with_the_codes_kept(polish_nurse, patient, cycle):
@@ -73,7 +65,7 @@ def test_the_ae_forms_febrile_neutropenia_mismatch_is_in_polish_and_the_stored_r
         },
     )
     url = f"/patients/{patient.pk}/events/new/"
-    error = _errors(polish_nurse.post(url, _fever_form(cycle, temperature_c="38.9")), "term")
+    error = form_errors(polish_nurse.post(url, _fever_form(cycle, temperature_c="38.9")), "term")
     assert error.startswith("według CTCAE v5.0 to Febrile neutropenia, nie Fever (ANC 0,4 ")
     assert " z 05 Sty 2026 07:00): Stopień 3: " in error  # the rationale after the colon in Polish too
     assert "by CTCAE v5.0, not" not in error and " of 05 Jan" not in error
@@ -105,18 +97,8 @@ def test_a_grading_input_error_keeps_its_english_and_gives_the_readers_language(
 
 
 def test_the_bedside_forms_show_the_grading_rules_refusals_in_polish(polish_nurse, ward, patient, cycle):
-    crs = {
-        "episode": "",
-        "cycle": cycle.pk,
-        "assessed_at": "2026-01-06T08:00",
-        "oxygen_device": "none",
-        "relatedness": "probable",
-        "action_taken": "DRUG INTERRUPTED",
-        "temperature_c": "37.0",
-        "other_cause_findings": ["fever"],
-        "other_cause": "line infection",
-    }
-    error = _errors(polish_nurse.post(f"/patients/{patient.pk}/crs/new/", crs), "other_cause_findings")
+    crs = _crs_form(cycle, temperature_c="37.0", other_cause_findings=["fever"], other_cause="line infection")
+    error = form_errors(polish_nurse.post(f"/patients/{patient.pk}/crs/new/", crs), "other_cause_findings")
     assert error == "przypisano innej przyczynie objaw, którego nie odnotowano: gorączka"
     child = make_patient(ward, "KRK-007", birth_month=datetime.date(2018, 5, 1))
     icans = {
@@ -132,7 +114,7 @@ def test_the_bedside_forms_show_the_grading_rules_refusals_in_polish(polish_nurs
         "relatedness": "probable",
         "action_taken": "DRUG INTERRUPTED",
     }
-    error = _errors(polish_nurse.post(f"/patients/{child.pk}/icans/new/", icans), "score")
+    error = form_errors(polish_nurse.post(f"/patients/{child.pk}/icans/new/", icans), "score")
     assert error.startswith("jest wymagany dla narzędzia CAPD") and "is required" not in error
 
 
@@ -148,16 +130,7 @@ def test_the_grading_api_still_answers_the_rules_refusals_in_english(client, nur
 
 
 def test_the_event_history_names_the_fever_masking_therapies_given_in_polish(polish_nurse, patient, cycle):
-    crs = {
-        "episode": "",
-        "cycle": cycle.pk,
-        "assessed_at": "2026-01-06T08:00",
-        "oxygen_device": "none",
-        "relatedness": "probable",
-        "action_taken": "DRUG INTERRUPTED",
-        "temperature_c": "38.5",
-        "fever_masking_therapies": ["antipyretic", "tocilizumab"],
-    }
+    crs = _crs_form(cycle, temperature_c="38.5", fever_masking_therapies=["antipyretic", "tocilizumab"])
     saved = polish_nurse.post(f"/patients/{patient.pk}/crs/new/", crs)
     assert saved.status_code == 302
     assert CRSAssessment.objects.get().fever_masking_therapies == ["antipyretic", "tocilizumab"]  # codes stored
@@ -239,7 +212,7 @@ def test_the_lab_form_shows_the_lab_rules_refusal_in_polish(polish_nurse, patien
             "clinical_criteria": ["insulin_initiated"],
         },
     )
-    error = _errors(response, "clinical_criteria")
+    error = form_errors(response, "clinical_criteria")
     assert error == (
         "5,5 mmol/L nie przekracza żadnej z granic referencyjnych (brak LLN), więc nie wskazuje ani na Hypoglycemia, "
         "ani na Hyperglycemia: podaj LLN/ULN albo oceń zdarzenie w formularzu AE"

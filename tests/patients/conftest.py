@@ -19,3 +19,11 @@ def polish_ward(ward):
     ward.language, ward.time_zone = "pl", "Europe/Warsaw"
     ward.save()
     return ward
+
+
+@pytest.fixture(params=["pl", "en-gb"])
+def language(request, ward):
+    """The ward's language (each test runs for a Polish ward and an English one)."""
+    ward.language = request.param
+    ward.save()
+    return request.param

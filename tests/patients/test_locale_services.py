@@ -27,14 +27,6 @@ from tests.patients.conftest import logged_in
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(params=["pl", "en-gb"])
-def language(request, ward):
-    """The ward's language (each test runs for a Polish ward and an English one)."""
-    ward.language = request.param
-    ward.save()
-    return request.param
-
-
 def page_of(response) -> str:
     return html.unescape(response.content.decode())
 

@@ -157,10 +157,13 @@ def test_the_network_reads_each_wards_cell_counts_not_its_whole_run(network, war
     ward's cost grows with the registry (issue 12)."""
     from reports.network import NETWORK_CELL_FIELDS, latest_runs
 
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(2):  # the latest runs, then the cells of those this process has not read
         runs = latest_runs()
         cells = [cell for run in runs for cell in run.network_cells]
     assert all("results" in run.get_deferred_fields() for run in runs)
+    with django_assert_num_queries(1):  # the next page: the same finished runs' cells are remembered
+        again = latest_runs()
+    assert [run.network_cells for run in again] == [run.network_cells for run in runs]
     assert len(runs) == 6
     assert {frozenset(cell) for cell in cells} == {frozenset(NETWORK_CELL_FIELDS)}
     own = next(run for run in runs if run.site_id == ward.pk)
@@ -172,3 +175,23 @@ def test_the_network_reads_each_wards_cell_counts_not_its_whole_run(network, war
            "ward": {"x": cell["ward"]["x"], "n": cell["ward"]["n"]},
            "literature_median": (cell["pooled"] or {}).get("median")} for cell in stored]
     assert any(c["literature_median"] is not None for c in own.network_cells)
+
+
+def test_a_run_finished_again_gives_its_new_cells_not_the_remembered_ones(network, ward):
+    """The remembered cells are keyed by (run, finished_at): a run whose results are stored again (a recomputation)
+    is read again, never shown with its earlier cells."""
+    from django.utils import timezone
+
+    from reports.models import BenchmarkRun
+    from reports.network import latest_runs
+
+    def own_cells():
+        return next(run for run in latest_runs() if run.site_id == ward.pk).network_cells
+
+    before = own_cells()
+    run = network["run"]
+    results = run.results
+    results["cells"] = [c for c in results["cells"] if c["category"] != before[0]["category"]]
+    BenchmarkRun.objects.filter(pk=run.pk).update(results=results, finished_at=timezone.now())
+    after = own_cells()
+    assert after != before and all(c["category"] != before[0]["category"] for c in after)
