@@ -12,8 +12,6 @@ synthetic. docs/network-and-trends.md.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +20,7 @@ from django.db.models import JSONField
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from core.memo import BoundedMemo
 from core.types import AnyUser
 from patients import access
 from patients.models import Site
@@ -60,8 +59,7 @@ WHERE (c.cell->'ward'->>'n')::int > 0
 #: written once (``reports.runs``), and every report page of the network reads the same latest runs again (50 wards:
 #: ≈ 45 ms of PostgreSQL building their JSON on every page). At most this many runs are kept.
 NETWORK_CELLS_KEPT = 4096
-_NETWORK_CELLS: OrderedDict[tuple[int, Any], list[dict[str, Any]]] = OrderedDict()
-_NETWORK_CELLS_LOCK = threading.Lock()
+_NETWORK_CELLS: BoundedMemo[list[dict[str, Any]]] = BoundedMemo(NETWORK_CELLS_KEPT)
 
 
 def latest_runs(exclude: Site | None = None) -> list[BenchmarkRun]:
@@ -75,27 +73,19 @@ def latest_runs(exclude: Site | None = None) -> list[BenchmarkRun]:
     ids = latest.order_by("site_id", "-finished_at", "-pk").distinct("site_id").values("pk")
     runs = list(BenchmarkRun.objects.filter(pk__in=ids).select_related("site").order_by("site_id")
                 .only("id", "site_id", "finished_at", "site__name", "site__slug"))
-    with _NETWORK_CELLS_LOCK:
-        missing = [run.pk for run in runs if (run.pk, run.finished_at) not in _NETWORK_CELLS]
-    built: dict[int, list[dict[str, Any]]] = {}
+    cells = {run.pk: _NETWORK_CELLS.get((run.pk, run.finished_at)) for run in runs}
+    missing = [pk for pk, remembered in cells.items() if remembered is None]
     if missing:
         rows = (BenchmarkRun.objects.filter(pk__in=missing)
                 .annotate(network_cells=RawSQL(_NETWORK_CELLS_SQL, [],  # noqa: S611 (a constant)
                                                output_field=JSONField()))
                 .values_list("pk", "finished_at", "network_cells"))
-        with _NETWORK_CELLS_LOCK:
-            for pk, finished_at, cells in rows:
-                built[pk] = cells
-                _NETWORK_CELLS[(pk, finished_at)] = cells
-            while len(_NETWORK_CELLS) > NETWORK_CELLS_KEPT:
-                _NETWORK_CELLS.popitem(last=False)
-    with _NETWORK_CELLS_LOCK:
-        for run in runs:
-            key = (run.pk, run.finished_at)
-            if key in _NETWORK_CELLS:
-                _NETWORK_CELLS.move_to_end(key)
-            # a run finished again between the two queries: the cells just built (never another run's)
-            run.network_cells = _NETWORK_CELLS.get(key, built.get(run.pk, []))  # type: ignore[attr-defined]
+        for pk, finished_at, built in rows:
+            # a run finished again between the two queries: its cells as just built (never another run's)
+            cells[pk] = built
+            _NETWORK_CELLS.put((pk, finished_at), built)
+    for run in runs:
+        run.network_cells = cells[run.pk] or []  # type: ignore[attr-defined]
     return runs
 
 

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
-from collections import OrderedDict
 from typing import Any
 
 from django.core.signals import setting_changed
@@ -25,13 +23,13 @@ from django.utils.autoreload import file_changed
 from django.utils.safestring import SafeString
 from django.utils.translation import get_language
 
+from core.memo import BoundedMemo
 from patients.models import Site
 from reports.models import BenchmarkRun
 
 #: Rendered tables kept per process (≈ 50 kB each for a 200-patient ward).
 TABLES_KEPT = 16
-_RENDERED: OrderedDict[tuple[Any, ...], SafeString] = OrderedDict()
-_LOCK = threading.Lock()
+_RENDERED: BoundedMemo[SafeString] = BoundedMemo(TABLES_KEPT)
 
 
 def benchmark_table_html(*, site: Site, run: BenchmarkRun, run_inputs: dict[str, Any] | None,
@@ -42,24 +40,17 @@ def benchmark_table_html(*, site: Site, run: BenchmarkRun, run_inputs: dict[str,
     content = hashlib.sha256(json.dumps([cells, (run.results or {}).get("ward_profile"), run_inputs],
                                         default=str).encode()).hexdigest()
     key = (content, get_language(), get_script_prefix(), site.slug, editable)
-    with _LOCK:
-        html = _RENDERED.get(key)
-        if html is not None:
-            _RENDERED.move_to_end(key)
-            return html
-    html = render_to_string("reports/_table.html", {"site": site, "run": run, "run_inputs": run_inputs,
-                                                    "cells": cells, "editable": editable})
-    with _LOCK:
-        _RENDERED[key] = html
-        while len(_RENDERED) > TABLES_KEPT:
-            _RENDERED.popitem(last=False)
+    html = _RENDERED.get(key)
+    if html is None:
+        html = render_to_string("reports/_table.html", {"site": site, "run": run, "run_inputs": run_inputs,
+                                                        "cells": cells, "editable": editable})
+        _RENDERED.put(key, html)
     return html
 
 
 def forget_tables() -> None:
     """Drop every rendered table of this process."""
-    with _LOCK:
-        _RENDERED.clear()
+    _RENDERED.clear()
 
 
 def _forget(*, setting: str, **kwargs: Any) -> None:
