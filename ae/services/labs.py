@@ -346,6 +346,7 @@ def _baseline_recorded(baseline: LabResult, *, acting_user: User) -> None:
         before = (other.grade, other.treatment_emergent, other.rationale)
         if other.analyte in grading.BASELINE_ANALYTES:
             _lab_grade(other, baseline)
+            other.rationale += _range_note(before[2])  # its LLN/ULN are still the site range's
         other.treatment_emergent = _lab_treatment_emergent(other, baseline)
         if (other.grade, other.treatment_emergent, other.rationale) == before:
             continue
@@ -385,6 +386,17 @@ def _check_collected_at(patient: Patient, collected_at: datetime.datetime | None
     return collected_at
 
 
+#: How the stored rationale of a value whose LLN/ULN came from the site's reference range ends (:func:`_site_range`).
+_RANGE_NOTE_START = " LLN/ULN from the site reference range ("
+
+
+def _range_note(rationale: str) -> str:
+    """The site-range sentence that ends a stored rationale (:func:`_site_range`), or "" when the value's LLN/ULN
+    were typed in: kept when a later baseline regrades the value, since the limits it is graded against stay."""
+    start = rationale.find(_RANGE_NOTE_START)
+    return "" if start < 0 else rationale[start:]
+
+
 def _site_range(patient: Patient, analyte: str, unit: str, day: datetime.date,
                 data: dict[str, Any]) -> tuple[dict[str, Any], str, str]:
     """``data`` with the LLN/ULN of the site's reference range for the patient's sex and age on ``day``, converted
@@ -401,7 +413,7 @@ def _site_range(patient: Patient, analyte: str, unit: str, day: datetime.date,
     def convert(limit: Decimal | None) -> Decimal | None:
         return None if limit is None else (limit * into).quantize(Decimal("0.0001"))
 
-    note = (f" LLN/ULN from the site reference range ({found.source}; valid from {found.valid_from:%d %b %Y}, "
+    note = (f"{_RANGE_NOTE_START}{found.source}; valid from {found.valid_from:%d %b %Y}, "
             f"{'both sexes' if not found.sex else found.get_sex_display().lower()}, {found.age_from_months}-"
             f"{found.age_to_months} months).")
     for_reader = " " + _("LLN/ULN from the site reference range (%(source)s; valid from %(date)s, %(sex)s, "

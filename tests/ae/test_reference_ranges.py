@@ -137,3 +137,22 @@ def test_an_empty_age_band_is_refused_not_widened(ward, admin):
         reference_range_record(site=ward, data=HB_CHILD | {"age_from_months": 0, "age_to_months": 0},
                                acting_user=admin)
     assert ReferenceRange.objects.count() == 0
+
+
+def test_a_baseline_recorded_later_keeps_the_site_range_in_the_regraded_rationale(ward, nurse, admin, patient, cycle):
+    """ALT 130 U/L against the site's ULN 40 U/L (3.25 x ULN: CTCAE v5.0 "Alanine aminotransferase increased"
+    ">3.0 - 5.0 x ULN" = grade 2); a baseline ALT 80 U/L recorded afterwards regrades it (1.6 x an abnormal
+    baseline: "1.5 - 3.0 x baseline" = grade 1). The regraded rationale still says where its ULN came from: the
+    LLN/ULN are the site range's, and the stored rationale is what a reviewer traces them by."""
+    reference_range_record(site=ward, acting_user=admin, data=HB_CHILD | {
+        "analyte": "alt", "unit": "U/L", "lln": None, "uln": 40, "age_from_months": 0, "age_to_months": 240})
+    later = lab_result_record(patient=patient, acting_user=nurse, data={
+        "analyte": "alt", "value": 130, "unit": "U/L", "collected_at": at(8)})
+    assert later.grade == 2 and "site reference range (Lab handbook 2026" in later.rationale
+    baseline = lab_result_record(patient=patient, acting_user=nurse, data={
+        "analyte": "alt", "value": 80, "unit": "U/L", "baseline": True, "cycle": cycle,
+        "collected_at": datetime.datetime(2026, 1, 4, 7, tzinfo=TZ)})
+    assert baseline.regraded == 1
+    later.refresh_from_db()
+    assert later.grade == 1 and "baseline" in later.rationale
+    assert "site reference range (Lab handbook 2026" in later.rationale
