@@ -26,6 +26,9 @@ from patients.models import Membership, Site
 Role = Membership.Role
 RECORDERS = (Role.WARD_STAFF, Role.ADMINISTRATOR)
 REVIEWERS = (Role.SAFETY_OFFICER, Role.ADMINISTRATOR)
+#: The roles that log in with a second factor by default: those that sign, and the network coordinator, who sees
+#: every ward of the network by name (``settings.PVTRACK_TWO_FACTOR_ROLES`` overrides).
+TWO_FACTOR_ROLES = (*REVIEWERS, Role.NETWORK_COORDINATOR)
 #: The roles that see a ward's own data (patients, events, reports). Not the network coordinator.
 WARD_ROLES = (Role.WARD_STAFF, Role.SAFETY_OFFICER, Role.ADMINISTRATOR)
 ALL_ROLES = WARD_ROLES
@@ -53,14 +56,15 @@ def require_role(user: AnyUser, site: Site, roles: Iterable[str]) -> None:
 
 
 def two_factor_required(user: AnyUser) -> bool:
-    """Whether ``user`` must log in with a second factor (TOTP): anyone holding a role that signs
-    (``settings.PVTRACK_TWO_FACTOR_ROLES``: safety officers and administrators by default) on any site, and
-    Django staff (the admin site). Ward staff may enrol but need not (docs/operations.md, "Two-factor")."""
+    """Whether ``user`` must log in with a second factor (TOTP): anyone holding one of
+    ``settings.PVTRACK_TWO_FACTOR_ROLES`` on any site (by default :data:`TWO_FACTOR_ROLES`: safety officers and
+    administrators, who sign, and network coordinators, who see every ward by name), and Django staff (the admin
+    site). Ward staff may enrol but need not (docs/operations.md, "Two-factor")."""
     if not user.is_authenticated:
         return False
     if user.is_staff or user.is_superuser:
         return True
-    roles = list(getattr(settings, "PVTRACK_TWO_FACTOR_ROLES", REVIEWERS))
+    roles = list(getattr(settings, "PVTRACK_TWO_FACTOR_ROLES", TWO_FACTOR_ROLES))
     return bool(roles) and Membership.objects.filter(user_id=user.pk, role__in=roles).exists()
 
 

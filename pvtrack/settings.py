@@ -198,7 +198,8 @@ PVTRACK_TRUSTED_PROXIES = env.int("PVTRACK_TRUSTED_PROXIES", default=0)
 AXES_CLIENT_IP_CALLABLE = "core.clientip.client_ip"
 # Two-factor authentication (django-otp, pvtrack/twofactor.py): required for these membership roles (the roles that
 # sign) and for Django staff; optional for everyone else. Comma-separated; empty turns the requirement off.
-PVTRACK_TWO_FACTOR_ROLES = env.list("PVTRACK_TWO_FACTOR_ROLES", default=["safety_officer", "administrator"])
+PVTRACK_TWO_FACTOR_ROLES = env.list("PVTRACK_TWO_FACTOR_ROLES",
+                                    default=["safety_officer", "administrator", "network_coordinator"])
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="pvtrack")
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

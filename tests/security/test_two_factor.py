@@ -23,7 +23,7 @@ SETUP, VERIFY = "/account/two-factor/", "/account/two-factor/verify/"
 
 @pytest.fixture(autouse=True)
 def _two_factor_on(settings):
-    settings.PVTRACK_TWO_FACTOR_ROLES = ["safety_officer", "administrator"]  # the production default
+    settings.PVTRACK_TWO_FACTOR_ROLES = ["safety_officer", "administrator", "network_coordinator"]  # production's
     settings.OTP_TOTP_THROTTLE_FACTOR = 0  # a right code straight after a wrong one (the throttle: its own test)
 
 
@@ -49,7 +49,7 @@ def password_login(client, username: str):
 def test_the_production_default_requires_two_factor_of_the_roles_that_sign():
     from pvtrack import settings as production
 
-    assert production.PVTRACK_TWO_FACTOR_ROLES == ["safety_officer", "administrator"]
+    assert production.PVTRACK_TWO_FACTOR_ROLES == ["safety_officer", "administrator", "network_coordinator"]
     assert "pvtrack.twofactor.TwoFactorMiddleware" in production.MIDDLEWARE
 
 
@@ -114,6 +114,21 @@ def test_ward_staff_need_no_second_factor_but_may_enrol(client, nurse, patient):
     client.logout()
     password_login(client, "nurse")  # from now on the nurse's own choice is enforced
     assert client.get("/sites/ward-a/patients/")["Location"].startswith(VERIFY)
+
+
+def test_a_network_coordinator_must_enrol_before_seeing_the_network(client, ward):
+    """The coordinator signs nothing but sees every ward of the network by name: a stolen password alone must not
+    open that view (production default, ``patients.access.TWO_FACTOR_ROLES``)."""
+    from patients.models import Membership
+    from tests.conftest import make_user
+
+    coordinator = make_user("coordinator", ward, Membership.Role.NETWORK_COORDINATOR)
+    password_login(client, "coordinator")
+    response = client.get("/network/")
+    assert response.status_code == 302 and response["Location"].startswith(SETUP)
+    device = authenticator_start(coordinator)
+    assert client.post(SETUP, {"code": code(device)}).status_code == 200
+    assert client.get("/network/").status_code == 200
 
 
 def basic(username: str) -> str:
