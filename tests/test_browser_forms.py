@@ -119,3 +119,40 @@ def test_choosing_grade_5_sets_an_empty_outcome_to_fatal_but_never_overrides_the
     page.check("#id_grade_4")
     assert page.input_value("#id_outcome") == "RECOVERED/RESOLVED"
     assert "outcome is set to Fatal" not in page.inner_text(".death-note")
+
+
+def test_a_pasted_text_longer_than_the_field_is_kept_whole_and_blocks_the_save_until_shortened(page, ae_form):
+    """Found using the form as a nurse does: a 2 MB note pasted into the verbatim term (200 characters at most) was
+    cut to its first 200 characters by the browser's maxlength, without a word, and saved so. Now nothing is cut:
+    the field counts what is too many (announced: a live region the field names), Save is held with the focus on the
+    field until it is shortened, and then the shortened text saves."""
+    from ae.models import AdverseEvent
+
+    url, patient = ae_form
+    posts = []
+    page.on("request", lambda request: posts.append(request.url) if request.method == "POST" and
+            "/events/new/" in request.url else None)
+    page.fill("#id_term", "Fever")
+    page.check("#id_grade_0")
+    page.fill("#id_onset_date", "2026-01-06")
+    page.select_option("#id_relatedness", "possible")
+    page.select_option("#id_action_taken", "DOSE NOT CHANGED")
+    page.select_option("#id_outcome", "RECOVERED/RESOLVED")
+    page.fill("#id_resolution_date", "2026-01-07")
+    page.fill("#id_verbatim_term", "x" * 2_000_000)
+    assert page.evaluate("document.getElementById('id_verbatim_term').value.length") == 2_000_000  # nothing cut
+    count = page.locator("#id_verbatim_term_count")
+    assert "1,999,800 characters too many" in count.inner_text() and "at most 200" in count.inner_text()
+    assert count.get_attribute("aria-live") == "polite"
+    assert "id_verbatim_term_count" in page.get_attribute("#id_verbatim_term", "aria-describedby").split()
+    assert page.get_attribute("#id_verbatim_term", "aria-invalid") == "true"
+    page.get_by_role("button", name="Save", exact=True).click()
+    assert page.evaluate("document.activeElement.id") == "id_verbatim_term"
+    assert posts == [] and page.url == url and AdverseEvent.objects.count() == 0
+
+    page.fill("#id_verbatim_term", "rigors " * 25)  # 175 characters
+    assert "25 characters left" in count.inner_text()
+    assert page.get_attribute("#id_verbatim_term", "aria-invalid") is None
+    page.get_by_role("button", name="Save", exact=True).click()
+    page.wait_for_url(f"**/patients/{patient.pk}/")
+    assert AdverseEvent.objects.get().verbatim_term == ("rigors " * 25).strip()

@@ -94,6 +94,16 @@ def test_the_ae_forms_script_texts_are_in_the_readers_language(live_server, page
     assert box.locator("p").inner_text().startswith(TEXTS[language]["enter_score"])
 
 
+def test_the_character_count_speaks_polish(live_server, page, ward):
+    """char_count.js: a text over a field's limit counted with Polish plurals and Polish digit grouping."""
+    _ae_form_of_a_ward_in("pl", live_server, page, ward)
+    page.fill("#id_verbatim_term", "x" * 2_000_000)
+    assert page.inner_text("#id_verbatim_term_count").replace("\u00a0", " ").startswith(
+        "1 999 800 znaków za dużo (limit pola: 200)")
+    page.fill("#id_verbatim_term", "x" * 198)
+    assert page.inner_text("#id_verbatim_term_count") == "Pozostały 2 znaki"
+
+
 def test_the_scripts_still_work_in_english_if_the_catalogue_does_not_load(live_server, page, ward):
     page.route("**/jsi18n/", lambda route: route.abort())
     _ae_form_of_a_ward_in("pl", live_server, page, ward)
