@@ -66,8 +66,9 @@ class UnitResult:
 @dataclass(frozen=True)
 class Funnel:
     """The network funnel: target θ0, φ (multiplicative, winsorised), τ² (additive), the test of over-dispersion
-    (I·φ ~ χ²_I, p), the method the limits use ("additive random effects" or "exact binomial"), each unit and whether
-    flags are given at all (``flags_given``, with ``note`` saying why not)."""
+    (p of I·φ against χ² with I − 1 degrees of freedom: θ0 is the wards' own pooled rate), the method the limits
+    use ("additive random effects" or "exact binomial"), each unit and whether flags are given at all
+    (``flags_given``, with ``note`` saying why not)."""
 
     theta0: float
     phi: float
@@ -144,11 +145,16 @@ def winsorise(z: Sequence[float], fraction: float = WINSORISE) -> np.ndarray:
     return clipped
 
 
-def overdispersion(units: Sequence[Unit], theta0: float,
-                   fraction: float = WINSORISE) -> tuple[float, float, float | None, list[float]]:
+def overdispersion(units: Sequence[Unit], theta0: float, fraction: float = WINSORISE, *,
+                   target_from_units: bool = True) -> tuple[float, float, float | None, list[float]]:
     """(φ, τ², p, z-scores) for ``units`` around θ0: z_i = (y_i − θ0)/s_i with s_i² = θ0(1−θ0)/n_i; φ = mean of
-    the winsorised z²; p = P(χ²_I ≥ I·φ); τ² = (I·φ − (I − 1))/(Σw − Σw²/Σw), w = 1/s², set to 0 when
-    I·φ ≤ I − 1 (Spiegelhalter 2005 §3.5, DerSimonian–Laird form). Units with n = 0 are ignored."""
+    the winsorised z²; τ² = (I·φ − (I − 1))/(Σw − Σw²/Σw), w = 1/s², set to 0 when I·φ ≤ I − 1 (Spiegelhalter 2005
+    §3.5, DerSimonian–Laird form). Units with n = 0 are ignored.
+
+    p = P(χ²_df ≥ I·φ): df = I − 1 when θ0 is the units' own pooled rate Σx/Σn (``target_from_units``, as
+    :func:`funnel` uses it: one degree of freedom is spent on θ0, and unwinsorised I·φ is then exactly Pearson's χ²
+    of the 2 × I table — the test of equal proportions); df = I for an external target. Both readings and the
+    choice: docs/network-and-trends.md §1."""
     used = [u for u in units if u.n > 0]
     if not used or not 0 < theta0 < 1:
         return 1.0, 0.0, None, []
@@ -158,7 +164,8 @@ def overdispersion(units: Sequence[Unit], theta0: float,
     zw = winsorise(z, fraction)
     count = len(used)
     phi = float(np.mean(zw ** 2))
-    p = float(stats.chi2.sf(count * phi, count))
+    df = count - 1 if target_from_units else count
+    p = float(stats.chi2.sf(count * phi, df)) if df > 0 else None
     w = 1 / s2
     denominator = float(w.sum() - (w ** 2).sum() / w.sum())
     tau2 = max(0.0, (count * phi - (count - 1)) / denominator) if denominator > 0 else 0.0

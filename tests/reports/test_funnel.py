@@ -71,7 +71,38 @@ def test_overdispersion_worked_example():
     assert z[0] == pytest.approx(-1.9518, abs=1e-4)
     assert phi == pytest.approx(1.90476, abs=1e-5)
     assert tau2 == pytest.approx(0.0145, abs=1e-4)
-    assert p == pytest.approx(stats.chi2.sf(5 * 1.904762, 5), rel=1e-6)
+    assert p == pytest.approx(0.049260, abs=1e-6)  # I·φ = 9.5238 against χ² with I − 1 = 4 df (θ0 pooled)
+    *_, p_external, _ = funnel.overdispersion(units, 0.3, target_from_units=False)
+    assert p_external == pytest.approx(stats.chi2.sf(5 * 1.904762, 5), rel=1e-6)  # an external target: I df
+
+
+def test_overdispersion_reproduces_fleiss_1981_printed_test_of_equal_proportions():
+    """Fleiss JL, Statistical Methods for Rates and Proportions, 2nd ed. 1981, p. 139: smokers among lung cancer
+    patients in four studies, 83/86, 90/93, 129/136, 70/82; R's prop.test documentation example prints
+    "X-squared = 12.6004, df = 3, p-value = 0.005585". Around the pooled θ0 = 372/397 (I = 4 < 10: nothing
+    winsorised) Σz² is that statistic, φ = Σz²/4, and the test uses I − 1 = 3 degrees of freedom
+    (docs/network-and-trends.md §1, "Published figures the tests reproduce")."""
+    units = [Unit(f"s{i}", x, n) for i, (x, n) in enumerate([(83, 86), (90, 93), (129, 136), (70, 82)])]
+    phi, _, p, z = funnel.overdispersion(units, 372 / 397)
+    assert 4 * phi == pytest.approx(12.6004, abs=1e-4)
+    assert sum(v * v for v in z) == pytest.approx(12.6004, abs=1e-4)
+    assert p == pytest.approx(0.005585, abs=1e-6)
+    assert funnel.funnel(units).overdispersion_p == pytest.approx(0.005585, abs=1e-6)  # the funnel's own θ0
+
+
+def test_overdispersion_reproduces_agresti_2007_printed_residuals_and_test():
+    """Agresti A, An Introduction to Categorical Data Analysis, 2nd ed. 2007, p. 39: party identification by gender,
+    female 762/1246, 327/566, 468/945 (N = 2757); R's chisq.test documentation example prints "X-squared = 30.07,
+    df = 2, p-value = 2.954e-07" and the female row's standardised residuals 4.5020535, 0.6994517, −5.3159455.
+    For a 2 × I table the ward's z around the pooled θ0 is that residual times √(1 − n_i/N)."""
+    rows = [(762, 1246), (327, 566), (468, 945)]
+    units = [Unit(f"p{i}", x, n) for i, (x, n) in enumerate(rows)]
+    phi, _, p, z = funnel.overdispersion(units, 1557 / 2757)
+    printed = [4.5020535, 0.6994517, -5.3159455]
+    expected = [r * math.sqrt(1 - n / 2757) for r, (_, n) in zip(printed, rows, strict=True)]
+    assert z == pytest.approx(expected, abs=1e-6)
+    assert 3 * phi == pytest.approx(30.07, abs=5e-3)
+    assert p == pytest.approx(2.954e-07, rel=2e-3)
 
 
 def test_no_overdispersion_gives_tau2_zero_and_exact_limits():
