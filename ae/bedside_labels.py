@@ -13,6 +13,7 @@ Shapes: ``{code: lazy text}``; :func:`label` gives one code's text (an unknown c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from django.utils.text import capfirst
@@ -110,3 +111,21 @@ def label(labels: dict[str, Promise], code: str) -> str:
 def choices(labels: dict[str, Promise], codes) -> list[tuple[str, Promise]]:
     """Form choices ``[(code, lazy text)]`` in the order of ``codes`` (each capitalised as a choice)."""
     return [(code, capfirst(labels[code])) for code in codes]
+
+
+def agent_name(code: str) -> str:
+    """A vasopressor's name inside a sentence in the active language: its label (:data:`VASOPRESSOR_LABELS`) with a
+    small first letter ("noradrenalina (norepinefryna)"; in English the code's own word, "norepinephrine"); an
+    unknown code as stored."""
+    text = label(VASOPRESSOR_LABELS, code)
+    return text[:1].lower() + text[1:] if code in VASOPRESSOR_LABELS else text
+
+
+def with_agent_names(translate: Callable[[str], str]) -> Callable[[str], str]:
+    """``translate`` (``gettext``) for the CRS rules of :mod:`ae.grading`, which pass each vasopressor's code
+    through it (``_agent_names``): a code becomes :func:`agent_name`, any other text ``translate(text)``. So a
+    rationale built for the reader names the agents as the bedside form does ("hipotensja wymagająca wazopresora
+    (noradrenalina (norepinefryna))"); with ``str`` the rules keep the codes (the stored English)."""
+    if translate is str:
+        return translate
+    return lambda text: agent_name(text) if text in VASOPRESSOR_LABELS else translate(text)

@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
 
 from ae import grading, lab_units
+from ae.bedside_labels import with_agent_names
 from ae.models import AdverseEvent, LabResult
 from patients.models import Patient
 
@@ -78,7 +79,7 @@ def crs_grades(data: dict[str, Any], *, had_crs_before: bool, translate: Callabl
             other_cause_findings=list(data.get("other_cause_findings") or []), translate=t)
 
     try:
-        astct = astct_of(translate)
+        astct = astct_of(with_agent_names(translate))
         others = crs_other_scales(data, translate=translate)
     except grading.GradingInputError as exc:
         raise ValidationError({exc.field: exc.text(gettext)}) from exc  # the reader's language
@@ -88,7 +89,7 @@ def crs_grades(data: dict[str, Any], *, had_crs_before: bool, translate: Callabl
     if astct.grade is None:  # only a missing temperature leaves it open (ASTCT needs fever unless masked)
         raise ValidationError({"temperature_c": gettext(
             "Record the temperature: without it the ASTCT 2019 grade is undetermined. %(rationale)s") % {
-            "rationale": astct_of(gettext).rationale}})
+            "rationale": astct_of(with_agent_names(gettext)).rationale}})
     return {"astct_grade": astct.grade, "astct_rationale": astct.rationale} | others
 
 
@@ -97,8 +98,9 @@ def crs_other_scales(data: dict[str, Any], *, translate: Callable[[str], str] = 
     values (``ctcae_grade``, ``ctcae_rationale``, ``ctcae_v4_grade``, ``ctcae_v4_rationale``, ``lee_grade``,
     ``lee_rationale``), from the criteria ``data`` of :func:`crs_grades` (which documents the rules). The rationales
     are English (stored); ``translate`` (``gettext``) gives them in the reader's language (the event history,
-    :mod:`ae.rationale_text`). Raises GradingInputError for impossible input."""
-    t = translate
+    :mod:`ae.rationale_text`; the vasopressors named as the bedside form names them). Raises GradingInputError for
+    impossible input."""
+    t = with_agent_names(translate)
     temperature = as_float(data.get("temperature_c"))
     agents = list(data.get("vasopressors") or [])
     device = data.get("oxygen_device") or "none"

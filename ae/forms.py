@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from ae import bedside_labels, grading, lab_proposal, lab_units, selectors, synonyms
 from ae.analyte_labels import analyte_choices
 from ae.models import AdverseEvent, CTCAETerm, ReferenceRange
-from ae.rationale_text import reader_numbers
+from core.numbers import reader_numbers
 from core.text import MAX_REASON_CHARS
 from patients.models import Patient, TreatmentCycle
 

@@ -195,6 +195,12 @@ def _choice(field: str, value: str, choices: Iterable[str]) -> str:
     return value
 
 
+def _agent_names(agents: Iterable[str], t: Callable[[str], str]) -> str:
+    """The vasopressor agents as a rationale names them: each code through ``t`` ("norepinephrine" with ``str``, the
+    stored English; a reader's ``translate`` may name it, ``ae.bedside_labels.with_agent_names``), in code order."""
+    return ", ".join(t(agent) for agent in sorted(agents))
+
+
 def _vasopressor_set(vasopressors: Iterable[str] | None) -> frozenset[str]:
     if isinstance(vasopressors, str):
         raise GradingInputError("vasopressors", gettext_noop("must be a list of agent names, not a string"))
@@ -300,7 +306,7 @@ def grade_crs_astct(*, temperature_c: float | None = None, fever_masking_therapi
         set_aside.append(t(gettext_noop("fever %(temperature)s °C")) % {"temperature": f"{temperature:g}"})
         temperature = None if temperature is None else min(temperature, FEVER_C - 0.1)
     if "hypotension" in excluded:
-        set_aside.append(t(gettext_noop("hypotension (%(agents)s)")) % {"agents": ", ".join(sorted(agents))}
+        set_aside.append(t(gettext_noop("hypotension (%(agents)s)")) % {"agents": _agent_names(agents, t)}
                          if agents else t(gettext_noop("hypotension")))
         hypotension, agents = False, frozenset()
     if "hypoxia" in excluded:
@@ -328,12 +334,12 @@ def _grade_crs_astct(temperature: float | None, therapies: frozenset[str], had_c
     counted = agents - {"vasopressin"}
     if len(counted) >= 2:
         hypo_g, hypo_why = 4, t(gettext_noop("hypotension requiring multiple vasopressors (%(agents)s; vasopressin "
-                                             "excluded from the count)")) % {"agents": ", ".join(sorted(counted))}
+                                             "excluded from the count)")) % {"agents": _agent_names(counted, t)}
     elif counted:
         hypo_g, hypo_why = 3, (t(gettext_noop("hypotension requiring a vasopressor (%(agent)s + vasopressin (does not "
                                               "count toward 'multiple'))")) if "vasopressin" in agents
                                else t(gettext_noop("hypotension requiring a vasopressor (%(agent)s)"))) % {
-            "agent": next(iter(counted))}
+            "agent": t(next(iter(counted)))}
     elif agents:  # vasopressin alone: not covered explicitly by the paper; it is still a vasopressor.
         hypo_g, hypo_why = 3, t(gettext_noop("hypotension requiring a vasopressor (vasopressin alone, graded as one "
                                              "vasopressor)"))
@@ -431,7 +437,7 @@ def grade_crs_ctcae_v5(*, temperature_c: float | None = None, hypotension: bool 
                                                "indicated.")))
     if agents:
         return Grade(3, *ctcae, t(gettext_noop("Grade 3: hypotension managed with a pressor (%(agents)s).")) % {
-            "agents": ", ".join(sorted(agents))})
+            "agents": _agent_names(agents, t)})
     if fio2 is not None and fio2 >= FIO2_THRESHOLD_PERCENT:
         return Grade(3, *ctcae, t(gettext_noop("Grade 3: hypoxia requiring >= 40%% O2 (FiO2 %(fio2)s%%).")) % {
             "fio2": f"{fio2:g}"})
@@ -498,7 +504,7 @@ def grade_crs_lee2014(*, temperature_c: float | None = None, constitutional_symp
         return Grade(4, *lee, t(gettext_noop("Grade 4: grade 4 organ toxicity (excluding transaminitis).")))
     if high_dose_or_multiple_pressors or len(agents) >= 2:
         return Grade(3, *lee, t(gettext_noop("Grade 3: hypotension requiring high-dose or multiple vasopressors "
-                                             "(%(agents)s).")) % {"agents": ", ".join(sorted(agents))})
+                                             "(%(agents)s).")) % {"agents": _agent_names(agents, t)})
     if fio2 is not None and fio2 >= FIO2_THRESHOLD_PERCENT:
         return Grade(3, *lee, t(gettext_noop("Grade 3: oxygen requirement >= 40%% FiO2 (FiO2 %(fio2)s%%).")) % {
             "fio2": f"{fio2:g}"})
@@ -508,7 +514,7 @@ def grade_crs_lee2014(*, temperature_c: float | None = None, constitutional_symp
         return Grade(3, *lee, t(gettext_noop("Grade 3: grade 3 organ toxicity.")))
     if agents:
         return Grade(2, *lee, t(gettext_noop("Grade 2: hypotension responsive to a low dose of one vasopressor "
-                                             "(%(agent)s).")) % {"agent": next(iter(agents))})
+                                             "(%(agent)s).")) % {"agent": t(next(iter(agents)))})
     if hypotension:
         return Grade(2, *lee, t(gettext_noop("Grade 2: hypotension responsive to fluids.")))
     if fio2 is not None and fio2 > 21.0:
@@ -712,7 +718,7 @@ def grade_crs_ctcae_v4(*, symptoms: bool = False, hypotension: bool = False,
     v4 = (CTCAE_SCALE, CTCAE_V4_VERSION)
     if death_due_to_crs:
         return Grade(5, *v4, t(gettext_noop("Grade 5: death.")))
-    g4 = ([t(gettext_noop("pressor support indicated (%(agents)s)")) % {"agents": ", ".join(sorted(agents))}]
+    g4 = ([t(gettext_noop("pressor support indicated (%(agents)s)")) % {"agents": _agent_names(agents, t)}]
           if agents else []) + (
         [t(gettext_noop("ventilatory support indicated"))] if ventilatory_support else []) + (
         [t(gettext_noop("life-threatening consequences"))] if life_threatening else [])

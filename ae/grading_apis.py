@@ -17,7 +17,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ae import grading, lab_units
-from ae.rationale_text import reader_numbers
+from ae.bedside_labels import with_agent_names
+from core.numbers import reader_numbers
 
 CRS_SCALES = ("astct_2019", "ctcae_v5_0", "ctcae_v4_03", "lee_2014")
 
@@ -119,10 +120,11 @@ class CRSGradeApi(_GradingView):
 
     def compute(self, data: dict) -> Response:
         common = {k: data[k] for k in ("temperature_c", "vasopressors", "death_due_to_crs")}
+        translate = with_agent_names(gettext)  # the agents named as the bedside form names them
         if data["scale"] == "ctcae_v5_0":
             grade = grading.grade_crs_ctcae_v5(
                 **common, hypotension=data["hypotension"], oxygen_fio2_percent=data["oxygen_fio2_percent"],
-                life_threatening_urgent_intervention=data["life_threatening_urgent_intervention"], translate=gettext)
+                life_threatening_urgent_intervention=data["life_threatening_urgent_intervention"], translate=translate)
         elif data["scale"] == "ctcae_v4_03":
             grade = grading.grade_crs_ctcae_v4(
                 symptoms=data["symptoms"], hypotension=data["hypotension"],
@@ -131,20 +133,20 @@ class CRSGradeApi(_GradingView):
                 hospitalization_indicated=data["hospitalization_indicated"], vasopressors=data["vasopressors"],
                 ventilatory_support=data["ventilatory_support"],
                 life_threatening=data["life_threatening_urgent_intervention"],
-                death_due_to_crs=data["death_due_to_crs"], translate=gettext)
+                death_due_to_crs=data["death_due_to_crs"], translate=translate)
         elif data["scale"] == "lee_2014":
             grade = grading.grade_crs_lee2014(
                 **common, hypotension=data["hypotension"], constitutional_symptoms=data["constitutional_symptoms"],
                 high_dose_or_multiple_pressors=data["high_dose_or_multiple_pressors"],
                 oxygen_fio2_percent=data["oxygen_fio2_percent"], ventilator_support=data["ventilator_support"],
                 organ_toxicity_grade=data["organ_toxicity_grade"],
-                organ_toxicity_is_transaminitis=data["organ_toxicity_is_transaminitis"], translate=gettext)
+                organ_toxicity_is_transaminitis=data["organ_toxicity_is_transaminitis"], translate=translate)
         else:
             grade = grading.grade_crs_astct(
                 **common, fever_masking_therapies=data["fever_masking_therapies"],
                 had_crs_before=data["had_crs_before"], hypotension=data["hypotension"],
                 oxygen_device=data["oxygen_device"], oxygen_flow_l_min=data["oxygen_flow_l_min"],
-                other_cause_findings=data["other_cause_findings"], translate=gettext)
+                other_cause_findings=data["other_cause_findings"], translate=translate)
         return _grade_response(grade)
 
 
@@ -210,8 +212,8 @@ class FeverGradeApi(_GradingView):
         if data["anc"] is not None and data["anc_unit"]:
             _unit, errors = lab_units.entry_errors("anc", data["anc_unit"], data["anc"], translate=gettext)
             if errors:
-                raise DjangoValidationError({"anc" if k == "value" else "anc_unit" if k == "unit" else k: v
-                                             for k, v in errors.items()})
+                raise DjangoValidationError({"anc" if k == "value" else "anc_unit" if k == "unit" else k:
+                                             reader_numbers(v) for k, v in errors.items()})
         return _grade_response(grading.grade_fever_episode(**(data | {"anc_unit": data["anc_unit"] or None}),
                                                            translate=gettext), with_term=True)
 
@@ -281,8 +283,8 @@ class LabGradeApi(_GradingView):
         if data["analyte"] in lab_units.ANALYTES:
             _unit, errors = lab_units.entry_errors(data["analyte"], data["unit"], data["value"], lln=data["lln"],
                                                    uln=data["uln"], translate=gettext)
-            if errors:
-                raise DjangoValidationError(errors)
+            if errors:  # the reader's language (English for a client without Accept-Language): its separator too
+                raise DjangoValidationError({k: reader_numbers(v) for k, v in errors.items()})
         return _grade_response(grading.grade_lab(**data, translate=gettext), with_term=True)
 
 

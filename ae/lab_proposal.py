@@ -22,7 +22,8 @@ from ae import grading, lab_units
 from ae.analyte_labels import ANALYTE_LABELS
 from ae.episodes import lab_result_text, local_time
 from ae.models import LabResult
-from ae.rationale_text import lab_rationale_for_reader, lab_result_text_for_reader, reader_numbers
+from ae.rationale_text import lab_rationale_for_reader, lab_result_text_for_reader
+from core.numbers import reader_numbers
 
 #: The analytes whose values grade each CTCAE term ("Hypokalemia" → potassium; "Hypocalcemia" → total and ionized
 #: calcium): the terms the AE form proposes a grade for from the patient's lab values.

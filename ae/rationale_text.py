@@ -23,26 +23,15 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 
 from django.core.exceptions import ValidationError
-from django.utils.formats import date_format, get_format
+from django.utils.formats import date_format
 from django.utils.translation import gettext
 
 from ae import grading
 from ae.analyte_labels import ANALYTE_LABELS
+from ae.bedside_labels import with_agent_names
 from ae.episodes import CRS_DATA_FIELDS, as_float, crs_other_scales, lab_result_text, local_time
 from ae.models import CRSAssessment, ICANSAssessment, LabResult
-
-#: A decimal number in a text built for the reader: not part of a version ("v5.0", "1.2.3") or a word.
-_DECIMAL = re.compile(r"(?<![\w.])(\d+)\.(\d+)(?!\w)(?!\.\d)")
-
-
-def reader_numbers(text: str) -> str:
-    """``text`` (built for the reader in the active language) with its decimal numbers in the language's convention:
-    "38,5 °C", "3,75 x" in Polish; unchanged in English. Versions ("CTCAE v5.0") keep their dot. Never applied to a
-    stored English text (nor to one shown as stored)."""
-    separator = str(get_format("DECIMAL_SEPARATOR"))
-    if separator == ".":
-        return text
-    return _DECIMAL.sub(lambda m: f"{m[1]}{separator}{m[2]}", text)
+from core.numbers import reader_numbers
 
 
 def _crs(a: CRSAssessment, had_crs_before: bool, translate: Callable[[str], str]) -> str:
@@ -50,7 +39,7 @@ def _crs(a: CRSAssessment, had_crs_before: bool, translate: Callable[[str], str]
         temperature_c=as_float(a.temperature_c), fever_masking_therapies=list(a.fever_masking_therapies or []),
         had_crs_before=had_crs_before, hypotension=a.hypotension, vasopressors=list(a.vasopressors or []),
         oxygen_device=a.oxygen_device or "none", oxygen_flow_l_min=as_float(a.oxygen_flow_l_min),
-        other_cause_findings=list(a.other_cause_findings or []), translate=translate).rationale
+        other_cause_findings=list(a.other_cause_findings or []), translate=with_agent_names(translate)).rationale
 
 
 def _icans(a: ICANSAssessment, translate: Callable[[str], str]) -> str:

@@ -35,7 +35,7 @@ def patient_timeline(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         at = timezone.localtime(r.collected_at)
         graded = "not graded" if r.grade is None else f"CTCAE grade {r.grade}"
         points.append(Point(r.get_analyte_display(), at.date(), r.grade,
-                            f"{r.get_analyte_display()} {r.value_text} at {at:%d %b %Y %H:%M}: {graded}"))
+                            f"{r.get_analyte_display()} {r.value_text_for_reader} at {at:%d %b %Y %H:%M}: {graded}"))
     svg = timeline_svg(title=f"{patient.study_id}: cycles, adverse events, assessments and labs",
                        today=timezone.localdate(), bands=bands, bars=bars, points=points)
     return render(request, "ae/patient_timeline.html", {

@@ -215,7 +215,7 @@ def _lab_saved_message(result: LabResult) -> SafeString:
     or updated. The CTCAE term stays in NCI's English; the rationale is in the reader's language where the rules
     translate it (``LabResult.rationale_for_reader``, set by the service)."""
     value = _("%(analyte)s %(value)s of %(at)s") % {  # as ae.episodes.lab_result_text, in the active language
-        "analyte": ANALYTE_LABELS[result.analyte], "value": result.value_text,
+        "analyte": ANALYTE_LABELS[result.analyte], "value": result.value_text_for_reader,
         "at": date_format(timezone.localtime(result.collected_at), "d M Y H:i")}
     params = {"value": value, "term": result.ctcae_term, "rationale": result.rationale_for_reader or result.rationale,
               "grade": result.grade}

@@ -32,6 +32,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.audit import tracked
+from core.numbers import number_for_reader
 
 #: Body weight (kg) from which the label doses by fixed µg/day instead of µg/m²/day (SmPC §4.2, USPI §2.1).
 FIXED_DOSE_MIN_KG = Decimal("45")
@@ -122,10 +123,10 @@ class DosingStep(models.Model):
             if weight is None or weight < FIXED_DOSE_MIN_KG:
                 raise ValidationError({"unit": (
                     gettext("Fixed doses in µg/day are for patients ≥ %(kg)s kg (BLINCYTO SmPC §4.2): record the "
-                            "cycle's weight first.") % {"kg": FIXED_DOSE_MIN_KG} if weight is None
+                            "cycle's weight first.") % {"kg": number_for_reader(FIXED_DOSE_MIN_KG)} if weight is None
                     else gettext("Fixed doses in µg/day are for patients ≥ %(kg)s kg (BLINCYTO SmPC §4.2): this "
                                  "cycle's weight is %(weight)s kg; dose in µg/m²/day.") % {
-                        "kg": FIXED_DOSE_MIN_KG, "weight": weight})})
+                        "kg": number_for_reader(FIXED_DOSE_MIN_KG), "weight": number_for_reader(weight)})})
 
 
 @tracked

@@ -21,6 +21,7 @@ from django.core.signals import setting_changed
 from django.utils.autoreload import file_changed
 from django.utils.translation import get_language, gettext, gettext_noop
 
+from core.numbers import reader_numbers
 from reports.benchmark import (
     ATTRIBUTIONS,
     COMPARISON_TEXTS,
@@ -64,6 +65,15 @@ def _pattern(message: str) -> re.Pattern[str]:
     return re.compile("".join(parts), re.DOTALL)
 
 
+#: A parameter that is a number as the run wrote it ("2.25", "0.0336", "100.0%"): shown with the language's separator.
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?%?")
+
+
+def _number(value: str) -> str:
+    """``value`` with the active language's decimal separator when it is a number; other data as stored."""
+    return reader_numbers(value) if _NUMBER.fullmatch(value) else value
+
+
 def _translated(stored: str, messages: Sequence[Message]) -> str | None:
     for message, translators in messages:
         m = _pattern(message).fullmatch(stored)
@@ -74,7 +84,7 @@ def _translated(stored: str, messages: Sequence[Message]) -> str | None:
             continue
         if not values:
             return gettext(message).replace("%%", "%")
-        params = {k: translators[k](v) if k in translators else v for k, v in values.items()}
+        params = {k: translators[k](v) if k in translators else _number(v) for k, v in values.items()}
         if None in params.values():
             continue
         return gettext(message) % params

@@ -5,7 +5,8 @@ it is part of what the run recomputes exactly. The report shows it in the active
 the run's stored cell (ward x/n, pooled median and mean, number of cohorts, weak, the 95% predictive range, the
 attribution basis) with the translated texts of ``reports.benchmark.FLAG_TEXTS``. The rebuilt text is used only if
 its English version is exactly the stored message; otherwise (a run of an older method, a cell that does not
-reproduce it) the stored English message is shown. Category names are data and stay as named.
+reproduce it) the stored English message is shown. Category names are data and stay as named. The rebuilt text
+writes its decimal numbers in the language's convention ("τ² 0,0336" in Polish; :func:`core.numbers.reader_numbers`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from django.utils.translation import gettext
 
+from core.numbers import reader_numbers
 from reports.benchmark import flag_message
 from reports.signal_flags import cusum_message, network_message
 
@@ -38,7 +40,8 @@ def flag_message_for_reader(stored: str, level: str, cell: Mapping[str, Any] | N
     ``results["cells"]`` entry of the flag) reproduces it exactly; else ``stored`` unchanged."""
     if not cell or _message(cell, level, str) != stored:
         return stored
-    return _message(cell, level, gettext) or stored
+    shown = _message(cell, level, gettext)
+    return stored if shown is None else reader_numbers(shown)
 
 
 def cusum_message_for_reader(stored: str, chart: Mapping[str, Any] | None) -> str:
@@ -48,7 +51,7 @@ def cusum_message_for_reader(stored: str, chart: Mapping[str, Any] | None) -> st
     try:
         if not chart or cusum_message(chart) != stored:
             return stored
-        return cusum_message(chart, gettext)
+        return reader_numbers(cusum_message(chart, gettext))
     except (KeyError, TypeError, ValueError):
         return stored
 
@@ -60,7 +63,7 @@ def network_message_for_reader(stored: str, comparison: Mapping[str, Any] | None
     try:
         if not comparison or not cell or network_message(comparison, cell) != stored:
             return stored
-        return network_message(comparison, cell, gettext)
+        return reader_numbers(network_message(comparison, cell, gettext))
     except (KeyError, TypeError, ValueError):
         return stored
 

@@ -15,6 +15,7 @@ from ae.analyte_labels import analyte_choices
 from ae.models.assessments import _in
 from ae.models.events import AdverseEvent
 from core.audit import tracked
+from core.numbers import reader_numbers
 from core.text import MAX_REASON_CHARS, max_chars_constraint
 from patients.models import Patient, TreatmentCycle
 
@@ -152,3 +153,9 @@ class LabResult(models.Model):
     def value_text(self) -> str:
         """The value and unit as people write them: "18 ×10⁹/L", "95 g/L"."""
         return f"{lab_units.number(self.value)} {self.unit_label}"
+
+    @property
+    def value_text_for_reader(self) -> str:
+        """:attr:`value_text` with the active language's decimal separator ("2,4 mmol/L" in Polish), for the pages;
+        what is stored, exported or sent keeps :attr:`value_text`."""
+        return reader_numbers(self.value_text)

@@ -31,10 +31,10 @@ from ae.episodes import (
     local_time,
 )
 from ae.models import AdverseEvent, CRSAssessment, CTCAETerm, ICANSAssessment
-from ae.rationale_text import reader_numbers
 from ae.services.episodes import episode_lock, open_episode
 from ae.services.events import adverse_event_save_revision, revision_value
 from ae.services.notifications import data_quality_query_notify
+from core.numbers import reader_numbers
 from core.outbox import benchmark_request
 from core.text import clean_reason, visible
 from patients.access import RECORDERS, require_role

@@ -66,12 +66,13 @@ from ae.episodes import (
     local_time,
 )
 from ae.models import AdverseEvent, CTCAETerm, LabResult
-from ae.rationale_text import lab_result_text_for_reader, reader_numbers
+from ae.rationale_text import lab_result_text_for_reader
 from ae.services.episodes import episode_locks, open_episode
 from ae.services.events import adverse_event_save_revision, revision_value
 from ae.services.notifications import data_quality_query_notify, lab_override_query_notify
 from core.audit import audit_context
 from core.db import constraint_errors
+from core.numbers import reader_numbers
 from core.outbox import benchmark_request
 from core.text import clean_reason, visible
 from patients.access import RECORDERS, require_role
@@ -476,8 +477,8 @@ def lab_result_record(*, patient: Patient, data: dict[str, Any], acting_user: Us
         raise ValidationError({"value": _("Give the value.")})
     unit, errors = lab_units.entry_errors(analyte, str(data.get("unit") or ""), as_float(data["value"]),
                                           lln=as_float(data.get("lln")), uln=as_float(data.get("uln")), translate=_)
-    if errors:
-        raise ValidationError(errors)
+    if errors:  # the reader's language: its decimal separator too
+        raise ValidationError({field: reader_numbers(message) for field, message in errors.items()})
     range_note = range_note_for_reader = ""
     if data.get("lln") is None and data.get("uln") is None and unit is not None:  # a range typed in overrides
         data, range_note, range_note_for_reader = _site_range(patient, analyte, str(unit), day, data)

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from ae import lab_units
 from ae.models import ReferenceRange
+from core.numbers import number_for_reader, reader_numbers
 from core.text import visible
 from patients.access import require_role
 from patients.models import Membership, Site
@@ -60,10 +61,11 @@ def reference_range_record(*, site: Site, data: dict[str, Any], acting_user: Use
     unit, errors = lab_units.entry_errors(analyte, str(data.get("unit") or ""), None,
                                           lln=None if lln is None else float(lln),
                                           uln=None if uln is None else float(uln), translate=_)
-    if errors:
-        raise ValidationError(errors)
+    if errors:  # the reader's language: its decimal separator too
+        raise ValidationError({field: reader_numbers(message) for field, message in errors.items()})
     if lln is not None and uln is not None and lln >= uln:
-        raise ValidationError({"lln": _("The LLN %(lln)s must be below the ULN %(uln)s.") % {"lln": lln, "uln": uln}})
+        raise ValidationError({"lln": _("The LLN %(lln)s must be below the ULN %(uln)s.") % {
+            "lln": number_for_reader(lln), "uln": number_for_reader(uln)}})
     valid_from = data.get("valid_from")
     if not isinstance(valid_from, datetime.date):
         raise ValidationError({"valid_from": _("Give the date from which the laboratory uses this range.")})

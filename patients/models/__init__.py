@@ -19,6 +19,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.audit import tracked
+from core.numbers import number_for_reader
 from patients import disease_status
 from patients.treatment import (
     FIXED_DOSE_MIN_KG,
@@ -469,7 +470,7 @@ class TreatmentCycle(models.Model):
                 "§2, SmPC §4.2): record the weight.") if self.weight_kg is None else gettext(
                 "The 7-day bag (with benzyl-alcohol preservative) is not for patients under %(min)s kg (BLINCYTO USPI "
                 "§2, SmPC §4.2): this child weighs %(weight)s kg; use a 24–96 h bag.")) % {
-                "min": SEVEN_DAY_BAG_MIN_KG, "weight": self.weight_kg}
+                "min": number_for_reader(SEVEN_DAY_BAG_MIN_KG), "weight": number_for_reader(self.weight_kg)}
         if self.dexamethasone_premedication == Recorded.YES and (self.dexamethasone_dose is None
                                                                  or not self.dexamethasone_dose_unit):
             errors["dexamethasone_dose"] = gettext("Give the dexamethasone dose and its unit.")
@@ -480,7 +481,8 @@ class TreatmentCycle(models.Model):
                 and (self.weight_kg is None or self.weight_kg < FIXED_DOSE_MIN_KG)
                 and self.dosing_steps.filter(unit=DoseUnit.UG_DAY).exists()):
             errors["weight_kg"] = gettext("This cycle has fixed doses in µg/day, which are for patients ≥ %(min)s kg: "
-                                          "correct the dosing steps first.") % {"min": FIXED_DOSE_MIN_KG}
+                                          "correct the dosing steps first.") % {
+                                              "min": number_for_reader(FIXED_DOSE_MIN_KG)}
         if self.pk and self.disease_status:
             # A status that was derived from the stored marrow follows the marrow when it is corrected; a status
             # the ward entered (or changes in this edit) stays.

@@ -1,10 +1,13 @@
-"""Template filters for proportions in the benchmark report."""
+"""Template filters for proportions in the benchmark report: numbers, flag levels and the run's stored English texts
+in the reader's language (issue 15, item 4; the exports and the text report keep the English of
+:mod:`reports.report` and :mod:`reports.cells`)."""
 
 from __future__ import annotations
 
 from django import template
 from django.utils.translation import gettext
 
+from core.numbers import reader_numbers
 from reports.cells import CYCLE_SCOPES, GRADE_BAND_LABELS, flag_label, flag_short
 from reports.computed_text import (
     cell_note,
@@ -28,8 +31,7 @@ from reports.definitions_text import matched_line
 from reports.report import interval, pct
 
 register = template.Library()
-register.filter("pct", pct)
-register.filter("interval", interval)
+register.filter("reader_numbers", reader_numbers)
 register.filter("matched_line", matched_line)
 register.filter("exclusion_reason", exclusion_reason)
 register.filter("cohort_labels", cohort_labels)
@@ -47,6 +49,25 @@ register.filter("stratum_source", stratum_source)
 register.filter("schedule_word", schedule_word)
 register.filter("population_word", population_word)
 register.filter("scale_word", scale_word)
+
+
+@register.filter("pct")
+def pct_for_reader(value: float | None) -> str:
+    """:func:`reports.report.pct` with the active language's decimal separator ("7,4%" in Polish; "–" if missing)."""
+    return reader_numbers(pct(value))
+
+
+@register.filter("interval")
+def interval_for_reader(bounds: list[float] | None) -> str:
+    """:func:`reports.report.interval` with the active language's decimal separator ("0,0–12,1%" in Polish)."""
+    return reader_numbers(interval(bounds))
+
+
+@register.filter("significant")
+def significant_for_reader(value: float | None, digits: int = 2) -> str:
+    """``value`` with ``digits`` significant digits as ``"%.<digits>g"`` writes it (a p-value: "0.0048"), with the
+    active language's decimal separator ("0,0048" in Polish); "" if missing."""
+    return "" if value is None else reader_numbers(f"{float(value):.{int(digits)}g}")
 
 
 @register.filter("flag_label")

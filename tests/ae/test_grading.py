@@ -604,8 +604,8 @@ def test_the_astct_rationales_are_english_by_default_and_translated_through_tran
     assert english.rationale == ("Grade 3: fever 39 °C; hypotension requiring a vasopressor (norepinephrine) and "
                                  "hypoxia requiring facemask oxygen.")
     assert translated.grade == english.grade and translated.rationale == (
-        "[Grade 3: [fever 39 °C]; [[hypotension requiring a vasopressor (norepinephrine)] and [hypoxia requiring "
-        "[facemask] oxygen]].]")
+        "[Grade 3: [fever 39 °C]; [[hypotension requiring a vasopressor ([norepinephrine])] and [hypoxia requiring "
+        "[facemask] oxygen]].]")  # the agent's code goes through translate too (ae.bedside_labels.with_agent_names)
     icans = grade_icans(tool="ICE", ice_score=5, consciousness="awakens_to_voice", translate=marked)
     assert icans.rationale == ("[Grade 2 (ICE tool): worst domain [ICE score 5 (3-6)]; [depressed level of "
                                "consciousness: [awakens to voice]].]")

@@ -169,7 +169,8 @@ def test_the_albumin_and_site_range_sentences_in_the_readers_language(nurse, cyc
 def test_numbers_built_for_a_polish_reader_have_the_decimal_comma(nurse, cycle):
     """Only in a text built for the reader: the stored English and a rationale shown as stored keep the dot, and so
     do versions ("CTCAE v5.0")."""
-    from ae.rationale_text import lab_rationale_for_reader, reader_numbers
+    from ae.rationale_text import lab_rationale_for_reader
+    from core.numbers import reader_numbers
 
     with translation.override("pl"):
         assert reader_numbers("CTCAE v5.0 i v4.03: 38.5 °C, 0.8 x (4.0 - 2.5) mg/dL, 1.2.3, FiO2 45%.") == (

@@ -175,7 +175,7 @@ def test_the_api_answers_a_polish_wards_user_in_english_without_accept_language(
 
 def test_the_api_answers_in_polish_when_the_client_asks_for_it(polish_ward, nurse, cycle):
     message = _refused_dose(_token_client(nurse, HTTP_ACCEPT_LANGUAGE="pl"), cycle)
-    assert "masa ciała w tym cyklu to 20.00 kg" in message, message
+    assert "masa ciała w tym cyklu to 20,00 kg" in message, message  # a message in Polish: the decimal comma
 
 
 # --- the ASTCT rationales on the event history ------------------------------------------------------------------

@@ -207,7 +207,8 @@ def test_a_cusum_charts_note_is_stored_in_english_and_shown_in_polish():
         "porównania (podwojone szanse, ARL w stanie kontroli: 200 pacjentów)"))
     h = f"{quiet['h']:.2f}"
     assert quiet["note"] == f"no signal: the chart is at 0.00 of a threshold of {h}"
-    assert _both(quiet["note"], cusum_note)[1] == f"brak sygnału: wykres jest na poziomie 0.00 przy progu {h}"
+    assert _both(quiet["note"], cusum_note)[1] == (  # the numbers with the language's decimal comma
+        f"brak sygnału: wykres jest na poziomie 0,00 przy progu {h.replace('.', ',')}")
     degenerate = _cusum([True], rate=0.0)["note"]
     assert _both(degenerate, cusum_note)[1] == "częstość w porównaniu wynosi 0 lub 1: brak wykresu"
     with translation.override("pl"):
@@ -217,7 +218,7 @@ def test_a_cusum_charts_note_is_stored_in_english_and_shown_in_polish():
 @pytest.mark.parametrize(("lags", "polish"), [
     ([], "nie zapisano żadnego zdarzenia niepożądanego"),
     ([1, 2], "zdarzenia: 2 — za mało do oceny (flaga wymaga 5)"),
-    ([1, 1, 2, 3, 4], "wprowadzane na czas (mediana 2 dni, 90. percentyl 3.6 dni)"),
+    ([1, 1, 2, 3, 4], "wprowadzane na czas (mediana 2 dni, 90. percentyl 3,6 dni)"),
     ([9, 9, 10, 30, 40], "zdarzenia niepożądane są wprowadzane z opóźnieniem: mediana 10 dni > 7; 90. percentyl 36 dni "
                          "> 15"),
     ([9, 9, 10, 11, 12], "zdarzenia niepożądane są wprowadzane z opóźnieniem: mediana 10 dni > 7"),

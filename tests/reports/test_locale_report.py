@@ -122,7 +122,7 @@ def test_a_cusum_flags_reason_and_the_flag_levels_are_shown_in_polish(ward, crs_
         polish = cusum_message_for_reader(flag.message, chart)
         assert polish.startswith("8 z 10 pacjentów miało cytokine release syndrome, dowolnego stopnia "
                                  "(wszystkie cykle)")
-        assert "CUSUM skorygowany o ryzyko" in polish and f"h = {chart['h']:.2f}" in polish
+        assert "CUSUM skorygowany o ryzyko" in polish and f"h = {chart['h']:.2f}".replace(".", ",") in polish
         assert cusum_message_for_reader(flag.message, chart | {"h": chart["h"] + 1}) == flag.message
         assert cusum_message_for_reader(flag.message, None) == flag.message
         assert flag_label_for_reader("ALERT").startswith("Ostrzeżenie: powyżej opublikowanego porównania")

@@ -55,7 +55,7 @@ def _table(language: str) -> str:
 
 def test_the_benchmark_tables_own_words_are_in_polish():
     polish = _table("pl")
-    assert "dwuetapowo REML/HK: 11.0%" in polish and "[liczono: Cytokine release syndrome]" in polish
+    assert "dwuetapowo REML/HK: 11,0%" in polish and "[liczono: Cytokine release syndrome]" in polish
     assert "porównanie w warstwach blastów" in polish
     for english in ("two-step", "counted:", "stratum benchmark"):
         assert english not in polish
