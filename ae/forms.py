@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from ae import bedside_labels, grading, lab_proposal, lab_units, selectors, synonyms
 from ae.analyte_labels import analyte_choices
 from ae.models import AdverseEvent, CTCAETerm, ReferenceRange
+from ae.models.reference_ranges import sex_words
 from core.numbers import reader_numbers
 from core.text import MAX_REASON_CHARS
 from patients.models import Patient, TreatmentCycle
@@ -494,7 +495,8 @@ def _unit_choices() -> list[tuple[str, str]]:
 
 def _site_range_entry(found: ReferenceRange) -> dict[str, Any] | None:
     """One site range for the lab form: its limits in every unit of the analyte ({unit: [lln, uln]}) and the sentence
-    naming it; None if its unit is no longer one of the analyte's."""
+    naming it in the active language (shown by ``static/lab_form.js``, never stored); None if its unit is no longer
+    one of the analyte's."""
     entry = lab_units.ANALYTES[found.analyte]
     source_unit = entry.unit(found.unit)
     if source_unit is None:
@@ -506,10 +508,11 @@ def _site_range_entry(found: ReferenceRange) -> dict[str, Any] | None:
                               for limit in (found.lln, found.uln)]
     limits = f"{lab_units.number(found.lln) if found.lln is not None else '—'}–" \
              f"{lab_units.number(found.uln) if found.uln is not None else '—'} {source_unit.label}"
-    return {"by_unit": by_unit, "text": (
-        f"Site range {limits} ({found.get_sex_display().lower()}, {found.age_from_months}–{found.age_to_months} "
-        f"months; {found.source}; valid from {found.valid_from:%d %b %Y}). Leave LLN/ULN empty to grade with it, "
-        "or type the range printed on the report.")}
+    return {"by_unit": by_unit, "text": gettext(
+        "Site range %(limits)s (%(sex)s, %(from)s–%(to)s months; %(source)s; valid from %(date)s). Leave LLN/ULN "
+        "empty to grade with it, or type the range printed on the report.") % {
+        "limits": reader_numbers(limits), "sex": sex_words(found.sex), "from": found.age_from_months,
+        "to": found.age_to_months, "source": found.source, "date": date_format(found.valid_from, "d M Y")}}
 
 
 def site_range_candidates(patient: Patient) -> dict[str, list[dict[str, Any]]]:
@@ -541,8 +544,7 @@ class ReferenceRangeForm(forms.Form):
     analyte = forms.ChoiceField(label=_("Analyte"),
                                 choices=analyte_choices())
     unit = forms.ChoiceField(label=_("Unit"), choices=_unit_choices(), help_text=_("As the laboratory publishes it."))
-    sex = forms.ChoiceField(label=_("Sex"), choices=[("", _("Both")), ("F", _("Female")), ("M", _("Male"))],
-                            required=False)
+    sex = forms.ChoiceField(label=_("Sex"), choices=ReferenceRange.Sex.choices, required=False)
     age_from_months = forms.IntegerField(label=_("Age from (months, inclusive)"), min_value=0, initial=0)
     age_to_months = forms.IntegerField(label=_("Age to (months, exclusive)"), min_value=1, initial=12 * 120)
     lln = forms.DecimalField(label="LLN", required=False, max_digits=12, decimal_places=4, min_value=0)

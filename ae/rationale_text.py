@@ -23,6 +23,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 
 from django.core.exceptions import ValidationError
+from django.utils import translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext
 
@@ -30,7 +31,8 @@ from ae import grading
 from ae.analyte_labels import ANALYTE_LABELS
 from ae.bedside_labels import with_agent_names
 from ae.episodes import CRS_DATA_FIELDS, as_float, crs_other_scales, lab_result_text, local_time
-from ae.models import CRSAssessment, ICANSAssessment, LabResult
+from ae.models import CRSAssessment, ICANSAssessment, LabResult, ReferenceRange
+from ae.models.reference_ranges import sex_words
 from core.numbers import reader_numbers
 
 
@@ -109,12 +111,20 @@ def lab_result_text_for_reader(result: LabResult) -> str:
         "at": date_format(local_time(result.collected_at), "d M Y H:i")}
 
 
+def _sex_for_reader(stored: str) -> str:
+    """The stored English words of a range's sex ("both sexes", "female", "male": :func:`sex_words` under
+    ``en-gb``) in the active language; other words as stored."""
+    with translation.override("en-gb"):
+        codes = {sex_words(code): code for code in ReferenceRange.Sex.values}
+    return sex_words(codes[stored]) if stored in codes else stored
+
+
 def _range_note_for_reader(match: re.Match[str]) -> str:
     valid_from = datetime.datetime.strptime(match["date"], "%d %b %Y").date()  # noqa: DTZ007 (a date)
     return " " + gettext("LLN/ULN from the site reference range (%(source)s; valid from %(date)s, %(sex)s, "
                          "%(from)s-%(to)s months).") % {
         "source": match["source"], "date": date_format(valid_from, "d M Y"),
-        "sex": gettext("both sexes") if match["sex"] == "both sexes" else match["sex"],
+        "sex": _sex_for_reader(match["sex"]),
         "from": match["from"], "to": match["to"]}
 
 

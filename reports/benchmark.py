@@ -353,7 +353,7 @@ def select_figures(figures: list[dict[str, Any]], category: str, band: str, scop
             reason = COMPARISON_TEXTS["scope"] % {"scope": f["cycle_scope"].replace("_", " "),
                                                   "ward_scope": CYCLE_SCOPES[scope]}
         elif f.get("set_aside"):
-            reason = f["set_aside"]
+            reason = f["set_aside"]  # the fixture's text; translated on the pages if in reports.cohort_texts
         else:
             reason, labels = _comparability(f, profile, scale_policy, premedication_policy)
             if reason is None and any(u["cohort"] == f["cohort"] for u in used):

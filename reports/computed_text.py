@@ -6,8 +6,9 @@ such a stored text in the active language by matching it against those message t
 exactly one of them with some parameters (checked by formatting the English again), the translated message is
 formatted with the same parameters, each translated when it is itself a known text (a cycle scope, a
 premedication, a nested message); parameters that are data (cohort names, scale codes, numbers) stay as stored.
-A stored text that matches none of them (a run of an older method, free text from the cohort tables) is shown as
-stored, in English.
+The cohort tables' reasons to set a figure aside (``set_aside``, free text of the fixtures) are matched against
+:data:`reports.cohort_texts.SET_ASIDE_REASONS`, each as a whole. A stored text that matches none of them (a run of
+an older method, a cohort reason not yet marked) is shown as stored, in English.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from reports.benchmark import (
     TREATMENT_TEXTS,
 )
 from reports.cells import CYCLE_SCOPES
+from reports.cohort_texts import SET_ASIDE_REASONS
 from reports.entry_lag import ENTRY_LAG_TEXTS
 from reports.funnel import FUNNEL_TEXTS
 from reports.stats import POOL_TEXTS
@@ -214,6 +216,7 @@ def _nested(messages: Sequence[Message]) -> Translate:
 #: A cohort figure's reason to be left out of a cell (``results["cells"][i]["excluded"][j]["reason"]``).
 EXCLUSION_REASONS: list[Message] = [
     *_fixed(OWN_COHORT, COMPARISON_TEXTS["no_denominator"], COMPARISON_TEXTS["same_cohort"]),
+    *_fixed(*SET_ASIDE_REASONS),  # the cohort tables' own reasons (``set_aside``), each as the fixture writes it
     (COMPARISON_TEXTS["unit"], {"unit": _UNIT}),
     (COMPARISON_TEXTS["stratum"], {}),
     (COMPARISON_TEXTS["scope"], {"scope": words(FIGURE_SCOPE_WORDS), "ward_scope": _SCOPE}),

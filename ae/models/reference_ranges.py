@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils import translation
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from ae.analyte_labels import analyte_choices
@@ -26,9 +28,9 @@ class ReferenceRange(models.Model):
     """
 
     class Sex(models.TextChoices):
-        ANY = "", "Both"
-        FEMALE = "F", "Female"
-        MALE = "M", "Male"
+        ANY = "", _("Both")
+        FEMALE = "F", _("Female")
+        MALE = "M", _("Male")
 
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="reference_ranges")
     analyte = models.CharField(max_length=20, choices=analyte_choices())
@@ -66,6 +68,15 @@ class ReferenceRange(models.Model):
         ]
 
     def __str__(self) -> str:
+        """In English whatever the active language (the words around the label are)."""
         limits = f"{self.lln if self.lln is not None else '—'}–{self.uln if self.uln is not None else '—'}"
-        return (f"{self.analyte} {limits} {self.unit} ({self.get_sex_display()}, {self.age_from_months}–"
+        with translation.override("en-gb"):
+            sex = self.get_sex_display()
+        return (f"{self.analyte} {limits} {self.unit} ({sex}, {self.age_from_months}–"
                 f"{self.age_to_months} months, from {self.valid_from})")
+
+
+def sex_words(sex: str) -> str:
+    """How a lab rationale names a range's ``sex`` ("" | "F" | "M"): "both sexes", "female" or "male", in the active
+    language (the English is what a stored rationale carries: build it under ``translation.override("en-gb")``)."""
+    return gettext("both sexes") if not sex else str(ReferenceRange.Sex(sex).label).lower()

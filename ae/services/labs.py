@@ -49,7 +49,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
@@ -66,6 +66,7 @@ from ae.episodes import (
     local_time,
 )
 from ae.models import AdverseEvent, CTCAETerm, LabResult
+from ae.models.reference_ranges import sex_words
 from ae.rationale_text import lab_result_text_for_reader
 from ae.services.episodes import episode_locks, open_episode
 from ae.services.events import adverse_event_save_revision, revision_value
@@ -414,13 +415,13 @@ def _site_range(patient: Patient, analyte: str, unit: str, day: datetime.date,
     def convert(limit: Decimal | None) -> Decimal | None:
         return None if limit is None else (limit * into).quantize(Decimal("0.0001"))
 
+    with translation.override("en-gb"):  # stored: "female", "male", "both sexes" whoever records it
+        english_sex = sex_words(found.sex)
     note = (f"{_RANGE_NOTE_START}{found.source}; valid from {found.valid_from:%d %b %Y}, "
-            f"{'both sexes' if not found.sex else found.get_sex_display().lower()}, {found.age_from_months}-"
-            f"{found.age_to_months} months).")
+            f"{english_sex}, {found.age_from_months}-{found.age_to_months} months).")
     for_reader = " " + _("LLN/ULN from the site reference range (%(source)s; valid from %(date)s, %(sex)s, "
                          "%(from)s-%(to)s months).") % {
-        "source": found.source, "date": date_format(found.valid_from, "d M Y"),
-        "sex": _("both sexes") if not found.sex else found.get_sex_display().lower(),
+        "source": found.source, "date": date_format(found.valid_from, "d M Y"), "sex": sex_words(found.sex),
         "from": found.age_from_months, "to": found.age_to_months}
     return data | {"lln": convert(found.lln), "uln": convert(found.uln)}, note, for_reader
 

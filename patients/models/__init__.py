@@ -15,7 +15,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.text import format_lazy
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from core.audit import tracked
@@ -142,18 +142,21 @@ study_id_validator = RegexValidator(
 class Patient(models.Model):
     """A child treated with blinatumomab, identified only by a pseudonymous study ID (USUBJID)."""
 
+    # The codes are what is stored, exported (CDISC SEX codelist C66731) and sent; the labels are pvtrack's display
+    # wording of a code, shown in the reader's language (issue 15). What is signed or leaves the ward is built under
+    # translation.override("en-gb") and keeps the English labels (ae.sae.build, ae.services.labs).
     class Sex(models.TextChoices):  # CDISC SEX codelist C66731
-        FEMALE = "F", "Female"
-        MALE = "M", "Male"
-        UNKNOWN = "U", "Unknown"
+        FEMALE = "F", _("Female")
+        MALE = "M", _("Male")
+        UNKNOWN = "U", pgettext_lazy("sex", "Unknown")
 
     class DiseaseStatus(models.TextChoices):
-        PRIMARY_REFRACTORY = "primary_refractory", "Primary refractory"
-        FIRST_RELAPSE = "relapse_1", "First relapse"
-        SECOND_RELAPSE = "relapse_2", "Second relapse"
-        LATER_RELAPSE = "relapse_3plus", "Third or later relapse"
-        MRD_POSITIVE_CR = "mrd_positive_cr", "MRD-positive in complete remission"
-        CHEMO_INELIGIBLE = "chemo_ineligible", "Chemotherapy-ineligible (in CR)"
+        PRIMARY_REFRACTORY = "primary_refractory", _("Primary refractory")
+        FIRST_RELAPSE = "relapse_1", _("First relapse")
+        SECOND_RELAPSE = "relapse_2", _("Second relapse")
+        LATER_RELAPSE = "relapse_3plus", _("Third or later relapse")
+        MRD_POSITIVE_CR = "mrd_positive_cr", _("MRD-positive in complete remission")
+        CHEMO_INELIGIBLE = "chemo_ineligible", _("Chemotherapy-ineligible (in CR)")
 
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="patients")
     study_id = models.CharField("study ID", max_length=30, validators=[study_id_validator])

@@ -118,6 +118,63 @@ def test_the_polish_report_and_plots_show_the_reasons_a_cohort_was_left_out_in_p
     assert plots.status_code == 200 and "liczy zdarzenia, a nie pacjentów" in plots.content.decode()
 
 
+# --- the cohort tables' own reasons to set a figure aside (reports.cohort_texts) --------------------------------
+
+def _fixture_set_aside_reasons() -> set[str]:
+    from reports import cohort_data
+
+    return {f["set_aside"] for path in cohort_data.cohort_files()
+            for f in cohort_data.load_cohort(path)["figures"] if f.get("set_aside")}
+
+
+def test_every_set_aside_reason_of_the_cohort_fixtures_is_marked_for_translation():
+    """A new reason in a fixture fails here until it is added to ``SET_ASIDE_REASONS`` (and to the catalogue); a
+    marked reason no fixture writes any more is dropped from the list."""
+    from reports.cohort_texts import SET_ASIDE_REASONS
+
+    in_fixtures = _fixture_set_aside_reasons()
+    assert len(in_fixtures) >= 4
+    assert sorted(in_fixtures - set(SET_ASIDE_REASONS)) == []
+    assert sorted(set(SET_ASIDE_REASONS) - in_fixtures) == []
+
+
+def test_a_set_aside_reason_is_translated_when_it_is_exactly_a_marked_one():
+    from reports.cohort_texts import SET_ASIDE_REASONS
+
+    for reason in SET_ASIDE_REASONS:
+        english, polish = _both(reason, exclusion_reason)
+        assert english == reason and polish != reason and polish.startswith("liczy tylko "), polish
+    english, polish = _both("counts discontinuations for generalized seizures only, a lower bound of "
+                            "discontinuations for any AE", exclusion_reason)
+    assert polish == ("liczy tylko przerwania leczenia z powodu uogólnionych napadów drgawkowych, co daje dolną "
+                      "granicę przerwań leczenia z powodu dowolnego AE")
+    reworded = SET_ASIDE_REASONS[0] + " (2024 update)"
+    with translation.override("pl"):
+        assert exclusion_reason(reworded) == reworded  # not exactly a marked reason: as stored
+
+
+def test_the_polish_report_and_plots_show_a_cohort_tables_set_aside_reason_in_polish(ward, officer):
+    from tests.conftest import make_cycle, make_event, make_patient
+
+    ward.language = "pl"
+    ward.save()
+    for i in range(3):
+        make_event(make_cycle(make_patient(ward, f"D-{i}")), "Encephalopathy", grade=3, action_taken="DRUG WITHDRAWN")
+    run = benchmark_run_now(site=ward)
+    english = ("counts discontinuations for generalized seizures only, a lower bound of discontinuations for any "
+               "AE")
+    cell = next(c for c in run.results["cells"] if any(e["reason"] == english for e in c["excluded"]))
+    polish = "liczy tylko przerwania leczenia z powodu uogólnionych napadów drgawkowych"
+    client = Client()
+    client.force_login(officer)
+    page = re.sub(r"\s+", " ", client.get(f"/sites/{ward.slug}/report/").content.decode())
+    assert polish in page and "counts discontinuations for generalized seizures only" not in page
+    plots = client.get(reverse("cell-plots", args=[ward.slug, cell["category"], cell["grade_band"],
+                                                   cell["cycle_scope"]]))
+    assert plots.status_code == 200
+    assert polish in plots.content.decode() and english not in plots.content.decode()
+
+
 # --- the "since then" changes of the last-signed box and the "changed since" of a flag (reports.cells) -----------
 
 def test_a_changed_cell_and_the_changes_between_runs_in_polish_and_unchanged_in_english():
