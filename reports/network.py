@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db.models import JSONField
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from core.memo import BoundedMemo
 from core.types import AnyUser
@@ -31,7 +32,18 @@ from reports.signal_flags import comparison_key
 
 #: A comparison is shown when at least this many wards have patients in it (flags need funnel.MIN_WARDS).
 MIN_WARDS_SHOWN = 3
-OWN_LABEL_SUFFIX = " (this ward)"
+#: How a ward is labelled in a comparison (:func:`ward_label`): the viewer's own ward, and a ward shown anonymously.
+OWN_LABEL = gettext_noop("%(name)s (this ward)")
+OTHER_WARD_LABEL = gettext_noop("other ward %(number)d")
+
+
+def ward_label(name: str | None, number: int, *, own: bool = False, translate: Callable[[str], str] = str) -> str:
+    """A ward's label in a comparison, in the language of ``translate`` (``str``: English, as the tables, exports and
+    the English plots write it): ``name`` ("Ward A", "Ward A (this ward)" for the viewer's own ward) or, for an
+    anonymous ward (``name`` None), "other ward ``number``"."""
+    if name is None:
+        return translate(OTHER_WARD_LABEL) % {"number": number}
+    return translate(OWN_LABEL) % {"name": name} if own else name
 
 
 #: The fields of a stored cell (``results["cells"]``) a network comparison reads — the comparison key
@@ -127,15 +139,18 @@ def _comparison(members: list[tuple[Site, dict[str, Any]]], named: set[int] | No
     """One comparison as the viewer may see it: {"category", "category_name", "grade_band", "band_label",
     "cycle_scope", "scope_label", "funnel" (reports.funnel.Funnel, units labelled), "wards", "pooled" (network
     GLMM), "literature" ({"median"} of the viewer's own ward's pooled literature benchmark, or None), "own" (the
-    viewer's ward's unit or None)}."""
+    viewer's ward's unit or None), "ward_labels" (per unit, in order: (name or None when anonymous, number, own) —
+    :func:`ward_label`'s arguments, for a plot in another language)}."""
     ordered = sorted(members, key=lambda m: (m[1]["ward"]["n"], m[1]["ward"]["x"], m[0].pk))
-    labels, anonymous = [], 0
+    parts: list[tuple[str | None, int, bool]] = []
+    anonymous = 0
     for site, _ in ordered:
         if named is None or site.pk in named:
-            labels.append(site.name + (OWN_LABEL_SUFFIX if site.pk == own else ""))
+            parts.append((site.name, 0, site.pk == own))
         else:
             anonymous += 1
-            labels.append(f"other ward {anonymous}")
+            parts.append((None, anonymous, False))
+    labels = [ward_label(name, number, own=is_own) for name, number, is_own in parts]
     result = funnel.funnel([funnel.Unit(label, c["ward"]["x"], c["ward"]["n"])
                             for label, (_, c) in zip(labels, ordered, strict=True)])
     first = ordered[0][1]
@@ -144,7 +159,7 @@ def _comparison(members: list[tuple[Site, dict[str, Any]]], named: set[int] | No
     return {"category": first["category"], "category_name": first["category_name"],
             "grade_band": first["grade_band"], "band_label": GRADE_BAND_LABELS[first["grade_band"]],
             "cycle_scope": first["cycle_scope"], "scope_label": CYCLE_SCOPES[first["cycle_scope"]],
-            "funnel": result, "wards": len(ordered), "pooled": _pooled(ordered),
+            "funnel": result, "wards": len(ordered), "pooled": _pooled(ordered), "ward_labels": parts,
             "literature": ({"median": own_cell["literature_median"]}
                            if own_cell and own_cell.get("literature_median") is not None else None),
             "own": own_unit}

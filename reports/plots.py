@@ -8,6 +8,10 @@ is prefixed per plot so that several plots can be inlined in one page, and the m
 
 Inputs are the stored cell dicts of ``reports.benchmark.compute`` (``run.results["cells"]``), so a plot
 of an old run shows exactly that run's numbers.
+
+Every word drawn is a ``gettext_noop`` message written through a ``translate`` callable, and a number written as
+text uses a ``decimal`` separator: a plot is drawn, and stored, per language (:mod:`reports.plot_language`; English,
+the default, is drawn as before languages). Category names and cohort names are data, drawn as stored.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import io
 import json
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import matplotlib
@@ -30,12 +34,27 @@ from core.xml import tostring as xml_tostring
 from reports import stats
 from reports.benchmark import CYCLE_SCOPES, GRADE_BAND_LABELS
 from reports.models import CellPlot
+from reports.plot_language import ENGLISH, decimal_separator, localise_ticks, translator
 
 SVG_NS = "http://www.w3.org/2000/svg"
 XLINK_NS = "http://www.w3.org/1999/xlink"
 ET.register_namespace("xlink", XLINK_NS)
 RC: dict[str, Any] = {"svg.hashsalt": "pvtrack", "svg.fonttype": "none", "font.size": 9, "font.family": "DejaVu Sans"}
-FUNNEL_ALPHAS = {0.025: "95% limit", 0.001: "99.8% limit"}  # one-sided upper/lower tail of each limit
+# one-sided upper/lower tail of each limit: its legend
+# xgettext:no-python-format
+FUNNEL_ALPHAS = {0.025: gettext_noop("95% limit"),
+                 # xgettext:no-python-format
+                 0.001: gettext_noop("99.8% limit")}
+# xgettext:no-python-format
+RATE_AXIS = gettext_noop("patients with the event (%)")
+PATIENTS_AXIS = gettext_noop("patients (n)")
+# The forest plot's rows of the pooled benchmarks.
+# xgettext:no-python-format
+WEAK_POOLED_LABEL = gettext_noop("weak pooled count (95% CI, PI)")
+# xgettext:no-python-format
+GLMM_POOLED_LABEL = gettext_noop("GLMM pooled median (95% CI, PI)")
+# xgettext:no-python-format
+TWO_STEP_LABEL = gettext_noop("two-step REML/HK median (95% CI)")
 WARD_COLOUR, COHORT_COLOUR, POOLED_COLOUR = "#b2182b", "#2166ac", "#333333"
 _URL_REF = re.compile(r"url\(#([^)]+)\)")
 
@@ -133,8 +152,9 @@ def _prefix(kind: str, cell: dict[str, Any]) -> str:
 
 
 def forest_label(cell: dict[str, Any], translate: Callable[[str], str] = str) -> str:
-    """The forest plot's text alternative: its SVG ``<title>`` and aria-label (English: the stored SVG is shared by
-    every reader), and the ``alt`` of its ``<img>`` (``translate`` = Django's ``gettext``: the reader's language)."""
+    """The forest plot's text alternative in the language of ``translate`` (a message → its text; ``str``: English):
+    its SVG ``<title>`` and aria-label, and the ``alt`` of its ``<img>`` (Django's ``gettext``: the reader's
+    language)."""
     return translate(gettext_noop("Forest plot: %(title)s")) % {"title": _title(cell, translate)}
 
 
@@ -143,14 +163,19 @@ def funnel_label(cell: dict[str, Any], translate: Callable[[str], str] = str) ->
     return translate(gettext_noop("Funnel plot: %(title)s")) % {"title": _title(cell, translate)}
 
 
-def forest_svg(cell: dict[str, Any]) -> SafeString:
-    """The forest plot of ``forest_figure`` as sanitised inline SVG."""
-    return _render(forest_figure(cell), _prefix("forest", cell), forest_label(cell))
+def forest_svg(cell: dict[str, Any], language: str = ENGLISH) -> SafeString:
+    """The forest plot of ``forest_figure`` as sanitised inline SVG, drawn in plot language ``language``
+    (:mod:`reports.plot_language`)."""
+    translate = translator(language)
+    return _render(forest_figure(cell, translate, decimal_separator(language)), _prefix("forest", cell),
+                   forest_label(cell, translate))
 
 
-def funnel_svg(cell: dict[str, Any]) -> SafeString:
-    """The funnel plot of ``funnel_figure`` as sanitised inline SVG."""
-    return _render(funnel_figure(cell), _prefix("funnel", cell), funnel_label(cell))
+def funnel_svg(cell: dict[str, Any], language: str = ENGLISH) -> SafeString:
+    """The funnel plot of ``funnel_figure`` as sanitised inline SVG, in plot language ``language``."""
+    translate = translator(language)
+    return _render(funnel_figure(cell, translate, decimal_separator(language)), _prefix("funnel", cell),
+                   funnel_label(cell, translate))
 
 
 def png(fig: Figure, dpi: int = 110) -> bytes:
@@ -162,10 +187,11 @@ def png(fig: Figure, dpi: int = 110) -> bytes:
     return buf.getvalue()
 
 
-def forest_figure(cell: dict[str, Any]) -> Figure:
+def forest_figure(cell: dict[str, Any], translate: Callable[[str], str] = str, decimal: str = ".") -> Figure:
     """Forest plot of one cell: each cohort's rate with its exact (Clopper–Pearson) 95% CI, the GLMM (or weak
     common-effect) pooled median with its 95% CI (diamond) and 95% PI (line), the two-step REML/HK median
-    when computed, and the ward (red square, element id ``...ward``) with its exact CI. Rates in percent.
+    when computed, and the ward (red square, element id ``...ward``) with its exact CI. Rates in percent. Its words
+    through ``translate`` (English: ``str``), numeric tick labels with ``decimal``.
     Raises ValueError when the cell has no pooled benchmark.
     """
     pooled = cell.get("pooled")
@@ -192,7 +218,7 @@ def forest_figure(cell: dict[str, Any]) -> Figure:
             linewidth=0.8, linestyle="--", gid="prediction-interval")
     ax.fill([100 * lo, 100 * med, 100 * hi, 100 * med], [y_pooled, y_pooled + 0.3, y_pooled, y_pooled - 0.3],
             color=POOLED_COLOUR, gid="pooled")
-    pooled_label = ("weak pooled count" if pooled["weak"] else "GLMM pooled median") + " (95% CI, PI)"
+    pooled_label = translate(WEAK_POOLED_LABEL if pooled["weak"] else GLMM_POOLED_LABEL)
     ticks = [*range(len(rows) + 3, 3, -1), y_pooled]
     tick_labels = [*labels, pooled_label]
     two = cell.get("two_step")
@@ -201,27 +227,37 @@ def forest_figure(cell: dict[str, Any]) -> Figure:
                 linewidth=1.2)
         ax.plot([100 * two["median"]], [y_pooled - 1], marker="D", color="#777777", markersize=4)
         ticks.append(y_pooled - 1)
-        tick_labels.append("two-step REML/HK median (95% CI)")
+        tick_labels.append(translate(TWO_STEP_LABEL))
     ward = cell["ward"]
     if ward["n"]:
         y_ward = 0
         ax.plot([100 * ward["ci"][0], 100 * ward["ci"][1]], [y_ward, y_ward], color=WARD_COLOUR, linewidth=1.6)
         ax.plot([100 * ward["rate"]], [y_ward], marker="s", color=WARD_COLOUR, markersize=6, gid="ward")
         ticks.append(y_ward)
-        tick_labels.append(f"This ward {ward['x']}/{ward['n']}")
+        tick_labels.append(translate(gettext_noop("This ward %(counts)s")) % {"counts": f"{ward['x']}/{ward['n']}"})
     ax.axvline(100 * med, color=POOLED_COLOUR, linewidth=0.5, linestyle=":")
     ax.set_yticks(ticks, tick_labels)
     ax.set_xlim(0, 100)
     ax.set_ylim(-0.8, len(rows) + 3.8)
-    ax.set_xlabel("patients with the event (%)")
-    ax.set_title(_title(cell), fontsize=10)
+    ax.set_xlabel(translate(RATE_AXIS))
+    ax.set_title(_title(cell, translate), fontsize=10)
     ax.spines[["top", "right"]].set_visible(False)
+    localise_ticks(ax, decimal)
     return fig
 
 
 def cell_key(cell: dict[str, Any]) -> str:
-    """SHA-256 (hex) of the cell's canonical JSON: the key of its drawn plots (:class:`reports.models.CellPlot`)."""
+    """SHA-256 (hex) of the cell's canonical JSON: the key of its English plots (:class:`reports.models.CellPlot`)."""
     return hashlib.sha256(json.dumps(cell, sort_keys=True).encode()).hexdigest()
+
+
+def plot_key(cell: dict[str, Any], language: str = ENGLISH) -> str:
+    """The key of ``cell``'s plots drawn in plot language ``language`` (:mod:`reports.plot_language`), in the shared
+    table and in the plots' URLs: :func:`cell_key` in English (as before languages), else the SHA-256 (hex) of the
+    canonical JSON of {"cell": cell, "language": language}."""
+    if language == ENGLISH:
+        return cell_key(cell)
+    return hashlib.sha256(json.dumps({"cell": cell, "language": language}, sort_keys=True).encode()).hexdigest()
 
 
 def plotted(cell: dict[str, Any]) -> bool:
@@ -229,17 +265,18 @@ def plotted(cell: dict[str, Any]) -> bool:
     return bool(cell.get("pooled"))
 
 
-def cells_svgs(cells: list[dict[str, Any]]) -> list[tuple[SafeString, SafeString]]:
-    """(forest, funnel) SVGs of each of ``cells``, in order: read in one query from the table every process shares
-    (:class:`reports.models.CellPlot`; the benchmark job draws a run's plots when it stores the run), and a cell
-    not drawn yet is drawn here (about 0.3 s a cell) and stored for every later request and process."""
-    keys = [cell_key(c) for c in cells]
+def cells_svgs(cells: list[dict[str, Any]], language: str = ENGLISH) -> list[tuple[SafeString, SafeString]]:
+    """(forest, funnel) SVGs of each of ``cells`` in plot language ``language``, in order: read in one query from
+    the table every process shares (:class:`reports.models.CellPlot`, under :func:`plot_key`; the benchmark job
+    draws a run's plots when it stores the run), and a cell not drawn yet in that language is drawn here (about
+    0.3 s a cell) and stored for every later request and process."""
+    keys = [plot_key(c, language) for c in cells]
     stored = {p.key: (p.forest_svg, p.funnel_svg)
               for p in CellPlot.objects.filter(key__in=set(keys)).only("key", "forest_svg", "funnel_svg")}
     missing = {}
     for key, cell in zip(keys, cells, strict=True):
         if key not in stored and key not in missing:
-            missing[key] = (str(forest_svg(cell)), str(funnel_svg(cell)))
+            missing[key] = (str(forest_svg(cell, language=language)), str(funnel_svg(cell, language=language)))
     if missing:  # another process may have drawn the same cell meanwhile: same key, same markup, keep theirs
         CellPlot.objects.bulk_create([CellPlot(key=k, forest_svg=f, funnel_svg=u) for k, (f, u) in missing.items()],
                                      ignore_conflicts=True)
@@ -248,14 +285,15 @@ def cells_svgs(cells: list[dict[str, Any]]) -> list[tuple[SafeString, SafeString
     return [(mark_safe(stored[k][0]), mark_safe(stored[k][1])) for k in keys]  # noqa: S308
 
 
-def cell_svgs(cell: dict[str, Any]) -> tuple[SafeString, SafeString]:
-    """(forest, funnel) SVGs of one cell (:func:`cells_svgs`)."""
-    return cells_svgs([cell])[0]
+def cell_svgs(cell: dict[str, Any], language: str = ENGLISH) -> tuple[SafeString, SafeString]:
+    """(forest, funnel) SVGs of one cell in plot language ``language`` (:func:`cells_svgs`)."""
+    return cells_svgs([cell], language)[0]
 
 
 def cells_pngs(cells: list[dict[str, Any]]) -> list[tuple[bytes, bytes]]:
-    """(forest, funnel) PNGs of each of ``cells`` for the XLSX export, from the shared table; a cell whose PNGs are
-    not stored yet is drawn once and stored, so later exports of the same run draw nothing."""
+    """(forest, funnel) PNGs of each of ``cells`` for the XLSX export (English, like the rest of the export), from
+    the shared table (the English row, :func:`cell_key`); a cell whose PNGs are not stored yet is drawn once and
+    stored, so later exports of the same run draw nothing."""
     keys = [cell_key(c) for c in cells]
     stored = {p.key: p for p in CellPlot.objects.filter(key__in=set(keys))}
     out: dict[str, tuple[bytes, bytes]] = {}
@@ -273,14 +311,18 @@ def cells_pngs(cells: list[dict[str, Any]]) -> list[tuple[bytes, bytes]]:
     return [out[k] for k in keys]
 
 
-def draw_run_plots(cells: list[dict[str, Any]]) -> int:
-    """Draw and store the plots of a run's ``cells`` that show plots (:func:`plotted`) and are not stored yet;
-    return how many cells were drawn. The benchmark job calls it after storing the run, so that no page request
-    draws."""
+def draw_run_plots(cells: list[dict[str, Any]], languages: Iterable[str] = (ENGLISH,)) -> int:
+    """Draw and store the plots of a run's ``cells`` that show plots (:func:`plotted`) in each of ``languages``
+    (plot languages) where they are not stored yet; return how many (cell, language) plots were drawn. The benchmark
+    job calls it after storing the run, in English and in the ward's language, so that no page request draws."""
     shown = [c for c in cells if plotted(c)]
-    before = CellPlot.objects.filter(key__in={cell_key(c) for c in shown}).count()
-    cells_svgs(shown)
-    return len({cell_key(c) for c in shown}) - before
+    drawn = 0
+    for language in dict.fromkeys(languages):
+        keys = {plot_key(c, language) for c in shown}
+        before = CellPlot.objects.filter(key__in=keys).count()
+        cells_svgs(shown, language)
+        drawn += len(keys) - before
+    return drawn
 
 
 def funnel_points(cell: dict[str, Any], points: int = 60) -> dict[str, Any]:
@@ -302,10 +344,11 @@ def funnel_points(cell: dict[str, Any], points: int = 60) -> dict[str, Any]:
     return {"ns": ns, "limits": limits, "centre": pooled.marginal_mean}
 
 
-def funnel_figure(cell: dict[str, Any]) -> Figure:
+def funnel_figure(cell: dict[str, Any], translate: Callable[[str], str] = str, decimal: str = ".") -> Figure:
     """Funnel plot of one cell: the published cohorts (blue) and the ward (red square, id ``...ward``) as
     rate against patients n, the benchmark marginal mean, and the exact predictive 95% and 99.8% limits of
-    the random-effects benchmark (``funnel_points``). Raises ValueError when the cell has no pooled benchmark.
+    the random-effects benchmark (``funnel_points``); words and numbers as :func:`forest_figure`. Raises ValueError
+    when the cell has no pooled benchmark.
     """
     if not cell.get("pooled"):
         raise ValueError("this cell has no pooled benchmark to plot")
@@ -321,19 +364,21 @@ def funnel_figure(cell: dict[str, Any]) -> Figure:
             ys = [100 * v for v in values if v is not None]
             if xs:
                 ax.step(xs, ys, where="mid", color="#999999", linestyle=style, linewidth=0.9,
-                        label=FUNNEL_ALPHAS[alpha] if side == "upper" else None)
-    ax.axhline(100 * data["centre"], color=POOLED_COLOUR, linewidth=0.8, label="benchmark mean")
+                        label=translate(FUNNEL_ALPHAS[alpha]) if side == "upper" else None)
+    ax.axhline(100 * data["centre"], color=POOLED_COLOUR, linewidth=0.8,
+               label=translate(gettext_noop("benchmark mean")))
     ax.scatter([c["n"] for c in cell["cohorts"]], [100 * c["rate"] for c in cell["cohorts"]], color=COHORT_COLOUR,
-               s=18, label="published cohorts", zorder=3)
+               s=18, label=translate(gettext_noop("published cohorts")), zorder=3)
     ward = cell["ward"]
     if ward["n"]:
         ax.plot([ward["n"]], [100 * ward["rate"]], marker="s", color=WARD_COLOUR, markersize=7, linestyle="none",
-                label="this ward", gid="ward", zorder=4)
+                label=translate(gettext_noop("this ward")), gid="ward", zorder=4)
     ax.set_xlim(0, ns[-1])
     ax.set_ylim(0, 100)
-    ax.set_xlabel("patients (n)")
-    ax.set_ylabel("patients with the event (%)")
-    ax.set_title(_title(cell), fontsize=10)
+    ax.set_xlabel(translate(PATIENTS_AXIS))
+    ax.set_ylabel(translate(RATE_AXIS))
+    ax.set_title(_title(cell, translate), fontsize=10)
     ax.legend(fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5))
     ax.spines[["top", "right"]].set_visible(False)
+    localise_ticks(ax, decimal)
     return fig

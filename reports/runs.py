@@ -25,6 +25,7 @@ from reports.cells import cell_fingerprint, flag_values
 from reports.flag_notices import flag_changes_notify
 from reports.models import BenchmarkCategory, BenchmarkRun, Flag
 from reports.network import collect_network
+from reports.plot_language import ENGLISH, plot_language
 from reports.trend_inputs import collect_monitoring
 
 logger = logging.getLogger(__name__)
@@ -111,20 +112,22 @@ def _compute_and_store(run: BenchmarkRun) -> None:
         BenchmarkRun.objects.filter(pk=run.pk).update(status=BenchmarkRun.Status.FAILED, finished_at=timezone.now(),
                                                       error=traceback.format_exc(limit=5))
         raise
-    _draw_plots(run.pk, results)
+    _draw_plots(run.pk, results, run.site.language)
 
 
-def _draw_plots(run_id: int, results: dict) -> None:
+def _draw_plots(run_id: int, results: dict, site_language: str | None = None) -> None:
     """Draw the plots the report shows (flagged cells with a pooled benchmark) into the shared plot table, so that no
-    page request draws (issue 12). The run is already stored: a drawing failure is logged, and the page then
-    draws the cell itself."""
+    page request draws (issue 12): in English and in the ward's language (``Site.language``; a reader of a third
+    language draws once on the first page). The run is already stored: a drawing failure is logged, and the page
+    then draws the cell itself."""
+    languages = dict.fromkeys((ENGLISH, plot_language(site_language)))
     try:
-        drawn = plots.draw_run_plots([c for c in results["cells"] if c.get("flag")])
-        network_plots.draw_run_cusums(results)  # the report's CUSUM charts (issue 17)
+        drawn = plots.draw_run_plots([c for c in results["cells"] if c.get("flag")], languages)
+        network_plots.draw_run_cusums(results, languages)  # the report's CUSUM charts (issue 17)
     except Exception:
         logger.exception("drawing the plots of benchmark run %s failed; the report will draw them", run_id)
     else:
-        logger.info("benchmark run %s: %d cells' plots drawn", run_id, drawn)
+        logger.info("benchmark run %s: %d cells' plots drawn (%s)", run_id, drawn, ", ".join(languages))
 
 
 #: A run's progress is stored at most this often (seconds), and at 100 %: a fast run (a warm worker computes a

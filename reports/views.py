@@ -32,6 +32,7 @@ from reports.exports import csv_lines, xlsx_write
 from reports.flag_text import flag_message_for_reader
 from reports.models import BenchmarkCategory, BenchmarkRun, Flag
 from reports.network import network_for_site, network_overview, shown_plots
+from reports.plot_language import reader_language
 from reports.report_table import benchmark_table_html
 from reports.selectors import (
     FlagRow,
@@ -118,12 +119,14 @@ def _network_context(request: AuthenticatedRequest, site: Site, run: BenchmarkRu
     funnels = shown_plots(comparisons)
     monitoring = (run.results or {}).get("monitoring")
     charts = network_plots.shown_cusums(monitoring)
+    language = reader_language()  # the plots drawn in the reader's language (reports.plot_language)
     return {"network": comparisons, "own_column": True,
             "network_plots": [{"comparison": c,
-                               "image": report_plots.chart_image(site, network_plots.funnel_payload(c))}
+                               "image": report_plots.chart_image(site, network_plots.funnel_payload(c, language))}
                               for c in funnels],
             "monitoring": monitoring,
-            "cusum_plots": [{"chart": c, "image": report_plots.chart_image(site, network_plots.cusum_payload(c))}
+            "cusum_plots": [{"chart": c,
+                             "image": report_plots.chart_image(site, network_plots.cusum_payload(c, language))}
                             for c in charts]}
 
 
@@ -135,7 +138,7 @@ def network(request: AuthenticatedRequest) -> HttpResponse:
     if comparisons is None:
         raise Http404("No network comparison for you.")
     funnels = shown_plots(comparisons, limit=8)
-    drawn = network_plots.svgs([network_plots.funnel_payload(c) for c in funnels])
+    drawn = network_plots.svgs([network_plots.funnel_payload(c, reader_language()) for c in funnels])
     return render(request, "reports/network.html", {
         "network": comparisons, "coordinator": True, "own_column": False,
         "network_plots": [{"comparison": c, "svg": s} for c, s in zip(funnels, drawn, strict=True)]})

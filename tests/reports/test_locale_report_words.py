@@ -120,16 +120,19 @@ def test_the_network_tables_levels_bands_scopes_and_directions_are_in_polish():
 
 
 @pytest.mark.django_db
-def test_a_cells_plot_images_have_polish_text_alternatives_and_english_svg_titles(ward):
+def test_a_cells_plot_images_have_polish_text_alternatives_and_link_the_polish_plots(ward):
     cell = _cell()
     with translation.override("pl"):
         images = report_plots.cell_images(ward, cell)
     assert images["forest_alt"] == "Wykres drzewkowy: Cytokine release syndrome, stopnia ≥3, wszystkie cykle"
     assert images["funnel_alt"] == "Wykres lejkowy: Cytokine release syndrome, stopnia ≥3, wszystkie cykle"
-    # the stored SVG (one for every reader) keeps its English title
+    # the image is the plot drawn in Polish (its own key; tests/reports/test_plot_language.py), the English one keeps
+    # its English title and key
+    assert plots.plot_key(cell, "pl") in images["forest"] and plots.cell_key(cell) not in images["forest"]
     assert plots.forest_label(cell) == "Forest plot: Cytokine release syndrome, grade ≥3, all cycles"
     with translation.override("en-gb"):
-        assert report_plots.cell_images(ward, cell)["funnel_alt"] == plots.funnel_label(cell)
+        english = report_plots.cell_images(ward, cell)
+    assert english["funnel_alt"] == plots.funnel_label(cell) and plots.cell_key(cell) in english["funnel"]
 
 
 @pytest.mark.django_db
