@@ -318,7 +318,7 @@ class AdverseEventEditForm(AdverseEventForm):
 
     reason = forms.CharField(label=_("Reason for change"), max_length=MAX_REASON_CHARS,
                              widget=forms.Textarea(attrs={"rows": 2}),
-                             help_text="Required: kept with the record's history.")
+                             help_text=_("Required: kept with the record's history."))
     version = forms.IntegerField(widget=forms.HiddenInput)
 
 

@@ -15,6 +15,7 @@ import django_filters
 from django.db.models import Q, QuerySet
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from ae.models import AdverseEvent, CTCAETerm
 from ae.selectors import with_treatment_emergent
@@ -23,6 +24,10 @@ from patients.models import Site
 SORTS = {"onset": ("onset_date", "id"), "grade": ("grade", "onset_date"),
          "patient": ("patient__study_id", "onset_date"), "term": ("term__term", "onset_date"),
          "cycle": ("cycle__number", "onset_date")}
+#: How the listing's sort menu names each key of :data:`SORTS` (the reader's language).
+SORT_LABELS = {"onset": pgettext_lazy("sort", "onset"), "grade": pgettext_lazy("sort", "grade"),
+               "patient": pgettext_lazy("sort", "patient"), "term": pgettext_lazy("sort", "CTCAE term"),
+               "cycle": pgettext_lazy("sort", "cycle")}
 YES_NO = (("yes", _("Yes")), ("no", _("No")))
 LISTING_HEADER = ("Study ID", "Cycle", "CTCAE term", "Verbatim term", "MedDRA SOC", "Grade", "Grading scale",
                   "Onset", "Resolution", "Serious", "SAE criteria", "Relatedness", "Action taken", "Outcome",

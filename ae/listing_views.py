@@ -14,7 +14,7 @@ from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from ae import listing_copy
-from ae.listing import EXPORT_CHOICE_FIELDS, LISTING_HEADER, SORTS, export_labels, listing, listing_row
+from ae.listing import EXPORT_CHOICE_FIELDS, LISTING_HEADER, SORT_LABELS, SORTS, export_labels, listing, listing_row
 from core.types import AuthenticatedRequest
 from patients import access
 
@@ -77,5 +77,5 @@ def event_listing(request: AuthenticatedRequest, site: str) -> HttpResponse | St
     query.pop("page", None)
     query.pop("sort", None)
     return render(request, "ae/event_listing.html", {
-        "site": site_obj, "filter": bound, "page": page, "sort": sort, "sorts": list(SORTS),
-        "query": query.urlencode(), "total": page.paginator.count})
+        "site": site_obj, "filter": bound, "page": page, "sort": sort,
+        "sorts": [(key, SORT_LABELS[key]) for key in SORTS], "query": query.urlencode(), "total": page.paginator.count})

@@ -13,6 +13,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from core.text import MAX_REASON_CHARS, clean_reason, visible
 from patients.access import REVIEWERS, require_role
@@ -22,10 +23,12 @@ from reports.carry import carry_forward
 from reports.cells import canonical_sha256
 from reports.models import BenchmarkRun, Flag, RunSignoff
 
-FLAG_REVIEW_MEANING = ("Reviewed: I have reviewed this flag, the events behind it and the benchmark run it "
-                       "belongs to, and my comment records my conclusion.")
-RUN_SIGNOFF_MEANING = ("Approved: I have reviewed this benchmark run (its inputs, results and flags) and "
-                       "approve it as the site's safety benchmark for this period.")
+#: What a signature means (21 CFR 11.50(a)(3)), shown above the form and stored with the signature in the signer's
+#: language (the active one: what the form showed is what is signed); English without a translation.
+FLAG_REVIEW_MEANING = gettext_noop("Reviewed: I have reviewed this flag, the events behind it and the benchmark run "
+                                   "it belongs to, and my comment records my conclusion.")
+RUN_SIGNOFF_MEANING = gettext_noop("Approved: I have reviewed this benchmark run (its inputs, results and flags) and "
+                                   "approve it as the site's safety benchmark for this period.")
 
 
 def results_sha256(run: BenchmarkRun) -> str:
@@ -66,7 +69,7 @@ def flag_review(*, flag: Flag, acting_user: User, comment: str, password: str, o
         _refuse_reviewed(flag)  # a concurrent signature committed while the password was being checked
         flag.signer_name = signer_name
         flag.reviewed_by, flag.reviewed_at, flag.review_comment = acting_user, timezone.now(), comment
-        flag.signature_meaning, flag.signed_results_sha256 = FLAG_REVIEW_MEANING, results_sha256(flag.run)
+        flag.signature_meaning, flag.signed_results_sha256 = _(FLAG_REVIEW_MEANING), results_sha256(flag.run)
         flag.save(update_fields=["reviewed_by", "reviewed_at", "review_comment", "signer_name",
                                  "signature_meaning", "signed_results_sha256"])
         carry_forward(flag)
@@ -105,7 +108,7 @@ def run_signoff(*, run: BenchmarkRun, acting_user: User, password: str, comment:
         try:
             with transaction.atomic():
                 return RunSignoff.objects.create(run=locked, signed_by=acting_user, signer_name=name,
-                                                 signed_at=timezone.now(), meaning=RUN_SIGNOFF_MEANING,
+                                                 signed_at=timezone.now(), meaning=_(RUN_SIGNOFF_MEANING),
                                                  comment=comment, signed_results_sha256=results_sha256(locked))
         except IntegrityError as exc:  # runsignoff_once_per_signer, from a writer that did not take the lock
             existing = locked.signoffs.filter(signed_by=acting_user).first()

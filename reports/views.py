@@ -103,7 +103,7 @@ def _report_response(request: AuthenticatedRequest, site: Site, *, review: dict[
         "quality_more": len(quality) > QUALITY_QUERIES_SHOWN,
         "serious_events": serious_events(site=site),
         "overdue_cases": overdue_sae_cases(request.user, site, timezone.now()),
-        "flag_meaning": FLAG_REVIEW_MEANING, "signoff_meaning": RUN_SIGNOFF_MEANING,
+        "flag_meaning": _(FLAG_REVIEW_MEANING), "signoff_meaning": _(RUN_SIGNOFF_MEANING),
         "last_signed": signed,
         "signoffs": (signed.signoffs if signed and signed.is_latest else signoffs_with_validity(run)) if run else [],
         "review": review, "signoff": signoff, "page_errors": page_errors,

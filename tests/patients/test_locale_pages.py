@@ -155,6 +155,23 @@ def test_the_listing_filter_form_is_in_polish(polish_ward, nurse, cycle):
     for polish in ("Termin zawiera", "Stopień co najmniej", "Wystąpienie od", "Kategoria porównania"):
         assert polish in page, polish
     assert "Term contains" not in page and "Grade at least" not in page and "Benchmark category" not in page
+    # the sort menu names its keys in Polish (found on a Polish ward's listing: "onset (malejąco)")
+    assert "początek (malejąco)" in page and "termin CTCAE (rosnąco)" in page and "onset (" not in page
+
+
+def test_the_edit_forms_reason_the_exports_note_and_the_sae_clock_are_in_polish(polish_ward, nurse, officer, cycle):
+    """Found walking a Polish ward's pages in Chromium: the AE edit form's reason help, the report's CDISC export
+    note and the SAE case list's next deadline were English."""
+    from ae.services.sae import case_open_for_event
+
+    event = make_event(cycle, user=nurse, grade=3, serious=True, sae_hospitalization=True)
+    edit = logged_in(nurse).get(f"/events/{event.pk}/edit/").content.decode()
+    assert "Wymagane: zachowywane w historii rekordu." in edit and "kept with the record" not in edit
+    report = logged_in(officer).get(f"/sites/{polish_ward.slug}/report/").content.decode()
+    assert "(z define.xml; MedDRA PT/SOC puste" in report and "(with define.xml" not in report
+    assert case_open_for_event(event=event, acting_user=officer) is not None
+    cases = logged_in(officer).get(f"/sites/{polish_ward.slug}/cases/").content.decode()
+    assert "Raport do sponsora: " in cases and "Report to the sponsor" not in cases
 
 
 def test_the_assessment_forms_episode_choices_are_in_polish(polish_ward, nurse, cycle):

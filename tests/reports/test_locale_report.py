@@ -67,10 +67,15 @@ def test_the_polish_report_shows_flags_reviews_and_sign_offs_in_polish_with_sign
     ward.language = "pl"
     ward.save()
     run = benchmark_run_now(site=ward)
-    signed = flag_review(flag=crs_flag(run), acting_user=officer, comment="Prawdziwy CRS.", password=PASSWORD)
-    run_signoff(run=run, acting_user=officer, comment="", password=PASSWORD)
     client = Client()
     client.force_login(officer)
+    form = _text(client.get(f"/sites/{ward.slug}/report/"))
+    shown = "Oceniono: przejrzałem(-am) tę flagę"
+    assert f"Podpis oznacza: {shown}" in form and "Signing means" not in form and "I have reviewed" not in form
+    with translation.override("pl"):  # the officer signs in the language the form showed
+        signed = flag_review(flag=crs_flag(run), acting_user=officer, comment="Prawdziwy CRS.", password=PASSWORD)
+        signoff = run_signoff(run=run, acting_user=officer, comment="", password=PASSWORD)
+    assert signed.signature_meaning.startswith(shown) and signoff.meaning.startswith("Zatwierdzono: ")
     page = _text(client.get(f"/sites/{ward.slug}/report/"))
     assert "8 z 10 pacjentów miało cytokine release syndrome, stopnia ≥3 (wszystkie cykle)" in page
     assert "8 of 10 patients had" not in page
