@@ -7,6 +7,7 @@ from typing import Any, cast
 
 from django import forms
 from django.contrib.postgres.aggregates import ArrayAgg
+from django.core.exceptions import FieldDoesNotExist
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -311,6 +312,26 @@ class AdverseEventForm(forms.ModelForm):
 
 
 FEVER_TERMS = (grading.FEVER_TERM, grading.FEBRILE_NEUTROPENIA_TERM)
+
+
+#: Fields a revision can record that the AE form does not show, named for the event history.
+_REVISION_ONLY_LABELS = {"computed_grade": _("Computed grade"), "computed_rationale": _("Computed rationale"),
+                         "discrepancy_resolved_at": _("Grade discrepancy resolved")}
+
+
+def event_field_label(name: str) -> str:
+    """How the pages name an adverse event's field ``name`` (a key of ``AdverseEventRevision.changes``) in the
+    reader's language: the AE form's label, else one of the revision-only fields, else the model's verbose name;
+    the name itself for a field the model no longer has (an old revision)."""
+    declared = AdverseEventForm.declared_fields.get(name)
+    label = ((declared.label if declared is not None else None) or AdverseEventForm.Meta.labels.get(name)
+             or _REVISION_ONLY_LABELS.get(name))
+    if label is None:
+        try:
+            label = capfirst(AdverseEvent._meta.get_field(name).verbose_name)  # type: ignore[union-attr]
+        except FieldDoesNotExist:
+            return name
+    return str(label)
 
 
 class AdverseEventEditForm(AdverseEventForm):

@@ -24,6 +24,7 @@ from ae.forms import (
     CRSAssessmentForm,
     ICANSAssessmentForm,
     LabResultForm,
+    event_field_label,
 )
 from ae.models import AdverseEvent, CRSAssessment, ICANSAssessment, LabResult
 from ae.rationale_text import crs_rationales_for_reader, icans_rationales_for_reader, lab_rationales_for_reader
@@ -139,7 +140,10 @@ def event_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 def event_history(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     event = get_object_or_404(selectors.adverse_events_for(request.user).select_related("patient__site", "term",
                                                                                          "case_link"), pk=pk)
-    revisions = event.revisions.select_related("changed_by")
+    revisions = list(event.revisions.select_related("changed_by"))
+    for revision in revisions:  # each changed field by its name on the form, in the reader's language
+        revision.changes_shown = [(event_field_label(field), old, new)  # type: ignore[attr-defined]
+                                  for field, (old, new) in revision.changes.items()]
     return render(request, "ae/event_history.html", {
         "event": event, "revisions": revisions, "patient": event.patient, "site": event.patient.site,
         "crs_assessments": crs_rationales_for_reader(event.crs_assessments.select_related("entered_by")),

@@ -11,6 +11,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from ae import selectors as ae_selectors
 from core.audit import history_rows
@@ -30,6 +31,16 @@ RECORD_KINDS: dict[str, tuple[str | Promise, Callable[[AnyUser], QuerySet[Any]]]
     "sae-case": (_("SAE case"), ae_selectors.sae_cases_for),
 }
 
+#: The audit trail's action and source codes (``core.audit.history_rows``) as the page words them: English as
+#: recorded, translated for other readers (the codes themselves stay what the triggers wrote).
+AUDIT_WORDS: dict[str, str | Promise] = {
+    "insert": pgettext_lazy("audit action", "insert"), "update": pgettext_lazy("audit action", "update"),
+    "delete": pgettext_lazy("audit action", "delete"), "web": pgettext_lazy("audit source", "web"),
+    "api": pgettext_lazy("audit source", "api"), "job": pgettext_lazy("audit source", "job"),
+    "import": pgettext_lazy("audit source", "import"), "migration": pgettext_lazy("audit source", "migration"),
+    "database (no application context)": pgettext_lazy("audit source", "database (no application context)"),
+}
+
 
 @login_required
 def record_history(request: AuthenticatedRequest, kind: str, pk: int) -> HttpResponse:
@@ -38,4 +49,8 @@ def record_history(request: AuthenticatedRequest, kind: str, pk: int) -> HttpRes
         raise Http404("unknown record kind")
     label, queryset = RECORD_KINDS[kind]
     record = get_object_or_404(queryset(request.user), pk=pk)
-    return render(request, "history.html", {"label": label, "record": record, "rows": history_rows(record)})
+    rows = history_rows(record)
+    for row in rows:
+        row["what"], row["source"] = (AUDIT_WORDS.get(row["what"], row["what"]),
+                                      AUDIT_WORDS.get(row["source"], row["source"]))
+    return render(request, "history.html", {"label": label, "record": record, "rows": rows})

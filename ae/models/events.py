@@ -24,7 +24,7 @@ from django.db import models
 from django.db.models import Exists, F, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from ae.models.catalogue import CTCAETerm
@@ -37,6 +37,18 @@ from patients.models import NextTherapy, Patient, TreatmentCycle
 def _day(day: datetime.date) -> str:
     """A date as the pages show it ("05 Jan 2026"; "05 Sty 2026" in Polish)."""
     return date_format(day, "d M Y")
+
+
+#: The SAE criteria (ICH E2A; CDISC AESDTH, AESLIFE, AESHOSP, AESDISAB, AESCONG, AESMIE) as the fields' verbose names
+#: and the exports word them, in English; the pages translate them (``AdverseEvent.sae_criteria_for_reader``).
+SAE_CRITERION_TEXTS = {
+    "sae_death": gettext_noop("results in death"),
+    "sae_life_threatening": gettext_noop("life-threatening"),
+    "sae_hospitalization": gettext_noop("requires or prolongs hospitalisation"),
+    "sae_disability": gettext_noop("persistent or significant disability"),
+    "sae_congenital_anomaly": gettext_noop("congenital anomaly"),
+    "sae_medically_important": gettext_noop("other medically important event"),
+}
 
 
 @tracked
@@ -101,12 +113,14 @@ class AdverseEvent(CheckConstraintsInOneQuery, LoadedRelationsNotRequeried, mode
     follow_up_reason = models.TextField("why it is recorded after the cycle's window", blank=True,
                                         max_length=MAX_REASON_CHARS)
     serious = models.BooleanField(default=False)
-    sae_death = models.BooleanField("results in death", default=False)  # AESDTH
-    sae_life_threatening = models.BooleanField("life-threatening", default=False)  # AESLIFE
-    sae_hospitalization = models.BooleanField("requires or prolongs hospitalisation", default=False)  # AESHOSP
-    sae_disability = models.BooleanField("persistent or significant disability", default=False)  # AESDISAB
-    sae_congenital_anomaly = models.BooleanField("congenital anomaly", default=False)  # AESCONG
-    sae_medically_important = models.BooleanField("other medically important event", default=False)  # AESMIE
+    sae_death = models.BooleanField(_(SAE_CRITERION_TEXTS["sae_death"]), default=False)  # AESDTH
+    sae_life_threatening = models.BooleanField(_(SAE_CRITERION_TEXTS["sae_life_threatening"]), default=False)  # AESLIFE
+    sae_hospitalization = models.BooleanField(_(SAE_CRITERION_TEXTS["sae_hospitalization"]), default=False)  # AESHOSP
+    sae_disability = models.BooleanField(_(SAE_CRITERION_TEXTS["sae_disability"]), default=False)  # AESDISAB
+    sae_congenital_anomaly = models.BooleanField(_(SAE_CRITERION_TEXTS["sae_congenital_anomaly"]),
+                                                 default=False)  # AESCONG
+    sae_medically_important = models.BooleanField(_(SAE_CRITERION_TEXTS["sae_medically_important"]),
+                                                  default=False)  # AESMIE
     relatedness = models.CharField("relatedness to blinatumomab", max_length=20, choices=Relatedness.choices)
     action_taken = models.CharField(max_length=20, choices=Action.choices)
     outcome = models.CharField(max_length=40, choices=Outcome.choices)
@@ -376,9 +390,14 @@ class AdverseEvent(CheckConstraintsInOneQuery, LoadedRelationsNotRequeried, mode
 
     @property
     def sae_criteria(self) -> list[str]:
-        """Verbose names of the SAE criteria ticked."""
-        return [str(self._meta.get_field(f).verbose_name) for f in self.SAE_FIELDS  # type: ignore[union-attr]
-                if getattr(self, f)]
+        """The SAE criteria ticked, in English whatever the active language (the exports and the notices' stored
+        parameters write them so): ["results in death", …] (ICH E2A wording, :data:`SAE_CRITERION_TEXTS`)."""
+        return [SAE_CRITERION_TEXTS[f] for f in self.SAE_FIELDS if getattr(self, f)]
+
+    @property
+    def sae_criteria_for_reader(self) -> list[str]:
+        """The SAE criteria ticked in the reader's (active) language, for the pages."""
+        return [gettext(SAE_CRITERION_TEXTS[f]) for f in self.SAE_FIELDS if getattr(self, f)]
 
 
 class AdverseEventRevision(models.Model):

@@ -315,7 +315,7 @@ def test_the_history_page_shows_who_changed_what_and_why(nurse_client, event, cy
     assert response.status_code == 200
     page = html.unescape(response.content.decode())
     assert "Reassessed on ward round" in page
-    assert "grade: 2 → 3" in page
+    assert "Grade: 2 → 3" in page  # the field by its label on the form
     assert "now version 2" in page
 
 

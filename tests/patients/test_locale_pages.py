@@ -5,6 +5,7 @@ is checked to have no empty or fuzzy entry."""
 
 from __future__ import annotations
 
+import datetime
 import re
 from pathlib import Path
 
@@ -194,3 +195,32 @@ def test_the_lab_saved_message_is_in_polish(polish_ward, nurse, cycle):
     assert "Saved: " not in page and "Adverse event recorded" not in page
     assert "Hypokalemia" in page  # the CTCAE v5.0 term stays in NCI's English
     assert "z 10 Sty 2026 08:00" in page and "of 10 Jan 2026" not in page  # the value's date in Polish
+
+
+def test_the_event_history_names_changed_fields_and_the_audit_trail_its_actions_in_polish(polish_ward, nurse,
+                                                                                          cycle):
+    """Found walking a Polish ward: the event history's changes read "resolution_date: 2023-01-07 → …" (a field
+    code, for English readers too) and the audit trail "insert" / "update" / "web"."""
+    from ae.services.events import adverse_event_update
+
+    event = make_event(cycle, user=nurse)
+    adverse_event_update(event=event, acting_user=nurse, reason="Data ustąpienia z dokumentacji.",
+                         expected_version=event.version,
+                         resolution_date=cycle.start_date + datetime.timedelta(days=4))
+    history = logged_in(nurse).get(f"/events/{event.pk}/history/").content.decode()
+    assert "Data ustąpienia: " in history and "resolution_date" not in history
+    audit = logged_in(nurse).get(f"/history/adverse-event/{event.pk}/").content.decode()
+    assert "<td>zmiana</td>" in audit and "<td>utworzenie</td>" in audit
+    assert "<td>update</td>" not in audit and "<td>insert</td>" not in audit
+
+
+def test_the_event_history_names_changed_fields_by_their_form_labels_in_english(ward, nurse, cycle):
+    from ae.services.events import adverse_event_update
+
+    event = make_event(cycle, user=nurse)
+    adverse_event_update(event=event, acting_user=nurse, reason="From the notes.", expected_version=event.version,
+                         resolution_date=cycle.start_date + datetime.timedelta(days=4))
+    history = logged_in(nurse).get(f"/events/{event.pk}/history/").content.decode()
+    assert "Resolution date: " in history and "resolution_date" not in history
+    audit = logged_in(nurse).get(f"/history/adverse-event/{event.pk}/").content.decode()
+    assert "<td>update</td>" in audit  # English as recorded
