@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import pytest
 from django.test import Client
 
@@ -12,6 +14,19 @@ def logged_in(user) -> Client:
     client = Client()
     client.force_login(user)
     return client
+
+
+def page_of(response) -> str:
+    """The page's HTML with its entities read back ("ż", not "&#380;")."""
+    assert response.status_code == 200
+    return html.unescape(response.content.decode())
+
+
+def expect(page: str, language: str, polish: str, english: str) -> None:
+    """``page`` shows the text of its language (``polish`` for "pl", else ``english``) and not the other's."""
+    shown, hidden = (polish, english) if language == "pl" else (english, polish)
+    assert shown in page, shown
+    assert hidden not in page, hidden
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ DM dataset, the API, and a lab value's stored rationale naming the site range's 
 from __future__ import annotations
 
 import datetime
-import html
 import io
 from decimal import Decimal
 
@@ -21,7 +20,7 @@ from ae.models import CaseVersion, ReferenceRange
 from patients.models import Membership, Patient
 from patients.treatment import DosingStep
 from tests.conftest import PASSWORD, make_cycle, make_event, make_patient, make_user
-from tests.patients.conftest import logged_in
+from tests.patients.conftest import expect, logged_in, page_of
 
 pytestmark = pytest.mark.django_db
 
@@ -30,15 +29,6 @@ FEMALE_ONLY_HB = {"analyte": "hemoglobin", "unit": "g/L", "sex": "F", "age_from_
                   "valid_from": datetime.date(2025, 12, 1)}
 
 
-def page_of(response) -> str:
-    assert response.status_code == 200
-    return html.unescape(response.content.decode())
-
-
-def expect(page: str, language: str, polish: str, english: str) -> None:
-    shown, hidden = (polish, english) if language == "pl" else (english, polish)
-    assert shown in page, shown
-    assert hidden not in page, hidden
 
 
 def test_the_patient_list_and_page_show_sex_and_disease_status_in_the_wards_language(language, ward, nurse):

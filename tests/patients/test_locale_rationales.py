@@ -15,20 +15,11 @@ from django.utils import translation
 
 from ae.models import CRSAssessment, LabResult, ReferenceRange
 from tests.conftest import make_user
-from tests.patients.conftest import logged_in
+from tests.patients.conftest import expect, logged_in, page_of
 
 pytestmark = pytest.mark.django_db
 
 
-def page_of(response) -> str:
-    assert response.status_code == 200
-    return html.unescape(response.content.decode())
-
-
-def expect(page: str, language: str, polish: str, english: str) -> None:
-    shown, hidden = (polish, english) if language == "pl" else (english, polish)
-    assert shown in page, shown
-    assert hidden not in page, hidden
 
 
 def at(day: int, hour: int = 7) -> datetime.datetime:

@@ -22,7 +22,7 @@ from patients.treatment import DosingStep
 from tests.ae.test_assessment_views import crs_post
 from tests.ae.test_import import HEADER, _good_rows
 from tests.conftest import make_cycle, make_event, make_patient, make_user
-from tests.patients.conftest import logged_in
+from tests.patients.conftest import expect, logged_in
 
 pytestmark = pytest.mark.django_db
 
@@ -30,11 +30,6 @@ pytestmark = pytest.mark.django_db
 def page_of(response) -> str:
     return html.unescape(response.content.decode())
 
-
-def expect(page: str, language: str, polish: str, english: str) -> None:
-    shown, hidden = (polish, english) if language == "pl" else (english, polish)
-    assert shown in page, shown
-    assert hidden not in page, hidden
 
 
 def test_the_lab_services_refusals(language, nurse, cycle):
