@@ -120,7 +120,8 @@ def test_the_compiled_polish_catalogue_is_committed_and_current():
                       # laboratory abbreviations Polish laboratories print too (ae.analyte_labels)
                       "ANC", "WBC", "Hb", "ALT", "AST", "ALP", "GGT", "IgG",
                       "CPAP", "BiPAP",  # ventilation modes (ae.bedside_labels): the same abbreviations in Polish
-                      "API", "import")  # the audit trail's sources (pvtrack.views.AUDIT_WORDS): the same in Polish
+                      "API", "import",  # the audit trail's sources (pvtrack.views.AUDIT_WORDS): the same in Polish
+                      "SAE")  # the timeline's marker of a serious event (ae.timeline_views): Polish wards say SAE too
     untranslated = [i for c, i in ids if translated(c, i) == i and i not in same_in_polish]
     assert untranslated == []
 
