@@ -186,3 +186,25 @@ def test_the_changes_between_runs_and_the_plots_drawn_for_a_polish_reader_name_t
              "h": 2.0, "outcomes": []}
     assert cusum_payload(chart)["title"] == "Infusion interrupted for an AE, any"
     assert cusum_payload(chart, "pl")["title"].startswith("Przerwanie wlewu z powodu zdarzenia niepożądanego, ")
+
+
+def test_the_polish_network_section_names_the_categories_in_polish_and_the_xlsx_keeps_english(ward, officer):
+    import html
+    import io
+    import zipfile
+
+    from reports.exports import xlsx_bytes
+    from tests.reports.test_exports import workbook_text
+    from tests.reports.test_network import build_network
+
+    build_network(ward)
+    ward.language = "pl"
+    ward.save()
+    client = Client()
+    client.force_login(officer)
+    page = client.get(f"/sites/{ward.slug}/report/").content.decode()
+    section = page[page.index('id="network"'):page.index('id="over-time"')]
+    assert "Neurotoksyczność, dowolnego stopnia" in section and "Neurotoxicity" not in section
+    with translation.override("pl"), zipfile.ZipFile(io.BytesIO(xlsx_bytes(ward))) as book:
+        text = html.unescape(workbook_text(book))
+    assert "Neurotoxicity, any grade" in text and "Neurotoksyczność" not in text
