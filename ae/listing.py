@@ -14,8 +14,8 @@ from __future__ import annotations
 import django_filters
 from django.db.models import Q, QuerySet
 from django.utils import translation
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
 
 from ae.models import AdverseEvent, CTCAETerm
 from ae.selectors import with_treatment_emergent
@@ -36,11 +36,14 @@ EXPORT_CHOICE_FIELDS = ("grading_scale", "relatedness", "action_taken", "outcome
 
 
 def category_choices() -> list[tuple[str, str]]:
-    """(slug, name) of the benchmark categories, in their order. The categories belong to ``reports`` (above
-    ``ae``): the model is reached through the CTCAE term's reverse relation, not imported."""
+    """(slug, name) of the benchmark categories, in their order, each name in the active language. The categories
+    belong to ``reports`` (above ``ae``): the model is reached through the CTCAE term's reverse relation, not
+    imported, and the name is looked up in the catalogue, where ``reports.category_names`` marks the names that are
+    pvtrack's labels (a name that is a CTCAE term is not in it and stays as named)."""
     category = CTCAETerm.benchmark_categories.rel.related_model
     assert not isinstance(category, str)
-    return list(category._default_manager.order_by("order", "slug").values_list("slug", "name"))
+    return [(slug, gettext(name))
+            for slug, name in category._default_manager.order_by("order", "slug").values_list("slug", "name")]
 
 
 class AdverseEventListingFilter(django_filters.FilterSet):

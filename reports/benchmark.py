@@ -931,7 +931,8 @@ def flag_message(*, name: str, band: str, scope: str, x: int, n: int, level: str
     """The plain-language reason of a flag: what the ward saw, what the benchmark predicts, what to do.
 
     ``translate`` maps each English text of ``FLAG_TEXTS`` to the reader's language (``gettext``); the default
-    keeps English, as :func:`compute` stores it. Category names are data and stay as named. Rates are shown as
+    keeps English, as :func:`compute` stores it. ``name`` is used as given (the caller translates it:
+    ``reports.flag_text``). Rates are shown as
     whole percentages ("12%").
     """
     label = name if name[1:2].isupper() else name[:1].lower() + name[1:]  # keep acronyms such as CRS

@@ -21,6 +21,8 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from reports.category_names import translated_name
+
 #: Bump when the set or rounding of the values changes: older fingerprints then never match new ones.
 FINGERPRINT_VERSION = 1
 GRADE_BAND_LABELS = {"any": "any grade", "ge3": "grade ≥3"}
@@ -196,7 +198,8 @@ def _level(level: str, translate: Translate) -> str:
 def cell_label(category_name: str, grade_band: str, cycle_scope: str, translate: Translate = str) -> str:
     """A short name of a cell for a change list, e.g. "Cytokine release syndrome any", "Neutropenia ≥3, cycle 1"."""
     band = translate(CHANGE_TEXTS["any"]) if grade_band == "any" else _BAND_SHORT.get(grade_band, grade_band)
-    return f"{category_name} {band}" + (f", {translate(CYCLE_SCOPES['first'])}" if cycle_scope == "first" else "")
+    name = translated_name(category_name, translate)
+    return f"{name} {band}" + (f", {translate(CYCLE_SCOPES['first'])}" if cycle_scope == "first" else "")
 
 
 def _benchmark(values: Mapping[str, Any], translate: Translate = str) -> str:

@@ -38,6 +38,7 @@ from reports.benchmark import (
     STRATUM_SOURCES,
     TREATMENT_TEXTS,
 )
+from reports.category_names import translated_name
 from reports.cells import CYCLE_SCOPES
 from reports.cohort_texts import SET_ASIDE_REASONS
 from reports.entry_lag import ENTRY_LAG_TEXTS
@@ -241,6 +242,12 @@ COHORT_LABELS: list[Message] = [
 #: A cell's note when it has no benchmark to compare with (``results["cells"][i]["note"]``).
 CELL_NOTES: list[Message] = _fixed(NO_CYCLE1_FIGURE, COMPARISON_TEXTS["note_demo"], COMPARISON_TEXTS["note_none"],
                                    COMPARISON_TEXTS["note_no_patients"])
+
+
+def category_name(stored: Any) -> str:
+    """A benchmark category's stored English name in the active language when it is one of
+    :data:`reports.category_names.CATEGORY_NAMES`; a name that is a CTCAE term, or any other, as stored."""
+    return translated_name(str(stored or ""), gettext)
 
 
 @_per_language

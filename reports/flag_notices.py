@@ -16,12 +16,13 @@ from typing import Any
 from django.conf import settings
 from django.urls import reverse
 from django.utils import translation
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext, gettext_noop
 
 from patients.models import NotificationKind
 from patients.notification_texts import message
 from patients.services.notifications import Notice, notify_many
 from reports.cells import CYCLE_SCOPES, GRADE_BAND_LABELS, KIND_LABELS, flag_label
+from reports.computed_text import category_name
 from reports.flag_text import reason_for_reader
 from reports.models import BenchmarkRun, Flag
 
@@ -54,6 +55,14 @@ def _reasons(run: BenchmarkRun) -> Any:
     return in_each_language
 
 
+def _category_in(language: str, flag: Flag) -> str:
+    """The flag's category in ``language`` (``reports.category_names``: a name that is a CTCAE term stays as
+    named), with its kind for a network or CUSUM flag: "Neurotoksyczność (w czasie (CUSUM))"."""
+    with translation.override(language):
+        name = category_name(flag.category.name)
+        return name if flag.kind == Flag.Kind.LITERATURE else f"{name} ({gettext(KIND_LABELS[flag.kind])})"
+
+
 def flag_changes_notify(*, run: BenchmarkRun, flags: list[Flag]) -> int:
     """Notify the safety officers and administrators of ``run.site`` of each flag of ``run`` that is new or
     changed level since the site's previous finished run (2 queries to compare, plus ``notify_many``'s constant
@@ -69,8 +78,7 @@ def flag_changes_notify(*, run: BenchmarkRun, flags: list[Flag]) -> int:
         kind = NotificationKind.NEW_FLAG if was is None else NotificationKind.FLAG_LEVEL
         with translation.override("en-gb"):  # level and direction as the report names them in English
             level_label, direction = flag_label(flag.level, flag.kind), str(flag.get_direction_display())
-        category = flag.category.name + ("" if flag.kind == Flag.Kind.LITERATURE
-                                         else f" ({KIND_LABELS[flag.kind]})")
+        category = {"languages": {code: _category_in(code, flag) for code, _ in settings.LANGUAGES}}
         text = message(
             gettext_noop("[pvtrack] New flag %(level)s: %(category)s, %(band)s, %(scope)s") if was is None else
             gettext_noop("[pvtrack] Flag %(was)s → %(level)s: %(category)s, %(band)s, %(scope)s"),

@@ -5,7 +5,8 @@ it is part of what the run recomputes exactly. The report shows it in the active
 the run's stored cell (ward x/n, pooled median and mean, number of cohorts, weak, the 95% predictive range, the
 attribution basis) with the translated texts of ``reports.benchmark.FLAG_TEXTS``. The rebuilt text is used only if
 its English version is exactly the stored message; otherwise (a run of an older method, a cell that does not
-reproduce it) the stored English message is shown. Category names are data and stay as named. The rebuilt text
+reproduce it) the stored English message is shown. The category's name is translated too (``reports.category_names``;
+a name that is a CTCAE term stays as named). The rebuilt text
 writes its decimal numbers in the language's convention ("τ² 0,0336" in Polish; :func:`core.numbers.reader_numbers`).
 """
 
@@ -18,6 +19,7 @@ from django.utils.translation import gettext
 
 from core.numbers import reader_numbers
 from reports.benchmark import flag_message
+from reports.category_names import translated_name
 from reports.signal_flags import cusum_message, network_message
 
 
@@ -27,7 +29,8 @@ def _message(cell: Mapping[str, Any], level: str, translate: Any) -> str | None:
         return None
     try:
         return flag_message(
-            name=cell["category_name"], band=cell["grade_band"], scope=cell["cycle_scope"], x=ward["x"], n=ward["n"],
+            name=translated_name(cell["category_name"], translate), band=cell["grade_band"],
+            scope=cell["cycle_scope"], x=ward["x"], n=ward["n"],
             level=level, limits=limits, median=pooled["median"], mean=pooled["marginal_mean"], k=pooled["k"],
             weak=bool(pooled.get("weak")), adjusted=pooled.get("method") == "glmm_ml_metareg",
             related=(cell.get("definitions") or {}).get("attribution") == "related", translate=translate)

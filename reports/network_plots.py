@@ -21,6 +21,7 @@ from django.utils.translation import gettext_noop
 from matplotlib.figure import Figure
 
 from reports import funnel
+from reports.category_names import translated_name
 from reports.cells import GRADE_BAND_LABELS, flag_short
 from reports.models import CellPlot
 from reports.network import ward_label
@@ -42,7 +43,7 @@ def funnel_payload(comparison: dict[str, Any], language: str = ENGLISH) -> dict[
         translate = translator(language)
         labels = [ward_label(name, number, own=own, translate=translate)
                   for name, number, own in comparison["ward_labels"]]
-        title = (f"{comparison['category_name']}, {translate(comparison['band_label'])}, "
+        title = (f"{translated_name(comparison['category_name'], translate)}, {translate(comparison['band_label'])}, "
                  f"{translate(comparison['scope_label'])}")
     own_unit = comparison["own"]
     own = None if own_unit is None else next(
@@ -114,10 +115,11 @@ def draw_run_cusums(results: dict[str, Any], languages: Iterable[str] = (ENGLISH
 def cusum_payload(chart: dict[str, Any], language: str = ENGLISH) -> dict[str, Any]:
     """What a CUSUM chart shows in plot language ``language``, as JSON (its cache key): title, values, signals, h,
     outcomes; "language" unless English (the English title keeps the band's code, as before languages)."""
-    band = chart["grade_band"]
+    band, name = chart["grade_band"], chart["category_name"]
     if language != ENGLISH:
         band = translator(language)(GRADE_BAND_LABELS.get(band, band))
-    payload = {"kind": "cusum", "title": f"{chart['category_name']}, {band}", "values": chart["values"],
+        name = translated_name(name, translator(language))
+    payload = {"kind": "cusum", "title": f"{name}, {band}", "values": chart["values"],
                "signals": chart["signals"], "h": chart["h"], "outcomes": chart["outcomes"]}
     return payload if language == ENGLISH else payload | {"language": language}
 

@@ -33,6 +33,7 @@ from matplotlib.figure import Figure
 from core.xml import tostring as xml_tostring
 from reports import stats
 from reports.benchmark import CYCLE_SCOPES, GRADE_BAND_LABELS
+from reports.category_names import translated_name
 from reports.models import CellPlot
 from reports.plot_language import ENGLISH, decimal_separator, localise_ticks, translator
 
@@ -60,7 +61,7 @@ _URL_REF = re.compile(r"url\(#([^)]+)\)")
 
 
 def _title(cell: dict[str, Any], translate: Callable[[str], str] = str) -> str:
-    return (f"{cell['category_name']}, {translate(GRADE_BAND_LABELS[cell['grade_band']])}, "
+    return (f"{translated_name(cell['category_name'], translate)}, {translate(GRADE_BAND_LABELS[cell['grade_band']])}, "
             f"{translate(CYCLE_SCOPES[cell['cycle_scope']])}")
 
 

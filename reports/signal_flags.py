@@ -26,6 +26,7 @@ from typing import Any
 from scipy import stats
 
 from reports import funnel
+from reports.category_names import translated_name
 from reports.cells import CYCLE_SCOPES, GRADE_BAND_LABELS, gettext_noop
 
 #: A comparison is made when at least this many wards (this one included) have patients in it.
@@ -43,8 +44,8 @@ def comparison_key(cell: Mapping[str, Any]) -> ComparisonKey:
             str(d.get("attribution")))
 
 
-def _label(cell: Mapping[str, Any]) -> str:
-    name = str(cell.get("category_name") or cell["category"])
+def _label(cell: Mapping[str, Any], translate: Callable[[str], str] = str) -> str:
+    name = translated_name(str(cell.get("category_name") or cell["category"]), translate)
     return name if name[1:2].isupper() else name[:1].lower() + name[1:]  # keep acronyms such as CRS
 
 
@@ -63,7 +64,7 @@ def cusum_message(chart: Mapping[str, Any], translate: Callable[[str], str] = st
     KeyError/TypeError for a chart without the keys used."""
     n, x = len(chart["outcomes"]), sum(1 for y in chart["outcomes"] if y)
     return translate(CUSUM_TEXT) % {
-        "x": x, "n": n, "band": translate(GRADE_BAND_LABELS[chart["grade_band"]]), "label": _label(chart),
+        "x": x, "n": n, "band": translate(GRADE_BAND_LABELS[chart["grade_band"]]), "label": _label(chart, translate),
         "scope": translate(CYCLE_SCOPES["all"]), "h": f"{chart['h']:.2f}",
         "at": ", ".join(str(i) for i in chart["signals"]), "arl0": f"{chart['arl0']:g}"}
 
@@ -88,8 +89,8 @@ def network_message(comparison: Mapping[str, Any], cell: Mapping[str, Any],
     x, n, level = comparison["x"], comparison["n"], comparison["level"]
     low, high = comparison["limits"]["0.998" if level == "ALARM" else "0.95"]
     what = translate(NETWORK_TEXTS["what"]) % {
-        "x": x, "n": n, "band": translate(GRADE_BAND_LABELS[comparison["grade_band"]]), "label": _label(cell),
-        "scope": translate(CYCLE_SCOPES[comparison["cycle_scope"]])}
+        "x": x, "n": n, "band": translate(GRADE_BAND_LABELS[comparison["grade_band"]]),
+        "label": _label(cell, translate), "scope": translate(CYCLE_SCOPES[comparison["cycle_scope"]])}
     return translate(NETWORK_TEXTS["message"]) % {
         "what": what, "wards": comparison["wards"], "theta0": f"{comparison['theta0']:.0%}", "n": n,
         "low": f"{low:.0%}", "high": f"{high:.0%}", "coverage": "99.8" if level == "ALARM" else "95",

@@ -10,6 +10,7 @@ from django.utils.translation import gettext
 from core.numbers import reader_numbers
 from reports.cells import CYCLE_SCOPES, GRADE_BAND_LABELS, flag_label, flag_short
 from reports.computed_text import (
+    category_name,
     cell_note,
     cohort_labels,
     cusum_note,
@@ -34,6 +35,7 @@ register = template.Library()
 register.filter("reader_numbers", reader_numbers)
 register.filter("matched_line", matched_line)
 register.filter("exclusion_reason", exclusion_reason)
+register.filter("category_name", category_name)
 register.filter("cohort_labels", cohort_labels)
 register.filter("cell_note", cell_note)
 register.filter("cusum_note", cusum_note)
