@@ -13,7 +13,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from ae.models import SAECase
 from ae.selectors import adverse_events_for, clocks_for, sae_case_rows, sae_cases_for
@@ -31,6 +31,11 @@ class CaseDraftForm(forms.ModelForm):
         model = SAECase
         fields = ["action_taken", "dechallenge", "rechallenge", "narrative", "reporter_comments"]
         widgets = {"narrative": forms.Textarea(attrs={"rows": 12})}
+        # The model names these fields by their attribute names (a verbose_name there would be a migration for a
+        # label); the form words them, as ae.forms does for the AE form.
+        labels = {"action_taken": gettext_lazy("Action taken"), "dechallenge": gettext_lazy("Dechallenge"),
+                  "rechallenge": gettext_lazy("Rechallenge"), "narrative": gettext_lazy("Narrative"),
+                  "reporter_comments": gettext_lazy("Reporter comments")}
 
 
 class CaseAssessForm(forms.ModelForm):
@@ -40,16 +45,16 @@ class CaseAssessForm(forms.ModelForm):
 
 
 class SignForm(forms.Form):
-    password = forms.CharField(widget=forms.PasswordInput, required=False,
-                               help_text="Your password: the electronic signature of this step.")
-    otp_code = forms.CharField(label="Authenticator code", required=False)
-    reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    password = forms.CharField(label=gettext_lazy("Password"), widget=forms.PasswordInput, required=False,
+                               help_text=gettext_lazy("Your password: the electronic signature of this step."))
+    otp_code = forms.CharField(label=gettext_lazy("Authenticator code"), required=False)
+    reason = forms.CharField(label=gettext_lazy("Reason"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 
 class AwarenessForm(forms.Form):
-    awareness_at = forms.DateTimeField(label="Aware since", widget=forms.DateTimeInput(
+    awareness_at = forms.DateTimeField(label=gettext_lazy("Aware since"), widget=forms.DateTimeInput(
         attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"))
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
+    reason = forms.CharField(label=gettext_lazy("Reason"), widget=forms.Textarea(attrs={"rows": 2}))
 
 
 @login_required
@@ -164,7 +169,7 @@ def sae_case(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         "assess_form": bad_form if isinstance(bad_form, CaseAssessForm) else CaseAssessForm(instance=case),
         "awareness_form": bad_form if isinstance(bad_form, AwarenessForm) else AwarenessForm(
             initial={"awareness_at": timezone.localtime(case.awareness_at)}),
-        "error": error}, status=status)
+        "submission_meaning": _(sae.SUBMISSION_MEANING), "error": error}, status=status)
 
 
 @login_required

@@ -132,3 +132,49 @@ def _check_downloads(page, base: str, case) -> None:
     assert fhir.status == 200
     bundle = Bundle.model_validate(json.loads(fhir.body()))
     assert any(e.resource.get_resource_type() == "AdverseEvent" for e in bundle.entry)
+
+
+def test_a_polish_wards_officer_reads_the_case_page_in_polish_and_signs_the_polish_statement(live_server, page, ward):
+    """Issue 15 item 4, as seen in Chromium: the labels, the dechallenge choices and help, the event's cycle and the
+    RSI's date in Polish, and the statement above "Podpisz i wyślij" is the one the version stores."""
+    from django.db import transaction
+
+    from ae.services import sae
+    from tests.conftest import make_event
+
+    ward.language, ward.time_zone = "pl", "Europe/Warsaw"
+    ward.save()
+    nurse = make_user("nurse", ward, Membership.Role.WARD_STAFF)
+    make_user("officer", ward, Membership.Role.SAFETY_OFFICER)
+    cycle = make_cycle(make_patient(ward, "KRK-015"), start=datetime.date.today() - datetime.timedelta(days=4))
+    DosingStep.objects.create(cycle=cycle, from_day=1, dose=Decimal("5"), unit="ug_m2_day")
+    event = make_event(cycle, grade=4, user=nurse, serious=True, sae_life_threatening=True,
+                       outcome="RECOVERING/RESOLVING")
+    with transaction.atomic():  # the service locks the event, as the AE form's save does
+        case = sae.case_open_for_event(event=event, acting_user=nurse)
+    url = live_server.url
+    log_in(page, url, "officer")
+    page.goto(f"{url}/cases/{case.pk}/")
+    shown = page.inner_text("main")
+    for polish in ("Odstawienie leku (dechallenge)", "Czy reakcja ustąpiła po przerwaniu lub zakończeniu wlewu?",
+                   "Związek przyczynowy wg badacza", "Oczekiwalność (ustalona)", "(cykl 1)",
+                   "obowiązuje od 03 Gru 2014"):
+        assert polish in shown, polish
+    for english in ("Dechallenge", "Did the reaction abate", "Investigator's causality", "(cycle 1)",
+                    "in force from", "Submitted: I have reviewed"):
+        assert english not in shown, english
+    assert [o.strip() for o in page.locator("#id_dechallenge option").all_inner_texts()] == [
+        "Tak", "Nie", "Nieznane", "Nie dotyczy"]
+    statement = page.inner_text("#submission-meaning")
+    assert statement.startswith("Wysłano: przejrzałem(-am) to zgłoszenie")
+    page.select_option("#id_causality_investigator", "probable")
+    page.select_option("#id_expectedness", "unexpected")
+    page.get_by_role("button", name="Zapisz ocenę").click()
+    page.wait_for_url(f"{url}/cases/{case.pk}/")
+    page.get_by_role("button", name="Przygotuj opis przypadku z dokumentacji").click()
+    page.wait_for_url(f"{url}/cases/{case.pk}/")
+    page.fill("#id_submit_password", PASSWORD)
+    page.get_by_role("button", name="Podpisz i wyślij").click()
+    page.wait_for_url(f"{url}/cases/{case.pk}/")
+    assert "1 (Zgłoszenie wstępne) SUSAR" in page.inner_text("#versions")
+    assert SAECase.objects.get(pk=case.pk).versions.get().signature_meaning == statement

@@ -28,7 +28,8 @@ from core.text import MAX_REASON_CHARS, max_chars_constraint
 from patients.models import Patient, Site
 
 CAUSALITIES = ["", "not_related", "unlikely", "possible", "probable", "definite"]
-YES_NO_UNKNOWN = [("yes", "Yes"), ("no", "No"), ("unknown", "Unknown"), ("not_applicable", "Not applicable")]
+YES_NO_UNKNOWN = [("yes", _("Yes")), ("no", _("No")), ("unknown", _("Unknown")),
+                  ("not_applicable", _("Not applicable"))]
 
 
 @tracked
@@ -36,19 +37,19 @@ class ReferenceSafetyInformation(models.Model):
     """One version of the reference safety information of a product (e.g. BLINCYTO EU SmPC §4.8 of a date)."""
 
     product = models.CharField(max_length=100, default="blinatumomab")
-    document = models.CharField("source document", max_length=300,
-                                help_text="E.g. BLINCYTO EU SmPC, section 4.8 (EMA product information).")
-    version = models.CharField("document version", max_length=100)
-    document_date = models.DateField("date of the document")
-    in_force_from = models.DateField("in force from")
+    document = models.CharField(_("source document"), max_length=300,
+                                help_text=_("E.g. BLINCYTO EU SmPC, section 4.8 (EMA product information)."))
+    version = models.CharField(_("document version"), max_length=100)
+    document_date = models.DateField(_("date of the document"))
+    in_force_from = models.DateField(_("in force from"))
     note = models.TextField(blank=True, max_length=MAX_REASON_CHARS,
-                            help_text="What could and could not be checked against the document.")
+                            help_text=_("What could and could not be checked against the document."))
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["product", "-in_force_from"]
-        verbose_name = "reference safety information"
-        verbose_name_plural = "reference safety information versions"
+        verbose_name = _("reference safety information")
+        verbose_name_plural = _("reference safety information versions")
         constraints = [
             models.UniqueConstraint(fields=["product", "in_force_from"], name="rsi_one_version_per_day",
                                     violation_error_message=_("A version of this product is already in force from "
@@ -59,6 +60,8 @@ class ReferenceSafetyInformation(models.Model):
         ]
 
     def __str__(self) -> str:
+        """English, as the case snapshot quotes it (``rsi_version``); the case page words it in the reader's
+        language itself."""
         return f"{self.document} {self.version} (in force from {self.in_force_from:%d %b %Y})"
 
 
@@ -69,19 +72,19 @@ class RSIEntry(models.Model):
 
     rsi = models.ForeignKey(ReferenceSafetyInformation, on_delete=models.PROTECT, related_name="entries")
     ctcae_term = models.ForeignKey(CTCAETerm, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
-                                   verbose_name="CTCAE term")
-    meddra_code = models.CharField("MedDRA LLT code", max_length=10, blank=True)
-    wording = models.CharField("the document's wording", max_length=300)
-    frequency = models.CharField(max_length=40, blank=True, help_text="As the document gives it, e.g. very common.")
+                                   verbose_name=_("CTCAE term"))
+    meddra_code = models.CharField(_("MedDRA LLT code"), max_length=10, blank=True)
+    wording = models.CharField(_("the document's wording"), max_length=300)
+    frequency = models.CharField(max_length=40, blank=True, help_text=_("As the document gives it, e.g. very common."))
     max_grade = models.PositiveSmallIntegerField(null=True, blank=True,
                                                  validators=[MinValueValidator(1), MaxValueValidator(5)],
-                                                 help_text="Highest grade the entry covers; empty: any severity.")
-    verified = models.BooleanField("checked against the document's text", default=False)
+                                                 help_text=_("Highest grade the entry covers; empty: any severity."))
+    verified = models.BooleanField(_("checked against the document's text"), default=False)
 
     class Meta:
         ordering = ["rsi", "wording"]
-        verbose_name = "RSI entry"
-        verbose_name_plural = "RSI entries"
+        verbose_name = _("RSI entry")
+        verbose_name_plural = _("RSI entries")
         constraints = [
             models.CheckConstraint(condition=Q(ctcae_term__isnull=False) | ~Q(meddra_code=""),
                                    name="rsientry_term_or_code",
@@ -142,37 +145,38 @@ class SAECase(models.Model):
 
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="sae_cases")
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="sae_cases")
-    number = models.PositiveIntegerField(help_text="Sequence of the site's cases (the reference's last part).")
-    reference = models.CharField("case reference (C.1.1)", max_length=60, unique=True)
+    number = models.PositiveIntegerField(help_text=_("Sequence of the site's cases (the reference's last part)."))
+    reference = models.CharField(_("case reference (C.1.1)"), max_length=60, unique=True)
     status = models.CharField(max_length=10, choices=CaseStatus.choices, default=CaseStatus.DRAFT)
     adverse_events: models.ManyToManyField[AdverseEvent, SAECaseLink] = models.ManyToManyField(
         AdverseEvent, through="SAECaseLink", related_name="sae_cases")
-    awareness_at = models.DateTimeField("aware since", help_text="When the site first knew the event was serious.")
-    awareness_reason = models.TextField("reason the awareness time was changed", blank=True,
+    awareness_at = models.DateTimeField(_("aware since"),
+                                       help_text=_("When the site first knew the event was serious."))
+    awareness_reason = models.TextField(_("reason the awareness time was changed"), blank=True,
                                         max_length=MAX_REASON_CHARS)
-    follow_up_awareness_at = models.DateTimeField("new information since", null=True, blank=True)
+    follow_up_awareness_at = models.DateTimeField(_("new information since"), null=True, blank=True)
     reporter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     reporter_role = models.CharField(max_length=20)
-    causality_investigator = models.CharField("investigator's causality", max_length=12,
+    causality_investigator = models.CharField(_("investigator's causality"), max_length=12,
                                               choices=Causality.choices, blank=True)
-    causality_sponsor = models.CharField("sponsor's causality", max_length=12, choices=Causality.choices, blank=True)
+    causality_sponsor = models.CharField(_("sponsor's causality"), max_length=12, choices=Causality.choices, blank=True)
     expectedness_proposed = models.CharField(max_length=12, choices=Expectedness.choices,
                                              default=Expectedness.UNDETERMINED)
-    expectedness = models.CharField("expectedness (decided)", max_length=12, choices=Expectedness.choices,
+    expectedness = models.CharField(_("expectedness (decided)"), max_length=12, choices=Expectedness.choices,
                                     blank=True)
     expectedness_decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True,
                                                 blank=True, related_name="+")
     expectedness_decided_at = models.DateTimeField(null=True, blank=True)
     rsi = models.ForeignKey(ReferenceSafetyInformation, on_delete=models.PROTECT, null=True, blank=True,
-                            related_name="cases", verbose_name="RSI version judged against")
+                            related_name="cases", verbose_name=_("RSI version judged against"))
     action_taken = models.CharField(max_length=16, choices=Action.choices, default=Action.UNKNOWN)
     dechallenge = models.CharField(max_length=16, choices=YES_NO_UNKNOWN, default="unknown",
-                                   help_text="Did the reaction abate when the infusion was interrupted or stopped?")
+                                   help_text=_("Did the reaction abate when the infusion was interrupted or stopped?"))
     rechallenge = models.CharField(max_length=16, choices=YES_NO_UNKNOWN, default="unknown",
-                                   help_text="Did it recur when the infusion was restarted?")
+                                   help_text=_("Did it recur when the infusion was restarted?"))
     narrative = models.TextField(blank=True, max_length=20000)
-    narrative_edited = models.BooleanField(default=False, help_text="The narrative differs from the draft built "
-                                                                    "from the record.")
+    narrative_edited = models.BooleanField(default=False, help_text=_("The narrative differs from the draft built "
+                                                                      "from the record."))
     reporter_comments = models.TextField(blank=True, max_length=MAX_REASON_CHARS)
     #: Incremented on every change; an edit based on an older version is refused (409).
     revision = models.PositiveIntegerField(default=1)
@@ -181,7 +185,7 @@ class SAECase(models.Model):
 
     class Meta:
         ordering = ["-awareness_at", "-id"]
-        verbose_name = "SAE case"
+        verbose_name = _("SAE case")
         constraints = [
             models.UniqueConstraint(fields=["site", "number"], name="saecase_number_unique_per_site"),
             models.CheckConstraint(condition=Q(status__in=[s.value for s in CaseStatus]), name="saecase_status_known"),
@@ -257,12 +261,12 @@ class SAECaseLink(models.Model):
 
     case = models.ForeignKey(SAECase, on_delete=models.PROTECT, related_name="case_links")
     adverse_event = models.OneToOneField(AdverseEvent, on_delete=models.PROTECT, related_name="case_link")
-    primary = models.BooleanField(default=False, help_text="The event the case was opened for.")
+    primary = models.BooleanField(default=False, help_text=_("The event the case was opened for."))
     added_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["case", "-primary", "adverse_event"]
-        verbose_name = "event of an SAE case"
+        verbose_name = _("event of an SAE case")
         constraints = [models.UniqueConstraint(fields=["case"], condition=Q(primary=True),
                                                name="saecaselink_one_primary")]
         triggers = [
@@ -292,8 +296,8 @@ class CaseVersion(models.Model):
     """
 
     class ReportType(models.TextChoices):
-        INITIAL = "initial", "Initial"
-        FOLLOW_UP = "follow_up", "Follow-up"
+        INITIAL = "initial", _("Initial")
+        FOLLOW_UP = "follow_up", _("Follow-up")
 
     case = models.ForeignKey(SAECase, on_delete=models.PROTECT, related_name="versions")
     number = models.PositiveIntegerField()
@@ -330,7 +334,8 @@ class CaseReminder(models.Model):
 
     case = models.ForeignKey(SAECase, on_delete=models.PROTECT, related_name="reminders")
     clock = models.CharField(max_length=24)
-    stage = models.CharField(max_length=8, choices=[("before", "Before the deadline"), ("due", "At the deadline")])
+    stage = models.CharField(max_length=8,
+                             choices=[("before", _("Before the deadline")), ("due", _("At the deadline"))])
     due_at = models.DateTimeField()
     recipients = models.PositiveSmallIntegerField(default=0)
     sent_at = models.DateTimeField(auto_now_add=True)

@@ -22,6 +22,7 @@ from django.db.models import Max
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from ae.models import AdverseEvent, CaseVersion, ReferenceSafetyInformation, RSIEntry, SAECase, SAECaseLink
 from ae.sae import expectedness as rules
@@ -42,8 +43,11 @@ DRAFTERS = (*RECORDERS, *[r for r in REVIEWERS if r not in RECORDERS])
 #: investigator role; ICH E6(R2) 4.11 puts the report on the investigator, whose delegate on the ward is the
 #: safety officer) or an administrator, as for flag reviews.
 SIGNERS = REVIEWERS
-SUBMISSION_MEANING = ("Submitted: I have reviewed this serious adverse event case and its narrative, and I submit "
-                      "this version as the site's report.")
+#: What a submission's signature means (21 CFR 11.50(a)(3)): shown above the case page's form and stored with the
+#: version in the signer's language (the active one: what the form showed is what is signed; English through the
+#: API without Accept-Language). It is not part of the snapshot, so CIOMS I, E2B(R3) and FHIR never carry it.
+SUBMISSION_MEANING = gettext_noop("Submitted: I have reviewed this serious adverse event case and its narrative, and "
+                                  "I submit this version as the site's report.")
 CLOSE_MEANING = "Closed: no further information is expected on this case."
 DRAFT_FIELDS = ("action_taken", "dechallenge", "rechallenge", "narrative", "reporter_comments")
 
@@ -343,7 +347,7 @@ def case_submit(*, case: SAECase, acting_user: User, password: str, otp_code: st
         version = CaseVersion.objects.create(
             case=current, number=number, report_type=report_type, snapshot=data, snapshot_sha256=_sha256(data),
             changes=list(changes), susar=snapshot.susar, signed_by=acting_user, signer_name=signer,
-            signature_meaning=SUBMISSION_MEANING, signed_at=now)
+            signature_meaning=_(SUBMISSION_MEANING), signed_at=now)
         current.status = SAECase.Status.SUBMITTED
         _save(current, reason=f"submitted version {number}")
     return version
