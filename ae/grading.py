@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from ae import lab_chemistry, lab_units
+from core.i18n_marker import gettext_noop
 
 ASTCT_SCALE = "ASTCT 2019"
 ASTCT_VERSION = "2019"
@@ -33,11 +34,6 @@ CTCAE_VERSION = "5.0"
 CTCAE_V4_VERSION = "4.03"
 LEE_SCALE = "Lee 2014"
 LEE_VERSION = "2014"
-
-def gettext_noop(message: str) -> str:
-    """Marks a rationale text for ``makemessages`` (this module is pure Python: no Django); the text is translated
-    by the ``translate`` a caller passes (Django's ``gettext``), English by default (what is stored)."""
-    return message
 
 
 #: The words a code stands for in a rationale ("awakens_to_voice" → "awakens to voice"): marked for translation.

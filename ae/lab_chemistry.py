@@ -26,6 +26,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from core.i18n_marker import gettext_noop
+
 #: CTCAE v5.0 Hypo/Hypercalcemia grade "corrected serum calcium" and define the term "(corrected for albumin)"
 #: without giving the formula. We use the usual one, in mg/dL: corrected = measured + 0.8 x (4.0 - albumin g/dL)
 #: (docs/grading.md records the source question).
@@ -35,11 +37,6 @@ CALCIUM_MG_DL_PER_MMOL_L = 4.008  # molar mass of calcium 40.08 g/mol
 IGG_VERBATIM = "Hypogammaglobulinemia"
 OTHER_SPECIFY_IMMUNE = "Immune system disorders - Other, specify"
 
-
-def gettext_noop(message: str) -> str:
-    """Marks a rationale text for ``makemessages`` (pure Python: no Django); the caller's ``translate`` (Django's
-    ``gettext``) translates it, English by default (what is stored)."""
-    return message
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from core.i18n_marker import gettext_noop
+
 
 @dataclass(frozen=True)
 class Unit:
@@ -174,11 +176,6 @@ def unit_label(code: str) -> str:
             return unit.label
     return code
 
-
-def gettext_noop(message: str) -> str:
-    """Marks a message for ``makemessages`` (this module is pure Python: no Django); the caller's ``translate``
-    (Django's ``gettext``) translates it, English by default."""
-    return message
 
 
 _OR = gettext_noop("or")

@@ -20,12 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-
-def gettext_noop(message: str) -> str:
-    """Marks ``message`` for the translation catalogue and returns it unchanged (as
-    :func:`reports.cells.gettext_noop`)."""
-    return message
-
+from core.i18n_marker import gettext_noop
 
 #: The names of the categories that are pvtrack's labels, exactly as the fixture writes them (str, English).
 CATEGORY_NAMES: tuple[str, ...] = (

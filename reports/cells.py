@@ -21,18 +21,13 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from core.i18n_marker import gettext_noop
 from reports.category_names import translated_name
 
 #: Bump when the set or rounding of the values changes: older fingerprints then never match new ones.
 FINGERPRINT_VERSION = 1
 GRADE_BAND_LABELS = {"any": "any grade", "ge3": "grade ≥3"}
 CYCLE_SCOPES = {"all": "all cycles", "first": "cycle 1"}
-def gettext_noop(message: str) -> str:
-    """Marks ``message`` for the translation catalogue (``makemessages`` extracts it by this name) and returns it
-    unchanged: this module stays free of Django. The pages translate the text when they show it
-    (``reports.templatetags.pvtrack_format``); exports and stored texts keep the English."""
-    return message
-
 
 #: Flag levels in plain words for pages and exports (issue 17 item 5: no raw codes such as CHECK_ASCERTAINMENT).
 FLAG_LABELS = {"ALARM": gettext_noop("Alarm: far above the published benchmark (outside the 99.8% predictive limit)"),

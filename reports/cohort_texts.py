@@ -14,7 +14,7 @@ by name).
 
 from __future__ import annotations
 
-from reports.cells import gettext_noop
+from core.i18n_marker import gettext_noop
 
 #: Every ``set_aside`` text of the cohort fixtures, exactly as written there (str, English).
 SET_ASIDE_REASONS: tuple[str, ...] = (

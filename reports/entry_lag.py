@@ -18,7 +18,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from reports.cells import gettext_noop
+from core.i18n_marker import gettext_noop
 
 MIN_EVENTS = 5
 MEDIAN_DAYS = 7

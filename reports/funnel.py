@@ -25,7 +25,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import stats
 
-from reports.cells import gettext_noop
+from core.i18n_marker import gettext_noop
 
 #: Spiegelhalter's two limits: 95 % ("alert", ≈ 2 SD) and 99.8 % ("alarm", ≈ 3 SD), as two-sided coverage.
 LIMITS = (0.95, 0.998)

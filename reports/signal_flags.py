@@ -25,9 +25,10 @@ from typing import Any
 
 from scipy import stats
 
+from core.i18n_marker import gettext_noop
 from reports import funnel
 from reports.category_names import translated_name
-from reports.cells import CYCLE_SCOPES, GRADE_BAND_LABELS, gettext_noop
+from reports.cells import CYCLE_SCOPES, GRADE_BAND_LABELS
 
 #: A comparison is made when at least this many wards (this one included) have patients in it.
 MIN_WARDS_SHOWN = 3

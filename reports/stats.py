@@ -27,7 +27,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import optimize, special, stats
 
-from reports.cells import gettext_noop
+from core.i18n_marker import gettext_noop
 
 AGQ_NODES = 21  # adaptive nodes per cohort; 21 reproduces the exact ML tau2 = 0.812214 (§2)
 _LOG_TAU_BOUNDS = (math.log(1e-4), math.log(10.0))  # tau above 10 on the logit scale = no fit

@@ -10,8 +10,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from core.i18n_marker import gettext_noop
 from reports import cusum, entry_lag, exposure
-from reports.cells import gettext_noop
 
 #: Expected probabilities are kept inside (P_FLOOR, 1 − P_FLOOR) for the chart (a benchmark of exactly 0 or 1 has no
 #: CUSUM: a cell whose benchmark is outside this range is skipped with a note).
