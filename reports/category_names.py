@@ -12,8 +12,8 @@ The rule: a category whose name is exactly a CTCAE v5.0 term (``fixtures/ctcae/c
 English, as the terms do (:data:`CTCAE_TERM_NAMES`); every other name is translated (:data:`CATEGORY_NAMES`).
 A curator who adds a category adds its name to one of the two lists (a test checks that every category of the
 fixture is in exactly one, and that the CTCAE list holds CTCAE terms only) and, when translated, its Polish to the
-catalogue. Plain Python, imported by the pure :mod:`reports.cells` (so it imports nothing of pvtrack): the marker is
-its own :func:`gettext_noop` (``makemessages`` finds it by name).
+catalogue. Plain Python, imported by the pure :mod:`reports.cells`: the marker is the pure
+:func:`core.i18n_marker.gettext_noop` (``makemessages`` finds it by name).
 """
 
 from __future__ import annotations
