@@ -13,7 +13,7 @@ from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods
 
 from ae import grading, selectors
 from ae.analyte_labels import ANALYTE_LABELS
@@ -302,9 +302,13 @@ def lab_result_create(request: AuthenticatedRequest, patient_pk: int) -> HttpRes
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def discrepancy_resolve(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """Resolve the event's data-quality query (POST), then back to the report or the event's history. GET (where
+    the login page sends an officer whose session ended as they resolved): the event's history."""
     event = get_object_or_404(selectors.adverse_events_for(request.user).select_related("patient__site"), pk=pk)
+    if request.method == "GET":
+        return redirect("event-history", pk=event.pk)
     try:
         grade_discrepancy_resolve(event=event, acting_user=request.user,
                                            comment=request.POST.get("comment", ""))

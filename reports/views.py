@@ -15,7 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods
 
 from ae.selectors import grade_discrepancies_open, overdue_sae_cases, serious_events
 from core.errors import validation_errors
@@ -270,14 +270,18 @@ def report_plot(request: AuthenticatedRequest, site: str, key: str, kind: str) -
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 @sensitive_post_parameters("password", "otp_code")
 def flag_review_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """Sign a flag's review. Signed: back to the report (POST/redirect/GET). Refused (wrong password, blank
     comment, reviewed meanwhile): the report again with status 400 (429 when the login throttle refused it, saying
-    why), the comment kept in its field and the error next to the field it is about."""
+    why), the comment kept in its field and the error next to the field it is about. GET (where the login page
+    sends an officer whose session ended as they signed): the report, where the form is (its comment comes back
+    there, static/forms.js)."""
     flag = get_object_or_404(flags_for(request.user)
                              .select_related("run__site"), pk=pk)
+    if request.method == "GET":
+        return redirect("report", site=flag.run.site.slug)
     comment = request.POST.get("comment", "")
     try:
         flag_review(flag=flag, acting_user=request.user, comment=comment,
@@ -294,14 +298,16 @@ def flag_review_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 @sensitive_post_parameters("password", "otp_code")
 def run_signoff_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """Sign a benchmark run. Signed: back to the report. Refused (wrong password, signed already, also by a
     concurrent request): the report again with status 400 (429 when the login throttle refused it, saying why),
-    the comment kept and the error at the form."""
+    the comment kept and the error at the form. GET (after a new login): the report, as for a flag's review."""
     run = get_object_or_404(runs_for(request.user)
                             .select_related("site"), pk=pk)
+    if request.method == "GET":
+        return redirect("report", site=run.site.slug)
     comment = request.POST.get("comment", "")
     try:
         run_signoff(run=run, acting_user=request.user, password=request.POST.get("password", ""),

@@ -10,7 +10,7 @@ import os
 import pytest
 
 from patients.models import Membership
-from tests.conftest import log_in, make_cycle, make_patient, make_user
+from tests.conftest import PASSWORD, log_in, make_cycle, make_patient, make_user
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -156,3 +156,106 @@ def test_a_pasted_text_longer_than_the_field_is_kept_whole_and_blocks_the_save_u
     page.get_by_role("button", name="Save", exact=True).click()
     page.wait_for_url(f"**/patients/{patient.pk}/")
     assert AdverseEvent.objects.get().verbatim_term == ("rigors " * 25).strip()
+
+
+def _fill_fever(page, verbatim: str) -> None:
+    page.fill("#id_term", "Fever")
+    page.check("#id_grade_0")
+    page.fill("#id_onset_date", "2026-01-06")
+    page.select_option("#id_relatedness", "possible")
+    page.select_option("#id_action_taken", "DOSE NOT CHANGED")
+    page.select_option("#id_outcome", "RECOVERED/RESOLVED")
+    page.fill("#id_resolution_date", "2026-01-07")
+    page.fill("#id_verbatim_term", verbatim)
+
+
+def _end_every_session() -> None:
+    """What SESSION_COOKIE_AGE does after 30 idle minutes: the server no longer knows the session."""
+    from django.contrib.sessions.models import Session
+
+    Session.objects.all().delete()
+
+
+def _kept_entries(page) -> list[str]:
+    return page.evaluate("Object.keys(sessionStorage).filter(k => k.startsWith('pvtrack:draft:'))")
+
+
+def test_a_form_sent_after_the_session_ended_comes_back_after_logging_in_and_saves_once(live_server, page, ae_form):
+    """Found using the form as a nurse does: called away for more than 30 minutes, she came back and pressed Save;
+    the session had ended, the login page came, and after logging in the form was empty — the AE she had typed was
+    lost without a word. Now the login page says the form was not sent and nothing was saved, and after logging in
+    again the same form holds what she typed (unsaved, with a notice that takes the focus); one Save stores it."""
+    from ae.models import AdverseEvent
+
+    url, patient = ae_form
+    _fill_fever(page, "fever at 3 am, rigors")
+    _end_every_session()
+    page.get_by_role("button", name="Save", exact=True).click()
+    page.wait_for_url("**/login/**")
+    assert AdverseEvent.objects.count() == 0
+    kept = page.locator("#drafts-kept")
+    assert "nothing was saved" in kept.inner_text() and "Log in again" in kept.inner_text()
+    stored = page.evaluate("Object.values(sessionStorage).join(' ')")
+    assert "fever at 3 am, rigors" in stored and "csrfmiddlewaretoken" not in stored
+
+    page.fill("#id_username", "nurse")
+    page.fill("#id_password", PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(url)
+    notice = page.locator("#draft-restored")
+    assert "not saved" in notice.inner_text()
+    assert page.evaluate("document.activeElement.id") == "draft-restored"
+    assert page.input_value("#id_term") == "Fever" and page.is_checked("#id_grade_0")
+    assert page.input_value("#id_onset_date") == "2026-01-06"
+    assert page.input_value("#id_outcome") == "RECOVERED/RESOLVED"
+    assert page.input_value("#id_verbatim_term") == "fever at 3 am, rigors"
+    assert _kept_entries(page) == []  # in the form now, no longer kept aside
+    assert AdverseEvent.objects.count() == 0
+
+    page.get_by_role("button", name="Save", exact=True).click()
+    page.wait_for_url(f"**/patients/{patient.pk}/")
+    assert AdverseEvent.objects.get().verbatim_term == "fever at 3 am, rigors"
+    page.goto(url)  # the form opened again is empty: a saved form does not come back
+    assert page.locator("#draft-restored").count() == 0 and page.input_value("#id_verbatim_term") == ""
+
+
+def test_what_was_typed_never_reaches_another_user_logging_in_on_the_same_tab(live_server, page, ward, ae_form):
+    url, patient = ae_form
+    make_user("colleague", ward, Membership.Role.WARD_STAFF)
+    _fill_fever(page, "typed by the first nurse")
+    _end_every_session()
+    page.get_by_role("button", name="Save", exact=True).click()
+    page.wait_for_url("**/login/**")
+    page.fill("#id_username", "colleague")
+    page.fill("#id_password", PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(url)
+    assert page.locator("#draft-restored").count() == 0
+    assert page.input_value("#id_verbatim_term") == ""
+    assert _kept_entries(page) == []  # forgotten, not kept for later
+
+
+def test_save_and_record_another_opens_an_empty_form_and_discard_empties_a_restored_one(live_server, page, ae_form):
+    from ae.models import AdverseEvent
+
+    url, patient = ae_form
+    _fill_fever(page, "first fever")
+    page.get_by_role("button", name="Save and record another").click()
+    page.wait_for_function("() => !!document.querySelector('.messages')")
+    assert AdverseEvent.objects.count() == 1
+    assert page.locator("#draft-restored").count() == 0 and page.input_value("#id_verbatim_term") == ""
+    assert _kept_entries(page) == []
+
+    _fill_fever(page, "second fever")
+    _end_every_session()
+    page.get_by_role("button", name="Save", exact=True).click()
+    page.wait_for_url("**/login/**")
+    page.fill("#id_username", "nurse")
+    page.fill("#id_password", PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(url)
+    assert page.input_value("#id_verbatim_term") == "second fever"
+    page.get_by_role("button", name="Discard it and start again").click()
+    assert page.input_value("#id_verbatim_term") == "" and not page.is_checked("#id_grade_0")
+    assert page.locator("#draft-restored").count() == 0
+    assert AdverseEvent.objects.count() == 1

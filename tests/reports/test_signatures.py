@@ -81,3 +81,28 @@ def test_wrong_signature_passwords_count_toward_the_login_lockout(client, flagge
     assert response.status_code == 429
     flag.refresh_from_db()
     assert flag.reviewed_at is None and not RunSignoff.objects.exists()
+
+
+def test_after_logging_in_again_the_signing_addresses_lead_to_the_page_of_the_form(client, flagged_run, officer,
+                                                                                   outsider):
+    """Found using it as an officer does: the session ended while she wrote a review; Sign sent her to the login
+    page, which after logging in opened the review's address with GET — a bare "405 Method Not Allowed". Now GET
+    leads to the report, where the form is (and where static/forms.js puts her comment back); nothing is signed."""
+    flag = flagged_run.flags.first()
+    event = flagged_run.site.patients.first().cycles.first().adverse_events.first()
+    addresses = {f"/flags/{flag.pk}/review/": "/sites/ward-a/report/",
+                 f"/benchmark-runs/{flagged_run.pk}/sign/": "/sites/ward-a/report/",
+                 f"/events/{event.pk}/discrepancy/resolve/": f"/events/{event.pk}/history/"}
+    for address in addresses:
+        response = client.post(address, {"comment": "Checked.", "password": PASSWORD})
+        assert response.status_code == 302 and response["Location"].startswith(f"/login/?next={address}")
+    client.force_login(officer)
+    for address, page in addresses.items():
+        response = client.get(address)
+        assert (response.status_code, response["Location"]) == (302, page)
+        assert client.put(address).status_code == 405
+    flag.refresh_from_db()
+    assert flag.reviewed_at is None and not RunSignoff.objects.exists()
+    client.force_login(outsider)  # another ward's officer learns nothing: the same 404 as any unknown address
+    for address in addresses:
+        assert client.get(address).status_code == 404
