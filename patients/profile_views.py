@@ -7,11 +7,12 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.cache import never_cache
 
 from core.types import AuthenticatedRequest
 from patients.locale import locale_remember
@@ -37,3 +38,13 @@ def profile(request: AuthenticatedRequest) -> HttpResponse:
         messages.success(request, _("Your language is saved."))
         return redirect("profile")
     return render(request, "patients/profile.html", {"form": form})
+
+
+@never_cache
+def session_keepalive(request: HttpRequest) -> HttpResponse:
+    """``GET /account/session/``: keep the logged-in user's session going (each request restarts its
+    ``SESSION_COOKIE_AGE`` idle time: ``SESSION_SAVE_EVERY_REQUEST``). 204 No Content; 401 when the session has ended
+    (no redirect to the login page: the caller is static/session_timeout.js, which then says so). Not cached."""
+    if not request.user.is_authenticated:
+        return HttpResponse(status=401)
+    return HttpResponse(status=204)

@@ -149,6 +149,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "patients.context_processors.notifications",
+                "patients.context_processors.session_timeout",
             ],
         },
     },

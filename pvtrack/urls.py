@@ -78,6 +78,7 @@ urlpatterns = [
     path("api/v1/sae-cases/<int:pk>/versions/<int:number>/<str:name>", icsr_views.IcsrDownloadApi.as_view(),
          name="api-icsr-download"),
     path("account/", profile_views.profile, name="profile"),
+    path("account/session/", profile_views.session_keepalive, name="session-keepalive"),
     path("notifications/", notification_views.notification_list, name="notifications"),
     path("notifications/<int:pk>/open/", notification_views.notification_open, name="notification-open"),
     path("notifications/preferences/", notification_views.notification_preferences,

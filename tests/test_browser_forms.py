@@ -259,3 +259,59 @@ def test_save_and_record_another_opens_an_empty_form_and_discard_empties_a_resto
     assert page.input_value("#id_verbatim_term") == "" and not page.is_checked("#id_grade_0")
     assert page.locator("#draft-restored").count() == 0
     assert AdverseEvent.objects.count() == 1
+
+
+def _session_expiry():
+    from django.contrib.sessions.models import Session
+
+    return Session.objects.get().expire_date
+
+
+def test_an_idle_page_warns_before_the_session_ends_and_stay_logged_in_keeps_it(live_server, page, ward,
+                                                                                 settings):
+    """WCAG 2.2 SC 2.2.1 (Timing Adjustable), found using the form as a nurse does: the session ended after 30 idle
+    minutes without a word. Now an idle page warns before the end (an alert saying when, the focus on its
+    button), and "Stay logged in" keeps the session going. Here a 30-second session: the warning comes 20 seconds
+    before its end (never less, WCAG's minimum)."""
+    settings.SESSION_COOKIE_AGE = 30
+    nurse = make_user("nurse", ward, Membership.Role.WARD_STAFF)
+    patient = make_patient(ward, "KRK-016")
+    make_cycle(patient, start=datetime.date(2026, 1, 5))
+    log_in(page, live_server.url, nurse.username)
+    page.goto(f"{live_server.url}/patients/{patient.pk}/events/new/")
+    before = _session_expiry()
+    warning = page.locator("#session-warning")
+    warning.wait_for(timeout=15_000)
+    assert warning.get_attribute("role") == "alert"
+    assert "your session ends at" in warning.inner_text()
+    assert page.evaluate("document.activeElement.textContent") == "Stay logged in"
+    page.get_by_role("button", name="Stay logged in").click()
+    warning.wait_for(state="detached")
+    assert _session_expiry() > before
+
+
+def test_a_page_in_use_keeps_the_session_without_a_warning(live_server, page, ward, settings):
+    settings.SESSION_COOKIE_AGE = 30
+    nurse = make_user("nurse", ward, Membership.Role.WARD_STAFF)
+    patient = make_patient(ward, "KRK-017")
+    make_cycle(patient, start=datetime.date(2026, 1, 5))
+    log_in(page, live_server.url, nurse.username)
+    page.goto(f"{live_server.url}/patients/{patient.pk}/events/new/")
+    before = _session_expiry()
+    page.click("#id_verbatim_term")
+    page.keyboard.type("typing a long note")  # no request: the server does not see it
+    page.wait_for_timeout(12_000)  # past the moment the warning would come
+    assert page.locator("#session-warning").count() == 0
+    assert _session_expiry() > before
+
+
+def test_the_keepalive_answers_204_to_a_session_and_401_without_one(client, nurse):
+    response = client.get("/account/session/")
+    assert response.status_code == 401 and "no-cache" in response["Cache-Control"]
+    client.force_login(nurse)
+    response = client.get("/account/session/")
+    assert response.status_code == 204 and "no-store" in response["Cache-Control"]
+    # the pages of a logged-in user carry the session's length for the warning, the login page does not
+    assert 'data-session-seconds="1800"' in client.get("/account/").content.decode()
+    client.logout()
+    assert "data-session-seconds" not in client.get("/login/").content.decode()
