@@ -121,6 +121,17 @@ def test_choosing_grade_5_sets_an_empty_outcome_to_fatal_but_never_overrides_the
     assert "outcome is set to Fatal" not in page.inner_text(".death-note")
 
 
+def _fill_fever(page, verbatim: str) -> None:
+    page.fill("#id_term", "Fever")
+    page.check("#id_grade_0")
+    page.fill("#id_onset_date", "2026-01-06")
+    page.select_option("#id_relatedness", "possible")
+    page.select_option("#id_action_taken", "DOSE NOT CHANGED")
+    page.select_option("#id_outcome", "RECOVERED/RESOLVED")
+    page.fill("#id_resolution_date", "2026-01-07")
+    page.fill("#id_verbatim_term", verbatim)
+
+
 def test_a_pasted_text_longer_than_the_field_is_kept_whole_and_blocks_the_save_until_shortened(page, ae_form):
     """Found using the form as a nurse does: a 2 MB note pasted into the verbatim term (200 characters at most) was
     cut to its first 200 characters by the browser's maxlength, without a word, and saved so. Now nothing is cut:
@@ -132,14 +143,7 @@ def test_a_pasted_text_longer_than_the_field_is_kept_whole_and_blocks_the_save_u
     posts = []
     page.on("request", lambda request: posts.append(request.url) if request.method == "POST" and
             "/events/new/" in request.url else None)
-    page.fill("#id_term", "Fever")
-    page.check("#id_grade_0")
-    page.fill("#id_onset_date", "2026-01-06")
-    page.select_option("#id_relatedness", "possible")
-    page.select_option("#id_action_taken", "DOSE NOT CHANGED")
-    page.select_option("#id_outcome", "RECOVERED/RESOLVED")
-    page.fill("#id_resolution_date", "2026-01-07")
-    page.fill("#id_verbatim_term", "x" * 2_000_000)
+    _fill_fever(page, "x" * 2_000_000)
     assert page.evaluate("document.getElementById('id_verbatim_term').value.length") == 2_000_000  # nothing cut
     count = page.locator("#id_verbatim_term_count")
     assert "1,999,800 characters too many" in count.inner_text() and "at most 200" in count.inner_text()
@@ -158,22 +162,22 @@ def test_a_pasted_text_longer_than_the_field_is_kept_whole_and_blocks_the_save_u
     assert AdverseEvent.objects.get().verbatim_term == ("rigors " * 25).strip()
 
 
-def _fill_fever(page, verbatim: str) -> None:
-    page.fill("#id_term", "Fever")
-    page.check("#id_grade_0")
-    page.fill("#id_onset_date", "2026-01-06")
-    page.select_option("#id_relatedness", "possible")
-    page.select_option("#id_action_taken", "DOSE NOT CHANGED")
-    page.select_option("#id_outcome", "RECOVERED/RESOLVED")
-    page.fill("#id_resolution_date", "2026-01-07")
-    page.fill("#id_verbatim_term", verbatim)
-
-
 def _end_every_session() -> None:
     """What SESSION_COOKIE_AGE does after 30 idle minutes: the server no longer knows the session."""
     from django.contrib.sessions.models import Session
 
     Session.objects.all().delete()
+
+
+def _save_after_the_session_ended_then_log_in(page, url: str, username: str) -> None:
+    """Save with the session ended: the login page comes; ``username`` logs in and lands on ``url`` again."""
+    _end_every_session()
+    page.get_by_role("button", name="Save", exact=True).click()
+    page.wait_for_url("**/login/**")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(url)
 
 
 def _kept_entries(page) -> list[str]:
@@ -223,13 +227,7 @@ def test_what_was_typed_never_reaches_another_user_logging_in_on_the_same_tab(li
     url, patient = ae_form
     make_user("colleague", ward, Membership.Role.WARD_STAFF)
     _fill_fever(page, "typed by the first nurse")
-    _end_every_session()
-    page.get_by_role("button", name="Save", exact=True).click()
-    page.wait_for_url("**/login/**")
-    page.fill("#id_username", "colleague")
-    page.fill("#id_password", PASSWORD)
-    page.keyboard.press("Enter")
-    page.wait_for_url(url)
+    _save_after_the_session_ended_then_log_in(page, url, "colleague")
     assert page.locator("#draft-restored").count() == 0
     assert page.input_value("#id_verbatim_term") == ""
     assert _kept_entries(page) == []  # forgotten, not kept for later
@@ -247,13 +245,7 @@ def test_save_and_record_another_opens_an_empty_form_and_discard_empties_a_resto
     assert _kept_entries(page) == []
 
     _fill_fever(page, "second fever")
-    _end_every_session()
-    page.get_by_role("button", name="Save", exact=True).click()
-    page.wait_for_url("**/login/**")
-    page.fill("#id_username", "nurse")
-    page.fill("#id_password", PASSWORD)
-    page.keyboard.press("Enter")
-    page.wait_for_url(url)
+    _save_after_the_session_ended_then_log_in(page, url, "nurse")
     assert page.input_value("#id_verbatim_term") == "second fever"
     page.get_by_role("button", name="Discard it and start again").click()
     assert page.input_value("#id_verbatim_term") == "" and not page.is_checked("#id_grade_0")
@@ -267,18 +259,22 @@ def _session_expiry():
     return Session.objects.get().expire_date
 
 
-def test_an_idle_page_warns_before_the_session_ends_and_stay_logged_in_keeps_it(live_server, page, ward,
-                                                                                 settings):
-    """WCAG 2.2 SC 2.2.1 (Timing Adjustable), found using the form as a nurse does: the session ended after 30 idle
-    minutes without a word. Now an idle page warns before the end (an alert saying when, the focus on its
-    button), and "Stay logged in" keeps the session going. Here a 30-second session: the warning comes 20 seconds
-    before its end (never less, WCAG's minimum)."""
+@pytest.fixture
+def short_session_form(live_server, page, ward, settings):
+    """The AE form of a nurse whose session lasts 30 idle seconds: the warning comes 20 seconds before its end
+    (never less, WCAG's minimum)."""
     settings.SESSION_COOKIE_AGE = 30
     nurse = make_user("nurse", ward, Membership.Role.WARD_STAFF)
     patient = make_patient(ward, "KRK-016")
     make_cycle(patient, start=datetime.date(2026, 1, 5))
     log_in(page, live_server.url, nurse.username)
     page.goto(f"{live_server.url}/patients/{patient.pk}/events/new/")
+
+
+def test_an_idle_page_warns_before_the_session_ends_and_stay_logged_in_keeps_it(page, short_session_form):
+    """WCAG 2.2 SC 2.2.1 (Timing Adjustable), found using the form as a nurse does: the session ended after 30 idle
+    minutes without a word. Now an idle page warns before the end (an alert saying when, the focus on its
+    button), and "Stay logged in" keeps the session going."""
     before = _session_expiry()
     warning = page.locator("#session-warning")
     warning.wait_for(timeout=15_000)
@@ -290,13 +286,7 @@ def test_an_idle_page_warns_before_the_session_ends_and_stay_logged_in_keeps_it(
     assert _session_expiry() > before
 
 
-def test_a_page_in_use_keeps_the_session_without_a_warning(live_server, page, ward, settings):
-    settings.SESSION_COOKIE_AGE = 30
-    nurse = make_user("nurse", ward, Membership.Role.WARD_STAFF)
-    patient = make_patient(ward, "KRK-017")
-    make_cycle(patient, start=datetime.date(2026, 1, 5))
-    log_in(page, live_server.url, nurse.username)
-    page.goto(f"{live_server.url}/patients/{patient.pk}/events/new/")
+def test_a_page_in_use_keeps_the_session_without_a_warning(page, short_session_form):
     before = _session_expiry()
     page.click("#id_verbatim_term")
     page.keyboard.type("typing a long note")  # no request: the server does not see it
