@@ -39,8 +39,8 @@
     event.returnValue = "";  // older browsers need a value to ask
   });
 
-  // Entries kept. Sending a form keeps its entries in this tab's sessionStorage (never a password, a file or the
-  // CSRF token), marked with the user and the page. The next page decides:
+  // Entries kept. Sending a form keeps its entries in this tab's sessionStorage (never a password, a one-time code,
+  // a file or the CSRF token), marked with the user and the page. The next page decides:
   // - a page that keeps entries (<body data-keeps-drafts>: login, two-factor, CSRF and 500 pages) marks them
   //   "interrupted" and says so (its data-keeps-drafts text, when it has one);
   // - any other page forgets them (the form was saved, or answered with its errors, which the server shows), except
@@ -67,7 +67,9 @@
     return form.id || (action ? "action=" + action.value : "#" + index);
   }
   function kept(el) {
-    return el.name && el.name !== "csrfmiddlewaretoken" && SKIPPED_TYPES.indexOf((el.type || "").toLowerCase()) < 0;
+    // Not a one-time code either (a signature's second factor): it is stale by the time it would come back.
+    return el.name && el.name !== "csrfmiddlewaretoken" && SKIPPED_TYPES.indexOf((el.type || "").toLowerCase()) < 0
+      && el.getAttribute("autocomplete") !== "one-time-code";
   }
   function entries(form) {
     var values = [];

@@ -305,3 +305,50 @@ def test_the_keepalive_answers_204_to_a_session_and_401_without_one(client, nurs
     assert 'data-session-seconds="1800"' in client.get("/account/").content.decode()
     client.logout()
     assert "data-session-seconds" not in client.get("/login/").content.decode()
+
+
+def test_an_officers_review_comment_comes_back_after_the_session_ended_but_never_her_password_or_code(
+        live_server, page, ward, settings):
+    """The officer's side of the same walk: the session ended while she wrote a flag's review. Sign review sent her
+    to the login page and the two-factor page, then (GET of the signing address) to the report, where her comment
+    is back in the review's form; the password and the one-time code are not (typed again); nothing was signed."""
+    from reports.runs import benchmark_run_now
+    from tests.conftest import make_event
+    from tests.security.test_two_factor import code, enrolled
+
+    settings.PVTRACK_TWO_FACTOR_ROLES = ["safety_officer"]
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0
+    officer = make_user("officer", ward, Membership.Role.SAFETY_OFFICER)
+    device, _ = enrolled(officer)
+    for i in range(8):  # 8 of 8 patients with grade 3 CRS: flagged
+        make_event(make_cycle(make_patient(ward, f"S-{i:02d}")), "Cytokine release syndrome", grade=3)
+    flag = benchmark_run_now(site=ward).flags.first()
+    report = f"{live_server.url}/sites/{ward.slug}/report/"
+
+    def log_in_with_code():
+        page.fill("#id_username", officer.username)
+        page.fill("#id_password", PASSWORD)
+        page.keyboard.press("Enter")
+        page.wait_for_url("**/two-factor/verify/**")
+        page.fill("#id_code", code(device))
+        page.keyboard.press("Enter")
+        page.wait_for_url(report)
+
+    page.goto(f"{live_server.url}/login/?next=/sites/{ward.slug}/report/")
+    log_in_with_code()
+    form = page.locator(f"#review-{flag.pk}")
+    form.locator("textarea").fill("True grade 3 CRS; ascertainment checked with the ward")
+    form.locator("input[type=password]").fill(PASSWORD)
+    form.locator("input[name=otp_code]").fill(code(device))
+    _end_every_session()
+    form.get_by_role("button", name="Sign review").click()
+    page.wait_for_url("**/login/**")
+    stored = page.evaluate("Object.values(sessionStorage).join(' ')")
+    assert "ascertainment checked" in stored and PASSWORD not in stored and "otp_code" not in stored
+    log_in_with_code()
+    assert page.locator("#draft-restored").count() == 1
+    assert form.locator("textarea").input_value() == "True grade 3 CRS; ascertainment checked with the ward"
+    assert form.locator("input[type=password]").input_value() == ""
+    assert form.locator("input[name=otp_code]").input_value() == ""
+    flag.refresh_from_db()
+    assert flag.reviewed_at is None
