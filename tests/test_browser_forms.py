@@ -352,3 +352,24 @@ def test_an_officers_review_comment_comes_back_after_the_session_ended_but_never
     assert form.locator("input[name=otp_code]").input_value() == ""
     flag.refresh_from_db()
     assert flag.reviewed_at is None
+
+
+def test_a_form_refused_by_the_csrf_check_comes_back_when_its_page_opens_again(live_server, page, ae_form):
+    """The CSRF page said "enter what you entered again": the cookie had changed (a login in another tab), and the
+    typed AE was lost. Now the entries are kept and the form's page, opened again, holds them (unsaved)."""
+    from ae.models import AdverseEvent
+
+    url, patient = ae_form
+    _fill_fever(page, "typed before the cookie changed")
+    cookie = next(c for c in page.context.cookies() if c["name"] == "csrftoken")
+    page.context.add_cookies([{**cookie, "value": "x" * 32}])
+    page.get_by_role("button", name="Save", exact=True).click()
+    page.wait_for_function("() => document.title.startsWith('Form not sent')")
+    assert "Go back: what you entered is in the form again" in page.inner_text("main")
+    assert AdverseEvent.objects.count() == 0
+    page.goto(url)
+    assert page.locator("#draft-restored").count() == 1
+    assert page.input_value("#id_verbatim_term") == "typed before the cookie changed"
+    page.get_by_role("button", name="Save", exact=True).click()
+    page.wait_for_url(f"**/patients/{patient.pk}/")
+    assert AdverseEvent.objects.get().verbatim_term == "typed before the cookie changed"
