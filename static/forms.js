@@ -88,6 +88,7 @@
     var byName = {};
     draft.values.forEach(function (pair) { (byName[pair[0]] = byName[pair[0]] || []).push(pair[1]); });
     var changed = [];
+    var hidden = [];  // form.reset() leaves a hidden field as set: Discard puts back what the server sent
     Array.prototype.forEach.call(form.elements, function (el) {
       var box = el.type === "checkbox" || el.type === "radio";  // one left unticked was not sent: untick it
       if (!kept(el) || !box && !Object.prototype.hasOwnProperty.call(byName, el.name)) { return; }
@@ -100,7 +101,11 @@
         changed.push(el);
       } else if (values.length) {
         var value = values.shift();  // fields sharing a name take their values in order
-        if (el.value !== value) { el.value = value; changed.push(el); }
+        if (el.value !== value) {
+          if (el.type === "hidden") { hidden.push([el, el.value]); }
+          el.value = value;
+          changed.push(el);
+        }
       }
     });
     function announce() {
@@ -123,6 +128,7 @@
     discard.textContent = body.getAttribute("data-draft-discard");
     discard.addEventListener("click", function () {
       form.reset();  // the form as the server sent it
+      hidden.forEach(function (pair) { pair[0].value = pair[1]; });
       announce();
       dirty = false;
       notice.remove();

@@ -245,10 +245,14 @@ def test_save_and_record_another_opens_an_empty_form_and_discard_empties_a_resto
     assert _kept_entries(page) == []
 
     _fill_fever(page, "second fever")
+    sent_token = page.input_value("input[name=submission_token]")  # the double-click guard of that form
     _save_after_the_session_ended_then_log_in(page, url, "nurse")
     assert page.input_value("#id_verbatim_term") == "second fever"
+    assert page.input_value("input[name=submission_token]") == sent_token  # hidden fields come back too
     page.get_by_role("button", name="Discard it and start again").click()
     assert page.input_value("#id_verbatim_term") == "" and not page.is_checked("#id_grade_0")
+    # ... and go back to what the server sent with this form (form.reset() leaves hidden fields as set)
+    assert page.input_value("input[name=submission_token]") not in ("", sent_token)
     assert page.locator("#draft-restored").count() == 0
     assert AdverseEvent.objects.count() == 1
 
