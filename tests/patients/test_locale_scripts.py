@@ -99,8 +99,8 @@ def test_every_page_loads_the_catalogue_first_as_a_same_origin_script(polish_war
     page = response.content.decode()
     scripts = re.findall(r'<script src="([^"]+)"', page)
     # first but forms.js (no texts of its own, and the error summary takes the focus without waiting for it)
-    assert [s.rsplit("/", 1)[-1] for s in scripts] == ["forms.js", "", "layout.js", "char_count.js", "term_picker.js",
-                                                       "ae_form.js"]
+    assert [s.rsplit("/", 1)[-1] for s in scripts] == ["forms.js", "", "layout.js", "char_count.js",
+                                                       "session_timeout.js", "term_picker.js", "ae_form.js"]
     assert re.search(r'<script src="/jsi18n/" defer>', page)  # deferred: runs before the deferred app scripts
     assert "script-src 'self'" in response["Content-Security-Policy"]
     assert "<script src=\"/jsi18n/\"" in Client().get("/login/").content.decode()
