@@ -15,7 +15,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from ae.models import SAECase
+from ae.models import CaseVersion, SAECase
+from ae.sae.change_words import changes_for_reader
 from ae.selectors import adverse_events_for, clocks_for, sae_case_rows, sae_cases_for
 from ae.services import sae
 from core.errors import DomainError
@@ -133,6 +134,18 @@ def _act(request: AuthenticatedRequest, case: SAECase, action: str) -> tuple[str
     raise ValidationError(_("Unknown action."))
 
 
+def _versions_for_reader(case: SAECase) -> list[CaseVersion]:
+    """The case's versions in order, each with ``changes_read``: what changed since the version before, worded in
+    the reader's language from the two snapshots (the stored ``changes`` stay English, as the reports have them)."""
+    versions = list(case.versions.all())
+    previous = None
+    for version in versions:
+        version.changes_read = (  # type: ignore[attr-defined]  # the page's own attribute
+            changes_for_reader(previous, version.snapshot) if previous is not None else [])
+        previous = version.snapshot
+    return versions
+
+
 @login_required
 def sae_case(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """One case: its clocks, events, assessment, narrative, versions and the steps the user's role allows."""
@@ -160,7 +173,7 @@ def sae_case(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     editable = case.status in (SAECase.Status.DRAFT, SAECase.Status.FOLLOW_UP)
     return render(request, "ae/sae_case.html", {
         "case": case, "site": case.site, "patient": case.patient, "clocks": clocks_for(case), "now": now,
-        "links": list(case.case_links.all()), "versions": list(case.versions.all()), "editable": editable,
+        "links": list(case.case_links.all()), "versions": _versions_for_reader(case), "editable": editable,
         "addable": adverse_events_for(request.user).filter(patient=case.patient, case_link__isnull=True)
         .select_related("term").order_by("onset_date", "id") if editable else [],
         "can_draft": access.role_on(request.user, case.site) in sae.DRAFTERS,
@@ -169,7 +182,10 @@ def sae_case(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         "assess_form": bad_form if isinstance(bad_form, CaseAssessForm) else CaseAssessForm(instance=case),
         "awareness_form": bad_form if isinstance(bad_form, AwarenessForm) else AwarenessForm(
             initial={"awareness_at": timezone.localtime(case.awareness_at)}),
-        "submission_meaning": _(sae.SUBMISSION_MEANING), "error": error}, status=status)
+        "submission_meaning": _(sae.SUBMISSION_MEANING), "error": error,
+        # A refused follow-up or close: its reason comes back in its own form, marked invalid (never the password).
+        "failed": request.POST.get("action", "") if error else "",
+        "typed_reason": request.POST.get("reason", "") if error else ""}, status=status)
 
 
 @login_required

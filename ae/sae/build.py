@@ -49,8 +49,9 @@ _INDICATION = {
     "mrd_positive_cr": "B-cell precursor acute lymphoblastic leukaemia, MRD-positive complete remission",
     "chemo_ineligible": "B-cell precursor acute lymphoblastic leukaemia, complete remission, chemotherapy-ineligible",
 }
-_CAUSALITY_LABEL = {"not_related": "Not related", "unlikely": "Unlikely related", "possible": "Possibly related",
-                    "probable": "Probably related", "definite": "Definitely related"}
+#: G.k.9.i.2.r.3 result of assessment, by the case's causality value: the English labels of ``SAECase.Causality``.
+CAUSALITY_RESULTS = {"not_related": "Not related", "unlikely": "Unlikely related", "possible": "Possibly related",
+                     "probable": "Probably related", "definite": "Definitely related"}
 
 
 def age_group(age_days: int) -> str:
@@ -130,7 +131,7 @@ def _case_snapshot(case: SAECase, *, version: int, report_type: str, signed_by: 
     sources: tuple[tuple[Literal["investigator", "sponsor"], str], ...] = (
         ("investigator", case.causality_investigator), ("sponsor", case.causality_sponsor))
     causality = tuple(Causality(adverse_event_id=e.pk, source=source, method=CAUSALITY_METHOD,
-                                result=_CAUSALITY_LABEL[value]) for source, value in sources if value for e in events)
+                                result=CAUSALITY_RESULTS[value]) for source, value in sources if value for e in events)
     suspect = Drug(characterisation="suspect", name=SUSPECT_NAME, active_substance=SUSPECT_SUBSTANCE,
                    dose_periods=tuple(suspect_dose_periods(cycles, site.time_zone)),
                    indication=_INDICATION.get(patient.disease_status, "B-cell precursor acute lymphoblastic "

@@ -11,6 +11,7 @@ from ae.models import CaseReminder, ReferenceSafetyInformation, RSIEntry, SAECas
 from ae.rsi import rsi_fixture_load
 from ae.services import sae
 from ae.services.sae_reminders import sae_reminders_send
+from patients.models import UserProfile
 from patients.treatment import DosingStep
 from tests.conftest import PASSWORD, api_errors, make_event
 
@@ -189,3 +190,64 @@ def test_the_safety_office_adds_an_rsi_version_and_ward_staff_cannot(client, nur
     response = client.post("/api/v1/rsi/", bad, content_type="application/json")
     assert response.status_code == 400
     assert ReferenceSafetyInformation.objects.count() == before + 1  # nothing half-saved
+
+
+def test_a_refused_follow_up_or_close_keeps_what_was_typed_beside_its_error(client, case, officer):
+    """Found in the browser (1 Dec 2026): "ab" as the follow-up's new information was refused, the page came back
+    with an empty box — the words were lost — and nothing tied the message to the box. The reason comes back in its
+    own form, marked invalid and described by the error; the password never comes back."""
+    client.force_login(officer)
+    client.post(f"/cases/{case.pk}/", {"action": "assess", "revision": case.revision,
+                                       "causality_investigator": "probable", "causality_sponsor": "",
+                                       "expectedness": "unexpected"})
+    client.post(f"/cases/{case.pk}/", {"action": "draft_narrative"})
+    assert client.post(f"/cases/{case.pk}/", {"action": "submit", "password": PASSWORD}).status_code == 302
+    refused = client.post(f"/cases/{case.pk}/", {"action": "follow_up", "reason": "ab"})
+    assert refused.status_code == 400
+    page = refused.content.decode()
+    box = page[page.index('id="id_follow_up_reason"') - 200:page.index('id="id_follow_up_reason"') + 200]
+    assert ">ab</textarea>" in box and 'aria-invalid="true"' in box and 'aria-describedby="case-error"' in box
+    close = client.post(f"/cases/{case.pk}/", {"action": "close", "reason": "Lost to follow-up <b>", "password": "x"})
+    assert close.status_code == 400
+    page = close.content.decode()
+    box = page[page.index('id="id_close_reason"') - 200:page.index('id="id_close_reason"') + 200]
+    assert ">Lost to follow-up &lt;b&gt;</textarea>" in box and 'aria-invalid="true"' in box
+    assert 'name="password" id="id_close_password" autocomplete="current-password">' in page  # no value back
+    follow_up_box = page[page.index('id="id_follow_up_reason"') - 200:page.index('id="id_follow_up_reason"') + 200]
+    assert "></textarea>" in follow_up_box and "aria-invalid" not in follow_up_box  # only the form that failed
+
+
+def test_what_changed_is_worded_for_the_reader_and_the_signed_lines_stay_english(client, case, officer, nurse):
+    """Found in the browser (1 Dec 2026): a Polish safety officer's version 2 read
+    "drugs[suspect BLINCYTO].action_taken: dose_reduced → dose_increased" — snapshot paths and codes. The page words
+    each change in the reader's language from the two versions' snapshots; the signed version keeps its English
+    lines (the ICSR writers put them into the reports)."""
+    client.force_login(officer)
+    sae.case_update(case=case, acting_user=officer, action_taken="dose_reduced", dechallenge="no",
+                    narrative="First narrative")
+    sae.case_assess(case=case, acting_user=officer, causality_investigator="probable", causality_sponsor="",
+                    expectedness="unexpected")
+    sae.case_submit(case=case, acting_user=officer, password=PASSWORD)
+    sae.case_follow_up_open(case=case, acting_user=officer, reason="Seizure stopped after levetiracetam")
+    event = case.case_links.get().adverse_event
+    event.outcome, event.resolution_date = "RECOVERED/RESOLVED", event.onset_date + datetime.timedelta(days=3)
+    event.save()
+    sae.case_update(case=case, acting_user=officer, action_taken="dose_increased", dechallenge="yes",
+                    narrative="Edited narrative")
+    sae.case_submit(case=case, acting_user=officer, password=PASSWORD)
+    stored = case.versions.get(number=2).changes
+    assert "drugs[suspect BLINCYTO].action_taken: dose_reduced → dose_increased" in stored
+    page = client.get(f"/cases/{case.pk}/").content.decode()
+    end = event.resolution_date
+    assert "Suspect drug BLINCYTO · Action taken: Dose reduced → Dose increased" in page
+    assert "Suspect drug BLINCYTO · Dechallenge: No → Yes" in page
+    assert (f"Reaction Cytokine release syndrome (AE {event.pk}) · Outcome: Recovering/resolving → "
+            "Recovered/resolved") in page
+    assert (f"Reaction Cytokine release syndrome (AE {event.pk}) · Resolution date: — → "
+            f"{end:%d %b %Y}") in page
+    assert "Narrative: edited" in page and "dose_reduced" not in page
+    UserProfile.objects.update_or_create(user=officer, defaults={"language": "pl"})
+    client.force_login(officer)  # the language is worked out at login
+    polish = client.get(f"/cases/{case.pk}/").content.decode()
+    assert "Lek podejrzany BLINCYTO · Podjęte działanie: Dawkę zmniejszono → Dawkę zwiększono" in polish
+    assert "Opis przypadku: zmieniony" in polish
