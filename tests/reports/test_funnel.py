@@ -105,6 +105,33 @@ def test_overdispersion_reproduces_agresti_2007_printed_residuals_and_test():
     assert p == pytest.approx(2.954e-07, rel=2e-3)
 
 
+def test_overdispersion_with_winsorising_on_the_bristol_infant_cardiac_surgery_data():
+    """An independent recomputation (not a printed result: no published φ/τ² for these data was found, see
+    docs/network-and-trends.md §1), at I = 12 ≥ 10 so that winsorising acts. Data: open-heart surgery deaths in
+    infants under one year, 12 UK centres, 1991–95 (Bristol Royal Infirmary Inquiry; the "Surgical" example of the
+    BUGS manual, Spiegelhalter et al. 1996, vol. I): deaths 0, 18, 8, 46, 8, 13, 9, 31, 14, 8, 29, 24 of 47, 148,
+    119, 810, 211, 196, 148, 215, 207, 97, 256, 360 operations (Bristol is centre 8, 31/215).
+    By hand (docs/network-and-trends.md §1, "Winsorising at I ≥ 10"): θ0 = 208/2814 = 0.0739161; z of Bristol
+    3.9382 and of centre 5 −1.9988 are the extremes, ⌊12·0.1⌋ = 1 each tail is set to the next value (2.4073 and
+    −1.9368); φ = Σz_w²/12 = 2.38316 (3.21297 unwinsorised); τ² = (12φ − 11)/(Σw − Σw²/Σw) = 4.9662e-4; at
+    n = 215 the 95 % limits θ0 ± 1.95996·√(θ0(1−θ0)/215 + τ²) are 0.017963–0.129870, the 99.8 % upper 0.162137:
+    Bristol's 14.4 % is the one ward outside, an ALERT above."""
+    deaths = (0, 18, 8, 46, 8, 13, 9, 31, 14, 8, 29, 24)
+    operations = (47, 148, 119, 810, 211, 196, 148, 215, 207, 97, 256, 360)
+    units = [Unit(f"c{i + 1}", x, n) for i, (x, n) in enumerate(zip(deaths, operations, strict=True))]
+    phi, tau2, _, z = funnel.overdispersion(units, 208 / 2814)
+    assert (z[7], z[4]) == (pytest.approx(3.9382, abs=1e-4), pytest.approx(-1.9988, abs=1e-4))
+    assert phi == pytest.approx(2.38316, abs=1e-5)
+    assert funnel.overdispersion(units, 208 / 2814, fraction=0)[0] == pytest.approx(3.21297, abs=1e-5)
+    assert tau2 == pytest.approx(4.9662e-4, abs=1e-8)
+    result = funnel.funnel(units)
+    assert result.method == "additive random effects" and result.theta0 == pytest.approx(0.0739161, abs=1e-7)
+    bristol = result.units[7]
+    assert bristol.limits["0.95"] == (pytest.approx(0.017963, abs=1e-6), pytest.approx(0.129870, abs=1e-6))
+    assert bristol.limits["0.998"][1] == pytest.approx(0.162137, abs=1e-6)
+    assert [(u.label, u.level, u.direction) for u in result.units if u.level] == [("c8", "ALERT", "above")]
+
+
 def test_no_overdispersion_gives_tau2_zero_and_exact_limits():
     result = funnel.funnel([Unit(f"w{i}", 6, 20) for i in range(6)])
     assert result.tau2 == 0 and result.method == "exact binomial"
