@@ -106,7 +106,13 @@ class AdverseEventSerializer(serializers.ModelSerializer):
         read_only_fields = ["created_at", "updated_at", "computed_grade", "computed_rationale",
                             "discrepancy_resolved_at", "origin", "entered_grade"]
         extra_kwargs = {"serious": {"help_text": "Set automatically (with sae_death) for a death: grade 5 or outcome "
-                                                 "FATAL."}}
+                                                 "FATAL."},
+                        "resolution_date": {"help_text": "AEENDTC. Required when the outcome is RECOVERED/RESOLVED or "
+                                                         "RECOVERED/RESOLVED WITH SEQUELAE; null while it is NOT "
+                                                         "RECOVERED/NOT RESOLVED or RECOVERING/RESOLVING (400 "
+                                                         "otherwise); either for FATAL and UNKNOWN. An event without "
+                                                         "one is an open episode."},
+                        "outcome": {"help_text": "AEOUT (CDISC codelist OUT); must agree with resolution_date."}}
 
     @extend_schema_field(serializers.BooleanField())
     def get_treatment_emergent(self, event: AdverseEvent) -> bool:

@@ -284,14 +284,18 @@ def episode_fields(scale_label: str, observations: Sequence[Observation], *, ent
 
 
 def episode_outcome(current: str | None, resolved: bool) -> str:
-    """The episode AE's outcome (CDISC OUT) after an observation: Fatal and sequelae stay; resolved → recovered;
-    otherwise not recovered (or the recovering/unknown outcome already recorded)."""
+    """The episode AE's outcome (CDISC OUT) after an observation, agreeing with its resolution date (an ended outcome
+    has one, an ongoing one none: ``ae_ended_outcome_has_resolution_date``): Fatal stays; resolved → recovered
+    (with sequelae if that was recorded); otherwise not recovered (or the recovering/unknown outcome already
+    recorded) — an episode reopened by a later observation is no longer "recovered", with or without sequelae."""
     out = AdverseEvent.Outcome
-    if current is not None and current in (out.FATAL, out.SEQUELAE):
+    if current == out.FATAL:
         return current
     if resolved:
-        return out.RECOVERED
-    return out.NOT_RECOVERED if current is None or current == out.RECOVERED else current
+        return out.SEQUELAE if current == out.SEQUELAE else out.RECOVERED
+    if current is None or current in (out.RECOVERED, out.SEQUELAE):
+        return out.NOT_RECOVERED
+    return current
 
 
 #: The scale lab episodes are graded by (the computed rationale says "Worst CTCAE v5.0 grade of …").

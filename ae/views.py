@@ -57,14 +57,16 @@ def patient_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
                   {"patient": patient, "site": patient.site, "can_record": can_record})
 
 
-def _saved_notices(request: HttpRequest, form: AdverseEventForm, event: AdverseEvent) -> None:
-    """Tell the nurse what was derived for her (a death made serious) and who was notified."""
+def _saved_notices(request: HttpRequest, form: AdverseEventForm, event: AdverseEvent, notified_before: int = 0) -> None:
+    """Tell the nurse what was derived for her (a death made serious) and who was notified by this save: the
+    notices of the event's death or seriousness beyond the ``notified_before`` written before it (an edit of an
+    event that was already serious notifies no one again, and says nothing)."""
     for note in getattr(form, "derived", []):
         messages.info(request, note)
     if not (event.serious or event.is_death):  # only a serious event or a death notifies anyone: nothing to count
         return
-    notified = selectors.event_notices_count(event)
-    if notified:
+    notified = selectors.event_notices_count(event) - notified_before
+    if notified > 0:
         messages.warning(request, _("%(what)s: the site's safety officers were notified (%(n)d).") % {
             "what": event.get_outcome_display() if event.is_death else _("Serious event"), "n": notified})
 
@@ -114,6 +116,7 @@ def event_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     stale = None
     if request.method == "POST" and form.is_valid():
         data = {f: form.cleaned_data[f] for f in EDITABLE_FIELDS if f in form.cleaned_data}
+        notified_before = selectors.event_notices_count(event) if event.serious or event.is_death else 0
         try:
             adverse_event_update(event=event, acting_user=request.user, reason=form.cleaned_data["reason"],
                                  expected_version=form.cleaned_data["version"], **data)
@@ -122,14 +125,15 @@ def event_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             resubmitted = request.POST.copy()
             resubmitted["version"] = str(stale.version)
             form.data = resubmitted  # a re-submission applies on top of the current version
-            form.add_error(None, f"Someone else changed this event while you were editing (now version "
-                                 f"{stale.version}, grade {stale.grade}). Your changes were not saved: review the "
-                                 f"current values below, then apply your change again.")
+            form.add_error(None, _("Someone else changed this event while you were editing (now version "
+                                   "%(version)s, grade %(grade)s). Your changes were not saved: review the current "
+                                   "values below, then apply your change again.") % {
+                "version": stale.version, "grade": stale.grade})
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:
             messages.success(request, _("Change saved with its reason."))
-            _saved_notices(request, form, event)
+            _saved_notices(request, form, event, notified_before)
             return redirect("patient-detail", pk=patient.pk)
     return render(request, "ae/event_form.html", {
         "form": form, "patient": patient, "site": patient.site, "event": event, "stale": stale,

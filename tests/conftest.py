@@ -195,7 +195,10 @@ def make_event(cycle: TreatmentCycle, term_name: str = "Cytokine release syndrom
     """Save an event directly (bypassing the service: no benchmark request), onset on cycle day ``onset_day``."""
     if user is None:
         user = get_user_model().objects.first() or make_user("recorder")
-    defaults = {"relatedness": "probable", "action_taken": "DOSE NOT CHANGED", "outcome": "RECOVERED/RESOLVED"}
+    # The outcome agrees with the resolution date (ended ⇔ dated), as the rules require, unless the test says otherwise.
+    ended = kw.get("resolution_date") is not None
+    defaults = {"relatedness": "probable", "action_taken": "DOSE NOT CHANGED",
+                "outcome": "RECOVERED/RESOLVED" if ended else "NOT RECOVERED/NOT RESOLVED"}
     if grade == 5 or kw.get("outcome") == "FATAL":  # a death is serious with "results in death" (as the service does)
         defaults |= {"serious": True, "sae_death": True, "outcome": "FATAL"}
     if kw.get("present_before_cycle"):  # not worsened since the cycle started, unless the test says otherwise
@@ -216,10 +219,13 @@ def cycle(patient) -> TreatmentCycle:
 
 
 def event_form_data(cycle: TreatmentCycle, **overrides) -> dict:
-    """POST data of the AE form for a valid grade 2 CRS on cycle day 2."""
+    """POST data of the AE form for a valid grade 2 CRS on cycle day 2 (ongoing; "Recovered/resolved" when the
+    overrides give a resolution date and no outcome)."""
+    ended = bool(overrides.get("resolution_date"))
     data = {"cycle": cycle.pk, "term": "Cytokine release syndrome", "grade": 2,
             "onset_date": (cycle.start_date + datetime.timedelta(days=1)).isoformat(), "resolution_date": "",
-            "relatedness": "probable", "action_taken": "DOSE NOT CHANGED", "outcome": "RECOVERED/RESOLVED",
+            "relatedness": "probable", "action_taken": "DOSE NOT CHANGED",
+            "outcome": "RECOVERED/RESOLVED" if ended else "NOT RECOVERED/NOT RESOLVED",
             "grading_scale": "ctcae_v5_0", "verbatim_term": ""}
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}

@@ -99,10 +99,10 @@ def _fill_rest_with_keyboard(page, onset: datetime.date) -> None:
     tab_to(page, "el.id === 'id_action_taken'")
     page.keyboard.type("Dose not")
     tab_to(page, "el.id === 'id_outcome'")
-    page.keyboard.type("Recovered/r")
+    page.keyboard.type("Not recovered")
     assert page.input_value("#id_relatedness") == "probable"
     assert page.input_value("#id_action_taken") == "DOSE NOT CHANGED"
-    assert page.input_value("#id_outcome") == "RECOVERED/RESOLVED"
+    assert page.input_value("#id_outcome") == "NOT RECOVERED/NOT RESOLVED"
     tab_to(page, "el.classList.contains('primary')")
 
 
@@ -114,7 +114,7 @@ def test_the_officer_sees_forest_and_funnel_plots_of_a_flagged_benchmark(live_se
         cycle = make_cycle(make_patient(ward, f"P-{i:02d}"))
         AdverseEvent.objects.create(patient=cycle.patient, cycle=cycle, term=CTCAETerm.objects.get(
             term="Cytokine release syndrome"), grade=3, onset_date=cycle.start_date, relatedness="probable",
-            action_taken="DOSE NOT CHANGED", outcome="RECOVERED/RESOLVED", created_by=officer)
+            action_taken="DOSE NOT CHANGED", outcome="NOT RECOVERED/NOT RESOLVED", created_by=officer)
     assert benchmark_run_now(site=ward).flags.exists()
 
     page.goto(f"{live_server.url}/login/")
@@ -242,7 +242,7 @@ def test_the_picker_understands_ward_words_and_offers_the_choices_of_an_ambiguou
     page.fill("#id_onset_date", "2026-01-21")
     page.select_option("#id_relatedness", "possible")
     page.select_option("#id_action_taken", "DOSE NOT CHANGED")
-    page.select_option("#id_outcome", "RECOVERED/RESOLVED")
+    page.select_option("#id_outcome", "NOT RECOVERED/NOT RESOLVED")
     page.locator("button.primary").click()
     page.wait_for_url(f"{live_server.url}/patients/{patient.pk}/")
     event = AdverseEvent.objects.get()
@@ -263,7 +263,7 @@ def _record_event(page, live_server, patient, term: str, grade: int, definition:
     page.fill("#id_onset_date", "2026-01-06")
     page.select_option("#id_relatedness", "probable")
     page.select_option("#id_action_taken", "DOSE NOT CHANGED")
-    page.select_option("#id_outcome", "RECOVERED/RESOLVED")
+    page.select_option("#id_outcome", "NOT RECOVERED/NOT RESOLVED")
     page.locator("button.primary").click()
     page.wait_for_url(f"{live_server.url}/patients/{patient.pk}/")
     assert f"Saved: {term} grade {grade}" in page.inner_text(".messages")
@@ -283,7 +283,7 @@ def test_a_signed_flag_review_survives_an_unrelated_save_and_asks_again_when_its
         if patient.study_id < "P-08":  # 8 of 10 with grade 3 CRS: flagged ALARM
             AdverseEvent.objects.create(patient=patient, cycle=cycle, term=CTCAETerm.objects.get(
                 term="Cytokine release syndrome"), grade=3, onset_date=cycle.start_date, relatedness="probable",
-                action_taken="DOSE NOT CHANGED", outcome="RECOVERED/RESOLVED", created_by=nurse)
+                action_taken="DOSE NOT CHANGED", outcome="NOT RECOVERED/NOT RESOLVED", created_by=nurse)
     first = benchmark_run_now(site=ward)
     flag = first.flags.get(kind="literature", category__slug="crs", grade_band="ge3", cycle_scope="all")
     report = f"{live_server.url}/sites/{ward.slug}/report/"

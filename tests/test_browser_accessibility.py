@@ -35,7 +35,7 @@ def _pages(live_server, page, ward):
         patients.append(cycle.patient)
         AdverseEvent.objects.create(patient=cycle.patient, cycle=cycle, term=CTCAETerm.objects.get(
             term="Cytokine release syndrome"), grade=3, onset_date=cycle.start_date, relatedness="probable",
-            action_taken="DOSE NOT CHANGED", outcome="RECOVERED/RESOLVED", created_by=officer)
+            action_taken="DOSE NOT CHANGED", outcome="NOT RECOVERED/NOT RESOLVED", created_by=officer)
     run = benchmark_run_now(site=ward)
     assert run.flags.exists()
     patient, event = patients[0], AdverseEvent.objects.filter(patient=patients[0]).get()

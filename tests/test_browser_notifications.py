@@ -32,7 +32,7 @@ def test_a_new_flag_is_counted_in_the_header_opened_and_marked_read(live_server,
         cycle = make_cycle(make_patient(ward, f"P-{i:02d}"), start=datetime.date(2026, 1, 5))
         AdverseEvent.objects.create(patient=cycle.patient, cycle=cycle, term=fn, grade=3, onset_date=cycle.start_date,
                                     relatedness="probable", action_taken="DOSE NOT CHANGED",
-                                    outcome="RECOVERED/RESOLVED", created_by=nurse)
+                                    outcome="NOT RECOVERED/NOT RESOLVED", created_by=nurse)
     make_cycle(make_patient(ward, "P-08"), start=datetime.date(2026, 1, 5))
 
     log_in(page, live_server.url, officer.username)

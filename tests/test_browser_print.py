@@ -43,7 +43,8 @@ def test_report_patient_timeline_and_ae_print_with_site_run_and_time_on_each_pag
         cycle = make_cycle(make_patient(ward, f"P-{i:02d}"), start=datetime.date(2026, 1, 5))
         events.append(AdverseEvent.objects.create(
             patient=cycle.patient, cycle=cycle, term=fn, grade=3, onset_date=cycle.start_date,
-            relatedness="probable", action_taken="DOSE NOT CHANGED", outcome="RECOVERED/RESOLVED", created_by=nurse))
+            relatedness="probable", action_taken="DOSE NOT CHANGED", outcome="NOT RECOVERED/NOT RESOLVED",
+            created_by=nurse))
     make_cycle(make_patient(ward, "P-08"), start=datetime.date(2026, 1, 5))
     patient = events[0].patient
     make_cycle(patient, number=2, start=datetime.date(2026, 3, 2))  # two cycles: two sections on the patient page

@@ -56,7 +56,7 @@ def test_a_ward_round_keeps_one_event_per_clinical_event_and_the_officer_informe
         cycle = make_cycle(make_patient(ward, f"P-{i:02d}"), start=datetime.date(2026, 1, 5))
         AdverseEvent.objects.create(patient=cycle.patient, cycle=cycle, term=fn, grade=3, onset_date=cycle.start_date,
                                     relatedness="probable", action_taken="DOSE NOT CHANGED",
-                                    outcome="RECOVERED/RESOLVED", created_by=nurse)
+                                    outcome="NOT RECOVERED/NOT RESOLVED", created_by=nurse)
     patient = make_patient(ward, "KRK-090")  # the patient of the round (already treated: n stays 9)
     today = datetime.date.today()
     make_cycle(patient, start=today - datetime.timedelta(days=6))

@@ -325,7 +325,8 @@ def test_api_lists_show_ward_a_to_its_nurse(wards, personas, url, a_attr, b_attr
 def _ae_payload(patient: int, cycle: int) -> dict:
     return {"patient": patient, "cycle": cycle, "term": "Cytokine release syndrome", "grade": 1,
             "onset_date": "2026-01-09", "relatedness": "probable", "action_taken": "DOSE NOT CHANGED",
-            "outcome": "RECOVERED/RESOLVED", "confirm_separate": True}  # ward A's CRS of that cycle is still open
+            "outcome": "NOT RECOVERED/NOT RESOLVED",
+            "confirm_separate": True}  # ward A's CRS of that cycle is still open
 
 
 # (write, method, URL, JSON body, outsider's status, field named in the 400 error, nurse's status or None)

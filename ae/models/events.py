@@ -9,7 +9,10 @@ Rules that must always hold live in the database, not only in forms:
 * onset is not before the cycle start unless the event was present before the cycle (trigger), and
   a pre-existing event started on or before the cycle start;
 * resolution is not before onset; grade 5 means the outcome is fatal; serious means at least one
-  SAE criterion is ticked (check constraints).
+  SAE criterion is ticked (check constraints);
+* the outcome agrees with the resolution date (CDASH/SDTM AEOUT and AEENDTC): "Recovered/resolved" (with or
+  without sequelae) has one, "Not recovered/not resolved" and "Recovering/resolving" have none; Fatal and
+  Unknown may have one or not (check constraints, ``NOT VALID`` for rows stored before migration ``0021``).
 """
 
 from __future__ import annotations
@@ -41,6 +44,11 @@ def _day(day: datetime.date) -> str:
 
 #: The SAE criteria (ICH E2A; CDISC AESDTH, AESLIFE, AESHOSP, AESDISAB, AESCONG, AESMIE) as the fields' verbose names
 #: and the exports word them, in English; the pages translate them (``AdverseEvent.sae_criteria_for_reader``).
+#: AEOUT values of an event that has ended (it has a resolution date, AEENDTC) and of one still going on (it has
+#: none); Fatal and Unknown go either way. CDISC codelist OUT; CDASH IG v2.1 AE (AEOUT, AEENDAT).
+ENDED_OUTCOMES = ("RECOVERED/RESOLVED", "RECOVERED/RESOLVED WITH SEQUELAE")
+ONGOING_OUTCOMES = ("NOT RECOVERED/NOT RESOLVED", "RECOVERING/RESOLVING")
+
 SAE_CRITERION_TEXTS = {
     "sae_death": gettext_noop("results in death"),
     "sae_life_threatening": gettext_noop("life-threatening"),
@@ -175,6 +183,17 @@ class AdverseEvent(CheckConstraintsInOneQuery, LoadedRelationsNotRequeried, mode
                                         "results in death: tick Serious and 'results in death'.")),
             models.CheckConstraint(condition=Q(sae_death=False) | Q(outcome="FATAL"), name="ae_sae_death_is_fatal",
                 violation_error_message=_("'Results in death' means the outcome is Fatal.")),
+            # CDASH/SDTM: AEENDTC is given once the event ended (AEOUT recovered/resolved, with or without sequelae)
+            # and empty while it goes on; the episode rules read "no resolution date" as "still open".
+            models.CheckConstraint(
+                condition=~Q(outcome__in=ENDED_OUTCOMES) | Q(resolution_date__isnull=False),
+                name="ae_ended_outcome_has_resolution_date",
+                violation_error_message=_("An event that recovered or resolved has a resolution date.")),
+            models.CheckConstraint(
+                condition=~Q(outcome__in=ONGOING_OUTCOMES) | Q(resolution_date__isnull=True),
+                name="ae_ongoing_outcome_has_no_resolution_date",
+                violation_error_message=_("An event that has not recovered or is recovering has no resolution "
+                                        "date.")),
             models.CheckConstraint(
                 condition=Q(present_before_cycle=False, grade_at_cycle_start__isnull=True)
                 | Q(present_before_cycle=True, grade_at_cycle_start__gte=1, grade_at_cycle_start__lte=5),
@@ -313,6 +332,7 @@ class AdverseEvent(CheckConstraintsInOneQuery, LoadedRelationsNotRequeried, mode
                                                "%(start)s.") % {"start": _day(cycle.start_date)}
         if self.resolution_date and self.onset_date and self.resolution_date < self.onset_date:
             errors["resolution_date"] = gettext("Resolution cannot be before onset.")
+        errors |= self._outcome_errors(errors)
         errors |= self._date_errors(cycle)
         if self.present_before_cycle and self.grade_at_cycle_start is None:
             errors["grade_at_cycle_start"] = gettext("Give the event's grade when the cycle started (a higher grade "
@@ -346,6 +366,23 @@ class AdverseEvent(CheckConstraintsInOneQuery, LoadedRelationsNotRequeried, mode
             errors["serious"] = gettext("SAE criteria are ticked: mark the event as serious, or untick them.")
         if errors:
             raise ValidationError(errors)
+
+    def _outcome_errors(self, errors: dict[str, str]) -> dict[str, str]:
+        """The outcome against the resolution date (CDASH AEOUT/AEENDTC; the constraints
+        ``ae_ended_outcome_has_resolution_date`` and ``ae_ongoing_outcome_has_no_resolution_date``): an event that
+        recovered or resolved needs its resolution date; one that has not (yet) cannot have one."""
+        out = self.Outcome
+        labels = {"recovered": out.RECOVERED.label, "sequelae": out.SEQUELAE.label,
+                  "recovering": out.RECOVERING.label, "not_recovered": out.NOT_RECOVERED.label}
+        if self.outcome in ENDED_OUTCOMES and self.resolution_date is None and "resolution_date" not in errors:
+            return {"resolution_date": gettext(
+                "The outcome is '%(outcome)s': give the resolution date. If the event is still going on, choose "
+                "'%(recovering)s' or '%(not_recovered)s'.") % (labels | {"outcome": out(self.outcome).label})}
+        if self.outcome in ONGOING_OUTCOMES and self.resolution_date is not None:
+            return {"outcome": gettext(
+                "The event resolved on %(day)s: choose '%(recovered)s' or '%(sequelae)s' (or Fatal), or clear the "
+                "resolution date if it is still going on.") % (labels | {"day": _day(self.resolution_date)})}
+        return {}
 
     def _date_errors(self, cycle: TreatmentCycle | None) -> dict[str, str]:
         """Dates a pharmacovigilance reviewer would reject: in the future (site time zone), before the birth

@@ -290,7 +290,7 @@ def test_a_stale_edit_is_refused_and_the_first_edit_survives(nurse_client, event
     assert "Someone else changed this event while you were editing" in page
     assert "Your changes were not saved" in page
     event.refresh_from_db()
-    assert (event.grade, event.outcome, event.version) == (3, "RECOVERED/RESOLVED", 2)
+    assert (event.grade, event.outcome, event.version) == (3, "NOT RECOVERED/NOT RESOLVED", 2)
     assert AdverseEventRevision.objects.count() == 1
     # what the second nurse typed is still there, now based on the current version
     assert re.search(r'name="reason"[^>]*>\s*Improving</textarea>', page)

@@ -33,7 +33,7 @@ def refused(fn, *args, **kwargs) -> None:
 
 @pytest.mark.parametrize(("term_name", "grade", "outcome"), [
     ("Tremor", 4, "NOT RECOVERED/NOT RESOLVED"),                   # Tremor has grades 1–3 only
-    ("Febrile neutropenia", 2, "RECOVERED/RESOLVED"),              # FN starts at grade 3
+    ("Febrile neutropenia", 2, "NOT RECOVERED/NOT RESOLVED"),      # FN starts at grade 3
     ("Neutrophil count decreased", 5, "FATAL"),                    # lab term: no grade 5
 ])
 def test_it_refuses_a_grade_the_term_does_not_have(cycle, nurse, term_name, grade, outcome):
@@ -164,7 +164,7 @@ def test_it_refuses_an_event_whose_cycle_belongs_to_another_patient(ward, cycle,
         AdverseEvent.objects.create(
             patient=other_patient, cycle=cycle, term=term("Cytokine release syndrome"), grade=2,
             onset_date=cycle.start_date + DAY, relatedness="probable", action_taken="DOSE NOT CHANGED",
-            outcome="RECOVERED/RESOLVED", created_by=nurse)
+            outcome="NOT RECOVERED/NOT RESOLVED", created_by=nurse)
     assert AdverseEvent.objects.count() == 0
 
 

@@ -255,3 +255,18 @@ def test_icans_episode_rises_and_resolves_in_one_event(patient, cycle, nurse):
         icans_assessment_record(patient=patient, cycle=None, acting_user=nurse, episode=event, data={
             "assessed_at": at(9), "tool": "ICE", "score": 11})
     assert "score" in exc.value.message_dict
+
+
+@pytest.mark.parametrize(("current", "resolved", "expected"), [
+    (None, False, "NOT RECOVERED/NOT RESOLVED"), (None, True, "RECOVERED/RESOLVED"),
+    ("RECOVERED/RESOLVED", False, "NOT RECOVERED/NOT RESOLVED"),            # reopened by a later observation
+    ("RECOVERED/RESOLVED WITH SEQUELAE", False, "NOT RECOVERED/NOT RESOLVED"),  # ... with sequelae too
+    ("RECOVERED/RESOLVED WITH SEQUELAE", True, "RECOVERED/RESOLVED WITH SEQUELAE"),
+    ("RECOVERING/RESOLVING", False, "RECOVERING/RESOLVING"), ("RECOVERING/RESOLVING", True, "RECOVERED/RESOLVED"),
+    ("UNKNOWN", False, "UNKNOWN"), ("FATAL", False, "FATAL"), ("FATAL", True, "FATAL"),
+])
+def test_the_episode_outcome_agrees_with_its_resolution_date(current, resolved, expected):
+    """An ended outcome (recovered, with or without sequelae) only with a resolution date, an ongoing one only
+    without (the constraints ae_ended_outcome_has_resolution_date / ae_ongoing_outcome_has_no_resolution_date)."""
+    from ae.episodes import episode_outcome
+    assert episode_outcome(current, resolved) == expected

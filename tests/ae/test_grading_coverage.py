@@ -339,7 +339,7 @@ def test_icans_form_offers_awakens_spontaneously_and_other_cause(client, nurse, 
 
 def _fever_form(cycle, **overrides) -> dict:
     data = {"cycle": cycle.pk, "term": "Fever", "grade": 2, "onset_date": "2026-01-06", "resolution_date": "",
-            "relatedness": "probable", "action_taken": "DOSE NOT CHANGED", "outcome": "RECOVERED/RESOLVED",
+            "relatedness": "probable", "action_taken": "DOSE NOT CHANGED", "outcome": "NOT RECOVERED/NOT RESOLVED",
             "grading_scale": "ctcae_v5_0", "verbatim_term": "", "temperature_c": "39.5"}
     return data | overrides
 

@@ -33,8 +33,9 @@ TERMS = ["Anemia", "Fever", "Nausea", "Headache", "Vomiting"]
 
 def _ae_line(i: int, term: str = "", cycle: str = "1", attrib: str = "3") -> str:
     onset = datetime.date(2026, 1, 6) + datetime.timedelta(days=i)
-    return (f"RC-{i % 5 + 1:02d},adverse_events,{i // 5 + 1},,{cycle},{term or TERMS[i // 5]},{1 + i % 2},{onset},,"
-            f"{attrib},1,1")
+    resolved = onset + datetime.timedelta(days=2)  # outcome 1, recovered/resolved: it has its resolution date
+    return (f"RC-{i % 5 + 1:02d},adverse_events,{i // 5 + 1},,{cycle},{term or TERMS[i // 5]},{1 + i % 2},{onset},"
+            f"{resolved},{attrib},1,1")
 
 
 def redcap_csv(bad: bool) -> bytes:
@@ -85,6 +86,7 @@ ODM = """<?xml version="1.0" encoding="UTF-8"?>
       <ItemData ItemOID="I.AETERM" Value="CRS"/><ItemData ItemOID="I.AETOXGR" Value="2"/>
       <ItemData ItemOID="I.AESTDTC" Value="2026-01-07"/><ItemData ItemOID="I.AEREL" Value="4"/>
       <ItemData ItemOID="I.AEACN" Value="1"/><ItemData ItemOID="I.AEOUT" Value="1"/>
+      <ItemData ItemOID="I.AEENDTC" Value="2026-01-09"/>
      </ItemGroupData>
      <ItemGroupData ItemGroupOID="IG.AE" ItemGroupRepeatKey="2">
       <ItemData ItemOID="I.AETERM" Value="Anemia"/><ItemData ItemOID="I.AETOXGR" Value="3"/>
@@ -98,8 +100,8 @@ ODM = """<?xml version="1.0" encoding="UTF-8"?>
 </ODM>
 """
 ODM_MAPPING = {"columns": {"SubjectKey": "study_id", "I.AETERM": "ctcae_term", "I.AETOXGR": "grade",
-                           "I.AESTDTC": "onset_date", "I.AEREL": "relatedness", "I.AEACN": "action_taken",
-                           "I.AEOUT": "outcome"},
+                           "I.AESTDTC": "onset_date", "I.AEENDTC": "resolution_date", "I.AEREL": "relatedness",
+                           "I.AEACN": "action_taken", "I.AEOUT": "outcome"},
                "values": REDCAP_MAPPING["values"], "constants": {"cycle": "1"}, "row_filter": {"ItemGroupOID": "IG.AE"}}
 
 

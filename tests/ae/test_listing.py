@@ -139,10 +139,12 @@ def test_the_exports_are_in_english_whatever_the_readers_language(client, listed
     listed.language = "pl"  # the ward's language: its users' default
     listed.save(update_fields=["language"])
     client.force_login(nurse)
-    assert "Wyzdrowienie/ustąpiło" in client.get("/sites/ward-a/events/?sort=onset").content.decode()
+    assert "Bez wyzdrowienia/nie ustąpiło" in client.get("/sites/ward-a/events/?sort=onset").content.decode()
     rows = list(csv.reader(io.StringIO(b"".join(client.get("/sites/ward-a/events/?format=csv")).decode())))
-    assert {r[13] for r in rows[1:]} == {"Recovered/resolved"} and {r[11] for r in rows[1:]} == {"Probably related"}
+    assert {r[13] for r in rows[1:]} == {"Recovered/resolved", "Not recovered/not resolved"}
+    assert {r[11] for r in rows[1:]} == {"Probably related"}
     assert {r[9] for r in rows[1:]} == {"Yes", "No"}
     with zipfile.ZipFile(io.BytesIO(client.get("/sites/ward-a/events/?format=xlsx").getvalue())) as book:
         text = workbook_text(book)
-    assert "Probably related" in text and "Recovered/resolved" in text and "Wyzdrowienie" not in text
+    assert "Probably related" in text and "Not recovered/not resolved" in text and "Recovered/resolved" in text
+    assert "wyzdrowienia" not in text and "Wyzdrowienie" not in text

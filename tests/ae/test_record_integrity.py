@@ -108,6 +108,23 @@ def test_an_event_that_becomes_serious_on_edit_notifies_once(nurse_api, cycle, o
     assert Notification.objects.count() == 1  # still serious: no second notice
 
 
+def test_the_edit_form_says_officers_were_notified_only_when_this_save_notified_them(nurse_client, cycle, officer):
+    """Found in the browser (1 Dec 2026): editing the resolution date of an event that was already serious said
+    "the site's safety officers were notified (1)" — no one was; the count was of the notice sent days before."""
+    event = make_event(cycle, "Febrile neutropenia", grade=3)
+    data = event_form_data(cycle, term="Febrile neutropenia", grade=3, version=1, reason="Admitted for antibiotics",
+                           serious="on", sae_hospitalization="on", grade_discrepancy_reason="no temperature kept")
+    made_serious = nurse_client.post(f"/events/{event.pk}/edit/", data, follow=True)
+    assert "safety officers were notified (1)" in made_serious.content.decode()
+    resolved = (cycle.start_date + datetime.timedelta(days=5)).isoformat()
+    again = nurse_client.post(f"/events/{event.pk}/edit/", data | {"version": 2, "reason": "Fever resolved",
+                                                                  "resolution_date": resolved,
+                                                                  "outcome": "RECOVERED/RESOLVED"}, follow=True)
+    page = again.content.decode()
+    assert "Change saved with its reason" in page and "were notified" not in page
+    assert Notification.objects.count() == 1
+
+
 def test_the_officer_sees_unread_notices_in_the_menu_and_marks_them_read(client, nurse_api, cycle, officer):
     nurse_api.post(EVENTS, ae_json(cycle, term="Cytokine release syndrome", grade=5, outcome="FATAL"), format="json")
     client.force_login(officer)
@@ -420,3 +437,84 @@ def test_crs_assessments_only_count_their_own_kind(nurse, patient, cycle):
                           data=crs_data(datetime.datetime(2026, 1, 6, 9, tzinfo=TZ)))
     assert CRSAssessment.objects.count() == 1
     assert AdverseEvent.objects.get().term.term == "Cytokine release syndrome"
+
+
+# --- 13. the outcome agrees with the resolution date (found walking the ward in the browser, 1 Dec 2026) ------
+# A nurse saved a Seizure as "Recovered/resolved" with no resolution date: the record said the event had ended
+# while the episode rules (an episode is open until its resolution date) kept it open, so a later assessment would
+# have joined a "resolved" event. CDASH/SDTM: AEENDTC is populated when AEOUT is RECOVERED/RESOLVED (with or
+# without sequelae) and empty while the event is ongoing (NOT RECOVERED/NOT RESOLVED, RECOVERING/RESOLVING).
+
+ENDED = ["RECOVERED/RESOLVED", "RECOVERED/RESOLVED WITH SEQUELAE"]
+ONGOING = ["NOT RECOVERED/NOT RESOLVED", "RECOVERING/RESOLVING"]
+
+
+@pytest.mark.parametrize("outcome", ENDED)
+def test_the_form_refuses_an_ended_outcome_without_a_resolution_date(nurse_client, patient, cycle, outcome):
+    response = nurse_client.post(create_url(patient), event_form_data(cycle, outcome=outcome, resolution_date=""))
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert "resolution_date" in errors and "give the resolution date" in errors["resolution_date"][0]
+    assert not AdverseEvent.objects.exists()
+
+
+@pytest.mark.parametrize("outcome", ONGOING)
+def test_the_form_refuses_an_ongoing_outcome_with_a_resolution_date(nurse_client, patient, cycle, outcome):
+    resolved = (cycle.start_date + datetime.timedelta(days=4)).isoformat()
+    response = nurse_client.post(create_url(patient), event_form_data(cycle, outcome=outcome,
+                                                                      resolution_date=resolved))
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert "outcome" in errors and "resolved on" in errors["outcome"][0]
+    assert not AdverseEvent.objects.exists()
+
+
+def test_the_api_refuses_both_contradictions_and_accepts_the_consistent_records(nurse_api, cycle):
+    resolved = (cycle.start_date + datetime.timedelta(days=5)).isoformat()
+    ended_no_date = nurse_api.post(EVENTS, ae_json(cycle, outcome="RECOVERED/RESOLVED"), format="json")
+    assert ended_no_date.status_code == 400 and "resolution_date" in api_errors(ended_no_date)
+    ongoing_dated = nurse_api.post(EVENTS, ae_json(cycle, outcome="NOT RECOVERED/NOT RESOLVED",
+                                                   resolution_date=resolved), format="json")
+    assert ongoing_dated.status_code == 400 and "outcome" in api_errors(ongoing_dated)
+    assert not AdverseEvent.objects.exists()
+    for i, (outcome, end) in enumerate([("RECOVERED/RESOLVED", resolved), ("RECOVERING/RESOLVING", None),
+                                        ("UNKNOWN", None), ("UNKNOWN", resolved)]):
+        ok = nurse_api.post(EVENTS, ae_json(cycle, term=["Tremor", "Headache", "Fatigue", "Nausea"][i],
+                                            outcome=outcome, resolution_date=end), format="json")
+        assert ok.status_code == 201, ok.json()
+
+
+def test_a_death_needs_no_resolution_date(nurse_api, cycle):
+    """Fatal: the date of death may not be known when the death is reported (the SAE clock starts anyway)."""
+    response = nurse_api.post(EVENTS, ae_json(cycle, term="Cytokine release syndrome", grade=5, outcome="FATAL"),
+                              format="json")
+    assert response.status_code == 201, response.json()
+
+
+@pytest.mark.parametrize(("outcome", "resolution_day", "constraint"), [
+    ("RECOVERED/RESOLVED", None, "ae_ended_outcome_has_resolution_date"),
+    ("RECOVERED/RESOLVED WITH SEQUELAE", None, "ae_ended_outcome_has_resolution_date"),
+    ("NOT RECOVERED/NOT RESOLVED", 5, "ae_ongoing_outcome_has_no_resolution_date"),
+    ("RECOVERING/RESOLVING", 5, "ae_ongoing_outcome_has_no_resolution_date"),
+])
+def test_the_database_refuses_an_outcome_that_contradicts_the_resolution_date(cycle, nurse, outcome,
+                                                                             resolution_day, constraint):
+    end = None if resolution_day is None else cycle.start_date + datetime.timedelta(days=resolution_day)
+    with pytest.raises(IntegrityError, match=constraint), transaction.atomic():
+        make_event(cycle, "Tremor", user=nurse, outcome=outcome, resolution_date=end)
+    event = make_event(cycle, "Tremor", user=nurse, outcome="NOT RECOVERED/NOT RESOLVED")
+    with pytest.raises(IntegrityError, match=constraint), transaction.atomic():
+        AdverseEvent.objects.filter(pk=event.pk).update(outcome=outcome, resolution_date=end)
+
+
+def test_closing_an_episode_on_the_edit_form_asks_for_the_outcome_too(nurse_client, cycle, nurse):
+    event = make_event(cycle, "Tremor", user=nurse)
+    resolved = (cycle.start_date + datetime.timedelta(days=6)).isoformat()
+    data = event_form_data(cycle, term="Tremor", outcome="NOT RECOVERED/NOT RESOLVED", resolution_date=resolved,
+                           version=event.version, reason="Tremor resolved on day 7")
+    response = nurse_client.post(f"/events/{event.pk}/edit/", data)
+    assert response.status_code == 200 and "outcome" in response.context["form"].errors
+    saved = nurse_client.post(f"/events/{event.pk}/edit/", data | {"outcome": "RECOVERED/RESOLVED"})
+    assert saved.status_code == 302
+    event.refresh_from_db()
+    assert (event.outcome, event.resolution_date.isoformat()) == ("RECOVERED/RESOLVED", resolved)

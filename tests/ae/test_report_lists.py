@@ -67,6 +67,6 @@ def test_the_reports_serious_list_renders_from_its_one_query_without_the_heavy_c
         html = render_to_string("reports/_serious.html", {"serious_events": events})
     assert len(queries) == 1  # every column the list shows was loaded by it
     assert 'class="death"' in html and "Sepsis grade 5" in html and "Tremor grade 3" in html
-    assert "requires or prolongs hospitalisation" in html and "Recovered/resolved" in html and "S-001" in html
+    assert "requires or prolongs hospitalisation" in html and "Not recovered/not resolved" in html and "S-001" in html
     sql = queries.captured_queries[0]["sql"]
     assert "computed_rationale" not in sql and '"ae_ctcaeterm"."definition"' not in sql

@@ -354,7 +354,7 @@ def ae_payload(patient: int, cycle: int, start: str, grade: int = 2) -> dict:
     onset = datetime.date.fromisoformat(start) + datetime.timedelta(days=1)
     return {"patient": patient, "cycle": cycle, "term": "Cytokine release syndrome", "grade": grade,
             "onset_date": onset.isoformat(), "grading_scale": "ctcae_v5_0", "relatedness": "probable",
-            "action_taken": "DOSE NOT CHANGED", "outcome": "RECOVERED/RESOLVED",
+            "action_taken": "DOSE NOT CHANGED", "outcome": "NOT RECOVERED/NOT RESOLVED",
             # a scenario may save on a patient again (its list wraps): each save is meant as a new event
             "confirm_separate": True}
 

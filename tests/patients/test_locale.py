@@ -122,7 +122,9 @@ def test_the_compiled_polish_catalogue_is_committed_and_current():
                       "ANC", "WBC", "Hb", "ALT", "AST", "ALP", "GGT", "IgG",
                       "CPAP", "BiPAP",  # ventilation modes (ae.bedside_labels): the same abbreviations in Polish
                       "API", "import",  # the audit trail's sources (pvtrack.views.AUDIT_WORDS): the same in Polish
-                      "SAE")  # the timeline's marker of a serious event (ae.timeline_views): Polish wards say SAE too
+                      "SAE",  # the timeline's marker of a serious event (ae.timeline_views): Polish wards say SAE too
+                      "sponsor",  # a causality assessment's source (ae.sae.change_words): the same word in Polish
+                      "%(where)s: %(old)s → %(new)s")  # a case change's line (ae.sae.change_words): its parts translate
     untranslated = [i for c, i in ids if translated(c, i) == i and i not in same_in_polish]
     assert untranslated == []
 

@@ -93,7 +93,7 @@ def test_an_import_reads_the_files_english_labels_whoever_imports_it(import_ward
 
 
 def test_the_choice_labels_are_in_polish_on_the_pages(polish_ward, nurse, cycle):
-    make_event(cycle, user=nurse)
+    make_event(cycle, user=nurse, resolution_date=cycle.start_date + datetime.timedelta(days=3))
     page = logged_in(nurse).get(f"/patients/{cycle.patient_id}/").content.decode()
     assert "Wyzdrowienie/ustąpiło" in page and "Recovered/resolved" not in page
     form = logged_in(nurse).get(f"/patients/{cycle.patient_id}/events/new/").content.decode()

@@ -205,7 +205,7 @@ def test_the_event_history_names_changed_fields_and_the_audit_trail_its_actions_
 
     event = make_event(cycle, user=nurse)
     adverse_event_update(event=event, acting_user=nurse, reason="Data ustąpienia z dokumentacji.",
-                         expected_version=event.version,
+                         expected_version=event.version, outcome="RECOVERED/RESOLVED",
                          resolution_date=cycle.start_date + datetime.timedelta(days=4))
     history = logged_in(nurse).get(f"/events/{event.pk}/history/").content.decode()
     assert "Data ustąpienia: " in history and "resolution_date" not in history
@@ -219,7 +219,7 @@ def test_the_event_history_names_changed_fields_by_their_form_labels_in_english(
 
     event = make_event(cycle, user=nurse)
     adverse_event_update(event=event, acting_user=nurse, reason="From the notes.", expected_version=event.version,
-                         resolution_date=cycle.start_date + datetime.timedelta(days=4))
+                         outcome="RECOVERED/RESOLVED", resolution_date=cycle.start_date + datetime.timedelta(days=4))
     history = logged_in(nurse).get(f"/events/{event.pk}/history/").content.decode()
     assert "Resolution date: " in history and "resolution_date" not in history
     audit = logged_in(nurse).get(f"/history/adverse-event/{event.pk}/").content.decode()

@@ -118,7 +118,7 @@ def test_grade_columns_sum_to_any_and_match_a_hand_count(patients):
                 cycle = cycles.get(number, cycles[1])
                 make_event(cycle, term_name, grade=grade, onset_day=1 if pre_existing else day,
                            present_before_cycle=pre_existing,
-                           outcome="FATAL" if grade == 5 else "RECOVERED/RESOLVED")
+                           outcome="FATAL" if grade == 5 else "NOT RECOVERED/NOT RESOLVED")
                 # ADaM TRTEMFL (admiral): present before cycle 1 = before the first dose, not worsened: not counted;
                 # present before cycle 2 but begun after the first dose: treatment-emergent, counted.
                 if pre_existing and cycle.number == 1:
@@ -248,7 +248,7 @@ def test_export_requires_login(client, ward):
 def _export_queries(client, site, user, n_patients: int, fmt: str) -> int:
     for i in range(n_patients):
         cycle = make_cycle(make_patient(site, f"X-{i:03d}"))
-        make_event(cycle, "Anemia", grade=1 + i % 5, outcome="FATAL" if i % 5 == 4 else "RECOVERED/RESOLVED")
+        make_event(cycle, "Anemia", grade=1 + i % 5, outcome="FATAL" if i % 5 == 4 else "NOT RECOVERED/NOT RESOLVED")
         make_event(cycle, "Nausea", grade=1 + i % 3)
     client.force_login(user)
     with CaptureQueriesContext(connection) as ctx:
