@@ -102,10 +102,13 @@ def test_a_grade_4_crs_becomes_a_signed_susar_case_and_a_follow_up_shows_what_ch
     page.fill("#id_submit_password", PASSWORD)
     page.get_by_role("button", name="Sign and submit").click()
     page.wait_for_url(f"{url}/cases/{case.pk}/")
-    changes = page.inner_text("#versions .changes")
-    assert f"reactions[Cytokine release syndrome (AE {event.pk})].outcome: recovering → recovered" in changes
-    assert f"reactions[Cytokine release syndrome (AE {event.pk})].end: — → {today.isoformat()}" in changes
-    assert SAECase.objects.get(pk=case.pk).versions.count() == 2
+    changes = page.inner_text("#versions .changes")  # worded for the reader (ae.sae.change_words)
+    reaction = f"Reaction Cytokine release syndrome (AE {event.pk})"
+    assert f"{reaction} · Outcome: Recovering/resolving → Recovered/resolved" in changes
+    assert f"{reaction} · Resolution date: — → {today:%d %b %Y}" in changes
+    versions = SAECase.objects.get(pk=case.pk).versions.order_by("number")
+    assert versions.count() == 2  # the signed version keeps the English lines the reports carry
+    assert f"reactions[Cytokine release syndrome (AE {event.pk})].end: — → {today.isoformat()}" in versions[1].changes
 
 
 def _check_downloads(page, base: str, case) -> None:

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from ae.models import AdverseEvent, AdverseEventRevision
 from ae.services.episodes import episode_lock, observed_grade, probable_duplicates
-from ae.services.notifications import data_quality_query_notify, serious_event_notify
+from ae.services.notifications import data_quality_query_notify, sae_new_information_notify, serious_event_notify
 from ae.services.sae import case_open_for_event
 from core.audit import audit_context
 from core.errors import ConflictError
@@ -200,6 +200,7 @@ def adverse_event_update(*, event: AdverseEvent, acting_user: User, reason: str,
         current.entered_grade = current.grade  # bookkeeping that mirrors "grade" (not a change of its own)
     adverse_event_save_revision(current, changes=changes, reason=reason, acting_user=acting_user)
     serious_event_notify(event=current, previous=previous)
+    sae_new_information_notify(event=current, previous=previous)
     if current.serious and not previous.serious:
         case_open_for_event(event=current, acting_user=acting_user)
     return current

@@ -15,7 +15,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_noop
 
 from ae import lab_units
-from ae.models import AdverseEvent, LabResult
+from ae.models import AdverseEvent, LabResult, SAECase, SAECaseLink
 from ae.selectors import event_notice_key
 from patients.models import NotificationKind
 from patients.notification_texts import message
@@ -82,6 +82,43 @@ def serious_event_notify(*, event: AdverseEvent, previous: AdverseEvent | None =
     """
     kind = _notice_kind(event, previous)
     return 0 if kind is None else notify_many([_notice(event, kind)])
+
+
+#: What of an adverse event a signed SAE case version reports (its reaction, ``ae.sae.build``): a change of one of
+#: these after the case was submitted is new information for a follow-up report (ICH E2D §5.1; EU Regulation
+#: 536/2014 Art. 41(4)). The relatedness is not among them: the case records its own causality assessment.
+REPORTED_FIELDS = ("term_id", "verbatim_term", "grade", "grading_scale", "onset_date", "resolution_date", "outcome",
+                   "cycle_id", "serious", *AdverseEvent.SAE_FIELDS)
+
+
+def sae_new_information_notify(*, event: AdverseEvent, previous: AdverseEvent) -> int:
+    """If ``event`` belongs to a submitted SAE case and a field the case reports (:data:`REPORTED_FIELDS`) changed
+    from ``previous``, tell the site's safety officers (and administrators) that a follow-up may be due: an
+    ``sae_update`` notice linking to the case, keyed by the case and its last submitted version — one notice per
+    officer until the follow-up is submitted. A case in follow-up (its draft will carry the change) or closed (no
+    further version) notifies no one. Call in the saving transaction, after the save; returns the notices written."""
+    if all(getattr(event, f) == getattr(previous, f) for f in REPORTED_FIELDS):
+        return 0
+    link = (SAECaseLink.objects.filter(adverse_event=event, case__status=SAECase.Status.SUBMITTED)
+            .select_related("case").first())
+    if link is None:
+        return 0
+    case = link.case
+    version = case.versions.order_by("-number").values_list("number", flat=True).first()
+    patient = event.patient
+    with translation.override("en-gb"):  # the recorded terms' labels, as stored, whoever's request this is
+        outcome = str(event.get_outcome_display())
+    text = message(
+        gettext_noop("[pvtrack] New information on SAE case %(reference)s: %(usubjid)s %(term)s"),
+        [gettext_noop("%(term)s of patient %(usubjid)s changed on %(site)s after version %(version)s of SAE case "
+                      "%(reference)s was submitted."),
+         gettext_noop("Now: grade %(grade)s, onset %(onset)s, outcome %(outcome)s."),
+         gettext_noop("If this is new information for the sponsor, open a follow-up on the case and submit it "
+                      "(ICH E2D).")],
+        reference=case.reference, usubjid=patient.usubjid, term=event.term.term, site=patient.site.name,
+        version=version, grade=event.grade, onset=event.onset_date, outcome=outcome)
+    return notify_many([Notice(site=patient.site, kind=NotificationKind.SAE_UPDATE, subject="", body="", message=text,
+                               link=reverse("sae-case", args=[case.pk]), key=f"case:{case.pk}:v{version}:new-info")])
 
 
 def data_quality_query_notify(*, event: AdverseEvent) -> int:

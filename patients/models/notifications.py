@@ -24,12 +24,13 @@ class NotificationKind(models.TextChoices):
     DEATH = "death", _("Death")
     QUERY = "query", _("Data-quality query assigned")
     OVERDUE = "overdue", _("Overdue item")
+    SAE_UPDATE = "sae_update", _("New information on a submitted SAE case")
 
 
 #: Kinds e-mailed unless the recipient turned them off (deaths and serious AEs were always e-mailed before issue 15;
 #: overdue items are deadlines; flags are read in the report). A user's NotificationPreference row overrides.
 EMAIL_BY_DEFAULT = frozenset({NotificationKind.DEATH, NotificationKind.SERIOUS, NotificationKind.NEW_FLAG,
-                              NotificationKind.OVERDUE})
+                              NotificationKind.OVERDUE, NotificationKind.SAE_UPDATE})
 
 
 class Notification(models.Model):

@@ -251,3 +251,39 @@ def test_what_changed_is_worded_for_the_reader_and_the_signed_lines_stay_english
     polish = client.get(f"/cases/{case.pk}/").content.decode()
     assert "Lek podejrzany BLINCYTO · Podjęte działanie: Dawkę zmniejszono → Dawkę zwiększono" in polish
     assert "Opis przypadku: zmieniony" in polish
+
+
+def test_new_information_on_a_submitted_case_tells_the_officers_once_until_the_follow_up(case, officer, nurse):
+    """Found walking the ward (1 Dec 2026): after the case was submitted, the nurse recorded the event's resolution
+    (new information the sponsor must get as a follow-up, ICH E2D §5.1) and nothing told the safety officer; the
+    save even said officers "were notified" for the old notice. Now one ``sae_update`` notice per officer until the
+    follow-up is submitted, linking to the case; a change the report does not carry (the relatedness: the case
+    assesses causality itself) notifies no one."""
+    from ae.services.events import adverse_event_update
+    from patients.models import Notification
+
+    sae.case_update(case=case, acting_user=officer, narrative="Narrative")
+    sae.case_assess(case=case, acting_user=officer, causality_investigator="probable", causality_sponsor="",
+                    expectedness="unexpected")
+    sae.case_submit(case=case, acting_user=officer, password=PASSWORD)
+    event = case.case_links.get().adverse_event
+    before = Notification.objects.filter(kind="sae_update").count()
+    event = adverse_event_update(event=event, acting_user=nurse, reason="Relatedness reviewed",
+                                 expected_version=event.version, relatedness="possible")
+    assert Notification.objects.filter(kind="sae_update").count() == before == 0
+    resolved = event.onset_date + datetime.timedelta(days=4)
+    event = adverse_event_update(event=event, acting_user=nurse, reason="Resolved on the ward",
+                                 expected_version=event.version, resolution_date=resolved,
+                                 outcome="RECOVERED/RESOLVED")
+    notice = Notification.objects.get(kind="sae_update")
+    assert notice.recipient == officer and notice.link == f"/cases/{case.pk}/"
+    assert case.reference in notice.subject and "follow-up" in notice.body
+    adverse_event_update(event=event, acting_user=nurse, reason="Grade corrected", expected_version=event.version,
+                         grade=3)
+    assert Notification.objects.filter(kind="sae_update").count() == 1  # one until the follow-up is submitted
+    sae.case_follow_up_open(case=case, acting_user=officer, reason="Resolution and grade")
+    sae.case_submit(case=case, acting_user=officer, password=PASSWORD)
+    event.refresh_from_db()
+    adverse_event_update(event=event, acting_user=nurse, reason="Sequelae", expected_version=event.version,
+                         outcome="RECOVERED/RESOLVED WITH SEQUELAE")
+    assert Notification.objects.filter(kind="sae_update").count() == 2  # new information after version 2

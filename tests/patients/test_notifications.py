@@ -86,7 +86,8 @@ def test_preferences_page_stores_the_choice(officer):
     response = client.post("/notifications/preferences/", {"email_kinds": ["new_flag", "query"]})
     assert response.status_code == 302
     assert dict(NotificationPreference.objects.filter(user=officer).values_list("kind", "email")) == {
-        "new_flag": True, "flag_level": False, "serious": False, "death": False, "query": True, "overdue": False}
+        "new_flag": True, "flag_level": False, "serious": False, "death": False, "query": True, "overdue": False,
+        "sae_update": False}
     assert client.post("/notifications/preferences/", {"email_kinds": ["gossip"]}).status_code == 200  # the error
 
 
