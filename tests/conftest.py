@@ -12,6 +12,8 @@ from urllib.parse import quote, urlencode
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 
 from ae.models import AdverseEvent, CTCAETerm
 from patients.models import Membership, Patient, Site, TreatmentCycle
@@ -184,6 +186,17 @@ def make_cycle(patient: Patient, number: int = 1, start: datetime.date = datetim
     defaults = {"schedule": TreatmentCycle.Schedule.STANDARD_28D, "weight_kg": Decimal("20"),
                 "marrow_blasts_pct": Decimal("30")}
     return TreatmentCycle.objects.create(patient=patient, number=number, start_date=start, **(defaults | kw))
+
+
+def migrate_to(target: list[tuple[str, str]] | None = None):
+    """Migrate the test database to ``target`` (``[(app, migration name)]``; None: the newest migration of every
+    app, which a migration test must return to so that later tests run on the current schema) and return the apps
+    of that state, for models as they were then (``apps.get_model``). Needs ``django_db(transaction=True)``."""
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    target = target or executor.loader.graph.leaf_nodes()
+    executor.migrate(target)
+    return executor.loader.project_state(target).apps
 
 
 def term(name: str) -> CTCAETerm:

@@ -10,33 +10,23 @@ import datetime
 import pytest
 from django.apps import apps
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from ae.grading import grade_crs_astct
 from ae.models import CRSAssessment
-from tests.conftest import make_cycle, make_event, make_patient, make_user
+from tests.conftest import make_cycle, make_event, make_patient, make_user, migrate_to
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE = [("ae", "0008_lab_units_and_episodes")]
 
 
-def _latest():  # back to the newest migration of every app, so later tests run on the current schema
-    return MigrationExecutor(connection).loader.graph.leaf_nodes()
-
-
-def _migrate(target):
-    executor = MigrationExecutor(connection)
-    executor.migrate(target)
-    return executor.loader.project_state(target).apps
-
 
 def test_0009_carries_the_old_therapy_flag_into_assessments_and_history(committed_reference_data, ward):
     nurse = make_user("nurse-0009", ward)
     event = make_event(make_cycle(make_patient(ward, "M-0009")), "Cytokine release syndrome", grade=1, user=nurse)
     try:
-        old = _migrate(BEFORE)
+        old = migrate_to(BEFORE)
         OldCRS = old.get_model("ae", "CRSAssessment")
         at = timezone.make_aware(datetime.datetime(2026, 1, 6, 8))
         common = {"adverse_event_id": event.pk, "astct_grade": 1, "astct_rationale": "Grade 1.", "ctcae_grade": 1,
@@ -45,7 +35,7 @@ def test_0009_carries_the_old_therapy_flag_into_assessments_and_history(committe
         given = OldCRS.objects.create(assessed_at=at, tocilizumab_or_steroids_given=True, **common)
         not_given = OldCRS.objects.create(assessed_at=at + datetime.timedelta(hours=1), **common)
     finally:
-        _migrate(_latest())
+        migrate_to()
 
     assert CRSAssessment.objects.get(pk=given.pk).fever_masking_therapies == ["tocilizumab_or_corticosteroid"]
     assert CRSAssessment.objects.get(pk=not_given.pk).fever_masking_therapies == []

@@ -7,23 +7,16 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from ae.services.notifications import serious_event_notify
 from patients.models import Membership, Notification
-from tests.conftest import make_cycle, make_event, make_patient, make_user
+from tests.conftest import make_cycle, make_event, make_patient, make_user, migrate_to
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE = [("ae", "0012_site_scope_index_attribution"), ("patients", "0007_notifications")]
 
-
-def _migrate(target):
-    executor = MigrationExecutor(connection)
-    executor.migrate(target)
-    return executor.loader.project_state(target).apps
 
 
 def test_0013_moves_safety_notices_into_notifications(committed_reference_data, ward):
@@ -33,7 +26,7 @@ def test_0013_moves_safety_notices_into_notifications(committed_reference_data, 
                        sae_hospitalization=True)
     sent = timezone.make_aware(datetime.datetime(2026, 1, 6, 8, 5))
     try:
-        old = _migrate(BEFORE)
+        old = migrate_to(BEFORE)
         OldNotice = old.get_model("ae", "SafetyNotification")
         row = OldNotice.objects.create(recipient_id=officer.pk, site_id=ward.pk, adverse_event_id=event.pk,
                                        kind="serious", subject="[pvtrack] Serious adverse event: M-0013 Sepsis",
@@ -42,7 +35,7 @@ def test_0013_moves_safety_notices_into_notifications(committed_reference_data, 
         created = timezone.make_aware(datetime.datetime(2026, 1, 6, 8))
         OldNotice.objects.filter(pk=row.pk).update(created_at=created)
     finally:
-        _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+        migrate_to()
 
     moved = Notification.objects.get()
     assert (moved.recipient_id, moved.site_id, moved.kind) == (officer.pk, ward.pk, "serious")

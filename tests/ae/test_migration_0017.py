@@ -8,22 +8,15 @@ import datetime
 from decimal import Decimal
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from ae.models import CRSAssessment, LabResult
-from tests.conftest import make_cycle, make_event, make_patient, make_user
+from tests.conftest import make_cycle, make_event, make_patient, make_user, migrate_to
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE = [("ae", "0016_merge_sae_cases_notifications")]
 
-
-def _migrate(target):
-    executor = MigrationExecutor(connection)
-    executor.migrate(target)
-    return executor.loader.project_state(target).apps
 
 
 def test_0017_0018_keep_the_stored_grades(committed_reference_data, ward):
@@ -32,7 +25,7 @@ def test_0017_0018_keep_the_stored_grades(committed_reference_data, ward):
     episode = make_event(cycle, "Cytokine release syndrome", grade=1, user=nurse)
     at = timezone.make_aware(datetime.datetime(2026, 1, 7, 8))
     try:
-        old = _migrate(BEFORE)
+        old = migrate_to(BEFORE)
         old.get_model("ae", "LabResult").objects.create(
             patient_id=cycle.patient_id, cycle_id=cycle.pk, analyte="platelets", value=Decimal("40"), unit="10^9/L",
             lln=Decimal("150"), collected_at=at, ctcae_term="Platelet count decreased", grade=3, rationale="r",
@@ -41,7 +34,7 @@ def test_0017_0018_keep_the_stored_grades(committed_reference_data, ward):
             adverse_event_id=episode.pk, assessed_at=at, temperature_c=Decimal("38.5"), astct_grade=1,
             astct_rationale="r", ctcae_rationale="r", lee_rationale="r", entered_by_id=nurse.pk)
     finally:
-        _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+        migrate_to()
 
     lab = LabResult.objects.get()
     assert (lab.grade, lab.computed_grade, lab.entered_grade, lab.grade_discrepancy_reason) == (3, 3, None, "")

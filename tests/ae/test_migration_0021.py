@@ -9,20 +9,14 @@ import datetime
 
 import pytest
 from django.db import IntegrityError, connection, transaction
-from django.db.migrations.executor import MigrationExecutor
 
 from ae.models import AdverseEvent
-from tests.conftest import make_cycle, make_event, make_patient, make_user
+from tests.conftest import make_cycle, make_event, make_patient, make_user, migrate_to
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE = [("ae", "0020_report_serious_and_discrepancy_indexes")]
 
-
-def _migrate(target):
-    executor = MigrationExecutor(connection)
-    executor.migrate(target)
-    return executor.loader.project_state(target).apps
 
 
 def test_0021_keeps_old_contradictions_and_refuses_new_ones(committed_reference_data, ward):
@@ -30,10 +24,10 @@ def test_0021_keeps_old_contradictions_and_refuses_new_ones(committed_reference_
     cycle = make_cycle(make_patient(ward, "M-0021"))
     kept = make_event(cycle, "Tremor", grade=1, user=nurse)
     try:
-        _migrate(BEFORE)
+        migrate_to(BEFORE)
         AdverseEvent.objects.filter(pk=kept.pk).update(outcome="RECOVERED/RESOLVED")  # allowed before 0021
     finally:
-        _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+        migrate_to()
 
     kept.refresh_from_db()
     assert (kept.outcome, kept.resolution_date) == ("RECOVERED/RESOLVED", None)

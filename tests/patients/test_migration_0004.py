@@ -8,28 +8,20 @@ import datetime
 from decimal import Decimal
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from patients.models import TreatmentCycle
-from tests.conftest import make_patient
+from tests.conftest import make_patient, migrate_to
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE = [("patients", "0003_record_integrity")]
 
 
-def _migrate(target):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(target)
-    return executor.loader.project_state(target).apps
-
 
 def test_0004_moves_doses_into_steps_and_premedication_to_not_recorded(ward):
     patient = make_patient(ward)
     try:
-        old = _migrate(BEFORE)
+        old = migrate_to(BEFORE)
         OldCycle = old.get_model("patients", "TreatmentCycle")
         OldCycle.objects.create(patient_id=patient.pk, number=1, start_date=datetime.date(2026, 1, 5),
                                 starting_dose=Decimal("5"), step_up_dose=Decimal("15"), step_up_day=8,
@@ -38,7 +30,7 @@ def test_0004_moves_doses_into_steps_and_premedication_to_not_recorded(ward):
                                 starting_dose=Decimal("15"), dexamethasone_premedication=False,
                                 marrow_blasts_pct=Decimal("1"), mrd_pct=Decimal("0.5"))
     finally:
-        _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())  # back to the newest state
+        migrate_to()  # back to the newest state
     first, second = TreatmentCycle.objects.filter(patient=patient).order_by("number")
     assert [(s.from_day, s.dose, s.unit) for s in first.dosing_steps.all()] == [
         (1, Decimal("5"), "ug_m2_day"), (8, Decimal("15"), "ug_m2_day")]

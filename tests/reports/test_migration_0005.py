@@ -6,32 +6,24 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from reports import benchmark
 from reports.cells import cell_fingerprint, cell_values
 from reports.models import Flag
-from tests.conftest import make_cycle, make_event, make_patient, make_user
+from tests.conftest import make_cycle, make_event, make_patient, make_user, migrate_to
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE = [("reports", "0004_electronic_signatures")]
 
 
-def _migrate(target):
-    executor = MigrationExecutor(connection)
-    executor.migrate(target)
-    return executor.loader.project_state(target).apps
-
 
 @pytest.fixture(autouse=True)
 def _back_to_the_latest_migrations():
     """Leave the schema as the other tests expect it: every migration applied, including those after 0005."""
     yield
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
+    migrate_to()
 
 
 def test_0005_fills_cell_values_and_carries_reviews_of_unchanged_cells(committed_reference_data, ward):
@@ -43,7 +35,7 @@ def test_0005_fills_cell_values_and_carries_reviews_of_unchanged_cells(committed
     make_event(cycles[8], "Cytokine release syndrome", grade=3, user=officer)
     changed = benchmark.compute(benchmark.collect_inputs(ward))
     try:
-        old = _migrate(BEFORE)
+        old = migrate_to(BEFORE)
         OldRun, OldFlag = old.get_model("reports", "BenchmarkRun"), old.get_model("reports", "Flag")
         OldCategory = old.get_model("reports", "BenchmarkCategory")
         start = timezone.now() - datetime.timedelta(hours=3)
@@ -63,7 +55,7 @@ def test_0005_fills_cell_values_and_carries_reviews_of_unchanged_cells(committed
             OldFlag.objects.filter(run=run, category__slug="crs", grade_band="ge3", cycle_scope="all").update(
                 **signature)
     finally:
-        _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())  # back to the newest state
+        migrate_to()  # back to the newest state
 
     def crs(run) -> Flag:
         return Flag.objects.get(run_id=run.pk, category__slug="crs", grade_band="ge3", cycle_scope="all")
