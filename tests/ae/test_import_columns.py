@@ -97,7 +97,8 @@ def test_a_3_mb_csv_is_read_no_further_than_its_header():
 
 def test_odm_items_without_metadata_come_from_the_item_data():
     names = _names(sample_columns(io.BytesIO(ODM.encode()), "odm"))
-    assert names == [*ODM_CONTEXT, "I.AETERM", "I.AETOXGR", "I.AESTDTC", "I.AEREL", "I.AEACN", "I.AEOUT"]
+    assert names == [*ODM_CONTEXT, "I.AETERM", "I.AETOXGR", "I.AESTDTC", "I.AEREL", "I.AEACN", "I.AEOUT",
+                     "I.AEENDTC"]
 
 
 ODM_WITH_METADATA = ODM.replace(' <ClinicalData', '''
@@ -169,7 +170,7 @@ def test_redcap_names_suggest_the_documented_redcap_mapping():
 
 def test_odm_item_oids_suggest_the_documented_odm_mapping():
     suggested = suggest_mapping(COLUMNS, [*ODM_CONTEXT, "I.AETERM", "I.AETOXGR", "I.AESTDTC", "I.AEREL", "I.AEACN",
-                                          "I.AEOUT"])
+                                          "I.AEOUT", "I.AEENDTC"])
     assert {source: column for column, source in suggested.items()} == ODM_MAPPING["columns"]
 
 

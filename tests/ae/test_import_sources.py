@@ -111,7 +111,7 @@ def test_odm_rows_are_read_per_item_group():
     assert rows[0][1] | {} == {"SubjectKey": "RC-01", "StudyEventOID": "SE.CYCLE1", "StudyEventRepeatKey": "",
                                "FormOID": "F.AE", "ItemGroupOID": "IG.AE", "ItemGroupRepeatKey": "1",
                                "I.AETERM": "CRS", "I.AETOXGR": "2", "I.AESTDTC": "2026-01-07", "I.AEREL": "4",
-                               "I.AEACN": "1", "I.AEOUT": "1"}
+                               "I.AEACN": "1", "I.AEOUT": "1", "I.AEENDTC": "2026-01-09"}
 
 
 def test_odm_import_through_a_mapping_and_a_ward_synonym(redcap_ward, nurse):
