@@ -11,7 +11,8 @@ Parameter values are JSON: a string or number as it is (study IDs, CTCAE terms, 
 written), or one of ``{"date": "YYYY-MM-DD"}`` (shown as "05 Jan 2026" / "05 Sty 2026"),
 ``{"datetime": ISO 8601 with offset, "tz": IANA name}`` (shown in that zone, "05 Jan 2026 14:30 CET", or in
 Django's date ``"format"`` if given) and
-``{"text": msgid}`` (a translated word such as "Death") and ``{"languages": {language code: text}}`` (a text
+``{"text": msgid}`` (a translated word such as "Death"), ``{"texts": [msgid, ...]}`` (translated words joined by
+", ": the SAE criteria ticked) and ``{"languages": {language code: text}}`` (a text
 composed when the notice is written, once in each interface language: a flag's reason, rebuilt from its run; shown
 in the reader's language, else English).
 """
@@ -52,6 +53,8 @@ def _value(value: Any) -> Any:
             return date_format(moment, value.get("format", "d M Y H:i T"))
         if "text" in value:
             return translation.gettext(value["text"])
+        if "texts" in value:
+            return ", ".join(translation.gettext(text) for text in value["texts"])
         if "languages" in value:
             texts = value["languages"]
             return texts.get(translation.get_language()) or texts["en-gb"]

@@ -35,7 +35,9 @@ def _notice(event: AdverseEvent, kind: str) -> Notice:
     """The notice of a death or a new serious event, as message ids and parameters (shown in each reader's
     language, ``patients.notification_texts``); CTCAE term, MedDRA code and the CDISC terms stay as recorded."""
     patient, cycle = event.patient, event.cycle
-    with translation.override("en-gb"):  # the recorded terms' labels, as stored, whoever's request this is
+    # The form's words (outcome, relatedness, SAE criteria) as English msgids, translated for each reader; the
+    # grading scale's name is the same in every language.
+    with translation.override("en-gb"):
         params = {
             "what": {"text": gettext_noop("Death") if kind == NotificationKind.DEATH
                      else gettext_noop("Serious adverse event")},
@@ -43,9 +45,9 @@ def _notice(event: AdverseEvent, kind: str) -> Notice:
             "term": event.term.term, "grade": event.grade, "meddra": event.term.meddra_code,
             "scale": str(event.get_grading_scale_display()), "cycle": cycle.number, "start": cycle.start_date,
             "onset": event.onset_date, "resolved": event.resolution_date,
-            "outcome": str(event.get_outcome_display()),
-            "criteria": ", ".join(event.sae_criteria) or {"text": gettext_noop("none ticked")},
-            "relatedness": str(event.get_relatedness_display())}
+            "outcome": {"text": str(event.get_outcome_display())},
+            "criteria": {"texts": event.sae_criteria} if event.sae_criteria else {"text": gettext_noop("none ticked")},
+            "relatedness": {"text": str(event.get_relatedness_display())}}
     event_line = (gettext_noop("Event: %(term)s (MedDRA %(meddra)s), grade %(grade)s (%(scale)s), onset %(onset)s, "
                                "resolved %(resolved)s.") if event.resolution_date else
                   gettext_noop("Event: %(term)s (MedDRA %(meddra)s), grade %(grade)s (%(scale)s), onset %(onset)s."))
@@ -106,8 +108,8 @@ def sae_new_information_notify(*, event: AdverseEvent, previous: AdverseEvent) -
     case = link.case
     version = case.versions.order_by("-number").values_list("number", flat=True).first()
     patient = event.patient
-    with translation.override("en-gb"):  # the recorded terms' labels, as stored, whoever's request this is
-        outcome = str(event.get_outcome_display())
+    with translation.override("en-gb"):  # the outcome's English label, its msgid: translated for each reader
+        outcome = {"text": str(event.get_outcome_display())}
     text = message(
         gettext_noop("[pvtrack] New information on SAE case %(reference)s: %(usubjid)s %(term)s"),
         [gettext_noop("%(term)s of patient %(usubjid)s changed on %(site)s after version %(version)s of SAE case "

@@ -50,6 +50,10 @@ def test_a_polish_recipient_reads_the_notice_in_polish_on_the_page_and_in_the_e_
     assert "Pacjent: WARD-A-KRK-001 (identyfikator w badaniu KRK-001), cykl 1 (rozpoczęty 05 Sty 2026)." in email.body
     assert "Ciężkie zdarzenia niepożądane zgłasza się sponsorowi w ciągu 24 godzin" in email.body
     assert "Sepsis" in email.body and "recorded on" not in email.body
+    # the recorded outcome, SAE criteria and relatedness are words of the form: shown in the reader's language too
+    assert "Zejście: Zgon." in email.body, email.body
+    assert "zakończone zgonem" in email.body and "results in death" not in email.body
+    assert "Fatal" not in email.body and "Probably related" not in email.body
     client = Client()
     client.force_login(officer)
     page = client.get("/notifications/").content.decode()
