@@ -67,3 +67,17 @@ def test_the_lab_form_shows_the_site_range_for_the_patients_age_and_sex(client, 
     with django_assert_max_num_queries(30):
         page = client.get(f"/patients/{patient.pk}/labs/new/").content.decode()
     assert "Lab handbook 2026, haematology p. 4" in page and 'data-analyte="hemoglobin"' in page
+
+
+def test_limits_are_written_as_recorded_without_padding_zeros_in_the_readers_language(client, admin, ward):
+    """A range of 3.5–5.1 mmol/L is shown "3.5–5.1", not "3.5000–5.1000" (the column holds four decimals), and with a
+    decimal comma in Polish ("3,5–5,1")."""
+    client.force_login(admin)
+    potassium = HB | {"analyte": "potassium", "unit": "mmol/L", "lln": "3.5", "uln": "5.1", "age_from_months": "0"}
+    assert client.post(URL, potassium).status_code == 302
+    page = client.get(URL).content.decode()
+    assert "3.5–5.1 mmol/L" in page and "3.5000" not in page
+    ward.language = "pl"
+    ward.save()
+    client.force_login(admin)  # the site's language is the session's from the next login
+    assert "3,5–5,1 mmol/L" in client.get(URL).content.decode()
