@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import runpy
 import shutil
@@ -105,6 +106,20 @@ def test_without_database_url_settings_name_the_scripts_instead_of_starting_a_se
     environment(PVTRACK_ENV="test")
     with pytest.raises(ImproperlyConfigured, match=r"DATABASE_URL is not set.*scripts/manage\.sh.*scripts/run\.sh"):
         load()
+
+
+def test_without_redis_url_tasks_run_in_process_on_a_broker_url_kombu_reads_without_a_warning(environment, caplog):
+    """Without REDIS_URL the broker is kombu's in-memory transport with its host named: ``memory://`` alone made
+    kombu log "No hostname was supplied. Reverting to default 'localhost'" at every start of scripts/run.sh."""
+    from kombu import Connection
+
+    environment(DATABASE_URL=DB)
+    settings = load()
+    assert settings["CELERY_TASK_ALWAYS_EAGER"] is True
+    with caplog.at_level(logging.WARNING, logger="kombu.connection"):
+        info = Connection(settings["CELERY_BROKER_URL"]).info()
+    assert (info["transport"], info["hostname"]) == ("memory", "localhost")
+    assert not [r for r in caplog.records if r.name == "kombu.connection"]
 
 
 def test_static_root_is_unset_outside_production_unless_given(environment, tmp_path):
