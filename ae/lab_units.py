@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 
 from core.i18n_marker import gettext_noop
+from core.numbers import plain_number
 
 
 @dataclass(frozen=True)
@@ -187,18 +187,8 @@ def units_text(analyte: str, translate: Callable[[str], str] = str) -> str:
     return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + f" {translate(_OR)} " + labels[-1]
 
 
-THIN = "\u202f"  # narrow no-break space: SI digit grouping (a comma would read as a decimal comma in Kraków)
-
-
-def number(value: float | int | Decimal) -> str:
-    """A value as a person writes it: no trailing zeros or exponent; whole numbers from 10 000 up grouped by three
-    with a narrow no-break space (SI brochure §5.4.4: four-digit numbers are not grouped)."""
-    exact = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
-    exact = exact.normalize()
-    if exact == exact.to_integral_value():
-        whole = int(exact)
-        return f"{whole:,}".replace(",", THIN) if abs(whole) >= 10_000 else str(whole)
-    return format(exact, "f")
+#: A value as a person writes it (3.5, 40, 12 000): :func:`core.numbers.plain_number`.
+number = plain_number
 
 
 def in_range(unit: Unit, value: float) -> bool:

@@ -4,12 +4,9 @@ in the reader's language (issue 15, item 4; the exports and the text report keep
 
 from __future__ import annotations
 
-from typing import Any
-
 from django import template
 from django.utils.translation import gettext
 
-from ae import lab_units
 from core.numbers import reader_numbers
 from reports.cells import CYCLE_SCOPES, GRADE_BAND_LABELS, flag_label, flag_short
 from reports.computed_text import (
@@ -35,15 +32,6 @@ from reports.definitions_text import matched_line
 from reports.report import interval, pct
 
 register = template.Library()
-
-
-@register.filter
-def lab_number(value: Any) -> str:
-    """A lab value or limit as written (``ae.lab_units.number``: 3.5, not the column's 3.5000) with the reader's
-    decimal sign ("3,5" in Polish); "" for None, so that ``|default`` applies."""
-    if value is None or value == "":
-        return ""
-    return reader_numbers(lab_units.number(value))
 register.filter("reader_numbers", reader_numbers)
 register.filter("matched_line", matched_line)
 register.filter("exclusion_reason", exclusion_reason)

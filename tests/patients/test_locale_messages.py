@@ -18,6 +18,7 @@ from ae.services.imports import adverse_events_import
 from tests.ae.test_import import HEADER, _good_rows, import_ward  # noqa: F401 (fixture)
 from tests.conftest import make_event
 from tests.patients.conftest import logged_in
+from tests.patients.test_locale_numbers import visible_text
 
 
 def _constraints() -> list[tuple[str, BaseConstraint]]:
@@ -94,7 +95,7 @@ def test_an_import_reads_the_files_english_labels_whoever_imports_it(import_ward
 
 def test_the_choice_labels_are_in_polish_on_the_pages(polish_ward, nurse, cycle):
     make_event(cycle, user=nurse, resolution_date=cycle.start_date + datetime.timedelta(days=3))
-    page = logged_in(nurse).get(f"/patients/{cycle.patient_id}/").content.decode()
+    page = visible_text(logged_in(nurse).get(f"/patients/{cycle.patient_id}/"))
     assert "Wyzdrowienie/ustąpiło" in page and "Recovered/resolved" not in page
     form = logged_in(nurse).get(f"/patients/{cycle.patient_id}/events/new/").content.decode()
     assert "Możliwy związek" in form and "Dawki nie zmieniono" in form and "Possibly related" not in form
