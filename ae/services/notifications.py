@@ -10,6 +10,8 @@ criteria, and a link to the record.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext_noop
@@ -38,6 +40,8 @@ def _notice(event: AdverseEvent, kind: str) -> Notice:
     # The form's words (outcome, relatedness, SAE criteria) as English msgids, translated for each reader; the
     # grading scale's name is the same in every language.
     with translation.override("en-gb"):
+        criteria: dict[str, Any] = ({"texts": event.sae_criteria} if event.sae_criteria
+                                    else {"text": gettext_noop("none ticked")})
         params = {
             "what": {"text": gettext_noop("Death") if kind == NotificationKind.DEATH
                      else gettext_noop("Serious adverse event")},
@@ -46,7 +50,7 @@ def _notice(event: AdverseEvent, kind: str) -> Notice:
             "scale": str(event.get_grading_scale_display()), "cycle": cycle.number, "start": cycle.start_date,
             "onset": event.onset_date, "resolved": event.resolution_date,
             "outcome": {"text": str(event.get_outcome_display())},
-            "criteria": {"texts": event.sae_criteria} if event.sae_criteria else {"text": gettext_noop("none ticked")},
+            "criteria": criteria,
             "relatedness": {"text": str(event.get_relatedness_display())}}
     event_line = (gettext_noop("Event: %(term)s (MedDRA %(meddra)s), grade %(grade)s (%(scale)s), onset %(onset)s, "
                                "resolved %(resolved)s.") if event.resolution_date else
