@@ -20,6 +20,7 @@ from ae import bedside_labels, grading, lab_proposal, lab_units, selectors, syno
 from ae.analyte_labels import analyte_choices
 from ae.models import AdverseEvent, CTCAETerm, ReferenceRange
 from ae.models.reference_ranges import sex_words
+from core.forms import DecimalTextMixin, decimal_text_fields
 from core.numbers import reader_numbers
 from core.text import MAX_REASON_CHARS
 from patients.models import Patient, TreatmentCycle
@@ -193,6 +194,7 @@ class AdverseEventForm(forms.ModelForm):
         else:
             self.fields["grade"].help_text = gettext("Computed: grade %(grade)s — %(rationale)s") % {
                 "grade": self.instance.computed_grade, "rationale": self.instance.computed_rationale}
+        decimal_text_fields(self)  # typed decimals as the reader writes them (core.forms)
 
     def _post_clean(self) -> None:
         """Django's model validation of the form's instance, without the check constraints for a new event: the
@@ -412,6 +414,7 @@ class _AssessmentForm(forms.Form):
         self.fields["grade_discrepancy_reason"] = forms.CharField(
             label=_("Reason your grade differs"), required=False, widget=forms.Textarea(attrs={"rows": 2}),
             help_text=_("Required when your grade differs from the computed grade."))
+        decimal_text_fields(self)  # typed decimals as the reader writes them (core.forms)
 
     def clean_episode(self) -> AdverseEvent | None:
         value = self.cleaned_data.get("episode") or AUTO_EPISODE
@@ -558,7 +561,7 @@ def site_range_candidates(patient: Patient) -> dict[str, list[dict[str, Any]]]:
     return candidates
 
 
-class ReferenceRangeForm(forms.Form):
+class ReferenceRangeForm(DecimalTextMixin, forms.Form):
     """A new version of one of the site laboratory's reference ranges (checked and saved by
     :func:`ae.services.reference_ranges.reference_range_record`: unit of the analyte, plausible limits, overlap)."""
 
@@ -627,3 +630,4 @@ class LabResultForm(forms.Form):
                                                                             ensure_ascii=False)
         self.fields["analyte"].widget.attrs["data-birth-month"] = f"{patient.birth_month:%Y-%m}"
         self.fields["collected_at"].initial, self.fields["collected_at"].help_text = default_observed_at(patient)
+        decimal_text_fields(self)  # typed decimals as the reader writes them (core.forms)

@@ -22,8 +22,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from core.decimals import plain_number
 from core.i18n_marker import gettext_noop
-from core.numbers import plain_number
 
 
 @dataclass(frozen=True)

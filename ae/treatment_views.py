@@ -16,12 +16,12 @@ from django.utils.translation import gettext_lazy
 from ae.models import EventTreatment
 from ae.selectors import adverse_events_for
 from ae.services.treatments import event_treatment_save
-from core.forms import add_service_errors
+from core.forms import DecimalTextMixin, add_service_errors
 from core.types import AuthenticatedRequest
 from patients import access
 
 
-class EventTreatmentForm(forms.ModelForm):
+class EventTreatmentForm(DecimalTextMixin, forms.ModelForm):
     """One drug given for the event (the event is set by the view)."""
 
     class Meta:

@@ -9,7 +9,6 @@ formatting, so the English a reader sees stays byte for byte what it was.
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 
 from django.utils.formats import get_format
 
@@ -32,17 +31,3 @@ def number_for_reader(value: object) -> str:
     separator ("20,00" in Polish). For a number quoted inside a translated message."""
     return reader_numbers(str(value))
 
-
-THIN = "\u202f"  # narrow no-break space: SI digit grouping (a comma would read as a decimal comma in Kraków)
-
-
-def plain_number(value: float | int | Decimal) -> str:
-    """A value as a person writes it: no trailing zeros or exponent ("3.5" for ``Decimal("3.5000")``, "40" for
-    40.00); whole numbers from 10 000 up grouped by three with a narrow no-break space (SI brochure §5.4.4:
-    four-digit numbers are not grouped). English decimal point: :func:`reader_numbers` for a reader."""
-    exact = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
-    exact = exact.normalize()
-    if exact == exact.to_integral_value():
-        whole = int(exact)
-        return f"{whole:,}".replace(",", THIN) if abs(whole) >= 10_000 else str(whole)
-    return format(exact, "f")

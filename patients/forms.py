@@ -9,6 +9,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.forms import DecimalTextMixin, decimal_text_fields
 from patients.models import Patient, Site, TreatmentCycle
 from patients.treatment import DosingStep, HospitalStay, InfusionInterruption, NextTherapy, Recorded
 
@@ -77,6 +78,7 @@ class TreatmentCycleForm(forms.ModelForm):
             self.fields["reason"] = forms.CharField(label=_("Reason for change"),
                                                     widget=forms.Textarea(attrs={"rows": 2}),
                                                     help_text=_("Required: kept in the cycle's history."))
+        decimal_text_fields(self)  # typed decimals as the reader writes them (core.forms)
 
     def validate_unique(self) -> None:
         exclude = self._get_validation_exclusions()  # type: ignore[attr-defined]  # Django's own helper
@@ -92,7 +94,7 @@ _DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-
 _DATE = forms.DateInput(attrs={"type": "date"})
 
 
-class DosingStepForm(forms.ModelForm):
+class DosingStepForm(DecimalTextMixin, forms.ModelForm):
     """One dose level of the cycle (the cycle is set by the view)."""
 
     class Meta:

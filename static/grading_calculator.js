@@ -29,7 +29,25 @@
     return text || name.replace(/_/g, " ");
   };
   const val = (name) => { const e = el(name); return e ? String(e.value).trim() : ""; };
+  // Decimals as the server reads them (core.numbers.typed_decimal): the point always, the comma only where it is the
+  // reader's decimal sign (Polish); in English "1,500" is refused, not guessed.
+  const separator = (window.get_format && window.get_format("DECIMAL_SEPARATOR")) || ".";
   const num = (name) => { const v = val(name).replace(",", "."); return v === "" ? null : Number(v); };
+  function badNumber() {
+    for (const input of form.querySelectorAll("input[inputmode=decimal]")) {
+      const v = String(input.value).trim();
+      if (v === "") continue;
+      if (!/^[+-]?(\d+([.,]\d*)?|[.,]\d+)$/.test(v)) {
+        return interpolate(gettext("Enter a number such as %(example)s, without spaces or thousands separators."),
+          { example: "3" + separator + "2" }, true);
+      }
+      if (v.includes(",") && separator !== ",") {
+        return interpolate(gettext("Write the decimal with a point, e.g. %(example)s, and no thousands separator " +
+          "(150000, not 150,000)."), { example: "3" + separator + "2" }, true);
+      }
+    }
+    return null;
+  }
   const checked = (name) => { const e = el(name); return !!(e && e.checked); };
   // An empty LLN/ULN of the lab form is graded with the site range lab_form.js put in its data-site-default.
   const limit = (name) => {
@@ -39,6 +57,8 @@
   };
 
   function payload() {
+    const bad = badNumber();
+    if (bad) return { incomplete: bad };
     if (kind === "crs") {
       const episode = val("episode");
       const positive = (el("episode") && el("episode").dataset.positive || "").split(" ");

@@ -14,6 +14,7 @@
   // The texts in the reader's language (Django's JavaScriptCatalog, /jsi18n/, loaded by base.html); English if it
   // did not load.
   const gettext = window.gettext || ((text) => text);
+  const separator = (window.get_format && window.get_format("DECIMAL_SEPARATOR")) || ".";  // "3,5" in Polish
   const interpolate = window.interpolate
     || ((fmt, values) => fmt.replace(/%\((\w+)\)s/g, (all, name) => String(values[name])));
   const analyte = document.getElementById("id_analyte");
@@ -60,7 +61,8 @@
     limits.forEach((input, i) => {
       if (!input) return;
       const value = values ? values[i] : null;
-      input.placeholder = value === null || value === undefined ? "" : interpolate(gettext("%(value)s (site range)"), { value: value }, true);
+      input.placeholder = value === null || value === undefined ? "" : interpolate(gettext("%(value)s (site range)"),
+        { value: String(value).replace(".", separator) }, true);
       if (value === null || value === undefined) delete input.dataset.siteDefault;
       else input.dataset.siteDefault = String(value);
     });

@@ -162,3 +162,27 @@ def test_the_lab_form_proposes_the_range_of_the_age_band_at_the_sample_date(live
     page.wait_for_url(f"{live_server.url}/patients/{patient.pk}/labs/new/")
     saved = LabResult.objects.get()
     assert (saved.lln, saved.uln, saved.grade) == (115, 155, 0)  # the service agrees with the proposed range
+
+
+def test_a_polish_nurse_types_a_decimal_comma_and_the_value_is_saved_as_typed(live_server, page, ward):
+    """Found on the Polish lab form: the value box was ``<input type="number">``, and Chromium drops a typed comma
+    there — "3,2" became 32. Typed with the keyboard, as a nurse does, "3,2" now stays "3,2", the calculator grades
+    potassium 3.2 mmol/L and the saved value is 3.2. An English comma is named by the calculator before saving."""
+    ward.language, ward.time_zone = "pl", "Europe/Warsaw"
+    ward.save()
+    nurse = make_user("nurse", ward, Membership.Role.WARD_STAFF)
+    patient = make_patient(ward, "KRK-047")
+    make_cycle(patient, start=datetime.date(2026, 1, 20))
+    log_in(page, live_server.url, nurse.username)
+    page.goto(f"{live_server.url}/patients/{patient.pk}/labs/new/")
+    page.select_option("#id_analyte", "potassium")
+    for box, typed in (("#id_value", "3,2"), ("#id_lln", "3,5"), ("#id_uln", "5,1")):
+        page.click(box)
+        page.keyboard.type(typed)
+        assert page.input_value(box) == typed
+    page.fill("#id_collected_at", "2026-01-21T08:00")
+    page.locator("#computed-grade").get_by_text("wg CTCAE v5.0: 1", exact=False).wait_for()
+    page.locator("form button[type=submit]").last.click()
+    page.wait_for_url(f"{live_server.url}/patients/{patient.pk}/labs/new/")
+    result = LabResult.objects.get()
+    assert (str(result.value), str(result.lln), str(result.uln)) == ("3.2000", "3.5000", "5.1000")

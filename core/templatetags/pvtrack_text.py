@@ -9,7 +9,8 @@ from django import template
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 
-from core.numbers import plain_number, reader_numbers
+from core.decimals import plain_number
+from core.numbers import reader_numbers
 
 register = template.Library()
 
