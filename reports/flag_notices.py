@@ -21,11 +21,14 @@ from django.utils.translation import gettext, gettext_noop
 from patients.models import NotificationKind
 from patients.notification_texts import message
 from patients.services.notifications import Notice, notify_many
-from reports.cells import CYCLE_SCOPES, GRADE_BAND_LABELS, KIND_LABELS, flag_label
+from reports.cells import CYCLE_SCOPES, GRADE_BAND_LABELS, KIND_LABELS, flag_label, flag_short
 from reports.computed_text import category_name
 from reports.flag_text import reason_for_reader
 from reports.models import BenchmarkRun, Flag
 
+#: The subject of new-flag notices written before 1 Dec 2026 (the level as its code, "New flag WATCH: …"): kept in
+#: the catalogue so that those stored notices still read in the reader's language.
+EARLIER_SUBJECTS = (gettext_noop("[pvtrack] New flag %(level)s: %(category)s, %(band)s, %(scope)s"),)
 
 def _previous_levels(run: BenchmarkRun) -> dict[tuple[str, int, str, str], str]:
     previous = (BenchmarkRun.objects.filter(site_id=run.site_id, status=BenchmarkRun.Status.DONE,
@@ -80,7 +83,7 @@ def flag_changes_notify(*, run: BenchmarkRun, flags: list[Flag]) -> int:
             level_label, direction = flag_label(flag.level, flag.kind), str(flag.get_direction_display())
         category = {"languages": {code: _category_in(code, flag) for code, _ in settings.LANGUAGES}}
         text = message(
-            gettext_noop("[pvtrack] New flag %(level)s: %(category)s, %(band)s, %(scope)s") if was is None else
+            gettext_noop("[pvtrack] New flag (%(level)s): %(category)s, %(band)s, %(scope)s") if was is None else
             gettext_noop("[pvtrack] Flag %(was)s → %(level)s: %(category)s, %(band)s, %(scope)s"),
             [gettext_noop("Benchmark run %(run)s of %(site)s (%(finished)s): a new flag.") if was is None else
              gettext_noop("Benchmark run %(run)s of %(site)s (%(finished)s): the flag changed level from %(was)s to "
@@ -89,7 +92,7 @@ def flag_changes_notify(*, run: BenchmarkRun, flags: list[Flag]) -> int:
              else gettext_noop("%(level_label)s; %(direction)s."),  # a CUSUM signal has no p-value
              "%(reason)s",
              gettext_noop("A safety officer reviews and signs each flag on the benchmark report.")],
-            level=flag.level, was=was or "", category=category,
+            level={"text": flag_short(flag.level)}, was={"text": flag_short(was)} if was else "", category=category,
             band={"text": GRADE_BAND_LABELS.get(flag.grade_band, flag.grade_band)},
             scope={"text": CYCLE_SCOPES.get(flag.cycle_scope, flag.cycle_scope)}, run=run.pk, site=run.site.name,
             finished=run.finished_at, level_label=level_label, direction=direction,

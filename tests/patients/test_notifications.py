@@ -157,14 +157,16 @@ def test_a_new_flag_and_a_changed_level_notify_the_safety_officer(ward, officer,
     new = Notification.objects.get()
     assert (new.kind, new.recipient) == ("new_flag", officer)
     assert new.link == "/sites/ward-a/report/crs/any/all/"
-    assert "New flag WATCH" in new.subject
+    assert new.subject == "[pvtrack] New flag (watch): Cytokine release syndrome, any grade, all cycles"
     run2, flags2 = _run_with(ward, {("crs", "any", "all"): "WATCH"})
     assert flag_changes_notify(run=run2, flags=flags2) == 0  # unchanged: nothing to say
     run3, flags3 = _run_with(ward, {("crs", "any", "all"): "ALERT", ("crs", "ge3", "all"): "WATCH"})
     assert flag_changes_notify(run=run3, flags=flags3) == 2
     assert set(Notification.objects.filter(key__startswith=f"flag:{run3.pk}:").values_list("kind", flat=True)) == {
         "flag_level", "new_flag"}
-    assert "WATCH → ALERT" in Notification.objects.get(kind="flag_level").subject
+    changed = Notification.objects.get(kind="flag_level")
+    assert changed.subject.startswith("[pvtrack] Flag watch → alert: ")  # plain words, no raw codes (issue 17 item 5)
+    assert "the flag changed level from watch to alert." in changed.body
     assert flag_changes_notify(run=run3, flags=flags3) == 0  # the same run twice: once only
 
 

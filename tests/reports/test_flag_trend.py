@@ -39,6 +39,8 @@ def test_report_page_shows_since_and_trend_in_plain_words(client, ward, crs_ward
     assert cells.flag_label(level) in html
     for code in ("CHECK_ASCERTAINMENT", ">ALARM<", ">ALERT<", "[ALARM]"):
         assert code not in html
+    # the flag's heading names its grade band and cycles in words (it read "Cytokine release syndrome, any, all")
+    assert "— Cytokine release syndrome, any grade, all cycles</h3>" in html
 
 
 def test_every_flag_level_has_a_plain_label():
