@@ -4,6 +4,8 @@ recipient's (their choice, else their site's). Notices written before keep their
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.core import mail
 from django.test import Client
@@ -58,6 +60,8 @@ def test_a_polish_recipient_reads_the_notice_in_polish_on_the_page_and_in_the_e_
     client.force_login(officer)
     page = client.get("/notifications/").content.decode()
     assert "[pvtrack] Zgon: WARD-A-KRK-001 Sepsis, stopień 5" in page and "[pvtrack] Death" not in page
+    # received at: written as every other page writes a moment ("01 Gru 2026 09:26"), not "01-12-2026 09:26"
+    assert re.search(r"<td>\d{2} \w{3} \d{4} \d{2}:\d{2}</td>", page), page
 
 
 def test_the_users_own_language_wins_over_the_sites(ward, cycle, officer, django_capture_on_commit_callbacks):
