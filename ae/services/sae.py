@@ -119,6 +119,21 @@ def _link(case: SAECase, events: Iterable[AdverseEvent], *, primary: AdverseEven
                 "term": event.term, "event": event.pk, "case": other.case if other else _("another case")}}) from exc
 
 
+#: The case's action taken with blinatumomab (E2B(R3) G.k.8) proposed from the primary event's AEACN (CDISC codelist
+#: ACN) when the draft opens; the officer may change it. "Drug interrupted" has no G.k.8 code (an interruption shows
+#: as dose periods and the dechallenge), so it proposes nothing: "unknown" until the officer decides.
+CASE_ACTION_FROM_AEACN: dict[str, str] = {
+    AdverseEvent.Action.DRUG_WITHDRAWN: SAECase.Action.WITHDRAWN,
+    AdverseEvent.Action.DOSE_REDUCED: SAECase.Action.DOSE_REDUCED,
+    AdverseEvent.Action.DOSE_NOT_CHANGED: SAECase.Action.NOT_CHANGED,
+    AdverseEvent.Action.NOT_APPLICABLE: SAECase.Action.NOT_APPLICABLE,
+}
+
+
+def _proposed_action(event: AdverseEvent) -> str:
+    return CASE_ACTION_FROM_AEACN.get(event.action_taken, SAECase.Action.UNKNOWN.value)
+
+
 def _new_case(*, patient: Patient, acting_user: User, awareness_at: datetime.datetime) -> SAECase:
     site = patient.site
     # One case number at a time per site: the site row is the lock (numbers stay gap-free and unique).
@@ -136,6 +151,7 @@ def case_open_for_event(*, event: AdverseEvent, acting_user: User,
     if not event.serious or SAECaseLink.objects.filter(adverse_event=event).exists():
         return None
     case = _new_case(patient=event.patient, acting_user=acting_user, awareness_at=awareness_at or timezone.now())
+    case.action_taken = _proposed_action(event)
     case.save()
     _link(case, [event], primary=event)
     expectedness_propose(case)
@@ -165,7 +181,8 @@ def cases_open_for_new_events(*, events: list[AdverseEvent], acting_user: User) 
             number += 1
             case = SAECase(site=site, patient=event.patient, number=number,
                            reference=_reference(site.slug, now.year, number), awareness_at=now, reporter=acting_user,
-                           reporter_role=role, rsi=rsi, expectedness_proposed=rules.propose(
+                           reporter_role=role, rsi=rsi, action_taken=_proposed_action(event),
+                           expectedness_proposed=rules.propose(
                                [rules.Observed(event.term.term, str(event.term.meddra_code), event.grade)], entries))
             cases.append(case)
             links.append((case, event))
@@ -190,6 +207,7 @@ def case_create(*, patient: Patient, events: list[AdverseEvent], acting_user: Us
     if awareness_at is not None and awareness_at > timezone.now():
         raise ValidationError({"awareness_at": _("The awareness time cannot be in the future.")})
     case = _new_case(patient=patient, acting_user=acting_user, awareness_at=awareness_at or timezone.now())
+    case.action_taken = _proposed_action(serious[0])
     case.save()
     _link(case, events, primary=serious[0])
     expectedness_propose(case)

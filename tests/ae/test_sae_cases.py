@@ -54,6 +54,27 @@ def test_a_serious_event_opens_a_draft_case_in_the_same_transaction(dosed, nurse
     assert list(case.adverse_events.all()) == [event]
 
 
+@pytest.mark.parametrize(("aeacn", "action"), [
+    ("DRUG WITHDRAWN", "withdrawn"), ("DOSE REDUCED", "dose_reduced"), ("DOSE NOT CHANGED", "not_changed"),
+    ("NOT APPLICABLE", "not_applicable"), ("UNKNOWN", "unknown"), ("DRUG INTERRUPTED", "unknown")])
+def test_the_draft_case_takes_the_action_taken_the_ward_recorded(dosed, nurse, aeacn, action):
+    """Found on the case page of a death recorded with "Blinatumomab permanently stopped": the case's action taken
+    (E2B G.k.8) was "Unknown" until the officer chose again what the record already said. The draft now starts from
+    the primary event's AEACN; an interruption has no G.k.8 code (it shows as dose periods and the dechallenge), so
+    it stays "Unknown" for the officer to decide. A case opened by an import does the same."""
+    data = event_form_data(dosed, grade=4, serious=True, sae_life_threatening=True, outcome="RECOVERING/RESOLVING",
+                           resolution_date=None, action_taken=aeacn)
+    data |= {"cycle": dosed, "term": term("Cytokine release syndrome"), "patient": dosed.patient}
+    data.pop("resolution_date", None)
+    event = adverse_event_create(acting_user=nurse, **data)
+    assert SAECase.objects.get(case_links__adverse_event=event).action_taken == action
+    imported = make_event(dosed, "Sepsis", grade=4, user=nurse, serious=True, sae_life_threatening=True,
+                          action_taken=aeacn)
+    imported.patient, imported.term = dosed.patient, term("Sepsis")
+    (case,) = sae.cases_open_for_new_events(events=[imported], acting_user=nurse)
+    assert SAECase.objects.get(pk=case.pk).action_taken == action
+
+
 def test_a_failing_transaction_leaves_neither_event_nor_case(dosed, nurse):
     with pytest.raises(RuntimeError), transaction.atomic():
         crs4(dosed, nurse)
