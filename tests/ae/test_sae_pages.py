@@ -1,6 +1,7 @@
 """SAE case pages, API, reminders and the default RSI: what a nurse and a safety officer do with a case."""
 
 import datetime
+import re
 from decimal import Decimal
 
 import pytest
@@ -57,6 +58,9 @@ def test_the_case_page_shows_the_24_hour_clock_and_the_nurse_cannot_sign(client,
 
 def test_the_officer_assesses_signs_and_a_refused_signature_keeps_the_page(client, case, officer, nurse):
     client.force_login(officer)
+    page = client.get(f"/cases/{case.pk}/").content.decode()
+    # the authenticator code asks a tablet for its number pad, as the report's sign-off and flag reviews do
+    assert re.search(r'<input type="text" name="otp_code" id="id_submit_otp" inputmode="numeric"', page)
     assert client.post(f"/cases/{case.pk}/", {"action": "assess", "revision": case.revision,
                                               "causality_investigator": "probable", "causality_sponsor": "",
                                               "expectedness": "unexpected"}).status_code == 302
