@@ -17,6 +17,7 @@ import pytest
 from ae.models import AdverseEvent, LabResult
 from patients.models import Membership
 from tests.conftest import log_in, make_cycle, make_patient, make_user
+from tests.test_browser_language import _nurse_on_a_form
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -167,14 +168,8 @@ def test_the_lab_form_proposes_the_range_of_the_age_band_at_the_sample_date(live
 def test_a_polish_nurse_types_a_decimal_comma_and_the_value_is_saved_as_typed(live_server, page, ward):
     """Found on the Polish lab form: the value box was ``<input type="number">``, and Chromium drops a typed comma
     there — "3,2" became 32. Typed with the keyboard, as a nurse does, "3,2" now stays "3,2", the calculator grades
-    potassium 3.2 mmol/L and the saved value is 3.2. An English comma is named by the calculator before saving."""
-    ward.language, ward.time_zone = "pl", "Europe/Warsaw"
-    ward.save()
-    nurse = make_user("nurse", ward, Membership.Role.WARD_STAFF)
-    patient = make_patient(ward, "KRK-047")
-    make_cycle(patient, start=datetime.date(2026, 1, 20))
-    log_in(page, live_server.url, nurse.username)
-    page.goto(f"{live_server.url}/patients/{patient.pk}/labs/new/")
+    potassium 3.2 mmol/L and the saved value is 3.2."""
+    patient = _nurse_on_a_form("pl", live_server, page, ward, "labs")
     page.select_option("#id_analyte", "potassium")
     for box, typed in (("#id_value", "3,2"), ("#id_lln", "3,5"), ("#id_uln", "5,1")):
         page.click(box)
