@@ -20,7 +20,7 @@ from ae import bedside_labels, grading, lab_proposal, lab_units, selectors, syno
 from ae.analyte_labels import analyte_choices
 from ae.models import AdverseEvent, CTCAETerm, ReferenceRange
 from ae.models.reference_ranges import sex_words
-from core.forms import DecimalTextMixin, decimal_text_fields
+from core.forms import DecimalTextMixin, date_input, decimal_text_fields
 from core.numbers import reader_numbers
 from core.text import MAX_REASON_CHARS
 from patients.models import Patient, TreatmentCycle
@@ -152,8 +152,8 @@ class AdverseEventForm(forms.ModelForm):
                                           "criteria."),
         }
         widgets = {
-            "onset_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-            "resolution_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "onset_date": date_input(),
+            "resolution_date": date_input(),
             "follow_up_reason": forms.Textarea(attrs={"rows": 2, "maxlength": MAX_REASON_CHARS}),
         }
 
@@ -575,7 +575,7 @@ class ReferenceRangeForm(DecimalTextMixin, forms.Form):
     uln = forms.DecimalField(label="ULN", required=False, max_digits=12, decimal_places=4, min_value=0)
     source = forms.CharField(label=_("Source"), max_length=500,
                              help_text=_("Where the laboratory publishes it, e.g. 'Lab handbook 2026, p. 12'."))
-    valid_from = forms.DateField(label=_("Valid from"), widget=forms.DateInput(attrs={"type": "date"}))
+    valid_from = forms.DateField(label=_("Valid from"), widget=date_input())
 
 
 class LabResultForm(forms.Form):

@@ -47,6 +47,16 @@ def add_service_errors(form: Any, exc: ValidationError) -> None:
             form.add_error(None, [f"{label}: {message}" for message in messages])
 
 
+# ------------------------------------------------------------------------------------------------- dates
+
+def date_input() -> forms.DateInput:
+    """An ``<input type="date">`` that writes its value as the browser reads it, ISO 8601 ("2026-01-05"). Django's
+    default, the language's first input format ("05.01.2026" in Polish, "05/01/2026" in English), is dropped by the
+    browser: an edit form came back with empty dates (found on the cycle form, 1 Dec 2026; the AE form's in
+    issue 13)."""
+    return forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
 # ------------------------------------------------------------------------------------------- decimal numbers
 
 def _separator() -> str:

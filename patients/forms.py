@@ -9,7 +9,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from core.forms import DecimalTextMixin, decimal_text_fields
+from core.forms import DecimalTextMixin, date_input, decimal_text_fields
 from patients.models import Patient, Site, TreatmentCycle
 from patients.treatment import DosingStep, HospitalStay, InfusionInterruption, NextTherapy, Recorded
 
@@ -56,8 +56,7 @@ class TreatmentCycleForm(forms.ModelForm):
                   "dexamethasone_premedication", "dexamethasone_dose", "dexamethasone_dose_unit",
                   "marrow_blasts_pct", "mrd_pct", "disease_status", "interruptions",
                   "interruption_reason", "discontinued", "discontinuation_reason"]
-        widgets = {"start_date": forms.DateInput(attrs={"type": "date"}),
-                   "end_date": forms.DateInput(attrs={"type": "date"})}
+        widgets = {"start_date": date_input(), "end_date": date_input()}
         # Fields without a verbose name in the model (the others are translated there).
         labels = {"number": _("Cycle number"), "schedule": _("Schedule"), "start_date": _("Start date"),
                   "end_date": _("End date"), "interruption_reason": _("Reason for the interruptions"),
@@ -91,7 +90,7 @@ class TreatmentCycleForm(forms.ModelForm):
 
 
 _DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
-_DATE = forms.DateInput(attrs={"type": "date"})
+_DATE = date_input()
 
 
 class DosingStepForm(DecimalTextMixin, forms.ModelForm):

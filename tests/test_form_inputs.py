@@ -1,7 +1,10 @@
-"""Decimal numbers typed as the reader writes them (found in Chromium, 1 Dec 2026): the forms' number inputs were
-``<input type="number">``, where Chromium drops a typed comma — a Polish nurse's potassium "3,2" was sent as 32 and a
-creatinine "0,5" as 5, a plausible and wrong value. The forms now take decimals as text: in Polish "3,2" or "3.2",
-in English "3.2"; an English "1,500" (1500 or 1.5?) is refused with a message, never guessed."""
+"""What a form's inputs show and read back.
+
+Dates: ``<input type="date">`` reads only ISO dates, so every date input writes them so (an edit form came back with
+empty dates). Decimals (found in Chromium, 1 Dec 2026): the forms' number inputs were ``<input type="number">``,
+where Chromium drops a typed comma — a Polish nurse's potassium "3,2" was sent as 32 and a creatinine "0,5" as 5, a
+plausible and wrong value. The forms now take decimals as text: in Polish "3,2" or "3.2", in English "3.2"; an
+English "1,500" (1500 or 1.5?) is refused with a message, never guessed."""
 
 from __future__ import annotations
 
@@ -99,3 +102,35 @@ def test_the_cycle_form_shows_and_reads_polish_decimals(polish_ward, nurse, pati
     response = client.post(url, data)
     assert response.status_code == 302, response.context["form"].errors
     assert TreatmentCycle.objects.get(pk=cycle.pk).weight_kg == Decimal("21.25")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("language", ["pl", "en-gb"])
+def test_the_cycle_edit_form_shows_its_dates_as_a_date_input_reads_them(ward, nurse, patient, language):
+    """Found editing a cycle in the Polish ward: the start and end dates were written "26.02.2023" ("26/02/2023" in
+    English), which ``<input type="date">`` drops, so the form came back with empty dates and Save was refused until
+    the nurse typed them again. Every date input of the forms now writes ISO dates."""
+    ward.language = language
+    ward.save()
+    cycle = make_cycle(patient, start=datetime.date(2026, 1, 5), end_date=datetime.date(2026, 2, 1))
+    page = logged_in(nurse).get(f"/patients/{patient.pk}/cycles/{cycle.pk}/edit/").content.decode()
+    assert 'name="start_date" value="2026-01-05"' in page and 'name="end_date" value="2026-02-01"' in page
+
+
+def test_every_date_input_of_the_forms_writes_iso_dates():
+    from django import forms
+
+    from ae import forms as ae_forms
+    from ae import treatment_views
+    from patients import forms as patient_forms
+
+    wrong = []
+    for module in (ae_forms, patient_forms, treatment_views):
+        for name, form in vars(module).items():
+            if isinstance(form, type) and issubclass(form, forms.BaseForm):
+                for field_name, field in form.base_fields.items():
+                    widget = field.widget
+                    if isinstance(widget, forms.DateInput) and widget.input_type == "date" \
+                            and widget.format != "%Y-%m-%d":
+                        wrong.append(f"{name}.{field_name}")
+    assert wrong == []
