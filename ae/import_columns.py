@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from xml.etree.ElementTree import ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
 
-from ae.import_sources import ODM_NS
+from ae.import_sources import ODM_NS, header_delimiter
 
 #: A sample with more columns than this is refused (use the text form): the picker shows one <select> per template
 #: column with every column as an option.
@@ -84,7 +85,9 @@ def _limited_lines(text: IO[str]) -> Iterator[str]:
 def _csv_columns(raw: IO[bytes]) -> list[SampleColumn]:
     text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
     try:
-        header = next(csv.reader(_limited_lines(text)), None)
+        lines = _limited_lines(text)
+        first = next(lines, "")
+        header = next(csv.reader(itertools.chain([first], lines), delimiter=header_delimiter(first)), None)
     except UnicodeDecodeError as exc:
         raise SampleFileError("the file is not UTF-8 text (save the sheet as CSV UTF-8)") from exc
     except csv.Error as exc:
@@ -94,9 +97,6 @@ def _csv_columns(raw: IO[bytes]) -> list[SampleColumn]:
     names = [h.strip() for h in header or [] if h.strip()]
     if not names:
         raise SampleFileError("the file has no header line")
-    if len(names) == 1 and ";" in names[0]:
-        raise SampleFileError("the header is one column holding semicolons: pvtrack reads comma-separated CSV "
-                              "(in the spreadsheet, save as \"CSV UTF-8 (comma delimited)\")")
     return [SampleColumn(n) for n in dict.fromkeys(names)]
 
 

@@ -1,6 +1,7 @@
 """Rows of an import source, as dicts of the source's own column names, read one at a time (pure Python).
 
-* CSV (pvtrack's template, any spreadsheet, a REDCap "raw" CSV export): ``csv_rows``;
+* CSV (pvtrack's template, any spreadsheet, a REDCap "raw" CSV export): ``csv_rows``, separated by commas or — as
+  Excel writes "CSV" where the decimal sign is a comma (Poland, Italy) — by semicolons (``csv_delimiter``);
 * CDISC ODM 1.3 XML (REDCap and OpenClinica export it; ODM 1.3.2 specification §3.1.4 ClinicalData):
   ``odm_rows`` — one row per ``ItemGroupData`` with ``SubjectKey``, ``StudyEventOID``, ``StudyEventRepeatKey``,
   ``FormOID``, ``ItemGroupOID``, ``ItemGroupRepeatKey`` and each ``ItemData``'s ``ItemOID`` → ``Value``. Parsed
@@ -12,6 +13,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterator, Mapping
 from typing import IO
 
@@ -20,9 +22,27 @@ from defusedxml.ElementTree import iterparse
 ODM_NS = "{http://www.cdisc.org/ns/odm/v1.3}"
 
 
-def csv_rows(text: IO[str]) -> Iterator[tuple[int, dict[str, str]]]:
+_QUOTED = re.compile(r'"(?:[^"]|"")*"')
+
+
+def header_delimiter(line: str) -> str:
+    """The separator of a CSV file from its header ``line``: ";" when, outside quoted names, the line has more
+    semicolons than commas (Excel's "CSV" with a semicolon list separator, as in Polish and Italian Windows), else
+    ",". Pure; a header has no empty names, so its separator is its most frequent unquoted punctuation."""
+    bare = _QUOTED.sub("", line)
+    return ";" if bare.count(";") > bare.count(",") else ","
+
+
+def csv_delimiter(text: IO[str]) -> str:
+    """:func:`header_delimiter` of ``text``'s first line (then rewinds it)."""
+    line = text.readline(1_000_000)
+    text.seek(0)
+    return header_delimiter(line)
+
+
+def csv_rows(text: IO[str], delimiter: str = ",") -> Iterator[tuple[int, dict[str, str]]]:
     """(line number of the row in the file, {header: value}) per data row; headers stripped of spaces."""
-    reader = csv.reader(text)
+    reader = csv.reader(text, delimiter=delimiter)
     header = [h.strip() for h in next(reader, [])]
     for values in reader:
         if not any(v.strip() for v in values):
@@ -30,9 +50,9 @@ def csv_rows(text: IO[str]) -> Iterator[tuple[int, dict[str, str]]]:
         yield reader.line_num, dict(zip(header, (v for v in values), strict=False))
 
 
-def csv_header(text: IO[str]) -> list[str]:
+def csv_header(text: IO[str], delimiter: str = ",") -> list[str]:
     """The header of a CSV file (then rewinds it)."""
-    header = [h.strip() for h in next(csv.reader(text), [])]
+    header = [h.strip() for h in next(csv.reader(text, delimiter=delimiter), [])]
     text.seek(0)
     return header
 

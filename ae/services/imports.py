@@ -40,6 +40,7 @@ from django.utils.translation import gettext
 from ae.import_sources import (
     RedcapFetchError,
     apply_mapping,
+    csv_delimiter,
     csv_header,
     csv_rows,
     odm_rows,
@@ -390,7 +391,8 @@ def _source_rows(raw: IO[bytes], source: str, mapping: ImportMapping | None
     else:
         text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
         try:
-            header = csv_header(text)
+            delimiter = csv_delimiter(text)
+            header = csv_header(text, delimiter)
         except csv.Error as exc:
             raise ImportFileError(gettext("the file is not readable CSV: %(error)s") % {"error": exc}) from exc
         except UnicodeDecodeError as exc:
@@ -400,7 +402,7 @@ def _source_rows(raw: IO[bytes], source: str, mapping: ImportMapping | None
         if missing:
             raise ImportFileError(gettext("the file lacks the template's columns %(columns)s (map them, or see "
                                           "docs/import.md)") % {"columns": ", ".join(missing)})
-        rows = csv_rows(text)
+        rows = csv_rows(text, delimiter)
     try:
         for number, row in rows:
             if row_selected(row, row_filter):

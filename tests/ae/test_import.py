@@ -62,6 +62,20 @@ def test_three_bad_rows_of_twenty_show_three_errors_and_nothing_is_saved_until_f
     assert (report.committed, report.count("created"), AdverseEvent.objects.count()) == (True, 20, 20)
 
 
+def test_a_semicolon_separated_sheet_from_a_polish_excel_imports_like_a_comma_separated_one(import_ward, nurse):
+    """Excel writes "CSV" — even "CSV UTF-8 (comma delimited)" — with the system's list separator, a semicolon
+    wherever the decimal sign is a comma (Poland, Italy). The importer refused such a file ("lacks the template's
+    columns"), and the advice to save it comma-separated cannot be followed in Excel without changing Windows'
+    regional settings. A header with more semicolons than commas now reads the file as semicolon-separated; a
+    value holding a comma ("Fever, high") stays one value."""
+    rows = [r.replace(",", ";") for r in _good_rows()]
+    rows[0] = rows[0].replace(";;ctcae_v5_0", ';"Gorączka, wysoka";ctcae_v5_0')
+    raw = io.BytesIO(("\n".join([HEADER.replace(",", ";"), *rows]) + "\n").encode())
+    report = adverse_events_import(site=import_ward, raw=raw, file_name="aes.csv", dry_run=False, acting_user=nurse)
+    assert (report.committed, report.count("created"), AdverseEvent.objects.count()) == (True, 20, 20)
+    assert AdverseEvent.objects.filter(verbatim_term="Gorączka, wysoka").count() == 1
+
+
 def test_importing_the_same_file_twice_creates_nothing_the_second_time(import_ward, nurse):
     first = _run(import_ward, nurse, _good_rows())
     assert first.count("created") == 20

@@ -61,12 +61,11 @@ def test_a_quoted_header_with_commas_and_line_breaks_is_one_column_each():
     assert _names(sample_columns(io.BytesIO(body), "csv")) == ["Onset, date", "Term\n(CTCAE)", "grade"]
 
 
-def test_semicolon_separated_files_are_refused_with_what_to_do():
-    """The importer reads comma-separated CSV only (csv.reader's default dialect, ae/import_sources.py): a
-    semicolon-separated sheet (Excel's "CSV" in locales whose decimal separator is a comma) is named as such."""
-    body = b"study_id;cycle;ctcae_term;grade\nBI-001;1;Anemia;2\n"
-    with pytest.raises(SampleFileError, match="semicolons: pvtrack reads comma-separated CSV"):
-        sample_columns(io.BytesIO(body), "csv")
+def test_a_semicolon_separated_sheet_names_its_columns():
+    """Excel's "CSV" in locales whose decimal sign is a comma separates with semicolons (ae/import_sources.py
+    ``csv_delimiter``): its columns are named as in a comma-separated file, a quoted name with a comma kept whole."""
+    body = b'study_id;cycle;"Term, CTCAE";grade\nBI-001;1;Anemia;2\n'
+    assert _names(sample_columns(io.BytesIO(body), "csv")) == ["study_id", "cycle", "Term, CTCAE", "grade"]
 
 
 @pytest.mark.parametrize(("body", "message"), [

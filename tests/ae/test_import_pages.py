@@ -215,8 +215,8 @@ def test_a_template_named_column_left_out_is_an_error(client, import_ward, nurse
 
 def test_an_unreadable_sample_or_lost_columns_are_form_errors_not_500(client, import_ward, nurse):  # noqa: F811
     client.force_login(nurse)
-    bad = _read(client, b"study_id;cycle;grade\n", source="csv").content.decode()
-    assert "pvtrack reads comma-separated CSV" in bad and 'id="column-picker"' not in bad
+    bad = _read(client, "étude,cycle,grade\n".encode("latin-1"), source="csv").content.decode()
+    assert "not UTF-8" in bad and 'id="column-picker"' not in bad
     odm = _read(client, b"<ODM><unclosed>", source="odm").content.decode()
     assert "not well-formed ODM XML" in odm
     lost = client.post(MAPPING_URL, {"action": "pick", "name": "X", "source": "csv", "options": "[[1, 2]]"})
