@@ -132,6 +132,16 @@ def event_notices_count(event: AdverseEvent) -> int:
                                                 (NotificationKind.DEATH, NotificationKind.SERIOUS)]).count()
 
 
+def sae_update_notices_count(event: AdverseEvent) -> tuple[str, int] | None:
+    """(reference of the SAE case ``event`` is in, how many notices of new information on that case were written
+    — ``sae_update``, :func:`ae.services.notifications.sae_new_information_notify`), or None outside a case."""
+    link = SAECaseLink.objects.filter(adverse_event=event).select_related("case").first()
+    if link is None:
+        return None
+    return link.case.reference, Notification.objects.filter(
+        kind=NotificationKind.SAE_UPDATE, key__startswith=f"case:{link.case_id}:").count()
+
+
 #: What the report's list of serious events shows of each (``templates/reports/_serious.html``): the other columns,
 #: the term's definitions and grades and the event's grading rationale among them, are not read for it (issue 12).
 SERIOUS_EVENT_FIELDS = ("id", "patient", "cycle", "term", "grade", "onset_date", "outcome", *AdverseEvent.SAE_FIELDS,

@@ -71,6 +71,16 @@ def _saved_notices(request: HttpRequest, form: AdverseEventForm, event: AdverseE
             "what": event.get_outcome_display() if event.is_death else _("Serious event"), "n": notified})
 
 
+def _case_notices(request: HttpRequest, event: AdverseEvent, before: tuple[str, int] | None) -> None:
+    """Tell the nurse when this save told the safety officers of new information on the event's submitted SAE case
+    (the ``sae_update`` notices written beyond the ``before`` count; none written: nothing said)."""
+    after = selectors.sae_update_notices_count(event) if before is not None else None
+    if before is not None and after is not None and after[1] > before[1]:
+        messages.warning(request, _("SAE case %(reference)s: the site's safety officers were told of the new "
+                                    "information (%(n)d); a follow-up report may be due.") % {
+            "reference": after[0], "n": after[1] - before[1]})
+
+
 @login_required
 @once_per_submission("event-create")
 def event_create(request: AuthenticatedRequest, patient_pk: int) -> HttpResponse:
@@ -117,6 +127,7 @@ def event_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = {f: form.cleaned_data[f] for f in EDITABLE_FIELDS if f in form.cleaned_data}
         notified_before = selectors.event_notices_count(event) if event.serious or event.is_death else 0
+        case_before = selectors.sae_update_notices_count(event)
         try:
             adverse_event_update(event=event, acting_user=request.user, reason=form.cleaned_data["reason"],
                                  expected_version=form.cleaned_data["version"], **data)
@@ -134,6 +145,7 @@ def event_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, _("Change saved with its reason."))
             _saved_notices(request, form, event, notified_before)
+            _case_notices(request, event, case_before)
             return redirect("patient-detail", pk=patient.pk)
     return render(request, "ae/event_form.html", {
         "form": form, "patient": patient, "site": patient.site, "event": event, "stale": stale,

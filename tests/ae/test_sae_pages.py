@@ -1,6 +1,7 @@
 """SAE case pages, API, reminders and the default RSI: what a nurse and a safety officer do with a case."""
 
 import datetime
+import html
 import re
 from decimal import Decimal
 
@@ -291,3 +292,27 @@ def test_new_information_on_a_submitted_case_tells_the_officers_once_until_the_f
     adverse_event_update(event=event, acting_user=nurse, reason="Sequelae", expected_version=event.version,
                          outcome="RECOVERED/RESOLVED WITH SEQUELAE")
     assert Notification.objects.filter(kind="sae_update").count() == 2  # new information after version 2
+
+
+def test_the_edit_form_says_the_officers_were_told_of_new_information_on_a_submitted_case(client, case, officer,
+                                                                                         nurse, cycle):
+    """Found walking the ward (1 Dec 2026): the nurse corrected a submitted SAE case's event and the save said only
+    "Change saved with its reason" — nothing said that the safety officers were told a follow-up may be due. The
+    edit form now names the case and the notices this save wrote; a save that writes none says nothing more."""
+    from tests.conftest import event_form_data
+
+    sae.case_update(case=case, acting_user=officer, narrative="Narrative")
+    sae.case_assess(case=case, acting_user=officer, causality_investigator="probable", causality_sponsor="",
+                    expectedness="unexpected")
+    sae.case_submit(case=case, acting_user=officer, password=PASSWORD)
+    event = case.case_links.get().adverse_event
+    client.force_login(nurse)
+    data = event_form_data(cycle, grade=4, version=event.version, reason="Grade corrected", serious="on",
+                           sae_life_threatening="on", outcome="RECOVERING/RESOLVING", resolution_date="")
+    page = html.unescape(client.post(f"/events/{event.pk}/edit/", data | {"grade": 3}, follow=True).content.decode())
+    assert "Change saved with its reason" in page
+    assert f"SAE case {case.reference}: the site's safety officers were told of the new information (1)" in page
+    again = client.post(f"/events/{event.pk}/edit/", data | {"grade": 3, "version": event.version + 1,
+                                                            "reason": "Verbatim term added",
+                                                            "verbatim_term": "CRS"}, follow=True)
+    assert "were told of the new information" not in again.content.decode()  # one notice until the follow-up
