@@ -39,6 +39,11 @@ def test_a_notice_is_stored_in_english_with_its_message_and_e_mailed_in_english(
     assert notice.message["subject"] == "[pvtrack] %(what)s: %(usubjid)s %(term)s grade %(grade)s"
     assert notice.message["params"]["start"] == {"date": "2026-01-05"}
     assert mail.outbox[0].subject == notice.subject and mail.outbox[0].body.startswith(notice.body)
+    client = Client()
+    client.force_login(officer)
+    page = client.get("/notifications/").content.decode()
+    # the e-mail's time as the page writes the others ("sent 09:26", not "sent 9:26 a.m.")
+    assert re.search(r"<td>sent \d{2}:\d{2}</td>", page), page
 
 
 def test_a_polish_recipient_reads_the_notice_in_polish_on_the_page_and_in_the_e_mail(
