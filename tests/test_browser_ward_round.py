@@ -125,7 +125,7 @@ def test_a_ward_round_keeps_one_event_per_clinical_event_and_the_officer_informe
     report_cell(page, url, ward.slug, "thrombocytopenia/ge3/all", "1/9")
     unread = Notification.objects.filter(recipient=officer, read_at=None).count()  # the death, and new flags
     assert unread >= 1 and f"{unread} new" in page.inner_text("nav")
-    fn_flag = page.locator("article.flag").filter(has_text="Anemia, any, all")
+    fn_flag = page.locator("article.flag").filter(has_text="Anemia, any grade, all cycles")
     assert "Checked: Hb is graded from the lab results now." in fn_flag.inner_text()
     assert "review carried over from run" in fn_flag.inner_text()
     assert fn_flag.get_by_role("button", name="Sign review").count() == 0
