@@ -240,6 +240,9 @@ def test_save_and_record_another_opens_an_empty_form_and_discard_empties_a_resto
     _fill_fever(page, "first fever")
     page.get_by_role("button", name="Save and record another").click()
     page.wait_for_function("() => !!document.querySelector('.messages')")
+    # forms.js settles the drafts at DOMContentLoaded: the message exists while the page is still being parsed (a
+    # race seen once on a loaded machine, 1 Dec 2026: the draft not yet forgotten when it was looked at)
+    page.wait_for_load_state("domcontentloaded")
     assert AdverseEvent.objects.count() == 1
     assert page.locator("#draft-restored").count() == 0 and page.input_value("#id_verbatim_term") == ""
     assert _kept_entries(page) == []
