@@ -187,7 +187,7 @@ def units_text(analyte: str, translate: Callable[[str], str] = str) -> str:
     return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + f" {translate(_OR)} " + labels[-1]
 
 
-#: A value as a person writes it (3.5, 40, 12 000): :func:`core.numbers.plain_number`.
+#: A value as a person writes it (3.5, 40, 12 000): :func:`core.decimals.plain_number`.
 number = plain_number
 
 

@@ -74,8 +74,10 @@ def _saved_notices(request: HttpRequest, form: AdverseEventForm, event: AdverseE
 def _case_notices(request: HttpRequest, event: AdverseEvent, before: tuple[str, int] | None) -> None:
     """Tell the nurse when this save told the safety officers of new information on the event's submitted SAE case
     (the ``sae_update`` notices written beyond the ``before`` count; none written: nothing said)."""
-    after = selectors.sae_update_notices_count(event) if before is not None else None
-    if before is not None and after is not None and after[1] > before[1]:
+    if before is None:  # not in a case before the save: a save does not put it in one
+        return
+    after = selectors.sae_update_notices_count(event)
+    if after is not None and after[1] > before[1]:
         messages.warning(request, _("SAE case %(reference)s: the site's safety officers were told of the new "
                                     "information (%(n)d); a follow-up report may be due.") % {
             "reference": after[0], "n": after[1] - before[1]})

@@ -12,16 +12,19 @@ from decimal import Decimal
 THIN = "\u202f"  # narrow no-break space: SI digit grouping (a comma would read as a decimal comma in Kraków)
 
 
+def _ungrouped(value: float | int | Decimal) -> tuple[str, bool]:
+    """(``value`` without trailing zeros, exponent or grouping, whether it is whole)."""
+    exact = (Decimal(repr(value)) if isinstance(value, float) else Decimal(value)).normalize()
+    whole = exact == exact.to_integral_value()
+    return (str(int(exact)) if whole else format(exact, "f")), whole
+
+
 def plain_number(value: float | int | Decimal) -> str:
     """A value as a person writes it: no trailing zeros or exponent ("3.5" for ``Decimal("3.5000")``, "40" for
     40.00); whole numbers from 10 000 up grouped by three with a narrow no-break space (SI brochure §5.4.4:
-    four-digit numbers are not grouped). English decimal point: :func:`reader_numbers` for a reader."""
-    exact = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
-    exact = exact.normalize()
-    if exact == exact.to_integral_value():
-        whole = int(exact)
-        return f"{whole:,}".replace(",", THIN) if abs(whole) >= 10_000 else str(whole)
-    return format(exact, "f")
+    four-digit numbers are not grouped). English decimal point: ``core.numbers.reader_numbers`` for a reader."""
+    text, whole = _ungrouped(value)
+    return f"{int(text):,}".replace(",", THIN) if whole and abs(int(text)) >= 10_000 else text
 
 
 #: A decimal number as typed into a form: digits with at most one decimal sign ("." or ","), an optional sign; no
@@ -56,7 +59,4 @@ def typed_decimal(text: str, separator: str) -> str:
 def decimal_for_input(value: float | int | Decimal, separator: str) -> str:
     """``value`` written back into a form field: as recorded without padding zeros and without grouping (what
     :func:`typed_decimal` reads back), with the decimal sign ``separator`` ("3,5" in Polish)."""
-    exact = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
-    exact = exact.normalize()
-    text = str(int(exact)) if exact == exact.to_integral_value() else format(exact, "f")
-    return text.replace(".", separator)
+    return _ungrouped(value)[0].replace(".", separator)

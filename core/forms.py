@@ -81,7 +81,7 @@ class DecimalTextInput(forms.TextInput):
 
 
 class DecimalTextField(forms.DecimalField):
-    """A ``forms.DecimalField`` that reads the number as the reader writes it (:func:`core.numbers.typed_decimal`:
+    """A ``forms.DecimalField`` that reads the number as the reader writes it (:func:`core.decimals.typed_decimal`:
     "3,2" or "3.2" in Polish, "3.2" in English) and refuses anything else with a message that says how to write it.
     Limits, digits and decimal places are checked as by Django's field."""
 

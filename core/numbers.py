@@ -30,4 +30,3 @@ def number_for_reader(value: object) -> str:
     """``value`` as ``str()`` writes it ("20.00" for ``Decimal("20.00")``), with the active language's decimal
     separator ("20,00" in Polish). For a number quoted inside a translated message."""
     return reader_numbers(str(value))
-

@@ -134,14 +134,16 @@ def _proposed_action(event: AdverseEvent) -> str:
     return CASE_ACTION_FROM_AEACN.get(event.action_taken, SAECase.Action.UNKNOWN.value)
 
 
-def _new_case(*, patient: Patient, acting_user: User, awareness_at: datetime.datetime) -> SAECase:
+def _new_case(*, patient: Patient, acting_user: User, awareness_at: datetime.datetime,
+              primary: AdverseEvent) -> SAECase:
     site = patient.site
     # One case number at a time per site: the site row is the lock (numbers stay gap-free and unique).
     type(site).objects.select_for_update().filter(pk=site.pk).first()
     number = (SAECase.objects.filter(site=site).aggregate(n=Max("number"))["n"] or 0) + 1
     return SAECase(site=site, patient=patient, number=number,
                    reference=_reference(site.slug, awareness_at.year, number), awareness_at=awareness_at,
-                   reporter=acting_user, reporter_role=role_on(acting_user, site) or "")
+                   reporter=acting_user, reporter_role=role_on(acting_user, site) or "",
+                   action_taken=_proposed_action(primary))
 
 
 def case_open_for_event(*, event: AdverseEvent, acting_user: User,
@@ -150,8 +152,8 @@ def case_open_for_event(*, event: AdverseEvent, acting_user: User,
     is not serious or is already in a case. Awareness defaults to now: when the site recorded the seriousness."""
     if not event.serious or SAECaseLink.objects.filter(adverse_event=event).exists():
         return None
-    case = _new_case(patient=event.patient, acting_user=acting_user, awareness_at=awareness_at or timezone.now())
-    case.action_taken = _proposed_action(event)
+    case = _new_case(patient=event.patient, acting_user=acting_user, awareness_at=awareness_at or timezone.now(),
+                     primary=event)
     case.save()
     _link(case, [event], primary=event)
     expectedness_propose(case)
@@ -206,8 +208,8 @@ def case_create(*, patient: Patient, events: list[AdverseEvent], acting_user: Us
             "A case needs at least one serious adverse event (tick its SAE criterion on the event first).")})
     if awareness_at is not None and awareness_at > timezone.now():
         raise ValidationError({"awareness_at": _("The awareness time cannot be in the future.")})
-    case = _new_case(patient=patient, acting_user=acting_user, awareness_at=awareness_at or timezone.now())
-    case.action_taken = _proposed_action(serious[0])
+    case = _new_case(patient=patient, acting_user=acting_user, awareness_at=awareness_at or timezone.now(),
+                     primary=serious[0])
     case.save()
     _link(case, events, primary=serious[0])
     expectedness_propose(case)
