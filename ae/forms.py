@@ -22,7 +22,7 @@ from ae.models import AdverseEvent, CTCAETerm, ReferenceRange
 from ae.models.reference_ranges import sex_words
 from core.forms import DecimalTextMixin, date_input, decimal_text_fields
 from core.numbers import reader_numbers
-from core.text import MAX_REASON_CHARS
+from core.text import MAX_REASON_CHARS, as_clause
 from patients.models import Patient, TreatmentCycle
 
 
@@ -277,7 +277,7 @@ class AdverseEventForm(forms.ModelForm):
             self.add_error("grade_discrepancy_reason", gettext(
                 "Your grade %(grade)s differs from the computed grade %(computed)s (%(rationale)s): give the "
                 "reason.") % {"grade": grade, "computed": result.grade,
-                              "rationale": reader_numbers(for_reader.rationale)})
+                              "rationale": as_clause(reader_numbers(for_reader.rationale))})
 
 
     def _grade_from_labs(self, cleaned: dict[str, Any], term: CTCAETerm) -> None:
@@ -307,7 +307,7 @@ class AdverseEventForm(forms.ModelForm):
         if grade is not None and grade != computed and not reason:
             self.add_error("grade_discrepancy_reason", gettext(
                 "Your grade %(grade)s differs from the computed grade %(computed)s (%(rationale)s): give the "
-                "reason.") % {"grade": grade, "computed": computed, "rationale": rationale})
+                "reason.") % {"grade": grade, "computed": computed, "rationale": as_clause(rationale)})
         else:
             self.derived.append(gettext("Computed grade %(grade)s — %(rationale)s") % {
                 "grade": computed, "rationale": rationale})

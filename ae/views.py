@@ -40,6 +40,7 @@ from ae.services.events import (
 from ae.services.labs import lab_result_record
 from core.forms import add_service_errors
 from core.idempotency import new_token, once_per_submission
+from core.text import as_clause
 from core.types import AuthenticatedRequest
 from patients import access
 from patients.selectors import patients_for
@@ -239,8 +240,8 @@ def _lab_saved_message(result: LabResult) -> SafeString:
     value = _("%(analyte)s %(value)s of %(at)s") % {  # as ae.episodes.lab_result_text, in the active language
         "analyte": ANALYTE_LABELS[result.analyte], "value": result.value_text_for_reader,
         "at": date_format(timezone.localtime(result.collected_at), "d M Y H:i")}
-    params = {"value": value, "term": result.ctcae_term, "rationale": result.rationale_for_reader or result.rationale,
-              "grade": result.grade}
+    params = {"value": value, "term": result.ctcae_term, "grade": result.grade,
+              "rationale": as_clause(result.rationale_for_reader or result.rationale)}
     if result.entered_grade is not None:  # the clinician's grade, with the computed one beside it (issue 10)
         computed = (_("undetermined") if result.computed_grade is None
                     else _("grade %(grade)s") % {"grade": result.computed_grade})

@@ -60,3 +60,13 @@ def max_chars_constraint(field: str, *, prefix: str) -> models.CheckConstraint:
                                   name=f"{prefix}_{field}_max_chars",
                                   violation_error_message=format_lazy(_("Keep it to {n} characters."),
                                                                       n=MAX_REASON_CHARS))
+
+
+def as_clause(text: str) -> str:
+    """``text`` (a sentence ending in one full stop, such as a grading rationale) as a clause to quote in
+    brackets or before a colon: surrounding white space and the one closing full stop removed, so a message reads
+    "(Grade 1: … (> 1 x ULN))." rather than "(… (> 1 x ULN).).". An ellipsis ("...", "…") is kept."""
+    text = text.strip()
+    if text.endswith(".") and not text.endswith(".."):
+        return text[:-1]
+    return text

@@ -60,10 +60,14 @@ def _reasons(run: BenchmarkRun) -> Any:
 
 def _category_in(language: str, flag: Flag) -> str:
     """The flag's category in ``language`` (``reports.category_names``: a name that is a CTCAE term stays as
-    named), with its kind for a network or CUSUM flag: "Neurotoksyczność (w czasie (CUSUM))"."""
+    named), with its kind for a network or CUSUM flag: "Neurotoksyczność (inne oddziały sieci)", and after a
+    comma where the kind has its own brackets: "Neurotoksyczność, w czasie (CUSUM)"."""
     with translation.override(language):
         name = category_name(flag.category.name)
-        return name if flag.kind == Flag.Kind.LITERATURE else f"{name} ({gettext(KIND_LABELS[flag.kind])})"
+        if flag.kind == Flag.Kind.LITERATURE:
+            return name
+        kind = gettext(KIND_LABELS[flag.kind])
+        return f"{name}, {kind}" if "(" in kind else f"{name} ({kind})"
 
 
 def flag_changes_notify(*, run: BenchmarkRun, flags: list[Flag]) -> int:

@@ -33,7 +33,7 @@ from django.utils.translation import gettext_lazy as _
 from ae.models.catalogue import CTCAETerm
 from core.audit import tracked
 from core.db import CheckConstraintsInOneQuery, LoadedRelationsNotRequeried
-from core.text import MAX_REASON_CHARS, max_chars_constraint
+from core.text import MAX_REASON_CHARS, as_clause, max_chars_constraint
 from patients.models import NextTherapy, Patient, TreatmentCycle
 
 
@@ -351,7 +351,8 @@ class AdverseEvent(CheckConstraintsInOneQuery, LoadedRelationsNotRequeried, mode
             errors["grade_discrepancy_reason"] = gettext(
                 "Your grade %(grade)s differs from the computed grade %(computed)s (%(rationale)s): give the "
                 "reason.") % {"grade": self.grade, "computed": self.computed_grade,
-                              "rationale": self.computed_rationale or gettext("from the recorded criteria")}
+                              "rationale": as_clause(self.computed_rationale)
+                              or gettext("from the recorded criteria")}
         if self.grade == 5 and self.outcome != self.Outcome.FATAL:
             errors["outcome"] = gettext("Grade 5 means death related to the event: the outcome must be Fatal.")
         elif self.is_death and not (self.serious and self.sae_death):

@@ -36,7 +36,7 @@ from ae.services.events import adverse_event_save_revision, revision_value
 from ae.services.notifications import data_quality_query_notify
 from core.numbers import reader_numbers
 from core.outbox import benchmark_request
-from core.text import clean_reason, visible
+from core.text import as_clause, clean_reason, visible
 from patients.access import RECORDERS, require_role
 from patients.models import Patient, TreatmentCycle
 
@@ -134,7 +134,7 @@ def _assessment_record(kind: _Kind, *, patient: Patient, cycle: TreatmentCycle |
         raise ValidationError({"grade_discrepancy_reason": (
             _("Your grade %(entered)s differs from the computed ASTCT 2019 grade %(computed)s (%(rationale)s): "
               "give the reason.") % {"entered": entered, "computed": computed_grade,
-                                     "rationale": reader_numbers(kind.rationale(kind.model(**graded(_))))})})
+                                     "rationale": as_clause(reader_numbers(kind.rationale(kind.model(**graded(_)))))})})
     else:
         assessment.grade_discrepancy_reason = clean_reason(
             assessment.grade_discrepancy_reason, field="grade_discrepancy_reason",
@@ -149,7 +149,8 @@ def _assessment_record(kind: _Kind, *, patient: Patient, cycle: TreatmentCycle |
             raise ValidationError({"entered_grade": (
                 _("The computed grade is 0 (%(rationale)s): there is no %(kind)s episode to record. If you judge it "
                   "is one, enter your grade and the reason.") % {
-                      "rationale": reader_numbers(kind.rationale(kind.model(**graded(_)))), "kind": kind.label})})
+                      "rationale": as_clause(reader_numbers(kind.rationale(kind.model(**graded(_))))),
+                      "kind": kind.label})})
         missing = {f: _("Required for a new episode.") for f in ("relatedness", "action_taken") if not data.get(f)}
         if missing:
             raise ValidationError(missing)

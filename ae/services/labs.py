@@ -75,7 +75,7 @@ from core.audit import audit_context
 from core.db import constraint_errors
 from core.numbers import reader_numbers
 from core.outbox import benchmark_request
-from core.text import clean_reason, visible
+from core.text import as_clause, clean_reason, visible
 from patients.access import RECORDERS, require_role
 from patients.models import Patient, TreatmentCycle
 
@@ -209,7 +209,7 @@ def _entered_grade_check(result: LabResult) -> None:
         raise ValidationError({"grade_discrepancy_reason": (
             _("Your grade %(entered)s differs from the computed CTCAE v5.0 grade %(computed)s (%(rationale)s): "
               "give the reason.") % {"entered": entered, "computed": result.computed_grade,
-                                     "rationale": result.rationale_for_reader or result.rationale})})
+                                     "rationale": as_clause(result.rationale_for_reader or result.rationale)})})
     result.grade_discrepancy_reason = clean_reason(result.grade_discrepancy_reason, field="grade_discrepancy_reason",
                                                    what=_("the reason your grade differs"))
 

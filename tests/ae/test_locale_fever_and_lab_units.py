@@ -121,7 +121,7 @@ def test_the_ae_forms_fever_grade_discrepancy_quotes_the_rationale_in_polish(pol
     url = f"/patients/{patient.pk}/events/new/"
     error = form_errors(polish_nurse.post(url, _fever_form(cycle, grade=3, temperature_c="38.5")),
                     "grade_discrepancy_reason")
-    assert "(Stopień 1: 38,5 °C (38,0–39,0 °C).)" in error and "Grade 1" not in error
+    assert "(Stopień 1: 38,5 °C (38,0–39,0 °C)): podaj powód." in error and "Grade 1" not in error
     saved = polish_nurse.post(url, _fever_form(cycle, grade=3, temperature_c="38.5",
                                                grade_discrepancy_reason="rigors, clinically worse"))
     assert saved.status_code == 302

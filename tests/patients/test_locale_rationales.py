@@ -208,5 +208,5 @@ def test_the_ae_forms_lab_proposal_in_the_readers_language(language, nurse, cycl
     expect(page, language, "Twój stopień 3 różni się od stopnia obliczonego 2 (CTCAE v5.0 Platelet count decreased z "
                            "wyników badań pacjenta: najgorszy z wyników dla Liczba płytek krwi od 08 Sty 2026 do 09 "
                            "Sty 2026 (liczba wyników: 1): Liczba płytek krwi 60 ×10⁹/L z 08 Sty 2026 08:00 (LLN 150 "
-                           "×10⁹/L): Stopień 2: 60 ×10⁹/L < 75 ×10⁹/L.): podaj powód.",
-           f"Your grade 3 differs from the computed grade 2 ({english}): give the reason.")
+                           "×10⁹/L): Stopień 2: 60 ×10⁹/L < 75 ×10⁹/L): podaj powód.",
+           f"Your grade 3 differs from the computed grade 2 ({english.removesuffix('.')}): give the reason.")

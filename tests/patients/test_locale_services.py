@@ -56,9 +56,9 @@ def test_the_bedside_assessments_discrepancy_refusal(language, nurse, cycle):
     page = page_of(logged_in(nurse).post(f"/patients/{cycle.patient_id}/crs/new/",
                                          crs_post(cycle, 6, temperature_c="38.5", entered_grade="2")))
     expect(page, language, "Twój stopień 2 różni się od stopnia obliczonego według ASTCT 2019 1 (Stopień 1: gorączka "
-           "38,5 °C bez hipotensji i hipoksji.): podaj powód.",
+           "38,5 °C bez hipotensji i hipoksji): podaj powód.",
            "Your grade 2 differs from the computed ASTCT 2019 grade 1 (Grade 1: fever 38.5 °C without hypotension or "
-           "hypoxia.): give the reason.")
+           "hypoxia): give the reason.")
 
 
 def test_the_icans_discrepancy_refusal_quotes_the_rationale_in_the_readers_language(language, nurse, cycle):
@@ -66,8 +66,8 @@ def test_the_icans_discrepancy_refusal_quotes_the_rationale_in_the_readers_langu
         "episode": "", "cycle": cycle.pk, "assessed_at": "2026-01-06T09:30", "tool": "CAPD", "score": "10",
         "consciousness": "awakens_to_voice", "seizure": "none", "motor": "none", "cerebral_edema": "none",
         "relatedness": "probable", "action_taken": "DRUG INTERRUPTED", "entered_grade": "1"}))
-    expect(page, language, "(Stopień 3 (narzędzie CAPD): najcięższa domena: wynik CAPD 10 (≥ 9).)",
-           "(Grade 3 (CAPD tool): worst domain CAPD score 10 (>= 9).)")
+    expect(page, language, "(Stopień 3 (narzędzie CAPD): najcięższa domena: wynik CAPD 10 (≥ 9)):",
+           "(Grade 3 (CAPD tool): worst domain CAPD score 10 (>= 9)):")
 
 
 def test_the_assessment_date_refusal_dates_in_the_readers_language(language, nurse, patient):
@@ -234,11 +234,11 @@ def test_the_lab_discrepancy_refusal_and_the_saved_message_quote_the_rationale_i
             "collected_at": "2026-01-08T07:00", "cycle": ""}
     page = page_of(client.post(url, data | {"entered_grade": "3"}))
     expect(page, language, "Twój stopień 3 różni się od stopnia obliczonego według CTCAE v5.0 4 (Stopień 4: 18 ×10⁹/L "
-                           "< 25 ×10⁹/L.): podaj powód.",
-           "Your grade 3 differs from the computed CTCAE v5.0 grade 4 (Grade 4: 18 ×10⁹/L < 25 ×10⁹/L.): give the "
+                           "< 25 ×10⁹/L): podaj powód.",
+           "Your grade 3 differs from the computed CTCAE v5.0 grade 4 (Grade 4: 18 ×10⁹/L < 25 ×10⁹/L): give the "
            "reason.")
     page = page_of(client.post(url, data, follow=True))
-    expect(page, language, "(Stopień 4: 18 ×10⁹/L < 25 ×10⁹/L.)", "(Grade 4: 18 ×10⁹/L < 25 ×10⁹/L.)")
+    expect(page, language, "(Stopień 4: 18 ×10⁹/L < 25 ×10⁹/L).", "(Grade 4: 18 ×10⁹/L < 25 ×10⁹/L).")
 
 
 def test_the_lab_plausibility_and_unit_refusals(language, nurse, cycle):
@@ -262,5 +262,5 @@ def test_a_chemistry_values_rationale_in_the_saved_message(language, nurse, cycl
     page = page_of(logged_in(nurse).post(f"/patients/{cycle.patient_id}/labs/new/", {
         "analyte": "sodium", "value": "128", "unit": "mmol/L", "lln": "135", "uln": "145",
         "collected_at": "2026-01-08T07:00", "cycle": ""}, follow=True))
-    expect(page, language, "(Stopień 2: 128 mmol/L (125-129 mmol/L), bezobjawowa (CTCAE v5.0 Hyponatremia).)",
-           "(Grade 2: 128 mmol/L (125-129 mmol/L) and asymptomatic (CTCAE v5.0 Hyponatremia).)")
+    expect(page, language, "(Stopień 2: 128 mmol/L (125-129 mmol/L), bezobjawowa (CTCAE v5.0 Hyponatremia)).",
+           "(Grade 2: 128 mmol/L (125-129 mmol/L) and asymptomatic (CTCAE v5.0 Hyponatremia)).")

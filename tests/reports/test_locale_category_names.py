@@ -152,11 +152,11 @@ def test_a_flag_notice_names_the_category_in_the_readers_language(ward, neuro_wa
         cusum_subject, _ = render(cusum.message, subject=cusum.subject, body=cusum.body)
     assert ": Neurotoksyczność, stopnia ≥3" in subject and "Neurotoxicity" not in subject + body
     assert "8 z 10 pacjentów miało neurotoksyczność" in body
-    assert "Neurotoksyczność (w czasie (CUSUM))" in cusum_subject and "over time" not in cusum_subject
+    assert "Neurotoksyczność, w czasie (CUSUM)" in cusum_subject and "over time" not in cusum_subject
     with translation.override("en-gb"):
         subject, _ = render(literature.message, subject=literature.subject, body=literature.body)
         cusum_subject, _ = render(cusum.message, subject=cusum.subject, body=cusum.body)
-    assert ": Neurotoxicity, grade ≥3" in subject and "Neurotoxicity (over time (CUSUM))" in cusum_subject
+    assert ": Neurotoxicity, grade ≥3" in subject and "Neurotoxicity, over time (CUSUM)" in cusum_subject
 
 
 def test_the_exports_keep_the_english_names_under_a_polish_request(ward, neuro_ward):
@@ -208,3 +208,17 @@ def test_the_polish_network_section_names_the_categories_in_polish_and_the_xlsx_
     with translation.override("pl"), zipfile.ZipFile(io.BytesIO(xlsx_bytes(ward))) as book:
         text = html.unescape(workbook_text(book))
     assert "Neurotoxicity, any grade" in text and "Neurotoksyczność" not in text
+
+
+@pytest.mark.parametrize(("kind", "language", "expected"), [
+    ("literature", "pl", "Neurotoksyczność"),
+    ("network", "pl", "Neurotoksyczność (inne oddziały sieci)"),
+    ("cusum", "pl", "Neurotoksyczność, w czasie (CUSUM)"),  # not "(w czasie (CUSUM))"
+    ("network", "en-gb", "Neurotoxicity (other wards of the network)"),
+    ("cusum", "en-gb", "Neurotoxicity, over time (CUSUM)"),
+])
+def test_a_flag_notice_names_its_kind_without_brackets_in_brackets(kind, language, expected):
+    from reports.flag_notices import _category_in
+    from reports.models import BenchmarkCategory, Flag
+
+    assert _category_in(language, Flag(kind=kind, category=BenchmarkCategory(name="Neurotoxicity"))) == expected
