@@ -170,24 +170,27 @@ CHANGE_TEXTS = {
     "all": gettext_noop("patients treated %(old)s → %(new)s"),
     "first": gettext_noop("patients with a cycle 1 %(old)s → %(new)s"),
     "new_comparison": gettext_noop("new comparison %(label)s"),
-    "new_comparison_flag": gettext_noop("new comparison %(label)s with flag %(level)s"),
+    "new_comparison_flag": gettext_noop("new comparison %(label)s with a flag (%(level)s)"),
     "not_comparable": gettext_noop("%(label)s: not comparable (stored in an older result format)"),
-    "new_flag": gettext_noop("new flag %(level)s %(label)s"),
-    "flag_gone": gettext_noop("flag %(level)s %(label)s no longer raised"),
-    "flag_change": gettext_noop("flag %(label)s %(old)s → %(new)s"),
+    "new_flag": gettext_noop("new flag (%(level)s): %(label)s"),
+    "flag_gone": gettext_noop("flag (%(level)s) no longer raised: %(label)s"),
+    "flag_change": gettext_noop("flag %(label)s: %(old)s → %(new)s"),
     "removed": gettext_noop("comparison %(label)s removed"),
     "any": gettext_noop("any"),
 }
 Translate = Callable[[str], str]
 
 
+#: A pooling method (``reports.stats.Pooled.method``) in words, for the change lists.
+METHOD_WORDS = {"glmm_ml": "GLMM", "glmm_ml_metareg": gettext_noop("GLMM at the ward's case mix"),
+                "common_effect": gettext_noop("common effect")}
+
+
 def _level(level: str, translate: Translate) -> str:
-    """A flag level: the code in English (as stored), its short name where the reader's language translates it."""
+    """A flag level by its short name ("alert", "possible under-reporting"), in the reader's language with
+    ``translate``; an unknown level as stored."""
     short = FLAG_SHORT.get(level)
-    if short is None:
-        return level
-    translated = translate(short)
-    return level if translated == short else translated
+    return level if short is None else translate(short)
 
 
 def cell_label(category_name: str, grade_band: str, cycle_scope: str, translate: Translate = str) -> str:
@@ -210,7 +213,7 @@ def _benchmark(values: Mapping[str, Any], translate: Translate = str) -> str:
 
 
 def summary(values: Mapping[str, Any], translate: Translate = str) -> str:
-    """One phrase for cell values: "5/20 (benchmark 7.4%, ALERT)"; ``translate`` (``gettext``) gives it in the
+    """One phrase for cell values: "5/20 (benchmark 7.4%, alert)"; ``translate`` (``gettext``) gives it in the
     reader's language (the level by its short name)."""
     level = values.get("level")
     return translate(CHANGE_TEXTS["summary"]) % {
@@ -247,7 +250,8 @@ def describe_cell_change(reviewed: Mapping[str, Any], now: Mapping[str, Any], tr
 
 def _cohorts(bench: Mapping[str, Any], translate: Translate = str) -> str:
     key = ("cohorts" if bench["k"] != 1 else "cohort") + ("_weak" if bench["weak"] else "")
-    return translate(CHANGE_TEXTS[key]) % {"k": bench["k"], "method": bench["method"]}
+    method = bench["method"]
+    return translate(CHANGE_TEXTS[key]) % {"k": bench["k"], "method": translate(METHOD_WORDS.get(method, method))}
 
 
 def _interval(bounds: Sequence[float]) -> str:
@@ -268,7 +272,7 @@ def changes_between(old_results: Mapping[str, Any], old_method: str, new_results
 
     Lists: a changed benchmark method version; changed denominators (patients treated, patients with a
     cycle 1); cells whose ward count changed ("Cytokine release syndrome any 5/20 → 6/21"); cells whose
-    benchmark changed (rounded median, k or method); flags added ("new flag ALARM Neutropenia ≥3"),
+    benchmark changed (rounded median, k or method); flags added ("new flag (alarm): Neutropenia ≥3"),
     removed or with a changed level; comparisons added or removed. [] when nothing of that changed.
     """
     t = translate
@@ -310,8 +314,8 @@ def changes_between(old_results: Mapping[str, Any], old_method: str, new_results
     old_kinds, new_kinds = _kind_flags(old_results), _kind_flags(new_results)
     def kind_label(flag_key: tuple[str, str, str, str]) -> str:
         cell = (flag_key[1], flag_key[2], flag_key[3])
-        return f"{t(KIND_LABELS[flag_key[0]])}: " + cell_label(names.get(cell, flag_key[1]), flag_key[2],
-                                                               flag_key[3], t)
+        return (cell_label(names.get(cell, flag_key[1]), flag_key[2], flag_key[3], t)
+                + f", {t(KIND_LABELS[flag_key[0]])}")
 
     for flag_key, level in new_kinds.items():
         was = old_kinds.get(flag_key)

@@ -400,9 +400,9 @@ MONITORING_FLAGS = {"CUSUM SIGNAL": gettext_noop("CUSUM signal"), "LATE ENTRY": 
 
 
 def monitoring_flag(code: str | None) -> str | None:
-    """A monitoring flag code in the active language's words; the code itself where it is not translated (English,
-    as the flag levels) or not known."""
-    return words(MONITORING_FLAGS)(code) or code if code else code
+    """A monitoring flag code ("CUSUM SIGNAL") in the active language's words ("CUSUM signal", "sygnał CUSUM"; no
+    raw codes on pages, issue 17 item 5); an unknown code as it is."""
+    return gettext(MONITORING_FLAGS[code]) if code in MONITORING_FLAGS else code
 
 
 #: A case-mix stratum's rate source (``reports.benchmark.case_mix``): the overall benchmark or a stratum's, from the

@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from patients.models import Site
+from reports.cells import GRADE_BAND_LABELS, flag_short
+from reports.computed_text import MONITORING_FLAGS
 from reports.models import BenchmarkRun
 from reports.network import comparisons_for_site, latest_runs
 from reports.report import interval, pct
@@ -16,6 +18,15 @@ def _write(sheet: Any, row: int, values: list[Any], fmt: object = None) -> int:
 
     sheet.write_row(row, 0, [neutralise(v) if isinstance(v, str) else v for v in values], fmt)
     return row + 1
+
+
+def _band(code: str) -> str:
+    return GRADE_BAND_LABELS.get(code, code)
+
+
+def _monitoring_flag(code: str | None) -> str | None:
+    """A monitoring flag code ("CUSUM SIGNAL", "LATE ENTRY") in English words (the exports are in English)."""
+    return MONITORING_FLAGS.get(code, code) if code else None
 
 
 def network_sheet(book: Any, site: Site, run: BenchmarkRun | None, bold: object) -> None:
@@ -37,7 +48,7 @@ def network_sheet(book: Any, site: Site, run: BenchmarkRun | None, bold: object)
                               "Position", "Network benchmark median (95% PI)"], bold)
         for c in comparisons:
             own, f = c["own"], c["funnel"]
-            position = (f"{own.level} {own.direction} the network" if own.level else
+            position = (f"{flag_short(own.level)}: {own.direction} the network" if own.level else
                         (f"not flagged: {f.note}" if not f.flags_given else "within the limits"))
             pooled = c["pooled"]
             r = _write(sheet, r, [f"{c['category_name']}, {c['band_label']}, {c['scope_label']}",
@@ -51,17 +62,18 @@ def network_sheet(book: Any, site: Site, run: BenchmarkRun | None, bold: object)
         _write(sheet, r, ["This run was computed before the CUSUM, exposure rates and entry lag existed."])
         return
     lag = monitoring["entry_lag"]
-    r = _write(sheet, r, ["Entry lag (recorded minus onset, days)", lag.get("flag") or "no flag", lag["message"]],
-               bold)
+    r = _write(sheet, r, ["Entry lag (recorded minus onset, days)", _monitoring_flag(lag.get("flag")) or "no flag",
+                          lag["message"]], bold)
     r += 1
     r = _write(sheet, r, ["CUSUM (Steiner 2000, odds ratio 2, in-control ARL 200 patients)", "Threshold h", "Now",
                           "Signal"], bold)
     for c in monitoring["cusum"]:
-        r = _write(sheet, r, [f"{c['category_name']}, {c['grade_band']}", c["h"],
-                              c["values"][-1] if c["values"] else None, f"{c['flag'] or 'no signal'}: {c['note']}"])
+        flag = _monitoring_flag(c["flag"])  # the note says "no signal: …" itself when there is none
+        r = _write(sheet, r, [f"{c['category_name']}, {_band(c['grade_band'])}", c["h"],
+                              c["values"][-1] if c["values"] else None, f"{flag}: {c['note']}" if flag else c["note"]])
     r += 1
     r = _write(sheet, r, ["Exposure-adjusted rates", "Patients with the event", "Events", "Patient-cycles",
                           "Events per patient-cycle", "Patient-days of infusion", "Events per 100 patient-days"], bold)
     for e in monitoring["exposure"]:
-        r = _write(sheet, r, [f"{e['category_name']}, {e['grade_band']}", f"{e['x']}/{e['n']}", e["events"],
+        r = _write(sheet, r, [f"{e['category_name']}, {_band(e['grade_band'])}", f"{e['x']}/{e['n']}", e["events"],
                               e["cycles"], e["per_cycle"], e["days"], e["per_100_days"]])

@@ -177,7 +177,7 @@ def test_the_polish_report_and_plots_show_a_cohort_tables_set_aside_reason_in_po
 
 # --- the "since then" changes of the last-signed box and the "changed since" of a flag (reports.cells) -----------
 
-def test_a_changed_cell_and_the_changes_between_runs_in_polish_and_unchanged_in_english():
+def test_a_changed_cell_and_the_changes_between_runs_in_words_in_english_and_polish():
     from django.utils.translation import gettext
 
     from reports import cells
@@ -186,15 +186,15 @@ def test_a_changed_cell_and_the_changes_between_runs_in_polish_and_unchanged_in_
     before = cells.cell_values(CELL)
     after = cells.cell_values(_cell(ward__x=6, ward__n=21, pooled__median=0.076, pooled__k=6, flag__level="WATCH",
                                     pooled__weak=True))
-    english = ("when the ward was 5/20 (benchmark 7.4%, ALERT); now 6/21 (benchmark 7.6%, WATCH); "
-               "benchmark from 5 cohorts (glmm_ml) → 6 cohorts (glmm_ml, weak)")
+    english = ("when the ward was 5/20 (benchmark 7.4%, alert); now 6/21 (benchmark 7.6%, watch); "
+               "benchmark from 5 cohorts (GLMM) → 6 cohorts (GLMM, weak)")
     assert cells.describe_cell_change(before, after) == english
     with translation.override("en-gb"):
         assert cells.describe_cell_change(before, after, gettext) == english
     with translation.override("pl"):
         assert cells.describe_cell_change(before, after, gettext) == (
             "gdy oddział miał 5/20 (porównanie 7.4%, ostrzeżenie); teraz 6/21 (porównanie 7.6%, obserwacja); "
-            "porównanie z: kohorty: 5 (glmm_ml) → kohorty: 6 (glmm_ml, słabe)")
+            "porównanie z: kohorty: 5 (GLMM) → kohorty: 6 (GLMM, słabe)")
         assert cells.describe_cell_change({}, after, gettext).startswith("(nie zapisano liczb")
         assert cells.summary(cells.cell_values(_cell(pooled=None, flag=None)), gettext) == "5/20 (brak porównania, " \
                                                                                             "bez flagi)"
@@ -207,17 +207,18 @@ def test_a_changed_cell_and_the_changes_between_runs_in_polish_and_unchanged_in_
            "flags": [{"kind": "cusum", "category": "crs", "grade_band": "any", "cycle_scope": "all",
                       "level": "SIGNAL"}]}
     english_changes = ["benchmark method m/1 → m/2", "patients treated 20 → 21", "patients with a cycle 1 20 → 21",
-                       "Cytokine release syndrome any 5/20 → 6/21", "flag ALERT Cytokine release syndrome any no "
-                       "longer raised", "new flag ALERT Neutropenia ≥3, cycle 1",
-                       "new flag SIGNAL over time (CUSUM): Cytokine release syndrome any"]
+                       "Cytokine release syndrome any 5/20 → 6/21",
+                       "flag (alert) no longer raised: Cytokine release syndrome any",
+                       "new flag (alert): Neutropenia ≥3, cycle 1",
+                       "new flag (CUSUM signal): Cytokine release syndrome any, over time (CUSUM)"]
     assert cells.changes_between(old, "m/1", new, "m/2") == english_changes
     with translation.override("pl"):
         assert cells.changes_between(old, "m/1", new, "m/2", gettext) == [
             "metoda porównania m/1 → m/2", "leczeni pacjenci 20 → 21", "pacjenci z cyklem 1 20 → 21",
             "Cytokine release syndrome dowolny 5/20 → 6/21",
-            "flaga ostrzeżenie: Cytokine release syndrome dowolny już nie występuje",
-            "nowa flaga ostrzeżenie: Neutropenia ≥3, cykl 1",
-            "nowa flaga sygnał CUSUM: w czasie (CUSUM): Cytokine release syndrome dowolny"]
+            "flaga (ostrzeżenie) już nie występuje: Cytokine release syndrome dowolny",
+            "nowa flaga (ostrzeżenie): Neutropenia ≥3, cykl 1",
+            "nowa flaga (sygnał CUSUM): Cytokine release syndrome dowolny, w czasie (CUSUM)"]
 
 
 def test_the_polish_report_says_what_changed_since_the_last_signed_run_and_the_review_in_polish(ward, crs_ward,
@@ -290,14 +291,14 @@ def test_the_entry_lag_message_is_stored_in_english_and_shown_in_polish(lags, po
     assert _both(stored, entry_lag_message) == (stored, polish)
 
 
-def test_the_monitorings_flag_codes_in_polish_and_as_codes_in_english():
+def test_the_monitorings_flag_codes_in_words_in_polish_and_english():
     from reports.computed_text import monitoring_flag
 
     with translation.override("pl"):
         assert [monitoring_flag(c) for c in ("CUSUM SIGNAL", "LATE ENTRY", "NEW CODE", None)] == [
             "sygnał CUSUM", "opóźnione wprowadzanie", "NEW CODE", None]
     with translation.override("en-gb"):
-        assert [monitoring_flag(c) for c in ("CUSUM SIGNAL", "LATE ENTRY")] == ["CUSUM SIGNAL", "LATE ENTRY"]
+        assert [monitoring_flag(c) for c in ("CUSUM SIGNAL", "LATE ENTRY")] == ["CUSUM signal", "late entry"]
 
 
 def test_an_entry_lag_message_of_another_wording_is_shown_as_stored():

@@ -147,7 +147,8 @@ def test_xlsx_sheet_names_only_the_ward(network, ward):
         workbook = book.read("xl/workbook.xml").decode()
     assert 'name="Network and trends"' in workbook
     assert "Cytokine release syndrome, any grade, all cycles" in text and "5/6 (83.3%)" in text
-    assert "ALERT above the network" in text and "Events per 100 patient-days" in text
+    assert "alert: above the network" in text and "Events per 100 patient-days" in text
+    assert "ALERT" not in text and "ge3" not in text
     assert "Ward C" not in text and "Ward D" not in text
 
 
@@ -195,3 +196,60 @@ def test_a_run_finished_again_gives_its_new_cells_not_the_remembered_ones(networ
     BenchmarkRun.objects.filter(pk=run.pk).update(results=results, finished_at=timezone.now())
     after = own_cells()
     assert after != before and all(c["category"] != before[0]["category"] for c in after)
+
+
+class _Sheet:
+    """What network_sheet writes, row by row (the part of xlsxwriter's worksheet it uses)."""
+
+    def __init__(self):
+        self.rows: dict[int, list] = {}
+        self.formats: dict[int, object] = {}
+
+    def set_column(self, *args, **kwargs):
+        pass
+
+    def write(self, row, col, value, fmt=None):
+        self.rows.setdefault(row, []).append(value)
+
+    def write_row(self, row, col, values, fmt=None):
+        self.rows[row] = list(values)
+        self.formats[row] = fmt
+
+    def text(self) -> str:
+        return "\n".join(" | ".join("" if v is None else str(v) for v in row) for _, row in sorted(self.rows.items()))
+
+
+class _Book:
+    def __init__(self):
+        self.sheet = _Sheet()
+
+    def add_worksheet(self, name):
+        return self.sheet
+
+    def add_format(self, props=None):
+        return props
+
+
+def test_the_xlsx_monitoring_rows_say_flags_and_bands_in_words(ward):
+    """Issue 17 item 5, no raw codes in exports: the CUSUM and entry-lag flags and the grade bands in words
+    ("CUSUM signal", "late entry", "grade ≥3"), the CUSUM note said once, the chart values as numbers."""
+    from reports.network_export import network_sheet
+
+    run = BenchmarkRun(site=ward, results={"monitoring": {
+        "entry_lag": {"flag": "LATE ENTRY", "message": "median 12 days after onset"},
+        "cusum": [{"category_name": "Cytokine release syndrome", "grade_band": "any", "h": 2.421875,
+                   "values": [0.7, 2.5], "flag": "CUSUM SIGNAL",
+                   "note": "signalled at patient 6: the events came faster than the benchmark's expected rate"},
+                  {"category_name": "Neurotoxicity", "grade_band": "ge3", "h": 1.7607421875, "values": [0.0],
+                   "flag": None, "note": "no signal: the chart is at 0.00 of a threshold of 1.76"}],
+        "exposure": [{"category_name": "Neurotoxicity", "grade_band": "ge3", "x": 1, "n": 3, "events": 1,
+                      "cycles": 3, "per_cycle": 1 / 3, "days": 42, "per_100_days": 100 / 42}]}})
+    book = _Book()
+    network_sheet(book, ward, run, bold=None)
+    text = book.sheet.text()
+    assert "late entry | median 12 days after onset" in text
+    assert ("Cytokine release syndrome, any grade | 2.421875 | 2.5 | CUSUM signal: signalled at patient 6: the events "
+            "came faster") in text
+    assert "Neurotoxicity, grade ≥3 | 1.7607421875 | 0.0 | no signal: the chart is at 0.00 of a threshold" in text
+    assert "Neurotoxicity, grade ≥3 | 1/3 | 1 | 3 |" in text
+    assert not re.search(r"CUSUM SIGNAL|LATE ENTRY|\bge3\b|no signal: no signal", text), text

@@ -74,8 +74,8 @@ def test_a_changed_cell_says_what_changed_since_the_review_and_asks_for_a_new_si
     reviewed, current = signed.cell_values, now.cell_values
     assert (f"Changed since your review: reviewed in run {first.pk} (signed by officer (officer), on "
             in page)
-    assert (f"when the ward was 8/10 (benchmark {reviewed['benchmark']['median_pct']:.1f}%, ALARM); now 9/10 "
-            f"(benchmark {current['benchmark']['median_pct']:.1f}%, ALARM). This flag needs a new signature."
+    assert (f"when the ward was 8/10 (benchmark {reviewed['benchmark']['median_pct']:.1f}%, alarm); now 9/10 "
+            f"(benchmark {current['benchmark']['median_pct']:.1f}%, alarm). This flag needs a new signature."
             in page)
     assert f'action="/flags/{now.pk}/review/"' in response.content.decode()
     colleague = make_user("officer2", ward, Membership.Role.SAFETY_OFFICER)

@@ -165,8 +165,8 @@ def test_a_changed_cell_is_described_in_the_officers_terms():
     after = cells.cell_values(_cell(ward__x=6, ward__n=21, pooled__median=0.076, pooled__k=6,
                                     flag__level="ALARM"))
     assert cells.describe_cell_change(before, after) == (
-        "when the ward was 5/20 (benchmark 7.4%, ALERT); now 6/21 (benchmark 7.6%, ALARM); "
-        "benchmark from 5 cohorts (glmm_ml) → 6 cohorts (glmm_ml)")
+        "when the ward was 5/20 (benchmark 7.4%, alert); now 6/21 (benchmark 7.6%, alarm); "
+        "benchmark from 5 cohorts (GLMM) → 6 cohorts (GLMM)")
     assert cells.describe_cell_change(before, before) == ""
 
 
@@ -177,7 +177,7 @@ def test_changes_between_two_runs_list_counts_benchmarks_and_flags():
                                                          grade_band="ge3", ward__n=21,
                                                          flag={"level": "ALARM", "direction": "above"})]}
     assert cells.changes_between(old, "m/1", new, "m/1") == [
-        "patients treated 20 → 21", "Cytokine release syndrome any 5/20 → 6/21", "new flag ALARM Neutropenia ≥3"]
+        "patients treated 20 → 21", "Cytokine release syndrome any 5/20 → 6/21", "new flag (alarm): Neutropenia ≥3"]
     assert cells.changes_between(old, "m/1", old, "m/1") == []
 
 
