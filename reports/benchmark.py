@@ -96,6 +96,8 @@ SCALE_FAMILY_LABELS = {"ctcae": "CTCAE", "astct_lee": "ASTCT/Lee",
 #: Cells whose count does not depend on the grading scale: a seizure is a seizure whether CTCAE or the ASTCT 2019
 #: ICANS seizure row grades it (the scales differ only in the grade), so any-grade seizure figures of every
 #: scale are compared (a ward's seizures from ICANS assessments are graded by ASTCT, most cohorts by CTCAE).
+#: How a cell's definitions name a ward "term" that is an action taken with the drug (AEACN), not a CTCAE term.
+ACTION_TERM_PREFIX = "action taken: "
 #: AE-driven interruption and discontinuation are counted by the action taken, whatever graded the AE.
 SCALE_FREE = {("seizure", "any"), ("ae_interruption", "any"), ("ae_discontinuation", "any")}
 ATTRIBUTIONS = {"related": gettext_noop("treatment-related AEs only"),
@@ -666,7 +668,7 @@ def _cell(inputs: dict[str, Any], cat: dict[str, Any], band: str, scope: str,
                                    else SCALE_FAMILY_LABELS.get(family or "", family or "unknown")),
             "attribution": basis,
             "attribution_label": ATTRIBUTIONS[basis] + ("" if stated or not used else ATTRIBUTION_UNSTATED_NOTE),
-            "terms": ([f"action taken: {a}" for a in cat["actions"]] if cat.get("actions") else terms),
+            "terms": ([f"{ACTION_TERM_PREFIX}{a}" for a in cat["actions"]] if cat.get("actions") else terms),
             "terms_left_out": sorted(set(cat.get("terms", [])) - set(terms)),
         } | (treatment_definitions(cat["slug"], used, profile) or {}),
         "excluded": excluded, "pooled": None, "two_step": None, "p_upper": None, "p_lower": None,

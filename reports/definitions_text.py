@@ -4,8 +4,9 @@ The run stores the cell's definitions in English (``results["cells"][i]["definit
 ``reports.benchmark``: part of what a run recomputes exactly). The line is rebuilt from their structured values:
 the scale-free wording and the attribution basis (``reports.benchmark.ATTRIBUTIONS`` and its "no cohort states
 it" note) are translated when the stored English label is exactly what those values give; otherwise, and for the
-scale family names (CTCAE, ASTCT/Lee), the ward's terms (CTCAE terms, NCI's English) and the premedication and
-regimen labels (free text naming cohorts), the stored English is shown as it is.
+scale family names (CTCAE, ASTCT/Lee), the ward's CTCAE terms (NCI's English) and the premedication and regimen
+labels (free text naming cohorts), the stored English is shown as it is. A ward "term" that is an action taken with
+the drug (AEACN code) is shown by the AE form's words for it, the code beside it (:func:`ward_term_words`).
 """
 
 from __future__ import annotations
@@ -15,8 +16,19 @@ from typing import Any
 
 from django.utils.translation import gettext
 
-from reports.benchmark import ATTRIBUTION_UNSTATED_NOTE, ATTRIBUTIONS, SCALE_FREE_LABEL
+from ae.models import AdverseEvent
+from reports.benchmark import ACTION_TERM_PREFIX, ATTRIBUTION_UNSTATED_NOTE, ATTRIBUTIONS, SCALE_FREE_LABEL
 from reports.computed_text import treatment_label
+
+
+def ward_term_words(term: str) -> str:
+    """A ward term of a cell's definitions as the reader reads it: a CTCAE term as it is (NCI's English); an action
+    taken ("action taken: DRUG WITHDRAWN", AEACN) by the AE form's words, its CDISC code beside it: "action taken:
+    Blinatumomab permanently stopped (DRUG WITHDRAWN)" (active language); an unknown code as stored."""
+    code = term.removeprefix(ACTION_TERM_PREFIX)
+    if code == term or code not in AdverseEvent.Action.values:
+        return term
+    return gettext("action taken: %(action)s (%(code)s)") % {"action": AdverseEvent.Action(code).label, "code": code}
 
 
 def _attribution(d: Mapping[str, Any]) -> str:
@@ -39,8 +51,9 @@ def matched_line(d: Mapping[str, Any] | None, cohorts: list[dict[str, Any]] | No
     scale = str(d.get("scale_family_label") or "")
     if d.get("scale_family") is None and scale == SCALE_FREE_LABEL:
         scale = gettext(SCALE_FREE_LABEL)
+    terms = ", ".join(map(ward_term_words, d.get("terms") or [])) or gettext("none")
     line = gettext("Matched: %(scale)s scale family; %(attribution)s; ward terms %(terms)s") % {
-        "scale": scale, "attribution": _attribution(d), "terms": ", ".join(d.get("terms") or []) or gettext("none")}
+        "scale": scale, "attribution": _attribution(d), "terms": terms}
     if d.get("terms_left_out"):
         line += gettext(" (left out: %(terms)s)") % {"terms": ", ".join(d["terms_left_out"])}
     if d.get("premedication_label"):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from django.utils import translation
+
 from reports.benchmark import CYCLE_SCOPES, GRADE_BAND_LABELS
 from reports.cells import flag_label
+from reports.definitions_text import ward_term_words
 from reports.models import BenchmarkRun
 
 
@@ -39,7 +42,8 @@ def matched_text(cell: dict) -> str:
     """What a cell compared like with like (scale family, attribution, terms; for CRS premedication and regimen),
     and which cohorts it set aside and why (one line)."""
     d = cell["definitions"]
-    terms = ", ".join(d["terms"]) or "none"
+    with translation.override("en-gb"):  # the exports are in English, whoever downloads them
+        terms = ", ".join(map(ward_term_words, d["terms"])) or "none"
     left_out = f" (left out: {', '.join(d['terms_left_out'])})" if d["terms_left_out"] else ""
     aside = "; ".join(f"{e['short_name']}: {e['reason']}" for e in cell["excluded"]) or "none"
     treatment = "".join(f", {what} {d[key]}" for what, key in (("premedication", "premedication_label"),

@@ -191,7 +191,18 @@ def test_new_categories_count_alt_ast_grade_3_and_ae_driven_interruptions(ward):
     assert set_aside["tuebingen2021"].startswith("counts discontinuations for generalized seizures only")
     assert set_aside["vonstackelberg2016_phase12"].startswith("counts discontinuations for neurologic events only")
     assert "wu2022_beijing" in set_aside
-    assert stop["definitions"]["terms"] == ["action taken: DRUG WITHDRAWN"]
+    assert stop["definitions"]["terms"] == ["action taken: DRUG WITHDRAWN"]  # stored: English, the AEACN code
+    from django.utils import translation
+
+    from reports.definitions_text import matched_line
+    from reports.report import matched_text  # the exports' line
+    with translation.override("en-gb"):
+        assert "ward terms action taken: Blinatumomab permanently stopped (DRUG WITHDRAWN)." in matched_line(
+            stop["definitions"])
+    with translation.override("pl"):
+        assert ("podjęte działanie: Blinatumomab odstawiono na stałe (DRUG WITHDRAWN)."
+                in matched_line(stop["definitions"]))
+        assert "ward terms action taken: Blinatumomab permanently stopped (DRUG WITHDRAWN)" in matched_text(stop)
     assert stop["definitions"]["scale_family"] is None  # counted by the action, whatever graded the AE
 
 
