@@ -26,9 +26,8 @@ from reports.computed_text import category_name
 from reports.flag_text import reason_for_reader
 from reports.models import BenchmarkRun, Flag
 
-#: The subject of new-flag notices written before 1 Dec 2026 (the level as its code, "New flag WATCH: …"): kept in
-#: the catalogue so that those stored notices still read in the reader's language.
-EARLIER_SUBJECTS = (gettext_noop("[pvtrack] New flag %(level)s: %(category)s, %(band)s, %(scope)s"),)
+# Notices written before 1 Dec 2026 (the level as its code, "New flag WATCH: …") were rewritten in words by the
+# migration reports 0011.
 
 def _previous_levels(run: BenchmarkRun) -> dict[tuple[str, int, str, str], str]:
     previous = (BenchmarkRun.objects.filter(site_id=run.site_id, status=BenchmarkRun.Status.DONE,
