@@ -93,7 +93,8 @@ class AdverseEventSerializer(serializers.ModelSerializer):
     confirm_separate = serializers.BooleanField(
         write_only=True, required=False, default=False,
         help_text="Create it even though it looks like an event already recorded (same term and onset in the cycle, "
-                  "or an open episode of the term): without it such a create answers 409 probable_duplicate.")
+                  "an open episode of the term, or a resolved one whose days cover the onset): without it such a "
+                  "create answers 409 probable_duplicate.")
 
     class Meta:
         model = AdverseEvent
@@ -146,7 +147,8 @@ class BulkItemResultSerializer(serializers.Serializer):
     id = serializers.IntegerField(allow_null=True, help_text="created: the new event's id; else null.")
     duplicate_of = serializers.IntegerField(
         allow_null=True, help_text="duplicate: the id of the event already recorded (same CTCAE term and onset in "
-                                   "the cycle, or an open episode of the term); nothing was created.")
+                                   "the cycle, an open episode of the term, or a resolved one whose days cover the "
+                                   "onset); nothing was created.")
     code = serializers.CharField(allow_null=True, help_text="duplicate or error: the problem code "
                                                             "(docs/api-errors.md); null when created.")
     detail = serializers.CharField(allow_null=True, help_text="duplicate or error: one sentence; null when created.")

@@ -87,8 +87,9 @@ def _case_notices(request: HttpRequest, event: AdverseEvent, before: tuple[str, 
 @login_required
 @once_per_submission("event-create")
 def event_create(request: AuthenticatedRequest, patient_pk: int) -> HttpResponse:
-    """Record an adverse event. A probable duplicate (same term and onset, or an open episode of the term in the
-    cycle) is shown with a link to the existing event and a box to confirm that this one is separate."""
+    """Record an adverse event. A probable duplicate (same term and onset, an open episode of the term in the cycle,
+    or a resolved one covering the onset) is shown with a link to the existing event and a box to confirm that this
+    one is separate."""
     patient = get_object_or_404(patients_for(request.user, access.RECORDERS).select_related("site"),
                                 pk=patient_pk)
     form = AdverseEventForm(request.POST or None, patient=patient)

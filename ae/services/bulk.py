@@ -32,8 +32,9 @@ class BulkItemResult:
     """What happened to item ``index`` (0-based) of a batch.
 
     ``status``: "created" (``id`` is the new event), "duplicate" (``duplicate_of`` is the event already recorded —
-    same CTCAE term and onset in the cycle, or an open episode of the term; nothing created) or "error"
-    (``code`` as in docs/api-errors.md, ``detail`` a sentence, ``errors`` {field: [messages]}).
+    same CTCAE term and onset in the cycle, an open episode of the term or a resolved one covering the onset;
+    nothing created) or "error" (``code`` as in docs/api-errors.md, ``detail`` a sentence, ``errors`` {field:
+    [messages]}).
     """
 
     index: int

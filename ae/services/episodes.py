@@ -65,21 +65,25 @@ def same_onset_event(*, cycle: TreatmentCycle, term: CTCAETerm, onset_date: date
     return events.order_by("id").first()
 
 
-def probable_duplicates(*, cycle: TreatmentCycle, term: CTCAETerm,
-                        onset_date: datetime.date) -> tuple[AdverseEvent | None, AdverseEvent | None]:
-    """(:func:`same_onset_event`, :func:`open_episode`) of a new event of ``term`` in ``cycle`` with onset
-    ``onset_date``, read in ONE query: the first event with that onset (lowest id), and the open episode (latest
-    onset, then highest id), each None if there is none. Both are row-locked (``open_episode`` locks the episode;
-    locking the same-onset event too changes nothing, as the new event is refused or saved beside it). Call after
-    :func:`episode_lock`."""
+def probable_duplicates(*, cycle: TreatmentCycle, term: CTCAETerm, onset_date: datetime.date
+                        ) -> tuple[AdverseEvent | None, AdverseEvent | None, AdverseEvent | None]:
+    """(:func:`same_onset_event`, :func:`open_episode`, the covering episode) of a new event of ``term`` in ``cycle``
+    with onset ``onset_date``, read in ONE query: the first event with that onset (lowest id); the open episode
+    (latest onset, then highest id); and a resolved episode whose days cover the onset (its onset before it, its
+    resolution date on or after it: latest onset, then highest id) — each None if there is none. All are row-locked
+    (``open_episode`` locks the episode; locking the others too changes nothing, as the new event is refused or
+    saved beside them). Call after :func:`episode_lock`."""
     candidates = list(
         AdverseEvent.objects.select_for_update(of=("self",)).select_related("cycle", "term", "patient__site")
-        .filter(Q(onset_date=onset_date) | (Q(resolution_date__isnull=True) & ~Q(outcome=AdverseEvent.Outcome.FATAL)),
+        .filter(Q(onset_date=onset_date) | (Q(resolution_date__isnull=True) & ~Q(outcome=AdverseEvent.Outcome.FATAL))
+                | Q(onset_date__lt=onset_date, resolution_date__gte=onset_date),
                 cycle=cycle, term=term))
     twin = min((e for e in candidates if e.onset_date == onset_date), key=lambda e: e.pk, default=None)
     ongoing = max((e for e in candidates if e.resolution_date is None and e.outcome != AdverseEvent.Outcome.FATAL),
                   key=lambda e: (e.onset_date, e.pk), default=None)
-    return twin, ongoing
+    covering = max((e for e in candidates if e.onset_date < onset_date and e.resolution_date is not None
+                    and e.resolution_date >= onset_date), key=lambda e: (e.onset_date, e.pk), default=None)
+    return twin, ongoing, covering
 
 
 def observed_grade(episode: AdverseEvent) -> int | None:

@@ -85,8 +85,9 @@ def derive_fields(data: dict[str, Any]) -> dict[str, Any]:
 
 def _refuse_duplicate(event: AdverseEvent) -> None:
     """Raise ProbableDuplicateError if ``event`` (not saved) repeats one already recorded: the same term and onset
-    in the cycle, or an open episode of the term in the cycle (one clinical event = one adverse event)."""
-    twin, ongoing = probable_duplicates(cycle=event.cycle, term=event.term, onset_date=event.onset_date)
+    in the cycle, an open episode of the term in the cycle, or a resolved one whose days cover its onset (one clinical
+    event = one adverse event)."""
+    twin, ongoing, covering = probable_duplicates(cycle=event.cycle, term=event.term, onset_date=event.onset_date)
     if twin is not None:
         raise ProbableDuplicateError(twin, _(
             "%(term)s with onset %(onset)s is already recorded in cycle %(cycle)s (grade %(grade)s): open it to "
@@ -96,6 +97,10 @@ def _refuse_duplicate(event: AdverseEvent) -> None:
     if ongoing is not None:
         raise ProbableDuplicateError(ongoing, ongoing_episode_detail(
             term=str(ongoing.term), onset_date=ongoing.onset_date, grade=ongoing.grade, cycle=event.cycle.number))
+    if covering is not None:
+        raise ProbableDuplicateError(covering, covering_episode_detail(
+            term=str(covering.term), onset_date=covering.onset_date, resolution_date=covering.resolution_date,
+            grade=covering.grade, cycle=event.cycle.number))
 
 
 def ongoing_episode_detail(*, term: str, onset_date: Any, grade: int, cycle: int) -> str:
@@ -106,12 +111,23 @@ def ongoing_episode_detail(*, term: str, onset_date: Any, grade: int, cycle: int
                                    "cycle": cycle}
 
 
+def covering_episode_detail(*, term: str, onset_date: Any, resolution_date: Any, grade: int, cycle: int) -> str:
+    """The sentence refusing a new event whose onset falls inside a resolved episode of its term in the cycle (its
+    onset to its resolution date, both days included): the same clinical event entered again, unless the user says
+    otherwise (form, API, import)."""
+    return _("%(term)s (onset %(onset)s, grade %(grade)s, resolved %(resolved)s) is already recorded in cycle "
+             "%(cycle)s and covers this onset: update that one, or confirm that this is a separate event.") % {
+                 "term": term, "onset": date_format(onset_date, "d M Y"), "grade": grade,
+                 "resolved": date_format(resolution_date, "d M Y"), "cycle": cycle}
+
+
 def adverse_event_create(*, acting_user: User, confirm_separate: bool = False, **data: Any) -> AdverseEvent:
     """Validate and save a new adverse event (entered by hand), then request a benchmark run of its site.
 
     ``data`` holds the model's editable fields plus ``patient``. A death is made serious with "results in death"
     (see ``derive_fields``). One clinical event = one AE: unless ``confirm_separate``, an event with the same term and
-    onset in the cycle, or while an episode of the term is open in the cycle, is refused with
+    onset in the cycle, while an episode of the term is open in the cycle, or with its onset inside a resolved
+    episode of the term in the cycle, is refused with
     ProbableDuplicateError (409) naming the existing event; concurrent creates of the same event serialise on the
     episode lock, so exactly one is saved. A new serious event or death notifies the site's safety officers and
     opens its draft SAE case (``ae.services.sae.case_open_for_event``) in the same transaction.

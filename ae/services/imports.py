@@ -49,7 +49,7 @@ from ae.import_sources import (
 )
 from ae.models import AdverseEvent, CTCAETerm, ImportMapping
 from ae.services.episodes import episode_locks
-from ae.services.events import derive_fields, ongoing_episode_detail
+from ae.services.events import covering_episode_detail, derive_fields, ongoing_episode_detail
 from ae.services.notifications import new_serious_events_notify
 from ae.services.sae import cases_open_for_new_events
 from ae.synonyms import terms_for_synonym
@@ -325,12 +325,20 @@ class _Batches:
             return RowResult(line, "error", _messages(exc)), None
         ongoing = max((k for k in known if k.resolution_date is None and k.outcome != AdverseEvent.Outcome.FATAL),
                       key=lambda k: (k.onset_date, k.pk or 0, k.line or 0), default=None)
-        if ongoing is not None:
-            detail = ongoing_episode_detail(term=term.term, onset_date=ongoing.onset_date, grade=ongoing.grade,
-                                            cycle=cycle.number)
-            if ongoing.line is not None:
-                return RowResult(line, "error", [f"{detail} (line {ongoing.line} of this file)"]), None
-            return RowResult(line, "error", [detail], ongoing.pk), None
+        onset = data["onset_date"]
+        covering = max((k for k in known if k.resolution_date is not None and k.onset_date < onset
+                        <= k.resolution_date), key=lambda k: (k.onset_date, k.pk or 0, k.line or 0), default=None)
+        for episode, detail in (
+                (ongoing, ongoing and ongoing_episode_detail(term=term.term, onset_date=ongoing.onset_date,
+                                                             grade=ongoing.grade, cycle=cycle.number)),
+                (covering, covering and covering_episode_detail(
+                    term=term.term, onset_date=covering.onset_date, resolution_date=covering.resolution_date,
+                    grade=covering.grade, cycle=cycle.number))):
+            if episode is None:
+                continue
+            if episode.line is not None:
+                return RowResult(line, "error", [f"{detail} (line {episode.line} of this file)"]), None
+            return RowResult(line, "error", [detail], episode.pk), None
         new = _Known(None, line, data["onset_date"], data["resolution_date"], data["outcome"], data["grade"],
                      values, event)
         known.append(new)
