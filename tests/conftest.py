@@ -89,6 +89,18 @@ def django_db_setup(django_db_setup, django_db_blocker):
         rsi_fixture_load()
 
 
+@pytest.fixture(scope="session")
+def live_server(django_db_setup, django_db_blocker, live_server):
+    """pytest-django's live server, whose request threads keep their database connections open between requests
+    (``CONN_MAX_AGE``, as in production): when the server stops, those sessions are ended, so the test database can
+    be dropped at the end of the run ("database … is being accessed by other users" otherwise)."""
+    yield live_server
+    live_server.stop()  # stopping twice is harmless: pytest-django stops it again
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+
+
 def libpq_params(connection) -> dict:
     """Connection parameters of Django's ``connection`` (host may be a socket directory, or come from OPTIONS).
 
