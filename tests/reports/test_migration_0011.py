@@ -16,22 +16,24 @@ from tests.conftest import make_user
 pytestmark = pytest.mark.django_db
 migration = importlib.import_module("reports.migrations.0011_flag_notices_in_words")
 
-OLD_NEW_FLAG = {
-    "subject": "[pvtrack] New flag %(level)s: %(category)s, %(band)s, %(scope)s",
-    "body": ["Benchmark run %(run)s of %(site)s (%(finished)s): a new flag."],
-    "params": {"level": "SIGNAL", "was": "", "run": 7, "site": "Ward A",
-               "finished": {"datetime": "2026-11-30T10:00:00+01:00", "tz": "Europe/Warsaw"},
-               "category": {"languages": {"en-gb": "Neurotoxicity (over time (CUSUM))",
-                                          "pl": "Neurotoksyczność (w czasie (CUSUM))"}},
-               "band": {"text": "grade ≥3"}, "scope": {"text": "all cycles"}}}
-OLD_LEVEL_CHANGE = {
-    "subject": "[pvtrack] Flag %(was)s → %(level)s: %(category)s, %(band)s, %(scope)s",
-    "body": ["Benchmark run %(run)s of %(site)s (%(finished)s): the flag changed level from %(was)s to %(level)s."],
-    "params": {"level": "ALERT", "was": "WATCH", "run": 8, "site": "Ward A",
-               "finished": {"datetime": "2026-11-30T10:00:00+01:00", "tz": "Europe/Warsaw"},
-               "category": {"languages": {"en-gb": "Neurotoxicity (other wards of the network)",
-                                          "pl": "Neurotoksyczność (inne oddziały sieci)"}},
-               "band": {"text": "any grade"}, "scope": {"text": "all cycles"}}}
+def _old(subject: str, body: str, *, level: str, was: str, run: int, category: tuple[str, str], band: str) -> dict:
+    """A flag notice's message as written before 1 Dec 2026: the levels as codes."""
+    return {"subject": subject, "body": [body],
+            "params": {"level": level, "was": was, "run": run, "site": "Ward A",
+                       "finished": {"datetime": "2026-11-30T10:00:00+01:00", "tz": "Europe/Warsaw"},
+                       "category": {"languages": {"en-gb": category[0], "pl": category[1]}},
+                       "band": {"text": band}, "scope": {"text": "all cycles"}}}
+
+
+OLD_NEW_FLAG = _old("[pvtrack] New flag %(level)s: %(category)s, %(band)s, %(scope)s",
+                    "Benchmark run %(run)s of %(site)s (%(finished)s): a new flag.", level="SIGNAL", was="", run=7,
+                    category=("Neurotoxicity (over time (CUSUM))", "Neurotoksyczność (w czasie (CUSUM))"),
+                    band="grade ≥3")
+OLD_LEVEL_CHANGE = _old("[pvtrack] Flag %(was)s → %(level)s: %(category)s, %(band)s, %(scope)s",
+                        "Benchmark run %(run)s of %(site)s (%(finished)s): the flag changed level from %(was)s to "
+                        "%(level)s.", level="ALERT", was="WATCH", run=8,
+                        category=("Neurotoxicity (other wards of the network)",
+                                  "Neurotoksyczność (inne oddziały sieci)"), band="any grade")
 
 
 def _notice(user, ward, kind, message, key):
