@@ -93,11 +93,11 @@ CRS_SCALE_FAMILIES = {"ctcae_v3_0": "ctcae_v4_crs", "ctcae_v4_0": "ctcae_v4_crs"
                       "ctcae_v5_0": "ctcae_v5_crs", "lee_2014": "astct_lee", "astct_2019": "astct_lee"}
 SCALE_FAMILY_LABELS = {"ctcae": "CTCAE", "astct_lee": "ASTCT/Lee",
                        "ctcae_v4_crs": "CTCAE v3/v4 CRS (infusion-reaction wording)", "ctcae_v5_crs": "CTCAE v5.0 CRS"}
+#: How a cell's definitions name a ward "term" that is an action taken with the drug (AEACN), not a CTCAE term.
+ACTION_TERM_PREFIX = "action taken: "
 #: Cells whose count does not depend on the grading scale: a seizure is a seizure whether CTCAE or the ASTCT 2019
 #: ICANS seizure row grades it (the scales differ only in the grade), so any-grade seizure figures of every
 #: scale are compared (a ward's seizures from ICANS assessments are graded by ASTCT, most cohorts by CTCAE).
-#: How a cell's definitions name a ward "term" that is an action taken with the drug (AEACN), not a CTCAE term.
-ACTION_TERM_PREFIX = "action taken: "
 #: AE-driven interruption and discontinuation are counted by the action taken, whatever graded the AE.
 SCALE_FREE = {("seizure", "any"), ("ae_interruption", "any"), ("ae_discontinuation", "any")}
 ATTRIBUTIONS = {"related": gettext_noop("treatment-related AEs only"),

@@ -29,6 +29,7 @@ from reports.models import BenchmarkRun, Flag
 # Notices written before 1 Dec 2026 (the level as its code, "New flag WATCH: …") were rewritten in words by the
 # migration reports 0011.
 
+
 def _previous_levels(run: BenchmarkRun) -> dict[tuple[str, int, str, str], str]:
     previous = (BenchmarkRun.objects.filter(site_id=run.site_id, status=BenchmarkRun.Status.DONE,
                                             finished_at__isnull=False)

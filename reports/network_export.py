@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils import translation
+
 from patients.models import Site
 from reports.cells import GRADE_BAND_LABELS, flag_short
-from reports.computed_text import MONITORING_FLAGS
+from reports.computed_text import monitoring_flag
 from reports.models import BenchmarkRun
 from reports.network import comparisons_for_site, latest_runs
 from reports.report import interval, pct
@@ -26,7 +28,8 @@ def _band(code: str) -> str:
 
 def _monitoring_flag(code: str | None) -> str | None:
     """A monitoring flag code ("CUSUM SIGNAL", "LATE ENTRY") in English words (the exports are in English)."""
-    return MONITORING_FLAGS.get(code, code) if code else None
+    with translation.override("en-gb"):
+        return monitoring_flag(code)
 
 
 def network_sheet(book: Any, site: Site, run: BenchmarkRun | None, bold: object) -> None:

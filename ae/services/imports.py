@@ -328,16 +328,13 @@ class _Batches:
         onset = data["onset_date"]
         covering = max((k for k in known if k.resolution_date is not None and k.onset_date < onset
                         <= k.resolution_date), key=lambda k: (k.onset_date, k.pk or 0, k.line or 0), default=None)
-        refusals: list[tuple[_Known, str]] = []
-        if ongoing is not None:
-            refusals.append((ongoing, ongoing_episode_detail(term=term.term, onset_date=ongoing.onset_date,
-                                                             grade=ongoing.grade, cycle=cycle.number)))
-        if covering is not None:
-            refusals.append((covering, covering_episode_detail(
-                term=term.term, onset_date=covering.onset_date, resolution_date=covering.resolution_date,
-                grade=covering.grade, cycle=cycle.number)))
-        if refusals:  # the open episode first, as the form and the API name it
-            episode, detail = refusals[0]
+        episode = ongoing or covering  # the open episode first, as the form and the API name it
+        if episode is not None:
+            detail = (ongoing_episode_detail(term=term.term, onset_date=episode.onset_date, grade=episode.grade,
+                                             cycle=cycle.number) if episode is ongoing else
+                      covering_episode_detail(term=term.term, onset_date=episode.onset_date,
+                                              resolution_date=episode.resolution_date, grade=episode.grade,
+                                              cycle=cycle.number))
             if episode.line is not None:
                 return RowResult(line, "error", [f"{detail} (line {episode.line} of this file)"]), None
             return RowResult(line, "error", [detail], episode.pk), None
