@@ -94,7 +94,9 @@ class AdverseEventSerializer(serializers.ModelSerializer):
         write_only=True, required=False, default=False,
         help_text="Create it even though it looks like an event already recorded (same term and onset in the cycle, "
                   "an open episode of the term, or a resolved one whose days cover the onset): without it such a "
-                  "create answers 409 probable_duplicate.")
+                  "create answers 409 probable_duplicate. On a change (PUT/PATCH) of the cycle, term, onset_date, "
+                  "resolution_date or outcome: save it even though the event's days then overlap those of another "
+                  "event of the term in the cycle (or share its onset), else 409 probable_duplicate. Not stored.")
 
     class Meta:
         model = AdverseEvent
@@ -241,8 +243,9 @@ class AdverseEventViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins
         if version is None:
             raise DjangoValidationError({"version": "Send the version of the event you edited."})
         updated = adverse_event_update(event=event, acting_user=request.user,
-                                       reason=serializer.validated_data.get("reason", ""),
-                                       expected_version=version, **data)
+                                       reason=serializer.validated_data.get("reason", ""), expected_version=version,
+                                       confirm_separate=serializer.validated_data.get("confirm_separate", False),
+                                       **data)
         return Response(self.get_serializer(updated).data)
 
 

@@ -122,6 +122,9 @@ def event_create(request: AuthenticatedRequest, patient_pk: int) -> HttpResponse
 
 @login_required
 def event_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """Change an event with a reason. A change of its dates, term or cycle after which its days overlap another
+    episode of the term in the cycle is shown, as for a new event, with a link to that event and a box to confirm
+    that the two are separate."""
     event = get_object_or_404(selectors.adverse_events_for(request.user, access.RECORDERS)
                               .select_related("patient__site", "term", "cycle"), pk=pk)
     patient = event.patient
@@ -134,7 +137,10 @@ def event_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         case_before = selectors.sae_update_notices_count(event)
         try:
             adverse_event_update(event=event, acting_user=request.user, reason=form.cleaned_data["reason"],
-                                 expected_version=form.cleaned_data["version"], **data)
+                                 expected_version=form.cleaned_data["version"],
+                                 confirm_separate=bool(form.cleaned_data.get("confirm_separate")), **data)
+        except ProbableDuplicateError as exc:  # its days now overlap another episode of the term: ask
+            form.offer_confirmation(exc.existing, exc.detail)
         except StaleEditError as exc:
             stale = exc.current
             resubmitted = request.POST.copy()

@@ -191,6 +191,80 @@ def test_an_edit_in_progress_locks_the_event_row_only(setup):
                       "ae_ctcaeterm": False, "ae_adverseevent": True}
 
 
+def test_two_edits_that_together_overlap_two_episodes_save_one(setup):
+    """CRS of days 2-4 and 8-9: one nurse moves the first's resolution to day 6 while another moves the second's
+    onset to day 5. Each alone keeps the episodes apart, together they overlap: the episode lock serialises them,
+    so the second sees the first and answers 409 probable_duplicate (issue 9, the edit path)."""
+    from tests.conftest import make_event
+
+    nurse = setup["nurse"]
+    for attempt in range(3):  # a fresh patient each time: the race is in the overlap check, not in the versions
+        cycle = make_cycle(make_patient(setup["ward"], f"KRK-60{attempt}"))
+        def day(n: int, cycle=cycle) -> datetime.date:
+            return cycle.start_date + datetime.timedelta(days=n - 1)
+
+        first = make_event(cycle, "Cytokine release syndrome", onset_day=2, resolution_date=day(4), user=nurse)
+        second = make_event(cycle, "Cytokine release syndrome", onset_day=8, resolution_date=day(9), user=nurse)
+        edits = [(first, {"resolution_date": day(6).isoformat()}), (second, {"onset_date": day(5).isoformat()})]
+
+        def edit(i: int, edits=edits) -> int:
+            event, change = edits[i]
+            return api(nurse).patch(f"/api/v1/adverse-events/{event.pk}/", change | {
+                "version": 1, "reason": "Dates checked against the chart"}, format="json").status_code
+
+        statuses = all_at_once(2, edit)
+        assert sorted(statuses) == [200, 409], statuses
+
+
+def test_an_edit_that_may_move_an_episode_waits_for_the_episode_lock_before_locking_its_row(setup):
+    """Every writer of a term's episodes in a cycle takes the episode lock first, then the episode's row (a bedside
+    assessment: the lock, then the open episode). An edit that took the row first and then waited for the lock
+    would deadlock with an assessment doing the reverse (a 500). Hold the episode lock, start the edit: while it
+    waits, the event's row must still be free."""
+    from ae.services.episodes import episode_lock
+    from ae.services.events import adverse_event_update
+    from tests.conftest import make_event
+
+    cycle, nurse = setup["cycle"], setup["nurse"]
+    event = make_event(cycle, "Cytokine release syndrome", grade=1, user=nurse)
+    holding, probed, outcome = threading.Event(), threading.Event(), {}
+
+    def hold() -> None:
+        with transaction.atomic():
+            episode_lock(cycle=cycle, term=event.term)
+            holding.set()
+            probed.wait(10)
+        connection.close()
+
+    def edit() -> None:
+        holding.wait(10)
+        with transaction.atomic():
+            outcome["saved"] = adverse_event_update(
+                event=event, acting_user=nurse, reason="Improving on the evening round", expected_version=1,
+                outcome="RECOVERING/RESOLVING").version
+        connection.close()
+
+    def probe() -> None:
+        holding.wait(10)
+        time.sleep(0.5)  # the edit is now waiting for the lock
+        with connection.cursor() as cursor:
+            try:
+                with transaction.atomic():
+                    cursor.execute("SELECT 1 FROM ae_adverseevent WHERE id = %s FOR UPDATE NOWAIT", [event.pk])
+                outcome["row_free"] = True
+            except Exception:  # noqa: BLE001 - LockNotAvailable
+                outcome["row_free"] = False
+        probed.set()
+        connection.close()
+
+    threads = [threading.Thread(target=f) for f in (hold, edit, probe)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert outcome == {"row_free": True, "saved": 2}
+
+
 def test_the_same_file_imported_three_times_at_once_is_saved_once(setup):
     """Three imports of one file start together: the episode locks of a batch serialise them, so the first saves
     every row and the others find the rows recorded ("unchanged") — never a second copy, never a 500."""

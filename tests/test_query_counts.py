@@ -22,6 +22,9 @@ pytestmark = pytest.mark.django_db
 AE_POST_MAX = 28
 #: The issue-12 goal for a grade 1 non-serious event through the web form (benchmarks/README.md, "AE form POST").
 AE_POST_NON_SERIOUS_MAX = 15
+#: An AE edit through the form (a grade change): 34 when set (1 Dec 2026, with the episode lock; the event's rules are
+#: validated three times — the form, the service, the revision — and pghistory's context is set before each write).
+AE_EDIT_POST_MAX = 34
 #: A death (grade 5, outcome Fatal) also notifies the site's safety officers (their roles and preferences, the
 #: notices, their e-mails queued after commit) and opens its draft SAE case with its reference-safety-information
 #: expectedness in the same transaction, and the page then counts the notices it tells the nurse about: 35 queries
@@ -189,3 +192,17 @@ def test_each_api_list_stays_within_its_budget(ward, nurse, url, django_assert_m
     api.force_authenticate(nurse)
     with django_assert_max_num_queries(API_LIST_MAX):
         assert api.get(url).status_code == 200
+
+
+def test_an_ae_edit_form_post_stays_within_its_budget(nurse_client, cycle, django_assert_max_num_queries):
+    """A nurse's edit through the form (the form sends every field, so the episode lock and the overlap check of
+    ``adverse_event_update`` run on each save; a grade change here). Measured when set: AE_EDIT_POST_MAX."""
+    event = make_event(cycle, "Cytokine release syndrome", grade=1)
+    data = event_form_data(cycle, grade=2, version=1, reason="Reassessed on the ward round")
+    with django_assert_max_num_queries(AE_EDIT_POST_MAX), CaptureQueriesContext(connection) as captured:
+        response = nurse_client.post(f"/events/{event.pk}/edit/", data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    event.refresh_from_db()
+    assert (event.grade, event.version) == (2, 2)
+    sql = [q["sql"] for q in captured.captured_queries]
+    assert sum("pg_advisory_xact_lock" in q for q in sql) == 1  # the episode lock, once

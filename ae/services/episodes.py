@@ -86,6 +86,29 @@ def probable_duplicates(*, cycle: TreatmentCycle, term: CTCAETerm, onset_date: d
     return twin, ongoing, covering
 
 
+def overlapping_episode(event: AdverseEvent) -> AdverseEvent | None:
+    """Another event of ``event``'s term in its cycle whose days overlap the event's (an edited event, its new values
+    set, saved or not), row-locked, or None: the same-onset twin first (lowest id), else the overlapping episode
+    with the latest onset (then highest id). An event's days run from its onset to its resolution date, both
+    included; without a resolution date, an open episode runs on (no end) and a death ends on its onset — as
+    :func:`probable_duplicates` reads them for a new event. Call after :func:`episode_lock` of the event's (cycle,
+    term)."""
+    fatal = AdverseEvent.Outcome.FATAL
+    others = (AdverseEvent.objects.select_for_update(of=("self",)).select_related("cycle", "term", "patient__site")
+              .filter(cycle=event.cycle, term=event.term)
+              .filter(Q(resolution_date__gte=event.onset_date)
+                      | (Q(resolution_date__isnull=True) & ~Q(outcome=fatal))
+                      | Q(resolution_date__isnull=True, outcome=fatal, onset_date__gte=event.onset_date)))
+    if event.pk is not None:
+        others = others.exclude(pk=event.pk)
+    last_day = event.resolution_date or (event.onset_date if event.outcome == fatal else None)
+    if last_day is not None:
+        others = others.filter(onset_date__lte=last_day)
+    found = list(others)
+    twin = min((e for e in found if e.onset_date == event.onset_date), key=lambda e: e.pk, default=None)
+    return twin or max(found, key=lambda e: (e.onset_date, e.pk), default=None)
+
+
 def observed_grade(episode: AdverseEvent) -> int | None:
     """The worst effective grade of the episode's observations — bedside assessments and graded lab results (a lab
     value counts with its grade if treatment-emergent, :func:`ae.episodes.lab_effective_grade`) — None if it has

@@ -17,7 +17,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from ae.models import AdverseEvent, AdverseEventRevision
-from ae.services.episodes import episode_lock, observed_grade, probable_duplicates
+from ae.services.episodes import episode_lock, observed_grade, overlapping_episode, probable_duplicates
 from ae.services.notifications import data_quality_query_notify, sae_new_information_notify, serious_event_notify
 from ae.services.sae import case_open_for_event
 from core.audit import audit_context
@@ -32,6 +32,10 @@ EDITABLE_FIELDS = (
     "present_before_cycle", "grade_at_cycle_start", "after_cycle_follow_up", "follow_up_reason",
     "serious", *AdverseEvent.SAE_FIELDS, "relatedness", "action_taken", "outcome", "grade_discrepancy_reason",
 )
+
+#: The fields that place an event among its term's episodes in the cycle: an edit of one of them is checked for
+#: overlap with the other episodes (``adverse_event_update``).
+EPISODE_FIELDS = ("cycle", "term", "onset_date", "resolution_date", "outcome")
 
 
 class StaleEditError(ConflictError):
@@ -89,11 +93,7 @@ def _refuse_duplicate(event: AdverseEvent) -> None:
     event = one adverse event)."""
     twin, ongoing, covering = probable_duplicates(cycle=event.cycle, term=event.term, onset_date=event.onset_date)
     if twin is not None:
-        raise ProbableDuplicateError(twin, _(
-            "%(term)s with onset %(onset)s is already recorded in cycle %(cycle)s (grade %(grade)s): open it to "
-            "change it, or confirm that this is a separate event.") % {
-                "term": twin.term, "onset": date_format(twin.onset_date, "d M Y"), "cycle": event.cycle.number,
-                "grade": twin.grade})
+        raise ProbableDuplicateError(twin, same_onset_detail(twin, cycle=event.cycle.number))
     if ongoing is not None:
         raise ProbableDuplicateError(ongoing, ongoing_episode_detail(
             term=str(ongoing.term), onset_date=ongoing.onset_date, grade=ongoing.grade, cycle=event.cycle.number))
@@ -103,12 +103,48 @@ def _refuse_duplicate(event: AdverseEvent) -> None:
             grade=covering.grade, cycle=event.cycle.number))
 
 
+def _refuse_overlap(event: AdverseEvent) -> None:
+    """Raise ProbableDuplicateError if the edited ``event`` (its new values set, not saved) now shares its onset
+    with, or overlaps the days of, another event of its term in its cycle."""
+    other = overlapping_episode(event)
+    if other is None:
+        return
+    if other.onset_date == event.onset_date:
+        raise ProbableDuplicateError(other, same_onset_detail(other, cycle=event.cycle.number))
+    raise ProbableDuplicateError(other, overlapping_episode_detail(
+        term=str(other.term), onset_date=other.onset_date, resolution_date=other.resolution_date, grade=other.grade,
+        cycle=event.cycle.number))
+
+
+def same_onset_detail(twin: AdverseEvent, *, cycle: int) -> str:
+    """The sentence refusing an event with the same term and onset as ``twin`` in cycle number ``cycle``."""
+    return _("%(term)s with onset %(onset)s is already recorded in cycle %(cycle)s (grade %(grade)s): open it to "
+             "change it, or confirm that this is a separate event.") % {
+                 "term": twin.term, "onset": date_format(twin.onset_date, "d M Y"), "cycle": cycle,
+                 "grade": twin.grade}
+
+
 def ongoing_episode_detail(*, term: str, onset_date: Any, grade: int, cycle: int) -> str:
     """The sentence refusing a new event while an episode of its term is open in the cycle (form, API, import)."""
     return _("An ongoing %(term)s (onset %(onset)s, grade %(grade)s, not resolved) is already recorded in cycle "
              "%(cycle)s: update that one — its grade, or its resolution date if it ended — or confirm that this is a "
              "separate event.") % {"term": term, "onset": date_format(onset_date, "d M Y"), "grade": grade,
                                    "cycle": cycle}
+
+
+def overlapping_episode_detail(*, term: str, onset_date: Any, resolution_date: Any, grade: int, cycle: int) -> str:
+    """The sentence refusing an edit after which the event's days overlap those of another episode of its term in the
+    cycle (form, API)."""
+    if resolution_date is None:
+        return _("%(term)s (onset %(onset)s, grade %(grade)s, not resolved) is already recorded in cycle %(cycle)s "
+                 "and its days overlap this event's: correct the dates, update that one instead, or confirm that "
+                 "these are separate events.") % {"term": term, "onset": date_format(onset_date, "d M Y"),
+                                                  "grade": grade, "cycle": cycle}
+    return _("%(term)s (onset %(onset)s, grade %(grade)s, resolved %(resolved)s) is already recorded in cycle "
+             "%(cycle)s and its days overlap this event's: correct the dates, update that one instead, or confirm "
+             "that these are separate events.") % {
+                 "term": term, "onset": date_format(onset_date, "d M Y"), "grade": grade,
+                 "resolved": date_format(resolution_date, "d M Y"), "cycle": cycle}
 
 
 def covering_episode_detail(*, term: str, onset_date: Any, resolution_date: Any, grade: int, cycle: int) -> str:
@@ -165,8 +201,15 @@ def _adverse_event_insert(event: AdverseEvent, *, acting_user: User, confirm_sep
 
 @transaction.atomic
 def adverse_event_update(*, event: AdverseEvent, acting_user: User, reason: str,
-                         expected_version: int, **data: Any) -> AdverseEvent:
+                         expected_version: int, confirm_separate: bool = False, **data: Any) -> AdverseEvent:
     """Apply an edit with its reason; record old → new of each changed field in an AdverseEventRevision.
+
+    One clinical event = one AE, as for a new event: unless ``confirm_separate``, an edit of an ``EPISODE_FIELDS``
+    field after which the event's days (onset to resolution; open while unresolved, a death's ending on its onset)
+    overlap those of another event of the same term in the same cycle — or share its onset — is refused with
+    ProbableDuplicateError (409) naming that event (``ae.services.episodes.overlapping_episode``). Concurrent edits
+    and creates of the term's episodes in the cycle serialise on its episode lock, taken before the event's row
+    (the order every writer of episodes takes them).
 
     A death is made serious with "results in death" (see ``derive_fields``); an event that becomes serious or a death
     notifies the site's safety officers, and one that becomes serious opens its draft SAE case. The grade entered
@@ -175,10 +218,15 @@ def adverse_event_update(*, event: AdverseEvent, acting_user: User, reason: str,
     ``reason``: see :func:`core.text.clean_reason`.
 
     Raises ValidationError if the reason is not a real reason or a rule fails, StaleEditError if the event
-    changed since the editor loaded ``expected_version`` (nothing is saved in either case). An edit that
-    changes nothing saves nothing and needs no reason.
+    changed since the editor loaded ``expected_version``, ProbableDuplicateError as above (nothing is saved in any
+    case). An edit that changes nothing saves nothing and needs no reason.
     """
     require_role(acting_user, event.patient.site, RECORDERS)
+    # The lock of the episodes the event will be among, when the edit may move it (``event`` may already hold the
+    # edited values — a form's instance — so any episode field sent takes it; a stale ``event`` is refused below).
+    may_move = any(field in data for field in EPISODE_FIELDS)
+    if may_move:
+        episode_lock(cycle=data.get("cycle", event.cycle), term=data.get("term", event.term))
     # Lock the row: two nurses saving at once must not both pass the version check. Only the event's row
     # (of=self): the joined patient, site, term and cycle rows stay free, so edits of other events of the same
     # ward or term never wait for this one.
@@ -214,6 +262,8 @@ def adverse_event_update(*, event: AdverseEvent, acting_user: User, reason: str,
                 "This episode is graded from its bedside assessments or lab results (worst grade %(grade)s): to grade "
                 "it lower, record your grade with its reason on the assessment.") % {"grade": observed}})
         current.entered_grade = current.grade  # bookkeeping that mirrors "grade" (not a change of its own)
+    if may_move and not confirm_separate and set(EPISODE_FIELDS) & set(changes):
+        _refuse_overlap(current)
     adverse_event_save_revision(current, changes=changes, reason=reason, acting_user=acting_user)
     serious_event_notify(event=current, previous=previous)
     sae_new_information_notify(event=current, previous=previous)
