@@ -243,18 +243,20 @@ class Observation:
 
 
 def episode_fields(scale_label: str, observations: Sequence[Observation], *, entered_grade: int | None = None,
-                   entered_onset: datetime.date | None = None) -> dict[str, Any]:
+                   entered_onset: datetime.date | None = None,
+                   entered_resolution: datetime.date | None = None) -> dict[str, Any]:
     """The episode AE's grade and date fields from all its observations (any order, at least one) and, for an
-    episode first entered by hand, the grade and onset entered then (a floor: a later observation never lowers
-    what a clinician recorded).
+    episode first entered by hand, the grade, onset and resolution date entered then (a floor: a later observation
+    never lowers what a clinician recorded, and an observation on or before the recorded resolution date — a late
+    entry of the event's own course — does not reopen it).
 
     Returns grade (worst of the entered grade and the observations' effective grades), computed_grade (worst
     computed grade), computed_rationale ("Worst <scale_label> grade of N observation(s), <when>: <why>"),
     grade_discrepancy_reason (when grade and computed_grade differ: the observations' reasons and, if it is the
     entered grade that sets the episode's grade, that fact; else ""), onset_date (the entered onset or the local
-    date of the first positive observation, whichever is earlier) and resolution_date (local date of the first
-    grade-0 observation after the last positive one, when the latest observation is grade 0; else None).
-    Raises ValueError if there is no observation.
+    date of the first positive observation, whichever is earlier) and resolution_date (the entered resolution date
+    when no positive observation is after it; else the local date of the first grade-0 observation after the last
+    positive one, when the latest observation is grade 0; else None). Raises ValueError if there is no observation.
     """
     if not observations:
         raise ValueError("an episode needs at least one observation")
@@ -265,7 +267,10 @@ def episode_fields(scale_label: str, observations: Sequence[Observation], *, ent
     setter = next(o for o in ordered if o.computed_grade == top)
     positive = [i for i, o in enumerate(ordered) if o.effective_grade > 0]
     resolution = None
-    if positive and ordered[-1].effective_grade == 0:
+    if entered_resolution is not None and all(local_time(ordered[i].at).date() <= entered_resolution
+                                              for i in positive):
+        resolution = entered_resolution  # the course recorded by hand still holds
+    elif positive and ordered[-1].effective_grade == 0:
         resolution = local_time(ordered[positive[-1] + 1].at).date()
     reasons = [f"{local_time(o.at):%d %b %Y %H:%M}: {o.discrepancy_reason}" for o in ordered
                if o.effective_grade != o.computed_grade and o.discrepancy_reason]

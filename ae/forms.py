@@ -380,7 +380,8 @@ class _AssessmentForm(forms.Form):
     term_name = ""
     episode = forms.ChoiceField(label=_("Episode"), required=False,
                                 help_text=_("One clinical event is one adverse event: the assessment joins the "
-                                            "ongoing episode unless you say it is a separate one."))
+                                            "episode running on its day, or the ongoing one, unless you say it is "
+                                            "a separate one."))
     cycle = forms.ModelChoiceField(
         label=_("Cycle"), queryset=TreatmentCycle.objects.none(), required=False,
         help_text=_("The cycle the assessment belongs to (for an episode not chosen above)."))
@@ -395,9 +396,11 @@ class _AssessmentForm(forms.Form):
         self.episodes = {str(e.pk): e for e in episodes}
         ongoing = [e for e in episodes if e.resolution_date is None]
         cast(forms.ChoiceField, self.fields["episode"]).choices = [
-            (AUTO_EPISODE, _("The ongoing episode of the chosen cycle (a new one if none is ongoing)"))] + [
+            (AUTO_EPISODE, _("The episode of the chosen cycle running on the assessment's day, else the ongoing one "
+                             "(a new one if none)"))] + [
             (str(e.pk), _episode_label(e)) for e in episodes] + (
-            [(SEPARATE_EPISODE, _("A new, separate episode (although one is ongoing)"))] if ongoing else [])
+            [(SEPARATE_EPISODE, _("A new, separate episode (although one is ongoing)") if ongoing
+              else _("A new, separate episode"))] if episodes else [])
         self.fields["episode"].widget.attrs["data-positive"] = " ".join(map(str, sorted(positive_episode_ids)))
         limit_to_cycles_of(self.fields["cycle"], patient)
         self.fields["assessed_at"].initial, self.fields["assessed_at"].help_text = default_observed_at(patient)

@@ -31,7 +31,7 @@ from ae.episodes import (
     local_time,
 )
 from ae.models import AdverseEvent, CRSAssessment, CTCAETerm, ICANSAssessment
-from ae.services.episodes import episode_lock, open_episode
+from ae.services.episodes import covering_episode, episode_lock, open_episode, overlapping_episode
 from ae.services.events import adverse_event_save_revision, revision_value
 from ae.services.notifications import data_quality_query_notify
 from core.numbers import reader_numbers
@@ -66,8 +66,9 @@ def _observation(kind: _Kind, assessment: Any) -> Observation:
 
 
 def _target_episode(kind: _Kind, *, patient: Patient, cycle: TreatmentCycle | None, episode: AdverseEvent | None,
-                    new_episode: bool) -> tuple[TreatmentCycle, AdverseEvent | None]:
-    """(cycle, episode to attach to or None for a new one), locked; see :func:`crs_assessment_record`."""
+                    new_episode: bool, day: datetime.date | None) -> tuple[TreatmentCycle, AdverseEvent | None]:
+    """(cycle, episode to attach to or None for a new one), locked; see :func:`crs_assessment_record`. ``day``:
+    the assessment's local date (None when it has none: refused later)."""
     term = CTCAETerm.objects.get(term=kind.term)
     if episode is not None:
         episode = (AdverseEvent.objects.select_for_update(of=("self",)).select_related("cycle", "term")
@@ -82,10 +83,30 @@ def _target_episode(kind: _Kind, *, patient: Patient, cycle: TreatmentCycle | No
     if cycle is None or cycle.patient_id != patient.pk:
         raise ValidationError({"cycle": _("Choose one of this patient's treatment cycles.")})
     episode_lock(cycle=cycle, term=term)
-    ongoing = open_episode(cycle=cycle, term=term)
-    if ongoing is not None and not new_episode:
-        return cycle, ongoing  # one clinical event = one AE, however it was first recorded
-    return cycle, None
+    if new_episode:
+        return cycle, None
+    # One clinical event = one AE, however it was first recorded: the episode running on the assessment's day (a
+    # late entry of a resolved one's course included), else the ongoing one.
+    covering = covering_episode(cycle=cycle, term=term, day=day) if day is not None else None
+    return cycle, covering or open_episode(cycle=cycle, term=term)
+
+
+def _refuse_overlap(kind: _Kind, episode: AdverseEvent) -> None:
+    """Refuse (ValidationError on ``episode``) an assessment whose episode was chosen for the nurse ("the ongoing
+    episode … a new one if none") when that episode's days, with the assessment, would overlap another episode of
+    the term in the cycle — an assessment dated before a later episode, or before an ongoing one's onset with a
+    resolved one in between: the nurse says which episode it belongs to."""
+    other = overlapping_episode(episode)
+    if other is None:
+        return
+    raise ValidationError({"episode": _(
+        "%(term)s (onset %(onset)s, grade %(grade)s, %(course)s) is already recorded in cycle %(cycle)s, and this "
+        "assessment's day would make the episodes overlap: choose that episode if the assessment belongs to it, or "
+        "a new, separate episode.") % {
+            "term": kind.label, "onset": date_format(other.onset_date, "d M Y"), "grade": other.grade,
+            "course": (_("resolved %(date)s") % {"date": date_format(other.resolution_date, "d M Y")}
+                       if other.resolution_date else _("not resolved")),
+            "cycle": other.cycle.number}})
 
 
 def _assessment_record(kind: _Kind, *, patient: Patient, cycle: TreatmentCycle | None, data: dict[str, Any],
@@ -94,9 +115,11 @@ def _assessment_record(kind: _Kind, *, patient: Patient, cycle: TreatmentCycle |
     unknown = set(data) - set(kind.fields)
     if unknown:
         raise ValueError(f"unknown {kind.label} assessment field(s): {', '.join(sorted(unknown))}")
-    cycle, episode = _target_episode(kind, patient=patient, cycle=cycle, episode=episode, new_episode=new_episode)
-    existing: list[Any] = list(kind.model.objects.filter(adverse_event=episode)) if episode is not None else []
     assessed_at = data.get("assessed_at")
+    chosen = episode is not None or new_episode  # else pvtrack chooses the episode and checks it overlaps none
+    cycle, episode = _target_episode(kind, patient=patient, cycle=cycle, episode=episode, new_episode=new_episode,
+                                     day=local_time(assessed_at).date() if assessed_at is not None else None)
+    existing: list[Any] = list(kind.model.objects.filter(adverse_event=episode)) if episode is not None else []
     if assessed_at is None:
         raise ValidationError({"assessed_at": _("Give the date and time of the assessment.")})
     day = local_time(assessed_at).date()
@@ -160,13 +183,16 @@ def _assessment_record(kind: _Kind, *, patient: Patient, cycle: TreatmentCycle |
             action_taken=data["action_taken"], created_by=acting_user, origin=kind.origin,
             outcome=episode_outcome(None, summary["resolution_date"] is not None), **summary)
         episode.full_clean()
+        if not chosen:
+            _refuse_overlap(kind, episode)
         episode.save()
         data_quality_query_notify(event=episode)  # a grade entered against the computed one: a query to review
         benchmark_request(site=patient.site, trigger="ae_change")
     else:
-        entered_onset = episode.onset_date if episode.origin == AdverseEvent.Origin.ENTERED else None
+        by_hand = episode.origin == AdverseEvent.Origin.ENTERED  # its onset and resolution are a clinician's
         summary = episode_fields(scale, observations, entered_grade=episode.entered_grade,
-                                 entered_onset=entered_onset)
+                                 entered_onset=episode.onset_date if by_hand else None,
+                                 entered_resolution=episode.resolution_date if by_hand else None)
         summary["outcome"] = episode_outcome(episode.outcome, summary["resolution_date"] is not None)
         summary["grading_scale"] = AdverseEvent.GradingScale.ASTCT_2019
         changes = {f: [revision_value(getattr(episode, f)), revision_value(v)] for f, v in summary.items()
@@ -174,6 +200,8 @@ def _assessment_record(kind: _Kind, *, patient: Patient, cycle: TreatmentCycle |
         if changes:
             for f in changes:
                 setattr(episode, f, summary[f])
+            if not chosen and {"onset_date", "resolution_date"} & set(changes):
+                _refuse_overlap(kind, episode)
             adverse_event_save_revision(
                 episode, changes=changes, acting_user=acting_user,
                 reason=(f"{kind.label} assessment of {local_time(assessed_at):%d %b %Y %H:%M} recorded "
@@ -196,7 +224,8 @@ SEIZURE_TERM = "Seizure"
 
 
 def _seizure_event(assessment: ICANSAssessment, *, icans_episode: AdverseEvent, acting_user: User) -> AdverseEvent:
-    """Start or raise the Seizure AE of the assessment's cycle (one open episode per cycle, like the others).
+    """Start or raise the Seizure AE of the assessment's cycle: the episode running on the assessment's day, else
+    the open one (one clinical event = one AE, like the others).
 
     A new episode takes the ICANS episode's relatedness and action taken, onset on the assessment's day, grading
     scale astct_2019; an open one is raised (never lowered) with a revision naming the assessment.
@@ -208,7 +237,7 @@ def _seizure_event(assessment: ICANSAssessment, *, icans_episode: AdverseEvent, 
     rationale = (f"ASTCT 2019 ICANS seizure row: {assessment.seizure.replace('_', ' ')} = grade {grade} "
                  f"(ICANS assessment of {when:%d %b %Y %H:%M})")
     episode_lock(cycle=cycle, term=term)
-    ongoing = open_episode(cycle=cycle, term=term)
+    ongoing = covering_episode(cycle=cycle, term=term, day=when.date()) or open_episode(cycle=cycle, term=term)
     if ongoing is None:
         event = AdverseEvent(
             patient=icans_episode.patient, cycle=cycle, term=term, grade=grade, verbatim_term="seizure (ICANS)",
@@ -242,14 +271,17 @@ def crs_assessment_record(*, patient: Patient, cycle: TreatmentCycle | None, dat
     grade_discrepancy_reason (required when it differs from the computed ASTCT grade), and for a new episode
     relatedness and action_taken.
 
-    Which episode (one clinical event = one AE): ``episode`` when given (any CRS AE of this patient, e.g. a
-    resolved one getting a late assessment); else the open CRS episode of ``cycle`` — whether it was first
-    entered on the AE form or started by an assessment — and only when none is open, or ``new_episode`` says
-    explicitly that this is a separate event, a new one. Concurrent assessments serialise on the episode lock
-    (:mod:`ae.services.episodes`), so they never start two episodes. The AE ("Cytokine release syndrome",
-    grading_scale astct_2019) gets the worst grade of its assessments and of a grade entered by hand, the
-    onset, the resolution date and computed grade (:func:`ae.episodes.episode_fields`); each update is a
-    revision in its history. Returns the saved CRSAssessment.
+    Which episode (one clinical event = one AE): ``episode`` when given (any CRS AE of this patient, e.g. a resolved
+    one getting a late assessment); else the CRS episode of ``cycle`` running on the assessment's day (its onset to
+    its resolution date: a late entry of its course), else the open one — whether it was first entered on the AE
+    form or started by an assessment — and only when there is none, or ``new_episode`` says explicitly that this is
+    a separate event, a new one. An episode chosen this way whose days would then overlap another episode of the
+    term (an assessment dated before a later episode) is refused on ``episode``: the nurse says which one. An
+    assessment on or before the resolution date of an episode entered by hand leaves it resolved. Concurrent
+    assessments serialise on the episode lock (:mod:`ae.services.episodes`), so they never start two episodes. The
+    AE ("Cytokine release syndrome", grading_scale astct_2019) gets the worst grade of its assessments and of a
+    grade entered by hand, the onset, the resolution date and computed grade (:func:`ae.episodes.episode_fields`);
+    each update is a revision in its history. Returns the saved CRSAssessment.
 
     Raises PermissionDenied unless the user records on the patient's site; ValidationError keyed by field
     (nothing saved) for impossible criteria, a missing reason, a new episode whose grade is 0, an

@@ -56,6 +56,19 @@ def open_episode(*, cycle: TreatmentCycle, term: CTCAETerm) -> AdverseEvent | No
             .exclude(outcome=AdverseEvent.Outcome.FATAL).order_by("-onset_date", "-id").first())
 
 
+def covering_episode(*, cycle: TreatmentCycle, term: CTCAETerm, day: datetime.date) -> AdverseEvent | None:
+    """The episode of ``term`` in ``cycle`` whose days include ``day`` (its onset on or before it, and its resolution
+    date on or after it, or still open; a death without a resolution date covers its onset day), row-locked; the
+    latest onset (then highest id) if several do; None if none. A late observation of that day belongs to it. Call
+    after :func:`episode_lock`."""
+    fatal = AdverseEvent.Outcome.FATAL
+    return (AdverseEvent.objects.select_for_update(of=("self",)).select_related("cycle", "term", "patient__site")
+            .filter(cycle=cycle, term=term, onset_date__lte=day)
+            .filter(Q(resolution_date__gte=day) | (Q(resolution_date__isnull=True) & ~Q(outcome=fatal))
+                    | Q(resolution_date__isnull=True, outcome=fatal, onset_date=day))
+            .order_by("-onset_date", "-id").first())
+
+
 def same_onset_event(*, cycle: TreatmentCycle, term: CTCAETerm, onset_date: datetime.date,
                      exclude_pk: int | None = None) -> AdverseEvent | None:
     """An event of ``term`` in ``cycle`` with the same onset date (a probable duplicate), or None."""

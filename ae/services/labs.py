@@ -5,7 +5,9 @@ adverse-event episodes they feed (one clinical event = one AE, :mod:`ae.services
 platelets → "Platelet count decreased") in its cycle:
 
 * a *treatment-emergent* value (grade ≥ 1 and TRTEMFL true: worse than the cycle's baseline grade, within the
-  cycle's window) attaches to the open episode of that term in the cycle — however it began: entered by hand,
+  cycle's window) attaches to the episode of that term in the cycle running on the value's day (its onset to its
+  resolution date: a late value of a resolved episode's course, which stays resolved when entered by hand), else
+  to the open episode of that term in the cycle — however it began: entered by hand,
   or started by lab values — and, when none is open, starts one: origin "lab", grading_scale CTCAE v5.0,
   relatedness "possible" and action taken "unknown" (:data:`LAB_EPISODE_DEFAULTS`, editable afterwards on the AE
   form: ICH E2A treats a causality nobody has assessed yet as a reasonable possibility, and a lab value does not
@@ -68,7 +70,7 @@ from ae.episodes import (
 from ae.models import AdverseEvent, CTCAETerm, LabResult
 from ae.models.reference_ranges import sex_words
 from ae.rationale_text import lab_result_text_for_reader
-from ae.services.episodes import episode_locks, open_episode
+from ae.services.episodes import covering_episode, episode_locks, open_episode
 from ae.services.events import adverse_event_save_revision, revision_value
 from ae.services.notifications import data_quality_query_notify, lab_override_query_notify
 from core.audit import audit_context
@@ -264,7 +266,9 @@ def _episode_sync(episode: AdverseEvent, *, acting_user: User, reason: str) -> b
         observations.append(lab_observation(baseline, pre_existing=True))
     keep_onset = episode.origin == AdverseEvent.Origin.ENTERED or episode.present_before_cycle
     fields = episode_fields(LAB_SCALE, observations, entered_grade=episode.entered_grade,
-                            entered_onset=episode.onset_date if keep_onset else None)
+                            entered_onset=episode.onset_date if keep_onset else None,
+                            entered_resolution=(episode.resolution_date
+                                                if episode.origin == AdverseEvent.Origin.ENTERED else None))
     if fields["grade"] == 0:  # nothing treatment-emergent, no grade by hand, no baseline grade: ask a person
         fields |= {"grade": episode.grade, "onset_date": episode.onset_date,
                    "resolution_date": episode.resolution_date,
@@ -293,7 +297,9 @@ def _value_record(result: LabResult, *, term: CTCAETerm, acting_user: User,
     """Save a post-baseline value and feed its episode (module docstring); ``result.episode_changes`` says how."""
     cycle = result.cycle
     feeds = result.grade is not None and not _after_window(result)
-    ongoing = open_episode(cycle=cycle, term=term) if cycle is not None and feeds else None
+    # The episode running on the value's day (a late value of a resolved episode's course), else the open one.
+    ongoing = ((covering_episode(cycle=cycle, term=term, day=local_time(result.collected_at).date())
+                or open_episode(cycle=cycle, term=term)) if cycle is not None and feeds else None)
     verbatim = grading.LAB_VERBATIM.get((result.analyte, term.term))
     if ongoing is not None and verbatim and ongoing.verbatim_term.strip().casefold() != verbatim.casefold():
         ongoing = None  # an open "Other, specify" episode of another event (not this value's verbatim term)

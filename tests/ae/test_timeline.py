@@ -48,7 +48,7 @@ def record(ward, nurse):
     patient = make_patient(ward, "TL-1")
     cycle = make_cycle(patient, 1, D(2026, 1, 5), end_date=D(2026, 2, 1), interruptions=1,
                        interruption_reason="line occlusion")
-    make_event(cycle, "Cytokine release syndrome", 2, resolution_date=D(2026, 1, 9))
+    make_event(cycle, "Cytokine release syndrome", 2, resolution_date=D(2026, 1, 9), entered_grade=2)
     make_event(cycle, "Anemia", 3, onset_day=4, serious=True, sae_hospitalization=True, verbatim_term="<b>low Hb</b>")
     LabResult.objects.create(patient=patient, cycle=cycle, analyte="platelets", value=Decimal("20"), unit="10^9/L",
                              collected_at=timezone.make_aware(datetime.datetime(2026, 1, 7, 8)),
@@ -71,10 +71,11 @@ def test_the_timeline_page_draws_the_patients_records(client, record, nurse, out
 
 @pytest.fixture
 def assessed(record, nurse):
-    """``record`` with a bedside CRS assessment at 09:00 UTC on 6 January 2026 (10:00 in Warsaw)."""
+    """``record`` with a bedside CRS assessment at 09:00 UTC on 12 January 2026 (10:00 in Warsaw): a new, open CRS
+    episode after the one of 6-9 January (an assessment within those days would join it)."""
     cycle = record.cycles.get()
     crs_assessment_record(patient=record, cycle=cycle, acting_user=nurse, data={
-        "assessed_at": datetime.datetime(2026, 1, 6, 9, tzinfo=datetime.UTC), "temperature_c": Decimal("38.5"),
+        "assessed_at": datetime.datetime(2026, 1, 12, 9, tzinfo=datetime.UTC), "temperature_c": Decimal("38.5"),
         "relatedness": "probable", "action_taken": "DOSE NOT CHANGED"})
     return record
 
@@ -89,9 +90,9 @@ def svg_texts(page: str) -> list[str]:
 ENGLISH = ["TL-1: cycles, adverse events, assessments and labs",
            "Cycle 1: 05 Jan 2026 – 01 Feb 2026, 1 infusion interruption(s)",
            "Cytokine release syndrome (C1): grade 2, onset 06 Jan 2026, resolved 09 Jan 2026",
-           "Cytokine release syndrome (C1): grade 1, onset 06 Jan 2026, open",
+           "Cytokine release syndrome (C1): grade 1, onset 12 Jan 2026, open",
            "Anemia (C1): grade 3, onset 08 Jan 2026, open — serious",
-           "CRS assessments", "CRS 06 Jan 2026 10:00: grade 1 (ASTCT 2019)",
+           "CRS assessments", "CRS 12 Jan 2026 10:00: grade 1 (ASTCT 2019)",
            "Platelet count 20 ×10⁹/L at 07 Jan 2026 08:00: CTCAE grade 4", "SAE", "03 Jan 26", "13 Feb 26"]
 
 
@@ -110,9 +111,9 @@ def test_a_polish_ward_reads_its_timeline_in_polish(polish_nurse, assessed):
     for polish in ["TL-1: cykle, zdarzenia niepożądane, oceny i wyniki laboratoryjne",
                    "Cykl 1: 05 Sty 2026 – 01 Lut 2026, 1 przerwa we wlewie",
                    "Cytokine release syndrome (C1): stopień 2, wystąpienie 06 Sty 2026, ustąpiło 09 Sty 2026",
-                   "Cytokine release syndrome (C1): stopień 1, wystąpienie 06 Sty 2026, trwa",
+                   "Cytokine release syndrome (C1): stopień 1, wystąpienie 12 Sty 2026, trwa",
                    "Anemia (C1): stopień 3, wystąpienie 08 Sty 2026, trwa — ciężkie",
-                   "Oceny CRS", "CRS 06 Sty 2026 10:00: stopień 1 (ASTCT 2019)", "Cykl 1 ⚠", "SAE",
+                   "Oceny CRS", "CRS 12 Sty 2026 10:00: stopień 1 (ASTCT 2019)", "Cykl 1 ⚠", "SAE",
                    "03 Sty 26", "13 Lut 26"]:
         assert polish in texts, (polish, texts)
     assert any(t.startswith("Liczba płytek krwi 20 ×10⁹/L, 07 Sty 2026 ") and t.endswith(": stopień CTCAE 4")

@@ -1,0 +1,123 @@
+"""One clinical event = one AE (issue 9) for observations entered late: found on the ward by recording the CRS
+assessment of 7 Jan after the CRS of 6-9 Jan had been logged and resolved on the AE form — it started a second CRS
+episode (the form's default joined only an *ongoing* episode); and by choosing that resolved episode explicitly —
+the episode was reopened ("not recovered", resolution date cleared), losing the resolution the clinician recorded.
+
+Now a late bedside assessment or lab value joins the episode running on its day (onset ≤ day ≤ resolution), and an
+observation on or before the resolution date recorded by hand leaves the episode resolved. Where the episode chosen
+for the nurse would overlap another one (an assessment dated before a later episode), the form asks which episode
+it belongs to instead of guessing. The cycle fixture starts on 5 Jan 2026."""
+
+from __future__ import annotations
+
+import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from ae.models import AdverseEvent, CRSAssessment
+from ae.services.assessments import crs_assessment_record, icans_assessment_record
+from ae.services.labs import lab_result_record
+from tests.conftest import make_event
+
+pytestmark = pytest.mark.django_db
+TZ = ZoneInfo("Europe/Warsaw")
+NEW = {"relatedness": "probable", "action_taken": "DOSE NOT CHANGED"}
+CRS = "Cytokine release syndrome"
+
+
+def jan(day: int) -> datetime.date:
+    return datetime.date(2026, 1, day)
+
+
+def at(day: int, hour: int = 9) -> datetime.datetime:
+    return datetime.datetime(2026, 1, day, hour, tzinfo=TZ)
+
+
+def by_hand(cycle, term: str, grade: int, onset: int, resolved: int | None) -> AdverseEvent:
+    """An episode logged on the AE form (origin entered, its grade the entered grade)."""
+    return make_event(cycle, term, grade=grade, onset_day=onset - 4, entered_grade=grade,
+                      resolution_date=None if resolved is None else jan(resolved))
+
+
+def fever(patient, cycle, nurse, day: int, episode=None, new_episode=False, **extra) -> CRSAssessment:
+    """A grade 1 CRS assessment (fever 39.2 °C, no hypotension or hypoxia) on ``day`` January."""
+    return crs_assessment_record(patient=patient, cycle=cycle, acting_user=nurse, episode=episode,
+                                 new_episode=new_episode, data={"assessed_at": at(day), "temperature_c": 39.2,
+                                                                "oxygen_device": "none", **extra})
+
+
+def course(event: AdverseEvent) -> tuple:
+    event.refresh_from_db()
+    return event.onset_date, event.resolution_date, event.outcome, event.grade
+
+
+def test_a_late_assessment_joins_the_resolved_episode_of_its_day_and_leaves_it_resolved(patient, cycle, nurse):
+    episode = by_hand(cycle, CRS, 2, onset=6, resolved=9)
+    assessment = fever(patient, cycle, nurse, 7, **NEW)
+    assert assessment.adverse_event_id == episode.pk and AdverseEvent.objects.count() == 1
+    assert course(episode) == (jan(6), jan(9), "RECOVERED/RESOLVED", 2)
+
+
+@pytest.mark.parametrize("day", [6, 9])  # its onset day and its resolution day
+def test_an_assessment_of_a_chosen_resolved_episode_within_its_days_keeps_the_resolution(patient, cycle, nurse,
+                                                                                         day):
+    episode = by_hand(cycle, CRS, 2, onset=6, resolved=9)
+    fever(patient, None, nurse, day, episode=episode)
+    assert course(episode) == (jan(6), jan(9), "RECOVERED/RESOLVED", 2)
+
+
+def test_a_chosen_resolved_episode_with_an_assessment_after_its_resolution_is_reopened(patient, cycle, nurse):
+    episode = by_hand(cycle, CRS, 2, onset=6, resolved=9)
+    fever(patient, None, nurse, 11, episode=episode)  # the nurse says the fever of 11 Jan is the same event
+    assert course(episode) == (jan(6), None, "NOT RECOVERED/NOT RESOLVED", 2)
+
+
+def test_an_assessment_before_a_later_episode_asks_which_episode_it_belongs_to(patient, cycle, nurse):
+    later = by_hand(cycle, CRS, 2, onset=10, resolved=12)
+    with pytest.raises(ValidationError) as refused:
+        fever(patient, cycle, nurse, 8, **NEW)
+    (message,) = refused.value.message_dict["episode"]
+    assert message == (
+        "CRS (onset 10 Jan 2026, grade 2, resolved 12 Jan 2026) is already recorded in cycle 1, and this assessment's "
+        "day would make the episodes overlap: choose that episode if the assessment belongs to it, or a new, "
+        "separate episode.")
+    assert AdverseEvent.objects.count() == 1 and not CRSAssessment.objects.exists()
+    assert fever(patient, cycle, nurse, 8, new_episode=True, **NEW).adverse_event_id != later.pk
+    assert fever(patient, None, nurse, 8, episode=later).adverse_event_id == later.pk  # or it belongs to it
+
+
+def test_an_ongoing_episode_is_not_moved_back_over_a_resolved_one(patient, cycle, nurse):
+    first = by_hand(cycle, CRS, 2, onset=6, resolved=8)
+    ongoing = by_hand(cycle, CRS, 1, onset=12, resolved=None)
+    with pytest.raises(ValidationError) as refused:
+        fever(patient, cycle, nurse, 5)  # the ongoing one's onset would move to 5 Jan, over 6-8 Jan
+    assert "onset 06 Jan 2026, grade 2, resolved 08 Jan 2026" in refused.value.message_dict["episode"][0]
+    assert fever(patient, cycle, nurse, 10).adverse_event_id == ongoing.pk  # between the two: the ongoing one
+    assert course(ongoing)[0] == jan(10) and course(first) == (jan(6), jan(8), "RECOVERED/RESOLVED", 2)
+    assert fever(patient, cycle, nurse, 7).adverse_event_id == first.pk  # inside the first: the first
+
+
+def test_a_late_lab_value_joins_the_resolved_episode_of_its_day(patient, cycle, nurse):
+    episode = by_hand(cycle, "Platelet count decreased", 2, onset=6, resolved=9)
+    result = lab_result_record(patient=patient, acting_user=nurse, data={
+        "analyte": "platelets", "value": 40, "unit": "10^9/L", "lln": 150, "collected_at": at(7, 7)})
+    assert result.grade == 3 and result.adverse_event_id == episode.pk
+    assert AdverseEvent.objects.count() == 1
+    assert course(episode) == (jan(6), jan(9), "RECOVERED/RESOLVED", 3)  # raised by the value, still resolved
+
+
+def test_a_late_icans_seizure_joins_the_resolved_seizure_of_its_day(patient, cycle, nurse):
+    seizure = by_hand(cycle, "Seizure", 3, onset=6, resolved=6)
+    icans_assessment_record(patient=patient, cycle=cycle, acting_user=nurse, data={
+        "assessed_at": at(6, 14), "tool": "CAPD", "score": 0, "seizure": "prolonged_or_repetitive", **NEW})
+    assert AdverseEvent.objects.filter(term__term="Seizure").get() == seizure
+    assert course(seizure) == (jan(6), jan(6), "RECOVERED/RESOLVED", 4)
+
+
+def test_the_assessment_form_offers_a_separate_episode_beside_resolved_ones(nurse_client, patient, cycle):
+    by_hand(cycle, CRS, 2, onset=6, resolved=9)
+    page = nurse_client.get(f"/patients/{patient.pk}/crs/new/").content.decode()
+    assert 'value="new">A new, separate episode</option>' in page
+    assert "running on the assessment&#x27;s day, else the ongoing one" in page
