@@ -288,6 +288,15 @@ def episode_fields(scale_label: str, observations: Sequence[Observation], *, ent
     }
 
 
+def grade_floor(episode: AdverseEvent) -> int | None:
+    """The grade a clinician recorded on ``episode`` (an AdverseEvent), which its observations never lower: its
+    ``entered_grade``; for an episode entered by hand without one (saved before pvtrack kept it, or loaded in bulk)
+    its grade — the grade it was recorded with; else None (an episode started by observations)."""
+    if episode.entered_grade is not None:
+        return episode.entered_grade
+    return episode.grade if episode.origin == AdverseEvent.Origin.ENTERED else None
+
+
 def episode_outcome(current: str | None, resolved: bool) -> str:
     """The episode AE's outcome (CDISC OUT) after an observation, agreeing with its resolution date (an ended outcome
     has one, an ongoing one none: ``ae_ended_outcome_has_resolution_date``): Fatal stays; resolved → recovered

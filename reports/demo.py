@@ -132,7 +132,8 @@ def demo_ward_load(*, cohort_slug: str, site_slug: str, site_name: str) -> Site:
             cycle = cycles[i]
             day = ONSET_DAY.get(slug, 6)
             events.append(AdverseEvent(
-                patient=patients[i], cycle=cycle, term=term, grade=grade, grading_scale=demo_scale(cohort, slug),
+                patient=patients[i], cycle=cycle, term=term, grade=grade, entered_grade=grade,  # graded by hand
+                grading_scale=demo_scale(cohort, slug),
                 onset_date=cycle.start_date + datetime.timedelta(days=day - 1),
                 resolution_date=cycle.start_date + datetime.timedelta(days=day + 3),
                 relatedness=AdverseEvent.Relatedness.PROBABLE,

@@ -27,6 +27,7 @@ from ae.episodes import (
     crs_grades,
     episode_fields,
     episode_outcome,
+    grade_floor,
     icans_grade_fields,
     local_time,
 )
@@ -190,7 +191,7 @@ def _assessment_record(kind: _Kind, *, patient: Patient, cycle: TreatmentCycle |
         benchmark_request(site=patient.site, trigger="ae_change")
     else:
         by_hand = episode.origin == AdverseEvent.Origin.ENTERED  # its onset and resolution are a clinician's
-        summary = episode_fields(scale, observations, entered_grade=episode.entered_grade,
+        summary = episode_fields(scale, observations, entered_grade=grade_floor(episode),
                                  entered_onset=episode.onset_date if by_hand else None,
                                  entered_resolution=episode.resolution_date if by_hand else None)
         summary["outcome"] = episode_outcome(episode.outcome, summary["resolution_date"] is not None)

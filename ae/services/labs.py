@@ -62,6 +62,7 @@ from ae.episodes import (
     as_float,
     episode_fields,
     episode_outcome,
+    grade_floor,
     lab_effective_grade,
     lab_observation,
     lab_result_text,
@@ -265,7 +266,7 @@ def _episode_sync(episode: AdverseEvent, *, acting_user: User, reason: str) -> b
     if pre_existing and baseline is not None:
         observations.append(lab_observation(baseline, pre_existing=True))
     keep_onset = episode.origin == AdverseEvent.Origin.ENTERED or episode.present_before_cycle
-    fields = episode_fields(LAB_SCALE, observations, entered_grade=episode.entered_grade,
+    fields = episode_fields(LAB_SCALE, observations, entered_grade=grade_floor(episode),
                             entered_onset=episode.onset_date if keep_onset else None,
                             entered_resolution=(episode.resolution_date
                                                 if episode.origin == AdverseEvent.Origin.ENTERED else None))

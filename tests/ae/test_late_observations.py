@@ -121,3 +121,12 @@ def test_the_assessment_form_offers_a_separate_episode_beside_resolved_ones(nurs
     page = nurse_client.get(f"/patients/{patient.pk}/crs/new/").content.decode()
     assert 'value="new">A new, separate episode</option>' in page
     assert "running on the assessment&#x27;s day, else the ongoing one" in page
+
+
+def test_an_episode_entered_by_hand_without_its_entered_grade_keeps_its_grade(patient, cycle, nurse):
+    """Found on the demo ward (events loaded in bulk, like events saved before pvtrack kept ``entered_grade``): a
+    late grade 1 assessment lowered the CRS grade 3 entered by hand to 1. The grade recorded by hand is the floor."""
+    episode = make_event(cycle, CRS, grade=3, onset_day=2, resolution_date=jan(9))
+    assert episode.entered_grade is None
+    fever(patient, cycle, nurse, 7, **NEW)
+    assert course(episode) == (jan(6), jan(9), "RECOVERED/RESOLVED", 3)
