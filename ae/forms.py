@@ -396,8 +396,7 @@ class _AssessmentForm(forms.Form):
         self.episodes = {str(e.pk): e for e in episodes}
         ongoing = [e for e in episodes if e.resolution_date is None]
         cast(forms.ChoiceField, self.fields["episode"]).choices = [
-            (AUTO_EPISODE, _("The episode of the chosen cycle running on the assessment's day, else the ongoing one "
-                             "(a new one if none)"))] + [
+            (AUTO_EPISODE, _("Automatic: the episode of that day, else the ongoing one, else a new one"))] + [
             (str(e.pk), _episode_label(e)) for e in episodes] + (
             [(SEPARATE_EPISODE, _("A new, separate episode (although one is ongoing)") if ongoing
               else _("A new, separate episode"))] if episodes else [])

@@ -120,7 +120,7 @@ def test_the_assessment_form_offers_a_separate_episode_beside_resolved_ones(nurs
     by_hand(cycle, CRS, 2, onset=6, resolved=9)
     page = nurse_client.get(f"/patients/{patient.pk}/crs/new/").content.decode()
     assert 'value="new">A new, separate episode</option>' in page
-    assert "running on the assessment&#x27;s day, else the ongoing one" in page
+    assert ">Automatic: the episode of that day, else the ongoing one, else a new one</option>" in page
 
 
 def test_an_episode_entered_by_hand_without_its_entered_grade_keeps_its_grade(patient, cycle, nurse):

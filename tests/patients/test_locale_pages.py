@@ -182,7 +182,7 @@ def test_the_assessment_forms_episode_choices_are_in_polish(polish_ward, nurse, 
         labels = {value: str(label) for value, label in form.fields["episode"].choices}  # lazy: render them here
         cycles = [str(label) for _, label in form.fields["cycle"].choices]
     assert labels[str(event.pk)] == f"Trwający epizod od {event.onset_date:%d} Sty 2026 (cykl 1, stopień 2)"
-    assert any(label.startswith("Epizod wybranego cyklu trwający w dniu oceny") for label in labels.values())
+    assert labels[""] == "Automatycznie: epizod z tego dnia, inaczej trwający, inaczej nowy"
     assert labels["new"] == "Nowy, osobny epizod (choć jeden trwa)"
     assert cycles == ["Cykl 1 (rozpoczęty 05 Sty 2026)"]
 
