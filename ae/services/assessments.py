@@ -191,9 +191,13 @@ def _assessment_record(kind: _Kind, *, patient: Patient, cycle: TreatmentCycle |
         benchmark_request(site=patient.site, trigger="ae_change")
     else:
         by_hand = episode.origin == AdverseEvent.Origin.ENTERED  # its onset and resolution are a clinician's
+        # A resolution date its earlier assessments do not give was set by hand (the AE form closes an episode
+        # started by assessments): like one of an episode entered by hand, a late assessment before it keeps it.
+        resolved_by_hand = by_hand or episode.resolution_date != (
+            episode_fields(scale, observations[:-1])["resolution_date"] if existing else None)
         summary = episode_fields(scale, observations, entered_grade=grade_floor(episode),
                                  entered_onset=episode.onset_date if by_hand else None,
-                                 entered_resolution=episode.resolution_date if by_hand else None)
+                                 entered_resolution=episode.resolution_date if resolved_by_hand else None)
         summary["outcome"] = episode_outcome(episode.outcome, summary["resolution_date"] is not None)
         summary["grading_scale"] = AdverseEvent.GradingScale.ASTCT_2019
         changes = {f: [revision_value(getattr(episode, f)), revision_value(v)] for f, v in summary.items()

@@ -243,11 +243,13 @@ def _episode_start(result: LabResult, *, term: CTCAETerm, acting_user: User,
     return episode
 
 
-def _episode_sync(episode: AdverseEvent, *, acting_user: User, reason: str) -> bool:
+def _episode_sync(episode: AdverseEvent, *, acting_user: User, reason: str, added: LabResult | None = None) -> bool:
     """Recompute the (locked) episode from all its lab values; save a revision with ``reason`` if anything changed.
 
     See the module docstring for the rule, including the switch to "present before the cycle" when no value of a
-    lab-started episode is treatment-emergent any more. Returns whether the episode changed.
+    lab-started episode is treatment-emergent any more. ``added``: the value just attached, when that is why; a
+    resolution date its other values do not give was then set by hand (the AE form closes a lab-started episode),
+    and a value on or before it keeps it, as for an episode entered by hand. Returns whether the episode changed.
     """
     linked = list(episode.lab_results.exclude(grade=None).select_related("cycle").order_by("collected_at", "id"))
     analyte = linked[0].analyte if linked else _ANALYTE_OF_TERM[episode.term.term]
@@ -266,10 +268,15 @@ def _episode_sync(episode: AdverseEvent, *, acting_user: User, reason: str) -> b
     if pre_existing and baseline is not None:
         observations.append(lab_observation(baseline, pre_existing=True))
     keep_onset = episode.origin == AdverseEvent.Origin.ENTERED or episode.present_before_cycle
+    resolved_by_hand = episode.origin == AdverseEvent.Origin.ENTERED
+    if added is not None and not resolved_by_hand and episode.resolution_date is not None:
+        before = [o for r, o in zip(values, observations[:len(values)], strict=True) if r.pk != added.pk]
+        before += observations[len(values):]  # the baseline's, if any
+        resolved_by_hand = episode.resolution_date != (
+            episode_fields(LAB_SCALE, before)["resolution_date"] if before else None)
     fields = episode_fields(LAB_SCALE, observations, entered_grade=grade_floor(episode),
                             entered_onset=episode.onset_date if keep_onset else None,
-                            entered_resolution=(episode.resolution_date
-                                                if episode.origin == AdverseEvent.Origin.ENTERED else None))
+                            entered_resolution=episode.resolution_date if resolved_by_hand else None)
     if fields["grade"] == 0:  # nothing treatment-emergent, no grade by hand, no baseline grade: ask a person
         fields |= {"grade": episode.grade, "onset_date": episode.onset_date,
                    "resolution_date": episode.resolution_date,
@@ -318,7 +325,7 @@ def _value_record(result: LabResult, *, term: CTCAETerm, acting_user: User,
     before = ongoing.grade
     result.adverse_event = ongoing
     result.save()
-    changed = _episode_sync(ongoing, acting_user=acting_user, reason=_graded(result))
+    changed = _episode_sync(ongoing, acting_user=acting_user, reason=_graded(result), added=result)
     result.episode_changes = [(ongoing, "updated" if changed else "unchanged", before)]
 
 

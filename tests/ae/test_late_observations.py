@@ -130,3 +130,35 @@ def test_an_episode_entered_by_hand_without_its_entered_grade_keeps_its_grade(pa
     assert episode.entered_grade is None
     fever(patient, cycle, nurse, 7, **NEW)
     assert course(episode) == (jan(6), jan(9), "RECOVERED/RESOLVED", 3)
+
+
+def test_a_resolution_entered_by_hand_on_an_assessment_started_episode_survives_a_late_assessment(
+        patient, cycle, nurse):
+    """The usual way a ward closes CRS: assessments start the episode, then the nurse sets its resolution date and
+    outcome on the AE form (no grade-0 assessment). A late assessment of a day before that resolution must not
+    reopen it; one after it does (the nurse says the event went on)."""
+    from ae.services.events import adverse_event_update
+
+    episode = fever(patient, cycle, nurse, 6, **NEW).adverse_event
+    fever(patient, None, nurse, 8, episode=episode)
+    episode.refresh_from_db()
+    adverse_event_update(event=episode, acting_user=nurse, reason="Afebrile since the 9th, per the chart",
+                         expected_version=episode.version, resolution_date=jan(9), outcome="RECOVERED/RESOLVED")
+    fever(patient, cycle, nurse, 7)  # a late entry of the 7th: joins it, still resolved on the 9th
+    assert course(episode) == (jan(6), jan(9), "RECOVERED/RESOLVED", 1)
+    fever(patient, None, nurse, 11, episode=episode)  # chosen explicitly, after the resolution: reopened
+    assert course(episode)[1:3] == (None, "NOT RECOVERED/NOT RESOLVED")
+
+
+def test_a_resolution_entered_by_hand_on_a_lab_started_episode_survives_a_late_value(patient, cycle, nurse):
+    from ae.services.events import adverse_event_update
+
+    def platelets(value, day):
+        return lab_result_record(patient=patient, acting_user=nurse, data={
+            "analyte": "platelets", "value": value, "unit": "10^9/L", "lln": 150, "collected_at": at(day, 7)})
+
+    episode = platelets(40, 6).adverse_event
+    adverse_event_update(event=episode, acting_user=nurse, reason="Transfused; recovered per the chart on the 9th",
+                         expected_version=episode.version, resolution_date=jan(9), outcome="RECOVERED/RESOLVED")
+    assert platelets(60, 7).adverse_event_id == episode.pk
+    assert course(episode) == (jan(6), jan(9), "RECOVERED/RESOLVED", 3)
