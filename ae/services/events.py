@@ -264,7 +264,9 @@ def adverse_event_update(*, event: AdverseEvent, acting_user: User, reason: str,
         current.entered_grade = current.grade  # bookkeeping that mirrors "grade" (not a change of its own)
     if may_move and not confirm_separate and set(EPISODE_FIELDS) & set(changes):
         _refuse_overlap(current)
-    adverse_event_save_revision(current, changes=changes, reason=reason, acting_user=acting_user)
+    # validated above (the bookkeeping since — entered_grade mirroring the grade, a discrepancy review cleared —
+    # keeps every rule): not again
+    adverse_event_save_revision(current, changes=changes, reason=reason, acting_user=acting_user, validated=True)
     serious_event_notify(event=current, previous=previous)
     sae_new_information_notify(event=current, previous=previous)
     if current.serious and not previous.serious:
@@ -273,8 +275,9 @@ def adverse_event_update(*, event: AdverseEvent, acting_user: User, reason: str,
 
 
 def adverse_event_save_revision(current: AdverseEvent, *, changes: dict[str, list], reason: str,
-                   acting_user: User) -> None:
-    """Validate and save a changed (locked) event, bump its version and append the revision.
+                                acting_user: User, validated: bool = False) -> None:
+    """Validate and save a changed (locked) event, bump its version and append the revision. ``validated``: the
+    caller has just run ``current.full_clean()`` on these values (the database's constraints still refuse a bad row).
 
     A change of the grade or the computed grade reopens a resolved grade-discrepancy query (the reviewed
     discrepancy is no longer the one on the record), and an open one is assigned to the site's safety officers
@@ -285,7 +288,8 @@ def adverse_event_save_revision(current: AdverseEvent, *, changes: dict[str, lis
         current.discrepancy_resolved_at = None
         current.discrepancy_resolved_by = None
         current.discrepancy_resolution_comment = ""
-    current.full_clean()
+    if not validated:
+        current.full_clean()
     current.version += 1
     with audit_context(reason=reason):  # the trigger-written history carries the reason too
         current.save()
