@@ -9,6 +9,7 @@ import datetime
 import re
 from pathlib import Path
 
+from django.template.loader import render_to_string
 from django.test import Client
 from django.utils import translation
 
@@ -225,3 +226,20 @@ def test_the_event_history_names_changed_fields_by_their_form_labels_in_english(
     assert "Resolution date: " in history and "resolution_date" not in history
     audit = logged_in(nurse).get(f"/history/adverse-event/{event.pk}/").content.decode()
     assert "<td>update</td>" in audit  # English as recorded
+
+
+def test_the_probable_duplicate_box_names_the_existing_event_in_polish(polish_ward, nurse, cycle):
+    """Found on a Polish ward's phone: "Już zapisane? Cytokine release syndrome grade 1, wystąpienie …" — the box
+    above a refused duplicate (a new event, or an edit after which two episodes overlap) said "grade" in English."""
+    from tests.conftest import event_form_data
+
+    first = make_event(cycle, grade=1, resolution_date=cycle.start_date + datetime.timedelta(days=3), user=nurse)
+    onset = (cycle.start_date + datetime.timedelta(days=2)).isoformat()
+    response = logged_in(nurse).post(f"/patients/{cycle.patient_id}/events/new/",
+                                     event_form_data(cycle, onset_date=onset))
+    box = re.search(r'<div class="warning" role="alert" id="probable-duplicate">(.*?)</div>',
+                    response.content.decode(), re.S).group(1)
+    assert "Cytokine release syndrome, stopień 1, wystąpienie" in box and "grade" not in box, box
+    with translation.override("pl"):  # the lab tables' link to the episode a value feeds, likewise
+        link = render_to_string("ae/_lab_event_link.html", {"event": first})
+    assert ">Cytokine release syndrome, stopień 1</a>" in link, link
