@@ -162,3 +162,17 @@ def test_a_resolution_entered_by_hand_on_a_lab_started_episode_survives_a_late_v
                          expected_version=episode.version, resolution_date=jan(9), outcome="RECOVERED/RESOLVED")
     assert platelets(60, 7).adverse_event_id == episode.pk
     assert course(episode) == (jan(6), jan(9), "RECOVERED/RESOLVED", 3)
+
+
+def test_a_late_normal_value_inside_a_lab_episode_moves_its_resolution_to_the_first_normal_value(
+        patient, cycle, nurse):
+    def platelets(value, day):
+        return lab_result_record(patient=patient, acting_user=nurse, data={
+            "analyte": "platelets", "value": value, "unit": "10^9/L", "lln": 150, "collected_at": at(day, 7)})
+
+    episode = platelets(40, 6).adverse_event
+    platelets(180, 9)
+    assert course(episode)[:3] == (jan(6), jan(9), "RECOVERED/RESOLVED")
+    assert platelets(170, 7).adverse_event_id == episode.pk  # entered late: already normal on the 7th
+    assert course(episode) == (jan(6), jan(7), "RECOVERED/RESOLVED", 3)
+    assert AdverseEvent.objects.count() == 1
