@@ -297,6 +297,22 @@ def grade_floor(episode: AdverseEvent) -> int | None:
     return episode.grade if episode.origin == AdverseEvent.Origin.ENTERED else None
 
 
+def resolution_entered_by_hand(episode: AdverseEvent, scale_label: str,
+                               earlier: Sequence[Observation] | None) -> datetime.date | None:
+    """The episode's resolution date if a person recorded it — the episode was entered by hand, or its ``earlier``
+    observations (those it had before the one being added) do not give that date, so it was set on the AE form —
+    else None. ``earlier`` None: not known (nothing is being added), only an episode entered by hand counts. Pass
+    it as ``entered_resolution`` to :func:`episode_fields`, so that a late observation before it keeps it."""
+    if episode.resolution_date is None:
+        return None
+    if episode.origin == AdverseEvent.Origin.ENTERED:
+        return episode.resolution_date
+    if earlier is None:
+        return None
+    given = episode_fields(scale_label, earlier)["resolution_date"] if earlier else None
+    return episode.resolution_date if given != episode.resolution_date else None
+
+
 def episode_outcome(current: str | None, resolved: bool) -> str:
     """The episode AE's outcome (CDISC OUT) after an observation, agreeing with its resolution date (an ended outcome
     has one, an ongoing one none: ``ae_ended_outcome_has_resolution_date``): Fatal stays; resolved → recovered

@@ -30,6 +30,7 @@ from ae.episodes import (
     grade_floor,
     icans_grade_fields,
     local_time,
+    resolution_entered_by_hand,
 )
 from ae.models import AdverseEvent, CRSAssessment, CTCAETerm, ICANSAssessment
 from ae.services.episodes import covering_episode, episode_lock, open_episode, overlapping_episode
@@ -190,14 +191,10 @@ def _assessment_record(kind: _Kind, *, patient: Patient, cycle: TreatmentCycle |
         data_quality_query_notify(event=episode)  # a grade entered against the computed one: a query to review
         benchmark_request(site=patient.site, trigger="ae_change")
     else:
-        by_hand = episode.origin == AdverseEvent.Origin.ENTERED  # its onset and resolution are a clinician's
-        # A resolution date its earlier assessments do not give was set by hand (the AE form closes an episode
-        # started by assessments): like one of an episode entered by hand, a late assessment before it keeps it.
-        resolved_by_hand = by_hand or episode.resolution_date != (
-            episode_fields(scale, observations[:-1])["resolution_date"] if existing else None)
+        by_hand = episode.origin == AdverseEvent.Origin.ENTERED  # its onset is a clinician's
         summary = episode_fields(scale, observations, entered_grade=grade_floor(episode),
                                  entered_onset=episode.onset_date if by_hand else None,
-                                 entered_resolution=episode.resolution_date if resolved_by_hand else None)
+                                 entered_resolution=resolution_entered_by_hand(episode, scale, observations[:-1]))
         summary["outcome"] = episode_outcome(episode.outcome, summary["resolution_date"] is not None)
         summary["grading_scale"] = AdverseEvent.GradingScale.ASTCT_2019
         changes = {f: [revision_value(getattr(episode, f)), revision_value(v)] for f, v in summary.items()

@@ -56,16 +56,21 @@ def open_episode(*, cycle: TreatmentCycle, term: CTCAETerm) -> AdverseEvent | No
             .exclude(outcome=AdverseEvent.Outcome.FATAL).order_by("-onset_date", "-id").first())
 
 
+def _lasts_until(day: datetime.date) -> Q:
+    """Events whose days reach ``day``: resolved on or after it, still open (no resolution date, not fatal), or a
+    death without a resolution date — its days end on its onset — with its onset on or after ``day``."""
+    fatal = AdverseEvent.Outcome.FATAL
+    return (Q(resolution_date__gte=day) | (Q(resolution_date__isnull=True) & ~Q(outcome=fatal))
+            | Q(resolution_date__isnull=True, outcome=fatal, onset_date__gte=day))
+
+
 def covering_episode(*, cycle: TreatmentCycle, term: CTCAETerm, day: datetime.date) -> AdverseEvent | None:
     """The episode of ``term`` in ``cycle`` whose days include ``day`` (its onset on or before it, and its resolution
     date on or after it, or still open; a death without a resolution date covers its onset day), row-locked; the
     latest onset (then highest id) if several do; None if none. A late observation of that day belongs to it. Call
     after :func:`episode_lock`."""
-    fatal = AdverseEvent.Outcome.FATAL
     return (AdverseEvent.objects.select_for_update(of=("self",)).select_related("cycle", "term", "patient__site")
-            .filter(cycle=cycle, term=term, onset_date__lte=day)
-            .filter(Q(resolution_date__gte=day) | (Q(resolution_date__isnull=True) & ~Q(outcome=fatal))
-                    | Q(resolution_date__isnull=True, outcome=fatal, onset_date=day))
+            .filter(_lasts_until(day), cycle=cycle, term=term, onset_date__lte=day)
             .order_by("-onset_date", "-id").first())
 
 
@@ -106,15 +111,11 @@ def overlapping_episode(event: AdverseEvent) -> AdverseEvent | None:
     included; without a resolution date, an open episode runs on (no end) and a death ends on its onset — as
     :func:`probable_duplicates` reads them for a new event. Call after :func:`episode_lock` of the event's (cycle,
     term)."""
-    fatal = AdverseEvent.Outcome.FATAL
     others = (AdverseEvent.objects.select_for_update(of=("self",)).select_related("cycle", "term", "patient__site")
-              .filter(cycle=event.cycle, term=event.term)
-              .filter(Q(resolution_date__gte=event.onset_date)
-                      | (Q(resolution_date__isnull=True) & ~Q(outcome=fatal))
-                      | Q(resolution_date__isnull=True, outcome=fatal, onset_date__gte=event.onset_date)))
+              .filter(_lasts_until(event.onset_date), cycle=event.cycle, term=event.term))
     if event.pk is not None:
         others = others.exclude(pk=event.pk)
-    last_day = event.resolution_date or (event.onset_date if event.outcome == fatal else None)
+    last_day = event.resolution_date or (event.onset_date if event.outcome == AdverseEvent.Outcome.FATAL else None)
     if last_day is not None:
         others = others.filter(onset_date__lte=last_day)
     found = list(others)

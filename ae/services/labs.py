@@ -67,6 +67,7 @@ from ae.episodes import (
     lab_observation,
     lab_result_text,
     local_time,
+    resolution_entered_by_hand,
 )
 from ae.models import AdverseEvent, CTCAETerm, LabResult
 from ae.models.reference_ranges import sex_words
@@ -268,15 +269,12 @@ def _episode_sync(episode: AdverseEvent, *, acting_user: User, reason: str, adde
     if pre_existing and baseline is not None:
         observations.append(lab_observation(baseline, pre_existing=True))
     keep_onset = episode.origin == AdverseEvent.Origin.ENTERED or episode.present_before_cycle
-    resolved_by_hand = episode.origin == AdverseEvent.Origin.ENTERED
-    if added is not None and not resolved_by_hand and episode.resolution_date is not None:
-        before = [o for r, o in zip(values, observations[:len(values)], strict=True) if r.pk != added.pk]
-        before += observations[len(values):]  # the baseline's, if any
-        resolved_by_hand = episode.resolution_date != (
-            episode_fields(LAB_SCALE, before)["resolution_date"] if before else None)
+    earlier = None if added is None else [
+        o for r, o in zip(values, observations[:len(values)], strict=True) if r.pk != added.pk
+    ] + observations[len(values):]  # the baseline's, if any
     fields = episode_fields(LAB_SCALE, observations, entered_grade=grade_floor(episode),
                             entered_onset=episode.onset_date if keep_onset else None,
-                            entered_resolution=episode.resolution_date if resolved_by_hand else None)
+                            entered_resolution=resolution_entered_by_hand(episode, LAB_SCALE, earlier))
     if fields["grade"] == 0:  # nothing treatment-emergent, no grade by hand, no baseline grade: ask a person
         fields |= {"grade": episode.grade, "onset_date": episode.onset_date,
                    "resolution_date": episode.resolution_date,
