@@ -74,6 +74,15 @@ def covering_episode(*, cycle: TreatmentCycle, term: CTCAETerm, day: datetime.da
             .order_by("-onset_date", "-id").first())
 
 
+def next_episode(*, cycle: TreatmentCycle, term: CTCAETerm, day: datetime.date) -> AdverseEvent | None:
+    """The first episode of ``term`` in ``cycle`` that begins after ``day`` (the earliest onset, then lowest id),
+    row-locked, or None. An abnormal value of a day no episode covers, entered late, is the start of that episode:
+    moving its onset back to the day overlaps no other, while the open episode, further on, might have a resolved
+    one in between. Call after :func:`episode_lock`."""
+    return (AdverseEvent.objects.select_for_update(of=("self",)).select_related("cycle", "term", "patient__site")
+            .filter(cycle=cycle, term=term, onset_date__gt=day).order_by("onset_date", "id").first())
+
+
 def same_onset_event(*, cycle: TreatmentCycle, term: CTCAETerm, onset_date: datetime.date,
                      exclude_pk: int | None = None) -> AdverseEvent | None:
     """An event of ``term`` in ``cycle`` with the same onset date (a probable duplicate), or None."""

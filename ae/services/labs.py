@@ -7,14 +7,18 @@ platelets → "Platelet count decreased") in its cycle:
 * a *treatment-emergent* value (grade ≥ 1 and TRTEMFL true: worse than the cycle's baseline grade, within the
   cycle's window) attaches to the episode of that term in the cycle running on the value's day (its onset to its
   resolution date: a late value of a resolved episode's course, which stays resolved when entered by hand), else
-  to the open episode of that term in the cycle — however it began: entered by hand,
-  or started by lab values — and, when none is open, starts one: origin "lab", grading_scale CTCAE v5.0,
-  relatedness "possible" and action taken "unknown" (:data:`LAB_EPISODE_DEFAULTS`, editable afterwards on the AE
-  form: ICH E2A treats a causality nobody has assessed yet as a reasonable possibility, and a lab value does not
-  say what was done);
-* any other graded value (grade 0, or not worse than the baseline) attaches only to an open episode already
-  followed by lab values; there it counts as grade 0 (:func:`ae.episodes.lab_effective_grade`), so it resolves
-  the episode, as a grade-0 bedside assessment does. Otherwise it is no adverse event;
+  to the first episode of that term in the cycle that begins after the value's day — however it began: entered by
+  hand, or started by lab values; the value entered late shows it began earlier, and moving its onset back to that
+  day overlaps no other episode (:func:`ae.services.episodes.next_episode`; the open episode may lie beyond a
+  resolved one) — and, when there is none, starts one: origin "lab", grading_scale CTCAE v5.0, relatedness
+  "possible" and action taken "unknown" (:data:`LAB_EPISODE_DEFAULTS`, editable afterwards on the AE form: ICH E2A
+  treats a causality nobody has assessed yet as a reasonable possibility, and a lab value does not say what was
+  done). A new episode whose next value of the analyte is already recorded and normal (results typed in out of
+  order) is resolved by it (:func:`_resolved_by_a_later_value`);
+* any other graded value (grade 0, or not worse than the baseline) attaches only to the episode running on its day
+  when that episode is already followed by lab values; there it counts as grade 0
+  (:func:`ae.episodes.lab_effective_grade`), so it resolves the episode, as a grade-0 bedside assessment does.
+  Otherwise it is no adverse event (a normal value before an episode began says nothing of its course);
 * an undetermined value (grade None: no LLN/ULN), one collected before the first cycle, or one collected after its
   cycle's end plus the follow-up window (not treatment-emergent, and no evidence the episode ended) feeds nothing.
 
@@ -72,7 +76,7 @@ from ae.episodes import (
 from ae.models import AdverseEvent, CTCAETerm, LabResult
 from ae.models.reference_ranges import sex_words
 from ae.rationale_text import lab_result_text_for_reader
-from ae.services.episodes import covering_episode, episode_locks, open_episode
+from ae.services.episodes import covering_episode, episode_locks, next_episode, open_episode
 from ae.services.events import adverse_event_save_revision, revision_value
 from ae.services.notifications import data_quality_query_notify, lab_override_query_notify
 from core.audit import audit_context
@@ -303,19 +307,27 @@ def _value_record(result: LabResult, *, term: CTCAETerm, acting_user: User,
     """Save a post-baseline value and feed its episode (module docstring); ``result.episode_changes`` says how."""
     cycle = result.cycle
     feeds = result.grade is not None and not _after_window(result)
-    # The episode running on the value's day (a late value of a resolved episode's course), else the open one.
-    ongoing = ((covering_episode(cycle=cycle, term=term, day=local_time(result.collected_at).date())
-                or open_episode(cycle=cycle, term=term)) if cycle is not None and feeds else None)
+    positive = bool(result.grade) and result.treatment_emergent is True
+    ongoing = None
+    if cycle is not None and feeds:
+        # The episode running on the value's day (a late value of a resolved episode's course); for an abnormal
+        # value of a day no episode covers, the first episode after it (it started earlier than known: the open
+        # one may lie beyond a resolved one); a normal value before an episode began says nothing of its course.
+        day = local_time(result.collected_at).date()
+        ongoing = covering_episode(cycle=cycle, term=term, day=day)
+        if ongoing is None and positive:
+            ongoing = next_episode(cycle=cycle, term=term, day=day)
     verbatim = grading.LAB_VERBATIM.get((result.analyte, term.term))
     if ongoing is not None and verbatim and ongoing.verbatim_term.strip().casefold() != verbatim.casefold():
-        ongoing = None  # an open "Other, specify" episode of another event (not this value's verbatim term)
-    positive = bool(result.grade) and result.treatment_emergent is True
+        ongoing = None  # an "Other, specify" episode of another event (not this value's verbatim term)
     if ongoing is None:
         if positive and cycle is not None:
             result.adverse_event = _episode_start(result, term=term, acting_user=acting_user,
                                                   baseline_grade=baseline_grade)
             result.episode_changes = [(result.adverse_event, "created", None)]
         result.save()
+        if result.adverse_event is not None:
+            _resolved_by_a_later_value(result, acting_user=acting_user)
         return
     if not positive and not ongoing.lab_results.exists():
         result.save()  # a normal value while an episode entered by hand is open: the nurse resolves it there
@@ -325,6 +337,26 @@ def _value_record(result: LabResult, *, term: CTCAETerm, acting_user: User,
     result.save()
     changed = _episode_sync(ongoing, acting_user=acting_user, reason=_graded(result), added=result)
     result.episode_changes = [(ongoing, "updated" if changed else "unchanged", before)]
+
+
+def _resolved_by_a_later_value(result: LabResult, *, acting_user: User) -> None:
+    """Results typed in out of order: the episode ``result`` has just started resolves at the cycle's next graded value
+    of its analyte when that value is already recorded and feeds no episode (normal, or not worse than the baseline,
+    within the follow-up window) — it is linked to the episode, which is recomputed (:func:`_episode_sync`). A later
+    value that feeds an episode of its own, or none recorded, leaves the new episode open."""
+    later = (LabResult.objects.select_for_update(of=("self",)).select_related("cycle")
+             .filter(cycle_id=result.cycle_id, analyte=result.analyte, baseline=False,
+                     collected_at__gt=result.collected_at).exclude(grade=None).order_by("collected_at", "id").first())
+    if (later is None or later.adverse_event_id is not None or _after_window(later)
+            or (later.grade and later.treatment_emergent is True)):
+        return
+    episode = result.adverse_event
+    assert episode is not None
+    later.adverse_event = episode
+    reason = f"{_graded(result)[:-1]}, entered after {lab_result_text(later)}, which resolves it."
+    with audit_context(reason=reason):
+        later.save(update_fields=["adverse_event"])
+    _episode_sync(episode, acting_user=acting_user, reason=reason)
 
 
 def _episode_term(result: LabResult, terms: dict[str, CTCAETerm]) -> CTCAETerm:

@@ -176,3 +176,76 @@ def test_a_late_normal_value_inside_a_lab_episode_moves_its_resolution_to_the_fi
     assert platelets(170, 7).adverse_event_id == episode.pk  # entered late: already normal on the 7th
     assert course(episode) == (jan(6), jan(7), "RECOVERED/RESOLVED", 3)
     assert AdverseEvent.objects.count() == 1
+
+
+def platelets_on(patient, nurse, value: float, day: int):
+    return lab_result_record(patient=patient, acting_user=nurse, data={
+        "analyte": "platelets", "value": value, "unit": "10^9/L", "lln": 150, "collected_at": at(day, 7)})
+
+
+def episodes() -> list[tuple]:
+    return [(e.onset_date, e.resolution_date, e.grade) for e in AdverseEvent.objects.order_by("onset_date", "id")]
+
+
+def test_a_late_low_value_before_a_resolved_lab_episode_joins_it_not_the_later_ongoing_one(patient, cycle, nurse):
+    """Found reviewing the lab path: platelets 40 on the 10th, 180 on the 13th (an episode of 10-13 Jan), 60 on the
+    16th (a second, ongoing one); a value of 50 on the 8th entered late moved the ongoing episode's onset back to
+    the 8th, over the resolved one — two overlapping thrombocytopenia episodes. It is the first one's start."""
+    for value, day in ((40, 10), (180, 13), (60, 16)):
+        platelets_on(patient, nurse, value, day)
+    first, ongoing = AdverseEvent.objects.order_by("onset_date")
+    assert platelets_on(patient, nurse, 50, 8).adverse_event_id == first.pk
+    assert episodes() == [(jan(8), jan(13), 3), (jan(16), None, 2)]
+    assert course(ongoing)[:2] == (jan(16), None)
+
+
+def test_a_late_low_value_before_the_only_resolved_lab_episode_joins_it_instead_of_starting_an_open_one(
+        patient, cycle, nurse):
+    """Found with the case above: with no ongoing episode, the value of the 8th started a new, open episode from the
+    8th — overlapping the resolved 10-13 Jan one."""
+    platelets_on(patient, nurse, 40, 10)
+    platelets_on(patient, nurse, 180, 13)
+    assert platelets_on(patient, nurse, 50, 8).adverse_event_id == AdverseEvent.objects.get().pk
+    assert episodes() == [(jan(8), jan(13), 3)]
+
+
+def test_a_late_low_value_before_an_episode_entered_by_hand_moves_its_onset_and_keeps_its_resolution(
+        patient, cycle, nurse):
+    episode = by_hand(cycle, "Platelet count decreased", 3, onset=10, resolved=13)
+    assert platelets_on(patient, nurse, 70, 8).adverse_event_id == episode.pk
+    assert course(episode) == (jan(8), jan(13), "RECOVERED/RESOLVED", 3)
+
+
+def test_a_late_normal_value_before_a_lab_episode_feeds_nothing(patient, cycle, nurse):
+    """A normal count before an episode began says nothing about that episode's course (not linked to it)."""
+    episode = platelets_on(patient, nurse, 40, 10).adverse_event
+    normal = platelets_on(patient, nurse, 180, 8)
+    assert normal.adverse_event_id is None
+    assert course(episode)[:3] == (jan(10), None, "NOT RECOVERED/NOT RESOLVED")
+
+
+def test_a_late_low_value_between_two_resolved_lab_episodes_joins_the_later_one(patient, cycle, nurse):
+    for value, day in ((40, 10), (180, 12), (60, 16), (170, 18)):
+        platelets_on(patient, nurse, value, day)
+    assert platelets_on(patient, nurse, 90, 14).adverse_event.onset_date == jan(14)
+    assert episodes() == [(jan(10), jan(12), 3), (jan(14), jan(18), 2)]
+
+
+def test_a_low_value_entered_after_the_normal_one_that_followed_it_starts_a_resolved_episode(patient, cycle, nurse):
+    """Found with the cases above: results typed in out of order — the normal count of the 13th first, then the low
+    count of the 10th — left a thrombocytopenia open for ever, though the ward had recorded its end."""
+    normal = platelets_on(patient, nurse, 180, 13)
+    episode = platelets_on(patient, nurse, 40, 10).adverse_event
+    assert course(episode) == (jan(10), jan(13), "RECOVERED/RESOLVED", 3)
+    normal.refresh_from_db()
+    assert normal.adverse_event_id == episode.pk
+    assert episode.revisions.order_by("-id").first().reason.endswith(
+        "entered after Platelet count 180 ×10⁹/L of 13 Jan 2026 07:00, which resolves it.")
+
+
+def test_a_low_value_entered_after_an_undetermined_later_one_stays_open(patient, cycle, nurse):
+    """A later value without a normal range (grade undetermined) says nothing about the episode's end."""
+    later = lab_result_record(patient=patient, acting_user=nurse, data={
+        "analyte": "platelets", "value": 180, "unit": "10^9/L", "collected_at": at(13, 7)})
+    assert later.grade is None
+    assert platelets_on(patient, nurse, 40, 10).adverse_event.resolution_date is None
