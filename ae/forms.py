@@ -603,7 +603,8 @@ class LabResultForm(forms.Form):
                                                                   format="%Y-%m-%dT%H:%M"))
     baseline = forms.BooleanField(label=_("Baseline (value at cycle start)"), required=False)
     cycle = forms.ModelChoiceField(label=_("Cycle"), queryset=TreatmentCycle.objects.none(), required=False,
-                                   help_text=_("Empty: the cycle running on the collection date."))
+                                   help_text=_("Empty: the cycle running on the collection date; for a "
+                                               "baseline, the next cycle to start."))
     clinical_criteria = forms.MultipleChoiceField(
         label=_("Clinical criteria (CTCAE v5.0)"), required=False, widget=forms.CheckboxSelectMultiple,
         choices=list(grading.LAB_CRITERIA_LABELS.items()),

@@ -477,7 +477,8 @@ def lab_result_record(*, patient: Patient, data: dict[str, Any], acting_user: Us
     ``data``: analyte, value, unit (one of the analyte's units in :data:`ae.lab_units.ANALYTES`, any accepted
     spelling; stored as its one code), lln, uln (all in ``unit``, each plausible for the analyte in that unit —
     a unit slip is refused naming the likely unit), collected_at (aware datetime, not in the future), baseline
-    (bool), cycle (optional; default: the latest cycle started on or before the collection date, or none),
+    (bool), cycle (optional; default: the latest cycle started on or before the collection date, or none; for a
+    baseline, the first cycle starting on or after it),
     clinical_criteria, and optionally entered_grade (the clinician's grade 0–4; empty = accept the computed grade)
     with grade_discrepancy_reason (required when it differs from the computed grade: :func:`_entered_grade_check`).
     A baseline belongs to a cycle and is collected on or before its start; recording it regrades ALT/AST of
@@ -503,9 +504,13 @@ def lab_result_record(*, patient: Patient, data: dict[str, Any], acting_user: Us
     is_baseline = bool(data.get("baseline"))
     if cycle is None and not is_baseline:
         cycle = patient.cycles.filter(start_date__lte=day).order_by("-start_date").first()
-    if is_baseline:
+    if is_baseline and cycle is None:  # the cycle it precedes: the next one to start
+        cycle = patient.cycles.filter(start_date__gte=day).order_by("start_date").first()
         if cycle is None:
-            raise ValidationError({"cycle": _("A baseline value belongs to the cycle it precedes: choose the cycle.")})
+            raise ValidationError({"cycle": _(
+                "A baseline value belongs to the cycle it precedes, and no cycle of this patient starts on or after "
+                "%(date)s: add the cycle first.") % {"date": date_format(day, "d M Y")}})
+    if is_baseline:
         if day > cycle.start_date:
             raise ValidationError({"collected_at": _(
                 "A baseline is collected on or before the cycle start (%(date)s).") % {

@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from ae.models import LabResult
 from ae.services.labs import lab_result_record
+from tests.conftest import make_cycle
 
 pytestmark = pytest.mark.django_db
 TZ = ZoneInfo("Europe/Warsaw")
@@ -164,3 +165,24 @@ def test_a_late_baseline_takes_a_count_out_of_the_benchmark(ward, patient, cycle
     with django_capture_on_commit_callbacks(execute=True):
         record(patient, nurse, value=30, collected_at=at(4), baseline=True, cycle=cycle, **plt)  # grade 3 already
     assert BenchmarkRun.objects.filter(site=ward).latest("id").inputs["ward"]["thrombocytopenia|any|all"] == 0
+
+
+PLATELETS = {"analyte": "platelets", "unit": "10^9/L", "lln": 150}
+
+
+def test_a_baseline_without_a_chosen_cycle_belongs_to_the_next_cycle_to_start(patient, cycle, nurse):
+    """Found on the demo ward: a nurse ticked "Baseline" for the platelet count of the cycle's first morning and got
+    "choose the cycle" though the patient had one cycle and it was the only one the value could precede."""
+    second = make_cycle(patient, number=2, start=datetime.date(2026, 2, 9))
+    assert record(patient, nurse, **PLATELETS, value=200, collected_at=at(5), baseline=True).cycle == cycle
+    late = datetime.datetime(2026, 2, 6, 7, tzinfo=TZ)  # after cycle 1 ended, before cycle 2 started
+    assert record(patient, nurse, **PLATELETS, value=210, collected_at=late, baseline=True).cycle == second
+
+
+def test_a_baseline_after_every_cycle_start_asks_for_the_cycle_to_be_added_first(patient, cycle, nurse):
+    with pytest.raises(ValidationError) as refused:
+        record(patient, nurse, **PLATELETS, value=200, collected_at=at(20), baseline=True)
+    assert refused.value.message_dict == {"cycle": [
+        "A baseline value belongs to the cycle it precedes, and no cycle of this patient starts on or after "
+        "20 Jan 2026: add the cycle first."]}
+    assert not LabResult.objects.exists()
