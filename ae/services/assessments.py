@@ -33,7 +33,7 @@ from ae.episodes import (
     resolution_entered_by_hand,
 )
 from ae.models import AdverseEvent, CRSAssessment, CTCAETerm, ICANSAssessment
-from ae.services.episodes import covering_episode, episode_lock, open_episode, overlapping_episode
+from ae.services.episodes import covering_episode, episode_lock, next_episode, open_episode, overlapping_episode
 from ae.services.events import adverse_event_save_revision, revision_value
 from ae.services.notifications import data_quality_query_notify
 from core.numbers import reader_numbers
@@ -227,10 +227,13 @@ SEIZURE_TERM = "Seizure"
 
 def _seizure_event(assessment: ICANSAssessment, *, icans_episode: AdverseEvent, acting_user: User) -> AdverseEvent:
     """Start or raise the Seizure AE of the assessment's cycle: the episode running on the assessment's day, else
-    the open one (one clinical event = one AE, like the others).
+    the first episode that begins after it (an assessment entered late shows the event began earlier: its onset
+    moves back to the assessment's day, which overlaps no other episode — the open one may lie beyond a resolved
+    one; :func:`ae.services.episodes.next_episode`), else a new one (one clinical event = one AE, like the others).
 
     A new episode takes the ICANS episode's relatedness and action taken, onset on the assessment's day, grading
-    scale astct_2019; an open one is raised (never lowered) with a revision naming the assessment.
+    scale astct_2019; an existing one is raised (never lowered) and its onset moved back, with a revision naming
+    the assessment.
     """
     cycle = icans_episode.cycle
     term = CTCAETerm.objects.get(term=SEIZURE_TERM)
@@ -239,7 +242,8 @@ def _seizure_event(assessment: ICANSAssessment, *, icans_episode: AdverseEvent, 
     rationale = (f"ASTCT 2019 ICANS seizure row: {assessment.seizure.replace('_', ' ')} = grade {grade} "
                  f"(ICANS assessment of {when:%d %b %Y %H:%M})")
     episode_lock(cycle=cycle, term=term)
-    ongoing = covering_episode(cycle=cycle, term=term, day=when.date()) or open_episode(cycle=cycle, term=term)
+    ongoing = (covering_episode(cycle=cycle, term=term, day=when.date())
+               or next_episode(cycle=cycle, term=term, day=when.date()))
     if ongoing is None:
         event = AdverseEvent(
             patient=icans_episode.patient, cycle=cycle, term=term, grade=grade, verbatim_term="seizure (ICANS)",
@@ -251,13 +255,20 @@ def _seizure_event(assessment: ICANSAssessment, *, icans_episode: AdverseEvent, 
         event.save()
         benchmark_request(site=icans_episode.patient.site, trigger="ae_change")
         return event
-    if ongoing.grade >= grade:
-        return ongoing
-    changes: dict[str, list[Any]] = {"grade": [ongoing.grade, grade], "computed_grade": [ongoing.computed_grade, grade],
-               "computed_rationale": [ongoing.computed_rationale, rationale]}
-    ongoing.grade, ongoing.computed_grade, ongoing.computed_rationale = grade, grade, rationale
-    adverse_event_save_revision(ongoing, changes=changes, acting_user=acting_user,
-                                reason=f"ICANS assessment of {when:%d %b %Y %H:%M} recorded a seizure ({rationale}).")
+    changes: dict[str, list[Any]] = {}
+    why = []
+    if ongoing.onset_date > when.date():
+        changes["onset_date"] = [revision_value(ongoing.onset_date), revision_value(when.date())]
+        why.append(f"onset moved from {ongoing.onset_date:%d %b %Y} to {when:%d %b %Y}")
+        ongoing.onset_date = when.date()
+    if ongoing.grade < grade:
+        changes |= {"grade": [ongoing.grade, grade], "computed_grade": [ongoing.computed_grade, grade],
+                    "computed_rationale": [ongoing.computed_rationale, rationale]}
+        why.append(rationale)
+        ongoing.grade, ongoing.computed_grade, ongoing.computed_rationale = grade, grade, rationale
+    if changes:
+        adverse_event_save_revision(ongoing, changes=changes, acting_user=acting_user, reason=(
+            f"ICANS assessment of {when:%d %b %Y %H:%M} recorded a seizure ({'; '.join(why)})."))
     return ongoing
 
 

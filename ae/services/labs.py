@@ -504,13 +504,13 @@ def lab_result_record(*, patient: Patient, data: dict[str, Any], acting_user: Us
     is_baseline = bool(data.get("baseline"))
     if cycle is None and not is_baseline:
         cycle = patient.cycles.filter(start_date__lte=day).order_by("-start_date").first()
-    if is_baseline and cycle is None:  # the cycle it precedes: the next one to start
-        cycle = patient.cycles.filter(start_date__gte=day).order_by("start_date").first()
+    if is_baseline:
+        if cycle is None:  # the cycle it precedes: the next one to start
+            cycle = patient.cycles.filter(start_date__gte=day).order_by("start_date").first()
         if cycle is None:
             raise ValidationError({"cycle": _(
                 "A baseline value belongs to the cycle it precedes, and no cycle of this patient starts on or after "
                 "%(date)s: add the cycle first.") % {"date": date_format(day, "d M Y")}})
-    if is_baseline:
         if day > cycle.start_date:
             raise ValidationError({"collected_at": _(
                 "A baseline is collected on or before the cycle start (%(date)s).") % {

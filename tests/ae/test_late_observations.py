@@ -249,3 +249,38 @@ def test_a_low_value_entered_after_an_undetermined_later_one_stays_open(patient,
         "analyte": "platelets", "value": 180, "unit": "10^9/L", "collected_at": at(13, 7)})
     assert later.grade is None
     assert platelets_on(patient, nurse, 40, 10).adverse_event.resolution_date is None
+
+
+def icans_seizure(patient, cycle, nurse, day: int):
+    """An ICANS assessment on ``day`` January (CAPD 0) that records a rapidly resolving seizure (ICANS grade 3)."""
+    return icans_assessment_record(patient=patient, cycle=cycle, acting_user=nurse, data={
+        "assessed_at": at(day, 14), "tool": "CAPD", "score": 0, "seizure": "rapid_resolving_or_eeg_treated", **NEW})
+
+
+def seizures() -> list[tuple]:
+    return [(e.onset_date, e.resolution_date, e.grade) for e in
+            AdverseEvent.objects.filter(term__term="Seizure").order_by("onset_date", "id")]
+
+
+def test_a_late_icans_seizure_before_a_resolved_seizure_joins_it_instead_of_overlapping_it(patient, cycle, nurse):
+    """Found reviewing the ICANS path after the lab one: a seizure recorded by the ICANS assessment of the 8th,
+    entered after a Seizure of 10 Jan (resolved 10 Jan) was logged, started a new, open Seizure from the 8th —
+    overlapping the logged one. No episode covers the 8th: it joins the first one after it, whose onset moves back,
+    with the reason in its history (the ward can split it on the AE form if they were two events)."""
+    logged = by_hand(cycle, "Seizure", 3, onset=10, resolved=10)
+    icans_seizure(patient, cycle, nurse, 8)
+    assert seizures() == [(jan(8), jan(10), 3)]
+    assert "onset moved from 10 Jan 2026 to 08 Jan 2026" in logged.revisions.get().reason
+
+
+def test_a_late_icans_seizure_joins_the_resolved_seizure_after_it_not_the_ongoing_one_beyond(patient, cycle, nurse):
+    by_hand(cycle, "Seizure", 3, onset=10, resolved=10)
+    by_hand(cycle, "Seizure", 4, onset=14, resolved=None)
+    icans_seizure(patient, cycle, nurse, 8)
+    assert seizures() == [(jan(8), jan(10), 3), (jan(14), None, 4)]
+
+
+def test_a_late_icans_seizure_before_the_ongoing_seizure_moves_its_onset_back(patient, cycle, nurse):
+    by_hand(cycle, "Seizure", 3, onset=12, resolved=None)
+    icans_seizure(patient, cycle, nurse, 11)
+    assert seizures() == [(jan(11), None, 3)]
