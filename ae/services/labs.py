@@ -341,21 +341,24 @@ def _value_record(result: LabResult, *, term: CTCAETerm, acting_user: User,
 
 def _resolved_by_a_later_value(result: LabResult, *, acting_user: User) -> None:
     """Results typed in out of order: the episode ``result`` has just started resolves at the cycle's next graded value
-    of its analyte when that value is already recorded and feeds no episode (normal, or not worse than the baseline,
-    within the follow-up window) — it is linked to the episode, which is recomputed (:func:`_episode_sync`). A later
-    value that feeds an episode of its own, or none recorded, leaves the new episode open."""
+    of its analyte when that value is already recorded and feeds no episode (normal — then shown under the term it
+    resolves, as :func:`_episode_term` does —, or of the same term and not worse than the baseline, within the
+    follow-up window) — it is linked to the episode, which is recomputed (:func:`_episode_sync`). A later value that
+    feeds an episode of its own, is abnormal the other way (a high sodium after a low one) or none recorded leaves
+    the new episode open."""
     later = (LabResult.objects.select_for_update(of=("self",)).select_related("cycle")
              .filter(cycle_id=result.cycle_id, analyte=result.analyte, baseline=False,
                      collected_at__gt=result.collected_at).exclude(grade=None).order_by("collected_at", "id").first())
-    if (later is None or later.adverse_event_id is not None or _after_window(later)
-            or (later.grade and later.treatment_emergent is True)):
-        return
     episode = result.adverse_event
     assert episode is not None
-    later.adverse_event = episode
+    if (later is None or later.adverse_event_id is not None or _after_window(later)
+            or (later.grade and later.treatment_emergent is True)
+            or (later.grade and later.ctcae_term != episode.term.term)):  # abnormal the other way: not its end
+        return
+    later.adverse_event, later.ctcae_term = episode, episode.term.term  # a normal value: the term it resolves
     reason = f"{_graded(result)[:-1]}, entered after {lab_result_text(later)}, which resolves it."
     with audit_context(reason=reason):
-        later.save(update_fields=["adverse_event"])
+        later.save(update_fields=["adverse_event", "ctcae_term"])
     _episode_sync(episode, acting_user=acting_user, reason=reason)
 
 

@@ -92,3 +92,29 @@ def test_a_low_igg_does_not_join_another_other_specify_event(patient, cycle, nur
         "analyte": "igg", "value": 2.1, "unit": "g/L", "lln": 4.5, "uln": 13, "collected_at": at(8)})
     assert result.adverse_event is not None and result.adverse_event.pk != other.pk
     assert result.adverse_event.verbatim_term == "Hypogammaglobulinemia"
+
+
+@pytest.mark.parametrize(("abnormal", "term"), [(128, "Hyponatremia"), (132, "Hyponatremia"),
+                                                (152, "Hypernatremia")])
+def test_a_sodium_typed_in_after_the_normal_one_that_followed_it_is_resolved_by_it(patient, cycle, nurse,
+                                                                                   abnormal, term):
+    """Results typed in out of order (the normal sodium of the 9th first): the episode the abnormal value of the 7th
+    starts is resolved on the 9th, and the normal value is shown under the term it resolves."""
+    normal = sodium(patient, nurse, 140, 9)
+    event = sodium(patient, nurse, abnormal, 7).adverse_event
+    assert (event.term.term, event.resolution_date) == (term, datetime.date(2026, 1, 9))
+    normal.refresh_from_db()
+    assert (normal.adverse_event_id, normal.ctcae_term) == (event.pk, term)
+
+
+def test_a_low_sodium_typed_in_before_a_high_one_not_worse_than_baseline_stays_open(patient, cycle, nurse):
+    """The later value is abnormal the other way (Hypernatremia grade 1, as at the cycle start: no AE of its own):
+    it is not the end of the Hyponatremia, and keeps its own term."""
+    lab_result_record(patient=patient, acting_user=nurse, data={
+        "analyte": "sodium", "value": 150, "unit": "mmol/L", "lln": 135, "uln": 145, "collected_at": at(5, 6),
+        "baseline": True, "cycle": cycle})
+    high = sodium(patient, nurse, 150, 9)
+    assert (high.grade, high.treatment_emergent, high.adverse_event_id) == (1, False, None)
+    assert sodium(patient, nurse, 128, 7).adverse_event.resolution_date is None
+    high.refresh_from_db()
+    assert (high.adverse_event_id, high.ctcae_term) == (None, "Hypernatremia")
