@@ -150,6 +150,8 @@ class AdverseEventForm(forms.ModelForm):
                                        "reason, not treatment-emergent."),
             "grade_discrepancy_reason": _("Required when your grade differs from the grade computed from the recorded "
                                           "criteria."),
+            "verbatim_term": _("The event in your words. Required with an “Other, specify” term: it says "
+                               "what the event was."),
         }
         widgets = {
             "onset_date": date_input(),

@@ -9,6 +9,8 @@ from django.db.models.functions import Trim, Upper
 from django.utils.translation import gettext_lazy as _
 
 CTCAE_VERSION = "5.0"
+#: How CTCAE v5.0 names each SOC's catch-all term: "Nervous system disorders - Other, specify".
+OTHER_SPECIFY_SUFFIX = " - Other, specify"
 
 
 class CTCAETerm(models.Model):
@@ -26,6 +28,12 @@ class CTCAETerm(models.Model):
 
     def __str__(self) -> str:
         return self.term
+
+    @property
+    def is_other_specify(self) -> bool:
+        """One of CTCAE v5.0's 26 SOC "… - Other, specify" terms, for an event the catalogue has no term of its own
+        for: an adverse event under it names the event in its reported term (verbatim)."""
+        return self.term.endswith(OTHER_SPECIFY_SUFFIX)
 
     @property
     def allowed_grades(self) -> list[int]:

@@ -103,7 +103,10 @@ class AdverseEvent(CheckConstraintsInOneQuery, LoadedRelationsNotRequeried, mode
     term = models.ForeignKey(CTCAETerm, on_delete=models.PROTECT, related_name="adverse_events",
                              verbose_name="CTCAE term")
     grade = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(5)])
-    verbatim_term = models.CharField("reported term (verbatim)", max_length=200, blank=True)
+    verbatim_term = models.CharField(
+        "reported term (verbatim)", max_length=200, blank=True,
+        help_text="The event in the reporter's words (SDTM AETERM); required under an \"Other, specify\" CTCAE term "
+                  "(it names the event) and compared there to tell events apart.")
     grading_scale = models.CharField(max_length=20, choices=GradingScale.choices, default=GradingScale.CTCAE_V5)
     onset_date = models.DateField()
     resolution_date = models.DateField(null=True, blank=True)
@@ -277,6 +280,28 @@ class AdverseEvent(CheckConstraintsInOneQuery, LoadedRelationsNotRequeried, mode
                 END;
                 """,
             ),
+            # An "Other, specify" term names its event (CTCAE v5.0): checked when a row gets its term or reported
+            # term, so rows saved before pvtrack required it still save other changes.
+            pgtrigger.Trigger(
+                name="ae_other_specify_named",
+                operation=pgtrigger.Insert | pgtrigger.Update,
+                when=pgtrigger.Before,
+                func="""
+                BEGIN
+                    IF TG_OP = 'UPDATE' AND OLD.term_id = NEW.term_id
+                            AND OLD.verbatim_term IS NOT DISTINCT FROM NEW.verbatim_term THEN
+                        RETURN NEW;
+                    END IF;
+                    IF btrim(coalesce(NEW.verbatim_term, '')) = ''
+                            AND right((SELECT term FROM ae_ctcaeterm WHERE id = NEW.term_id), 17)
+                                = ' - Other, specify' THEN
+                        RAISE EXCEPTION 'an adverse event under an "Other, specify" term names its event (verbatim)'
+                            USING ERRCODE = 'check_violation';
+                    END IF;
+                    RETURN NEW;
+                END;
+                """,
+            ),
             # Dates a reviewer would reject: in the future (server date + 1 day for time zones ahead of UTC) or
             # before the patient was born (birth month).
             pgtrigger.Trigger(
@@ -319,6 +344,10 @@ class AdverseEvent(CheckConstraintsInOneQuery, LoadedRelationsNotRequeried, mode
                 errors["grade"] = gettext("%(term)s has no grade %(grade)s in CTCAE v5.0; allowed grades: "
                                           "%(allowed)s.") % {"term": term.term, "grade": self.grade,
                                                              "allowed": ", ".join(map(str, allowed))}
+        if term is not None and term.is_other_specify and not (self.verbatim_term or "").strip():
+            errors["verbatim_term"] = gettext(
+                "Say what the event was in “Reported term (verbatim)”: “%(term)s” is only for an "
+                "event CTCAE v5.0 has no term of its own for.") % {"term": term.term}
         if cycle is not None and self.patient_id is not None and cycle.patient_id != self.patient_id:
             errors["cycle"] = gettext("This cycle belongs to another patient.")
         if cycle is not None and self.onset_date is not None:

@@ -15,7 +15,8 @@ from __future__ import annotations
 import datetime
 
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Q, QuerySet
+from django.db.models.functions import Lower, Trim
 
 from ae.episodes import lab_effective_grade
 from ae.models import AdverseEvent, CTCAETerm
@@ -92,19 +93,31 @@ def same_onset_event(*, cycle: TreatmentCycle, term: CTCAETerm, onset_date: date
     return events.order_by("id").first()
 
 
-def probable_duplicates(*, cycle: TreatmentCycle, term: CTCAETerm, onset_date: datetime.date
+def same_reported_event(events: QuerySet[AdverseEvent], *, term: CTCAETerm, verbatim: str
+                        ) -> QuerySet[AdverseEvent]:
+    """``events`` (of ``term``) narrowed to those that can be the same clinical event as one reported as
+    ``verbatim``: under an "Other, specify" term (:attr:`ae.models.CTCAETerm.is_other_specify`) only those with the
+    same reported term, trimmed and case-insensitive — "dysgraphia" and "micrographia" are two events; under any
+    other term, all of them."""
+    if not term.is_other_specify:
+        return events
+    return events.alias(reported=Lower(Trim("verbatim_term"))).filter(reported=(verbatim or "").strip().lower())
+
+
+def probable_duplicates(*, cycle: TreatmentCycle, term: CTCAETerm, onset_date: datetime.date, verbatim: str = ""
                         ) -> tuple[AdverseEvent | None, AdverseEvent | None, AdverseEvent | None]:
     """(:func:`same_onset_event`, :func:`open_episode`, the covering episode) of a new event of ``term`` in ``cycle``
     with onset ``onset_date``, read in ONE query: the first event with that onset (lowest id); the open episode
     (latest onset, then highest id); and a resolved episode whose days cover the onset (its onset before it, its
     resolution date on or after it: latest onset, then highest id) — each None if there is none. All are row-locked
     (``open_episode`` locks the episode; locking the others too changes nothing, as the new event is refused or
-    saved beside them). Call after :func:`episode_lock`."""
-    candidates = list(
+    saved beside them). Under an "Other, specify" term only events reporting the same ``verbatim`` term count
+    (:func:`same_reported_event`). Call after :func:`episode_lock`."""
+    candidates = list(same_reported_event(
         AdverseEvent.objects.select_for_update(of=("self",)).select_related("cycle", "term", "patient__site")
         .filter(Q(onset_date=onset_date) | (Q(resolution_date__isnull=True) & ~Q(outcome=AdverseEvent.Outcome.FATAL))
                 | Q(onset_date__lt=onset_date, resolution_date__gte=onset_date),
-                cycle=cycle, term=term))
+                cycle=cycle, term=term), term=term, verbatim=verbatim))
     twin = min((e for e in candidates if e.onset_date == onset_date), key=lambda e: e.pk, default=None)
     ongoing = max((e for e in candidates if e.resolution_date is None and e.outcome != AdverseEvent.Outcome.FATAL),
                   key=lambda e: (e.onset_date, e.pk), default=None)
@@ -118,10 +131,12 @@ def overlapping_episode(event: AdverseEvent) -> AdverseEvent | None:
     set, saved or not), row-locked, or None: the same-onset twin first (lowest id), else the overlapping episode
     with the latest onset (then highest id). An event's days run from its onset to its resolution date, both
     included; without a resolution date, an open episode runs on (no end) and a death ends on its onset — as
-    :func:`probable_duplicates` reads them for a new event. Call after :func:`episode_lock` of the event's (cycle,
-    term)."""
-    others = (AdverseEvent.objects.select_for_update(of=("self",)).select_related("cycle", "term", "patient__site")
-              .filter(_lasts_until(event.onset_date), cycle=event.cycle, term=event.term))
+    :func:`probable_duplicates` reads them for a new event (under an "Other, specify" term, only those reporting
+    the same event: :func:`same_reported_event`). Call after :func:`episode_lock` of the event's (cycle, term)."""
+    others = same_reported_event(
+        AdverseEvent.objects.select_for_update(of=("self",)).select_related("cycle", "term", "patient__site")
+        .filter(_lasts_until(event.onset_date), cycle=event.cycle, term=event.term),
+        term=event.term, verbatim=event.verbatim_term)
     if event.pk is not None:
         others = others.exclude(pk=event.pk)
     last_day = event.resolution_date or (event.onset_date if event.outcome == AdverseEvent.Outcome.FATAL else None)

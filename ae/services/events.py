@@ -91,7 +91,8 @@ def _refuse_duplicate(event: AdverseEvent) -> None:
     """Raise ProbableDuplicateError if ``event`` (not saved) repeats one already recorded: the same term and onset
     in the cycle, an open episode of the term in the cycle, or a resolved one whose days cover its onset (one clinical
     event = one adverse event)."""
-    twin, ongoing, covering = probable_duplicates(cycle=event.cycle, term=event.term, onset_date=event.onset_date)
+    twin, ongoing, covering = probable_duplicates(cycle=event.cycle, term=event.term, onset_date=event.onset_date,
+                                                  verbatim=event.verbatim_term)
     if twin is not None:
         raise ProbableDuplicateError(twin, same_onset_detail(twin, cycle=event.cycle.number))
     if ongoing is not None:

@@ -164,6 +164,7 @@ class _Known:
     grade: int
     values: tuple[Any, ...]
     event: AdverseEvent | None = None
+    reported: str = ""  # the reported term, trimmed and lower-case: under "Other, specify" it tells events apart
 
 
 class _Batches:
@@ -206,12 +207,13 @@ class _Batches:
             self.known[pair] = []
         events = (AdverseEvent.objects.filter(cycle_id__in={c for c, _ in pairs}, term_id__in={t for _, t in pairs})
                   .order_by("id").values("pk", "cycle_id", "term_id", "onset_date", "resolution_date", "outcome",
-                                         "grade", *COMPARED))
+                                         "grade", "verbatim_term", *COMPARED))
         for e in events:
             pair = (e["cycle_id"], e["term_id"])
             if pair in pairs:
                 self.known[pair].append(_Known(e["pk"], None, e["onset_date"], e["resolution_date"], e["outcome"],
-                                               e["grade"], tuple(e[f] for f in COMPARED)))
+                                               e["grade"], tuple(e[f] for f in COMPARED),
+                                               reported=e["verbatim_term"].strip().lower()))
 
     def _term(self, text: str) -> CTCAETerm:
         text = " ".join(text.split())
@@ -303,7 +305,10 @@ class _Batches:
 
     def _check(self, line: int, data: dict[str, Any]) -> tuple[RowResult, _Known | None]:
         cycle, term = data["cycle"], data["term"]
-        known = self.known[(cycle.pk, term.pk)]
+        recorded = self.known[(cycle.pk, term.pk)]
+        reported = (data.get("verbatim_term") or "").strip().lower()
+        # Under an "Other, specify" term only events reporting the same event can repeat it (same_reported_event).
+        known = [k for k in recorded if k.reported == reported] if term.is_other_specify else recorded
         values = tuple(data[f] for f in COMPARED)
         twin = next((k for k in known if k.onset_date == data["onset_date"]), None)
         if twin is not None:
@@ -339,8 +344,8 @@ class _Batches:
                 return RowResult(line, "error", [f"{detail} (line {episode.line} of this file)"]), None
             return RowResult(line, "error", [detail], episode.pk), None
         new = _Known(None, line, data["onset_date"], data["resolution_date"], data["outcome"], data["grade"],
-                     values, event)
-        known.append(new)
+                     values, event, reported)
+        recorded.append(new)
         return RowResult(line, "created", twin=new), new
 
     def _insert(self, pending: list[tuple[RowResult, _Known]]) -> None:
