@@ -206,9 +206,10 @@ def adverse_event_update(*, event: AdverseEvent, acting_user: User, reason: str,
     """Apply an edit with its reason; record old → new of each changed field in an AdverseEventRevision.
 
     One clinical event = one AE, as for a new event: unless ``confirm_separate``, an edit of an ``EPISODE_FIELDS``
-    field after which the event's days (onset to resolution; open while unresolved, a death's ending on its onset)
-    overlap those of another event of the same term in the same cycle — or share its onset — is refused with
-    ProbableDuplicateError (409) naming that event (``ae.services.episodes.overlapping_episode``). Concurrent edits
+    field (or of the reported term under an "Other, specify" term, which says which event it is) after which the
+    event's days (onset to resolution; open while unresolved, a death's ending on its onset) overlap those of another
+    event of the same term in the same cycle — or share its onset — is refused with ProbableDuplicateError (409)
+    naming that event (``ae.services.episodes.overlapping_episode``). Concurrent edits
     and creates of the term's episodes in the cycle serialise on its episode lock, taken before the event's row
     (the order every writer of episodes takes them).
 
@@ -225,7 +226,7 @@ def adverse_event_update(*, event: AdverseEvent, acting_user: User, reason: str,
     require_role(acting_user, event.patient.site, RECORDERS)
     # The lock of the episodes the event will be among, when the edit may move it (``event`` may already hold the
     # edited values — a form's instance — so any episode field sent takes it; a stale ``event`` is refused below).
-    may_move = any(field in data for field in EPISODE_FIELDS)
+    may_move = any(field in data for field in (*EPISODE_FIELDS, "verbatim_term"))
     if may_move:
         episode_lock(cycle=data.get("cycle", event.cycle), term=data.get("term", event.term))
     # Lock the row: two nurses saving at once must not both pass the version check. Only the event's row
@@ -263,7 +264,8 @@ def adverse_event_update(*, event: AdverseEvent, acting_user: User, reason: str,
                 "This episode is graded from its bedside assessments or lab results (worst grade %(grade)s): to grade "
                 "it lower, record your grade with its reason on the assessment.") % {"grade": observed}})
         current.entered_grade = current.grade  # bookkeeping that mirrors "grade" (not a change of its own)
-    if may_move and not confirm_separate and set(EPISODE_FIELDS) & set(changes):
+    renamed = "verbatim_term" in changes and current.term.is_other_specify  # another event of that term now?
+    if may_move and not confirm_separate and (set(EPISODE_FIELDS) & set(changes) or renamed):
         _refuse_overlap(current)
     # validated above (the bookkeeping since — entered_grade mirroring the grade, a discrepancy review cleared —
     # keeps every rule): not again

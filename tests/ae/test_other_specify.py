@@ -113,3 +113,26 @@ def test_an_import_tells_other_specify_events_apart_by_their_reported_term(ward,
         file_name="b.csv", dry_run=True, acting_user=nurse)
     statuses = [(r.line, r.status) for r in report.rows]
     assert statuses == [(2, "created"), (3, "error"), (4, "error")]  # a new event; the ongoing ones again
+
+
+def test_renaming_an_other_specify_event_to_an_overlapping_one_is_a_probable_duplicate(cycle, nurse):
+    from ae.services.events import adverse_event_update
+
+    first = create(cycle, nurse, verbatim_term="dysgraphia")
+    second = create(cycle, nurse, verbatim_term="micrographia")
+    with pytest.raises(ProbableDuplicateError) as refused:
+        adverse_event_update(event=second, acting_user=nurse, reason="Misnamed at entry",
+                             expected_version=second.version, verbatim_term="Dysgraphia")
+    assert refused.value.existing == first
+    renamed = adverse_event_update(event=second, acting_user=nurse, reason="Misnamed at entry", confirm_separate=True,
+                                   expected_version=second.version, verbatim_term="Dysgraphia")
+    assert renamed.verbatim_term == "Dysgraphia"
+
+
+def test_renaming_the_reported_term_of_another_term_never_asks(cycle, nurse):
+    from ae.services.events import adverse_event_update
+
+    make_event(cycle, "Tremor", grade=1, onset_day=3)  # saved side by side before pvtrack refused it
+    twin = make_event(cycle, "Tremor", grade=2, onset_day=3)
+    assert adverse_event_update(event=twin, acting_user=nurse, reason="Spelling", expected_version=twin.version,
+                                verbatim_term="fine tremor").verbatim_term == "fine tremor"
