@@ -93,6 +93,11 @@ def same_onset_event(*, cycle: TreatmentCycle, term: CTCAETerm, onset_date: date
     return events.order_by("id").first()
 
 
+def reported_key(verbatim: str | None) -> str:
+    """The reported term as :func:`same_reported_event` compares it: trimmed, lower-case."""
+    return (verbatim or "").strip().lower()
+
+
 def same_reported_event(events: QuerySet[AdverseEvent], *, term: CTCAETerm, verbatim: str
                         ) -> QuerySet[AdverseEvent]:
     """``events`` (of ``term``) narrowed to those that can be the same clinical event as one reported as
@@ -101,7 +106,7 @@ def same_reported_event(events: QuerySet[AdverseEvent], *, term: CTCAETerm, verb
     other term, all of them."""
     if not term.is_other_specify:
         return events
-    return events.alias(reported=Lower(Trim("verbatim_term"))).filter(reported=(verbatim or "").strip().lower())
+    return events.alias(reported=Lower(Trim("verbatim_term"))).filter(reported=reported_key(verbatim))
 
 
 def probable_duplicates(*, cycle: TreatmentCycle, term: CTCAETerm, onset_date: datetime.date, verbatim: str = ""

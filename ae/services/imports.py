@@ -48,7 +48,7 @@ from ae.import_sources import (
     row_selected,
 )
 from ae.models import AdverseEvent, CTCAETerm, ImportMapping
-from ae.services.episodes import episode_locks
+from ae.services.episodes import episode_locks, reported_key
 from ae.services.events import covering_episode_detail, derive_fields, ongoing_episode_detail
 from ae.services.notifications import new_serious_events_notify
 from ae.services.sae import cases_open_for_new_events
@@ -213,7 +213,7 @@ class _Batches:
             if pair in pairs:
                 self.known[pair].append(_Known(e["pk"], None, e["onset_date"], e["resolution_date"], e["outcome"],
                                                e["grade"], tuple(e[f] for f in COMPARED),
-                                               reported=e["verbatim_term"].strip().lower()))
+                                               reported=reported_key(e["verbatim_term"])))
 
     def _term(self, text: str) -> CTCAETerm:
         text = " ".join(text.split())
@@ -306,7 +306,7 @@ class _Batches:
     def _check(self, line: int, data: dict[str, Any]) -> tuple[RowResult, _Known | None]:
         cycle, term = data["cycle"], data["term"]
         recorded = self.known[(cycle.pk, term.pk)]
-        reported = (data.get("verbatim_term") or "").strip().lower()
+        reported = reported_key(data.get("verbatim_term"))
         # Under an "Other, specify" term only events reporting the same event can repeat it (same_reported_event).
         known = [k for k in recorded if k.reported == reported] if term.is_other_specify else recorded
         values = tuple(data[f] for f in COMPARED)

@@ -243,12 +243,16 @@ def test_a_low_value_entered_after_the_normal_one_that_followed_it_starts_a_reso
         "entered after Platelet count 180 ×10⁹/L of 13 Jan 2026 07:00, which resolves it.")
 
 
-def test_a_low_value_entered_after_an_undetermined_later_one_stays_open(patient, cycle, nurse):
-    """A later value without a normal range (grade undetermined) says nothing about the episode's end."""
+def test_a_low_value_typed_in_late_skips_an_undetermined_later_value_for_the_next_normal_one(patient, cycle, nurse):
+    """A later value without a normal range (grade undetermined) says nothing about the episode's end: the next
+    graded value does."""
     later = lab_result_record(patient=patient, acting_user=nurse, data={
         "analyte": "platelets", "value": 180, "unit": "10^9/L", "collected_at": at(13, 7)})
     assert later.grade is None
-    assert platelets_on(patient, nurse, 40, 10).adverse_event.resolution_date is None
+    platelets_on(patient, nurse, 170, 14)
+    assert course(platelets_on(patient, nurse, 40, 10).adverse_event) == (jan(10), jan(14), "RECOVERED/RESOLVED", 3)
+    later.refresh_from_db()
+    assert later.adverse_event_id is None
 
 
 def icans_seizure(patient, cycle, nurse, day: int):
