@@ -205,8 +205,8 @@
     // The hint comes translated from the page (base.html: data-date-hint / data-datetime-hint on <body>).
     var root = document.body;
     var hint = input.type === "date"
-      ? root.getAttribute("data-date-hint") || "format: dd Mmm yyyy (e.g. 03 Aug 2025)"
-      : root.getAttribute("data-datetime-hint") || "format: dd Mmm yyyy hh:mm (e.g. 03 Aug 2025 14:30)";
+      ? root.getAttribute("data-date-hint") || "Shown here as dd Mmm yyyy once entered (e.g. 03 Aug 2025)"
+      : root.getAttribute("data-datetime-hint") || "Shown here as dd Mmm yyyy hh:mm once entered (e.g. 03 Aug 2025 14:30)";
     var echo = document.createElement("small");
     echo.className = "help date-echo";
     echo.id = input.id + "_site_date";

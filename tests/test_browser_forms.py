@@ -92,7 +92,9 @@ def test_leaving_a_filled_form_asks_first_and_saving_does_not(page, ae_form):
 
 def test_date_fields_show_the_date_in_the_sites_format(page, ae_form):
     echo = page.locator("#id_onset_date_site_date")
-    assert "03 Aug 2025" in echo.inner_text()  # the format, before a date is chosen
+    # Before a date is chosen: how it will be shown, never worded as the format to type (the native input has its
+    # own, e.g. mm/dd/yyyy, and takes no month name).
+    assert echo.inner_text() == "Shown here as dd Mmm yyyy once entered (e.g. 03 Aug 2025)"
     page.fill("#id_onset_date", "2026-01-06")
     assert echo.inner_text() == "06 Jan 2026"
 

@@ -185,7 +185,8 @@ def test_the_polish_site_renders_the_listing_in_polish(polish_ward, nurse, cycle
     page = logged_in(nurse).get(f"/sites/{polish_ward.slug}/events/").content.decode()
     assert "Ward A: zdarzenia niepożądane" in page and "1 zdarzenie niepożądane." in page and "Filtruj" in page
     assert "adverse events" not in page and "Export these" not in page
-    assert 'data-date-hint="format: dd Mmm rrrr (np. 03 Sie 2025)"' in page  # the date hint of static/forms.js
+    # the date hint of static/forms.js
+    assert 'data-date-hint="Po wpisaniu pokazana tu jako dd Mmm rrrr (np. 03 Sie 2025)"' in page
 
 
 def test_the_notification_e_mail_link_line_is_in_the_recipients_language(polish_ward, officer,
