@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 from typing import Any, cast
 
 from django import forms
 from django.contrib.postgres.aggregates import ArrayAgg
 from django.core.exceptions import FieldDoesNotExist
+from django.db import models
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.functional import lazy
 from django.utils.text import capfirst
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from ae import bedside_labels, grading, lab_proposal, lab_units, selectors, synonyms
@@ -336,6 +338,36 @@ def event_field_label(name: str) -> str:
         except FieldDoesNotExist:
             return name
     return str(label)
+
+
+_YES_NO = {True: pgettext_lazy("value", "yes"), False: pgettext_lazy("value", "no")}
+
+
+def event_change_value(name: str, value: Any) -> str:
+    """How the pages write one old or new value of an adverse event's field ``name`` in a revision
+    (``AdverseEventRevision.changes``, JSON as ``ae.services.events.revision_value`` stored it) for the reader:
+    "—" for nothing, yes/no, a coded value by its label ("astct_2019" → "ASTCT 2019 consensus (CRS/ICANS)",
+    "DRUG INTERRUPTED" → "Infusion interrupted"), dates as the pages write them ("22 Nov 2026", a date and time in
+    the site's time zone "22 Nov 2026 14:00"). A code the field no longer has is shown as stored."""
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, bool):
+        return str(_YES_NO[value])
+    try:
+        field = AdverseEvent._meta.get_field(name)
+    except FieldDoesNotExist:
+        return str(value)
+    choices = dict(getattr(field, "flatchoices", None) or ())
+    if isinstance(value, str) and value in choices:
+        return str(choices[value])
+    if isinstance(value, str) and isinstance(field, (models.DateField, models.DateTimeField)):
+        try:
+            if isinstance(field, models.DateTimeField):
+                return date_format(timezone.localtime(datetime.datetime.fromisoformat(value)), "d M Y H:i")
+            return date_format(datetime.date.fromisoformat(value), "d M Y")
+        except ValueError:
+            return value
+    return str(value)
 
 
 class AdverseEventEditForm(AdverseEventForm):

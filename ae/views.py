@@ -24,6 +24,7 @@ from ae.forms import (
     CRSAssessmentForm,
     ICANSAssessmentForm,
     LabResultForm,
+    event_change_value,
     event_field_label,
 )
 from ae.models import AdverseEvent, CRSAssessment, ICANSAssessment, LabResult
@@ -168,8 +169,9 @@ def event_history(request: AuthenticatedRequest, pk: int) -> HttpResponse:
                                                                                          "case_link"), pk=pk)
     revisions = list(event.revisions.select_related("changed_by"))
     for revision in revisions:  # each changed field by its name on the form, in the reader's language
-        revision.changes_shown = [(event_field_label(field), old, new)  # type: ignore[attr-defined]
-                                  for field, (old, new) in revision.changes.items()]
+        revision.changes_shown = [  # type: ignore[attr-defined]
+            (event_field_label(field), event_change_value(field, old), event_change_value(field, new))
+            for field, (old, new) in revision.changes.items()]
     return render(request, "ae/event_history.html", {
         "event": event, "revisions": revisions, "patient": event.patient, "site": event.patient.site,
         "crs_assessments": crs_rationales_for_reader(event.crs_assessments.select_related("entered_by")),

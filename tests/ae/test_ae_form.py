@@ -359,3 +359,41 @@ def test_an_anonymous_visitor_is_sent_to_log_in(client, patient, cycle):
     assert response.status_code == 302
     assert response.url.startswith(reverse("login"))
     assert AdverseEvent.objects.count() == 0
+
+
+def test_the_history_page_words_coded_values_dates_and_nothing_as_the_pages_do(nurse_client, event, cycle):
+    # Found in a browser walk (1 Dec 2026): after a CRS assessment took over an episode the history read
+    # "Grading scale: ctcae_v5_0 → astct_2019" and "Computed grade: None → 3" (issue 17 item 5: no raw codes).
+    nurse_client.post(edit_url(event), edit_data(cycle, version=1, reason="Stopped the infusion", grade=3,
+                                                 action_taken="DRUG INTERRUPTED", relatedness="definite",
+                                                 outcome="RECOVERED/RESOLVED",
+                                                 resolution_date=(event.onset_date + 2 * DAY).isoformat()))
+    revision = AdverseEventRevision.objects.get()
+    assert revision.changes["action_taken"][1] == "DRUG INTERRUPTED"  # stored as the code ...
+    page = html.unescape(nurse_client.get(history_url(event)).content.decode())
+    changes = page.split("Changes (old → new)", 1)[1]
+    assert "Action taken: Dose not changed → Infusion interrupted" in changes  # ... shown by its label
+    assert "Relatedness to blinatumomab: Probably related → Definitely related" in changes
+    assert "Outcome: Not recovered/not resolved → Recovered/resolved" in changes
+    assert f"Resolution date: — → {(event.onset_date + 2 * DAY):%d %b %Y}" in changes
+    for raw in ("DRUG INTERRUPTED", "RECOVERED/RESOLVED", "None", "definite"):
+        assert raw not in changes
+
+
+def test_revision_values_are_worded_by_the_field_they_belong_to():
+    from django.utils import translation
+
+    from ae.forms import event_change_value
+
+    assert event_change_value("grading_scale", "astct_2019") == "ASTCT 2019 consensus (CRS/ICANS)"
+    assert event_change_value("computed_grade", None) == "—" and event_change_value("verbatim_term", "") == "—"
+    assert event_change_value("grade", 3) == "3"
+    assert event_change_value("serious", True) == "yes" and event_change_value("sae_death", False) == "no"
+    assert event_change_value("onset_date", "2026-11-22") == "22 Nov 2026"
+    # a date and time in the site's time zone (Europe/Warsaw, UTC+1 in November)
+    assert event_change_value("discrepancy_resolved_at", "2026-11-22T13:00:00+00:00") == "22 Nov 2026 14:00"
+    assert event_change_value("outcome", "NO LONGER A CODE") == "NO LONGER A CODE"  # shown as stored
+    assert event_change_value("no_such_field", "x") == "x"
+    with translation.override("pl"):
+        assert event_change_value("action_taken", "DRUG INTERRUPTED") != "Infusion interrupted"
+        assert event_change_value("serious", True) == "tak"
