@@ -159,13 +159,20 @@ def generate(*, sites: int, patients: int, aes: int, seed: int = 12, prefix: str
         cycle_ids = {(p, n): c for c, p, n in TreatmentCycle.objects.filter(patient_id__in=patient_ids)
                      .values_list("id", "patient_id", "number")}
 
+        # A death is the last day of a patient's record (trigger ae_death_is_last): a grade 5 event is dated in
+        # the patient's last cycle, 14 days after its end — after every other event's onset and resolution.
+        last_cycle = {pid: (number, end) for pid, number, _start, end in cycle_plan}  # cycles in number order
+
         def ae_rows() -> Iterable[dict[str, Any]]:
             for _ in range(aes):
                 pid, number, start, end = cycle_plan[rng.randrange(len(cycle_plan))]
                 term = rng.choice(category_terms if rng.random() < CATEGORY_SHARE else all_terms)
                 grade = _grade(rng, allowed[term])
-                pre = rng.random() < 0.02
-                onset = (start - datetime.timedelta(days=rng.randint(0, 10)) if pre
+                if grade == 5:
+                    number, end = last_cycle[pid]
+                    start = end + datetime.timedelta(days=14)  # the day of death, also the onset below
+                pre = grade != 5 and rng.random() < 0.02
+                onset = (start if grade == 5 else start - datetime.timedelta(days=rng.randint(0, 10)) if pre
                          else start + datetime.timedelta(days=rng.randint(0, (end - start).days)))
                 resolved = onset + datetime.timedelta(days=rng.randint(0, 14)) if rng.random() < 0.8 else None
                 row: dict[str, Any] = {

@@ -318,7 +318,7 @@ REST_KNOX = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "pvtrack API",
     "DESCRIPTION": "Adverse events of blinatumomab per patient and treatment cycle; benchmark runs.",
-    "VERSION": "1.4.4",
+    "VERSION": "1.4.5",
     "SERVE_INCLUDE_SCHEMA": False,
     # The schema maps every operation: served to logged-in users (session or token) only.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],

@@ -109,7 +109,8 @@ def test_a_ward_round_keeps_one_event_per_clinical_event_and_the_officer_informe
 
     # 3. A death: Serious and "results in death" are ticked for the nurse, the officer is notified.
     page.goto(f"{url}/patients/{patient.pk}/events/new/")
-    fill_event(page, "Sepsis", 5, today - datetime.timedelta(days=1), "FATAL")
+    # today: the CRS assessment above was taken now, and a death is the last day of the record
+    fill_event(page, "Sepsis", 5, today, "FATAL")
     assert page.is_checked("#id_serious") and page.is_checked("#id_sae_death")
     assert "always a serious adverse event" in page.inner_text(".death-note")
     page.get_by_role("button", name="Save", exact=True).click()

@@ -12,12 +12,16 @@ Rules that must always hold live in the database, not only in forms:
   SAE criterion is ticked (check constraints);
 * the outcome agrees with the resolution date (CDASH/SDTM AEOUT and AEENDTC): "Recovered/resolved" (with or
   without sequelae) has one, "Not recovered/not resolved" and "Recovering/resolving" have none; Fatal and
-  Unknown may have one or not (check constraints, ``NOT VALID`` for rows stored before migration ``0021``).
+  Unknown may have one or not (check constraints, ``NOT VALID`` for rows stored before migration ``0021``);
+* a death is the last day of the patient's record (triggers ``ae_not_after_death`` and ``ae_death_is_last``,
+  migration ``0023``): no event begins or resolves after the date of death (the fatal event's resolution date, else
+  its onset), and a death is not dated before another event, a lab value, an assessment or a cycle start.
 """
 
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 import pgtrigger
 from django.conf import settings
@@ -25,6 +29,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Exists, F, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext, gettext_noop
@@ -40,6 +45,57 @@ from patients.models import NextTherapy, Patient, TreatmentCycle
 def _day(day: datetime.date) -> str:
     """A date as the pages show it ("05 Jan 2026"; "05 Sty 2026" in Polish)."""
     return date_format(day, "d M Y")
+
+
+def after_death_error(patient: Patient, day: datetime.date) -> str | None:
+    """The error for something of ``patient`` dated ``day`` (a lab value's collection day, an assessment's day, in
+    the site's time zone) when that is after the patient's death (:meth:`patients.models.Patient.death_date`),
+    else None. One query."""
+    died = patient.death_date()
+    if died is None or day <= died:
+        return None
+    return gettext("The patient died on %(died)s (an adverse event with outcome Fatal): nothing can be recorded "
+                   "after that day. Check this date, or the date of the death.") % {"died": _day(died)}
+
+
+def patient_death_facts(patient_ids: list[int], *, excluding_event: int | None = None, with_last: bool = True
+                        ) -> dict[int, tuple[datetime.date | None, datetime.date | None]]:
+    """Per patient id: (date of death, latest day of the patient's records), in ONE query, leaving out the adverse
+    event ``excluding_event`` (the one being checked). The date of death is the earliest end of an event with
+    outcome Fatal (resolution date, else onset); the latest day is the greatest of the other events' onsets and
+    resolutions, lab collection days and bedside assessment days (site time zone) and cycle starts (None when
+    ``with_last`` is False or there is none). Patients with neither are absent."""
+    from ae.models.assessments import CRSAssessment, ICANSAssessment
+    from ae.models.labs import LabResult
+
+    tz = timezone.get_current_timezone()
+    others = AdverseEvent.objects.filter(patient=OuterRef("pk"))
+    if excluding_event is not None:
+        others = others.exclude(pk=excluding_event)
+
+    def latest(queryset: models.QuerySet, by: str, value: Any) -> Subquery:
+        return Subquery(queryset.order_by().values(by).annotate(day=models.Max(value)).values("day")[:1])
+
+    annotations: dict[str, Any] = {"death_day": Subquery(
+        others.filter(outcome="FATAL").order_by().values("patient")
+        .annotate(day=models.Min(Coalesce("resolution_date", "onset_date"))).values("day")[:1])}
+    if with_last:
+        annotations |= {
+            "last_events": latest(others, "patient", Coalesce("resolution_date", "onset_date")),
+            "last_labs": latest(LabResult.objects.filter(patient=OuterRef("pk")), "patient",
+                           TruncDate("collected_at", tzinfo=tz)),
+            "last_crs": latest(CRSAssessment.objects.filter(adverse_event__patient=OuterRef("pk")),
+                          "adverse_event__patient", TruncDate("assessed_at", tzinfo=tz)),
+            "last_icans": latest(ICANSAssessment.objects.filter(adverse_event__patient=OuterRef("pk")),
+                            "adverse_event__patient", TruncDate("assessed_at", tzinfo=tz)),
+            "last_cycles": latest(TreatmentCycle.objects.filter(patient=OuterRef("pk")), "patient", "start_date")}
+    facts = {}
+    for row in Patient.objects.filter(pk__in=patient_ids).annotate(**annotations).values("pk", *annotations):
+        days = [row[k] for k in annotations if k != "death_day" and row[k] is not None]
+        if row["death_day"] is not None or days:
+            facts[row["pk"]] = (row["death_day"], max(days) if days else None)
+    return facts
+
 
 
 #: The SAE criteria (ICH E2A; CDISC AESDTH, AESLIFE, AESHOSP, AESDISAB, AESCONG, AESMIE) as the fields' verbose names
@@ -161,6 +217,11 @@ class AdverseEvent(CheckConstraintsInOneQuery, LoadedRelationsNotRequeried, mode
                                                 blank=True, related_name="+")
     discrepancy_resolved_at = models.DateTimeField(null=True, blank=True)
     discrepancy_resolution_comment = models.TextField(blank=True, max_length=MAX_REASON_CHARS)
+
+    #: Set by a bulk caller (the importer) to (date of death, latest day of the patient's other records), read for
+    #: its whole batch by :func:`patient_death_facts`, so that ``clean`` asks the database nothing per row; None:
+    #: ``clean`` reads them itself (one query).
+    death_facts: tuple[datetime.date | None, datetime.date | None] | None = None
 
     SAE_FIELDS = ("sae_death", "sae_life_threatening", "sae_hospitalization", "sae_disability",
                   "sae_congenital_anomaly", "sae_medically_important")
@@ -302,6 +363,57 @@ class AdverseEvent(CheckConstraintsInOneQuery, LoadedRelationsNotRequeried, mode
                 END;
                 """,
             ),
+            # A death is the last day of the patient's record (AdverseEvent._death_errors says it in the reader's
+            # words first): no event begins or resolves after another event's death, and a death is not dated before
+            # anything else of the patient. Timestamps (lab values, assessments) are compared by their UTC day with
+            # one day's slack for time zones, as ae_dates_plausible does; the services compare the site's day.
+            # Without a lock on the patient two transactions committing at the same moment (a death and a later
+            # event) can still both pass; the services' checks and this one see every committed row.
+            pgtrigger.Trigger(
+                name="ae_not_after_death",
+                operation=pgtrigger.Insert | pgtrigger.Update,
+                when=pgtrigger.Before,
+                func="""
+                DECLARE died date;
+                BEGIN
+                    SELECT min(coalesce(resolution_date, onset_date)) INTO died FROM ae_adverseevent
+                        WHERE patient_id = NEW.patient_id AND outcome = 'FATAL' AND id <> NEW.id;
+                    IF died IS NOT NULL AND (NEW.onset_date > died OR NEW.resolution_date > died) THEN
+                        RAISE EXCEPTION 'an adverse event cannot begin or resolve after the patient''s death (%)',
+                            died USING ERRCODE = 'check_violation';
+                    END IF;
+                    RETURN NEW;
+                END;
+                """,
+            ),
+            pgtrigger.Trigger(
+                name="ae_death_is_last",
+                operation=pgtrigger.Insert | pgtrigger.Update,
+                when=pgtrigger.Before,
+                condition=pgtrigger.Q(new__outcome="FATAL"),
+                func="""
+                DECLARE died date := coalesce(NEW.resolution_date, NEW.onset_date);
+                BEGIN
+                    IF EXISTS (SELECT 1 FROM ae_adverseevent WHERE patient_id = NEW.patient_id AND id <> NEW.id
+                                   AND (onset_date > died OR resolution_date > died))
+                       OR EXISTS (SELECT 1 FROM patients_treatmentcycle
+                                      WHERE patient_id = NEW.patient_id AND start_date > died)
+                       OR EXISTS (SELECT 1 FROM ae_labresult WHERE patient_id = NEW.patient_id
+                                      AND (collected_at AT TIME ZONE 'UTC')::date > died + 1)
+                       OR EXISTS (SELECT 1 FROM ae_crsassessment a JOIN ae_adverseevent e ON e.id = a.adverse_event_id
+                                      WHERE e.patient_id = NEW.patient_id
+                                        AND (a.assessed_at AT TIME ZONE 'UTC')::date > died + 1)
+                       OR EXISTS (SELECT 1 FROM ae_icansassessment a JOIN ae_adverseevent e
+                                          ON e.id = a.adverse_event_id
+                                      WHERE e.patient_id = NEW.patient_id
+                                        AND (a.assessed_at AT TIME ZONE 'UTC')::date > died + 1) THEN
+                        RAISE EXCEPTION 'the patient''s record goes on after this death (%)', died
+                            USING ERRCODE = 'check_violation';
+                    END IF;
+                    RETURN NEW;
+                END;
+                """,
+            ),
             # Dates a reviewer would reject: in the future (server date + 1 day for time zones ahead of UTC) or
             # before the patient was born (birth month).
             pgtrigger.Trigger(
@@ -363,6 +475,7 @@ class AdverseEvent(CheckConstraintsInOneQuery, LoadedRelationsNotRequeried, mode
             errors["resolution_date"] = gettext("Resolution cannot be before onset.")
         errors |= self._outcome_errors(errors)
         errors |= self._date_errors(cycle)
+        errors |= self._death_errors(errors)
         if self.present_before_cycle and self.grade_at_cycle_start is None:
             errors["grade_at_cycle_start"] = gettext("Give the event's grade when the cycle started (a higher grade "
                                                      "since is a worsening, which makes it treatment-emergent).")
@@ -413,6 +526,75 @@ class AdverseEvent(CheckConstraintsInOneQuery, LoadedRelationsNotRequeried, mode
                 "The event resolved on %(day)s: choose '%(recovered)s' or '%(sequelae)s' (or Fatal), or clear the "
                 "resolution date if it is still going on.") % (labels | {"day": _day(self.resolution_date)})}
         return {}
+
+    def _death_errors(self, errors: dict[str, str]) -> dict[str, str]:
+        """A death is the last day of the patient's record (:meth:`patients.models.Patient.death_date`; database
+        triggers ``ae_not_after_death`` and ``ae_death_is_last``): this event cannot begin or resolve after another
+        event's death, and a death cannot be dated before anything else of the patient (an event's onset or
+        resolution, a lab value, a bedside assessment, a cycle start). Found in a browser walk (1 Dec 2026): after
+        a fatal sepsis ending 28 Nov, a fever of 30 Nov, a lab value and a CRS assessment of 30 Nov and a cycle
+        starting 1 Dec were all saved."""
+        if self.patient_id is None or self.onset_date is None:
+            return {}
+        fatal = self.outcome == self.Outcome.FATAL
+        died, last = (self.death_facts if self.death_facts is not None else
+                      patient_death_facts([self.patient_id], excluding_event=self.pk, with_last=fatal).get(
+                          self.patient_id, (None, None)))
+        if died is not None:
+            if self.onset_date > died and "onset_date" not in errors:
+                return {"onset_date": gettext(
+                    "The patient died on %(died)s (an adverse event with outcome Fatal): an event cannot begin after "
+                    "that. Check this date, or the date of the death.") % {"died": _day(died)}}
+            if self.resolution_date is not None and self.resolution_date > died and "resolution_date" not in errors:
+                return {"resolution_date": gettext(
+                    "The patient died on %(died)s: an event cannot resolve after that. An event still going on at "
+                    "the death has no resolution date (outcome '%(not_recovered)s', or Fatal if it led to the "
+                    "death).") % {"died": _day(died), "not_recovered": self.Outcome.NOT_RECOVERED.label}}
+        if not fatal:
+            return {}
+        field = "resolution_date" if self.resolution_date is not None else "onset_date"
+        day = self.resolution_date or self.onset_date
+        if last is None or last <= day or field in errors:
+            return {}
+        later = self._records_after(day) or [_day(last)]  # the detail is read only on this error's path
+        return {field: gettext(
+            "The patient's record goes on after %(died)s, the date of this death: %(later)s. A death is the last "
+            "day of the record: check its date, or correct those records first.") % {
+                "died": _day(day), "later": "; ".join(later)}}
+
+    def _records_after(self, day: datetime.date, limit: int = 3) -> list[str]:
+        """What of this patient is dated after ``day`` (site time zone), described for the reader, at most
+        ``limit`` of each kind: events beginning or resolving, lab values, bedside assessments, cycle starts."""
+        from ae.models.assessments import CRSAssessment, ICANSAssessment
+        from ae.models.labs import LabResult
+
+        next_midnight = timezone.make_aware(datetime.datetime.combine(day + datetime.timedelta(days=1),
+                                                                      datetime.time.min))
+        later: list[str] = []
+        events = (AdverseEvent.objects.filter(patient_id=self.patient_id)
+                  .filter(Q(onset_date__gt=day) | Q(resolution_date__gt=day)).select_related("term")
+                  .order_by("onset_date", "id"))
+        if self.pk:
+            events = events.exclude(pk=self.pk)
+        for event in events[:limit]:
+            later.append(gettext("%(term)s from %(onset)s") % {"term": event.term.term, "onset": _day(event.onset_date)}
+                         if event.onset_date > day else gettext("%(term)s resolved %(end)s") % {
+                             "term": event.term.term, "end": _day(event.resolution_date or day)})
+        for result in (LabResult.objects.filter(patient_id=self.patient_id, collected_at__gte=next_midnight)
+                       .order_by("collected_at", "id")[:limit]):
+            later.append(gettext("a lab value of %(date)s") % {
+                "date": _day(timezone.localtime(result.collected_at).date())})
+        for model, label in ((CRSAssessment, "CRS"), (ICANSAssessment, "ICANS")):
+            for assessment in (model.objects.filter(adverse_event__patient_id=self.patient_id,
+                                                    assessed_at__gte=next_midnight)
+                               .order_by("assessed_at", "id")[:limit]):
+                later.append(gettext("a %(kind)s assessment of %(date)s") % {
+                    "kind": label, "date": _day(timezone.localtime(assessment.assessed_at).date())})
+        for cycle in TreatmentCycle.objects.filter(patient_id=self.patient_id, start_date__gt=day).order_by(
+                "start_date")[:limit]:
+            later.append(gettext("cycle %(number)s starting %(start)s") % {"number": cycle.number,
+                                                                             "start": _day(cycle.start_date)})
+        return later
 
     def _date_errors(self, cycle: TreatmentCycle | None) -> dict[str, str]:
         """Dates a pharmacovigilance reviewer would reject: in the future (site time zone), before the birth

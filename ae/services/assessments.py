@@ -33,6 +33,7 @@ from ae.episodes import (
     resolution_entered_by_hand,
 )
 from ae.models import AdverseEvent, CRSAssessment, CTCAETerm, ICANSAssessment
+from ae.models.events import after_death_error
 from ae.services.episodes import covering_episode, episode_lock, next_episode, open_episode, overlapping_episode
 from ae.services.events import adverse_event_save_revision, revision_value
 from ae.services.notifications import data_quality_query_notify
@@ -130,6 +131,9 @@ def _assessment_record(kind: _Kind, *, patient: Patient, cycle: TreatmentCycle |
             "cycle": cycle.number, "date": date_format(cycle.start_date, "d M Y")}})
     if assessed_at > timezone.now() + datetime.timedelta(minutes=5):
         raise ValidationError({"assessed_at": _("The assessment cannot be in the future.")})
+    after_death = after_death_error(patient, day)
+    if after_death:
+        raise ValidationError({"assessed_at": after_death})
     if cycle.window_end is not None and day > cycle.window_end:
         raise ValidationError({"assessed_at": (
             _("%(date)s is more than %(days)s days after cycle %(cycle)s ended (%(end)s): choose the cycle running "

@@ -48,6 +48,7 @@ from ae.import_sources import (
     row_selected,
 )
 from ae.models import AdverseEvent, CTCAETerm, ImportMapping
+from ae.models.events import patient_death_facts
 from ae.services.episodes import episode_locks, reported_key
 from ae.services.events import covering_episode_detail, derive_fields, ongoing_episode_detail
 from ae.services.notifications import new_serious_events_notify
@@ -181,6 +182,7 @@ class _Batches:
         self.patients: dict[str, Patient | None] = {}
         self.cycles: dict[tuple[int, int], TreatmentCycle] = {}
         self.known: dict[tuple[int, int], list[_Known]] = {}
+        self.death_facts: dict[int, tuple[Any, Any]] = {}  # patient id -> (date of death, latest record day)
         self.results: list[RowResult] = []
         self.serious: list[AdverseEvent] = []
 
@@ -292,6 +294,9 @@ class _Batches:
             except ValidationError as exc:
                 checked.append((line, exc))
         self._load_events({(d["cycle"].pk, d["term"].pk) for _, d in checked if isinstance(d, dict)})
+        # each patient's date of death and latest record, for the whole batch in one query (a death is the last
+        # day of the record: AdverseEvent._death_errors); the batch's accepted rows update them in _check
+        self.death_facts = patient_death_facts(sorted({d["patient"].pk for _, d in checked if isinstance(d, dict)}))
         pending: list[tuple[RowResult, _Known]] = []
         for line, data in checked:
             if isinstance(data, ValidationError):
@@ -324,6 +329,7 @@ class _Batches:
                 f"different {', '.join(differ)}: keep one of the two rows"]), None
         event = AdverseEvent(created_by=self.user, origin=AdverseEvent.Origin.ENTERED, entered_grade=data["grade"],
                              **data)
+        event.death_facts = self.death_facts.get(event.patient_id, (None, None))
         try:
             event.full_clean(validate_constraints=False)  # the rules are clean()'s; the database checks again
         except ValidationError as exc:
@@ -343,6 +349,11 @@ class _Batches:
             if episode.line is not None:
                 return RowResult(line, "error", [f"{detail} (line {episode.line} of this file)"]), None
             return RowResult(line, "error", [detail], episode.pk), None
+        died, last = event.death_facts
+        end = data["resolution_date"] or data["onset_date"]
+        if data["outcome"] == AdverseEvent.Outcome.FATAL:
+            died = end if died is None else min(died, end)
+        self.death_facts[event.patient_id] = (died, end if last is None else max(last, end))
         new = _Known(None, line, data["onset_date"], data["resolution_date"], data["outcome"], data["grade"],
                      values, event, reported)
         recorded.append(new)

@@ -74,6 +74,7 @@ from ae.episodes import (
     resolution_entered_by_hand,
 )
 from ae.models import AdverseEvent, CTCAETerm, LabResult
+from ae.models.events import after_death_error
 from ae.models.reference_ranges import sex_words
 from ae.rationale_text import lab_result_text_for_reader
 from ae.services.episodes import covering_episode, episode_locks, next_episode, open_episode
@@ -423,7 +424,8 @@ def _baseline_recorded(baseline: LabResult, *, acting_user: User) -> None:
 
 
 def _check_collected_at(patient: Patient, collected_at: datetime.datetime | None) -> datetime.datetime:
-    """``collected_at`` if it is given, not in the future and not before the patient was born."""
+    """``collected_at`` if it is given, not in the future, not before the patient was born and not after the
+    patient's death (``ae.models.events.after_death_error``)."""
     if collected_at is None:
         raise ValidationError({"collected_at": _("Give the date and time the sample was collected.")})
     if collected_at > timezone.now() + datetime.timedelta(minutes=5):
@@ -432,6 +434,9 @@ def _check_collected_at(patient: Patient, collected_at: datetime.datetime | None
     if day < patient.birth_month:
         raise ValidationError({"collected_at": _("%(date)s is before the patient was born (%(born)s).") % {
             "date": date_format(day, "d M Y"), "born": date_format(patient.birth_month, "M Y")}})
+    after_death = after_death_error(patient, day)
+    if after_death:
+        raise ValidationError({"collected_at": after_death})
     return collected_at
 
 

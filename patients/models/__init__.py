@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.text import format_lazy
@@ -212,6 +213,20 @@ class Patient(models.Model):
             if first is not None and first < self.birth_month:
                 raise ValidationError({"birth_month": gettext("Cycle treatment started %(start)s, before this "
                                                               "birth month.") % {"start": _day(first)}})
+
+    def death_date(self, *, excluding_event: int | None = None) -> datetime.date | None:
+        """The day the patient died as the record says, or None: the earliest end of an adverse event with outcome
+        Fatal (its resolution date — CDISC AEENDTC of a fatal AE is the date of death —, else its onset date),
+        leaving out the event with id ``excluding_event`` (the one being edited). Nothing of the patient can begin
+        after it: no event onset, resolution, lab value, bedside assessment or cycle start (``AdverseEvent.clean``,
+        ``TreatmentCycle.clean``, the lab and assessment services; database triggers ``ae_not_after_death`` and
+        ``ae_death_is_last``). One query."""
+        if not self.pk:
+            return None
+        fatal = self.adverse_events.filter(outcome="FATAL")  # AdverseEvent.Outcome.FATAL (app ae, above this one)
+        if excluding_event is not None:
+            fatal = fatal.exclude(pk=excluding_event)
+        return fatal.aggregate(day=models.Min(Coalesce("resolution_date", "onset_date")))["day"]
 
     @property
     def usubjid(self) -> str:
@@ -444,8 +459,9 @@ class TreatmentCycle(models.Model):
 
     def clean(self) -> None:
         """Refuse implausible dates (a start before birth or more than ``MAX_START_AHEAD_DAYS`` ahead, an end in
-        the future or more than ``MAX_CYCLE_DAYS`` after the start) and a start date that would fall after the
-        onset of an event recorded in this cycle. Raises ValidationError keyed by field."""
+        the future or more than ``MAX_CYCLE_DAYS`` after the start), a start after the patient's death
+        (:meth:`Patient.death_date`) and a start date that would fall after the onset of an event recorded in this
+        cycle. Raises ValidationError keyed by field."""
         errors: dict[str, str] = {}
         today = timezone.localdate()
         born = self.patient.birth_month if self.patient_id else None
@@ -500,6 +516,12 @@ class TreatmentCycle(models.Model):
             conflict = disease_status.check(self.disease_status, self.marrow_blasts_pct, self.mrd_pct)
             if conflict:
                 errors["disease_status"] = conflict
+        if self.start_date and "start_date" not in errors and self.patient_id:
+            died = self.patient.death_date()
+            if died is not None and self.start_date > died:
+                errors["start_date"] = gettext(
+                    "The patient died on %(died)s (an adverse event with outcome Fatal): a cycle cannot start after "
+                    "that. Check this date, or the date of the death.") % {"died": _day(died)}
         if self.pk and self.start_date and "start_date" not in errors:
             early = self.adverse_events.filter(present_before_cycle=False, onset_date__lt=self.start_date).count()
             if early:

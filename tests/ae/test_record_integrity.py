@@ -67,8 +67,8 @@ def test_the_database_refuses_a_death_that_is_not_serious(cycle, nurse):
     with pytest.raises(IntegrityError, match="ae_death_is_serious"), transaction.atomic():
         AdverseEvent.objects.create(
             patient=cycle.patient, cycle=cycle, term_id=make_event(cycle, "Tremor").term_id, grade=3,
-            onset_date=cycle.start_date, relatedness="possible", action_taken="DOSE NOT CHANGED", outcome="FATAL",
-            created_by=nurse)
+            onset_date=cycle.start_date + datetime.timedelta(days=1),  # not before the tremor: a death is last
+            relatedness="possible", action_taken="DOSE NOT CHANGED", outcome="FATAL", created_by=nurse)
 
 
 def test_the_database_refuses_results_in_death_without_a_fatal_outcome(cycle, nurse):

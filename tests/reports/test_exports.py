@@ -116,6 +116,8 @@ def test_grade_columns_sum_to_any_and_match_a_hand_count(patients):
                 cycles[2] = make_cycle(patient, 2, start=CYCLE_2_START)
             for term_name, grade, number, pre_existing, day in events:
                 cycle = cycles.get(number, cycles[1])
+                if grade == 5:  # a death is the last day of the record: the last cycle's last day drawn here
+                    cycle, pre_existing, day = cycles[max(cycles)], False, 10
                 make_event(cycle, term_name, grade=grade, onset_day=1 if pre_existing else day,
                            present_before_cycle=pre_existing,
                            outcome="FATAL" if grade == 5 else "NOT RECOVERED/NOT RESOLVED")
