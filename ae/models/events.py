@@ -15,7 +15,8 @@ Rules that must always hold live in the database, not only in forms:
   Unknown may have one or not (check constraints, ``NOT VALID`` for rows stored before migration ``0021``);
 * a death is the last day of the patient's record (triggers ``ae_not_after_death`` and ``ae_death_is_last``,
   migration ``0023``): no event begins or resolves after the date of death (the fatal event's resolution date, else
-  its onset), and a death is not dated before another event, a lab value, an assessment or a cycle start.
+  its onset), and a death is not dated before another event, a lab value, an assessment, a treatment or a cycle
+  start (migration ``0024`` adds the treatments).
 """
 
 from __future__ import annotations
@@ -63,10 +64,12 @@ def patient_death_facts(patient_ids: list[int], *, excluding_event: int | None =
     """Per patient id: (date of death, latest day of the patient's records), in ONE query, leaving out the adverse
     event ``excluding_event`` (the one being checked). The date of death is the earliest end of an event with
     outcome Fatal (resolution date, else onset); the latest day is the greatest of the other events' onsets and
-    resolutions, lab collection days and bedside assessment days (site time zone) and cycle starts (None when
+    resolutions, lab collection days, bedside assessment days and days treatments were given (site time zone) and
+    cycle starts (None when
     ``with_last`` is False or there is none). Patients with neither are absent."""
     from ae.models.assessments import CRSAssessment, ICANSAssessment
     from ae.models.labs import LabResult
+    from ae.models.treatments import EventTreatment
 
     tz = timezone.get_current_timezone()
     others = AdverseEvent.objects.filter(patient=OuterRef("pk"))
@@ -88,6 +91,8 @@ def patient_death_facts(patient_ids: list[int], *, excluding_event: int | None =
                           "adverse_event__patient", TruncDate("assessed_at", tzinfo=tz)),
             "last_icans": latest(ICANSAssessment.objects.filter(adverse_event__patient=OuterRef("pk")),
                             "adverse_event__patient", TruncDate("assessed_at", tzinfo=tz)),
+            "last_treatments": latest(EventTreatment.objects.filter(adverse_event__patient=OuterRef("pk")),
+                                      "adverse_event__patient", TruncDate("given_at", tzinfo=tz)),
             "last_cycles": latest(TreatmentCycle.objects.filter(patient=OuterRef("pk")), "patient", "start_date")}
     facts = {}
     for row in Patient.objects.filter(pk__in=patient_ids).annotate(**annotations).values("pk", *annotations):
@@ -368,7 +373,9 @@ class AdverseEvent(CheckConstraintsInOneQuery, LoadedRelationsNotRequeried, mode
             # anything else of the patient. Timestamps (lab values, assessments) are compared by their UTC day with
             # one day's slack for time zones, as ae_dates_plausible does; the services compare the site's day.
             # Without a lock on the patient two transactions committing at the same moment (a death and a later
-            # event) can still both pass; the services' checks and this one see every committed row.
+            # event) can still both pass; the services' checks and this one see every committed row. An update that
+            # leaves the dates (and a death's day) as they were is not checked, so that a row stored before the rule
+            # still saves other changes (the form's and the API's clean() still ask for the dates to be corrected).
             pgtrigger.Trigger(
                 name="ae_not_after_death",
                 operation=pgtrigger.Insert | pgtrigger.Update,
@@ -376,6 +383,10 @@ class AdverseEvent(CheckConstraintsInOneQuery, LoadedRelationsNotRequeried, mode
                 func="""
                 DECLARE died date;
                 BEGIN
+                    IF TG_OP = 'UPDATE' AND OLD.patient_id = NEW.patient_id AND OLD.onset_date = NEW.onset_date
+                            AND OLD.resolution_date IS NOT DISTINCT FROM NEW.resolution_date THEN
+                        RETURN NEW;  -- dates unchanged: a row stored before this rule still saves other changes
+                    END IF;
                     SELECT min(coalesce(resolution_date, onset_date)) INTO died FROM ae_adverseevent
                         WHERE patient_id = NEW.patient_id AND outcome = 'FATAL' AND id <> NEW.id;
                     IF died IS NOT NULL AND (NEW.onset_date > died OR NEW.resolution_date > died) THEN
@@ -394,6 +405,11 @@ class AdverseEvent(CheckConstraintsInOneQuery, LoadedRelationsNotRequeried, mode
                 func="""
                 DECLARE died date := coalesce(NEW.resolution_date, NEW.onset_date);
                 BEGIN
+                    IF TG_OP = 'UPDATE' AND OLD.outcome = 'FATAL' AND OLD.patient_id = NEW.patient_id
+                            AND OLD.onset_date = NEW.onset_date
+                            AND OLD.resolution_date IS NOT DISTINCT FROM NEW.resolution_date THEN
+                        RETURN NEW;  -- the same death on the same day: checked when it was dated
+                    END IF;
                     IF EXISTS (SELECT 1 FROM ae_adverseevent WHERE patient_id = NEW.patient_id AND id <> NEW.id
                                    AND (onset_date > died OR resolution_date > died))
                        OR EXISTS (SELECT 1 FROM patients_treatmentcycle
@@ -406,7 +422,11 @@ class AdverseEvent(CheckConstraintsInOneQuery, LoadedRelationsNotRequeried, mode
                        OR EXISTS (SELECT 1 FROM ae_icansassessment a JOIN ae_adverseevent e
                                           ON e.id = a.adverse_event_id
                                       WHERE e.patient_id = NEW.patient_id
-                                        AND (a.assessed_at AT TIME ZONE 'UTC')::date > died + 1) THEN
+                                        AND (a.assessed_at AT TIME ZONE 'UTC')::date > died + 1)
+                       OR EXISTS (SELECT 1 FROM ae_eventtreatment t JOIN ae_adverseevent e
+                                          ON e.id = t.adverse_event_id
+                                      WHERE e.patient_id = NEW.patient_id
+                                        AND (t.given_at AT TIME ZONE 'UTC')::date > died + 1) THEN
                         RAISE EXCEPTION 'the patient''s record goes on after this death (%)', died
                             USING ERRCODE = 'check_violation';
                     END IF;
@@ -564,9 +584,11 @@ class AdverseEvent(CheckConstraintsInOneQuery, LoadedRelationsNotRequeried, mode
 
     def _records_after(self, day: datetime.date, limit: int = 3) -> list[str]:
         """What of this patient is dated after ``day`` (site time zone), described for the reader, at most
-        ``limit`` of each kind: events beginning or resolving, lab values, bedside assessments, cycle starts."""
+        ``limit`` of each kind: events beginning or resolving, lab values, bedside assessments, treatments given,
+        cycle starts."""
         from ae.models.assessments import CRSAssessment, ICANSAssessment
         from ae.models.labs import LabResult
+        from ae.models.treatments import EventTreatment
 
         next_midnight = timezone.make_aware(datetime.datetime.combine(day + datetime.timedelta(days=1),
                                                                       datetime.time.min))
@@ -590,6 +612,11 @@ class AdverseEvent(CheckConstraintsInOneQuery, LoadedRelationsNotRequeried, mode
                                .order_by("assessed_at", "id")[:limit]):
                 later.append(gettext("a %(kind)s assessment of %(date)s") % {
                     "kind": label, "date": _day(timezone.localtime(assessment.assessed_at).date())})
+        for treatment in (EventTreatment.objects.filter(adverse_event__patient_id=self.patient_id,
+                                                        given_at__gte=next_midnight)
+                          .order_by("given_at", "id")[:limit]):
+            later.append(gettext("a treatment given on %(date)s") % {
+                "date": _day(timezone.localtime(treatment.given_at).date())})
         for cycle in TreatmentCycle.objects.filter(patient_id=self.patient_id, start_date__gt=day).order_by(
                 "start_date")[:limit]:
             later.append(gettext("cycle %(number)s starting %(start)s") % {"number": cycle.number,

@@ -14,7 +14,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
-from ae.models.events import AdverseEvent
+from ae.models.events import AdverseEvent, after_death_error
 from core.audit import tracked
 
 
@@ -62,7 +62,8 @@ class EventTreatment(models.Model):
         return f"{self.drug_name or self.get_drug_display()} {self.dose or ''} {self.dose_unit} at {self.given_at}"
 
     def clean(self) -> None:
-        """Not in the future, not before the event's onset day. Raises ValidationError keyed by field."""
+        """Not in the future, not before the event's onset day, not after the patient's death
+        (``ae.models.events.after_death_error``). Raises ValidationError keyed by field."""
         if self.given_at is None:
             return
         if self.given_at > timezone.now():
@@ -70,3 +71,7 @@ class EventTreatment(models.Model):
         if self.adverse_event_id is not None and timezone.localdate(self.given_at) < self.adverse_event.onset_date:
             raise ValidationError({"given_at": gettext("Before the event's onset (%(onset)s).") % {
                 "onset": date_format(self.adverse_event.onset_date, "d M Y")}})
+        if self.adverse_event_id is not None:
+            after_death = after_death_error(self.adverse_event.patient, timezone.localdate(self.given_at))
+            if after_death:
+                raise ValidationError({"given_at": after_death})

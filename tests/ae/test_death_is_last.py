@@ -180,3 +180,46 @@ def test_an_import_refuses_rows_after_a_death_in_the_file_or_in_the_database(war
     report = run([rows[0]])
     errors = {r.line: r.errors for r in report.rows if r.status == "error"}
     assert list(errors) == [2] and "Fever from 13 Jan 2026" in " ".join(errors[2])
+
+
+def test_a_treatment_after_the_death_is_refused_and_a_death_before_a_treatment_too(patient, cycle, nurse):
+    from ae.models import EventTreatment
+    from ae.services.treatments import event_treatment_save
+
+    crs = make_event(cycle, "Cytokine release syndrome", grade=3, onset_day=2, user=nurse)
+    event_treatment_save(treatment=EventTreatment(adverse_event=crs, drug="tocilizumab", dose=8, dose_unit="mg_kg",
+                                                  given_at=datetime.datetime(2026, 1, 11, 9, tzinfo=TZ)),
+                         acting_user=nurse)  # two days after: the trigger's day of slack for time zones is past
+    death = AdverseEvent(patient=patient, cycle=cycle, term=term("Sepsis"), grade=5, onset_date=cycle.start_date,
+                         resolution_date=died(cycle), relatedness="not_related", action_taken="NOT APPLICABLE",
+                         outcome="FATAL", serious=True, sae_death=True, created_by=nurse)
+    with pytest.raises(ValidationError) as refused:
+        death.full_clean()
+    assert "a treatment given on 11 Jan 2026" in refused.value.message_dict["resolution_date"][0]
+    with pytest.raises(IntegrityError, match="goes on after this death"), transaction.atomic():
+        death.save()
+    EventTreatment.objects.all().delete()
+    death.save()
+    with pytest.raises(ValidationError) as refused:
+        event_treatment_save(treatment=EventTreatment(
+            adverse_event=crs, drug="tocilizumab", dose=8, dose_unit="mg_kg",
+            given_at=datetime.datetime(2026, 1, 10, 9, tzinfo=TZ)), acting_user=nurse)
+    assert "The patient died on 09 Jan 2026" in refused.value.message_dict["given_at"][0]
+
+
+def test_a_row_stored_before_the_rule_still_saves_other_changes_in_the_database(nurse, patient, cycle, death):
+    import pgtrigger
+
+    with pgtrigger.ignore("ae.AdverseEvent:ae_not_after_death"):
+        legacy = make_event(cycle, "Fever", grade=1, onset_day=7, user=nurse)  # 11 Jan, after the death on 9 Jan
+    AdverseEvent.objects.filter(pk=legacy.pk).update(relatedness="definite")  # dates unchanged: saved
+    AdverseEvent.objects.filter(pk=death.pk).update(relatedness="unlikely")  # the same death, the same day: saved
+    with pytest.raises(IntegrityError, match="after the patient's death"), transaction.atomic():
+        AdverseEvent.objects.filter(pk=legacy.pk).update(onset_date=died(cycle) + 3 * DAY)
+    with pytest.raises(IntegrityError, match="goes on after this death"), transaction.atomic():
+        AdverseEvent.objects.filter(pk=death.pk).update(onset_date=cycle.start_date + DAY)
+    # the form still asks for the date to be corrected
+    legacy.refresh_from_db()
+    with pytest.raises(ValidationError) as refused:
+        legacy.full_clean()
+    assert "onset_date" in refused.value.message_dict
