@@ -65,8 +65,7 @@ def patient_death_facts(patient_ids: list[int], *, excluding_event: int | None =
     event ``excluding_event`` (the one being checked). The date of death is the earliest end of an event with
     outcome Fatal (resolution date, else onset); the latest day is the greatest of the other events' onsets and
     resolutions, lab collection days, bedside assessment days and days treatments were given (site time zone) and
-    cycle starts (None when
-    ``with_last`` is False or there is none). Patients with neither are absent."""
+    cycle starts (None when ``with_last`` is False or there is none). Patients with neither are absent."""
     from ae.models.assessments import CRSAssessment, ICANSAssessment
     from ae.models.labs import LabResult
     from ae.models.treatments import EventTreatment
@@ -86,11 +85,11 @@ def patient_death_facts(patient_ids: list[int], *, excluding_event: int | None =
         annotations |= {
             "last_events": latest(others, "patient", Coalesce("resolution_date", "onset_date")),
             "last_labs": latest(LabResult.objects.filter(patient=OuterRef("pk")), "patient",
-                           TruncDate("collected_at", tzinfo=tz)),
+                                TruncDate("collected_at", tzinfo=tz)),
             "last_crs": latest(CRSAssessment.objects.filter(adverse_event__patient=OuterRef("pk")),
-                          "adverse_event__patient", TruncDate("assessed_at", tzinfo=tz)),
+                               "adverse_event__patient", TruncDate("assessed_at", tzinfo=tz)),
             "last_icans": latest(ICANSAssessment.objects.filter(adverse_event__patient=OuterRef("pk")),
-                            "adverse_event__patient", TruncDate("assessed_at", tzinfo=tz)),
+                                 "adverse_event__patient", TruncDate("assessed_at", tzinfo=tz)),
             "last_treatments": latest(EventTreatment.objects.filter(adverse_event__patient=OuterRef("pk")),
                                       "adverse_event__patient", TruncDate("given_at", tzinfo=tz)),
             "last_cycles": latest(TreatmentCycle.objects.filter(patient=OuterRef("pk")), "patient", "start_date")}
@@ -100,7 +99,6 @@ def patient_death_facts(patient_ids: list[int], *, excluding_event: int | None =
         if row["death_day"] is not None or days:
             facts[row["pk"]] = (row["death_day"], max(days) if days else None)
     return facts
-
 
 
 #: The SAE criteria (ICH E2A; CDISC AESDTH, AESLIFE, AESHOSP, AESDISAB, AESCONG, AESMIE) as the fields' verbose names
@@ -551,9 +549,9 @@ class AdverseEvent(CheckConstraintsInOneQuery, LoadedRelationsNotRequeried, mode
         """A death is the last day of the patient's record (:meth:`patients.models.Patient.death_date`; database
         triggers ``ae_not_after_death`` and ``ae_death_is_last``): this event cannot begin or resolve after another
         event's death, and a death cannot be dated before anything else of the patient (an event's onset or
-        resolution, a lab value, a bedside assessment, a cycle start). Found in a browser walk (1 Dec 2026): after
-        a fatal sepsis ending 28 Nov, a fever of 30 Nov, a lab value and a CRS assessment of 30 Nov and a cycle
-        starting 1 Dec were all saved."""
+        resolution, a lab value, a bedside assessment, a treatment, a cycle start). Found in a browser walk (1 Dec
+        2026): after a fatal sepsis ending 28 Nov, a fever of 30 Nov, a lab value and a CRS assessment of 30 Nov and
+        a cycle starting 1 Dec were all saved."""
         if self.patient_id is None or self.onset_date is None:
             return {}
         fatal = self.outcome == self.Outcome.FATAL
