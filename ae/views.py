@@ -55,8 +55,11 @@ def patient_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     # the lab tables' rationales in the reader's language, from the prefetched values (no query)
     lab_rationales_for_reader([r for c in patient.cycles.all() for r in c.lab_results.all()]
                               + list(patient.labs_before_cycles))  # type: ignore[attr-defined]
+    # the date of death (Patient.death_date) from the prefetched events (no query): the last day of the record
+    died = min((e.resolution_date or e.onset_date for c in patient.cycles.all() for e in c.adverse_events.all()
+                if e.outcome == AdverseEvent.Outcome.FATAL), default=None)
     return render(request, "patients/patient_detail.html",
-                  {"patient": patient, "site": patient.site, "can_record": can_record})
+                  {"patient": patient, "site": patient.site, "can_record": can_record, "died": died})
 
 
 def _saved_notices(request: HttpRequest, form: AdverseEventForm, event: AdverseEvent, notified_before: int = 0) -> None:

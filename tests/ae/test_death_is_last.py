@@ -223,3 +223,11 @@ def test_a_row_stored_before_the_rule_still_saves_other_changes_in_the_database(
     with pytest.raises(ValidationError) as refused:
         legacy.full_clean()
     assert "onset_date" in refused.value.message_dict
+
+
+def test_the_patient_page_says_when_the_patient_died(nurse_client, patient, cycle, death):
+    page = nurse_client.get(f"/patients/{patient.pk}/").content.decode()
+    assert "Died 09 Jan 2026" in page and "the last day of the record" in page
+    AdverseEvent.objects.filter(pk=death.pk).update(outcome="UNKNOWN", grade=4, serious=True, sae_death=False,
+                                                     sae_life_threatening=True)
+    assert "Died" not in nurse_client.get(f"/patients/{patient.pk}/").content.decode()
