@@ -103,7 +103,8 @@ DM_VARIABLES = (
     _v("RFXSTDTC", "Date/Time of First Study Treatment", "first cycle start"),
     _v("RFXENDTC", "Date/Time of Last Study Treatment", "end of the last cycle (empty while it runs)"),
     _v("RFICDTC", "Date/Time of Informed Consent", empty="not held by pvtrack (ward registry, no consent record)"),
-    _v("DTHDTC", "Date/Time of Death", empty="not held: pvtrack records a fatal outcome, not the date of death"),
+    _v("DTHDTC", "Date/Time of Death", "the earliest resolution date (AEENDTC) of the subject's adverse events with "
+       "outcome FATAL", empty="no fatal event has a resolution date"),
     _v("DTHFL", "Subject Death Flag", "Y when an adverse event has outcome FATAL"),
     _v("SITEID", "Study Site Identifier", "Site.slug"),
     _v("BRTHDTC", "Date/Time of Birth", "Patient.birth_month (year and month only)"),
@@ -250,8 +251,13 @@ def _age(born: datetime.date, on: datetime.date) -> int:
 def dm_dataset(site: Site) -> Dataset:
     """SDTM DM of the site (one record per patient)."""
     spans = first_doses(site)
-    fatal = set(AdverseEvent.objects.filter(patient__site=site, outcome=AdverseEvent.Outcome.FATAL)
-                .values_list("patient_id", flat=True))
+    # DTHFL: a fatal outcome; DTHDTC: the earliest resolution date (AEENDTC) of the patient's fatal events, the date
+    # of death, empty while none has one (the onset of the event that led to the death is not the date of death).
+    fatal: dict[int, datetime.date | None] = {}
+    for patient_id, ended in (AdverseEvent.objects.filter(patient__site=site, outcome=AdverseEvent.Outcome.FATAL)
+                              .values_list("patient_id", "resolution_date")):
+        known = [d for d in (fatal.get(patient_id), ended) if d is not None]
+        fatal[patient_id] = min(known, default=None)
     rows: list[dict[str, Value]] = []
     for patient in Patient.objects.filter(site=site).select_related("site").order_by("study_id"):
         first, last_end, treated = spans.get(patient.pk, (None, None, False))
@@ -259,7 +265,8 @@ def dm_dataset(site: Site) -> Dataset:
         rows.append({
             "STUDYID": study_id(site), "DOMAIN": "DM", "USUBJID": patient.usubjid, "SUBJID": patient.study_id,
             "RFSTDTC": _iso(first), "RFENDTC": _iso(last_end), "RFXSTDTC": _iso(first), "RFXENDTC": _iso(last_end),
-            "RFICDTC": "", "DTHDTC": "", "DTHFL": "Y" if patient.pk in fatal else "", "SITEID": site.slug,
+            "RFICDTC": "", "DTHDTC": _iso(fatal.get(patient.pk)), "DTHFL": "Y" if patient.pk in fatal else "",
+            "SITEID": site.slug,
             "BRTHDTC": f"{patient.birth_month:%Y-%m}", "AGE": _age(patient.birth_month, first) if first else None,
             "AGEU": "YEARS" if first else "", "SEX": patient.sex, "RACE": "", "ETHNIC": "",
             "ARMCD": arm[0], "ARM": arm[1], "ACTARMCD": arm[0], "ACTARM": arm[1], "COUNTRY": "",

@@ -144,3 +144,19 @@ def test_an_incomplete_meddra_release_names_the_missing_file(tmp_path):
     (tmp_path / "pt.asc").unlink()
     with pytest.raises(MeddraReleaseError, match="pt.asc is missing"):
         meddra_release_load(tmp_path)
+
+
+def test_dm_gives_the_date_of_death_the_fatal_event_records(two_patients):
+    """DM.DTHDTC: the earliest resolution date (AEENDTC) of the patient's events with outcome Fatal, the date of
+    death (a death is the last day of the record); empty while no fatal event has one — pvtrack does not take the
+    onset of the event that led to the death for the date of death (docs/cdisc.md)."""
+    site = two_patients["crs_day1"].patient.site
+    cycle = two_patients["anaemia_worse"].cycle  # P-002, cycle 1 from 2 Mar 2026
+    death = make_event(cycle, "Sepsis", 5, onset_day=9)
+    dm = {r["SUBJID"]: r for r in dm_dataset(site).rows}
+    assert (dm["P-002"]["DTHFL"], dm["P-002"]["DTHDTC"]) == ("Y", "")
+    assert (dm["P-001"]["DTHFL"], dm["P-001"]["DTHDTC"]) == ("", "")
+    death.resolution_date = D(2026, 3, 12)
+    death.save()
+    dm = {r["SUBJID"]: r for r in dm_dataset(site).rows}
+    assert (dm["P-002"]["DTHFL"], dm["P-002"]["DTHDTC"]) == ("Y", "2026-03-12")
