@@ -32,7 +32,7 @@ from ae.models import (
     SAECase,
     SAECaseLink,
 )
-from ae.models.events import treatment_emergent_q
+from ae.models.events import death_annotations, last_record_day, treatment_emergent_q
 from ae.sae.clocks import Clock, Submission, case_clocks
 from core.types import AnyUser
 from patients.access import ALL_ROLES, sites_for
@@ -91,6 +91,25 @@ def grade_discrepancies_open(*, site: Site) -> QuerySet[AdverseEvent]:
                                         discrepancy_resolved_at__isnull=True)
             .exclude(grade=F("computed_grade")).select_related("patient", "cycle", "term")
             .order_by("onset_date", "id"))
+
+
+def records_after_death(*, site: Site, limit: int) -> list[tuple[Patient, datetime.date, datetime.date]]:
+    """Patients of ``site`` whose records go on after their date of death — (patient, date of death, latest day of
+    their records), study ID order, at most ``limit`` — in ONE query. pvtrack refuses such records since 1 Dec 2026
+    (``AdverseEvent._death_errors``, triggers ``ae_not_after_death``/``ae_death_is_last``); these were saved before,
+    or by two saves at the same moment, and the report lists them as data-quality queries."""
+    annotations = death_annotations()
+    rows = (Patient.objects.filter(site=site, adverse_events__outcome=AdverseEvent.Outcome.FATAL).distinct()
+            .annotate(**annotations).order_by("study_id"))
+    found = []
+    for patient in rows:
+        values = {name: getattr(patient, name) for name in annotations}
+        last = last_record_day(values)
+        if last is not None and last > values["death_day"]:
+            found.append((patient, values["death_day"], last))
+            if len(found) == limit:
+                break
+    return found
 
 
 def assessment_episodes(*, patient: Patient, kind: str) -> list[AdverseEvent]:

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
-from ae.selectors import grade_discrepancies_open, overdue_sae_cases, serious_events
+from ae.selectors import grade_discrepancies_open, overdue_sae_cases, records_after_death, serious_events
 from core.errors import validation_errors
 from core.otp import SESSION_STEP_KEY
 from core.types import AuthenticatedRequest
@@ -75,6 +75,7 @@ def _report_response(request: AuthenticatedRequest, site: Site, *, review: dict[
     cells = (run.results or {}).get("cells", []) if run else []
     shown = [c for c in cells if c.get("flag") and plots.plotted(c)]
     quality = list(grade_discrepancies_open(site=site)[:QUALITY_QUERIES_SHOWN + 1])  # bounded (issue 12)
+    after_death = records_after_death(site=site, limit=QUALITY_QUERIES_SHOWN)
     flagged_plots = [report_plots.cell_images(site, c) | {"cell": c} for c in shown]  # <img>: no SVG in the page
     in_progress = waiting[0] if waiting else None
     signed = last_signed(site, run)
@@ -100,7 +101,7 @@ def _report_response(request: AuthenticatedRequest, site: Site, *, review: dict[
         "band_labels": {k: _(v) for k, v in GRADE_BAND_LABELS.items()},
         "scope_labels": {k: _(v) for k, v in CYCLE_SCOPES.items()},
         "quality_queries": quality[:QUALITY_QUERIES_SHOWN], "quality_shown": QUALITY_QUERIES_SHOWN,
-        "quality_more": len(quality) > QUALITY_QUERIES_SHOWN,
+        "quality_more": len(quality) > QUALITY_QUERIES_SHOWN, "records_after_death": after_death,
         "serious_events": serious_events(site=site),
         "overdue_cases": overdue_sae_cases(request.user, site, timezone.now()),
         "flag_meaning": _(FLAG_REVIEW_MEANING), "signoff_meaning": _(RUN_SIGNOFF_MEANING),

@@ -59,13 +59,12 @@ def after_death_error(patient: Patient, day: datetime.date) -> str | None:
                    "after that day. Check this date, or the date of the death.") % {"died": _day(died)}
 
 
-def patient_death_facts(patient_ids: list[int], *, excluding_event: int | None = None, with_last: bool = True
-                        ) -> dict[int, tuple[datetime.date | None, datetime.date | None]]:
-    """Per patient id: (date of death, latest day of the patient's records), in ONE query, leaving out the adverse
-    event ``excluding_event`` (the one being checked). The date of death is the earliest end of an event with
-    outcome Fatal (resolution date, else onset); the latest day is the greatest of the other events' onsets and
-    resolutions, lab collection days, bedside assessment days and days treatments were given (site time zone) and
-    cycle starts (None when ``with_last`` is False or there is none). Patients with neither are absent."""
+def death_annotations(*, excluding_event: int | None = None, with_last: bool = True) -> dict[str, Any]:
+    """Annotations of a ``Patient`` queryset (subqueries, no query of their own): ``death_day``, the earliest end of
+    the patient's events with outcome Fatal (resolution date, else onset), and with ``with_last`` the latest day of
+    each kind of the patient's records — ``last_events`` (an event's resolution date, else its onset), ``last_labs``,
+    ``last_crs``, ``last_icans``, ``last_treatments`` (the day, site time zone) and ``last_cycles`` (a cycle start)
+    —, leaving out the adverse event ``excluding_event``."""
     from ae.models.assessments import CRSAssessment, ICANSAssessment
     from ae.models.labs import LabResult
     from ae.models.treatments import EventTreatment
@@ -93,11 +92,24 @@ def patient_death_facts(patient_ids: list[int], *, excluding_event: int | None =
             "last_treatments": latest(EventTreatment.objects.filter(adverse_event__patient=OuterRef("pk")),
                                       "adverse_event__patient", TruncDate("given_at", tzinfo=tz)),
             "last_cycles": latest(TreatmentCycle.objects.filter(patient=OuterRef("pk")), "patient", "start_date")}
+    return annotations
+
+
+def last_record_day(row: dict[str, Any]) -> datetime.date | None:
+    """The latest of the ``last_*`` days of a row annotated by :func:`death_annotations`, None if none."""
+    return max((v for k, v in row.items() if k.startswith("last_") and v is not None), default=None)
+
+
+def patient_death_facts(patient_ids: list[int], *, excluding_event: int | None = None, with_last: bool = True
+                        ) -> dict[int, tuple[datetime.date | None, datetime.date | None]]:
+    """Per patient id: (date of death, latest day of the patient's records) — :func:`death_annotations` —, in ONE
+    query. Patients with neither are absent."""
+    annotations = death_annotations(excluding_event=excluding_event, with_last=with_last)
     facts = {}
     for row in Patient.objects.filter(pk__in=patient_ids).annotate(**annotations).values("pk", *annotations):
-        days = [row[k] for k in annotations if k != "death_day" and row[k] is not None]
-        if row["death_day"] is not None or days:
-            facts[row["pk"]] = (row["death_day"], max(days) if days else None)
+        last = last_record_day(row)
+        if row["death_day"] is not None or last is not None:
+            facts[row["pk"]] = (row["death_day"], last)
     return facts
 
 

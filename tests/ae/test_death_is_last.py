@@ -231,3 +231,19 @@ def test_the_patient_page_says_when_the_patient_died(nurse_client, patient, cycl
     AdverseEvent.objects.filter(pk=death.pk).update(outcome="UNKNOWN", grade=4, serious=True, sae_death=False,
                                                      sae_life_threatening=True)
     assert "Died" not in nurse_client.get(f"/patients/{patient.pk}/").content.decode()
+
+
+def test_the_report_lists_records_saved_after_a_death_before_the_rule(client, ward, officer, nurse, patient, cycle,
+                                                                      death):
+    import pgtrigger
+
+    from ae.selectors import records_after_death
+
+    assert records_after_death(site=ward, limit=50) == []
+    with pgtrigger.ignore("ae.AdverseEvent:ae_not_after_death"):
+        make_event(cycle, "Fever", grade=1, onset_day=7, user=nurse)  # 11 Jan, after the death on 9 Jan
+    assert records_after_death(site=ward, limit=50) == [(patient, died(cycle), datetime.date(2026, 1, 11))]
+    client.force_login(officer)
+    page = client.get(f"/sites/{ward.slug}/report/").content.decode()
+    assert "Records dated after the patient's death" in page
+    assert f'<a href="/patients/{patient.pk}/">KRK-001</a>: died 09 Jan 2026, records dated up to 11 Jan 2026' in page
