@@ -218,9 +218,10 @@ class Patient(models.Model):
         """The day the patient died as the record says, or None: the earliest end of an adverse event with outcome
         Fatal (its resolution date — CDISC AEENDTC of a fatal AE is the date of death —, else its onset date),
         leaving out the event with id ``excluding_event`` (the one being edited). Nothing of the patient can begin
-        after it: no event onset, resolution, lab value, bedside assessment or cycle start (``AdverseEvent.clean``,
-        ``TreatmentCycle.clean``, the lab and assessment services; database triggers ``ae_not_after_death`` and
-        ``ae_death_is_last``). One query."""
+        after it: no event onset, resolution, lab value, bedside assessment, treatment or cycle start
+        (``AdverseEvent.clean``, ``TreatmentCycle.clean``, ``EventTreatment.clean``, the lab and assessment services;
+        database triggers ``ae_not_after_death`` and ``ae_death_is_last``). The same rule, as subqueries for many
+        patients at once, is ``ae.models.events.death_annotations``. One query."""
         if not self.pk:
             return None
         fatal = self.adverse_events.filter(outcome="FATAL")  # AdverseEvent.Outcome.FATAL (app ae, above this one)
